@@ -1,0 +1,413 @@
+//! Sign-up, sign-in, codes, password reset, sign-out and the caller's profile (A4, A6).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::codes::{CODE_TTL_MS, CodePurpose};
+use super::permissions::Actor;
+use super::rate_limit::{CODE_GUESSES_PER_TARGET, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP};
+use super::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
+use super::users::{NewUser, User};
+use super::{Email, MemberState, Password, Phone, Role, parse_name};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::presented_token;
+use crate::http::json::ApiJson;
+use crate::notify::{Channel, OutgoingMessage};
+use crate::store::StoreError;
+
+/// Ask for a verification code by SMS (`phone`) or e-mail (`email`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub purpose: CodePurpose,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CodeSent {
+    /// Where the code went, masked (`138****8000`).
+    pub sent_to: String,
+    pub expires_in_secs: i64,
+    pub resend_after_secs: i64,
+}
+
+/// Where a code goes: an SMS to a phone or an e-mail.
+enum CodeTarget {
+    Phone(Phone),
+    Email(Email),
+}
+
+impl CodeTarget {
+    fn key(&self) -> String {
+        match self {
+            CodeTarget::Phone(p) => format!("phone:{}", p.as_str()),
+            CodeTarget::Email(e) => format!("email:{}", e.as_str()),
+        }
+    }
+
+    fn masked(&self) -> String {
+        match self {
+            CodeTarget::Phone(p) => p.masked(),
+            CodeTarget::Email(e) => {
+                let (local, domain) = e.as_str().split_once('@').unwrap_or((e.as_str(), ""));
+                format!("{}***@{domain}", local.chars().next().unwrap_or('*'))
+            }
+        }
+    }
+
+    fn parse(phone: Option<&str>, email: Option<&str>) -> ApiResult<CodeTarget> {
+        match (phone, email) {
+            (Some(phone), None) => Ok(CodeTarget::Phone(Phone::parse(phone)?)),
+            (None, Some(email)) => Ok(CodeTarget::Email(Email::parse(email)?)),
+            _ => Err(ApiError::invalid_field("invalid_input", "phone", "请填写手机号或邮箱之一 (give exactly one of phone or email)")),
+        }
+    }
+
+    async fn owner(&self, app: &AppState) -> Result<Option<i64>, StoreError> {
+        match self {
+            CodeTarget::Phone(p) => app.store.user_id_by_phone(p.as_str()).await,
+            CodeTarget::Email(e) => app.store.user_id_by_email(e.as_str()).await,
+        }
+    }
+}
+
+/// Send a 6-digit code, valid 10 minutes. The code is never in the response: it goes out as a
+/// message (in the demo, with no SMS provider, staff read it in the message list).
+#[utoipa::path(post, path = "/auth/codes", tag = "auth", request_body = CodeRequest,
+    responses((status = 202, body = CodeSent), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn send_code(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<CodeRequest>) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    let target = CodeTarget::parse(req.phone.as_deref(), req.email.as_deref())?;
+    if req.purpose == CodePurpose::Login && !matches!(target, CodeTarget::Phone(_)) {
+        return Err(ApiError::invalid_field("invalid_input", "phone", "验证码登录需使用手机号 (code sign-in needs a phone)"));
+    }
+    let now = app.clock.now_ms();
+    let owner = target.owner(&app).await?;
+    if req.purpose == CodePurpose::Signup && owner.is_some() {
+        return Err(taken_error(&target));
+    }
+    let key = target.key();
+    app.store.rate_hit(CODE_PER_IP_HOUR, client.ip.as_deref().unwrap_or("-"), now, "rate_limited").await?;
+    app.store.rate_hit(CODE_PER_TARGET_MINUTE, &key, now, "rate_limited").await?;
+    app.store.rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited").await?;
+    // Signing in or resetting by code for an unknown account answers the same as for a known
+    // one, and sends nothing, so the endpoint does not reveal who is registered.
+    if req.purpose == CodePurpose::Signup || owner.is_some() {
+        let code = super::codes::random_code();
+        app.store.insert_code(&key, req.purpose, &code, now).await?;
+        let (channel, recipient) = match &target {
+            CodeTarget::Phone(p) => (Channel::Sms, p.as_str().to_owned()),
+            CodeTarget::Email(e) => (Channel::Email, e.as_str().to_owned()),
+        };
+        let message = OutgoingMessage {
+            channel,
+            recipient,
+            user_id: owner,
+            template: format!("verification_code.{}", req.purpose.as_str()),
+            params: serde_json::json!({ "code": code, "minutes": 10 }),
+            body: req.purpose.message(&code),
+        };
+        app.store.enqueue_message(&message, now).await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CodeSent { sent_to: target.masked(), expires_in_secs: CODE_TTL_MS / 1000, resend_after_secs: CODE_PER_TARGET_MINUTE.window_secs }),
+    ))
+}
+
+fn taken_error(target: &CodeTarget) -> ApiError {
+    match target {
+        CodeTarget::Phone(_) => ApiError::conflict("phone_taken", "phone", "该手机号已注册，请直接登录 (phone: already registered)"),
+        CodeTarget::Email(_) => ApiError::conflict("email_taken", "email", "该邮箱已注册 (email: already registered)"),
+    }
+}
+
+/// Verifies a code for `target`, counting wrong guesses against the target's limit.
+async fn redeem(app: &AppState, target: &CodeTarget, purpose: CodePurpose, code: &str) -> ApiResult<()> {
+    let now = app.clock.now_ms();
+    let key = target.key();
+    app.store.rate_check(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts").await?;
+    match app.store.redeem_code(&key, purpose, code, now).await? {
+        Ok(()) => Ok(()),
+        Err(refusal) => {
+            if refusal == super::codes::CodeRefusal::Wrong {
+                app.store.rate_hit(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts").await?;
+            }
+            Err(refusal.into_api())
+        }
+    }
+}
+
+/// Register as a dealer (注册成为代理商). The account lands in the *authorised* state (B1).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub company_name: String,
+    pub contact_name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub password: String,
+    /// The code sent to the phone (or to the e-mail when `code_sent_to` is `email`).
+    pub code: String,
+    #[serde(default)]
+    pub code_sent_to: CodeChannel,
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChannel {
+    #[default]
+    Phone,
+    Email,
+}
+
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = Profile), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<SignupRequest>) -> ApiResult<(StatusCode, Json<Profile>)> {
+    let company_name = parse_name(&req.company_name, "company_name", 100)?;
+    let contact_name = parse_name(&req.contact_name, "contact_name", 50)?;
+    let phone = Phone::parse(&req.phone)?;
+    let email = req.email.as_deref().filter(|e| !e.trim().is_empty()).map(Email::parse).transpose()?;
+    let password = Password::parse(&req.password, "password")?;
+    if app.store.user_id_by_phone(phone.as_str()).await?.is_some() {
+        return Err(taken_error(&CodeTarget::Phone(phone)));
+    }
+    if let Some(email) = &email
+        && app.store.user_id_by_email(email.as_str()).await?.is_some()
+    {
+        return Err(taken_error(&CodeTarget::Email(email.clone())));
+    }
+    let target = match (req.code_sent_to, &email) {
+        (CodeChannel::Phone, _) => CodeTarget::Phone(phone.clone()),
+        (CodeChannel::Email, Some(email)) => CodeTarget::Email(email.clone()),
+        (CodeChannel::Email, None) => return Err(ApiError::invalid_field("invalid_input", "email", "验证码发送到邮箱时须填写邮箱 (email: required when the code went to it)")),
+    };
+    redeem(&app, &target, CodePurpose::Signup, &req.code).await?;
+    let password_hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let new_user = NewUser {
+        phone: phone.as_str().to_owned(),
+        email: email.map(|e| e.as_str().to_owned()),
+        name: contact_name,
+        company_name: Some(company_name),
+        password_hash: Some(password_hash),
+        member_state: Some(MemberState::Authorised),
+        vehicle_plate: None,
+        roles: [Role::Member].into(),
+        region_ids: Default::default(),
+    };
+    let now = app.clock.now_ms();
+    let id = match app.store.insert_user(&new_user, now).await {
+        Ok(id) => id,
+        // Lost a race with another sign-up for the same phone or e-mail.
+        Err(StoreError::Conflict(column)) if column.ends_with("email") => return Err(taken_error(&CodeTarget::Email(Email::parse(new_user.email.as_deref().unwrap_or_default())?))),
+        Err(StoreError::Conflict(_)) => return Err(taken_error(&CodeTarget::Phone(phone))),
+        Err(err) => return Err(err.into()),
+    };
+    app.store.log_operation(super::audit::Operation { actor_id: Some(id), action: "member.signup", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
+    tracing::info!(user.id = id, phone = %mask_for_log(&new_user.phone), "member signed up");
+    let user = app.store.user_by_id(id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {id} vanished after sign-up")))?;
+    Ok((StatusCode::CREATED, Json(Profile::of(&user))))
+}
+
+fn mask_for_log(phone: &str) -> String {
+    super::mask_phone(phone)
+}
+
+/// Sign in with a password, or with a code sent by SMS. `session` chooses a bearer token (the
+/// API; default) or an HttpOnly cookie (pages), which comes with a CSRF token to echo in
+/// `X-CSRF-Token` on every state-changing request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub phone: String,
+    pub password: Option<String>,
+    pub code: Option<String>,
+    #[serde(default)]
+    pub session: SessionChoice,
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionChoice {
+    #[default]
+    Bearer,
+    Cookie,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The bearer token (bearer sessions only). Shown once; the server keeps only its hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The CSRF token (cookie sessions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+    pub expires_at: String,
+    pub user: Profile,
+}
+
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn login(State(app): State<AppState>, client: ClientInfo, jar: CookieJar, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+    let phone = Phone::parse(&req.phone)?;
+    let now = app.clock.now_ms();
+    let account_key = format!("phone:{}", phone.as_str());
+    let ip_key = client.ip.clone().unwrap_or_else(|| "-".to_owned());
+    app.store.rate_check(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts").await?;
+    app.store.rate_check(LOGIN_FAILURES_PER_ACCOUNT, &account_key, now, "too_many_attempts").await?;
+    let credentials = app.store.credentials_by_phone(phone.as_str()).await?;
+    let (method, outcome) = match (&req.password, &req.code) {
+        (Some(password), None) => {
+            let stored = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
+            let ok = app.hasher.verify(password, stored).await.map_err(ApiError::internal)?;
+            ("password", if ok { Ok(()) } else { Err(invalid_credentials()) })
+        }
+        (None, Some(code)) => {
+            let outcome = match &credentials {
+                Some(_) => redeem(&app, &CodeTarget::Phone(phone.clone()), CodePurpose::Login, code).await,
+                None => Err(super::codes::CodeRefusal::Wrong.into_api()),
+            };
+            ("code", outcome)
+        }
+        _ => return Err(ApiError::invalid_field("invalid_input", "password", "请填写密码或验证码之一 (give exactly one of password or code)")),
+    };
+    let user_id = credentials.as_ref().map(|c| c.id);
+    let outcome = outcome.and_then(|()| match &credentials {
+        Some(c) if c.disabled => Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "账号已停用，请联系管理员 (account disabled)")),
+        Some(_) => Ok(()),
+        None => Err(invalid_credentials()),
+    });
+    if let Err(err) = outcome {
+        if err.code != "too_many_attempts" {
+            app.store.rate_hit(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts").await.ok();
+            app.store.rate_hit(LOGIN_FAILURES_PER_ACCOUNT, &account_key, now, "too_many_attempts").await.ok();
+        }
+        app.store.log_login(user_id, &phone.masked(), method, Some(err.code), &client, now).await?;
+        return Err(err);
+    }
+    let Some(user_id) = user_id else { return Err(invalid_credentials()) };
+    let kind = match req.session {
+        SessionChoice::Bearer => SessionKind::Bearer,
+        SessionChoice::Cookie => SessionKind::Cookie,
+    };
+    // A new session id at every sign-in; a cookie session presented with the sign-in is ended,
+    // so a planted session id never becomes an authenticated one.
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        app.store.delete_session(old.value()).await?;
+    }
+    let session = app.store.create_session(user_id, kind, &client, now).await?;
+    app.store.log_login(Some(user_id), &phone.masked(), method, None, &client, now).await?;
+    let user = app.store.user_by_id(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let expires_at = rfc3339(session.expires_at);
+    Ok(match kind {
+        SessionKind::Bearer => Json(LoginResponse { token: Some(session.token), csrf_token: None, expires_at, user: Profile::of(&user) }).into_response(),
+        SessionKind::Cookie => {
+            let cookie = Cookie::build((SESSION_COOKIE, session.token))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(app.config.secure_cookies)
+                .path("/")
+                .max_age(time_duration(kind.ttl_ms()))
+                .build();
+            (jar.add(cookie), Json(LoginResponse { token: None, csrf_token: session.csrf_token, expires_at, user: Profile::of(&user) })).into_response()
+        }
+    })
+}
+
+fn time_duration(ms: i64) -> time::Duration {
+    time::Duration::milliseconds(ms)
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "手机号或密码错误 (wrong phone or password)")
+}
+
+/// Set a new password with a code sent to the phone or e-mail (forgot password).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub code: String,
+    pub new_password: String,
+}
+
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
+    responses((status = 204), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn reset_password(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<ResetPasswordRequest>) -> ApiResult<StatusCode> {
+    let target = CodeTarget::parse(req.phone.as_deref(), req.email.as_deref())?;
+    let password = Password::parse(&req.new_password, "new_password")?;
+    let Some(user_id) = target.owner(&app).await? else {
+        return Err(super::codes::CodeRefusal::Wrong.into_api());
+    };
+    redeem(&app, &target, CodePurpose::ResetPassword, &req.code).await?;
+    let hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let now = app.clock.now_ms();
+    app.store.set_password_hash(user_id, &hash, now).await?;
+    app.store.log_operation(super::audit::Operation { actor_id: Some(user_id), action: "password.reset_by_code", target_kind: "user", target_id: Some(user_id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End the current session (and clear the cookie).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
+pub async fn logout(State(app): State<AppState>, _actor: Actor, jar: CookieJar, headers: axum::http::HeaderMap) -> ApiResult<(CookieJar, StatusCode)> {
+    if let Some(token) = presented_token(&headers) {
+        app.store.delete_session(token.secret()).await?;
+    }
+    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), StatusCode::NO_CONTENT))
+}
+
+/// The caller's own account, with an entry per role for the "My" page (我的).
+#[derive(Serialize, ToSchema)]
+pub struct Profile {
+    pub id: i64,
+    pub name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub company_name: Option<String>,
+    pub roles: Vec<Role>,
+    pub region_ids: Vec<i64>,
+    pub member_state: Option<MemberState>,
+    pub vehicle_plate: Option<String>,
+    pub entries: Vec<RoleEntry>,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleEntry {
+    pub role: Role,
+    /// 业务端, 司机端, 平台管理 …
+    pub label: String,
+}
+
+impl Profile {
+    pub fn of(user: &User) -> Profile {
+        Profile {
+            id: user.id,
+            name: user.name.clone(),
+            phone: user.phone.clone(),
+            email: user.email.clone(),
+            company_name: user.company_name.clone(),
+            roles: user.roles.iter().copied().collect(),
+            region_ids: user.region_ids.iter().copied().collect(),
+            member_state: user.member_state,
+            vehicle_plate: user.vehicle_plate.clone(),
+            entries: user.roles.iter().map(|role| RoleEntry { role: *role, label: role.entry_label().to_owned() }).collect(),
+            created_at: rfc3339(user.created_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Profile), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Profile>> {
+    let user = app.store.user_by_id(actor.user_id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(Profile::of(&user)))
+}

@@ -1,0 +1,109 @@
+//! The one permission model (A2). A route asks `actor.require(Permission::…)` — 403 when no
+//! role of the caller grants it — and a record is shown only when it lies in the caller's
+//! scope, otherwise the route answers 404 as if it did not exist.
+
+use std::collections::BTreeSet;
+
+use super::Role;
+use super::users::User;
+use crate::error::{ApiError, ApiResult};
+
+/// Everything a route can require. Each maps to the roles that grant it in `grants`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Create staff, change their roles and regions, disable them, reset passwords (A6).
+    ManageStaff,
+    /// Create and rename regions (E1).
+    ManageRegions,
+    /// Read and change the shop settings (L3).
+    ManageSettings,
+    /// Read the outgoing message list (K2).
+    ReadMessages,
+    /// Search the login and operation logs (A5).
+    ReadAudit,
+    /// Make, download and restore backups (L4).
+    ManageBackups,
+    /// Read staff records: all of them, or those sharing a region (`TeamScope`).
+    ReadTeam,
+}
+
+impl Permission {
+    /// The role table: which roles grant what. One place, read by every route.
+    pub fn granted_to(self, role: Role) -> bool {
+        use Permission::*;
+        use Role::*;
+        match self {
+            ManageStaff | ManageRegions | ManageSettings | ReadAudit | ManageBackups => role == Admin,
+            ReadMessages => matches!(role, Admin | CustomerService),
+            ReadTeam => matches!(role, Admin | CustomerService | Manager),
+        }
+    }
+}
+
+/// The signed-in caller of a request.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    pub roles: BTreeSet<Role>,
+    pub region_ids: BTreeSet<i64>,
+}
+
+/// Which staff records a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamScope {
+    All,
+    Regions(BTreeSet<i64>),
+}
+
+impl TeamScope {
+    pub fn contains(&self, user: &User) -> bool {
+        match self {
+            TeamScope::All => true,
+            TeamScope::Regions(regions) => !user.region_ids.is_disjoint(regions),
+        }
+    }
+}
+
+impl Actor {
+    pub fn has(&self, permission: Permission) -> bool {
+        self.roles.iter().any(|role| permission.granted_to(*role))
+    }
+
+    pub fn require(&self, permission: Permission) -> ApiResult<()> {
+        if self.has(permission) { Ok(()) } else { Err(ApiError::forbidden()) }
+    }
+
+    pub fn is(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Admins and customer service see the whole team; a manager sees the staff of his
+    /// regions. Call after `require(Permission::ReadTeam)`.
+    pub fn team_scope(&self) -> TeamScope {
+        if self.is(Role::Admin) || self.is(Role::CustomerService) {
+            TeamScope::All
+        } else {
+            TeamScope::Regions(self.region_ids.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(roles: &[Role]) -> Actor {
+        Actor { user_id: 1, roles: roles.iter().copied().collect(), region_ids: BTreeSet::from([1]) }
+    }
+
+    #[test]
+    fn several_roles_grant_the_union_of_their_permissions() {
+        let driver = actor(&[Role::Driver]);
+        assert!(!driver.has(Permission::ReadTeam));
+        let driver_and_manager = actor(&[Role::Driver, Role::Manager]);
+        assert!(driver_and_manager.has(Permission::ReadTeam));
+        assert!(!driver_and_manager.has(Permission::ManageStaff));
+        assert_eq!(driver_and_manager.team_scope(), TeamScope::Regions(BTreeSet::from([1])));
+        assert_eq!(actor(&[Role::CustomerService]).team_scope(), TeamScope::All);
+    }
+}

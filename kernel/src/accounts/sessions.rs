@@ -1,0 +1,122 @@
+//! Sessions: random tokens handed to the client, stored only as SHA-256 hashes. A bearer
+//! session serves the API; a cookie session serves pages and carries a CSRF token.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+use crate::store::{Store, StoreResult, on_pool};
+
+pub const BEARER_TTL_MS: i64 = 30 * 86_400_000;
+pub const COOKIE_TTL_MS: i64 = 7 * 86_400_000;
+pub const SESSION_COOKIE: &str = "pifa_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Bearer,
+    Cookie,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Bearer => "bearer",
+            SessionKind::Cookie => "cookie",
+        }
+    }
+
+    pub fn ttl_ms(self) -> i64 {
+        match self {
+            SessionKind::Bearer => BEARER_TTL_MS,
+            SessionKind::Cookie => COOKIE_TTL_MS,
+        }
+    }
+}
+
+/// A freshly issued session: the secrets exist in clear only here, on their way to the client.
+pub struct IssuedSession {
+    pub token: String,
+    pub csrf_token: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What a presented token resolves to.
+#[derive(Debug, FromRow)]
+pub struct SessionOwner {
+    pub user_id: i64,
+    pub kind: String,
+    pub csrf_token: Option<String>,
+}
+
+impl SessionOwner {
+    pub fn is_cookie(&self) -> bool {
+        self.kind == SessionKind::Cookie.as_str()
+    }
+}
+
+/// 32 random bytes, hex: 256 bits, unguessable.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Where a request came from, for sessions and logs.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Store {
+    /// Issues a new session (always a new id: a session is never reused across sign-ins).
+    pub async fn create_session(&self, user_id: i64, kind: SessionKind, client: &ClientInfo, now_ms: i64) -> StoreResult<IssuedSession> {
+        let token = random_token();
+        let csrf_token = (kind == SessionKind::Cookie).then(random_token);
+        let expires_at = now_ms + kind.ttl_ms();
+        let sql = "INSERT INTO sessions (token_hash, user_id, kind, csrf_token, created_at, expires_at, ip, user_agent)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_pool!(self, |pool| {
+            sqlx::query(sql)
+                .bind(hash_token(&token))
+                .bind(user_id)
+                .bind(kind.as_str())
+                .bind(&csrf_token)
+                .bind(now_ms)
+                .bind(expires_at)
+                .bind(&client.ip)
+                .bind(&client.user_agent)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(IssuedSession { token, csrf_token, expires_at })
+    }
+
+    /// The live session behind `token`, if its account is enabled.
+    pub async fn session_owner(&self, token: &str, now_ms: i64) -> StoreResult<Option<SessionOwner>> {
+        let sql = "SELECT s.user_id, s.kind, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+                   WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE";
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(sql).bind(hash_token(token)).bind(now_ms).fetch_optional(pool).await
+        })?)
+    }
+
+    pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn prune_sessions(&self, now_ms: i64) -> StoreResult<u64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(pool).await.map(|r| r.rows_affected())
+        })?)
+    }
+}

@@ -1,0 +1,138 @@
+//! The running application: configuration, shared state, start-up and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::accounts::passwords::Hasher;
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// What `pifa serve` reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PIFA_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `PIFA_DATA`, default `./data`: the SQLite file, uploads, backups, caches.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`; `None` means the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// `PIFA_SECURE_COOKIES=1` marks session cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        let addr = std::env::var("PIFA_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+        Ok(Config {
+            addr: addr.parse().with_context(|| format!("PIFA_ADDR is not host:port: {addr}"))?,
+            data_dir: std::env::var_os("PIFA_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
+            database_url: std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()),
+            secure_cookies: std::env::var("PIFA_SECURE_COOKIES").is_ok_and(|v| v == "1"),
+        })
+    }
+
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
+    }
+
+    /// Opens the configured database, creating the data directory first.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        let store = match &self.database_url {
+            Some(url) => Store::open(url).await,
+            None => Store::open_sqlite_in(&self.data_dir).await,
+        };
+        store.context("opening the database")
+    }
+}
+
+/// State every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    pub config: Arc<Config>,
+}
+
+/// A server bound to its port, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    pub async fn bind(state: AppState) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(state.config.addr)
+            .await
+            .with_context(|| format!("binding {}", state.config.addr))?;
+        Ok(Server { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
+        let router = crate::http::router(self.state.clone());
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        maintenance.abort();
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Drops expired sessions and old rate-limit windows once an hour.
+async fn maintenance_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now_ms();
+        if let Err(err) = state.store.prune_sessions(now).await {
+            tracing::warn!(error = %err, "pruning sessions failed");
+        }
+        if let Err(err) = state.store.prune_rate_limits(now).await {
+            tracing::warn!(error = %err, "pruning rate limits failed");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

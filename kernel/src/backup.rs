@@ -1,0 +1,384 @@
+//! Backup and restore (L4). A backup is a gzip'd JSON-lines file that does not depend on the
+//! backend: a header, then per table a line naming its columns followed by one line per row.
+//! Values are typed by the *declared* column types, so a SQLite backup restores into
+//! PostgreSQL and back. Sessions, codes and rate-limit counters are never written out.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::store::{Backend, DATA_TABLES, EPHEMERAL_TABLES, Store, StoreError, in_tx, on_pool};
+
+const FORMAT: &str = "pifa-backup";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+    created_at_ms: i64,
+    /// Schema versions the data was read from; a restore needs the same.
+    migrations: Vec<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TableStart {
+    table: String,
+    columns: Vec<String>,
+}
+
+/// How a column's values are read and bound, from its declared type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Real,
+    Text,
+    Bool,
+    Bytes,
+}
+
+impl Kind {
+    fn of_declared(declared: &str) -> Kind {
+        let t = declared.to_ascii_lowercase();
+        if t.contains("bool") {
+            Kind::Bool
+        } else if t.contains("int") {
+            Kind::Int
+        } else if t.contains("real") || t.contains("double") || t.contains("float") || t.contains("numeric") {
+            Kind::Real
+        } else if t.contains("blob") || t.contains("bytea") {
+            Kind::Bytes
+        } else {
+            Kind::Text
+        }
+    }
+}
+
+/// Rows per table, as written or restored.
+pub type TableCounts = BTreeMap<String, i64>;
+
+impl Store {
+    async fn column_kinds(&self, table: &str) -> Result<Vec<(String, Kind)>, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+            Backend::Postgres => "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position",
+        };
+        let columns: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(table).fetch_all(pool).await)?;
+        Ok(columns.into_iter().map(|(name, declared)| (name, Kind::of_declared(&declared))).collect())
+    }
+
+    /// Writes every data table to `out` (gzip'd JSON lines).
+    pub async fn write_backup(&self, out: impl Write, now_ms: i64) -> anyhow::Result<TableCounts> {
+        let mut gz = GzEncoder::new(out, Compression::default());
+        let header = Header { format: FORMAT.to_owned(), version: FORMAT_VERSION, created_at_ms: now_ms, migrations: self.applied_migrations().await? };
+        writeln!(gz, "{}", serde_json::to_string(&header)?)?;
+        let mut counts = TableCounts::new();
+        for table in DATA_TABLES {
+            let columns = self.column_kinds(table).await?;
+            let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+            writeln!(gz, "{}", serde_json::to_string(&TableStart { table: (*table).to_owned(), columns: names.clone() })?)?;
+            // Table and column names come from our own schema, never from input.
+            let sql = format!("SELECT {} FROM {table} ORDER BY 1", names.join(", "));
+            let rows: Vec<Vec<Value>> = on_pool!(self, |pool| {
+                let rows = sqlx::query(AssertSqlSafe(sql.clone())).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        columns
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (_, kind))| {
+                                Ok(match kind {
+                                    Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
+                                    Kind::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::from),
+                                    Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::from),
+                                    Kind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::from),
+                                    Kind::Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map_or(Value::Null, |b| Value::from(hex::encode(b))),
+                                })
+                            })
+                            .collect::<Result<Vec<Value>, sqlx::Error>>()
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+            })?;
+            for row in &rows {
+                writeln!(gz, "{}", serde_json::to_string(row)?)?;
+            }
+            counts.insert((*table).to_owned(), i64::try_from(rows.len())?);
+        }
+        gz.finish()?.flush()?;
+        Ok(counts)
+    }
+
+    /// Replaces all data with the backup read from `input`, in one transaction: either the
+    /// whole backup is in, or nothing changed. Everyone is signed out afterwards.
+    pub async fn restore_backup(&self, input: impl std::io::Read) -> anyhow::Result<TableCounts> {
+        let parsed = read_backup(input)?;
+        let applied = self.applied_migrations().await?;
+        if parsed.header.migrations != applied {
+            bail!("the backup was made at schema versions {:?}, this database is at {:?}", parsed.header.migrations, applied);
+        }
+        let mut plans = Vec::new();
+        for (table, columns, rows) in &parsed.tables {
+            let kinds = self.column_kinds(table).await?;
+            let mut column_kinds = Vec::new();
+            for column in columns {
+                let kind = kinds.iter().find(|(n, _)| n == column).map(|(_, k)| *k).ok_or_else(|| anyhow!("backup column {table}.{column} does not exist here"))?;
+                column_kinds.push(kind);
+            }
+            let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+            plans.push((table.clone(), sql, column_kinds, rows));
+        }
+        let has_id: Vec<bool> = parsed.tables.iter().map(|(_, columns, _)| columns.iter().any(|c| c == "id")).collect();
+        let backend = self.backend();
+        let counts = in_tx!(self, |tx| {
+            for table in EPHEMERAL_TABLES.iter().chain(DATA_TABLES.iter().rev()) {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+            }
+            let mut counts = TableCounts::new();
+            for (index, (table, sql, kinds, rows)) in plans.iter().enumerate() {
+                for row in rows.iter() {
+                    let mut query = sqlx::query(AssertSqlSafe(sql.clone()));
+                    for (value, kind) in row.iter().zip(kinds.iter()) {
+                        query = match (kind, value) {
+                            (Kind::Int, v) => query.bind(v.as_i64()),
+                            (Kind::Real, v) => query.bind(v.as_f64()),
+                            (Kind::Bool, v) => query.bind(v.as_bool().or_else(|| v.as_i64().map(|i| i != 0))),
+                            (Kind::Text, v) => query.bind(v.as_str().map(str::to_owned)),
+                            (Kind::Bytes, v) => query.bind(v.as_str().and_then(|h| hex::decode(h).ok())),
+                        };
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                // Identity columns do not move when ids are given explicitly: set them past
+                // the restored ids so the next insert does not collide.
+                if backend == Backend::Postgres && has_id.get(index).copied().unwrap_or(false) {
+                    let reseed = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}");
+                    sqlx::query(AssertSqlSafe(reseed)).execute(&mut *tx).await?;
+                }
+                counts.insert(table.clone(), i64::try_from(rows.len()).unwrap_or(i64::MAX));
+            }
+            Ok::<_, StoreError>(counts)
+        })?;
+        Ok(counts)
+    }
+}
+
+struct ParsedBackup {
+    header: Header,
+    tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)>,
+}
+
+/// Reads and checks a whole backup before anything is written: an unknown table, a row of the
+/// wrong width or a truncated file is refused with its line number.
+fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
+    let mut lines = BufReader::new(GzDecoder::new(input)).lines();
+    let first = lines.next().ok_or_else(|| anyhow!("empty backup file"))?.context("reading backup (is it a pifa backup?)")?;
+    let header: Header = serde_json::from_str(&first).context("line 1: not a pifa backup header")?;
+    if header.format != FORMAT || header.version != FORMAT_VERSION {
+        bail!("line 1: unsupported backup format {} version {}", header.format, header.version);
+    }
+    let mut tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)> = Vec::new();
+    for (index, line) in lines.enumerate() {
+        let number = index + 2;
+        let line = line.with_context(|| format!("line {number}: unreadable (truncated file?)"))?;
+        let value: Value = serde_json::from_str(&line).with_context(|| format!("line {number}: not JSON"))?;
+        match value {
+            Value::Array(row) => {
+                let (table, columns, rows) = tables.last_mut().ok_or_else(|| anyhow!("line {number}: row before any table"))?;
+                if row.len() != columns.len() {
+                    bail!("line {number}: {table} row has {} values for {} columns", row.len(), columns.len());
+                }
+                rows.push(row);
+            }
+            other => {
+                let start: TableStart = serde_json::from_value(other).with_context(|| format!("line {number}: expected a table start"))?;
+                if !DATA_TABLES.contains(&start.table.as_str()) {
+                    bail!("line {number}: unknown table {}", start.table);
+                }
+                if start.columns.iter().any(|c| !c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')) {
+                    bail!("line {number}: invalid column name in {}", start.table);
+                }
+                tables.push((start.table, start.columns, Vec::new()));
+            }
+        }
+    }
+    let present: Vec<&str> = tables.iter().map(|(t, _, _)| t.as_str()).collect();
+    if present != DATA_TABLES {
+        bail!("the backup holds tables {present:?}, expected {DATA_TABLES:?} (incomplete file?)");
+    }
+    Ok(ParsedBackup { header, tables })
+}
+
+/// A backup file's name: `pifa-<UTC timestamp>.jsonl.gz`, nothing else (so a name from a URL
+/// can never point outside the backups directory).
+pub fn is_backup_name(name: &str) -> bool {
+    name.strip_prefix("pifa-")
+        .and_then(|rest| rest.strip_suffix(".jsonl.gz"))
+        .is_some_and(|stamp| !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == 'T' || c == 'Z' || c == '-'))
+}
+
+pub fn backup_name(now_ms: i64) -> String {
+    let stamp = crate::clock::rfc3339(now_ms).replace([':', '.'], "").replace('-', "");
+    format!("pifa-{stamp}.jsonl.gz")
+}
+
+/// Writes a backup into `dir`, via a temporary file renamed into place, so a crash never
+/// leaves a half-written file under a backup's name.
+pub async fn backup_to_dir(store: &Store, dir: &Path, now_ms: i64) -> anyhow::Result<(PathBuf, TableCounts)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = backup_name(now_ms);
+    let path = dir.join(&name);
+    let partial = dir.join(format!(".{name}.partial"));
+    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let counts = store.write_backup(std::io::BufWriter::new(&file), now_ms).await?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &path)?;
+    Ok((path, counts))
+}
+
+/// Keeps the newest `keep` backups in `dir`, deleting older ones.
+pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
+    let mut names = list_backups(dir)?.into_iter().map(|b| b.name).collect::<Vec<_>>();
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    for name in names.iter().take(excess) {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    Ok(())
+}
+
+/// A backup file on disk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackupFile {
+    pub name: String,
+    pub size_bytes: u64,
+}
+
+pub fn list_backups(dir: &Path) -> anyhow::Result<Vec<BackupFile>> {
+    let mut files = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(err) => return Err(err.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_backup_name(&name) {
+            files.push(BackupFile { name, size_bytes: entry.metadata()?.len() });
+        }
+    }
+    files.sort_by(|a, b| b.name.cmp(&a.name));
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_cannot_escape_the_directory() {
+        let name = backup_name(1_795_317_256_123);
+        assert_eq!(name, "pifa-20261122T031416123Z.jsonl.gz");
+        assert!(is_backup_name(&name));
+        for bad in ["../pifa.db", "pifa-../../etc.jsonl.gz", "pifa-.jsonl.gz", "x.jsonl.gz", "pifa-1/2.jsonl.gz"] {
+            assert!(!is_backup_name(bad), "{bad}");
+        }
+    }
+}
+
+pub mod http {
+    //! The admin API for backups: make one, list them, download one, restore one.
+
+    use axum::Json;
+    use axum::body::Body;
+    use axum::extract::{Path, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::Response;
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    use super::{BackupFile, TableCounts, backup_to_dir, is_backup_name, list_backups};
+    use crate::accounts::audit::Operation;
+    use crate::accounts::permissions::{Actor, Permission};
+    use crate::accounts::sessions::ClientInfo;
+    use crate::app::AppState;
+    use crate::error::{ApiError, ApiResult};
+
+    #[derive(Serialize, ToSchema)]
+    pub struct BackupMade {
+        pub name: String,
+        pub size_bytes: u64,
+        /// Rows written per table.
+        pub tables: TableCounts,
+    }
+
+    /// Make a backup now (admin).
+    #[utoipa::path(post, path = "/admin/backups", tag = "backups", responses((status = 201, body = BackupMade)), security(("bearer" = [])))]
+    pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo) -> ApiResult<(StatusCode, Json<BackupMade>)> {
+        actor.require(Permission::ManageBackups)?;
+        let now = app.clock.now_ms();
+        let (path, tables) = backup_to_dir(&app.store, &app.config.backups_dir(), now).await.map_err(ApiError::internal)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let size_bytes = std::fs::metadata(&path).map_err(ApiError::internal)?.len();
+        app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "backup.create", target_kind: "backup", target_id: Some(name.clone()), detail: serde_json::json!({ "tables": tables }) }, &client, now).await?;
+        Ok((StatusCode::CREATED, Json(BackupMade { name, size_bytes, tables })))
+    }
+
+    /// The backups on disk, newest first (admin).
+    #[utoipa::path(get, path = "/admin/backups", tag = "backups", responses((status = 200, body = [BackupFile])), security(("bearer" = [])))]
+    pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<BackupFile>>> {
+        actor.require(Permission::ManageBackups)?;
+        Ok(Json(list_backups(&app.config.backups_dir()).map_err(ApiError::internal)?))
+    }
+
+    fn backup_path(app: &AppState, name: &str) -> ApiResult<std::path::PathBuf> {
+        let path = app.config.backups_dir().join(name);
+        if !is_backup_name(name) || !path.is_file() {
+            return Err(ApiError::not_found());
+        }
+        Ok(path)
+    }
+
+    /// Download a backup file (admin).
+    #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
+        responses((status = 200, content_type = "application/gzip", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    pub async fn download(State(app): State<AppState>, actor: Actor, Path(name): Path<String>) -> ApiResult<Response> {
+        actor.require(Permission::ManageBackups)?;
+        let bytes = tokio::fs::read(backup_path(&app, &name)?).await.map_err(ApiError::internal)?;
+        Response::builder()
+            .header(header::CONTENT_TYPE, "application/gzip")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+            .body(Body::from(bytes))
+            .map_err(ApiError::internal)
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct Restored {
+        /// Rows restored per table.
+        pub tables: TableCounts,
+    }
+
+    /// Replace all data with a backup (admin). All-or-nothing; every session ends, the
+    /// caller's included.
+    #[utoipa::path(post, path = "/admin/backups/{name}/restore", tag = "backups", params(("name" = String, Path)),
+        responses((status = 200, body = Restored), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    pub async fn restore(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(name): Path<String>) -> ApiResult<Json<Restored>> {
+        actor.require(Permission::ManageBackups)?;
+        let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
+        let tables = app.store.restore_backup(file).await.map_err(|err| {
+            ApiError::invalid_field("backup_invalid", "name", format!("无法恢复该备份 (cannot restore: {err:#})"))
+        })?;
+        let now = app.clock.now_ms();
+        app.store.log_operation(Operation { actor_id: None, action: "backup.restore", target_kind: "backup", target_id: Some(name), detail: serde_json::json!({ "by": actor.user_id, "tables": tables }) }, &client, now).await?;
+        Ok(Json(Restored { tables }))
+    }
+}

@@ -1,0 +1,111 @@
+//! The `pifa` command line: serve, demo, backup, restore.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::accounts::passwords::Hasher;
+use crate::app::{AppState, Config, Server, shutdown_signal};
+use crate::clock::Clock;
+
+#[derive(Parser)]
+#[command(name = "pifa", version, about = "Pifa (批发): B2B wholesale ordering platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop (PIFA_ADDR, PIFA_DATA, DATABASE_URL); migrations are applied first.
+    Serve {
+        /// Load the demo data first when the database is empty.
+        #[arg(long)]
+        demo: bool,
+        /// TEST ONLY: let the kernel clock be moved (never in production).
+        #[arg(long, hide = true)]
+        test_clock: bool,
+    },
+    /// Fill an empty database with demo data.
+    Demo,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Write a backup of all data (default: into PIFA_DATA/backups).
+    Backup {
+        /// Write to this file instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Replace all data with a backup file (all or nothing).
+    Restore {
+        file: PathBuf,
+        /// Allow replacing a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve { demo, test_clock } => serve(config, demo, test_clock).await,
+        Command::Demo => {
+            let store = config.open_store().await?;
+            crate::demo::load(&store, &Hasher::production()?, Clock::system().now_ms()).await?;
+            println!("{}", crate::demo::accounts_table());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = config.open_store().await?;
+            println!("migrations applied: {:?}", store.applied_migrations().await?);
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let store = config.open_store().await?;
+            let now = Clock::system().now_ms();
+            let (path, counts) = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    let counts = store.write_backup(std::io::BufWriter::new(file), now).await?;
+                    (path, counts)
+                }
+                None => crate::backup::backup_to_dir(&store, &config.backups_dir(), now).await?,
+            };
+            println!("backup written to {}: {counts:?}", path.display());
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let store = config.open_store().await?;
+            if !force && !store.is_empty().await? {
+                anyhow::bail!("the database already holds data; pass --force to replace it with the backup");
+            }
+            let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let counts = store.restore_backup(input).await?;
+            println!("restored from {}: {counts:?}", file.display());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let store = config.open_store().await?;
+    let hasher = Hasher::production()?;
+    let clock = if test_clock { Clock::movable() } else { Clock::system() };
+    if demo && store.is_empty().await? {
+        crate::demo::load(&store, &hasher, clock.now_ms()).await?;
+        tracing::info!("demo data loaded");
+    }
+    let state = AppState { store, clock, hasher, config: Arc::new(config) };
+    let server = Server::bind(state).await?;
+    let addr = server.local_addr()?;
+    if demo {
+        println!("\n{}", crate::demo::accounts_table());
+    }
+    println!("Pifa is serving on http://{addr}  (API: /api/v1, docs: /api/openapi.json)");
+    tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "listening");
+    server.serve(shutdown_signal()).await
+}

@@ -1,0 +1,113 @@
+//! The one API error type. Every failure a client can see renders as
+//! `{"error": {"code", "message", "field"?}}` with a stable `code` the UI maps to Chinese text.
+//! Internal errors are logged once, here, and shown as a generic message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    retry_after_secs: Option<i64>,
+}
+
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_phone`, `forbidden`.
+    pub code: String,
+    /// Human-readable explanation (Chinese for users, may name the field).
+    pub message: String,
+    /// The request field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), field: None, retry_after_secs: None }
+    }
+
+    /// 422 for a request field that does not parse into its domain type.
+    pub fn invalid_field(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+        ApiError { field: Some(field.to_owned()), ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message) }
+    }
+
+    /// 409 for a value that must be unique and is already taken.
+    pub fn conflict(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+        ApiError { field: Some(field.to_owned()), ..ApiError::new(StatusCode::CONFLICT, code, message) }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录 (sign-in required)")
+    }
+
+    /// 403: the caller's roles never allow this route.
+    pub fn forbidden() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无权进行此操作 (not allowed for your roles)")
+    }
+
+    /// 404: absent, or outside the caller's scope — the two are indistinguishable on purpose.
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "记录不存在 (not found)")
+    }
+
+    /// 429 with a `Retry-After` header.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_secs: i64) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        }
+    }
+
+    /// An unexpected failure: logged here with its whole chain, shown as a generic message.
+    pub fn internal(err: impl Into<anyhow::Error>) -> ApiError {
+        let err = err.into();
+        tracing::error!(error = ?err, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误 (internal error)")
+    }
+
+    pub fn with_field(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_owned());
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        ApiError::internal(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}

@@ -1,0 +1,144 @@
+//! The HTTP surface: every route of the application in one place, the middleware stack, and
+//! the OpenAPI document generated from the handlers.
+
+pub mod extract;
+pub mod json;
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use serde::Serialize;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{audit, auth, staff};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::{backup, notify, regions, settings};
+
+/// Largest request body accepted (uploads, later, get their own limits).
+const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Pifa API", description = "Pifa (批发) wholesale ordering platform. Errors: `{\"error\": {\"code\", \"message\", \"field\"?}}`."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        }
+    }
+}
+
+/// Every `/api/v1` route, grouped by domain.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        // accounts
+        .routes(routes!(auth::send_code))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::reset_password))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        // staff administration and the team directory
+        .routes(routes!(staff::list, staff::create))
+        .routes(routes!(staff::get, staff::update))
+        .routes(routes!(staff::disable))
+        .routes(routes!(staff::enable))
+        .routes(routes!(staff::reset_password))
+        .routes(routes!(staff::team))
+        .routes(routes!(staff::team_member))
+        // regions
+        .routes(routes!(regions::list))
+        .routes(routes!(regions::create))
+        .routes(routes!(regions::rename))
+        // settings
+        .routes(routes!(settings::shop))
+        .routes(routes!(settings::get, settings::put))
+        // messages and audit
+        .routes(routes!(notify::list))
+        .routes(routes!(audit::list_logins))
+        .routes(routes!(audit::list_operations))
+        // backups
+        .routes(routes!(backup::http::list, backup::http::create))
+        .routes(routes!(backup::http::download))
+        .routes(routes!(backup::http::restore))
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
+    api
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api_router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
+    let api_json = std::sync::Arc::new(api);
+    let request_id = HeaderName::from_static("x-request-id");
+    api_router
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/api/openapi.json", axum::routing::get(move || {
+            let api = api_json.clone();
+            async move { Json(api.as_ref().clone()) }
+        }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "接口不存在 (no such route)") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: query strings may carry personal data.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
+                .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(CompressionLayer::new())
+                .layer(SetResponseHeaderLayer::overriding(axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+                .layer(SetResponseHeaderLayer::overriding(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
+        )
+        .with_state(state)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+}
+
+/// Liveness and database reachability.
+async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
+    let database = match app.store.backend() {
+        crate::store::Backend::Sqlite => "sqlite",
+        crate::store::Backend::Postgres => "postgres",
+    };
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database })),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "database_unavailable", database }))
+        }
+    }
+}

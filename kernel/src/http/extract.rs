@@ -1,0 +1,91 @@
+//! Request extractors: who is calling (`Actor`, `MaybeActor`) and from where (`ClientInfo`).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum_extra::extract::CookieJar;
+
+use crate::accounts::permissions::Actor;
+use crate::accounts::sessions::{CSRF_HEADER, ClientInfo, SESSION_COOKIE};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Where the session token came from: the API's bearer header or the pages' cookie.
+pub enum PresentedToken {
+    Bearer(String),
+    Cookie(String),
+}
+
+impl PresentedToken {
+    pub fn secret(&self) -> &str {
+        match self {
+            PresentedToken::Bearer(t) | PresentedToken::Cookie(t) => t,
+        }
+    }
+}
+
+/// The bearer token, else the session cookie.
+pub fn presented_token(headers: &HeaderMap) -> Option<PresentedToken> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(|t| PresentedToken::Bearer(t.trim().to_owned()));
+    }
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .map(|cookie| PresentedToken::Cookie(cookie.value().to_owned()))
+}
+
+async fn resolve_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    let Some(token) = presented_token(&parts.headers) else {
+        return Ok(None);
+    };
+    let Some(owner) = state.store.session_owner(token.secret(), state.clock.now_ms()).await? else {
+        return Err(ApiError::unauthenticated());
+    };
+    // A cookie rides along with any request the browser makes, so a state-changing request
+    // authenticated by cookie must also prove it came from our page: the CSRF token the page
+    // received at sign-in, echoed in a header (a bearer token is never sent implicitly).
+    if matches!(token, PresentedToken::Cookie(_)) && !parts.method.is_safe() {
+        let echoed = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if owner.csrf_token.is_none() || echoed != owner.csrf_token.as_deref() || !owner.is_cookie() {
+            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "csrf_failed", "页面已失效，请刷新后重试 (missing or wrong CSRF token)"));
+        }
+    }
+    let (roles, region_ids) = state.store.roles_and_regions(owner.user_id).await?;
+    Ok(Some(Actor { user_id: owner.user_id, roles, region_ids }))
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
+        resolve_actor(parts, state).await?.ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The caller when signed in, `None` for a visitor. A stale or unknown token is still 401,
+/// so a client learns its session ended instead of silently browsing as a visitor.
+pub struct MaybeActor(pub Option<Actor>);
+
+impl FromRequestParts<AppState> for MaybeActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybeActor, ApiError> {
+        Ok(MaybeActor(resolve_actor(parts, state).await?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientInfo, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect());
+        Ok(ClientInfo { ip, user_agent })
+    }
+}

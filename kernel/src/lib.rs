@@ -1,0 +1,15 @@
+//! Pifa's kernel: accounts and roles, the catalogue, the order pipeline, and the hosts for
+//! plugins, scripts and themes. See ARCHITECTURE.md for the map.
+
+pub mod accounts;
+pub mod app;
+pub mod backup;
+pub mod cli;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod notify;
+pub mod regions;
+pub mod settings;
+pub mod store;

@@ -1,0 +1,107 @@
+//! Regions (业务范围, E1): 海口, 三亚, 琼海 … Staff serve regions; later, orders belong to one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::ToSchema;
+
+use crate::accounts::audit::Operation;
+use crate::accounts::parse_name;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::store::{Store, StoreError, StoreResult, on_pool};
+
+#[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
+pub struct Region {
+    pub id: i64,
+    pub name: String,
+}
+
+impl Store {
+    pub async fn insert_region(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar("INSERT INTO regions (name, created_at) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::classify)
+        })
+    }
+
+    pub async fn rename_region(&self, id: i64, name: &str) -> StoreResult<bool> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE regions SET name = $2 WHERE id = $1")
+                .bind(id)
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+                .map_err(StoreError::classify)
+        })
+    }
+
+    pub async fn list_regions(&self) -> StoreResult<Vec<Region>> {
+        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, name FROM regions ORDER BY id").fetch_all(pool).await)?)
+    }
+
+    /// The ids among `ids` that name no region.
+    pub async fn unknown_regions(&self, ids: impl IntoIterator<Item = i64>) -> StoreResult<Vec<i64>> {
+        let known: Vec<i64> = self.list_regions().await?.into_iter().map(|r| r.id).collect();
+        Ok(ids.into_iter().filter(|id| !known.contains(id)).collect())
+    }
+}
+
+/// Every region (public: members choose theirs when completing the profile).
+#[utoipa::path(get, path = "/regions", tag = "regions", responses((status = 200, body = [Region])))]
+pub async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<Region>>> {
+    Ok(Json(app.store.list_regions().await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionInput {
+    pub name: String,
+}
+
+fn region_taken() -> ApiError {
+    ApiError::conflict("region_taken", "name", "区域名称已存在 (name: a region with this name exists)")
+}
+
+/// Create a region (admin).
+#[utoipa::path(post, path = "/admin/regions", tag = "regions", request_body = RegionInput,
+    responses((status = 201, body = Region), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<RegionInput>) -> ApiResult<(StatusCode, Json<Region>)> {
+    actor.require(Permission::ManageRegions)?;
+    let name = parse_name(&input.name, "name", 30)?;
+    let now = app.clock.now_ms();
+    let id = match app.store.insert_region(&name, now).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => return Err(region_taken()),
+        Err(err) => return Err(err.into()),
+    };
+    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "region.create", target_kind: "region", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name }) }, &client, now).await?;
+    Ok((StatusCode::CREATED, Json(Region { id, name })))
+}
+
+/// Rename a region (admin).
+#[utoipa::path(put, path = "/admin/regions/{id}", tag = "regions", request_body = RegionInput, params(("id" = i64, Path)),
+    responses((status = 200, body = Region), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn rename(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<RegionInput>) -> ApiResult<Json<Region>> {
+    actor.require(Permission::ManageRegions)?;
+    let name = parse_name(&input.name, "name", 30)?;
+    match app.store.rename_region(id, &name).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::not_found()),
+        Err(StoreError::Conflict(_)) => return Err(region_taken()),
+        Err(err) => return Err(err.into()),
+    }
+    let now = app.clock.now_ms();
+    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "region.rename", target_kind: "region", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name }) }, &client, now).await?;
+    Ok(Json(Region { id, name }))
+}

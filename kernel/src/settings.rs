@@ -1,0 +1,294 @@
+//! Shop settings (L3): one typed document, validated as a whole, stored as JSON. Unknown keys
+//! are refused and every refusal names the field, so a typo never silently does nothing.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::audit::Operation;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
+use crate::accounts::Role;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::parse_json;
+use crate::store::{Store, StoreResult, on_pool};
+
+/// B2: who sees prices and may order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopMode {
+    /// 内部访问: visitors see goods without prices; approved members see prices and order.
+    Internal,
+    /// 对外开放: prices shown, anyone may buy.
+    Open,
+}
+
+/// D5/C3: what the server does with a quantity that is not a multiple of the inner pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MoqRule {
+    Reject,
+    RoundUp,
+}
+
+/// D3/F1: which payment methods members may choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethods {
+    /// 货到付款
+    pub cash_on_delivery: bool,
+    /// 银行转账
+    pub bank_transfer: bool,
+    /// 款到发货
+    pub pay_before_shipping: bool,
+    /// 微信转账
+    pub wechat_transfer: bool,
+    /// 支付宝转账
+    pub alipay_transfer: bool,
+    /// 物流代收
+    pub carrier_collect: bool,
+    /// 统一结算 (monthly settlement)
+    pub monthly_settlement: bool,
+    /// 在线支付: cannot be enabled until an online payment provider is integrated.
+    pub online: bool,
+}
+
+/// D3: the delivery methods offered at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryOptions {
+    /// 发货
+    pub ship: bool,
+    /// 自提
+    pub pickup: bool,
+    /// 发货运自提 (ship to a logistics terminal for pickup)
+    pub ship_to_terminal: bool,
+}
+
+/// F1: the account shown to members paying by transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BankAccount {
+    pub bank_name: String,
+    pub account_name: String,
+    pub account_number: String,
+}
+
+/// Every shop setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub shop_name: String,
+    pub logo_url: Option<String>,
+    pub introduction: String,
+    /// Customer-service QR code image (shown on the single page).
+    pub service_qr_url: Option<String>,
+    pub service_phone: Option<String>,
+    pub shop_mode: ShopMode,
+    /// Internal mode only: hide the whole shop behind a single page (logo, name, introduction,
+    /// service QR) for anyone not approved.
+    pub single_page: bool,
+    /// Open mode only: a visitor must complete the profile (「完善资料后可继续访问」) before the
+    /// first product page or "My".
+    pub require_profile: bool,
+    pub payment_methods: PaymentMethods,
+    pub delivery: DeliveryOptions,
+    pub bank_account: BankAccount,
+    /// The customer-service account notified of new orders where a region has no manager (D5).
+    pub fallback_customer_service_id: Option<i64>,
+    /// Unconfirmed orders close after this many hours (D5).
+    pub confirm_timeout_hours: i64,
+    /// Confirmed pay-first orders close unpaid after this many hours (D5).
+    pub payment_timeout_hours: i64,
+    /// Orders sent without a driver are received automatically after this many days (E4).
+    pub auto_receive_days: i64,
+    pub moq_rule: MoqRule,
+    /// Make a backup every this many hours; `null` turns scheduled backups off (L4).
+    pub backup_interval_hours: Option<i64>,
+    /// Scheduled backups kept; older ones are deleted.
+    pub backups_kept: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            shop_name: "批发订货商城".to_owned(),
+            logo_url: None,
+            introduction: String::new(),
+            service_qr_url: None,
+            service_phone: None,
+            shop_mode: ShopMode::Internal,
+            single_page: false,
+            require_profile: true,
+            payment_methods: PaymentMethods {
+                cash_on_delivery: true,
+                bank_transfer: true,
+                pay_before_shipping: false,
+                wechat_transfer: true,
+                alipay_transfer: false,
+                carrier_collect: false,
+                monthly_settlement: false,
+                online: false,
+            },
+            delivery: DeliveryOptions { ship: true, pickup: true, ship_to_terminal: false },
+            bank_account: BankAccount::default(),
+            fallback_customer_service_id: None,
+            confirm_timeout_hours: 48,
+            payment_timeout_hours: 72,
+            auto_receive_days: 7,
+            moq_rule: MoqRule::Reject,
+            backup_interval_hours: None,
+            backups_kept: 14,
+        }
+    }
+}
+
+const SETTINGS_KEY: &str = "shop";
+
+impl Settings {
+    /// Checks the rules serde cannot express; the error names the field.
+    fn validate(&self) -> ApiResult<()> {
+        let field = |name: &str, message: &str| Err(ApiError::invalid_field("invalid_setting", name, format!("{name}: {message}")));
+        if self.shop_name.trim().is_empty() || self.shop_name.chars().count() > 50 {
+            return field("shop_name", "必填，最多50个字符 (required, at most 50 characters)");
+        }
+        if self.introduction.chars().count() > 2000 {
+            return field("introduction", "最多2000个字符 (at most 2000 characters)");
+        }
+        if self.payment_methods.online {
+            return field("payment_methods.online", "在线支付尚未接入，暂不能开启 (no online payment provider is integrated yet)");
+        }
+        let pm = &self.payment_methods;
+        if ![pm.cash_on_delivery, pm.bank_transfer, pm.pay_before_shipping, pm.wechat_transfer, pm.alipay_transfer, pm.carrier_collect, pm.monthly_settlement].contains(&true) {
+            return field("payment_methods", "至少开启一种付款方式 (enable at least one method)");
+        }
+        if !(self.delivery.ship || self.delivery.pickup || self.delivery.ship_to_terminal) {
+            return field("delivery", "至少开启一种配送方式 (enable at least one method)");
+        }
+        for (name, value) in [("confirm_timeout_hours", self.confirm_timeout_hours), ("payment_timeout_hours", self.payment_timeout_hours)] {
+            if !(1..=24 * 30).contains(&value) {
+                return field(name, "须在1到720小时之间 (between 1 and 720 hours)");
+            }
+        }
+        if !(1..=60).contains(&self.auto_receive_days) {
+            return field("auto_receive_days", "须在1到60天之间 (between 1 and 60 days)");
+        }
+        if self.backup_interval_hours.is_some_and(|h| !(1..=24 * 30).contains(&h)) {
+            return field("backup_interval_hours", "须在1到720小时之间 (between 1 and 720 hours)");
+        }
+        if !(1..=365).contains(&self.backups_kept) {
+            return field("backups_kept", "须在1到365之间 (between 1 and 365)");
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn settings(&self) -> StoreResult<Settings> {
+        let stored: Option<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(SETTINGS_KEY).fetch_optional(pool).await
+        })?;
+        match stored {
+            // A document written by an older version lacks newer fields: fill them from the
+            // defaults instead of failing to start.
+            Some(json) => {
+                let mut merged = serde_json::to_value(Settings::default()).map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
+                let stored: serde_json::Value = serde_json::from_str(&json).map_err(|e| crate::store::StoreError::Other(format!("stored settings: {e}")))?;
+                if let (Some(target), serde_json::Value::Object(fields)) = (merged.as_object_mut(), stored) {
+                    target.extend(fields);
+                }
+                serde_json::from_value(merged).map_err(|e| crate::store::StoreError::Other(format!("stored settings: {e}")))
+            }
+            None => Ok(Settings::default()),
+        }
+    }
+
+    pub async fn save_settings(&self, settings: &Settings, by: Option<i64>, now_ms: i64) -> StoreResult<()> {
+        let json = serde_json::to_string(settings).map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
+        let sql = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+        on_pool!(self, |pool| {
+            sqlx::query(sql).bind(SETTINGS_KEY).bind(&json).bind(now_ms).bind(by).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}
+
+/// All settings (admin).
+#[utoipa::path(get, path = "/admin/settings", tag = "settings", responses((status = 200, body = Settings)), security(("bearer" = [])))]
+pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Settings>> {
+    actor.require(Permission::ManageSettings)?;
+    Ok(Json(app.store.settings().await?))
+}
+
+/// Replace the settings (admin). The whole document is validated before anything is saved.
+#[utoipa::path(put, path = "/admin/settings", tag = "settings", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put(State(app): State<AppState>, actor: Actor, client: ClientInfo, body: Bytes) -> ApiResult<Json<Settings>> {
+    actor.require(Permission::ManageSettings)?;
+    let settings: Settings = parse_json(&body)?;
+    settings.validate()?;
+    if let Some(id) = settings.fallback_customer_service_id {
+        let is_service = app.store.user_by_id(id).await?.is_some_and(|u| u.roles.contains(&Role::CustomerService) && !u.disabled);
+        if !is_service {
+            return Err(ApiError::invalid_field("invalid_setting", "fallback_customer_service_id", "须为启用中的客服账号 (must be an enabled customer-service account)"));
+        }
+    }
+    let before = app.store.settings().await?;
+    let now = app.clock.now_ms();
+    app.store.save_settings(&settings, Some(actor.user_id), now).await?;
+    let detail = changed_fields(&before, &settings);
+    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "settings.update", target_kind: "settings", target_id: None, detail }, &client, now).await?;
+    Ok(Json(settings))
+}
+
+/// The top-level fields that differ, old and new value each.
+fn changed_fields(before: &Settings, after: &Settings) -> serde_json::Value {
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+        return serde_json::Value::Null;
+    };
+    let changed: serde_json::Map<String, serde_json::Value> = new
+        .into_iter()
+        .filter(|(k, v)| old.get(k) != Some(v))
+        .map(|(k, v)| {
+            let was = old.get(&k).cloned().unwrap_or(serde_json::Value::Null);
+            (k, serde_json::json!({ "from": was, "to": v }))
+        })
+        .collect();
+    serde_json::Value::Object(changed)
+}
+
+/// What anyone may know about the shop: name, logo, introduction, mode, enabled methods.
+#[derive(Serialize, ToSchema)]
+pub struct ShopInfo {
+    pub shop_name: String,
+    pub logo_url: Option<String>,
+    pub introduction: String,
+    pub service_qr_url: Option<String>,
+    pub service_phone: Option<String>,
+    pub shop_mode: ShopMode,
+    pub single_page: bool,
+    pub require_profile: bool,
+    pub payment_methods: PaymentMethods,
+    pub delivery: DeliveryOptions,
+}
+
+#[utoipa::path(get, path = "/shop", tag = "settings", responses((status = 200, body = ShopInfo)))]
+pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
+    let s = app.store.settings().await?;
+    Ok(Json(ShopInfo {
+        shop_name: s.shop_name,
+        logo_url: s.logo_url,
+        introduction: s.introduction,
+        service_qr_url: s.service_qr_url,
+        service_phone: s.service_phone,
+        shop_mode: s.shop_mode,
+        single_page: s.single_page,
+        require_profile: s.require_profile,
+        payment_methods: s.payment_methods,
+        delivery: s.delivery,
+    }))
+}

@@ -1,0 +1,277 @@
+//! The database boundary. Domain modules add their own `impl Store` blocks next to their types;
+//! no sqlx row type leaves this crate's domain modules. Both backends run the same SQL text
+//! (portable statements with `$N` placeholders): `on_pool!`/`in_tx!` expand one body per
+//! backend, so sqlx stays monomorphic and nothing builds on its `Any` driver.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlitePool};
+
+/// Which database engine a `Store` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The kernel's database: every read and write of domain data goes through its methods.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+/// Errors a storage method reports; handlers map them to API errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the name tells which (`users.phone` …).
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Turns a database error into `Conflict` when it is a unique violation, naming the
+    /// constraint in a backend-neutral way (`table.column`).
+    pub(crate) fn classify(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            let message = db.message().to_owned();
+            let name = db
+                .constraint()
+                .map(pg_constraint_to_column)
+                .unwrap_or_else(|| sqlite_unique_column(&message));
+            return StoreError::Conflict(name);
+        }
+        StoreError::Db(err)
+    }
+}
+
+/// PostgreSQL names unique constraints `<table>_<column>_key`.
+fn pg_constraint_to_column(constraint: &str) -> String {
+    let base = constraint.strip_suffix("_key").unwrap_or(constraint);
+    match base.split_once('_') {
+        Some((table, column)) => format!("{table}.{column}"),
+        None => base.to_owned(),
+    }
+}
+
+/// SQLite reports `UNIQUE constraint failed: users.phone`.
+fn sqlite_unique_column(message: &str) -> String {
+    message
+        .rsplit(": ")
+        .next()
+        .unwrap_or(message)
+        .split(", ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
+}
+
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the store's backend.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Runs `$body` inside one write transaction (`BEGIN IMMEDIATE` on SQLite, so the write lock
+/// is taken up front instead of failing on upgrade) and commits it when the body returns `Ok`.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.db {
+            $crate::store::Db::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let result = $body;
+                if result.is_ok() {
+                    $tx.commit().await?;
+                }
+                result
+            }
+            $crate::store::Db::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let result = $body;
+                if result.is_ok() {
+                    $tx.commit().await?;
+                }
+                result
+            }
+        }
+    };
+}
+pub(crate) use in_tx;
+
+/// One migration per version, the same version and name for both dialects (a missing twin
+/// fails the build).
+macro_rules! migrations {
+    ($($version:literal => $name:literal),* $(,)?) => {
+        fn migration_sources(backend: Backend) -> Vec<(i64, &'static str, &'static str)> {
+            match backend {
+                Backend::Sqlite => vec![$(($version, $name, include_str!(concat!("../../migrations/sqlite/", $name, ".sql")))),*],
+                Backend::Postgres => vec![$(($version, $name, include_str!(concat!("../../migrations/postgres/", $name, ".sql")))),*],
+            }
+        }
+        /// Migration file names, in order, as compiled into the binary.
+        pub const MIGRATION_NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+migrations! {
+    1 => "0001_foundation",
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let migrations = migration_sources(backend)
+        .into_iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(name),
+                MigrationType::Simple,
+                AssertSqlSafe(sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Tables holding domain data, parents before children: the order backups are written and
+/// restored in. Sessions, codes and rate-limit counters are deliberately absent: they are
+/// secrets or ephemera, and a restored database starts with everyone signed out.
+pub const DATA_TABLES: &[&str] = &[
+    "regions",
+    "users",
+    "user_roles",
+    "user_regions",
+    "login_log",
+    "operation_log",
+    "outbox_messages",
+    "settings",
+];
+
+/// Tables a restore empties without refilling.
+pub const EPHEMERAL_TABLES: &[&str] = &["sessions", "verification_codes", "rate_limits"];
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://…` or `postgres://…`) and applies
+    /// pending migrations.
+    pub async fn open(url: &str) -> StoreResult<Store> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Store { db: Db::Postgres(pool) }
+        } else if url.starts_with("sqlite:") {
+            // WAL with synchronous=NORMAL survives a killed process (every committed
+            // transaction is in the WAL) but may lose the last transactions on power loss.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Store { db: Db::Sqlite(pool) }
+        } else {
+            return Err(StoreError::Other(format!(
+                "unsupported database URL scheme (expected sqlite: or postgres://): {}",
+                url.split(':').next().unwrap_or_default()
+            )));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the SQLite database file inside `data_dir`.
+    pub async fn open_sqlite_in(data_dir: &Path) -> StoreResult<Store> {
+        let path = data_dir.join("pifa.db");
+        Store::open(&format!("sqlite://{}", path.display())).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let migrator = migrator(self.backend());
+        on_pool!(self, |pool| migrator.run(pool).await)?;
+        Ok(())
+    }
+
+    /// The migration versions applied to this database, ascending.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?)
+    }
+
+    /// Cheap liveness probe for `/healthz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        let _: i32 = on_pool!(self, |pool| sqlx::query_scalar("SELECT 1").fetch_one(pool).await)?;
+        Ok(())
+    }
+
+    /// Row count of one of the known tables (tests and backups use it to show nothing was
+    /// written or lost).
+    pub async fn count_rows(&self, table: &str) -> StoreResult<i64> {
+        if !DATA_TABLES.contains(&table) && !EPHEMERAL_TABLES.contains(&table) {
+            return Err(StoreError::Other(format!("unknown table {table}")));
+        }
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).fetch_one(pool).await
+        })?)
+    }
+
+    /// True when no user exists yet: the demo loader fills only such a database.
+    pub async fn is_empty(&self) -> StoreResult<bool> {
+        Ok(self.count_rows("users").await? == 0 && self.count_rows("regions").await? == 0)
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_name_the_column_on_both_backends() {
+        assert_eq!(pg_constraint_to_column("users_phone_key"), "users.phone");
+        assert_eq!(sqlite_unique_column("UNIQUE constraint failed: users.phone"), "users.phone");
+    }
+}
