@@ -1,0 +1,227 @@
+//! The e2e harness: a real Pifa server on port 0 with a fresh database (a SQLite file in a
+//! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, anyhow};
+use pifa::accounts::passwords::Hasher;
+use pifa::app::{AppState, Config, Server};
+use pifa::clock::Clock;
+use pifa::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use, from `TEST_DATABASE_URL` (set by `cargo xtask test`).
+/// `None` means no server: the PostgreSQL half is skipped, which `cargo xtask test` announces
+/// loudly and which fails the run under `CI=true`.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
+        // A CI run must never skip the PostgreSQL half silently.
+        #[expect(clippy::panic, reason = "a test harness failing loudly is the point")]
+        {
+            panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL suite cannot run");
+        }
+    }
+    url
+}
+
+static DATABASE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty database on the given backend, and what is needed to drop it again.
+pub struct TestDatabase {
+    pub url: String,
+    pg_cleanup: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> anyhow::Result<Option<TestDatabase>> {
+        let dir = tempfile::tempdir()?;
+        match backend {
+            Backend::Sqlite => Ok(Some(TestDatabase { url: format!("sqlite://{}", dir.path().join("pifa.db").display()), pg_cleanup: None, _dir: dir })),
+            Backend::Postgres => {
+                let Some(server_url) = postgres_url() else { return Ok(None) };
+                let name = format!("pifa_t_{}_{}", std::process::id(), DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed));
+                let admin = sqlx::PgPool::connect(&server_url).await.context("connecting to TEST_DATABASE_URL")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+                admin.close().await;
+                let url = replace_database(&server_url, &name)?;
+                Ok(Some(TestDatabase { url, pg_cleanup: Some((server_url, name)), _dir: dir }))
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with the temporary directory).
+    pub async fn drop_database(&self) {
+        if let Some((server_url, name)) = &self.pg_cleanup
+            && let Ok(admin) = sqlx::PgPool::connect(server_url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
+            admin.close().await;
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let slash = base.rfind('/').filter(|i| *i > "postgres://".len()).ok_or_else(|| anyhow!("TEST_DATABASE_URL has no database name: {url}"))?;
+    let mut out = format!("{}/{name}", &base[..slash]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub clock: Clock,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server on an empty database; `None` when the backend is unavailable
+    /// (PostgreSQL without `TEST_DATABASE_URL`).
+    pub async fn start(backend: Backend) -> anyhow::Result<Option<TestApp>> {
+        let Some(database) = TestDatabase::create(backend).await? else { return Ok(None) };
+        let store = Store::open(&database.url).await?;
+        let config = Config { addr: "127.0.0.1:0".parse()?, data_dir: database.dir().to_path_buf(), database_url: Some(database.url.clone()), secure_cookies: false };
+        let clock = Clock::movable();
+        let state = AppState { store: store.clone(), clock: clock.clone(), hasher: Hasher::cheap()?, config: Arc::new(config) };
+        let server = Server::bind(state).await?;
+        let addr = server.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.serve(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder().cookie_store(true).build()?;
+        Ok(Some(TestApp { addr, store, clock, backend, client, database, shutdown: Some(tx), server: Some(handle) }))
+    }
+
+    /// Starts a server and loads the demo data (regions, one account per role, settings).
+    pub async fn with_demo(backend: Backend) -> anyhow::Result<Option<TestApp>> {
+        let Some(app) = TestApp::start(backend).await? else { return Ok(None) };
+        pifa::demo::load(&app.store, &Hasher::cheap()?, app.clock.now_ms()).await?;
+        Ok(Some(app))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty,
+    /// `Value::String` when not JSON).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<(StatusCode, Value)> {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Ok((status, value))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Value)> {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Signs in by password and returns the bearer token.
+    pub async fn login(&self, phone: &str, password: &str) -> anyhow::Result<String> {
+        let (status, body) = self.post("/api/v1/auth/login", None, &serde_json::json!({ "phone": phone, "password": password })).await?;
+        anyhow::ensure!(status == StatusCode::OK, "login {phone}: {status} {body}");
+        body["token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no token in {body}"))
+    }
+
+    /// The newest code sent to `recipient`, read where a new user reads it: the staff
+    /// message list (as the demo admin).
+    pub async fn latest_code_for(&self, recipient: &str) -> anyhow::Result<String> {
+        let admin = self.login(pifa_demo::ADMIN, pifa::demo::DEMO_PASSWORD).await?;
+        let (status, body) = self.get(&format!("/api/v1/admin/messages?recipient={recipient}"), Some(&admin)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "messages: {status} {body}");
+        let text = body[0]["body"].as_str().ok_or_else(|| anyhow!("no message to {recipient}: {body}"))?;
+        let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+        anyhow::ensure!(code.len() == 6, "no 6-digit code in {text}");
+        Ok(code)
+    }
+
+    /// Row counts of every table, to show a refused request changed nothing.
+    pub async fn row_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        let mut counts = Vec::new();
+        for table in pifa::store::DATA_TABLES.iter().chain(pifa::store::EPHEMERAL_TABLES) {
+            counts.push(((*table).to_owned(), self.store.count_rows(table).await?));
+        }
+        Ok(counts)
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.server.take() {
+            handle.await??;
+        }
+        self.store.close().await;
+        self.database.drop_database().await;
+        Ok(())
+    }
+}
+
+/// Phones of the demo accounts, by role.
+pub mod pifa_demo {
+    pub const ADMIN: &str = "13800000001";
+    pub const SERVICE: &str = "13800000002";
+    pub const MANAGER_HAIKOU: &str = "13800000011";
+    pub const MANAGER_SANYA: &str = "13800000012";
+    pub const PROMOTER: &str = "13800000021";
+    pub const DRIVER_HAIKOU: &str = "13800000031";
+    pub const DRIVER_SANYA: &str = "13800000032";
+    pub const VERIFIER: &str = "13800000041";
+    pub const SUPPLIER: &str = "13800000051";
+    pub const MEMBER: &str = "13900000001";
+}
+
+/// Runs `test` against SQLite, then PostgreSQL (skipped without a server; see `postgres_url`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $body:path) => {
+        #[tokio::test]
+        async fn $sqlite() -> anyhow::Result<()> {
+            $body($crate::Backend::Sqlite).await
+        }
+        #[tokio::test]
+        async fn $postgres() -> anyhow::Result<()> {
+            $body($crate::Backend::Postgres).await
+        }
+    };
+}

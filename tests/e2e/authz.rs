@@ -1,0 +1,295 @@
+//! The authorization matrix (A2). Routes come from the live `/api/openapi.json`; expectations
+//! are the hand-written table below. A route missing from the table, or a table row for a route
+//! that no longer exists, fails the test. "Allowed" asserts a 2xx and the record in the body;
+//! "refused" asserts the status and that no field of the record appears. The foreign records
+//! are real: the 海口 driver seen by the 三亚 manager, other people's messages and logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pifa_e2e::pifa_demo::*;
+use pifa_e2e::{Backend, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
+
+/// Who calls: a visitor, or a demo account signed in with its own token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anon,
+    Member,
+    Admin,
+    Service,
+    ManagerHaikou,
+    ManagerSanya,
+    DriverSanya,
+    Promoter,
+    Verifier,
+    Supplier,
+}
+
+const EVERYONE: [(Who, &str, Option<&str>); 10] = [
+    (Who::Anon, "anon", None),
+    (Who::Member, "member", Some(MEMBER)),
+    (Who::Admin, "admin", Some(ADMIN)),
+    (Who::Service, "cs", Some(SERVICE)),
+    (Who::ManagerHaikou, "mgr_hk", Some(MANAGER_HAIKOU)),
+    (Who::ManagerSanya, "mgr_sy", Some(MANAGER_SANYA)),
+    (Who::DriverSanya, "driver_sy", Some(DRIVER_SANYA)),
+    (Who::Promoter, "promoter", Some(PROMOTER)),
+    (Who::Verifier, "verifier", Some(VERIFIER)),
+    (Who::Supplier, "supplier", Some(SUPPLIER)),
+];
+
+/// The record a route is about, which the body must (allowed) or must not (refused) show.
+#[derive(Debug, Clone, Copy)]
+enum Record {
+    /// No record: allowed means a 2xx.
+    None,
+    /// The 海口 driver 张师傅 (a staff record in 海口 only).
+    HaikouDriver,
+    /// The region 海口.
+    Haikou,
+    /// The public shop profile.
+    Shop,
+    /// The full settings, bank account included.
+    Settings,
+    /// A verification-code message sent to someone else's phone.
+    Message,
+    /// The 海口 driver's sign-in in the login log.
+    Login,
+    /// The admin's `region.create` operation.
+    Operation,
+    /// The backup made during set-up, as listed.
+    Backup,
+    /// The backup file's bytes (gzip).
+    BackupFile,
+    /// The caller's own account.
+    Caller,
+}
+
+/// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
+/// every caller not named; `200-` means a 2xx whose body must *not* contain the record.
+const TABLE: &[(&str, Record, &str)] = &[
+    ("POST /api/v1/auth/codes", Record::None, "*=202"),
+    ("POST /api/v1/auth/signup", Record::None, "*=201"),
+    ("POST /api/v1/auth/login", Record::None, "*=200"),
+    ("POST /api/v1/auth/password/reset", Record::None, "*=204"),
+    ("POST /api/v1/auth/logout", Record::None, "*=204 anon=401"),
+    ("GET /api/v1/me", Record::Caller, "*=200 anon=401"),
+    ("GET /api/v1/regions", Record::Haikou, "*=200"),
+    ("POST /api/v1/admin/regions", Record::None, "*=403 anon=401 admin=201"),
+    ("PUT /api/v1/admin/regions/{id}", Record::Haikou, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/shop", Record::Shop, "*=200"),
+    ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/audit/operations", Record::Operation, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/staff", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("PATCH /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/disable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/enable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/password", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/team", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
+    ("GET /api/v1/team/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/backups/{name}/restore", Record::None, "*=403 anon=401 admin=200"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expect {
+    status: u16,
+    /// For a 2xx: whether the record must be in the body.
+    shows_record: bool,
+}
+
+fn parse_expectations(spec: &str) -> anyhow::Result<BTreeMap<Who, Expect>> {
+    let mut default = None;
+    let mut named = BTreeMap::new();
+    for part in spec.split_whitespace() {
+        let (who, status) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("bad expectation {part}"))?;
+        let (digits, hides) = status.strip_suffix('-').map_or((status, false), |d| (d, true));
+        let expect = Expect { status: digits.parse()?, shows_record: !hides };
+        if who == "*" {
+            default = Some(expect);
+        } else {
+            let who = EVERYONE.iter().find(|(_, name, _)| *name == who).map(|(w, _, _)| *w).ok_or_else(|| anyhow::anyhow!("unknown caller {who}"))?;
+            named.insert(who, expect);
+        }
+    }
+    EVERYONE
+        .iter()
+        .map(|(who, _, _)| named.get(who).copied().or(default).map(|e| (*who, e)).ok_or_else(|| anyhow::anyhow!("no expectation for {who:?} in {spec}")))
+        .collect()
+}
+
+/// One route's world: a fresh demo shop with every caller signed in and the records made.
+struct World {
+    app: TestApp,
+    tokens: BTreeMap<Who, String>,
+    haikou_driver_id: i64,
+    haikou_id: i64,
+    settings: Value,
+    backup_name: String,
+}
+
+static UNIQUE: AtomicU32 = AtomicU32::new(0);
+
+fn unique_phone(prefix: &str) -> String {
+    format!("{prefix}{:04}", UNIQUE.fetch_add(1, Ordering::Relaxed))
+}
+
+const SPARE: &str = "13800000099";
+const OTHER_PERSON: &str = "13977777777";
+
+impl World {
+    async fn build() -> anyhow::Result<World> {
+        let app = TestApp::with_demo(Backend::Sqlite).await?.ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
+        let mut tokens = BTreeMap::new();
+        for (who, _, phone) in EVERYONE {
+            if let Some(phone) = phone {
+                tokens.insert(who, app.login(phone, PASSWORD).await?);
+            }
+        }
+        app.login(DRIVER_HAIKOU, PASSWORD).await?;
+        let admin = tokens.get(&Who::Admin).cloned().unwrap_or_default();
+        let (_, staff) = app.get("/api/v1/admin/staff?role=driver", Some(&admin)).await?;
+        let haikou_driver_id = staff.as_array().and_then(|s| s.iter().find(|d| d["phone"] == DRIVER_HAIKOU)).and_then(|d| d["id"].as_i64()).unwrap_or_default();
+        let (_, regions) = app.get("/api/v1/regions", None).await?;
+        let haikou_id = regions[0]["id"].as_i64().unwrap_or_default();
+        let (_, settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
+        app.post("/api/v1/admin/regions", Some(&admin), &json!({ "name": "文昌" })).await?;
+        app.post("/api/v1/admin/staff", Some(&admin), &json!({ "name": "备用", "phone": SPARE, "password": "spare2026", "roles": ["verifier"] })).await?;
+        app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": OTHER_PERSON })).await?;
+        let (_, backup) = app.post("/api/v1/admin/backups", Some(&admin), &json!({})).await?;
+        let backup_name = backup["name"].as_str().unwrap_or_default().to_owned();
+        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name })
+    }
+
+    fn path(&self, template: &str) -> String {
+        template.replace("{id}", &if template.contains("/regions/") { self.haikou_id } else { self.haikou_driver_id }.to_string()).replace("{name}", &self.backup_name)
+    }
+
+    /// The fields of `record` that identify it in a response body.
+    fn fields(&self, record: Record, who: Who) -> Vec<String> {
+        match record {
+            Record::None | Record::BackupFile => vec![],
+            Record::HaikouDriver => vec![DRIVER_HAIKOU.to_owned(), "张师傅".to_owned()],
+            Record::Haikou => vec!["海口".to_owned()],
+            Record::Shop => vec!["安达劳保五金批发".to_owned()],
+            Record::Settings => vec!["安达劳保五金批发".to_owned(), "2201 0267 0920 0123 456".to_owned()],
+            Record::Message => vec![OTHER_PERSON.to_owned()],
+            Record::Login => vec!["138****0031".to_owned()],
+            Record::Operation => vec!["region.create".to_owned(), "文昌".to_owned()],
+            Record::Backup => vec![self.backup_name.clone()],
+            Record::Caller => EVERYONE.iter().find(|(w, _, _)| *w == who).and_then(|(_, _, p)| p.map(str::to_owned)).into_iter().collect(),
+        }
+    }
+
+    /// A valid body for the route, fresh for each call (new phones, new codes).
+    async fn body(&self, route: &str) -> anyhow::Result<Option<Value>> {
+        let app = &self.app;
+        Ok(match route {
+            "POST /api/v1/auth/codes" => Some(json!({ "purpose": "signup", "phone": unique_phone("1370000") })),
+            "POST /api/v1/auth/signup" => {
+                let phone = unique_phone("1360000");
+                app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": phone })).await?;
+                let code = app.latest_code_for(&phone).await?;
+                Some(json!({ "company_name": "测试五金", "contact_name": "测试", "phone": phone, "password": "test2026a", "code": code }))
+            }
+            "POST /api/v1/auth/login" => Some(json!({ "phone": SPARE, "password": "spare2026" })),
+            "POST /api/v1/auth/password/reset" => {
+                app.clock.advance_ms(61_000);
+                app.post("/api/v1/auth/codes", None, &json!({ "purpose": "reset_password", "phone": SPARE })).await?;
+                let code = app.latest_code_for(SPARE).await?;
+                Some(json!({ "phone": SPARE, "code": code, "new_password": "spare2026" }))
+            }
+            "POST /api/v1/admin/regions" => Some(json!({ "name": format!("区域{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "PUT /api/v1/admin/regions/{id}" => Some(json!({ "name": "海口" })),
+            "PUT /api/v1/admin/settings" => Some(self.settings.clone()),
+            "POST /api/v1/admin/staff" => Some(json!({ "name": "新司机", "phone": unique_phone("1350000"), "password": "driver2026", "roles": ["driver"], "region_ids": [self.haikou_id] })),
+            "PATCH /api/v1/admin/staff/{id}" => Some(json!({ "name": "张师傅" })),
+            "POST /api/v1/admin/staff/{id}/password" => Some(json!({ "new_password": "driver2026" })),
+            _ if route.starts_with("POST ") => Some(json!({})),
+            _ => None,
+        })
+    }
+}
+
+fn operations(openapi: &Value) -> BTreeSet<String> {
+    let mut routes = BTreeSet::new();
+    if let Some(paths) = openapi["paths"].as_object() {
+        for (path, item) in paths {
+            for method in item.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                routes.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()> {
+    let probe = TestApp::start(Backend::Sqlite).await?.ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
+    let (_, openapi) = probe.get("/api/openapi.json", None).await?;
+    probe.stop().await?;
+    let live = operations(&openapi);
+    let table: BTreeSet<String> = TABLE.iter().map(|(route, _, _)| (*route).to_owned()).collect();
+    let missing: Vec<_> = live.difference(&table).collect();
+    let stale: Vec<_> = table.difference(&live).collect();
+    assert!(missing.is_empty(), "routes without a row in the authorization table: {missing:?}");
+    assert!(stale.is_empty(), "table rows for routes that do not exist: {stale:?}");
+
+    let mut failures = Vec::new();
+    for (route, record, spec) in TABLE {
+        let expectations = parse_expectations(spec)?;
+        let world = World::build().await?;
+        let (method, template) = route.split_once(' ').ok_or_else(|| anyhow::anyhow!("bad route {route}"))?;
+        let method = Method::from_bytes(method.as_bytes())?;
+        let path = world.path(template);
+        // Refusals first: an allowed call may change the world (a restore signs everyone out).
+        let mut order: Vec<(Who, Expect)> = expectations.into_iter().collect();
+        order.sort_by_key(|(_, e)| (e.status / 100 == 2, e.status));
+        for (who, expect) in order {
+            let body = world.body(route).await?;
+            let token = world.tokens.get(&who).cloned();
+            let response = {
+                let mut request = world.app.client.request(method.clone(), world.app.url(&path));
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(body) = &body {
+                    request = request.json(body);
+                }
+                request.send().await?
+            };
+            let status = response.status();
+            let bytes = response.bytes().await?;
+            let text = String::from_utf8_lossy(&bytes);
+            let fields = world.fields(*record, who);
+            let problem = if status.as_u16() != expect.status {
+                Some(format!("status {status}, expected {}: {text}", expect.status))
+            } else if StatusCode::from_u16(expect.status)?.is_success() && expect.shows_record {
+                let missing: Vec<_> = fields.iter().filter(|f| !text.contains(f.as_str())).collect();
+                let gzip_ok = !matches!(record, Record::BackupFile) || bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
+                (!missing.is_empty() || !gzip_ok).then(|| format!("allowed, but the record is not in the body (missing {missing:?})"))
+            } else {
+                let leaked: Vec<_> = fields.iter().filter(|f| text.contains(f.as_str())).collect();
+                let gzip_leak = matches!(record, Record::BackupFile) && bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
+                (!leaked.is_empty() || gzip_leak).then(|| format!("refused, but the body shows {leaked:?}"))
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{route} as {who:?}: {problem}"));
+            }
+        }
+        world.app.stop().await?;
+    }
+    assert!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Backup and restore (L4): a backup made through the admin API restores — on either backend —
+//! into a shop that serves the same data; a damaged backup changes nothing.
+
+use pifa_e2e::pifa_demo::ADMIN;
+use pifa_e2e::{Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
+
+/// What an admin sees of a shop: staff, regions, settings, messages.
+async fn visible_state(app: &TestApp, token: &str) -> anyhow::Result<Value> {
+    let mut state = serde_json::Map::new();
+    for path in ["/api/v1/admin/staff", "/api/v1/regions", "/api/v1/admin/settings", "/api/v1/admin/messages", "/api/v1/shop"] {
+        let (status, body) = app.get(path, Some(token)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "{path}: {status} {body}");
+        state.insert(path.to_owned(), body);
+    }
+    Ok(Value::Object(state))
+}
+
+async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
+    let Some(source) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let Some(restored) = TestApp::start(target).await? else { return source.stop().await };
+    let admin = source.login(ADMIN, PASSWORD).await?;
+    source.post("/api/v1/admin/staff", Some(&admin), &json!({ "name": "吉师傅", "phone": "13800000034", "password": "driver2026", "roles": ["driver"], "region_ids": [2], "vehicle_plate": "琼B·7X100" })).await?;
+    source.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": "13912345678" })).await?;
+    let expected = visible_state(&source, &admin).await?;
+
+    let (status, made) = source.post("/api/v1/admin/backups", Some(&admin), &json!({})).await?;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["tables"]["users"], 13);
+    let name = made["name"].as_str().unwrap_or_default().to_owned();
+    let (status, listed) = source.get("/api/v1/admin/backups", Some(&admin)).await?;
+    assert_eq!((status, listed[0]["name"].as_str()), (StatusCode::OK, Some(name.as_str())));
+    let download = source.client.get(source.url(&format!("/api/v1/admin/backups/{name}"))).bearer_auth(&admin).send().await?;
+    assert_eq!(download.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/gzip"));
+    let bytes = download.bytes().await?;
+    assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "gzip");
+
+    // What `pifa restore FILE` does, into an empty shop on the target backend.
+    let counts = restored.store.restore_backup(&bytes[..]).await?;
+    assert_eq!(counts.get("users"), Some(&13));
+    let admin_there = restored.login(ADMIN, PASSWORD).await?;
+    let actual = visible_state(&restored, &admin_there).await?;
+    assert_eq!(actual, expected, "the restored shop serves the same data");
+    restored.login("13800000034", "driver2026").await?;
+    // New rows get fresh ids after a restore (identity sequences moved past the restored ids).
+    let (status, region) = restored.post("/api/v1/admin/regions", Some(&admin_there), &json!({ "name": "文昌" })).await?;
+    assert_eq!((status, region["id"].as_i64()), (StatusCode::CREATED, Some(4)));
+
+    restored.stop().await?;
+    source.stop().await
+}
+
+#[tokio::test]
+async fn sqlite_backup_restores_into_sqlite() -> anyhow::Result<()> {
+    backup_restores_into(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn sqlite_backup_restores_into_postgres() -> anyhow::Result<()> {
+    backup_restores_into(Backend::Postgres).await
+}
+
+#[tokio::test]
+async fn restore_through_the_api_rolls_back_and_signs_everyone_out() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (_, made) = app.post("/api/v1/admin/backups", Some(&admin), &json!({})).await?;
+    let name = made["name"].as_str().unwrap_or_default().to_owned();
+    app.post("/api/v1/admin/regions", Some(&admin), &json!({ "name": "文昌" })).await?;
+
+    // A damaged backup is refused whole and changes nothing.
+    let damaged = app.database.dir().join("backups").join("pifa-20000101T000000000Z.jsonl.gz");
+    let good = std::fs::read(app.database.dir().join("backups").join(&name))?;
+    std::fs::write(&damaged, good.get(..good.len() / 2).unwrap_or_default())?;
+    let (status, body) = app.post("/api/v1/admin/backups/pifa-20000101T000000000Z.jsonl.gz/restore", Some(&admin), &json!({})).await?;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (422, Some("backup_invalid")), "{body}");
+    assert_eq!(app.store.count_rows("regions").await?, 4);
+
+    for bad in ["..%2Fpifa.db", "pifa.db", "pifa-1.jsonl.gz"] {
+        let (status, _) = app.post(&format!("/api/v1/admin/backups/{bad}/restore"), Some(&admin), &json!({})).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    let (status, restored) = app.post(&format!("/api/v1/admin/backups/{name}/restore"), Some(&admin), &json!({})).await?;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(app.store.count_rows("regions").await?, 3, "the region made after the backup is gone");
+    let (status, _) = app.get("/api/v1/me", Some(&admin)).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a restore signs everyone out");
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (_, ops) = app.get("/api/v1/admin/audit/operations?action=backup.restore", Some(&admin)).await?;
+    assert_eq!(ops.as_array().map(Vec::len), Some(1), "the restore itself is recorded: {ops}");
+    app.stop().await
+}

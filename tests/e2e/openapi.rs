@@ -1,0 +1,18 @@
+//! The OpenAPI document is generated from the handlers; this snapshot makes every change to
+//! the API visible in review (`cargo insta review`, or INSTA_UPDATE=always to accept).
+
+#[test]
+fn openapi_document_matches_the_snapshot() {
+    let document = serde_json::to_value(pifa::http::openapi()).unwrap_or_default();
+    insta::assert_json_snapshot!("openapi", document);
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_generated_one() -> anyhow::Result<()> {
+    let Some(app) = pifa_e2e::TestApp::start(pifa_e2e::Backend::Sqlite).await? else { return Ok(()) };
+    let (status, served) = app.get("/api/openapi.json", None).await?;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(served, serde_json::to_value(pifa::http::openapi())?);
+    assert!(served["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await
+}
