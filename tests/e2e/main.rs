@@ -1,4 +1,5 @@
 //! One test binary for every end-to-end test (compile time matters on two cores).
+#![expect(clippy::indexing_slicing, reason = "test code: reading serde_json::Value by key; a panic is a test failure")]
 
 mod accounts;
 mod authz;

@@ -1,4 +1,5 @@
 //! The e2e harness: a real Pifa server on port 0 with a fresh database (a SQLite file in a
+#![expect(clippy::indexing_slicing, reason = "serde_json::Value indexing yields Null, it never panics")]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
 use std::net::SocketAddr;
@@ -36,6 +37,17 @@ pub fn postgres_url() -> Option<String> {
 }
 
 static DATABASE_COUNTER: AtomicU32 = AtomicU32::new(0);
+static STALE_DATABASES_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops test databases left behind by earlier runs whose tests failed before cleaning up.
+async fn drop_stale_databases(admin: &sqlx::PgPool) -> anyhow::Result<()> {
+    let mine = format!("pifa_t_{}_", std::process::id());
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'pifa_t_%'").fetch_all(admin).await?;
+    for name in names.iter().filter(|n| !n.starts_with(&mine) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin).await?;
+    }
+    Ok(())
+}
 
 /// A fresh, empty database on the given backend, and what is needed to drop it again.
 pub struct TestDatabase {
@@ -53,6 +65,7 @@ impl TestDatabase {
                 let Some(server_url) = postgres_url() else { return Ok(None) };
                 let name = format!("pifa_t_{}_{}", std::process::id(), DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed));
                 let admin = sqlx::PgPool::connect(&server_url).await.context("connecting to TEST_DATABASE_URL")?;
+                STALE_DATABASES_DROPPED.get_or_try_init(|| drop_stale_databases(&admin)).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
                 admin.close().await;

@@ -1,1 +1,83 @@
-fn main(){}
+//! `cargo xtask test`: every check CI runs, the same way on a laptop. It finds the PostgreSQL
+//! server for the second half of the conformance suite and says loudly when there is none
+//! (and fails under `CI=true`), because cargo hides the output of passing tests.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(args.get(1..).unwrap_or_default()),
+        _ => {
+            eprintln!("usage: cargo xtask test [-- <cargo test args>]");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn postgres_reachable(url: &str) -> bool {
+    let host_port = url.split('@').next_back().and_then(|rest| rest.split('/').next()).unwrap_or("127.0.0.1:5432");
+    let addr: Option<SocketAddr> = host_port.replace("localhost", "127.0.0.1").parse().ok();
+    addr.is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+fn banner(lines: &[&str]) {
+    let width = lines.iter().map(|l| l.len()).max().unwrap_or(0) + 4;
+    eprintln!("\n{}", "!".repeat(width));
+    for line in lines {
+        eprintln!("! {line:<w$} !", w = width - 4);
+    }
+    eprintln!("{}\n", "!".repeat(width));
+}
+
+fn run(command: &mut Command) -> bool {
+    eprintln!("==> {command:?}");
+    command.status().is_ok_and(|s| s.success())
+}
+
+fn test(extra: &[String]) -> ExitCode {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_PG.to_owned());
+    let postgres = postgres_reachable(&url);
+    if !postgres {
+        if ci {
+            banner(&["CI=true and no PostgreSQL server answers at", &url, "The PostgreSQL half of the suite cannot run: failing."]);
+            return ExitCode::FAILURE;
+        }
+        banner(&["NO POSTGRESQL SERVER ANSWERS AT", &url, "The PostgreSQL half of the suite WILL BE SKIPPED.", "Start one (apt-get install -y postgresql; pg_ctlcluster <version> main start)", "or set TEST_DATABASE_URL."]);
+    } else {
+        eprintln!("PostgreSQL suite: {url}");
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let clippy_available = Command::new(&cargo).args(["clippy", "--version"]).output().is_ok_and(|o| o.status.success());
+    if clippy_available {
+        if !run(Command::new(&cargo).args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])) {
+            return ExitCode::FAILURE;
+        }
+    } else {
+        banner(&["clippy is not installed: lints NOT checked (rustup component add clippy)"]);
+        if ci {
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let mut tests = Command::new(&cargo);
+    tests.args(["test", "--workspace", "--locked"]).args(extra);
+    if postgres {
+        tests.env("TEST_DATABASE_URL", &url);
+    } else {
+        tests.env_remove("TEST_DATABASE_URL");
+    }
+    // Snapshot mismatches fail instead of writing `.snap.new` files.
+    tests.env("INSTA_UPDATE", "no");
+    let passed = run(&mut tests);
+    if !postgres {
+        banner(&["REMINDER: the PostgreSQL half of the suite was SKIPPED (no server)."]);
+    }
+    if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
