@@ -93,17 +93,26 @@ impl Server {
     }
 }
 
-/// Drops expired sessions and old rate-limit windows once an hour.
+/// Background upkeep, once a minute: scheduled backups (L4) when due; once an hour, expired
+/// sessions and old rate-limit windows are dropped. Several instances on one database would
+/// each make scheduled backups: run the schedule on one of them.
 async fn maintenance_loop(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut last_backup_ms = None;
+    for round in 0u64.. {
         tick.tick().await;
         let now = state.clock.now_ms();
-        if let Err(err) = state.store.prune_sessions(now).await {
-            tracing::warn!(error = %err, "pruning sessions failed");
+        if round % 60 == 0 {
+            if let Err(err) = state.store.prune_sessions(now).await {
+                tracing::warn!(error = %err, "pruning sessions failed");
+            }
+            if let Err(err) = state.store.prune_rate_limits(now).await {
+                tracing::warn!(error = %err, "pruning rate limits failed");
+            }
         }
-        if let Err(err) = state.store.prune_rate_limits(now).await {
-            tracing::warn!(error = %err, "pruning rate limits failed");
+        match crate::backup::run_schedule(&state.store, &state.config.backups_dir(), now, last_backup_ms).await {
+            Ok(last) => last_backup_ms = last,
+            Err(err) => tracing::error!(error = ?err, "scheduled backup failed"),
         }
     }
 }

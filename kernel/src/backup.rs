@@ -255,6 +255,35 @@ pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes a backup when the settings ask for scheduled backups and the last one (`last_ms`, or
+/// else the newest file's timestamp) is at least the interval old; keeps the newest
+/// `backups_kept`. Returns the time of the newest scheduled backup.
+pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Option<i64>) -> anyhow::Result<Option<i64>> {
+    let settings = store.settings().await?;
+    let Some(hours) = settings.backup_interval_hours else { return Ok(last_ms) };
+    let last = match last_ms {
+        Some(ms) => Some(ms),
+        None => list_backups(dir)?.first().and_then(|b| name_time_ms(&b.name)),
+    };
+    if last.is_some_and(|ms| now_ms - ms < hours * 3_600_000) {
+        return Ok(last);
+    }
+    let (path, counts) = backup_to_dir(store, dir, now_ms).await?;
+    prune_backups(dir, usize::try_from(settings.backups_kept).unwrap_or(1))?;
+    tracing::info!(path = %path.display(), users = counts.get("users").copied().unwrap_or(0), "scheduled backup written");
+    Ok(Some(now_ms))
+}
+
+/// The time a backup was made, from its name (`pifa-20261122T031416123Z.jsonl.gz`).
+fn name_time_ms(name: &str) -> Option<i64> {
+    let stamp = name.strip_prefix("pifa-")?.strip_suffix("Z.jsonl.gz")?;
+    let (date, time) = stamp.split_once('T')?;
+    let num = |s: Option<&str>| s.and_then(|v| v.parse::<i64>().ok());
+    let (y, m, d) = (num(date.get(0..4))?, num(date.get(4..6))?, num(date.get(6..8))?);
+    let (hh, mm, ss, ms) = (num(time.get(0..2))?, num(time.get(2..4))?, num(time.get(4..6))?, num(time.get(6..9))?);
+    Some(crate::clock::days_from_civil(y, m, d) * 86_400_000 + ((hh * 60 + mm) * 60 + ss) * 1000 + ms)
+}
+
 /// A backup file on disk.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BackupFile {
@@ -289,6 +318,7 @@ mod tests {
         let name = backup_name(1_795_317_256_123);
         assert_eq!(name, "pifa-20261122T031416123Z.jsonl.gz");
         assert!(is_backup_name(&name));
+        assert_eq!(name_time_ms(&name), Some(1_795_317_256_123));
         for bad in ["../pifa.db", "pifa-../../etc.jsonl.gz", "pifa-.jsonl.gz", "x.jsonl.gz", "pifa-1/2.jsonl.gz"] {
             assert!(!is_backup_name(bad), "{bad}");
         }

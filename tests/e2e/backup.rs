@@ -94,3 +94,27 @@ async fn restore_through_the_api_rolls_back_and_signs_everyone_out() -> anyhow::
     assert_eq!(ops.as_array().map(Vec::len), Some(1), "the restore itself is recorded: {ops}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn scheduled_backups_run_when_due_and_keep_the_newest() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let dir = app.database.dir().join("scheduled");
+    let hour = 3_600_000;
+    let start = app.clock.now_ms();
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start, None).await?, None, "off by default");
+
+    let settings = pifa::settings::Settings { backup_interval_hours: Some(6), backups_kept: 2, ..app.store.settings().await? };
+    app.store.save_settings(&settings, None, start).await?;
+    let mut last = pifa::backup::run_schedule(&app.store, &dir, start, None).await?;
+    assert_eq!(last, Some(start), "the first one is due at once");
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + 6 * hour - 1, last).await?, last, "not due yet");
+    // A restart forgets `last`, but the newest file's name remembers it.
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + hour, None).await?, Some(start));
+    for round in 1..=3 {
+        last = pifa::backup::run_schedule(&app.store, &dir, start + round * 6 * hour, last).await?;
+        assert_eq!(last, Some(start + round * 6 * hour));
+    }
+    let kept: Vec<String> = pifa::backup::list_backups(&dir)?.into_iter().map(|b| b.name).collect();
+    assert_eq!(kept, vec![pifa::backup::backup_name(start + 18 * hour), pifa::backup::backup_name(start + 12 * hour)]);
+    app.stop().await
+}
