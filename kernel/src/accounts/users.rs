@@ -173,11 +173,7 @@ impl Store {
             query.push(" ORDER BY u.id");
             query.build_query_as().fetch_all(pool).await
         })?;
-        let mut users = Vec::with_capacity(rows.len());
-        for row in rows {
-            users.push(self.hydrate(row).await?);
-        }
-        Ok(users)
+        self.hydrate_all(rows).await
     }
 
     /// Applies `changes` in one transaction; false when the user does not exist.
@@ -258,20 +254,58 @@ impl Store {
         Ok((roles.iter().filter_map(|r| Role::from_db(r)).collect(), regions.into_iter().collect()))
     }
 
+    /// Loads the roles and regions of many users in two queries, not two per user.
+    async fn hydrate_all(&self, rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let (roles, regions): (Vec<(i64, String)>, Vec<(i64, i64)>) = on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
+            let mut list = query.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            let roles = query.build_query_as().fetch_all(pool).await?;
+            let mut query = sqlx::QueryBuilder::new("SELECT user_id, region_id FROM user_regions WHERE user_id IN (");
+            let mut list = query.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            let regions = query.build_query_as().fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>((roles, regions))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let id = row.id;
+                let user_roles = roles.iter().filter(|(u, _)| *u == id).filter_map(|(_, r)| Role::from_db(r)).collect();
+                let user_regions = regions.iter().filter(|(u, _)| *u == id).map(|(_, r)| *r).collect();
+                user_from_row(row, user_roles, user_regions)
+            })
+            .collect())
+    }
+
     async fn hydrate(&self, row: UserRow) -> StoreResult<User> {
         let (roles, region_ids) = self.roles_and_regions(row.id).await?;
-        Ok(User {
-            id: row.id,
-            phone: row.phone,
-            email: row.email,
-            name: row.name,
-            company_name: row.company_name,
-            disabled: row.disabled,
-            member_state: row.member_state.as_deref().and_then(MemberState::from_db),
-            vehicle_plate: row.vehicle_plate,
-            created_at: row.created_at,
-            roles,
-            region_ids,
-        })
+        Ok(user_from_row(row, roles, region_ids))
+    }
+}
+
+fn user_from_row(row: UserRow, roles: BTreeSet<Role>, region_ids: BTreeSet<i64>) -> User {
+    User {
+        id: row.id,
+        phone: row.phone,
+        email: row.email,
+        name: row.name,
+        company_name: row.company_name,
+        disabled: row.disabled,
+        member_state: row.member_state.as_deref().and_then(MemberState::from_db),
+        vehicle_plate: row.vehicle_plate,
+        created_at: row.created_at,
+        roles,
+        region_ids,
     }
 }
