@@ -260,22 +260,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let (roles, regions): (Vec<(i64, String)>, Vec<(i64, i64)>) = on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
-            let mut list = query.separated(", ");
-            for id in &ids {
-                list.push_bind(*id);
-            }
-            query.push(")");
-            let roles = query.build_query_as().fetch_all(pool).await?;
-            let mut query = sqlx::QueryBuilder::new("SELECT user_id, region_id FROM user_regions WHERE user_id IN (");
-            let mut list = query.separated(", ");
-            for id in &ids {
-                list.push_bind(*id);
-            }
-            query.push(")");
-            let regions = query.build_query_as().fetch_all(pool).await?;
-            Ok::<_, sqlx::Error>((roles, regions))
+        let roles: Vec<(i64, String)> = on_pool!(self, |pool| {
+            id_list_query("SELECT user_id, role FROM user_roles WHERE user_id IN (", &ids).build_query_as().fetch_all(pool).await
+        })?;
+        let regions: Vec<(i64, i64)> = on_pool!(self, |pool| {
+            id_list_query("SELECT user_id, region_id FROM user_regions WHERE user_id IN (", &ids).build_query_as().fetch_all(pool).await
         })?;
         Ok(rows
             .into_iter()
@@ -292,6 +281,21 @@ impl Store {
         let (roles, region_ids) = self.roles_and_regions(row.id).await?;
         Ok(user_from_row(row, roles, region_ids))
     }
+}
+
+/// `head` followed by the bound ids and a closing parenthesis.
+fn id_list_query<DB: sqlx::Database>(head: &str, ids: &[i64]) -> sqlx::QueryBuilder<DB>
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Arguments: Default,
+{
+    let mut query = sqlx::QueryBuilder::new(head);
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    query
 }
 
 fn user_from_row(row: UserRow, roles: BTreeSet<Role>, region_ids: BTreeSet<i64>) -> User {
