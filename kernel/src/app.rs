@@ -23,6 +23,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `PIFA_SECURE_COOKIES=1` marks session cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// `PIFA_BACKUP_PASSPHRASE`: when set, backups are encrypted with it (and restores use it).
+    pub backup_passphrase: Option<age::secrecy::SecretString>,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
             data_dir: std::env::var_os("PIFA_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
             database_url: std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()),
             secure_cookies: std::env::var("PIFA_SECURE_COOKIES").is_ok_and(|v| v == "1"),
+            backup_passphrase: std::env::var("PIFA_BACKUP_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(age::secrecy::SecretString::from),
         })
     }
 
@@ -110,7 +113,7 @@ async fn maintenance_loop(state: AppState) {
                 tracing::warn!(error = %err, "pruning rate limits failed");
             }
         }
-        match crate::backup::run_schedule(&state.store, &state.config.backups_dir(), now, last_backup_ms).await {
+        match crate::backup::run_schedule(&state.store, &state.config.backups_dir(), now, last_backup_ms, state.config.backup_passphrase.as_ref()).await {
             Ok(last) => last_backup_ms = last,
             Err(err) => tracing::error!(error = ?err, "scheduled backup failed"),
         }

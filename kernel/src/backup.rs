@@ -1,12 +1,15 @@
 //! Backup and restore (L4). A backup is a gzip'd JSON-lines file that does not depend on the
 //! backend: a header, then per table a line naming its columns followed by one line per row.
 //! Values are typed by the *declared* column types, so a SQLite backup restores into
-//! PostgreSQL and back. Sessions, codes and rate-limit counters are never written out.
+//! PostgreSQL and back. Sessions, codes and rate-limit counters are never written out. With a
+//! passphrase (`PIFA_BACKUP_PASSPHRASE`) the file is encrypted with age (scrypt); a restore
+//! recognises an encrypted file by its header.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use age::secrecy::SecretString;
 use anyhow::{Context, anyhow, bail};
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -75,8 +78,20 @@ impl Store {
         Ok(columns.into_iter().map(|(name, declared)| (name, Kind::of_declared(&declared))).collect())
     }
 
-    /// Writes every data table to `out` (gzip'd JSON lines).
-    pub async fn write_backup(&self, out: impl Write, now_ms: i64) -> anyhow::Result<TableCounts> {
+    /// Writes every data table to `out`: gzip'd JSON lines, encrypted when a passphrase is given.
+    pub async fn write_backup(&self, out: impl Write + Send, now_ms: i64, passphrase: Option<&SecretString>) -> anyhow::Result<TableCounts> {
+        match passphrase {
+            Some(passphrase) => {
+                let mut encrypted = age::Encryptor::with_user_passphrase(passphrase.clone()).wrap_output(out)?;
+                let counts = self.write_gzip(&mut encrypted, now_ms).await?;
+                encrypted.finish()?.flush()?;
+                Ok(counts)
+            }
+            None => self.write_gzip(out, now_ms).await,
+        }
+    }
+
+    async fn write_gzip(&self, out: impl Write + Send, now_ms: i64) -> anyhow::Result<TableCounts> {
         let mut gz = GzEncoder::new(out, Compression::default());
         let header = Header { format: FORMAT.to_owned(), version: FORMAT_VERSION, created_at_ms: now_ms, migrations: self.applied_migrations().await? };
         writeln!(gz, "{}", serde_json::to_string(&header)?)?;
@@ -118,8 +133,8 @@ impl Store {
 
     /// Replaces all data with the backup read from `input`, in one transaction: either the
     /// whole backup is in, or nothing changed. Everyone is signed out afterwards.
-    pub async fn restore_backup(&self, input: impl std::io::Read) -> anyhow::Result<TableCounts> {
-        let parsed = read_backup(input)?;
+    pub async fn restore_backup(&self, input: impl std::io::Read, passphrase: Option<&SecretString>) -> anyhow::Result<TableCounts> {
+        let parsed = read_possibly_encrypted(input, passphrase)?;
         let applied = self.applied_migrations().await?;
         if parsed.header.migrations != applied {
             bail!("the backup was made at schema versions {:?}, this database is at {:?}", parsed.header.migrations, applied);
@@ -171,6 +186,20 @@ impl Store {
     }
 }
 
+const AGE_HEADER: &[u8] = b"age-encryption.org/v1";
+
+fn read_possibly_encrypted(input: impl std::io::Read, passphrase: Option<&SecretString>) -> anyhow::Result<ParsedBackup> {
+    let mut input = BufReader::new(input);
+    if !input.fill_buf()?.starts_with(AGE_HEADER) {
+        return read_backup(input);
+    }
+    let passphrase = passphrase.ok_or_else(|| anyhow!("the backup is encrypted: set PIFA_BACKUP_PASSPHRASE to the passphrase it was made with"))?;
+    let decryptor = age::Decryptor::new_buffered(input).context("reading the encrypted backup")?;
+    let identity = age::scrypt::Identity::new(passphrase.clone());
+    let plain = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|err| anyhow!("cannot decrypt the backup (wrong passphrase?): {err}"))?;
+    read_backup(plain)
+}
+
 struct ParsedBackup {
     header: Header,
     tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)>,
@@ -217,28 +246,36 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
     Ok(ParsedBackup { header, tables })
 }
 
-/// A backup file's name: `pifa-<UTC timestamp>.jsonl.gz`, nothing else (so a name from a URL
-/// can never point outside the backups directory).
-pub fn is_backup_name(name: &str) -> bool {
-    name.strip_prefix("pifa-")
-        .and_then(|rest| rest.strip_suffix(".jsonl.gz"))
-        .is_some_and(|stamp| !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == 'T' || c == 'Z' || c == '-'))
+const PLAIN_SUFFIX: &str = ".jsonl.gz";
+const ENCRYPTED_SUFFIX: &str = ".jsonl.gz.age";
+
+/// The timestamp part of a backup file's name: `pifa-<UTC timestamp>.jsonl.gz[.age]`.
+fn backup_stamp(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("pifa-")?;
+    let stamp = rest.strip_suffix(ENCRYPTED_SUFFIX).or_else(|| rest.strip_suffix(PLAIN_SUFFIX))?;
+    (!stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == 'T' || c == 'Z')).then_some(stamp)
 }
 
-pub fn backup_name(now_ms: i64) -> String {
-    let stamp = crate::clock::rfc3339(now_ms).replace([':', '.'], "").replace('-', "");
-    format!("pifa-{stamp}.jsonl.gz")
+/// Only names of this exact form are backups, so a name from a URL can never point outside the
+/// backups directory.
+pub fn is_backup_name(name: &str) -> bool {
+    backup_stamp(name).is_some()
+}
+
+pub fn backup_name(now_ms: i64, encrypted: bool) -> String {
+    let stamp = crate::clock::rfc3339(now_ms).replace([':', '.', '-'], "");
+    format!("pifa-{stamp}{}", if encrypted { ENCRYPTED_SUFFIX } else { PLAIN_SUFFIX })
 }
 
 /// Writes a backup into `dir`, via a temporary file renamed into place, so a crash never
 /// leaves a half-written file under a backup's name.
-pub async fn backup_to_dir(store: &Store, dir: &Path, now_ms: i64) -> anyhow::Result<(PathBuf, TableCounts)> {
+pub async fn backup_to_dir(store: &Store, dir: &Path, now_ms: i64, passphrase: Option<&SecretString>) -> anyhow::Result<(PathBuf, TableCounts)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = backup_name(now_ms);
+    let name = backup_name(now_ms, passphrase.is_some());
     let path = dir.join(&name);
     let partial = dir.join(format!(".{name}.partial"));
     let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let counts = store.write_backup(std::io::BufWriter::new(&file), now_ms).await?;
+    let counts = store.write_backup(std::io::BufWriter::new(&file), now_ms, passphrase).await?;
     file.sync_all()?;
     std::fs::rename(&partial, &path)?;
     Ok((path, counts))
@@ -258,7 +295,7 @@ pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
 /// Makes a backup when the settings ask for scheduled backups and the last one (`last_ms`, or
 /// else the newest file's timestamp) is at least the interval old; keeps the newest
 /// `backups_kept`. Returns the time of the newest scheduled backup.
-pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Option<i64>) -> anyhow::Result<Option<i64>> {
+pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Option<i64>, passphrase: Option<&SecretString>) -> anyhow::Result<Option<i64>> {
     let settings = store.settings().await?;
     let Some(hours) = settings.backup_interval_hours else { return Ok(last_ms) };
     let last = match last_ms {
@@ -268,7 +305,7 @@ pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Optio
     if last.is_some_and(|ms| now_ms - ms < hours * 3_600_000) {
         return Ok(last);
     }
-    let (path, counts) = backup_to_dir(store, dir, now_ms).await?;
+    let (path, counts) = backup_to_dir(store, dir, now_ms, passphrase).await?;
     prune_backups(dir, usize::try_from(settings.backups_kept).unwrap_or(1))?;
     tracing::info!(path = %path.display(), users = counts.get("users").copied().unwrap_or(0), "scheduled backup written");
     Ok(Some(now_ms))
@@ -276,7 +313,7 @@ pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Optio
 
 /// The time a backup was made, from its name (`pifa-20261122T031416123Z.jsonl.gz`).
 fn name_time_ms(name: &str) -> Option<i64> {
-    let stamp = name.strip_prefix("pifa-")?.strip_suffix("Z.jsonl.gz")?;
+    let stamp = backup_stamp(name)?.strip_suffix('Z')?;
     let (date, time) = stamp.split_once('T')?;
     let num = |s: Option<&str>| s.and_then(|v| v.parse::<i64>().ok());
     let (y, m, d) = (num(date.get(0..4))?, num(date.get(4..6))?, num(date.get(6..8))?);
@@ -315,10 +352,13 @@ mod tests {
 
     #[test]
     fn backup_names_cannot_escape_the_directory() {
-        let name = backup_name(1_795_317_256_123);
+        let name = backup_name(1_795_317_256_123, false);
         assert_eq!(name, "pifa-20261122T031416123Z.jsonl.gz");
         assert!(is_backup_name(&name));
         assert_eq!(name_time_ms(&name), Some(1_795_317_256_123));
+        let encrypted = backup_name(1_795_317_256_123, true);
+        assert_eq!(encrypted, "pifa-20261122T031416123Z.jsonl.gz.age");
+        assert_eq!(name_time_ms(&encrypted), Some(1_795_317_256_123));
         for bad in ["../pifa.db", "pifa-../../etc.jsonl.gz", "pifa-.jsonl.gz", "x.jsonl.gz", "pifa-1/2.jsonl.gz"] {
             assert!(!is_backup_name(bad), "{bad}");
         }
@@ -336,7 +376,7 @@ pub mod http {
     use serde::Serialize;
     use utoipa::ToSchema;
 
-    use super::{BackupFile, TableCounts, backup_to_dir, is_backup_name, list_backups};
+    use super::{BackupFile, ENCRYPTED_SUFFIX, TableCounts, backup_to_dir, is_backup_name, list_backups};
     use crate::accounts::audit::Operation;
     use crate::accounts::permissions::{Actor, Permission};
     use crate::accounts::sessions::ClientInfo;
@@ -356,7 +396,7 @@ pub mod http {
     pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo) -> ApiResult<(StatusCode, Json<BackupMade>)> {
         actor.require(Permission::ManageBackups)?;
         let now = app.clock.now_ms();
-        let (path, tables) = backup_to_dir(&app.store, &app.config.backups_dir(), now).await.map_err(ApiError::internal)?;
+        let (path, tables) = backup_to_dir(&app.store, &app.config.backups_dir(), now, app.config.backup_passphrase.as_ref()).await.map_err(ApiError::internal)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let size_bytes = std::fs::metadata(&path).map_err(ApiError::internal)?.len();
         app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "backup.create", target_kind: "backup", target_id: Some(name.clone()), detail: serde_json::json!({ "tables": tables }) }, &client, now).await?;
@@ -380,12 +420,12 @@ pub mod http {
 
     /// Download a backup file (admin).
     #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
-        responses((status = 200, content_type = "application/gzip", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+        responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
     pub async fn download(State(app): State<AppState>, actor: Actor, Path(name): Path<String>) -> ApiResult<Response> {
         actor.require(Permission::ManageBackups)?;
         let bytes = tokio::fs::read(backup_path(&app, &name)?).await.map_err(ApiError::internal)?;
         Response::builder()
-            .header(header::CONTENT_TYPE, "application/gzip")
+            .header(header::CONTENT_TYPE, if name.ends_with(ENCRYPTED_SUFFIX) { "application/octet-stream" } else { "application/gzip" })
             .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
             .body(Body::from(bytes))
             .map_err(ApiError::internal)
@@ -404,7 +444,7 @@ pub mod http {
     pub async fn restore(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(name): Path<String>) -> ApiResult<Json<Restored>> {
         actor.require(Permission::ManageBackups)?;
         let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
-        let tables = app.store.restore_backup(file).await.map_err(|err| {
+        let tables = app.store.restore_backup(file, app.config.backup_passphrase.as_ref()).await.map_err(|err| {
             ApiError::invalid_field("backup_invalid", "name", format!("无法恢复该备份 (cannot restore: {err:#})"))
         })?;
         let now = app.clock.now_ms();

@@ -69,10 +69,10 @@ pub async fn run() -> anyhow::Result<()> {
             let (path, counts) = match out {
                 Some(path) => {
                     let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    let counts = store.write_backup(std::io::BufWriter::new(file), now).await?;
+                    let counts = store.write_backup(std::io::BufWriter::new(file), now, config.backup_passphrase.as_ref()).await?;
                     (path, counts)
                 }
-                None => crate::backup::backup_to_dir(&store, &config.backups_dir(), now).await?,
+                None => crate::backup::backup_to_dir(&store, &config.backups_dir(), now, config.backup_passphrase.as_ref()).await?,
             };
             println!("backup written to {}: {counts:?}", path.display());
             Ok(())
@@ -83,7 +83,7 @@ pub async fn run() -> anyhow::Result<()> {
                 anyhow::bail!("the database already holds data; pass --force to replace it with the backup");
             }
             let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-            let counts = store.restore_backup(input).await?;
+            let counts = store.restore_backup(input, config.backup_passphrase.as_ref()).await?;
             println!("restored from {}: {counts:?}", file.display());
             Ok(())
         }

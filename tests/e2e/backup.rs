@@ -39,7 +39,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
     assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "gzip");
 
     // What `pifa restore FILE` does, into an empty shop on the target backend.
-    let counts = restored.store.restore_backup(&bytes[..]).await?;
+    let counts = restored.store.restore_backup(&bytes[..], None).await?;
     assert_eq!(counts.get("users"), Some(&13));
     let admin_there = restored.login(ADMIN, PASSWORD).await?;
     let actual = visible_state(&restored, &admin_there).await?;
@@ -101,20 +101,42 @@ async fn scheduled_backups_run_when_due_and_keep_the_newest() -> anyhow::Result<
     let dir = app.database.dir().join("scheduled");
     let hour = 3_600_000;
     let start = app.clock.now_ms();
-    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start, None).await?, None, "off by default");
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start, None, None).await?, None, "off by default");
 
     let settings = pifa::settings::Settings { backup_interval_hours: Some(6), backups_kept: 2, ..app.store.settings().await? };
     app.store.save_settings(&settings, None, start).await?;
-    let mut last = pifa::backup::run_schedule(&app.store, &dir, start, None).await?;
+    let mut last = pifa::backup::run_schedule(&app.store, &dir, start, None, None).await?;
     assert_eq!(last, Some(start), "the first one is due at once");
-    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + 6 * hour - 1, last).await?, last, "not due yet");
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + 6 * hour - 1, last, None).await?, last, "not due yet");
     // A restart forgets `last`, but the newest file's name remembers it.
-    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + hour, None).await?, Some(start));
+    assert_eq!(pifa::backup::run_schedule(&app.store, &dir, start + hour, None, None).await?, Some(start));
     for round in 1..=3 {
-        last = pifa::backup::run_schedule(&app.store, &dir, start + round * 6 * hour, last).await?;
+        last = pifa::backup::run_schedule(&app.store, &dir, start + round * 6 * hour, last, None).await?;
         assert_eq!(last, Some(start + round * 6 * hour));
     }
     let kept: Vec<String> = pifa::backup::list_backups(&dir)?.into_iter().map(|b| b.name).collect();
-    assert_eq!(kept, vec![pifa::backup::backup_name(start + 18 * hour), pifa::backup::backup_name(start + 12 * hour)]);
+    assert_eq!(kept, vec![pifa::backup::backup_name(start + 18 * hour, false), pifa::backup::backup_name(start + 12 * hour, false)]);
     app.stop().await
+}
+
+#[tokio::test]
+async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
+    use age::secrecy::SecretString;
+    let Some(source) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let passphrase = SecretString::from("海口 backup passphrase 2026".to_owned());
+    let mut file = Vec::new();
+    source.store.write_backup(&mut file, source.clock.now_ms(), Some(&passphrase)).await?;
+    assert!(file.starts_with(b"age-encryption.org/v1"), "an age file");
+    let Some(target) = TestApp::start(Backend::Sqlite).await? else { return Ok(()) };
+    let missing = target.store.restore_backup(&file[..], None).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(missing.contains("PIFA_BACKUP_PASSPHRASE"), "{missing}");
+    let wrong = SecretString::from("not it".to_owned());
+    let refused = target.store.restore_backup(&file[..], Some(&wrong)).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("wrong passphrase"), "{refused}");
+    assert_eq!(target.store.count_rows("users").await?, 0, "a refused restore writes nothing");
+    let counts = target.store.restore_backup(&file[..], Some(&passphrase)).await?;
+    assert_eq!(counts.get("users"), Some(&12));
+    target.login(ADMIN, PASSWORD).await?;
+    target.stop().await?;
+    source.stop().await
 }

@@ -119,7 +119,7 @@ impl TestApp {
     pub async fn start(backend: Backend) -> anyhow::Result<Option<TestApp>> {
         let Some(database) = TestDatabase::create(backend).await? else { return Ok(None) };
         let store = Store::open(&database.url).await?;
-        let config = Config { addr: "127.0.0.1:0".parse()?, data_dir: database.dir().to_path_buf(), database_url: Some(database.url.clone()), secure_cookies: false };
+        let config = Config { addr: "127.0.0.1:0".parse()?, data_dir: database.dir().to_path_buf(), database_url: Some(database.url.clone()), secure_cookies: false, backup_passphrase: None };
         let clock = Clock::movable();
         let state = AppState { store: store.clone(), clock: clock.clone(), hasher: Hasher::cheap()?, config: Arc::new(config) };
         let server = Server::bind(state).await?;
