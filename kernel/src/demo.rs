@@ -87,7 +87,8 @@ pub async fn load(store: &Store, hasher: &Hasher, now_ms: i64) -> anyhow::Result
 pub fn accounts_table() -> String {
     let mut out = format!("Demo accounts (password: {DEMO_PASSWORD})\n");
     for account in ACCOUNTS {
-        out.push_str(&format!("  {:<28} {}  {}\n", account.label, account.phone, account.name));
+        // Phone first: it is fixed-width, and CJK labels do not line up in a terminal.
+        out.push_str(&format!("  {}  {} · {}\n", account.phone, account.label, account.name));
     }
     out
 }

@@ -266,6 +266,9 @@ async fn malformed_requests_get_the_one_error_shape() -> anyhow::Result<()> {
     assert_eq!((status.as_u16(), error_code(&body), body["error"]["field"].as_str()), (422, "invalid_input", Some("password")));
     let (status, body) = app.post("/api/v1/auth/login", None, &json!({ "phone": "13800000001", "pasword": "x" })).await?;
     assert_eq!((status.as_u16(), error_code(&body)), (422, "invalid_input"), "unknown fields are refused: {body}");
+    let huge = json!({ "phone": "13800000001", "password": "x".repeat(2 * 1024 * 1024) });
+    let (status, body) = app.post("/api/v1/auth/login", None, &huge).await?;
+    assert_eq!((status.as_u16(), error_code(&body)), (413, "body_unreadable"), "bodies over 1 MiB are refused");
     let (status, body) = app.get("/api/v1/nothing-here", None).await?;
     assert_eq!((status.as_u16(), error_code(&body)), (404, "route_not_found"));
     let response = app.client.get(app.url("/healthz")).send().await?;
