@@ -8,6 +8,8 @@ use anyhow::Context;
 use crate::accounts::passwords::Hasher;
 use crate::accounts::users::NewUser;
 use crate::accounts::{MemberState, Password, Role};
+use crate::catalog::storage::{NewProduct, NewSku};
+use crate::catalog::{LevelPrice, PriceBreak, Unit};
 use crate::settings::{BankAccount, Settings};
 use crate::store::Store;
 
@@ -80,6 +82,76 @@ pub async fn load(store: &Store, hasher: &Hasher, now_ms: i64) -> anyhow::Result
         ..Settings::default()
     };
     store.save_settings(&settings, None, now_ms).await?;
+    load_catalogue(store, now_ms).await
+}
+
+/// Levels and a starter catalogue; the demo member is approved at 银牌 in 海口 so he sees his
+/// wholesale price. (The full demo catalogue of 300+ SKUs comes with the catalogue issue.)
+async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
+    store.insert_level("普通会员", 1, true, now_ms).await?;
+    let silver = store.insert_level("银牌会员", 2, false, now_ms).await?;
+    let gold = store.insert_level("金牌会员", 3, false, now_ms).await?;
+    if let Some(member) = store.user_id_by_phone("13900000001").await? {
+        let haikou = store.list_regions().await?.into_iter().find(|r| r.name == "海口").map(|r| r.id);
+        store.set_standing(member, MemberState::Approved, Some(silver), haikou, now_ms).await?;
+    }
+    let mut categories = Vec::new();
+    for (top, middle, leaf) in [("劳保用品", "头部防护", "安全帽"), ("劳保用品", "手部防护", "劳保手套"), ("建筑材料", "防水材料", "防水涂料"), ("五金工具", "手动工具", "扳手")] {
+        let existing = store.list_categories().await?;
+        let find = |name: &str, parent: Option<i64>| existing.iter().find(|c| c.name == name && c.parent_id == parent).map(|c| c.id);
+        let top_id = match find(top, None) {
+            Some(id) => id,
+            None => store.insert_category(None, top, 1, 0, now_ms).await?,
+        };
+        let middle_id = match find(middle, Some(top_id)) {
+            Some(id) => id,
+            None => store.insert_category(Some(top_id), middle, 2, 0, now_ms).await?,
+        };
+        categories.push(store.insert_category(Some(middle_id), leaf, 3, 0, now_ms).await?);
+    }
+    let mut brands = Vec::new();
+    for name in ["安达", "代尔塔", "东方雨虹", "世达"] {
+        brands.push(store.insert_brand(name, None, "", now_ms).await?);
+    }
+    let mut units = Vec::new();
+    for (item, inner, outer) in [("个", 10, 50), ("扎", 12, 120), ("桶", 1, 4), ("把", 5, 50)] {
+        let unit = Unit { id: 0, item_unit: item.to_owned(), inner_qty: inner, inner_unit: "盒".to_owned(), outer_qty: outer, outer_unit: "箱".to_owned() };
+        units.push(store.insert_unit(&unit, now_ms).await?);
+    }
+    let supplier = store.user_id_by_phone("13800000051").await?;
+    let sku = |model: &str, spec: &str, price: i64, stock: i64, barcode: &str| NewSku {
+        model: model.to_owned(),
+        spec: spec.to_owned(),
+        price_fen: price,
+        cost_fen: Some(price * 7 / 10),
+        stock,
+        allow_backorder: false,
+        low_stock_threshold: Some(20),
+        weight_g: Some(400),
+        barcode: Some(barcode.to_owned()),
+        level_prices: vec![LevelPrice { level_id: silver, price_fen: price * 95 / 100 }, LevelPrice { level_id: gold, price_fen: price * 90 / 100 }],
+        breaks: vec![PriceBreak { min_qty: 100, price_fen: price * 92 / 100 }, PriceBreak { min_qty: 500, price_fen: price * 85 / 100 }],
+    };
+    let products = [
+        ("AQM-001", "安全帽 ABS 工地 V型透气", 0, vec![sku("V型", "红色", 2800, 600, "6901234500011"), sku("V型", "黄色", 2800, 800, "6901234500028"), sku("V型", "白色", 3000, 300, "6901234500035")]),
+        ("ST-012", "劳保手套 浸胶耐磨 12双装", 1, vec![sku("浸胶", "均码", 3600, 1200, "6901234500042"), sku("挂胶", "均码", 4200, 500, "6901234500059")]),
+        ("FS-020", "防水涂料 JS聚合物水泥基 20kg", 2, vec![sku("JS-II", "灰色 20kg", 26800, 90, "6901234500066"), sku("JS-II", "白色 20kg", 27800, 60, "6901234500073")]),
+        ("BS-008", "活动扳手 铬钒钢", 3, vec![sku("8寸", "200mm", 2450, 300, "6901234500080"), sku("10寸", "250mm", 2950, 300, "6901234500097"), sku("12寸", "300mm", 3650, 150, "6901234500103")]),
+    ];
+    for (item_no, name, index, skus) in products {
+        let product = NewProduct {
+            item_no: item_no.to_owned(),
+            name: name.to_owned(),
+            description: String::new(),
+            brand_id: brands.get(index).copied(),
+            category_id: categories.get(index).copied(),
+            supplier_id: supplier,
+            unit_id: units.get(index).copied().unwrap_or_default(),
+            on_shelf: true,
+            skus,
+        };
+        store.insert_product(&product, now_ms).await?;
+    }
     Ok(())
 }
 

@@ -27,7 +27,8 @@ use utoipa_axum::routes;
 use crate::accounts::{audit, auth, staff};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::{backup, notify, regions, settings};
+use crate::catalog::handlers as catalog;
+use crate::{backup, members, notify, regions, settings};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -80,6 +81,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notify::list))
         .routes(routes!(audit::list_logins))
         .routes(routes!(audit::list_operations))
+        // member levels
+        .routes(routes!(members::list_levels, members::create_level))
+        .routes(routes!(members::update_level))
+        // catalogue
+        .routes(routes!(catalog::list_categories))
+        .routes(routes!(catalog::create_category))
+        .routes(routes!(catalog::list_brands))
+        .routes(routes!(catalog::create_brand))
+        .routes(routes!(catalog::list_units))
+        .routes(routes!(catalog::create_unit))
+        .routes(routes!(catalog::create_product))
+        .routes(routes!(catalog::get_product, catalog::update_product))
+        .routes(routes!(catalog::replace_sku))
+        .routes(routes!(catalog::list_products))
+        .routes(routes!(catalog::get_shop_product))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))

@@ -4,11 +4,14 @@
 pub mod accounts;
 pub mod app;
 pub mod backup;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod members;
+pub mod money;
 pub mod notify;
 pub mod regions;
 pub mod settings;

@@ -141,6 +141,7 @@ macro_rules! migrations {
 
 migrations! {
     1 => "0001_foundation",
+    2 => "0002_catalogue",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -167,6 +168,15 @@ pub const DATA_TABLES: &[&str] = &[
     "users",
     "user_roles",
     "user_regions",
+    "member_levels",
+    "members",
+    "categories",
+    "brands",
+    "units",
+    "products",
+    "skus",
+    "sku_level_prices",
+    "sku_price_breaks",
     "login_log",
     "operation_log",
     "outbox_messages",

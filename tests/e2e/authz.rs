@@ -67,6 +67,15 @@ enum Record {
     BackupFile,
     /// The caller's own account.
     Caller,
+    /// The 银牌会员 level.
+    Level,
+    /// The hard hat AQM-001 as staff see it, cost price included.
+    AdminProduct,
+    /// The hard hat AQM-001 as the shop shows it.
+    ShopProduct,
+    Brand,
+    Category,
+    Units,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
@@ -96,6 +105,21 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/staff/{id}/password", Record::HaikouDriver, "*=403 anon=401 admin=200"),
     ("GET /api/v1/team", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
     ("GET /api/v1/team/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("GET /api/v1/admin/levels", Record::Level, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200"),
+    ("POST /api/v1/admin/levels", Record::None, "*=403 anon=401 admin=201"),
+    ("PUT /api/v1/admin/levels/{id}", Record::Level, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/categories", Record::Category, "*=200"),
+    ("POST /api/v1/admin/categories", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/brands", Record::Brand, "*=200"),
+    ("POST /api/v1/admin/brands", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/units", Record::Units, "*=200"),
+    ("POST /api/v1/admin/units", Record::None, "*=403 anon=401 admin=201"),
+    ("POST /api/v1/admin/products", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("PATCH /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/products", Record::ShopProduct, "*=200"),
+    ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -137,6 +161,10 @@ struct World {
     haikou_id: i64,
     settings: Value,
     backup_name: String,
+    silver_level_id: i64,
+    hard_hat_id: i64,
+    hard_hat_sku_id: i64,
+    unit_id: i64,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -169,11 +197,26 @@ impl World {
         app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": OTHER_PERSON })).await?;
         let (_, backup) = app.post("/api/v1/admin/backups", Some(&admin), &json!({})).await?;
         let backup_name = backup["name"].as_str().unwrap_or_default().to_owned();
-        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name })
+        let silver_level_id = app.store.list_levels().await?.iter().find(|l| l.name == "银牌会员").map_or(0, |l| l.id);
+        let products = app.store.list_products(&pifa::catalog::storage::ProductFilter { limit: 100, ..Default::default() }).await?;
+        let hard_hat = products.iter().find(|p| p.item_no == "AQM-001").ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))?;
+        let (hard_hat_id, hard_hat_sku_id, unit_id) = (hard_hat.id, hard_hat.skus.first().map_or(0, |s| s.id), hard_hat.unit.id);
+        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id })
     }
 
     fn path(&self, template: &str) -> String {
-        template.replace("{id}", &if template.contains("/regions/") { self.haikou_id } else { self.haikou_driver_id }.to_string()).replace("{name}", &self.backup_name)
+        let id = if template.contains("/regions/") {
+            self.haikou_id
+        } else if template.contains("/levels/") {
+            self.silver_level_id
+        } else if template.contains("/products/") {
+            self.hard_hat_id
+        } else if template.contains("/skus/") {
+            self.hard_hat_sku_id
+        } else {
+            self.haikou_driver_id
+        };
+        template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name)
     }
 
     /// The fields of `record` that identify it in a response body.
@@ -188,6 +231,12 @@ impl World {
             Record::Login => vec!["138****0031".to_owned()],
             Record::Operation => vec!["region.create".to_owned(), "文昌".to_owned()],
             Record::Backup => vec![self.backup_name.clone()],
+            Record::Level => vec!["银牌会员".to_owned()],
+            Record::AdminProduct => vec!["AQM-001".to_owned(), "\"cost_fen\":1960".to_owned()],
+            Record::ShopProduct => vec!["AQM-001".to_owned()],
+            Record::Brand => vec!["代尔塔".to_owned()],
+            Record::Category => vec!["劳保用品".to_owned()],
+            Record::Units => vec!["扎".to_owned()],
             Record::Caller => EVERYONE.iter().find(|(w, _, _)| *w == who).and_then(|(_, _, p)| p.map(str::to_owned)).into_iter().collect(),
         }
     }
@@ -216,6 +265,17 @@ impl World {
             "POST /api/v1/admin/staff" => Some(json!({ "name": "新司机", "phone": unique_phone("1350000"), "password": "driver2026", "roles": ["driver"], "region_ids": [self.haikou_id] })),
             "PATCH /api/v1/admin/staff/{id}" => Some(json!({ "name": "张师傅" })),
             "POST /api/v1/admin/staff/{id}/password" => Some(json!({ "new_password": "driver2026" })),
+            "POST /api/v1/admin/levels" => Some(json!({ "name": format!("等级{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "rank": 9 })),
+            "PUT /api/v1/admin/levels/{id}" => Some(json!({ "name": "银牌会员", "rank": 2 })),
+            "POST /api/v1/admin/categories" => Some(json!({ "name": format!("分类{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "POST /api/v1/admin/brands" => Some(json!({ "name": format!("品牌{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "POST /api/v1/admin/units" => {
+                let n = i64::from(UNIQUE.fetch_add(1, Ordering::Relaxed)) + 2;
+                Some(json!({ "item_unit": "瓶", "inner_qty": n, "inner_unit": "盒", "outer_qty": n * 10, "outer_unit": "箱" }))
+            }
+            "POST /api/v1/admin/products" => Some(json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] })),
+            "PATCH /api/v1/admin/products/{id}" => Some(json!({ "on_shelf": true })),
+            "PUT /api/v1/admin/skus/{id}" => Some(json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" })),
             _ if route.starts_with("POST ") => Some(json!({})),
             _ => None,
         })

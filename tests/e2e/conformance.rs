@@ -185,3 +185,63 @@ async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
     .await
 }
 on_both_backends!(settings_sqlite, settings_postgres, settings_messages_and_audit);
+
+async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Result<()> {
+    use pifa::catalog::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
+    use pifa::catalog::{LevelPrice, PriceBreak, Unit};
+    with_store(backend, async |store| {
+        let level = store.insert_level("银牌会员", 2, false, NOW).await?;
+        let default = store.insert_level("普通会员", 1, true, NOW).await?;
+        store.insert_level("金牌会员", 3, true, NOW).await?;
+        let levels = store.list_levels().await?;
+        assert_eq!(levels.iter().filter(|l| l.is_default).count(), 1, "one default level");
+        assert!(levels.iter().any(|l| l.id != default && l.is_default));
+        let top = store.insert_category(None, "劳保用品", 1, 0, NOW).await?;
+        let middle = store.insert_category(Some(top), "头部防护", 2, 0, NOW).await?;
+        let leaf = store.insert_category(Some(middle), "安全帽", 3, 0, NOW).await?;
+        assert!(matches!(store.insert_category(Some(middle), "安全帽", 3, 0, NOW).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(store.insert_category(None, "劳保用品", 1, 0, NOW).await, Err(StoreError::Conflict(_))), "top-level names are unique too");
+        let other = store.insert_category(None, "五金工具", 1, 0, NOW).await?;
+        let unit = store.insert_unit(&Unit { id: 0, item_unit: "个".into(), inner_qty: 10, inner_unit: "盒".into(), outer_qty: 50, outer_unit: "箱".into() }, NOW).await?;
+        let sku = |price: i64, barcode: Option<&str>| NewSku {
+            model: "V型".into(), spec: "红色".into(), price_fen: price, cost_fen: Some(price / 2), stock: 100, allow_backorder: false,
+            low_stock_threshold: None, weight_g: Some(400), barcode: barcode.map(str::to_owned),
+            level_prices: vec![LevelPrice { level_id: level, price_fen: price - 100 }], breaks: vec![PriceBreak { min_qty: 100, price_fen: price - 200 }],
+        };
+        let product = |item_no: &str, category: i64, skus: Vec<NewSku>| NewProduct {
+            item_no: item_no.into(), name: "安全帽".into(), description: String::new(), brand_id: None, category_id: Some(category), supplier_id: None, unit_id: unit, on_shelf: true, skus,
+        };
+        let hat = store.insert_product(&product("AQM-001", leaf, vec![sku(2800, Some("690001")), sku(3000, None)]), NOW).await?;
+        let wrench = store.insert_product(&product("BS-008", other, vec![sku(2500, Some("690002"))]), NOW).await?;
+        assert!(matches!(store.insert_product(&product("AQM-001", leaf, vec![sku(1, None)]), NOW).await, Err(StoreError::Conflict(c)) if c == "products.item_no"));
+        assert!(matches!(store.insert_product(&product("NEW", leaf, vec![sku(1, Some("690001"))]), NOW).await, Err(StoreError::Conflict(c)) if c == "skus.barcode"));
+        assert_eq!(store.count_rows("products").await?, 2, "a refused product leaves no rows");
+        assert_eq!(store.count_rows("skus").await?, 3);
+
+        let loaded = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
+        assert_eq!(loaded.skus.len(), 2);
+        assert_eq!(loaded.skus.first().map(|s| (s.price_fen, s.level_prices.clone(), s.breaks.clone())), Some((2800, vec![LevelPrice { level_id: level, price_fen: 2700 }], vec![PriceBreak { min_qty: 100, price_fen: 2600 }])));
+        assert_eq!(loaded.unit.inner_qty, 10);
+
+        let in_top = store.list_products(&ProductFilter { category_id: Some(top), limit: 10, ..Default::default() }).await?;
+        assert_eq!(in_top.iter().map(|p| p.id).collect::<Vec<_>>(), vec![hat], "a category holds its grandchildren's goods");
+        let by_price = store.list_products(&ProductFilter { sort: ProductSort::PriceAsc, price_level: Some(level), limit: 10, ..Default::default() }).await?;
+        assert_eq!(by_price.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench, hat]);
+        let cheap = store.list_products(&ProductFilter { max_price_fen: Some(2400), price_level: Some(level), limit: 10, ..Default::default() }).await?;
+        assert_eq!(cheap.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench], "at his level the wrench costs 2400");
+
+        let first_sku = loaded.skus.first().map_or(0, |s| s.id);
+        assert!(store.replace_sku(first_sku, &NewSku { level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
+        let replaced = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
+        assert_eq!(replaced.skus.first().map(|s| (s.price_fen, s.level_prices.len(), s.barcode.clone())), Some((1999, 0, Some("690003".to_owned()))));
+        assert!(matches!(store.replace_sku(first_sku, &sku(1, Some("690002")), NOW).await, Err(StoreError::Conflict(_))), "barcodes stay unique");
+        assert!(!store.replace_sku(9999, &sku(1, None), NOW).await?);
+
+        assert!(store.update_product(hat, &ProductChanges { on_shelf: Some(false), ..Default::default() }, NOW).await?);
+        let shelf = store.list_products(&ProductFilter { on_shelf_only: true, limit: 10, ..Default::default() }).await?;
+        assert_eq!(shelf.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench]);
+        Ok(())
+    })
+    .await
+}
+on_both_backends!(catalogue_sqlite, catalogue_postgres, catalogue_products_prices_and_filters);

@@ -4,6 +4,7 @@
 mod accounts;
 mod authz;
 mod backup;
+mod catalog;
 mod conformance;
 mod migrations;
 mod openapi;

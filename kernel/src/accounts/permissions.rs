@@ -25,6 +25,10 @@ pub enum Permission {
     ManageBackups,
     /// Read staff records: all of them, or those sharing a region (`TeamScope`).
     ReadTeam,
+    /// Create and change categories, brands, units, products, SKUs, prices, stock and levels.
+    ManageCatalog,
+    /// Read the member levels (to approve members, to price for them).
+    ReadLevels,
 }
 
 impl Permission {
@@ -35,7 +39,8 @@ impl Permission {
         match self {
             ManageStaff | ManageRegions | ManageSettings | ReadAudit | ManageBackups => role == Admin,
             ReadMessages => matches!(role, Admin | CustomerService),
-            ReadTeam => matches!(role, Admin | CustomerService | Manager),
+            ReadTeam | ReadLevels => matches!(role, Admin | CustomerService | Manager),
+            ManageCatalog => role == Admin,
         }
     }
 }

@@ -284,7 +284,7 @@ impl Store {
 }
 
 /// `head` followed by the bound ids and a closing parenthesis.
-fn id_list_query<DB: sqlx::Database>(head: &str, ids: &[i64]) -> sqlx::QueryBuilder<DB>
+pub(crate) fn id_list_query<DB: sqlx::Database>(head: &str, ids: &[i64]) -> sqlx::QueryBuilder<DB>
 where
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     DB::Arguments: Default,

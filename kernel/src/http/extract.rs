@@ -1,4 +1,4 @@
-//! Request extractors: who is calling (`Actor`) and from where (`ClientInfo`).
+//! Request extractors: who is calling (`Actor`, `MaybeActor`) and from where (`ClientInfo`).
 
 use std::net::SocketAddr;
 
@@ -61,6 +61,18 @@ impl FromRequestParts<AppState> for Actor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
         resolve_actor(parts, state).await?.ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The caller when signed in, `None` for a visitor. A stale or forged token is still 401, so a
+/// client learns its session ended instead of silently browsing as a visitor.
+pub struct MaybeActor(pub Option<Actor>);
+
+impl FromRequestParts<AppState> for MaybeActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybeActor, ApiError> {
+        Ok(MaybeActor(resolve_actor(parts, state).await?))
     }
 }
 

@@ -1,0 +1,103 @@
+//! The catalogue (C1–C3, C6): categories in three levels, brands, the unit library, products
+//! and their SKUs with level prices and quantity breaks, stock and shelf status. Who sees which
+//! price is decided in one place, `pricing::PriceView`, and every response that can carry a
+//! price goes through it.
+
+pub mod handlers;
+pub mod pricing;
+pub mod storage;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A category; depth 1 to 3 (三级分类).
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]
+pub struct Category {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub depth: i64,
+    pub sort: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]
+pub struct Brand {
+    pub id: i64,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub description: String,
+}
+
+/// A unit from the library (单位库): the item unit packed in inner packs and outer cases,
+/// 「10把/盒 - 100把/箱」. The inner pack is the minimum order quantity and the step.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]
+pub struct Unit {
+    pub id: i64,
+    /// 把, 桶, 瓶, 套, 卷, 个, 扎 …
+    pub item_unit: String,
+    /// Items per inner pack: the minimum order quantity (最低起订数).
+    pub inner_qty: i64,
+    /// 盒 …
+    pub inner_unit: String,
+    /// Items per outer case.
+    pub outer_qty: i64,
+    /// 箱 …
+    pub outer_unit: String,
+}
+
+impl Unit {
+    /// 「10把/盒 - 100把/箱」
+    pub fn label(&self) -> String {
+        format!("{}{}/{} - {}{}/{}", self.inner_qty, self.item_unit, self.inner_unit, self.outer_qty, self.item_unit, self.outer_unit)
+    }
+}
+
+/// A price for members of one level.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct LevelPrice {
+    pub level_id: i64,
+    pub price_fen: i64,
+}
+
+/// From `min_qty` items on, each costs `price_fen` (阶梯价).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PriceBreak {
+    pub min_qty: i64,
+    pub price_fen: i64,
+}
+
+/// A SKU (规格) with everything staff see.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Sku {
+    pub id: i64,
+    pub product_id: i64,
+    /// 型号
+    pub model: String,
+    /// 规格
+    pub spec: String,
+    pub price_fen: i64,
+    pub cost_fen: Option<i64>,
+    pub stock: i64,
+    pub allow_backorder: bool,
+    pub low_stock_threshold: Option<i64>,
+    pub weight_g: Option<i64>,
+    pub barcode: Option<String>,
+    pub level_prices: Vec<LevelPrice>,
+    pub breaks: Vec<PriceBreak>,
+}
+
+/// A product with its unit and SKUs.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct Product {
+    pub id: i64,
+    /// 货号
+    pub item_no: String,
+    pub name: String,
+    pub description: String,
+    pub brand_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub supplier_id: Option<i64>,
+    pub unit: Unit,
+    pub on_shelf: bool,
+    pub skus: Vec<Sku>,
+}

@@ -1,0 +1,508 @@
+//! Catalogue routes: staff maintain categories, brands, units, products and SKUs; everyone
+//! browses, and prices appear only for those `PriceView` lets see them.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::pricing::{PriceView, effective_breaks, level_price};
+use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
+use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
+use crate::accounts::audit::Operation;
+use crate::accounts::parse_name;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
+use crate::accounts::Role;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::MaybeActor;
+use crate::http::json::ApiJson;
+use crate::money::parse_fen;
+use crate::store::StoreError;
+
+fn unknown(code: &'static str, field: &str, what: &str) -> ApiError {
+    ApiError::invalid_field(code, field, format!("{field}: {what}不存在 (no such {code})"))
+}
+
+async fn log(app: &AppState, actor: &Actor, client: &ClientInfo, action: &str, kind: &str, id: i64, detail: serde_json::Value) -> ApiResult<()> {
+    let op = Operation { actor_id: Some(actor.user_id), action, target_kind: kind, target_id: Some(id.to_string()), detail };
+    Ok(app.store.log_operation(op, client, app.clock.now_ms()).await?)
+}
+
+// ---- categories -------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryInput {
+    pub name: String,
+    pub parent_id: Option<i64>,
+    #[serde(default)]
+    pub sort: i64,
+}
+
+/// Every category, top level first (public).
+#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category])))]
+pub async fn list_categories(State(app): State<AppState>) -> ApiResult<Json<Vec<Category>>> {
+    Ok(Json(app.store.list_categories().await?))
+}
+
+/// Create a category under `parent_id` (three levels at most; admin).
+#[utoipa::path(post, path = "/admin/categories", tag = "catalog", request_body = CategoryInput,
+    responses((status = 201, body = Category), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_category(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<CategoryInput>) -> ApiResult<(StatusCode, Json<Category>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let name = parse_name(&input.name, "name", 30)?;
+    let depth = match input.parent_id {
+        None => 1,
+        Some(parent) => {
+            let categories = app.store.list_categories().await?;
+            let parent = categories.iter().find(|c| c.id == parent).ok_or_else(|| unknown("unknown_category", "parent_id", "上级分类"))?;
+            if parent.depth >= 3 {
+                return Err(ApiError::invalid_field("category_too_deep", "parent_id", "分类最多三级 (categories have at most three levels)"));
+            }
+            parent.depth + 1
+        }
+    };
+    let id = match app.store.insert_category(input.parent_id, &name, depth, input.sort, app.clock.now_ms()).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("category_taken", "name", "同级已有同名分类 (name: taken among its siblings)")),
+        Err(err) => return Err(err.into()),
+    };
+    log(&app, &actor, &client, "category.create", "category", id, serde_json::json!({ "name": name, "parent_id": input.parent_id })).await?;
+    Ok((StatusCode::CREATED, Json(Category { id, parent_id: input.parent_id, name, depth, sort: input.sort })))
+}
+
+// ---- brands -----------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrandInput {
+    pub name: String,
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Every brand (品牌中心, public).
+#[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand])))]
+pub async fn list_brands(State(app): State<AppState>) -> ApiResult<Json<Vec<Brand>>> {
+    Ok(Json(app.store.list_brands().await?))
+}
+
+/// Create a brand (admin).
+#[utoipa::path(post, path = "/admin/brands", tag = "catalog", request_body = BrandInput,
+    responses((status = 201, body = Brand), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_brand(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<BrandInput>) -> ApiResult<(StatusCode, Json<Brand>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let name = parse_name(&input.name, "name", 50)?;
+    let id = match app.store.insert_brand(&name, input.logo_url.as_deref(), &input.description, app.clock.now_ms()).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("brand_taken", "name", "品牌已存在 (name: a brand with this name exists)")),
+        Err(err) => return Err(err.into()),
+    };
+    log(&app, &actor, &client, "brand.create", "brand", id, serde_json::json!({ "name": name })).await?;
+    Ok((StatusCode::CREATED, Json(Brand { id, name, logo_url: input.logo_url, description: input.description })))
+}
+
+// ---- units ------------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitInput {
+    pub item_unit: String,
+    pub inner_qty: i64,
+    pub inner_unit: String,
+    pub outer_qty: i64,
+    pub outer_unit: String,
+}
+
+/// A unit with its label, as shown everywhere it is used.
+#[derive(Serialize, ToSchema)]
+pub struct UnitView {
+    #[serde(flatten)]
+    pub unit: Unit,
+    /// 「10把/盒 - 100把/箱」
+    pub label: String,
+}
+
+impl UnitView {
+    fn of(unit: Unit) -> UnitView {
+        UnitView { label: unit.label(), unit }
+    }
+}
+
+/// The unit library (public: every product page shows its unit).
+#[utoipa::path(get, path = "/units", tag = "catalog", responses((status = 200, body = [UnitView])))]
+pub async fn list_units(State(app): State<AppState>) -> ApiResult<Json<Vec<UnitView>>> {
+    Ok(Json(app.store.list_units().await?.into_iter().map(UnitView::of).collect()))
+}
+
+/// Add a unit to the library (admin). A case holds a whole number of inner packs.
+#[utoipa::path(post, path = "/admin/units", tag = "catalog", request_body = UnitInput,
+    responses((status = 201, body = UnitView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_unit(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<UnitInput>) -> ApiResult<(StatusCode, Json<UnitView>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let mut unit = Unit {
+        id: 0,
+        item_unit: parse_name(&input.item_unit, "item_unit", 4)?,
+        inner_qty: input.inner_qty,
+        inner_unit: parse_name(&input.inner_unit, "inner_unit", 4)?,
+        outer_qty: input.outer_qty,
+        outer_unit: parse_name(&input.outer_unit, "outer_unit", 4)?,
+    };
+    if !(1..=100_000).contains(&unit.inner_qty) {
+        return Err(ApiError::invalid_field("invalid_unit", "inner_qty", "每包数量须为1到100000 (inner_qty: 1 to 100000)"));
+    }
+    if unit.outer_qty < unit.inner_qty || unit.outer_qty % unit.inner_qty != 0 || unit.outer_qty > 10_000_000 {
+        return Err(ApiError::invalid_field("invalid_unit", "outer_qty", "每箱数量须为每包数量的整数倍 (outer_qty: a whole number of inner packs)"));
+    }
+    unit.id = match app.store.insert_unit(&unit, app.clock.now_ms()).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("unit_taken", "item_unit", "单位库已有此单位 (this unit is already in the library)")),
+        Err(err) => return Err(err.into()),
+    };
+    log(&app, &actor, &client, "unit.create", "unit", unit.id, serde_json::json!({ "label": unit.label() })).await?;
+    Ok((StatusCode::CREATED, Json(UnitView::of(unit))))
+}
+
+// ---- products (staff) -------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SkuInput {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub spec: String,
+    pub price_fen: i64,
+    pub cost_fen: Option<i64>,
+    #[serde(default)]
+    pub stock: i64,
+    #[serde(default)]
+    pub allow_backorder: bool,
+    pub low_stock_threshold: Option<i64>,
+    pub weight_g: Option<i64>,
+    pub barcode: Option<String>,
+    #[serde(default)]
+    pub level_prices: Vec<LevelPrice>,
+    #[serde(default)]
+    pub breaks: Vec<PriceBreak>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub item_no: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub brand_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub supplier_id: Option<i64>,
+    pub unit_id: i64,
+    #[serde(default = "default_true")]
+    pub on_shelf: bool,
+    pub skus: Vec<SkuInput>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn text(raw: &str, field: &str, max: usize) -> ApiResult<String> {
+    let value = raw.trim();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field("invalid_input", field, format!("{field}: 最多{max}个字符 (at most {max} characters)")));
+    }
+    Ok(value.to_owned())
+}
+
+fn non_negative(value: i64, field: &str) -> ApiResult<i64> {
+    if (0..=1_000_000_000).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_field("invalid_input", field, format!("{field}: 须为0到1000000000的整数 (0 to 1000000000)")))
+    }
+}
+
+/// Parses a SKU, naming fields as `skus[i].field` (or plain `field` for a lone SKU).
+async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<NewSku> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let level_ids: BTreeSet<i64> = app.store.list_levels().await?.into_iter().map(|l| l.id).collect();
+    let mut level_prices = Vec::new();
+    for (i, lp) in input.level_prices.iter().enumerate() {
+        if !level_ids.contains(&lp.level_id) || level_prices.iter().any(|p: &LevelPrice| p.level_id == lp.level_id) {
+            return Err(unknown("unknown_level", &f(&format!("level_prices[{i}].level_id")), "会员等级"));
+        }
+        level_prices.push(LevelPrice { level_id: lp.level_id, price_fen: parse_fen(lp.price_fen, &f(&format!("level_prices[{i}].price_fen")))? });
+    }
+    let mut breaks: Vec<PriceBreak> = Vec::new();
+    for (i, b) in input.breaks.iter().enumerate() {
+        if b.min_qty < 1 || breaks.iter().any(|x| x.min_qty == b.min_qty) {
+            return Err(ApiError::invalid_field("invalid_break", &f(&format!("breaks[{i}].min_qty")), "阶梯数量须为正数且不重复 (min_qty: positive and distinct)"));
+        }
+        breaks.push(PriceBreak { min_qty: b.min_qty, price_fen: parse_fen(b.price_fen, &f(&format!("breaks[{i}].price_fen")))? });
+    }
+    breaks.sort_by_key(|b| b.min_qty);
+    let barcode = input.barcode.as_deref().map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
+    if barcode.as_ref().is_some_and(|b| b.len() > 32 || !b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+        return Err(ApiError::invalid_field("invalid_barcode", &f("barcode"), "条码只能包含字母、数字和-，最多32位 (barcode: letters, digits, -; at most 32)"));
+    }
+    Ok(NewSku {
+        model: text(&input.model, &f("model"), 50)?,
+        spec: text(&input.spec, &f("spec"), 100)?,
+        price_fen: parse_fen(input.price_fen, &f("price_fen"))?,
+        cost_fen: input.cost_fen.map(|c| parse_fen(c, &f("cost_fen"))).transpose()?,
+        stock: non_negative(input.stock, &f("stock"))?,
+        allow_backorder: input.allow_backorder,
+        low_stock_threshold: input.low_stock_threshold.map(|t| non_negative(t, &f("low_stock_threshold"))).transpose()?,
+        weight_g: input.weight_g.map(|w| non_negative(w, &f("weight_g"))).transpose()?,
+        barcode,
+        level_prices,
+        breaks,
+    })
+}
+
+fn taken(column: &str) -> ApiError {
+    if column.ends_with("barcode") {
+        ApiError::conflict("barcode_taken", "barcode", "条码已被其他规格使用 (barcode: used by another SKU)")
+    } else {
+        ApiError::conflict("item_no_taken", "item_no", "货号已存在 (item_no: used by another product)")
+    }
+}
+
+async fn check_references(app: &AppState, brand_id: Option<i64>, category_id: Option<i64>) -> ApiResult<()> {
+    if let Some(brand) = brand_id
+        && !app.store.list_brands().await?.iter().any(|b| b.id == brand)
+    {
+        return Err(unknown("unknown_brand", "brand_id", "品牌"));
+    }
+    if let Some(category) = category_id
+        && !app.store.list_categories().await?.iter().any(|c| c.id == category)
+    {
+        return Err(unknown("unknown_category", "category_id", "分类"));
+    }
+    Ok(())
+}
+
+/// Create a product with its SKUs, prices and stock, all or nothing (admin).
+#[utoipa::path(post, path = "/admin/products", tag = "catalog", request_body = ProductInput,
+    responses((status = 201, body = Product), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_product(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<ProductInput>) -> ApiResult<(StatusCode, Json<Product>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let item_no = parse_name(&input.item_no, "item_no", 40)?;
+    let name = parse_name(&input.name, "name", 100)?;
+    let description = text(&input.description, "description", 5000)?;
+    if !app.store.list_units().await?.iter().any(|u| u.id == input.unit_id) {
+        return Err(unknown("unknown_unit", "unit_id", "单位"));
+    }
+    check_references(&app, input.brand_id, input.category_id).await?;
+    if let Some(supplier) = input.supplier_id {
+        let is_supplier = app.store.user_by_id(supplier).await?.is_some_and(|u| u.roles.contains(&Role::Supplier));
+        if !is_supplier {
+            return Err(unknown("unknown_supplier", "supplier_id", "供应商"));
+        }
+    }
+    if input.skus.is_empty() || input.skus.len() > 200 {
+        return Err(ApiError::invalid_field("invalid_input", "skus", "每个商品须有1到200个规格 (skus: 1 to 200)"));
+    }
+    let mut skus = Vec::new();
+    for (i, sku) in input.skus.iter().enumerate() {
+        let sku = parse_sku(&app, sku, &format!("skus[{i}].")).await?;
+        if sku.barcode.is_some() && skus.iter().any(|s: &NewSku| s.barcode == sku.barcode) {
+            return Err(ApiError::conflict("barcode_taken", &format!("skus[{i}].barcode"), "同一商品的两个规格不能共用条码 (barcode: repeated within the product)"));
+        }
+        skus.push(sku);
+    }
+    let new = NewProduct { item_no, name, description, brand_id: input.brand_id, category_id: input.category_id, supplier_id: input.supplier_id, unit_id: input.unit_id, on_shelf: input.on_shelf, skus };
+    let id = match app.store.insert_product(&new, app.clock.now_ms()).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
+        Err(err) => return Err(err.into()),
+    };
+    log(&app, &actor, &client, "product.create", "product", id, serde_json::json!({ "item_no": new.item_no, "skus": new.skus.len() })).await?;
+    let product = app.store.product(id).await?.ok_or_else(ApiError::not_found)?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// A product with cost prices, level prices, breaks and stock (admin).
+#[utoipa::path(get, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)),
+    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get_product(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Product>> {
+    actor.require(Permission::ManageCatalog)?;
+    Ok(Json(app.store.product(id).await?.ok_or_else(ApiError::not_found)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub brand_id: Option<i64>,
+    pub category_id: Option<i64>,
+    /// 上架 / 下架
+    pub on_shelf: Option<bool>,
+}
+
+/// Change a product's name, description, brand, category or shelf status (admin).
+#[utoipa::path(patch, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = ProductPatch,
+    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn update_product(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(patch): ApiJson<ProductPatch>) -> ApiResult<Json<Product>> {
+    actor.require(Permission::ManageCatalog)?;
+    check_references(&app, patch.brand_id, patch.category_id).await?;
+    let changes = ProductChanges {
+        name: patch.name.as_deref().map(|n| parse_name(n, "name", 100)).transpose()?,
+        description: patch.description.as_deref().map(|d| text(d, "description", 5000)).transpose()?,
+        brand_id: patch.brand_id.map(Some),
+        category_id: patch.category_id.map(Some),
+        on_shelf: patch.on_shelf,
+    };
+    if !app.store.update_product(id, &changes, app.clock.now_ms()).await? {
+        return Err(ApiError::not_found());
+    }
+    log(&app, &actor, &client, "product.update", "product", id, serde_json::json!({ "name": changes.name, "on_shelf": changes.on_shelf })).await?;
+    Ok(Json(app.store.product(id).await?.ok_or_else(ApiError::not_found)?))
+}
+
+/// Replace a SKU's fields, prices, breaks and stock (admin).
+#[utoipa::path(put, path = "/admin/skus/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
+    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn replace_sku(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<SkuInput>) -> ApiResult<Json<Product>> {
+    actor.require(Permission::ManageCatalog)?;
+    let sku = parse_sku(&app, &input, "").await?;
+    match app.store.replace_sku(id, &sku, app.clock.now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::not_found()),
+        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
+        Err(err) => return Err(err.into()),
+    }
+    log(&app, &actor, &client, "sku.replace", "sku", id, serde_json::json!({ "price_fen": sku.price_fen, "stock": sku.stock })).await?;
+    let product_id = app.store.product_id_of_sku(id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(app.store.product(product_id).await?.ok_or_else(ApiError::not_found)?))
+}
+
+// ---- the storefront ---------------------------------------------------------------------
+
+/// A SKU as a shopper sees it; `price` is absent for those who may not see prices.
+#[derive(Serialize, ToSchema)]
+pub struct ShopSku {
+    pub id: i64,
+    pub model: String,
+    pub spec: String,
+    pub barcode: Option<String>,
+    pub stock: i64,
+    pub allow_backorder: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<ShopPrice>,
+}
+
+/// The caller's own price: his level's, and the quantity breaks as he would pay them.
+#[derive(Serialize, ToSchema)]
+pub struct ShopPrice {
+    pub price_fen: i64,
+    pub breaks: Vec<PriceBreak>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ShopProduct {
+    pub id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub description: String,
+    pub brand_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub unit: UnitView,
+    /// Minimum order quantity and step: the inner pack.
+    pub moq: i64,
+    pub prices_visible: bool,
+    pub skus: Vec<ShopSku>,
+}
+
+impl ShopProduct {
+    fn of(product: Product, view: PriceView) -> ShopProduct {
+        let level = view.level_id();
+        ShopProduct {
+            id: product.id,
+            item_no: product.item_no,
+            name: product.name,
+            description: product.description,
+            brand_id: product.brand_id,
+            category_id: product.category_id,
+            moq: product.unit.inner_qty,
+            unit: UnitView::of(product.unit),
+            prices_visible: view.is_visible(),
+            skus: product
+                .skus
+                .into_iter()
+                .map(|sku| ShopSku {
+                    price: view.is_visible().then(|| ShopPrice { price_fen: level_price(&sku, level), breaks: effective_breaks(&sku, level) }),
+                    id: sku.id,
+                    model: sku.model,
+                    spec: sku.spec,
+                    barcode: sku.barcode,
+                    stock: sku.stock,
+                    allow_backorder: sku.allow_backorder,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ProductQuery {
+    pub category_id: Option<i64>,
+    pub brand_id: Option<i64>,
+    /// Only for callers who see prices (else 403 `price_hidden`).
+    pub min_price_fen: Option<i64>,
+    pub max_price_fen: Option<i64>,
+    /// `new` (default), `price_asc`, `price_desc` (the price sorts only for callers who see prices).
+    pub sort: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Goods on the shelf, by category (with its sub-categories) or brand.
+#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
+    let view = PriceView::of(&app.store, actor.as_ref()).await?;
+    let sort = match q.sort.as_deref() {
+        None | Some("new") => ProductSort::Newest,
+        Some("price_asc") => ProductSort::PriceAsc,
+        Some("price_desc") => ProductSort::PriceDesc,
+        Some(_) => return Err(ApiError::invalid_field("invalid_input", "sort", "sort: new, price_asc 或 price_desc")),
+    };
+    if sort != ProductSort::Newest {
+        view.require_visible("sort")?;
+    }
+    if q.min_price_fen.is_some() {
+        view.require_visible("min_price_fen")?;
+    }
+    if q.max_price_fen.is_some() {
+        view.require_visible("max_price_fen")?;
+    }
+    let filter = ProductFilter {
+        category_id: q.category_id,
+        brand_id: q.brand_id,
+        on_shelf_only: true,
+        min_price_fen: q.min_price_fen,
+        max_price_fen: q.max_price_fen,
+        price_level: view.level_id(),
+        sort,
+        limit: q.limit.unwrap_or(20).clamp(1, 100),
+        offset: q.offset.unwrap_or(0).max(0),
+    };
+    let products = app.store.list_products(&filter).await?;
+    Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
+}
+
+/// One product on the shelf with every SKU (a delisted product is not found).
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_shop_product(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Path(id): Path<i64>) -> ApiResult<Json<ShopProduct>> {
+    let view = PriceView::of(&app.store, actor.as_ref()).await?;
+    let product = app.store.product(id).await?.filter(|p| p.on_shelf).ok_or_else(ApiError::not_found)?;
+    Ok(Json(ShopProduct::of(product, view)))
+}

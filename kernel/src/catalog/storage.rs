@@ -1,0 +1,400 @@
+//! Catalogue storage. A product and its SKUs, level prices and breaks are written in one
+//! transaction; reads load a page of products' SKUs in a fixed number of queries.
+
+use sqlx::FromRow;
+
+use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+
+/// A SKU as written (ids come from the database).
+#[derive(Debug, Clone)]
+pub struct NewSku {
+    pub model: String,
+    pub spec: String,
+    pub price_fen: i64,
+    pub cost_fen: Option<i64>,
+    pub stock: i64,
+    pub allow_backorder: bool,
+    pub low_stock_threshold: Option<i64>,
+    pub weight_g: Option<i64>,
+    pub barcode: Option<String>,
+    pub level_prices: Vec<LevelPrice>,
+    pub breaks: Vec<PriceBreak>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub item_no: String,
+    pub name: String,
+    pub description: String,
+    pub brand_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub supplier_id: Option<i64>,
+    pub unit_id: i64,
+    pub on_shelf: bool,
+    pub skus: Vec<NewSku>,
+}
+
+/// Changes to a product's own fields; `None` keeps a field.
+#[derive(Debug, Default)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub brand_id: Option<Option<i64>>,
+    pub category_id: Option<Option<i64>>,
+    pub on_shelf: Option<bool>,
+}
+
+/// Which products a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct ProductFilter {
+    /// This category and everything below it.
+    pub category_id: Option<i64>,
+    pub brand_id: Option<i64>,
+    pub on_shelf_only: bool,
+    /// Lowest per-item price (at this level) within bounds; only for viewers who see prices.
+    pub min_price_fen: Option<i64>,
+    pub max_price_fen: Option<i64>,
+    pub price_level: Option<i64>,
+    pub sort: ProductSort,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+}
+
+#[derive(FromRow)]
+struct ProductRow {
+    id: i64,
+    item_no: String,
+    name: String,
+    description: String,
+    brand_id: Option<i64>,
+    category_id: Option<i64>,
+    supplier_id: Option<i64>,
+    on_shelf: bool,
+    unit_id: i64,
+    item_unit: String,
+    inner_qty: i64,
+    inner_unit: String,
+    outer_qty: i64,
+    outer_unit: String,
+}
+
+#[derive(FromRow)]
+struct SkuRow {
+    id: i64,
+    product_id: i64,
+    model: String,
+    spec: String,
+    price_fen: i64,
+    cost_fen: Option<i64>,
+    stock: i64,
+    allow_backorder: bool,
+    low_stock_threshold: Option<i64>,
+    weight_g: Option<i64>,
+    barcode: Option<String>,
+}
+
+/// `(sku_id, level_id or min_qty, price_fen)`: a level price or a quantity break.
+type SkuPriceRow = (i64, i64, i64);
+
+const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.brand_id, p.category_id, p.supplier_id, p.on_shelf,
+    u.id AS unit_id, u.item_unit, u.inner_qty, u.inner_unit, u.outer_qty, u.outer_unit
+    FROM products p JOIN units u ON u.id = p.unit_id";
+
+/// The lowest per-item price of a product at a level (`$level` bound by the caller).
+const MIN_PRICE: &str = "(SELECT MIN(COALESCE(lp.price_fen, s.price_fen)) FROM skus s LEFT JOIN sku_level_prices lp ON lp.sku_id = s.id AND lp.level_id = ";
+
+impl Store {
+    pub async fn insert_category(&self, parent_id: Option<i64>, name: &str, depth: i64, sort: i64, now_ms: i64) -> StoreResult<i64> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar("INSERT INTO categories (parent_id, name, depth, sort, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(parent_id)
+                .bind(name)
+                .bind(depth)
+                .bind(sort)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::classify)
+        })
+    }
+
+    pub async fn list_categories(&self) -> StoreResult<Vec<Category>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, parent_id, name, depth, sort FROM categories ORDER BY depth, sort, id").fetch_all(pool).await
+        })?)
+    }
+
+    pub async fn insert_brand(&self, name: &str, logo_url: Option<&str>, description: &str, now_ms: i64) -> StoreResult<i64> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar("INSERT INTO brands (name, logo_url, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(name)
+                .bind(logo_url)
+                .bind(description)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::classify)
+        })
+    }
+
+    pub async fn list_brands(&self) -> StoreResult<Vec<Brand>> {
+        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, name, logo_url, description FROM brands ORDER BY name").fetch_all(pool).await)?)
+    }
+
+    pub async fn insert_unit(&self, unit: &Unit, now_ms: i64) -> StoreResult<i64> {
+        on_pool!(self, |pool| {
+            sqlx::query_scalar("INSERT INTO units (item_unit, inner_qty, inner_unit, outer_qty, outer_unit, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                .bind(&unit.item_unit)
+                .bind(unit.inner_qty)
+                .bind(&unit.inner_unit)
+                .bind(unit.outer_qty)
+                .bind(&unit.outer_unit)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::classify)
+        })
+    }
+
+    pub async fn list_units(&self) -> StoreResult<Vec<Unit>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, item_unit, inner_qty, inner_unit, outer_qty, outer_unit FROM units ORDER BY id").fetch_all(pool).await
+        })?)
+    }
+
+    /// Writes a product with all its SKUs, level prices and breaks, or nothing. A taken item
+    /// number or barcode is `Conflict("products.item_no" | "skus.barcode")`.
+    pub async fn insert_product(&self, product: &NewProduct, now_ms: i64) -> StoreResult<i64> {
+        let insert = "INSERT INTO products (item_no, name, description, brand_id, category_id, supplier_id, unit_id, on_shelf, created_at, updated_at)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+        in_tx!(self, |tx| {
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(&product.item_no)
+                .bind(&product.name)
+                .bind(&product.description)
+                .bind(product.brand_id)
+                .bind(product.category_id)
+                .bind(product.supplier_id)
+                .bind(product.unit_id)
+                .bind(product.on_shelf)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::classify)?;
+            for (sort, sku) in product.skus.iter().enumerate() {
+                let sku_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO skus (product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, sort)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                )
+                .bind(id)
+                .bind(&sku.model)
+                .bind(&sku.spec)
+                .bind(sku.price_fen)
+                .bind(sku.cost_fen)
+                .bind(sku.stock)
+                .bind(sku.allow_backorder)
+                .bind(sku.low_stock_threshold)
+                .bind(sku.weight_g)
+                .bind(&sku.barcode)
+                .bind(i64::try_from(sort).unwrap_or(i64::MAX))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::classify)?;
+                for lp in &sku.level_prices {
+                    sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
+                }
+                for b in &sku.breaks {
+                    sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
+                }
+            }
+            Ok::<_, StoreError>(id)
+        })
+    }
+
+    /// Replaces one SKU's fields, level prices and breaks in one transaction; false when absent.
+    pub async fn replace_sku(&self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            let product_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10
+                 WHERE id = $1 RETURNING product_id",
+            )
+            .bind(sku_id)
+            .bind(&sku.model)
+            .bind(&sku.spec)
+            .bind(sku.price_fen)
+            .bind(sku.cost_fen)
+            .bind(sku.stock)
+            .bind(sku.allow_backorder)
+            .bind(sku.low_stock_threshold)
+            .bind(sku.weight_g)
+            .bind(&sku.barcode)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::classify)?;
+            if let Some(product_id) = product_id {
+                sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
+                for lp in &sku.level_prices {
+                    sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
+                }
+                for b in &sku.breaks {
+                    sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1").bind(product_id).bind(now_ms).execute(&mut *tx).await?;
+            }
+            Ok::<_, StoreError>(product_id.is_some())
+        })
+    }
+
+    pub async fn update_product(&self, id: i64, changes: &ProductChanges, now_ms: i64) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            let found = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1").bind(id).bind(now_ms).execute(&mut *tx).await?.rows_affected() == 1;
+            if found {
+                if let Some(name) = &changes.name {
+                    sqlx::query("UPDATE products SET name = $2 WHERE id = $1").bind(id).bind(name).execute(&mut *tx).await?;
+                }
+                if let Some(description) = &changes.description {
+                    sqlx::query("UPDATE products SET description = $2 WHERE id = $1").bind(id).bind(description).execute(&mut *tx).await?;
+                }
+                if let Some(brand_id) = changes.brand_id {
+                    sqlx::query("UPDATE products SET brand_id = $2 WHERE id = $1").bind(id).bind(brand_id).execute(&mut *tx).await?;
+                }
+                if let Some(category_id) = changes.category_id {
+                    sqlx::query("UPDATE products SET category_id = $2 WHERE id = $1").bind(id).bind(category_id).execute(&mut *tx).await?;
+                }
+                if let Some(on_shelf) = changes.on_shelf {
+                    sqlx::query("UPDATE products SET on_shelf = $2 WHERE id = $1").bind(id).bind(on_shelf).execute(&mut *tx).await?;
+                }
+            }
+            Ok::<_, StoreError>(found)
+        })
+    }
+
+    pub async fn product(&self, id: i64) -> StoreResult<Option<Product>> {
+        let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
+        let row: Option<ProductRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(self.with_skus(vec![row]).await?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of products, SKUs included.
+    pub async fn list_products(&self, filter: &ProductFilter) -> StoreResult<Vec<Product>> {
+        let rows: Vec<ProductRow> = on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("{PRODUCT_SELECT} WHERE 1 = 1"));
+            if filter.on_shelf_only {
+                query.push(" AND p.on_shelf = TRUE");
+            }
+            if let Some(brand_id) = filter.brand_id {
+                query.push(" AND p.brand_id = ").push_bind(brand_id);
+            }
+            if let Some(category_id) = filter.category_id {
+                // Three levels: the category, its children and its grandchildren.
+                query.push(" AND p.category_id IN (SELECT c1.id FROM categories c1 LEFT JOIN categories c2 ON c1.parent_id = c2.id WHERE c1.id = ")
+                    .push_bind(category_id)
+                    .push(" OR c1.parent_id = ")
+                    .push_bind(category_id)
+                    .push(" OR c2.parent_id = ")
+                    .push_bind(category_id)
+                    .push(")");
+            }
+            let level = filter.price_level.unwrap_or(-1);
+            if let Some(min) = filter.min_price_fen {
+                query.push(" AND ").push(MIN_PRICE).push_bind(level).push(" WHERE s.product_id = p.id) >= ").push_bind(min);
+            }
+            if let Some(max) = filter.max_price_fen {
+                query.push(" AND ").push(MIN_PRICE).push_bind(level).push(" WHERE s.product_id = p.id) <= ").push_bind(max);
+            }
+            match filter.sort {
+                ProductSort::Newest => {
+                    query.push(" ORDER BY p.id DESC");
+                }
+                ProductSort::PriceAsc | ProductSort::PriceDesc => {
+                    let direction = if filter.sort == ProductSort::PriceAsc { "ASC" } else { "DESC" };
+                    query.push(" ORDER BY ").push(MIN_PRICE).push_bind(level).push(format!(" WHERE s.product_id = p.id) {direction}, p.id"));
+                }
+            }
+            query.push(" LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        self.with_skus(rows).await
+    }
+
+    async fn with_skus(&self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let skus: Vec<SkuRow> = on_pool!(self, |pool| {
+            crate::accounts::users::id_list_query(
+                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode FROM skus WHERE product_id IN (",
+                &ids,
+            )
+            .push(" ORDER BY product_id, sort, id")
+            .build_query_as()
+            .fetch_all(pool)
+            .await
+        })?;
+        let sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
+        let (level_prices, breaks): (Vec<SkuPriceRow>, Vec<SkuPriceRow>) = if sku_ids.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let level_prices = on_pool!(self, |pool| {
+                crate::accounts::users::id_list_query("SELECT sku_id, level_id, price_fen FROM sku_level_prices WHERE sku_id IN (", &sku_ids).push(" ORDER BY level_id").build_query_as().fetch_all(pool).await
+            })?;
+            let breaks = on_pool!(self, |pool| {
+                crate::accounts::users::id_list_query("SELECT sku_id, min_qty, price_fen FROM sku_price_breaks WHERE sku_id IN (", &sku_ids).push(" ORDER BY min_qty").build_query_as().fetch_all(pool).await
+            })?;
+            (level_prices, breaks)
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| Product {
+                id: row.id,
+                item_no: row.item_no,
+                name: row.name,
+                description: row.description,
+                brand_id: row.brand_id,
+                category_id: row.category_id,
+                supplier_id: row.supplier_id,
+                unit: Unit { id: row.unit_id, item_unit: row.item_unit, inner_qty: row.inner_qty, inner_unit: row.inner_unit, outer_qty: row.outer_qty, outer_unit: row.outer_unit },
+                on_shelf: row.on_shelf,
+                skus: skus
+                    .iter()
+                    .filter(|s| s.product_id == row.id)
+                    .map(|s| Sku {
+                        id: s.id,
+                        product_id: s.product_id,
+                        model: s.model.clone(),
+                        spec: s.spec.clone(),
+                        price_fen: s.price_fen,
+                        cost_fen: s.cost_fen,
+                        stock: s.stock,
+                        allow_backorder: s.allow_backorder,
+                        low_stock_threshold: s.low_stock_threshold,
+                        weight_g: s.weight_g,
+                        barcode: s.barcode.clone(),
+                        level_prices: level_prices.iter().filter(|(id, _, _)| *id == s.id).map(|(_, level_id, price_fen)| LevelPrice { level_id: *level_id, price_fen: *price_fen }).collect(),
+                        breaks: breaks.iter().filter(|(id, _, _)| *id == s.id).map(|(_, min_qty, price_fen)| PriceBreak { min_qty: *min_qty, price_fen: *price_fen }).collect(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+impl Store {
+    pub async fn product_id_of_sku(&self, sku_id: i64) -> StoreResult<Option<i64>> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT product_id FROM skus WHERE id = $1").bind(sku_id).fetch_optional(pool).await)?)
+    }
+}
