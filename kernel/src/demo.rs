@@ -10,6 +10,7 @@ use crate::accounts::users::NewUser;
 use crate::accounts::{MemberState, Password, Role};
 use crate::catalog::storage::{NewProduct, NewSku};
 use crate::catalog::{LevelPrice, PriceBreak, Unit};
+use crate::members::addresses::AddressFields;
 use crate::settings::{BankAccount, Settings};
 use crate::store::Store;
 
@@ -94,6 +95,15 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
     if let Some(member) = store.user_id_by_phone("13900000001").await? {
         let haikou = store.list_regions().await?.into_iter().find(|r| r.name == "海口").map(|r| r.id);
         store.set_standing(member, MemberState::Approved, Some(silver), haikou, now_ms).await?;
+        let address = AddressFields {
+            province: "海南省".to_owned(),
+            city: "海口市".to_owned(),
+            district: "龙华区".to_owned(),
+            detail: "金盘工业区兴达五金店".to_owned(),
+            contact_name: "赵老板".to_owned(),
+            phone: "13900000001".to_owned(),
+        };
+        store.save_address(member, None, &address, true, now_ms).await?;
     }
     let mut categories = Vec::new();
     for (top, middle, leaf) in [("劳保用品", "头部防护", "安全帽"), ("劳保用品", "手部防护", "劳保手套"), ("建筑材料", "防水材料", "防水涂料"), ("五金工具", "手动工具", "扳手")] {

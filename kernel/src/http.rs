@@ -28,10 +28,12 @@ use crate::accounts::{audit, auth, staff};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::catalog::handlers as catalog;
-use crate::{backup, members, notify, regions, settings};
+use crate::{backup, members, notify, regions, settings, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+/// A profile form carries two photos of at most 8 MB each.
+const UPLOAD_BODY_LIMIT_BYTES: usize = 20 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(OpenApi)]
@@ -81,6 +83,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notify::list))
         .routes(routes!(audit::list_logins))
         .routes(routes!(audit::list_operations))
+        // members: profile, addresses, review
+        .routes(routes!(members::profile::get))
+        .merge(OpenApiRouter::new().routes(routes!(members::profile::complete)).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)))
+        .routes(routes!(members::addresses::list, members::addresses::create))
+        .routes(routes!(members::addresses::update, members::addresses::delete))
+        .routes(routes!(members::review::list))
+        .routes(routes!(members::review::get))
+        .routes(routes!(members::review::approve))
+        .routes(routes!(members::review::reject))
+        .routes(routes!(notify::inbox))
+        .routes(routes!(uploads::read))
         // member levels
         .routes(routes!(members::list_levels, members::create_level))
         .routes(routes!(members::update_level))
@@ -102,14 +115,34 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(backup::http::restore))
 }
 
+/// The API routes and their OpenAPI document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
+    name_operations(&mut api);
+    (router, api)
+}
+
+/// Handler names repeat across domains (`list`, `get`), but operation ids must be unique:
+/// name each operation by its method and path instead (`get_admin_members_id`).
+fn name_operations(api: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let words: Vec<&str> = path.split('/').filter(|w| !w.is_empty() && *w != "api" && *w != "v1").map(|w| w.trim_matches(|c| c == '{' || c == '}')).collect();
+        let slug = words.join("_").replace('-', "_");
+        for (method, operation) in [("get", &mut item.get), ("post", &mut item.post), ("put", &mut item.put), ("patch", &mut item.patch), ("delete", &mut item.delete)] {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(format!("{method}_{slug}"));
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
-    api
+    api().1
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api_router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
+    let (api_router, api) = api();
     let api_json = std::sync::Arc::new(api);
     let request_id = HeaderName::from_static("x-request-id");
     api_router

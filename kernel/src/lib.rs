@@ -16,3 +16,4 @@ pub mod notify;
 pub mod regions;
 pub mod settings;
 pub mod store;
+pub mod uploads;

@@ -1,5 +1,12 @@
-//! Members' wholesale standing (B1, B3): levels, and each member's level, region and manager.
-//! Approval and profile completion build on this (see the members issue).
+//! Members (B1, B3, B7): levels; each member's standing (state, level, region, manager); the
+//! profile he completes, the review that approves or rejects it, and his address book.
+
+pub mod addresses;
+pub mod profile;
+pub mod records;
+pub mod review;
+
+pub use review::can_review;
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -73,11 +73,16 @@ pub struct OutgoingMessage {
 }
 
 impl Store {
-    /// Stores a message. No channel has a provider yet (providers arrive with the notification
-    /// rules), so the state says so rather than pretending it was sent.
+    /// Stores a message. The inbox is ours, so an inbox message is delivered as it is stored;
+    /// no other channel has a provider yet (providers arrive with the notification rules), so
+    /// their state says so rather than pretending they were sent.
     pub async fn enqueue_message(&self, message: &OutgoingMessage, now_ms: i64) -> StoreResult<i64> {
-        let sql = "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id";
+        let sql = "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id";
+        let (state, sent_at) = match message.channel {
+            Channel::Inbox => (MessageState::Sent, Some(now_ms)),
+            _ => (MessageState::NoProvider, None),
+        };
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(sql)
                 .bind(message.channel.as_str())
@@ -86,11 +91,24 @@ impl Store {
                 .bind(&message.template)
                 .bind(message.params.to_string())
                 .bind(&message.body)
-                .bind(MessageState::NoProvider.as_str())
+                .bind(state.as_str())
                 .bind(now_ms)
+                .bind(sent_at)
                 .fetch_one(pool)
                 .await
         })?)
+    }
+
+    /// A user's inbox, newest first.
+    pub async fn inbox(&self, user_id: i64, limit: i64) -> StoreResult<Vec<MessageView>> {
+        let rows: Vec<MessageRow> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, channel, recipient, user_id, template, body, state, attempts, last_error, created_at, sent_at FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(user_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(MessageView::from).collect())
     }
 
     pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<MessageView>> {
@@ -179,4 +197,10 @@ impl From<MessageRow> for MessageView {
 pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<MessageQuery>) -> ApiResult<Json<Vec<MessageView>>> {
     actor.require(Permission::ReadMessages)?;
     Ok(Json(app.store.list_messages(&q).await?))
+}
+
+/// My inbox: what the shop told me, newest first (anyone signed in).
+#[utoipa::path(get, path = "/me/inbox", tag = "messages", responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
+pub async fn inbox(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<MessageView>>> {
+    Ok(Json(app.store.inbox(actor.user_id, 100).await?))
 }

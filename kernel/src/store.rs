@@ -142,6 +142,7 @@ macro_rules! migrations {
 migrations! {
     1 => "0001_foundation",
     2 => "0002_catalogue",
+    3 => "0003_member_profiles",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -170,6 +171,8 @@ pub const DATA_TABLES: &[&str] = &[
     "user_regions",
     "member_levels",
     "members",
+    "uploads",
+    "addresses",
     "categories",
     "brands",
     "units",

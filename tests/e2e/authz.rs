@@ -27,9 +27,11 @@ enum Who {
     Promoter,
     Verifier,
     Supplier,
+    /// A second member, signed up in 海口 with his profile complete, waiting for review.
+    Waiting,
 }
 
-const EVERYONE: [(Who, &str, Option<&str>); 10] = [
+const EVERYONE: [(Who, &str, Option<&str>); 11] = [
     (Who::Anon, "anon", None),
     (Who::Member, "member", Some(MEMBER)),
     (Who::Admin, "admin", Some(ADMIN)),
@@ -40,6 +42,7 @@ const EVERYONE: [(Who, &str, Option<&str>); 10] = [
     (Who::Promoter, "promoter", Some(PROMOTER)),
     (Who::Verifier, "verifier", Some(VERIFIER)),
     (Who::Supplier, "supplier", Some(SUPPLIER)),
+    (Who::Waiting, "waiting", None),
 ];
 
 /// The record a route is about, which the body must (allowed) or must not (refused) show.
@@ -76,6 +79,12 @@ enum Record {
     Brand,
     Category,
     Units,
+    /// 赵老板's default address.
+    MemberAddress,
+    /// The waiting member's record.
+    WaitingMember,
+    /// The waiting member's licence photo (PNG bytes).
+    Licence,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
@@ -120,6 +129,19 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
+    ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
+    ("PUT /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
+    ("GET /api/v1/me/addresses", Record::MemberAddress, "*=403 anon=401 member=200 waiting=200-"),
+    ("POST /api/v1/me/addresses", Record::None, "*=403 anon=401 member=201 waiting=201"),
+    ("PUT /api/v1/me/addresses/{id}", Record::MemberAddress, "*=403 anon=401 member=200 waiting=404"),
+    // A deleted address is, by design, not in the answer: only the status is checked.
+    ("DELETE /api/v1/me/addresses/{id}", Record::None, "*=403 anon=401 member=200 waiting=404"),
+    ("GET /api/v1/me/inbox", Record::None, "*=200 anon=401"),
+    ("GET /api/v1/uploads/{key}", Record::Licence, "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200"),
+    ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
+    ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -165,6 +187,17 @@ struct World {
     hard_hat_id: i64,
     hard_hat_sku_id: i64,
     unit_id: i64,
+    member_address_id: i64,
+    waiting_id: i64,
+    licence_key: String,
+}
+
+const WAITING_PHONE: &str = "13966666666";
+
+/// A request body: JSON, or the multipart profile form.
+enum Body {
+    Json(Value),
+    ProfileForm,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -201,7 +234,15 @@ impl World {
         let products = app.store.list_products(&pifa::catalog::storage::ProductFilter { limit: 100, ..Default::default() }).await?;
         let hard_hat = products.iter().find(|p| p.item_no == "AQM-001").ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))?;
         let (hard_hat_id, hard_hat_sku_id, unit_id) = (hard_hat.id, hard_hat.skus.first().map_or(0, |s| s.id), hard_hat.unit.id);
-        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id })
+        let member_id = app.store.user_id_by_phone(MEMBER).await?.unwrap_or_default();
+        let member_address_id = app.store.addresses(member_id).await?.first().map_or(0, |a| a.id);
+        let waiting = app.new_member(WAITING_PHONE).await?;
+        let (status, profile) = app.put_profile(&waiting, pifa_e2e::profile_form(haikou_id, &[("shop_photo", pifa_e2e::TINY_PNG), ("licence", pifa_e2e::TINY_PNG)])).await?;
+        anyhow::ensure!(status == StatusCode::OK, "{profile}");
+        let licence_key = profile["licence_url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_owned();
+        tokens.insert(Who::Waiting, waiting);
+        let waiting_id = app.store.user_id_by_phone(WAITING_PHONE).await?.unwrap_or_default();
+        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id, member_address_id, waiting_id, licence_key })
     }
 
     fn path(&self, template: &str) -> String {
@@ -213,16 +254,20 @@ impl World {
             self.hard_hat_id
         } else if template.contains("/skus/") {
             self.hard_hat_sku_id
+        } else if template.contains("/addresses/") {
+            self.member_address_id
+        } else if template.contains("/members/") {
+            self.waiting_id
         } else {
             self.haikou_driver_id
         };
-        template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name)
+        template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name).replace("{key}", &self.licence_key)
     }
 
     /// The fields of `record` that identify it in a response body.
     fn fields(&self, record: Record, who: Who) -> Vec<String> {
         match record {
-            Record::None | Record::BackupFile => vec![],
+            Record::None | Record::BackupFile | Record::Licence => vec![],
             Record::HaikouDriver => vec![DRIVER_HAIKOU.to_owned(), "张师傅".to_owned()],
             Record::Haikou => vec!["海口".to_owned()],
             Record::Shop => vec!["安达劳保五金批发".to_owned()],
@@ -237,12 +282,21 @@ impl World {
             Record::Brand => vec!["代尔塔".to_owned()],
             Record::Category => vec!["劳保用品".to_owned()],
             Record::Units => vec!["扎".to_owned()],
+            Record::MemberAddress => vec!["金盘工业区兴达五金店".to_owned()],
+            Record::WaitingMember => vec![WAITING_PHONE.to_owned()],
             Record::Caller => EVERYONE.iter().find(|(w, _, _)| *w == who).and_then(|(_, _, p)| p.map(str::to_owned)).into_iter().collect(),
         }
     }
 
     /// A valid body for the route, fresh for each call (new phones, new codes).
-    async fn body(&self, route: &str) -> anyhow::Result<Option<Value>> {
+    async fn body(&self, route: &str) -> anyhow::Result<Option<Body>> {
+        if route == "PUT /api/v1/me/profile" {
+            return Ok(Some(Body::ProfileForm));
+        }
+        Ok(self.json_body(route).await?.map(Body::Json))
+    }
+
+    async fn json_body(&self, route: &str) -> anyhow::Result<Option<Value>> {
         let app = &self.app;
         Ok(match route {
             "POST /api/v1/auth/codes" => Some(json!({ "purpose": "signup", "phone": unique_phone("1370000") })),
@@ -254,7 +308,8 @@ impl World {
             }
             "POST /api/v1/auth/login" => Some(json!({ "phone": SPARE, "password": "spare2026" })),
             "POST /api/v1/auth/password/reset" => {
-                app.clock.advance_ms(61_000);
+                // A fresh day per caller: one phone may ask for ten codes a day.
+                app.clock.advance_ms(86_400_000 + 61_000);
                 app.post("/api/v1/auth/codes", None, &json!({ "purpose": "reset_password", "phone": SPARE })).await?;
                 let code = app.latest_code_for(SPARE).await?;
                 Some(json!({ "phone": SPARE, "code": code, "new_password": "spare2026" }))
@@ -275,6 +330,14 @@ impl World {
             }
             "POST /api/v1/admin/products" => Some(json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] })),
             "PATCH /api/v1/admin/products/{id}" => Some(json!({ "on_shelf": true })),
+            "POST /api/v1/me/addresses" | "PUT /api/v1/me/addresses/{id}" => {
+                Some(json!({ "province": "海南省", "city": "海口市", "district": "龙华区", "detail": "金盘工业区兴达五金店", "contact_name": "赵老板", "phone": MEMBER }))
+            }
+            "POST /api/v1/admin/members/{id}/approve" | "POST /api/v1/admin/members/{id}/reject" => {
+                // Each allowed caller reviews a member who is waiting again.
+                app.store.set_standing(self.waiting_id, pifa::accounts::MemberState::ProfileComplete, None, Some(self.haikou_id), app.clock.now_ms()).await?;
+                Some(if route.ends_with("approve") { json!({ "region_id": self.haikou_id }) } else { json!({ "reason": "照片不清晰" }) })
+            }
             "PUT /api/v1/admin/skus/{id}" => Some(json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" })),
             _ if route.starts_with("POST ") => Some(json!({})),
             _ => None,
@@ -324,8 +387,10 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                 if let Some(token) = &token {
                     request = request.bearer_auth(token);
                 }
-                if let Some(body) = &body {
-                    request = request.json(body);
+                match &body {
+                    Some(Body::Json(body)) => request = request.json(body),
+                    Some(Body::ProfileForm) => request = request.multipart(pifa_e2e::profile_form(world.haikou_id, &[("shop_photo", pifa_e2e::TINY_PNG), ("licence", pifa_e2e::TINY_PNG)])),
+                    None => {}
                 }
                 request.send().await?
             };
@@ -338,11 +403,13 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
             } else if StatusCode::from_u16(expect.status)?.is_success() && expect.shows_record {
                 let missing: Vec<_> = fields.iter().filter(|f| !text.contains(f.as_str())).collect();
                 let gzip_ok = !matches!(record, Record::BackupFile) || bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
-                (!missing.is_empty() || !gzip_ok).then(|| format!("allowed, but the record is not in the body (missing {missing:?})"))
+                let png_ok = !matches!(record, Record::Licence) || bytes.as_ref() == pifa_e2e::TINY_PNG;
+                (!missing.is_empty() || !gzip_ok || !png_ok).then(|| format!("allowed, but the record is not in the body (missing {missing:?})"))
             } else {
                 let leaked: Vec<_> = fields.iter().filter(|f| text.contains(f.as_str())).collect();
                 let gzip_leak = matches!(record, Record::BackupFile) && bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
-                (!leaked.is_empty() || gzip_leak).then(|| format!("refused, but the body shows {leaked:?}"))
+                let png_leak = matches!(record, Record::Licence) && bytes.starts_with(&[0x89, 0x50, 0x4e, 0x47]);
+                (!leaked.is_empty() || gzip_leak || png_leak).then(|| format!("refused, but the body shows {leaked:?}"))
             };
             if let Some(problem) = problem {
                 failures.push(format!("{route} as {who:?}: {problem}"));

@@ -5,6 +5,7 @@ mod accounts;
 mod authz;
 mod backup;
 mod catalog;
+mod members;
 mod conformance;
 mod migrations;
 mod openapi;

@@ -16,3 +16,17 @@ async fn the_served_document_is_the_generated_one() -> anyhow::Result<()> {
     assert!(served["components"]["securitySchemes"]["bearer"].is_object());
     app.stop().await
 }
+
+#[test]
+fn every_operation_has_its_own_id() {
+    let document = serde_json::to_value(pifa::http::openapi()).unwrap_or_default();
+    let mut ids: Vec<String> = Vec::new();
+    for item in document["paths"].as_object().into_iter().flat_map(|paths| paths.values()) {
+        for operation in item.as_object().into_iter().flat_map(|ops| ops.values()) {
+            ids.push(operation["operationId"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert!(ids.len() > 40);
+    assert_eq!(unique.len(), ids.len(), "operation ids repeat: {ids:?}");
+}

@@ -210,6 +210,61 @@ impl TestApp {
     }
 }
 
+/// A 1×1 PNG: a real image for upload tests.
+pub const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
+    0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The start of a JPEG: enough for content sniffing.
+pub const JPEG_HEAD: &[u8] = &[0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01];
+
+/// The profile form (完善信息) with every field filled in; `files` are (field, bytes).
+pub fn profile_form(region_id: i64, files: &[(&str, &[u8])]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new()
+        .text("shop_name", "琼海兴业五金店")
+        .text("contact_name", "钱老板")
+        .text("contact_phone", "13912345678")
+        .text("province", "海南省")
+        .text("city", "海口市")
+        .text("district", "龙华区")
+        .text("address", "金盘路 18 号")
+        .text("region_id", region_id.to_string())
+        .text("wechat_id", "qian_wujin");
+    for (field, bytes) in files {
+        form = form.part((*field).to_owned(), reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(format!("{field}.jpg")));
+    }
+    form
+}
+
+impl TestApp {
+    /// Signs up a new member (phone `phone`, password `member2026`) and returns his token.
+    pub async fn new_member(&self, phone: &str) -> anyhow::Result<String> {
+        self.post("/api/v1/auth/codes", None, &serde_json::json!({ "purpose": "signup", "phone": phone })).await?;
+        let code = self.latest_code_for(phone).await?;
+        let body = serde_json::json!({ "company_name": "新店", "contact_name": "钱老板", "phone": phone, "password": "member2026", "code": code });
+        let (status, response) = self.post("/api/v1/auth/signup", None, &body).await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "sign-up {phone}: {status} {response}");
+        self.login(phone, "member2026").await
+    }
+
+    /// Sends the profile form as `token`.
+    pub async fn put_profile(&self, token: &str, form: reqwest::multipart::Form) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self.client.put(self.url("/api/v1/me/profile")).bearer_auth(token).multipart(form).send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    /// Files under the data directory's uploads folder.
+    pub fn upload_files(&self) -> Vec<String> {
+        std::fs::read_dir(self.database.dir().join("uploads"))
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Phones of the demo accounts, by role.
 pub mod pifa_demo {
     pub const ADMIN: &str = "13800000001";

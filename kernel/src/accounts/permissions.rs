@@ -29,6 +29,12 @@ pub enum Permission {
     ManageCatalog,
     /// Read the member levels (to approve members, to price for them).
     ReadLevels,
+    /// A member's own profile, addresses (and later cart and orders).
+    OwnMemberAccount,
+    /// Read member records: all of them, or a manager's (his regions, bound to him).
+    ReadMembers,
+    /// Approve or reject members.
+    ReviewMembers,
 }
 
 impl Permission {
@@ -41,6 +47,9 @@ impl Permission {
             ReadMessages => matches!(role, Admin | CustomerService),
             ReadTeam | ReadLevels => matches!(role, Admin | CustomerService | Manager),
             ManageCatalog => role == Admin,
+            OwnMemberAccount => role == Member,
+            ReadMembers => matches!(role, Admin | CustomerService | Manager),
+            ReviewMembers => matches!(role, Admin | CustomerService),
         }
     }
 }

@@ -1,0 +1,199 @@
+//! Member records: profile, standing and review, the storage side.
+
+use sqlx::FromRow;
+
+use crate::accounts::MemberState;
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+
+/// A member as staff review him.
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRecord {
+    pub id: i64,
+    pub phone: String,
+    pub name: String,
+    pub company_name: Option<String>,
+    pub member_state: Option<String>,
+    pub created_at: i64,
+    pub level_id: Option<i64>,
+    pub region_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub shop_name: Option<String>,
+    pub wechat_id: Option<String>,
+    pub shop_photo: Option<String>,
+    pub licence_photo: Option<String>,
+    pub reject_reason: Option<String>,
+}
+
+impl MemberRecord {
+    pub fn state(&self) -> Option<MemberState> {
+        self.member_state.as_deref().and_then(MemberState::from_db)
+    }
+}
+
+const MEMBER_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
+    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason
+    FROM users u LEFT JOIN members m ON m.user_id = u.id
+    WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
+
+/// Which members a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct MemberFilter {
+    pub state: Option<MemberState>,
+    pub region_id: Option<i64>,
+    /// A manager's view: members of these regions, or bound to this manager.
+    pub scope: Option<(Vec<i64>, i64)>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// An image written for a profile: its key, type and size.
+#[derive(Debug, Clone)]
+pub struct ImageRef {
+    pub key: String,
+    pub kind: &'static str,
+    pub content_type: &'static str,
+    pub size_bytes: i64,
+}
+
+/// What completing the profile writes.
+#[derive(Debug, Clone)]
+pub struct ProfileWrite {
+    pub shop_name: String,
+    pub contact_name: String,
+    pub region_id: i64,
+    pub wechat_id: String,
+    pub address: super::addresses::AddressFields,
+    pub shop_photo: Option<ImageRef>,
+    pub licence: Option<ImageRef>,
+}
+
+impl Store {
+    pub async fn member(&self, id: i64) -> StoreResult<Option<MemberRecord>> {
+        let sql = format!("{MEMBER_SELECT} AND u.id = $1");
+        Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn list_members(&self, filter: &MemberFilter) -> StoreResult<Vec<MemberRecord>> {
+        Ok(on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new(MEMBER_SELECT);
+            if let Some(state) = filter.state {
+                query.push(" AND u.member_state = ").push_bind(state.as_str());
+            }
+            if let Some(region) = filter.region_id {
+                query.push(" AND m.region_id = ").push_bind(region);
+            }
+            if let Some((regions, manager)) = &filter.scope {
+                query.push(" AND (m.manager_id = ").push_bind(*manager).push(" OR m.region_id IN (");
+                let mut list = query.separated(", ");
+                list.push_bind(-1_i64);
+                for region in regions {
+                    list.push_bind(*region);
+                }
+                query.push("))");
+            }
+            query.push(" ORDER BY u.id DESC LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
+            query.build_query_as().fetch_all(pool).await
+        })?)
+    }
+
+    /// Writes a completed profile in one transaction: the member's fields, the new images'
+    /// rows, the default address, and the state (`profile_complete`, unless already approved).
+    /// Returns the keys of images the new ones replaced.
+    pub async fn save_profile(&self, user_id: i64, profile: &ProfileWrite, now_ms: i64) -> StoreResult<Vec<String>> {
+        in_tx!(self, |tx| {
+            let old: Option<(Option<String>, Option<String>)> = sqlx::query_as("SELECT shop_photo, licence_photo FROM members WHERE user_id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
+            let (old_shop, old_licence) = old.unwrap_or((None, None));
+            for image in [&profile.shop_photo, &profile.licence].into_iter().flatten() {
+                sqlx::query("INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&image.key)
+                    .bind(user_id)
+                    .bind(image.kind)
+                    .bind(image.content_type)
+                    .bind(image.size_bytes)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let shop_photo = profile.shop_photo.as_ref().map(|i| i.key.clone()).or(old_shop.clone());
+            let licence = profile.licence.as_ref().map(|i| i.key.clone()).or(old_licence.clone());
+            sqlx::query(
+                "INSERT INTO members (user_id, region_id, shop_name, wechat_id, shop_photo, licence_photo, profile_completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (user_id) DO UPDATE SET region_id = excluded.region_id, shop_name = excluded.shop_name, wechat_id = excluded.wechat_id,
+                 shop_photo = excluded.shop_photo, licence_photo = excluded.licence_photo, profile_completed_at = excluded.profile_completed_at",
+            )
+            .bind(user_id)
+            .bind(profile.region_id)
+            .bind(&profile.shop_name)
+            .bind(&profile.wechat_id)
+            .bind(&shop_photo)
+            .bind(&licence)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE users SET name = $2, company_name = $3, updated_at = $4, member_state = CASE WHEN member_state = 'approved' THEN member_state ELSE 'profile_complete' END WHERE id = $1")
+                .bind(user_id)
+                .bind(&profile.contact_name)
+                .bind(&profile.shop_name)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            let a = &profile.address;
+            let updated = sqlx::query("UPDATE addresses SET province = $2, city = $3, district = $4, detail = $5, contact_name = $6, phone = $7, updated_at = $8 WHERE user_id = $1 AND is_default = TRUE")
+                .bind(user_id).bind(&a.province).bind(&a.city).bind(&a.district).bind(&a.detail).bind(&a.contact_name).bind(&a.phone).bind(now_ms)
+                .execute(&mut *tx).await?.rows_affected();
+            if updated == 0 {
+                sqlx::query("INSERT INTO addresses (user_id, province, city, district, detail, contact_name, phone, is_default, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8, $8)")
+                    .bind(user_id).bind(&a.province).bind(&a.city).bind(&a.district).bind(&a.detail).bind(&a.contact_name).bind(&a.phone).bind(now_ms)
+                    .execute(&mut *tx).await?;
+            }
+            let mut replaced = Vec::new();
+            if profile.shop_photo.is_some() && let Some(old) = old_shop {
+                replaced.push(old);
+            }
+            if profile.licence.is_some() && let Some(old) = old_licence {
+                replaced.push(old);
+            }
+            for key in &replaced {
+                sqlx::query("DELETE FROM uploads WHERE key = $1").bind(key).execute(&mut *tx).await?;
+            }
+            Ok::<_, StoreError>(replaced)
+        })
+    }
+
+    /// Approves a member whose profile is complete: level, region and manager in one step.
+    /// False when the member is not waiting for review.
+    pub async fn approve_member(&self, id: i64, level_id: i64, region_id: i64, manager_id: Option<i64>, by: i64, now_ms: i64) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            let moved = sqlx::query("UPDATE users SET member_state = 'approved', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
+                .bind(id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if moved {
+                sqlx::query("UPDATE members SET level_id = $2, region_id = $3, manager_id = $4, reject_reason = NULL, reviewed_by = $5, reviewed_at = $6 WHERE user_id = $1")
+                    .bind(id).bind(level_id).bind(region_id).bind(manager_id).bind(by).bind(now_ms)
+                    .execute(&mut *tx).await?;
+            }
+            Ok::<_, StoreError>(moved)
+        })
+    }
+
+    /// Rejects a member whose profile is complete, with the reason he will read.
+    pub async fn reject_member(&self, id: i64, reason: &str, by: i64, now_ms: i64) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            let moved = sqlx::query("UPDATE users SET member_state = 'rejected', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
+                .bind(id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if moved {
+                sqlx::query("UPDATE members SET reject_reason = $2, reviewed_by = $3, reviewed_at = $4 WHERE user_id = $1").bind(id).bind(reason).bind(by).bind(now_ms).execute(&mut *tx).await?;
+            }
+            Ok::<_, StoreError>(moved)
+        })
+    }
+}

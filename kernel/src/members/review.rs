@@ -1,0 +1,196 @@
+//! Reviewing members (B1): staff list and read members in their scope, and admins or customer
+//! service approve (level, region and manager in one step) or reject with a reason. The member
+//! is told in his inbox, and by SMS on approval.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::profile::upload_url;
+use super::records::{MemberFilter, MemberRecord};
+use crate::accounts::audit::Operation;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
+use crate::accounts::{MemberState, Role};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::notify::{Channel, OutgoingMessage};
+
+/// The SMS and inbox text on approval (REQUIREMENTS B1, K1).
+pub const APPROVED_TEXT: &str = "您的账号已通过审核，请刷新小程序，可获得内部批发价格。";
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub id: i64,
+    pub phone: String,
+    pub name: String,
+    pub company_name: Option<String>,
+    pub member_state: Option<MemberState>,
+    pub level_id: Option<i64>,
+    pub region_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub shop_name: Option<String>,
+    pub wechat_id: Option<String>,
+    pub shop_photo_url: Option<String>,
+    pub licence_url: Option<String>,
+    pub reject_reason: Option<String>,
+    pub created_at: String,
+}
+
+impl MemberView {
+    fn of(r: MemberRecord) -> MemberView {
+        MemberView {
+            member_state: r.state(),
+            id: r.id,
+            phone: r.phone,
+            name: r.name,
+            company_name: r.company_name,
+            level_id: r.level_id,
+            region_id: r.region_id,
+            manager_id: r.manager_id,
+            shop_name: r.shop_name,
+            wechat_id: r.wechat_id,
+            shop_photo_url: r.shop_photo.as_deref().map(upload_url),
+            licence_url: r.licence_photo.as_deref().map(upload_url),
+            reject_reason: r.reject_reason,
+            created_at: rfc3339(r.created_at),
+        }
+    }
+}
+
+/// Admins and customer service see every member; a manager sees the members of his regions
+/// and those bound to him.
+fn scope_of(actor: &Actor) -> Option<(Vec<i64>, i64)> {
+    if actor.has(Permission::ReviewMembers) { None } else { Some((actor.region_ids.iter().copied().collect(), actor.user_id)) }
+}
+
+fn in_scope(actor: &Actor, member: &MemberRecord) -> bool {
+    match scope_of(actor) {
+        None => true,
+        Some((regions, manager)) => member.manager_id == Some(manager) || member.region_id.is_some_and(|r| regions.contains(&r)),
+    }
+}
+
+/// Whether `actor` may see member `member_id`'s record and photos.
+pub async fn can_review(app: &AppState, actor: &Actor, member_id: i64) -> ApiResult<bool> {
+    if !actor.has(Permission::ReadMembers) {
+        return Ok(false);
+    }
+    Ok(app.store.member(member_id).await?.is_some_and(|m| in_scope(actor, &m)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct MemberQuery {
+    pub state: Option<MemberState>,
+    pub region_id: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Members in the caller's scope, newest first (admin, customer service, managers).
+#[utoipa::path(get, path = "/admin/members", tag = "members", params(MemberQuery), responses((status = 200, body = [MemberView])), security(("bearer" = [])))]
+pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<MemberQuery>) -> ApiResult<Json<Vec<MemberView>>> {
+    actor.require(Permission::ReadMembers)?;
+    let filter = MemberFilter { state: q.state, region_id: q.region_id, scope: scope_of(&actor), limit: q.limit.unwrap_or(50).clamp(1, 200), offset: q.offset.unwrap_or(0).max(0) };
+    Ok(Json(app.store.list_members(&filter).await?.into_iter().map(MemberView::of).collect()))
+}
+
+async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
+    actor.require(Permission::ReadMembers)?;
+    let member = app.store.member(id).await?.ok_or_else(ApiError::not_found)?;
+    if !in_scope(actor, &member) {
+        return Err(ApiError::not_found());
+    }
+    Ok(member)
+}
+
+/// One member with his profile photos (404 outside the caller's scope).
+#[utoipa::path(get, path = "/admin/members/{id}", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<MemberView>> {
+    Ok(Json(MemberView::of(scoped_member(&app, &actor, id).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Default: the default level.
+    pub level_id: Option<i64>,
+    pub region_id: i64,
+    /// A manager serving that region; default: none yet (any manager of the region confirms).
+    pub manager_id: Option<i64>,
+}
+
+fn not_waiting() -> ApiError {
+    ApiError::new(axum::http::StatusCode::CONFLICT, "invalid_state", "该会员不在待审核状态 (the member is not waiting for review)")
+}
+
+/// Approve a member whose profile is complete (admin, customer service).
+#[utoipa::path(post, path = "/admin/members/{id}/approve", tag = "members", params(("id" = i64, Path)), request_body = Approval,
+    responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn approve(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Approval>) -> ApiResult<Json<MemberView>> {
+    actor.require(Permission::ReviewMembers)?;
+    let member = scoped_member(&app, &actor, id).await?;
+    let levels = app.store.list_levels().await?;
+    let level_id = match input.level_id {
+        Some(level) if levels.iter().any(|l| l.id == level) => level,
+        Some(_) => return Err(ApiError::invalid_field("unknown_level", "level_id", "会员等级不存在 (level_id: no such level)")),
+        None => levels.iter().find(|l| l.is_default).map(|l| l.id).ok_or_else(|| ApiError::invalid_field("unknown_level", "level_id", "请选择会员等级 (no default level: choose one)"))?,
+    };
+    if app.store.unknown_regions([input.region_id]).await?.contains(&input.region_id) {
+        return Err(ApiError::invalid_field("unknown_region", "region_id", "区域不存在 (region_id: no such region)"));
+    }
+    if let Some(manager) = input.manager_id {
+        let serves = app.store.user_by_id(manager).await?.is_some_and(|u| u.roles.contains(&Role::Manager) && u.region_ids.contains(&input.region_id) && !u.disabled);
+        if !serves {
+            return Err(ApiError::invalid_field("invalid_manager", "manager_id", "须为该区域的客户经理 (manager_id: a manager of that region)"));
+        }
+    }
+    if member.state() != Some(MemberState::ProfileComplete) {
+        return Err(not_waiting());
+    }
+    let now = app.clock.now_ms();
+    if !app.store.approve_member(id, level_id, input.region_id, input.manager_id, actor.user_id, now).await? {
+        return Err(not_waiting());
+    }
+    for channel in [Channel::Inbox, Channel::Sms] {
+        let message = OutgoingMessage { channel, recipient: member.phone.clone(), user_id: Some(id), template: "member.approved".to_owned(), params: serde_json::json!({}), body: APPROVED_TEXT.to_owned() };
+        app.store.enqueue_message(&message, now).await?;
+    }
+    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.approve", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "level_id": level_id, "region_id": input.region_id, "manager_id": input.manager_id }) }, &client, now).await?;
+    get(State(app), actor, Path(id)).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    /// Shown to the member.
+    pub reason: String,
+}
+
+/// Reject a member whose profile is complete, with a reason he reads in his inbox (admin,
+/// customer service).
+#[utoipa::path(post, path = "/admin/members/{id}/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
+    responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn reject(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Rejection>) -> ApiResult<Json<MemberView>> {
+    actor.require(Permission::ReviewMembers)?;
+    let member = scoped_member(&app, &actor, id).await?;
+    let reason = crate::accounts::parse_name(&input.reason, "reason", 200)?;
+    let now = app.clock.now_ms();
+    if !app.store.reject_member(id, &reason, actor.user_id, now).await? {
+        return Err(not_waiting());
+    }
+    let message = OutgoingMessage {
+        channel: Channel::Inbox,
+        recipient: member.phone.clone(),
+        user_id: Some(id),
+        template: "member.rejected".to_owned(),
+        params: serde_json::json!({ "reason": reason }),
+        body: format!("您的资料未通过审核：{reason}。请修改后重新提交。"),
+    };
+    app.store.enqueue_message(&message, now).await?;
+    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.reject", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "reason": reason }) }, &client, now).await?;
+    get(State(app), actor, Path(id)).await
+}
