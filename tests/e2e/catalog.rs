@@ -79,9 +79,10 @@ async fn prices_stay_hidden_from_visitors_and_unapproved_members(backend: Backen
     let (_, cheap) = app.get("/api/v1/products?max_price_fen=3000", Some(&approved)).await?;
     assert_eq!(cheap.as_array().map(Vec::len), Some(2), "BS-008 and AQM-001 start at or below 30.00 for him");
 
-    // Open mode shows prices to everyone.
+    // Open mode (without the profile switch) shows prices to everyone.
     let (_, mut settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
     settings["shop_mode"] = json!("open");
+    settings["require_profile"] = json!(false);
     app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&settings)).await?;
     let (_, detail) = app.get(&format!("/api/v1/products/{}", product.id), None).await?;
     assert_eq!(detail["skus"][1]["price"]["price_fen"], 2800, "a visitor pays the catalogue price");
@@ -139,3 +140,46 @@ async fn bad_catalogue_input_writes_nothing(backend: Backend) -> anyhow::Result<
     app.stop().await
 }
 on_both_backends!(bad_catalogue_input_sqlite, bad_catalogue_input_postgres, bad_catalogue_input_writes_nothing);
+
+#[tokio::test]
+async fn the_shop_mode_switches_guard_the_catalogue() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let approved = app.login(MEMBER, PASSWORD).await?;
+    let newcomer = app.new_member("13912345671").await?;
+    let id = hard_hat(&app).await?.id;
+    let product = format!("/api/v1/products/{id}");
+    let (_, settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
+    let set = |changes: Value| {
+        let mut s = settings.clone();
+        if let (Some(target), Value::Object(fields)) = (s.as_object_mut(), changes) {
+            target.extend(fields);
+        }
+        s
+    };
+
+    // Internal mode behind the single page: only the shop's card, for everyone but the approved.
+    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "internal", "single_page": true })))).await?;
+    for (who, token) in [("visitor", None), ("newcomer", Some(newcomer.as_str()))] {
+        for path in ["/api/v1/products", product.as_str(), "/api/v1/categories", "/api/v1/brands"] {
+            let (status, body) = app.get(path, token).await?;
+            assert_eq!((status.as_u16(), error_code(&body)), (403, "single_page"), "{who} {path}");
+        }
+    }
+    let (_, card) = app.get("/api/v1/shop", None).await?;
+    assert_eq!((card["shop_name"].as_str(), card["single_page"].as_bool()), (Some("安达劳保五金批发"), Some(true)));
+    assert_eq!(app.get(&product, Some(&approved)).await?.0, StatusCode::OK);
+
+    // Open mode with the profile switch: lists for all, a product page after the profile.
+    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "open", "require_profile": true })))).await?;
+    let (status, list) = app.get("/api/v1/products", None).await?;
+    assert_eq!((status, list[0]["prices_visible"].as_bool()), (StatusCode::OK, Some(true)));
+    let (status, body) = app.get(&product, None).await?;
+    assert_eq!((status.as_u16(), error_code(&body)), (401, "profile_required"));
+    let (status, body) = app.get(&product, Some(&newcomer)).await?;
+    assert_eq!((status.as_u16(), error_code(&body)), (403, "profile_required"));
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("完善资料后可继续访问")));
+    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "open", "require_profile": false })))).await?;
+    assert_eq!(app.get(&product, None).await?.0, StatusCode::OK);
+    app.stop().await
+}

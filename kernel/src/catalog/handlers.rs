@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::pricing::{PriceView, effective_breaks, level_price};
+use super::pricing::{Page, PriceView, effective_breaks, level_price};
 use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
 use crate::accounts::audit::Operation;
@@ -44,9 +44,10 @@ pub struct CategoryInput {
     pub sort: i64,
 }
 
-/// Every category, top level first (public).
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category])))]
-pub async fn list_categories(State(app): State<AppState>) -> ApiResult<Json<Vec<Category>>> {
+/// Every category, top level first (public unless the shop hides behind its single page).
+#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list_categories(State(app): State<AppState>, MaybeActor(actor): MaybeActor) -> ApiResult<Json<Vec<Category>>> {
+    PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.list_categories().await?))
 }
 
@@ -87,9 +88,10 @@ pub struct BrandInput {
     pub description: String,
 }
 
-/// Every brand (品牌中心, public).
-#[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand])))]
-pub async fn list_brands(State(app): State<AppState>) -> ApiResult<Json<Vec<Brand>>> {
+/// Every brand (品牌中心; public unless the shop hides behind its single page).
+#[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list_brands(State(app): State<AppState>, MaybeActor(actor): MaybeActor) -> ApiResult<Json<Vec<Brand>>> {
+    PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.list_brands().await?))
 }
 
@@ -468,7 +470,7 @@ pub struct ProductQuery {
 /// Goods on the shelf, by category (with its sub-categories) or brand.
 #[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
-    let view = PriceView::of(&app.store, actor.as_ref()).await?;
+    let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let sort = match q.sort.as_deref() {
         None | Some("new") => ProductSort::Newest,
         Some("price_asc") => ProductSort::PriceAsc,
@@ -502,7 +504,7 @@ pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): Maybe
 /// One product on the shelf with every SKU (a delisted product is not found).
 #[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_shop_product(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Path(id): Path<i64>) -> ApiResult<Json<ShopProduct>> {
-    let view = PriceView::of(&app.store, actor.as_ref()).await?;
+    let view = PriceView::of(&app.store, actor.as_ref(), Page::Product).await?;
     let product = app.store.product(id).await?.filter(|p| p.on_shelf).ok_or_else(ApiError::not_found)?;
     Ok(Json(ShopProduct::of(product, view)))
 }

@@ -18,20 +18,41 @@ pub enum PriceView {
     Visible { level_id: Option<i64> },
 }
 
+/// What a catalogue route is about to show: a list (homepage, category, brand) or a product
+/// page, which the open mode's profile switch guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    List,
+    Product,
+}
+
 impl PriceView {
-    pub async fn of(store: &Store, actor: Option<&Actor>) -> ApiResult<PriceView> {
-        let mode = store.settings().await?.shop_mode;
-        let Some(actor) = actor else {
-            return Ok(if mode == ShopMode::Open { PriceView::Visible { level_id: None } } else { PriceView::Hidden });
-        };
-        if actor.roles.iter().any(|role| *role != Role::Member) {
+    /// Decides what `actor` may see of the shop (B2), or refuses: `single_page` when the shop
+    /// hides behind its single page, `profile_required` when open mode asks for the profile first.
+    pub async fn of(store: &Store, actor: Option<&Actor>, page: Page) -> ApiResult<PriceView> {
+        let settings = store.settings().await?;
+        if actor.is_some_and(|a| a.roles.iter().any(|role| *role != Role::Member)) {
             return Ok(PriceView::Visible { level_id: None });
         }
-        let standing = store.standing(actor.user_id).await?;
-        Ok(match (standing.state, mode) {
-            (Some(MemberState::Approved), _) | (_, ShopMode::Open) => PriceView::Visible { level_id: standing.level_id },
-            _ => PriceView::Hidden,
-        })
+        let standing = match actor {
+            Some(actor) => store.standing(actor.user_id).await?,
+            None => crate::members::Standing { state: None, level_id: None },
+        };
+        match (settings.shop_mode, standing.state) {
+            (_, Some(MemberState::Approved)) => Ok(PriceView::Visible { level_id: standing.level_id }),
+            (ShopMode::Internal, _) if settings.single_page => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "single_page",
+                "本店仅对审核通过的会员开放，请查看店铺介绍或联系客服 (the shop is open to approved members only)",
+            )),
+            (ShopMode::Internal, _) => Ok(PriceView::Hidden),
+            (ShopMode::Open, None | Some(MemberState::Authorised)) if settings.require_profile && page == Page::Product => Err(ApiError::new(
+                if actor.is_some() { axum::http::StatusCode::FORBIDDEN } else { axum::http::StatusCode::UNAUTHORIZED },
+                "profile_required",
+                "完善资料后可继续访问 (complete your profile to continue)",
+            )),
+            (ShopMode::Open, _) => Ok(PriceView::Visible { level_id: standing.level_id }),
+        }
     }
 
     pub fn is_visible(self) -> bool {
