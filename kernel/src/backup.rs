@@ -182,6 +182,8 @@ impl Store {
             }
             Ok::<_, StoreError>(counts)
         })?;
+        // The search index is derived from the restored products.
+        self.reindex_all().await?;
         Ok(counts)
     }
 }

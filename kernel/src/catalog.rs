@@ -5,6 +5,7 @@
 
 pub mod handlers;
 pub mod pricing;
+pub mod search;
 pub mod storage;
 
 use serde::{Deserialize, Serialize};

@@ -32,6 +32,8 @@ enum Command {
     Demo,
     /// Apply migrations and exit.
     Migrate,
+    /// Rebuild the product search index from the products.
+    Reindex,
     /// Write a backup of all data (default: into PIFA_DATA/backups).
     Backup {
         /// Write to this file instead.
@@ -56,6 +58,11 @@ pub async fn run() -> anyhow::Result<()> {
             let store = config.open_store().await?;
             crate::demo::load(&store, &Hasher::production()?, Clock::system().now_ms()).await?;
             println!("{}", crate::demo::accounts_table());
+            Ok(())
+        }
+        Command::Reindex => {
+            let store = config.open_store().await?;
+            println!("reindexed {} products", store.reindex_all().await?);
             Ok(())
         }
         Command::Migrate => {
@@ -99,6 +106,10 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
         crate::demo::load(&store, &hasher, clock.now_ms()).await?;
         tracing::info!("demo data loaded");
     }
+    if !store.search_supports_chinese().await? {
+        tracing::warn!("PostgreSQL's text parser drops Chinese characters under this database's locale: create the database with a UTF-8 locale (e.g. C.UTF-8) for search to work");
+    }
+    tokio::task::spawn_blocking(crate::catalog::search::warm_up);
     let state = AppState { store, clock, hasher, config: Arc::new(config) };
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;

@@ -147,12 +147,15 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         ("ST-012", "劳保手套 浸胶耐磨 12双装", 1, vec![sku("浸胶", "均码", 3600, 1200, "6901234500042"), sku("挂胶", "均码", 4200, 500, "6901234500059")]),
         ("FS-020", "防水涂料 JS聚合物水泥基 20kg", 2, vec![sku("JS-II", "灰色 20kg", 26800, 90, "6901234500066"), sku("JS-II", "白色 20kg", 27800, 60, "6901234500073")]),
         ("BS-008", "活动扳手 铬钒钢", 3, vec![sku("8寸", "200mm", 2450, 300, "6901234500080"), sku("10寸", "250mm", 2950, 300, "6901234500097"), sku("12寸", "300mm", 3650, 150, "6901234500103")]),
+        ("FS-021", "防水涂料 单组份聚氨酯 20kg", 2, vec![sku("PU-951", "黑色 20kg", 32800, 40, "6901234500110")]),
+        ("TD-003", "LED 强光头灯 充电式", 0, vec![sku("T6", "白光", 3900, 200, "6901234500127")]),
     ];
+    let descriptions = [("TD-003", "夜间施工照明，可夹在安全帽上使用，续航8小时。")];
     for (item_no, name, index, skus) in products {
         let product = NewProduct {
             item_no: item_no.to_owned(),
             name: name.to_owned(),
-            description: String::new(),
+            description: descriptions.iter().find(|(no, _)| *no == item_no).map(|(_, d)| (*d).to_owned()).unwrap_or_default(),
             brand_id: brands.get(index).copied(),
             category_id: categories.get(index).copied(),
             supplier_id: supplier,
@@ -160,7 +163,8 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             on_shelf: true,
             skus,
         };
-        store.insert_product(&product, now_ms).await?;
+        let id = store.insert_product(&product, now_ms).await?;
+        store.reindex_product(id).await?;
     }
     Ok(())
 }

@@ -109,6 +109,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::replace_sku))
         .routes(routes!(catalog::list_products))
         .routes(routes!(catalog::get_shop_product))
+        .routes(routes!(catalog::search))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))

@@ -143,6 +143,7 @@ migrations! {
     1 => "0001_foundation",
     2 => "0002_catalogue",
     3 => "0003_member_profiles",
+    4 => "0004_search",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -129,6 +129,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
+    ("GET /api/v1/search", Record::ShopProduct, "*=200"),
     ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
     ("PUT /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
     ("GET /api/v1/me/addresses", Record::MemberAddress, "*=403 anon=401 member=200 waiting=200-"),
@@ -261,7 +262,8 @@ impl World {
         } else {
             self.haikou_driver_id
         };
-        template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name).replace("{key}", &self.licence_key)
+        let path = template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name).replace("{key}", &self.licence_key);
+        if path.ends_with("/search") { format!("{path}?q=aqm") } else { path }
     }
 
     /// The fields of `record` that identify it in a response body.

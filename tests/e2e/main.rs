@@ -9,4 +9,5 @@ mod members;
 mod conformance;
 mod migrations;
 mod openapi;
+mod search;
 mod staff;

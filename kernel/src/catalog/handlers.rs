@@ -326,6 +326,7 @@ pub async fn create_product(State(app): State<AppState>, actor: Actor, client: C
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     };
+    app.store.reindex_product(id).await?;
     log(&app, &actor, &client, "product.create", "product", id, serde_json::json!({ "item_no": new.item_no, "skus": new.skus.len() })).await?;
     let product = app.store.product(id).await?.ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::CREATED, Json(product)))
@@ -348,6 +349,10 @@ pub struct ProductPatch {
     pub category_id: Option<i64>,
     /// 上架 / 下架
     pub on_shelf: Option<bool>,
+    /// Shown in the homepage's hot list.
+    pub hot: Option<bool>,
+    /// Shown in the homepage's recommended list.
+    pub recommended: Option<bool>,
 }
 
 /// Change a product's name, description, brand, category or shelf status (admin).
@@ -362,10 +367,13 @@ pub async fn update_product(State(app): State<AppState>, actor: Actor, client: C
         brand_id: patch.brand_id.map(Some),
         category_id: patch.category_id.map(Some),
         on_shelf: patch.on_shelf,
+        hot: patch.hot,
+        recommended: patch.recommended,
     };
     if !app.store.update_product(id, &changes, app.clock.now_ms()).await? {
         return Err(ApiError::not_found());
     }
+    app.store.reindex_product(id).await?;
     log(&app, &actor, &client, "product.update", "product", id, serde_json::json!({ "name": changes.name, "on_shelf": changes.on_shelf })).await?;
     Ok(Json(app.store.product(id).await?.ok_or_else(ApiError::not_found)?))
 }
@@ -384,6 +392,7 @@ pub async fn replace_sku(State(app): State<AppState>, actor: Actor, client: Clie
     }
     log(&app, &actor, &client, "sku.replace", "sku", id, serde_json::json!({ "price_fen": sku.price_fen, "stock": sku.stock })).await?;
     let product_id = app.store.product_id_of_sku(id).await?.ok_or_else(ApiError::not_found)?;
+    app.store.reindex_product(product_id).await?;
     Ok(Json(app.store.product(product_id).await?.ok_or_else(ApiError::not_found)?))
 }
 
@@ -461,21 +470,23 @@ pub struct ProductQuery {
     /// Only for callers who see prices (else 403 `price_hidden`).
     pub min_price_fen: Option<i64>,
     pub max_price_fen: Option<i64>,
-    /// `new` (default), `price_asc`, `price_desc` (the price sorts only for callers who see prices).
+    /// `new` (default), `price_asc`, `price_desc` (the price sorts only for callers who see
+    /// prices); searches also `relevance` (their default).
     pub sort: Option<String>,
+    /// Homepage blocks: `hot`, `recommended` or `new`.
+    pub list: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
-/// Goods on the shelf, by category (with its sub-categories) or brand.
-#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
-    let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
-    let sort = match q.sort.as_deref() {
-        None | Some("new") => ProductSort::Newest,
-        Some("price_asc") => ProductSort::PriceAsc,
-        Some("price_desc") => ProductSort::PriceDesc,
-        Some(_) => return Err(ApiError::invalid_field("invalid_input", "sort", "sort: new, price_asc 或 price_desc")),
+/// The filter a query asks for, after checking the caller may filter and sort by price.
+fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, bool)> {
+    let (sort, by_relevance) = match q.sort.as_deref() {
+        None | Some("new") => (ProductSort::Newest, q.sort.is_none()),
+        Some("relevance") => (ProductSort::Newest, true),
+        Some("price_asc") => (ProductSort::PriceAsc, false),
+        Some("price_desc") => (ProductSort::PriceDesc, false),
+        Some(_) => return Err(ApiError::invalid_field("invalid_input", "sort", "sort: relevance, new, price_asc 或 price_desc")),
     };
     if sort != ProductSort::Newest {
         view.require_visible("sort")?;
@@ -486,6 +497,12 @@ pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): Maybe
     if q.max_price_fen.is_some() {
         view.require_visible("max_price_fen")?;
     }
+    let (hot_only, recommended_only) = match q.list.as_deref() {
+        None | Some("new") => (false, false),
+        Some("hot") => (true, false),
+        Some("recommended") => (false, true),
+        Some(_) => return Err(ApiError::invalid_field("invalid_input", "list", "list: hot, recommended 或 new")),
+    };
     let filter = ProductFilter {
         category_id: q.category_id,
         brand_id: q.brand_id,
@@ -493,10 +510,21 @@ pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): Maybe
         min_price_fen: q.min_price_fen,
         max_price_fen: q.max_price_fen,
         price_level: view.level_id(),
+        ids: None,
+        hot_only,
+        recommended_only,
         sort,
         limit: q.limit.unwrap_or(20).clamp(1, 100),
         offset: q.offset.unwrap_or(0).max(0),
     };
+    Ok((filter, by_relevance))
+}
+
+/// Goods on the shelf, by category (with its sub-categories) or brand, or a homepage list.
+#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
+    let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
+    let (filter, _) = filter_of(&q, view)?;
     let products = app.store.list_products(&filter).await?;
     Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
 }
@@ -507,4 +535,42 @@ pub async fn get_shop_product(State(app): State<AppState>, MaybeActor(actor): Ma
     let view = PriceView::of(&app.store, actor.as_ref(), Page::Product).await?;
     let product = app.store.product(id).await?.filter(|p| p.on_shelf).ok_or_else(ApiError::not_found)?;
     Ok(Json(ShopProduct::of(product, view)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchText {
+    /// Words (安全帽, 手套 劳保), pinyin initials (aqm), an item number or a barcode.
+    pub q: String,
+}
+
+/// Search the shelf (C4): segmented Chinese words, pinyin initials or a scanned barcode, with
+/// the list's filters; best match first unless a sort is given.
+#[utoipa::path(get, path = "/search", tag = "catalog", params(("q" = String, Query, description = "words, initials or a barcode"), ProductQuery),
+    responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn search(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(text): Query<SearchText>, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
+    let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
+    let (mut filter, by_relevance) = filter_of(&q, view)?;
+    let text = text.q.trim();
+    if text.chars().count() > 100 {
+        return Err(ApiError::invalid_field("invalid_input", "q", "q: 最多100个字符 (at most 100 characters)"));
+    }
+    // A scanned barcode names one SKU: show its product.
+    let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit()) { app.store.product_id_by_barcode(text).await? } else { None };
+    let matches = match barcode_hit {
+        Some(id) => vec![(id, 1.0)],
+        None => app.store.search_products(text).await?,
+    };
+    filter.ids = Some(matches.iter().map(|(id, _)| *id).collect());
+    let ids = if by_relevance {
+        // Filter all matches, keep their rank order, then take the page.
+        let (limit, offset) = (filter.limit, filter.offset);
+        filter.limit = 1000;
+        filter.offset = 0;
+        let kept = app.store.filter_product_ids(&filter).await?;
+        matches.iter().map(|(id, _)| *id).filter(|id| kept.contains(id)).skip(usize::try_from(offset).unwrap_or(0)).take(usize::try_from(limit).unwrap_or(20)).collect()
+    } else {
+        app.store.filter_product_ids(&filter).await?
+    };
+    let products = app.store.products_by_ids(&ids).await?;
+    Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
 }

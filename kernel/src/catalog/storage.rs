@@ -43,6 +43,8 @@ pub struct ProductChanges {
     pub brand_id: Option<Option<i64>>,
     pub category_id: Option<Option<i64>>,
     pub on_shelf: Option<bool>,
+    pub hot: Option<bool>,
+    pub recommended: Option<bool>,
 }
 
 /// Which products a list shows.
@@ -56,6 +58,10 @@ pub struct ProductFilter {
     pub min_price_fen: Option<i64>,
     pub max_price_fen: Option<i64>,
     pub price_level: Option<i64>,
+    /// Only these products (search matches).
+    pub ids: Option<Vec<i64>>,
+    pub hot_only: bool,
+    pub recommended_only: bool,
     pub sort: ProductSort,
     pub limit: i64,
     pub offset: i64,
@@ -274,6 +280,12 @@ impl Store {
                 if let Some(on_shelf) = changes.on_shelf {
                     sqlx::query("UPDATE products SET on_shelf = $2 WHERE id = $1").bind(id).bind(on_shelf).execute(&mut *tx).await?;
                 }
+                if let Some(hot) = changes.hot {
+                    sqlx::query("UPDATE products SET hot = $2 WHERE id = $1").bind(id).bind(hot).execute(&mut *tx).await?;
+                }
+                if let Some(recommended) = changes.recommended {
+                    sqlx::query("UPDATE products SET recommended = $2 WHERE id = $1").bind(id).bind(recommended).execute(&mut *tx).await?;
+                }
             }
             Ok::<_, StoreError>(found)
         })
@@ -290,10 +302,33 @@ impl Store {
 
     /// A page of products, SKUs included.
     pub async fn list_products(&self, filter: &ProductFilter) -> StoreResult<Vec<Product>> {
-        let rows: Vec<ProductRow> = on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new(format!("{PRODUCT_SELECT} WHERE 1 = 1"));
+        let ids = self.filter_product_ids(filter).await?;
+        self.products_by_ids(&ids).await
+    }
+
+    /// The ids of the products a filter selects, in its order, one page.
+    pub async fn filter_product_ids(&self, filter: &ProductFilter) -> StoreResult<Vec<i64>> {
+        if filter.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new("SELECT p.id FROM products p WHERE 1 = 1");
             if filter.on_shelf_only {
                 query.push(" AND p.on_shelf = TRUE");
+            }
+            if filter.hot_only {
+                query.push(" AND p.hot = TRUE");
+            }
+            if filter.recommended_only {
+                query.push(" AND p.recommended = TRUE");
+            }
+            if let Some(ids) = &filter.ids {
+                query.push(" AND p.id IN (");
+                let mut list = query.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                query.push(")");
             }
             if let Some(brand_id) = filter.brand_id {
                 query.push(" AND p.brand_id = ").push_bind(brand_id);
@@ -325,9 +360,21 @@ impl Store {
                 }
             }
             query.push(" LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
-            query.build_query_as().fetch_all(pool).await
+            query.build_query_scalar().fetch_all(pool).await
+        })?)
+    }
+
+    /// Products with their SKUs, in the order of `ids`.
+    pub async fn products_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Product>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ProductRow> = on_pool!(self, |pool| {
+            crate::accounts::users::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN ("), ids).build_query_as().fetch_all(pool).await
         })?;
-        self.with_skus(rows).await
+        let mut products = self.with_skus(rows).await?;
+        products.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+        Ok(products)
     }
 
     async fn with_skus(&self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {

@@ -1,0 +1,205 @@
+//! Product search (C4). Chinese has no spaces, so names and descriptions are segmented into
+//! words with jieba when a product is written, and stored with the pinyin initials of its name
+//! (安全帽 → aqm). SQLite indexes them with FTS5 and ranks with bm25; PostgreSQL with a weighted
+//! tsvector and ts_rank. A query is segmented the same way; every word must match.
+
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use pinyin::ToPinyin;
+
+use super::Product;
+use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
+
+/// Loading the dictionary takes a moment: once per process, on first use.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+
+/// Warms the segmenter so the first search does not pay for the dictionary.
+pub fn warm_up() {
+    LazyLock::force(&JIEBA);
+}
+
+/// The words of `text` for indexing and querying: jieba's search segmentation (words and their
+/// sub-words), ASCII lower-cased, punctuation dropped.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in JIEBA.cut_for_search(text, true) {
+        let word: String = token.word.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+        if !word.is_empty() && !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    out
+}
+
+/// Pinyin initials of every Chinese word of `name`, and of the whole name (安全帽 ABS 工地 →
+/// `aqm gd aqmgd`), so typing the first letters finds a product.
+pub fn initials(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut whole = String::new();
+    for token in JIEBA.cut(name, true) {
+        let letters: String = token.word.to_pinyin().flatten().map(|p| p.first_letter()).collect();
+        if !letters.is_empty() {
+            whole.push_str(&letters);
+            if !out.contains(&letters) {
+                out.push(letters);
+            }
+        }
+    }
+    if !whole.is_empty() && !out.contains(&whole) {
+        out.push(whole);
+    }
+    out
+}
+
+/// What the index holds for one product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDoc {
+    pub name_tokens: String,
+    pub body_tokens: String,
+    pub initials: String,
+}
+
+impl SearchDoc {
+    pub fn of(product: &Product, brand: Option<&str>, categories: &[String]) -> SearchDoc {
+        let mut body = vec![product.item_no.clone(), product.description.clone()];
+        body.extend(brand.map(str::to_owned));
+        body.extend(categories.iter().cloned());
+        for sku in &product.skus {
+            body.push(sku.model.clone());
+            body.push(sku.spec.clone());
+            body.extend(sku.barcode.clone());
+        }
+        SearchDoc { name_tokens: words(&product.name).join(" "), body_tokens: words(&body.join(" ")).join(" "), initials: initials(&product.name).join(" ") }
+    }
+}
+
+/// A query in each backend's syntax, every word required; ASCII words also match as prefixes
+/// (typing `aqm` finds `aqmgd`). `None` when the query has no words.
+fn match_expression(backend: Backend, query: &str) -> Option<String> {
+    let terms = words(query);
+    if terms.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = terms
+        .iter()
+        .map(|term| {
+            let prefix = term.chars().all(|c| c.is_ascii_alphabetic());
+            match backend {
+                Backend::Sqlite => format!("\"{}\"{}", term.replace('"', "\"\""), if prefix { "*" } else { "" }),
+                Backend::Postgres => format!("'{}'{}", term.replace('\'', "''"), if prefix { ":*" } else { "" }),
+            }
+        })
+        .collect();
+    Some(parts.join(match backend {
+        Backend::Sqlite => " ",
+        Backend::Postgres => " & ",
+    }))
+}
+
+/// At most this many matches are ranked; a query that broad needs filters anyway.
+const MAX_MATCHES: i64 = 1000;
+
+impl Store {
+    /// Rebuilds one product's index entry from what is stored (after any write to it).
+    pub async fn reindex_product(&self, id: i64) -> StoreResult<()> {
+        let Some(product) = self.product(id).await? else { return Ok(()) };
+        let brand = match product.brand_id {
+            Some(brand) => self.list_brands().await?.into_iter().find(|b| b.id == brand).map(|b| b.name),
+            None => None,
+        };
+        let categories = self.category_path(product.category_id).await?;
+        let doc = SearchDoc::of(&product, brand.as_deref(), &categories);
+        let (delete, insert) = match self.backend() {
+            Backend::Sqlite => ("DELETE FROM product_fts WHERE rowid = $1", "INSERT INTO product_fts (rowid, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)"),
+            Backend::Postgres => ("DELETE FROM product_search WHERE product_id = $1", "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)"),
+        };
+        in_tx!(self, |tx| {
+            sqlx::query(delete).bind(id).execute(&mut *tx).await?;
+            sqlx::query(insert).bind(id).bind(&doc.name_tokens).bind(&doc.body_tokens).bind(&doc.initials).execute(&mut *tx).await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Rebuilds the whole index (after a restore, or with `pifa reindex`). Returns the count.
+    pub async fn reindex_all(&self) -> StoreResult<usize> {
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar("SELECT id FROM products ORDER BY id").fetch_all(pool).await)?;
+        for id in &ids {
+            self.reindex_product(*id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    /// The names of a category and its ancestors (a product is found by its categories' names).
+    async fn category_path(&self, category_id: Option<i64>) -> StoreResult<Vec<String>> {
+        let categories = self.list_categories().await?;
+        let mut names = Vec::new();
+        let mut next = category_id;
+        while let Some(id) = next {
+            let Some(category) = categories.iter().find(|c| c.id == id) else { break };
+            names.push(category.name.clone());
+            next = category.parent_id;
+            if names.len() > 3 {
+                break;
+            }
+        }
+        Ok(names)
+    }
+
+    /// Products matching every word of `query`, best first, as (id, score); higher is better.
+    pub async fn search_products(&self, query: &str) -> StoreResult<Vec<(i64, f64)>> {
+        let backend = self.backend();
+        let Some(expression) = match_expression(backend, query) else { return Ok(Vec::new()) };
+        Ok(match backend {
+            // bm25 is lower-is-better; negate it. Weights: name 10, body 1, initials 5.
+            Backend::Sqlite => on_pool!(self, |pool| {
+                sqlx::query_as("SELECT rowid, -bm25(product_fts, 10.0, 1.0, 5.0) AS score FROM product_fts WHERE product_fts MATCH $1 ORDER BY score DESC LIMIT $2")
+                    .bind(&expression)
+                    .bind(MAX_MATCHES)
+                    .fetch_all(pool)
+                    .await
+            })?,
+            Backend::Postgres => on_pool!(self, |pool| {
+                sqlx::query_as("SELECT product_id, ts_rank(document, q)::FLOAT8 AS score FROM product_search, to_tsquery('simple', $1) q WHERE document @@ q ORDER BY score DESC, product_id LIMIT $2")
+                    .bind(&expression)
+                    .bind(MAX_MATCHES)
+                    .fetch_all(pool)
+                    .await
+            })?,
+        })
+    }
+
+    /// The product holding the SKU with this barcode.
+    pub async fn product_id_by_barcode(&self, barcode: &str) -> StoreResult<Option<i64>> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT product_id FROM skus WHERE barcode = $1").bind(barcode).fetch_optional(pool).await)?)
+    }
+
+    /// Whether PostgreSQL's text parser keeps Chinese words (it does under UTF-8 locales).
+    pub async fn search_supports_chinese(&self) -> StoreResult<bool> {
+        match self.backend() {
+            Backend::Sqlite => Ok(true),
+            Backend::Postgres => {
+                let text: String = on_pool!(self, |pool| sqlx::query_scalar("SELECT to_tsvector('simple', '安全帽')::TEXT").fetch_one(pool).await)?;
+                Ok(text.contains("安全帽"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segmentation_and_initials() {
+        assert!(words("劳保手套 浸胶耐磨").contains(&"手套".to_owned()), "{:?}", words("劳保手套 浸胶耐磨"));
+        assert!(words("劳保手套").contains(&"劳保".to_owned()));
+        let coating = words("防水涂料");
+        assert!(coating.contains(&"防水".to_owned()) && coating.contains(&"涂料".to_owned()), "{coating:?}");
+        assert!(!coating.contains(&"水涂".to_owned()));
+        assert!(initials("安全帽 ABS 工地").contains(&"aqm".to_owned()), "{:?}", initials("安全帽 ABS 工地"));
+        assert_eq!(match_expression(Backend::Sqlite, "aqm").as_deref(), Some("\"aqm\"*"));
+        assert_eq!(match_expression(Backend::Postgres, "it's").as_deref(), Some("'it':* & 's':*"));
+        assert_eq!(match_expression(Backend::Sqlite, " ，。 "), None);
+    }
+}
