@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod pricing;
 pub mod search;
 pub mod storage;
+pub mod transfer;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Structured detail (an import's row errors).
+    pub details: Option<serde_json::Value>,
     retry_after_secs: Option<i64>,
 }
 
@@ -33,13 +35,17 @@ pub struct ErrorDetail {
     /// The request field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Structured detail where a message is not enough: an import's errors, row by row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None, retry_after_secs: None }
+        ApiError { status, code, message: message.into(), field: None, details: None, retry_after_secs: None }
     }
 
     /// 422 for a request field that does not parse into its domain type.
@@ -85,6 +91,11 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误 (internal error)")
     }
 
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
     pub fn with_field(mut self, field: &str) -> ApiError {
         self.field = Some(field.to_owned());
         self
@@ -100,7 +111,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field },
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field, details: self.details },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs

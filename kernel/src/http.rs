@@ -32,7 +32,7 @@ use crate::{backup, members, notify, regions, settings, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
-/// A profile form carries two photos of at most 8 MB each.
+/// A profile form carries two photos of at most 8 MB each; an import file up to 100,000 rows.
 const UPLOAD_BODY_LIMIT_BYTES: usize = 20 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -110,6 +110,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::list_products))
         .routes(routes!(catalog::get_shop_product))
         .routes(routes!(catalog::search))
+        .routes(routes!(catalog::export))
+        .merge(OpenApiRouter::new().routes(routes!(catalog::import)).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))

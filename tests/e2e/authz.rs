@@ -76,6 +76,8 @@ enum Record {
     AdminProduct,
     /// The hard hat AQM-001 as the shop shows it.
     ShopProduct,
+    /// The catalogue export, the hard hat's cost price (19.60) in it.
+    Export,
     Brand,
     Category,
     Units,
@@ -130,6 +132,8 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/search", Record::ShopProduct, "*=200"),
+    ("GET /api/v1/admin/catalog/export", Record::Export, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/catalog/import", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
     ("PUT /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
     ("GET /api/v1/me/addresses", Record::MemberAddress, "*=403 anon=401 member=200 waiting=200-"),
@@ -199,6 +203,7 @@ const WAITING_PHONE: &str = "13966666666";
 enum Body {
     Json(Value),
     ProfileForm,
+    Csv(&'static str),
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -263,7 +268,13 @@ impl World {
             self.haikou_driver_id
         };
         let path = template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name).replace("{key}", &self.licence_key);
-        if path.ends_with("/search") { format!("{path}?q=aqm") } else { path }
+        if path.ends_with("/search") {
+            format!("{path}?q=aqm")
+        } else if path.ends_with("/export") {
+            format!("{path}?format=csv")
+        } else {
+            path
+        }
     }
 
     /// The fields of `record` that identify it in a response body.
@@ -280,6 +291,7 @@ impl World {
             Record::Backup => vec![self.backup_name.clone()],
             Record::Level => vec!["银牌会员".to_owned()],
             Record::AdminProduct => vec!["AQM-001".to_owned(), "\"cost_fen\":1960".to_owned()],
+            Record::Export => vec!["AQM-001".to_owned(), "19.60".to_owned()],
             Record::ShopProduct => vec!["AQM-001".to_owned()],
             Record::Brand => vec!["代尔塔".to_owned()],
             Record::Category => vec!["劳保用品".to_owned()],
@@ -294,6 +306,9 @@ impl World {
     async fn body(&self, route: &str) -> anyhow::Result<Option<Body>> {
         if route == "PUT /api/v1/me/profile" {
             return Ok(Some(Body::ProfileForm));
+        }
+        if route == "POST /api/v1/admin/catalog/import" {
+            return Ok(Some(Body::Csv("货号,商品名称,单位,价格\nIMP-1,导入商品,10个/盒 - 50个/箱,1.00\n")));
         }
         Ok(self.json_body(route).await?.map(Body::Json))
     }
@@ -392,6 +407,7 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                 match &body {
                     Some(Body::Json(body)) => request = request.json(body),
                     Some(Body::ProfileForm) => request = request.multipart(pifa_e2e::profile_form(world.haikou_id, &[("shop_photo", pifa_e2e::TINY_PNG), ("licence", pifa_e2e::TINY_PNG)])),
+                    Some(Body::Csv(text)) => request = request.header("content-type", "text/csv").body(*text),
                     None => {}
                 }
                 request.send().await?

@@ -11,3 +11,4 @@ mod migrations;
 mod openapi;
 mod search;
 mod staff;
+mod transfer;

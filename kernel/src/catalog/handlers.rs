@@ -574,3 +574,60 @@ pub async fn search(State(app): State<AppState>, MaybeActor(actor): MaybeActor, 
     let products = app.store.products_by_ids(&ids).await?;
     Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
 }
+
+// ---- import and export --------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// Every product and SKU, one row per SKU, as Excel or CSV (admin).
+#[utoipa::path(get, path = "/admin/catalog/export", tag = "catalog", params(ExportQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)), security(("bearer" = [])))]
+pub async fn export(State(app): State<AppState>, actor: Actor, Query(q): Query<ExportQuery>) -> ApiResult<axum::response::Response> {
+    actor.require(Permission::ManageCatalog)?;
+    let lookups = super::transfer::lookups(&app.store).await?;
+    let filter = ProductFilter { limit: i64::try_from(super::transfer::MAX_ROWS).unwrap_or(i64::MAX), sort: ProductSort::Newest, ..Default::default() };
+    let mut products = app.store.list_products(&filter).await?;
+    products.sort_by(|a, b| a.item_no.cmp(&b.item_no));
+    let header = super::transfer::export_header(&lookups.levels);
+    let rows = super::transfer::export_rows(&products, &lookups);
+    let (bytes, content_type, extension) = match q.format.as_deref() {
+        None | Some("xlsx") => (super::transfer::to_xlsx(&header, &rows).map_err(ApiError::internal)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+        Some("csv") => (super::transfer::to_csv(&header, &rows).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?, "text/csv; charset=utf-8", "csv"),
+        Some(_) => return Err(ApiError::invalid_field("invalid_input", "format", "format: xlsx 或 csv")),
+    };
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .header(axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"goods.{extension}\""))
+        .body(axum::body::Body::from(bytes))
+        .map_err(ApiError::internal)
+}
+
+/// Create or update goods, SKUs, prices and stock from a CSV or Excel file, sent as the
+/// request body (admin). Every row is checked first; any error refuses the whole file and
+/// lists each error with its row and column in `error.details`.
+#[utoipa::path(post, path = "/admin/catalog/import", tag = "catalog", request_body(content = Vec<u8>, content_type = "text/csv"),
+    responses((status = 200, body = super::transfer::ImportSummary), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn import(State(app): State<AppState>, actor: Actor, client: ClientInfo, body: axum::body::Bytes) -> ApiResult<Json<super::transfer::ImportSummary>> {
+    actor.require(Permission::ManageCatalog)?;
+    let rows = super::transfer::read_table(&body).map_err(|message| ApiError::invalid_field("invalid_file", "file", message))?;
+    let lookups = super::transfer::lookups(&app.store).await?;
+    let products = super::transfer::parse_import(&rows, &lookups).map_err(|errors| {
+        ApiError::invalid_field("import_invalid", "file", format!("{}处错误，未导入任何数据 ({} errors; nothing was imported)", errors.len(), errors.len()))
+            .with_details(serde_json::json!({ "rows": errors }))
+    })?;
+    let (summary, touched) = match app.store.import_catalogue(&products, app.clock.now_ms()).await {
+        Ok(done) => done,
+        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
+        Err(err) => return Err(err.into()),
+    };
+    for id in &touched {
+        app.store.reindex_product(*id).await?;
+    }
+    let op = Operation { actor_id: Some(actor.user_id), action: "catalog.import", target_kind: "catalog", target_id: None, detail: serde_json::to_value(&summary).unwrap_or_default() };
+    app.store.log_operation(op, &client, app.clock.now_ms()).await?;
+    Ok(Json(summary))
+}
