@@ -105,6 +105,13 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         };
         store.save_address(member, None, &address, true, now_ms).await?;
     }
+    if let (Some(promoter), Some(manager), Some(admin)) = (store.user_id_by_phone("13800000021").await?, store.user_id_by_phone("13800000011").await?, store.user_id_by_phone("13800000001").await?) {
+        store.bind_promoter(promoter, manager, "演示数据 (demo)", admin, now_ms).await?;
+        if let Some(member) = store.user_id_by_phone("13900000001").await? {
+            let to = crate::members::relations::Inviter { manager_id: Some(manager), promoter_id: Some(promoter), region_id: None };
+            store.bind_member(member, to, "演示数据 (demo)", Some(admin), now_ms).await?;
+        }
+    }
     let mut categories = Vec::new();
     for (top, middle, leaf) in [("劳保用品", "头部防护", "安全帽"), ("劳保用品", "手部防护", "劳保手套"), ("建筑材料", "防水材料", "防水涂料"), ("五金工具", "手动工具", "扳手")] {
         let existing = store.list_categories().await?;

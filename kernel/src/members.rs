@@ -4,6 +4,7 @@
 pub mod addresses;
 pub mod profile;
 pub mod records;
+pub mod relations;
 pub mod review;
 
 pub use review::can_review;

@@ -144,6 +144,7 @@ migrations! {
     2 => "0002_catalogue",
     3 => "0003_member_profiles",
     4 => "0004_search",
+    5 => "0005_relations",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -174,6 +175,10 @@ pub const DATA_TABLES: &[&str] = &[
     "members",
     "uploads",
     "addresses",
+    "promoter_managers",
+    "binding_history",
+    "tags",
+    "member_tags",
     "categories",
     "brands",
     "units",

@@ -143,8 +143,19 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("DELETE /api/v1/me/addresses/{id}", Record::None, "*=403 anon=401 member=200 waiting=404"),
     ("GET /api/v1/me/inbox", Record::None, "*=200 anon=401"),
     ("GET /api/v1/uploads/{key}", Record::Licence, "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200"),
-    ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
-    ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-"),
+    ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
+    ("GET /api/v1/admin/members/{id}/history", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
+    ("POST /api/v1/admin/members/{id}/binding", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("PUT /api/v1/admin/members/{id}/credit", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("PUT /api/v1/admin/members/{id}/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=201 cs=201"),
+    ("GET /api/v1/me/invite", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
+    ("GET /api/v1/me/invite/qr.svg", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
+    ("POST /api/v1/verifier/members", Record::None, "*=403 anon=401 verifier=201"),
+    ("POST /api/v1/admin/staff/{id}/manager", Record::None, "*=403 anon=401 admin=204"),
+    ("POST /api/v1/admin/staff/{id}/handover", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
@@ -195,6 +206,9 @@ struct World {
     member_address_id: i64,
     waiting_id: i64,
     licence_key: String,
+    promoter_id: i64,
+    manager_haikou_id: i64,
+    manager_sanya_id: i64,
 }
 
 const WAITING_PHONE: &str = "13966666666";
@@ -248,7 +262,10 @@ impl World {
         let licence_key = profile["licence_url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_owned();
         tokens.insert(Who::Waiting, waiting);
         let waiting_id = app.store.user_id_by_phone(WAITING_PHONE).await?.unwrap_or_default();
-        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id, member_address_id, waiting_id, licence_key })
+        let promoter_id = app.store.user_id_by_phone(PROMOTER).await?.unwrap_or_default();
+        let manager_haikou_id = app.store.user_id_by_phone(MANAGER_HAIKOU).await?.unwrap_or_default();
+        let manager_sanya_id = app.store.user_id_by_phone(MANAGER_SANYA).await?.unwrap_or_default();
+        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id, member_address_id, waiting_id, licence_key, promoter_id, manager_haikou_id, manager_sanya_id })
     }
 
     fn path(&self, template: &str) -> String {
@@ -264,6 +281,10 @@ impl World {
             self.member_address_id
         } else if template.contains("/members/") {
             self.waiting_id
+        } else if template.ends_with("/manager") {
+            self.promoter_id
+        } else if template.ends_with("/handover") {
+            self.manager_haikou_id
         } else {
             self.haikou_driver_id
         };
@@ -347,6 +368,13 @@ impl World {
             }
             "POST /api/v1/admin/products" => Some(json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] })),
             "PATCH /api/v1/admin/products/{id}" => Some(json!({ "on_shelf": true })),
+            "POST /api/v1/admin/members/{id}/binding" => Some(json!({ "manager_id": self.manager_haikou_id, "reason": "调整" })),
+            "PUT /api/v1/admin/members/{id}/credit" => Some(json!({ "terms": "monthly", "limit_fen": 100_000 })),
+            "PUT /api/v1/admin/members/{id}/tags" => Some(json!({ "tag_ids": [] })),
+            "POST /api/v1/admin/tags" => Some(json!({ "name": format!("标签{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "POST /api/v1/verifier/members" => Some(json!({ "phone": unique_phone("1340000"), "company_name": "门店新客", "contact_name": "周" })),
+            "POST /api/v1/admin/staff/{id}/manager" => Some(json!({ "manager_id": self.manager_haikou_id, "reason": "绑定" })),
+            "POST /api/v1/admin/staff/{id}/handover" => Some(json!({ "successor_id": self.manager_sanya_id, "reason": "离职交接" })),
             "POST /api/v1/me/addresses" | "PUT /api/v1/me/addresses/{id}" => {
                 Some(json!({ "province": "海南省", "city": "海口市", "district": "龙华区", "detail": "金盘工业区兴达五金店", "contact_name": "赵老板", "phone": MEMBER }))
             }

@@ -9,6 +9,7 @@ mod members;
 mod conformance;
 mod migrations;
 mod openapi;
+mod relations;
 mod search;
 mod staff;
 mod transfer;

@@ -159,6 +159,8 @@ pub struct SignupRequest {
     pub code: String,
     #[serde(default)]
     pub code_sent_to: CodeChannel,
+    /// A manager's or promoter's invite code (from his QR code): binds the new member to him.
+    pub invite_code: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +192,10 @@ pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req
         (CodeChannel::Email, Some(email)) => CodeTarget::Email(email.clone()),
         (CodeChannel::Email, None) => return Err(ApiError::invalid_field("invalid_input", "email", "验证码发送到邮箱时须填写邮箱 (email: required when the code went to it)")),
     };
+    let inviter = match req.invite_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Some(app.store.inviter(code).await?.ok_or_else(|| ApiError::invalid_field("invalid_invite_code", "invite_code", "邀请码无效 (invite_code: unknown)"))?),
+        None => None,
+    };
     redeem(&app, &target, CodePurpose::Signup, &req.code).await?;
     let password_hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
     let new_user = NewUser {
@@ -211,6 +217,9 @@ pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req
         Err(StoreError::Conflict(_)) => return Err(taken_error(&CodeTarget::Phone(phone))),
         Err(err) => return Err(err.into()),
     };
+    if let Some(inviter) = inviter {
+        app.store.bind_member(id, inviter, "注册邀请码 (invite code)", None, now).await?;
+    }
     app.store.log_operation(super::audit::Operation { actor_id: Some(id), action: "member.signup", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
     tracing::info!(user.id = id, phone = %mask_for_log(&new_user.phone), "member signed up");
     let user = app.store.user_by_id(id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {id} vanished after sign-up")))?;

@@ -33,8 +33,12 @@ pub enum Permission {
     OwnMemberAccount,
     /// Read member records: all of them, or a manager's (his regions, bound to him).
     ReadMembers,
-    /// Approve or reject members.
+    /// Approve or reject members; bind them, set credit terms and tags.
     ReviewMembers,
+    /// Own an invite code and QR code that binds new customers (B5).
+    Invite,
+    /// Add members at a pickup point's store (verifiers, B5).
+    AddMembers,
 }
 
 impl Permission {
@@ -48,7 +52,9 @@ impl Permission {
             ReadTeam | ReadLevels => matches!(role, Admin | CustomerService | Manager),
             ManageCatalog => role == Admin,
             OwnMemberAccount => role == Member,
-            ReadMembers => matches!(role, Admin | CustomerService | Manager),
+            ReadMembers => matches!(role, Admin | CustomerService | Manager | Promoter),
+            Invite => matches!(role, Manager | Promoter),
+            AddMembers => matches!(role, Verifier),
             ReviewMembers => matches!(role, Admin | CustomerService),
         }
     }

@@ -22,6 +22,9 @@ pub struct MemberRecord {
     pub shop_photo: Option<String>,
     pub licence_photo: Option<String>,
     pub reject_reason: Option<String>,
+    pub promoter_id: Option<i64>,
+    pub credit_terms: Option<String>,
+    pub credit_limit_fen: Option<i64>,
 }
 
 impl MemberRecord {
@@ -31,17 +34,38 @@ impl MemberRecord {
 }
 
 const MEMBER_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
-    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason
+    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen
     FROM users u LEFT JOIN members m ON m.user_id = u.id
     WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
 
+/// Which members a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberScope {
+    All,
+    /// A manager: members of these regions, or bound to him.
+    Manager { regions: Vec<i64>, manager_id: i64 },
+    /// A promoter: his own customers.
+    Promoter { promoter_id: i64 },
+}
+
+impl MemberScope {
+    pub fn contains(&self, member: &MemberRecord) -> bool {
+        match self {
+            MemberScope::All => true,
+            MemberScope::Manager { regions, manager_id } => member.manager_id == Some(*manager_id) || member.region_id.is_some_and(|r| regions.contains(&r)),
+            MemberScope::Promoter { promoter_id } => member.promoter_id == Some(*promoter_id),
+        }
+    }
+}
+
 /// Which members a list shows.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct MemberFilter {
     pub state: Option<MemberState>,
     pub region_id: Option<i64>,
-    /// A manager's view: members of these regions, or bound to this manager.
-    pub scope: Option<(Vec<i64>, i64)>,
+    pub level_id: Option<i64>,
+    pub tag_id: Option<i64>,
+    pub scope: MemberScope,
     pub limit: i64,
     pub offset: i64,
 }
@@ -82,14 +106,26 @@ impl Store {
             if let Some(region) = filter.region_id {
                 query.push(" AND m.region_id = ").push_bind(region);
             }
-            if let Some((regions, manager)) = &filter.scope {
-                query.push(" AND (m.manager_id = ").push_bind(*manager).push(" OR m.region_id IN (");
-                let mut list = query.separated(", ");
-                list.push_bind(-1_i64);
-                for region in regions {
-                    list.push_bind(*region);
+            if let Some(level) = filter.level_id {
+                query.push(" AND m.level_id = ").push_bind(level);
+            }
+            if let Some(tag) = filter.tag_id {
+                query.push(" AND EXISTS (SELECT 1 FROM member_tags t WHERE t.member_id = u.id AND t.tag_id = ").push_bind(tag).push(")");
+            }
+            match &filter.scope {
+                MemberScope::All => {}
+                MemberScope::Manager { regions, manager_id } => {
+                    query.push(" AND (m.manager_id = ").push_bind(*manager_id).push(" OR m.region_id IN (");
+                    let mut list = query.separated(", ");
+                    list.push_bind(-1_i64);
+                    for region in regions {
+                        list.push_bind(*region);
+                    }
+                    query.push("))");
                 }
-                query.push("))");
+                MemberScope::Promoter { promoter_id } => {
+                    query.push(" AND m.promoter_id = ").push_bind(*promoter_id);
+                }
             }
             query.push(" ORDER BY u.id DESC LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
             query.build_query_as().fetch_all(pool).await

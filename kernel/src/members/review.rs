@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::profile::upload_url;
-use super::records::{MemberFilter, MemberRecord};
+use super::records::{MemberFilter, MemberRecord, MemberScope};
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
@@ -37,11 +37,16 @@ pub struct MemberView {
     pub shop_photo_url: Option<String>,
     pub licence_url: Option<String>,
     pub reject_reason: Option<String>,
+    pub promoter_id: Option<i64>,
+    /// `none` or `monthly` (统一结算).
+    pub credit_terms: String,
+    /// Most a monthly-settlement member may owe, in fen.
+    pub credit_limit_fen: i64,
     pub created_at: String,
 }
 
 impl MemberView {
-    fn of(r: MemberRecord) -> MemberView {
+    pub fn of(r: MemberRecord) -> MemberView {
         MemberView {
             member_state: r.state(),
             id: r.id,
@@ -56,22 +61,28 @@ impl MemberView {
             shop_photo_url: r.shop_photo.as_deref().map(upload_url),
             licence_url: r.licence_photo.as_deref().map(upload_url),
             reject_reason: r.reject_reason,
+            promoter_id: r.promoter_id,
+            credit_terms: r.credit_terms.unwrap_or_else(|| "none".to_owned()),
+            credit_limit_fen: r.credit_limit_fen.unwrap_or(0),
             created_at: rfc3339(r.created_at),
         }
     }
 }
 
-/// Admins and customer service see every member; a manager sees the members of his regions
-/// and those bound to him.
-fn scope_of(actor: &Actor) -> Option<(Vec<i64>, i64)> {
-    if actor.has(Permission::ReviewMembers) { None } else { Some((actor.region_ids.iter().copied().collect(), actor.user_id)) }
+/// Admins and customer service see every member; a manager the members of his regions and
+/// those bound to him; a promoter his own customers.
+pub fn scope_of(actor: &Actor) -> MemberScope {
+    if actor.has(Permission::ReviewMembers) {
+        MemberScope::All
+    } else if actor.is(Role::Manager) {
+        MemberScope::Manager { regions: actor.region_ids.iter().copied().collect(), manager_id: actor.user_id }
+    } else {
+        MemberScope::Promoter { promoter_id: actor.user_id }
+    }
 }
 
 fn in_scope(actor: &Actor, member: &MemberRecord) -> bool {
-    match scope_of(actor) {
-        None => true,
-        Some((regions, manager)) => member.manager_id == Some(manager) || member.region_id.is_some_and(|r| regions.contains(&r)),
-    }
+    scope_of(actor).contains(member)
 }
 
 /// Whether `actor` may see member `member_id`'s record and photos.
@@ -86,19 +97,30 @@ pub async fn can_review(app: &AppState, actor: &Actor, member_id: i64) -> ApiRes
 pub struct MemberQuery {
     pub state: Option<MemberState>,
     pub region_id: Option<i64>,
+    pub level_id: Option<i64>,
+    pub tag_id: Option<i64>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
-/// Members in the caller's scope, newest first (admin, customer service, managers).
+/// Members in the caller's scope, newest first, by state, region, level or tag (admin, customer
+/// service, managers, promoters).
 #[utoipa::path(get, path = "/admin/members", tag = "members", params(MemberQuery), responses((status = 200, body = [MemberView])), security(("bearer" = [])))]
 pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<MemberQuery>) -> ApiResult<Json<Vec<MemberView>>> {
     actor.require(Permission::ReadMembers)?;
-    let filter = MemberFilter { state: q.state, region_id: q.region_id, scope: scope_of(&actor), limit: q.limit.unwrap_or(50).clamp(1, 200), offset: q.offset.unwrap_or(0).max(0) };
+    let filter = MemberFilter {
+        state: q.state,
+        region_id: q.region_id,
+        level_id: q.level_id,
+        tag_id: q.tag_id,
+        scope: scope_of(&actor),
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+        offset: q.offset.unwrap_or(0).max(0),
+    };
     Ok(Json(app.store.list_members(&filter).await?.into_iter().map(MemberView::of).collect()))
 }
 
-async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
+pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
     actor.require(Permission::ReadMembers)?;
     let member = app.store.member(id).await?.ok_or_else(ApiError::not_found)?;
     if !in_scope(actor, &member) {
