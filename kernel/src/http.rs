@@ -121,6 +121,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_shop_product))
         .routes(routes!(catalog::search))
         .routes(routes!(catalog::export))
+        .routes(routes!(catalog::supplier_products))
+        .routes(routes!(catalog::supplier_product))
+        .routes(routes!(catalog::low_stock))
         .merge(OpenApiRouter::new().routes(routes!(catalog::import)).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))

@@ -29,9 +29,11 @@ enum Who {
     Supplier,
     /// A second member, signed up in 海口 with his profile complete, waiting for review.
     Waiting,
+    /// A second supplier, whose goods the demo supplier must not see (and the reverse).
+    OtherSupplier,
 }
 
-const EVERYONE: [(Who, &str, Option<&str>); 11] = [
+const EVERYONE: [(Who, &str, Option<&str>); 12] = [
     (Who::Anon, "anon", None),
     (Who::Member, "member", Some(MEMBER)),
     (Who::Admin, "admin", Some(ADMIN)),
@@ -43,6 +45,7 @@ const EVERYONE: [(Who, &str, Option<&str>); 11] = [
     (Who::Verifier, "verifier", Some(VERIFIER)),
     (Who::Supplier, "supplier", Some(SUPPLIER)),
     (Who::Waiting, "waiting", None),
+    (Who::OtherSupplier, "supplier2", None),
 ];
 
 /// The record a route is about, which the body must (allowed) or must not (refused) show.
@@ -132,6 +135,9 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/search", Record::ShopProduct, "*=200"),
+    ("GET /api/v1/supplier/products", Record::ShopProduct, "*=403 anon=401 supplier=200 supplier2=200-"),
+    ("GET /api/v1/supplier/products/{id}", Record::AdminProduct, "*=403 anon=401 supplier=200 supplier2=404"),
+    ("GET /api/v1/admin/stock/low", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/catalog/export", Record::Export, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/catalog/import", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
@@ -261,6 +267,9 @@ impl World {
         anyhow::ensure!(status == StatusCode::OK, "{profile}");
         let licence_key = profile["licence_url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_owned();
         tokens.insert(Who::Waiting, waiting);
+        let admin_token = tokens.get(&Who::Admin).cloned().unwrap_or_default();
+        app.post("/api/v1/admin/staff", Some(&admin_token), &json!({ "name": "另一供应商", "phone": "13800000052", "password": "supplier2026", "roles": ["supplier"] })).await?;
+        tokens.insert(Who::OtherSupplier, app.login("13800000052", "supplier2026").await?);
         let waiting_id = app.store.user_id_by_phone(WAITING_PHONE).await?.unwrap_or_default();
         let promoter_id = app.store.user_id_by_phone(PROMOTER).await?.unwrap_or_default();
         let manager_haikou_id = app.store.user_id_by_phone(MANAGER_HAIKOU).await?.unwrap_or_default();

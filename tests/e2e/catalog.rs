@@ -184,3 +184,20 @@ async fn the_shop_mode_switches_guard_the_catalogue() -> anyhow::Result<()> {
     assert_eq!(app.get(&product, None).await?.0, StatusCode::OK);
     app.stop().await
 }
+
+#[tokio::test]
+async fn low_stock_is_listed_for_staff() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (_, low) = app.get("/api/v1/admin/stock/low", Some(&admin)).await?;
+    assert_eq!(low, json!([]), "the demo is well stocked");
+    let sku = hard_hat(&app).await?.skus.first().cloned().ok_or_else(|| anyhow::anyhow!("no sku"))?;
+    let body = json!({ "model": sku.model, "spec": sku.spec, "price_fen": sku.price_fen, "stock": 5, "low_stock_threshold": 20, "barcode": sku.barcode });
+    app.call(Method::PUT, &format!("/api/v1/admin/skus/{}", sku.id), Some(&admin), Some(&body)).await?;
+    let (_, low) = app.get("/api/v1/admin/stock/low", Some(&admin)).await?;
+    assert_eq!((low[0]["sku_id"].as_i64(), low[0]["stock"].as_i64(), low[0]["item_no"].as_str()), (Some(sku.id), Some(5), Some("AQM-001")));
+    let supplier = app.login(pifa_e2e::pifa_demo::SUPPLIER, PASSWORD).await?;
+    let (_, mine) = app.get("/api/v1/supplier/products", Some(&supplier)).await?;
+    assert_eq!(mine.as_array().map(Vec::len), Some(6), "the demo supplier supplies all six demo products");
+    app.stop().await
+}

@@ -39,6 +39,10 @@ pub enum Permission {
     Invite,
     /// Add members at a pickup point's store (verifiers, B5).
     AddMembers,
+    /// A supplier's own goods (A2, L2).
+    OwnGoods,
+    /// Stock levels and low-stock warnings (C6).
+    ReadStock,
 }
 
 impl Permission {
@@ -55,6 +59,8 @@ impl Permission {
             ReadMembers => matches!(role, Admin | CustomerService | Manager | Promoter),
             Invite => matches!(role, Manager | Promoter),
             AddMembers => matches!(role, Verifier),
+            OwnGoods => role == Supplier,
+            ReadStock => matches!(role, Admin | CustomerService),
             ReviewMembers => matches!(role, Admin | CustomerService),
         }
     }

@@ -511,6 +511,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         max_price_fen: q.max_price_fen,
         price_level: view.level_id(),
         ids: None,
+        supplier_id: None,
         hot_only,
         recommended_only,
         sort,
@@ -630,4 +631,30 @@ pub async fn import(State(app): State<AppState>, actor: Actor, client: ClientInf
     let op = Operation { actor_id: Some(actor.user_id), action: "catalog.import", target_kind: "catalog", target_id: None, detail: serde_json::to_value(&summary).unwrap_or_default() };
     app.store.log_operation(op, &client, app.clock.now_ms()).await?;
     Ok(Json(summary))
+}
+
+// ---- suppliers and stock -------------------------------------------------------------------
+
+/// My goods with their prices, costs and stock (suppliers see their own goods only).
+#[utoipa::path(get, path = "/supplier/products", tag = "catalog", responses((status = 200, body = [Product])), security(("bearer" = [])))]
+pub async fn supplier_products(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<Product>>> {
+    actor.require(Permission::OwnGoods)?;
+    let filter = ProductFilter { supplier_id: Some(actor.user_id), limit: 1000, ..Default::default() };
+    Ok(Json(app.store.list_products(&filter).await?))
+}
+
+/// One of my goods (another supplier's is not found).
+#[utoipa::path(get, path = "/supplier/products/{id}", tag = "catalog", params(("id" = i64, Path)),
+    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn supplier_product(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Product>> {
+    actor.require(Permission::OwnGoods)?;
+    let product = app.store.product(id).await?.filter(|p| p.supplier_id == Some(actor.user_id)).ok_or_else(ApiError::not_found)?;
+    Ok(Json(product))
+}
+
+/// SKUs at or below their low-stock threshold (admin, customer service; C6).
+#[utoipa::path(get, path = "/admin/stock/low", tag = "catalog", responses((status = 200, body = [super::storage::LowStock])), security(("bearer" = [])))]
+pub async fn low_stock(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
+    actor.require(Permission::ReadStock)?;
+    Ok(Json(app.store.low_stock().await?))
 }

@@ -60,6 +60,8 @@ pub struct ProductFilter {
     pub price_level: Option<i64>,
     /// Only these products (search matches).
     pub ids: Option<Vec<i64>>,
+    /// Only this supplier's goods.
+    pub supplier_id: Option<i64>,
     pub hot_only: bool,
     pub recommended_only: bool,
     pub sort: ProductSort,
@@ -333,6 +335,9 @@ impl Store {
             if let Some(brand_id) = filter.brand_id {
                 query.push(" AND p.brand_id = ").push_bind(brand_id);
             }
+            if let Some(supplier_id) = filter.supplier_id {
+                query.push(" AND p.supplier_id = ").push_bind(supplier_id);
+            }
             if let Some(category_id) = filter.category_id {
                 // Three levels: the category, its children and its grandchildren.
                 query.push(" AND p.category_id IN (SELECT c1.id FROM categories c1 LEFT JOIN categories c2 ON c1.parent_id = c2.id WHERE c1.id = ")
@@ -443,5 +448,34 @@ impl Store {
 impl Store {
     pub async fn product_id_of_sku(&self, sku_id: i64) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT product_id FROM skus WHERE id = $1").bind(sku_id).fetch_optional(pool).await)?)
+    }
+}
+
+/// A SKU at or below its low-stock threshold.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, FromRow)]
+pub struct LowStock {
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub model: String,
+    pub spec: String,
+    pub stock: i64,
+    pub low_stock_threshold: i64,
+}
+
+impl Store {
+    /// SKUs of goods on the shelf whose stock fell to their threshold, emptiest first.
+    pub async fn low_stock(&self) -> StoreResult<Vec<LowStock>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT s.id AS sku_id, p.id AS product_id, p.item_no, p.name, s.model, s.spec, s.stock, s.low_stock_threshold
+                 FROM skus s JOIN products p ON p.id = s.product_id
+                 WHERE p.on_shelf = TRUE AND s.low_stock_threshold IS NOT NULL AND s.stock <= s.low_stock_threshold
+                 ORDER BY s.stock, s.id LIMIT 500",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
     }
 }
