@@ -35,7 +35,11 @@ impl Phone {
         if valid {
             Ok(Phone(digits.to_owned()))
         } else {
-            Err(ApiError::invalid_field("invalid_phone", "phone", "手机号格式不正确，应为11位手机号 (phone: 11-digit mobile number expected)"))
+            Err(ApiError::invalid_field(
+                "invalid_phone",
+                "phone",
+                "手机号格式不正确，应为11位手机号 (phone: 11-digit mobile number expected)",
+            ))
         }
     }
 
@@ -79,7 +83,11 @@ impl Email {
         if valid {
             Ok(Email(email))
         } else {
-            Err(ApiError::invalid_field("invalid_email", "email", "邮箱格式不正确 (email: not a valid address)"))
+            Err(ApiError::invalid_field(
+                "invalid_email",
+                "email",
+                "邮箱格式不正确 (email: not a valid address)",
+            ))
         }
     }
 
@@ -100,7 +108,11 @@ impl Password {
         if strong {
             Ok(Password(raw.to_owned()))
         } else {
-            Err(ApiError::invalid_field("weak_password", field, "密码需8-64位，且同时包含字母和数字 (password: 8-64 characters with letters and digits)"))
+            Err(ApiError::invalid_field(
+                "weak_password",
+                field,
+                "密码需8-64位，且同时包含字母和数字 (password: 8-64 characters with letters and digits)",
+            ))
         }
     }
 
@@ -120,13 +132,19 @@ pub fn parse_name(raw: &str, field: &str, max: usize) -> Result<String, ApiError
     let name = raw.trim();
     let length = name.chars().count();
     if length == 0 || length > max {
-        return Err(ApiError::invalid_field("invalid_input", field, format!("{field}: 必填，最多{max}个字符 (required, at most {max} characters)")));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            field,
+            format!("{field}: 必填，最多{max}个字符 (required, at most {max} characters)"),
+        ));
     }
     Ok(name.to_owned())
 }
 
 /// The roles of REQUIREMENTS A1. One person may hold several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -184,7 +202,10 @@ impl Role {
 
     /// Staff roles serve regions; only these may be given regions.
     pub fn is_regional(self) -> bool {
-        matches!(self, Role::Manager | Role::Driver | Role::Promoter | Role::Verifier)
+        matches!(
+            self,
+            Role::Manager | Role::Driver | Role::Promoter | Role::Verifier
+        )
     }
 }
 
@@ -209,9 +230,14 @@ impl MemberState {
     }
 
     pub fn from_db(text: &str) -> Option<MemberState> {
-        [MemberState::Authorised, MemberState::ProfileComplete, MemberState::Approved, MemberState::Rejected]
-            .into_iter()
-            .find(|state| state.as_str() == text)
+        [
+            MemberState::Authorised,
+            MemberState::ProfileComplete,
+            MemberState::Approved,
+            MemberState::Rejected,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
     }
 }
 
@@ -221,19 +247,42 @@ mod tests {
 
     #[test]
     fn phones_are_normalised_or_refused() {
-        assert_eq!(Phone::parse("+86 138-0013-8000").map(|p| p.0).ok(), Some("13800138000".to_owned()));
-        for bad in ["", "1380013800", "23800138000", "12800138000", "1380013800a", "138001380001"] {
+        assert_eq!(
+            Phone::parse("+86 138-0013-8000").map(|p| p.0).ok(),
+            Some("13800138000".to_owned())
+        );
+        for bad in [
+            "",
+            "1380013800",
+            "23800138000",
+            "12800138000",
+            "1380013800a",
+            "138001380001",
+        ] {
             let err = Phone::parse(bad).err().map(|e| (e.code, e.field));
-            assert_eq!(err, Some(("invalid_phone", Some("phone".to_owned()))), "{bad}");
+            assert_eq!(
+                err,
+                Some(("invalid_phone", Some("phone".to_owned()))),
+                "{bad}"
+            );
         }
         assert_eq!(mask_phone("13800138000"), "138****8000");
     }
 
     #[test]
     fn emails_are_lowercased_or_refused() {
-        assert_eq!(Email::parse(" Li@Example.COM ").map(|e| e.0).ok(), Some("li@example.com".to_owned()));
-        for bad in ["", "li", "li@", "@x.cn", "li@x", "li@@x.cn", "li @x.cn", "li@x..cn", "li@.x.cn"] {
-            assert_eq!(Email::parse(bad).err().map(|e| e.code), Some("invalid_email"), "{bad}");
+        assert_eq!(
+            Email::parse(" Li@Example.COM ").map(|e| e.0).ok(),
+            Some("li@example.com".to_owned())
+        );
+        for bad in [
+            "", "li", "li@", "@x.cn", "li@x", "li@@x.cn", "li @x.cn", "li@x..cn", "li@.x.cn",
+        ] {
+            assert_eq!(
+                Email::parse(bad).err().map(|e| e.code),
+                Some("invalid_email"),
+                "{bad}"
+            );
         }
     }
 
@@ -241,7 +290,10 @@ mod tests {
     fn passwords_need_letters_digits_and_length() {
         assert!(Password::parse("abc12345", "password").is_ok());
         for bad in ["abc1234", "abcdefgh", "12345678", &"a1".repeat(33)] {
-            assert_eq!(Password::parse(bad, "password").err().map(|e| e.code), Some("weak_password"));
+            assert_eq!(
+                Password::parse(bad, "password").err().map(|e| e.code),
+                Some("weak_password")
+            );
         }
     }
 }

@@ -31,11 +31,20 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
         let addr = std::env::var("PIFA_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
         Ok(Config {
-            addr: addr.parse().with_context(|| format!("PIFA_ADDR is not host:port: {addr}"))?,
-            data_dir: std::env::var_os("PIFA_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
-            database_url: std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()),
+            addr: addr
+                .parse()
+                .with_context(|| format!("PIFA_ADDR is not host:port: {addr}"))?,
+            data_dir: std::env::var_os("PIFA_DATA")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            database_url: std::env::var("DATABASE_URL")
+                .ok()
+                .filter(|url| !url.is_empty()),
             secure_cookies: std::env::var("PIFA_SECURE_COOKIES").is_ok_and(|v| v == "1"),
-            backup_passphrase: std::env::var("PIFA_BACKUP_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(age::secrecy::SecretString::from),
+            backup_passphrase: std::env::var("PIFA_BACKUP_PASSPHRASE")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(age::secrecy::SecretString::from),
         })
     }
 
@@ -83,13 +92,19 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
         let router = crate::http::router(self.state.clone());
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
         maintenance.abort();
         self.state.store.close().await;
         Ok(())
@@ -113,7 +128,15 @@ async fn maintenance_loop(state: AppState) {
                 tracing::warn!(error = %err, "pruning rate limits failed");
             }
         }
-        match crate::backup::run_schedule(&state.store, &state.config.backups_dir(), now, last_backup_ms, state.config.backup_passphrase.as_ref()).await {
+        match crate::backup::run_schedule(
+            &state.store,
+            &state.config.backups_dir(),
+            now,
+            last_backup_ms,
+            state.config.backup_passphrase.as_ref(),
+        )
+        .await
+        {
             Ok(last) => last_backup_ms = last,
             Err(err) => tracing::error!(error = ?err, "scheduled backup failed"),
         }

@@ -55,7 +55,11 @@ impl Kind {
             Kind::Bool
         } else if t.contains("int") {
             Kind::Int
-        } else if t.contains("real") || t.contains("double") || t.contains("float") || t.contains("numeric") {
+        } else if t.contains("real")
+            || t.contains("double")
+            || t.contains("float")
+            || t.contains("numeric")
+        {
             Kind::Real
         } else if t.contains("blob") || t.contains("bytea") {
             Kind::Bytes
@@ -72,17 +76,31 @@ impl Store {
     async fn column_kinds(&self, table: &str) -> Result<Vec<(String, Kind)>, StoreError> {
         let sql = match self.backend() {
             Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
-            Backend::Postgres => "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position",
+            Backend::Postgres => {
+                "SELECT column_name::TEXT, data_type::TEXT FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position"
+            }
         };
-        let columns: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(table).fetch_all(pool).await)?;
-        Ok(columns.into_iter().map(|(name, declared)| (name, Kind::of_declared(&declared))).collect())
+        let columns: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(table)
+            .fetch_all(pool)
+            .await)?;
+        Ok(columns
+            .into_iter()
+            .map(|(name, declared)| (name, Kind::of_declared(&declared)))
+            .collect())
     }
 
     /// Writes every data table to `out`: gzip'd JSON lines, encrypted when a passphrase is given.
-    pub async fn write_backup(&self, out: impl Write + Send, now_ms: i64, passphrase: Option<&SecretString>) -> anyhow::Result<TableCounts> {
+    pub async fn write_backup(
+        &self,
+        out: impl Write + Send,
+        now_ms: i64,
+        passphrase: Option<&SecretString>,
+    ) -> anyhow::Result<TableCounts> {
         match passphrase {
             Some(passphrase) => {
-                let mut encrypted = age::Encryptor::with_user_passphrase(passphrase.clone()).wrap_output(out)?;
+                let mut encrypted =
+                    age::Encryptor::with_user_passphrase(passphrase.clone()).wrap_output(out)?;
                 let counts = self.write_gzip(&mut encrypted, now_ms).await?;
                 encrypted.finish()?.flush()?;
                 Ok(counts)
@@ -93,17 +111,31 @@ impl Store {
 
     async fn write_gzip(&self, out: impl Write + Send, now_ms: i64) -> anyhow::Result<TableCounts> {
         let mut gz = GzEncoder::new(out, Compression::default());
-        let header = Header { format: FORMAT.to_owned(), version: FORMAT_VERSION, created_at_ms: now_ms, migrations: self.applied_migrations().await? };
+        let header = Header {
+            format: FORMAT.to_owned(),
+            version: FORMAT_VERSION,
+            created_at_ms: now_ms,
+            migrations: self.applied_migrations().await?,
+        };
         writeln!(gz, "{}", serde_json::to_string(&header)?)?;
         let mut counts = TableCounts::new();
         for table in DATA_TABLES {
             let columns = self.column_kinds(table).await?;
             let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
-            writeln!(gz, "{}", serde_json::to_string(&TableStart { table: (*table).to_owned(), columns: names.clone() })?)?;
+            writeln!(
+                gz,
+                "{}",
+                serde_json::to_string(&TableStart {
+                    table: (*table).to_owned(),
+                    columns: names.clone()
+                })?
+            )?;
             // Table and column names come from our own schema, never from input.
             let sql = format!("SELECT {} FROM {table} ORDER BY 1", names.join(", "));
             let rows: Vec<Vec<Value>> = on_pool!(self, |pool| {
-                let rows = sqlx::query(AssertSqlSafe(sql.clone())).fetch_all(pool).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .fetch_all(pool)
+                    .await?;
                 rows.iter()
                     .map(|row| {
                         columns
@@ -111,11 +143,21 @@ impl Store {
                             .enumerate()
                             .map(|(i, (_, kind))| {
                                 Ok(match kind {
-                                    Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
-                                    Kind::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::from),
-                                    Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::from),
-                                    Kind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::from),
-                                    Kind::Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map_or(Value::Null, |b| Value::from(hex::encode(b))),
+                                    Kind::Int => row
+                                        .try_get::<Option<i64>, _>(i)?
+                                        .map_or(Value::Null, Value::from),
+                                    Kind::Real => row
+                                        .try_get::<Option<f64>, _>(i)?
+                                        .map_or(Value::Null, Value::from),
+                                    Kind::Bool => row
+                                        .try_get::<Option<bool>, _>(i)?
+                                        .map_or(Value::Null, Value::from),
+                                    Kind::Text => row
+                                        .try_get::<Option<String>, _>(i)?
+                                        .map_or(Value::Null, Value::from),
+                                    Kind::Bytes => row
+                                        .try_get::<Option<Vec<u8>>, _>(i)?
+                                        .map_or(Value::Null, |b| Value::from(hex::encode(b))),
                                 })
                             })
                             .collect::<Result<Vec<Value>, sqlx::Error>>()
@@ -133,29 +175,51 @@ impl Store {
 
     /// Replaces all data with the backup read from `input`, in one transaction: either the
     /// whole backup is in, or nothing changed. Everyone is signed out afterwards.
-    pub async fn restore_backup(&self, input: impl std::io::Read, passphrase: Option<&SecretString>) -> anyhow::Result<TableCounts> {
+    pub async fn restore_backup(
+        &self,
+        input: impl std::io::Read,
+        passphrase: Option<&SecretString>,
+    ) -> anyhow::Result<TableCounts> {
         let parsed = read_possibly_encrypted(input, passphrase)?;
         let applied = self.applied_migrations().await?;
         if parsed.header.migrations != applied {
-            bail!("the backup was made at schema versions {:?}, this database is at {:?}", parsed.header.migrations, applied);
+            bail!(
+                "the backup was made at schema versions {:?}, this database is at {:?}",
+                parsed.header.migrations,
+                applied
+            );
         }
         let mut plans = Vec::new();
         for (table, columns, rows) in &parsed.tables {
             let kinds = self.column_kinds(table).await?;
             let mut column_kinds = Vec::new();
             for column in columns {
-                let kind = kinds.iter().find(|(n, _)| n == column).map(|(_, k)| *k).ok_or_else(|| anyhow!("backup column {table}.{column} does not exist here"))?;
+                let kind = kinds
+                    .iter()
+                    .find(|(n, _)| n == column)
+                    .map(|(_, k)| *k)
+                    .ok_or_else(|| anyhow!("backup column {table}.{column} does not exist here"))?;
                 column_kinds.push(kind);
             }
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                columns.join(", "),
+                placeholders.join(", ")
+            );
             plans.push((table.clone(), sql, column_kinds, rows));
         }
-        let has_id: Vec<bool> = parsed.tables.iter().map(|(_, columns, _)| columns.iter().any(|c| c == "id")).collect();
+        let has_id: Vec<bool> = parsed
+            .tables
+            .iter()
+            .map(|(_, columns, _)| columns.iter().any(|c| c == "id"))
+            .collect();
         let backend = self.backend();
         let counts = in_tx!(self, |tx| {
             for table in EPHEMERAL_TABLES.iter().chain(DATA_TABLES.iter().rev()) {
-                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
+                    .execute(&mut *tx)
+                    .await?;
             }
             let mut counts = TableCounts::new();
             for (index, (table, sql, kinds, rows)) in plans.iter().enumerate() {
@@ -165,9 +229,13 @@ impl Store {
                         query = match (kind, value) {
                             (Kind::Int, v) => query.bind(v.as_i64()),
                             (Kind::Real, v) => query.bind(v.as_f64()),
-                            (Kind::Bool, v) => query.bind(v.as_bool().or_else(|| v.as_i64().map(|i| i != 0))),
+                            (Kind::Bool, v) => {
+                                query.bind(v.as_bool().or_else(|| v.as_i64().map(|i| i != 0)))
+                            }
                             (Kind::Text, v) => query.bind(v.as_str().map(str::to_owned)),
-                            (Kind::Bytes, v) => query.bind(v.as_str().and_then(|h| hex::decode(h).ok())),
+                            (Kind::Bytes, v) => {
+                                query.bind(v.as_str().and_then(|h| hex::decode(h).ok()))
+                            }
                         };
                     }
                     query.execute(&mut *tx).await?;
@@ -175,7 +243,9 @@ impl Store {
                 // Identity columns do not move when ids are given explicitly: set them past
                 // the restored ids so the next insert does not collide.
                 if backend == Backend::Postgres && has_id.get(index).copied().unwrap_or(false) {
-                    let reseed = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}");
+                    let reseed = format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+                    );
                     sqlx::query(AssertSqlSafe(reseed)).execute(&mut *tx).await?;
                 }
                 counts.insert(table.clone(), i64::try_from(rows.len()).unwrap_or(i64::MAX));
@@ -190,15 +260,24 @@ impl Store {
 
 const AGE_HEADER: &[u8] = b"age-encryption.org/v1";
 
-fn read_possibly_encrypted(input: impl std::io::Read, passphrase: Option<&SecretString>) -> anyhow::Result<ParsedBackup> {
+fn read_possibly_encrypted(
+    input: impl std::io::Read,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<ParsedBackup> {
     let mut input = BufReader::new(input);
     if !input.fill_buf()?.starts_with(AGE_HEADER) {
         return read_backup(input);
     }
-    let passphrase = passphrase.ok_or_else(|| anyhow!("the backup is encrypted: set PIFA_BACKUP_PASSPHRASE to the passphrase it was made with"))?;
+    let passphrase = passphrase.ok_or_else(|| {
+        anyhow!(
+            "the backup is encrypted: set PIFA_BACKUP_PASSPHRASE to the passphrase it was made with"
+        )
+    })?;
     let decryptor = age::Decryptor::new_buffered(input).context("reading the encrypted backup")?;
     let identity = age::scrypt::Identity::new(passphrase.clone());
-    let plain = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|err| anyhow!("cannot decrypt the backup (wrong passphrase?): {err}"))?;
+    let plain = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|err| anyhow!("cannot decrypt the backup (wrong passphrase?): {err}"))?;
     read_backup(plain)
 }
 
@@ -211,30 +290,50 @@ struct ParsedBackup {
 /// wrong width or a truncated file is refused with its line number.
 fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
     let mut lines = BufReader::new(GzDecoder::new(input)).lines();
-    let first = lines.next().ok_or_else(|| anyhow!("empty backup file"))?.context("reading backup (is it a pifa backup?)")?;
-    let header: Header = serde_json::from_str(&first).context("line 1: not a pifa backup header")?;
+    let first = lines
+        .next()
+        .ok_or_else(|| anyhow!("empty backup file"))?
+        .context("reading backup (is it a pifa backup?)")?;
+    let header: Header =
+        serde_json::from_str(&first).context("line 1: not a pifa backup header")?;
     if header.format != FORMAT || header.version != FORMAT_VERSION {
-        bail!("line 1: unsupported backup format {} version {}", header.format, header.version);
+        bail!(
+            "line 1: unsupported backup format {} version {}",
+            header.format,
+            header.version
+        );
     }
     let mut tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)> = Vec::new();
     for (index, line) in lines.enumerate() {
         let number = index + 2;
         let line = line.with_context(|| format!("line {number}: unreadable (truncated file?)"))?;
-        let value: Value = serde_json::from_str(&line).with_context(|| format!("line {number}: not JSON"))?;
+        let value: Value =
+            serde_json::from_str(&line).with_context(|| format!("line {number}: not JSON"))?;
         match value {
             Value::Array(row) => {
-                let (table, columns, rows) = tables.last_mut().ok_or_else(|| anyhow!("line {number}: row before any table"))?;
+                let (table, columns, rows) = tables
+                    .last_mut()
+                    .ok_or_else(|| anyhow!("line {number}: row before any table"))?;
                 if row.len() != columns.len() {
-                    bail!("line {number}: {table} row has {} values for {} columns", row.len(), columns.len());
+                    bail!(
+                        "line {number}: {table} row has {} values for {} columns",
+                        row.len(),
+                        columns.len()
+                    );
                 }
                 rows.push(row);
             }
             other => {
-                let start: TableStart = serde_json::from_value(other).with_context(|| format!("line {number}: expected a table start"))?;
+                let start: TableStart = serde_json::from_value(other)
+                    .with_context(|| format!("line {number}: expected a table start"))?;
                 if !DATA_TABLES.contains(&start.table.as_str()) {
                     bail!("line {number}: unknown table {}", start.table);
                 }
-                if start.columns.iter().any(|c| !c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')) {
+                if start
+                    .columns
+                    .iter()
+                    .any(|c| !c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
+                {
                     bail!("line {number}: invalid column name in {}", start.table);
                 }
                 tables.push((start.table, start.columns, Vec::new()));
@@ -254,8 +353,14 @@ const ENCRYPTED_SUFFIX: &str = ".jsonl.gz.age";
 /// The timestamp part of a backup file's name: `pifa-<UTC timestamp>.jsonl.gz[.age]`.
 fn backup_stamp(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("pifa-")?;
-    let stamp = rest.strip_suffix(ENCRYPTED_SUFFIX).or_else(|| rest.strip_suffix(PLAIN_SUFFIX))?;
-    (!stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == 'T' || c == 'Z')).then_some(stamp)
+    let stamp = rest
+        .strip_suffix(ENCRYPTED_SUFFIX)
+        .or_else(|| rest.strip_suffix(PLAIN_SUFFIX))?;
+    (!stamp.is_empty()
+        && stamp
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == 'T' || c == 'Z'))
+    .then_some(stamp)
 }
 
 /// Only names of this exact form are backups, so a name from a URL can never point outside the
@@ -266,18 +371,33 @@ pub fn is_backup_name(name: &str) -> bool {
 
 pub fn backup_name(now_ms: i64, encrypted: bool) -> String {
     let stamp = crate::clock::rfc3339(now_ms).replace([':', '.', '-'], "");
-    format!("pifa-{stamp}{}", if encrypted { ENCRYPTED_SUFFIX } else { PLAIN_SUFFIX })
+    format!(
+        "pifa-{stamp}{}",
+        if encrypted {
+            ENCRYPTED_SUFFIX
+        } else {
+            PLAIN_SUFFIX
+        }
+    )
 }
 
 /// Writes a backup into `dir`, via a temporary file renamed into place, so a crash never
 /// leaves a half-written file under a backup's name.
-pub async fn backup_to_dir(store: &Store, dir: &Path, now_ms: i64, passphrase: Option<&SecretString>) -> anyhow::Result<(PathBuf, TableCounts)> {
+pub async fn backup_to_dir(
+    store: &Store,
+    dir: &Path,
+    now_ms: i64,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<(PathBuf, TableCounts)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = backup_name(now_ms, passphrase.is_some());
     let path = dir.join(&name);
     let partial = dir.join(format!(".{name}.partial"));
-    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let counts = store.write_backup(std::io::BufWriter::new(&file), now_ms, passphrase).await?;
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let counts = store
+        .write_backup(std::io::BufWriter::new(&file), now_ms, passphrase)
+        .await?;
     file.sync_all()?;
     std::fs::rename(&partial, &path)?;
     Ok((path, counts))
@@ -285,7 +405,10 @@ pub async fn backup_to_dir(store: &Store, dir: &Path, now_ms: i64, passphrase: O
 
 /// Keeps the newest `keep` backups in `dir`, deleting older ones.
 pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
-    let mut names = list_backups(dir)?.into_iter().map(|b| b.name).collect::<Vec<_>>();
+    let mut names = list_backups(dir)?
+        .into_iter()
+        .map(|b| b.name)
+        .collect::<Vec<_>>();
     names.sort();
     let excess = names.len().saturating_sub(keep);
     for name in names.iter().take(excess) {
@@ -297,12 +420,22 @@ pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
 /// Makes a backup when the settings ask for scheduled backups and the last one (`last_ms`, or
 /// else the newest file's timestamp) is at least the interval old; keeps the newest
 /// `backups_kept`. Returns the time of the newest scheduled backup.
-pub async fn run_schedule(store: &Store, dir: &Path, now_ms: i64, last_ms: Option<i64>, passphrase: Option<&SecretString>) -> anyhow::Result<Option<i64>> {
+pub async fn run_schedule(
+    store: &Store,
+    dir: &Path,
+    now_ms: i64,
+    last_ms: Option<i64>,
+    passphrase: Option<&SecretString>,
+) -> anyhow::Result<Option<i64>> {
     let settings = store.settings().await?;
-    let Some(hours) = settings.backup_interval_hours else { return Ok(last_ms) };
+    let Some(hours) = settings.backup_interval_hours else {
+        return Ok(last_ms);
+    };
     let last = match last_ms {
         Some(ms) => Some(ms),
-        None => list_backups(dir)?.first().and_then(|b| name_time_ms(&b.name)),
+        None => list_backups(dir)?
+            .first()
+            .and_then(|b| name_time_ms(&b.name)),
     };
     if last.is_some_and(|ms| now_ms - ms < hours * 3_600_000) {
         return Ok(last);
@@ -318,9 +451,22 @@ fn name_time_ms(name: &str) -> Option<i64> {
     let stamp = backup_stamp(name)?.strip_suffix('Z')?;
     let (date, time) = stamp.split_once('T')?;
     let num = |s: Option<&str>| s.and_then(|v| v.parse::<i64>().ok());
-    let (y, m, d) = (num(date.get(0..4))?, num(date.get(4..6))?, num(date.get(6..8))?);
-    let (hh, mm, ss, ms) = (num(time.get(0..2))?, num(time.get(2..4))?, num(time.get(4..6))?, num(time.get(6..9))?);
-    Some(crate::clock::days_from_civil(y, m, d) * 86_400_000 + ((hh * 60 + mm) * 60 + ss) * 1000 + ms)
+    let (y, m, d) = (
+        num(date.get(0..4))?,
+        num(date.get(4..6))?,
+        num(date.get(6..8))?,
+    );
+    let (hh, mm, ss, ms) = (
+        num(time.get(0..2))?,
+        num(time.get(2..4))?,
+        num(time.get(4..6))?,
+        num(time.get(6..9))?,
+    );
+    Some(
+        crate::clock::days_from_civil(y, m, d) * 86_400_000
+            + ((hh * 60 + mm) * 60 + ss) * 1000
+            + ms,
+    )
 }
 
 /// A backup file on disk.
@@ -341,7 +487,10 @@ pub fn list_backups(dir: &Path) -> anyhow::Result<Vec<BackupFile>> {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_backup_name(&name) {
-            files.push(BackupFile { name, size_bytes: entry.metadata()?.len() });
+            files.push(BackupFile {
+                name,
+                size_bytes: entry.metadata()?.len(),
+            });
         }
     }
     files.sort_by(|a, b| b.name.cmp(&a.name));
@@ -361,7 +510,13 @@ mod tests {
         let encrypted = backup_name(1_795_317_256_123, true);
         assert_eq!(encrypted, "pifa-20261122T031416123Z.jsonl.gz.age");
         assert_eq!(name_time_ms(&encrypted), Some(1_795_317_256_123));
-        for bad in ["../pifa.db", "pifa-../../etc.jsonl.gz", "pifa-.jsonl.gz", "x.jsonl.gz", "pifa-1/2.jsonl.gz"] {
+        for bad in [
+            "../pifa.db",
+            "pifa-../../etc.jsonl.gz",
+            "pifa-.jsonl.gz",
+            "x.jsonl.gz",
+            "pifa-1/2.jsonl.gz",
+        ] {
             assert!(!is_backup_name(bad), "{bad}");
         }
     }
@@ -378,7 +533,9 @@ pub mod http {
     use serde::Serialize;
     use utoipa::ToSchema;
 
-    use super::{BackupFile, ENCRYPTED_SUFFIX, TableCounts, backup_to_dir, is_backup_name, list_backups};
+    use super::{
+        BackupFile, ENCRYPTED_SUFFIX, TableCounts, backup_to_dir, is_backup_name, list_backups,
+    };
     use crate::accounts::audit::Operation;
     use crate::accounts::permissions::{Actor, Permission};
     use crate::accounts::sessions::ClientInfo;
@@ -395,21 +552,59 @@ pub mod http {
 
     /// Make a backup now (admin).
     #[utoipa::path(post, path = "/admin/backups", tag = "backups", responses((status = 201, body = BackupMade)), security(("bearer" = [])))]
-    pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo) -> ApiResult<(StatusCode, Json<BackupMade>)> {
+    pub async fn create(
+        State(app): State<AppState>,
+        actor: Actor,
+        client: ClientInfo,
+    ) -> ApiResult<(StatusCode, Json<BackupMade>)> {
         actor.require(Permission::ManageBackups)?;
         let now = app.clock.now_ms();
-        let (path, tables) = backup_to_dir(&app.store, &app.config.backups_dir(), now, app.config.backup_passphrase.as_ref()).await.map_err(ApiError::internal)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (path, tables) = backup_to_dir(
+            &app.store,
+            &app.config.backups_dir(),
+            now,
+            app.config.backup_passphrase.as_ref(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let size_bytes = std::fs::metadata(&path).map_err(ApiError::internal)?.len();
-        app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "backup.create", target_kind: "backup", target_id: Some(name.clone()), detail: serde_json::json!({ "tables": tables }) }, &client, now).await?;
-        Ok((StatusCode::CREATED, Json(BackupMade { name, size_bytes, tables })))
+        app.store
+            .log_operation(
+                Operation {
+                    actor_id: Some(actor.user_id),
+                    action: "backup.create",
+                    target_kind: "backup",
+                    target_id: Some(name.clone()),
+                    detail: serde_json::json!({ "tables": tables }),
+                },
+                &client,
+                now,
+            )
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(BackupMade {
+                name,
+                size_bytes,
+                tables,
+            }),
+        ))
     }
 
     /// The backups on disk, newest first (admin).
     #[utoipa::path(get, path = "/admin/backups", tag = "backups", responses((status = 200, body = [BackupFile])), security(("bearer" = [])))]
-    pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<BackupFile>>> {
+    pub async fn list(
+        State(app): State<AppState>,
+        actor: Actor,
+    ) -> ApiResult<Json<Vec<BackupFile>>> {
         actor.require(Permission::ManageBackups)?;
-        Ok(Json(list_backups(&app.config.backups_dir()).map_err(ApiError::internal)?))
+        Ok(Json(
+            list_backups(&app.config.backups_dir()).map_err(ApiError::internal)?,
+        ))
     }
 
     fn backup_path(app: &AppState, name: &str) -> ApiResult<std::path::PathBuf> {
@@ -423,12 +618,28 @@ pub mod http {
     /// Download a backup file (admin).
     #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
         responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-    pub async fn download(State(app): State<AppState>, actor: Actor, Path(name): Path<String>) -> ApiResult<Response> {
+    pub async fn download(
+        State(app): State<AppState>,
+        actor: Actor,
+        Path(name): Path<String>,
+    ) -> ApiResult<Response> {
         actor.require(Permission::ManageBackups)?;
-        let bytes = tokio::fs::read(backup_path(&app, &name)?).await.map_err(ApiError::internal)?;
+        let bytes = tokio::fs::read(backup_path(&app, &name)?)
+            .await
+            .map_err(ApiError::internal)?;
         Response::builder()
-            .header(header::CONTENT_TYPE, if name.ends_with(ENCRYPTED_SUFFIX) { "application/octet-stream" } else { "application/gzip" })
-            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+            .header(
+                header::CONTENT_TYPE,
+                if name.ends_with(ENCRYPTED_SUFFIX) {
+                    "application/octet-stream"
+                } else {
+                    "application/gzip"
+                },
+            )
+            .header(
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            )
             .body(Body::from(bytes))
             .map_err(ApiError::internal)
     }
@@ -443,14 +654,39 @@ pub mod http {
     /// caller's included.
     #[utoipa::path(post, path = "/admin/backups/{name}/restore", tag = "backups", params(("name" = String, Path)),
         responses((status = 200, body = Restored), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-    pub async fn restore(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(name): Path<String>) -> ApiResult<Json<Restored>> {
+    pub async fn restore(
+        State(app): State<AppState>,
+        actor: Actor,
+        client: ClientInfo,
+        Path(name): Path<String>,
+    ) -> ApiResult<Json<Restored>> {
         actor.require(Permission::ManageBackups)?;
         let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
-        let tables = app.store.restore_backup(file, app.config.backup_passphrase.as_ref()).await.map_err(|err| {
-            ApiError::invalid_field("backup_invalid", "name", format!("无法恢复该备份 (cannot restore: {err:#})"))
-        })?;
+        let tables = app
+            .store
+            .restore_backup(file, app.config.backup_passphrase.as_ref())
+            .await
+            .map_err(|err| {
+                ApiError::invalid_field(
+                    "backup_invalid",
+                    "name",
+                    format!("无法恢复该备份 (cannot restore: {err:#})"),
+                )
+            })?;
         let now = app.clock.now_ms();
-        app.store.log_operation(Operation { actor_id: None, action: "backup.restore", target_kind: "backup", target_id: Some(name), detail: serde_json::json!({ "by": actor.user_id, "tables": tables }) }, &client, now).await?;
+        app.store
+            .log_operation(
+                Operation {
+                    actor_id: None,
+                    action: "backup.restore",
+                    target_kind: "backup",
+                    target_id: Some(name),
+                    detail: serde_json::json!({ "by": actor.user_id, "tables": tables }),
+                },
+                &client,
+                now,
+            )
+            .await?;
         Ok(Json(Restored { tables }))
     }
 }

@@ -50,7 +50,15 @@ pub struct Unit {
 impl Unit {
     /// 「10把/盒 - 100把/箱」
     pub fn label(&self) -> String {
-        format!("{}{}/{} - {}{}/{}", self.inner_qty, self.item_unit, self.inner_unit, self.outer_qty, self.item_unit, self.outer_unit)
+        format!(
+            "{}{}/{} - {}{}/{}",
+            self.inner_qty,
+            self.item_unit,
+            self.inner_unit,
+            self.outer_qty,
+            self.item_unit,
+            self.outer_unit
+        )
     }
 }
 

@@ -11,7 +11,11 @@ use crate::app::{AppState, Config, Server, shutdown_signal};
 use crate::clock::Clock;
 
 #[derive(Parser)]
-#[command(name = "pifa", version, about = "Pifa (批发): B2B wholesale ordering platform")]
+#[command(
+    name = "pifa",
+    version,
+    about = "Pifa (批发): B2B wholesale ordering platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,13 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Serve { demo, test_clock } => serve(config, demo, test_clock).await,
         Command::Demo => {
             let store = config.open_store().await?;
-            crate::demo::load(&store, &Hasher::production()?, Clock::system().now_ms()).await?;
+            crate::demo::load(
+                &store,
+                &Hasher::production()?,
+                Clock::system().now_ms(),
+                crate::demo::DemoSize::Full,
+            )
+            .await?;
             println!("{}", crate::demo::accounts_table());
             Ok(())
         }
@@ -67,7 +77,10 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = config.open_store().await?;
-            println!("migrations applied: {:?}", store.applied_migrations().await?);
+            println!(
+                "migrations applied: {:?}",
+                store.applied_migrations().await?
+            );
             Ok(())
         }
         Command::Backup { out } => {
@@ -75,11 +88,26 @@ pub async fn run() -> anyhow::Result<()> {
             let now = Clock::system().now_ms();
             let (path, counts) = match out {
                 Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    let counts = store.write_backup(std::io::BufWriter::new(file), now, config.backup_passphrase.as_ref()).await?;
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let counts = store
+                        .write_backup(
+                            std::io::BufWriter::new(file),
+                            now,
+                            config.backup_passphrase.as_ref(),
+                        )
+                        .await?;
                     (path, counts)
                 }
-                None => crate::backup::backup_to_dir(&store, &config.backups_dir(), now, config.backup_passphrase.as_ref()).await?,
+                None => {
+                    crate::backup::backup_to_dir(
+                        &store,
+                        &config.backups_dir(),
+                        now,
+                        config.backup_passphrase.as_ref(),
+                    )
+                    .await?
+                }
             };
             println!("backup written to {}: {counts:?}", path.display());
             Ok(())
@@ -87,10 +115,15 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Restore { file, force } => {
             let store = config.open_store().await?;
             if !force && !store.is_empty().await? {
-                anyhow::bail!("the database already holds data; pass --force to replace it with the backup");
+                anyhow::bail!(
+                    "the database already holds data; pass --force to replace it with the backup"
+                );
             }
-            let input = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-            let counts = store.restore_backup(input, config.backup_passphrase.as_ref()).await?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let counts = store
+                .restore_backup(input, config.backup_passphrase.as_ref())
+                .await?;
             println!("restored from {}: {counts:?}", file.display());
             Ok(())
         }
@@ -101,16 +134,27 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     let started = std::time::Instant::now();
     let store = config.open_store().await?;
     let hasher = Hasher::production()?;
-    let clock = if test_clock { Clock::movable() } else { Clock::system() };
+    let clock = if test_clock {
+        Clock::movable()
+    } else {
+        Clock::system()
+    };
     if demo && store.is_empty().await? {
-        crate::demo::load(&store, &hasher, clock.now_ms()).await?;
+        crate::demo::load(&store, &hasher, clock.now_ms(), crate::demo::DemoSize::Full).await?;
         tracing::info!("demo data loaded");
     }
     if !store.search_supports_chinese().await? {
-        tracing::warn!("PostgreSQL's text parser drops Chinese characters under this database's locale: create the database with a UTF-8 locale (e.g. C.UTF-8) for search to work");
+        tracing::warn!(
+            "PostgreSQL's text parser drops Chinese characters under this database's locale: create the database with a UTF-8 locale (e.g. C.UTF-8) for search to work"
+        );
     }
     tokio::task::spawn_blocking(crate::catalog::search::warm_up);
-    let state = AppState { store, clock, hasher, config: Arc::new(config) };
+    let state = AppState {
+        store,
+        clock,
+        hasher,
+        config: Arc::new(config),
+    };
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;
     if demo {

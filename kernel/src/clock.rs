@@ -16,11 +16,17 @@ pub struct Clock {
 
 impl Clock {
     pub fn system() -> Clock {
-        Clock { offset_ms: Arc::new(AtomicI64::new(0)), movable: false }
+        Clock {
+            offset_ms: Arc::new(AtomicI64::new(0)),
+            movable: false,
+        }
     }
 
     pub fn movable() -> Clock {
-        Clock { offset_ms: Arc::new(AtomicI64::new(0)), movable: true }
+        Clock {
+            offset_ms: Arc::new(AtomicI64::new(0)),
+            movable: true,
+        }
     }
 
     pub fn is_movable(&self) -> bool {

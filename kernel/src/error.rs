@@ -45,17 +45,30 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None, details: None, retry_after_secs: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            details: None,
+            retry_after_secs: None,
+        }
     }
 
     /// 422 for a request field that does not parse into its domain type.
     pub fn invalid_field(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
-        ApiError { field: Some(field.to_owned()), ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message) }
+        ApiError {
+            field: Some(field.to_owned()),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        }
     }
 
     /// 409 for a value that must be unique and is already taken.
     pub fn conflict(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
-        ApiError { field: Some(field.to_owned()), ..ApiError::new(StatusCode::CONFLICT, code, message) }
+        ApiError {
+            field: Some(field.to_owned()),
+            ..ApiError::new(StatusCode::CONFLICT, code, message)
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -63,12 +76,20 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录 (sign-in required)")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "请先登录 (sign-in required)",
+        )
     }
 
     /// 403: the caller's roles never allow this route.
     pub fn forbidden() -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无权进行此操作 (not allowed for your roles)")
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "无权进行此操作 (not allowed for your roles)",
+        )
     }
 
     /// 404: absent, or outside the caller's scope — the two are indistinguishable on purpose.
@@ -77,7 +98,11 @@ impl ApiError {
     }
 
     /// 429 with a `Retry-After` header.
-    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_secs: i64) -> ApiError {
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after_secs: i64,
+    ) -> ApiError {
         ApiError {
             retry_after_secs: Some(retry_after_secs.max(1)),
             ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
@@ -88,7 +113,11 @@ impl ApiError {
     pub fn internal(err: impl Into<anyhow::Error>) -> ApiError {
         let err = err.into();
         tracing::error!(error = ?err, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误 (internal error)")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误 (internal error)",
+        )
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
@@ -111,7 +140,12 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field, details: self.details },
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: self.field,
+                details: self.details,
+            },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs

@@ -7,10 +7,10 @@ pub mod json;
 use std::time::Duration;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::Router;
 use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -26,8 +26,8 @@ use utoipa_axum::routes;
 
 use crate::accounts::{audit, auth, staff};
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorBody};
 use crate::catalog::handlers as catalog;
+use crate::error::{ApiError, ErrorBody};
 use crate::{backup, members, notify, regions, settings, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
@@ -49,7 +49,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
         }
     }
 }
@@ -85,9 +88,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_operations))
         // members: profile, addresses, review
         .routes(routes!(members::profile::get))
-        .merge(OpenApiRouter::new().routes(routes!(members::profile::complete)).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)))
-        .routes(routes!(members::addresses::list, members::addresses::create))
-        .routes(routes!(members::addresses::update, members::addresses::delete))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(members::profile::complete))
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
+        .routes(routes!(
+            members::addresses::list,
+            members::addresses::create
+        ))
+        .routes(routes!(
+            members::addresses::update,
+            members::addresses::delete
+        ))
         .routes(routes!(members::review::list))
         .routes(routes!(members::review::get))
         .routes(routes!(members::review::approve))
@@ -97,7 +110,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::relations::bind))
         .routes(routes!(members::relations::history))
         .routes(routes!(members::relations::set_credit))
-        .routes(routes!(members::relations::list_tags, members::relations::create_tag))
+        .routes(routes!(
+            members::relations::list_tags,
+            members::relations::create_tag
+        ))
         .routes(routes!(members::relations::set_tags))
         .routes(routes!(members::relations::add_member))
         .routes(routes!(members::relations::bind_promoter))
@@ -124,7 +140,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::supplier_products))
         .routes(routes!(catalog::supplier_product))
         .routes(routes!(catalog::low_stock))
-        .merge(OpenApiRouter::new().routes(routes!(catalog::import)).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(catalog::import))
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))
@@ -133,7 +153,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The API routes and their OpenAPI document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts();
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api_routes())
+        .split_for_parts();
     name_operations(&mut api);
     (router, api)
 }
@@ -142,9 +164,19 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// name each operation by its method and path instead (`get_admin_members_id`).
 fn name_operations(api: &mut utoipa::openapi::OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
-        let words: Vec<&str> = path.split('/').filter(|w| !w.is_empty() && *w != "api" && *w != "v1").map(|w| w.trim_matches(|c| c == '{' || c == '}')).collect();
+        let words: Vec<&str> = path
+            .split('/')
+            .filter(|w| !w.is_empty() && *w != "api" && *w != "v1")
+            .map(|w| w.trim_matches(|c| c == '{' || c == '}'))
+            .collect();
         let slug = words.join("_").replace('-', "_");
-        for (method, operation) in [("get", &mut item.get), ("post", &mut item.post), ("put", &mut item.put), ("patch", &mut item.patch), ("delete", &mut item.delete)] {
+        for (method, operation) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
             if let Some(operation) = operation {
                 operation.operation_id = Some(format!("{method}_{slug}"));
             }
@@ -200,10 +232,22 @@ async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
         crate::store::Backend::Postgres => "postgres",
     };
     match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database })),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                database,
+            }),
+        ),
         Err(err) => {
             tracing::error!(error = %err, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "database_unavailable", database }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "database_unavailable",
+                    database,
+                }),
+            )
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+mod demo_catalogue;
 pub mod error;
 pub mod http;
 pub mod members;

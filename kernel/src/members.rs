@@ -44,10 +44,18 @@ pub struct Standing {
 }
 
 impl Store {
-    pub async fn insert_level(&self, name: &str, rank: i64, is_default: bool, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_level(
+        &self,
+        name: &str,
+        rank: i64,
+        is_default: bool,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         in_tx!(self, |tx| {
             if is_default {
-                sqlx::query("UPDATE member_levels SET is_default = FALSE").execute(&mut *tx).await?;
+                sqlx::query("UPDATE member_levels SET is_default = FALSE")
+                    .execute(&mut *tx)
+                    .await?;
             }
             let id: i64 = sqlx::query_scalar("INSERT INTO member_levels (name, rank, is_default, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(name)
@@ -61,20 +69,31 @@ impl Store {
         })
     }
 
-    pub async fn update_level(&self, id: i64, name: &str, rank: i64, is_default: bool) -> StoreResult<bool> {
+    pub async fn update_level(
+        &self,
+        id: i64,
+        name: &str,
+        rank: i64,
+        is_default: bool,
+    ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
             if is_default {
-                sqlx::query("UPDATE member_levels SET is_default = FALSE WHERE id <> $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE member_levels SET is_default = FALSE WHERE id <> $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
-            let found = sqlx::query("UPDATE member_levels SET name = $2, rank = $3, is_default = $4 WHERE id = $1")
-                .bind(id)
-                .bind(name)
-                .bind(rank)
-                .bind(is_default)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::classify)?
-                .rows_affected()
+            let found = sqlx::query(
+                "UPDATE member_levels SET name = $2, rank = $3, is_default = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(rank)
+            .bind(is_default)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::classify)?
+            .rows_affected()
                 == 1;
             Ok::<_, StoreError>(found)
         })
@@ -82,17 +101,39 @@ impl Store {
 
     pub async fn list_levels(&self) -> StoreResult<Vec<Level>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, name, rank, is_default FROM member_levels ORDER BY rank DESC, id").fetch_all(pool).await
+            sqlx::query_as(
+                "SELECT id, name, rank, is_default FROM member_levels ORDER BY rank DESC, id",
+            )
+            .fetch_all(pool)
+            .await
         })?)
     }
 
     /// Sets a member's lifecycle state and level (approval writes both in one step).
-    pub async fn set_standing(&self, user_id: i64, state: MemberState, level_id: Option<i64>, region_id: Option<i64>, now_ms: i64) -> StoreResult<()> {
+    pub async fn set_standing(
+        &self,
+        user_id: i64,
+        state: MemberState,
+        level_id: Option<i64>,
+        region_id: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let upsert = "INSERT INTO members (user_id, level_id, region_id, reviewed_at) VALUES ($1, $2, $3, $4)
                       ON CONFLICT (user_id) DO UPDATE SET level_id = excluded.level_id, region_id = excluded.region_id, reviewed_at = excluded.reviewed_at";
         in_tx!(self, |tx| {
-            sqlx::query("UPDATE users SET member_state = $2, updated_at = $3 WHERE id = $1").bind(user_id).bind(state.as_str()).bind(now_ms).execute(&mut *tx).await?;
-            sqlx::query(upsert).bind(user_id).bind(level_id).bind(region_id).bind(now_ms).execute(&mut *tx).await?;
+            sqlx::query("UPDATE users SET member_state = $2, updated_at = $3 WHERE id = $1")
+                .bind(user_id)
+                .bind(state.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(upsert)
+                .bind(user_id)
+                .bind(level_id)
+                .bind(region_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
             Ok::<_, StoreError>(())
         })
     }
@@ -105,7 +146,10 @@ impl Store {
                 .await
         })?;
         let (state, level_id) = row.unwrap_or((None, None));
-        Ok(Standing { state: state.as_deref().and_then(MemberState::from_db), level_id })
+        Ok(Standing {
+            state: state.as_deref().and_then(MemberState::from_db),
+            level_id,
+        })
     }
 }
 
@@ -119,7 +163,11 @@ pub struct LevelInput {
 }
 
 fn level_taken() -> ApiError {
-    ApiError::conflict("level_taken", "name", "等级名称已存在 (name: a level with this name exists)")
+    ApiError::conflict(
+        "level_taken",
+        "name",
+        "等级名称已存在 (name: a level with this name exists)",
+    )
 }
 
 /// Member levels, best first (admin, customer service, managers).
@@ -132,26 +180,65 @@ pub async fn list_levels(State(app): State<AppState>, actor: Actor) -> ApiResult
 /// Create a member level (admin).
 #[utoipa::path(post, path = "/admin/levels", tag = "members", request_body = LevelInput,
     responses((status = 201, body = Level), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_level(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<LevelInput>) -> ApiResult<(StatusCode, Json<Level>)> {
+pub async fn create_level(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<LevelInput>,
+) -> ApiResult<(StatusCode, Json<Level>)> {
     actor.require(Permission::ManageCatalog)?;
     let name = parse_name(&input.name, "name", 20)?;
     let now = app.clock.now_ms();
-    let id = match app.store.insert_level(&name, input.rank, input.is_default, now).await {
+    let id = match app
+        .store
+        .insert_level(&name, input.rank, input.is_default, now)
+        .await
+    {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => return Err(level_taken()),
         Err(err) => return Err(err.into()),
     };
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "level.create", target_kind: "level", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name, "rank": input.rank }) }, &client, now).await?;
-    Ok((StatusCode::CREATED, Json(Level { id, name, rank: input.rank, is_default: input.is_default })))
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "level.create",
+                target_kind: "level",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "name": name, "rank": input.rank }),
+            },
+            &client,
+            now,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Level {
+            id,
+            name,
+            rank: input.rank,
+            is_default: input.is_default,
+        }),
+    ))
 }
 
 /// Rename, re-rank or make default a member level (admin).
 #[utoipa::path(put, path = "/admin/levels/{id}", tag = "members", params(("id" = i64, Path)), request_body = LevelInput,
     responses((status = 200, body = Level), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn update_level(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<LevelInput>) -> ApiResult<Json<Level>> {
+pub async fn update_level(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<LevelInput>,
+) -> ApiResult<Json<Level>> {
     actor.require(Permission::ManageCatalog)?;
     let name = parse_name(&input.name, "name", 20)?;
-    match app.store.update_level(id, &name, input.rank, input.is_default).await {
+    match app
+        .store
+        .update_level(id, &name, input.rank, input.is_default)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return Err(ApiError::not_found()),
         Err(StoreError::Conflict(_)) => return Err(level_taken()),
@@ -159,5 +246,10 @@ pub async fn update_level(State(app): State<AppState>, actor: Actor, client: Cli
     }
     let now = app.clock.now_ms();
     app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "level.update", target_kind: "level", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name, "rank": input.rank, "is_default": input.is_default }) }, &client, now).await?;
-    Ok(Json(Level { id, name, rank: input.rank, is_default: input.is_default }))
+    Ok(Json(Level {
+        id,
+        name,
+        rank: input.rank,
+        is_default: input.is_default,
+    }))
 }

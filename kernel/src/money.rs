@@ -11,17 +11,34 @@ pub fn parse_fen(value: i64, field: &str) -> Result<i64, ApiError> {
     if (0..=MAX_FEN).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid_field("invalid_money", field, format!("{field}: 金额须为0到{MAX_FEN}分之间的整数 (integer fen between 0 and {MAX_FEN})")))
+        Err(ApiError::invalid_field(
+            "invalid_money",
+            field,
+            format!(
+                "{field}: 金额须为0到{MAX_FEN}分之间的整数 (integer fen between 0 and {MAX_FEN})"
+            ),
+        ))
     }
 }
 
 /// Parses a yuan amount as people write it ("12.30", "12.3", "12") into exact fen, without
 /// floating point: "12.30" is 1230.
 pub fn parse_yuan(text: &str, field: &str) -> Result<i64, ApiError> {
-    let invalid = || ApiError::invalid_field("invalid_money", field, format!("{field}: 金额格式不正确，如 12.30 (amount like 12.30 expected)"));
+    let invalid = || {
+        ApiError::invalid_field(
+            "invalid_money",
+            field,
+            format!("{field}: 金额格式不正确，如 12.30 (amount like 12.30 expected)"),
+        )
+    };
     let text = text.trim().trim_start_matches(['¥', '￥']);
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() || whole.len() > 9 || fraction.len() > 2 || !whole.chars().all(|c| c.is_ascii_digit()) || !fraction.chars().all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 9
+        || fraction.len() > 2
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !fraction.chars().all(|c| c.is_ascii_digit())
+    {
         return Err(invalid());
     }
     let yuan: i64 = whole.parse().map_err(|_| invalid())?;
@@ -31,7 +48,12 @@ pub fn parse_yuan(text: &str, field: &str) -> Result<i64, ApiError> {
 
 /// "1230" fen → "12.30".
 pub fn format_yuan(fen: i64) -> String {
-    format!("{}{}.{:02}", if fen < 0 { "-" } else { "" }, fen.abs() / 100, fen.abs() % 100)
+    format!(
+        "{}{}.{:02}",
+        if fen < 0 { "-" } else { "" },
+        fen.abs() / 100,
+        fen.abs() % 100
+    )
 }
 
 #[cfg(test)]
@@ -40,11 +62,21 @@ mod tests {
 
     #[test]
     fn yuan_text_becomes_exact_fen() {
-        for (text, fen) in [("12.30", 1230), ("12.3", 1230), ("12", 1200), ("0.01", 1), ("¥9876.54", 987_654)] {
+        for (text, fen) in [
+            ("12.30", 1230),
+            ("12.3", 1230),
+            ("12", 1200),
+            ("0.01", 1),
+            ("¥9876.54", 987_654),
+        ] {
             assert_eq!(parse_yuan(text, "price").ok(), Some(fen), "{text}");
         }
         for bad in ["", "12.345", "-1", "1e3", "12,30", ".5", "abc"] {
-            assert_eq!(parse_yuan(bad, "price").err().map(|e| e.code), Some("invalid_money"), "{bad}");
+            assert_eq!(
+                parse_yuan(bad, "price").err().map(|e| e.code),
+                Some("invalid_money"),
+                "{bad}"
+            );
         }
         assert_eq!(format_yuan(987_654), "9876.54");
         assert_eq!(format_yuan(5), "0.05");

@@ -76,7 +76,11 @@ impl Store {
     /// Stores a message. The inbox is ours, so an inbox message is delivered as it is stored;
     /// no other channel has a provider yet (providers arrive with the notification rules), so
     /// their state says so rather than pretending they were sent.
-    pub async fn enqueue_message(&self, message: &OutgoingMessage, now_ms: i64) -> StoreResult<i64> {
+    pub async fn enqueue_message(
+        &self,
+        message: &OutgoingMessage,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         let sql = "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id";
         let (state, sent_at) = match message.channel {
@@ -125,7 +129,9 @@ impl Store {
             if let Some(state) = q.state {
                 query.push(" AND state = ").push_bind(state.as_str());
             }
-            query.push(" ORDER BY id DESC LIMIT ").push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+            query
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
             query.build_query_as().fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(MessageView::from).collect())
@@ -194,7 +200,11 @@ impl From<MessageRow> for MessageView {
 /// Outgoing messages with their delivery state, newest first (admin, customer service).
 #[utoipa::path(get, path = "/admin/messages", tag = "messages", params(MessageQuery),
     responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
-pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<MessageQuery>) -> ApiResult<Json<Vec<MessageView>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<MessageQuery>,
+) -> ApiResult<Json<Vec<MessageView>>> {
     actor.require(Permission::ReadMessages)?;
     Ok(Json(app.store.list_messages(&q).await?))
 }

@@ -25,12 +25,14 @@ pub struct Region {
 impl Store {
     pub async fn insert_region(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
-            sqlx::query_scalar("INSERT INTO regions (name, created_at) VALUES ($1, $2) RETURNING id")
-                .bind(name)
-                .bind(now_ms)
-                .fetch_one(pool)
-                .await
-                .map_err(StoreError::classify)
+            sqlx::query_scalar(
+                "INSERT INTO regions (name, created_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(name)
+            .bind(now_ms)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::classify)
         })
     }
 
@@ -47,12 +49,24 @@ impl Store {
     }
 
     pub async fn list_regions(&self) -> StoreResult<Vec<Region>> {
-        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, name FROM regions ORDER BY id").fetch_all(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name FROM regions ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// The ids among `ids` that name no region.
-    pub async fn unknown_regions(&self, ids: impl IntoIterator<Item = i64>) -> StoreResult<Vec<i64>> {
-        let known: Vec<i64> = self.list_regions().await?.into_iter().map(|r| r.id).collect();
+    pub async fn unknown_regions(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> StoreResult<Vec<i64>> {
+        let known: Vec<i64> = self
+            .list_regions()
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         Ok(ids.into_iter().filter(|id| !known.contains(id)).collect())
     }
 }
@@ -70,13 +84,22 @@ pub struct RegionInput {
 }
 
 fn region_taken() -> ApiError {
-    ApiError::conflict("region_taken", "name", "区域名称已存在 (name: a region with this name exists)")
+    ApiError::conflict(
+        "region_taken",
+        "name",
+        "区域名称已存在 (name: a region with this name exists)",
+    )
 }
 
 /// Create a region (admin).
 #[utoipa::path(post, path = "/admin/regions", tag = "regions", request_body = RegionInput,
     responses((status = 201, body = Region), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<RegionInput>) -> ApiResult<(StatusCode, Json<Region>)> {
+pub async fn create(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<RegionInput>,
+) -> ApiResult<(StatusCode, Json<Region>)> {
     actor.require(Permission::ManageRegions)?;
     let name = parse_name(&input.name, "name", 30)?;
     let now = app.clock.now_ms();
@@ -85,14 +108,32 @@ pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInf
         Err(StoreError::Conflict(_)) => return Err(region_taken()),
         Err(err) => return Err(err.into()),
     };
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "region.create", target_kind: "region", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name }) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "region.create",
+                target_kind: "region",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "name": name }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(Region { id, name })))
 }
 
 /// Rename a region (admin).
 #[utoipa::path(put, path = "/admin/regions/{id}", tag = "regions", request_body = RegionInput, params(("id" = i64, Path)),
     responses((status = 200, body = Region), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn rename(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<RegionInput>) -> ApiResult<Json<Region>> {
+pub async fn rename(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<RegionInput>,
+) -> ApiResult<Json<Region>> {
     actor.require(Permission::ManageRegions)?;
     let name = parse_name(&input.name, "name", 30)?;
     match app.store.rename_region(id, &name).await {
@@ -102,6 +143,18 @@ pub async fn rename(State(app): State<AppState>, actor: Actor, client: ClientInf
         Err(err) => return Err(err.into()),
     }
     let now = app.clock.now_ms();
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "region.rename", target_kind: "region", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name }) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "region.rename",
+                target_kind: "region",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "name": name }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(Json(Region { id, name }))
 }

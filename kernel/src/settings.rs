@@ -7,10 +7,10 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::Role;
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::accounts::Role;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::parse_json;
@@ -133,7 +133,11 @@ impl Default for Settings {
                 monthly_settlement: false,
                 online: false,
             },
-            delivery: DeliveryOptions { ship: true, pickup: true, ship_to_terminal: false },
+            delivery: DeliveryOptions {
+                ship: true,
+                pickup: true,
+                ship_to_terminal: false,
+            },
             bank_account: BankAccount::default(),
             fallback_customer_service_id: None,
             confirm_timeout_hours: 48,
@@ -151,33 +155,73 @@ const SETTINGS_KEY: &str = "shop";
 impl Settings {
     /// Checks the rules serde cannot express; the error names the field.
     fn validate(&self) -> ApiResult<()> {
-        let field = |name: &str, message: &str| Err(ApiError::invalid_field("invalid_setting", name, format!("{name}: {message}")));
+        let field = |name: &str, message: &str| {
+            Err(ApiError::invalid_field(
+                "invalid_setting",
+                name,
+                format!("{name}: {message}"),
+            ))
+        };
         if self.shop_name.trim().is_empty() || self.shop_name.chars().count() > 50 {
-            return field("shop_name", "必填，最多50个字符 (required, at most 50 characters)");
+            return field(
+                "shop_name",
+                "必填，最多50个字符 (required, at most 50 characters)",
+            );
         }
         if self.introduction.chars().count() > 2000 {
             return field("introduction", "最多2000个字符 (at most 2000 characters)");
         }
         if self.payment_methods.online {
-            return field("payment_methods.online", "在线支付尚未接入，暂不能开启 (no online payment provider is integrated yet)");
+            return field(
+                "payment_methods.online",
+                "在线支付尚未接入，暂不能开启 (no online payment provider is integrated yet)",
+            );
         }
         let pm = &self.payment_methods;
-        if ![pm.cash_on_delivery, pm.bank_transfer, pm.pay_before_shipping, pm.wechat_transfer, pm.alipay_transfer, pm.carrier_collect, pm.monthly_settlement].contains(&true) {
-            return field("payment_methods", "至少开启一种付款方式 (enable at least one method)");
+        if ![
+            pm.cash_on_delivery,
+            pm.bank_transfer,
+            pm.pay_before_shipping,
+            pm.wechat_transfer,
+            pm.alipay_transfer,
+            pm.carrier_collect,
+            pm.monthly_settlement,
+        ]
+        .contains(&true)
+        {
+            return field(
+                "payment_methods",
+                "至少开启一种付款方式 (enable at least one method)",
+            );
         }
         if !(self.delivery.ship || self.delivery.pickup || self.delivery.ship_to_terminal) {
-            return field("delivery", "至少开启一种配送方式 (enable at least one method)");
+            return field(
+                "delivery",
+                "至少开启一种配送方式 (enable at least one method)",
+            );
         }
-        for (name, value) in [("confirm_timeout_hours", self.confirm_timeout_hours), ("payment_timeout_hours", self.payment_timeout_hours)] {
+        for (name, value) in [
+            ("confirm_timeout_hours", self.confirm_timeout_hours),
+            ("payment_timeout_hours", self.payment_timeout_hours),
+        ] {
             if !(1..=24 * 30).contains(&value) {
                 return field(name, "须在1到720小时之间 (between 1 and 720 hours)");
             }
         }
         if !(1..=60).contains(&self.auto_receive_days) {
-            return field("auto_receive_days", "须在1到60天之间 (between 1 and 60 days)");
+            return field(
+                "auto_receive_days",
+                "须在1到60天之间 (between 1 and 60 days)",
+            );
         }
-        if self.backup_interval_hours.is_some_and(|h| !(1..=24 * 30).contains(&h)) {
-            return field("backup_interval_hours", "须在1到720小时之间 (between 1 and 720 hours)");
+        if self
+            .backup_interval_hours
+            .is_some_and(|h| !(1..=24 * 30).contains(&h))
+        {
+            return field(
+                "backup_interval_hours",
+                "须在1到720小时之间 (between 1 and 720 hours)",
+            );
         }
         if !(1..=365).contains(&self.backups_kept) {
             return field("backups_kept", "须在1到365之间 (between 1 and 365)");
@@ -189,29 +233,51 @@ impl Settings {
 impl Store {
     pub async fn settings(&self) -> StoreResult<Settings> {
         let stored: Option<String> = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(SETTINGS_KEY).fetch_optional(pool).await
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(SETTINGS_KEY)
+                .fetch_optional(pool)
+                .await
         })?;
         match stored {
             // A document written by an older version lacks newer fields: fill them from the
             // defaults instead of failing to start.
             Some(json) => {
-                let mut merged = serde_json::to_value(Settings::default()).map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
-                let stored: serde_json::Value = serde_json::from_str(&json).map_err(|e| crate::store::StoreError::Other(format!("stored settings: {e}")))?;
-                if let (Some(target), serde_json::Value::Object(fields)) = (merged.as_object_mut(), stored) {
+                let mut merged = serde_json::to_value(Settings::default())
+                    .map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
+                let stored: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+                    crate::store::StoreError::Other(format!("stored settings: {e}"))
+                })?;
+                if let (Some(target), serde_json::Value::Object(fields)) =
+                    (merged.as_object_mut(), stored)
+                {
                     target.extend(fields);
                 }
-                serde_json::from_value(merged).map_err(|e| crate::store::StoreError::Other(format!("stored settings: {e}")))
+                serde_json::from_value(merged)
+                    .map_err(|e| crate::store::StoreError::Other(format!("stored settings: {e}")))
             }
             None => Ok(Settings::default()),
         }
     }
 
-    pub async fn save_settings(&self, settings: &Settings, by: Option<i64>, now_ms: i64) -> StoreResult<()> {
-        let json = serde_json::to_string(settings).map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
+    pub async fn save_settings(
+        &self,
+        settings: &Settings,
+        by: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let json = serde_json::to_string(settings)
+            .map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
         let sql = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
         on_pool!(self, |pool| {
-            sqlx::query(sql).bind(SETTINGS_KEY).bind(&json).bind(now_ms).bind(by).execute(pool).await.map(|r| r.rows_affected())
+            sqlx::query(sql)
+                .bind(SETTINGS_KEY)
+                .bind(&json)
+                .bind(now_ms)
+                .bind(by)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -227,27 +293,56 @@ pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Se
 /// Replace the settings (admin). The whole document is validated before anything is saved.
 #[utoipa::path(put, path = "/admin/settings", tag = "settings", request_body = Settings,
     responses((status = 200, body = Settings), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn put(State(app): State<AppState>, actor: Actor, client: ClientInfo, body: Bytes) -> ApiResult<Json<Settings>> {
+pub async fn put(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    body: Bytes,
+) -> ApiResult<Json<Settings>> {
     actor.require(Permission::ManageSettings)?;
     let settings: Settings = parse_json(&body)?;
     settings.validate()?;
     if let Some(id) = settings.fallback_customer_service_id {
-        let is_service = app.store.user_by_id(id).await?.is_some_and(|u| u.roles.contains(&Role::CustomerService) && !u.disabled);
+        let is_service = app
+            .store
+            .user_by_id(id)
+            .await?
+            .is_some_and(|u| u.roles.contains(&Role::CustomerService) && !u.disabled);
         if !is_service {
-            return Err(ApiError::invalid_field("invalid_setting", "fallback_customer_service_id", "须为启用中的客服账号 (must be an enabled customer-service account)"));
+            return Err(ApiError::invalid_field(
+                "invalid_setting",
+                "fallback_customer_service_id",
+                "须为启用中的客服账号 (must be an enabled customer-service account)",
+            ));
         }
     }
     let before = app.store.settings().await?;
     let now = app.clock.now_ms();
-    app.store.save_settings(&settings, Some(actor.user_id), now).await?;
+    app.store
+        .save_settings(&settings, Some(actor.user_id), now)
+        .await?;
     let detail = changed_fields(&before, &settings);
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "settings.update", target_kind: "settings", target_id: None, detail }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "settings.update",
+                target_kind: "settings",
+                target_id: None,
+                detail,
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(Json(settings))
 }
 
 /// The top-level fields that differ, old and new value each.
 fn changed_fields(before: &Settings, after: &Settings) -> serde_json::Value {
-    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
         return serde_json::Value::Null;
     };
     let changed: serde_json::Map<String, serde_json::Value> = new

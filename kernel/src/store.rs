@@ -206,7 +206,9 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            Store { db: Db::Postgres(pool) }
+            Store {
+                db: Db::Postgres(pool),
+            }
         } else if url.starts_with("sqlite:") {
             // WAL with synchronous=NORMAL survives a killed process (every committed
             // transaction is in the WAL) but may lose the last transactions on power loss.
@@ -220,7 +222,9 @@ impl Store {
                 .max_connections(8)
                 .connect_with(options)
                 .await?;
-            Store { db: Db::Sqlite(pool) }
+            Store {
+                db: Db::Sqlite(pool),
+            }
         } else {
             return Err(StoreError::Other(format!(
                 "unsupported database URL scheme (expected sqlite: or postgres://): {}",
@@ -253,12 +257,16 @@ impl Store {
     /// The migration versions applied to this database, ascending.
     pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Cheap liveness probe for `/healthz`.
     pub async fn ping(&self) -> StoreResult<()> {
-        let _: i32 = on_pool!(self, |pool| sqlx::query_scalar("SELECT 1").fetch_one(pool).await)?;
+        let _: i32 = on_pool!(self, |pool| sqlx::query_scalar("SELECT 1")
+            .fetch_one(pool)
+            .await)?;
         Ok(())
     }
 
@@ -270,7 +278,9 @@ impl Store {
         }
         let sql = format!("SELECT COUNT(*) FROM {table}");
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).fetch_one(pool).await
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone()))
+                .fetch_one(pool)
+                .await
         })?)
     }
 
@@ -291,6 +301,9 @@ mod tests {
     #[test]
     fn unique_violations_name_the_column_on_both_backends() {
         assert_eq!(pg_constraint_to_column("users_phone_key"), "users.phone");
-        assert_eq!(sqlite_unique_column("UNIQUE constraint failed: users.phone"), "users.phone");
+        assert_eq!(
+            sqlite_unique_column("UNIQUE constraint failed: users.phone"),
+            "users.phone"
+        );
     }
 }

@@ -70,25 +70,55 @@ pub fn uploads_dir(data_dir: &Path) -> PathBuf {
 
 /// Checks `bytes` is a JPEG, PNG or WebP image within the size cap and writes it under a new
 /// random key. `field` names the form field in errors.
-pub fn stage_image(data_dir: &Path, kind: UploadKind, bytes: &[u8], field: &str) -> ApiResult<StagedImage> {
+pub fn stage_image(
+    data_dir: &Path,
+    kind: UploadKind,
+    bytes: &[u8],
+    field: &str,
+) -> ApiResult<StagedImage> {
     if bytes.is_empty() {
-        return Err(ApiError::invalid_field("invalid_image", field, format!("{field}: 文件为空 (empty file)")));
+        return Err(ApiError::invalid_field(
+            "invalid_image",
+            field,
+            format!("{field}: 文件为空 (empty file)"),
+        ));
     }
     if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(ApiError::invalid_field("image_too_large", field, format!("{field}: 图片不能超过{}MB (at most {} bytes)", MAX_IMAGE_BYTES / 1024 / 1024, MAX_IMAGE_BYTES)));
+        return Err(ApiError::invalid_field(
+            "image_too_large",
+            field,
+            format!(
+                "{field}: 图片不能超过{}MB (at most {} bytes)",
+                MAX_IMAGE_BYTES / 1024 / 1024,
+                MAX_IMAGE_BYTES
+            ),
+        ));
     }
     let (content_type, extension) = match infer::get(bytes).map(|t| t.mime_type()) {
         Some("image/jpeg") => ("image/jpeg", "jpg"),
         Some("image/png") => ("image/png", "png"),
         Some("image/webp") => ("image/webp", "webp"),
-        _ => return Err(ApiError::invalid_field("invalid_image", field, format!("{field}: 只支持 JPEG、PNG、WebP 图片 (JPEG, PNG or WebP expected)"))),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "invalid_image",
+                field,
+                format!("{field}: 只支持 JPEG、PNG、WebP 图片 (JPEG, PNG or WebP expected)"),
+            ));
+        }
     };
     let dir = uploads_dir(data_dir);
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
     let key = format!("{}-{}.{extension}", kind.as_str(), random_token());
     let path = dir.join(&key);
     std::fs::write(&path, bytes).map_err(ApiError::internal)?;
-    Ok(StagedImage { key, kind, content_type, size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX), path, kept: false })
+    Ok(StagedImage {
+        key,
+        kind,
+        content_type,
+        size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        path,
+        kept: false,
+    })
 }
 
 #[derive(Debug, FromRow)]
@@ -102,7 +132,10 @@ pub struct UploadRow {
 impl Store {
     pub async fn upload(&self, key: &str) -> StoreResult<Option<UploadRow>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT key, owner_id, kind, content_type FROM uploads WHERE key = $1").bind(key).fetch_optional(pool).await
+            sqlx::query_as("SELECT key, owner_id, kind, content_type FROM uploads WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 }
@@ -110,13 +143,24 @@ impl Store {
 /// An uploaded image: to its owner, and to staff who may review the owner (404 for anyone else).
 #[utoipa::path(get, path = "/uploads/{key}", tag = "uploads", params(("key" = String, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn read(State(app): State<AppState>, actor: Actor, UrlPath(key): UrlPath<String>) -> ApiResult<Response> {
-    let upload = app.store.upload(&key).await?.ok_or_else(ApiError::not_found)?;
-    let allowed = upload.owner_id == actor.user_id || crate::members::can_review(&app, &actor, upload.owner_id).await?;
+pub async fn read(
+    State(app): State<AppState>,
+    actor: Actor,
+    UrlPath(key): UrlPath<String>,
+) -> ApiResult<Response> {
+    let upload = app
+        .store
+        .upload(&key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let allowed = upload.owner_id == actor.user_id
+        || crate::members::can_review(&app, &actor, upload.owner_id).await?;
     if !allowed {
         return Err(ApiError::not_found());
     }
-    let bytes = tokio::fs::read(uploads_dir(&app.config.data_dir).join(&upload.key)).await.map_err(ApiError::internal)?;
+    let bytes = tokio::fs::read(uploads_dir(&app.config.data_dir).join(&upload.key))
+        .await
+        .map_err(ApiError::internal)?;
     Response::builder()
         .header(header::CONTENT_TYPE, upload.content_type)
         .header(header::CACHE_CONTROL, "private, max-age=3600")

@@ -10,26 +10,40 @@ use std::time::{Duration, Instant};
 
 fn pifa(data: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pifa"));
-    command.env("PIFA_DATA", data).env("PIFA_ADDR", "127.0.0.1:0").env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    command
+        .env("PIFA_DATA", data)
+        .env("PIFA_ADDR", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
     command
 }
 
 /// Starts `pifa serve` and returns it with its address and what it printed before listening.
 fn serve(data: &Path, demo: bool) -> anyhow::Result<(Child, String, String)> {
     let mut command = pifa(data);
-    command.arg("serve").stdout(Stdio::piped()).stderr(Stdio::null());
+    command
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if demo {
         command.arg("--demo");
     }
     let mut child = command.spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut printed = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         printed.push_str(&line);
         printed.push('\n');
         if let Some(rest) = line.strip_prefix("Pifa is serving on http://") {
-            let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             return Ok((child, addr, printed));
         }
     }
@@ -41,16 +55,26 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> anyhow::Res
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response.split_whitespace().nth(1).unwrap_or("0").parse()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
 fn stop(mut child: Child) -> anyhow::Result<()> {
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()?;
     anyhow::ensure!(status.success(), "kill failed");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -58,7 +82,10 @@ fn stop(mut child: Child) -> anyhow::Result<()> {
             anyhow::ensure!(exit.success(), "pifa exited with {exit} on SIGTERM");
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "pifa did not stop within 10 s of SIGTERM");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "pifa did not stop within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -69,9 +96,18 @@ const ADMIN_LOGIN: &str = r#"{"phone":"13800000001","password":"pifa1234"}"#;
 fn serve_demo_backup_restore_and_serve_again() -> anyhow::Result<()> {
     let first = tempfile::tempdir()?;
     let (child, addr, printed) = serve(first.path(), true)?;
-    assert!(printed.contains("13800000001") && printed.contains("pifa1234"), "the demo accounts are listed: {printed}");
-    assert!(first.path().join("pifa.db").is_file(), "the SQLite file lives in PIFA_DATA");
-    assert_eq!(http(&addr, "GET", "/healthz", None)?, (200, r#"{"status":"ok","database":"sqlite"}"#.to_owned()));
+    assert!(
+        printed.contains("13800000001") && printed.contains("pifa1234"),
+        "the demo accounts are listed: {printed}"
+    );
+    assert!(
+        first.path().join("pifa.db").is_file(),
+        "the SQLite file lives in PIFA_DATA"
+    );
+    assert_eq!(
+        http(&addr, "GET", "/healthz", None)?,
+        (200, r#"{"status":"ok","database":"sqlite"}"#.to_owned())
+    );
     let (status, body) = http(&addr, "POST", "/api/v1/auth/login", Some(ADMIN_LOGIN))?;
     assert_eq!(status, 200, "{body}");
     stop(child)?;
@@ -82,16 +118,34 @@ fn serve_demo_backup_restore_and_serve_again() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&demo_again.stderr).contains("already has data"));
 
     let file = first.path().join("shop.jsonl.gz");
-    let backup = pifa(first.path()).args(["backup", "--out"]).arg(&file).output()?;
-    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let backup = pifa(first.path())
+        .args(["backup", "--out"])
+        .arg(&file)
+        .output()?;
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
 
     let second = tempfile::tempdir()?;
     let restore = pifa(second.path()).arg("restore").arg(&file).output()?;
-    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
     let again = pifa(second.path()).arg("restore").arg(&file).output()?;
-    assert!(!again.status.success(), "a database with data is not overwritten without --force");
+    assert!(
+        !again.status.success(),
+        "a database with data is not overwritten without --force"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
-    let forced = pifa(second.path()).arg("restore").arg("--force").arg(&file).output()?;
+    let forced = pifa(second.path())
+        .arg("restore")
+        .arg("--force")
+        .arg(&file)
+        .output()?;
     assert!(forced.status.success());
 
     let (child, addr, _) = serve(second.path(), false)?;
@@ -104,10 +158,16 @@ fn serve_demo_backup_restore_and_serve_again() -> anyhow::Result<()> {
 #[test]
 fn a_bad_configuration_is_refused_with_a_clear_message() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let out = pifa(data.path()).arg("serve").env("PIFA_ADDR", "not-an-address").output()?;
+    let out = pifa(data.path())
+        .arg("serve")
+        .env("PIFA_ADDR", "not-an-address")
+        .output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PIFA_ADDR"));
-    let out = pifa(data.path()).arg("migrate").env("DATABASE_URL", "mysql://x").output()?;
+    let out = pifa(data.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://x")
+        .output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL scheme"));
     Ok(())

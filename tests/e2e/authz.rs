@@ -102,72 +102,300 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/auth/logout", Record::None, "*=204 anon=401"),
     ("GET /api/v1/me", Record::Caller, "*=200 anon=401"),
     ("GET /api/v1/regions", Record::Haikou, "*=200"),
-    ("POST /api/v1/admin/regions", Record::None, "*=403 anon=401 admin=201"),
-    ("PUT /api/v1/admin/regions/{id}", Record::Haikou, "*=403 anon=401 admin=200"),
+    (
+        "POST /api/v1/admin/regions",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "PUT /api/v1/admin/regions/{id}",
+        Record::Haikou,
+        "*=403 anon=401 admin=200",
+    ),
     ("GET /api/v1/shop", Record::Shop, "*=200"),
-    ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
-    ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
-    ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
-    ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),
-    ("GET /api/v1/admin/audit/operations", Record::Operation, "*=403 anon=401 admin=200"),
-    ("GET /api/v1/admin/staff", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/staff", Record::None, "*=403 anon=401 admin=201"),
-    ("GET /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("PATCH /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/staff/{id}/disable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/staff/{id}/enable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/staff/{id}/password", Record::HaikouDriver, "*=403 anon=401 admin=200"),
-    ("GET /api/v1/team", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
-    ("GET /api/v1/team/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
-    ("GET /api/v1/admin/levels", Record::Level, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200"),
-    ("POST /api/v1/admin/levels", Record::None, "*=403 anon=401 admin=201"),
-    ("PUT /api/v1/admin/levels/{id}", Record::Level, "*=403 anon=401 admin=200"),
+    (
+        "GET /api/v1/admin/settings",
+        Record::Settings,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "PUT /api/v1/admin/settings",
+        Record::Settings,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "GET /api/v1/admin/messages",
+        Record::Message,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "GET /api/v1/admin/audit/logins",
+        Record::Login,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "GET /api/v1/admin/audit/operations",
+        Record::Operation,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "GET /api/v1/admin/staff",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/staff",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "GET /api/v1/admin/staff/{id}",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "PATCH /api/v1/admin/staff/{id}",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/staff/{id}/disable",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/staff/{id}/enable",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/staff/{id}/password",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "GET /api/v1/team",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-",
+    ),
+    (
+        "GET /api/v1/team/{id}",
+        Record::HaikouDriver,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404",
+    ),
+    (
+        "GET /api/v1/admin/levels",
+        Record::Level,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200",
+    ),
+    (
+        "POST /api/v1/admin/levels",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "PUT /api/v1/admin/levels/{id}",
+        Record::Level,
+        "*=403 anon=401 admin=200",
+    ),
     ("GET /api/v1/categories", Record::Category, "*=200"),
-    ("POST /api/v1/admin/categories", Record::None, "*=403 anon=401 admin=201"),
+    (
+        "POST /api/v1/admin/categories",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
     ("GET /api/v1/brands", Record::Brand, "*=200"),
-    ("POST /api/v1/admin/brands", Record::None, "*=403 anon=401 admin=201"),
+    (
+        "POST /api/v1/admin/brands",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
     ("GET /api/v1/units", Record::Units, "*=200"),
-    ("POST /api/v1/admin/units", Record::None, "*=403 anon=401 admin=201"),
-    ("POST /api/v1/admin/products", Record::None, "*=403 anon=401 admin=201"),
-    ("GET /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
-    ("PATCH /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
-    ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    (
+        "POST /api/v1/admin/units",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "POST /api/v1/admin/products",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "GET /api/v1/admin/products/{id}",
+        Record::AdminProduct,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "PATCH /api/v1/admin/products/{id}",
+        Record::AdminProduct,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "PUT /api/v1/admin/skus/{id}",
+        Record::AdminProduct,
+        "*=403 anon=401 admin=200",
+    ),
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/search", Record::ShopProduct, "*=200"),
-    ("GET /api/v1/supplier/products", Record::ShopProduct, "*=403 anon=401 supplier=200 supplier2=200-"),
-    ("GET /api/v1/supplier/products/{id}", Record::AdminProduct, "*=403 anon=401 supplier=200 supplier2=404"),
-    ("GET /api/v1/admin/stock/low", Record::None, "*=403 anon=401 admin=200 cs=200"),
-    ("GET /api/v1/admin/catalog/export", Record::Export, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/catalog/import", Record::None, "*=403 anon=401 admin=200"),
-    ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
-    ("PUT /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
-    ("GET /api/v1/me/addresses", Record::MemberAddress, "*=403 anon=401 member=200 waiting=200-"),
-    ("POST /api/v1/me/addresses", Record::None, "*=403 anon=401 member=201 waiting=201"),
-    ("PUT /api/v1/me/addresses/{id}", Record::MemberAddress, "*=403 anon=401 member=200 waiting=404"),
+    (
+        "GET /api/v1/supplier/products",
+        Record::ShopProduct,
+        "*=403 anon=401 supplier=200 supplier2=200-",
+    ),
+    (
+        "GET /api/v1/supplier/products/{id}",
+        Record::AdminProduct,
+        "*=403 anon=401 supplier=200 supplier2=404",
+    ),
+    (
+        "GET /api/v1/admin/stock/low",
+        Record::None,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "GET /api/v1/admin/catalog/export",
+        Record::Export,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/catalog/import",
+        Record::None,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "GET /api/v1/me/profile",
+        Record::None,
+        "*=403 anon=401 member=200 waiting=200",
+    ),
+    (
+        "PUT /api/v1/me/profile",
+        Record::None,
+        "*=403 anon=401 member=200 waiting=200",
+    ),
+    (
+        "GET /api/v1/me/addresses",
+        Record::MemberAddress,
+        "*=403 anon=401 member=200 waiting=200-",
+    ),
+    (
+        "POST /api/v1/me/addresses",
+        Record::None,
+        "*=403 anon=401 member=201 waiting=201",
+    ),
+    (
+        "PUT /api/v1/me/addresses/{id}",
+        Record::MemberAddress,
+        "*=403 anon=401 member=200 waiting=404",
+    ),
     // A deleted address is, by design, not in the answer: only the status is checked.
-    ("DELETE /api/v1/me/addresses/{id}", Record::None, "*=403 anon=401 member=200 waiting=404"),
+    (
+        "DELETE /api/v1/me/addresses/{id}",
+        Record::None,
+        "*=403 anon=401 member=200 waiting=404",
+    ),
     ("GET /api/v1/me/inbox", Record::None, "*=200 anon=401"),
-    ("GET /api/v1/uploads/{key}", Record::Licence, "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200"),
-    ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-"),
-    ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
-    ("GET /api/v1/admin/members/{id}/history", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
-    ("POST /api/v1/admin/members/{id}/binding", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
-    ("PUT /api/v1/admin/members/{id}/credit", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
-    ("PUT /api/v1/admin/members/{id}/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
-    ("GET /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
-    ("POST /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=201 cs=201"),
-    ("GET /api/v1/me/invite", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
-    ("GET /api/v1/me/invite/qr.svg", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
-    ("POST /api/v1/verifier/members", Record::None, "*=403 anon=401 verifier=201"),
-    ("POST /api/v1/admin/staff/{id}/manager", Record::None, "*=403 anon=401 admin=204"),
-    ("POST /api/v1/admin/staff/{id}/handover", Record::None, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
-    ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
-    ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
-    ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
-    ("POST /api/v1/admin/backups/{name}/restore", Record::None, "*=403 anon=401 admin=200"),
+    (
+        "GET /api/v1/uploads/{key}",
+        Record::Licence,
+        "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200",
+    ),
+    (
+        "GET /api/v1/admin/members",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-",
+    ),
+    (
+        "GET /api/v1/admin/members/{id}",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404",
+    ),
+    (
+        "GET /api/v1/admin/members/{id}/history",
+        Record::None,
+        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404",
+    ),
+    (
+        "POST /api/v1/admin/members/{id}/binding",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "PUT /api/v1/admin/members/{id}/credit",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "PUT /api/v1/admin/members/{id}/tags",
+        Record::None,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "GET /api/v1/admin/tags",
+        Record::None,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "POST /api/v1/admin/tags",
+        Record::None,
+        "*=403 anon=401 admin=201 cs=201",
+    ),
+    (
+        "GET /api/v1/me/invite",
+        Record::None,
+        "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200",
+    ),
+    (
+        "GET /api/v1/me/invite/qr.svg",
+        Record::None,
+        "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200",
+    ),
+    (
+        "POST /api/v1/verifier/members",
+        Record::None,
+        "*=403 anon=401 verifier=201",
+    ),
+    (
+        "POST /api/v1/admin/staff/{id}/manager",
+        Record::None,
+        "*=403 anon=401 admin=204",
+    ),
+    (
+        "POST /api/v1/admin/staff/{id}/handover",
+        Record::None,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/members/{id}/approve",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "POST /api/v1/admin/members/{id}/reject",
+        Record::WaitingMember,
+        "*=403 anon=401 admin=200 cs=200",
+    ),
+    (
+        "GET /api/v1/admin/backups",
+        Record::Backup,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/backups",
+        Record::None,
+        "*=403 anon=401 admin=201",
+    ),
+    (
+        "GET /api/v1/admin/backups/{name}",
+        Record::BackupFile,
+        "*=403 anon=401 admin=200",
+    ),
+    (
+        "POST /api/v1/admin/backups/{name}/restore",
+        Record::None,
+        "*=403 anon=401 admin=200",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,19 +409,37 @@ fn parse_expectations(spec: &str) -> anyhow::Result<BTreeMap<Who, Expect>> {
     let mut default = None;
     let mut named = BTreeMap::new();
     for part in spec.split_whitespace() {
-        let (who, status) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("bad expectation {part}"))?;
-        let (digits, hides) = status.strip_suffix('-').map_or((status, false), |d| (d, true));
-        let expect = Expect { status: digits.parse()?, shows_record: !hides };
+        let (who, status) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("bad expectation {part}"))?;
+        let (digits, hides) = status
+            .strip_suffix('-')
+            .map_or((status, false), |d| (d, true));
+        let expect = Expect {
+            status: digits.parse()?,
+            shows_record: !hides,
+        };
         if who == "*" {
             default = Some(expect);
         } else {
-            let who = EVERYONE.iter().find(|(_, name, _)| *name == who).map(|(w, _, _)| *w).ok_or_else(|| anyhow::anyhow!("unknown caller {who}"))?;
+            let who = EVERYONE
+                .iter()
+                .find(|(_, name, _)| *name == who)
+                .map(|(w, _, _)| *w)
+                .ok_or_else(|| anyhow::anyhow!("unknown caller {who}"))?;
             named.insert(who, expect);
         }
     }
     EVERYONE
         .iter()
-        .map(|(who, _, _)| named.get(who).copied().or(default).map(|e| (*who, e)).ok_or_else(|| anyhow::anyhow!("no expectation for {who:?} in {spec}")))
+        .map(|(who, _, _)| {
+            named
+                .get(who)
+                .copied()
+                .or(default)
+                .map(|e| (*who, e))
+                .ok_or_else(|| anyhow::anyhow!("no expectation for {who:?} in {spec}"))
+        })
         .collect()
 }
 
@@ -237,7 +483,9 @@ const OTHER_PERSON: &str = "13977777777";
 
 impl World {
     async fn build() -> anyhow::Result<World> {
-        let app = TestApp::with_demo(Backend::Sqlite).await?.ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
+        let app = TestApp::with_demo(Backend::Sqlite)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
         let mut tokens = BTreeMap::new();
         for (who, _, phone) in EVERYONE {
             if let Some(phone) = phone {
@@ -246,35 +494,132 @@ impl World {
         }
         app.login(DRIVER_HAIKOU, PASSWORD).await?;
         let admin = tokens.get(&Who::Admin).cloned().unwrap_or_default();
-        let (_, staff) = app.get("/api/v1/admin/staff?role=driver", Some(&admin)).await?;
-        let haikou_driver_id = staff.as_array().and_then(|s| s.iter().find(|d| d["phone"] == DRIVER_HAIKOU)).and_then(|d| d["id"].as_i64()).unwrap_or_default();
+        let (_, staff) = app
+            .get("/api/v1/admin/staff?role=driver", Some(&admin))
+            .await?;
+        let haikou_driver_id = staff
+            .as_array()
+            .and_then(|s| s.iter().find(|d| d["phone"] == DRIVER_HAIKOU))
+            .and_then(|d| d["id"].as_i64())
+            .unwrap_or_default();
         let (_, regions) = app.get("/api/v1/regions", None).await?;
         let haikou_id = regions[0]["id"].as_i64().unwrap_or_default();
         let (_, settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
-        app.post("/api/v1/admin/regions", Some(&admin), &json!({ "name": "文昌" })).await?;
+        app.post(
+            "/api/v1/admin/regions",
+            Some(&admin),
+            &json!({ "name": "文昌" }),
+        )
+        .await?;
         app.post("/api/v1/admin/staff", Some(&admin), &json!({ "name": "备用", "phone": SPARE, "password": "spare2026", "roles": ["verifier"] })).await?;
-        app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": OTHER_PERSON })).await?;
-        let (_, backup) = app.post("/api/v1/admin/backups", Some(&admin), &json!({})).await?;
+        app.post(
+            "/api/v1/auth/codes",
+            None,
+            &json!({ "purpose": "signup", "phone": OTHER_PERSON }),
+        )
+        .await?;
+        let (_, backup) = app
+            .post("/api/v1/admin/backups", Some(&admin), &json!({}))
+            .await?;
         let backup_name = backup["name"].as_str().unwrap_or_default().to_owned();
-        let silver_level_id = app.store.list_levels().await?.iter().find(|l| l.name == "银牌会员").map_or(0, |l| l.id);
-        let products = app.store.list_products(&pifa::catalog::storage::ProductFilter { limit: 100, ..Default::default() }).await?;
-        let hard_hat = products.iter().find(|p| p.item_no == "AQM-001").ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))?;
-        let (hard_hat_id, hard_hat_sku_id, unit_id) = (hard_hat.id, hard_hat.skus.first().map_or(0, |s| s.id), hard_hat.unit.id);
-        let member_id = app.store.user_id_by_phone(MEMBER).await?.unwrap_or_default();
-        let member_address_id = app.store.addresses(member_id).await?.first().map_or(0, |a| a.id);
+        let silver_level_id = app
+            .store
+            .list_levels()
+            .await?
+            .iter()
+            .find(|l| l.name == "银牌会员")
+            .map_or(0, |l| l.id);
+        let products = app
+            .store
+            .list_products(&pifa::catalog::storage::ProductFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await?;
+        let hard_hat = products
+            .iter()
+            .find(|p| p.item_no == "AQM-001")
+            .ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))?;
+        let (hard_hat_id, hard_hat_sku_id, unit_id) = (
+            hard_hat.id,
+            hard_hat.skus.first().map_or(0, |s| s.id),
+            hard_hat.unit.id,
+        );
+        let member_id = app
+            .store
+            .user_id_by_phone(MEMBER)
+            .await?
+            .unwrap_or_default();
+        let member_address_id = app
+            .store
+            .addresses(member_id)
+            .await?
+            .first()
+            .map_or(0, |a| a.id);
         let waiting = app.new_member(WAITING_PHONE).await?;
-        let (status, profile) = app.put_profile(&waiting, pifa_e2e::profile_form(haikou_id, &[("shop_photo", pifa_e2e::TINY_PNG), ("licence", pifa_e2e::TINY_PNG)])).await?;
+        let (status, profile) = app
+            .put_profile(
+                &waiting,
+                pifa_e2e::profile_form(
+                    haikou_id,
+                    &[
+                        ("shop_photo", pifa_e2e::TINY_PNG),
+                        ("licence", pifa_e2e::TINY_PNG),
+                    ],
+                ),
+            )
+            .await?;
         anyhow::ensure!(status == StatusCode::OK, "{profile}");
-        let licence_key = profile["licence_url"].as_str().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_owned();
+        let licence_key = profile["licence_url"]
+            .as_str()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
         tokens.insert(Who::Waiting, waiting);
         let admin_token = tokens.get(&Who::Admin).cloned().unwrap_or_default();
         app.post("/api/v1/admin/staff", Some(&admin_token), &json!({ "name": "另一供应商", "phone": "13800000052", "password": "supplier2026", "roles": ["supplier"] })).await?;
-        tokens.insert(Who::OtherSupplier, app.login("13800000052", "supplier2026").await?);
-        let waiting_id = app.store.user_id_by_phone(WAITING_PHONE).await?.unwrap_or_default();
-        let promoter_id = app.store.user_id_by_phone(PROMOTER).await?.unwrap_or_default();
-        let manager_haikou_id = app.store.user_id_by_phone(MANAGER_HAIKOU).await?.unwrap_or_default();
-        let manager_sanya_id = app.store.user_id_by_phone(MANAGER_SANYA).await?.unwrap_or_default();
-        Ok(World { app, tokens, haikou_driver_id, haikou_id, settings, backup_name, silver_level_id, hard_hat_id, hard_hat_sku_id, unit_id, member_address_id, waiting_id, licence_key, promoter_id, manager_haikou_id, manager_sanya_id })
+        tokens.insert(
+            Who::OtherSupplier,
+            app.login("13800000052", "supplier2026").await?,
+        );
+        let waiting_id = app
+            .store
+            .user_id_by_phone(WAITING_PHONE)
+            .await?
+            .unwrap_or_default();
+        let promoter_id = app
+            .store
+            .user_id_by_phone(PROMOTER)
+            .await?
+            .unwrap_or_default();
+        let manager_haikou_id = app
+            .store
+            .user_id_by_phone(MANAGER_HAIKOU)
+            .await?
+            .unwrap_or_default();
+        let manager_sanya_id = app
+            .store
+            .user_id_by_phone(MANAGER_SANYA)
+            .await?
+            .unwrap_or_default();
+        Ok(World {
+            app,
+            tokens,
+            haikou_driver_id,
+            haikou_id,
+            settings,
+            backup_name,
+            silver_level_id,
+            hard_hat_id,
+            hard_hat_sku_id,
+            unit_id,
+            member_address_id,
+            waiting_id,
+            licence_key,
+            promoter_id,
+            manager_haikou_id,
+            manager_sanya_id,
+        })
     }
 
     fn path(&self, template: &str) -> String {
@@ -297,7 +642,10 @@ impl World {
         } else {
             self.haikou_driver_id
         };
-        let path = template.replace("{id}", &id.to_string()).replace("{name}", &self.backup_name).replace("{key}", &self.licence_key);
+        let path = template
+            .replace("{id}", &id.to_string())
+            .replace("{name}", &self.backup_name)
+            .replace("{key}", &self.licence_key);
         if path.ends_with("/search") {
             format!("{path}?q=aqm")
         } else if path.ends_with("/export") {
@@ -314,7 +662,10 @@ impl World {
             Record::HaikouDriver => vec![DRIVER_HAIKOU.to_owned(), "张师傅".to_owned()],
             Record::Haikou => vec!["海口".to_owned()],
             Record::Shop => vec!["安达劳保五金批发".to_owned()],
-            Record::Settings => vec!["安达劳保五金批发".to_owned(), "2201 0267 0920 0123 456".to_owned()],
+            Record::Settings => vec![
+                "安达劳保五金批发".to_owned(),
+                "2201 0267 0920 0123 456".to_owned(),
+            ],
             Record::Message => vec![OTHER_PERSON.to_owned()],
             Record::Login => vec!["138****0031".to_owned()],
             Record::Operation => vec!["region.create".to_owned(), "文昌".to_owned()],
@@ -328,7 +679,12 @@ impl World {
             Record::Units => vec!["扎".to_owned()],
             Record::MemberAddress => vec!["金盘工业区兴达五金店".to_owned()],
             Record::WaitingMember => vec![WAITING_PHONE.to_owned()],
-            Record::Caller => EVERYONE.iter().find(|(w, _, _)| *w == who).and_then(|(_, _, p)| p.map(str::to_owned)).into_iter().collect(),
+            Record::Caller => EVERYONE
+                .iter()
+                .find(|(w, _, _)| *w == who)
+                .and_then(|(_, _, p)| p.map(str::to_owned))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -338,7 +694,9 @@ impl World {
             return Ok(Some(Body::ProfileForm));
         }
         if route == "POST /api/v1/admin/catalog/import" {
-            return Ok(Some(Body::Csv("货号,商品名称,单位,价格\nIMP-1,导入商品,10个/盒 - 50个/箱,1.00\n")));
+            return Ok(Some(Body::Csv(
+                "货号,商品名称,单位,价格\nIMP-1,导入商品,10个/盒 - 50个/箱,1.00\n",
+            )));
         }
         Ok(self.json_body(route).await?.map(Body::Json))
     }
@@ -346,53 +704,110 @@ impl World {
     async fn json_body(&self, route: &str) -> anyhow::Result<Option<Value>> {
         let app = &self.app;
         Ok(match route {
-            "POST /api/v1/auth/codes" => Some(json!({ "purpose": "signup", "phone": unique_phone("1370000") })),
+            "POST /api/v1/auth/codes" => {
+                Some(json!({ "purpose": "signup", "phone": unique_phone("1370000") }))
+            }
             "POST /api/v1/auth/signup" => {
                 let phone = unique_phone("1360000");
-                app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": phone })).await?;
+                app.post(
+                    "/api/v1/auth/codes",
+                    None,
+                    &json!({ "purpose": "signup", "phone": phone }),
+                )
+                .await?;
                 let code = app.latest_code_for(&phone).await?;
-                Some(json!({ "company_name": "测试五金", "contact_name": "测试", "phone": phone, "password": "test2026a", "code": code }))
+                Some(
+                    json!({ "company_name": "测试五金", "contact_name": "测试", "phone": phone, "password": "test2026a", "code": code }),
+                )
             }
             "POST /api/v1/auth/login" => Some(json!({ "phone": SPARE, "password": "spare2026" })),
             "POST /api/v1/auth/password/reset" => {
                 // A fresh day per caller: one phone may ask for ten codes a day.
                 app.clock.advance_ms(86_400_000 + 61_000);
-                app.post("/api/v1/auth/codes", None, &json!({ "purpose": "reset_password", "phone": SPARE })).await?;
+                app.post(
+                    "/api/v1/auth/codes",
+                    None,
+                    &json!({ "purpose": "reset_password", "phone": SPARE }),
+                )
+                .await?;
                 let code = app.latest_code_for(SPARE).await?;
                 Some(json!({ "phone": SPARE, "code": code, "new_password": "spare2026" }))
             }
-            "POST /api/v1/admin/regions" => Some(json!({ "name": format!("区域{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "POST /api/v1/admin/regions" => {
+                Some(json!({ "name": format!("区域{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
+            }
             "PUT /api/v1/admin/regions/{id}" => Some(json!({ "name": "海口" })),
             "PUT /api/v1/admin/settings" => Some(self.settings.clone()),
-            "POST /api/v1/admin/staff" => Some(json!({ "name": "新司机", "phone": unique_phone("1350000"), "password": "driver2026", "roles": ["driver"], "region_ids": [self.haikou_id] })),
+            "POST /api/v1/admin/staff" => Some(
+                json!({ "name": "新司机", "phone": unique_phone("1350000"), "password": "driver2026", "roles": ["driver"], "region_ids": [self.haikou_id] }),
+            ),
             "PATCH /api/v1/admin/staff/{id}" => Some(json!({ "name": "张师傅" })),
-            "POST /api/v1/admin/staff/{id}/password" => Some(json!({ "new_password": "driver2026" })),
-            "POST /api/v1/admin/levels" => Some(json!({ "name": format!("等级{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "rank": 9 })),
+            "POST /api/v1/admin/staff/{id}/password" => {
+                Some(json!({ "new_password": "driver2026" }))
+            }
+            "POST /api/v1/admin/levels" => Some(
+                json!({ "name": format!("等级{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "rank": 9 }),
+            ),
             "PUT /api/v1/admin/levels/{id}" => Some(json!({ "name": "银牌会员", "rank": 2 })),
-            "POST /api/v1/admin/categories" => Some(json!({ "name": format!("分类{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
-            "POST /api/v1/admin/brands" => Some(json!({ "name": format!("品牌{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
+            "POST /api/v1/admin/categories" => {
+                Some(json!({ "name": format!("分类{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
+            }
+            "POST /api/v1/admin/brands" => {
+                Some(json!({ "name": format!("品牌{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
+            }
             "POST /api/v1/admin/units" => {
                 let n = i64::from(UNIQUE.fetch_add(1, Ordering::Relaxed)) + 2;
-                Some(json!({ "item_unit": "瓶", "inner_qty": n, "inner_unit": "盒", "outer_qty": n * 10, "outer_unit": "箱" }))
+                Some(
+                    json!({ "item_unit": "瓶", "inner_qty": n, "inner_unit": "盒", "outer_qty": n * 10, "outer_unit": "箱" }),
+                )
             }
-            "POST /api/v1/admin/products" => Some(json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] })),
+            "POST /api/v1/admin/products" => Some(
+                json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] }),
+            ),
             "PATCH /api/v1/admin/products/{id}" => Some(json!({ "on_shelf": true })),
-            "POST /api/v1/admin/members/{id}/binding" => Some(json!({ "manager_id": self.manager_haikou_id, "reason": "调整" })),
-            "PUT /api/v1/admin/members/{id}/credit" => Some(json!({ "terms": "monthly", "limit_fen": 100_000 })),
+            "POST /api/v1/admin/members/{id}/binding" => {
+                Some(json!({ "manager_id": self.manager_haikou_id, "reason": "调整" }))
+            }
+            "PUT /api/v1/admin/members/{id}/credit" => {
+                Some(json!({ "terms": "monthly", "limit_fen": 100_000 }))
+            }
             "PUT /api/v1/admin/members/{id}/tags" => Some(json!({ "tag_ids": [] })),
-            "POST /api/v1/admin/tags" => Some(json!({ "name": format!("标签{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) })),
-            "POST /api/v1/verifier/members" => Some(json!({ "phone": unique_phone("1340000"), "company_name": "门店新客", "contact_name": "周" })),
-            "POST /api/v1/admin/staff/{id}/manager" => Some(json!({ "manager_id": self.manager_haikou_id, "reason": "绑定" })),
-            "POST /api/v1/admin/staff/{id}/handover" => Some(json!({ "successor_id": self.manager_sanya_id, "reason": "离职交接" })),
-            "POST /api/v1/me/addresses" | "PUT /api/v1/me/addresses/{id}" => {
-                Some(json!({ "province": "海南省", "city": "海口市", "district": "龙华区", "detail": "金盘工业区兴达五金店", "contact_name": "赵老板", "phone": MEMBER }))
+            "POST /api/v1/admin/tags" => {
+                Some(json!({ "name": format!("标签{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
             }
-            "POST /api/v1/admin/members/{id}/approve" | "POST /api/v1/admin/members/{id}/reject" => {
+            "POST /api/v1/verifier/members" => Some(
+                json!({ "phone": unique_phone("1340000"), "company_name": "门店新客", "contact_name": "周" }),
+            ),
+            "POST /api/v1/admin/staff/{id}/manager" => {
+                Some(json!({ "manager_id": self.manager_haikou_id, "reason": "绑定" }))
+            }
+            "POST /api/v1/admin/staff/{id}/handover" => {
+                Some(json!({ "successor_id": self.manager_sanya_id, "reason": "离职交接" }))
+            }
+            "POST /api/v1/me/addresses" | "PUT /api/v1/me/addresses/{id}" => Some(
+                json!({ "province": "海南省", "city": "海口市", "district": "龙华区", "detail": "金盘工业区兴达五金店", "contact_name": "赵老板", "phone": MEMBER }),
+            ),
+            "POST /api/v1/admin/members/{id}/approve"
+            | "POST /api/v1/admin/members/{id}/reject" => {
                 // Each allowed caller reviews a member who is waiting again.
-                app.store.set_standing(self.waiting_id, pifa::accounts::MemberState::ProfileComplete, None, Some(self.haikou_id), app.clock.now_ms()).await?;
-                Some(if route.ends_with("approve") { json!({ "region_id": self.haikou_id }) } else { json!({ "reason": "照片不清晰" }) })
+                app.store
+                    .set_standing(
+                        self.waiting_id,
+                        pifa::accounts::MemberState::ProfileComplete,
+                        None,
+                        Some(self.haikou_id),
+                        app.clock.now_ms(),
+                    )
+                    .await?;
+                Some(if route.ends_with("approve") {
+                    json!({ "region_id": self.haikou_id })
+                } else {
+                    json!({ "reason": "照片不清晰" })
+                })
             }
-            "PUT /api/v1/admin/skus/{id}" => Some(json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" })),
+            "PUT /api/v1/admin/skus/{id}" => Some(
+                json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" }),
+            ),
             _ if route.starts_with("POST ") => Some(json!({})),
             _ => None,
         })
@@ -403,7 +818,11 @@ fn operations(openapi: &Value) -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     if let Some(paths) = openapi["paths"].as_object() {
         for (path, item) in paths {
-            for method in item.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            for method in item
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 routes.insert(format!("{} {path}", method.to_uppercase()));
             }
         }
@@ -413,21 +832,34 @@ fn operations(openapi: &Value) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()> {
-    let probe = TestApp::start(Backend::Sqlite).await?.ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
+    let probe = TestApp::start(Backend::Sqlite)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("sqlite always runs"))?;
     let (_, openapi) = probe.get("/api/openapi.json", None).await?;
     probe.stop().await?;
     let live = operations(&openapi);
-    let table: BTreeSet<String> = TABLE.iter().map(|(route, _, _)| (*route).to_owned()).collect();
+    let table: BTreeSet<String> = TABLE
+        .iter()
+        .map(|(route, _, _)| (*route).to_owned())
+        .collect();
     let missing: Vec<_> = live.difference(&table).collect();
     let stale: Vec<_> = table.difference(&live).collect();
-    assert!(missing.is_empty(), "routes without a row in the authorization table: {missing:?}");
-    assert!(stale.is_empty(), "table rows for routes that do not exist: {stale:?}");
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the authorization table: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "table rows for routes that do not exist: {stale:?}"
+    );
 
     let mut failures = Vec::new();
     for (route, record, spec) in TABLE {
         let expectations = parse_expectations(spec)?;
         let world = World::build().await?;
-        let (method, template) = route.split_once(' ').ok_or_else(|| anyhow::anyhow!("bad route {route}"))?;
+        let (method, template) = route
+            .split_once(' ')
+            .ok_or_else(|| anyhow::anyhow!("bad route {route}"))?;
         let method = Method::from_bytes(method.as_bytes())?;
         let path = world.path(template);
         // Refusals first: an allowed call may change the world (a restore signs everyone out).
@@ -437,14 +869,27 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
             let body = world.body(route).await?;
             let token = world.tokens.get(&who).cloned();
             let response = {
-                let mut request = world.app.client.request(method.clone(), world.app.url(&path));
+                let mut request = world
+                    .app
+                    .client
+                    .request(method.clone(), world.app.url(&path));
                 if let Some(token) = &token {
                     request = request.bearer_auth(token);
                 }
                 match &body {
                     Some(Body::Json(body)) => request = request.json(body),
-                    Some(Body::ProfileForm) => request = request.multipart(pifa_e2e::profile_form(world.haikou_id, &[("shop_photo", pifa_e2e::TINY_PNG), ("licence", pifa_e2e::TINY_PNG)])),
-                    Some(Body::Csv(text)) => request = request.header("content-type", "text/csv").body(*text),
+                    Some(Body::ProfileForm) => {
+                        request = request.multipart(pifa_e2e::profile_form(
+                            world.haikou_id,
+                            &[
+                                ("shop_photo", pifa_e2e::TINY_PNG),
+                                ("licence", pifa_e2e::TINY_PNG),
+                            ],
+                        ))
+                    }
+                    Some(Body::Csv(text)) => {
+                        request = request.header("content-type", "text/csv").body(*text)
+                    }
                     None => {}
                 }
                 request.send().await?
@@ -454,17 +899,33 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
             let text = String::from_utf8_lossy(&bytes);
             let fields = world.fields(*record, who);
             let problem = if status.as_u16() != expect.status {
-                Some(format!("status {status}, expected {}: {text}", expect.status))
+                Some(format!(
+                    "status {status}, expected {}: {text}",
+                    expect.status
+                ))
             } else if StatusCode::from_u16(expect.status)?.is_success() && expect.shows_record {
-                let missing: Vec<_> = fields.iter().filter(|f| !text.contains(f.as_str())).collect();
-                let gzip_ok = !matches!(record, Record::BackupFile) || bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
-                let png_ok = !matches!(record, Record::Licence) || bytes.as_ref() == pifa_e2e::TINY_PNG;
-                (!missing.is_empty() || !gzip_ok || !png_ok).then(|| format!("allowed, but the record is not in the body (missing {missing:?})"))
+                let missing: Vec<_> = fields
+                    .iter()
+                    .filter(|f| !text.contains(f.as_str()))
+                    .collect();
+                let gzip_ok = !matches!(record, Record::BackupFile)
+                    || bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
+                let png_ok =
+                    !matches!(record, Record::Licence) || bytes.as_ref() == pifa_e2e::TINY_PNG;
+                (!missing.is_empty() || !gzip_ok || !png_ok).then(|| {
+                    format!("allowed, but the record is not in the body (missing {missing:?})")
+                })
             } else {
-                let leaked: Vec<_> = fields.iter().filter(|f| text.contains(f.as_str())).collect();
-                let gzip_leak = matches!(record, Record::BackupFile) && bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
-                let png_leak = matches!(record, Record::Licence) && bytes.starts_with(&[0x89, 0x50, 0x4e, 0x47]);
-                (!leaked.is_empty() || gzip_leak || png_leak).then(|| format!("refused, but the body shows {leaked:?}"))
+                let leaked: Vec<_> = fields
+                    .iter()
+                    .filter(|f| text.contains(f.as_str()))
+                    .collect();
+                let gzip_leak = matches!(record, Record::BackupFile)
+                    && bytes.get(..2) == Some(&[0x1f, 0x8b][..]);
+                let png_leak = matches!(record, Record::Licence)
+                    && bytes.starts_with(&[0x89, 0x50, 0x4e, 0x47]);
+                (!leaked.is_empty() || gzip_leak || png_leak)
+                    .then(|| format!("refused, but the body shows {leaked:?}"))
             };
             if let Some(problem) = problem {
                 failures.push(format!("{route} as {who:?}: {problem}"));
@@ -472,6 +933,10 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
         }
         world.app.stop().await?;
     }
-    assert!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "authorization matrix failures:\n{}",
+        failures.join("\n")
+    );
     Ok(())
 }

@@ -15,14 +15,28 @@ fn error_code(body: &Value) -> &str {
 }
 
 async fn hard_hat(app: &TestApp) -> anyhow::Result<pifa::catalog::Product> {
-    let products = app.store.list_products(&pifa::catalog::storage::ProductFilter { limit: 100, ..Default::default() }).await?;
-    products.into_iter().find(|p| p.item_no == "AQM-001").ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))
+    let products = app
+        .store
+        .list_products(&pifa::catalog::storage::ProductFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    products
+        .into_iter()
+        .find(|p| p.item_no == "AQM-001")
+        .ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))
 }
 
 /// A member who signed up but is not approved yet.
 async fn unapproved_member(app: &TestApp) -> anyhow::Result<String> {
     let phone = "13912345678";
-    app.post("/api/v1/auth/codes", None, &json!({ "purpose": "signup", "phone": phone })).await?;
+    app.post(
+        "/api/v1/auth/codes",
+        None,
+        &json!({ "purpose": "signup", "phone": phone }),
+    )
+    .await?;
     let code = app.latest_code_for(phone).await?;
     let body = json!({ "company_name": "新店", "contact_name": "钱", "phone": phone, "password": "qian2026a", "code": code });
     let (status, _) = app.post("/api/v1/auth/signup", None, &body).await?;
@@ -30,121 +44,338 @@ async fn unapproved_member(app: &TestApp) -> anyhow::Result<String> {
     app.login(phone, "qian2026a").await
 }
 
-async fn prices_stay_hidden_from_visitors_and_unapproved_members(backend: Backend) -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(backend).await? else { return Ok(()) };
+async fn prices_stay_hidden_from_visitors_and_unapproved_members(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
     let admin = app.login(ADMIN, PASSWORD).await?;
     let product = hard_hat(&app).await?;
-    let sku = product.skus.first().ok_or_else(|| anyhow::anyhow!("no sku"))?;
+    let sku = product
+        .skus
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no sku"))?;
     let sentinel_sku = json!({ "model": sku.model, "spec": sku.spec, "price_fen": SENTINEL, "stock": 10, "barcode": sku.barcode,
         "level_prices": [{ "level_id": sku.level_prices[0].level_id, "price_fen": SENTINEL }], "breaks": [{ "min_qty": 100, "price_fen": SENTINEL }] });
-    let (status, body) = app.call(Method::PUT, &format!("/api/v1/admin/skus/{}", sku.id), Some(&admin), Some(&sentinel_sku)).await?;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/skus/{}", sku.id),
+            Some(&admin),
+            Some(&sentinel_sku),
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let member = unapproved_member(&app).await?;
     let (_, openapi) = app.get("/api/openapi.json", None).await?;
-    let get_paths: Vec<String> = openapi["paths"].as_object().map(|paths| paths.iter().filter(|(_, item)| item.get("get").is_some()).map(|(p, _)| p.clone()).collect()).unwrap_or_default();
+    let get_paths: Vec<String> = openapi["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .iter()
+                .filter(|(_, item)| item.get("get").is_some())
+                .map(|(p, _)| p.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     assert!(get_paths.len() > 10, "{get_paths:?}");
-    for (who, token) in [("visitor", None), ("unapproved member", Some(member.as_str()))] {
+    for (who, token) in [
+        ("visitor", None),
+        ("unapproved member", Some(member.as_str())),
+    ] {
         for template in &get_paths {
-            let path = template.replace("{id}", &product.id.to_string()).replace("{name}", "pifa-20000101T000000000Z.jsonl.gz");
-            for query in ["", "?sort=price_asc", "?sort=price_desc", "?min_price_fen=1", "?max_price_fen=99999999", "?category_id=1"] {
+            let path = template
+                .replace("{id}", &product.id.to_string())
+                .replace("{name}", "pifa-20000101T000000000Z.jsonl.gz");
+            for query in [
+                "",
+                "?sort=price_asc",
+                "?sort=price_desc",
+                "?min_price_fen=1",
+                "?max_price_fen=99999999",
+                "?category_id=1",
+            ] {
                 let (status, body) = app.get(&format!("{path}{query}"), token).await?;
                 let text = body.to_string();
-                assert!(!text.contains("987654") && !text.contains("9876.54"), "{who} saw the sentinel at {path}{query}: {text}");
+                assert!(
+                    !text.contains("987654") && !text.contains("9876.54"),
+                    "{who} saw the sentinel at {path}{query}: {text}"
+                );
                 if path == "/api/v1/products" && query.contains("price") {
-                    assert_eq!((status.as_u16(), error_code(&body)), (403, "price_hidden"), "{who} {query}");
+                    assert_eq!(
+                        (status.as_u16(), error_code(&body)),
+                        (403, "price_hidden"),
+                        "{who} {query}"
+                    );
                 }
             }
         }
-        let (status, detail) = app.get(&format!("/api/v1/products/{}", product.id), token).await?;
+        let (status, detail) = app
+            .get(&format!("/api/v1/products/{}", product.id), token)
+            .await?;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(detail["prices_visible"], false);
-        assert!(detail["skus"].as_array().is_some_and(|skus| skus.iter().all(|s| s.get("price").is_none())), "{detail}");
-        assert_eq!(detail["moq"], 10, "the inner pack is the minimum order quantity");
+        assert!(
+            detail["skus"]
+                .as_array()
+                .is_some_and(|skus| skus.iter().all(|s| s.get("price").is_none())),
+            "{detail}"
+        );
+        assert_eq!(
+            detail["moq"], 10,
+            "the inner pack is the minimum order quantity"
+        );
         assert_eq!(detail["unit"]["label"], "10个/盒 - 50个/箱");
     }
 
     // The approved demo member (银牌) sees his level price and the break as he would pay it.
     let approved = app.login(MEMBER, PASSWORD).await?;
-    let (_, detail) = app.get(&format!("/api/v1/products/{}", product.id), Some(&approved)).await?;
+    let (_, detail) = app
+        .get(&format!("/api/v1/products/{}", product.id), Some(&approved))
+        .await?;
     assert_eq!(detail["prices_visible"], true);
     assert_eq!(detail["skus"][0]["price"]["price_fen"], SENTINEL);
-    assert_eq!(detail["skus"][1]["price"]["price_fen"], 2660, "黄色 at 银牌: 2800 × 95% = 2660: {detail}");
-    assert_eq!(detail["skus"][1]["price"]["breaks"], json!([{ "min_qty": 100, "price_fen": 2576 }, { "min_qty": 500, "price_fen": 2380 }]));
-    assert!(!detail.to_string().contains("cost"), "cost prices are for staff only");
-    let (status, sorted) = app.get("/api/v1/products?sort=price_asc", Some(&approved)).await?;
+    assert_eq!(
+        detail["skus"][1]["price"]["price_fen"], 2660,
+        "黄色 at 银牌: 2800 × 95% = 2660: {detail}"
+    );
+    assert_eq!(
+        detail["skus"][1]["price"]["breaks"],
+        json!([{ "min_qty": 100, "price_fen": 2576 }, { "min_qty": 500, "price_fen": 2380 }])
+    );
+    assert!(
+        !detail.to_string().contains("cost"),
+        "cost prices are for staff only"
+    );
+    let (status, sorted) = app
+        .get("/api/v1/products?sort=price_asc", Some(&approved))
+        .await?;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = sorted.as_array().map(|a| a.iter().filter_map(|p| p["item_no"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(names, vec!["BS-008", "AQM-001", "ST-012", "TD-003", "FS-020", "FS-021"], "cheapest first at his level: 2327, 2660, 3420, 3705, 25460, 31160");
-    let (_, cheap) = app.get("/api/v1/products?max_price_fen=3000", Some(&approved)).await?;
-    assert_eq!(cheap.as_array().map(Vec::len), Some(2), "BS-008 and AQM-001 start at or below 30.00 for him");
+    let names: Vec<&str> = sorted
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["item_no"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        vec!["BS-008", "AQM-001", "ST-012", "TD-003", "FS-020", "FS-021"],
+        "cheapest first at his level: 2327, 2660, 3420, 3705, 25460, 31160"
+    );
+    let (_, cheap) = app
+        .get("/api/v1/products?max_price_fen=3000", Some(&approved))
+        .await?;
+    assert_eq!(
+        cheap.as_array().map(Vec::len),
+        Some(2),
+        "BS-008 and AQM-001 start at or below 30.00 for him"
+    );
 
     // Open mode (without the profile switch) shows prices to everyone.
     let (_, mut settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
     settings["shop_mode"] = json!("open");
     settings["require_profile"] = json!(false);
-    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&settings)).await?;
-    let (_, detail) = app.get(&format!("/api/v1/products/{}", product.id), None).await?;
-    assert_eq!(detail["skus"][1]["price"]["price_fen"], 2800, "a visitor pays the catalogue price");
+    app.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&admin),
+        Some(&settings),
+    )
+    .await?;
+    let (_, detail) = app
+        .get(&format!("/api/v1/products/{}", product.id), None)
+        .await?;
+    assert_eq!(
+        detail["skus"][1]["price"]["price_fen"], 2800,
+        "a visitor pays the catalogue price"
+    );
     app.stop().await
 }
-on_both_backends!(price_hiding_sqlite, price_hiding_postgres, prices_stay_hidden_from_visitors_and_unapproved_members);
+on_both_backends!(
+    price_hiding_sqlite,
+    price_hiding_postgres,
+    prices_stay_hidden_from_visitors_and_unapproved_members
+);
 
 async fn bad_catalogue_input_writes_nothing(backend: Backend) -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(backend).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
     let admin = app.login(ADMIN, PASSWORD).await?;
     let unit_id = hard_hat(&app).await?.unit.id;
     let product = |item_no: &str, skus: Value| json!({ "item_no": item_no, "name": "测试商品", "unit_id": unit_id, "skus": skus });
-    let before = (app.store.count_rows("products").await?, app.store.count_rows("skus").await?, app.store.count_rows("sku_level_prices").await?);
+    let before = (
+        app.store.count_rows("products").await?,
+        app.store.count_rows("skus").await?,
+        app.store.count_rows("sku_level_prices").await?,
+    );
     for (body, status, code, field) in [
-        (product("AQM-001", json!([{ "price_fen": 100 }])), 409, "item_no_taken", "item_no"),
-        (product("NEW-1", json!([{ "price_fen": 100, "barcode": "6901234500011" }])), 409, "barcode_taken", "barcode"),
-        (product("NEW-1", json!([{ "price_fen": 100, "barcode": "1" }, { "price_fen": 100, "barcode": "1" }])), 409, "barcode_taken", "skus[1].barcode"),
-        (product("NEW-1", json!([{ "price_fen": -1 }])), 422, "invalid_money", "skus[0].price_fen"),
-        (product("NEW-1", json!([{ "price_fen": 12.3 }])), 422, "invalid_input", "skus[0].price_fen"),
-        (product("NEW-1", json!([{ "price_fen": 100, "level_prices": [{ "level_id": 999, "price_fen": 90 }] }])), 422, "unknown_level", "skus[0].level_prices[0].level_id"),
-        (product("NEW-1", json!([{ "price_fen": 100, "breaks": [{ "min_qty": 0, "price_fen": 90 }] }])), 422, "invalid_break", "skus[0].breaks[0].min_qty"),
+        (
+            product("AQM-001", json!([{ "price_fen": 100 }])),
+            409,
+            "item_no_taken",
+            "item_no",
+        ),
+        (
+            product(
+                "NEW-1",
+                json!([{ "price_fen": 100, "barcode": "6901234500011" }]),
+            ),
+            409,
+            "barcode_taken",
+            "barcode",
+        ),
+        (
+            product(
+                "NEW-1",
+                json!([{ "price_fen": 100, "barcode": "1" }, { "price_fen": 100, "barcode": "1" }]),
+            ),
+            409,
+            "barcode_taken",
+            "skus[1].barcode",
+        ),
+        (
+            product("NEW-1", json!([{ "price_fen": -1 }])),
+            422,
+            "invalid_money",
+            "skus[0].price_fen",
+        ),
+        (
+            product("NEW-1", json!([{ "price_fen": 12.3 }])),
+            422,
+            "invalid_input",
+            "skus[0].price_fen",
+        ),
+        (
+            product(
+                "NEW-1",
+                json!([{ "price_fen": 100, "level_prices": [{ "level_id": 999, "price_fen": 90 }] }]),
+            ),
+            422,
+            "unknown_level",
+            "skus[0].level_prices[0].level_id",
+        ),
+        (
+            product(
+                "NEW-1",
+                json!([{ "price_fen": 100, "breaks": [{ "min_qty": 0, "price_fen": 90 }] }]),
+            ),
+            422,
+            "invalid_break",
+            "skus[0].breaks[0].min_qty",
+        ),
         (product("NEW-1", json!([])), 422, "invalid_input", "skus"),
-        (json!({ "item_no": "NEW-1", "name": "x", "unit_id": 999, "skus": [{ "price_fen": 1 }] }), 422, "unknown_unit", "unit_id"),
+        (
+            json!({ "item_no": "NEW-1", "name": "x", "unit_id": 999, "skus": [{ "price_fen": 1 }] }),
+            422,
+            "unknown_unit",
+            "unit_id",
+        ),
     ] {
-        let (got, response) = app.post("/api/v1/admin/products", Some(&admin), &body).await?;
-        assert_eq!((got.as_u16(), error_code(&response), response["error"]["field"].as_str()), (status, code, Some(field)), "{body} → {response}");
+        let (got, response) = app
+            .post("/api/v1/admin/products", Some(&admin), &body)
+            .await?;
+        assert_eq!(
+            (
+                got.as_u16(),
+                error_code(&response),
+                response["error"]["field"].as_str()
+            ),
+            (status, code, Some(field)),
+            "{body} → {response}"
+        );
     }
-    let after = (app.store.count_rows("products").await?, app.store.count_rows("skus").await?, app.store.count_rows("sku_level_prices").await?);
+    let after = (
+        app.store.count_rows("products").await?,
+        app.store.count_rows("skus").await?,
+        app.store.count_rows("sku_level_prices").await?,
+    );
     assert_eq!(before, after, "nothing half-written");
 
     for (body, code, field) in [
-        (json!({ "item_unit": "把", "inner_qty": 6, "inner_unit": "盒", "outer_qty": 50, "outer_unit": "箱" }), "invalid_unit", "outer_qty"),
-        (json!({ "item_unit": "把", "inner_qty": 0, "inner_unit": "盒", "outer_qty": 50, "outer_unit": "箱" }), "invalid_unit", "inner_qty"),
+        (
+            json!({ "item_unit": "把", "inner_qty": 6, "inner_unit": "盒", "outer_qty": 50, "outer_unit": "箱" }),
+            "invalid_unit",
+            "outer_qty",
+        ),
+        (
+            json!({ "item_unit": "把", "inner_qty": 0, "inner_unit": "盒", "outer_qty": 50, "outer_unit": "箱" }),
+            "invalid_unit",
+            "inner_qty",
+        ),
     ] {
         let (status, response) = app.post("/api/v1/admin/units", Some(&admin), &body).await?;
-        assert_eq!((status.as_u16(), error_code(&response), response["error"]["field"].as_str()), (422, code, Some(field)));
+        assert_eq!(
+            (
+                status.as_u16(),
+                error_code(&response),
+                response["error"]["field"].as_str()
+            ),
+            (422, code, Some(field))
+        );
     }
     let (status, unit) = app.post("/api/v1/admin/units", Some(&admin), &json!({ "item_unit": "卷", "inner_qty": 6, "inner_unit": "盒", "outer_qty": 60, "outer_unit": "箱" })).await?;
-    assert_eq!((status, unit["label"].as_str()), (StatusCode::CREATED, Some("6卷/盒 - 60卷/箱")));
+    assert_eq!(
+        (status, unit["label"].as_str()),
+        (StatusCode::CREATED, Some("6卷/盒 - 60卷/箱"))
+    );
 
     let (_, categories) = app.get("/api/v1/categories", None).await?;
-    let leaf = categories.as_array().and_then(|c| c.iter().find(|c| c["depth"] == 3)).map(|c| c["id"].clone()).unwrap_or_default();
-    let (status, body) = app.post("/api/v1/admin/categories", Some(&admin), &json!({ "name": "第四级", "parent_id": leaf })).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (422, "category_too_deep"));
+    let leaf = categories
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["depth"] == 3))
+        .map(|c| c["id"].clone())
+        .unwrap_or_default();
+    let (status, body) = app
+        .post(
+            "/api/v1/admin/categories",
+            Some(&admin),
+            &json!({ "name": "第四级", "parent_id": leaf }),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (422, "category_too_deep")
+    );
 
     // Delisting hides a product from the shop but not from staff.
     let id = hard_hat(&app).await?.id;
-    app.call(Method::PATCH, &format!("/api/v1/admin/products/{id}"), Some(&admin), Some(&json!({ "on_shelf": false }))).await?;
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/admin/products/{id}"),
+        Some(&admin),
+        Some(&json!({ "on_shelf": false })),
+    )
+    .await?;
     let (status, _) = app.get(&format!("/api/v1/products/{id}"), None).await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.get(&format!("/api/v1/admin/products/{id}"), Some(&admin)).await?;
+    let (status, _) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin))
+        .await?;
     assert_eq!(status, StatusCode::OK);
     let (_, helmets) = app.get("/api/v1/products?category_id=1", None).await?;
-    let left: Vec<&str> = helmets.as_array().map(|a| a.iter().filter_map(|p| p["item_no"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(left, vec!["TD-003", "ST-012"], "劳保用品 (with its sub-categories) holds the headlamp and the gloves once the hard hat is off the shelf");
+    let left: Vec<&str> = helmets
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["item_no"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        left,
+        vec!["TD-003", "ST-012"],
+        "劳保用品 (with its sub-categories) holds the headlamp and the gloves once the hard hat is off the shelf"
+    );
     app.stop().await
 }
-on_both_backends!(bad_catalogue_input_sqlite, bad_catalogue_input_postgres, bad_catalogue_input_writes_nothing);
+on_both_backends!(
+    bad_catalogue_input_sqlite,
+    bad_catalogue_input_postgres,
+    bad_catalogue_input_writes_nothing
+);
 
 #[tokio::test]
 async fn the_shop_mode_switches_guard_the_catalogue() -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
     let admin = app.login(ADMIN, PASSWORD).await?;
     let approved = app.login(MEMBER, PASSWORD).await?;
     let newcomer = app.new_member("13912345671").await?;
@@ -160,44 +391,189 @@ async fn the_shop_mode_switches_guard_the_catalogue() -> anyhow::Result<()> {
     };
 
     // Internal mode behind the single page: only the shop's card, for everyone but the approved.
-    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "internal", "single_page": true })))).await?;
+    app.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&admin),
+        Some(&set(
+            json!({ "shop_mode": "internal", "single_page": true }),
+        )),
+    )
+    .await?;
     for (who, token) in [("visitor", None), ("newcomer", Some(newcomer.as_str()))] {
-        for path in ["/api/v1/products", product.as_str(), "/api/v1/categories", "/api/v1/brands"] {
+        for path in [
+            "/api/v1/products",
+            product.as_str(),
+            "/api/v1/categories",
+            "/api/v1/brands",
+        ] {
             let (status, body) = app.get(path, token).await?;
-            assert_eq!((status.as_u16(), error_code(&body)), (403, "single_page"), "{who} {path}");
+            assert_eq!(
+                (status.as_u16(), error_code(&body)),
+                (403, "single_page"),
+                "{who} {path}"
+            );
         }
     }
     let (_, card) = app.get("/api/v1/shop", None).await?;
-    assert_eq!((card["shop_name"].as_str(), card["single_page"].as_bool()), (Some("安达劳保五金批发"), Some(true)));
+    assert_eq!(
+        (card["shop_name"].as_str(), card["single_page"].as_bool()),
+        (Some("安达劳保五金批发"), Some(true))
+    );
     assert_eq!(app.get(&product, Some(&approved)).await?.0, StatusCode::OK);
 
     // Open mode with the profile switch: lists for all, a product page after the profile.
-    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "open", "require_profile": true })))).await?;
+    app.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&admin),
+        Some(&set(
+            json!({ "shop_mode": "open", "require_profile": true }),
+        )),
+    )
+    .await?;
     let (status, list) = app.get("/api/v1/products", None).await?;
-    assert_eq!((status, list[0]["prices_visible"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(
+        (status, list[0]["prices_visible"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
     let (status, body) = app.get(&product, None).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (401, "profile_required"));
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (401, "profile_required")
+    );
     let (status, body) = app.get(&product, Some(&newcomer)).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (403, "profile_required"));
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("完善资料后可继续访问")));
-    app.call(Method::PUT, "/api/v1/admin/settings", Some(&admin), Some(&set(json!({ "shop_mode": "open", "require_profile": false })))).await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (403, "profile_required")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("完善资料后可继续访问"))
+    );
+    app.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&admin),
+        Some(&set(
+            json!({ "shop_mode": "open", "require_profile": false }),
+        )),
+    )
+    .await?;
     assert_eq!(app.get(&product, None).await?.0, StatusCode::OK);
     app.stop().await
 }
 
 #[tokio::test]
 async fn low_stock_is_listed_for_staff() -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
     let admin = app.login(ADMIN, PASSWORD).await?;
     let (_, low) = app.get("/api/v1/admin/stock/low", Some(&admin)).await?;
     assert_eq!(low, json!([]), "the demo is well stocked");
-    let sku = hard_hat(&app).await?.skus.first().cloned().ok_or_else(|| anyhow::anyhow!("no sku"))?;
+    let sku = hard_hat(&app)
+        .await?
+        .skus
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no sku"))?;
     let body = json!({ "model": sku.model, "spec": sku.spec, "price_fen": sku.price_fen, "stock": 5, "low_stock_threshold": 20, "barcode": sku.barcode });
-    app.call(Method::PUT, &format!("/api/v1/admin/skus/{}", sku.id), Some(&admin), Some(&body)).await?;
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/admin/skus/{}", sku.id),
+        Some(&admin),
+        Some(&body),
+    )
+    .await?;
     let (_, low) = app.get("/api/v1/admin/stock/low", Some(&admin)).await?;
-    assert_eq!((low[0]["sku_id"].as_i64(), low[0]["stock"].as_i64(), low[0]["item_no"].as_str()), (Some(sku.id), Some(5), Some("AQM-001")));
+    assert_eq!(
+        (
+            low[0]["sku_id"].as_i64(),
+            low[0]["stock"].as_i64(),
+            low[0]["item_no"].as_str()
+        ),
+        (Some(sku.id), Some(5), Some("AQM-001"))
+    );
     let supplier = app.login(pifa_e2e::pifa_demo::SUPPLIER, PASSWORD).await?;
-    let (_, mine) = app.get("/api/v1/supplier/products", Some(&supplier)).await?;
-    assert_eq!(mine.as_array().map(Vec::len), Some(6), "the demo supplier supplies all six demo products");
+    let (_, mine) = app
+        .get("/api/v1/supplier/products", Some(&supplier))
+        .await?;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(6),
+        "the demo supplier supplies all six demo products"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_full_demo_is_a_real_wholesale_range() -> anyhow::Result<()> {
+    let Some(app) = TestApp::start(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    pifa::demo::load(
+        &app.store,
+        &pifa::accounts::passwords::Hasher::cheap()?,
+        app.clock.now_ms(),
+        pifa::demo::DemoSize::Full,
+    )
+    .await?;
+    assert!(
+        app.store.count_rows("skus").await? >= 300,
+        "at least 300 SKUs"
+    );
+    let products = app
+        .store
+        .list_products(&pifa::catalog::storage::ProductFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
+    assert!(products.iter().all(|p| {
+        !p.skus.is_empty()
+            && p.skus
+                .iter()
+                .all(|s| s.barcode.as_deref().is_some_and(|b| b.len() == 13))
+    }));
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    for region in app.store.list_regions().await? {
+        for state in ["authorised", "profile_complete", "approved", "rejected"] {
+            let (_, members) = app
+                .get(
+                    &format!(
+                        "/api/v1/admin/members?state={state}&region_id={}",
+                        region.id
+                    ),
+                    Some(&admin),
+                )
+                .await?;
+            assert!(
+                members.as_array().is_some_and(|m| !m.is_empty()) || state == "authorised",
+                "{} has no {state} member",
+                region.name
+            );
+        }
+    }
+    let (_, waiting) = app
+        .get("/api/v1/admin/members?state=authorised", Some(&admin))
+        .await?;
+    assert!(
+        waiting.as_array().map_or(0, Vec::len) >= 3,
+        "authorised members in every region"
+    );
+    let (_, hats) = app
+        .get("/api/v1/search?q=%E5%AE%89%E5%85%A8%E5%B8%BD", None)
+        .await?;
+    assert!(
+        hats.as_array().is_some_and(|h| h.len() >= 3
+            && h.iter()
+                .take(3)
+                .all(|p| p["name"].as_str().is_some_and(|n| n.contains("安全帽")))),
+        "{hats}"
+    );
+    let (_, hot) = app.get("/api/v1/products?list=hot", None).await?;
+    assert!(hot.as_array().is_some_and(|h| !h.is_empty()));
     app.stop().await
 }

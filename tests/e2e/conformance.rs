@@ -29,8 +29,13 @@ fn member(phone: &str, email: Option<&str>) -> NewUser {
     }
 }
 
-async fn with_store(backend: Backend, story: impl AsyncFnOnce(&Store) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let Some(database) = TestDatabase::create(backend).await? else { return Ok(()) };
+async fn with_store(
+    backend: Backend,
+    story: impl AsyncFnOnce(&Store) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let Some(database) = TestDatabase::create(backend).await? else {
+        return Ok(());
+    };
     let store = Store::open(&database.url).await?;
     let result = story(&store).await;
     store.close().await;
@@ -80,111 +85,286 @@ async fn users_roles_and_regions(backend: Backend) -> anyhow::Result<()> {
     })
     .await
 }
-on_both_backends!(users_roles_and_regions_sqlite, users_roles_and_regions_postgres, users_roles_and_regions);
+on_both_backends!(
+    users_roles_and_regions_sqlite,
+    users_roles_and_regions_postgres,
+    users_roles_and_regions
+);
 
 async fn sessions_expire_and_end_with_the_account(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
         let id = store.insert_user(&member("13900000001", None), NOW).await?;
-        let client = ClientInfo { ip: Some("127.0.0.1".to_owned()), user_agent: None };
-        let bearer = store.create_session(id, SessionKind::Bearer, &client, NOW).await?;
-        let cookie = store.create_session(id, SessionKind::Cookie, &client, NOW).await?;
+        let client = ClientInfo {
+            ip: Some("127.0.0.1".to_owned()),
+            user_agent: None,
+        };
+        let bearer = store
+            .create_session(id, SessionKind::Bearer, &client, NOW)
+            .await?;
+        let cookie = store
+            .create_session(id, SessionKind::Cookie, &client, NOW)
+            .await?;
         assert_ne!(bearer.token, cookie.token);
         assert!(bearer.csrf_token.is_none() && cookie.csrf_token.is_some());
-        let owner = store.session_owner(&bearer.token, NOW + 1).await?.ok_or_else(|| anyhow::anyhow!("session missing"))?;
+        let owner = store
+            .session_owner(&bearer.token, NOW + 1)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("session missing"))?;
         assert_eq!(owner.user_id, id);
         assert!(!owner.is_cookie());
-        assert!(store.session_owner(&bearer.token, bearer.expires_at).await?.is_none(), "expired sessions do not authenticate");
+        assert!(
+            store
+                .session_owner(&bearer.token, bearer.expires_at)
+                .await?
+                .is_none(),
+            "expired sessions do not authenticate"
+        );
         assert!(store.session_owner("not-a-token", NOW).await?.is_none());
 
         store.set_disabled(id, true, NOW).await?;
-        assert!(store.session_owner(&cookie.token, NOW + 1).await?.is_none(), "disabling ends sessions");
+        assert!(
+            store.session_owner(&cookie.token, NOW + 1).await?.is_none(),
+            "disabling ends sessions"
+        );
         store.set_disabled(id, false, NOW).await?;
-        let again = store.create_session(id, SessionKind::Bearer, &client, NOW).await?;
+        let again = store
+            .create_session(id, SessionKind::Bearer, &client, NOW)
+            .await?;
         store.set_password_hash(id, "$argon2id$other", NOW).await?;
-        assert!(store.session_owner(&again.token, NOW + 1).await?.is_none(), "a password reset ends sessions");
+        assert!(
+            store.session_owner(&again.token, NOW + 1).await?.is_none(),
+            "a password reset ends sessions"
+        );
 
-        let stale = store.create_session(id, SessionKind::Bearer, &client, NOW).await?;
+        let stale = store
+            .create_session(id, SessionKind::Bearer, &client, NOW)
+            .await?;
         assert_eq!(store.prune_sessions(stale.expires_at).await?, 1);
         Ok(())
     })
     .await
 }
-on_both_backends!(sessions_sqlite, sessions_postgres, sessions_expire_and_end_with_the_account);
+on_both_backends!(
+    sessions_sqlite,
+    sessions_postgres,
+    sessions_expire_and_end_with_the_account
+);
 
 async fn codes_are_single_use_expiring_and_guess_limited(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
         let target = "phone:13900000001";
-        store.insert_code(target, CodePurpose::Signup, "123456", NOW).await?;
-        assert_eq!(store.redeem_code(target, CodePurpose::Login, "123456", NOW).await?, Err(CodeRefusal::Wrong), "a code serves one purpose");
-        assert_eq!(store.redeem_code(target, CodePurpose::Signup, "654321", NOW).await?, Err(CodeRefusal::Wrong));
-        assert_eq!(store.redeem_code(target, CodePurpose::Signup, "123456", NOW).await?, Ok(()));
-        assert_eq!(store.redeem_code(target, CodePurpose::Signup, "123456", NOW).await?, Err(CodeRefusal::Used));
+        store
+            .insert_code(target, CodePurpose::Signup, "123456", NOW)
+            .await?;
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Login, "123456", NOW)
+                .await?,
+            Err(CodeRefusal::Wrong),
+            "a code serves one purpose"
+        );
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Signup, "654321", NOW)
+                .await?,
+            Err(CodeRefusal::Wrong)
+        );
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Signup, "123456", NOW)
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Signup, "123456", NOW)
+                .await?,
+            Err(CodeRefusal::Used)
+        );
 
-        store.insert_code(target, CodePurpose::Signup, "222222", NOW).await?;
-        assert_eq!(store.redeem_code(target, CodePurpose::Signup, "222222", NOW + 10 * 60_000).await?, Err(CodeRefusal::Expired));
+        store
+            .insert_code(target, CodePurpose::Signup, "222222", NOW)
+            .await?;
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Signup, "222222", NOW + 10 * 60_000)
+                .await?,
+            Err(CodeRefusal::Expired)
+        );
 
-        store.insert_code(target, CodePurpose::Signup, "333333", NOW).await?;
+        store
+            .insert_code(target, CodePurpose::Signup, "333333", NOW)
+            .await?;
         for attempt in 1..=5 {
-            let expected = if attempt < 5 { CodeRefusal::Wrong } else { CodeRefusal::TooManyGuesses };
-            assert_eq!(store.redeem_code(target, CodePurpose::Signup, "000000", NOW).await?, Err(expected));
+            let expected = if attempt < 5 {
+                CodeRefusal::Wrong
+            } else {
+                CodeRefusal::TooManyGuesses
+            };
+            assert_eq!(
+                store
+                    .redeem_code(target, CodePurpose::Signup, "000000", NOW)
+                    .await?,
+                Err(expected)
+            );
         }
-        assert_eq!(store.redeem_code(target, CodePurpose::Signup, "333333", NOW).await?, Err(CodeRefusal::TooManyGuesses), "a guessed-at code is dead");
+        assert_eq!(
+            store
+                .redeem_code(target, CodePurpose::Signup, "333333", NOW)
+                .await?,
+            Err(CodeRefusal::TooManyGuesses),
+            "a guessed-at code is dead"
+        );
         Ok(())
     })
     .await
 }
-on_both_backends!(codes_sqlite, codes_postgres, codes_are_single_use_expiring_and_guess_limited);
+on_both_backends!(
+    codes_sqlite,
+    codes_postgres,
+    codes_are_single_use_expiring_and_guess_limited
+);
 
 async fn rate_limits_count_per_window(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
-        let limit = Limit { name: "test", max: 2, window_secs: 60 };
+        let limit = Limit {
+            name: "test",
+            max: 2,
+            window_secs: 60,
+        };
         let start = NOW - NOW % 60_000;
-        store.rate_hit(limit, "k", start, "rate_limited").await.map_err(|e| anyhow::anyhow!(e.message))?;
-        store.rate_check(limit, "k", start, "rate_limited").await.map_err(|e| anyhow::anyhow!(e.message))?;
-        store.rate_hit(limit, "k", start + 1, "rate_limited").await.map_err(|e| anyhow::anyhow!(e.message))?;
-        let refused = store.rate_hit(limit, "k", start + 2, "rate_limited").await.err().ok_or_else(|| anyhow::anyhow!("third hit allowed"))?;
-        assert_eq!((refused.status.as_u16(), refused.code), (429, "rate_limited"));
-        assert!(store.rate_check(limit, "k", start + 3, "rate_limited").await.is_err());
-        assert!(store.rate_hit(limit, "other", start + 3, "rate_limited").await.is_ok(), "keys are independent");
-        assert!(store.rate_hit(limit, "k", start + 60_000, "rate_limited").await.is_ok(), "a new window starts fresh");
+        store
+            .rate_hit(limit, "k", start, "rate_limited")
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        store
+            .rate_check(limit, "k", start, "rate_limited")
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        store
+            .rate_hit(limit, "k", start + 1, "rate_limited")
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let refused = store
+            .rate_hit(limit, "k", start + 2, "rate_limited")
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("third hit allowed"))?;
+        assert_eq!(
+            (refused.status.as_u16(), refused.code),
+            (429, "rate_limited")
+        );
+        assert!(
+            store
+                .rate_check(limit, "k", start + 3, "rate_limited")
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .rate_hit(limit, "other", start + 3, "rate_limited")
+                .await
+                .is_ok(),
+            "keys are independent"
+        );
+        assert!(
+            store
+                .rate_hit(limit, "k", start + 60_000, "rate_limited")
+                .await
+                .is_ok(),
+            "a new window starts fresh"
+        );
         assert_eq!(store.prune_rate_limits(start + 3 * 86_400_000).await?, 3);
         Ok(())
     })
     .await
 }
-on_both_backends!(rate_limits_sqlite, rate_limits_postgres, rate_limits_count_per_window);
+on_both_backends!(
+    rate_limits_sqlite,
+    rate_limits_postgres,
+    rate_limits_count_per_window
+);
 
 async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
         assert_eq!(store.settings().await?, Settings::default());
-        let changed = Settings { shop_name: "安达劳保五金批发".to_owned(), shop_mode: ShopMode::Open, ..Settings::default() };
+        let changed = Settings {
+            shop_name: "安达劳保五金批发".to_owned(),
+            shop_mode: ShopMode::Open,
+            ..Settings::default()
+        };
         store.save_settings(&changed, None, NOW).await?;
         store.save_settings(&changed, None, NOW + 1).await?;
         assert_eq!(store.settings().await?, changed);
         assert_eq!(store.count_rows("settings").await?, 1);
 
         for (i, channel) in [Channel::Sms, Channel::Email].into_iter().enumerate() {
-            let message = OutgoingMessage { channel, recipient: format!("r{i}"), user_id: None, template: "t".to_owned(), params: serde_json::json!({ "code": "1" }), body: format!("body {i}") };
-            store.enqueue_message(&message, NOW + i64::try_from(i)?).await?;
+            let message = OutgoingMessage {
+                channel,
+                recipient: format!("r{i}"),
+                user_id: None,
+                template: "t".to_owned(),
+                params: serde_json::json!({ "code": "1" }),
+                body: format!("body {i}"),
+            };
+            store
+                .enqueue_message(&message, NOW + i64::try_from(i)?)
+                .await?;
         }
-        let sms = store.list_messages(&MessageQuery { channel: Some(Channel::Sms), ..Default::default() }).await?;
-        assert_eq!(sms.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), vec!["body 0"]);
+        let sms = store
+            .list_messages(&MessageQuery {
+                channel: Some(Channel::Sms),
+                ..Default::default()
+            })
+            .await?;
+        assert_eq!(
+            sms.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            vec!["body 0"]
+        );
         assert_eq!(sms.first().map(|m| m.state.as_str()), Some("no_provider"));
-        assert_eq!(store.list_messages(&MessageQuery::default()).await?.len(), 2);
+        assert_eq!(
+            store.list_messages(&MessageQuery::default()).await?.len(),
+            2
+        );
 
         let client = ClientInfo::default();
-        store.log_login(None, "139****0001", "password", Some("invalid_credentials"), &client, NOW).await?;
-        store.log_login(None, "139****0001", "password", None, &client, NOW + 5).await?;
-        let failures = store.search_logins(&pifa::accounts::audit::LoginQuery { success: Some(false), ..Default::default() }).await?;
+        store
+            .log_login(
+                None,
+                "139****0001",
+                "password",
+                Some("invalid_credentials"),
+                &client,
+                NOW,
+            )
+            .await?;
+        store
+            .log_login(None, "139****0001", "password", None, &client, NOW + 5)
+            .await?;
+        let failures = store
+            .search_logins(&pifa::accounts::audit::LoginQuery {
+                success: Some(false),
+                ..Default::default()
+            })
+            .await?;
         assert_eq!(failures.len(), 1);
-        let late = store.search_logins(&pifa::accounts::audit::LoginQuery { from_ms: Some(NOW + 1), ..Default::default() }).await?;
+        let late = store
+            .search_logins(&pifa::accounts::audit::LoginQuery {
+                from_ms: Some(NOW + 1),
+                ..Default::default()
+            })
+            .await?;
         assert_eq!(late.len(), 1);
         assert!(late.iter().all(|e| e.success));
         Ok(())
     })
     .await
 }
-on_both_backends!(settings_sqlite, settings_postgres, settings_messages_and_audit);
+on_both_backends!(
+    settings_sqlite,
+    settings_postgres,
+    settings_messages_and_audit
+);
 
 async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Result<()> {
     use pifa::catalog::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
@@ -244,4 +424,8 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
     })
     .await
 }
-on_both_backends!(catalogue_sqlite, catalogue_postgres, catalogue_products_prices_and_filters);
+on_both_backends!(
+    catalogue_sqlite,
+    catalogue_postgres,
+    catalogue_products_prices_and_filters
+);

@@ -1,12 +1,15 @@
 //! One test binary for every end-to-end test (compile time matters on two cores).
-#![expect(clippy::indexing_slicing, reason = "test code: reading serde_json::Value by key; a panic is a test failure")]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "test code: reading serde_json::Value by key; a panic is a test failure"
+)]
 
 mod accounts;
 mod authz;
 mod backup;
 mod catalog;
-mod members;
 mod conformance;
+mod members;
 mod migrations;
 mod openapi;
 mod relations;

@@ -14,14 +14,29 @@ fn error_code(body: &Value) -> &str {
 
 async fn ids(app: &TestApp) -> anyhow::Result<(i64, i64, i64)> {
     let regions = app.store.list_regions().await?;
-    let haikou = regions.iter().find(|r| r.name == "海口").map_or(0, |r| r.id);
-    let manager = app.store.user_id_by_phone(MANAGER_HAIKOU).await?.unwrap_or_default();
-    let silver = app.store.list_levels().await?.iter().find(|l| l.name == "银牌会员").map_or(0, |l| l.id);
+    let haikou = regions
+        .iter()
+        .find(|r| r.name == "海口")
+        .map_or(0, |r| r.id);
+    let manager = app
+        .store
+        .user_id_by_phone(MANAGER_HAIKOU)
+        .await?
+        .unwrap_or_default();
+    let silver = app
+        .store
+        .list_levels()
+        .await?
+        .iter()
+        .find(|l| l.name == "银牌会员")
+        .map_or(0, |l| l.id);
     Ok((haikou, manager, silver))
 }
 
 async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(backend).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
     let (haikou, manager, silver) = ids(&app).await?;
     let member = app.new_member("13912345678").await?;
     let (_, profile) = app.get("/api/v1/me/profile", Some(&member)).await?;
@@ -32,118 +47,346 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
     let mut bad_form = profile_form(haikou, &[("shop_photo", TINY_PNG), ("licence", TINY_PNG)]);
     bad_form = bad_form.text("contact_phone", "12345");
     for (form, code, field) in [
-        (profile_form(haikou, &[("shop_photo", b"just text, not an image"), ("licence", TINY_PNG)]), "invalid_image", "shop_photo"),
-        (profile_form(haikou, &[("shop_photo", TINY_PNG), ("licence", &big)]), "image_too_large", "licence"),
-        (profile_form(haikou, &[("shop_photo", TINY_PNG)]), "invalid_image", "licence"),
-        (profile_form(9999, &[("shop_photo", TINY_PNG), ("licence", TINY_PNG)]), "unknown_region", "region_id"),
+        (
+            profile_form(
+                haikou,
+                &[
+                    ("shop_photo", b"just text, not an image"),
+                    ("licence", TINY_PNG),
+                ],
+            ),
+            "invalid_image",
+            "shop_photo",
+        ),
+        (
+            profile_form(haikou, &[("shop_photo", TINY_PNG), ("licence", &big)]),
+            "image_too_large",
+            "licence",
+        ),
+        (
+            profile_form(haikou, &[("shop_photo", TINY_PNG)]),
+            "invalid_image",
+            "licence",
+        ),
+        (
+            profile_form(9999, &[("shop_photo", TINY_PNG), ("licence", TINY_PNG)]),
+            "unknown_region",
+            "region_id",
+        ),
         (bad_form, "invalid_phone", "contact_phone"),
     ] {
         let (status, body) = app.put_profile(&member, form).await?;
-        assert_eq!((status.as_u16(), error_code(&body), body["error"]["field"].as_str()), (422, code, Some(field)), "{body}");
-        assert!(app.upload_files().is_empty(), "a refused form leaves no file: {:?}", app.upload_files());
+        assert_eq!(
+            (
+                status.as_u16(),
+                error_code(&body),
+                body["error"]["field"].as_str()
+            ),
+            (422, code, Some(field)),
+            "{body}"
+        );
+        assert!(
+            app.upload_files().is_empty(),
+            "a refused form leaves no file: {:?}",
+            app.upload_files()
+        );
         assert_eq!(app.store.count_rows("uploads").await?, 0);
         assert_eq!(app.store.count_rows("members").await?, members_before);
     }
 
-    let (status, profile) = app.put_profile(&member, profile_form(haikou, &[("shop_photo", JPEG_HEAD), ("licence", TINY_PNG)])).await?;
+    let (status, profile) = app
+        .put_profile(
+            &member,
+            profile_form(haikou, &[("shop_photo", JPEG_HEAD), ("licence", TINY_PNG)]),
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK, "{profile}");
     assert_eq!(profile["member_state"], "profile_complete");
     assert_eq!(app.upload_files().len(), 2);
-    let licence_url = profile["licence_url"].as_str().unwrap_or_default().to_owned();
-    let own = app.client.get(app.url(&licence_url)).bearer_auth(&member).send().await?;
-    assert_eq!(own.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("image/png"));
-    assert_eq!(own.bytes().await?.as_ref(), TINY_PNG, "the licence comes back byte-identical");
+    let licence_url = profile["licence_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let own = app
+        .client
+        .get(app.url(&licence_url))
+        .bearer_auth(&member)
+        .send()
+        .await?;
+    assert_eq!(
+        own.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    assert_eq!(
+        own.bytes().await?.as_ref(),
+        TINY_PNG,
+        "the licence comes back byte-identical"
+    );
     let haikou_manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
     let sanya_manager = app.login(MANAGER_SANYA, PASSWORD).await?;
     let other_member = app.login(MEMBER, PASSWORD).await?;
-    assert_eq!(app.get(&licence_url, Some(&haikou_manager)).await?.0, StatusCode::OK, "his region's manager may look");
-    assert_eq!(app.get(&licence_url, Some(&sanya_manager)).await?.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&licence_url, Some(&other_member)).await?.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&licence_url, Some(&haikou_manager)).await?.0,
+        StatusCode::OK,
+        "his region's manager may look"
+    );
+    assert_eq!(
+        app.get(&licence_url, Some(&sanya_manager)).await?.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&licence_url, Some(&other_member)).await?.0,
+        StatusCode::NOT_FOUND
+    );
 
     // Review: customer service approves with level, region and manager in one step.
     let service = app.login(SERVICE, PASSWORD).await?;
-    let (_, waiting) = app.get("/api/v1/admin/members?state=profile_complete", Some(&service)).await?;
+    let (_, waiting) = app
+        .get(
+            "/api/v1/admin/members?state=profile_complete",
+            Some(&service),
+        )
+        .await?;
     let id = waiting[0]["id"].as_i64().unwrap_or_default();
     assert_eq!(waiting[0]["shop_name"], "琼海兴业五金店");
-    let sanya_manager_id = app.store.user_id_by_phone(MANAGER_SANYA).await?.unwrap_or_default();
-    let (status, body) = app.post(&format!("/api/v1/admin/members/{id}/approve"), Some(&service), &json!({ "level_id": silver, "region_id": haikou, "manager_id": sanya_manager_id })).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (422, "invalid_manager"), "a 三亚 manager does not serve 海口");
-    let (status, body) = app.post(&format!("/api/v1/admin/members/{id}/approve"), Some(&haikou_manager), &json!({ "region_id": haikou })).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (403, "forbidden"), "managers do not approve");
-    let (status, approved) = app.post(&format!("/api/v1/admin/members/{id}/approve"), Some(&service), &json!({ "level_id": silver, "region_id": haikou, "manager_id": manager })).await?;
+    let sanya_manager_id = app
+        .store
+        .user_id_by_phone(MANAGER_SANYA)
+        .await?
+        .unwrap_or_default();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/approve"),
+            Some(&service),
+            &json!({ "level_id": silver, "region_id": haikou, "manager_id": sanya_manager_id }),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (422, "invalid_manager"),
+        "a 三亚 manager does not serve 海口"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/approve"),
+            Some(&haikou_manager),
+            &json!({ "region_id": haikou }),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (403, "forbidden"),
+        "managers do not approve"
+    );
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/approve"),
+            Some(&service),
+            &json!({ "level_id": silver, "region_id": haikou, "manager_id": manager }),
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK, "{approved}");
-    assert_eq!((approved["member_state"].as_str(), approved["level_id"].as_i64(), approved["manager_id"].as_i64()), (Some("approved"), Some(silver), Some(manager)));
-    let (status, body) = app.post(&format!("/api/v1/admin/members/{id}/approve"), Some(&service), &json!({ "region_id": haikou })).await?;
+    assert_eq!(
+        (
+            approved["member_state"].as_str(),
+            approved["level_id"].as_i64(),
+            approved["manager_id"].as_i64()
+        ),
+        (Some("approved"), Some(silver), Some(manager))
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/approve"),
+            Some(&service),
+            &json!({ "region_id": haikou }),
+        )
+        .await?;
     assert_eq!((status.as_u16(), error_code(&body)), (409, "invalid_state"));
 
     // He is told in his inbox and by SMS, and now sees his price.
     let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
     assert_eq!(inbox[0]["body"], pifa::members::review::APPROVED_TEXT);
     let admin = app.login(ADMIN, PASSWORD).await?;
-    let (_, sms) = app.get("/api/v1/admin/messages?channel=sms&recipient=13912345678", Some(&admin)).await?;
-    assert_eq!(sms[0]["body"], "您的账号已通过审核，请刷新小程序，可获得内部批发价格。");
+    let (_, sms) = app
+        .get(
+            "/api/v1/admin/messages?channel=sms&recipient=13912345678",
+            Some(&admin),
+        )
+        .await?;
+    assert_eq!(
+        sms[0]["body"],
+        "您的账号已通过审核，请刷新小程序，可获得内部批发价格。"
+    );
     let (_, products) = app.get("/api/v1/products", Some(&member)).await?;
     assert_eq!(products[0]["prices_visible"], true);
 
     // A new licence replaces the old file instead of piling up.
-    let (status, _) = app.put_profile(&member, profile_form(haikou, &[("licence", JPEG_HEAD)])).await?;
+    let (status, _) = app
+        .put_profile(&member, profile_form(haikou, &[("licence", JPEG_HEAD)]))
+        .await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.upload_files().len(), 2);
     let (_, profile) = app.get("/api/v1/me/profile", Some(&member)).await?;
-    assert_eq!(profile["member_state"], "approved", "editing the profile keeps the approval");
-    assert_eq!(app.get(&licence_url, Some(&member)).await?.0, StatusCode::NOT_FOUND, "the old licence is gone");
+    assert_eq!(
+        profile["member_state"], "approved",
+        "editing the profile keeps the approval"
+    );
+    assert_eq!(
+        app.get(&licence_url, Some(&member)).await?.0,
+        StatusCode::NOT_FOUND,
+        "the old licence is gone"
+    );
     app.stop().await
 }
-on_both_backends!(member_review_sqlite, member_review_postgres, profile_review_and_approval);
+on_both_backends!(
+    member_review_sqlite,
+    member_review_postgres,
+    profile_review_and_approval
+);
 
 async fn rejection_names_the_reason_and_allows_a_new_try(backend: Backend) -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(backend).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
     let (haikou, _, _) = ids(&app).await?;
     let member = app.new_member("13912345679").await?;
     let admin = app.login(ADMIN, PASSWORD).await?;
     let (_, me) = app.get("/api/v1/me", Some(&member)).await?;
     let id = me["id"].as_i64().unwrap_or_default();
-    let (status, body) = app.post(&format!("/api/v1/admin/members/{id}/reject"), Some(&admin), &json!({ "reason": "营业执照不清晰" })).await?;
-    assert_eq!((status.as_u16(), error_code(&body)), (409, "invalid_state"), "nothing to review before the profile");
-    app.put_profile(&member, profile_form(haikou, &[("shop_photo", TINY_PNG), ("licence", TINY_PNG)])).await?;
-    let (status, rejected) = app.post(&format!("/api/v1/admin/members/{id}/reject"), Some(&admin), &json!({ "reason": "营业执照不清晰" })).await?;
-    assert_eq!((status, rejected["member_state"].as_str()), (StatusCode::OK, Some("rejected")));
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/reject"),
+            Some(&admin),
+            &json!({ "reason": "营业执照不清晰" }),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "invalid_state"),
+        "nothing to review before the profile"
+    );
+    app.put_profile(
+        &member,
+        profile_form(haikou, &[("shop_photo", TINY_PNG), ("licence", TINY_PNG)]),
+    )
+    .await?;
+    let (status, rejected) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/reject"),
+            Some(&admin),
+            &json!({ "reason": "营业执照不清晰" }),
+        )
+        .await?;
+    assert_eq!(
+        (status, rejected["member_state"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
     let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
-    assert!(inbox[0]["body"].as_str().is_some_and(|b| b.contains("营业执照不清晰")), "{inbox}");
+    assert!(
+        inbox[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("营业执照不清晰")),
+        "{inbox}"
+    );
     let (_, profile) = app.get("/api/v1/me/profile", Some(&member)).await?;
     assert_eq!(profile["reject_reason"], "营业执照不清晰");
     // A new try without new photos keeps the old ones and waits for review again.
     let (status, profile) = app.put_profile(&member, profile_form(haikou, &[])).await?;
-    assert_eq!((status, profile["member_state"].as_str()), (StatusCode::OK, Some("profile_complete")), "{profile}");
+    assert_eq!(
+        (status, profile["member_state"].as_str()),
+        (StatusCode::OK, Some("profile_complete")),
+        "{profile}"
+    );
     app.stop().await
 }
-on_both_backends!(member_rejection_sqlite, member_rejection_postgres, rejection_names_the_reason_and_allows_a_new_try);
+on_both_backends!(
+    member_rejection_sqlite,
+    member_rejection_postgres,
+    rejection_names_the_reason_and_allows_a_new_try
+);
 
 #[tokio::test]
 async fn the_address_book_keeps_one_default_and_is_private() -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else { return Ok(()) };
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
     let member = app.login(MEMBER, PASSWORD).await?;
     let (_, book) = app.get("/api/v1/me/addresses", Some(&member)).await?;
     assert_eq!(book.as_array().map(Vec::len), Some(1));
     let first = book[0]["id"].as_i64().unwrap_or_default();
     let address = json!({ "province": "海南省", "city": "三亚市", "district": "吉阳区", "detail": "迎宾路 1 号", "contact_name": "赵老板", "phone": "13900000001", "is_default": true });
-    let (status, book) = app.post("/api/v1/me/addresses", Some(&member), &address).await?;
+    let (status, book) = app
+        .post("/api/v1/me/addresses", Some(&member), &address)
+        .await?;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(book.as_array().map(|b| b.iter().filter(|a| a["is_default"] == true).count()), Some(1));
+    assert_eq!(
+        book.as_array()
+            .map(|b| b.iter().filter(|a| a["is_default"] == true).count()),
+        Some(1)
+    );
     assert_eq!(book[0]["city"], "三亚市", "the new default comes first");
     let (status, body) = app.post("/api/v1/me/addresses", Some(&member), &json!({ "province": "海南省", "city": "", "district": "x", "detail": "x", "contact_name": "x", "phone": "13900000001" })).await?;
-    assert_eq!((status.as_u16(), error_code(&body), body["error"]["field"].as_str()), (422, "invalid_input", Some("city")));
+    assert_eq!(
+        (
+            status.as_u16(),
+            error_code(&body),
+            body["error"]["field"].as_str()
+        ),
+        (422, "invalid_input", Some("city"))
+    );
 
     let stranger = app.new_member("13912345670").await?;
-    let (status, _) = app.call(Method::PUT, &format!("/api/v1/me/addresses/{first}"), Some(&stranger), Some(&address)).await?;
-    assert_eq!(status, StatusCode::NOT_FOUND, "someone else's address is not found");
-    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/me/addresses/{first}"), Some(&stranger), None).await?;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/me/addresses/{first}"),
+            Some(&stranger),
+            Some(&address),
+        )
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "someone else's address is not found"
+    );
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/me/addresses/{first}"),
+            Some(&stranger),
+            None,
+        )
+        .await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(app.store.addresses(app.store.user_id_by_phone(MEMBER).await?.unwrap_or_default()).await?.len(), 2);
+    assert_eq!(
+        app.store
+            .addresses(
+                app.store
+                    .user_id_by_phone(MEMBER)
+                    .await?
+                    .unwrap_or_default()
+            )
+            .await?
+            .len(),
+        2
+    );
 
     let default = book[0]["id"].as_i64().unwrap_or_default();
-    let (status, book) = app.call(Method::DELETE, &format!("/api/v1/me/addresses/{default}"), Some(&member), None).await?;
+    let (status, book) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/me/addresses/{default}"),
+            Some(&member),
+            None,
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((book[0]["id"].as_i64(), book[0]["is_default"].as_bool()), (Some(first), Some(true)), "the remaining address becomes the default");
+    assert_eq!(
+        (book[0]["id"].as_i64(), book[0]["is_default"].as_bool()),
+        (Some(first), Some(true)),
+        "the remaining address becomes the default"
+    );
     app.stop().await
 }

@@ -1,5 +1,8 @@
 //! The e2e harness: a real Pifa server on port 0 with a fresh database (a SQLite file in a
-#![expect(clippy::indexing_slicing, reason = "serde_json::Value indexing yields Null, it never panics")]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value indexing yields Null, it never panics"
+)]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
 use std::net::SocketAddr;
@@ -25,7 +28,9 @@ pub enum Backend {
 /// `None` means no server: the PostgreSQL half is skipped, which `cargo xtask test` announces
 /// loudly and which fails the run under `CI=true`.
 pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
         // A CI run must never skip the PostgreSQL half silently.
         #[expect(clippy::panic, reason = "a test harness failing loudly is the point")]
@@ -42,9 +47,18 @@ static STALE_DATABASES_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCel
 /// Drops test databases left behind by earlier runs whose tests failed before cleaning up.
 async fn drop_stale_databases(admin: &sqlx::PgPool) -> anyhow::Result<()> {
     let mine = format!("pifa_t_{}_", std::process::id());
-    let names: Vec<String> = sqlx::query_scalar("SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'pifa_t_%'").fetch_all(admin).await?;
-    for name in names.iter().filter(|n| !n.starts_with(&mine) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin).await?;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'pifa_t_%'")
+            .fetch_all(admin)
+            .await?;
+    for name in names.iter().filter(|n| {
+        !n.starts_with(&mine) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(admin)
+        .await?;
     }
     Ok(())
 }
@@ -60,17 +74,41 @@ impl TestDatabase {
     pub async fn create(backend: Backend) -> anyhow::Result<Option<TestDatabase>> {
         let dir = tempfile::tempdir()?;
         match backend {
-            Backend::Sqlite => Ok(Some(TestDatabase { url: format!("sqlite://{}", dir.path().join("pifa.db").display()), pg_cleanup: None, _dir: dir })),
+            Backend::Sqlite => Ok(Some(TestDatabase {
+                url: format!("sqlite://{}", dir.path().join("pifa.db").display()),
+                pg_cleanup: None,
+                _dir: dir,
+            })),
             Backend::Postgres => {
-                let Some(server_url) = postgres_url() else { return Ok(None) };
-                let name = format!("pifa_t_{}_{}", std::process::id(), DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed));
-                let admin = sqlx::PgPool::connect(&server_url).await.context("connecting to TEST_DATABASE_URL")?;
-                STALE_DATABASES_DROPPED.get_or_try_init(|| drop_stale_databases(&admin)).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+                let Some(server_url) = postgres_url() else {
+                    return Ok(None);
+                };
+                let name = format!(
+                    "pifa_t_{}_{}",
+                    std::process::id(),
+                    DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = sqlx::PgPool::connect(&server_url)
+                    .await
+                    .context("connecting to TEST_DATABASE_URL")?;
+                STALE_DATABASES_DROPPED
+                    .get_or_try_init(|| drop_stale_databases(&admin))
+                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name}"
+                )))
+                .execute(&admin)
+                .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await?;
                 admin.close().await;
                 let url = replace_database(&server_url, &name)?;
-                Ok(Some(TestDatabase { url, pg_cleanup: Some((server_url, name)), _dir: dir }))
+                Ok(Some(TestDatabase {
+                    url,
+                    pg_cleanup: Some((server_url, name)),
+                    _dir: dir,
+                }))
             }
         }
     }
@@ -84,15 +122,24 @@ impl TestDatabase {
         if let Some((server_url, name)) = &self.pg_cleanup
             && let Ok(admin) = sqlx::PgPool::connect(server_url).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
             admin.close().await;
         }
     }
 }
 
 fn replace_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let slash = base.rfind('/').filter(|i| *i > "postgres://".len()).ok_or_else(|| anyhow!("TEST_DATABASE_URL has no database name: {url}"))?;
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let slash = base
+        .rfind('/')
+        .filter(|i| *i > "postgres://".len())
+        .ok_or_else(|| anyhow!("TEST_DATABASE_URL has no database name: {url}"))?;
     let mut out = format!("{}/{name}", &base[..slash]);
     if let Some(query) = query {
         out.push('?');
@@ -117,11 +164,24 @@ impl TestApp {
     /// Starts a server on an empty database; `None` when the backend is unavailable
     /// (PostgreSQL without `TEST_DATABASE_URL`).
     pub async fn start(backend: Backend) -> anyhow::Result<Option<TestApp>> {
-        let Some(database) = TestDatabase::create(backend).await? else { return Ok(None) };
+        let Some(database) = TestDatabase::create(backend).await? else {
+            return Ok(None);
+        };
         let store = Store::open(&database.url).await?;
-        let config = Config { addr: "127.0.0.1:0".parse()?, data_dir: database.dir().to_path_buf(), database_url: Some(database.url.clone()), secure_cookies: false, backup_passphrase: None };
+        let config = Config {
+            addr: "127.0.0.1:0".parse()?,
+            data_dir: database.dir().to_path_buf(),
+            database_url: Some(database.url.clone()),
+            secure_cookies: false,
+            backup_passphrase: None,
+        };
         let clock = Clock::movable();
-        let state = AppState { store: store.clone(), clock: clock.clone(), hasher: Hasher::cheap()?, config: Arc::new(config) };
+        let state = AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher: Hasher::cheap()?,
+            config: Arc::new(config),
+        };
         let server = Server::bind(state).await?;
         let addr = server.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -129,13 +189,30 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder().cookie_store(true).build()?;
-        Ok(Some(TestApp { addr, store, clock, backend, client, database, shutdown: Some(tx), server: Some(handle) }))
+        Ok(Some(TestApp {
+            addr,
+            store,
+            clock,
+            backend,
+            client,
+            database,
+            shutdown: Some(tx),
+            server: Some(handle),
+        }))
     }
 
     /// Starts a server and loads the demo data (regions, one account per role, settings).
     pub async fn with_demo(backend: Backend) -> anyhow::Result<Option<TestApp>> {
-        let Some(app) = TestApp::start(backend).await? else { return Ok(None) };
-        pifa::demo::load(&app.store, &Hasher::cheap()?, app.clock.now_ms()).await?;
+        let Some(app) = TestApp::start(backend).await? else {
+            return Ok(None);
+        };
+        pifa::demo::load(
+            &app.store,
+            &Hasher::cheap()?,
+            app.clock.now_ms(),
+            pifa::demo::DemoSize::Fixture,
+        )
+        .await?;
         Ok(Some(app))
     }
 
@@ -145,7 +222,13 @@ impl TestApp {
 
     /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty,
     /// `Value::String` when not JSON).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<(StatusCode, Value)> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -156,32 +239,63 @@ impl TestApp {
         let response = request.send().await?;
         let status = response.status();
         let text = response.text().await?;
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Ok((status, value))
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Value)> {
+    pub async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         self.call(Method::GET, path, token, None).await
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
     /// Signs in by password and returns the bearer token.
     pub async fn login(&self, phone: &str, password: &str) -> anyhow::Result<String> {
-        let (status, body) = self.post("/api/v1/auth/login", None, &serde_json::json!({ "phone": phone, "password": password })).await?;
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &serde_json::json!({ "phone": phone, "password": password }),
+            )
+            .await?;
         anyhow::ensure!(status == StatusCode::OK, "login {phone}: {status} {body}");
-        body["token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no token in {body}"))
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no token in {body}"))
     }
 
     /// The newest code sent to `recipient`, read where a new user reads it: the staff
     /// message list (as the demo admin).
     pub async fn latest_code_for(&self, recipient: &str) -> anyhow::Result<String> {
-        let admin = self.login(pifa_demo::ADMIN, pifa::demo::DEMO_PASSWORD).await?;
-        let (status, body) = self.get(&format!("/api/v1/admin/messages?recipient={recipient}"), Some(&admin)).await?;
+        let admin = self
+            .login(pifa_demo::ADMIN, pifa::demo::DEMO_PASSWORD)
+            .await?;
+        let (status, body) = self
+            .get(
+                &format!("/api/v1/admin/messages?recipient={recipient}"),
+                Some(&admin),
+            )
+            .await?;
         anyhow::ensure!(status == StatusCode::OK, "messages: {status} {body}");
-        let text = body[0]["body"].as_str().ok_or_else(|| anyhow!("no message to {recipient}: {body}"))?;
+        let text = body[0]["body"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no message to {recipient}: {body}"))?;
         let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
         anyhow::ensure!(code.len() == 6, "no 6-digit code in {text}");
         Ok(code)
@@ -190,7 +304,10 @@ impl TestApp {
     /// Row counts of every table, to show a refused request changed nothing.
     pub async fn row_counts(&self) -> anyhow::Result<Vec<(String, i64)>> {
         let mut counts = Vec::new();
-        for table in pifa::store::DATA_TABLES.iter().chain(pifa::store::EPHEMERAL_TABLES) {
+        for table in pifa::store::DATA_TABLES
+            .iter()
+            .chain(pifa::store::EPHEMERAL_TABLES)
+        {
             counts.push(((*table).to_owned(), self.store.count_rows(table).await?));
         }
         Ok(counts)
@@ -212,13 +329,17 @@ impl TestApp {
 
 /// A 1×1 PNG: a real image for upload tests.
 pub const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
-    0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
-    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
 /// The start of a JPEG: enough for content sniffing.
-pub const JPEG_HEAD: &[u8] = &[0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01];
+pub const JPEG_HEAD: &[u8] = &[
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01,
+];
 
 /// The profile form (完善信息) with every field filled in; `files` are (field, bytes).
 pub fn profile_form(region_id: i64, files: &[(&str, &[u8])]) -> reqwest::multipart::Form {
@@ -233,7 +354,10 @@ pub fn profile_form(region_id: i64, files: &[(&str, &[u8])]) -> reqwest::multipa
         .text("region_id", region_id.to_string())
         .text("wechat_id", "qian_wujin");
     for (field, bytes) in files {
-        form = form.part((*field).to_owned(), reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(format!("{field}.jpg")));
+        form = form.part(
+            (*field).to_owned(),
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(format!("{field}.jpg")),
+        );
     }
     form
 }
@@ -241,26 +365,52 @@ pub fn profile_form(region_id: i64, files: &[(&str, &[u8])]) -> reqwest::multipa
 impl TestApp {
     /// Signs up a new member (phone `phone`, password `member2026`) and returns his token.
     pub async fn new_member(&self, phone: &str) -> anyhow::Result<String> {
-        self.post("/api/v1/auth/codes", None, &serde_json::json!({ "purpose": "signup", "phone": phone })).await?;
+        self.post(
+            "/api/v1/auth/codes",
+            None,
+            &serde_json::json!({ "purpose": "signup", "phone": phone }),
+        )
+        .await?;
         let code = self.latest_code_for(phone).await?;
         let body = serde_json::json!({ "company_name": "新店", "contact_name": "钱老板", "phone": phone, "password": "member2026", "code": code });
         let (status, response) = self.post("/api/v1/auth/signup", None, &body).await?;
-        anyhow::ensure!(status == StatusCode::CREATED, "sign-up {phone}: {status} {response}");
+        anyhow::ensure!(
+            status == StatusCode::CREATED,
+            "sign-up {phone}: {status} {response}"
+        );
         self.login(phone, "member2026").await
     }
 
     /// Sends the profile form as `token`.
-    pub async fn put_profile(&self, token: &str, form: reqwest::multipart::Form) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self.client.put(self.url("/api/v1/me/profile")).bearer_auth(token).multipart(form).send().await?;
+    pub async fn put_profile(
+        &self,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .client
+            .put(self.url("/api/v1/me/profile"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await?;
         let status = response.status();
         let text = response.text().await?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// Files under the data directory's uploads folder.
     pub fn upload_files(&self) -> Vec<String> {
         std::fs::read_dir(self.database.dir().join("uploads"))
-            .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
 }
 
 fn postgres_reachable(url: &str) -> bool {
-    let host_port = url.split('@').next_back().and_then(|rest| rest.split('/').next()).unwrap_or("127.0.0.1:5432");
+    let host_port = url
+        .split('@')
+        .next_back()
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5432");
     let addr: Option<SocketAddr> = host_port.replace("localhost", "127.0.0.1").parse().ok();
     addr.is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
 }
@@ -41,22 +45,60 @@ fn run(command: &mut Command) -> bool {
 
 fn test(extra: &[String]) -> ExitCode {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_PG.to_owned());
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_PG.to_owned());
     let postgres = postgres_reachable(&url);
     if !postgres {
         if ci {
-            banner(&["CI=true and no PostgreSQL server answers at", &url, "The PostgreSQL half of the suite cannot run: failing."]);
+            banner(&[
+                "CI=true and no PostgreSQL server answers at",
+                &url,
+                "The PostgreSQL half of the suite cannot run: failing.",
+            ]);
             return ExitCode::FAILURE;
         }
-        banner(&["NO POSTGRESQL SERVER ANSWERS AT", &url, "The PostgreSQL half of the suite WILL BE SKIPPED.", "Start one (apt-get install -y postgresql; pg_ctlcluster <version> main start)", "or set TEST_DATABASE_URL."]);
+        banner(&[
+            "NO POSTGRESQL SERVER ANSWERS AT",
+            &url,
+            "The PostgreSQL half of the suite WILL BE SKIPPED.",
+            "Start one (apt-get install -y postgresql; pg_ctlcluster <version> main start)",
+            "or set TEST_DATABASE_URL.",
+        ]);
     } else {
         eprintln!("PostgreSQL suite: {url}");
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let clippy_available = Command::new(&cargo).args(["clippy", "--version"]).output().is_ok_and(|o| o.status.success());
+    let rustfmt_available = Command::new(&cargo)
+        .args(["fmt", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if rustfmt_available {
+        if !run(Command::new(&cargo).args(["fmt", "--all", "--check"])) {
+            eprintln!("formatting differs: run `cargo fmt --all`");
+            return ExitCode::FAILURE;
+        }
+    } else {
+        banner(&[
+            "rustfmt is not installed: formatting NOT checked (rustup component add rustfmt)",
+        ]);
+    }
+    let clippy_available = Command::new(&cargo)
+        .args(["clippy", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if clippy_available {
-        if !run(Command::new(&cargo).args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])) {
+        if !run(Command::new(&cargo).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ])) {
             return ExitCode::FAILURE;
         }
     } else {
@@ -79,5 +121,9 @@ fn test(extra: &[String]) -> ExitCode {
     if !postgres {
         banner(&["REMINDER: the PostgreSQL half of the suite was SKIPPED (no server)."]);
     }
-    if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

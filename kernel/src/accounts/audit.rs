@@ -24,7 +24,15 @@ pub struct Operation<'a> {
 }
 
 impl Store {
-    pub async fn log_login(&self, user_id: Option<i64>, identifier: &str, method: &str, failure: Option<&str>, client: &ClientInfo, now_ms: i64) -> StoreResult<()> {
+    pub async fn log_login(
+        &self,
+        user_id: Option<i64>,
+        identifier: &str,
+        method: &str,
+        failure: Option<&str>,
+        client: &ClientInfo,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let sql = "INSERT INTO login_log (user_id, identifier, method, success, reason, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         on_pool!(self, |pool| {
             sqlx::query(sql)
@@ -43,7 +51,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn log_operation(&self, op: Operation<'_>, client: &ClientInfo, now_ms: i64) -> StoreResult<()> {
+    pub async fn log_operation(
+        &self,
+        op: Operation<'_>,
+        client: &ClientInfo,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let sql = "INSERT INTO operation_log (actor_id, action, target_kind, target_id, detail, ip, at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_pool!(self, |pool| {
             sqlx::query(sql)
@@ -63,7 +76,9 @@ impl Store {
 
     pub async fn search_logins(&self, q: &LoginQuery) -> StoreResult<Vec<LoginEntry>> {
         let rows: Vec<LoginRow> = on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new("SELECT id, user_id, identifier, method, success, reason, ip, at FROM login_log WHERE 1 = 1");
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT id, user_id, identifier, method, success, reason, ip, at FROM login_log WHERE 1 = 1",
+            );
             if let Some(user_id) = q.user_id {
                 query.push(" AND user_id = ").push_bind(user_id);
             }
@@ -71,7 +86,9 @@ impl Store {
                 query.push(" AND success = ").push_bind(success);
             }
             push_time_window(&mut query, q.from_ms, q.to_ms);
-            query.push(" ORDER BY id DESC LIMIT ").push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+            query
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
             query.build_query_as().fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(LoginEntry::from).collect())
@@ -79,7 +96,9 @@ impl Store {
 
     pub async fn search_operations(&self, q: &OperationQuery) -> StoreResult<Vec<OperationEntry>> {
         let rows: Vec<OperationRow> = on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new("SELECT id, actor_id, action, target_kind, target_id, detail, ip, at FROM operation_log WHERE 1 = 1");
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT id, actor_id, action, target_kind, target_id, detail, ip, at FROM operation_log WHERE 1 = 1",
+            );
             if let Some(actor_id) = q.actor_id {
                 query.push(" AND actor_id = ").push_bind(actor_id);
             }
@@ -93,15 +112,20 @@ impl Store {
                 query.push(" AND target_id = ").push_bind(target_id.clone());
             }
             push_time_window(&mut query, q.from_ms, q.to_ms);
-            query.push(" ORDER BY id DESC LIMIT ").push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+            query
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
             query.build_query_as().fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(OperationEntry::from).collect())
     }
 }
 
-fn push_time_window<DB: sqlx::Database>(query: &mut sqlx::QueryBuilder<DB>, from_ms: Option<i64>, to_ms: Option<i64>)
-where
+fn push_time_window<DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) where
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     if let Some(from) = from_ms {
@@ -165,7 +189,16 @@ pub struct LoginEntry {
 
 impl From<LoginRow> for LoginEntry {
     fn from(r: LoginRow) -> Self {
-        LoginEntry { id: r.id, user_id: r.user_id, identifier: r.identifier, method: r.method, success: r.success, reason: r.reason, ip: r.ip, at: rfc3339(r.at) }
+        LoginEntry {
+            id: r.id,
+            user_id: r.user_id,
+            identifier: r.identifier,
+            method: r.method,
+            success: r.success,
+            reason: r.reason,
+            ip: r.ip,
+            at: rfc3339(r.at),
+        }
     }
 }
 
@@ -213,7 +246,11 @@ impl From<OperationRow> for OperationEntry {
 /// Search the login log, newest first (admin).
 #[utoipa::path(get, path = "/admin/audit/logins", tag = "audit", params(LoginQuery),
     responses((status = 200, body = [LoginEntry])), security(("bearer" = [])))]
-pub async fn list_logins(State(app): State<AppState>, actor: Actor, Query(q): Query<LoginQuery>) -> ApiResult<Json<Vec<LoginEntry>>> {
+pub async fn list_logins(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<LoginQuery>,
+) -> ApiResult<Json<Vec<LoginEntry>>> {
     actor.require(Permission::ReadAudit)?;
     Ok(Json(app.store.search_logins(&q).await?))
 }
@@ -221,7 +258,11 @@ pub async fn list_logins(State(app): State<AppState>, actor: Actor, Query(q): Qu
 /// Search the operation log, newest first (admin).
 #[utoipa::path(get, path = "/admin/audit/operations", tag = "audit", params(OperationQuery),
     responses((status = 200, body = [OperationEntry])), security(("bearer" = [])))]
-pub async fn list_operations(State(app): State<AppState>, actor: Actor, Query(q): Query<OperationQuery>) -> ApiResult<Json<Vec<OperationEntry>>> {
+pub async fn list_operations(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<OperationQuery>,
+) -> ApiResult<Json<Vec<OperationEntry>>> {
     actor.require(Permission::ReadAudit)?;
     Ok(Json(app.store.search_operations(&q).await?))
 }

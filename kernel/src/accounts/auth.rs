@@ -11,7 +11,10 @@ use utoipa::ToSchema;
 
 use super::codes::{CODE_TTL_MS, CodePurpose};
 use super::permissions::Actor;
-use super::rate_limit::{CODE_GUESSES_PER_TARGET, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP};
+use super::rate_limit::{
+    CODE_GUESSES_PER_TARGET, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE,
+    LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP,
+};
 use super::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
 use super::users::{NewUser, User};
 use super::{Email, MemberState, Password, Phone, Role, parse_name};
@@ -68,7 +71,11 @@ impl CodeTarget {
         match (phone, email) {
             (Some(phone), None) => Ok(CodeTarget::Phone(Phone::parse(phone)?)),
             (None, Some(email)) => Ok(CodeTarget::Email(Email::parse(email)?)),
-            _ => Err(ApiError::invalid_field("invalid_input", "phone", "请填写手机号或邮箱之一 (give exactly one of phone or email)")),
+            _ => Err(ApiError::invalid_field(
+                "invalid_input",
+                "phone",
+                "请填写手机号或邮箱之一 (give exactly one of phone or email)",
+            )),
         }
     }
 
@@ -84,10 +91,18 @@ impl CodeTarget {
 /// message (in the demo, with no SMS provider, staff read it in the message list).
 #[utoipa::path(post, path = "/auth/codes", tag = "auth", request_body = CodeRequest,
     responses((status = 202, body = CodeSent), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
-pub async fn send_code(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<CodeRequest>) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+pub async fn send_code(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> ApiResult<(StatusCode, Json<CodeSent>)> {
     let target = CodeTarget::parse(req.phone.as_deref(), req.email.as_deref())?;
     if req.purpose == CodePurpose::Login && !matches!(target, CodeTarget::Phone(_)) {
-        return Err(ApiError::invalid_field("invalid_input", "phone", "验证码登录需使用手机号 (code sign-in needs a phone)"));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "phone",
+            "验证码登录需使用手机号 (code sign-in needs a phone)",
+        ));
     }
     let now = app.clock.now_ms();
     let owner = target.owner(&app).await?;
@@ -95,9 +110,20 @@ pub async fn send_code(State(app): State<AppState>, client: ClientInfo, ApiJson(
         return Err(taken_error(&target));
     }
     let key = target.key();
-    app.store.rate_hit(CODE_PER_IP_HOUR, client.ip.as_deref().unwrap_or("-"), now, "rate_limited").await?;
-    app.store.rate_hit(CODE_PER_TARGET_MINUTE, &key, now, "rate_limited").await?;
-    app.store.rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited").await?;
+    app.store
+        .rate_hit(
+            CODE_PER_IP_HOUR,
+            client.ip.as_deref().unwrap_or("-"),
+            now,
+            "rate_limited",
+        )
+        .await?;
+    app.store
+        .rate_hit(CODE_PER_TARGET_MINUTE, &key, now, "rate_limited")
+        .await?;
+    app.store
+        .rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited")
+        .await?;
     // Signing in or resetting by code for an unknown account answers the same as for a known
     // one, and sends nothing, so the endpoint does not reveal who is registered.
     if req.purpose == CodePurpose::Signup || owner.is_some() {
@@ -119,27 +145,48 @@ pub async fn send_code(State(app): State<AppState>, client: ClientInfo, ApiJson(
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(CodeSent { sent_to: target.masked(), expires_in_secs: CODE_TTL_MS / 1000, resend_after_secs: CODE_PER_TARGET_MINUTE.window_secs }),
+        Json(CodeSent {
+            sent_to: target.masked(),
+            expires_in_secs: CODE_TTL_MS / 1000,
+            resend_after_secs: CODE_PER_TARGET_MINUTE.window_secs,
+        }),
     ))
 }
 
 fn taken_error(target: &CodeTarget) -> ApiError {
     match target {
-        CodeTarget::Phone(_) => ApiError::conflict("phone_taken", "phone", "该手机号已注册，请直接登录 (phone: already registered)"),
-        CodeTarget::Email(_) => ApiError::conflict("email_taken", "email", "该邮箱已注册 (email: already registered)"),
+        CodeTarget::Phone(_) => ApiError::conflict(
+            "phone_taken",
+            "phone",
+            "该手机号已注册，请直接登录 (phone: already registered)",
+        ),
+        CodeTarget::Email(_) => ApiError::conflict(
+            "email_taken",
+            "email",
+            "该邮箱已注册 (email: already registered)",
+        ),
     }
 }
 
 /// Verifies a code for `target`, counting wrong guesses against the target's limit.
-async fn redeem(app: &AppState, target: &CodeTarget, purpose: CodePurpose, code: &str) -> ApiResult<()> {
+async fn redeem(
+    app: &AppState,
+    target: &CodeTarget,
+    purpose: CodePurpose,
+    code: &str,
+) -> ApiResult<()> {
     let now = app.clock.now_ms();
     let key = target.key();
-    app.store.rate_check(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts").await?;
+    app.store
+        .rate_check(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts")
+        .await?;
     match app.store.redeem_code(&key, purpose, code, now).await? {
         Ok(()) => Ok(()),
         Err(refusal) => {
             if refusal == super::codes::CodeRefusal::Wrong {
-                app.store.rate_hit(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts").await?;
+                app.store
+                    .rate_hit(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts")
+                    .await?;
             }
             Err(refusal.into_api())
         }
@@ -173,11 +220,20 @@ pub enum CodeChannel {
 
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = Profile), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<SignupRequest>) -> ApiResult<(StatusCode, Json<Profile>)> {
+pub async fn signup(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<Profile>)> {
     let company_name = parse_name(&req.company_name, "company_name", 100)?;
     let contact_name = parse_name(&req.contact_name, "contact_name", 50)?;
     let phone = Phone::parse(&req.phone)?;
-    let email = req.email.as_deref().filter(|e| !e.trim().is_empty()).map(Email::parse).transpose()?;
+    let email = req
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(Email::parse)
+        .transpose()?;
     let password = Password::parse(&req.password, "password")?;
     if app.store.user_id_by_phone(phone.as_str()).await?.is_some() {
         return Err(taken_error(&CodeTarget::Phone(phone)));
@@ -190,14 +246,35 @@ pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req
     let target = match (req.code_sent_to, &email) {
         (CodeChannel::Phone, _) => CodeTarget::Phone(phone.clone()),
         (CodeChannel::Email, Some(email)) => CodeTarget::Email(email.clone()),
-        (CodeChannel::Email, None) => return Err(ApiError::invalid_field("invalid_input", "email", "验证码发送到邮箱时须填写邮箱 (email: required when the code went to it)")),
+        (CodeChannel::Email, None) => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "email",
+                "验证码发送到邮箱时须填写邮箱 (email: required when the code went to it)",
+            ));
+        }
     };
-    let inviter = match req.invite_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(code) => Some(app.store.inviter(code).await?.ok_or_else(|| ApiError::invalid_field("invalid_invite_code", "invite_code", "邀请码无效 (invite_code: unknown)"))?),
+    let inviter = match req
+        .invite_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => Some(app.store.inviter(code).await?.ok_or_else(|| {
+            ApiError::invalid_field(
+                "invalid_invite_code",
+                "invite_code",
+                "邀请码无效 (invite_code: unknown)",
+            )
+        })?),
         None => None,
     };
     redeem(&app, &target, CodePurpose::Signup, &req.code).await?;
-    let password_hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let password_hash = app
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(ApiError::internal)?;
     let new_user = NewUser {
         phone: phone.as_str().to_owned(),
         email: email.map(|e| e.as_str().to_owned()),
@@ -213,16 +290,37 @@ pub async fn signup(State(app): State<AppState>, client: ClientInfo, ApiJson(req
     let id = match app.store.insert_user(&new_user, now).await {
         Ok(id) => id,
         // Lost a race with another sign-up for the same phone or e-mail.
-        Err(StoreError::Conflict(column)) if column.ends_with("email") => return Err(taken_error(&CodeTarget::Email(Email::parse(new_user.email.as_deref().unwrap_or_default())?))),
+        Err(StoreError::Conflict(column)) if column.ends_with("email") => {
+            return Err(taken_error(&CodeTarget::Email(Email::parse(
+                new_user.email.as_deref().unwrap_or_default(),
+            )?)));
+        }
         Err(StoreError::Conflict(_)) => return Err(taken_error(&CodeTarget::Phone(phone))),
         Err(err) => return Err(err.into()),
     };
     if let Some(inviter) = inviter {
-        app.store.bind_member(id, inviter, "注册邀请码 (invite code)", None, now).await?;
+        app.store
+            .bind_member(id, inviter, "注册邀请码 (invite code)", None, now)
+            .await?;
     }
-    app.store.log_operation(super::audit::Operation { actor_id: Some(id), action: "member.signup", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
+    app.store
+        .log_operation(
+            super::audit::Operation {
+                actor_id: Some(id),
+                action: "member.signup",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({}),
+            },
+            &client,
+            now,
+        )
+        .await?;
     tracing::info!(user.id = id, phone = %mask_for_log(&new_user.phone), "member signed up");
-    let user = app.store.user_by_id(id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {id} vanished after sign-up")))?;
+    let user =
+        app.store.user_by_id(id).await?.ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("user {id} vanished after sign-up"))
+        })?;
     Ok((StatusCode::CREATED, Json(Profile::of(&user))))
 }
 
@@ -265,44 +363,111 @@ pub struct LoginResponse {
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
-pub async fn login(State(app): State<AppState>, client: ClientInfo, jar: CookieJar, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+pub async fn login(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
     let phone = Phone::parse(&req.phone)?;
     let now = app.clock.now_ms();
     let account_key = format!("phone:{}", phone.as_str());
     let ip_key = client.ip.clone().unwrap_or_else(|| "-".to_owned());
-    app.store.rate_check(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts").await?;
-    app.store.rate_check(LOGIN_FAILURES_PER_ACCOUNT, &account_key, now, "too_many_attempts").await?;
+    app.store
+        .rate_check(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts")
+        .await?;
+    app.store
+        .rate_check(
+            LOGIN_FAILURES_PER_ACCOUNT,
+            &account_key,
+            now,
+            "too_many_attempts",
+        )
+        .await?;
     let credentials = app.store.credentials_by_phone(phone.as_str()).await?;
     let (method, outcome) = match (&req.password, &req.code) {
         (Some(password), None) => {
-            let stored = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
-            let ok = app.hasher.verify(password, stored).await.map_err(ApiError::internal)?;
-            ("password", if ok { Ok(()) } else { Err(invalid_credentials()) })
+            let stored = credentials
+                .as_ref()
+                .and_then(|c| c.password_hash.as_deref());
+            let ok = app
+                .hasher
+                .verify(password, stored)
+                .await
+                .map_err(ApiError::internal)?;
+            (
+                "password",
+                if ok {
+                    Ok(())
+                } else {
+                    Err(invalid_credentials())
+                },
+            )
         }
         (None, Some(code)) => {
             let outcome = match &credentials {
-                Some(_) => redeem(&app, &CodeTarget::Phone(phone.clone()), CodePurpose::Login, code).await,
+                Some(_) => {
+                    redeem(
+                        &app,
+                        &CodeTarget::Phone(phone.clone()),
+                        CodePurpose::Login,
+                        code,
+                    )
+                    .await
+                }
                 None => Err(super::codes::CodeRefusal::Wrong.into_api()),
             };
             ("code", outcome)
         }
-        _ => return Err(ApiError::invalid_field("invalid_input", "password", "请填写密码或验证码之一 (give exactly one of password or code)")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "password",
+                "请填写密码或验证码之一 (give exactly one of password or code)",
+            ));
+        }
     };
     let user_id = credentials.as_ref().map(|c| c.id);
     let outcome = outcome.and_then(|()| match &credentials {
-        Some(c) if c.disabled => Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "账号已停用，请联系管理员 (account disabled)")),
+        Some(c) if c.disabled => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "账号已停用，请联系管理员 (account disabled)",
+        )),
         Some(_) => Ok(()),
         None => Err(invalid_credentials()),
     });
     if let Err(err) = outcome {
         if err.code != "too_many_attempts" {
-            app.store.rate_hit(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts").await.ok();
-            app.store.rate_hit(LOGIN_FAILURES_PER_ACCOUNT, &account_key, now, "too_many_attempts").await.ok();
+            app.store
+                .rate_hit(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts")
+                .await
+                .ok();
+            app.store
+                .rate_hit(
+                    LOGIN_FAILURES_PER_ACCOUNT,
+                    &account_key,
+                    now,
+                    "too_many_attempts",
+                )
+                .await
+                .ok();
         }
-        app.store.log_login(user_id, &phone.masked(), method, Some(err.code), &client, now).await?;
+        app.store
+            .log_login(
+                user_id,
+                &phone.masked(),
+                method,
+                Some(err.code),
+                &client,
+                now,
+            )
+            .await?;
         return Err(err);
     }
-    let Some(user_id) = user_id else { return Err(invalid_credentials()) };
+    let Some(user_id) = user_id else {
+        return Err(invalid_credentials());
+    };
     let kind = match req.session {
         SessionChoice::Bearer => SessionKind::Bearer,
         SessionChoice::Cookie => SessionKind::Cookie,
@@ -312,12 +477,27 @@ pub async fn login(State(app): State<AppState>, client: ClientInfo, jar: CookieJ
     if let Some(old) = jar.get(SESSION_COOKIE) {
         app.store.delete_session(old.value()).await?;
     }
-    let session = app.store.create_session(user_id, kind, &client, now).await?;
-    app.store.log_login(Some(user_id), &phone.masked(), method, None, &client, now).await?;
-    let user = app.store.user_by_id(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let session = app
+        .store
+        .create_session(user_id, kind, &client, now)
+        .await?;
+    app.store
+        .log_login(Some(user_id), &phone.masked(), method, None, &client, now)
+        .await?;
+    let user = app
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let expires_at = rfc3339(session.expires_at);
     Ok(match kind {
-        SessionKind::Bearer => Json(LoginResponse { token: Some(session.token), csrf_token: None, expires_at, user: Profile::of(&user) }).into_response(),
+        SessionKind::Bearer => Json(LoginResponse {
+            token: Some(session.token),
+            csrf_token: None,
+            expires_at,
+            user: Profile::of(&user),
+        })
+        .into_response(),
         SessionKind::Cookie => {
             let cookie = Cookie::build((SESSION_COOKIE, session.token))
                 .http_only(true)
@@ -326,7 +506,16 @@ pub async fn login(State(app): State<AppState>, client: ClientInfo, jar: CookieJ
                 .path("/")
                 .max_age(time_duration(kind.ttl_ms()))
                 .build();
-            (jar.add(cookie), Json(LoginResponse { token: None, csrf_token: session.csrf_token, expires_at, user: Profile::of(&user) })).into_response()
+            (
+                jar.add(cookie),
+                Json(LoginResponse {
+                    token: None,
+                    csrf_token: session.csrf_token,
+                    expires_at,
+                    user: Profile::of(&user),
+                }),
+            )
+                .into_response()
         }
     })
 }
@@ -336,7 +525,11 @@ fn time_duration(ms: i64) -> time::Duration {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "手机号或密码错误 (wrong phone or password)")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "手机号或密码错误 (wrong phone or password)",
+    )
 }
 
 /// Set a new password with a code sent to the phone or e-mail (forgot password).
@@ -351,27 +544,55 @@ pub struct ResetPasswordRequest {
 
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
     responses((status = 204), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn reset_password(State(app): State<AppState>, client: ClientInfo, ApiJson(req): ApiJson<ResetPasswordRequest>) -> ApiResult<StatusCode> {
+pub async fn reset_password(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ResetPasswordRequest>,
+) -> ApiResult<StatusCode> {
     let target = CodeTarget::parse(req.phone.as_deref(), req.email.as_deref())?;
     let password = Password::parse(&req.new_password, "new_password")?;
     let Some(user_id) = target.owner(&app).await? else {
         return Err(super::codes::CodeRefusal::Wrong.into_api());
     };
     redeem(&app, &target, CodePurpose::ResetPassword, &req.code).await?;
-    let hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let hash = app
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
     app.store.set_password_hash(user_id, &hash, now).await?;
-    app.store.log_operation(super::audit::Operation { actor_id: Some(user_id), action: "password.reset_by_code", target_kind: "user", target_id: Some(user_id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
+    app.store
+        .log_operation(
+            super::audit::Operation {
+                actor_id: Some(user_id),
+                action: "password.reset_by_code",
+                target_kind: "user",
+                target_id: Some(user_id.to_string()),
+                detail: serde_json::json!({}),
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// End the current session (and clear the cookie).
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
-pub async fn logout(State(app): State<AppState>, _actor: Actor, jar: CookieJar, headers: axum::http::HeaderMap) -> ApiResult<(CookieJar, StatusCode)> {
+pub async fn logout(
+    State(app): State<AppState>,
+    _actor: Actor,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<(CookieJar, StatusCode)> {
     if let Some(token) = presented_token(&headers) {
         app.store.delete_session(token.secret()).await?;
     }
-    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), StatusCode::NO_CONTENT))
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
 }
 
 /// The caller's own account, with an entry per role for the "My" page (我的).
@@ -409,7 +630,14 @@ impl Profile {
             region_ids: user.region_ids.iter().copied().collect(),
             member_state: user.member_state,
             vehicle_plate: user.vehicle_plate.clone(),
-            entries: user.roles.iter().map(|role| RoleEntry { role: *role, label: role.entry_label().to_owned() }).collect(),
+            entries: user
+                .roles
+                .iter()
+                .map(|role| RoleEntry {
+                    role: *role,
+                    label: role.entry_label().to_owned(),
+                })
+                .collect(),
             created_at: rfc3339(user.created_at),
         }
     }
@@ -417,6 +645,10 @@ impl Profile {
 
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Profile), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Profile>> {
-    let user = app.store.user_by_id(actor.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = app
+        .store
+        .user_by_id(actor.user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(Profile::of(&user)))
 }

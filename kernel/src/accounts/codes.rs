@@ -67,16 +67,36 @@ pub enum CodeRefusal {
 impl CodeRefusal {
     pub fn into_api(self) -> ApiError {
         match self {
-            CodeRefusal::Wrong => ApiError::invalid_field("code_invalid", "code", "验证码错误 (code: wrong code)"),
-            CodeRefusal::Expired => ApiError::invalid_field("code_expired", "code", "验证码已过期，请重新获取 (code: expired, request a new one)"),
-            CodeRefusal::Used => ApiError::invalid_field("code_used", "code", "验证码已使用，请重新获取 (code: already used, request a new one)"),
-            CodeRefusal::TooManyGuesses => ApiError::too_many("too_many_attempts", "验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)", 60),
+            CodeRefusal::Wrong => {
+                ApiError::invalid_field("code_invalid", "code", "验证码错误 (code: wrong code)")
+            }
+            CodeRefusal::Expired => ApiError::invalid_field(
+                "code_expired",
+                "code",
+                "验证码已过期，请重新获取 (code: expired, request a new one)",
+            ),
+            CodeRefusal::Used => ApiError::invalid_field(
+                "code_used",
+                "code",
+                "验证码已使用，请重新获取 (code: already used, request a new one)",
+            ),
+            CodeRefusal::TooManyGuesses => ApiError::too_many(
+                "too_many_attempts",
+                "验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)",
+                60,
+            ),
         }
     }
 }
 
 impl Store {
-    pub async fn insert_code(&self, target: &str, purpose: CodePurpose, code: &str, now_ms: i64) -> StoreResult<()> {
+    pub async fn insert_code(
+        &self,
+        target: &str,
+        purpose: CodePurpose,
+        code: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         let sql = "INSERT INTO verification_codes (target, purpose, code_hash, attempts, expires_at, created_at) VALUES ($1, $2, $3, 0, $4, $5)";
         in_tx!(self, |tx| {
             sqlx::query(sql)
@@ -94,21 +114,45 @@ impl Store {
     /// Checks `code` against the newest code for `target` and `purpose` and, when it matches,
     /// consumes it. Consumption is a conditional update, so two requests racing with the same
     /// code cannot both succeed.
-    pub async fn redeem_code(&self, target: &str, purpose: CodePurpose, code: &str, now_ms: i64) -> StoreResult<Result<(), CodeRefusal>> {
+    pub async fn redeem_code(
+        &self,
+        target: &str,
+        purpose: CodePurpose,
+        code: &str,
+        now_ms: i64,
+    ) -> StoreResult<Result<(), CodeRefusal>> {
         let presented = hash_token(code.trim());
-        let select = "SELECT id, code_hash, attempts, expires_at, consumed_at FROM verification_codes
+        let select =
+            "SELECT id, code_hash, attempts, expires_at, consumed_at FROM verification_codes
                       WHERE target = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1";
         in_tx!(self, |tx| {
-            let row: Option<CodeRow> = sqlx::query_as(select).bind(target).bind(purpose.as_str()).fetch_optional(&mut *tx).await?;
+            let row: Option<CodeRow> = sqlx::query_as(select)
+                .bind(target)
+                .bind(purpose.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
             let outcome = match row {
                 None => Err(CodeRefusal::Wrong),
-                Some(row) if row.consumed_at.is_some() => {
-                    Err(if row.code_hash == presented { CodeRefusal::Used } else { CodeRefusal::Wrong })
+                Some(row) if row.consumed_at.is_some() => Err(if row.code_hash == presented {
+                    CodeRefusal::Used
+                } else {
+                    CodeRefusal::Wrong
+                }),
+                Some(row) if row.attempts >= MAX_GUESSES_PER_CODE => {
+                    Err(CodeRefusal::TooManyGuesses)
                 }
-                Some(row) if row.attempts >= MAX_GUESSES_PER_CODE => Err(CodeRefusal::TooManyGuesses),
                 Some(row) if row.code_hash != presented => {
-                    sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1").bind(row.id).execute(&mut *tx).await?;
-                    Err(if row.attempts + 1 >= MAX_GUESSES_PER_CODE { CodeRefusal::TooManyGuesses } else { CodeRefusal::Wrong })
+                    sqlx::query(
+                        "UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1",
+                    )
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    Err(if row.attempts + 1 >= MAX_GUESSES_PER_CODE {
+                        CodeRefusal::TooManyGuesses
+                    } else {
+                        CodeRefusal::Wrong
+                    })
                 }
                 Some(row) if row.expires_at <= now_ms => Err(CodeRefusal::Expired),
                 Some(row) => {
@@ -118,7 +162,11 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    if consumed == 1 { Ok(()) } else { Err(CodeRefusal::Used) }
+                    if consumed == 1 {
+                        Ok(())
+                    } else {
+                        Err(CodeRefusal::Used)
+                    }
                 }
             };
             Ok::<_, StoreError>(outcome)

@@ -20,8 +20,15 @@ use super::Password;
 pub const PRODUCTION_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
 
 enum Job {
-    Hash { password: String, reply: oneshot::Sender<anyhow::Result<String>> },
-    Verify { password: String, stored: String, reply: oneshot::Sender<anyhow::Result<bool>> },
+    Hash {
+        password: String,
+        reply: oneshot::Sender<anyhow::Result<String>>,
+    },
+    Verify {
+        password: String,
+        stored: String,
+        reply: oneshot::Sender<anyhow::Result<bool>>,
+    },
 }
 
 /// Hashes and verifies passwords with fixed parameters. Production uses `PRODUCTION_PARAMS`;
@@ -52,7 +59,9 @@ impl Hasher {
     }
 
     fn start(params: Params) -> anyhow::Result<Hasher> {
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
         // A short queue: callers wait in their own tasks, not in an unbounded buffer.
         let (jobs, receiver) = mpsc::channel::<Job>(workers * 4);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -70,7 +79,11 @@ impl Hasher {
 
     pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Hash { password: password.expose().to_owned(), reply }).await?;
+        self.submit(Job::Hash {
+            password: password.expose().to_owned(),
+            reply,
+        })
+        .await?;
         answer.await.context("password hashing thread stopped")?
     }
 
@@ -80,14 +93,22 @@ impl Hasher {
         let known = stored.is_some();
         let (reply, answer) = oneshot::channel();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
-        self.submit(Job::Verify { password: password.to_owned(), stored, reply }).await?;
+        self.submit(Job::Verify {
+            password: password.to_owned(),
+            stored,
+            reply,
+        })
+        .await?;
         let matches = answer.await.context("password hashing thread stopped")??;
         Ok(known && matches)
     }
 
     /// Waits for room in the queue without blocking an async thread.
     async fn submit(&self, job: Job) -> anyhow::Result<()> {
-        self.jobs.send(job).await.map_err(|_| anyhow!("password hashing threads stopped"))
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| anyhow!("password hashing threads stopped"))
     }
 }
 
@@ -105,7 +126,11 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
             Some(Job::Hash { password, reply }) => {
                 let _ = reply.send(hash_with(params, &password, &mut memory));
             }
-            Some(Job::Verify { password, stored, reply }) => {
+            Some(Job::Verify {
+                password,
+                stored,
+                reply,
+            }) => {
                 let _ = reply.send(verify_with(&password, &stored, &mut memory));
             }
             None => return,
@@ -116,12 +141,19 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
 fn hash_with(params: &Params, password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
-    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(anyhow::Error::msg)?;
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(anyhow::Error::msg)?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     memory.resize(params.block_count(), Block::default());
-    let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
-        argon.hash_password_into_with_memory(password.as_bytes(), salt_raw, out, &mut memory[..]).map_err(|_| argon2::password_hash::Error::Password)
-    })
+    let output = Output::init_with(
+        params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+        |out| {
+            argon
+                .hash_password_into_with_memory(password.as_bytes(), salt_raw, out, &mut memory[..])
+                .map_err(|_| argon2::password_hash::Error::Password)
+        },
+    )
     .map_err(anyhow::Error::msg)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -138,15 +170,26 @@ fn hash_with(params: &Params, password: &str, memory: &mut Vec<Block>) -> anyhow
 fn verify_with(password: &str, stored: &str, memory: &mut Vec<Block>) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(stored).map_err(anyhow::Error::msg)?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(anyhow::Error::msg)?;
-    let version = parsed.version.map(Version::try_from).transpose().map_err(anyhow::Error::msg)?.unwrap_or_default();
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or_default();
     let params = Params::try_from(&parsed).map_err(anyhow::Error::msg)?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Ok(false) };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
     let mut salt_bytes = [0u8; 64];
-    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(anyhow::Error::msg)?;
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(anyhow::Error::msg)?;
     memory.resize(params.block_count(), Block::default());
     let argon = Argon2::new(algorithm, version, params);
     let actual = Output::init_with(expected.len(), |out| {
-        argon.hash_password_into_with_memory(password.as_bytes(), salt_raw, out, &mut memory[..]).map_err(|_| argon2::password_hash::Error::Password)
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt_raw, out, &mut memory[..])
+            .map_err(|_| argon2::password_hash::Error::Password)
     })
     .map_err(anyhow::Error::msg)?;
     // `Output`'s equality is constant-time.
@@ -164,19 +207,32 @@ mod tests {
         let hasher = Hasher::production()?;
         let password = Password::parse("pifa1234", "password").map_err(|e| anyhow!(e.message))?;
         let hash = hasher.hash(&password).await?;
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(hasher.verify("pifa1234", Some(&hash)).await?);
         assert!(!hasher.verify("pifa12345", Some(&hash)).await?);
         assert!(!hasher.verify("pifa1234", None).await?);
         // Interoperable with the reference implementation, both ways.
         let parsed = PasswordHash::new(&hash).map_err(anyhow::Error::msg)?;
-        assert!(Argon2::default().verify_password(b"pifa1234", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"pifa1234", &parsed)
+                .is_ok()
+        );
         let cheap = Hasher::cheap()?;
         let reference = {
             use argon2::PasswordHasher as _;
-            Argon2::default().hash_password(b"other5678", &SaltString::generate(&mut OsRng)).map_err(anyhow::Error::msg)?.to_string()
+            Argon2::default()
+                .hash_password(b"other5678", &SaltString::generate(&mut OsRng))
+                .map_err(anyhow::Error::msg)?
+                .to_string()
         };
-        assert!(cheap.verify("other5678", Some(&reference)).await?, "hashes with other parameters still verify");
+        assert!(
+            cheap.verify("other5678", Some(&reference)).await?,
+            "hashes with other parameters still verify"
+        );
         Ok(())
     }
 }

@@ -51,7 +51,9 @@ impl Permission {
         use Permission::*;
         use Role::*;
         match self {
-            ManageStaff | ManageRegions | ManageSettings | ReadAudit | ManageBackups => role == Admin,
+            ManageStaff | ManageRegions | ManageSettings | ReadAudit | ManageBackups => {
+                role == Admin
+            }
             ReadMessages => matches!(role, Admin | CustomerService),
             ReadTeam | ReadLevels => matches!(role, Admin | CustomerService | Manager),
             ManageCatalog => role == Admin,
@@ -96,7 +98,11 @@ impl Actor {
     }
 
     pub fn require(&self, permission: Permission) -> ApiResult<()> {
-        if self.has(permission) { Ok(()) } else { Err(ApiError::forbidden()) }
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
     }
 
     pub fn is(&self, role: Role) -> bool {
@@ -119,7 +125,11 @@ mod tests {
     use super::*;
 
     fn actor(roles: &[Role]) -> Actor {
-        Actor { user_id: 1, roles: roles.iter().copied().collect(), region_ids: BTreeSet::from([1]) }
+        Actor {
+            user_id: 1,
+            roles: roles.iter().copied().collect(),
+            region_ids: BTreeSet::from([1]),
+        }
     }
 
     #[test]
@@ -129,7 +139,10 @@ mod tests {
         let driver_and_manager = actor(&[Role::Driver, Role::Manager]);
         assert!(driver_and_manager.has(Permission::ReadTeam));
         assert!(!driver_and_manager.has(Permission::ManageStaff));
-        assert_eq!(driver_and_manager.team_scope(), TeamScope::Regions(BTreeSet::from([1])));
+        assert_eq!(
+            driver_and_manager.team_scope(),
+            TeamScope::Regions(BTreeSet::from([1]))
+        );
         assert_eq!(actor(&[Role::CustomerService]).team_scope(), TeamScope::All);
     }
 }

@@ -75,7 +75,13 @@ pub struct ClientInfo {
 
 impl Store {
     /// Issues a new session (always a new id: a session is never reused across sign-ins).
-    pub async fn create_session(&self, user_id: i64, kind: SessionKind, client: &ClientInfo, now_ms: i64) -> StoreResult<IssuedSession> {
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        kind: SessionKind,
+        client: &ClientInfo,
+        now_ms: i64,
+    ) -> StoreResult<IssuedSession> {
         let token = random_token();
         let csrf_token = (kind == SessionKind::Cookie).then(random_token);
         let expires_at = now_ms + kind.ttl_ms();
@@ -95,28 +101,48 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?;
-        Ok(IssuedSession { token, csrf_token, expires_at })
+        Ok(IssuedSession {
+            token,
+            csrf_token,
+            expires_at,
+        })
     }
 
     /// The live session behind `token`, if its account is enabled.
-    pub async fn session_owner(&self, token: &str, now_ms: i64) -> StoreResult<Option<SessionOwner>> {
+    pub async fn session_owner(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<SessionOwner>> {
         let sql = "SELECT s.user_id, s.kind, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
                    WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE";
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(sql).bind(hash_token(token)).bind(now_ms).fetch_optional(pool).await
+            sqlx::query_as(sql)
+                .bind(hash_token(token))
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 
     pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
         on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(pool).await.map(|r| r.rows_affected())
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(hash_token(token))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         Ok(())
     }
 
     pub async fn prune_sessions(&self, now_ms: i64) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(pool).await.map(|r| r.rows_affected())
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })?)
     }
 }

@@ -88,7 +88,11 @@ pub struct StaffQuery {
 fn parse_roles(roles: &[Role]) -> ApiResult<BTreeSet<Role>> {
     let set: BTreeSet<Role> = roles.iter().copied().collect();
     if set.is_empty() || set.contains(&Role::Member) {
-        return Err(ApiError::invalid_field("invalid_roles", "roles", "请至少选择一个员工角色，会员不是员工角色 (roles: at least one staff role; member is not one)"));
+        return Err(ApiError::invalid_field(
+            "invalid_roles",
+            "roles",
+            "请至少选择一个员工角色，会员不是员工角色 (roles: at least one staff role; member is not one)",
+        ));
     }
     Ok(set)
 }
@@ -96,7 +100,11 @@ fn parse_roles(roles: &[Role]) -> ApiResult<BTreeSet<Role>> {
 async fn parse_regions(app: &AppState, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
     let unknown = app.store.unknown_regions(ids.iter().copied()).await?;
     if let Some(id) = unknown.first() {
-        return Err(ApiError::invalid_field("unknown_region", "region_ids", format!("区域不存在: {id} (region_ids: no region {id})")));
+        return Err(ApiError::invalid_field(
+            "unknown_region",
+            "region_ids",
+            format!("区域不存在: {id} (region_ids: no region {id})"),
+        ));
     }
     Ok(ids.iter().copied().collect())
 }
@@ -108,7 +116,11 @@ fn parse_plate(raw: &str) -> ApiResult<Option<String>> {
         return Ok(None);
     }
     if !(5..=10).contains(&plate.chars().count()) {
-        return Err(ApiError::invalid_field("invalid_input", "vehicle_plate", "车牌号格式不正确 (vehicle_plate: 5-10 characters)"));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "vehicle_plate",
+            "车牌号格式不正确 (vehicle_plate: 5-10 characters)",
+        ));
     }
     Ok(Some(plate.to_uppercase()))
 }
@@ -123,39 +135,100 @@ async fn staff_record(app: &AppState, id: i64) -> ApiResult<User> {
 /// Create a staff account (admin).
 #[utoipa::path(post, path = "/admin/staff", tag = "staff", request_body = NewStaff,
     responses((status = 201, body = StaffView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<NewStaff>) -> ApiResult<(StatusCode, Json<StaffView>)> {
+pub async fn create(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<NewStaff>,
+) -> ApiResult<(StatusCode, Json<StaffView>)> {
     actor.require(Permission::ManageStaff)?;
     let name = parse_name(&input.name, "name", 50)?;
     let phone = Phone::parse(&input.phone)?;
     let password = Password::parse(&input.password, "password")?;
     let roles = parse_roles(&input.roles)?;
     let region_ids = parse_regions(&app, &input.region_ids).await?;
-    let vehicle_plate = input.vehicle_plate.as_deref().map(parse_plate).transpose()?.flatten();
-    let password_hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let vehicle_plate = input
+        .vehicle_plate
+        .as_deref()
+        .map(parse_plate)
+        .transpose()?
+        .flatten();
+    let password_hash = app
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
-    let new_user = NewUser { phone: phone.as_str().to_owned(), email: None, name, company_name: None, password_hash: Some(password_hash), member_state: None, vehicle_plate, roles, region_ids };
+    let new_user = NewUser {
+        phone: phone.as_str().to_owned(),
+        email: None,
+        name,
+        company_name: None,
+        password_hash: Some(password_hash),
+        member_state: None,
+        vehicle_plate,
+        roles,
+        region_ids,
+    };
     let id = match app.store.insert_user(&new_user, now).await {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("phone_taken", "phone", "该手机号已被使用 (phone: already registered)")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "phone_taken",
+                "phone",
+                "该手机号已被使用 (phone: already registered)",
+            ));
+        }
         Err(err) => return Err(err.into()),
     };
     let user = staff_record(&app, id).await?;
     let detail = serde_json::json!({ "roles": user.roles, "region_ids": user.region_ids, "phone": phone.masked() });
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "staff.create", target_kind: "user", target_id: Some(id.to_string()), detail }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "staff.create",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail,
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(StaffView::of(&user))))
 }
 
 /// List staff, optionally by role or region (admin).
 #[utoipa::path(get, path = "/admin/staff", tag = "staff", params(StaffQuery), responses((status = 200, body = [StaffView])), security(("bearer" = [])))]
-pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<StaffQuery>) -> ApiResult<Json<Vec<StaffView>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<StaffQuery>,
+) -> ApiResult<Json<Vec<StaffView>>> {
     actor.require(Permission::ManageStaff)?;
-    let filter = StaffFilter { role: q.role, region_id: q.region_id, within_regions: None };
-    Ok(Json(app.store.list_staff(&filter).await?.iter().map(StaffView::of).collect()))
+    let filter = StaffFilter {
+        role: q.role,
+        region_id: q.region_id,
+        within_regions: None,
+    };
+    Ok(Json(
+        app.store
+            .list_staff(&filter)
+            .await?
+            .iter()
+            .map(StaffView::of)
+            .collect(),
+    ))
 }
 
 /// One staff account (admin).
 #[utoipa::path(get, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<StaffView>> {
+pub async fn get(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<StaffView>> {
     actor.require(Permission::ManageStaff)?;
     Ok(Json(StaffView::of(&staff_record(&app, id).await?)))
 }
@@ -163,22 +236,45 @@ pub async fn get(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>)
 /// Change a staff account's name, roles, regions or plate (admin).
 #[utoipa::path(patch, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), request_body = StaffPatch,
     responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn update(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(patch): ApiJson<StaffPatch>) -> ApiResult<Json<StaffView>> {
+pub async fn update(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<StaffPatch>,
+) -> ApiResult<Json<StaffView>> {
     actor.require(Permission::ManageStaff)?;
     let before = staff_record(&app, id).await?;
     let changes = StaffChanges {
-        name: patch.name.as_deref().map(|n| parse_name(n, "name", 50)).transpose()?,
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| parse_name(n, "name", 50))
+            .transpose()?,
         roles: patch.roles.as_deref().map(parse_roles).transpose()?,
         region_ids: match &patch.region_ids {
             Some(ids) => Some(parse_regions(&app, ids).await?),
             None => None,
         },
-        vehicle_plate: patch.vehicle_plate.as_deref().map(parse_plate).transpose()?,
+        vehicle_plate: patch
+            .vehicle_plate
+            .as_deref()
+            .map(parse_plate)
+            .transpose()?,
     };
     // An admin cannot take the admin role from himself: the shop would lose its last admin
     // by a slip of the finger.
-    if id == actor.user_id && changes.roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin)) {
-        return Err(ApiError::invalid_field("invalid_roles", "roles", "不能移除自己的管理员角色 (roles: cannot remove your own admin role)"));
+    if id == actor.user_id
+        && changes
+            .roles
+            .as_ref()
+            .is_some_and(|roles| !roles.contains(&Role::Admin))
+    {
+        return Err(ApiError::invalid_field(
+            "invalid_roles",
+            "roles",
+            "不能移除自己的管理员角色 (roles: cannot remove your own admin role)",
+        ));
     }
     let now = app.clock.now_ms();
     if !app.store.update_staff(id, &changes, now).await? {
@@ -189,65 +285,153 @@ pub async fn update(State(app): State<AppState>, actor: Actor, client: ClientInf
         "before": { "name": before.name, "roles": before.roles, "region_ids": before.region_ids, "vehicle_plate": before.vehicle_plate },
         "after": { "name": after.name, "roles": after.roles, "region_ids": after.region_ids, "vehicle_plate": after.vehicle_plate },
     });
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "staff.update", target_kind: "user", target_id: Some(id.to_string()), detail }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "staff.update",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail,
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(Json(StaffView::of(&after)))
 }
 
-async fn set_disabled(app: &AppState, actor: &Actor, client: &ClientInfo, id: i64, disabled: bool) -> ApiResult<Json<StaffView>> {
+async fn set_disabled(
+    app: &AppState,
+    actor: &Actor,
+    client: &ClientInfo,
+    id: i64,
+    disabled: bool,
+) -> ApiResult<Json<StaffView>> {
     actor.require(Permission::ManageStaff)?;
     staff_record(app, id).await?;
     if disabled && id == actor.user_id {
-        return Err(ApiError::bad_request("cannot_disable_self", "不能停用自己的账号 (you cannot disable your own account)"));
+        return Err(ApiError::bad_request(
+            "cannot_disable_self",
+            "不能停用自己的账号 (you cannot disable your own account)",
+        ));
     }
     let now = app.clock.now_ms();
     app.store.set_disabled(id, disabled, now).await?;
-    let action = if disabled { "staff.disable" } else { "staff.enable" };
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action, target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({}) }, client, now).await?;
+    let action = if disabled {
+        "staff.disable"
+    } else {
+        "staff.enable"
+    };
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action,
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({}),
+            },
+            client,
+            now,
+        )
+        .await?;
     Ok(Json(StaffView::of(&staff_record(app, id).await?)))
 }
 
 /// Disable a staff account: it can no longer sign in and its sessions end (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/disable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn disable(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>) -> ApiResult<Json<StaffView>> {
+pub async fn disable(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<StaffView>> {
     set_disabled(&app, &actor, &client, id, true).await
 }
 
 /// Enable a disabled staff account again (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/enable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn enable(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>) -> ApiResult<Json<StaffView>> {
+pub async fn enable(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<StaffView>> {
     set_disabled(&app, &actor, &client, id, false).await
 }
 
 /// Set a new password for a staff account; its sessions end (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/password", tag = "staff", params(("id" = i64, Path)), request_body = PasswordReset,
     responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn reset_password(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<PasswordReset>) -> ApiResult<Json<StaffView>> {
+pub async fn reset_password(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PasswordReset>,
+) -> ApiResult<Json<StaffView>> {
     actor.require(Permission::ManageStaff)?;
     let user = staff_record(&app, id).await?;
     let password = Password::parse(&input.new_password, "new_password")?;
-    let hash = app.hasher.hash(&password).await.map_err(ApiError::internal)?;
+    let hash = app
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
     app.store.set_password_hash(id, &hash, now).await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "staff.reset_password", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({}) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "staff.reset_password",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({}),
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(Json(StaffView::of(&user)))
 }
 
 /// The staff the caller may see: everyone for admin and customer service, the staff of his
 /// own regions for a manager (to pick a driver, to see his promoters).
 #[utoipa::path(get, path = "/team", tag = "staff", params(StaffQuery), responses((status = 200, body = [StaffView])), security(("bearer" = [])))]
-pub async fn team(State(app): State<AppState>, actor: Actor, Query(q): Query<StaffQuery>) -> ApiResult<Json<Vec<StaffView>>> {
+pub async fn team(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<StaffQuery>,
+) -> ApiResult<Json<Vec<StaffView>>> {
     actor.require(Permission::ReadTeam)?;
     let within_regions = match actor.team_scope() {
         super::permissions::TeamScope::All => None,
         super::permissions::TeamScope::Regions(regions) => Some(regions),
     };
-    let filter = StaffFilter { role: q.role, region_id: q.region_id, within_regions };
-    Ok(Json(app.store.list_staff(&filter).await?.iter().map(StaffView::of).collect()))
+    let filter = StaffFilter {
+        role: q.role,
+        region_id: q.region_id,
+        within_regions,
+    };
+    Ok(Json(
+        app.store
+            .list_staff(&filter)
+            .await?
+            .iter()
+            .map(StaffView::of)
+            .collect(),
+    ))
 }
 
 /// One staff record in the caller's scope; 404 outside it.
 #[utoipa::path(get, path = "/team/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn team_member(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<StaffView>> {
+pub async fn team_member(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<StaffView>> {
     actor.require(Permission::ReadTeam)?;
     let user = staff_record(&app, id).await?;
     if !actor.team_scope().contains(&user) {

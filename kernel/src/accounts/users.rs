@@ -119,7 +119,10 @@ impl Store {
     pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = on_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await
         })?;
         match row {
             Some(row) => Ok(Some(self.hydrate(row).await?)),
@@ -129,13 +132,19 @@ impl Store {
 
     pub async fn user_id_by_phone(&self, phone: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(phone).fetch_optional(pool).await
+            sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+                .bind(phone)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 
     pub async fn user_id_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(pool).await
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 
@@ -177,7 +186,12 @@ impl Store {
     }
 
     /// Applies `changes` in one transaction; false when the user does not exist.
-    pub async fn update_staff(&self, id: i64, changes: &StaffChanges, now_ms: i64) -> StoreResult<bool> {
+    pub async fn update_staff(
+        &self,
+        id: i64,
+        changes: &StaffChanges,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
             let found = sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
                 .bind(id)
@@ -188,21 +202,45 @@ impl Store {
                 == 1;
             if found {
                 if let Some(name) = &changes.name {
-                    sqlx::query("UPDATE users SET name = $2 WHERE id = $1").bind(id).bind(name).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE users SET name = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(plate) = &changes.vehicle_plate {
-                    sqlx::query("UPDATE users SET vehicle_plate = $2 WHERE id = $1").bind(id).bind(plate).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE users SET vehicle_plate = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(plate)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(roles) = &changes.roles {
-                    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     for role in roles {
-                        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)").bind(id).bind(role.as_str()).execute(&mut *tx).await?;
+                        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(role.as_str())
+                            .execute(&mut *tx)
+                            .await?;
                     }
                 }
                 if let Some(regions) = &changes.region_ids {
-                    sqlx::query("DELETE FROM user_regions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM user_regions WHERE user_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     for region_id in regions {
-                        sqlx::query("INSERT INTO user_regions (user_id, region_id) VALUES ($1, $2)").bind(id).bind(region_id).execute(&mut *tx).await?;
+                        sqlx::query(
+                            "INSERT INTO user_regions (user_id, region_id) VALUES ($1, $2)",
+                        )
+                        .bind(id)
+                        .bind(region_id)
+                        .execute(&mut *tx)
+                        .await?;
                     }
                 }
             }
@@ -213,16 +251,20 @@ impl Store {
     /// Disables or enables an account; disabling also ends all its sessions.
     pub async fn set_disabled(&self, id: i64, disabled: bool, now_ms: i64) -> StoreResult<bool> {
         in_tx!(self, |tx| {
-            let found = sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(disabled)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+            let found =
+                sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(disabled)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
             if disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Ok::<_, StoreError>(found)
         })
@@ -232,26 +274,43 @@ impl Store {
     /// whoever knew the old one).
     pub async fn set_password_hash(&self, id: i64, hash: &str, now_ms: i64) -> StoreResult<bool> {
         in_tx!(self, |tx| {
-            let found = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            let found =
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(hash)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)
-                .bind(hash)
-                .bind(now_ms)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                .await?;
             Ok::<_, StoreError>(found)
         })
     }
 
-    pub(crate) async fn roles_and_regions(&self, user_id: i64) -> StoreResult<(BTreeSet<Role>, BTreeSet<i64>)> {
+    pub(crate) async fn roles_and_regions(
+        &self,
+        user_id: i64,
+    ) -> StoreResult<(BTreeSet<Role>, BTreeSet<i64>)> {
         let (roles, regions): (Vec<String>, Vec<i64>) = on_pool!(self, |pool| {
-            let roles = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1").bind(user_id).fetch_all(pool).await?;
-            let regions = sqlx::query_scalar("SELECT region_id FROM user_regions WHERE user_id = $1").bind(user_id).fetch_all(pool).await?;
+            let roles = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?;
+            let regions =
+                sqlx::query_scalar("SELECT region_id FROM user_regions WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_all(pool)
+                    .await?;
             Ok::<_, sqlx::Error>((roles, regions))
         })?;
-        Ok((roles.iter().filter_map(|r| Role::from_db(r)).collect(), regions.into_iter().collect()))
+        Ok((
+            roles.iter().filter_map(|r| Role::from_db(r)).collect(),
+            regions.into_iter().collect(),
+        ))
     }
 
     /// Loads the roles and regions of many users in two queries, not two per user.
@@ -261,17 +320,37 @@ impl Store {
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let roles: Vec<(i64, String)> = on_pool!(self, |pool| {
-            id_list_query("SELECT user_id, role FROM user_roles WHERE user_id IN (", &ids).build_query_as().fetch_all(pool).await
+            id_list_query(
+                "SELECT user_id, role FROM user_roles WHERE user_id IN (",
+                &ids,
+            )
+            .build_query_as()
+            .fetch_all(pool)
+            .await
         })?;
         let regions: Vec<(i64, i64)> = on_pool!(self, |pool| {
-            id_list_query("SELECT user_id, region_id FROM user_regions WHERE user_id IN (", &ids).build_query_as().fetch_all(pool).await
+            id_list_query(
+                "SELECT user_id, region_id FROM user_regions WHERE user_id IN (",
+                &ids,
+            )
+            .build_query_as()
+            .fetch_all(pool)
+            .await
         })?;
         Ok(rows
             .into_iter()
             .map(|row| {
                 let id = row.id;
-                let user_roles = roles.iter().filter(|(u, _)| *u == id).filter_map(|(_, r)| Role::from_db(r)).collect();
-                let user_regions = regions.iter().filter(|(u, _)| *u == id).map(|(_, r)| *r).collect();
+                let user_roles = roles
+                    .iter()
+                    .filter(|(u, _)| *u == id)
+                    .filter_map(|(_, r)| Role::from_db(r))
+                    .collect();
+                let user_regions = regions
+                    .iter()
+                    .filter(|(u, _)| *u == id)
+                    .map(|(_, r)| *r)
+                    .collect();
                 user_from_row(row, user_roles, user_regions)
             })
             .collect())

@@ -12,11 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::pricing::{Page, PriceView, effective_breaks, level_price};
 use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
+use crate::accounts::Role;
 use crate::accounts::audit::Operation;
 use crate::accounts::parse_name;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::accounts::Role;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::MaybeActor;
@@ -25,12 +25,33 @@ use crate::money::parse_fen;
 use crate::store::StoreError;
 
 fn unknown(code: &'static str, field: &str, what: &str) -> ApiError {
-    ApiError::invalid_field(code, field, format!("{field}: {what}不存在 (no such {code})"))
+    ApiError::invalid_field(
+        code,
+        field,
+        format!("{field}: {what}不存在 (no such {code})"),
+    )
 }
 
-async fn log(app: &AppState, actor: &Actor, client: &ClientInfo, action: &str, kind: &str, id: i64, detail: serde_json::Value) -> ApiResult<()> {
-    let op = Operation { actor_id: Some(actor.user_id), action, target_kind: kind, target_id: Some(id.to_string()), detail };
-    Ok(app.store.log_operation(op, client, app.clock.now_ms()).await?)
+async fn log(
+    app: &AppState,
+    actor: &Actor,
+    client: &ClientInfo,
+    action: &str,
+    kind: &str,
+    id: i64,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    let op = Operation {
+        actor_id: Some(actor.user_id),
+        action,
+        target_kind: kind,
+        target_id: Some(id.to_string()),
+        detail,
+    };
+    Ok(app
+        .store
+        .log_operation(op, client, app.clock.now_ms())
+        .await?)
 }
 
 // ---- categories -------------------------------------------------------------------------
@@ -46,7 +67,10 @@ pub struct CategoryInput {
 
 /// Every category, top level first (public unless the shop hides behind its single page).
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list_categories(State(app): State<AppState>, MaybeActor(actor): MaybeActor) -> ApiResult<Json<Vec<Category>>> {
+pub async fn list_categories(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+) -> ApiResult<Json<Vec<Category>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.list_categories().await?))
 }
@@ -54,27 +78,73 @@ pub async fn list_categories(State(app): State<AppState>, MaybeActor(actor): May
 /// Create a category under `parent_id` (three levels at most; admin).
 #[utoipa::path(post, path = "/admin/categories", tag = "catalog", request_body = CategoryInput,
     responses((status = 201, body = Category), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_category(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<CategoryInput>) -> ApiResult<(StatusCode, Json<Category>)> {
+pub async fn create_category(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<CategoryInput>,
+) -> ApiResult<(StatusCode, Json<Category>)> {
     actor.require(Permission::ManageCatalog)?;
     let name = parse_name(&input.name, "name", 30)?;
     let depth = match input.parent_id {
         None => 1,
         Some(parent) => {
             let categories = app.store.list_categories().await?;
-            let parent = categories.iter().find(|c| c.id == parent).ok_or_else(|| unknown("unknown_category", "parent_id", "上级分类"))?;
+            let parent = categories
+                .iter()
+                .find(|c| c.id == parent)
+                .ok_or_else(|| unknown("unknown_category", "parent_id", "上级分类"))?;
             if parent.depth >= 3 {
-                return Err(ApiError::invalid_field("category_too_deep", "parent_id", "分类最多三级 (categories have at most three levels)"));
+                return Err(ApiError::invalid_field(
+                    "category_too_deep",
+                    "parent_id",
+                    "分类最多三级 (categories have at most three levels)",
+                ));
             }
             parent.depth + 1
         }
     };
-    let id = match app.store.insert_category(input.parent_id, &name, depth, input.sort, app.clock.now_ms()).await {
+    let id = match app
+        .store
+        .insert_category(
+            input.parent_id,
+            &name,
+            depth,
+            input.sort,
+            app.clock.now_ms(),
+        )
+        .await
+    {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("category_taken", "name", "同级已有同名分类 (name: taken among its siblings)")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "category_taken",
+                "name",
+                "同级已有同名分类 (name: taken among its siblings)",
+            ));
+        }
         Err(err) => return Err(err.into()),
     };
-    log(&app, &actor, &client, "category.create", "category", id, serde_json::json!({ "name": name, "parent_id": input.parent_id })).await?;
-    Ok((StatusCode::CREATED, Json(Category { id, parent_id: input.parent_id, name, depth, sort: input.sort })))
+    log(
+        &app,
+        &actor,
+        &client,
+        "category.create",
+        "category",
+        id,
+        serde_json::json!({ "name": name, "parent_id": input.parent_id }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Category {
+            id,
+            parent_id: input.parent_id,
+            name,
+            depth,
+            sort: input.sort,
+        }),
+    ))
 }
 
 // ---- brands -----------------------------------------------------------------------------
@@ -90,7 +160,10 @@ pub struct BrandInput {
 
 /// Every brand (品牌中心; public unless the shop hides behind its single page).
 #[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list_brands(State(app): State<AppState>, MaybeActor(actor): MaybeActor) -> ApiResult<Json<Vec<Brand>>> {
+pub async fn list_brands(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+) -> ApiResult<Json<Vec<Brand>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.list_brands().await?))
 }
@@ -98,16 +171,53 @@ pub async fn list_brands(State(app): State<AppState>, MaybeActor(actor): MaybeAc
 /// Create a brand (admin).
 #[utoipa::path(post, path = "/admin/brands", tag = "catalog", request_body = BrandInput,
     responses((status = 201, body = Brand), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_brand(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<BrandInput>) -> ApiResult<(StatusCode, Json<Brand>)> {
+pub async fn create_brand(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<BrandInput>,
+) -> ApiResult<(StatusCode, Json<Brand>)> {
     actor.require(Permission::ManageCatalog)?;
     let name = parse_name(&input.name, "name", 50)?;
-    let id = match app.store.insert_brand(&name, input.logo_url.as_deref(), &input.description, app.clock.now_ms()).await {
+    let id = match app
+        .store
+        .insert_brand(
+            &name,
+            input.logo_url.as_deref(),
+            &input.description,
+            app.clock.now_ms(),
+        )
+        .await
+    {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("brand_taken", "name", "品牌已存在 (name: a brand with this name exists)")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "brand_taken",
+                "name",
+                "品牌已存在 (name: a brand with this name exists)",
+            ));
+        }
         Err(err) => return Err(err.into()),
     };
-    log(&app, &actor, &client, "brand.create", "brand", id, serde_json::json!({ "name": name })).await?;
-    Ok((StatusCode::CREATED, Json(Brand { id, name, logo_url: input.logo_url, description: input.description })))
+    log(
+        &app,
+        &actor,
+        &client,
+        "brand.create",
+        "brand",
+        id,
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Brand {
+            id,
+            name,
+            logo_url: input.logo_url,
+            description: input.description,
+        }),
+    ))
 }
 
 // ---- units ------------------------------------------------------------------------------
@@ -133,20 +243,35 @@ pub struct UnitView {
 
 impl UnitView {
     fn of(unit: Unit) -> UnitView {
-        UnitView { label: unit.label(), unit }
+        UnitView {
+            label: unit.label(),
+            unit,
+        }
     }
 }
 
 /// The unit library (public: every product page shows its unit).
 #[utoipa::path(get, path = "/units", tag = "catalog", responses((status = 200, body = [UnitView])))]
 pub async fn list_units(State(app): State<AppState>) -> ApiResult<Json<Vec<UnitView>>> {
-    Ok(Json(app.store.list_units().await?.into_iter().map(UnitView::of).collect()))
+    Ok(Json(
+        app.store
+            .list_units()
+            .await?
+            .into_iter()
+            .map(UnitView::of)
+            .collect(),
+    ))
 }
 
 /// Add a unit to the library (admin). A case holds a whole number of inner packs.
 #[utoipa::path(post, path = "/admin/units", tag = "catalog", request_body = UnitInput,
     responses((status = 201, body = UnitView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_unit(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<UnitInput>) -> ApiResult<(StatusCode, Json<UnitView>)> {
+pub async fn create_unit(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<UnitInput>,
+) -> ApiResult<(StatusCode, Json<UnitView>)> {
     actor.require(Permission::ManageCatalog)?;
     let mut unit = Unit {
         id: 0,
@@ -157,17 +282,43 @@ pub async fn create_unit(State(app): State<AppState>, actor: Actor, client: Clie
         outer_unit: parse_name(&input.outer_unit, "outer_unit", 4)?,
     };
     if !(1..=100_000).contains(&unit.inner_qty) {
-        return Err(ApiError::invalid_field("invalid_unit", "inner_qty", "每包数量须为1到100000 (inner_qty: 1 to 100000)"));
+        return Err(ApiError::invalid_field(
+            "invalid_unit",
+            "inner_qty",
+            "每包数量须为1到100000 (inner_qty: 1 to 100000)",
+        ));
     }
-    if unit.outer_qty < unit.inner_qty || unit.outer_qty % unit.inner_qty != 0 || unit.outer_qty > 10_000_000 {
-        return Err(ApiError::invalid_field("invalid_unit", "outer_qty", "每箱数量须为每包数量的整数倍 (outer_qty: a whole number of inner packs)"));
+    if unit.outer_qty < unit.inner_qty
+        || unit.outer_qty % unit.inner_qty != 0
+        || unit.outer_qty > 10_000_000
+    {
+        return Err(ApiError::invalid_field(
+            "invalid_unit",
+            "outer_qty",
+            "每箱数量须为每包数量的整数倍 (outer_qty: a whole number of inner packs)",
+        ));
     }
     unit.id = match app.store.insert_unit(&unit, app.clock.now_ms()).await {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("unit_taken", "item_unit", "单位库已有此单位 (this unit is already in the library)")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "unit_taken",
+                "item_unit",
+                "单位库已有此单位 (this unit is already in the library)",
+            ));
+        }
         Err(err) => return Err(err.into()),
     };
-    log(&app, &actor, &client, "unit.create", "unit", unit.id, serde_json::json!({ "label": unit.label() })).await?;
+    log(
+        &app,
+        &actor,
+        &client,
+        "unit.create",
+        "unit",
+        unit.id,
+        serde_json::json!({ "label": unit.label() }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(UnitView::of(unit))))
 }
 
@@ -218,7 +369,11 @@ fn default_true() -> bool {
 fn text(raw: &str, field: &str, max: usize) -> ApiResult<String> {
     let value = raw.trim();
     if value.chars().count() > max {
-        return Err(ApiError::invalid_field("invalid_input", field, format!("{field}: 最多{max}个字符 (at most {max} characters)")));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            field,
+            format!("{field}: 最多{max}个字符 (at most {max} characters)"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -227,42 +382,91 @@ fn non_negative(value: i64, field: &str) -> ApiResult<i64> {
     if (0..=1_000_000_000).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid_field("invalid_input", field, format!("{field}: 须为0到1000000000的整数 (0 to 1000000000)")))
+        Err(ApiError::invalid_field(
+            "invalid_input",
+            field,
+            format!("{field}: 须为0到1000000000的整数 (0 to 1000000000)"),
+        ))
     }
 }
 
 /// Parses a SKU, naming fields as `skus[i].field` (or plain `field` for a lone SKU).
 async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<NewSku> {
     let f = |name: &str| format!("{prefix}{name}");
-    let level_ids: BTreeSet<i64> = app.store.list_levels().await?.into_iter().map(|l| l.id).collect();
+    let level_ids: BTreeSet<i64> = app
+        .store
+        .list_levels()
+        .await?
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
     let mut level_prices = Vec::new();
     for (i, lp) in input.level_prices.iter().enumerate() {
-        if !level_ids.contains(&lp.level_id) || level_prices.iter().any(|p: &LevelPrice| p.level_id == lp.level_id) {
-            return Err(unknown("unknown_level", &f(&format!("level_prices[{i}].level_id")), "会员等级"));
+        if !level_ids.contains(&lp.level_id)
+            || level_prices
+                .iter()
+                .any(|p: &LevelPrice| p.level_id == lp.level_id)
+        {
+            return Err(unknown(
+                "unknown_level",
+                &f(&format!("level_prices[{i}].level_id")),
+                "会员等级",
+            ));
         }
-        level_prices.push(LevelPrice { level_id: lp.level_id, price_fen: parse_fen(lp.price_fen, &f(&format!("level_prices[{i}].price_fen")))? });
+        level_prices.push(LevelPrice {
+            level_id: lp.level_id,
+            price_fen: parse_fen(lp.price_fen, &f(&format!("level_prices[{i}].price_fen")))?,
+        });
     }
     let mut breaks: Vec<PriceBreak> = Vec::new();
     for (i, b) in input.breaks.iter().enumerate() {
         if b.min_qty < 1 || breaks.iter().any(|x| x.min_qty == b.min_qty) {
-            return Err(ApiError::invalid_field("invalid_break", &f(&format!("breaks[{i}].min_qty")), "阶梯数量须为正数且不重复 (min_qty: positive and distinct)"));
+            return Err(ApiError::invalid_field(
+                "invalid_break",
+                &f(&format!("breaks[{i}].min_qty")),
+                "阶梯数量须为正数且不重复 (min_qty: positive and distinct)",
+            ));
         }
-        breaks.push(PriceBreak { min_qty: b.min_qty, price_fen: parse_fen(b.price_fen, &f(&format!("breaks[{i}].price_fen")))? });
+        breaks.push(PriceBreak {
+            min_qty: b.min_qty,
+            price_fen: parse_fen(b.price_fen, &f(&format!("breaks[{i}].price_fen")))?,
+        });
     }
     breaks.sort_by_key(|b| b.min_qty);
-    let barcode = input.barcode.as_deref().map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
-    if barcode.as_ref().is_some_and(|b| b.len() > 32 || !b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
-        return Err(ApiError::invalid_field("invalid_barcode", &f("barcode"), "条码只能包含字母、数字和-，最多32位 (barcode: letters, digits, -; at most 32)"));
+    let barcode = input
+        .barcode
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    if barcode
+        .as_ref()
+        .is_some_and(|b| b.len() > 32 || !b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(ApiError::invalid_field(
+            "invalid_barcode",
+            &f("barcode"),
+            "条码只能包含字母、数字和-，最多32位 (barcode: letters, digits, -; at most 32)",
+        ));
     }
     Ok(NewSku {
         model: text(&input.model, &f("model"), 50)?,
         spec: text(&input.spec, &f("spec"), 100)?,
         price_fen: parse_fen(input.price_fen, &f("price_fen"))?,
-        cost_fen: input.cost_fen.map(|c| parse_fen(c, &f("cost_fen"))).transpose()?,
+        cost_fen: input
+            .cost_fen
+            .map(|c| parse_fen(c, &f("cost_fen")))
+            .transpose()?,
         stock: non_negative(input.stock, &f("stock"))?,
         allow_backorder: input.allow_backorder,
-        low_stock_threshold: input.low_stock_threshold.map(|t| non_negative(t, &f("low_stock_threshold"))).transpose()?,
-        weight_g: input.weight_g.map(|w| non_negative(w, &f("weight_g"))).transpose()?,
+        low_stock_threshold: input
+            .low_stock_threshold
+            .map(|t| non_negative(t, &f("low_stock_threshold")))
+            .transpose()?,
+        weight_g: input
+            .weight_g
+            .map(|w| non_negative(w, &f("weight_g")))
+            .transpose()?,
         barcode,
         level_prices,
         breaks,
@@ -271,20 +475,37 @@ async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<
 
 fn taken(column: &str) -> ApiError {
     if column.ends_with("barcode") {
-        ApiError::conflict("barcode_taken", "barcode", "条码已被其他规格使用 (barcode: used by another SKU)")
+        ApiError::conflict(
+            "barcode_taken",
+            "barcode",
+            "条码已被其他规格使用 (barcode: used by another SKU)",
+        )
     } else {
-        ApiError::conflict("item_no_taken", "item_no", "货号已存在 (item_no: used by another product)")
+        ApiError::conflict(
+            "item_no_taken",
+            "item_no",
+            "货号已存在 (item_no: used by another product)",
+        )
     }
 }
 
-async fn check_references(app: &AppState, brand_id: Option<i64>, category_id: Option<i64>) -> ApiResult<()> {
+async fn check_references(
+    app: &AppState,
+    brand_id: Option<i64>,
+    category_id: Option<i64>,
+) -> ApiResult<()> {
     if let Some(brand) = brand_id
         && !app.store.list_brands().await?.iter().any(|b| b.id == brand)
     {
         return Err(unknown("unknown_brand", "brand_id", "品牌"));
     }
     if let Some(category) = category_id
-        && !app.store.list_categories().await?.iter().any(|c| c.id == category)
+        && !app
+            .store
+            .list_categories()
+            .await?
+            .iter()
+            .any(|c| c.id == category)
     {
         return Err(unknown("unknown_category", "category_id", "分类"));
     }
@@ -294,50 +515,105 @@ async fn check_references(app: &AppState, brand_id: Option<i64>, category_id: Op
 /// Create a product with its SKUs, prices and stock, all or nothing (admin).
 #[utoipa::path(post, path = "/admin/products", tag = "catalog", request_body = ProductInput,
     responses((status = 201, body = Product), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_product(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<ProductInput>) -> ApiResult<(StatusCode, Json<Product>)> {
+pub async fn create_product(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<ProductInput>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
     actor.require(Permission::ManageCatalog)?;
     let item_no = parse_name(&input.item_no, "item_no", 40)?;
     let name = parse_name(&input.name, "name", 100)?;
     let description = text(&input.description, "description", 5000)?;
-    if !app.store.list_units().await?.iter().any(|u| u.id == input.unit_id) {
+    if !app
+        .store
+        .list_units()
+        .await?
+        .iter()
+        .any(|u| u.id == input.unit_id)
+    {
         return Err(unknown("unknown_unit", "unit_id", "单位"));
     }
     check_references(&app, input.brand_id, input.category_id).await?;
     if let Some(supplier) = input.supplier_id {
-        let is_supplier = app.store.user_by_id(supplier).await?.is_some_and(|u| u.roles.contains(&Role::Supplier));
+        let is_supplier = app
+            .store
+            .user_by_id(supplier)
+            .await?
+            .is_some_and(|u| u.roles.contains(&Role::Supplier));
         if !is_supplier {
             return Err(unknown("unknown_supplier", "supplier_id", "供应商"));
         }
     }
     if input.skus.is_empty() || input.skus.len() > 200 {
-        return Err(ApiError::invalid_field("invalid_input", "skus", "每个商品须有1到200个规格 (skus: 1 to 200)"));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "skus",
+            "每个商品须有1到200个规格 (skus: 1 to 200)",
+        ));
     }
     let mut skus = Vec::new();
     for (i, sku) in input.skus.iter().enumerate() {
         let sku = parse_sku(&app, sku, &format!("skus[{i}].")).await?;
         if sku.barcode.is_some() && skus.iter().any(|s: &NewSku| s.barcode == sku.barcode) {
-            return Err(ApiError::conflict("barcode_taken", &format!("skus[{i}].barcode"), "同一商品的两个规格不能共用条码 (barcode: repeated within the product)"));
+            return Err(ApiError::conflict(
+                "barcode_taken",
+                &format!("skus[{i}].barcode"),
+                "同一商品的两个规格不能共用条码 (barcode: repeated within the product)",
+            ));
         }
         skus.push(sku);
     }
-    let new = NewProduct { item_no, name, description, brand_id: input.brand_id, category_id: input.category_id, supplier_id: input.supplier_id, unit_id: input.unit_id, on_shelf: input.on_shelf, skus };
+    let new = NewProduct {
+        item_no,
+        name,
+        description,
+        brand_id: input.brand_id,
+        category_id: input.category_id,
+        supplier_id: input.supplier_id,
+        unit_id: input.unit_id,
+        on_shelf: input.on_shelf,
+        skus,
+    };
     let id = match app.store.insert_product(&new, app.clock.now_ms()).await {
         Ok(id) => id,
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     };
     app.store.reindex_product(id).await?;
-    log(&app, &actor, &client, "product.create", "product", id, serde_json::json!({ "item_no": new.item_no, "skus": new.skus.len() })).await?;
-    let product = app.store.product(id).await?.ok_or_else(ApiError::not_found)?;
+    log(
+        &app,
+        &actor,
+        &client,
+        "product.create",
+        "product",
+        id,
+        serde_json::json!({ "item_no": new.item_no, "skus": new.skus.len() }),
+    )
+    .await?;
+    let product = app
+        .store
+        .product(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
 /// A product with cost prices, level prices, breaks and stock (admin).
 #[utoipa::path(get, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get_product(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Product>> {
+pub async fn get_product(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
-    Ok(Json(app.store.product(id).await?.ok_or_else(ApiError::not_found)?))
+    Ok(Json(
+        app.store
+            .product(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -358,30 +634,68 @@ pub struct ProductPatch {
 /// Change a product's name, description, brand, category or shelf status (admin).
 #[utoipa::path(patch, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = ProductPatch,
     responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn update_product(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(patch): ApiJson<ProductPatch>) -> ApiResult<Json<Product>> {
+pub async fn update_product(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<ProductPatch>,
+) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
     check_references(&app, patch.brand_id, patch.category_id).await?;
     let changes = ProductChanges {
-        name: patch.name.as_deref().map(|n| parse_name(n, "name", 100)).transpose()?,
-        description: patch.description.as_deref().map(|d| text(d, "description", 5000)).transpose()?,
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| parse_name(n, "name", 100))
+            .transpose()?,
+        description: patch
+            .description
+            .as_deref()
+            .map(|d| text(d, "description", 5000))
+            .transpose()?,
         brand_id: patch.brand_id.map(Some),
         category_id: patch.category_id.map(Some),
         on_shelf: patch.on_shelf,
         hot: patch.hot,
         recommended: patch.recommended,
     };
-    if !app.store.update_product(id, &changes, app.clock.now_ms()).await? {
+    if !app
+        .store
+        .update_product(id, &changes, app.clock.now_ms())
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     app.store.reindex_product(id).await?;
-    log(&app, &actor, &client, "product.update", "product", id, serde_json::json!({ "name": changes.name, "on_shelf": changes.on_shelf })).await?;
-    Ok(Json(app.store.product(id).await?.ok_or_else(ApiError::not_found)?))
+    log(
+        &app,
+        &actor,
+        &client,
+        "product.update",
+        "product",
+        id,
+        serde_json::json!({ "name": changes.name, "on_shelf": changes.on_shelf }),
+    )
+    .await?;
+    Ok(Json(
+        app.store
+            .product(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    ))
 }
 
 /// Replace a SKU's fields, prices, breaks and stock (admin).
 #[utoipa::path(put, path = "/admin/skus/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
     responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn replace_sku(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<SkuInput>) -> ApiResult<Json<Product>> {
+pub async fn replace_sku(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<SkuInput>,
+) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
     let sku = parse_sku(&app, &input, "").await?;
     match app.store.replace_sku(id, &sku, app.clock.now_ms()).await {
@@ -390,10 +704,28 @@ pub async fn replace_sku(State(app): State<AppState>, actor: Actor, client: Clie
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     }
-    log(&app, &actor, &client, "sku.replace", "sku", id, serde_json::json!({ "price_fen": sku.price_fen, "stock": sku.stock })).await?;
-    let product_id = app.store.product_id_of_sku(id).await?.ok_or_else(ApiError::not_found)?;
+    log(
+        &app,
+        &actor,
+        &client,
+        "sku.replace",
+        "sku",
+        id,
+        serde_json::json!({ "price_fen": sku.price_fen, "stock": sku.stock }),
+    )
+    .await?;
+    let product_id = app
+        .store
+        .product_id_of_sku(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     app.store.reindex_product(product_id).await?;
-    Ok(Json(app.store.product(product_id).await?.ok_or_else(ApiError::not_found)?))
+    Ok(Json(
+        app.store
+            .product(product_id)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    ))
 }
 
 // ---- the storefront ---------------------------------------------------------------------
@@ -450,7 +782,10 @@ impl ShopProduct {
                 .skus
                 .into_iter()
                 .map(|sku| ShopSku {
-                    price: view.is_visible().then(|| ShopPrice { price_fen: level_price(&sku, level), breaks: effective_breaks(&sku, level) }),
+                    price: view.is_visible().then(|| ShopPrice {
+                        price_fen: level_price(&sku, level),
+                        breaks: effective_breaks(&sku, level),
+                    }),
                     id: sku.id,
                     model: sku.model,
                     spec: sku.spec,
@@ -486,7 +821,13 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         Some("relevance") => (ProductSort::Newest, true),
         Some("price_asc") => (ProductSort::PriceAsc, false),
         Some("price_desc") => (ProductSort::PriceDesc, false),
-        Some(_) => return Err(ApiError::invalid_field("invalid_input", "sort", "sort: relevance, new, price_asc 或 price_desc")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "sort",
+                "sort: relevance, new, price_asc 或 price_desc",
+            ));
+        }
     };
     if sort != ProductSort::Newest {
         view.require_visible("sort")?;
@@ -501,7 +842,13 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         None | Some("new") => (false, false),
         Some("hot") => (true, false),
         Some("recommended") => (false, true),
-        Some(_) => return Err(ApiError::invalid_field("invalid_input", "list", "list: hot, recommended 或 new")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "list",
+                "list: hot, recommended 或 new",
+            ));
+        }
     };
     let filter = ProductFilter {
         category_id: q.category_id,
@@ -523,18 +870,36 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
 
 /// Goods on the shelf, by category (with its sub-categories) or brand, or a homepage list.
 #[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list_products(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
+pub async fn list_products(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+    Query(q): Query<ProductQuery>,
+) -> ApiResult<Json<Vec<ShopProduct>>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (filter, _) = filter_of(&q, view)?;
     let products = app.store.list_products(&filter).await?;
-    Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
+    Ok(Json(
+        products
+            .into_iter()
+            .map(|p| ShopProduct::of(p, view))
+            .collect(),
+    ))
 }
 
 /// One product on the shelf with every SKU (a delisted product is not found).
 #[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_shop_product(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Path(id): Path<i64>) -> ApiResult<Json<ShopProduct>> {
+pub async fn get_shop_product(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ShopProduct>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::Product).await?;
-    let product = app.store.product(id).await?.filter(|p| p.on_shelf).ok_or_else(ApiError::not_found)?;
+    let product = app
+        .store
+        .product(id)
+        .await?
+        .filter(|p| p.on_shelf)
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(ShopProduct::of(product, view)))
 }
 
@@ -548,15 +913,29 @@ pub struct SearchText {
 /// the list's filters; best match first unless a sort is given.
 #[utoipa::path(get, path = "/search", tag = "catalog", params(("q" = String, Query, description = "words, initials or a barcode"), ProductQuery),
     responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn search(State(app): State<AppState>, MaybeActor(actor): MaybeActor, Query(text): Query<SearchText>, Query(q): Query<ProductQuery>) -> ApiResult<Json<Vec<ShopProduct>>> {
+pub async fn search(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+    Query(text): Query<SearchText>,
+    Query(q): Query<ProductQuery>,
+) -> ApiResult<Json<Vec<ShopProduct>>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (mut filter, by_relevance) = filter_of(&q, view)?;
     let text = text.q.trim();
     if text.chars().count() > 100 {
-        return Err(ApiError::invalid_field("invalid_input", "q", "q: 最多100个字符 (at most 100 characters)"));
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "q",
+            "q: 最多100个字符 (at most 100 characters)",
+        ));
     }
     // A scanned barcode names one SKU: show its product.
-    let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit()) { app.store.product_id_by_barcode(text).await? } else { None };
+    let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit())
+    {
+        app.store.product_id_by_barcode(text).await?
+    } else {
+        None
+    };
     let matches = match barcode_hit {
         Some(id) => vec![(id, 1.0)],
         None => app.store.search_products(text).await?,
@@ -568,12 +947,23 @@ pub async fn search(State(app): State<AppState>, MaybeActor(actor): MaybeActor, 
         filter.limit = 1000;
         filter.offset = 0;
         let kept = app.store.filter_product_ids(&filter).await?;
-        matches.iter().map(|(id, _)| *id).filter(|id| kept.contains(id)).skip(usize::try_from(offset).unwrap_or(0)).take(usize::try_from(limit).unwrap_or(20)).collect()
+        matches
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| kept.contains(id))
+            .skip(usize::try_from(offset).unwrap_or(0))
+            .take(usize::try_from(limit).unwrap_or(20))
+            .collect()
     } else {
         app.store.filter_product_ids(&filter).await?
     };
     let products = app.store.products_by_ids(&ids).await?;
-    Ok(Json(products.into_iter().map(|p| ShopProduct::of(p, view)).collect()))
+    Ok(Json(
+        products
+            .into_iter()
+            .map(|p| ShopProduct::of(p, view))
+            .collect(),
+    ))
 }
 
 // ---- import and export --------------------------------------------------------------------
@@ -587,22 +977,48 @@ pub struct ExportQuery {
 /// Every product and SKU, one row per SKU, as Excel or CSV (admin).
 #[utoipa::path(get, path = "/admin/catalog/export", tag = "catalog", params(ExportQuery),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)), security(("bearer" = [])))]
-pub async fn export(State(app): State<AppState>, actor: Actor, Query(q): Query<ExportQuery>) -> ApiResult<axum::response::Response> {
+pub async fn export(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
     actor.require(Permission::ManageCatalog)?;
     let lookups = super::transfer::lookups(&app.store).await?;
-    let filter = ProductFilter { limit: i64::try_from(super::transfer::MAX_ROWS).unwrap_or(i64::MAX), sort: ProductSort::Newest, ..Default::default() };
+    let filter = ProductFilter {
+        limit: i64::try_from(super::transfer::MAX_ROWS).unwrap_or(i64::MAX),
+        sort: ProductSort::Newest,
+        ..Default::default()
+    };
     let mut products = app.store.list_products(&filter).await?;
     products.sort_by(|a, b| a.item_no.cmp(&b.item_no));
     let header = super::transfer::export_header(&lookups.levels);
     let rows = super::transfer::export_rows(&products, &lookups);
     let (bytes, content_type, extension) = match q.format.as_deref() {
-        None | Some("xlsx") => (super::transfer::to_xlsx(&header, &rows).map_err(ApiError::internal)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-        Some("csv") => (super::transfer::to_csv(&header, &rows).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?, "text/csv; charset=utf-8", "csv"),
-        Some(_) => return Err(ApiError::invalid_field("invalid_input", "format", "format: xlsx 或 csv")),
+        None | Some("xlsx") => (
+            super::transfer::to_xlsx(&header, &rows).map_err(ApiError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        Some("csv") => (
+            super::transfer::to_csv(&header, &rows)
+                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "format",
+                "format: xlsx 或 csv",
+            ));
+        }
     };
     axum::response::Response::builder()
         .header(axum::http::header::CONTENT_TYPE, content_type)
-        .header(axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"goods.{extension}\""))
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"goods.{extension}\""),
+        )
         .body(axum::body::Body::from(bytes))
         .map_err(ApiError::internal)
 }
@@ -612,15 +1028,33 @@ pub async fn export(State(app): State<AppState>, actor: Actor, Query(q): Query<E
 /// lists each error with its row and column in `error.details`.
 #[utoipa::path(post, path = "/admin/catalog/import", tag = "catalog", request_body(content = Vec<u8>, content_type = "text/csv"),
     responses((status = 200, body = super::transfer::ImportSummary), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn import(State(app): State<AppState>, actor: Actor, client: ClientInfo, body: axum::body::Bytes) -> ApiResult<Json<super::transfer::ImportSummary>> {
+pub async fn import(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<super::transfer::ImportSummary>> {
     actor.require(Permission::ManageCatalog)?;
-    let rows = super::transfer::read_table(&body).map_err(|message| ApiError::invalid_field("invalid_file", "file", message))?;
+    let rows = super::transfer::read_table(&body)
+        .map_err(|message| ApiError::invalid_field("invalid_file", "file", message))?;
     let lookups = super::transfer::lookups(&app.store).await?;
     let products = super::transfer::parse_import(&rows, &lookups).map_err(|errors| {
-        ApiError::invalid_field("import_invalid", "file", format!("{}处错误，未导入任何数据 ({} errors; nothing was imported)", errors.len(), errors.len()))
-            .with_details(serde_json::json!({ "rows": errors }))
+        ApiError::invalid_field(
+            "import_invalid",
+            "file",
+            format!(
+                "{}处错误，未导入任何数据 ({} errors; nothing was imported)",
+                errors.len(),
+                errors.len()
+            ),
+        )
+        .with_details(serde_json::json!({ "rows": errors }))
     })?;
-    let (summary, touched) = match app.store.import_catalogue(&products, app.clock.now_ms()).await {
+    let (summary, touched) = match app
+        .store
+        .import_catalogue(&products, app.clock.now_ms())
+        .await
+    {
         Ok(done) => done,
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
@@ -628,8 +1062,16 @@ pub async fn import(State(app): State<AppState>, actor: Actor, client: ClientInf
     for id in &touched {
         app.store.reindex_product(*id).await?;
     }
-    let op = Operation { actor_id: Some(actor.user_id), action: "catalog.import", target_kind: "catalog", target_id: None, detail: serde_json::to_value(&summary).unwrap_or_default() };
-    app.store.log_operation(op, &client, app.clock.now_ms()).await?;
+    let op = Operation {
+        actor_id: Some(actor.user_id),
+        action: "catalog.import",
+        target_kind: "catalog",
+        target_id: None,
+        detail: serde_json::to_value(&summary).unwrap_or_default(),
+    };
+    app.store
+        .log_operation(op, &client, app.clock.now_ms())
+        .await?;
     Ok(Json(summary))
 }
 
@@ -637,24 +1079,43 @@ pub async fn import(State(app): State<AppState>, actor: Actor, client: ClientInf
 
 /// My goods with their prices, costs and stock (suppliers see their own goods only).
 #[utoipa::path(get, path = "/supplier/products", tag = "catalog", responses((status = 200, body = [Product])), security(("bearer" = [])))]
-pub async fn supplier_products(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<Product>>> {
+pub async fn supplier_products(
+    State(app): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<Product>>> {
     actor.require(Permission::OwnGoods)?;
-    let filter = ProductFilter { supplier_id: Some(actor.user_id), limit: 1000, ..Default::default() };
+    let filter = ProductFilter {
+        supplier_id: Some(actor.user_id),
+        limit: 1000,
+        ..Default::default()
+    };
     Ok(Json(app.store.list_products(&filter).await?))
 }
 
 /// One of my goods (another supplier's is not found).
 #[utoipa::path(get, path = "/supplier/products/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn supplier_product(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Product>> {
+pub async fn supplier_product(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Product>> {
     actor.require(Permission::OwnGoods)?;
-    let product = app.store.product(id).await?.filter(|p| p.supplier_id == Some(actor.user_id)).ok_or_else(ApiError::not_found)?;
+    let product = app
+        .store
+        .product(id)
+        .await?
+        .filter(|p| p.supplier_id == Some(actor.user_id))
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(product))
 }
 
 /// SKUs at or below their low-stock threshold (admin, customer service; C6).
 #[utoipa::path(get, path = "/admin/stock/low", tag = "catalog", responses((status = 200, body = [super::storage::LowStock])), security(("bearer" = [])))]
-pub async fn low_stock(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
+pub async fn low_stock(
+    State(app): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
     actor.require(Permission::ReadStock)?;
     Ok(Json(app.store.low_stock().await?))
 }

@@ -36,22 +36,37 @@ impl PriceView {
         }
         let standing = match actor {
             Some(actor) => store.standing(actor.user_id).await?,
-            None => crate::members::Standing { state: None, level_id: None },
+            None => crate::members::Standing {
+                state: None,
+                level_id: None,
+            },
         };
         match (settings.shop_mode, standing.state) {
-            (_, Some(MemberState::Approved)) => Ok(PriceView::Visible { level_id: standing.level_id }),
+            (_, Some(MemberState::Approved)) => Ok(PriceView::Visible {
+                level_id: standing.level_id,
+            }),
             (ShopMode::Internal, _) if settings.single_page => Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "single_page",
                 "本店仅对审核通过的会员开放，请查看店铺介绍或联系客服 (the shop is open to approved members only)",
             )),
             (ShopMode::Internal, _) => Ok(PriceView::Hidden),
-            (ShopMode::Open, None | Some(MemberState::Authorised)) if settings.require_profile && page == Page::Product => Err(ApiError::new(
-                if actor.is_some() { axum::http::StatusCode::FORBIDDEN } else { axum::http::StatusCode::UNAUTHORIZED },
-                "profile_required",
-                "完善资料后可继续访问 (complete your profile to continue)",
-            )),
-            (ShopMode::Open, _) => Ok(PriceView::Visible { level_id: standing.level_id }),
+            (ShopMode::Open, None | Some(MemberState::Authorised))
+                if settings.require_profile && page == Page::Product =>
+            {
+                Err(ApiError::new(
+                    if actor.is_some() {
+                        axum::http::StatusCode::FORBIDDEN
+                    } else {
+                        axum::http::StatusCode::UNAUTHORIZED
+                    },
+                    "profile_required",
+                    "完善资料后可继续访问 (complete your profile to continue)",
+                ))
+            }
+            (ShopMode::Open, _) => Ok(PriceView::Visible {
+                level_id: standing.level_id,
+            }),
         }
     }
 
@@ -64,7 +79,12 @@ impl PriceView {
         if self.is_visible() {
             Ok(())
         } else {
-            Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "price_hidden", "审核通过后可查看价格 (prices are shown to approved members only)").with_field(field))
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "price_hidden",
+                "审核通过后可查看价格 (prices are shown to approved members only)",
+            )
+            .with_field(field))
         }
     }
 
@@ -79,7 +99,12 @@ impl PriceView {
 /// The price per item this viewer pays for `qty` items of `sku`.
 pub fn unit_price(sku: &Sku, level_id: Option<i64>, qty: i64) -> i64 {
     let base = level_price(sku, level_id);
-    let best_break = sku.breaks.iter().filter(|b| b.min_qty <= qty).map(|b| b.price_fen).min();
+    let best_break = sku
+        .breaks
+        .iter()
+        .filter(|b| b.min_qty <= qty)
+        .map(|b| b.price_fen)
+        .min();
     best_break.map_or(base, |b| b.min(base))
 }
 
@@ -93,7 +118,13 @@ pub fn level_price(sku: &Sku, level_id: Option<i64>) -> i64 {
 /// The breaks as this viewer would pay them (never above his level price).
 pub fn effective_breaks(sku: &Sku, level_id: Option<i64>) -> Vec<PriceBreak> {
     let base = level_price(sku, level_id);
-    sku.breaks.iter().map(|b| PriceBreak { min_qty: b.min_qty, price_fen: b.price_fen.min(base) }).collect()
+    sku.breaks
+        .iter()
+        .map(|b| PriceBreak {
+            min_qty: b.min_qty,
+            price_fen: b.price_fen.min(base),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,14 +146,46 @@ mod tests {
             low_stock_threshold: None,
             weight_g: None,
             barcode: None,
-            level_prices: vec![LevelPrice { level_id: 2, price_fen: 900 }],
-            breaks: vec![PriceBreak { min_qty: 100, price_fen: 950 }, PriceBreak { min_qty: 500, price_fen: 850 }],
+            level_prices: vec![LevelPrice {
+                level_id: 2,
+                price_fen: 900,
+            }],
+            breaks: vec![
+                PriceBreak {
+                    min_qty: 100,
+                    price_fen: 950,
+                },
+                PriceBreak {
+                    min_qty: 500,
+                    price_fen: 850,
+                },
+            ],
         };
         assert_eq!(unit_price(&sku, None, 10), 1000);
         assert_eq!(unit_price(&sku, None, 100), 950);
-        assert_eq!(unit_price(&sku, Some(2), 100), 900, "the level price beats a higher break");
+        assert_eq!(
+            unit_price(&sku, Some(2), 100),
+            900,
+            "the level price beats a higher break"
+        );
         assert_eq!(unit_price(&sku, Some(2), 500), 850);
-        assert_eq!(unit_price(&sku, Some(7), 10), 1000, "a level without its own price pays the catalogue price");
-        assert_eq!(effective_breaks(&sku, Some(2)), vec![PriceBreak { min_qty: 100, price_fen: 900 }, PriceBreak { min_qty: 500, price_fen: 850 }]);
+        assert_eq!(
+            unit_price(&sku, Some(7), 10),
+            1000,
+            "a level without its own price pays the catalogue price"
+        );
+        assert_eq!(
+            effective_breaks(&sku, Some(2)),
+            vec![
+                PriceBreak {
+                    min_qty: 100,
+                    price_fen: 900
+                },
+                PriceBreak {
+                    min_qty: 500,
+                    price_fen: 850
+                }
+            ]
+        );
     }
 }

@@ -24,7 +24,12 @@ pub fn warm_up() {
 pub fn words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for token in JIEBA.cut_for_search(text, true) {
-        let word: String = token.word.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+        let word: String = token
+            .word
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
         if !word.is_empty() && !out.contains(&word) {
             out.push(word);
         }
@@ -38,7 +43,12 @@ pub fn initials(name: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut whole = String::new();
     for token in JIEBA.cut(name, true) {
-        let letters: String = token.word.to_pinyin().flatten().map(|p| p.first_letter()).collect();
+        let letters: String = token
+            .word
+            .to_pinyin()
+            .flatten()
+            .map(|p| p.first_letter())
+            .collect();
         if !letters.is_empty() {
             whole.push_str(&letters);
             if !out.contains(&letters) {
@@ -70,7 +80,11 @@ impl SearchDoc {
             body.push(sku.spec.clone());
             body.extend(sku.barcode.clone());
         }
-        SearchDoc { name_tokens: words(&product.name).join(" "), body_tokens: words(&body.join(" ")).join(" "), initials: initials(&product.name).join(" ") }
+        SearchDoc {
+            name_tokens: words(&product.name).join(" "),
+            body_tokens: words(&body.join(" ")).join(" "),
+            initials: initials(&product.name).join(" "),
+        }
     }
 }
 
@@ -86,8 +100,16 @@ fn match_expression(backend: Backend, query: &str) -> Option<String> {
         .map(|term| {
             let prefix = term.chars().all(|c| c.is_ascii_alphabetic());
             match backend {
-                Backend::Sqlite => format!("\"{}\"{}", term.replace('"', "\"\""), if prefix { "*" } else { "" }),
-                Backend::Postgres => format!("'{}'{}", term.replace('\'', "''"), if prefix { ":*" } else { "" }),
+                Backend::Sqlite => format!(
+                    "\"{}\"{}",
+                    term.replace('"', "\"\""),
+                    if prefix { "*" } else { "" }
+                ),
+                Backend::Postgres => format!(
+                    "'{}'{}",
+                    term.replace('\'', "''"),
+                    if prefix { ":*" } else { "" }
+                ),
             }
         })
         .collect();
@@ -103,27 +125,50 @@ const MAX_MATCHES: i64 = 1000;
 impl Store {
     /// Rebuilds one product's index entry from what is stored (after any write to it).
     pub async fn reindex_product(&self, id: i64) -> StoreResult<()> {
-        let Some(product) = self.product(id).await? else { return Ok(()) };
+        let Some(product) = self.product(id).await? else {
+            return Ok(());
+        };
         let brand = match product.brand_id {
-            Some(brand) => self.list_brands().await?.into_iter().find(|b| b.id == brand).map(|b| b.name),
+            Some(brand) => self
+                .list_brands()
+                .await?
+                .into_iter()
+                .find(|b| b.id == brand)
+                .map(|b| b.name),
             None => None,
         };
         let categories = self.category_path(product.category_id).await?;
         let doc = SearchDoc::of(&product, brand.as_deref(), &categories);
         let (delete, insert) = match self.backend() {
-            Backend::Sqlite => ("DELETE FROM product_fts WHERE rowid = $1", "INSERT INTO product_fts (rowid, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)"),
-            Backend::Postgres => ("DELETE FROM product_search WHERE product_id = $1", "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)"),
+            Backend::Sqlite => (
+                "DELETE FROM product_fts WHERE rowid = $1",
+                "INSERT INTO product_fts (rowid, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)",
+            ),
+            Backend::Postgres => (
+                "DELETE FROM product_search WHERE product_id = $1",
+                "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)",
+            ),
         };
         in_tx!(self, |tx| {
             sqlx::query(delete).bind(id).execute(&mut *tx).await?;
-            sqlx::query(insert).bind(id).bind(&doc.name_tokens).bind(&doc.body_tokens).bind(&doc.initials).execute(&mut *tx).await?;
+            sqlx::query(insert)
+                .bind(id)
+                .bind(&doc.name_tokens)
+                .bind(&doc.body_tokens)
+                .bind(&doc.initials)
+                .execute(&mut *tx)
+                .await?;
             Ok::<_, StoreError>(())
         })
     }
 
     /// Rebuilds the whole index (after a restore, or with `pifa reindex`). Returns the count.
     pub async fn reindex_all(&self) -> StoreResult<usize> {
-        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar("SELECT id FROM products ORDER BY id").fetch_all(pool).await)?;
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT id FROM products ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await)?;
         for id in &ids {
             self.reindex_product(*id).await?;
         }
@@ -136,7 +181,9 @@ impl Store {
         let mut names = Vec::new();
         let mut next = category_id;
         while let Some(id) = next {
-            let Some(category) = categories.iter().find(|c| c.id == id) else { break };
+            let Some(category) = categories.iter().find(|c| c.id == id) else {
+                break;
+            };
             names.push(category.name.clone());
             next = category.parent_id;
             if names.len() > 3 {
@@ -149,7 +196,9 @@ impl Store {
     /// Products matching every word of `query`, best first, as (id, score); higher is better.
     pub async fn search_products(&self, query: &str) -> StoreResult<Vec<(i64, f64)>> {
         let backend = self.backend();
-        let Some(expression) = match_expression(backend, query) else { return Ok(Vec::new()) };
+        let Some(expression) = match_expression(backend, query) else {
+            return Ok(Vec::new());
+        };
         Ok(match backend {
             // bm25 is lower-is-better; negate it. Weights: name 10, body 1, initials 5.
             Backend::Sqlite => on_pool!(self, |pool| {
@@ -171,7 +220,12 @@ impl Store {
 
     /// The product holding the SKU with this barcode.
     pub async fn product_id_by_barcode(&self, barcode: &str) -> StoreResult<Option<i64>> {
-        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT product_id FROM skus WHERE barcode = $1").bind(barcode).fetch_optional(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT product_id FROM skus WHERE barcode = $1"
+        )
+        .bind(barcode)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Whether PostgreSQL's text parser keeps Chinese words (it does under UTF-8 locales).
@@ -179,7 +233,11 @@ impl Store {
         match self.backend() {
             Backend::Sqlite => Ok(true),
             Backend::Postgres => {
-                let text: String = on_pool!(self, |pool| sqlx::query_scalar("SELECT to_tsvector('simple', '安全帽')::TEXT").fetch_one(pool).await)?;
+                let text: String = on_pool!(self, |pool| sqlx::query_scalar(
+                    "SELECT to_tsvector('simple', '安全帽')::TEXT"
+                )
+                .fetch_one(pool)
+                .await)?;
                 Ok(text.contains("安全帽"))
             }
         }
@@ -192,14 +250,31 @@ mod tests {
 
     #[test]
     fn segmentation_and_initials() {
-        assert!(words("劳保手套 浸胶耐磨").contains(&"手套".to_owned()), "{:?}", words("劳保手套 浸胶耐磨"));
+        assert!(
+            words("劳保手套 浸胶耐磨").contains(&"手套".to_owned()),
+            "{:?}",
+            words("劳保手套 浸胶耐磨")
+        );
         assert!(words("劳保手套").contains(&"劳保".to_owned()));
         let coating = words("防水涂料");
-        assert!(coating.contains(&"防水".to_owned()) && coating.contains(&"涂料".to_owned()), "{coating:?}");
+        assert!(
+            coating.contains(&"防水".to_owned()) && coating.contains(&"涂料".to_owned()),
+            "{coating:?}"
+        );
         assert!(!coating.contains(&"水涂".to_owned()));
-        assert!(initials("安全帽 ABS 工地").contains(&"aqm".to_owned()), "{:?}", initials("安全帽 ABS 工地"));
-        assert_eq!(match_expression(Backend::Sqlite, "aqm").as_deref(), Some("\"aqm\"*"));
-        assert_eq!(match_expression(Backend::Postgres, "it's").as_deref(), Some("'it':* & 's':*"));
+        assert!(
+            initials("安全帽 ABS 工地").contains(&"aqm".to_owned()),
+            "{:?}",
+            initials("安全帽 ABS 工地")
+        );
+        assert_eq!(
+            match_expression(Backend::Sqlite, "aqm").as_deref(),
+            Some("\"aqm\"*")
+        );
+        assert_eq!(
+            match_expression(Backend::Postgres, "it's").as_deref(),
+            Some("'it':* & 's':*")
+        );
         assert_eq!(match_expression(Backend::Sqlite, " ，。 "), None);
     }
 }

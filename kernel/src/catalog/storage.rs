@@ -121,7 +121,14 @@ const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.b
 const MIN_PRICE: &str = "(SELECT MIN(COALESCE(lp.price_fen, s.price_fen)) FROM skus s LEFT JOIN sku_level_prices lp ON lp.sku_id = s.id AND lp.level_id = ";
 
 impl Store {
-    pub async fn insert_category(&self, parent_id: Option<i64>, name: &str, depth: i64, sort: i64, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_category(
+        &self,
+        parent_id: Option<i64>,
+        name: &str,
+        depth: i64,
+        sort: i64,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO categories (parent_id, name, depth, sort, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(parent_id)
@@ -137,11 +144,21 @@ impl Store {
 
     pub async fn list_categories(&self) -> StoreResult<Vec<Category>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, parent_id, name, depth, sort FROM categories ORDER BY depth, sort, id").fetch_all(pool).await
+            sqlx::query_as(
+                "SELECT id, parent_id, name, depth, sort FROM categories ORDER BY depth, sort, id",
+            )
+            .fetch_all(pool)
+            .await
         })?)
     }
 
-    pub async fn insert_brand(&self, name: &str, logo_url: Option<&str>, description: &str, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_brand(
+        &self,
+        name: &str,
+        logo_url: Option<&str>,
+        description: &str,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO brands (name, logo_url, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(name)
@@ -155,7 +172,11 @@ impl Store {
     }
 
     pub async fn list_brands(&self) -> StoreResult<Vec<Brand>> {
-        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, name, logo_url, description FROM brands ORDER BY name").fetch_all(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name, logo_url, description FROM brands ORDER BY name"
+        )
+        .fetch_all(pool)
+        .await)?)
     }
 
     pub async fn insert_unit(&self, unit: &Unit, now_ms: i64) -> StoreResult<i64> {
@@ -249,44 +270,93 @@ impl Store {
             .await
             .map_err(StoreError::classify)?;
             if let Some(product_id) = product_id {
-                sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1")
+                    .bind(sku_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1")
+                    .bind(sku_id)
+                    .execute(&mut *tx)
+                    .await?;
                 for lp in &sku.level_prices {
                     sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
                 }
                 for b in &sku.breaks {
                     sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
                 }
-                sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1").bind(product_id).bind(now_ms).execute(&mut *tx).await?;
+                sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
+                    .bind(product_id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Ok::<_, StoreError>(product_id.is_some())
         })
     }
 
-    pub async fn update_product(&self, id: i64, changes: &ProductChanges, now_ms: i64) -> StoreResult<bool> {
+    pub async fn update_product(
+        &self,
+        id: i64,
+        changes: &ProductChanges,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
-            let found = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1").bind(id).bind(now_ms).execute(&mut *tx).await?.rows_affected() == 1;
+            let found = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
             if found {
                 if let Some(name) = &changes.name {
-                    sqlx::query("UPDATE products SET name = $2 WHERE id = $1").bind(id).bind(name).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET name = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(description) = &changes.description {
-                    sqlx::query("UPDATE products SET description = $2 WHERE id = $1").bind(id).bind(description).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET description = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(description)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(brand_id) = changes.brand_id {
-                    sqlx::query("UPDATE products SET brand_id = $2 WHERE id = $1").bind(id).bind(brand_id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET brand_id = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(brand_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(category_id) = changes.category_id {
-                    sqlx::query("UPDATE products SET category_id = $2 WHERE id = $1").bind(id).bind(category_id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET category_id = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(category_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(on_shelf) = changes.on_shelf {
-                    sqlx::query("UPDATE products SET on_shelf = $2 WHERE id = $1").bind(id).bind(on_shelf).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET on_shelf = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(on_shelf)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(hot) = changes.hot {
-                    sqlx::query("UPDATE products SET hot = $2 WHERE id = $1").bind(id).bind(hot).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET hot = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(hot)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(recommended) = changes.recommended {
-                    sqlx::query("UPDATE products SET recommended = $2 WHERE id = $1").bind(id).bind(recommended).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE products SET recommended = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(recommended)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             Ok::<_, StoreError>(found)
@@ -295,7 +365,12 @@ impl Store {
 
     pub async fn product(&self, id: i64) -> StoreResult<Option<Product>> {
         let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-        let row: Option<ProductRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)?;
+        let row: Option<ProductRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.clone()
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
         match row {
             Some(row) => Ok(self.with_skus(vec![row]).await?.into_iter().next()),
             None => Ok(None),
@@ -350,21 +425,43 @@ impl Store {
             }
             let level = filter.price_level.unwrap_or(-1);
             if let Some(min) = filter.min_price_fen {
-                query.push(" AND ").push(MIN_PRICE).push_bind(level).push(" WHERE s.product_id = p.id) >= ").push_bind(min);
+                query
+                    .push(" AND ")
+                    .push(MIN_PRICE)
+                    .push_bind(level)
+                    .push(" WHERE s.product_id = p.id) >= ")
+                    .push_bind(min);
             }
             if let Some(max) = filter.max_price_fen {
-                query.push(" AND ").push(MIN_PRICE).push_bind(level).push(" WHERE s.product_id = p.id) <= ").push_bind(max);
+                query
+                    .push(" AND ")
+                    .push(MIN_PRICE)
+                    .push_bind(level)
+                    .push(" WHERE s.product_id = p.id) <= ")
+                    .push_bind(max);
             }
             match filter.sort {
                 ProductSort::Newest => {
                     query.push(" ORDER BY p.id DESC");
                 }
                 ProductSort::PriceAsc | ProductSort::PriceDesc => {
-                    let direction = if filter.sort == ProductSort::PriceAsc { "ASC" } else { "DESC" };
-                    query.push(" ORDER BY ").push(MIN_PRICE).push_bind(level).push(format!(" WHERE s.product_id = p.id) {direction}, p.id"));
+                    let direction = if filter.sort == ProductSort::PriceAsc {
+                        "ASC"
+                    } else {
+                        "DESC"
+                    };
+                    query
+                        .push(" ORDER BY ")
+                        .push(MIN_PRICE)
+                        .push_bind(level)
+                        .push(format!(" WHERE s.product_id = p.id) {direction}, p.id"));
                 }
             }
-            query.push(" LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
+            query
+                .push(" LIMIT ")
+                .push_bind(filter.limit)
+                .push(" OFFSET ")
+                .push_bind(filter.offset);
             query.build_query_scalar().fetch_all(pool).await
         })?)
     }
@@ -375,7 +472,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let rows: Vec<ProductRow> = on_pool!(self, |pool| {
-            crate::accounts::users::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN ("), ids).build_query_as().fetch_all(pool).await
+            crate::accounts::users::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN ("), ids)
+                .build_query_as()
+                .fetch_all(pool)
+                .await
         })?;
         let mut products = self.with_skus(rows).await?;
         products.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
@@ -402,10 +502,24 @@ impl Store {
             (Vec::new(), Vec::new())
         } else {
             let level_prices = on_pool!(self, |pool| {
-                crate::accounts::users::id_list_query("SELECT sku_id, level_id, price_fen FROM sku_level_prices WHERE sku_id IN (", &sku_ids).push(" ORDER BY level_id").build_query_as().fetch_all(pool).await
+                crate::accounts::users::id_list_query(
+                    "SELECT sku_id, level_id, price_fen FROM sku_level_prices WHERE sku_id IN (",
+                    &sku_ids,
+                )
+                .push(" ORDER BY level_id")
+                .build_query_as()
+                .fetch_all(pool)
+                .await
             })?;
             let breaks = on_pool!(self, |pool| {
-                crate::accounts::users::id_list_query("SELECT sku_id, min_qty, price_fen FROM sku_price_breaks WHERE sku_id IN (", &sku_ids).push(" ORDER BY min_qty").build_query_as().fetch_all(pool).await
+                crate::accounts::users::id_list_query(
+                    "SELECT sku_id, min_qty, price_fen FROM sku_price_breaks WHERE sku_id IN (",
+                    &sku_ids,
+                )
+                .push(" ORDER BY min_qty")
+                .build_query_as()
+                .fetch_all(pool)
+                .await
             })?;
             (level_prices, breaks)
         };
@@ -419,7 +533,14 @@ impl Store {
                 brand_id: row.brand_id,
                 category_id: row.category_id,
                 supplier_id: row.supplier_id,
-                unit: Unit { id: row.unit_id, item_unit: row.item_unit, inner_qty: row.inner_qty, inner_unit: row.inner_unit, outer_qty: row.outer_qty, outer_unit: row.outer_unit },
+                unit: Unit {
+                    id: row.unit_id,
+                    item_unit: row.item_unit,
+                    inner_qty: row.inner_qty,
+                    inner_unit: row.inner_unit,
+                    outer_qty: row.outer_qty,
+                    outer_unit: row.outer_unit,
+                },
                 on_shelf: row.on_shelf,
                 skus: skus
                     .iter()
@@ -436,8 +557,22 @@ impl Store {
                         low_stock_threshold: s.low_stock_threshold,
                         weight_g: s.weight_g,
                         barcode: s.barcode.clone(),
-                        level_prices: level_prices.iter().filter(|(id, _, _)| *id == s.id).map(|(_, level_id, price_fen)| LevelPrice { level_id: *level_id, price_fen: *price_fen }).collect(),
-                        breaks: breaks.iter().filter(|(id, _, _)| *id == s.id).map(|(_, min_qty, price_fen)| PriceBreak { min_qty: *min_qty, price_fen: *price_fen }).collect(),
+                        level_prices: level_prices
+                            .iter()
+                            .filter(|(id, _, _)| *id == s.id)
+                            .map(|(_, level_id, price_fen)| LevelPrice {
+                                level_id: *level_id,
+                                price_fen: *price_fen,
+                            })
+                            .collect(),
+                        breaks: breaks
+                            .iter()
+                            .filter(|(id, _, _)| *id == s.id)
+                            .map(|(_, min_qty, price_fen)| PriceBreak {
+                                min_qty: *min_qty,
+                                price_fen: *price_fen,
+                            })
+                            .collect(),
                     })
                     .collect(),
             })
@@ -447,7 +582,12 @@ impl Store {
 
 impl Store {
     pub async fn product_id_of_sku(&self, sku_id: i64) -> StoreResult<Option<i64>> {
-        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT product_id FROM skus WHERE id = $1").bind(sku_id).fetch_optional(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT product_id FROM skus WHERE id = $1"
+        )
+        .bind(sku_id)
+        .fetch_optional(pool)
+        .await)?)
     }
 }
 

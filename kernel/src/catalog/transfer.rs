@@ -32,7 +32,25 @@ pub const DESCRIPTION: &str = "描述";
 /// Level price columns are named `等级价:<level name>`.
 pub const LEVEL_PREFIX: &str = "等级价:";
 
-const FIXED: [&str; 17] = [ITEM_NO, NAME, BRAND, CATEGORY, UNIT, MODEL, SPEC, BARCODE, PRICE, COST, STOCK, BACKORDER, LOW_STOCK, WEIGHT, BREAKS, ON_SHELF, DESCRIPTION];
+const FIXED: [&str; 17] = [
+    ITEM_NO,
+    NAME,
+    BRAND,
+    CATEGORY,
+    UNIT,
+    MODEL,
+    SPEC,
+    BARCODE,
+    PRICE,
+    COST,
+    STOCK,
+    BACKORDER,
+    LOW_STOCK,
+    WEIGHT,
+    BREAKS,
+    ON_SHELF,
+    DESCRIPTION,
+];
 const REQUIRED: [&str; 4] = [ITEM_NO, NAME, UNIT, PRICE];
 pub const MAX_ROWS: usize = 100_000;
 
@@ -109,9 +127,17 @@ pub struct Lookups {
 pub fn read_table(bytes: &[u8]) -> Result<Vec<Vec<Cell>>, String> {
     if bytes.starts_with(b"PK\x03\x04") {
         use calamine::Reader;
-        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| format!("不是有效的 Excel 文件 (not a valid .xlsx: {e})"))?;
-        let first = workbook.sheet_names().first().cloned().ok_or("Excel 文件没有工作表 (no worksheet)")?;
-        let range = workbook.worksheet_range(&first).map_err(|e| format!("无法读取工作表 (cannot read the sheet: {e})"))?;
+        let mut workbook: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+                .map_err(|e| format!("不是有效的 Excel 文件 (not a valid .xlsx: {e})"))?;
+        let first = workbook
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or("Excel 文件没有工作表 (no worksheet)")?;
+        let range = workbook
+            .worksheet_range(&first)
+            .map_err(|e| format!("无法读取工作表 (cannot read the sheet: {e})"))?;
         Ok(range
             .rows()
             .map(|row| {
@@ -120,20 +146,38 @@ pub fn read_table(bytes: &[u8]) -> Result<Vec<Vec<Cell>>, String> {
                         calamine::Data::Empty => Cell::Empty,
                         calamine::Data::Int(i) => Cell::Number(*i as f64),
                         calamine::Data::Float(f) => Cell::Number(*f),
-                        calamine::Data::Bool(b) => Cell::Text(if *b { "是" } else { "否" }.to_owned()),
+                        calamine::Data::Bool(b) => {
+                            Cell::Text(if *b { "是" } else { "否" }.to_owned())
+                        }
                         other => Cell::Text(other.to_string()),
                     })
                     .collect()
             })
             .collect())
     } else {
-        let text = std::str::from_utf8(bytes).map_err(|_| "文件须为 UTF-8 编码的 CSV 或 Excel (.xlsx) (CSV must be UTF-8)".to_owned())?;
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            "文件须为 UTF-8 编码的 CSV 或 Excel (.xlsx) (CSV must be UTF-8)".to_owned()
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| format!("CSV 格式错误 (CSV: {e})"))?;
-            rows.push(record.iter().map(|c| if c.trim().is_empty() { Cell::Empty } else { Cell::Text(c.to_owned()) }).collect());
+            rows.push(
+                record
+                    .iter()
+                    .map(|c| {
+                        if c.trim().is_empty() {
+                            Cell::Empty
+                        } else {
+                            Cell::Text(c.to_owned())
+                        }
+                    })
+                    .collect(),
+            );
         }
         Ok(rows)
     }
@@ -146,7 +190,10 @@ fn money(cell: &Cell, column: &str) -> Result<i64, (&'static str, String)> {
         Cell::Number(n) => {
             let fen = (n * 100.0).round();
             if (n * 100.0 - fen).abs() > 1e-6 || !(0.0..=1e12).contains(&fen) {
-                return Err(("invalid_money", format!("{column}: 金额最多两位小数 (at most two decimals)")));
+                return Err((
+                    "invalid_money",
+                    format!("{column}: 金额最多两位小数 (at most two decimals)"),
+                ));
             }
             parse_fen(fen as i64, column).map_err(fail)
         }
@@ -158,7 +205,10 @@ fn count(cell: &Cell, column: &str) -> Result<i64, (&'static str, String)> {
     let text = cell.text();
     match text.parse::<i64>() {
         Ok(n) if (0..=1_000_000_000).contains(&n) => Ok(n),
-        _ => Err(("invalid_number", format!("{column}: 须为0到1000000000的整数 (a whole number)"))),
+        _ => Err((
+            "invalid_number",
+            format!("{column}: 须为0到1000000000的整数 (a whole number)"),
+        )),
     }
 }
 
@@ -166,20 +216,40 @@ fn yes_no(cell: &Cell, column: &str) -> Result<bool, (&'static str, String)> {
     match cell.text().to_lowercase().as_str() {
         "是" | "y" | "yes" | "true" | "1" => Ok(true),
         "否" | "n" | "no" | "false" | "0" => Ok(false),
-        _ => Err(("invalid_input", format!("{column}: 填“是”或“否” (yes or no)"))),
+        _ => Err((
+            "invalid_input",
+            format!("{column}: 填“是”或“否” (yes or no)"),
+        )),
     }
 }
 
 /// "100:26.00;500:24.00" → breaks.
 fn breaks(cell: &Cell, column: &str) -> Result<Vec<PriceBreak>, (&'static str, String)> {
     let mut out: Vec<PriceBreak> = Vec::new();
-    for part in cell.text().split([';', '；']).map(str::trim).filter(|p| !p.is_empty()) {
-        let (qty, price) = part.split_once([':', '：']).ok_or(("invalid_break", format!("{column}: 格式如 100:26.00;500:24.00 (qty:price pairs)")))?;
-        let min_qty: i64 = qty.trim().parse().ok().filter(|q| *q >= 1).ok_or(("invalid_break", format!("{column}: 阶梯数量须为正整数 (positive quantity)")))?;
+    for part in cell
+        .text()
+        .split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (qty, price) = part.split_once([':', '：']).ok_or((
+            "invalid_break",
+            format!("{column}: 格式如 100:26.00;500:24.00 (qty:price pairs)"),
+        ))?;
+        let min_qty: i64 = qty.trim().parse().ok().filter(|q| *q >= 1).ok_or((
+            "invalid_break",
+            format!("{column}: 阶梯数量须为正整数 (positive quantity)"),
+        ))?;
         if out.iter().any(|b| b.min_qty == min_qty) {
-            return Err(("invalid_break", format!("{column}: 阶梯数量重复 (repeated quantity {min_qty})")));
+            return Err((
+                "invalid_break",
+                format!("{column}: 阶梯数量重复 (repeated quantity {min_qty})"),
+            ));
         }
-        out.push(PriceBreak { min_qty, price_fen: money(&Cell::Text(price.to_owned()), column)? });
+        out.push(PriceBreak {
+            min_qty,
+            price_fen: money(&Cell::Text(price.to_owned()), column)?,
+        });
     }
     out.sort_by_key(|b| b.min_qty);
     Ok(out)
@@ -187,13 +257,27 @@ fn breaks(cell: &Cell, column: &str) -> Result<Vec<PriceBreak>, (&'static str, S
 
 /// Checks every row of a table against the catalogue; either every product to write, or every
 /// error found.
-pub fn parse_import(rows: &[Vec<Cell>], lookups: &Lookups) -> Result<Vec<ImportProduct>, Vec<RowError>> {
+pub fn parse_import(
+    rows: &[Vec<Cell>],
+    lookups: &Lookups,
+) -> Result<Vec<ImportProduct>, Vec<RowError>> {
     let mut errors = Vec::new();
-    let err = |errors: &mut Vec<RowError>, row: usize, column: &str, (code, message): (&str, String)| {
-        errors.push(RowError { row, column: column.to_owned(), code: code.to_owned(), message });
-    };
+    let err =
+        |errors: &mut Vec<RowError>, row: usize, column: &str, (code, message): (&str, String)| {
+            errors.push(RowError {
+                row,
+                column: column.to_owned(),
+                code: code.to_owned(),
+                message,
+            });
+        };
     let Some(header) = rows.first() else {
-        return Err(vec![RowError { row: 1, column: String::new(), code: "empty_file".into(), message: "文件为空 (the file is empty)".into() }]);
+        return Err(vec![RowError {
+            row: 1,
+            column: String::new(),
+            code: "empty_file".into(),
+            message: "文件为空 (the file is empty)".into(),
+        }]);
     };
     let header: Vec<String> = header.iter().map(Cell::text).collect();
     let mut level_columns = Vec::new();
@@ -201,19 +285,51 @@ pub fn parse_import(rows: &[Vec<Cell>], lookups: &Lookups) -> Result<Vec<ImportP
         if let Some(level) = name.strip_prefix(LEVEL_PREFIX) {
             match lookups.levels.iter().find(|(_, n)| n == level) {
                 Some((id, _)) => level_columns.push((index, *id, name.clone())),
-                None => err(&mut errors, 1, name, ("unknown_level", format!("{name}: 没有这个会员等级 (no such level)"))),
+                None => err(
+                    &mut errors,
+                    1,
+                    name,
+                    (
+                        "unknown_level",
+                        format!("{name}: 没有这个会员等级 (no such level)"),
+                    ),
+                ),
             }
         } else if !FIXED.contains(&name.as_str()) && !name.is_empty() {
-            err(&mut errors, 1, name, ("unknown_column", format!("未知的列: {name} (unknown column)")));
+            err(
+                &mut errors,
+                1,
+                name,
+                (
+                    "unknown_column",
+                    format!("未知的列: {name} (unknown column)"),
+                ),
+            );
         }
     }
     for required in REQUIRED {
         if !header.iter().any(|h| h == required) {
-            err(&mut errors, 1, required, ("missing_column", format!("缺少必填列: {required} (required column missing)")));
+            err(
+                &mut errors,
+                1,
+                required,
+                (
+                    "missing_column",
+                    format!("缺少必填列: {required} (required column missing)"),
+                ),
+            );
         }
     }
     if rows.len() > MAX_ROWS + 1 {
-        err(&mut errors, MAX_ROWS + 2, "", ("too_many_rows", format!("一次最多导入{MAX_ROWS}行 (at most {MAX_ROWS} rows)")));
+        err(
+            &mut errors,
+            MAX_ROWS + 2,
+            "",
+            (
+                "too_many_rows",
+                format!("一次最多导入{MAX_ROWS}行 (at most {MAX_ROWS} rows)"),
+            ),
+        );
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -233,68 +349,194 @@ pub fn parse_import(rows: &[Vec<Cell>], lookups: &Lookups) -> Result<Vec<ImportP
         let before = errors.len();
         let item_no = cell(ITEM_NO).text();
         if item_no.is_empty() || item_no.chars().count() > 40 {
-            err(&mut errors, line, ITEM_NO, ("invalid_input", format!("{ITEM_NO}: 必填，最多40个字符 (required)")));
+            err(
+                &mut errors,
+                line,
+                ITEM_NO,
+                (
+                    "invalid_input",
+                    format!("{ITEM_NO}: 必填，最多40个字符 (required)"),
+                ),
+            );
         }
         let name = cell(NAME).text();
         if name.is_empty() || name.chars().count() > 100 {
-            err(&mut errors, line, NAME, ("invalid_input", format!("{NAME}: 必填，最多100个字符 (required)")));
+            err(
+                &mut errors,
+                line,
+                NAME,
+                (
+                    "invalid_input",
+                    format!("{NAME}: 必填，最多100个字符 (required)"),
+                ),
+            );
         }
         let unit_label = cell(UNIT).text();
-        let unit_id = lookups.units.iter().find(|(_, l)| l.replace(' ', "") == unit_label.replace(' ', "")).map(|(id, _)| *id);
+        let unit_id = lookups
+            .units
+            .iter()
+            .find(|(_, l)| l.replace(' ', "") == unit_label.replace(' ', ""))
+            .map(|(id, _)| *id);
         if unit_id.is_none() {
-            err(&mut errors, line, UNIT, ("unknown_unit", format!("{UNIT}: 单位库中没有「{unit_label}」 (not in the unit library)")));
+            err(
+                &mut errors,
+                line,
+                UNIT,
+                (
+                    "unknown_unit",
+                    format!("{UNIT}: 单位库中没有「{unit_label}」 (not in the unit library)"),
+                ),
+            );
         }
         let brand_id = match cell(BRAND).text() {
             b if b.is_empty() => None,
             b => match lookups.brands.iter().find(|(_, n)| *n == b) {
                 Some((id, _)) => Some(*id),
                 None => {
-                    err(&mut errors, line, BRAND, ("unknown_brand", format!("{BRAND}: 没有品牌「{b}」 (no such brand)")));
+                    err(
+                        &mut errors,
+                        line,
+                        BRAND,
+                        (
+                            "unknown_brand",
+                            format!("{BRAND}: 没有品牌「{b}」 (no such brand)"),
+                        ),
+                    );
                     None
                 }
             },
         };
         let category_id = match cell(CATEGORY).text() {
             c if c.is_empty() => None,
-            c => match lookups.categories.iter().find(|(_, path)| *path == c.replace(" / ", "/")) {
+            c => match lookups
+                .categories
+                .iter()
+                .find(|(_, path)| *path == c.replace(" / ", "/"))
+            {
                 Some((id, _)) => Some(*id),
                 None => {
-                    err(&mut errors, line, CATEGORY, ("unknown_category", format!("{CATEGORY}: 没有分类「{c}」，请写完整路径如 劳保用品/头部防护/安全帽 (full path)")));
+                    err(
+                        &mut errors,
+                        line,
+                        CATEGORY,
+                        (
+                            "unknown_category",
+                            format!(
+                                "{CATEGORY}: 没有分类「{c}」，请写完整路径如 劳保用品/头部防护/安全帽 (full path)"
+                            ),
+                        ),
+                    );
                     None
                 }
             },
         };
-        let price = money(cell(PRICE), PRICE).map_err(|e| err(&mut errors, line, PRICE, e)).ok();
-        let cost = (!cell(COST).is_empty()).then(|| money(cell(COST), COST).map_err(|e| err(&mut errors, line, COST, e)).ok()).flatten();
-        let stock = if cell(STOCK).is_empty() { Some(0) } else { count(cell(STOCK), STOCK).map_err(|e| err(&mut errors, line, STOCK, e)).ok() };
-        let low_stock = (!cell(LOW_STOCK).is_empty()).then(|| count(cell(LOW_STOCK), LOW_STOCK).map_err(|e| err(&mut errors, line, LOW_STOCK, e)).ok()).flatten();
-        let weight = (!cell(WEIGHT).is_empty()).then(|| count(cell(WEIGHT), WEIGHT).map_err(|e| err(&mut errors, line, WEIGHT, e)).ok()).flatten();
-        let backorder = if cell(BACKORDER).is_empty() { Some(false) } else { yes_no(cell(BACKORDER), BACKORDER).map_err(|e| err(&mut errors, line, BACKORDER, e)).ok() };
-        let on_shelf = (!cell(ON_SHELF).is_empty()).then(|| yes_no(cell(ON_SHELF), ON_SHELF).map_err(|e| err(&mut errors, line, ON_SHELF, e)).ok()).flatten();
-        let sku_breaks = breaks(cell(BREAKS), BREAKS).map_err(|e| err(&mut errors, line, BREAKS, e)).unwrap_or_default();
+        let price = money(cell(PRICE), PRICE)
+            .map_err(|e| err(&mut errors, line, PRICE, e))
+            .ok();
+        let cost = (!cell(COST).is_empty())
+            .then(|| {
+                money(cell(COST), COST)
+                    .map_err(|e| err(&mut errors, line, COST, e))
+                    .ok()
+            })
+            .flatten();
+        let stock = if cell(STOCK).is_empty() {
+            Some(0)
+        } else {
+            count(cell(STOCK), STOCK)
+                .map_err(|e| err(&mut errors, line, STOCK, e))
+                .ok()
+        };
+        let low_stock = (!cell(LOW_STOCK).is_empty())
+            .then(|| {
+                count(cell(LOW_STOCK), LOW_STOCK)
+                    .map_err(|e| err(&mut errors, line, LOW_STOCK, e))
+                    .ok()
+            })
+            .flatten();
+        let weight = (!cell(WEIGHT).is_empty())
+            .then(|| {
+                count(cell(WEIGHT), WEIGHT)
+                    .map_err(|e| err(&mut errors, line, WEIGHT, e))
+                    .ok()
+            })
+            .flatten();
+        let backorder = if cell(BACKORDER).is_empty() {
+            Some(false)
+        } else {
+            yes_no(cell(BACKORDER), BACKORDER)
+                .map_err(|e| err(&mut errors, line, BACKORDER, e))
+                .ok()
+        };
+        let on_shelf = (!cell(ON_SHELF).is_empty())
+            .then(|| {
+                yes_no(cell(ON_SHELF), ON_SHELF)
+                    .map_err(|e| err(&mut errors, line, ON_SHELF, e))
+                    .ok()
+            })
+            .flatten();
+        let sku_breaks = breaks(cell(BREAKS), BREAKS)
+            .map_err(|e| err(&mut errors, line, BREAKS, e))
+            .unwrap_or_default();
         let mut level_prices = Vec::new();
         for (index, level_id, header_name) in &level_columns {
             let value = row.get(*index).unwrap_or(&empty);
             if !value.is_empty()
-                && let Ok(price_fen) = money(value, header_name).map_err(|e| err(&mut errors, line, header_name, e))
+                && let Ok(price_fen) =
+                    money(value, header_name).map_err(|e| err(&mut errors, line, header_name, e))
             {
-                level_prices.push(LevelPrice { level_id: *level_id, price_fen });
+                level_prices.push(LevelPrice {
+                    level_id: *level_id,
+                    price_fen,
+                });
             }
         }
         let barcode = Some(cell(BARCODE).text()).filter(|b| !b.is_empty());
         if let Some(code) = &barcode {
             if code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                err(&mut errors, line, BARCODE, ("invalid_barcode", format!("{BARCODE}: 只能包含字母、数字和-，最多32位 (letters, digits, -)")));
+                err(
+                    &mut errors,
+                    line,
+                    BARCODE,
+                    (
+                        "invalid_barcode",
+                        format!("{BARCODE}: 只能包含字母、数字和-，最多32位 (letters, digits, -)"),
+                    ),
+                );
             } else if let Some(first) = seen_barcodes.insert(code.clone(), line) {
-                err(&mut errors, line, BARCODE, ("barcode_taken", format!("{BARCODE}: 与第{first}行重复 (repeats row {first})")));
-            } else if lookups.barcodes.get(code).is_some_and(|owner| *owner != item_no) {
-                err(&mut errors, line, BARCODE, ("barcode_taken", format!("{BARCODE}: 已被其他商品使用 (used by another product)")));
+                err(
+                    &mut errors,
+                    line,
+                    BARCODE,
+                    (
+                        "barcode_taken",
+                        format!("{BARCODE}: 与第{first}行重复 (repeats row {first})"),
+                    ),
+                );
+            } else if lookups
+                .barcodes
+                .get(code)
+                .is_some_and(|owner| *owner != item_no)
+            {
+                err(
+                    &mut errors,
+                    line,
+                    BARCODE,
+                    (
+                        "barcode_taken",
+                        format!("{BARCODE}: 已被其他商品使用 (used by another product)"),
+                    ),
+                );
             }
         }
         if errors.len() > before {
             continue;
         }
-        let (Some(unit_id), Some(price_fen), Some(stock), Some(allow_backorder)) = (unit_id, price, stock, backorder) else { continue };
+        let (Some(unit_id), Some(price_fen), Some(stock), Some(allow_backorder)) =
+            (unit_id, price, stock, backorder)
+        else {
+            continue;
+        };
         let sku = NewSku {
             model: cell(MODEL).text(),
             spec: cell(SPEC).text(),
@@ -310,11 +552,33 @@ pub fn parse_import(rows: &[Vec<Cell>], lookups: &Lookups) -> Result<Vec<ImportP
         };
         match products.iter_mut().find(|p| p.item_no == item_no) {
             Some(product) if product.name != name || product.unit_id != unit_id => {
-                err(&mut errors, line, NAME, ("inconsistent_product", format!("同一货号 {item_no} 的商品名称和单位须一致 (rows of one item number must agree)")));
+                err(
+                    &mut errors,
+                    line,
+                    NAME,
+                    (
+                        "inconsistent_product",
+                        format!(
+                            "同一货号 {item_no} 的商品名称和单位须一致 (rows of one item number must agree)"
+                        ),
+                    ),
+                );
             }
             Some(product) => {
-                if product.skus.iter().any(|s| s.model == sku.model && s.spec == sku.spec && s.barcode == sku.barcode) {
-                    err(&mut errors, line, SPEC, ("duplicate_sku", format!("货号 {item_no} 的这个型号/规格重复 (repeated SKU)")));
+                if product
+                    .skus
+                    .iter()
+                    .any(|s| s.model == sku.model && s.spec == sku.spec && s.barcode == sku.barcode)
+                {
+                    err(
+                        &mut errors,
+                        line,
+                        SPEC,
+                        (
+                            "duplicate_sku",
+                            format!("货号 {item_no} 的这个型号/规格重复 (repeated SKU)"),
+                        ),
+                    );
                 } else {
                     product.skus.push(sku);
                 }
@@ -333,19 +597,31 @@ pub fn parse_import(rows: &[Vec<Cell>], lookups: &Lookups) -> Result<Vec<ImportP
             }),
         }
     }
-    if errors.is_empty() { Ok(products) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(products)
+    } else {
+        Err(errors)
+    }
 }
 
 impl Store {
     /// Writes an import in one transaction: products by item number, SKUs by barcode (else by
     /// model and spec) are updated where they exist and created where not. Returns what changed
     /// and the ids of the products touched.
-    pub async fn import_catalogue(&self, products: &[ImportProduct], now_ms: i64) -> StoreResult<(ImportSummary, Vec<i64>)> {
+    pub async fn import_catalogue(
+        &self,
+        products: &[ImportProduct],
+        now_ms: i64,
+    ) -> StoreResult<(ImportSummary, Vec<i64>)> {
         in_tx!(self, |tx| {
             let mut summary = ImportSummary::default();
             let mut touched = Vec::new();
             for product in products {
-                let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE item_no = $1").bind(&product.item_no).fetch_optional(&mut *tx).await?;
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM products WHERE item_no = $1")
+                        .bind(&product.item_no)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let product_id: i64 = match existing {
                     Some(id) => {
                         sqlx::query("UPDATE products SET name = $2, brand_id = COALESCE($3, brand_id), category_id = COALESCE($4, category_id), unit_id = $5, on_shelf = COALESCE($6, on_shelf), description = COALESCE($7, description), updated_at = $8 WHERE id = $1")
@@ -383,13 +659,19 @@ impl Store {
                         }
                     };
                     if product.has_level_prices {
-                        sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1")
+                            .bind(sku_id)
+                            .execute(&mut *tx)
+                            .await?;
                         for lp in &sku.level_prices {
                             sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
                         }
                     }
                     if product.has_breaks {
-                        sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1").bind(sku_id).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1")
+                            .bind(sku_id)
+                            .execute(&mut *tx)
+                            .await?;
                         for b in &sku.breaks {
                             sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
                         }
@@ -404,13 +686,21 @@ impl Store {
 /// The header row of an export: the fixed columns, then one per level.
 pub fn export_header(levels: &[(i64, String)]) -> Vec<String> {
     let mut header: Vec<String> = FIXED.iter().map(|c| (*c).to_owned()).collect();
-    header.extend(levels.iter().map(|(_, name)| format!("{LEVEL_PREFIX}{name}")));
+    header.extend(
+        levels
+            .iter()
+            .map(|(_, name)| format!("{LEVEL_PREFIX}{name}")),
+    );
     header
 }
 
 /// One row per SKU, as text, in `export_header`'s order.
 pub fn export_rows(products: &[Product], lookups: &Lookups) -> Vec<Vec<String>> {
-    let name_of = |list: &[(i64, String)], id: Option<i64>| id.and_then(|id| list.iter().find(|(i, _)| *i == id)).map(|(_, n)| n.clone()).unwrap_or_default();
+    let name_of = |list: &[(i64, String)], id: Option<i64>| {
+        id.and_then(|id| list.iter().find(|(i, _)| *i == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let yes = |b: bool| if b { "是" } else { "否" }.to_owned();
     let mut rows = Vec::new();
     for product in products {
@@ -428,14 +718,26 @@ pub fn export_rows(products: &[Product], lookups: &Lookups) -> Vec<Vec<String>> 
                 sku.cost_fen.map(format_yuan).unwrap_or_default(),
                 sku.stock.to_string(),
                 yes(sku.allow_backorder),
-                sku.low_stock_threshold.map(|t| t.to_string()).unwrap_or_default(),
+                sku.low_stock_threshold
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                 sku.weight_g.map(|w| w.to_string()).unwrap_or_default(),
-                sku.breaks.iter().map(|b| format!("{}:{}", b.min_qty, format_yuan(b.price_fen))).collect::<Vec<_>>().join(";"),
+                sku.breaks
+                    .iter()
+                    .map(|b| format!("{}:{}", b.min_qty, format_yuan(b.price_fen)))
+                    .collect::<Vec<_>>()
+                    .join(";"),
                 yes(product.on_shelf),
                 product.description.clone(),
             ];
             for (level_id, _) in &lookups.levels {
-                row.push(sku.level_prices.iter().find(|lp| lp.level_id == *level_id).map(|lp| format_yuan(lp.price_fen)).unwrap_or_default());
+                row.push(
+                    sku.level_prices
+                        .iter()
+                        .find(|lp| lp.level_id == *level_id)
+                        .map(|lp| format_yuan(lp.price_fen))
+                        .unwrap_or_default(),
+                );
             }
             rows.push(row);
         }
@@ -454,7 +756,10 @@ pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, String
 }
 
 /// Writes rows as an .xlsx workbook with one sheet 商品.
-pub fn to_xlsx(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+pub fn to_xlsx(
+    header: &[String],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
     sheet.set_name("商品")?;
@@ -463,7 +768,11 @@ pub fn to_xlsx(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, rust_
     }
     for (r, row) in rows.iter().enumerate() {
         for (col, value) in row.iter().enumerate() {
-            sheet.write_string(u32::try_from(r + 1).unwrap_or(u32::MAX), u16::try_from(col).unwrap_or(u16::MAX), value)?;
+            sheet.write_string(
+                u32::try_from(r + 1).unwrap_or(u32::MAX),
+                u16::try_from(col).unwrap_or(u16::MAX),
+                value,
+            )?;
         }
     }
     workbook.save_to_buffer()
@@ -476,7 +785,9 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
         let mut names = Vec::new();
         let mut next = Some(id);
         while let Some(current) = next {
-            let Some(c) = categories.iter().find(|c| c.id == current) else { break };
+            let Some(c) = categories.iter().find(|c| c.id == current) else {
+                break;
+            };
             names.push(c.name.clone());
             next = c.parent_id;
             if names.len() > 3 {
@@ -488,10 +799,25 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
     };
     let barcodes = store.barcode_owners().await?;
     Ok(Lookups {
-        brands: store.list_brands().await?.into_iter().map(|b| (b.id, b.name)).collect(),
+        brands: store
+            .list_brands()
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b.name))
+            .collect(),
         categories: categories.iter().map(|c| (c.id, path(c.id))).collect(),
-        units: store.list_units().await?.into_iter().map(|u| (u.id, u.label())).collect(),
-        levels: store.list_levels().await?.into_iter().map(|l| (l.id, l.name)).collect(),
+        units: store
+            .list_units()
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.label()))
+            .collect(),
+        levels: store
+            .list_levels()
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l.name))
+            .collect(),
         barcodes,
     })
 }

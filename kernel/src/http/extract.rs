@@ -28,8 +28,13 @@ impl PresentedToken {
 
 /// The bearer token, else the session cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<PresentedToken> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return value.strip_prefix("Bearer ").map(|t| PresentedToken::Bearer(t.trim().to_owned()));
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return value
+            .strip_prefix("Bearer ")
+            .map(|t| PresentedToken::Bearer(t.trim().to_owned()));
     }
     CookieJar::from_headers(headers)
         .get(SESSION_COOKIE)
@@ -40,7 +45,11 @@ async fn resolve_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>,
     let Some(token) = presented_token(&parts.headers) else {
         return Ok(None);
     };
-    let Some(owner) = state.store.session_owner(token.secret(), state.clock.now_ms()).await? else {
+    let Some(owner) = state
+        .store
+        .session_owner(token.secret(), state.clock.now_ms())
+        .await?
+    else {
         return Err(ApiError::unauthenticated());
     };
     // A cookie rides along with any request the browser makes, so a state-changing request
@@ -48,19 +57,30 @@ async fn resolve_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>,
     // received at sign-in, echoed in a header (a bearer token is never sent implicitly).
     if matches!(token, PresentedToken::Cookie(_)) && !parts.method.is_safe() {
         let echoed = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if owner.csrf_token.is_none() || echoed != owner.csrf_token.as_deref() || !owner.is_cookie() {
-            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "csrf_failed", "页面已失效，请刷新后重试 (missing or wrong CSRF token)"));
+        if owner.csrf_token.is_none() || echoed != owner.csrf_token.as_deref() || !owner.is_cookie()
+        {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "页面已失效，请刷新后重试 (missing or wrong CSRF token)",
+            ));
         }
     }
     let (roles, region_ids) = state.store.roles_and_regions(owner.user_id).await?;
-    Ok(Some(Actor { user_id: owner.user_id, roles, region_ids }))
+    Ok(Some(Actor {
+        user_id: owner.user_id,
+        roles,
+        region_ids,
+    }))
 }
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor, ApiError> {
-        resolve_actor(parts, state).await?.ok_or_else(ApiError::unauthenticated)
+        resolve_actor(parts, state)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)
     }
 }
 
@@ -71,7 +91,10 @@ pub struct MaybeActor(pub Option<Actor>);
 impl FromRequestParts<AppState> for MaybeActor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybeActor, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<MaybeActor, ApiError> {
         Ok(MaybeActor(resolve_actor(parts, state).await?))
     }
 }
@@ -79,8 +102,14 @@ impl FromRequestParts<AppState> for MaybeActor {
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientInfo, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<ClientInfo, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

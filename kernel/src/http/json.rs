@@ -19,10 +19,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json"));
         if !is_json {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "请求体须为 JSON (Content-Type: application/json expected)"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求体须为 JSON (Content-Type: application/json expected)",
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            ApiError::new(rejection.status(), "body_unreadable", format!("请求体无法读取 (body: {rejection})"))
+            ApiError::new(
+                rejection.status(),
+                "body_unreadable",
+                format!("请求体无法读取 (body: {rejection})"),
+            )
         })?;
         parse_json(&bytes).map(ApiJson)
     }
@@ -34,8 +42,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let field = if path == "." { missing_field(&inner.to_string()) } else { Some(path) };
-        let mut error = ApiError::invalid_field("invalid_input", field.as_deref().unwrap_or("body"), format!("请求格式不正确 ({inner})"));
+        let field = if path == "." {
+            missing_field(&inner.to_string())
+        } else {
+            Some(path)
+        };
+        let mut error = ApiError::invalid_field(
+            "invalid_input",
+            field.as_deref().unwrap_or("body"),
+            format!("请求格式不正确 ({inner})"),
+        );
         if field.is_none() {
             error.field = None;
         }

@@ -44,7 +44,15 @@ pub struct AddressInput {
 
 impl AddressFields {
     /// Parses the parts of an address; `prefix` goes before field names in errors.
-    pub fn parse(province: &str, city: &str, district: &str, detail: &str, contact_name: &str, phone: &str, prefix: &str) -> ApiResult<AddressFields> {
+    pub fn parse(
+        province: &str,
+        city: &str,
+        district: &str,
+        detail: &str,
+        contact_name: &str,
+        phone: &str,
+        prefix: &str,
+    ) -> ApiResult<AddressFields> {
         let f = |name: &str| format!("{prefix}{name}");
         Ok(AddressFields {
             province: parse_name(province, &f("province"), 20)?,
@@ -52,7 +60,10 @@ impl AddressFields {
             district: parse_name(district, &f("district"), 20)?,
             detail: parse_name(detail, &f("detail"), 100)?,
             contact_name: parse_name(contact_name, &f("contact_name"), 30)?,
-            phone: Phone::parse(phone).map_err(|e| e.with_field(&f("phone")))?.as_str().to_owned(),
+            phone: Phone::parse(phone)
+                .map_err(|e| e.with_field(&f("phone")))?
+                .as_str()
+                .to_owned(),
         })
     }
 }
@@ -69,22 +80,44 @@ pub struct Address {
     pub is_default: bool,
 }
 
-const ADDRESS_COLUMNS: &str = "id, province, city, district, detail, contact_name, phone, is_default";
+const ADDRESS_COLUMNS: &str =
+    "id, province, city, district, detail, contact_name, phone, is_default";
 
 impl Store {
     pub async fn addresses(&self, user_id: i64) -> StoreResult<Vec<Address>> {
-        let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id");
-        Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id).fetch_all(pool).await)?)
+        let sql = format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id"
+        );
+        Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.clone()
+        ))
+        .bind(user_id)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Adds or replaces (`id`) an address of `user_id`; making it the default unsets the
     /// others, and the first address is always the default. `None` when `id` is not his.
-    pub async fn save_address(&self, user_id: i64, id: Option<i64>, a: &AddressFields, make_default: bool, now_ms: i64) -> StoreResult<Option<i64>> {
+    pub async fn save_address(
+        &self,
+        user_id: i64,
+        id: Option<i64>,
+        a: &AddressFields,
+        make_default: bool,
+        now_ms: i64,
+    ) -> StoreResult<Option<i64>> {
         in_tx!(self, |tx| {
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             let make_default = make_default || count == 0;
             if make_default {
-                sqlx::query("UPDATE addresses SET is_default = FALSE WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE addresses SET is_default = FALSE WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let saved: Option<i64> = match id {
                 Some(id) => sqlx::query_scalar(
@@ -112,7 +145,13 @@ impl Store {
     /// Deletes one of his addresses; when it was the default, the oldest remaining one becomes it.
     pub async fn delete_address(&self, user_id: i64, id: i64) -> StoreResult<bool> {
         in_tx!(self, |tx| {
-            let was_default: Option<bool> = sqlx::query_scalar("DELETE FROM addresses WHERE id = $1 AND user_id = $2 RETURNING is_default").bind(id).bind(user_id).fetch_optional(&mut *tx).await?;
+            let was_default: Option<bool> = sqlx::query_scalar(
+                "DELETE FROM addresses WHERE id = $1 AND user_id = $2 RETURNING is_default",
+            )
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if was_default == Some(true) {
                 sqlx::query("UPDATE addresses SET is_default = TRUE WHERE id = (SELECT MIN(id) FROM addresses WHERE user_id = $1)").bind(user_id).execute(&mut *tx).await?;
             }
@@ -122,7 +161,15 @@ impl Store {
 }
 
 fn parse_input(input: &AddressInput) -> ApiResult<AddressFields> {
-    AddressFields::parse(&input.province, &input.city, &input.district, &input.detail, &input.contact_name, &input.phone, "")
+    AddressFields::parse(
+        &input.province,
+        &input.city,
+        &input.district,
+        &input.detail,
+        &input.contact_name,
+        &input.phone,
+        "",
+    )
 }
 
 /// My addresses, the default first (members).
@@ -134,33 +181,76 @@ pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<V
 
 /// Add an address (members); the first one is the default.
 #[utoipa::path(post, path = "/me/addresses", tag = "members", request_body = AddressInput, responses((status = 201, body = [Address]), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(State(app): State<AppState>, actor: Actor, ApiJson(input): ApiJson<AddressInput>) -> ApiResult<(StatusCode, Json<Vec<Address>>)> {
+pub async fn create(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<AddressInput>,
+) -> ApiResult<(StatusCode, Json<Vec<Address>>)> {
     actor.require(Permission::OwnMemberAccount)?;
     let fields = parse_input(&input)?;
     if app.store.addresses(actor.user_id).await?.len() >= 50 {
-        return Err(ApiError::invalid_field("too_many_addresses", "detail", "最多保存50个地址 (at most 50 addresses)"));
+        return Err(ApiError::invalid_field(
+            "too_many_addresses",
+            "detail",
+            "最多保存50个地址 (at most 50 addresses)",
+        ));
     }
-    app.store.save_address(actor.user_id, None, &fields, input.is_default, app.clock.now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(app.store.addresses(actor.user_id).await?)))
+    app.store
+        .save_address(
+            actor.user_id,
+            None,
+            &fields,
+            input.is_default,
+            app.clock.now_ms(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(app.store.addresses(actor.user_id).await?),
+    ))
 }
 
 /// Change one of my addresses (members; someone else's is not found).
 #[utoipa::path(put, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)), request_body = AddressInput,
     responses((status = 200, body = [Address]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn update(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>, ApiJson(input): ApiJson<AddressInput>) -> ApiResult<Json<Vec<Address>>> {
+pub async fn update(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<AddressInput>,
+) -> ApiResult<Json<Vec<Address>>> {
     actor.require(Permission::OwnMemberAccount)?;
     let fields = parse_input(&input)?;
-    if !app.store.addresses(actor.user_id).await?.iter().any(|a| a.id == id) {
+    if !app
+        .store
+        .addresses(actor.user_id)
+        .await?
+        .iter()
+        .any(|a| a.id == id)
+    {
         return Err(ApiError::not_found());
     }
-    app.store.save_address(actor.user_id, Some(id), &fields, input.is_default, app.clock.now_ms()).await?.ok_or_else(ApiError::not_found)?;
+    app.store
+        .save_address(
+            actor.user_id,
+            Some(id),
+            &fields,
+            input.is_default,
+            app.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(app.store.addresses(actor.user_id).await?))
 }
 
 /// Delete one of my addresses (members).
 #[utoipa::path(delete, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = [Address]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn delete(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Vec<Address>>> {
+pub async fn delete(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<Address>>> {
     actor.require(Permission::OwnMemberAccount)?;
     if !app.store.delete_address(actor.user_id, id).await? {
         return Err(ApiError::not_found());

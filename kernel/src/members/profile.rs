@@ -22,7 +22,10 @@ use crate::uploads::{StagedImage, UploadKind, stage_image};
 
 /// The form fields of `PUT /me/profile` (multipart/form-data).
 #[derive(ToSchema)]
-#[expect(dead_code, reason = "documents the multipart form for the OpenAPI document")]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
 pub struct ProfileForm {
     shop_name: String,
     contact_name: String,
@@ -58,10 +61,18 @@ pub fn upload_url(key: &str) -> String {
     format!("/api/v1/uploads/{key}")
 }
 
-async fn read_form(mut form: Multipart) -> ApiResult<(HashMap<String, String>, HashMap<String, Vec<u8>>)> {
+async fn read_form(
+    mut form: Multipart,
+) -> ApiResult<(HashMap<String, String>, HashMap<String, Vec<u8>>)> {
     let mut texts = HashMap::new();
     let mut files = HashMap::new();
-    let broken = |err: axum::extract::multipart::MultipartError| ApiError::new(err.status(), "invalid_form", format!("表单无法读取 (multipart form: {})", err.body_text()));
+    let broken = |err: axum::extract::multipart::MultipartError| {
+        ApiError::new(
+            err.status(),
+            "invalid_form",
+            format!("表单无法读取 (multipart form: {})", err.body_text()),
+        )
+    };
     while let Some(field) = form.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_owned();
         if matches!(name.as_str(), "shop_photo" | "licence") {
@@ -77,31 +88,93 @@ async fn read_form(mut form: Multipart) -> ApiResult<(HashMap<String, String>, H
 /// *profile complete*, waiting for review.
 #[utoipa::path(put, path = "/me/profile", tag = "members", request_body(content = ProfileForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MyProfile), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn complete(State(app): State<AppState>, actor: Actor, client: ClientInfo, form: Multipart) -> ApiResult<Json<MyProfile>> {
+pub async fn complete(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    form: Multipart,
+) -> ApiResult<Json<MyProfile>> {
     actor.require(Permission::OwnMemberAccount)?;
     let (texts, files) = read_form(form).await?;
     let text = |name: &str| texts.get(name).map(String::as_str).unwrap_or("");
-    let region_id: i64 = text("region_id").trim().parse().map_err(|_| ApiError::invalid_field("invalid_input", "region_id", "region_id: 请选择区域 (choose a region)"))?;
-    if app.store.unknown_regions([region_id]).await?.contains(&region_id) {
-        return Err(ApiError::invalid_field("unknown_region", "region_id", "区域不存在 (region_id: no such region)"));
+    let region_id: i64 = text("region_id").trim().parse().map_err(|_| {
+        ApiError::invalid_field(
+            "invalid_input",
+            "region_id",
+            "region_id: 请选择区域 (choose a region)",
+        )
+    })?;
+    if app
+        .store
+        .unknown_regions([region_id])
+        .await?
+        .contains(&region_id)
+    {
+        return Err(ApiError::invalid_field(
+            "unknown_region",
+            "region_id",
+            "区域不存在 (region_id: no such region)",
+        ));
     }
     let shop_name = parse_name(text("shop_name"), "shop_name", 100)?;
     let contact_name = parse_name(text("contact_name"), "contact_name", 30)?;
     let wechat_id = parse_name(text("wechat_id"), "wechat_id", 40)?;
-    let address = AddressFields::parse(text("province"), text("city"), text("district"), text("address"), &contact_name, text("contact_phone"), "")
-        .map_err(|e| if e.field.as_deref() == Some("phone") { e.with_field("contact_phone") } else if e.field.as_deref() == Some("detail") { e.with_field("address") } else { e })?;
+    let address = AddressFields::parse(
+        text("province"),
+        text("city"),
+        text("district"),
+        text("address"),
+        &contact_name,
+        text("contact_phone"),
+        "",
+    )
+    .map_err(|e| {
+        if e.field.as_deref() == Some("phone") {
+            e.with_field("contact_phone")
+        } else if e.field.as_deref() == Some("detail") {
+            e.with_field("address")
+        } else {
+            e
+        }
+    })?;
     let existing = app.store.member(actor.user_id).await?;
-    let had_photos = existing.as_ref().is_some_and(|m| m.shop_photo.is_some() && m.licence_photo.is_some());
+    let had_photos = existing
+        .as_ref()
+        .is_some_and(|m| m.shop_photo.is_some() && m.licence_photo.is_some());
     let mut staged: Vec<StagedImage> = Vec::new();
-    for (field, kind) in [("shop_photo", UploadKind::ShopPhoto), ("licence", UploadKind::Licence)] {
+    for (field, kind) in [
+        ("shop_photo", UploadKind::ShopPhoto),
+        ("licence", UploadKind::Licence),
+    ] {
         match files.get(field) {
             Some(bytes) => staged.push(stage_image(&app.config.data_dir, kind, bytes, field)?),
-            None if !had_photos => return Err(ApiError::invalid_field("invalid_image", field, format!("{field}: 请上传照片 (photo required)"))),
+            None if !had_photos => {
+                return Err(ApiError::invalid_field(
+                    "invalid_image",
+                    field,
+                    format!("{field}: 请上传照片 (photo required)"),
+                ));
+            }
             None => {}
         }
     }
-    let image = |kind: UploadKind| staged.iter().find(|s| s.kind == kind).map(|s| ImageRef { key: s.key.clone(), kind: kind.as_str(), content_type: s.content_type, size_bytes: s.size_bytes });
-    let write = ProfileWrite { shop_name, contact_name, region_id, wechat_id, address, shop_photo: image(UploadKind::ShopPhoto), licence: image(UploadKind::Licence) };
+    let image = |kind: UploadKind| {
+        staged.iter().find(|s| s.kind == kind).map(|s| ImageRef {
+            key: s.key.clone(),
+            kind: kind.as_str(),
+            content_type: s.content_type,
+            size_bytes: s.size_bytes,
+        })
+    };
+    let write = ProfileWrite {
+        shop_name,
+        contact_name,
+        region_id,
+        wechat_id,
+        address,
+        shop_photo: image(UploadKind::ShopPhoto),
+        licence: image(UploadKind::Licence),
+    };
     let now = app.clock.now_ms();
     // On error the staged files are dropped, which deletes them.
     let replaced = app.store.save_profile(actor.user_id, &write, now).await?;
@@ -111,12 +184,28 @@ pub async fn complete(State(app): State<AppState>, actor: Actor, client: ClientI
     for key in replaced {
         let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(key));
     }
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.profile", target_kind: "user", target_id: Some(actor.user_id.to_string()), detail: serde_json::json!({ "region_id": region_id }) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "member.profile",
+                target_kind: "user",
+                target_id: Some(actor.user_id.to_string()),
+                detail: serde_json::json!({ "region_id": region_id }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     my_profile(&app, actor.user_id).await.map(Json)
 }
 
 async fn my_profile(app: &AppState, user_id: i64) -> ApiResult<MyProfile> {
-    let record = app.store.member(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let record = app
+        .store
+        .member(user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(MyProfile {
         member_state: record.state(),
         shop_name: record.shop_name,

@@ -43,16 +43,27 @@ const MEMBER_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.mem
 pub enum MemberScope {
     All,
     /// A manager: members of these regions, or bound to him.
-    Manager { regions: Vec<i64>, manager_id: i64 },
+    Manager {
+        regions: Vec<i64>,
+        manager_id: i64,
+    },
     /// A promoter: his own customers.
-    Promoter { promoter_id: i64 },
+    Promoter {
+        promoter_id: i64,
+    },
 }
 
 impl MemberScope {
     pub fn contains(&self, member: &MemberRecord) -> bool {
         match self {
             MemberScope::All => true,
-            MemberScope::Manager { regions, manager_id } => member.manager_id == Some(*manager_id) || member.region_id.is_some_and(|r| regions.contains(&r)),
+            MemberScope::Manager {
+                regions,
+                manager_id,
+            } => {
+                member.manager_id == Some(*manager_id)
+                    || member.region_id.is_some_and(|r| regions.contains(&r))
+            }
             MemberScope::Promoter { promoter_id } => member.promoter_id == Some(*promoter_id),
         }
     }
@@ -94,14 +105,21 @@ pub struct ProfileWrite {
 impl Store {
     pub async fn member(&self, id: i64) -> StoreResult<Option<MemberRecord>> {
         let sql = format!("{MEMBER_SELECT} AND u.id = $1");
-        Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.clone()
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     pub async fn list_members(&self, filter: &MemberFilter) -> StoreResult<Vec<MemberRecord>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(MEMBER_SELECT);
             if let Some(state) = filter.state {
-                query.push(" AND u.member_state = ").push_bind(state.as_str());
+                query
+                    .push(" AND u.member_state = ")
+                    .push_bind(state.as_str());
             }
             if let Some(region) = filter.region_id {
                 query.push(" AND m.region_id = ").push_bind(region);
@@ -114,8 +132,14 @@ impl Store {
             }
             match &filter.scope {
                 MemberScope::All => {}
-                MemberScope::Manager { regions, manager_id } => {
-                    query.push(" AND (m.manager_id = ").push_bind(*manager_id).push(" OR m.region_id IN (");
+                MemberScope::Manager {
+                    regions,
+                    manager_id,
+                } => {
+                    query
+                        .push(" AND (m.manager_id = ")
+                        .push_bind(*manager_id)
+                        .push(" OR m.region_id IN (");
                     let mut list = query.separated(", ");
                     list.push_bind(-1_i64);
                     for region in regions {
@@ -127,7 +151,11 @@ impl Store {
                     query.push(" AND m.promoter_id = ").push_bind(*promoter_id);
                 }
             }
-            query.push(" ORDER BY u.id DESC LIMIT ").push_bind(filter.limit).push(" OFFSET ").push_bind(filter.offset);
+            query
+                .push(" ORDER BY u.id DESC LIMIT ")
+                .push_bind(filter.limit)
+                .push(" OFFSET ")
+                .push_bind(filter.offset);
             query.build_query_as().fetch_all(pool).await
         })?)
     }
@@ -135,11 +163,23 @@ impl Store {
     /// Writes a completed profile in one transaction: the member's fields, the new images'
     /// rows, the default address, and the state (`profile_complete`, unless already approved).
     /// Returns the keys of images the new ones replaced.
-    pub async fn save_profile(&self, user_id: i64, profile: &ProfileWrite, now_ms: i64) -> StoreResult<Vec<String>> {
+    pub async fn save_profile(
+        &self,
+        user_id: i64,
+        profile: &ProfileWrite,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>> {
         in_tx!(self, |tx| {
-            let old: Option<(Option<String>, Option<String>)> = sqlx::query_as("SELECT shop_photo, licence_photo FROM members WHERE user_id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
+            let old: Option<(Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT shop_photo, licence_photo FROM members WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let (old_shop, old_licence) = old.unwrap_or((None, None));
-            for image in [&profile.shop_photo, &profile.licence].into_iter().flatten() {
+            for image in [&profile.shop_photo, &profile.licence]
+                .into_iter()
+                .flatten()
+            {
                 sqlx::query("INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&image.key)
                     .bind(user_id)
@@ -150,8 +190,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let shop_photo = profile.shop_photo.as_ref().map(|i| i.key.clone()).or(old_shop.clone());
-            let licence = profile.licence.as_ref().map(|i| i.key.clone()).or(old_licence.clone());
+            let shop_photo = profile
+                .shop_photo
+                .as_ref()
+                .map(|i| i.key.clone())
+                .or(old_shop.clone());
+            let licence = profile
+                .licence
+                .as_ref()
+                .map(|i| i.key.clone())
+                .or(old_licence.clone());
             sqlx::query(
                 "INSERT INTO members (user_id, region_id, shop_name, wechat_id, shop_photo, licence_photo, profile_completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (user_id) DO UPDATE SET region_id = excluded.region_id, shop_name = excluded.shop_name, wechat_id = excluded.wechat_id,
@@ -183,14 +231,21 @@ impl Store {
                     .execute(&mut *tx).await?;
             }
             let mut replaced = Vec::new();
-            if profile.shop_photo.is_some() && let Some(old) = old_shop {
+            if profile.shop_photo.is_some()
+                && let Some(old) = old_shop
+            {
                 replaced.push(old);
             }
-            if profile.licence.is_some() && let Some(old) = old_licence {
+            if profile.licence.is_some()
+                && let Some(old) = old_licence
+            {
                 replaced.push(old);
             }
             for key in &replaced {
-                sqlx::query("DELETE FROM uploads WHERE key = $1").bind(key).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM uploads WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Ok::<_, StoreError>(replaced)
         })
@@ -198,7 +253,15 @@ impl Store {
 
     /// Approves a member whose profile is complete: level, region and manager in one step.
     /// False when the member is not waiting for review.
-    pub async fn approve_member(&self, id: i64, level_id: i64, region_id: i64, manager_id: Option<i64>, by: i64, now_ms: i64) -> StoreResult<bool> {
+    pub async fn approve_member(
+        &self,
+        id: i64,
+        level_id: i64,
+        region_id: i64,
+        manager_id: Option<i64>,
+        by: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
             let moved = sqlx::query("UPDATE users SET member_state = 'approved', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
                 .bind(id)
@@ -217,7 +280,13 @@ impl Store {
     }
 
     /// Rejects a member whose profile is complete, with the reason he will read.
-    pub async fn reject_member(&self, id: i64, reason: &str, by: i64, now_ms: i64) -> StoreResult<bool> {
+    pub async fn reject_member(
+        &self,
+        id: i64,
+        reason: &str,
+        by: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
             let moved = sqlx::query("UPDATE users SET member_state = 'rejected', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
                 .bind(id)

@@ -31,7 +31,9 @@ const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 fn new_invite_code() -> String {
     use rand::seq::IndexedRandom;
     let mut rng = rand::rng();
-    (0..8).filter_map(|_| CODE_ALPHABET.choose(&mut rng).copied().map(char::from)).collect()
+    (0..8)
+        .filter_map(|_| CODE_ALPHABET.choose(&mut rng).copied().map(char::from))
+        .collect()
 }
 
 /// One change of who serves a member (or a promoter, or a region).
@@ -64,13 +66,26 @@ impl Store {
     /// The caller's invite code, created on first use.
     pub async fn invite_code(&self, user_id: i64) -> StoreResult<String> {
         for _ in 0..5 {
-            let existing: Option<Option<String>> = on_pool!(self, |pool| sqlx::query_scalar("SELECT invite_code FROM users WHERE id = $1").bind(user_id).fetch_optional(pool).await)?;
+            let existing: Option<Option<String>> = on_pool!(self, |pool| sqlx::query_scalar(
+                "SELECT invite_code FROM users WHERE id = $1"
+            )
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)?;
             if let Some(Some(code)) = existing {
                 return Ok(code);
             }
             let code = new_invite_code();
             let set = on_pool!(self, |pool| {
-                sqlx::query("UPDATE users SET invite_code = $2 WHERE id = $1 AND invite_code IS NULL").bind(user_id).bind(&code).execute(pool).await.map(|r| r.rows_affected()).map_err(StoreError::classify)
+                sqlx::query(
+                    "UPDATE users SET invite_code = $2 WHERE id = $1 AND invite_code IS NULL",
+                )
+                .bind(user_id)
+                .bind(&code)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(StoreError::classify)
             });
             match set {
                 Ok(_) => continue,
@@ -79,29 +94,66 @@ impl Store {
                 Err(err) => return Err(err),
             }
         }
-        Err(StoreError::Other("could not draw a free invite code".to_owned()))
+        Err(StoreError::Other(
+            "could not draw a free invite code".to_owned(),
+        ))
     }
 
     /// The manager or promoter an invite code belongs to, with whom new customers are bound.
     pub async fn inviter(&self, code: &str) -> StoreResult<Option<Inviter>> {
-        let owner: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar("SELECT id FROM users WHERE invite_code = $1 AND disabled = FALSE").bind(code.trim().to_uppercase()).fetch_optional(pool).await)?;
+        let owner: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT id FROM users WHERE invite_code = $1 AND disabled = FALSE"
+        )
+        .bind(code.trim().to_uppercase())
+        .fetch_optional(pool)
+        .await)?;
         let Some(owner) = owner else { return Ok(None) };
-        let Some(user) = self.user_by_id(owner).await? else { return Ok(None) };
+        let Some(user) = self.user_by_id(owner).await? else {
+            return Ok(None);
+        };
         if user.roles.contains(&Role::Manager) {
-            return Ok(Some(Inviter { manager_id: Some(owner), promoter_id: None, region_id: user.region_ids.iter().next().copied() }));
+            return Ok(Some(Inviter {
+                manager_id: Some(owner),
+                promoter_id: None,
+                region_id: user.region_ids.iter().next().copied(),
+            }));
         }
         if user.roles.contains(&Role::Promoter) {
-            let manager: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar("SELECT manager_id FROM promoter_managers WHERE promoter_id = $1").bind(owner).fetch_optional(pool).await)?;
-            return Ok(Some(Inviter { manager_id: manager, promoter_id: Some(owner), region_id: user.region_ids.iter().next().copied() }));
+            let manager: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(
+                "SELECT manager_id FROM promoter_managers WHERE promoter_id = $1"
+            )
+            .bind(owner)
+            .fetch_optional(pool)
+            .await)?;
+            return Ok(Some(Inviter {
+                manager_id: manager,
+                promoter_id: Some(owner),
+                region_id: user.region_ids.iter().next().copied(),
+            }));
         }
         Ok(None)
     }
 
     /// Binds a member to a manager and/or promoter, recording each change with its reason.
-    pub async fn bind_member(&self, member_id: i64, to: Inviter, reason: &str, by: Option<i64>, now_ms: i64) -> StoreResult<()> {
-        let Inviter { manager_id, promoter_id, region_id } = to;
+    pub async fn bind_member(
+        &self,
+        member_id: i64,
+        to: Inviter,
+        reason: &str,
+        by: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let Inviter {
+            manager_id,
+            promoter_id,
+            region_id,
+        } = to;
         in_tx!(self, |tx| {
-            let before: Option<(Option<i64>, Option<i64>)> = sqlx::query_as("SELECT manager_id, promoter_id FROM members WHERE user_id = $1").bind(member_id).fetch_optional(&mut *tx).await?;
+            let before: Option<(Option<i64>, Option<i64>)> =
+                sqlx::query_as("SELECT manager_id, promoter_id FROM members WHERE user_id = $1")
+                    .bind(member_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let (old_manager, old_promoter) = before.unwrap_or((None, None));
             sqlx::query(
                 "INSERT INTO members (user_id, manager_id, promoter_id, region_id) VALUES ($1, $2, $3, $4)
@@ -113,7 +165,10 @@ impl Store {
             .bind(region_id)
             .execute(&mut *tx)
             .await?;
-            for (role, from, to) in [("manager", old_manager, manager_id), ("promoter", old_promoter, promoter_id)] {
+            for (role, from, to) in [
+                ("manager", old_manager, manager_id),
+                ("promoter", old_promoter, promoter_id),
+            ] {
                 if from != to {
                     sqlx::query("INSERT INTO binding_history (subject_kind, subject_id, role, from_user, to_user, reason, by_user, at) VALUES ('member', $1, $2, $3, $4, $5, $6, $7)")
                         .bind(member_id).bind(role).bind(from).bind(to).bind(reason).bind(by).bind(now_ms)
@@ -124,9 +179,21 @@ impl Store {
         })
     }
 
-    pub async fn bind_promoter(&self, promoter_id: i64, manager_id: i64, reason: &str, by: i64, now_ms: i64) -> StoreResult<()> {
+    pub async fn bind_promoter(
+        &self,
+        promoter_id: i64,
+        manager_id: i64,
+        reason: &str,
+        by: i64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            let old: Option<i64> = sqlx::query_scalar("SELECT manager_id FROM promoter_managers WHERE promoter_id = $1").bind(promoter_id).fetch_optional(&mut *tx).await?;
+            let old: Option<i64> = sqlx::query_scalar(
+                "SELECT manager_id FROM promoter_managers WHERE promoter_id = $1",
+            )
+            .bind(promoter_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             sqlx::query("INSERT INTO promoter_managers (promoter_id, manager_id) VALUES ($1, $2) ON CONFLICT (promoter_id) DO UPDATE SET manager_id = excluded.manager_id")
                 .bind(promoter_id).bind(manager_id).execute(&mut *tx).await?;
             if old != Some(manager_id) {
@@ -140,28 +207,80 @@ impl Store {
 
     /// A leaving manager's customers, regions and promoters all move to `successor` in one
     /// transaction (A3); history keeps one line per moved customer, region and promoter.
-    pub async fn hand_over(&self, leaving: i64, successor: i64, reason: &str, by: i64, now_ms: i64) -> StoreResult<HandoverCounts> {
+    pub async fn hand_over(
+        &self,
+        leaving: i64,
+        successor: i64,
+        reason: &str,
+        by: i64,
+        now_ms: i64,
+    ) -> StoreResult<HandoverCounts> {
         in_tx!(self, |tx| {
-            let members: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM members WHERE manager_id = $1").bind(leaving).fetch_all(&mut *tx).await?;
-            let regions: Vec<i64> = sqlx::query_scalar("SELECT region_id FROM user_regions WHERE user_id = $1").bind(leaving).fetch_all(&mut *tx).await?;
-            let promoters: Vec<i64> = sqlx::query_scalar("SELECT promoter_id FROM promoter_managers WHERE manager_id = $1").bind(leaving).fetch_all(&mut *tx).await?;
+            let members: Vec<i64> =
+                sqlx::query_scalar("SELECT user_id FROM members WHERE manager_id = $1")
+                    .bind(leaving)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let regions: Vec<i64> =
+                sqlx::query_scalar("SELECT region_id FROM user_regions WHERE user_id = $1")
+                    .bind(leaving)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let promoters: Vec<i64> = sqlx::query_scalar(
+                "SELECT promoter_id FROM promoter_managers WHERE manager_id = $1",
+            )
+            .bind(leaving)
+            .fetch_all(&mut *tx)
+            .await?;
             let history = "INSERT INTO binding_history (subject_kind, subject_id, role, from_user, to_user, reason, by_user, at) VALUES ($1, $2, 'manager', $3, $4, $5, $6, $7)";
-            for (kind, ids) in [("member", &members), ("region", &regions), ("promoter", &promoters)] {
+            for (kind, ids) in [
+                ("member", &members),
+                ("region", &regions),
+                ("promoter", &promoters),
+            ] {
                 for id in ids.iter() {
-                    sqlx::query(history).bind(kind).bind(*id).bind(leaving).bind(successor).bind(reason).bind(by).bind(now_ms).execute(&mut *tx).await?;
+                    sqlx::query(history)
+                        .bind(kind)
+                        .bind(*id)
+                        .bind(leaving)
+                        .bind(successor)
+                        .bind(reason)
+                        .bind(by)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
-            sqlx::query("UPDATE members SET manager_id = $2 WHERE manager_id = $1").bind(leaving).bind(successor).execute(&mut *tx).await?;
-            sqlx::query("UPDATE promoter_managers SET manager_id = $2 WHERE manager_id = $1").bind(leaving).bind(successor).execute(&mut *tx).await?;
+            sqlx::query("UPDATE members SET manager_id = $2 WHERE manager_id = $1")
+                .bind(leaving)
+                .bind(successor)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE promoter_managers SET manager_id = $2 WHERE manager_id = $1")
+                .bind(leaving)
+                .bind(successor)
+                .execute(&mut *tx)
+                .await?;
             for region in &regions {
                 sqlx::query("INSERT INTO user_regions (user_id, region_id) VALUES ($1, $2) ON CONFLICT (user_id, region_id) DO NOTHING").bind(successor).bind(*region).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM user_regions WHERE user_id = $1").bind(leaving).execute(&mut *tx).await?;
-            Ok::<_, StoreError>(HandoverCounts { customers: members.len(), regions: regions.len(), promoters: promoters.len() })
+            sqlx::query("DELETE FROM user_regions WHERE user_id = $1")
+                .bind(leaving)
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, StoreError>(HandoverCounts {
+                customers: members.len(),
+                regions: regions.len(),
+                promoters: promoters.len(),
+            })
         })
     }
 
-    pub async fn binding_history(&self, kind: &str, subject_id: i64) -> StoreResult<Vec<BindingChange>> {
+    pub async fn binding_history(
+        &self,
+        kind: &str,
+        subject_id: i64,
+    ) -> StoreResult<Vec<BindingChange>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, subject_kind, subject_id, role, from_user, to_user, reason, by_user, at FROM binding_history WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id")
                 .bind(kind)
@@ -171,7 +290,12 @@ impl Store {
         })?)
     }
 
-    pub async fn set_credit(&self, member_id: i64, terms: CreditTerms, limit_fen: i64) -> StoreResult<()> {
+    pub async fn set_credit(
+        &self,
+        member_id: i64,
+        terms: CreditTerms,
+        limit_fen: i64,
+    ) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query("INSERT INTO members (user_id, credit_terms, credit_limit_fen) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET credit_terms = excluded.credit_terms, credit_limit_fen = excluded.credit_limit_fen")
                 .bind(member_id).bind(terms.as_str()).bind(limit_fen).execute(pool).await.map(|r| r.rows_affected())
@@ -181,23 +305,44 @@ impl Store {
 
     pub async fn insert_tag(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
-            sqlx::query_scalar("INSERT INTO tags (name, created_at) VALUES ($1, $2) RETURNING id").bind(name).bind(now_ms).fetch_one(pool).await.map_err(StoreError::classify)
+            sqlx::query_scalar("INSERT INTO tags (name, created_at) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::classify)
         })
     }
 
     pub async fn list_tags(&self) -> StoreResult<Vec<Tag>> {
-        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, name FROM tags ORDER BY name").fetch_all(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, name FROM tags ORDER BY name"
+        )
+        .fetch_all(pool)
+        .await)?)
     }
 
     pub async fn member_tags(&self, member_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT tag_id FROM member_tags WHERE member_id = $1 ORDER BY tag_id").bind(member_id).fetch_all(pool).await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT tag_id FROM member_tags WHERE member_id = $1 ORDER BY tag_id"
+        )
+        .bind(member_id)
+        .fetch_all(pool)
+        .await)?)
     }
 
     pub async fn set_member_tags(&self, member_id: i64, tags: &BTreeSet<i64>) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            sqlx::query("DELETE FROM member_tags WHERE member_id = $1").bind(member_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM member_tags WHERE member_id = $1")
+                .bind(member_id)
+                .execute(&mut *tx)
+                .await?;
             for tag in tags {
-                sqlx::query("INSERT INTO member_tags (member_id, tag_id) VALUES ($1, $2)").bind(member_id).bind(*tag).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO member_tags (member_id, tag_id) VALUES ($1, $2)")
+                    .bind(member_id)
+                    .bind(*tag)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Ok::<_, StoreError>(())
         })
@@ -233,7 +378,11 @@ fn invite_url(code: &str) -> String {
 pub async fn my_invite(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Invite>> {
     actor.require(Permission::Invite)?;
     let code = app.store.invite_code(actor.user_id).await?;
-    Ok(Json(Invite { invite_url: invite_url(&code), qr_url: "/api/v1/me/invite/qr.svg".to_owned(), invite_code: code }))
+    Ok(Json(Invite {
+        invite_url: invite_url(&code),
+        qr_url: "/api/v1/me/invite/qr.svg".to_owned(),
+        invite_code: code,
+    }))
 }
 
 /// My invite QR code as an SVG image (managers, promoters).
@@ -242,7 +391,10 @@ pub async fn my_invite_qr(State(app): State<AppState>, actor: Actor) -> ApiResul
     actor.require(Permission::Invite)?;
     let code = app.store.invite_code(actor.user_id).await?;
     let qr = qrcode::QrCode::new(invite_url(&code).as_bytes()).map_err(ApiError::internal)?;
-    let svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).build();
+    let svg = qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
+        .build();
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
@@ -257,17 +409,36 @@ pub struct Binding {
     pub reason: String,
 }
 
-async fn require_role(app: &AppState, user_id: i64, role: Role, field: &str) -> ApiResult<crate::accounts::users::User> {
+async fn require_role(
+    app: &AppState,
+    user_id: i64,
+    role: Role,
+    field: &str,
+) -> ApiResult<crate::accounts::users::User> {
     match app.store.user_by_id(user_id).await? {
         Some(user) if user.roles.contains(&role) && !user.disabled => Ok(user),
-        _ => Err(ApiError::invalid_field("invalid_binding", field, format!("{field}: 须为启用中的{} (an enabled {})", role.entry_label(), role.as_str()))),
+        _ => Err(ApiError::invalid_field(
+            "invalid_binding",
+            field,
+            format!(
+                "{field}: 须为启用中的{} (an enabled {})",
+                role.entry_label(),
+                role.as_str()
+            ),
+        )),
     }
 }
 
 /// Bind a member to a manager and/or promoter (admin, customer service); history keeps the change.
 #[utoipa::path(post, path = "/admin/members/{id}/binding", tag = "members", params(("id" = i64, Path)), request_body = Binding,
     responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn bind(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Binding>) -> ApiResult<Json<MemberView>> {
+pub async fn bind(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Binding>,
+) -> ApiResult<Json<MemberView>> {
     actor.require(Permission::ReviewMembers)?;
     scoped_member(&app, &actor, id).await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
@@ -278,8 +449,14 @@ pub async fn bind(State(app): State<AppState>, actor: Actor, client: ClientInfo,
         require_role(&app, promoter, Role::Promoter, "promoter_id").await?;
     }
     let now = app.clock.now_ms();
-    let to = Inviter { manager_id: input.manager_id, promoter_id: input.promoter_id, region_id: None };
-    app.store.bind_member(id, to, &reason, Some(actor.user_id), now).await?;
+    let to = Inviter {
+        manager_id: input.manager_id,
+        promoter_id: input.promoter_id,
+        region_id: None,
+    };
+    app.store
+        .bind_member(id, to, &reason, Some(actor.user_id), now)
+        .await?;
     app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.bind", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "manager_id": input.manager_id, "promoter_id": input.promoter_id, "reason": reason }) }, &client, now).await?;
     super::review::get(State(app), actor, Path(id)).await
 }
@@ -294,10 +471,22 @@ pub struct HistoryLine {
 /// Who served this member when (members in the caller's scope).
 #[utoipa::path(get, path = "/admin/members/{id}/history", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = [HistoryLine]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn history(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<Vec<HistoryLine>>> {
+pub async fn history(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<HistoryLine>>> {
     scoped_member(&app, &actor, id).await?;
     let lines = app.store.binding_history("member", id).await?;
-    Ok(Json(lines.into_iter().map(|change| HistoryLine { at: rfc3339(change.at), change }).collect()))
+    Ok(Json(
+        lines
+            .into_iter()
+            .map(|change| HistoryLine {
+                at: rfc3339(change.at),
+                change,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -310,7 +499,13 @@ pub struct PromoterBinding {
 /// Bind a promoter to his manager (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/manager", tag = "staff", params(("id" = i64, Path)), request_body = PromoterBinding,
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn bind_promoter(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<PromoterBinding>) -> ApiResult<StatusCode> {
+pub async fn bind_promoter(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<PromoterBinding>,
+) -> ApiResult<StatusCode> {
     actor.require(Permission::ManageStaff)?;
     match app.store.user_by_id(id).await? {
         Some(user) if user.roles.contains(&Role::Promoter) => {}
@@ -319,8 +514,22 @@ pub async fn bind_promoter(State(app): State<AppState>, actor: Actor, client: Cl
     require_role(&app, input.manager_id, Role::Manager, "manager_id").await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
-    app.store.bind_promoter(id, input.manager_id, &reason, actor.user_id, now).await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "promoter.bind", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "manager_id": input.manager_id }) }, &client, now).await?;
+    app.store
+        .bind_promoter(id, input.manager_id, &reason, actor.user_id, now)
+        .await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "promoter.bind",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "manager_id": input.manager_id }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -334,19 +543,32 @@ pub struct Handover {
 /// A manager leaves: his customers, regions and promoters move to a successor (admin; A3).
 #[utoipa::path(post, path = "/admin/staff/{id}/handover", tag = "staff", params(("id" = i64, Path)), request_body = Handover,
     responses((status = 200, body = HandoverCounts), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn hand_over(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Handover>) -> ApiResult<Json<HandoverCounts>> {
+pub async fn hand_over(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Handover>,
+) -> ApiResult<Json<HandoverCounts>> {
     actor.require(Permission::ManageStaff)?;
     match app.store.user_by_id(id).await? {
         Some(user) if user.roles.contains(&Role::Manager) => {}
         _ => return Err(ApiError::not_found()),
     }
     if input.successor_id == id {
-        return Err(ApiError::invalid_field("invalid_binding", "successor_id", "接任者不能是本人 (successor_id: someone else)"));
+        return Err(ApiError::invalid_field(
+            "invalid_binding",
+            "successor_id",
+            "接任者不能是本人 (successor_id: someone else)",
+        ));
     }
     require_role(&app, input.successor_id, Role::Manager, "successor_id").await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
-    let counts = app.store.hand_over(id, input.successor_id, &reason, actor.user_id, now).await?;
+    let counts = app
+        .store
+        .hand_over(id, input.successor_id, &reason, actor.user_id, now)
+        .await?;
     app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "manager.handover", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "successor_id": input.successor_id, "customers": counts.customers, "regions": counts.regions, "promoters": counts.promoters }) }, &client, now).await?;
     Ok(Json(counts))
 }
@@ -382,13 +604,31 @@ pub struct Credit {
 /// Set a member's payment terms and credit limit (admin, customer service; B6).
 #[utoipa::path(put, path = "/admin/members/{id}/credit", tag = "members", params(("id" = i64, Path)), request_body = Credit,
     responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn set_credit(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Credit>) -> ApiResult<Json<MemberView>> {
+pub async fn set_credit(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Credit>,
+) -> ApiResult<Json<MemberView>> {
     actor.require(Permission::ReviewMembers)?;
     scoped_member(&app, &actor, id).await?;
     let limit = parse_fen(input.limit_fen, "limit_fen")?;
     app.store.set_credit(id, input.terms, limit).await?;
     let now = app.clock.now_ms();
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.credit", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "terms": input.terms.as_str(), "limit_fen": limit }) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "member.credit",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "terms": input.terms.as_str(), "limit_fen": limit }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     super::review::get(State(app), actor, Path(id)).await
 }
 
@@ -413,12 +653,20 @@ pub async fn list_tags(State(app): State<AppState>, actor: Actor) -> ApiResult<J
 
 /// Create a member tag (admin, customer service).
 #[utoipa::path(post, path = "/admin/tags", tag = "members", request_body = TagInput, responses((status = 201, body = Tag), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_tag(State(app): State<AppState>, actor: Actor, ApiJson(input): ApiJson<TagInput>) -> ApiResult<(StatusCode, Json<Tag>)> {
+pub async fn create_tag(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<TagInput>,
+) -> ApiResult<(StatusCode, Json<Tag>)> {
     actor.require(Permission::ReviewMembers)?;
     let name = parse_name(&input.name, "name", 20)?;
     match app.store.insert_tag(&name, app.clock.now_ms()).await {
         Ok(id) => Ok((StatusCode::CREATED, Json(Tag { id, name }))),
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict("tag_taken", "name", "标签已存在 (name: a tag with this name exists)")),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "tag_taken",
+            "name",
+            "标签已存在 (name: a tag with this name exists)",
+        )),
         Err(err) => Err(err.into()),
     }
 }
@@ -432,16 +680,27 @@ pub struct TagIds {
 /// Set a member's tags (admin, customer service).
 #[utoipa::path(put, path = "/admin/members/{id}/tags", tag = "members", params(("id" = i64, Path)), request_body = TagIds,
     responses((status = 200, body = [Tag]), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn set_tags(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>, ApiJson(input): ApiJson<TagIds>) -> ApiResult<Json<Vec<Tag>>> {
+pub async fn set_tags(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<TagIds>,
+) -> ApiResult<Json<Vec<Tag>>> {
     actor.require(Permission::ReviewMembers)?;
     scoped_member(&app, &actor, id).await?;
     let all = app.store.list_tags().await?;
     let wanted: BTreeSet<i64> = input.tag_ids.iter().copied().collect();
     if let Some(unknown) = wanted.iter().find(|t| !all.iter().any(|a| a.id == **t)) {
-        return Err(ApiError::invalid_field("unknown_tag", "tag_ids", format!("标签不存在: {unknown} (tag_ids: no tag {unknown})")));
+        return Err(ApiError::invalid_field(
+            "unknown_tag",
+            "tag_ids",
+            format!("标签不存在: {unknown} (tag_ids: no tag {unknown})"),
+        ));
     }
     app.store.set_member_tags(id, &wanted).await?;
-    Ok(Json(all.into_iter().filter(|t| wanted.contains(&t.id)).collect()))
+    Ok(Json(
+        all.into_iter().filter(|t| wanted.contains(&t.id)).collect(),
+    ))
 }
 
 // ---- verifiers add members ----------------------------------------------------------------
@@ -458,7 +717,12 @@ pub struct StoreMember {
 /// my region, authorised, and completes his profile himself.
 #[utoipa::path(post, path = "/verifier/members", tag = "members", request_body = StoreMember,
     responses((status = 201, body = MemberView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn add_member(State(app): State<AppState>, actor: Actor, client: ClientInfo, ApiJson(input): ApiJson<StoreMember>) -> ApiResult<(StatusCode, Json<MemberView>)> {
+pub async fn add_member(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<StoreMember>,
+) -> ApiResult<(StatusCode, Json<MemberView>)> {
     actor.require(Permission::AddMembers)?;
     let phone = Phone::parse(&input.phone)?;
     let user = NewUser {
@@ -475,18 +739,45 @@ pub async fn add_member(State(app): State<AppState>, actor: Actor, client: Clien
     let now = app.clock.now_ms();
     let id = match app.store.insert_user(&user, now).await {
         Ok(id) => id,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("phone_taken", "phone", "该手机号已注册 (phone: already registered)")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "phone_taken",
+                "phone",
+                "该手机号已注册 (phone: already registered)",
+            ));
+        }
         Err(err) => return Err(err.into()),
     };
     let region = actor.region_ids.iter().next().copied();
     app.store.added_by(id, actor.user_id, region).await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.add_at_store", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "phone": phone.masked() }) }, &client, now).await?;
-    let record = app.store.member(id).await?.ok_or_else(ApiError::not_found)?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "member.add_at_store",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "phone": phone.masked() }),
+            },
+            &client,
+            now,
+        )
+        .await?;
+    let record = app
+        .store
+        .member(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::CREATED, Json(MemberView::of(record))))
 }
 
 impl Store {
-    pub async fn added_by(&self, member_id: i64, verifier: i64, region_id: Option<i64>) -> StoreResult<()> {
+    pub async fn added_by(
+        &self,
+        member_id: i64,
+        verifier: i64,
+        region_id: Option<i64>,
+    ) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query("INSERT INTO members (user_id, added_by, region_id) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET added_by = excluded.added_by, region_id = excluded.region_id")
                 .bind(member_id).bind(verifier).bind(region_id).execute(pool).await.map(|r| r.rows_affected())

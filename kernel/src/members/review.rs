@@ -75,9 +75,14 @@ pub fn scope_of(actor: &Actor) -> MemberScope {
     if actor.has(Permission::ReviewMembers) {
         MemberScope::All
     } else if actor.is(Role::Manager) {
-        MemberScope::Manager { regions: actor.region_ids.iter().copied().collect(), manager_id: actor.user_id }
+        MemberScope::Manager {
+            regions: actor.region_ids.iter().copied().collect(),
+            manager_id: actor.user_id,
+        }
     } else {
-        MemberScope::Promoter { promoter_id: actor.user_id }
+        MemberScope::Promoter {
+            promoter_id: actor.user_id,
+        }
     }
 }
 
@@ -90,7 +95,11 @@ pub async fn can_review(app: &AppState, actor: &Actor, member_id: i64) -> ApiRes
     if !actor.has(Permission::ReadMembers) {
         return Ok(false);
     }
-    Ok(app.store.member(member_id).await?.is_some_and(|m| in_scope(actor, &m)))
+    Ok(app
+        .store
+        .member(member_id)
+        .await?
+        .is_some_and(|m| in_scope(actor, &m)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -106,7 +115,11 @@ pub struct MemberQuery {
 /// Members in the caller's scope, newest first, by state, region, level or tag (admin, customer
 /// service, managers, promoters).
 #[utoipa::path(get, path = "/admin/members", tag = "members", params(MemberQuery), responses((status = 200, body = [MemberView])), security(("bearer" = [])))]
-pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<MemberQuery>) -> ApiResult<Json<Vec<MemberView>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<MemberQuery>,
+) -> ApiResult<Json<Vec<MemberView>>> {
     actor.require(Permission::ReadMembers)?;
     let filter = MemberFilter {
         state: q.state,
@@ -117,12 +130,23 @@ pub async fn list(State(app): State<AppState>, actor: Actor, Query(q): Query<Mem
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    Ok(Json(app.store.list_members(&filter).await?.into_iter().map(MemberView::of).collect()))
+    Ok(Json(
+        app.store
+            .list_members(&filter)
+            .await?
+            .into_iter()
+            .map(MemberView::of)
+            .collect(),
+    ))
 }
 
 pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
     actor.require(Permission::ReadMembers)?;
-    let member = app.store.member(id).await?.ok_or_else(ApiError::not_found)?;
+    let member = app
+        .store
+        .member(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     if !in_scope(actor, &member) {
         return Err(ApiError::not_found());
     }
@@ -131,7 +155,11 @@ pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<
 
 /// One member with his profile photos (404 outside the caller's scope).
 #[utoipa::path(get, path = "/admin/members/{id}", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor, Path(id): Path<i64>) -> ApiResult<Json<MemberView>> {
+pub async fn get(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<MemberView>> {
     Ok(Json(MemberView::of(scoped_member(&app, &actor, id).await?)))
 }
 
@@ -146,39 +174,100 @@ pub struct Approval {
 }
 
 fn not_waiting() -> ApiError {
-    ApiError::new(axum::http::StatusCode::CONFLICT, "invalid_state", "该会员不在待审核状态 (the member is not waiting for review)")
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "invalid_state",
+        "该会员不在待审核状态 (the member is not waiting for review)",
+    )
 }
 
 /// Approve a member whose profile is complete (admin, customer service).
 #[utoipa::path(post, path = "/admin/members/{id}/approve", tag = "members", params(("id" = i64, Path)), request_body = Approval,
     responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn approve(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Approval>) -> ApiResult<Json<MemberView>> {
+pub async fn approve(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Approval>,
+) -> ApiResult<Json<MemberView>> {
     actor.require(Permission::ReviewMembers)?;
     let member = scoped_member(&app, &actor, id).await?;
     let levels = app.store.list_levels().await?;
     let level_id = match input.level_id {
         Some(level) if levels.iter().any(|l| l.id == level) => level,
-        Some(_) => return Err(ApiError::invalid_field("unknown_level", "level_id", "会员等级不存在 (level_id: no such level)")),
-        None => levels.iter().find(|l| l.is_default).map(|l| l.id).ok_or_else(|| ApiError::invalid_field("unknown_level", "level_id", "请选择会员等级 (no default level: choose one)"))?,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "unknown_level",
+                "level_id",
+                "会员等级不存在 (level_id: no such level)",
+            ));
+        }
+        None => levels
+            .iter()
+            .find(|l| l.is_default)
+            .map(|l| l.id)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "unknown_level",
+                    "level_id",
+                    "请选择会员等级 (no default level: choose one)",
+                )
+            })?,
     };
-    if app.store.unknown_regions([input.region_id]).await?.contains(&input.region_id) {
-        return Err(ApiError::invalid_field("unknown_region", "region_id", "区域不存在 (region_id: no such region)"));
+    if app
+        .store
+        .unknown_regions([input.region_id])
+        .await?
+        .contains(&input.region_id)
+    {
+        return Err(ApiError::invalid_field(
+            "unknown_region",
+            "region_id",
+            "区域不存在 (region_id: no such region)",
+        ));
     }
     if let Some(manager) = input.manager_id {
-        let serves = app.store.user_by_id(manager).await?.is_some_and(|u| u.roles.contains(&Role::Manager) && u.region_ids.contains(&input.region_id) && !u.disabled);
+        let serves = app.store.user_by_id(manager).await?.is_some_and(|u| {
+            u.roles.contains(&Role::Manager)
+                && u.region_ids.contains(&input.region_id)
+                && !u.disabled
+        });
         if !serves {
-            return Err(ApiError::invalid_field("invalid_manager", "manager_id", "须为该区域的客户经理 (manager_id: a manager of that region)"));
+            return Err(ApiError::invalid_field(
+                "invalid_manager",
+                "manager_id",
+                "须为该区域的客户经理 (manager_id: a manager of that region)",
+            ));
         }
     }
     if member.state() != Some(MemberState::ProfileComplete) {
         return Err(not_waiting());
     }
     let now = app.clock.now_ms();
-    if !app.store.approve_member(id, level_id, input.region_id, input.manager_id, actor.user_id, now).await? {
+    if !app
+        .store
+        .approve_member(
+            id,
+            level_id,
+            input.region_id,
+            input.manager_id,
+            actor.user_id,
+            now,
+        )
+        .await?
+    {
         return Err(not_waiting());
     }
     for channel in [Channel::Inbox, Channel::Sms] {
-        let message = OutgoingMessage { channel, recipient: member.phone.clone(), user_id: Some(id), template: "member.approved".to_owned(), params: serde_json::json!({}), body: APPROVED_TEXT.to_owned() };
+        let message = OutgoingMessage {
+            channel,
+            recipient: member.phone.clone(),
+            user_id: Some(id),
+            template: "member.approved".to_owned(),
+            params: serde_json::json!({}),
+            body: APPROVED_TEXT.to_owned(),
+        };
         app.store.enqueue_message(&message, now).await?;
     }
     app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.approve", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "level_id": level_id, "region_id": input.region_id, "manager_id": input.manager_id }) }, &client, now).await?;
@@ -196,12 +285,22 @@ pub struct Rejection {
 /// customer service).
 #[utoipa::path(post, path = "/admin/members/{id}/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
     responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn reject(State(app): State<AppState>, actor: Actor, client: ClientInfo, Path(id): Path<i64>, ApiJson(input): ApiJson<Rejection>) -> ApiResult<Json<MemberView>> {
+pub async fn reject(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Rejection>,
+) -> ApiResult<Json<MemberView>> {
     actor.require(Permission::ReviewMembers)?;
     let member = scoped_member(&app, &actor, id).await?;
     let reason = crate::accounts::parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
-    if !app.store.reject_member(id, &reason, actor.user_id, now).await? {
+    if !app
+        .store
+        .reject_member(id, &reason, actor.user_id, now)
+        .await?
+    {
         return Err(not_waiting());
     }
     let message = OutgoingMessage {
@@ -213,6 +312,18 @@ pub async fn reject(State(app): State<AppState>, actor: Actor, client: ClientInf
         body: format!("您的资料未通过审核：{reason}。请修改后重新提交。"),
     };
     app.store.enqueue_message(&message, now).await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.reject", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "reason": reason }) }, &client, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "member.reject",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "reason": reason }),
+            },
+            &client,
+            now,
+        )
+        .await?;
     get(State(app), actor, Path(id)).await
 }
