@@ -252,6 +252,7 @@ impl Store {
             }
             Ok::<_, StoreError>(counts)
         })?;
+        self.clear_caches();
         // The search index is derived from the restored products.
         self.reindex_all().await?;
         Ok(counts)

@@ -231,7 +231,29 @@ impl Settings {
 }
 
 impl Store {
+    /// The settings, from a copy at most a second old (every page reads them).
     pub async fn settings(&self) -> StoreResult<Settings> {
+        if let Ok(cached) = self.caches.settings.lock()
+            && let Some((at, settings)) = cached.as_ref()
+            && at.elapsed() < crate::store::CACHE_TTL
+        {
+            return Ok(settings.clone());
+        }
+        let settings = self.load_settings().await?;
+        if let Ok(mut cached) = self.caches.settings.lock() {
+            *cached = Some((std::time::Instant::now(), settings.clone()));
+        }
+        Ok(settings)
+    }
+
+    /// Forgets cached copies after a write that may change them (settings, a restore).
+    pub fn clear_caches(&self) {
+        if let Ok(mut cached) = self.caches.settings.lock() {
+            *cached = None;
+        }
+    }
+
+    async fn load_settings(&self) -> StoreResult<Settings> {
         let stored: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(SETTINGS_KEY)
@@ -279,6 +301,7 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?;
+        self.clear_caches();
         Ok(())
     }
 }

@@ -30,7 +30,17 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    pub(crate) caches: std::sync::Arc<Caches>,
 }
+
+/// Short-lived copies of data read on every request. Several instances may share a database,
+/// so a cached value lives at most `CACHE_TTL`; this instance's own writes clear it at once.
+#[derive(Default)]
+pub(crate) struct Caches {
+    pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
+}
+
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Errors a storage method reports; handlers map them to API errors.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +218,7 @@ impl Store {
                 .await?;
             Store {
                 db: Db::Postgres(pool),
+                caches: Default::default(),
             }
         } else if url.starts_with("sqlite:") {
             // WAL with synchronous=NORMAL survives a killed process (every committed
@@ -224,6 +235,7 @@ impl Store {
                 .await?;
             Store {
                 db: Db::Sqlite(pool),
+                caches: Default::default(),
             }
         } else {
             return Err(StoreError::Other(format!(

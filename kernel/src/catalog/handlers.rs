@@ -817,7 +817,8 @@ pub struct ProductQuery {
 /// The filter a query asks for, after checking the caller may filter and sort by price.
 fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, bool)> {
     let (sort, by_relevance) = match q.sort.as_deref() {
-        None | Some("new") => (ProductSort::Newest, q.sort.is_none()),
+        None => (ProductSort::Newest, true),
+        Some("new") => (ProductSort::Newest, false),
         Some("relevance") => (ProductSort::Newest, true),
         Some("price_asc") => (ProductSort::PriceAsc, false),
         Some("price_desc") => (ProductSort::PriceDesc, false),
@@ -829,7 +830,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
             ));
         }
     };
-    if sort != ProductSort::Newest {
+    if matches!(sort, ProductSort::PriceAsc | ProductSort::PriceDesc) {
         view.require_visible("sort")?;
     }
     if q.min_price_fen.is_some() {
@@ -858,6 +859,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         max_price_fen: q.max_price_fen,
         price_level: view.level_id(),
         ids: None,
+        text: None,
         supplier_id: None,
         hot_only,
         recommended_only,
@@ -929,34 +931,24 @@ pub async fn search(
             "q: 最多100个字符 (at most 100 characters)",
         ));
     }
-    // A scanned barcode names one SKU: show its product.
+    // A scanned barcode names one SKU: show its product; anything else is a text match.
     let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit())
     {
         app.store.product_id_by_barcode(text).await?
     } else {
         None
     };
-    let matches = match barcode_hit {
-        Some(id) => vec![(id, 1.0)],
-        None => app.store.search_products(text).await?,
-    };
-    filter.ids = Some(matches.iter().map(|(id, _)| *id).collect());
-    let ids = if by_relevance {
-        // Filter all matches, keep their rank order, then take the page.
-        let (limit, offset) = (filter.limit, filter.offset);
-        filter.limit = 1000;
-        filter.offset = 0;
-        let kept = app.store.filter_product_ids(&filter).await?;
-        matches
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| kept.contains(id))
-            .skip(usize::try_from(offset).unwrap_or(0))
-            .take(usize::try_from(limit).unwrap_or(20))
-            .collect()
-    } else {
-        app.store.filter_product_ids(&filter).await?
-    };
+    match barcode_hit {
+        Some(id) => filter.ids = Some(vec![id]),
+        None => match super::search::match_expression(app.store.backend(), text) {
+            Some(expression) => filter.text = Some(expression),
+            None => return Ok(Json(Vec::new())),
+        },
+    }
+    if by_relevance {
+        filter.sort = ProductSort::Relevance;
+    }
+    let ids = app.store.filter_product_ids(&filter).await?;
     let products = app.store.products_by_ids(&ids).await?;
     Ok(Json(
         products
@@ -1059,9 +1051,7 @@ pub async fn import(
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     };
-    for id in &touched {
-        app.store.reindex_product(*id).await?;
-    }
+    app.store.reindex_products(&touched).await?;
     let op = Operation {
         actor_id: Some(actor.user_id),
         action: "catalog.import",

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use jieba_rs::Jieba;
 use pinyin::ToPinyin;
 
-use super::Product;
+use super::{Category, Product};
 use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Loading the dictionary takes a moment: once per process, on first use.
@@ -88,9 +88,26 @@ impl SearchDoc {
     }
 }
 
+/// The names of a category and its ancestors (a product is found by its categories' names).
+fn category_path(categories: &[Category], category_id: Option<i64>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut next = category_id;
+    while let Some(id) = next {
+        let Some(category) = categories.iter().find(|c| c.id == id) else {
+            break;
+        };
+        names.push(category.name.clone());
+        next = category.parent_id;
+        if names.len() > 3 {
+            break;
+        }
+    }
+    names
+}
+
 /// A query in each backend's syntax, every word required; ASCII words also match as prefixes
 /// (typing `aqm` finds `aqmgd`). `None` when the query has no words.
-fn match_expression(backend: Backend, query: &str) -> Option<String> {
+pub fn match_expression(backend: Backend, query: &str) -> Option<String> {
     let terms = words(query);
     if terms.is_empty() {
         return None;
@@ -119,26 +136,17 @@ fn match_expression(backend: Backend, query: &str) -> Option<String> {
     }))
 }
 
-/// At most this many matches are ranked; a query that broad needs filters anyway.
-const MAX_MATCHES: i64 = 1000;
-
 impl Store {
     /// Rebuilds one product's index entry from what is stored (after any write to it).
     pub async fn reindex_product(&self, id: i64) -> StoreResult<()> {
-        let Some(product) = self.product(id).await? else {
-            return Ok(());
-        };
-        let brand = match product.brand_id {
-            Some(brand) => self
-                .list_brands()
-                .await?
-                .into_iter()
-                .find(|b| b.id == brand)
-                .map(|b| b.name),
-            None => None,
-        };
-        let categories = self.category_path(product.category_id).await?;
-        let doc = SearchDoc::of(&product, brand.as_deref(), &categories);
+        self.reindex_products(&[id]).await
+    }
+
+    /// Rebuilds the index entries of many products: brands and categories are read once, the
+    /// products in pages of 500, each page written in one transaction.
+    pub async fn reindex_products(&self, ids: &[i64]) -> StoreResult<()> {
+        let brands = self.list_brands().await?;
+        let categories = self.list_categories().await?;
         let (delete, insert) = match self.backend() {
             Backend::Sqlite => (
                 "DELETE FROM product_fts WHERE rowid = $1",
@@ -149,17 +157,41 @@ impl Store {
                 "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)",
             ),
         };
-        in_tx!(self, |tx| {
-            sqlx::query(delete).bind(id).execute(&mut *tx).await?;
-            sqlx::query(insert)
-                .bind(id)
-                .bind(&doc.name_tokens)
-                .bind(&doc.body_tokens)
-                .bind(&doc.initials)
-                .execute(&mut *tx)
-                .await?;
-            Ok::<_, StoreError>(())
-        })
+        for page in ids.chunks(500) {
+            let products = self.products_by_ids(page).await?;
+            // Segmenting is CPU work: done before the write transaction, not inside it.
+            let docs: Vec<(i64, SearchDoc)> = products
+                .iter()
+                .map(|product| {
+                    let brand = product
+                        .brand_id
+                        .and_then(|id| brands.iter().find(|b| b.id == id))
+                        .map(|b| b.name.as_str());
+                    (
+                        product.id,
+                        SearchDoc::of(
+                            product,
+                            brand,
+                            &category_path(&categories, product.category_id),
+                        ),
+                    )
+                })
+                .collect();
+            in_tx!(self, |tx| {
+                for (id, doc) in &docs {
+                    sqlx::query(delete).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(insert)
+                        .bind(id)
+                        .bind(&doc.name_tokens)
+                        .bind(&doc.body_tokens)
+                        .bind(&doc.initials)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(())
     }
 
     /// Rebuilds the whole index (after a restore, or with `pifa reindex`). Returns the count.
@@ -169,53 +201,8 @@ impl Store {
         )
         .fetch_all(pool)
         .await)?;
-        for id in &ids {
-            self.reindex_product(*id).await?;
-        }
+        self.reindex_products(&ids).await?;
         Ok(ids.len())
-    }
-
-    /// The names of a category and its ancestors (a product is found by its categories' names).
-    async fn category_path(&self, category_id: Option<i64>) -> StoreResult<Vec<String>> {
-        let categories = self.list_categories().await?;
-        let mut names = Vec::new();
-        let mut next = category_id;
-        while let Some(id) = next {
-            let Some(category) = categories.iter().find(|c| c.id == id) else {
-                break;
-            };
-            names.push(category.name.clone());
-            next = category.parent_id;
-            if names.len() > 3 {
-                break;
-            }
-        }
-        Ok(names)
-    }
-
-    /// Products matching every word of `query`, best first, as (id, score); higher is better.
-    pub async fn search_products(&self, query: &str) -> StoreResult<Vec<(i64, f64)>> {
-        let backend = self.backend();
-        let Some(expression) = match_expression(backend, query) else {
-            return Ok(Vec::new());
-        };
-        Ok(match backend {
-            // bm25 is lower-is-better; negate it. Weights: name 10, body 1, initials 5.
-            Backend::Sqlite => on_pool!(self, |pool| {
-                sqlx::query_as("SELECT rowid, -bm25(product_fts, 10.0, 1.0, 5.0) AS score FROM product_fts WHERE product_fts MATCH $1 ORDER BY score DESC LIMIT $2")
-                    .bind(&expression)
-                    .bind(MAX_MATCHES)
-                    .fetch_all(pool)
-                    .await
-            })?,
-            Backend::Postgres => on_pool!(self, |pool| {
-                sqlx::query_as("SELECT product_id, ts_rank(document, q)::FLOAT8 AS score FROM product_search, to_tsquery('simple', $1) q WHERE document @@ q ORDER BY score DESC, product_id LIMIT $2")
-                    .bind(&expression)
-                    .bind(MAX_MATCHES)
-                    .fetch_all(pool)
-                    .await
-            })?,
-        })
     }
 
     /// The product holding the SKU with this barcode.

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// A SKU as written (ids come from the database).
 #[derive(Debug, Clone)]
@@ -58,8 +58,10 @@ pub struct ProductFilter {
     pub min_price_fen: Option<i64>,
     pub max_price_fen: Option<i64>,
     pub price_level: Option<i64>,
-    /// Only these products (search matches).
+    /// Only these products (a scanned barcode's).
     pub ids: Option<Vec<i64>>,
+    /// Only products matching this full-text expression (`search::match_expression`).
+    pub text: Option<String>,
     /// Only this supplier's goods.
     pub supplier_id: Option<i64>,
     pub hot_only: bool,
@@ -75,6 +77,8 @@ pub enum ProductSort {
     Newest,
     PriceAsc,
     PriceDesc,
+    /// Best text match first (only with `text`).
+    Relevance,
 }
 
 #[derive(FromRow)]
@@ -388,8 +392,20 @@ impl Store {
         if filter.ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
+        let backend = self.backend();
         Ok(on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new("SELECT p.id FROM products p WHERE 1 = 1");
+            // The text match joins the backend's index: FTS5 with bm25 (name 10, body 1,
+            // initials 5), or the weighted tsvector with ts_rank. One query filters, ranks and
+            // pages.
+            let mut query = sqlx::QueryBuilder::new("SELECT p.id FROM products p");
+            if let Some(text) = &filter.text {
+                match backend {
+                    Backend::Sqlite => query.push(" JOIN product_fts ON product_fts.rowid = p.id WHERE product_fts MATCH ").push_bind(text.clone()),
+                    Backend::Postgres => query.push(" JOIN product_search ps ON ps.product_id = p.id WHERE ps.document @@ to_tsquery('simple', ").push_bind(text.clone()).push(")"),
+                };
+            } else {
+                query.push(" WHERE 1 = 1");
+            }
             if filter.on_shelf_only {
                 query.push(" AND p.on_shelf = TRUE");
             }
@@ -444,6 +460,20 @@ impl Store {
                 ProductSort::Newest => {
                     query.push(" ORDER BY p.id DESC");
                 }
+                ProductSort::Relevance => match (&filter.text, backend) {
+                    (Some(_), Backend::Sqlite) => {
+                        query.push(" ORDER BY bm25(product_fts, 10.0, 1.0, 5.0), p.id");
+                    }
+                    (Some(text), Backend::Postgres) => {
+                        query
+                            .push(" ORDER BY ts_rank(ps.document, to_tsquery('simple', ")
+                            .push_bind(text.clone())
+                            .push(")) DESC, p.id");
+                    }
+                    (None, _) => {
+                        query.push(" ORDER BY p.id DESC");
+                    }
+                },
                 ProductSort::PriceAsc | ProductSort::PriceDesc => {
                     let direction = if filter.sort == ProductSort::PriceAsc {
                         "ASC"
@@ -478,7 +508,9 @@ impl Store {
                 .await
         })?;
         let mut products = self.with_skus(rows).await?;
-        products.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+        let order: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        products.sort_by_key(|p| order.get(&p.id).copied());
         Ok(products)
     }
 
