@@ -205,6 +205,37 @@ pub const DATA_TABLES: &[&str] = &[
 /// Tables a restore empties without refilling.
 pub const EPHEMERAL_TABLES: &[&str] = &["sessions", "verification_codes", "rate_limits"];
 
+/// Appends a parenthesised list of bound ids: `(1, 2, 3)`. An empty list becomes `(-1)`: it
+/// must match nothing, and `IN ()` is not valid SQL.
+pub(crate) fn push_id_list<DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    ids: impl IntoIterator<Item = i64>,
+) where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut ids = ids.into_iter().peekable();
+    query.push("(");
+    if ids.peek().is_none() {
+        query.push_bind(-1_i64);
+    }
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    query.push(")");
+}
+
+/// `head` (ending in `IN `) followed by the bound ids.
+pub(crate) fn id_list_query<DB: sqlx::Database>(head: &str, ids: &[i64]) -> sqlx::QueryBuilder<DB>
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Arguments: Default,
+{
+    let mut query = sqlx::QueryBuilder::new(head);
+    push_id_list(&mut query, ids.iter().copied());
+    query
+}
+
 impl Store {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`) and applies
     /// pending migrations.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use sqlx::FromRow;
 
 use super::{MemberState, Role};
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
 
 /// A person with an account: a member, a staff member, or both.
 #[derive(Debug, Clone)]
@@ -170,14 +170,9 @@ impl Store {
                 query.push(" AND EXISTS (SELECT 1 FROM user_regions g WHERE g.user_id = u.id AND g.region_id = ").push_bind(region_id).push(")");
             }
             if let Some(regions) = &filter.within_regions {
-                query.push(" AND EXISTS (SELECT 1 FROM user_regions g WHERE g.user_id = u.id AND g.region_id IN (");
-                let mut separated = query.separated(", ");
-                // An empty scope must match nothing, and `IN ()` is not valid SQL.
-                separated.push_bind(-1_i64);
-                for id in regions {
-                    separated.push_bind(*id);
-                }
-                query.push("))");
+                query.push(" AND EXISTS (SELECT 1 FROM user_regions g WHERE g.user_id = u.id AND g.region_id IN ");
+                push_id_list(&mut query, regions.iter().copied());
+                query.push(")");
             }
             query.push(" ORDER BY u.id");
             query.build_query_as().fetch_all(pool).await
@@ -320,8 +315,8 @@ impl Store {
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let roles: Vec<(i64, String)> = on_pool!(self, |pool| {
-            id_list_query(
-                "SELECT user_id, role FROM user_roles WHERE user_id IN (",
+            crate::store::id_list_query(
+                "SELECT user_id, role FROM user_roles WHERE user_id IN ",
                 &ids,
             )
             .build_query_as()
@@ -329,8 +324,8 @@ impl Store {
             .await
         })?;
         let regions: Vec<(i64, i64)> = on_pool!(self, |pool| {
-            id_list_query(
-                "SELECT user_id, region_id FROM user_regions WHERE user_id IN (",
+            crate::store::id_list_query(
+                "SELECT user_id, region_id FROM user_regions WHERE user_id IN ",
                 &ids,
             )
             .build_query_as()
@@ -360,21 +355,6 @@ impl Store {
         let (roles, region_ids) = self.roles_and_regions(row.id).await?;
         Ok(user_from_row(row, roles, region_ids))
     }
-}
-
-/// `head` followed by the bound ids and a closing parenthesis.
-pub(crate) fn id_list_query<DB: sqlx::Database>(head: &str, ids: &[i64]) -> sqlx::QueryBuilder<DB>
-where
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    DB::Arguments: Default,
-{
-    let mut query = sqlx::QueryBuilder::new(head);
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    query.push(")");
-    query
 }
 
 fn user_from_row(row: UserRow, roles: BTreeSet<Role>, region_ids: BTreeSet<i64>) -> User {

@@ -6,6 +6,48 @@ use sqlx::FromRow;
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
 use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
 
+/// Replaces a SKU's level prices inside the caller's transaction `$tx`.
+macro_rules! write_level_prices {
+    ($tx:ident, $sku_id:expr, $prices:expr) => {{
+        sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1")
+            .bind($sku_id)
+            .execute(&mut *$tx)
+            .await?;
+        for lp in $prices {
+            sqlx::query(
+                "INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)",
+            )
+            .bind($sku_id)
+            .bind(lp.level_id)
+            .bind(lp.price_fen)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use write_level_prices;
+
+/// Replaces a SKU's quantity breaks inside the caller's transaction `$tx`.
+macro_rules! write_breaks {
+    ($tx:ident, $sku_id:expr, $breaks:expr) => {{
+        sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1")
+            .bind($sku_id)
+            .execute(&mut *$tx)
+            .await?;
+        for b in $breaks {
+            sqlx::query(
+                "INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)",
+            )
+            .bind($sku_id)
+            .bind(b.min_qty)
+            .bind(b.price_fen)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use write_breaks;
+
 /// A SKU as written (ids come from the database).
 #[derive(Debug, Clone)]
 pub struct NewSku {
@@ -242,12 +284,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::classify)?;
-                for lp in &sku.level_prices {
-                    sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
-                }
-                for b in &sku.breaks {
-                    sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
-                }
+                write_level_prices!(tx, sku_id, &sku.level_prices);
+                write_breaks!(tx, sku_id, &sku.breaks);
             }
             Ok::<_, StoreError>(id)
         })
@@ -274,20 +312,8 @@ impl Store {
             .await
             .map_err(StoreError::classify)?;
             if let Some(product_id) = product_id {
-                sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1")
-                    .bind(sku_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1")
-                    .bind(sku_id)
-                    .execute(&mut *tx)
-                    .await?;
-                for lp in &sku.level_prices {
-                    sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
-                }
-                for b in &sku.breaks {
-                    sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
-                }
+                write_level_prices!(tx, sku_id, &sku.level_prices);
+                write_breaks!(tx, sku_id, &sku.breaks);
                 sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
                     .bind(product_id)
                     .bind(now_ms)
@@ -416,12 +442,8 @@ impl Store {
                 query.push(" AND p.recommended = TRUE");
             }
             if let Some(ids) = &filter.ids {
-                query.push(" AND p.id IN (");
-                let mut list = query.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
-                }
-                query.push(")");
+                query.push(" AND p.id IN ");
+                crate::store::push_id_list(&mut query, ids.iter().copied());
             }
             if let Some(brand_id) = filter.brand_id {
                 query.push(" AND p.brand_id = ").push_bind(brand_id);
@@ -502,7 +524,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let rows: Vec<ProductRow> = on_pool!(self, |pool| {
-            crate::accounts::users::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN ("), ids)
+            crate::store::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN "), ids)
                 .build_query_as()
                 .fetch_all(pool)
                 .await
@@ -520,8 +542,8 @@ impl Store {
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let skus: Vec<SkuRow> = on_pool!(self, |pool| {
-            crate::accounts::users::id_list_query(
-                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode FROM skus WHERE product_id IN (",
+            crate::store::id_list_query(
+                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode FROM skus WHERE product_id IN ",
                 &ids,
             )
             .push(" ORDER BY product_id, sort, id")
@@ -534,8 +556,8 @@ impl Store {
             (Vec::new(), Vec::new())
         } else {
             let level_prices = on_pool!(self, |pool| {
-                crate::accounts::users::id_list_query(
-                    "SELECT sku_id, level_id, price_fen FROM sku_level_prices WHERE sku_id IN (",
+                crate::store::id_list_query(
+                    "SELECT sku_id, level_id, price_fen FROM sku_level_prices WHERE sku_id IN ",
                     &sku_ids,
                 )
                 .push(" ORDER BY level_id")
@@ -544,8 +566,8 @@ impl Store {
                 .await
             })?;
             let breaks = on_pool!(self, |pool| {
-                crate::accounts::users::id_list_query(
-                    "SELECT sku_id, min_qty, price_fen FROM sku_price_breaks WHERE sku_id IN (",
+                crate::store::id_list_query(
+                    "SELECT sku_id, min_qty, price_fen FROM sku_price_breaks WHERE sku_id IN ",
                     &sku_ids,
                 )
                 .push(" ORDER BY min_qty")

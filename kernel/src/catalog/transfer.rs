@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::storage::NewSku;
+use super::storage::{NewSku, write_breaks, write_level_prices};
 use super::{LevelPrice, PriceBreak, Product};
 use crate::money::{format_yuan, parse_fen, parse_yuan};
 use crate::store::{Store, StoreError, StoreResult, in_tx};
@@ -659,22 +659,10 @@ impl Store {
                         }
                     };
                     if product.has_level_prices {
-                        sqlx::query("DELETE FROM sku_level_prices WHERE sku_id = $1")
-                            .bind(sku_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        for lp in &sku.level_prices {
-                            sqlx::query("INSERT INTO sku_level_prices (sku_id, level_id, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(lp.level_id).bind(lp.price_fen).execute(&mut *tx).await?;
-                        }
+                        write_level_prices!(tx, sku_id, &sku.level_prices);
                     }
                     if product.has_breaks {
-                        sqlx::query("DELETE FROM sku_price_breaks WHERE sku_id = $1")
-                            .bind(sku_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        for b in &sku.breaks {
-                            sqlx::query("INSERT INTO sku_price_breaks (sku_id, min_qty, price_fen) VALUES ($1, $2, $3)").bind(sku_id).bind(b.min_qty).bind(b.price_fen).execute(&mut *tx).await?;
-                        }
+                        write_breaks!(tx, sku_id, &sku.breaks);
                     }
                 }
             }

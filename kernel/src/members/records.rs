@@ -139,13 +139,9 @@ impl Store {
                     query
                         .push(" AND (m.manager_id = ")
                         .push_bind(*manager_id)
-                        .push(" OR m.region_id IN (");
-                    let mut list = query.separated(", ");
-                    list.push_bind(-1_i64);
-                    for region in regions {
-                        list.push_bind(*region);
-                    }
-                    query.push("))");
+                        .push(" OR m.region_id IN ");
+                    crate::store::push_id_list(&mut query, regions.iter().copied());
+                    query.push(")");
                 }
                 MemberScope::Promoter { promoter_id } => {
                     query.push(" AND m.promoter_id = ").push_bind(*promoter_id);
