@@ -74,6 +74,8 @@ pub struct Actor {
     pub user_id: i64,
     pub roles: BTreeSet<Role>,
     pub region_ids: BTreeSet<i64>,
+    /// The member's lifecycle state and level, as of this request.
+    pub standing: crate::members::Standing,
 }
 
 /// Which staff records a caller may read.
@@ -129,6 +131,10 @@ mod tests {
             user_id: 1,
             roles: roles.iter().copied().collect(),
             region_ids: BTreeSet::from([1]),
+            standing: crate::members::Standing {
+                state: None,
+                level_id: None,
+            },
         }
     }
 

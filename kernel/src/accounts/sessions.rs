@@ -5,7 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{Backend, Store, StoreResult, on_pool};
 
 pub const BEARER_TTL_MS: i64 = 30 * 86_400_000;
 pub const COOKIE_TTL_MS: i64 = 7 * 86_400_000;
@@ -47,6 +47,12 @@ pub struct SessionOwner {
     pub user_id: i64,
     pub kind: String,
     pub csrf_token: Option<String>,
+    /// The account's roles, comma-separated (read in the same query as the session).
+    pub roles: Option<String>,
+    /// The account's region ids, comma-separated.
+    pub regions: Option<String>,
+    pub member_state: Option<String>,
+    pub level_id: Option<i64>,
 }
 
 impl SessionOwner {
@@ -114,8 +120,22 @@ impl Store {
         token: &str,
         now_ms: i64,
     ) -> StoreResult<Option<SessionOwner>> {
-        let sql = "SELECT s.user_id, s.kind, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-                   WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE";
+        // Every authenticated request runs this: one statement brings the session, the roles,
+        // the regions and the member's standing.
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT s.user_id, s.kind, s.csrf_token,
+                    (SELECT group_concat(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
+                    (SELECT group_concat(g.region_id, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
+                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id
+                FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE",
+            Backend::Postgres => "SELECT s.user_id, s.kind, s.csrf_token,
+                    (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
+                    (SELECT string_agg(g.region_id::TEXT, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
+                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id
+                FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE",
+        };
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(hash_token(token))

@@ -9,8 +9,10 @@ use axum_extra::extract::CookieJar;
 
 use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::{CSRF_HEADER, ClientInfo, SESSION_COOKIE};
+use crate::accounts::{MemberState, Role};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::members::Standing;
 
 /// Where the session token came from: the API's bearer header or the pages' cookie.
 pub enum PresentedToken {
@@ -66,11 +68,28 @@ async fn resolve_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>,
             ));
         }
     }
-    let (roles, region_ids) = state.store.roles_and_regions(owner.user_id).await?;
+    let list = |text: &Option<String>| {
+        text.as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|part| !part.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     Ok(Some(Actor {
         user_id: owner.user_id,
-        roles,
-        region_ids,
+        roles: list(&owner.roles)
+            .iter()
+            .filter_map(|r| Role::from_db(r))
+            .collect(),
+        region_ids: list(&owner.regions)
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect(),
+        standing: Standing {
+            state: owner.member_state.as_deref().and_then(MemberState::from_db),
+            level_id: owner.level_id,
+        },
     }))
 }
 
