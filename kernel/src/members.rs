@@ -137,20 +137,6 @@ impl Store {
             Ok::<_, StoreError>(())
         })
     }
-
-    pub async fn standing(&self, user_id: i64) -> StoreResult<Standing> {
-        let row: Option<(Option<String>, Option<i64>)> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT u.member_state, m.level_id FROM users u LEFT JOIN members m ON m.user_id = u.id WHERE u.id = $1")
-                .bind(user_id)
-                .fetch_optional(pool)
-                .await
-        })?;
-        let (state, level_id) = row.unwrap_or((None, None));
-        Ok(Standing {
-            state: state.as_deref().and_then(MemberState::from_db),
-            level_id,
-        })
-    }
 }
 
 #[derive(Deserialize, ToSchema)]

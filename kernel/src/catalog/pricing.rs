@@ -34,13 +34,14 @@ impl PriceView {
         if actor.is_some_and(|a| a.roles.iter().any(|role| *role != Role::Member)) {
             return Ok(PriceView::Visible { level_id: None });
         }
-        let standing = match actor {
-            Some(actor) => store.standing(actor.user_id).await?,
-            None => crate::members::Standing {
+        // The standing came with the session, in the same statement.
+        let standing = actor.map_or(
+            crate::members::Standing {
                 state: None,
                 level_id: None,
             },
-        };
+            |a| a.standing,
+        );
         match (settings.shop_mode, standing.state) {
             (_, Some(MemberState::Approved)) => Ok(PriceView::Visible {
                 level_id: standing.level_id,
