@@ -109,5 +109,7 @@ pub struct Product {
     pub supplier_id: Option<i64>,
     pub unit: Unit,
     pub on_shelf: bool,
+    /// Picture URLs (`/api/v1/images/…`), in display order.
+    pub images: Vec<String>,
     pub skus: Vec<Sku>,
 }

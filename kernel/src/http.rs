@@ -142,6 +142,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::low_stock))
         .merge(
             OpenApiRouter::new()
+                .routes(routes!(catalog::add_image))
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
+        .routes(routes!(catalog::delete_image))
+        .routes(routes!(catalog::image))
+        .merge(
+            OpenApiRouter::new()
                 .routes(routes!(catalog::import))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )

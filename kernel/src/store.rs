@@ -155,6 +155,7 @@ migrations! {
     3 => "0003_member_profiles",
     4 => "0004_search",
     5 => "0005_relations",
+    6 => "0006_product_images",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -193,6 +194,7 @@ pub const DATA_TABLES: &[&str] = &[
     "brands",
     "units",
     "products",
+    "product_images",
     "skus",
     "sku_level_prices",
     "sku_price_breaks",

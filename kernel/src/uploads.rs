@@ -27,6 +27,8 @@ pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 pub enum UploadKind {
     ShopPhoto,
     Licence,
+    /// A public catalogue picture.
+    ProductImage,
 }
 
 impl UploadKind {
@@ -34,6 +36,7 @@ impl UploadKind {
         match self {
             UploadKind::ShopPhoto => "shop_photo",
             UploadKind::Licence => "licence",
+            UploadKind::ProductImage => "product",
         }
     }
 }

@@ -90,10 +90,13 @@ enum Record {
     WaitingMember,
     /// The waiting member's licence photo (PNG bytes).
     Licence,
+    /// The hard hat's picture (PNG bytes).
+    Picture,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
 /// every caller not named; `200-` means a 2xx whose body must *not* contain the record.
+#[rustfmt::skip]
 const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/auth/codes", Record::None, "*=202"),
     ("POST /api/v1/auth/signup", Record::None, "*=201"),
@@ -102,300 +105,75 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/auth/logout", Record::None, "*=204 anon=401"),
     ("GET /api/v1/me", Record::Caller, "*=200 anon=401"),
     ("GET /api/v1/regions", Record::Haikou, "*=200"),
-    (
-        "POST /api/v1/admin/regions",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "PUT /api/v1/admin/regions/{id}",
-        Record::Haikou,
-        "*=403 anon=401 admin=200",
-    ),
+    ("POST /api/v1/admin/regions", Record::None, "*=403 anon=401 admin=201"),
+    ("PUT /api/v1/admin/regions/{id}", Record::Haikou, "*=403 anon=401 admin=200"),
     ("GET /api/v1/shop", Record::Shop, "*=200"),
-    (
-        "GET /api/v1/admin/settings",
-        Record::Settings,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "PUT /api/v1/admin/settings",
-        Record::Settings,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "GET /api/v1/admin/messages",
-        Record::Message,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "GET /api/v1/admin/audit/logins",
-        Record::Login,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "GET /api/v1/admin/audit/operations",
-        Record::Operation,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "GET /api/v1/admin/staff",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/staff",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "GET /api/v1/admin/staff/{id}",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "PATCH /api/v1/admin/staff/{id}",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/staff/{id}/disable",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/staff/{id}/enable",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/staff/{id}/password",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "GET /api/v1/team",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-",
-    ),
-    (
-        "GET /api/v1/team/{id}",
-        Record::HaikouDriver,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404",
-    ),
-    (
-        "GET /api/v1/admin/levels",
-        Record::Level,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200",
-    ),
-    (
-        "POST /api/v1/admin/levels",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "PUT /api/v1/admin/levels/{id}",
-        Record::Level,
-        "*=403 anon=401 admin=200",
-    ),
+    ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/audit/operations", Record::Operation, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/staff", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("PATCH /api/v1/admin/staff/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/disable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/enable", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/staff/{id}/password", Record::HaikouDriver, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/team", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200-"),
+    ("GET /api/v1/team/{id}", Record::HaikouDriver, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("GET /api/v1/admin/levels", Record::Level, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200"),
+    ("POST /api/v1/admin/levels", Record::None, "*=403 anon=401 admin=201"),
+    ("PUT /api/v1/admin/levels/{id}", Record::Level, "*=403 anon=401 admin=200"),
     ("GET /api/v1/categories", Record::Category, "*=200"),
-    (
-        "POST /api/v1/admin/categories",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
+    ("POST /api/v1/admin/categories", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/brands", Record::Brand, "*=200"),
-    (
-        "POST /api/v1/admin/brands",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
+    ("POST /api/v1/admin/brands", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/units", Record::Units, "*=200"),
-    (
-        "POST /api/v1/admin/units",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "POST /api/v1/admin/products",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "GET /api/v1/admin/products/{id}",
-        Record::AdminProduct,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "PATCH /api/v1/admin/products/{id}",
-        Record::AdminProduct,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "PUT /api/v1/admin/skus/{id}",
-        Record::AdminProduct,
-        "*=403 anon=401 admin=200",
-    ),
+    ("POST /api/v1/admin/units", Record::None, "*=403 anon=401 admin=201"),
+    ("POST /api/v1/admin/products", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("PATCH /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("GET /api/v1/products", Record::ShopProduct, "*=200"),
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/search", Record::ShopProduct, "*=200"),
-    (
-        "GET /api/v1/supplier/products",
-        Record::ShopProduct,
-        "*=403 anon=401 supplier=200 supplier2=200-",
-    ),
-    (
-        "GET /api/v1/supplier/products/{id}",
-        Record::AdminProduct,
-        "*=403 anon=401 supplier=200 supplier2=404",
-    ),
-    (
-        "GET /api/v1/admin/stock/low",
-        Record::None,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "GET /api/v1/admin/catalog/export",
-        Record::Export,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/catalog/import",
-        Record::None,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "GET /api/v1/me/profile",
-        Record::None,
-        "*=403 anon=401 member=200 waiting=200",
-    ),
-    (
-        "PUT /api/v1/me/profile",
-        Record::None,
-        "*=403 anon=401 member=200 waiting=200",
-    ),
-    (
-        "GET /api/v1/me/addresses",
-        Record::MemberAddress,
-        "*=403 anon=401 member=200 waiting=200-",
-    ),
-    (
-        "POST /api/v1/me/addresses",
-        Record::None,
-        "*=403 anon=401 member=201 waiting=201",
-    ),
-    (
-        "PUT /api/v1/me/addresses/{id}",
-        Record::MemberAddress,
-        "*=403 anon=401 member=200 waiting=404",
-    ),
+    ("GET /api/v1/supplier/products", Record::ShopProduct, "*=403 anon=401 supplier=200 supplier2=200-"),
+    ("GET /api/v1/supplier/products/{id}", Record::AdminProduct, "*=403 anon=401 supplier=200 supplier2=404"),
+    ("GET /api/v1/admin/stock/low", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/products/{id}/images", Record::None, "*=403 anon=401 admin=201"),
+    ("DELETE /api/v1/admin/products/{id}/images/{key}", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/images/{key}", Record::Picture, "*=200"),
+    ("GET /api/v1/admin/catalog/export", Record::Export, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/catalog/import", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
+    ("PUT /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
+    ("GET /api/v1/me/addresses", Record::MemberAddress, "*=403 anon=401 member=200 waiting=200-"),
+    ("POST /api/v1/me/addresses", Record::None, "*=403 anon=401 member=201 waiting=201"),
+    ("PUT /api/v1/me/addresses/{id}", Record::MemberAddress, "*=403 anon=401 member=200 waiting=404"),
     // A deleted address is, by design, not in the answer: only the status is checked.
-    (
-        "DELETE /api/v1/me/addresses/{id}",
-        Record::None,
-        "*=403 anon=401 member=200 waiting=404",
-    ),
+    ("DELETE /api/v1/me/addresses/{id}", Record::None, "*=403 anon=401 member=200 waiting=404"),
     ("GET /api/v1/me/inbox", Record::None, "*=200 anon=401"),
-    (
-        "GET /api/v1/uploads/{key}",
-        Record::Licence,
-        "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200",
-    ),
-    (
-        "GET /api/v1/admin/members",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-",
-    ),
-    (
-        "GET /api/v1/admin/members/{id}",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404",
-    ),
-    (
-        "GET /api/v1/admin/members/{id}/history",
-        Record::None,
-        "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404",
-    ),
-    (
-        "POST /api/v1/admin/members/{id}/binding",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "PUT /api/v1/admin/members/{id}/credit",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "PUT /api/v1/admin/members/{id}/tags",
-        Record::None,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "GET /api/v1/admin/tags",
-        Record::None,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "POST /api/v1/admin/tags",
-        Record::None,
-        "*=403 anon=401 admin=201 cs=201",
-    ),
-    (
-        "GET /api/v1/me/invite",
-        Record::None,
-        "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200",
-    ),
-    (
-        "GET /api/v1/me/invite/qr.svg",
-        Record::None,
-        "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200",
-    ),
-    (
-        "POST /api/v1/verifier/members",
-        Record::None,
-        "*=403 anon=401 verifier=201",
-    ),
-    (
-        "POST /api/v1/admin/staff/{id}/manager",
-        Record::None,
-        "*=403 anon=401 admin=204",
-    ),
-    (
-        "POST /api/v1/admin/staff/{id}/handover",
-        Record::None,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/members/{id}/approve",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "POST /api/v1/admin/members/{id}/reject",
-        Record::WaitingMember,
-        "*=403 anon=401 admin=200 cs=200",
-    ),
-    (
-        "GET /api/v1/admin/backups",
-        Record::Backup,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/backups",
-        Record::None,
-        "*=403 anon=401 admin=201",
-    ),
-    (
-        "GET /api/v1/admin/backups/{name}",
-        Record::BackupFile,
-        "*=403 anon=401 admin=200",
-    ),
-    (
-        "POST /api/v1/admin/backups/{name}/restore",
-        Record::None,
-        "*=403 anon=401 admin=200",
-    ),
+    ("GET /api/v1/uploads/{key}", Record::Licence, "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200"),
+    ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-"),
+    ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
+    ("GET /api/v1/admin/members/{id}/history", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
+    ("POST /api/v1/admin/members/{id}/binding", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("PUT /api/v1/admin/members/{id}/credit", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("PUT /api/v1/admin/members/{id}/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=201 cs=201"),
+    ("GET /api/v1/me/invite", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
+    ("GET /api/v1/me/invite/qr.svg", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
+    ("POST /api/v1/verifier/members", Record::None, "*=403 anon=401 verifier=201"),
+    ("POST /api/v1/admin/staff/{id}/manager", Record::None, "*=403 anon=401 admin=204"),
+    ("POST /api/v1/admin/staff/{id}/handover", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/backups/{name}/restore", Record::None, "*=403 anon=401 admin=200"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,6 +239,7 @@ struct World {
     promoter_id: i64,
     manager_haikou_id: i64,
     manager_sanya_id: i64,
+    picture_key: String,
 }
 
 const WAITING_PHONE: &str = "13966666666";
@@ -470,6 +249,7 @@ enum Body {
     Json(Value),
     ProfileForm,
     Csv(&'static str),
+    Png,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -602,7 +382,21 @@ impl World {
             .user_id_by_phone(MANAGER_SANYA)
             .await?
             .unwrap_or_default();
+        let picture = app
+            .client
+            .post(app.url(&format!("/api/v1/admin/products/{hard_hat_id}/images")))
+            .bearer_auth(&admin_token)
+            .body(pifa_e2e::TINY_PNG)
+            .send()
+            .await?;
+        let picture: Value = picture.json().await?;
+        let picture_key = picture["images"][0]
+            .as_str()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
         Ok(World {
+            picture_key,
             app,
             tokens,
             haikou_driver_id,
@@ -642,10 +436,15 @@ impl World {
         } else {
             self.haikou_driver_id
         };
+        let key = if template.contains("/images/") {
+            &self.picture_key
+        } else {
+            &self.licence_key
+        };
         let path = template
             .replace("{id}", &id.to_string())
             .replace("{name}", &self.backup_name)
-            .replace("{key}", &self.licence_key);
+            .replace("{key}", key);
         if path.ends_with("/search") {
             format!("{path}?q=aqm")
         } else if path.ends_with("/export") {
@@ -658,7 +457,7 @@ impl World {
     /// The fields of `record` that identify it in a response body.
     fn fields(&self, record: Record, who: Who) -> Vec<String> {
         match record {
-            Record::None | Record::BackupFile | Record::Licence => vec![],
+            Record::None | Record::BackupFile | Record::Licence | Record::Picture => vec![],
             Record::HaikouDriver => vec![DRIVER_HAIKOU.to_owned(), "张师傅".to_owned()],
             Record::Haikou => vec!["海口".to_owned()],
             Record::Shop => vec!["安达劳保五金批发".to_owned()],
@@ -692,6 +491,9 @@ impl World {
     async fn body(&self, route: &str) -> anyhow::Result<Option<Body>> {
         if route == "PUT /api/v1/me/profile" {
             return Ok(Some(Body::ProfileForm));
+        }
+        if route == "POST /api/v1/admin/products/{id}/images" {
+            return Ok(Some(Body::Png));
         }
         if route == "POST /api/v1/admin/catalog/import" {
             return Ok(Some(Body::Csv(
@@ -889,6 +691,11 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                     }
                     Some(Body::Csv(text)) => {
                         request = request.header("content-type", "text/csv").body(*text)
+                    }
+                    Some(Body::Png) => {
+                        request = request
+                            .header("content-type", "image/png")
+                            .body(pifa_e2e::TINY_PNG)
                     }
                     None => {}
                 }

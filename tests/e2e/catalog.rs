@@ -577,3 +577,83 @@ async fn the_full_demo_is_a_real_wholesale_range() -> anyhow::Result<()> {
     assert!(hot.as_array().is_some_and(|h| !h.is_empty()));
     app.stop().await
 }
+
+#[tokio::test]
+async fn product_pictures_are_public_and_leave_no_orphans() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let id = hard_hat(&app).await?.id;
+    let upload = |bytes: &'static [u8], product: i64| {
+        app.client
+            .post(app.url(&format!("/api/v1/admin/products/{product}/images")))
+            .bearer_auth(&admin)
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+    };
+    let refused = upload(b"<svg>not a photo</svg>", id).await?;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&refused.json().await?), "invalid_image");
+    assert_eq!(
+        upload(pifa_e2e::TINY_PNG, 9999).await?.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        app.upload_files().is_empty(),
+        "refused pictures leave no file"
+    );
+
+    let added = upload(pifa_e2e::TINY_PNG, id).await?;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let (_, shown) = app.get(&format!("/api/v1/products/{id}"), None).await?;
+    let url = shown["images"][0].as_str().unwrap_or_default().to_owned();
+    assert!(url.starts_with("/api/v1/images/product-"), "{shown}");
+    let picture = app.client.get(app.url(&url)).send().await?;
+    assert_eq!(
+        picture
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    assert_eq!(
+        picture.bytes().await?.as_ref(),
+        pifa_e2e::TINY_PNG,
+        "anyone sees the picture, byte for byte"
+    );
+
+    let key = url.rsplit('/').next().unwrap_or_default().to_owned();
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/products/9999/images/{key}"),
+            Some(&admin),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a picture belongs to its product"
+    );
+    let (status, after) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/products/{id}/images/{key}"),
+            Some(&admin),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (status, after["images"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    assert_eq!(app.get(&url, None).await?.0, StatusCode::NOT_FOUND);
+    assert!(
+        app.upload_files().is_empty(),
+        "the file went with the picture"
+    );
+    app.stop().await
+}

@@ -761,6 +761,8 @@ pub struct ShopProduct {
     pub unit: UnitView,
     /// Minimum order quantity and step: the inner pack.
     pub moq: i64,
+    /// Picture URLs, in display order.
+    pub images: Vec<String>,
     pub prices_visible: bool,
     pub skus: Vec<ShopSku>,
 }
@@ -776,6 +778,7 @@ impl ShopProduct {
             brand_id: product.brand_id,
             category_id: product.category_id,
             moq: product.unit.inner_qty,
+            images: product.images,
             unit: UnitView::of(product.unit),
             prices_visible: view.is_visible(),
             skus: product
@@ -1108,4 +1111,119 @@ pub async fn low_stock(
 ) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
     actor.require(Permission::ReadStock)?;
     Ok(Json(app.store.low_stock().await?))
+}
+
+// ---- product images ------------------------------------------------------------------------
+
+/// Add a picture to a product (admin): the request body is the image (JPEG, PNG or WebP, at
+/// most 8 MB), sniffed from its bytes.
+#[utoipa::path(post, path = "/admin/products/{id}/images", tag = "catalog", params(("id" = i64, Path)),
+    request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 201, body = Product), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn add_image(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let staged = crate::uploads::stage_image(
+        &app.config.data_dir,
+        crate::uploads::UploadKind::ProductImage,
+        &body,
+        "image",
+    )?;
+    // The file is removed again (on drop) unless the row commits.
+    if !app
+        .store
+        .add_product_image(
+            id,
+            &staged.key,
+            staged.content_type,
+            staged.size_bytes,
+            app.clock.now_ms(),
+        )
+        .await?
+    {
+        return Err(ApiError::not_found());
+    }
+    let key = staged.key.clone();
+    staged.keep();
+    log(
+        &app,
+        &actor,
+        &client,
+        "product.image_add",
+        "product",
+        id,
+        serde_json::json!({ "key": key }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            app.store
+                .product(id)
+                .await?
+                .ok_or_else(ApiError::not_found)?,
+        ),
+    ))
+}
+
+/// Remove a picture from a product (admin).
+#[utoipa::path(delete, path = "/admin/products/{id}/images/{key}", tag = "catalog", params(("id" = i64, Path), ("key" = String, Path)),
+    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_image(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path((id, key)): Path<(i64, String)>,
+) -> ApiResult<Json<Product>> {
+    actor.require(Permission::ManageCatalog)?;
+    if !app.store.delete_product_image(id, &key).await? {
+        return Err(ApiError::not_found());
+    }
+    let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(&key));
+    log(
+        &app,
+        &actor,
+        &client,
+        "product.image_delete",
+        "product",
+        id,
+        serde_json::json!({ "key": key }),
+    )
+    .await?;
+    Ok(Json(
+        app.store
+            .product(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    ))
+}
+
+/// A product picture (public: pictures carry no price).
+#[utoipa::path(get, path = "/images/{key}", tag = "catalog", params(("key" = String, Path)),
+    responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn image(
+    State(app): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let image = app
+        .store
+        .product_image(&key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let bytes = tokio::fs::read(crate::uploads::uploads_dir(&app.config.data_dir).join(&image.key))
+        .await
+        .map_err(ApiError::internal)?;
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, image.content_type)
+        .header(
+            axum::http::header::CACHE_CONTROL,
+            "public, max-age=86400, immutable",
+        )
+        .body(axum::body::Body::from(bytes))
+        .map_err(ApiError::internal)
 }

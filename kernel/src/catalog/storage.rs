@@ -551,6 +551,16 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
+        let images: Vec<(i64, String)> = on_pool!(self, |pool| {
+            crate::store::id_list_query(
+                "SELECT product_id, key FROM product_images WHERE product_id IN ",
+                &ids,
+            )
+            .push(" ORDER BY sort, key")
+            .build_query_as()
+            .fetch_all(pool)
+            .await
+        })?;
         let sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
         let (level_prices, breaks): (Vec<SkuPriceRow>, Vec<SkuPriceRow>) = if sku_ids.is_empty() {
             (Vec::new(), Vec::new())
@@ -596,6 +606,11 @@ impl Store {
                     outer_unit: row.outer_unit,
                 },
                 on_shelf: row.on_shelf,
+                images: images
+                    .iter()
+                    .filter(|(product, _)| *product == row.id)
+                    .map(|(_, key)| image_url(key))
+                    .collect(),
                 skus: skus
                     .iter()
                     .filter(|s| s.product_id == row.id)
@@ -670,6 +685,74 @@ impl Store {
             )
             .fetch_all(pool)
             .await
+        })?)
+    }
+}
+
+/// The public URL of a product image.
+pub fn image_url(key: &str) -> String {
+    format!("/api/v1/images/{key}")
+}
+
+/// A product image row.
+#[derive(Debug, Clone, FromRow)]
+pub struct ProductImage {
+    pub key: String,
+    pub product_id: i64,
+    pub content_type: String,
+}
+
+impl Store {
+    pub async fn add_product_image(
+        &self,
+        product_id: i64,
+        key: &str,
+        content_type: &str,
+        size_bytes: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        in_tx!(self, |tx| {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE id = $1")
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                sqlx::query(
+                    "INSERT INTO product_images (key, product_id, content_type, size_bytes, sort, created_at)
+                     VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(sort), 0) + 1 FROM product_images WHERE product_id = $2), $5)",
+                )
+                .bind(key)
+                .bind(product_id)
+                .bind(content_type)
+                .bind(size_bytes)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok::<_, StoreError>(exists.is_some())
+        })
+    }
+
+    pub async fn product_image(&self, key: &str) -> StoreResult<Option<ProductImage>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT key, product_id, content_type FROM product_images WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// Removes an image row of `product_id`; false when it is not that product's.
+    pub async fn delete_product_image(&self, product_id: i64, key: &str) -> StoreResult<bool> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM product_images WHERE key = $1 AND product_id = $2")
+                .bind(key)
+                .bind(product_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
         })?)
     }
 }
