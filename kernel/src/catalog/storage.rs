@@ -330,67 +330,29 @@ impl Store {
         changes: &ProductChanges,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
-            let found = sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
+        // One statement: absent changes keep the stored value (brand and category may also be
+        // cleared, so they carry an explicit "given" flag).
+        let sql = "UPDATE products SET name = COALESCE($2, name), description = COALESCE($3, description),
+                   on_shelf = COALESCE($4, on_shelf), hot = COALESCE($5, hot), recommended = COALESCE($6, recommended),
+                   brand_id = CASE WHEN $7 THEN $8 ELSE brand_id END, category_id = CASE WHEN $9 THEN $10 ELSE category_id END,
+                   updated_at = $11 WHERE id = $1";
+        Ok(on_pool!(self, |pool| {
+            sqlx::query(sql)
                 .bind(id)
+                .bind(&changes.name)
+                .bind(&changes.description)
+                .bind(changes.on_shelf)
+                .bind(changes.hot)
+                .bind(changes.recommended)
+                .bind(changes.brand_id.is_some())
+                .bind(changes.brand_id.flatten())
+                .bind(changes.category_id.is_some())
+                .bind(changes.category_id.flatten())
                 .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if found {
-                if let Some(name) = &changes.name {
-                    sqlx::query("UPDATE products SET name = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(description) = &changes.description {
-                    sqlx::query("UPDATE products SET description = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(description)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(brand_id) = changes.brand_id {
-                    sqlx::query("UPDATE products SET brand_id = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(brand_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(category_id) = changes.category_id {
-                    sqlx::query("UPDATE products SET category_id = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(category_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(on_shelf) = changes.on_shelf {
-                    sqlx::query("UPDATE products SET on_shelf = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(on_shelf)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(hot) = changes.hot {
-                    sqlx::query("UPDATE products SET hot = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(hot)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(recommended) = changes.recommended {
-                    sqlx::query("UPDATE products SET recommended = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(recommended)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Ok::<_, StoreError>(found)
-        })
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })?)
     }
 
     pub async fn product(&self, id: i64) -> StoreResult<Option<Product>> {
