@@ -188,28 +188,21 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<bool> {
         in_tx!(self, |tx| {
-            let found = sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+            // Name and plate in one statement; absent changes keep the stored value (the plate
+            // may also be cleared, so it carries an explicit "given" flag).
+            let found = sqlx::query(
+                "UPDATE users SET name = COALESCE($2, name), vehicle_plate = CASE WHEN $3 THEN $4 ELSE vehicle_plate END, updated_at = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&changes.name)
+            .bind(changes.vehicle_plate.is_some())
+            .bind(changes.vehicle_plate.clone().flatten())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
                 == 1;
             if found {
-                if let Some(name) = &changes.name {
-                    sqlx::query("UPDATE users SET name = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(plate) = &changes.vehicle_plate {
-                    sqlx::query("UPDATE users SET vehicle_plate = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(plate)
-                        .execute(&mut *tx)
-                        .await?;
-                }
                 if let Some(roles) = &changes.roles {
                     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                         .bind(id)
