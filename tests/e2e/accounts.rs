@@ -3,7 +3,7 @@
 //! input with its stable code and no change to the database.
 
 use pifa_e2e::pifa_demo::{ADMIN, MEMBER};
-use pifa_e2e::{Backend, TestApp, on_both_backends};
+use pifa_e2e::{Backend, TestApp, error_code, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -11,10 +11,6 @@ const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
 
 fn signup_body(phone: &str, code: &str) -> Value {
     json!({ "company_name": "海口兴达五金", "contact_name": "赵老板", "phone": phone, "email": "zhao@example.com", "password": "xingda2026", "code": code })
-}
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
 }
 
 async fn signup_then_sign_in_then_profile(backend: Backend) -> anyhow::Result<()> {

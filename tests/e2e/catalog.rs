@@ -3,16 +3,12 @@
 //! input refused with nothing written.
 
 use pifa_e2e::pifa_demo::{ADMIN, MEMBER};
-use pifa_e2e::{Backend, TestApp, on_both_backends};
+use pifa_e2e::{Backend, TestApp, error_code, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
 const SENTINEL: i64 = 987_654;
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
 
 async fn hard_hat(app: &TestApp) -> anyhow::Result<pifa::catalog::Product> {
     let products = app

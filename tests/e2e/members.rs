@@ -2,15 +2,11 @@
 //! no file and no row behind, review by staff, the member told in his inbox, his address book.
 
 use pifa_e2e::pifa_demo::{ADMIN, MANAGER_HAIKOU, MANAGER_SANYA, MEMBER, SERVICE};
-use pifa_e2e::{Backend, JPEG_HEAD, TINY_PNG, TestApp, on_both_backends, profile_form};
+use pifa_e2e::{Backend, JPEG_HEAD, TINY_PNG, TestApp, error_code, on_both_backends, profile_form};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
 
 async fn ids(app: &TestApp) -> anyhow::Result<(i64, i64, i64)> {
     let regions = app.store.list_regions().await?;

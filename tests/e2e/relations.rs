@@ -3,15 +3,11 @@
 //! credit terms, tags, and members added by a verifier.
 
 use pifa_e2e::pifa_demo::{ADMIN, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER, SERVICE, VERIFIER};
-use pifa_e2e::{Backend, TestApp, on_both_backends};
+use pifa_e2e::{Backend, TestApp, error_code, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
 
 async fn sign_up_with(
     app: &TestApp,

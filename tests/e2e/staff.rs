@@ -1,15 +1,11 @@
 //! Staff administration (A6), regions (E1), settings (L3) and the operation log (A5) over HTTP.
 
 use pifa_e2e::pifa_demo::{ADMIN, DRIVER_HAIKOU, MANAGER_SANYA};
-use pifa_e2e::{Backend, TestApp, on_both_backends};
+use pifa_e2e::{Backend, TestApp, error_code, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
 
 async fn staff_lifecycle(backend: Backend) -> anyhow::Result<()> {
     let Some(app) = TestApp::with_demo(backend).await? else {

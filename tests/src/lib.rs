@@ -415,6 +415,11 @@ impl TestApp {
     }
 }
 
+/// The stable code of an error response (`<none>` when the body is not one).
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
 /// Phones of the demo accounts, by role.
 pub mod pifa_demo {
     pub const ADMIN: &str = "13800000001";
