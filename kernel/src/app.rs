@@ -97,6 +97,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
+        let cache_listener = self.state.store.follow_changes();
         let router = crate::http::router(self.state.clone());
         axum::serve(
             self.listener,
@@ -106,6 +107,9 @@ impl Server {
         .await
         .context("serving HTTP")?;
         maintenance.abort();
+        if let Some(listener) = cache_listener {
+            listener.abort();
+        }
         self.state.store.close().await;
         Ok(())
     }

@@ -252,7 +252,7 @@ impl Store {
             }
             Ok::<_, StoreError>(counts)
         })?;
-        self.clear_caches();
+        self.changed(crate::store::Change::Everything).await;
         // The search index is derived from the restored products.
         self.reindex_all().await?;
         Ok(counts)

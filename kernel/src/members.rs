@@ -23,7 +23,7 @@ use crate::accounts::{MemberState, parse_name};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// A member level (会员等级): each SKU may carry a price per level.
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl Store {
     ) -> StoreResult<()> {
         let upsert = "INSERT INTO members (user_id, level_id, region_id, reviewed_at) VALUES ($1, $2, $3, $4)
                       ON CONFLICT (user_id) DO UPDATE SET level_id = excluded.level_id, region_id = excluded.region_id, reviewed_at = excluded.reviewed_at";
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             sqlx::query("UPDATE users SET member_state = $2, updated_at = $3 WHERE id = $1")
                 .bind(user_id)
                 .bind(state.as_str())
@@ -135,7 +135,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             Ok::<_, StoreError>(())
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 }
 

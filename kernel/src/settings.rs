@@ -246,13 +246,6 @@ impl Store {
         Ok(settings)
     }
 
-    /// Forgets cached copies after a write that may change them (settings, a restore).
-    pub fn clear_caches(&self) {
-        if let Ok(mut cached) = self.caches.settings.lock() {
-            *cached = None;
-        }
-    }
-
     async fn load_settings(&self) -> StoreResult<Settings> {
         let stored: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
@@ -301,7 +294,7 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?;
-        self.clear_caches();
+        self.changed(crate::store::Change::Settings).await;
         Ok(())
     }
 }

@@ -13,6 +13,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlitePool};
 
+mod cache;
+
+pub(crate) use cache::Caches;
+pub use cache::Change;
+
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,13 +38,7 @@ pub struct Store {
     pub(crate) caches: std::sync::Arc<Caches>,
 }
 
-/// Short-lived copies of data read on every request. Several instances may share a database,
-/// so a cached value lives at most `CACHE_TTL`; this instance's own writes clear it at once.
-#[derive(Default)]
-pub(crate) struct Caches {
-    pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
-}
-
+/// How long the settings' copy lives (see `settings`).
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Errors a storage method reports; handlers map them to API errors.

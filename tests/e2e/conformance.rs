@@ -429,3 +429,106 @@ on_both_backends!(
     catalogue_postgres,
     catalogue_products_prices_and_filters
 );
+
+/// Instances sharing one PostgreSQL database keep cached products and sessions (see
+/// `store::cache`): a write through one is seen through the other without waiting for any
+/// expiry. (An SQLite file belongs to one process; its writes clear the cache directly, which
+/// the catalogue story above shows.)
+#[tokio::test]
+async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()> {
+    use pifa::catalog::Unit;
+    use pifa::catalog::storage::{NewProduct, NewSku, ProductChanges};
+    let Some(database) = TestDatabase::create(Backend::Postgres).await? else {
+        return Ok(());
+    };
+    let writer = Store::open(&database.url).await?;
+    let reader = Store::open(&database.url).await?;
+    let listener = reader.follow_changes();
+    let unit = writer
+        .insert_unit(
+            &Unit {
+                id: 0,
+                item_unit: "个".into(),
+                inner_qty: 1,
+                inner_unit: "个".into(),
+                outer_qty: 1,
+                outer_unit: "个".into(),
+            },
+            NOW,
+        )
+        .await?;
+    let sku = NewSku {
+        model: String::new(),
+        spec: String::new(),
+        price_fen: 2800,
+        cost_fen: None,
+        stock: 10,
+        allow_backorder: false,
+        low_stock_threshold: None,
+        weight_g: None,
+        barcode: None,
+        level_prices: vec![],
+        breaks: vec![],
+    };
+    let hat = writer
+        .insert_product(
+            &NewProduct {
+                item_no: "AQM-001".into(),
+                name: "安全帽".into(),
+                description: String::new(),
+                brand_id: None,
+                category_id: None,
+                supplier_id: None,
+                unit_id: unit,
+                on_shelf: true,
+                skus: vec![sku],
+            },
+            NOW,
+        )
+        .await?;
+    let user = writer
+        .insert_user(&member("13900000001", None), NOW)
+        .await?;
+    let session = writer
+        .create_session(user, SessionKind::Bearer, &ClientInfo::default(), NOW)
+        .await?;
+
+    // The reader caches both …
+    let name_seen =
+        async |store: &Store| Ok::<_, anyhow::Error>(store.product(hat).await?.map(|p| p.name));
+    assert_eq!(name_seen(&reader).await?.as_deref(), Some("安全帽"));
+    assert!(reader.session_owner(&session.token, NOW).await?.is_some());
+    // … the writer changes them …
+    writer
+        .update_product(
+            hat,
+            &ProductChanges {
+                name: Some("加厚安全帽".into()),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .await?;
+    writer.delete_session(&session.token).await?;
+    // … and the reader learns it from the database's message, not from an expiry.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let name = name_seen(&reader).await?;
+        let signed_in = reader.session_owner(&session.token, NOW).await?.is_some();
+        if name.as_deref() == Some("加厚安全帽") && !signed_in {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader still sees {name:?}, signed in: {signed_in}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if let Some(listener) = listener {
+        listener.abort();
+    }
+    writer.close().await;
+    reader.close().await;
+    database.drop_database().await;
+    Ok(())
+}

@@ -5,7 +5,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use crate::store::{Backend, Store, StoreResult, on_pool};
+use std::sync::Arc;
+
+use crate::store::{Backend, Change, Store, StoreResult, on_pool};
 
 pub const BEARER_TTL_MS: i64 = 30 * 86_400_000;
 pub const COOKIE_TTL_MS: i64 = 7 * 86_400_000;
@@ -53,6 +55,7 @@ pub struct SessionOwner {
     pub regions: Option<String>,
     pub member_state: Option<String>,
     pub level_id: Option<i64>,
+    pub expires_at: i64,
 }
 
 impl SessionOwner {
@@ -114,35 +117,49 @@ impl Store {
         })
     }
 
-    /// The live session behind `token`, if its account is enabled.
+    /// The live session behind `token`, if its account is enabled. Every authenticated
+    /// request asks, so the answer is cached (see `store::cache`) until a change to sessions,
+    /// roles, regions or standing; expiry is checked on every use.
     pub async fn session_owner(
         &self,
         token: &str,
         now_ms: i64,
-    ) -> StoreResult<Option<SessionOwner>> {
-        // Every authenticated request runs this: one statement brings the session, the roles,
-        // the regions and the member's standing.
+    ) -> StoreResult<Option<Arc<SessionOwner>>> {
+        let token_hash = hash_token(token);
+        if let Some(owner) = self.caches.session(&token_hash)
+            && owner.expires_at > now_ms
+        {
+            return Ok(Some(owner));
+        }
+        let generation = self.caches.generation();
+        // One statement brings the session, the roles, the regions and the member's standing.
         let sql = match self.backend() {
             Backend::Sqlite => "SELECT s.user_id, s.kind, s.csrf_token,
                     (SELECT group_concat(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
                     (SELECT group_concat(g.region_id, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
-                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id
+                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id, s.expires_at
                 FROM sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE",
             Backend::Postgres => "SELECT s.user_id, s.kind, s.csrf_token,
                     (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
                     (SELECT string_agg(g.region_id::TEXT, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
-                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id
+                    u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id, s.expires_at
                 FROM sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE",
         };
-        Ok(on_pool!(self, |pool| {
+        let owner: Option<SessionOwner> = on_pool!(self, |pool| {
             sqlx::query_as(sql)
-                .bind(hash_token(token))
+                .bind(&token_hash)
                 .bind(now_ms)
                 .fetch_optional(pool)
                 .await
-        })?)
+        })?;
+        Ok(owner.map(|owner| {
+            let owner = Arc::new(owner);
+            self.caches
+                .remember_session(token_hash, owner.clone(), generation);
+            owner
+        }))
     }
 
     pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
@@ -153,6 +170,7 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?;
+        self.changed(Change::Accounts).await;
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use sqlx::FromRow;
 
 use super::{MemberState, Role};
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
 
 /// A person with an account: a member, a staff member, or both.
 #[derive(Debug, Clone)]
@@ -187,7 +187,7 @@ impl Store {
         changes: &StaffChanges,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             // Name and plate in one statement; absent changes keep the stored value (the plate
             // may also be cleared, so it carries an explicit "given" flag).
             let found = sqlx::query(
@@ -233,12 +233,14 @@ impl Store {
                 }
             }
             Ok::<_, StoreError>(found)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     /// Disables or enables an account; disabling also ends all its sessions.
     pub async fn set_disabled(&self, id: i64, disabled: bool, now_ms: i64) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let found =
                 sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
@@ -255,13 +257,15 @@ impl Store {
                     .await?;
             }
             Ok::<_, StoreError>(found)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     /// Replaces the password and ends every session of the account (a reset must lock out
     /// whoever knew the old one).
     pub async fn set_password_hash(&self, id: i64, hash: &str, now_ms: i64) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let found =
                 sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
@@ -276,7 +280,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             Ok::<_, StoreError>(found)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     pub(crate) async fn roles_and_regions(

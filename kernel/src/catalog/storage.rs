@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
-use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Backend, Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Replaces a SKU's level prices inside the caller's transaction `$tx`.
 macro_rules! write_level_prices {
@@ -293,7 +293,7 @@ impl Store {
 
     /// Replaces one SKU's fields, level prices and breaks in one transaction; false when absent.
     pub async fn replace_sku(&self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let product_id = in_tx!(self, |tx| {
             let product_id: Option<i64> = sqlx::query_scalar(
                 "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10
                  WHERE id = $1 RETURNING product_id",
@@ -320,8 +320,12 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            Ok::<_, StoreError>(product_id.is_some())
-        })
+            Ok::<_, StoreError>(product_id)
+        })?;
+        if let Some(product_id) = product_id {
+            self.changed(Change::Product(product_id)).await;
+        }
+        Ok(product_id.is_some())
     }
 
     pub async fn update_product(
@@ -336,7 +340,7 @@ impl Store {
                    on_shelf = COALESCE($4, on_shelf), hot = COALESCE($5, hot), recommended = COALESCE($6, recommended),
                    brand_id = CASE WHEN $7 THEN $8 ELSE brand_id END, category_id = CASE WHEN $9 THEN $10 ELSE category_id END,
                    updated_at = $11 WHERE id = $1";
-        Ok(on_pool!(self, |pool| {
+        let found = on_pool!(self, |pool| {
             sqlx::query(sql)
                 .bind(id)
                 .bind(&changes.name)
@@ -352,21 +356,13 @@ impl Store {
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected() == 1)
-        })?)
+        })?;
+        self.changed(Change::Product(id)).await;
+        Ok(found)
     }
 
     pub async fn product(&self, id: i64) -> StoreResult<Option<Product>> {
-        let sql = format!("{PRODUCT_SELECT} WHERE p.id = $1");
-        let row: Option<ProductRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
-            sql.clone()
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-        match row {
-            Some(row) => Ok(self.with_skus(vec![row]).await?.into_iter().next()),
-            None => Ok(None),
-        }
+        Ok(self.products_by_ids(&[id]).await?.into_iter().next())
     }
 
     /// A page of products, SKUs included.
@@ -480,22 +476,36 @@ impl Store {
         })?)
     }
 
-    /// Products with their SKUs, in the order of `ids`.
+    /// Products with their SKUs, in the order of `ids` (absent ids are skipped). Product pages,
+    /// lists and search results all come through here, from the cache where it has them.
     pub async fn products_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Product>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut found: std::collections::HashMap<i64, std::sync::Arc<Product>> = ids
+            .iter()
+            .filter_map(|id| self.caches.product(*id).map(|product| (*id, product)))
+            .collect();
+        let missing: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let generation = self.caches.generation();
+            let rows: Vec<ProductRow> = on_pool!(self, |pool| {
+                crate::store::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN "), &missing)
+                    .build_query_as()
+                    .fetch_all(pool)
+                    .await
+            })?;
+            for product in self.with_skus(rows).await? {
+                let product = std::sync::Arc::new(product);
+                self.caches.remember_product(product.clone(), generation);
+                found.insert(product.id, product);
+            }
         }
-        let rows: Vec<ProductRow> = on_pool!(self, |pool| {
-            crate::store::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN "), ids)
-                .build_query_as()
-                .fetch_all(pool)
-                .await
-        })?;
-        let mut products = self.with_skus(rows).await?;
-        let order: std::collections::HashMap<i64, usize> =
-            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        products.sort_by_key(|p| order.get(&p.id).copied());
-        Ok(products)
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.get(id).map(|product| Product::clone(product)))
+            .collect())
     }
 
     async fn with_skus(&self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
@@ -673,7 +683,7 @@ impl Store {
         size_bytes: i64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE id = $1")
                 .bind(product_id)
                 .fetch_optional(&mut *tx)
@@ -692,7 +702,9 @@ impl Store {
                 .await?;
             }
             Ok::<_, StoreError>(exists.is_some())
-        })
+        })?;
+        self.changed(Change::Product(product_id)).await;
+        Ok(outcome)
     }
 
     pub async fn product_image(&self, key: &str) -> StoreResult<Option<ProductImage>> {
@@ -708,13 +720,15 @@ impl Store {
 
     /// Removes an image row of `product_id`; false when it is not that product's.
     pub async fn delete_product_image(&self, product_id: i64, key: &str) -> StoreResult<bool> {
-        Ok(on_pool!(self, |pool| {
+        let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM product_images WHERE key = $1 AND product_id = $2")
                 .bind(key)
                 .bind(product_id)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected() == 1)
-        })?)
+        })?;
+        self.changed(Change::Product(product_id)).await;
+        Ok(deleted)
     }
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::storage::{NewSku, write_breaks, write_level_prices};
 use super::{LevelPrice, PriceBreak, Product};
 use crate::money::{format_yuan, parse_fen, parse_yuan};
-use crate::store::{Store, StoreError, StoreResult, in_tx};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx};
 
 pub const ITEM_NO: &str = "货号";
 pub const NAME: &str = "商品名称";
@@ -613,7 +613,7 @@ impl Store {
         products: &[ImportProduct],
         now_ms: i64,
     ) -> StoreResult<(ImportSummary, Vec<i64>)> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let mut summary = ImportSummary::default();
             let mut touched = Vec::new();
             for product in products {
@@ -667,7 +667,9 @@ impl Store {
                 }
             }
             Ok::<_, StoreError>((summary, touched))
-        })
+        })?;
+        self.changed(Change::Catalogue).await;
+        Ok(outcome)
     }
 }
 

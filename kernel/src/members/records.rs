@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use crate::accounts::MemberState;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// A member as staff review him.
 #[derive(Debug, Clone, FromRow)]
@@ -165,7 +165,7 @@ impl Store {
         profile: &ProfileWrite,
         now_ms: i64,
     ) -> StoreResult<Vec<String>> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let old: Option<(Option<String>, Option<String>)> =
                 sqlx::query_as("SELECT shop_photo, licence_photo FROM members WHERE user_id = $1")
                     .bind(user_id)
@@ -244,7 +244,9 @@ impl Store {
                     .await?;
             }
             Ok::<_, StoreError>(replaced)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     /// Approves a member whose profile is complete: level, region and manager in one step.
@@ -258,7 +260,7 @@ impl Store {
         by: i64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let moved = sqlx::query("UPDATE users SET member_state = 'approved', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
                 .bind(id)
                 .bind(now_ms)
@@ -272,7 +274,9 @@ impl Store {
                     .execute(&mut *tx).await?;
             }
             Ok::<_, StoreError>(moved)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     /// Rejects a member whose profile is complete, with the reason he will read.
@@ -283,7 +287,7 @@ impl Store {
         by: i64,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let moved = sqlx::query("UPDATE users SET member_state = 'rejected', updated_at = $2 WHERE id = $1 AND member_state = 'profile_complete'")
                 .bind(id)
                 .bind(now_ms)
@@ -295,6 +299,8 @@ impl Store {
                 sqlx::query("UPDATE members SET reject_reason = $2, reviewed_by = $3, reviewed_at = $4 WHERE user_id = $1").bind(id).bind(reason).bind(by).bind(now_ms).execute(&mut *tx).await?;
             }
             Ok::<_, StoreError>(moved)
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 }

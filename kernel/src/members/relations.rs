@@ -23,7 +23,7 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::money::parse_fen;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Invite codes avoid look-alike characters (0/O, 1/I) so they can be read out and typed.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -215,7 +215,7 @@ impl Store {
         by: i64,
         now_ms: i64,
     ) -> StoreResult<HandoverCounts> {
-        in_tx!(self, |tx| {
+        let outcome = in_tx!(self, |tx| {
             let members: Vec<i64> =
                 sqlx::query_scalar("SELECT user_id FROM members WHERE manager_id = $1")
                     .bind(leaving)
@@ -273,7 +273,9 @@ impl Store {
                 regions: regions.len(),
                 promoters: promoters.len(),
             })
-        })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
     }
 
     pub async fn binding_history(

@@ -1,0 +1,233 @@
+//! Copies of what nearly every request reads: the session behind a token and products with
+//! their SKUs, prices and pictures (the settings keep their own one-second copy). They are
+//! kept correct, not merely fresh enough: every write that changes one of them reports a
+//! `Change` after it commits, which clears this instance's copy at once and, on PostgreSQL,
+//! tells every other instance sharing the database (`NOTIFY pifa_cache`, one listener per
+//! instance). An SQLite file belongs to one process, so the local clear is all it needs. A
+//! listener that loses its connection may have missed messages, so it clears everything.
+//!
+//! A read that raced a write must not put the old value back: a reader notes the generation
+//! before it reads the database, and drops what it stored if a change arrived meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::accounts::sessions::SessionOwner;
+use crate::catalog::Product;
+
+use super::{Db, Store};
+
+/// The PostgreSQL channel instances tell each other about changes on.
+const CHANNEL: &str = "pifa_cache";
+
+/// What a committed write changed, as far as the caches care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Sessions, roles, regions or a member's standing: who a token stands for.
+    Accounts,
+    /// One product: its fields, SKUs, stock, prices or pictures.
+    Product(i64),
+    /// Products in bulk (an import, a unit many products share).
+    Catalogue,
+    /// The shop settings.
+    Settings,
+    /// Anything (a restore).
+    Everything,
+}
+
+impl Change {
+    fn encode(self) -> String {
+        match self {
+            Change::Accounts => "accounts".to_owned(),
+            Change::Product(id) => format!("product:{id}"),
+            Change::Catalogue => "catalogue".to_owned(),
+            Change::Settings => "settings".to_owned(),
+            Change::Everything => "everything".to_owned(),
+        }
+    }
+
+    /// Unknown text (a newer instance's message) is treated as `Everything`: clearing too much
+    /// is only slower, keeping too much would be wrong.
+    fn decode(text: &str) -> Change {
+        match text {
+            "accounts" => Change::Accounts,
+            "catalogue" => Change::Catalogue,
+            "settings" => Change::Settings,
+            _ => text
+                .strip_prefix("product:")
+                .and_then(|id| id.parse().ok())
+                .map_or(Change::Everything, Change::Product),
+        }
+    }
+}
+
+pub(crate) struct Caches {
+    pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
+    /// By token hash.
+    sessions: moka::sync::Cache<String, Arc<SessionOwner>>,
+    products: moka::sync::Cache<i64, Arc<Product>>,
+    /// Moves on every change; see the module comment.
+    generation: AtomicU64,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            settings: Default::default(),
+            sessions: moka::sync::Cache::new(100_000),
+            products: moka::sync::Cache::new(50_000),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Caches {
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn apply(&self, change: Change) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        match change {
+            Change::Accounts => self.sessions.invalidate_all(),
+            Change::Product(id) => self.products.invalidate(&id),
+            Change::Catalogue => self.products.invalidate_all(),
+            Change::Settings => self.clear_settings(),
+            Change::Everything => {
+                self.sessions.invalidate_all();
+                self.products.invalidate_all();
+                self.clear_settings();
+            }
+        }
+    }
+
+    fn clear_settings(&self) {
+        if let Ok(mut cached) = self.settings.lock() {
+            *cached = None;
+        }
+    }
+
+    pub(crate) fn session(&self, token_hash: &str) -> Option<Arc<SessionOwner>> {
+        self.sessions.get(token_hash)
+    }
+
+    /// Keeps `owner`, read from the database after `generation` was taken.
+    pub(crate) fn remember_session(
+        &self,
+        token_hash: String,
+        owner: Arc<SessionOwner>,
+        generation: u64,
+    ) {
+        self.sessions.insert(token_hash.clone(), owner);
+        if self.generation() != generation {
+            self.sessions.invalidate(&token_hash);
+        }
+    }
+
+    pub(crate) fn product(&self, id: i64) -> Option<Arc<Product>> {
+        self.products.get(&id)
+    }
+
+    /// Keeps `product`, read from the database after `generation` was taken.
+    pub(crate) fn remember_product(&self, product: Arc<Product>, generation: u64) {
+        let id = product.id;
+        self.products.insert(id, product);
+        if self.generation() != generation {
+            self.products.invalidate(&id);
+        }
+    }
+}
+
+impl Store {
+    /// Reports a committed write: this instance forgets its copies now, the others when the
+    /// database passes the message on. Call it after the commit, never before.
+    pub async fn changed(&self, change: Change) {
+        self.caches.apply(change);
+        if let Db::Postgres(pool) = &self.db {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(change.encode())
+                .execute(pool)
+                .await;
+            if let Err(error) = sent {
+                // The write stands; other instances catch up when their listener reconnects
+                // (which clears everything) — worth a warning, not a failed request.
+                tracing::warn!(%error, ?change, "could not tell other instances about a change");
+            }
+        }
+    }
+
+    /// Listens for other instances' changes (PostgreSQL; nothing to do for SQLite) until the
+    /// store is dropped or the task aborted. Started once per process by the server.
+    pub fn follow_changes(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let Db::Postgres(pool) = &self.db else {
+            return None;
+        };
+        let pool = pool.clone();
+        let caches = Arc::downgrade(&self.caches);
+        Some(tokio::spawn(async move {
+            loop {
+                let listener = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                };
+                let mut listener = match listener.await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(%error, "cache listener could not connect; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                // Whatever happened while we were not listening is unknown.
+                match caches.upgrade() {
+                    Some(caches) => caches.apply(Change::Everything),
+                    None => return,
+                }
+                loop {
+                    // `try_recv` gives `None` when the connection dropped (it reconnects on
+                    // the next call); messages sent in between are lost.
+                    let received = tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        listener.try_recv(),
+                    )
+                    .await;
+                    let Some(caches) = caches.upgrade() else {
+                        return;
+                    };
+                    match received {
+                        Err(_idle) => {}
+                        Ok(Ok(Some(message))) => caches.apply(Change::decode(message.payload())),
+                        Ok(Ok(None)) => caches.apply(Change::Everything),
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "cache listener failed; reconnecting");
+                            caches.apply(Change::Everything);
+                            break;
+                        }
+                    }
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_survive_the_wire_and_unknown_ones_clear_everything() {
+        for change in [
+            Change::Accounts,
+            Change::Product(42),
+            Change::Catalogue,
+            Change::Settings,
+            Change::Everything,
+        ] {
+            assert_eq!(Change::decode(&change.encode()), change);
+        }
+        assert_eq!(Change::decode("product:x"), Change::Everything);
+        assert_eq!(Change::decode("orders"), Change::Everything);
+    }
+}
