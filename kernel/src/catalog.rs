@@ -4,10 +4,13 @@
 //! price goes through it.
 
 pub mod handlers;
+pub mod library;
 pub mod pricing;
 pub mod search;
 pub mod storage;
 pub mod transfer;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -92,6 +95,8 @@ pub struct Sku {
     pub low_stock_threshold: Option<i64>,
     pub weight_g: Option<i64>,
     pub barcode: Option<String>,
+    /// Attributes from the spec library (颜色 → 红色).
+    pub attributes: BTreeMap<String, String>,
     pub level_prices: Vec<LevelPrice>,
     pub breaks: Vec<PriceBreak>,
 }
@@ -111,5 +116,7 @@ pub struct Product {
     pub on_shelf: bool,
     /// Picture URLs (`/api/v1/images/…`), in display order.
     pub images: Vec<String>,
+    /// Product tags (`/api/v1/product-tags`).
+    pub tag_ids: Vec<i64>,
     pub skus: Vec<Sku>,
 }

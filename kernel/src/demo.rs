@@ -303,6 +303,7 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
     }
     let supplier = store.user_id_by_phone("13800000051").await?;
     let sku = |model: &str, spec: &str, price: i64, stock: i64, barcode: &str| NewSku {
+        attributes: Default::default(),
         model: model.to_owned(),
         spec: spec.to_owned(),
         price_fen: price,
@@ -388,6 +389,7 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
     let descriptions = [("TD-003", "夜间施工照明，可夹在安全帽上使用，续航8小时。")];
     for (item_no, name, index, skus) in products {
         let product = NewProduct {
+            tag_ids: Default::default(),
             item_no: item_no.to_owned(),
             name: name.to_owned(),
             description: descriptions

@@ -420,6 +420,32 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
     let levels = store.list_levels().await?;
     let level = |name: &str| levels.iter().find(|l| l.name == name).map(|l| l.id);
     let (silver, gold) = (level("银牌会员"), level("金牌会员"));
+    // Tags (C1) and the spec library (规格库): every SKU's grade is an attribute from it.
+    let mut tags = Vec::new();
+    for (sort, name) in ["新品", "热卖", "工地专用", "清仓特价"].iter().enumerate() {
+        tags.push(
+            store
+                .insert_product_tag(name, i64::try_from(sort)?, now_ms)
+                .await?,
+        );
+    }
+    let tag = |i: usize| tags.get(i).copied();
+    store
+        .insert_spec_attribute(
+            "款式",
+            &["标准款".to_owned(), "加强款".to_owned()],
+            0,
+            now_ms,
+        )
+        .await?;
+    store
+        .insert_spec_attribute(
+            "颜色",
+            &["红色", "黄色", "白色", "蓝色", "橙色", "黑色", "灰色"].map(str::to_owned),
+            1,
+            now_ms,
+        )
+        .await?;
     for brand in BRANDS {
         if !store.list_brands().await?.iter().any(|b| b.name == brand) {
             store.insert_brand(brand, None, "", now_ms).await?;
@@ -452,6 +478,7 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
                         price_fen: price_fen * 90 / 100,
                     }));
                     skus.push(NewSku {
+                        attributes: [("款式".to_owned(), (*grade).to_owned())].into(),
                         model: format!("{model} {grade}"),
                         spec: (*spec).to_owned(),
                         price_fen,
@@ -477,6 +504,14 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
             }
         }
         let product = NewProduct {
+            tag_ids: [
+                (index % 3 == 0).then(|| tag(2)).flatten(),
+                (index % 7 == 0).then(|| tag(1)).flatten(),
+                (index >= FAMILIES.len() - 4).then(|| tag(0)).flatten(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             item_no: format!("{prefix}-{:03}", 100 + index),
             name: (*name).to_owned(),
             description: format!("{name}，{}批发，海口、三亚、琼海配送。", path[2]),
@@ -529,6 +564,10 @@ async fn unit_for(
     outer: i64,
     now_ms: i64,
 ) -> anyhow::Result<i64> {
+    // Units outside the seed's 14 packing forms (双, 副 …) add theirs to the library.
+    for pack in ["盒", "箱"] {
+        store.ensure_unit_form(item, pack).await?;
+    }
     let wanted = Unit {
         id: 0,
         item_unit: item.to_owned(),

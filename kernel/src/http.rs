@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 use crate::accounts::{audit, auth, staff};
 use crate::app::AppState;
 use crate::catalog::handlers as catalog;
+use crate::catalog::library;
 use crate::error::{ApiError, ErrorBody};
 use crate::{backup, members, notify, regions, settings, uploads};
 
@@ -126,10 +127,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
         // catalogue
         .routes(routes!(catalog::list_categories))
         .routes(routes!(catalog::create_category))
+        .routes(routes!(library::update_category, library::delete_category))
         .routes(routes!(catalog::list_brands))
         .routes(routes!(catalog::create_brand))
+        .routes(routes!(library::update_brand, library::delete_brand))
         .routes(routes!(catalog::list_units))
         .routes(routes!(catalog::create_unit))
+        .routes(routes!(library::list_unit_forms, library::create_unit_form))
+        .routes(routes!(library::list_product_tags))
+        .routes(routes!(library::create_product_tag))
+        .routes(routes!(library::delete_product_tag))
+        .routes(routes!(
+            library::list_spec_attributes,
+            library::create_spec_attribute
+        ))
+        .routes(routes!(library::update_spec_attribute))
         .routes(routes!(catalog::create_product))
         .routes(routes!(catalog::get_product, catalog::update_product))
         .routes(routes!(catalog::replace_sku))

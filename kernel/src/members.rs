@@ -120,7 +120,7 @@ impl Store {
     ) -> StoreResult<()> {
         let upsert = "INSERT INTO members (user_id, level_id, region_id, reviewed_at) VALUES ($1, $2, $3, $4)
                       ON CONFLICT (user_id) DO UPDATE SET level_id = excluded.level_id, region_id = excluded.region_id, reviewed_at = excluded.reviewed_at";
-        let outcome = in_tx!(self, |tx| {
+        in_tx!(self, |tx| {
             sqlx::query("UPDATE users SET member_state = $2, updated_at = $3 WHERE id = $1")
                 .bind(user_id)
                 .bind(state.as_str())
@@ -137,7 +137,7 @@ impl Store {
             Ok::<_, StoreError>(())
         })?;
         self.changed(Change::Accounts).await;
-        Ok(outcome)
+        Ok(())
     }
 }
 

@@ -155,6 +155,7 @@ migrations! {
     4 => "0004_search",
     5 => "0005_relations",
     6 => "0006_product_images",
+    7 => "0007_catalogue_library",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -191,8 +192,12 @@ pub const DATA_TABLES: &[&str] = &[
     "member_tags",
     "categories",
     "brands",
+    "unit_forms",
     "units",
+    "spec_attributes",
+    "product_tags",
     "products",
+    "product_tag_links",
     "product_images",
     "skus",
     "sku_level_prices",

@@ -92,6 +92,16 @@ enum Record {
     Licence,
     /// The hard hat's picture (PNG bytes).
     Picture,
+    /// An empty category, 待删分类 (which the admin may delete).
+    SpareCategory,
+    /// A brand no product carries, 待删品牌.
+    SpareBrand,
+    /// The product tag 工地专用.
+    ProductTag,
+    /// The spec library's 颜色.
+    SpecAttribute,
+    /// The packing forms, 「X把/盒」 among them.
+    UnitForms,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
@@ -129,8 +139,20 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/categories", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/brands", Record::Brand, "*=200"),
     ("POST /api/v1/admin/brands", Record::None, "*=403 anon=401 admin=201"),
+    ("PATCH /api/v1/admin/categories/{id}", Record::SpareCategory, "*=403 anon=401 admin=200"),
+    ("DELETE /api/v1/admin/categories/{id}", Record::None, "*=403 anon=401 admin=204"),
+    ("PATCH /api/v1/admin/brands/{id}", Record::SpareBrand, "*=403 anon=401 admin=200"),
+    ("DELETE /api/v1/admin/brands/{id}", Record::None, "*=403 anon=401 admin=204"),
     ("GET /api/v1/units", Record::Units, "*=200"),
     ("POST /api/v1/admin/units", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/unit-forms", Record::UnitForms, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/unit-forms", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/product-tags", Record::ProductTag, "*=200"),
+    ("POST /api/v1/admin/product-tags", Record::None, "*=403 anon=401 admin=201"),
+    ("DELETE /api/v1/admin/product-tags/{id}", Record::None, "*=403 anon=401 admin=204"),
+    ("GET /api/v1/admin/spec-attributes", Record::SpecAttribute, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/spec-attributes", Record::None, "*=403 anon=401 admin=201"),
+    ("PATCH /api/v1/admin/spec-attributes/{id}", Record::SpecAttribute, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/products", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("PATCH /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
@@ -240,6 +262,10 @@ struct World {
     manager_haikou_id: i64,
     manager_sanya_id: i64,
     picture_key: String,
+    spare_category_id: i64,
+    spare_brand_id: i64,
+    product_tag_id: i64,
+    spec_attribute_id: i64,
 }
 
 const WAITING_PHONE: &str = "13966666666";
@@ -395,7 +421,22 @@ impl World {
             .and_then(|u| u.rsplit('/').next())
             .unwrap_or_default()
             .to_owned();
+        let now = app.clock.now_ms();
+        let spare_category_id = app
+            .store
+            .insert_category(None, "待删分类", 1, 9, now)
+            .await?;
+        let spare_brand_id = app.store.insert_brand("待删品牌", None, "", now).await?;
+        let product_tag_id = app.store.insert_product_tag("工地专用", 0, now).await?;
+        let spec_attribute_id = app
+            .store
+            .insert_spec_attribute("颜色", &["红色".to_owned(), "黄色".to_owned()], 0, now)
+            .await?;
         Ok(World {
+            spare_category_id,
+            spare_brand_id,
+            product_tag_id,
+            spec_attribute_id,
             picture_key,
             app,
             tokens,
@@ -417,7 +458,15 @@ impl World {
     }
 
     fn path(&self, template: &str) -> String {
-        let id = if template.contains("/regions/") {
+        let id = if template.contains("/categories/") {
+            self.spare_category_id
+        } else if template.contains("/brands/") {
+            self.spare_brand_id
+        } else if template.contains("/product-tags/") {
+            self.product_tag_id
+        } else if template.contains("/spec-attributes/") {
+            self.spec_attribute_id
+        } else if template.contains("/regions/") {
             self.haikou_id
         } else if template.contains("/levels/") {
             self.silver_level_id
@@ -476,6 +525,11 @@ impl World {
             Record::Brand => vec!["代尔塔".to_owned()],
             Record::Category => vec!["劳保用品".to_owned()],
             Record::Units => vec!["扎".to_owned()],
+            Record::SpareCategory => vec!["待删分类".to_owned()],
+            Record::SpareBrand => vec!["待删品牌".to_owned()],
+            Record::ProductTag => vec!["工地专用".to_owned()],
+            Record::SpecAttribute => vec!["颜色".to_owned(), "黄色".to_owned()],
+            Record::UnitForms => vec!["X把/盒".to_owned()],
             Record::MemberAddress => vec!["金盘工业区兴达五金店".to_owned()],
             Record::WaitingMember => vec![WAITING_PHONE.to_owned()],
             Record::Caller => EVERYONE
@@ -567,6 +621,20 @@ impl World {
                 json!({ "item_no": format!("T-{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "name": "测试商品", "unit_id": self.unit_id, "skus": [{ "price_fen": 100 }] }),
             ),
             "PATCH /api/v1/admin/products/{id}" => Some(json!({ "on_shelf": true })),
+            "PATCH /api/v1/admin/categories/{id}" => Some(json!({ "name": "待删分类", "sort": 8 })),
+            "PATCH /api/v1/admin/brands/{id}" => Some(json!({ "description": "备用品牌" })),
+            "POST /api/v1/admin/unit-forms" => {
+                Some(json!({ "item_unit": "支", "pack_unit": "袋" }))
+            }
+            "POST /api/v1/admin/product-tags" => {
+                Some(json!({ "name": format!("标签{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
+            }
+            "POST /api/v1/admin/spec-attributes" => Some(
+                json!({ "name": format!("属性{}", UNIQUE.fetch_add(1, Ordering::Relaxed)), "choices": ["S", "M", "L"] }),
+            ),
+            "PATCH /api/v1/admin/spec-attributes/{id}" => {
+                Some(json!({ "choices": ["红色", "黄色", "白色"] }))
+            }
             "POST /api/v1/admin/members/{id}/binding" => {
                 Some(json!({ "manager_id": self.manager_haikou_id, "reason": "调整" }))
             }

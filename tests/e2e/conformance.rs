@@ -384,11 +384,13 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
         let other = store.insert_category(None, "五金工具", 1, 0, NOW).await?;
         let unit = store.insert_unit(&Unit { id: 0, item_unit: "个".into(), inner_qty: 10, inner_unit: "盒".into(), outer_qty: 50, outer_unit: "箱".into() }, NOW).await?;
         let sku = |price: i64, barcode: Option<&str>| NewSku {
+            attributes: Default::default(),
             model: "V型".into(), spec: "红色".into(), price_fen: price, cost_fen: Some(price / 2), stock: 100, allow_backorder: false,
             low_stock_threshold: None, weight_g: Some(400), barcode: barcode.map(str::to_owned),
             level_prices: vec![LevelPrice { level_id: level, price_fen: price - 100 }], breaks: vec![PriceBreak { min_qty: 100, price_fen: price - 200 }],
         };
         let product = |item_no: &str, category: i64, skus: Vec<NewSku>| NewProduct {
+            tag_ids: Default::default(),
             item_no: item_no.into(), name: "安全帽".into(), description: String::new(), brand_id: None, category_id: Some(category), supplier_id: None, unit_id: unit, on_shelf: true, skus,
         };
         let hat = store.insert_product(&product("AQM-001", leaf, vec![sku(2800, Some("690001")), sku(3000, None)]), NOW).await?;
@@ -411,7 +413,7 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
         assert_eq!(cheap.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench], "at his level the wrench costs 2400");
 
         let first_sku = loaded.skus.first().map_or(0, |s| s.id);
-        assert!(store.replace_sku(first_sku, &NewSku { level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
+        assert!(store.replace_sku(first_sku, &NewSku {attributes: Default::default(),  level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
         let replaced = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
         assert_eq!(replaced.skus.first().map(|s| (s.price_fen, s.level_prices.len(), s.barcode.clone())), Some((1999, 0, Some("690003".to_owned()))));
         assert!(matches!(store.replace_sku(first_sku, &sku(1, Some("690002")), NOW).await, Err(StoreError::Conflict(_))), "barcodes stay unique");
@@ -458,6 +460,7 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
         )
         .await?;
     let sku = NewSku {
+        attributes: Default::default(),
         model: String::new(),
         spec: String::new(),
         price_fen: 2800,
@@ -473,6 +476,7 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
     let hat = writer
         .insert_product(
             &NewProduct {
+                tag_ids: Default::default(),
                 item_no: "AQM-001".into(),
                 name: "安全帽".into(),
                 description: String::new(),

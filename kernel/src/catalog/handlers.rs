@@ -1,7 +1,7 @@
 //! Catalogue routes: staff maintain categories, brands, units, products and SKUs; everyone
 //! browses, and prices appear only for those `PriceView` lets see them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::library::{check_attributes, check_unit_forms, parse_tag_ids, spec_from_attributes};
 use super::pricing::{Page, PriceView, effective_breaks, level_price};
 use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
@@ -32,7 +33,7 @@ fn unknown(code: &'static str, field: &str, what: &str) -> ApiError {
     )
 }
 
-async fn log(
+pub(crate) async fn log(
     app: &AppState,
     actor: &Actor,
     client: &ClientInfo,
@@ -281,6 +282,7 @@ pub async fn create_unit(
         outer_qty: input.outer_qty,
         outer_unit: parse_name(&input.outer_unit, "outer_unit", 4)?,
     };
+    check_unit_forms(&app, &unit.item_unit, &unit.inner_unit, &unit.outer_unit).await?;
     if !(1..=100_000).contains(&unit.inner_qty) {
         return Err(ApiError::invalid_field(
             "invalid_unit",
@@ -340,6 +342,10 @@ pub struct SkuInput {
     pub low_stock_threshold: Option<i64>,
     pub weight_g: Option<i64>,
     pub barcode: Option<String>,
+    /// Attributes from the spec library (`/admin/spec-attributes`), e.g. {"颜色": "红色"};
+    /// an empty `spec` is then written from their values.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
     #[serde(default)]
     pub level_prices: Vec<LevelPrice>,
     #[serde(default)]
@@ -359,6 +365,9 @@ pub struct ProductInput {
     pub unit_id: i64,
     #[serde(default = "default_true")]
     pub on_shelf: bool,
+    /// Product tags (`/api/v1/product-tags`).
+    #[serde(default)]
+    pub tag_ids: Vec<i64>,
     pub skus: Vec<SkuInput>,
 }
 
@@ -449,9 +458,15 @@ async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<
             "条码只能包含字母、数字和-，最多32位 (barcode: letters, digits, -; at most 32)",
         ));
     }
+    let library = app.store.list_spec_attributes().await?;
+    check_attributes(&library, &input.attributes, prefix)?;
+    let mut spec = text(&input.spec, &f("spec"), 100)?;
+    if spec.is_empty() {
+        spec = spec_from_attributes(&library, &input.attributes);
+    }
     Ok(NewSku {
         model: text(&input.model, &f("model"), 50)?,
-        spec: text(&input.spec, &f("spec"), 100)?,
+        spec,
         price_fen: parse_fen(input.price_fen, &f("price_fen"))?,
         cost_fen: input
             .cost_fen
@@ -468,6 +483,7 @@ async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<
             .map(|w| non_negative(w, &f("weight_g")))
             .transpose()?,
         barcode,
+        attributes: input.attributes.clone(),
         level_prices,
         breaks,
     })
@@ -564,7 +580,9 @@ pub async fn create_product(
         }
         skus.push(sku);
     }
+    let tag_ids = parse_tag_ids(&app, &input.tag_ids).await?;
     let new = NewProduct {
+        tag_ids,
         item_no,
         name,
         description,
@@ -629,6 +647,8 @@ pub struct ProductPatch {
     pub hot: Option<bool>,
     /// Shown in the homepage's recommended list.
     pub recommended: Option<bool>,
+    /// Replaces the product's tags.
+    pub tag_ids: Option<Vec<i64>>,
 }
 
 /// Change a product's name, description, brand, category or shelf status (admin).
@@ -643,7 +663,12 @@ pub async fn update_product(
 ) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
     check_references(&app, patch.brand_id, patch.category_id).await?;
+    let tag_ids = match &patch.tag_ids {
+        Some(ids) => Some(parse_tag_ids(&app, ids).await?),
+        None => None,
+    };
     let changes = ProductChanges {
+        tag_ids,
         name: patch
             .name
             .as_deref()
@@ -739,6 +764,8 @@ pub struct ShopSku {
     pub barcode: Option<String>,
     pub stock: i64,
     pub allow_backorder: bool,
+    /// Attributes from the spec library (颜色 → 红色).
+    pub attributes: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<ShopPrice>,
 }
@@ -763,6 +790,8 @@ pub struct ShopProduct {
     pub moq: i64,
     /// Picture URLs, in display order.
     pub images: Vec<String>,
+    /// Product tags (`/api/v1/product-tags`).
+    pub tag_ids: Vec<i64>,
     pub prices_visible: bool,
     pub skus: Vec<ShopSku>,
 }
@@ -779,6 +808,7 @@ impl ShopProduct {
             category_id: product.category_id,
             moq: product.unit.inner_qty,
             images: product.images,
+            tag_ids: product.tag_ids,
             unit: UnitView::of(product.unit),
             prices_visible: view.is_visible(),
             skus: product
@@ -795,6 +825,7 @@ impl ShopProduct {
                     barcode: sku.barcode,
                     stock: sku.stock,
                     allow_backorder: sku.allow_backorder,
+                    attributes: sku.attributes,
                 })
                 .collect(),
         }
@@ -805,6 +836,8 @@ impl ShopProduct {
 pub struct ProductQuery {
     pub category_id: Option<i64>,
     pub brand_id: Option<i64>,
+    /// Only goods with this product tag.
+    pub tag_id: Option<i64>,
     /// Only for callers who see prices (else 403 `price_hidden`).
     pub min_price_fen: Option<i64>,
     pub max_price_fen: Option<i64>,
@@ -857,6 +890,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
     let filter = ProductFilter {
         category_id: q.category_id,
         brand_id: q.brand_id,
+        tag_id: q.tag_id,
         on_shelf_only: true,
         min_price_fen: q.min_price_fen,
         max_price_fen: q.max_price_fen,

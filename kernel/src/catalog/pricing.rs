@@ -147,6 +147,7 @@ mod tests {
             low_stock_threshold: None,
             weight_g: None,
             barcode: None,
+            attributes: Default::default(),
             level_prices: vec![LevelPrice {
                 level_id: 2,
                 price_fen: 900,

@@ -71,10 +71,11 @@ pub struct SearchDoc {
 }
 
 impl SearchDoc {
-    pub fn of(product: &Product, brand: Option<&str>, categories: &[String]) -> SearchDoc {
+    /// `labels`: the names of its categories and tags.
+    pub fn of(product: &Product, brand: Option<&str>, labels: &[String]) -> SearchDoc {
         let mut body = vec![product.item_no.clone(), product.description.clone()];
         body.extend(brand.map(str::to_owned));
-        body.extend(categories.iter().cloned());
+        body.extend(labels.iter().cloned());
         for sku in &product.skus {
             body.push(sku.model.clone());
             body.push(sku.spec.clone());
@@ -147,6 +148,7 @@ impl Store {
     pub async fn reindex_products(&self, ids: &[i64]) -> StoreResult<()> {
         let brands = self.list_brands().await?;
         let categories = self.list_categories().await?;
+        let tags = self.list_product_tags().await?;
         let (delete, insert) = match self.backend() {
             Backend::Sqlite => (
                 "DELETE FROM product_fts WHERE rowid = $1",
@@ -167,14 +169,14 @@ impl Store {
                         .brand_id
                         .and_then(|id| brands.iter().find(|b| b.id == id))
                         .map(|b| b.name.as_str());
-                    (
-                        product.id,
-                        SearchDoc::of(
-                            product,
-                            brand,
-                            &category_path(&categories, product.category_id),
-                        ),
-                    )
+                    // Found by its categories' names and its tags' names too.
+                    let mut labels = category_path(&categories, product.category_id);
+                    labels.extend(
+                        tags.iter()
+                            .filter(|t| product.tag_ids.contains(&t.id))
+                            .map(|t| t.name.clone()),
+                    );
+                    (product.id, SearchDoc::of(product, brand, &labels))
                 })
                 .collect();
             in_tx!(self, |tx| {

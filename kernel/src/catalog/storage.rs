@@ -48,6 +48,23 @@ macro_rules! write_breaks {
 }
 pub(crate) use write_breaks;
 
+/// Replaces a product's tags inside the caller's transaction `$tx`.
+macro_rules! write_product_tags {
+    ($tx:ident, $product_id:expr, $tags:expr) => {{
+        sqlx::query("DELETE FROM product_tag_links WHERE product_id = $1")
+            .bind($product_id)
+            .execute(&mut *$tx)
+            .await?;
+        for tag in $tags {
+            sqlx::query("INSERT INTO product_tag_links (product_id, tag_id) VALUES ($1, $2)")
+                .bind($product_id)
+                .bind(*tag)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 /// A SKU as written (ids come from the database).
 #[derive(Debug, Clone)]
 pub struct NewSku {
@@ -60,6 +77,8 @@ pub struct NewSku {
     pub low_stock_threshold: Option<i64>,
     pub weight_g: Option<i64>,
     pub barcode: Option<String>,
+    /// From the spec library, checked by the caller.
+    pub attributes: std::collections::BTreeMap<String, String>,
     pub level_prices: Vec<LevelPrice>,
     pub breaks: Vec<PriceBreak>,
 }
@@ -75,6 +94,8 @@ pub struct NewProduct {
     pub unit_id: i64,
     pub on_shelf: bool,
     pub skus: Vec<NewSku>,
+    /// Product tags (checked by the caller).
+    pub tag_ids: std::collections::BTreeSet<i64>,
 }
 
 /// Changes to a product's own fields; `None` keeps a field.
@@ -87,6 +108,8 @@ pub struct ProductChanges {
     pub on_shelf: Option<bool>,
     pub hot: Option<bool>,
     pub recommended: Option<bool>,
+    /// Replaces the product's tags.
+    pub tag_ids: Option<std::collections::BTreeSet<i64>>,
 }
 
 /// Which products a list shows.
@@ -95,6 +118,8 @@ pub struct ProductFilter {
     /// This category and everything below it.
     pub category_id: Option<i64>,
     pub brand_id: Option<i64>,
+    /// Only goods carrying this product tag.
+    pub tag_id: Option<i64>,
     pub on_shelf_only: bool,
     /// Lowest per-item price (at this level) within bounds; only for viewers who see prices.
     pub min_price_fen: Option<i64>,
@@ -154,6 +179,7 @@ struct SkuRow {
     low_stock_threshold: Option<i64>,
     weight_g: Option<i64>,
     barcode: Option<String>,
+    attributes: String,
 }
 
 /// `(sku_id, level_id or min_qty, price_fen)`: a level price or a quantity break.
@@ -162,6 +188,10 @@ type SkuPriceRow = (i64, i64, i64);
 const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.brand_id, p.category_id, p.supplier_id, p.on_shelf,
     u.id AS unit_id, u.item_unit, u.inner_qty, u.inner_unit, u.outer_qty, u.outer_unit
     FROM products p JOIN units u ON u.id = p.unit_id";
+
+fn attributes_json(attributes: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(attributes).unwrap_or_else(|_| "{}".to_owned())
+}
 
 /// The lowest per-item price of a product at a level (`$level` bound by the caller).
 const MIN_PRICE: &str = "(SELECT MIN(COALESCE(lp.price_fen, s.price_fen)) FROM skus s LEFT JOIN sku_level_prices lp ON lp.sku_id = s.id AND lp.level_id = ";
@@ -267,8 +297,8 @@ impl Store {
                 .map_err(StoreError::classify)?;
             for (sort, sku) in product.skus.iter().enumerate() {
                 let sku_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO skus (product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, sort)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                    "INSERT INTO skus (product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, sort, attributes)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
                 )
                 .bind(id)
                 .bind(&sku.model)
@@ -281,12 +311,14 @@ impl Store {
                 .bind(sku.weight_g)
                 .bind(&sku.barcode)
                 .bind(i64::try_from(sort).unwrap_or(i64::MAX))
+                .bind(attributes_json(&sku.attributes))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::classify)?;
                 write_level_prices!(tx, sku_id, &sku.level_prices);
                 write_breaks!(tx, sku_id, &sku.breaks);
             }
+            write_product_tags!(tx, id, &product.tag_ids);
             Ok::<_, StoreError>(id)
         })
     }
@@ -295,7 +327,7 @@ impl Store {
     pub async fn replace_sku(&self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
         let product_id = in_tx!(self, |tx| {
             let product_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10
+                "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10, attributes = $11
                  WHERE id = $1 RETURNING product_id",
             )
             .bind(sku_id)
@@ -308,6 +340,7 @@ impl Store {
             .bind(sku.low_stock_threshold)
             .bind(sku.weight_g)
             .bind(&sku.barcode)
+            .bind(attributes_json(&sku.attributes))
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::classify)?;
@@ -334,14 +367,15 @@ impl Store {
         changes: &ProductChanges,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        // One statement: absent changes keep the stored value (brand and category may also be
-        // cleared, so they carry an explicit "given" flag).
+        // One statement for the fields: absent changes keep the stored value (brand and
+        // category may also be cleared, so they carry an explicit "given" flag); the tags, when
+        // given, in the same transaction.
         let sql = "UPDATE products SET name = COALESCE($2, name), description = COALESCE($3, description),
                    on_shelf = COALESCE($4, on_shelf), hot = COALESCE($5, hot), recommended = COALESCE($6, recommended),
                    brand_id = CASE WHEN $7 THEN $8 ELSE brand_id END, category_id = CASE WHEN $9 THEN $10 ELSE category_id END,
                    updated_at = $11 WHERE id = $1";
-        let found = on_pool!(self, |pool| {
-            sqlx::query(sql)
+        let found = in_tx!(self, |tx| {
+            let found = sqlx::query(sql)
                 .bind(id)
                 .bind(&changes.name)
                 .bind(&changes.description)
@@ -353,9 +387,14 @@ impl Store {
                 .bind(changes.category_id.is_some())
                 .bind(changes.category_id.flatten())
                 .bind(now_ms)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if found && let Some(tags) = &changes.tag_ids {
+                write_product_tags!(tx, id, tags);
+            }
+            Ok::<_, StoreError>(found)
         })?;
         self.changed(Change::Product(id)).await;
         Ok(found)
@@ -405,6 +444,12 @@ impl Store {
             }
             if let Some(brand_id) = filter.brand_id {
                 query.push(" AND p.brand_id = ").push_bind(brand_id);
+            }
+            if let Some(tag_id) = filter.tag_id {
+                query
+                    .push(" AND p.id IN (SELECT product_id FROM product_tag_links WHERE tag_id = ")
+                    .push_bind(tag_id)
+                    .push(")");
             }
             if let Some(supplier_id) = filter.supplier_id {
                 query.push(" AND p.supplier_id = ").push_bind(supplier_id);
@@ -515,7 +560,7 @@ impl Store {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let skus: Vec<SkuRow> = on_pool!(self, |pool| {
             crate::store::id_list_query(
-                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode FROM skus WHERE product_id IN ",
+                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, attributes FROM skus WHERE product_id IN ",
                 &ids,
             )
             .push(" ORDER BY product_id, sort, id")
@@ -529,6 +574,16 @@ impl Store {
                 &ids,
             )
             .push(" ORDER BY sort, key")
+            .build_query_as()
+            .fetch_all(pool)
+            .await
+        })?;
+        let tags: Vec<(i64, i64)> = on_pool!(self, |pool| {
+            crate::store::id_list_query(
+                "SELECT product_id, tag_id FROM product_tag_links WHERE product_id IN ",
+                &ids,
+            )
+            .push(" ORDER BY tag_id")
             .build_query_as()
             .fetch_all(pool)
             .await
@@ -583,6 +638,11 @@ impl Store {
                     .filter(|(product, _)| *product == row.id)
                     .map(|(_, key)| image_url(key))
                     .collect(),
+                tag_ids: tags
+                    .iter()
+                    .filter(|(product, _)| *product == row.id)
+                    .map(|(_, tag)| *tag)
+                    .collect(),
                 skus: skus
                     .iter()
                     .filter(|s| s.product_id == row.id)
@@ -598,6 +658,7 @@ impl Store {
                         low_stock_threshold: s.low_stock_threshold,
                         weight_g: s.weight_g,
                         barcode: s.barcode.clone(),
+                        attributes: serde_json::from_str(&s.attributes).unwrap_or_default(),
                         level_prices: level_prices
                             .iter()
                             .filter(|(id, _, _)| *id == s.id)

@@ -538,6 +538,7 @@ pub fn parse_import(
             continue;
         };
         let sku = NewSku {
+            attributes: Default::default(),
             model: cell(MODEL).text(),
             spec: cell(SPEC).text(),
             price_fen,
