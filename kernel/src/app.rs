@@ -52,6 +52,10 @@ impl Config {
         self.data_dir.join("backups")
     }
 
+    pub fn uploads_dir(&self) -> PathBuf {
+        crate::uploads::uploads_dir(&self.data_dir)
+    }
+
     /// Opens the configured database, creating the data directory first.
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&self.data_dir)
@@ -135,6 +139,7 @@ async fn maintenance_loop(state: AppState) {
         match crate::backup::run_schedule(
             &state.store,
             &state.config.backups_dir(),
+            &state.config.uploads_dir(),
             now,
             last_backup_ms,
             state.config.backup_passphrase.as_ref(),

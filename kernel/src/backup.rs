@@ -4,6 +4,11 @@
 //! PostgreSQL and back. Sessions, codes and rate-limit counters are never written out. With a
 //! passphrase (`PIFA_BACKUP_PASSPHRASE`) the file is encrypted with age (scrypt); a restore
 //! recognises an encrypted file by its header.
+//!
+//! Uploaded files (licence and shop photos, product pictures) travel in the same file, after
+//! the tables, one line each (`{"file": key, "base64": …}`): a restore puts back the pictures
+//! its rows point to. They are staged beside the uploads and moved in only once the rows are
+//! committed, and files no restored row refers to are removed.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -11,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
 use anyhow::{Context, anyhow, bail};
+use base64::Engine;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -21,7 +27,8 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::store::{Backend, DATA_TABLES, EPHEMERAL_TABLES, Store, StoreError, in_tx, on_pool};
 
 const FORMAT: &str = "pifa-backup";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the uploaded files; version 1 files (rows only) still restore.
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -30,6 +37,26 @@ struct Header {
     created_at_ms: i64,
     /// Schema versions the data was read from; a restore needs the same.
     migrations: Vec<i64>,
+}
+
+/// One uploaded file.
+#[derive(Serialize, Deserialize)]
+struct FileEntry {
+    file: String,
+    base64: String,
+}
+
+/// The row count under which a backup reports its files.
+pub const FILES_COUNT: &str = "(files)";
+
+/// An upload key as `uploads::stage_image` makes them: a plain file name, never a path.
+fn is_upload_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 120
+        && !key.starts_with('.')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,25 +118,41 @@ impl Store {
     }
 
     /// Writes every data table to `out`: gzip'd JSON lines, encrypted when a passphrase is given.
+    /// `uploads` is the directory the uploaded files live in (`uploads::uploads_dir`).
     pub async fn write_backup(
         &self,
         out: impl Write + Send,
         now_ms: i64,
         passphrase: Option<&SecretString>,
+        uploads: &Path,
     ) -> anyhow::Result<TableCounts> {
         match passphrase {
             Some(passphrase) => {
                 let mut encrypted =
                     age::Encryptor::with_user_passphrase(passphrase.clone()).wrap_output(out)?;
-                let counts = self.write_gzip(&mut encrypted, now_ms).await?;
+                let counts = self.write_gzip(&mut encrypted, now_ms, uploads).await?;
                 encrypted.finish()?.flush()?;
                 Ok(counts)
             }
-            None => self.write_gzip(out, now_ms).await,
+            None => self.write_gzip(out, now_ms, uploads).await,
         }
     }
 
-    async fn write_gzip(&self, out: impl Write + Send, now_ms: i64) -> anyhow::Result<TableCounts> {
+    /// The keys of every uploaded file a row refers to.
+    async fn referenced_uploads(&self) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT key FROM uploads UNION SELECT key FROM product_images ORDER BY 1"
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    async fn write_gzip(
+        &self,
+        out: impl Write + Send,
+        now_ms: i64,
+        uploads: &Path,
+    ) -> anyhow::Result<TableCounts> {
         let mut gz = GzEncoder::new(out, Compression::default());
         let header = Header {
             format: FORMAT.to_owned(),
@@ -169,6 +212,29 @@ impl Store {
             }
             counts.insert((*table).to_owned(), i64::try_from(rows.len())?);
         }
+        let mut files = 0;
+        for key in self.referenced_uploads().await? {
+            let path = uploads.join(&key);
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                // A row whose file is gone (removed by hand) cannot be helped by failing the
+                // backup: say so and go on.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(key, "uploaded file missing; backed up without it");
+                    continue;
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("reading {}", path.display()));
+                }
+            };
+            let entry = FileEntry {
+                file: key,
+                base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            };
+            writeln!(gz, "{}", serde_json::to_string(&entry)?)?;
+            files += 1;
+        }
+        counts.insert(FILES_COUNT.to_owned(), files);
         gz.finish()?.flush()?;
         Ok(counts)
     }
@@ -179,8 +245,12 @@ impl Store {
         &self,
         input: impl std::io::Read,
         passphrase: Option<&SecretString>,
+        uploads: &Path,
     ) -> anyhow::Result<TableCounts> {
         let parsed = read_possibly_encrypted(input, passphrase)?;
+        // The files wait beside the uploads until the rows are in; dropping the stage (on any
+        // error below) removes them.
+        let stage = FileStage::write(uploads, &parsed.files)?;
         let applied = self.applied_migrations().await?;
         if parsed.header.migrations != applied {
             bail!(
@@ -253,6 +323,9 @@ impl Store {
             Ok::<_, StoreError>(counts)
         })?;
         self.changed(crate::store::Change::Everything).await;
+        let mut counts = counts;
+        counts.insert(FILES_COUNT.to_owned(), i64::try_from(parsed.files.len())?);
+        stage.move_in(&self.referenced_uploads().await?)?;
         // The search index is derived from the restored products.
         self.reindex_all().await?;
         Ok(counts)
@@ -285,6 +358,58 @@ fn read_possibly_encrypted(
 struct ParsedBackup {
     header: Header,
     tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)>,
+    /// Uploaded files: key and bytes.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Restored files written to a hidden directory inside `uploads`, not yet in place.
+struct FileStage {
+    uploads: PathBuf,
+    dir: PathBuf,
+    keys: Vec<String>,
+}
+
+impl FileStage {
+    fn write(uploads: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<FileStage> {
+        let dir = uploads.join(format!(
+            ".restore-{}",
+            crate::accounts::sessions::random_token()
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let stage = FileStage {
+            uploads: uploads.to_path_buf(),
+            dir,
+            keys: files.iter().map(|(key, _)| key.clone()).collect(),
+        };
+        for (key, bytes) in files {
+            std::fs::write(stage.dir.join(key), bytes)
+                .with_context(|| format!("writing restored file {key}"))?;
+        }
+        Ok(stage)
+    }
+
+    /// Moves the staged files into place (same file system: a rename each) and removes
+    /// uploads that no restored row refers to.
+    fn move_in(self, referenced: &[String]) -> anyhow::Result<()> {
+        for key in &self.keys {
+            std::fs::rename(self.dir.join(key), self.uploads.join(key))
+                .with_context(|| format!("moving restored file {key} into place"))?;
+        }
+        for entry in std::fs::read_dir(&self.uploads)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() && !referenced.contains(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileStage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Reads and checks a whole backup before anything is written: an unknown table, a row of the
@@ -297,7 +422,7 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
         .context("reading backup (is it a pifa backup?)")?;
     let header: Header =
         serde_json::from_str(&first).context("line 1: not a pifa backup header")?;
-    if header.format != FORMAT || header.version != FORMAT_VERSION {
+    if header.format != FORMAT || !(1..=FORMAT_VERSION).contains(&header.version) {
         bail!(
             "line 1: unsupported backup format {} version {}",
             header.format,
@@ -305,6 +430,7 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
         );
     }
     let mut tables: Vec<(String, Vec<String>, Vec<Vec<Value>>)> = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for (index, line) in lines.enumerate() {
         let number = index + 2;
         let line = line.with_context(|| format!("line {number}: unreadable (truncated file?)"))?;
@@ -324,7 +450,21 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
                 }
                 rows.push(row);
             }
+            Value::Object(entry) if entry.contains_key("file") => {
+                let entry: FileEntry = serde_json::from_value(Value::Object(entry))
+                    .with_context(|| format!("line {number}: expected a file"))?;
+                if !is_upload_key(&entry.file) {
+                    bail!("line {number}: invalid file name {:?}", entry.file);
+                }
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&entry.base64)
+                    .with_context(|| format!("line {number}: file {} is not base64", entry.file))?;
+                files.push((entry.file, bytes));
+            }
             other => {
+                if !files.is_empty() {
+                    bail!("line {number}: a table after the files");
+                }
                 let start: TableStart = serde_json::from_value(other)
                     .with_context(|| format!("line {number}: expected a table start"))?;
                 if !DATA_TABLES.contains(&start.table.as_str()) {
@@ -345,7 +485,11 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
     if present != DATA_TABLES {
         bail!("the backup holds tables {present:?}, expected {DATA_TABLES:?} (incomplete file?)");
     }
-    Ok(ParsedBackup { header, tables })
+    Ok(ParsedBackup {
+        header,
+        tables,
+        files,
+    })
 }
 
 const PLAIN_SUFFIX: &str = ".jsonl.gz";
@@ -387,6 +531,7 @@ pub fn backup_name(now_ms: i64, encrypted: bool) -> String {
 pub async fn backup_to_dir(
     store: &Store,
     dir: &Path,
+    uploads: &Path,
     now_ms: i64,
     passphrase: Option<&SecretString>,
 ) -> anyhow::Result<(PathBuf, TableCounts)> {
@@ -397,7 +542,7 @@ pub async fn backup_to_dir(
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let counts = store
-        .write_backup(std::io::BufWriter::new(&file), now_ms, passphrase)
+        .write_backup(std::io::BufWriter::new(&file), now_ms, passphrase, uploads)
         .await?;
     file.sync_all()?;
     std::fs::rename(&partial, &path)?;
@@ -424,6 +569,7 @@ pub fn prune_backups(dir: &Path, keep: usize) -> anyhow::Result<()> {
 pub async fn run_schedule(
     store: &Store,
     dir: &Path,
+    uploads: &Path,
     now_ms: i64,
     last_ms: Option<i64>,
     passphrase: Option<&SecretString>,
@@ -441,7 +587,7 @@ pub async fn run_schedule(
     if last.is_some_and(|ms| now_ms - ms < hours * 3_600_000) {
         return Ok(last);
     }
-    let (path, counts) = backup_to_dir(store, dir, now_ms, passphrase).await?;
+    let (path, counts) = backup_to_dir(store, dir, uploads, now_ms, passphrase).await?;
     prune_backups(dir, usize::try_from(settings.backups_kept).unwrap_or(1))?;
     tracing::info!(path = %path.display(), users = counts.get("users").copied().unwrap_or(0), "scheduled backup written");
     Ok(Some(now_ms))
@@ -563,6 +709,7 @@ pub mod http {
         let (path, tables) = backup_to_dir(
             &app.store,
             &app.config.backups_dir(),
+            &app.config.uploads_dir(),
             now,
             app.config.backup_passphrase.as_ref(),
         )
@@ -665,7 +812,11 @@ pub mod http {
         let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
         let tables = app
             .store
-            .restore_backup(file, app.config.backup_passphrase.as_ref())
+            .restore_backup(
+                file,
+                app.config.backup_passphrase.as_ref(),
+                &app.config.uploads_dir(),
+            )
             .await
             .map_err(|err| {
                 ApiError::invalid_field(

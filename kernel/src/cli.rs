@@ -95,6 +95,7 @@ pub async fn run() -> anyhow::Result<()> {
                             std::io::BufWriter::new(file),
                             now,
                             config.backup_passphrase.as_ref(),
+                            &config.uploads_dir(),
                         )
                         .await?;
                     (path, counts)
@@ -103,6 +104,7 @@ pub async fn run() -> anyhow::Result<()> {
                     crate::backup::backup_to_dir(
                         &store,
                         &config.backups_dir(),
+                        &config.uploads_dir(),
                         now,
                         config.backup_passphrase.as_ref(),
                     )
@@ -122,7 +124,11 @@ pub async fn run() -> anyhow::Result<()> {
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let counts = store
-                .restore_backup(input, config.backup_passphrase.as_ref())
+                .restore_backup(
+                    input,
+                    config.backup_passphrase.as_ref(),
+                    &config.uploads_dir(),
+                )
                 .await?;
             println!("restored from {}: {counts:?}", file.display());
             Ok(())

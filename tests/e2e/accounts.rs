@@ -564,7 +564,14 @@ async fn bearer_tokens_are_stored_hashed_and_logout_ends_them() -> anyhow::Resul
     let token = app.login(MEMBER, PASSWORD).await?;
     let backup = {
         let mut bytes = Vec::new();
-        app.store.write_backup(&mut bytes, 0, None).await?;
+        app.store
+            .write_backup(
+                &mut bytes,
+                0,
+                None,
+                &pifa::uploads::uploads_dir(app.database.dir()),
+            )
+            .await?;
         bytes
     };
     assert!(!String::from_utf8_lossy(&backup).contains(&token));

@@ -41,6 +41,26 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
             &json!({ "purpose": "signup", "phone": "13912345678" }),
         )
         .await?;
+    let hard_hat = source
+        .store
+        .list_products(&pifa::catalog::storage::ProductFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .find(|p| p.item_no == "AQM-001")
+        .map_or(0, |p| p.id);
+    let picture: Value = source
+        .client
+        .post(source.url(&format!("/api/v1/admin/products/{hard_hat}/images")))
+        .bearer_auth(&admin)
+        .body(pifa_e2e::TINY_PNG)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let picture_url = picture["images"][0].as_str().unwrap_or_default().to_owned();
     let expected = visible_state(&source, &admin).await?;
 
     let (status, made) = source
@@ -71,8 +91,34 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
     assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "gzip");
 
     // What `pifa restore FILE` does, into an empty shop on the target backend.
-    let counts = restored.store.restore_backup(&bytes[..], None).await?;
+    let uploads = pifa::uploads::uploads_dir(restored.database.dir());
+    std::fs::create_dir_all(&uploads)?;
+    std::fs::write(uploads.join("stray.png"), pifa_e2e::TINY_PNG)?;
+    let counts = restored
+        .store
+        .restore_backup(&bytes[..], None, &uploads)
+        .await?;
     assert_eq!(counts.get("users"), Some(&13));
+    assert_eq!(
+        counts.get(pifa::backup::FILES_COUNT),
+        Some(&1),
+        "the product picture travelled"
+    );
+    assert!(
+        !uploads.join("stray.png").exists(),
+        "files no restored row refers to are gone"
+    );
+    let picture = restored
+        .client
+        .get(restored.url(&picture_url))
+        .send()
+        .await?;
+    assert_eq!(picture.status(), StatusCode::OK);
+    assert_eq!(
+        &picture.bytes().await?[..],
+        pifa_e2e::TINY_PNG,
+        "the restored picture is the same file"
+    );
     let admin_there = restored.login(ADMIN, PASSWORD).await?;
     let actual = visible_state(&restored, &admin_there).await?;
     assert_eq!(actual, expected, "the restored shop serves the same data");
@@ -197,7 +243,7 @@ async fn scheduled_backups_run_when_due_and_keep_the_newest() -> anyhow::Result<
     let hour = 3_600_000;
     let start = app.clock.now_ms();
     assert_eq!(
-        pifa::backup::run_schedule(&app.store, &dir, start, None, None).await?,
+        pifa::backup::run_schedule(&app.store, &dir, &dir, start, None, None).await?,
         None,
         "off by default"
     );
@@ -208,21 +254,29 @@ async fn scheduled_backups_run_when_due_and_keep_the_newest() -> anyhow::Result<
         ..app.store.settings().await?
     };
     app.store.save_settings(&settings, None, start).await?;
-    let mut last = pifa::backup::run_schedule(&app.store, &dir, start, None, None).await?;
+    let mut last = pifa::backup::run_schedule(&app.store, &dir, &dir, start, None, None).await?;
     assert_eq!(last, Some(start), "the first one is due at once");
     assert_eq!(
-        pifa::backup::run_schedule(&app.store, &dir, start + 6 * hour - 1, last, None).await?,
+        pifa::backup::run_schedule(&app.store, &dir, &dir, start + 6 * hour - 1, last, None)
+            .await?,
         last,
         "not due yet"
     );
     // A restart forgets `last`, but the newest file's name remembers it.
     assert_eq!(
-        pifa::backup::run_schedule(&app.store, &dir, start + hour, None, None).await?,
+        pifa::backup::run_schedule(&app.store, &dir, &dir, start + hour, None, None).await?,
         Some(start)
     );
     for round in 1..=3 {
-        last = pifa::backup::run_schedule(&app.store, &dir, start + round * 6 * hour, last, None)
-            .await?;
+        last = pifa::backup::run_schedule(
+            &app.store,
+            &dir,
+            &dir,
+            start + round * 6 * hour,
+            last,
+            None,
+        )
+        .await?;
         assert_eq!(last, Some(start + round * 6 * hour));
     }
     let kept: Vec<String> = pifa::backup::list_backups(&dir)?
@@ -249,7 +303,12 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     let mut file = Vec::new();
     source
         .store
-        .write_backup(&mut file, source.clock.now_ms(), Some(&passphrase))
+        .write_backup(
+            &mut file,
+            source.clock.now_ms(),
+            Some(&passphrase),
+            &pifa::uploads::uploads_dir(source.database.dir()),
+        )
         .await?;
     assert!(file.starts_with(b"age-encryption.org/v1"), "an age file");
     let Some(target) = TestApp::start(Backend::Sqlite).await? else {
@@ -257,7 +316,11 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     };
     let missing = target
         .store
-        .restore_backup(&file[..], None)
+        .restore_backup(
+            &file[..],
+            None,
+            &pifa::uploads::uploads_dir(target.database.dir()),
+        )
         .await
         .err()
         .map(|e| e.to_string())
@@ -266,7 +329,11 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     let wrong = SecretString::from("not it".to_owned());
     let refused = target
         .store
-        .restore_backup(&file[..], Some(&wrong))
+        .restore_backup(
+            &file[..],
+            Some(&wrong),
+            &pifa::uploads::uploads_dir(target.database.dir()),
+        )
         .await
         .err()
         .map(|e| e.to_string())
@@ -279,7 +346,11 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     );
     let counts = target
         .store
-        .restore_backup(&file[..], Some(&passphrase))
+        .restore_backup(
+            &file[..],
+            Some(&passphrase),
+            &pifa::uploads::uploads_dir(target.database.dir()),
+        )
         .await?;
     assert_eq!(counts.get("users"), Some(&12));
     target.login(ADMIN, PASSWORD).await?;
