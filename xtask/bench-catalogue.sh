@@ -67,6 +67,9 @@ request = function()
 end
 LUA
 echo; echo "== GET /api/v1/products/{random id} (5 SKUs each, member prices), 2 threads, 32 connections"
+echo "   cold (every product read from the database once, then from the cache):"
+wrk -t2 -c32 -d"${DURATION}s" --latency -H "Authorization: Bearer $MEMBER" -s "$READ" "$BASE" | grep -E "Requests/sec|50%|99%"
+echo "   steady (the same load again, every product cached):"
 wrk -t2 -c32 -d"${DURATION}s" --latency -H "Authorization: Bearer $MEMBER" -s "$READ" "$BASE" | grep -E "Requests/sec|50%|99%"
 echo "memory (RSS): $(awk '/VmRSS/ {print $2 " " $3}' /proc/$PID/status)"
 rm -f "$SEARCH" "$READ"

@@ -156,6 +156,7 @@ migrations! {
     5 => "0005_relations",
     6 => "0006_product_images",
     7 => "0007_catalogue_library",
+    8 => "0008_search_name_class",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -1,7 +1,7 @@
 //! Product search (C4). Chinese has no spaces, so names and descriptions are segmented into
 //! words with jieba when a product is written, and stored with the pinyin initials of its name
 //! (安全帽 → aqm). SQLite indexes them with FTS5 and ranks with bm25; PostgreSQL with a weighted
-//! tsvector and ts_rank. A query is segmented the same way; every word must match.
+//! tsvector, name matches ranked first. A query is segmented the same way; every word must match.
 
 use std::sync::LazyLock;
 

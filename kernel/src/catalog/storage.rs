@@ -418,7 +418,7 @@ impl Store {
         let backend = self.backend();
         Ok(on_pool!(self, |pool| {
             // The text match joins the backend's index: FTS5 with bm25 (name 10, body 1,
-            // initials 5), or the weighted tsvector with ts_rank. One query filters, ranks and
+            // initials 5), or the tsvector with name matches ranked first. One query filters, ranks and
             // pages.
             let mut query = sqlx::QueryBuilder::new("SELECT p.id FROM products p");
             if let Some(text) = &filter.text {
@@ -490,10 +490,12 @@ impl Store {
                         query.push(" ORDER BY bm25(product_fts, 10.0, 1.0, 5.0), p.id");
                     }
                     (Some(text), Backend::Postgres) => {
+                        // Name (and initials) matches first: both classes come from index scans
+                        // (see migration 0008), no per-match ranking.
                         query
-                            .push(" ORDER BY ts_rank(ps.document, to_tsquery('simple', ")
+                            .push(" ORDER BY (p.id IN (SELECT product_id FROM product_search WHERE name_document @@ to_tsquery('simple', ")
                             .push_bind(text.clone())
-                            .push(")) DESC, p.id");
+                            .push("))) DESC, p.id");
                     }
                     (None, _) => {
                         query.push(" ORDER BY p.id DESC");
