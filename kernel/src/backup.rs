@@ -395,10 +395,12 @@ impl FileStage {
             std::fs::rename(self.dir.join(key), self.uploads.join(key))
                 .with_context(|| format!("moving restored file {key} into place"))?;
         }
+        let referenced: std::collections::HashSet<&str> =
+            referenced.iter().map(String::as_str).collect();
         for entry in std::fs::read_dir(&self.uploads)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type()?.is_file() && !referenced.contains(&name) {
+            if entry.file_type()?.is_file() && !referenced.contains(name.as_str()) {
                 std::fs::remove_file(entry.path())?;
             }
         }

@@ -58,6 +58,31 @@ impl UnitForm {
     }
 }
 
+/// What files goods: a category or a brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Category,
+    Brand,
+}
+
+impl Grouping {
+    /// Its existence check, its usage count and its delete, each binding the id as `$1`.
+    fn statements(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Grouping::Category => (
+                "SELECT id FROM categories WHERE id = $1",
+                "SELECT (SELECT COUNT(*) FROM categories WHERE parent_id = $1) + (SELECT COUNT(*) FROM products WHERE category_id = $1)",
+                "DELETE FROM categories WHERE id = $1",
+            ),
+            Grouping::Brand => (
+                "SELECT id FROM brands WHERE id = $1",
+                "SELECT COUNT(*) FROM products WHERE brand_id = $1",
+                "DELETE FROM brands WHERE id = $1",
+            ),
+        }
+    }
+}
+
 /// Why a category or brand cannot go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -127,8 +152,12 @@ impl Store {
                 == 1;
             Ok::<_, StoreError>(deleted.then_some(carrying))
         })?;
-        for product in carrying.iter().flatten() {
-            self.changed(Change::Product(*product)).await;
+        if carrying
+            .as_ref()
+            .is_some_and(|products| !products.is_empty())
+        {
+            // One message however many products carried it.
+            self.changed(Change::Catalogue).await;
         }
         Ok(carrying)
     }
@@ -235,27 +264,26 @@ impl Store {
         })
     }
 
-    /// Removes a category that holds neither sub-categories nor goods.
-    pub async fn delete_category(&self, id: i64) -> StoreResult<Removal> {
+    /// Removes a category or brand that files nothing (no goods; for a category, no
+    /// sub-categories either).
+    pub async fn delete_grouping(&self, grouping: Grouping, id: i64) -> StoreResult<Removal> {
+        let (exists, usage, delete) = grouping.statements();
         in_tx!(self, |tx| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM categories WHERE id = $1")
+            let found: Option<i64> = sqlx::query_scalar(exists)
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if exists.is_none() {
+            if found.is_none() {
                 return Ok(Removal::Missing);
             }
-            let used: i64 = sqlx::query_scalar("SELECT (SELECT COUNT(*) FROM categories WHERE parent_id = $1) + (SELECT COUNT(*) FROM products WHERE category_id = $1)")
+            let used: i64 = sqlx::query_scalar(usage)
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
             if used > 0 {
                 return Ok(Removal::InUse);
             }
-            sqlx::query("DELETE FROM categories WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(delete).bind(id).execute(&mut *tx).await?;
             Ok::<_, StoreError>(Removal::Removed)
         })
     }
@@ -278,31 +306,6 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected() == 1)
                 .map_err(StoreError::classify)
-        })
-    }
-
-    /// Removes a brand no product carries.
-    pub async fn delete_brand(&self, id: i64) -> StoreResult<Removal> {
-        in_tx!(self, |tx| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM brands WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Ok(Removal::Missing);
-            }
-            let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE brand_id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if used > 0 {
-                return Ok(Removal::InUse);
-            }
-            sqlx::query("DELETE FROM brands WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            Ok::<_, StoreError>(Removal::Removed)
         })
     }
 
@@ -368,12 +371,36 @@ pub fn spec_from_attributes(
         .join(" ")
 }
 
-fn in_use(code: &'static str, what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        code,
-        format!("{what}下还有商品或子分类，不能删除 (still in use)"),
-    )
+/// The body of both delete routes: refuses a grouping still in use, logs the removal.
+async fn remove_grouping(
+    app: &AppState,
+    actor: &Actor,
+    client: &ClientInfo,
+    grouping: Grouping,
+    id: i64,
+) -> ApiResult<StatusCode> {
+    actor.require(Permission::ManageCatalog)?;
+    let (code, message, action, kind) = match grouping {
+        Grouping::Category => (
+            "category_in_use",
+            "分类下还有商品或子分类，不能删除 (still holds goods or sub-categories)",
+            "category.delete",
+            "category",
+        ),
+        Grouping::Brand => (
+            "brand_in_use",
+            "品牌下还有商品，不能删除 (still carried by goods)",
+            "brand.delete",
+            "brand",
+        ),
+    };
+    match app.store.delete_grouping(grouping, id).await? {
+        Removal::Removed => {}
+        Removal::Missing => return Err(ApiError::not_found()),
+        Removal::InUse => return Err(ApiError::new(StatusCode::CONFLICT, code, message)),
+    }
+    log(app, actor, client, action, kind, id, serde_json::json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- product tags ----------------------------------------------------------------------
@@ -817,23 +844,7 @@ pub async fn delete_category(
     client: ClientInfo,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    actor.require(Permission::ManageCatalog)?;
-    match app.store.delete_category(id).await? {
-        Removal::Removed => {}
-        Removal::Missing => return Err(ApiError::not_found()),
-        Removal::InUse => return Err(in_use("category_in_use", "分类")),
-    }
-    log(
-        &app,
-        &actor,
-        &client,
-        "category.delete",
-        "category",
-        id,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_grouping(&app, &actor, &client, Grouping::Category, id).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -923,21 +934,5 @@ pub async fn delete_brand(
     client: ClientInfo,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    actor.require(Permission::ManageCatalog)?;
-    match app.store.delete_brand(id).await? {
-        Removal::Removed => {}
-        Removal::Missing => return Err(ApiError::not_found()),
-        Removal::InUse => return Err(in_use("brand_in_use", "品牌")),
-    }
-    log(
-        &app,
-        &actor,
-        &client,
-        "brand.delete",
-        "brand",
-        id,
-        serde_json::json!({}),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove_grouping(&app, &actor, &client, Grouping::Brand, id).await
 }
