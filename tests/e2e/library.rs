@@ -214,6 +214,18 @@ async fn skus_take_their_attributes_from_the_spec_library(backend: Backend) -> a
         Some(&json!({ "name": "尺码", "choices": ["M", "L"], "sort": 1 })),
     )
     .await?;
+    let (status, taken) = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/spec-attributes",
+            Some(&admin),
+            Some(&json!({ "name": "颜色", "choices": ["蓝色"] })),
+        )
+        .await?;
+    assert_eq!(
+        (status, error_code(&taken)),
+        (StatusCode::CONFLICT, "spec_attribute_taken")
+    );
 
     let hat = product_id(&app, "AQM-001").await?;
     let (_, product) = app
@@ -354,6 +366,18 @@ async fn categories_and_brands_are_edited_and_removed_only_when_empty(
 
     let (_, brands) = app.get("/api/v1/brands", None).await?;
     let delta = find(&brands, "代尔塔");
+    let (status, taken) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/brands/{delta}"),
+            Some(&admin),
+            Some(&json!({ "name": "世达" })),
+        )
+        .await?;
+    assert_eq!(
+        (status, error_code(&taken)),
+        (StatusCode::CONFLICT, "brand_taken")
+    );
     let (status, renamed) = app
         .call(
             Method::PATCH,
