@@ -75,6 +75,8 @@ pub struct AppState {
     pub clock: Clock,
     pub hasher: Hasher,
     pub config: Arc<Config>,
+    /// The quote pipeline's extension steps (scripts, plugins).
+    pub pipeline: crate::orders::quote::Pipeline,
 }
 
 /// A server bound to its port, not yet serving.
@@ -119,8 +121,8 @@ impl Server {
     }
 }
 
-/// Background upkeep, once a minute: scheduled backups (L4) when due; once an hour, expired
-/// sessions and old rate-limit windows are dropped. Several instances on one database would
+/// Background upkeep, once a minute: overdue orders close (D5), scheduled backups (L4) when
+/// due; once an hour, expired sessions and old rate-limit windows are dropped. Several instances on one database would
 /// each make scheduled backups: run the schedule on one of them.
 async fn maintenance_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -128,6 +130,11 @@ async fn maintenance_loop(state: AppState) {
     for round in 0u64.. {
         tick.tick().await;
         let now = state.clock.now_ms();
+        match state.store.close_overdue_orders(now).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "closed overdue orders"),
+            Err(err) => tracing::error!(error = %err, "closing overdue orders failed"),
+        }
         if round % 60 == 0 {
             if let Err(err) = state.store.prune_sessions(now).await {
                 tracing::warn!(error = %err, "pruning sessions failed");

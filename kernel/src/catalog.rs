@@ -119,4 +119,8 @@ pub struct Product {
     /// Product tags (`/api/v1/product-tags`).
     pub tag_ids: Vec<i64>,
     pub skus: Vec<Sku>,
+    /// Moves with every change to what the product costs or whether it sells (not stock):
+    /// checkout compares it with the quote's.
+    #[serde(skip)]
+    pub revision: i64,
 }

@@ -160,6 +160,7 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
         clock,
         hasher,
         config: Arc::new(config),
+        pipeline: Default::default(),
     };
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;

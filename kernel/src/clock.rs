@@ -67,6 +67,40 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// The shop's time zone (N): Asia/Shanghai, UTC+8 all year (China has kept no daylight saving
+/// time since 1991), so a fixed offset is exact. Business days, order dates and "N days" use it.
+pub const SHOP_UTC_OFFSET_MS: i64 = 8 * 3_600_000;
+
+/// The shop's calendar date of an instant: (year, month, day).
+pub fn shop_date(ms: i64) -> (i64, i64, i64) {
+    civil_from_days((ms + SHOP_UTC_OFFSET_MS).div_euclid(86_400_000))
+}
+
+/// `20261130`, as order numbers carry it.
+pub fn shop_date_compact(ms: i64) -> String {
+    let (y, m, d) = shop_date(ms);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// `2026-11-30`.
+pub fn shop_date_iso(ms: i64) -> String {
+    let (y, m, d) = shop_date(ms);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The instant a shop date (`2026-11-30`) begins, or `None` when the text is no real date.
+pub fn parse_shop_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let days = days_from_civil(y, m, d);
+    // Round-tripping rejects 2026-02-30 and the like.
+    (civil_from_days(days) == (y, m, d)).then(|| days * 86_400_000 - SHOP_UTC_OFFSET_MS)
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -105,6 +139,19 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn shop_dates_follow_shanghai() {
+        // 2026-11-29 16:30 UTC is already the 30th in Shanghai.
+        let ms = 1_795_969_800_000;
+        assert_eq!(shop_date_compact(ms), "20261130");
+        assert_eq!(shop_date_iso(ms), "2026-11-30");
+        let start = parse_shop_date("2026-11-30").expect("a real date");
+        assert_eq!(shop_date_iso(start), "2026-11-30");
+        assert_eq!(shop_date_iso(start - 1), "2026-11-29");
+        assert_eq!(parse_shop_date("2026-02-30"), None);
+        assert_eq!(parse_shop_date("2026-1-3"), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::app::AppState;
 use crate::catalog::handlers as catalog;
 use crate::catalog::library;
 use crate::error::{ApiError, ErrorBody};
-use crate::{backup, members, notify, regions, settings, uploads};
+use crate::{backup, members, notify, orders, regions, settings, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -162,6 +162,30 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(catalog::import))
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
+        // cart and orders
+        .routes(routes!(orders::cart::get))
+        .routes(routes!(orders::cart::add))
+        .routes(routes!(orders::cart::set, orders::cart::remove))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(orders::cart::quick_order))
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
+        .routes(routes!(orders::checkout::quote))
+        .routes(routes!(orders::queries::list, orders::checkout::place))
+        .routes(routes!(orders::queries::get))
+        .routes(routes!(orders::queries::export))
+        .routes(routes!(orders::cart::reorder))
+        .routes(routes!(orders::lifecycle::cancel))
+        .routes(routes!(orders::lifecycle::confirm))
+        .routes(routes!(orders::lifecycle::reject))
+        .routes(routes!(orders::lifecycle::release_hold))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(orders::lifecycle::upload_receipt))
+                .routes(routes!(orders::lifecycle::mark_paid))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         // backups

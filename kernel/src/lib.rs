@@ -14,6 +14,7 @@ pub mod http;
 pub mod members;
 pub mod money;
 pub mod notify;
+pub mod orders;
 pub mod regions;
 pub mod settings;
 pub mod store;

@@ -46,6 +46,20 @@ pub fn parse_yuan(text: &str, field: &str) -> Result<i64, ApiError> {
     parse_fen(yuan * 100 + fen, field)
 }
 
+/// `numerator / denominator` rounded to the nearest fen, halves away from zero (四舍五入, N):
+/// 2.5 → 3, -2.5 → -3. `denominator` must be positive; computed in i128, so no intermediate
+/// overflows.
+pub fn round_half_up(numerator: i64, denominator: i64) -> i64 {
+    let (n, d) = (i128::from(numerator), i128::from(denominator.max(1)));
+    let half = d / 2;
+    let rounded = if n >= 0 {
+        (n + half) / d
+    } else {
+        -((-n + half) / d)
+    };
+    i64::try_from(rounded).unwrap_or(if n >= 0 { i64::MAX } else { i64::MIN })
+}
+
 /// "1230" fen → "12.30".
 pub fn format_yuan(fen: i64) -> String {
     format!(
@@ -59,6 +73,16 @@ pub fn format_yuan(fen: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halves_round_away_from_zero() {
+        assert_eq!(round_half_up(5, 2), 3);
+        assert_eq!(round_half_up(-5, 2), -3);
+        assert_eq!(round_half_up(4, 3), 1);
+        assert_eq!(round_half_up(-1000 * 80, 100), -800);
+        assert_eq!(round_half_up(-333, 2), -167);
+        assert_eq!(round_half_up(i64::MAX, 1), i64::MAX);
+    }
 
     #[test]
     fn yuan_text_becomes_exact_fen() {

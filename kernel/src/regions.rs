@@ -23,6 +23,26 @@ pub struct Region {
 }
 
 impl Store {
+    /// The enabled staff of a region holding `role` (its managers, its drivers).
+    pub async fn region_staff(
+        &self,
+        region_id: i64,
+        role: crate::accounts::Role,
+    ) -> StoreResult<Vec<i64>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT ur.user_id FROM user_regions ur
+                 JOIN user_roles r ON r.user_id = ur.user_id AND r.role = $2
+                 JOIN users u ON u.id = ur.user_id
+                 WHERE ur.region_id = $1 AND u.disabled = FALSE ORDER BY ur.user_id",
+            )
+            .bind(region_id)
+            .bind(role.as_str())
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     pub async fn insert_region(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar(

@@ -77,6 +77,38 @@ pub struct BankAccount {
     pub account_number: String,
 }
 
+/// A shipping rate (首重/续重): the first kilogram or part of it, then each further one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub first_kg_fen: i64,
+    pub extra_kg_fen: i64,
+}
+
+/// The rate for a province, or for one city of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AreaRate {
+    /// 省, as addresses write it (海南省).
+    pub province: String,
+    /// 市; `null`: the whole province.
+    pub city: Option<String>,
+    #[serde(flatten)]
+    pub rate: Rate,
+}
+
+/// D3: the shipping fee by 省/市 area and weight, free from a threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shipping {
+    /// Where no area rate matches.
+    pub default_rate: Rate,
+    /// The most specific match wins: province and city, then the province.
+    pub areas: Vec<AreaRate>,
+    /// Orders whose goods reach this amount ship free; `null`: never free.
+    pub free_from_fen: Option<i64>,
+}
+
 /// Every shop setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +138,7 @@ pub struct Settings {
     /// Orders sent without a driver are received automatically after this many days (E4).
     pub auto_receive_days: i64,
     pub moq_rule: MoqRule,
+    pub shipping: Shipping,
     /// Make a backup every this many hours; `null` turns scheduled backups off (L4).
     pub backup_interval_hours: Option<i64>,
     /// Scheduled backups kept; older ones are deleted.
@@ -144,6 +177,21 @@ impl Default for Settings {
             payment_timeout_hours: 72,
             auto_receive_days: 7,
             moq_rule: MoqRule::Reject,
+            shipping: Shipping {
+                default_rate: Rate {
+                    first_kg_fen: 1500,
+                    extra_kg_fen: 500,
+                },
+                areas: vec![AreaRate {
+                    province: "海南省".to_owned(),
+                    city: None,
+                    rate: Rate {
+                        first_kg_fen: 800,
+                        extra_kg_fen: 200,
+                    },
+                }],
+                free_from_fen: Some(100_000),
+            },
             backup_interval_hours: None,
             backups_kept: 14,
         }
@@ -222,6 +270,29 @@ impl Settings {
                 "backup_interval_hours",
                 "须在1到720小时之间 (between 1 and 720 hours)",
             );
+        }
+        let rates = std::iter::once(("shipping.default_rate", &self.shipping.default_rate)).chain(
+            self.shipping
+                .areas
+                .iter()
+                .map(|a| ("shipping.areas", &a.rate)),
+        );
+        for (name, rate) in rates {
+            crate::money::parse_fen(rate.first_kg_fen, &format!("{name}.first_kg_fen"))?;
+            crate::money::parse_fen(rate.extra_kg_fen, &format!("{name}.extra_kg_fen"))?;
+        }
+        for (index, area) in self.shipping.areas.iter().enumerate() {
+            if area.province.trim().is_empty()
+                || area.city.as_ref().is_some_and(|c| c.trim().is_empty())
+            {
+                return field(
+                    &format!("shipping.areas[{index}]"),
+                    "省、市不能为空 (province and city must not be blank)",
+                );
+            }
+        }
+        if let Some(free) = self.shipping.free_from_fen {
+            crate::money::parse_fen(free, "shipping.free_from_fen")?;
         }
         if !(1..=365).contains(&self.backups_kept) {
             return field("backups_kept", "须在1到365之间 (between 1 and 365)");

@@ -157,6 +157,8 @@ migrations! {
     6 => "0006_product_images",
     7 => "0007_catalogue_library",
     8 => "0008_search_name_class",
+    9 => "0009_search_on_shelf",
+    10 => "0010_orders",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -203,6 +205,14 @@ pub const DATA_TABLES: &[&str] = &[
     "skus",
     "sku_level_prices",
     "sku_price_breaks",
+    "cart_items",
+    "orders",
+    "order_lines",
+    "order_adjustments",
+    "order_history",
+    "order_payments",
+    "events",
+    "idempotency_keys",
     "login_log",
     "operation_log",
     "outbox_messages",
@@ -248,7 +258,9 @@ impl Store {
     /// pending migrations.
     pub async fn open(url: &str) -> StoreResult<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            // Index scans priced for solid-state storage: with the default (4.0, spinning
+            // disks) the planner reads every search vector instead of the GIN index.
+            let options = PgConnectOptions::from_str(url)?.options([("random_page_cost", "1.1")]);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

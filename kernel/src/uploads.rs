@@ -29,6 +29,8 @@ pub enum UploadKind {
     Licence,
     /// A public catalogue picture.
     ProductImage,
+    /// A transfer receipt or a proof of payment, owned by the order's member (F1).
+    PaymentProof,
 }
 
 impl UploadKind {
@@ -37,6 +39,7 @@ impl UploadKind {
             UploadKind::ShopPhoto => "shop_photo",
             UploadKind::Licence => "licence",
             UploadKind::ProductImage => "product",
+            UploadKind::PaymentProof => "payment",
         }
     }
 }

@@ -102,6 +102,10 @@ enum Record {
     SpecAttribute,
     /// The packing forms, 「X把/盒」 among them.
     UnitForms,
+    /// The member's order (placed during set-up), by its number.
+    Order,
+    /// The member's cart, the hard hat in it.
+    Cart,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
@@ -192,6 +196,24 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/staff/{id}/handover", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("GET /api/v1/cart", Record::Cart, "*=403 anon=401 member=200"),
+    ("POST /api/v1/cart/items", Record::Cart, "*=403 anon=401 member=200"),
+    ("PUT /api/v1/cart/items/{sku_id}", Record::Cart, "*=403 anon=401 member=200"),
+    ("DELETE /api/v1/cart/items/{sku_id}", Record::None, "*=403 anon=401 member=200"),
+    ("POST /api/v1/cart/quick-order", Record::Cart, "*=403 anon=401 member=200"),
+    ("POST /api/v1/orders/quote", Record::None, "*=403 anon=401 member=200"),
+    ("POST /api/v1/orders", Record::None, "*=403 anon=401 member=201"),
+    ("GET /api/v1/orders", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200 waiting=200-"),
+    ("GET /api/v1/orders/{id}", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404"),
+    ("GET /api/v1/admin/orders/export", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200 promoter=200"),
+    // Each call below acts on an order of its own, placed just before it (see `World::path_for`).
+    ("POST /api/v1/orders/{id}/reorder", Record::Cart, "*=403 anon=401 member=200 admin=404 cs=404 mgr_hk=404 mgr_sy=404 promoter=404 waiting=404"),
+    ("POST /api/v1/orders/{id}/cancel", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/orders/{id}/receipts", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/admin/orders/{id}/confirm", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/admin/orders/{id}/reject", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/admin/orders/{id}/release-hold", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/admin/orders/{id}/payments", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -266,6 +288,8 @@ struct World {
     spare_brand_id: i64,
     product_tag_id: i64,
     spec_attribute_id: i64,
+    order_id: i64,
+    order_number: String,
 }
 
 const WAITING_PHONE: &str = "13966666666";
@@ -276,6 +300,10 @@ enum Body {
     ProfileForm,
     Csv(&'static str),
     Png,
+    /// A checkout, with a fresh idempotency key.
+    Order(Value),
+    /// A payment form: an amount, a remark and a receipt picture.
+    Payment,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -432,7 +460,43 @@ impl World {
             .store
             .insert_spec_attribute("颜色", &["红色".to_owned(), "黄色".to_owned()], 0, now)
             .await?;
+        // The member's order, paid for by the month (over his limit: on credit hold) and cash
+        // on delivery; and the hard hat in his cart.
+        let mut settings_with_credit = settings.clone();
+        settings_with_credit["payment_methods"]["monthly_settlement"] = json!(true);
+        app.call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&admin_token),
+            Some(&settings_with_credit),
+        )
+        .await?;
+        app.call(
+            Method::PUT,
+            &format!("/api/v1/admin/members/{member_id}/credit"),
+            Some(&admin_token),
+            Some(&json!({ "terms": "monthly", "limit_fen": 0 })),
+        )
+        .await?;
+        let member_token = tokens.get(&Who::Member).cloned().unwrap_or_default();
+        let (status, order, _) = app
+            .place_order(
+                &member_token,
+                "world-order",
+                &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+                "lines": [{ "sku_id": hard_hat_sku_id, "qty": 10 }] }),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+        app.post(
+            "/api/v1/cart/items",
+            Some(&member_token),
+            &json!({ "items": [{ "sku_id": hard_hat_sku_id, "qty": 10 }] }),
+        )
+        .await?;
         Ok(World {
+            order_id: order["id"].as_i64().unwrap_or_default(),
+            order_number: order["number"].as_str().unwrap_or_default().to_owned(),
             spare_category_id,
             spare_brand_id,
             product_tag_id,
@@ -457,8 +521,50 @@ impl World {
         })
     }
 
+    /// The path for one call: routes that act on an order get a fresh one each (placed by the
+    /// member just before; confirmed first for a payment, on credit hold for a release).
+    async fn path_for(&self, template: &str) -> anyhow::Result<String> {
+        let acts_on_order = template.contains("/orders/{id}/");
+        if !acts_on_order {
+            return Ok(self.path(template));
+        }
+        let member = self.tokens.get(&Who::Member).cloned().unwrap_or_default();
+        let admin = self.tokens.get(&Who::Admin).cloned().unwrap_or_default();
+        let method = if template.ends_with("/release-hold") {
+            "monthly_settlement"
+        } else {
+            "cash_on_delivery"
+        };
+        let key = format!("fresh-{}", UNIQUE.fetch_add(1, Ordering::Relaxed));
+        let (status, order, _) = self
+            .app
+            .place_order(
+                &member,
+                &key,
+                &json!({ "delivery_method": "pickup", "payment_method": method,
+                "lines": [{ "sku_id": self.hard_hat_sku_id, "qty": 10 }] }),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+        let id = order["id"].as_i64().unwrap_or_default();
+        if template.ends_with("/payments") {
+            let (status, body) = self
+                .app
+                .post(
+                    &format!("/api/v1/admin/orders/{id}/confirm"),
+                    Some(&admin),
+                    &json!({}),
+                )
+                .await?;
+            anyhow::ensure!(status == StatusCode::OK, "{body}");
+        }
+        Ok(template.replace("{id}", &id.to_string()))
+    }
+
     fn path(&self, template: &str) -> String {
-        let id = if template.contains("/categories/") {
+        let id = if template.contains("/orders/") {
+            self.order_id
+        } else if template.contains("/categories/") {
             self.spare_category_id
         } else if template.contains("/brands/") {
             self.spare_brand_id
@@ -492,6 +598,7 @@ impl World {
         };
         let path = template
             .replace("{id}", &id.to_string())
+            .replace("{sku_id}", &self.hard_hat_sku_id.to_string())
             .replace("{name}", &self.backup_name)
             .replace("{key}", key);
         if path.ends_with("/search") {
@@ -530,6 +637,8 @@ impl World {
             Record::ProductTag => vec!["工地专用".to_owned()],
             Record::SpecAttribute => vec!["颜色".to_owned(), "黄色".to_owned()],
             Record::UnitForms => vec!["X把/盒".to_owned()],
+            Record::Order => vec![self.order_number.clone()],
+            Record::Cart => vec!["AQM-001".to_owned()],
             Record::MemberAddress => vec!["金盘工业区兴达五金店".to_owned()],
             Record::WaitingMember => vec![WAITING_PHONE.to_owned()],
             Record::Caller => EVERYONE
@@ -552,6 +661,20 @@ impl World {
         if route == "POST /api/v1/admin/catalog/import" {
             return Ok(Some(Body::Csv(
                 "货号,商品名称,单位,价格\nIMP-1,导入商品,10个/盒 - 50个/箱,1.00\n",
+            )));
+        }
+        if route == "POST /api/v1/cart/quick-order" {
+            return Ok(Some(Body::Csv("编码,数量\n6901234500011,10\n")));
+        }
+        if route == "POST /api/v1/orders/{id}/receipts"
+            || route == "POST /api/v1/admin/orders/{id}/payments"
+        {
+            return Ok(Some(Body::Payment));
+        }
+        if route == "POST /api/v1/orders" {
+            return Ok(Some(Body::Order(
+                json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+                "lines": [{ "sku_id": self.hard_hat_sku_id, "qty": 10 }] }),
             )));
         }
         Ok(self.json_body(route).await?.map(Body::Json))
@@ -675,6 +798,15 @@ impl World {
                     json!({ "reason": "照片不清晰" })
                 })
             }
+            "POST /api/v1/cart/items" => {
+                Some(json!({ "items": [{ "sku_id": self.hard_hat_sku_id, "qty": 10 }] }))
+            }
+            "PUT /api/v1/cart/items/{sku_id}" => Some(json!({ "qty": 20 })),
+            "POST /api/v1/orders/quote" => Some(json!({ "delivery_method": "pickup" })),
+            "POST /api/v1/admin/orders/{id}/reject" => Some(json!({ "reason": "缺货" })),
+            "POST /api/v1/admin/orders/{id}/release-hold" => {
+                Some(json!({ "reason": "老客户，月底结清" }))
+            }
             "PUT /api/v1/admin/skus/{id}" => Some(
                 json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" }),
             ),
@@ -731,11 +863,11 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
             .split_once(' ')
             .ok_or_else(|| anyhow::anyhow!("bad route {route}"))?;
         let method = Method::from_bytes(method.as_bytes())?;
-        let path = world.path(template);
         // Refusals first: an allowed call may change the world (a restore signs everyone out).
         let mut order: Vec<(Who, Expect)> = expectations.into_iter().collect();
         order.sort_by_key(|(_, e)| (e.status / 100 == 2, e.status));
         for (who, expect) in order {
+            let path = world.path_for(template).await?;
             let body = world.body(route).await?;
             let token = world.tokens.get(&who).cloned();
             let response = {
@@ -759,6 +891,22 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                     }
                     Some(Body::Csv(text)) => {
                         request = request.header("content-type", "text/csv").body(*text)
+                    }
+                    Some(Body::Order(body)) => {
+                        let key = format!("matrix-{}", UNIQUE.fetch_add(1, Ordering::Relaxed));
+                        request = request.header("idempotency-key", key).json(body)
+                    }
+                    Some(Body::Payment) => {
+                        request = request.multipart(
+                            reqwest::multipart::Form::new()
+                                .text("amount_fen", "100")
+                                .text("remark", "到账")
+                                .part(
+                                    "proof",
+                                    reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
+                                        .file_name("r.png"),
+                                ),
+                        )
                     }
                     Some(Body::Png) => {
                         request = request

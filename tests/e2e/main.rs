@@ -13,6 +13,7 @@ mod library;
 mod members;
 mod migrations;
 mod openapi;
+mod orders;
 mod relations;
 mod search;
 mod staff;

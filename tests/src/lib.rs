@@ -167,6 +167,35 @@ impl TestApp {
         let Some(database) = TestDatabase::create(backend).await? else {
             return Ok(None);
         };
+        Ok(Some(
+            TestApp::serve_on(database, backend, Clock::movable()).await?,
+        ))
+    }
+
+    /// Stops the server and starts a new one on the same database and files, as a restarted
+    /// process would (the clock keeps its offset).
+    pub async fn restart(mut self) -> anyhow::Result<TestApp> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.server.take() {
+            handle.await??;
+        }
+        self.store.close().await;
+        let TestApp {
+            database,
+            backend,
+            clock,
+            ..
+        } = self;
+        TestApp::serve_on(database, backend, clock).await
+    }
+
+    async fn serve_on(
+        database: TestDatabase,
+        backend: Backend,
+        clock: Clock,
+    ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {
             addr: "127.0.0.1:0".parse()?,
@@ -175,12 +204,12 @@ impl TestApp {
             secure_cookies: false,
             backup_passphrase: None,
         };
-        let clock = Clock::movable();
         let state = AppState {
             store: store.clone(),
             clock: clock.clone(),
             hasher: Hasher::cheap()?,
             config: Arc::new(config),
+            pipeline: Default::default(),
         };
         let server = Server::bind(state).await?;
         let addr = server.local_addr()?;
@@ -189,7 +218,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder().cookie_store(true).build()?;
-        Ok(Some(TestApp {
+        Ok(TestApp {
             addr,
             store,
             clock,
@@ -198,7 +227,7 @@ impl TestApp {
             database,
             shutdown: Some(tx),
             server: Some(handle),
-        }))
+        })
     }
 
     /// Starts a server and loads the demo data (regions, one account per role, settings).
@@ -400,6 +429,38 @@ impl TestApp {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         ))
+    }
+
+    /// Places an order as `token` under idempotency key `key`; returns the status, the body and
+    /// the body's exact text (replays must be byte-identical).
+    pub async fn place_order(
+        &self,
+        token: &str,
+        key: &str,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, Value, String)> {
+        let response = self
+            .client
+            .post(self.url("/api/v1/orders"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Ok((status, value, text))
+    }
+
+    /// The SKU id of a demo barcode.
+    pub async fn sku_id(&self, barcode: &str) -> anyhow::Result<i64> {
+        self.store
+            .skus_by_codes(&[barcode.to_owned()])
+            .await?
+            .get(barcode)
+            .and_then(|ids| ids.first().copied())
+            .ok_or_else(|| anyhow!("no SKU with barcode {barcode}"))
     }
 
     /// Files under the data directory's uploads folder.

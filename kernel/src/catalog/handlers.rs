@@ -1024,7 +1024,7 @@ pub async fn export(
     let rows = super::transfer::export_rows(&products, &lookups);
     let (bytes, content_type, extension) = match q.format.as_deref() {
         None | Some("xlsx") => (
-            super::transfer::to_xlsx(&header, &rows).map_err(ApiError::internal)?,
+            super::transfer::to_xlsx("商品", &header, &rows).map_err(ApiError::internal)?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         ),

@@ -156,7 +156,7 @@ impl Store {
             ),
             Backend::Postgres => (
                 "DELETE FROM product_search WHERE product_id = $1",
-                "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO product_search (product_id, name_tokens, body_tokens, initials, on_shelf) SELECT $1, $2, $3, $4, on_shelf FROM products WHERE id = $1",
             ),
         };
         for page in ids.chunks(500) {

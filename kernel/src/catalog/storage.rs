@@ -138,6 +138,22 @@ pub struct ProductFilter {
     pub offset: i64,
 }
 
+impl ProductFilter {
+    /// Whether anything but the text and the shelf needs the products table.
+    fn needs_products_for_text_search(&self) -> bool {
+        self.category_id.is_some()
+            || self.brand_id.is_some()
+            || self.tag_id.is_some()
+            || self.min_price_fen.is_some()
+            || self.max_price_fen.is_some()
+            || self.ids.is_some()
+            || self.supplier_id.is_some()
+            || self.hot_only
+            || self.recommended_only
+            || matches!(self.sort, ProductSort::PriceAsc | ProductSort::PriceDesc)
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum ProductSort {
     #[default]
@@ -158,6 +174,7 @@ struct ProductRow {
     category_id: Option<i64>,
     supplier_id: Option<i64>,
     on_shelf: bool,
+    revision: i64,
     unit_id: i64,
     item_unit: String,
     inner_qty: i64,
@@ -185,7 +202,7 @@ struct SkuRow {
 /// `(sku_id, level_id or min_qty, price_fen)`: a level price or a quantity break.
 type SkuPriceRow = (i64, i64, i64);
 
-const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.brand_id, p.category_id, p.supplier_id, p.on_shelf,
+const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.brand_id, p.category_id, p.supplier_id, p.on_shelf, p.revision,
     u.id AS unit_id, u.item_unit, u.inner_qty, u.inner_unit, u.outer_qty, u.outer_unit
     FROM products p JOIN units u ON u.id = p.unit_id";
 
@@ -347,11 +364,13 @@ impl Store {
             if let Some(product_id) = product_id {
                 write_level_prices!(tx, sku_id, &sku.level_prices);
                 write_breaks!(tx, sku_id, &sku.breaks);
-                sqlx::query("UPDATE products SET updated_at = $2 WHERE id = $1")
-                    .bind(product_id)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE products SET updated_at = $2, revision = revision + 1 WHERE id = $1",
+                )
+                .bind(product_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
             }
             Ok::<_, StoreError>(product_id)
         })?;
@@ -373,7 +392,7 @@ impl Store {
         let sql = "UPDATE products SET name = COALESCE($2, name), description = COALESCE($3, description),
                    on_shelf = COALESCE($4, on_shelf), hot = COALESCE($5, hot), recommended = COALESCE($6, recommended),
                    brand_id = CASE WHEN $7 THEN $8 ELSE brand_id END, category_id = CASE WHEN $9 THEN $10 ELSE category_id END,
-                   updated_at = $11 WHERE id = $1";
+                   updated_at = $11, revision = revision + 1 WHERE id = $1";
         let found = in_tx!(self, |tx| {
             let found = sqlx::query(sql)
                 .bind(id)
@@ -420,17 +439,31 @@ impl Store {
             // The text match joins the backend's index: FTS5 with bm25 (name 10, body 1,
             // initials 5), or the tsvector with name matches ranked first. One query filters, ranks and
             // pages.
-            let mut query = sqlx::QueryBuilder::new("SELECT p.id FROM products p");
+            // A plain text search on PostgreSQL reads the search table alone (it carries the
+            // shelf flag, migration 0009); any other filter joins the products.
+            let search_only = backend == Backend::Postgres
+                && filter.text.is_some()
+                && !filter.needs_products_for_text_search();
+            let mut query = sqlx::QueryBuilder::new(if search_only {
+                "SELECT ps.product_id FROM product_search ps"
+            } else {
+                "SELECT p.id FROM products p"
+            });
             if let Some(text) = &filter.text {
                 match backend {
                     Backend::Sqlite => query.push(" JOIN product_fts ON product_fts.rowid = p.id WHERE product_fts MATCH ").push_bind(text.clone()),
+                    Backend::Postgres if search_only => query.push(" WHERE ps.document @@ to_tsquery('simple', ").push_bind(text.clone()).push(")"),
                     Backend::Postgres => query.push(" JOIN product_search ps ON ps.product_id = p.id WHERE ps.document @@ to_tsquery('simple', ").push_bind(text.clone()).push(")"),
                 };
             } else {
                 query.push(" WHERE 1 = 1");
             }
             if filter.on_shelf_only {
-                query.push(" AND p.on_shelf = TRUE");
+                query.push(if search_only {
+                    " AND ps.on_shelf = TRUE"
+                } else {
+                    " AND p.on_shelf = TRUE"
+                });
             }
             if filter.hot_only {
                 query.push(" AND p.hot = TRUE");
@@ -483,19 +516,24 @@ impl Store {
             }
             match filter.sort {
                 ProductSort::Newest => {
-                    query.push(" ORDER BY p.id DESC");
+                    query.push(if search_only {
+                        " ORDER BY ps.product_id DESC"
+                    } else {
+                        " ORDER BY p.id DESC"
+                    });
                 }
                 ProductSort::Relevance => match (&filter.text, backend) {
                     (Some(_), Backend::Sqlite) => {
                         query.push(" ORDER BY bm25(product_fts, 10.0, 1.0, 5.0), p.id");
                     }
                     (Some(text), Backend::Postgres) => {
-                        // Name (and initials) matches first: both classes come from index scans
-                        // (see migration 0008), no per-match ranking.
+                        // Name (and initials) matches first, then the rest by id: a cheap test
+                        // of each match's short name vector instead of ts_rank over its whole
+                        // document (see migration 0008).
                         query
-                            .push(" ORDER BY (p.id IN (SELECT product_id FROM product_search WHERE name_document @@ to_tsquery('simple', ")
+                            .push(" ORDER BY (ps.name_document @@ to_tsquery('simple', ")
                             .push_bind(text.clone())
-                            .push("))) DESC, p.id");
+                            .push(")) DESC, ps.product_id");
                     }
                     (None, _) => {
                         query.push(" ORDER BY p.id DESC");
@@ -526,6 +564,48 @@ impl Store {
     /// Products with their SKUs, in the order of `ids` (absent ids are skipped). Product pages,
     /// lists and search results all come through here, from the cache where it has them.
     pub async fn products_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Product>> {
+        Ok(self
+            .shared_products(ids)
+            .await?
+            .into_iter()
+            .map(|product| Product::clone(&product))
+            .collect())
+    }
+
+    /// The product each SKU belongs to (a SKU never changes product, so the answer is kept).
+    pub async fn sku_products(
+        &self,
+        sku_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, i64>> {
+        let mut found: std::collections::HashMap<i64, i64> = sku_ids
+            .iter()
+            .filter_map(|id| self.caches.sku_product(*id).map(|product| (*id, product)))
+            .collect();
+        let missing: Vec<i64> = sku_ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let rows: Vec<(i64, i64)> = on_pool!(self, |pool| {
+                crate::store::id_list_query(
+                    "SELECT id, product_id FROM skus WHERE id IN ",
+                    &missing,
+                )
+                .build_query_as()
+                .fetch_all(pool)
+                .await
+            })?;
+            for (sku_id, product_id) in rows {
+                self.caches.remember_sku_product(sku_id, product_id);
+                found.insert(sku_id, product_id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// `products_by_ids` without copying what the cache holds.
+    pub async fn shared_products(&self, ids: &[i64]) -> StoreResult<Vec<std::sync::Arc<Product>>> {
         let mut found: std::collections::HashMap<i64, std::sync::Arc<Product>> = ids
             .iter()
             .filter_map(|id| self.caches.product(*id).map(|product| (*id, product)))
@@ -549,10 +629,7 @@ impl Store {
                 found.insert(product.id, product);
             }
         }
-        Ok(ids
-            .iter()
-            .filter_map(|id| found.get(id).map(|product| Product::clone(product)))
-            .collect())
+        Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 
     async fn with_skus(&self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
@@ -635,6 +712,7 @@ impl Store {
                     outer_unit: row.outer_unit,
                 },
                 on_shelf: row.on_shelf,
+                revision: row.revision,
                 images: images
                     .iter()
                     .filter(|(product, _)| *product == row.id)

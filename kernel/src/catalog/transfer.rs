@@ -625,7 +625,7 @@ impl Store {
                         .await?;
                 let product_id: i64 = match existing {
                     Some(id) => {
-                        sqlx::query("UPDATE products SET name = $2, brand_id = COALESCE($3, brand_id), category_id = COALESCE($4, category_id), unit_id = $5, on_shelf = COALESCE($6, on_shelf), description = COALESCE($7, description), updated_at = $8 WHERE id = $1")
+                        sqlx::query("UPDATE products SET name = $2, brand_id = COALESCE($3, brand_id), category_id = COALESCE($4, category_id), unit_id = $5, on_shelf = COALESCE($6, on_shelf), description = COALESCE($7, description), updated_at = $8, revision = revision + 1 WHERE id = $1")
                             .bind(id).bind(&product.name).bind(product.brand_id).bind(product.category_id).bind(product.unit_id).bind(product.on_shelf).bind(&product.description).bind(now_ms)
                             .execute(&mut *tx).await?;
                         summary.products_updated += 1;
@@ -746,14 +746,15 @@ pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, String
     writer.into_inner().map_err(|e| e.to_string())
 }
 
-/// Writes rows as an .xlsx workbook with one sheet 商品.
+/// Writes rows as an .xlsx workbook with one sheet named `sheet_name`.
 pub fn to_xlsx(
+    sheet_name: &str,
     header: &[String],
     rows: &[Vec<String>],
 ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
-    sheet.set_name("商品")?;
+    sheet.set_name(sheet_name)?;
     for (col, name) in header.iter().enumerate() {
         sheet.write_string(0, u16::try_from(col).unwrap_or(u16::MAX), name)?;
     }

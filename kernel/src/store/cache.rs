@@ -21,12 +21,14 @@ use super::{Db, Store};
 const CHANNEL: &str = "pifa_cache";
 
 /// What a committed write changed, as far as the caches care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Sessions, roles, regions or a member's standing: who a token stands for.
     Accounts,
     /// One product: its fields, SKUs, stock, prices or pictures.
     Product(i64),
+    /// The stock of these products (checkout, cancellation, closing).
+    Stock(Vec<i64>),
     /// Products in bulk (an import, a unit many products share).
     Catalogue,
     /// The shop settings.
@@ -36,10 +38,14 @@ pub enum Change {
 }
 
 impl Change {
-    fn encode(self) -> String {
+    fn encode(&self) -> String {
         match self {
             Change::Accounts => "accounts".to_owned(),
             Change::Product(id) => format!("product:{id}"),
+            Change::Stock(ids) => format!(
+                "stock:{}",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
             Change::Catalogue => "catalogue".to_owned(),
             Change::Settings => "settings".to_owned(),
             Change::Everything => "everything".to_owned(),
@@ -53,6 +59,10 @@ impl Change {
             "accounts" => Change::Accounts,
             "catalogue" => Change::Catalogue,
             "settings" => Change::Settings,
+            _ if text.starts_with("stock:") => text
+                .strip_prefix("stock:")
+                .and_then(|ids| ids.split(',').map(|id| id.parse().ok()).collect())
+                .map_or(Change::Everything, Change::Stock),
             _ => text
                 .strip_prefix("product:")
                 .and_then(|id| id.parse().ok())
@@ -66,6 +76,8 @@ pub(crate) struct Caches {
     /// By token hash.
     sessions: moka::sync::Cache<String, Arc<SessionOwner>>,
     products: moka::sync::Cache<i64, Arc<Product>>,
+    /// SKU id → product id; a SKU never moves, so only a restore clears it.
+    sku_products: moka::sync::Cache<i64, i64>,
     /// Moves on every change; see the module comment.
     generation: AtomicU64,
 }
@@ -76,6 +88,7 @@ impl Default for Caches {
             settings: Default::default(),
             sessions: moka::sync::Cache::new(100_000),
             products: moka::sync::Cache::new(50_000),
+            sku_products: moka::sync::Cache::new(500_000),
             generation: AtomicU64::new(0),
         }
     }
@@ -86,16 +99,22 @@ impl Caches {
         self.generation.load(Ordering::SeqCst)
     }
 
-    fn apply(&self, change: Change) {
+    fn apply(&self, change: &Change) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match change {
             Change::Accounts => self.sessions.invalidate_all(),
-            Change::Product(id) => self.products.invalidate(&id),
+            Change::Product(id) => self.products.invalidate(id),
+            Change::Stock(ids) => {
+                for id in ids {
+                    self.products.invalidate(id);
+                }
+            }
             Change::Catalogue => self.products.invalidate_all(),
             Change::Settings => self.clear_settings(),
             Change::Everything => {
                 self.sessions.invalidate_all();
                 self.products.invalidate_all();
+                self.sku_products.invalidate_all();
                 self.clear_settings();
             }
         }
@@ -124,6 +143,14 @@ impl Caches {
         }
     }
 
+    pub(crate) fn sku_product(&self, sku_id: i64) -> Option<i64> {
+        self.sku_products.get(&sku_id)
+    }
+
+    pub(crate) fn remember_sku_product(&self, sku_id: i64, product_id: i64) {
+        self.sku_products.insert(sku_id, product_id);
+    }
+
     pub(crate) fn product(&self, id: i64) -> Option<Arc<Product>> {
         self.products.get(&id)
     }
@@ -142,7 +169,7 @@ impl Store {
     /// Reports a committed write: this instance forgets its copies now, the others when the
     /// database passes the message on. Call it after the commit, never before.
     pub async fn changed(&self, change: Change) {
-        self.caches.apply(change);
+        self.caches.apply(&change);
         if let Db::Postgres(pool) = &self.db {
             let sent = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
@@ -182,7 +209,7 @@ impl Store {
                 };
                 // Whatever happened while we were not listening is unknown.
                 match caches.upgrade() {
-                    Some(caches) => caches.apply(Change::Everything),
+                    Some(caches) => caches.apply(&Change::Everything),
                     None => return,
                 }
                 loop {
@@ -198,11 +225,11 @@ impl Store {
                     };
                     match received {
                         Err(_idle) => {}
-                        Ok(Ok(Some(message))) => caches.apply(Change::decode(message.payload())),
-                        Ok(Ok(None)) => caches.apply(Change::Everything),
+                        Ok(Ok(Some(message))) => caches.apply(&Change::decode(message.payload())),
+                        Ok(Ok(None)) => caches.apply(&Change::Everything),
                         Ok(Err(error)) => {
                             tracing::warn!(%error, "cache listener failed; reconnecting");
-                            caches.apply(Change::Everything);
+                            caches.apply(&Change::Everything);
                             break;
                         }
                     }
@@ -221,6 +248,7 @@ mod tests {
         for change in [
             Change::Accounts,
             Change::Product(42),
+            Change::Stock(vec![1, 22, 333]),
             Change::Catalogue,
             Change::Settings,
             Change::Everything,
@@ -228,6 +256,7 @@ mod tests {
             assert_eq!(Change::decode(&change.encode()), change);
         }
         assert_eq!(Change::decode("product:x"), Change::Everything);
+        assert_eq!(Change::decode("stock:1,x"), Change::Everything);
         assert_eq!(Change::decode("orders"), Change::Everything);
     }
 }

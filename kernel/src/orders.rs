@@ -1,0 +1,345 @@
+//! Ordering (D1–D6, B6, F1's offline part): the member's cart, the quote pipeline that prices a
+//! cart line by line, checkout in one short transaction, and what happens to an order until it
+//! leaves the business side's hands (confirmation, rejection, cancellation, closing, offline
+//! payment). Fulfilment (dispatch, delivery, pickup, after-sales) builds on these states.
+//!
+//! Who may touch which order is decided here once, in `OrderScope`; routes answer 404 for an
+//! order outside the caller's scope, as if it did not exist.
+
+pub mod cart;
+pub mod checkout;
+pub mod lifecycle;
+pub mod queries;
+pub mod quote;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::Role;
+use crate::accounts::permissions::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::settings::{DeliveryOptions, PaymentMethods};
+
+/// The states of E9 this issue moves orders through; fulfilment adds its transitions later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingConfirmation,
+    PendingPayment,
+    AwaitingDispatch,
+    InDelivery,
+    ReadyForPickup,
+    Received,
+    Completed,
+    Closed,
+}
+
+/// Whose words a status is shown in (E9's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Member,
+    Business,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::PendingConfirmation,
+        OrderStatus::PendingPayment,
+        OrderStatus::AwaitingDispatch,
+        OrderStatus::InDelivery,
+        OrderStatus::ReadyForPickup,
+        OrderStatus::Received,
+        OrderStatus::Completed,
+        OrderStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingConfirmation => "pending_confirmation",
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::AwaitingDispatch => "awaiting_dispatch",
+            OrderStatus::InDelivery => "in_delivery",
+            OrderStatus::ReadyForPickup => "ready_for_pickup",
+            OrderStatus::Received => "received",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Closed => "closed",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn label(self, audience: Audience) -> &'static str {
+        match (self, audience) {
+            (OrderStatus::PendingConfirmation, Audience::Member) => "等待业务经理确认中",
+            (OrderStatus::PendingConfirmation, Audience::Business) => "待确认",
+            (OrderStatus::PendingPayment, _) => "待付款",
+            (OrderStatus::AwaitingDispatch, _) => "待发货",
+            (OrderStatus::InDelivery, Audience::Member) => "待收货",
+            (OrderStatus::InDelivery, Audience::Business) => "发货中",
+            (OrderStatus::ReadyForPickup, _) => "待自提",
+            (OrderStatus::Received, Audience::Member) => "已收货",
+            (OrderStatus::Received, Audience::Business) => "已送达",
+            (OrderStatus::Completed, Audience::Member) => "订单已完成",
+            (OrderStatus::Completed, Audience::Business) => "完成",
+            (OrderStatus::Closed, Audience::Member) => "已关闭",
+            (OrderStatus::Closed, Audience::Business) => "关闭",
+        }
+    }
+}
+
+/// D3's payment methods. Online payment is not offered until a provider is integrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// 货到付款
+    CashOnDelivery,
+    /// 银行转账
+    BankTransfer,
+    /// 款到发货
+    PayBeforeShipping,
+    /// 微信转账
+    WechatTransfer,
+    /// 支付宝转账
+    AlipayTransfer,
+    /// 物流代收
+    CarrierCollect,
+    /// 统一结算
+    MonthlySettlement,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 7] = [
+        PaymentMethod::CashOnDelivery,
+        PaymentMethod::BankTransfer,
+        PaymentMethod::PayBeforeShipping,
+        PaymentMethod::WechatTransfer,
+        PaymentMethod::AlipayTransfer,
+        PaymentMethod::CarrierCollect,
+        PaymentMethod::MonthlySettlement,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::CashOnDelivery => "cash_on_delivery",
+            PaymentMethod::BankTransfer => "bank_transfer",
+            PaymentMethod::PayBeforeShipping => "pay_before_shipping",
+            PaymentMethod::WechatTransfer => "wechat_transfer",
+            PaymentMethod::AlipayTransfer => "alipay_transfer",
+            PaymentMethod::CarrierCollect => "carrier_collect",
+            PaymentMethod::MonthlySettlement => "monthly_settlement",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<PaymentMethod> {
+        PaymentMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentMethod::CashOnDelivery => "货到付款",
+            PaymentMethod::BankTransfer => "银行转账",
+            PaymentMethod::PayBeforeShipping => "款到发货",
+            PaymentMethod::WechatTransfer => "微信转账",
+            PaymentMethod::AlipayTransfer => "支付宝转账",
+            PaymentMethod::CarrierCollect => "物流代收",
+            PaymentMethod::MonthlySettlement => "统一结算",
+        }
+    }
+
+    pub fn is_enabled(self, methods: &PaymentMethods) -> bool {
+        match self {
+            PaymentMethod::CashOnDelivery => methods.cash_on_delivery,
+            PaymentMethod::BankTransfer => methods.bank_transfer,
+            PaymentMethod::PayBeforeShipping => methods.pay_before_shipping,
+            PaymentMethod::WechatTransfer => methods.wechat_transfer,
+            PaymentMethod::AlipayTransfer => methods.alipay_transfer,
+            PaymentMethod::CarrierCollect => methods.carrier_collect,
+            PaymentMethod::MonthlySettlement => methods.monthly_settlement,
+        }
+    }
+
+    /// Money first, goods after: a confirmed order waits in 待付款 and cannot be dispatched
+    /// until it is paid. Cash on delivery, the carrier's collection and monthly settlement are
+    /// paid after the goods arrive.
+    pub fn pays_first(self) -> bool {
+        matches!(
+            self,
+            PaymentMethod::BankTransfer
+                | PaymentMethod::PayBeforeShipping
+                | PaymentMethod::WechatTransfer
+                | PaymentMethod::AlipayTransfer
+        )
+    }
+
+    /// Monthly settlement is credit (B6): it counts against the member's limit.
+    pub fn is_credit(self) -> bool {
+        self == PaymentMethod::MonthlySettlement
+    }
+}
+
+/// D3's delivery methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMethod {
+    /// 发货
+    Ship,
+    /// 自提
+    Pickup,
+    /// 发货运自提: shipped to a logistics terminal, collected there.
+    ShipToTerminal,
+}
+
+impl DeliveryMethod {
+    pub const ALL: [DeliveryMethod; 3] = [
+        DeliveryMethod::Ship,
+        DeliveryMethod::Pickup,
+        DeliveryMethod::ShipToTerminal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMethod::Ship => "ship",
+            DeliveryMethod::Pickup => "pickup",
+            DeliveryMethod::ShipToTerminal => "ship_to_terminal",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<DeliveryMethod> {
+        DeliveryMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliveryMethod::Ship => "发货",
+            DeliveryMethod::Pickup => "自提",
+            DeliveryMethod::ShipToTerminal => "发货运自提",
+        }
+    }
+
+    pub fn is_enabled(self, options: &DeliveryOptions) -> bool {
+        match self {
+            DeliveryMethod::Ship => options.ship,
+            DeliveryMethod::Pickup => options.pickup,
+            DeliveryMethod::ShipToTerminal => options.ship_to_terminal,
+        }
+    }
+
+    /// Goods travel (and cost shipping) unless the member collects them at the shop.
+    pub fn ships(self) -> bool {
+        self != DeliveryMethod::Pickup
+    }
+}
+
+/// Readable order numbers (D6): the shop's date of placing and the order's id, so no counter
+/// row is fought over by concurrent checkouts: `20261130000123`.
+pub fn order_number(id: i64, placed_at_ms: i64) -> String {
+    format!("{}{id:06}", crate::clock::shop_date_compact(placed_at_ms))
+}
+
+/// The id inside an order number (the date part is checked by whoever compares it).
+pub fn id_from_number(number: &str) -> Option<i64> {
+    let digits = number.trim();
+    if digits.len() < 14 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.get(8..)?.parse().ok()
+}
+
+/// The orders a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderScope {
+    /// Admin, customer service (E6).
+    All,
+    /// A manager: orders of his regions and of members bound to him.
+    Manager { regions: Vec<i64>, manager_id: i64 },
+    /// A promoter: his customers' orders.
+    Promoter { promoter_id: i64 },
+    /// A member: his own.
+    Member { member_id: i64 },
+}
+
+impl OrderScope {
+    /// The widest scope the caller's roles give, or 403 for roles that see no orders
+    /// (drivers, verifiers and suppliers get theirs with fulfilment).
+    pub fn of(actor: &Actor) -> ApiResult<OrderScope> {
+        if actor.is(Role::Admin) || actor.is(Role::CustomerService) {
+            Ok(OrderScope::All)
+        } else if actor.is(Role::Manager) {
+            Ok(OrderScope::Manager {
+                regions: actor.region_ids.iter().copied().collect(),
+                manager_id: actor.user_id,
+            })
+        } else if actor.is(Role::Promoter) {
+            Ok(OrderScope::Promoter {
+                promoter_id: actor.user_id,
+            })
+        } else if actor.is(Role::Member) {
+            Ok(OrderScope::Member {
+                member_id: actor.user_id,
+            })
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+
+    pub fn contains(&self, order: &queries::OrderRecord) -> bool {
+        match self {
+            OrderScope::All => true,
+            OrderScope::Manager {
+                regions,
+                manager_id,
+            } => {
+                order.manager_id == Some(*manager_id)
+                    || order.region_id.is_some_and(|r| regions.contains(&r))
+            }
+            OrderScope::Promoter { promoter_id } => order.promoter_id == Some(*promoter_id),
+            OrderScope::Member { member_id } => order.member_id == *member_id,
+        }
+    }
+
+    pub fn audience(&self) -> Audience {
+        match self {
+            OrderScope::Member { .. } => Audience::Member,
+            _ => Audience::Business,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_numbers_read_as_date_and_id() {
+        // 2026-11-30 01:00 Shanghai is 2026-11-29 17:00 UTC.
+        let placed = 1_795_971_600_000;
+        assert_eq!(order_number(123, placed), "20261130000123");
+        assert_eq!(id_from_number("20261130000123"), Some(123));
+        assert_eq!(id_from_number("20261130123456789"), Some(123_456_789));
+        assert_eq!(id_from_number("2026113"), None);
+        assert_eq!(id_from_number("2026113000012x"), None);
+    }
+
+    #[test]
+    fn pay_first_methods_are_the_transfers_and_pay_before_shipping() {
+        let first: Vec<_> = PaymentMethod::ALL
+            .into_iter()
+            .filter(|m| m.pays_first())
+            .collect();
+        assert_eq!(
+            first,
+            [
+                PaymentMethod::BankTransfer,
+                PaymentMethod::PayBeforeShipping,
+                PaymentMethod::WechatTransfer,
+                PaymentMethod::AlipayTransfer
+            ]
+        );
+        assert_eq!(
+            PaymentMethod::from_db("monthly_settlement"),
+            Some(PaymentMethod::MonthlySettlement)
+        );
+    }
+}

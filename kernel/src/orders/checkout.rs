@@ -1,0 +1,801 @@
+//! Checkout (D3, the brief's step 2). The quote runs first, outside any write transaction;
+//! then one short transaction re-checks the products the quote priced, takes the stock with
+//! bounded conditional updates (SKUs in id order, so concurrent checkouts on PostgreSQL never
+//! wait on each other in a cycle), writes the order, its lines, adjustments, history and outbox
+//! event, and records the idempotency key with the response. A repeated key returns that first
+//! response byte for byte; the same key with another body is refused.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::queries::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
+use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
+use super::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::{MemberState, Role};
+use crate::app::AppState;
+use crate::catalog::pricing::{Page, PriceView};
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::parse_json;
+use crate::members::records::MemberRecord;
+use crate::store::{Change, Store, StoreError, in_tx, on_pool};
+
+/// The header carrying the client's idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// What the member (or his manager or promoter) submits.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutInput {
+    /// On behalf of this member (a manager or promoter, D4); absent: the caller himself.
+    pub member_id: Option<i64>,
+    /// The lines to order; absent: the caller's cart (立即下单 sends its one line here).
+    pub lines: Option<Vec<LineRequest>>,
+    pub delivery_method: DeliveryMethod,
+    pub payment_method: PaymentMethod,
+    /// From the member's address book; required unless the goods are collected (自提).
+    pub address_id: Option<i64>,
+    #[serde(default)]
+    pub remark: String,
+    /// The member's purchase order or reference number.
+    #[serde(default)]
+    pub po_number: String,
+    /// 期望送货日期: a shop date, today or later (`2026-12-01`).
+    pub requested_date: Option<String>,
+}
+
+/// What to price: the same choices as checkout, before committing to them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteInput {
+    pub member_id: Option<i64>,
+    pub lines: Option<Vec<LineRequest>>,
+    pub delivery_method: DeliveryMethod,
+    pub address_id: Option<i64>,
+}
+
+/// Who an order is for, and who places it.
+pub struct Purchase {
+    pub member: MemberRecord,
+    pub buyer: Buyer,
+    /// Placed by a manager or promoter for his customer (D4).
+    pub on_behalf: bool,
+}
+
+/// Resolves the member an order is for: the caller himself (a member who may order), or one of
+/// the caller's customers (404 outside his scope, as if the member did not exist).
+pub async fn purchase_for(
+    app: &AppState,
+    actor: &Actor,
+    member_id: Option<i64>,
+) -> ApiResult<Purchase> {
+    let member = match member_id.filter(|id| *id != actor.user_id) {
+        None => {
+            actor.require(Permission::OwnMemberAccount)?;
+            if !PriceView::of(&app.store, Some(actor), Page::List)
+                .await?
+                .is_visible()
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not_approved",
+                    "审核通过后可下单 (ordering opens once your account is approved)",
+                ));
+            }
+            app.store
+                .member(actor.user_id)
+                .await?
+                .ok_or_else(ApiError::forbidden)?
+        }
+        Some(id) => {
+            if !(actor.is(Role::Manager)
+                || actor.is(Role::Promoter)
+                || actor.is(Role::Admin)
+                || actor.is(Role::CustomerService))
+            {
+                return Err(ApiError::forbidden());
+            }
+            let member = crate::members::review::scoped_member(app, actor, id).await?;
+            if member.state() != Some(MemberState::Approved) {
+                return Err(ApiError::invalid_field(
+                    "member_not_approved",
+                    "member_id",
+                    "member_id: 该客户尚未审核通过 (the member is not approved)",
+                ));
+            }
+            member
+        }
+    };
+    let on_behalf = member.id != actor.user_id;
+    Ok(Purchase {
+        buyer: Buyer {
+            member_id: member.id,
+            level_id: member.level_id,
+            region_id: member.region_id,
+        },
+        member,
+        on_behalf,
+    })
+}
+
+/// The lines asked for, or the member's cart (not for orders placed on someone's behalf).
+async fn lines_or_cart(
+    store: &Store,
+    purchase: &Purchase,
+    lines: Option<Vec<LineRequest>>,
+) -> ApiResult<(Vec<LineRequest>, bool)> {
+    match lines {
+        Some(lines) => Ok((lines, false)),
+        None if purchase.on_behalf => Err(ApiError::invalid_field(
+            "empty_order",
+            "lines",
+            "lines: 代客下单须列出商品 (list the lines when ordering for a customer)",
+        )),
+        None => {
+            let cart = store.cart(purchase.member.id).await?;
+            Ok((
+                cart.iter()
+                    .map(|item| LineRequest {
+                        sku_id: item.sku_id,
+                        qty: item.qty,
+                    })
+                    .collect(),
+                true,
+            ))
+        }
+    }
+}
+
+/// The member's address `address_id`, as the order will keep it.
+async fn order_address(
+    store: &Store,
+    member_id: i64,
+    address_id: Option<i64>,
+    delivery: DeliveryMethod,
+) -> ApiResult<Option<OrderAddress>> {
+    let Some(address_id) = address_id else {
+        if delivery.ships() {
+            return Err(ApiError::invalid_field(
+                "address_required",
+                "address_id",
+                "address_id: 请选择收货地址 (choose a delivery address)",
+            ));
+        }
+        return Ok(None);
+    };
+    let address = store
+        .addresses(member_id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == address_id)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "unknown_address",
+                "address_id",
+                "address_id: 地址不存在 (no such address in the member's address book)",
+            )
+        })?;
+    Ok(Some(OrderAddress {
+        province: address.province,
+        city: address.city,
+        district: address.district,
+        detail: address.detail,
+        contact_name: address.contact_name,
+        phone: address.phone,
+    }))
+}
+
+fn area_of(address: Option<&OrderAddress>) -> Option<Area> {
+    address.map(|a| Area {
+        province: a.province.clone(),
+        city: a.city.clone(),
+    })
+}
+
+fn check_delivery(
+    app_settings: &crate::settings::Settings,
+    delivery: DeliveryMethod,
+) -> ApiResult<()> {
+    if delivery.is_enabled(&app_settings.delivery) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "delivery_method_disabled",
+            "delivery_method",
+            format!(
+                "delivery_method: 本店暂不支持{} (not offered)",
+                delivery.label()
+            ),
+        ))
+    }
+}
+
+/// Price a cart, or the given lines, for the caller or his customer, without ordering.
+#[utoipa::path(post, path = "/orders/quote", tag = "orders", request_body = QuoteInput,
+    responses((status = 200, body = Quote), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn quote(
+    State(app): State<AppState>,
+    actor: Actor,
+    crate::http::json::ApiJson(input): crate::http::json::ApiJson<QuoteInput>,
+) -> ApiResult<Json<Quote>> {
+    let purchase = purchase_for(&app, &actor, input.member_id).await?;
+    let settings = app.store.settings().await?;
+    check_delivery(&settings, input.delivery_method)?;
+    let (lines, from_cart) = lines_or_cart(&app.store, &purchase, input.lines).await?;
+    let address = order_address(
+        &app.store,
+        purchase.member.id,
+        input.address_id,
+        input.delivery_method,
+    )
+    .await?;
+    let quote = quote::price(
+        &app.store,
+        &settings,
+        &app.pipeline,
+        &purchase.buyer,
+        &QuoteRequest {
+            lines,
+            delivery: input.delivery_method,
+            area: area_of(address.as_ref()),
+            drop_delisted: from_cart,
+        },
+        app.clock.now_ms(),
+    )
+    .await?;
+    Ok(Json(quote))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    let key = headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    if key.is_empty() {
+        return Err(ApiError::bad_request(
+            "idempotency_key_required",
+            "下单请求须带 Idempotency-Key 头 (an Idempotency-Key header is required)",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    if key.len() > 100 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key 须为1到100个可见ASCII字符 (1 to 100 visible ASCII characters)",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    Ok(key.to_owned())
+}
+
+/// The first response to a key, or a refusal when the key came with another body.
+fn replay(stored_hash: &str, response: String, request_hash: &str) -> ApiResult<Response> {
+    if stored_hash != request_hash {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "该 Idempotency-Key 已用于另一笔下单请求 (this key was used with a different request)",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    Ok(created(response))
+}
+
+fn created(body: String) -> Response {
+    (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn text_field(value: &str, field: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            field,
+            format!("{field}: 最多{max}个字符 (at most {max} characters)"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Place an order (D3). Requires an `Idempotency-Key` header: a repeated key returns the first
+/// response; the same key with another body is refused (`idempotency_key_reused`).
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = CheckoutInput,
+    params(("Idempotency-Key" = String, Header, description = "One key per intended order, chosen by the client")),
+    responses((status = 201, body = super::queries::OrderView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn place(
+    State(app): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let request_hash = hex::encode(Sha256::digest(&body));
+    if let Some((stored_hash, response)) =
+        app.store.idempotent_response(actor.user_id, &key).await?
+    {
+        return replay(&stored_hash, response, &request_hash);
+    }
+    let input: CheckoutInput = parse_json(&body)?;
+    let purchase = purchase_for(&app, &actor, input.member_id).await?;
+    let settings = app.store.settings().await?;
+    check_delivery(&settings, input.delivery_method)?;
+    if !input.payment_method.is_enabled(&settings.payment_methods) {
+        return Err(ApiError::invalid_field(
+            "payment_method_disabled",
+            "payment_method",
+            format!(
+                "payment_method: 本店暂不支持{} (not offered)",
+                input.payment_method.label()
+            ),
+        ));
+    }
+    if input.payment_method.is_credit()
+        && purchase.member.credit_terms.as_deref() != Some("monthly")
+    {
+        return Err(ApiError::invalid_field(
+            "credit_terms_required",
+            "payment_method",
+            "payment_method: 统一结算须先由商家开通 (monthly settlement is not open for this member)",
+        ));
+    }
+    let now = app.clock.now_ms();
+    let requested_date = match input.requested_date.as_deref() {
+        None | Some("") => None,
+        Some(text) => {
+            let start = crate::clock::parse_shop_date(text).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "invalid_date",
+                    "requested_date",
+                    "requested_date: 日期格式为 2026-12-01 (a date like 2026-12-01)",
+                )
+            })?;
+            let today =
+                crate::clock::parse_shop_date(&crate::clock::shop_date_iso(now)).unwrap_or(now);
+            if start < today || start > today + 180 * 86_400_000 {
+                return Err(ApiError::invalid_field(
+                    "invalid_date",
+                    "requested_date",
+                    "requested_date: 须在今天到180天之内 (today to 180 days ahead)",
+                ));
+            }
+            Some(crate::clock::shop_date_iso(start))
+        }
+    };
+    let remark = text_field(&input.remark, "remark", 200)?;
+    let po_number = text_field(&input.po_number, "po_number", 50)?;
+    let (lines, from_cart) = lines_or_cart(&app.store, &purchase, input.lines).await?;
+    let address = order_address(
+        &app.store,
+        purchase.member.id,
+        input.address_id,
+        input.delivery_method,
+    )
+    .await?;
+    let quote = quote::price(
+        &app.store,
+        &settings,
+        &app.pipeline,
+        &purchase.buyer,
+        &QuoteRequest {
+            lines,
+            delivery: input.delivery_method,
+            area: area_of(address.as_ref()),
+            drop_delisted: from_cart,
+        },
+        now,
+    )
+    .await?;
+    let placed = app
+        .store
+        .place_order(&NewOrder {
+            placed_by: actor.user_id,
+            key: &key,
+            request_hash: &request_hash,
+            member: &purchase.member,
+            audience: if purchase.on_behalf {
+                Audience::Business
+            } else {
+                Audience::Member
+            },
+            quote: &quote,
+            payment_method: input.payment_method,
+            delivery_method: input.delivery_method,
+            address,
+            remark,
+            po_number,
+            requested_date,
+            from_cart,
+            now_ms: now,
+        })
+        .await;
+    match placed {
+        Ok(placed) => {
+            super::lifecycle::tell_confirmers(&app, &placed.record).await;
+            Ok(created(placed.response))
+        }
+        Err(CheckoutError::Replay {
+            stored_hash,
+            response,
+        }) => replay(&stored_hash, response, &request_hash),
+        Err(CheckoutError::OutOfStock {
+            line_no,
+            sku_id,
+            available,
+        }) => {
+            let field = format!("lines[{}]", line_no - 1);
+            Err(ApiError::conflict(
+                "out_of_stock",
+                &field,
+                format!("{field}: 库存不足，仅剩{available} (only {available} in stock)"),
+            )
+            .with_details(serde_json::json!({ "sku_id": sku_id, "available": available })))
+        }
+        Err(CheckoutError::QuoteStale) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "price_changed",
+            "商品价格或上架状态刚刚变化，请重新确认订单 (a price or shelf status changed; quote again)",
+        )),
+        Err(CheckoutError::Store(err)) => Err(err.into()),
+    }
+}
+
+/// Everything checkout writes.
+pub struct NewOrder<'a> {
+    pub placed_by: i64,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub member: &'a MemberRecord,
+    /// Whose words the stored response uses: the member's, or staff's when placed for him.
+    pub audience: Audience,
+    pub quote: &'a Quote,
+    pub payment_method: PaymentMethod,
+    pub delivery_method: DeliveryMethod,
+    pub address: Option<OrderAddress>,
+    pub remark: String,
+    pub po_number: String,
+    pub requested_date: Option<String>,
+    pub from_cart: bool,
+    pub now_ms: i64,
+}
+
+/// A placed order and the response its key will replay.
+pub struct Placed {
+    pub record: OrderRecord,
+    pub response: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("line {line_no}: only {available} of SKU {sku_id} in stock")]
+    OutOfStock {
+        line_no: i64,
+        sku_id: i64,
+        available: i64,
+    },
+    #[error("a product changed since it was quoted")]
+    QuoteStale,
+    #[error("the idempotency key was used before")]
+    Replay {
+        stored_hash: String,
+        response: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CheckoutError {
+    fn from(err: sqlx::Error) -> Self {
+        CheckoutError::Store(StoreError::Db(err))
+    }
+}
+
+impl Store {
+    /// The stored hash and response of an idempotency key.
+    pub async fn idempotent_response(
+        &self,
+        user_id: i64,
+        key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// The checkout transaction (see the module comment).
+    pub async fn place_order(&self, order: &NewOrder<'_>) -> Result<Placed, CheckoutError> {
+        let quote = order.quote;
+        let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
+        by_sku.sort_by_key(|l| l.sku_id);
+        let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
+        let address_json =
+            serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
+        let outcome = in_tx!(self, |tx| {
+            // 1. The products are as the quote priced them.
+            let current: Vec<(i64, i64, bool)> = crate::store::id_list_query(
+                "SELECT id, revision, on_shelf FROM products WHERE id IN ",
+                &product_ids,
+            )
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await?;
+            let unchanged = quote.revisions.iter().all(|(id, revision)| {
+                current
+                    .iter()
+                    .any(|(cid, crev, on_shelf)| cid == id && crev == revision && *on_shelf)
+            });
+            if !unchanged {
+                return Err(CheckoutError::QuoteStale);
+            }
+            // 2. Stock, bounded: never below zero; backorders only where the SKU allows them.
+            let mut taken: std::collections::HashMap<i64, (i64, i64)> = Default::default();
+            for line in &by_sku {
+                let reserved =
+                    sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1 AND stock >= $2")
+                        .bind(line.sku_id)
+                        .bind(line.qty)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                if reserved {
+                    taken.insert(line.line_no, (line.qty, 0));
+                    continue;
+                }
+                // Short: lock the row (a no-op update) to read the stock nobody else can move.
+                let (stock, allow_backorder): (i64, bool) = sqlx::query_as(
+                    "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, allow_backorder",
+                )
+                .bind(line.sku_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let available = stock.max(0);
+                if !allow_backorder {
+                    return Err(CheckoutError::OutOfStock {
+                        line_no: line.line_no,
+                        sku_id: line.sku_id,
+                        available,
+                    });
+                }
+                sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1")
+                    .bind(line.sku_id)
+                    .bind(available)
+                    .execute(&mut *tx)
+                    .await?;
+                taken.insert(line.line_no, (available, line.qty - available));
+            }
+            // 3. Credit (B6): over the limit, the order waits on hold for a release.
+            let credit_hold = if order.payment_method.is_credit() {
+                sqlx::query(
+                    "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
+                )
+                .bind(order.member.id)
+                .execute(&mut *tx)
+                .await?;
+                let owed: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(total_fen - paid_fen), 0) AS BIGINT) FROM orders
+                     WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
+                )
+                .bind(order.member.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                owed.saturating_add(quote.total_fen) > order.member.credit_limit_fen.unwrap_or(0)
+            } else {
+                false
+            };
+            // 4. The order and everything it carries.
+            let status = OrderStatus::PendingConfirmation;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
+                    address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+            )
+            .bind(order.member.id)
+            .bind(order.placed_by)
+            .bind(order.member.region_id)
+            .bind(order.member.manager_id)
+            .bind(order.member.promoter_id)
+            .bind(status.as_str())
+            .bind(credit_hold)
+            .bind(order.payment_method.as_str())
+            .bind(order.delivery_method.as_str())
+            .bind(&address_json)
+            .bind(&order.remark)
+            .bind(&order.po_number)
+            .bind(&order.requested_date)
+            .bind(quote.goods_fen)
+            .bind(quote.shipping_fen)
+            .bind(quote.adjustments_fen)
+            .bind(quote.total_fen)
+            .bind(quote.weight_g)
+            .bind(order.now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut lines = sqlx::QueryBuilder::new(
+                "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
+            );
+            lines.push_values(&quote.lines, |mut row, line| {
+                let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
+                row.push_bind(id)
+                    .push_bind(line.line_no)
+                    .push_bind(line.sku_id)
+                    .push_bind(line.product_id)
+                    .push_bind(line.item_no.clone())
+                    .push_bind(line.name.clone())
+                    .push_bind(line.model.clone())
+                    .push_bind(line.spec.clone())
+                    .push_bind(line.unit_label.clone())
+                    .push_bind(line.qty)
+                    .push_bind(line.list_price_fen)
+                    .push_bind(line.line_total_fen)
+                    .push_bind(reserved)
+                    .push_bind(backorder)
+                    .push_bind(line.weight_g);
+            });
+            lines.build().execute(&mut *tx).await?;
+            let adjustments: Vec<(Option<i64>, &super::quote::Adjustment)> = quote
+                .lines
+                .iter()
+                .flat_map(|l| l.adjustments.iter().map(move |a| (Some(l.line_no), a)))
+                .chain(quote.adjustments.iter().map(|a| (None, a)))
+                .collect();
+            if !adjustments.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
+                );
+                insert.push_values(&adjustments, |mut row, (line_no, adjustment)| {
+                    row.push_bind(id)
+                        .push_bind(*line_no)
+                        .push_bind(adjustment.source.clone())
+                        .push_bind(adjustment.label.clone())
+                        .push_bind(adjustment.amount_fen);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let remark = if credit_hold {
+                "信用冻结：超出信用额度 (over the credit limit)"
+            } else {
+                ""
+            };
+            sqlx::query("INSERT INTO order_history (order_id, at, actor_id, action, from_status, to_status, remark) VALUES ($1, $2, $3, 'placed', NULL, $4, $5)")
+                .bind(id)
+                .bind(order.now_ms)
+                .bind(order.placed_by)
+                .bind(status.as_str())
+                .bind(remark)
+                .execute(&mut *tx)
+                .await?;
+            let record = OrderRecord {
+                id,
+                member_id: order.member.id,
+                member_name: order.member.name.clone(),
+                shop_name: order.member.shop_name.clone(),
+                placed_by: order.placed_by,
+                region_id: order.member.region_id,
+                manager_id: order.member.manager_id,
+                promoter_id: order.member.promoter_id,
+                status,
+                credit_hold,
+                payment_method: order.payment_method,
+                delivery_method: order.delivery_method,
+                address: order.address.clone(),
+                remark: order.remark.clone(),
+                po_number: order.po_number.clone(),
+                requested_date: order.requested_date.clone(),
+                goods_fen: quote.goods_fen,
+                shipping_fen: quote.shipping_fen,
+                adjustments_fen: quote.adjustments_fen,
+                total_fen: quote.total_fen,
+                paid_fen: 0,
+                weight_g: quote.weight_g,
+                close_reason: None,
+                placed_at: order.now_ms,
+                confirmed_at: None,
+                confirmed_by: None,
+                paid_at: None,
+                closed_at: None,
+                lines: quote
+                    .lines
+                    .iter()
+                    .map(|line| {
+                        let (reserved, backorder) =
+                            taken.get(&line.line_no).copied().unwrap_or((0, 0));
+                        OrderLine {
+                            line: line.clone(),
+                            reserved_qty: reserved,
+                            backorder_qty: backorder,
+                        }
+                    })
+                    .collect(),
+                adjustments: quote.adjustments.clone(),
+                payments: Vec::new(),
+                history: vec![HistoryEntry {
+                    at: rfc3339(order.now_ms),
+                    actor_id: Some(order.placed_by),
+                    action: "placed".to_owned(),
+                    from_status: None,
+                    to_status: status,
+                    remark: remark.to_owned(),
+                }],
+            };
+            super::lifecycle::write_event!(tx, "order.placed", &record, order.now_ms);
+            if order.from_cart {
+                let mut delete = sqlx::QueryBuilder::new("DELETE FROM cart_items WHERE user_id = ");
+                delete.push_bind(order.member.id).push(" AND sku_id IN ");
+                crate::store::push_id_list(
+                    &mut delete,
+                    quote.lines.iter().map(|l| l.sku_id).chain(
+                        quote
+                            .notices
+                            .iter()
+                            .filter(|n| n.code == "delisted")
+                            .filter_map(|n| n.sku_id),
+                    ),
+                );
+                delete.build().execute(&mut *tx).await?;
+            }
+            // 5. The key, last: a concurrent twin that got here first makes this insert fail,
+            // and everything above rolls back.
+            let response = serde_json::to_string(&record.view(order.audience))
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let stored = sqlx::query(
+                "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(order.placed_by)
+            .bind(order.key)
+            .bind(order.request_hash)
+            .bind(id)
+            .bind(&response)
+            .bind(order.now_ms)
+            .execute(&mut *tx)
+            .await;
+            match stored {
+                Ok(_) => Ok(Placed { record, response }),
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    Err(CheckoutError::Replay {
+                        stored_hash: String::new(),
+                        response: String::new(),
+                    })
+                }
+                Err(err) => Err(err.into()),
+            }
+        });
+        match outcome {
+            Ok(placed) => {
+                self.changed(Change::Stock(product_ids)).await;
+                Ok(placed)
+            }
+            Err(CheckoutError::Replay { .. }) => {
+                // The twin has committed (its insert decided ours): answer with its response.
+                let (stored_hash, response) = self
+                    .idempotent_response(order.placed_by, order.key)
+                    .await?
+                    .ok_or_else(|| StoreError::Other("idempotency key vanished".to_owned()))?;
+                Err(CheckoutError::Replay {
+                    stored_hash,
+                    response,
+                })
+            }
+            Err(err) => Err(err),
+        }
+    }
+}

@@ -1,0 +1,1242 @@
+//! What happens to an order before fulfilment (D5, B6, F1): the confirmer confirms it (maybe
+//! changing quantities, prices and the delivery method, each with a reason) or rejects it; the
+//! member cancels it while it waits; it closes by itself when not confirmed, or not paid where
+//! payment comes first, in time; admin or customer service release a credit hold; staff record
+//! offline payments. Every transition is guarded by the status it expects (a concurrent one
+//! loses cleanly), recorded in the order's history and written to the outbox in the same
+//! transaction. Closing gives the reserved stock back.
+
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::queries::{OrderRecord, OrderView};
+use super::quote::{Adjustment, Area, shipping_fee};
+use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
+use crate::accounts::Role;
+use crate::accounts::permissions::Actor;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::money::{parse_fen, round_half_up};
+use crate::notify::{Channel, OutgoingMessage};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx};
+use crate::uploads::{StagedImage, UploadKind, stage_image};
+
+/// Writes an outbox event for `$record` inside transaction `$tx` (K2: the event commits with
+/// what it reports, or not at all).
+macro_rules! write_event {
+    ($tx:ident, $kind:expr, $record:expr, $now:expr) => {{
+        let record: &$crate::orders::queries::OrderRecord = $record;
+        let payload = serde_json::json!({
+            "order_id": record.id,
+            "order_no": record.number(),
+            "member_id": record.member_id,
+            "region_id": record.region_id,
+            "manager_id": record.manager_id,
+            "status": record.status.as_str(),
+            "total_fen": record.total_fen,
+            "payment_method": record.payment_method.as_str(),
+        });
+        sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)")
+            .bind($kind)
+            .bind(record.id)
+            .bind(payload.to_string())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use write_event;
+
+/// Records one history entry inside a transaction.
+macro_rules! record_history {
+    ($tx:ident, $order_id:expr, $now:expr, $actor:expr, $action:expr, $from:expr, $to:expr, $remark:expr) => {
+        sqlx::query("INSERT INTO order_history (order_id, at, actor_id, action, from_status, to_status, remark) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind($order_id)
+            .bind($now)
+            .bind($actor)
+            .bind($action)
+            .bind($from.map(|s: OrderStatus| s.as_str()))
+            .bind($to.as_str())
+            .bind($remark)
+            .execute(&mut *$tx)
+            .await?;
+    };
+}
+
+/// A transition of one order, applied only if the order is still in `from`.
+struct Transition<'a> {
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor_id: Option<i64>,
+    action: &'a str,
+    remark: &'a str,
+    event: &'a str,
+    now_ms: i64,
+}
+
+impl Store {
+    /// Closes an order that is still in `from`, giving its reserved stock back. `None` when the
+    /// order had moved on (someone else got there first).
+    async fn close_order(
+        &self,
+        order_id: i64,
+        from: OrderStatus,
+        actor_id: Option<i64>,
+        action: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<OrderRecord>> {
+        let Some(order) = self.order(order_id).await? else {
+            return Ok(None);
+        };
+        let mut lines: Vec<(i64, i64)> = order
+            .lines
+            .iter()
+            .filter(|l| l.reserved_qty > 0)
+            .map(|l| (l.line.sku_id, l.reserved_qty))
+            .collect();
+        lines.sort_unstable();
+        let moved = self
+            .transition(
+                &Transition {
+                    order_id,
+                    from,
+                    to: OrderStatus::Closed,
+                    actor_id,
+                    action,
+                    remark: reason,
+                    event: "order.closed",
+                    now_ms,
+                },
+                |_| Some(reason.to_owned()),
+                &lines,
+            )
+            .await?;
+        if !moved {
+            return Ok(None);
+        }
+        let products: Vec<i64> = order.lines.iter().map(|l| l.line.product_id).collect();
+        self.changed(Change::Stock(products)).await;
+        self.order(order_id).await
+    }
+
+    /// Moves an order from `from` to `to` with its history entry and event; `released` stock
+    /// (SKU, quantity; in SKU order) goes back on the shelf. False when the guard failed.
+    async fn transition(
+        &self,
+        t: &Transition<'_>,
+        close_reason: impl Fn(&Transition<'_>) -> Option<String>,
+        released: &[(i64, i64)],
+    ) -> StoreResult<bool> {
+        let reason = close_reason(t);
+        in_tx!(self, |tx| {
+            let moved = sqlx::query(
+                "UPDATE orders SET status = $3, updated_at = $4,
+                    closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE closed_at END,
+                    close_reason = CASE WHEN $3 = 'closed' THEN $5 ELSE close_reason END,
+                    confirmed_at = CASE WHEN $6 THEN $4 ELSE confirmed_at END,
+                    confirmed_by = CASE WHEN $6 THEN $7 ELSE confirmed_by END
+                 WHERE id = $1 AND status = $2",
+            )
+            .bind(t.order_id)
+            .bind(t.from.as_str())
+            .bind(t.to.as_str())
+            .bind(t.now_ms)
+            .bind(&reason)
+            .bind(t.action == "confirmed")
+            .bind(t.actor_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if moved {
+                for (sku_id, qty) in released {
+                    sqlx::query("UPDATE skus SET stock = stock + $2 WHERE id = $1")
+                        .bind(sku_id)
+                        .bind(qty)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                record_history!(
+                    tx,
+                    t.order_id,
+                    t.now_ms,
+                    t.actor_id,
+                    t.action,
+                    Some(t.from),
+                    t.to,
+                    t.remark
+                );
+                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(t.event)
+                    .bind(t.order_id)
+                    .bind(serde_json::json!({ "order_id": t.order_id, "from": t.from.as_str(), "to": t.to.as_str(), "remark": t.remark }).to_string())
+                    .bind(t.now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok::<_, StoreError>(moved)
+        })
+    }
+
+    /// Closes what waited too long (D5): unconfirmed orders after `confirm_timeout_hours`,
+    /// confirmed pay-first orders still unpaid after `payment_timeout_hours`. Returns how many.
+    pub async fn close_overdue_orders(&self, now_ms: i64) -> StoreResult<usize> {
+        let settings = self.settings().await?;
+        let confirm_by = now_ms - settings.confirm_timeout_hours * 3_600_000;
+        let pay_by = now_ms - settings.payment_timeout_hours * 3_600_000;
+        let overdue: Vec<(i64, String)> = crate::store::on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, status FROM orders WHERE (status = 'pending_confirmation' AND placed_at <= $1)
+                    OR (status = 'pending_payment' AND confirmed_at <= $2 AND paid_fen < total_fen)
+                 ORDER BY id LIMIT 500",
+            )
+            .bind(confirm_by)
+            .bind(pay_by)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut closed = 0;
+        for (id, status) in overdue {
+            let (from, reason) = if status == "pending_confirmation" {
+                (
+                    OrderStatus::PendingConfirmation,
+                    "超时未确认，订单已自动关闭 (not confirmed in time)",
+                )
+            } else {
+                (
+                    OrderStatus::PendingPayment,
+                    "超时未付款，订单已自动关闭 (not paid in time)",
+                )
+            };
+            if let Some(order) = self
+                .close_order(id, from, None, "timed_out", reason, now_ms)
+                .await?
+            {
+                closed += 1;
+                tell(
+                    self,
+                    order.member_id,
+                    "order_closed",
+                    format!("您的订单{}已关闭：{reason}", order.number()),
+                    now_ms,
+                )
+                .await;
+            }
+        }
+        Ok(closed)
+    }
+}
+
+/// Puts a line in a user's inbox after a commit. The event in the outbox is the durable record;
+/// the notification rules (and their channels) deliver from it when they land, so a failure
+/// here is logged, not fatal.
+async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
+    let message = OutgoingMessage {
+        channel: Channel::Inbox,
+        recipient: user_id.to_string(),
+        user_id: Some(user_id),
+        template: template.to_owned(),
+        params: serde_json::Value::Null,
+        body,
+    };
+    if let Err(error) = store.enqueue_message(&message, now_ms).await {
+        tracing::warn!(%error, user_id, template, "could not write an inbox message");
+    }
+}
+
+/// Who confirms a new order (D5): the member's bound manager; where he has none, the managers
+/// of his region; where the region has none, the customer service set in the settings.
+pub async fn confirmers(store: &Store, order: &OrderRecord) -> StoreResult<Vec<i64>> {
+    if let Some(manager) = order.manager_id {
+        return Ok(vec![manager]);
+    }
+    if let Some(region) = order.region_id {
+        let managers = store.region_staff(region, Role::Manager).await?;
+        if !managers.is_empty() {
+            return Ok(managers);
+        }
+    }
+    Ok(store
+        .settings()
+        .await?
+        .fallback_customer_service_id
+        .into_iter()
+        .collect())
+}
+
+/// Tells the people who confirm a new order about it (K1's text, in their inbox).
+pub async fn tell_confirmers(app: &AppState, order: &OrderRecord) {
+    let now = app.clock.now_ms();
+    match confirmers(&app.store, order).await {
+        Ok(people) => {
+            for user_id in people {
+                tell(
+                    &app.store,
+                    user_id,
+                    "order_placed",
+                    format!(
+                        "有新订单{}，请尽快登录小程序业务管理查看处理。",
+                        order.number()
+                    ),
+                    now,
+                )
+                .await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, order_id = order.id, "could not find the confirmers"),
+    }
+}
+
+/// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
+/// (E6), a manager when the member is bound to him, or has no manager and lives in his region.
+pub fn may_confirm(actor: &Actor, order: &OrderRecord) -> bool {
+    if actor.is(Role::Admin) || actor.is(Role::CustomerService) {
+        return true;
+    }
+    actor.is(Role::Manager)
+        && match order.manager_id {
+            Some(manager) => manager == actor.user_id,
+            None => order
+                .region_id
+                .is_some_and(|r| actor.region_ids.contains(&r)),
+        }
+}
+
+/// The order `id` if it lies in the caller's scope; 404 otherwise.
+pub async fn scoped_order(
+    app: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> ApiResult<(OrderRecord, OrderScope)> {
+    let scope = OrderScope::of(actor)?;
+    let order = app
+        .store
+        .order(id)
+        .await?
+        .filter(|order| scope.contains(order))
+        .ok_or_else(ApiError::not_found)?;
+    Ok((order, scope))
+}
+
+fn refused_transition(order: &OrderRecord, audience: Audience) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "invalid_transition",
+        format!(
+            "订单当前状态为「{}」，不能进行此操作 (not allowed in this state)",
+            order.status.label(audience)
+        ),
+    )
+}
+
+fn reason_field(reason: &str, field: &str) -> ApiResult<String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "reason_required",
+            field,
+            format!("{field}: 请填写原因，最多200字 (a reason, at most 200 characters)"),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cancellation {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Cancel my order while it waits for confirmation (D5).
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path)), request_body = Cancellation,
+    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Cancellation>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if order.member_id != actor.user_id {
+        return Err(ApiError::forbidden());
+    }
+    let remark = if input.reason.trim().is_empty() {
+        "买家取消订单 (cancelled by the member)".to_owned()
+    } else {
+        reason_field(&input.reason, "reason")?
+    };
+    let closed = app
+        .store
+        .close_order(
+            id,
+            OrderStatus::PendingConfirmation,
+            Some(actor.user_id),
+            "cancelled",
+            &remark,
+            app.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+    Ok(Json(closed.view(scope.audience())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    pub reason: String,
+}
+
+/// Reject an order with a reason (its confirmer, D5); the member is told and the stock returns.
+#[utoipa::path(post, path = "/admin/orders/{id}/reject", tag = "orders", params(("id" = i64, Path)), request_body = Rejection,
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn reject(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Rejection>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if !may_confirm(&actor, &order) {
+        return Err(not_confirmer());
+    }
+    let reason = reason_field(&input.reason, "reason")?;
+    let now = app.clock.now_ms();
+    let closed = app
+        .store
+        .close_order(
+            id,
+            OrderStatus::PendingConfirmation,
+            Some(actor.user_id),
+            "rejected",
+            &reason,
+            now,
+        )
+        .await?
+        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+    tell(
+        &app.store,
+        closed.member_id,
+        "order_rejected",
+        format!("您的订单{}未通过确认：{reason}", closed.number()),
+        now,
+    )
+    .await;
+    Ok(Json(closed.view(scope.audience())))
+}
+
+fn not_confirmer() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not_confirmer",
+        "该订单由客户绑定的业务经理确认 (this order is confirmed by the member's own manager)",
+    )
+}
+
+/// A change to one line at confirmation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineChange {
+    pub line_no: i64,
+    /// The new quantity (the same unit price; 0 drops the line).
+    pub qty: Option<i64>,
+    /// The new price of one item.
+    pub unit_price_fen: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    #[serde(default)]
+    pub changes: Vec<LineChange>,
+    pub delivery_method: Option<DeliveryMethod>,
+    /// Why the delivery method changed (required with it).
+    pub delivery_reason: Option<String>,
+    #[serde(default)]
+    pub remark: String,
+}
+
+/// Everything a confirmation writes, worked out before its transaction.
+struct ConfirmPlan {
+    changed: Vec<ChangedLine>,
+    delivery: DeliveryMethod,
+    goods: i64,
+    weight: i64,
+    shipping: i64,
+    total: i64,
+    next: OrderStatus,
+    actor_id: i64,
+    remark: String,
+    now_ms: i64,
+}
+
+/// One line after the confirmer's changes, and what it means for stock.
+struct ChangedLine {
+    line_no: i64,
+    sku_id: i64,
+    qty: i64,
+    total_fen: i64,
+    reserved_qty: i64,
+    backorder_qty: i64,
+    weight_g: i64,
+    adjustments: Vec<Adjustment>,
+    /// Extra items to take from stock (> 0) or to give back (< 0).
+    stock_delta: i64,
+}
+
+/// Confirm an order (its confirmer, D5), maybe changing quantities, prices and the delivery
+/// method, each with a reason. Pay-first orders wait for payment next; the others for dispatch.
+#[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body = Confirmation,
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn confirm(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Confirmation>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if !may_confirm(&actor, &order) {
+        return Err(not_confirmer());
+    }
+    if order.status != OrderStatus::PendingConfirmation {
+        return Err(refused_transition(&order, scope.audience()));
+    }
+    if order.credit_hold {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "credit_hold",
+            "订单处于信用冻结，须由管理员或客服解除后再确认 (release the credit hold first)",
+        ));
+    }
+    let settings = app.store.settings().await?;
+    let mut notes: Vec<String> = Vec::new();
+    let mut changed: Vec<ChangedLine> = Vec::new();
+    for (index, change) in input.changes.iter().enumerate() {
+        let field = |name: &str| format!("changes[{index}].{name}");
+        let reason = reason_field(&change.reason, &field("reason"))?;
+        let line = order
+            .lines
+            .iter()
+            .find(|l| l.line.line_no == change.line_no)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "unknown_line",
+                    &field("line_no"),
+                    format!("{}: 订单没有这一行 (no such line)", field("line_no")),
+                )
+            })?;
+        if changed.iter().any(|c| c.line_no == change.line_no) {
+            return Err(ApiError::invalid_field(
+                "duplicate_line",
+                &field("line_no"),
+                format!("{}: 每行只能修改一次 (each line once)", field("line_no")),
+            ));
+        }
+        let old = &line.line;
+        let qty = change.qty.unwrap_or(old.qty);
+        if !(0..=super::quote::MAX_QTY).contains(&qty) {
+            return Err(ApiError::invalid_field(
+                "invalid_quantity",
+                &field("qty"),
+                format!("{}: 数量须在0到{}之间", field("qty"), super::quote::MAX_QTY),
+            ));
+        }
+        // A new quantity keeps the line's unit price: the list price and every adjustment scale.
+        let mut adjustments: Vec<Adjustment> = old
+            .adjustments
+            .iter()
+            .map(|a| Adjustment {
+                amount_fen: if old.qty == 0 {
+                    0
+                } else {
+                    round_half_up(a.amount_fen.saturating_mul(qty), old.qty)
+                },
+                ..a.clone()
+            })
+            .collect();
+        let mut total = old.list_price_fen.saturating_mul(qty)
+            + adjustments.iter().map(|a| a.amount_fen).sum::<i64>();
+        if qty != old.qty {
+            notes.push(format!(
+                "第{}行 数量 {}→{}（{reason}）",
+                old.line_no, old.qty, qty
+            ));
+        }
+        if let Some(unit) = change.unit_price_fen {
+            let unit = parse_fen(unit, &field("unit_price_fen"))?;
+            let target = unit.saturating_mul(qty);
+            if target != total {
+                adjustments.push(Adjustment {
+                    source: "staff".to_owned(),
+                    label: format!("改价：{reason}"),
+                    amount_fen: target - total,
+                });
+                notes.push(format!(
+                    "第{}行 单价 {}→{}（{reason}）",
+                    old.line_no,
+                    crate::money::format_yuan(if old.qty == 0 {
+                        0
+                    } else {
+                        old.line_total_fen / old.qty
+                    }),
+                    crate::money::format_yuan(unit)
+                ));
+                total = target;
+            }
+        }
+        // Fewer items give back backordered ones first, then reserved ones.
+        let (reserved, backorder, delta) = if qty >= old.qty {
+            (line.reserved_qty, line.backorder_qty, qty - old.qty)
+        } else {
+            let fewer = old.qty - qty;
+            let from_backorder = fewer.min(line.backorder_qty);
+            let from_reserved = fewer - from_backorder;
+            (
+                line.reserved_qty - from_reserved,
+                line.backorder_qty - from_backorder,
+                -from_reserved,
+            )
+        };
+        changed.push(ChangedLine {
+            line_no: old.line_no,
+            sku_id: old.sku_id,
+            qty,
+            total_fen: total,
+            reserved_qty: reserved,
+            backorder_qty: backorder,
+            weight_g: if old.qty == 0 {
+                0
+            } else {
+                old.weight_g / old.qty * qty
+            },
+            adjustments,
+            stock_delta: delta,
+        });
+    }
+    let delivery = input.delivery_method.unwrap_or(order.delivery_method);
+    if delivery != order.delivery_method {
+        let reason = reason_field(
+            input.delivery_reason.as_deref().unwrap_or(""),
+            "delivery_reason",
+        )?;
+        if delivery.ships() && order.address.is_none() {
+            return Err(ApiError::invalid_field(
+                "address_required",
+                "delivery_method",
+                "delivery_method: 该订单没有收货地址，不能改为发货 (the order has no address to ship to)",
+            ));
+        }
+        notes.push(format!(
+            "配送方式 {}→{}（{reason}）",
+            order.delivery_method.label(),
+            delivery.label()
+        ));
+    }
+    let remark = input.remark.trim();
+    if remark.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "remark",
+            "remark: 最多200个字符 (at most 200 characters)",
+        ));
+    }
+    if !remark.is_empty() {
+        notes.push(remark.to_owned());
+    }
+    // The totals after the changes (N): lines, then shipping for the new weight and goods.
+    let goods: i64 = order
+        .lines
+        .iter()
+        .map(|l| {
+            changed
+                .iter()
+                .find(|c| c.line_no == l.line.line_no)
+                .map_or(l.line.line_total_fen, |c| c.total_fen)
+        })
+        .sum();
+    let weight: i64 = order
+        .lines
+        .iter()
+        .map(|l| {
+            changed
+                .iter()
+                .find(|c| c.line_no == l.line.line_no)
+                .map_or(l.line.weight_g, |c| c.weight_g)
+        })
+        .sum();
+    let shipping = if changed.is_empty() && delivery == order.delivery_method {
+        order.shipping_fen
+    } else {
+        let area = order.address.as_ref().map(|a| Area {
+            province: a.province.clone(),
+            city: a.city.clone(),
+        });
+        shipping_fee(
+            &settings.shipping,
+            delivery,
+            area.as_ref(),
+            weight,
+            goods + order.adjustments_fen,
+        )
+        .0
+    };
+    let total = goods + order.adjustments_fen + shipping;
+    if total < 0 {
+        return Err(ApiError::invalid_field(
+            "invalid_money",
+            "changes",
+            "changes: 订单金额不能为负 (the order total cannot be negative)",
+        ));
+    }
+    let next = if order.payment_method.pays_first() && order.paid_fen < total {
+        OrderStatus::PendingPayment
+    } else {
+        OrderStatus::AwaitingDispatch
+    };
+    let now = app.clock.now_ms();
+    let remark = notes.join("；");
+    let has_changes = !changed.is_empty();
+    app.store
+        .confirm_order(
+            &order,
+            &ConfirmPlan {
+                changed,
+                delivery,
+                goods,
+                weight,
+                shipping,
+                total,
+                next,
+                actor_id: actor.user_id,
+                remark,
+                now_ms: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+    let confirmed = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    if has_changes {
+        let products: Vec<i64> = confirmed.lines.iter().map(|l| l.line.product_id).collect();
+        app.store.changed(Change::Stock(products)).await;
+    }
+    tell(
+        &app.store,
+        confirmed.member_id,
+        "order_confirmed",
+        format!("订单确认通知: {}", confirmed.number()),
+        now,
+    )
+    .await;
+    Ok(Json(confirmed.view(scope.audience())))
+}
+
+impl Store {
+    /// Writes a confirmation: the status (guarded), changed lines with their stock, totals,
+    /// history and event. `Some(())` when it went through; `None` when the order had moved on.
+    async fn confirm_order(
+        &self,
+        order: &OrderRecord,
+        plan: &ConfirmPlan,
+    ) -> Result<Option<()>, ApiError> {
+        let ConfirmPlan {
+            changed,
+            delivery,
+            goods,
+            weight,
+            shipping,
+            total,
+            next,
+            actor_id,
+            remark,
+            now_ms,
+        } = plan;
+        let (delivery, goods, weight, shipping, total, next, actor_id, now_ms) = (
+            *delivery, *goods, *weight, *shipping, *total, *next, *actor_id, *now_ms,
+        );
+        let remark = remark.as_str();
+        let mut by_sku: Vec<&ChangedLine> = changed.iter().collect();
+        by_sku.sort_by_key(|c| c.sku_id);
+        in_tx!(self, |tx| {
+            let moved = sqlx::query(
+                "UPDATE orders SET status = $3, delivery_method = $4, goods_fen = $5, weight_g = $6, shipping_fen = $7, total_fen = $8,
+                    confirmed_at = $9, confirmed_by = $10, updated_at = $9
+                 WHERE id = $1 AND status = $2 AND credit_hold = FALSE",
+            )
+            .bind(order.id)
+            .bind(OrderStatus::PendingConfirmation.as_str())
+            .bind(next.as_str())
+            .bind(delivery.as_str())
+            .bind(goods)
+            .bind(weight)
+            .bind(shipping)
+            .bind(total)
+            .bind(now_ms)
+            .bind(actor_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::Db)?
+            .rows_affected()
+                == 1;
+            if !moved {
+                return Ok(None);
+            }
+            let mut lines = Vec::new();
+            for line in by_sku {
+                let (mut reserved, mut backorder) = (line.reserved_qty, line.backorder_qty);
+                if line.stock_delta > 0 {
+                    let taken = sqlx::query(
+                        "UPDATE skus SET stock = stock - $2 WHERE id = $1 AND stock >= $2",
+                    )
+                    .bind(line.sku_id)
+                    .bind(line.stock_delta)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::Db)?
+                    .rows_affected()
+                        == 1;
+                    if taken {
+                        reserved += line.stock_delta;
+                    } else {
+                        let (stock, allow_backorder): (i64, bool) = sqlx::query_as(
+                            "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, allow_backorder",
+                        )
+                        .bind(line.sku_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::Db)?;
+                        let available = stock.max(0);
+                        if !allow_backorder {
+                            let field = format!("changes[line_no={}].qty", line.line_no);
+                            return Err(ApiError::conflict(
+                                "out_of_stock",
+                                &field,
+                                format!(
+                                    "{field}: 库存不足，仅可再加{available} (only {available} more in stock)"
+                                ),
+                            ));
+                        }
+                        sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1")
+                            .bind(line.sku_id)
+                            .bind(available)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::Db)?;
+                        reserved += available;
+                        backorder += line.stock_delta - available;
+                    }
+                } else if line.stock_delta < 0 {
+                    sqlx::query("UPDATE skus SET stock = stock + $2 WHERE id = $1")
+                        .bind(line.sku_id)
+                        .bind(-line.stock_delta)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::Db)?;
+                }
+                lines.push((line, reserved, backorder));
+            }
+            for (line, reserved, backorder) in &lines {
+                sqlx::query("UPDATE order_lines SET qty = $3, line_total_fen = $4, reserved_qty = $5, backorder_qty = $6, weight_g = $7 WHERE order_id = $1 AND line_no = $2")
+                    .bind(order.id)
+                    .bind(line.line_no)
+                    .bind(line.qty)
+                    .bind(line.total_fen)
+                    .bind(reserved)
+                    .bind(backorder)
+                    .bind(line.weight_g)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::Db)?;
+                sqlx::query("DELETE FROM order_adjustments WHERE order_id = $1 AND line_no = $2")
+                    .bind(order.id)
+                    .bind(line.line_no)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::Db)?;
+                for adjustment in &line.adjustments {
+                    sqlx::query("INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(order.id)
+                        .bind(line.line_no)
+                        .bind(&adjustment.source)
+                        .bind(&adjustment.label)
+                        .bind(adjustment.amount_fen)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::Db)?;
+                }
+            }
+            let history: Result<(), sqlx::Error> = async {
+                record_history!(
+                    tx,
+                    order.id,
+                    now_ms,
+                    Some(actor_id),
+                    "confirmed",
+                    Some(OrderStatus::PendingConfirmation),
+                    next,
+                    remark
+                );
+                let mut confirmed = order.clone();
+                confirmed.status = next;
+                confirmed.total_fen = total;
+                write_event!(tx, "order.confirmed", &confirmed, now_ms);
+                Ok(())
+            }
+            .await;
+            history.map_err(StoreError::Db)?;
+            Ok::<_, ApiError>(Some(()))
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRelease {
+    pub reason: String,
+}
+
+/// Release an order's credit hold with a reason (admin, customer service; B6).
+#[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = HoldRelease,
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn release_hold(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<HoldRelease>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if !(actor.is(Role::Admin) || actor.is(Role::CustomerService)) {
+        return Err(ApiError::forbidden());
+    }
+    let reason = reason_field(&input.reason, "reason")?;
+    if !order.credit_hold || order.status == OrderStatus::Closed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_on_hold",
+            "该订单没有信用冻结 (the order is not on credit hold)",
+        ));
+    }
+    let now = app.clock.now_ms();
+    app.store
+        .release_credit_hold(&order, actor.user_id, &reason, now)
+        .await?;
+    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(order.view(scope.audience())))
+}
+
+impl Store {
+    async fn release_credit_hold(
+        &self,
+        order: &OrderRecord,
+        actor_id: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            let released = sqlx::query("UPDATE orders SET credit_hold = FALSE, updated_at = $2 WHERE id = $1 AND credit_hold = TRUE")
+                .bind(order.id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if released {
+                record_history!(
+                    tx,
+                    order.id,
+                    now_ms,
+                    Some(actor_id),
+                    "hold_released",
+                    Some(order.status),
+                    order.status,
+                    reason
+                );
+                write_event!(tx, "order.hold_released", order, now_ms);
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Records money received for an order (F1) and moves a paid pay-first order on to
+    /// dispatch. Refused (`false`) when the order is closed.
+    async fn record_payment(
+        &self,
+        order: &OrderRecord,
+        entry: &PaymentEntry<'_>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let PaymentEntry {
+            kind,
+            amount_fen,
+            proof: upload_key,
+            remark,
+            actor_id,
+        } = *entry;
+        in_tx!(self, |tx| {
+            if let Some(image) = upload_key {
+                sqlx::query("INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&image.key)
+                    .bind(order.member_id)
+                    .bind(image.kind.as_str())
+                    .bind(image.content_type)
+                    .bind(image.size_bytes)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let is_payment = kind == "payment";
+            let updated = sqlx::query(
+                "UPDATE orders SET paid_fen = paid_fen + $2, paid_at = CASE WHEN $3 THEN $4 ELSE paid_at END, updated_at = $4
+                 WHERE id = $1 AND status <> 'closed'",
+            )
+            .bind(order.id)
+            .bind(if is_payment { amount_fen } else { 0 })
+            .bind(is_payment)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !updated {
+                return Ok(false);
+            }
+            sqlx::query("INSERT INTO order_payments (order_id, kind, amount_fen, upload_key, remark, actor_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(order.id)
+                .bind(kind)
+                .bind(amount_fen)
+                .bind(upload_key.map(|i| i.key.clone()))
+                .bind(remark)
+                .bind(actor_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            if is_payment {
+                let paid_up = sqlx::query(
+                    "UPDATE orders SET status = 'awaiting_dispatch' WHERE id = $1 AND status = 'pending_payment' AND paid_fen >= total_fen",
+                )
+                .bind(order.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                let to = if paid_up {
+                    OrderStatus::AwaitingDispatch
+                } else {
+                    order.status
+                };
+                record_history!(
+                    tx,
+                    order.id,
+                    now_ms,
+                    Some(actor_id),
+                    "paid",
+                    Some(order.status),
+                    to,
+                    remark
+                );
+                let mut paid = order.clone();
+                paid.status = to;
+                write_event!(tx, "order.paid", &paid, now_ms);
+            } else {
+                record_history!(
+                    tx,
+                    order.id,
+                    now_ms,
+                    Some(actor_id),
+                    "receipt_uploaded",
+                    Some(order.status),
+                    order.status,
+                    remark
+                );
+            }
+            Ok::<_, StoreError>(true)
+        })
+    }
+}
+
+/// A payment record to write: a member's receipt or staff's mark of money received.
+#[derive(Clone, Copy)]
+struct PaymentEntry<'a> {
+    kind: &'a str,
+    amount_fen: i64,
+    proof: Option<&'a StagedImage>,
+    remark: &'a str,
+    actor_id: i64,
+}
+
+/// Reads a payment form: `amount_fen`, `remark` and an optional `proof` picture.
+async fn payment_form(
+    app: &AppState,
+    mut form: Multipart,
+) -> ApiResult<(Option<i64>, String, Option<StagedImage>)> {
+    let mut amount = None;
+    let mut remark = String::new();
+    let mut proof = None;
+    let broken = |err: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request("invalid_form", format!("表单无法读取 (form: {err})"))
+    };
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "amount_fen" => {
+                let text = field.text().await.map_err(broken)?;
+                let value: i64 = text.trim().parse().map_err(|_| {
+                    ApiError::invalid_field(
+                        "invalid_money",
+                        "amount_fen",
+                        "amount_fen: 金额须为整数分 (integer fen)",
+                    )
+                })?;
+                amount = Some(parse_fen(value, "amount_fen")?);
+            }
+            "remark" => remark = field.text().await.map_err(broken)?.trim().to_owned(),
+            "proof" => {
+                let bytes = field.bytes().await.map_err(broken)?;
+                proof = Some(stage_image(
+                    &app.config.data_dir,
+                    UploadKind::PaymentProof,
+                    &bytes,
+                    "proof",
+                )?);
+            }
+            other => {
+                return Err(ApiError::invalid_field(
+                    "invalid_input",
+                    other,
+                    format!("{other}: 未知字段 (unknown field)"),
+                ));
+            }
+        }
+    }
+    if remark.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "remark",
+            "remark: 最多200个字符 (at most 200 characters)",
+        ));
+    }
+    Ok((amount, remark, proof))
+}
+
+/// Upload a transfer receipt for my order (F1): a picture of the bank, WeChat or Alipay
+/// transfer, for staff to check before marking it paid.
+#[utoipa::path(post, path = "/orders/{id}/receipts", tag = "orders", params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "`proof` (JPEG/PNG/WebP), optional `amount_fen` and `remark`"),
+    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn upload_receipt(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    form: Multipart,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if order.member_id != actor.user_id {
+        return Err(ApiError::forbidden());
+    }
+    let (amount, remark, proof) = payment_form(&app, form).await?;
+    let proof = proof.ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_image",
+            "proof",
+            "proof: 请上传转账凭证 (a picture of the transfer)",
+        )
+    })?;
+    let now = app.clock.now_ms();
+    let recorded = app
+        .store
+        .record_payment(
+            &order,
+            &PaymentEntry {
+                kind: "receipt",
+                amount_fen: amount.unwrap_or(0),
+                proof: Some(&proof),
+                remark: &remark,
+                actor_id: actor.user_id,
+            },
+            now,
+        )
+        .await?;
+    if !recorded {
+        return Err(refused_transition(&order, scope.audience()));
+    }
+    proof.keep();
+    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(order.view(scope.audience())))
+}
+
+/// Mark money received for an order (admin, customer service; F1), with a proof picture or a
+/// remark. A pay-first order paid in full moves on to 待发货.
+#[utoipa::path(post, path = "/admin/orders/{id}/payments", tag = "orders", params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "`amount_fen`, and `proof` (picture) or `remark`"),
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn mark_paid(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    form: Multipart,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    if !(actor.is(Role::Admin) || actor.is(Role::CustomerService)) {
+        return Err(ApiError::forbidden());
+    }
+    let (amount, remark, proof) = payment_form(&app, form).await?;
+    let amount = amount.filter(|a| *a > 0).ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_money",
+            "amount_fen",
+            "amount_fen: 请填写收款金额 (the amount received)",
+        )
+    })?;
+    if proof.is_none() && remark.is_empty() {
+        return Err(ApiError::invalid_field(
+            "proof_required",
+            "remark",
+            "remark: 请上传收款凭证或填写备注 (a proof picture or a remark)",
+        ));
+    }
+    if order.status == OrderStatus::PendingConfirmation {
+        // E9: payment only after confirmation, so the price is fixed when it is paid.
+        return Err(refused_transition(&order, scope.audience()));
+    }
+    let now = app.clock.now_ms();
+    let recorded = app
+        .store
+        .record_payment(
+            &order,
+            &PaymentEntry {
+                kind: "payment",
+                amount_fen: amount,
+                proof: proof.as_ref(),
+                remark: &remark,
+                actor_id: actor.user_id,
+            },
+            now,
+        )
+        .await?;
+    if !recorded {
+        return Err(refused_transition(&order, scope.audience()));
+    }
+    if let Some(proof) = proof {
+        proof.keep();
+    }
+    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    tell(
+        &app.store,
+        order.member_id,
+        "order_paid",
+        format!(
+            "支付成功通知: {} {}",
+            order.number(),
+            crate::money::format_yuan(amount)
+        ),
+        now,
+    )
+    .await;
+    Ok(Json(order.view(scope.audience())))
+}

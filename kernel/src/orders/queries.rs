@@ -1,0 +1,786 @@
+//! Reading orders: one order with its lines, adjustments, payments and history; lists with the
+//! staff's filters (D6); the views each audience gets.
+
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
+
+use super::quote::{Adjustment, QuotedLine};
+use super::{Audience, DeliveryMethod, OrderScope, OrderStatus, PaymentMethod, order_number};
+use crate::clock::rfc3339;
+use crate::store::{Store, StoreError, StoreResult, on_pool};
+
+/// Where the goods go, as it was when the order was placed (an address book entry may change
+/// later; the order keeps what was agreed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderAddress {
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+    pub contact_name: String,
+    pub phone: String,
+}
+
+/// A line of a placed order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OrderLine {
+    #[serde(flatten)]
+    pub line: QuotedLine,
+    /// Items taken from stock for this order (given back when it closes).
+    pub reserved_qty: i64,
+    /// Items ordered beyond stock where the SKU allows backorders.
+    pub backorder_qty: i64,
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub actor_id: Option<i64>,
+    /// `placed`, `confirmed`, `rejected`, `cancelled`, `closed`, `hold_released`, `paid` …
+    pub action: String,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    pub remark: String,
+}
+
+/// A payment record (F1): a member's transfer receipt or staff's mark of money received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentRecord {
+    /// `receipt` (member's proof of transfer) or `payment` (money received, by staff).
+    pub kind: String,
+    pub amount_fen: i64,
+    /// The uploaded picture, where there is one.
+    pub proof_url: Option<String>,
+    pub remark: String,
+    pub actor_id: i64,
+    pub at: String,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub member_id: i64,
+    pub member_name: String,
+    pub shop_name: Option<String>,
+    pub placed_by: i64,
+    pub region_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub promoter_id: Option<i64>,
+    pub status: OrderStatus,
+    pub credit_hold: bool,
+    pub payment_method: PaymentMethod,
+    pub delivery_method: DeliveryMethod,
+    pub address: Option<OrderAddress>,
+    pub remark: String,
+    pub po_number: String,
+    pub requested_date: Option<String>,
+    pub goods_fen: i64,
+    pub shipping_fen: i64,
+    pub adjustments_fen: i64,
+    pub total_fen: i64,
+    pub paid_fen: i64,
+    pub weight_g: i64,
+    pub close_reason: Option<String>,
+    pub placed_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub confirmed_by: Option<i64>,
+    pub paid_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub lines: Vec<OrderLine>,
+    pub adjustments: Vec<Adjustment>,
+    pub payments: Vec<PaymentRecord>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// An order as its reader sees it; `status_label` is in the reader's words (E9).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: i64,
+    /// Date and sequence: 20261130000123.
+    pub number: String,
+    pub status: OrderStatus,
+    pub status_label: String,
+    pub member_id: i64,
+    pub member_name: String,
+    pub shop_name: Option<String>,
+    /// Who placed it: the member, or his manager or promoter on his behalf (D4).
+    pub placed_by: i64,
+    pub region_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub promoter_id: Option<i64>,
+    /// 信用冻结: waits for an admin or customer service to release it (B6).
+    pub credit_hold: bool,
+    pub payment_method: PaymentMethod,
+    pub payment_method_label: String,
+    /// Pay-first methods wait in 待付款 after confirmation.
+    pub pays_first: bool,
+    pub paid_fen: i64,
+    pub delivery_method: DeliveryMethod,
+    pub delivery_method_label: String,
+    pub address: Option<OrderAddress>,
+    pub remark: String,
+    pub po_number: String,
+    pub requested_date: Option<String>,
+    pub lines: Vec<OrderLine>,
+    pub adjustments: Vec<Adjustment>,
+    pub goods_fen: i64,
+    pub adjustments_fen: i64,
+    pub shipping_fen: i64,
+    pub total_fen: i64,
+    pub weight_g: i64,
+    pub close_reason: Option<String>,
+    pub placed_at: String,
+    pub confirmed_at: Option<String>,
+    pub paid_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub payments: Vec<PaymentRecord>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl OrderRecord {
+    pub fn number(&self) -> String {
+        order_number(self.id, self.placed_at)
+    }
+
+    pub fn view(&self, audience: Audience) -> OrderView {
+        OrderView {
+            id: self.id,
+            number: self.number(),
+            status: self.status,
+            status_label: self.status.label(audience).to_owned(),
+            member_id: self.member_id,
+            member_name: self.member_name.clone(),
+            shop_name: self.shop_name.clone(),
+            placed_by: self.placed_by,
+            region_id: self.region_id,
+            manager_id: self.manager_id,
+            promoter_id: self.promoter_id,
+            credit_hold: self.credit_hold,
+            payment_method: self.payment_method,
+            payment_method_label: self.payment_method.label().to_owned(),
+            pays_first: self.payment_method.pays_first(),
+            paid_fen: self.paid_fen,
+            delivery_method: self.delivery_method,
+            delivery_method_label: self.delivery_method.label().to_owned(),
+            address: self.address.clone(),
+            remark: self.remark.clone(),
+            po_number: self.po_number.clone(),
+            requested_date: self.requested_date.clone(),
+            lines: self.lines.clone(),
+            adjustments: self.adjustments.clone(),
+            goods_fen: self.goods_fen,
+            adjustments_fen: self.adjustments_fen,
+            shipping_fen: self.shipping_fen,
+            total_fen: self.total_fen,
+            weight_g: self.weight_g,
+            close_reason: self.close_reason.clone(),
+            placed_at: rfc3339(self.placed_at),
+            confirmed_at: self.confirmed_at.map(rfc3339),
+            paid_at: self.paid_at.map(rfc3339),
+            closed_at: self.closed_at.map(rfc3339),
+            payments: self.payments.clone(),
+            history: self.history.clone(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct OrderRow {
+    id: i64,
+    member_id: i64,
+    member_name: String,
+    shop_name: Option<String>,
+    placed_by: i64,
+    region_id: Option<i64>,
+    manager_id: Option<i64>,
+    promoter_id: Option<i64>,
+    status: String,
+    credit_hold: bool,
+    payment_method: String,
+    delivery_method: String,
+    address: String,
+    remark: String,
+    po_number: String,
+    requested_date: Option<String>,
+    goods_fen: i64,
+    shipping_fen: i64,
+    adjustments_fen: i64,
+    total_fen: i64,
+    paid_fen: i64,
+    weight_g: i64,
+    close_reason: Option<String>,
+    placed_at: i64,
+    confirmed_at: Option<i64>,
+    confirmed_by: Option<i64>,
+    paid_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
+    o.status, o.credit_hold, o.payment_method, o.delivery_method, o.address, o.remark, o.po_number, o.requested_date,
+    o.goods_fen, o.shipping_fen, o.adjustments_fen, o.total_fen, o.paid_fen, o.weight_g, o.close_reason,
+    o.placed_at, o.confirmed_at, o.confirmed_by, o.paid_at, o.closed_at
+    FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id";
+
+#[derive(FromRow)]
+struct LineRow {
+    order_id: i64,
+    line_no: i64,
+    sku_id: i64,
+    product_id: i64,
+    item_no: String,
+    name: String,
+    model: String,
+    spec: String,
+    unit_label: String,
+    qty: i64,
+    list_price_fen: i64,
+    line_total_fen: i64,
+    reserved_qty: i64,
+    backorder_qty: i64,
+    weight_g: i64,
+}
+
+#[derive(FromRow)]
+struct AdjustmentRow {
+    order_id: i64,
+    line_no: Option<i64>,
+    source: String,
+    label: String,
+    amount_fen: i64,
+}
+
+#[derive(FromRow)]
+struct HistoryRow {
+    order_id: i64,
+    at: i64,
+    actor_id: Option<i64>,
+    action: String,
+    from_status: Option<String>,
+    to_status: String,
+    remark: String,
+}
+
+#[derive(FromRow)]
+struct PaymentRow {
+    order_id: i64,
+    kind: String,
+    amount_fen: i64,
+    upload_key: Option<String>,
+    remark: String,
+    actor_id: i64,
+    at: i64,
+}
+
+/// The rows that make up some orders, read together.
+struct OrderParts {
+    rows: Vec<OrderRow>,
+    lines: Vec<LineRow>,
+    adjustments: Vec<AdjustmentRow>,
+    history: Vec<HistoryRow>,
+    payments: Vec<PaymentRow>,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(format!("stored order has an unknown {what}: {value}"))
+}
+
+impl OrderRow {
+    fn into_record(self) -> StoreResult<OrderRecord> {
+        Ok(OrderRecord {
+            id: self.id,
+            member_id: self.member_id,
+            member_name: self.member_name,
+            shop_name: self.shop_name,
+            placed_by: self.placed_by,
+            region_id: self.region_id,
+            manager_id: self.manager_id,
+            promoter_id: self.promoter_id,
+            status: OrderStatus::from_db(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            credit_hold: self.credit_hold,
+            payment_method: PaymentMethod::from_db(&self.payment_method)
+                .ok_or_else(|| corrupt("payment method", &self.payment_method))?,
+            delivery_method: DeliveryMethod::from_db(&self.delivery_method)
+                .ok_or_else(|| corrupt("delivery method", &self.delivery_method))?,
+            address: serde_json::from_str(&self.address)
+                .map_err(|e| corrupt("address", &e.to_string()))?,
+            remark: self.remark,
+            po_number: self.po_number,
+            requested_date: self.requested_date,
+            goods_fen: self.goods_fen,
+            shipping_fen: self.shipping_fen,
+            adjustments_fen: self.adjustments_fen,
+            total_fen: self.total_fen,
+            paid_fen: self.paid_fen,
+            weight_g: self.weight_g,
+            close_reason: self.close_reason,
+            placed_at: self.placed_at,
+            confirmed_at: self.confirmed_at,
+            confirmed_by: self.confirmed_by,
+            paid_at: self.paid_at,
+            closed_at: self.closed_at,
+            lines: Vec::new(),
+            adjustments: Vec::new(),
+            payments: Vec::new(),
+            history: Vec::new(),
+        })
+    }
+}
+
+/// Which orders a list shows (D6).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    pub status: Option<OrderStatus>,
+    pub region_id: Option<i64>,
+    pub member_id: Option<i64>,
+    pub payment_method: Option<PaymentMethod>,
+    pub delivery_method: Option<DeliveryMethod>,
+    /// Only orders on credit hold.
+    pub credit_hold: Option<bool>,
+    /// An order number, or part of the member's name, shop name or phone, or the PO number.
+    pub q: Option<String>,
+    /// Placed on or after this shop date (`2026-11-30`).
+    pub from: Option<String>,
+    /// Placed on or before this shop date.
+    pub to: Option<String>,
+    /// Newest first; default 50, at most 200 (export: at most 10,000).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A parsed `OrderQuery` with the caller's scope.
+#[derive(Debug, Clone)]
+pub struct OrderFilter {
+    pub scope: OrderScope,
+    pub status: Option<OrderStatus>,
+    pub region_id: Option<i64>,
+    pub member_id: Option<i64>,
+    pub payment_method: Option<PaymentMethod>,
+    pub delivery_method: Option<DeliveryMethod>,
+    pub credit_hold: Option<bool>,
+    /// An exact id from an order number.
+    pub number_id: Option<i64>,
+    pub text: Option<String>,
+    pub placed_from: Option<i64>,
+    pub placed_before: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// One order with everything it carries.
+    pub async fn order(&self, id: i64) -> StoreResult<Option<OrderRecord>> {
+        Ok(self.orders_with_details(&[id]).await?.into_iter().next())
+    }
+
+    /// Orders by id, in that order, with lines, adjustments, payments and history.
+    pub async fn orders_with_details(&self, ids: &[i64]) -> StoreResult<Vec<OrderRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let head = format!("{ORDER_SELECT} WHERE o.id IN ");
+        let OrderParts {
+            rows,
+            lines,
+            adjustments,
+            history,
+            payments,
+        } = on_pool!(self, |pool| {
+            let rows = crate::store::id_list_query(&head, ids)
+                .build_query_as()
+                .fetch_all(pool)
+                .await?;
+            let lines = crate::store::id_list_query(
+                "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g FROM order_lines WHERE order_id IN ",
+                ids,
+            )
+            .push(" ORDER BY order_id, line_no")
+            .build_query_as()
+            .fetch_all(pool)
+            .await?;
+            let adjustments = crate::store::id_list_query(
+                "SELECT order_id, line_no, source, label, amount_fen FROM order_adjustments WHERE order_id IN ",
+                ids,
+            )
+            .push(" ORDER BY id")
+            .build_query_as()
+            .fetch_all(pool)
+            .await?;
+            let history = crate::store::id_list_query(
+                "SELECT order_id, at, actor_id, action, from_status, to_status, remark FROM order_history WHERE order_id IN ",
+                ids,
+            )
+            .push(" ORDER BY id")
+            .build_query_as()
+            .fetch_all(pool)
+            .await?;
+            let payments = crate::store::id_list_query(
+                "SELECT order_id, kind, amount_fen, upload_key, remark, actor_id, at FROM order_payments WHERE order_id IN ",
+                ids,
+            )
+            .push(" ORDER BY id")
+            .build_query_as()
+            .fetch_all(pool)
+            .await?;
+            Ok::<_, sqlx::Error>(OrderParts {
+                rows,
+                lines,
+                adjustments,
+                history,
+                payments,
+            })
+        })?;
+        let mut records = std::collections::HashMap::new();
+        for row in rows {
+            let record = row.into_record()?;
+            records.insert(record.id, record);
+        }
+        for row in lines {
+            if let Some(order) = records.get_mut(&row.order_id) {
+                order.lines.push(OrderLine {
+                    line: QuotedLine {
+                        line_no: row.line_no,
+                        sku_id: row.sku_id,
+                        product_id: row.product_id,
+                        item_no: row.item_no,
+                        name: row.name,
+                        model: row.model,
+                        spec: row.spec,
+                        unit_label: row.unit_label,
+                        qty: row.qty,
+                        list_price_fen: row.list_price_fen,
+                        adjustments: Vec::new(),
+                        line_total_fen: row.line_total_fen,
+                        weight_g: row.weight_g,
+                    },
+                    reserved_qty: row.reserved_qty,
+                    backorder_qty: row.backorder_qty,
+                });
+            }
+        }
+        for row in adjustments {
+            let Some(order) = records.get_mut(&row.order_id) else {
+                continue;
+            };
+            let adjustment = Adjustment {
+                source: row.source,
+                label: row.label,
+                amount_fen: row.amount_fen,
+            };
+            match row.line_no {
+                Some(line_no) => {
+                    if let Some(line) = order.lines.iter_mut().find(|l| l.line.line_no == line_no) {
+                        line.line.adjustments.push(adjustment);
+                    }
+                }
+                None => order.adjustments.push(adjustment),
+            }
+        }
+        for row in history {
+            if let Some(order) = records.get_mut(&row.order_id) {
+                order.history.push(HistoryEntry {
+                    at: rfc3339(row.at),
+                    actor_id: row.actor_id,
+                    action: row.action,
+                    from_status: row.from_status.as_deref().and_then(OrderStatus::from_db),
+                    to_status: OrderStatus::from_db(&row.to_status)
+                        .ok_or_else(|| corrupt("status", &row.to_status))?,
+                    remark: row.remark,
+                });
+            }
+        }
+        for row in payments {
+            if let Some(order) = records.get_mut(&row.order_id) {
+                order.payments.push(PaymentRecord {
+                    kind: row.kind,
+                    amount_fen: row.amount_fen,
+                    proof_url: row
+                        .upload_key
+                        .as_deref()
+                        .map(crate::members::profile::upload_url),
+                    remark: row.remark,
+                    actor_id: row.actor_id,
+                    at: rfc3339(row.at),
+                });
+            }
+        }
+        Ok(ids.iter().filter_map(|id| records.remove(id)).collect())
+    }
+
+    /// The ids of the orders a filter selects, newest first, one page.
+    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Vec<i64>> {
+        Ok(on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT o.id FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id WHERE 1 = 1",
+            );
+            match &filter.scope {
+                OrderScope::All => {}
+                OrderScope::Manager {
+                    regions,
+                    manager_id,
+                } => {
+                    query
+                        .push(" AND (o.manager_id = ")
+                        .push_bind(*manager_id)
+                        .push(" OR o.region_id IN ");
+                    crate::store::push_id_list(&mut query, regions.iter().copied());
+                    query.push(")");
+                }
+                OrderScope::Promoter { promoter_id } => {
+                    query.push(" AND o.promoter_id = ").push_bind(*promoter_id);
+                }
+                OrderScope::Member { member_id } => {
+                    query.push(" AND o.member_id = ").push_bind(*member_id);
+                }
+            }
+            if let Some(status) = filter.status {
+                query.push(" AND o.status = ").push_bind(status.as_str());
+            }
+            if let Some(region) = filter.region_id {
+                query.push(" AND o.region_id = ").push_bind(region);
+            }
+            if let Some(member) = filter.member_id {
+                query.push(" AND o.member_id = ").push_bind(member);
+            }
+            if let Some(method) = filter.payment_method {
+                query
+                    .push(" AND o.payment_method = ")
+                    .push_bind(method.as_str());
+            }
+            if let Some(method) = filter.delivery_method {
+                query
+                    .push(" AND o.delivery_method = ")
+                    .push_bind(method.as_str());
+            }
+            if let Some(hold) = filter.credit_hold {
+                query.push(" AND o.credit_hold = ").push_bind(hold);
+            }
+            if let Some(from) = filter.placed_from {
+                query.push(" AND o.placed_at >= ").push_bind(from);
+            }
+            if let Some(before) = filter.placed_before {
+                query.push(" AND o.placed_at < ").push_bind(before);
+            }
+            match (filter.number_id, &filter.text) {
+                (Some(id), Some(text)) => {
+                    let like = format!("%{}%", escape_like(text));
+                    query
+                        .push(" AND (o.id = ")
+                        .push_bind(id)
+                        .push(" OR o.po_number = ")
+                        .push_bind(text.clone())
+                        .push(" OR u.phone LIKE ")
+                        .push_bind(like)
+                        .push(" ESCAPE '\\')");
+                }
+                (None, Some(text)) => {
+                    let like = format!("%{}%", escape_like(text));
+                    query
+                        .push(" AND (u.name LIKE ")
+                        .push_bind(like.clone())
+                        .push(" ESCAPE '\\' OR m.shop_name LIKE ")
+                        .push_bind(like.clone())
+                        .push(" ESCAPE '\\' OR u.phone LIKE ")
+                        .push_bind(like)
+                        .push(" ESCAPE '\\' OR o.po_number = ")
+                        .push_bind(text.clone())
+                        .push(")");
+                }
+                (Some(id), None) => {
+                    query.push(" AND o.id = ").push_bind(id);
+                }
+                (None, None) => {}
+            }
+            query
+                .push(" ORDER BY o.id DESC LIMIT ")
+                .push_bind(filter.limit)
+                .push(" OFFSET ")
+                .push_bind(filter.offset);
+            query.build_query_scalar().fetch_all(pool).await
+        })?)
+    }
+
+    pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Vec<OrderRecord>> {
+        let ids = self.filter_order_ids(filter).await?;
+        self.orders_with_details(&ids).await
+    }
+}
+
+/// `%`, `_` and the escape itself match literally in a LIKE pattern.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+impl OrderQuery {
+    /// Parses the query for `scope`, naming the bad field; `max_limit` caps the page.
+    pub fn filter(
+        &self,
+        scope: OrderScope,
+        max_limit: i64,
+    ) -> crate::error::ApiResult<OrderFilter> {
+        let date = |text: &Option<String>, field: &str| -> crate::error::ApiResult<Option<i64>> {
+            match text.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(text) => crate::clock::parse_shop_date(text)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        crate::error::ApiError::invalid_field(
+                            "invalid_date",
+                            field,
+                            format!("{field}: 日期格式为 2026-11-30 (a date like 2026-11-30)"),
+                        )
+                    }),
+            }
+        };
+        let text = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok(OrderFilter {
+            scope,
+            status: self.status,
+            region_id: self.region_id,
+            member_id: self.member_id,
+            payment_method: self.payment_method,
+            delivery_method: self.delivery_method,
+            credit_hold: self.credit_hold,
+            number_id: text.as_deref().and_then(super::id_from_number),
+            text,
+            placed_from: date(&self.from, "from")?,
+            placed_before: date(&self.to, "to")?.map(|start| start + 86_400_000),
+            limit: self.limit.unwrap_or(50).clamp(1, max_limit),
+            offset: self.offset.unwrap_or(0).max(0),
+        })
+    }
+}
+
+/// Orders I may see, newest first: a member's own; a manager's regions and bound members; a
+/// promoter's customers; every order for admin and customer service (D6's filters).
+#[utoipa::path(get, path = "/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = [OrderView]), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    actor: crate::accounts::permissions::Actor,
+    axum::extract::Query(query): axum::extract::Query<OrderQuery>,
+) -> crate::error::ApiResult<axum::Json<Vec<OrderView>>> {
+    let scope = OrderScope::of(&actor)?;
+    let audience = scope.audience();
+    let orders = app.store.list_orders(&query.filter(scope, 200)?).await?;
+    Ok(axum::Json(
+        orders.iter().map(|o| o.view(audience)).collect(),
+    ))
+}
+
+/// One order with its lines, adjustments, payments and history (404 outside my scope).
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    actor: crate::accounts::permissions::Actor,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> crate::error::ApiResult<axum::Json<OrderView>> {
+    let (order, scope) = super::lifecycle::scoped_order(&app, &actor, id).await?;
+    Ok(axum::Json(order.view(scope.audience())))
+}
+
+/// The orders a filter selects as an Excel workbook, one row per order (staff, D6).
+#[utoipa::path(get, path = "/admin/orders/export", tag = "orders", params(OrderQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    actor: crate::accounts::permissions::Actor,
+    axum::extract::Query(query): axum::extract::Query<OrderQuery>,
+) -> crate::error::ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let scope = OrderScope::of(&actor)?;
+    if matches!(scope, OrderScope::Member { .. }) {
+        return Err(crate::error::ApiError::forbidden());
+    }
+    let mut filter = query.filter(scope, 10_000)?;
+    filter.limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let orders = app.store.list_orders(&filter).await?;
+    let regions = app.store.list_regions().await?;
+    let header: Vec<String> = [
+        "订单号",
+        "下单时间",
+        "状态",
+        "客户",
+        "店铺",
+        "区域",
+        "付款方式",
+        "配送方式",
+        "商品金额",
+        "调整",
+        "运费",
+        "订单金额",
+        "已付",
+        "收货人",
+        "电话",
+        "地址",
+        "备注",
+        "采购单号",
+        "期望送货日期",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let yuan = crate::money::format_yuan;
+    let rows: Vec<Vec<String>> = orders
+        .iter()
+        .map(|o| {
+            let address = o.address.as_ref();
+            vec![
+                o.number(),
+                crate::clock::rfc3339(o.placed_at),
+                o.status.label(super::Audience::Business).to_owned(),
+                o.member_name.clone(),
+                o.shop_name.clone().unwrap_or_default(),
+                o.region_id
+                    .and_then(|id| regions.iter().find(|r| r.id == id))
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                o.payment_method.label().to_owned(),
+                o.delivery_method.label().to_owned(),
+                yuan(o.goods_fen),
+                yuan(o.adjustments_fen),
+                yuan(o.shipping_fen),
+                yuan(o.total_fen),
+                yuan(o.paid_fen),
+                address.map(|a| a.contact_name.clone()).unwrap_or_default(),
+                address.map(|a| a.phone.clone()).unwrap_or_default(),
+                address
+                    .map(|a| format!("{}{}{}{}", a.province, a.city, a.district, a.detail))
+                    .unwrap_or_default(),
+                o.remark.clone(),
+                o.po_number.clone(),
+                o.requested_date.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let bytes = crate::catalog::transfer::to_xlsx("订单", &header, &rows)
+        .map_err(crate::error::ApiError::internal)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

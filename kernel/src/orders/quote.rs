@@ -1,0 +1,647 @@
+//! The quote pipeline (the brief's "order pipeline", step 1), read-only: cart lines → catalogue
+//! price (the member's level, the quantity break) → extension steps (the pricing script, then
+//! the plugins' `quote` hooks, in `plugins.toml` order, once those land) → shipping fee → totals.
+//! Every change to a price is an `Adjustment` with a source and a label, so member and staff see
+//! line by line why a price is what it is. Checkout runs the same pipeline, outside its write
+//! transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::DeliveryMethod;
+use crate::catalog::{Product, pricing};
+use crate::error::{ApiError, ApiResult};
+use crate::settings::{MoqRule, Settings, Shipping};
+use crate::store::Store;
+
+/// Most lines one order may have.
+pub const MAX_LINES: usize = 500;
+/// Most items of one SKU in one line.
+pub const MAX_QTY: i64 = 1_000_000;
+
+/// One SKU and how many of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub sku_id: i64,
+    pub qty: i64,
+}
+
+/// A change to a price: `amount_fen` is added (negative for a discount).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Adjustment {
+    /// `catalog` (level and break prices), `script`, `plugin:<name>`, `staff`.
+    pub source: String,
+    /// What the member reads: 会员价, 阶梯价 满100件, 限时抢购 …
+    pub label: String,
+    pub amount_fen: i64,
+}
+
+/// A priced line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QuotedLine {
+    /// 1-based position in the order.
+    pub line_no: i64,
+    pub sku_id: i64,
+    pub product_id: i64,
+    /// 货号
+    pub item_no: String,
+    pub name: String,
+    pub model: String,
+    pub spec: String,
+    /// 「10把/盒 - 100把/箱」
+    pub unit_label: String,
+    pub qty: i64,
+    /// The catalogue price of one item, before any adjustment.
+    pub list_price_fen: i64,
+    pub adjustments: Vec<Adjustment>,
+    /// `list_price_fen × qty` plus the adjustments.
+    pub line_total_fen: i64,
+    pub weight_g: i64,
+}
+
+/// Something the member should know about his cart (a price changed, goods were delisted, a
+/// quantity was rounded up to the pack).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Notice {
+    /// `delisted`, `qty_rounded`, `short_stock`.
+    pub code: String,
+    pub sku_id: Option<i64>,
+    pub message: String,
+}
+
+/// A priced cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Quote {
+    pub lines: Vec<QuotedLine>,
+    /// Order-level adjustments (not tied to a line).
+    pub adjustments: Vec<Adjustment>,
+    /// Sum of the line totals.
+    pub goods_fen: i64,
+    /// Sum of the order-level adjustments.
+    pub adjustments_fen: i64,
+    pub shipping_fen: i64,
+    /// 运费 / 满500元免运费 / 自提免运费.
+    pub shipping_label: String,
+    /// goods + order-level adjustments + shipping (N).
+    pub total_fen: i64,
+    pub weight_g: i64,
+    pub notices: Vec<Notice>,
+    /// Each product's revision as priced: checkout refuses the order if one moved since.
+    #[serde(skip)]
+    pub revisions: Vec<(i64, i64)>,
+}
+
+/// Who is buying, as pricing sees him.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buyer {
+    pub member_id: i64,
+    pub level_id: Option<i64>,
+    pub region_id: Option<i64>,
+}
+
+/// The ship-to area (province and city of the address), for the shipping fee.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Area {
+    pub province: String,
+    pub city: String,
+}
+
+/// What to price.
+#[derive(Debug, Clone)]
+pub struct QuoteRequest {
+    pub lines: Vec<LineRequest>,
+    pub delivery: DeliveryMethod,
+    pub area: Option<Area>,
+    /// From the cart: delisted goods are dropped with a notice instead of refusing the quote.
+    pub drop_delisted: bool,
+}
+
+/// Why an extension step could not price a cart.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {message}")]
+pub struct StepFailure {
+    pub step: String,
+    pub message: String,
+}
+
+/// A pricing step between the catalogue price and shipping: the pricing script, a plugin's
+/// `quote` hook. Steps are synchronous and bounded by their own limits; the pipeline runs them
+/// off the async threads.
+pub trait QuoteStep: Send + Sync {
+    fn name(&self) -> &str;
+    /// Adds adjustments to `quote`'s lines or to the order; the pipeline recomputes the totals
+    /// and refuses results that make no sense (a negative line, an overflowing sum).
+    fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure>;
+}
+
+/// The extension steps, in order. Empty until the script and plugin hosts register theirs.
+#[derive(Clone, Default)]
+pub struct Pipeline {
+    steps: Vec<Arc<dyn QuoteStep>>,
+}
+
+impl Pipeline {
+    pub fn with_step(mut self, step: Arc<dyn QuoteStep>) -> Pipeline {
+        self.steps.push(step);
+        self
+    }
+
+    pub fn step_names(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.name().to_owned()).collect()
+    }
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.step_names()).finish()
+    }
+}
+
+fn line_field(index: usize, name: &str) -> String {
+    format!("lines[{index}].{name}")
+}
+
+/// Checks the shape of a line list (count, quantities, duplicates), naming the bad field.
+pub fn check_lines(lines: &[LineRequest]) -> ApiResult<()> {
+    if lines.is_empty() {
+        return Err(ApiError::invalid_field(
+            "empty_order",
+            "lines",
+            "lines: 请至少选择一种商品 (at least one line)",
+        ));
+    }
+    if lines.len() > MAX_LINES {
+        return Err(ApiError::invalid_field(
+            "too_many_lines",
+            "lines",
+            format!("lines: 一次最多{MAX_LINES}种商品 (at most {MAX_LINES} lines)"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (index, line) in lines.iter().enumerate() {
+        if !(1..=MAX_QTY).contains(&line.qty) {
+            let field = line_field(index, "qty");
+            return Err(ApiError::invalid_field(
+                "invalid_quantity",
+                &field,
+                format!("{field}: 数量须在1到{MAX_QTY}之间 (between 1 and {MAX_QTY})"),
+            ));
+        }
+        if !seen.insert(line.sku_id) {
+            let field = line_field(index, "sku_id");
+            return Err(ApiError::invalid_field(
+                "duplicate_line",
+                &field,
+                format!("{field}: 同一规格只能出现一次 (each SKU once)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The quantity to order of a SKU packed `inner_qty` per pack, by the shop's MOQ rule: a
+/// multiple of the pack, at least one pack. `Ok(None)`: the quantity stands.
+pub fn pack_quantity(
+    qty: i64,
+    inner_qty: i64,
+    rule: MoqRule,
+    field: &str,
+) -> ApiResult<Option<i64>> {
+    let pack = inner_qty.max(1);
+    if qty % pack == 0 {
+        return Ok(None);
+    }
+    match rule {
+        MoqRule::Reject => Err(ApiError::invalid_field(
+            "moq_step",
+            field,
+            format!("{field}: 须为{pack}的整数倍 (order in multiples of {pack})"),
+        )),
+        MoqRule::RoundUp => Ok(Some((qty / pack + 1) * pack)),
+    }
+}
+
+/// Prices `request` for `buyer`.
+pub async fn price(
+    store: &Store,
+    settings: &Settings,
+    pipeline: &Pipeline,
+    buyer: &Buyer,
+    request: &QuoteRequest,
+    now_ms: i64,
+) -> ApiResult<Quote> {
+    check_lines(&request.lines)?;
+    let sku_ids: Vec<i64> = request.lines.iter().map(|l| l.sku_id).collect();
+    let owners = store.sku_products(&sku_ids).await?;
+    let mut product_ids: Vec<i64> = owners.values().copied().collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let products: HashMap<i64, Arc<Product>> = store
+        .shared_products(&product_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+
+    let mut quote = Quote {
+        lines: Vec::with_capacity(request.lines.len()),
+        adjustments: Vec::new(),
+        goods_fen: 0,
+        adjustments_fen: 0,
+        shipping_fen: 0,
+        shipping_label: String::new(),
+        total_fen: 0,
+        weight_g: 0,
+        notices: Vec::new(),
+        revisions: Vec::new(),
+    };
+    for (index, line) in request.lines.iter().enumerate() {
+        let unknown = || {
+            let field = line_field(index, "sku_id");
+            ApiError::invalid_field(
+                "unknown_sku",
+                &field,
+                format!("{field}: 商品规格不存在 (no such SKU)"),
+            )
+        };
+        let product = owners
+            .get(&line.sku_id)
+            .and_then(|product_id| products.get(product_id))
+            .ok_or_else(unknown)?;
+        let sku = product
+            .skus
+            .iter()
+            .find(|s| s.id == line.sku_id)
+            .ok_or_else(unknown)?;
+        if !product.on_shelf {
+            if request.drop_delisted {
+                quote.notices.push(Notice {
+                    code: "delisted".to_owned(),
+                    sku_id: Some(sku.id),
+                    message: format!(
+                        "{} 已下架，已从订单中移除 (delisted, removed)",
+                        product.name
+                    ),
+                });
+                continue;
+            }
+            let field = line_field(index, "sku_id");
+            return Err(ApiError::invalid_field(
+                "delisted",
+                &field,
+                format!("{field}: {} 已下架 (delisted)", product.name),
+            ));
+        }
+        let mut qty = line.qty;
+        if let Some(rounded) = pack_quantity(
+            qty,
+            product.unit.inner_qty,
+            settings.moq_rule,
+            &line_field(index, "qty"),
+        )? {
+            quote.notices.push(Notice {
+                code: "qty_rounded".to_owned(),
+                sku_id: Some(sku.id),
+                message: format!(
+                    "{} 按整{}起订，数量由{qty}调整为{rounded} (rounded up to whole packs)",
+                    product.name, product.unit.inner_unit
+                ),
+            });
+            qty = rounded;
+        }
+        if qty > sku.stock && !sku.allow_backorder {
+            quote.notices.push(Notice {
+                code: "short_stock".to_owned(),
+                sku_id: Some(sku.id),
+                message: format!(
+                    "{} 库存仅剩{} (only {} in stock)",
+                    product.name,
+                    sku.stock.max(0),
+                    sku.stock.max(0)
+                ),
+            });
+        }
+        let mut adjustments = Vec::new();
+        let list = sku.price_fen;
+        let level = pricing::level_price(sku, buyer.level_id);
+        let unit = pricing::unit_price(sku, buyer.level_id, qty);
+        if level != list {
+            adjustments.push(Adjustment {
+                source: "catalog".to_owned(),
+                label: "会员价".to_owned(),
+                amount_fen: (level - list) * qty,
+            });
+        }
+        if unit != level {
+            let threshold = sku
+                .breaks
+                .iter()
+                .filter(|b| b.min_qty <= qty && b.price_fen == unit)
+                .map(|b| b.min_qty)
+                .max()
+                .unwrap_or(qty);
+            adjustments.push(Adjustment {
+                source: "catalog".to_owned(),
+                label: format!("阶梯价 满{threshold}件"),
+                amount_fen: (unit - level) * qty,
+            });
+        }
+        quote.lines.push(QuotedLine {
+            line_no: i64::try_from(quote.lines.len()).unwrap_or(i64::MAX) + 1,
+            sku_id: sku.id,
+            product_id: product.id,
+            item_no: product.item_no.clone(),
+            name: product.name.clone(),
+            model: sku.model.clone(),
+            spec: sku.spec.clone(),
+            unit_label: product.unit.label(),
+            qty,
+            list_price_fen: list,
+            adjustments,
+            line_total_fen: 0,
+            weight_g: sku.weight_g.unwrap_or(0) * qty,
+        });
+        if !quote.revisions.iter().any(|(id, _)| *id == product.id) {
+            quote.revisions.push((product.id, product.revision));
+        }
+    }
+    if quote.lines.is_empty() {
+        return Err(ApiError::invalid_field(
+            "empty_order",
+            "lines",
+            "lines: 所选商品均已下架 (every line was delisted)",
+        ));
+    }
+    quote
+        .recompute()
+        .map_err(|message| failure("catalog", &message))?;
+
+    if !pipeline.steps.is_empty() {
+        let steps = pipeline.steps.clone();
+        let buyer = buyer.clone();
+        quote = tokio::task::spawn_blocking(move || {
+            for step in &steps {
+                step.apply(&buyer, now_ms, &mut quote)
+                    .map_err(|f| failure(&f.step, &f.message))?;
+                quote
+                    .recompute()
+                    .map_err(|message| failure(step.name(), &message))?;
+            }
+            Ok::<_, ApiError>(quote)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+    }
+
+    let (fee, label) = shipping_fee(
+        &settings.shipping,
+        request.delivery,
+        request.area.as_ref(),
+        quote.weight_g,
+        quote.goods_fen + quote.adjustments_fen,
+    );
+    quote.shipping_fen = fee;
+    quote.shipping_label = label;
+    quote
+        .recompute()
+        .map_err(|message| failure("shipping", &message))?;
+    Ok(quote)
+}
+
+fn failure(step: &str, message: &str) -> ApiError {
+    tracing::error!(step, message, "pricing step failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "pricing_unavailable",
+        format!("暂时无法计算价格，请稍后再试 (pricing step {step} failed: {message})"),
+    )
+}
+
+impl Quote {
+    /// Line totals, goods, order-level adjustments, weight and total from the parts, refusing
+    /// sums that overflow and lines or totals below zero.
+    pub fn recompute(&mut self) -> Result<(), String> {
+        let mut goods: i64 = 0;
+        let mut weight: i64 = 0;
+        for line in &mut self.lines {
+            let mut total = line
+                .list_price_fen
+                .checked_mul(line.qty)
+                .ok_or("line amount overflows")?;
+            for adjustment in &line.adjustments {
+                total = total
+                    .checked_add(adjustment.amount_fen)
+                    .ok_or("line amount overflows")?;
+            }
+            if total < 0 {
+                return Err(format!(
+                    "line {} would cost less than nothing",
+                    line.line_no
+                ));
+            }
+            line.line_total_fen = total;
+            goods = goods.checked_add(total).ok_or("goods total overflows")?;
+            weight = weight.saturating_add(line.weight_g);
+        }
+        let mut adjustments: i64 = 0;
+        for adjustment in &self.adjustments {
+            adjustments = adjustments
+                .checked_add(adjustment.amount_fen)
+                .ok_or("adjustments overflow")?;
+        }
+        let total = goods
+            .checked_add(adjustments)
+            .and_then(|t| t.checked_add(self.shipping_fen))
+            .ok_or("order total overflows")?;
+        if total < 0 {
+            return Err("the order would cost less than nothing".to_owned());
+        }
+        self.goods_fen = goods;
+        self.adjustments_fen = adjustments;
+        self.weight_g = weight;
+        self.total_fen = total;
+        Ok(())
+    }
+}
+
+/// The shipping fee (D3): the most specific area rate (province and city, then province, then
+/// the default) — first kilogram or part, then each further kilogram or part — free from the
+/// threshold, nothing when the member collects.
+pub fn shipping_fee(
+    shipping: &Shipping,
+    delivery: DeliveryMethod,
+    area: Option<&Area>,
+    weight_g: i64,
+    goods_fen: i64,
+) -> (i64, String) {
+    if !delivery.ships() {
+        return (0, "自提免运费".to_owned());
+    }
+    if let Some(free_from) = shipping.free_from_fen
+        && goods_fen >= free_from
+    {
+        return (
+            0,
+            format!("满{}元免运费", crate::money::format_yuan(free_from)),
+        );
+    }
+    let rate = area
+        .and_then(|area| {
+            shipping
+                .areas
+                .iter()
+                .filter(|r| r.province == area.province)
+                .find(|r| r.city.as_deref() == Some(area.city.as_str()))
+                .or_else(|| {
+                    shipping
+                        .areas
+                        .iter()
+                        .find(|r| r.province == area.province && r.city.is_none())
+                })
+        })
+        .map_or(&shipping.default_rate, |r| &r.rate);
+    let extra_kg = ((weight_g - 1000).max(0) + 999) / 1000;
+    (
+        rate.first_kg_fen
+            .saturating_add(extra_kg.saturating_mul(rate.extra_kg_fen)),
+        "运费".to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{AreaRate, Rate};
+
+    fn rules() -> Shipping {
+        Shipping {
+            default_rate: Rate {
+                first_kg_fen: 1500,
+                extra_kg_fen: 500,
+            },
+            areas: vec![
+                AreaRate {
+                    province: "海南省".to_owned(),
+                    city: None,
+                    rate: Rate {
+                        first_kg_fen: 800,
+                        extra_kg_fen: 200,
+                    },
+                },
+                AreaRate {
+                    province: "海南省".to_owned(),
+                    city: Some("海口市".to_owned()),
+                    rate: Rate {
+                        first_kg_fen: 500,
+                        extra_kg_fen: 100,
+                    },
+                },
+            ],
+            free_from_fen: Some(100_000),
+        }
+    }
+
+    fn area(province: &str, city: &str) -> Area {
+        Area {
+            province: province.to_owned(),
+            city: city.to_owned(),
+        }
+    }
+
+    #[test]
+    fn shipping_takes_the_most_specific_area_and_counts_started_kilograms() {
+        let rules = rules();
+        let haikou = area("海南省", "海口市");
+        let sanya = area("海南省", "三亚市");
+        let guangzhou = area("广东省", "广州市");
+        let ship = DeliveryMethod::Ship;
+        assert_eq!(shipping_fee(&rules, ship, Some(&haikou), 1000, 0).0, 500);
+        assert_eq!(shipping_fee(&rules, ship, Some(&haikou), 1001, 0).0, 600);
+        assert_eq!(
+            shipping_fee(&rules, ship, Some(&sanya), 3500, 0).0,
+            800 + 3 * 200
+        );
+        assert_eq!(shipping_fee(&rules, ship, Some(&guangzhou), 0, 0).0, 1500);
+        assert_eq!(shipping_fee(&rules, ship, None, 2000, 0).0, 2000);
+        assert_eq!(
+            shipping_fee(&rules, ship, Some(&sanya), 3500, 100_000),
+            (0, "满1000.00元免运费".to_owned())
+        );
+        assert_eq!(
+            shipping_fee(&rules, ship, Some(&sanya), 3500, 99_999).0,
+            1400
+        );
+        assert_eq!(
+            shipping_fee(&rules, DeliveryMethod::Pickup, Some(&sanya), 3500, 0).0,
+            0
+        );
+    }
+
+    #[test]
+    fn quantities_follow_the_pack_rule() {
+        assert_eq!(pack_quantity(20, 10, MoqRule::Reject, "q").ok(), Some(None));
+        assert_eq!(
+            pack_quantity(15, 10, MoqRule::Reject, "lines[0].qty")
+                .err()
+                .map(|e| e.code),
+            Some("moq_step")
+        );
+        assert_eq!(
+            pack_quantity(15, 10, MoqRule::RoundUp, "q").ok(),
+            Some(Some(20))
+        );
+        assert_eq!(
+            pack_quantity(3, 10, MoqRule::RoundUp, "q").ok(),
+            Some(Some(10))
+        );
+        assert_eq!(pack_quantity(7, 1, MoqRule::Reject, "q").ok(), Some(None));
+    }
+
+    #[test]
+    fn totals_refuse_overflow_and_negative_lines() {
+        let line = |list: i64, qty: i64, adjust: i64| QuotedLine {
+            line_no: 1,
+            sku_id: 1,
+            product_id: 1,
+            item_no: String::new(),
+            name: String::new(),
+            model: String::new(),
+            spec: String::new(),
+            unit_label: String::new(),
+            qty,
+            list_price_fen: list,
+            adjustments: vec![Adjustment {
+                source: "plugin:test".to_owned(),
+                label: "x".to_owned(),
+                amount_fen: adjust,
+            }],
+            line_total_fen: 0,
+            weight_g: 0,
+        };
+        let mut quote = Quote {
+            lines: vec![line(1000, 3, -500)],
+            adjustments: vec![],
+            goods_fen: 0,
+            adjustments_fen: 0,
+            shipping_fen: 700,
+            shipping_label: String::new(),
+            total_fen: 0,
+            weight_g: 0,
+            notices: vec![],
+            revisions: vec![],
+        };
+        assert_eq!(quote.recompute(), Ok(()));
+        assert_eq!((quote.goods_fen, quote.total_fen), (2500, 3200));
+        quote.lines = vec![line(1000, 3, -3001)];
+        assert!(quote.recompute().is_err());
+        quote.lines = vec![line(i64::MAX / 2, 3, 0)];
+        assert!(quote.recompute().is_err());
+        quote.lines = vec![line(1000, 1, i64::MAX)];
+        assert!(quote.recompute().is_err());
+    }
+}

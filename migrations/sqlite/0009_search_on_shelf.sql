@@ -1,0 +1,3 @@
+-- PostgreSQL keeps the shelf flag beside its search vectors; SQLite's FTS5 ranking joins
+-- products cheaply and needs nothing here.
+SELECT 1;
