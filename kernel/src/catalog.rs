@@ -91,6 +91,9 @@ pub struct Sku {
     pub price_fen: i64,
     pub cost_fen: Option<i64>,
     pub stock: i64,
+    /// Moves with every stock change (`skus.stock_seq`): orders stock updates for the cache.
+    #[serde(skip)]
+    pub stock_seq: i64,
     pub allow_backorder: bool,
     pub low_stock_threshold: Option<i64>,
     pub weight_g: Option<i64>,

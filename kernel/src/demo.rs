@@ -202,6 +202,7 @@ pub async fn load(
     if size == DemoSize::Full {
         crate::demo_catalogue::load_wholesale_range(store, now_ms).await?;
         crate::demo_catalogue::load_members(store, hasher, now_ms).await?;
+        crate::demo_orders::load_orders(store, now_ms).await?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod demo;
 mod demo_catalogue;
+mod demo_orders;
 pub mod error;
 pub mod http;
 pub mod members;

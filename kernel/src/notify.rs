@@ -72,35 +72,46 @@ pub struct OutgoingMessage {
     pub body: String,
 }
 
+/// Stores `$message` through `$executor` (a pool, or `&mut *tx` to store it with what it
+/// reports). The inbox is ours, so an inbox message is delivered as it is stored; no other
+/// channel has a provider yet (providers arrive with the notification rules), so their state
+/// says so rather than pretending they were sent.
+macro_rules! insert_message {
+    ($executor:expr, $message:expr, $now:expr) => {{
+        let message: &$crate::notify::OutgoingMessage = $message;
+        let (state, sent_at) = match message.channel {
+            $crate::notify::Channel::Inbox => ($crate::notify::MessageState::Sent, Some($now)),
+            _ => ($crate::notify::MessageState::NoProvider, None),
+        };
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
+        )
+        .bind(message.channel.as_str())
+        .bind(&message.recipient)
+        .bind(message.user_id)
+        .bind(&message.template)
+        .bind(message.params.to_string())
+        .bind(&message.body)
+        .bind(state.as_str())
+        .bind($now)
+        .bind(sent_at)
+        .fetch_one($executor)
+        .await
+    }};
+}
+pub(crate) use insert_message;
+
 impl Store {
-    /// Stores a message. The inbox is ours, so an inbox message is delivered as it is stored;
-    /// no other channel has a provider yet (providers arrive with the notification rules), so
-    /// their state says so rather than pretending they were sent.
+    /// Stores a message (see `insert_message!`).
     pub async fn enqueue_message(
         &self,
         message: &OutgoingMessage,
         now_ms: i64,
     ) -> StoreResult<i64> {
-        let sql = "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id";
-        let (state, sent_at) = match message.channel {
-            Channel::Inbox => (MessageState::Sent, Some(now_ms)),
-            _ => (MessageState::NoProvider, None),
-        };
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar(sql)
-                .bind(message.channel.as_str())
-                .bind(&message.recipient)
-                .bind(message.user_id)
-                .bind(&message.template)
-                .bind(message.params.to_string())
-                .bind(&message.body)
-                .bind(state.as_str())
-                .bind(now_ms)
-                .bind(sent_at)
-                .fetch_one(pool)
-                .await
-        })?)
+        Ok(on_pool!(self, |pool| insert_message!(
+            pool, message, now_ms
+        ))?)
     }
 
     /// A user's inbox, newest first.

@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod lifecycle;
 pub mod queries;
 pub mod quote;
+pub mod stock;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

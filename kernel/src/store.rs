@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlitePool};
 mod cache;
 
 pub(crate) use cache::Caches;
-pub use cache::Change;
+pub use cache::{Change, StockLevel};
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,13 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub(crate) enum Db {
-    Sqlite(SqlitePool),
+    /// Readers (and single-statement writes), and the one connection write transactions take
+    /// turns on: SQLite has one writer at a time, and waiting for the pool is a fair queue,
+    /// where waiting for the file lock is a busy loop of sleeps (100 ms tails under load).
+    Sqlite {
+        pool: SqlitePool,
+        writer: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -100,7 +106,7 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite { pool: $pool, .. } => $body,
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -112,8 +118,8 @@ pub(crate) use on_pool;
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            $crate::store::Db::Sqlite { writer, .. } => {
+                let mut $tx = writer.begin_with("BEGIN IMMEDIATE").await?;
                 let result = $body;
                 if result.is_ok() {
                     $tx.commit().await?;
@@ -281,10 +287,15 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .connect_with(options.clone())
+                .await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
             Store {
-                db: Db::Sqlite(pool),
+                db: Db::Sqlite { pool, writer },
                 caches: Default::default(),
             }
         } else {
@@ -305,7 +316,7 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self.db {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -352,7 +363,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match &self.db {
+            Db::Sqlite { pool, writer } => {
+                writer.close().await;
+                pool.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -2,6 +2,10 @@
 
 -- Bumped by every write that changes what a product costs or whether it sells (fields, SKUs,
 -- prices, shelf status) — never by stock — so checkout can tell whether its quote still holds.
+-- Moves with every change to a SKU's stock, in the statement that changes it: caches apply stock
+-- changes in place only when they are newer than what they hold.
+ALTER TABLE skus ADD COLUMN stock_seq INTEGER NOT NULL DEFAULT 0;
+
 ALTER TABLE products ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 
 -- D1: one cart per member; what he saw when he put a SKU in, to tell him what changed since.

@@ -9,6 +9,7 @@ mod authz;
 mod backup;
 mod catalog;
 mod conformance;
+mod crash;
 mod library;
 mod members;
 mod migrations;

@@ -108,6 +108,10 @@ fn test(extra: &[String]) -> ExitCode {
         }
     }
 
+    // The crash test runs the server binary as a process it can kill -9.
+    if !run(Command::new(&cargo).args(["build", "-p", "pifa", "--bin", "pifa", "--locked"])) {
+        return ExitCode::FAILURE;
+    }
     let mut tests = Command::new(&cargo);
     tests.args(["test", "--workspace", "--locked"]).args(extra);
     if postgres {

@@ -143,6 +143,7 @@ mod tests {
             price_fen: 1000,
             cost_fen: None,
             stock: 0,
+            stock_seq: 0,
             allow_backorder: false,
             low_stock_threshold: None,
             weight_g: None,

@@ -192,6 +192,7 @@ struct SkuRow {
     price_fen: i64,
     cost_fen: Option<i64>,
     stock: i64,
+    stock_seq: i64,
     allow_backorder: bool,
     low_stock_threshold: Option<i64>,
     weight_g: Option<i64>,
@@ -344,7 +345,7 @@ impl Store {
     pub async fn replace_sku(&self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
         let product_id = in_tx!(self, |tx| {
             let product_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10, attributes = $11
+                "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, stock_seq = stock_seq + 1, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10, attributes = $11
                  WHERE id = $1 RETURNING product_id",
             )
             .bind(sku_id)
@@ -639,7 +640,7 @@ impl Store {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let skus: Vec<SkuRow> = on_pool!(self, |pool| {
             crate::store::id_list_query(
-                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, attributes FROM skus WHERE product_id IN ",
+                "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, stock_seq, allow_backorder, low_stock_threshold, weight_g, barcode, attributes FROM skus WHERE product_id IN ",
                 &ids,
             )
             .push(" ORDER BY product_id, sort, id")
@@ -734,6 +735,7 @@ impl Store {
                         price_fen: s.price_fen,
                         cost_fen: s.cost_fen,
                         stock: s.stock,
+                        stock_seq: s.stock_seq,
                         allow_backorder: s.allow_backorder,
                         low_stock_threshold: s.low_stock_threshold,
                         weight_g: s.weight_g,

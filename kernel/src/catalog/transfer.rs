@@ -646,7 +646,7 @@ impl Store {
                     };
                     let sku_id: i64 = match found {
                         Some(id) => {
-                            sqlx::query("UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = COALESCE($5, cost_fen), stock = $6, allow_backorder = $7, low_stock_threshold = COALESCE($8, low_stock_threshold), weight_g = COALESCE($9, weight_g), barcode = COALESCE($10, barcode) WHERE id = $1")
+                            sqlx::query("UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = COALESCE($5, cost_fen), stock = $6, stock_seq = stock_seq + 1, allow_backorder = $7, low_stock_threshold = COALESCE($8, low_stock_threshold), weight_g = COALESCE($9, weight_g), barcode = COALESCE($10, barcode) WHERE id = $1")
                                 .bind(id).bind(&sku.model).bind(&sku.spec).bind(sku.price_fen).bind(sku.cost_fen).bind(sku.stock).bind(sku.allow_backorder).bind(sku.low_stock_threshold).bind(sku.weight_g).bind(&sku.barcode)
                                 .execute(&mut *tx).await.map_err(StoreError::classify)?;
                             summary.skus_updated += 1;

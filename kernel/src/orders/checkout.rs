@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::queries::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
+use super::stock::Take;
 use super::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::{MemberState, Role};
@@ -25,7 +26,7 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::parse_json;
 use crate::members::records::MemberRecord;
-use crate::store::{Change, Store, StoreError, in_tx, on_pool};
+use crate::store::{StockLevel, Store, StoreError, in_tx, on_pool};
 
 /// The header carrying the client's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -399,9 +400,16 @@ pub async fn place(
         now,
     )
     .await?;
+    let confirmers = super::lifecycle::confirmers(
+        &app.store,
+        purchase.member.manager_id,
+        purchase.member.region_id,
+    )
+    .await?;
     let placed = app
         .store
         .place_order(&NewOrder {
+            confirmers,
             placed_by: actor.user_id,
             key: &key,
             request_hash: &request_hash,
@@ -423,10 +431,7 @@ pub async fn place(
         })
         .await;
     match placed {
-        Ok(placed) => {
-            super::lifecycle::tell_confirmers(&app, &placed.record).await;
-            Ok(created(placed.response))
-        }
+        Ok(placed) => Ok(created(placed.response)),
         Err(CheckoutError::Replay {
             stored_hash,
             response,
@@ -470,6 +475,8 @@ pub struct NewOrder<'a> {
     pub requested_date: Option<String>,
     pub from_cart: bool,
     pub now_ms: i64,
+    /// Who is told of the new order in the inbox (D5's confirmers), in the same transaction.
+    pub confirmers: Vec<i64>,
 }
 
 /// A placed order and the response its key will replay.
@@ -529,6 +536,7 @@ impl Store {
         let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
         let address_json =
             serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
+        let mut levels: Vec<StockLevel> = Vec::with_capacity(by_sku.len());
         let outcome = in_tx!(self, |tx| {
             // 1. The products are as the quote priced them.
             let current: Vec<(i64, i64, bool)> = crate::store::id_list_query(
@@ -549,39 +557,29 @@ impl Store {
             // 2. Stock, bounded: never below zero; backorders only where the SKU allows them.
             let mut taken: std::collections::HashMap<i64, (i64, i64)> = Default::default();
             for line in &by_sku {
-                let reserved =
-                    sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1 AND stock >= $2")
-                        .bind(line.sku_id)
-                        .bind(line.qty)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected()
-                        == 1;
-                if reserved {
-                    taken.insert(line.line_no, (line.qty, 0));
-                    continue;
+                match super::stock::take_stock!(tx, line.sku_id, line.qty)? {
+                    Take::Taken {
+                        reserved,
+                        backorder,
+                        stock,
+                        seq,
+                    } => {
+                        taken.insert(line.line_no, (reserved, backorder));
+                        levels.push(StockLevel {
+                            product_id: line.product_id,
+                            sku_id: line.sku_id,
+                            stock,
+                            seq,
+                        });
+                    }
+                    Take::Short { available } => {
+                        return Err(CheckoutError::OutOfStock {
+                            line_no: line.line_no,
+                            sku_id: line.sku_id,
+                            available,
+                        });
+                    }
                 }
-                // Short: lock the row (a no-op update) to read the stock nobody else can move.
-                let (stock, allow_backorder): (i64, bool) = sqlx::query_as(
-                    "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, allow_backorder",
-                )
-                .bind(line.sku_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let available = stock.max(0);
-                if !allow_backorder {
-                    return Err(CheckoutError::OutOfStock {
-                        line_no: line.line_no,
-                        sku_id: line.sku_id,
-                        available,
-                    });
-                }
-                sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1")
-                    .bind(line.sku_id)
-                    .bind(available)
-                    .execute(&mut *tx)
-                    .await?;
-                taken.insert(line.line_no, (available, line.qty - available));
             }
             // 3. Credit (B6): over the limit, the order waits on hold for a release.
             let credit_hold = if order.payment_method.is_credit() {
@@ -738,6 +736,20 @@ impl Store {
                 }],
             };
             super::lifecycle::write_event!(tx, "order.placed", &record, order.now_ms);
+            for user_id in &order.confirmers {
+                let notice = crate::notify::OutgoingMessage {
+                    channel: crate::notify::Channel::Inbox,
+                    recipient: user_id.to_string(),
+                    user_id: Some(*user_id),
+                    template: "order_placed".to_owned(),
+                    params: serde_json::json!({ "order_no": record.number() }),
+                    body: format!(
+                        "有新订单{}，请尽快登录小程序业务管理查看处理。",
+                        record.number()
+                    ),
+                };
+                crate::notify::insert_message!(&mut *tx, &notice, order.now_ms)?;
+            }
             if order.from_cart {
                 let mut delete = sqlx::QueryBuilder::new("DELETE FROM cart_items WHERE user_id = ");
                 delete.push_bind(order.member.id).push(" AND sku_id IN ");
@@ -781,7 +793,7 @@ impl Store {
         });
         match outcome {
             Ok(placed) => {
-                self.changed(Change::Stock(product_ids)).await;
+                self.stock_moved(&levels).await;
                 Ok(placed)
             }
             Err(CheckoutError::Replay { .. }) => {

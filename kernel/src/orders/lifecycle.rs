@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::money::{parse_fen, round_half_up};
 use crate::notify::{Channel, OutgoingMessage};
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx};
+use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
 use crate::uploads::{StagedImage, UploadKind, stage_image};
 
 /// Writes an outbox event for `$record` inside transaction `$tx` (K2: the event commits with
@@ -67,22 +67,11 @@ macro_rules! record_history {
     };
 }
 
-/// A transition of one order, applied only if the order is still in `from`.
-struct Transition<'a> {
-    order_id: i64,
-    from: OrderStatus,
-    to: OrderStatus,
-    actor_id: Option<i64>,
-    action: &'a str,
-    remark: &'a str,
-    event: &'a str,
-    now_ms: i64,
-}
-
 impl Store {
-    /// Closes an order that is still in `from`, giving its reserved stock back. `None` when the
-    /// order had moved on (someone else got there first).
-    async fn close_order(
+    /// Closes an order that is still in `from`, giving its reserved stock back, with its
+    /// history entry and event. `None` when the order had moved on (someone else got there
+    /// first).
+    pub(crate) async fn close_order(
         &self,
         order_id: i64,
         from: OrderStatus,
@@ -91,97 +80,61 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> StoreResult<Option<OrderRecord>> {
-        let Some(order) = self.order(order_id).await? else {
+        let Some(mut order) = self.order(order_id).await? else {
             return Ok(None);
         };
-        let mut lines: Vec<(i64, i64)> = order
+        let mut released: Vec<(i64, i64, i64)> = order
             .lines
             .iter()
             .filter(|l| l.reserved_qty > 0)
-            .map(|l| (l.line.sku_id, l.reserved_qty))
+            .map(|l| (l.line.sku_id, l.line.product_id, l.reserved_qty))
             .collect();
-        lines.sort_unstable();
-        let moved = self
-            .transition(
-                &Transition {
-                    order_id,
-                    from,
-                    to: OrderStatus::Closed,
-                    actor_id,
-                    action,
-                    remark: reason,
-                    event: "order.closed",
-                    now_ms,
-                },
-                |_| Some(reason.to_owned()),
-                &lines,
-            )
-            .await?;
-        if !moved {
-            return Ok(None);
-        }
-        let products: Vec<i64> = order.lines.iter().map(|l| l.line.product_id).collect();
-        self.changed(Change::Stock(products)).await;
-        self.order(order_id).await
-    }
-
-    /// Moves an order from `from` to `to` with its history entry and event; `released` stock
-    /// (SKU, quantity; in SKU order) goes back on the shelf. False when the guard failed.
-    async fn transition(
-        &self,
-        t: &Transition<'_>,
-        close_reason: impl Fn(&Transition<'_>) -> Option<String>,
-        released: &[(i64, i64)],
-    ) -> StoreResult<bool> {
-        let reason = close_reason(t);
-        in_tx!(self, |tx| {
+        released.sort_unstable();
+        order.status = OrderStatus::Closed;
+        let levels = in_tx!(self, |tx| {
             let moved = sqlx::query(
-                "UPDATE orders SET status = $3, updated_at = $4,
-                    closed_at = CASE WHEN $3 = 'closed' THEN $4 ELSE closed_at END,
-                    close_reason = CASE WHEN $3 = 'closed' THEN $5 ELSE close_reason END,
-                    confirmed_at = CASE WHEN $6 THEN $4 ELSE confirmed_at END,
-                    confirmed_by = CASE WHEN $6 THEN $7 ELSE confirmed_by END
+                "UPDATE orders SET status = 'closed', updated_at = $3, closed_at = $3, close_reason = $4
                  WHERE id = $1 AND status = $2",
             )
-            .bind(t.order_id)
-            .bind(t.from.as_str())
-            .bind(t.to.as_str())
-            .bind(t.now_ms)
-            .bind(&reason)
-            .bind(t.action == "confirmed")
-            .bind(t.actor_id)
+            .bind(order_id)
+            .bind(from.as_str())
+            .bind(now_ms)
+            .bind(reason)
             .execute(&mut *tx)
             .await?
             .rows_affected()
                 == 1;
-            if moved {
-                for (sku_id, qty) in released {
-                    sqlx::query("UPDATE skus SET stock = stock + $2 WHERE id = $1")
-                        .bind(sku_id)
-                        .bind(qty)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                record_history!(
-                    tx,
-                    t.order_id,
-                    t.now_ms,
-                    t.actor_id,
-                    t.action,
-                    Some(t.from),
-                    t.to,
-                    t.remark
-                );
-                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(t.event)
-                    .bind(t.order_id)
-                    .bind(serde_json::json!({ "order_id": t.order_id, "from": t.from.as_str(), "to": t.to.as_str(), "remark": t.remark }).to_string())
-                    .bind(t.now_ms)
-                    .execute(&mut *tx)
-                    .await?;
+            if !moved {
+                return Ok(None);
             }
-            Ok::<_, StoreError>(moved)
-        })
+            let mut levels = Vec::with_capacity(released.len());
+            for (sku_id, product_id, qty) in &released {
+                let (stock, seq) = super::stock::give_back_stock!(tx, sku_id, qty)?;
+                levels.push(StockLevel {
+                    product_id: *product_id,
+                    sku_id: *sku_id,
+                    stock,
+                    seq,
+                });
+            }
+            record_history!(
+                tx,
+                order_id,
+                now_ms,
+                actor_id,
+                action,
+                Some(from),
+                OrderStatus::Closed,
+                reason
+            );
+            write_event!(tx, "order.closed", &order, now_ms);
+            Ok::<_, StoreError>(Some(levels))
+        })?;
+        let Some(levels) = levels else {
+            return Ok(None);
+        };
+        self.stock_moved(&levels).await;
+        self.order(order_id).await
     }
 
     /// Closes what waited too long (D5): unconfirmed orders after `confirm_timeout_hours`,
@@ -252,11 +205,15 @@ async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms:
 
 /// Who confirms a new order (D5): the member's bound manager; where he has none, the managers
 /// of his region; where the region has none, the customer service set in the settings.
-pub async fn confirmers(store: &Store, order: &OrderRecord) -> StoreResult<Vec<i64>> {
-    if let Some(manager) = order.manager_id {
+pub async fn confirmers(
+    store: &Store,
+    manager_id: Option<i64>,
+    region_id: Option<i64>,
+) -> StoreResult<Vec<i64>> {
+    if let Some(manager) = manager_id {
         return Ok(vec![manager]);
     }
-    if let Some(region) = order.region_id {
+    if let Some(region) = region_id {
         let managers = store.region_staff(region, Role::Manager).await?;
         if !managers.is_empty() {
             return Ok(managers);
@@ -268,29 +225,6 @@ pub async fn confirmers(store: &Store, order: &OrderRecord) -> StoreResult<Vec<i
         .fallback_customer_service_id
         .into_iter()
         .collect())
-}
-
-/// Tells the people who confirm a new order about it (K1's text, in their inbox).
-pub async fn tell_confirmers(app: &AppState, order: &OrderRecord) {
-    let now = app.clock.now_ms();
-    match confirmers(&app.store, order).await {
-        Ok(people) => {
-            for user_id in people {
-                tell(
-                    &app.store,
-                    user_id,
-                    "order_placed",
-                    format!(
-                        "有新订单{}，请尽快登录小程序业务管理查看处理。",
-                        order.number()
-                    ),
-                    now,
-                )
-                .await;
-            }
-        }
-        Err(error) => tracing::warn!(%error, order_id = order.id, "could not find the confirmers"),
-    }
 }
 
 /// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
@@ -464,23 +398,24 @@ pub struct Confirmation {
 }
 
 /// Everything a confirmation writes, worked out before its transaction.
-struct ConfirmPlan {
-    changed: Vec<ChangedLine>,
-    delivery: DeliveryMethod,
-    goods: i64,
-    weight: i64,
-    shipping: i64,
-    total: i64,
-    next: OrderStatus,
-    actor_id: i64,
-    remark: String,
-    now_ms: i64,
+pub(crate) struct ConfirmPlan {
+    pub(crate) changed: Vec<ChangedLine>,
+    pub(crate) delivery: DeliveryMethod,
+    pub(crate) goods: i64,
+    pub(crate) weight: i64,
+    pub(crate) shipping: i64,
+    pub(crate) total: i64,
+    pub(crate) next: OrderStatus,
+    pub(crate) actor_id: i64,
+    pub(crate) remark: String,
+    pub(crate) now_ms: i64,
 }
 
 /// One line after the confirmer's changes, and what it means for stock.
-struct ChangedLine {
+pub(crate) struct ChangedLine {
     line_no: i64,
     sku_id: i64,
+    product_id: i64,
     qty: i64,
     total_fen: i64,
     reserved_qty: i64,
@@ -607,6 +542,7 @@ pub async fn confirm(
         changed.push(ChangedLine {
             line_no: old.line_no,
             sku_id: old.sku_id,
+            product_id: old.product_id,
             qty,
             total_fen: total,
             reserved_qty: reserved,
@@ -702,7 +638,6 @@ pub async fn confirm(
     };
     let now = app.clock.now_ms();
     let remark = notes.join("；");
-    let has_changes = !changed.is_empty();
     app.store
         .confirm_order(
             &order,
@@ -722,10 +657,6 @@ pub async fn confirm(
         .await?
         .ok_or_else(|| refused_transition(&order, scope.audience()))?;
     let confirmed = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
-    if has_changes {
-        let products: Vec<i64> = confirmed.lines.iter().map(|l| l.line.product_id).collect();
-        app.store.changed(Change::Stock(products)).await;
-    }
     tell(
         &app.store,
         confirmed.member_id,
@@ -740,7 +671,7 @@ pub async fn confirm(
 impl Store {
     /// Writes a confirmation: the status (guarded), changed lines with their stock, totals,
     /// history and event. `Some(())` when it went through; `None` when the order had moved on.
-    async fn confirm_order(
+    pub(crate) async fn confirm_order(
         &self,
         order: &OrderRecord,
         plan: &ConfirmPlan,
@@ -763,7 +694,7 @@ impl Store {
         let remark = remark.as_str();
         let mut by_sku: Vec<&ChangedLine> = changed.iter().collect();
         by_sku.sort_by_key(|c| c.sku_id);
-        in_tx!(self, |tx| {
+        let levels = in_tx!(self, |tx| {
             let moved = sqlx::query(
                 "UPDATE orders SET status = $3, delivery_method = $4, goods_fen = $5, weight_g = $6, shipping_fen = $7, total_fen = $8,
                     confirmed_at = $9, confirmed_by = $10, updated_at = $9
@@ -781,38 +712,29 @@ impl Store {
             .bind(actor_id)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::Db)?
+            ?
             .rows_affected()
                 == 1;
             if !moved {
                 return Ok(None);
             }
             let mut lines = Vec::new();
+            let mut levels = Vec::new();
             for line in by_sku {
                 let (mut reserved, mut backorder) = (line.reserved_qty, line.backorder_qty);
-                if line.stock_delta > 0 {
-                    let taken = sqlx::query(
-                        "UPDATE skus SET stock = stock - $2 WHERE id = $1 AND stock >= $2",
-                    )
-                    .bind(line.sku_id)
-                    .bind(line.stock_delta)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::Db)?
-                    .rows_affected()
-                        == 1;
-                    if taken {
-                        reserved += line.stock_delta;
-                    } else {
-                        let (stock, allow_backorder): (i64, bool) = sqlx::query_as(
-                            "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, allow_backorder",
-                        )
-                        .bind(line.sku_id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(StoreError::Db)?;
-                        let available = stock.max(0);
-                        if !allow_backorder {
+                let level = if line.stock_delta > 0 {
+                    match super::stock::take_stock!(tx, line.sku_id, line.stock_delta)? {
+                        super::stock::Take::Taken {
+                            reserved: more,
+                            backorder: owed,
+                            stock,
+                            seq,
+                        } => {
+                            reserved += more;
+                            backorder += owed;
+                            Some((stock, seq))
+                        }
+                        super::stock::Take::Short { available } => {
                             let field = format!("changes[line_no={}].qty", line.line_no);
                             return Err(ApiError::conflict(
                                 "out_of_stock",
@@ -822,22 +744,23 @@ impl Store {
                                 ),
                             ));
                         }
-                        sqlx::query("UPDATE skus SET stock = stock - $2 WHERE id = $1")
-                            .bind(line.sku_id)
-                            .bind(available)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(StoreError::Db)?;
-                        reserved += available;
-                        backorder += line.stock_delta - available;
                     }
                 } else if line.stock_delta < 0 {
-                    sqlx::query("UPDATE skus SET stock = stock + $2 WHERE id = $1")
-                        .bind(line.sku_id)
-                        .bind(-line.stock_delta)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::Db)?;
+                    Some(super::stock::give_back_stock!(
+                        tx,
+                        line.sku_id,
+                        -line.stock_delta
+                    )?)
+                } else {
+                    None
+                };
+                if let Some((stock, seq)) = level {
+                    levels.push(StockLevel {
+                        product_id: line.product_id,
+                        sku_id: line.sku_id,
+                        stock,
+                        seq,
+                    });
                 }
                 lines.push((line, reserved, backorder));
             }
@@ -852,13 +775,12 @@ impl Store {
                     .bind(line.weight_g)
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::Db)?;
+                    ?;
                 sqlx::query("DELETE FROM order_adjustments WHERE order_id = $1 AND line_no = $2")
                     .bind(order.id)
                     .bind(line.line_no)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::Db)?;
+                    .await?;
                 for adjustment in &line.adjustments {
                     sqlx::query("INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) VALUES ($1, $2, $3, $4, $5)")
                         .bind(order.id)
@@ -868,7 +790,7 @@ impl Store {
                         .bind(adjustment.amount_fen)
                         .execute(&mut *tx)
                         .await
-                        .map_err(StoreError::Db)?;
+                        ?;
                 }
             }
             let history: Result<(), sqlx::Error> = async {
@@ -889,9 +811,14 @@ impl Store {
                 Ok(())
             }
             .await;
-            history.map_err(StoreError::Db)?;
-            Ok::<_, ApiError>(Some(()))
-        })
+            history?;
+            Ok::<_, ApiError>(Some(levels))
+        })?;
+        let Some(levels) = levels else {
+            return Ok(None);
+        };
+        self.stock_moved(&levels).await;
+        Ok(Some(()))
     }
 }
 
@@ -965,7 +892,7 @@ impl Store {
 
     /// Records money received for an order (F1) and moves a paid pay-first order on to
     /// dispatch. Refused (`false`) when the order is closed.
-    async fn record_payment(
+    pub(crate) async fn record_payment(
         &self,
         order: &OrderRecord,
         entry: &PaymentEntry<'_>,
@@ -1062,12 +989,12 @@ impl Store {
 
 /// A payment record to write: a member's receipt or staff's mark of money received.
 #[derive(Clone, Copy)]
-struct PaymentEntry<'a> {
-    kind: &'a str,
-    amount_fen: i64,
-    proof: Option<&'a StagedImage>,
-    remark: &'a str,
-    actor_id: i64,
+pub(crate) struct PaymentEntry<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) amount_fen: i64,
+    pub(crate) proof: Option<&'a StagedImage>,
+    pub(crate) remark: &'a str,
+    pub(crate) actor_id: i64,
 }
 
 /// Reads a payment form: `amount_fen`, `remark` and an optional `proof` picture.

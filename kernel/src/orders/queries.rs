@@ -605,6 +605,16 @@ impl Store {
         })?)
     }
 
+    /// The kinds of the outbox events written for an order, oldest first.
+    pub async fn order_event_kinds(&self, order_id: i64) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT kind FROM events WHERE order_id = $1 ORDER BY id")
+                .bind(order_id)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
     pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Vec<OrderRecord>> {
         let ids = self.filter_order_ids(filter).await?;
         self.orders_with_details(&ids).await

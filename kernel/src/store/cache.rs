@@ -7,7 +7,11 @@
 //! listener that loses its connection may have missed messages, so it clears everything.
 //!
 //! A read that raced a write must not put the old value back: a reader notes the generation
-//! before it reads the database, and drops what it stored if a change arrived meanwhile.
+//! before it reads the database, and stores what it read only if no change arrived meanwhile.
+//! Stock moves with every order, so checkout patches the cached stock in place instead of
+//! dropping the product: each stock change carries the SKU's `stock_seq` from the statement
+//! that made it, and a patch applies only over an older one. Patches, stores and drops of
+//! products happen under one lock, so none of them can put back what another replaced.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +75,16 @@ impl Change {
     }
 }
 
+/// A SKU's stock as a committed statement left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockLevel {
+    pub product_id: i64,
+    pub sku_id: i64,
+    pub stock: i64,
+    /// `skus.stock_seq` after the change.
+    pub seq: i64,
+}
+
 pub(crate) struct Caches {
     pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
     /// By token hash.
@@ -80,6 +94,8 @@ pub(crate) struct Caches {
     sku_products: moka::sync::Cache<i64, i64>,
     /// Moves on every change; see the module comment.
     generation: AtomicU64,
+    /// Held while products are stored, patched or dropped.
+    product_writes: std::sync::Mutex<()>,
 }
 
 impl Default for Caches {
@@ -90,6 +106,7 @@ impl Default for Caches {
             products: moka::sync::Cache::new(50_000),
             sku_products: moka::sync::Cache::new(500_000),
             generation: AtomicU64::new(0),
+            product_writes: std::sync::Mutex::new(()),
         }
     }
 }
@@ -100,6 +117,7 @@ impl Caches {
     }
 
     fn apply(&self, change: &Change) {
+        let _writing = self.product_writes.lock();
         self.generation.fetch_add(1, Ordering::SeqCst);
         match change {
             Change::Accounts => self.sessions.invalidate_all(),
@@ -155,12 +173,40 @@ impl Caches {
         self.products.get(&id)
     }
 
-    /// Keeps `product`, read from the database after `generation` was taken.
+    /// Keeps `product`, read from the database after `generation` was taken, unless a change
+    /// arrived since.
     pub(crate) fn remember_product(&self, product: Arc<Product>, generation: u64) {
-        let id = product.id;
-        self.products.insert(id, product);
-        if self.generation() != generation {
-            self.products.invalidate(&id);
+        let _writing = self.product_writes.lock();
+        if self.generation() == generation {
+            self.products.insert(product.id, product);
+        }
+    }
+
+    /// Applies committed stock levels to the cached products they are newer than.
+    fn patch_stock(&self, levels: &[StockLevel]) {
+        let _writing = self.product_writes.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        product_ids.sort_unstable();
+        product_ids.dedup();
+        for product_id in product_ids {
+            let Some(cached) = self.products.get(&product_id) else {
+                continue;
+            };
+            let mut copy = Product::clone(&cached);
+            let mut moved = false;
+            for level in levels.iter().filter(|l| l.product_id == product_id) {
+                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id)
+                    && level.seq > sku.stock_seq
+                {
+                    sku.stock = level.stock;
+                    sku.stock_seq = level.seq;
+                    moved = true;
+                }
+            }
+            if moved {
+                self.products.insert(product_id, Arc::new(copy));
+            }
         }
     }
 }
@@ -170,6 +216,11 @@ impl Store {
     /// database passes the message on. Call it after the commit, never before.
     pub async fn changed(&self, change: Change) {
         self.caches.apply(&change);
+        self.tell_other_instances(&change).await;
+    }
+
+    /// On PostgreSQL, tells the other instances sharing the database about a change.
+    async fn tell_other_instances(&self, change: &Change) {
         if let Db::Postgres(pool) = &self.db {
             let sent = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
@@ -182,6 +233,19 @@ impl Store {
                 tracing::warn!(%error, ?change, "could not tell other instances about a change");
             }
         }
+    }
+
+    /// Reports committed stock changes: this instance patches its copies in place (see the
+    /// module comment); other instances drop theirs.
+    pub async fn stock_moved(&self, levels: &[StockLevel]) {
+        if levels.is_empty() {
+            return;
+        }
+        self.caches.patch_stock(levels);
+        let mut products: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        products.sort_unstable();
+        products.dedup();
+        self.tell_other_instances(&Change::Stock(products)).await;
     }
 
     /// Listens for other instances' changes (PostgreSQL; nothing to do for SQLite) until the
@@ -242,6 +306,73 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn product(stock: i64, seq: i64) -> Product {
+        Product {
+            id: 7,
+            item_no: "AQM-001".to_owned(),
+            name: "安全帽".to_owned(),
+            description: String::new(),
+            brand_id: None,
+            category_id: None,
+            supplier_id: None,
+            unit: crate::catalog::Unit {
+                id: 1,
+                item_unit: "个".to_owned(),
+                inner_qty: 10,
+                inner_unit: "盒".to_owned(),
+                outer_qty: 50,
+                outer_unit: "箱".to_owned(),
+            },
+            on_shelf: true,
+            images: vec![],
+            tag_ids: vec![],
+            revision: 0,
+            skus: vec![crate::catalog::Sku {
+                id: 70,
+                product_id: 7,
+                model: String::new(),
+                spec: String::new(),
+                price_fen: 2800,
+                cost_fen: None,
+                stock,
+                stock_seq: seq,
+                allow_backorder: false,
+                low_stock_threshold: None,
+                weight_g: None,
+                barcode: None,
+                attributes: Default::default(),
+                level_prices: vec![],
+                breaks: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn stock_patches_apply_only_over_older_ones() {
+        let caches = Caches::default();
+        caches.remember_product(Arc::new(product(100, 5)), caches.generation());
+        let level = |stock, seq| StockLevel {
+            product_id: 7,
+            sku_id: 70,
+            stock,
+            seq,
+        };
+        let stock = |caches: &Caches| caches.product(7).map(|p| p.skus[0].stock);
+        // A late patch from an earlier statement loses to what the cache already holds.
+        caches.patch_stock(&[level(120, 4)]);
+        assert_eq!(stock(&caches), Some(100));
+        caches.patch_stock(&[level(90, 7)]);
+        assert_eq!(stock(&caches), Some(90));
+        caches.patch_stock(&[level(95, 6)]);
+        assert_eq!(stock(&caches), Some(90), "seq 6 arrived after seq 7");
+        // A reader that raced any change does not store what it read.
+        let before = caches.generation();
+        caches.patch_stock(&[level(80, 8)]);
+        caches.apply(&Change::Product(7));
+        caches.remember_product(Arc::new(product(100, 5)), before);
+        assert_eq!(stock(&caches), None);
+    }
 
     #[test]
     fn changes_survive_the_wire_and_unknown_ones_clear_everything() {

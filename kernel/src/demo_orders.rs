@@ -1,0 +1,254 @@
+//! A few hundred historical orders for the full demo (issue: ordering): the approved members of
+//! every region order over the last sixty days, by every offered method, through the same quote
+//! and checkout code as the API. Older orders were confirmed (and paid, where payment comes
+//! first), rejected, cancelled or closed for lack of confirmation; the last two days' wait.
+
+use anyhow::Context;
+
+use crate::accounts::MemberState;
+use crate::members::records::{MemberFilter, MemberScope};
+use crate::orders::checkout::NewOrder;
+use crate::orders::lifecycle::{ConfirmPlan, PaymentEntry};
+use crate::orders::queries::OrderAddress;
+use crate::orders::quote::{self, Area, Buyer, LineRequest, Pipeline, QuoteRequest};
+use crate::orders::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
+use crate::store::Store;
+
+const ORDERS: u64 = 400;
+const DAY_MS: i64 = 86_400_000;
+
+/// A small deterministic generator: the demo is the same on every machine.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % sides.max(1)
+    }
+}
+
+pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
+    let settings = store.settings().await?;
+    let members = store
+        .list_members(&MemberFilter {
+            state: Some(MemberState::Approved),
+            region_id: None,
+            level_id: None,
+            tag_id: None,
+            scope: MemberScope::All,
+            limit: 100,
+            offset: 0,
+        })
+        .await?;
+    let admin = store
+        .user_id_by_phone("13800000001")
+        .await?
+        .context("the demo admin")?;
+    let products = store
+        .list_products(&crate::catalog::storage::ProductFilter {
+            on_shelf_only: true,
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
+    let skus: Vec<(i64, i64)> = products
+        .iter()
+        .flat_map(|p| p.skus.iter().map(|s| (s.id, p.unit.inner_qty.max(1))))
+        .collect();
+    let methods: Vec<PaymentMethod> = PaymentMethod::ALL
+        .into_iter()
+        .filter(|m| m.is_enabled(&settings.payment_methods) && !m.is_credit())
+        .collect();
+    anyhow::ensure!(
+        !members.is_empty() && !skus.is_empty() && !methods.is_empty(),
+        "demo orders need members, goods and payment methods"
+    );
+    let mut dice = Dice(20_261_130);
+    for n in 0..ORDERS {
+        let Some(member) = members.get(usize::try_from(n).unwrap_or(0) % members.len()) else {
+            continue;
+        };
+        let age_days = 60 - i64::try_from(n * 60 / ORDERS).unwrap_or(0);
+        let placed_at = now_ms - age_days * DAY_MS
+            + i64::try_from(dice.roll(10 * 3_600_000)).unwrap_or(0)
+            - 5 * 3_600_000;
+        let placed_at = placed_at.min(now_ms - 60_000);
+        let mut lines: Vec<LineRequest> = Vec::new();
+        for _ in 0..(2 + dice.roll(5)) {
+            let index = usize::try_from(dice.roll(skus.len() as u64)).unwrap_or(0);
+            if let Some((sku_id, pack)) = skus.get(index)
+                && !lines.iter().any(|l| l.sku_id == *sku_id)
+            {
+                lines.push(LineRequest {
+                    sku_id: *sku_id,
+                    qty: pack * (1 + i64::try_from(dice.roll(2)).unwrap_or(0)),
+                });
+            }
+        }
+        let delivery = if dice.roll(4) == 0 {
+            DeliveryMethod::Pickup
+        } else {
+            DeliveryMethod::Ship
+        };
+        let address = store
+            .addresses(member.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(|a| OrderAddress {
+                province: a.province,
+                city: a.city,
+                district: a.district,
+                detail: a.detail,
+                contact_name: a.contact_name,
+                phone: a.phone,
+            });
+        let Some(&payment) =
+            methods.get(usize::try_from(dice.roll(methods.len() as u64)).unwrap_or(0))
+        else {
+            continue;
+        };
+        let buyer = Buyer {
+            member_id: member.id,
+            level_id: member.level_id,
+            region_id: member.region_id,
+        };
+        let request = QuoteRequest {
+            lines,
+            delivery,
+            area: address.as_ref().map(|a| Area {
+                province: a.province.clone(),
+                city: a.city.clone(),
+            }),
+            drop_delisted: true,
+        };
+        let Ok(quote) = quote::price(
+            store,
+            &settings,
+            &Pipeline::default(),
+            &buyer,
+            &request,
+            placed_at,
+        )
+        .await
+        else {
+            continue;
+        };
+        let key = format!("demo-{n}");
+        let placed = store
+            .place_order(&NewOrder {
+                placed_by: member.id,
+                key: &key,
+                request_hash: "demo",
+                member,
+                audience: Audience::Member,
+                quote: &quote,
+                payment_method: payment,
+                delivery_method: delivery,
+                address: address.clone(),
+                remark: String::new(),
+                po_number: if n % 5 == 0 {
+                    format!("PO-{}", 1000 + n)
+                } else {
+                    String::new()
+                },
+                requested_date: None,
+                from_cart: false,
+                now_ms: placed_at,
+                confirmers: Vec::new(),
+            })
+            .await;
+        // Goods sold out by earlier demo orders are skipped, as a real checkout would refuse.
+        let Ok(placed) = placed else { continue };
+        if age_days < 2 {
+            continue;
+        }
+        let order = placed.record;
+        let later = placed_at + 2 * 3_600_000;
+        let confirmer = member.manager_id.unwrap_or(admin);
+        match dice.roll(10) {
+            0 => {
+                store
+                    .close_order(
+                        order.id,
+                        OrderStatus::PendingConfirmation,
+                        Some(confirmer),
+                        "rejected",
+                        "缺货，请改订其他型号",
+                        later,
+                    )
+                    .await?;
+            }
+            1 => {
+                store
+                    .close_order(
+                        order.id,
+                        OrderStatus::PendingConfirmation,
+                        Some(member.id),
+                        "cancelled",
+                        "买家取消订单 (cancelled by the member)",
+                        later,
+                    )
+                    .await?;
+            }
+            2 => {
+                store
+                    .close_order(
+                        order.id,
+                        OrderStatus::PendingConfirmation,
+                        None,
+                        "timed_out",
+                        "超时未确认，订单已自动关闭 (not confirmed in time)",
+                        placed_at + settings.confirm_timeout_hours * 3_600_000,
+                    )
+                    .await?;
+            }
+            _ => {
+                let next = if payment.pays_first() {
+                    OrderStatus::PendingPayment
+                } else {
+                    OrderStatus::AwaitingDispatch
+                };
+                store
+                    .confirm_order(
+                        &order,
+                        &ConfirmPlan {
+                            changed: Vec::new(),
+                            delivery,
+                            goods: order.goods_fen,
+                            weight: order.weight_g,
+                            shipping: order.shipping_fen,
+                            total: order.total_fen,
+                            next,
+                            actor_id: confirmer,
+                            remark: String::new(),
+                            now_ms: later,
+                        },
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                if payment.pays_first() {
+                    let mut confirmed = order.clone();
+                    confirmed.status = next;
+                    store
+                        .record_payment(
+                            &confirmed,
+                            &PaymentEntry {
+                                kind: "payment",
+                                amount_fen: order.total_fen,
+                                proof: None,
+                                remark: "银行到账 (demo)",
+                                actor_id: admin,
+                            },
+                            later + 3_600_000,
+                        )
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Crash safety of checkout (D3, K2): the real server binary is killed with SIGKILL in the
+//! middle of a checkout burst, again and again. The clients keep a ledger of every order the
+//! server acknowledged; after each restart every one of them is there with its lines and
+//! adjustments and its outbox events, and the stock adds up. `CRASH_CYCLES` sets the number of
+//! cycles (default 20; `bash xtask/crash-checkout.sh` runs 1,000).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pifa::orders::OrderScope;
+use pifa::orders::queries::OrderFilter;
+use pifa::store::Store;
+use pifa_e2e::pifa_demo::*;
+use pifa_e2e::{Backend, TestDatabase, on_both_backends};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// The server binary next to this test binary (`cargo xtask test` builds it first).
+fn server_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
+    let binary = dir.join("pifa");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p pifa` (cargo xtask test does)",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// A server process; dropping it kills it.
+struct Process {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn spawn(database: &TestDatabase) -> anyhow::Result<Process> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(server_binary()?)
+        .arg("serve")
+        .env("PIFA_DATA", database.dir())
+        .env("PIFA_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &database.url)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let process = Process {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = client
+            .get(format!("{}/healthz", process.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return Ok(process);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What the server acknowledged: the order as answered, and whether a cancel was answered.
+#[derive(Default)]
+struct Ledger {
+    orders: BTreeMap<i64, (Value, bool)>,
+}
+
+async fn login(client: &reqwest::Client, base: &str, phone: &str) -> anyhow::Result<String> {
+    let body: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "phone": phone, "password": pifa::demo::DEMO_PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("login: {body}"))
+}
+
+/// Checks the ledger against the database after a restart.
+async fn audit(
+    database: &TestDatabase,
+    ledger: &Ledger,
+    initial: &BTreeMap<i64, i64>,
+) -> anyhow::Result<()> {
+    let store = Store::open(&database.url).await?;
+    let ids: Vec<i64> = ledger.orders.keys().copied().collect();
+    let stored: BTreeMap<i64, _> = store
+        .orders_with_details(&ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    for (id, (acknowledged, cancelled)) in &ledger.orders {
+        let order = stored
+            .get(id)
+            .ok_or_else(|| anyhow::anyhow!("acknowledged order {id} is gone"))?;
+        let view = serde_json::to_value(order.view(pifa::orders::Audience::Member))?;
+        assert_eq!(
+            view["lines"], acknowledged["lines"],
+            "order {id}: lines differ"
+        );
+        assert_eq!(view["total_fen"], acknowledged["total_fen"], "order {id}");
+        let events = store.order_event_kinds(*id).await?;
+        assert!(
+            events.iter().any(|k| k == "order.placed"),
+            "order {id}: no placed event"
+        );
+        if *cancelled {
+            assert_eq!(
+                view["status"], "closed",
+                "order {id}: acknowledged cancel lost"
+            );
+            assert!(
+                events.iter().any(|k| k == "order.closed"),
+                "order {id}: no closed event"
+            );
+        }
+    }
+    // Stock on the shelf plus stock held by open orders is what there was at first.
+    let all = store
+        .list_orders(&OrderFilter {
+            scope: OrderScope::All,
+            status: None,
+            region_id: None,
+            member_id: None,
+            payment_method: None,
+            delivery_method: None,
+            credit_hold: None,
+            number_id: None,
+            text: None,
+            placed_from: None,
+            placed_before: None,
+            limit: 1_000_000,
+            offset: 0,
+        })
+        .await?;
+    let mut held: BTreeMap<i64, i64> = BTreeMap::new();
+    for order in all
+        .iter()
+        .filter(|o| o.status != pifa::orders::OrderStatus::Closed)
+    {
+        for line in &order.lines {
+            *held.entry(line.line.sku_id).or_default() += line.reserved_qty;
+        }
+    }
+    let now = sku_stock(&store, initial.keys().copied().collect()).await?;
+    for (sku, first) in initial {
+        let on_shelf = now.get(sku).copied().unwrap_or_default();
+        assert!(on_shelf >= 0, "SKU {sku}: negative stock");
+        assert_eq!(
+            *first,
+            on_shelf + held.get(sku).copied().unwrap_or_default(),
+            "SKU {sku}: stock not conserved"
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn sku_stock(store: &Store, skus: Vec<i64>) -> anyhow::Result<BTreeMap<i64, i64>> {
+    let owners = store.sku_products(&skus).await?;
+    let mut products: Vec<i64> = owners.values().copied().collect();
+    products.sort_unstable();
+    products.dedup();
+    let mut stock = BTreeMap::new();
+    for product in store.products_by_ids(&products).await? {
+        for sku in product.skus.iter().filter(|s| skus.contains(&s.id)) {
+            stock.insert(sku.id, sku.stock);
+        }
+    }
+    Ok(stock)
+}
+
+async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
+    let Some(database) = TestDatabase::create(backend).await? else {
+        return Ok(());
+    };
+    let cycles: u64 = std::env::var("CRASH_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(20);
+    // The demo, with cheap password hashes, written before the server process starts.
+    let store = Store::open(&database.url).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    pifa::demo::load(
+        &store,
+        &pifa::accounts::passwords::Hasher::cheap()?,
+        i64::try_from(now)?,
+        pifa::demo::DemoSize::Fixture,
+    )
+    .await?;
+    let mut skus = Vec::new();
+    for barcode in [
+        "6901234500011",
+        "6901234500042",
+        "6901234500080",
+        "6901234500127",
+    ] {
+        let found = store.skus_by_codes(&[barcode.to_owned()]).await?;
+        let id = found
+            .get(barcode)
+            .and_then(|ids| ids.first().copied())
+            .ok_or_else(|| anyhow::anyhow!("no SKU {barcode}"))?;
+        skus.push(id);
+    }
+    let initial = sku_stock(&store, skus.clone()).await?;
+    let packs: BTreeMap<i64, i64> = {
+        let owners = store.sku_products(&skus).await?;
+        let mut packs = BTreeMap::new();
+        for sku in &skus {
+            let product = store
+                .product(owners.get(sku).copied().unwrap_or_default())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no product"))?;
+            packs.insert(*sku, product.unit.inner_qty);
+        }
+        packs
+    };
+    store.close().await;
+
+    let client = reqwest::Client::new();
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut member = None;
+    let mut acknowledged_total = 0;
+    for cycle in 0..cycles {
+        let server = spawn(&database).await?;
+        let token = match &member {
+            Some(token) => token,
+            None => member.insert(login(&client, &server.base, MEMBER).await?),
+        }
+        .clone();
+        let mut clients = tokio::task::JoinSet::new();
+        for worker in 0..6_u64 {
+            let (client, base, token, ledger, skus, packs) = (
+                client.clone(),
+                server.base.clone(),
+                token.clone(),
+                ledger.clone(),
+                skus.clone(),
+                packs.clone(),
+            );
+            clients.spawn(async move {
+                for n in 0_u64.. {
+                    let first = ((cycle + worker + n) % skus.len() as u64) as usize;
+                    let lines: Vec<Value> = (0..2)
+                        .filter_map(|i| skus.get((first + i) % skus.len()))
+                        .map(|sku| json!({ "sku_id": sku, "qty": packs.get(sku).copied().unwrap_or(1) }))
+                        .collect();
+                    let sent = client
+                        .post(format!("{base}/api/v1/orders"))
+                        .bearer_auth(&token)
+                        .header("idempotency-key", format!("crash-{cycle}-{worker}-{n}"))
+                        .json(&json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": lines }))
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return };
+                    let status = response.status();
+                    let Ok(body) = response.json::<Value>().await else { return };
+                    if status.as_u16() != 201 {
+                        continue;
+                    }
+                    let id = body["id"].as_i64().unwrap_or_default();
+                    ledger.lock().await.orders.insert(id, (body, false));
+                    if n % 3 == 0 {
+                        let cancelled = client
+                            .post(format!("{base}/api/v1/orders/{id}/cancel"))
+                            .bearer_auth(&token)
+                            .json(&json!({}))
+                            .send()
+                            .await;
+                        match cancelled {
+                            Ok(r) if r.status().is_success() => {
+                                if let Some(entry) = ledger.lock().await.orders.get_mut(&id) {
+                                    entry.1 = true;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => return,
+                        }
+                    }
+                }
+            });
+        }
+        // Kill it mid-burst, at a different moment each cycle.
+        tokio::time::sleep(Duration::from_millis(150 + (cycle * 37) % 300)).await;
+        drop(server);
+        while clients.join_next().await.is_some() {}
+        let ledger = ledger.lock().await;
+        acknowledged_total = ledger.orders.len();
+        audit(&database, &ledger, &initial).await?;
+    }
+    assert!(
+        acknowledged_total > 0,
+        "no order was acknowledged in {cycles} cycles"
+    );
+    database.drop_database().await;
+    Ok(())
+}
+on_both_backends!(
+    kill_9_during_checkout_sqlite,
+    kill_9_during_checkout_postgres,
+    kill_during_checkout_bursts
+);

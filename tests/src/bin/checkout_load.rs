@@ -1,0 +1,240 @@
+//! A load generator for checkout (issue: ordering), against a running server with the demo
+//! data: orders/s and latency of 5-line checkouts at several client counts, and the quote
+//! latency of a 200-line cart. Loopback only; every phase stops by itself.
+//!
+//!   cargo run --release -p pifa-e2e --bin checkout_load -- http://127.0.0.1:18183
+//!
+//! Stock is raised first (as the admin) so that refusals measure the system, not the shelf.
+#![expect(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value indexing yields Null, it never panics"
+)]
+#![expect(clippy::print_stdout, reason = "a command-line tool reporting figures")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use serde_json::{Value, json};
+
+const MEMBER: &str = "13900000001";
+const ADMIN: &str = "13800000001";
+const PASSWORD: &str = "pifa1234";
+
+struct Target {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Target {
+    async fn login(&self, phone: &str) -> anyhow::Result<String> {
+        let body: Value = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({ "phone": phone, "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("login {phone}: {body}"))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+}
+
+/// SKUs on sale with their pack size.
+async fn skus_on_sale(target: &Target, admin: &str) -> anyhow::Result<Vec<(i64, i64)>> {
+    let mut skus = Vec::new();
+    let products = target.get("/api/v1/products?limit=100", admin).await?;
+    let mut pages = vec![products];
+    for offset in [100, 200, 300] {
+        pages.push(
+            target
+                .get(
+                    &format!("/api/v1/products?limit=100&offset={offset}"),
+                    admin,
+                )
+                .await?,
+        );
+    }
+    for page in pages {
+        for product in page.as_array().cloned().unwrap_or_default() {
+            let id = product["id"].as_i64().unwrap_or_default();
+            let full = target
+                .get(&format!("/api/v1/admin/products/{id}"), admin)
+                .await?;
+            let pack = full["unit"]["inner_qty"].as_i64().unwrap_or(1).max(1);
+            for sku in full["skus"].as_array().cloned().unwrap_or_default() {
+                let sku_id = sku["id"].as_i64().unwrap_or_default();
+                let mut input = sku.clone();
+                if let Some(fields) = input.as_object_mut() {
+                    fields.remove("id");
+                    fields.remove("product_id");
+                    fields.insert("stock".to_owned(), json!(100_000_000));
+                }
+                let response = target
+                    .client
+                    .put(format!("{}/api/v1/admin/skus/{sku_id}", target.base))
+                    .bearer_auth(admin)
+                    .json(&input)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "raising stock of SKU {sku_id}: {}",
+                    response.text().await?
+                );
+                skus.push((sku_id, pack));
+            }
+        }
+    }
+    Ok(skus)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(rank).copied().unwrap_or(Duration::ZERO)
+}
+
+fn lines(skus: &[(i64, i64)], count: usize, seed: &mut u64) -> Vec<Value> {
+    let mut picked: Vec<Value> = Vec::with_capacity(count);
+    let mut used = std::collections::HashSet::new();
+    while picked.len() < count.min(skus.len()) {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let index = ((*seed >> 33) as usize) % skus.len();
+        if let Some((sku, pack)) = skus.get(index)
+            && used.insert(*sku)
+        {
+            picked.push(json!({ "sku_id": sku, "qty": pack }));
+        }
+    }
+    picked
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:18183".to_owned());
+    let seconds: u64 = std::env::var("DURATION")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(10);
+    let target = Arc::new(Target {
+        base,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
+    });
+    let admin = target.login(ADMIN).await.context("admin sign-in")?;
+    let member = target.login(MEMBER).await.context("member sign-in")?;
+    let skus = Arc::new(skus_on_sale(&target, &admin).await?);
+    println!("{} SKUs on sale, stock raised", skus.len());
+
+    // The quote of a 200-line cart, one at a time.
+    let mut seed = 7;
+    let big = json!({ "delivery_method": "pickup", "lines": lines(&skus, 200, &mut seed) });
+    let mut quotes = Vec::new();
+    for _ in 0..60 {
+        let start = Instant::now();
+        let response = target
+            .client
+            .post(format!("{}/api/v1/orders/quote", target.base))
+            .bearer_auth(&member)
+            .json(&big)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "quote: {}",
+            response.text().await?
+        );
+        response.bytes().await?;
+        quotes.push(start.elapsed());
+    }
+    quotes.sort();
+    println!(
+        "quote of a 200-line cart: p50 {:.1} ms, p99 {:.1} ms ({} runs)",
+        percentile(&quotes, 0.5).as_secs_f64() * 1000.0,
+        percentile(&quotes, 0.99).as_secs_f64() * 1000.0,
+        quotes.len()
+    );
+
+    for clients in [8_usize, 32, 128] {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for client in 0..clients {
+            let (target, member, skus) = (target.clone(), member.clone(), skus.clone());
+            tasks.spawn(async move {
+                let mut seed = client as u64 * 7919 + 1;
+                let mut latencies = Vec::new();
+                let mut failed = 0_usize;
+                let mut n = 0_u64;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+                        "lines": lines(&skus, 5, &mut seed) });
+                    let start = Instant::now();
+                    let response = target
+                        .client
+                        .post(format!("{}/api/v1/orders", target.base))
+                        .bearer_auth(&member)
+                        .header("idempotency-key", format!("load-{clients}-{client}-{n}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    let ok = match response {
+                        Ok(response) => {
+                            let ok = response.status().as_u16() == 201;
+                            let _ = response.bytes().await;
+                            ok
+                        }
+                        Err(_) => false,
+                    };
+                    if ok {
+                        latencies.push(start.elapsed());
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (latencies, failed)
+            });
+        }
+        let mut all = Vec::new();
+        let mut failed = 0;
+        while let Some(result) = tasks.join_next().await {
+            let (latencies, f) = result?;
+            all.extend(latencies);
+            failed += f;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort();
+        let placed = all.len();
+        println!(
+            "checkout, 5 lines, {clients:>3} clients: {:>6.0} orders/s, {:.2}% succeeded, p50 {:.1} ms, p99 {:.1} ms",
+            placed as f64 / elapsed,
+            100.0 * placed as f64 / (placed + failed).max(1) as f64,
+            percentile(&all, 0.5).as_secs_f64() * 1000.0,
+            percentile(&all, 0.99).as_secs_f64() * 1000.0,
+        );
+    }
+    Ok(())
+}
