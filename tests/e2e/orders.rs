@@ -669,6 +669,19 @@ async fn payment_first_and_credit_hold() -> anyhow::Result<()> {
         pifa_e2e::TINY_PNG,
         "staff see the receipt"
     );
+    let too_much = reqwest::multipart::Form::new()
+        .text("amount_fen", (total + 1).to_string())
+        .text("remark", "工行到账");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
+        .bearer_auth(&service)
+        .multipart(too_much)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = response.json().await?;
+    assert_eq!(error_code(&refused), "overpayment");
     let paid = reqwest::multipart::Form::new()
         .text("amount_fen", total.to_string())
         .text("remark", "工行到账");
@@ -811,5 +824,104 @@ async fn quick_order_and_reorder() -> anyhow::Result<()> {
         .map(|l| l.iter().filter_map(|x| x["qty"].as_i64()).collect())
         .unwrap_or_default();
     assert_eq!(quantities, [20, 3], "再来一单 puts the same lines back");
+    app.stop().await
+}
+
+/// A stand-in for what a promotion plugin's `quote` hook will add: an adjustment on every
+/// line, its amount computed from the quantity.
+struct EveryLine {
+    name: &'static str,
+    label: &'static str,
+    amount: fn(i64) -> i64,
+}
+
+impl pifa::orders::quote::QuoteStep for EveryLine {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn apply(
+        &self,
+        _buyer: &pifa::orders::quote::Buyer,
+        _now_ms: i64,
+        quote: &mut pifa::orders::quote::Quote,
+    ) -> Result<(), pifa::orders::quote::StepFailure> {
+        for line in &mut quote.lines {
+            line.adjustments.push(pifa::orders::quote::Adjustment {
+                source: "plugin:test".to_owned(),
+                label: self.label.to_owned(),
+                amount_fen: (self.amount)(line.qty),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The pipeline's extension point (the brief's step 1): a registered step's adjustments show
+/// in the quote, are kept by checkout line by line, and a step whose result does not add up
+/// refuses the order with `pricing_unavailable`, taking no stock.
+#[tokio::test]
+async fn extension_steps_adjust_quotes_and_orders() -> anyhow::Result<()> {
+    // One fen off per item.
+    let pipeline =
+        pifa::orders::quote::Pipeline::default().with_step(std::sync::Arc::new(EveryLine {
+            name: "test-promotion",
+            label: "测试促销",
+            amount: |qty| -qty,
+        }));
+    let Some(app) = TestApp::with_pipeline(Backend::Sqlite, pipeline).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": red, "qty": 10 }] });
+    let (status, quote) = app
+        .post(
+            "/api/v1/orders/quote",
+            Some(&member),
+            &json!({ "delivery_method": "pickup", "lines": [{ "sku_id": red, "qty": 10 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    // 10 × 2660 (silver) − 10 fen.
+    assert_eq!(quote["lines"][0]["line_total_fen"], 26_590, "{quote}");
+    assert_eq!(quote["lines"][0]["adjustments"][1]["label"], "测试促销");
+    let (status, order, _) = app.place_order(&member, "ext-1", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (_, stored) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(
+        stored["lines"][0]["adjustments"][1]["source"],
+        "plugin:test"
+    );
+    assert_eq!(stored["total_fen"], 26_590);
+    app.stop().await?;
+
+    // Well-formed but wrong: an adjustment that overflows the line.
+    let pipeline =
+        pifa::orders::quote::Pipeline::default().with_step(std::sync::Arc::new(EveryLine {
+            name: "test-overflow",
+            label: "溢出",
+            amount: |_| i64::MAX,
+        }));
+    let Some(app) = TestApp::with_pipeline(Backend::Sqlite, pipeline).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let before = stock(&app, HARD_HAT_RED).await?;
+    let (status, refused, _) = app.place_order(&member, "ext-2", &body).await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(error_code(&refused), "pricing_unavailable");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("test-overflow")
+    );
+    assert_eq!(stock(&app, HARD_HAT_RED).await?, before);
+    let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
+    assert_eq!(mine.as_array().map(Vec::len), Some(0));
     app.stop().await
 }

@@ -156,6 +156,7 @@ pub struct TestApp {
     pub backend: Backend,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    pipeline: pifa::orders::quote::Pipeline,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -168,8 +169,28 @@ impl TestApp {
             return Ok(None);
         };
         Ok(Some(
-            TestApp::serve_on(database, backend, Clock::movable()).await?,
+            TestApp::serve_on(database, backend, Clock::movable(), Default::default()).await?,
         ))
+    }
+
+    /// Starts a server with the demo data whose quote pipeline runs these extension steps
+    /// (`with_demo`: none).
+    pub async fn with_pipeline(
+        backend: Backend,
+        pipeline: pifa::orders::quote::Pipeline,
+    ) -> anyhow::Result<Option<TestApp>> {
+        let Some(database) = TestDatabase::create(backend).await? else {
+            return Ok(None);
+        };
+        let app = TestApp::serve_on(database, backend, Clock::movable(), pipeline).await?;
+        pifa::demo::load(
+            &app.store,
+            &Hasher::cheap()?,
+            app.clock.now_ms(),
+            pifa::demo::DemoSize::Fixture,
+        )
+        .await?;
+        Ok(Some(app))
     }
 
     /// Stops the server and starts a new one on the same database and files, as a restarted
@@ -186,15 +207,17 @@ impl TestApp {
             database,
             backend,
             clock,
+            pipeline,
             ..
         } = self;
-        TestApp::serve_on(database, backend, clock).await
+        TestApp::serve_on(database, backend, clock, pipeline).await
     }
 
     async fn serve_on(
         database: TestDatabase,
         backend: Backend,
         clock: Clock,
+        pipeline: pifa::orders::quote::Pipeline,
     ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {
@@ -209,7 +232,7 @@ impl TestApp {
             clock: clock.clone(),
             hasher: Hasher::cheap()?,
             config: Arc::new(config),
-            pipeline: Default::default(),
+            pipeline: pipeline.clone(),
         };
         let server = Server::bind(state).await?;
         let addr = server.local_addr()?;
@@ -225,6 +248,7 @@ impl TestApp {
             backend,
             client,
             database,
+            pipeline,
             shutdown: Some(tx),
             server: Some(handle),
         })
@@ -232,17 +256,7 @@ impl TestApp {
 
     /// Starts a server and loads the demo data (regions, one account per role, settings).
     pub async fn with_demo(backend: Backend) -> anyhow::Result<Option<TestApp>> {
-        let Some(app) = TestApp::start(backend).await? else {
-            return Ok(None);
-        };
-        pifa::demo::load(
-            &app.store,
-            &Hasher::cheap()?,
-            app.clock.now_ms(),
-            pifa::demo::DemoSize::Fixture,
-        )
-        .await?;
-        Ok(Some(app))
+        TestApp::with_pipeline(backend, Default::default()).await
     }
 
     pub fn url(&self, path: &str) -> String {

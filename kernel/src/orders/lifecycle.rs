@@ -1131,6 +1131,18 @@ pub async fn mark_paid(
         // E9: payment only after confirmation, so the price is fixed when it is paid.
         return Err(refused_transition(&order, scope.audience()));
     }
+    let owed = order.total_fen - order.paid_fen;
+    if amount > owed {
+        return Err(ApiError::invalid_field(
+            "overpayment",
+            "amount_fen",
+            format!(
+                "amount_fen: 超出应付金额，尚欠{} (more than the {} still owed)",
+                crate::money::format_yuan(owed.max(0)),
+                crate::money::format_yuan(owed.max(0))
+            ),
+        ));
+    }
     let now = app.clock.now_ms();
     let recorded = app
         .store
