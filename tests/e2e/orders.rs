@@ -925,3 +925,205 @@ async fn extension_steps_adjust_quotes_and_orders() -> anyhow::Result<()> {
     assert_eq!(mine.as_array().map(Vec::len), Some(0));
     app.stop().await
 }
+
+/// D1: goods delisted after they went into the cart are dropped at checkout with a notice;
+/// the rest is ordered and the cart keeps nothing of either.
+#[tokio::test]
+async fn delisted_goods_leave_the_cart_at_checkout() -> anyhow::Result<()> {
+    let Some(app) = demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let coating = app.sku_id(COATING_GREY).await?;
+    let (status, _) = app
+        .post(
+            "/api/v1/cart/items",
+            Some(&member),
+            &json!({ "items": [{ "sku_id": red, "qty": 10 }, { "sku_id": coating, "qty": 1 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let coating_product = app
+        .store
+        .sku_products(&[coating])
+        .await?
+        .get(&coating)
+        .copied()
+        .unwrap_or_default();
+    let (status, _) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/products/{coating_product}"),
+            Some(&admin),
+            Some(&json!({ "on_shelf": false })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (_, cart) = app.get("/api/v1/cart", Some(&member)).await?;
+    let delisted: Vec<bool> = cart["lines"]
+        .as_array()
+        .map(|l| l.iter().map(|x| x["delisted"] == true).collect())
+        .unwrap_or_default();
+    assert_eq!(delisted, [false, true], "{cart}");
+    let (_, quote) = app
+        .post(
+            "/api/v1/orders/quote",
+            Some(&member),
+            &json!({ "delivery_method": "pickup" }),
+        )
+        .await?;
+    assert_eq!(quote["notices"][0]["code"], "delisted", "{quote}");
+    let (status, order, _) = app
+        .place_order(
+            &member,
+            "delisted-1",
+            &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let skus: Vec<i64> = order["lines"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|x| x["sku_id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(skus, [red]);
+    let (_, cart) = app.get("/api/v1/cart", Some(&member)).await?;
+    assert_eq!(cart["lines"].as_array().map(Vec::len), Some(0), "{cart}");
+    // Ordering it by name now is refused, naming the line.
+    let (status, refused, _) = app
+        .place_order(&member, "delisted-2", &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": coating, "qty": 1 }] }))
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&refused), "delisted");
+    assert_eq!(refused["error"]["field"], "lines[0].sku_id");
+    app.stop().await
+}
+
+/// D5: a confirmed pay-first order still unpaid closes after the payment time limit (72 hours
+/// by default), stock back; one minute before, it still waits.
+#[tokio::test]
+async fn unpaid_orders_close_in_time() -> anyhow::Result<()> {
+    let Some(app) = demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let before = stock(&app, HARD_HAT_RED).await?;
+    let (status, order, _) = app
+        .place_order(&member, "unpaid-1", &json!({ "delivery_method": "pickup", "payment_method": "bank_transfer", "lines": [{ "sku_id": red, "qty": 30 }] }))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (_, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(confirmed["status"], "pending_payment");
+    assert!(app.clock.advance_ms(72 * 3_600_000 - 60_000));
+    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 0);
+    assert!(app.clock.advance_ms(60_000));
+    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 1);
+    let (_, closed) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(closed["status"], "closed");
+    assert!(
+        closed["close_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("超时未付款")
+    );
+    assert_eq!(stock(&app, HARD_HAT_RED).await?, before);
+    app.stop().await
+}
+
+/// D6: staff find orders by number, status, member and date, and export them to Excel.
+#[tokio::test]
+async fn staff_search_filter_and_export_orders() -> anyhow::Result<()> {
+    let Some(app) = demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let mut numbers = Vec::new();
+    for n in 0..3 {
+        let (status, order, _) = app
+            .place_order(
+                &member,
+                &format!("find-{n}"),
+                &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+                "po_number": format!("PO-{n}"), "lines": [{ "sku_id": red, "qty": 10 }] }),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        numbers.push((
+            order["id"].as_i64().unwrap_or_default(),
+            order["number"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    let (first_id, first_number) = numbers[0].clone();
+    app.post(
+        &format!("/api/v1/orders/{first_id}/cancel"),
+        Some(&member),
+        &json!({}),
+    )
+    .await?;
+    let ids = |list: &Value| -> Vec<i64> {
+        list.as_array()
+            .map(|l| l.iter().filter_map(|o| o["id"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    let (_, by_number) = app
+        .get(&format!("/api/v1/orders?q={first_number}"), Some(&service))
+        .await?;
+    assert_eq!(ids(&by_number), [first_id]);
+    let (_, by_po) = app.get("/api/v1/orders?q=PO-2", Some(&service)).await?;
+    assert_eq!(ids(&by_po), [numbers[2].0]);
+    let (_, open) = app
+        .get("/api/v1/orders?status=pending_confirmation", Some(&service))
+        .await?;
+    assert_eq!(ids(&open), [numbers[2].0, numbers[1].0], "newest first");
+    let (_, by_name) = app
+        .get("/api/v1/orders?q=%E8%B5%B5", Some(&service))
+        .await?; // 赵
+    assert_eq!(ids(&by_name).len(), 3);
+    let today = pifa::clock::shop_date_iso(app.clock.now_ms());
+    let (_, dated) = app
+        .get(
+            &format!("/api/v1/orders?from={today}&to={today}"),
+            Some(&service),
+        )
+        .await?;
+    assert_eq!(ids(&dated).len(), 3);
+    let (_, tomorrow) = app
+        .get(
+            &format!(
+                "/api/v1/orders?from={}",
+                pifa::clock::shop_date_iso(app.clock.now_ms() + 86_400_000)
+            ),
+            Some(&service),
+        )
+        .await?;
+    assert_eq!(ids(&tomorrow).len(), 0);
+    let (status, refused) = app
+        .get("/api/v1/orders?from=2026-13-01", Some(&service))
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "from");
+    let export = app
+        .client
+        .get(app.url("/api/v1/admin/orders/export?status=pending_confirmation"))
+        .bearer_auth(&service)
+        .send()
+        .await?;
+    assert_eq!(export.status(), StatusCode::OK);
+    let bytes = export.bytes().await?;
+    assert!(bytes.starts_with(b"PK\x03\x04"), "an .xlsx (zip) workbook");
+    app.stop().await
+}
