@@ -767,8 +767,10 @@ impl Store {
             }
             // 5. The key, last: a concurrent twin that got here first makes this insert fail,
             // and everything above rolls back.
-            let response = serde_json::to_string(&record.view(order.audience))
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let mut view = record.view(order.audience);
+            view.notices = quote.notices.clone();
+            let response =
+                serde_json::to_string(&view).map_err(|e| StoreError::Other(e.to_string()))?;
             let stored = sqlx::query(
                 "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )

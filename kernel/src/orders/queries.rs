@@ -138,6 +138,10 @@ pub struct OrderView {
     pub closed_at: Option<String>,
     pub payments: Vec<PaymentRecord>,
     pub history: Vec<HistoryEntry>,
+    /// What checkout changed in the cart (delisted goods dropped, quantities rounded to the
+    /// pack); only in the answer to placing the order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<super::quote::Notice>,
 }
 
 impl OrderRecord {
@@ -183,6 +187,7 @@ impl OrderRecord {
             closed_at: self.closed_at.map(rfc3339),
             payments: self.payments.clone(),
             history: self.history.clone(),
+            notices: Vec::new(),
         }
     }
 }
