@@ -1089,6 +1089,9 @@ pub async fn import(
         Err(err) => return Err(err.into()),
     };
     app.store.reindex_products(&touched).await?;
+    app.store
+        .refresh_statistics_after(summary.skus_created + summary.skus_updated)
+        .await;
     let op = Operation {
         actor_id: Some(actor.user_id),
         action: "catalog.import",

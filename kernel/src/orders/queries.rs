@@ -610,6 +610,19 @@ impl Store {
         })?)
     }
 
+    /// Stock held per SKU by orders that are not closed: what went off the shelf for them.
+    pub async fn held_stock(&self) -> StoreResult<std::collections::BTreeMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT l.sku_id, CAST(SUM(l.reserved_qty) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id
+                 WHERE o.status <> 'closed' GROUP BY l.sku_id",
+            )
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// The kinds of the outbox events written for an order, oldest first.
     pub async fn order_event_kinds(&self, order_id: i64) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
