@@ -143,7 +143,10 @@ async fn audit(
         let (acknowledged, cancelled, _) = &ledger.orders[&order.id];
         let id = order.id;
         let view = serde_json::to_value(order.view(pifa::orders::Audience::Member))?;
-        assert_eq!(view["lines"], acknowledged["lines"], "order {id}: lines differ");
+        assert_eq!(
+            view["lines"], acknowledged["lines"],
+            "order {id}: lines differ"
+        );
         assert_eq!(view["total_fen"], acknowledged["total_fen"], "order {id}");
         let events = store.order_event_kinds(id).await?;
         assert!(
@@ -151,7 +154,10 @@ async fn audit(
             "order {id}: no placed event"
         );
         if *cancelled {
-            assert_eq!(view["status"], "closed", "order {id}: acknowledged cancel lost");
+            assert_eq!(
+                view["status"], "closed",
+                "order {id}: acknowledged cancel lost"
+            );
             assert!(
                 events.iter().any(|k| k == "order.closed"),
                 "order {id}: no closed event"
@@ -312,6 +318,10 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
     assert!(
         acknowledged_total > 0,
         "no order was acknowledged in {cycles} cycles"
+    );
+    // For `xtask/crash-checkout.sh`, which runs with --nocapture.
+    eprintln!(
+        "{backend:?}: {cycles} kill -9 cycles, {acknowledged_total} acknowledged orders, all present"
     );
     database.drop_database().await;
     Ok(())

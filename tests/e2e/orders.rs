@@ -988,7 +988,10 @@ async fn delisted_goods_leave_the_cart_at_checkout() -> anyhow::Result<()> {
         .map(|l| l.iter().filter_map(|x| x["sku_id"].as_i64()).collect())
         .unwrap_or_default();
     assert_eq!(skus, [red]);
-    assert_eq!(order["notices"][0]["code"], "delisted", "the answer says what was dropped");
+    assert_eq!(
+        order["notices"][0]["code"], "delisted",
+        "the answer says what was dropped"
+    );
     assert_eq!(order["notices"][0]["sku_id"], coating);
     let (_, cart) = app.get("/api/v1/cart", Some(&member)).await?;
     assert_eq!(cart["lines"].as_array().map(Vec::len), Some(0), "{cart}");

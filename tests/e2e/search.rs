@@ -160,6 +160,33 @@ async fn segmented_search_finds_what_people_type(backend: Backend) -> anyhow::Re
     )
     .await?;
     assert!(item_numbers(&app, "扳手", None).await?.is_empty());
+
+    // Pages put together are the whole list: 安全帽 is in the hard hat's name and in the head
+    // lamp's description, so the pages cross from name matches to the others.
+    let all = item_numbers(&app, "安全帽", None).await?;
+    assert_eq!(all.first().map(String::as_str), Some("AQM-001"), "{all:?}");
+    assert!(all.contains(&"TD-003".to_owned()), "{all:?}");
+    for size in [1, 2] {
+        let mut paged = Vec::new();
+        for offset in (0..=all.len()).step_by(size) {
+            let (_, page) = app
+                .get(
+                    &format!(
+                        "/api/v1/search?q={}&limit={size}&offset={offset}",
+                        urlencode("安全帽")
+                    ),
+                    None,
+                )
+                .await?;
+            paged.extend(
+                page.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["item_no"].as_str().map(str::to_owned)),
+            );
+        }
+        assert_eq!(paged, all, "pages of {size}");
+    }
     app.stop().await
 }
 on_both_backends!(

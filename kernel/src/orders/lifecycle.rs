@@ -676,8 +676,8 @@ impl Store {
         order: &OrderRecord,
         plan: &ConfirmPlan,
     ) -> Result<Option<()>, ApiError> {
-        let ConfirmPlan {
-            changed,
+        let &ConfirmPlan {
+            ref changed,
             delivery,
             goods,
             weight,
@@ -685,12 +685,9 @@ impl Store {
             total,
             next,
             actor_id,
-            remark,
+            ref remark,
             now_ms,
         } = plan;
-        let (delivery, goods, weight, shipping, total, next, actor_id, now_ms) = (
-            *delivery, *goods, *weight, *shipping, *total, *next, *actor_id, *now_ms,
-        );
         let remark = remark.as_str();
         let mut by_sku: Vec<&ChangedLine> = changed.iter().collect();
         by_sku.sort_by_key(|c| c.sku_id);
