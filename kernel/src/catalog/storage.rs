@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
-use crate::store::{Backend, Change, Db, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Backend, Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Replaces a SKU's level prices inside the caller's transaction `$tx`.
 macro_rules! write_level_prices {
@@ -136,57 +136,6 @@ pub struct ProductFilter {
     pub sort: ProductSort,
     pub limit: i64,
     pub offset: i64,
-}
-
-/// A plain text search on PostgreSQL, best match first, in two index-ordered steps instead of
-/// one sort of every match: the name (and initials) matches by id, then, when the page is not
-/// full, the other matches by id. A common word (安全帽, 1,000 of 20,000 products) costs
-/// 0.2 ms instead of 2.3 ms, and the order is the same as ranking every match by class.
-async fn plain_search_pg(
-    pool: &sqlx::PgPool,
-    text: &str,
-    filter: &ProductFilter,
-) -> Result<Vec<i64>, sqlx::Error> {
-    let shelf = if filter.on_shelf_only {
-        " AND on_shelf = TRUE"
-    } else {
-        ""
-    };
-    let names: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT product_id FROM product_search WHERE name_document @@ to_tsquery('simple', $1){shelf}
-         ORDER BY product_id LIMIT $2 OFFSET $3"
-    )))
-    .bind(text)
-    .bind(filter.limit)
-    .bind(filter.offset)
-    .fetch_all(pool)
-    .await?;
-    let found = i64::try_from(names.len()).unwrap_or(i64::MAX);
-    if found >= filter.limit {
-        return Ok(names);
-    }
-    // The page reaches past the name matches: how many there are decides where the rest starts.
-    let name_matches = if found > 0 {
-        filter.offset + found
-    } else {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM product_search WHERE name_document @@ to_tsquery('simple', $1){shelf}"
-        )))
-        .bind(text)
-        .fetch_one(pool)
-        .await?
-    };
-    let others: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT product_id FROM product_search WHERE document @@ to_tsquery('simple', $1)
-            AND NOT (name_document @@ to_tsquery('simple', $1)){shelf}
-         ORDER BY product_id LIMIT $2 OFFSET $3"
-    )))
-    .bind(text)
-    .bind(filter.limit - found)
-    .bind((filter.offset - name_matches).max(0))
-    .fetch_all(pool)
-    .await?;
-    Ok(names.into_iter().chain(others).collect())
 }
 
 impl ProductFilter {
@@ -487,12 +436,6 @@ impl Store {
             return Ok(Vec::new());
         }
         let backend = self.backend();
-        if let (Db::Postgres(pool), Some(text), ProductSort::Relevance) =
-            (&self.db, &filter.text, filter.sort)
-            && !filter.needs_products_for_text_search()
-        {
-            return Ok(plain_search_pg(pool, text, filter).await?);
-        }
         Ok(on_pool!(self, |pool| {
             // The text match joins the backend's index: FTS5 with bm25 (name 10, body 1,
             // initials 5), or the tsvector with name matches ranked first. One query filters, ranks and
