@@ -1132,3 +1132,39 @@ async fn staff_search_filter_and_export_orders() -> anyhow::Result<()> {
     assert!(bytes.starts_with(b"PK\x03\x04"), "an .xlsx (zip) workbook");
     app.stop().await
 }
+
+/// C6/D3: a SKU that allows backorders sells beyond its stock — what is on the shelf is
+/// reserved, the rest owed — and never goes below zero; cancelling gives back only what was
+/// taken.
+#[tokio::test]
+async fn backorders_take_what_is_there_and_owe_the_rest() -> anyhow::Result<()> {
+    let Some(app) = demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let coating = app.sku_id(COATING_GREY).await?;
+    let (status, body) = app
+        .call(reqwest::Method::PUT, &format!("/api/v1/admin/skus/{coating}"), Some(&admin),
+            Some(&json!({ "model": "JS-II", "spec": "灰色 20kg", "price_fen": 26800, "stock": 5, "allow_backorder": true, "barcode": COATING_GREY })))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, order, _) = app
+        .place_order(&member, "backorder-1", &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": coating, "qty": 20 }] }))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!(order["lines"][0]["reserved_qty"], 5);
+    assert_eq!(order["lines"][0]["backorder_qty"], 15);
+    assert_eq!(stock(&app, COATING_GREY).await?, 0);
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/orders/{id}/cancel"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stock(&app, COATING_GREY).await?, 5);
+    app.stop().await
+}
