@@ -43,6 +43,15 @@ pub enum Permission {
     OwnGoods,
     /// Stock levels and low-stock warnings (C6).
     ReadStock,
+    /// Place an order for a customer in the caller's member scope (D4).
+    OrderOnBehalf,
+    /// Confirm or reject any order, whoever the member's manager is (D5, E6).
+    ConfirmAnyOrder,
+    /// Confirm or reject the orders of members bound to the caller or, where they have no
+    /// manager, living in his regions (D5).
+    ConfirmOwnOrders,
+    /// Record money received and release credit holds (F1, B6).
+    SettleOrders,
 }
 
 impl Permission {
@@ -64,6 +73,9 @@ impl Permission {
             OwnGoods => role == Supplier,
             ReadStock => matches!(role, Admin | CustomerService),
             ReviewMembers => matches!(role, Admin | CustomerService),
+            OrderOnBehalf => matches!(role, Admin | CustomerService | Manager | Promoter),
+            ConfirmAnyOrder | SettleOrders => matches!(role, Admin | CustomerService),
+            ConfirmOwnOrders => role == Manager,
         }
     }
 }

@@ -18,8 +18,8 @@ use super::queries::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
 use super::stock::Take;
 use super::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
+use crate::accounts::MemberState;
 use crate::accounts::permissions::{Actor, Permission};
-use crate::accounts::{MemberState, Role};
 use crate::app::AppState;
 use crate::catalog::pricing::{Page, PriceView};
 use crate::clock::rfc3339;
@@ -96,13 +96,7 @@ pub async fn purchase_for(
                 .ok_or_else(ApiError::forbidden)?
         }
         Some(id) => {
-            if !(actor.is(Role::Manager)
-                || actor.is(Role::Promoter)
-                || actor.is(Role::Admin)
-                || actor.is(Role::CustomerService))
-            {
-                return Err(ApiError::forbidden());
-            }
+            actor.require(Permission::OrderOnBehalf)?;
             let member = crate::members::review::scoped_member(app, actor, id).await?;
             if member.state() != Some(MemberState::Approved) {
                 return Err(ApiError::invalid_field(

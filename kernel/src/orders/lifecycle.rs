@@ -16,7 +16,7 @@ use super::queries::{OrderRecord, OrderView};
 use super::quote::{Adjustment, Area, shipping_fee};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
 use crate::accounts::Role;
-use crate::accounts::permissions::Actor;
+use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
@@ -230,10 +230,10 @@ pub async fn confirmers(
 /// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
 /// (E6), a manager when the member is bound to him, or has no manager and lives in his region.
 pub fn may_confirm(actor: &Actor, order: &OrderRecord) -> bool {
-    if actor.is(Role::Admin) || actor.is(Role::CustomerService) {
+    if actor.has(Permission::ConfirmAnyOrder) {
         return true;
     }
-    actor.is(Role::Manager)
+    actor.has(Permission::ConfirmOwnOrders)
         && match order.manager_id {
             Some(manager) => manager == actor.user_id,
             None => order
@@ -835,9 +835,7 @@ pub async fn release_hold(
     ApiJson(input): ApiJson<HoldRelease>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
-    if !(actor.is(Role::Admin) || actor.is(Role::CustomerService)) {
-        return Err(ApiError::forbidden());
-    }
+    actor.require(Permission::SettleOrders)?;
     let reason = reason_field(&input.reason, "reason")?;
     if !order.credit_hold || order.status == OrderStatus::Closed {
         return Err(ApiError::new(
@@ -1106,9 +1104,7 @@ pub async fn mark_paid(
     form: Multipart,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
-    if !(actor.is(Role::Admin) || actor.is(Role::CustomerService)) {
-        return Err(ApiError::forbidden());
-    }
+    actor.require(Permission::SettleOrders)?;
     let (amount, remark, proof) = payment_form(&app, form).await?;
     let amount = amount.filter(|a| *a > 0).ok_or_else(|| {
         ApiError::invalid_field(
