@@ -223,29 +223,57 @@ pub async fn quote(
     let purchase = purchase_for(&app, &actor, input.member_id).await?;
     let settings = app.store.settings().await?;
     check_delivery(&settings, input.delivery_method)?;
-    let (lines, from_cart) = lines_or_cart(&app.store, &purchase, input.lines).await?;
-    let address = order_address(
-        &app.store,
-        purchase.member.id,
-        input.address_id,
+    let priced = price_purchase(
+        &app,
+        &settings,
+        &purchase,
+        input.lines,
         input.delivery_method,
+        input.address_id,
+        app.clock.now_ms(),
     )
     .await?;
+    Ok(Json(priced.quote))
+}
+
+/// A purchase priced: the quote, where it goes, and whether it came from the cart.
+struct Priced {
+    quote: Quote,
+    address: Option<OrderAddress>,
+    from_cart: bool,
+}
+
+/// Prices the lines asked for (or the cart) to the address chosen, as quote and checkout both do.
+async fn price_purchase(
+    app: &AppState,
+    settings: &crate::settings::Settings,
+    purchase: &Purchase,
+    lines: Option<Vec<LineRequest>>,
+    delivery: DeliveryMethod,
+    address_id: Option<i64>,
+    now_ms: i64,
+) -> ApiResult<Priced> {
+    let (lines, from_cart) = lines_or_cart(&app.store, purchase, lines).await?;
+    let address = order_address(&app.store, purchase.member.id, address_id, delivery).await?;
     let quote = quote::price(
         &app.store,
-        &settings,
+        settings,
         &app.pipeline,
         &purchase.buyer,
         &QuoteRequest {
             lines,
-            delivery: input.delivery_method,
+            delivery,
             area: area_of(address.as_ref()),
             drop_delisted: from_cart,
         },
-        app.clock.now_ms(),
+        now_ms,
     )
     .await?;
-    Ok(Json(quote))
+    Ok(Priced {
+        quote,
+        address,
+        from_cart,
+    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
@@ -372,25 +400,17 @@ pub async fn place(
     };
     let remark = text_field(&input.remark, "remark", 200)?;
     let po_number = text_field(&input.po_number, "po_number", 50)?;
-    let (lines, from_cart) = lines_or_cart(&app.store, &purchase, input.lines).await?;
-    let address = order_address(
-        &app.store,
-        purchase.member.id,
-        input.address_id,
-        input.delivery_method,
-    )
-    .await?;
-    let quote = quote::price(
-        &app.store,
+    let Priced {
+        quote,
+        address,
+        from_cart,
+    } = price_purchase(
+        &app,
         &settings,
-        &app.pipeline,
-        &purchase.buyer,
-        &QuoteRequest {
-            lines,
-            delivery: input.delivery_method,
-            area: area_of(address.as_ref()),
-            drop_delisted: from_cart,
-        },
+        &purchase,
+        input.lines,
+        input.delivery_method,
+        input.address_id,
         now,
     )
     .await?;

@@ -321,20 +321,21 @@ pub async fn cancel(
     Ok(Json(closed.view(scope.audience())))
 }
 
+/// Why: required for a rejection or a released credit hold.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Rejection {
+pub struct Reason {
     pub reason: String,
 }
 
 /// Reject an order with a reason (its confirmer, D5); the member is told and the stock returns.
-#[utoipa::path(post, path = "/admin/orders/{id}/reject", tag = "orders", params(("id" = i64, Path)), request_body = Rejection,
+#[utoipa::path(post, path = "/admin/orders/{id}/reject", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    ApiJson(input): ApiJson<Rejection>,
+    ApiJson(input): ApiJson<Reason>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     if !may_confirm(&actor, &order) {
@@ -819,20 +820,14 @@ impl Store {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRelease {
-    pub reason: String,
-}
-
 /// Release an order's credit hold with a reason (admin, customer service; B6).
-#[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = HoldRelease,
+#[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn release_hold(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    ApiJson(input): ApiJson<HoldRelease>,
+    ApiJson(input): ApiJson<Reason>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     actor.require(Permission::SettleOrders)?;
