@@ -128,6 +128,19 @@ impl std::fmt::Debug for Password {
 }
 
 /// A required short text (a name): trimmed, 1 to `max` characters.
+/// Optional free text (a remark, a description): trimmed, at most `max` characters.
+pub fn parse_text(raw: &str, field: &str, max: usize) -> Result<String, ApiError> {
+    let value = raw.trim();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            field,
+            format!("{field}: 最多{max}个字符 (at most {max} characters)"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 pub fn parse_name(raw: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let name = raw.trim();
     let length = name.chars().count();

@@ -15,9 +15,9 @@ use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductS
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
 use crate::accounts::Role;
 use crate::accounts::audit::Operation;
-use crate::accounts::parse_name;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
+use crate::accounts::{parse_name, parse_text};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::MaybeActor;
@@ -375,18 +375,6 @@ fn default_true() -> bool {
     true
 }
 
-fn text(raw: &str, field: &str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    if value.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            field,
-            format!("{field}: 最多{max}个字符 (at most {max} characters)"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 fn non_negative(value: i64, field: &str) -> ApiResult<i64> {
     if (0..=1_000_000_000).contains(&value) {
         Ok(value)
@@ -460,12 +448,12 @@ async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<
     }
     let library = app.store.list_spec_attributes().await?;
     check_attributes(&library, &input.attributes, prefix)?;
-    let mut spec = text(&input.spec, &f("spec"), 100)?;
+    let mut spec = parse_text(&input.spec, &f("spec"), 100)?;
     if spec.is_empty() {
         spec = spec_from_attributes(&library, &input.attributes);
     }
     Ok(NewSku {
-        model: text(&input.model, &f("model"), 50)?,
+        model: parse_text(&input.model, &f("model"), 50)?,
         spec,
         price_fen: parse_fen(input.price_fen, &f("price_fen"))?,
         cost_fen: input
@@ -540,7 +528,7 @@ pub async fn create_product(
     actor.require(Permission::ManageCatalog)?;
     let item_no = parse_name(&input.item_no, "item_no", 40)?;
     let name = parse_name(&input.name, "name", 100)?;
-    let description = text(&input.description, "description", 5000)?;
+    let description = parse_text(&input.description, "description", 5000)?;
     if !app
         .store
         .list_units()
@@ -677,7 +665,7 @@ pub async fn update_product(
         description: patch
             .description
             .as_deref()
-            .map(|d| text(d, "description", 5000))
+            .map(|d| parse_text(d, "description", 5000))
             .transpose()?,
         brand_id: patch.brand_id.map(Some),
         category_id: patch.category_id.map(Some),

@@ -63,7 +63,8 @@ pub enum Cell {
 }
 
 impl Cell {
-    fn text(&self) -> String {
+    /// The cell as text: trimmed, whole spreadsheet numbers without a decimal point.
+    pub(crate) fn text(&self) -> String {
         match self {
             Cell::Text(t) => t.trim().to_owned(),
             Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),

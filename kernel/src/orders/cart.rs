@@ -408,18 +408,7 @@ fn quick_rows(bytes: &[u8], pasted: bool) -> Result<Vec<(usize, String, String)>
     } else {
         read_table(bytes)?
             .into_iter()
-            .map(|row| {
-                row.iter()
-                    .map(|cell| match cell {
-                        Cell::Text(t) => t.trim().to_owned(),
-                        Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                            format!("{}", *n as i64)
-                        }
-                        Cell::Number(n) => n.to_string(),
-                        Cell::Empty => String::new(),
-                    })
-                    .collect()
-            })
+            .map(|row| row.iter().map(Cell::text).collect())
             .collect()
     };
     Ok(rows

@@ -321,18 +321,6 @@ fn created(body: String) -> Response {
         .into_response()
 }
 
-fn text_field(value: &str, field: &str, max: usize) -> ApiResult<String> {
-    let value = value.trim();
-    if value.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            field,
-            format!("{field}: 最多{max}个字符 (at most {max} characters)"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 /// Place an order (D3). Requires an `Idempotency-Key` header: a repeated key returns the first
 /// response; the same key with another body is refused (`idempotency_key_reused`).
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = CheckoutInput,
@@ -398,8 +386,8 @@ pub async fn place(
             Some(crate::clock::shop_date_iso(start))
         }
     };
-    let remark = text_field(&input.remark, "remark", 200)?;
-    let po_number = text_field(&input.po_number, "po_number", 50)?;
+    let remark = crate::accounts::parse_text(&input.remark, "remark", 200)?;
+    let po_number = crate::accounts::parse_text(&input.po_number, "po_number", 50)?;
     let Priced {
         quote,
         address,

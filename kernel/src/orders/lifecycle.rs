@@ -576,16 +576,9 @@ pub async fn confirm(
             delivery.label()
         ));
     }
-    let remark = input.remark.trim();
-    if remark.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            "remark",
-            "remark: 最多200个字符 (at most 200 characters)",
-        ));
-    }
+    let remark = crate::accounts::parse_text(&input.remark, "remark", 200)?;
     if !remark.is_empty() {
-        notes.push(remark.to_owned());
+        notes.push(remark);
     }
     // The totals after the changes (N): lines, then shipping for the new weight and goods.
     let goods: i64 = order
@@ -1031,13 +1024,7 @@ async fn payment_form(
             }
         }
     }
-    if remark.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            "remark",
-            "remark: 最多200个字符 (at most 200 characters)",
-        ));
-    }
+    let remark = crate::accounts::parse_text(&remark, "remark", 200)?;
     Ok((amount, remark, proof))
 }
 
