@@ -1168,3 +1168,115 @@ async fn backorders_take_what_is_there_and_owe_the_rest() -> anyhow::Result<()> 
     assert_eq!(stock(&app, COATING_GREY).await?, 5);
     app.stop().await
 }
+
+/// Bad checkout input: each refusal has its status, stable code and field, and writes
+/// nothing — no order, no stock taken.
+#[tokio::test]
+async fn bad_checkouts_are_refused_by_name_and_change_nothing() -> anyhow::Result<()> {
+    let Some(app) = demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let before = stock(&app, HARD_HAT_RED).await?;
+    let line = json!([{ "sku_id": red, "qty": 10 }]);
+    let base = |extra: Value| {
+        let mut body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": line });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body
+    };
+    let cases = [
+        (base(json!({ "lines": [] })), 422, "empty_order", "lines"),
+        (
+            base(json!({ "lines": [{ "sku_id": red, "qty": 10 }, { "sku_id": red, "qty": 20 }] })),
+            422,
+            "duplicate_line",
+            "lines[1].sku_id",
+        ),
+        (
+            base(json!({ "lines": [{ "sku_id": 999_999, "qty": 10 }] })),
+            422,
+            "unknown_sku",
+            "lines[0].sku_id",
+        ),
+        (
+            base(json!({ "lines": [{ "sku_id": red, "qty": 0 }] })),
+            422,
+            "invalid_quantity",
+            "lines[0].qty",
+        ),
+        (
+            base(json!({ "delivery_method": "ship" })),
+            422,
+            "address_required",
+            "address_id",
+        ),
+        (
+            base(json!({ "delivery_method": "ship", "address_id": 999_999 })),
+            422,
+            "unknown_address",
+            "address_id",
+        ),
+        (
+            base(json!({ "delivery_method": "ship_to_terminal" })),
+            422,
+            "delivery_method_disabled",
+            "delivery_method",
+        ),
+        (
+            base(json!({ "payment_method": "alipay_transfer" })),
+            422,
+            "payment_method_disabled",
+            "payment_method",
+        ),
+        (
+            base(json!({ "requested_date": "2020-01-01" })),
+            422,
+            "invalid_date",
+            "requested_date",
+        ),
+        (
+            base(json!({ "remark": "长".repeat(201) })),
+            422,
+            "invalid_input",
+            "remark",
+        ),
+        (
+            base(json!({ "payment_method": "bitcoin" })),
+            422,
+            "invalid_input",
+            "payment_method",
+        ),
+    ];
+    for (n, (body, status, code, field)) in cases.iter().enumerate() {
+        let (got, refused, _) = app.place_order(&member, &format!("bad-{n}"), body).await?;
+        assert_eq!(got.as_u16(), *status, "{body}: {refused}");
+        assert_eq!(error_code(&refused), *code, "{body}");
+        assert_eq!(refused["error"]["field"], *field, "{body}");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(&member)
+        .header("idempotency-key", "key with spaces")
+        .json(&base(json!({})))
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let refused: Value = response.json().await?;
+    assert_eq!(error_code(&refused), "invalid_idempotency_key");
+    let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(0),
+        "nothing was ordered"
+    );
+    assert_eq!(
+        stock(&app, HARD_HAT_RED).await?,
+        before,
+        "no stock was taken"
+    );
+    app.stop().await
+}
