@@ -139,13 +139,13 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         };
         let key = format!("demo-{n}");
         let placed = store
-            .place_order(&NewOrder {
+            .place_order(NewOrder {
                 placed_by: member.id,
-                key: &key,
-                request_hash: "demo",
-                member,
+                key,
+                request_hash: "demo".to_owned(),
+                member: member.clone(),
                 audience: Audience::Member,
-                quote: &quote,
+                quote,
                 payment_method: payment,
                 delivery_method: delivery,
                 address: address.clone(),

@@ -13,7 +13,8 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::batch::{Batch, RunBatch, args};
+use crate::store::{Store, StoreError, StoreResult, on_pool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -72,46 +73,48 @@ pub struct OutgoingMessage {
     pub body: String,
 }
 
-/// Stores `$message` through `$executor` (a pool, or `&mut *tx` to store it with what it
-/// reports). The inbox is ours, so an inbox message is delivered as it is stored; no other
+/// Adds the statement storing `message` (returning its id) to `batch`, to commit with what it
+/// reports. The inbox is ours, so an inbox message is delivered as it is stored; no other
 /// channel has a provider yet (providers arrive with the notification rules), so their state
 /// says so rather than pretending they were sent.
-macro_rules! insert_message {
-    ($executor:expr, $message:expr, $now:expr) => {{
-        let message: &$crate::notify::OutgoingMessage = $message;
-        let (state, sent_at) = match message.channel {
-            $crate::notify::Channel::Inbox => ($crate::notify::MessageState::Sent, Some($now)),
-            _ => ($crate::notify::MessageState::NoProvider, None),
-        };
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
-        )
-        .bind(message.channel.as_str())
-        .bind(&message.recipient)
-        .bind(message.user_id)
-        .bind(&message.template)
-        .bind(message.params.to_string())
-        .bind(&message.body)
-        .bind(state.as_str())
-        .bind($now)
-        .bind(sent_at)
-        .fetch_one($executor)
-        .await
-    }};
+pub(crate) fn push_message(batch: &mut Batch, message: &OutgoingMessage, now_ms: i64) {
+    let (state, sent_at) = match message.channel {
+        Channel::Inbox => (MessageState::Sent, Some(now_ms)),
+        _ => (MessageState::NoProvider, None),
+    };
+    batch.push(
+        "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
+        args![
+            message.channel.as_str(),
+            message.recipient.as_str(),
+            message.user_id,
+            message.template.as_str(),
+            message.params.to_string(),
+            message.body.as_str(),
+            state.as_str(),
+            now_ms,
+            sent_at,
+        ],
+    );
 }
-pub(crate) use insert_message;
 
 impl Store {
-    /// Stores a message (see `insert_message!`).
+    /// Stores a message (see `push_message`).
     pub async fn enqueue_message(
         &self,
         message: &OutgoingMessage,
         now_ms: i64,
     ) -> StoreResult<i64> {
-        Ok(on_pool!(self, |pool| insert_message!(
-            pool, message, now_ms
-        ))?)
+        let mut batch = Batch::default();
+        push_message(&mut batch, message, now_ms);
+        let ids: Vec<(i64,)> = on_pool!(self, |pool| {
+            let mut connection = pool.acquire().await?;
+            connection.fetch_batch(batch).await
+        })?;
+        ids.first()
+            .map(|(id,)| *id)
+            .ok_or_else(|| StoreError::Other("the message insert returned no id".to_owned()))
     }
 
     /// A user's inbox, newest first.

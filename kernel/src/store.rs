@@ -13,7 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlitePool};
 
+pub(crate) mod batch;
 mod cache;
+pub(crate) mod group_commit;
 
 pub(crate) use cache::Caches;
 pub use cache::{Change, StockLevel};
@@ -33,6 +35,8 @@ pub(crate) enum Db {
     Sqlite {
         pool: SqlitePool,
         writer: SqlitePool,
+        /// Checkout's way to the writer (see `store/group_commit.rs`).
+        group_commit: group_commit::GroupCommit,
     },
     Postgres(PgPool),
 }
@@ -295,7 +299,11 @@ impl Store {
                 .connect_with(options)
                 .await?;
             Store {
-                db: Db::Sqlite { pool, writer },
+                db: Db::Sqlite {
+                    group_commit: group_commit::GroupCommit::start(writer.clone()),
+                    pool,
+                    writer,
+                },
                 caches: Default::default(),
             }
         } else {
@@ -364,7 +372,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.db {
-            Db::Sqlite { pool, writer } => {
+            Db::Sqlite { pool, writer, .. } => {
                 writer.close().await;
                 pool.close().await;
             }

@@ -26,7 +26,11 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::parse_json;
 use crate::members::records::MemberRecord;
-use crate::store::{StockLevel, Store, StoreError, in_tx, on_pool};
+use crate::store::batch::{
+    Arg, Batch, RunBatch, args, one_round_trip, placeholders, placeholders_from,
+};
+use crate::store::group_commit::Ran;
+use crate::store::{Db, StockLevel, Store, StoreError, on_pool};
 
 /// The header carrying the client's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -410,18 +414,18 @@ pub async fn place(
     .await?;
     let placed = app
         .store
-        .place_order(&NewOrder {
+        .place_order(NewOrder {
             confirmers,
             placed_by: actor.user_id,
-            key: &key,
-            request_hash: &request_hash,
-            member: &purchase.member,
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+            member: purchase.member.clone(),
             audience: if purchase.on_behalf {
                 Audience::Business
             } else {
                 Audience::Member
             },
-            quote: &quote,
+            quote,
             payment_method: input.payment_method,
             delivery_method: input.delivery_method,
             address,
@@ -461,14 +465,14 @@ pub async fn place(
 }
 
 /// Everything checkout writes.
-pub struct NewOrder<'a> {
+pub struct NewOrder {
     pub placed_by: i64,
-    pub key: &'a str,
-    pub request_hash: &'a str,
-    pub member: &'a MemberRecord,
+    pub key: String,
+    pub request_hash: String,
+    pub member: MemberRecord,
     /// Whose words the stored response uses: the member's, or staff's when placed for him.
     pub audience: Audience,
-    pub quote: &'a Quote,
+    pub quote: Quote,
     pub payment_method: PaymentMethod,
     pub delivery_method: DeliveryMethod,
     pub address: Option<OrderAddress>,
@@ -530,280 +534,48 @@ impl Store {
         })?)
     }
 
-    /// The checkout transaction (see the module comment).
-    pub async fn place_order(&self, order: &NewOrder<'_>) -> Result<Placed, CheckoutError> {
-        let quote = order.quote;
-        let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
-        by_sku.sort_by_key(|l| l.sku_id);
-        let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
-        let address_json =
-            serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
-        let mut levels: Vec<StockLevel> = Vec::with_capacity(by_sku.len());
-        let outcome = in_tx!(self, |tx| {
-            // 1. The products are as the quote priced them.
-            let current: Vec<(i64, i64, bool)> = crate::store::id_list_query(
-                "SELECT id, revision, on_shelf FROM products WHERE id IN ",
-                &product_ids,
-            )
-            .build_query_as()
-            .fetch_all(&mut *tx)
-            .await?;
-            let unchanged = quote.revisions.iter().all(|(id, revision)| {
-                current
-                    .iter()
-                    .any(|(cid, crev, on_shelf)| cid == id && crev == revision && *on_shelf)
-            });
-            if !unchanged {
-                return Err(CheckoutError::QuoteStale);
-            }
-            // 2. Stock, bounded: never below zero; backorders only where the SKU allows them.
-            let mut taken: std::collections::HashMap<i64, (i64, i64)> = Default::default();
-            for line in &by_sku {
-                match super::stock::take_stock!(tx, line.sku_id, line.qty)? {
-                    Take::Taken {
-                        reserved,
-                        backorder,
-                        stock,
-                        seq,
-                    } => {
-                        taken.insert(line.line_no, (reserved, backorder));
-                        levels.push(StockLevel {
-                            product_id: line.product_id,
-                            sku_id: line.sku_id,
-                            stock,
-                            seq,
-                        });
-                    }
-                    Take::Short { available } => {
-                        return Err(CheckoutError::OutOfStock {
-                            line_no: line.line_no,
-                            sku_id: line.sku_id,
-                            available,
-                        });
-                    }
-                }
-            }
-            // 3. Credit (B6): over the limit, the order waits on hold for a release.
-            let credit_hold = if order.payment_method.is_credit() {
-                sqlx::query(
-                    "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
-                )
-                .bind(order.member.id)
-                .execute(&mut *tx)
-                .await?;
-                let owed: i64 = sqlx::query_scalar(
-                    "SELECT CAST(COALESCE(SUM(total_fen - paid_fen), 0) AS BIGINT) FROM orders
-                     WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
-                )
-                .bind(order.member.id)
-                .fetch_one(&mut *tx)
-                .await?;
-                owed.saturating_add(quote.total_fen) > order.member.credit_limit_fen.unwrap_or(0)
-            } else {
-                false
-            };
-            // 4. The order and everything it carries.
-            let status = OrderStatus::PendingConfirmation;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
-                    address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
-            )
-            .bind(order.member.id)
-            .bind(order.placed_by)
-            .bind(order.member.region_id)
-            .bind(order.member.manager_id)
-            .bind(order.member.promoter_id)
-            .bind(status.as_str())
-            .bind(credit_hold)
-            .bind(order.payment_method.as_str())
-            .bind(order.delivery_method.as_str())
-            .bind(&address_json)
-            .bind(&order.remark)
-            .bind(&order.po_number)
-            .bind(&order.requested_date)
-            .bind(quote.goods_fen)
-            .bind(quote.shipping_fen)
-            .bind(quote.adjustments_fen)
-            .bind(quote.total_fen)
-            .bind(quote.weight_g)
-            .bind(order.now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-            let mut lines = sqlx::QueryBuilder::new(
-                "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
-            );
-            lines.push_values(&quote.lines, |mut row, line| {
-                let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
-                row.push_bind(id)
-                    .push_bind(line.line_no)
-                    .push_bind(line.sku_id)
-                    .push_bind(line.product_id)
-                    .push_bind(line.item_no.clone())
-                    .push_bind(line.name.clone())
-                    .push_bind(line.model.clone())
-                    .push_bind(line.spec.clone())
-                    .push_bind(line.unit_label.clone())
-                    .push_bind(line.qty)
-                    .push_bind(line.list_price_fen)
-                    .push_bind(line.line_total_fen)
-                    .push_bind(reserved)
-                    .push_bind(backorder)
-                    .push_bind(line.weight_g);
-            });
-            lines.build().execute(&mut *tx).await?;
-            let adjustments: Vec<(Option<i64>, &super::quote::Adjustment)> = quote
-                .lines
-                .iter()
-                .flat_map(|l| l.adjustments.iter().map(move |a| (Some(l.line_no), a)))
-                .chain(quote.adjustments.iter().map(|a| (None, a)))
-                .collect();
-            if !adjustments.is_empty() {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
-                );
-                insert.push_values(&adjustments, |mut row, (line_no, adjustment)| {
-                    row.push_bind(id)
-                        .push_bind(*line_no)
-                        .push_bind(adjustment.source.clone())
-                        .push_bind(adjustment.label.clone())
-                        .push_bind(adjustment.amount_fen);
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
-            let remark = if credit_hold {
-                "信用冻结：超出信用额度 (over the credit limit)"
-            } else {
-                ""
-            };
-            sqlx::query("INSERT INTO order_history (order_id, at, actor_id, action, from_status, to_status, remark) VALUES ($1, $2, $3, 'placed', NULL, $4, $5)")
-                .bind(id)
-                .bind(order.now_ms)
-                .bind(order.placed_by)
-                .bind(status.as_str())
-                .bind(remark)
-                .execute(&mut *tx)
-                .await?;
-            let record = OrderRecord {
-                id,
-                member_id: order.member.id,
-                member_name: order.member.name.clone(),
-                shop_name: order.member.shop_name.clone(),
-                placed_by: order.placed_by,
-                region_id: order.member.region_id,
-                manager_id: order.member.manager_id,
-                promoter_id: order.member.promoter_id,
-                status,
-                credit_hold,
-                payment_method: order.payment_method,
-                delivery_method: order.delivery_method,
-                address: order.address.clone(),
-                remark: order.remark.clone(),
-                po_number: order.po_number.clone(),
-                requested_date: order.requested_date.clone(),
-                goods_fen: quote.goods_fen,
-                shipping_fen: quote.shipping_fen,
-                adjustments_fen: quote.adjustments_fen,
-                total_fen: quote.total_fen,
-                paid_fen: 0,
-                weight_g: quote.weight_g,
-                close_reason: None,
-                placed_at: order.now_ms,
-                confirmed_at: None,
-                confirmed_by: None,
-                paid_at: None,
-                closed_at: None,
-                lines: quote
-                    .lines
-                    .iter()
-                    .map(|line| {
-                        let (reserved, backorder) =
-                            taken.get(&line.line_no).copied().unwrap_or((0, 0));
-                        OrderLine {
-                            line: line.clone(),
-                            reserved_qty: reserved,
-                            backorder_qty: backorder,
+    /// The checkout transaction (see the module comment). On SQLite it joins the group
+    /// commit (`store/group_commit.rs`); on PostgreSQL it is a transaction of its own.
+    pub async fn place_order(&self, order: NewOrder) -> Result<Placed, CheckoutError> {
+        let order = std::sync::Arc::new(order);
+        let outcome = match &self.db {
+            Db::Sqlite { group_commit, .. } => {
+                let (reply, outcome) = tokio::sync::oneshot::channel();
+                let job_order = std::sync::Arc::clone(&order);
+                group_commit.submit(Box::new(move |connection| {
+                    Box::pin(async move {
+                        let placed = place_in(connection, &job_order).await;
+                        Ran {
+                            keep: placed.is_ok(),
+                            then: Box::new(move |committed| {
+                                let _ =
+                                    reply.send(committed.map_err(CheckoutError::from).and(placed));
+                            }),
                         }
                     })
-                    .collect(),
-                adjustments: quote.adjustments.clone(),
-                payments: Vec::new(),
-                history: vec![HistoryEntry {
-                    at: rfc3339(order.now_ms),
-                    actor_id: Some(order.placed_by),
-                    action: "placed".to_owned(),
-                    from_status: None,
-                    to_status: status,
-                    remark: remark.to_owned(),
-                }],
-            };
-            super::lifecycle::write_event!(tx, "order.placed", &record, order.now_ms);
-            for user_id in &order.confirmers {
-                let notice = crate::notify::OutgoingMessage {
-                    channel: crate::notify::Channel::Inbox,
-                    recipient: user_id.to_string(),
-                    user_id: Some(*user_id),
-                    template: "order_placed".to_owned(),
-                    params: serde_json::json!({ "order_no": record.number() }),
-                    body: format!(
-                        "有新订单{}，请尽快登录小程序业务管理查看处理。",
-                        record.number()
-                    ),
-                };
-                crate::notify::insert_message!(&mut *tx, &notice, order.now_ms)?;
+                }))?;
+                outcome.await.map_err(|_| {
+                    StoreError::Other("the group commit ended before this order".to_owned())
+                })?
             }
-            if order.from_cart {
-                let mut delete = sqlx::QueryBuilder::new("DELETE FROM cart_items WHERE user_id = ");
-                delete.push_bind(order.member.id).push(" AND sku_id IN ");
-                crate::store::push_id_list(
-                    &mut delete,
-                    quote.lines.iter().map(|l| l.sku_id).chain(
-                        quote
-                            .notices
-                            .iter()
-                            .filter(|n| n.code == "delisted")
-                            .filter_map(|n| n.sku_id),
-                    ),
-                );
-                delete.build().execute(&mut *tx).await?;
-            }
-            // 5. The key, last: a concurrent twin that got here first makes this insert fail,
-            // and everything above rolls back.
-            let mut view = record.view(order.audience);
-            view.notices = quote.notices.clone();
-            let response =
-                serde_json::to_string(&view).map_err(|e| StoreError::Other(e.to_string()))?;
-            let stored = sqlx::query(
-                "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(order.placed_by)
-            .bind(order.key)
-            .bind(order.request_hash)
-            .bind(id)
-            .bind(&response)
-            .bind(order.now_ms)
-            .execute(&mut *tx)
-            .await;
-            match stored {
-                Ok(_) => Ok(Placed { record, response }),
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    Err(CheckoutError::Replay {
-                        stored_hash: String::new(),
-                        response: String::new(),
-                    })
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let placed = place_in(&mut *tx, &order).await;
+                if placed.is_ok() {
+                    tx.commit().await?;
                 }
-                Err(err) => Err(err.into()),
+                placed
             }
-        });
+        };
         match outcome {
-            Ok(placed) => {
+            Ok((placed, levels)) => {
                 self.stock_moved(&levels).await;
                 Ok(placed)
             }
             Err(CheckoutError::Replay { .. }) => {
                 // The twin has committed (its insert decided ours): answer with its response.
                 let (stored_hash, response) = self
-                    .idempotent_response(order.placed_by, order.key)
+                    .idempotent_response(order.placed_by, &order.key)
                     .await?
                     .ok_or_else(|| StoreError::Other("idempotency key vanished".to_owned()))?;
                 Err(CheckoutError::Replay {
@@ -813,5 +585,317 @@ impl Store {
             }
             Err(err) => Err(err),
         }
+    }
+}
+
+/// Checkout's statements, inside the caller's transaction: the stock taken and the order
+/// placed, or nothing kept (the caller rolls back on `Err`).
+async fn place_in<C: RunBatch + Send>(
+    conn: &mut C,
+    order: &NewOrder,
+) -> Result<(Placed, Vec<StockLevel>), CheckoutError> {
+    let quote = &order.quote;
+    let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
+    by_sku.sort_by_key(|l| l.sku_id);
+    let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
+    let address_json =
+        serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
+    let mut levels: Vec<StockLevel> = Vec::with_capacity(by_sku.len());
+    // 1. The products are as the quote priced them, and 2. stock by bounded updates
+    // (never below zero), together. Where the batch is one round trip (SQLite, one
+    // writer at a time) every line's update joins it; on PostgreSQL each line goes in
+    // SKU order so concurrent checkouts never wait on each other in a cycle.
+    let batched = one_round_trip(&*conn);
+    let mut batch = Batch::default();
+    batch.push(
+                format!(
+                    "SELECT CAST(0 AS BIGINT), id, revision, CAST(CASE WHEN on_shelf THEN 1 ELSE 0 END AS BIGINT) FROM products WHERE id IN ({})",
+                    placeholders(product_ids.len())
+                ),
+                product_ids.iter().map(|id| Arg::from(*id)).collect(),
+            );
+    if batched {
+        for line in &by_sku {
+            batch.push(
+                        "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 AND stock >= $2 RETURNING CAST(1 AS BIGINT), id, stock, stock_seq",
+                        args![line.sku_id, line.qty],
+                    );
+        }
+    }
+    let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_batch(batch).await?;
+    let unchanged = quote.revisions.iter().all(|(id, revision)| {
+        rows.iter().any(|&(kind, cid, crev, on_shelf)| {
+            kind == 0 && cid == *id && crev == *revision && on_shelf == 1
+        })
+    });
+    if !unchanged {
+        return Err(CheckoutError::QuoteStale);
+    }
+    let mut taken: std::collections::HashMap<i64, (i64, i64)> = Default::default();
+    for line in &by_sku {
+        let full = rows
+            .iter()
+            .find(|&&(kind, sku_id, _, _)| kind == 1 && sku_id == line.sku_id);
+        let take = match full {
+            Some(&(_, _, stock, seq)) => Take::Taken {
+                reserved: line.qty,
+                backorder: 0,
+                stock,
+                seq,
+            },
+            // Short in the batch (or not batched): the one-line path decides, with
+            // backorders where the SKU allows them.
+            None => super::stock::take_stock(conn, line.sku_id, line.qty).await?,
+        };
+        match take {
+            Take::Taken {
+                reserved,
+                backorder,
+                stock,
+                seq,
+            } => {
+                taken.insert(line.line_no, (reserved, backorder));
+                levels.push(StockLevel {
+                    product_id: line.product_id,
+                    sku_id: line.sku_id,
+                    stock,
+                    seq,
+                });
+            }
+            Take::Short { available } => {
+                return Err(CheckoutError::OutOfStock {
+                    line_no: line.line_no,
+                    sku_id: line.sku_id,
+                    available,
+                });
+            }
+        }
+    }
+    // 3. Credit (B6): over the limit, the order waits on hold for a release.
+    let credit_hold = if order.payment_method.is_credit() {
+        let mut batch = Batch::default();
+        // The no-op update locks the member's row: his concurrent orders are counted
+        // one after the other.
+        batch.push(
+            "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
+            args![order.member.id],
+        );
+        batch.push(
+                    "SELECT CAST(COALESCE(SUM(total_fen - paid_fen), 0) AS BIGINT) FROM orders
+                     WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
+                    args![order.member.id],
+                );
+        let owed: Vec<(i64,)> = conn.fetch_batch(batch).await?;
+        let owed = owed.first().map_or(0, |(owed,)| *owed);
+        owed.saturating_add(quote.total_fen) > order.member.credit_limit_fen.unwrap_or(0)
+    } else {
+        false
+    };
+    // 4. The order and everything it carries.
+    let status = OrderStatus::PendingConfirmation;
+    let mut insert = Batch::default();
+    insert.push(
+                "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
+                    address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+                args![
+                    order.member.id,
+                    order.placed_by,
+                    order.member.region_id,
+                    order.member.manager_id,
+                    order.member.promoter_id,
+                    status.as_str(),
+                    credit_hold,
+                    order.payment_method.as_str(),
+                    order.delivery_method.as_str(),
+                    address_json.as_str(),
+                    order.remark.as_str(),
+                    order.po_number.as_str(),
+                    order.requested_date.clone(),
+                    quote.goods_fen,
+                    quote.shipping_fen,
+                    quote.adjustments_fen,
+                    quote.total_fen,
+                    quote.weight_g,
+                    order.now_ms,
+                ],
+            );
+    let ids: Vec<(i64,)> = conn.fetch_batch(insert).await?;
+    let Some(&(id,)) = ids.first() else {
+        return Err(StoreError::Other("the order insert returned no id".to_owned()).into());
+    };
+    // Everything else the order carries, and the key, as one batch.
+    let mut batch = Batch::default();
+    batch.push_rows(
+                "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
+                quote.lines.iter().map(|line| {
+                    let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
+                    args![
+                        id,
+                        line.line_no,
+                        line.sku_id,
+                        line.product_id,
+                        line.item_no.as_str(),
+                        line.name.as_str(),
+                        line.model.as_str(),
+                        line.spec.as_str(),
+                        line.unit_label.as_str(),
+                        line.qty,
+                        line.list_price_fen,
+                        line.line_total_fen,
+                        reserved,
+                        backorder,
+                        line.weight_g,
+                    ]
+                }),
+            );
+    batch.push_rows(
+        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
+        quote
+            .lines
+            .iter()
+            .flat_map(|l| l.adjustments.iter().map(move |a| (Some(l.line_no), a)))
+            .chain(quote.adjustments.iter().map(|a| (None, a)))
+            .map(|(line_no, adjustment)| {
+                args![
+                    id,
+                    line_no,
+                    adjustment.source.as_str(),
+                    adjustment.label.as_str(),
+                    adjustment.amount_fen,
+                ]
+            }),
+    );
+    let remark = if credit_hold {
+        "信用冻结：超出信用额度 (over the credit limit)"
+    } else {
+        ""
+    };
+    super::lifecycle::push_history(
+        &mut batch,
+        super::lifecycle::Step {
+            order_id: id,
+            at: order.now_ms,
+            actor_id: Some(order.placed_by),
+            action: "placed",
+            from: None,
+            to: status,
+            remark,
+        },
+    );
+    let record = OrderRecord {
+        id,
+        member_id: order.member.id,
+        member_name: order.member.name.clone(),
+        shop_name: order.member.shop_name.clone(),
+        placed_by: order.placed_by,
+        region_id: order.member.region_id,
+        manager_id: order.member.manager_id,
+        promoter_id: order.member.promoter_id,
+        status,
+        credit_hold,
+        payment_method: order.payment_method,
+        delivery_method: order.delivery_method,
+        address: order.address.clone(),
+        remark: order.remark.clone(),
+        po_number: order.po_number.clone(),
+        requested_date: order.requested_date.clone(),
+        goods_fen: quote.goods_fen,
+        shipping_fen: quote.shipping_fen,
+        adjustments_fen: quote.adjustments_fen,
+        total_fen: quote.total_fen,
+        paid_fen: 0,
+        weight_g: quote.weight_g,
+        close_reason: None,
+        placed_at: order.now_ms,
+        confirmed_at: None,
+        confirmed_by: None,
+        paid_at: None,
+        closed_at: None,
+        lines: quote
+            .lines
+            .iter()
+            .map(|line| {
+                let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
+                OrderLine {
+                    line: line.clone(),
+                    reserved_qty: reserved,
+                    backorder_qty: backorder,
+                }
+            })
+            .collect(),
+        adjustments: quote.adjustments.clone(),
+        payments: Vec::new(),
+        history: vec![HistoryEntry {
+            at: rfc3339(order.now_ms),
+            actor_id: Some(order.placed_by),
+            action: "placed".to_owned(),
+            from_status: None,
+            to_status: status,
+            remark: remark.to_owned(),
+        }],
+    };
+    super::lifecycle::push_event(&mut batch, "order.placed", &record, order.now_ms);
+    for user_id in &order.confirmers {
+        let notice = crate::notify::OutgoingMessage {
+            channel: crate::notify::Channel::Inbox,
+            recipient: user_id.to_string(),
+            user_id: Some(*user_id),
+            template: "order_placed".to_owned(),
+            params: serde_json::json!({ "order_no": record.number() }),
+            body: format!(
+                "有新订单{}，请尽快登录小程序业务管理查看处理。",
+                record.number()
+            ),
+        };
+        crate::notify::push_message(&mut batch, &notice, order.now_ms);
+    }
+    if order.from_cart {
+        let bought: Vec<i64> = quote
+            .lines
+            .iter()
+            .map(|l| l.sku_id)
+            .chain(
+                quote
+                    .notices
+                    .iter()
+                    .filter(|n| n.code == "delisted")
+                    .filter_map(|n| n.sku_id),
+            )
+            .collect();
+        batch.push(
+            format!(
+                "DELETE FROM cart_items WHERE user_id = $1 AND sku_id IN ({})",
+                placeholders_from(2, bought.len())
+            ),
+            std::iter::once(Arg::from(order.member.id))
+                .chain(bought.into_iter().map(Arg::from))
+                .collect(),
+        );
+    }
+    // 5. The key, last: a concurrent twin that got here first makes this insert fail,
+    // and everything above rolls back.
+    let mut view = record.view(order.audience);
+    view.notices = quote.notices.clone();
+    let response = serde_json::to_string(&view).map_err(|e| StoreError::Other(e.to_string()))?;
+    batch.push(
+                "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    order.placed_by,
+                    order.key.as_str(),
+                    order.request_hash.as_str(),
+                    id,
+                    response.as_str(),
+                    order.now_ms,
+                ],
+            );
+    let stored = conn.execute_batch(batch).await;
+    match stored {
+        Ok(()) => Ok((Placed { record, response }, levels)),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CheckoutError::Replay {
+            stored_hash: String::new(),
+            response: String::new(),
+        }),
+        Err(err) => Err(err.into()),
     }
 }

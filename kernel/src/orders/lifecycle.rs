@@ -22,49 +22,54 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::money::{parse_fen, round_half_up};
 use crate::notify::{Channel, OutgoingMessage};
+use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
 use crate::uploads::{StagedImage, UploadKind, stage_image};
 
-/// Writes an outbox event for `$record` inside transaction `$tx` (K2: the event commits with
-/// what it reports, or not at all).
-macro_rules! write_event {
-    ($tx:ident, $kind:expr, $record:expr, $now:expr) => {{
-        let record: &$crate::orders::queries::OrderRecord = $record;
-        let payload = serde_json::json!({
-            "order_id": record.id,
-            "order_no": record.number(),
-            "member_id": record.member_id,
-            "region_id": record.region_id,
-            "manager_id": record.manager_id,
-            "status": record.status.as_str(),
-            "total_fen": record.total_fen,
-            "payment_method": record.payment_method.as_str(),
-        });
-        sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)")
-            .bind($kind)
-            .bind(record.id)
-            .bind(payload.to_string())
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-    }};
+/// Adds the outbox event for `record` to `batch` (K2: the event commits with what it reports,
+/// or not at all).
+pub(crate) fn push_event(batch: &mut Batch, kind: &str, record: &OrderRecord, now_ms: i64) {
+    let payload = serde_json::json!({
+        "order_id": record.id,
+        "order_no": record.number(),
+        "member_id": record.member_id,
+        "region_id": record.region_id,
+        "manager_id": record.manager_id,
+        "status": record.status.as_str(),
+        "total_fen": record.total_fen,
+        "payment_method": record.payment_method.as_str(),
+    });
+    batch.push(
+        "INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)",
+        args![kind, record.id, payload.to_string(), now_ms],
+    );
 }
-pub(crate) use write_event;
 
-/// Records one history entry inside a transaction.
-macro_rules! record_history {
-    ($tx:ident, $order_id:expr, $now:expr, $actor:expr, $action:expr, $from:expr, $to:expr, $remark:expr) => {
-        sqlx::query("INSERT INTO order_history (order_id, at, actor_id, action, from_status, to_status, remark) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind($order_id)
-            .bind($now)
-            .bind($actor)
-            .bind($action)
-            .bind($from.map(|s: OrderStatus| s.as_str()))
-            .bind($to.as_str())
-            .bind($remark)
-            .execute(&mut *$tx)
-            .await?;
-    };
+/// One step of an order's history, as `push_history` records it.
+pub(crate) struct Step<'a> {
+    pub order_id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub action: &'a str,
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub remark: &'a str,
+}
+
+/// Adds a history entry to `batch`.
+pub(crate) fn push_history(batch: &mut Batch, step: Step<'_>) {
+    batch.push(
+        "INSERT INTO order_history (order_id, at, actor_id, action, from_status, to_status, remark) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            step.order_id,
+            step.at,
+            step.actor_id,
+            step.action,
+            step.from.map(|s| s.as_str().to_owned()),
+            step.to.as_str(),
+            step.remark,
+        ],
+    );
 }
 
 impl Store {
@@ -117,17 +122,21 @@ impl Store {
                     seq,
                 });
             }
-            record_history!(
-                tx,
-                order_id,
-                now_ms,
-                actor_id,
-                action,
-                Some(from),
-                OrderStatus::Closed,
-                reason
+            let mut batch = Batch::default();
+            push_history(
+                &mut batch,
+                Step {
+                    order_id,
+                    at: now_ms,
+                    actor_id,
+                    action,
+                    from: Some(from),
+                    to: OrderStatus::Closed,
+                    remark: reason,
+                },
             );
-            write_event!(tx, "order.closed", &order, now_ms);
+            push_event(&mut batch, "order.closed", &order, now_ms);
+            tx.execute_batch(batch).await?;
             Ok::<_, StoreError>(Some(levels))
         })?;
         let Some(levels) = levels else {
@@ -714,7 +723,7 @@ impl Store {
             for line in by_sku {
                 let (mut reserved, mut backorder) = (line.reserved_qty, line.backorder_qty);
                 let level = if line.stock_delta > 0 {
-                    match super::stock::take_stock!(tx, line.sku_id, line.stock_delta)? {
+                    match super::stock::take_stock(&mut *tx, line.sku_id, line.stock_delta).await? {
                         super::stock::Take::Taken {
                             reserved: more,
                             backorder: owed,
@@ -784,25 +793,24 @@ impl Store {
                         ?;
                 }
             }
-            let history: Result<(), sqlx::Error> = async {
-                record_history!(
-                    tx,
-                    order.id,
-                    now_ms,
-                    Some(actor_id),
-                    "confirmed",
-                    Some(OrderStatus::PendingConfirmation),
-                    next,
-                    remark
-                );
-                let mut confirmed = order.clone();
-                confirmed.status = next;
-                confirmed.total_fen = total;
-                write_event!(tx, "order.confirmed", &confirmed, now_ms);
-                Ok(())
-            }
-            .await;
-            history?;
+            let mut batch = Batch::default();
+            push_history(
+                &mut batch,
+                Step {
+                    order_id: order.id,
+                    at: now_ms,
+                    actor_id: Some(actor_id),
+                    action: "confirmed",
+                    from: Some(OrderStatus::PendingConfirmation),
+                    to: next,
+                    remark,
+                },
+            );
+            let mut confirmed = order.clone();
+            confirmed.status = next;
+            confirmed.total_fen = total;
+            push_event(&mut batch, "order.confirmed", &confirmed, now_ms);
+            tx.execute_batch(batch).await?;
             Ok::<_, ApiError>(Some(levels))
         })?;
         let Some(levels) = levels else {
@@ -857,17 +865,21 @@ impl Store {
                 .rows_affected()
                 == 1;
             if released {
-                record_history!(
-                    tx,
-                    order.id,
-                    now_ms,
-                    Some(actor_id),
-                    "hold_released",
-                    Some(order.status),
-                    order.status,
-                    reason
+                let mut batch = Batch::default();
+                push_history(
+                    &mut batch,
+                    Step {
+                        order_id: order.id,
+                        at: now_ms,
+                        actor_id: Some(actor_id),
+                        action: "hold_released",
+                        from: Some(order.status),
+                        to: order.status,
+                        remark: reason,
+                    },
                 );
-                write_event!(tx, "order.hold_released", order, now_ms);
+                push_event(&mut batch, "order.hold_released", order, now_ms);
+                tx.execute_batch(batch).await?;
             }
             Ok::<_, StoreError>(())
         })
@@ -926,6 +938,7 @@ impl Store {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
+            let mut batch = Batch::default();
             if is_payment {
                 let paid_up = sqlx::query(
                     "UPDATE orders SET status = 'awaiting_dispatch' WHERE id = $1 AND status = 'pending_payment' AND paid_fen >= total_fen",
@@ -940,31 +953,36 @@ impl Store {
                 } else {
                     order.status
                 };
-                record_history!(
-                    tx,
-                    order.id,
-                    now_ms,
-                    Some(actor_id),
-                    "paid",
-                    Some(order.status),
-                    to,
-                    remark
+                push_history(
+                    &mut batch,
+                    Step {
+                        order_id: order.id,
+                        at: now_ms,
+                        actor_id: Some(actor_id),
+                        action: "paid",
+                        from: Some(order.status),
+                        to,
+                        remark,
+                    },
                 );
                 let mut paid = order.clone();
                 paid.status = to;
-                write_event!(tx, "order.paid", &paid, now_ms);
+                push_event(&mut batch, "order.paid", &paid, now_ms);
             } else {
-                record_history!(
-                    tx,
-                    order.id,
-                    now_ms,
-                    Some(actor_id),
-                    "receipt_uploaded",
-                    Some(order.status),
-                    order.status,
-                    remark
+                push_history(
+                    &mut batch,
+                    Step {
+                        order_id: order.id,
+                        at: now_ms,
+                        actor_id: Some(actor_id),
+                        action: "receipt_uploaded",
+                        from: Some(order.status),
+                        to: order.status,
+                        remark,
+                    },
                 );
             }
+            tx.execute_batch(batch).await?;
             Ok::<_, StoreError>(true)
         })
     }

@@ -3,6 +3,8 @@
 //! (see `store/cache.rs`). SKUs are taken in id order by the callers, so concurrent
 //! transactions on PostgreSQL never wait on each other in a cycle.
 
+use crate::store::batch::{Batch, RunBatch, args};
+
 /// What taking stock for a line came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
@@ -18,49 +20,57 @@ pub enum Take {
     Short { available: i64 },
 }
 
-/// Takes `$qty` of SKU `$sku_id` inside transaction `$tx`: all of it when the shelf holds it;
-/// otherwise, where the SKU allows backorders, what there is (the row locked first by a no-op
-/// update, so nobody moves it meanwhile) and the rest owed. Evaluates to
-/// `Result<Take, sqlx::Error>`.
-macro_rules! take_stock {
-    ($tx:ident, $sku_id:expr, $qty:expr) => {{
-        let sku_id: i64 = $sku_id;
-        let qty: i64 = $qty;
-        async {
-            use $crate::orders::stock::Take;
-            let full: Option<(i64, i64)> = sqlx::query_as(
-                "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 AND stock >= $2 RETURNING stock, stock_seq",
-            )
-            .bind(sku_id)
-            .bind(qty)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if let Some((stock, seq)) = full {
-                return Ok::<_, sqlx::Error>(Take::Taken { reserved: qty, backorder: 0, stock, seq });
-            }
-            let (stock, allow_backorder): (i64, bool) = sqlx::query_as(
-                "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, allow_backorder",
-            )
-            .bind(sku_id)
-            .fetch_one(&mut *$tx)
-            .await?;
-            let available = stock.max(0);
-            if !allow_backorder {
-                return Ok(Take::Short { available });
-            }
-            let (stock, seq): (i64, i64) = sqlx::query_as(
-                "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 RETURNING stock, stock_seq",
-            )
-            .bind(sku_id)
-            .bind(available)
-            .fetch_one(&mut *$tx)
-            .await?;
-            Ok(Take::Taken { reserved: available, backorder: qty - available, stock, seq })
-        }
-        .await
-    }};
+/// Takes `qty` of SKU `sku_id` inside the transaction on `conn`: all of it when the shelf
+/// holds it; otherwise, where the SKU allows backorders, what there is (the row locked first by
+/// a no-op update, so nobody moves it meanwhile) and the rest owed.
+pub(crate) async fn take_stock<C: RunBatch + Send>(
+    conn: &mut C,
+    sku_id: i64,
+    qty: i64,
+) -> Result<Take, sqlx::Error> {
+    let mut batch = Batch::default();
+    batch.push(
+        "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 AND stock >= $2 RETURNING stock, stock_seq",
+        args![sku_id, qty],
+    );
+    let full: Vec<(i64, i64)> = conn.fetch_batch(batch).await?;
+    if let Some(&(stock, seq)) = full.first() {
+        return Ok(Take::Taken {
+            reserved: qty,
+            backorder: 0,
+            stock,
+            seq,
+        });
+    }
+    let mut batch = Batch::default();
+    batch.push(
+        "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock, CAST(CASE WHEN allow_backorder THEN 1 ELSE 0 END AS BIGINT)",
+        args![sku_id],
+    );
+    let locked: Vec<(i64, i64)> = conn.fetch_batch(batch).await?;
+    let Some(&(stock, allow_backorder)) = locked.first() else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    let available = stock.max(0);
+    if allow_backorder == 0 {
+        return Ok(Take::Short { available });
+    }
+    let mut batch = Batch::default();
+    batch.push(
+        "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 RETURNING stock, stock_seq",
+        args![sku_id, available],
+    );
+    let taken: Vec<(i64, i64)> = conn.fetch_batch(batch).await?;
+    let Some(&(stock, seq)) = taken.first() else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    Ok(Take::Taken {
+        reserved: available,
+        backorder: qty - available,
+        stock,
+        seq,
+    })
 }
-pub(crate) use take_stock;
 
 /// Puts `$qty` of SKU `$sku_id` back on the shelf inside `$tx`. Evaluates to
 /// `Result<(stock, seq), sqlx::Error>`.
