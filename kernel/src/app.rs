@@ -135,6 +135,11 @@ async fn maintenance_loop(state: AppState) {
             Ok(closed) => tracing::info!(closed, "closed overdue orders"),
             Err(err) => tracing::error!(error = %err, "closing overdue orders failed"),
         }
+        match state.store.receive_overdue_orders(now).await {
+            Ok(0) => {}
+            Ok(received) => tracing::info!(received, "orders received automatically"),
+            Err(err) => tracing::error!(error = %err, "receiving overdue orders failed"),
+        }
         if round % 60 == 0 {
             if let Err(err) = state.store.prune_sessions(now).await {
                 tracing::warn!(error = %err, "pruning sessions failed");

@@ -182,10 +182,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::lifecycle::confirm))
         .routes(routes!(orders::lifecycle::reject))
         .routes(routes!(orders::lifecycle::release_hold))
+        // fulfilment
+        .routes(routes!(orders::fulfilment::dispatch))
+        .routes(routes!(orders::fulfilment::change_status))
+        .routes(routes!(orders::fulfilment::confirm_receipt))
+        .routes(routes!(orders::fulfilment::driver_orders))
+        .routes(routes!(orders::fulfilment::start_delivery))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))
                 .routes(routes!(orders::lifecycle::mark_paid))
+                .routes(routes!(orders::fulfilment::delivered))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         // backups

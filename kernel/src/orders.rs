@@ -8,6 +8,7 @@
 
 pub mod cart;
 pub mod checkout;
+pub mod fulfilment;
 pub mod lifecycle;
 pub mod queries;
 pub mod quote;
@@ -40,6 +41,8 @@ pub enum OrderStatus {
 pub enum Audience {
     Member,
     Business,
+    /// A driver, on the orders assigned to him (E3).
+    Driver,
 }
 
 impl OrderStatus {
@@ -76,7 +79,7 @@ impl OrderStatus {
             (OrderStatus::PendingConfirmation, Audience::Member) => "等待业务经理确认中",
             (OrderStatus::PendingConfirmation, Audience::Business) => "待确认",
             (OrderStatus::PendingPayment, _) => "待付款",
-            (OrderStatus::AwaitingDispatch, _) => "待发货",
+            (OrderStatus::AwaitingDispatch, Audience::Member | Audience::Business) => "待发货",
             (OrderStatus::InDelivery, Audience::Member) => "待收货",
             (OrderStatus::InDelivery, Audience::Business) => "发货中",
             (OrderStatus::ReadyForPickup, _) => "待自提",
@@ -85,7 +88,13 @@ impl OrderStatus {
             (OrderStatus::Completed, Audience::Member) => "订单已完成",
             (OrderStatus::Completed, Audience::Business) => "完成",
             (OrderStatus::Closed, Audience::Member) => "已关闭",
-            (OrderStatus::Closed, Audience::Business) => "关闭",
+            (OrderStatus::AwaitingDispatch, Audience::Driver) => "待送货",
+            (OrderStatus::InDelivery, Audience::Driver) => "送货中",
+            (OrderStatus::Received, Audience::Driver) => "已完成",
+            // The other states never reach a driver's list; he reads them as the business side.
+            (OrderStatus::PendingConfirmation, Audience::Driver) => "待确认",
+            (OrderStatus::Completed, Audience::Driver) => "完成",
+            (OrderStatus::Closed, _) => "关闭",
         }
     }
 }
@@ -259,11 +268,14 @@ pub enum OrderScope {
     Promoter { promoter_id: i64 },
     /// A member: his own.
     Member { member_id: i64 },
+    /// A driver: the orders assigned to him (E3); assignment only goes to the order's
+    /// region's drivers.
+    Driver { driver_id: i64 },
 }
 
 impl OrderScope {
     /// The widest scope the caller's roles give, or 403 for roles that see no orders
-    /// (drivers, verifiers and suppliers get theirs with fulfilment).
+    /// (verifiers see theirs through pickup codes; suppliers none).
     pub fn of(actor: &Actor) -> ApiResult<OrderScope> {
         if actor.is(Role::Admin) || actor.is(Role::CustomerService) {
             Ok(OrderScope::All)
@@ -279,6 +291,10 @@ impl OrderScope {
         } else if actor.is(Role::Member) {
             Ok(OrderScope::Member {
                 member_id: actor.user_id,
+            })
+        } else if actor.is(Role::Driver) {
+            Ok(OrderScope::Driver {
+                driver_id: actor.user_id,
             })
         } else {
             Err(ApiError::forbidden())
@@ -297,12 +313,18 @@ impl OrderScope {
             }
             OrderScope::Promoter { promoter_id } => order.promoter_id == Some(*promoter_id),
             OrderScope::Member { member_id } => order.member_id == *member_id,
+            OrderScope::Driver { driver_id } => order
+                .fulfilment
+                .driver
+                .as_ref()
+                .is_some_and(|d| d.id == *driver_id),
         }
     }
 
     pub fn audience(&self) -> Audience {
         match self {
             OrderScope::Member { .. } => Audience::Member,
+            OrderScope::Driver { .. } => Audience::Driver,
             _ => Audience::Business,
         }
     }

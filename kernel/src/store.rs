@@ -169,6 +169,7 @@ migrations! {
     8 => "0008_search_name_class",
     9 => "0009_search_on_shelf",
     10 => "0010_orders",
+    11 => "0011_fulfilment",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -221,6 +222,7 @@ pub const DATA_TABLES: &[&str] = &[
     "order_adjustments",
     "order_history",
     "order_payments",
+    "delivery_photos",
     "events",
     "idempotency_keys",
     "login_log",

@@ -31,6 +31,8 @@ pub enum UploadKind {
     ProductImage,
     /// A transfer receipt or a proof of payment, owned by the order's member (F1).
     PaymentProof,
+    /// A photo of a signed delivery note, owned by the order's member (E3).
+    DeliveryNote,
 }
 
 impl UploadKind {
@@ -40,6 +42,7 @@ impl UploadKind {
             UploadKind::Licence => "licence",
             UploadKind::ProductImage => "product",
             UploadKind::PaymentProof => "payment",
+            UploadKind::DeliveryNote => "delivery",
         }
     }
 }

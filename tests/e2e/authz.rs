@@ -24,6 +24,7 @@ enum Who {
     ManagerHaikou,
     ManagerSanya,
     DriverSanya,
+    DriverHaikou,
     Promoter,
     Verifier,
     Supplier,
@@ -33,7 +34,7 @@ enum Who {
     OtherSupplier,
 }
 
-const EVERYONE: [(Who, &str, Option<&str>); 12] = [
+const EVERYONE: [(Who, &str, Option<&str>); 13] = [
     (Who::Anon, "anon", None),
     (Who::Member, "member", Some(MEMBER)),
     (Who::Admin, "admin", Some(ADMIN)),
@@ -41,6 +42,7 @@ const EVERYONE: [(Who, &str, Option<&str>); 12] = [
     (Who::ManagerHaikou, "mgr_hk", Some(MANAGER_HAIKOU)),
     (Who::ManagerSanya, "mgr_sy", Some(MANAGER_SANYA)),
     (Who::DriverSanya, "driver_sy", Some(DRIVER_SANYA)),
+    (Who::DriverHaikou, "driver_hk", Some(DRIVER_HAIKOU)),
     (Who::Promoter, "promoter", Some(PROMOTER)),
     (Who::Verifier, "verifier", Some(VERIFIER)),
     (Who::Supplier, "supplier", Some(SUPPLIER)),
@@ -203,17 +205,23 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/cart/quick-order", Record::Cart, "*=403 anon=401 member=200"),
     ("POST /api/v1/orders/quote", Record::None, "*=403 anon=401 member=200"),
     ("POST /api/v1/orders", Record::None, "*=403 anon=401 member=201"),
-    ("GET /api/v1/orders", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200 waiting=200-"),
-    ("GET /api/v1/orders/{id}", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404"),
+    ("GET /api/v1/orders", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200 waiting=200- driver_sy=200- driver_hk=200-"),
+    ("GET /api/v1/orders/{id}", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
     ("GET /api/v1/admin/orders/export", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200 promoter=200"),
     // Each call below acts on an order of its own, placed just before it (see `World::path_for`).
-    ("POST /api/v1/orders/{id}/reorder", Record::Cart, "*=403 anon=401 member=200 admin=404 cs=404 mgr_hk=404 mgr_sy=404 promoter=404 waiting=404"),
-    ("POST /api/v1/orders/{id}/cancel", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404"),
-    ("POST /api/v1/orders/{id}/receipts", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404"),
-    ("POST /api/v1/admin/orders/{id}/confirm", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404"),
-    ("POST /api/v1/admin/orders/{id}/reject", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404"),
-    ("POST /api/v1/admin/orders/{id}/release-hold", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404"),
-    ("POST /api/v1/admin/orders/{id}/payments", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404"),
+    ("POST /api/v1/orders/{id}/reorder", Record::Cart, "*=403 anon=401 member=200 admin=404 cs=404 mgr_hk=404 mgr_sy=404 promoter=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/orders/{id}/cancel", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/orders/{id}/receipts", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/confirm", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/reject", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/release-hold", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/payments", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/dispatch", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/orders/{id}/status", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/orders/{id}/receive", Record::None, "*=403 anon=401 member=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("GET /api/v1/driver/orders", Record::None, "*=403 anon=401 driver_sy=200 driver_hk=200"),
+    ("POST /api/v1/driver/orders/{id}/start", Record::None, "*=403 anon=401 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
+    ("POST /api/v1/driver/orders/{id}/delivered", Record::None, "*=403 anon=401 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -304,6 +312,8 @@ enum Body {
     Order(Value),
     /// A payment form: an amount, a remark and a receipt picture.
     Payment,
+    /// A driver's photo of a signed delivery note.
+    DeliveryPhoto,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -547,13 +557,40 @@ impl World {
             .await?;
         anyhow::ensure!(status == StatusCode::CREATED, "{order}");
         let id = order["id"].as_i64().unwrap_or_default();
-        if template.ends_with("/payments") {
+        let confirmed_first = [
+            "/payments",
+            "/dispatch",
+            "/status",
+            "/receive",
+            "/start",
+            "/delivered",
+        ];
+        if confirmed_first.iter().any(|end| template.ends_with(end)) {
             let (status, body) = self
                 .app
                 .post(
                     &format!("/api/v1/admin/orders/{id}/confirm"),
                     Some(&admin),
                     &json!({}),
+                )
+                .await?;
+            anyhow::ensure!(status == StatusCode::OK, "{body}");
+        }
+        // Sent by express for the member to confirm; given to the 海口 driver for his routes.
+        let sent = if template.ends_with("/receive") {
+            Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF1" }))
+        } else if template.ends_with("/start") || template.ends_with("/delivered") {
+            Some(json!({ "method": "driver", "driver_id": self.haikou_driver_id }))
+        } else {
+            None
+        };
+        if let Some(sent) = sent {
+            let (status, body) = self
+                .app
+                .post(
+                    &format!("/api/v1/admin/orders/{id}/dispatch"),
+                    Some(&admin),
+                    &sent,
                 )
                 .await?;
             anyhow::ensure!(status == StatusCode::OK, "{body}");
@@ -670,6 +707,9 @@ impl World {
             || route == "POST /api/v1/admin/orders/{id}/payments"
         {
             return Ok(Some(Body::Payment));
+        }
+        if route == "POST /api/v1/driver/orders/{id}/delivered" {
+            return Ok(Some(Body::DeliveryPhoto));
         }
         if route == "POST /api/v1/orders" {
             return Ok(Some(Body::Order(
@@ -804,6 +844,12 @@ impl World {
             "PUT /api/v1/cart/items/{sku_id}" => Some(json!({ "qty": 20 })),
             "POST /api/v1/orders/quote" => Some(json!({ "delivery_method": "pickup" })),
             "POST /api/v1/admin/orders/{id}/reject" => Some(json!({ "reason": "缺货" })),
+            "POST /api/v1/admin/orders/{id}/dispatch" => {
+                Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF9" }))
+            }
+            "POST /api/v1/admin/orders/{id}/status" => {
+                Some(json!({ "status": "closed", "remark": "客户电话取消" }))
+            }
             "POST /api/v1/admin/orders/{id}/release-hold" => {
                 Some(json!({ "reason": "老客户，月底结清" }))
             }
@@ -906,6 +952,15 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                                     reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
                                         .file_name("r.png"),
                                 ),
+                        )
+                    }
+                    Some(Body::DeliveryPhoto) => {
+                        request = request.multipart(
+                            reqwest::multipart::Form::new().part(
+                                "photo",
+                                reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
+                                    .file_name("note.png"),
+                            ),
                         )
                     }
                     Some(Body::Png) => {

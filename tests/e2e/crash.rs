@@ -113,19 +113,8 @@ async fn audit(
     let store = Store::open(&database.url).await?;
     let stored: std::collections::HashSet<i64> = store
         .filter_order_ids(&OrderFilter {
-            scope: OrderScope::All,
-            status: None,
-            region_id: None,
-            member_id: None,
-            payment_method: None,
-            delivery_method: None,
-            credit_hold: None,
-            number_id: None,
-            text: None,
-            placed_from: None,
-            placed_before: None,
             limit: i64::MAX,
-            offset: 0,
+            ..OrderFilter::scoped(OrderScope::All)
         })
         .await?
         .into_iter()

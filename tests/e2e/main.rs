@@ -10,6 +10,7 @@ mod backup;
 mod catalog;
 mod conformance;
 mod crash;
+mod fulfilment;
 mod library;
 mod members;
 mod migrations;

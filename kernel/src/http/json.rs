@@ -64,3 +64,8 @@ fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;
     rest.split('`').next().map(str::to_owned)
 }
+
+/// A multipart form that cannot be read (truncated, over the size limit, badly encoded).
+pub fn unreadable_form(err: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::bad_request("invalid_form", format!("表单无法读取 (form: {err})"))
+}

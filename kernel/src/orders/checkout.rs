@@ -834,6 +834,7 @@ async fn place_in<C: RunBatch + Send>(
             to_status: status,
             remark: remark.to_owned(),
         }],
+        fulfilment: Default::default(),
     };
     super::lifecycle::push_event(&mut batch, "order.placed", &record, order.now_ms);
     for user_id in &order.confirmers {

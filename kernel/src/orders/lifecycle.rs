@@ -198,7 +198,7 @@ impl Store {
 /// Puts a line in a user's inbox after a commit. The event in the outbox is the durable record;
 /// the notification rules (and their channels) deliver from it when they land, so a failure
 /// here is logged, not fatal.
-async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
+pub(crate) async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
     let message = OutgoingMessage {
         channel: Channel::Inbox,
         recipient: user_id.to_string(),
@@ -968,6 +968,29 @@ impl Store {
                 let mut paid = order.clone();
                 paid.status = to;
                 push_event(&mut batch, "order.paid", &paid, now_ms);
+                // E9: received and now paid in full is completed.
+                let mut complete = Batch::default();
+                complete.push(
+                    "UPDATE orders SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'received' AND paid_fen >= total_fen RETURNING id",
+                    crate::store::batch::args![order.id, now_ms],
+                );
+                let completed: Vec<(i64,)> = tx.fetch_batch(complete).await?;
+                if !completed.is_empty() {
+                    push_history(
+                        &mut batch,
+                        Step {
+                            order_id: order.id,
+                            at: now_ms,
+                            actor_id: None,
+                            action: "completed",
+                            from: Some(OrderStatus::Received),
+                            to: OrderStatus::Completed,
+                            remark: "已收货且已付清 (received and paid in full)",
+                        },
+                    );
+                    paid.status = OrderStatus::Completed;
+                    push_event(&mut batch, "order.completed", &paid, now_ms);
+                }
             } else {
                 push_history(
                     &mut batch,
@@ -1006,14 +1029,18 @@ async fn payment_form(
     let mut amount = None;
     let mut remark = String::new();
     let mut proof = None;
-    let broken = |err: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request("invalid_form", format!("表单无法读取 (form: {err})"))
-    };
-    while let Some(field) = form.next_field().await.map_err(broken)? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(crate::http::json::unreadable_form)?
+    {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "amount_fen" => {
-                let text = field.text().await.map_err(broken)?;
+                let text = field
+                    .text()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?;
                 let value: i64 = text.trim().parse().map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_money",
@@ -1023,9 +1050,19 @@ async fn payment_form(
                 })?;
                 amount = Some(parse_fen(value, "amount_fen")?);
             }
-            "remark" => remark = field.text().await.map_err(broken)?.trim().to_owned(),
+            "remark" => {
+                remark = field
+                    .text()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?
+                    .trim()
+                    .to_owned()
+            }
             "proof" => {
-                let bytes = field.bytes().await.map_err(broken)?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?;
                 proof = Some(stage_image(
                     &app.config.data_dir,
                     UploadKind::PaymentProof,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
+use super::fulfilment::{Driver, Fulfilment, FulfilmentView, Shipment};
 use super::quote::{Adjustment, QuotedLine};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus, PaymentMethod, order_number};
 use crate::clock::rfc3339;
@@ -93,6 +94,7 @@ pub struct OrderRecord {
     pub adjustments: Vec<Adjustment>,
     pub payments: Vec<PaymentRecord>,
     pub history: Vec<HistoryEntry>,
+    pub fulfilment: Fulfilment,
 }
 
 /// An order as its reader sees it; `status_label` is in the reader's words (E9).
@@ -138,6 +140,9 @@ pub struct OrderView {
     pub closed_at: Option<String>,
     pub payments: Vec<PaymentRecord>,
     pub history: Vec<HistoryEntry>,
+    /// How it is sent and was received: driver (name, phone, plate) or carrier and tracking
+    /// number, and the photos of the signed delivery note (E7, E3).
+    pub fulfilment: FulfilmentView,
     /// What checkout changed in the cart (delisted goods dropped, quantities rounded to the
     /// pack); only in the answer to placing the order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -187,6 +192,7 @@ impl OrderRecord {
             closed_at: self.closed_at.map(rfc3339),
             payments: self.payments.clone(),
             history: self.history.clone(),
+            fulfilment: self.fulfilment.view(),
             notices: Vec::new(),
         }
     }
@@ -222,13 +228,28 @@ struct OrderRow {
     confirmed_by: Option<i64>,
     paid_at: Option<i64>,
     closed_at: Option<i64>,
+    driver_id: Option<i64>,
+    driver_name: Option<String>,
+    driver_phone: Option<String>,
+    driver_plate: Option<String>,
+    shipment: Option<String>,
+    carrier: String,
+    tracking_no: String,
+    expected_date: Option<String>,
+    dispatch_remark: String,
+    dispatched_at: Option<i64>,
+    received_at: Option<i64>,
+    completed_at: Option<i64>,
 }
 
 const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
     o.status, o.credit_hold, o.payment_method, o.delivery_method, o.address, o.remark, o.po_number, o.requested_date,
     o.goods_fen, o.shipping_fen, o.adjustments_fen, o.total_fen, o.paid_fen, o.weight_g, o.close_reason,
-    o.placed_at, o.confirmed_at, o.confirmed_by, o.paid_at, o.closed_at
-    FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id";
+    o.placed_at, o.confirmed_at, o.confirmed_by, o.paid_at, o.closed_at,
+    o.driver_id, d.name AS driver_name, d.phone AS driver_phone, d.vehicle_plate AS driver_plate,
+    o.shipment, o.carrier, o.tracking_no, o.expected_date, o.dispatch_remark, o.dispatched_at, o.received_at, o.completed_at
+    FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id
+    LEFT JOIN users d ON d.id = o.driver_id";
 
 #[derive(FromRow)]
 struct LineRow {
@@ -287,6 +308,7 @@ struct OrderParts {
     adjustments: Vec<AdjustmentRow>,
     history: Vec<HistoryRow>,
     payments: Vec<PaymentRow>,
+    photos: Vec<(i64, String)>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -332,6 +354,28 @@ impl OrderRow {
             adjustments: Vec::new(),
             payments: Vec::new(),
             history: Vec::new(),
+            fulfilment: Fulfilment {
+                shipment: match self.shipment.as_deref() {
+                    None => None,
+                    Some(text) => {
+                        Some(Shipment::from_db(text).ok_or_else(|| corrupt("shipment", text))?)
+                    }
+                },
+                driver: self.driver_id.map(|id| Driver {
+                    id,
+                    name: self.driver_name.unwrap_or_default(),
+                    phone: self.driver_phone.unwrap_or_default(),
+                    plate: self.driver_plate,
+                }),
+                carrier: self.carrier,
+                tracking_no: self.tracking_no,
+                expected_date: self.expected_date,
+                remark: self.dispatch_remark,
+                dispatched_at: self.dispatched_at,
+                received_at: self.received_at,
+                completed_at: self.completed_at,
+                photos: Vec::new(),
+            },
         })
     }
 }
@@ -377,6 +421,27 @@ pub struct OrderFilter {
     pub offset: i64,
 }
 
+impl OrderFilter {
+    /// Every order in `scope`, newest first, the first page of 50.
+    pub fn scoped(scope: OrderScope) -> OrderFilter {
+        OrderFilter {
+            scope,
+            status: None,
+            region_id: None,
+            member_id: None,
+            payment_method: None,
+            delivery_method: None,
+            credit_hold: None,
+            number_id: None,
+            text: None,
+            placed_from: None,
+            placed_before: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
 impl Store {
     /// One order with everything it carries.
     pub async fn order(&self, id: i64) -> StoreResult<Option<OrderRecord>> {
@@ -395,6 +460,7 @@ impl Store {
             adjustments,
             history,
             payments,
+            photos,
         } = on_pool!(self, |pool| {
             let rows = crate::store::id_list_query(&head, ids)
                 .build_query_as()
@@ -432,18 +498,32 @@ impl Store {
             .build_query_as()
             .fetch_all(pool)
             .await?;
+            let photos = crate::store::id_list_query(
+                "SELECT order_id, upload_key FROM delivery_photos WHERE order_id IN ",
+                ids,
+            )
+            .push(" ORDER BY order_id, seq")
+            .build_query_as()
+            .fetch_all(pool)
+            .await?;
             Ok::<_, sqlx::Error>(OrderParts {
                 rows,
                 lines,
                 adjustments,
                 history,
                 payments,
+                photos,
             })
         })?;
         let mut records = std::collections::HashMap::new();
         for row in rows {
             let record = row.into_record()?;
             records.insert(record.id, record);
+        }
+        for (order_id, key) in photos {
+            if let Some(order) = records.get_mut(&order_id) {
+                order.fulfilment.photos.push(key);
+            }
         }
         for row in lines {
             if let Some(order) = records.get_mut(&row.order_id) {
@@ -541,6 +621,9 @@ impl Store {
                 }
                 OrderScope::Member { member_id } => {
                     query.push(" AND o.member_id = ").push_bind(*member_id);
+                }
+                OrderScope::Driver { driver_id } => {
+                    query.push(" AND o.driver_id = ").push_bind(*driver_id);
                 }
             }
             if let Some(status) = filter.status {
@@ -731,7 +814,7 @@ pub async fn export(
 ) -> crate::error::ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let scope = OrderScope::of(&actor)?;
-    if matches!(scope, OrderScope::Member { .. }) {
+    if matches!(scope, OrderScope::Member { .. } | OrderScope::Driver { .. }) {
         return Err(crate::error::ApiError::forbidden());
     }
     let mut filter = query.filter(scope, 10_000)?;

@@ -1,0 +1,1020 @@
+//! From a confirmed order to goods signed for (E2–E4, E6, E7, E9). `TRANSITIONS` is E9's state
+//! machine as one table: every move an order can make, and who may make it. Each move here is
+//! checked against it, guarded by the status it expects (a concurrent move loses cleanly), and
+//! recorded with its history entry and outbox event in one transaction. An order received and
+//! fully paid completes in the same transaction as whichever of the two came last.
+
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::lifecycle::{Step, push_event, push_history, scoped_order, tell};
+use super::queries::{OrderFilter, OrderRecord, OrderView};
+use super::{Audience, OrderScope, OrderStatus};
+use crate::accounts::Role;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::store::batch::{Arg, Batch, RunBatch, args};
+use crate::store::{Store, StoreError, StoreResult, in_tx};
+use crate::uploads::{StagedImage, UploadKind, stage_image};
+
+/// How goods leave (E2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Shipment {
+    /// 司机配送: one of the region's drivers.
+    Driver,
+    /// 快递
+    Express,
+    /// 物流
+    Logistics,
+    /// 其他
+    Other,
+}
+
+impl Shipment {
+    pub const ALL: [Shipment; 4] = [
+        Shipment::Driver,
+        Shipment::Express,
+        Shipment::Logistics,
+        Shipment::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shipment::Driver => "driver",
+            Shipment::Express => "express",
+            Shipment::Logistics => "logistics",
+            Shipment::Other => "other",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<Shipment> {
+        Shipment::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Shipment::Driver => "司机配送",
+            Shipment::Express => "快递",
+            Shipment::Logistics => "物流",
+            Shipment::Other => "其他",
+        }
+    }
+}
+
+/// The driver of an order, as the member sees him (E7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Driver {
+    pub id: i64,
+    pub name: String,
+    pub phone: String,
+    pub plate: Option<String>,
+}
+
+/// How an order was sent and received, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fulfilment {
+    pub shipment: Option<Shipment>,
+    pub driver: Option<Driver>,
+    pub carrier: String,
+    pub tracking_no: String,
+    pub expected_date: Option<String>,
+    pub remark: String,
+    pub dispatched_at: Option<i64>,
+    pub received_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// Upload keys of the signed delivery note's photos, in upload order.
+    pub photos: Vec<String>,
+}
+
+/// What every reader of an order sees of its shipment (E7).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FulfilmentView {
+    pub shipment: Option<Shipment>,
+    pub shipment_label: Option<String>,
+    pub driver: Option<Driver>,
+    pub carrier: String,
+    pub tracking_no: String,
+    pub expected_date: Option<String>,
+    pub remark: String,
+    pub dispatched_at: Option<String>,
+    pub received_at: Option<String>,
+    pub completed_at: Option<String>,
+    /// The signed delivery note's photos (`GET` them with the reader's token).
+    pub delivery_photos: Vec<String>,
+}
+
+impl Fulfilment {
+    pub fn view(&self) -> FulfilmentView {
+        FulfilmentView {
+            shipment: self.shipment,
+            shipment_label: self.shipment.map(|s| s.label().to_owned()),
+            driver: self.driver.clone(),
+            carrier: self.carrier.clone(),
+            tracking_no: self.tracking_no.clone(),
+            expected_date: self.expected_date.clone(),
+            remark: self.remark.clone(),
+            dispatched_at: self.dispatched_at.map(rfc3339),
+            received_at: self.received_at.map(rfc3339),
+            completed_at: self.completed_at.map(rfc3339),
+            delivery_photos: self
+                .photos
+                .iter()
+                .map(|key| format!("/api/v1/uploads/{key}"))
+                .collect(),
+        }
+    }
+}
+
+/// Who makes a move, relative to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// Admin and customer service (E6).
+    Staff,
+    /// Whoever confirms the order (D5): the bound manager, else the region's managers.
+    Confirmer,
+    /// The driver assigned to the order.
+    AssignedDriver,
+    /// The order's member.
+    Member,
+    /// The kernel itself, on its clock.
+    System,
+}
+
+/// One row of the state machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    pub action: &'static str,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub by: &'static [Party],
+}
+
+use OrderStatus::{
+    AwaitingDispatch, Closed, Completed, InDelivery, PendingConfirmation, PendingPayment,
+    ReadyForPickup, Received,
+};
+use Party::{AssignedDriver, Confirmer, Member, Staff, System};
+
+const fn row(
+    action: &'static str,
+    from: OrderStatus,
+    to: OrderStatus,
+    by: &'static [Party],
+) -> Transition {
+    Transition {
+        action,
+        from,
+        to,
+        by,
+    }
+}
+
+/// E9: every move an order can make and who may make it. The ordering module's moves
+/// (confirm, reject, cancel, pay, time out) are here too, so the whole machine reads in one
+/// place.
+pub const TRANSITIONS: &[Transition] = &[
+    row(
+        "confirmed",
+        PendingConfirmation,
+        AwaitingDispatch,
+        &[Staff, Confirmer],
+    ),
+    row(
+        "confirmed",
+        PendingConfirmation,
+        PendingPayment,
+        &[Staff, Confirmer],
+    ),
+    row("rejected", PendingConfirmation, Closed, &[Staff, Confirmer]),
+    row("cancelled", PendingConfirmation, Closed, &[Member]),
+    row("timed_out", PendingConfirmation, Closed, &[System]),
+    row("timed_out", PendingPayment, Closed, &[System]),
+    row("paid", PendingPayment, AwaitingDispatch, &[Staff]),
+    // E2: a driver is assigned (the order waits for him: 待送货), or it is sent by carrier.
+    row(
+        "driver_assigned",
+        AwaitingDispatch,
+        AwaitingDispatch,
+        &[Staff, Confirmer],
+    ),
+    row(
+        "dispatched",
+        AwaitingDispatch,
+        InDelivery,
+        &[Staff, Confirmer],
+    ),
+    row(
+        "ready_for_pickup",
+        AwaitingDispatch,
+        ReadyForPickup,
+        &[Staff, Confirmer],
+    ),
+    // E3: the driver sets out, and his photos of the signed note mean received.
+    row(
+        "delivery_started",
+        AwaitingDispatch,
+        InDelivery,
+        &[AssignedDriver],
+    ),
+    row("delivered", AwaitingDispatch, Received, &[AssignedDriver]),
+    row("delivered", InDelivery, Received, &[AssignedDriver]),
+    // E4: without a driver, the member confirms, or the clock does.
+    row("receipt_confirmed", InDelivery, Received, &[Member]),
+    row("auto_received", InDelivery, Received, &[System]),
+    row("completed", Received, Completed, &[System]),
+    // E6: customer service moves any open order on, or closes it, with a remark.
+    row("status_changed", PendingPayment, AwaitingDispatch, &[Staff]),
+    row("status_changed", AwaitingDispatch, InDelivery, &[Staff]),
+    row("status_changed", AwaitingDispatch, ReadyForPickup, &[Staff]),
+    row("status_changed", InDelivery, AwaitingDispatch, &[Staff]),
+    row("status_changed", InDelivery, Received, &[Staff]),
+    row("status_changed", ReadyForPickup, Received, &[Staff]),
+    row("status_changed", Received, Completed, &[Staff]),
+    row("status_changed", PendingConfirmation, Closed, &[Staff]),
+    row("status_changed", PendingPayment, Closed, &[Staff]),
+    row("status_changed", AwaitingDispatch, Closed, &[Staff]),
+    row("status_changed", InDelivery, Closed, &[Staff]),
+    row("status_changed", ReadyForPickup, Closed, &[Staff]),
+];
+
+/// The parties `actor` is on `order`.
+pub fn parties(actor: &Actor, order: &OrderRecord) -> Vec<Party> {
+    let mut parties = Vec::new();
+    if actor.has(Permission::ConfirmAnyOrder) {
+        parties.push(Staff);
+    }
+    if super::lifecycle::may_confirm(actor, order) {
+        parties.push(Confirmer);
+    }
+    if actor.is(Role::Driver)
+        && order
+            .fulfilment
+            .driver
+            .as_ref()
+            .is_some_and(|d| d.id == actor.user_id)
+    {
+        parties.push(AssignedDriver);
+    }
+    if order.member_id == actor.user_id {
+        parties.push(Member);
+    }
+    parties
+}
+
+/// Whether `parties` may make `action` from the order's status to `to`.
+pub fn allowed(action: &str, from: OrderStatus, to: OrderStatus, parties: &[Party]) -> bool {
+    TRANSITIONS.iter().any(|t| {
+        t.action == action
+            && t.from == from
+            && t.to == to
+            && t.by.iter().any(|p| parties.contains(p))
+    })
+}
+
+/// 403 when the caller's parties may never make `action`; 409 (`invalid_transition`) when
+/// they may, but not from the order's current status.
+fn permit(
+    actor: &Actor,
+    order: &OrderRecord,
+    action: &str,
+    to: OrderStatus,
+    audience: Audience,
+) -> ApiResult<()> {
+    let parties = parties(actor, order);
+    if allowed(action, order.status, to, &parties) {
+        return Ok(());
+    }
+    let ever = TRANSITIONS
+        .iter()
+        .any(|t| t.action == action && t.by.iter().any(|p| parties.contains(p)));
+    if ever {
+        Err(invalid_transition(order, audience))
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+fn invalid_transition(order: &OrderRecord, audience: Audience) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "invalid_transition",
+        format!(
+            "订单当前状态为「{}」，不能进行此操作 (not allowed in this state)",
+            order.status.label(audience)
+        ),
+    )
+}
+
+/// One move of an order, as the store makes it.
+pub(crate) struct Move<'a> {
+    pub action: &'static str,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub actor_id: Option<i64>,
+    pub remark: &'a str,
+    /// Columns set with the status (names from this module, never from input).
+    pub set: Vec<(&'static str, Arg)>,
+    /// Delivery-note photos stored with the move (owned by the order's member, so he and the
+    /// staff who may see him read them).
+    pub photos: &'a [StagedImage],
+    pub now_ms: i64,
+}
+
+impl Store {
+    /// Makes `step` on `order` if it is still in `step.from`; `None` when someone else moved it
+    /// first. A move to received completes an order already paid in full (E9).
+    pub(crate) async fn move_order(
+        &self,
+        order: &OrderRecord,
+        step: Move<'_>,
+    ) -> StoreResult<Option<OrderRecord>> {
+        let moved = in_tx!(self, |tx| {
+            async {
+            let mut update = Batch::default();
+            let mut sql = String::from("UPDATE orders SET status = $1, updated_at = $2");
+            let mut values = args![step.to.as_str(), step.now_ms];
+            for (column, value) in &step.set {
+                values.push(value.clone());
+                sql.push_str(&format!(", {column} = ${}", values.len()));
+            }
+            values.push(Arg::from(order.id));
+            values.push(Arg::from(step.from.as_str()));
+            sql.push_str(&format!(
+                " WHERE id = ${} AND status = ${} RETURNING id, paid_fen, total_fen",
+                values.len() - 1,
+                values.len()
+            ));
+            update.push(sql, values);
+            let rows: Vec<(i64, i64, i64)> = tx.fetch_batch(update).await?;
+            let Some(&(_, paid_fen, total_fen)) = rows.first() else {
+                return Ok::<_, StoreError>(false);
+            };
+            let mut batch = Batch::default();
+            for (seq, photo) in step.photos.iter().enumerate() {
+                batch.push(
+                    "INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    args![
+                        photo.key.as_str(),
+                        order.member_id,
+                        photo.kind.as_str(),
+                        photo.content_type,
+                        photo.size_bytes,
+                        step.now_ms,
+                    ],
+                );
+                batch.push(
+                    "INSERT INTO delivery_photos (order_id, seq, upload_key, uploaded_by, at)
+                     VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM delivery_photos WHERE order_id = $1) + $2, $3, $4, $5)",
+                    args![
+                        order.id,
+                        i64::try_from(seq).unwrap_or(0),
+                        photo.key.as_str(),
+                        step.actor_id,
+                        step.now_ms,
+                    ],
+                );
+            }
+            let mut moved = order.clone();
+            moved.status = step.to;
+            push_history(
+                &mut batch,
+                Step {
+                    order_id: order.id,
+                    at: step.now_ms,
+                    actor_id: step.actor_id,
+                    action: step.action,
+                    from: Some(step.from),
+                    to: step.to,
+                    remark: step.remark,
+                },
+            );
+            push_event(&mut batch, &format!("order.{}", step.action), &moved, step.now_ms);
+            if step.to == Received && paid_fen >= total_fen {
+                batch.push(
+                    "UPDATE orders SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'received'",
+                    args![order.id, step.now_ms],
+                );
+                moved.status = Completed;
+                push_history(
+                    &mut batch,
+                    Step {
+                        order_id: order.id,
+                        at: step.now_ms,
+                        actor_id: None,
+                        action: "completed",
+                        from: Some(Received),
+                        to: Completed,
+                        remark: "已收货且已付清 (received and paid in full)",
+                    },
+                );
+                push_event(&mut batch, "order.completed", &moved, step.now_ms);
+            }
+            tx.execute_batch(batch).await?;
+            Ok(true)
+        }
+        .await
+        })?;
+        if !moved {
+            return Ok(None);
+        }
+        self.order(order.id).await
+    }
+
+    /// Receives what was sent without a driver and not confirmed by the member within
+    /// `auto_receive_days` (E4). Returns how many.
+    pub async fn receive_overdue_orders(&self, now_ms: i64) -> StoreResult<usize> {
+        let days = self.settings().await?.auto_receive_days;
+        let sent_by = now_ms - days * 86_400_000;
+        let ids: Vec<i64> = crate::store::on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM orders WHERE status = 'in_delivery' AND driver_id IS NULL AND dispatched_at <= $1 ORDER BY id LIMIT 500",
+            )
+            .bind(sent_by)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut received = 0;
+        for order in self.orders_with_details(&ids).await? {
+            let step = Move {
+                action: "auto_received",
+                from: InDelivery,
+                to: Received,
+                actor_id: None,
+                remark: "超过收货期限，系统自动确认收货 (received automatically)",
+                set: vec![("received_at", Arg::from(now_ms))],
+                photos: &[],
+                now_ms,
+            };
+            if self.move_order(&order, step).await?.is_some() {
+                received += 1;
+            }
+        }
+        Ok(received)
+    }
+}
+
+/// How an order leaves (E2): a driver of its region, or a carrier.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchInput {
+    pub method: Shipment,
+    /// With `driver`: one of the order's region's drivers.
+    pub driver_id: Option<i64>,
+    /// With express or logistics: the company (顺丰, 德邦 …).
+    #[serde(default)]
+    pub carrier: String,
+    #[serde(default)]
+    pub tracking_no: String,
+    /// Expected delivery, a shop date (`2026-12-03`).
+    pub expected_date: Option<String>,
+    #[serde(default)]
+    pub remark: String,
+}
+
+fn text(value: &str, field: &str, max: usize) -> ApiResult<String> {
+    crate::accounts::parse_text(value, field, max)
+}
+
+/// Send an order (E2): assign a driver of its region (the order then waits for him: 待送货),
+/// or hand it to express, logistics or another way with carrier and tracking number (发货中).
+/// The order's confirmer, admin or customer service.
+#[utoipa::path(post, path = "/admin/orders/{id}/dispatch", tag = "fulfilment", params(("id" = i64, Path)), request_body = DispatchInput,
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn dispatch(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<DispatchInput>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    let audience = scope.audience();
+    let carrier = text(&input.carrier, "carrier", 50)?;
+    let tracking_no = text(&input.tracking_no, "tracking_no", 50)?;
+    let remark = text(&input.remark, "remark", 200)?;
+    let expected_date = match input.expected_date.as_deref() {
+        None | Some("") => None,
+        Some(date) => Some(
+            crate::clock::parse_shop_date(date)
+                .map(crate::clock::shop_date_iso)
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "invalid_date",
+                        "expected_date",
+                        "expected_date: 日期格式为 2026-12-01 (a date like 2026-12-01)",
+                    )
+                })?,
+        ),
+    };
+    let now = app.clock.now_ms();
+    let (action, to, set) = if input.method == Shipment::Driver {
+        let driver_id = input.driver_id.ok_or_else(|| {
+            ApiError::invalid_field(
+                "driver_required",
+                "driver_id",
+                "driver_id: 请选择送货司机 (choose a driver)",
+            )
+        })?;
+        let region_drivers = match order.region_id {
+            Some(region) => app.store.region_staff(region, Role::Driver).await?,
+            None => Vec::new(),
+        };
+        if !region_drivers.contains(&driver_id) {
+            return Err(ApiError::invalid_field(
+                "unknown_driver",
+                "driver_id",
+                "driver_id: 不是该订单所属区域的司机 (not a driver of the order's region)",
+            ));
+        }
+        (
+            "driver_assigned",
+            AwaitingDispatch,
+            vec![
+                ("driver_id", Arg::from(driver_id)),
+                ("shipment", Arg::from(Shipment::Driver.as_str())),
+            ],
+        )
+    } else {
+        if matches!(input.method, Shipment::Express | Shipment::Logistics)
+            && (carrier.is_empty() || tracking_no.is_empty())
+        {
+            let field = if carrier.is_empty() {
+                "carrier"
+            } else {
+                "tracking_no"
+            };
+            return Err(ApiError::invalid_field(
+                "shipment_incomplete",
+                field,
+                format!("{field}: 快递或物流须填写公司和单号 (carrier and tracking number)"),
+            ));
+        }
+        (
+            "dispatched",
+            InDelivery,
+            vec![
+                ("driver_id", Arg::Int(None)),
+                ("shipment", Arg::from(input.method.as_str())),
+                ("dispatched_at", Arg::from(now)),
+            ],
+        )
+    };
+    permit(&actor, &order, action, to, audience)?;
+    let mut set = set;
+    set.extend([
+        ("carrier", Arg::from(carrier)),
+        ("tracking_no", Arg::from(tracking_no)),
+        ("expected_date", Arg::from(expected_date)),
+        ("dispatch_remark", Arg::from(remark.as_str())),
+    ]);
+    let moved = app
+        .store
+        .move_order(
+            &order,
+            Move {
+                action,
+                from: order.status,
+                to,
+                actor_id: Some(actor.user_id),
+                remark: &remark,
+                set,
+                photos: &[],
+                now_ms: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| invalid_transition(&order, audience))?;
+    let number = moved.number();
+    match &moved.fulfilment.driver {
+        Some(driver) if action == "driver_assigned" => {
+            tell(
+                &app.store,
+                driver.id,
+                "driver_assigned",
+                format!("您的订单{number}待送货，请及时办理出库和送货。"),
+                now,
+            )
+            .await;
+        }
+        _ => {
+            tell(
+                &app.store,
+                moved.member_id,
+                "order_dispatched",
+                format!("您的订单{number}正在发货中，司机或物流信息可在“待收货”中查看。"),
+                now,
+            )
+            .await;
+        }
+    }
+    Ok(Json(moved.view(audience)))
+}
+
+/// Which of his orders a driver lists.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DriverQuery {
+    /// `awaiting_dispatch` (待送货) or `in_delivery` (送货中); both when absent. `received`
+    /// lists what he delivered (已完成).
+    pub status: Option<OrderStatus>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// One stop on a driver's list (E3): where, whom to call, what to bring.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DriverStop {
+    pub id: i64,
+    pub number: String,
+    pub status: OrderStatus,
+    pub status_label: String,
+    pub member_name: String,
+    pub shop_name: Option<String>,
+    pub contact_name: String,
+    /// Tap to call.
+    pub phone: String,
+    /// One line, to copy into a map.
+    pub address: String,
+    pub remark: String,
+    pub requested_date: Option<String>,
+    pub payment_method_label: String,
+    /// What the driver collects on delivery (cash on delivery), in fen.
+    pub to_collect_fen: i64,
+    pub items: i64,
+    pub weight_g: i64,
+}
+
+impl DriverStop {
+    fn of(order: &OrderRecord) -> DriverStop {
+        let address = order
+            .address
+            .clone()
+            .unwrap_or_else(|| super::queries::OrderAddress {
+                province: String::new(),
+                city: String::new(),
+                district: String::new(),
+                detail: String::new(),
+                contact_name: order.member_name.clone(),
+                phone: String::new(),
+            });
+        DriverStop {
+            id: order.id,
+            number: order.number(),
+            status: order.status,
+            status_label: order.status.label(Audience::Driver).to_owned(),
+            member_name: order.member_name.clone(),
+            shop_name: order.shop_name.clone(),
+            contact_name: address.contact_name.clone(),
+            phone: address.phone.clone(),
+            address: format!(
+                "{}{}{}{}",
+                address.province, address.city, address.district, address.detail
+            ),
+            remark: order.remark.clone(),
+            requested_date: order.requested_date.clone(),
+            payment_method_label: order.payment_method.label().to_owned(),
+            to_collect_fen: if order.payment_method == super::PaymentMethod::CashOnDelivery {
+                (order.total_fen - order.paid_fen).max(0)
+            } else {
+                0
+            },
+            items: order.lines.iter().map(|l| l.line.qty).sum(),
+            weight_g: order.weight_g,
+        }
+    }
+}
+
+/// The driver console (E3): the orders assigned to me, oldest first.
+#[utoipa::path(get, path = "/driver/orders", tag = "fulfilment", params(DriverQuery),
+    responses((status = 200, body = Vec<DriverStop>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn driver_orders(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(query): Query<DriverQuery>,
+) -> ApiResult<Json<Vec<DriverStop>>> {
+    if !actor.is(Role::Driver) {
+        return Err(ApiError::forbidden());
+    }
+    let statuses = match query.status {
+        Some(status) => vec![status],
+        None => vec![AwaitingDispatch, InDelivery],
+    };
+    let mut stops = Vec::new();
+    for status in statuses {
+        let filter = OrderFilter {
+            status: Some(status),
+            limit: query.limit.unwrap_or(100).clamp(1, 200),
+            offset: query.offset.unwrap_or(0).max(0),
+            ..OrderFilter::scoped(OrderScope::Driver {
+                driver_id: actor.user_id,
+            })
+        };
+        stops.extend(
+            app.store
+                .list_orders(&filter)
+                .await?
+                .iter()
+                .map(DriverStop::of),
+        );
+    }
+    stops.sort_by_key(|s| s.id);
+    Ok(Json(stops))
+}
+
+/// Set out with an assigned order (E3): 待送货 → 送货中; the member sees 待收货 and the driver.
+#[utoipa::path(post, path = "/driver/orders/{id}/start", tag = "fulfilment", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn start_delivery(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, _) = scoped_order(&app, &actor, id).await?;
+    permit(
+        &actor,
+        &order,
+        "delivery_started",
+        InDelivery,
+        Audience::Driver,
+    )?;
+    let now = app.clock.now_ms();
+    let moved = app
+        .store
+        .move_order(
+            &order,
+            Move {
+                action: "delivery_started",
+                from: order.status,
+                to: InDelivery,
+                actor_id: Some(actor.user_id),
+                remark: "",
+                set: vec![("dispatched_at", Arg::from(now))],
+                photos: &[],
+                now_ms: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| invalid_transition(&order, Audience::Driver))?;
+    tell(
+        &app.store,
+        moved.member_id,
+        "order_dispatched",
+        format!(
+            "您的订单{}正在发货中，司机或物流信息可在“待收货”中查看。",
+            moved.number()
+        ),
+        now,
+    )
+    .await;
+    Ok(Json(moved.view(Audience::Driver)))
+}
+
+/// At most this many photos in one delivery.
+const MAX_PHOTOS: usize = 6;
+
+/// Deliver (E3): one or more photos (`photo` fields, JPEG/PNG/WebP) of the signed delivery
+/// note (出库签收单). The order is received at once: 已送达 for the business side, 已收货 for the
+/// member, with nothing for him to do; paid in full, it completes.
+#[utoipa::path(post, path = "/driver/orders/{id}/delivered", tag = "fulfilment", params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "one or more `photo` files, optional `remark`"),
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn delivered(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    mut form: Multipart,
+) -> ApiResult<Json<OrderView>> {
+    let (order, _) = scoped_order(&app, &actor, id).await?;
+    permit(&actor, &order, "delivered", Received, Audience::Driver)?;
+    let mut photos = Vec::new();
+    let mut remark = String::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(crate::http::json::unreadable_form)?
+    {
+        match field.name().unwrap_or("") {
+            "photo" => {
+                if photos.len() == MAX_PHOTOS {
+                    return Err(ApiError::invalid_field(
+                        "too_many_photos",
+                        "photo",
+                        format!("photo: 最多{MAX_PHOTOS}张 (at most {MAX_PHOTOS} photos)"),
+                    ));
+                }
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?;
+                photos.push(stage_image(
+                    &app.config.data_dir,
+                    UploadKind::DeliveryNote,
+                    &bytes,
+                    "photo",
+                )?);
+            }
+            "remark" => {
+                remark = field
+                    .text()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?
+            }
+            other => {
+                return Err(ApiError::invalid_field(
+                    "invalid_input",
+                    other,
+                    format!("{other}: 未知字段 (unknown field)"),
+                ));
+            }
+        }
+    }
+    if photos.is_empty() {
+        return Err(ApiError::invalid_field(
+            "photo_required",
+            "photo",
+            "photo: 请拍照上传签收单 (a photo of the signed delivery note)",
+        ));
+    }
+    let remark = text(&remark, "remark", 200)?;
+    let now = app.clock.now_ms();
+    let moved = app
+        .store
+        .move_order(
+            &order,
+            Move {
+                action: "delivered",
+                from: order.status,
+                to: Received,
+                actor_id: Some(actor.user_id),
+                remark: &remark,
+                set: vec![
+                    ("received_at", Arg::from(now)),
+                    (
+                        "dispatched_at",
+                        Arg::from(order.fulfilment.dispatched_at.unwrap_or(now)),
+                    ),
+                ],
+                photos: &photos,
+                now_ms: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| invalid_transition(&order, Audience::Driver))?;
+    for photo in photos {
+        photo.keep();
+    }
+    Ok(Json(moved.view(Audience::Driver)))
+}
+
+/// Confirm receipt of my order sent without a driver (E4): 待收货 → 已收货.
+#[utoipa::path(post, path = "/orders/{id}/receive", tag = "fulfilment", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn confirm_receipt(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    let audience = scope.audience();
+    permit(&actor, &order, "receipt_confirmed", Received, audience)?;
+    if order.fulfilment.driver.is_some() {
+        // The driver's photos are the receipt (E3): the member has nothing to confirm.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "driver_delivery",
+            "由司机送货的订单，司机上传签收单后自动收货 (the driver's photos confirm this order)",
+        ));
+    }
+    let now = app.clock.now_ms();
+    let moved = app
+        .store
+        .move_order(
+            &order,
+            Move {
+                action: "receipt_confirmed",
+                from: order.status,
+                to: Received,
+                actor_id: Some(actor.user_id),
+                remark: "",
+                set: vec![("received_at", Arg::from(now))],
+                photos: &[],
+                now_ms: now,
+            },
+        )
+        .await?
+        .ok_or_else(|| invalid_transition(&order, audience))?;
+    Ok(Json(moved.view(audience)))
+}
+
+/// A status change by customer service (E6).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    /// Required: every change says why.
+    pub remark: String,
+}
+
+/// Change an order's status (admin, customer service; E6), with a remark each time: move it on
+/// (shipping, received, completed) or close it (its reserved stock returns).
+#[utoipa::path(post, path = "/admin/orders/{id}/status", tag = "fulfilment", params(("id" = i64, Path)), request_body = StatusChange,
+    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn change_status(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<StatusChange>,
+) -> ApiResult<Json<OrderView>> {
+    let (order, scope) = scoped_order(&app, &actor, id).await?;
+    let audience = scope.audience();
+    let remark = input.remark.trim();
+    if remark.is_empty() || remark.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "reason_required",
+            "remark",
+            "remark: 请填写备注，最多200字 (a remark, at most 200 characters)",
+        ));
+    }
+    permit(&actor, &order, "status_changed", input.status, audience)?;
+    let now = app.clock.now_ms();
+    let moved = if input.status == Closed {
+        app.store
+            .close_order(
+                order.id,
+                order.status,
+                Some(actor.user_id),
+                "status_changed",
+                remark,
+                now,
+            )
+            .await?
+    } else {
+        let mut set = Vec::new();
+        match input.status {
+            InDelivery => set.push(("dispatched_at", Arg::from(now))),
+            Received => set.push(("received_at", Arg::from(now))),
+            Completed => set.push(("completed_at", Arg::from(now))),
+            _ => {}
+        }
+        app.store
+            .move_order(
+                &order,
+                Move {
+                    action: "status_changed",
+                    from: order.status,
+                    to: input.status,
+                    actor_id: Some(actor.user_id),
+                    remark,
+                    set,
+                    photos: &[],
+                    now_ms: now,
+                },
+            )
+            .await?
+    }
+    .ok_or_else(|| invalid_transition(&order, audience))?;
+    Ok(Json(moved.view(audience)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_but_completed_and_closed_has_a_way_on() {
+        for status in OrderStatus::ALL {
+            let onward = TRANSITIONS.iter().any(|t| t.from == status);
+            assert_eq!(onward, !matches!(status, Completed | Closed), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_assigned_driver_delivers_and_nobody_reopens_a_closed_order() {
+        assert!(allowed(
+            "delivered",
+            InDelivery,
+            Received,
+            &[AssignedDriver]
+        ));
+        assert!(!allowed("delivered", InDelivery, Received, &[Confirmer]));
+        assert!(!allowed("delivered", InDelivery, Received, &[Member]));
+        assert!(!TRANSITIONS.iter().any(|t| t.from == Closed));
+        assert!(!allowed("status_changed", Completed, Closed, &[Staff]));
+    }
+
+    #[test]
+    fn a_driver_never_confirms_or_prices() {
+        assert!(
+            TRANSITIONS
+                .iter()
+                .filter(|t| t.by.contains(&AssignedDriver))
+                .all(|t| matches!(t.action, "delivery_started" | "delivered"))
+        );
+    }
+}

@@ -1,0 +1,23 @@
+-- Fulfilment (E2–E4, E7, E9): how an order was sent, by whom, and when it was received and
+-- completed; the driver's photos of the signed delivery note.
+ALTER TABLE orders ADD COLUMN driver_id BIGINT REFERENCES users(id);
+-- driver | express | logistics | other; NULL until dispatched (or a driver assigned).
+ALTER TABLE orders ADD COLUMN shipment TEXT;
+ALTER TABLE orders ADD COLUMN carrier TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN tracking_no TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN expected_date TEXT;
+ALTER TABLE orders ADD COLUMN dispatch_remark TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN dispatched_at BIGINT;
+ALTER TABLE orders ADD COLUMN received_at BIGINT;
+ALTER TABLE orders ADD COLUMN completed_at BIGINT;
+CREATE INDEX orders_driver ON orders (driver_id, status);
+CREATE INDEX orders_in_delivery ON orders (status, dispatched_at);
+
+CREATE TABLE delivery_photos (
+    order_id    BIGINT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    seq         BIGINT NOT NULL,
+    upload_key  TEXT    NOT NULL REFERENCES uploads(key),
+    uploaded_by BIGINT NOT NULL REFERENCES users(id),
+    at          BIGINT NOT NULL,
+    PRIMARY KEY (order_id, seq)
+);

@@ -1,0 +1,469 @@
+//! Fulfilment (E2–E4, E6, E7, E9): each seed path end to end, every step made by the seed's
+//! role with its own token.
+
+use pifa_e2e::pifa_demo::*;
+use pifa_e2e::{Backend, TestApp, error_code, on_both_backends};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
+const HARD_HAT_RED: &str = "6901234500011";
+const GLOVES: &str = "6901234500042";
+
+fn id_of(order: &Value) -> i64 {
+    order["id"].as_i64().unwrap_or_default()
+}
+
+async fn user_id(app: &TestApp, token: &str) -> anyhow::Result<i64> {
+    let (_, me) = app.get("/api/v1/me", Some(token)).await?;
+    me["id"]
+        .as_i64()
+        .or_else(|| me["user"]["id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no id in {me}"))
+}
+
+/// The member orders cash on delivery, shipped; returns the order.
+async fn ship_order(app: &TestApp, member: &str, key: &str) -> anyhow::Result<Value> {
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(member)).await?;
+    let address = addresses[0]["id"].as_i64().unwrap_or_default();
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let gloves = app.sku_id(GLOVES).await?;
+    let body = json!({
+        "delivery_method": "ship",
+        "payment_method": "cash_on_delivery",
+        "address_id": address,
+        "lines": [{ "sku_id": red, "qty": 100 }, { "sku_id": gloves, "qty": 120 }],
+    });
+    let (status, order, _) = app.place_order(member, key, &body).await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+    Ok(order)
+}
+
+async fn photo(app: &TestApp, url: &str, token: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
+    let response = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    Ok((response.status(), response.bytes().await?.to_vec()))
+}
+
+/// The driver path (E2, E3, E7, E9): member orders → his manager changes a quantity and
+/// confirms → assigns the region's driver → the driver sets out and uploads two photos → the
+/// member sees 已收货 without doing anything, and both photos come back byte-identical to him
+/// and to staff; cash collected and marked paid, the order completes.
+async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let sanya_driver = app.login(DRIVER_SANYA, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let driver_id = user_id(&app, &driver).await?;
+    let sanya_driver_id = user_id(&app, &sanya_driver).await?;
+
+    let order = ship_order(&app, &member, "drive-1").await?;
+    let id = id_of(&order);
+    let (status, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({ "changes": [{ "line_no": 1, "qty": 80, "reason": "客户电话减量" }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "awaiting_dispatch");
+
+    // Before assignment the driver does not see it; a driver of another region cannot be
+    // assigned.
+    let (_, list) = app.get("/api/v1/driver/orders", Some(&driver)).await?;
+    assert!(
+        !list.to_string().contains(&format!("\"id\":{id}")),
+        "{list}"
+    );
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &json!({ "method": "driver", "driver_id": sanya_driver_id }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(error_code(&refused), "unknown_driver");
+    assert_eq!(refused["error"]["field"], "driver_id");
+
+    let (status, assigned) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &json!({ "method": "driver", "driver_id": driver_id, "remark": "上午送" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert_eq!(assigned["status"], "awaiting_dispatch");
+    assert_eq!(assigned["fulfilment"]["driver"]["name"], "张师傅");
+    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&driver)).await?;
+    assert!(
+        inbox.to_string().contains(&format!(
+            "您的订单{}待送货，请及时办理出库和送货。",
+            order["number"].as_str().unwrap_or("")
+        )),
+        "K1's driver notice: {inbox}"
+    );
+
+    // The driver's console: address and phone, in his words.
+    let (status, list) = app.get("/api/v1/driver/orders", Some(&driver)).await?;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let stop = list
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["id"] == id))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stop["status_label"], "待送货");
+    assert!(!stop["phone"].as_str().unwrap_or("").is_empty(), "{stop}");
+    assert!(
+        stop["address"].as_str().unwrap_or("").contains("海口"),
+        "{stop}"
+    );
+    assert_eq!(stop["to_collect_fen"], confirmed["total_fen"]);
+
+    // Scope: the 三亚 driver sees nothing of it; the driver may neither confirm nor reprice.
+    let (status, _) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&sanya_driver))
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/driver/orders/{id}/start"),
+            Some(&sanya_driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&driver),
+            &json!({ "changes": [{ "line_no": 1, "unit_price_fen": 1, "reason": "x" }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, started) = app
+        .post(
+            &format!("/api/v1/driver/orders/{id}/start"),
+            Some(&driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["status_label"], "送货中");
+    let (_, seen) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(seen["status_label"], "待收货");
+    assert_eq!(seen["fulfilment"]["driver"]["phone"], DRIVER_HAIKOU);
+    assert_eq!(seen["fulfilment"]["driver"]["plate"], "琼A·3K721");
+
+    // Two photos of the signed note; a file that is not an image is refused first.
+    let not_image = reqwest::multipart::Form::new().part(
+        "photo",
+        reqwest::multipart::Part::bytes(b"not a picture".to_vec()).file_name("a.png"),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
+        .bearer_auth(&driver)
+        .multipart(not_image)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let first = pifa_e2e::TINY_PNG.to_vec();
+    let mut second = pifa_e2e::TINY_PNG.to_vec();
+    second.extend_from_slice(b"-the second photo");
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(first.clone()).file_name("1.png"),
+        )
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(second.clone()).file_name("2.png"),
+        )
+        .text("remark", "已签收");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
+        .bearer_auth(&driver)
+        .multipart(form)
+        .send()
+        .await?;
+    let status = response.status();
+    let delivered: Value = response.json().await?;
+    assert_eq!(status, StatusCode::OK, "{delivered}");
+    assert_eq!(
+        delivered["status_label"], "已完成",
+        "the driver's word for it"
+    );
+
+    let (_, seen) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(seen["status"], "received");
+    assert_eq!(seen["status_label"], "已收货");
+    let (_, staff_view) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&service))
+        .await?;
+    assert_eq!(staff_view["status_label"], "已送达");
+    let urls: Vec<String> = seen["fulfilment"]["delivery_photos"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(urls.len(), 2, "{seen}");
+    for (url, expected) in urls.iter().zip([&first, &second]) {
+        for token in [&member, &service, &manager] {
+            let (status, bytes) = photo(&app, url, token).await?;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(&bytes, expected, "byte-identical");
+        }
+        let (status, _) = photo(&app, url, &sanya_driver).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    // A second delivery of a received order is refused.
+    let again = reqwest::multipart::Form::new().part(
+        "photo",
+        reqwest::multipart::Part::bytes(first.clone()).file_name("1.png"),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
+        .bearer_auth(&driver)
+        .multipart(again)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    // Cash collected: marked paid in full, the order completes (E9).
+    let total = seen["total_fen"].as_i64().unwrap_or_default();
+    let paid = reqwest::multipart::Form::new()
+        .text("amount_fen", total.to_string())
+        .text("remark", "司机代收现金");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
+        .bearer_auth(&service)
+        .multipart(paid)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, done) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["status_label"], "订单已完成");
+    let actions: Vec<&str> = done["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        actions,
+        [
+            "placed",
+            "confirmed",
+            "driver_assigned",
+            "delivery_started",
+            "delivered",
+            "paid",
+            "completed"
+        ]
+    );
+    let events = app.store.order_event_kinds(id).await?;
+    for kind in [
+        "order.driver_assigned",
+        "order.delivery_started",
+        "order.delivered",
+        "order.completed",
+    ] {
+        assert!(events.iter().any(|e| e == kind), "{kind} in {events:?}");
+    }
+    app.stop().await
+}
+on_both_backends!(
+    driver_delivery_sqlite,
+    driver_delivery_postgres,
+    driver_delivery
+);
+
+/// Express with the member's confirmation (E2, E4, E7), and the clock's receipt for an order
+/// nobody confirms (E4): still in delivery at N days minus a minute, received one tick after.
+#[tokio::test]
+async fn express_and_auto_receipt() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let mut ids = Vec::new();
+    for key in ["express-1", "express-2"] {
+        let order = ship_order(&app, &member, key).await?;
+        let id = id_of(&order);
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/admin/orders/{id}/confirm"),
+                Some(&manager),
+                &json!({}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(id);
+    }
+    let (first, second) = (ids[0], ids[1]);
+
+    // Express needs the carrier and the number.
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/admin/orders/{first}/dispatch"),
+            Some(&manager),
+            &json!({ "method": "express", "carrier": "顺丰" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "tracking_no");
+    for id in [first, second] {
+        let (status, sent) = app
+            .post(
+                &format!("/api/v1/admin/orders/{id}/dispatch"),
+                Some(&manager),
+                &json!({ "method": "express", "carrier": "顺丰", "tracking_no": format!("SF{id}"), "expected_date": "2026-12-05" }),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        assert_eq!(sent["status_label"], "发货中");
+    }
+    let (_, seen) = app
+        .get(&format!("/api/v1/orders/{first}"), Some(&member))
+        .await?;
+    assert_eq!(seen["status_label"], "待收货");
+    assert_eq!(seen["fulfilment"]["carrier"], "顺丰");
+    assert_eq!(seen["fulfilment"]["tracking_no"], format!("SF{first}"));
+    assert_eq!(seen["fulfilment"]["shipment_label"], "快递");
+    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
+    assert!(inbox.to_string().contains("正在发货中"), "{inbox}");
+
+    // No driver: the driver cannot deliver it; the member confirms the first himself.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/driver/orders/{first}/start"),
+            Some(&driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, received) = app
+        .post(
+            &format!("/api/v1/orders/{first}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{received}");
+    assert_eq!(received["status_label"], "已收货");
+    let (status, again) = app
+        .post(
+            &format!("/api/v1/orders/{first}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&again), "invalid_transition");
+
+    // The second: nobody confirms; the clock does after auto_receive_days (7).
+    let limit_ms = 7 * 86_400_000;
+    assert!(app.clock.advance_ms(limit_ms - 60_000));
+    assert_eq!(
+        app.store.receive_overdue_orders(app.clock.now_ms()).await?,
+        0
+    );
+    let (_, open) = app
+        .get(&format!("/api/v1/orders/{second}"), Some(&member))
+        .await?;
+    assert_eq!(open["status"], "in_delivery");
+    assert!(app.clock.advance_ms(60_000));
+    assert_eq!(
+        app.store.receive_overdue_orders(app.clock.now_ms()).await?,
+        1
+    );
+    let (_, received) = app
+        .get(&format!("/api/v1/orders/{second}"), Some(&member))
+        .await?;
+    assert_eq!(received["status"], "received");
+    assert_eq!(received["status_label"], "已收货");
+    app.stop().await
+}
+
+/// Customer service changes any order's status with a remark (E6); a remark is required and
+/// an illegal move is refused with a stable code; a manager may not.
+#[tokio::test]
+async fn service_changes_status_with_a_remark() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let order = ship_order(&app, &member, "status-1").await?;
+    let id = id_of(&order);
+    let path = format!("/api/v1/admin/orders/{id}/status");
+    let (status, refused) = app
+        .post(
+            &path,
+            Some(&service),
+            &json!({ "status": "in_delivery", "remark": " " }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "remark");
+    let (status, refused) = app
+        .post(
+            &path,
+            Some(&service),
+            &json!({ "status": "received", "remark": "跳过" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(error_code(&refused), "invalid_transition");
+    let (status, _) = app
+        .post(
+            &path,
+            Some(&manager),
+            &json!({ "status": "closed", "remark": "客户不要了" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, closed) = app
+        .post(
+            &path,
+            Some(&service),
+            &json!({ "status": "closed", "remark": "客户电话取消" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["status"], "closed");
+    let last = closed["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["action"], "status_changed");
+    assert_eq!(last["remark"], "客户电话取消");
+    app.stop().await
+}
