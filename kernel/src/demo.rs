@@ -198,6 +198,27 @@ pub async fn load(
         ..Settings::default()
     };
     store.save_settings(&settings, None, now_ms).await?;
+    let haikou = region_ids
+        .iter()
+        .find(|(name, _)| *name == "海口")
+        .map(|(_, id)| *id);
+    let verifier = store.user_id_by_phone("13800000041").await?;
+    store
+        .save_pickup_point(
+            None,
+            &crate::orders::pickup::PickupPointInput {
+                name: "海口金盘自提点".to_owned(),
+                address: "海南省海口市龙华区金盘工业区金盘路18号".to_owned(),
+                map_url:
+                    "https://uri.amap.com/marker?position=110.3255,20.0130&name=海口金盘自提点"
+                        .to_owned(),
+                phone: "0898-66668888".to_owned(),
+                region_id: haikou,
+                verifier_ids: verifier.into_iter().collect(),
+            },
+            now_ms,
+        )
+        .await?;
     load_catalogue(store, now_ms).await?;
     if size == DemoSize::Full {
         crate::demo_catalogue::load_wholesale_range(store, now_ms).await?;

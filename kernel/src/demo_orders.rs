@@ -158,7 +158,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                 requested_date: None,
                 from_cart: false,
                 now_ms: placed_at,
-                confirmers: Vec::new(),
+                told: Vec::new(),
             })
             .await;
         // Goods sold out by earlier demo orders are skipped, as a real checkout would refuse.

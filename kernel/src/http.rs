@@ -188,6 +188,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::fulfilment::confirm_receipt))
         .routes(routes!(orders::fulfilment::driver_orders))
         .routes(routes!(orders::fulfilment::start_delivery))
+        .routes(routes!(orders::pickup::list))
+        .routes(routes!(orders::pickup::create))
+        .routes(routes!(orders::pickup::update))
+        .routes(routes!(orders::pickup::ready))
+        .routes(routes!(orders::pickup::verify))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))

@@ -43,6 +43,19 @@ impl Store {
         })?)
     }
 
+    /// The enabled staff holding `role`, in any region (the admins).
+    pub async fn staff_with_role(&self, role: crate::accounts::Role) -> StoreResult<Vec<i64>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
+                 WHERE r.role = $1 AND u.disabled = FALSE ORDER BY r.user_id",
+            )
+            .bind(role.as_str())
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     pub async fn insert_region(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar(

@@ -170,6 +170,7 @@ migrations! {
     9 => "0009_search_on_shelf",
     10 => "0010_orders",
     11 => "0011_fulfilment",
+    12 => "0012_pickup",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -217,6 +218,8 @@ pub const DATA_TABLES: &[&str] = &[
     "sku_level_prices",
     "sku_price_breaks",
     "cart_items",
+    "pickup_points",
+    "pickup_verifiers",
     "orders",
     "order_lines",
     "order_adjustments",

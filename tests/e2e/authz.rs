@@ -222,6 +222,11 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/driver/orders", Record::None, "*=403 anon=401 driver_sy=200 driver_hk=200"),
     ("POST /api/v1/driver/orders/{id}/start", Record::None, "*=403 anon=401 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("POST /api/v1/driver/orders/{id}/delivered", Record::None, "*=403 anon=401 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
+    ("GET /api/v1/pickup-points", Record::None, "*=200 anon=401"),
+    ("POST /api/v1/admin/pickup-points", Record::None, "*=403 anon=401 admin=201"),
+    ("PUT /api/v1/admin/pickup-points/{id}", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/orders/{id}/ready-for-pickup", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/pickup/verify", Record::None, "*=403 anon=401 verifier=422"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -286,6 +291,7 @@ struct World {
     hard_hat_sku_id: i64,
     unit_id: i64,
     member_address_id: i64,
+    pickup_point_id: i64,
     waiting_id: i64,
     licence_key: String,
     promoter_id: i64,
@@ -400,6 +406,7 @@ impl World {
             .await?
             .first()
             .map_or(0, |a| a.id);
+        let pickup_point_id = app.store.pickup_points().await?.first().map_or(0, |p| p.id);
         let waiting = app.new_member(WAITING_PHONE).await?;
         let (status, profile) = app
             .put_profile(
@@ -523,6 +530,7 @@ impl World {
             hard_hat_sku_id,
             unit_id,
             member_address_id,
+            pickup_point_id,
             waiting_id,
             licence_key,
             promoter_id,
@@ -564,6 +572,7 @@ impl World {
             "/receive",
             "/start",
             "/delivered",
+            "/ready-for-pickup",
         ];
         if confirmed_first.iter().any(|end| template.ends_with(end)) {
             let (status, body) = self
@@ -619,6 +628,8 @@ impl World {
             self.hard_hat_sku_id
         } else if template.contains("/addresses/") {
             self.member_address_id
+        } else if template.contains("/pickup-points/") {
+            self.pickup_point_id
         } else if template.contains("/members/") {
             self.waiting_id
         } else if template.ends_with("/manager") {
@@ -847,6 +858,17 @@ impl World {
             "POST /api/v1/admin/orders/{id}/dispatch" => {
                 Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF9" }))
             }
+            "POST /api/v1/admin/orders/{id}/ready-for-pickup" => {
+                Some(json!({ "pickup_point_id": self.pickup_point_id }))
+            }
+            "POST /api/v1/pickup/verify" => Some(json!({ "code": "000000000000" })),
+            "POST /api/v1/admin/pickup-points" => Some(json!({
+                "name": format!("自提点{}", UNIQUE.fetch_add(1, Ordering::Relaxed)),
+                "address": "海口市秀英区",
+            })),
+            "PUT /api/v1/admin/pickup-points/{id}" => Some(json!({
+                "name": "海口金盘自提点", "address": "海南省海口市龙华区金盘工业区金盘路18号",
+            })),
             "POST /api/v1/admin/orders/{id}/status" => {
                 Some(json!({ "status": "closed", "remark": "客户电话取消" }))
             }

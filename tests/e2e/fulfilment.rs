@@ -467,3 +467,231 @@ async fn service_changes_status_with_a_remark() -> anyhow::Result<()> {
     assert_eq!(last["remark"], "客户电话取消");
     app.stop().await
 }
+
+/// Self-pickup (E5): the order waits at a point with a code only its member sees; another
+/// point's verifier, a second scan and a guessed code are refused, and guessing is
+/// rate-limited.
+#[tokio::test]
+async fn self_pickup_with_a_single_use_code() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let verifier = app.login(VERIFIER, PASSWORD).await?;
+    let (_, points) = app.get("/api/v1/pickup-points", Some(&member)).await?;
+    let jinpan = points[0]["id"].as_i64().unwrap_or_default();
+    assert_eq!(points[0]["name"], "海口金盘自提点");
+    assert!(
+        points[0]["map_url"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("https://")
+    );
+
+    // A second point in 三亚 with its own verifier.
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let sanya = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "三亚"))
+        .and_then(|r| r["id"].as_i64());
+    let (status, other) = app
+        .post(
+            "/api/v1/admin/staff",
+            Some(&admin),
+            &json!({ "name": "黎核销", "phone": "13800000042", "password": "verify2026", "roles": ["verifier"], "region_ids": [sanya] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other_id = other["id"].as_i64().unwrap_or_default();
+    let (status, point) = app
+        .post(
+            "/api/v1/admin/pickup-points",
+            Some(&admin),
+            &json!({ "name": "三亚自提点", "address": "三亚市吉阳区", "region_id": sanya, "verifier_ids": [other_id] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{point}");
+    let other_verifier = app.login("13800000042", "verify2026").await?;
+
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": red, "qty": 50 }] });
+    let (status, order, _) = app.place_order(&member, "pickup-1", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = id_of(&order);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (status, ready) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/ready-for-pickup"),
+            Some(&manager),
+            &json!({ "pickup_point_id": jinpan }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["status_label"], "待自提");
+    assert!(
+        ready["fulfilment"]["pickup_code"].is_null(),
+        "staff never see the code"
+    );
+
+    let (_, mine) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(mine["status_label"], "待自提");
+    assert_eq!(mine["fulfilment"]["pickup_point"]["name"], "海口金盘自提点");
+    let code = mine["fulfilment"]["pickup_code"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(code.len(), 12, "{mine}");
+    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
+    assert!(inbox.to_string().contains(&code), "{inbox}");
+
+    // Another point's verifier is refused; a guess is refused; then the right one hands out.
+    let (status, refused) = app
+        .post(
+            "/api/v1/pickup/verify",
+            Some(&other_verifier),
+            &json!({ "code": code }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(error_code(&refused), "wrong_pickup_point");
+    let guess = if code == "123456789012" {
+        "123456789013"
+    } else {
+        "123456789012"
+    };
+    let (status, refused) = app
+        .post(
+            "/api/v1/pickup/verify",
+            Some(&verifier),
+            &json!({ "code": guess }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&refused), "unknown_pickup_code");
+    let (status, picked) = app
+        .post(
+            "/api/v1/pickup/verify",
+            Some(&verifier),
+            &json!({ "code": code }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{picked}");
+    assert_eq!(picked["status_label"], "已送达");
+    let (_, mine) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(mine["status_label"], "已收货");
+    let (status, again) = app
+        .post(
+            "/api/v1/pickup/verify",
+            Some(&verifier),
+            &json!({ "code": code }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&again), "pickup_code_used");
+
+    // Guessing: ten wrong codes in the window, then even the right code waits.
+    for n in 0..9 {
+        let (status, _) = app
+            .post(
+                "/api/v1/pickup/verify",
+                Some(&verifier),
+                &json!({ "code": format!("99999999990{n}") }),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, limited) = app
+        .post(
+            "/api/v1/pickup/verify",
+            Some(&verifier),
+            &json!({ "code": code }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{limited}");
+    assert_eq!(error_code(&limited), "too_many_attempts");
+    app.stop().await
+}
+
+/// Pay first (E9, F1): a bank-transfer order waits in 待付款 after confirmation and cannot be
+/// sent until paid; paid, sent by logistics and confirmed by the member, it completes.
+#[tokio::test]
+async fn pay_first_then_dispatch() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "bank_transfer",
+        "address_id": addresses[0]["id"], "lines": [{ "sku_id": red, "qty": 100 }] });
+    let (status, order, _) = app.place_order(&member, "pay-first-1", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = id_of(&order);
+    let (_, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(confirmed["status_label"], "待付款");
+    let send = json!({ "method": "logistics", "carrier": "德邦物流", "tracking_no": "DB2026" });
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &send,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(error_code(&refused), "invalid_transition");
+
+    let total = confirmed["total_fen"].as_i64().unwrap_or_default();
+    let paid = reqwest::multipart::Form::new()
+        .text("amount_fen", total.to_string())
+        .text("remark", "工行到账");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
+        .bearer_auth(&service)
+        .multipart(paid)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, sent) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &send,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let (_, received) = app
+        .post(
+            &format!("/api/v1/orders/{id}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        received["status"], "completed",
+        "received and paid in full: {received}"
+    );
+    assert_eq!(received["status_label"], "订单已完成");
+    app.stop().await
+}

@@ -406,7 +406,7 @@ pub async fn place(
         now,
     )
     .await?;
-    let confirmers = super::lifecycle::confirmers(
+    let told = super::lifecycle::told_of_new_order(
         &app.store,
         purchase.member.manager_id,
         purchase.member.region_id,
@@ -415,7 +415,7 @@ pub async fn place(
     let placed = app
         .store
         .place_order(NewOrder {
-            confirmers,
+            told,
             placed_by: actor.user_id,
             key: key.clone(),
             request_hash: request_hash.clone(),
@@ -481,8 +481,9 @@ pub struct NewOrder {
     pub requested_date: Option<String>,
     pub from_cart: bool,
     pub now_ms: i64,
-    /// Who is told of the new order in the inbox (D5's confirmers), in the same transaction.
-    pub confirmers: Vec<i64>,
+    /// Who is told of the new order in the inbox (D5's confirmers, the region's drivers, the
+    /// admins), in the same transaction.
+    pub told: Vec<i64>,
 }
 
 /// A placed order and the response its key will replay.
@@ -837,7 +838,7 @@ async fn place_in<C: RunBatch + Send>(
         fulfilment: Default::default(),
     };
     super::lifecycle::push_event(&mut batch, "order.placed", &record, order.now_ms);
-    for user_id in &order.confirmers {
+    for user_id in &order.told {
         let notice = crate::notify::OutgoingMessage {
             channel: crate::notify::Channel::Inbox,
             recipient: user_id.to_string(),

@@ -91,6 +91,9 @@ pub struct Fulfilment {
     pub completed_at: Option<i64>,
     /// Upload keys of the signed delivery note's photos, in upload order.
     pub photos: Vec<String>,
+    /// Where a self-pickup order is collected, and its code (E5).
+    pub pickup_point: Option<super::pickup::PickupPoint>,
+    pub pickup_code: Option<String>,
 }
 
 /// What every reader of an order sees of its shipment (E7).
@@ -108,10 +111,13 @@ pub struct FulfilmentView {
     pub completed_at: Option<String>,
     /// The signed delivery note's photos (`GET` them with the reader's token).
     pub delivery_photos: Vec<String>,
+    pub pickup_point: Option<super::pickup::PickupPoint>,
+    /// The member's code to show at the pickup point; only he sees it.
+    pub pickup_code: Option<String>,
 }
 
 impl Fulfilment {
-    pub fn view(&self) -> FulfilmentView {
+    pub fn view(&self, audience: Audience) -> FulfilmentView {
         FulfilmentView {
             shipment: self.shipment,
             shipment_label: self.shipment.map(|s| s.label().to_owned()),
@@ -128,6 +134,11 @@ impl Fulfilment {
                 .iter()
                 .map(|key| format!("/api/v1/uploads/{key}"))
                 .collect(),
+            pickup_point: self.pickup_point.clone(),
+            pickup_code: self
+                .pickup_code
+                .clone()
+                .filter(|_| audience == Audience::Member),
         }
     }
 }
@@ -143,6 +154,8 @@ pub enum Party {
     AssignedDriver,
     /// The order's member.
     Member,
+    /// A verifier of the order's pickup point (E5).
+    PointVerifier,
     /// The kernel itself, on its clock.
     System,
 }
@@ -160,7 +173,7 @@ use OrderStatus::{
     AwaitingDispatch, Closed, Completed, InDelivery, PendingConfirmation, PendingPayment,
     ReadyForPickup, Received,
 };
-use Party::{AssignedDriver, Confirmer, Member, Staff, System};
+use Party::{AssignedDriver, Confirmer, Member, PointVerifier, Staff, System};
 
 const fn row(
     action: &'static str,
@@ -216,6 +229,8 @@ pub const TRANSITIONS: &[Transition] = &[
         ReadyForPickup,
         &[Staff, Confirmer],
     ),
+    // E5: the member's code, scanned at the point.
+    row("picked_up", ReadyForPickup, Received, &[PointVerifier]),
     // E3: the driver sets out, and his photos of the signed note mean received.
     row(
         "delivery_started",
@@ -280,7 +295,7 @@ pub fn allowed(action: &str, from: OrderStatus, to: OrderStatus, parties: &[Part
 
 /// 403 when the caller's parties may never make `action`; 409 (`invalid_transition`) when
 /// they may, but not from the order's current status.
-fn permit(
+pub(crate) fn permit(
     actor: &Actor,
     order: &OrderRecord,
     action: &str,
@@ -301,7 +316,7 @@ fn permit(
     }
 }
 
-fn invalid_transition(order: &OrderRecord, audience: Audience) -> ApiError {
+pub(crate) fn invalid_transition(order: &OrderRecord, audience: Audience) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "invalid_transition",

@@ -236,6 +236,23 @@ pub async fn confirmers(
         .collect())
 }
 
+/// Who hears of a new order in the inbox (E1, K1): its confirmers, the region's drivers (to
+/// plan the round) and the admins; each once.
+pub async fn told_of_new_order(
+    store: &Store,
+    manager_id: Option<i64>,
+    region_id: Option<i64>,
+) -> StoreResult<Vec<i64>> {
+    let mut told = confirmers(store, manager_id, region_id).await?;
+    if let Some(region) = region_id {
+        told.extend(store.region_staff(region, Role::Driver).await?);
+    }
+    told.extend(store.staff_with_role(Role::Admin).await?);
+    let mut seen = std::collections::HashSet::new();
+    told.retain(|id| seen.insert(*id));
+    Ok(told)
+}
+
 /// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
 /// (E6), a manager when the member is bound to him, or has no manager and lives in his region.
 pub fn may_confirm(actor: &Actor, order: &OrderRecord) -> bool {

@@ -192,7 +192,7 @@ impl OrderRecord {
             closed_at: self.closed_at.map(rfc3339),
             payments: self.payments.clone(),
             history: self.history.clone(),
-            fulfilment: self.fulfilment.view(),
+            fulfilment: self.fulfilment.view(audience),
             notices: Vec::new(),
         }
     }
@@ -240,6 +240,13 @@ struct OrderRow {
     dispatched_at: Option<i64>,
     received_at: Option<i64>,
     completed_at: Option<i64>,
+    pickup_point_id: Option<i64>,
+    pickup_name: Option<String>,
+    pickup_address: Option<String>,
+    pickup_map_url: Option<String>,
+    pickup_phone: Option<String>,
+    pickup_region_id: Option<i64>,
+    pickup_code: Option<String>,
 }
 
 const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
@@ -247,9 +254,11 @@ const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.s
     o.goods_fen, o.shipping_fen, o.adjustments_fen, o.total_fen, o.paid_fen, o.weight_g, o.close_reason,
     o.placed_at, o.confirmed_at, o.confirmed_by, o.paid_at, o.closed_at,
     o.driver_id, d.name AS driver_name, d.phone AS driver_phone, d.vehicle_plate AS driver_plate,
-    o.shipment, o.carrier, o.tracking_no, o.expected_date, o.dispatch_remark, o.dispatched_at, o.received_at, o.completed_at
+    o.shipment, o.carrier, o.tracking_no, o.expected_date, o.dispatch_remark, o.dispatched_at, o.received_at, o.completed_at,
+    o.pickup_point_id, p.name AS pickup_name, p.address AS pickup_address, p.map_url AS pickup_map_url, p.phone AS pickup_phone,
+    p.region_id AS pickup_region_id, o.pickup_code
     FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id
-    LEFT JOIN users d ON d.id = o.driver_id";
+    LEFT JOIN users d ON d.id = o.driver_id LEFT JOIN pickup_points p ON p.id = o.pickup_point_id";
 
 #[derive(FromRow)]
 struct LineRow {
@@ -375,6 +384,15 @@ impl OrderRow {
                 received_at: self.received_at,
                 completed_at: self.completed_at,
                 photos: Vec::new(),
+                pickup_point: self.pickup_point_id.map(|id| super::pickup::PickupPoint {
+                    id,
+                    name: self.pickup_name.unwrap_or_default(),
+                    address: self.pickup_address.unwrap_or_default(),
+                    map_url: self.pickup_map_url.unwrap_or_default(),
+                    phone: self.pickup_phone.unwrap_or_default(),
+                    region_id: self.pickup_region_id,
+                }),
+                pickup_code: self.pickup_code,
             },
         })
     }
