@@ -193,6 +193,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::pickup::update))
         .routes(routes!(orders::pickup::ready))
         .routes(routes!(orders::pickup::verify))
+        .routes(routes!(orders::paper::delivery_note))
+        .routes(routes!(orders::paper::picking_list))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))

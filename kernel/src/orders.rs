@@ -10,6 +10,7 @@ pub mod cart;
 pub mod checkout;
 pub mod fulfilment;
 pub mod lifecycle;
+pub mod paper;
 pub mod pickup;
 pub mod queries;
 pub mod quote;

@@ -227,6 +227,8 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/pickup-points/{id}", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/orders/{id}/ready-for-pickup", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
     ("POST /api/v1/pickup/verify", Record::None, "*=403 anon=401 verifier=422"),
+    ("GET /api/v1/orders/{id}/delivery-note", Record::None, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
+    ("GET /api/v1/admin/picking-list", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -651,6 +653,8 @@ impl World {
             .replace("{key}", key);
         if path.ends_with("/search") {
             format!("{path}?q=aqm")
+        } else if path.ends_with("/picking-list") {
+            format!("{path}?region_id={}&date=2026-12-01", self.haikou_id)
         } else if path.ends_with("/export") {
             format!("{path}?format=csv")
         } else {

@@ -695,3 +695,96 @@ async fn pay_first_then_dispatch() -> anyhow::Result<()> {
     assert_eq!(received["status_label"], "订单已完成");
     app.stop().await
 }
+
+async fn html(app: &TestApp, path: &str, token: &str) -> anyhow::Result<(StatusCode, String)> {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.text().await?;
+    if status == StatusCode::OK {
+        anyhow::ensure!(content_type.starts_with("text/html"), "{content_type}");
+    }
+    Ok((status, body))
+}
+
+/// Paper (E10): the delivery note carries the order, its lines and its number as a QR code
+/// (the same SVG the number encodes to), with the member's words escaped; the picking list
+/// of the region's day adds up each SKU across its orders.
+#[tokio::test]
+async fn delivery_note_and_picking_list() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let sanya_manager = app.login(MANAGER_SANYA, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let mut numbers = Vec::new();
+    for (key, qty) in [("paper-1", 100), ("paper-2", 50)] {
+        let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+            "address_id": addresses[0]["id"], "remark": "<script>alert(1)</script>",
+            "lines": [{ "sku_id": red, "qty": qty }] });
+        let (status, order, _) = app.place_order(&member, key, &body).await?;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        let id = id_of(&order);
+        let (status, _) = app
+            .post(
+                &format!("/api/v1/admin/orders/{id}/confirm"),
+                Some(&manager),
+                &json!({}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK);
+        numbers.push((id, order["number"].as_str().unwrap_or("").to_owned()));
+    }
+    let (id, number) = numbers[0].clone();
+    let (status, note) = html(
+        &app,
+        &format!("/api/v1/orders/{id}/delivery-note"),
+        &manager,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{note}");
+    assert!(note.contains("出库签收单"), "{note}");
+    assert!(note.contains(&number));
+    assert!(note.contains("AQM-001"), "the line's item number");
+    let qr = qrcode::QrCode::new(number.as_bytes())?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(120, 120)
+        .build();
+    assert!(note.contains(&qr), "the QR code encodes the order number");
+    assert!(!note.contains("<script>alert"), "the remark is escaped");
+    assert!(note.contains("&lt;script&gt;"));
+
+    let today = pifa::clock::shop_date_iso(app.clock.now_ms());
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let haikou = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "海口"))
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default();
+    let path = format!("/api/v1/admin/picking-list?region_id={haikou}&date={today}");
+    let (status, list) = html(&app, &path, &manager).await?;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    for (_, number) in &numbers {
+        assert!(list.contains(number.as_str()), "{number} in the list");
+    }
+    assert!(
+        list.contains("<td class=\"n\">150</td>"),
+        "100 + 50 hard hats: {list}"
+    );
+    let (status, _) = html(&app, &path, &sanya_manager).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await
+}
