@@ -195,11 +195,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::pickup::verify))
         .routes(routes!(orders::paper::delivery_note))
         .routes(routes!(orders::paper::picking_list))
+        .routes(routes!(orders::after_sales::list))
+        .routes(routes!(orders::after_sales::decide))
+        .routes(routes!(orders::after_sales::collected))
+        .routes(routes!(orders::after_sales::refund))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))
                 .routes(routes!(orders::lifecycle::mark_paid))
                 .routes(routes!(orders::fulfilment::delivered))
+                .routes(routes!(orders::after_sales::request))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         // backups

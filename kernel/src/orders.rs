@@ -6,6 +6,7 @@
 //! Who may touch which order is decided here once, in `OrderScope`; routes answer 404 for an
 //! order outside the caller's scope, as if it did not exist.
 
+pub mod after_sales;
 pub mod cart;
 pub mod checkout;
 pub mod fulfilment;

@@ -171,6 +171,7 @@ migrations! {
     10 => "0010_orders",
     11 => "0011_fulfilment",
     12 => "0012_pickup",
+    13 => "0013_after_sales",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -226,6 +227,9 @@ pub const DATA_TABLES: &[&str] = &[
     "order_history",
     "order_payments",
     "delivery_photos",
+    "after_sales",
+    "after_sale_photos",
+    "refunds",
     "events",
     "idempotency_keys",
     "login_log",

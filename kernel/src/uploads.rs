@@ -33,6 +33,8 @@ pub enum UploadKind {
     PaymentProof,
     /// A photo of a signed delivery note, owned by the order's member (E3).
     DeliveryNote,
+    /// A member's photo for an after-sales request (E8).
+    AfterSalePhoto,
 }
 
 impl UploadKind {
@@ -43,6 +45,7 @@ impl UploadKind {
             UploadKind::ProductImage => "product",
             UploadKind::PaymentProof => "payment",
             UploadKind::DeliveryNote => "delivery",
+            UploadKind::AfterSalePhoto => "after_sale",
         }
     }
 }

@@ -229,6 +229,11 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/pickup/verify", Record::None, "*=403 anon=401 verifier=422"),
     ("GET /api/v1/orders/{id}/delivery-note", Record::None, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
     ("GET /api/v1/admin/picking-list", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
+    ("POST /api/v1/orders/{id}/after-sales", Record::None, "*=403 anon=401 member=201 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("GET /api/v1/orders/{id}/after-sales", Record::None, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
+    ("POST /api/v1/admin/after-sales/{id}/decision", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
+    ("POST /api/v1/driver/after-sales/{id}/collected", Record::None, "*=403 anon=401 admin=200 cs=200 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
+    ("POST /api/v1/admin/after-sales/{id}/refund", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -322,6 +327,8 @@ enum Body {
     Payment,
     /// A driver's photo of a signed delivery note.
     DeliveryPhoto,
+    /// A member's request for a refund of money only.
+    AfterSale,
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -544,7 +551,8 @@ impl World {
     /// The path for one call: routes that act on an order get a fresh one each (placed by the
     /// member just before; confirmed first for a payment, on credit hold for a release).
     async fn path_for(&self, template: &str) -> anyhow::Result<String> {
-        let acts_on_order = template.contains("/orders/{id}/");
+        let on_request = template.contains("/after-sales/{id}/");
+        let acts_on_order = template.contains("/orders/{id}/") || on_request;
         if !acts_on_order {
             return Ok(self.path(template));
         }
@@ -575,8 +583,9 @@ impl World {
             "/start",
             "/delivered",
             "/ready-for-pickup",
+            "/after-sales",
         ];
-        if confirmed_first.iter().any(|end| template.ends_with(end)) {
+        if on_request || confirmed_first.iter().any(|end| template.ends_with(end)) {
             let (status, body) = self
                 .app
                 .post(
@@ -588,7 +597,8 @@ impl World {
             anyhow::ensure!(status == StatusCode::OK, "{body}");
         }
         // Sent by express for the member to confirm; given to the 海口 driver for his routes.
-        let sent = if template.ends_with("/receive") {
+        let received = on_request || template.ends_with("/after-sales");
+        let sent = if template.ends_with("/receive") || received {
             Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF1" }))
         } else if template.ends_with("/start") || template.ends_with("/delivered") {
             Some(json!({ "method": "driver", "driver_id": self.haikou_driver_id }))
@@ -606,7 +616,72 @@ impl World {
                 .await?;
             anyhow::ensure!(status == StatusCode::OK, "{body}");
         }
-        Ok(template.replace("{id}", &id.to_string()))
+        if received {
+            let (status, body) = self
+                .app
+                .post(
+                    &format!("/api/v1/orders/{id}/receive"),
+                    Some(&member),
+                    &json!({}),
+                )
+                .await?;
+            anyhow::ensure!(status == StatusCode::OK, "{body}");
+        }
+        if !on_request {
+            return Ok(template.replace("{id}", &id.to_string()));
+        }
+        // A fresh request: a return to collect, else a refund; approved for the later steps,
+        // on an order paid in full for a refund.
+        if template.ends_with("/refund") {
+            let (_, order) = self
+                .app
+                .get(&format!("/api/v1/orders/{id}"), Some(&admin))
+                .await?;
+            let paid = reqwest::multipart::Form::new()
+                .text("amount_fen", order["total_fen"].to_string())
+                .text("remark", "已收");
+            let response = self
+                .app
+                .client
+                .post(self.app.url(&format!("/api/v1/admin/orders/{id}/payments")))
+                .bearer_auth(&admin)
+                .multipart(paid)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == StatusCode::OK);
+        }
+        let kind = if template.ends_with("/collected") {
+            "return"
+        } else {
+            "refund"
+        };
+        let form = reqwest::multipart::Form::new()
+            .text("kind", kind)
+            .text("reason", "破损")
+            .text("lines", r#"[{"line_no":1,"qty":1}]"#);
+        let response = self
+            .app
+            .client
+            .post(self.app.url(&format!("/api/v1/orders/{id}/after-sales")))
+            .bearer_auth(&member)
+            .multipart(form)
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == StatusCode::CREATED);
+        let request: Value = response.json().await?;
+        let request_id = request["id"].as_i64().unwrap_or_default();
+        if !template.ends_with("/decision") {
+            let (status, body) = self
+                .app
+                .post(
+                    &format!("/api/v1/admin/after-sales/{request_id}/decision"),
+                    Some(&admin),
+                    &json!({ "approve": true }),
+                )
+                .await?;
+            anyhow::ensure!(status == StatusCode::OK, "{body}");
+        }
+        Ok(template.replace("{id}", &request_id.to_string()))
     }
 
     fn path(&self, template: &str) -> String {
@@ -725,6 +800,9 @@ impl World {
         }
         if route == "POST /api/v1/driver/orders/{id}/delivered" {
             return Ok(Some(Body::DeliveryPhoto));
+        }
+        if route == "POST /api/v1/orders/{id}/after-sales" {
+            return Ok(Some(Body::AfterSale));
         }
         if route == "POST /api/v1/orders" {
             return Ok(Some(Body::Order(
@@ -866,6 +944,8 @@ impl World {
                 Some(json!({ "pickup_point_id": self.pickup_point_id }))
             }
             "POST /api/v1/pickup/verify" => Some(json!({ "code": "000000000000" })),
+            "POST /api/v1/admin/after-sales/{id}/decision" => Some(json!({ "approve": true })),
+            "POST /api/v1/admin/after-sales/{id}/refund" => Some(json!({ "amount_fen": 1 })),
             "POST /api/v1/admin/pickup-points" => Some(json!({
                 "name": format!("自提点{}", UNIQUE.fetch_add(1, Ordering::Relaxed)),
                 "address": "海口市秀英区",
@@ -978,6 +1058,13 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                                     reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
                                         .file_name("r.png"),
                                 ),
+                        )
+                    }
+                    Some(Body::AfterSale) => {
+                        request = request.multipart(
+                            reqwest::multipart::Form::new()
+                                .text("kind", "refund")
+                                .text("reason", "少发了货"),
                         )
                     }
                     Some(Body::DeliveryPhoto) => {

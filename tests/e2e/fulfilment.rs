@@ -788,3 +788,215 @@ async fn delivery_note_and_picking_list() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await
 }
+
+/// After-sales (E8): a return with photos, approved by the order's manager, collected by a
+/// driver of the region (goods back on the shelf), refunded by customer service against what
+/// was paid; nobody refunds more than was paid.
+async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let sanya_driver = app.login(DRIVER_SANYA, PASSWORD).await?;
+    let order = ship_order(&app, &member, "return-1").await?;
+    let id = id_of(&order);
+    let (_, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    let send = json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF77" });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &send,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+
+    // Not before the goods arrived.
+    let early = reqwest::multipart::Form::new()
+        .text("kind", "return")
+        .text("reason", "破损")
+        .text("lines", r#"[{"line_no":1,"qty":40}]"#);
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/orders/{id}/after-sales")))
+        .bearer_auth(&member)
+        .multipart(early)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let (_, _) = app
+        .post(
+            &format!("/api/v1/orders/{id}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    let total = confirmed["total_fen"].as_i64().unwrap_or_default();
+    let paid = reqwest::multipart::Form::new()
+        .text("amount_fen", total.to_string())
+        .text("remark", "货到付款已收");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
+        .bearer_auth(&service)
+        .multipart(paid)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let red_price = confirmed["lines"][0]["line_total_fen"]
+        .as_i64()
+        .unwrap_or_default()
+        / confirmed["lines"][0]["qty"].as_i64().unwrap_or(1).max(1);
+    let refund = red_price * 40;
+    let request = reqwest::multipart::Form::new()
+        .text("kind", "return")
+        .text("reason", "40顶帽檐开裂")
+        .text("lines", r#"[{"line_no":1,"qty":40}]"#)
+        .text("amount_fen", refund.to_string())
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec()).file_name("crack.png"),
+        );
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/orders/{id}/after-sales")))
+        .bearer_auth(&member)
+        .multipart(request)
+        .send()
+        .await?;
+    let status = response.status();
+    let requested: Value = response.json().await?;
+    assert_eq!(status, StatusCode::CREATED, "{requested}");
+    assert_eq!(requested["status_label"], "待审核");
+    assert_eq!(requested["kind_label"], "退货");
+    let request_id = requested["id"].as_i64().unwrap_or_default();
+    let (_, marked) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(marked["after_sales_open"], true, "售后中");
+    let (status, photo_bytes) = photo(
+        &app,
+        requested["photos"][0].as_str().unwrap_or(""),
+        &manager,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(photo_bytes, pifa_e2e::TINY_PNG);
+
+    // Refund before the goods are back is refused; the driver may not decide.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/after-sales/{request_id}/decision"),
+            Some(&driver),
+            &json!({ "approve": true }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/admin/after-sales/{request_id}/decision"),
+            Some(&manager),
+            &json!({ "approve": true, "remark": "同意退货" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status_label"], "已同意");
+    let (status, early) = app
+        .post(
+            &format!("/api/v1/admin/after-sales/{request_id}/refund"),
+            Some(&service),
+            &json!({ "amount_fen": refund }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{early}");
+
+    let stock_before = red_stock(&app).await?;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/driver/after-sales/{request_id}/collected"),
+            Some(&sanya_driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, collected) = app
+        .post(
+            &format!("/api/v1/driver/after-sales/{request_id}/collected"),
+            Some(&driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{collected}");
+    assert_eq!(
+        red_stock(&app).await?,
+        stock_before + 40,
+        "returned goods are back on the shelf"
+    );
+
+    let (status, over) = app
+        .post(
+            &format!("/api/v1/admin/after-sales/{request_id}/refund"),
+            Some(&service),
+            &json!({ "amount_fen": total + 1 }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&over), "overpayment");
+    let (status, refunded) = app
+        .post(
+            &format!("/api/v1/admin/after-sales/{request_id}/refund"),
+            Some(&service),
+            &json!({ "amount_fen": refund, "remark": "原路退回" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{refunded}");
+    assert_eq!(refunded["status_label"], "已退款");
+    assert_eq!(refunded["refunded_fen"], refund);
+    let (_, done) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(done["refunded_fen"], refund);
+    assert_eq!(done["after_sales_open"], false);
+    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
+    assert!(inbox.to_string().contains("已退款"), "{inbox}");
+    let events = app.store.order_event_kinds(id).await?;
+    for kind in [
+        "order.after_sale_requested",
+        "order.after_sale_approved",
+        "order.after_sale_collected",
+        "order.after_sale_refunded",
+    ] {
+        assert!(events.iter().any(|e| e == kind), "{kind} in {events:?}");
+    }
+    app.stop().await
+}
+on_both_backends!(
+    return_with_refund_sqlite,
+    return_with_refund_postgres,
+    return_with_refund_and_stock_back
+);
+
+async fn red_stock(app: &TestApp) -> anyhow::Result<i64> {
+    let sku = app.sku_id(HARD_HAT_RED).await?;
+    let owners = app.store.sku_products(&[sku]).await?;
+    let product = app
+        .store
+        .product(owners.get(&sku).copied().unwrap_or_default())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no product"))?;
+    Ok(product
+        .skus
+        .iter()
+        .find(|s| s.id == sku)
+        .map_or(0, |s| s.stock))
+}

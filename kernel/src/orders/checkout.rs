@@ -806,6 +806,8 @@ async fn place_in<C: RunBatch + Send>(
         adjustments_fen: quote.adjustments_fen,
         total_fen: quote.total_fen,
         paid_fen: 0,
+        refunded_fen: 0,
+        after_sales_open: false,
         weight_g: quote.weight_g,
         close_reason: None,
         placed_at: order.now_ms,

@@ -83,6 +83,9 @@ pub struct OrderRecord {
     pub adjustments_fen: i64,
     pub total_fen: i64,
     pub paid_fen: i64,
+    pub refunded_fen: i64,
+    /// 售后中: an after-sales request is open (E9: a mark, not a state).
+    pub after_sales_open: bool,
     pub weight_g: i64,
     pub close_reason: Option<String>,
     pub placed_at: i64,
@@ -120,6 +123,9 @@ pub struct OrderView {
     /// Pay-first methods wait in 待付款 after confirmation.
     pub pays_first: bool,
     pub paid_fen: i64,
+    pub refunded_fen: i64,
+    /// 售后中: an after-sales request is open (a mark, not a state).
+    pub after_sales_open: bool,
     pub delivery_method: DeliveryMethod,
     pub delivery_method_label: String,
     pub address: Option<OrderAddress>,
@@ -172,6 +178,8 @@ impl OrderRecord {
             payment_method_label: self.payment_method.label().to_owned(),
             pays_first: self.payment_method.pays_first(),
             paid_fen: self.paid_fen,
+            refunded_fen: self.refunded_fen,
+            after_sales_open: self.after_sales_open,
             delivery_method: self.delivery_method,
             delivery_method_label: self.delivery_method.label().to_owned(),
             address: self.address.clone(),
@@ -247,6 +255,8 @@ struct OrderRow {
     pickup_phone: Option<String>,
     pickup_region_id: Option<i64>,
     pickup_code: Option<String>,
+    refunded_fen: i64,
+    after_sales_open: bool,
 }
 
 const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
@@ -256,7 +266,8 @@ const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.s
     o.driver_id, d.name AS driver_name, d.phone AS driver_phone, d.vehicle_plate AS driver_plate,
     o.shipment, o.carrier, o.tracking_no, o.expected_date, o.dispatch_remark, o.dispatched_at, o.received_at, o.completed_at,
     o.pickup_point_id, p.name AS pickup_name, p.address AS pickup_address, p.map_url AS pickup_map_url, p.phone AS pickup_phone,
-    p.region_id AS pickup_region_id, o.pickup_code
+    p.region_id AS pickup_region_id, o.pickup_code, o.refunded_fen,
+    EXISTS (SELECT 1 FROM after_sales a WHERE a.order_id = o.id AND a.status IN ('requested', 'approved', 'collected')) AS after_sales_open
     FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id
     LEFT JOIN users d ON d.id = o.driver_id LEFT JOIN pickup_points p ON p.id = o.pickup_point_id";
 
@@ -352,6 +363,8 @@ impl OrderRow {
             adjustments_fen: self.adjustments_fen,
             total_fen: self.total_fen,
             paid_fen: self.paid_fen,
+            refunded_fen: self.refunded_fen,
+            after_sales_open: self.after_sales_open,
             weight_g: self.weight_g,
             close_reason: self.close_reason,
             placed_at: self.placed_at,
