@@ -199,12 +199,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::after_sales::decide))
         .routes(routes!(orders::after_sales::collected))
         .routes(routes!(orders::after_sales::refund))
+        .routes(routes!(crate::catalog::reviews::of_product))
+        .routes(routes!(crate::catalog::reviews::queue))
+        .routes(routes!(crate::catalog::reviews::moderate))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))
                 .routes(routes!(orders::lifecycle::mark_paid))
                 .routes(routes!(orders::fulfilment::delivered))
                 .routes(routes!(orders::after_sales::request))
+                .routes(routes!(crate::catalog::reviews::create))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         // backups

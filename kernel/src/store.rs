@@ -172,6 +172,7 @@ migrations! {
     11 => "0011_fulfilment",
     12 => "0012_pickup",
     13 => "0013_after_sales",
+    14 => "0014_reviews",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -230,6 +231,8 @@ pub const DATA_TABLES: &[&str] = &[
     "after_sales",
     "after_sale_photos",
     "refunds",
+    "reviews",
+    "review_photos",
     "events",
     "idempotency_keys",
     "login_log",

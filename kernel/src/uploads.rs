@@ -35,6 +35,8 @@ pub enum UploadKind {
     DeliveryNote,
     /// A member's photo for an after-sales request (E8).
     AfterSalePhoto,
+    /// A member's photo in a review (C7): everyone's to see once the review is approved.
+    ReviewPhoto,
 }
 
 impl UploadKind {
@@ -46,6 +48,7 @@ impl UploadKind {
             UploadKind::PaymentProof => "payment",
             UploadKind::DeliveryNote => "delivery",
             UploadKind::AfterSalePhoto => "after_sale",
+            UploadKind::ReviewPhoto => "review",
         }
     }
 }
@@ -152,7 +155,8 @@ impl Store {
     }
 }
 
-/// An uploaded image: to its owner, and to staff who may review the owner (404 for anyone else).
+/// An uploaded image: to its owner, to staff who may review the owner, and a photo of an
+/// approved product review to everyone signed in (404 for anyone else).
 #[utoipa::path(get, path = "/uploads/{key}", tag = "uploads", params(("key" = String, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn read(
@@ -166,7 +170,9 @@ pub async fn read(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let allowed = upload.owner_id == actor.user_id
-        || crate::members::can_review(&app, &actor, upload.owner_id).await?;
+        || crate::members::can_review(&app, &actor, upload.owner_id).await?
+        || (upload.kind == UploadKind::ReviewPhoto.as_str()
+            && app.store.is_approved_review_photo(&upload.key).await?);
     if !allowed {
         return Err(ApiError::not_found());
     }

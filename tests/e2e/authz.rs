@@ -234,6 +234,10 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/after-sales/{id}/decision", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("POST /api/v1/driver/after-sales/{id}/collected", Record::None, "*=403 anon=401 admin=200 cs=200 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("POST /api/v1/admin/after-sales/{id}/refund", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404"),
+    ("POST /api/v1/orders/{id}/reviews", Record::None, "*=403 anon=401 member=201 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
+    ("GET /api/v1/products/{id}/reviews", Record::None, "*=200 anon=401"),
+    ("GET /api/v1/admin/reviews", Record::None, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/reviews/{id}/moderation", Record::None, "*=403 anon=401 admin=404 cs=404"),
     ("GET /api/v1/admin/backups", Record::Backup, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/backups", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/backups/{name}", Record::BackupFile, "*=403 anon=401 admin=200"),
@@ -329,6 +333,8 @@ enum Body {
     DeliveryPhoto,
     /// A member's request for a refund of money only.
     AfterSale,
+    /// A member's review of the product with this id.
+    Review(i64),
 }
 
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
@@ -584,6 +590,7 @@ impl World {
             "/delivered",
             "/ready-for-pickup",
             "/after-sales",
+            "/reviews",
         ];
         if on_request || confirmed_first.iter().any(|end| template.ends_with(end)) {
             let (status, body) = self
@@ -597,7 +604,8 @@ impl World {
             anyhow::ensure!(status == StatusCode::OK, "{body}");
         }
         // Sent by express for the member to confirm; given to the 海口 driver for his routes.
-        let received = on_request || template.ends_with("/after-sales");
+        let received =
+            on_request || template.ends_with("/after-sales") || template.ends_with("/reviews");
         let sent = if template.ends_with("/receive") || received {
             Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF1" }))
         } else if template.ends_with("/start") || template.ends_with("/delivered") {
@@ -804,6 +812,9 @@ impl World {
         if route == "POST /api/v1/orders/{id}/after-sales" {
             return Ok(Some(Body::AfterSale));
         }
+        if route == "POST /api/v1/orders/{id}/reviews" {
+            return Ok(Some(Body::Review(self.hard_hat_id)));
+        }
         if route == "POST /api/v1/orders" {
             return Ok(Some(Body::Order(
                 json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
@@ -946,6 +957,7 @@ impl World {
             "POST /api/v1/pickup/verify" => Some(json!({ "code": "000000000000" })),
             "POST /api/v1/admin/after-sales/{id}/decision" => Some(json!({ "approve": true })),
             "POST /api/v1/admin/after-sales/{id}/refund" => Some(json!({ "amount_fen": 1 })),
+            "POST /api/v1/admin/reviews/{id}/moderation" => Some(json!({ "approve": true })),
             "POST /api/v1/admin/pickup-points" => Some(json!({
                 "name": format!("自提点{}", UNIQUE.fetch_add(1, Ordering::Relaxed)),
                 "address": "海口市秀英区",
@@ -1058,6 +1070,14 @@ async fn every_route_checks_who_may_do_it_to_which_record() -> anyhow::Result<()
                                     reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
                                         .file_name("r.png"),
                                 ),
+                        )
+                    }
+                    Some(Body::Review(product_id)) => {
+                        request = request.multipart(
+                            reqwest::multipart::Form::new()
+                                .text("product_id", product_id.to_string())
+                                .text("rating", "5")
+                                .text("body", "结实耐用"),
                         )
                     }
                     Some(Body::AfterSale) => {

@@ -1000,3 +1000,107 @@ async fn red_stock(app: &TestApp) -> anyhow::Result<i64> {
         .find(|s| s.id == sku)
         .map_or(0, |s| s.stock))
 }
+
+/// Reviews (C7): only after the goods arrived, once per product and order; hidden until staff
+/// approve; then on the product page with the name shortened and the photo readable to all.
+#[tokio::test]
+async fn reviews_are_moderated_before_they_show() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let outsider = app.login(MANAGER_SANYA, PASSWORD).await?;
+    let order = ship_order(&app, &member, "review-1").await?;
+    let id = id_of(&order);
+    let product_id = order["lines"][0]["product_id"].as_i64().unwrap_or_default();
+    let review_form = |rating: &str| {
+        reqwest::multipart::Form::new()
+            .text("product_id", product_id.to_string())
+            .text("rating", rating.to_owned())
+            .text("body", "帽壳结实，戴着舒服")
+            .part(
+                "photo",
+                reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec()).file_name("hat.png"),
+            )
+    };
+    let post_review = |form: reqwest::multipart::Form| {
+        app.client
+            .post(app.url(&format!("/api/v1/orders/{id}/reviews")))
+            .bearer_auth(&member)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(
+        post_review(review_form("5")).await?.status(),
+        StatusCode::CONFLICT,
+        "not before receipt"
+    );
+    app.post(
+        &format!("/api/v1/admin/orders/{id}/confirm"),
+        Some(&manager),
+        &json!({}),
+    )
+    .await?;
+    app.post(
+        &format!("/api/v1/admin/orders/{id}/dispatch"),
+        Some(&manager),
+        &json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF5" }),
+    )
+    .await?;
+    app.post(
+        &format!("/api/v1/orders/{id}/receive"),
+        Some(&member),
+        &json!({}),
+    )
+    .await?;
+    let response = post_review(review_form("6")).await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = response.json().await?;
+    assert_eq!(refused["error"]["field"], "rating");
+    let response = post_review(review_form("4")).await?;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let review: Value = response.json().await?;
+    assert_eq!(review["status"], "pending");
+    assert_eq!(
+        post_review(review_form("4")).await?.status(),
+        StatusCode::CONFLICT,
+        "once per product"
+    );
+
+    let page = format!("/api/v1/products/{product_id}/reviews");
+    let (_, shown) = app.get(&page, Some(&outsider)).await?;
+    assert_eq!(shown["count"], 0, "pending reviews are not shown: {shown}");
+    let photo_url = review["photos"][0].as_str().unwrap_or("").to_owned();
+    assert_eq!(
+        photo(&app, &photo_url, &outsider).await?.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (_, queue) = app.get("/api/v1/admin/reviews", Some(&service)).await?;
+    assert!(queue.to_string().contains("帽壳结实"), "{queue}");
+    let review_id = review["id"].as_i64().unwrap_or_default();
+    let (status, approved) = app
+        .post(
+            &format!("/api/v1/admin/reviews/{review_id}/moderation"),
+            Some(&service),
+            &json!({ "approve": true }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let (_, shown) = app.get(&page, Some(&outsider)).await?;
+    assert_eq!(shown["count"], 1);
+    assert_eq!(shown["average_x10"], 40);
+    assert_eq!(shown["reviews"][0]["rating"], 4);
+    assert!(
+        shown["reviews"][0]["reviewer"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with('*')
+    );
+    let (status, bytes) = photo(&app, &photo_url, &outsider).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, pifa_e2e::TINY_PNG);
+    app.stop().await
+}

@@ -52,6 +52,8 @@ pub enum Permission {
     ConfirmOwnOrders,
     /// Record money received and release credit holds (F1, B6).
     SettleOrders,
+    /// Approve or reject members' reviews (C7).
+    ModerateReviews,
 }
 
 impl Permission {
@@ -72,7 +74,7 @@ impl Permission {
             AddMembers => matches!(role, Verifier),
             OwnGoods => role == Supplier,
             ReadStock => matches!(role, Admin | CustomerService),
-            ReviewMembers => matches!(role, Admin | CustomerService),
+            ReviewMembers | ModerateReviews => matches!(role, Admin | CustomerService),
             OrderOnBehalf => matches!(role, Admin | CustomerService | Manager | Promoter),
             ConfirmAnyOrder | SettleOrders => matches!(role, Admin | CustomerService),
             ConfirmOwnOrders => role == Manager,
