@@ -66,6 +66,27 @@ pub struct StagedImage {
 }
 
 impl StagedImage {
+    /// Adds the image's `uploads` row, owned by `owner_id`, to `batch`: it commits with the
+    /// record that refers to it.
+    pub(crate) fn push_row(
+        &self,
+        batch: &mut crate::store::batch::Batch,
+        owner_id: i64,
+        now_ms: i64,
+    ) {
+        batch.push(
+            "INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            crate::store::batch::args![
+                self.key.as_str(),
+                owner_id,
+                self.kind.as_str(),
+                self.content_type,
+                self.size_bytes,
+                now_ms,
+            ],
+        );
+    }
+
     pub fn keep(mut self) {
         self.kept = true;
     }
@@ -134,6 +155,32 @@ pub fn stage_image(
         path,
         kept: false,
     })
+}
+
+/// Photos one form may carry (a delivery note, an after-sales request, a review).
+pub const MAX_PHOTOS: usize = 6;
+
+/// Reads one `photo` field of a form into `photos`, checked and staged like any image; more
+/// than `MAX_PHOTOS` are refused.
+pub async fn stage_photo(
+    data_dir: &Path,
+    kind: UploadKind,
+    field: axum::extract::multipart::Field<'_>,
+    photos: &mut Vec<StagedImage>,
+) -> ApiResult<()> {
+    if photos.len() == MAX_PHOTOS {
+        return Err(ApiError::invalid_field(
+            "too_many_photos",
+            "photo",
+            format!("photo: 最多{MAX_PHOTOS}张 (at most {MAX_PHOTOS} photos)"),
+        ));
+    }
+    let bytes = field
+        .bytes()
+        .await
+        .map_err(crate::http::json::unreadable_form)?;
+    photos.push(stage_image(data_dir, kind, &bytes, "photo")?);
+    Ok(())
 }
 
 #[derive(Debug, FromRow)]

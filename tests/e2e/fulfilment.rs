@@ -173,14 +173,14 @@ async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
         "photo",
         reqwest::multipart::Part::bytes(b"not a picture".to_vec()).file_name("a.png"),
     );
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
-        .bearer_auth(&driver)
-        .multipart(not_image)
-        .send()
+    let (status, _) = app
+        .post_form(
+            &format!("/api/v1/driver/orders/{id}/delivered"),
+            &driver,
+            not_image,
+        )
         .await?;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let first = pifa_e2e::TINY_PNG.to_vec();
     let mut second = pifa_e2e::TINY_PNG.to_vec();
     second.extend_from_slice(b"-the second photo");
@@ -194,15 +194,13 @@ async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
             reqwest::multipart::Part::bytes(second.clone()).file_name("2.png"),
         )
         .text("remark", "已签收");
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
-        .bearer_auth(&driver)
-        .multipart(form)
-        .send()
+    let (status, delivered) = app
+        .post_form(
+            &format!("/api/v1/driver/orders/{id}/delivered"),
+            &driver,
+            form,
+        )
         .await?;
-    let status = response.status();
-    let delivered: Value = response.json().await?;
     assert_eq!(status, StatusCode::OK, "{delivered}");
     assert_eq!(
         delivered["status_label"], "已完成",
@@ -241,28 +239,28 @@ async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
         "photo",
         reqwest::multipart::Part::bytes(first.clone()).file_name("1.png"),
     );
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/driver/orders/{id}/delivered")))
-        .bearer_auth(&driver)
-        .multipart(again)
-        .send()
+    let (status, _) = app
+        .post_form(
+            &format!("/api/v1/driver/orders/{id}/delivered"),
+            &driver,
+            again,
+        )
         .await?;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::CONFLICT);
 
     // Cash collected: marked paid in full, the order completes (E9).
     let total = seen["total_fen"].as_i64().unwrap_or_default();
     let paid = reqwest::multipart::Form::new()
         .text("amount_fen", total.to_string())
         .text("remark", "司机代收现金");
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
-        .bearer_auth(&service)
-        .multipart(paid)
-        .send()
+    let (status, _) = app
+        .post_form(
+            &format!("/api/v1/admin/orders/{id}/payments"),
+            &service,
+            paid,
+        )
         .await?;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
     let (_, done) = app
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;
@@ -665,14 +663,14 @@ async fn pay_first_then_dispatch() -> anyhow::Result<()> {
     let paid = reqwest::multipart::Form::new()
         .text("amount_fen", total.to_string())
         .text("remark", "工行到账");
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
-        .bearer_auth(&service)
-        .multipart(paid)
-        .send()
+    let (status, _) = app
+        .post_form(
+            &format!("/api/v1/admin/orders/{id}/payments"),
+            &service,
+            paid,
+        )
         .await?;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
     let (status, sent) = app
         .post(
             &format!("/api/v1/admin/orders/{id}/dispatch"),
@@ -825,14 +823,10 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
         .text("kind", "return")
         .text("reason", "破损")
         .text("lines", r#"[{"line_no":1,"qty":40}]"#);
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/orders/{id}/after-sales")))
-        .bearer_auth(&member)
-        .multipart(early)
-        .send()
+    let (status, _) = app
+        .post_form(&format!("/api/v1/orders/{id}/after-sales"), &member, early)
         .await?;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::CONFLICT);
     let (_, _) = app
         .post(
             &format!("/api/v1/orders/{id}/receive"),
@@ -844,14 +838,14 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
     let paid = reqwest::multipart::Form::new()
         .text("amount_fen", total.to_string())
         .text("remark", "货到付款已收");
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/orders/{id}/payments")))
-        .bearer_auth(&service)
-        .multipart(paid)
-        .send()
+    let (status, _) = app
+        .post_form(
+            &format!("/api/v1/admin/orders/{id}/payments"),
+            &service,
+            paid,
+        )
         .await?;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
 
     let red_price = confirmed["lines"][0]["line_total_fen"]
         .as_i64()
@@ -867,15 +861,13 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
             "photo",
             reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec()).file_name("crack.png"),
         );
-    let response = app
-        .client
-        .post(app.url(&format!("/api/v1/orders/{id}/after-sales")))
-        .bearer_auth(&member)
-        .multipart(request)
-        .send()
+    let (status, requested) = app
+        .post_form(
+            &format!("/api/v1/orders/{id}/after-sales"),
+            &member,
+            request,
+        )
         .await?;
-    let status = response.status();
-    let requested: Value = response.json().await?;
     assert_eq!(status, StatusCode::CREATED, "{requested}");
     assert_eq!(requested["status_label"], "待审核");
     assert_eq!(requested["kind_label"], "退货");
@@ -920,7 +912,7 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
         .await?;
     assert_eq!(status, StatusCode::CONFLICT, "{early}");
 
-    let stock_before = red_stock(&app).await?;
+    let stock_before = app.stock_of(HARD_HAT_RED).await?;
     let (status, _) = app
         .post(
             &format!("/api/v1/driver/after-sales/{request_id}/collected"),
@@ -938,7 +930,7 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
         .await?;
     assert_eq!(status, StatusCode::OK, "{collected}");
     assert_eq!(
-        red_stock(&app).await?,
+        app.stock_of(HARD_HAT_RED).await?,
         stock_before + 40,
         "returned goods are back on the shelf"
     );
@@ -985,21 +977,6 @@ on_both_backends!(
     return_with_refund_postgres,
     return_with_refund_and_stock_back
 );
-
-async fn red_stock(app: &TestApp) -> anyhow::Result<i64> {
-    let sku = app.sku_id(HARD_HAT_RED).await?;
-    let owners = app.store.sku_products(&[sku]).await?;
-    let product = app
-        .store
-        .product(owners.get(&sku).copied().unwrap_or_default())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no product"))?;
-    Ok(product
-        .skus
-        .iter()
-        .find(|s| s.id == sku)
-        .map_or(0, |s| s.stock))
-}
 
 /// Reviews (C7): only after the goods arrived, once per product and order; hidden until staff
 /// approve; then on the product page with the name shortened and the photo readable to all.

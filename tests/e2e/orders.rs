@@ -27,21 +27,6 @@ async fn member_address(app: &TestApp, token: &str) -> anyhow::Result<i64> {
         .ok_or_else(|| anyhow::anyhow!("no address: {addresses}"))
 }
 
-async fn stock(app: &TestApp, barcode: &str) -> anyhow::Result<i64> {
-    let sku = app.sku_id(barcode).await?;
-    let owners = app.store.sku_products(&[sku]).await?;
-    let product = app
-        .store
-        .product(owners.get(&sku).copied().unwrap_or_default())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no product for {barcode}"))?;
-    Ok(product
-        .skus
-        .iter()
-        .find(|s| s.id == sku)
-        .map_or(0, |s| s.stock))
-}
-
 /// D1, D3, D5, N: cart → quote → checkout → confirmation with a changed quantity, as the member
 /// and his manager would do it, each with his own token.
 async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
@@ -54,7 +39,7 @@ async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
     let yellow = app.sku_id(HARD_HAT_YELLOW).await?;
     let coating = app.sku_id(COATING_GREY).await?;
     let address = member_address(&app, &member).await?;
-    let red_stock = stock(&app, HARD_HAT_RED).await?;
+    let red_stock = app.stock_of(HARD_HAT_RED).await?;
 
     // 订货 from the product page: two SKUs in one go; a second add adds up.
     let (status, cart) = app
@@ -156,7 +141,7 @@ async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
     let number = order["number"].as_str().unwrap_or_default().to_owned();
     assert_eq!(number.len(), 14, "date + six-digit sequence: {number}");
     assert!(number.starts_with(&pifa::clock::shop_date_compact(app.clock.now_ms())));
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, red_stock - 100);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, red_stock - 100);
     let (_, cart) = app.get("/api/v1/cart", Some(&member)).await?;
     assert_eq!(cart["lines"].as_array().map(Vec::len), Some(0), "{cart}");
     // The same key again: the same response, byte for byte, and still one order.
@@ -206,7 +191,7 @@ async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(red_line["qty"], 80);
     assert_eq!(red_line["line_total_fen"], 80 * 2576, "{red_line}");
     assert_eq!(red_line["reserved_qty"], 80);
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, red_stock - 80);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, red_stock - 80);
     let lines_total: i64 = confirmed["lines"]
         .as_array()
         .map(|l| l.iter().filter_map(|x| x["line_total_fen"].as_i64()).sum())
@@ -312,7 +297,7 @@ async fn conserved(app: &TestApp, shelf: &Shelf, admin: &str) -> anyhow::Result<
         offset += 200;
     }
     for (sku, _, barcode) in &shelf.skus {
-        let now = stock(app, barcode).await?;
+        let now = app.stock_of(barcode).await?;
         assert!(now >= 0, "stock of {barcode} went negative: {now}");
         assert_eq!(
             shelf.initial.get(sku).copied().unwrap_or_default(),
@@ -408,7 +393,7 @@ async fn one_key_one_order(backend: Backend) -> anyhow::Result<()> {
     };
     let member = app.login(MEMBER, PASSWORD).await?;
     let red = app.sku_id(HARD_HAT_RED).await?;
-    let before = stock(&app, HARD_HAT_RED).await?;
+    let before = app.stock_of(HARD_HAT_RED).await?;
     let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": red, "qty": 20 }] });
     let app = std::sync::Arc::new(app);
     let mut tasks = tokio::task::JoinSet::new();
@@ -426,7 +411,7 @@ async fn one_key_one_order(backend: Backend) -> anyhow::Result<()> {
     let app = std::sync::Arc::try_unwrap(app).map_err(|_| anyhow::anyhow!("app still shared"))?;
     let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
     assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, before - 20);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, before - 20);
 
     let app = app.restart().await?;
     let member = app.login(MEMBER, PASSWORD).await?;
@@ -440,7 +425,7 @@ async fn one_key_one_order(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(error_code(&refused), "idempotency_key_reused");
     let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
     assert_eq!(mine.as_array().map(Vec::len), Some(1));
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, before - 20);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, before - 20);
     app.stop().await
 }
 on_both_backends!(
@@ -457,7 +442,7 @@ async fn unconfirmed_orders_close_in_time(backend: Backend) -> anyhow::Result<()
     };
     let member = app.login(MEMBER, PASSWORD).await?;
     let red = app.sku_id(HARD_HAT_RED).await?;
-    let before = stock(&app, HARD_HAT_RED).await?;
+    let before = app.stock_of(HARD_HAT_RED).await?;
     let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": red, "qty": 50 }] });
     let (status, order, _) = app.place_order(&member, "clock-1", &body).await?;
     assert_eq!(status, StatusCode::CREATED, "{order}");
@@ -469,7 +454,7 @@ async fn unconfirmed_orders_close_in_time(backend: Backend) -> anyhow::Result<()
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;
     assert_eq!(open["status"], "pending_confirmation");
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, before - 50);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, before - 50);
     // One tick of the maintenance loop later (it runs every minute).
     assert!(app.clock.advance_ms(60_000));
     assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 1);
@@ -485,7 +470,7 @@ async fn unconfirmed_orders_close_in_time(backend: Backend) -> anyhow::Result<()
             .contains("超时未确认")
     );
     assert_eq!(
-        stock(&app, HARD_HAT_RED).await?,
+        app.stock_of(HARD_HAT_RED).await?,
         before,
         "closing gave the stock back"
     );
@@ -910,7 +895,7 @@ async fn extension_steps_adjust_quotes_and_orders() -> anyhow::Result<()> {
         return Ok(());
     };
     let member = app.login(MEMBER, PASSWORD).await?;
-    let before = stock(&app, HARD_HAT_RED).await?;
+    let before = app.stock_of(HARD_HAT_RED).await?;
     let (status, refused, _) = app.place_order(&member, "ext-2", &body).await?;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
     assert_eq!(error_code(&refused), "pricing_unavailable");
@@ -920,7 +905,7 @@ async fn extension_steps_adjust_quotes_and_orders() -> anyhow::Result<()> {
             .unwrap_or("")
             .contains("test-overflow")
     );
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, before);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, before);
     let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
     assert_eq!(mine.as_array().map(Vec::len), Some(0));
     app.stop().await
@@ -1015,7 +1000,7 @@ async fn unpaid_orders_close_in_time() -> anyhow::Result<()> {
     let member = app.login(MEMBER, PASSWORD).await?;
     let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
     let red = app.sku_id(HARD_HAT_RED).await?;
-    let before = stock(&app, HARD_HAT_RED).await?;
+    let before = app.stock_of(HARD_HAT_RED).await?;
     let (status, order, _) = app
         .place_order(&member, "unpaid-1", &json!({ "delivery_method": "pickup", "payment_method": "bank_transfer", "lines": [{ "sku_id": red, "qty": 30 }] }))
         .await?;
@@ -1043,7 +1028,7 @@ async fn unpaid_orders_close_in_time() -> anyhow::Result<()> {
             .unwrap_or("")
             .contains("超时未付款")
     );
-    assert_eq!(stock(&app, HARD_HAT_RED).await?, before);
+    assert_eq!(app.stock_of(HARD_HAT_RED).await?, before);
     app.stop().await
 }
 
@@ -1155,7 +1140,7 @@ async fn backorders_take_what_is_there_and_owe_the_rest() -> anyhow::Result<()> 
     assert_eq!(status, StatusCode::CREATED, "{order}");
     assert_eq!(order["lines"][0]["reserved_qty"], 5);
     assert_eq!(order["lines"][0]["backorder_qty"], 15);
-    assert_eq!(stock(&app, COATING_GREY).await?, 0);
+    assert_eq!(app.stock_of(COATING_GREY).await?, 0);
     let id = order["id"].as_i64().unwrap_or_default();
     let (status, _) = app
         .post(
@@ -1165,7 +1150,7 @@ async fn backorders_take_what_is_there_and_owe_the_rest() -> anyhow::Result<()> 
         )
         .await?;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(stock(&app, COATING_GREY).await?, 5);
+    assert_eq!(app.stock_of(COATING_GREY).await?, 5);
     app.stop().await
 }
 
@@ -1178,7 +1163,7 @@ async fn bad_checkouts_are_refused_by_name_and_change_nothing() -> anyhow::Resul
     };
     let member = app.login(MEMBER, PASSWORD).await?;
     let red = app.sku_id(HARD_HAT_RED).await?;
-    let before = stock(&app, HARD_HAT_RED).await?;
+    let before = app.stock_of(HARD_HAT_RED).await?;
     let line = json!([{ "sku_id": red, "qty": 10 }]);
     let base = |extra: Value| {
         let mut body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": line });
@@ -1274,7 +1259,7 @@ async fn bad_checkouts_are_refused_by_name_and_change_nothing() -> anyhow::Resul
         "nothing was ordered"
     );
     assert_eq!(
-        stock(&app, HARD_HAT_RED).await?,
+        app.stock_of(HARD_HAT_RED).await?,
         before,
         "no stock was taken"
     );

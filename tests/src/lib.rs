@@ -477,6 +477,44 @@ impl TestApp {
             .ok_or_else(|| anyhow!("no SKU with barcode {barcode}"))
     }
 
+    /// The shelf stock of the SKU with a demo barcode, as the store holds it.
+    pub async fn stock_of(&self, barcode: &str) -> anyhow::Result<i64> {
+        let sku = self.sku_id(barcode).await?;
+        let owners = self.store.sku_products(&[sku]).await?;
+        let product = self
+            .store
+            .product(owners.get(&sku).copied().unwrap_or_default())
+            .await?
+            .ok_or_else(|| anyhow!("no product for {barcode}"))?;
+        Ok(product
+            .skus
+            .iter()
+            .find(|s| s.id == sku)
+            .map_or(0, |s| s.stock))
+    }
+
+    /// Posts a multipart form as `token`; returns the status and the body as JSON.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
     /// Files under the data directory's uploads folder.
     pub fn upload_files(&self) -> Vec<String> {
         std::fs::read_dir(self.database.dir().join("uploads"))

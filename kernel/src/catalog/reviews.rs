@@ -18,7 +18,7 @@ use crate::orders::OrderStatus;
 use crate::orders::lifecycle::scoped_order;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
-use crate::uploads::{StagedImage, UploadKind, stage_image};
+use crate::uploads::{StagedImage, UploadKind, stage_photo};
 
 /// A review as a product page (or the moderation queue) shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -139,10 +139,7 @@ impl Store {
             };
             let mut batch = Batch::default();
             for (seq, photo) in photos.iter().enumerate() {
-                batch.push(
-                    "INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    args![photo.key.as_str(), review.member_id, photo.kind.as_str(), photo.content_type, photo.size_bytes, now_ms],
-                );
+                photo.push_row(&mut batch, review.member_id, now_ms);
                 batch.push(
                     "INSERT INTO review_photos (review_id, seq, upload_key) VALUES ($1, $2, $3)",
                     args![id, i64::try_from(seq).unwrap_or(0), photo.key.as_str()],
@@ -215,20 +212,13 @@ pub async fn create(
             }
             "body" => body = field.text().await.map_err(unreadable_form)?,
             "photo" => {
-                if photos.len() == 6 {
-                    return Err(ApiError::invalid_field(
-                        "too_many_photos",
-                        "photo",
-                        "photo: 最多6张 (at most 6 photos)",
-                    ));
-                }
-                let bytes = field.bytes().await.map_err(unreadable_form)?;
-                photos.push(stage_image(
+                stage_photo(
                     &app.config.data_dir,
                     UploadKind::ReviewPhoto,
-                    &bytes,
-                    "photo",
-                )?);
+                    field,
+                    &mut photos,
+                )
+                .await?;
             }
             other => {
                 return Err(ApiError::invalid_field(

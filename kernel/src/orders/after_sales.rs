@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::json::{ApiJson, unreadable_form};
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx, on_pool};
-use crate::uploads::{StagedImage, UploadKind, stage_image};
+use crate::uploads::{StagedImage, UploadKind, stage_photo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -258,10 +258,7 @@ impl Store {
             };
             let mut batch = Batch::default();
             for (seq, photo) in photos.iter().enumerate() {
-                batch.push(
-                    "INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    args![photo.key.as_str(), order.member_id, photo.kind.as_str(), photo.content_type, photo.size_bytes, now_ms],
-                );
+                photo.push_row(&mut batch, order.member_id, now_ms);
                 batch.push(
                     "INSERT INTO after_sale_photos (after_sale_id, seq, upload_key) VALUES ($1, $2, $3)",
                     args![id, i64::try_from(seq).unwrap_or(0), photo.key.as_str()],
@@ -416,20 +413,13 @@ pub async fn request(
                 amount_fen = crate::money::parse_fen(value, "amount_fen")?;
             }
             "photo" => {
-                if photos.len() == 6 {
-                    return Err(ApiError::invalid_field(
-                        "too_many_photos",
-                        "photo",
-                        "photo: 最多6张 (at most 6 photos)",
-                    ));
-                }
-                let bytes = field.bytes().await.map_err(unreadable_form)?;
-                photos.push(stage_image(
+                stage_photo(
                     &app.config.data_dir,
                     UploadKind::AfterSalePhoto,
-                    &bytes,
-                    "photo",
-                )?);
+                    field,
+                    &mut photos,
+                )
+                .await?;
             }
             other => {
                 return Err(ApiError::invalid_field(

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx};
-use crate::uploads::{StagedImage, UploadKind, stage_image};
+use crate::uploads::{StagedImage, UploadKind, stage_photo};
 
 /// How goods leave (E2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -373,17 +373,7 @@ impl Store {
             };
             let mut batch = Batch::default();
             for (seq, photo) in step.photos.iter().enumerate() {
-                batch.push(
-                    "INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    args![
-                        photo.key.as_str(),
-                        order.member_id,
-                        photo.kind.as_str(),
-                        photo.content_type,
-                        photo.size_bytes,
-                        step.now_ms,
-                    ],
-                );
+                photo.push_row(&mut batch, order.member_id, step.now_ms);
                 batch.push(
                     "INSERT INTO delivery_photos (order_id, seq, upload_key, uploaded_by, at)
                      VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM delivery_photos WHERE order_id = $1) + $2, $3, $4, $5)",
@@ -790,9 +780,6 @@ pub async fn start_delivery(
     Ok(Json(moved.view(Audience::Driver)))
 }
 
-/// At most this many photos in one delivery.
-const MAX_PHOTOS: usize = 6;
-
 /// Deliver (E3): one or more photos (`photo` fields, JPEG/PNG/WebP) of the signed delivery
 /// note (出库签收单). The order is received at once: 已送达 for the business side, 已收货 for the
 /// member, with nothing for him to do; paid in full, it completes.
@@ -816,23 +803,13 @@ pub async fn delivered(
     {
         match field.name().unwrap_or("") {
             "photo" => {
-                if photos.len() == MAX_PHOTOS {
-                    return Err(ApiError::invalid_field(
-                        "too_many_photos",
-                        "photo",
-                        format!("photo: 最多{MAX_PHOTOS}张 (at most {MAX_PHOTOS} photos)"),
-                    ));
-                }
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(crate::http::json::unreadable_form)?;
-                photos.push(stage_image(
+                stage_photo(
                     &app.config.data_dir,
                     UploadKind::DeliveryNote,
-                    &bytes,
-                    "photo",
-                )?);
+                    field,
+                    &mut photos,
+                )
+                .await?;
             }
             "remark" => {
                 remark = field

@@ -187,6 +187,15 @@ async fn checked_point(app: &AppState, input: &PickupPointInput) -> ApiResult<()
     Ok(())
 }
 
+async fn point_by_id(app: &AppState, id: i64) -> ApiResult<PickupPoint> {
+    app.store
+        .pickup_points()
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(ApiError::not_found)
+}
+
 fn saved(result: StoreResult<Option<i64>>) -> ApiResult<Option<i64>> {
     match result {
         Err(StoreError::Conflict(_)) => Err(ApiError::invalid_field(
@@ -214,14 +223,7 @@ pub async fn create(
             .await,
     )?
     .ok_or_else(ApiError::not_found)?;
-    let point = app
-        .store
-        .pickup_points()
-        .await?
-        .into_iter()
-        .find(|p| p.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok((StatusCode::CREATED, Json(point)))
+    Ok((StatusCode::CREATED, Json(point_by_id(&app, id).await?)))
 }
 
 /// Change a pickup point and its verifiers (admin).
@@ -241,14 +243,7 @@ pub async fn update(
             .await,
     )?
     .ok_or_else(ApiError::not_found)?;
-    let point = app
-        .store
-        .pickup_points()
-        .await?
-        .into_iter()
-        .find(|p| p.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(point))
+    Ok(Json(point_by_id(&app, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
