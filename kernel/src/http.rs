@@ -196,6 +196,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::paper::delivery_note))
         .routes(routes!(orders::paper::picking_list))
         .routes(routes!(orders::after_sales::list))
+        .routes(routes!(orders::after_sales::queue))
         .routes(routes!(orders::after_sales::decide))
         .routes(routes!(orders::after_sales::collected))
         .routes(routes!(orders::after_sales::refund))

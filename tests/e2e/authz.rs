@@ -231,6 +231,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/admin/picking-list", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404"),
     ("POST /api/v1/orders/{id}/after-sales", Record::None, "*=403 anon=401 member=201 mgr_sy=404 waiting=404 driver_sy=404 driver_hk=404"),
     ("GET /api/v1/orders/{id}/after-sales", Record::None, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
+    ("GET /api/v1/admin/after-sales", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200"),
     ("POST /api/v1/admin/after-sales/{id}/decision", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("POST /api/v1/driver/after-sales/{id}/collected", Record::None, "*=403 anon=401 admin=200 cs=200 driver_hk=200 mgr_sy=404 waiting=404 driver_sy=404"),
     ("POST /api/v1/admin/after-sales/{id}/refund", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_sy=404 waiting=404 driver_sy=404"),

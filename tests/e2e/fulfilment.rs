@@ -876,6 +876,18 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;
     assert_eq!(marked["after_sales_open"], true, "售后中");
+    let queued = |queue: &Value| {
+        queue
+            .as_array()
+            .is_some_and(|q| q.iter().any(|r| r["id"] == request_id))
+    };
+    let (_, queue) = app.get("/api/v1/admin/after-sales", Some(&manager)).await?;
+    assert!(queued(&queue), "in his queue: {queue}");
+    let sanya_manager = app.login(MANAGER_SANYA, PASSWORD).await?;
+    let (_, queue) = app
+        .get("/api/v1/admin/after-sales", Some(&sanya_manager))
+        .await?;
+    assert!(!queued(&queue), "not in another region's queue");
     let (status, photo_bytes) = photo(
         &app,
         requested["photos"][0].as_str().unwrap_or(""),

@@ -6,11 +6,11 @@
 //! event. While a request is open the order carries the 售后中 mark (E9: a mark, not a state).
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::fulfilment::{Party, parties};
 use super::lifecycle::{push_event, scoped_order, tell};
@@ -194,16 +194,30 @@ impl AfterSaleRow {
     }
 }
 
+/// The value a list of requests is selected by.
+enum Key<'a> {
+    Id(i64),
+    Text(&'a str),
+}
+
 const AFTER_SALE_SELECT: &str = "SELECT id, order_id, kind, status, reason, lines, amount_fen, decided_by, decision_remark, collected_by, refunded_fen, created_at FROM after_sales";
 
 impl Store {
-    async fn after_sale_rows(&self, column: &str, id: i64) -> StoreResult<Vec<AfterSale>> {
-        let sql = format!("{AFTER_SALE_SELECT} WHERE {column} = $1 ORDER BY id");
+    /// Requests whose `column` (a name from this module) equals `value`, in `order`.
+    async fn after_sale_rows(
+        &self,
+        column: &str,
+        value: &Key<'_>,
+        order: &str,
+    ) -> StoreResult<Vec<AfterSale>> {
+        let sql = format!("{AFTER_SALE_SELECT} WHERE {column} = $1 ORDER BY {order} LIMIT 500");
         let (rows, photos): (Vec<AfterSaleRow>, Vec<(i64, String)>) = on_pool!(self, |pool| {
-            let rows: Vec<AfterSaleRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            let query = match value {
+                Key::Id(id) => query.bind(*id),
+                Key::Text(text) => query.bind(*text),
+            };
+            let rows: Vec<AfterSaleRow> = query.fetch_all(pool).await?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             let photos = crate::store::id_list_query(
                 "SELECT after_sale_id, upload_key FROM after_sale_photos WHERE after_sale_id IN ",
@@ -228,11 +242,22 @@ impl Store {
     }
 
     pub async fn after_sale(&self, id: i64) -> StoreResult<Option<AfterSale>> {
-        Ok(self.after_sale_rows("id", id).await?.into_iter().next())
+        Ok(self
+            .after_sale_rows("id", &Key::Id(id), "id")
+            .await?
+            .into_iter()
+            .next())
     }
 
     pub async fn after_sales_of(&self, order_id: i64) -> StoreResult<Vec<AfterSale>> {
-        self.after_sale_rows("order_id", order_id).await
+        self.after_sale_rows("order_id", &Key::Id(order_id), "id")
+            .await
+    }
+
+    /// Requests in `status`, newest first (at most 500).
+    pub async fn after_sales_in(&self, status: AfterSaleStatus) -> StoreResult<Vec<AfterSale>> {
+        self.after_sale_rows("status", &Key::Text(status.as_str()), "id DESC")
+            .await
     }
 
     async fn insert_after_sale(
@@ -522,6 +547,50 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<AfterSale>>> {
     let (order, _) = scoped_order(&app, &actor, id).await?;
     Ok(Json(app.store.after_sales_of(order.id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// Default `requested` (waiting for a decision).
+    pub status: Option<AfterSaleStatus>,
+}
+
+/// The after-sales queue (E8): requests in a status, newest first, of the orders the caller
+/// may decide on (admin and customer service all; a manager his members' and regions').
+#[utoipa::path(get, path = "/admin/after-sales", tag = "after-sales", params(QueueQuery),
+    responses((status = 200, body = Vec<AfterSale>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn queue(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(query): Query<QueueQuery>,
+) -> ApiResult<Json<Vec<AfterSale>>> {
+    let all = actor.has(Permission::ConfirmAnyOrder);
+    if !all && !actor.has(Permission::ConfirmOwnOrders) {
+        return Err(ApiError::forbidden());
+    }
+    let requests = app
+        .store
+        .after_sales_in(query.status.unwrap_or(AfterSaleStatus::Requested))
+        .await?;
+    if all {
+        return Ok(Json(requests));
+    }
+    let order_ids: Vec<i64> = requests.iter().map(|r| r.order_id).collect();
+    let mine: std::collections::HashSet<i64> = app
+        .store
+        .orders_with_details(&order_ids)
+        .await?
+        .iter()
+        .filter(|order| super::lifecycle::may_confirm(&actor, order))
+        .map(|order| order.id)
+        .collect();
+    Ok(Json(
+        requests
+            .into_iter()
+            .filter(|r| mine.contains(&r.order_id))
+            .collect(),
+    ))
 }
 
 /// The request and its order, if the order lies in the caller's scope; 404 otherwise.
