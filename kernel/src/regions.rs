@@ -43,14 +43,18 @@ impl Store {
         })?)
     }
 
-    /// The enabled staff holding `role`, in any region (the admins).
-    pub async fn staff_with_role(&self, role: crate::accounts::Role) -> StoreResult<Vec<i64>> {
+    /// In one read, the enabled staff a new order concerns, with their role: every admin and,
+    /// with a region, its managers and drivers (checkout asks this for every order).
+    pub async fn new_order_staff(&self, region_id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
-                 WHERE r.role = $1 AND u.disabled = FALSE ORDER BY r.user_id",
+            sqlx::query_as(
+                "SELECT DISTINCT r.user_id, r.role FROM user_roles r JOIN users u ON u.id = r.user_id
+                 LEFT JOIN user_regions ur ON ur.user_id = r.user_id AND ur.region_id = $1
+                 WHERE u.disabled = FALSE
+                   AND (r.role = 'admin' OR (r.role IN ('manager', 'driver') AND ur.region_id IS NOT NULL))
+                 ORDER BY r.user_id",
             )
-            .bind(role.as_str())
+            .bind(region_id)
             .fetch_all(pool)
             .await
         })?)

@@ -14,8 +14,7 @@ use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{ApiJson, unreadable_form};
-use crate::orders::OrderStatus;
-use crate::orders::lifecycle::scoped_order;
+use crate::orders::lifecycle::my_received_order;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 use crate::uploads::{StagedImage, UploadKind, stage_photo};
@@ -172,16 +171,7 @@ pub async fn create(
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, Json<Review>)> {
-    let (order, _) = scoped_order(&app, &actor, id).await?;
-    if order.member_id != actor.user_id {
-        return Err(ApiError::forbidden());
-    }
-    if !matches!(order.status, OrderStatus::Received | OrderStatus::Completed) {
-        return Err(crate::orders::fulfilment::invalid_transition(
-            &order,
-            crate::orders::Audience::Member,
-        ));
-    }
+    let order = my_received_order(&app, &actor, id).await?;
     let mut product_id = None;
     let mut rating = None;
     let mut body = String::new();

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
+use super::OrderScope;
 use super::fulfilment::{Party, parties};
-use super::lifecycle::{push_event, scoped_order, tell};
+use super::lifecycle::{my_received_order, push_event, scoped_order, tell};
 use super::queries::OrderRecord;
-use super::{OrderScope, OrderStatus};
 use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
@@ -297,12 +297,13 @@ impl Store {
         })
     }
 
-    /// Makes `step` on a request of `order`; false when the request had moved on.
+    /// Makes `step` on a request of `order` and returns it as it is now; `None` when the
+    /// request had moved on.
     async fn move_after_sale(
         &self,
         order: &OrderRecord,
         step: AfterSaleStep<'_>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<AfterSale>> {
         let AfterSaleStep {
             id,
             from,
@@ -351,8 +352,11 @@ impl Store {
         }
         .await
         })?;
+        if !moved {
+            return Ok(None);
+        }
         self.stock_moved(&levels).await;
-        Ok(moved)
+        self.after_sale(id).await
     }
 }
 
@@ -387,16 +391,7 @@ pub async fn request(
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, Json<AfterSale>)> {
-    let (order, _) = scoped_order(&app, &actor, id).await?;
-    if order.member_id != actor.user_id {
-        return Err(ApiError::forbidden());
-    }
-    if !matches!(order.status, OrderStatus::Received | OrderStatus::Completed) {
-        return Err(super::fulfilment::invalid_transition(
-            &order,
-            super::Audience::Member,
-        ));
-    }
+    let order = my_received_order(&app, &actor, id).await?;
     let mut kind = None;
     let mut reason = String::new();
     let mut lines: Vec<AfterSaleLine> = Vec::new();
@@ -691,10 +686,8 @@ pub async fn decide(
                 now_ms: now,
             },
         )
-        .await?;
-    if !moved {
-        return Err(moved_on(&request));
-    }
+        .await?
+        .ok_or_else(|| moved_on(&request))?;
     tell(
         &app.store,
         order.member_id,
@@ -708,12 +701,7 @@ pub async fn decide(
         now,
     )
     .await;
-    Ok(Json(
-        app.store
-            .after_sale(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(Json(moved))
 }
 
 /// Record goods collected back from the customer (a driver of the order's region, or staff;
@@ -766,16 +754,9 @@ pub async fn collected(
                 now_ms: app.clock.now_ms(),
             },
         )
-        .await?;
-    if !moved {
-        return Err(moved_on(&request));
-    }
-    Ok(Json(
-        app.store
-            .after_sale(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
-    ))
+        .await?
+        .ok_or_else(|| moved_on(&request))?;
+    Ok(Json(moved))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -844,10 +825,8 @@ pub async fn refund(
                 now_ms: now,
             },
         )
-        .await?;
-    if !moved {
-        return Err(moved_on(&request));
-    }
+        .await?
+        .ok_or_else(|| moved_on(&request))?;
     tell(
         &app.store,
         order.member_id,
@@ -860,10 +839,5 @@ pub async fn refund(
         now,
     )
     .await;
-    Ok(Json(
-        app.store
-            .after_sale(id)
-            .await?
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(Json(moved))
 }

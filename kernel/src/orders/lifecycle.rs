@@ -212,42 +212,31 @@ pub(crate) async fn tell(store: &Store, user_id: i64, template: &str, body: Stri
     }
 }
 
-/// Who confirms a new order (D5): the member's bound manager; where he has none, the managers
-/// of his region; where the region has none, the customer service set in the settings.
-pub async fn confirmers(
-    store: &Store,
-    manager_id: Option<i64>,
-    region_id: Option<i64>,
-) -> StoreResult<Vec<i64>> {
-    if let Some(manager) = manager_id {
-        return Ok(vec![manager]);
-    }
-    if let Some(region) = region_id {
-        let managers = store.region_staff(region, Role::Manager).await?;
-        if !managers.is_empty() {
-            return Ok(managers);
-        }
-    }
-    Ok(store
-        .settings()
-        .await?
-        .fallback_customer_service_id
-        .into_iter()
-        .collect())
-}
-
-/// Who hears of a new order in the inbox (E1, K1): its confirmers, the region's drivers (to
-/// plan the round) and the admins; each once.
+/// Who hears of a new order in the inbox (E1, K1), each once: its confirmers (D5: the member's
+/// bound manager; where he has none, the managers of his region; where the region has none,
+/// the customer service set in the settings), the region's drivers (to plan the round) and
+/// the admins.
 pub async fn told_of_new_order(
     store: &Store,
     manager_id: Option<i64>,
     region_id: Option<i64>,
 ) -> StoreResult<Vec<i64>> {
-    let mut told = confirmers(store, manager_id, region_id).await?;
-    if let Some(region) = region_id {
-        told.extend(store.region_staff(region, Role::Driver).await?);
+    let staff = store.new_order_staff(region_id).await?;
+    let holding = |role: Role| {
+        staff
+            .iter()
+            .filter(move |(_, held)| held == role.as_str())
+            .map(|(id, _)| *id)
+    };
+    let mut told: Vec<i64> = match manager_id {
+        Some(manager) => vec![manager],
+        None => holding(Role::Manager).collect(),
+    };
+    if told.is_empty() {
+        told.extend(store.settings().await?.fallback_customer_service_id);
     }
-    told.extend(store.staff_with_role(Role::Admin).await?);
+    told.extend(holding(Role::Driver));
+    told.extend(holding(Role::Admin));
     let mut seen = std::collections::HashSet::new();
     told.retain(|id| seen.insert(*id));
     Ok(told)
@@ -282,6 +271,20 @@ pub async fn scoped_order(
         .filter(|order| scope.contains(order))
         .ok_or_else(ApiError::not_found)?;
     Ok((order, scope))
+}
+
+/// The caller's own order `id` once its goods arrived (received or completed), for what a
+/// member does after delivery (after-sales, reviews): 404 outside his scope, 403 for someone
+/// else's order, 409 before the goods arrived.
+pub async fn my_received_order(app: &AppState, actor: &Actor, id: i64) -> ApiResult<OrderRecord> {
+    let (order, _) = scoped_order(app, actor, id).await?;
+    if order.member_id != actor.user_id {
+        return Err(ApiError::forbidden());
+    }
+    if !matches!(order.status, OrderStatus::Received | OrderStatus::Completed) {
+        return Err(refused_transition(&order, Audience::Member));
+    }
+    Ok(order)
 }
 
 fn refused_transition(order: &OrderRecord, audience: Audience) -> ApiError {

@@ -58,6 +58,15 @@ fn qr_svg(text: &str) -> ApiResult<String> {
         .build())
 }
 
+/// A line's model and spec as one printed column (either may be empty).
+fn model_and_spec(line: &super::quote::QuotedLine) -> String {
+    [line.model.as_str(), line.spec.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[derive(Serialize)]
 struct NoteLine {
     line_no: i64,
@@ -98,11 +107,7 @@ pub async fn delivery_note(
             line_no: l.line.line_no,
             item_no: l.line.item_no.clone(),
             name: l.line.name.clone(),
-            spec: [l.line.model.as_str(), l.line.spec.as_str()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
+            spec: model_and_spec(&l.line),
             unit: l.line.unit_label.clone(),
             qty: l.line.qty,
             total: format_yuan(l.line.line_total_fen),
@@ -166,11 +171,7 @@ fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
             let item = items.entry(line.line.sku_id).or_insert_with(|| PickItem {
                 item_no: line.line.item_no.clone(),
                 name: line.line.name.clone(),
-                spec: [line.line.model.as_str(), line.line.spec.as_str()]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                spec: model_and_spec(&line.line),
                 unit: line.line.unit_label.clone(),
                 qty: 0,
                 orders: Vec::new(),
