@@ -7,6 +7,7 @@
 //! order outside the caller's scope, as if it did not exist.
 
 pub mod after_sales;
+pub mod backorders;
 pub mod cart;
 pub mod checkout;
 pub mod fulfilment;

@@ -63,6 +63,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Other(String),
+    /// A shipment found items still owed and was not allowed to split (see
+    /// `orders::backorders`); the transaction rolled back.
+    #[error("stock short on {} lines", .0.len())]
+    StockShort(Vec<crate::orders::backorders::ShortLine>),
+    /// A bounded update found its bound reached by a concurrent write (two refunds together
+    /// beyond what was paid); the transaction rolled back. Names the input field.
+    #[error("bound reached on {0}")]
+    BoundReached(&'static str),
 }
 
 impl StoreError {
@@ -173,6 +181,7 @@ migrations! {
     12 => "0012_pickup",
     13 => "0013_after_sales",
     14 => "0014_reviews",
+    15 => "0015_split_shipments",
 }
 
 fn migrator(backend: Backend) -> Migrator {

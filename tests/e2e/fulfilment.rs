@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
 const HARD_HAT_RED: &str = "6901234500011";
 const GLOVES: &str = "6901234500042";
+const COATING_GREY: &str = "6901234500066";
 
 fn id_of(order: &Value) -> i64 {
     order["id"].as_i64().unwrap_or_default()
@@ -625,9 +626,8 @@ async fn self_pickup_with_a_single_use_code() -> anyhow::Result<()> {
 
 /// Pay first (E9, F1): a bank-transfer order waits in 待付款 after confirmation and cannot be
 /// sent until paid; paid, sent by logistics and confirmed by the member, it completes.
-#[tokio::test]
-async fn pay_first_then_dispatch() -> anyhow::Result<()> {
-    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+async fn pay_first_then_dispatch(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
         return Ok(());
     };
     let member = app.login(MEMBER, PASSWORD).await?;
@@ -659,18 +659,35 @@ async fn pay_first_then_dispatch() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(error_code(&refused), "invalid_transition");
 
+    // Four clerks mark the same transfer at once: one is recorded, the others are refused
+    // (more than is owed), and the order is paid exactly once.
     let total = confirmed["total_fen"].as_i64().unwrap_or_default();
-    let paid = reqwest::multipart::Form::new()
-        .text("amount_fen", total.to_string())
-        .text("remark", "工行到账");
-    let (status, _) = app
-        .post_form(
-            &format!("/api/v1/admin/orders/{id}/payments"),
-            &service,
-            paid,
-        )
+    let path = format!("/api/v1/admin/orders/{id}/payments");
+    let mark = || {
+        let paid = reqwest::multipart::Form::new()
+            .text("amount_fen", total.to_string())
+            .text("remark", "工行到账");
+        app.post_form(&path, &service, paid)
+    };
+    let marks = tokio::join!(mark(), mark(), mark(), mark());
+    let mut recorded = 0;
+    for result in [marks.0, marks.1, marks.2, marks.3] {
+        let (status, body) = result?;
+        if status == StatusCode::OK {
+            recorded += 1;
+        } else {
+            assert!(
+                ["overpayment", "changed_meanwhile"].contains(&error_code(&body)),
+                "{status} {body}"
+            );
+        }
+    }
+    assert_eq!(recorded, 1);
+    let (_, paid) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&service))
         .await?;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(paid["paid_fen"], total);
+    assert_eq!(paid["payments"].as_array().map(Vec::len), Some(1));
     let (status, sent) = app
         .post(
             &format!("/api/v1/admin/orders/{id}/dispatch"),
@@ -693,6 +710,11 @@ async fn pay_first_then_dispatch() -> anyhow::Result<()> {
     assert_eq!(received["status_label"], "订单已完成");
     app.stop().await
 }
+on_both_backends!(
+    pay_first_sqlite,
+    pay_first_postgres,
+    pay_first_then_dispatch
+);
 
 async fn html(app: &TestApp, path: &str, token: &str) -> anyhow::Result<(StatusCode, String)> {
     let response = app
@@ -1093,3 +1115,154 @@ async fn reviews_are_moderated_before_they_show() -> anyhow::Result<()> {
     assert_eq!(bytes, pifa_e2e::TINY_PNG);
     app.stop().await
 }
+
+/// Sets a SKU's shelf stock (admin), keeping it open to backorders.
+async fn restock(app: &TestApp, admin: &str, barcode: &str, stock: i64) -> anyhow::Result<()> {
+    let sku = app.sku_id(barcode).await?;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/skus/{sku}"),
+            Some(admin),
+            Some(&json!({ "model": "JS-II", "spec": "灰色 20kg", "price_fen": 26800, "stock": stock, "allow_backorder": true, "barcode": barcode })),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "{body}");
+    Ok(())
+}
+
+/// Partial shipment (E2): an order beyond stock on a backorder SKU owes the rest. Dispatch
+/// first takes what has arrived; if items are still owed it is refused (`stock_short`, naming
+/// the line) unless staff split: then what is there leaves, and the rest becomes a follow-up
+/// order (补发单, priced at zero) that ships when stock arrives. Stock is conserved throughout.
+async fn partial_shipment(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let driver_id = user_id(&app, &driver).await?;
+    restock(&app, &admin, COATING_GREY, 5).await?;
+    let coating = app.sku_id(COATING_GREY).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let address = addresses[0]["id"].as_i64().unwrap_or_default();
+    let (status, order, _) = app
+        .place_order(&member, "partial-1", &json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery", "address_id": address, "lines": [{ "sku_id": coating, "qty": 20 }] }))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = id_of(&order);
+    let total = order["total_fen"].as_i64().unwrap_or_default();
+    assert_eq!(order["lines"][0]["backorder_qty"], 15);
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // 3 arrive; 12 still owed: a plain dispatch is refused and changes nothing.
+    restock(&app, &admin, COATING_GREY, 3).await?;
+    let express = json!({ "method": "express", "carrier": "德邦", "tracking_no": "DB1" });
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &express,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(error_code(&refused), "stock_short");
+    assert_eq!(refused["error"]["details"]["lines"][0]["owed"], 12);
+    assert_eq!(refused["error"]["details"]["lines"][0]["line_no"], 1);
+    assert_eq!(app.stock_of(COATING_GREY).await?, 3, "nothing taken");
+    let (_, still) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(still["status"], "awaiting_dispatch");
+    assert_eq!(still["lines"][0]["reserved_qty"], 5);
+
+    // Split: 8 leave now, 12 follow.
+    let mut split = express.clone();
+    split["split_backorders"] = json!(true);
+    let (status, sent) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &split,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(sent["status"], "in_delivery");
+    assert_eq!(sent["lines"][0]["reserved_qty"], 8);
+    assert_eq!(sent["lines"][0]["backorder_qty"], 0);
+    assert_eq!(sent["lines"][0]["followup_qty"], 12);
+    assert_eq!(sent["total_fen"], total, "the parent keeps the money");
+    assert_eq!(app.stock_of(COATING_GREY).await?, 0);
+    let (status, note) = html(
+        &app,
+        &format!("/api/v1/orders/{id}/delivery-note"),
+        &manager,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(note.contains("另补发 12"), "the note says what follows");
+
+    let (_, mine) = app.get("/api/v1/orders", Some(&member)).await?;
+    let followup = mine
+        .as_array()
+        .and_then(|orders| orders.iter().find(|o| o["parent_id"] == id))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no follow-up order in {mine}"))?;
+    let followup_id = id_of(&followup);
+    assert_eq!(followup["status"], "awaiting_dispatch");
+    assert_eq!(followup["parent_number"], sent["number"]);
+    assert_eq!(followup["total_fen"], 0);
+    assert_eq!(followup["lines"][0]["qty"], 12);
+    assert_eq!(followup["lines"][0]["backorder_qty"], 12);
+    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
+    assert!(inbox.to_string().contains("补发单"), "{inbox}");
+
+    // The follow-up waits for stock, then goes with the region's driver.
+    let by_driver = json!({ "method": "driver", "driver_id": driver_id });
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/admin/orders/{followup_id}/dispatch"),
+            Some(&manager),
+            &by_driver,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&refused), "stock_short");
+    restock(&app, &admin, COATING_GREY, 12).await?;
+    let (status, assigned) = app
+        .post(
+            &format!("/api/v1/admin/orders/{followup_id}/dispatch"),
+            Some(&manager),
+            &by_driver,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert_eq!(assigned["lines"][0]["reserved_qty"], 12);
+    assert_eq!(assigned["lines"][0]["backorder_qty"], 0);
+    assert_eq!(app.stock_of(COATING_GREY).await?, 0);
+    let (_, parent) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&manager))
+        .await?;
+    let shipped: i64 = [&parent, &assigned]
+        .iter()
+        .map(|o| o["lines"][0]["reserved_qty"].as_i64().unwrap_or_default())
+        .sum();
+    assert_eq!(shipped, 20, "5 + 3 + 12 received, 20 sent");
+    let events = app.store.order_event_kinds(id).await?;
+    assert!(events.iter().any(|e| e == "order.split"), "{events:?}");
+    app.stop().await
+}
+on_both_backends!(
+    partial_shipment_sqlite,
+    partial_shipment_postgres,
+    partial_shipment
+);

@@ -308,6 +308,7 @@ impl Store {
             id,
             from,
             to,
+            bounded,
             set,
             stock_back,
             now_ms,
@@ -329,6 +330,13 @@ impl Store {
             let rows: Vec<(i64,)> = tx.fetch_batch(update).await?;
             if rows.is_empty() {
                 return Ok::<_, StoreError>((false, Vec::new()));
+            }
+            if let Some((bounded, field)) = bounded {
+                let wanted = bounded.len();
+                let within: Vec<(i64,)> = tx.fetch_batch(bounded).await?;
+                if within.len() < wanted {
+                    return Err(StoreError::BoundReached(field));
+                }
             }
             let mut levels = Vec::new();
             for (sku_id, product_id, qty) in stock_back {
@@ -366,6 +374,9 @@ struct AfterSaleStep<'a> {
     id: i64,
     from: &'a [AfterSaleStatus],
     to: AfterSaleStatus,
+    /// Bounded updates, each `RETURNING` a row while within its bound; run first, and if any
+    /// finds its bound reached the step rolls back (`BoundReached` naming the field).
+    bounded: Option<(Batch, &'static str)>,
     set: Batch,
     stock_back: &'a [(i64, i64, i64)],
     now_ms: i64,
@@ -681,6 +692,7 @@ pub async fn decide(
                 id,
                 from: &[AfterSaleStatus::Requested],
                 to,
+                bounded: None,
                 set,
                 stock_back: &[],
                 now_ms: now,
@@ -749,6 +761,7 @@ pub async fn collected(
                 id,
                 from: &[AfterSaleStatus::Approved],
                 to: AfterSaleStatus::Collected,
+                bounded: None,
                 set,
                 stock_back: &stock_back,
                 now_ms: app.clock.now_ms(),
@@ -799,6 +812,12 @@ pub async fn refund(
         &[AfterSaleStatus::Approved, AfterSaleStatus::Collected]
     };
     let now = app.clock.now_ms();
+    // Checked above against what this request read; bounded here against concurrent refunds.
+    let mut refunded = Batch::default();
+    refunded.push(
+        "UPDATE orders SET refunded_fen = refunded_fen + $2, updated_at = $3 WHERE id = $1 AND refunded_fen + $2 <= paid_fen RETURNING id",
+        args![order.id, amount, now],
+    );
     let mut set = Batch::default();
     set.push(
         "UPDATE after_sales SET refunded_fen = refunded_fen + $2 WHERE id = $1",
@@ -808,10 +827,7 @@ pub async fn refund(
         "INSERT INTO refunds (order_id, after_sale_id, amount_fen, remark, actor_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
         args![order.id, id, amount, remark.as_str(), actor.user_id, now],
     );
-    set.push(
-        "UPDATE orders SET refunded_fen = refunded_fen + $2, updated_at = $3 WHERE id = $1",
-        args![order.id, amount, now],
-    );
+
     let moved = app
         .store
         .move_after_sale(
@@ -820,6 +836,7 @@ pub async fn refund(
                 id,
                 from,
                 to: AfterSaleStatus::Refunded,
+                bounded: Some((refunded, "amount_fen")),
                 set,
                 stock_back: &[],
                 now_ms: now,

@@ -815,6 +815,7 @@ async fn place_in<C: RunBatch + Send>(
         confirmed_by: None,
         paid_at: None,
         closed_at: None,
+        parent: None,
         lines: quote
             .lines
             .iter()
@@ -824,6 +825,7 @@ async fn place_in<C: RunBatch + Send>(
                     line: line.clone(),
                     reserved_qty: reserved,
                     backorder_qty: backorder,
+                    followup_qty: 0,
                 }
             })
             .collect(),

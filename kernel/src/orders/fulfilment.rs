@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::backorders::{Backorders, fill_backorders};
 use super::lifecycle::{Step, push_event, push_history, scoped_order, tell};
 use super::queries::{OrderFilter, OrderRecord, OrderView};
 use super::{Audience, OrderScope, OrderStatus};
@@ -339,6 +340,8 @@ pub(crate) struct Move<'a> {
     /// Delivery-note photos stored with the move (owned by the order's member, so he and the
     /// staff who may see him read them).
     pub photos: &'a [StagedImage],
+    /// Whether the move sends goods, and what it does about items still owed (E2).
+    pub backorders: Backorders,
     pub now_ms: i64,
 }
 
@@ -369,8 +372,14 @@ impl Store {
             update.push(sql, values);
             let rows: Vec<(i64, i64, i64)> = tx.fetch_batch(update).await?;
             let Some(&(_, paid_fen, total_fen)) = rows.first() else {
-                return Ok::<_, StoreError>(false);
+                return Ok::<_, StoreError>(None);
             };
+            let filled =
+                fill_backorders(&mut *tx, order, step.backorders, step.actor_id, step.now_ms)
+                    .await?;
+            if step.backorders == Backorders::Fill && !filled.short.is_empty() {
+                return Err(StoreError::StockShort(filled.short));
+            }
             let mut batch = Batch::default();
             for (seq, photo) in step.photos.iter().enumerate() {
                 photo.push_row(&mut batch, order.member_id, step.now_ms);
@@ -422,13 +431,14 @@ impl Store {
                 push_event(&mut batch, "order.completed", &moved, step.now_ms);
             }
             tx.execute_batch(batch).await?;
-            Ok(true)
+            Ok(Some(filled.levels))
         }
         .await
         })?;
-        if !moved {
+        let Some(levels) = moved else {
             return Ok(None);
-        }
+        };
+        self.stock_moved(&levels).await;
         self.order(order.id).await
     }
 
@@ -455,6 +465,7 @@ impl Store {
                 remark: "超过收货期限，系统自动确认收货 (received automatically)",
                 set: vec![("received_at", Arg::from(now_ms))],
                 photos: &[],
+                backorders: Backorders::NotShipping,
                 now_ms,
             };
             if self.move_order(&order, step).await?.is_some() {
@@ -481,6 +492,10 @@ pub struct DispatchInput {
     pub expected_date: Option<String>,
     #[serde(default)]
     pub remark: String,
+    /// Where items are still owed (backorders): send what is on the shelf now and move the
+    /// rest to a follow-up order (补发单). Without it such a dispatch is refused (`stock_short`).
+    #[serde(default)]
+    pub split_backorders: bool,
 }
 
 fn text(value: &str, field: &str, max: usize) -> ApiResult<String> {
@@ -590,6 +605,7 @@ pub async fn dispatch(
                 remark: &remark,
                 set,
                 photos: &[],
+                backorders: Backorders::shipping(input.split_backorders),
                 now_ms: now,
             },
         )
@@ -761,6 +777,7 @@ pub async fn start_delivery(
                 remark: "",
                 set: vec![("dispatched_at", Arg::from(now))],
                 photos: &[],
+                backorders: Backorders::NotShipping,
                 now_ms: now,
             },
         )
@@ -853,6 +870,7 @@ pub async fn delivered(
                     ),
                 ],
                 photos: &photos,
+                backorders: Backorders::NotShipping,
                 now_ms: now,
             },
         )
@@ -896,6 +914,7 @@ pub async fn confirm_receipt(
                 remark: "",
                 set: vec![("received_at", Arg::from(now))],
                 photos: &[],
+                backorders: Backorders::NotShipping,
                 now_ms: now,
             },
         )
@@ -965,6 +984,12 @@ pub async fn change_status(
                     remark,
                     set,
                     photos: &[],
+                    // Customer service moving an order on ships nothing by halves.
+                    backorders: if order.status == AwaitingDispatch {
+                        Backorders::Fill
+                    } else {
+                        Backorders::NotShipping
+                    },
                     now_ms: now,
                 },
             )

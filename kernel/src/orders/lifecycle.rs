@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::fulfilment::{invalid_transition, permit};
 use super::queries::{OrderRecord, OrderView};
 use super::quote::{Adjustment, Area, shipping_fee};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
@@ -282,20 +283,9 @@ pub async fn my_received_order(app: &AppState, actor: &Actor, id: i64) -> ApiRes
         return Err(ApiError::forbidden());
     }
     if !matches!(order.status, OrderStatus::Received | OrderStatus::Completed) {
-        return Err(refused_transition(&order, Audience::Member));
+        return Err(invalid_transition(&order, Audience::Member));
     }
     Ok(order)
-}
-
-fn refused_transition(order: &OrderRecord, audience: Audience) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "invalid_transition",
-        format!(
-            "订单当前状态为「{}」，不能进行此操作 (not allowed in this state)",
-            order.status.label(audience)
-        ),
-    )
 }
 
 fn reason_field(reason: &str, field: &str) -> ApiResult<String> {
@@ -327,9 +317,13 @@ pub async fn cancel(
     ApiJson(input): ApiJson<Cancellation>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
-    if order.member_id != actor.user_id {
-        return Err(ApiError::forbidden());
-    }
+    permit(
+        &actor,
+        &order,
+        "cancelled",
+        OrderStatus::Closed,
+        scope.audience(),
+    )?;
     let remark = if input.reason.trim().is_empty() {
         "买家取消订单 (cancelled by the member)".to_owned()
     } else {
@@ -346,7 +340,7 @@ pub async fn cancel(
             app.clock.now_ms(),
         )
         .await?
-        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+        .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
     Ok(Json(closed.view(scope.audience())))
 }
 
@@ -370,6 +364,13 @@ pub async fn reject(
     if !may_confirm(&actor, &order) {
         return Err(not_confirmer());
     }
+    permit(
+        &actor,
+        &order,
+        "rejected",
+        OrderStatus::Closed,
+        scope.audience(),
+    )?;
     let reason = reason_field(&input.reason, "reason")?;
     let now = app.clock.now_ms();
     let closed = app
@@ -383,7 +384,7 @@ pub async fn reject(
             now,
         )
         .await?
-        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+        .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
     tell(
         &app.store,
         closed.member_id,
@@ -470,9 +471,16 @@ pub async fn confirm(
     if !may_confirm(&actor, &order) {
         return Err(not_confirmer());
     }
-    if order.status != OrderStatus::PendingConfirmation {
-        return Err(refused_transition(&order, scope.audience()));
-    }
+    // Where it goes next depends on the changes (a price change may leave nothing to pay
+    // first); asked now so a wrong state is refused before the changes are checked, and again
+    // for the plan's own next state below.
+    permit(
+        &actor,
+        &order,
+        "confirmed",
+        OrderStatus::AwaitingDispatch,
+        scope.audience(),
+    )?;
     if order.credit_hold {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -659,6 +667,7 @@ pub async fn confirm(
     } else {
         OrderStatus::AwaitingDispatch
     };
+    permit(&actor, &order, "confirmed", next, scope.audience())?;
     let now = app.clock.now_ms();
     let remark = notes.join("；");
     app.store
@@ -678,7 +687,7 @@ pub async fn confirm(
             },
         )
         .await?
-        .ok_or_else(|| refused_transition(&order, scope.audience()))?;
+        .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
     let confirmed = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
     tell(
         &app.store,
@@ -935,7 +944,7 @@ impl Store {
             let is_payment = kind == "payment";
             let updated = sqlx::query(
                 "UPDATE orders SET paid_fen = paid_fen + $2, paid_at = CASE WHEN $3 THEN $4 ELSE paid_at END, updated_at = $4
-                 WHERE id = $1 AND status <> 'closed'",
+                 WHERE id = $1 AND status <> 'closed' AND paid_fen + $2 <= total_fen",
             )
             .bind(order.id)
             .bind(if is_payment { amount_fen } else { 0 })
@@ -946,7 +955,17 @@ impl Store {
             .rows_affected()
                 == 1;
             if !updated {
-                return Ok(false);
+                // Closed meanwhile, or a concurrent payment left less owed than this one.
+                let closed: Option<bool> =
+                    sqlx::query_scalar("SELECT status = 'closed' FROM orders WHERE id = $1")
+                        .bind(order.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return if closed == Some(false) {
+                    Err(StoreError::BoundReached("amount_fen"))
+                } else {
+                    Ok(false)
+                };
             }
             sqlx::query("INSERT INTO order_payments (order_id, kind, amount_fen, upload_key, remark, actor_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(order.id)
@@ -1142,7 +1161,7 @@ pub async fn upload_receipt(
         )
         .await?;
     if !recorded {
-        return Err(refused_transition(&order, scope.audience()));
+        return Err(invalid_transition(&order, scope.audience()));
     }
     proof.keep();
     let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
@@ -1179,7 +1198,7 @@ pub async fn mark_paid(
     }
     if order.status == OrderStatus::PendingConfirmation {
         // E9: payment only after confirmation, so the price is fixed when it is paid.
-        return Err(refused_transition(&order, scope.audience()));
+        return Err(invalid_transition(&order, scope.audience()));
     }
     let owed = order.total_fen - order.paid_fen;
     if amount > owed {
@@ -1209,7 +1228,7 @@ pub async fn mark_paid(
         )
         .await?;
     if !recorded {
-        return Err(refused_transition(&order, scope.audience()));
+        return Err(invalid_transition(&order, scope.audience()));
     }
     if let Some(proof) = proof {
         proof.keep();

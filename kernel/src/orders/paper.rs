@@ -75,6 +75,8 @@ struct NoteLine {
     spec: String,
     unit: String,
     qty: i64,
+    /// Not in this shipment: owed, or sent with a follow-up order (补发单).
+    later: i64,
     total: String,
 }
 
@@ -109,7 +111,8 @@ pub async fn delivery_note(
             name: l.line.name.clone(),
             spec: model_and_spec(&l.line),
             unit: l.line.unit_label.clone(),
-            qty: l.line.qty,
+            qty: l.ships(),
+            later: l.line.qty - l.ships(),
             total: format_yuan(l.line.line_total_fen),
         })
         .collect();
@@ -134,7 +137,7 @@ pub async fn delivery_note(
             address => format!("{}{}{}{}", address.province, address.city, address.district, address.detail),
             shipment => shipment,
             lines => Value::from(Serde(&lines)),
-            items => order.lines.iter().map(|l| l.line.qty).sum::<i64>(),
+            items => order.lines.iter().map(|l| l.ships()).sum::<i64>(),
             shipping => format_yuan(order.shipping_fen),
             adjustments => format_yuan(order.adjustments_fen),
             total => format_yuan(order.total_fen),
@@ -176,7 +179,7 @@ fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
                 qty: 0,
                 orders: Vec::new(),
             });
-            item.qty += line.line.qty;
+            item.qty += line.ships();
             item.orders.push(order.number());
         }
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
+use super::backorders::Backorders;
 use super::fulfilment::{Move, permit};
 use super::lifecycle::{scoped_order, tell};
 use super::queries::OrderView;
@@ -250,6 +251,10 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct ReadyForPickup {
     pub pickup_point_id: i64,
+    /// As with dispatch: set aside what is on the shelf and move what is still owed to a
+    /// follow-up order (补发单); without it such an order is refused (`stock_short`).
+    #[serde(default)]
+    pub split_backorders: bool,
 }
 
 /// Have a self-pickup order collected at a point (E5): 待发货 → 待自提; the member gets the
@@ -306,6 +311,7 @@ pub async fn ready(
                     ("pickup_code", Arg::from(code.as_str())),
                 ],
                 photos: &[],
+                backorders: Backorders::shipping(input.split_backorders),
                 now_ms: now,
             },
         )
@@ -413,6 +419,7 @@ pub async fn verify(
                 remark: "",
                 set: vec![("received_at", Arg::from(now))],
                 photos: &[],
+                backorders: Backorders::NotShipping,
                 now_ms: now,
             },
         )

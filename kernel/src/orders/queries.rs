@@ -30,8 +30,18 @@ pub struct OrderLine {
     pub line: QuotedLine,
     /// Items taken from stock for this order (given back when it closes).
     pub reserved_qty: i64,
-    /// Items ordered beyond stock where the SKU allows backorders.
+    /// Items ordered beyond stock where the SKU allows backorders, still owed.
     pub backorder_qty: i64,
+    /// Items moved to a follow-up order (补发单) when this one shipped without them (E2);
+    /// this order sends `qty - followup_qty`.
+    pub followup_qty: i64,
+}
+
+impl OrderLine {
+    /// What this order sends of the line: not what moved to a follow-up, nor what is owed.
+    pub fn ships(&self) -> i64 {
+        self.line.qty - self.followup_qty - self.backorder_qty
+    }
 }
 
 /// One entry of an order's history.
@@ -93,6 +103,8 @@ pub struct OrderRecord {
     pub confirmed_by: Option<i64>,
     pub paid_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The order this one ships the rest of (a follow-up, 补发单), and its number.
+    pub parent: Option<(i64, String)>,
     pub lines: Vec<OrderLine>,
     pub adjustments: Vec<Adjustment>,
     pub payments: Vec<PaymentRecord>,
@@ -144,6 +156,9 @@ pub struct OrderView {
     pub confirmed_at: Option<String>,
     pub paid_at: Option<String>,
     pub closed_at: Option<String>,
+    /// A follow-up order (补发单) ships what `parent_number` still owed when it left (E2).
+    pub parent_id: Option<i64>,
+    pub parent_number: Option<String>,
     pub payments: Vec<PaymentRecord>,
     pub history: Vec<HistoryEntry>,
     /// How it is sent and was received: driver (name, phone, plate) or carrier and tracking
@@ -198,6 +213,8 @@ impl OrderRecord {
             confirmed_at: self.confirmed_at.map(rfc3339),
             paid_at: self.paid_at.map(rfc3339),
             closed_at: self.closed_at.map(rfc3339),
+            parent_id: self.parent.as_ref().map(|(id, _)| *id),
+            parent_number: self.parent.as_ref().map(|(_, number)| number.clone()),
             payments: self.payments.clone(),
             history: self.history.clone(),
             fulfilment: self.fulfilment.view(audience),
@@ -257,6 +274,8 @@ struct OrderRow {
     pickup_code: Option<String>,
     refunded_fen: i64,
     after_sales_open: bool,
+    parent_id: Option<i64>,
+    parent_placed_at: Option<i64>,
 }
 
 const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
@@ -266,10 +285,11 @@ const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.s
     o.driver_id, d.name AS driver_name, d.phone AS driver_phone, d.vehicle_plate AS driver_plate,
     o.shipment, o.carrier, o.tracking_no, o.expected_date, o.dispatch_remark, o.dispatched_at, o.received_at, o.completed_at,
     o.pickup_point_id, p.name AS pickup_name, p.address AS pickup_address, p.map_url AS pickup_map_url, p.phone AS pickup_phone,
-    p.region_id AS pickup_region_id, o.pickup_code, o.refunded_fen,
+    p.region_id AS pickup_region_id, o.pickup_code, o.refunded_fen, o.parent_id, parent.placed_at AS parent_placed_at,
     EXISTS (SELECT 1 FROM after_sales a WHERE a.order_id = o.id AND a.status IN ('requested', 'approved', 'collected')) AS after_sales_open
     FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id
-    LEFT JOIN users d ON d.id = o.driver_id LEFT JOIN pickup_points p ON p.id = o.pickup_point_id";
+    LEFT JOIN users d ON d.id = o.driver_id LEFT JOIN pickup_points p ON p.id = o.pickup_point_id
+    LEFT JOIN orders parent ON parent.id = o.parent_id";
 
 #[derive(FromRow)]
 struct LineRow {
@@ -287,6 +307,7 @@ struct LineRow {
     line_total_fen: i64,
     reserved_qty: i64,
     backorder_qty: i64,
+    followup_qty: i64,
     weight_g: i64,
 }
 
@@ -372,6 +393,10 @@ impl OrderRow {
             confirmed_by: self.confirmed_by,
             paid_at: self.paid_at,
             closed_at: self.closed_at,
+            parent: self
+                .parent_id
+                .zip(self.parent_placed_at)
+                .map(|(id, placed_at)| (id, order_number(id, placed_at))),
             lines: Vec::new(),
             adjustments: Vec::new(),
             payments: Vec::new(),
@@ -498,7 +523,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             let lines = crate::store::id_list_query(
-                "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g FROM order_lines WHERE order_id IN ",
+                "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, followup_qty, weight_g FROM order_lines WHERE order_id IN ",
                 ids,
             )
             .push(" ORDER BY order_id, line_no")
@@ -576,6 +601,7 @@ impl Store {
                     },
                     reserved_qty: row.reserved_qty,
                     backorder_qty: row.backorder_qty,
+                    followup_qty: row.followup_qty,
                 });
             }
         }

@@ -96,6 +96,15 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// How many statements it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
     /// Adds a statement whose placeholders are `$1…$n`, bound to `args` in that order.
     pub(crate) fn push(&mut self, sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) {
         self.statements.push(Statement {
@@ -202,7 +211,7 @@ impl RunBatch for SqliteConnection {
     where
         T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        if batch.statements.is_empty() {
+        if batch.is_empty() {
             return Ok(Vec::new());
         }
         let (sql, args) = batch.joined();
