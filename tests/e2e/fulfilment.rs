@@ -1074,11 +1074,9 @@ async fn reviews_are_moderated_before_they_show() -> anyhow::Result<()> {
     assert_eq!(response.status(), StatusCode::CREATED);
     let review: Value = response.json().await?;
     assert_eq!(review["status"], "pending");
-    assert_eq!(
-        post_review(review_form("4")).await?.status(),
-        StatusCode::CONFLICT,
-        "once per product"
-    );
+    let twice = post_review(review_form("4")).await?;
+    assert_eq!(twice.status(), StatusCode::CONFLICT, "once per product");
+    assert_eq!(error_code(&twice.json().await?), "already_reviewed");
 
     let page = format!("/api/v1/products/{product_id}/reviews");
     let (_, shown) = app.get(&page, Some(&outsider)).await?;
@@ -1266,3 +1264,225 @@ on_both_backends!(
     partial_shipment_postgres,
     partial_shipment
 );
+
+/// Asserts a refusal: its status, stable code and (where given) the field it names.
+fn refused(
+    (status, body): (StatusCode, Value),
+    expected: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) {
+    assert_eq!(status, expected, "{code}: {body}");
+    assert_eq!(error_code(&body), code, "{body}");
+    if let Some(field) = field {
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+}
+
+/// Bad fulfilment input, step by step along one order: each refusal carries its status, stable
+/// code and field, and the order moves on only when the input is right.
+#[tokio::test]
+async fn fulfilment_refusals_are_named() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let driver_id = user_id(&app, &driver).await?;
+    let member_id = user_id(&app, &member).await?;
+    let order = ship_order(&app, &member, "refusals-1").await?;
+    let id = id_of(&order);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let dispatch = format!("/api/v1/admin/orders/{id}/dispatch");
+
+    refused(
+        app.post(&dispatch, Some(&manager), &json!({ "method": "driver" }))
+            .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "driver_required",
+        Some("driver_id"),
+    );
+    refused(
+        app.post(
+            &dispatch,
+            Some(&manager),
+            &json!({ "method": "logistics", "tracking_no": "X1" }),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "shipment_incomplete",
+        Some("carrier"),
+    );
+    refused(
+        app.post(
+            &format!("/api/v1/admin/orders/{id}/ready-for-pickup"),
+            Some(&manager),
+            &json!({ "pickup_point_id": 1 }),
+        )
+        .await?,
+        StatusCode::CONFLICT,
+        "not_a_pickup_order",
+        None,
+    );
+    refused(
+        app.post(
+            &format!("/api/v1/admin/orders/{id}/status"),
+            Some(&service),
+            &json!({ "status": "in_delivery", "remark": " " }),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reason_required",
+        Some("remark"),
+    );
+    let (status, _) = app
+        .post(
+            &dispatch,
+            Some(&manager),
+            &json!({ "method": "driver", "driver_id": driver_id }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/driver/orders/{id}/start"),
+            Some(&driver),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    refused(
+        app.post(
+            &format!("/api/v1/orders/{id}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?,
+        StatusCode::CONFLICT,
+        "driver_delivery",
+        None,
+    );
+    let delivered = format!("/api/v1/driver/orders/{id}/delivered");
+    refused(
+        app.post_form(
+            &delivered,
+            &driver,
+            reqwest::multipart::Form::new().text("remark", "已送达"),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "photo_required",
+        Some("photo"),
+    );
+    let (_, still) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(still["status"], "in_delivery", "nothing moved");
+    let signed = reqwest::multipart::Form::new().part(
+        "photo",
+        reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec()).file_name("note.png"),
+    );
+    let (status, body) = app.post_form(&delivered, &driver, signed).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let after_sales = format!("/api/v1/orders/{id}/after-sales");
+    let request = |lines: &str| {
+        reqwest::multipart::Form::new()
+            .text("kind", "exchange")
+            .text("reason", "颜色不对")
+            .text("lines", lines.to_owned())
+    };
+    refused(
+        app.post_form(
+            &after_sales,
+            &member,
+            request(r#"[{"line_no":99,"qty":1}]"#),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_line",
+        Some("lines[0].line_no"),
+    );
+    refused(
+        app.post_form(
+            &after_sales,
+            &member,
+            request(r#"[{"line_no":1,"qty":101}]"#),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_quantity",
+        Some("lines[0].qty"),
+    );
+    let (status, exchange) = app
+        .post_form(&after_sales, &member, request(r#"[{"line_no":1,"qty":2}]"#))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{exchange}");
+    let request_id = exchange["id"].as_i64().unwrap_or_default();
+    refused(
+        app.post(
+            &format!("/api/v1/admin/after-sales/{request_id}/decision"),
+            Some(&manager),
+            &json!({ "approve": false }),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reason_required",
+        Some("remark"),
+    );
+
+    refused(
+        app.post(
+            "/api/v1/admin/pickup-points",
+            Some(&admin),
+            &json!({ "name": "海口秀英自提点", "address": "海口市秀英区", "verifier_ids": [member_id] }),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_a_verifier",
+        Some("verifier_ids[0]"),
+    );
+    refused(
+        app.post(
+            "/api/v1/admin/pickup-points",
+            Some(&admin),
+            &json!({ "name": "海口金盘自提点", "address": "海口市龙华区" }),
+        )
+        .await?,
+        StatusCode::CONFLICT,
+        "pickup_point_taken",
+        Some("name"),
+    );
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": red, "qty": 10 }] });
+    let (_, pickup, _) = app.place_order(&member, "refusals-2", &body).await?;
+    let pickup_id = id_of(&pickup);
+    app.post(
+        &format!("/api/v1/admin/orders/{pickup_id}/confirm"),
+        Some(&manager),
+        &json!({}),
+    )
+    .await?;
+    refused(
+        app.post(
+            &format!("/api/v1/admin/orders/{pickup_id}/ready-for-pickup"),
+            Some(&manager),
+            &json!({ "pickup_point_id": 999_999 }),
+        )
+        .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_pickup_point",
+        Some("pickup_point_id"),
+    );
+    app.stop().await
+}

@@ -199,7 +199,7 @@ async fn point_by_id(app: &AppState, id: i64) -> ApiResult<PickupPoint> {
 
 fn saved(result: StoreResult<Option<i64>>) -> ApiResult<Option<i64>> {
     match result {
-        Err(StoreError::Conflict(_)) => Err(ApiError::invalid_field(
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "pickup_point_taken",
             "name",
             "name: 已有同名自提点 (a pickup point of that name exists)",
@@ -210,7 +210,7 @@ fn saved(result: StoreResult<Option<i64>>) -> ApiResult<Option<i64>> {
 
 /// Add a pickup point with its verifiers (admin).
 #[utoipa::path(post, path = "/admin/pickup-points", tag = "fulfilment", request_body = PickupPointInput,
-    responses((status = 201, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -229,7 +229,7 @@ pub async fn create(
 
 /// Change a pickup point and its verifiers (admin).
 #[utoipa::path(put, path = "/admin/pickup-points/{id}", tag = "fulfilment", params(("id" = i64, Path)), request_body = PickupPointInput,
-    responses((status = 200, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     State(app): State<AppState>,
     actor: Actor,
