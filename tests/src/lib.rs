@@ -5,6 +5,8 @@
 )]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
+pub mod load;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -14,101 +14,26 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
+use pifa_e2e::load::{ADMIN, MEMBER, Target, percentile_ms};
 use serde_json::{Value, json};
 
-const MEMBER: &str = "13900000001";
-const ADMIN: &str = "13800000001";
-const PASSWORD: &str = "pifa1234";
-
-struct Target {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Target {
-    async fn login(&self, phone: &str) -> anyhow::Result<String> {
-        let body: Value = self
-            .client
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({ "phone": phone, "password": PASSWORD }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        body["token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("login {phone}: {body}"))
-    }
-
-    async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        Ok(self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?)
-    }
-}
-
-/// SKUs on sale with their pack size.
+/// SKUs on sale with their pack size, every one's stock raised.
 async fn skus_on_sale(target: &Target, admin: &str) -> anyhow::Result<Vec<(i64, i64)>> {
     let mut skus = Vec::new();
-    let products = target.get("/api/v1/products?limit=100", admin).await?;
-    let mut pages = vec![products];
-    for offset in [100, 200, 300] {
-        pages.push(
-            target
-                .get(
-                    &format!("/api/v1/products?limit=100&offset={offset}"),
-                    admin,
-                )
-                .await?,
-        );
-    }
-    for page in pages {
+    for offset in [0, 100, 200, 300] {
+        let page = target
+            .get(
+                &format!("/api/v1/products?limit=100&offset={offset}"),
+                admin,
+            )
+            .await?;
         for product in page.as_array().cloned().unwrap_or_default() {
             let id = product["id"].as_i64().unwrap_or_default();
-            let full = target
-                .get(&format!("/api/v1/admin/products/{id}"), admin)
-                .await?;
-            let pack = full["unit"]["inner_qty"].as_i64().unwrap_or(1).max(1);
-            for sku in full["skus"].as_array().cloned().unwrap_or_default() {
-                let sku_id = sku["id"].as_i64().unwrap_or_default();
-                let mut input = sku.clone();
-                if let Some(fields) = input.as_object_mut() {
-                    fields.remove("id");
-                    fields.remove("product_id");
-                    fields.insert("stock".to_owned(), json!(100_000_000));
-                }
-                let response = target
-                    .client
-                    .put(format!("{}/api/v1/admin/skus/{sku_id}", target.base))
-                    .bearer_auth(admin)
-                    .json(&input)
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "raising stock of SKU {sku_id}: {}",
-                    response.text().await?
-                );
-                skus.push((sku_id, pack));
-            }
+            skus.extend(target.raise_stock(admin, id).await?);
         }
     }
     Ok(skus)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(rank).copied().unwrap_or(Duration::ZERO)
 }
 
 fn lines(skus: &[(i64, i64)], count: usize, seed: &mut u64) -> Vec<Value> {
@@ -130,19 +55,11 @@ fn lines(skus: &[(i64, i64)], count: usize, seed: &mut u64) -> Vec<Value> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "http://127.0.0.1:18183".to_owned());
     let seconds: u64 = std::env::var("DURATION")
         .ok()
         .and_then(|d| d.parse().ok())
         .unwrap_or(10);
-    let target = Arc::new(Target {
-        base,
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()?,
-    });
+    let target = Arc::new(Target::from_args("http://127.0.0.1:18183")?);
     let admin = target.login(ADMIN).await.context("admin sign-in")?;
     let member = target.login(MEMBER).await.context("member sign-in")?;
     let skus = Arc::new(skus_on_sale(&target, &admin).await?);
@@ -156,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         let response = target
             .client
-            .post(format!("{}/api/v1/orders/quote", target.base))
+            .post(target.url("/api/v1/orders/quote"))
             .bearer_auth(&member)
             .json(&big)
             .send()
@@ -172,8 +89,8 @@ async fn main() -> anyhow::Result<()> {
     quotes.sort();
     println!(
         "quote of a 200-line cart: p50 {:.1} ms, p99 {:.1} ms ({} runs)",
-        percentile(&quotes, 0.5).as_secs_f64() * 1000.0,
-        percentile(&quotes, 0.99).as_secs_f64() * 1000.0,
+        percentile_ms(&quotes, 0.5),
+        percentile_ms(&quotes, 0.99),
         quotes.len()
     );
 
@@ -195,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
                     let start = Instant::now();
                     let response = target
                         .client
-                        .post(format!("{}/api/v1/orders", target.base))
+                        .post(target.url("/api/v1/orders"))
                         .bearer_auth(&member)
                         .header("idempotency-key", format!("load-{clients}-{client}-{n}"))
                         .json(&body)
@@ -232,8 +149,8 @@ async fn main() -> anyhow::Result<()> {
             "checkout, 5 lines, {clients:>3} clients: {:>6.0} orders/s, {:.2}% succeeded, p50 {:.1} ms, p99 {:.1} ms",
             placed as f64 / elapsed,
             100.0 * placed as f64 / (placed + failed).max(1) as f64,
-            percentile(&all, 0.5).as_secs_f64() * 1000.0,
-            percentile(&all, 0.99).as_secs_f64() * 1000.0,
+            percentile_ms(&all, 0.5),
+            percentile_ms(&all, 0.99),
         );
     }
     Ok(())

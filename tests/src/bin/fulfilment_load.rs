@@ -12,16 +12,11 @@
 )]
 #![expect(clippy::print_stdout, reason = "a command-line tool reporting figures")]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, anyhow};
+use pifa_e2e::load::{ADMIN, DRIVER, MANAGER, MEMBER, Target, percentile_ms};
 use serde_json::{Value, json};
-
-const MEMBER: &str = "13900000001";
-const MANAGER: &str = "13800000011";
-const DRIVER: &str = "13800000031";
-const ADMIN: &str = "13800000001";
-const PASSWORD: &str = "pifa1234";
 
 /// A PNG header and padding: sniffed as PNG, the size of a phone photo after compression.
 fn photo(n: usize) -> Vec<u8> {
@@ -30,129 +25,37 @@ fn photo(n: usize) -> Vec<u8> {
     bytes
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let rank = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
-    sorted
-        .get(rank)
-        .copied()
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64()
-        * 1000.0
-}
-
-async fn login(client: &reqwest::Client, base: &str, phone: &str) -> anyhow::Result<String> {
-    let body: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "phone": phone, "password": PASSWORD }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    body["token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("login {phone}: {body}"))
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: String,
-    token: &str,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let response = client
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await?;
-    let status = response.status();
-    let value: Value = response.json().await?;
-    anyhow::ensure!(status.is_success(), "{status}: {value}");
-    Ok(value)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "http://127.0.0.1:18184".to_owned());
+    let target = Target::from_args("http://127.0.0.1:18184")?;
     let orders: usize = std::env::var("ORDERS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
-    let client = reqwest::Client::new();
-    let member = login(&client, &base, MEMBER).await.context("member")?;
-    let manager = login(&client, &base, MANAGER).await.context("manager")?;
-    let driver = login(&client, &base, DRIVER).await.context("driver")?;
-    let me: Value = client
-        .get(format!("{base}/api/v1/me"))
-        .bearer_auth(&driver)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let member = target.login(MEMBER).await.context("member")?;
+    let manager = target.login(MANAGER).await.context("manager")?;
+    let driver = target.login(DRIVER).await.context("driver")?;
+    let admin = target.login(ADMIN).await.context("admin")?;
+    let me = target.get("/api/v1/me", &driver).await?;
     let driver_id = me["id"]
         .as_i64()
         .or_else(|| me["user"]["id"].as_i64())
         .ok_or_else(|| anyhow!("driver id: {me}"))?;
-    let addresses: Value = client
-        .get(format!("{base}/api/v1/me/addresses"))
-        .bearer_auth(&member)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let products: Value = client
-        .get(format!("{base}/api/v1/products?limit=5"))
-        .bearer_auth(&member)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let addresses = target.get("/api/v1/me/addresses", &member).await?;
+    let products = target.get("/api/v1/products?limit=5", &member).await?;
     let product_id = products[0]["id"].as_i64().unwrap_or_default();
-    let product: Value = client
-        .get(format!("{base}/api/v1/products/{product_id}"))
-        .bearer_auth(&member)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let sku = &product["skus"][0];
-    let qty = product["unit"]["inner_qty"].as_i64().unwrap_or(1).max(1);
     // Enough stock that every order goes through.
-    let admin = login(&client, &base, ADMIN).await.context("admin")?;
-    let full: Value = client
-        .get(format!("{base}/api/v1/admin/products/{product_id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let mut input = full["skus"][0].clone();
-    let sku_id = input["id"].clone();
-    if let Some(fields) = input.as_object_mut() {
-        fields.remove("id");
-        fields.remove("product_id");
-        fields.insert("stock".to_owned(), json!(100_000_000));
-    }
-    let raised = client
-        .put(format!("{base}/api/v1/admin/skus/{sku_id}"))
-        .bearer_auth(&admin)
-        .json(&input)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        raised.status().is_success(),
-        "raising stock: {}",
-        raised.text().await?
-    );
+    let skus = target.raise_stock(&admin, product_id).await?;
+    let &(sku_id, qty) = skus
+        .first()
+        .ok_or_else(|| anyhow!("product {product_id} has no SKU"))?;
     let mut ids = Vec::with_capacity(orders);
     for n in 0..orders {
         let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
-            "address_id": addresses[0]["id"], "lines": [{ "sku_id": sku["id"], "qty": qty }] });
-        let response = client
-            .post(format!("{base}/api/v1/orders"))
+            "address_id": addresses[0]["id"], "lines": [{ "sku_id": sku_id, "qty": qty }] });
+        let response = target
+            .client
+            .post(target.url("/api/v1/orders"))
             .bearer_auth(&member)
             .header("idempotency-key", format!("fulfilment-load-{n}"))
             .json(&body)
@@ -162,20 +65,20 @@ async fn main() -> anyhow::Result<()> {
         let id = order["id"]
             .as_i64()
             .ok_or_else(|| anyhow!("order: {order}"))?;
-        post(
-            &client,
-            format!("{base}/api/v1/admin/orders/{id}/confirm"),
-            &manager,
-            &json!({}),
-        )
-        .await?;
-        post(
-            &client,
-            format!("{base}/api/v1/admin/orders/{id}/dispatch"),
-            &manager,
-            &json!({ "method": "driver", "driver_id": driver_id }),
-        )
-        .await?;
+        target
+            .post(
+                &format!("/api/v1/admin/orders/{id}/confirm"),
+                &manager,
+                &json!({}),
+            )
+            .await?;
+        target
+            .post(
+                &format!("/api/v1/admin/orders/{id}/dispatch"),
+                &manager,
+                &json!({ "method": "driver", "driver_id": driver_id }),
+            )
+            .await?;
         ids.push(id);
     }
     println!("{} orders assigned to the driver", ids.len());
@@ -183,8 +86,9 @@ async fn main() -> anyhow::Result<()> {
     let mut lists = Vec::new();
     for _ in 0..200 {
         let start = Instant::now();
-        let response = client
-            .get(format!("{base}/api/v1/driver/orders"))
+        let response = target
+            .client
+            .get(target.url("/api/v1/driver/orders"))
             .bearer_auth(&driver)
             .send()
             .await?;
@@ -196,8 +100,8 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "driver list ({} orders waiting): p50 {:.1} ms, p99 {:.1} ms (200 runs)",
         ids.len(),
-        percentile(&lists, 0.5),
-        percentile(&lists, 0.99)
+        percentile_ms(&lists, 0.5),
+        percentile_ms(&lists, 0.99)
     );
 
     let mut uploads = Vec::new();
@@ -212,8 +116,9 @@ async fn main() -> anyhow::Result<()> {
                 reqwest::multipart::Part::bytes(photo(2 * n + 1)).file_name("2.png"),
             );
         let start = Instant::now();
-        let response = client
-            .post(format!("{base}/api/v1/driver/orders/{id}/delivered"))
+        let response = target
+            .client
+            .post(target.url(&format!("/api/v1/driver/orders/{id}/delivered")))
             .bearer_auth(&driver)
             .multipart(form)
             .send()
@@ -226,8 +131,8 @@ async fn main() -> anyhow::Result<()> {
     uploads.sort();
     println!(
         "delivered with two 200 KB photos: p50 {:.1} ms, p99 {:.1} ms ({} orders)",
-        percentile(&uploads, 0.5),
-        percentile(&uploads, 0.99),
+        percentile_ms(&uploads, 0.5),
+        percentile_ms(&uploads, 0.99),
         uploads.len()
     );
     Ok(())
