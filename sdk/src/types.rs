@@ -1,0 +1,358 @@
+//! The JSON payloads of `pifa:plugin@0.1.0`, one definition for both sides: the kernel
+//! serialises them into a hook, the plugin deserialises them (and back). Fields may be added
+//! in later API versions; unknown fields are ignored, so an older plugin keeps working.
+//! Money is integer fen (`i64`), times are epoch milliseconds (UTC).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The API version this SDK speaks; the kernel refuses a plugin declaring one it does not.
+pub const API_VERSION: &str = "0.1";
+
+/// What a plugin is and needs, returned by its `manifest` export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The plugin's name: lowercase letters, digits and `-`; its routes live under
+    /// `/api/v1/plugins/<name>/`.
+    pub name: String,
+    /// The plugin's own version (semver).
+    pub version: String,
+    /// The API version it was built against (`API_VERSION`).
+    pub api: String,
+    /// The hooks it implements; the kernel calls no other.
+    pub hooks: Vec<Hook>,
+    /// Host interfaces it needs beyond `log`; each must be granted in `plugins.toml`.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// A JSON Schema its settings (from `plugins.toml`) must satisfy.
+    #[serde(default)]
+    pub settings_schema: Option<Value>,
+    /// The HTTP routes `handle-http` serves.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// Event kinds `on-event` wants (`order.closed` …); `*` for all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A hook a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hook {
+    Quote,
+    Checkout,
+    OnEvent,
+    HandleHttp,
+    OnTick,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 5] = [
+        Hook::Quote,
+        Hook::Checkout,
+        Hook::OnEvent,
+        Hook::HandleHttp,
+        Hook::OnTick,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Quote => "quote",
+            Hook::Checkout => "checkout",
+            Hook::OnEvent => "on-event",
+            Hook::HandleHttp => "handle-http",
+            Hook::OnTick => "on-tick",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.as_str() == text)
+    }
+}
+
+/// A host interface a plugin may be granted (`log` always is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    Clock,
+    Kv,
+    CatalogRead,
+    Notify,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 4] = [
+        Capability::Clock,
+        Capability::Kv,
+        Capability::CatalogRead,
+        Capability::Notify,
+    ];
+
+    /// The interface's name in the WIT package (`kv` → `pifa:plugin/kv@0.1.0`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Clock => "clock",
+            Capability::Kv => "kv",
+            Capability::CatalogRead => "catalog-read",
+            Capability::Notify => "notify",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// An HTTP route a plugin serves, relative to `/api/v1/plugins/<name>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// `GET`, `POST`, `PUT`, `DELETE`.
+    pub method: String,
+    /// `/sales` or `/sales/{id}`: literal segments and `{name}` parameters.
+    pub path: String,
+    /// Roles that may call it (`admin`, `customer_service`, `manager`, `member` …), or
+    /// `public` for anyone, signed in or not. The kernel checks before the plugin runs.
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub summary: String,
+    /// JSON Schema of the request body (published in the OpenAPI document).
+    #[serde(default)]
+    pub request_schema: Option<Value>,
+    /// JSON Schema of the response body.
+    #[serde(default)]
+    pub response_schema: Option<Value>,
+}
+
+/// Who is buying, as pricing sees him.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buyer {
+    pub member_id: i64,
+    #[serde(default)]
+    pub level_id: Option<i64>,
+    #[serde(default)]
+    pub region_id: Option<i64>,
+}
+
+/// A cart line as the plugin sees it: the price so far (catalogue, script and earlier plugins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// 1-based; adjustments name their line by it.
+    pub line_no: i64,
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub qty: i64,
+    /// The catalogue's list price of one item.
+    pub list_price_fen: i64,
+    /// The line's total so far.
+    pub line_total_fen: i64,
+}
+
+/// What `quote` (and `checkout`) prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuoteInput {
+    pub buyer: Buyer,
+    pub lines: Vec<Line>,
+    pub now_ms: i64,
+    /// This plugin's settings from `plugins.toml`, checked against its schema.
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// A change to a price: to a line's total (`line_no`) or to the order (`None`). Negative is a
+/// discount. The kernel refuses a line below zero, a sum that overflows and an unknown line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    #[serde(default)]
+    pub line_no: Option<i64>,
+    pub amount_fen: i64,
+    /// What the member and staff read: 「限时抢购价」.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteOutput {
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// What `checkout` sees: the cart as quoted, with the adjustments this plugin gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckoutInput {
+    #[serde(flatten)]
+    pub quote: QuoteInput,
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// A bounded change to one of the plugin's counters, applied by the kernel inside the checkout
+/// transaction: `counter(key) + delta` must stay within [`min`, `max`], or the order is refused
+/// with `message` (code `limit_reached`). Recorded with the order, and sent back with its events
+/// so the plugin can return it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub key: String,
+    pub delta: i64,
+    #[serde(default)]
+    pub min: i64,
+    pub max: i64,
+    /// Shown to the member when the bound is reached: 「每人限购2件」.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutOutput {
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+}
+
+/// A reservation as an order recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reserved {
+    pub key: String,
+    pub delta: i64,
+}
+
+/// An outbox event, after commit. Delivered at least once; `id` is its idempotency key (the
+/// plugin's storage writes commit with the delivery record, so they happen once per id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    /// `order.placed`, `order.closed`, `order.confirmed` …
+    pub kind: String,
+    #[serde(default)]
+    pub order_id: Option<i64>,
+    pub payload: Value,
+    /// What this plugin reserved for the order at checkout.
+    #[serde(default)]
+    pub reservations: Vec<Reserved>,
+    pub now_ms: i64,
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// Who calls a plugin route, as the kernel authenticated him.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Set when the caller is an approved member (with his pricing attributes).
+    #[serde(default)]
+    pub member: Option<Buyer>,
+    /// Whether prices may be shown to him (REQUIREMENTS B2, the shop mode).
+    #[serde(default)]
+    pub sees_prices: bool,
+}
+
+/// A request to one of the plugin's declared routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The route as declared (`/sales/{id}`), and its parameters.
+    pub route: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Value,
+    pub caller: Caller,
+    pub now_ms: i64,
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// The plugin's answer: a status and a JSON body. Errors should use the kernel's shape,
+/// `{"error": {"code", "message", "field"?}}` (see `HttpResponse::error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    #[serde(default)]
+    pub body: Value,
+}
+
+impl HttpResponse {
+    pub fn json(status: u16, body: impl Serialize) -> HttpResponse {
+        HttpResponse {
+            status,
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// An error in the kernel's shape, naming the field where there is one.
+    pub fn error(status: u16, code: &str, field: Option<&str>, message: &str) -> HttpResponse {
+        let mut error = serde_json::json!({ "code": code, "message": message });
+        if let (Some(field), Some(object)) = (field, error.as_object_mut()) {
+            object.insert("field".to_owned(), Value::from(field));
+        }
+        HttpResponse {
+            status,
+            body: serde_json::json!({ "error": error }),
+        }
+    }
+}
+
+/// A product as `catalog-read` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: i64,
+    pub name: String,
+    pub item_no: String,
+    pub on_shelf: bool,
+    pub skus: Vec<Sku>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sku {
+    pub id: i64,
+    pub model: String,
+    pub spec: String,
+    pub price_fen: i64,
+    pub stock: i64,
+}
+
+/// A hook's failure: a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookError {
+    pub code: String,
+    pub message: String,
+}
+
+impl HookError {
+    pub fn new(code: &str, message: impl Into<String>) -> HookError {
+        HookError {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_and_capabilities_round_trip_by_their_wit_names() {
+        for hook in Hook::ALL {
+            assert_eq!(Hook::parse(hook.as_str()), Some(hook));
+            assert_eq!(
+                serde_json::to_value(hook).ok(),
+                Some(Value::from(hook.as_str()))
+            );
+        }
+        for capability in Capability::ALL {
+            assert_eq!(Capability::parse(capability.as_str()), Some(capability));
+        }
+    }
+
+    #[test]
+    fn unknown_fields_from_a_newer_kernel_are_ignored() {
+        let input: Result<QuoteInput, _> = serde_json::from_str(
+            r#"{"buyer":{"member_id":1,"future":true},"lines":[],"now_ms":0,"new_field":[1]}"#,
+        );
+        assert!(input.is_ok());
+    }
+}
