@@ -107,40 +107,61 @@ pub mod glue;
 
 /// Exports `$plugin` (a type implementing [`Plugin`]) as the component's hooks, with JSON in
 /// and out and a panic hook that sends the panic's message to the kernel's log.
+///
+/// Off wasm32 it exports nothing (there is no component to export from), so a plugin's logic
+/// builds and unit-tests natively (`cargo test --manifest-path plugins/Cargo.toml -p NAME`)
+/// without cfg around the export.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
-        struct __PifaExports;
+        // Naming the hooks keeps the plugin type-checked natively, and its code from reading
+        // as unused there.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$plugin as $crate::Plugin>::manifest;
+            let _ = <$plugin as $crate::Plugin>::quote;
+            let _ = <$plugin as $crate::Plugin>::checkout;
+            let _ = <$plugin as $crate::Plugin>::on_event;
+            let _ = <$plugin as $crate::Plugin>::handle_http;
+            let _ = <$plugin as $crate::Plugin>::on_tick;
+        };
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PifaExports;
 
-        impl $crate::bindings::Guest for __PifaExports {
-            fn manifest() -> ::std::string::String {
-                $crate::glue::manifest::<$plugin>()
+            impl $crate::bindings::Guest for __PifaExports {
+                fn manifest() -> ::std::string::String {
+                    $crate::glue::manifest::<$plugin>()
+                }
+                fn quote(
+                    input: ::std::string::String,
+                ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError>
+                {
+                    $crate::glue::call(&input, <$plugin as $crate::Plugin>::quote)
+                }
+                fn checkout(
+                    input: ::std::string::String,
+                ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError>
+                {
+                    $crate::glue::call(&input, <$plugin as $crate::Plugin>::checkout)
+                }
+                fn on_event(
+                    event: ::std::string::String,
+                ) -> ::std::result::Result<(), $crate::bindings::HookError> {
+                    $crate::glue::call(&event, <$plugin as $crate::Plugin>::on_event).map(|_| ())
+                }
+                fn handle_http(
+                    request: ::std::string::String,
+                ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError>
+                {
+                    $crate::glue::call(&request, <$plugin as $crate::Plugin>::handle_http)
+                }
+                fn on_tick(now_ms: i64) -> ::std::result::Result<(), $crate::bindings::HookError> {
+                    $crate::glue::tick(now_ms, <$plugin as $crate::Plugin>::on_tick)
+                }
             }
-            fn quote(
-                input: ::std::string::String,
-            ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError> {
-                $crate::glue::call(&input, <$plugin as $crate::Plugin>::quote)
-            }
-            fn checkout(
-                input: ::std::string::String,
-            ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError> {
-                $crate::glue::call(&input, <$plugin as $crate::Plugin>::checkout)
-            }
-            fn on_event(
-                event: ::std::string::String,
-            ) -> ::std::result::Result<(), $crate::bindings::HookError> {
-                $crate::glue::call(&event, <$plugin as $crate::Plugin>::on_event).map(|_| ())
-            }
-            fn handle_http(
-                request: ::std::string::String,
-            ) -> ::std::result::Result<::std::string::String, $crate::bindings::HookError> {
-                $crate::glue::call(&request, <$plugin as $crate::Plugin>::handle_http)
-            }
-            fn on_tick(now_ms: i64) -> ::std::result::Result<(), $crate::bindings::HookError> {
-                $crate::glue::tick(now_ms, <$plugin as $crate::Plugin>::on_tick)
-            }
-        }
 
-        $crate::bindings::export!(__PifaExports with_types_in $crate::bindings);
+    $crate::bindings::export!(__PifaExports with_types_in $crate::bindings);
+        };
     };
 }

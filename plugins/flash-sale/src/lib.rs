@@ -1,0 +1,66 @@
+//! 限时抢购 (REQUIREMENTS G1): staff put chosen SKUs on a special price for a time window with a
+//! total and a per-member limit; carts in the window get the price (`quote`), checkout reserves
+//! the limits in the order's own transaction so the sale is never oversold (`checkout`), a
+//! closed order gives its share back (`on-event`), and the storefront shows countdowns
+//! (`handle-http`).
+//!
+//! The logic is plain functions over [`kv::Kv`], unit-tested natively
+//! (`cargo test --manifest-path plugins/Cargo.toml -p flash-sale`); only the `Plugin` impl
+//! below binds them to the kernel's imports, which exist on wasm32 alone.
+
+// Natively the hooks that call the logic are compiled out (they need the host), so outside
+// the unit tests everything looks unused.
+#![cfg_attr(
+    all(not(target_arch = "wasm32"), not(test)),
+    allow(dead_code, reason = "natively only the unit tests use the logic")
+)]
+
+mod http;
+mod kv;
+mod manifest;
+mod pricing;
+mod sale;
+
+#[cfg(target_arch = "wasm32")]
+mod hooks {
+    use pifa_sdk::host::log;
+    use pifa_sdk::{
+        CheckoutInput, CheckoutOutput, Event, HookError, HttpRequest, HttpResponse, Manifest,
+        Plugin, QuoteInput, QuoteOutput,
+    };
+
+    use crate::kv::HostKv;
+    use crate::{http, manifest, pricing, sale};
+
+    struct FlashSale;
+
+    impl Plugin for FlashSale {
+        fn manifest() -> Manifest {
+            manifest::manifest()
+        }
+
+        fn quote(input: QuoteInput) -> Result<QuoteOutput, HookError> {
+            Ok(pricing::quote(&sale::load_all(&HostKv), &input))
+        }
+
+        fn checkout(input: CheckoutInput) -> Result<CheckoutOutput, HookError> {
+            pricing::checkout(&sale::load_all(&HostKv), &input)
+        }
+
+        fn on_event(event: Event) -> Result<(), HookError> {
+            for key in pricing::return_reservations(&mut HostKv, &event)? {
+                log::warn(&format!(
+                    "order {:?} closed but counter {key} held less than it reserved; left as it was",
+                    event.order_id
+                ));
+            }
+            Ok(())
+        }
+
+        fn handle_http(request: HttpRequest) -> Result<HttpResponse, HookError> {
+            Ok(http::handle(&mut HostKv, &request))
+        }
+    }
+
+    pifa_sdk::export_plugin!(FlashSale);
+}
