@@ -305,8 +305,9 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     if fs::read(path).is_ok_and(|existing| existing == bytes) {
         return Ok(());
     }
-    // Written beside and renamed, so a reader never sees half a component.
-    let partial = path.with_extension("wasm.partial");
+    // Written beside and renamed, so a reader never sees half a component; the name is this
+    // process's own because two builds (say clippy and test) may run this script at once.
+    let partial = path.with_extension(format!("wasm.{}.partial", std::process::id()));
     fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
     fs::rename(&partial, path).with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())
