@@ -25,6 +25,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `PIFA_BACKUP_PASSPHRASE`: when set, backups are encrypted with it (and restores use it).
     pub backup_passphrase: Option<age::secrecy::SecretString>,
+    /// `PIFA_PLUGINS`, default `plugins.toml`: which WebAssembly plugins run (M7).
+    pub plugins_path: PathBuf,
 }
 
 impl Config {
@@ -45,11 +47,38 @@ impl Config {
                 .ok()
                 .filter(|p| !p.is_empty())
                 .map(age::secrecy::SecretString::from),
+            plugins_path: std::env::var_os("PIFA_PLUGINS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("plugins.toml")),
         })
     }
 
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join("backups")
+    }
+
+    /// Where compiled plugins are cached across restarts.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("plugin-cache")
+    }
+
+    /// Loads the plugins `plugins_path` names, on `store` (blocking work: compiling).
+    pub async fn load_plugins(
+        &self,
+        store: &Store,
+        clock: &Clock,
+    ) -> anyhow::Result<Arc<crate::plugins::PluginHost>> {
+        let (path, store, clock, cache) = (
+            self.plugins_path.clone(),
+            store.clone(),
+            clock.clone(),
+            self.plugin_cache_dir(),
+        );
+        tokio::task::spawn_blocking(move || {
+            crate::plugins::PluginHost::load(&path, Some(store), clock, Some(cache))
+        })
+        .await?
+        .map_err(|error| anyhow::anyhow!("plugins: {error}"))
     }
 
     pub fn uploads_dir(&self) -> PathBuf {
@@ -77,6 +106,32 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The quote pipeline's extension steps (scripts, plugins).
     pub pipeline: crate::orders::quote::Pipeline,
+    /// The WebAssembly plugins serving now (hot-reloaded).
+    pub plugins: Arc<crate::plugins::PluginHost>,
+}
+
+impl AppState {
+    /// The state for a server on `store`, its pipeline ending with the plugins' quote hooks.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        hasher: Hasher,
+        config: Config,
+        pipeline: crate::orders::quote::Pipeline,
+        plugins: Arc<crate::plugins::PluginHost>,
+    ) -> AppState {
+        let pipeline = pipeline.with_step(Arc::new(crate::plugins::hooks::PluginQuoteStep {
+            host: plugins.clone(),
+        }));
+        AppState {
+            store,
+            clock,
+            hasher,
+            config: Arc::new(config),
+            pipeline,
+            plugins,
+        }
+    }
 }
 
 /// A server bound to its port, not yet serving.
@@ -103,6 +158,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
+        let plugin_tasks = self.state.plugins.spawn_background();
         let cache_listener = self.state.store.follow_changes();
         let router = crate::http::router(self.state.clone());
         axum::serve(
@@ -113,6 +169,9 @@ impl Server {
         .await
         .context("serving HTTP")?;
         maintenance.abort();
+        for task in plugin_tasks {
+            task.abort();
+        }
         if let Some(listener) = cache_listener {
             listener.abort();
         }

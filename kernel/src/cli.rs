@@ -1,7 +1,6 @@
 //! The `pifa` command line: serve, demo, backup, restore.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -44,12 +43,33 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The WebAssembly plugins (PIFA_PLUGINS, default plugins.toml).
+    Plugins {
+        #[command(subcommand)]
+        action: PluginsCommand,
+    },
     /// Replace all data with a backup file (all or nothing).
     Restore {
         file: PathBuf,
         /// Allow replacing a database that already holds data.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Each plugin's status, version, calls, failures and fuel per call (p50/p99), as the
+    /// serving instance last saved them.
+    List,
+    /// Check a plugins.toml, or one component file; exits non-zero with the reason.
+    Check { file: PathBuf },
+    /// Run one hook of a plugin on a JSON input (or a fixture: {"hook", "kv", "counters",
+    /// "input"}); prints the output, fuel used and peak memory. Storage is in memory.
+    Run {
+        name: String,
+        hook: String,
+        input: PathBuf,
     },
 }
 
@@ -114,6 +134,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("backup written to {}: {counts:?}", path.display());
             Ok(())
         }
+        Command::Plugins { action } => plugins(&config, action).await,
         Command::Restore { file, force } => {
             let store = config.open_store().await?;
             if !force && !store.is_empty().await? {
@@ -131,6 +152,66 @@ pub async fn run() -> anyhow::Result<()> {
                 )
                 .await?;
             println!("restored from {}: {counts:?}", file.display());
+            Ok(())
+        }
+    }
+}
+
+async fn plugins(config: &Config, action: PluginsCommand) -> anyhow::Result<()> {
+    match action {
+        PluginsCommand::List => {
+            let store = config.open_store().await.ok();
+            print!(
+                "{}",
+                crate::plugins::cli::list(&config.plugins_path, store).await?
+            );
+            Ok(())
+        }
+        PluginsCommand::Check { file } => {
+            let checked =
+                tokio::task::spawn_blocking(move || crate::plugins::cli::check(&file)).await?;
+            match checked {
+                Ok(report) => {
+                    println!("{report}");
+                    Ok(())
+                }
+                Err(reason) => anyhow::bail!("{reason}"),
+            }
+        }
+        PluginsCommand::Run { name, hook, input } => {
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("reading {}", input.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", input.display()))?;
+            let fixture = if value.get("hook").is_some() && value.get("input").is_some() {
+                serde_json::from_value(value)?
+            } else {
+                crate::plugins::cli::Fixture {
+                    hook,
+                    kv: Default::default(),
+                    counters: Default::default(),
+                    input: value,
+                    output: None,
+                }
+            };
+            let path = config.plugins_path.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                crate::plugins::cli::run(&path, &name, &fixture)
+            })
+            .await?
+            .map_err(anyhow::Error::msg)?;
+            match &report.output {
+                Ok(output) => println!("{}", serde_json::to_string_pretty(output)?),
+                Err(error) => println!("error: {error}"),
+            }
+            for line in &report.log {
+                println!("log: {line}");
+            }
+            println!("fuel used: {}", report.fuel);
+            println!("peak memory: {} KiB", report.peak_memory / 1024);
+            if report.output.is_err() {
+                anyhow::bail!("the hook failed");
+            }
             Ok(())
         }
     }
@@ -155,13 +236,8 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
         );
     }
     tokio::task::spawn_blocking(crate::catalog::search::warm_up);
-    let state = AppState {
-        store,
-        clock,
-        hasher,
-        config: Arc::new(config),
-        pipeline: Default::default(),
-    };
+    let plugins = config.load_plugins(&store, &clock).await?;
+    let state = AppState::new(store, clock, hasher, config, Default::default(), plugins);
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;
     if demo {

@@ -140,6 +140,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         let key = format!("demo-{n}");
         let placed = store
             .place_order(NewOrder {
+                reservations: Vec::new(),
                 placed_by: member.id,
                 key,
                 request_hash: "demo".to_owned(),

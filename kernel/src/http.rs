@@ -256,16 +256,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+/// The kernel's document with the serving plugins' routes added (they change on a reload).
+fn with_plugin_routes(api: &utoipa::openapi::OpenApi, app: &AppState) -> serde_json::Value {
+    let mut document = serde_json::to_value(api).unwrap_or_default();
+    let plugin_paths = crate::plugins::http::openapi_paths(&app.plugins);
+    if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        paths.extend(plugin_paths);
+    }
+    document
+}
+
 pub fn router(state: AppState) -> Router {
     let (api_router, api) = api();
     let api_json = std::sync::Arc::new(api);
     let request_id = HeaderName::from_static("x-request-id");
     api_router
         .route("/healthz", axum::routing::get(healthz))
-        .route("/api/openapi.json", axum::routing::get(move || {
+        .route("/api/openapi.json", axum::routing::get(move |State(app): State<AppState>| {
             let api = api_json.clone();
-            async move { Json(api.as_ref().clone()) }
+            async move { Json(with_plugin_routes(&api, &app)) }
         }))
+        // Plugin routes: matched, role-checked and published from the serving plugins' manifests.
+        .route("/api/v1/plugins/{plugin}/{*rest}", axum::routing::any(crate::plugins::http::handle))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "接口不存在 (no such route)") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(

@@ -16,6 +16,7 @@ pub mod members;
 pub mod money;
 pub mod notify;
 pub mod orders;
+pub mod plugins;
 pub mod regions;
 pub mod settings;
 pub mod store;

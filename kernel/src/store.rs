@@ -182,6 +182,7 @@ migrations! {
     13 => "0013_after_sales",
     14 => "0014_reviews",
     15 => "0015_split_shipments",
+    16 => "0016_plugins",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -243,6 +244,11 @@ pub const DATA_TABLES: &[&str] = &[
     "reviews",
     "review_photos",
     "events",
+    "order_reservations",
+    "plugin_kv",
+    "plugin_deliveries",
+    "plugin_cursors",
+    "plugin_stats",
     "idempotency_keys",
     "login_log",
     "operation_log",

@@ -16,6 +16,7 @@ mod members;
 mod migrations;
 mod openapi;
 mod orders;
+mod plugins;
 mod relations;
 mod search;
 mod staff;

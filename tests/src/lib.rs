@@ -150,6 +150,19 @@ fn replace_database(url: &str, name: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// Compiled plugins are cached here across the suite's tests (wasmtime keys the cache by the
+/// component's bytes and the compiler's settings, so sharing it is safe).
+pub fn plugin_cache_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("pifa-test-plugin-cache")
+}
+
+/// A component built from `plugins/` (by the kernel's build) by its package name.
+pub fn plugin_component(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/build")
+        .join(format!("{name}.wasm"))
+}
+
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -158,6 +171,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    /// The plugin host serving (its `plugins.toml` is `plugins_toml()`, absent at first).
+    pub plugins: Arc<pifa::plugins::PluginHost>,
     pipeline: pifa::orders::quote::Pipeline,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -228,14 +243,24 @@ impl TestApp {
             database_url: Some(database.url.clone()),
             secure_cookies: false,
             backup_passphrase: None,
+            plugins_path: database.dir().join("plugins.toml"),
         };
-        let state = AppState {
-            store: store.clone(),
-            clock: clock.clone(),
-            hasher: Hasher::cheap()?,
-            config: Arc::new(config),
-            pipeline: pipeline.clone(),
+        let plugins = {
+            let (path, store, clock) = (config.plugins_path.clone(), store.clone(), clock.clone());
+            tokio::task::spawn_blocking(move || {
+                pifa::plugins::PluginHost::load(&path, Some(store), clock, Some(plugin_cache_dir()))
+            })
+            .await?
+            .map_err(anyhow::Error::msg)?
         };
+        let state = AppState::new(
+            store.clone(),
+            clock.clone(),
+            Hasher::cheap()?,
+            config,
+            pipeline.clone(),
+            plugins.clone(),
+        );
         let server = Server::bind(state).await?;
         let addr = server.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -250,6 +275,7 @@ impl TestApp {
             backend,
             client,
             database,
+            plugins,
             pipeline,
             shutdown: Some(tx),
             server: Some(handle),
@@ -263,6 +289,21 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The `plugins.toml` this server reads (absent until a test writes it).
+    pub fn plugins_toml(&self) -> std::path::PathBuf {
+        self.database.dir().join("plugins.toml")
+    }
+
+    /// Writes `plugins.toml` (component paths through `plugin_component`) and reloads, as an
+    /// integrator editing the file would; `Err` with the host's reason when it is refused.
+    pub async fn install_plugins(&self, toml: &str) -> anyhow::Result<()> {
+        std::fs::write(self.plugins_toml(), toml)?;
+        let host = self.plugins.clone();
+        tokio::task::spawn_blocking(move || host.reload())
+            .await?
+            .map_err(anyhow::Error::msg)
     }
 
     /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty,
@@ -424,6 +465,48 @@ impl TestApp {
             "sign-up {phone}: {status} {response}"
         );
         self.login(phone, "member2026").await
+    }
+
+    /// `count` approved members in 海口 (phones 1370000NNNN, password `member2026`), each with
+    /// an address; returns their tokens.
+    pub async fn approved_members(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        let now = self.clock.now_ms();
+        let password = pifa::accounts::Password::parse("member2026", "password")
+            .map_err(|e| anyhow!("{e:?}"))?;
+        let hash = Hasher::cheap()?.hash(&password).await?;
+        let haikou = self
+            .store
+            .list_regions()
+            .await?
+            .into_iter()
+            .find(|r| r.name == "海口")
+            .map(|r| r.id);
+        let mut tokens = Vec::with_capacity(count);
+        for n in 0..count {
+            let phone = format!("1370000{n:04}");
+            let id = self
+                .store
+                .insert_user(
+                    &pifa::accounts::users::NewUser {
+                        phone: phone.clone(),
+                        email: None,
+                        name: format!("会员{n}"),
+                        company_name: Some(format!("五金店{n}")),
+                        password_hash: Some(hash.clone()),
+                        member_state: Some(pifa::accounts::MemberState::Approved),
+                        vehicle_plate: None,
+                        roles: [pifa::accounts::Role::Member].into(),
+                        region_ids: Default::default(),
+                    },
+                    now,
+                )
+                .await?;
+            self.store
+                .set_standing(id, pifa::accounts::MemberState::Approved, None, haikou, now)
+                .await?;
+            tokens.push(self.login(&phone, "member2026").await?);
+        }
+        Ok(tokens)
     }
 
     /// Sends the profile form as `token`.

@@ -406,6 +406,12 @@ pub async fn place(
         now,
     )
     .await?;
+    // The plugins' checkout hooks, outside the transaction: their reservations are applied
+    // in it, bounded, with the stock.
+    let reservations = app
+        .plugins
+        .checkout_reservations(&purchase.buyer, now, &quote)
+        .await?;
     let told = super::lifecycle::told_of_new_order(
         &app.store,
         purchase.member.manager_id,
@@ -426,6 +432,7 @@ pub async fn place(
                 Audience::Member
             },
             quote,
+            reservations,
             payment_method: input.payment_method,
             delivery_method: input.delivery_method,
             address,
@@ -455,6 +462,11 @@ pub async fn place(
             )
             .with_details(serde_json::json!({ "sku_id": sku_id, "available": available })))
         }
+        Err(CheckoutError::LimitReached { message }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "limit_reached",
+            message,
+        )),
         Err(CheckoutError::QuoteStale) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "price_changed",
@@ -473,6 +485,8 @@ pub struct NewOrder {
     /// Whose words the stored response uses: the member's, or staff's when placed for him.
     pub audience: Audience,
     pub quote: Quote,
+    /// The plugins' reservations, applied bounded in the transaction and kept with the order.
+    pub reservations: Vec<crate::plugins::hooks::PluginReservation>,
     pub payment_method: PaymentMethod,
     pub delivery_method: DeliveryMethod,
     pub address: Option<OrderAddress>,
@@ -502,6 +516,10 @@ pub enum CheckoutError {
     },
     #[error("a product changed since it was quoted")]
     QuoteStale,
+    /// A plugin's reservation would leave its bounds (a flash sale sold out, a per-member
+    /// limit): its message is for the member.
+    #[error("{message}")]
+    LimitReached { message: String },
     #[error("the idempotency key was used before")]
     Replay {
         stored_hash: String,
@@ -672,6 +690,36 @@ async fn place_in<C: RunBatch + Send>(
             }
         }
     }
+    // 2b. The plugins' reservations, bounded like stock: all within bounds, or no order.
+    if !order.reservations.is_empty() {
+        let mut batch = Batch::default();
+        let wanted = crate::plugins::kv::push_counter_adds(
+            &mut batch,
+            order.reservations.iter().map(|r| {
+                (
+                    r.plugin.as_str(),
+                    r.reservation.key.as_str(),
+                    r.reservation.delta,
+                    r.reservation.min,
+                    r.reservation.max,
+                )
+            }),
+        );
+        let within: Vec<(i64, String, String)> = conn.fetch_batch(batch).await?;
+        if within.len() < wanted {
+            let short = order
+                .reservations
+                .iter()
+                .find(|r| {
+                    !within
+                        .iter()
+                        .any(|(_, plugin, key)| *plugin == r.plugin && *key == r.reservation.key)
+                })
+                .map(|r| r.reservation.message.clone())
+                .unwrap_or_default();
+            return Err(CheckoutError::LimitReached { message: short });
+        }
+    }
     // 3. Credit (B6): over the limit, the order waits on hold for a release.
     let credit_hold = if order.payment_method.is_credit() {
         let mut batch = Batch::default();
@@ -766,6 +814,17 @@ async fn place_in<C: RunBatch + Send>(
                     adjustment.amount_fen,
                 ]
             }),
+    );
+    batch.push_rows(
+        "INSERT INTO order_reservations (order_id, plugin, key, delta) ",
+        order.reservations.iter().map(|r| {
+            args![
+                id,
+                r.plugin.as_str(),
+                r.reservation.key.as_str(),
+                r.reservation.delta,
+            ]
+        }),
     );
     let remark = if credit_hold {
         "信用冻结：超出信用额度 (over the credit limit)"

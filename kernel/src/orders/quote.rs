@@ -127,6 +127,9 @@ pub struct QuoteRequest {
 pub struct StepFailure {
     pub step: String,
     pub message: String,
+    /// The refusal's stable code: `pricing_unavailable` (the script, a step's sums) or
+    /// `plugin_failed` (a plugin whose policy is `reject`).
+    pub code: &'static str,
 }
 
 /// A pricing step between the catalogue price and shipping: the pricing script, a plugin's
@@ -387,7 +390,7 @@ pub async fn price(
         quote = tokio::task::spawn_blocking(move || {
             for step in &steps {
                 step.apply(&buyer, now_ms, &mut quote)
-                    .map_err(|f| failure(&f.step, &f.message))?;
+                    .map_err(|f| step_failure(&f))?;
                 quote
                     .recompute()
                     .map_err(|message| failure(step.name(), &message))?;
@@ -411,6 +414,25 @@ pub async fn price(
         .recompute()
         .map_err(|message| failure("shipping", &message))?;
     Ok(quote)
+}
+
+fn step_failure(failure: &StepFailure) -> ApiError {
+    if failure.code == "plugin_failed" {
+        tracing::error!(
+            step = failure.step,
+            message = failure.message,
+            "plugin refused the quote"
+        );
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin_failed",
+            format!(
+                "暂时无法下单，请稍后再试 (plugin {} failed: {})",
+                failure.step, failure.message
+            ),
+        );
+    }
+    self::failure(&failure.step, &failure.message)
 }
 
 fn failure(step: &str, message: &str) -> ApiError {

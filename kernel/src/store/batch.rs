@@ -21,6 +21,13 @@ pub(crate) enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(bool),
+    Bytes(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(value: Vec<u8>) -> Self {
+        Arg::Bytes(value)
+    }
 }
 
 impl From<i64> for Arg {
@@ -176,12 +183,14 @@ where
     Option<i64>: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: Encode<'q, DB> + Type<DB>,
 {
     for arg in args {
         query = match arg {
             Arg::Int(value) => query.bind(value),
             Arg::Text(value) => query.bind(value),
             Arg::Bool(value) => query.bind(value),
+            Arg::Bytes(value) => query.bind(value),
         };
     }
     query

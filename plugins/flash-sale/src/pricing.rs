@@ -77,8 +77,26 @@ pub fn quote(sales: &[Sale], input: &QuoteInput) -> QuoteOutput {
 /// of one sale cannot each pass a bound that together they break).
 pub fn checkout(sales: &[Sale], input: &CheckoutInput) -> Result<CheckoutOutput, HookError> {
     let quote = &input.quote;
+    // Checkout sees the cart as quoted, this plugin's own adjustments included: take them out
+    // again, so a line is a flash line here exactly when quote made it one.
+    let before: Vec<Line> = quote
+        .lines
+        .iter()
+        .map(|line| {
+            let own: i64 = input
+                .adjustments
+                .iter()
+                .filter(|a| a.line_no == Some(line.line_no))
+                .map(|a| a.amount_fen)
+                .sum();
+            Line {
+                line_total_fen: line.line_total_fen.saturating_sub(own),
+                ..line.clone()
+            }
+        })
+        .collect();
     let mut per_sale: Vec<(&Sale, i64)> = Vec::new();
-    for flash in flash_lines(sales, &quote.lines, quote.now_ms) {
+    for flash in flash_lines(sales, &before, quote.now_ms) {
         match per_sale
             .iter_mut()
             .find(|(sale, _)| sale.id == flash.sale.id)
@@ -281,6 +299,31 @@ mod tests {
         assert_eq!(quote(&sales, &quote_input).adjustments[0].label, "秒杀价");
         assert_eq!(label(&json!({})), DEFAULT_LABEL);
         assert_eq!(label(&json!({"label": " "})), DEFAULT_LABEL);
+    }
+
+    #[test]
+    fn checkout_counts_a_line_its_own_quote_already_made_cheaper() {
+        let sales = [sale(1, &[(7, 500)])];
+        // As checkout receives it: 2 × 8.00 with this plugin's −6.00 already in the total.
+        let quoted = Line {
+            line_total_fen: 1000,
+            ..line(1, 7, 2, 800)
+        };
+        let output = checkout(
+            &sales,
+            &CheckoutInput {
+                quote: input(vec![quoted], NOON),
+                adjustments: vec![Adjustment {
+                    line_no: Some(1),
+                    amount_fen: -600,
+                    label: DEFAULT_LABEL.to_owned(),
+                }],
+            },
+        )
+        .unwrap();
+        let keys: Vec<&str> = output.reservations.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["sold:1", "sold:1:m42"]);
+        assert_eq!(output.reservations[0].delta, 2);
     }
 
     #[test]

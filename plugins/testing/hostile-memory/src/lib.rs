@@ -16,9 +16,12 @@ impl Plugin for HostileMemory {
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
-            // Filled, not just reserved, and passed through black_box, so the pages are really
-            // touched and the allocation cannot be optimised away.
-            hoard.push(core::hint::black_box(vec![1u8; MIB]));
+            // Reserved, not filled: each block grows the linear memory by a MiB while costing
+            // almost no fuel, so it is the memory limit that stops it (filling 32 MiB byte by
+            // byte would run out of fuel first).
+            let mut block: Vec<u8> = Vec::with_capacity(MIB);
+            block.push(1);
+            hoard.push(core::hint::black_box(block));
             core::hint::black_box(&hoard);
         }
     }

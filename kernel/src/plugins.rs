@@ -1,0 +1,684 @@
+//! The WebAssembly plugin host (REQUIREMENTS M2, M3, M7; the brief's "Plugins").
+//!
+//! `plugins.toml` says which components run, in which order, with which capabilities and
+//! settings. Loading a set checks everything before it serves: the manifest's API version and
+//! settings schema, and that the component imports nothing `plugins.toml` does not grant (the
+//! linker holds only granted interfaces, so an ungranted import could not link anyway; we name
+//! it first). A set is swapped in whole (`ArcSwap`), so a bad edit leaves the previous set
+//! serving. Each call is a fresh instance from the pre-instantiated component (`runtime.rs`),
+//! bounded by fuel, memory, an epoch deadline and host-call timeouts; a failure is logged with
+//! the plugin's name, counted, and after `suspend_after` in a row the plugin is suspended and
+//! staff are told. The shop keeps selling: `skip` goes on without the plugin, `reject` refuses
+//! with `plugin_failed`, a suspended plugin is skipped.
+
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod hooks;
+pub mod http;
+pub mod kv;
+pub mod runtime;
+mod watch;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use pifa_sdk::{Capability, Hook, Manifest};
+use wasmtime::Store as WasmStore;
+
+use self::config::{Declared, Policy};
+use self::kv::{KvBackend, KvView, KvWrites};
+use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// A plugin ready to call.
+pub struct Loaded {
+    pub declared: Declared,
+    pub manifest: Manifest,
+    pub pre: PluginPre<CallState>,
+    pub stats: Arc<Stats>,
+}
+
+impl Loaded {
+    pub fn name(&self) -> &str {
+        &self.declared.name
+    }
+
+    pub fn implements(&self, hook: Hook) -> bool {
+        self.manifest.hooks.contains(&hook)
+    }
+
+    pub fn policy(&self, hook: Hook) -> Policy {
+        self.declared.on_error.policy(hook)
+    }
+
+    pub fn wants_event(&self, kind: &str) -> bool {
+        self.manifest.events.iter().any(|e| e == "*" || e == kind)
+    }
+}
+
+/// The plugins serving now, in order, on the engine they were compiled for.
+pub struct PluginSet {
+    pub runtime: Arc<Runtime>,
+    pub plugins: Vec<Arc<Loaded>>,
+}
+
+impl PluginSet {
+    pub fn with_hook(&self, hook: Hook) -> impl Iterator<Item = &Arc<Loaded>> {
+        self.plugins.iter().filter(move |p| p.implements(hook))
+    }
+
+    pub fn named(&self, name: &str) -> Option<&Arc<Loaded>> {
+        self.plugins.iter().find(|p| p.name() == name)
+    }
+}
+
+/// Calls, failures and fuel of one plugin; kept across reloads by name.
+#[derive(Default)]
+pub struct Stats {
+    pub calls: AtomicU64,
+    pub failures: AtomicU64,
+    pub in_a_row: AtomicU32,
+    /// Kernel-clock ms until which the plugin is skipped; 0 when serving.
+    pub suspended_until: AtomicI64,
+    pub last_error: Mutex<String>,
+    fuel: Mutex<std::collections::VecDeque<u64>>,
+}
+
+const FUEL_SAMPLES: usize = 2048;
+
+impl Stats {
+    fn record_fuel(&self, fuel: u64) {
+        if let Ok(mut samples) = self.fuel.lock() {
+            if samples.len() == FUEL_SAMPLES {
+                samples.pop_front();
+            }
+            samples.push_back(fuel);
+        }
+    }
+
+    /// Fuel used per call at the 50th and 99th percentile of the recent calls.
+    pub fn fuel_percentiles(&self) -> (u64, u64) {
+        let mut samples: Vec<u64> = self
+            .fuel
+            .lock()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        samples.sort_unstable();
+        let at = |p: f64| -> u64 {
+            let rank = ((samples.len().saturating_sub(1)) as f64 * p).round() as usize;
+            samples.get(rank).copied().unwrap_or(0)
+        };
+        (at(0.5), at(0.99))
+    }
+
+    pub fn is_suspended(&self, now_ms: i64) -> bool {
+        self.suspended_until.load(Ordering::Relaxed) > now_ms
+    }
+}
+
+/// Why a call gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The plugin is suspended after repeated failures.
+    Suspended,
+    /// A trap, a limit, a timeout or an output the kernel refuses; logged and counted.
+    Failed(String),
+    /// The plugin answered with its own error (a checkout refusal, say).
+    Refused { code: String, message: String },
+}
+
+/// A call's answer and what it cost.
+#[derive(Debug)]
+pub struct CallOutcome<T> {
+    pub value: T,
+    pub fuel: u64,
+    pub peak_memory: usize,
+    pub log: Vec<String>,
+    /// Storage writes the hook buffered (hooks other than quote and checkout).
+    pub writes: KvWrites,
+}
+
+/// How a call may touch storage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    Buffered,
+}
+
+/// The host: the current set, where it comes from, and what calls need.
+pub struct PluginHost {
+    current: ArcSwap<PluginSet>,
+    pub config_path: PathBuf,
+    pub store: Option<Store>,
+    pub clock: Clock,
+    stats: Mutex<HashMap<String, Arc<Stats>>>,
+    /// Compiled components by content hash, so a reload recompiles only what changed.
+    compiled: Mutex<HashMap<[u8; 32], wasmtime::component::Component>>,
+    cache_dir: Option<PathBuf>,
+    /// Why the last reload was refused (the previous set kept serving), if it was.
+    pub last_error: Mutex<Option<String>>,
+    /// Memory backend for runs outside a database (`pifa plugins run`).
+    memory_kv: Option<KvBackend>,
+}
+
+impl PluginHost {
+    /// Loads `config_path` (a missing file: no plugins). With `store`, hooks read and write
+    /// the kernel's database; without, an in-memory namespace (`pifa plugins run`).
+    pub fn load(
+        config_path: &Path,
+        store: Option<Store>,
+        clock: Clock,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Arc<PluginHost>, String> {
+        let memory_kv = if store.is_none() {
+            Some(KvBackend::Memory(Arc::default()))
+        } else {
+            None
+        };
+        let (limits, declared) = config::read(config_path)?;
+        let runtime =
+            Arc::new(Runtime::new(&limits, cache_dir.as_deref()).map_err(|e| format!("{e:#}"))?);
+        let host = PluginHost {
+            current: ArcSwap::from_pointee(PluginSet {
+                runtime: runtime.clone(),
+                plugins: Vec::new(),
+            }),
+            config_path: config_path.to_owned(),
+            store,
+            clock,
+            stats: Mutex::default(),
+            compiled: Mutex::default(),
+            cache_dir,
+            last_error: Mutex::new(None),
+            memory_kv,
+        };
+        let set = host.build(runtime, &declared)?;
+        host.current.store(Arc::new(set));
+        Ok(Arc::new(host))
+    }
+
+    /// The set serving now.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.current.load_full()
+    }
+
+    /// Reads `plugins.toml` and the components again; swaps the new set in only if all of it
+    /// loads. On failure the previous set keeps serving and the reason is kept and returned.
+    pub fn reload(&self) -> Result<(), String> {
+        let result = config::read(&self.config_path).and_then(|(limits, declared)| {
+            let serving = self.current();
+            let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
+                Arc::new(Runtime::from_engine(&serving.runtime, &limits))
+            } else {
+                // The pool's slots are sized to the memory cap: a new cap needs a new engine.
+                if let Ok(mut compiled) = self.compiled.lock() {
+                    compiled.clear();
+                }
+                Arc::new(
+                    Runtime::new(&limits, self.cache_dir.as_deref())
+                        .map_err(|e| format!("{e:#}"))?,
+                )
+            };
+            self.build(runtime, &declared)
+        });
+        match result {
+            Ok(set) => {
+                let names: Vec<String> = set.plugins.iter().map(|p| p.name().to_owned()).collect();
+                self.current.store(Arc::new(set));
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = None;
+                }
+                tracing::info!(plugins = ?names, "plugins reloaded");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "plugins.toml or a plugin is invalid; the previous plugins keep serving");
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(error.clone());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn build(&self, runtime: Arc<Runtime>, declared: &[Declared]) -> Result<PluginSet, String> {
+        let mut plugins = Vec::with_capacity(declared.len());
+        for entry in declared {
+            let loaded = self
+                .load_one(&runtime, entry, true)
+                .map_err(|e| format!("plugin {}: {e}", entry.name))?;
+            plugins.push(Arc::new(loaded));
+        }
+        // An event listener reads the outbox from its install on: fix that point now, not at
+        // the dispatcher's next round (events in between would be skipped).
+        if let (Some(store), Ok(handle)) = (&self.store, tokio::runtime::Handle::try_current()) {
+            for plugin in plugins.iter().filter(|p| p.implements(Hook::OnEvent)) {
+                handle
+                    .block_on(store.init_plugin_cursor(plugin.name()))
+                    .map_err(|e| format!("plugin {}: {e}", plugin.name()))?;
+            }
+        }
+        Ok(PluginSet { runtime, plugins })
+    }
+
+    /// Compiles, links and asks the manifest of one plugin; `checked`: the manifest must fit
+    /// the entry (name, capabilities, settings).
+    fn load_one(
+        &self,
+        runtime: &Runtime,
+        entry: &Declared,
+        checked: bool,
+    ) -> Result<Loaded, String> {
+        let bytes = std::fs::read(&entry.component)
+            .map_err(|e| format!("{}: {e}", entry.component.display()))?;
+        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+        let cached = self
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned());
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = runtime
+                    .compile(&bytes)
+                    .map_err(|e| format!("not a valid component: {e:#}"))?;
+                if let Ok(mut compiled) = self.compiled.lock() {
+                    compiled.insert(hash, component.clone());
+                }
+                component
+            }
+        };
+        check_imports(
+            &runtime.engine,
+            &component,
+            &entry.granted,
+            "plugins.toml does not grant",
+        )?;
+        let linker = runtime
+            .linker(&entry.granted)
+            .map_err(|e| format!("{e:#}"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("cannot link: {e:#}"))?;
+        let pre = PluginPre::new(instance_pre)
+            .map_err(|e| format!("not a pifa:plugin@0.1.0 component: {e:#}"))?;
+        let stats = self.stats_for(&entry.name);
+        let provisional = Loaded {
+            declared: entry.clone(),
+            manifest: pifa_sdk::manifest(&entry.name, "", &[]),
+            pre,
+            stats,
+        };
+        let manifest = read_manifest(self, runtime, &provisional)?;
+        if checked {
+            check_manifest(&manifest, entry)?;
+        }
+        Ok(Loaded {
+            manifest,
+            ..provisional
+        })
+    }
+
+    fn stats_for(&self, name: &str) -> Arc<Stats> {
+        match self.stats.lock() {
+            Ok(mut stats) => stats.entry(name.to_owned()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    fn kv_backend(&self) -> KvBackend {
+        match (&self.store, &self.memory_kv) {
+            (Some(store), _) => KvBackend::Db(store.clone()),
+            (None, Some(memory)) => memory.clone(),
+            (None, None) => KvBackend::Memory(Arc::default()),
+        }
+    }
+
+    /// The in-memory namespace of runs without a database (fixtures fill it first).
+    pub fn memory_kv(&self) -> Option<Arc<Mutex<kv::MemoryKv>>> {
+        match &self.memory_kv {
+            Some(KvBackend::Memory(memory)) => Some(memory.clone()),
+            _ => None,
+        }
+    }
+
+    /// One call of `plugin`: a fresh instance, `call` on it, limits enforced. Blocking: run it
+    /// off the async threads. Counts the call and its failure (see `record_failure`).
+    pub fn call<T>(
+        &self,
+        runtime: &Runtime,
+        plugin: &Loaded,
+        hook: Hook,
+        lines: usize,
+        access: Access,
+        call: impl FnOnce(
+            &runtime::Plugin,
+            &mut WasmStore<CallState>,
+        ) -> wasmtime::Result<Result<T, WitHookError>>,
+    ) -> Result<CallOutcome<T>, CallError> {
+        let now = self.clock.now_ms();
+        if plugin.stats.is_suspended(now) {
+            return Err(CallError::Suspended);
+        }
+        let limits = &runtime.limits;
+        let handle = tokio::runtime::Handle::try_current().ok();
+        // A free pool slot, waiting if every one is in use.
+        let _slot = match &handle {
+            Some(handle) => Some(
+                handle
+                    .block_on(runtime.slots.clone().acquire_owned())
+                    .map_err(|_| CallError::Failed("plugin host shut down".to_owned()))?,
+            ),
+            None => None,
+        };
+        let state = CallState {
+            plugin: Arc::from(plugin.name()),
+            kv: Some(KvView {
+                plugin: plugin.name().to_owned(),
+                backend: self.kv_backend(),
+                writes: (access == Access::Buffered).then(KvWrites::default),
+            }),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            runtime: handle,
+            host_call_timeout: Duration::from_millis(limits.host_call_ms),
+            memory_cap: limits.memory_bytes(),
+            peak_memory: 0,
+            log_cap: usize::try_from(limits.max_log_kib.saturating_mul(1024)).unwrap_or(usize::MAX),
+            logged: 0,
+            log: Vec::new(),
+            fault: None,
+        };
+        let fuel = limits.fuel_for(lines);
+        plugin.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let mut store = match runtime::new_store(runtime, state, fuel) {
+            Ok(store) => store,
+            Err(e) => return Err(self.record_failure(plugin, hook, format!("{e:#}"))),
+        };
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| call(&instance, &mut store));
+        let used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        plugin.stats.record_fuel(used);
+        let state = store.into_data();
+        match result {
+            Ok(Ok(value)) => {
+                plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+                Ok(CallOutcome {
+                    value,
+                    fuel: used,
+                    peak_memory: state.peak_memory,
+                    log: state.log,
+                    writes: state.kv.and_then(|kv| kv.writes).unwrap_or_default(),
+                })
+            }
+            Ok(Err(refusal)) => {
+                plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+                Err(CallError::Refused {
+                    code: refusal.code,
+                    message: refusal.message,
+                })
+            }
+            Err(trap) => {
+                let reason = describe_trap(&trap, &state, used >= fuel);
+                Err(self.record_failure(plugin, hook, reason))
+            }
+        }
+    }
+
+    /// Logs and counts a failure; the `suspend_after`-th in a row suspends the plugin and
+    /// tells staff.
+    pub fn record_failure(&self, plugin: &Loaded, hook: Hook, reason: String) -> CallError {
+        let name = plugin.name();
+        tracing::error!(plugin = name, hook = hook.as_str(), error = %reason, "plugin call failed");
+        plugin.stats.failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = plugin.stats.last_error.lock() {
+            *last = format!("{}: {reason}", hook.as_str());
+        }
+        let in_a_row = plugin.stats.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        let limits = &self.current().runtime.limits;
+        if in_a_row >= limits.suspend_after {
+            let now = self.clock.now_ms();
+            let until = now.saturating_add(
+                i64::try_from(limits.suspend_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            );
+            plugin.stats.suspended_until.store(until, Ordering::Relaxed);
+            plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+            tracing::error!(
+                plugin = name,
+                until,
+                "plugin suspended after repeated failures"
+            );
+            if let (Some(store), Ok(handle)) =
+                (self.store.clone(), tokio::runtime::Handle::try_current())
+            {
+                let body = format!(
+                    "插件 {name} 连续{in_a_row}次出错，已暂停{}分钟（订单照常进行，不含该插件）：{reason}",
+                    limits.suspend_secs / 60
+                );
+                handle.spawn(async move {
+                    tell_staff(&store, "plugin_suspended", body, now).await;
+                });
+            }
+        }
+        CallError::Failed(format!("plugin {name}: {reason}"))
+    }
+
+    /// Writes every plugin's counters to `plugin_stats` (for `pifa plugins list`).
+    pub async fn flush_stats(&self) -> crate::store::StoreResult<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        for plugin in &self.current().plugins {
+            let (p50, p99) = plugin.stats.fuel_percentiles();
+            let suspended = plugin.stats.suspended_until.load(Ordering::Relaxed);
+            let row = events::StatsRow {
+                plugin: plugin.name().to_owned(),
+                version: plugin.manifest.version.clone(),
+                calls: i64::try_from(plugin.stats.calls.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
+                failures: i64::try_from(plugin.stats.failures.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
+                fuel_p50: i64::try_from(p50).unwrap_or(i64::MAX),
+                fuel_p99: i64::try_from(p99).unwrap_or(i64::MAX),
+                suspended_until: (suspended > now).then_some(suspended),
+                last_error: plugin
+                    .stats
+                    .last_error
+                    .lock()
+                    .map(|e| e.clone())
+                    .unwrap_or_default(),
+            };
+            store.save_plugin_stats(&row, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Background work of a serving host: the events dispatcher, ticks, stats and the
+    /// watcher that reloads on change.
+    pub fn spawn_background(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = vec![
+            tokio::spawn(events::dispatch_loop(self.clone())),
+            tokio::spawn(events::tick_loop(self.clone())),
+        ];
+        tasks.extend(watch::spawn(self.clone()));
+        tasks
+    }
+}
+
+/// Checks one component on its own, as `plugins.toml` would load it if it granted exactly what
+/// the manifest asks for: the manifest, API version, routes, and no import beyond that.
+pub fn inspect(file: &Path) -> Result<Manifest, String> {
+    let everything = Declared {
+        name: String::new(),
+        component: file.to_owned(),
+        order: 0,
+        granted: Capability::ALL.to_vec(),
+        settings: serde_json::Value::Object(serde_json::Map::new()),
+        on_error: config::OnError::default(),
+    };
+    let host = PluginHost::load(
+        Path::new("/nonexistent/plugins.toml"),
+        None,
+        Clock::system(),
+        None,
+    )?;
+    let runtime = host.current().runtime.clone();
+    let loaded = host.load_one(&runtime, &everything, false)?;
+    let manifest = loaded.manifest;
+    let granted = Declared {
+        name: manifest.name.clone(),
+        granted: manifest.capabilities.clone(),
+        ..everything
+    };
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let component = runtime
+        .compile(&bytes)
+        .map_err(|e| format!("not a valid component: {e:#}"))?;
+    check_imports(
+        &runtime.engine,
+        &component,
+        &granted.granted,
+        "its manifest does not ask for",
+    )?;
+    check_manifest(&manifest, &granted)?;
+    Ok(manifest)
+}
+
+/// Refuses a component importing an interface that is not granted (log always is), naming it.
+fn check_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+    granted: &[Capability],
+    granter: &str,
+) -> Result<(), String> {
+    for import in runtime::imports(engine, component) {
+        let allowed = import == runtime::interface_name("log")
+            || granted
+                .iter()
+                .any(|c| import == runtime::interface_name(c.as_str()));
+        if !allowed {
+            let names: Vec<&str> = granted.iter().map(|c| c.as_str()).collect();
+            return Err(format!(
+                "imports {import}, which {granter} (capabilities = {names:?})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_manifest(
+    host: &PluginHost,
+    runtime: &Runtime,
+    plugin: &Loaded,
+) -> Result<Manifest, String> {
+    let outcome = host
+        .call(
+            runtime,
+            plugin,
+            Hook::Quote,
+            0,
+            Access::ReadOnly,
+            |instance, store| {
+                instance
+                    .call_manifest(store)
+                    .map(Ok::<String, WitHookError>)
+            },
+        )
+        .map_err(|e| format!("manifest: {e:?}"))?;
+    serde_json::from_str(&outcome.value).map_err(|e| format!("manifest is not valid: {e}"))
+}
+
+/// The manifest's API version, name, capabilities and the settings against its schema.
+fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
+    if manifest.api != pifa_sdk::API_VERSION {
+        return Err(format!(
+            "built for plugin API {:?}; this kernel speaks {:?}",
+            manifest.api,
+            pifa_sdk::API_VERSION
+        ));
+    }
+    if manifest.name != entry.name {
+        return Err(format!(
+            "its manifest names it {:?}; plugins.toml calls it {:?}",
+            manifest.name, entry.name
+        ));
+    }
+    if let Some(missing) = manifest
+        .capabilities
+        .iter()
+        .find(|c| !entry.granted.contains(c))
+    {
+        return Err(format!(
+            "needs capability {}, which plugins.toml does not grant",
+            missing.as_str()
+        ));
+    }
+    if let Some(schema) = &manifest.settings_schema {
+        let validator = jsonschema::validator_for(schema)
+            .map_err(|e| format!("its settings schema is not valid: {e}"))?;
+        if let Some(error) = validator.iter_errors(&entry.settings).next() {
+            let at = error.instance_path().to_string();
+            return Err(format!(
+                "settings{}: {error}",
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {at}")
+                }
+            ));
+        }
+    }
+    for route in &manifest.routes {
+        http::check_route(route)?;
+    }
+    Ok(())
+}
+
+/// What a trap means, in words: the host's own fault where it knows one (a timeout, a cap),
+/// else the trap, with the plugin's last log line (its panic message) when it wrote one.
+fn describe_trap(trap: &wasmtime::Error, state: &CallState, out_of_fuel: bool) -> String {
+    if let Some(fault) = &state.fault {
+        return fault.clone();
+    }
+    let mut reason = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => "fuel exhausted (too many instructions)".to_owned(),
+        Some(wasmtime::Trap::Interrupt) => "deadline exceeded".to_owned(),
+        Some(wasmtime::Trap::StackOverflow) => "stack overflow (recursion too deep)".to_owned(),
+        // Rust's stack lives in linear memory: running off its bottom is the usual cause.
+        Some(wasmtime::Trap::MemoryOutOfBounds) => {
+            "out-of-bounds memory access (its stack overflowed, or a bad pointer)".to_owned()
+        }
+        Some(other) => other.to_string(),
+        None if out_of_fuel => "fuel exhausted (too many instructions)".to_owned(),
+        None => format!("{trap:#}"),
+    };
+    if let Some(last) = state.log.last().filter(|l| l.starts_with("panic")) {
+        reason = format!("{reason}: {last}");
+    }
+    reason
+}
+
+/// An inbox line to every admin (plugin suspensions, a plugin's `notify.staff`).
+pub(crate) async fn tell_staff(store: &Store, template: &str, body: String, now_ms: i64) {
+    match store.new_order_staff(None).await {
+        Ok(staff) => {
+            for (user_id, role) in staff {
+                if role == "admin" {
+                    crate::orders::lifecycle::tell(store, user_id, template, body.clone(), now_ms)
+                        .await;
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not find staff to tell"),
+    }
+}

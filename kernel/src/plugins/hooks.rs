@@ -1,0 +1,359 @@
+//! The order pipeline's plugin steps: `quote` (adjustments, checked before they count) and
+//! `checkout` (reservations the checkout transaction applies, or a refusal).
+
+use std::sync::Arc;
+
+use pifa_sdk::{CheckoutInput, CheckoutOutput, Hook, QuoteInput, QuoteOutput, Reservation};
+
+use super::config::Policy;
+use super::{Access, CallError, Loaded, PluginHost, PluginSet};
+use crate::error::{ApiError, ApiResult};
+use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, StepFailure};
+
+/// Where a plugin's adjustments are recorded: `plugin:<name>`.
+pub fn source_of(plugin: &str) -> String {
+    format!("plugin:{plugin}")
+}
+
+fn sdk_buyer(buyer: &Buyer) -> pifa_sdk::Buyer {
+    pifa_sdk::Buyer {
+        member_id: buyer.member_id,
+        level_id: buyer.level_id,
+        region_id: buyer.region_id,
+    }
+}
+
+fn quote_input(
+    buyer: &Buyer,
+    now_ms: i64,
+    quote: &Quote,
+    settings: &serde_json::Value,
+) -> QuoteInput {
+    QuoteInput {
+        buyer: sdk_buyer(buyer),
+        lines: quote
+            .lines
+            .iter()
+            .map(|l| pifa_sdk::Line {
+                line_no: l.line_no,
+                sku_id: l.sku_id,
+                product_id: l.product_id,
+                qty: l.qty,
+                list_price_fen: l.list_price_fen,
+                line_total_fen: l.line_total_fen,
+            })
+            .collect(),
+        now_ms,
+        settings: settings.clone(),
+    }
+}
+
+/// The input as JSON, refused when over the input cap.
+fn encode(set: &PluginSet, input: &impl serde::Serialize) -> Result<String, String> {
+    let json = serde_json::to_string(input).map_err(|e| e.to_string())?;
+    let cap = set.runtime.limits.max_input_kib.saturating_mul(1024);
+    if json.len() as u64 > cap {
+        return Err(format!(
+            "input of {} bytes is over the {cap}-byte cap",
+            json.len()
+        ));
+    }
+    Ok(json)
+}
+
+/// The output parsed, refused when over the output cap or not of the expected shape.
+fn decode<T: serde::de::DeserializeOwned>(set: &PluginSet, output: &str) -> Result<T, String> {
+    let cap = set.runtime.limits.max_output_kib.saturating_mul(1024);
+    if output.len() as u64 > cap {
+        return Err(format!(
+            "output of {} bytes is over the {cap}-byte cap",
+            output.len()
+        ));
+    }
+    serde_json::from_str(output).map_err(|e| format!("output is not valid: {e}"))
+}
+
+/// Adds a plugin's adjustments to `quote`, refusing an unknown line and sums that do not add
+/// up (a negative line, an overflow): those are the plugin's failures, not the member's.
+fn apply_adjustments(quote: &mut Quote, plugin: &str, output: QuoteOutput) -> Result<(), String> {
+    let mut adjusted = quote.clone();
+    for adjustment in output.adjustments {
+        if adjustment.label.trim().is_empty() || adjustment.label.chars().count() > 40 {
+            return Err("an adjustment needs a label of 1 to 40 characters".to_owned());
+        }
+        let entry = Adjustment {
+            source: source_of(plugin),
+            label: adjustment.label,
+            amount_fen: adjustment.amount_fen,
+        };
+        match adjustment.line_no {
+            Some(line_no) => adjusted
+                .lines
+                .iter_mut()
+                .find(|l| l.line_no == line_no)
+                .ok_or_else(|| format!("adjustment for unknown line {line_no}"))?
+                .adjustments
+                .push(entry),
+            None => adjusted.adjustments.push(entry),
+        }
+    }
+    adjusted.recompute()?;
+    *quote = adjusted;
+    Ok(())
+}
+
+/// The plugins' `quote` hooks as one step of the pipeline, in `plugins.toml`'s order, on the
+/// set serving when the quote starts.
+pub struct PluginQuoteStep {
+    pub host: Arc<PluginHost>,
+}
+
+impl QuoteStep for PluginQuoteStep {
+    fn name(&self) -> &str {
+        "plugins"
+    }
+
+    fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure> {
+        let set = self.host.current();
+        for plugin in set.with_hook(Hook::Quote) {
+            let result = quote_one(&self.host, &set, plugin, buyer, now_ms, quote);
+            let reason = match result {
+                Ok(()) => continue,
+                Err(CallError::Suspended) => continue,
+                Err(CallError::Failed(reason)) => reason,
+                Err(CallError::Refused { code, message }) => {
+                    self.host
+                        .record_failure(plugin, Hook::Quote, format!("{code}: {message}"));
+                    format!("{code}: {message}")
+                }
+            };
+            if plugin.policy(Hook::Quote) == Policy::Reject {
+                return Err(StepFailure {
+                    step: plugin.name().to_owned(),
+                    message: reason,
+                    code: "plugin_failed",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn quote_one(
+    host: &PluginHost,
+    set: &PluginSet,
+    plugin: &Loaded,
+    buyer: &Buyer,
+    now_ms: i64,
+    quote: &mut Quote,
+) -> Result<(), CallError> {
+    let input = quote_input(buyer, now_ms, quote, &plugin.declared.settings);
+    let json = encode(set, &input).map_err(|e| host.record_failure(plugin, Hook::Quote, e))?;
+    let outcome = host.call(
+        &set.runtime,
+        plugin,
+        Hook::Quote,
+        quote.lines.len(),
+        Access::ReadOnly,
+        |instance, store| instance.call_quote(store, &json),
+    )?;
+    decode::<QuoteOutput>(set, &outcome.value)
+        .and_then(|output| apply_adjustments(quote, plugin.name(), output))
+        .map_err(|e| host.record_failure(plugin, Hook::Quote, e))
+}
+
+/// A plugin's reservation for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginReservation {
+    pub plugin: String,
+    pub reservation: Reservation,
+}
+
+impl PluginHost {
+    /// The `checkout` hooks of the serving plugins on the quoted cart: their reservations, or
+    /// the refusal of the first that refuses (`plugin_refused`, its message for the member).
+    /// Runs off the async threads.
+    pub async fn checkout_reservations(
+        self: &Arc<Self>,
+        buyer: &Buyer,
+        now_ms: i64,
+        quote: &Quote,
+    ) -> ApiResult<Vec<PluginReservation>> {
+        let set = self.current();
+        if set.with_hook(Hook::Checkout).next().is_none() {
+            return Ok(Vec::new());
+        }
+        let host = self.clone();
+        let buyer = buyer.clone();
+        let quote = quote.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            for plugin in set.with_hook(Hook::Checkout) {
+                match checkout_one(&host, &set, plugin, &buyer, now_ms, &quote) {
+                    Ok(reservations) => {
+                        all.extend(
+                            reservations
+                                .into_iter()
+                                .map(|reservation| PluginReservation {
+                                    plugin: plugin.name().to_owned(),
+                                    reservation,
+                                }),
+                        )
+                    }
+                    Err(CallError::Suspended) => {}
+                    Err(CallError::Refused { code, message }) => {
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::CONFLICT,
+                            "plugin_refused",
+                            format!("{message} ({} {code})", plugin.name()),
+                        ));
+                    }
+                    Err(CallError::Failed(reason)) => {
+                        if plugin.policy(Hook::Checkout) == Policy::Reject {
+                            return Err(ApiError::new(
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                "plugin_failed",
+                                format!("暂时无法下单，请稍后再试 ({reason})"),
+                            ));
+                        }
+                    }
+                }
+            }
+            // One order for every checkout, so concurrent ones lock counters in the same order.
+            all.sort_by(|a, b| {
+                (&a.plugin, &a.reservation.key).cmp(&(&b.plugin, &b.reservation.key))
+            });
+            Ok(all)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+fn checkout_one(
+    host: &PluginHost,
+    set: &PluginSet,
+    plugin: &Loaded,
+    buyer: &Buyer,
+    now_ms: i64,
+    quote: &Quote,
+) -> Result<Vec<Reservation>, CallError> {
+    let source = source_of(plugin.name());
+    let mut adjustments = Vec::new();
+    for line in &quote.lines {
+        for adjustment in line.adjustments.iter().filter(|a| a.source == source) {
+            adjustments.push(pifa_sdk::Adjustment {
+                line_no: Some(line.line_no),
+                amount_fen: adjustment.amount_fen,
+                label: adjustment.label.clone(),
+            });
+        }
+    }
+    for adjustment in quote.adjustments.iter().filter(|a| a.source == source) {
+        adjustments.push(pifa_sdk::Adjustment {
+            line_no: None,
+            amount_fen: adjustment.amount_fen,
+            label: adjustment.label.clone(),
+        });
+    }
+    let input = CheckoutInput {
+        quote: quote_input(buyer, now_ms, quote, &plugin.declared.settings),
+        adjustments,
+    };
+    let json = encode(set, &input).map_err(|e| host.record_failure(plugin, Hook::Checkout, e))?;
+    let outcome = host.call(
+        &set.runtime,
+        plugin,
+        Hook::Checkout,
+        quote.lines.len(),
+        Access::ReadOnly,
+        |instance, store| instance.call_checkout(store, &json),
+    )?;
+    let output: CheckoutOutput =
+        decode(set, &outcome.value).map_err(|e| host.record_failure(plugin, Hook::Checkout, e))?;
+    for reservation in &output.reservations {
+        let bad = if super::kv::KvView::check_key(&reservation.key).is_err() {
+            Some("a reservation key must be 1 to 256 bytes")
+        } else if reservation.min > reservation.max {
+            Some("a reservation's min is above its max")
+        } else if reservation.message.trim().is_empty() {
+            Some("a reservation needs a message for the member")
+        } else {
+            None
+        };
+        if let Some(bad) = bad {
+            return Err(host.record_failure(plugin, Hook::Checkout, bad.to_owned()));
+        }
+    }
+    Ok(output.reservations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::quote::QuotedLine;
+
+    fn quote_of(totals: &[i64]) -> Quote {
+        let mut quote = Quote {
+            lines: totals
+                .iter()
+                .enumerate()
+                .map(|(i, total)| QuotedLine {
+                    line_no: i as i64 + 1,
+                    sku_id: 1,
+                    product_id: 1,
+                    item_no: String::new(),
+                    name: String::new(),
+                    model: String::new(),
+                    spec: String::new(),
+                    unit_label: String::new(),
+                    qty: 1,
+                    list_price_fen: *total,
+                    adjustments: Vec::new(),
+                    line_total_fen: 0,
+                    weight_g: 0,
+                })
+                .collect(),
+            adjustments: Vec::new(),
+            goods_fen: 0,
+            adjustments_fen: 0,
+            shipping_fen: 0,
+            shipping_label: String::new(),
+            total_fen: 0,
+            weight_g: 0,
+            notices: Vec::new(),
+            revisions: Vec::new(),
+        };
+        let _ = quote.recompute();
+        quote
+    }
+
+    fn adjust(line_no: Option<i64>, amount_fen: i64) -> QuoteOutput {
+        QuoteOutput {
+            adjustments: vec![pifa_sdk::Adjustment {
+                line_no,
+                amount_fen,
+                label: "测试".to_owned(),
+            }],
+        }
+    }
+
+    #[test]
+    fn adjustments_that_do_not_add_up_leave_the_quote_as_it_was() {
+        let mut quote = quote_of(&[1000]);
+        for (output, named) in [
+            (adjust(Some(1), -1001), "less than nothing"),
+            (adjust(Some(7), -1), "unknown line 7"),
+            (adjust(Some(1), i64::MAX), "overflows"),
+        ] {
+            let error = apply_adjustments(&mut quote, "p", output)
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains(named), "{error}");
+            assert_eq!(quote.total_fen, 1000);
+        }
+        assert!(apply_adjustments(&mut quote, "p", adjust(Some(1), -100)).is_ok());
+        assert_eq!(quote.total_fen, 900);
+        assert_eq!(quote.lines[0].adjustments[0].source, "plugin:p");
+    }
+}

@@ -1,0 +1,361 @@
+//! Plugin routes: `/api/v1/plugins/<name>/…` reach the plugin's `handle-http` when its manifest
+//! declares the route. The kernel matches the route, checks the caller's roles before the
+//! plugin runs, passes who he is and whether he may see prices (B2), and commits the storage
+//! writes the hook made after it answers. The routes are published in the OpenAPI document.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pifa_sdk::{Caller, Hook, HttpRequest, HttpResponse, Route};
+
+use super::{Access, CallError, PluginHost};
+use crate::accounts::Role;
+use crate::app::AppState;
+use crate::catalog::pricing::{Page, PriceView};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::MaybeActor;
+use crate::store::StoreError;
+
+const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
+/// Roles a route may name: the kernel's, and `public` for anyone.
+const ROLE_NAMES: [&str; 8] = [
+    "public",
+    "admin",
+    "customer_service",
+    "manager",
+    "promoter",
+    "driver",
+    "verifier",
+    "member",
+];
+
+/// A declared route is well-formed: a known method, a path of literal and `{param}` segments,
+/// known roles.
+pub fn check_route(route: &Route) -> Result<(), String> {
+    if !METHODS.contains(&route.method.as_str()) {
+        return Err(format!(
+            "route {} {}: unknown method",
+            route.method, route.path
+        ));
+    }
+    let segments_ok = route.path.starts_with('/')
+        && route.path.split('/').skip(1).all(|segment| {
+            let inner = segment
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or(segment);
+            !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !segments_ok {
+        return Err(format!(
+            "route {} {}: a path like /sales/{{id}}",
+            route.method, route.path
+        ));
+    }
+    if route.roles.is_empty() {
+        return Err(format!("route {} {}: no roles", route.method, route.path));
+    }
+    if let Some(role) = route
+        .roles
+        .iter()
+        .find(|r| !ROLE_NAMES.contains(&r.as_str()))
+    {
+        return Err(format!(
+            "route {} {}: unknown role {role}",
+            route.method, route.path
+        ));
+    }
+    Ok(())
+}
+
+/// The declared route `path` matches, with its parameters.
+fn match_route<'r>(
+    routes: &'r [Route],
+    method: &str,
+    path: &str,
+) -> Option<(&'r Route, BTreeMap<String, String>)> {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    routes.iter().find_map(|route| {
+        if route.method != method {
+            return None;
+        }
+        let pattern: Vec<&str> = route.path.split('/').skip(1).collect();
+        if pattern.len() != parts.len() {
+            return None;
+        }
+        let mut params = BTreeMap::new();
+        for (want, got) in pattern.iter().zip(&parts) {
+            match want.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => {
+                    params.insert(name.to_owned(), (*got).to_owned());
+                }
+                None if want == got => {}
+                None => return None,
+            }
+        }
+        Some((route, params))
+    })
+}
+
+fn role_name(role: Role) -> &'static str {
+    role.as_str()
+}
+
+/// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
+pub async fn handle(
+    State(app): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+    method: Method,
+    Path((plugin, rest)): Path<(String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let host = app.plugins.clone();
+    let set = host.current();
+    let loaded = set
+        .named(&plugin)
+        .filter(|p| p.implements(Hook::HandleHttp))
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    let path = format!("/{rest}");
+    let (route, params) = match_route(&loaded.manifest.routes, method.as_str(), &path)
+        .ok_or_else(ApiError::not_found)?;
+    let public = route.roles.iter().any(|r| r == "public");
+    if !public {
+        let Some(actor) = &actor else {
+            return Err(ApiError::unauthenticated());
+        };
+        let allowed = actor
+            .roles
+            .iter()
+            .any(|role| route.roles.iter().any(|r| r == role_name(*role)));
+        if !allowed {
+            return Err(ApiError::forbidden());
+        }
+    }
+    let sees_prices = matches!(
+        PriceView::of(&app.store, actor.as_ref(), Page::List).await,
+        Ok(PriceView::Visible { .. })
+    );
+    let body = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid_field(
+                "invalid_json",
+                "body",
+                format!("body: 不是有效的JSON ({e})"),
+            )
+        })?
+    };
+    let member = actor
+        .as_ref()
+        .filter(|a| a.is(Role::Member))
+        .map(|a| pifa_sdk::Buyer {
+            member_id: a.user_id,
+            level_id: a.standing.level_id,
+            region_id: a.region_ids.iter().next().copied(),
+        });
+    let request = HttpRequest {
+        method: method.as_str().to_owned(),
+        route: route.path.clone(),
+        params,
+        query,
+        body,
+        caller: Caller {
+            user_id: actor.as_ref().map(|a| a.user_id),
+            roles: actor
+                .as_ref()
+                .map(|a| a.roles.iter().map(|r| role_name(*r).to_owned()).collect())
+                .unwrap_or_default(),
+            member,
+            sees_prices,
+        },
+        now_ms: app.clock.now_ms(),
+        settings: loaded.declared.settings.clone(),
+    };
+    let json = serde_json::to_string(&request).map_err(ApiError::internal)?;
+    let cap = set.runtime.limits.max_input_kib.saturating_mul(1024);
+    if json.len() as u64 > cap {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("请求过大 (over {cap} bytes)"),
+        ));
+    }
+    let call_host: Arc<PluginHost> = host.clone();
+    let call_set = set.clone();
+    let call_plugin = loaded.clone();
+    let called = tokio::task::spawn_blocking(move || {
+        call_host.call(
+            &call_set.runtime,
+            &call_plugin,
+            Hook::HandleHttp,
+            0,
+            Access::Buffered,
+            |instance, store| instance.call_handle_http(store, &json),
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let outcome = match called {
+        Ok(outcome) => outcome,
+        Err(CallError::Refused { code, message }) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "plugin_refused",
+                format!("{message} ({plugin} {code})"),
+            ));
+        }
+        Err(CallError::Failed(reason)) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "plugin_failed",
+                format!("插件暂时不可用 ({reason})"),
+            ));
+        }
+        Err(CallError::Suspended) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "plugin_suspended",
+                format!("插件 {plugin} 因连续出错已暂停 (suspended after repeated failures)"),
+            ));
+        }
+    };
+    let response: HttpResponse = serde_json::from_str(&outcome.value).map_err(|e| {
+        host.record_failure(
+            &loaded,
+            Hook::HandleHttp,
+            format!("response is not valid: {e}"),
+        );
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin_failed",
+            format!("插件暂时不可用 (plugin {plugin}: response is not valid)"),
+        )
+    })?;
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // A refusal (4xx, 5xx) keeps nothing the hook wrote: it is the request failing.
+    if status.is_success()
+        && !outcome.writes.is_empty()
+        && let Some(store) = &host.store
+    {
+        match store
+            .commit_plugin_writes(&plugin, &outcome.writes, None)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::BoundReached(_)) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "changed_meanwhile",
+                    "数据刚被他人修改，请重试 (changed meanwhile; retry)",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok((status, axum::Json(response.body)).into_response())
+}
+
+/// The serving plugins' routes as OpenAPI path items, merged into the kernel's document.
+pub fn openapi_paths(host: &PluginHost) -> serde_json::Map<String, serde_json::Value> {
+    let mut paths = serde_json::Map::new();
+    for plugin in &host.current().plugins {
+        for route in &plugin.manifest.routes {
+            let path = format!("/api/v1/plugins/{}{}", plugin.name(), route.path);
+            let parameters: Vec<serde_json::Value> = route
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+                .collect();
+            let mut operation = serde_json::json!({
+                "tags": [format!("plugin:{}", plugin.name())],
+                "summary": route.summary,
+                "operationId": format!("plugin_{}_{}_{}", plugin.name(), route.method.to_lowercase(), route.path.replace(['/', '{', '}', '-'], "_")),
+                "parameters": parameters,
+                "description": format!("Roles: {}", route.roles.join(", ")),
+                "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } } },
+            });
+            if let (Some(schema), Some(object)) = (&route.request_schema, operation.as_object_mut())
+            {
+                object.insert(
+                    "requestBody".to_owned(),
+                    serde_json::json!({ "content": { "application/json": { "schema": schema } } }),
+                );
+            }
+            if !route.roles.iter().any(|r| r == "public")
+                && let Some(object) = operation.as_object_mut()
+            {
+                object.insert("security".to_owned(), serde_json::json!([{ "bearer": [] }]));
+            }
+            let item = paths
+                .entry(path)
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if let Some(item) = item.as_object_mut() {
+                item.insert(route.method.to_lowercase(), operation);
+            }
+        }
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str) -> Route {
+        Route {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            roles: vec!["admin".to_owned()],
+            summary: String::new(),
+            request_schema: None,
+            response_schema: None,
+        }
+    }
+
+    #[test]
+    fn routes_match_by_method_literal_segments_and_parameters() {
+        let routes = [
+            route("GET", "/sales"),
+            route("PUT", "/sales/{id}"),
+            route("POST", "/sales/{id}/end"),
+        ];
+        assert!(match_route(&routes, "GET", "/sales").is_some());
+        let (found, params) =
+            match_route(&routes, "PUT", "/sales/7").unwrap_or((&routes[0], BTreeMap::new()));
+        assert_eq!(found.path, "/sales/{id}");
+        assert_eq!(params.get("id").map(String::as_str), Some("7"));
+        assert!(match_route(&routes, "POST", "/sales/7/end").is_some());
+        assert!(match_route(&routes, "DELETE", "/sales/7").is_none());
+        assert!(match_route(&routes, "GET", "/sales/7/end/x").is_none());
+    }
+
+    #[test]
+    fn malformed_routes_are_named() {
+        for (bad, named) in [
+            (route("PATCH", "/a"), "method"),
+            (route("GET", "a"), "path"),
+            (route("GET", "/a/../b"), "path"),
+            (
+                Route {
+                    roles: vec!["owner".to_owned()],
+                    ..route("GET", "/a")
+                },
+                "role owner",
+            ),
+        ] {
+            let error = check_route(&bad).err().unwrap_or_default();
+            assert!(error.contains(named), "{error}");
+        }
+    }
+}

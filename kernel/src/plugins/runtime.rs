@@ -1,0 +1,406 @@
+//! wasmtime: one engine, a compiled component per plugin with its linker holding only the
+//! interfaces `plugins.toml` grants, and one call = a fresh instance from the pre-instantiated
+//! component, bounded by fuel, memory, an epoch deadline and host-call timeouts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pifa_sdk::Capability;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use super::config::Limits;
+use super::kv::KvView;
+use crate::clock::Clock;
+
+wasmtime::component::bindgen!({
+    path: "../sdk/wit",
+    world: "plugin",
+    imports: { default: trappable },
+});
+
+/// A hook's own error, as the WIT world types it.
+pub type WitHookError = HookError;
+
+/// How many plugin calls may run at once (pool slots); more wait for a slot.
+pub const MAX_CONCURRENT_CALLS: u32 = 64;
+
+/// The engine, its epoch ticker and the call slots; limits other than memory may change
+/// on a reload without a new engine (`from_engine`).
+pub struct Runtime {
+    pub engine: Engine,
+    pub limits: Limits,
+    ticker: Arc<Ticker>,
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Stops the epoch thread when the last runtime on its engine goes.
+struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The epoch advances every millisecond; a call's deadline is `deadline_ms` ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+impl Runtime {
+    pub fn new(limits: &Limits, cache_dir: Option<&std::path::Path>) -> anyhow::Result<Runtime> {
+        let memory = limits.memory_bytes();
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(512 * 1024)
+            .memory_reservation(memory as u64)
+            .memory_guard_size(64 * 1024)
+            .memory_reservation_for_growth(0);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(MAX_CONCURRENT_CALLS)
+            .total_core_instances(MAX_CONCURRENT_CALLS * 4)
+            .total_memories(MAX_CONCURRENT_CALLS)
+            .total_tables(MAX_CONCURRENT_CALLS * 4)
+            .max_memory_size(memory);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(
+                wasmtime::Cache::new(cache).map_err(anyhow::Error::from)?,
+            ));
+        }
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let weak = engine.weak();
+        let running = ticking.clone();
+        std::thread::Builder::new()
+            .name("plugin-epoch".to_owned())
+            .spawn(move || {
+                while running.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })?;
+        Ok(Runtime {
+            engine,
+            limits: limits.clone(),
+            ticker: Arc::new(Ticker(ticking)),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS as usize)),
+        })
+    }
+
+    /// The same engine (and compiled components) with other limits.
+    pub fn from_engine(runtime: &Runtime, limits: &Limits) -> Runtime {
+        Runtime {
+            engine: runtime.engine.clone(),
+            limits: limits.clone(),
+            ticker: runtime.ticker.clone(),
+            slots: runtime.slots.clone(),
+        }
+    }
+
+    pub fn compile(&self, bytes: &[u8]) -> anyhow::Result<Component> {
+        Component::new(&self.engine, bytes).map_err(anyhow::Error::from)
+    }
+
+    /// The linker for a plugin granted `granted`: `log` always, the rest only when granted.
+    pub fn linker(&self, granted: &[Capability]) -> anyhow::Result<Linker<CallState>> {
+        let mut linker = Linker::new(&self.engine);
+        pifa::plugin::log::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+        for capability in granted {
+            match capability {
+                Capability::Clock => pifa::plugin::clock::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+                Capability::Kv => pifa::plugin::kv::add_to_linker::<CallState, HasSelf<CallState>>(
+                    &mut linker,
+                    |s| s,
+                ),
+                Capability::CatalogRead => pifa::plugin::catalog_read::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+                Capability::Notify => pifa::plugin::notify::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+            }
+            .map_err(anyhow::Error::from)?;
+        }
+        Ok(linker)
+    }
+}
+
+/// The WIT name of an interface of our package (`kv` → `pifa:plugin/kv@0.1.0`).
+pub fn interface_name(interface: &str) -> String {
+    format!("pifa:plugin/{interface}@0.1.0")
+}
+
+/// The component's imports, by name.
+pub fn imports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// What a call may reach besides its memory, and what it used.
+pub struct CallState {
+    pub plugin: Arc<str>,
+    pub kv: Option<KvView>,
+    pub store: Option<crate::store::Store>,
+    pub clock: Clock,
+    pub runtime: Option<tokio::runtime::Handle>,
+    pub host_call_timeout: Duration,
+    pub memory_cap: usize,
+    pub peak_memory: usize,
+    pub log_cap: usize,
+    pub logged: usize,
+    /// Lines the plugin logged in this call (for `pifa plugins run` and failure reports).
+    pub log: Vec<String>,
+    /// The first host-side failure (a timeout, a cap), reported instead of the bare trap.
+    pub fault: Option<String>,
+}
+
+impl wasmtime::ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            let message = format!(
+                "memory limit of {} MiB exceeded",
+                self.memory_cap / (1024 * 1024)
+            );
+            self.fault.get_or_insert(message.clone());
+            return Err(wasmtime::Error::msg(message));
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl CallState {
+    /// Runs a host future to completion within the host-call timeout; a timeout traps the
+    /// call (an epoch deadline cannot interrupt a host call).
+    fn host<T>(&mut self, what: &str, future: impl Future<Output = T>) -> wasmtime::Result<T> {
+        let Some(runtime) = self.runtime.clone() else {
+            return Err(wasmtime::Error::msg(format!("{what}: no database here")));
+        };
+        let timeout = self.host_call_timeout;
+        match runtime.block_on(async { tokio::time::timeout(timeout, future).await }) {
+            Ok(value) => Ok(value),
+            Err(_) => {
+                let message = format!(
+                    "host call {what} took longer than {} ms",
+                    timeout.as_millis()
+                );
+                self.fault.get_or_insert(message.clone());
+                Err(wasmtime::Error::msg(message))
+            }
+        }
+    }
+
+    fn kv(&mut self) -> wasmtime::Result<&mut KvView> {
+        self.kv
+            .as_mut()
+            .ok_or_else(|| wasmtime::Error::msg("kv is not available in this call"))
+    }
+
+    /// Runs a kv read, in memory directly, against the database within the host timeout.
+    fn kv_read<T>(
+        &mut self,
+        what: &str,
+        read: impl AsyncFnOnce(&KvView) -> crate::store::StoreResult<T>,
+    ) -> wasmtime::Result<T> {
+        let view = self
+            .kv
+            .take()
+            .ok_or_else(|| wasmtime::Error::msg("kv is not available in this call"))?;
+        let result = match &view.backend {
+            super::kv::KvBackend::Memory(_) => futures_lite_block(read(&view)),
+            super::kv::KvBackend::Db(_) => self.host(what, read(&view)),
+        };
+        self.kv = Some(view);
+        match result? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(wasmtime::Error::msg(format!("{what}: {error}"))),
+        }
+    }
+}
+
+/// Polls a future that never waits (the memory backend) to completion.
+fn futures_lite_block<T>(future: impl Future<Output = T>) -> wasmtime::Result<T> {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => Ok(value),
+        std::task::Poll::Pending => Err(wasmtime::Error::msg("in-memory storage would block")),
+    }
+}
+
+impl pifa::plugin::log::Host for CallState {
+    fn write(&mut self, level: pifa::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+        self.logged = self.logged.saturating_add(message.len());
+        if self.logged > self.log_cap {
+            let fault = format!("log cap of {} KiB per call exceeded", self.log_cap / 1024);
+            self.fault.get_or_insert(fault.clone());
+            return Err(wasmtime::Error::msg(fault));
+        }
+        let plugin = &*self.plugin;
+        use pifa::plugin::log::Level;
+        match level {
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        self.log.push(message);
+        Ok(())
+    }
+}
+
+impl pifa::plugin::clock::Host for CallState {
+    fn now_ms(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.clock.now_ms())
+    }
+}
+
+impl pifa::plugin::kv::Host for CallState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.kv_read("kv.get", async |view| view.get(&key).await)
+    }
+
+    fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.kv()?.put(&key, value))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.kv()?.delete(&key))
+    }
+
+    fn scan(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
+        self.kv_read("kv.scan", async |view| {
+            view.scan(&prefix, start_after.as_deref(), limit).await
+        })
+    }
+
+    fn counter(&mut self, key: String) -> wasmtime::Result<i64> {
+        self.kv_read("kv.counter", async |view| view.counter(&key).await)
+    }
+
+    fn add_bounded(
+        &mut self,
+        key: String,
+        delta: i64,
+        min: i64,
+        max: i64,
+    ) -> wasmtime::Result<Result<Option<i64>, String>> {
+        let mut view = self
+            .kv
+            .take()
+            .ok_or_else(|| wasmtime::Error::msg("kv is not available in this call"))?;
+        let result = match &view.backend {
+            super::kv::KvBackend::Memory(_) => {
+                futures_lite_block(view.add_bounded(&key, delta, min, max))
+            }
+            super::kv::KvBackend::Db(_) => {
+                self.host("kv.add-bounded", view.add_bounded(&key, delta, min, max))
+            }
+        };
+        self.kv = Some(view);
+        result
+    }
+}
+
+impl pifa::plugin::catalog_read::Host for CallState {
+    fn product(&mut self, id: i64) -> wasmtime::Result<Option<String>> {
+        let Some(store) = self.store.clone() else {
+            return Ok(None);
+        };
+        let products = self.host("catalog-read.product", async move {
+            store.shared_products(&[id]).await
+        })?;
+        let products = products.map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+        Ok(products.first().map(|p| {
+            let product = pifa_sdk::Product {
+                id: p.id,
+                name: p.name.clone(),
+                item_no: p.item_no.clone(),
+                on_shelf: p.on_shelf,
+                skus: p
+                    .skus
+                    .iter()
+                    .map(|s| pifa_sdk::Sku {
+                        id: s.id,
+                        model: s.model.clone(),
+                        spec: s.spec.clone(),
+                        price_fen: s.price_fen,
+                        stock: s.stock,
+                    })
+                    .collect(),
+            };
+            serde_json::to_string(&product).unwrap_or_default()
+        }))
+    }
+}
+
+impl pifa::plugin::notify::Host for CallState {
+    fn staff(&mut self, message: String) -> wasmtime::Result<Result<(), String>> {
+        let Some(store) = self.store.clone() else {
+            self.log.push(format!("notify staff: {message}"));
+            return Ok(Ok(()));
+        };
+        let body = format!(
+            "插件 {}：{}",
+            self.plugin,
+            message.chars().take(500).collect::<String>()
+        );
+        let now = self.clock.now_ms();
+        self.host("notify.staff", async move {
+            super::tell_staff(&store, "plugin_message", body, now).await;
+        })?;
+        Ok(Ok(()))
+    }
+}
+
+/// `fresh` for one call: fuel, memory cap, deadline; the instance comes from `pre`.
+pub fn new_store(
+    runtime: &Runtime,
+    state: CallState,
+    fuel: u64,
+) -> wasmtime::Result<Store<CallState>> {
+    let mut store = Store::new(&runtime.engine, state);
+    store.limiter(|s| s);
+    store.set_fuel(fuel)?;
+    store.set_epoch_deadline(runtime.limits.deadline_ms.max(1));
+    store.epoch_deadline_trap();
+    Ok(store)
+}

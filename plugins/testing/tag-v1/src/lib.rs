@@ -1,0 +1,24 @@
+//! Testing only (never install): version 1 of the plugin `tag`, which takes 1 fen off the
+//! order. The hot-reload test swaps one version's file for the other's under the server.
+
+use pifa_sdk::{Adjustment, Hook, HookError, Manifest, Plugin, QuoteInput, QuoteOutput};
+
+struct Tag;
+
+impl Plugin for Tag {
+    fn manifest() -> Manifest {
+        pifa_sdk::manifest("tag", "1.0.0", &[Hook::Quote])
+    }
+
+    fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
+        Ok(QuoteOutput {
+            adjustments: vec![Adjustment {
+                line_no: None,
+                amount_fen: -1,
+                label: "tag v1".to_owned(),
+            }],
+        })
+    }
+}
+
+pifa_sdk::export_plugin!(Tag);
