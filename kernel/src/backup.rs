@@ -472,11 +472,12 @@ fn read_backup(input: impl std::io::Read) -> anyhow::Result<ParsedBackup> {
                 if !DATA_TABLES.contains(&start.table.as_str()) {
                     bail!("line {number}: unknown table {}", start.table);
                 }
-                if start
-                    .columns
-                    .iter()
-                    .any(|c| !c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
-                {
+                if start.columns.iter().any(|c| {
+                    !c.starts_with(|ch: char| ch.is_ascii_lowercase())
+                        || !c
+                            .chars()
+                            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                }) {
                     bail!("line {number}: invalid column name in {}", start.table);
                 }
                 tables.push((start.table, start.columns, Vec::new()));

@@ -212,6 +212,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(crate::catalog::reviews::create))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
+        // plugins (their own routes are served from their manifests, see `router`)
+        .routes(routes!(crate::plugins::http::status))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))

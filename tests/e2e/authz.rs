@@ -125,6 +125,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/regions/{id}", Record::Haikou, "*=403 anon=401 admin=200"),
     ("GET /api/v1/shop", Record::Shop, "*=200"),
     ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/plugins", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),

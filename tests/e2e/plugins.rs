@@ -235,6 +235,12 @@ async fn flash_sale_end_to_end() -> anyhow::Result<()> {
         .get(&format!("/api/v1/orders/{kept_id}"), Some(&member))
         .await?;
     assert_eq!(stored["lines"][0]["line_total_fen"], 15_000);
+    assert!(
+        stored["lines"][0]["adjustments"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["source"] == "plugin:flash-sale")),
+        "the order keeps who changed its price: {stored}"
+    );
     let (status, _) = app.get(SALES, Some(&admin)).await?;
     assert_eq!(status, StatusCode::NOT_FOUND, "its routes went with it");
     app.stop().await
@@ -564,6 +570,17 @@ async fn a_changed_plugin_file_is_reloaded() -> anyhow::Result<()> {
     })
     .await?;
     assert!(quote_labels().await?.contains(&"tag v2".to_owned()));
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (status, plugins) = app.get("/api/v1/admin/plugins", Some(&admin)).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(plugins["plugins"][0]["version"], "2.0.0", "{plugins}");
+    assert!(
+        plugins["reload_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("plugin tag"),
+        "staff see why: {plugins}"
+    );
     app.stop().await
 }
 

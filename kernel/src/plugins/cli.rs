@@ -146,7 +146,11 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
         }
     }
     let input = fixture.input.to_string();
-    let lines = fixture.input["lines"].as_array().map_or(0, Vec::len);
+    let lines = fixture
+        .input
+        .get("lines")
+        .and_then(|l| l.as_array())
+        .map_or(0, Vec::len);
     let access = match hook {
         Hook::Quote | Hook::Checkout => Access::ReadOnly,
         _ => Access::Buffered,

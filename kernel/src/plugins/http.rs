@@ -359,3 +359,90 @@ mod tests {
         }
     }
 }
+
+/// One serving plugin, as staff see it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginStatus {
+    pub name: String,
+    pub version: String,
+    pub hooks: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub routes: Vec<String>,
+    pub calls: u64,
+    pub failures: u64,
+    pub fuel_p50: u64,
+    pub fuel_p99: u64,
+    /// RFC 3339; set while the plugin is suspended after repeated failures.
+    pub suspended_until: Option<String>,
+    pub last_error: String,
+}
+
+/// The plugins serving now, and why the last reload was refused (if it was).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginsStatus {
+    pub plugins: Vec<PluginStatus>,
+    /// The previous set kept serving because of this.
+    pub reload_error: Option<String>,
+}
+
+/// The plugins serving, their calls, failures and fuel, and the last refused reload (admin).
+#[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
+    responses((status = 200, body = PluginsStatus), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn status(
+    State(app): State<AppState>,
+    actor: crate::accounts::permissions::Actor,
+) -> ApiResult<axum::Json<PluginsStatus>> {
+    actor.require(crate::accounts::permissions::Permission::ManageSettings)?;
+    let now = app.clock.now_ms();
+    let plugins = app
+        .plugins
+        .current()
+        .plugins
+        .iter()
+        .map(|p| {
+            let (fuel_p50, fuel_p99) = p.stats.fuel_percentiles();
+            let suspended = p
+                .stats
+                .suspended_until
+                .load(std::sync::atomic::Ordering::Relaxed);
+            PluginStatus {
+                name: p.name().to_owned(),
+                version: p.manifest.version.clone(),
+                hooks: p
+                    .manifest
+                    .hooks
+                    .iter()
+                    .map(|h| h.as_str().to_owned())
+                    .collect(),
+                capabilities: p
+                    .declared
+                    .granted
+                    .iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect(),
+                routes: p
+                    .manifest
+                    .routes
+                    .iter()
+                    .map(|r| format!("{} /api/v1/plugins/{}{}", r.method, p.name(), r.path))
+                    .collect(),
+                calls: p.stats.calls.load(std::sync::atomic::Ordering::Relaxed),
+                failures: p.stats.failures.load(std::sync::atomic::Ordering::Relaxed),
+                fuel_p50,
+                fuel_p99,
+                suspended_until: (suspended > now).then(|| crate::clock::rfc3339(suspended)),
+                last_error: p
+                    .stats
+                    .last_error
+                    .lock()
+                    .map(|e| e.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let reload_error = app.plugins.last_error.lock().ok().and_then(|e| e.clone());
+    Ok(axum::Json(PluginsStatus {
+        plugins,
+        reload_error,
+    }))
+}

@@ -65,11 +65,37 @@ async fn main() -> anyhow::Result<()> {
     let skus = Arc::new(skus_on_sale(&target, &admin).await?);
     println!("{} SKUs on sale, stock raised", skus.len());
 
-    // The quote of a 200-line cart, one at a time.
+    // The quote of a 200-line cart, one at a time. With FLASH_SALE=1, a flash sale (the
+    // plugin) covers the cart's first 50 SKUs at 1 fen off.
     let mut seed = 7;
-    let big = json!({ "delivery_method": "pickup", "lines": lines(&skus, 200, &mut seed) });
+    let cart = lines(&skus, 200, &mut seed);
+    if std::env::var("FLASH_SALE").is_ok_and(|v| v == "1") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as i64;
+        let items: Vec<Value> = cart
+            .iter()
+            .take(50)
+            .map(|line| json!({ "sku_id": line["sku_id"], "price_fen": 1 }))
+            .collect();
+        target
+            .post(
+                "/api/v1/plugins/flash-sale/sales",
+                &admin,
+                &json!({ "name": "压测秒杀", "starts_at_ms": now - 60_000, "ends_at_ms": now + 3_600_000,
+                    "total_limit": 1_000_000_000, "per_member_limit": 1_000_000_000, "items": items }),
+            )
+            .await
+            .context("creating the flash sale")?;
+        println!("flash sale on 50 of the cart's SKUs");
+    }
+    let big = json!({ "delivery_method": "pickup", "lines": cart });
+    let runs: usize = std::env::var("QUOTES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(60);
     let mut quotes = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..runs {
         let start = Instant::now();
         let response = target
             .client
@@ -93,6 +119,9 @@ async fn main() -> anyhow::Result<()> {
         percentile_ms(&quotes, 0.99),
         quotes.len()
     );
+    if std::env::var("QUOTE_ONLY").is_ok_and(|v| v == "1") {
+        return Ok(());
+    }
 
     for clients in [8_usize, 32, 128] {
         let deadline = Instant::now() + Duration::from_secs(seconds);
