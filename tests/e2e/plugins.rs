@@ -413,7 +413,8 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
     assert!(listed.contains("hostile-output"), "{listed}");
     let row = app.store.plugin_stats().await?;
     assert!(
-        row.iter().any(|r| r.0 == "hostile-output" && r.3 >= 2),
+        row.iter()
+            .any(|r| r.plugin == "hostile-output" && r.failures >= 2),
         "{row:?}"
     );
 

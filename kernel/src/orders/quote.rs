@@ -251,18 +251,7 @@ pub async fn price(
         .map(|p| (p.id, p))
         .collect();
 
-    let mut quote = Quote {
-        lines: Vec::with_capacity(request.lines.len()),
-        adjustments: Vec::new(),
-        goods_fen: 0,
-        adjustments_fen: 0,
-        shipping_fen: 0,
-        shipping_label: String::new(),
-        total_fen: 0,
-        weight_g: 0,
-        notices: Vec::new(),
-        revisions: Vec::new(),
-    };
+    let mut quote = Quote::of_lines(Vec::with_capacity(request.lines.len()));
     for (index, line) in request.lines.iter().enumerate() {
         let unknown = || {
             let field = line_field(index, "sku_id");
@@ -445,6 +434,22 @@ fn failure(step: &str, message: &str) -> ApiError {
 }
 
 impl Quote {
+    /// A quote of `lines` with nothing else yet (totals come from `recompute`).
+    pub fn of_lines(lines: Vec<QuotedLine>) -> Quote {
+        Quote {
+            lines,
+            adjustments: Vec::new(),
+            goods_fen: 0,
+            adjustments_fen: 0,
+            shipping_fen: 0,
+            shipping_label: String::new(),
+            total_fen: 0,
+            weight_g: 0,
+            notices: Vec::new(),
+            revisions: Vec::new(),
+        }
+    }
+
     /// Line totals, goods, order-level adjustments, weight and total from the parts, refusing
     /// sums that overflow and lines or totals below zero.
     pub fn recompute(&mut self) -> Result<(), String> {

@@ -32,7 +32,7 @@ pub async fn list(
     );
     let (_, declared) = super::config::read(config_path).map_err(anyhow::Error::msg)?;
     for entry in &declared {
-        let row = saved.iter().find(|r| r.0 == entry.name);
+        let row = saved.iter().find(|r| r.plugin == entry.name);
         let (version, status) = match &loaded {
             Ok(host) => match host.current().named(&entry.name) {
                 Some(plugin) => (plugin.manifest.version.clone(), "loaded"),
@@ -40,12 +40,20 @@ pub async fn list(
             },
             Err(_) => (String::new(), "invalid"),
         };
-        let status = match row.and_then(|r| r.6) {
+        let status = match row.and_then(|r| r.suspended_until) {
             Some(until) if until > now => "suspended",
             _ => status,
         };
         let (calls, failures, p50, p99, error) = row
-            .map(|r| (r.2, r.3, r.4, r.5, r.7.clone()))
+            .map(|r| {
+                (
+                    r.calls,
+                    r.failures,
+                    r.fuel_p50,
+                    r.fuel_p99,
+                    r.last_error.clone(),
+                )
+            })
             .unwrap_or_default();
         out.push_str(&format!(
             "{:<20} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",

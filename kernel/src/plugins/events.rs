@@ -37,6 +37,7 @@ pub enum Delivery {
 }
 
 /// A `plugin_stats` row.
+#[derive(Debug, Clone, FromRow)]
 pub struct StatsRow {
     pub plugin: String,
     pub version: String,
@@ -199,11 +200,8 @@ impl Store {
         Ok(())
     }
 
-    /// Every plugin's recorded counters: (plugin, version, calls, failures, p50, p99,
-    /// suspended until, last error).
-    pub async fn plugin_stats(
-        &self,
-    ) -> StoreResult<Vec<(String, String, i64, i64, i64, i64, Option<i64>, String)>> {
+    /// Every plugin's recorded counters.
+    pub async fn plugin_stats(&self) -> StoreResult<Vec<StatsRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error FROM plugin_stats ORDER BY plugin",

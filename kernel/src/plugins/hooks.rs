@@ -294,8 +294,8 @@ mod tests {
     use crate::orders::quote::QuotedLine;
 
     fn quote_of(totals: &[i64]) -> Quote {
-        let mut quote = Quote {
-            lines: totals
+        let mut quote = Quote::of_lines(
+            totals
                 .iter()
                 .enumerate()
                 .map(|(i, total)| QuotedLine {
@@ -314,16 +314,7 @@ mod tests {
                     weight_g: 0,
                 })
                 .collect(),
-            adjustments: Vec::new(),
-            goods_fen: 0,
-            adjustments_fen: 0,
-            shipping_fen: 0,
-            shipping_label: String::new(),
-            total_fen: 0,
-            weight_g: 0,
-            notices: Vec::new(),
-            revisions: Vec::new(),
-        };
+        );
         let _ = quote.recompute();
         quote
     }
