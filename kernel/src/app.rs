@@ -27,6 +27,8 @@ pub struct Config {
     pub backup_passphrase: Option<age::secrecy::SecretString>,
     /// `PIFA_PLUGINS`, default `plugins.toml`: which WebAssembly plugins run (M7).
     pub plugins_path: PathBuf,
+    /// `PIFA_SCRIPTS`, default `scripts`: the Rhai rules (`pricing.rhai`), reloaded on change.
+    pub scripts_dir: PathBuf,
 }
 
 impl Config {
@@ -50,11 +52,25 @@ impl Config {
             plugins_path: std::env::var_os("PIFA_PLUGINS")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("plugins.toml")),
+            scripts_dir: std::env::var_os("PIFA_SCRIPTS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("scripts")),
         })
     }
 
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join("backups")
+    }
+
+    /// Loads the scripts in `scripts_dir`: a script that does not compile or fails its examples
+    /// stops the start with the reason.
+    pub fn load_scripts(
+        &self,
+        store: &Store,
+        clock: &Clock,
+    ) -> anyhow::Result<Arc<crate::scripts::ScriptHost>> {
+        crate::scripts::ScriptHost::load(&self.scripts_dir, Some(store.clone()), clock.clone())
+            .map_err(|error| anyhow::anyhow!("scripts: {error}"))
     }
 
     /// Where compiled plugins are cached across restarts.
@@ -108,21 +124,36 @@ pub struct AppState {
     pub pipeline: crate::orders::quote::Pipeline,
     /// The WebAssembly plugins serving now (hot-reloaded).
     pub plugins: Arc<crate::plugins::PluginHost>,
+    /// The Rhai rules serving now (hot-reloaded).
+    pub scripts: Arc<crate::scripts::ScriptHost>,
+}
+
+/// What extends the kernel at run time: the scripts and the plugins.
+pub struct Extensions {
+    pub scripts: Arc<crate::scripts::ScriptHost>,
+    pub plugins: Arc<crate::plugins::PluginHost>,
 }
 
 impl AppState {
     /// The state for a server on `store`, its pipeline ending with the plugins' quote hooks.
+    /// The state for a server on `store`, its pipeline ending with the pricing script and
+    /// then the plugins' quote hooks (the brief's order).
     pub fn new(
         store: Store,
         clock: Clock,
         hasher: Hasher,
         config: Config,
         pipeline: crate::orders::quote::Pipeline,
-        plugins: Arc<crate::plugins::PluginHost>,
+        extensions: Extensions,
     ) -> AppState {
-        let pipeline = pipeline.with_step(Arc::new(crate::plugins::hooks::PluginQuoteStep {
-            host: plugins.clone(),
-        }));
+        let Extensions { scripts, plugins } = extensions;
+        let pipeline = pipeline
+            .with_step(Arc::new(crate::scripts::pricing::ScriptStep {
+                host: scripts.clone(),
+            }))
+            .with_step(Arc::new(crate::plugins::hooks::PluginQuoteStep {
+                host: plugins.clone(),
+            }));
         AppState {
             store,
             clock,
@@ -130,6 +161,7 @@ impl AppState {
             config: Arc::new(config),
             pipeline,
             plugins,
+            scripts,
         }
     }
 }
@@ -158,7 +190,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
-        let plugin_tasks = self.state.plugins.spawn_background();
+        let mut plugin_tasks = self.state.plugins.spawn_background();
+        plugin_tasks.extend(self.state.scripts.spawn_watcher());
         let cache_listener = self.state.store.follow_changes();
         let router = crate::http::router(self.state.clone());
         axum::serve(

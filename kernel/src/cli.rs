@@ -48,6 +48,12 @@ enum Command {
         #[command(subcommand)]
         action: PluginsCommand,
     },
+    /// The Rhai rules: `pifa scripts check [DIR]` compiles each script in DIR (default
+    /// PIFA_SCRIPTS, `scripts`) and runs its examples; exits non-zero with FILE:LINE:COLUMN.
+    Scripts {
+        #[command(subcommand)]
+        action: ScriptsCommand,
+    },
     /// Replace all data with a backup file (all or nothing).
     Restore {
         file: PathBuf,
@@ -55,6 +61,12 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ScriptsCommand {
+    /// Check the scripts in DIR (default: PIFA_SCRIPTS, `scripts`).
+    Check { dir: Option<PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +147,18 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugins { action } => plugins(&config, action).await,
+        Command::Scripts {
+            action: ScriptsCommand::Check { dir },
+        } => {
+            let dir = dir.unwrap_or_else(|| config.scripts_dir.clone());
+            match crate::scripts::check_dir(&dir) {
+                Ok(report) => {
+                    println!("{report}");
+                    Ok(())
+                }
+                Err(reason) => anyhow::bail!("{reason}"),
+            }
+        }
         Command::Restore { file, force } => {
             let store = config.open_store().await?;
             if !force && !store.is_empty().await? {
@@ -237,7 +261,15 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     }
     tokio::task::spawn_blocking(crate::catalog::search::warm_up);
     let plugins = config.load_plugins(&store, &clock).await?;
-    let state = AppState::new(store, clock, hasher, config, Default::default(), plugins);
+    let scripts = config.load_scripts(&store, &clock)?;
+    let state = AppState::new(
+        store,
+        clock,
+        hasher,
+        config,
+        Default::default(),
+        crate::app::Extensions { scripts, plugins },
+    );
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;
     if demo {

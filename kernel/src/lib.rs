@@ -18,6 +18,8 @@ pub mod notify;
 pub mod orders;
 pub mod plugins;
 pub mod regions;
+pub mod scripts;
 pub mod settings;
 pub mod store;
 pub mod uploads;
+pub mod watch;

@@ -18,7 +18,6 @@ pub mod hooks;
 pub mod http;
 pub mod kv;
 pub mod runtime;
-mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -510,7 +509,7 @@ impl PluginHost {
             tokio::spawn(events::dispatch_loop(self.clone())),
             tokio::spawn(events::tick_loop(self.clone())),
         ];
-        tasks.extend(watch::spawn(self.clone()));
+        tasks.extend(crate::watch::spawn(self.clone()));
         tasks
     }
 }
@@ -552,6 +551,27 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
     )?;
     check_manifest(&manifest, &granted)?;
     Ok(manifest)
+}
+
+impl crate::watch::Reloadable for PluginHost {
+    fn what(&self) -> &'static str {
+        "plugins"
+    }
+
+    /// `plugins.toml` and each serving component.
+    fn watched_files(&self) -> std::collections::BTreeSet<PathBuf> {
+        let mut files = std::collections::BTreeSet::new();
+        files.extend(std::path::absolute(&self.config_path).ok());
+        for plugin in &self.current().plugins {
+            files.extend(std::path::absolute(&plugin.declared.component).ok());
+        }
+        files
+    }
+
+    fn reload_now(&self) {
+        // A refusal is logged and kept in `last_error` by `reload`.
+        let _ = self.reload();
+    }
 }
 
 /// Refuses a component importing an interface that is not granted (log always is), naming it.

@@ -18,6 +18,7 @@ mod openapi;
 mod orders;
 mod plugins;
 mod relations;
+mod scripts;
 mod search;
 mod staff;
 mod transfer;

@@ -173,6 +173,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// The plugin host serving (its `plugins.toml` is `plugins_toml()`, absent at first).
     pub plugins: Arc<pifa::plugins::PluginHost>,
+    /// The script host serving (its directory is `scripts_dir()`, absent at first).
+    pub scripts: Arc<pifa::scripts::ScriptHost>,
     pipeline: pifa::orders::quote::Pipeline,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -244,6 +246,7 @@ impl TestApp {
             secure_cookies: false,
             backup_passphrase: None,
             plugins_path: database.dir().join("plugins.toml"),
+            scripts_dir: database.dir().join("scripts"),
         };
         let plugins = {
             let (path, store, clock) = (config.plugins_path.clone(), store.clone(), clock.clone());
@@ -253,13 +256,25 @@ impl TestApp {
             .await?
             .map_err(anyhow::Error::msg)?
         };
+        // The directory exists (empty) from the start, as a deployment's does, so the
+        // watcher sees the first script a test writes.
+        std::fs::create_dir_all(&config.scripts_dir)?;
+        let scripts = pifa::scripts::ScriptHost::load(
+            &config.scripts_dir,
+            Some(store.clone()),
+            clock.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let state = AppState::new(
             store.clone(),
             clock.clone(),
             Hasher::cheap()?,
             config,
             pipeline.clone(),
-            plugins.clone(),
+            pifa::app::Extensions {
+                scripts: scripts.clone(),
+                plugins: plugins.clone(),
+            },
         );
         let server = Server::bind(state).await?;
         let addr = server.local_addr()?;
@@ -276,6 +291,7 @@ impl TestApp {
             client,
             database,
             plugins,
+            scripts,
             pipeline,
             shutdown: Some(tx),
             server: Some(handle),
@@ -289,6 +305,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The scripts directory this server reads (absent until a test writes a script).
+    pub fn scripts_dir(&self) -> std::path::PathBuf {
+        self.database.dir().join("scripts")
     }
 
     /// The `plugins.toml` this server reads (absent until a test writes it).

@@ -1,0 +1,312 @@
+//! `pricing.rhai`: a line's price after the catalogue (level and break prices are data) and
+//! before the plugins. The contract (`scripts/README.md`):
+//!
+//! `fn adjust(line, member, now)` returns an array of `#{ amount_fen, label }`: changes to the
+//! line's total (negative is a discount), each recorded as a `script` adjustment.
+//! - `line`: `sku_id`, `product_id`, `item_no`, `name`, `qty`, `list_price_fen`,
+//!   `unit_price_fen` (after level and break prices), `line_total_fen`.
+//! - `member`: `id`, `level` (name, "" when none), `region` (name, ""), `tags` (array).
+//! - `now`: `ms` (epoch), `date` (shop date, `"2026-11-30"`).
+//!
+//! `fn examples()` (optional) returns `#{ line, member, now, expect }` cases; a version whose
+//! examples fail does not serve.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, Map};
+
+use super::{Compiled, ScriptHost, compile, runtime_error};
+use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, StepFailure};
+
+pub const FILE: &str = "pricing.rhai";
+
+/// Who is buying, as the script sees him.
+#[derive(Debug, Clone, Default)]
+pub struct MemberAttributes {
+    pub id: i64,
+    pub level: String,
+    pub region: String,
+    pub tags: Vec<String>,
+}
+
+fn member_map(member: &MemberAttributes) -> Map {
+    let mut map = Map::new();
+    map.insert("id".into(), member.id.into());
+    map.insert("level".into(), member.level.clone().into());
+    map.insert("region".into(), member.region.clone().into());
+    let tags: Array = member
+        .tags
+        .iter()
+        .map(|t| Dynamic::from(t.clone()))
+        .collect();
+    map.insert("tags".into(), tags.into());
+    map
+}
+
+fn now_map(now_ms: i64) -> Map {
+    let mut map = Map::new();
+    map.insert("ms".into(), now_ms.into());
+    map.insert("date".into(), crate::clock::shop_date_iso(now_ms).into());
+    map
+}
+
+/// One line's adjustments from the script.
+pub fn adjust_line(
+    engine: &Engine,
+    compiled: &Compiled,
+    line: Map,
+    member: Map,
+    now: Map,
+) -> Result<Vec<(i64, String)>, String> {
+    let result: Dynamic = engine
+        .call_fn(
+            &mut rhai::Scope::new(),
+            &compiled.ast,
+            "adjust",
+            (line, member, now),
+        )
+        .map_err(|e| runtime_error(&compiled.file, &e))?;
+    parse_adjustments(&compiled.file, result)
+}
+
+fn parse_adjustments(file: &str, result: Dynamic) -> Result<Vec<(i64, String)>, String> {
+    let array = result.try_cast::<Array>().ok_or_else(|| {
+        format!("{file}: adjust must return an array of #{{ amount_fen, label }}")
+    })?;
+    let mut out = Vec::with_capacity(array.len());
+    for item in array {
+        let map = item
+            .try_cast::<Map>()
+            .ok_or_else(|| format!("{file}: each adjustment is a map #{{ amount_fen, label }}"))?;
+        let amount = map
+            .get("amount_fen")
+            .and_then(|v| v.as_int().ok())
+            .ok_or_else(|| format!("{file}: amount_fen must be an integer (fen)"))?;
+        let label = map
+            .get("label")
+            .and_then(|v| v.clone().into_string().ok())
+            .filter(|l| !l.trim().is_empty() && l.chars().count() <= 40)
+            .ok_or_else(|| format!("{file}: label must be 1 to 40 characters"))?;
+        if amount != 0 {
+            out.push((amount, label));
+        }
+    }
+    Ok(out)
+}
+
+/// Compiles `source` and runs its `examples()`: the version to serve, or why not.
+pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
+    let compiled = compile(engine, FILE, source)?;
+    let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
+    if !has("adjust") {
+        return Err(format!(
+            "{FILE}: it must define fn adjust(line, member, now)"
+        ));
+    }
+    if has("examples") {
+        let examples: Dynamic = engine
+            .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
+            .map_err(|e| runtime_error(FILE, &e))?;
+        let examples = examples
+            .try_cast::<Array>()
+            .ok_or_else(|| format!("{FILE}: examples() must return an array"))?;
+        for (n, example) in examples.into_iter().enumerate() {
+            let example = example
+                .try_cast::<Map>()
+                .ok_or_else(|| format!("{FILE}: example {} is not a map", n + 1))?;
+            let part = |name: &str| -> Result<Map, String> {
+                example
+                    .get(name)
+                    .and_then(|v| v.clone().try_cast::<Map>())
+                    .ok_or_else(|| format!("{FILE}: example {} needs `{name}`", n + 1))
+            };
+            let got = adjust_line(
+                engine,
+                &compiled,
+                part("line")?,
+                part("member")?,
+                part("now")?,
+            )?;
+            let expect = parse_adjustments(
+                FILE,
+                example
+                    .get("expect")
+                    .cloned()
+                    .unwrap_or_else(|| Dynamic::from(Array::new())),
+            )?;
+            if got != expect {
+                return Err(format!(
+                    "{FILE}: example {} gives {got:?}, expected {expect:?}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(compiled)
+}
+
+/// `pricing.rhai` as a step of the quote pipeline (after the catalogue, before the plugins).
+pub struct ScriptStep {
+    pub host: Arc<ScriptHost>,
+}
+
+impl QuoteStep for ScriptStep {
+    fn name(&self) -> &str {
+        "pricing.rhai"
+    }
+
+    fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure> {
+        let Some(compiled) = self.host.pricing.load_full() else {
+            return Ok(());
+        };
+        let member = self
+            .member(buyer)
+            .map_err(|message| self.failure(message))?;
+        let member = member_map(&member);
+        let now = now_map(now_ms);
+        for line in &mut quote.lines {
+            let mut map = Map::new();
+            map.insert("sku_id".into(), line.sku_id.into());
+            map.insert("product_id".into(), line.product_id.into());
+            map.insert("item_no".into(), line.item_no.clone().into());
+            map.insert("name".into(), line.name.clone().into());
+            map.insert("qty".into(), line.qty.into());
+            map.insert("list_price_fen".into(), line.list_price_fen.into());
+            let total = line
+                .list_price_fen
+                .saturating_mul(line.qty)
+                .saturating_add(line.adjustments.iter().map(|a| a.amount_fen).sum::<i64>());
+            map.insert("unit_price_fen".into(), (total / line.qty.max(1)).into());
+            map.insert("line_total_fen".into(), total.into());
+            let adjustments = adjust_line(
+                &self.host.engine,
+                &compiled,
+                map,
+                member.clone(),
+                now.clone(),
+            )
+            .map_err(|message| self.failure(message))?;
+            line.adjustments
+                .extend(
+                    adjustments
+                        .into_iter()
+                        .map(|(amount_fen, label)| Adjustment {
+                            source: "script".to_owned(),
+                            label,
+                            amount_fen,
+                        }),
+                );
+        }
+        Ok(())
+    }
+}
+
+impl ScriptStep {
+    fn member(&self, buyer: &Buyer) -> Result<MemberAttributes, String> {
+        let (Some(store), Ok(handle)) = (&self.host.store, tokio::runtime::Handle::try_current())
+        else {
+            return Ok(MemberAttributes {
+                id: buyer.member_id,
+                ..MemberAttributes::default()
+            });
+        };
+        handle
+            .block_on(store.member_attributes(buyer.member_id))
+            .map_err(|e| e.to_string())
+    }
+
+    /// A price is never silently different: the quote is refused and staff are told.
+    fn failure(&self, message: String) -> StepFailure {
+        if let (Some(store), Ok(handle)) = (
+            self.host.store.clone(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            let now = self.host.clock.now_ms();
+            let body = format!("定价脚本出错，报价和下单暂停：{message}");
+            handle.spawn(async move {
+                crate::plugins::tell_staff(&store, "pricing_script_failed", body, now).await;
+            });
+        }
+        StepFailure {
+            step: FILE.to_owned(),
+            message,
+            code: "pricing_unavailable",
+        }
+    }
+}
+
+impl crate::store::Store {
+    /// A member's level and region names and tags, for the pricing script.
+    pub async fn member_attributes(
+        &self,
+        member_id: i64,
+    ) -> crate::store::StoreResult<MemberAttributes> {
+        let head: Option<(Option<String>, Option<String>)> =
+            crate::store::on_pool!(self, |pool| {
+                sqlx::query_as(
+                "SELECT l.name, r.name FROM members m LEFT JOIN member_levels l ON l.id = m.level_id
+                 LEFT JOIN regions r ON r.id = m.region_id WHERE m.user_id = $1",
+            )
+            .bind(member_id)
+            .fetch_optional(pool)
+            .await
+            })?;
+        let tags: Vec<String> = crate::store::on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT t.name FROM member_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.member_id = $1 ORDER BY t.name",
+            )
+            .bind(member_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        let (level, region) = head.unwrap_or((None, None));
+        Ok(MemberAttributes {
+            id: member_id,
+            level: level.unwrap_or_default(),
+            region: region.unwrap_or_default(),
+            tags,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SURCHARGE: &str = r#"
+fn adjust(line, member, now) {
+    if member.region == "三亚" {
+        return [#{ amount_fen: percent_of(line.line_total_fen, 5), label: "三亚运费附加5%" }];
+    }
+    []
+}
+fn examples() {
+    [
+        #{ line: #{ line_total_fen: 10_000, qty: 1 }, member: #{ region: "三亚" }, now: #{},
+           expect: [#{ amount_fen: 500, label: "三亚运费附加5%" }] },
+        #{ line: #{ line_total_fen: 10_000, qty: 1 }, member: #{ region: "海口" }, now: #{}, expect: [] },
+    ]
+}
+"#;
+
+    #[test]
+    fn a_script_with_passing_examples_serves() {
+        assert!(check(&super::super::engine(), SURCHARGE).is_ok());
+    }
+
+    #[test]
+    fn a_script_failing_its_examples_is_refused_naming_the_example() {
+        let broken = SURCHARGE.replace("percent_of(line.line_total_fen, 5)", "600");
+        let error = check(&super::super::engine(), &broken)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("example 1"), "{error}");
+    }
+
+    #[test]
+    fn the_shipped_default_passes_its_examples() {
+        let source = include_str!("../../../scripts/pricing.rhai");
+        let checked = check(&super::super::engine(), source);
+        assert!(checked.is_ok(), "{:?}", checked.err());
+    }
+}
