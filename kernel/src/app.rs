@@ -150,6 +150,7 @@ impl AppState {
         let pipeline = pipeline
             .with_step(Arc::new(crate::scripts::pricing::ScriptStep {
                 host: scripts.clone(),
+                draft: None,
             }))
             .with_step(Arc::new(crate::plugins::hooks::PluginQuoteStep {
                 host: plugins.clone(),

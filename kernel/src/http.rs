@@ -212,6 +212,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(crate::catalog::reviews::create))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
+        // scripts (M4)
+        .routes(routes!(
+            crate::scripts::admin::get,
+            crate::scripts::admin::put
+        ))
+        .routes(routes!(crate::scripts::admin::history))
+        .routes(routes!(crate::scripts::admin::rollback))
+        .routes(routes!(crate::scripts::admin::preview))
         // plugins (their own routes are served from their manifests, see `router`)
         .routes(routes!(crate::plugins::http::status))
         // backups

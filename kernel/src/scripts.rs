@@ -6,6 +6,7 @@
 //! compiled and its own `examples()` passed, otherwise the last good one keeps serving and the
 //! error names `pricing.rhai:LINE:COLUMN`.
 
+pub mod admin;
 pub mod pricing;
 
 use std::path::{Path, PathBuf};

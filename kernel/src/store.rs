@@ -183,6 +183,7 @@ migrations! {
     14 => "0014_reviews",
     15 => "0015_split_shipments",
     16 => "0016_plugins",
+    17 => "0017_script_versions",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -249,6 +250,7 @@ pub const DATA_TABLES: &[&str] = &[
     "plugin_deliveries",
     "plugin_cursors",
     "plugin_stats",
+    "script_versions",
     "idempotency_keys",
     "login_log",
     "operation_log",

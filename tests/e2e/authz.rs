@@ -50,6 +50,9 @@ const EVERYONE: [(Who, &str, Option<&str>); 13] = [
     (Who::OtherSupplier, "supplier2", None),
 ];
 
+/// A pricing script that changes nothing.
+const NO_OP_SCRIPT: &str = "fn adjust(line, member, now) { [] }";
+
 /// The record a route is about, which the body must (allowed) or must not (refused) show.
 #[derive(Debug, Clone, Copy)]
 enum Record {
@@ -126,6 +129,11 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/shop", Record::Shop, "*=200"),
     ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/plugins", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/scripts/pricing/history", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/pricing/history/{id}/rollback", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/pricing/preview", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),
@@ -559,6 +567,26 @@ impl World {
     /// The path for one call: routes that act on an order get a fresh one each (placed by the
     /// member just before; confirmed first for a payment, on credit hold for a release).
     async fn path_for(&self, template: &str) -> anyhow::Result<String> {
+        if template.contains("/scripts/pricing/history/{id}") {
+            // A version to roll back to, saved by the admin.
+            let admin = self.tokens.get(&Who::Admin).cloned().unwrap_or_default();
+            let (status, saved) = self
+                .app
+                .call(
+                    reqwest::Method::PUT,
+                    "/api/v1/admin/scripts/pricing",
+                    Some(&admin),
+                    Some(&json!({ "source": NO_OP_SCRIPT })),
+                )
+                .await?;
+            anyhow::ensure!(status == StatusCode::OK, "{saved}");
+            let (_, history) = self
+                .app
+                .get("/api/v1/admin/scripts/pricing/history", Some(&admin))
+                .await?;
+            let id = history[0]["id"].as_i64().unwrap_or_default();
+            return Ok(template.replace("{id}", &id.to_string()));
+        }
         let on_request = template.contains("/after-sales/{id}/");
         let acts_on_order = template.contains("/orders/{id}/") || on_request;
         if !acts_on_order {
@@ -863,6 +891,18 @@ impl World {
             }
             "PUT /api/v1/admin/regions/{id}" => Some(json!({ "name": "海口" })),
             "PUT /api/v1/admin/settings" => Some(self.settings.clone()),
+            "PUT /api/v1/admin/scripts/pricing" => {
+                Some(json!({ "source": NO_OP_SCRIPT, "note": "authz" }))
+            }
+            "POST /api/v1/admin/scripts/pricing/preview" => {
+                let member = app
+                    .store
+                    .user_id_by_phone(MEMBER)
+                    .await?
+                    .unwrap_or_default();
+                Some(json!({ "source": NO_OP_SCRIPT, "member_id": member,
+                    "lines": [{ "sku_id": self.hard_hat_sku_id, "qty": 10 }] }))
+            }
             "POST /api/v1/admin/staff" => Some(
                 json!({ "name": "新司机", "phone": unique_phone("1350000"), "password": "driver2026", "roles": ["driver"], "region_ids": [self.haikou_id] }),
             ),

@@ -195,3 +195,121 @@ async fn runaway_scripts_are_stopped_by_the_limits() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK);
     app.stop().await
 }
+
+/// The admin API: a refused script names its place and writes nothing; a saved one serves,
+/// with who, when and the diff in the history; a rollback puts an earlier version back; a
+/// preview prices a cart with a draft beside the serving script, by the fen the test computes.
+#[tokio::test]
+async fn scripts_through_the_admin_api() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let path = "/api/v1/admin/scripts/pricing";
+    let put = |source: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let body = json!({ "source": source, "note": "测试" });
+            app.call(reqwest::Method::PUT, path, Some(&admin), Some(&body))
+                .await
+        }
+    };
+
+    let (status, refused) =
+        put("fn adjust(line, member, now) {\n  [#{ amount_fen: }]\n}".to_owned()).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(error_code(&refused), "script_invalid");
+    assert_eq!(refused["error"]["field"], "source");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pricing.rhai:2:"),
+        "{refused}"
+    );
+    assert!(
+        !app.scripts_dir().join("pricing.rhai").exists(),
+        "nothing written"
+    );
+
+    let (status, saved) = put(script("海口加价", 100)).await?;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert!(saved["serving_version"].is_string());
+    let (_, quote) = script_labels(&app, &member, red).await?;
+    assert_eq!(
+        script_adjustment(&quote),
+        Some(("海口加价".to_owned(), 100))
+    );
+    let (status, _) = put(script("海口加价二", 200)).await?;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, history) = app.get(&format!("{path}/history"), Some(&admin)).await?;
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    assert!(
+        history[0]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("+    if member.region"),
+        "{history}"
+    );
+    assert!(
+        history[0]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("-    if member.region"),
+        "{history}"
+    );
+    assert!(history[0]["author_id"].is_i64());
+    let first = history[1]["id"].as_i64().unwrap_or_default();
+    let (status, _) = app
+        .post(
+            &format!("{path}/history/{first}/rollback"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (_, quote) = script_labels(&app, &member, red).await?;
+    assert_eq!(
+        script_adjustment(&quote),
+        Some(("海口加价".to_owned(), 100))
+    );
+
+    // Preview: 5% on 海口 lines, computed here from the serving quote's line totals.
+    let member_id = app
+        .store
+        .user_id_by_phone(MEMBER)
+        .await?
+        .unwrap_or_default();
+    let draft = r#"fn adjust(line, member, now) {
+    if member.region == "海口" { return [#{ amount_fen: percent_of(line.line_total_fen, 5), label: "海口加价5%" }]; }
+    []
+}"#;
+    let (status, preview) = app
+        .post(
+            &format!("{path}/preview"),
+            Some(&admin),
+            &json!({ "source": draft, "member_id": member_id, "lines": [{ "sku_id": red, "qty": 10 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let current = preview["current"]["lines"][0]["line_total_fen"]
+        .as_i64()
+        .unwrap_or_default();
+    let before_script = current - 100;
+    let expected = before_script + (before_script * 5 + 50) / 100;
+    assert_eq!(
+        preview["draft"]["lines"][0]["line_total_fen"], expected,
+        "{preview}"
+    );
+    assert_eq!(preview["differences"][0]["draft_fen"], expected);
+    let (_, still) = script_labels(&app, &member, red).await?;
+    assert_eq!(
+        script_adjustment(&still),
+        Some(("海口加价".to_owned(), 100)),
+        "a preview changes nothing"
+    );
+    app.stop().await
+}

@@ -123,23 +123,23 @@ impl Runtime {
     /// The linker for a plugin granted `granted`: `log` always, the rest only when granted.
     pub fn linker(&self, granted: &[Capability]) -> anyhow::Result<Linker<CallState>> {
         let mut linker = Linker::new(&self.engine);
-        pifa::plugin::log::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+        self::pifa::plugin::log::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(anyhow::Error::from)?;
         for capability in granted {
             match capability {
-                Capability::Clock => pifa::plugin::clock::add_to_linker::<
+                Capability::Clock => self::pifa::plugin::clock::add_to_linker::<
                     CallState,
                     HasSelf<CallState>,
                 >(&mut linker, |s| s),
-                Capability::Kv => pifa::plugin::kv::add_to_linker::<CallState, HasSelf<CallState>>(
-                    &mut linker,
-                    |s| s,
-                ),
-                Capability::CatalogRead => pifa::plugin::catalog_read::add_to_linker::<
+                Capability::Kv => self::pifa::plugin::kv::add_to_linker::<
                     CallState,
                     HasSelf<CallState>,
                 >(&mut linker, |s| s),
-                Capability::Notify => pifa::plugin::notify::add_to_linker::<
+                Capability::CatalogRead => self::pifa::plugin::catalog_read::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+                Capability::Notify => self::pifa::plugin::notify::add_to_linker::<
                     CallState,
                     HasSelf<CallState>,
                 >(&mut linker, |s| s),
@@ -271,8 +271,12 @@ fn futures_lite_block<T>(future: impl Future<Output = T>) -> wasmtime::Result<T>
     }
 }
 
-impl pifa::plugin::log::Host for CallState {
-    fn write(&mut self, level: pifa::plugin::log::Level, message: String) -> wasmtime::Result<()> {
+impl self::pifa::plugin::log::Host for CallState {
+    fn write(
+        &mut self,
+        level: self::pifa::plugin::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
         self.logged = self.logged.saturating_add(message.len());
         if self.logged > self.log_cap {
             let fault = format!("log cap of {} KiB per call exceeded", self.log_cap / 1024);
@@ -280,7 +284,7 @@ impl pifa::plugin::log::Host for CallState {
             return Err(wasmtime::Error::msg(fault));
         }
         let plugin = &*self.plugin;
-        use pifa::plugin::log::Level;
+        use self::pifa::plugin::log::Level;
         match level {
             Level::Debug => tracing::debug!(plugin, "{message}"),
             Level::Info => tracing::info!(plugin, "{message}"),
@@ -292,13 +296,13 @@ impl pifa::plugin::log::Host for CallState {
     }
 }
 
-impl pifa::plugin::clock::Host for CallState {
+impl self::pifa::plugin::clock::Host for CallState {
     fn now_ms(&mut self) -> wasmtime::Result<i64> {
         Ok(self.clock.now_ms())
     }
 }
 
-impl pifa::plugin::kv::Host for CallState {
+impl self::pifa::plugin::kv::Host for CallState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         self.kv_read("kv.get", async |view| view.get(&key).await)
     }
@@ -350,7 +354,7 @@ impl pifa::plugin::kv::Host for CallState {
     }
 }
 
-impl pifa::plugin::catalog_read::Host for CallState {
+impl self::pifa::plugin::catalog_read::Host for CallState {
     fn product(&mut self, id: i64) -> wasmtime::Result<Option<String>> {
         let Some(store) = self.store.clone() else {
             return Ok(None);
@@ -382,7 +386,7 @@ impl pifa::plugin::catalog_read::Host for CallState {
     }
 }
 
-impl pifa::plugin::notify::Host for CallState {
+impl self::pifa::plugin::notify::Host for CallState {
     fn staff(&mut self, message: String) -> wasmtime::Result<Result<(), String>> {
         let Some(store) = self.store.clone() else {
             self.log.push(format!("notify staff: {message}"));

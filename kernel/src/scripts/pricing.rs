@@ -148,6 +148,8 @@ pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
 /// `pricing.rhai` as a step of the quote pipeline (after the catalogue, before the plugins).
 pub struct ScriptStep {
     pub host: Arc<ScriptHost>,
+    /// A draft priced in the serving version's place (the admin preview).
+    pub draft: Option<Arc<Compiled>>,
 }
 
 impl QuoteStep for ScriptStep {
@@ -156,7 +158,7 @@ impl QuoteStep for ScriptStep {
     }
 
     fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure> {
-        let Some(compiled) = self.host.pricing.load_full() else {
+        let Some(compiled) = self.draft.clone().or_else(|| self.host.pricing.load_full()) else {
             return Ok(());
         };
         let member = self

@@ -1,0 +1,298 @@
+//! Scripts through the admin API (M4): read, write (validated, then written atomically so the
+//! watcher sees a whole file), history with who, when and the diff, rollback, and a preview
+//! that prices a cart with a draft before anyone saves it. The files stay the truth.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::ToSchema;
+
+use super::pricing::{self, ScriptStep};
+use crate::accounts::permissions::{Actor, Permission};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::orders::DeliveryMethod;
+use crate::orders::quote::{self, Buyer, LineRequest, Pipeline, Quote, QuoteRequest};
+use crate::store::{Store, StoreResult, on_pool};
+
+/// The pricing script as it is on disk and as it serves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScriptView {
+    pub file: String,
+    pub source: String,
+    /// The version serving (the first 12 hex digits of its SHA-256), if any.
+    pub serving_version: Option<String>,
+    /// Why the file on disk is not serving (the previous version is), if it is not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptInput {
+    pub source: String,
+    /// Why (kept in the history).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One saved version.
+#[derive(Debug, Serialize, ToSchema, FromRow)]
+pub struct ScriptVersion {
+    pub id: i64,
+    pub file: String,
+    pub author_id: Option<i64>,
+    pub note: String,
+    /// What changed from the file before, as a unified diff.
+    pub diff: String,
+    #[serde(skip)]
+    pub source: String,
+    #[serde(skip)]
+    pub created_at: i64,
+    #[sqlx(skip)]
+    pub at: String,
+}
+
+fn script_invalid(message: String) -> ApiError {
+    ApiError::invalid_field("script_invalid", "source", format!("source: {message}"))
+}
+
+impl Store {
+    async fn record_script_version(
+        &self,
+        source: &str,
+        diff: &str,
+        author_id: i64,
+        note: &str,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO script_versions (file, source, diff, author_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(pricing::FILE)
+            .bind(source)
+            .bind(diff)
+            .bind(author_id)
+            .bind(note)
+            .bind(now_ms)
+            .fetch_one(pool)
+            .await
+        })?)
+    }
+
+    pub async fn script_versions(&self, limit: i64) -> StoreResult<Vec<ScriptVersion>> {
+        let mut rows: Vec<ScriptVersion> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, file, author_id, note, diff, source, created_at FROM script_versions WHERE file = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(pricing::FILE)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        for row in &mut rows {
+            row.at = rfc3339(row.created_at);
+        }
+        Ok(rows)
+    }
+}
+
+/// Checks `source`, writes it atomically over the file, records the version and reloads.
+async fn save(
+    app: &AppState,
+    actor: &Actor,
+    source: &str,
+    note: &str,
+) -> ApiResult<Json<ScriptView>> {
+    pricing::check(&app.scripts.engine, source).map_err(script_invalid)?;
+    let note = crate::accounts::parse_text(note, "note", 200)?;
+    let path = app.scripts.pricing_path();
+    let before = std::fs::read_to_string(&path).unwrap_or_default();
+    let diff = similar::TextDiff::from_lines(before.as_str(), source)
+        .unified_diff()
+        .header("pricing.rhai (before)", "pricing.rhai (after)")
+        .to_string();
+    std::fs::create_dir_all(&app.scripts.dir).map_err(ApiError::internal)?;
+    // Written whole then renamed, so the watcher never sees half a file.
+    let staged = app
+        .scripts
+        .dir
+        .join(format!(".{}.{}", pricing::FILE, rand::random::<u64>()));
+    std::fs::write(&staged, source).map_err(ApiError::internal)?;
+    std::fs::rename(&staged, &path).map_err(ApiError::internal)?;
+    app.store
+        .record_script_version(source, &diff, actor.user_id, &note, app.clock.now_ms())
+        .await?;
+    let host = app.scripts.clone();
+    tokio::task::spawn_blocking(move || host.reload())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(script_invalid)?;
+    view(app)
+}
+
+fn view(app: &AppState) -> ApiResult<Json<ScriptView>> {
+    let source = std::fs::read_to_string(app.scripts.pricing_path()).unwrap_or_default();
+    Ok(Json(ScriptView {
+        file: pricing::FILE.to_owned(),
+        source,
+        serving_version: app.scripts.pricing.load_full().map(|c| c.version.clone()),
+        error: app.scripts.last_error.lock().ok().and_then(|e| e.clone()),
+    }))
+}
+
+/// The pricing script on disk, the version serving, and why the file is refused if it is.
+#[utoipa::path(get, path = "/admin/scripts/pricing", tag = "scripts",
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<ScriptView>> {
+    actor.require(Permission::ManageSettings)?;
+    view(&app)
+}
+
+/// Replace the pricing script: checked (it compiles, its examples pass) before it is written;
+/// a refusal names `pricing.rhai:LINE:COLUMN` and changes nothing.
+#[utoipa::path(put, path = "/admin/scripts/pricing", tag = "scripts", request_body = ScriptInput,
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<ScriptInput>,
+) -> ApiResult<Json<ScriptView>> {
+    actor.require(Permission::ManageSettings)?;
+    save(&app, &actor, &input.source, &input.note).await
+}
+
+/// The saved versions of the pricing script, newest first, with who, when and the diff.
+#[utoipa::path(get, path = "/admin/scripts/pricing/history", tag = "scripts",
+    responses((status = 200, body = Vec<ScriptVersion>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn history(
+    State(app): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<ScriptVersion>>> {
+    actor.require(Permission::ManageSettings)?;
+    Ok(Json(app.store.script_versions(100).await?))
+}
+
+/// Put a saved version back (as a new version of its own).
+#[utoipa::path(post, path = "/admin/scripts/pricing/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn rollback(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ScriptView>> {
+    actor.require(Permission::ManageSettings)?;
+    let version = app
+        .store
+        .script_versions(10_000)
+        .await?
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    save(
+        &app,
+        &actor,
+        &version.source,
+        &format!("回滚到版本 #{id} (rollback)"),
+    )
+    .await
+}
+
+/// A cart to price with a draft.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    /// The draft script.
+    pub source: String,
+    /// Whose prices (an approved member).
+    pub member_id: i64,
+    pub lines: Vec<LineRequest>,
+}
+
+/// The cart priced by the serving script and by the draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub current: Quote,
+    pub draft: Quote,
+    /// Per line: the line total now and with the draft (only lines that differ).
+    pub differences: Vec<LineDifference>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineDifference {
+    pub line_no: i64,
+    pub sku_id: i64,
+    pub current_fen: i64,
+    pub draft_fen: i64,
+}
+
+/// Price a cart with a draft of the pricing script beside the serving one (nothing is saved).
+#[utoipa::path(post, path = "/admin/scripts/pricing/preview", tag = "scripts", request_body = PreviewInput,
+    responses((status = 200, body = Preview), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn preview(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<PreviewInput>,
+) -> ApiResult<Json<Preview>> {
+    actor.require(Permission::ManageSettings)?;
+    let draft = pricing::check(&app.scripts.engine, &input.source).map_err(script_invalid)?;
+    let member = app
+        .store
+        .member(input.member_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let buyer = Buyer {
+        member_id: member.id,
+        level_id: member.level_id,
+        region_id: member.region_id,
+    };
+    let settings = app.store.settings().await?;
+    let request = QuoteRequest {
+        lines: input.lines,
+        delivery: DeliveryMethod::Pickup,
+        area: None,
+        drop_delisted: false,
+    };
+    let now = app.clock.now_ms();
+    let current = quote::price(&app.store, &settings, &app.pipeline, &buyer, &request, now).await?;
+    // The same pipeline with the draft in the script's place (plugins after it, as serving).
+    let with_draft = Pipeline::default()
+        .with_step(std::sync::Arc::new(ScriptStep {
+            host: app.scripts.clone(),
+            draft: Some(std::sync::Arc::new(draft)),
+        }))
+        .with_step(std::sync::Arc::new(
+            crate::plugins::hooks::PluginQuoteStep {
+                host: app.plugins.clone(),
+            },
+        ));
+    let draft = quote::price(&app.store, &settings, &with_draft, &buyer, &request, now).await?;
+    let differences = current
+        .lines
+        .iter()
+        .zip(&draft.lines)
+        .filter(|(a, b)| a.line_total_fen != b.line_total_fen)
+        .map(|(a, b)| LineDifference {
+            line_no: a.line_no,
+            sku_id: a.sku_id,
+            current_fen: a.line_total_fen,
+            draft_fen: b.line_total_fen,
+        })
+        .collect();
+    if current.lines.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_order",
+            "lines: 没有可报价的商品",
+        ));
+    }
+    Ok(Json(Preview {
+        current,
+        draft,
+        differences,
+    }))
+}
