@@ -702,3 +702,59 @@ pub(crate) async fn tell_staff(store: &Store, template: &str, body: String, now_
         Err(error) => tracing::warn!(%error, "could not find staff to tell"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(granted: Vec<Capability>, settings: serde_json::Value) -> Declared {
+        Declared {
+            name: "flash-sale".to_owned(),
+            component: PathBuf::from("flash-sale.wasm"),
+            order: 0,
+            granted,
+            settings,
+            on_error: config::OnError::default(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_refused_naming_what_does_not_fit() {
+        let mut manifest = pifa_sdk::manifest("flash-sale", "1.0.0", &[Hook::Quote]);
+        manifest.capabilities = vec![Capability::Kv];
+        manifest.settings_schema = Some(serde_json::json!({
+            "type": "object", "properties": { "label": { "type": "string" } }, "additionalProperties": false
+        }));
+        let granted = entry(
+            vec![Capability::Kv],
+            serde_json::json!({ "label": "秒杀价" }),
+        );
+        assert!(check_manifest(&manifest, &granted).is_ok());
+
+        let future = pifa_sdk::Manifest {
+            api: "9.9".to_owned(),
+            ..manifest.clone()
+        };
+        let error = check_manifest(&future, &granted).err().unwrap_or_default();
+        assert!(error.contains("\"9.9\""), "{error}");
+
+        let ungranted = entry(Vec::new(), serde_json::json!({ "label": "秒杀价" }));
+        let error = check_manifest(&manifest, &ungranted)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("needs capability kv"), "{error}");
+
+        let bad_settings = entry(vec![Capability::Kv], serde_json::json!({ "colour": "red" }));
+        let error = check_manifest(&manifest, &bad_settings)
+            .err()
+            .unwrap_or_default();
+        assert!(error.starts_with("settings"), "{error}");
+
+        let renamed = pifa_sdk::Manifest {
+            name: "other".to_owned(),
+            ..manifest
+        };
+        let error = check_manifest(&renamed, &granted).err().unwrap_or_default();
+        assert!(error.contains("\"other\""), "{error}");
+    }
+}

@@ -654,3 +654,21 @@ async fn plugin_fixtures_hold() -> anyhow::Result<()> {
     assert!(ran >= 6, "only {ran} fixtures ran");
     Ok(())
 }
+
+/// `on-tick`: the kernel calls it with the shop's time and commits what it wrote.
+#[tokio::test]
+async fn ticks_reach_the_plugins() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    app.install_plugins(&format!(
+        "[[plugin]]\nname = \"ticker\"\ncomponent = {:?}\ncapabilities = [\"kv\"]\n",
+        plugin_component("ticker").display().to_string()
+    ))
+    .await?;
+    for _ in 0..3 {
+        app.plugins.tick().await?;
+    }
+    assert_eq!(counter(&app, "ticker", "ticks").await?, 3);
+    app.stop().await
+}
