@@ -148,18 +148,44 @@ fn quote_one(
     quote: &mut Quote,
 ) -> Result<(), CallError> {
     let input = quote_input(buyer, now_ms, quote, &plugin.declared.settings);
-    let json = encode(set, &input).map_err(|e| host.record_failure(plugin, Hook::Quote, e))?;
-    let outcome = host.call(
-        &set.runtime,
+    let output: QuoteOutput = call_json(
+        host,
+        set,
         plugin,
         Hook::Quote,
         quote.lines.len(),
-        Access::ReadOnly,
-        |instance, store| instance.call_quote(store, &json),
+        &input,
+        |instance, store, json| instance.call_quote(store, json),
     )?;
-    decode::<QuoteOutput>(set, &outcome.value)
-        .and_then(|output| apply_adjustments(quote, plugin.name(), output))
+    apply_adjustments(quote, plugin.name(), output)
         .map_err(|e| host.record_failure(plugin, Hook::Quote, e))
+}
+
+/// A read-only hook with JSON in and out: the input capped, the call, the output capped and
+/// parsed; every refusal is the plugin's failure.
+fn call_json<O: serde::de::DeserializeOwned>(
+    host: &PluginHost,
+    set: &PluginSet,
+    plugin: &Loaded,
+    hook: Hook,
+    lines: usize,
+    input: &impl serde::Serialize,
+    call: impl FnOnce(
+        &super::runtime::Plugin,
+        &mut wasmtime::Store<super::runtime::CallState>,
+        &str,
+    ) -> wasmtime::Result<Result<String, super::runtime::WitHookError>>,
+) -> Result<O, CallError> {
+    let json = encode(set, input).map_err(|e| host.record_failure(plugin, hook, e))?;
+    let outcome = host.call(
+        &set.runtime,
+        plugin,
+        hook,
+        lines,
+        Access::ReadOnly,
+        |instance, store| call(instance, store, &json),
+    )?;
+    decode(set, &outcome.value).map_err(|e| host.record_failure(plugin, hook, e))
 }
 
 /// A plugin's reservation for an order.
@@ -260,17 +286,15 @@ fn checkout_one(
         quote: quote_input(buyer, now_ms, quote, &plugin.declared.settings),
         adjustments,
     };
-    let json = encode(set, &input).map_err(|e| host.record_failure(plugin, Hook::Checkout, e))?;
-    let outcome = host.call(
-        &set.runtime,
+    let output: CheckoutOutput = call_json(
+        host,
+        set,
         plugin,
         Hook::Checkout,
         quote.lines.len(),
-        Access::ReadOnly,
-        |instance, store| instance.call_checkout(store, &json),
+        &input,
+        |instance, store, json| instance.call_checkout(store, json),
     )?;
-    let output: CheckoutOutput =
-        decode(set, &outcome.value).map_err(|e| host.record_failure(plugin, Hook::Checkout, e))?;
     for reservation in &output.reservations {
         let bad = if super::kv::KvView::check_key(&reservation.key).is_err() {
             Some("a reservation key must be 1 to 256 bytes")
