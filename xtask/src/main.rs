@@ -121,7 +121,18 @@ fn test(extra: &[String]) -> ExitCode {
     }
     // Snapshot mismatches fail instead of writing `.snap.new` files.
     tests.env("INSTA_UPDATE", "no");
-    let passed = run(&mut tests);
+    let mut passed = run(&mut tests);
+    // The plugins are their own workspace (built for wasm32 by the kernel's build): their
+    // logic's unit tests run natively here.
+    let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/Cargo.toml");
+    passed = passed
+        && run(Command::new(&cargo).args([
+            "test",
+            "--manifest-path",
+            plugins,
+            "--workspace",
+            "--locked",
+        ]));
     if !postgres {
         banner(&["REMINDER: the PostgreSQL half of the suite was SKIPPED (no server)."]);
     }
