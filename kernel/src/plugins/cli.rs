@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use pifa_sdk::Hook;
 use serde::Deserialize;
@@ -181,8 +180,6 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
             })
         },
     );
-    let stats = &plugin.stats;
-    let _ = stats.calls.load(Ordering::Relaxed);
     match result {
         Ok(outcome) => {
             let output = match outcome.value {
