@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pifa_e2e::pifa_demo::*;
-use pifa_e2e::{Backend, TestApp, error_code, on_both_backends, plugin_component};
+use pifa_e2e::{Backend, TestApp, error_code, eventually, on_both_backends, plugin_component};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -73,21 +73,6 @@ fn labels(quote: &Value) -> Vec<String> {
         .chain(quote["adjustments"].as_array().cloned().unwrap_or_default())
         .filter_map(|a| a["label"].as_str().map(str::to_owned))
         .collect()
-}
-
-/// Waits (at most 5 s) until `check` holds: the event dispatcher runs every 200 ms.
-async fn eventually<F, Fut>(mut check: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<bool>>,
-{
-    for _ in 0..50 {
-        if check().await? {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("condition not reached in 5 s")
 }
 
 /// G1 end to end, installed through `plugins.toml` alone: staff create a sale through its
@@ -201,8 +186,10 @@ async fn flash_sale_end_to_end() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, StatusCode::OK);
-    eventually(|| async { Ok(counter(&app, "flash-sale", &format!("sold:{sale}")).await? == 0) })
-        .await?;
+    eventually("the quota given back", || async {
+        Ok((counter(&app, "flash-sale", &format!("sold:{sale}")).await? == 0).then_some(()))
+    })
+    .await?;
     let closed = app.store.order_event_ids(id, "order.closed").await?;
     let event = closed.first().copied().unwrap_or_default();
     for _ in 0..2 {
@@ -479,9 +466,9 @@ async fn a_failing_plugin_is_suspended_and_staff_told() -> anyhow::Result<()> {
         .post("/api/v1/orders/quote", Some(&member), &quote_body(red, 10))
         .await?;
     assert_eq!(status, StatusCode::OK, "suspended, skipped: {quote}");
-    eventually(|| async {
+    eventually("staff told of the suspension", || async {
         let (_, inbox) = app.get("/api/v1/me/inbox", Some(&admin)).await?;
-        Ok(inbox.to_string().contains("hostile-panic"))
+        Ok(inbox.to_string().contains("hostile-panic").then_some(()))
     })
     .await?;
     app.stop().await
@@ -557,17 +544,24 @@ async fn a_changed_plugin_file_is_reloaded() -> anyhow::Result<()> {
     let staged = app.database.dir().join("tag.wasm.new");
     std::fs::copy(plugin_component("tag-v2"), &staged)?;
     std::fs::rename(&staged, &file)?;
-    eventually(|| async { Ok(quote_labels().await?.contains(&"tag v2".to_owned())) }).await?;
+    eventually("version 2 serving", || async {
+        Ok(quote_labels()
+            .await?
+            .contains(&"tag v2".to_owned())
+            .then_some(()))
+    })
+    .await?;
 
     // Broken in place: the previous version keeps serving; the reason is kept.
     std::fs::write(&file, b"\0asm broken")?;
-    eventually(|| async {
+    eventually("the broken file refused", || async {
         Ok(app
             .plugins
             .last_error
             .lock()
             .map(|e| e.as_deref().is_some_and(|e| e.contains("tag")))
-            .unwrap_or(false))
+            .unwrap_or(false)
+            .then_some(()))
     })
     .await?;
     assert!(quote_labels().await?.contains(&"tag v2".to_owned()));

@@ -1,7 +1,7 @@
 //! Pricing rules as scripts (REQUIREMENTS M4, G4): `pricing.rhai` edited on a running server.
 
 use pifa_e2e::pifa_demo::*;
-use pifa_e2e::{Backend, TestApp, error_code};
+use pifa_e2e::{Backend, TestApp, error_code, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -55,30 +55,27 @@ async fn eventually_quote(
     sku: i64,
     check: impl Fn(&Value) -> bool,
 ) -> anyhow::Result<Value> {
-    for _ in 0..50 {
+    eventually("the script change reaching the quote", || async {
         let (_, quote) = script_labels(app, member, sku).await?;
-        if check(&quote) {
-            return Ok(quote);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the script change did not reach the quote in 5 s")
+        Ok(check(&quote).then_some(quote))
+    })
+    .await
 }
 
 async fn wait_for_error(app: &TestApp, contains: &str) -> anyhow::Result<String> {
-    for _ in 0..50 {
-        let error = app
-            .scripts
-            .last_error
-            .lock()
-            .map(|e| e.clone().unwrap_or_default())
-            .unwrap_or_default();
-        if error.contains(contains) {
-            return Ok(error);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("no reload error containing {contains:?}")
+    eventually(
+        &format!("a reload error containing {contains:?}"),
+        || async {
+            let error = app
+                .scripts
+                .last_error
+                .lock()
+                .map(|e| e.clone().unwrap_or_default())
+                .unwrap_or_default();
+            Ok(error.contains(contains).then_some(error))
+        },
+    )
+    .await
 }
 
 /// Editing `pricing.rhai` changes the next quote, saved in place and saved by rename; a syntax

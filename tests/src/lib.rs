@@ -536,19 +536,8 @@ impl TestApp {
         token: &str,
         form: reqwest::multipart::Form,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self
-            .client
-            .put(self.url("/api/v1/me/profile"))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+        self.send_form(Method::PUT, "/api/v1/me/profile", token, form)
+            .await
     }
 
     /// Places an order as `token` under idempotency key `key`; returns the status, the body and
@@ -606,9 +595,20 @@ impl TestApp {
         token: &str,
         form: reqwest::multipart::Form,
     ) -> anyhow::Result<(StatusCode, Value)> {
+        self.send_form(Method::POST, path, token, form).await
+    }
+
+    /// Sends a multipart form; the status and the body as JSON (`Value::String` when not JSON).
+    async fn send_form(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         let response = self
             .client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(token)
             .multipart(form)
             .send()
@@ -635,6 +635,22 @@ impl TestApp {
 }
 
 /// The stable code of an error response (`<none>` when the body is not one).
+/// Polls `check` every 100 ms for up to 5 s until it gives a value (background work: the event
+/// dispatcher, a file watcher's reload); fails naming `what` otherwise.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    for _ in 0..50 {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what}: not reached in 5 s")
+}
+
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
 }
