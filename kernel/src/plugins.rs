@@ -162,6 +162,9 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     /// Why the last reload was refused (the previous set kept serving), if it was.
     pub last_error: Mutex<Option<String>>,
+    /// Held for a whole reload: two reloads at once (the watcher's and an admin's) could
+    /// otherwise swap in the older file's set last.
+    reloading: Mutex<()>,
     /// Memory backend for runs outside a database (`pifa plugins run`).
     memory_kv: Option<KvBackend>,
 }
@@ -195,6 +198,7 @@ impl PluginHost {
             compiled: Mutex::default(),
             cache_dir,
             last_error: Mutex::new(None),
+            reloading: Mutex::new(()),
             memory_kv,
         };
         let set = host.build(runtime, &declared)?;
@@ -210,6 +214,7 @@ impl PluginHost {
     /// Reads `plugins.toml` and the components again; swaps the new set in only if all of it
     /// loads. On failure the previous set keeps serving and the reason is kept and returned.
     pub fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let result = config::read(&self.config_path).and_then(|(limits, declared)| {
             let serving = self.current();
             let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {

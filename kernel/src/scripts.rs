@@ -116,6 +116,8 @@ pub struct ScriptHost {
     pub pricing: ArcSwapOption<Compiled>,
     /// Why the last load was refused (the previous version kept serving).
     pub last_error: Mutex<Option<String>>,
+    /// Held for a whole reload, so the last file read is the one that serves.
+    reloading: Mutex<()>,
     pub store: Option<Store>,
     pub clock: Clock,
 }
@@ -129,6 +131,7 @@ impl ScriptHost {
             engine: engine(),
             pricing: ArcSwapOption::empty(),
             last_error: Mutex::new(None),
+            reloading: Mutex::new(()),
             store,
             clock,
         };
@@ -142,6 +145,7 @@ impl ScriptHost {
 
     /// Reads, compiles and checks the scripts again; swaps each in only when it passes.
     pub fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let result = match std::fs::read_to_string(self.pricing_path()) {
             Ok(source) => pricing::check(&self.engine, &source).map(|compiled| {
                 tracing::info!(version = compiled.version, "pricing.rhai loaded");
