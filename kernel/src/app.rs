@@ -126,12 +126,16 @@ pub struct AppState {
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// The Rhai rules serving now (hot-reloaded).
     pub scripts: Arc<crate::scripts::ScriptHost>,
+    /// Where messages leave the shop (SMS, WeChat, email providers).
+    pub providers: Arc<crate::channels::Providers>,
 }
 
-/// What extends the kernel at run time: the scripts and the plugins.
+/// What extends the kernel at run time: the scripts, the plugins, and the message providers
+/// they reach the outside through.
 pub struct Extensions {
     pub scripts: Arc<crate::scripts::ScriptHost>,
     pub plugins: Arc<crate::plugins::PluginHost>,
+    pub providers: Arc<crate::channels::Providers>,
 }
 
 impl AppState {
@@ -146,7 +150,11 @@ impl AppState {
         pipeline: crate::orders::quote::Pipeline,
         extensions: Extensions,
     ) -> AppState {
-        let Extensions { scripts, plugins } = extensions;
+        let Extensions {
+            scripts,
+            plugins,
+            providers,
+        } = extensions;
         let pipeline = pipeline
             .with_step(Arc::new(crate::scripts::pricing::ScriptStep {
                 host: scripts.clone(),
@@ -163,6 +171,7 @@ impl AppState {
             pipeline,
             plugins,
             scripts,
+            providers,
         }
     }
 }
@@ -193,6 +202,16 @@ impl Server {
         let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
         let mut plugin_tasks = self.state.plugins.spawn_background();
         plugin_tasks.extend(self.state.scripts.spawn_watcher());
+        plugin_tasks.push(tokio::spawn(crate::notify::rules::rules_loop(
+            self.state.store.clone(),
+            self.state.scripts.clone(),
+            self.state.clock.clone(),
+        )));
+        plugin_tasks.push(tokio::spawn(crate::notify::sender::send_loop(
+            self.state.store.clone(),
+            self.state.providers.clone(),
+            self.state.clock.clone(),
+        )));
         let cache_listener = self.state.store.follow_changes();
         let router = crate::http::router(self.state.clone());
         axum::serve(

@@ -262,13 +262,18 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     tokio::task::spawn_blocking(crate::catalog::search::warm_up);
     let plugins = config.load_plugins(&store, &clock).await?;
     let scripts = config.load_scripts(&store, &clock)?;
+    let providers = std::sync::Arc::new(crate::channels::Providers::from_env()?);
     let state = AppState::new(
         store,
         clock,
         hasher,
         config,
         Default::default(),
-        crate::app::Extensions { scripts, plugins },
+        crate::app::Extensions {
+            scripts,
+            plugins,
+            providers,
+        },
     );
     let server = Server::bind(state).await?;
     let addr = server.local_addr()?;

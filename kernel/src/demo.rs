@@ -225,6 +225,8 @@ pub async fn load(
         crate::demo_catalogue::load_members(store, hasher, now_ms).await?;
         crate::demo_orders::load_orders(store, now_ms).await?;
     }
+    // The demo's past is not news: nobody is told of its orders or approvals again.
+    store.pass_over_past_events(now_ms).await?;
     Ok(())
 }
 

@@ -159,7 +159,6 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                 requested_date: None,
                 from_cart: false,
                 now_ms: placed_at,
-                told: Vec::new(),
             })
             .await;
         // Goods sold out by earlier demo orders are skipped, as a real checkout would refuse.

@@ -85,6 +85,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::get, settings::put))
         // messages and audit
         .routes(routes!(notify::list))
+        .routes(routes!(notify::retry))
+        .routes(routes!(notify::broadcast::create, notify::broadcast::list))
         .routes(routes!(audit::list_logins))
         .routes(routes!(audit::list_operations))
         // members: profile, addresses, review
@@ -120,6 +122,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::relations::bind_promoter))
         .routes(routes!(members::relations::hand_over))
         .routes(routes!(notify::inbox))
+        .routes(routes!(notify::unread))
+        .routes(routes!(notify::mark_read))
+        .routes(routes!(notify::mark_all_read))
         .routes(routes!(uploads::read))
         // member levels
         .routes(routes!(members::list_levels, members::create_level))

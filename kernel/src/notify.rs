@@ -1,10 +1,18 @@
-//! The message outbox (K2, first half): every outgoing message — verification codes now,
-//! notifications later — is written here with its delivery state before anything is sent, and
-//! staff can list them. With no provider configured for a channel (the demo) a message stays
-//! `no_provider`, and this list is where a new user reads his sign-up code.
+//! The message outbox (K1–K3): every outgoing message (verification codes, what the
+//! notification rules say of an event, broadcasts) is written here with its delivery state
+//! before anything is sent, in the transaction of what it reports where there is one; the
+//! sender (`notify::sender`) hands it to its channel's provider with retries, and staff list
+//! them all. With no provider configured for a channel (the demo) a message ends
+//! `no_provider`, and this list is where a new user reads his sign-up code. The inbox is ours:
+//! an inbox message is delivered as it is stored, and its reader marks it read.
+
+pub mod broadcast;
+pub mod rules;
+pub mod sender;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, on_pool};
 
@@ -42,10 +50,15 @@ impl Channel {
 pub enum MessageState {
     /// Waiting for its channel's provider.
     Pending,
+    /// Being handed to the provider (a sender holds it until `next_attempt_at`; a sender that
+    /// died meanwhile leaves it to be sent again, with the same id as its `OutId`).
+    Sending,
     /// Handed to the provider.
     Sent,
-    /// The provider refused it; retried with back-off.
+    /// The provider could not take it; retried with back-off at `next_attempt_at`.
     Failed,
+    /// Given up (refused for good, no address, or out of attempts): staff may retry it.
+    Dead,
     /// No provider is configured for the channel: kept, readable by staff, not sent.
     NoProvider,
 }
@@ -54,8 +67,10 @@ impl MessageState {
     pub fn as_str(self) -> &'static str {
         match self {
             MessageState::Pending => "pending",
+            MessageState::Sending => "sending",
             MessageState::Sent => "sent",
             MessageState::Failed => "failed",
+            MessageState::Dead => "dead",
             MessageState::NoProvider => "no_provider",
         }
     }
@@ -71,20 +86,31 @@ pub struct OutgoingMessage {
     pub params: serde_json::Value,
     /// The rendered text, as the recipient will read it.
     pub body: String,
+    /// The outbox event it reports, when the notification rules made it.
+    pub event_id: Option<i64>,
 }
 
 /// Adds the statement storing `message` (returning its id) to `batch`, to commit with what it
-/// reports. The inbox is ours, so an inbox message is delivered as it is stored; no other
-/// channel has a provider yet (providers arrive with the notification rules), so their state
-/// says so rather than pretending they were sent.
+/// reports. The inbox is ours, so an inbox message is delivered as it is stored; any other
+/// waits for the sender. A message with nowhere to go (no e-mail address, no WeChat bound) is
+/// stored dead with the reason, so staff see what was not sent.
 pub(crate) fn push_message(batch: &mut Batch, message: &OutgoingMessage, now_ms: i64) {
-    let (state, sent_at) = match message.channel {
-        Channel::Inbox => (MessageState::Sent, Some(now_ms)),
-        _ => (MessageState::NoProvider, None),
+    let (state, sent_at, error) = match message.channel {
+        Channel::Inbox => (MessageState::Sent, Some(now_ms), None),
+        channel if message.recipient.is_empty() => (
+            MessageState::Dead,
+            None,
+            Some(match channel {
+                Channel::Wechat => "no WeChat openid is bound to the account (未绑定微信)",
+                Channel::Email => "the account has no e-mail address (无邮箱)",
+                _ => "no address on this channel",
+            }),
+        ),
+        _ => (MessageState::Pending, None, None),
     };
     batch.push(
-        "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
+        "INSERT INTO outbox_messages (channel, recipient, user_id, template, params, body, state, attempts, created_at, sent_at, last_error, event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $11) RETURNING id",
         args![
             message.channel.as_str(),
             message.recipient.as_str(),
@@ -95,6 +121,8 @@ pub(crate) fn push_message(batch: &mut Batch, message: &OutgoingMessage, now_ms:
             state.as_str(),
             now_ms,
             sent_at,
+            error.map(str::to_owned),
+            message.event_id,
         ],
     );
 }
@@ -117,23 +145,103 @@ impl Store {
             .ok_or_else(|| StoreError::Other("the message insert returned no id".to_owned()))
     }
 
-    /// A user's inbox, newest first.
-    pub async fn inbox(&self, user_id: i64, limit: i64) -> StoreResult<Vec<MessageView>> {
+    /// A user's inbox, newest first (`unread`: only what he has not opened).
+    pub async fn inbox(&self, user_id: i64, q: &InboxQuery) -> StoreResult<Vec<MessageView>> {
         let rows: Vec<MessageRow> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, channel, recipient, user_id, template, body, state, attempts, last_error, created_at, sent_at FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(user_id)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE channel = 'inbox' AND user_id = "
+            ));
+            query.push_bind(user_id);
+            if q.unread.unwrap_or(false) {
+                query.push(" AND read_at IS NULL");
+            }
+            if let Some(before) = q.before {
+                query.push(" AND id < ").push_bind(before);
+            }
+            query
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(q.limit.unwrap_or(50).clamp(1, 200));
+            query.build_query_as().fetch_all(pool).await
         })?;
         Ok(rows.into_iter().map(MessageView::from).collect())
     }
 
+    /// How many inbox messages `user_id` has not opened.
+    pub async fn unread_count(&self, user_id: i64) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 AND read_at IS NULL",
+            )
+            .bind(user_id)
+            .fetch_one(pool)
+            .await
+        })?)
+    }
+
+    /// Marks one of `user_id`'s inbox messages read (`None`: every one); how many changed. A
+    /// message of someone else's changes nothing.
+    pub async fn mark_read(&self, user_id: i64, id: Option<i64>, now_ms: i64) -> StoreResult<u64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbox_messages SET read_at = $1 WHERE channel = 'inbox' AND user_id = $2 AND read_at IS NULL AND ($3 IS NULL OR id = $3)",
+            )
+            .bind(now_ms)
+            .bind(user_id)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?)
+    }
+
+    /// Whether an inbox message is `user_id`'s.
+    pub async fn owns_inbox_message(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 AND id = $2",
+            )
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?
+        .is_some())
+    }
+
+    pub async fn message(&self, id: i64) -> StoreResult<Option<MessageView>> {
+        let row: Option<MessageRow> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(MessageView::from))
+    }
+
+    /// Puts a message back in the queue to be sent now, as new: a dead or provider-less one
+    /// again, a waiting one without waiting out its back-off. `false` for one that was sent,
+    /// is an inbox message, or has no address.
+    pub async fn retry_message(&self, id: i64, now_ms: i64) -> StoreResult<bool> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbox_messages SET state = 'pending', attempts = 0, next_attempt_at = $1, last_error = NULL
+                 WHERE id = $2 AND state IN ('dead', 'no_provider', 'pending', 'failed') AND recipient <> '' AND channel <> 'inbox'",
+            )
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1)
+        })?)
+    }
+
     pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<MessageView>> {
         let rows: Vec<MessageRow> = on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new(
-                "SELECT id, channel, recipient, user_id, template, body, state, attempts, last_error, created_at, sent_at FROM outbox_messages WHERE 1 = 1",
-            );
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE 1 = 1"
+            ));
             if let Some(channel) = q.channel {
                 query.push(" AND channel = ").push_bind(channel.as_str());
             }
@@ -142,6 +250,9 @@ impl Store {
             }
             if let Some(state) = q.state {
                 query.push(" AND state = ").push_bind(state.as_str());
+            }
+            if let Some(event_id) = q.event_id {
+                query.push(" AND event_id = ").push_bind(event_id);
             }
             query
                 .push(" ORDER BY id DESC LIMIT ")
@@ -152,13 +263,27 @@ impl Store {
     }
 }
 
+const MESSAGE_COLUMNS: &str = "id, channel, recipient, user_id, template, params, body, state, attempts, last_error, next_attempt_at, event_id, provider_ref, read_at, created_at, sent_at";
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct MessageQuery {
     pub channel: Option<Channel>,
-    /// Exact phone number or e-mail address.
+    /// Exact phone number, e-mail address, WeChat openid or (inbox) user id.
     pub recipient: Option<String>,
     pub state: Option<MessageState>,
+    /// The messages the notification rules made of one outbox event.
+    pub event_id: Option<i64>,
     /// Newest first, default 100, at most 500.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// Only what I have not opened.
+    pub unread: Option<bool>,
+    /// Older than this message id (the next page).
+    pub before: Option<i64>,
+    /// Default 50, at most 200.
     pub limit: Option<i64>,
 }
 
@@ -169,26 +294,43 @@ struct MessageRow {
     recipient: String,
     user_id: Option<i64>,
     template: String,
+    params: String,
     body: String,
     state: String,
     attempts: i64,
     last_error: Option<String>,
+    next_attempt_at: Option<i64>,
+    event_id: Option<i64>,
+    provider_ref: Option<String>,
+    read_at: Option<i64>,
     created_at: i64,
     sent_at: Option<i64>,
 }
 
-/// One outgoing message as staff see it.
+/// One outgoing message as staff see it (and, for the inbox, as its reader does).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub channel: String,
     pub recipient: String,
     pub user_id: Option<i64>,
+    /// The provider's template id (SMS TemplateCode, WeChat template_id).
     pub template: String,
+    /// The template's parameters.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
     pub body: String,
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// When a failed message is tried again.
+    pub next_attempt_at: Option<String>,
+    /// The outbox event the notification rules made it of.
+    pub event_id: Option<i64>,
+    /// The provider's receipt (SMS BizId, WeChat msgid).
+    pub provider_ref: Option<String>,
+    /// Inbox: whether its reader opened it.
+    pub read: bool,
     pub created_at: String,
     pub sent_at: Option<String>,
 }
@@ -201,17 +343,23 @@ impl From<MessageRow> for MessageView {
             recipient: r.recipient,
             user_id: r.user_id,
             template: r.template,
+            params: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
             body: r.body,
             state: r.state,
             attempts: r.attempts,
             last_error: r.last_error,
+            next_attempt_at: r.next_attempt_at.map(rfc3339),
+            event_id: r.event_id,
+            provider_ref: r.provider_ref,
+            read: r.read_at.is_some(),
             created_at: rfc3339(r.created_at),
             sent_at: r.sent_at.map(rfc3339),
         }
     }
 }
 
-/// Outgoing messages with their delivery state, newest first (admin, customer service).
+/// Outgoing messages with their delivery state, newest first: the delivery log (admin,
+/// customer service).
 #[utoipa::path(get, path = "/admin/messages", tag = "messages", params(MessageQuery),
     responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
 pub async fn list(
@@ -223,8 +371,83 @@ pub async fn list(
     Ok(Json(app.store.list_messages(&q).await?))
 }
 
+/// Send a message now, as new: a dead or provider-less one again, or a waiting one without
+/// its back-off (admin, customer service).
+#[utoipa::path(post, path = "/admin/messages/{id}/retry", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 200, body = MessageView), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn retry(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<MessageView>> {
+    actor.require(Permission::SendMessages)?;
+    let message = app
+        .store
+        .message(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if !app.store.retry_message(id, app.clock.now_ms()).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_retryable",
+            format!(
+                "state: a message already sent (or in the inbox, or with no address) is not sent again; this one is {} on {}",
+                message.state, message.channel
+            ),
+        ));
+    }
+    app.store
+        .message(id)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
 /// My inbox: what the shop told me, newest first (anyone signed in).
-#[utoipa::path(get, path = "/me/inbox", tag = "messages", responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
-pub async fn inbox(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<MessageView>>> {
-    Ok(Json(app.store.inbox(actor.user_id, 100).await?))
+#[utoipa::path(get, path = "/me/inbox", tag = "messages", params(InboxQuery), responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
+pub async fn inbox(
+    State(app): State<AppState>,
+    actor: Actor,
+    Query(q): Query<InboxQuery>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    Ok(Json(app.store.inbox(actor.user_id, &q).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unread {
+    pub unread: i64,
+}
+
+/// How many inbox messages I have not opened (the badge).
+#[utoipa::path(get, path = "/me/inbox/unread", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
+pub async fn unread(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Unread>> {
+    Ok(Json(Unread {
+        unread: app.store.unread_count(actor.user_id).await?,
+    }))
+}
+
+/// Mark one of my inbox messages read (another's: 404).
+#[utoipa::path(post, path = "/me/inbox/{id}/read", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 200, body = Unread), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn mark_read(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Unread>> {
+    if !app.store.owns_inbox_message(actor.user_id, id).await? {
+        return Err(ApiError::not_found());
+    }
+    app.store
+        .mark_read(actor.user_id, Some(id), app.clock.now_ms())
+        .await?;
+    unread(State(app), actor).await
+}
+
+/// Mark my whole inbox read.
+#[utoipa::path(post, path = "/me/inbox/read", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
+pub async fn mark_all_read(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Unread>> {
+    app.store
+        .mark_read(actor.user_id, None, app.clock.now_ms())
+        .await?;
+    unread(State(app), actor).await
 }

@@ -7,6 +7,7 @@
 //! error names `pricing.rhai:LINE:COLUMN`.
 
 pub mod admin;
+pub mod notifications;
 pub mod pricing;
 
 use std::path::{Path, PathBuf};
@@ -109,11 +110,38 @@ pub fn runtime_error(file: &str, error: &EvalAltResult) -> String {
     format!("{}: {}", at(file, error.position()), error)
 }
 
-/// The scripts in a directory, each hot-reloaded (`pricing.rhai` for now).
+/// The rules a deployment can script, each in its own file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    Pricing,
+    Notifications,
+}
+
+impl Rules {
+    pub const ALL: [Rules; 2] = [Rules::Pricing, Rules::Notifications];
+
+    pub fn file(self) -> &'static str {
+        match self {
+            Rules::Pricing => pricing::FILE,
+            Rules::Notifications => notifications::FILE,
+        }
+    }
+
+    /// Compiles `source` and runs its own examples: the version to serve, or why not.
+    pub fn check(self, engine: &Engine, source: &str) -> Result<Compiled, String> {
+        match self {
+            Rules::Pricing => pricing::check(engine, source),
+            Rules::Notifications => notifications::check(engine, source),
+        }
+    }
+}
+
+/// The scripts in a directory (`pricing.rhai`, `notifications.rhai`), each hot-reloaded.
 pub struct ScriptHost {
     pub dir: PathBuf,
     pub engine: Engine,
     pub pricing: ArcSwapOption<Compiled>,
+    pub notifications: ArcSwapOption<Compiled>,
     /// Why the last load was refused (the previous version kept serving).
     pub last_error: Mutex<Option<String>>,
     /// Held for a whole reload, so the last file read is the one that serves.
@@ -123,13 +151,14 @@ pub struct ScriptHost {
 }
 
 impl ScriptHost {
-    /// Loads the scripts in `dir`; a missing `pricing.rhai` means no pricing rules. Fails when a
+    /// Loads the scripts in `dir`; a missing file means no rules of its kind. Fails when a
     /// script does not compile or fails its examples (nothing serves yet to fall back on).
     pub fn load(dir: &Path, store: Option<Store>, clock: Clock) -> Result<Arc<ScriptHost>, String> {
         let host = ScriptHost {
             dir: dir.to_owned(),
             engine: engine(),
             pricing: ArcSwapOption::empty(),
+            notifications: ArcSwapOption::empty(),
             last_error: Mutex::new(None),
             reloading: Mutex::new(()),
             store,
@@ -139,29 +168,55 @@ impl ScriptHost {
         Ok(Arc::new(host))
     }
 
-    pub fn pricing_path(&self) -> PathBuf {
-        self.dir.join(pricing::FILE)
+    pub fn path(&self, rules: Rules) -> PathBuf {
+        self.dir.join(rules.file())
     }
 
-    /// Reads, compiles and checks the scripts again; swaps each in only when it passes.
+    pub fn pricing_path(&self) -> PathBuf {
+        self.path(Rules::Pricing)
+    }
+
+    /// The version serving `rules`, if any.
+    pub fn serving(&self, rules: Rules) -> &ArcSwapOption<Compiled> {
+        match rules {
+            Rules::Pricing => &self.pricing,
+            Rules::Notifications => &self.notifications,
+        }
+    }
+
+    /// Reads, compiles and checks the scripts again; swaps each in only when it passes (one
+    /// failing leaves its previous version serving and does not hold the other back).
     pub fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let result = match std::fs::read_to_string(self.pricing_path()) {
-            Ok(source) => pricing::check(&self.engine, &source).map(|compiled| {
-                tracing::info!(version = compiled.version, "pricing.rhai loaded");
-                self.pricing.store(Some(Arc::new(compiled)));
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.pricing.store(None);
-                Ok(())
+        let mut errors = Vec::new();
+        for rules in Rules::ALL {
+            let serving = self.serving(rules);
+            match std::fs::read_to_string(self.path(rules)) {
+                Ok(source) => match rules.check(&self.engine, &source) {
+                    Ok(compiled) => {
+                        tracing::info!(
+                            file = rules.file(),
+                            version = compiled.version,
+                            "script loaded"
+                        );
+                        serving.store(Some(Arc::new(compiled)));
+                    }
+                    Err(error) => errors.push(error),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => serving.store(None),
+                Err(e) => errors.push(format!("{}: {e}", self.path(rules).display())),
             }
-            Err(e) => Err(format!("{}: {e}", self.pricing_path().display())),
+        }
+        let result = if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
         };
         if let Ok(mut last) = self.last_error.lock() {
             *last = result.as_ref().err().cloned();
         }
         if let Err(error) = &result {
-            tracing::error!(%error, "pricing.rhai refused; the previous version keeps serving");
+            tracing::error!(%error, "a script was refused; its previous version keeps serving");
         }
         result
     }
@@ -177,8 +232,9 @@ impl crate::watch::Reloadable for ScriptHost {
     }
 
     fn watched_files(&self) -> std::collections::BTreeSet<PathBuf> {
-        std::path::absolute(self.pricing_path())
+        Rules::ALL
             .into_iter()
+            .filter_map(|rules| std::path::absolute(self.path(rules)).ok())
             .collect()
     }
 
@@ -188,17 +244,28 @@ impl crate::watch::Reloadable for ScriptHost {
     }
 }
 
-/// `pifa scripts check DIR`: each script compiles and passes its examples.
+/// `pifa scripts check DIR`: each script present compiles and passes its examples.
 pub fn check_dir(dir: &Path) -> Result<String, String> {
     let engine = engine();
-    let path = dir.join(pricing::FILE);
-    let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let compiled = pricing::check(&engine, &source)?;
-    Ok(format!(
-        "ok: {} (version {})",
-        pricing::FILE,
-        compiled.version
-    ))
+    let mut report = Vec::new();
+    for rules in Rules::ALL {
+        let path = dir.join(rules.file());
+        match std::fs::read_to_string(&path) {
+            Ok(source) => {
+                let compiled = rules.check(&engine, &source)?;
+                report.push(format!(
+                    "ok: {} (version {})",
+                    rules.file(),
+                    compiled.version
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.push(format!("absent: {} (no rules of this kind)", rules.file()));
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    Ok(report.join("\n"))
 }
 
 #[cfg(test)]

@@ -184,6 +184,7 @@ migrations! {
     15 => "0015_split_shipments",
     16 => "0016_plugins",
     17 => "0017_script_versions",
+    18 => "0018_notifications",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -255,6 +256,8 @@ pub const DATA_TABLES: &[&str] = &[
     "login_log",
     "operation_log",
     "outbox_messages",
+    "user_identities",
+    "broadcasts",
     "settings",
 ];
 

@@ -111,6 +111,8 @@ enum Record {
     Order,
     /// The member's cart, the hard hat in it.
     Cart,
+    /// A message in the member's inbox.
+    InboxMessage,
 }
 
 /// `METHOD path` → the record and every caller's expected status. `*=` sets the status of
@@ -136,6 +138,9 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/scripts/pricing/preview", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/messages/{id}/retry", Record::Message, "*=403 anon=401 admin=200 cs=200"),
+    ("POST /api/v1/admin/broadcasts", Record::None, "*=403 anon=401 admin=201 cs=201"),
+    ("GET /api/v1/admin/broadcasts", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/audit/logins", Record::Login, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/audit/operations", Record::Operation, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/staff", Record::HaikouDriver, "*=403 anon=401 admin=200"),
@@ -191,6 +196,9 @@ const TABLE: &[(&str, Record, &str)] = &[
     // A deleted address is, by design, not in the answer: only the status is checked.
     ("DELETE /api/v1/me/addresses/{id}", Record::None, "*=403 anon=401 member=200 waiting=404"),
     ("GET /api/v1/me/inbox", Record::None, "*=200 anon=401"),
+    ("GET /api/v1/me/inbox/unread", Record::None, "*=200 anon=401"),
+    ("POST /api/v1/me/inbox/read", Record::None, "*=200 anon=401"),
+    ("POST /api/v1/me/inbox/{id}/read", Record::InboxMessage, "*=404 anon=401 member=200"),
     ("GET /api/v1/uploads/{key}", Record::Licence, "*=404 anon=401 waiting=200 admin=200 cs=200 mgr_hk=200"),
     ("GET /api/v1/admin/members", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200-"),
     ("GET /api/v1/admin/members/{id}", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
@@ -325,6 +333,10 @@ struct World {
     spec_attribute_id: i64,
     order_id: i64,
     order_number: String,
+    /// The sign-up code sent to `OTHER_PERSON`.
+    message_id: i64,
+    /// A message in the member's inbox.
+    inbox_message_id: i64,
 }
 
 const WAITING_PHONE: &str = "13966666666";
@@ -393,6 +405,16 @@ impl World {
             &json!({ "purpose": "signup", "phone": OTHER_PERSON }),
         )
         .await?;
+        let message_id = app
+            .store
+            .list_messages(&pifa::notify::MessageQuery {
+                recipient: Some(OTHER_PERSON.to_owned()),
+                ..Default::default()
+            })
+            .await?
+            .first()
+            .map(|m| m.id)
+            .unwrap_or_default();
         let (_, backup) = app
             .post("/api/v1/admin/backups", Some(&admin), &json!({}))
             .await?;
@@ -537,6 +559,22 @@ impl World {
         )
         .await?;
         Ok(World {
+            inbox_message_id: app
+                .store
+                .enqueue_message(
+                    &pifa::notify::OutgoingMessage {
+                        channel: pifa::notify::Channel::Inbox,
+                        recipient: member_id.to_string(),
+                        user_id: Some(member_id),
+                        template: "welcome".to_owned(),
+                        params: json!({}),
+                        body: "欢迎".to_owned(),
+                        event_id: None,
+                    },
+                    app.clock.now_ms(),
+                )
+                .await?,
+            message_id,
             order_id: order["id"].as_i64().unwrap_or_default(),
             order_number: order["number"].as_str().unwrap_or_default().to_owned(),
             spare_category_id,
@@ -723,7 +761,11 @@ impl World {
     }
 
     fn path(&self, template: &str) -> String {
-        let id = if template.contains("/orders/") {
+        let id = if template.contains("/messages/") {
+            self.message_id
+        } else if template.contains("/me/inbox/") {
+            self.inbox_message_id
+        } else if template.contains("/orders/") {
             self.order_id
         } else if template.contains("/categories/") {
             self.spare_category_id
@@ -787,6 +829,7 @@ impl World {
                 "2201 0267 0920 0123 456".to_owned(),
             ],
             Record::Message => vec![OTHER_PERSON.to_owned()],
+            Record::InboxMessage => vec![],
             Record::Login => vec!["138****0031".to_owned()],
             Record::Operation => vec!["region.create".to_owned(), "文昌".to_owned()],
             Record::Backup => vec![self.backup_name.clone()],
@@ -1000,6 +1043,9 @@ impl World {
             "POST /api/v1/admin/after-sales/{id}/decision" => Some(json!({ "approve": true })),
             "POST /api/v1/admin/after-sales/{id}/refund" => Some(json!({ "amount_fen": 1 })),
             "POST /api/v1/admin/reviews/{id}/moderation" => Some(json!({ "approve": true })),
+            "POST /api/v1/admin/broadcasts" => {
+                Some(json!({ "title": "通知", "text": "本周六盘点，暂停发货。", "audience": {} }))
+            }
             "POST /api/v1/admin/pickup-points" => Some(json!({
                 "name": format!("自提点{}", UNIQUE.fetch_add(1, Ordering::Relaxed)),
                 "address": "海口市秀英区",

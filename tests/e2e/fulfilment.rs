@@ -106,14 +106,14 @@ async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK, "{assigned}");
     assert_eq!(assigned["status"], "awaiting_dispatch");
     assert_eq!(assigned["fulfilment"]["driver"]["name"], "张师傅");
-    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&driver)).await?;
-    assert!(
-        inbox.to_string().contains(&format!(
+    app.inbox_with(
+        &driver,
+        &format!(
             "您的订单{}待送货，请及时办理出库和送货。",
             order["number"].as_str().unwrap_or("")
-        )),
-        "K1's driver notice: {inbox}"
-    );
+        ),
+    )
+    .await?;
 
     // The driver's console: address and phone, in his words.
     let (status, list) = app.get("/api/v1/driver/orders", Some(&driver)).await?;
@@ -354,8 +354,7 @@ async fn express_and_auto_receipt() -> anyhow::Result<()> {
     assert_eq!(seen["fulfilment"]["carrier"], "顺丰");
     assert_eq!(seen["fulfilment"]["tracking_no"], format!("SF{first}"));
     assert_eq!(seen["fulfilment"]["shipment_label"], "快递");
-    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
-    assert!(inbox.to_string().contains("正在发货中"), "{inbox}");
+    app.inbox_with(&member, "正在发货中").await?;
 
     // No driver: the driver cannot deliver it; the member confirms the first himself.
     let (status, _) = app

@@ -2,7 +2,9 @@
 //! no file and no row behind, review by staff, the member told in his inbox, his address book.
 
 use pifa_e2e::pifa_demo::{ADMIN, MANAGER_HAIKOU, MANAGER_SANYA, MEMBER, SERVICE};
-use pifa_e2e::{Backend, JPEG_HEAD, TINY_PNG, TestApp, error_code, on_both_backends, profile_form};
+use pifa_e2e::{
+    Backend, JPEG_HEAD, TINY_PNG, TestApp, error_code, eventually, on_both_backends, profile_form,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -201,9 +203,14 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!((status.as_u16(), error_code(&body)), (409, "invalid_state"));
 
-    // He is told in his inbox and by SMS, and now sees his price.
-    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
-    assert_eq!(inbox[0]["body"], pifa::members::review::APPROVED_TEXT);
+    // He is told by the notification rules, by SMS and in his inbox (K1), and now sees his
+    // price.
+    const APPROVED: &str = "您的账号已通过审核，请刷新小程序，可获得内部批发价格。";
+    eventually("the approval notice in his inbox", || async {
+        let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
+        Ok((inbox[0]["body"] == APPROVED).then_some(()))
+    })
+    .await?;
     let admin = app.login(ADMIN, PASSWORD).await?;
     let (_, sms) = app
         .get(
@@ -211,10 +218,8 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
             Some(&admin),
         )
         .await?;
-    assert_eq!(
-        sms[0]["body"],
-        "您的账号已通过审核，请刷新小程序，可获得内部批发价格。"
-    );
+    assert_eq!(sms[0]["body"], APPROVED);
+    assert_eq!(sms[0]["template"], "SMS_000000001");
     let (_, products) = app.get("/api/v1/products", Some(&member)).await?;
     assert_eq!(products[0]["prices_visible"], true);
 

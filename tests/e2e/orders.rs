@@ -157,13 +157,11 @@ async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(mine.as_array().map(Vec::len), Some(1));
 
     // The manager was told, and confirms with fewer hard hats (a reason), which gives stock back.
-    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&manager)).await?;
-    assert!(
-        inbox.to_string().contains(&format!(
-            "有新订单{number}，请尽快登录小程序业务管理查看处理。"
-        )),
-        "{inbox}"
-    );
+    app.inbox_with(
+        &manager,
+        &format!("有新订单{number}，请尽快登录小程序业务管理查看处理。"),
+    )
+    .await?;
     let order_id = order["id"].as_i64().unwrap_or_default();
     let red_no = order["lines"]
         .as_array()
@@ -212,13 +210,8 @@ async fn cart_to_confirmed_order(backend: Backend) -> anyhow::Result<()> {
             .unwrap_or("")
             .contains("数量 100→80（客户电话减量）")
     );
-    let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
-    assert!(
-        inbox
-            .to_string()
-            .contains(&format!("订单确认通知: {number}")),
-        "{inbox}"
-    );
+    app.inbox_with(&member, &format!("订单确认通知: {number}"))
+        .await?;
     // A confirmed order can no longer be cancelled by the member.
     let (status, refused) = app
         .post(

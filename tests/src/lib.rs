@@ -163,6 +163,13 @@ pub fn plugin_component(name: &str) -> std::path::PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// A script the repository ships, under `scripts/`.
+pub fn shipped_script(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(file)
+}
+
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -175,6 +182,8 @@ pub struct TestApp {
     pub plugins: Arc<pifa::plugins::PluginHost>,
     /// The script host serving (its directory is `scripts_dir()`, absent at first).
     pub scripts: Arc<pifa::scripts::ScriptHost>,
+    /// The message providers (none unless the test set fakes up: `TestApp::with_providers`).
+    pub providers: Arc<pifa::channels::Providers>,
     pipeline: pifa::orders::quote::Pipeline,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -188,8 +197,41 @@ impl TestApp {
             return Ok(None);
         };
         Ok(Some(
-            TestApp::serve_on(database, backend, Clock::movable(), Default::default()).await?,
+            TestApp::serve_on(
+                database,
+                backend,
+                Clock::movable(),
+                Default::default(),
+                Arc::new(pifa::channels::Providers::none()),
+            )
+            .await?,
         ))
+    }
+
+    /// Starts a server with the demo data whose messages go to these providers (local fakes).
+    pub async fn with_providers(
+        backend: Backend,
+        providers: pifa::channels::Providers,
+    ) -> anyhow::Result<Option<TestApp>> {
+        let Some(database) = TestDatabase::create(backend).await? else {
+            return Ok(None);
+        };
+        let app = TestApp::serve_on(
+            database,
+            backend,
+            Clock::movable(),
+            Default::default(),
+            Arc::new(providers),
+        )
+        .await?;
+        pifa::demo::load(
+            &app.store,
+            &Hasher::cheap()?,
+            app.clock.now_ms(),
+            pifa::demo::DemoSize::Fixture,
+        )
+        .await?;
+        Ok(Some(app))
     }
 
     /// Starts a server with the demo data whose quote pipeline runs these extension steps
@@ -201,7 +243,14 @@ impl TestApp {
         let Some(database) = TestDatabase::create(backend).await? else {
             return Ok(None);
         };
-        let app = TestApp::serve_on(database, backend, Clock::movable(), pipeline).await?;
+        let app = TestApp::serve_on(
+            database,
+            backend,
+            Clock::movable(),
+            pipeline,
+            Arc::new(pifa::channels::Providers::none()),
+        )
+        .await?;
         pifa::demo::load(
             &app.store,
             &Hasher::cheap()?,
@@ -227,9 +276,10 @@ impl TestApp {
             backend,
             clock,
             pipeline,
+            providers,
             ..
         } = self;
-        TestApp::serve_on(database, backend, clock, pipeline).await
+        TestApp::serve_on(database, backend, clock, pipeline, providers).await
     }
 
     async fn serve_on(
@@ -237,6 +287,7 @@ impl TestApp {
         backend: Backend,
         clock: Clock,
         pipeline: pifa::orders::quote::Pipeline,
+        providers: Arc<pifa::channels::Providers>,
     ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {
@@ -256,9 +307,14 @@ impl TestApp {
             .await?
             .map_err(anyhow::Error::msg)?
         };
-        // The directory exists (empty) from the start, as a deployment's does, so the
-        // watcher sees the first script a test writes.
+        // The directory exists from the start, as a deployment's does, so the watcher sees
+        // the first script a test writes. It holds the shipped notification rules (K1), not
+        // the shipped prices: a test pricing by script writes its own.
         std::fs::create_dir_all(&config.scripts_dir)?;
+        let rules = config.scripts_dir.join("notifications.rhai");
+        if !rules.exists() {
+            std::fs::copy(shipped_script("notifications.rhai"), rules)?;
+        }
         let scripts = pifa::scripts::ScriptHost::load(
             &config.scripts_dir,
             Some(store.clone()),
@@ -274,6 +330,7 @@ impl TestApp {
             pifa::app::Extensions {
                 scripts: scripts.clone(),
                 plugins: plugins.clone(),
+                providers: providers.clone(),
             },
         );
         let server = Server::bind(state).await?;
@@ -292,6 +349,7 @@ impl TestApp {
             database,
             plugins,
             scripts,
+            providers,
             pipeline,
             shutdown: Some(tx),
             server: Some(handle),
@@ -325,6 +383,16 @@ impl TestApp {
         tokio::task::spawn_blocking(move || host.reload())
             .await?
             .map_err(anyhow::Error::msg)
+    }
+
+    /// `token`'s inbox once it holds a message containing `text` (the notification rules run
+    /// after commit); fails naming the text when it does not come.
+    pub async fn inbox_with(&self, token: &str, text: &str) -> anyhow::Result<Value> {
+        eventually(&format!("an inbox message with {text:?}"), || async {
+            let (_, inbox) = self.get("/api/v1/me/inbox", Some(token)).await?;
+            Ok(inbox.to_string().contains(text).then_some(inbox))
+        })
+        .await
     }
 
     /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty,
@@ -642,13 +710,13 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
 {
-    for _ in 0..50 {
+    for _ in 0..100 {
         if let Some(value) = check().await? {
             return Ok(value);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    anyhow::bail!("{what}: not reached in 5 s")
+    anyhow::bail!("{what}: not reached in 10 s")
 }
 
 pub fn error_code(body: &Value) -> &str {

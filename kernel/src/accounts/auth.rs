@@ -140,6 +140,7 @@ pub async fn send_code(
             template: format!("verification_code.{}", req.purpose.as_str()),
             params: serde_json::json!({ "code": code, "minutes": 10 }),
             body: req.purpose.message(&code),
+            event_id: None,
         };
         app.store.enqueue_message(&message, now).await?;
     }

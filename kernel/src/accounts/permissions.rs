@@ -19,6 +19,8 @@ pub enum Permission {
     ManageSettings,
     /// Read the outgoing message list (K2).
     ReadMessages,
+    /// Broadcast to members and send a dead message again (K2, K3).
+    SendMessages,
     /// Search the login and operation logs (A5).
     ReadAudit,
     /// Make, download and restore backups (L4).
@@ -65,7 +67,7 @@ impl Permission {
             ManageStaff | ManageRegions | ManageSettings | ReadAudit | ManageBackups => {
                 role == Admin
             }
-            ReadMessages => matches!(role, Admin | CustomerService),
+            ReadMessages | SendMessages => matches!(role, Admin | CustomerService),
             ReadTeam | ReadLevels => matches!(role, Admin | CustomerService | Manager),
             ManageCatalog => role == Admin,
             OwnMemberAccount => role == Member,

@@ -272,6 +272,11 @@ impl Store {
                 sqlx::query("UPDATE members SET level_id = $2, region_id = $3, manager_id = $4, reject_reason = NULL, reviewed_by = $5, reviewed_at = $6 WHERE user_id = $1")
                     .bind(id).bind(level_id).bind(region_id).bind(manager_id).bind(by).bind(now_ms)
                     .execute(&mut *tx).await?;
+                // K1: the notification rules tell him (SMS), after commit.
+                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ('member.approved', NULL, $1, $2)")
+                    .bind(serde_json::json!({ "member_id": id }).to_string())
+                    .bind(now_ms)
+                    .execute(&mut *tx).await?;
             }
             Ok::<_, StoreError>(moved)
         })?;

@@ -1,6 +1,6 @@
 //! Reviewing members (B1): staff list and read members in their scope, and admins or customer
 //! service approve (level, region and manager in one step) or reject with a reason. The member
-//! is told in his inbox, and by SMS on approval.
+//! is told in his inbox; on approval, the `member.approved` event's rules tell him (K1: SMS).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -18,9 +18,6 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiJson;
 use crate::notify::{Channel, OutgoingMessage};
-
-/// The SMS and inbox text on approval (REQUIREMENTS B1, K1).
-pub const APPROVED_TEXT: &str = "您的账号已通过审核，请刷新小程序，可获得内部批发价格。";
 
 #[derive(Serialize, ToSchema)]
 pub struct MemberView {
@@ -259,17 +256,6 @@ pub async fn approve(
     {
         return Err(not_waiting());
     }
-    for channel in [Channel::Inbox, Channel::Sms] {
-        let message = OutgoingMessage {
-            channel,
-            recipient: member.phone.clone(),
-            user_id: Some(id),
-            template: "member.approved".to_owned(),
-            params: serde_json::json!({}),
-            body: APPROVED_TEXT.to_owned(),
-        };
-        app.store.enqueue_message(&message, now).await?;
-    }
     app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.approve", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "level_id": level_id, "region_id": input.region_id, "manager_id": input.manager_id }) }, &client, now).await?;
     get(State(app), actor, Path(id)).await
 }
@@ -310,6 +296,7 @@ pub async fn reject(
         template: "member.rejected".to_owned(),
         params: serde_json::json!({ "reason": reason }),
         body: format!("您的资料未通过审核：{reason}。请修改后重新提交。"),
+        event_id: None,
     };
     app.store.enqueue_message(&message, now).await?;
     app.store

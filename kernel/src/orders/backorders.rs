@@ -200,6 +200,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
                 "您的订单{}部分商品缺货，有货部分先发；缺货部分转入补发单{followup_number}，到货后发出。",
                 order.number()
             ),
+            event_id: None,
         },
         now_ms,
     );

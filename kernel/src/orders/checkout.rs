@@ -412,16 +412,9 @@ pub async fn place(
         .plugins
         .checkout_reservations(&purchase.buyer, now, &quote)
         .await?;
-    let told = super::lifecycle::told_of_new_order(
-        &app.store,
-        purchase.member.manager_id,
-        purchase.member.region_id,
-    )
-    .await?;
     let placed = app
         .store
         .place_order(NewOrder {
-            told,
             placed_by: actor.user_id,
             key: key.clone(),
             request_hash: request_hash.clone(),
@@ -495,9 +488,6 @@ pub struct NewOrder {
     pub requested_date: Option<String>,
     pub from_cart: bool,
     pub now_ms: i64,
-    /// Who is told of the new order in the inbox (D5's confirmers, the region's drivers, the
-    /// admins), in the same transaction.
-    pub told: Vec<i64>,
 }
 
 /// A placed order and the response its key will replay.
@@ -901,20 +891,6 @@ async fn place_in<C: RunBatch + Send>(
         fulfilment: Default::default(),
     };
     super::lifecycle::push_event(&mut batch, "order.placed", &record, order.now_ms);
-    for user_id in &order.told {
-        let notice = crate::notify::OutgoingMessage {
-            channel: crate::notify::Channel::Inbox,
-            recipient: user_id.to_string(),
-            user_id: Some(*user_id),
-            template: "order_placed".to_owned(),
-            params: serde_json::json!({ "order_no": record.number() }),
-            body: format!(
-                "有新订单{}，请尽快登录小程序业务管理查看处理。",
-                record.number()
-            ),
-        };
-        crate::notify::push_message(&mut batch, &notice, order.now_ms);
-    }
     if order.from_cart {
         let bought: Vec<i64> = quote
             .lines

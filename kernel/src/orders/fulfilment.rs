@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::backorders::{Backorders, fill_backorders};
-use super::lifecycle::{Step, push_event, push_history, scoped_order, tell};
+use super::lifecycle::{Step, push_event, push_history, scoped_order};
 use super::queries::{OrderFilter, OrderRecord, OrderView};
 use super::{Audience, OrderScope, OrderStatus};
 use crate::accounts::Role;
@@ -611,29 +611,7 @@ pub async fn dispatch(
         )
         .await?
         .ok_or_else(|| invalid_transition(&order, audience))?;
-    let number = moved.number();
-    match &moved.fulfilment.driver {
-        Some(driver) if action == "driver_assigned" => {
-            tell(
-                &app.store,
-                driver.id,
-                "driver_assigned",
-                format!("您的订单{number}待送货，请及时办理出库和送货。"),
-                now,
-            )
-            .await;
-        }
-        _ => {
-            tell(
-                &app.store,
-                moved.member_id,
-                "order_dispatched",
-                format!("您的订单{number}正在发货中，司机或物流信息可在“待收货”中查看。"),
-                now,
-            )
-            .await;
-        }
-    }
+    // K1's notices (the driver's, the member's) come from the event, by the rules.
     Ok(Json(moved.view(audience)))
 }
 
@@ -783,17 +761,6 @@ pub async fn start_delivery(
         )
         .await?
         .ok_or_else(|| invalid_transition(&order, Audience::Driver))?;
-    tell(
-        &app.store,
-        moved.member_id,
-        "order_dispatched",
-        format!(
-            "您的订单{}正在发货中，司机或物流信息可在“待收货”中查看。",
-            moved.number()
-        ),
-        now,
-    )
-    .await;
     Ok(Json(moved.view(Audience::Driver)))
 }
 

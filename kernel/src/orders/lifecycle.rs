@@ -16,7 +16,6 @@ use super::fulfilment::{invalid_transition, permit};
 use super::queries::{OrderRecord, OrderView};
 use super::quote::{Adjustment, Area, shipping_fee};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
-use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -196,9 +195,10 @@ impl Store {
     }
 }
 
-/// Puts a line in a user's inbox after a commit. The event in the outbox is the durable record;
-/// the notification rules (and their channels) deliver from it when they land, so a failure
-/// here is logged, not fatal.
+/// Puts a line in a user's inbox after a commit: the kernel's own notices outside K1's table
+/// (a rejection's reason, a closing, an after-sales answer), which need no rules and no
+/// channel. The event in the outbox is the durable record, so a failure here is logged, not
+/// fatal.
 pub(crate) async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
     let message = OutgoingMessage {
         channel: Channel::Inbox,
@@ -207,40 +207,11 @@ pub(crate) async fn tell(store: &Store, user_id: i64, template: &str, body: Stri
         template: template.to_owned(),
         params: serde_json::Value::Null,
         body,
+        event_id: None,
     };
     if let Err(error) = store.enqueue_message(&message, now_ms).await {
         tracing::warn!(%error, user_id, template, "could not write an inbox message");
     }
-}
-
-/// Who hears of a new order in the inbox (E1, K1), each once: its confirmers (D5: the member's
-/// bound manager; where he has none, the managers of his region; where the region has none,
-/// the customer service set in the settings), the region's drivers (to plan the round) and
-/// the admins.
-pub async fn told_of_new_order(
-    store: &Store,
-    manager_id: Option<i64>,
-    region_id: Option<i64>,
-) -> StoreResult<Vec<i64>> {
-    let staff = store.new_order_staff(region_id).await?;
-    let holding = |role: Role| {
-        staff
-            .iter()
-            .filter(move |(_, held)| held == role.as_str())
-            .map(|(id, _)| *id)
-    };
-    let mut told: Vec<i64> = match manager_id {
-        Some(manager) => vec![manager],
-        None => holding(Role::Manager).collect(),
-    };
-    if told.is_empty() {
-        told.extend(store.settings().await?.fallback_customer_service_id);
-    }
-    told.extend(holding(Role::Driver));
-    told.extend(holding(Role::Admin));
-    let mut seen = std::collections::HashSet::new();
-    told.retain(|id| seen.insert(*id));
-    Ok(told)
 }
 
 /// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
@@ -689,14 +660,6 @@ pub async fn confirm(
         .await?
         .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
     let confirmed = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
-    tell(
-        &app.store,
-        confirmed.member_id,
-        "order_confirmed",
-        format!("订单确认通知: {}", confirmed.number()),
-        now,
-    )
-    .await;
     Ok(Json(confirmed.view(scope.audience())))
 }
 
@@ -1234,17 +1197,5 @@ pub async fn mark_paid(
         proof.keep();
     }
     let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
-    tell(
-        &app.store,
-        order.member_id,
-        "order_paid",
-        format!(
-            "支付成功通知: {} {}",
-            order.number(),
-            crate::money::format_yuan(amount)
-        ),
-        now,
-    )
-    .await;
     Ok(Json(order.view(scope.audience())))
 }

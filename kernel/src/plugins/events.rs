@@ -25,6 +25,7 @@ pub struct StoredEvent {
     pub kind: String,
     pub order_id: Option<i64>,
     pub payload: String,
+    pub created_at: i64,
 }
 
 /// What delivering one event to one plugin came to.
@@ -97,7 +98,7 @@ impl Store {
     async fn events_after(&self, cursor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, kind, order_id, payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                "SELECT id, kind, order_id, payload, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(cursor)
             .bind(limit)
@@ -108,10 +109,12 @@ impl Store {
 
     pub async fn event(&self, id: i64) -> StoreResult<Option<StoredEvent>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, kind, order_id, payload FROM events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(
+                "SELECT id, kind, order_id, payload, created_at FROM events WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 

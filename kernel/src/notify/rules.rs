@@ -1,0 +1,384 @@
+//! Outbox events to messages (K1–K3). After an event commits, `notifications.rhai` reads it
+//! (with the order, the member and the staff who may hear of it) and says who is told what by
+//! which channel; the messages are stored in one transaction with the mark that the event was
+//! read (`events.delivered_at`, set only if still unset), so a crash or a second instance never
+//! announces an event twice, and nothing is announced that did not commit.
+//!
+//! The inbox is always told (K1): a message by SMS, WeChat or email also lands in its
+//! recipient's inbox, once per text.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Value, json};
+use sqlx::FromRow;
+
+use super::{Channel, OutgoingMessage, push_message};
+use crate::accounts::Role;
+use crate::orders::queries::OrderRecord;
+use crate::plugins::events::StoredEvent;
+use crate::scripts::ScriptHost;
+use crate::scripts::notifications::{self, Planned};
+use crate::store::batch::{Batch, RunBatch};
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+
+/// Events read per round.
+const ROUND: i64 = 100;
+
+/// Reads the events not yet announced, oldest first, and stores their messages. Returns how
+/// many events were read.
+pub async fn run_once(store: &Store, scripts: &ScriptHost, now_ms: i64) -> StoreResult<usize> {
+    let events = store.unannounced_events(ROUND).await?;
+    for event in &events {
+        let messages = match scripts.notifications.load_full() {
+            // No rules: the event is read and nothing is said (a rules file added later does
+            // not announce the past).
+            None => Vec::new(),
+            Some(compiled) => match messages_for(store, scripts, &compiled, event).await {
+                Ok(messages) => messages,
+                Err(RulesError::Store(error)) => return Err(error),
+                Err(RulesError::Script(error)) => {
+                    tracing::error!(event.id = event.id, event.kind = %event.kind, %error, "notifications.rhai failed on an event");
+                    failure_notices(store, event, &error).await?
+                }
+            },
+        };
+        store.announce(event.id, &messages, now_ms).await?;
+    }
+    Ok(events.len())
+}
+
+enum RulesError {
+    Store(StoreError),
+    Script(String),
+}
+
+impl From<StoreError> for RulesError {
+    fn from(e: StoreError) -> Self {
+        RulesError::Store(e)
+    }
+}
+
+/// What the rules make of one event, addressed (a broadcast runs the rules once per
+/// recipient, each seeing himself as `event.member`).
+async fn messages_for(
+    store: &Store,
+    scripts: &ScriptHost,
+    compiled: &crate::scripts::Compiled,
+    event: &StoredEvent,
+) -> Result<Vec<OutgoingMessage>, RulesError> {
+    let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+    let mut planned = Vec::new();
+    if event.kind == "broadcast" {
+        let recipients: Vec<i64> = field(&payload, "recipients")
+            .as_array()
+            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        let broadcast = json!({
+            "id": field(&payload, "broadcast_id"),
+            "title": field(&payload, "title"),
+            "text": field(&payload, "text"),
+            "channels": field(&payload, "channels"),
+        });
+        for member_id in recipients {
+            let mut map = event_map(store, event, &payload, Some(member_id)).await?;
+            set(&mut map, "broadcast", broadcast.clone());
+            planned.extend(
+                notifications::run(&scripts.engine, compiled, &map).map_err(RulesError::Script)?,
+            );
+        }
+    } else {
+        let map = event_map(store, event, &payload, None).await?;
+        planned =
+            notifications::run(&scripts.engine, compiled, &map).map_err(RulesError::Script)?;
+    }
+    Ok(address(store, event.id, with_inbox_copies(planned)).await?)
+}
+
+fn field(value: &Value, key: &str) -> Value {
+    value.get(key).cloned().unwrap_or(Value::Null)
+}
+
+fn set(map: &mut Value, key: &str, value: Value) {
+    if let Some(object) = map.as_object_mut() {
+        object.insert(key.to_owned(), value);
+    }
+}
+
+/// The inbox always hears (K1): each external message's text, once per recipient.
+fn with_inbox_copies(planned: Vec<Planned>) -> Vec<Planned> {
+    let mut in_inbox: BTreeSet<(i64, String)> = planned
+        .iter()
+        .filter(|p| p.channel == Channel::Inbox)
+        .map(|p| (p.to, p.text.clone()))
+        .collect();
+    let mut out = Vec::with_capacity(planned.len() * 2);
+    for message in planned {
+        if message.channel != Channel::Inbox && in_inbox.insert((message.to, message.text.clone()))
+        {
+            out.push(Planned {
+                channel: Channel::Inbox,
+                ..message.clone()
+            });
+        }
+        out.push(message);
+    }
+    // An inbox message the rules listed twice is shown once.
+    let mut seen = BTreeSet::new();
+    out.retain(|m| m.channel != Channel::Inbox || seen.insert((m.to, m.text.clone())));
+    out
+}
+
+#[derive(FromRow)]
+struct Addresses {
+    id: i64,
+    phone: String,
+    email: Option<String>,
+    openid: Option<String>,
+}
+
+/// Each planned message with its recipient's address on its channel. A recipient without
+/// one (no e-mail address, no WeChat bound) still gets the message stored, as undeliverable,
+/// so staff see what could not be sent and why.
+async fn address(
+    store: &Store,
+    event_id: i64,
+    planned: Vec<Planned>,
+) -> StoreResult<Vec<OutgoingMessage>> {
+    let ids: BTreeSet<i64> = planned.iter().map(|p| p.to).collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let rows: Vec<Addresses> = on_pool!(store, |pool| {
+        let mut query = crate::store::id_list_query(
+            "SELECT u.id, u.phone, u.email,
+                (SELECT i.subject FROM user_identities i WHERE i.user_id = u.id AND i.provider = 'wechat' ORDER BY i.bound_at DESC LIMIT 1) AS openid
+             FROM users u WHERE u.disabled = FALSE AND u.id IN ",
+            &ids,
+        );
+        query.build_query_as().fetch_all(pool).await
+    })?;
+    let by_id: HashMap<i64, Addresses> = rows.into_iter().map(|a| (a.id, a)).collect();
+    Ok(planned
+        .into_iter()
+        .filter_map(|p| {
+            // A disabled or deleted account is not written to.
+            let user = by_id.get(&p.to)?;
+            let recipient = match p.channel {
+                Channel::Inbox => Some(user.id.to_string()),
+                Channel::Sms => Some(user.phone.clone()),
+                Channel::Email => user.email.clone(),
+                Channel::Wechat => user.openid.clone(),
+            };
+            Some(OutgoingMessage {
+                channel: p.channel,
+                recipient: recipient.unwrap_or_default(),
+                user_id: Some(user.id),
+                template: p.template,
+                params: p.params,
+                body: p.text,
+                event_id: Some(event_id),
+            })
+        })
+        .collect())
+}
+
+/// When the rules fail on an event, the admins are told in their inbox (the event is read:
+/// retrying a broken script on it would only repeat the failure; the fix is a new version).
+async fn failure_notices(
+    store: &Store,
+    event: &StoredEvent,
+    error: &str,
+) -> StoreResult<Vec<OutgoingMessage>> {
+    let staff = store.new_order_staff(None).await?;
+    Ok(staff
+        .into_iter()
+        .filter(|(_, role)| role == Role::Admin.as_str())
+        .map(|(id, _)| OutgoingMessage {
+            channel: Channel::Inbox,
+            recipient: id.to_string(),
+            user_id: Some(id),
+            template: "notifications_script_failed".to_owned(),
+            params: json!({ "event_id": event.id, "kind": event.kind }),
+            body: format!(
+                "通知规则出错，事件 {} (#{}) 未发出通知：{error}",
+                event.kind, event.id
+            ),
+            event_id: Some(event.id),
+        })
+        .collect())
+}
+
+/// The event as the rules see it: `kind`, `id`, `at`, and where they apply `order`, `member`
+/// and `staff` (who may hear of it: the member's bound manager, the region's managers and
+/// drivers, the admins, the customer service set for regions without a manager).
+pub async fn event_map(
+    store: &Store,
+    event: &StoredEvent,
+    payload: &Value,
+    member: Option<i64>,
+) -> StoreResult<Value> {
+    let order = match event.order_id {
+        Some(id) => store.order(id).await?,
+        None => None,
+    };
+    let member_id = member
+        .or(order.as_ref().map(|o| o.member_id))
+        .or_else(|| field(payload, "member_id").as_i64());
+    let record = match member_id {
+        Some(id) => store.member(id).await?,
+        None => None,
+    };
+    let region_id = order
+        .as_ref()
+        .and_then(|o| o.region_id)
+        .or(record.as_ref().and_then(|m| m.region_id));
+    let bound_manager = order
+        .as_ref()
+        .and_then(|o| o.manager_id)
+        .or(record.as_ref().and_then(|m| m.manager_id));
+    let mut map = json!({
+        "id": event.id,
+        "kind": event.kind,
+        "at": { "ms": event.created_at, "date": crate::clock::shop_date_iso(event.created_at) },
+        "order": order.as_ref().map(order_map),
+        "member": null,
+        "staff": staff_map(store, region_id, bound_manager).await?,
+    });
+    if let Some(member) = record {
+        let attributes = store.member_attributes(member.id).await?;
+        set(
+            &mut map,
+            "member",
+            json!({
+                "id": member.id,
+                "name": member.name,
+                "phone": member.phone,
+                "company": member.company_name,
+                "shop": member.shop_name,
+                "level": attributes.level,
+                "region": attributes.region,
+                "tags": attributes.tags,
+            }),
+        );
+    }
+    Ok(map)
+}
+
+fn order_map(order: &OrderRecord) -> Value {
+    let driver = order
+        .fulfilment
+        .driver
+        .as_ref()
+        .map(|d| json!({ "id": d.id, "name": d.name, "phone": d.phone, "plate": d.plate }));
+    json!({
+        "id": order.id,
+        "no": order.number(),
+        "member_id": order.member_id,
+        "status": order.status.as_str(),
+        "total_fen": order.total_fen,
+        "paid_fen": order.paid_fen,
+        "amount": format!("¥{}", crate::money::format_yuan(order.total_fen)),
+        "payment_method": order.payment_method.as_str(),
+        "shipment": order.fulfilment.shipment.map(|s| s.as_str()),
+        "carrier": order.fulfilment.carrier,
+        "tracking_no": order.fulfilment.tracking_no,
+        "driver": driver,
+        "parent_no": order.parent.as_ref().map(|(_, number)| number.clone()),
+    })
+}
+
+async fn staff_map(
+    store: &Store,
+    region_id: Option<i64>,
+    bound_manager: Option<i64>,
+) -> StoreResult<Value> {
+    let staff = store.new_order_staff(region_id).await?;
+    let holding = |role: Role| -> Vec<i64> {
+        staff
+            .iter()
+            .filter(|(_, held)| held == role.as_str())
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    Ok(json!({
+        "bound_manager": bound_manager,
+        "region_managers": holding(Role::Manager),
+        "region_drivers": holding(Role::Driver),
+        "admins": holding(Role::Admin),
+        "customer_service": store.settings().await?.fallback_customer_service_id,
+    }))
+}
+
+impl Store {
+    /// Events the notification rules have not read yet, oldest first.
+    pub async fn unannounced_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, kind, order_id, payload, created_at FROM events WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Marks every event so far read by the rules without announcing it: history loaded in
+    /// bulk (the demo's past orders) is not news to anyone.
+    pub async fn pass_over_past_events(&self, now_ms: i64) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE events SET delivered_at = $1 WHERE delivered_at IS NULL")
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Marks `event_id` read by the rules and stores its messages, together; `false` (and
+    /// nothing stored) when another reader got there first.
+    pub async fn announce(
+        &self,
+        event_id: i64,
+        messages: &[OutgoingMessage],
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let announced = in_tx!(self, |tx| {
+            async {
+                let first = sqlx::query(
+                    "UPDATE events SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
+                )
+                .bind(now_ms)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if first && !messages.is_empty() {
+                    let mut batch = Batch::default();
+                    for message in messages {
+                        push_message(&mut batch, message, now_ms);
+                    }
+                    tx.execute_batch(batch).await?;
+                }
+                Ok::<_, StoreError>(first)
+            }
+            .await
+        })?;
+        Ok(announced)
+    }
+}
+
+/// Reads new events every 200 ms.
+pub async fn rules_loop(
+    store: Store,
+    scripts: std::sync::Arc<ScriptHost>,
+    clock: crate::clock::Clock,
+) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(200));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = run_once(&store, &scripts, clock.now_ms()).await {
+            tracing::warn!(%error, "notification rules failed");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `notifications.rhai`: who hears of an event, by which channel, in which words (REQUIREMENTS
+//! K1, K3). The contract (`scripts/README.md`):
+//!
+//! `fn notify(event)` returns an array of `#{ to, channel, template, params, text }`:
+//! - `to`: a user id, or an array of them;
+//! - `channel`: `"inbox"`, `"sms"`, `"wechat"` or `"email"`;
+//! - `template`: the provider's template id (SMS `TemplateCode`, WeChat `template_id`); may be
+//!   left out for inbox and email;
+//! - `params`: the template's parameters (a map of strings), `#{}` when none;
+//! - `text`: the message as its reader sees it (the inbox copy, the email body, and what staff
+//!   read in the delivery log).
+//!
+//! `event` holds `kind`, `id`, `at` (`ms`, `date`), and, where they apply, `order`, `member`,
+//! `staff` and `broadcast` (see `notify::rules::event_map`). `fn examples()` (optional)
+//! returns `#{ event, expect }` cases; a version whose examples fail does not serve.
+
+use rhai::{Array, Dynamic, Engine, Map};
+use serde::Deserialize;
+
+use super::{Compiled, compile, runtime_error};
+use crate::notify::Channel;
+
+pub const FILE: &str = "notifications.rhai";
+
+/// Longest text a rule may produce (an SMS template's text is far shorter; this bounds a
+/// runaway string, not a real message).
+const MAX_TEXT: usize = 500;
+
+/// A message the rules asked for, to one user, before his address is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub to: i64,
+    pub channel: Channel,
+    pub template: String,
+    pub params: serde_json::Value,
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Recipients {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    to: Recipients,
+    channel: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    params: serde_json::Value,
+    text: String,
+}
+
+/// Runs `notify(event)`: the messages it asks for, one per recipient.
+pub fn run(
+    engine: &Engine,
+    compiled: &Compiled,
+    event: &serde_json::Value,
+) -> Result<Vec<Planned>, String> {
+    let event: Dynamic = rhai::serde::to_dynamic(event).map_err(|e| {
+        format!(
+            "{}: the event could not be given to the script: {e}",
+            compiled.file
+        )
+    })?;
+    let result: Dynamic = engine
+        .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
+        .map_err(|e| runtime_error(&compiled.file, &e))?;
+    parse_messages(&compiled.file, result)
+}
+
+fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
+    let array = result.try_cast::<Array>().ok_or_else(|| {
+        format!("{file}: notify must return an array of #{{ to, channel, template, params, text }}")
+    })?;
+    let mut planned = Vec::new();
+    for (n, item) in array.into_iter().enumerate() {
+        let which = n + 1;
+        let raw: RawMessage = rhai::serde::from_dynamic(&item)
+            .map_err(|e| format!("{file}: message {which}: {e}"))?;
+        let channel = match raw.channel.as_str() {
+            "inbox" => Channel::Inbox,
+            "sms" => Channel::Sms,
+            "wechat" => Channel::Wechat,
+            "email" => Channel::Email,
+            other => {
+                return Err(format!(
+                    "{file}: message {which}: channel {other:?} is not one of inbox, sms, wechat, email"
+                ));
+            }
+        };
+        if matches!(channel, Channel::Sms | Channel::Wechat) && raw.template.trim().is_empty() {
+            return Err(format!(
+                "{file}: message {which}: {} needs the provider's template id",
+                raw.channel
+            ));
+        }
+        if raw.text.trim().is_empty() || raw.text.chars().count() > MAX_TEXT {
+            return Err(format!(
+                "{file}: message {which}: text must be 1 to {MAX_TEXT} characters"
+            ));
+        }
+        let params = match raw.params {
+            serde_json::Value::Null => serde_json::json!({}),
+            serde_json::Value::Object(map) => serde_json::Value::Object(map),
+            _ => return Err(format!("{file}: message {which}: params must be a map")),
+        };
+        let recipients = match raw.to {
+            Recipients::One(id) => vec![id],
+            Recipients::Many(ids) => ids,
+        };
+        planned.extend(recipients.into_iter().map(|to| Planned {
+            to,
+            channel,
+            template: raw.template.clone(),
+            params: params.clone(),
+            text: raw.text.clone(),
+        }));
+    }
+    Ok(planned)
+}
+
+/// Compiles `source` and runs its `examples()`: the version to serve, or why not.
+pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
+    let compiled = compile(engine, FILE, source)?;
+    let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
+    if !has("notify") {
+        return Err(format!("{FILE}: it must define fn notify(event)"));
+    }
+    if !has("examples") {
+        return Ok(compiled);
+    }
+    let examples: Dynamic = engine
+        .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
+        .map_err(|e| runtime_error(FILE, &e))?;
+    let examples = examples
+        .try_cast::<Array>()
+        .ok_or_else(|| format!("{FILE}: examples() must return an array"))?;
+    for (n, example) in examples.into_iter().enumerate() {
+        let example = example
+            .try_cast::<Map>()
+            .ok_or_else(|| format!("{FILE}: example {} is not a map", n + 1))?;
+        let event = example
+            .get("event")
+            .cloned()
+            .ok_or_else(|| format!("{FILE}: example {} needs `event`", n + 1))?;
+        let result: Dynamic = engine
+            .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
+            .map_err(|e| runtime_error(FILE, &e))?;
+        let got = parse_messages(FILE, result)?;
+        let expect = parse_messages(
+            FILE,
+            example
+                .get("expect")
+                .cloned()
+                .unwrap_or_else(|| Dynamic::from(Array::new())),
+        )?;
+        if got != expect {
+            return Err(format!(
+                "{FILE}: example {} gives {}, expected {}",
+                n + 1,
+                describe(&got),
+                describe(&expect)
+            ));
+        }
+    }
+    Ok(compiled)
+}
+
+fn describe(messages: &[Planned]) -> String {
+    let parts: Vec<String> = messages
+        .iter()
+        .map(|m| format!("{} to {}: {}", m.channel.as_str(), m.to, m.text))
+        .collect();
+    format!("[{}]", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: &str = r#"
+fn notify(event) {
+    if event.kind == "order.placed" {
+        return [#{ to: [1, 2], channel: "sms", template: "SMS_1", params: #{ order_no: event.order.no },
+                   text: `有新订单${event.order.no}` }];
+    }
+    []
+}
+fn examples() {
+    [#{ event: #{ kind: "order.placed", order: #{ no: "A1" } },
+        expect: [#{ to: [1, 2], channel: "sms", template: "SMS_1", params: #{ order_no: "A1" }, text: "有新订单A1" }] }]
+}
+"#;
+
+    #[test]
+    fn a_message_to_several_is_one_per_recipient() {
+        let engine = super::super::engine();
+        let compiled = check(&engine, RULES);
+        let Ok(compiled) = compiled else {
+            panic!("{:?}", compiled.err());
+        };
+        let event = serde_json::json!({ "kind": "order.placed", "order": { "no": "B2" } });
+        let planned = run(&engine, &compiled, &event).unwrap_or_default();
+        assert_eq!(planned.len(), 2);
+        assert_eq!(planned[1].to, 2);
+        assert_eq!(planned[1].params, serde_json::json!({ "order_no": "B2" }));
+        assert_eq!(planned[1].text, "有新订单B2");
+    }
+
+    #[test]
+    fn a_failing_example_keeps_the_version_out() {
+        let wrong = RULES.replace("text: \"有新订单A1\"", "text: \"有新订单A2\"");
+        let error = check(&super::super::engine(), &wrong)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("example 1 gives"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_channel_is_named() {
+        let bad = RULES.replace(
+            "channel: \"sms\", template: \"SMS_1\", params: #{ order_no: event",
+            "channel: \"fax\", template: \"SMS_1\", params: #{ order_no: event",
+        );
+        let engine = super::super::engine();
+        let compiled = compile(&engine, FILE, &bad);
+        let Ok(compiled) = compiled else {
+            panic!("{:?}", compiled.err());
+        };
+        let event = serde_json::json!({ "kind": "order.placed", "order": { "no": "B2" } });
+        let error = run(&engine, &compiled, &event).err().unwrap_or_default();
+        assert!(error.contains("\"fax\""), "{error}");
+    }
+}
