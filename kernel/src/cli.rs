@@ -246,7 +246,16 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     let store = config.open_store().await?;
     let hasher = Hasher::production()?;
     let clock = if test_clock {
-        Clock::movable()
+        let clock = Clock::movable();
+        // A restarted test server resumes where the previous one's moved clock stood
+        // (e.g. past a message's send lease); read only under the test-only flag.
+        if let Some(offset) = std::env::var("PIFA_TEST_CLOCK_OFFSET_MS")
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            clock.advance_ms(offset);
+        }
+        clock
     } else {
         Clock::system()
     };

@@ -80,6 +80,31 @@ pub struct StaffFilter {
 }
 
 impl Store {
+    /// Binds an external identity (A4: a WeChat openid) to `user_id`; an identity bound to
+    /// someone else moves to him (the seed's handover by "修改微信绑定").
+    pub async fn bind_identity(
+        &self,
+        user_id: i64,
+        provider: &str,
+        subject: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO user_identities (provider, subject, user_id, bound_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (provider, subject) DO UPDATE SET user_id = excluded.user_id, bound_at = excluded.bound_at",
+            )
+            .bind(provider)
+            .bind(subject)
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
     /// Writes a user with roles and regions in one transaction. A taken phone or e-mail is
     /// `StoreError::Conflict("users.phone" | "users.email")`.
     pub async fn insert_user(&self, user: &NewUser, now_ms: i64) -> StoreResult<i64> {
