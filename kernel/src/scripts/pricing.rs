@@ -238,35 +238,36 @@ impl ScriptStep {
 }
 
 impl crate::store::Store {
-    /// A member's level and region names and tags, for the pricing script.
+    /// A member's level and region names and tags, for the pricing script: one statement (a
+    /// row per tag, or one row without), as the quote step and checkout each read it.
     pub async fn member_attributes(
         &self,
         member_id: i64,
     ) -> crate::store::StoreResult<MemberAttributes> {
-        let head: Option<(Option<String>, Option<String>)> =
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
             crate::store::on_pool!(self, |pool| {
                 sqlx::query_as(
-                "SELECT l.name, r.name FROM members m LEFT JOIN member_levels l ON l.id = m.level_id
-                 LEFT JOIN regions r ON r.id = m.region_id WHERE m.user_id = $1",
-            )
-            .bind(member_id)
-            .fetch_optional(pool)
-            .await
+                    "SELECT l.name, r.name, t.name FROM users u
+                     LEFT JOIN members m ON m.user_id = u.id
+                     LEFT JOIN member_levels l ON l.id = m.level_id
+                     LEFT JOIN regions r ON r.id = m.region_id
+                     LEFT JOIN member_tags mt ON mt.member_id = u.id
+                     LEFT JOIN tags t ON t.id = mt.tag_id
+                     WHERE u.id = $1 ORDER BY t.name",
+                )
+                .bind(member_id)
+                .fetch_all(pool)
+                .await
             })?;
-        let tags: Vec<String> = crate::store::on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT t.name FROM member_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.member_id = $1 ORDER BY t.name",
-            )
-            .bind(member_id)
-            .fetch_all(pool)
-            .await
-        })?;
-        let (level, region) = head.unwrap_or((None, None));
+        let (level, region) = rows
+            .first()
+            .map(|(level, region, _)| (level.clone(), region.clone()))
+            .unwrap_or_default();
         Ok(MemberAttributes {
             id: member_id,
             level: level.unwrap_or_default(),
             region: region.unwrap_or_default(),
-            tags,
+            tags: rows.into_iter().filter_map(|(_, _, tag)| tag).collect(),
         })
     }
 }
