@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod pricing;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

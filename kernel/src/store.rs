@@ -184,6 +184,7 @@ migrations! {
     15 => "0015_split_shipments",
     16 => "0016_plugins",
     17 => "0017_script_versions",
+    19 => "0019_pricing_inputs",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -236,6 +237,7 @@ pub const DATA_TABLES: &[&str] = &[
     "orders",
     "order_lines",
     "order_adjustments",
+    "order_pricing_inputs",
     "order_history",
     "order_payments",
     "delivery_photos",
