@@ -225,6 +225,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::scripts::admin::history))
         .routes(routes!(crate::scripts::admin::rollback))
         .routes(routes!(crate::scripts::admin::preview))
+        .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)
         .routes(routes!(crate::plugins::http::status))
         // backups

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod notifications;
 pub mod pricing;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -185,6 +185,7 @@ migrations! {
     16 => "0016_plugins",
     17 => "0017_script_versions",
     18 => "0018_notifications",
+    19 => "0019_pricing_inputs",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -237,6 +238,7 @@ pub const DATA_TABLES: &[&str] = &[
     "orders",
     "order_lines",
     "order_adjustments",
+    "order_pricing_inputs",
     "order_history",
     "order_payments",
     "delivery_photos",

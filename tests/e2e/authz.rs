@@ -136,6 +136,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/admin/scripts/pricing/history", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/history/{id}/rollback", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/preview", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/pricing/replay", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/messages", Record::Message, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/messages/{id}/retry", Record::Message, "*=403 anon=401 admin=200 cs=200"),
@@ -936,6 +937,9 @@ impl World {
             "PUT /api/v1/admin/settings" => Some(self.settings.clone()),
             "PUT /api/v1/admin/scripts/pricing" => {
                 Some(json!({ "source": NO_OP_SCRIPT, "note": "authz" }))
+            }
+            "POST /api/v1/admin/scripts/pricing/replay" => {
+                Some(json!({ "source": NO_OP_SCRIPT, "last": 10 }))
             }
             "POST /api/v1/admin/scripts/pricing/preview" => {
                 let member = app

@@ -310,3 +310,309 @@ async fn scripts_through_the_admin_api() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+/// The shipped `pricing.rhai`.
+const SHIPPED: &str = include_str!("../../scripts/pricing.rhai");
+
+/// The shipped script with one more rule, as an operator would draft it: members in 三亚 pay
+/// 5% more on each line's catalogue total.
+fn shipped_with_sanya_surcharge() -> anyhow::Result<String> {
+    let end = "    out\n}";
+    anyhow::ensure!(
+        SHIPPED.matches(end).count() == 1,
+        "adjust() no longer ends with `out`"
+    );
+    Ok(SHIPPED.replacen(
+        end,
+        "    if member.region == \"三亚\" {\n        out.push(#{ amount_fen: percent_of(line.line_total_fen, 5), label: \"三亚加价5%\" });\n    }\n    out\n}",
+        1,
+    ))
+}
+
+/// 5% of a non-negative amount, rounded half up to the fen (N).
+fn five_percent(fen: i64) -> i64 {
+    (fen * 5 + 50) / 100
+}
+
+/// A stored order line's total before the script: list price × quantity plus the catalogue's
+/// own adjustments (level price, quantity break).
+fn catalogue_total(line: &Value) -> i64 {
+    let list = line["list_price_fen"].as_i64().unwrap_or_default()
+        * line["qty"].as_i64().unwrap_or_default();
+    let catalogue: i64 = line["adjustments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["source"] == "catalog")
+        .map(|a| a["amount_fen"].as_i64().unwrap_or_default())
+        .sum();
+    list + catalogue
+}
+
+/// Every order, as the admin lists them.
+async fn all_orders(app: &TestApp, admin: &str) -> anyhow::Result<Vec<Value>> {
+    let mut orders = Vec::new();
+    loop {
+        let (status, page) = app
+            .get(
+                &format!("/api/v1/orders?limit=200&offset={}", orders.len()),
+                Some(admin),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{status} {page}");
+        let page = page.as_array().cloned().unwrap_or_default();
+        if page.is_empty() {
+            return Ok(orders);
+        }
+        orders.extend(page);
+    }
+}
+
+fn id_of(value: &Value, field: &str) -> i64 {
+    value[field].as_i64().unwrap_or_default()
+}
+
+/// Replay (M4) on the full demo's order history, with the shipped script serving: a draft that
+/// adds 5% for 三亚 changes exactly the 三亚 orders, each order and line by the fen computed here
+/// from the stored order lines; an order placed through checkout replays to the goods total it
+/// was charged; a draft failing on some orders is reported on those orders only; `last` picks
+/// the newest orders.
+#[tokio::test]
+async fn a_draft_replayed_on_past_orders_changes_exactly_the_sanya_orders() -> anyhow::Result<()> {
+    let Some(app) = TestApp::start(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    pifa::demo::load(
+        &app.store,
+        &pifa::accounts::passwords::Hasher::cheap()?,
+        app.clock.now_ms(),
+        pifa::demo::DemoSize::Full,
+    )
+    .await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let path = "/api/v1/admin/scripts/pricing";
+    let replay = |source: &str, last: i64| {
+        let body = json!({ "source": source, "last": last });
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.post(&format!("{path}/replay"), Some(&admin), &body)
+                .await
+        }
+    };
+    // The demo's history was priced with no script; the shipped one serves from now on.
+    let (status, saved) = app
+        .call(
+            reqwest::Method::PUT,
+            path,
+            Some(&admin),
+            Some(&json!({ "source": SHIPPED, "note": "shipped default" })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let serving = saved["serving_version"].clone();
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let (status, placed, _) = app
+        .place_order(
+            &member,
+            "replay-1",
+            &json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+                     "lines": [{ "sku_id": red, "qty": 10 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+
+    // The expected differences, from the orders as stored: 5% of each 三亚 line's catalogue
+    // total, nothing for anyone else.
+    let orders = all_orders(&app, &admin).await?;
+    let sanya = app
+        .store
+        .list_regions()
+        .await?
+        .into_iter()
+        .find(|r| r.name == "三亚")
+        .map(|r| r.id);
+    let mut expected_lines = std::collections::BTreeMap::new();
+    for order in orders.iter().filter(|o| o["region_id"].as_i64() == sanya) {
+        for line in order["lines"].as_array().into_iter().flatten() {
+            let difference = five_percent(catalogue_total(line));
+            if difference != 0 {
+                expected_lines.insert((id_of(order, "id"), id_of(line, "line_no")), difference);
+            }
+        }
+    }
+    let mut expected_orders = std::collections::BTreeMap::<i64, i64>::new();
+    for ((order_id, _), difference) in &expected_lines {
+        *expected_orders.entry(*order_id).or_default() += difference;
+    }
+    assert!(
+        expected_orders.len() >= 10 && expected_orders.len() < orders.len() / 2,
+        "the demo has 三亚 orders among others: {} of {}",
+        expected_orders.len(),
+        orders.len()
+    );
+
+    let draft = shipped_with_sanya_surcharge()?;
+    let (status, replayed) = replay(&draft, 1000).await?;
+    assert_eq!(status, StatusCode::OK, "{replayed}");
+    let summary = &replayed["summary"];
+    assert_eq!(
+        summary["orders_checked"],
+        orders.len(),
+        "every order has its inputs"
+    );
+    assert_eq!(summary["orders_failed"], 0, "{replayed}");
+    assert_eq!(summary["orders_changed"], expected_orders.len());
+    assert_eq!(
+        summary["total_difference_fen"],
+        expected_orders.values().sum::<i64>()
+    );
+    assert_eq!(summary["current_version"], serving);
+    let changed = replayed["orders"].as_array().cloned().unwrap_or_default();
+    let got_orders: std::collections::BTreeMap<i64, i64> = changed
+        .iter()
+        .map(|o| (id_of(o, "order_id"), id_of(o, "difference_fen")))
+        .collect();
+    assert_eq!(got_orders, expected_orders);
+    let got_lines: std::collections::BTreeMap<(i64, i64), i64> = changed
+        .iter()
+        .flat_map(|o| {
+            o["lines"].as_array().into_iter().flatten().map(|l| {
+                (
+                    (id_of(o, "order_id"), id_of(l, "line_no")),
+                    id_of(l, "difference_fen"),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(got_lines, expected_lines);
+    for order in &changed {
+        assert_eq!(order["region"], "三亚");
+        assert_eq!(
+            id_of(order, "draft_total_fen") - id_of(order, "current_total_fen"),
+            id_of(order, "difference_fen")
+        );
+        assert!(
+            order["priced_with"].is_null(),
+            "the demo's history had no script"
+        );
+    }
+    let ids: Vec<i64> = changed.iter().map(|o| id_of(o, "order_id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+
+    // The serving script as its own draft changes nothing.
+    let (status, same) = replay(SHIPPED, 1000).await?;
+    assert_eq!(status, StatusCode::OK, "{same}");
+    assert_eq!(same["summary"]["orders_checked"], orders.len());
+    assert_eq!(same["summary"]["orders_changed"], 0, "{same}");
+    assert_eq!(same["summary"]["total_difference_fen"], 0);
+    assert_eq!(same["orders"], json!([]));
+
+    // A cent more on every line: every order differs, and the order placed through checkout
+    // with the script serving replays to exactly the goods total it was charged.
+    let (status, cent) = replay(
+        "fn adjust(line, member, now) { [#{ amount_fen: 1, label: \"一分\" }] }",
+        1,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{cent}");
+    assert_eq!(
+        cent["summary"]["orders_checked"], 1,
+        "last: 1 is the newest order"
+    );
+    let newest = &cent["orders"][0];
+    assert_eq!(newest["order_id"], placed["id"]);
+    assert_eq!(newest["priced_with"], serving);
+    assert_eq!(newest["region"], "海口");
+    assert_eq!(newest["current_total_fen"], placed["goods_fen"]);
+    assert_eq!(
+        id_of(newest, "draft_total_fen"),
+        id_of(&placed, "goods_fen") + 1
+    );
+
+    // A draft that fails at run time on 三亚 members fails those orders, and only those.
+    let (status, failing) = replay(
+        "fn adjust(line, member, now) {\n    if member.region == \"三亚\" { throw \"三亚未定价\"; }\n    []\n}",
+        1000,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{failing}");
+    let failed: std::collections::BTreeSet<i64> = failing["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| {
+            o["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("draft: pricing.rhai:2:"))
+        })
+        .map(|o| id_of(o, "order_id"))
+        .collect();
+    let sanya_orders: std::collections::BTreeSet<i64> = orders
+        .iter()
+        .filter(|o| o["region_id"].as_i64() == sanya)
+        .map(|o| id_of(o, "id"))
+        .collect();
+    assert_eq!(failed, sanya_orders);
+    assert_eq!(failing["summary"]["orders_failed"], sanya_orders.len());
+    app.stop().await
+}
+
+/// A draft that does not compile, or fails its own examples, is refused before any order is
+/// read, naming `pricing.rhai:LINE:COLUMN`; `last` stays within 1 to 1,000.
+#[tokio::test]
+async fn a_refused_draft_replays_nothing() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let path = "/api/v1/admin/scripts/pricing/replay";
+    let (status, refused) = app
+        .post(
+            path,
+            Some(&admin),
+            &json!({ "source": "fn adjust(line, member, now) {\n  [#{ amount_fen: }]\n}" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(error_code(&refused), "script_invalid");
+    assert_eq!(refused["error"]["field"], "source");
+    let message = refused["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("pricing.rhai:2:"), "{refused}");
+
+    let failing_example = script("海口加价", 100).replacen("amount_fen: 100", "amount_fen: 101", 1);
+    let (status, refused) = app
+        .post(path, Some(&admin), &json!({ "source": failing_example }))
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("example 1"),
+        "{refused}"
+    );
+
+    for last in [0, 1001] {
+        let (status, refused) = app
+            .post(
+                path,
+                Some(&admin),
+                &json!({ "source": script("海口加价", 100), "last": last }),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["field"], "last");
+    }
+    // Nothing to replay yet (the fixture has no orders): an empty report, not an error.
+    let (status, empty) = app
+        .post(
+            path,
+            Some(&admin),
+            &json!({ "source": script("海口加价", 100) }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(empty["summary"]["orders_checked"], 0);
+    app.stop().await
+}

@@ -1,9 +1,10 @@
 //! Checkout (D3, the brief's step 2). The quote runs first, outside any write transaction;
 //! then one short transaction re-checks the products the quote priced, takes the stock with
 //! bounded conditional updates (SKUs in id order, so concurrent checkouts on PostgreSQL never
-//! wait on each other in a cycle), writes the order, its lines, adjustments, history and outbox
-//! event, and records the idempotency key with the response. A repeated key returns that first
-//! response byte for byte; the same key with another body is refused.
+//! wait on each other in a cycle), writes the order, its lines, adjustments, the pricing
+//! script's inputs (for replays), history and outbox event, and records the idempotency key with
+//! the response. A repeated key returns that first response byte for byte; the same key with
+//! another body is refused.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -26,6 +27,7 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::parse_json;
 use crate::members::records::MemberRecord;
+use crate::scripts::replay::PricingInputs;
 use crate::store::batch::{
     Arg, Batch, RunBatch, args, one_round_trip, placeholders, placeholders_from,
 };
@@ -546,14 +548,29 @@ impl Store {
     /// The checkout transaction (see the module comment). On SQLite it joins the group
     /// commit (`store/group_commit.rs`); on PostgreSQL it is a transaction of its own.
     pub async fn place_order(&self, order: NewOrder) -> Result<Placed, CheckoutError> {
+        // What the pricing script was given, to replay drafts on (`scripts/replay.rs`). When a
+        // script priced the quote it holds the member as the script saw him; otherwise
+        // (no script serving, the demo's history) he is read now, before the transaction.
+        let inputs = match &order.quote.script_run {
+            Some(run) => PricingInputs::of(&order.quote, run.member.clone(), run.now_ms),
+            None => PricingInputs::of(
+                &order.quote,
+                self.member_attributes(order.member.id).await?,
+                order.now_ms,
+            ),
+        };
+        let inputs: std::sync::Arc<str> = serde_json::to_string(&inputs)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .into();
         let order = std::sync::Arc::new(order);
         let outcome = match &self.db {
             Db::Sqlite { group_commit, .. } => {
                 let (reply, outcome) = tokio::sync::oneshot::channel();
                 let job_order = std::sync::Arc::clone(&order);
+                let job_inputs = std::sync::Arc::clone(&inputs);
                 group_commit.submit(Box::new(move |connection| {
                     Box::pin(async move {
-                        let placed = place_in(connection, &job_order).await;
+                        let placed = place_in(connection, &job_order, &job_inputs).await;
                         Ran {
                             keep: placed.is_ok(),
                             then: Box::new(move |committed| {
@@ -569,7 +586,7 @@ impl Store {
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let placed = place_in(&mut *tx, &order).await;
+                let placed = place_in(&mut *tx, &order, &inputs).await;
                 if placed.is_ok() {
                     tx.commit().await?;
                 }
@@ -602,6 +619,7 @@ impl Store {
 async fn place_in<C: RunBatch + Send>(
     conn: &mut C,
     order: &NewOrder,
+    pricing_inputs: &str,
 ) -> Result<(Placed, Vec<StockLevel>), CheckoutError> {
     let quote = &order.quote;
     let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
@@ -804,6 +822,10 @@ async fn place_in<C: RunBatch + Send>(
                     adjustment.amount_fen,
                 ]
             }),
+    );
+    batch.push(
+        "INSERT INTO order_pricing_inputs (order_id, inputs) VALUES ($1, $2)",
+        args![id, pricing_inputs],
     );
     batch.push_rows(
         "INSERT INTO order_reservations (order_id, plugin, key, delta) ",

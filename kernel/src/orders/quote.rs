@@ -94,6 +94,10 @@ pub struct Quote {
     /// Each product's revision as priced: checkout refuses the order if one moved since.
     #[serde(skip)]
     pub revisions: Vec<(i64, i64)>,
+    /// Which pricing script priced the lines, for whom and when (`None`: no script ran);
+    /// checkout records it with the order for replays.
+    #[serde(skip)]
+    pub script_run: Option<crate::scripts::pricing::ScriptRun>,
 }
 
 /// Who is buying, as pricing sees him.
@@ -447,6 +451,7 @@ impl Quote {
             weight_g: 0,
             notices: Vec::new(),
             revisions: Vec::new(),
+            script_run: None,
         }
     }
 
@@ -661,6 +666,7 @@ mod tests {
             weight_g: 0,
             notices: vec![],
             revisions: vec![],
+            script_run: None,
         };
         assert_eq!(quote.recompute(), Ok(()));
         assert_eq!((quote.goods_fen, quote.total_fen), (2500, 3200));

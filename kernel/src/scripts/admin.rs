@@ -56,7 +56,8 @@ pub struct ScriptVersion {
     pub at: String,
 }
 
-fn script_invalid(message: String) -> ApiError {
+/// A refused script: 422 `script_invalid` on `source`, naming `pricing.rhai:LINE:COLUMN`.
+pub(super) fn script_invalid(message: String) -> ApiError {
     ApiError::invalid_field("script_invalid", "source", format!("source: {message}"))
 }
 

@@ -10,18 +10,22 @@
 //!
 //! `fn examples()` (optional) returns `#{ line, member, now, expect }` cases; a version whose
 //! examples fail does not serve.
+//!
+//! The step's inputs (`ScriptLine`s, `MemberAttributes`, the time) are plain data so checkout
+//! can record them with the order and `replay` can run a draft on them later.
 
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, Map};
+use serde::{Deserialize, Serialize};
 
 use super::{Compiled, ScriptHost, compile, runtime_error};
-use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, StepFailure};
+use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, QuotedLine, StepFailure};
 
 pub const FILE: &str = "pricing.rhai";
 
 /// Who is buying, as the script sees him.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberAttributes {
     pub id: i64,
     pub level: String,
@@ -41,6 +45,88 @@ fn member_map(member: &MemberAttributes) -> Map {
         .collect();
     map.insert("tags".into(), tags.into());
     map
+}
+
+/// A line as the script sees it: the catalogue price (list price, then the member's level
+/// price and the quantity break as `catalog` adjustments), before any extension step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptLine {
+    pub line_no: i64,
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub qty: i64,
+    pub list_price_fen: i64,
+    /// After level and break prices (`line_total_fen / qty`).
+    pub unit_price_fen: i64,
+    /// After level and break prices.
+    pub line_total_fen: i64,
+}
+
+impl ScriptLine {
+    /// What the script is given for `line`. Only `catalog` adjustments count, so the same line
+    /// comes out whether it is read before the script runs or from a finished quote (checkout
+    /// records it after the plugins have added theirs).
+    pub fn of(line: &QuotedLine) -> ScriptLine {
+        let total = line.list_price_fen.saturating_mul(line.qty).saturating_add(
+            line.adjustments
+                .iter()
+                .filter(|a| a.source == "catalog")
+                .map(|a| a.amount_fen)
+                .sum::<i64>(),
+        );
+        ScriptLine {
+            line_no: line.line_no,
+            sku_id: line.sku_id,
+            product_id: line.product_id,
+            item_no: line.item_no.clone(),
+            name: line.name.clone(),
+            qty: line.qty,
+            list_price_fen: line.list_price_fen,
+            unit_price_fen: total / line.qty.max(1),
+            line_total_fen: total,
+        }
+    }
+
+    fn to_map(&self) -> Map {
+        let mut map = Map::new();
+        map.insert("sku_id".into(), self.sku_id.into());
+        map.insert("product_id".into(), self.product_id.into());
+        map.insert("item_no".into(), self.item_no.clone().into());
+        map.insert("name".into(), self.name.clone().into());
+        map.insert("qty".into(), self.qty.into());
+        map.insert("list_price_fen".into(), self.list_price_fen.into());
+        map.insert("unit_price_fen".into(), self.unit_price_fen.into());
+        map.insert("line_total_fen".into(), self.line_total_fen.into());
+        map
+    }
+}
+
+/// Which script version priced a quote, for whom and when: the quote keeps it so checkout
+/// records exactly what the script saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRun {
+    pub version: String,
+    pub member: MemberAttributes,
+    pub now_ms: i64,
+}
+
+/// Each line's script adjustments from `compiled`, the way the quote step runs it; the first
+/// failing line's error (`pricing.rhai:LINE:COLUMN: …`) otherwise.
+pub fn adjust_lines(
+    engine: &Engine,
+    compiled: &Compiled,
+    member: &MemberAttributes,
+    now_ms: i64,
+    lines: &[ScriptLine],
+) -> Result<Vec<Vec<(i64, String)>>, String> {
+    let member = member_map(member);
+    let now = now_map(now_ms);
+    lines
+        .iter()
+        .map(|line| adjust_line(engine, compiled, line.to_map(), member.clone(), now.clone()))
+        .collect()
 }
 
 fn now_map(now_ms: i64) -> Map {
@@ -164,30 +250,10 @@ impl QuoteStep for ScriptStep {
         let member = self
             .member(buyer)
             .map_err(|message| self.failure(message))?;
-        let member = member_map(&member);
-        let now = now_map(now_ms);
-        for line in &mut quote.lines {
-            let mut map = Map::new();
-            map.insert("sku_id".into(), line.sku_id.into());
-            map.insert("product_id".into(), line.product_id.into());
-            map.insert("item_no".into(), line.item_no.clone().into());
-            map.insert("name".into(), line.name.clone().into());
-            map.insert("qty".into(), line.qty.into());
-            map.insert("list_price_fen".into(), line.list_price_fen.into());
-            let total = line
-                .list_price_fen
-                .saturating_mul(line.qty)
-                .saturating_add(line.adjustments.iter().map(|a| a.amount_fen).sum::<i64>());
-            map.insert("unit_price_fen".into(), (total / line.qty.max(1)).into());
-            map.insert("line_total_fen".into(), total.into());
-            let adjustments = adjust_line(
-                &self.host.engine,
-                &compiled,
-                map,
-                member.clone(),
-                now.clone(),
-            )
+        let lines: Vec<ScriptLine> = quote.lines.iter().map(ScriptLine::of).collect();
+        let adjustments = adjust_lines(&self.host.engine, &compiled, &member, now_ms, &lines)
             .map_err(|message| self.failure(message))?;
+        for (line, adjustments) in quote.lines.iter_mut().zip(adjustments) {
             line.adjustments
                 .extend(
                     adjustments
@@ -199,6 +265,11 @@ impl QuoteStep for ScriptStep {
                         }),
                 );
         }
+        quote.script_run = Some(ScriptRun {
+            version: compiled.version.clone(),
+            member,
+            now_ms,
+        });
         Ok(())
     }
 }
@@ -238,35 +309,36 @@ impl ScriptStep {
 }
 
 impl crate::store::Store {
-    /// A member's level and region names and tags, for the pricing script.
+    /// A member's level and region names and tags, for the pricing script: one statement (a
+    /// row per tag, or one row without), as the quote step and checkout each read it.
     pub async fn member_attributes(
         &self,
         member_id: i64,
     ) -> crate::store::StoreResult<MemberAttributes> {
-        let head: Option<(Option<String>, Option<String>)> =
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
             crate::store::on_pool!(self, |pool| {
                 sqlx::query_as(
-                "SELECT l.name, r.name FROM members m LEFT JOIN member_levels l ON l.id = m.level_id
-                 LEFT JOIN regions r ON r.id = m.region_id WHERE m.user_id = $1",
-            )
-            .bind(member_id)
-            .fetch_optional(pool)
-            .await
+                    "SELECT l.name, r.name, t.name FROM users u
+                     LEFT JOIN members m ON m.user_id = u.id
+                     LEFT JOIN member_levels l ON l.id = m.level_id
+                     LEFT JOIN regions r ON r.id = m.region_id
+                     LEFT JOIN member_tags mt ON mt.member_id = u.id
+                     LEFT JOIN tags t ON t.id = mt.tag_id
+                     WHERE u.id = $1 ORDER BY t.name",
+                )
+                .bind(member_id)
+                .fetch_all(pool)
+                .await
             })?;
-        let tags: Vec<String> = crate::store::on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT t.name FROM member_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.member_id = $1 ORDER BY t.name",
-            )
-            .bind(member_id)
-            .fetch_all(pool)
-            .await
-        })?;
-        let (level, region) = head.unwrap_or((None, None));
+        let (level, region) = rows
+            .first()
+            .map(|(level, region, _)| (level.clone(), region.clone()))
+            .unwrap_or_default();
         Ok(MemberAttributes {
             id: member_id,
             level: level.unwrap_or_default(),
             region: region.unwrap_or_default(),
-            tags,
+            tags: rows.into_iter().filter_map(|(_, _, tag)| tag).collect(),
         })
     }
 }
