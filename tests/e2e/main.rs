@@ -14,6 +14,7 @@ mod fulfilment;
 mod library;
 mod members;
 mod migrations;
+mod native;
 mod openapi;
 mod orders;
 mod plugins;
