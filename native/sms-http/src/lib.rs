@@ -171,7 +171,9 @@ mod tests {
         assert!(matches!(outcome(429, "", 7), Err(Failure::Transient(_))));
         assert_eq!(
             outcome(400, r#"{"error":"bad phone"}"#, 7),
-            Err(Failure::Permanent(r#"HTTP 400: {"error":"bad phone"}"#.to_owned()))
+            Err(Failure::Permanent(
+                r#"HTTP 400: {"error":"bad phone"}"#.to_owned()
+            ))
         );
         assert!(matches!(outcome(302, "", 7), Err(Failure::Permanent(_))));
         let long = "x".repeat(500);
@@ -189,11 +191,17 @@ mod tests {
             refused(serde_json::json!({ "endpoint": "http://x", "token": "t", "colour": 1 }))
                 .contains("colour")
         );
-        assert!(refused(serde_json::json!({ "endpoint": "ftp://x", "token": "t" })).contains("ftp"));
-        assert!(refused(serde_json::json!({ "endpoint": "http://x", "token": " " })).contains("token"));
         assert!(
-            SmsHttp::init(serde_json::json!({ "endpoint": "http://127.0.0.1:1/send", "token": "t" }))
-                .is_ok()
+            refused(serde_json::json!({ "endpoint": "ftp://x", "token": "t" })).contains("ftp")
+        );
+        assert!(
+            refused(serde_json::json!({ "endpoint": "http://x", "token": " " })).contains("token")
+        );
+        assert!(
+            SmsHttp::init(
+                serde_json::json!({ "endpoint": "http://127.0.0.1:1/send", "token": "t" })
+            )
+            .is_ok()
         );
     }
 }

@@ -37,8 +37,8 @@ pub unsafe fn init<A: NativeAdapter>(
     // SAFETY: the caller's contract, passed on.
     let bytes = unsafe { borrow(config_json, len) };
     let result = catch_unwind(|| {
-        let settings = serde_json::from_slice(bytes)
-            .map_err(|e| format!("settings are not JSON: {e}"))?;
+        let settings =
+            serde_json::from_slice(bytes).map_err(|e| format!("settings are not JSON: {e}"))?;
         A::init(settings)
     })
     .unwrap_or_else(|panic| Err(format!("init panicked: {}", panic_message(&*panic))));
