@@ -25,10 +25,15 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `PIFA_BACKUP_PASSPHRASE`: when set, backups are encrypted with it (and restores use it).
     pub backup_passphrase: Option<age::secrecy::SecretString>,
-    /// `PIFA_PLUGINS`, default `plugins.toml`: which WebAssembly plugins run (M7).
+    /// `PIFA_PLUGINS`, default `plugins.toml`: which WebAssembly plugins and native adapters
+    /// run (M7).
     pub plugins_path: PathBuf,
     /// `PIFA_SCRIPTS`, default `scripts`: the Rhai rules (`pricing.rhai`), reloaded on change.
     pub scripts_dir: PathBuf,
+    /// `PIFA_ALLOW_NATIVE=1` lets `plugins.toml` load native adapters (`kind = "native"`):
+    /// trusted shared libraries running unsandboxed in the server (M6). Off, such an entry
+    /// refuses the whole file.
+    pub allow_native: bool,
 }
 
 impl Config {
@@ -55,7 +60,13 @@ impl Config {
             scripts_dir: std::env::var_os("PIFA_SCRIPTS")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("scripts")),
+            allow_native: std::env::var("PIFA_ALLOW_NATIVE").is_ok_and(|v| v == "1"),
         })
+    }
+
+    /// Whether `plugins.toml` may load native adapters, as the plugin host takes it.
+    pub fn native_code(&self) -> crate::native::NativeCode {
+        crate::native::NativeCode::allowed_if(self.allow_native)
     }
 
     pub fn backups_dir(&self) -> PathBuf {
@@ -84,14 +95,21 @@ impl Config {
         store: &Store,
         clock: &Clock,
     ) -> anyhow::Result<Arc<crate::plugins::PluginHost>> {
-        let (path, store, clock, cache) = (
+        let (path, store, clock, cache, native_code) = (
             self.plugins_path.clone(),
             store.clone(),
             clock.clone(),
             self.plugin_cache_dir(),
+            self.native_code(),
         );
         tokio::task::spawn_blocking(move || {
-            crate::plugins::PluginHost::load(&path, Some(store), clock, Some(cache))
+            crate::plugins::PluginHost::load_with(
+                &path,
+                Some(store),
+                clock,
+                Some(cache),
+                native_code,
+            )
         })
         .await?
         .map_err(|error| anyhow::anyhow!("plugins: {error}"))

@@ -43,7 +43,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// The WebAssembly plugins (PIFA_PLUGINS, default plugins.toml).
+    /// The WebAssembly plugins and native adapters (PIFA_PLUGINS, default plugins.toml;
+    /// native ones only with PIFA_ALLOW_NATIVE=1).
     Plugins {
         #[command(subcommand)]
         action: PluginsCommand,
@@ -187,13 +188,16 @@ async fn plugins(config: &Config, action: PluginsCommand) -> anyhow::Result<()> 
             let store = config.open_store().await.ok();
             print!(
                 "{}",
-                crate::plugins::cli::list(&config.plugins_path, store).await?
+                crate::plugins::cli::list(&config.plugins_path, store, config.native_code())
+                    .await?
             );
             Ok(())
         }
         PluginsCommand::Check { file } => {
+            let native_code = config.native_code();
             let checked =
-                tokio::task::spawn_blocking(move || crate::plugins::cli::check(&file)).await?;
+                tokio::task::spawn_blocking(move || crate::plugins::cli::check(&file, native_code))
+                    .await?;
             match checked {
                 Ok(report) => {
                     println!("{report}");
@@ -218,9 +222,9 @@ async fn plugins(config: &Config, action: PluginsCommand) -> anyhow::Result<()> 
                     output: None,
                 }
             };
-            let path = config.plugins_path.clone();
+            let (path, native_code) = (config.plugins_path.clone(), config.native_code());
             let report = tokio::task::spawn_blocking(move || {
-                crate::plugins::cli::run(&path, &name, &fixture)
+                crate::plugins::cli::run(&path, &name, &fixture, native_code)
             })
             .await?
             .map_err(anyhow::Error::msg)?;

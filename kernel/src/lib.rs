@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod members;
 pub mod money;
+pub mod native;
 pub mod notify;
 pub mod orders;
 pub mod plugins;

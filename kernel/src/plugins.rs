@@ -10,6 +10,10 @@
 //! the plugin's name, counted, and after `suspend_after` in a row the plugin is suspended and
 //! staff are told. The shop keeps selling: `skip` goes on without the plugin, `reject` refuses
 //! with `plugin_failed`, a suspended plugin is skipped.
+//!
+//! `plugins.toml` also names the deployment's native adapters (`kind = "native"`, M6,
+//! `crate::native`): trusted shared libraries, loaded only when the deployment allows native
+//! code ([`NativeCode::Allowed`]) and swapped in with the rest of the set.
 
 pub mod cli;
 pub mod config;
@@ -29,10 +33,11 @@ use arc_swap::ArcSwap;
 use pifa_sdk::{Capability, Hook, Manifest};
 use wasmtime::Store as WasmStore;
 
-use self::config::{Declared, Policy};
+use self::config::{Declarations, Declared, DeclaredNative, Policy};
 use self::kv::{KvBackend, KvView, KvWrites};
 use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
 use crate::clock::Clock;
+use crate::native::{NativeAdapter, NativeCode};
 use crate::store::Store;
 
 /// A plugin ready to call.
@@ -61,10 +66,18 @@ impl Loaded {
     }
 }
 
-/// The plugins serving now, in order, on the engine they were compiled for.
+/// A native adapter serving, with the entry that installed it.
+pub struct NativePlugin {
+    pub declared: DeclaredNative,
+    pub adapter: Arc<NativeAdapter>,
+}
+
+/// The plugins serving now, in order, on the engine they were compiled for, and the native
+/// adapters.
 pub struct PluginSet {
     pub runtime: Arc<Runtime>,
     pub plugins: Vec<Arc<Loaded>>,
+    pub native: Vec<NativePlugin>,
 }
 
 impl PluginSet {
@@ -74,6 +87,11 @@ impl PluginSet {
 
     pub fn named(&self, name: &str) -> Option<&Arc<Loaded>> {
         self.plugins.iter().find(|p| p.name() == name)
+    }
+
+    /// The native adapter `plugins.toml` installs for `channel`.
+    pub fn native_for(&self, channel: &str) -> Option<&NativePlugin> {
+        self.native.iter().find(|n| n.declared.channel == channel)
     }
 }
 
@@ -167,29 +185,46 @@ pub struct PluginHost {
     reloading: Mutex<()>,
     /// Memory backend for runs outside a database (`pifa plugins run`).
     memory_kv: Option<KvBackend>,
+    /// Whether `kind = "native"` entries may load (`PIFA_ALLOW_NATIVE`), for every reload.
+    native_code: NativeCode,
 }
 
 impl PluginHost {
     /// Loads `config_path` (a missing file: no plugins). With `store`, hooks read and write
-    /// the kernel's database; without, an in-memory namespace (`pifa plugins run`).
+    /// the kernel's database; without, an in-memory namespace (`pifa plugins run`). A native
+    /// entry is refused: see [`PluginHost::load_with`].
     pub fn load(
         config_path: &Path,
         store: Option<Store>,
         clock: Clock,
         cache_dir: Option<PathBuf>,
     ) -> Result<Arc<PluginHost>, String> {
+        PluginHost::load_with(config_path, store, clock, cache_dir, NativeCode::Refused)
+    }
+
+    /// [`PluginHost::load`], with native adapters loading only under `NativeCode::Allowed`
+    /// (now and on every reload).
+    pub fn load_with(
+        config_path: &Path,
+        store: Option<Store>,
+        clock: Clock,
+        cache_dir: Option<PathBuf>,
+        native_code: NativeCode,
+    ) -> Result<Arc<PluginHost>, String> {
         let memory_kv = if store.is_none() {
             Some(KvBackend::Memory(Arc::default()))
         } else {
             None
         };
-        let (limits, declared) = config::read(config_path)?;
-        let runtime =
-            Arc::new(Runtime::new(&limits, cache_dir.as_deref()).map_err(|e| format!("{e:#}"))?);
+        let declared = config::read(config_path)?;
+        let runtime = Arc::new(
+            Runtime::new(&declared.limits, cache_dir.as_deref()).map_err(|e| format!("{e:#}"))?,
+        );
         let host = PluginHost {
             current: ArcSwap::from_pointee(PluginSet {
                 runtime: runtime.clone(),
                 plugins: Vec::new(),
+                native: Vec::new(),
             }),
             config_path: config_path.to_owned(),
             store,
@@ -200,6 +235,7 @@ impl PluginHost {
             last_error: Mutex::new(None),
             reloading: Mutex::new(()),
             memory_kv,
+            native_code,
         };
         let set = host.build(runtime, &declared)?;
         host.current.store(Arc::new(set));
@@ -211,21 +247,30 @@ impl PluginHost {
         self.current.load_full()
     }
 
+    /// The native adapter serving `channel` now, if `plugins.toml` installs one. A caller
+    /// keeps it for a whole send: a reload meanwhile swaps in a new one for later callers.
+    pub fn native_adapter(&self, channel: &str) -> Option<Arc<NativeAdapter>> {
+        self.current()
+            .native_for(channel)
+            .map(|n| n.adapter.clone())
+    }
+
     /// Reads `plugins.toml` and the components again; swaps the new set in only if all of it
     /// loads. On failure the previous set keeps serving and the reason is kept and returned.
     pub fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let result = config::read(&self.config_path).and_then(|(limits, declared)| {
+        let result = config::read(&self.config_path).and_then(|declared| {
+            let limits = &declared.limits;
             let serving = self.current();
             let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
-                Arc::new(Runtime::from_engine(&serving.runtime, &limits))
+                Arc::new(Runtime::from_engine(&serving.runtime, limits))
             } else {
                 // The pool's slots are sized to the memory cap: a new cap needs a new engine.
                 if let Ok(mut compiled) = self.compiled.lock() {
                     compiled.clear();
                 }
                 Arc::new(
-                    Runtime::new(&limits, self.cache_dir.as_deref())
+                    Runtime::new(limits, self.cache_dir.as_deref())
                         .map_err(|e| format!("{e:#}"))?,
                 )
             };
@@ -233,7 +278,12 @@ impl PluginHost {
         });
         match result {
             Ok(set) => {
-                let names: Vec<String> = set.plugins.iter().map(|p| p.name().to_owned()).collect();
+                let names: Vec<String> = set
+                    .plugins
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .chain(set.native.iter().map(|n| n.declared.name.clone()))
+                    .collect();
                 self.current.store(Arc::new(set));
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
@@ -251,9 +301,18 @@ impl PluginHost {
         }
     }
 
-    fn build(&self, runtime: Arc<Runtime>, declared: &[Declared]) -> Result<PluginSet, String> {
-        let mut plugins = Vec::with_capacity(declared.len());
-        for entry in declared {
+    fn build(&self, runtime: Arc<Runtime>, declared: &Declarations) -> Result<PluginSet, String> {
+        // Before any library is opened: loading one already runs its code.
+        if self.native_code == NativeCode::Refused
+            && let Some(entry) = declared.native.first()
+        {
+            return Err(format!(
+                "plugin {}: kind = \"native\" loads native code into the server, which this deployment does not allow (set PIFA_ALLOW_NATIVE=1 to allow it)",
+                entry.name
+            ));
+        }
+        let mut plugins = Vec::with_capacity(declared.plugins.len());
+        for entry in &declared.plugins {
             let loaded = self
                 .load_one(&runtime, entry, true)
                 .map_err(|e| format!("plugin {}: {e}", entry.name))?;
@@ -268,7 +327,19 @@ impl PluginHost {
                     .map_err(|e| format!("plugin {}: {e}", plugin.name()))?;
             }
         }
-        Ok(PluginSet { runtime, plugins })
+        let mut native = Vec::with_capacity(declared.native.len());
+        for entry in &declared.native {
+            let adapter = load_native(entry).map_err(|e| format!("plugin {}: {e}", entry.name))?;
+            native.push(NativePlugin {
+                declared: entry.clone(),
+                adapter: Arc::new(adapter),
+            });
+        }
+        Ok(PluginSet {
+            runtime,
+            plugins,
+            native,
+        })
     }
 
     /// Compiles, links and asks the manifest of one plugin; `checked`: the manifest must fit
@@ -577,6 +648,30 @@ impl crate::watch::Reloadable for PluginHost {
         // A refusal is logged and kept in `last_error` by `reload`.
         let _ = self.reload();
     }
+}
+
+/// Loads one native entry's library with its settings and checks it fits the entry: the name
+/// it gives itself, and that it delivers the entry's channel.
+fn load_native(entry: &DeclaredNative) -> Result<NativeAdapter, String> {
+    let adapter =
+        NativeAdapter::load(&entry.library, &entry.settings).map_err(|e| e.to_string())?;
+    if adapter.name() != entry.name {
+        return Err(format!(
+            "{} names itself {:?}; plugins.toml calls it {:?}",
+            adapter.path().display(),
+            adapter.name(),
+            entry.name
+        ));
+    }
+    if !adapter.channels().contains(&entry.channel) {
+        return Err(format!(
+            "{} delivers {:?}, not channel {:?}",
+            adapter.name(),
+            adapter.channels(),
+            entry.channel
+        ));
+    }
+    Ok(adapter)
 }
 
 /// Refuses a component importing an interface that is not granted (log always is), naming it.

@@ -14,6 +14,7 @@ mod fulfilment;
 mod library;
 mod members;
 mod migrations;
+mod native;
 mod notifications;
 mod openapi;
 mod orders;

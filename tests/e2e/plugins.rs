@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use pifa::native::NativeCode;
 use pifa_e2e::pifa_demo::*;
 use pifa_e2e::{Backend, TestApp, error_code, eventually, on_both_backends, plugin_component};
 use reqwest::StatusCode;
@@ -396,7 +397,12 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
         );
     }
     app.plugins.flush_stats().await?;
-    let listed = pifa::plugins::cli::list(&app.plugins_toml(), Some(app.store.clone())).await?;
+    let listed = pifa::plugins::cli::list(
+        &app.plugins_toml(),
+        Some(app.store.clone()),
+        NativeCode::Refused,
+    )
+    .await?;
     assert!(listed.contains("hostile-output"), "{listed}");
     let row = app.store.plugin_stats().await?;
     assert!(
@@ -583,15 +589,16 @@ async fn a_changed_plugin_file_is_reloaded() -> anyhow::Result<()> {
 /// its manifest asks for fails, naming the interface.
 #[tokio::test]
 async fn check_names_what_is_wrong_with_a_component() -> anyhow::Result<()> {
-    let ok =
-        tokio::task::spawn_blocking(|| pifa::plugins::cli::check(&plugin_component("flash-sale")))
-            .await?;
+    let ok = tokio::task::spawn_blocking(|| {
+        pifa::plugins::cli::check(&plugin_component("flash-sale"), NativeCode::Refused)
+    })
+    .await?;
     assert!(
         ok.as_ref().is_ok_and(|r| r.contains("flash-sale")),
         "{ok:?}"
     );
     let refused = tokio::task::spawn_blocking(|| {
-        pifa::plugins::cli::check(&plugin_component("hostile-sneaky-kv"))
+        pifa::plugins::cli::check(&plugin_component("hostile-sneaky-kv"), NativeCode::Refused)
     })
     .await?;
     assert!(
@@ -634,7 +641,8 @@ async fn plugin_fixtures_hold() -> anyhow::Result<()> {
             let fixture: pifa::plugins::cli::Fixture = serde_json::from_str(&text)?;
             let (config, name2) = (config.clone(), name.clone());
             let report = tokio::task::spawn_blocking(move || {
-                pifa::plugins::cli::run(&config, &name2, &fixture).map(|r| (r, fixture.output))
+                pifa::plugins::cli::run(&config, &name2, &fixture, NativeCode::Refused)
+                    .map(|r| (r, fixture.output))
             })
             .await?
             .map_err(anyhow::Error::msg)?;

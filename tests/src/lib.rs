@@ -170,6 +170,79 @@ pub fn shipped_script(file: &str) -> std::path::PathBuf {
         .join(file)
 }
 
+/// The native adapters' shared libraries (`native/`), built once per test run with the
+/// cargo that runs the tests, into the test binary's own target directory and profile.
+static NATIVE_BUILD: std::sync::OnceLock<Result<std::path::PathBuf, String>> =
+    std::sync::OnceLock::new();
+
+/// The packages `native_library` builds, in one cargo run.
+const NATIVE_PACKAGES: [&str; 2] = ["pifa-native-sms", "pifa-native-wrong-abi"];
+
+/// The shared library of native adapter `package` (one of `native/`'s crates), built first if
+/// need be (blocking: cargo runs once, the first time any test asks).
+pub fn native_library(package: &str) -> anyhow::Result<std::path::PathBuf> {
+    anyhow::ensure!(
+        NATIVE_PACKAGES.contains(&package),
+        "{package} is not one of the native packages the tests build ({NATIVE_PACKAGES:?})"
+    );
+    let profile_dir = NATIVE_BUILD
+        .get_or_init(build_native_libraries)
+        .clone()
+        .map_err(anyhow::Error::msg)?;
+    Ok(profile_dir.join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )))
+}
+
+/// Builds `NATIVE_PACKAGES` where this test binary was built: it lives in
+/// `<target>/<profile>/deps/`, which holds wherever CARGO_TARGET_DIR or the workspace put it.
+fn build_native_libraries() -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .ok_or_else(|| format!("{} is not in <target>/<profile>/deps", exe.display()))?
+        .to_path_buf();
+    let (Some(target_dir), Some(profile)) = (
+        profile_dir.parent(),
+        profile_dir.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return Err(format!("{} has no target directory", profile_dir.display()));
+    };
+    // The `dev` profile builds into `debug/`; every other profile into its own name.
+    let profile = if profile == "debug" { "dev" } else { profile };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--profile",
+            profile,
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
+    for package in NATIVE_PACKAGES {
+        command.args(["-p", package]);
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("running cargo build for the native adapters: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo build of the native adapters failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(profile_dir)
+}
+
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -185,6 +258,7 @@ pub struct TestApp {
     /// The message providers (none unless the test set fakes up: `TestApp::with_providers`).
     pub providers: Arc<pifa::channels::Providers>,
     pipeline: pifa::orders::quote::Pipeline,
+    native_code: pifa::native::NativeCode,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -203,6 +277,26 @@ impl TestApp {
                 Clock::movable(),
                 Default::default(),
                 Arc::new(pifa::channels::Providers::none()),
+                pifa::native::NativeCode::Refused,
+            )
+            .await?,
+        ))
+    }
+
+    /// Starts a server on an empty database whose `plugins.toml` may load native adapters,
+    /// as `PIFA_ALLOW_NATIVE=1` allows.
+    pub async fn start_allowing_native(backend: Backend) -> anyhow::Result<Option<TestApp>> {
+        let Some(database) = TestDatabase::create(backend).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            TestApp::serve_on(
+                database,
+                backend,
+                Clock::movable(),
+                Default::default(),
+                Arc::new(pifa::channels::Providers::none()),
+                pifa::native::NativeCode::Allowed,
             )
             .await?,
         ))
@@ -222,6 +316,7 @@ impl TestApp {
             Clock::movable(),
             Default::default(),
             Arc::new(providers),
+            pifa::native::NativeCode::Refused,
         )
         .await?;
         pifa::demo::load(
@@ -249,6 +344,7 @@ impl TestApp {
             Clock::movable(),
             pipeline,
             Arc::new(pifa::channels::Providers::none()),
+            pifa::native::NativeCode::Refused,
         )
         .await?;
         pifa::demo::load(
@@ -277,9 +373,10 @@ impl TestApp {
             clock,
             pipeline,
             providers,
+            native_code,
             ..
         } = self;
-        TestApp::serve_on(database, backend, clock, pipeline, providers).await
+        TestApp::serve_on(database, backend, clock, pipeline, providers, native_code).await
     }
 
     async fn serve_on(
@@ -288,6 +385,7 @@ impl TestApp {
         clock: Clock,
         pipeline: pifa::orders::quote::Pipeline,
         providers: Arc<pifa::channels::Providers>,
+        native_code: pifa::native::NativeCode,
     ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {
@@ -298,11 +396,18 @@ impl TestApp {
             backup_passphrase: None,
             plugins_path: database.dir().join("plugins.toml"),
             scripts_dir: database.dir().join("scripts"),
+            allow_native: native_code == pifa::native::NativeCode::Allowed,
         };
         let plugins = {
             let (path, store, clock) = (config.plugins_path.clone(), store.clone(), clock.clone());
             tokio::task::spawn_blocking(move || {
-                pifa::plugins::PluginHost::load(&path, Some(store), clock, Some(plugin_cache_dir()))
+                pifa::plugins::PluginHost::load_with(
+                    &path,
+                    Some(store),
+                    clock,
+                    Some(plugin_cache_dir()),
+                    native_code,
+                )
             })
             .await?
             .map_err(anyhow::Error::msg)?
@@ -351,6 +456,7 @@ impl TestApp {
             scripts,
             providers,
             pipeline,
+            native_code,
             shutdown: Some(tx),
             server: Some(handle),
         })

@@ -10,27 +10,31 @@ use serde::Deserialize;
 use super::kv::MemoryKv;
 use super::{Access, CallError, CallOutcome, PluginHost};
 use crate::clock::Clock;
+use crate::native::NativeCode;
 
-/// The status of every plugin in `plugins.toml`, with the counters the serving instance saved.
+/// The status of every plugin in `plugins.toml`, with the counters the serving instance saved,
+/// and of every native adapter (kind, version, the channel it serves and the library's own).
 pub async fn list(
     config_path: &Path,
     store: Option<crate::store::Store>,
+    native_code: NativeCode,
 ) -> anyhow::Result<String> {
     let path = config_path.to_owned();
-    let loaded =
-        tokio::task::spawn_blocking(move || PluginHost::load(&path, None, Clock::system(), None))
-            .await?;
+    let loaded = tokio::task::spawn_blocking(move || {
+        PluginHost::load_with(&path, None, Clock::system(), None, native_code)
+    })
+    .await?;
     let saved = match &store {
         Some(store) => store.plugin_stats().await?,
         None => Vec::new(),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
-        "{:<20} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  last error\n",
-        "plugin", "version", "status", "calls", "failures", "fuel p50", "fuel p99"
+        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  last error\n",
+        "plugin", "kind", "version", "status", "calls", "failures", "fuel p50", "fuel p99"
     );
-    let (_, declared) = super::config::read(config_path).map_err(anyhow::Error::msg)?;
-    for entry in &declared {
+    let declared = super::config::read(config_path).map_err(anyhow::Error::msg)?;
+    for entry in &declared.plugins {
         let row = saved.iter().find(|r| r.plugin == entry.name);
         let (version, status) = match &loaded {
             Ok(host) => match host.current().named(&entry.name) {
@@ -55,8 +59,33 @@ pub async fn list(
             })
             .unwrap_or_default();
         out.push_str(&format!(
-            "{:<20} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
-            entry.name, version, status, calls, failures, p50, p99, error
+            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
+            entry.name, "wasm", version, status, calls, failures, p50, p99, error
+        ));
+    }
+    // A native adapter has no fuel and its sends are the notification dispatcher's to count:
+    // its row says what it serves instead.
+    for entry in &declared.native {
+        let (version, status, channels) = match &loaded {
+            Ok(host) => match host.current().native_for(&entry.channel) {
+                Some(native) => (
+                    native.adapter.version().to_owned(),
+                    "loaded",
+                    native.adapter.channels().join(", "),
+                ),
+                None => (String::new(), "missing", String::new()),
+            },
+            Err(_) => (String::new(), "invalid", String::new()),
+        };
+        out.push_str(&format!(
+            "{:<20} {:<6} {:<10} {:<10}  serves {} (can deliver: {}) from {}\n",
+            entry.name,
+            "native",
+            version,
+            status,
+            entry.channel,
+            if channels.is_empty() { "?" } else { &channels },
+            entry.library.display()
         ));
     }
     if let Err(error) = loaded {
@@ -65,16 +94,25 @@ pub async fn list(
     Ok(out)
 }
 
-/// Checks `file`: a `plugins.toml` (every plugin in it loads), or one component (its manifest,
-/// API version, routes, and that it imports only what its manifest asks for).
-pub fn check(file: &Path) -> Result<String, String> {
+/// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads), or one
+/// component (its manifest, API version, routes, and that it imports only what its manifest
+/// asks for).
+pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
     if file.extension().is_some_and(|e| e == "toml") {
-        let host = PluginHost::load(file, None, Clock::system(), None)?;
-        let names: Vec<String> = host
-            .current()
+        let host = PluginHost::load_with(file, None, Clock::system(), None, native_code)?;
+        let set = host.current();
+        let names: Vec<String> = set
             .plugins
             .iter()
             .map(|p| format!("{} {}", p.name(), p.manifest.version))
+            .chain(set.native.iter().map(|n| {
+                format!(
+                    "{} {} (native, {})",
+                    n.declared.name,
+                    n.adapter.version(),
+                    n.declared.channel
+                )
+            }))
             .collect();
         return Ok(format!("ok: {}", names.join(", ")));
     }
@@ -122,8 +160,13 @@ pub struct RunReport {
 
 /// Runs `hook` of plugin `name` from `config_path` on `input` with an in-memory namespace
 /// filled from the fixture's `kv` and `counters`.
-pub fn run(config_path: &Path, name: &str, fixture: &Fixture) -> Result<RunReport, String> {
-    let host = PluginHost::load(config_path, None, Clock::system(), None)?;
+pub fn run(
+    config_path: &Path,
+    name: &str,
+    fixture: &Fixture,
+    native_code: NativeCode,
+) -> Result<RunReport, String> {
+    let host = PluginHost::load_with(config_path, None, Clock::system(), None, native_code)?;
     run_on(&host, name, fixture)
 }
 

@@ -42,24 +42,46 @@ impl OnError {
     }
 }
 
+/// What runs an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A WebAssembly component in the sandbox (the default).
+    #[default]
+    Wasm,
+    /// A trusted shared library (M6); only where the deployment allows native code.
+    Native,
+}
+
 /// One `[[plugin]]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginEntry {
     pub name: String,
-    /// The component file, relative to `plugins.toml`'s directory.
-    pub component: PathBuf,
-    /// Plugins run in ascending order (then by name).
     #[serde(default)]
-    pub order: i64,
-    /// Host interfaces granted beyond `log`: `clock`, `kv`, `catalog-read`, `notify`.
+    pub kind: Kind,
+    /// Wasm: the component file, relative to `plugins.toml`'s directory.
     #[serde(default)]
-    pub capabilities: Vec<String>,
-    /// Checked against the schema the plugin's manifest declares.
+    pub component: Option<PathBuf>,
+    /// Native: the shared library, relative to `plugins.toml`'s directory.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
+    /// Native: the message channel it delivers for this deployment (`sms`).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Wasm: plugins run in ascending order (then by name); 0 when absent.
+    #[serde(default)]
+    pub order: Option<i64>,
+    /// Wasm: host interfaces granted beyond `log`: `clock`, `kv`, `catalog-read`, `notify`.
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
+    /// Checked against the schema a plugin's manifest declares; a native library's `init`
+    /// checks its own.
     #[serde(default)]
     pub settings: Option<toml::Table>,
+    /// Wasm: what a failing hook means (skip when absent).
     #[serde(default)]
-    pub on_error: OnError,
+    pub on_error: Option<OnError>,
 }
 
 /// Per-call limits (`[limits]`); the defaults are the measured starting values.
@@ -134,8 +156,27 @@ pub struct Declared {
     pub on_error: OnError,
 }
 
+/// A `kind = "native"` entry, checked: the library path resolved.
+#[derive(Debug, Clone)]
+pub struct DeclaredNative {
+    pub name: String,
+    pub library: PathBuf,
+    pub channel: String,
+    pub settings: serde_json::Value,
+}
+
+/// The whole file, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    pub limits: Limits,
+    /// The WebAssembly plugins, in calling order.
+    pub plugins: Vec<Declared>,
+    /// The native adapters, in the file's order.
+    pub native: Vec<DeclaredNative>,
+}
+
 /// Reads and checks `path`; a missing file means no plugins. Errors name the problem.
-pub fn read(path: &Path) -> Result<(Limits, Vec<Declared>), String> {
+pub fn read(path: &Path) -> Result<Declarations, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -145,9 +186,10 @@ pub fn read(path: &Path) -> Result<(Limits, Vec<Declared>), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub fn parse(text: &str, base: &Path) -> Result<(Limits, Vec<Declared>), String> {
+pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
     let file: PluginsFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut declared = Vec::new();
+    let mut native: Vec<DeclaredNative> = Vec::new();
     for entry in file.plugins {
         if !valid_name(&entry.name) {
             return Err(format!(
@@ -155,42 +197,118 @@ pub fn parse(text: &str, base: &Path) -> Result<(Limits, Vec<Declared>), String>
                 entry.name
             ));
         }
-        if declared.iter().any(|d: &Declared| d.name == entry.name) {
+        if declared.iter().any(|d: &Declared| d.name == entry.name)
+            || native.iter().any(|n| n.name == entry.name)
+        {
             return Err(format!("plugin {} is declared twice", entry.name));
         }
-        let mut granted = Vec::new();
-        for name in &entry.capabilities {
-            let capability = Capability::parse(name).ok_or_else(|| {
-                format!(
-                    "plugin {}: unknown capability {name:?} (known: clock, kv, catalog-read, notify)",
-                    entry.name
-                )
-            })?;
-            granted.push(capability);
-        }
-        if let OnError::PerHook(map) = &entry.on_error
-            && let Some(unknown) = map.keys().find(|k| Hook::parse(k).is_none())
-        {
-            return Err(format!(
-                "plugin {}: on_error names unknown hook {unknown:?}",
-                entry.name
-            ));
-        }
-        let settings = match entry.settings {
+        let settings = match &entry.settings {
             Some(table) => serde_json::to_value(table).map_err(|e| e.to_string())?,
             None => serde_json::Value::Object(serde_json::Map::new()),
         };
-        declared.push(Declared {
-            component: base.join(&entry.component),
-            name: entry.name,
-            order: entry.order,
-            granted,
-            settings,
-            on_error: entry.on_error,
-        });
+        match entry.kind {
+            Kind::Wasm => declared.push(wasm_entry(entry, settings, base)?),
+            Kind::Native => {
+                let entry = native_entry(entry, settings, base)?;
+                if let Some(other) = native.iter().find(|n| n.channel == entry.channel) {
+                    return Err(format!(
+                        "plugin {}: channel {:?} is already served by plugin {}",
+                        entry.name, entry.channel, other.name
+                    ));
+                }
+                native.push(entry);
+            }
+        }
     }
     declared.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
-    Ok((file.limits, declared))
+    Ok(Declarations {
+        limits: file.limits,
+        plugins: declared,
+        native,
+    })
+}
+
+fn wasm_entry(
+    entry: PluginEntry,
+    settings: serde_json::Value,
+    base: &Path,
+) -> Result<Declared, String> {
+    let name = &entry.name;
+    let misplaced = [
+        ("library", entry.library.is_some()),
+        ("channel", entry.channel.is_some()),
+    ];
+    if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
+        return Err(format!(
+            "plugin {name}: `{field}` belongs to kind = \"native\" entries"
+        ));
+    }
+    let component = entry
+        .component
+        .ok_or_else(|| format!("plugin {name}: missing `component` (the .wasm file)"))?;
+    let mut granted = Vec::new();
+    for capability in entry.capabilities.iter().flatten() {
+        let parsed = Capability::parse(capability).ok_or_else(|| {
+            format!(
+                "plugin {name}: unknown capability {capability:?} (known: clock, kv, catalog-read, notify)"
+            )
+        })?;
+        granted.push(parsed);
+    }
+    let on_error = entry.on_error.unwrap_or_default();
+    if let OnError::PerHook(map) = &on_error
+        && let Some(unknown) = map.keys().find(|k| Hook::parse(k).is_none())
+    {
+        return Err(format!(
+            "plugin {name}: on_error names unknown hook {unknown:?}"
+        ));
+    }
+    Ok(Declared {
+        component: base.join(component),
+        name: entry.name,
+        order: entry.order.unwrap_or(0),
+        granted,
+        settings,
+        on_error,
+    })
+}
+
+/// A native library is not sandboxed and has no hooks: the fields that grant or order
+/// sandboxed calls would only mislead a reader, so they are refused rather than ignored.
+fn native_entry(
+    entry: PluginEntry,
+    settings: serde_json::Value,
+    base: &Path,
+) -> Result<DeclaredNative, String> {
+    let name = &entry.name;
+    let misplaced = [
+        ("component", entry.component.is_some()),
+        ("capabilities", entry.capabilities.is_some()),
+        ("order", entry.order.is_some()),
+        ("on_error", entry.on_error.is_some()),
+    ];
+    if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
+        return Err(format!(
+            "plugin {name}: `{field}` does not apply to kind = \"native\" (native code is not sandboxed and has no hooks)"
+        ));
+    }
+    let library = entry
+        .library
+        .ok_or_else(|| format!("plugin {name}: missing `library` (the shared library file)"))?;
+    let channel = entry.channel.ok_or_else(|| {
+        format!("plugin {name}: missing `channel` (the channel it delivers, e.g. \"sms\")")
+    })?;
+    if !valid_name(&channel) {
+        return Err(format!(
+            "plugin {name}: channel {channel:?}: lowercase letters, digits and '-' only"
+        ));
+    }
+    Ok(DeclaredNative {
+        library: base.join(library),
+        name: entry.name,
+        channel,
+        settings,
+    })
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -207,7 +325,9 @@ mod tests {
 
     #[test]
     fn a_plugin_entry_with_settings_and_policies_parses_in_order() {
-        let (limits, plugins) = parse(
+        let Declarations {
+            limits, plugins, ..
+        } = parse(
             r#"
             [limits]
             memory_mib = 16
@@ -256,9 +376,76 @@ mod tests {
                 "colour",
             ),
             ("[[plugin]]\nname = \"A b\"\ncomponent = \"a.wasm\"", "A b"),
+            ("[[plugin]]\nname = \"a\"", "missing `component`"),
+            ("[[plugin]]\nname = \"a\"\nkind = \"dll\"", "dll"),
         ];
         for (text, named) in bad {
             let error = parse(text, base).err().unwrap_or_default();
+            assert!(error.contains(named), "{error} should name {named}");
+        }
+    }
+
+    #[test]
+    fn a_native_entry_names_its_library_channel_and_settings() {
+        let declared = parse(
+            r#"
+            [[plugin]]
+            name = "flash-sale"
+            component = "build/flash-sale.wasm"
+
+            [[plugin]]
+            name = "sms-http"
+            kind = "native"
+            library = "native/libpifa_native_sms.so"
+            channel = "sms"
+            settings = { endpoint = "https://sms.example.com/send", token = "t" }
+            "#,
+            Path::new("/srv"),
+        )
+        .unwrap_or_default();
+        assert_eq!(declared.plugins.len(), 1, "the wasm plugin alone");
+        let sms = &declared.native[0];
+        assert_eq!(sms.name, "sms-http");
+        assert_eq!(sms.library, Path::new("/srv/native/libpifa_native_sms.so"));
+        assert_eq!(sms.channel, "sms");
+        assert_eq!(sms.settings["endpoint"], "https://sms.example.com/send");
+    }
+
+    #[test]
+    fn a_native_entry_refuses_what_does_not_apply_to_it() {
+        let native = "[[plugin]]\nname = \"sms\"\nkind = \"native\"\n";
+        let bad = [
+            (format!("{native}channel = \"sms\""), "missing `library`"),
+            (format!("{native}library = \"l.so\""), "missing `channel`"),
+            (
+                format!("{native}library = \"l.so\"\nchannel = \"sms\"\ncapabilities = []"),
+                "`capabilities` does not apply",
+            ),
+            (
+                format!("{native}library = \"l.so\"\nchannel = \"sms\"\ncomponent = \"a.wasm\""),
+                "`component` does not apply",
+            ),
+            (
+                format!("{native}library = \"l.so\"\nchannel = \"sms\"\norder = 1"),
+                "`order` does not apply",
+            ),
+            (
+                format!("{native}library = \"l.so\"\nchannel = \"SMS!\""),
+                "SMS!",
+            ),
+            (
+                format!(
+                    "{native}library = \"l.so\"\nchannel = \"sms\"\n[[plugin]]\nname = \"other\"\nkind = \"native\"\nlibrary = \"m.so\"\nchannel = \"sms\""
+                ),
+                "channel \"sms\" is already served by plugin sms",
+            ),
+            (
+                "[[plugin]]\nname = \"a\"\ncomponent = \"a.wasm\"\nchannel = \"sms\"".to_owned(),
+                "`channel` belongs to kind = \"native\"",
+            ),
+        ];
+        for (text, named) in bad {
+            let error = parse(&text, Path::new(".")).err().unwrap_or_default();
             assert!(error.contains(named), "{error} should name {named}");
         }
     }
