@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod backup;
 pub mod catalog;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod demo;
