@@ -78,7 +78,12 @@ pub struct Sent {
 pub enum SetupError {
     /// A setting is malformed (`what` names it; the reason never quotes a secret).
     #[error("{what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// The setting.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The HTTP client could not be built (TLS initialisation).
     #[error("building the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
@@ -87,8 +92,11 @@ pub enum SetupError {
 /// The configured provider of each outside channel. The inbox needs none: it is ours.
 #[derive(Debug, Default)]
 pub struct Providers {
+    /// SMS (`Channel::Sms`).
     pub sms: Option<AliyunSms>,
+    /// WeChat subscription messages (`Channel::Wechat`).
     pub wechat: Option<Wechat>,
+    /// E-mail (`Channel::Email`).
     pub email: Option<Smtp>,
 }
 

@@ -22,13 +22,16 @@ const API_VERSION: &str = "2017-05-25";
 pub struct AliyunSmsConfig {
     /// The API endpoint (`DEFAULT_ENDPOINT`, or a fake in tests).
     pub endpoint: reqwest::Url,
+    /// The RAM user's AccessKey id, sent with every request.
     pub access_key_id: String,
+    /// Its secret, which only ever keys the signature.
     pub access_key_secret: SecretString,
     /// The approved signature printed in 【】 before every text.
     pub sign_name: String,
 }
 
 impl AliyunSmsConfig {
+    /// A configuration; the secret is wrapped at once, so it cannot be printed.
     pub fn new(
         endpoint: reqwest::Url,
         access_key_id: impl Into<String>,
@@ -63,6 +66,7 @@ struct Reply {
 }
 
 impl AliyunSms {
+    /// The adapter for `config`, with its own HTTP client (connections are reused).
     pub fn new(config: AliyunSmsConfig) -> Result<AliyunSms, SetupError> {
         Ok(AliyunSms {
             config,
@@ -184,10 +188,15 @@ fn classify(reply: Reply) -> Result<Sent, SendError> {
 }
 
 /// Aliyun's codes that mean "not now" rather than "never": throttling (per number, per
-/// account, per API) and service trouble on their side. Everything else (`isv.*` refusals of
-/// the number, template or signature; unknown keys; bad signatures) fails the same way again.
+/// account, per API), service trouble on their side, and an account out of credit or suspended
+/// for it (every text fails alike until someone pays, then they all pass). Everything else
+/// (`isv.*` refusals of the number, template or signature; unknown keys; bad signatures)
+/// fails the same way again.
 fn is_transient_code(code: &str) -> bool {
     code == "isv.BUSINESS_LIMIT_CONTROL"
+        || code == "isv.DAY_LIMIT_CONTROL"
+        || code == "isv.AMOUNT_NOT_ENOUGH"
+        || code == "isv.OUT_OF_SERVICE"
         || code.starts_with("Throttling")
         || code == "ServiceUnavailable"
         || code == "InternalError"

@@ -29,6 +29,7 @@ pub struct SmtpConfig {
 }
 
 impl SmtpConfig {
+    /// A configuration; the URL is wrapped at once, so its password cannot be printed.
     pub fn new(url: impl Into<String>, from: impl Into<String>) -> SmtpConfig {
         SmtpConfig {
             url: SecretString::from(url.into()),
@@ -73,6 +74,8 @@ impl std::fmt::Debug for Smtp {
 }
 
 impl Smtp {
+    /// The adapter for `config`: the sender and the URL are checked here, so a bad setting
+    /// stops the start rather than failing every message.
     pub fn new(config: SmtpConfig) -> Result<Smtp, SetupError> {
         let from: Mailbox = config.from.parse().map_err(|e| SetupError::Invalid {
             what: "SMTP sender",

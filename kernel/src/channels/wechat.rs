@@ -25,11 +25,14 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(5 * 60);
 pub struct WechatConfig {
     /// The API base (`DEFAULT_ENDPOINT`, or a fake in tests); paths are appended to it.
     pub endpoint: reqwest::Url,
+    /// The mini program's AppID.
     pub appid: String,
+    /// Its AppSecret, used only to fetch access tokens.
     pub secret: SecretString,
 }
 
 impl WechatConfig {
+    /// A configuration; the secret is wrapped at once, so it cannot be printed.
     pub fn new(
         endpoint: reqwest::Url,
         appid: impl Into<String>,
@@ -81,6 +84,7 @@ fn is_token_error(errcode: i64) -> bool {
 }
 
 impl Wechat {
+    /// The adapter for `config`, with an empty token cache (the first send fetches one).
     pub fn new(config: WechatConfig) -> Result<Wechat, SetupError> {
         if config.endpoint.cannot_be_a_base() {
             return Err(SetupError::Invalid {
