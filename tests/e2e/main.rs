@@ -8,6 +8,7 @@ mod accounts;
 mod authz;
 mod backup;
 mod catalog;
+mod channels;
 mod conformance;
 mod crash;
 mod fulfilment;

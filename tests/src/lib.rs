@@ -5,6 +5,7 @@
 )]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
+pub mod fakes;
 pub mod load;
 
 use std::net::SocketAddr;
