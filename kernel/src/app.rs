@@ -227,7 +227,10 @@ impl Server {
         )));
         plugin_tasks.push(tokio::spawn(crate::notify::sender::send_loop(
             self.state.store.clone(),
-            self.state.providers.clone(),
+            crate::notify::sender::Senders {
+                providers: self.state.providers.clone(),
+                plugins: self.state.plugins.clone(),
+            },
             self.state.clock.clone(),
         )));
         let cache_listener = self.state.store.follow_changes();

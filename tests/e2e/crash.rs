@@ -5,100 +5,23 @@
 //! cycles (default 20; `bash xtask/crash-checkout.sh` runs 1,000).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pifa::orders::OrderScope;
 use pifa::orders::queries::OrderFilter;
 use pifa::store::Store;
 use pifa_e2e::pifa_demo::*;
+use pifa_e2e::process::{login, spawn};
 use pifa_e2e::{Backend, TestDatabase, on_both_backends};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-
-/// The server binary next to this test binary (`cargo xtask test` builds it first).
-fn server_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
-    let binary = dir.join("pifa");
-    anyhow::ensure!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build -p pifa` (cargo xtask test does)",
-        binary.display()
-    );
-    Ok(binary)
-}
-
-/// A server process; dropping it kills it.
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn spawn(database: &TestDatabase) -> anyhow::Result<Process> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(server_binary()?)
-        .arg("serve")
-        .env("PIFA_DATA", database.dir())
-        .env("PIFA_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &database.url)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let process = Process {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = client
-            .get(format!("{}/healthz", process.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return Ok(process);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// What the server acknowledged: each order as answered, whether a cancel was answered, and
 /// the cycle of the last acknowledgement.
 #[derive(Default)]
 struct Ledger {
     orders: BTreeMap<i64, (Value, bool, u64)>,
-}
-
-async fn login(client: &reqwest::Client, base: &str, phone: &str) -> anyhow::Result<String> {
-    let body: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "phone": phone, "password": pifa::demo::DEMO_PASSWORD }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    body["token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("login: {body}"))
 }
 
 /// Checks the ledger against the database after a restart: every acknowledged order is there;
@@ -237,7 +160,7 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
     let mut member = None;
     let mut acknowledged_total = 0;
     for cycle in 0..cycles {
-        let server = spawn(&database).await?;
+        let server = spawn(&database, &[], &[]).await?;
         let token = match &member {
             Some(token) => token,
             None => member.insert(login(&client, &server.base, MEMBER).await?),

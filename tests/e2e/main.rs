@@ -11,6 +11,7 @@ mod catalog;
 mod channels;
 mod conformance;
 mod crash;
+mod delivery;
 mod fulfilment;
 mod library;
 mod members;

@@ -78,6 +78,8 @@ pub struct FakeSms {
 
 struct SmsState {
     down: AtomicBool,
+    /// How long an accepted text waits before it is answered (a slow provider).
+    answer_after_ms: AtomicU64,
     error: Mutex<Option<(String, String)>>,
     nonces: Mutex<HashSet<String>>,
     received: Mutex<Vec<ReceivedSms>>,
@@ -95,6 +97,7 @@ impl FakeSms {
     pub async fn start() -> anyhow::Result<FakeSms> {
         let state = Arc::new(SmsState {
             down: AtomicBool::new(false),
+            answer_after_ms: AtomicU64::new(0),
             error: Mutex::new(None),
             nonces: Mutex::new(HashSet::new()),
             received: Mutex::new(Vec::new()),
@@ -140,6 +143,12 @@ impl FakeSms {
     /// Requests seen, refused ones included.
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Answers each accepted text only `ms` after recording it: a sender killed meanwhile has
+    /// delivered it without knowing so, and will send it again.
+    pub fn set_answer_after(&self, ms: u64) {
+        self.state.answer_after_ms.store(ms, Ordering::SeqCst);
     }
 
     /// While down, every request is answered `503 ServiceUnavailable` and nothing is recorded.
@@ -205,6 +214,10 @@ async fn sms_request(
                 return aliyun_error(StatusCode::BAD_REQUEST, &code, &message).into_response();
             }
             state.received.lock().await.push(received);
+            let wait = state.answer_after_ms.load(Ordering::SeqCst);
+            if wait > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
             let body = json!({
                 "Code": "OK",
                 "Message": "OK",

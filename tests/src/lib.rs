@@ -7,6 +7,7 @@
 
 pub mod fakes;
 pub mod load;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,7 +12,9 @@ use sqlx::FromRow;
 use tokio::task::JoinSet;
 
 use super::{Channel, MessageState};
-use crate::channels::{Outgoing, Providers, SendError};
+use crate::channels::{Outgoing, Providers, SendError, Sent};
+use crate::native::{NativeAdapter, NativeMessage};
+use crate::plugins::PluginHost;
 use crate::store::{Store, StoreResult, on_pool};
 
 /// Messages claimed per round; they are sent side by side.
@@ -44,11 +46,80 @@ struct DueMessage {
     attempts: i64,
 }
 
+/// Where a channel's messages go: a native adapter installed for it in `plugins.toml` (M6)
+/// comes before the built-in provider.
+enum Route {
+    Native(Arc<NativeAdapter>),
+    BuiltIn,
+}
+
+/// Whom a sender hands messages to.
+#[derive(Clone)]
+pub struct Senders {
+    pub providers: Arc<Providers>,
+    pub plugins: Arc<PluginHost>,
+}
+
+impl Senders {
+    fn route(&self, channel: Channel) -> Option<Route> {
+        match self.plugins.native_adapter(channel.as_str()) {
+            Some(adapter) => Some(Route::Native(adapter)),
+            None => self.providers.has(channel).then_some(Route::BuiltIn),
+        }
+    }
+
+    async fn send(
+        &self,
+        route: Route,
+        channel: Channel,
+        message: &DueMessage,
+    ) -> Result<Sent, SendError> {
+        let params: serde_json::Value =
+            serde_json::from_str(&message.params).unwrap_or(serde_json::Value::Null);
+        match route {
+            Route::BuiltIn => {
+                self.providers
+                    .send(
+                        channel,
+                        &Outgoing {
+                            id: message.id,
+                            to: &message.recipient,
+                            template: &message.template,
+                            params: &params,
+                            body: &message.body,
+                        },
+                    )
+                    .await
+            }
+            Route::Native(adapter) => {
+                let native = NativeMessage {
+                    id: message.id,
+                    to: message.recipient.clone(),
+                    template: message.template.clone(),
+                    params: params.as_object().cloned().unwrap_or_default(),
+                    body: message.body.clone(),
+                };
+                // A native call blocks (its own HTTP client): off the async threads.
+                match tokio::task::spawn_blocking(move || adapter.send(&native)).await {
+                    Ok(Ok(provider_ref)) => Ok(Sent { provider_ref }),
+                    Ok(Err(failure)) if failure.transient => {
+                        Err(SendError::Transient(failure.message))
+                    }
+                    Ok(Err(failure)) => Err(SendError::Permanent(failure.message)),
+                    Err(join) => Err(SendError::Transient(format!(
+                        "the native adapter's call failed: {join}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
 /// One round: every message due now is sent (or marked as having no provider). Returns how
 /// many were handed to a provider.
 pub async fn run_once(
     store: &Store,
-    providers: &Arc<Providers>,
+    senders: &Senders,
     clock: &crate::clock::Clock,
 ) -> StoreResult<usize> {
     let now_ms = clock.now_ms();
@@ -58,30 +129,17 @@ pub async fn run_once(
         let Some(channel) = parse_channel(&message.channel) else {
             continue;
         };
-        if !providers.has(channel) {
+        let Some(route) = senders.route(channel) else {
             store.mark_no_provider(message.id, &message.state).await?;
             continue;
-        }
+        };
         if !store.claim_message(&message, now_ms).await? {
             // Another sender took it.
             continue;
         }
-        let (store, providers, clock) = (store.clone(), providers.clone(), clock.clone());
+        let (store, senders, clock) = (store.clone(), senders.clone(), clock.clone());
         sends.spawn(async move {
-            let params: serde_json::Value =
-                serde_json::from_str(&message.params).unwrap_or(serde_json::Value::Null);
-            let outcome = providers
-                .send(
-                    channel,
-                    &Outgoing {
-                        id: message.id,
-                        to: &message.recipient,
-                        template: &message.template,
-                        params: &params,
-                        body: &message.body,
-                    },
-                )
-                .await;
+            let outcome = senders.send(route, channel, &message).await;
             let attempts = message.attempts + 1;
             let finished = store
                 .finish_message(message.id, attempts, &outcome, clock.now_ms())
@@ -119,12 +177,12 @@ fn parse_channel(channel: &str) -> Option<Channel> {
 }
 
 /// Sends what is due every 200 ms.
-pub async fn send_loop(store: Store, providers: Arc<Providers>, clock: crate::clock::Clock) {
+pub async fn send_loop(store: Store, senders: Senders, clock: crate::clock::Clock) {
     let mut interval = tokio::time::interval(Duration::from_millis(200));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if let Err(error) = run_once(&store, &providers, &clock).await {
+        if let Err(error) = run_once(&store, &senders, &clock).await {
             tracing::warn!(%error, "sending messages failed");
         }
     }
@@ -181,7 +239,7 @@ impl Store {
         &self,
         id: i64,
         attempts: i64,
-        outcome: &Result<crate::channels::Sent, SendError>,
+        outcome: &Result<Sent, SendError>,
         now_ms: i64,
     ) -> StoreResult<()> {
         let (state, next, error, receipt, sent_at) = match outcome {

@@ -1,0 +1,95 @@
+//! The real server binary as a child process, for tests that kill it (`kill -9`) and start it
+//! again on the same database.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::TestDatabase;
+
+/// The server binary next to this test binary (`cargo xtask test` builds it first).
+pub fn server_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
+    let binary = dir.join("pifa");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p pifa` (cargo xtask test does)",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// A server process; dropping it kills it.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `pifa serve` on `database` with `args` after `serve` and `env` set; returns once it
+/// answers `/healthz`.
+pub async fn spawn(
+    database: &TestDatabase,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> anyhow::Result<Process> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(server_binary()?)
+        .arg("serve")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("PIFA_DATA", database.dir())
+        .env("PIFA_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &database.url)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let process = Process {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = client
+            .get(format!("{}/healthz", process.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return Ok(process);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs in a demo account on a spawned server.
+pub async fn login(client: &reqwest::Client, base: &str, phone: &str) -> anyhow::Result<String> {
+    let body: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "phone": phone, "password": pifa::demo::DEMO_PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    body.get("token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("login: {body}"))
+}
