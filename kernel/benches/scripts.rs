@@ -15,7 +15,7 @@ use rhai::{Array, Dynamic, Map};
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
     samples.sort();
     let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[index].as_secs_f64() * 1e6
+    samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
 }
 
 fn line(n: i64) -> Map {

@@ -224,6 +224,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(crate::scripts::admin::history))
         .routes(routes!(crate::scripts::admin::rollback))
+        .routes(routes!(
+            crate::scripts::admin::get_notifications,
+            crate::scripts::admin::put_notifications
+        ))
+        .routes(routes!(crate::scripts::admin::notifications_history))
+        .routes(routes!(crate::scripts::admin::rollback_notifications))
         .routes(routes!(crate::scripts::admin::preview))
         .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)

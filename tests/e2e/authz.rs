@@ -52,6 +52,7 @@ const EVERYONE: [(Who, &str, Option<&str>); 13] = [
 
 /// A pricing script that changes nothing.
 const NO_OP_SCRIPT: &str = "fn adjust(line, member, now) { [] }";
+const SILENT_RULES: &str = "fn notify(event) { [] }";
 
 /// The record a route is about, which the body must (allowed) or must not (refused) show.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +136,10 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/scripts/pricing/history", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/history/{id}/rollback", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/scripts/notifications", Record::None, "*=403 anon=401 admin=200"),
+    ("PUT /api/v1/admin/scripts/notifications", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/scripts/notifications/history", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/notifications/history/{id}/rollback", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/preview", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/replay", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
@@ -606,22 +611,28 @@ impl World {
     /// The path for one call: routes that act on an order get a fresh one each (placed by the
     /// member just before; confirmed first for a payment, on credit hold for a release).
     async fn path_for(&self, template: &str) -> anyhow::Result<String> {
-        if template.contains("/scripts/pricing/history/{id}") {
+        if let Some((file, source)) = [("pricing", NO_OP_SCRIPT), ("notifications", SILENT_RULES)]
+            .into_iter()
+            .find(|(file, _)| template.contains(&format!("/scripts/{file}/history/{{id}}")))
+        {
             // A version to roll back to, saved by the admin.
             let admin = self.tokens.get(&Who::Admin).cloned().unwrap_or_default();
             let (status, saved) = self
                 .app
                 .call(
                     reqwest::Method::PUT,
-                    "/api/v1/admin/scripts/pricing",
+                    &format!("/api/v1/admin/scripts/{file}"),
                     Some(&admin),
-                    Some(&json!({ "source": NO_OP_SCRIPT })),
+                    Some(&json!({ "source": source })),
                 )
                 .await?;
             anyhow::ensure!(status == StatusCode::OK, "{saved}");
             let (_, history) = self
                 .app
-                .get("/api/v1/admin/scripts/pricing/history", Some(&admin))
+                .get(
+                    &format!("/api/v1/admin/scripts/{file}/history"),
+                    Some(&admin),
+                )
                 .await?;
             let id = history[0]["id"].as_i64().unwrap_or_default();
             return Ok(template.replace("{id}", &id.to_string()));
@@ -937,6 +948,9 @@ impl World {
             "PUT /api/v1/admin/settings" => Some(self.settings.clone()),
             "PUT /api/v1/admin/scripts/pricing" => {
                 Some(json!({ "source": NO_OP_SCRIPT, "note": "authz" }))
+            }
+            "PUT /api/v1/admin/scripts/notifications" => {
+                Some(json!({ "source": SILENT_RULES, "note": "authz" }))
             }
             "POST /api/v1/admin/scripts/pricing/replay" => {
                 Some(json!({ "source": NO_OP_SCRIPT, "last": 10 }))

@@ -61,6 +61,18 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
         .json()
         .await?;
     let picture_url = picture["images"][0].as_str().unwrap_or_default().to_owned();
+    // The sender has settled the sign-up code (no provider here), so both shops show it alike.
+    pifa_e2e::eventually("the outbox settled", || async {
+        let waiting = source
+            .store
+            .list_messages(&pifa::notify::MessageQuery {
+                state: Some(pifa::notify::MessageState::Pending),
+                ..Default::default()
+            })
+            .await?;
+        Ok(waiting.is_empty().then_some(()))
+    })
+    .await?;
     let expected = visible_state(&source, &admin).await?;
 
     let (status, made) = source

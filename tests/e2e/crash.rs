@@ -12,7 +12,7 @@ use pifa::orders::OrderScope;
 use pifa::orders::queries::OrderFilter;
 use pifa::store::Store;
 use pifa_e2e::pifa_demo::*;
-use pifa_e2e::process::{login, spawn};
+use pifa_e2e::process::{login, seed_fixture, spawn};
 use pifa_e2e::{Backend, TestDatabase, on_both_backends};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -115,17 +115,7 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
         .and_then(|c| c.parse().ok())
         .unwrap_or(20);
     // The demo, with cheap password hashes, written before the server process starts.
-    let store = Store::open(&database.url).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis();
-    pifa::demo::load(
-        &store,
-        &pifa::accounts::passwords::Hasher::cheap()?,
-        i64::try_from(now)?,
-        pifa::demo::DemoSize::Fixture,
-    )
-    .await?;
+    let store = seed_fixture(&database).await?;
     let mut skus = Vec::new();
     for barcode in [
         "6901234500011",

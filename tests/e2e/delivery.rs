@@ -10,7 +10,7 @@ use pifa::channels::{AliyunSms, Providers, Wechat};
 use pifa::notify::MessageQuery;
 use pifa_e2e::fakes::{FakeSms, FakeWechat, ReceivedSms};
 use pifa_e2e::pifa_demo::*;
-use pifa_e2e::process::{login, spawn};
+use pifa_e2e::process::{login, seed_fixture, spawn};
 use pifa_e2e::{Backend, TestApp, TestDatabase, error_code, eventually, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -62,6 +62,21 @@ async fn sms_to(sms: &FakeSms, phone: &str, template: &str) -> anyhow::Result<Re
             .await
             .into_iter()
             .find(|r| r.phone_numbers == phone && r.template_code == template))
+    })
+    .await
+}
+
+/// The WeChat message the fake accepted with `template`, once one came.
+async fn wechat_with(
+    wechat: &FakeWechat,
+    template: &str,
+) -> anyhow::Result<pifa_e2e::fakes::ReceivedWechat> {
+    eventually(&format!("a WeChat message {template}"), || async {
+        Ok(wechat
+            .received()
+            .await
+            .into_iter()
+            .find(|w| w.template_id == template))
     })
     .await
 }
@@ -174,14 +189,7 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let confirmed = eventually("the WeChat confirmation", || async {
-        Ok(wechat
-            .received()
-            .await
-            .into_iter()
-            .find(|w| w.template_id == "wx-order-confirmed"))
-    })
-    .await?;
+    let confirmed = wechat_with(&wechat, "wx-order-confirmed").await?;
     assert_eq!(confirmed.touser, MEMBER_OPENID);
     assert_eq!(confirmed.data, json!({ "order_no": { "value": number } }));
     app.inbox_with(&member, &format!("订单确认通知: {number}"))
@@ -219,14 +227,7 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let sent = eventually("the WeChat dispatch notice", || async {
-        Ok(wechat
-            .received()
-            .await
-            .into_iter()
-            .find(|w| w.template_id == "wx-order-dispatched"))
-    })
-    .await?;
+    let sent = wechat_with(&wechat, "wx-order-dispatched").await?;
     assert_eq!(sent.data, json!({ "order_no": { "value": number } }));
     app.inbox_with(
         &member,
@@ -422,20 +423,7 @@ async fn a_killed_sender_loses_nothing(backend: Backend) -> anyhow::Result<()> {
     let Some(database) = TestDatabase::create(backend).await? else {
         return Ok(());
     };
-    {
-        let store = pifa::store::Store::open(&database.url).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis();
-        pifa::demo::load(
-            &store,
-            &pifa::accounts::passwords::Hasher::cheap()?,
-            i64::try_from(now)?,
-            pifa::demo::DemoSize::Fixture,
-        )
-        .await?;
-        store.close().await;
-    }
+    seed_fixture(&database).await?.close().await;
     let scripts = database.dir().join("scripts");
     std::fs::create_dir_all(&scripts)?;
     std::fs::copy(

@@ -309,6 +309,55 @@ async fn rules_are_edited_live(backend: Backend) -> anyhow::Result<()> {
     assert!(told.to_string().contains("notifications.rhai:"), "{told}");
     let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
     app.inbox_with(&manager, "有新订单").await?;
+
+    // Through the admin API: a draft that does not compile is refused with its place and
+    // nothing written; a saved one is in the history with who and the diff, and rolls back.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/admin/scripts/notifications",
+            Some(&admin),
+            Some(&json!({ "source": "fn notify(event) {\n  let x = ;\n}" })),
+        )
+        .await?;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "script_invalid")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("notifications.rhai:2:"),
+        "{body}"
+    );
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/api/v1/admin/scripts/notifications",
+            Some(&admin),
+            Some(&json!({ "source": shipped, "note": "恢复默认" })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["error"], Value::Null);
+    assert_eq!(saved["serving_version"], json!(shipped_version));
+    let (_, history) = app
+        .get("/api/v1/admin/scripts/notifications/history", Some(&admin))
+        .await?;
+    assert_eq!(history[0]["note"], "恢复默认");
+    assert!(
+        history[0]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("-        \"order.confirmed\" => to_member(event.no_such_field.deeper,"),
+        "{history}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path)?,
+        shipped,
+        "the file is the truth"
+    );
     app.stop().await
 }
 

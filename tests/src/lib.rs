@@ -309,26 +309,7 @@ impl TestApp {
         backend: Backend,
         providers: pifa::channels::Providers,
     ) -> anyhow::Result<Option<TestApp>> {
-        let Some(database) = TestDatabase::create(backend).await? else {
-            return Ok(None);
-        };
-        let app = TestApp::serve_on(
-            database,
-            backend,
-            Clock::movable(),
-            Default::default(),
-            Arc::new(providers),
-            pifa::native::NativeCode::Refused,
-        )
-        .await?;
-        pifa::demo::load(
-            &app.store,
-            &Hasher::cheap()?,
-            app.clock.now_ms(),
-            pifa::demo::DemoSize::Fixture,
-        )
-        .await?;
-        Ok(Some(app))
+        TestApp::demo_with(backend, Default::default(), providers).await
     }
 
     /// Starts a server with the demo data whose quote pipeline runs these extension steps
@@ -336,6 +317,14 @@ impl TestApp {
     pub async fn with_pipeline(
         backend: Backend,
         pipeline: pifa::orders::quote::Pipeline,
+    ) -> anyhow::Result<Option<TestApp>> {
+        TestApp::demo_with(backend, pipeline, pifa::channels::Providers::none()).await
+    }
+
+    async fn demo_with(
+        backend: Backend,
+        pipeline: pifa::orders::quote::Pipeline,
+        providers: pifa::channels::Providers,
     ) -> anyhow::Result<Option<TestApp>> {
         let Some(database) = TestDatabase::create(backend).await? else {
             return Ok(None);
@@ -345,7 +334,7 @@ impl TestApp {
             backend,
             Clock::movable(),
             pipeline,
-            Arc::new(pifa::channels::Providers::none()),
+            Arc::new(providers),
             pifa::native::NativeCode::Refused,
         )
         .await?;

@@ -93,3 +93,20 @@ pub async fn login(client: &reqwest::Client, base: &str, phone: &str) -> anyhow:
         .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("login: {body}"))
 }
+
+/// Fills `database` with the demo fixture (cheap password hashes), before a server starts on
+/// it.
+pub async fn seed_fixture(database: &TestDatabase) -> anyhow::Result<pifa::store::Store> {
+    let store = pifa::store::Store::open(&database.url).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    pifa::demo::load(
+        &store,
+        &pifa::accounts::passwords::Hasher::cheap()?,
+        i64::try_from(now)?,
+        pifa::demo::DemoSize::Fixture,
+    )
+    .await?;
+    Ok(store)
+}

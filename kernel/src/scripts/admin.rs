@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
+use super::Rules;
 use super::pricing::{self, ScriptStep};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
@@ -64,6 +65,7 @@ pub(super) fn script_invalid(message: String) -> ApiError {
 impl Store {
     async fn record_script_version(
         &self,
+        rules: Rules,
         source: &str,
         diff: &str,
         author_id: i64,
@@ -74,7 +76,7 @@ impl Store {
             sqlx::query_scalar(
                 "INSERT INTO script_versions (file, source, diff, author_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
-            .bind(pricing::FILE)
+            .bind(rules.file())
             .bind(source)
             .bind(diff)
             .bind(author_id)
@@ -85,12 +87,16 @@ impl Store {
         })?)
     }
 
-    pub async fn script_versions(&self, limit: i64) -> StoreResult<Vec<ScriptVersion>> {
+    pub async fn script_versions(
+        &self,
+        rules: Rules,
+        limit: i64,
+    ) -> StoreResult<Vec<ScriptVersion>> {
         let mut rows: Vec<ScriptVersion> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, file, author_id, note, diff, source, created_at FROM script_versions WHERE file = $1 ORDER BY id DESC LIMIT $2",
             )
-            .bind(pricing::FILE)
+            .bind(rules.file())
             .bind(limit)
             .fetch_all(pool)
             .await
@@ -106,44 +112,86 @@ impl Store {
 async fn save(
     app: &AppState,
     actor: &Actor,
+    rules: Rules,
     source: &str,
     note: &str,
 ) -> ApiResult<Json<ScriptView>> {
-    pricing::check(&app.scripts.engine, source).map_err(script_invalid)?;
+    rules
+        .check(&app.scripts.engine, source)
+        .map_err(script_invalid)?;
     let note = crate::accounts::parse_text(note, "note", 200)?;
-    let path = app.scripts.pricing_path();
+    let path = app.scripts.path(rules);
     let before = std::fs::read_to_string(&path).unwrap_or_default();
     let diff = similar::TextDiff::from_lines(before.as_str(), source)
         .unified_diff()
-        .header("pricing.rhai (before)", "pricing.rhai (after)")
+        .header(
+            &format!("{} (before)", rules.file()),
+            &format!("{} (after)", rules.file()),
+        )
         .to_string();
     std::fs::create_dir_all(&app.scripts.dir).map_err(ApiError::internal)?;
     // Written whole then renamed, so the watcher never sees half a file.
     let staged = app
         .scripts
         .dir
-        .join(format!(".{}.{}", pricing::FILE, rand::random::<u64>()));
+        .join(format!(".{}.{}", rules.file(), rand::random::<u64>()));
     std::fs::write(&staged, source).map_err(ApiError::internal)?;
     std::fs::rename(&staged, &path).map_err(ApiError::internal)?;
     app.store
-        .record_script_version(source, &diff, actor.user_id, &note, app.clock.now_ms())
+        .record_script_version(
+            rules,
+            source,
+            &diff,
+            actor.user_id,
+            &note,
+            app.clock.now_ms(),
+        )
         .await?;
     let host = app.scripts.clone();
     tokio::task::spawn_blocking(move || host.reload())
         .await
         .map_err(ApiError::internal)?
         .map_err(script_invalid)?;
-    view(app)
+    view(app, rules)
 }
 
-fn view(app: &AppState) -> ApiResult<Json<ScriptView>> {
-    let source = std::fs::read_to_string(app.scripts.pricing_path()).unwrap_or_default();
+fn view(app: &AppState, rules: Rules) -> ApiResult<Json<ScriptView>> {
+    let source = std::fs::read_to_string(app.scripts.path(rules)).unwrap_or_default();
     Ok(Json(ScriptView {
-        file: pricing::FILE.to_owned(),
+        file: rules.file().to_owned(),
         source,
-        serving_version: app.scripts.pricing.load_full().map(|c| c.version.clone()),
+        serving_version: app
+            .scripts
+            .serving(rules)
+            .load_full()
+            .map(|c| c.version.clone()),
         error: app.scripts.last_error.lock().ok().and_then(|e| e.clone()),
     }))
+}
+
+/// Puts saved version `id` of `rules` back, as a new version of its own.
+async fn roll_back(
+    app: &AppState,
+    actor: &Actor,
+    rules: Rules,
+    id: i64,
+) -> ApiResult<Json<ScriptView>> {
+    actor.require(Permission::ManageSettings)?;
+    let version = app
+        .store
+        .script_versions(rules, 10_000)
+        .await?
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    save(
+        app,
+        actor,
+        rules,
+        &version.source,
+        &format!("回滚到版本 #{id} (rollback)"),
+    )
+    .await
 }
 
 /// The pricing script on disk, the version serving, and why the file is refused if it is.
@@ -151,7 +199,7 @@ fn view(app: &AppState) -> ApiResult<Json<ScriptView>> {
     responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
-    view(&app)
+    view(&app, Rules::Pricing)
 }
 
 /// Replace the pricing script: checked (it compiles, its examples pass) before it is written;
@@ -164,7 +212,7 @@ pub async fn put(
     ApiJson(input): ApiJson<ScriptInput>,
 ) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
-    save(&app, &actor, &input.source, &input.note).await
+    save(&app, &actor, Rules::Pricing, &input.source, &input.note).await
 }
 
 /// The saved versions of the pricing script, newest first, with who, when and the diff.
@@ -175,7 +223,7 @@ pub async fn history(
     actor: Actor,
 ) -> ApiResult<Json<Vec<ScriptVersion>>> {
     actor.require(Permission::ManageSettings)?;
-    Ok(Json(app.store.script_versions(100).await?))
+    Ok(Json(app.store.script_versions(Rules::Pricing, 100).await?))
 }
 
 /// Put a saved version back (as a new version of its own).
@@ -186,21 +234,62 @@ pub async fn rollback(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ScriptView>> {
+    roll_back(&app, &actor, Rules::Pricing, id).await
+}
+
+/// The notification rules on disk, the version serving, and why the file is refused if it is.
+#[utoipa::path(get, path = "/admin/scripts/notifications", tag = "scripts",
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get_notifications(
+    State(app): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
-    let version = app
-        .store
-        .script_versions(10_000)
-        .await?
-        .into_iter()
-        .find(|v| v.id == id)
-        .ok_or_else(ApiError::not_found)?;
+    view(&app, Rules::Notifications)
+}
+
+/// Replace the notification rules: checked (it compiles, its examples pass) before it is
+/// written; a refusal names `notifications.rhai:LINE:COLUMN` and changes nothing.
+#[utoipa::path(put, path = "/admin/scripts/notifications", tag = "scripts", request_body = ScriptInput,
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_notifications(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<ScriptInput>,
+) -> ApiResult<Json<ScriptView>> {
+    actor.require(Permission::ManageSettings)?;
     save(
         &app,
         &actor,
-        &version.source,
-        &format!("回滚到版本 #{id} (rollback)"),
+        Rules::Notifications,
+        &input.source,
+        &input.note,
     )
     .await
+}
+
+/// The saved versions of the notification rules, newest first, with who, when and the diff.
+#[utoipa::path(get, path = "/admin/scripts/notifications/history", tag = "scripts",
+    responses((status = 200, body = Vec<ScriptVersion>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn notifications_history(
+    State(app): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Vec<ScriptVersion>>> {
+    actor.require(Permission::ManageSettings)?;
+    Ok(Json(
+        app.store.script_versions(Rules::Notifications, 100).await?,
+    ))
+}
+
+/// Put a saved version of the notification rules back (as a new version of its own).
+#[utoipa::path(post, path = "/admin/scripts/notifications/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
+    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn rollback_notifications(
+    State(app): State<AppState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ScriptView>> {
+    roll_back(&app, &actor, Rules::Notifications, id).await
 }
 
 /// A cart to price with a draft.
