@@ -155,17 +155,24 @@ async fn runaway_scripts_are_stopped_by_the_limits() -> anyhow::Result<()> {
     let dir = app.scripts_dir();
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("pricing.rhai");
+    // A script running away on every cart is refused before it serves: the sample carts
+    // every version prices first stop it, naming the limit.
+    std::fs::write(&file, "fn adjust(line, member, now) { loop { } }")?;
+    let refused = app.scripts.reload().err().unwrap_or_default();
+    assert!(refused.contains("Too many operations"), "{refused}");
+    assert!(refused.contains("on a sample cart"), "{refused}");
+    // One running away only on the hard hat serves, and is stopped on the first real quote.
     let cases = [
         (
-            "fn adjust(line, member, now) { loop { } }",
+            "fn adjust(line, member, now) { if line.item_no == \"AQM-001\" { loop { } } [] }",
             "Too many operations",
         ),
         (
-            "fn adjust(line, member, now) { let s = \"批发\"; loop { s += s; } }",
+            "fn adjust(line, member, now) {\n  if line.item_no == \"AQM-001\" { let s = \"批发\"; loop { s += s; } }\n  []\n}",
             "Length of string",
         ),
         (
-            "fn deeper(n) { deeper(n + 1) }\nfn adjust(line, member, now) { deeper(0) }",
+            "fn deeper(n) { deeper(n + 1) }\nfn adjust(line, member, now) { if line.item_no == \"AQM-001\" { deeper(0) } [] }",
             "Stack overflow",
         ),
     ];

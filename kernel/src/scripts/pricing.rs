@@ -228,7 +228,62 @@ pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
             }
         }
     }
+    sample_carts(engine, &compiled)?;
     Ok(compiled)
+}
+
+/// Beside its own examples, every version prices sample carts before it serves: a member
+/// with a level, region and tag and one with none, a cheap line, an ordinary one and a huge one, on an
+/// ordinary day and on 双十二. A rule that fails at run time there (a limit, a division by
+/// zero, a missing field, a wrong result) is refused now instead of refusing real quotes
+/// later. (A line priced below zero is refused per quote: whether a rule can do that depends
+/// on the shop's prices, not on samples.)
+fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), String> {
+    let members = [
+        MemberAttributes::default(),
+        MemberAttributes {
+            id: 1,
+            level: "银牌会员".to_owned(),
+            region: "海口".to_owned(),
+            tags: vec!["展会客户".to_owned()],
+        },
+    ];
+    let lines = [(1, 1), (10, 2_800), (10_000, 123_456)];
+    // 2026-06-01 and 2026-12-12, shop time.
+    let days = [1_780_243_200_000_i64, 1_796_400_000_000];
+    for member in &members {
+        for (qty, price) in lines {
+            for day in days {
+                let line = ScriptLine {
+                    line_no: 1,
+                    sku_id: 1,
+                    product_id: 1,
+                    item_no: "SAMPLE-1".to_owned(),
+                    name: "样品".to_owned(),
+                    qty,
+                    list_price_fen: price,
+                    unit_price_fen: price,
+                    line_total_fen: qty.saturating_mul(price),
+                };
+                let cart = format!(
+                    "a sample cart ({qty} × {price} fen for a member with level {:?}, region {:?}, tags {:?}, on {})",
+                    member.level,
+                    member.region,
+                    member.tags,
+                    crate::clock::shop_date_iso(day)
+                );
+                adjust_line(
+                    engine,
+                    compiled,
+                    line.to_map(),
+                    member_map(member),
+                    now_map(day),
+                )
+                .map_err(|e| format!("{e} (on {cart})"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `pricing.rhai` as a step of the quote pipeline (after the catalogue, before the plugins).
@@ -375,6 +430,25 @@ fn examples() {
             .err()
             .unwrap_or_default();
         assert!(error.contains("example 1"), "{error}");
+    }
+
+    #[test]
+    fn a_rule_failing_on_an_ordinary_cart_is_refused_before_it_serves() {
+        // Passes its own example (a member with tags) but divides by zero for one without.
+        let fragile = r#"
+fn adjust(line, member, now) {
+    [#{ amount_fen: -div_round(line.line_total_fen, 100 * member.tags.len()), label: "标签折扣" }]
+}
+fn examples() {
+    [#{ line: #{ line_total_fen: 10000 }, member: #{ tags: ["a"] }, now: #{},
+        expect: [#{ amount_fen: -100, label: "标签折扣" }] }]
+}
+"#;
+        let error = check(&super::super::engine(), fragile)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("division by zero"), "{error}");
+        assert!(error.contains("on a sample cart"), "{error}");
     }
 
     #[test]
