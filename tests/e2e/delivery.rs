@@ -81,6 +81,17 @@ async fn wechat_with(
     .await
 }
 
+/// The new-order SMS to 陈经理 in the log, if it is there yet.
+async fn manager_sms(app: &TestApp) -> anyhow::Result<Option<pifa::notify::MessageView>> {
+    stored(
+        app,
+        pifa::notify::Channel::Sms,
+        MANAGER_HAIKOU,
+        "SMS_000000002",
+    )
+    .await
+}
+
 /// The stored message of `channel` to `recipient` with `template`, once there is one.
 async fn logged(
     app: &TestApp,
@@ -157,14 +168,9 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
         "OutId is the message id"
     );
     eventually("the SMS recorded as sent", || async {
-        let m = logged(
-            &app,
-            pifa::notify::Channel::Sms,
-            MANAGER_HAIKOU,
-            "SMS_000000002",
-        )
-        .await?;
-        Ok((m.state == "sent" && m.provider_ref.is_some()).then_some(()))
+        let m = manager_sms(&app).await?;
+        Ok(m.filter(|m| m.state == "sent" && m.provider_ref.is_some())
+            .map(drop))
     })
     .await?;
     // The region's driver and the admins read it in the inbox, not by SMS; the manager too.
@@ -305,14 +311,8 @@ async fn messages_wait_for_the_provider(backend: Backend) -> anyhow::Result<()> 
     sms.set_down(true);
     let (_, number) = place(&app, &member, "down-1").await?;
     let waiting = eventually("the SMS failed once", || async {
-        let m = logged(
-            &app,
-            pifa::notify::Channel::Sms,
-            MANAGER_HAIKOU,
-            "SMS_000000002",
-        )
-        .await?;
-        Ok((m.state == "failed").then_some(m))
+        let m = manager_sms(&app).await?;
+        Ok(m.filter(|m| m.state == "failed"))
     })
     .await?;
     assert_eq!(waiting.attempts, 1);
@@ -335,14 +335,8 @@ async fn messages_wait_for_the_provider(backend: Backend) -> anyhow::Result<()> 
     assert_eq!(arrived.template_param, json!({ "order_no": number }));
     assert_eq!(arrived.out_id, Some(waiting.id.to_string()));
     eventually("sent on the second attempt", || async {
-        let m = logged(
-            &app,
-            pifa::notify::Channel::Sms,
-            MANAGER_HAIKOU,
-            "SMS_000000002",
-        )
-        .await?;
-        Ok((m.state == "sent" && m.attempts == 2).then_some(()))
+        let m = manager_sms(&app).await?;
+        Ok(m.filter(|m| m.state == "sent" && m.attempts == 2).map(drop))
     })
     .await?;
     assert_eq!(sms.received().await.len(), 1, "sent once");

@@ -23,6 +23,7 @@ use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Events read per round.
 const ROUND: i64 = 100;
+const ROUND_SIZE: usize = ROUND as usize;
 
 /// Reads the events not yet announced, oldest first, and stores their messages. Returns how
 /// many events were read.
@@ -367,7 +368,7 @@ impl Store {
     }
 }
 
-/// Reads new events every 200 ms.
+/// Reads new events every 200 ms, and at once again after a full round.
 pub async fn rules_loop(
     store: Store,
     scripts: std::sync::Arc<ScriptHost>,
@@ -376,9 +377,12 @@ pub async fn rules_loop(
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(200));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
-        if let Err(error) = run_once(&store, &scripts, clock.now_ms()).await {
-            tracing::warn!(%error, "notification rules failed");
+        match run_once(&store, &scripts, clock.now_ms()).await {
+            // A full round: more are waiting, read on at once.
+            Ok(read) if read >= ROUND_SIZE => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "notification rules failed"),
         }
+        interval.tick().await;
     }
 }

@@ -19,6 +19,7 @@ use crate::store::{Store, StoreResult, on_pool};
 
 /// Messages claimed per round; they are sent side by side.
 const ROUND: i64 = 32;
+const ROUND_SIZE: usize = ROUND as usize;
 /// Attempts before a message is given up (the last waits about an hour after the first).
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed message is held by its sender: past it, a sender that died is assumed
@@ -116,7 +117,7 @@ impl Senders {
 }
 
 /// One round: every message due now is sent (or marked as having no provider). Returns how
-/// many were handed to a provider.
+/// many due messages it read.
 pub async fn run_once(
     store: &Store,
     senders: &Senders,
@@ -124,6 +125,7 @@ pub async fn run_once(
 ) -> StoreResult<usize> {
     let now_ms = clock.now_ms();
     let due = store.due_messages(now_ms, ROUND).await?;
+    let read = due.len();
     let mut sends = JoinSet::new();
     for message in due {
         let Some(channel) = parse_channel(&message.channel) else {
@@ -158,13 +160,8 @@ pub async fn run_once(
             }
         });
     }
-    let mut sent = 0;
-    while let Some(joined) = sends.join_next().await {
-        if joined.is_ok() {
-            sent += 1;
-        }
-    }
-    Ok(sent)
+    while sends.join_next().await.is_some() {}
+    Ok(read)
 }
 
 fn parse_channel(channel: &str) -> Option<Channel> {
@@ -176,15 +173,18 @@ fn parse_channel(channel: &str) -> Option<Channel> {
     }
 }
 
-/// Sends what is due every 200 ms.
+/// Sends what is due every 200 ms, and at once again after a full round (a broadcast's
+/// thousands go out back to back, not 32 per tick).
 pub async fn send_loop(store: Store, senders: Senders, clock: crate::clock::Clock) {
     let mut interval = tokio::time::interval(Duration::from_millis(200));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
-        if let Err(error) = run_once(&store, &senders, &clock).await {
-            tracing::warn!(%error, "sending messages failed");
+        match run_once(&store, &senders, &clock).await {
+            Ok(handled) if handled >= ROUND_SIZE => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "sending messages failed"),
         }
+        interval.tick().await;
     }
 }
 

@@ -21,7 +21,7 @@ use pifa_e2e::fakes::FakeSms;
 use pifa_e2e::load::{ADMIN, Target};
 use serde_json::json;
 
-const ROUNDS: usize = 20;
+const ROUNDS: usize = 500;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
