@@ -34,6 +34,18 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::Inbox,
+        Channel::Sms,
+        Channel::Wechat,
+        Channel::Email,
+    ];
+
+    /// The channel a stored or scripted name (`as_str`) means.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",

@@ -106,6 +106,49 @@ pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<Compiled, St
     })
 }
 
+/// Compiles `source` of `file`, which must define `entry` (`signature` shows it in the
+/// error), and runs its `examples()` when it has one: each example, a map, goes to `check`
+/// with its number (from 1), which runs it and says how it differs from what it expects.
+/// The version to serve, or why not.
+pub fn compile_with_examples(
+    engine: &Engine,
+    file: &str,
+    source: &str,
+    (entry, signature): (&str, &str),
+    mut check: impl FnMut(&Compiled, usize, &rhai::Map) -> Result<(), String>,
+) -> Result<Compiled, String> {
+    let compiled = compile(engine, file, source)?;
+    let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
+    if !has(entry) {
+        return Err(format!("{file}: it must define {signature}"));
+    }
+    if !has("examples") {
+        return Ok(compiled);
+    }
+    let examples: rhai::Dynamic = engine
+        .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
+        .map_err(|e| runtime_error(file, &e))?;
+    let examples = examples
+        .try_cast::<rhai::Array>()
+        .ok_or_else(|| format!("{file}: examples() must return an array"))?;
+    for (index, example) in examples.into_iter().enumerate() {
+        let n = index + 1;
+        let example = example
+            .try_cast::<rhai::Map>()
+            .ok_or_else(|| format!("{file}: example {n} is not a map"))?;
+        check(&compiled, n, &example)?;
+    }
+    Ok(compiled)
+}
+
+/// An example's `expect`, an empty array when it has none.
+pub fn expected(example: &rhai::Map) -> rhai::Dynamic {
+    example
+        .get("expect")
+        .cloned()
+        .unwrap_or_else(|| rhai::Dynamic::from(rhai::Array::new()))
+}
+
 /// A runtime error in words, with its place.
 pub fn runtime_error(file: &str, error: &EvalAltResult) -> String {
     format!("{}: {}", at(file, error.position()), error)
@@ -171,10 +214,6 @@ impl ScriptHost {
 
     pub fn path(&self, rules: Rules) -> PathBuf {
         self.dir.join(rules.file())
-    }
-
-    pub fn pricing_path(&self) -> PathBuf {
-        self.path(Rules::Pricing)
     }
 
     /// The version serving `rules`, if any.

@@ -269,25 +269,19 @@ impl TestApp {
     /// Starts a server on an empty database; `None` when the backend is unavailable
     /// (PostgreSQL without `TEST_DATABASE_URL`).
     pub async fn start(backend: Backend) -> anyhow::Result<Option<TestApp>> {
-        let Some(database) = TestDatabase::create(backend).await? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            TestApp::serve_on(
-                database,
-                backend,
-                Clock::movable(),
-                Default::default(),
-                Arc::new(pifa::channels::Providers::none()),
-                pifa::native::NativeCode::Refused,
-            )
-            .await?,
-        ))
+        TestApp::empty(backend, pifa::native::NativeCode::Refused).await
     }
 
     /// Starts a server on an empty database whose `plugins.toml` may load native adapters,
     /// as `PIFA_ALLOW_NATIVE=1` allows.
     pub async fn start_allowing_native(backend: Backend) -> anyhow::Result<Option<TestApp>> {
+        TestApp::empty(backend, pifa::native::NativeCode::Allowed).await
+    }
+
+    async fn empty(
+        backend: Backend,
+        native_code: pifa::native::NativeCode,
+    ) -> anyhow::Result<Option<TestApp>> {
         let Some(database) = TestDatabase::create(backend).await? else {
             return Ok(None);
         };
@@ -298,7 +292,7 @@ impl TestApp {
                 Clock::movable(),
                 Default::default(),
                 Arc::new(pifa::channels::Providers::none()),
-                pifa::native::NativeCode::Allowed,
+                native_code,
             )
             .await?,
         ))

@@ -128,7 +128,9 @@ pub async fn run_once(
     let read = due.len();
     let mut sends = JoinSet::new();
     for message in due {
-        let Some(channel) = parse_channel(&message.channel) else {
+        // Inbox messages are delivered as they are stored; only these wait for a sender.
+        let Some(channel) = Channel::from_name(&message.channel).filter(|c| *c != Channel::Inbox)
+        else {
             continue;
         };
         let Some(route) = senders.route(channel) else {
@@ -162,15 +164,6 @@ pub async fn run_once(
     }
     while sends.join_next().await.is_some() {}
     Ok(read)
-}
-
-fn parse_channel(channel: &str) -> Option<Channel> {
-    match channel {
-        "sms" => Some(Channel::Sms),
-        "wechat" => Some(Channel::Wechat),
-        "email" => Some(Channel::Email),
-        _ => None,
-    }
 }
 
 /// Sends what is due every 200 ms, and at once again after a full round (a broadcast's

@@ -14,10 +14,10 @@
 //! `staff` and `broadcast` (see `notify::rules::event_map`). `fn examples()` (optional)
 //! returns `#{ event, expect }` cases; a version whose examples fail does not serve.
 
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, Dynamic, Engine};
 use serde::Deserialize;
 
-use super::{Compiled, compile, runtime_error};
+use super::{Compiled, compile_with_examples, expected, runtime_error};
 use crate::notify::Channel;
 
 pub const FILE: &str = "notifications.rhai";
@@ -82,17 +82,12 @@ fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
         let which = n + 1;
         let raw: RawMessage = rhai::serde::from_dynamic(&item)
             .map_err(|e| format!("{file}: message {which}: {e}"))?;
-        let channel = match raw.channel.as_str() {
-            "inbox" => Channel::Inbox,
-            "sms" => Channel::Sms,
-            "wechat" => Channel::Wechat,
-            "email" => Channel::Email,
-            other => {
-                return Err(format!(
-                    "{file}: message {which}: channel {other:?} is not one of inbox, sms, wechat, email"
-                ));
-            }
-        };
+        let channel = Channel::from_name(&raw.channel).ok_or_else(|| {
+            format!(
+                "{file}: message {which}: channel {:?} is not one of inbox, sms, wechat, email",
+                raw.channel
+            )
+        })?;
         if matches!(channel, Channel::Sms | Channel::Wechat) && raw.template.trim().is_empty() {
             return Err(format!(
                 "{file}: message {which}: {} needs the provider's template id",
@@ -126,49 +121,31 @@ fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
 
 /// Compiles `source` and runs its `examples()`: the version to serve, or why not.
 pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
-    let compiled = compile(engine, FILE, source)?;
-    let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
-    if !has("notify") {
-        return Err(format!("{FILE}: it must define fn notify(event)"));
-    }
-    if !has("examples") {
-        return Ok(compiled);
-    }
-    let examples: Dynamic = engine
-        .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
-        .map_err(|e| runtime_error(FILE, &e))?;
-    let examples = examples
-        .try_cast::<Array>()
-        .ok_or_else(|| format!("{FILE}: examples() must return an array"))?;
-    for (n, example) in examples.into_iter().enumerate() {
-        let example = example
-            .try_cast::<Map>()
-            .ok_or_else(|| format!("{FILE}: example {} is not a map", n + 1))?;
-        let event = example
-            .get("event")
-            .cloned()
-            .ok_or_else(|| format!("{FILE}: example {} needs `event`", n + 1))?;
-        let result: Dynamic = engine
-            .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
-            .map_err(|e| runtime_error(FILE, &e))?;
-        let got = parse_messages(FILE, result)?;
-        let expect = parse_messages(
-            FILE,
-            example
-                .get("expect")
+    compile_with_examples(
+        engine,
+        FILE,
+        source,
+        ("notify", "fn notify(event)"),
+        |compiled, n, example| {
+            let event = example
+                .get("event")
                 .cloned()
-                .unwrap_or_else(|| Dynamic::from(Array::new())),
-        )?;
-        if got != expect {
-            return Err(format!(
-                "{FILE}: example {} gives {}, expected {}",
-                n + 1,
-                describe(&got),
-                describe(&expect)
-            ));
-        }
-    }
-    Ok(compiled)
+                .ok_or_else(|| format!("{FILE}: example {n} needs `event`"))?;
+            let result: Dynamic = engine
+                .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
+                .map_err(|e| runtime_error(FILE, &e))?;
+            let got = parse_messages(FILE, result)?;
+            let expect = parse_messages(FILE, expected(example))?;
+            if got != expect {
+                return Err(format!(
+                    "{FILE}: example {n} gives {}, expected {}",
+                    describe(&got),
+                    describe(&expect)
+                ));
+            }
+            Ok(())
+        },
+    )
 }
 
 fn describe(messages: &[Planned]) -> String {
@@ -228,7 +205,7 @@ fn examples() {
             "channel: \"fax\", template: \"SMS_1\", params: #{ order_no: event",
         );
         let engine = super::super::engine();
-        let compiled = compile(&engine, FILE, &bad);
+        let compiled = super::super::compile(&engine, FILE, &bad);
         let Ok(compiled) = compiled else {
             panic!("{:?}", compiled.err());
         };

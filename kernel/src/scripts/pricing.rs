@@ -19,7 +19,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, Map};
 use serde::{Deserialize, Serialize};
 
-use super::{Compiled, ScriptHost, compile, runtime_error};
+use super::{Compiled, ScriptHost, compile_with_examples, expected, runtime_error};
 use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, QuotedLine, StepFailure};
 
 pub const FILE: &str = "pricing.rhai";
@@ -182,52 +182,34 @@ fn parse_adjustments(file: &str, result: Dynamic) -> Result<Vec<(i64, String)>, 
 
 /// Compiles `source` and runs its `examples()`: the version to serve, or why not.
 pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
-    let compiled = compile(engine, FILE, source)?;
-    let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
-    if !has("adjust") {
-        return Err(format!(
-            "{FILE}: it must define fn adjust(line, member, now)"
-        ));
-    }
-    if has("examples") {
-        let examples: Dynamic = engine
-            .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
-            .map_err(|e| runtime_error(FILE, &e))?;
-        let examples = examples
-            .try_cast::<Array>()
-            .ok_or_else(|| format!("{FILE}: examples() must return an array"))?;
-        for (n, example) in examples.into_iter().enumerate() {
-            let example = example
-                .try_cast::<Map>()
-                .ok_or_else(|| format!("{FILE}: example {} is not a map", n + 1))?;
+    let compiled = compile_with_examples(
+        engine,
+        FILE,
+        source,
+        ("adjust", "fn adjust(line, member, now)"),
+        |compiled, n, example| {
             let part = |name: &str| -> Result<Map, String> {
                 example
                     .get(name)
                     .and_then(|v| v.clone().try_cast::<Map>())
-                    .ok_or_else(|| format!("{FILE}: example {} needs `{name}`", n + 1))
+                    .ok_or_else(|| format!("{FILE}: example {n} needs `{name}`"))
             };
             let got = adjust_line(
                 engine,
-                &compiled,
+                compiled,
                 part("line")?,
                 part("member")?,
                 part("now")?,
             )?;
-            let expect = parse_adjustments(
-                FILE,
-                example
-                    .get("expect")
-                    .cloned()
-                    .unwrap_or_else(|| Dynamic::from(Array::new())),
-            )?;
+            let expect = parse_adjustments(FILE, expected(example))?;
             if got != expect {
                 return Err(format!(
-                    "{FILE}: example {} gives {got:?}, expected {expect:?}",
-                    n + 1
+                    "{FILE}: example {n} gives {got:?}, expected {expect:?}"
                 ));
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     sample_carts(engine, &compiled)?;
     Ok(compiled)
 }
