@@ -7,7 +7,8 @@
 //! when the deployment says so (`PIFA_ALLOW_NATIVE=1`, [`NativeCode::Allowed`]), and the one
 //! check made on the library itself is its ABI version, read before anything else.
 //!
-//! The only `unsafe` code of the kernel lives here: each block says why it holds.
+//! Nearly all the kernel's `unsafe` code lives here (the rest is one call in
+//! `store/group_commit.rs`): each block says why it holds.
 #![expect(
     unsafe_code,
     reason = "calling into a shared library through its C ABI is unsafe by nature"

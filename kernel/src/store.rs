@@ -18,7 +18,7 @@ mod cache;
 pub(crate) mod group_commit;
 
 pub(crate) use cache::Caches;
-pub use cache::{Change, StockLevel};
+pub use cache::{Change, ScanRows, StockLevel};
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,19 +322,30 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
+                // Savepoint journals (one per checkout in a group commit) and sorts stay in
+                // memory instead of temporary files.
+                .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
             Store {
                 db: Db::Sqlite {
-                    group_commit: group_commit::GroupCommit::start(writer.clone()),
+                    group_commit: group_commit::GroupCommit::start(writer.clone()).map_err(
+                        |e| {
+                            StoreError::Other(format!(
+                                "the checkout group commit did not start: {e}"
+                            ))
+                        },
+                    )?,
                     pool,
                     writer,
                 },

@@ -341,13 +341,27 @@ pub async fn place(
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
     let request_hash = hex::encode(Sha256::digest(&body));
-    if let Some((stored_hash, response)) =
-        app.store.idempotent_response(actor.user_id, &key).await?
-    {
-        return replay(&stored_hash, response, &request_hash);
+    // The key is looked up inside the checkout transaction (no read of its own on the way
+    // in); a request refused before it gets there may still be a repeat, and a repeat is
+    // answered with its first response, whatever would refuse a new order now.
+    match place_new(&app, &actor, key.clone(), request_hash.clone(), &body).await {
+        Err(refused) => match app.store.idempotent_response(actor.user_id, &key).await? {
+            Some((stored_hash, response)) => replay(&stored_hash, response, &request_hash),
+            None => Err(refused),
+        },
+        placed => placed,
     }
-    let input: CheckoutInput = parse_json(&body)?;
-    let purchase = purchase_for(&app, &actor, input.member_id).await?;
+}
+
+async fn place_new(
+    app: &AppState,
+    actor: &Actor,
+    key: String,
+    request_hash: String,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let input: CheckoutInput = parse_json(body)?;
+    let purchase = purchase_for(app, actor, input.member_id).await?;
     let settings = app.store.settings().await?;
     check_delivery(&settings, input.delivery_method)?;
     if !input.payment_method.is_enabled(&settings.payment_methods) {
@@ -399,7 +413,7 @@ pub async fn place(
         address,
         from_cart,
     } = price_purchase(
-        &app,
+        app,
         &settings,
         &purchase,
         input.lines,
@@ -418,7 +432,7 @@ pub async fn place(
         .store
         .place_order(NewOrder {
             placed_by: actor.user_id,
-            key: key.clone(),
+            key,
             request_hash: request_hash.clone(),
             member: purchase.member.clone(),
             audience: if purchase.on_behalf {
@@ -444,6 +458,12 @@ pub async fn place(
             stored_hash,
             response,
         }) => replay(&stored_hash, response, &request_hash),
+        // A twin committed first; `place` answers with the twin's response.
+        Err(CheckoutError::KeyTaken) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_use",
+            "同一 Idempotency-Key 的请求正在处理 (a request with this key is being placed)",
+        )),
         Err(CheckoutError::OutOfStock {
             line_no,
             sku_id,
@@ -517,6 +537,9 @@ pub enum CheckoutError {
         stored_hash: String,
         response: String,
     },
+    /// A concurrent twin with the same key committed first (its key row refused ours).
+    #[error("a twin with the same idempotency key committed first")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -593,24 +616,9 @@ impl Store {
                 placed
             }
         };
-        match outcome {
-            Ok((placed, levels)) => {
-                self.stock_moved(&levels).await;
-                Ok(placed)
-            }
-            Err(CheckoutError::Replay { .. }) => {
-                // The twin has committed (its insert decided ours): answer with its response.
-                let (stored_hash, response) = self
-                    .idempotent_response(order.placed_by, &order.key)
-                    .await?
-                    .ok_or_else(|| StoreError::Other("idempotency key vanished".to_owned()))?;
-                Err(CheckoutError::Replay {
-                    stored_hash,
-                    response,
-                })
-            }
-            Err(err) => Err(err),
-        }
+        let (placed, levels) = outcome?;
+        self.stock_moved(&levels).await;
+        Ok(placed)
     }
 }
 
@@ -621,6 +629,19 @@ async fn place_in<C: RunBatch + Send>(
     order: &NewOrder,
     pricing_inputs: &str,
 ) -> Result<(Placed, Vec<StockLevel>), CheckoutError> {
+    // 0. A repeated key: the order it placed answers (and this transaction takes nothing).
+    let mut lookup = Batch::default();
+    lookup.push(
+        "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        args![order.placed_by, order.key.as_str()],
+    );
+    let stored: Vec<(String, String)> = conn.fetch_batch(lookup).await?;
+    if let Some((stored_hash, response)) = stored.into_iter().next() {
+        return Err(CheckoutError::Replay {
+            stored_hash,
+            response,
+        });
+    }
     let quote = &order.quote;
     let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
     by_sku.sort_by_key(|l| l.sku_id);
@@ -955,10 +976,7 @@ async fn place_in<C: RunBatch + Send>(
     let stored = conn.execute_batch(batch).await;
     match stored {
         Ok(()) => Ok((Placed { record, response }, levels)),
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CheckoutError::Replay {
-            stored_hash: String::new(),
-            response: String::new(),
-        }),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CheckoutError::KeyTaken),
         Err(err) => Err(err.into()),
     }
 }

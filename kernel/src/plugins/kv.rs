@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Where a namespace lives: the kernel's database, or memory (`pifa plugins run`, fixtures).
 #[derive(Clone)]
@@ -171,7 +171,8 @@ impl KvView {
             KvBackend::Db(store) => store
                 .plugin_kv_scan(&self.plugin, prefix, start_after, limit)
                 .await?
-                .into_iter()
+                .iter()
+                .cloned()
                 .collect(),
             KvBackend::Memory(memory) => memory
                 .lock()
@@ -289,13 +290,26 @@ impl Store {
         })?)
     }
 
+    /// A plugin's values under `prefix`, in key order. Served from the cache while no plugin
+    /// value changed (`Change::PluginValues`): a flash sale's every quote and checkout scan
+    /// its sales, which change only when staff edit them.
     pub async fn plugin_kv_scan(
         &self,
         plugin: &str,
         prefix: &str,
         start_after: Option<&str>,
         limit: u32,
-    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    ) -> StoreResult<crate::store::ScanRows> {
+        let scan = (
+            plugin.to_owned(),
+            prefix.to_owned(),
+            start_after.map(str::to_owned),
+            limit,
+        );
+        if let Some(rows) = self.caches.plugin_scan(&scan) {
+            return Ok(rows);
+        }
+        let generation = self.caches.plugin_generation();
         let rows: Vec<(String, Option<Vec<u8>>)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT key, value FROM plugin_kv
@@ -309,10 +323,14 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect())
+        let rows: crate::store::ScanRows = Arc::new(
+            rows.into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect(),
+        );
+        self.caches
+            .remember_plugin_scan(scan, Arc::clone(&rows), generation);
+        Ok(rows)
     }
 
     /// Commits a hook's writes, with `record` (the event's delivery row, say) in the same
@@ -324,7 +342,7 @@ impl Store {
         writes: &KvWrites,
         record: Option<Batch>,
     ) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
+        let committed = in_tx!(self, |tx| {
             async {
                 if let Some(record) = record {
                     let claimed: Vec<(i64,)> = tx.fetch_batch(record).await?;
@@ -341,6 +359,10 @@ impl Store {
                 Ok(true)
             }
             .await
-        })
+        })?;
+        if committed && !writes.values.is_empty() {
+            self.changed(Change::PluginValues).await;
+        }
+        Ok(committed)
     }
 }

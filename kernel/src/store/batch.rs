@@ -7,10 +7,15 @@
 //!
 //! Each statement numbers its own placeholders `$1…$n`; SQLite binds `$N` by number across the
 //! whole text, so the batch renumbers them when it joins the statements.
+//!
+//! Checkout's group commit runs its batches on the SQLite writer's own handle, on its own
+//! thread (`DirectSqlite`, `store/group_commit.rs`): there a batch is no hand-off at all, and
+//! each statement is prepared once per group.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Database, Encode, FromRow, PgConnection, SqliteConnection, Type};
@@ -196,6 +201,38 @@ where
     query
 }
 
+/// A row a batch returns, readable from every connection a batch runs on: `()` and tuples of
+/// up to four columns.
+pub(crate) trait BatchRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+impl BatchRow for () {
+    fn from_direct(_row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(())
+    }
+}
+
+macro_rules! batch_row_tuple {
+    ($($column:ident $index:tt),+) => {
+        impl<$($column),+> BatchRow for ($($column,)+)
+        where
+            ($($column,)+): for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+            $($column: rusqlite::types::FromSql),+
+        {
+            fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get::<_, $column>($index)?,)+))
+            }
+        }
+    };
+}
+batch_row_tuple!(A 0);
+batch_row_tuple!(A 0, B 1);
+batch_row_tuple!(A 0, B 1, C 2);
+batch_row_tuple!(A 0, B 1, C 2, D 3);
+
 /// A connection a batch can run on (the transaction's, via `&mut *tx`).
 pub(crate) trait RunBatch {
     /// Whether the whole batch is one round trip; callers that would order their statements
@@ -203,9 +240,7 @@ pub(crate) trait RunBatch {
     const ONE_ROUND_TRIP: bool;
 
     /// Runs the batch and returns every row any of its statements returned, in order.
-    async fn fetch_batch<T>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error>
-    where
-        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin;
+    async fn fetch_batch<T: BatchRow>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error>;
 
     /// Runs the batch for its effects.
     async fn execute_batch(&mut self, batch: Batch) -> Result<(), sqlx::Error> {
@@ -216,10 +251,7 @@ pub(crate) trait RunBatch {
 impl RunBatch for SqliteConnection {
     const ONE_ROUND_TRIP: bool = true;
 
-    async fn fetch_batch<T>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error>
-    where
-        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    async fn fetch_batch<T: BatchRow>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -233,10 +265,7 @@ impl RunBatch for SqliteConnection {
 impl RunBatch for PgConnection {
     const ONE_ROUND_TRIP: bool = false;
 
-    async fn fetch_batch<T>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error>
-    where
-        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
+    async fn fetch_batch<T: BatchRow>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error> {
         let mut rows = Vec::new();
         for statement in batch.statements {
             let query = sqlx::query_as::<_, T>(AssertSqlSafe(statement.sql));
@@ -247,6 +276,127 @@ impl RunBatch for PgConnection {
             );
         }
         Ok(rows)
+    }
+}
+
+/// The SQLite writer's handle, driven directly on the thread holding it (see
+/// `store/group_commit.rs`): statements run where they are called, with no worker to hand
+/// them to, and each is prepared once for as long as this value lives.
+pub(crate) struct DirectSqlite(pub(crate) rusqlite::Connection);
+
+impl DirectSqlite {
+    /// A checkout prepares some twenty different statements; a group reuses each.
+    const PREPARED: usize = 64;
+
+    pub(crate) fn new(db: rusqlite::Connection) -> DirectSqlite {
+        db.set_prepared_statement_cache_capacity(Self::PREPARED);
+        DirectSqlite(db)
+    }
+
+    /// Runs a statement without values or rows (`SAVEPOINT job`), prepared once.
+    pub(crate) fn control(&self, sql: &str) -> Result<(), sqlx::Error> {
+        self.0
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.raw_execute())
+            .map(drop)
+            .map_err(direct_error)
+    }
+}
+
+impl RunBatch for DirectSqlite {
+    const ONE_ROUND_TRIP: bool = true;
+
+    async fn fetch_batch<T: BatchRow>(&mut self, batch: Batch) -> Result<Vec<T>, sqlx::Error> {
+        let mut rows = Vec::new();
+        for statement in &batch.statements {
+            run_direct(&self.0, statement, &mut rows).map_err(direct_error)?;
+        }
+        Ok(rows)
+    }
+}
+
+fn run_direct<T: BatchRow>(
+    db: &rusqlite::Connection,
+    statement: &Statement,
+    rows: &mut Vec<T>,
+) -> rusqlite::Result<()> {
+    let mut prepared = db.prepare_cached(&statement.sql)?;
+    for index in 1..=prepared.parameter_count() {
+        // `$N` is the statement's N-th value; SQLite numbers parameters in order of first
+        // appearance, so each is bound by its name.
+        let name = prepared.parameter_name(index).unwrap_or_default();
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| statement.args.get(n.checked_sub(1)?))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
+        match arg {
+            Arg::Int(value) => prepared.raw_bind_parameter(index, value)?,
+            Arg::Text(value) => prepared.raw_bind_parameter(index, value)?,
+            Arg::Bool(value) => prepared.raw_bind_parameter(index, value)?,
+            Arg::Bytes(value) => prepared.raw_bind_parameter(index, value)?,
+        }
+    }
+    let mut returned = prepared.raw_query();
+    while let Some(row) = returned.next()? {
+        rows.push(T::from_direct(row)?);
+    }
+    Ok(())
+}
+
+/// SQLite's refusal as sqlx reports it, so callers tell a unique violation (an idempotency
+/// twin) the same way whichever connection ran the statement.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct DirectError {
+    message: String,
+    extended_code: i32,
+}
+
+impl DatabaseError for DirectError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(self.extended_code.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        use rusqlite::ffi;
+        match self.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+pub(crate) fn direct_error(err: rusqlite::Error) -> sqlx::Error {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            sqlx::Error::Database(Box::new(DirectError {
+                message: message.unwrap_or_else(|| failure.to_string()),
+                extended_code: failure.extended_code,
+            }))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 

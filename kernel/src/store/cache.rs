@@ -1,5 +1,7 @@
-//! Copies of what nearly every request reads: the session behind a token and products with
-//! their SKUs, prices and pictures (the settings keep their own one-second copy). They are
+//! Copies of what nearly every request reads: the session behind a token, products with
+//! their SKUs, prices and pictures, and the plugins' stored values as their hooks scan them
+//! (a flash sale's sales, read by every quote and checkout; the settings keep their own
+//! one-second copy). They are
 //! kept correct, not merely fresh enough: every write that changes one of them reports a
 //! `Change` after it commits, which clears this instance's copy at once and, on PostgreSQL,
 //! tells every other instance sharing the database (`NOTIFY pifa_cache`, one listener per
@@ -37,6 +39,9 @@ pub enum Change {
     Catalogue,
     /// The shop settings.
     Settings,
+    /// A plugin's stored values (not its counters, which move with orders and are never
+    /// kept).
+    PluginValues,
     /// Anything (a restore).
     Everything,
 }
@@ -52,6 +57,7 @@ impl Change {
             ),
             Change::Catalogue => "catalogue".to_owned(),
             Change::Settings => "settings".to_owned(),
+            Change::PluginValues => "plugin_values".to_owned(),
             Change::Everything => "everything".to_owned(),
         }
     }
@@ -63,6 +69,7 @@ impl Change {
             "accounts" => Change::Accounts,
             "catalogue" => Change::Catalogue,
             "settings" => Change::Settings,
+            "plugin_values" => Change::PluginValues,
             _ if text.starts_with("stock:") => text
                 .strip_prefix("stock:")
                 .and_then(|ids| ids.split(',').map(|id| id.parse().ok()).collect())
@@ -85,6 +92,12 @@ pub struct StockLevel {
     pub seq: i64,
 }
 
+/// A plugin's scan: plugin, prefix, the key it starts after, the most rows.
+pub(crate) type PluginScan = (String, String, Option<String>, u32);
+
+/// What a plugin's scan found: keys and values in key order.
+pub type ScanRows = Arc<Vec<(String, Vec<u8>)>>;
+
 pub(crate) struct Caches {
     pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
     /// By token hash.
@@ -92,8 +105,12 @@ pub(crate) struct Caches {
     products: moka::sync::Cache<i64, Arc<Product>>,
     /// SKU id → product id; a SKU never moves, so only a restore clears it.
     sku_products: moka::sync::Cache<i64, i64>,
+    plugin_scans: moka::sync::Cache<PluginScan, ScanRows>,
     /// Moves on every change; see the module comment.
     generation: AtomicU64,
+    /// Moves on every change of plugin values: stock moves with every order and would keep a
+    /// scan from ever being kept under `generation`.
+    plugin_generation: AtomicU64,
     /// Held while products are stored, patched or dropped.
     product_writes: std::sync::Mutex<()>,
 }
@@ -105,7 +122,9 @@ impl Default for Caches {
             sessions: moka::sync::Cache::new(100_000),
             products: moka::sync::Cache::new(50_000),
             sku_products: moka::sync::Cache::new(500_000),
+            plugin_scans: moka::sync::Cache::new(10_000),
             generation: AtomicU64::new(0),
+            plugin_generation: AtomicU64::new(0),
             product_writes: std::sync::Mutex::new(()),
         }
     }
@@ -129,12 +148,41 @@ impl Caches {
             }
             Change::Catalogue => self.products.invalidate_all(),
             Change::Settings => self.clear_settings(),
+            Change::PluginValues => self.clear_plugin_scans(),
             Change::Everything => {
+                self.clear_plugin_scans();
                 self.sessions.invalidate_all();
                 self.products.invalidate_all();
                 self.sku_products.invalidate_all();
                 self.clear_settings();
             }
+        }
+    }
+
+    fn clear_plugin_scans(&self) {
+        self.plugin_generation.fetch_add(1, Ordering::SeqCst);
+        self.plugin_scans.invalidate_all();
+    }
+
+    pub(crate) fn plugin_generation(&self) -> u64 {
+        self.plugin_generation.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn plugin_scan(&self, scan: &PluginScan) -> Option<ScanRows> {
+        self.plugin_scans.get(scan)
+    }
+
+    /// Keeps what `scan` read from the database after `generation` was taken, unless plugin
+    /// values changed since.
+    pub(crate) fn remember_plugin_scan(
+        &self,
+        scan: PluginScan,
+        rows: ScanRows,
+        generation: u64,
+    ) {
+        self.plugin_scans.insert(scan.clone(), rows);
+        if self.plugin_generation() != generation {
+            self.plugin_scans.invalidate(&scan);
         }
     }
 
@@ -382,6 +430,7 @@ mod tests {
             Change::Stock(vec![1, 22, 333]),
             Change::Catalogue,
             Change::Settings,
+            Change::PluginValues,
             Change::Everything,
         ] {
             assert_eq!(Change::decode(&change.encode()), change);

@@ -123,7 +123,16 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    for clients in [8_usize, 32, 128] {
+    // CLIENTS=32 (or 8,32) runs only those phases.
+    let phases: Vec<usize> = std::env::var("CLIENTS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![8, 32, 128]);
+    for clients in phases {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
