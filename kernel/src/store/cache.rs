@@ -174,12 +174,7 @@ impl Caches {
 
     /// Keeps what `scan` read from the database after `generation` was taken, unless plugin
     /// values changed since.
-    pub(crate) fn remember_plugin_scan(
-        &self,
-        scan: PluginScan,
-        rows: ScanRows,
-        generation: u64,
-    ) {
+    pub(crate) fn remember_plugin_scan(&self, scan: PluginScan, rows: ScanRows, generation: u64) {
         self.plugin_scans.insert(scan.clone(), rows);
         if self.plugin_generation() != generation {
             self.plugin_scans.invalidate(&scan);
