@@ -115,6 +115,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             member_id: member.id,
             level_id: member.level_id,
             region_id: member.region_id,
+            attributes: None,
         };
         let request = QuoteRequest {
             lines,

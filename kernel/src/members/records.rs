@@ -38,6 +38,18 @@ const MEMBER_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.mem
     FROM users u LEFT JOIN members m ON m.user_id = u.id
     WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
 
+/// `MEMBER_SELECT` with the level's and region's names and the member's tags, a row per tag
+/// (`level_name`, `region_name`, `tag_name`).
+pub(crate) const MEMBER_WITH_NAMES_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
+    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen,
+    l.name AS level_name, rg.name AS region_name, t.name AS tag_name
+    FROM users u LEFT JOIN members m ON m.user_id = u.id
+    LEFT JOIN member_levels l ON l.id = m.level_id
+    LEFT JOIN regions rg ON rg.id = m.region_id
+    LEFT JOIN member_tags mt ON mt.member_id = u.id
+    LEFT JOIN tags t ON t.id = mt.tag_id
+    WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
+
 /// Which members a caller may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberScope {

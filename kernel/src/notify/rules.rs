@@ -18,7 +18,7 @@ use crate::orders::queries::OrderRecord;
 use crate::plugins::events::StoredEvent;
 use crate::scripts::ScriptHost;
 use crate::scripts::notifications::{self, Planned};
-use crate::store::batch::{Batch, RunBatch};
+use crate::store::batch::{Arg, Batch, RunBatch, placeholders_from};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Events read per round.
@@ -29,6 +29,7 @@ const ROUND_SIZE: usize = ROUND as usize;
 /// many events were read.
 pub async fn run_once(store: &Store, scripts: &ScriptHost, now_ms: i64) -> StoreResult<usize> {
     let events = store.unannounced_events(ROUND).await?;
+    let mut announcements = Vec::with_capacity(events.len());
     for event in &events {
         let messages = match scripts.notifications.load_full() {
             // No rules: the event is read and nothing is said (a rules file added later does
@@ -43,8 +44,9 @@ pub async fn run_once(store: &Store, scripts: &ScriptHost, now_ms: i64) -> Store
                 }
             },
         };
-        store.announce(event.id, &messages, now_ms).await?;
+        announcements.push((event.id, messages));
     }
+    store.announce(&announcements, now_ms).await?;
     Ok(events.len())
 }
 
@@ -334,37 +336,43 @@ impl Store {
         Ok(())
     }
 
-    /// Marks `event_id` read by the rules and stores its messages, together; `false` (and
-    /// nothing stored) when another reader got there first.
+    /// Marks each event read by the rules and stores its messages, all in one transaction (a
+    /// round of events, one commit); an event another reader got to first is skipped with its
+    /// messages. Returns the events this call announced.
     pub async fn announce(
         &self,
-        event_id: i64,
-        messages: &[OutgoingMessage],
+        announcements: &[(i64, Vec<OutgoingMessage>)],
         now_ms: i64,
-    ) -> StoreResult<bool> {
-        let announced = in_tx!(self, |tx| {
+    ) -> StoreResult<Vec<i64>> {
+        if announcements.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_tx!(self, |tx| {
             async {
-                let first = sqlx::query(
-                    "UPDATE events SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
-                )
-                .bind(now_ms)
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if first && !messages.is_empty() {
-                    let mut batch = Batch::default();
-                    for message in messages {
-                        push_message(&mut batch, message, now_ms);
+                let mut mark = Batch::default();
+                mark.push(
+                    format!(
+                        "UPDATE events SET delivered_at = $1 WHERE id IN ({}) AND delivered_at IS NULL RETURNING id",
+                        placeholders_from(2, announcements.len())
+                    ),
+                    std::iter::once(Arg::from(now_ms))
+                        .chain(announcements.iter().map(|(id, _)| Arg::from(*id)))
+                        .collect(),
+                );
+                let marked: Vec<(i64,)> = tx.fetch_batch(mark).await?;
+                let mut batch = Batch::default();
+                for (event_id, messages) in announcements {
+                    if marked.iter().any(|(id,)| id == event_id) {
+                        for message in messages {
+                            push_message(&mut batch, message, now_ms);
+                        }
                     }
-                    tx.execute_batch(batch).await?;
                 }
-                Ok::<_, StoreError>(first)
+                tx.execute_batch(batch).await?;
+                Ok::<_, StoreError>(marked.into_iter().map(|(id,)| id).collect())
             }
             .await
-        })?;
-        Ok(announced)
+        })
     }
 }
 

@@ -83,6 +83,7 @@ pub async fn purchase_for(
     actor: &Actor,
     member_id: Option<i64>,
 ) -> ApiResult<Purchase> {
+    let mut attributes = None;
     let member = match member_id.filter(|id| *id != actor.user_id) {
         None => {
             actor.require(Permission::OwnMemberAccount)?;
@@ -96,10 +97,13 @@ pub async fn purchase_for(
                     "审核通过后可下单 (ordering opens once your account is approved)",
                 ));
             }
-            app.store
-                .member(actor.user_id)
+            let (member, his) = app
+                .store
+                .member_with_attributes(actor.user_id)
                 .await?
-                .ok_or_else(ApiError::forbidden)?
+                .ok_or_else(ApiError::forbidden)?;
+            attributes = Some(std::sync::Arc::new(his));
+            member
         }
         Some(id) => {
             actor.require(Permission::OrderOnBehalf)?;
@@ -120,6 +124,7 @@ pub async fn purchase_for(
             member_id: member.id,
             level_id: member.level_id,
             region_id: member.region_id,
+            attributes,
         },
         member,
         on_behalf,

@@ -106,6 +106,9 @@ pub struct Buyer {
     pub member_id: i64,
     pub level_id: Option<i64>,
     pub region_id: Option<i64>,
+    /// What the pricing script sees of him, when it was read with the member (checkout and
+    /// quote by the member himself); otherwise the script step reads it.
+    pub attributes: Option<std::sync::Arc<crate::scripts::pricing::MemberAttributes>>,
 }
 
 /// The ship-to area (province and city of the address), for the shipping fee.

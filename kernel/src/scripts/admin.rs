@@ -339,6 +339,7 @@ pub async fn preview(
         member_id: member.id,
         level_id: member.level_id,
         region_id: member.region_id,
+        attributes: None,
     };
     let settings = app.store.settings().await?;
     let request = QuoteRequest {

@@ -20,6 +20,7 @@ use rhai::{Array, Dynamic, Engine, Map};
 use serde::{Deserialize, Serialize};
 
 use super::{Compiled, ScriptHost, compile_with_examples, expected, runtime_error};
+use crate::members::records::MemberRecord;
 use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, QuotedLine, StepFailure};
 
 pub const FILE: &str = "pricing.rhai";
@@ -313,6 +314,9 @@ impl QuoteStep for ScriptStep {
 
 impl ScriptStep {
     fn member(&self, buyer: &Buyer) -> Result<MemberAttributes, String> {
+        if let Some(attributes) = &buyer.attributes {
+            return Ok(MemberAttributes::clone(attributes));
+        }
         let (Some(store), Ok(handle)) = (&self.host.store, tokio::runtime::Handle::try_current())
         else {
             return Ok(MemberAttributes {
@@ -378,6 +382,44 @@ impl crate::store::Store {
             tags: rows.into_iter().filter_map(|(_, _, tag)| tag).collect(),
         })
     }
+
+    /// A member and what the pricing script sees of him, in one statement (a row per tag):
+    /// what a member's own quote and checkout read before pricing.
+    pub async fn member_with_attributes(
+        &self,
+        member_id: i64,
+    ) -> crate::store::StoreResult<Option<(MemberRecord, MemberAttributes)>> {
+        let sql = format!(
+            "{MEMBER_SELECT} AND u.id = $1 ORDER BY tag_name",
+            MEMBER_SELECT = crate::members::records::MEMBER_WITH_NAMES_SELECT
+        );
+        let rows: Vec<MemberWithNames> = crate::store::on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(member_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let attributes = MemberAttributes {
+            id: member_id,
+            level: first.level_name.clone().unwrap_or_default(),
+            region: first.region_name.clone().unwrap_or_default(),
+            tags: rows.iter().filter_map(|row| row.tag_name.clone()).collect(),
+        };
+        Ok(rows.into_iter().next().map(|row| (row.record, attributes)))
+    }
+}
+
+/// A member row with his level's and region's names and one of his tags.
+#[derive(sqlx::FromRow)]
+struct MemberWithNames {
+    #[sqlx(flatten)]
+    record: MemberRecord,
+    level_name: Option<String>,
+    region_name: Option<String>,
+    tag_name: Option<String>,
 }
 
 #[cfg(test)]
