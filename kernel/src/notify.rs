@@ -24,6 +24,26 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, on_pool};
 
+/// Runs `round` every 200 ms, and at once again after a full round (`full` or more read: more
+/// are waiting, so a broadcast's thousands go back to back, not one round per tick). A failed
+/// round is logged as `failed` says and tried again on the next tick.
+pub(crate) async fn in_rounds<F, R>(failed: &str, full: usize, mut round: F)
+where
+    F: FnMut() -> R,
+    R: std::future::Future<Output = StoreResult<usize>>,
+{
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(200));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        match round().await {
+            Ok(read) if read >= full => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "{failed}"),
+        }
+        interval.tick().await;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {

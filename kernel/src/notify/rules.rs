@@ -382,15 +382,8 @@ pub async fn rules_loop(
     scripts: std::sync::Arc<ScriptHost>,
     clock: crate::clock::Clock,
 ) {
-    let mut interval = tokio::time::interval(std::time::Duration::from_millis(200));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        match run_once(&store, &scripts, clock.now_ms()).await {
-            // A full round: more are waiting, read on at once.
-            Ok(read) if read >= ROUND_SIZE => continue,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "notification rules failed"),
-        }
-        interval.tick().await;
-    }
+    super::in_rounds("notification rules failed", ROUND_SIZE, || {
+        run_once(&store, &scripts, clock.now_ms())
+    })
+    .await;
 }

@@ -6,7 +6,6 @@
 //! again with the same id, which is its SMS `OutId`, so the provider can tell the resend.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::FromRow;
 use tokio::task::JoinSet;
@@ -169,16 +168,10 @@ pub async fn run_once(
 /// Sends what is due every 200 ms, and at once again after a full round (a broadcast's
 /// thousands go out back to back, not 32 per tick).
 pub async fn send_loop(store: Store, senders: Senders, clock: crate::clock::Clock) {
-    let mut interval = tokio::time::interval(Duration::from_millis(200));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        match run_once(&store, &senders, &clock).await {
-            Ok(handled) if handled >= ROUND_SIZE => continue,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "sending messages failed"),
-        }
-        interval.tick().await;
-    }
+    super::in_rounds("sending messages failed", ROUND_SIZE, || {
+        run_once(&store, &senders, &clock)
+    })
+    .await;
 }
 
 impl Store {
