@@ -33,22 +33,35 @@ impl MemberRecord {
     }
 }
 
-const MEMBER_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
-    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen
-    FROM users u LEFT JOIN members m ON m.user_id = u.id
-    WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
+/// A member row: `users` with `members`, for users with the member role; `$columns` and
+/// `$joins` add to it.
+macro_rules! member_select {
+    ($columns:literal, $joins:literal) => {
+        concat!(
+            "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
+    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen",
+            $columns,
+            "
+    FROM users u LEFT JOIN members m ON m.user_id = u.id",
+            $joins,
+            "
+    WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')"
+        )
+    };
+}
+
+const MEMBER_SELECT: &str = member_select!("", "");
 
 /// `MEMBER_SELECT` with the level's and region's names and the member's tags, a row per tag
 /// (`level_name`, `region_name`, `tag_name`).
-pub(crate) const MEMBER_WITH_NAMES_SELECT: &str = "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
-    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen,
-    l.name AS level_name, rg.name AS region_name, t.name AS tag_name
-    FROM users u LEFT JOIN members m ON m.user_id = u.id
+pub(crate) const MEMBER_WITH_NAMES_SELECT: &str = member_select!(
+    ", l.name AS level_name, rg.name AS region_name, t.name AS tag_name",
+    "
     LEFT JOIN member_levels l ON l.id = m.level_id
     LEFT JOIN regions rg ON rg.id = m.region_id
     LEFT JOIN member_tags mt ON mt.member_id = u.id
-    LEFT JOIN tags t ON t.id = mt.tag_id
-    WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'member')";
+    LEFT JOIN tags t ON t.id = mt.tag_id"
+);
 
 /// Which members a caller may see.
 #[derive(Debug, Clone, PartialEq, Eq)]

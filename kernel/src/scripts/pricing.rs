@@ -20,7 +20,7 @@ use rhai::{Array, Dynamic, Engine, Map};
 use serde::{Deserialize, Serialize};
 
 use super::{Compiled, ScriptHost, compile_with_examples, expected, runtime_error};
-use crate::members::records::MemberRecord;
+use crate::members::records::{MEMBER_WITH_NAMES_SELECT, MemberRecord};
 use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, QuotedLine, StepFailure};
 
 pub const FILE: &str = "pricing.rhai";
@@ -350,37 +350,20 @@ impl ScriptStep {
 }
 
 impl crate::store::Store {
-    /// A member's level and region names and tags, for the pricing script: one statement (a
-    /// row per tag, or one row without), as the quote step and checkout each read it.
+    /// A member's level and region names and tags, for the pricing script (every caller's
+    /// member has the member role; anyone else is a member with no level, region or tags).
     pub async fn member_attributes(
         &self,
         member_id: i64,
     ) -> crate::store::StoreResult<MemberAttributes> {
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-            crate::store::on_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT l.name, r.name, t.name FROM users u
-                     LEFT JOIN members m ON m.user_id = u.id
-                     LEFT JOIN member_levels l ON l.id = m.level_id
-                     LEFT JOIN regions r ON r.id = m.region_id
-                     LEFT JOIN member_tags mt ON mt.member_id = u.id
-                     LEFT JOIN tags t ON t.id = mt.tag_id
-                     WHERE u.id = $1 ORDER BY t.name",
-                )
-                .bind(member_id)
-                .fetch_all(pool)
-                .await
-            })?;
-        let (level, region) = rows
-            .first()
-            .map(|(level, region, _)| (level.clone(), region.clone()))
-            .unwrap_or_default();
-        Ok(MemberAttributes {
-            id: member_id,
-            level: level.unwrap_or_default(),
-            region: region.unwrap_or_default(),
-            tags: rows.into_iter().filter_map(|(_, _, tag)| tag).collect(),
-        })
+        Ok(self
+            .member_with_attributes(member_id)
+            .await?
+            .map(|(_, attributes)| attributes)
+            .unwrap_or(MemberAttributes {
+                id: member_id,
+                ..MemberAttributes::default()
+            }))
     }
 
     /// A member and what the pricing script sees of him, in one statement (a row per tag):
@@ -389,10 +372,7 @@ impl crate::store::Store {
         &self,
         member_id: i64,
     ) -> crate::store::StoreResult<Option<(MemberRecord, MemberAttributes)>> {
-        let sql = format!(
-            "{MEMBER_SELECT} AND u.id = $1 ORDER BY tag_name",
-            MEMBER_SELECT = crate::members::records::MEMBER_WITH_NAMES_SELECT
-        );
+        let sql = format!("{MEMBER_WITH_NAMES_SELECT} AND u.id = $1 ORDER BY tag_name");
         let rows: Vec<MemberWithNames> = crate::store::on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(member_id)
