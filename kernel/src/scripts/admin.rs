@@ -106,6 +106,17 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The source of saved version `id` of `rules`.
+    async fn script_source(&self, rules: Rules, id: i64) -> StoreResult<Option<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT source FROM script_versions WHERE file = $1 AND id = $2")
+                .bind(rules.file())
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
 }
 
 /// Checks `source`, writes it atomically over the file, records the version and reloads.
@@ -177,18 +188,16 @@ async fn roll_back(
     id: i64,
 ) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
-    let version = app
+    let source = app
         .store
-        .script_versions(rules, 10_000)
+        .script_source(rules, id)
         .await?
-        .into_iter()
-        .find(|v| v.id == id)
         .ok_or_else(ApiError::not_found)?;
     save(
         app,
         actor,
         rules,
-        &version.source,
+        &source,
         &format!("回滚到版本 #{id} (rollback)"),
     )
     .await
