@@ -130,6 +130,7 @@ impl std::fmt::Debug for Password {
 /// A required short text (a name): trimmed, 1 to `max` characters.
 /// Optional free text (a remark, a description): trimmed, at most `max` characters.
 pub fn parse_text(raw: &str, field: &str, max: usize) -> Result<String, ApiError> {
+    crate::text::refuse_control_chars(raw, field)?;
     let value = raw.trim();
     if value.chars().count() > max {
         return Err(ApiError::invalid_field(
@@ -142,6 +143,7 @@ pub fn parse_text(raw: &str, field: &str, max: usize) -> Result<String, ApiError
 }
 
 pub fn parse_name(raw: &str, field: &str, max: usize) -> Result<String, ApiError> {
+    crate::text::refuse_control_chars(raw, field)?;
     let name = raw.trim();
     let length = name.chars().count();
     if length == 0 || length > max {

@@ -675,9 +675,10 @@ mod tests {
 pub mod http {
     //! The admin API for backups: make one, list them, download one, restore one.
 
+    use crate::http::extract::Path;
     use axum::Json;
     use axum::body::Body;
-    use axum::extract::{Path, State};
+    use axum::extract::State;
     use axum::http::{StatusCode, header};
     use axum::response::Response;
     use serde::Serialize;

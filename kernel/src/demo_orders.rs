@@ -38,6 +38,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             region_id: None,
             level_id: None,
             tag_id: None,
+            pending_change: None,
             scope: MemberScope::All,
             limit: 100,
             offset: 0,

@@ -156,14 +156,74 @@ impl From<StoreError> for ApiError {
                     "{field}: 数据刚被他人修改，请刷新后重试 (changed meanwhile; reload and retry)"
                 ),
             ),
+            StoreError::Conflict(column) => {
+                let field = column.rsplit('.').next().unwrap_or(&column).to_owned();
+                ApiError::conflict(
+                    "already_exists",
+                    &field,
+                    format!("{field}: 已存在相同的记录 (already taken)"),
+                )
+            }
+            StoreError::Db(err) => ApiError::from(err),
             other => ApiError::internal(other),
         }
     }
 }
 
+/// A constraint the database enforced is a refusal of the request that broke it, never a 500.
+/// Handlers check the references they take and name the field themselves; this is the net
+/// under them (PostgreSQL names the constraint, so the field can be read from it; SQLite does
+/// not).
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> ApiError {
-        ApiError::internal(err)
+        use sqlx::error::ErrorKind;
+        let sqlx::Error::Database(db) = &err else {
+            return ApiError::internal(err);
+        };
+        let field = db.constraint().map(|constraint| {
+            let constraint = constraint
+                .strip_suffix("_fkey")
+                .or_else(|| constraint.strip_suffix("_key"))
+                .or_else(|| constraint.strip_suffix("_check"))
+                .unwrap_or(constraint);
+            db.table()
+                .and_then(|table| constraint.strip_prefix(table))
+                .map(|rest| rest.trim_start_matches('_'))
+                .unwrap_or(constraint)
+                .to_owned()
+        });
+        let refused = match db.kind() {
+            ErrorKind::ForeignKeyViolation => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_reference",
+                format!(
+                    "{}: 引用的记录不存在或仍被使用 (refers to a record that does not exist, or is still referred to)",
+                    field.as_deref().unwrap_or("body")
+                ),
+            ),
+            ErrorKind::UniqueViolation => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                format!(
+                    "{}: 已存在相同的记录 (already taken)",
+                    field.as_deref().unwrap_or("body")
+                ),
+            ),
+            ErrorKind::NotNullViolation | ErrorKind::CheckViolation => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                format!(
+                    "{}: 取值不被接受 (value not accepted)",
+                    field.as_deref().unwrap_or("body")
+                ),
+            ),
+            _ => return ApiError::internal(err),
+        };
+        tracing::warn!(error = %err, "a database constraint refused a request");
+        match field {
+            Some(field) => refused.with_field(&field),
+            None => refused,
+        }
     }
 }
 

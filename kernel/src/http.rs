@@ -108,6 +108,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::review::get))
         .routes(routes!(members::review::approve))
         .routes(routes!(members::review::reject))
+        .routes(routes!(members::review::approve_change))
+        .routes(routes!(members::review::reject_change))
         .routes(routes!(members::relations::my_invite))
         .routes(routes!(members::relations::my_invite_qr))
         .routes(routes!(members::relations::bind))
@@ -311,6 +313,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::map_response(finish_response))
                 .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
                 .layer(CompressionLayer::new())
@@ -318,6 +321,88 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::overriding(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
         )
         .with_state(state)
+}
+
+/// What every answer carries, whichever layer made it:
+/// - an error in the one shape. The framework's own refusals (405 with an empty body, the
+///   timeout's 504, a 413 from a body limit) arrive here as plain text or nothing; they are
+///   rewritten with a stable code, keeping their status and headers (`Allow`, `Retry-After`).
+/// - `Cache-Control: no-store` unless the handler chose a policy (public product images do):
+///   answers carry personal data and prices for one caller, and a shared cache must not keep
+///   them.
+/// - a Content-Security-Policy on HTML (the printable notes; the theme's pages later): only
+///   this origin's scripts, images and styles, no framing, no plugins, no base rewriting.
+/// - `Referrer-Policy: same-origin`: order and member ids in our URLs stay on our site.
+async fn finish_response<B>(response: axum::http::Response<B>) -> axum::response::Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    use axum::http::header;
+    let response = response.map(axum::body::Body::new);
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = if (status.is_client_error() || status.is_server_error())
+        && !content_type.starts_with("application/json")
+    {
+        let (code, message) = framework_error(status);
+        let (mut parts, _) = response.into_parts();
+        let mut rewritten = ApiError::new(status, code, message).into_response();
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(value) = parts.headers.remove(&name) {
+                rewritten.headers_mut().insert(name, value);
+            }
+        }
+        rewritten
+    } else {
+        response
+    };
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if content_type.starts_with("text/html") {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The policy of every HTML page: nothing from elsewhere. Inline `<style>` is allowed for the
+/// printable notes' own styles; inline scripts are not.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The stable code and message of a refusal the framework made before a handler ran.
+fn framework_error(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "此接口不支持该请求方法 (method not allowed; see the Allow header)",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "请求过大 (request body too large)"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "请求体格式不受支持 (unsupported Content-Type)",
+        ),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (
+            "timeout",
+            "处理超时，请稍后重试 (the request took too long)",
+        ),
+        StatusCode::NOT_FOUND => ("route_not_found", "接口不存在 (no such route)"),
+        status if status.is_server_error() => ("internal", "服务器内部错误 (internal error)"),
+        _ => ("bad_request", "请求无法处理 (bad request)"),
+    }
 }
 
 #[derive(Serialize, ToSchema)]

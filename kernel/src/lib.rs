@@ -23,5 +23,6 @@ pub mod regions;
 pub mod scripts;
 pub mod settings;
 pub mod store;
+pub mod text;
 pub mod uploads;
 pub mod watch;

@@ -1,7 +1,8 @@
 //! Regions (业务范围, E1): 海口, 三亚, 琼海 … Staff serve regions; later, orders belong to one.
 
+use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;

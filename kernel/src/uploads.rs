@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::http::extract::Path as UrlPath;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use sqlx::FromRow;

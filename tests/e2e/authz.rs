@@ -221,6 +221,9 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/staff/{id}/handover", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/members/{id}/approve", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/members/{id}/reject", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    // Reviewers get past the role and scope checks to find no change waiting (409).
+    ("POST /api/v1/admin/members/{id}/profile-change/approve", Record::WaitingMember, "*=403 anon=401 admin=409 cs=409"),
+    ("POST /api/v1/admin/members/{id}/profile-change/reject", Record::WaitingMember, "*=403 anon=401 admin=409 cs=409"),
     ("GET /api/v1/cart", Record::Cart, "*=403 anon=401 member=200"),
     ("POST /api/v1/cart/items", Record::Cart, "*=403 anon=401 member=200"),
     ("PUT /api/v1/cart/items/{sku_id}", Record::Cart, "*=403 anon=401 member=200"),
@@ -1051,6 +1054,9 @@ impl World {
             "PUT /api/v1/cart/items/{sku_id}" => Some(json!({ "qty": 20 })),
             "POST /api/v1/orders/quote" => Some(json!({ "delivery_method": "pickup" })),
             "POST /api/v1/admin/orders/{id}/reject" => Some(json!({ "reason": "缺货" })),
+            "POST /api/v1/admin/members/{id}/profile-change/reject" => {
+                Some(json!({ "reason": "执照照片不清晰" }))
+            }
             "POST /api/v1/admin/orders/{id}/dispatch" => {
                 Some(json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF9" }))
             }

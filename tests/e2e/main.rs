@@ -12,6 +12,7 @@ mod channels;
 mod conformance;
 mod crash;
 mod delivery;
+mod edge;
 mod fulfilment;
 mod library;
 mod members;

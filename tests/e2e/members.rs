@@ -223,17 +223,31 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
     let (_, products) = app.get("/api/v1/products", Some(&member)).await?;
     assert_eq!(products[0]["prices_visible"], true);
 
-    // A new licence replaces the old file instead of piling up.
-    let (status, _) = app
+    // A new licence after approval waits for staff (issue 15): the approved one stays in force
+    // until the change is approved, and then the old file goes instead of piling up.
+    let (status, profile) = app
         .put_profile(&member, profile_form(haikou, &[("licence", JPEG_HEAD)]))
         .await?;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(app.upload_files().len(), 2);
-    let (_, profile) = app.get("/api/v1/me/profile", Some(&member)).await?;
+    assert_eq!(status, StatusCode::OK, "{profile}");
     assert_eq!(
         profile["member_state"], "approved",
         "editing the profile keeps the approval"
     );
+    assert_eq!(profile["licence_url"], licence_url.as_str());
+    assert!(
+        profile["pending_change"]["licence_url"].is_string(),
+        "{profile}"
+    );
+    assert_eq!(app.upload_files().len(), 3);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/profile-change/approve"),
+            Some(&service),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.upload_files().len(), 2);
     assert_eq!(
         app.get(&licence_url, Some(&member)).await?.0,
         StatusCode::NOT_FOUND,
@@ -245,6 +259,139 @@ on_both_backends!(
     member_review_sqlite,
     member_review_postgres,
     profile_review_and_approval
+);
+
+/// Issue 15, item 1: what staff decided at approval stays staff's. An approved member cannot
+/// move himself to another region (it sets his prices and who serves him), and a new shop
+/// name or licence waits for review while the approved ones stay in force.
+async fn an_approved_member_keeps_what_staff_decided(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
+    let regions = app.store.list_regions().await?;
+    let region = |name: &str| regions.iter().find(|r| r.name == name).map_or(0, |r| r.id);
+    let (haikou, qionghai) = (region("海口"), region("琼海"));
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let (_, before) = app.get("/api/v1/me/profile", Some(&member)).await?;
+    assert_eq!(
+        (
+            before["member_state"].as_str(),
+            before["region_id"].as_i64()
+        ),
+        (Some("approved"), Some(haikou))
+    );
+    let rows_before = app.row_counts().await?;
+
+    let photos: [(&str, &[u8]); 2] = [("shop_photo", TINY_PNG), ("licence", TINY_PNG)];
+    let (status, body) = app
+        .put_profile(&member, profile_form(qionghai, &photos))
+        .await?;
+    assert_eq!(
+        (
+            status.as_u16(),
+            error_code(&body),
+            body["error"]["field"].as_str()
+        ),
+        (403, "set_by_staff", Some("region_id")),
+        "{body}"
+    );
+    assert_eq!(app.row_counts().await?, rows_before, "nothing was written");
+    assert!(app.upload_files().is_empty());
+    let (_, after) = app.get("/api/v1/me/profile", Some(&member)).await?;
+    assert_eq!(after["region_id"].as_i64(), Some(haikou));
+
+    // His own region (or none at all) passes; the new shop name and photos wait for review.
+    let form = profile_form(haikou, &photos).text("shop_name", "别家五金批发部");
+    let (status, profile) = app.put_profile(&member, form).await?;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["member_state"], "approved");
+    assert_eq!(profile["shop_name"], before["shop_name"], "{profile}");
+    assert_eq!(profile["pending_change"]["shop_name"], "别家五金批发部");
+    assert_eq!(
+        profile["wechat_id"], "qian_wujin",
+        "contact details change at once"
+    );
+    let (_, waiting) = app
+        .get("/api/v1/admin/members?pending_change=true", Some(&service))
+        .await?;
+    let id = waiting[0]["id"].as_i64().unwrap_or_default();
+    assert_eq!(waiting[0]["phone"], MEMBER, "{waiting}");
+    assert_eq!(waiting[0]["pending_change"]["shop_name"], "别家五金批发部");
+    let pending_licence = waiting[0]["pending_change"]["licence_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        app.get(&pending_licence, Some(&member)).await?.0,
+        StatusCode::OK
+    );
+
+    // Staff turn it down: nothing of it stays, and he reads why.
+    let (status, decided) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/profile-change/reject"),
+            Some(&service),
+            &json!({ "reason": "店名与执照不一致" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert!(decided["pending_change"].is_null());
+    assert_eq!(decided["shop_name"], before["shop_name"]);
+    assert_eq!(
+        app.get(&pending_licence, Some(&member)).await?.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, profile) = app.get("/api/v1/me/profile", Some(&member)).await?;
+    assert_eq!(profile["change_reject_reason"], "店名与执照不一致");
+    app.inbox_with(&member, "店名与执照不一致").await?;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/profile-change/approve"),
+            Some(&service),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "no_pending_change")
+    );
+
+    // Without a region the form keeps his; an approved change takes effect.
+    let form = reqwest::multipart::Form::new()
+        .text("shop_name", "赵氏五金")
+        .text("contact_name", "赵老板")
+        .text("contact_phone", MEMBER)
+        .text("province", "海南省")
+        .text("city", "海口市")
+        .text("district", "龙华区")
+        .text("address", "金盘路 18 号")
+        .text("wechat_id", "zhao_wujin");
+    let (status, profile) = app.put_profile(&member, form).await?;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["region_id"].as_i64(), Some(haikou));
+    let (status, decided) = app
+        .post(
+            &format!("/api/v1/admin/members/{id}/profile-change/approve"),
+            Some(&service),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(
+        (
+            decided["shop_name"].as_str(),
+            decided["company_name"].as_str()
+        ),
+        (Some("赵氏五金"), Some("赵氏五金"))
+    );
+    app.inbox_with(&member, "资料变更已通过审核").await?;
+    app.stop().await
+}
+on_both_backends!(
+    approved_member_keeps_staff_decisions_sqlite,
+    approved_member_keeps_staff_decisions_postgres,
+    an_approved_member_keeps_what_staff_decided
 );
 
 async fn rejection_names_the_reason_and_allows_a_new_try(backend: Backend) -> anyhow::Result<()> {

@@ -1,8 +1,9 @@
 //! The login log and the operation log (A5): who signed in or changed what, when, from where.
 //! Phones appear masked in both; neither holds a password, code or token.
 
+use crate::http::extract::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};

@@ -2,8 +2,9 @@
 //! photos, once per product of an order; staff approve or reject; product pages show only
 //! approved reviews, with the reviewer's name shortened and their photos readable.
 
+use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -190,17 +191,17 @@ pub async fn create(
         match name.as_str() {
             "product_id" => {
                 product_id = Some(number(
-                    field.text().await.map_err(unreadable_form)?,
+                    crate::http::json::form_text(field).await?,
                     "product_id",
                 )?)
             }
             "rating" => {
                 rating = Some(number(
-                    field.text().await.map_err(unreadable_form)?,
+                    crate::http::json::form_text(field).await?,
                     "rating",
                 )?)
             }
-            "body" => body = field.text().await.map_err(unreadable_form)?,
+            "body" => body = crate::http::json::form_text(field).await?,
             "photo" => {
                 stage_photo(
                     &app.config.data_dir,

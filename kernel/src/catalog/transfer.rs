@@ -281,6 +281,25 @@ pub fn parse_import(
         }]);
     };
     let header: Vec<String> = header.iter().map(Cell::text).collect();
+    for (index, row) in rows.iter().enumerate().take(MAX_ROWS + 1) {
+        for (column, cell) in row.iter().enumerate() {
+            if let Some(c) = crate::text::control_char(&cell.text()) {
+                let name = header.get(column).map_or("", String::as_str);
+                err(
+                    &mut errors,
+                    index + 1,
+                    name,
+                    (
+                        "invalid_text",
+                        format!(
+                            "{name}: 含有不可见的控制字符 (control character U+{:04X})",
+                            u32::from(c)
+                        ),
+                    ),
+                );
+            }
+        }
+    }
     let mut level_columns = Vec::new();
     for (index, name) in header.iter().enumerate() {
         if let Some(level) = name.strip_prefix(LEVEL_PREFIX) {

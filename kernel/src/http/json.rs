@@ -36,17 +36,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Deserializes `bytes`, reporting the path of the first field that does not fit.
+/// Deserializes `bytes`, reporting the path of the first field that does not fit. A body
+/// that is not JSON at all is 400 `malformed_json` (with the line and column), a field of the
+/// wrong shape 422 `invalid_input` naming it, and text with a control character 422
+/// `invalid_text` naming it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let field = if path == "." {
-            missing_field(&inner.to_string())
-        } else {
-            Some(path)
-        };
+        if !inner.is_data() {
+            return malformed(&inner);
+        }
+        let field = known_path(&path).or_else(|| missing_field(&inner.to_string()));
         let mut error = ApiError::invalid_field(
             "invalid_input",
             field.as_deref().unwrap_or("body"),
@@ -56,7 +58,36 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             error.field = None;
         }
         error
-    })
+    })?;
+    deserializer.end().map_err(|err| malformed(&err))?;
+    if crate::text::json_may_hold_control_chars(bytes)
+        && let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some((path, c)) = crate::text::control_char_in_json(&document)
+    {
+        let field = if path.is_empty() { "body" } else { &path };
+        return Err(crate::text::control_char_error(c, field));
+    }
+    Ok(value)
+}
+
+fn malformed(err: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(
+        "malformed_json",
+        format!(
+            "请求体不是有效的 JSON (malformed JSON at line {} column {})",
+            err.line(),
+            err.column()
+        ),
+    )
+}
+
+/// The path serde reached, without the segments it could not name (`?`); `None` at the root.
+fn known_path(path: &str) -> Option<String> {
+    let known: Vec<&str> = path
+        .split('.')
+        .filter(|segment| !segment.is_empty() && *segment != "?")
+        .collect();
+    (!known.is_empty()).then(|| known.join("."))
 }
 
 /// serde reports a missing field at the parent's path; pull the name out of its message.
@@ -68,4 +99,13 @@ fn missing_field(message: &str) -> Option<String> {
 /// A multipart form that cannot be read (truncated, over the size limit, badly encoded).
 pub fn unreadable_form(err: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::bad_request("invalid_form", format!("表单无法读取 (form: {err})"))
+}
+
+/// A multipart form's text field, read whole and refused (`invalid_text`, naming the field)
+/// when it carries a control character, as JSON and query text are.
+pub async fn form_text(field: axum::extract::multipart::Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or("form").to_owned();
+    let text = field.text().await.map_err(unreadable_form)?;
+    crate::text::refuse_control_chars(&text, &name)?;
+    Ok(text)
 }

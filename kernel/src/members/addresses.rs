@@ -1,7 +1,8 @@
 //! The member's address book (B7): structured 省/市/区 + detail, contact and phone; one default.
 
+use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;

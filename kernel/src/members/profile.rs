@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::addresses::AddressFields;
-use super::records::{ImageRef, ProfileWrite};
+use super::records::{ImageRef, ProfileSaved, ProfileWrite};
 use crate::accounts::MemberState;
 use crate::accounts::audit::Operation;
 use crate::accounts::parse_name;
@@ -55,6 +55,33 @@ pub struct MyProfile {
     pub shop_photo_url: Option<String>,
     pub licence_url: Option<String>,
     pub reject_reason: Option<String>,
+    /// A change of shop name or photos waiting for staff (approved members only).
+    pub pending_change: Option<PendingChange>,
+    /// Why staff turned down the last change, until the next one.
+    pub change_reject_reason: Option<String>,
+}
+
+/// An approved member's change of shop name or photos, waiting for staff. The approved values
+/// stay in force until then.
+#[derive(Serialize, ToSchema)]
+pub struct PendingChange {
+    pub shop_name: Option<String>,
+    /// Set when the change brings a new shop-front photo.
+    pub shop_photo_url: Option<String>,
+    /// Set when the change brings a new licence photo.
+    pub licence_url: Option<String>,
+    pub submitted_at: String,
+}
+
+impl PendingChange {
+    pub fn of(record: &super::records::MemberRecord) -> Option<PendingChange> {
+        record.change_submitted_at.map(|at| PendingChange {
+            shop_name: record.pending_shop_name.clone(),
+            shop_photo_url: record.pending_shop_photo.as_deref().map(upload_url),
+            licence_url: record.pending_licence_photo.as_deref().map(upload_url),
+            submitted_at: crate::clock::rfc3339(at),
+        })
+    }
 }
 
 pub fn upload_url(key: &str) -> String {
@@ -78,14 +105,17 @@ async fn read_form(
         if matches!(name.as_str(), "shop_photo" | "licence") {
             files.insert(name, field.bytes().await.map_err(broken)?.to_vec());
         } else {
-            texts.insert(name, field.text().await.map_err(broken)?);
+            texts.insert(name, crate::http::json::form_text(field).await?);
         }
     }
     Ok((texts, files))
 }
 
 /// Complete (or update) my profile (members). Moves an authorised or rejected member to
-/// *profile complete*, waiting for review.
+/// *profile complete*, waiting for review. An approved member keeps his standing: his region
+/// is staff's to change (403 `set_by_staff`; leave `region_id` out or send his own), contact
+/// name, WeChat ID and address change at once, and a new shop name or photo waits for staff
+/// as `pending_change` while the approved ones stay in force.
 #[utoipa::path(put, path = "/me/profile", tag = "members", request_body(content = ProfileForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MyProfile), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn complete(
@@ -97,13 +127,24 @@ pub async fn complete(
     actor.require(Permission::OwnMemberAccount)?;
     let (texts, files) = read_form(form).await?;
     let text = |name: &str| texts.get(name).map(String::as_str).unwrap_or("");
-    let region_id: i64 = text("region_id").trim().parse().map_err(|_| {
-        ApiError::invalid_field(
-            "invalid_input",
-            "region_id",
-            "region_id: 请选择区域 (choose a region)",
-        )
-    })?;
+    let existing = app.store.member(actor.user_id).await?;
+    let approved = existing
+        .as_ref()
+        .is_some_and(|m| m.state() == Some(MemberState::Approved));
+    // An approved member's region is the one staff set; he may leave it out.
+    let region_id: i64 = match text("region_id").trim() {
+        "" if approved => existing.as_ref().and_then(|m| m.region_id).unwrap_or(0),
+        given => given.parse().map_err(|_| {
+            ApiError::invalid_field(
+                "invalid_input",
+                "region_id",
+                "region_id: 请选择区域 (choose a region)",
+            )
+        })?,
+    };
+    if approved && existing.as_ref().and_then(|m| m.region_id) != Some(region_id) {
+        return Err(region_set_by_staff());
+    }
     if app
         .store
         .unknown_regions([region_id])
@@ -137,7 +178,6 @@ pub async fn complete(
             e
         }
     })?;
-    let existing = app.store.member(actor.user_id).await?;
     let had_photos = existing
         .as_ref()
         .is_some_and(|m| m.shop_photo.is_some() && m.licence_photo.is_some());
@@ -148,7 +188,7 @@ pub async fn complete(
     ] {
         match files.get(field) {
             Some(bytes) => staged.push(stage_image(&app.config.data_dir, kind, bytes, field)?),
-            None if !had_photos => {
+            None if !had_photos && !approved => {
                 return Err(ApiError::invalid_field(
                     "invalid_image",
                     field,
@@ -177,7 +217,10 @@ pub async fn complete(
     };
     let now = app.clock.now_ms();
     // On error the staged files are dropped, which deletes them.
-    let replaced = app.store.save_profile(actor.user_id, &write, now).await?;
+    let replaced = match app.store.save_profile(actor.user_id, &write, now).await? {
+        ProfileSaved::Saved { replaced, .. } => replaced,
+        ProfileSaved::RegionSetByStaff => return Err(region_set_by_staff()),
+    };
     for file in staged {
         file.keep();
     }
@@ -200,6 +243,16 @@ pub async fn complete(
     my_profile(&app, actor.user_id).await.map(Json)
 }
 
+/// An approved member's region decides his prices and who serves him: staff set it.
+fn region_set_by_staff() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "set_by_staff",
+        "region_id: 区域由客户经理设定，如需变更请联系您的客户经理 (the region of an approved member is set by staff)",
+    )
+    .with_field("region_id")
+}
+
 async fn my_profile(app: &AppState, user_id: i64) -> ApiResult<MyProfile> {
     let record = app
         .store
@@ -207,6 +260,8 @@ async fn my_profile(app: &AppState, user_id: i64) -> ApiResult<MyProfile> {
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(MyProfile {
+        pending_change: PendingChange::of(&record),
+        change_reject_reason: record.change_reject_reason.clone(),
         member_state: record.state(),
         shop_name: record.shop_name,
         wechat_id: record.wechat_id,

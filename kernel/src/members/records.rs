@@ -25,6 +25,11 @@ pub struct MemberRecord {
     pub promoter_id: Option<i64>,
     pub credit_terms: Option<String>,
     pub credit_limit_fen: Option<i64>,
+    pub pending_shop_name: Option<String>,
+    pub pending_shop_photo: Option<String>,
+    pub pending_licence_photo: Option<String>,
+    pub change_submitted_at: Option<i64>,
+    pub change_reject_reason: Option<String>,
 }
 
 impl MemberRecord {
@@ -39,7 +44,8 @@ macro_rules! member_select {
     ($columns:literal, $joins:literal) => {
         concat!(
             "SELECT u.id, u.phone, u.name, u.company_name, u.member_state, u.created_at, m.level_id, m.region_id, m.manager_id,
-    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen",
+    m.shop_name, m.wechat_id, m.shop_photo, m.licence_photo, m.reject_reason, m.promoter_id, m.credit_terms, m.credit_limit_fen,
+    m.pending_shop_name, m.pending_shop_photo, m.pending_licence_photo, m.change_submitted_at, m.change_reject_reason",
             $columns,
             "
     FROM users u LEFT JOIN members m ON m.user_id = u.id",
@@ -101,6 +107,8 @@ pub struct MemberFilter {
     pub region_id: Option<i64>,
     pub level_id: Option<i64>,
     pub tag_id: Option<i64>,
+    /// Only members with (`true`) or without (`false`) an identity change waiting for review.
+    pub pending_change: Option<bool>,
     pub scope: MemberScope,
     pub limit: i64,
     pub offset: i64,
@@ -115,7 +123,28 @@ pub struct ImageRef {
     pub size_bytes: i64,
 }
 
-/// What completing the profile writes.
+/// What `save_profile` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSaved {
+    /// Written; `replaced` are image keys nothing refers to any more (delete the files),
+    /// `pending` whether an identity change now waits for review.
+    Saved {
+        replaced: Vec<String>,
+        pending: bool,
+    },
+    /// An approved member asked for another region: staff decide it. Nothing was written.
+    RegionSetByStaff,
+}
+
+/// Staff's decision on a pending identity change.
+#[derive(Debug, Clone, Copy)]
+pub enum ChangeDecision<'a> {
+    Approve,
+    Reject(&'a str),
+}
+
+/// What completing the profile writes. For an approved member, `region_id` must be the one
+/// staff set, and the shop name and photos become a pending change (see `save_profile`).
 #[derive(Debug, Clone)]
 pub struct ProfileWrite {
     pub shop_name: String,
@@ -152,6 +181,15 @@ impl Store {
             if let Some(level) = filter.level_id {
                 query.push(" AND m.level_id = ").push_bind(level);
             }
+            match filter.pending_change {
+                Some(true) => {
+                    query.push(" AND m.change_submitted_at IS NOT NULL");
+                }
+                Some(false) => {
+                    query.push(" AND m.change_submitted_at IS NULL");
+                }
+                None => {}
+            }
             if let Some(tag) = filter.tag_id {
                 query.push(" AND EXISTS (SELECT 1 FROM member_tags t WHERE t.member_id = u.id AND t.tag_id = ").push_bind(tag).push(")");
             }
@@ -181,22 +219,45 @@ impl Store {
         })?)
     }
 
-    /// Writes a completed profile in one transaction: the member's fields, the new images'
-    /// rows, the default address, and the state (`profile_complete`, unless already approved).
-    /// Returns the keys of images the new ones replaced.
+    /// Writes a completed profile in one transaction: the new images' rows, the contact
+    /// fields and the default address, and then
+    /// - for a member not yet approved: the shop name, region and photos, and the state
+    ///   `profile_complete` (waiting for review);
+    /// - for an approved member: the region must be the one staff set
+    ///   (`ProfileSaved::RegionSetByStaff`, nothing written), and a different shop name or new
+    ///   photos become the pending change staff review; the approved ones stay in force.
+    ///
+    /// The state is read inside the transaction, so an approval racing the form cannot let an
+    /// unreviewed identity through. Returns the keys of images nothing refers to any more.
     pub async fn save_profile(
         &self,
         user_id: i64,
         profile: &ProfileWrite,
         now_ms: i64,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<ProfileSaved> {
+        type Current = (
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let outcome = in_tx!(self, |tx| {
-            let old: Option<(Option<String>, Option<String>)> =
-                sqlx::query_as("SELECT shop_photo, licence_photo FROM members WHERE user_id = $1")
-                    .bind(user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (old_shop, old_licence) = old.unwrap_or((None, None));
+            let current: Option<Current> = sqlx::query_as(
+                "SELECT u.member_state, m.region_id, m.shop_name, m.shop_photo, m.licence_photo, m.pending_shop_photo, m.pending_licence_photo
+                 FROM users u LEFT JOIN members m ON m.user_id = u.id WHERE u.id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (state, region_id, shop_name, old_shop, old_licence, pending_shop, pending_licence) =
+                current.unwrap_or_default();
+            let approved = state.as_deref() == Some(MemberState::Approved.as_str());
+            if approved && region_id != Some(profile.region_id) {
+                return Ok(ProfileSaved::RegionSetByStaff);
+            }
             for image in [&profile.shop_photo, &profile.licence]
                 .into_iter()
                 .flatten()
@@ -211,37 +272,80 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let shop_photo = profile
-                .shop_photo
-                .as_ref()
-                .map(|i| i.key.clone())
-                .or(old_shop.clone());
-            let licence = profile
-                .licence
-                .as_ref()
-                .map(|i| i.key.clone())
-                .or(old_licence.clone());
-            sqlx::query(
-                "INSERT INTO members (user_id, region_id, shop_name, wechat_id, shop_photo, licence_photo, profile_completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (user_id) DO UPDATE SET region_id = excluded.region_id, shop_name = excluded.shop_name, wechat_id = excluded.wechat_id,
-                 shop_photo = excluded.shop_photo, licence_photo = excluded.licence_photo, profile_completed_at = excluded.profile_completed_at",
-            )
-            .bind(user_id)
-            .bind(profile.region_id)
-            .bind(&profile.shop_name)
-            .bind(&profile.wechat_id)
-            .bind(&shop_photo)
-            .bind(&licence)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE users SET name = $2, company_name = $3, updated_at = $4, member_state = CASE WHEN member_state = 'approved' THEN member_state ELSE 'profile_complete' END WHERE id = $1")
+            let new_key = |image: &Option<ImageRef>| image.as_ref().map(|i| i.key.clone());
+            // The pictures a new one replaces: the approved ones before approval, the previous
+            // pending ones after.
+            let mut replaced = Vec::new();
+            let mut pending = false;
+            if approved {
+                let identity_changed = shop_name.as_deref() != Some(profile.shop_name.as_str())
+                    || profile.shop_photo.is_some()
+                    || profile.licence.is_some();
+                if identity_changed {
+                    pending = true;
+                    if profile.shop_photo.is_some() {
+                        replaced.extend(pending_shop);
+                    }
+                    if profile.licence.is_some() {
+                        replaced.extend(pending_licence);
+                    }
+                    sqlx::query(
+                        "UPDATE members SET pending_shop_name = $2,
+                            pending_shop_photo = COALESCE($3, pending_shop_photo),
+                            pending_licence_photo = COALESCE($4, pending_licence_photo),
+                            change_submitted_at = $5, change_reject_reason = NULL
+                         WHERE user_id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(&profile.shop_name)
+                    .bind(new_key(&profile.shop_photo))
+                    .bind(new_key(&profile.licence))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE members SET wechat_id = $2 WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(&profile.wechat_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(&profile.contact_name)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                if profile.shop_photo.is_some() {
+                    replaced.extend(old_shop.clone());
+                }
+                if profile.licence.is_some() {
+                    replaced.extend(old_licence.clone());
+                }
+                sqlx::query(
+                    "INSERT INTO members (user_id, region_id, shop_name, wechat_id, shop_photo, licence_photo, profile_completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (user_id) DO UPDATE SET region_id = excluded.region_id, shop_name = excluded.shop_name, wechat_id = excluded.wechat_id,
+                     shop_photo = excluded.shop_photo, licence_photo = excluded.licence_photo, profile_completed_at = excluded.profile_completed_at",
+                )
                 .bind(user_id)
-                .bind(&profile.contact_name)
+                .bind(profile.region_id)
                 .bind(&profile.shop_name)
+                .bind(&profile.wechat_id)
+                .bind(new_key(&profile.shop_photo).or(old_shop))
+                .bind(new_key(&profile.licence).or(old_licence))
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
+                // The guard repeats the decision above: a member approved meanwhile keeps the
+                // state staff gave him.
+                sqlx::query("UPDATE users SET name = $2, company_name = $3, updated_at = $4, member_state = 'profile_complete' WHERE id = $1 AND (member_state IS NULL OR member_state <> 'approved')")
+                    .bind(user_id)
+                    .bind(&profile.contact_name)
+                    .bind(&profile.shop_name)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let a = &profile.address;
             let updated = sqlx::query("UPDATE addresses SET province = $2, city = $3, district = $4, detail = $5, contact_name = $6, phone = $7, updated_at = $8 WHERE user_id = $1 AND is_default = TRUE")
                 .bind(user_id).bind(&a.province).bind(&a.city).bind(&a.district).bind(&a.detail).bind(&a.contact_name).bind(&a.phone).bind(now_ms)
@@ -251,24 +355,100 @@ impl Store {
                     .bind(user_id).bind(&a.province).bind(&a.city).bind(&a.district).bind(&a.detail).bind(&a.contact_name).bind(&a.phone).bind(now_ms)
                     .execute(&mut *tx).await?;
             }
-            let mut replaced = Vec::new();
-            if profile.shop_photo.is_some()
-                && let Some(old) = old_shop
-            {
-                replaced.push(old);
-            }
-            if profile.licence.is_some()
-                && let Some(old) = old_licence
-            {
-                replaced.push(old);
-            }
             for key in &replaced {
                 sqlx::query("DELETE FROM uploads WHERE key = $1")
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
             }
-            Ok::<_, StoreError>(replaced)
+            Ok::<_, StoreError>(ProfileSaved::Saved { replaced, pending })
+        })?;
+        self.changed(Change::Accounts).await;
+        Ok(outcome)
+    }
+
+    /// Applies (`approve`) or drops an approved member's pending identity change. `None` when
+    /// there is none. Returns the keys of images nothing refers to any more: the approved ones
+    /// a change replaced, or the change's own when it is rejected.
+    pub async fn decide_profile_change(
+        &self,
+        id: i64,
+        decision: ChangeDecision<'_>,
+        by: i64,
+        now_ms: i64,
+    ) -> StoreResult<Option<Vec<String>>> {
+        type Pending = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let outcome = in_tx!(self, |tx| {
+            let row: Option<Pending> = sqlx::query_as(
+                "SELECT pending_shop_name, pending_shop_photo, pending_licence_photo, shop_photo, licence_photo
+                 FROM members WHERE user_id = $1 AND change_submitted_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((name, new_shop, new_licence, old_shop, old_licence)) = row else {
+                return Ok(None);
+            };
+            let unused: Vec<String> = match decision {
+                ChangeDecision::Approve => {
+                    sqlx::query(
+                        "UPDATE members SET shop_name = COALESCE(pending_shop_name, shop_name),
+                            shop_photo = COALESCE(pending_shop_photo, shop_photo),
+                            licence_photo = COALESCE(pending_licence_photo, licence_photo),
+                            reviewed_by = $2, reviewed_at = $3
+                         WHERE user_id = $1",
+                    )
+                    .bind(id)
+                    .bind(by)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(name) = &name {
+                        sqlx::query(
+                            "UPDATE users SET company_name = $2, updated_at = $3 WHERE id = $1",
+                        )
+                        .bind(id)
+                        .bind(name)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    [
+                        (new_shop.is_some(), old_shop),
+                        (new_licence.is_some(), old_licence),
+                    ]
+                    .into_iter()
+                    .filter_map(|(replaced, old)| if replaced { old } else { None })
+                    .collect()
+                }
+                ChangeDecision::Reject(_) => new_shop.into_iter().chain(new_licence).collect(),
+            };
+            let reason = match decision {
+                ChangeDecision::Approve => None,
+                ChangeDecision::Reject(reason) => Some(reason),
+            };
+            sqlx::query(
+                "UPDATE members SET pending_shop_name = NULL, pending_shop_photo = NULL, pending_licence_photo = NULL,
+                    change_submitted_at = NULL, change_reject_reason = $2
+                 WHERE user_id = $1",
+            )
+            .bind(id)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+            for key in &unused {
+                sqlx::query("DELETE FROM uploads WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok::<_, StoreError>(Some(unused))
         })?;
         self.changed(Change::Accounts).await;
         Ok(outcome)

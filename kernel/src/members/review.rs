@@ -2,13 +2,14 @@
 //! service approve (level, region and manager in one step) or reject with a reason. The member
 //! is told in his inbox; on approval, the `member.approved` event's rules tell him (K1: SMS).
 
+use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::profile::upload_url;
-use super::records::{MemberFilter, MemberRecord, MemberScope};
+use super::profile::{PendingChange, upload_url};
+use super::records::{ChangeDecision, MemberFilter, MemberRecord, MemberScope};
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
@@ -39,12 +40,15 @@ pub struct MemberView {
     pub credit_terms: String,
     /// Most a monthly-settlement member may owe, in fen.
     pub credit_limit_fen: i64,
+    /// An approved member's change of shop name or photos, waiting for review.
+    pub pending_change: Option<PendingChange>,
     pub created_at: String,
 }
 
 impl MemberView {
     pub fn of(r: MemberRecord) -> MemberView {
         MemberView {
+            pending_change: PendingChange::of(&r),
             member_state: r.state(),
             id: r.id,
             phone: r.phone,
@@ -105,6 +109,8 @@ pub struct MemberQuery {
     pub region_id: Option<i64>,
     pub level_id: Option<i64>,
     pub tag_id: Option<i64>,
+    /// Only members whose change of shop name or photos waits for review (`true`), or none.
+    pub pending_change: Option<bool>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -123,6 +129,7 @@ pub async fn list(
         region_id: q.region_id,
         level_id: q.level_id,
         tag_id: q.tag_id,
+        pending_change: q.pending_change,
         scope: scope_of(&actor),
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
@@ -313,4 +320,100 @@ pub async fn reject(
         )
         .await?;
     get(State(app), actor, Path(id)).await
+}
+
+fn no_pending_change() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "no_pending_change",
+        "该会员没有待审核的资料变更 (no change waiting for review)",
+    )
+}
+
+/// Approve an approved member's change of shop name or photos (admin, customer service): the
+/// change replaces the approved values, and he is told in his inbox.
+#[utoipa::path(post, path = "/admin/members/{id}/profile-change/approve", tag = "members", params(("id" = i64, Path)),
+    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn approve_change(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<MemberView>> {
+    decide_change(&app, &actor, &client, id, ChangeDecision::Approve).await?;
+    get(State(app), actor, Path(id)).await
+}
+
+/// Turn down an approved member's change of shop name or photos with a reason he reads
+/// (admin, customer service); the approved values stay.
+#[utoipa::path(post, path = "/admin/members/{id}/profile-change/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
+    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn reject_change(
+    State(app): State<AppState>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<Rejection>,
+) -> ApiResult<Json<MemberView>> {
+    let reason = crate::accounts::parse_name(&input.reason, "reason", 200)?;
+    decide_change(&app, &actor, &client, id, ChangeDecision::Reject(&reason)).await?;
+    get(State(app), actor, Path(id)).await
+}
+
+async fn decide_change(
+    app: &AppState,
+    actor: &Actor,
+    client: &ClientInfo,
+    id: i64,
+    decision: ChangeDecision<'_>,
+) -> ApiResult<()> {
+    actor.require(Permission::ReviewMembers)?;
+    let member = scoped_member(app, actor, id).await?;
+    let now = app.clock.now_ms();
+    let unused = app
+        .store
+        .decide_profile_change(id, decision, actor.user_id, now)
+        .await?
+        .ok_or_else(no_pending_change)?;
+    for key in unused {
+        let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(key));
+    }
+    let (template, body, action, detail) = match decision {
+        ChangeDecision::Approve => (
+            "member.change_approved",
+            "您提交的资料变更已通过审核。".to_owned(),
+            "member.change_approve",
+            serde_json::json!({}),
+        ),
+        ChangeDecision::Reject(reason) => (
+            "member.change_rejected",
+            format!("您提交的资料变更未通过审核：{reason}。原资料保持不变。"),
+            "member.change_reject",
+            serde_json::json!({ "reason": reason }),
+        ),
+    };
+    let message = OutgoingMessage {
+        channel: Channel::Inbox,
+        recipient: member.phone.clone(),
+        user_id: Some(id),
+        template: template.to_owned(),
+        params: detail.clone(),
+        body,
+        event_id: None,
+    };
+    app.store.enqueue_message(&message, now).await?;
+    app.store
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action,
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail,
+            },
+            client,
+            now,
+        )
+        .await?;
+    Ok(())
 }

@@ -5,8 +5,9 @@
 //! what was paid. Each step is guarded by the status it expects and written with an outbox
 //! event. While a request is open the order carries the 售后中 mark (E9: a mark, not a state).
 
+use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -412,7 +413,7 @@ pub async fn request(
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "kind" => {
-                let text = field.text().await.map_err(unreadable_form)?;
+                let text = crate::http::json::form_text(field).await?;
                 kind = Some(AfterSaleKind::parse(text.trim()).ok_or_else(|| {
                     ApiError::invalid_field(
                         "invalid_input",
@@ -421,9 +422,9 @@ pub async fn request(
                     )
                 })?);
             }
-            "reason" => reason = field.text().await.map_err(unreadable_form)?,
+            "reason" => reason = crate::http::json::form_text(field).await?,
             "lines" => {
-                let text = field.text().await.map_err(unreadable_form)?;
+                let text = crate::http::json::form_text(field).await?;
                 lines = serde_json::from_str(&text).map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_input",
@@ -433,7 +434,7 @@ pub async fn request(
                 })?;
             }
             "amount_fen" => {
-                let text = field.text().await.map_err(unreadable_form)?;
+                let text = crate::http::json::form_text(field).await?;
                 let value: i64 = text.trim().parse().map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_money",

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use crate::http::extract::Path;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -458,6 +459,9 @@ pub async fn quick_order(
             "file",
             format!("file: 最多{MAX_LINES}行 (at most {MAX_LINES} rows)"),
         ));
+    }
+    for (row, code, _) in &rows {
+        crate::text::refuse_control_chars(code, &format!("file[{row}]"))?;
     }
     let codes: Vec<String> = rows.iter().map(|(_, code, _)| code.clone()).collect();
     let found = app.store.skus_by_codes(&codes).await?;

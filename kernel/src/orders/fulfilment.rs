@@ -4,8 +4,9 @@
 //! recorded with its history entry and outbox event in one transaction. An order received and
 //! fully paid completes in the same transaction as whichever of the two came last.
 
+use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -795,12 +796,7 @@ pub async fn delivered(
                 )
                 .await?;
             }
-            "remark" => {
-                remark = field
-                    .text()
-                    .await
-                    .map_err(crate::http::json::unreadable_form)?
-            }
+            "remark" => remark = crate::http::json::form_text(field).await?,
             other => {
                 return Err(ApiError::invalid_field(
                     "invalid_input",

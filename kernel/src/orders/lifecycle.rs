@@ -6,8 +6,9 @@
 //! loses cleanly), recorded in the order's history and written to the outbox in the same
 //! transaction. Closing gives the reserved stock back.
 
+use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -1039,10 +1040,7 @@ async fn payment_form(
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "amount_fen" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(crate::http::json::unreadable_form)?;
+                let text = crate::http::json::form_text(field).await?;
                 let value: i64 = text.trim().parse().map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_money",
@@ -1052,14 +1050,7 @@ async fn payment_form(
                 })?;
                 amount = Some(parse_fen(value, "amount_fen")?);
             }
-            "remark" => {
-                remark = field
-                    .text()
-                    .await
-                    .map_err(crate::http::json::unreadable_form)?
-                    .trim()
-                    .to_owned()
-            }
+            "remark" => remark = crate::http::json::form_text(field).await?.trim().to_owned(),
             "proof" => {
                 let bytes = field
                     .bytes()

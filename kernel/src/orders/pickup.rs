@@ -4,8 +4,9 @@
 //! received. Wrong guesses count against the verifier (`PICKUP_GUESSES`), so a code cannot be
 //! found by trying.
 
+use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,19 @@ async fn checked_point(app: &AppState, input: &PickupPointInput) -> ApiResult<()
     crate::accounts::parse_name(&input.address, "address", 200)?;
     crate::accounts::parse_text(&input.map_url, "map_url", 500)?;
     crate::accounts::parse_text(&input.phone, "phone", 30)?;
+    if let Some(region_id) = input.region_id
+        && app
+            .store
+            .unknown_regions([region_id])
+            .await?
+            .contains(&region_id)
+    {
+        return Err(ApiError::invalid_field(
+            "unknown_region",
+            "region_id",
+            "region_id: 区域不存在 (no such region)",
+        ));
+    }
     for (i, id) in input.verifier_ids.iter().enumerate() {
         let is_verifier = app
             .store

@@ -838,7 +838,7 @@ impl OrderQuery {
 pub async fn list(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
-    axum::extract::Query(query): axum::extract::Query<OrderQuery>,
+    crate::http::extract::Query(query): crate::http::extract::Query<OrderQuery>,
 ) -> crate::error::ApiResult<axum::Json<Vec<OrderView>>> {
     let scope = OrderScope::of(&actor)?;
     let audience = scope.audience();
@@ -854,7 +854,7 @@ pub async fn list(
 pub async fn get(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    crate::http::extract::Path(id): crate::http::extract::Path<i64>,
 ) -> crate::error::ApiResult<axum::Json<OrderView>> {
     let (order, scope) = super::lifecycle::scoped_order(&app, &actor, id).await?;
     Ok(axum::Json(order.view(scope.audience())))
@@ -867,7 +867,7 @@ pub async fn get(
 pub async fn export(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
-    axum::extract::Query(query): axum::extract::Query<OrderQuery>,
+    crate::http::extract::Query(query): crate::http::extract::Query<OrderQuery>,
 ) -> crate::error::ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let scope = OrderScope::of(&actor)?;

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::http::extract::{Path, Query};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pifa_sdk::{Caller, Hook, HttpRequest, HttpResponse, Route};
@@ -147,13 +148,7 @@ pub async fn handle(
     let body = if body.is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::invalid_field(
-                "invalid_json",
-                "body",
-                format!("body: 不是有效的JSON ({e})"),
-            )
-        })?
+        crate::http::json::parse_json(&body)?
     };
     let member = actor
         .as_ref()

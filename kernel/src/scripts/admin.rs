@@ -2,8 +2,9 @@
 //! watcher sees a whole file), history with who, when and the diff, rollback, and a preview
 //! that prices a cart with a draft before anyone saves it. The files stay the truth.
 
+use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
