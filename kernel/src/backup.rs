@@ -769,7 +769,7 @@ pub mod http {
 
     /// Download a backup file (admin).
     #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
-        responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+        responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>)), security(("bearer" = [])))]
     pub async fn download(
         State(app): State<AppState>,
         actor: Actor,
@@ -805,7 +805,7 @@ pub mod http {
     /// Replace all data with a backup (admin). All-or-nothing; every session ends, the
     /// caller's included.
     #[utoipa::path(post, path = "/admin/backups/{name}/restore", tag = "backups", params(("name" = String, Path)),
-        responses((status = 200, body = Restored), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+        responses((status = 200, body = Restored), (status = 422, description = "`backup_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
     pub async fn restore(
         State(app): State<AppState>,
         actor: Actor,

@@ -1,8 +1,10 @@
 //! The HTTP surface: every route of the application in one place, the middleware stack, and
 //! the OpenAPI document generated from the handlers.
 
+pub mod docs;
 pub mod extract;
 pub mod json;
+pub mod openapi;
 
 use std::time::Duration;
 
@@ -41,7 +43,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[openapi(
     info(title = "Pifa API", description = "Pifa (批发) wholesale ordering platform. Errors: `{\"error\": {\"code\", \"message\", \"field\"?}}`."),
     modifiers(&BearerAuth),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, crate::notify::MessageState))
 )]
 struct ApiDoc;
 
@@ -242,13 +244,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(backup::http::restore))
 }
 
-/// The API routes and their OpenAPI document.
-fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The API routes and their OpenAPI document, completed with the refusals every operation
+/// may give (`openapi::complete`).
+fn api() -> (Router<AppState>, serde_json::Value) {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api_routes())
         .split_for_parts();
     name_operations(&mut api);
-    (router, api)
+    let mut document = serde_json::to_value(&api).unwrap_or_default();
+    openapi::complete(&mut document);
+    (router, document)
 }
 
 /// Handler names repeat across domains (`list`, `get`), but operation ids must be unique:
@@ -275,14 +280,14 @@ fn name_operations(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The OpenAPI document, as served at `/api/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document, as served at `/api/openapi.json` (without the plugins' routes).
+pub fn openapi() -> serde_json::Value {
     api().1
 }
 
 /// The kernel's document with the serving plugins' routes added (they change on a reload).
-fn with_plugin_routes(api: &utoipa::openapi::OpenApi, app: &AppState) -> serde_json::Value {
-    let mut document = serde_json::to_value(api).unwrap_or_default();
+fn with_plugin_routes(api: &serde_json::Value, app: &AppState) -> serde_json::Value {
+    let mut document = api.clone();
     let plugin_paths = crate::plugins::http::openapi_paths(&app.plugins);
     if let Some(paths) = document.get_mut("paths").and_then(|p| p.as_object_mut()) {
         paths.extend(plugin_paths);
@@ -296,9 +301,18 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     api_router
         .route("/healthz", axum::routing::get(healthz))
-        .route("/api/openapi.json", axum::routing::get(move |State(app): State<AppState>| {
+        .route("/api/openapi.json", axum::routing::get({
+            let api_json = api_json.clone();
+            move |State(app): State<AppState>| {
             let api = api_json.clone();
             async move { Json(with_plugin_routes(&api, &app)) }
+        }}))
+        .route("/api/docs", axum::routing::get({
+            let api = api_json.clone();
+            move |State(app): State<AppState>| {
+                let api = api.clone();
+                async move { docs::page(&with_plugin_routes(&api, &app)) }
+            }
         }))
         // Plugin routes: matched, role-checked and published from the serving plugins' manifests.
         .route("/api/v1/plugins/{plugin}/{*rest}", axum::routing::any(crate::plugins::http::handle))

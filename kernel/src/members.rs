@@ -168,7 +168,7 @@ pub async fn list_levels(State(app): State<AppState>, actor: Actor) -> ApiResult
 
 /// Create a member level (admin).
 #[utoipa::path(post, path = "/admin/levels", tag = "members", request_body = LevelInput,
-    responses((status = 201, body = Level), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Level), (status = 409, description = "`level_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_level(
     State(app): State<AppState>,
     actor: Actor,
@@ -213,7 +213,7 @@ pub async fn create_level(
 
 /// Rename, re-rank or make default a member level (admin).
 #[utoipa::path(put, path = "/admin/levels/{id}", tag = "members", params(("id" = i64, Path)), request_body = LevelInput,
-    responses((status = 200, body = Level), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Level), (status = 409, description = "`level_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_level(
     State(app): State<AppState>,
     actor: Actor,

@@ -90,8 +90,12 @@ pub enum MessageState {
     Sent,
     /// The provider could not take it; retried with back-off at `next_attempt_at`.
     Failed,
-    /// Given up (refused for good, no address, or out of attempts): staff may retry it.
+    /// Given up (refused for good, or out of attempts): staff may retry it.
     Dead,
+    /// Not sent: the recipient has no address on this channel (no WeChat bound, no e-mail)
+    /// and the rules named no fallback. Recorded, never retried; the inbox copy still reached
+    /// him.
+    Skipped,
     /// No provider is configured for the channel: kept, readable by staff, not sent.
     NoProvider,
 }
@@ -104,6 +108,7 @@ impl MessageState {
             MessageState::Sent => "sent",
             MessageState::Failed => "failed",
             MessageState::Dead => "dead",
+            MessageState::Skipped => "skipped",
             MessageState::NoProvider => "no_provider",
         }
     }
@@ -126,12 +131,12 @@ pub struct OutgoingMessage {
 /// Adds the statement storing `message` (returning its id) to `batch`, to commit with what it
 /// reports. The inbox is ours, so an inbox message is delivered as it is stored; any other
 /// waits for the sender. A message with nowhere to go (no e-mail address, no WeChat bound) is
-/// stored dead with the reason, so staff see what was not sent.
+/// stored `skipped` with the reason: staff see what was not sent, and nothing retries it.
 pub(crate) fn push_message(batch: &mut Batch, message: &OutgoingMessage, now_ms: i64) {
     let (state, sent_at, error) = match message.channel {
         Channel::Inbox => (MessageState::Sent, Some(now_ms), None),
         channel if message.recipient.is_empty() => (
-            MessageState::Dead,
+            MessageState::Skipped,
             None,
             Some(match channel {
                 Channel::Wechat => "no WeChat openid is bound to the account (未绑定微信)",
@@ -376,7 +381,11 @@ impl From<MessageRow> for MessageView {
             recipient: r.recipient,
             user_id: r.user_id,
             template: r.template,
-            params: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
+            // A message without template parameters (an inbox notice) shows an empty map.
+            params: serde_json::from_str(&r.params)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::json!({})),
             body: r.body,
             state: r.state,
             attempts: r.attempts,
@@ -407,7 +416,7 @@ pub async fn list(
 /// Send a message now, as new: a dead or provider-less one again, or a waiting one without
 /// its back-off (admin, customer service).
 #[utoipa::path(post, path = "/admin/messages/{id}/retry", tag = "messages", params(("id" = i64, Path)),
-    responses((status = 200, body = MessageView), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MessageView), (status = 409, description = "`not_retryable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn retry(
     State(app): State<AppState>,
     actor: Actor,
@@ -461,7 +470,7 @@ pub async fn unread(State(app): State<AppState>, actor: Actor) -> ApiResult<Json
 
 /// Mark one of my inbox messages read (another's: 404).
 #[utoipa::path(post, path = "/me/inbox/{id}/read", tag = "messages", params(("id" = i64, Path)),
-    responses((status = 200, body = Unread), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Unread)), security(("bearer" = [])))]
 pub async fn mark_read(
     State(app): State<AppState>,
     actor: Actor,

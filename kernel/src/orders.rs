@@ -26,7 +26,9 @@ use crate::accounts::permissions::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::{DeliveryOptions, PaymentMethods};
 
-/// The states of E9 this issue moves orders through; fulfilment adds its transitions later.
+/// An order's status (E9). The moves between them, and who may make each, are
+/// `orders::fulfilment::TRANSITIONS`; the member and staff read each status in their own words
+/// (`OrderStatus::label`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {

@@ -131,7 +131,7 @@ fn region_taken() -> ApiError {
 
 /// Create a region (admin).
 #[utoipa::path(post, path = "/admin/regions", tag = "regions", request_body = RegionInput,
-    responses((status = 201, body = Region), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Region), (status = 409, description = "`region_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -164,7 +164,7 @@ pub async fn create(
 
 /// Rename a region (admin).
 #[utoipa::path(put, path = "/admin/regions/{id}", tag = "regions", request_body = RegionInput, params(("id" = i64, Path)),
-    responses((status = 200, body = Region), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Region), (status = 409, description = "`region_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn rename(
     State(app): State<AppState>,
     actor: Actor,

@@ -78,7 +78,7 @@ pub struct BankAccount {
 }
 
 /// A shipping rate (首重/续重): the first kilogram or part of it, then each further one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     pub first_kg_fen: i64,
@@ -93,8 +93,19 @@ pub struct AreaRate {
     pub province: String,
     /// 市; `null`: the whole province.
     pub city: Option<String>,
-    #[serde(flatten)]
-    pub rate: Rate,
+    // The rate's fields, written out rather than a flattened `Rate`: a flattened struct that
+    // refuses unknown fields documents a schema that refuses `province` and `city`.
+    pub first_kg_fen: i64,
+    pub extra_kg_fen: i64,
+}
+
+impl AreaRate {
+    pub fn rate(&self) -> Rate {
+        Rate {
+            first_kg_fen: self.first_kg_fen,
+            extra_kg_fen: self.extra_kg_fen,
+        }
+    }
 }
 
 /// D3: the shipping fee by 省/市 area and weight, free from a threshold.
@@ -185,10 +196,8 @@ impl Default for Settings {
                 areas: vec![AreaRate {
                     province: "海南省".to_owned(),
                     city: None,
-                    rate: Rate {
-                        first_kg_fen: 800,
-                        extra_kg_fen: 200,
-                    },
+                    first_kg_fen: 800,
+                    extra_kg_fen: 200,
                 }],
                 free_from_fen: Some(100_000),
             },
@@ -271,11 +280,11 @@ impl Settings {
                 "须在1到720小时之间 (between 1 and 720 hours)",
             );
         }
-        let rates = std::iter::once(("shipping.default_rate", &self.shipping.default_rate)).chain(
+        let rates = std::iter::once(("shipping.default_rate", self.shipping.default_rate)).chain(
             self.shipping
                 .areas
                 .iter()
-                .map(|a| ("shipping.areas", &a.rate)),
+                .map(|a| ("shipping.areas", a.rate())),
         );
         for (name, rate) in rates {
             crate::money::parse_fen(rate.first_kg_fen, &format!("{name}.first_kg_fen"))?;
@@ -379,7 +388,7 @@ pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Se
 
 /// Replace the settings (admin). The whole document is validated before anything is saved.
 #[utoipa::path(put, path = "/admin/settings", tag = "settings", request_body = Settings,
-    responses((status = 200, body = Settings), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Settings), (status = 422, description = "`invalid_money`, `invalid_setting`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
     State(app): State<AppState>,
     actor: Actor,
@@ -458,6 +467,8 @@ pub struct ShopInfo {
     pub delivery: DeliveryOptions,
 }
 
+/// The shop as everyone sees it (L3): name, logo, introduction, service contacts, shop mode,
+/// the payment methods and delivery options on offer.
 #[utoipa::path(get, path = "/shop", tag = "settings", responses((status = 200, body = ShopInfo)))]
 pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
     let s = app.store.settings().await?;

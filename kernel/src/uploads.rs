@@ -206,7 +206,7 @@ impl Store {
 /// An uploaded image: to its owner, to staff who may review the owner, and a photo of an
 /// approved product review to everyone signed in (404 for anyone else).
 #[utoipa::path(get, path = "/uploads/{key}", tag = "uploads", params(("key" = String, Path)),
-    responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, content_type = "image/*", body = Vec<u8>)), security(("bearer" = [])))]
 pub async fn read(
     State(app): State<AppState>,
     actor: Actor,

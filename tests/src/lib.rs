@@ -5,6 +5,7 @@
 )]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
+pub mod contract;
 pub mod fakes;
 pub mod load;
 pub mod process;
@@ -261,6 +262,8 @@ pub struct TestApp {
     pub providers: Arc<pifa::channels::Providers>,
     pipeline: pifa::orders::quote::Pipeline,
     native_code: pifa::native::NativeCode,
+    /// Every answer checked against the OpenAPI document; mismatches fail `stop`.
+    pub contract: Arc<contract::Contract>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -345,6 +348,7 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and files, as a restarted
     /// process would (the clock keeps its offset).
     pub async fn restart(mut self) -> anyhow::Result<TestApp> {
+        self.keeps_the_contract()?;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -423,7 +427,11 @@ impl TestApp {
                 providers: providers.clone(),
             },
         );
-        let server = Server::bind(state).await?;
+        let contract = contract::Contract::new(plugins.clone());
+        let server = Server::bind(state).await?.wrap_router({
+            let contract = contract.clone();
+            move |router| contract.wrap(router)
+        });
         let addr = server.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(server.serve(async move {
@@ -442,6 +450,7 @@ impl TestApp {
             providers,
             pipeline,
             native_code,
+            contract,
             shutdown: Some(tx),
             server: Some(handle),
         })
@@ -579,8 +588,26 @@ impl TestApp {
         Ok(counts)
     }
 
-    /// Stops the server and drops its database.
+    /// Fails naming every answer that did not fit the OpenAPI document.
+    pub fn keeps_the_contract(&self) -> anyhow::Result<()> {
+        let violations = self.contract.take_violations();
+        anyhow::ensure!(
+            violations.is_empty(),
+            "{} answers did not fit the OpenAPI document:\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+        Ok(())
+    }
+
+    /// Stops the server and drops its database; fails if an answer did not fit the document.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        eprintln!(
+            "openapi contract: {} answers checked by this server, {} in this process",
+            self.contract.checked(),
+            contract::CHECKED_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        let kept = self.keeps_the_contract();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -589,7 +616,7 @@ impl TestApp {
         }
         self.store.close().await;
         self.database.drop_database().await;
-        Ok(())
+        kept
     }
 }
 

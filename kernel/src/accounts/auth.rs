@@ -90,7 +90,7 @@ impl CodeTarget {
 /// Send a 6-digit code, valid 10 minutes. The code is never in the response: it goes out as a
 /// message (in the demo, with no SMS provider, staff read it in the message list).
 #[utoipa::path(post, path = "/auth/codes", tag = "auth", request_body = CodeRequest,
-    responses((status = 202, body = CodeSent), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    responses((status = 202, body = CodeSent), (status = 409, description = "`email_taken`, `phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_email`, `invalid_phone`", body = crate::error::ErrorBody), (status = 429, description = "`rate_limited`", body = crate::error::ErrorBody)))]
 pub async fn send_code(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -219,8 +219,11 @@ pub enum CodeChannel {
     Email,
 }
 
+/// Register as a dealer (注册成为代理商, A4) with a code sent to the phone or e-mail: the account
+/// lands *authorised* and completes its profile next (B1). An invite code binds it to the
+/// manager or promoter who shared it.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = Profile), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Profile), (status = 409, description = "`email_taken`, `phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_invite_code`, `invalid_phone`, `weak_password`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn signup(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -362,8 +365,11 @@ pub struct LoginResponse {
     pub user: Profile,
 }
 
+/// Sign in by phone and password, or by phone and a code sent to it (A4). Answers a bearer
+/// token for the API; `"session": "cookie"` sets an HttpOnly session cookie instead, with the CSRF
+/// token the page echoes in `X-CSRF-Token`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, description = "`invalid_credentials`", body = crate::error::ErrorBody), (status = 403, description = "`account_disabled`", body = crate::error::ErrorBody), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_phone`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -543,8 +549,10 @@ pub struct ResetPasswordRequest {
     pub new_password: String,
 }
 
+/// Reset a forgotten password with a code sent to the phone or e-mail (A6). Every session of
+/// the account ends.
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
-    responses((status = 204), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 204), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_phone`, `weak_password`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn reset_password(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -644,7 +652,8 @@ impl Profile {
     }
 }
 
-#[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Profile), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// Who I am: my account, roles, regions and, for a member, where he stands (B1).
+#[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Profile)), security(("bearer" = [])))]
 pub async fn me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Profile>> {
     let user = app
         .store

@@ -135,7 +135,7 @@ async fn staff_record(app: &AppState, id: i64) -> ApiResult<User> {
 
 /// Create a staff account (admin).
 #[utoipa::path(post, path = "/admin/staff", tag = "staff", request_body = NewStaff,
-    responses((status = 201, body = StaffView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = StaffView), (status = 409, description = "`phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_phone`, `invalid_roles`, `unknown_region`, `weak_password`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -224,7 +224,7 @@ pub async fn list(
 }
 
 /// One staff account (admin).
-#[utoipa::path(get, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView)), security(("bearer" = [])))]
 pub async fn get(
     State(app): State<AppState>,
     actor: Actor,
@@ -236,7 +236,7 @@ pub async fn get(
 
 /// Change a staff account's name, roles, regions or plate (admin).
 #[utoipa::path(patch, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), request_body = StaffPatch,
-    responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = StaffView), (status = 422, description = "`invalid_roles`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     State(app): State<AppState>,
     actor: Actor,
@@ -341,7 +341,7 @@ async fn set_disabled(
 }
 
 /// Disable a staff account: it can no longer sign in and its sessions end (admin).
-#[utoipa::path(post, path = "/admin/staff/{id}/disable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/admin/staff/{id}/disable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 400, description = "`cannot_disable_self`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn disable(
     State(app): State<AppState>,
     actor: Actor,
@@ -352,7 +352,7 @@ pub async fn disable(
 }
 
 /// Enable a disabled staff account again (admin).
-#[utoipa::path(post, path = "/admin/staff/{id}/enable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/admin/staff/{id}/enable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 400, description = "`cannot_disable_self`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn enable(
     State(app): State<AppState>,
     actor: Actor,
@@ -364,7 +364,7 @@ pub async fn enable(
 
 /// Set a new password for a staff account; its sessions end (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/password", tag = "staff", params(("id" = i64, Path)), request_body = PasswordReset,
-    responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = StaffView), (status = 422, description = "`weak_password`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reset_password(
     State(app): State<AppState>,
     actor: Actor,
@@ -427,7 +427,7 @@ pub async fn team(
 }
 
 /// One staff record in the caller's scope; 404 outside it.
-#[utoipa::path(get, path = "/team/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/team/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView)), security(("bearer" = [])))]
 pub async fn team_member(
     State(app): State<AppState>,
     actor: Actor,

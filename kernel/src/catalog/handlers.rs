@@ -68,7 +68,7 @@ pub struct CategoryInput {
 }
 
 /// Every category, top level first (public unless the shop hides behind its single page).
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_categories(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -79,7 +79,7 @@ pub async fn list_categories(
 
 /// Create a category under `parent_id` (three levels at most; admin).
 #[utoipa::path(post, path = "/admin/categories", tag = "catalog", request_body = CategoryInput,
-    responses((status = 201, body = Category), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody), (status = 422, description = "`category_too_deep`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_category(
     State(app): State<AppState>,
     actor: Actor,
@@ -161,7 +161,7 @@ pub struct BrandInput {
 }
 
 /// Every brand (品牌中心; public unless the shop hides behind its single page).
-#[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand]), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_brands(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -172,7 +172,7 @@ pub async fn list_brands(
 
 /// Create a brand (admin).
 #[utoipa::path(post, path = "/admin/brands", tag = "catalog", request_body = BrandInput,
-    responses((status = 201, body = Brand), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Brand), (status = 409, description = "`brand_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_brand(
     State(app): State<AppState>,
     actor: Actor,
@@ -267,7 +267,7 @@ pub async fn list_units(State(app): State<AppState>) -> ApiResult<Json<Vec<UnitV
 
 /// Add a unit to the library (admin). A case holds a whole number of inner packs.
 #[utoipa::path(post, path = "/admin/units", tag = "catalog", request_body = UnitInput,
-    responses((status = 201, body = UnitView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = UnitView), (status = 409, description = "`unit_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_unit`, `unknown_unit_form`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_unit(
     State(app): State<AppState>,
     actor: Actor,
@@ -519,7 +519,7 @@ async fn check_references(
 
 /// Create a product with its SKUs, prices and stock, all or nothing (admin).
 #[utoipa::path(post, path = "/admin/products", tag = "catalog", request_body = ProductInput,
-    responses((status = 201, body = Product), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`, `unknown_tag`, `unknown_unit`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -608,7 +608,7 @@ pub async fn create_product(
 
 /// A product with cost prices, level prices, breaks and stock (admin).
 #[utoipa::path(get, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn get_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -642,7 +642,7 @@ pub struct ProductPatch {
 
 /// Change a product's name, description, brand, category or shelf status (admin).
 #[utoipa::path(patch, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = ProductPatch,
-    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product), (status = 422, description = "`unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -702,7 +702,7 @@ pub async fn update_product(
 
 /// Replace a SKU's fields, prices, breaks and stock (admin).
 #[utoipa::path(put, path = "/admin/skus/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
-    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_spec_attribute`, `unknown_spec_value`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn replace_sku(
     State(app): State<AppState>,
     actor: Actor,
@@ -897,7 +897,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
 }
 
 /// Goods on the shelf, by category (with its sub-categories) or brand, or a homepage list.
-#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, description = "`price_hidden`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_products(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -915,7 +915,7 @@ pub async fn list_products(
 }
 
 /// One product on the shelf with every SKU (a delisted product is not found).
-#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 401, description = "`profile_required`", body = crate::error::ErrorBody), (status = 403, description = "`profile_required`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn get_shop_product(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -940,7 +940,7 @@ pub struct SearchText {
 /// Search the shelf (C4): segmented Chinese words, pinyin initials or a scanned barcode, with
 /// the list's filters; best match first unless a sort is given.
 #[utoipa::path(get, path = "/search", tag = "catalog", params(("q" = String, Query, description = "words, initials or a barcode"), ProductQuery),
-    responses((status = 200, body = [ShopProduct]), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = [ShopProduct]), (status = 403, description = "`price_hidden`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn search(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -994,7 +994,7 @@ pub struct ExportQuery {
 
 /// Every product and SKU, one row per SKU, as Excel or CSV (admin).
 #[utoipa::path(get, path = "/admin/catalog/export", tag = "catalog", params(ExportQuery),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)), security(("bearer" = [])))]
+    responses((status = 200, description = "The catalogue as a spreadsheet (`format=xlsx`, the default) or CSV (`format=csv`)", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))), security(("bearer" = [])))]
 pub async fn export(
     State(app): State<AppState>,
     actor: Actor,
@@ -1044,8 +1044,8 @@ pub async fn export(
 /// Create or update goods, SKUs, prices and stock from a CSV or Excel file, sent as the
 /// request body (admin). Every row is checked first; any error refuses the whole file and
 /// lists each error with its row and column in `error.details`.
-#[utoipa::path(post, path = "/admin/catalog/import", tag = "catalog", request_body(content = Vec<u8>, content_type = "text/csv"),
-    responses((status = 200, body = super::transfer::ImportSummary), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/admin/catalog/import", tag = "catalog", request_body(description = "The first sheet of an .xlsx, or a UTF-8 CSV", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    responses((status = 200, body = super::transfer::ImportSummary), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`import_invalid`, `invalid_file`, `invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn import(
     State(app): State<AppState>,
     actor: Actor,
@@ -1113,7 +1113,7 @@ pub async fn supplier_products(
 
 /// One of my goods (another supplier's is not found).
 #[utoipa::path(get, path = "/supplier/products/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn supplier_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -1145,7 +1145,7 @@ pub async fn low_stock(
 /// most 8 MB), sniffed from its bytes.
 #[utoipa::path(post, path = "/admin/products/{id}/images", tag = "catalog", params(("id" = i64, Path)),
     request_body(content = Vec<u8>, content_type = "image/*"),
-    responses((status = 201, body = Product), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Product), (status = 422, description = "`image_too_large`, `invalid_image`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_image(
     State(app): State<AppState>,
     actor: Actor,
@@ -1199,7 +1199,7 @@ pub async fn add_image(
 
 /// Remove a picture from a product (admin).
 #[utoipa::path(delete, path = "/admin/products/{id}/images/{key}", tag = "catalog", params(("id" = i64, Path), ("key" = String, Path)),
-    responses((status = 200, body = Product), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn delete_image(
     State(app): State<AppState>,
     actor: Actor,
@@ -1231,7 +1231,7 @@ pub async fn delete_image(
 
 /// A product picture (public: pictures carry no price).
 #[utoipa::path(get, path = "/images/{key}", tag = "catalog", params(("key" = String, Path)),
-    responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, content_type = "image/*", body = Vec<u8>)))]
 pub async fn image(
     State(app): State<AppState>,
     Path(key): Path<String>,

@@ -415,7 +415,7 @@ pub struct ProductTagInput {
 }
 
 /// The product tags (public unless the shop hides behind its single page).
-#[utoipa::path(get, path = "/product-tags", tag = "catalog", responses((status = 200, body = [ProductTag]), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/product-tags", tag = "catalog", responses((status = 200, body = [ProductTag]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_product_tags(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
@@ -426,7 +426,7 @@ pub async fn list_product_tags(
 
 /// Add a product tag (admin).
 #[utoipa::path(post, path = "/admin/product-tags", tag = "catalog", request_body = ProductTagInput,
-    responses((status = 201, body = ProductTag), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = ProductTag), (status = 409, description = "`tag_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_product_tag(
     State(app): State<AppState>,
     actor: Actor,
@@ -472,7 +472,7 @@ pub async fn create_product_tag(
 
 /// Remove a product tag from the library and from every product (admin).
 #[utoipa::path(delete, path = "/admin/product-tags/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204)), security(("bearer" = [])))]
 pub async fn delete_product_tag(
     State(app): State<AppState>,
     actor: Actor,
@@ -576,7 +576,7 @@ pub async fn list_spec_attributes(
 
 /// Add an attribute with its values to the spec library (admin).
 #[utoipa::path(post, path = "/admin/spec-attributes", tag = "catalog", request_body = SpecAttributeInput,
-    responses((status = 201, body = SpecAttribute), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = SpecAttribute), (status = 409, description = "`spec_attribute_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_spec_attribute(
     State(app): State<AppState>,
     actor: Actor,
@@ -624,7 +624,7 @@ pub async fn create_spec_attribute(
 
 /// Rename an attribute or change its values (admin). SKUs keep the values they have.
 #[utoipa::path(patch, path = "/admin/spec-attributes/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SpecAttributePatch,
-    responses((status = 200, body = SpecAttribute), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = SpecAttribute), (status = 409, description = "`spec_attribute_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_spec_attribute(
     State(app): State<AppState>,
     actor: Actor,
@@ -722,7 +722,7 @@ pub async fn list_unit_forms(
 
 /// Add a packing form (admin); adding one that exists returns it.
 #[utoipa::path(post, path = "/admin/unit-forms", tag = "catalog", request_body = UnitFormInput,
-    responses((status = 201, body = UnitFormView), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = UnitFormView)), security(("bearer" = [])))]
 pub async fn create_unit_form(
     State(app): State<AppState>,
     actor: Actor,
@@ -782,7 +782,7 @@ pub struct CategoryPatch {
 
 /// Rename or reorder a category (admin); its goods are found by the new name at once.
 #[utoipa::path(patch, path = "/admin/categories/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = CategoryPatch,
-    responses((status = 200, body = Category), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_category(
     State(app): State<AppState>,
     actor: Actor,
@@ -838,7 +838,7 @@ pub async fn update_category(
 
 /// Remove a category that holds no sub-categories and no goods (admin).
 #[utoipa::path(delete, path = "/admin/categories/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204)), security(("bearer" = [])))]
 pub async fn delete_category(
     State(app): State<AppState>,
     actor: Actor,
@@ -859,7 +859,7 @@ pub struct BrandPatch {
 
 /// Change a brand's name, logo or description (admin).
 #[utoipa::path(patch, path = "/admin/brands/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = BrandPatch,
-    responses((status = 200, body = Brand), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Brand), (status = 409, description = "`brand_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_brand(
     State(app): State<AppState>,
     actor: Actor,
@@ -928,7 +928,7 @@ pub async fn update_brand(
 
 /// Remove a brand no product carries (admin).
 #[utoipa::path(delete, path = "/admin/brands/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204)), security(("bearer" = [])))]
 pub async fn delete_brand(
     State(app): State<AppState>,
     actor: Actor,

@@ -161,11 +161,28 @@ struct NewReview {
     body: String,
 }
 
+/// The form of `POST /orders/{id}/reviews` (multipart/form-data).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
+pub struct ReviewForm {
+    /// A product of the order's lines.
+    product_id: i64,
+    /// 1 to 5.
+    rating: i64,
+    body: String,
+    /// Up to six pictures (JPEG, PNG or WebP, at most 8 MB each): repeat the field.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    photo: Option<Vec<Vec<u8>>>,
+}
+
 /// Review a product of my received order (C7): multipart with `product_id`, `rating` (1–5),
 /// `body` and up to six `photo`s. Shown once staff approve it.
 #[utoipa::path(post, path = "/orders/{id}/reviews", tag = "reviews", params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`product_id`, `rating`, `body`, `photo`…"),
-    responses((status = 201, body = Review), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(content = ReviewForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = Review), (status = 409, description = "`already_reviewed`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `too_many_photos`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -302,7 +319,7 @@ pub struct ModerationQuery {
 
 /// Reviews waiting for moderation, or by status (admin, customer service).
 #[utoipa::path(get, path = "/admin/reviews", tag = "reviews", params(ModerationQuery),
-    responses((status = 200, body = Vec<Review>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Review>)), security(("bearer" = [])))]
 pub async fn queue(
     State(app): State<AppState>,
     actor: Actor,
@@ -332,7 +349,7 @@ pub struct Moderation {
 
 /// Approve (shown on the product page) or reject a review (admin, customer service).
 #[utoipa::path(post, path = "/admin/reviews/{id}/moderation", tag = "reviews", params(("id" = i64, Path)), request_body = Moderation,
-    responses((status = 200, body = Review), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Review)), security(("bearer" = [])))]
 pub async fn moderate(
     State(app): State<AppState>,
     actor: Actor,

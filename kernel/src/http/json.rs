@@ -26,9 +26,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "body_too_large"
+            } else {
+                "body_unreadable"
+            };
             ApiError::new(
                 rejection.status(),
-                "body_unreadable",
+                code,
                 format!("请求体无法读取 (body: {rejection})"),
             )
         })?;
@@ -98,7 +103,17 @@ fn missing_field(message: &str) -> Option<String> {
 
 /// A multipart form that cannot be read (truncated, over the size limit, badly encoded).
 pub fn unreadable_form(err: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request("invalid_form", format!("表单无法读取 (form: {err})"))
+    let status = err.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "invalid_form"
+    };
+    ApiError::new(
+        status,
+        code,
+        format!("表单无法读取 (form: {})", err.body_text()),
+    )
 }
 
 /// A multipart form's text field, read whole and refused (`invalid_text`, naming the field)

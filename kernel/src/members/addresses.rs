@@ -181,7 +181,7 @@ pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<V
 }
 
 /// Add an address (members); the first one is the default.
-#[utoipa::path(post, path = "/me/addresses", tag = "members", request_body = AddressInput, responses((status = 201, body = [Address]), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/me/addresses", tag = "members", request_body = AddressInput, responses((status = 201, body = [Address]), (status = 422, description = "`invalid_phone`, `too_many_addresses`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -213,7 +213,7 @@ pub async fn create(
 
 /// Change one of my addresses (members; someone else's is not found).
 #[utoipa::path(put, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)), request_body = AddressInput,
-    responses((status = 200, body = [Address]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = [Address]), (status = 422, description = "`invalid_phone`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     State(app): State<AppState>,
     actor: Actor,
@@ -246,7 +246,7 @@ pub async fn update(
 
 /// Delete one of my addresses (members).
 #[utoipa::path(delete, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)),
-    responses((status = 200, body = [Address]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = [Address])), security(("bearer" = [])))]
 pub async fn delete(
     State(app): State<AppState>,
     actor: Actor,

@@ -93,17 +93,21 @@ async fn read_form(
 ) -> ApiResult<(HashMap<String, String>, HashMap<String, Vec<u8>>)> {
     let mut texts = HashMap::new();
     let mut files = HashMap::new();
-    let broken = |err: axum::extract::multipart::MultipartError| {
-        ApiError::new(
-            err.status(),
-            "invalid_form",
-            format!("表单无法读取 (multipart form: {})", err.body_text()),
-        )
-    };
-    while let Some(field) = form.next_field().await.map_err(broken)? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(crate::http::json::unreadable_form)?
+    {
         let name = field.name().unwrap_or_default().to_owned();
         if matches!(name.as_str(), "shop_photo" | "licence") {
-            files.insert(name, field.bytes().await.map_err(broken)?.to_vec());
+            files.insert(
+                name,
+                field
+                    .bytes()
+                    .await
+                    .map_err(crate::http::json::unreadable_form)?
+                    .to_vec(),
+            );
         } else {
             texts.insert(name, crate::http::json::form_text(field).await?);
         }
@@ -117,7 +121,7 @@ async fn read_form(
 /// name, WeChat ID and address change at once, and a new shop name or photo waits for staff
 /// as `pending_change` while the approved ones stay in force.
 #[utoipa::path(put, path = "/me/profile", tag = "members", request_body(content = ProfileForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = MyProfile), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MyProfile), (status = 403, description = "`set_by_staff`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_phone`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn complete(
     State(app): State<AppState>,
     actor: Actor,

@@ -434,7 +434,7 @@ async fn require_role(
 
 /// Bind a member to a manager and/or promoter (admin, customer service); history keeps the change.
 #[utoipa::path(post, path = "/admin/members/{id}/binding", tag = "members", params(("id" = i64, Path)), request_body = Binding,
-    responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn bind(
     State(app): State<AppState>,
     actor: Actor,
@@ -473,7 +473,7 @@ pub struct HistoryLine {
 
 /// Who served this member when (members in the caller's scope).
 #[utoipa::path(get, path = "/admin/members/{id}/history", tag = "members", params(("id" = i64, Path)),
-    responses((status = 200, body = [HistoryLine]), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = [HistoryLine])), security(("bearer" = [])))]
 pub async fn history(
     State(app): State<AppState>,
     actor: Actor,
@@ -501,7 +501,7 @@ pub struct PromoterBinding {
 
 /// Bind a promoter to his manager (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/manager", tag = "staff", params(("id" = i64, Path)), request_body = PromoterBinding,
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn bind_promoter(
     State(app): State<AppState>,
     actor: Actor,
@@ -545,7 +545,7 @@ pub struct Handover {
 
 /// A manager leaves: his customers, regions and promoters move to a successor (admin; A3).
 #[utoipa::path(post, path = "/admin/staff/{id}/handover", tag = "staff", params(("id" = i64, Path)), request_body = Handover,
-    responses((status = 200, body = HandoverCounts), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = HandoverCounts), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn hand_over(
     State(app): State<AppState>,
     actor: Actor,
@@ -606,7 +606,7 @@ pub struct Credit {
 
 /// Set a member's payment terms and credit limit (admin, customer service; B6).
 #[utoipa::path(put, path = "/admin/members/{id}/credit", tag = "members", params(("id" = i64, Path)), request_body = Credit,
-    responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 422, description = "`invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set_credit(
     State(app): State<AppState>,
     actor: Actor,
@@ -655,7 +655,7 @@ pub async fn list_tags(State(app): State<AppState>, actor: Actor) -> ApiResult<J
 }
 
 /// Create a member tag (admin, customer service).
-#[utoipa::path(post, path = "/admin/tags", tag = "members", request_body = TagInput, responses((status = 201, body = Tag), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/admin/tags", tag = "members", request_body = TagInput, responses((status = 201, body = Tag), (status = 409, description = "`tag_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_tag(
     State(app): State<AppState>,
     actor: Actor,
@@ -682,7 +682,7 @@ pub struct TagIds {
 
 /// Set a member's tags (admin, customer service).
 #[utoipa::path(put, path = "/admin/members/{id}/tags", tag = "members", params(("id" = i64, Path)), request_body = TagIds,
-    responses((status = 200, body = [Tag]), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = [Tag]), (status = 422, description = "`unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set_tags(
     State(app): State<AppState>,
     actor: Actor,
@@ -719,7 +719,7 @@ pub struct StoreMember {
 /// Add a member at my store (verifiers; B5). The member signs in with an SMS code; he lands in
 /// my region, authorised, and completes his profile himself.
 #[utoipa::path(post, path = "/verifier/members", tag = "members", request_body = StoreMember,
-    responses((status = 201, body = MemberView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = MemberView), (status = 409, description = "`phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_phone`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_member(
     State(app): State<AppState>,
     actor: Actor,

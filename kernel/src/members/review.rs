@@ -158,7 +158,7 @@ pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<
 }
 
 /// One member with his profile photos (404 outside the caller's scope).
-#[utoipa::path(get, path = "/admin/members/{id}", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/admin/members/{id}", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberView)), security(("bearer" = [])))]
 pub async fn get(
     State(app): State<AppState>,
     actor: Actor,
@@ -187,7 +187,7 @@ fn not_waiting() -> ApiError {
 
 /// Approve a member whose profile is complete (admin, customer service).
 #[utoipa::path(post, path = "/admin/members/{id}/approve", tag = "members", params(("id" = i64, Path)), request_body = Approval,
-    responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 409, description = "`invalid_state`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_manager`, `unknown_level`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve(
     State(app): State<AppState>,
     actor: Actor,
@@ -277,7 +277,7 @@ pub struct Rejection {
 /// Reject a member whose profile is complete, with a reason he reads in his inbox (admin,
 /// customer service).
 #[utoipa::path(post, path = "/admin/members/{id}/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
-    responses((status = 200, body = MemberView), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 409, description = "`invalid_state`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
     State(app): State<AppState>,
     actor: Actor,
@@ -333,7 +333,7 @@ fn no_pending_change() -> ApiError {
 /// Approve an approved member's change of shop name or photos (admin, customer service): the
 /// change replaces the approved values, and he is told in his inbox.
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/approve", tag = "members", params(("id" = i64, Path)),
-    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView)), security(("bearer" = [])))]
 pub async fn approve_change(
     State(app): State<AppState>,
     actor: Actor,
@@ -347,7 +347,7 @@ pub async fn approve_change(
 /// Turn down an approved member's change of shop name or photos with a reason he reads
 /// (admin, customer service); the approved values stay.
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
-    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView)), security(("bearer" = [])))]
 pub async fn reject_change(
     State(app): State<AppState>,
     actor: Actor,

@@ -56,7 +56,7 @@ pub struct BroadcastView {
 
 /// Broadcast a message to members by level, region and tag (admin, customer service).
 #[utoipa::path(post, path = "/admin/broadcasts", tag = "messages", request_body = NewBroadcast,
-    responses((status = 201, body = BroadcastView), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = BroadcastView), (status = 422, description = "`empty_audience`, `invalid_channel`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,

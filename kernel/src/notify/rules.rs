@@ -140,8 +140,9 @@ struct Addresses {
 }
 
 /// Each planned message with its recipient's address on its channel. A recipient without
-/// one (no e-mail address, no WeChat bound) still gets the message stored, as undeliverable,
-/// so staff see what could not be sent and why.
+/// one (no e-mail address, no WeChat bound) gets it by the rule's fallback channel where it
+/// names one he has an address on; otherwise the message is stored without an address
+/// (`skipped`), so staff see what was not sent and why.
 async fn address(
     store: &Store,
     event_id: i64,
@@ -164,18 +165,28 @@ async fn address(
         .filter_map(|p| {
             // A disabled or deleted account is not written to.
             let user = by_id.get(&p.to)?;
-            let recipient = match p.channel {
+            let address_on = |channel: Channel| match channel {
                 Channel::Inbox => Some(user.id.to_string()),
                 Channel::Sms => Some(user.phone.clone()),
                 Channel::Email => user.email.clone(),
                 Channel::Wechat => user.openid.clone(),
             };
+            let (channel, recipient, template, params) = match (address_on(p.channel), p.fallback) {
+                (Some(recipient), _) => (p.channel, recipient, p.template, p.params),
+                (None, Some(fallback)) if address_on(fallback.channel).is_some() => (
+                    fallback.channel,
+                    address_on(fallback.channel).unwrap_or_default(),
+                    fallback.template,
+                    fallback.params,
+                ),
+                (None, _) => (p.channel, String::new(), p.template, p.params),
+            };
             Some(OutgoingMessage {
-                channel: p.channel,
-                recipient: recipient.unwrap_or_default(),
+                channel,
+                recipient,
                 user_id: Some(user.id),
-                template: p.template,
-                params: p.params,
+                template,
+                params,
                 body: p.text,
                 event_id: Some(event_id),
             })

@@ -391,12 +391,30 @@ struct NewAfterSale {
     amount_fen: i64,
 }
 
+/// The form of `POST /orders/{id}/after-sales` (multipart/form-data).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
+pub struct AfterSaleForm {
+    kind: AfterSaleKind,
+    reason: String,
+    /// JSON: `[{"line_no":1,"qty":10}]`; not for a refund of money only.
+    lines: Option<String>,
+    /// The refund asked for, in fen.
+    amount_fen: Option<i64>,
+    /// Up to six pictures (JPEG, PNG or WebP, at most 8 MB each): repeat the field.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    photo: Option<Vec<Vec<u8>>>,
+}
+
 /// Ask for a refund, return, exchange or repair of my received order (E8): multipart with
 /// `kind`, `reason`, `lines` (JSON `[{"line_no":1,"qty":10}]`, not for a refund of money
 /// only), `amount_fen` (the refund asked for) and up to six `photo`s.
 #[utoipa::path(post, path = "/orders/{id}/after-sales", tag = "after-sales", params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`kind`, `reason`, `lines`, `amount_fen`, `photo`…"),
-    responses((status = 201, body = AfterSale), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(content = AfterSaleForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = AfterSale), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`, `invalid_quantity`, `overpayment`, `too_many_photos`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn request(
     State(app): State<AppState>,
     actor: Actor,
@@ -546,7 +564,7 @@ pub async fn request(
 
 /// The after-sales requests of an order (whoever may see the order).
 #[utoipa::path(get, path = "/orders/{id}/after-sales", tag = "after-sales", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<AfterSale>), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<AfterSale>)), security(("bearer" = [])))]
 pub async fn list(
     State(app): State<AppState>,
     actor: Actor,
@@ -566,7 +584,7 @@ pub struct QueueQuery {
 /// The after-sales queue (E8): requests in a status, newest first, of the orders the caller
 /// may decide on (admin and customer service all; a manager his members' and regions').
 #[utoipa::path(get, path = "/admin/after-sales", tag = "after-sales", params(QueueQuery),
-    responses((status = 200, body = Vec<AfterSale>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<AfterSale>)), security(("bearer" = [])))]
 pub async fn queue(
     State(app): State<AppState>,
     actor: Actor,
@@ -654,7 +672,7 @@ pub struct Decision {
 /// Approve or reject a request (admin, customer service, or the order's manager; E8). A
 /// rejection needs a remark; the member is told either way.
 #[utoipa::path(post, path = "/admin/after-sales/{id}/decision", tag = "after-sales", params(("id" = i64, Path)), request_body = Decision,
-    responses((status = 200, body = AfterSale), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn decide(
     State(app): State<AppState>,
     actor: Actor,
@@ -720,7 +738,7 @@ pub async fn decide(
 /// Record goods collected back from the customer (a driver of the order's region, or staff;
 /// E8). Returned goods go back on the shelf at once.
 #[utoipa::path(post, path = "/driver/after-sales/{id}/collected", tag = "after-sales", params(("id" = i64, Path)),
-    responses((status = 200, body = AfterSale), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn collected(
     State(app): State<AppState>,
     actor: Actor,
@@ -785,7 +803,7 @@ pub struct RefundInput {
 /// order has paid: never more than was paid and not yet refunded. A return refunds once the
 /// goods are collected.
 #[utoipa::path(post, path = "/admin/after-sales/{id}/refund", tag = "after-sales", params(("id" = i64, Path)), request_body = RefundInput,
-    responses((status = 200, body = AfterSale), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_money`, `overpayment`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn refund(
     State(app): State<AppState>,
     actor: Actor,

@@ -308,7 +308,7 @@ async fn add_to_cart(
 }
 
 /// My cart, priced now, with what changed since each line went in (D1).
-#[utoipa::path(get, path = "/cart", tag = "cart", responses((status = 200, body = CartView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/cart", tag = "cart", responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`member_not_approved`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<CartView>> {
     Ok(Json(cart_view(&app, &actor).await?))
 }
@@ -322,7 +322,7 @@ pub struct CartAddition {
 
 /// 订货: add SKUs to my cart, several at once; quantities add to what is there.
 #[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = CartAddition,
-    responses((status = 200, body = CartView), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add(
     State(app): State<AppState>,
     actor: Actor,
@@ -353,7 +353,7 @@ pub struct CartQuantity {
 
 /// Set a cart line's quantity (the stepper).
 #[utoipa::path(put, path = "/cart/items/{sku_id}", tag = "cart", params(("sku_id" = i64, Path)), request_body = CartQuantity,
-    responses((status = 200, body = CartView), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set(
     State(app): State<AppState>,
     actor: Actor,
@@ -378,7 +378,7 @@ pub async fn set(
 
 /// Take a line out of my cart.
 #[utoipa::path(delete, path = "/cart/items/{sku_id}", tag = "cart", params(("sku_id" = i64, Path)),
-    responses((status = 200, body = CartView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`member_not_approved`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn remove(
     State(app): State<AppState>,
     actor: Actor,
@@ -431,8 +431,8 @@ fn quick_rows(bytes: &[u8], pasted: bool) -> Result<Vec<(usize, String, String)>
 /// numbers with quantities goes into my cart. Every row is checked first; any bad row and
 /// nothing is added, with the errors row by row.
 #[utoipa::path(post, path = "/cart/quick-order", tag = "cart",
-    request_body(content_type = "text/plain", description = "Rows of `code quantity`; or a CSV (`text/csv`) or .xlsx file"),
-    responses((status = 200, body = CartView), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(description = "Rows of `code quantity` pasted as text; or a CSV or .xlsx file with the same two columns", content((String = "text/plain"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_file`, `invalid_quantity`, `member_not_approved`, `moq_step`, `quick_order_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn quick_order(
     State(app): State<AppState>,
     actor: Actor,
@@ -533,7 +533,7 @@ pub async fn quick_order(
 
 /// 再来一单: put the lines of one of my past orders back in my cart (delisted goods skipped).
 #[utoipa::path(post, path = "/orders/{id}/reorder", tag = "cart", params(("id" = i64, Path)),
-    responses((status = 200, body = CartView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reorder(
     State(app): State<AppState>,
     actor: Actor,

@@ -225,7 +225,7 @@ fn check_delivery(
 
 /// Price a cart, or the given lines, for the caller or his customer, without ordering.
 #[utoipa::path(post, path = "/orders/quote", tag = "orders", request_body = QuoteInput,
-    responses((status = 200, body = Quote), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Quote), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn quote(
     State(app): State<AppState>,
     actor: Actor,
@@ -336,7 +336,7 @@ fn created(body: String) -> Response {
 /// response; the same key with another body is refused (`idempotency_key_reused`).
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "One key per intended order, chosen by the client")),
-    responses((status = 201, body = super::queries::OrderView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    responses((status = 201, body = super::queries::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn place(
     State(app): State<AppState>,

@@ -507,7 +507,7 @@ fn text(value: &str, field: &str, max: usize) -> ApiResult<String> {
 /// or hand it to express, logistics or another way with carrier and tracking number (发货中).
 /// The order's confirmer, admin or customer service.
 #[utoipa::path(post, path = "/admin/orders/{id}/dispatch", tag = "fulfilment", params(("id" = i64, Path)), request_body = DispatchInput,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`driver_required`, `invalid_date`, `shipment_incomplete`, `unknown_driver`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn dispatch(
     State(app): State<AppState>,
     actor: Actor,
@@ -692,7 +692,7 @@ impl DriverStop {
 
 /// The driver console (E3): the orders assigned to me, oldest first.
 #[utoipa::path(get, path = "/driver/orders", tag = "fulfilment", params(DriverQuery),
-    responses((status = 200, body = Vec<DriverStop>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<DriverStop>)), security(("bearer" = [])))]
 pub async fn driver_orders(
     State(app): State<AppState>,
     actor: Actor,
@@ -729,7 +729,7 @@ pub async fn driver_orders(
 
 /// Set out with an assigned order (E3): 待送货 → 送货中; the member sees 待收货 and the driver.
 #[utoipa::path(post, path = "/driver/orders/{id}/start", tag = "fulfilment", params(("id" = i64, Path)),
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn start_delivery(
     State(app): State<AppState>,
     actor: Actor,
@@ -765,12 +765,26 @@ pub async fn start_delivery(
     Ok(Json(moved.view(Audience::Driver)))
 }
 
+/// The form of `POST /driver/orders/{id}/delivered` (multipart/form-data).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
+pub struct DeliveredForm {
+    /// Photos of the signed delivery note (JPEG, PNG or WebP, at most 8 MB each): one or more,
+    /// repeat the field.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photo: Vec<Vec<u8>>,
+    remark: Option<String>,
+}
+
 /// Deliver (E3): one or more photos (`photo` fields, JPEG/PNG/WebP) of the signed delivery
 /// note (出库签收单). The order is received at once: 已送达 for the business side, 已收货 for the
 /// member, with nothing for him to do; paid in full, it completes.
 #[utoipa::path(post, path = "/driver/orders/{id}/delivered", tag = "fulfilment", params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "one or more `photo` files, optional `remark`"),
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(content = DeliveredForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `photo_required`, `too_many_photos`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delivered(
     State(app): State<AppState>,
     actor: Actor,
@@ -847,7 +861,7 @@ pub async fn delivered(
 
 /// Confirm receipt of my order sent without a driver (E4): 待收货 → 已收货.
 #[utoipa::path(post, path = "/orders/{id}/receive", tag = "fulfilment", params(("id" = i64, Path)),
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`driver_delivery`, `invalid_transition`, `stock_short`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm_receipt(
     State(app): State<AppState>,
     actor: Actor,
@@ -898,7 +912,7 @@ pub struct StatusChange {
 /// Change an order's status (admin, customer service; E6), with a remark each time: move it on
 /// (shipping, received, completed) or close it (its reserved stock returns).
 #[utoipa::path(post, path = "/admin/orders/{id}/status", tag = "fulfilment", params(("id" = i64, Path)), request_body = StatusChange,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn change_status(
     State(app): State<AppState>,
     actor: Actor,

@@ -281,7 +281,7 @@ pub struct Cancellation {
 
 /// Cancel my order while it waits for confirmation (D5).
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path)), request_body = Cancellation,
-    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(
     State(app): State<AppState>,
     actor: Actor,
@@ -325,7 +325,7 @@ pub struct Reason {
 
 /// Reject an order with a reason (its confirmer, D5); the member is told and the stock returns.
 #[utoipa::path(post, path = "/admin/orders/{id}/reject", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
     State(app): State<AppState>,
     actor: Actor,
@@ -432,7 +432,7 @@ pub(crate) struct ChangedLine {
 /// Confirm an order (its confirmer, D5), maybe changing quantities, prices and the delivery
 /// method, each with a reason. Pay-first orders wait for payment next; the others for dispatch.
 #[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body = Confirmation,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`credit_hold`, `invalid_transition`, `out_of_stock`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `duplicate_line`, `invalid_money`, `invalid_quantity`, `reason_required`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm(
     State(app): State<AppState>,
     actor: Actor,
@@ -816,7 +816,7 @@ impl Store {
 
 /// Release an order's credit hold with a reason (admin, customer service; B6).
 #[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`not_on_hold`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn release_hold(
     State(app): State<AppState>,
     actor: Actor,
@@ -1076,11 +1076,26 @@ async fn payment_form(
     Ok((amount, remark, proof))
 }
 
+/// The form of `POST /orders/{id}/receipts` (multipart/form-data).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
+pub struct ReceiptForm {
+    /// A picture of the transfer (JPEG, PNG or WebP, at most 8 MB).
+    #[schema(value_type = String, format = Binary)]
+    proof: Vec<u8>,
+    /// What was transferred, in fen.
+    amount_fen: Option<i64>,
+    remark: Option<String>,
+}
+
 /// Upload a transfer receipt for my order (F1): a picture of the bank, WeChat or Alipay
 /// transfer, for staff to check before marking it paid.
 #[utoipa::path(post, path = "/orders/{id}/receipts", tag = "orders", params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`proof` (JPEG/PNG/WebP), optional `amount_fen` and `remark`"),
-    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(content = ReceiptForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = OrderView), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn upload_receipt(
     State(app): State<AppState>,
     actor: Actor,
@@ -1122,11 +1137,26 @@ pub async fn upload_receipt(
     Ok(Json(order.view(scope.audience())))
 }
 
+/// The form of `POST /admin/orders/{id}/payments` (multipart/form-data).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form for the OpenAPI document"
+)]
+pub struct PaymentForm {
+    /// What was received, in fen.
+    amount_fen: i64,
+    /// A picture of the proof of payment (JPEG, PNG or WebP); or else a `remark`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    proof: Option<Vec<u8>>,
+    remark: Option<String>,
+}
+
 /// Mark money received for an order (admin, customer service; F1), with a proof picture or a
 /// remark. A pay-first order paid in full moves on to 待发货.
 #[utoipa::path(post, path = "/admin/orders/{id}/payments", tag = "orders", params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`amount_fen`, and `proof` (picture) or `remark`"),
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    request_body(content = PaymentForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = OrderView), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`, `overpayment`, `proof_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn mark_paid(
     State(app): State<AppState>,
     actor: Actor,

@@ -224,7 +224,7 @@ fn saved(result: StoreResult<Option<i64>>) -> ApiResult<Option<i64>> {
 
 /// Add a pickup point with its verifiers (admin).
 #[utoipa::path(post, path = "/admin/pickup-points", tag = "fulfilment", request_body = PickupPointInput,
-    responses((status = 201, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = PickupPoint), (status = 409, description = "`pickup_point_taken`", body = crate::error::ErrorBody), (status = 422, description = "`not_a_verifier`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(app): State<AppState>,
     actor: Actor,
@@ -243,7 +243,7 @@ pub async fn create(
 
 /// Change a pickup point and its verifiers (admin).
 #[utoipa::path(put, path = "/admin/pickup-points/{id}", tag = "fulfilment", params(("id" = i64, Path)), request_body = PickupPointInput,
-    responses((status = 200, body = PickupPoint), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PickupPoint), (status = 409, description = "`pickup_point_taken`", body = crate::error::ErrorBody), (status = 422, description = "`not_a_verifier`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     State(app): State<AppState>,
     actor: Actor,
@@ -274,7 +274,7 @@ pub struct ReadyForPickup {
 /// Have a self-pickup order collected at a point (E5): 待发货 → 待自提; the member gets the
 /// code in his order and inbox. The order's confirmer, admin or customer service.
 #[utoipa::path(post, path = "/admin/orders/{id}/ready-for-pickup", tag = "fulfilment", params(("id" = i64, Path)), request_body = ReadyForPickup,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `not_a_pickup_order`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_point`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn ready(
     State(app): State<AppState>,
     actor: Actor,
@@ -358,7 +358,7 @@ pub struct PickupCode {
 /// is received (已收货 / 已送达). Wrong codes are counted; after ten in 15 minutes the verifier
 /// waits (`too_many_attempts`).
 #[utoipa::path(post, path = "/pickup/verify", tag = "fulfilment", request_body = PickupCode,
-    responses((status = 200, body = OrderView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`pickup_code_used`, `stock_short`, `wrong_pickup_point`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_code`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(
     State(app): State<AppState>,
     actor: Actor,

@@ -834,7 +834,7 @@ impl OrderQuery {
 /// Orders I may see, newest first: a member's own; a manager's regions and bound members; a
 /// promoter's customers; every order for admin and customer service (D6's filters).
 #[utoipa::path(get, path = "/orders", tag = "orders", params(OrderQuery),
-    responses((status = 200, body = [OrderView]), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = [OrderView]), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
@@ -850,7 +850,7 @@ pub async fn list(
 
 /// One order with its lines, adjustments, payments and history (404 outside my scope).
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView)), security(("bearer" = [])))]
 pub async fn get(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
@@ -862,7 +862,7 @@ pub async fn get(
 
 /// The orders a filter selects as an Excel workbook, one row per order (staff, D6).
 #[utoipa::path(get, path = "/admin/orders/export", tag = "orders", params(OrderQuery),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 403, body = crate::error::ErrorBody)),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)),
     security(("bearer" = [])))]
 pub async fn export(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,

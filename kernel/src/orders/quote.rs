@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::DeliveryMethod;
 use crate::catalog::{Product, pricing};
 use crate::error::{ApiError, ApiResult};
-use crate::settings::{MoqRule, Settings, Shipping};
+use crate::settings::{AreaRate, MoqRule, Settings, Shipping};
 use crate::store::Store;
 
 /// Most lines one order may have.
@@ -539,7 +539,7 @@ pub fn shipping_fee(
                         .find(|r| r.province == area.province && r.city.is_none())
                 })
         })
-        .map_or(&shipping.default_rate, |r| &r.rate);
+        .map_or(shipping.default_rate, AreaRate::rate);
     let extra_kg = ((weight_g - 1000).max(0) + 999) / 1000;
     (
         rate.first_kg_fen
@@ -551,7 +551,7 @@ pub fn shipping_fee(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{AreaRate, Rate};
+    use crate::settings::Rate;
 
     fn rules() -> Shipping {
         Shipping {
@@ -563,18 +563,14 @@ mod tests {
                 AreaRate {
                     province: "海南省".to_owned(),
                     city: None,
-                    rate: Rate {
-                        first_kg_fen: 800,
-                        extra_kg_fen: 200,
-                    },
+                    first_kg_fen: 800,
+                    extra_kg_fen: 200,
                 },
                 AreaRate {
                     province: "海南省".to_owned(),
                     city: Some("海口市".to_owned()),
-                    rate: Rate {
-                        first_kg_fen: 500,
-                        extra_kg_fen: 100,
-                    },
+                    first_kg_fen: 500,
+                    extra_kg_fen: 100,
                 },
             ],
             free_from_fen: Some(100_000),

@@ -278,7 +278,13 @@ pub fn openapi_paths(host: &PluginHost) -> serde_json::Map<String, serde_json::V
                 "operationId": format!("plugin_{}_{}_{}", plugin.name(), route.method.to_lowercase(), route.path.replace(['/', '{', '}', '-'], "_")),
                 "parameters": parameters,
                 "description": format!("Roles: {}", route.roles.join(", ")),
-                "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } } },
+                // The plugin chooses its statuses (a 2xx with its response schema, or its own
+                // refusals); the kernel's own refusals of a plugin call are listed by code.
+                "responses": {
+                    "2XX": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } },
+                    "4XX": { "description": "The plugin's own refusal, or the kernel's: `not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`.", "content": { "application/json": {} } },
+                    "5XX": { "description": "The plugin failed or is suspended: `plugin_failed`, `plugin_suspended`.", "content": { "application/json": {} } }
+                },
             });
             if let (Some(schema), Some(object)) = (&route.request_schema, operation.as_object_mut())
             {
@@ -382,7 +388,7 @@ pub struct PluginsStatus {
 
 /// The plugins serving, their calls, failures and fuel, and the last refused reload (admin).
 #[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
-    responses((status = 200, body = PluginsStatus), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PluginsStatus)), security(("bearer" = [])))]
 pub async fn status(
     State(app): State<AppState>,
     actor: crate::accounts::permissions::Actor,

@@ -206,7 +206,7 @@ async fn roll_back(
 
 /// The pricing script on disk, the version serving, and why the file is refused if it is.
 #[utoipa::path(get, path = "/admin/scripts/pricing", tag = "scripts",
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
     view(&app, Rules::Pricing)
@@ -215,7 +215,7 @@ pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Sc
 /// Replace the pricing script: checked (it compiles, its examples pass) before it is written;
 /// a refusal names `pricing.rhai:LINE:COLUMN` and changes nothing.
 #[utoipa::path(put, path = "/admin/scripts/pricing", tag = "scripts", request_body = ScriptInput,
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
     State(app): State<AppState>,
     actor: Actor,
@@ -227,7 +227,7 @@ pub async fn put(
 
 /// The saved versions of the pricing script, newest first, with who, when and the diff.
 #[utoipa::path(get, path = "/admin/scripts/pricing/history", tag = "scripts",
-    responses((status = 200, body = Vec<ScriptVersion>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ScriptVersion>)), security(("bearer" = [])))]
 pub async fn history(
     State(app): State<AppState>,
     actor: Actor,
@@ -238,7 +238,7 @@ pub async fn history(
 
 /// Put a saved version back (as a new version of its own).
 #[utoipa::path(post, path = "/admin/scripts/pricing/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn rollback(
     State(app): State<AppState>,
     actor: Actor,
@@ -249,7 +249,7 @@ pub async fn rollback(
 
 /// The notification rules on disk, the version serving, and why the file is refused if it is.
 #[utoipa::path(get, path = "/admin/scripts/notifications", tag = "scripts",
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn get_notifications(
     State(app): State<AppState>,
     actor: Actor,
@@ -261,7 +261,7 @@ pub async fn get_notifications(
 /// Replace the notification rules: checked (it compiles, its examples pass) before it is
 /// written; a refusal names `notifications.rhai:LINE:COLUMN` and changes nothing.
 #[utoipa::path(put, path = "/admin/scripts/notifications", tag = "scripts", request_body = ScriptInput,
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put_notifications(
     State(app): State<AppState>,
     actor: Actor,
@@ -280,7 +280,7 @@ pub async fn put_notifications(
 
 /// The saved versions of the notification rules, newest first, with who, when and the diff.
 #[utoipa::path(get, path = "/admin/scripts/notifications/history", tag = "scripts",
-    responses((status = 200, body = Vec<ScriptVersion>), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ScriptVersion>)), security(("bearer" = [])))]
 pub async fn notifications_history(
     State(app): State<AppState>,
     actor: Actor,
@@ -293,7 +293,7 @@ pub async fn notifications_history(
 
 /// Put a saved version of the notification rules back (as a new version of its own).
 #[utoipa::path(post, path = "/admin/scripts/notifications/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
-    responses((status = 200, body = ScriptView), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn rollback_notifications(
     State(app): State<AppState>,
     actor: Actor,
@@ -332,7 +332,7 @@ pub struct LineDifference {
 
 /// Price a cart with a draft of the pricing script beside the serving one (nothing is saved).
 #[utoipa::path(post, path = "/admin/scripts/pricing/preview", tag = "scripts", request_body = PreviewInput,
-    responses((status = 200, body = Preview), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Preview), (status = 422, description = "`delisted`, `duplicate_line`, `empty_order`, `invalid_quantity`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn preview(
     State(app): State<AppState>,
     actor: Actor,

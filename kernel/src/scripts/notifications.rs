@@ -8,7 +8,10 @@
 //!   left out for inbox and email;
 //! - `params`: the template's parameters (a map of strings), `#{}` when none;
 //! - `text`: the message as its reader sees it (the inbox copy, the email body, and what staff
-//!   read in the delivery log).
+//!   read in the delivery log);
+//! - `fallback` (optional): `#{ channel, template, params }` to use instead when the recipient
+//!   has no address on `channel` (no WeChat bound, no e-mail). Without one such a message is
+//!   recorded as `skipped`.
 //!
 //! `event` holds `kind`, `id`, `at` (`ms`, `date`), and, where they apply, `order`, `member`,
 //! `staff` and `broadcast` (see `notify::rules::event_map`). `fn examples()` (optional)
@@ -34,6 +37,27 @@ pub struct Planned {
     pub template: String,
     pub params: serde_json::Value,
     pub text: String,
+    /// Where to send it when the recipient has no address on `channel`.
+    pub fallback: Option<Fallback>,
+}
+
+/// The channel, template and parameters a message goes by when its own channel has no
+/// address for the recipient; the text stays the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    pub channel: Channel,
+    pub template: String,
+    pub params: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFallback {
+    channel: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    params: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +77,8 @@ struct RawMessage {
     #[serde(default)]
     params: serde_json::Value,
     text: String,
+    #[serde(default)]
+    fallback: Option<RawFallback>,
 }
 
 /// Runs `notify(event)`: the messages it asks for, one per recipient.
@@ -82,27 +108,22 @@ fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
         let which = n + 1;
         let raw: RawMessage = rhai::serde::from_dynamic(&item)
             .map_err(|e| format!("{file}: message {which}: {e}"))?;
-        let channel = Channel::from_name(&raw.channel).ok_or_else(|| {
-            format!(
-                "{file}: message {which}: channel {:?} is not one of inbox, sms, wechat, email",
-                raw.channel
-            )
-        })?;
-        if matches!(channel, Channel::Sms | Channel::Wechat) && raw.template.trim().is_empty() {
-            return Err(format!(
-                "{file}: message {which}: {} needs the provider's template id",
-                raw.channel
-            ));
-        }
+        let where_ = format!("{file}: message {which}");
+        let channel = checked_channel(&where_, &raw.channel, &raw.template)?;
         if raw.text.trim().is_empty() || raw.text.chars().count() > MAX_TEXT {
-            return Err(format!(
-                "{file}: message {which}: text must be 1 to {MAX_TEXT} characters"
-            ));
+            return Err(format!("{where_}: text must be 1 to {MAX_TEXT} characters"));
         }
-        let params = match raw.params {
-            serde_json::Value::Null => serde_json::json!({}),
-            serde_json::Value::Object(map) => serde_json::Value::Object(map),
-            _ => return Err(format!("{file}: message {which}: params must be a map")),
+        let params = checked_params(&where_, raw.params)?;
+        let fallback = match raw.fallback {
+            None => None,
+            Some(fallback) => {
+                let where_ = format!("{where_}: fallback");
+                Some(Fallback {
+                    channel: checked_channel(&where_, &fallback.channel, &fallback.template)?,
+                    template: fallback.template,
+                    params: checked_params(&where_, fallback.params)?,
+                })
+            }
         };
         let recipients = match raw.to {
             Recipients::One(id) => vec![id],
@@ -114,9 +135,28 @@ fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
             template: raw.template.clone(),
             params: params.clone(),
             text: raw.text.clone(),
+            fallback: fallback.clone(),
         }));
     }
     Ok(planned)
+}
+
+/// A message's channel; SMS and WeChat send only approved templates, so they need one.
+fn checked_channel(at: &str, name: &str, template: &str) -> Result<Channel, String> {
+    let channel = Channel::from_name(name)
+        .ok_or_else(|| format!("{at}: channel {name:?} is not one of inbox, sms, wechat, email"))?;
+    if matches!(channel, Channel::Sms | Channel::Wechat) && template.trim().is_empty() {
+        return Err(format!("{at}: {name} needs the provider's template id"));
+    }
+    Ok(channel)
+}
+
+fn checked_params(at: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+    match params {
+        serde_json::Value::Null => Ok(serde_json::json!({})),
+        serde_json::Value::Object(map) => Ok(serde_json::Value::Object(map)),
+        _ => Err(format!("{at}: params must be a map")),
+    }
 }
 
 /// Compiles `source` and runs its `examples()`: the version to serve, or why not.

@@ -325,7 +325,7 @@ fn replay_all(host: &ScriptHost, draft: &Compiled, orders: Vec<RecordedOrder>) -
 /// run again. Nothing is saved. A draft that does not compile or fails its examples is refused
 /// naming `pricing.rhai:LINE:COLUMN`; one that fails on an order is reported on that order.
 #[utoipa::path(post, path = "/admin/scripts/pricing/replay", tag = "scripts", request_body = ReplayInput,
-    responses((status = 200, body = Replay), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Replay), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn replay(
     State(app): State<AppState>,
     actor: Actor,
