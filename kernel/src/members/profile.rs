@@ -63,7 +63,7 @@ pub fn upload_url(key: &str) -> String {
 
 async fn read_form(
     mut form: Multipart,
-) -> ApiResult<(HashMap<String, String>, HashMap<String, Vec<u8>>)> {
+) -> ApiResult<(HashMap<String, String>, HashMap<String, axum::body::Bytes>)> {
     let mut texts = HashMap::new();
     let mut files = HashMap::new();
     let broken = |err: axum::extract::multipart::MultipartError| {
@@ -76,7 +76,7 @@ async fn read_form(
     while let Some(field) = form.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_owned();
         if matches!(name.as_str(), "shop_photo" | "licence") {
-            files.insert(name, field.bytes().await.map_err(broken)?.to_vec());
+            files.insert(name, field.bytes().await.map_err(broken)?);
         } else {
             texts.insert(name, field.text().await.map_err(broken)?);
         }
@@ -147,7 +147,9 @@ pub async fn complete(
         ("licence", UploadKind::Licence),
     ] {
         match files.get(field) {
-            Some(bytes) => staged.push(stage_image(&app.config.data_dir, kind, bytes, field)?),
+            Some(bytes) => {
+                staged.push(stage_image(&app.config.data_dir, kind, bytes.clone(), field).await?)
+            }
             None if !had_photos => {
                 return Err(ApiError::invalid_field(
                     "invalid_image",
