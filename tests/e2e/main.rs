@@ -26,3 +26,4 @@ mod scripts;
 mod search;
 mod staff;
 mod transfer;
+mod uploads;
