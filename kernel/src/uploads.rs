@@ -175,8 +175,9 @@ pub async fn stage_image(
     // Never closed, so acquiring fails only if that changes.
     let permit = DECODING.acquire().await.map_err(ApiError::internal)?;
     let dir = uploads_dir(data_dir);
-    // Decoding and encoding take a CPU for up to a second or so: not on the async workers. If
-    // the request is dropped meanwhile, the staged file is dropped (deleted) with the result.
+    // Decoding and encoding are CPU work that grows with the pixel count: not on the async
+    // workers. If the request is dropped meanwhile, the staged file is dropped (deleted) with
+    // the task's result.
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let picture = Picture::decode(&bytes, field)?;
