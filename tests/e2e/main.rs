@@ -27,3 +27,4 @@ mod scripts;
 mod search;
 mod staff;
 mod transfer;
+mod uploads;

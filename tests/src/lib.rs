@@ -7,6 +7,7 @@
 
 pub mod contract;
 pub mod fakes;
+pub mod images;
 pub mod load;
 pub mod process;
 
@@ -629,10 +630,7 @@ pub const TINY_PNG: &[u8] = &[
     0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
-/// The start of a JPEG: enough for content sniffing.
-pub const JPEG_HEAD: &[u8] = &[
-    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01,
-];
+pub use images::tiny_jpeg;
 
 /// The profile form (完善信息) with every field filled in; `files` are (field, bytes).
 pub fn profile_form(region_id: i64, files: &[(&str, &[u8])]) -> reqwest::multipart::Form {

@@ -1142,7 +1142,8 @@ pub async fn low_stock(
 // ---- product images ------------------------------------------------------------------------
 
 /// Add a picture to a product (admin): the request body is the image (JPEG, PNG or WebP, at
-/// most 8 MB), sniffed from its bytes.
+/// most 8 MB and 40 megapixels), decoded from its bytes and stored re-encoded, without its
+/// metadata.
 #[utoipa::path(post, path = "/admin/products/{id}/images", tag = "catalog", params(("id" = i64, Path)),
     request_body(content = Vec<u8>, content_type = "image/*"),
     responses((status = 201, body = Product), (status = 422, description = "`image_too_large`, `invalid_image`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
@@ -1157,9 +1158,10 @@ pub async fn add_image(
     let staged = crate::uploads::stage_image(
         &app.config.data_dir,
         crate::uploads::UploadKind::ProductImage,
-        &body,
+        body,
         "image",
-    )?;
+    )
+    .await?;
     // The file is removed again (on drop) unless the row commits.
     if !app
         .store

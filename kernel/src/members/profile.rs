@@ -90,7 +90,7 @@ pub fn upload_url(key: &str) -> String {
 
 async fn read_form(
     mut form: Multipart,
-) -> ApiResult<(HashMap<String, String>, HashMap<String, Vec<u8>>)> {
+) -> ApiResult<(HashMap<String, String>, HashMap<String, axum::body::Bytes>)> {
     let mut texts = HashMap::new();
     let mut files = HashMap::new();
     while let Some(field) = form
@@ -105,8 +105,7 @@ async fn read_form(
                 field
                     .bytes()
                     .await
-                    .map_err(crate::http::json::unreadable_form)?
-                    .to_vec(),
+                    .map_err(crate::http::json::unreadable_form)?,
             );
         } else {
             texts.insert(name, crate::http::json::form_text(field).await?);
@@ -191,7 +190,9 @@ pub async fn complete(
         ("licence", UploadKind::Licence),
     ] {
         match files.get(field) {
-            Some(bytes) => staged.push(stage_image(&app.config.data_dir, kind, bytes, field)?),
+            Some(bytes) => {
+                staged.push(stage_image(&app.config.data_dir, kind, bytes.clone(), field).await?)
+            }
             None if !had_photos && !approved => {
                 return Err(ApiError::invalid_field(
                     "invalid_image",

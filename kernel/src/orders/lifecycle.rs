@@ -1056,12 +1056,15 @@ async fn payment_form(
                     .bytes()
                     .await
                     .map_err(crate::http::json::unreadable_form)?;
-                proof = Some(stage_image(
-                    &app.config.data_dir,
-                    UploadKind::PaymentProof,
-                    &bytes,
-                    "proof",
-                )?);
+                proof = Some(
+                    stage_image(
+                        &app.config.data_dir,
+                        UploadKind::PaymentProof,
+                        bytes,
+                        "proof",
+                    )
+                    .await?,
+                );
             }
             other => {
                 return Err(ApiError::invalid_field(
