@@ -769,7 +769,7 @@ pub mod http {
 
     /// Download a backup file (admin).
     #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
-        responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>)), security(("bearer" = [])))]
+        responses((status = 200, description = "The backup file: gzip'd JSON lines (`application/gzip`), or age-encrypted when a passphrase is set (`application/octet-stream`)", content((Vec<u8> = "application/gzip"), (Vec<u8> = "application/octet-stream")))), security(("bearer" = [])))]
     pub async fn download(
         State(app): State<AppState>,
         actor: Actor,

@@ -61,6 +61,12 @@ pub fn round_half_up(numerator: i64, denominator: i64) -> i64 {
 }
 
 /// "1230" fen → "12.30".
+/// An amount as a person reads it in a message or a notice: `¥1113.30`. Every text that
+/// names money says it this way (`format_yuan` is the bare number, for tables and files).
+pub fn format_price(fen: i64) -> String {
+    format!("¥{}", format_yuan(fen))
+}
+
 pub fn format_yuan(fen: i64) -> String {
     format!(
         "{}{}.{:02}",

@@ -105,7 +105,11 @@ impl OrderStatus {
     }
 }
 
-/// D3's payment methods. Online payment is not offered until a provider is integrated.
+/// D3's payment methods. Pay first (a confirmed order waits in 待付款 and is not sent until
+/// paid): `bank_transfer`, `pay_before_shipping`, `wechat_transfer`, `alipay_transfer`. Paid
+/// after the goods: `cash_on_delivery`, `carrier_collect`, and `monthly_settlement` (credit
+/// terms, B6). `GET /shop` lists the enabled ones with `pays_first`. Online payment is not
+/// offered until a provider is integrated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {

@@ -464,7 +464,21 @@ pub struct ShopInfo {
     pub single_page: bool,
     pub require_profile: bool,
     pub payment_methods: PaymentMethods,
+    /// The enabled payment methods, in order, with what each means for the order.
+    pub payment_options: Vec<PaymentOption>,
     pub delivery: DeliveryOptions,
+}
+
+/// A payment method the shop offers.
+#[derive(Serialize, ToSchema)]
+pub struct PaymentOption {
+    pub method: crate::orders::PaymentMethod,
+    /// 货到付款, 银行转账 …
+    pub label: &'static str,
+    /// Money first: a confirmed order waits in 待付款 and is not sent until it is paid.
+    pub pays_first: bool,
+    /// Credit terms (统一结算): only for members allowed them, within their limit (B6).
+    pub credit: bool,
 }
 
 /// The shop as everyone sees it (L3): name, logo, introduction, service contacts, shop mode,
@@ -481,6 +495,16 @@ pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
         shop_mode: s.shop_mode,
         single_page: s.single_page,
         require_profile: s.require_profile,
+        payment_options: crate::orders::PaymentMethod::ALL
+            .into_iter()
+            .filter(|method| method.is_enabled(&s.payment_methods))
+            .map(|method| PaymentOption {
+                method,
+                label: method.label(),
+                pays_first: method.pays_first(),
+                credit: method.is_credit(),
+            })
+            .collect(),
         payment_methods: s.payment_methods,
         delivery: s.delivery,
     }))

@@ -996,7 +996,10 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
     assert_eq!(done["refunded_fen"], refund);
     assert_eq!(done["after_sales_open"], false);
     let (_, inbox) = app.get("/api/v1/me/inbox", Some(&member)).await?;
-    assert!(inbox.to_string().contains("已退款"), "{inbox}");
+    // Money reads the same in every notice (issue 15): ¥ and two decimals.
+    let notice = format!("已退款{}", pifa::money::format_price(refund));
+    assert!(notice.contains('¥'), "{notice}");
+    assert!(inbox.to_string().contains(&notice), "{inbox}");
     let events = app.store.order_event_kinds(id).await?;
     for kind in [
         "order.after_sale_requested",

@@ -79,7 +79,7 @@ pub async fn list_categories(
 
 /// Create a category under `parent_id` (three levels at most; admin).
 #[utoipa::path(post, path = "/admin/categories", tag = "catalog", request_body = CategoryInput,
-    responses((status = 201, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody), (status = 422, description = "`category_too_deep`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody), (status = 422, description = "`category_too_deep`, `unknown_category`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_category(
     State(app): State<AppState>,
     actor: Actor,
@@ -519,7 +519,7 @@ async fn check_references(
 
 /// Create a product with its SKUs, prices and stock, all or nothing (admin).
 #[utoipa::path(post, path = "/admin/products", tag = "catalog", request_body = ProductInput,
-    responses((status = 201, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`, `unknown_tag`, `unknown_unit`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_brand`, `unknown_category`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`, `unknown_supplier`, `unknown_tag`, `unknown_unit`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -642,7 +642,7 @@ pub struct ProductPatch {
 
 /// Change a product's name, description, brand, category or shelf status (admin).
 #[utoipa::path(patch, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = ProductPatch,
-    responses((status = 200, body = Product), (status = 422, description = "`unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product), (status = 422, description = "`unknown_brand`, `unknown_category`, `unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_product(
     State(app): State<AppState>,
     actor: Actor,
@@ -702,7 +702,7 @@ pub async fn update_product(
 
 /// Replace a SKU's fields, prices, breaks and stock (admin).
 #[utoipa::path(put, path = "/admin/skus/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
-    responses((status = 200, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_spec_attribute`, `unknown_spec_value`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn replace_sku(
     State(app): State<AppState>,
     actor: Actor,

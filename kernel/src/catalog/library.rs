@@ -838,7 +838,7 @@ pub async fn update_category(
 
 /// Remove a category that holds no sub-categories and no goods (admin).
 #[utoipa::path(delete, path = "/admin/categories/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 204)), security(("bearer" = [])))]
+    responses((status = 204), (status = 409, description = "`category_in_use`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_category(
     State(app): State<AppState>,
     actor: Actor,
@@ -928,7 +928,7 @@ pub async fn update_brand(
 
 /// Remove a brand no product carries (admin).
 #[utoipa::path(delete, path = "/admin/brands/{id}", tag = "catalog", params(("id" = i64, Path)),
-    responses((status = 204)), security(("bearer" = [])))]
+    responses((status = 204), (status = 409, description = "`brand_in_use`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_brand(
     State(app): State<AppState>,
     actor: Actor,

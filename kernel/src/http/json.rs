@@ -19,26 +19,66 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json"));
         if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "请求体须为 JSON (Content-Type: application/json expected)",
-            ));
+            return Err(not_json());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "body_too_large"
-            } else {
-                "body_unreadable"
-            };
-            ApiError::new(
-                rejection.status(),
-                code,
-                format!("请求体无法读取 (body: {rejection})"),
-            )
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| body_error(&rejection))?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body whose every field is optional: an empty body (no `Content-Type` needed) means
+/// the defaults, as a route that takes no body at all would (`cancel` next to `start`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<OptionalJson<T>, ApiError> {
+        let declared = req.headers().contains_key(header::CONTENT_TYPE);
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|length| length.trim() == "0");
+        if !declared || empty {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection| body_error(&rejection))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if !declared {
+                return Err(not_json());
+            }
+            return parse_json(&bytes).map(OptionalJson);
+        }
+        ApiJson::from_request(req, state)
+            .await
+            .map(|ApiJson(value)| OptionalJson(value))
+    }
+}
+
+fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "请求体须为 JSON (Content-Type: application/json expected)",
+    )
+}
+
+fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ApiError {
+    let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "body_unreadable"
+    };
+    ApiError::new(
+        rejection.status(),
+        code,
+        format!("请求体无法读取 (body: {rejection})"),
+    )
 }
 
 /// Deserializes `bytes`, reporting the path of the first field that does not fit. A body

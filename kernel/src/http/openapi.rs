@@ -109,6 +109,7 @@ fn complete_operation(method: &str, operation: &mut Value) {
         .unwrap_or_default();
     for body_type in &body_types {
         add(413, &["body_too_large"]);
+        add(422, &["invalid_text"]);
         if body_type == "application/json" {
             add(400, &["malformed_json"]);
             add(415, &["unsupported_media_type"]);

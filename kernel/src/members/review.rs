@@ -333,7 +333,7 @@ fn no_pending_change() -> ApiError {
 /// Approve an approved member's change of shop name or photos (admin, customer service): the
 /// change replaces the approved values, and he is told in his inbox.
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/approve", tag = "members", params(("id" = i64, Path)),
-    responses((status = 200, body = MemberView)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve_change(
     State(app): State<AppState>,
     actor: Actor,
@@ -347,7 +347,7 @@ pub async fn approve_change(
 /// Turn down an approved member's change of shop name or photos with a reason he reads
 /// (admin, customer service); the approved values stay.
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
-    responses((status = 200, body = MemberView)), security(("bearer" = [])))]
+    responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject_change(
     State(app): State<AppState>,
     actor: Actor,

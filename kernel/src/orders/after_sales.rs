@@ -522,7 +522,7 @@ pub async fn request(
             "amount_fen",
             format!(
                 "amount_fen: 最多可退{} (at most what was paid)",
-                crate::money::format_yuan(refundable.max(0))
+                crate::money::format_price(refundable.max(0))
             ),
         ));
     }
@@ -820,7 +820,7 @@ pub async fn refund(
             "amount_fen",
             format!(
                 "amount_fen: 1分到{}之间 (at most what was paid and not refunded)",
-                crate::money::format_yuan(refundable)
+                crate::money::format_price(refundable)
             ),
         ));
     }
@@ -870,7 +870,7 @@ pub async fn refund(
         format!(
             "您的订单{}已退款{}。",
             order.number(),
-            crate::money::format_yuan(amount)
+            crate::money::format_price(amount)
         ),
         now,
     )

@@ -20,7 +20,7 @@ use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
+use crate::http::json::{ApiJson, OptionalJson};
 use crate::money::{parse_fen, round_half_up};
 use crate::notify::{Channel, OutgoingMessage};
 use crate::store::batch::{Batch, RunBatch, args};
@@ -272,7 +272,7 @@ fn reason_field(reason: &str, field: &str) -> ApiResult<String> {
     Ok(reason.to_owned())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Cancellation {
     #[serde(default)]
@@ -280,13 +280,13 @@ pub struct Cancellation {
 }
 
 /// Cancel my order while it waits for confirmation (D5).
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path)), request_body = Cancellation,
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path)), request_body(content = Option<Cancellation>, description = "Optional: an empty body cancels without a reason"),
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    ApiJson(input): ApiJson<Cancellation>,
+    OptionalJson(input): OptionalJson<Cancellation>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     permit(
@@ -388,7 +388,7 @@ pub struct LineChange {
     pub reason: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Confirmation {
     #[serde(default)]
@@ -431,13 +431,13 @@ pub(crate) struct ChangedLine {
 
 /// Confirm an order (its confirmer, D5), maybe changing quantities, prices and the delivery
 /// method, each with a reason. Pay-first orders wait for payment next; the others for dispatch.
-#[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body = Confirmation,
+#[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body(content = Option<Confirmation>, description = "Optional: an empty body confirms the order as placed"),
     responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`credit_hold`, `invalid_transition`, `out_of_stock`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `duplicate_line`, `invalid_money`, `invalid_quantity`, `reason_required`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    ApiJson(input): ApiJson<Confirmation>,
+    OptionalJson(input): OptionalJson<Confirmation>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     if !may_confirm(&actor, &order) {
@@ -526,12 +526,12 @@ pub async fn confirm(
                 notes.push(format!(
                     "第{}行 单价 {}→{}（{reason}）",
                     old.line_no,
-                    crate::money::format_yuan(if old.qty == 0 {
+                    crate::money::format_price(if old.qty == 0 {
                         0
                     } else {
                         old.line_total_fen / old.qty
                     }),
-                    crate::money::format_yuan(unit)
+                    crate::money::format_price(unit)
                 ));
                 total = target;
             }
@@ -1025,10 +1025,63 @@ pub(crate) struct PaymentEntry<'a> {
 }
 
 /// Reads a payment form: `amount_fen`, `remark` and an optional `proof` picture.
+/// A payment as staff send it: JSON when there is no picture (`{"amount_fen", "remark"}`), or
+/// the multipart form with a `proof`.
+pub enum PaymentBody {
+    Json(PaymentNote),
+    Form(Multipart),
+}
+
+/// A payment without a picture.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentNote {
+    /// What was received, in fen.
+    pub amount_fen: i64,
+    /// How it was received (e.g. 现金，张师傅代收).
+    #[serde(default)]
+    pub remark: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for PaymentBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> ApiResult<PaymentBody> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        if multipart {
+            let form = Multipart::from_request(req, state)
+                .await
+                .map_err(|rejection| {
+                    ApiError::new(
+                        rejection.status(),
+                        "invalid_form",
+                        format!("表单无法读取 (form: {})", rejection.body_text()),
+                    )
+                })?;
+            return Ok(PaymentBody::Form(form));
+        }
+        ApiJson::<PaymentNote>::from_request(req, state)
+            .await
+            .map(|ApiJson(note)| PaymentBody::Json(note))
+    }
+}
+
 async fn payment_form(
     app: &AppState,
-    mut form: Multipart,
+    body: PaymentBody,
 ) -> ApiResult<(Option<i64>, String, Option<StagedImage>)> {
+    let mut form = match body {
+        PaymentBody::Json(note) => {
+            let amount = parse_fen(note.amount_fen, "amount_fen")?;
+            let remark = crate::accounts::parse_text(&note.remark, "remark", 200)?;
+            return Ok((Some(amount), remark, None));
+        }
+        PaymentBody::Form(form) => form,
+    };
     let mut amount = None;
     let mut remark = String::new();
     let mut proof = None;
@@ -1109,7 +1162,7 @@ pub async fn upload_receipt(
     if order.member_id != actor.user_id {
         return Err(ApiError::forbidden());
     }
-    let (amount, remark, proof) = payment_form(&app, form).await?;
+    let (amount, remark, proof) = payment_form(&app, PaymentBody::Form(form)).await?;
     let proof = proof.ok_or_else(|| {
         ApiError::invalid_field(
             "invalid_image",
@@ -1158,17 +1211,17 @@ pub struct PaymentForm {
 /// Mark money received for an order (admin, customer service; F1), with a proof picture or a
 /// remark. A pay-first order paid in full moves on to 待发货.
 #[utoipa::path(post, path = "/admin/orders/{id}/payments", tag = "orders", params(("id" = i64, Path)),
-    request_body(content = PaymentForm, content_type = "multipart/form-data"),
+    request_body(description = "JSON without a picture, or the form with a `proof` picture", content((PaymentNote = "application/json"), (PaymentForm = "multipart/form-data"))),
     responses((status = 200, body = OrderView), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`, `overpayment`, `proof_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn mark_paid(
     State(app): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-    form: Multipart,
+    body: PaymentBody,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     actor.require(Permission::SettleOrders)?;
-    let (amount, remark, proof) = payment_form(&app, form).await?;
+    let (amount, remark, proof) = payment_form(&app, body).await?;
     let amount = amount.filter(|a| *a > 0).ok_or_else(|| {
         ApiError::invalid_field(
             "invalid_money",
@@ -1194,8 +1247,8 @@ pub async fn mark_paid(
             "amount_fen",
             format!(
                 "amount_fen: 超出应付金额，尚欠{} (more than the {} still owed)",
-                crate::money::format_yuan(owed.max(0)),
-                crate::money::format_yuan(owed.max(0))
+                crate::money::format_price(owed.max(0)),
+                crate::money::format_price(owed.max(0))
             ),
         ));
     }

@@ -192,7 +192,7 @@ fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
 /// The picking list of a region's day (E10): every SKU to take from the shelves, with its
 /// total and the orders it goes to. Admin and customer service; a manager for his regions.
 #[utoipa::path(get, path = "/admin/picking-list", tag = "fulfilment", params(PickingQuery),
-    responses((status = 200, content_type = "text/html", body = String), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn picking_list(
     State(app): State<AppState>,
     actor: Actor,

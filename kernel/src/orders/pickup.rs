@@ -358,7 +358,7 @@ pub struct PickupCode {
 /// is received (已收货 / 已送达). Wrong codes are counted; after ten in 15 minutes the verifier
 /// waits (`too_many_attempts`).
 #[utoipa::path(post, path = "/pickup/verify", tag = "fulfilment", request_body = PickupCode,
-    responses((status = 200, body = OrderView), (status = 409, description = "`pickup_code_used`, `stock_short`, `wrong_pickup_point`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_code`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`pickup_code_used`, `stock_short`, `wrong_pickup_point`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_code`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(
     State(app): State<AppState>,
     actor: Actor,

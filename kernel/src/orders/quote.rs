@@ -85,7 +85,7 @@ pub struct Quote {
     /// Sum of the order-level adjustments.
     pub adjustments_fen: i64,
     pub shipping_fen: i64,
-    /// 运费 / 满500元免运费 / 自提免运费.
+    /// 运费 / 满¥500.00免运费 / 自提免运费.
     pub shipping_label: String,
     /// goods + order-level adjustments + shipping (N).
     pub total_fen: i64,
@@ -522,7 +522,7 @@ pub fn shipping_fee(
     {
         return (
             0,
-            format!("满{}元免运费", crate::money::format_yuan(free_from)),
+            format!("满{}免运费", crate::money::format_price(free_from)),
         );
     }
     let rate = area
@@ -601,7 +601,7 @@ mod tests {
         assert_eq!(shipping_fee(&rules, ship, None, 2000, 0).0, 2000);
         assert_eq!(
             shipping_fee(&rules, ship, Some(&sanya), 3500, 100_000),
-            (0, "满1000.00元免运费".to_owned())
+            (0, "满¥1000.00免运费".to_owned())
         );
         assert_eq!(
             shipping_fee(&rules, ship, Some(&sanya), 3500, 99_999).0,

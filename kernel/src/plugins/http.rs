@@ -109,6 +109,15 @@ fn role_name(role: Role) -> &'static str {
     role.as_str()
 }
 
+/// A plugin, or a route of it, that is not serving: the same answer as any unknown route.
+fn no_such_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "接口不存在 (no such route)",
+    )
+}
+
 /// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
 pub async fn handle(
     State(app): State<AppState>,
@@ -124,10 +133,10 @@ pub async fn handle(
         .named(&plugin)
         .filter(|p| p.implements(Hook::HandleHttp))
         .cloned()
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(no_such_route)?;
     let path = format!("/{rest}");
-    let (route, params) = match_route(&loaded.manifest.routes, method.as_str(), &path)
-        .ok_or_else(ApiError::not_found)?;
+    let (route, params) =
+        match_route(&loaded.manifest.routes, method.as_str(), &path).ok_or_else(no_such_route)?;
     let public = route.roles.iter().any(|r| r == "public");
     if !public {
         let Some(actor) = &actor else {
@@ -282,7 +291,7 @@ pub fn openapi_paths(host: &PluginHost) -> serde_json::Map<String, serde_json::V
                 // refusals); the kernel's own refusals of a plugin call are listed by code.
                 "responses": {
                     "2XX": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } },
-                    "4XX": { "description": "The plugin's own refusal, or the kernel's: `not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`.", "content": { "application/json": {} } },
+                    "4XX": { "description": "The plugin's own refusal, or the kernel's: `route_not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`.", "content": { "application/json": {} } },
                     "5XX": { "description": "The plugin failed or is suspended: `plugin_failed`, `plugin_suspended`.", "content": { "application/json": {} } }
                 },
             });
