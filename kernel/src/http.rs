@@ -3,6 +3,7 @@
 
 pub mod extract;
 pub mod json;
+pub mod proxy;
 
 use std::time::Duration;
 

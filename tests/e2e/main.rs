@@ -24,5 +24,6 @@ mod plugins;
 mod relations;
 mod scripts;
 mod search;
+mod sign_in_limits;
 mod staff;
 mod transfer;

@@ -75,7 +75,8 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Where a request came from, for sessions and logs.
+/// Where a request came from, for sessions, logs and rate limits: the socket peer's address,
+/// or the client a trusted proxy forwarded (`http::extract`, `http::proxy`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
