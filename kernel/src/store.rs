@@ -186,6 +186,7 @@ migrations! {
     17 => "0017_script_versions",
     18 => "0018_notifications",
     19 => "0019_pricing_inputs",
+    20 => "0020_sign_in_throttling",
 }
 
 fn migrator(backend: Backend) -> Migrator {

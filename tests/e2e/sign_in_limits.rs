@@ -1,5 +1,7 @@
-//! Where a request comes from (issue 15): the client's address comes from a trusted proxy's
-//! `X-Forwarded-For`, never from anyone else's.
+//! Guessing is throttled without letting a stranger lock the owner out (issue 15): password
+//! failures back off per account *and source address*, codes keep working for the owner, and
+//! the client's address comes from a trusted proxy's `X-Forwarded-For` (never from anyone
+//! else's).
 //!
 //! Several sources need a proxy in front (`TestApp::behind_proxy` trusts 127.0.0.1, where the
 //! tests' requests come from): `post_from` names the client in `X-Forwarded-For`.
@@ -22,6 +24,244 @@ type Answer = (u16, String, Option<u64>);
 fn answer((status, retry, body): (StatusCode, Option<u64>, Value)) -> Answer {
     (status.as_u16(), error_code(&body).to_owned(), retry)
 }
+
+/// Signs in from `source` with a code: asks for one, reads it where the owner would (the
+/// message list), presents it. Returns the answer to the sign-in.
+async fn code_sign_in(app: &TestApp, source: &str, phone: &str) -> anyhow::Result<Answer> {
+    let (status, _, sent) = app
+        .post_from(
+            source,
+            "/api/v1/auth/codes",
+            &json!({ "purpose": "login", "phone": phone }),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::ACCEPTED,
+        "code request: {status} {sent}"
+    );
+    let code = app.latest_code_for(phone).await?;
+    let reply = app
+        .post_from(source, LOGIN, &json!({ "phone": phone, "code": code }))
+        .await?;
+    Ok(answer(reply))
+}
+
+/// (a) A stranger failing the admin's password twenty times from one address is slowed down,
+/// with a wait that doubles; the admin, from his own address, still signs in with his password
+/// and with an SMS code.
+async fn a_stranger_cannot_lock_the_owner_out(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::behind_proxy(backend).await? else {
+        return Ok(());
+    };
+    let stranger = "203.0.113.9";
+    let owner = "198.51.100.7";
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        answers.push(answer(
+            app.post_from(stranger, LOGIN, &wrong_password(ADMIN))
+                .await?,
+        ));
+    }
+    for (n, (status, code, _)) in answers.iter().enumerate().take(5) {
+        assert_eq!(
+            (*status, code.as_str()),
+            (401, "invalid_credentials"),
+            "guess {n}"
+        );
+    }
+    for (n, (status, code, retry)) in answers.iter().enumerate().skip(5) {
+        assert_eq!(
+            (*status, code.as_str()),
+            (429, "too_many_attempts"),
+            "guess {n}"
+        );
+        assert!(
+            retry.is_some_and(|s| (1..=60).contains(&s)),
+            "guess {n} waits at most a minute first: {retry:?}"
+        );
+    }
+    // The wait doubles: after a minute one more guess, then two minutes.
+    app.clock.advance_ms(61_000);
+    let (status, code, _) = answer(
+        app.post_from(stranger, LOGIN, &wrong_password(ADMIN))
+            .await?,
+    );
+    assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    let (status, code, retry) = answer(
+        app.post_from(stranger, LOGIN, &wrong_password(ADMIN))
+            .await?,
+    );
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    assert!(
+        retry.is_some_and(|s| (61..=120).contains(&s)),
+        "the second wait is two minutes: {retry:?}"
+    );
+
+    // The owner, from his address, is not slowed by any of it.
+    let (status, _, body) = app
+        .post_from(
+            owner,
+            LOGIN,
+            &json!({ "phone": ADMIN, "password": PASSWORD }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "password sign-in: {body}");
+    assert!(body["token"].is_string());
+    let (status, code, _) = code_sign_in(&app, owner, ADMIN).await?;
+    assert_eq!((status, code.as_str()), (200, "<none>"), "code sign-in");
+    // The stranger still waits.
+    let (status, _, _) = answer(
+        app.post_from(
+            stranger,
+            LOGIN,
+            &json!({ "phone": ADMIN, "password": PASSWORD }),
+        )
+        .await?,
+    );
+    assert_eq!(
+        status, 429,
+        "the stranger's address waits even with the right password"
+    );
+    app.stop().await
+}
+on_both_backends!(
+    stranger_cannot_lock_out_sqlite,
+    stranger_cannot_lock_out_postgres,
+    a_stranger_cannot_lock_the_owner_out
+);
+
+/// (b) Wrong passwords spread over many addresses pause password sign-in for the account
+/// (fifty an hour), but cannot stop the owner's code sign-in, nor his password from an address
+/// he signed in from before; and a stranger's wrong codes do not keep him from a fresh code.
+async fn distributed_guessing_cannot_stop_the_owner(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::behind_proxy(backend).await? else {
+        return Ok(());
+    };
+    let home = "198.51.100.7";
+    let travelling = "192.0.2.50";
+    let (status, _, body) = app
+        .post_from(
+            home,
+            LOGIN,
+            &json!({ "phone": MEMBER, "password": PASSWORD }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Fifty wrong passwords from ten addresses, five each: none of them is slowed yet.
+    for source in 1..=10 {
+        for guess in 0..5 {
+            let (status, code, _) = answer(
+                app.post_from(
+                    &format!("203.0.113.{source}"),
+                    LOGIN,
+                    &wrong_password(MEMBER),
+                )
+                .await?,
+            );
+            assert_eq!(
+                (status, code.as_str()),
+                (401, "invalid_credentials"),
+                "source {source}, guess {guess}"
+            );
+        }
+    }
+    // Now the account's password is paused for addresses it never signed in from…
+    let (status, code, retry) = answer(
+        app.post_from("203.0.113.200", LOGIN, &wrong_password(MEMBER))
+            .await?,
+    );
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    assert!(retry.is_some_and(|s| s <= 3_600), "{retry:?}");
+    let (status, _, _) = answer(
+        app.post_from(
+            travelling,
+            LOGIN,
+            &json!({ "phone": MEMBER, "password": PASSWORD }),
+        )
+        .await?,
+    );
+    assert_eq!(
+        status, 429,
+        "password sign-in from a new address waits for the hour"
+    );
+    // …but the owner signs in by code from anywhere, and by password from home.
+    let (status, code, _) = code_sign_in(&app, travelling, MEMBER).await?;
+    assert_eq!((status, code.as_str()), (200, "<none>"), "code sign-in");
+    let (status, _, body) = app
+        .post_from(
+            home,
+            LOGIN,
+            &json!({ "phone": MEMBER, "password": PASSWORD }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "password from home: {body}");
+
+    // A stranger spends the guesses of the owner's next code…
+    app.clock.advance_ms(61_000);
+    let stranger = "203.0.113.66";
+    let (status, _, _) = app
+        .post_from(
+            travelling,
+            "/api/v1/auth/codes",
+            &json!({ "purpose": "login", "phone": MEMBER }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let killed = app.latest_code_for(MEMBER).await?;
+    let wrong = if killed == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let mut guesses = Vec::new();
+    for _ in 0..7 {
+        guesses.push(answer(
+            app.post_from(stranger, LOGIN, &json!({ "phone": MEMBER, "code": wrong }))
+                .await?,
+        ));
+    }
+    let codes: Vec<&str> = guesses.iter().map(|(_, code, _)| code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "code_invalid",
+            "code_invalid",
+            "code_invalid",
+            "code_invalid",
+            "code_invalid",
+            "too_many_attempts",
+            "too_many_attempts"
+        ],
+        "five guesses kill the code, then the stranger's address waits"
+    );
+    let (status, _, body) = app
+        .post_from(
+            travelling,
+            LOGIN,
+            &json!({ "phone": MEMBER, "code": killed }),
+        )
+        .await?;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (422, "code_invalid"),
+        "that code is dead"
+    );
+    // …and the owner asks for a fresh one and signs in with it.
+    app.clock.advance_ms(61_000);
+    let (status, code, _) = code_sign_in(&app, travelling, MEMBER).await?;
+    assert_eq!(
+        (status, code.as_str()),
+        (200, "<none>"),
+        "a fresh code works"
+    );
+    app.stop().await
+}
+on_both_backends!(
+    distributed_guessing_sqlite,
+    distributed_guessing_postgres,
+    distributed_guessing_cannot_stop_the_owner
+);
 
 /// The newest login-log entry's address, as the admin reads it.
 async fn last_login_address(app: &TestApp) -> anyhow::Result<Value> {
