@@ -1,7 +1,8 @@
 //! Guessing is throttled without letting a stranger lock the owner out (issue 15): password
-//! failures back off per account *and source address*, codes keep working for the owner, and
-//! the client's address comes from a trusted proxy's `X-Forwarded-For` (never from anyone
-//! else's).
+//! failures back off per account *and source address*, codes keep working for the owner, the
+//! client's address comes from a trusted proxy's `X-Forwarded-For` (never from anyone else's),
+//! and code requests and sign-ups answer registered and unregistered phones alike, limits
+//! included.
 //!
 //! Several sources need a proxy in front (`TestApp::behind_proxy` trusts 127.0.0.1, where the
 //! tests' requests come from): `post_from` names the client in `X-Forwarded-For`.
@@ -319,4 +320,108 @@ on_both_backends!(
     forwarded_addresses_sqlite,
     forwarded_addresses_postgres,
     forwarded_addresses_count_only_from_trusted_proxies
+);
+
+/// (d) Code requests and sign-ups are limited before anything depends on the phone being
+/// registered: a registered and an unregistered phone get the same answers, 429 included, and
+/// "phone taken" is never one of them (the registered phone's owner gets a notice instead of a
+/// code).
+async fn registered_and_unregistered_phones_look_alike(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::behind_proxy(backend).await? else {
+        return Ok(());
+    };
+    let free = "13912345678";
+    // Each phone is tried from its own address, so the per-address limits treat them alike.
+    let phones = [(free, "203.0.113.5"), (MEMBER, "203.0.113.6")];
+    let mut requests: Vec<Vec<Answer>> = Vec::new();
+    for (phone, source) in phones {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(answer(
+                app.post_from(
+                    source,
+                    "/api/v1/auth/codes",
+                    &json!({ "purpose": "signup", "phone": phone }),
+                )
+                .await?,
+            ));
+        }
+        requests.push(seen);
+    }
+    // Retry-After counts down with the clock, so it is compared by presence.
+    let shapes = |answers: &[Answer]| -> Vec<(u16, String, bool)> {
+        answers
+            .iter()
+            .map(|(status, code, retry)| (*status, code.clone(), retry.is_some()))
+            .collect()
+    };
+    assert_eq!(
+        shapes(&requests[0]),
+        shapes(&requests[1]),
+        "the same answers for both phones"
+    );
+    let (status, code, retry) = requests[0][1].clone();
+    assert_eq!(
+        (status, code.as_str(), retry.is_some()),
+        (429, "rate_limited", true)
+    );
+    assert_eq!(requests[0][0].0, 202);
+    assert_eq!(
+        app.store.count_rows("verification_codes").await?,
+        1,
+        "a code only for the unregistered phone"
+    );
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (_, messages) = app
+        .get(
+            &format!("/api/v1/admin/messages?recipient={MEMBER}"),
+            Some(&admin),
+        )
+        .await?;
+    let notice = messages[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        notice.contains("已注册") && !notice.chars().any(|c| c.is_ascii_digit()),
+        "the owner is told, with no code: {notice}"
+    );
+
+    let code = app.latest_code_for(free).await?;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut signups: Vec<Vec<Answer>> = Vec::new();
+    for (phone, source) in phones {
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            let body = json!({ "company_name": "海口兴达五金", "contact_name": "赵老板", "phone": phone, "password": "xingda2026", "code": wrong });
+            seen.push(answer(
+                app.post_from(source, "/api/v1/auth/signup", &body).await?,
+            ));
+        }
+        signups.push(seen);
+    }
+    assert_eq!(
+        shapes(&signups[0]),
+        shapes(&signups[1]),
+        "the same answers for both phones"
+    );
+    assert!(
+        signups[1].iter().all(|(_, code, _)| code != "phone_taken"),
+        "{:?}",
+        signups[1]
+    );
+    let limited: Vec<&str> = signups[1]
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .map(|(_, code, _)| code.as_str())
+        .collect();
+    assert!(
+        limited.contains(&"too_many_attempts") && limited.contains(&"rate_limited"),
+        "guesses back off, then the phone's sign-ups are refused: {:?}",
+        signups[1]
+    );
+    assert_eq!(signups[1].last().map(|a| a.0), Some(429));
+    app.stop().await
+}
+on_both_backends!(
+    phones_look_alike_sqlite,
+    phones_look_alike_postgres,
+    registered_and_unregistered_phones_look_alike
 );

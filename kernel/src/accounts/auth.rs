@@ -13,7 +13,8 @@ use super::codes::{CODE_TTL_MS, CodePurpose, CodeRefusal};
 use super::permissions::Actor;
 use super::rate_limit::{
     Backoff, CODE_GUESS_BACKOFF, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE,
-    GUESSES_PER_IP, Limited, PASSWORD_BACKOFF, PASSWORD_FAILURES_PER_ACCOUNT, Taken,
+    GUESSES_PER_IP, Limited, PASSWORD_BACKOFF, PASSWORD_FAILURES_PER_ACCOUNT, SIGNUP_PER_IP_HOUR,
+    SIGNUP_PER_PHONE_HOUR, Taken,
 };
 use super::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
 use super::users::{NewUser, User};
@@ -89,8 +90,16 @@ impl CodeTarget {
 
 /// Send a 6-digit code, valid 10 minutes. The code is never in the response: it goes out as a
 /// message (in the demo, with no SMS provider, staff read it in the message list).
+///
+/// The answer does not depend on whether the phone or e-mail is registered, and the limits
+/// are counted before anything that does: a sign-up code for a registered target sends its
+/// owner a notice instead (so he learns someone tried, and that he can sign in), a sign-in or
+/// reset code for an unknown one sends nothing. Both answer 202 like any other.
 #[utoipa::path(post, path = "/auth/codes", tag = "auth", request_body = CodeRequest,
-    responses((status = 202, body = CodeSent), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    responses(
+        (status = 202, body = CodeSent),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = crate::error::ErrorBody)))]
 pub async fn send_code(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -105,10 +114,6 @@ pub async fn send_code(
         ));
     }
     let now = app.clock.now_ms();
-    let owner = target.owner(&app).await?;
-    if req.purpose == CodePurpose::Signup && owner.is_some() {
-        return Err(taken_error(&target));
-    }
     let key = target.key();
     app.store
         .rate_hit(CODE_PER_IP_HOUR, &client.source(), now, "rate_limited")
@@ -119,24 +124,37 @@ pub async fn send_code(
     app.store
         .rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited")
         .await?;
-    // Signing in or resetting by code for an unknown account answers the same as for a known
-    // one, and sends nothing, so the endpoint does not reveal who is registered.
-    if req.purpose == CodePurpose::Signup || owner.is_some() {
-        let code = super::codes::random_code();
-        app.store.insert_code(&key, req.purpose, &code, now).await?;
-        let (channel, recipient) = match &target {
-            CodeTarget::Phone(p) => (Channel::Sms, p.as_str().to_owned()),
-            CodeTarget::Email(e) => (Channel::Email, e.as_str().to_owned()),
-        };
-        let message = OutgoingMessage {
+    let owner = target.owner(&app).await?;
+    let (channel, recipient) = match &target {
+        CodeTarget::Phone(p) => (Channel::Sms, p.as_str().to_owned()),
+        CodeTarget::Email(e) => (Channel::Email, e.as_str().to_owned()),
+    };
+    let message = match (req.purpose, owner) {
+        (CodePurpose::Signup, Some(owner)) => Some(OutgoingMessage {
             channel,
             recipient,
-            user_id: owner,
-            template: format!("verification_code.{}", req.purpose.as_str()),
-            params: serde_json::json!({ "code": code, "minutes": 10 }),
-            body: req.purpose.message(&code),
+            user_id: Some(owner),
+            template: "signup_registered".to_owned(),
+            params: serde_json::json!({}),
+            body: registered_notice(&target),
             event_id: None,
-        };
+        }),
+        (CodePurpose::Signup, None) | (_, Some(_)) => {
+            let code = super::codes::random_code();
+            app.store.insert_code(&key, req.purpose, &code, now).await?;
+            Some(OutgoingMessage {
+                channel,
+                recipient,
+                user_id: owner,
+                template: format!("verification_code.{}", req.purpose.as_str()),
+                params: serde_json::json!({ "code": code, "minutes": 10 }),
+                body: req.purpose.message(&code),
+                event_id: None,
+            })
+        }
+        (_, None) => None,
+    };
+    if let Some(message) = message {
         app.store.enqueue_message(&message, now).await?;
     }
     Ok((
@@ -147,6 +165,21 @@ pub async fn send_code(
             resend_after_secs: CODE_PER_TARGET_MINUTE.window_secs,
         }),
     ))
+}
+
+/// What the owner of a registered phone or e-mail receives when someone asks for a sign-up
+/// code for it.
+fn registered_notice(target: &CodeTarget) -> String {
+    match target {
+        CodeTarget::Phone(_) => {
+            "您的手机号已注册，请直接登录；忘记密码可用验证码重置。如非本人操作，请忽略本短信。"
+                .to_owned()
+        }
+        CodeTarget::Email(_) => {
+            "您的邮箱已注册，请直接登录；忘记密码可用验证码重置。如非本人操作，请忽略本邮件。"
+                .to_owned()
+        }
+    }
 }
 
 fn taken_error(target: &CodeTarget) -> ApiError {
@@ -332,8 +365,18 @@ pub enum CodeChannel {
     Email,
 }
 
+/// Register with the code sent to the phone (or to the e-mail).
+///
+/// Attempts are limited per source address and per phone before anything is answered that
+/// depends on what is registered; and what is registered is told only to a caller whose code
+/// proved the phone (or e-mail) is his: a registered phone never gets a sign-up code (its
+/// owner gets a notice), so a stranger's sign-up with it fails as any wrong code does.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = Profile), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses(
+        (status = 201, body = Profile),
+        (status = 409, description = "`phone_taken`, `email_taken`", body = crate::error::ErrorBody),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`, `weak_password`, `invalid_invite_code`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`, `too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn signup(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -349,14 +392,13 @@ pub async fn signup(
         .map(Email::parse)
         .transpose()?;
     let password = Password::parse(&req.password, "password")?;
-    if app.store.user_id_by_phone(phone.as_str()).await?.is_some() {
-        return Err(taken_error(&CodeTarget::Phone(phone)));
-    }
-    if let Some(email) = &email
-        && app.store.user_id_by_email(email.as_str()).await?.is_some()
-    {
-        return Err(taken_error(&CodeTarget::Email(email.clone())));
-    }
+    let now = app.clock.now_ms();
+    app.store
+        .rate_hit(SIGNUP_PER_IP_HOUR, &client.source(), now, "rate_limited")
+        .await?;
+    app.store
+        .rate_hit(SIGNUP_PER_PHONE_HOUR, phone.as_str(), now, "rate_limited")
+        .await?;
     let target = match (req.code_sent_to, &email) {
         (CodeChannel::Phone, _) => CodeTarget::Phone(phone.clone()),
         (CodeChannel::Email, Some(email)) => CodeTarget::Email(email.clone()),
@@ -384,6 +426,11 @@ pub async fn signup(
         None => None,
     };
     redeem(&app, &client, &target, CodePurpose::Signup, &req.code, true).await?;
+    if let Some(email) = &email
+        && app.store.user_id_by_email(email.as_str()).await?.is_some()
+    {
+        return Err(taken_error(&CodeTarget::Email(email.clone())));
+    }
     let password_hash = app
         .hasher
         .hash(&password)
@@ -400,10 +447,11 @@ pub async fn signup(
         roles: [Role::Member].into(),
         region_ids: Default::default(),
     };
-    let now = app.clock.now_ms();
     let id = match app.store.insert_user(&new_user, now).await {
         Ok(id) => id,
-        // Lost a race with another sign-up for the same phone or e-mail.
+        // The phone was registered since its code was sent (a sign-up racing this one, or
+        // staff adding the account), or the e-mail since it was checked: the caller holds the
+        // code, so he may be told.
         Err(StoreError::Conflict(column)) if column.ends_with("email") => {
             return Err(taken_error(&CodeTarget::Email(Email::parse(
                 new_user.email.as_deref().unwrap_or_default(),

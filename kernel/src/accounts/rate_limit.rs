@@ -41,6 +41,17 @@ pub const CODE_PER_IP_HOUR: Limit = Limit {
     max: 30,
     window_secs: 3_600,
 };
+/// Sign-up attempts: twenty an hour per source address, ten an hour per phone.
+pub const SIGNUP_PER_IP_HOUR: Limit = Limit {
+    name: "signup-ip-1h",
+    max: 20,
+    window_secs: 3_600,
+};
+pub const SIGNUP_PER_PHONE_HOUR: Limit = Limit {
+    name: "signup-phone-1h",
+    max: 10,
+    window_secs: 3_600,
+};
 /// Wrong passwords and codes from one source address, whatever account they name: fifty per
 /// 15 minutes (one address trying many accounts: credential stuffing).
 pub const GUESSES_PER_IP: Limit = Limit {
