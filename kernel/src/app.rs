@@ -34,6 +34,12 @@ pub struct Config {
     /// trusted shared libraries running unsandboxed in the server (M6). Off, such an entry
     /// refuses the whole file.
     pub allow_native: bool,
+    /// `PIFA_TRUSTED_PROXIES`: reverse proxies (addresses and CIDR blocks, comma-separated)
+    /// whose `X-Forwarded-For` names the client. Unset trusts no one: the socket peer is the
+    /// client, which is wrong behind a proxy (every client would share its address in the
+    /// login log and the rate limits) and right anywhere else (a client's own header is a lie
+    /// it may tell).
+    pub trusted_proxies: crate::http::proxy::TrustedProxies,
 }
 
 impl Config {
@@ -61,6 +67,14 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("scripts")),
             allow_native: std::env::var("PIFA_ALLOW_NATIVE").is_ok_and(|v| v == "1"),
+            trusted_proxies: match std::env::var("PIFA_TRUSTED_PROXIES") {
+                Ok(list) => crate::http::proxy::TrustedProxies::parse(&list)
+                    .map_err(|err| anyhow::anyhow!("PIFA_TRUSTED_PROXIES: {err}"))?,
+                Err(std::env::VarError::NotPresent) => Default::default(),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("PIFA_TRUSTED_PROXIES is not valid UTF-8")
+                }
+            },
         })
     }
 

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod extract;
 pub mod json;
 pub mod openapi;
+pub mod proxy;
 
 use std::time::Duration;
 

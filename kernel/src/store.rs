@@ -187,6 +187,7 @@ migrations! {
     18 => "0018_notifications",
     19 => "0019_pricing_inputs",
     20 => "0020_profile_changes",
+    21 => "0021_sign_in_throttling",
 }
 
 fn migrator(backend: Backend) -> Migrator {

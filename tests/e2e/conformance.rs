@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use pifa::accounts::codes::{CodePurpose, CodeRefusal};
-use pifa::accounts::rate_limit::Limit;
+use pifa::accounts::rate_limit::{Backoff, Limit, Limited};
 use pifa::accounts::sessions::{ClientInfo, SessionKind};
 use pifa::accounts::users::{NewUser, StaffChanges, StaffFilter};
 use pifa::accounts::{MemberState, Role};
@@ -283,6 +283,89 @@ on_both_backends!(
     rate_limits_sqlite,
     rate_limits_postgres,
     rate_limits_count_per_window
+);
+
+async fn backoffs_double_their_wait_and_clear(backend: Backend) -> anyhow::Result<()> {
+    with_store(backend, async |store| {
+        let backoff = Backoff {
+            name: "test",
+            free: 2,
+            base_secs: 10,
+            cap_secs: 30,
+            window_secs: 86_400,
+        };
+        let day = NOW - NOW % 86_400_000;
+        let at = |secs: i64| day + secs * 1000;
+        // Two free attempts; the second makes the third wait 10 s, the third the fourth 20 s,
+        // then 30 s (the cap) each.
+        assert_eq!(store.backoff_attempt(backoff, "k", at(0)).await?, Ok(()));
+        assert_eq!(store.backoff_attempt(backoff, "k", at(0)).await?, Ok(()));
+        assert_eq!(
+            store.backoff_attempt(backoff, "k", at(4)).await?,
+            Err(Limited {
+                retry_after_secs: 6
+            }),
+            "a refused attempt is not counted"
+        );
+        assert_eq!(store.backoff_attempt(backoff, "k", at(10)).await?, Ok(()));
+        assert_eq!(
+            store.backoff_attempt(backoff, "k", at(10)).await?,
+            Err(Limited {
+                retry_after_secs: 20
+            })
+        );
+        assert_eq!(store.backoff_attempt(backoff, "k", at(30)).await?, Ok(()));
+        assert_eq!(
+            store.backoff_attempt(backoff, "k", at(31)).await?,
+            Err(Limited {
+                retry_after_secs: 29
+            })
+        );
+        assert_eq!(store.backoff_attempt(backoff, "k", at(60)).await?, Ok(()));
+        assert_eq!(
+            store.backoff_attempt(backoff, "k", at(60)).await?,
+            Err(Limited {
+                retry_after_secs: 30
+            }),
+            "capped"
+        );
+        assert_eq!(
+            store.backoff_attempt(backoff, "other", at(60)).await?,
+            Ok(()),
+            "keys are independent"
+        );
+        store.backoff_clear(backoff, "k").await?;
+        assert_eq!(store.backoff_attempt(backoff, "k", at(61)).await?, Ok(()));
+        assert_eq!(store.backoff_attempt(backoff, "k", at(61)).await?, Ok(()));
+
+        // A hit given back frees its place in the window.
+        let limit = Limit {
+            name: "test-take",
+            max: 1,
+            window_secs: 60,
+        };
+        let taken = store
+            .rate_take(limit, "k", at(0))
+            .await?
+            .map_err(|l| anyhow::anyhow!("first hit refused: {l:?}"))?;
+        assert!(store.rate_take(limit, "k", at(1)).await?.is_err());
+        store.rate_give_back(taken).await?;
+        store
+            .rate_give_back(
+                store
+                    .rate_take(limit, "k", at(2))
+                    .await?
+                    .map_err(|l| anyhow::anyhow!("hit after a give-back refused: {l:?}"))?,
+            )
+            .await?;
+        Ok(())
+    })
+    .await
+}
+on_both_backends!(
+    backoffs_sqlite,
+    backoffs_postgres,
+    backoffs_double_their_wait_and_clear
 );
 
 async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {

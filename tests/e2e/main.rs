@@ -25,6 +25,7 @@ mod plugins;
 mod relations;
 mod scripts;
 mod search;
+mod sign_in_limits;
 mod staff;
 mod transfer;
 mod uploads;

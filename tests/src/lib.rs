@@ -265,6 +265,7 @@ pub struct TestApp {
     native_code: pifa::native::NativeCode,
     /// Every answer checked against the OpenAPI document; mismatches fail `stop`.
     pub contract: Arc<contract::Contract>,
+    trusted_proxies: pifa::http::proxy::TrustedProxies,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -297,6 +298,7 @@ impl TestApp {
                 Default::default(),
                 Arc::new(pifa::channels::Providers::none()),
                 native_code,
+                Default::default(),
             )
             .await?,
         ))
@@ -319,6 +321,27 @@ impl TestApp {
         TestApp::demo_with(backend, pipeline, pifa::channels::Providers::none()).await
     }
 
+    /// Starts a server with the demo data behind a reverse proxy on 127.0.0.1 (trusted, as
+    /// `PIFA_TRUSTED_PROXIES=127.0.0.1` says): a request sent with `call_from` comes from the
+    /// address it names in `X-Forwarded-For`, one sent without from 127.0.0.1.
+    pub async fn behind_proxy(backend: Backend) -> anyhow::Result<Option<TestApp>> {
+        let Some(database) = TestDatabase::create(backend).await? else {
+            return Ok(None);
+        };
+        let app = TestApp::serve_on(
+            database,
+            backend,
+            Clock::movable(),
+            Default::default(),
+            Arc::new(pifa::channels::Providers::none()),
+            pifa::native::NativeCode::Refused,
+            pifa::http::proxy::TrustedProxies::parse("127.0.0.1")?,
+        )
+        .await?;
+        app.load_demo().await?;
+        Ok(Some(app))
+    }
+
     async fn demo_with(
         backend: Backend,
         pipeline: pifa::orders::quote::Pipeline,
@@ -334,16 +357,22 @@ impl TestApp {
             pipeline,
             Arc::new(providers),
             pifa::native::NativeCode::Refused,
+            Default::default(),
         )
         .await?;
+        app.load_demo().await?;
+        Ok(Some(app))
+    }
+
+    async fn load_demo(&self) -> anyhow::Result<()> {
         pifa::demo::load(
-            &app.store,
+            &self.store,
             &Hasher::cheap()?,
-            app.clock.now_ms(),
+            self.clock.now_ms(),
             pifa::demo::DemoSize::Fixture,
         )
         .await?;
-        Ok(Some(app))
+        Ok(())
     }
 
     /// Stops the server and starts a new one on the same database and files, as a restarted
@@ -364,9 +393,19 @@ impl TestApp {
             pipeline,
             providers,
             native_code,
+            trusted_proxies,
             ..
         } = self;
-        TestApp::serve_on(database, backend, clock, pipeline, providers, native_code).await
+        TestApp::serve_on(
+            database,
+            backend,
+            clock,
+            pipeline,
+            providers,
+            native_code,
+            trusted_proxies,
+        )
+        .await
     }
 
     async fn serve_on(
@@ -376,6 +415,7 @@ impl TestApp {
         pipeline: pifa::orders::quote::Pipeline,
         providers: Arc<pifa::channels::Providers>,
         native_code: pifa::native::NativeCode,
+        trusted_proxies: pifa::http::proxy::TrustedProxies,
     ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {
@@ -387,6 +427,7 @@ impl TestApp {
             plugins_path: database.dir().join("plugins.toml"),
             scripts_dir: database.dir().join("scripts"),
             allow_native: native_code == pifa::native::NativeCode::Allowed,
+            trusted_proxies: trusted_proxies.clone(),
         };
         let plugins = {
             let (path, store, clock) = (config.plugins_path.clone(), store.clone(), clock.clone());
@@ -452,6 +493,7 @@ impl TestApp {
             pipeline,
             native_code,
             contract,
+            trusted_proxies,
             shutdown: Some(tx),
             server: Some(handle),
         })
@@ -505,7 +547,34 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut request = self.client.request(method, self.url(path));
+        let (status, _, value) = self
+            .send(self.client.request(method, self.url(path)), token, body)
+            .await?;
+        Ok((status, value))
+    }
+
+    /// POSTs `body` as if from `source`: the request carries `X-Forwarded-For: <source>`
+    /// (which only a server `behind_proxy` believes). Returns the status, the `Retry-After`
+    /// seconds when there are any, and the body.
+    pub async fn post_from(
+        &self,
+        source: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, Option<u64>, Value)> {
+        let request = self
+            .client
+            .post(self.url(path))
+            .header("x-forwarded-for", source);
+        self.send(request, None, Some(body)).await
+    }
+
+    async fn send(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Option<u64>, Value)> {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -514,13 +583,18 @@ impl TestApp {
         }
         let response = request.send().await?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let text = response.text().await?;
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Ok((status, value))
+        Ok((status, retry_after, value))
     }
 
     pub async fn get(

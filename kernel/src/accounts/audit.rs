@@ -52,6 +52,22 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `user_id` signed in successfully from `ip` at or after `since_ms`.
+    pub async fn signed_in_from(&self, user_id: i64, ip: &str, since_ms: i64) -> StoreResult<bool> {
+        let sql = "SELECT id FROM login_log
+                   WHERE user_id = $1 AND ip = $2 AND at >= $3 AND success = $4 LIMIT 1";
+        let found: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .bind(ip)
+                .bind(since_ms)
+                .bind(true)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found.is_some())
+    }
+
     pub async fn log_operation(
         &self,
         op: Operation<'_>,

@@ -9,11 +9,12 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::codes::{CODE_TTL_MS, CodePurpose};
+use super::codes::{CODE_TTL_MS, CodePurpose, CodeRefusal};
 use super::permissions::Actor;
 use super::rate_limit::{
-    CODE_GUESSES_PER_TARGET, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE,
-    LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_IP,
+    Backoff, CODE_GUESS_BACKOFF, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE,
+    GUESSES_PER_IP, Limited, PASSWORD_BACKOFF, PASSWORD_FAILURES_PER_ACCOUNT, SIGNUP_PER_IP_HOUR,
+    SIGNUP_PER_PHONE_HOUR, Taken,
 };
 use super::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
 use super::users::{NewUser, User};
@@ -89,8 +90,16 @@ impl CodeTarget {
 
 /// Send a 6-digit code, valid 10 minutes. The code is never in the response: it goes out as a
 /// message (in the demo, with no SMS provider, staff read it in the message list).
+///
+/// The answer does not depend on whether the phone or e-mail is registered, and the limits
+/// are counted before anything that does: a sign-up code for a registered target sends its
+/// owner a notice instead (so he learns someone tried, and that he can sign in), a sign-in or
+/// reset code for an unknown one sends nothing. Both answer 202 like any other.
 #[utoipa::path(post, path = "/auth/codes", tag = "auth", request_body = CodeRequest,
-    responses((status = 202, body = CodeSent), (status = 409, description = "`email_taken`, `phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_email`, `invalid_phone`", body = crate::error::ErrorBody), (status = 429, description = "`rate_limited`", body = crate::error::ErrorBody)))]
+    responses(
+        (status = 202, body = CodeSent),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = crate::error::ErrorBody)))]
 pub async fn send_code(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -105,18 +114,9 @@ pub async fn send_code(
         ));
     }
     let now = app.clock.now_ms();
-    let owner = target.owner(&app).await?;
-    if req.purpose == CodePurpose::Signup && owner.is_some() {
-        return Err(taken_error(&target));
-    }
     let key = target.key();
     app.store
-        .rate_hit(
-            CODE_PER_IP_HOUR,
-            client.ip.as_deref().unwrap_or("-"),
-            now,
-            "rate_limited",
-        )
+        .rate_hit(CODE_PER_IP_HOUR, &client.source(), now, "rate_limited")
         .await?;
     app.store
         .rate_hit(CODE_PER_TARGET_MINUTE, &key, now, "rate_limited")
@@ -124,24 +124,37 @@ pub async fn send_code(
     app.store
         .rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited")
         .await?;
-    // Signing in or resetting by code for an unknown account answers the same as for a known
-    // one, and sends nothing, so the endpoint does not reveal who is registered.
-    if req.purpose == CodePurpose::Signup || owner.is_some() {
-        let code = super::codes::random_code();
-        app.store.insert_code(&key, req.purpose, &code, now).await?;
-        let (channel, recipient) = match &target {
-            CodeTarget::Phone(p) => (Channel::Sms, p.as_str().to_owned()),
-            CodeTarget::Email(e) => (Channel::Email, e.as_str().to_owned()),
-        };
-        let message = OutgoingMessage {
+    let owner = target.owner(&app).await?;
+    let (channel, recipient) = match &target {
+        CodeTarget::Phone(p) => (Channel::Sms, p.as_str().to_owned()),
+        CodeTarget::Email(e) => (Channel::Email, e.as_str().to_owned()),
+    };
+    let message = match (req.purpose, owner) {
+        (CodePurpose::Signup, Some(owner)) => Some(OutgoingMessage {
             channel,
             recipient,
-            user_id: owner,
-            template: format!("verification_code.{}", req.purpose.as_str()),
-            params: serde_json::json!({ "code": code, "minutes": 10 }),
-            body: req.purpose.message(&code),
+            user_id: Some(owner),
+            template: "signup_registered".to_owned(),
+            params: serde_json::json!({}),
+            body: registered_notice(&target),
             event_id: None,
-        };
+        }),
+        (CodePurpose::Signup, None) | (_, Some(_)) => {
+            let code = super::codes::random_code();
+            app.store.insert_code(&key, req.purpose, &code, now).await?;
+            Some(OutgoingMessage {
+                channel,
+                recipient,
+                user_id: owner,
+                template: format!("verification_code.{}", req.purpose.as_str()),
+                params: serde_json::json!({ "code": code, "minutes": 10 }),
+                body: req.purpose.message(&code),
+                event_id: None,
+            })
+        }
+        (_, None) => None,
+    };
+    if let Some(message) = message {
         app.store.enqueue_message(&message, now).await?;
     }
     Ok((
@@ -152,6 +165,21 @@ pub async fn send_code(
             resend_after_secs: CODE_PER_TARGET_MINUTE.window_secs,
         }),
     ))
+}
+
+/// What the owner of a registered phone or e-mail receives when someone asks for a sign-up
+/// code for it.
+fn registered_notice(target: &CodeTarget) -> String {
+    match target {
+        CodeTarget::Phone(_) => {
+            "您的手机号已注册，请直接登录；忘记密码可用验证码重置。如非本人操作，请忽略本短信。"
+                .to_owned()
+        }
+        CodeTarget::Email(_) => {
+            "您的邮箱已注册，请直接登录；忘记密码可用验证码重置。如非本人操作，请忽略本邮件。"
+                .to_owned()
+        }
+    }
 }
 
 fn taken_error(target: &CodeTarget) -> ApiError {
@@ -169,29 +197,147 @@ fn taken_error(target: &CodeTarget) -> ApiError {
     }
 }
 
-/// Verifies a code for `target`, counting wrong guesses against the target's limit.
+/// How long an address an account signed in from stays one it may sign in from by password
+/// while strangers have the account over `PASSWORD_FAILURES_PER_ACCOUNT`.
+const KNOWN_ADDRESS_MS: i64 = 30 * 86_400_000;
+
+/// One guess at a secret (a password or a code), counted before the secret is checked: one hit
+/// against the source address (`GUESSES_PER_IP`, every account) and one attempt against the
+/// account from that address (`backoff`). Counting first means concurrent guesses cannot all
+/// slip past a limit before any of them fails.
+///
+/// Why per account *and address*: counting per account alone (as before issue 15) let anyone
+/// lock the owner out with five wrong passwords. Keyed by the pair, a stranger's guesses slow
+/// the stranger; the owner's address is untouched, and a success clears it.
+struct Guess {
+    address_hit: Taken,
+    pair: String,
+}
+
+impl Guess {
+    async fn begin(
+        app: &AppState,
+        client: &ClientInfo,
+        account: &str,
+        backoff: Backoff,
+        now: i64,
+    ) -> ApiResult<Guess> {
+        let source = client.source();
+        let address_hit = match app.store.rate_take(GUESSES_PER_IP, &source, now).await? {
+            Ok(hit) => hit,
+            Err(limited) => return Err(limited.refuse("too_many_attempts")),
+        };
+        let pair = format!("{account}|{source}");
+        if let Err(limited) = app.store.backoff_attempt(backoff, &pair, now).await? {
+            // Refused before any secret was checked: no guess was made from the address.
+            app.store.rate_give_back(address_hit).await?;
+            return Err(limited.refuse("too_many_attempts"));
+        }
+        Ok(Guess { address_hit, pair })
+    }
+
+    /// The secret was right: the guess was no failure, and the address is the owner's, whose
+    /// own earlier slips (password or code) are forgiven.
+    async fn succeeded(self, app: &AppState) -> ApiResult<()> {
+        app.store.rate_give_back(self.address_hit).await?;
+        app.store
+            .backoff_clear(PASSWORD_BACKOFF, &self.pair)
+            .await?;
+        app.store
+            .backoff_clear(CODE_GUESS_BACKOFF, &self.pair)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Verifies a code for `target` under the guessing limits. `exists` is false when no code can
+/// be live (an unknown account): the answer is then a wrong code's, after the same limits.
+///
+/// There is no limit per target alone: it was the lock-out (a stranger's five wrong guesses
+/// refused the owner's fresh code for an hour). Guessing a target stays bounded without it:
+/// a code dies after `MAX_GUESSES_PER_CODE` wrong guesses and a target gets at most
+/// `CODE_PER_TARGET_DAY` codes, so all addresses together have at most 50 guesses a day at a
+/// million codes (each batch of five sending the owner an SMS), and any one address far
+/// fewer (`CODE_GUESS_BACKOFF`). The owner, whose code a stranger may kill, asks for another.
 async fn redeem(
     app: &AppState,
+    client: &ClientInfo,
     target: &CodeTarget,
     purpose: CodePurpose,
     code: &str,
+    exists: bool,
 ) -> ApiResult<()> {
     let now = app.clock.now_ms();
     let key = target.key();
-    app.store
-        .rate_check(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts")
-        .await?;
-    match app.store.redeem_code(&key, purpose, code, now).await? {
-        Ok(()) => Ok(()),
-        Err(refusal) => {
-            if refusal == super::codes::CodeRefusal::Wrong {
+    let guess = Guess::begin(app, client, &key, CODE_GUESS_BACKOFF, now).await?;
+    let outcome = if exists {
+        app.store.redeem_code(&key, purpose, code, now).await?
+    } else {
+        Err(CodeRefusal::Wrong)
+    };
+    match outcome {
+        Ok(()) => guess.succeeded(app).await,
+        Err(refusal) => Err(refusal.into_api()),
+    }
+}
+
+/// Checks a password under the guessing limits (see `Guess`), and, beyond them, the
+/// account-wide limit against guessing spread over many addresses: past it the password is
+/// refused to every address the account has not signed in from lately, while codes (sent to
+/// the owner's phone, which strangers do not hold) keep working.
+async fn check_password(
+    app: &AppState,
+    client: &ClientInfo,
+    account: &str,
+    credentials: Option<&super::users::Credentials>,
+    password: &str,
+    now: i64,
+) -> ApiResult<()> {
+    if let Some(limited) = app
+        .store
+        .rate_full(PASSWORD_FAILURES_PER_ACCOUNT, account, now)
+        .await?
+    {
+        let known = match (credentials, client.ip.as_deref()) {
+            (Some(owner), Some(ip)) => {
                 app.store
-                    .rate_hit(CODE_GUESSES_PER_TARGET, &key, now, "too_many_attempts")
-                    .await?;
+                    .signed_in_from(owner.id, ip, now - KNOWN_ADDRESS_MS)
+                    .await?
             }
-            Err(refusal.into_api())
+            _ => false,
+        };
+        if !known {
+            return Err(password_paused(limited));
         }
     }
+    let guess = Guess::begin(app, client, account, PASSWORD_BACKOFF, now).await?;
+    let stored = credentials.and_then(|c| c.password_hash.as_deref());
+    let ok = app
+        .hasher
+        .verify(password, stored)
+        .await
+        .map_err(ApiError::internal)?;
+    if ok {
+        return guess.succeeded(app).await;
+    }
+    // Counted only after the check: this limit is a ceiling across addresses, each of which is
+    // already counted before its guess.
+    let _counted = app
+        .store
+        .rate_take(PASSWORD_FAILURES_PER_ACCOUNT, account, now)
+        .await?;
+    Err(invalid_credentials())
+}
+
+fn password_paused(limited: Limited) -> ApiError {
+    let retry = limited.retry_after_secs;
+    ApiError::too_many(
+        "too_many_attempts",
+        format!(
+            "该账号密码错误次数过多，请{retry}秒后再试，或使用短信验证码登录 (too many wrong passwords for this account; retry in {retry} s or sign in with an SMS code)"
+        ),
+        retry,
+    )
 }
 
 /// Register as a dealer (注册成为代理商). The account lands in the *authorised* state (B1).
@@ -219,11 +365,18 @@ pub enum CodeChannel {
     Email,
 }
 
-/// Register as a dealer (注册成为代理商, A4) with a code sent to the phone or e-mail: the account
-/// lands *authorised* and completes its profile next (B1). An invite code binds it to the
-/// manager or promoter who shared it.
+/// Register with the code sent to the phone (or to the e-mail).
+///
+/// Attempts are limited per source address and per phone before anything is answered that
+/// depends on what is registered; and what is registered is told only to a caller whose code
+/// proved the phone (or e-mail) is his: a registered phone never gets a sign-up code (its
+/// owner gets a notice), so a stranger's sign-up with it fails as any wrong code does.
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = Profile), (status = 409, description = "`email_taken`, `phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_invite_code`, `invalid_phone`, `weak_password`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
+    responses(
+        (status = 201, body = Profile),
+        (status = 409, description = "`phone_taken`, `email_taken`", body = crate::error::ErrorBody),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`, `weak_password`, `invalid_invite_code`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`, `too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn signup(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -239,14 +392,13 @@ pub async fn signup(
         .map(Email::parse)
         .transpose()?;
     let password = Password::parse(&req.password, "password")?;
-    if app.store.user_id_by_phone(phone.as_str()).await?.is_some() {
-        return Err(taken_error(&CodeTarget::Phone(phone)));
-    }
-    if let Some(email) = &email
-        && app.store.user_id_by_email(email.as_str()).await?.is_some()
-    {
-        return Err(taken_error(&CodeTarget::Email(email.clone())));
-    }
+    let now = app.clock.now_ms();
+    app.store
+        .rate_hit(SIGNUP_PER_IP_HOUR, &client.source(), now, "rate_limited")
+        .await?;
+    app.store
+        .rate_hit(SIGNUP_PER_PHONE_HOUR, phone.as_str(), now, "rate_limited")
+        .await?;
     let target = match (req.code_sent_to, &email) {
         (CodeChannel::Phone, _) => CodeTarget::Phone(phone.clone()),
         (CodeChannel::Email, Some(email)) => CodeTarget::Email(email.clone()),
@@ -273,7 +425,12 @@ pub async fn signup(
         })?),
         None => None,
     };
-    redeem(&app, &target, CodePurpose::Signup, &req.code).await?;
+    redeem(&app, &client, &target, CodePurpose::Signup, &req.code, true).await?;
+    if let Some(email) = &email
+        && app.store.user_id_by_email(email.as_str()).await?.is_some()
+    {
+        return Err(taken_error(&CodeTarget::Email(email.clone())));
+    }
     let password_hash = app
         .hasher
         .hash(&password)
@@ -290,10 +447,11 @@ pub async fn signup(
         roles: [Role::Member].into(),
         region_ids: Default::default(),
     };
-    let now = app.clock.now_ms();
     let id = match app.store.insert_user(&new_user, now).await {
         Ok(id) => id,
-        // Lost a race with another sign-up for the same phone or e-mail.
+        // The phone was registered since its code was sent (a sign-up racing this one, or
+        // staff adding the account), or the e-mail since it was checked: the caller holds the
+        // code, so he may be told.
         Err(StoreError::Conflict(column)) if column.ends_with("email") => {
             return Err(taken_error(&CodeTarget::Email(Email::parse(
                 new_user.email.as_deref().unwrap_or_default(),
@@ -369,7 +527,12 @@ pub struct LoginResponse {
 /// token for the API; `"session": "cookie"` sets an HttpOnly session cookie instead, with the CSRF
 /// token the page echoes in `X-CSRF-Token`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "`invalid_credentials`", body = crate::error::ErrorBody), (status = 403, description = "`account_disabled`", body = crate::error::ErrorBody), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_phone`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`", body = crate::error::ErrorBody),
+        (status = 403, description = "`account_disabled`", body = crate::error::ErrorBody),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
+        (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -378,54 +541,26 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let phone = Phone::parse(&req.phone)?;
     let now = app.clock.now_ms();
-    let account_key = format!("phone:{}", phone.as_str());
-    let ip_key = client.ip.clone().unwrap_or_else(|| "-".to_owned());
-    app.store
-        .rate_check(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts")
-        .await?;
-    app.store
-        .rate_check(
-            LOGIN_FAILURES_PER_ACCOUNT,
-            &account_key,
-            now,
-            "too_many_attempts",
-        )
-        .await?;
+    let target = CodeTarget::Phone(phone.clone());
+    let account = target.key();
     let credentials = app.store.credentials_by_phone(phone.as_str()).await?;
     let (method, outcome) = match (&req.password, &req.code) {
-        (Some(password), None) => {
-            let stored = credentials
-                .as_ref()
-                .and_then(|c| c.password_hash.as_deref());
-            let ok = app
-                .hasher
-                .verify(password, stored)
-                .await
-                .map_err(ApiError::internal)?;
-            (
-                "password",
-                if ok {
-                    Ok(())
-                } else {
-                    Err(invalid_credentials())
-                },
+        (Some(password), None) => (
+            "password",
+            check_password(&app, &client, &account, credentials.as_ref(), password, now).await,
+        ),
+        (None, Some(code)) => (
+            "code",
+            redeem(
+                &app,
+                &client,
+                &target,
+                CodePurpose::Login,
+                code,
+                credentials.is_some(),
             )
-        }
-        (None, Some(code)) => {
-            let outcome = match &credentials {
-                Some(_) => {
-                    redeem(
-                        &app,
-                        &CodeTarget::Phone(phone.clone()),
-                        CodePurpose::Login,
-                        code,
-                    )
-                    .await
-                }
-                None => Err(super::codes::CodeRefusal::Wrong.into_api()),
-            };
-            ("code", outcome)
-        }
+            .await,
+        ),
         _ => {
             return Err(ApiError::invalid_field(
                 "invalid_input",
@@ -445,31 +580,19 @@ pub async fn login(
         None => Err(invalid_credentials()),
     });
     if let Err(err) = outcome {
-        if err.code != "too_many_attempts" {
+        // A throttled attempt checked nothing; logging each would let a flood fill the log.
+        if err.status != StatusCode::TOO_MANY_REQUESTS {
             app.store
-                .rate_hit(LOGIN_FAILURES_PER_IP, &ip_key, now, "too_many_attempts")
-                .await
-                .ok();
-            app.store
-                .rate_hit(
-                    LOGIN_FAILURES_PER_ACCOUNT,
-                    &account_key,
+                .log_login(
+                    user_id,
+                    &phone.masked(),
+                    method,
+                    Some(err.code),
+                    &client,
                     now,
-                    "too_many_attempts",
                 )
-                .await
-                .ok();
+                .await?;
         }
-        app.store
-            .log_login(
-                user_id,
-                &phone.masked(),
-                method,
-                Some(err.code),
-                &client,
-                now,
-            )
-            .await?;
         return Err(err);
     }
     let Some(user_id) = user_id else {
@@ -552,7 +675,10 @@ pub struct ResetPasswordRequest {
 /// Reset a forgotten password with a code sent to the phone or e-mail (A6). Every session of
 /// the account ends.
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
-    responses((status = 204), (status = 422, description = "`code_expired`, `code_invalid`, `code_used`, `invalid_email`, `invalid_phone`, `weak_password`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
+    responses(
+        (status = 204),
+        (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`, `weak_password`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
+        (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn reset_password(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -560,10 +686,19 @@ pub async fn reset_password(
 ) -> ApiResult<StatusCode> {
     let target = CodeTarget::parse(req.phone.as_deref(), req.email.as_deref())?;
     let password = Password::parse(&req.new_password, "new_password")?;
-    let Some(user_id) = target.owner(&app).await? else {
-        return Err(super::codes::CodeRefusal::Wrong.into_api());
+    let owner = target.owner(&app).await?;
+    redeem(
+        &app,
+        &client,
+        &target,
+        CodePurpose::ResetPassword,
+        &req.code,
+        owner.is_some(),
+    )
+    .await?;
+    let Some(user_id) = owner else {
+        return Err(CodeRefusal::Wrong.into_api());
     };
-    redeem(&app, &target, CodePurpose::ResetPassword, &req.code).await?;
     let hash = app
         .hasher
         .hash(&password)

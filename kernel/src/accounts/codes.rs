@@ -65,11 +65,18 @@ pub enum CodeRefusal {
 }
 
 impl CodeRefusal {
+    /// The answer a client gets. A wrong code and a code dead from wrong guesses answer alike
+    /// (`code_invalid`): otherwise a stranger could ask for a code for a phone, spend its
+    /// guesses, and learn from the difference whether a code had been sent, i.e. whether the
+    /// phone is registered. The owner, holding the code, reads "request a new one" either way.
+    /// `code_expired` and `code_used` come only for the right code, which a stranger lacks.
     pub fn into_api(self) -> ApiError {
         match self {
-            CodeRefusal::Wrong => {
-                ApiError::invalid_field("code_invalid", "code", "验证码错误 (code: wrong code)")
-            }
+            CodeRefusal::Wrong | CodeRefusal::TooManyGuesses => ApiError::invalid_field(
+                "code_invalid",
+                "code",
+                "验证码错误或已失效，请核对或重新获取 (code: wrong or no longer valid; check it or request a new one)",
+            ),
             CodeRefusal::Expired => ApiError::invalid_field(
                 "code_expired",
                 "code",
@@ -79,11 +86,6 @@ impl CodeRefusal {
                 "code_used",
                 "code",
                 "验证码已使用，请重新获取 (code: already used, request a new one)",
-            ),
-            CodeRefusal::TooManyGuesses => ApiError::too_many(
-                "too_many_attempts",
-                "验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)",
-                60,
             ),
         }
     }

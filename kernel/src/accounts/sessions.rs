@@ -75,11 +75,27 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Where a request came from, for sessions and logs.
+/// Where a request came from, for sessions, logs and rate limits: the socket peer's address,
+/// or the client a trusted proxy forwarded (`http::extract`, `http::proxy`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The key rate limits count this client under: its IPv4 address, or its IPv6 /64 (one
+    /// subscriber's network, whose 2^64 addresses a single host can rotate through at will);
+    /// `-` when the address is unknown.
+    pub fn source(&self) -> String {
+        match self.ip.as_deref().map(str::parse::<std::net::IpAddr>) {
+            Some(Ok(std::net::IpAddr::V6(v6))) => ipnet::Ipv6Net::new(v6, 64)
+                .map(|net| net.trunc().to_string())
+                .unwrap_or_else(|_| v6.to_string()),
+            Some(Ok(ip)) => ip.to_string(),
+            Some(Err(_)) | None => self.ip.clone().unwrap_or_else(|| "-".to_owned()),
+        }
+    }
 }
 
 impl Store {

@@ -118,17 +118,25 @@ impl FromRequestParts<AppState> for MaybeActor {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+/// The client's address is the socket peer's, or, when the peer is one of the configured
+/// trusted proxies, the one it forwarded (`http::proxy`).
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _state: &S,
+        state: &AppState,
     ) -> Result<ClientInfo, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| {
+                state
+                    .config
+                    .trusted_proxies
+                    .client(addr.ip(), &parts.headers)
+                    .to_string()
+            });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
