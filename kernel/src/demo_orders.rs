@@ -43,7 +43,8 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             limit: 100,
             offset: 0,
         })
-        .await?;
+        .await?
+        .items;
     let admin = store
         .user_id_by_phone("13800000001")
         .await?
@@ -54,7 +55,8 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             limit: 500,
             ..Default::default()
         })
-        .await?;
+        .await?
+        .items;
     let skus: Vec<(i64, i64)> = products
         .iter()
         .flat_map(|p| p.skus.iter().map(|s| (s.id, p.unit.inner_qty.max(1))))

@@ -420,6 +420,22 @@ fn framework_error(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
+/// The name of the header a paged list answers its whole count in.
+pub const TOTAL_COUNT: &str = "x-total-count";
+
+/// A page of a list: the items as the JSON body, and how many the whole list holds in
+/// `X-Total-Count` (so a client can show 共 N 条 and the number of pages).
+impl<T: Serialize> IntoResponse for crate::store::Page<T> {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = Json(self.items).into_response();
+        response.headers_mut().insert(
+            HeaderName::from_static(TOTAL_COUNT),
+            HeaderValue::from(self.total),
+        );
+        response
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 struct Health {
     status: &'static str,

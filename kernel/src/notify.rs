@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Store, StoreError, StoreResult, on_pool};
+use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
 /// Runs `round` every 200 ms, and at once again after a full round (`full` or more read: more
 /// are waiting, so a broadcast's thousands go back to back, not one round per tick). A failed
@@ -275,10 +275,31 @@ impl Store {
         })?)
     }
 
-    pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<MessageView>> {
+    /// A page of the delivery log, newest first, and how many messages the filter selects.
+    pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Page<MessageView>> {
+        let limit = q.limit.unwrap_or(100).clamp(1, 500);
+        let offset = q.offset.unwrap_or(0).max(0);
+        let rows = self.message_rows(q, limit, offset).await?;
+        crate::store::page_of(rows, || async {
+            Ok(self
+                .message_rows(q, 1, 0)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn message_rows(
+        &self,
+        q: &MessageQuery,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<(MessageView, i64)>> {
         let rows: Vec<MessageRow> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE 1 = 1"
+                "SELECT {MESSAGE_COLUMNS}{} FROM outbox_messages WHERE 1 = 1",
+                crate::store::TOTAL_COLUMN
             ));
             if let Some(channel) = q.channel {
                 query.push(" AND channel = ").push_bind(channel.as_str());
@@ -294,10 +315,18 @@ impl Store {
             }
             query
                 .push(" ORDER BY id DESC LIMIT ")
-                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
             query.build_query_as().fetch_all(pool).await
         })?;
-        Ok(rows.into_iter().map(MessageView::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let total = row.total;
+                (MessageView::from(row), total)
+            })
+            .collect())
     }
 }
 
@@ -313,6 +342,8 @@ pub struct MessageQuery {
     pub event_id: Option<i64>,
     /// Newest first, default 100, at most 500.
     pub limit: Option<i64>,
+    /// Skip this many (the next page).
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -343,6 +374,9 @@ struct MessageRow {
     read_at: Option<i64>,
     created_at: i64,
     sent_at: Option<i64>,
+    /// How many messages the list selects (`store::TOTAL_COLUMN`; lists only).
+    #[sqlx(default)]
+    total: i64,
 }
 
 /// One outgoing message as staff see it (and, for the inbox, as its reader does).
@@ -408,9 +442,9 @@ pub async fn list(
     State(app): State<AppState>,
     actor: Actor,
     Query(q): Query<MessageQuery>,
-) -> ApiResult<Json<Vec<MessageView>>> {
+) -> ApiResult<Page<MessageView>> {
     actor.require(Permission::ReadMessages)?;
-    Ok(Json(app.store.list_messages(&q).await?))
+    Ok(app.store.list_messages(&q).await?)
 }
 
 /// Send a message now, as new: a dead or provider-less one again, or a waiting one without

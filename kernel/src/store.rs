@@ -268,6 +268,62 @@ pub const DATA_TABLES: &[&str] = &[
 /// Tables a restore empties without refilling.
 pub const EPHEMERAL_TABLES: &[&str] = &["sessions", "verification_codes", "rate_limits"];
 
+/// One page of a list, and how many items the whole list holds: lists answer the page as
+/// their body and the count in `X-Total-Count`.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// A page reads as the list of its items.
+impl<T> std::ops::Deref for Page<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> IntoIterator for Page<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+        }
+    }
+}
+
+/// The SQL a paged list adds to its select list: the count of every row its filter selects,
+/// before `LIMIT`, in the same statement.
+pub(crate) const TOTAL_COLUMN: &str = ", COUNT(*) OVER () AS total";
+
+/// Splits rows read with `TOTAL_COLUMN` (the count last) into the page and the total. A page
+/// past the end has no rows to carry the count: `count_again` reads it then.
+pub(crate) async fn page_of<T, F, Fut>(rows: Vec<(T, i64)>, count_again: F) -> StoreResult<Page<T>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<i64>>,
+{
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None => count_again().await?,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|(item, _)| item).collect(),
+        total,
+    })
+}
+
 /// Appends a parenthesised list of bound ids: `(1, 2, 3)`. An empty list becomes `(-1)`: it
 /// must match nothing, and `IN ()` is not valid SQL.
 pub(crate) fn push_id_list<DB: sqlx::Database>(

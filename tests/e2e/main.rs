@@ -10,6 +10,7 @@ mod backup;
 mod catalog;
 mod channels;
 mod conformance;
+mod consistency;
 mod crash;
 mod delivery;
 mod edge;

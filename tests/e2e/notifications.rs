@@ -368,3 +368,115 @@ on_both_backends!(
     broadcasts_reach_their_audience
 );
 on_both_backends!(rules_sqlite, rules_postgres, rules_are_edited_live);
+
+/// Issue 15, item 8: a member without a WeChat openid is not a delivery failure. The WeChat
+/// message is recorded as `skipped` with the reason (never `dead`, never retried, not in the
+/// staff's failures), the inbox copy still reaches him; and a rule that names a fallback
+/// channel reaches him there instead.
+async fn a_missing_address_is_skipped_or_falls_back(backend: Backend) -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(backend).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let number = confirmed_order(&app, &member, &admin, "skip-1").await?;
+    let text = format!("订单确认通知: {number}");
+    app.inbox_with(&member, &text).await?;
+    let wechat = eventually("the WeChat message recorded", || async {
+        let (_, list) = app
+            .get("/api/v1/admin/messages?channel=wechat", Some(&admin))
+            .await?;
+        Ok(list
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["body"] == text.as_str()).cloned()))
+    })
+    .await?;
+    assert_eq!(wechat["state"], "skipped", "{wechat}");
+    assert!(
+        wechat["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("未绑定微信")),
+        "{wechat}"
+    );
+    let (_, dead) = app
+        .get("/api/v1/admin/messages?state=dead", Some(&admin))
+        .await?;
+    assert_eq!(dead, json!([]), "nothing failed: {dead}");
+    let id = wechat["id"].as_i64().unwrap_or_default();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/messages/{id}/retry"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "not_retryable")
+    );
+
+    // The rules name SMS as the fallback: a member without WeChat is told by SMS.
+    let path = app.scripts_dir().join("notifications.rhai");
+    let shipped = std::fs::read_to_string(&path)?;
+    let with_fallback = shipped.replace(
+        "channel: \"wechat\", template: template, params: params, text: text }",
+        "channel: \"wechat\", template: template, params: params, text: text,\n        fallback: #{ channel: \"sms\", template: \"SMS_000000010\", params: params } }",
+    );
+    // Its example of a WeChat message says the same.
+    let with_fallback = with_fallback.replace(
+        "text: \"支付成功通知: 20261130000007 ¥150.00\" }",
+        "text: \"支付成功通知: 20261130000007 ¥150.00\",\n                  fallback: #{ channel: \"sms\", template: \"SMS_000000010\", params: #{ order_no: \"20261130000007\", amount: \"¥150.00\" } } }",
+    );
+    assert_eq!(
+        with_fallback.matches("SMS_000000010").count(),
+        2,
+        "the shipped to_member changed"
+    );
+    let version = || {
+        app.scripts
+            .notifications
+            .load_full()
+            .map(|c| c.version.clone())
+    };
+    let before = version();
+    std::fs::write(&path, &with_fallback)?;
+    eventually("the rules with a fallback serving", || async {
+        Ok((version() != before).then_some(()))
+    })
+    .await?;
+    let number = confirmed_order(&app, &member, &admin, "skip-2").await?;
+    let text = format!("订单确认通知: {number}");
+    let sms = eventually("the fallback SMS", || async {
+        let (_, list) = app
+            .get(
+                &format!("/api/v1/admin/messages?channel=sms&recipient={MEMBER}"),
+                Some(&admin),
+            )
+            .await?;
+        Ok(list
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["body"] == text.as_str()).cloned()))
+    })
+    .await?;
+    assert_eq!(
+        (sms["template"].as_str(), sms["recipient"].as_str()),
+        (Some("SMS_000000010"), Some(MEMBER)),
+        "{sms}"
+    );
+    assert_ne!(sms["state"], "skipped", "{sms}");
+    let (_, wechat) = app
+        .get("/api/v1/admin/messages?channel=wechat", Some(&admin))
+        .await?;
+    assert!(
+        wechat
+            .as_array()
+            .is_some_and(|m| m.iter().all(|m| m["body"] != text.as_str())),
+        "no WeChat message without an openid: {wechat}"
+    );
+    app.stop().await
+}
+on_both_backends!(
+    missing_address_sqlite,
+    missing_address_postgres,
+    a_missing_address_is_skipped_or_falls_back
+);

@@ -76,9 +76,13 @@ impl Contract {
         method: &str,
         path: &str,
         status: u16,
-        content_type: &str,
+        headers: &axum::http::HeaderMap,
         body: &[u8],
     ) -> Result<(), String> {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let paths = self.paths_for(path);
         let Some((template, item)) = match_path(&paths, path) else {
             return self.check_unrouted(status, content_type, body);
@@ -102,6 +106,13 @@ impl Contract {
                 )
             })?;
         let response = resolve(&self.document, response);
+        for (name, header) in response["headers"].as_object().into_iter().flatten() {
+            if header["required"] == true && !headers.contains_key(name.to_lowercase().as_str()) {
+                return Err(format!(
+                    "{method} {template} {status}: the documented header {name} is missing"
+                ));
+            }
+        }
         let Some(content) = response["content"].as_object() else {
             if body.is_empty() {
                 return Ok(());
@@ -225,17 +236,15 @@ async fn check(State(contract): State<Arc<Contract>>, request: Request, next: Ne
             return Response::from_parts(parts, Body::empty());
         }
     };
-    let content_type = parts
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
     contract.checked.fetch_add(1, Ordering::Relaxed);
     CHECKED_IN_PROCESS.fetch_add(1, Ordering::Relaxed);
-    if let Err(violation) =
-        contract.check_answer(&method, &path, parts.status.as_u16(), &content_type, &bytes)
-    {
+    if let Err(violation) = contract.check_answer(
+        &method,
+        &path,
+        parts.status.as_u16(),
+        &parts.headers,
+        &bytes,
+    ) {
         contract.violation(violation);
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -2,7 +2,6 @@
 //! Phones appear masked in both; neither holds a password, code or token.
 
 use crate::http::extract::Query;
-use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -13,7 +12,7 @@ use super::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{Page, Store, StoreResult, on_pool};
 
 /// One operation to record: `action` names it (`staff.create`), `detail` says what changed.
 pub struct Operation<'a> {
@@ -91,11 +90,33 @@ impl Store {
         Ok(())
     }
 
-    pub async fn search_logins(&self, q: &LoginQuery) -> StoreResult<Vec<LoginEntry>> {
+    /// A page of the login log, newest first, and how many entries the search finds.
+    pub async fn search_logins(&self, q: &LoginQuery) -> StoreResult<Page<LoginEntry>> {
+        let (limit, offset) = page_bounds(q.limit, q.offset);
+        let rows = self.login_rows(q, limit, offset).await?;
+        crate::store::page_of(rows, || async {
+            Ok(self
+                .login_rows(q, 1, 0)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn login_rows(
+        &self,
+        q: &LoginQuery,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<(LoginEntry, i64)>> {
         let rows: Vec<LoginRow> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(
-                "SELECT id, user_id, identifier, method, success, reason, ip, at FROM login_log WHERE 1 = 1",
+                "SELECT id, user_id, identifier, method, success, reason, ip, at",
             );
+            query
+                .push(crate::store::TOTAL_COLUMN)
+                .push(" FROM login_log WHERE 1 = 1");
             if let Some(user_id) = q.user_id {
                 query.push(" AND user_id = ").push_bind(user_id);
             }
@@ -105,17 +126,47 @@ impl Store {
             push_time_window(&mut query, q.from_ms, q.to_ms);
             query
                 .push(" ORDER BY id DESC LIMIT ")
-                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
             query.build_query_as().fetch_all(pool).await
         })?;
-        Ok(rows.into_iter().map(LoginEntry::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let total = row.total;
+                (LoginEntry::from(row), total)
+            })
+            .collect())
     }
 
-    pub async fn search_operations(&self, q: &OperationQuery) -> StoreResult<Vec<OperationEntry>> {
+    /// A page of the operation log, newest first, and how many entries the search finds.
+    pub async fn search_operations(&self, q: &OperationQuery) -> StoreResult<Page<OperationEntry>> {
+        let (limit, offset) = page_bounds(q.limit, q.offset);
+        let rows = self.operation_rows(q, limit, offset).await?;
+        crate::store::page_of(rows, || async {
+            Ok(self
+                .operation_rows(q, 1, 0)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn operation_rows(
+        &self,
+        q: &OperationQuery,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<(OperationEntry, i64)>> {
         let rows: Vec<OperationRow> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(
-                "SELECT id, actor_id, action, target_kind, target_id, detail, ip, at FROM operation_log WHERE 1 = 1",
+                "SELECT id, actor_id, action, target_kind, target_id, detail, ip, at",
             );
+            query
+                .push(crate::store::TOTAL_COLUMN)
+                .push(" FROM operation_log WHERE 1 = 1");
             if let Some(actor_id) = q.actor_id {
                 query.push(" AND actor_id = ").push_bind(actor_id);
             }
@@ -131,11 +182,27 @@ impl Store {
             push_time_window(&mut query, q.from_ms, q.to_ms);
             query
                 .push(" ORDER BY id DESC LIMIT ")
-                .push_bind(q.limit.unwrap_or(100).clamp(1, 500));
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
             query.build_query_as().fetch_all(pool).await
         })?;
-        Ok(rows.into_iter().map(OperationEntry::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let total = row.total;
+                (OperationEntry::from(row), total)
+            })
+            .collect())
     }
+}
+
+/// A log page's size (default 100, at most 500) and start.
+fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> (i64, i64) {
+    (
+        limit.unwrap_or(100).clamp(1, 500),
+        offset.unwrap_or(0).max(0),
+    )
 }
 
 fn push_time_window<DB: sqlx::Database>(
@@ -163,6 +230,8 @@ pub struct LoginQuery {
     pub to_ms: Option<i64>,
     /// At most this many, newest first (default 100, at most 500).
     pub limit: Option<i64>,
+    /// Skip this many (the next page).
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -173,7 +242,10 @@ pub struct OperationQuery {
     pub target_id: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// At most this many, newest first (default 100, at most 500).
     pub limit: Option<i64>,
+    /// Skip this many (the next page).
+    pub offset: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -186,6 +258,8 @@ struct LoginRow {
     reason: Option<String>,
     ip: Option<String>,
     at: i64,
+    /// How many rows the search finds (`store::TOTAL_COLUMN`).
+    total: i64,
 }
 
 /// One sign-in attempt.
@@ -229,6 +303,8 @@ struct OperationRow {
     detail: String,
     ip: Option<String>,
     at: i64,
+    /// How many rows the search finds (`store::TOTAL_COLUMN`).
+    total: i64,
 }
 
 /// One recorded change.
@@ -267,9 +343,9 @@ pub async fn list_logins(
     State(app): State<AppState>,
     actor: Actor,
     Query(q): Query<LoginQuery>,
-) -> ApiResult<Json<Vec<LoginEntry>>> {
+) -> ApiResult<Page<LoginEntry>> {
     actor.require(Permission::ReadAudit)?;
-    Ok(Json(app.store.search_logins(&q).await?))
+    Ok(app.store.search_logins(&q).await?)
 }
 
 /// Search the operation log, newest first (admin).
@@ -279,7 +355,7 @@ pub async fn list_operations(
     State(app): State<AppState>,
     actor: Actor,
     Query(q): Query<OperationQuery>,
-) -> ApiResult<Json<Vec<OperationEntry>>> {
+) -> ApiResult<Page<OperationEntry>> {
     actor.require(Permission::ReadAudit)?;
-    Ok(Json(app.store.search_operations(&q).await?))
+    Ok(app.store.search_operations(&q).await?)
 }

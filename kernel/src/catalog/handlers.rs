@@ -902,16 +902,11 @@ pub async fn list_products(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
     Query(q): Query<ProductQuery>,
-) -> ApiResult<Json<Vec<ShopProduct>>> {
+) -> ApiResult<crate::store::Page<ShopProduct>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (filter, _) = filter_of(&q, view)?;
     let products = app.store.list_products(&filter).await?;
-    Ok(Json(
-        products
-            .into_iter()
-            .map(|p| ShopProduct::of(p, view))
-            .collect(),
-    ))
+    Ok(products.map(|p| ShopProduct::of(p, view)))
 }
 
 /// One product on the shelf with every SKU (a delisted product is not found).
@@ -946,7 +941,7 @@ pub async fn search(
     MaybeActor(actor): MaybeActor,
     Query(text): Query<SearchText>,
     Query(q): Query<ProductQuery>,
-) -> ApiResult<Json<Vec<ShopProduct>>> {
+) -> ApiResult<crate::store::Page<ShopProduct>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (mut filter, by_relevance) = filter_of(&q, view)?;
     let text = text.q.trim();
@@ -968,20 +963,22 @@ pub async fn search(
         Some(id) => filter.ids = Some(vec![id]),
         None => match super::search::match_expression(app.store.backend(), text) {
             Some(expression) => filter.text = Some(expression),
-            None => return Ok(Json(Vec::new())),
+            None => {
+                return Ok(crate::store::Page {
+                    items: Vec::new(),
+                    total: 0,
+                });
+            }
         },
     }
     if by_relevance {
         filter.sort = ProductSort::Relevance;
     }
-    let ids = app.store.filter_product_ids(&filter).await?;
-    let products = app.store.products_by_ids(&ids).await?;
-    Ok(Json(
-        products
-            .into_iter()
-            .map(|p| ShopProduct::of(p, view))
-            .collect(),
-    ))
+    Ok(app
+        .store
+        .list_products(&filter)
+        .await?
+        .map(|p| ShopProduct::of(p, view)))
 }
 
 // ---- import and export --------------------------------------------------------------------
@@ -1007,7 +1004,7 @@ pub async fn export(
         sort: ProductSort::Newest,
         ..Default::default()
     };
-    let mut products = app.store.list_products(&filter).await?;
+    let mut products = app.store.list_products(&filter).await?.items;
     products.sort_by(|a, b| a.item_no.cmp(&b.item_no));
     let header = super::transfer::export_header(&lookups.levels);
     let rows = super::transfer::export_rows(&products, &lookups);
@@ -1108,7 +1105,7 @@ pub async fn supplier_products(
         limit: 1000,
         ..Default::default()
     };
-    Ok(Json(app.store.list_products(&filter).await?))
+    Ok(Json(app.store.list_products(&filter).await?.items))
 }
 
 /// One of my goods (another supplier's is not found).

@@ -424,14 +424,41 @@ impl Store {
         Ok(self.products_by_ids(&[id]).await?.into_iter().next())
     }
 
-    /// A page of products, SKUs included.
-    pub async fn list_products(&self, filter: &ProductFilter) -> StoreResult<Vec<Product>> {
-        let ids = self.filter_product_ids(filter).await?;
-        self.products_by_ids(&ids).await
+    /// A page of products, SKUs included, and how many the filter selects in all.
+    pub async fn list_products(
+        &self,
+        filter: &ProductFilter,
+    ) -> StoreResult<crate::store::Page<Product>> {
+        let page = self.filter_product_ids(filter).await?;
+        Ok(crate::store::Page {
+            items: self.products_by_ids(&page.items).await?,
+            total: page.total,
+        })
     }
 
-    /// The ids of the products a filter selects, in its order, one page.
-    pub async fn filter_product_ids(&self, filter: &ProductFilter) -> StoreResult<Vec<i64>> {
+    /// The ids of the products a filter selects, in its order, one page, and how many it
+    /// selects in all.
+    pub async fn filter_product_ids(
+        &self,
+        filter: &ProductFilter,
+    ) -> StoreResult<crate::store::Page<i64>> {
+        let rows = self.product_id_rows(filter).await?;
+        crate::store::page_of(rows, || async {
+            let first = ProductFilter {
+                limit: 1,
+                offset: 0,
+                ..filter.clone()
+            };
+            Ok(self
+                .product_id_rows(&first)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn product_id_rows(&self, filter: &ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
         if filter.ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
@@ -445,10 +472,25 @@ impl Store {
             let search_only = backend == Backend::Postgres
                 && filter.text.is_some()
                 && !filter.needs_products_for_text_search();
+            // FTS5's bm25() may not share a statement with a window function: the SQLite
+            // relevance order ranks in an inner select, and the page and count come from it.
+            let ranked_by_bm25 = backend == Backend::Sqlite
+                && filter.text.is_some()
+                && filter.sort == ProductSort::Relevance;
             let mut query = sqlx::QueryBuilder::new(if search_only {
-                "SELECT ps.product_id FROM product_search ps"
+                "SELECT ps.product_id"
+            } else if ranked_by_bm25 {
+                "SELECT id, COUNT(*) OVER () AS total FROM (SELECT p.id AS id, bm25(product_fts, 10.0, 1.0, 5.0) AS score"
             } else {
-                "SELECT p.id FROM products p"
+                "SELECT p.id"
+            });
+            if !ranked_by_bm25 {
+                query.push(crate::store::TOTAL_COLUMN);
+            }
+            query.push(if search_only {
+                " FROM product_search ps"
+            } else {
+                " FROM products p"
             });
             if let Some(text) = &filter.text {
                 match backend {
@@ -525,7 +567,7 @@ impl Store {
                 }
                 ProductSort::Relevance => match (&filter.text, backend) {
                     (Some(_), Backend::Sqlite) => {
-                        query.push(" ORDER BY bm25(product_fts, 10.0, 1.0, 5.0), p.id");
+                        query.push(") ORDER BY score, id");
                     }
                     (Some(text), Backend::Postgres) => {
                         // Name (and initials) matches first, then the rest by id: a cheap test
@@ -558,7 +600,7 @@ impl Store {
                 .push_bind(filter.limit)
                 .push(" OFFSET ")
                 .push_bind(filter.offset);
-            query.build_query_scalar().fetch_all(pool).await
+            query.build_query_as().fetch_all(pool).await
         })?)
     }
 

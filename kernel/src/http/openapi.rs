@@ -9,6 +9,8 @@
 //! - JSON bodies: 400 `malformed_json`, 413 `body_too_large`, 415 `unsupported_media_type`,
 //!   422 `invalid_input` and `invalid_text`; multipart forms: 400 `invalid_form`, 413, 422.
 //!
+//! A list that pages (an `offset` parameter) documents its `X-Total-Count` header.
+//!
 //! Each error answer's schema is the one error shape with `code` limited to the listed codes,
 //! so the e2e suite, which checks every answer against this document, fails on a code an
 //! operation does not list.
@@ -119,12 +121,27 @@ fn complete_operation(method: &str, operation: &mut Value) {
             add(422, &["invalid_input", "invalid_text"]);
         }
     }
+    let paged = parameters.as_array().into_iter().flatten().any(|p| {
+        p.get("in").and_then(Value::as_str) == Some("query")
+            && p.get("name").and_then(Value::as_str) == Some("offset")
+    });
     let Some(responses) = operation
         .get_mut("responses")
         .and_then(Value::as_object_mut)
     else {
         return;
     };
+    // A list that pages (`limit`/`offset`) answers how many it holds in all.
+    if paged && let Some(ok) = responses.get_mut("200").and_then(Value::as_object_mut) {
+        ok.insert(
+            "headers".to_owned(),
+            json!({ "X-Total-Count": {
+                "description": "How many items the whole list holds, over all pages.",
+                "required": true,
+                "schema": { "type": "integer", "minimum": 0 }
+            } }),
+        );
+    }
     for (status, codes) in codes {
         let listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
         let description = format!(

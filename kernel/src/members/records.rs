@@ -58,6 +58,17 @@ macro_rules! member_select {
 
 const MEMBER_SELECT: &str = member_select!("", "");
 
+/// `MEMBER_SELECT` with the count of the rows the filter selects (`store::TOTAL_COLUMN`).
+const MEMBER_COUNTED_SELECT: &str = member_select!(", COUNT(*) OVER () AS total", "");
+
+/// A member row of a list, with the list's whole count.
+#[derive(FromRow)]
+struct CountedMember {
+    #[sqlx(flatten)]
+    member: MemberRecord,
+    total: i64,
+}
+
 /// `MEMBER_SELECT` with the level's and region's names and the member's tags, a row per tag
 /// (`level_name`, `region_name`, `tag_name`).
 pub(crate) const MEMBER_WITH_NAMES_SELECT: &str = member_select!(
@@ -167,9 +178,30 @@ impl Store {
         .await)?)
     }
 
-    pub async fn list_members(&self, filter: &MemberFilter) -> StoreResult<Vec<MemberRecord>> {
-        Ok(on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new(MEMBER_SELECT);
+    /// A page of the members a filter selects, newest first, and how many it selects.
+    pub async fn list_members(
+        &self,
+        filter: &MemberFilter,
+    ) -> StoreResult<crate::store::Page<MemberRecord>> {
+        let rows = self.member_rows(filter).await?;
+        crate::store::page_of(rows, || async {
+            let first = MemberFilter {
+                limit: 1,
+                offset: 0,
+                ..filter.clone()
+            };
+            Ok(self
+                .member_rows(&first)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn member_rows(&self, filter: &MemberFilter) -> StoreResult<Vec<(MemberRecord, i64)>> {
+        let rows: Vec<CountedMember> = on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new(MEMBER_COUNTED_SELECT);
             if let Some(state) = filter.state {
                 query
                     .push(" AND u.member_state = ")
@@ -216,7 +248,8 @@ impl Store {
                 .push(" OFFSET ")
                 .push_bind(filter.offset);
             query.build_query_as().fetch_all(pool).await
-        })?)
+        })?;
+        Ok(rows.into_iter().map(|r| (r.member, r.total)).collect())
     }
 
     /// Writes a completed profile in one transaction: the new images' rows, the contact

@@ -122,7 +122,7 @@ pub async fn list(
     State(app): State<AppState>,
     actor: Actor,
     Query(q): Query<MemberQuery>,
-) -> ApiResult<Json<Vec<MemberView>>> {
+) -> ApiResult<crate::store::Page<MemberView>> {
     actor.require(Permission::ReadMembers)?;
     let filter = MemberFilter {
         state: q.state,
@@ -134,14 +134,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    Ok(Json(
-        app.store
-            .list_members(&filter)
-            .await?
-            .into_iter()
-            .map(MemberView::of)
-            .collect(),
-    ))
+    Ok(app.store.list_members(&filter).await?.map(MemberView::of))
 }
 
 pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {

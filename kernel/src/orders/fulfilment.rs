@@ -697,34 +697,27 @@ pub async fn driver_orders(
     State(app): State<AppState>,
     actor: Actor,
     Query(query): Query<DriverQuery>,
-) -> ApiResult<Json<Vec<DriverStop>>> {
+) -> ApiResult<crate::store::Page<DriverStop>> {
     if !actor.is(Role::Driver) {
         return Err(ApiError::forbidden());
     }
-    let statuses = match query.status {
-        Some(status) => vec![status],
-        None => vec![AwaitingDispatch, InDelivery],
+    let filter = OrderFilter {
+        statuses: match query.status {
+            Some(status) => vec![status],
+            None => vec![AwaitingDispatch, InDelivery],
+        },
+        oldest_first: true,
+        limit: query.limit.unwrap_or(100).clamp(1, 200),
+        offset: query.offset.unwrap_or(0).max(0),
+        ..OrderFilter::scoped(OrderScope::Driver {
+            driver_id: actor.user_id,
+        })
     };
-    let mut stops = Vec::new();
-    for status in statuses {
-        let filter = OrderFilter {
-            status: Some(status),
-            limit: query.limit.unwrap_or(100).clamp(1, 200),
-            offset: query.offset.unwrap_or(0).max(0),
-            ..OrderFilter::scoped(OrderScope::Driver {
-                driver_id: actor.user_id,
-            })
-        };
-        stops.extend(
-            app.store
-                .list_orders(&filter)
-                .await?
-                .iter()
-                .map(DriverStop::of),
-        );
-    }
-    stops.sort_by_key(|s| s.id);
-    Ok(Json(stops))
+    let orders = app.store.list_orders(&filter).await?;
+    Ok(crate::store::Page {
+        items: orders.items.iter().map(DriverStop::of).collect(),
+        total: orders.total,
+    })
 }
 
 /// Set out with an assigned order (E3): 待送货 → 送货中; the member sees 待收货 and the driver.

@@ -222,12 +222,12 @@ pub async fn picking_list(
         .find(|r| r.id == query.region_id)
         .ok_or_else(ApiError::not_found)?;
     let filter = OrderFilter {
-        status: Some(OrderStatus::AwaitingDispatch),
+        statuses: vec![OrderStatus::AwaitingDispatch],
         region_id: Some(query.region_id),
         limit: 1_000,
         ..OrderFilter::scoped(OrderScope::All)
     };
-    let mut orders = app.store.list_orders(&filter).await?;
+    let mut orders = app.store.list_orders(&filter).await?.items;
     orders.retain(|o| {
         o.requested_date
             .as_deref()

@@ -9,7 +9,7 @@ use super::fulfilment::{Driver, Fulfilment, FulfilmentView, Shipment};
 use super::quote::{Adjustment, QuotedLine};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus, PaymentMethod, order_number};
 use crate::clock::rfc3339;
-use crate::store::{Store, StoreError, StoreResult, on_pool};
+use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
 /// Where the goods go, as it was when the order was placed (an address book entry may change
 /// later; the order keeps what was agreed).
@@ -462,7 +462,8 @@ pub struct OrderQuery {
 #[derive(Debug, Clone)]
 pub struct OrderFilter {
     pub scope: OrderScope,
-    pub status: Option<OrderStatus>,
+    /// Any of these; empty: any status.
+    pub statuses: Vec<OrderStatus>,
     pub region_id: Option<i64>,
     pub member_id: Option<i64>,
     pub payment_method: Option<PaymentMethod>,
@@ -473,6 +474,8 @@ pub struct OrderFilter {
     pub text: Option<String>,
     pub placed_from: Option<i64>,
     pub placed_before: Option<i64>,
+    /// Oldest first (a driver's round), instead of newest first.
+    pub oldest_first: bool,
     pub limit: i64,
     pub offset: i64,
 }
@@ -482,7 +485,7 @@ impl OrderFilter {
     pub fn scoped(scope: OrderScope) -> OrderFilter {
         OrderFilter {
             scope,
-            status: None,
+            statuses: Vec::new(),
             region_id: None,
             member_id: None,
             payment_method: None,
@@ -492,6 +495,7 @@ impl OrderFilter {
             text: None,
             placed_from: None,
             placed_before: None,
+            oldest_first: false,
             limit: 50,
             offset: 0,
         }
@@ -654,11 +658,30 @@ impl Store {
         Ok(ids.iter().filter_map(|id| records.remove(id)).collect())
     }
 
-    /// The ids of the orders a filter selects, newest first, one page.
-    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Vec<i64>> {
+    /// The ids of the orders a filter selects, newest first, one page, and how many it
+    /// selects in all.
+    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Page<i64>> {
+        let rows = self.order_id_rows(filter).await?;
+        crate::store::page_of(rows, || async {
+            let first = OrderFilter {
+                limit: 1,
+                offset: 0,
+                ..filter.clone()
+            };
+            Ok(self
+                .order_id_rows(&first)
+                .await?
+                .first()
+                .map_or(0, |(_, total)| *total))
+        })
+        .await
+    }
+
+    async fn order_id_rows(&self, filter: &OrderFilter) -> StoreResult<Vec<(i64, i64)>> {
         Ok(on_pool!(self, |pool| {
-            let mut query = sqlx::QueryBuilder::new(
-                "SELECT o.id FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id WHERE 1 = 1",
+            let mut query = sqlx::QueryBuilder::new("SELECT o.id");
+            query.push(crate::store::TOTAL_COLUMN).push(
+                " FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id WHERE 1 = 1",
             );
             match &filter.scope {
                 OrderScope::All => {}
@@ -683,8 +706,13 @@ impl Store {
                     query.push(" AND o.driver_id = ").push_bind(*driver_id);
                 }
             }
-            if let Some(status) = filter.status {
-                query.push(" AND o.status = ").push_bind(status.as_str());
+            if !filter.statuses.is_empty() {
+                query.push(" AND o.status IN (");
+                let mut statuses = query.separated(", ");
+                for status in &filter.statuses {
+                    statuses.push_bind(status.as_str());
+                }
+                query.push(")");
             }
             if let Some(region) = filter.region_id {
                 query.push(" AND o.region_id = ").push_bind(region);
@@ -742,11 +770,15 @@ impl Store {
                 (None, None) => {}
             }
             query
-                .push(" ORDER BY o.id DESC LIMIT ")
+                .push(if filter.oldest_first {
+                    " ORDER BY o.id LIMIT "
+                } else {
+                    " ORDER BY o.id DESC LIMIT "
+                })
                 .push_bind(filter.limit)
                 .push(" OFFSET ")
                 .push_bind(filter.offset);
-            query.build_query_scalar().fetch_all(pool).await
+            query.build_query_as().fetch_all(pool).await
         })?)
     }
 
@@ -773,9 +805,13 @@ impl Store {
         })?)
     }
 
-    pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Vec<OrderRecord>> {
-        let ids = self.filter_order_ids(filter).await?;
-        self.orders_with_details(&ids).await
+    /// A page of the orders a filter selects, with everything they carry.
+    pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Page<OrderRecord>> {
+        let page = self.filter_order_ids(filter).await?;
+        Ok(Page {
+            items: self.orders_with_details(&page.items).await?,
+            total: page.total,
+        })
     }
 }
 
@@ -815,7 +851,7 @@ impl OrderQuery {
             .map(str::to_owned);
         Ok(OrderFilter {
             scope,
-            status: self.status,
+            statuses: self.status.into_iter().collect(),
             region_id: self.region_id,
             member_id: self.member_id,
             payment_method: self.payment_method,
@@ -825,6 +861,7 @@ impl OrderQuery {
             text,
             placed_from: date(&self.from, "from")?,
             placed_before: date(&self.to, "to")?.map(|start| start + 86_400_000),
+            oldest_first: false,
             limit: self.limit.unwrap_or(50).clamp(1, max_limit),
             offset: self.offset.unwrap_or(0).max(0),
         })
@@ -839,13 +876,11 @@ pub async fn list(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
     actor: crate::accounts::permissions::Actor,
     crate::http::extract::Query(query): crate::http::extract::Query<OrderQuery>,
-) -> crate::error::ApiResult<axum::Json<Vec<OrderView>>> {
+) -> crate::error::ApiResult<Page<OrderView>> {
     let scope = OrderScope::of(&actor)?;
     let audience = scope.audience();
     let orders = app.store.list_orders(&query.filter(scope, 200)?).await?;
-    Ok(axum::Json(
-        orders.iter().map(|o| o.view(audience)).collect(),
-    ))
+    Ok(orders.map(|o| o.view(audience)))
 }
 
 /// One order with its lines, adjustments, payments and history (404 outside my scope).
@@ -876,7 +911,8 @@ pub async fn export(
     }
     let mut filter = query.filter(scope, 10_000)?;
     filter.limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
-    let orders = app.store.list_orders(&filter).await?;
+    let page = app.store.list_orders(&filter).await?;
+    let (orders, total) = (page.items, page.total);
     let regions = app.store.list_regions().await?;
     let header: Vec<String> = [
         "订单号",
@@ -948,6 +984,7 @@ pub async fn export(
                 "attachment; filename=\"orders.xlsx\"",
             ),
         ],
+        [(crate::http::TOTAL_COUNT, total.to_string())],
         bytes,
     )
         .into_response())
