@@ -678,7 +678,8 @@ impl TestApp {
     /// Stops the server and drops its database; fails if an answer did not fit the document.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         eprintln!(
-            "openapi contract: {} answers checked by this server, {} in this process",
+            "openapi contract ({:?}): {} answers checked by this server, {} in this process",
+            self.backend,
             self.contract.checked(),
             contract::CHECKED_IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed)
         );
