@@ -279,13 +279,8 @@ impl Store {
     pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Page<MessageView>> {
         let limit = q.limit.unwrap_or(100).clamp(1, 500);
         let offset = q.offset.unwrap_or(0).max(0);
-        let rows = self.message_rows(q, limit, offset).await?;
-        crate::store::page_of(rows, || async {
-            Ok(self
-                .message_rows(q, 1, 0)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+        crate::store::paged(limit, offset, |limit, offset| {
+            self.message_rows(q, limit, offset)
         })
         .await
     }

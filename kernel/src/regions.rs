@@ -109,6 +109,22 @@ impl Store {
     }
 }
 
+/// Refuses (422 `unknown_region`, naming `field`) a reference to a region that does not exist.
+pub async fn require_known(
+    store: &Store,
+    ids: impl IntoIterator<Item = i64>,
+    field: &str,
+) -> ApiResult<()> {
+    match store.unknown_regions(ids).await?.first() {
+        None => Ok(()),
+        Some(id) => Err(ApiError::invalid_field(
+            "unknown_region",
+            field,
+            format!("{field}: 区域不存在: {id} (no region {id})"),
+        )),
+    }
+}
+
 /// Every region (public: members choose theirs when completing the profile).
 #[utoipa::path(get, path = "/regions", tag = "regions", responses((status = 200, body = [Region])))]
 pub async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<Region>>> {

@@ -307,19 +307,22 @@ impl<T> Page<T> {
 /// before `LIMIT`, in the same statement.
 pub(crate) const TOTAL_COLUMN: &str = ", COUNT(*) OVER () AS total";
 
-/// Splits rows read with `TOTAL_COLUMN` (the count last) into the page and the total. A page
-/// past the end has no rows to carry the count: `count_again` reads it then.
-pub(crate) async fn page_of<T, F, Fut>(rows: Vec<(T, i64)>, count_again: F) -> StoreResult<Page<T>>
+/// Reads one page with `rows(limit, offset)`, whose statement selects `TOTAL_COLUMN` last,
+/// and splits its rows into the items and the total. A page past the end has no row to carry
+/// the count: the first row is read for it then.
+pub(crate) async fn paged<T, F, Fut>(limit: i64, offset: i64, rows: F) -> StoreResult<Page<T>>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<i64>>,
+    F: Fn(i64, i64) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Vec<(T, i64)>>>,
 {
-    let total = match rows.first() {
+    let found = rows(limit, offset).await?;
+    let total = match found.first() {
         Some((_, total)) => *total,
-        None => count_again().await?,
+        None if offset > 0 => rows(1, 0).await?.first().map_or(0, |(_, total)| *total),
+        None => 0,
     };
     Ok(Page {
-        items: rows.into_iter().map(|(item, _)| item).collect(),
+        items: found.into_iter().map(|(item, _)| item).collect(),
         total,
     })
 }

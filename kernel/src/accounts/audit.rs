@@ -93,13 +93,8 @@ impl Store {
     /// A page of the login log, newest first, and how many entries the search finds.
     pub async fn search_logins(&self, q: &LoginQuery) -> StoreResult<Page<LoginEntry>> {
         let (limit, offset) = page_bounds(q.limit, q.offset);
-        let rows = self.login_rows(q, limit, offset).await?;
-        crate::store::page_of(rows, || async {
-            Ok(self
-                .login_rows(q, 1, 0)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+        crate::store::paged(limit, offset, |limit, offset| {
+            self.login_rows(q, limit, offset)
         })
         .await
     }
@@ -143,13 +138,8 @@ impl Store {
     /// A page of the operation log, newest first, and how many entries the search finds.
     pub async fn search_operations(&self, q: &OperationQuery) -> StoreResult<Page<OperationEntry>> {
         let (limit, offset) = page_bounds(q.limit, q.offset);
-        let rows = self.operation_rows(q, limit, offset).await?;
-        crate::store::page_of(rows, || async {
-            Ok(self
-                .operation_rows(q, 1, 0)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+        crate::store::paged(limit, offset, |limit, offset| {
+            self.operation_rows(q, limit, offset)
         })
         .await
     }

@@ -99,14 +99,7 @@ fn parse_roles(roles: &[Role]) -> ApiResult<BTreeSet<Role>> {
 }
 
 async fn parse_regions(app: &AppState, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
-    let unknown = app.store.unknown_regions(ids.iter().copied()).await?;
-    if let Some(id) = unknown.first() {
-        return Err(ApiError::invalid_field(
-            "unknown_region",
-            "region_ids",
-            format!("区域不存在: {id} (region_ids: no region {id})"),
-        ));
-    }
+    crate::regions::require_known(&app.store, ids.iter().copied(), "region_ids").await?;
     Ok(ids.iter().copied().collect())
 }
 

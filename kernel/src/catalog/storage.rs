@@ -442,23 +442,17 @@ impl Store {
         &self,
         filter: &ProductFilter,
     ) -> StoreResult<crate::store::Page<i64>> {
-        let rows = self.product_id_rows(filter).await?;
-        crate::store::page_of(rows, || async {
-            let first = ProductFilter {
-                limit: 1,
-                offset: 0,
+        crate::store::paged(filter.limit, filter.offset, |limit, offset| {
+            self.product_id_rows(ProductFilter {
+                limit,
+                offset,
                 ..filter.clone()
-            };
-            Ok(self
-                .product_id_rows(&first)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+            })
         })
         .await
     }
 
-    async fn product_id_rows(&self, filter: &ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
+    async fn product_id_rows(&self, filter: ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
         if filter.ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }

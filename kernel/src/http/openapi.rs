@@ -5,7 +5,7 @@
 //! - signed-in routes: 401 `unauthenticated`, 403 `forbidden` (and `csrf_failed` when a
 //!   cookie session changes something);
 //! - path parameters: 400 `invalid_parameter`, 404 `not_found`, 422 `invalid_text`;
-//! - query parameters: 400 `invalid_parameter`, 422 `invalid_text`;
+//! - query parameters: 400 `invalid_parameter`, 422 `invalid_input` and `invalid_text`;
 //! - JSON bodies: 400 `malformed_json`, 413 `body_too_large`, 415 `unsupported_media_type`,
 //!   422 `invalid_input` and `invalid_text`; multipart forms: 400 `invalid_form`, 413, 422.
 //!
@@ -102,7 +102,8 @@ fn complete_operation(method: &str, operation: &mut Value) {
     }
     if located("query") {
         add(400, &["invalid_parameter"]);
-        add(422, &["invalid_text"]);
+        // A value of the right type may still be refused by the handler (an unknown list).
+        add(422, &["invalid_input", "invalid_text"]);
     }
     let body_types: Vec<String> = operation
         .pointer("/requestBody/content")

@@ -148,18 +148,7 @@ pub async fn complete(
     if approved && existing.as_ref().and_then(|m| m.region_id) != Some(region_id) {
         return Err(region_set_by_staff());
     }
-    if app
-        .store
-        .unknown_regions([region_id])
-        .await?
-        .contains(&region_id)
-    {
-        return Err(ApiError::invalid_field(
-            "unknown_region",
-            "region_id",
-            "区域不存在 (region_id: no such region)",
-        ));
-    }
+    crate::regions::require_known(&app.store, [region_id], "region_id").await?;
     let shop_name = parse_name(text("shop_name"), "shop_name", 100)?;
     let contact_name = parse_name(text("contact_name"), "contact_name", 30)?;
     let wechat_id = parse_name(text("wechat_id"), "wechat_id", 40)?;

@@ -183,23 +183,17 @@ impl Store {
         &self,
         filter: &MemberFilter,
     ) -> StoreResult<crate::store::Page<MemberRecord>> {
-        let rows = self.member_rows(filter).await?;
-        crate::store::page_of(rows, || async {
-            let first = MemberFilter {
-                limit: 1,
-                offset: 0,
+        crate::store::paged(filter.limit, filter.offset, |limit, offset| {
+            self.member_rows(MemberFilter {
+                limit,
+                offset,
                 ..filter.clone()
-            };
-            Ok(self
-                .member_rows(&first)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+            })
         })
         .await
     }
 
-    async fn member_rows(&self, filter: &MemberFilter) -> StoreResult<Vec<(MemberRecord, i64)>> {
+    async fn member_rows(&self, filter: MemberFilter) -> StoreResult<Vec<(MemberRecord, i64)>> {
         let rows: Vec<CountedMember> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(MEMBER_COUNTED_SELECT);
             if let Some(state) = filter.state {

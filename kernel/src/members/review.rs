@@ -212,18 +212,7 @@ pub async fn approve(
                 )
             })?,
     };
-    if app
-        .store
-        .unknown_regions([input.region_id])
-        .await?
-        .contains(&input.region_id)
-    {
-        return Err(ApiError::invalid_field(
-            "unknown_region",
-            "region_id",
-            "区域不存在 (region_id: no such region)",
-        ));
-    }
+    crate::regions::require_known(&app.store, [input.region_id], "region_id").await?;
     if let Some(manager) = input.manager_id {
         let serves = app.store.user_by_id(manager).await?.is_some_and(|u| {
             u.roles.contains(&Role::Manager)
@@ -289,29 +278,13 @@ pub async fn reject(
     {
         return Err(not_waiting());
     }
-    let message = OutgoingMessage {
-        channel: Channel::Inbox,
-        recipient: member.phone.clone(),
-        user_id: Some(id),
-        template: "member.rejected".to_owned(),
-        params: serde_json::json!({ "reason": reason }),
-        body: format!("您的资料未通过审核：{reason}。请修改后重新提交。"),
-        event_id: None,
+    let decision = Decision {
+        action: "member.reject",
+        template: "member.rejected",
+        notice: format!("您的资料未通过审核：{reason}。请修改后重新提交。"),
+        detail: serde_json::json!({ "reason": reason }),
     };
-    app.store.enqueue_message(&message, now).await?;
-    app.store
-        .log_operation(
-            Operation {
-                actor_id: Some(actor.user_id),
-                action: "member.reject",
-                target_kind: "user",
-                target_id: Some(id.to_string()),
-                detail: serde_json::json!({ "reason": reason }),
-            },
-            &client,
-            now,
-        )
-        .await?;
+    tell_and_record(&app, &actor, &client, &member, decision, now).await?;
     get(State(app), actor, Path(id)).await
 }
 
@@ -371,27 +344,47 @@ async fn decide_change(
     for key in unused {
         let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(key));
     }
-    let (template, body, action, detail) = match decision {
-        ChangeDecision::Approve => (
-            "member.change_approved",
-            "您提交的资料变更已通过审核。".to_owned(),
-            "member.change_approve",
-            serde_json::json!({}),
-        ),
-        ChangeDecision::Reject(reason) => (
-            "member.change_rejected",
-            format!("您提交的资料变更未通过审核：{reason}。原资料保持不变。"),
-            "member.change_reject",
-            serde_json::json!({ "reason": reason }),
-        ),
+    let decision = match decision {
+        ChangeDecision::Approve => Decision {
+            action: "member.change_approve",
+            template: "member.change_approved",
+            notice: "您提交的资料变更已通过审核。".to_owned(),
+            detail: serde_json::json!({}),
+        },
+        ChangeDecision::Reject(reason) => Decision {
+            action: "member.change_reject",
+            template: "member.change_rejected",
+            notice: format!("您提交的资料变更未通过审核：{reason}。原资料保持不变。"),
+            detail: serde_json::json!({ "reason": reason }),
+        },
     };
+    tell_and_record(app, actor, client, &member, decision, now).await
+}
+
+/// A review decision as the member reads it and the operation log records it.
+struct Decision {
+    action: &'static str,
+    template: &'static str,
+    notice: String,
+    detail: serde_json::Value,
+}
+
+/// The member reads the decision in his inbox; the operation log records who made it.
+async fn tell_and_record(
+    app: &AppState,
+    actor: &Actor,
+    client: &ClientInfo,
+    member: &MemberRecord,
+    decision: Decision,
+    now: i64,
+) -> ApiResult<()> {
     let message = OutgoingMessage {
         channel: Channel::Inbox,
         recipient: member.phone.clone(),
-        user_id: Some(id),
-        template: template.to_owned(),
-        params: detail.clone(),
-        body,
+        user_id: Some(member.id),
+        template: decision.template.to_owned(),
+        params: decision.detail.clone(),
+        body: decision.notice,
         event_id: None,
     };
     app.store.enqueue_message(&message, now).await?;
@@ -399,10 +392,10 @@ async fn decide_change(
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
-                action,
+                action: decision.action,
                 target_kind: "user",
-                target_id: Some(id.to_string()),
-                detail,
+                target_id: Some(member.id.to_string()),
+                detail: decision.detail,
             },
             client,
             now,

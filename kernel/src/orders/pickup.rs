@@ -172,19 +172,7 @@ async fn checked_point(app: &AppState, input: &PickupPointInput) -> ApiResult<()
     crate::accounts::parse_name(&input.address, "address", 200)?;
     crate::accounts::parse_text(&input.map_url, "map_url", 500)?;
     crate::accounts::parse_text(&input.phone, "phone", 30)?;
-    if let Some(region_id) = input.region_id
-        && app
-            .store
-            .unknown_regions([region_id])
-            .await?
-            .contains(&region_id)
-    {
-        return Err(ApiError::invalid_field(
-            "unknown_region",
-            "region_id",
-            "region_id: 区域不存在 (no such region)",
-        ));
-    }
+    crate::regions::require_known(&app.store, input.region_id, "region_id").await?;
     for (i, id) in input.verifier_ids.iter().enumerate() {
         let is_verifier = app
             .store

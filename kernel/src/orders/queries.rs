@@ -661,23 +661,17 @@ impl Store {
     /// The ids of the orders a filter selects, newest first, one page, and how many it
     /// selects in all.
     pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Page<i64>> {
-        let rows = self.order_id_rows(filter).await?;
-        crate::store::page_of(rows, || async {
-            let first = OrderFilter {
-                limit: 1,
-                offset: 0,
+        crate::store::paged(filter.limit, filter.offset, |limit, offset| {
+            self.order_id_rows(OrderFilter {
+                limit,
+                offset,
                 ..filter.clone()
-            };
-            Ok(self
-                .order_id_rows(&first)
-                .await?
-                .first()
-                .map_or(0, |(_, total)| *total))
+            })
         })
         .await
     }
 
-    async fn order_id_rows(&self, filter: &OrderFilter) -> StoreResult<Vec<(i64, i64)>> {
+    async fn order_id_rows(&self, filter: OrderFilter) -> StoreResult<Vec<(i64, i64)>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new("SELECT o.id");
             query.push(crate::store::TOTAL_COLUMN).push(
