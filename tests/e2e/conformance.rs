@@ -600,7 +600,7 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
         .await?;
     writer.delete_session(&session.token).await?;
     // … and the reader learns it from the database's message, not from an expiry.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let name = name_seen(&reader).await?;
         let signed_in = reader.session_owner(&session.token, NOW).await?.is_some();

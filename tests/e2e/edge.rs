@@ -158,6 +158,26 @@ async fn every_route_refuses_in_the_one_shape() -> anyhow::Result<()> {
             checked += 1;
         }
 
+        // A form route sent no form.
+        let takes_form = operation["requestBody"]["content"]["multipart/form-data"].is_object()
+            && !operation["requestBody"]["content"]["application/json"].is_object();
+        if takes_form {
+            let response = app
+                .client
+                .request(method.clone(), app.url(&concrete))
+                .bearer_auth(&admin)
+                .send()
+                .await?;
+            let status = response.status();
+            let body = one_shape(response, &format!("{method} {template} without a form")).await?;
+            assert_eq!(
+                (status, error_code(&body)),
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+                "{method} {template}: {body}"
+            );
+            checked += 1;
+        }
+
         // A JSON body that is not JSON.
         let takes_json = operation["requestBody"]["content"]["application/json"].is_object();
         if takes_json {

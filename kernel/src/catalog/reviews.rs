@@ -2,9 +2,10 @@
 //! photos, once per product of an order; staff approve or reject; product pages show only
 //! approved reviews, with the reviewer's name shortened and their photos readable.
 
+use crate::http::extract::Multipart;
 use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -14,7 +15,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::{ApiJson, unreadable_form};
+use crate::http::json::ApiJson;
 use crate::orders::lifecycle::my_received_order;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
@@ -203,7 +204,7 @@ pub async fn create(
             )
         })
     };
-    while let Some(field) = form.next_field().await.map_err(unreadable_form)? {
+    while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "product_id" => {

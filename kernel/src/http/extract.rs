@@ -260,3 +260,51 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, Api
         error
     })
 }
+
+/// A multipart form, refused in the one error shape: 415 `unsupported_media_type` for a body
+/// that is not `multipart/form-data`, 400 `invalid_form` for one that cannot be read. Named
+/// `Multipart` for the same reasons as `Path`.
+pub struct Multipart(axum::extract::Multipart);
+
+impl Multipart {
+    /// The next field, or `None` after the last.
+    pub async fn next_field(
+        &mut self,
+    ) -> Result<Option<axum::extract::multipart::Field<'_>>, ApiError> {
+        self.0
+            .next_field()
+            .await
+            .map_err(crate::http::json::unreadable_form)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Multipart, ApiError> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        if !is_form {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求体须为表单 (Content-Type: multipart/form-data expected)",
+            ));
+        }
+        #[expect(
+            clippy::disallowed_types,
+            reason = "the one place axum's Multipart is used: its rejection becomes an ApiError"
+        )]
+        let form = axum::extract::Multipart::from_request(req, state).await;
+        form.map(Multipart).map_err(|rejection| {
+            ApiError::new(
+                rejection.status(),
+                "invalid_form",
+                format!("表单无法读取 (form: {})", rejection.body_text()),
+            )
+        })
+    }
+}

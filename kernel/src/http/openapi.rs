@@ -7,7 +7,7 @@
 //! - path parameters: 400 `invalid_parameter`, 404 `not_found`, 422 `invalid_text`;
 //! - query parameters: 400 `invalid_parameter`, 422 `invalid_input` and `invalid_text`;
 //! - JSON bodies: 400 `malformed_json`, 413 `body_too_large`, 415 `unsupported_media_type`,
-//!   422 `invalid_input` and `invalid_text`; multipart forms: 400 `invalid_form`, 413, 422.
+//!   422 `invalid_input` and `invalid_text`; multipart forms: 400 `invalid_form`, 413, 415, 422.
 //!
 //! A list that pages (an `offset` parameter) documents its `X-Total-Count` header.
 //!
@@ -119,6 +119,7 @@ fn complete_operation(method: &str, operation: &mut Value) {
             add(422, &["invalid_input", "invalid_text"]);
         } else if body_type == "multipart/form-data" {
             add(400, &["invalid_form"]);
+            add(415, &["unsupported_media_type"]);
             add(422, &["invalid_input", "invalid_text"]);
         }
     }

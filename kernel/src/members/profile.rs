@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use crate::http::extract::Multipart;
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -93,11 +94,7 @@ async fn read_form(
 ) -> ApiResult<(HashMap<String, String>, HashMap<String, axum::body::Bytes>)> {
     let mut texts = HashMap::new();
     let mut files = HashMap::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(crate::http::json::unreadable_form)?
-    {
+    while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
         if matches!(name.as_str(), "shop_photo" | "licence") {
             files.insert(

@@ -5,9 +5,10 @@
 //! what was paid. Each step is guarded by the status it expects and written with an outbox
 //! event. While a request is open the order carries the 售后中 mark (E9: a mark, not a state).
 
+use crate::http::extract::Multipart;
 use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -22,7 +23,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::{ApiJson, unreadable_form};
+use crate::http::json::ApiJson;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx, on_pool};
 use crate::uploads::{StagedImage, UploadKind, stage_photo};
@@ -427,7 +428,7 @@ pub async fn request(
     let mut lines: Vec<AfterSaleLine> = Vec::new();
     let mut amount_fen = 0;
     let mut photos = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(unreadable_form)? {
+    while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "kind" => {

@@ -4,9 +4,10 @@
 //! recorded with its history entry and outbox event in one transaction. An order received and
 //! fully paid completes in the same transaction as whichever of the two came last.
 
+use crate::http::extract::Multipart;
 use crate::http::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -788,11 +789,7 @@ pub async fn delivered(
     permit(&actor, &order, "delivered", Received, Audience::Driver)?;
     let mut photos = Vec::new();
     let mut remark = String::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(crate::http::json::unreadable_form)?
-    {
+    while let Some(field) = form.next_field().await? {
         match field.name().unwrap_or("") {
             "photo" => {
                 stage_photo(

@@ -6,9 +6,10 @@
 //! loses cleanly), recorded in the order's history and written to the outbox in the same
 //! transaction. Closing gives the reserved stock back.
 
+use crate::http::extract::Multipart;
 use crate::http::extract::Path;
 use axum::Json;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -1053,16 +1054,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for PaymentBody {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("multipart/form-data"));
         if multipart {
-            let form = Multipart::from_request(req, state)
+            return Multipart::from_request(req, state)
                 .await
-                .map_err(|rejection| {
-                    ApiError::new(
-                        rejection.status(),
-                        "invalid_form",
-                        format!("表单无法读取 (form: {})", rejection.body_text()),
-                    )
-                })?;
-            return Ok(PaymentBody::Form(form));
+                .map(PaymentBody::Form);
         }
         ApiJson::<PaymentNote>::from_request(req, state)
             .await
@@ -1085,11 +1079,7 @@ async fn payment_form(
     let mut amount = None;
     let mut remark = String::new();
     let mut proof = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(crate::http::json::unreadable_form)?
-    {
+    while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "amount_fen" => {

@@ -891,7 +891,7 @@ pub async fn get(
 
 /// The orders a filter selects as an Excel workbook, one row per order (staff, D6).
 #[utoipa::path(get, path = "/admin/orders/export", tag = "orders", params(OrderQuery),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(
     axum::extract::State(app): axum::extract::State<crate::app::AppState>,
