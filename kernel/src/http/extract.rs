@@ -264,6 +264,10 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, Api
 /// A multipart form, refused in the one error shape: 415 `unsupported_media_type` for a body
 /// that is not `multipart/form-data`, 400 `invalid_form` for one that cannot be read. Named
 /// `Multipart` for the same reasons as `Path`.
+#[expect(
+    clippy::disallowed_types,
+    reason = "the wrapper that puts axum's Multipart behind the one error shape"
+)]
 pub struct Multipart(axum::extract::Multipart);
 
 impl Multipart {
