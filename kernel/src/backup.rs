@@ -675,7 +675,6 @@ mod tests {
 pub mod http {
     //! The admin API for backups: make one, list them, download one, restore one.
 
-    use crate::http::extract::Path;
     use axum::Json;
     use axum::body::Body;
     use axum::extract::State;
@@ -692,6 +691,7 @@ pub mod http {
     use crate::accounts::sessions::ClientInfo;
     use crate::app::AppState;
     use crate::error::{ApiError, ApiResult};
+    use crate::http::extract::Path;
 
     #[derive(Serialize, ToSchema)]
     pub struct BackupMade {

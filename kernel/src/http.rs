@@ -341,7 +341,8 @@ pub fn router(state: AppState) -> Router {
 /// What every answer carries, whichever layer made it:
 /// - an error in the one shape. The framework's own refusals (405 with an empty body, the
 ///   timeout's 504, a 413 from a body limit) arrive here as plain text or nothing; they are
-///   rewritten with a stable code, keeping their status and headers (`Allow`, `Retry-After`).
+///   rewritten with a stable code, keeping their status and other headers (`Allow`,
+///   `Retry-After`, `X-Content-Type-Options`).
 /// - `Cache-Control: no-store` unless the handler chose a policy (public product images do):
 ///   answers carry personal data and prices for one caller, and a shared cache must not keep
 ///   them.
@@ -367,13 +368,18 @@ where
     {
         let (code, message) = framework_error(status);
         let (mut parts, _) = response.into_parts();
-        let mut rewritten = ApiError::new(status, code, message).into_response();
-        for name in [header::ALLOW, header::RETRY_AFTER] {
-            if let Some(value) = parts.headers.remove(&name) {
-                rewritten.headers_mut().insert(name, value);
-            }
+        let (error_parts, body) = ApiError::new(status, code, message)
+            .into_response()
+            .into_parts();
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+        ] {
+            parts.headers.remove(&name);
         }
-        rewritten
+        parts.headers.extend(error_parts.headers);
+        axum::response::Response::from_parts(parts, body)
     } else {
         response
     };

@@ -9,7 +9,6 @@ pub mod review;
 
 pub use review::can_review;
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +22,7 @@ use crate::accounts::sessions::ClientInfo;
 use crate::accounts::{MemberState, parse_name};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 

@@ -10,7 +10,6 @@ pub mod broadcast;
 pub mod rules;
 pub mod sender;
 
-use crate::http::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,6 +21,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Path, Query};
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 

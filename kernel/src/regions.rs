@@ -1,6 +1,5 @@
 //! Regions (业务范围, E1): 海口, 三亚, 琼海 … Staff serve regions; later, orders belong to one.
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +13,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::{Store, StoreError, StoreResult, on_pool};
 

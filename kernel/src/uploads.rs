@@ -18,8 +18,6 @@ use std::path::{Path, PathBuf};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-
-use crate::http::extract::Path as UrlPath;
 use axum::http::header;
 use axum::response::Response;
 use image::codecs::jpeg::JpegEncoder;
@@ -32,6 +30,7 @@ use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::random_token;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path as UrlPath;
 use crate::store::{Store, StoreResult, on_pool};
 
 /// Photos from a phone camera fit easily; anything larger is refused.

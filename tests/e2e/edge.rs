@@ -109,6 +109,14 @@ async fn every_route_refuses_in_the_one_shape() -> anyhow::Result<()> {
                 response.headers().contains_key("allow"),
                 "{wrong} {template}"
             );
+            assert_eq!(
+                response
+                    .headers()
+                    .get("x-content-type-options")
+                    .map(|v| v.as_bytes()),
+                Some(&b"nosniff"[..]),
+                "a rewritten refusal keeps the safety headers: {wrong} {template}"
+            );
             let body = one_shape(response, &format!("{wrong} {template}")).await?;
             assert_eq!(error_code(&body), "method_not_allowed");
             checked += 1;

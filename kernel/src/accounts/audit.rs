@@ -1,7 +1,6 @@
 //! The login log and the operation log (A5): who signed in or changed what, when, from where.
 //! Phones appear masked in both; neither holds a password, code or token.
 
-use crate::http::extract::Query;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -12,6 +11,7 @@ use super::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
+use crate::http::extract::Query;
 use crate::store::{Page, Store, StoreResult, on_pool};
 
 /// One operation to record: `action` names it (`staff.create`), `detail` says what changed.

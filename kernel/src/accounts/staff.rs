@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::http::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +18,7 @@ use super::{Password, Phone, Role, parse_name};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Path, Query};
 use crate::http::json::ApiJson;
 use crate::store::StoreError;
 

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::http::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,6 +21,7 @@ use crate::accounts::{parse_name, parse_text};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::MaybeActor;
+use crate::http::extract::{Path, Query};
 use crate::http::json::ApiJson;
 use crate::money::parse_fen;
 use crate::store::StoreError;

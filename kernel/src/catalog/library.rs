@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,6 +21,7 @@ use crate::accounts::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::MaybeActor;
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 

@@ -6,8 +6,9 @@
 //!   cookie session changes something);
 //! - path parameters: 400 `invalid_parameter`, 404 `not_found`, 422 `invalid_text`;
 //! - query parameters: 400 `invalid_parameter`, 422 `invalid_input` and `invalid_text`;
-//! - JSON bodies: 400 `malformed_json`, 413 `body_too_large`, 415 `unsupported_media_type`,
-//!   422 `invalid_input` and `invalid_text`; multipart forms: 400 `invalid_form`, 413, 415, 422.
+//! - JSON bodies: 400 `malformed_json` (or `body_unreadable`), 413 `body_too_large`, 415
+//!   `unsupported_media_type`, 422 `invalid_input` and `invalid_text`; multipart forms: 400
+//!   `invalid_form`, 413, 415, 422; any body: 422 `invalid_text`.
 //!
 //! A list that pages (an `offset` parameter) documents its `X-Total-Count` header.
 //!
@@ -114,7 +115,7 @@ fn complete_operation(method: &str, operation: &mut Value) {
         add(413, &["body_too_large"]);
         add(422, &["invalid_text"]);
         if body_type == "application/json" {
-            add(400, &["malformed_json"]);
+            add(400, &["malformed_json", "body_unreadable"]);
             add(415, &["unsupported_media_type"]);
             add(422, &["invalid_input", "invalid_text"]);
         } else if body_type == "multipart/form-data" {

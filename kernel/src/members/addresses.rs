@@ -1,6 +1,5 @@
 //! The member's address book (B7): structured 省/市/区 + detail, contact and phone; one default.
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +11,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::{Phone, parse_name};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 

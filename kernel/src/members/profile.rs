@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use crate::http::extract::Multipart;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
@@ -19,6 +18,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Multipart;
 use crate::uploads::{StagedImage, UploadKind, stage_image};
 
 /// The form fields of `PUT /me/profile` (multipart/form-data).

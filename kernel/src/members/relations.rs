@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -22,6 +21,7 @@ use crate::accounts::{MemberState, Phone, Role, parse_name};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::money::parse_fen;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};

@@ -2,7 +2,6 @@
 //! service approve (level, region and manager in one step) or reject with a reason. The member
 //! is told in his inbox; on approval, the `member.approved` event's rules tell him (K1: SMS).
 
-use crate::http::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use crate::accounts::{MemberState, Role};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Path, Query};
 use crate::http::json::ApiJson;
 use crate::notify::{Channel, OutgoingMessage};
 

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -21,6 +20,7 @@ use crate::app::AppState;
 use crate::catalog::pricing;
 use crate::catalog::transfer::{Cell, RowError, read_table};
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::{Store, StoreResult, on_pool};
 

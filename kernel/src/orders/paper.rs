@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use crate::http::extract::{Path, Query};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +20,7 @@ use super::{OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Path, Query};
 use crate::money::format_yuan;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -4,7 +4,6 @@
 //! received. Wrong guesses count against the verifier (`PICKUP_GUESSES`), so a code cannot be
 //! found by trying.
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +22,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::rate_limit::Limit;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::store::batch::Arg;
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};

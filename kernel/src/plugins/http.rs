@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::http::extract::{Path, Query};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -19,6 +18,7 @@ use crate::app::AppState;
 use crate::catalog::pricing::{Page, PriceView};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::MaybeActor;
+use crate::http::extract::{Path, Query};
 use crate::store::StoreError;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];

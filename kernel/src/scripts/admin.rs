@@ -2,7 +2,6 @@
 //! watcher sees a whole file), history with who, when and the diff, rollback, and a preview
 //! that prices a cart with a draft before anyone saves it. The files stay the truth.
 
-use crate::http::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Path;
 use crate::http::json::ApiJson;
 use crate::orders::DeliveryMethod;
 use crate::orders::quote::{self, Buyer, LineRequest, Pipeline, Quote, QuoteRequest};
