@@ -600,6 +600,16 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
         granted: Capability::ALL.to_vec(),
         settings: serde_json::Value::Object(serde_json::Map::new()),
         on_error: config::OnError::default(),
+        grants: config::Grants {
+            events: vec!["*".to_owned()],
+            data: config::DataClass::ALL.to_vec(),
+            route_roles: config::ROUTE_ROLES
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect(),
+            notify_to: vec![crate::accounts::Role::Admin],
+        },
+        quota: config::Quota::default(),
     };
     let host = PluginHost::load(
         Path::new("/nonexistent/plugins.toml"),
@@ -815,6 +825,8 @@ mod tests {
             granted,
             settings,
             on_error: config::OnError::default(),
+            grants: config::Grants::default(),
+            quota: config::Quota::default(),
         }
     }
 

@@ -635,7 +635,7 @@ async fn plugin_fixtures_hold() -> anyhow::Result<()> {
         std::fs::write(
             &config,
             format!(
-                "[[plugin]]\nname = {name:?}\ncomponent = {:?}\ncapabilities = [\"clock\", \"kv\", \"catalog-read\", \"notify\"]\n",
+                "[[plugin]]\nname = {name:?}\ncomponent = {:?}\ncapabilities = [\"clock\", \"kv\", \"catalog-read\", \"notify\"]\nnotify_to = [\"admin\"]\n",
                 plugin_component(&name).display().to_string()
             ),
         )?;

@@ -82,7 +82,155 @@ pub struct PluginEntry {
     /// Wasm: what a failing hook means (skip when absent).
     #[serde(default)]
     pub on_error: Option<OnError>,
+    /// Wasm: the outbox event kinds it may receive (none when absent); its manifest's
+    /// `events` beyond these are not delivered.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Wasm: the classes of data the events it receives may carry (`people`, `amounts`,
+    /// `payment`); fields of other classes are taken out before it sees them.
+    #[serde(default)]
+    pub data: Option<Vec<String>>,
+    /// Wasm: the roles its routes may serve (`public`, `admin`, `member` …; none when absent).
+    #[serde(default)]
+    pub route_roles: Option<Vec<String>>,
+    /// Wasm: the staff roles its `notify` messages reach (`admin`, `customer_service`).
+    #[serde(default)]
+    pub notify_to: Option<Vec<String>>,
+    /// Wasm: what it may store, send and take at once (defaults in [`Quota`]).
+    #[serde(default)]
+    pub quota: Option<Quota>,
 }
+
+/// What one plugin may store, send and take (`quota = { … }` in its entry). The defaults fit
+/// the shipped plugins many times over; a call that would go beyond one fails with an error
+/// naming it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    /// Keys in its namespace, in all.
+    pub kv_keys: u64,
+    /// Bytes of keys and values in its namespace, in all.
+    pub kv_bytes: u64,
+    /// Keys one call may write (puts, deletes and counter changes).
+    pub kv_writes_per_call: u64,
+    /// Bytes of keys and values one call may write.
+    pub kv_write_bytes_per_call: u64,
+    /// Messages (`notify`) one call may send …
+    pub messages_per_call: u32,
+    /// … and in any hour.
+    pub messages_per_hour: u32,
+    /// Calls of this plugin running at once: its share of the host's call slots.
+    pub concurrent_calls: u32,
+    /// Requests to its routes per minute from one client (a signed-in user, or a visitor's
+    /// address).
+    pub route_requests_per_minute: u32,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            kv_keys: 10_000,
+            kv_bytes: 16 * 1024 * 1024,
+            kv_writes_per_call: 100,
+            kv_write_bytes_per_call: 1024 * 1024,
+            messages_per_call: 1,
+            messages_per_hour: 10,
+            concurrent_calls: 8,
+            route_requests_per_minute: 120,
+        }
+    }
+}
+
+impl Quota {
+    /// Every quota above zero (a zero would refuse every call of its kind, which a plugin
+    /// that should not store or send expresses by not being granted `kv` or `notify`), and
+    /// a plugin's share of the call slots within the host's.
+    fn check(&self) -> Result<(), String> {
+        let zero = [
+            ("kv_keys", self.kv_keys == 0),
+            ("kv_bytes", self.kv_bytes == 0),
+            ("kv_writes_per_call", self.kv_writes_per_call == 0),
+            ("kv_write_bytes_per_call", self.kv_write_bytes_per_call == 0),
+            ("messages_per_call", self.messages_per_call == 0),
+            ("messages_per_hour", self.messages_per_hour == 0),
+            ("concurrent_calls", self.concurrent_calls == 0),
+            (
+                "route_requests_per_minute",
+                self.route_requests_per_minute == 0,
+            ),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(format!("quota.{name} must be at least 1"));
+        }
+        if self.concurrent_calls > super::runtime::MAX_CONCURRENT_CALLS {
+            return Err(format!(
+                "quota.concurrent_calls must be at most {} (the host's call slots)",
+                super::runtime::MAX_CONCURRENT_CALLS
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A class of data in the events a plugin receives (`data = [...]`): fields of a class it is
+/// not granted are taken out of each event before the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataClass {
+    /// Who: member, manager and other people's ids, names, phones, addresses.
+    People,
+    /// Money: totals, prices, amounts paid.
+    Amounts,
+    /// How an order is paid: payment method and status.
+    Payment,
+}
+
+impl DataClass {
+    pub const ALL: [DataClass; 3] = [DataClass::People, DataClass::Amounts, DataClass::Payment];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataClass::People => "people",
+            DataClass::Amounts => "amounts",
+            DataClass::Payment => "payment",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DataClass> {
+        DataClass::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// What `plugins.toml` lets a plugin reach besides its host interfaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Event kinds it may receive.
+    pub events: Vec<String>,
+    /// Data classes those events may carry to it.
+    pub data: Vec<DataClass>,
+    /// Roles its routes may serve (`public` for anyone).
+    pub route_roles: Vec<String>,
+    /// Staff its `notify` messages reach.
+    pub notify_to: Vec<crate::accounts::Role>,
+}
+
+/// Roles a route may name, and a grant may allow: the kernel's, and `public` for anyone.
+pub const ROUTE_ROLES: [&str; 9] = [
+    "public",
+    "admin",
+    "customer_service",
+    "manager",
+    "promoter",
+    "driver",
+    "verifier",
+    "member",
+    "supplier",
+];
+
+/// Staff a plugin's `notify` may reach.
+const NOTIFIABLE: [crate::accounts::Role; 2] = [
+    crate::accounts::Role::Admin,
+    crate::accounts::Role::CustomerService,
+];
 
 /// Per-call limits (`[limits]`); the defaults are the measured starting values.
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +287,10 @@ impl Limits {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginsFile {
+    /// `true`: a plugin that does not load stops the server from starting (the default
+    /// starts with the others and says loudly which did not load).
+    #[serde(default)]
+    pub strict: bool,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default, rename = "plugin")]
@@ -154,6 +306,8 @@ pub struct Declared {
     pub granted: Vec<Capability>,
     pub settings: serde_json::Value,
     pub on_error: OnError,
+    pub grants: Grants,
+    pub quota: Quota,
 }
 
 /// A `kind = "native"` entry, checked: the library path resolved.
@@ -168,6 +322,7 @@ pub struct DeclaredNative {
 /// The whole file, checked.
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
+    pub strict: bool,
     pub limits: Limits,
     /// The WebAssembly plugins, in calling order.
     pub plugins: Vec<Declared>,
@@ -222,6 +377,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
     }
     declared.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
     Ok(Declarations {
+        strict: file.strict,
         limits: file.limits,
         plugins: declared,
         native,
@@ -245,6 +401,7 @@ fn wasm_entry(
     }
     let component = entry
         .component
+        .clone()
         .ok_or_else(|| format!("plugin {name}: missing `component` (the .wasm file)"))?;
     let mut granted = Vec::new();
     for capability in entry.capabilities.iter().flatten() {
@@ -255,7 +412,7 @@ fn wasm_entry(
         })?;
         granted.push(parsed);
     }
-    let on_error = entry.on_error.unwrap_or_default();
+    let on_error = entry.on_error.clone().unwrap_or_default();
     if let OnError::PerHook(map) = &on_error
         && let Some(unknown) = map.keys().find(|k| Hook::parse(k).is_none())
     {
@@ -263,6 +420,9 @@ fn wasm_entry(
             "plugin {name}: on_error names unknown hook {unknown:?}"
         ));
     }
+    let grants = grants(&entry, &granted)?;
+    let quota = entry.quota.clone().unwrap_or_default();
+    quota.check().map_err(|e| format!("plugin {name}: {e}"))?;
     Ok(Declared {
         component: base.join(component),
         name: entry.name,
@@ -270,7 +430,65 @@ fn wasm_entry(
         granted,
         settings,
         on_error,
+        grants,
+        quota,
     })
+}
+
+/// The entry's grants, each name checked.
+fn grants(entry: &PluginEntry, granted: &[Capability]) -> Result<Grants, String> {
+    let name = &entry.name;
+    let mut grants = Grants::default();
+    for kind in entry.events.iter().flatten() {
+        let well_formed = kind == "*"
+            || kind.split('.').count() == 2
+                && kind.split('.').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+        if !well_formed {
+            return Err(format!(
+                "plugin {name}: events: {kind:?} is not an event kind (like \"order.completed\")"
+            ));
+        }
+        grants.events.push(kind.clone());
+    }
+    for class in entry.data.iter().flatten() {
+        let parsed = DataClass::parse(class).ok_or_else(|| {
+            format!(
+                "plugin {name}: data: unknown class {class:?} (known: people, amounts, payment)"
+            )
+        })?;
+        grants.data.push(parsed);
+    }
+    for role in entry.route_roles.iter().flatten() {
+        if !ROUTE_ROLES.contains(&role.as_str()) {
+            return Err(format!(
+                "plugin {name}: route_roles: unknown role {role:?} (known: {})",
+                ROUTE_ROLES.join(", ")
+            ));
+        }
+        grants.route_roles.push(role.clone());
+    }
+    for role in entry.notify_to.iter().flatten() {
+        let parsed = crate::accounts::Role::from_db(role)
+            .filter(|r| NOTIFIABLE.contains(r))
+            .ok_or_else(|| {
+                format!("plugin {name}: notify_to: {role:?} is not staff a plugin may message (admin, customer_service)")
+            })?;
+        grants.notify_to.push(parsed);
+    }
+    let notifies = granted.contains(&Capability::Notify);
+    if notifies && grants.notify_to.is_empty() {
+        return Err(format!(
+            "plugin {name}: capability notify needs notify_to (who it may message: admin, customer_service)"
+        ));
+    }
+    if !notifies && entry.notify_to.is_some() {
+        return Err(format!(
+            "plugin {name}: notify_to without capability notify"
+        ));
+    }
+    Ok(grants)
 }
 
 /// A native library is not sandboxed and has no hooks: the fields that grant or order
@@ -286,6 +504,11 @@ fn native_entry(
         ("capabilities", entry.capabilities.is_some()),
         ("order", entry.order.is_some()),
         ("on_error", entry.on_error.is_some()),
+        ("events", entry.events.is_some()),
+        ("data", entry.data.is_some()),
+        ("route_roles", entry.route_roles.is_some()),
+        ("notify_to", entry.notify_to.is_some()),
+        ("quota", entry.quota.is_some()),
     ];
     if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
         return Err(format!(
@@ -381,6 +604,62 @@ mod tests {
         ];
         for (text, named) in bad {
             let error = parse(text, base).err().unwrap_or_default();
+            assert!(error.contains(named), "{error} should name {named}");
+        }
+    }
+
+    #[test]
+    fn grants_and_quotas_are_parsed_and_each_name_checked() {
+        let declared = parse(
+            r#"
+            strict = true
+            [[plugin]]
+            name = "a"
+            component = "a.wasm"
+            capabilities = ["notify"]
+            events = ["order.completed"]
+            data = ["amounts"]
+            route_roles = ["admin"]
+            notify_to = ["customer_service"]
+            quota = { kv_keys = 5 }
+            "#,
+            Path::new("."),
+        )
+        .unwrap_or_default();
+        assert!(declared.strict);
+        let a = &declared.plugins[0];
+        assert_eq!(a.grants.events, ["order.completed"]);
+        assert_eq!(a.grants.data, [DataClass::Amounts]);
+        assert_eq!(a.grants.route_roles, ["admin"]);
+        assert_eq!(a.grants.notify_to, [crate::accounts::Role::CustomerService]);
+        assert_eq!(a.quota.kv_keys, 5);
+        assert_eq!(a.quota.kv_bytes, Quota::default().kv_bytes);
+
+        let entry = "[[plugin]]\nname = \"a\"\ncomponent = \"a.wasm\"\n";
+        let bad = [
+            (
+                format!("{entry}events = [\"Order Completed\"]"),
+                "Order Completed",
+            ),
+            (format!("{entry}data = [\"secrets\"]"), "secrets"),
+            (format!("{entry}route_roles = [\"root\"]"), "root"),
+            (
+                format!("{entry}capabilities = [\"notify\"]\nnotify_to = [\"member\"]"),
+                "\"member\" is not staff",
+            ),
+            (
+                format!("{entry}capabilities = [\"notify\"]"),
+                "capability notify needs notify_to",
+            ),
+            (format!("{entry}quota = {{ kv_keys = 0 }}"), "quota.kv_keys"),
+            (
+                format!("{entry}quota = {{ concurrent_calls = 65 }}"),
+                "at most 64",
+            ),
+            (format!("{entry}quota = {{ disk = 1 }}"), "disk"),
+        ];
+        for (text, named) in bad {
+            let error = parse(&text, Path::new(".")).err().unwrap_or_default();
             assert!(error.contains(named), "{error} should name {named}");
         }
     }

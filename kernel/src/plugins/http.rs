@@ -22,17 +22,6 @@ use crate::http::extract::{Path, Query};
 use crate::store::StoreError;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
-/// Roles a route may name: the kernel's, and `public` for anyone.
-const ROLE_NAMES: [&str; 8] = [
-    "public",
-    "admin",
-    "customer_service",
-    "manager",
-    "promoter",
-    "driver",
-    "verifier",
-    "member",
-];
 
 /// A declared route is well-formed: a known method, a path of literal and `{param}` segments,
 /// known roles.
@@ -66,7 +55,7 @@ pub fn check_route(route: &Route) -> Result<(), String> {
     if let Some(role) = route
         .roles
         .iter()
-        .find(|r| !ROLE_NAMES.contains(&r.as_str()))
+        .find(|r| !super::config::ROUTE_ROLES.contains(&r.as_str()))
     {
         return Err(format!(
             "route {} {}: unknown role {role}",
