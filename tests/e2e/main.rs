@@ -18,6 +18,7 @@ mod fulfilment;
 mod library;
 mod members;
 mod migrations;
+mod money_bounds;
 mod native;
 mod notifications;
 mod openapi;
