@@ -293,7 +293,9 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     if demo {
         println!("\n{}", crate::demo::accounts_table());
     }
-    println!("Pifa is serving on http://{addr}  (API: /api/v1, docs: /api/openapi.json)");
+    println!(
+        "Pifa is serving on http://{addr}  (API: /api/v1, reference: /api/docs, OpenAPI: /api/openapi.json)"
+    );
     tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "listening");
     server.serve(shutdown_signal()).await
 }
