@@ -194,6 +194,9 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     /// Why the last reload was refused (the previous set kept serving), if it was.
     pub last_error: Mutex<Option<String>>,
+    /// The files of the entries that refused the last reload: watched, so a component copied
+    /// in after its `plugins.toml` entry is picked up.
+    awaited: Mutex<Vec<PathBuf>>,
     /// Held for a whole reload: two reloads at once (the watcher's and an admin's) could
     /// otherwise swap in the older file's set last.
     reloading: Mutex<()>,
@@ -241,7 +244,7 @@ impl PluginHost {
                     config_path.display()
                 ));
             }
-            host.report_refused(&refused, "left out; the other plugins serve");
+            host.report_refused(&refused);
         }
         Ok(host)
     }
@@ -279,6 +282,7 @@ impl PluginHost {
             compiled: Mutex::default(),
             cache_dir,
             last_error: Mutex::new(None),
+            awaited: Mutex::default(),
             reloading: Mutex::new(()),
             memory_kv,
             native_code,
@@ -290,12 +294,12 @@ impl PluginHost {
 
     /// Says each refused entry: an error log line naming it and why, and with a database, a
     /// line in every admin's inbox.
-    fn report_refused(&self, refused: &[Refused], consequence: &str) {
+    fn report_refused(&self, refused: &[Refused]) {
         for entry in refused {
             tracing::error!(
                 plugin = %entry.name,
                 error = %entry.reason,
-                "plugin does not load: {consequence}"
+                "plugin does not load: left out, the other plugins serve"
             );
         }
         if let (Some(store), Ok(handle)) =
@@ -341,6 +345,7 @@ impl PluginHost {
     pub fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let serving = self.current();
+        let mut awaited = Vec::new();
         let result = config::read(&self.config_path).and_then(|declared| {
             let limits = &declared.limits;
             let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
@@ -362,11 +367,15 @@ impl PluginHost {
                 .filter(|r| declared.strict || !serving.refused.iter().any(|s| s.name == r.name))
                 .cloned()
                 .collect();
+            awaited = new.iter().filter_map(|r| r.file.clone()).collect();
             match Declarations::refusals(&new) {
                 Some(why) => Err(why),
                 None => Ok(set),
             }
         });
+        if let Ok(mut waiting) = self.awaited.lock() {
+            *waiting = if result.is_err() { awaited } else { Vec::new() };
+        }
         match result {
             Ok(set) => {
                 let names: Vec<String> = set
@@ -471,26 +480,7 @@ impl PluginHost {
         entry: &Declared,
         checked: bool,
     ) -> Result<Loaded, String> {
-        let bytes = std::fs::read(&entry.component)
-            .map_err(|e| format!("{}: {e}", entry.component.display()))?;
-        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
-        let cached = self
-            .compiled
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&hash).cloned());
-        let component = match cached {
-            Some(component) => component,
-            None => {
-                let component = runtime
-                    .compile(&bytes)
-                    .map_err(|e| format!("not a valid component: {e:#}"))?;
-                if let Ok(mut compiled) = self.compiled.lock() {
-                    compiled.insert(hash, component.clone());
-                }
-                component
-            }
-        };
+        let component = self.compile(runtime, &entry.component)?;
         check_imports(
             &runtime.engine,
             &component,
@@ -520,6 +510,32 @@ impl PluginHost {
             manifest,
             ..provisional
         })
+    }
+
+    /// The component in `file`, compiled once per content (a reload recompiles only what
+    /// changed).
+    fn compile(
+        &self,
+        runtime: &Runtime,
+        file: &Path,
+    ) -> Result<wasmtime::component::Component, String> {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+        let cached = self
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned());
+        if let Some(component) = cached {
+            return Ok(component);
+        }
+        let component = runtime
+            .compile(&bytes)
+            .map_err(|e| format!("not a valid component: {e:#}"))?;
+        if let Ok(mut compiled) = self.compiled.lock() {
+            compiled.insert(hash, component.clone());
+        }
+        Ok(component)
     }
 
     fn stats_for(&self, name: &str) -> Arc<Stats> {
@@ -777,10 +793,8 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
         granted: manifest.capabilities.clone(),
         ..everything
     };
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let component = runtime
-        .compile(&bytes)
-        .map_err(|e| format!("not a valid component: {e:#}"))?;
+    // Compiled once already, by `load_one`.
+    let component = host.compile(&runtime, file)?;
     check_imports(
         &runtime.engine,
         &component,
@@ -796,7 +810,8 @@ impl crate::watch::Reloadable for PluginHost {
         "plugins"
     }
 
-    /// `plugins.toml`, each serving component and each refused one.
+    /// `plugins.toml`, each serving component, each refused one, and the files of the entries
+    /// that refused the last reload.
     fn watched_files(&self) -> std::collections::BTreeSet<PathBuf> {
         let mut files = std::collections::BTreeSet::new();
         files.extend(std::path::absolute(&self.config_path).ok());
@@ -805,13 +820,14 @@ impl crate::watch::Reloadable for PluginHost {
             files.extend(std::path::absolute(&plugin.declared.component).ok());
         }
         // A refused component fixed in place is picked up like a changed one.
-        for refused in set.refused.iter().filter(|r| r.kind == config::Kind::Wasm) {
-            files.extend(
-                refused
-                    .file
-                    .iter()
-                    .filter_map(|f| std::path::absolute(f).ok()),
-            );
+        let awaited = self.awaited.lock().map(|a| a.clone()).unwrap_or_default();
+        let refused = set
+            .refused
+            .iter()
+            .filter(|r| r.kind == config::Kind::Wasm)
+            .filter_map(|r| r.file.clone());
+        for file in refused.chain(awaited) {
+            files.extend(std::path::absolute(file).ok());
         }
         files
     }

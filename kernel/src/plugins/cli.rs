@@ -1,5 +1,5 @@
-//! `pifa plugins list | check FILE | run NAME HOOK INPUT.json`, and the fixture runner the
-//! test suite uses for every plugin's `fixtures/*.json`.
+//! `pifa plugins list | check FILE | run NAME HOOK INPUT.json | build DIR`, and the fixture
+//! runner the test suite uses for every plugin's `fixtures/*.json`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -151,6 +151,64 @@ pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
             .collect::<Vec<_>>(),
         manifest.routes.len(),
     ))
+}
+
+pub use pifa_plugin_build::BuildOptions;
+
+/// What `build` made: the component and its checked manifest.
+#[derive(Debug)]
+pub struct BuildReport {
+    /// The component's path.
+    pub component: std::path::PathBuf,
+    /// Its manifest, checked as `pifa plugins check` checks one.
+    pub manifest: pifa_sdk::Manifest,
+    /// What the command prints.
+    pub summary: String,
+}
+
+/// Builds the plugin crate in `dir` into a component (cargo for wasm32-unknown-unknown in
+/// release, the target added with rustup if missing, then `wit-component`) and checks it like
+/// `check` does: the manifest, the API version, and that it imports only what its manifest
+/// asks for. Blocking: it runs cargo.
+pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, String> {
+    let built = pifa_plugin_build::build_crate(dir, options).map_err(|e| e.to_string())?;
+    let manifest = super::inspect(&built.component).map_err(|e| {
+        format!(
+            "{} was built but does not load: {e}",
+            built.component.display()
+        )
+    })?;
+    let mut summary = format!(
+        "built {}: {} ({} KiB)\nok: {} {} (API {}), hooks {:?}, capabilities {:?}, {} routes",
+        built.package,
+        built.component.display(),
+        built.bytes.div_ceil(1024),
+        manifest.name,
+        manifest.version,
+        manifest.api,
+        manifest
+            .hooks
+            .iter()
+            .map(|h| h.as_str())
+            .collect::<Vec<_>>(),
+        manifest
+            .capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+        manifest.routes.len(),
+    );
+    if manifest.name != built.package {
+        summary.push_str(&format!(
+            "\nnote: its manifest names it {:?} (the package is {:?}): plugins.toml must call it {:?}",
+            manifest.name, built.package, manifest.name
+        ));
+    }
+    Ok(BuildReport {
+        component: built.component,
+        manifest,
+        summary,
+    })
 }
 
 /// A fixture, or a bare input: `{"hook", "kv", "counters", "input", "output"}`.
