@@ -282,6 +282,12 @@ fn plugins_target_dir() -> PathBuf {
 async fn a_plugin_crate_outside_the_repository_builds_and_serves() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let sdk = std::path::absolute(root.join("sdk"))?;
+    // Usable where no Pifa workspace is above it (a copy, a vendored tree): nothing inherited.
+    for manifest in ["sdk/Cargo.toml", "sdk/native/Cargo.toml"] {
+        let text = std::fs::read_to_string(root.join(manifest))?;
+        assert!(!text.contains("workspace = true"), "{manifest} inherits");
+        assert!(!text.contains(".workspace"), "{manifest} inherits");
+    }
     let outside = tempfile::tempdir()?;
     let dir = outside.path().join("outside-hello");
     std::fs::create_dir_all(dir.join("src"))?;
