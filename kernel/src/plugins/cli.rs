@@ -24,9 +24,13 @@ pub async fn list(
         PluginHost::load_with(&path, None, Clock::system(), None, native_code)
     })
     .await?;
-    let saved = match &store {
-        Some(store) => store.plugin_stats().await?,
-        None => Vec::new(),
+    let (saved, cursors, dead) = match &store {
+        Some(store) => (
+            store.plugin_stats().await?,
+            store.plugin_cursors().await?,
+            store.dead_plugin_events().await?,
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
@@ -62,6 +66,26 @@ pub async fn list(
             "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
             entry.name, "wasm", version, status, calls, failures, p50, p99, error
         ));
+        out.push_str(&format!("  grants: {}\n", describe_grants(&entry.grants)));
+        let dead = dead
+            .iter()
+            .find(|(name, _)| *name == entry.name)
+            .map_or(0, |(_, n)| *n);
+        let retry = cursors
+            .iter()
+            .find(|c| c.plugin == entry.name)
+            .and_then(super::http::EventRetry::of);
+        if dead > 0 || retry.is_some() {
+            let mut line = format!("  events: {dead} parked as dead");
+            if let Some(retry) = retry {
+                line.push_str(&format!(
+                    "; event {} failed {} times, next attempt {} ({}); later events wait behind it",
+                    retry.event_id, retry.attempts, retry.next_attempt_at, retry.last_error
+                ));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     // A native adapter has no fuel and its sends are the notification dispatcher's to count:
     // its row says what it serves instead.
@@ -92,6 +116,25 @@ pub async fn list(
         out.push_str(&format!("\nplugins.toml does not load: {error}\n"));
     }
     Ok(out)
+}
+
+/// A plugin's grants in one line: `events [order.closed]; data [none]; …`.
+fn describe_grants(grants: &super::config::Grants) -> String {
+    let view = super::http::GrantsView::of(grants);
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "events [{}]; data [{}]; route roles [{}]; notify to [{}]",
+        list(&view.events),
+        list(&view.data),
+        list(&view.route_roles),
+        list(&view.notify_to)
+    )
 }
 
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads), or one
