@@ -23,7 +23,7 @@ use sqlx::FromRow;
 
 use super::{Access, CallError, Loaded, PluginHost};
 use crate::store::batch::{Batch, args};
-use crate::store::{Store, StoreError, StoreResult, on_pool};
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
 const BATCH: i64 = 200;
 /// The wait after an event's first failed attempt; it doubles with each further failure …
@@ -230,7 +230,9 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Parks `event_id` as dead for `plugin`; false when it was delivered or parked already.
+    /// Parks `event_id` as dead for `plugin` and moves its cursor past it, clearing the
+    /// retry, in one transaction (the cursor never passes an event that is not recorded);
+    /// false when it was delivered or parked already.
     async fn park_dead_event(
         &self,
         plugin: &str,
@@ -239,8 +241,8 @@ impl Store {
         error: &str,
         now_ms: i64,
     ) -> StoreResult<bool> {
-        let parked: Option<i64> = on_pool!(self, |pool| {
-            sqlx::query_scalar(
+        let parked = in_tx!(self, |tx| {
+            let parked: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO plugin_deliveries (plugin, event_id, failed, delivered_at, attempts, error) VALUES ($1, $2, TRUE, $3, $4, $5)
                  ON CONFLICT (plugin, event_id) DO NOTHING RETURNING event_id",
             )
@@ -249,10 +251,19 @@ impl Store {
             .bind(now_ms)
             .bind(attempts)
             .bind(error)
-            .fetch_optional(pool)
-            .await
+            .fetch_optional(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE plugin_cursors SET event_id = $2, failed_event_id = NULL, attempts = 0, retry_at = 0, last_error = ''
+                 WHERE plugin = $1 AND event_id <= $2",
+            )
+            .bind(plugin)
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+            Ok::<_, StoreError>(parked.is_some())
         })?;
-        Ok(parked.is_some())
+        Ok(parked)
     }
 
     /// What `plugin` reserved for `order_id` at checkout.
