@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod data;
 pub mod events;
 pub mod hooks;
 pub mod http;
@@ -62,8 +63,11 @@ impl Loaded {
         self.declared.on_error.policy(hook)
     }
 
+    /// Whether events of `kind` reach its `on-event`: its manifest asks for them and
+    /// `plugins.toml` grants them (`*` in either is every kind; the grant bounds the manifest).
     pub fn wants_event(&self, kind: &str) -> bool {
         self.manifest.events.iter().any(|e| e == "*" || e == kind)
+            && self.declared.grants.allows_event(kind)
     }
 }
 
@@ -660,6 +664,12 @@ impl PluginHost {
                     writes: state.kv.and_then(|kv| kv.writes).unwrap_or_default(),
                 })
             }
+            // `on-event` and `on-tick` refuse nobody: their error is the plugin failing to do
+            // its work, counted like a trap (and retried, for an event).
+            Ok(Err(error)) if matches!(hook, Hook::OnEvent | Hook::OnTick) => {
+                let reason = format!("answered an error: {}: {}", error.code, error.message);
+                Err(self.record_failure(plugin, hook, reason))
+            }
             Ok(Err(refusal)) => {
                 plugin.stats.in_a_row.store(0, Ordering::Relaxed);
                 cost.log = std::mem::take(&mut state.log);
@@ -948,6 +958,16 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
     }
     for route in &manifest.routes {
         http::check_route(route)?;
+        if let Some(role) = route
+            .roles
+            .iter()
+            .find(|r| !entry.grants.allows_route_role(r))
+        {
+            return Err(format!(
+                "route {} {} serves role {role}, which plugins.toml does not grant (route_roles = {:?})",
+                route.method, route.path, entry.grants.route_roles
+            ));
+        }
     }
     Ok(())
 }
@@ -1042,9 +1062,34 @@ mod tests {
 
         let renamed = pifa_sdk::Manifest {
             name: "other".to_owned(),
-            ..manifest
+            ..manifest.clone()
         };
         let error = check_manifest(&renamed, &granted).err().unwrap_or_default();
         assert!(error.contains("\"other\""), "{error}");
+
+        // A route serves only roles plugins.toml grants: the manifest alone is not enough.
+        let public = pifa_sdk::Manifest {
+            routes: vec![pifa_sdk::Route {
+                method: "GET".to_owned(),
+                path: "/heard".to_owned(),
+                roles: vec!["admin".to_owned(), "public".to_owned()],
+                summary: String::new(),
+                request_schema: None,
+                response_schema: None,
+            }],
+            ..manifest
+        };
+        let mut staff_only = granted.clone();
+        staff_only.grants.route_roles = vec!["admin".to_owned()];
+        let error = check_manifest(&public, &staff_only)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            error.contains("route GET /heard serves role public")
+                && error.contains("does not grant"),
+            "{error}"
+        );
+        staff_only.grants.route_roles.push("public".to_owned());
+        assert!(check_manifest(&public, &staff_only).is_ok());
     }
 }

@@ -188,6 +188,7 @@ migrations! {
     19 => "0019_pricing_inputs",
     20 => "0020_profile_changes",
     21 => "0021_sign_in_throttling",
+    24 => "0024_plugin_event_retries",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -23,6 +23,7 @@ mod native;
 mod notifications;
 mod openapi;
 mod orders;
+mod plugin_events;
 mod plugin_operations;
 mod plugins;
 mod relations;

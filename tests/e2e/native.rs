@@ -77,7 +77,7 @@ async fn receive(
 
 fn flash_sale_toml() -> String {
     format!(
-        "[[plugin]]\nname = \"flash-sale\"\ncomponent = {:?}\ncapabilities = [\"kv\"]\n",
+        "[[plugin]]\nname = \"flash-sale\"\ncomponent = {:?}\ncapabilities = [\"kv\"]\nevents = [\"order.closed\"]\nroute_roles = [\"public\", \"admin\", \"customer_service\"]\n",
         plugin_component("flash-sale").display().to_string()
     )
 }

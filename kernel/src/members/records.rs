@@ -167,6 +167,15 @@ pub struct ProfileWrite {
     pub licence: Option<ImageRef>,
 }
 
+/// The outbox event of a member's approval (K1: the rules tell him).
+pub const MEMBER_APPROVED: &str = "member.approved";
+
+/// What a `member.approved` event carries; each field is classified for plugins in
+/// `plugins/data.rs`.
+pub fn member_approved_payload(member_id: i64) -> serde_json::Value {
+    serde_json::json!({ "member_id": member_id })
+}
+
 impl Store {
     pub async fn member(&self, id: i64) -> StoreResult<Option<MemberRecord>> {
         let sql = format!("{MEMBER_SELECT} AND u.id = $1");
@@ -505,8 +514,9 @@ impl Store {
                     .bind(id).bind(level_id).bind(region_id).bind(manager_id).bind(by).bind(now_ms)
                     .execute(&mut *tx).await?;
                 // K1: the notification rules tell him (SMS), after commit.
-                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ('member.approved', NULL, $1, $2)")
-                    .bind(serde_json::json!({ "member_id": id }).to_string())
+                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, NULL, $2, $3)")
+                    .bind(MEMBER_APPROVED)
+                    .bind(member_approved_payload(id).to_string())
                     .bind(now_ms)
                     .execute(&mut *tx).await?;
             }

@@ -148,6 +148,27 @@ pub async fn list(
     ))
 }
 
+/// The outbox event of a broadcast (K3).
+pub const BROADCAST: &str = "broadcast";
+
+/// What a `broadcast` event carries; each field is classified for plugins in
+/// `plugins/data.rs`.
+pub fn broadcast_payload(
+    id: i64,
+    title: &str,
+    text: &str,
+    channels: &[&str],
+    recipients: &[i64],
+) -> serde_json::Value {
+    serde_json::json!({
+        "broadcast_id": id,
+        "title": title,
+        "text": text,
+        "channels": channels,
+        "recipients": recipients,
+    })
+}
+
 impl Store {
     /// The approved, enabled members an audience names, by id.
     pub async fn audience(&self, audience: &Audience) -> StoreResult<Vec<i64>> {
@@ -204,14 +225,9 @@ impl Store {
                 .bind(now_ms)
                 .fetch_one(&mut *tx)
                 .await?;
-                let payload = serde_json::json!({
-                    "broadcast_id": id,
-                    "title": title,
-                    "text": text,
-                    "channels": channel_names,
-                    "recipients": recipients,
-                });
-                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ('broadcast', NULL, $1, $2)")
+                let payload = broadcast_payload(id, title, text, &channel_names, recipients);
+                sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, NULL, $2, $3)")
+                    .bind(BROADCAST)
                     .bind(payload.to_string())
                     .bind(now_ms)
                     .execute(&mut *tx)

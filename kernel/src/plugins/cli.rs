@@ -35,9 +35,13 @@ pub async fn list(
         Err(error) => return Ok(format!("plugins.toml does not load: {error}\n")),
     };
     let set = host.current();
-    let saved = match &store {
-        Some(store) => store.plugin_stats().await?,
-        None => Vec::new(),
+    let (saved, cursors, dead) = match &store {
+        Some(store) => (
+            store.plugin_stats().await?,
+            store.plugin_cursors().await?,
+            store.dead_plugin_events().await?,
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
@@ -73,6 +77,29 @@ pub async fn list(
             p99,
             error
         ));
+        out.push_str(&format!(
+            "  grants: {}\n",
+            describe_grants(&plugin.declared.grants)
+        ));
+        let dead = dead
+            .iter()
+            .find(|(name, _)| name == plugin.name())
+            .map_or(0, |(_, n)| *n);
+        let retry = cursors
+            .iter()
+            .find(|c| c.plugin == plugin.name())
+            .and_then(super::http::EventRetry::of);
+        if dead > 0 || retry.is_some() {
+            let mut line = format!("  events: {dead} parked as dead");
+            if let Some(retry) = retry {
+                line.push_str(&format!(
+                    "; event {} failed {} times, next attempt {} ({}); later events wait behind it",
+                    retry.event_id, retry.attempts, retry.next_attempt_at, retry.last_error
+                ));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     // A native adapter has no fuel and its sends are the notification dispatcher's to count:
     // its row says what it serves instead.
@@ -105,6 +132,25 @@ pub async fn list(
         );
     }
     Ok(out)
+}
+
+/// A plugin's grants in one line: `events [order.closed]; data [none]; …`.
+fn describe_grants(grants: &super::config::Grants) -> String {
+    let view = super::http::GrantsView::of(grants);
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "events [{}]; data [{}]; route roles [{}]; notify to [{}]",
+        list(&view.events),
+        list(&view.data),
+        list(&view.route_roles),
+        list(&view.notify_to)
+    )
 }
 
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads; each one

@@ -223,6 +223,23 @@ pub struct Grants {
     pub notify_to: Vec<crate::accounts::Role>,
 }
 
+impl Grants {
+    /// Whether events of `kind` may reach the plugin (`*` grants every kind).
+    pub fn allows_event(&self, kind: &str) -> bool {
+        self.events.iter().any(|e| e == "*" || e == kind)
+    }
+
+    /// Whether fields of `class` may reach the plugin in its events.
+    pub fn allows_data(&self, class: DataClass) -> bool {
+        self.data.contains(&class)
+    }
+
+    /// Whether the plugin's routes may serve `role`.
+    pub fn allows_route_role(&self, role: &str) -> bool {
+        self.route_roles.iter().any(|r| r == role)
+    }
+}
+
 /// Roles a route may name, and a grant may allow: the kernel's, and `public` for anyone.
 pub const ROUTE_ROLES: [&str; 9] = [
     "public",
@@ -263,6 +280,11 @@ pub struct Limits {
     pub suspend_after: u32,
     /// … for this long.
     pub suspend_secs: u64,
+    /// Failed attempts to deliver one event to a plugin's `on-event` before the event is
+    /// parked as dead (staff told, counted, no longer retried); the retries wait 1 s, doubling
+    /// to 10 minutes, so the default gives up after about half an hour of retries (longer
+    /// while failures keep the plugin suspended, which pauses them). 0 counts as 1.
+    pub event_attempts: u32,
 }
 
 impl Default for Limits {
@@ -278,6 +300,7 @@ impl Default for Limits {
             max_log_kib: 64,
             suspend_after: 5,
             suspend_secs: 600,
+            event_attempts: 12,
         }
     }
 }
@@ -821,6 +844,31 @@ mod tests {
             let error = refusal(&text, Path::new("."));
             assert!(error.contains(named), "{error} should name {named}");
         }
+    }
+
+    #[test]
+    fn nothing_is_granted_by_default_and_a_star_grants_every_kind() {
+        let none = Grants::default();
+        assert!(!none.allows_event("order.placed"));
+        assert!(!none.allows_data(DataClass::People));
+        assert!(!none.allows_route_role("public"));
+        let some = Grants {
+            events: vec!["order.completed".to_owned()],
+            data: vec![DataClass::Amounts],
+            route_roles: vec!["admin".to_owned()],
+            notify_to: Vec::new(),
+        };
+        assert!(some.allows_event("order.completed"));
+        assert!(!some.allows_event("order.placed"));
+        assert!(some.allows_data(DataClass::Amounts));
+        assert!(!some.allows_data(DataClass::Payment));
+        assert!(some.allows_route_role("admin"));
+        assert!(!some.allows_route_role("public"));
+        let all = Grants {
+            events: vec!["*".to_owned()],
+            ..Grants::default()
+        };
+        assert!(all.allows_event("member.approved"));
     }
 
     #[test]

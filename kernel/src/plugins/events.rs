@@ -1,9 +1,20 @@
 //! Outbox events to the plugins' `on-event` hooks, after commit (the brief's step 4), and the
-//! `on-tick` schedule. Each plugin reads the outbox from its own cursor; an event's delivery
-//! record commits in the same transaction as the storage writes the hook made, so a redelivery
-//! (a crash before the cursor moved, a second instance) finds the record and changes nothing.
+//! `on-tick` schedule. Each plugin reads the outbox from its own cursor, in order: the event
+//! kinds its manifest asks for and `plugins.toml` grants, each payload cut to the data classes
+//! granted (`data.rs`). An event's delivery record commits in the same transaction as the
+//! storage writes the hook made, so a redelivery (a crash before the cursor moved, a second
+//! instance) finds the record and changes nothing.
+//!
+//! At least once, kept: while a plugin is suspended its events wait (its cursor stays; nothing
+//! is attempted). An event whose delivery fails (a trap, a limit, an `Err` from `on-event`,
+//! each counted as the plugin's failure) stays at the head of the plugin's queue, the events
+//! after it waiting behind it so that a plugin sees its events in order, and is tried again
+//! after 1 s, doubling to 10 minutes; the attempts and the next try are stored with the cursor,
+//! so a restart keeps them. After `[limits] event_attempts` failed attempts the event is parked
+//! as dead: recorded (`plugin_deliveries.failed`, with the attempts and the last error),
+//! counted in `pifa plugins list` and `/admin/plugins`, and staff are told; the plugin's next
+//! events go on. Nothing is dropped silently.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +23,21 @@ use sqlx::FromRow;
 
 use super::{Access, CallError, Loaded, PluginHost};
 use crate::store::batch::{Batch, args};
-use crate::store::{Store, StoreError, StoreResult, on_pool};
+use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
-/// Attempts before an event a plugin keeps failing on is given up (recorded as failed, so the
-/// plugin's later events are not held up behind it).
-const MAX_ATTEMPTS: u32 = 5;
 const BATCH: i64 = 200;
+/// The wait after an event's first failed attempt; it doubles with each further failure …
+const FIRST_RETRY_MS: i64 = 1000;
+/// … up to this.
+const MAX_RETRY_MS: i64 = 10 * 60 * 1000;
+
+/// How long to wait after the `attempts`-th failed attempt of an event before the next one.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    FIRST_RETRY_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_RETRY_MS)
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct StoredEvent {
@@ -32,9 +52,36 @@ pub struct StoredEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Delivered,
-    /// Delivered before (this call changed nothing).
+    /// Delivered before, or parked as dead (this call changed nothing).
     AlreadyDelivered,
+    /// The plugin is suspended: not an attempt; the event waits for the suspension to end.
+    Suspended,
+    /// An attempt that failed, and why; tried again after a back-off.
     Failed(String),
+}
+
+/// Where a plugin reads the outbox from (its `plugin_cursors` row): the last event it is done
+/// with, and the event after it that failed, waiting for its next attempt.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct Cursor {
+    pub plugin: String,
+    pub event_id: i64,
+    /// The event whose delivery failed last; `None` when nothing waits for a retry.
+    pub failed_event_id: Option<i64>,
+    /// Failed attempts of `failed_event_id`.
+    pub attempts: i64,
+    /// Kernel-clock ms before which the plugin's events are not tried again.
+    pub retry_at: i64,
+    pub last_error: String,
+}
+
+/// A failed event waiting for its next attempt.
+#[derive(Debug, Clone)]
+struct Retry {
+    event_id: i64,
+    attempts: i64,
+    retry_at: i64,
+    error: String,
 }
 
 /// A `plugin_stats` row.
@@ -69,30 +116,69 @@ impl Store {
         Ok(())
     }
 
-    async fn plugin_cursor(&self, plugin: &str) -> StoreResult<i64> {
+    /// `plugin`'s cursor and retry state (set up on first use).
+    pub async fn plugin_cursor(&self, plugin: &str) -> StoreResult<Cursor> {
         self.init_plugin_cursor(plugin).await?;
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT event_id FROM plugin_cursors WHERE plugin = $1")
-                .bind(plugin)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(
+                "SELECT plugin, event_id, failed_event_id, attempts, retry_at, last_error FROM plugin_cursors WHERE plugin = $1",
+            )
+            .bind(plugin)
+            .fetch_one(pool)
+            .await
         })?)
     }
 
-    async fn move_plugin_cursor(&self, plugin: &str, event_id: i64) -> StoreResult<()> {
+    /// Every plugin's cursor and retry state (for `pifa plugins list` and `/admin/plugins`).
+    pub async fn plugin_cursors(&self) -> StoreResult<Vec<Cursor>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT plugin, event_id, failed_event_id, attempts, retry_at, last_error FROM plugin_cursors ORDER BY plugin",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Moves `plugin`'s cursor to `event_id` (never back: another instance may be ahead) with
+    /// the event that now waits for a retry, or none.
+    async fn save_plugin_cursor(
+        &self,
+        plugin: &str,
+        event_id: i64,
+        retry: Option<&Retry>,
+    ) -> StoreResult<()> {
+        let (failed, attempts, retry_at, error) = match retry {
+            Some(r) => (Some(r.event_id), r.attempts, r.retry_at, r.error.as_str()),
+            None => (None, 0, 0, ""),
+        };
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO plugin_cursors (plugin, event_id) VALUES ($1, $2)
-                 ON CONFLICT (plugin) DO UPDATE SET event_id = excluded.event_id
-                 WHERE plugin_cursors.event_id < excluded.event_id",
+                "UPDATE plugin_cursors SET event_id = $2, failed_event_id = $3, attempts = $4, retry_at = $5, last_error = $6
+                 WHERE plugin = $1 AND event_id <= $2",
             )
             .bind(plugin)
             .bind(event_id)
+            .bind(failed)
+            .bind(attempts)
+            .bind(retry_at)
+            .bind(error)
             .execute(pool)
             .await
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// How many events each plugin has had parked as dead.
+    pub async fn dead_plugin_events(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT plugin, CAST(COUNT(*) AS BIGINT) FROM plugin_deliveries WHERE failed GROUP BY plugin ORDER BY plugin",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
     }
 
     async fn events_after(&self, cursor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
@@ -144,20 +230,40 @@ impl Store {
         Ok(found.is_some())
     }
 
-    async fn give_up_delivery(&self, plugin: &str, event_id: i64, now_ms: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO plugin_deliveries (plugin, event_id, failed, delivered_at) VALUES ($1, $2, TRUE, $3)
-                 ON CONFLICT (plugin, event_id) DO NOTHING",
+    /// Parks `event_id` as dead for `plugin` and moves its cursor past it, clearing the
+    /// retry, in one transaction (the cursor never passes an event that is not recorded);
+    /// false when it was delivered or parked already.
+    async fn park_dead_event(
+        &self,
+        plugin: &str,
+        event_id: i64,
+        attempts: i64,
+        error: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let parked = in_tx!(self, |tx| {
+            let parked: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO plugin_deliveries (plugin, event_id, failed, delivered_at, attempts, error) VALUES ($1, $2, TRUE, $3, $4, $5)
+                 ON CONFLICT (plugin, event_id) DO NOTHING RETURNING event_id",
             )
             .bind(plugin)
             .bind(event_id)
             .bind(now_ms)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .bind(attempts)
+            .bind(error)
+            .fetch_optional(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE plugin_cursors SET event_id = $2, failed_event_id = NULL, attempts = 0, retry_at = 0, last_error = ''
+                 WHERE plugin = $1 AND event_id <= $2",
+            )
+            .bind(plugin)
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+            Ok::<_, StoreError>(parked.is_some())
         })?;
-        Ok(())
+        Ok(parked)
     }
 
     /// What `plugin` reserved for `order_id` at checkout.
@@ -217,7 +323,8 @@ impl Store {
 
 impl PluginHost {
     /// Delivers event `event_id` to `plugin` once: a second delivery of the same event finds
-    /// its record and changes nothing.
+    /// its record and changes nothing. The payload carries only the data classes the plugin
+    /// is granted.
     pub async fn deliver(self: &Arc<Self>, plugin: &str, event_id: i64) -> StoreResult<Delivery> {
         let Some(store) = self.store.clone() else {
             return Ok(Delivery::Failed("no database".to_owned()));
@@ -232,16 +339,23 @@ impl PluginHost {
         let Some(stored) = store.event(event_id).await? else {
             return Ok(Delivery::Failed(format!("no event {event_id}")));
         };
+        if !loaded.wants_event(&stored.kind) {
+            return Ok(Delivery::Failed(format!(
+                "{plugin} does not receive {} events (its manifest's events and plugins.toml's grant)",
+                stored.kind
+            )));
+        }
         let reservations = match stored.order_id {
             Some(order_id) => store.order_reservations(order_id, plugin).await?,
             None => Vec::new(),
         };
         let now = self.clock.now_ms();
+        let payload = serde_json::from_str(&stored.payload).unwrap_or(serde_json::Value::Null);
         let event = Event {
             id: stored.id,
+            payload: super::data::visible_payload(&stored.kind, payload, &loaded.declared.grants),
             kind: stored.kind,
             order_id: stored.order_id,
-            payload: serde_json::from_str(&stored.payload).unwrap_or(serde_json::Value::Null),
             reservations: reservations
                 .into_iter()
                 .map(|(key, delta)| Reserved { key, delta })
@@ -265,6 +379,8 @@ impl PluginHost {
         .map_err(|e| StoreError::Other(e.to_string()))?;
         let outcome = match called {
             Ok(outcome) => outcome,
+            // `call` counts an `Err` from on-event as a failure (`Failed`); a refusal is not
+            // expected from it, and is no delivery either.
             Err(
                 CallError::Failed(reason)
                 | CallError::Refused {
@@ -273,7 +389,7 @@ impl PluginHost {
             ) => {
                 return Ok(Delivery::Failed(reason));
             }
-            Err(CallError::Suspended) => return Ok(Delivery::Failed("suspended".to_owned())),
+            Err(CallError::Suspended) => return Ok(Delivery::Suspended),
         };
         let mut record = Batch::default();
         record.push(
@@ -294,48 +410,112 @@ impl PluginHost {
         }
     }
 
-    /// One round of the dispatcher: each plugin's events since its cursor.
-    pub async fn dispatch_pending(
-        self: &Arc<Self>,
-        attempts: &mut HashMap<(String, i64), u32>,
-    ) -> StoreResult<usize> {
+    /// One round of the dispatcher: each plugin's events since its cursor, unless it is
+    /// suspended or its failed event's back-off has not passed.
+    pub async fn dispatch_pending(self: &Arc<Self>) -> StoreResult<usize> {
         let Some(store) = self.store.clone() else {
             return Ok(0);
         };
         let set = self.current();
+        let max_attempts = i64::from(set.runtime.limits.event_attempts.max(1));
         let mut delivered = 0;
         let listeners: Vec<Arc<Loaded>> = set.with_hook(Hook::OnEvent).cloned().collect();
         for plugin in listeners {
             let name = plugin.name().to_owned();
+            let now = self.clock.now_ms();
+            // Suspended: its events wait, unattempted, for the suspension to end.
+            if plugin.stats.is_suspended(now) {
+                continue;
+            }
             let cursor = store.plugin_cursor(&name).await?;
-            let mut reached = cursor;
-            for event in store.events_after(cursor, BATCH).await? {
-                if plugin.wants_event(&event.kind) {
-                    match self.deliver(&name, event.id).await? {
-                        Delivery::Delivered => delivered += 1,
-                        Delivery::AlreadyDelivered => {}
-                        Delivery::Failed(reason) => {
-                            let tries = attempts.entry((name.clone(), event.id)).or_insert(0);
-                            *tries += 1;
-                            if *tries < MAX_ATTEMPTS {
-                                tracing::warn!(plugin = name, event = event.id, %reason, "event delivery failed; will retry");
-                                break;
-                            }
-                            tracing::error!(plugin = name, event = event.id, %reason, "event delivery given up");
-                            store
-                                .give_up_delivery(&name, event.id, self.clock.now_ms())
+            if cursor.retry_at > now {
+                continue;
+            }
+            let mut reached = cursor.event_id;
+            let mut retry = None;
+            for event in store.events_after(cursor.event_id, BATCH).await? {
+                if !plugin.wants_event(&event.kind) {
+                    reached = event.id;
+                    continue;
+                }
+                match self.deliver(&name, event.id).await? {
+                    Delivery::Delivered => {
+                        delivered += 1;
+                        reached = event.id;
+                    }
+                    Delivery::AlreadyDelivered => reached = event.id,
+                    // Suspended by this round's failures (or another caller's): wait.
+                    Delivery::Suspended => break,
+                    Delivery::Failed(reason) => {
+                        let attempts = match cursor.failed_event_id {
+                            Some(failed) if failed == event.id => cursor.attempts.saturating_add(1),
+                            _ => 1,
+                        };
+                        if attempts >= max_attempts {
+                            self.park(&store, &plugin, &event, attempts, &reason)
                                 .await?;
-                            attempts.remove(&(name.clone(), event.id));
+                            reached = event.id;
+                            continue;
                         }
+                        let wait = retry_delay_ms(attempts);
+                        tracing::warn!(
+                            plugin = name,
+                            event = event.id,
+                            attempts,
+                            retry_in_ms = wait,
+                            %reason,
+                            "event delivery failed; will retry"
+                        );
+                        retry = Some(Retry {
+                            event_id: event.id,
+                            attempts,
+                            retry_at: self.clock.now_ms().saturating_add(wait),
+                            error: reason,
+                        });
+                        break;
                     }
                 }
-                reached = event.id;
             }
-            if reached > cursor {
-                store.move_plugin_cursor(&name, reached).await?;
+            if reached > cursor.event_id || retry.is_some() {
+                store
+                    .save_plugin_cursor(&name, reached, retry.as_ref())
+                    .await?;
             }
         }
         Ok(delivered)
+    }
+
+    /// Parks an event `plugin` failed on `attempts` times as dead: recorded with why, logged,
+    /// and staff told (once, however many instances saw it fail).
+    async fn park(
+        &self,
+        store: &Store,
+        plugin: &Loaded,
+        event: &StoredEvent,
+        attempts: i64,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let name = plugin.name();
+        let now = self.clock.now_ms();
+        tracing::error!(
+            plugin = name,
+            event = event.id,
+            kind = event.kind,
+            attempts,
+            %reason,
+            "event delivery failed every attempt; parked as dead"
+        );
+        if store
+            .park_dead_event(name, event.id, attempts, reason, now)
+            .await?
+        {
+            let body = format!(
+                "插件 {name} 处理事件 #{}（{}）{attempts}次均失败，已搁置，不再重试 (event parked as dead after {attempts} failed attempts)：{reason}",
+                event.id, event.kind
+            );
+            super::tell_staff(store, "plugin_event_dead", body, now).await;
+        }
+        Ok(())
     }
 
     /// Calls every plugin's `on-tick` with the shop's time; its writes commit after the call.
@@ -377,10 +557,9 @@ impl PluginHost {
 /// Delivers events every 200 ms and flushes the counters every few seconds.
 pub async fn dispatch_loop(host: Arc<PluginHost>) {
     let mut interval = tokio::time::interval(Duration::from_millis(200));
-    let mut attempts = HashMap::new();
     for round in 0u64.. {
         interval.tick().await;
-        if let Err(error) = host.dispatch_pending(&mut attempts).await {
+        if let Err(error) = host.dispatch_pending().await {
             tracing::warn!(%error, "plugin event dispatch failed");
         }
         if round % 10 == 0
@@ -399,5 +578,24 @@ pub async fn tick_loop(host: Arc<PluginHost>) {
         if let Err(error) = host.tick().await {
             tracing::warn!(%error, "plugin ticks failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_a_second_doubling_to_ten_minutes() {
+        let waits: Vec<i64> = (1..=12).map(retry_delay_ms).collect();
+        assert_eq!(
+            waits,
+            [
+                1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 600_000,
+                600_000
+            ]
+        );
+        assert_eq!(retry_delay_ms(0), 1000);
+        assert_eq!(retry_delay_ms(i64::MAX), MAX_RETRY_MS);
     }
 }

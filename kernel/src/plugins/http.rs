@@ -374,6 +374,64 @@ pub struct PluginStatus {
     /// RFC 3339; set while the plugin is suspended after repeated failures.
     pub suspended_until: Option<String>,
     pub last_error: String,
+    /// What `plugins.toml` grants it besides its host interfaces.
+    pub grants: GrantsView,
+    /// Events parked as dead after failing every attempt (never delivered; staff were told).
+    pub events_dead: u64,
+    /// The event its `on-event` failed on, waiting for its next attempt; its later events wait
+    /// behind it.
+    pub event_retry: Option<EventRetry>,
+}
+
+/// A plugin's grants in `plugins.toml`, as staff see them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct GrantsView {
+    /// Event kinds it may receive (`*`: all).
+    pub events: Vec<String>,
+    /// Data classes its events may carry (`people`, `amounts`, `payment`).
+    pub data: Vec<String>,
+    /// Roles its routes may serve.
+    pub route_roles: Vec<String>,
+    /// Staff its messages may reach.
+    pub notify_to: Vec<String>,
+}
+
+impl GrantsView {
+    pub fn of(grants: &super::config::Grants) -> GrantsView {
+        GrantsView {
+            events: grants.events.clone(),
+            data: grants.data.iter().map(|c| c.as_str().to_owned()).collect(),
+            route_roles: grants.route_roles.clone(),
+            notify_to: grants
+                .notify_to
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// An event a plugin failed on, waiting for its next attempt.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EventRetry {
+    pub event_id: i64,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// RFC 3339: not tried again before this.
+    pub next_attempt_at: String,
+    pub last_error: String,
+}
+
+impl EventRetry {
+    /// The retry `cursor` records, if an event waits for one.
+    pub fn of(cursor: &super::events::Cursor) -> Option<EventRetry> {
+        cursor.failed_event_id.map(|event_id| EventRetry {
+            event_id,
+            attempts: cursor.attempts,
+            next_attempt_at: crate::clock::rfc3339(cursor.retry_at),
+            last_error: cursor.last_error.clone(),
+        })
+    }
 }
 
 /// An entry of `plugins.toml` that does not load, left out while the others serve.
@@ -398,8 +456,8 @@ pub struct PluginsStatus {
     pub reload_error: Option<String>,
 }
 
-/// The plugins serving, their calls, failures and fuel, the entries left out for not loading,
-/// and the last refused reload (admin).
+/// The plugins serving, their grants, calls, failures and fuel, the events they fail on, the
+/// entries left out for not loading, and the last refused reload (admin).
 #[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
     responses((status = 200, body = PluginsStatus)), security(("bearer" = [])))]
 pub async fn status(
@@ -408,6 +466,8 @@ pub async fn status(
 ) -> ApiResult<axum::Json<PluginsStatus>> {
     actor.require(crate::accounts::permissions::Permission::ManageSettings)?;
     let now = app.clock.now_ms();
+    let cursors = app.store.plugin_cursors().await?;
+    let dead = app.store.dead_plugin_events().await?;
     let set = app.plugins.current();
     let refused = set
         .refused
@@ -459,6 +519,15 @@ pub async fn status(
                     .lock()
                     .map(|e| e.clone())
                     .unwrap_or_default(),
+                grants: GrantsView::of(&p.declared.grants),
+                events_dead: dead
+                    .iter()
+                    .find(|(name, _)| name == p.name())
+                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0)),
+                event_retry: cursors
+                    .iter()
+                    .find(|c| c.plugin == p.name())
+                    .and_then(EventRetry::of),
             }
         })
         .collect();
