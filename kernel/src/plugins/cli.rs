@@ -24,14 +24,22 @@ pub async fn list(
         PluginHost::load_with(&path, None, Clock::system(), None, native_code)
     })
     .await?;
-    let saved = match &store {
-        Some(store) => store.plugin_stats().await?,
-        None => Vec::new(),
+    let (saved, usage) = match &store {
+        Some(store) => (store.plugin_stats().await?, store.plugin_kv_usage().await?),
+        None => (Vec::new(), Default::default()),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
-        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  last error\n",
-        "plugin", "kind", "version", "status", "calls", "failures", "fuel p50", "fuel p99"
+        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  last error\n",
+        "plugin",
+        "kind",
+        "version",
+        "status",
+        "calls",
+        "failures",
+        "fuel p50",
+        "fuel p99",
+        "storage (used/quota)"
     );
     let declared = super::config::read(config_path).map_err(anyhow::Error::msg)?;
     for entry in &declared.plugins {
@@ -58,9 +66,19 @@ pub async fn list(
                 )
             })
             .unwrap_or_default();
+        let used = usage.get(&entry.name).copied().unwrap_or_default();
         out.push_str(&format!(
-            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
-            entry.name, "wasm", version, status, calls, failures, p50, p99, error
+            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  {}\n",
+            entry.name,
+            "wasm",
+            version,
+            status,
+            calls,
+            failures,
+            p50,
+            p99,
+            storage_cell(used, &entry.quota),
+            error
         ));
     }
     // A native adapter has no fuel and its sends are the notification dispatcher's to count:
@@ -92,6 +110,18 @@ pub async fn list(
         out.push_str(&format!("\nplugins.toml does not load: {error}\n"));
     }
     Ok(out)
+}
+
+/// A namespace's use against its quota: `120/10000 keys 1.5/16.0 MiB`.
+fn storage_cell(used: super::kv::Usage, quota: &super::config::Quota) -> String {
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    format!(
+        "{}/{} keys {:.1}/{:.1} MiB",
+        used.keys,
+        quota.kv_keys,
+        mib(used.bytes as f64),
+        mib(quota.kv_bytes as f64)
+    )
 }
 
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads), or one
