@@ -25,7 +25,7 @@ fn entry(name: &str, extra: &str) -> String {
 }
 
 /// `entry` with generous fuel and deadline: these tests are about what the quotas let
-/// through, whatever else stops a call first (passing 200 MB to the host costs about as much
+/// through, whatever else stops a call first (the flood's 200 MB take more than the default
 /// fuel, and the test build's unoptimised host, on a loaded machine, may take longer than the
 /// default 500 ms to copy the flood's values or write the spammer's messages).
 fn slow_entry(name: &str, extra: &str) -> String {
