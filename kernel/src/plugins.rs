@@ -38,6 +38,7 @@ pub use self::config::Refused;
 use self::config::{Declarations, Declared, DeclaredNative, Policy};
 use self::kv::{KvBackend, KvView, KvWrites};
 use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
+use crate::accounts::Role;
 use crate::clock::Clock;
 use crate::native::{NativeAdapter, NativeCode};
 use crate::store::Store;
@@ -620,7 +621,9 @@ impl PluginHost {
                 plugin: plugin.name().to_owned(),
                 backend: self.kv_backend(),
                 writes: (access == Access::Buffered).then(KvWrites::default),
+                per_call: kv::PerCall::of(&plugin.declared.quota),
             }),
+            messages: runtime::Messages::of(&plugin.declared),
             store: self.store.clone(),
             clock: self.clock.clone(),
             runtime: handle,
@@ -673,9 +676,13 @@ impl PluginHost {
             Ok(Err(refusal)) => {
                 plugin.stats.in_a_row.store(0, Ordering::Relaxed);
                 cost.log = std::mem::take(&mut state.log);
+                // The member may read it (a checkout's refusal), and the log keeps it.
                 Err(CallError::Refused {
-                    code: refusal.code,
-                    message: refusal.message,
+                    code: crate::text::plugin_code(&refusal.code),
+                    message: crate::text::from_plugin(
+                        &refusal.message,
+                        crate::text::PluginText::MemberMessage,
+                    ),
                 })
             }
             Err(trap) => {
@@ -690,6 +697,9 @@ impl PluginHost {
     /// Logs and counts a failure; the `suspend_after`-th in a row suspends the plugin and
     /// tells staff.
     pub fn record_failure(&self, plugin: &Loaded, hook: Hook, reason: String) -> CallError {
+        // A reason may quote the plugin (its refusal, its panic message, its last log line):
+        // cleaned like any text of its before the log, `last_error` and staff see it.
+        let reason = crate::text::from_plugin(&reason, crate::text::PluginText::Reason);
         let name = plugin.name();
         tracing::error!(plugin = name, hook = hook.as_str(), error = %reason, "plugin call failed");
         plugin.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -996,18 +1006,48 @@ fn describe_trap(trap: &wasmtime::Error, state: &CallState, out_of_fuel: bool) -
     reason
 }
 
-/// An inbox line to every admin (plugin suspensions, a plugin's `notify.staff`).
+/// An inbox line to every admin (a plugin suspended, the pricing script failing).
 pub(crate) async fn tell_staff(store: &Store, template: &str, body: String, now_ms: i64) {
-    match store.new_order_staff(None).await {
+    tell_staff_in(store, &[Role::Admin], template, body, now_ms).await;
+}
+
+/// An inbox line to every staff member holding one of `roles` (once each, whatever roles he
+/// holds): a plugin's `notify.staff` reaches only the roles its `notify_to` grants.
+pub(crate) async fn tell_staff_in(
+    store: &Store,
+    roles: &[Role],
+    template: &str,
+    body: String,
+    now_ms: i64,
+) {
+    match store.staff_holding(roles).await {
         Ok(staff) => {
-            for (user_id, role) in staff {
-                if role == "admin" {
-                    crate::orders::lifecycle::tell(store, user_id, template, body.clone(), now_ms)
-                        .await;
-                }
+            for user_id in staff {
+                crate::orders::lifecycle::tell(store, user_id, template, body.clone(), now_ms)
+                    .await;
             }
         }
         Err(error) => tracing::warn!(%error, "could not find staff to tell"),
+    }
+}
+
+impl Store {
+    /// The enabled users holding any of `roles`, each once, in id order.
+    pub async fn staff_holding(&self, roles: &[Role]) -> crate::store::StoreResult<Vec<i64>> {
+        let mut staff = std::collections::BTreeSet::new();
+        for role in roles {
+            let holders: Vec<i64> = crate::store::on_pool!(self, |pool| {
+                sqlx::query_scalar(
+                    "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
+                     WHERE r.role = $1 AND u.disabled = FALSE",
+                )
+                .bind(role.as_str())
+                .fetch_all(pool)
+                .await
+            })?;
+            staff.extend(holders);
+        }
+        Ok(staff.into_iter().collect())
     }
 }
 

@@ -71,6 +71,10 @@ pub enum StoreError {
     /// beyond what was paid); the transaction rolled back. Names the input field.
     #[error("bound reached on {0}")]
     BoundReached(&'static str),
+    /// A plugin's storage would pass its quota (`quota.kv_keys`, `quota.kv_bytes`); the
+    /// transaction rolled back. Names the quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
 }
 
 impl StoreError {
@@ -188,6 +192,7 @@ migrations! {
     19 => "0019_pricing_inputs",
     20 => "0020_profile_changes",
     21 => "0021_sign_in_throttling",
+    22 => "0022_plugin_kv_usage",
     24 => "0024_plugin_event_retries",
 }
 

@@ -1,6 +1,11 @@
 //! Text from a client is refused at the edge when it carries control characters: a NUL byte
 //! is an error on PostgreSQL and stored on SQLite, an escape sequence forges log lines, and
 //! none of them is anything a person typed. Line breaks and tabs are text, so they pass.
+//!
+//! Text from a plugin is not refused but cleaned, at the plugin boundary, by [`from_plugin`]:
+//! a plugin is code, not a person, so what it hands the kernel (an adjustment's label, a
+//! refusal for the member, a message to staff, a log line, a failure's reason) is made safe to
+//! show and to store whatever it holds.
 
 use crate::error::ApiError;
 
@@ -78,9 +83,237 @@ pub fn control_char_in_json(value: &serde_json::Value) -> Option<(String, char)>
     walk(value, &mut String::new())
 }
 
+/// Where a plugin's text goes, which decides its length cap and what becomes of control
+/// characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginText {
+    /// An adjustment's label, stored with the order (see [`plugin_label`]).
+    Label,
+    /// A refusal the member reads (a checkout's refusal, a reservation's limit).
+    MemberMessage,
+    /// A line in staff's inbox (`notify.staff`).
+    StaffMessage,
+    /// Why a call failed: the log, `last_error`, `pifa plugins list`, staff's inbox.
+    Reason,
+    /// A line of the plugin's in the kernel's log.
+    LogLine,
+}
+
+impl PluginText {
+    /// The cap, in characters (bytes for a log line, which is what a log file pays for).
+    pub const fn cap(self) -> usize {
+        match self {
+            PluginText::Label => LABEL_CHARS,
+            PluginText::MemberMessage => 200,
+            PluginText::StaffMessage => 500,
+            PluginText::Reason => 500,
+            PluginText::LogLine => 2048,
+        }
+    }
+}
+
+/// An adjustment's label is at most this many characters (the order page's column).
+pub const LABEL_CHARS: usize = 40;
+
+/// Bidirectional formatting controls (embeddings, overrides, isolates, marks): they reorder
+/// what a reader sees (U+202E makes "gpj.exe" read "exe.jpg") and carry no text.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Zero-width characters: invisible, they make two labels that look alike differ, or a label
+/// that looks empty not be.
+fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// Characters that break a line or steer a terminal: C0 and C1 controls, and the Unicode line
+/// and paragraph separators (which JavaScript and log viewers treat as line breaks).
+fn breaks_text(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// The one cleaning of text a plugin hands the kernel. Bidi controls and zero-width characters
+/// are removed; control characters become a space in text a person reads or a record keeps,
+/// and an escape (`\n`, `\u{1b}`) in a log line, so a plugin cannot start a line that looks
+/// like the kernel's; the ends are trimmed; text over the cap of `purpose` is cut (marked
+/// with `…`). Labels are also refused for what they may not hold: see [`plugin_label`].
+pub fn from_plugin(text: &str, purpose: PluginText) -> String {
+    match purpose {
+        PluginText::LogLine => escape_log_line(text, purpose.cap()),
+        _ => cut_chars(&displayable(text), purpose.cap()),
+    }
+}
+
+/// Invisible characters removed, control characters made spaces, the ends trimmed.
+fn displayable(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !is_bidi_control(*c) && !is_zero_width(*c))
+        .map(|c| if breaks_text(c) { ' ' } else { c })
+        .collect();
+    cleaned.trim().to_owned()
+}
+
+/// At most `max` characters: a longer text keeps `max - 1` and ends with `…`.
+fn cut_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some(_) => {
+            let keep = max.saturating_sub(1);
+            let mut cut: String = text.chars().take(keep).collect();
+            cut.push('…');
+            cut
+        }
+    }
+}
+
+/// Invisible characters removed, control characters escaped, at most `max_bytes` bytes (a cut
+/// at a character boundary, marked with `…`).
+fn escape_log_line(text: &str, max_bytes: usize) -> String {
+    let mut line = String::with_capacity(text.len().min(max_bytes));
+    for c in text.chars() {
+        if is_bidi_control(c) || is_zero_width(c) {
+            continue;
+        }
+        let before = line.len();
+        match c {
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            c if breaks_text(c) => line.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => line.push(c),
+        }
+        if line.len() > max_bytes {
+            line.truncate(before);
+            line.push('…');
+            break;
+        }
+    }
+    line
+}
+
+/// Why a plugin's label is refused (the plugin's failure, not the member's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("an adjustment needs a label (empty once invisible characters are removed)")]
+    Empty,
+    #[error("an adjustment's label may be at most {LABEL_CHARS} characters")]
+    TooLong,
+    #[error("an adjustment's label may not hold markup or template syntax ({0:?})")]
+    Markup(&'static str),
+}
+
+/// A plugin's label, cleaned by [`from_plugin`] and then refused when empty, longer than
+/// [`LABEL_CHARS`] or holding markup or template syntax: a label is stored with the order and
+/// shown on pages, invoices and messages that a template renders, where `{{ … }}` or `<b>`
+/// would be read as code by whatever renders it next.
+pub fn plugin_label(text: &str) -> Result<String, LabelError> {
+    let cleaned = displayable(text);
+    if cleaned.is_empty() {
+        return Err(LabelError::Empty);
+    }
+    if let Some(syntax) = markup(&cleaned) {
+        return Err(LabelError::Markup(syntax));
+    }
+    if cleaned.chars().count() > LABEL_CHARS {
+        return Err(LabelError::TooLong);
+    }
+    Ok(cleaned)
+}
+
+/// The first markup or template syntax in `text`: HTML's brackets, Jinja's and Tera's
+/// delimiters.
+fn markup(text: &str) -> Option<&'static str> {
+    ["<", ">", "{{", "{%", "{#"]
+        .into_iter()
+        .find(|syntax| text.contains(syntax))
+}
+
+/// A plugin's error code as the kernel passes it on: a stable code (`[a-z0-9_]{1,40}`, like the
+/// kernel's own), or `refused` in place of anything else.
+pub fn plugin_code(code: &str) -> String {
+    let stable = (1..=40).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if stable {
+        code.to_owned()
+    } else {
+        "refused".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_text_loses_invisible_characters_and_its_line_breaks() {
+        let bidi = "折扣\u{202E}99\u{2066}元\u{200F}";
+        assert_eq!(from_plugin(bidi, PluginText::MemberMessage), "折扣99元");
+        assert_eq!(
+            from_plugin("\u{200B}a\u{FEFF}b\u{2060}", PluginText::StaffMessage),
+            "ab"
+        );
+        assert_eq!(
+            from_plugin(" 第一行\n第二行\u{1b}[31m\u{2028}x\t", PluginText::Reason),
+            "第一行 第二行 [31m x"
+        );
+        let long = "长".repeat(40_000);
+        let cut = from_plugin(&long, PluginText::MemberMessage);
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            from_plugin(&"长".repeat(200), PluginText::MemberMessage)
+                .chars()
+                .count(),
+            200
+        );
+    }
+
+    #[test]
+    fn a_log_line_stays_one_line_and_within_its_cap() {
+        let forged =
+            "ok\n2026-01-01T00:00:00Z ERROR pifa::http: admin signed in\r\u{1b}[2K\u{202E}";
+        let line = from_plugin(forged, PluginText::LogLine);
+        assert_eq!(
+            line,
+            "ok\\n2026-01-01T00:00:00Z ERROR pifa::http: admin signed in\\r\\u{1b}[2K"
+        );
+        assert!(!line.chars().any(breaks_text));
+        let long = from_plugin(&"日志".repeat(5000), PluginText::LogLine);
+        assert!(long.len() <= 2048 + '…'.len_utf8(), "{}", long.len());
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn labels_with_markup_or_nothing_visible_are_refused() {
+        assert_eq!(plugin_label("  限时抢购价 "), Ok("限时抢购价".to_owned()));
+        assert_eq!(plugin_label("折扣\u{202E}99"), Ok("折扣99".to_owned()));
+        assert_eq!(plugin_label("特价\u{1b}[31m"), Ok("特价 [31m".to_owned()));
+        assert_eq!(
+            plugin_label("\u{200B}\u{200D} \u{FEFF}"),
+            Err(LabelError::Empty)
+        );
+        assert_eq!(plugin_label("<b>特价</b>"), Err(LabelError::Markup("<")));
+        assert_eq!(
+            plugin_label("{{ member.name }}"),
+            Err(LabelError::Markup("{{"))
+        );
+        assert_eq!(plugin_label("{% if x %}"), Err(LabelError::Markup("{%")));
+        assert_eq!(plugin_label("{# x #}"), Err(LabelError::Markup("{#")));
+        assert_eq!(plugin_label(&"价".repeat(41)), Err(LabelError::TooLong));
+        assert!(plugin_label(&"价".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn a_plugin_code_keeps_the_stable_shape_or_is_replaced() {
+        assert_eq!(plugin_code("per_member_limit"), "per_member_limit");
+        for bad in ["", "Bad Code", "a\u{1b}b", "代码", &"a".repeat(41), "x-y"] {
+            assert_eq!(plugin_code(bad), "refused", "{bad:?}");
+        }
+    }
 
     #[test]
     fn line_breaks_pass_and_nul_is_named() {

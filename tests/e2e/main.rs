@@ -25,6 +25,7 @@ mod openapi;
 mod orders;
 mod plugin_events;
 mod plugin_operations;
+mod plugin_quotas;
 mod plugins;
 mod relations;
 mod scripts;

@@ -35,18 +35,27 @@ pub async fn list(
         Err(error) => return Ok(format!("plugins.toml does not load: {error}\n")),
     };
     let set = host.current();
-    let (saved, cursors, dead) = match &store {
+    let (saved, cursors, dead, usage) = match &store {
         Some(store) => (
             store.plugin_stats().await?,
             store.plugin_cursors().await?,
             store.dead_plugin_events().await?,
+            store.plugin_kv_usage().await?,
         ),
-        None => (Vec::new(), Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new(), Vec::new(), Default::default()),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
-        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  last error\n",
-        "plugin", "kind", "version", "status", "calls", "failures", "fuel p50", "fuel p99"
+        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  last error\n",
+        "plugin",
+        "kind",
+        "version",
+        "status",
+        "calls",
+        "failures",
+        "fuel p50",
+        "fuel p99",
+        "storage (used/quota)"
     );
     for plugin in &set.plugins {
         let row = saved.iter().find(|r| r.plugin == plugin.name());
@@ -65,8 +74,9 @@ pub async fn list(
                 )
             })
             .unwrap_or_default();
+        let used = usage.get(plugin.name()).copied().unwrap_or_default();
         out.push_str(&format!(
-            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
+            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  {}\n",
             plugin.name(),
             "wasm",
             plugin.manifest.version,
@@ -75,6 +85,7 @@ pub async fn list(
             failures,
             p50,
             p99,
+            storage_cell(used, &plugin.declared.quota),
             error
         ));
         out.push_str(&format!(
@@ -150,6 +161,18 @@ fn describe_grants(grants: &super::config::Grants) -> String {
         list(&view.data),
         list(&view.route_roles),
         list(&view.notify_to)
+    )
+}
+
+/// A namespace's use against its quota: `120/10000 keys 1.5/16.0 MiB`.
+fn storage_cell(used: super::kv::Usage, quota: &super::config::Quota) -> String {
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    format!(
+        "{}/{} keys {:.1}/{:.1} MiB",
+        used.keys,
+        quota.kv_keys,
+        mib(used.bytes as f64),
+        mib(quota.kv_bytes as f64)
     )
 }
 

@@ -121,7 +121,8 @@ pub struct Quota {
     pub kv_keys: u64,
     /// Bytes of keys and values in its namespace, in all.
     pub kv_bytes: u64,
-    /// Keys one call may write (puts, deletes and counter changes).
+    /// Writes one call may make: each key put or deleted (once, however often), each counter
+    /// change.
     pub kv_writes_per_call: u64,
     /// Bytes of keys and values one call may write.
     pub kv_write_bytes_per_call: u64,

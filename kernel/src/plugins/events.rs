@@ -365,10 +365,11 @@ impl PluginHost {
         };
         let json = serde_json::to_string(&event).map_err(|e| StoreError::Other(e.to_string()))?;
         let host = self.clone();
+        let calling = loaded.clone();
         let called = tokio::task::spawn_blocking(move || {
             host.call(
                 &set.runtime,
-                &loaded,
+                &calling,
                 Hook::OnEvent,
                 0,
                 Access::Buffered,
@@ -397,8 +398,9 @@ impl PluginHost {
              ON CONFLICT (plugin, event_id) DO NOTHING RETURNING event_id",
             args![plugin, event_id, now],
         );
+        let total = super::kv::Total::of(&loaded.declared.quota);
         match store
-            .commit_plugin_writes(plugin, &outcome.writes, Some(record))
+            .commit_plugin_writes(plugin, &outcome.writes, total, Some(record))
             .await
         {
             Ok(true) => Ok(Delivery::Delivered),
@@ -406,6 +408,11 @@ impl PluginHost {
             Err(StoreError::BoundReached(_)) => Ok(Delivery::Failed(
                 "a counter would leave its bounds (changed meanwhile); will retry".to_owned(),
             )),
+            // The plugin's output the kernel refuses: its failure, counted like a trap.
+            Err(StoreError::QuotaExceeded(reason)) => {
+                self.record_failure(&loaded, Hook::OnEvent, reason.clone());
+                Ok(Delivery::Failed(reason))
+            }
             Err(other) => Err(other),
         }
     }
@@ -542,12 +549,20 @@ impl PluginHost {
             })
             .await
             .map_err(|e| StoreError::Other(e.to_string()))?;
-            if let Ok(outcome) = called
-                && let Err(error) = store
-                    .commit_plugin_writes(plugin.name(), &outcome.writes, None)
+            let total = super::kv::Total::of(&plugin.declared.quota);
+            if let Ok(outcome) = called {
+                match store
+                    .commit_plugin_writes(plugin.name(), &outcome.writes, total, None)
                     .await
-            {
-                tracing::warn!(plugin = plugin.name(), %error, "on-tick writes not committed");
+                {
+                    Ok(_) => {}
+                    Err(StoreError::QuotaExceeded(reason)) => {
+                        self.record_failure(&plugin, Hook::OnTick, reason);
+                    }
+                    Err(error) => {
+                        tracing::warn!(plugin = plugin.name(), %error, "on-tick writes not committed");
+                    }
+                }
             }
         }
         Ok(())

@@ -73,17 +73,16 @@ fn decode<T: serde::de::DeserializeOwned>(set: &PluginSet, output: &str) -> Resu
     serde_json::from_str(output).map_err(|e| format!("output is not valid: {e}"))
 }
 
-/// Adds a plugin's adjustments to `quote`, refusing an unknown line and sums that do not add
-/// up (a negative line, an overflow): those are the plugin's failures, not the member's.
+/// Adds a plugin's adjustments to `quote`, refusing an unknown line, sums that do not add up
+/// (a negative line, an overflow) and labels `text::plugin_label` refuses (markup, nothing
+/// visible): those are the plugin's failures, not the member's. Labels are stored cleaned.
 fn apply_adjustments(quote: &mut Quote, plugin: &str, output: QuoteOutput) -> Result<(), String> {
     let mut adjusted = quote.clone();
     for adjustment in output.adjustments {
-        if adjustment.label.trim().is_empty() || adjustment.label.chars().count() > 40 {
-            return Err("an adjustment needs a label of 1 to 40 characters".to_owned());
-        }
+        let label = crate::text::plugin_label(&adjustment.label).map_err(|e| e.to_string())?;
         let entry = Adjustment {
             source: source_of(plugin),
-            label: adjustment.label,
+            label,
             amount_fen: adjustment.amount_fen,
         };
         match adjustment.line_no {
@@ -295,7 +294,11 @@ fn checkout_one(
         &input,
         |instance, store, json| instance.call_checkout(store, json),
     )?;
-    for reservation in &output.reservations {
+    let mut output = output;
+    for reservation in &mut output.reservations {
+        // The member reads it when the bound is reached (`limit_reached`).
+        reservation.message =
+            crate::text::from_plugin(&reservation.message, crate::text::PluginText::MemberMessage);
         let bad = if super::kv::KvView::check_key(&reservation.key).is_err() {
             Some("a reservation key must be 1 to 256 bytes")
         } else if reservation.min > reservation.max {

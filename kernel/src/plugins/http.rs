@@ -240,8 +240,9 @@ pub async fn handle(
         && !outcome.writes.is_empty()
         && let Some(store) = &host.store
     {
+        let total = super::kv::Total::of(&loaded.declared.quota);
         match store
-            .commit_plugin_writes(&plugin, &outcome.writes, None)
+            .commit_plugin_writes(&plugin, &outcome.writes, total, None)
             .await
         {
             Ok(_) => {}
@@ -250,6 +251,15 @@ pub async fn handle(
                     StatusCode::CONFLICT,
                     "changed_meanwhile",
                     "数据刚被他人修改，请重试 (changed meanwhile; retry)",
+                ));
+            }
+            // The plugin's storage is full: its failure (counted), the request's refusal.
+            Err(StoreError::QuotaExceeded(reason)) => {
+                host.record_failure(&loaded, Hook::HandleHttp, reason.clone());
+                return Err(ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "plugin_quota_exceeded",
+                    format!("插件 {plugin} 的存储已满，未保存 (nothing stored: {reason})"),
                 ));
             }
             Err(other) => return Err(other.into()),
@@ -281,7 +291,7 @@ pub fn openapi_paths(host: &PluginHost) -> serde_json::Map<String, serde_json::V
                 "responses": {
                     "2XX": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } },
                     "4XX": { "description": "The plugin's own refusal, or the kernel's: `route_not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`.", "content": { "application/json": {} } },
-                    "5XX": { "description": "The plugin failed or is suspended: `plugin_failed`, `plugin_suspended`.", "content": { "application/json": {} } }
+                    "5XX": { "description": "The plugin failed or is suspended: `plugin_failed`, `plugin_suspended`; or its storage is full (507 `plugin_quota_exceeded`: the writes would pass its `quota.kv_keys` or `quota.kv_bytes`, nothing of the request is stored).", "content": { "application/json": {} } }
                 },
             });
             if let (Some(schema), Some(object)) = (&route.request_schema, operation.as_object_mut())
@@ -381,6 +391,8 @@ pub struct PluginStatus {
     /// The event its `on-event` failed on, waiting for its next attempt; its later events wait
     /// behind it.
     pub event_retry: Option<EventRetry>,
+    /// Its key-value namespace against its quota.
+    pub storage: PluginStorage,
 }
 
 /// A plugin's grants in `plugins.toml`, as staff see them.
@@ -434,6 +446,16 @@ impl EventRetry {
     }
 }
 
+/// What a plugin's namespace holds, and what `plugins.toml` lets it hold (`quota.kv_keys`,
+/// `quota.kv_bytes`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginStorage {
+    pub keys: i64,
+    pub bytes: i64,
+    pub keys_quota: u64,
+    pub bytes_quota: u64,
+}
+
 /// An entry of `plugins.toml` that does not load, left out while the others serve.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RefusedPlugin {
@@ -468,6 +490,7 @@ pub async fn status(
     let now = app.clock.now_ms();
     let cursors = app.store.plugin_cursors().await?;
     let dead = app.store.dead_plugin_events().await?;
+    let usage = app.store.plugin_kv_usage().await?;
     let set = app.plugins.current();
     let refused = set
         .refused
@@ -482,6 +505,7 @@ pub async fn status(
         .plugins
         .iter()
         .map(|p| {
+            let used = usage.get(p.name()).copied().unwrap_or_default();
             let (fuel_p50, fuel_p99) = p.stats.fuel_percentiles();
             let suspended = p
                 .stats
@@ -528,6 +552,12 @@ pub async fn status(
                     .iter()
                     .find(|c| c.plugin == p.name())
                     .and_then(EventRetry::of),
+                storage: PluginStorage {
+                    keys: used.keys,
+                    bytes: used.bytes,
+                    keys_quota: p.declared.quota.kv_keys,
+                    bytes_quota: p.declared.quota.kv_bytes,
+                },
             }
         })
         .collect();

@@ -44,12 +44,81 @@ pub struct CounterAdd {
 pub struct KvWrites {
     pub values: BTreeMap<String, KvWrite>,
     pub counters: Vec<CounterAdd>,
+    /// Bytes of keys and values the commit will write: each buffered value's key and bytes
+    /// (a key written twice counts once, at its last value), each counter change's key.
+    bytes: u64,
 }
 
 impl KvWrites {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty() && self.counters.is_empty()
     }
+
+    /// Writes counted against `quota.kv_writes_per_call`: each key put or deleted (once,
+    /// however often), and each counter change (each is its own bounded update at commit).
+    pub fn writes(&self) -> u64 {
+        (self.values.len() + self.counters.len()) as u64
+    }
+
+    /// Bytes counted against `quota.kv_write_bytes_per_call`.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether this call only deletes: such a commit can only shrink the namespace, so it is
+    /// allowed even above the plugin's quota (which may have been lowered under its use).
+    fn only_deletes(&self) -> bool {
+        self.counters.is_empty() && self.values.values().all(|w| *w == KvWrite::Delete)
+    }
+}
+
+fn write_bytes(key: &str, write: &KvWrite) -> u64 {
+    let value = match write {
+        KvWrite::Put(bytes) => bytes.len(),
+        KvWrite::Delete => 0,
+    };
+    (key.len() + value) as u64
+}
+
+/// One call's share of `quota`: how many writes and bytes it may buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerCall {
+    pub writes: u64,
+    pub bytes: u64,
+}
+
+impl PerCall {
+    pub fn of(quota: &super::config::Quota) -> PerCall {
+        PerCall {
+            writes: quota.kv_writes_per_call,
+            bytes: quota.kv_write_bytes_per_call,
+        }
+    }
+}
+
+/// What a plugin's namespace may hold in all (`quota.kv_keys`, `quota.kv_bytes`), checked when
+/// its writes commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+impl Total {
+    pub fn of(quota: &super::config::Quota) -> Total {
+        Total {
+            keys: quota.kv_keys,
+            bytes: quota.kv_bytes,
+        }
+    }
+}
+
+/// A plugin's namespace as `plugin_kv_usage` counts it: its keys, and the bytes of its keys
+/// and values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Usage {
+    pub keys: i64,
+    pub bytes: i64,
 }
 
 /// Keys and values are bounded so one plugin cannot fill the database through one call.
@@ -63,6 +132,8 @@ pub struct KvView {
     pub backend: KvBackend,
     /// `None`: read-only (quote, checkout).
     pub writes: Option<KvWrites>,
+    /// What this call may buffer; past it a write is refused (an `Err` naming the quota).
+    pub per_call: PerCall,
 }
 
 impl KvView {
@@ -111,17 +182,38 @@ impl KvView {
         if value.len() > MAX_VALUE_BYTES {
             return Err(format!("value must be at most {MAX_VALUE_BYTES} bytes"));
         }
-        self.writable()?
-            .values
-            .insert(key.to_owned(), KvWrite::Put(value));
-        Ok(())
+        self.buffer(key, KvWrite::Put(value))
     }
 
     pub fn delete(&mut self, key: &str) -> Result<(), String> {
         Self::check_key(key)?;
-        self.writable()?
-            .values
-            .insert(key.to_owned(), KvWrite::Delete);
+        self.buffer(key, KvWrite::Delete)
+    }
+
+    /// Buffers a put or delete within the call's quotas; the write replaces one of the same
+    /// key buffered before (and its bytes).
+    fn buffer(&mut self, key: &str, write: KvWrite) -> Result<(), String> {
+        let per_call = self.per_call;
+        let writes = self.writable()?;
+        let replaced = writes.values.get(key).map(|old| write_bytes(key, old));
+        if replaced.is_none() && writes.writes() >= per_call.writes {
+            return Err(format!(
+                "quota kv_writes_per_call ({}) reached",
+                per_call.writes
+            ));
+        }
+        let bytes = writes
+            .bytes
+            .saturating_sub(replaced.unwrap_or(0))
+            .saturating_add(write_bytes(key, &write));
+        if bytes > per_call.bytes {
+            return Err(format!(
+                "quota kv_write_bytes_per_call ({}) reached",
+                per_call.bytes
+            ));
+        }
+        writes.bytes = bytes;
+        writes.values.insert(key.to_owned(), write);
         Ok(())
     }
 
@@ -146,12 +238,28 @@ impl KvView {
         max: i64,
     ) -> Result<Option<i64>, String> {
         Self::check_key(key)?;
-        self.writable()?;
+        let per_call = self.per_call;
+        let writes = self.writable()?;
+        if writes.writes() >= per_call.writes {
+            return Err(format!(
+                "quota kv_writes_per_call ({}) reached",
+                per_call.writes
+            ));
+        }
+        let bytes = writes.bytes.saturating_add(key.len() as u64);
+        if bytes > per_call.bytes {
+            return Err(format!(
+                "quota kv_write_bytes_per_call ({}) reached",
+                per_call.bytes
+            ));
+        }
         let now = self.counter(key).await.map_err(|e| e.to_string())?;
         let Some(next) = now.checked_add(delta).filter(|n| (min..=max).contains(n)) else {
             return Ok(None);
         };
-        self.writable()?.counters.push(CounterAdd {
+        let writes = self.writable()?;
+        writes.bytes = bytes;
+        writes.counters.push(CounterAdd {
             key: key.to_owned(),
             delta,
             min,
@@ -229,6 +337,25 @@ impl KvView {
     }
 }
 
+/// Refuses a commit that leaves the namespace above a total quota it grew towards.
+fn over_quota(before: Usage, after: Usage, total: Total) -> StoreResult<()> {
+    let keys_quota = i64::try_from(total.keys).unwrap_or(i64::MAX);
+    let bytes_quota = i64::try_from(total.bytes).unwrap_or(i64::MAX);
+    if after.keys > keys_quota && after.keys > before.keys {
+        return Err(StoreError::QuotaExceeded(format!(
+            "quota kv_keys ({}) reached: the commit would leave {} keys",
+            total.keys, after.keys
+        )));
+    }
+    if after.bytes > bytes_quota && after.bytes > before.bytes {
+        return Err(StoreError::QuotaExceeded(format!(
+            "quota kv_bytes ({}) reached: the commit would leave {} bytes",
+            total.bytes, after.bytes
+        )));
+    }
+    Ok(())
+}
+
 /// Adds the statements that apply `writes` of `plugin` to `batch` (each counter add is a
 /// bounded update `RETURNING` a row while within bounds: the caller checks it got one per add).
 pub(crate) fn push_writes(batch: &mut Batch, plugin: &str, writes: &KvWrites) -> usize {
@@ -276,6 +403,20 @@ pub(crate) fn push_counter_adds<'a>(
 }
 
 impl Store {
+    /// Every plugin's namespace as `plugin_kv_usage` counts it (one row per plugin that ever
+    /// stored anything), for `pifa plugins list` and the admin API.
+    pub async fn plugin_kv_usage(&self) -> StoreResult<BTreeMap<String, Usage>> {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT plugin, keys, bytes FROM plugin_kv_usage")
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(plugin, keys, bytes)| (plugin, Usage { keys, bytes }))
+            .collect())
+    }
+
     pub async fn plugin_kv_get(
         &self,
         plugin: &str,
@@ -335,13 +476,27 @@ impl Store {
 
     /// Commits a hook's writes, with `record` (the event's delivery row, say) in the same
     /// transaction. `Ok(false)` when `record` found its row already there (delivered before:
-    /// nothing is written); `BoundReached` when a counter would leave its bounds.
+    /// nothing is written); `BoundReached` when a counter would leave its bounds;
+    /// `QuotaExceeded` (nothing is written) when the namespace would hold more keys or bytes
+    /// than `total` and more than before the commit.
+    ///
+    /// The usage is `plugin_kv_usage`, which triggers on `plugin_kv` keep exact for every
+    /// writer (a checkout's reservations and a restore too). On PostgreSQL the trigger is
+    /// deferred to the commit, where it locks the plugin's usage row last, after every
+    /// `plugin_kv` row the transaction locks, so it adds no lock-order cycle with concurrent
+    /// checkouts; here it runs at once before the check, and concurrent commits of one plugin
+    /// wait for each other's usage row, so each checks the total with the others' writes in
+    /// it and two together cannot pass the quota. `before` is read unlocked: it only decides
+    /// whether a commit above the quota is shrinking the namespace.
     pub(crate) async fn commit_plugin_writes(
         &self,
         plugin: &str,
         writes: &KvWrites,
+        total: Total,
         record: Option<Batch>,
     ) -> StoreResult<bool> {
+        let postgres = self.backend() == crate::store::Backend::Postgres;
+        let usage_sql = "SELECT keys, bytes FROM plugin_kv_usage WHERE plugin = $1";
         let committed = in_tx!(self, |tx| {
             async {
                 if let Some(record) = record {
@@ -350,11 +505,30 @@ impl Store {
                         return Ok::<_, StoreError>(false);
                     }
                 }
+                if writes.is_empty() {
+                    return Ok(true);
+                }
+                let before: Option<Usage> = sqlx::query_as(usage_sql)
+                    .bind(plugin)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let mut batch = Batch::default();
                 let wanted = push_writes(&mut batch, plugin, writes);
                 let within: Vec<(i64, String, String)> = tx.fetch_batch(batch).await?;
                 if within.len() < wanted {
                     return Err(StoreError::BoundReached("kv"));
+                }
+                if postgres {
+                    sqlx::query("SET CONSTRAINTS plugin_kv_usage_track IMMEDIATE")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let after: Option<Usage> = sqlx::query_as(usage_sql)
+                    .bind(plugin)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if !writes.only_deletes() {
+                    over_quota(before.unwrap_or_default(), after.unwrap_or_default(), total)?;
                 }
                 Ok(true)
             }
@@ -364,5 +538,82 @@ impl Store {
             self.changed(Change::PluginValues).await;
         }
         Ok(committed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(writes: u64, bytes: u64) -> KvView {
+        KvView {
+            plugin: "p".to_owned(),
+            backend: KvBackend::Memory(Arc::default()),
+            writes: Some(KvWrites::default()),
+            per_call: PerCall { writes, bytes },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_writes_within_its_quota_and_the_refusal_names_it() {
+        let mut kv = view(3, 1000);
+        assert_eq!(kv.put("a", vec![0; 10]), Ok(()));
+        assert_eq!(kv.put("a", vec![0; 20]), Ok(()), "the same key again");
+        assert_eq!(kv.delete("b"), Ok(()));
+        assert_eq!(kv.add_bounded("c", 1, 0, 9).await, Ok(Some(1)));
+        assert_eq!(
+            kv.put("d", Vec::new()),
+            Err("quota kv_writes_per_call (3) reached".to_owned())
+        );
+        assert_eq!(
+            kv.add_bounded("c", 1, 0, 9).await,
+            Err("quota kv_writes_per_call (3) reached".to_owned()),
+            "each counter change is a write"
+        );
+        assert_eq!(kv.put("a", vec![0; 5]), Ok(()), "replacing is no new write");
+        let writes = kv.writes.take().unwrap_or_default();
+        assert_eq!(writes.bytes(), (1 + 5) + 1 + 1);
+
+        let mut kv = view(100, 100);
+        assert_eq!(kv.put("k", vec![0; 90]), Ok(()));
+        assert_eq!(
+            kv.put("k", vec![0; 99]),
+            Ok(()),
+            "its old bytes are given back"
+        );
+        assert_eq!(
+            kv.put("j", vec![0; 1]),
+            Err("quota kv_write_bytes_per_call (100) reached".to_owned())
+        );
+        assert_eq!(
+            kv.add_bounded("jj", 1, 0, 9).await,
+            Err("quota kv_write_bytes_per_call (100) reached".to_owned())
+        );
+        assert_eq!(kv.delete("k"), Ok(()), "a delete shrinks what is written");
+        assert_eq!(kv.put("j", vec![0; 1]), Ok(()));
+    }
+
+    #[test]
+    fn a_commit_may_not_grow_a_namespace_past_its_total() {
+        let total = Total {
+            keys: 10,
+            bytes: 1000,
+        };
+        let at = |keys, bytes| Usage { keys, bytes };
+        assert!(over_quota(at(5, 500), at(10, 1000), total).is_ok());
+        let error = over_quota(at(10, 900), at(11, 950), total).err();
+        assert!(
+            matches!(&error, Some(StoreError::QuotaExceeded(m)) if m.starts_with("quota kv_keys (10) reached")),
+            "{error:?}"
+        );
+        let error = over_quota(at(5, 900), at(6, 1001), total).err();
+        assert!(
+            matches!(&error, Some(StoreError::QuotaExceeded(m)) if m.starts_with("quota kv_bytes (1000) reached")),
+            "{error:?}"
+        );
+        assert!(
+            over_quota(at(20, 5000), at(20, 4000), total).is_ok(),
+            "above a lowered quota, a commit that shrinks the namespace passes"
+        );
     }
 }

@@ -180,6 +180,40 @@ pub struct CallState {
     pub log: Vec<String>,
     /// The first host-side failure (a timeout, a cap), reported instead of the bare trap.
     pub fault: Option<String>,
+    /// What `notify.staff` may send in this call, and to whom.
+    pub messages: Messages,
+}
+
+/// A plugin's messages to staff: the roles `notify_to` grants, `quota.messages_per_call` per
+/// call (counted here) and `quota.messages_per_hour` (counted in the database, so every
+/// instance shares it).
+#[derive(Debug, Clone)]
+pub struct Messages {
+    pub to: Vec<crate::accounts::Role>,
+    pub per_call: u32,
+    pub per_hour: u32,
+    /// Sent in this call so far.
+    pub sent: u32,
+}
+
+impl Messages {
+    pub fn of(declared: &super::config::Declared) -> Messages {
+        Messages {
+            to: declared.grants.notify_to.clone(),
+            per_call: declared.quota.messages_per_call,
+            per_hour: declared.quota.messages_per_hour,
+            sent: 0,
+        }
+    }
+
+    /// The fixed window of `quota.messages_per_hour`, keyed by the plugin's name.
+    fn hourly(&self) -> crate::accounts::rate_limit::Limit {
+        crate::accounts::rate_limit::Limit {
+            name: "plugin-messages-1h",
+            max: i64::from(self.per_hour),
+            window_secs: 3_600,
+        }
+    }
 }
 
 impl wasmtime::ResourceLimiter for CallState {
@@ -283,15 +317,18 @@ impl self::pifa::plugin::log::Host for CallState {
             self.fault.get_or_insert(fault.clone());
             return Err(wasmtime::Error::msg(fault));
         }
+        // One line per call of `write`, whatever it holds: a plugin's line break would
+        // otherwise start a line of its own that reads like the kernel's.
+        let line = crate::text::from_plugin(&message, crate::text::PluginText::LogLine);
         let plugin = &*self.plugin;
         use self::pifa::plugin::log::Level;
         match level {
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{line}"),
+            Level::Info => tracing::info!(plugin, "{line}"),
+            Level::Warn => tracing::warn!(plugin, "{line}"),
+            Level::Error => tracing::error!(plugin, "{line}"),
         }
-        self.log.push(message);
+        self.log.push(line);
         Ok(())
     }
 }
@@ -387,21 +424,46 @@ impl self::pifa::plugin::catalog_read::Host for CallState {
 }
 
 impl self::pifa::plugin::notify::Host for CallState {
+    /// A line to the staff `notify_to` grants, within the plugin's message quotas; past one,
+    /// an error naming it (nothing is sent).
     fn staff(&mut self, message: String) -> wasmtime::Result<Result<(), String>> {
+        let quota = &self.messages;
+        if quota.sent >= quota.per_call {
+            return Ok(Err(format!(
+                "quota messages_per_call ({}) reached",
+                quota.per_call
+            )));
+        }
+        let text = crate::text::from_plugin(&message, crate::text::PluginText::StaffMessage);
+        if text.is_empty() {
+            return Ok(Err("a message needs visible text".to_owned()));
+        }
         let Some(store) = self.store.clone() else {
-            self.log.push(format!("notify staff: {message}"));
+            self.messages.sent += 1;
+            self.log.push(format!("notify staff: {text}"));
             return Ok(Ok(()));
         };
-        let body = format!(
-            "插件 {}：{}",
-            self.plugin,
-            message.chars().take(500).collect::<String>()
-        );
+        let body = format!("插件 {}：{text}", self.plugin);
         let now = self.clock.now_ms();
-        self.host("notify.staff", async move {
-            super::tell_staff(&store, "plugin_message", body, now).await;
+        let (hourly, per_hour, to) = (quota.hourly(), quota.per_hour, quota.to.clone());
+        let plugin = self.plugin.clone();
+        let sent = self.host("notify.staff", async move {
+            match store.rate_take(hourly, &plugin, now).await {
+                Ok(Ok(_counted)) => {
+                    super::tell_staff_in(&store, &to, "plugin_message", body, now).await;
+                    Ok(())
+                }
+                Ok(Err(limited)) => Err(format!(
+                    "quota messages_per_hour ({per_hour}) reached; the next in {} s",
+                    limited.retry_after_secs
+                )),
+                Err(error) => Err(format!("notify.staff: {error}")),
+            }
         })?;
-        Ok(Ok(()))
+        if sent.is_ok() {
+            self.messages.sent += 1;
+        }
+        Ok(sent)
     }
 }
 

@@ -38,8 +38,16 @@ impl Plugin for FlakyListener {
             capabilities: vec![Capability::Kv],
             events: vec!["order.placed".to_owned()],
             routes: vec![
-                route("PUT", "/switch", "Fail every event from now ({\"fail\": true}) or not"),
-                route("GET", "/got", "The events it took, with how often it took each"),
+                route(
+                    "PUT",
+                    "/switch",
+                    "Fail every event from now ({\"fail\": true}) or not",
+                ),
+                route(
+                    "GET",
+                    "/got",
+                    "The events it took, with how often it took each",
+                ),
                 route("POST", "/crash", "Trap (to be suspended)"),
             ],
             ..pifa_sdk::manifest(

@@ -44,9 +44,10 @@ impl Plugin for HostileOutput {
             Some("unknown-line") => vec![adjustment(999, -1)],
             Some("huge") => vec![adjustment(1, 4_000_000_000_000_000_000)],
             Some(times @ ("double" | "triple")) => {
-                let catalogue = input.lines.first().map_or(0, |line| {
-                    line.list_price_fen.saturating_mul(line.qty)
-                });
+                let catalogue = input
+                    .lines
+                    .first()
+                    .map_or(0, |line| line.list_price_fen.saturating_mul(line.qty));
                 vec![if times == "double" {
                     adjustment(1, catalogue.saturating_mul(2))
                 } else {
@@ -56,7 +57,9 @@ impl Plugin for HostileOutput {
             other => {
                 return Err(HookError::new(
                     "bad_settings",
-                    format!("mode must be negative, overflow, unknown-line, huge, double or triple, not {other:?}"),
+                    format!(
+                        "mode must be negative, overflow, unknown-line, huge, double or triple, not {other:?}"
+                    ),
                 ));
             }
         };
