@@ -193,7 +193,7 @@ migrations! {
     20 => "0020_profile_changes",
     21 => "0021_sign_in_throttling",
     22 => "0022_plugin_kv_usage",
-    24 => "0024_plugin_event_retries",
+    23 => "0023_plugin_event_retries",
 }
 
 fn migrator(backend: Backend) -> Migrator {
