@@ -23,11 +23,11 @@ pub mod http;
 pub mod kv;
 pub mod runtime;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use pifa_sdk::{Capability, Hook, Manifest};
@@ -46,6 +46,8 @@ pub struct Loaded {
     pub manifest: Manifest,
     pub pre: PluginPre<CallState>,
     pub stats: Arc<Stats>,
+    /// Its share of the call slots (`quota.concurrent_calls`).
+    pub share: Arc<Share>,
 }
 
 impl Loaded {
@@ -95,48 +97,141 @@ impl PluginSet {
     }
 }
 
-/// Calls, failures and fuel of one plugin; kept across reloads by name.
+/// Calls, failures, fuel and time of one plugin; kept across reloads by name.
 #[derive(Default)]
 pub struct Stats {
     pub calls: AtomicU64,
     pub failures: AtomicU64,
     pub in_a_row: AtomicU32,
+    /// Failures in a row of its `quote` and `checkout` calls alone: a plugin whose routes
+    /// answer while its quote hook keeps failing is still suspended (and stops costing every
+    /// member's quote its deadline).
+    pub member_in_a_row: AtomicU32,
+    /// Calls not made because its share of the call slots (or the host's) was in use: route
+    /// requests answered `plugin_busy`, quotes and checkouts that went on without it.
+    pub busy: AtomicU64,
     /// Kernel-clock ms until which the plugin is skipped; 0 when serving.
     pub suspended_until: AtomicI64,
     pub last_error: Mutex<String>,
-    fuel: Mutex<std::collections::VecDeque<u64>>,
+    fuel: Mutex<VecDeque<u64>>,
+    /// Wall time of the recent calls in µs, host calls included.
+    wall_us: Mutex<VecDeque<u64>>,
 }
 
-const FUEL_SAMPLES: usize = 2048;
+const SAMPLES: usize = 2048;
+
+fn push_sample(samples: &Mutex<VecDeque<u64>>, value: u64) {
+    if let Ok(mut samples) = samples.lock() {
+        if samples.len() == SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(value);
+    }
+}
+
+/// The 50th and 99th percentile (nearest rank) of the samples.
+fn percentiles(samples: &Mutex<VecDeque<u64>>) -> (u64, u64) {
+    let mut sorted: Vec<u64> = samples
+        .lock()
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default();
+    sorted.sort_unstable();
+    let at = |p: f64| -> u64 {
+        let rank = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
+        sorted.get(rank).copied().unwrap_or(0)
+    };
+    (at(0.5), at(0.99))
+}
 
 impl Stats {
     fn record_fuel(&self, fuel: u64) {
-        if let Ok(mut samples) = self.fuel.lock() {
-            if samples.len() == FUEL_SAMPLES {
-                samples.pop_front();
-            }
-            samples.push_back(fuel);
-        }
+        push_sample(&self.fuel, fuel);
+    }
+
+    fn record_wall(&self, wall: Duration) {
+        push_sample(
+            &self.wall_us,
+            u64::try_from(wall.as_micros()).unwrap_or(u64::MAX),
+        );
     }
 
     /// Fuel used per call at the 50th and 99th percentile of the recent calls.
     pub fn fuel_percentiles(&self) -> (u64, u64) {
-        let mut samples: Vec<u64> = self
-            .fuel
-            .lock()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        samples.sort_unstable();
-        let at = |p: f64| -> u64 {
-            let rank = ((samples.len().saturating_sub(1)) as f64 * p).round() as usize;
-            samples.get(rank).copied().unwrap_or(0)
-        };
-        (at(0.5), at(0.99))
+        percentiles(&self.fuel)
+    }
+
+    /// Wall time per call in µs (host calls and, for quote and checkout, the wait for a slot
+    /// included) at the 50th and 99th percentile of the recent calls.
+    pub fn wall_us_percentiles(&self) -> (u64, u64) {
+        percentiles(&self.wall_us)
     }
 
     pub fn is_suspended(&self, now_ms: i64) -> bool {
         self.suspended_until.load(Ordering::Relaxed) > now_ms
     }
+}
+
+/// Which call slots a call may take, how long it may wait for one, and its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// `quote` and `checkout`, on a member's path: the host's reserved member slots first,
+    /// then the shared ones; waits for a slot at most `member_deadline_ms`, which counts
+    /// from the moment the hook is asked for (the wait included).
+    Member,
+    /// `handle-http`: a request finding no free slot is answered `plugin_busy` at once.
+    Route,
+    /// `on-event`, `on-tick`, a manifest read at load: waits for a slot; `deadline_ms` counts
+    /// from when it has one.
+    Background,
+}
+
+impl Lane {
+    pub fn of(hook: Hook) -> Lane {
+        match hook {
+            Hook::Quote | Hook::Checkout => Lane::Member,
+            Hook::HandleHttp => Lane::Route,
+            Hook::OnEvent | Hook::OnTick => Lane::Background,
+        }
+    }
+
+    /// The deadline of a call in this lane.
+    pub fn deadline_ms(self, limits: &config::Limits) -> u64 {
+        match self {
+            Lane::Member => limits.member_deadline_ms,
+            Lane::Route | Lane::Background => limits.deadline_ms,
+        }
+    }
+}
+
+/// A plugin's share of the call slots (`quota.concurrent_calls`), kept across reloads by name
+/// like [`Stats`] (a new size starts a new share). Two semaphores of that size: one for its
+/// quote and checkout calls and one for the rest, so neither a crowd on its public routes nor
+/// its event backlog keeps its own hooks off a member's quote.
+pub struct Share {
+    size: u32,
+    member: Arc<tokio::sync::Semaphore>,
+    other: Arc<tokio::sync::Semaphore>,
+}
+
+impl Share {
+    fn new(size: u32) -> Share {
+        Share {
+            size,
+            member: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            other: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+        }
+    }
+
+    /// Calls of the plugin it allows at once, per lane.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+}
+
+/// A call's hold on its plugin's share and on a pool slot, given back when dropped.
+struct Permits {
+    _share: tokio::sync::OwnedSemaphorePermit,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a call gave no usable answer.
@@ -148,6 +243,10 @@ pub enum CallError {
     Failed(String),
     /// The plugin answered with its own error (a checkout refusal, say).
     Refused { code: String, message: String },
+    /// No call slot was free in time (its share of `quota.concurrent_calls`, or the host's):
+    /// the call was not made, and it is not the plugin's failure. A route answers
+    /// `plugin_busy`; a quote or checkout goes on per the hook's policy.
+    Busy(String),
 }
 
 /// A call's answer and what it cost.
@@ -175,6 +274,10 @@ pub struct PluginHost {
     pub store: Option<Store>,
     pub clock: Clock,
     stats: Mutex<HashMap<String, Arc<Stats>>>,
+    shares: Mutex<HashMap<String, Arc<Share>>>,
+    /// Requests to each plugin's routes per client in the current minute
+    /// (`quota.route_requests_per_minute`); in memory, kept across reloads.
+    pub route_windows: http::RouteWindows,
     /// Compiled components by content hash, so a reload recompiles only what changed.
     compiled: Mutex<HashMap<[u8; 32], wasmtime::component::Component>>,
     cache_dir: Option<PathBuf>,
@@ -230,6 +333,8 @@ impl PluginHost {
             store,
             clock,
             stats: Mutex::default(),
+            shares: Mutex::default(),
+            route_windows: http::RouteWindows::default(),
             compiled: Mutex::default(),
             cache_dir,
             last_error: Mutex::new(None),
@@ -385,11 +490,13 @@ impl PluginHost {
         let pre = PluginPre::new(instance_pre)
             .map_err(|e| format!("not a pifa:plugin@0.1.0 component: {e:#}"))?;
         let stats = self.stats_for(&entry.name);
+        let share = self.share_for(&entry.name, entry.quota.concurrent_calls);
         let provisional = Loaded {
             declared: entry.clone(),
             manifest: pifa_sdk::manifest(&entry.name, "", &[]),
             pre,
             stats,
+            share,
         };
         let manifest = read_manifest(self, runtime, &provisional)?;
         if checked {
@@ -405,6 +512,23 @@ impl PluginHost {
         match self.stats.lock() {
             Ok(mut stats) => stats.entry(name.to_owned()).or_default().clone(),
             Err(_) => Arc::default(),
+        }
+    }
+
+    /// The plugin's share of the call slots, the same one across reloads while its size stays.
+    fn share_for(&self, name: &str, size: u32) -> Arc<Share> {
+        let Ok(mut shares) = self.shares.lock() else {
+            return Arc::new(Share::new(size));
+        };
+        match shares.get(name) {
+            Some(share) if share.size == size => share.clone(),
+            _ => {
+                // Calls in flight keep their permits of the previous share; only new calls
+                // count against the new size.
+                let share = Arc::new(Share::new(size));
+                shares.insert(name.to_owned(), share.clone());
+                share
+            }
         }
     }
 
@@ -424,8 +548,9 @@ impl PluginHost {
         }
     }
 
-    /// One call of `plugin`: a fresh instance, `call` on it, limits enforced. Blocking: run it
-    /// off the async threads. Counts the call and its failure (see `record_failure`).
+    /// One call of `plugin`: a fresh instance, `call` on it, limits enforced, in the lane of
+    /// `hook` (see [`Lane`]). Blocking: run it off the async threads. Counts the call and its
+    /// failure (see `record_failure`).
     pub fn call<T>(
         &self,
         runtime: &Runtime,
@@ -438,21 +563,63 @@ impl PluginHost {
             &mut WasmStore<CallState>,
         ) -> wasmtime::Result<Result<T, WitHookError>>,
     ) -> Result<CallOutcome<T>, CallError> {
+        self.call_in(Lane::of(hook), runtime, plugin, hook, lines, access, call)
+    }
+
+    /// [`PluginHost::call`] in `lane`. The call's deadline counts wall time, host calls
+    /// included: each host call runs at most what is left of it, and a call that returns
+    /// after it is the plugin's failure whatever it answered.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "`call`'s arguments and the lane; a struct would only rename them"
+    )]
+    fn call_in<T>(
+        &self,
+        lane: Lane,
+        runtime: &Runtime,
+        plugin: &Loaded,
+        hook: Hook,
+        lines: usize,
+        access: Access,
+        call: impl FnOnce(
+            &runtime::Plugin,
+            &mut WasmStore<CallState>,
+        ) -> wasmtime::Result<Result<T, WitHookError>>,
+    ) -> Result<CallOutcome<T>, CallError> {
+        let asked = Instant::now();
         let now = self.clock.now_ms();
         if plugin.stats.is_suspended(now) {
             return Err(CallError::Suspended);
         }
         let limits = &runtime.limits;
+        let deadline_ms = lane.deadline_ms(limits);
         let handle = tokio::runtime::Handle::try_current().ok();
-        // A free pool slot, waiting if every one is in use.
-        let _slot = match &handle {
-            Some(handle) => Some(
-                handle
-                    .block_on(runtime.slots.clone().acquire_owned())
-                    .map_err(|_| CallError::Failed("plugin host shut down".to_owned()))?,
-            ),
+        // A member's hook may wait for a slot only within its deadline; other lanes' deadline
+        // starts once they hold one.
+        let _permits = match &handle {
+            Some(handle) => {
+                let wait_until = asked + Duration::from_millis(deadline_ms);
+                match take_slot(handle, runtime, plugin, lane, wait_until) {
+                    Ok(permits) => Some(permits),
+                    Err(why) => {
+                        plugin.stats.busy.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            plugin = plugin.name(),
+                            hook = hook.as_str(),
+                            reason = %why,
+                            "plugin call not made: no free call slot"
+                        );
+                        return Err(CallError::Busy(format!("plugin {}: {why}", plugin.name())));
+                    }
+                }
+            }
             None => None,
         };
+        let started = match lane {
+            Lane::Member => asked,
+            Lane::Route | Lane::Background => Instant::now(),
+        };
+        let deadline = started + Duration::from_millis(deadline_ms);
         let state = CallState {
             plugin: Arc::from(plugin.name()),
             kv: Some(KvView {
@@ -464,6 +631,8 @@ impl PluginHost {
             clock: self.clock.clone(),
             runtime: handle,
             host_call_timeout: Duration::from_millis(limits.host_call_ms),
+            deadline,
+            deadline_ms,
             memory_cap: limits.memory_bytes(),
             peak_memory: 0,
             log_cap: usize::try_from(limits.max_log_kib.saturating_mul(1024)).unwrap_or(usize::MAX),
@@ -481,12 +650,28 @@ impl PluginHost {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| call(&instance, &mut store));
+        let wall = started.elapsed();
+        plugin.stats.record_wall(wall);
         let used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         plugin.stats.record_fuel(used);
         let state = store.into_data();
+        // Whatever it answered, an answer after the deadline held the member (or the slot)
+        // for longer than the plugin may.
+        let late = Instant::now() > deadline;
         match result {
+            Ok(_) if late => Err(self.record_failure(
+                plugin,
+                hook,
+                format!(
+                    "took {} ms, over its deadline of {deadline_ms} ms (wall time, host calls included)",
+                    wall.as_millis()
+                ),
+            )),
             Ok(Ok(value)) => {
                 plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+                if lane == Lane::Member {
+                    plugin.stats.member_in_a_row.store(0, Ordering::Relaxed);
+                }
                 Ok(CallOutcome {
                     value,
                     fuel: used,
@@ -497,6 +682,9 @@ impl PluginHost {
             }
             Ok(Err(refusal)) => {
                 plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+                if lane == Lane::Member {
+                    plugin.stats.member_in_a_row.store(0, Ordering::Relaxed);
+                }
                 Err(CallError::Refused {
                     code: refusal.code,
                     message: refusal.message,
@@ -518,7 +706,11 @@ impl PluginHost {
         if let Ok(mut last) = plugin.stats.last_error.lock() {
             *last = format!("{}: {reason}", hook.as_str());
         }
-        let in_a_row = plugin.stats.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut in_a_row = plugin.stats.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if Lane::of(hook) == Lane::Member {
+            let member = plugin.stats.member_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+            in_a_row = in_a_row.max(member);
+        }
         let limits = &self.current().runtime.limits;
         if in_a_row >= limits.suspend_after {
             let now = self.clock.now_ms();
@@ -527,6 +719,7 @@ impl PluginHost {
             );
             plugin.stats.suspended_until.store(until, Ordering::Relaxed);
             plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+            plugin.stats.member_in_a_row.store(0, Ordering::Relaxed);
             tracing::error!(
                 plugin = name,
                 until,
@@ -555,6 +748,7 @@ impl PluginHost {
         let now = self.clock.now_ms();
         for plugin in &self.current().plugins {
             let (p50, p99) = plugin.stats.fuel_percentiles();
+            let (wall_p50, wall_p99) = plugin.stats.wall_us_percentiles();
             let suspended = plugin.stats.suspended_until.load(Ordering::Relaxed);
             let row = events::StatsRow {
                 plugin: plugin.name().to_owned(),
@@ -565,6 +759,10 @@ impl PluginHost {
                     .unwrap_or(i64::MAX),
                 fuel_p50: i64::try_from(p50).unwrap_or(i64::MAX),
                 fuel_p99: i64::try_from(p99).unwrap_or(i64::MAX),
+                wall_us_p50: i64::try_from(wall_p50).unwrap_or(i64::MAX),
+                wall_us_p99: i64::try_from(wall_p99).unwrap_or(i64::MAX),
+                busy: i64::try_from(plugin.stats.busy.load(Ordering::Relaxed))
+                    .unwrap_or(i64::MAX),
                 suspended_until: (suspended > now).then_some(suspended),
                 last_error: plugin
                     .stats
@@ -711,8 +909,10 @@ fn read_manifest(
     runtime: &Runtime,
     plugin: &Loaded,
 ) -> Result<Manifest, String> {
+    // A background call: at load, the manifest may wait for a slot and has the longer deadline.
     let outcome = host
-        .call(
+        .call_in(
+            Lane::Background,
             runtime,
             plugin,
             Hook::Quote,
@@ -772,6 +972,79 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
         http::check_route(route)?;
     }
     Ok(())
+}
+
+/// The plugin's share and a pool slot for a call in `lane`, or why there is none: a route
+/// takes both at once or not at all, a member's hook waits until `wait_until`, a background
+/// call waits. The share comes first, so a plugin waiting for its own share holds no pool slot.
+fn take_slot(
+    handle: &tokio::runtime::Handle,
+    runtime: &Runtime,
+    plugin: &Loaded,
+    lane: Lane,
+    wait_until: Instant,
+) -> Result<Permits, String> {
+    use tokio::sync::TryAcquireError;
+    let share = &plugin.share;
+    let slots = &runtime.slots;
+    let share_full = || {
+        format!(
+            "its share of {} concurrent calls (quota.concurrent_calls) is in use",
+            share.size
+        )
+    };
+    let host_full = || "every call slot of the plugin host is in use".to_owned();
+    let closed = || "the plugin host is shutting down".to_owned();
+    match lane {
+        Lane::Route => {
+            let share_permit = share.other.clone().try_acquire_owned().map_err(|e| match e {
+                TryAcquireError::NoPermits => share_full(),
+                TryAcquireError::Closed => closed(),
+            })?;
+            let slot = slots.shared.clone().try_acquire_owned().map_err(|e| match e {
+                TryAcquireError::NoPermits => host_full(),
+                TryAcquireError::Closed => closed(),
+            })?;
+            Ok(Permits {
+                _share: share_permit,
+                _slot: slot,
+            })
+        }
+        Lane::Background => handle.block_on(async {
+            let share_permit = share.other.clone().acquire_owned().await.map_err(|_| closed())?;
+            let slot = slots.shared.clone().acquire_owned().await.map_err(|_| closed())?;
+            Ok(Permits {
+                _share: share_permit,
+                _slot: slot,
+            })
+        }),
+        Lane::Member => {
+            let until = tokio::time::Instant::from_std(wait_until);
+            handle.block_on(async {
+                let share_permit = tokio::time::timeout_at(until, share.member.clone().acquire_owned())
+                    .await
+                    .map_err(|_| share_full())?
+                    .map_err(|_| closed())?;
+                // A reserved slot when one is free, else whichever frees first.
+                let slot = match slots.member.clone().try_acquire_owned() {
+                    Ok(slot) => slot,
+                    Err(_) => tokio::time::timeout_at(until, async {
+                        tokio::select! {
+                            slot = slots.member.clone().acquire_owned() => slot,
+                            slot = slots.shared.clone().acquire_owned() => slot,
+                        }
+                    })
+                    .await
+                    .map_err(|_| host_full())?
+                    .map_err(|_| closed())?,
+                };
+                Ok(Permits {
+                    _share: share_permit,
+                    _slot: slot,
+                })
+            })
+        }
+    }
 }
 
 /// What a trap means, in words: the host's own fault where it knows one (a timeout, a cap),

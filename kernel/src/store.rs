@@ -188,6 +188,7 @@ migrations! {
     19 => "0019_pricing_inputs",
     20 => "0020_profile_changes",
     21 => "0021_sign_in_throttling",
+    23 => "0023_plugin_time",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -30,8 +30,18 @@ pub async fn list(
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
-        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  last error\n",
-        "plugin", "kind", "version", "status", "calls", "failures", "fuel p50", "fuel p99"
+        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>6}  last error\n",
+        "plugin",
+        "kind",
+        "version",
+        "status",
+        "calls",
+        "failures",
+        "fuel p50",
+        "fuel p99",
+        "ms p50",
+        "ms p99",
+        "busy"
     );
     let declared = super::config::read(config_path).map_err(anyhow::Error::msg)?;
     for entry in &declared.plugins {
@@ -58,9 +68,23 @@ pub async fn list(
                 )
             })
             .unwrap_or_default();
+        let (wall_p50, wall_p99, busy) = row
+            .map(|r| (r.wall_us_p50, r.wall_us_p99, r.busy))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10}  {}\n",
-            entry.name, "wasm", version, status, calls, failures, p50, p99, error
+            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>6}  {}\n",
+            entry.name,
+            "wasm",
+            version,
+            status,
+            calls,
+            failures,
+            p50,
+            p99,
+            ms(wall_p50),
+            ms(wall_p99),
+            busy,
+            error
         ));
     }
     // A native adapter has no fuel and its sends are the notification dispatcher's to count:
@@ -92,6 +116,11 @@ pub async fn list(
         out.push_str(&format!("\nplugins.toml does not load: {error}\n"));
     }
     Ok(out)
+}
+
+/// Microseconds as milliseconds with two decimals (a hook's call is well under one).
+fn ms(micros: i64) -> String {
+    format!("{}.{:02}", micros / 1000, (micros % 1000) / 10)
 }
 
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads), or one
@@ -243,6 +272,7 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
                 CallError::Failed(reason) => reason,
                 CallError::Refused { code, message } => format!("refused: {code}: {message}"),
                 CallError::Suspended => "suspended".to_owned(),
+                CallError::Busy(reason) => format!("busy: {reason}"),
             }),
             fuel: 0,
             peak_memory: 0,

@@ -46,6 +46,11 @@ pub struct StatsRow {
     pub failures: i64,
     pub fuel_p50: i64,
     pub fuel_p99: i64,
+    /// Wall time per call in µs (host calls included), 50th and 99th percentile.
+    pub wall_us_p50: i64,
+    pub wall_us_p99: i64,
+    /// Calls not made for want of a free call slot (`plugin_busy`).
+    pub busy: i64,
     pub suspended_until: Option<i64>,
     pub last_error: String,
 }
@@ -180,12 +185,13 @@ impl Store {
     pub async fn save_plugin_stats(&self, row: &StatsRow, now_ms: i64) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO plugin_stats (plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                "INSERT INTO plugin_stats (plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error, updated_at, wall_us_p50, wall_us_p99, busy)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (plugin) DO UPDATE SET version = excluded.version, calls = excluded.calls,
                    failures = excluded.failures, fuel_p50 = excluded.fuel_p50, fuel_p99 = excluded.fuel_p99,
                    suspended_until = excluded.suspended_until, last_error = excluded.last_error,
-                   updated_at = excluded.updated_at",
+                   updated_at = excluded.updated_at, wall_us_p50 = excluded.wall_us_p50,
+                   wall_us_p99 = excluded.wall_us_p99, busy = excluded.busy",
             )
             .bind(&row.plugin)
             .bind(&row.version)
@@ -196,6 +202,9 @@ impl Store {
             .bind(row.suspended_until)
             .bind(&row.last_error)
             .bind(now_ms)
+            .bind(row.wall_us_p50)
+            .bind(row.wall_us_p99)
+            .bind(row.busy)
             .execute(pool)
             .await
             .map(|_| ())
@@ -207,7 +216,7 @@ impl Store {
     pub async fn plugin_stats(&self) -> StoreResult<Vec<StatsRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error FROM plugin_stats ORDER BY plugin",
+                "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, wall_us_p50, wall_us_p99, busy, suspended_until, last_error FROM plugin_stats ORDER BY plugin",
             )
             .fetch_all(pool)
             .await
@@ -274,6 +283,7 @@ impl PluginHost {
                 return Ok(Delivery::Failed(reason));
             }
             Err(CallError::Suspended) => return Ok(Delivery::Failed("suspended".to_owned())),
+            Err(CallError::Busy(reason)) => return Ok(Delivery::Failed(reason)),
         };
         let mut record = Batch::default();
         record.push(
