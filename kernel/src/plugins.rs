@@ -180,9 +180,11 @@ pub enum Lane {
     Member,
     /// `handle-http`: a request finding no free slot is answered `plugin_busy` at once.
     Route,
-    /// `on-event`, `on-tick`, a manifest read at load: waits for a slot; `deadline_ms` counts
-    /// from when it has one.
+    /// `on-event`, `on-tick`: waits for a slot; `deadline_ms` counts from when it has one.
     Background,
+    /// A manifest read at load: a background call made even while the plugin is suspended
+    /// (a reload, which may be the fix, must not fail for it).
+    Manifest,
 }
 
 impl Lane {
@@ -198,7 +200,7 @@ impl Lane {
     pub fn deadline_ms(self, limits: &config::Limits) -> u64 {
         match self {
             Lane::Member => limits.member_deadline_ms,
-            Lane::Route | Lane::Background => limits.deadline_ms,
+            Lane::Route | Lane::Background | Lane::Manifest => limits.deadline_ms,
         }
     }
 }
@@ -588,7 +590,7 @@ impl PluginHost {
     ) -> Result<CallOutcome<T>, CallError> {
         let asked = Instant::now();
         let now = self.clock.now_ms();
-        if plugin.stats.is_suspended(now) {
+        if lane != Lane::Manifest && plugin.stats.is_suspended(now) {
             return Err(CallError::Suspended);
         }
         let limits = &runtime.limits;
@@ -617,7 +619,7 @@ impl PluginHost {
         };
         let started = match lane {
             Lane::Member => asked,
-            Lane::Route | Lane::Background => Instant::now(),
+            Lane::Route | Lane::Background | Lane::Manifest => Instant::now(),
         };
         let deadline = started + Duration::from_millis(deadline_ms);
         let state = CallState {
@@ -909,10 +911,9 @@ fn read_manifest(
     runtime: &Runtime,
     plugin: &Loaded,
 ) -> Result<Manifest, String> {
-    // A background call: at load, the manifest may wait for a slot and has the longer deadline.
     let outcome = host
         .call_in(
-            Lane::Background,
+            Lane::Manifest,
             runtime,
             plugin,
             Hook::Quote,
@@ -1010,7 +1011,7 @@ fn take_slot(
                 _slot: slot,
             })
         }
-        Lane::Background => handle.block_on(async {
+        Lane::Background | Lane::Manifest => handle.block_on(async {
             let share_permit = share.other.clone().acquire_owned().await.map_err(|_| closed())?;
             let slot = slots.shared.clone().acquire_owned().await.map_err(|_| closed())?;
             Ok(Permits {

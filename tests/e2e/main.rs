@@ -22,6 +22,7 @@ mod native;
 mod notifications;
 mod openapi;
 mod orders;
+mod plugin_load;
 mod plugins;
 mod relations;
 mod scripts;

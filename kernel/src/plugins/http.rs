@@ -256,10 +256,6 @@ fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
 }
 
 /// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "an axum handler: each argument is one extractor"
-)]
 pub async fn handle(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
