@@ -763,8 +763,7 @@ impl PluginHost {
                 fuel_p99: i64::try_from(p99).unwrap_or(i64::MAX),
                 wall_us_p50: i64::try_from(wall_p50).unwrap_or(i64::MAX),
                 wall_us_p99: i64::try_from(wall_p99).unwrap_or(i64::MAX),
-                busy: i64::try_from(plugin.stats.busy.load(Ordering::Relaxed))
-                    .unwrap_or(i64::MAX),
+                busy: i64::try_from(plugin.stats.busy.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
                 suspended_until: (suspended > now).then_some(suspended),
                 last_error: plugin
                     .stats
@@ -998,22 +997,40 @@ fn take_slot(
     let closed = || "the plugin host is shutting down".to_owned();
     match lane {
         Lane::Route => {
-            let share_permit = share.other.clone().try_acquire_owned().map_err(|e| match e {
-                TryAcquireError::NoPermits => share_full(),
-                TryAcquireError::Closed => closed(),
-            })?;
-            let slot = slots.shared.clone().try_acquire_owned().map_err(|e| match e {
-                TryAcquireError::NoPermits => host_full(),
-                TryAcquireError::Closed => closed(),
-            })?;
+            let share_permit = share
+                .other
+                .clone()
+                .try_acquire_owned()
+                .map_err(|e| match e {
+                    TryAcquireError::NoPermits => share_full(),
+                    TryAcquireError::Closed => closed(),
+                })?;
+            let slot = slots
+                .shared
+                .clone()
+                .try_acquire_owned()
+                .map_err(|e| match e {
+                    TryAcquireError::NoPermits => host_full(),
+                    TryAcquireError::Closed => closed(),
+                })?;
             Ok(Permits {
                 _share: share_permit,
                 _slot: slot,
             })
         }
         Lane::Background | Lane::Manifest => handle.block_on(async {
-            let share_permit = share.other.clone().acquire_owned().await.map_err(|_| closed())?;
-            let slot = slots.shared.clone().acquire_owned().await.map_err(|_| closed())?;
+            let share_permit = share
+                .other
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| closed())?;
+            let slot = slots
+                .shared
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| closed())?;
             Ok(Permits {
                 _share: share_permit,
                 _slot: slot,
@@ -1022,10 +1039,11 @@ fn take_slot(
         Lane::Member => {
             let until = tokio::time::Instant::from_std(wait_until);
             handle.block_on(async {
-                let share_permit = tokio::time::timeout_at(until, share.member.clone().acquire_owned())
-                    .await
-                    .map_err(|_| share_full())?
-                    .map_err(|_| closed())?;
+                let share_permit =
+                    tokio::time::timeout_at(until, share.member.clone().acquire_owned())
+                        .await
+                        .map_err(|_| share_full())?
+                        .map_err(|_| closed())?;
                 // A reserved slot when one is free, else whichever frees first.
                 let slot = match slots.member.clone().try_acquire_owned() {
                     Ok(slot) => slot,

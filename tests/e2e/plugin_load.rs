@@ -164,8 +164,7 @@ async fn a_slow_quote_hook_fails_its_deadline_and_the_quote_goes_on() -> anyhow:
 /// plugin's route and the member's quote (which goes on without the busy plugin's hook, past
 /// its deadline) still answer; once the slow requests end, the route answers again.
 #[tokio::test]
-async fn a_plugin_whose_share_is_in_use_answers_busy_while_the_shop_serves() -> anyhow::Result<()>
-{
+async fn a_plugin_whose_share_is_in_use_answers_busy_while_the_shop_serves() -> anyhow::Result<()> {
     let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
         return Ok(());
     };
@@ -388,7 +387,11 @@ async fn plugin_http_answers_outside_the_contract_are_refused() -> anyhow::Resul
         let status = response.status();
         assert!(response.headers().get("location").is_none(), "{mode}");
         let body = response.bytes().await?;
-        assert!(body.len() < 4096, "{mode}: {} bytes reached the client", body.len());
+        assert!(
+            body.len() < 4096,
+            "{mode}: {} bytes reached the client",
+            body.len()
+        );
         let refused: Value = serde_json::from_slice(&body)?;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{mode}: {refused}");
         assert_eq!(error_code(&refused), "plugin_failed", "{mode}");

@@ -560,7 +560,10 @@ mod tests {
             (r#"{"status":304}"#, "redirect"),
             (r#"{"status":204,"body":{"a":1}}"#, "must have no body"),
             (r#"{"status":205,"body":""}"#, "must have no body"),
-            (r#"{"status":400,"body":{"message":"nope"}}"#, "an error's body is"),
+            (
+                r#"{"status":400,"body":{"message":"nope"}}"#,
+                "an error's body is",
+            ),
             (r#"{"status":500,"body":"boom"}"#, "not an object"),
             (
                 r#"{"status":400,"body":{"error":{"code":"Bad Code","message":"m"}}}"#,
@@ -593,9 +596,21 @@ mod tests {
         }
         assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 1_500), Err(60));
         assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 60_001), Err(1));
-        assert_eq!(windows.hit("p", "addr:5.6.7.8", 3, 1_500), Ok(()), "another client");
-        assert_eq!(windows.hit("q", "addr:1.2.3.4", 3, 1_500), Ok(()), "another plugin");
-        assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 61_000), Ok(()), "a new minute");
+        assert_eq!(
+            windows.hit("p", "addr:5.6.7.8", 3, 1_500),
+            Ok(()),
+            "another client"
+        );
+        assert_eq!(
+            windows.hit("q", "addr:1.2.3.4", 3, 1_500),
+            Ok(()),
+            "another plugin"
+        );
+        assert_eq!(
+            windows.hit("p", "addr:1.2.3.4", 3, 61_000),
+            Ok(()),
+            "a new minute"
+        );
     }
 }
 
@@ -612,8 +627,9 @@ pub struct PluginStatus {
     pub fuel_p50: u64,
     pub fuel_p99: u64,
     /// Wall time per call in ms, host calls included (for quote and checkout, the wait for a
-    /// call slot too), at the 50th and 99th percentile of the recent calls.
+    /// call slot too), at the 50th percentile of the recent calls …
     pub wall_ms_p50: f64,
+    /// … and at the 99th.
     pub wall_ms_p99: f64,
     /// Calls not made because its share of concurrent calls was in use (`plugin_busy`).
     pub busy: u64,

@@ -23,7 +23,11 @@ impl Plugin for HostileHttp {
                 request_schema: None,
                 response_schema: None,
             }],
-            ..pifa_sdk::manifest("hostile-http", env!("CARGO_PKG_VERSION"), &[Hook::HandleHttp])
+            ..pifa_sdk::manifest(
+                "hostile-http",
+                env!("CARGO_PKG_VERSION"),
+                &[Hook::HandleHttp],
+            )
         }
     }
 
