@@ -228,6 +228,13 @@ impl Share {
     pub fn size(&self) -> u32 {
         self.size
     }
+
+    /// Whether its calls other than quote and checkout take all of it now: a route request
+    /// may be answered `plugin_busy` before the kernel spends a query on it (the call itself
+    /// still takes its permit, or is refused, in `PluginHost::call`).
+    pub fn others_full(&self) -> bool {
+        self.other.available_permits() == 0
+    }
 }
 
 /// A call's hold on its plugin's share and on a pool slot, given back when dropped.

@@ -255,6 +255,16 @@ fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// 503 `plugin_busy`: no call slot for the plugin now; a second later there may be.
+fn busy(reason: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "plugin_busy",
+        format!("插件繁忙，请稍后再试 ({reason})"),
+    )
+    .with_retry_after(1)
+}
+
 /// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
 pub async fn handle(
     State(app): State<AppState>,
@@ -303,6 +313,14 @@ pub async fn handle(
             ),
             retry_after,
         ));
+    }
+    // A crowd on a busy plugin is turned away before its request costs a query.
+    if loaded.share.others_full() {
+        loaded.stats.busy.fetch_add(1, Ordering::Relaxed);
+        return Err(busy(&format!(
+            "plugin {plugin}: its share of {} concurrent calls (quota.concurrent_calls) is in use",
+            loaded.share.size()
+        )));
     }
     let sees_prices = matches!(
         PriceView::of(&app.store, actor.as_ref(), Page::List).await,
@@ -386,14 +404,7 @@ pub async fn handle(
                 format!("插件 {plugin} 因连续出错已暂停 (suspended after repeated failures)"),
             ));
         }
-        Err(CallError::Busy(reason)) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "plugin_busy",
-                format!("插件繁忙，请稍后再试 ({reason})"),
-            )
-            .with_retry_after(1));
-        }
+        Err(CallError::Busy(reason)) => return Err(busy(&reason)),
     };
     let cap = set.runtime.limits.max_output_kib.saturating_mul(1024);
     let response = check_response(&outcome.value, cap).map_err(|reason| {
