@@ -32,7 +32,7 @@ pub struct Config {
     pub scripts_dir: PathBuf,
     /// `PIFA_ALLOW_NATIVE=1` lets `plugins.toml` load native adapters (`kind = "native"`):
     /// trusted shared libraries running unsandboxed in the server (M6). Off, such an entry
-    /// refuses the whole file.
+    /// is refused (left out, or the reload that adds it refused).
     pub allow_native: bool,
     /// `PIFA_TRUSTED_PROXIES`: reverse proxies (addresses and CIDR blocks, comma-separated)
     /// whose `X-Forwarded-For` names the client. Unset trusts no one: the socket peer is the

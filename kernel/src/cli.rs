@@ -78,11 +78,24 @@ enum PluginsCommand {
     /// Check a plugins.toml, or one component file; exits non-zero with the reason.
     Check { file: PathBuf },
     /// Run one hook of a plugin on a JSON input (or a fixture: {"hook", "kv", "counters",
-    /// "input"}); prints the output, fuel used and peak memory. Storage is in memory.
+    /// "input"}); prints the output (or the error), fuel used and peak memory. Storage is in
+    /// memory.
     Run {
         name: String,
         hook: String,
         input: PathBuf,
+    },
+    /// Build the plugin crate in DIR into a component (cargo for wasm32-unknown-unknown in
+    /// release, then wit-component) and check it; written to
+    /// <cargo target dir>/pifa/<package>.wasm unless --out says where.
+    Build {
+        dir: PathBuf,
+        /// Write the component here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Cargo's target directory (default: the crate's, or CARGO_TARGET_DIR).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
     },
 }
 
@@ -206,6 +219,23 @@ async fn plugins(config: &Config, action: PluginsCommand) -> anyhow::Result<()> 
                 Err(reason) => anyhow::bail!("{reason}"),
             }
         }
+        PluginsCommand::Build {
+            dir,
+            out,
+            target_dir,
+        } => {
+            let options = crate::plugins::cli::BuildOptions { target_dir, out };
+            let built =
+                tokio::task::spawn_blocking(move || crate::plugins::cli::build(&dir, &options))
+                    .await?;
+            match built {
+                Ok(report) => {
+                    println!("{}", report.summary);
+                    Ok(())
+                }
+                Err(reason) => anyhow::bail!("{reason}"),
+            }
+        }
         PluginsCommand::Run { name, hook, input } => {
             let text = std::fs::read_to_string(&input)
                 .with_context(|| format!("reading {}", input.display()))?;
@@ -293,7 +323,9 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     if demo {
         println!("\n{}", crate::demo::accounts_table());
     }
-    println!("Pifa is serving on http://{addr}  (API: /api/v1, docs: /api/openapi.json)");
+    println!(
+        "Pifa is serving on http://{addr}  (API: /api/v1, reference: /api/docs, OpenAPI: /api/openapi.json)"
+    );
     tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "listening");
     server.serve(shutdown_signal()).await
 }

@@ -223,6 +223,16 @@ impl From<sqlx::Error> for ApiError {
                     field.as_deref().unwrap_or("body")
                 ),
             ),
+            // A sum past i64 (PostgreSQL's numeric_value_out_of_range, SQLite's SUM overflow):
+            // amounts are bounded where they are written, so only rows from before that reach
+            // here, and the request is refused rather than failed.
+            _ if db.code().as_deref() == Some("22003") || db.message() == "integer overflow" => {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "amount_out_of_range",
+                    "金额合计超出允许范围，请联系客服 (a sum of amounts is out of range)",
+                )
+            }
             _ => return ApiError::internal(err),
         };
         tracing::warn!(error = %err, "a database constraint refused a request");

@@ -6,6 +6,30 @@ use crate::error::ApiError;
 /// below where sums of many lines could overflow.
 pub const MAX_FEN: i64 = 10_000_000_000;
 
+/// The most one order, and so one line, may come to: ¥100,000,000,000.00. Quotes, scripts,
+/// plugins and staff's changes are held under it, so a member's open orders cannot add up
+/// past `i64` (that would take 900,000 of them at this ceiling).
+pub const MAX_ORDER_FEN: i64 = 10_000_000_000_000;
+
+/// Amounts added up, or `None` when the sum would overflow: every sum of money goes through
+/// this or `checked_add`, never a saturating or wrapping add.
+pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    amounts.into_iter().try_fold(0_i64, i64::checked_add)
+}
+
+/// The refusal of an amount outside what money may come to (a line or an order over
+/// [`MAX_ORDER_FEN`], a sum that would overflow), naming the field that took it there.
+pub fn out_of_range(field: &str) -> ApiError {
+    ApiError::invalid_field(
+        "amount_out_of_range",
+        field,
+        format!(
+            "{field}: 金额超出允许范围（单笔订单最多{}）(the amount is out of range)",
+            format_price(MAX_ORDER_FEN)
+        ),
+    )
+}
+
 /// A price or amount in fen, never negative.
 pub fn parse_fen(value: i64, field: &str) -> Result<i64, ApiError> {
     if (0..=MAX_FEN).contains(&value) {
@@ -46,18 +70,25 @@ pub fn parse_yuan(text: &str, field: &str) -> Result<i64, ApiError> {
     parse_fen(yuan * 100 + fen, field)
 }
 
-/// `numerator / denominator` rounded to the nearest fen, halves away from zero (四舍五入, N):
-/// 2.5 → 3, -2.5 → -3. `denominator` must be positive; computed in i128, so no intermediate
-/// overflows.
-pub fn round_half_up(numerator: i64, denominator: i64) -> i64 {
-    let (n, d) = (i128::from(numerator), i128::from(denominator.max(1)));
+/// `amount_fen × qty / per`, rounded to the nearest fen, halves away from zero (四舍五入, N):
+/// an amount for `per` items, for `qty` of them,
+/// or `None` when it leaves what money may come to ([`MAX_ORDER_FEN`] either way). Exact: the
+/// product is taken in i128.
+pub fn scale_fen(amount_fen: i64, qty: i64, per: i64) -> Option<i64> {
+    let scaled = divide_half_up(i128::from(amount_fen) * i128::from(qty), i128::from(per));
+    i64::try_from(scaled)
+        .ok()
+        .filter(|fen| fen.abs() <= MAX_ORDER_FEN)
+}
+
+fn divide_half_up(n: i128, d: i128) -> i128 {
+    let d = d.max(1);
     let half = d / 2;
-    let rounded = if n >= 0 {
+    if n >= 0 {
         (n + half) / d
     } else {
         -((-n + half) / d)
-    };
-    i64::try_from(rounded).unwrap_or(if n >= 0 { i64::MAX } else { i64::MIN })
+    }
 }
 
 /// "1230" fen → "12.30".
@@ -81,13 +112,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn halves_round_away_from_zero() {
-        assert_eq!(round_half_up(5, 2), 3);
-        assert_eq!(round_half_up(-5, 2), -3);
-        assert_eq!(round_half_up(4, 3), 1);
-        assert_eq!(round_half_up(-1000 * 80, 100), -800);
-        assert_eq!(round_half_up(-333, 2), -167);
-        assert_eq!(round_half_up(i64::MAX, 1), i64::MAX);
+    fn halves_round_away_from_zero_and_amounts_stay_in_range() {
+        assert_eq!(scale_fen(5, 1, 2), Some(3));
+        assert_eq!(scale_fen(-5, 1, 2), Some(-3));
+        assert_eq!(scale_fen(4, 1, 3), Some(1));
+        assert_eq!(scale_fen(-1000, 80, 100), Some(-800));
+        assert_eq!(scale_fen(-333, 1, 2), Some(-167));
+        // A discount of ¥30 on 7 items, for 10 of them: exact, then rounded once.
+        assert_eq!(scale_fen(-3000, 10, 7), Some(-4286));
+        // A large amount times a large quantity: exact in i128, refused when out of range,
+        // never saturated to a smaller number.
+        assert_eq!(scale_fen(4_000_000_000_000_000_000, 2, 1), None);
+        assert_eq!(scale_fen(MAX_ORDER_FEN, 1, 1), Some(MAX_ORDER_FEN));
+        assert_eq!(scale_fen(MAX_ORDER_FEN, 2, 1), None);
+        assert_eq!(checked_sum([i64::MAX, 1]), None);
+        assert_eq!(checked_sum([1, 2, 3]), Some(6));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use pifa_native_abi::Message as NativeMessage;
 /// Whether this deployment lets `plugins.toml` load native code (`PIFA_ALLOW_NATIVE=1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NativeCode {
-    /// A `kind = "native"` entry refuses the whole `plugins.toml` (the default).
+    /// A `kind = "native"` entry is refused without its library being opened (the default).
     #[default]
     Refused,
     Allowed,

@@ -33,6 +33,7 @@ use arc_swap::ArcSwap;
 use pifa_sdk::{Capability, Hook, Manifest};
 use wasmtime::Store as WasmStore;
 
+pub use self::config::Refused;
 use self::config::{Declarations, Declared, DeclaredNative, Policy};
 use self::kv::{KvBackend, KvView, KvWrites};
 use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
@@ -75,11 +76,13 @@ pub struct NativePlugin {
 }
 
 /// The plugins serving now, in order, on the engine they were compiled for, and the native
-/// adapters.
+/// adapters; with the entries of the same file that did not load.
 pub struct PluginSet {
     pub runtime: Arc<Runtime>,
     pub plugins: Vec<Arc<Loaded>>,
     pub native: Vec<NativePlugin>,
+    /// Entries of `plugins.toml` left out because they do not load, each with its reason.
+    pub refused: Vec<Refused>,
 }
 
 impl PluginSet {
@@ -269,6 +272,17 @@ pub struct CallOutcome<T> {
     pub writes: KvWrites,
 }
 
+/// What a call cost, whether it answered or not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CallCost {
+    /// Fuel used: all of it when the call ran out.
+    pub fuel: u64,
+    /// The most linear memory it had, in bytes.
+    pub peak_memory: usize,
+    /// Its log lines when it gave no outcome (a [`CallOutcome`] carries its own).
+    pub log: Vec<String>,
+}
+
 /// How a call may touch storage.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -292,6 +306,9 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     /// Why the last reload was refused (the previous set kept serving), if it was.
     pub last_error: Mutex<Option<String>>,
+    /// The files of the entries that refused the last reload: watched, so a component copied
+    /// in after its `plugins.toml` entry is picked up.
+    awaited: Mutex<Vec<PathBuf>>,
     /// Held for a whole reload: two reloads at once (the watcher's and an admin's) could
     /// otherwise swap in the older file's set last.
     reloading: Mutex<()>,
@@ -316,6 +333,12 @@ impl PluginHost {
 
     /// [`PluginHost::load`], with native adapters loading only under `NativeCode::Allowed`
     /// (now and on every reload).
+    ///
+    /// Each entry loads on its own: one that does not is left out and said loudly (an error
+    /// log line naming it and why, kept in [`PluginSet::refused`], and with `store`, a line in
+    /// every admin's inbox) while the others serve; a restart never takes the shop down for
+    /// one bad file. Under `strict = true` any such entry fails the load instead, naming each.
+    /// A file that does not parse as a whole (TOML, `[limits]`) fails it either way.
     pub fn load_with(
         config_path: &Path,
         store: Option<Store>,
@@ -323,6 +346,31 @@ impl PluginHost {
         cache_dir: Option<PathBuf>,
         native_code: NativeCode,
     ) -> Result<Arc<PluginHost>, String> {
+        let (host, strict) =
+            PluginHost::load_each(config_path, store, clock, cache_dir, native_code)?;
+        let refused = host.current().refused.clone();
+        if let Some(why) = Declarations::refusals(&refused) {
+            if strict {
+                return Err(format!(
+                    "{}: strict = true and not every plugin loads: {why}",
+                    config_path.display()
+                ));
+            }
+            host.report_refused(&refused);
+        }
+        Ok(host)
+    }
+
+    /// Loads every entry of `config_path` on its own whatever `strict` says, the ones that do
+    /// not load in [`PluginSet::refused`] (said nowhere: for reports such as `pifa plugins
+    /// list`); and the file's `strict`.
+    pub fn load_each(
+        config_path: &Path,
+        store: Option<Store>,
+        clock: Clock,
+        cache_dir: Option<PathBuf>,
+        native_code: NativeCode,
+    ) -> Result<(Arc<PluginHost>, bool), String> {
         let memory_kv = if store.is_none() {
             Some(KvBackend::Memory(Arc::default()))
         } else {
@@ -337,6 +385,7 @@ impl PluginHost {
                 runtime: runtime.clone(),
                 plugins: Vec::new(),
                 native: Vec::new(),
+                refused: Vec::new(),
             }),
             config_path: config_path.to_owned(),
             store,
@@ -347,13 +396,45 @@ impl PluginHost {
             compiled: Mutex::default(),
             cache_dir,
             last_error: Mutex::new(None),
+            awaited: Mutex::default(),
             reloading: Mutex::new(()),
             memory_kv,
             native_code,
         };
         let set = host.build(runtime, &declared)?;
         host.current.store(Arc::new(set));
-        Ok(Arc::new(host))
+        Ok((Arc::new(host), declared.strict))
+    }
+
+    /// Says each refused entry: an error log line naming it and why, and with a database, a
+    /// line in every admin's inbox.
+    fn report_refused(&self, refused: &[Refused]) {
+        for entry in refused {
+            tracing::error!(
+                plugin = %entry.name,
+                error = %entry.reason,
+                "plugin does not load: left out, the other plugins serve"
+            );
+        }
+        if let (Some(store), Ok(handle)) =
+            (self.store.clone(), tokio::runtime::Handle::try_current())
+        {
+            let now = self.clock.now_ms();
+            let bodies: Vec<String> = refused
+                .iter()
+                .map(|entry| {
+                    format!(
+                        "插件 {} 未能加载，未启用（其余插件照常运行）：{}",
+                        entry.name, entry.reason
+                    )
+                })
+                .collect();
+            handle.spawn(async move {
+                for body in bodies {
+                    tell_staff(&store, "plugin_refused", body, now).await;
+                }
+            });
+        }
     }
 
     /// The set serving now.
@@ -369,13 +450,18 @@ impl PluginHost {
             .map(|n| n.adapter.clone())
     }
 
-    /// Reads `plugins.toml` and the components again; swaps the new set in only if all of it
-    /// loads. On failure the previous set keeps serving and the reason is kept and returned.
+    /// Reads `plugins.toml` and the components again and swaps the new set in, unless an
+    /// entry does not load that is not already refused in the set serving now: then the
+    /// previous set keeps serving (a typo in a running shop's file never takes a serving
+    /// plugin away) and the reason is kept, logged, told to admins (once per reason) and
+    /// returned. An entry refused since the start (or the last reload) does not hold back the
+    /// others' changes; under `strict = true` every refusal does.
     pub fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let serving = self.current();
+        let mut awaited = Vec::new();
         let result = config::read(&self.config_path).and_then(|declared| {
             let limits = &declared.limits;
-            let serving = self.current();
             let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
                 Arc::new(Runtime::from_engine(&serving.runtime, limits))
             } else {
@@ -388,8 +474,22 @@ impl PluginHost {
                         .map_err(|e| format!("{e:#}"))?,
                 )
             };
-            self.build(runtime, &declared)
+            let set = self.build(runtime, &declared)?;
+            let new: Vec<Refused> = set
+                .refused
+                .iter()
+                .filter(|r| declared.strict || !serving.refused.iter().any(|s| s.name == r.name))
+                .cloned()
+                .collect();
+            awaited = new.iter().filter_map(|r| r.file.clone()).collect();
+            match Declarations::refusals(&new) {
+                Some(why) => Err(why),
+                None => Ok(set),
+            }
         });
+        if let Ok(mut waiting) = self.awaited.lock() {
+            *waiting = if result.is_err() { awaited } else { Vec::new() };
+        }
         match result {
             Ok(set) => {
                 let names: Vec<String> = set
@@ -398,39 +498,55 @@ impl PluginHost {
                     .map(|p| p.name().to_owned())
                     .chain(set.native.iter().map(|n| n.declared.name.clone()))
                     .collect();
+                let still_refused = set.refused.clone();
                 self.current.store(Arc::new(set));
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
                 }
                 tracing::info!(plugins = ?names, "plugins reloaded");
+                for entry in &still_refused {
+                    tracing::error!(plugin = %entry.name, error = %entry.reason, "plugin does not load: still left out");
+                }
                 Ok(())
             }
             Err(error) => {
                 tracing::error!(%error, "plugins.toml or a plugin is invalid; the previous plugins keep serving");
-                if let Ok(mut last) = self.last_error.lock() {
-                    *last = Some(error.clone());
+                let repeated = self
+                    .last_error
+                    .lock()
+                    .map(|mut last| last.replace(error.clone()).as_ref() == Some(&error))
+                    .unwrap_or(false);
+                if !repeated
+                    && let (Some(store), Ok(handle)) =
+                        (self.store.clone(), tokio::runtime::Handle::try_current())
+                {
+                    let body = format!("plugins.toml 的修改未生效，原有插件照常运行：{error}");
+                    let now = self.clock.now_ms();
+                    handle.spawn(async move {
+                        tell_staff(&store, "plugin_reload_refused", body, now).await;
+                    });
                 }
                 Err(error)
             }
         }
     }
 
+    /// Loads each entry of `declared` on its own: those that do not load go to
+    /// [`PluginSet::refused`] with their reason. Fails only for what is no entry's fault (the
+    /// database, recording where a listener starts reading).
     fn build(&self, runtime: Arc<Runtime>, declared: &Declarations) -> Result<PluginSet, String> {
-        // Before any library is opened: loading one already runs its code.
-        if self.native_code == NativeCode::Refused
-            && let Some(entry) = declared.native.first()
-        {
-            return Err(format!(
-                "plugin {}: kind = \"native\" loads native code into the server, which this deployment does not allow (set PIFA_ALLOW_NATIVE=1 to allow it)",
-                entry.name
-            ));
-        }
+        let mut refused = declared.refused.clone();
         let mut plugins = Vec::with_capacity(declared.plugins.len());
         for entry in &declared.plugins {
-            let loaded = self
-                .load_one(&runtime, entry, true)
-                .map_err(|e| format!("plugin {}: {e}", entry.name))?;
-            plugins.push(Arc::new(loaded));
+            match self.load_one(&runtime, entry, true) {
+                Ok(loaded) => plugins.push(Arc::new(loaded)),
+                Err(reason) => refused.push(Refused {
+                    name: entry.name.clone(),
+                    kind: config::Kind::Wasm,
+                    file: Some(entry.component.clone()),
+                    reason,
+                }),
+            }
         }
         // An event listener reads the outbox from its install on: fix that point now, not at
         // the dispatcher's next round (events in between would be skipped).
@@ -443,16 +559,30 @@ impl PluginHost {
         }
         let mut native = Vec::with_capacity(declared.native.len());
         for entry in &declared.native {
-            let adapter = load_native(entry).map_err(|e| format!("plugin {}: {e}", entry.name))?;
-            native.push(NativePlugin {
-                declared: entry.clone(),
-                adapter: Arc::new(adapter),
-            });
+            // Checked before the library is opened: loading one already runs its code.
+            let adapter = if self.native_code == NativeCode::Refused {
+                Err("kind = \"native\" loads native code into the server, which this deployment does not allow (set PIFA_ALLOW_NATIVE=1 to allow it)".to_owned())
+            } else {
+                load_native(entry)
+            };
+            match adapter {
+                Ok(adapter) => native.push(NativePlugin {
+                    declared: entry.clone(),
+                    adapter: Arc::new(adapter),
+                }),
+                Err(reason) => refused.push(Refused {
+                    name: entry.name.clone(),
+                    kind: config::Kind::Native,
+                    file: Some(entry.library.clone()),
+                    reason,
+                }),
+            }
         }
         Ok(PluginSet {
             runtime,
             plugins,
             native,
+            refused,
         })
     }
 
@@ -464,26 +594,7 @@ impl PluginHost {
         entry: &Declared,
         checked: bool,
     ) -> Result<Loaded, String> {
-        let bytes = std::fs::read(&entry.component)
-            .map_err(|e| format!("{}: {e}", entry.component.display()))?;
-        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
-        let cached = self
-            .compiled
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&hash).cloned());
-        let component = match cached {
-            Some(component) => component,
-            None => {
-                let component = runtime
-                    .compile(&bytes)
-                    .map_err(|e| format!("not a valid component: {e:#}"))?;
-                if let Ok(mut compiled) = self.compiled.lock() {
-                    compiled.insert(hash, component.clone());
-                }
-                component
-            }
-        };
+        let component = self.compile(runtime, &entry.component)?;
         check_imports(
             &runtime.engine,
             &component,
@@ -515,6 +626,32 @@ impl PluginHost {
             manifest,
             ..provisional
         })
+    }
+
+    /// The component in `file`, compiled once per content (a reload recompiles only what
+    /// changed).
+    fn compile(
+        &self,
+        runtime: &Runtime,
+        file: &Path,
+    ) -> Result<wasmtime::component::Component, String> {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+        let cached = self
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned());
+        if let Some(component) = cached {
+            return Ok(component);
+        }
+        let component = runtime
+            .compile(&bytes)
+            .map_err(|e| format!("not a valid component: {e:#}"))?;
+        if let Ok(mut compiled) = self.compiled.lock() {
+            compiled.insert(hash, component.clone());
+        }
+        Ok(component)
     }
 
     fn stats_for(&self, name: &str) -> Arc<Stats> {
@@ -572,10 +709,28 @@ impl PluginHost {
             &mut WasmStore<CallState>,
         ) -> wasmtime::Result<Result<T, WitHookError>>,
     ) -> Result<CallOutcome<T>, CallError> {
+        self.call_costed(runtime, plugin, hook, lines, access, call)
+            .0
+    }
+
+    /// [`PluginHost::call`], with what the call cost whether it answered or not: a call that
+    /// failed for running out of fuel used all of it, and `pifa plugins run` says so.
+    pub fn call_costed<T>(
+        &self,
+        runtime: &Runtime,
+        plugin: &Loaded,
+        hook: Hook,
+        lines: usize,
+        access: Access,
+        call: impl FnOnce(
+            &runtime::Plugin,
+            &mut WasmStore<CallState>,
+        ) -> wasmtime::Result<Result<T, WitHookError>>,
+    ) -> (Result<CallOutcome<T>, CallError>, CallCost) {
         self.call_in(Lane::of(hook), runtime, plugin, hook, lines, access, call)
     }
 
-    /// [`PluginHost::call`] in `lane`. The call's deadline counts wall time, host calls
+    /// [`PluginHost::call_costed`] in `lane`. The call's deadline counts wall time, host calls
     /// included: each host call runs at most what is left of it, and a call that returns
     /// after it is the plugin's failure whatever it answered.
     #[expect(
@@ -594,11 +749,11 @@ impl PluginHost {
             &runtime::Plugin,
             &mut WasmStore<CallState>,
         ) -> wasmtime::Result<Result<T, WitHookError>>,
-    ) -> Result<CallOutcome<T>, CallError> {
+    ) -> (Result<CallOutcome<T>, CallError>, CallCost) {
         let asked = Instant::now();
         let now = self.clock.now_ms();
         if lane != Lane::Manifest && plugin.stats.is_suspended(now) {
-            return Err(CallError::Suspended);
+            return (Err(CallError::Suspended), CallCost::default());
         }
         let limits = &runtime.limits;
         let deadline_ms = lane.deadline_ms(limits);
@@ -618,7 +773,8 @@ impl PluginHost {
                             reason = %why,
                             "plugin call not made: no free call slot"
                         );
-                        return Err(CallError::Busy(format!("plugin {}: {why}", plugin.name())));
+                        let busy = CallError::Busy(format!("plugin {}: {why}", plugin.name()));
+                        return (Err(busy), CallCost::default());
                     }
                 }
             }
@@ -653,7 +809,10 @@ impl PluginHost {
         plugin.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut store = match runtime::new_store(runtime, state, fuel) {
             Ok(store) => store,
-            Err(e) => return Err(self.record_failure(plugin, hook, format!("{e:#}"))),
+            Err(e) => {
+                let failed = self.record_failure(plugin, hook, format!("{e:#}"));
+                return (Err(failed), CallCost::default());
+            }
         };
         let result = plugin
             .pre
@@ -663,19 +822,27 @@ impl PluginHost {
         plugin.stats.record_wall(wall);
         let used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         plugin.stats.record_fuel(used);
-        let state = store.into_data();
+        let mut state = store.into_data();
+        let mut cost = CallCost {
+            fuel: used,
+            peak_memory: state.peak_memory,
+            log: Vec::new(),
+        };
         // Whatever it answered, an answer after the deadline held the member (or the slot)
         // for longer than the plugin may.
         let late = Instant::now() > deadline;
-        match result {
-            Ok(_) if late => Err(self.record_failure(
-                plugin,
-                hook,
-                format!(
-                    "took {} ms, over its deadline of {deadline_ms} ms (wall time, host calls included)",
-                    wall.as_millis()
-                ),
-            )),
+        let result = match result {
+            Ok(_) if late => {
+                cost.log = std::mem::take(&mut state.log);
+                Err(self.record_failure(
+                    plugin,
+                    hook,
+                    format!(
+                        "took {} ms, over its deadline of {deadline_ms} ms (wall time, host calls included)",
+                        wall.as_millis()
+                    ),
+                ))
+            }
             Ok(Ok(value)) => {
                 plugin.stats.in_a_row.store(0, Ordering::Relaxed);
                 if lane == Lane::Member {
@@ -694,6 +861,7 @@ impl PluginHost {
                 if lane == Lane::Member {
                     plugin.stats.member_in_a_row.store(0, Ordering::Relaxed);
                 }
+                cost.log = std::mem::take(&mut state.log);
                 Err(CallError::Refused {
                     code: refusal.code,
                     message: refusal.message,
@@ -701,9 +869,11 @@ impl PluginHost {
             }
             Err(trap) => {
                 let reason = describe_trap(&trap, &state, used >= fuel);
+                cost.log = std::mem::take(&mut state.log);
                 Err(self.record_failure(plugin, hook, reason))
             }
-        }
+        };
+        (result, cost)
     }
 
     /// Logs and counts a failure; the `suspend_after`-th in a row suspends the plugin and
@@ -831,10 +1001,8 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
         granted: manifest.capabilities.clone(),
         ..everything
     };
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let component = runtime
-        .compile(&bytes)
-        .map_err(|e| format!("not a valid component: {e:#}"))?;
+    // Compiled once already, by `load_one`.
+    let component = host.compile(&runtime, file)?;
     check_imports(
         &runtime.engine,
         &component,
@@ -850,12 +1018,24 @@ impl crate::watch::Reloadable for PluginHost {
         "plugins"
     }
 
-    /// `plugins.toml` and each serving component.
+    /// `plugins.toml`, each serving component, each refused one, and the files of the entries
+    /// that refused the last reload.
     fn watched_files(&self) -> std::collections::BTreeSet<PathBuf> {
         let mut files = std::collections::BTreeSet::new();
         files.extend(std::path::absolute(&self.config_path).ok());
-        for plugin in &self.current().plugins {
+        let set = self.current();
+        for plugin in &set.plugins {
             files.extend(std::path::absolute(&plugin.declared.component).ok());
+        }
+        // A refused component fixed in place is picked up like a changed one.
+        let awaited = self.awaited.lock().map(|a| a.clone()).unwrap_or_default();
+        let refused = set
+            .refused
+            .iter()
+            .filter(|r| r.kind == config::Kind::Wasm)
+            .filter_map(|r| r.file.clone());
+        for file in refused.chain(awaited) {
+            files.extend(std::path::absolute(file).ok());
         }
         files
     }

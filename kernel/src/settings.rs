@@ -154,6 +154,15 @@ pub struct Settings {
     pub backup_interval_hours: Option<i64>,
     /// Scheduled backups kept; older ones are deleted.
     pub backups_kept: i64,
+    /// The most a line may cost after the pricing script and plugins, in percent of its
+    /// catalogue price (`list price × quantity`); a step that prices a line above it (or below
+    /// zero) is refused. 100 to 1000.
+    #[serde(default = "default_max_price_percent")]
+    pub max_price_percent: i64,
+}
+
+fn default_max_price_percent() -> i64 {
+    crate::orders::quote::DEFAULT_MAX_PRICE_PERCENT
 }
 
 impl Default for Settings {
@@ -203,6 +212,7 @@ impl Default for Settings {
             },
             backup_interval_hours: None,
             backups_kept: 14,
+            max_price_percent: default_max_price_percent(),
         }
     }
 }
@@ -264,6 +274,12 @@ impl Settings {
             if !(1..=24 * 30).contains(&value) {
                 return field(name, "须在1到720小时之间 (between 1 and 720 hours)");
             }
+        }
+        if !(100..=1000).contains(&self.max_price_percent) {
+            return field(
+                "max_price_percent",
+                "须在100到1000之间 (between 100 and 1000 percent)",
+            );
         }
         if !(1..=60).contains(&self.auto_receive_days) {
             return field(

@@ -119,9 +119,9 @@ fn refusal(result: anyhow::Result<()>) -> String {
     result.err().map(|e| e.to_string()).unwrap_or_default()
 }
 
-/// Without `PIFA_ALLOW_NATIVE=1` a native entry refuses the whole `plugins.toml`, naming the
-/// entry and the switch, before any library is opened (this one does not even exist); the
-/// previous set keeps serving, and `pifa plugins check` and `list` say why.
+/// Without `PIFA_ALLOW_NATIVE=1` a native entry is refused, naming the entry and the switch,
+/// before any library is opened (this one does not even exist); the reload that adds it is
+/// refused and the previous set keeps serving, and `pifa plugins check` and `list` say why.
 #[tokio::test]
 async fn native_code_is_refused_unless_the_deployment_allows_it() -> anyhow::Result<()> {
     let Some(app) = TestApp::start(Backend::Sqlite).await? else {
@@ -171,7 +171,7 @@ async fn native_code_is_refused_unless_the_deployment_allows_it() -> anyhow::Res
     assert!(
         listed
             .lines()
-            .any(|l| l.starts_with("sms-http") && l.contains("native") && l.contains("invalid")),
+            .any(|l| l.starts_with("sms-http") && l.contains("native") && l.contains("refused")),
         "{listed}"
     );
     assert!(listed.contains("PIFA_ALLOW_NATIVE=1"), "{listed}");

@@ -528,6 +528,30 @@ impl TestApp {
             .map_err(anyhow::Error::msg)
     }
 
+    /// Runs one SQL statement on the test's database behind the server's back, for rows no
+    /// request can write any more (data from before a rule existed, say). Caches the server
+    /// keeps (sessions, products) do not see it: use it on other tables.
+    pub async fn execute_sql(&self, sql: &str) -> anyhow::Result<u64> {
+        use sqlx::Connection;
+        let statement = sqlx::AssertSqlSafe(sql.to_owned());
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.database.url).await?;
+                sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await?
+                    .rows_affected()
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.database.url).await?;
+                sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await?
+                    .rows_affected()
+            }
+        })
+    }
+
     /// `token`'s inbox once it holds a message containing `text` (the notification rules run
     /// after commit); fails naming the text when it does not come.
     pub async fn inbox_with(&self, token: &str, text: &str) -> anyhow::Result<Value> {

@@ -171,15 +171,20 @@ async fn address(
                 Channel::Email => user.email.clone(),
                 Channel::Wechat => user.openid.clone(),
             };
-            let (channel, recipient, template, params) = match (address_on(p.channel), p.fallback) {
+            let fallback = p.fallback.and_then(|fallback| {
+                address_on(fallback.channel).map(|recipient| (fallback, recipient))
+            });
+            // No address on the rule's channel and none on its fallback: stored with an empty
+            // recipient, which `push_message` stores `skipped`.
+            let (channel, recipient, template, params) = match (address_on(p.channel), fallback) {
                 (Some(recipient), _) => (p.channel, recipient, p.template, p.params),
-                (None, Some(fallback)) if address_on(fallback.channel).is_some() => (
+                (None, Some((fallback, recipient))) => (
                     fallback.channel,
-                    address_on(fallback.channel).unwrap_or_default(),
+                    recipient,
                     fallback.template,
                     fallback.params,
                 ),
-                (None, _) => (p.channel, String::new(), p.template, p.params),
+                (None, None) => (p.channel, String::new(), p.template, p.params),
             };
             Some(OutgoingMessage {
                 channel,

@@ -194,6 +194,8 @@ async fn cart_view(app: &AppState, actor: &Actor) -> ApiResult<CartView> {
             step: product.unit.inner_qty.max(1),
             qty: item.qty,
             unit_price_fen: unit,
+            // Catalogue prices and quantities are bounded (MAX_FEN, MAX_QTY): no overflow, and
+            // the cart's sum below is checked all the same.
             subtotal_fen: unit.saturating_mul(item.qty),
             seen_price_fen: item.seen_price_fen,
             price_changed: unit != item.seen_price_fen,
@@ -203,11 +205,9 @@ async fn cart_view(app: &AppState, actor: &Actor) -> ApiResult<CartView> {
             delisted: !product.on_shelf,
         });
     }
-    let goods_fen = lines
-        .iter()
-        .filter(|l| !l.delisted)
-        .map(|l| l.subtotal_fen)
-        .sum();
+    let goods_fen =
+        crate::money::checked_sum(lines.iter().filter(|l| !l.delisted).map(|l| l.subtotal_fen))
+            .ok_or_else(|| crate::money::out_of_range("lines"))?;
     Ok(CartView { lines, goods_fen })
 }
 

@@ -225,7 +225,7 @@ fn check_delivery(
 
 /// Price a cart, or the given lines, for the caller or his customer, without ordering.
 #[utoipa::path(post, path = "/orders/quote", tag = "orders", request_body = QuoteInput,
-    responses((status = 200, body = Quote), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Quote), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn quote(
     State(app): State<AppState>,
     actor: Actor,
@@ -336,7 +336,7 @@ fn created(body: String) -> Response {
 /// response; the same key with another body is refused (`idempotency_key_reused`).
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "One key per intended order, chosen by the client")),
-    responses((status = 201, body = super::queries::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
+    responses((status = 201, body = super::queries::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn place(
     State(app): State<AppState>,
@@ -763,14 +763,19 @@ async fn place_in<C: RunBatch + Send>(
             "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
             args![order.member.id],
         );
+        // Each order counts at most what one order may come to, so no set of orders (even rows
+        // written before totals were bounded) can take the sum past i64: that would be a
+        // database error, and every later checkout of the member a 500.
         batch.push(
-                    "SELECT CAST(COALESCE(SUM(total_fen - paid_fen), 0) AS BIGINT) FROM orders
-                     WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
-                    args![order.member.id],
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN total_fen - paid_fen > $2 THEN $2 ELSE total_fen - paid_fen END), 0) AS BIGINT)
+                     FROM orders WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
+                    args![order.member.id, crate::money::MAX_ORDER_FEN],
                 );
         let owed: Vec<(i64,)> = conn.fetch_batch(batch).await?;
         let owed = owed.first().map_or(0, |(owed,)| *owed);
-        owed.saturating_add(quote.total_fen) > order.member.credit_limit_fen.unwrap_or(0)
+        // Past i64 is past any limit: held, like any order over it.
+        owed.checked_add(quote.total_fen)
+            .is_none_or(|due| due > order.member.credit_limit_fen.unwrap_or(0))
     } else {
         false
     };

@@ -22,7 +22,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{ApiJson, OptionalJson};
-use crate::money::{parse_fen, round_half_up};
+use crate::money::parse_fen;
 use crate::notify::{Channel, OutgoingMessage};
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
@@ -433,7 +433,7 @@ pub(crate) struct ChangedLine {
 /// Confirm an order (its confirmer, D5), maybe changing quantities, prices and the delivery
 /// method, each with a reason. Pay-first orders wait for payment next; the others for dispatch.
 #[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body(content = Option<Confirmation>, description = "Optional: an empty body confirms the order as placed"),
-    responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`credit_hold`, `invalid_transition`, `out_of_stock`", body = crate::error::ErrorBody), (status = 422, description = "`address_required`, `duplicate_line`, `invalid_money`, `invalid_quantity`, `reason_required`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`credit_hold`, `invalid_transition`, `out_of_stock`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `duplicate_line`, `invalid_money`, `invalid_quantity`, `reason_required`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm(
     State(app): State<AppState>,
     actor: Actor,
@@ -494,21 +494,33 @@ pub async fn confirm(
                 format!("{}: 数量须在0到{}之间", field("qty"), super::quote::MAX_QTY),
             ));
         }
-        // A new quantity keeps the line's unit price: the list price and every adjustment scale.
+        // A new quantity keeps the line's unit price: the list price and every adjustment scale
+        // (in i128, so a large amount times a large quantity is exact before it is bounded).
         let mut adjustments: Vec<Adjustment> = old
             .adjustments
             .iter()
-            .map(|a| Adjustment {
-                amount_fen: if old.qty == 0 {
-                    0
+            .map(|a| {
+                let amount_fen = if old.qty == 0 {
+                    Some(0)
                 } else {
-                    round_half_up(a.amount_fen.saturating_mul(qty), old.qty)
-                },
-                ..a.clone()
+                    crate::money::scale_fen(a.amount_fen, qty, old.qty)
+                };
+                amount_fen.map(|amount_fen| Adjustment {
+                    amount_fen,
+                    ..a.clone()
+                })
             })
-            .collect();
-        let mut total = old.list_price_fen.saturating_mul(qty)
-            + adjustments.iter().map(|a| a.amount_fen).sum::<i64>();
+            .collect::<Option<_>>()
+            .ok_or_else(|| crate::money::out_of_range(&field("qty")))?;
+        let mut total = old
+            .list_price_fen
+            .checked_mul(qty)
+            .zip(crate::money::checked_sum(
+                adjustments.iter().map(|a| a.amount_fen),
+            ))
+            .and_then(|(list, adjusted)| list.checked_add(adjusted))
+            .filter(|total| *total <= crate::money::MAX_ORDER_FEN)
+            .ok_or_else(|| crate::money::out_of_range(&field("qty")))?;
         if qty != old.qty {
             notes.push(format!(
                 "第{}行 数量 {}→{}（{reason}）",
@@ -517,11 +529,15 @@ pub async fn confirm(
         }
         if let Some(unit) = change.unit_price_fen {
             let unit = parse_fen(unit, &field("unit_price_fen"))?;
-            let target = unit.saturating_mul(qty);
+            let target = unit
+                .checked_mul(qty)
+                .filter(|target| *target <= crate::money::MAX_ORDER_FEN)
+                .ok_or_else(|| crate::money::out_of_range(&field("unit_price_fen")))?;
             if target != total {
                 adjustments.push(Adjustment {
                     source: "staff".to_owned(),
                     label: format!("改价：{reason}"),
+                    // Both within [0, MAX_ORDER_FEN]: the difference cannot overflow.
                     amount_fen: target - total,
                 });
                 notes.push(format!(
@@ -591,16 +607,13 @@ pub async fn confirm(
         notes.push(remark);
     }
     // The totals after the changes (N): lines, then shipping for the new weight and goods.
-    let goods: i64 = order
-        .lines
-        .iter()
-        .map(|l| {
-            changed
-                .iter()
-                .find(|c| c.line_no == l.line.line_no)
-                .map_or(l.line.line_total_fen, |c| c.total_fen)
-        })
-        .sum();
+    let goods = crate::money::checked_sum(order.lines.iter().map(|l| {
+        changed
+            .iter()
+            .find(|c| c.line_no == l.line.line_no)
+            .map_or(l.line.line_total_fen, |c| c.total_fen)
+    }))
+    .ok_or_else(|| crate::money::out_of_range("changes"))?;
     let weight: i64 = order
         .lines
         .iter()
@@ -623,11 +636,15 @@ pub async fn confirm(
             delivery,
             area.as_ref(),
             weight,
-            goods + order.adjustments_fen,
+            goods.saturating_add(order.adjustments_fen),
         )
         .0
     };
-    let total = goods + order.adjustments_fen + shipping;
+    let total = goods
+        .checked_add(order.adjustments_fen)
+        .and_then(|t| t.checked_add(shipping))
+        .filter(|total| *total <= crate::money::MAX_ORDER_FEN)
+        .ok_or_else(|| crate::money::out_of_range("changes"))?;
     if total < 0 {
         return Err(ApiError::invalid_field(
             "invalid_money",

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::DeliveryMethod;
 use crate::catalog::{Product, pricing};
 use crate::error::{ApiError, ApiResult};
+use crate::money::{MAX_ORDER_FEN, checked_sum, format_price};
 use crate::settings::{AreaRate, MoqRule, Settings, Shipping};
 use crate::store::Store;
 
@@ -22,6 +23,9 @@ use crate::store::Store;
 pub const MAX_LINES: usize = 500;
 /// Most items of one SKU in one line.
 pub const MAX_QTY: i64 = 1_000_000;
+/// What `Settings::max_price_percent` is unless the shop changes it: a step may at most triple
+/// a line's catalogue price (a region's surcharge, a fee), never more.
+pub const DEFAULT_MAX_PRICE_PERCENT: i64 = 300;
 
 /// One SKU and how many of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -98,6 +102,10 @@ pub struct Quote {
     /// checkout records it with the order for replays.
     #[serde(skip)]
     pub script_run: Option<crate::scripts::pricing::ScriptRun>,
+    /// The most a line (and the goods with the order's adjustments) may come to, in percent of
+    /// the catalogue price (`Settings::max_price_percent`); `recompute` holds every step to it.
+    #[serde(skip)]
+    pub max_price_percent: i64,
 }
 
 /// Who is buying, as pricing sees him.
@@ -259,6 +267,7 @@ pub async fn price(
         .collect();
 
     let mut quote = Quote::of_lines(Vec::with_capacity(request.lines.len()));
+    quote.max_price_percent = settings.max_price_percent;
     for (index, line) in request.lines.iter().enumerate() {
         let unknown = || {
             let field = line_field(index, "sku_id");
@@ -376,9 +385,11 @@ pub async fn price(
             "lines: 所选商品均已下架 (every line was delisted)",
         ));
     }
-    quote
-        .recompute()
-        .map_err(|message| failure("catalog", &message))?;
+    // The catalogue's own prices within bounds: only an order too large for money fails here.
+    quote.recompute().map_err(|message| {
+        tracing::info!(message, "quote refused: the amount is out of range");
+        crate::money::out_of_range("lines")
+    })?;
 
     if !pipeline.steps.is_empty() {
         let steps = pipeline.steps.clone();
@@ -406,9 +417,13 @@ pub async fn price(
     );
     quote.shipping_fen = fee;
     quote.shipping_label = label;
-    quote
-        .recompute()
-        .map_err(|message| failure("shipping", &message))?;
+    quote.recompute().map_err(|message| {
+        tracing::info!(
+            message,
+            "quote refused: the amount with shipping is out of range"
+        );
+        crate::money::out_of_range("lines")
+    })?;
     Ok(quote)
 }
 
@@ -455,46 +470,90 @@ impl Quote {
             notices: Vec::new(),
             revisions: Vec::new(),
             script_run: None,
+            max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
         }
     }
 
     /// Line totals, goods, order-level adjustments, weight and total from the parts, refusing
-    /// sums that overflow and lines or totals below zero.
+    /// what money may not come to: a sum that overflows, a line or an order below zero, a line
+    /// (or the goods with the order's adjustments) above `max_price_percent` of its catalogue
+    /// price, and a line or an order above [`MAX_ORDER_FEN`]. A step's adjustments count only
+    /// when the quote still adds up after them.
     pub fn recompute(&mut self) -> Result<(), String> {
+        let ceiling = |catalogue: i64| -> i64 {
+            let scaled = i128::from(catalogue) * i128::from(self.max_price_percent) / 100;
+            i64::try_from(scaled).unwrap_or(i64::MAX).min(MAX_ORDER_FEN)
+        };
         let mut goods: i64 = 0;
+        let mut catalogue_goods: i64 = 0;
         let mut weight: i64 = 0;
-        for line in &mut self.lines {
-            let mut total = line
+        let mut totals = Vec::with_capacity(self.lines.len());
+        for line in &self.lines {
+            let catalogue = line
                 .list_price_fen
                 .checked_mul(line.qty)
                 .ok_or("line amount overflows")?;
-            for adjustment in &line.adjustments {
-                total = total
-                    .checked_add(adjustment.amount_fen)
-                    .ok_or("line amount overflows")?;
-            }
+            let total = checked_sum(line.adjustments.iter().map(|a| a.amount_fen))
+                .and_then(|adjusted| catalogue.checked_add(adjusted))
+                .ok_or("line amount overflows")?;
             if total < 0 {
                 return Err(format!(
                     "line {} would cost less than nothing",
                     line.line_no
                 ));
             }
-            line.line_total_fen = total;
+            if total > MAX_ORDER_FEN {
+                return Err(format!(
+                    "line {} would cost {}, more than the {} one order may come to",
+                    line.line_no,
+                    format_price(total),
+                    format_price(MAX_ORDER_FEN)
+                ));
+            }
+            if total > ceiling(catalogue) {
+                return Err(format!(
+                    "line {} would cost {}, more than {}% of its catalogue price {}",
+                    line.line_no,
+                    format_price(total),
+                    self.max_price_percent,
+                    format_price(catalogue)
+                ));
+            }
+            totals.push(total);
             goods = goods.checked_add(total).ok_or("goods total overflows")?;
+            catalogue_goods = catalogue_goods
+                .checked_add(catalogue)
+                .ok_or("goods total overflows")?;
             weight = weight.saturating_add(line.weight_g);
         }
-        let mut adjustments: i64 = 0;
-        for adjustment in &self.adjustments {
-            adjustments = adjustments
-                .checked_add(adjustment.amount_fen)
-                .ok_or("adjustments overflow")?;
-        }
-        let total = goods
+        let adjustments = checked_sum(self.adjustments.iter().map(|a| a.amount_fen))
+            .ok_or("adjustments overflow")?;
+        let priced = goods
             .checked_add(adjustments)
-            .and_then(|t| t.checked_add(self.shipping_fen))
             .ok_or("order total overflows")?;
-        if total < 0 {
+        let total = priced
+            .checked_add(self.shipping_fen)
+            .ok_or("order total overflows")?;
+        if total < 0 || priced < 0 {
             return Err("the order would cost less than nothing".to_owned());
+        }
+        if priced > ceiling(catalogue_goods).max(goods) {
+            return Err(format!(
+                "the order's adjustments would take the goods to {}, more than {}% of their catalogue price {}",
+                format_price(priced),
+                self.max_price_percent,
+                format_price(catalogue_goods)
+            ));
+        }
+        if total > MAX_ORDER_FEN {
+            return Err(format!(
+                "the order would come to {}, more than the {} one order may",
+                format_price(total),
+                format_price(MAX_ORDER_FEN)
+            ));
+        }
+        for (line, total) in self.lines.iter_mut().zip(totals) {
+            line.line_total_fen = total;
         }
         self.goods_fen = goods;
         self.adjustments_fen = adjustments;
@@ -541,6 +600,8 @@ pub fn shipping_fee(
         })
         .map_or(shipping.default_rate, AreaRate::rate);
     let extra_kg = ((weight_g - 1000).max(0) + 999) / 1000;
+    // Saturates rather than wraps: a fee past what money may come to is refused by
+    // `Quote::recompute` (and the confirmation) as out of range.
     (
         rate.first_kg_fen
             .saturating_add(extra_kg.saturating_mul(rate.extra_kg_fen)),
@@ -666,6 +727,7 @@ mod tests {
             notices: vec![],
             revisions: vec![],
             script_run: None,
+            max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
         };
         assert_eq!(quote.recompute(), Ok(()));
         assert_eq!((quote.goods_fen, quote.total_fen), (2500, 3200));
@@ -675,5 +737,24 @@ mod tests {
         assert!(quote.recompute().is_err());
         quote.lines = vec![line(1000, 1, i64::MAX)];
         assert!(quote.recompute().is_err());
+        // Up to three times the catalogue price, not a fen more (the default percent).
+        quote.lines = vec![line(1000, 3, 6000)];
+        assert_eq!(quote.recompute(), Ok(()));
+        quote.lines = vec![line(1000, 3, 6001)];
+        let error = quote.recompute().err().unwrap_or_default();
+        assert!(error.contains("more than 300%"), "{error}");
+        // An order-level fee counts against the goods' catalogue price too.
+        quote.lines = vec![line(1000, 3, 0)];
+        quote.adjustments = vec![Adjustment {
+            source: "plugin:test".to_owned(),
+            label: "x".to_owned(),
+            amount_fen: 6001,
+        }];
+        assert!(quote.recompute().is_err());
+        // Within the percent but over what one order may come to.
+        quote.adjustments = vec![];
+        quote.lines = vec![line(crate::money::MAX_FEN, 1_000_000, 0)];
+        let error = quote.recompute().err().unwrap_or_default();
+        assert!(error.contains("more than"), "{error}");
     }
 }

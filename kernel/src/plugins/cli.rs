@@ -1,5 +1,5 @@
-//! `pifa plugins list | check FILE | run NAME HOOK INPUT.json`, and the fixture runner the
-//! test suite uses for every plugin's `fixtures/*.json`.
+//! `pifa plugins list | check FILE | run NAME HOOK INPUT.json | build DIR`, and the fixture
+//! runner the test suite uses for every plugin's `fixtures/*.json`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,8 +12,13 @@ use super::{Access, CallError, CallOutcome, PluginHost};
 use crate::clock::Clock;
 use crate::native::NativeCode;
 
-/// The status of every plugin in `plugins.toml`, with the counters the serving instance saved,
-/// and of every native adapter (kind, version, the channel it serves and the library's own).
+/// The status of every entry in `plugins.toml`, each loaded on its own (so one that does not
+/// load never marks the others): `loaded`, `refused` with its reason, or `suspended` as the
+/// serving instance last saved it; with its counters, and for a native adapter its kind,
+/// version, the channel it serves and the library's own.
+///
+/// This reads the file as it is now. While a reload of it is refused, the server keeps
+/// serving the previous set (`GET /api/v1/admin/plugins` shows that set and the refusal).
 pub async fn list(
     config_path: &Path,
     store: Option<crate::store::Store>,
@@ -21,9 +26,15 @@ pub async fn list(
 ) -> anyhow::Result<String> {
     let path = config_path.to_owned();
     let loaded = tokio::task::spawn_blocking(move || {
-        PluginHost::load_with(&path, None, Clock::system(), None, native_code)
+        PluginHost::load_each(&path, None, Clock::system(), None, native_code)
     })
     .await?;
+    let host = match loaded {
+        Ok((host, _strict)) => host,
+        // Nothing to list entry by entry: the file itself does not parse.
+        Err(error) => return Ok(format!("plugins.toml does not load: {error}\n")),
+    };
+    let set = host.current();
     let saved = match &store {
         Some(store) => store.plugin_stats().await?,
         None => Vec::new(),
@@ -43,19 +54,11 @@ pub async fn list(
         "ms p99",
         "busy"
     );
-    let declared = super::config::read(config_path).map_err(anyhow::Error::msg)?;
-    for entry in &declared.plugins {
-        let row = saved.iter().find(|r| r.plugin == entry.name);
-        let (version, status) = match &loaded {
-            Ok(host) => match host.current().named(&entry.name) {
-                Some(plugin) => (plugin.manifest.version.clone(), "loaded"),
-                None => (String::new(), "missing"),
-            },
-            Err(_) => (String::new(), "invalid"),
-        };
+    for plugin in &set.plugins {
+        let row = saved.iter().find(|r| r.plugin == plugin.name());
         let status = match row.and_then(|r| r.suspended_until) {
             Some(until) if until > now => "suspended",
-            _ => status,
+            _ => "loaded",
         };
         let (calls, failures, p50, p99, error) = row
             .map(|r| {
@@ -73,9 +76,9 @@ pub async fn list(
             .unwrap_or_default();
         out.push_str(&format!(
             "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>6}  {}\n",
-            entry.name,
+            plugin.name(),
             "wasm",
-            version,
+            plugin.manifest.version,
             status,
             calls,
             failures,
@@ -89,31 +92,33 @@ pub async fn list(
     }
     // A native adapter has no fuel and its sends are the notification dispatcher's to count:
     // its row says what it serves instead.
-    for entry in &declared.native {
-        let (version, status, channels) = match &loaded {
-            Ok(host) => match host.current().native_for(&entry.channel) {
-                Some(native) => (
-                    native.adapter.version().to_owned(),
-                    "loaded",
-                    native.adapter.channels().join(", "),
-                ),
-                None => (String::new(), "missing", String::new()),
-            },
-            Err(_) => (String::new(), "invalid", String::new()),
-        };
+    for native in &set.native {
         out.push_str(&format!(
             "{:<20} {:<6} {:<10} {:<10}  serves {} (can deliver: {}) from {}\n",
-            entry.name,
+            native.declared.name,
             "native",
-            version,
-            status,
-            entry.channel,
-            if channels.is_empty() { "?" } else { &channels },
-            entry.library.display()
+            native.adapter.version(),
+            "loaded",
+            native.declared.channel,
+            native.adapter.channels().join(", "),
+            native.declared.library.display()
         ));
     }
-    if let Err(error) = loaded {
-        out.push_str(&format!("\nplugins.toml does not load: {error}\n"));
+    for refused in &set.refused {
+        out.push_str(&format!(
+            "{:<20} {:<6} {:<10} {:<10}  {}\n",
+            refused.name,
+            refused.kind.as_str(),
+            "",
+            "refused",
+            refused.reason
+        ));
+    }
+    if !set.refused.is_empty() {
+        out.push_str(
+            "\nA refused entry is left out; the others serve. A running server that refused a \
+             reload of this file keeps serving its previous plugins (see /api/v1/admin/plugins).\n",
+        );
     }
     Ok(out)
 }
@@ -123,13 +128,17 @@ fn ms(micros: i64) -> String {
     format!("{}.{:02}", micros / 1000, (micros % 1000) / 10)
 }
 
-/// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads), or one
-/// component (its manifest, API version, routes, and that it imports only what its manifest
-/// asks for).
+/// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads; each one
+/// that does not is named with its reason), or one component (its manifest, API version,
+/// routes, and that it imports only what its manifest asks for).
 pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
     if file.extension().is_some_and(|e| e == "toml") {
-        let host = PluginHost::load_with(file, None, Clock::system(), None, native_code)?;
+        let (host, _strict) =
+            PluginHost::load_each(file, None, Clock::system(), None, native_code)?;
         let set = host.current();
+        if let Some(why) = super::config::Declarations::refusals(&set.refused) {
+            return Err(why);
+        }
         let names: Vec<String> = set
             .plugins
             .iter()
@@ -165,6 +174,64 @@ pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
     ))
 }
 
+pub use pifa_plugin_build::BuildOptions;
+
+/// What `build` made: the component and its checked manifest.
+#[derive(Debug)]
+pub struct BuildReport {
+    /// The component's path.
+    pub component: std::path::PathBuf,
+    /// Its manifest, checked as `pifa plugins check` checks one.
+    pub manifest: pifa_sdk::Manifest,
+    /// What the command prints.
+    pub summary: String,
+}
+
+/// Builds the plugin crate in `dir` into a component (cargo for wasm32-unknown-unknown in
+/// release, the target added with rustup if missing, then `wit-component`) and checks it like
+/// `check` does: the manifest, the API version, and that it imports only what its manifest
+/// asks for. Blocking: it runs cargo.
+pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, String> {
+    let built = pifa_plugin_build::build_crate(dir, options).map_err(|e| e.to_string())?;
+    let manifest = super::inspect(&built.component).map_err(|e| {
+        format!(
+            "{} was built but does not load: {e}",
+            built.component.display()
+        )
+    })?;
+    let mut summary = format!(
+        "built {}: {} ({} KiB)\nok: {} {} (API {}), hooks {:?}, capabilities {:?}, {} routes",
+        built.package,
+        built.component.display(),
+        built.bytes.div_ceil(1024),
+        manifest.name,
+        manifest.version,
+        manifest.api,
+        manifest
+            .hooks
+            .iter()
+            .map(|h| h.as_str())
+            .collect::<Vec<_>>(),
+        manifest
+            .capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+        manifest.routes.len(),
+    );
+    if manifest.name != built.package {
+        summary.push_str(&format!(
+            "\nnote: its manifest names it {:?} (the package is {:?}): plugins.toml must call it {:?}",
+            manifest.name, built.package, manifest.name
+        ));
+    }
+    Ok(BuildReport {
+        component: built.component,
+        manifest,
+        summary,
+    })
+}
+
 /// A fixture, or a bare input: `{"hook", "kv", "counters", "input", "output"}`.
 #[derive(Debug, Deserialize)]
 pub struct Fixture {
@@ -178,7 +245,8 @@ pub struct Fixture {
     pub output: Option<serde_json::Value>,
 }
 
-/// What `run` printed: the hook's output (or error), fuel used and peak memory.
+/// What `run` printed: the hook's output (or error), and, whether it answered or not, the fuel
+/// it used, its peak memory and its log.
 #[derive(Debug)]
 pub struct RunReport {
     pub output: Result<serde_json::Value, String>,
@@ -195,15 +263,21 @@ pub fn run(
     fixture: &Fixture,
     native_code: NativeCode,
 ) -> Result<RunReport, String> {
-    let host = PluginHost::load_with(config_path, None, Clock::system(), None, native_code)?;
+    // The others' refusals are no reason not to run this one.
+    let (host, _strict) =
+        PluginHost::load_each(config_path, None, Clock::system(), None, native_code)?;
     run_on(&host, name, fixture)
 }
 
 pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<RunReport, String> {
     let set = host.current();
-    let plugin = set
-        .named(name)
-        .ok_or_else(|| format!("no plugin {name} in plugins.toml"))?;
+    let plugin = match (set.named(name), set.refused.iter().find(|r| r.name == name)) {
+        (Some(plugin), _) => plugin,
+        (None, Some(refused)) => {
+            return Err(format!("plugin {name} does not load: {}", refused.reason));
+        }
+        (None, None) => return Err(format!("no plugin {name} in plugins.toml")),
+    };
     let hook = Hook::parse(&fixture.hook).ok_or_else(|| {
         format!(
             "unknown hook {:?} (quote, checkout, on-event, handle-http, on-tick)",
@@ -234,7 +308,7 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
         Hook::Quote | Hook::Checkout => Access::ReadOnly,
         _ => Access::Buffered,
     };
-    let result: Result<CallOutcome<Option<String>>, CallError> = host.call(
+    let (result, cost): (Result<CallOutcome<Option<String>>, CallError>, _) = host.call_costed(
         &set.runtime,
         plugin,
         hook,
@@ -274,9 +348,9 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
                 CallError::Suspended => "suspended".to_owned(),
                 CallError::Busy(reason) => format!("busy: {reason}"),
             }),
-            fuel: 0,
-            peak_memory: 0,
-            log: Vec::new(),
+            fuel: cost.fuel,
+            peak_memory: cost.peak_memory,
+            log: cost.log,
         }),
     }
 }

@@ -53,6 +53,16 @@ pub enum Kind {
     Native,
 }
 
+impl Kind {
+    /// As `kind = …` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Wasm => "wasm",
+            Kind::Native => "native",
+        }
+    }
+}
+
 /// One `[[plugin]]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -303,8 +313,10 @@ pub struct PluginsFile {
     pub strict: bool,
     #[serde(default)]
     pub limits: Limits,
+    /// Each `[[plugin]]` table as written: parsed into a [`PluginEntry`] one by one, so one
+    /// malformed entry refuses that plugin alone.
     #[serde(default, rename = "plugin")]
-    pub plugins: Vec<PluginEntry>,
+    pub plugins: Vec<toml::Table>,
 }
 
 /// An entry, checked: capabilities parsed, the component path resolved.
@@ -338,6 +350,36 @@ pub struct Declarations {
     pub plugins: Vec<Declared>,
     /// The native adapters, in the file's order.
     pub native: Vec<DeclaredNative>,
+    /// Entries refused already by what they say (an unknown capability, a missing
+    /// `component`, a name declared twice …), in the file's order; the others still load.
+    pub refused: Vec<Refused>,
+}
+
+/// A `[[plugin]]` entry that does not load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Its `name`, or `plugin #N` (the Nth entry) when it has none that is valid.
+    pub name: String,
+    /// What runs it, as far as the entry says.
+    pub kind: Kind,
+    /// The component or library file it names, resolved (watched, so a fix is picked up).
+    pub file: Option<PathBuf>,
+    /// Why, in words (the same sentence the log and staff's inbox get).
+    pub reason: String,
+}
+
+impl Declarations {
+    /// Every refusal in one sentence (`plugin a: …; plugin b: …`), or `None` when every entry
+    /// is usable.
+    pub fn refusals(refused: &[Refused]) -> Option<String> {
+        (!refused.is_empty()).then(|| {
+            refused
+                .iter()
+                .map(|r| format!("plugin {}: {}", r.name, r.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
 }
 
 /// Reads and checks `path`; a missing file means no plugins. Errors name the problem.
@@ -351,37 +393,56 @@ pub fn read(path: &Path) -> Result<Declarations, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Parses the file. A file that is not TOML, or whose top level (`strict`, `[limits]`) is
+/// wrong, is an error; an entry that is wrong is refused on its own (in
+/// [`Declarations::refused`], naming the problem) and the others are kept.
 pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
     let file: PluginsFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut declared = Vec::new();
     let mut native: Vec<DeclaredNative> = Vec::new();
-    for entry in file.plugins {
-        if !valid_name(&entry.name) {
-            return Err(format!(
-                "plugin name {:?}: lowercase letters, digits and '-' only",
-                entry.name
-            ));
-        }
-        if declared.iter().any(|d: &Declared| d.name == entry.name)
-            || native.iter().any(|n| n.name == entry.name)
-        {
-            return Err(format!("plugin {} is declared twice", entry.name));
-        }
-        let settings = match &entry.settings {
-            Some(table) => serde_json::to_value(table).map_err(|e| e.to_string())?,
-            None => serde_json::Value::Object(serde_json::Map::new()),
+    let mut refused: Vec<Refused> = Vec::new();
+    for (index, table) in file.plugins.into_iter().enumerate() {
+        // What the entry says of itself, to name a refusal even when it does not parse.
+        let name = table
+            .get("name")
+            .and_then(|n| n.as_str())
+            .filter(|n| valid_name(n))
+            .map_or_else(|| format!("#{}", index + 1), str::to_owned);
+        let kind = match table.get("kind").and_then(|k| k.as_str()) {
+            Some("native") => Kind::Native,
+            _ => Kind::Wasm,
         };
-        match entry.kind {
-            Kind::Wasm => declared.push(wasm_entry(entry, settings, base)?),
-            Kind::Native => {
-                let entry = native_entry(entry, settings, base)?;
-                if let Some(other) = native.iter().find(|n| n.channel == entry.channel) {
-                    return Err(format!(
-                        "plugin {}: channel {:?} is already served by plugin {}",
-                        entry.name, entry.channel, other.name
-                    ));
-                }
-                native.push(entry);
+        let file = ["component", "library"]
+            .iter()
+            .find_map(|field| table.get(*field).and_then(|f| f.as_str()))
+            .map(|f| base.join(f));
+        let taken = declared
+            .iter()
+            .map(|d: &Declared| d.name.as_str())
+            .chain(native.iter().map(|n| n.name.as_str()))
+            .chain(refused.iter().map(|r| r.name.as_str()))
+            .any(|taken| taken == name);
+        let parsed = if taken {
+            Err("declared twice (the first entry of that name is the one used)".to_owned())
+        } else {
+            entry(table, base, &native)
+        };
+        match parsed {
+            Ok(Entry::Wasm(entry)) => declared.push(entry),
+            Ok(Entry::Native(entry)) => native.push(entry),
+            Err(reason) => {
+                // The checkers name the plugin themselves; a refusal names it once.
+                let prefix = format!("plugin {name}: ");
+                let reason = match reason.strip_prefix(&prefix) {
+                    Some(rest) => rest.to_owned(),
+                    None => reason,
+                };
+                refused.push(Refused {
+                    name,
+                    kind,
+                    file,
+                    reason,
+                });
             }
         }
     }
@@ -391,7 +452,45 @@ pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
         limits: file.limits,
         plugins: declared,
         native,
+        refused,
     })
+}
+
+/// One parsed entry.
+enum Entry {
+    Wasm(Declared),
+    Native(DeclaredNative),
+}
+
+/// Parses and checks one `[[plugin]]` table; `native`: the native entries before it (one
+/// channel, one adapter).
+fn entry(table: toml::Table, base: &Path, native: &[DeclaredNative]) -> Result<Entry, String> {
+    let entry = table
+        .try_into::<PluginEntry>()
+        .map_err(|e| e.message().trim_end().to_owned())?;
+    if !valid_name(&entry.name) {
+        return Err(format!(
+            "plugin name {:?}: lowercase letters, digits and '-' only",
+            entry.name
+        ));
+    }
+    let settings = match &entry.settings {
+        Some(table) => serde_json::to_value(table).map_err(|e| format!("settings: {e}"))?,
+        None => serde_json::Value::Object(serde_json::Map::new()),
+    };
+    match entry.kind {
+        Kind::Wasm => Ok(Entry::Wasm(wasm_entry(entry, settings, base)?)),
+        Kind::Native => {
+            let entry = native_entry(entry, settings, base)?;
+            if let Some(other) = native.iter().find(|n| n.channel == entry.channel) {
+                return Err(format!(
+                    "plugin {}: channel {:?} is already served by plugin {}",
+                    entry.name, entry.channel, other.name
+                ));
+            }
+            Ok(Entry::Native(entry))
+        }
+    }
 }
 
 fn wasm_entry(
@@ -556,6 +655,66 @@ pub fn valid_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Why `text` (or its entries) does not load, in one sentence; empty when it does.
+    fn refusal(text: &str, base: &Path) -> String {
+        match parse(text, base) {
+            Ok(declared) => Declarations::refusals(&declared.refused).unwrap_or_default(),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn a_bad_entry_is_refused_alone_and_named() {
+        let declared = parse(
+            r#"
+            [[plugin]]
+            name = "good"
+            component = "good.wasm"
+
+            [[plugin]]
+            name = "typo"
+            component = "typo.wasm"
+            capabilites = ["kv"]
+
+            [[plugin]]
+            component = "anonymous.wasm"
+
+            [[plugin]]
+            name = "good"
+            component = "again.wasm"
+            "#,
+            Path::new("/srv"),
+        )
+        .unwrap_or_default();
+        let serving: Vec<_> = declared.plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(serving, ["good"]);
+        assert_eq!(declared.plugins[0].component, Path::new("/srv/good.wasm"));
+        let refused: Vec<_> = declared
+            .refused
+            .iter()
+            .map(|r| (r.name.as_str(), r.file.clone(), r.reason.as_str()))
+            .collect();
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        assert_eq!(refused[0].0, "typo");
+        assert_eq!(refused[0].1.as_deref(), Some(Path::new("/srv/typo.wasm")));
+        assert!(refused[0].2.contains("capabilites"), "{refused:?}");
+        assert_eq!(refused[1].0, "#3");
+        assert!(refused[1].2.contains("name"), "{refused:?}");
+        assert_eq!(refused[2].0, "good");
+        assert!(refused[2].2.contains("declared twice"), "{refused:?}");
+        let sentence = Declarations::refusals(&declared.refused).unwrap_or_default();
+        assert!(sentence.starts_with("plugin typo: "), "{sentence}");
+
+        // The file as a whole is still all or nothing.
+        for broken in [
+            "[[plugin]\nname = \"a\"",
+            "strict = \"yes\"",
+            "[limits]\nfuel = 1",
+        ] {
+            assert!(parse(broken, Path::new(".")).is_err(), "{broken}");
+        }
+    }
+
     #[test]
     fn a_plugin_entry_with_settings_and_policies_parses_in_order() {
         let Declarations {
@@ -613,7 +772,7 @@ mod tests {
             ("[[plugin]]\nname = \"a\"\nkind = \"dll\"", "dll"),
         ];
         for (text, named) in bad {
-            let error = parse(text, base).err().unwrap_or_default();
+            let error = refusal(text, base);
             assert!(error.contains(named), "{error} should name {named}");
         }
     }
@@ -669,7 +828,7 @@ mod tests {
             (format!("{entry}quota = {{ disk = 1 }}"), "disk"),
         ];
         for (text, named) in bad {
-            let error = parse(&text, Path::new(".")).err().unwrap_or_default();
+            let error = refusal(&text, Path::new("."));
             assert!(error.contains(named), "{error} should name {named}");
         }
     }
@@ -734,7 +893,7 @@ mod tests {
             ),
         ];
         for (text, named) in bad {
-            let error = parse(&text, Path::new(".")).err().unwrap_or_default();
+            let error = refusal(&text, Path::new("."));
             assert!(error.contains(named), "{error} should name {named}");
         }
     }

@@ -651,16 +651,30 @@ pub struct PluginStatus {
     pub last_error: String,
 }
 
-/// The plugins serving now, and why the last reload was refused (if it was).
+/// An entry of `plugins.toml` that does not load, left out while the others serve.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RefusedPlugin {
+    /// Its name in `plugins.toml` (`#N` for the Nth entry when it has no valid name).
+    pub name: String,
+    /// `wasm` or `native`.
+    pub kind: String,
+    /// Why it does not load.
+    pub reason: String,
+}
+
+/// The plugins serving now, the entries of the same file left out, and why the last reload
+/// was refused (if it was).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PluginsStatus {
     pub plugins: Vec<PluginStatus>,
+    /// Entries of the serving `plugins.toml` that do not load (fixing one reloads it).
+    pub refused: Vec<RefusedPlugin>,
     /// The previous set kept serving because of this.
     pub reload_error: Option<String>,
 }
 
-/// The plugins serving, their calls, failures, fuel and time per call, and the last refused
-/// reload (admin).
+/// The plugins serving, their calls, failures, fuel and time per call, the entries left out
+/// for not loading, and the last refused reload (admin).
 #[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
     responses((status = 200, body = PluginsStatus)), security(("bearer" = [])))]
 pub async fn status(
@@ -669,9 +683,17 @@ pub async fn status(
 ) -> ApiResult<axum::Json<PluginsStatus>> {
     actor.require(crate::accounts::permissions::Permission::ManageSettings)?;
     let now = app.clock.now_ms();
-    let plugins = app
-        .plugins
-        .current()
+    let set = app.plugins.current();
+    let refused = set
+        .refused
+        .iter()
+        .map(|r| RefusedPlugin {
+            name: r.name.clone(),
+            kind: r.kind.as_str().to_owned(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    let plugins = set
         .plugins
         .iter()
         .map(|p| {
@@ -723,6 +745,7 @@ pub async fn status(
     let reload_error = app.plugins.last_error.lock().ok().and_then(|e| e.clone());
     Ok(axum::Json(PluginsStatus {
         plugins,
+        refused,
         reload_error,
     }))
 }

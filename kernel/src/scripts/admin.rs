@@ -332,7 +332,7 @@ pub struct LineDifference {
 
 /// Price a cart with a draft of the pricing script beside the serving one (nothing is saved).
 #[utoipa::path(post, path = "/admin/scripts/pricing/preview", tag = "scripts", request_body = PreviewInput,
-    responses((status = 200, body = Preview), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `duplicate_line`, `empty_order`, `invalid_quantity`, `moq_step`, `script_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Preview), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `delisted`, `duplicate_line`, `empty_order`, `invalid_quantity`, `moq_step`, `script_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn preview(
     State(app): State<AppState>,
     actor: Actor,

@@ -2,7 +2,10 @@
 //! its settings' `mode`:
 //! - `negative`: takes line 1 below zero (-(line total + 100));
 //! - `overflow`: two adjustments of `i64::MAX` on line 1, whose sum overflows;
-//! - `unknown-line`: an adjustment on line 999, which no cart has.
+//! - `unknown-line`: an adjustment on line 999, which no cart has;
+//! - `huge`: +4×10¹⁸ fen on line 1 (three such orders once overflowed a member's credit sum);
+//! - `double`: adds twice line 1's catalogue price (within the shop's default 300%);
+//! - `triple`: adds three times line 1's catalogue price, plus a fen (beyond it).
 
 use pifa_sdk::{Adjustment, Hook, HookError, Manifest, Plugin, QuoteInput, QuoteOutput};
 
@@ -14,7 +17,7 @@ impl Plugin for HostileOutput {
             settings_schema: Some(serde_json::json!({
                 "type": "object",
                 "properties": {
-                    "mode": { "enum": ["negative", "overflow", "unknown-line"] }
+                    "mode": { "enum": ["negative", "overflow", "unknown-line", "huge", "double", "triple"] }
                 },
                 "required": ["mode"],
                 "additionalProperties": false
@@ -39,10 +42,21 @@ impl Plugin for HostileOutput {
             }
             Some("overflow") => vec![adjustment(1, i64::MAX), adjustment(1, i64::MAX)],
             Some("unknown-line") => vec![adjustment(999, -1)],
+            Some("huge") => vec![adjustment(1, 4_000_000_000_000_000_000)],
+            Some(times @ ("double" | "triple")) => {
+                let catalogue = input.lines.first().map_or(0, |line| {
+                    line.list_price_fen.saturating_mul(line.qty)
+                });
+                vec![if times == "double" {
+                    adjustment(1, catalogue.saturating_mul(2))
+                } else {
+                    adjustment(1, catalogue.saturating_mul(3).saturating_add(1))
+                }]
+            }
             other => {
                 return Err(HookError::new(
                     "bad_settings",
-                    format!("mode must be negative, overflow or unknown-line, not {other:?}"),
+                    format!("mode must be negative, overflow, unknown-line, huge, double or triple, not {other:?}"),
                 ));
             }
         };
