@@ -1111,6 +1111,7 @@ fn read_manifest(
                     .map(Ok::<String, WitHookError>)
             },
         )
+        .0
         .map_err(|e| format!("manifest: {e:?}"))?;
     serde_json::from_str(&outcome.value).map_err(|e| format!("manifest is not valid: {e}"))
 }
