@@ -119,7 +119,9 @@ impl QuoteStep for PluginQuoteStep {
             let reason = match result {
                 Ok(()) => continue,
                 Err(CallError::Suspended) => continue,
-                Err(CallError::Failed(reason)) => reason,
+                // Busy: its share was in use for the whole deadline; not its failure, but the
+                // quote goes on without it (or is refused) all the same.
+                Err(CallError::Failed(reason) | CallError::Busy(reason)) => reason,
                 Err(CallError::Refused { code, message }) => {
                     self.host
                         .record_failure(plugin, Hook::Quote, format!("{code}: {message}"));
@@ -233,7 +235,7 @@ impl PluginHost {
                             format!("{message} ({} {code})", plugin.name()),
                         ));
                     }
-                    Err(CallError::Failed(reason)) => {
+                    Err(CallError::Failed(reason) | CallError::Busy(reason)) => {
                         if plugin.policy(Hook::Checkout) == Policy::Reject {
                             return Err(ApiError::new(
                                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
