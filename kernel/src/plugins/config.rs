@@ -130,10 +130,11 @@ pub struct Quota {
     pub messages_per_call: u32,
     /// … and in any hour.
     pub messages_per_hour: u32,
-    /// Calls of this plugin running at once: its share of the host's call slots.
+    /// Calls of this plugin running at once: its share of the host's call slots (parsed and
+    /// checked; enforced once the call-share work of issue 16 lands).
     pub concurrent_calls: u32,
     /// Requests to its routes per minute from one client (a signed-in user, or a visitor's
-    /// address).
+    /// address; parsed and checked, enforced once the route rate limit of issue 16 lands).
     pub route_requests_per_minute: u32,
 }
 
