@@ -203,7 +203,12 @@ pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
         return Ok(format!("ok: {}", names.join(", ")));
     }
     let manifest = super::inspect(file)?;
-    Ok(format!(
+    Ok(manifest_summary(&manifest))
+}
+
+/// A checked component in one line, as `check` and `build` print it.
+fn manifest_summary(manifest: &pifa_sdk::Manifest) -> String {
+    format!(
         "ok: {} {} (API {}), hooks {:?}, capabilities {:?}, {} routes",
         manifest.name,
         manifest.version,
@@ -219,7 +224,7 @@ pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
             .map(|c| c.as_str())
             .collect::<Vec<_>>(),
         manifest.routes.len(),
-    ))
+    )
 }
 
 pub use pifa_plugin_build::BuildOptions;
@@ -248,24 +253,11 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, String> 
         )
     })?;
     let mut summary = format!(
-        "built {}: {} ({} KiB)\nok: {} {} (API {}), hooks {:?}, capabilities {:?}, {} routes",
+        "built {}: {} ({} KiB)\n{}",
         built.package,
         built.component.display(),
         built.bytes.div_ceil(1024),
-        manifest.name,
-        manifest.version,
-        manifest.api,
-        manifest
-            .hooks
-            .iter()
-            .map(|h| h.as_str())
-            .collect::<Vec<_>>(),
-        manifest
-            .capabilities
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>(),
-        manifest.routes.len(),
+        manifest_summary(&manifest),
     );
     if manifest.name != built.package {
         summary.push_str(&format!(
