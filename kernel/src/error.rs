@@ -120,6 +120,12 @@ impl ApiError {
         )
     }
 
+    /// A `Retry-After` header on another refusal than a 429 (a 503 `plugin_busy`).
+    pub fn with_retry_after(mut self, retry_after_secs: i64) -> ApiError {
+        self.retry_after_secs = Some(retry_after_secs.max(1));
+        self
+    }
+
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
         self.details = Some(details);
         self

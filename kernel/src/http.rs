@@ -326,7 +326,11 @@ pub fn router(state: AppState) -> Router {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                     // The path only: query strings may carry personal data.
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
+                })
+                // A 5xx is logged where it arises (`ApiError::internal`, a plugin's failure),
+                // with its cause; a line per answer here would let a crowd on a suspended or
+                // busy plugin's route write the log full.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::map_response(finish_response))
                 .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
@@ -367,6 +371,10 @@ where
         && !content_type.starts_with("application/json")
     {
         let (code, message) = framework_error(status);
+        // A framework's 5xx (the request timeout) has no handler to log its cause.
+        if status.is_server_error() {
+            tracing::warn!(%status, code, "answered by the framework");
+        }
         let (mut parts, _) = response.into_parts();
         let (error_parts, body) = ApiError::new(status, code, message)
             .into_response()

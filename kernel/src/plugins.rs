@@ -24,11 +24,11 @@ pub mod http;
 pub mod kv;
 pub mod runtime;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use pifa_sdk::{Capability, Hook, Manifest};
@@ -49,6 +49,8 @@ pub struct Loaded {
     pub manifest: Manifest,
     pub pre: PluginPre<CallState>,
     pub stats: Arc<Stats>,
+    /// Its share of the call slots (`quota.concurrent_calls`).
+    pub share: Arc<Share>,
 }
 
 impl Loaded {
@@ -103,48 +105,191 @@ impl PluginSet {
     }
 }
 
-/// Calls, failures and fuel of one plugin; kept across reloads by name.
+/// Calls, failures, fuel and time of one plugin; kept across reloads by name.
 #[derive(Default)]
 pub struct Stats {
     pub calls: AtomicU64,
     pub failures: AtomicU64,
-    pub in_a_row: AtomicU32,
+    in_a_row: InARow,
+    /// Calls not made because its share of the call slots (or the host's) was in use: route
+    /// requests answered `plugin_busy`, quotes and checkouts that went on without it.
+    pub busy: AtomicU64,
     /// Kernel-clock ms until which the plugin is skipped; 0 when serving.
     pub suspended_until: AtomicI64,
     pub last_error: Mutex<String>,
-    fuel: Mutex<std::collections::VecDeque<u64>>,
+    /// What it was last loaded from: its component's and its entry's digest.
+    loaded_from: Mutex<[u8; 32]>,
+    fuel: Mutex<VecDeque<u64>>,
+    /// Wall time of the recent calls in µs, host calls included.
+    wall_us: Mutex<VecDeque<u64>>,
 }
 
-const FUEL_SAMPLES: usize = 2048;
+/// Failures in a row of each hook, counted apart: a plugin whose routes or checkout answer
+/// while its quote hook keeps failing is still suspended (and stops costing every member's
+/// quote its deadline).
+#[derive(Default)]
+struct InARow {
+    quote: AtomicU32,
+    checkout: AtomicU32,
+    on_event: AtomicU32,
+    handle_http: AtomicU32,
+    on_tick: AtomicU32,
+}
+
+const SAMPLES: usize = 2048;
+
+fn push_sample(samples: &Mutex<VecDeque<u64>>, value: u64) {
+    if let Ok(mut samples) = samples.lock() {
+        if samples.len() == SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(value);
+    }
+}
+
+/// The 50th and 99th percentile (nearest rank) of the samples.
+fn percentiles(samples: &Mutex<VecDeque<u64>>) -> (u64, u64) {
+    let mut sorted: Vec<u64> = samples
+        .lock()
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default();
+    sorted.sort_unstable();
+    let at = |p: f64| -> u64 {
+        let rank = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
+        sorted.get(rank).copied().unwrap_or(0)
+    };
+    (at(0.5), at(0.99))
+}
 
 impl Stats {
     fn record_fuel(&self, fuel: u64) {
-        if let Ok(mut samples) = self.fuel.lock() {
-            if samples.len() == FUEL_SAMPLES {
-                samples.pop_front();
-            }
-            samples.push_back(fuel);
-        }
+        push_sample(&self.fuel, fuel);
+    }
+
+    fn record_wall(&self, wall: Duration) {
+        push_sample(
+            &self.wall_us,
+            u64::try_from(wall.as_micros()).unwrap_or(u64::MAX),
+        );
     }
 
     /// Fuel used per call at the 50th and 99th percentile of the recent calls.
     pub fn fuel_percentiles(&self) -> (u64, u64) {
-        let mut samples: Vec<u64> = self
-            .fuel
-            .lock()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        samples.sort_unstable();
-        let at = |p: f64| -> u64 {
-            let rank = ((samples.len().saturating_sub(1)) as f64 * p).round() as usize;
-            samples.get(rank).copied().unwrap_or(0)
+        percentiles(&self.fuel)
+    }
+
+    /// Wall time per call in µs (host calls and, for quote and checkout, the wait for a slot
+    /// included) at the 50th and 99th percentile of the recent calls.
+    pub fn wall_us_percentiles(&self) -> (u64, u64) {
+        percentiles(&self.wall_us)
+    }
+
+    /// A reload that changes the plugin's component or its entry may be the fix: it starts
+    /// serving again, its failures in a row forgotten (its totals kept). A reload of the same
+    /// plugin (another's file changed) keeps its suspension.
+    fn loaded_from(&self, digest: [u8; 32]) {
+        let Ok(mut last) = self.loaded_from.lock() else {
+            return;
         };
-        (at(0.5), at(0.99))
+        if *last != digest {
+            *last = digest;
+            self.suspended_until.store(0, Ordering::Relaxed);
+            self.forget_failures();
+        }
+    }
+
+    fn failures_in_a_row(&self, hook: Hook) -> &AtomicU32 {
+        let counts = &self.in_a_row;
+        match hook {
+            Hook::Quote => &counts.quote,
+            Hook::Checkout => &counts.checkout,
+            Hook::OnEvent => &counts.on_event,
+            Hook::HandleHttp => &counts.handle_http,
+            Hook::OnTick => &counts.on_tick,
+        }
+    }
+
+    fn forget_failures(&self) {
+        for hook in Hook::ALL {
+            self.failures_in_a_row(hook).store(0, Ordering::Relaxed);
+        }
     }
 
     pub fn is_suspended(&self, now_ms: i64) -> bool {
         self.suspended_until.load(Ordering::Relaxed) > now_ms
     }
+}
+
+/// Which call slots a call may take, how long it may wait for one, and its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// `quote` and `checkout`, on a member's path: the host's reserved member slots first,
+    /// then the shared ones; waits for a slot at most `member_deadline_ms`, which counts
+    /// from the moment the hook is asked for (the wait included).
+    Member,
+    /// `handle-http`: a request finding no free slot is answered `plugin_busy` at once.
+    Route,
+    /// `on-event`, `on-tick`: waits for a slot; `deadline_ms` counts from when it has one.
+    Background,
+    /// A manifest read at load: a background call made even while the plugin is suspended
+    /// (a reload, which may be the fix, must not fail for it).
+    Manifest,
+}
+
+impl Lane {
+    pub fn of(hook: Hook) -> Lane {
+        match hook {
+            Hook::Quote | Hook::Checkout => Lane::Member,
+            Hook::HandleHttp => Lane::Route,
+            Hook::OnEvent | Hook::OnTick => Lane::Background,
+        }
+    }
+
+    /// The deadline of a call in this lane.
+    pub fn deadline_ms(self, limits: &config::Limits) -> u64 {
+        match self {
+            Lane::Member => limits.member_deadline_ms,
+            Lane::Route | Lane::Background | Lane::Manifest => limits.deadline_ms,
+        }
+    }
+}
+
+/// A plugin's share of the call slots (`quota.concurrent_calls`), kept across reloads by name
+/// like [`Stats`] (a new size starts a new share). Two semaphores of that size: one for its
+/// quote and checkout calls and one for the rest, so neither a crowd on its public routes nor
+/// its event backlog keeps its own hooks off a member's quote.
+pub struct Share {
+    size: u32,
+    member: Arc<tokio::sync::Semaphore>,
+    other: Arc<tokio::sync::Semaphore>,
+}
+
+impl Share {
+    fn new(size: u32) -> Share {
+        Share {
+            size,
+            member: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            other: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+        }
+    }
+
+    /// Calls of the plugin it allows at once, per lane.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Whether its calls other than quote and checkout take all of it now: a route request
+    /// may be answered `plugin_busy` before the kernel spends a query on it (the call itself
+    /// still takes its permit, or is refused, in `PluginHost::call`).
+    pub fn others_full(&self) -> bool {
+        self.other.available_permits() == 0
+    }
+}
+
+/// A call's hold on its plugin's share and on a pool slot, given back when dropped.
+struct Permits {
+    _share: tokio::sync::OwnedSemaphorePermit,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a call gave no usable answer.
@@ -156,6 +301,10 @@ pub enum CallError {
     Failed(String),
     /// The plugin answered with its own error (a checkout refusal, say).
     Refused { code: String, message: String },
+    /// No call slot was free in time (its share of `quota.concurrent_calls`, or the host's):
+    /// the call was not made, and it is not the plugin's failure. A route answers
+    /// `plugin_busy`; a quote or checkout goes on per the hook's policy.
+    Busy(String),
 }
 
 /// A call's answer and what it cost.
@@ -194,6 +343,10 @@ pub struct PluginHost {
     pub store: Option<Store>,
     pub clock: Clock,
     stats: Mutex<HashMap<String, Arc<Stats>>>,
+    shares: Mutex<HashMap<String, Arc<Share>>>,
+    /// Requests to each plugin's routes per client in the current minute
+    /// (`quota.route_requests_per_minute`); in memory, kept across reloads.
+    pub route_windows: http::RouteWindows,
     /// Compiled components by content hash, so a reload recompiles only what changed.
     compiled: Mutex<HashMap<[u8; 32], wasmtime::component::Component>>,
     cache_dir: Option<PathBuf>,
@@ -284,6 +437,8 @@ impl PluginHost {
             store,
             clock,
             stats: Mutex::default(),
+            shares: Mutex::default(),
+            route_windows: http::RouteWindows::default(),
             compiled: Mutex::default(),
             cache_dir,
             last_error: Mutex::new(None),
@@ -485,7 +640,7 @@ impl PluginHost {
         entry: &Declared,
         checked: bool,
     ) -> Result<Loaded, String> {
-        let component = self.compile(runtime, &entry.component)?;
+        let (component, component_digest) = self.compile(runtime, &entry.component)?;
         check_imports(
             &runtime.engine,
             &component,
@@ -501,11 +656,17 @@ impl PluginHost {
         let pre = PluginPre::new(instance_pre)
             .map_err(|e| format!("not a pifa:plugin@0.1.0 component: {e:#}"))?;
         let stats = self.stats_for(&entry.name);
+        let mut digest = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut digest, component_digest);
+        sha2::Digest::update(&mut digest, format!("{entry:?}"));
+        stats.loaded_from(sha2::Digest::finalize(digest).into());
+        let share = self.share_for(&entry.name, entry.quota.concurrent_calls);
         let provisional = Loaded {
             declared: entry.clone(),
             manifest: pifa_sdk::manifest(&entry.name, "", &[]),
             pre,
             stats,
+            share,
         };
         let manifest = read_manifest(self, runtime, &provisional)?;
         if checked {
@@ -517,13 +678,13 @@ impl PluginHost {
         })
     }
 
-    /// The component in `file`, compiled once per content (a reload recompiles only what
-    /// changed).
+    /// The component in `file` and its digest, compiled once per content (a reload
+    /// recompiles only what changed).
     fn compile(
         &self,
         runtime: &Runtime,
         file: &Path,
-    ) -> Result<wasmtime::component::Component, String> {
+    ) -> Result<(wasmtime::component::Component, [u8; 32]), String> {
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
         let cached = self
@@ -532,7 +693,7 @@ impl PluginHost {
             .ok()
             .and_then(|c| c.get(&hash).cloned());
         if let Some(component) = cached {
-            return Ok(component);
+            return Ok((component, hash));
         }
         let component = runtime
             .compile(&bytes)
@@ -540,13 +701,30 @@ impl PluginHost {
         if let Ok(mut compiled) = self.compiled.lock() {
             compiled.insert(hash, component.clone());
         }
-        Ok(component)
+        Ok((component, hash))
     }
 
     fn stats_for(&self, name: &str) -> Arc<Stats> {
         match self.stats.lock() {
             Ok(mut stats) => stats.entry(name.to_owned()).or_default().clone(),
             Err(_) => Arc::default(),
+        }
+    }
+
+    /// The plugin's share of the call slots, the same one across reloads while its size stays.
+    fn share_for(&self, name: &str, size: u32) -> Arc<Share> {
+        let Ok(mut shares) = self.shares.lock() else {
+            return Arc::new(Share::new(size));
+        };
+        match shares.get(name) {
+            Some(share) if share.size == size => share.clone(),
+            _ => {
+                // Calls in flight keep their permits of the previous share; only new calls
+                // count against the new size.
+                let share = Arc::new(Share::new(size));
+                shares.insert(name.to_owned(), share.clone());
+                share
+            }
         }
     }
 
@@ -566,8 +744,9 @@ impl PluginHost {
         }
     }
 
-    /// One call of `plugin`: a fresh instance, `call` on it, limits enforced. Blocking: run it
-    /// off the async threads. Counts the call and its failure (see `record_failure`).
+    /// One call of `plugin`: a fresh instance, `call` on it, limits enforced, in the lane of
+    /// `hook` (see [`Lane`]). Blocking: run it off the async threads. Counts the call and its
+    /// failure (see `record_failure`).
     pub fn call<T>(
         &self,
         runtime: &Runtime,
@@ -598,23 +777,66 @@ impl PluginHost {
             &mut WasmStore<CallState>,
         ) -> wasmtime::Result<Result<T, WitHookError>>,
     ) -> (Result<CallOutcome<T>, CallError>, CallCost) {
+        self.call_in(Lane::of(hook), runtime, plugin, hook, lines, access, call)
+    }
+
+    /// [`PluginHost::call_costed`] in `lane`. The call's deadline counts wall time, host calls
+    /// included: each host call runs at most what is left of it, and a call that returns
+    /// after it is the plugin's failure whatever it answered.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "`call`'s arguments and the lane; a struct would only rename them"
+    )]
+    fn call_in<T>(
+        &self,
+        lane: Lane,
+        runtime: &Runtime,
+        plugin: &Loaded,
+        hook: Hook,
+        lines: usize,
+        access: Access,
+        call: impl FnOnce(
+            &runtime::Plugin,
+            &mut WasmStore<CallState>,
+        ) -> wasmtime::Result<Result<T, WitHookError>>,
+    ) -> (Result<CallOutcome<T>, CallError>, CallCost) {
+        let asked = Instant::now();
         let now = self.clock.now_ms();
-        if plugin.stats.is_suspended(now) {
+        if lane != Lane::Manifest && plugin.stats.is_suspended(now) {
             return (Err(CallError::Suspended), CallCost::default());
         }
         let limits = &runtime.limits;
+        let deadline_ms = lane.deadline_ms(limits);
         let handle = tokio::runtime::Handle::try_current().ok();
-        // A free pool slot, waiting if every one is in use.
-        let _slot = match &handle {
-            Some(handle) => match handle.block_on(runtime.slots.clone().acquire_owned()) {
-                Ok(slot) => Some(slot),
-                Err(_) => {
-                    let shut = CallError::Failed("plugin host shut down".to_owned());
-                    return (Err(shut), CallCost::default());
+        // A member's hook may wait for a slot only within its deadline; other lanes' deadline
+        // starts once they hold one.
+        let _permits = match &handle {
+            Some(handle) => {
+                let wait_until = asked + Duration::from_millis(deadline_ms);
+                match take_slot(handle, runtime, plugin, lane, wait_until) {
+                    Ok(permits) => Some(permits),
+                    Err(why) => {
+                        // Counted, not logged above debug: a crowd on a busy route would
+                        // otherwise write a line per request.
+                        plugin.stats.busy.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(
+                            plugin = plugin.name(),
+                            hook = hook.as_str(),
+                            reason = %why,
+                            "plugin call not made: no free call slot"
+                        );
+                        let busy = CallError::Busy(format!("plugin {}: {why}", plugin.name()));
+                        return (Err(busy), CallCost::default());
+                    }
                 }
-            },
+            }
             None => None,
         };
+        let started = match lane {
+            Lane::Member => asked,
+            Lane::Route | Lane::Background | Lane::Manifest => Instant::now(),
+        };
+        let deadline = started + Duration::from_millis(deadline_ms);
         let state = CallState {
             plugin: Arc::from(plugin.name()),
             kv: Some(KvView {
@@ -628,6 +850,8 @@ impl PluginHost {
             clock: self.clock.clone(),
             runtime: handle,
             host_call_timeout: Duration::from_millis(limits.host_call_ms),
+            deadline,
+            deadline_ms,
             memory_cap: limits.memory_bytes(),
             peak_memory: 0,
             log_cap: usize::try_from(limits.max_log_kib.saturating_mul(1024)).unwrap_or(usize::MAX),
@@ -648,6 +872,8 @@ impl PluginHost {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| call(&instance, &mut store));
+        let wall = started.elapsed();
+        plugin.stats.record_wall(wall);
         let used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         plugin.stats.record_fuel(used);
         let mut state = store.into_data();
@@ -656,25 +882,38 @@ impl PluginHost {
             peak_memory: state.peak_memory,
             log: Vec::new(),
         };
+        // Whatever it answered, an answer after the deadline held the member (or the slot)
+        // for longer than the plugin may.
+        let late = Instant::now() > deadline;
         let result = match result {
-            Ok(Ok(value)) => {
-                plugin.stats.in_a_row.store(0, Ordering::Relaxed);
-                Ok(CallOutcome {
-                    value,
-                    fuel: used,
-                    peak_memory: state.peak_memory,
-                    log: state.log,
-                    writes: state.kv.and_then(|kv| kv.writes).unwrap_or_default(),
-                })
+            Ok(_) if late => {
+                cost.log = std::mem::take(&mut state.log);
+                Err(self.record_failure(
+                    plugin,
+                    hook,
+                    format!(
+                        "took {} ms, over its deadline of {deadline_ms} ms (wall time, host calls included)",
+                        wall.as_millis()
+                    ),
+                ))
             }
+            // Not yet a success: whoever reads the answer checks it first (`record_success`).
+            Ok(Ok(value)) => Ok(CallOutcome {
+                value,
+                fuel: used,
+                peak_memory: state.peak_memory,
+                log: state.log,
+                writes: state.kv.and_then(|kv| kv.writes).unwrap_or_default(),
+            }),
             // `on-event` and `on-tick` refuse nobody: their error is the plugin failing to do
             // its work, counted like a trap (and retried, for an event).
             Ok(Err(error)) if matches!(hook, Hook::OnEvent | Hook::OnTick) => {
                 let reason = format!("answered an error: {}: {}", error.code, error.message);
                 Err(self.record_failure(plugin, hook, reason))
             }
+            // A checkout or a route may refuse (the caller counts that a success); a quote
+            // may not (its caller counts a failure).
             Ok(Err(refusal)) => {
-                plugin.stats.in_a_row.store(0, Ordering::Relaxed);
                 cost.log = std::mem::take(&mut state.log);
                 // The member may read it (a checkout's refusal), and the log keeps it.
                 Err(CallError::Refused {
@@ -694,6 +933,17 @@ impl PluginHost {
         (result, cost)
     }
 
+    /// Counts a call's answer as taken: the plugin's failures in a row start again. Called by
+    /// whoever checked the answer (its output parsed and within bounds, its writes stored),
+    /// not by `call`: an answer the kernel refuses is a failure, and a plugin whose every
+    /// answer is refused must reach `suspend_after` as one that traps does.
+    pub fn record_success(&self, plugin: &Loaded, hook: Hook) {
+        plugin
+            .stats
+            .failures_in_a_row(hook)
+            .store(0, Ordering::Relaxed);
+    }
+
     /// Logs and counts a failure; the `suspend_after`-th in a row suspends the plugin and
     /// tells staff.
     pub fn record_failure(&self, plugin: &Loaded, hook: Hook, reason: String) -> CallError {
@@ -706,7 +956,11 @@ impl PluginHost {
         if let Ok(mut last) = plugin.stats.last_error.lock() {
             *last = format!("{}: {reason}", hook.as_str());
         }
-        let in_a_row = plugin.stats.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        let in_a_row = plugin
+            .stats
+            .failures_in_a_row(hook)
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let limits = &self.current().runtime.limits;
         if in_a_row >= limits.suspend_after {
             let now = self.clock.now_ms();
@@ -714,7 +968,7 @@ impl PluginHost {
                 i64::try_from(limits.suspend_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
             );
             plugin.stats.suspended_until.store(until, Ordering::Relaxed);
-            plugin.stats.in_a_row.store(0, Ordering::Relaxed);
+            plugin.stats.forget_failures();
             tracing::error!(
                 plugin = name,
                 until,
@@ -743,6 +997,7 @@ impl PluginHost {
         let now = self.clock.now_ms();
         for plugin in &self.current().plugins {
             let (p50, p99) = plugin.stats.fuel_percentiles();
+            let (wall_p50, wall_p99) = plugin.stats.wall_us_percentiles();
             let suspended = plugin.stats.suspended_until.load(Ordering::Relaxed);
             let row = events::StatsRow {
                 plugin: plugin.name().to_owned(),
@@ -753,6 +1008,9 @@ impl PluginHost {
                     .unwrap_or(i64::MAX),
                 fuel_p50: i64::try_from(p50).unwrap_or(i64::MAX),
                 fuel_p99: i64::try_from(p99).unwrap_or(i64::MAX),
+                wall_us_p50: i64::try_from(wall_p50).unwrap_or(i64::MAX),
+                wall_us_p99: i64::try_from(wall_p99).unwrap_or(i64::MAX),
+                busy: i64::try_from(plugin.stats.busy.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
                 suspended_until: (suspended > now).then_some(suspended),
                 last_error: plugin
                     .stats
@@ -814,7 +1072,7 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
         ..everything
     };
     // Compiled once already, by `load_one`.
-    let component = host.compile(&runtime, file)?;
+    let (component, _) = host.compile(&runtime, file)?;
     check_imports(
         &runtime.engine,
         &component,
@@ -910,7 +1168,8 @@ fn read_manifest(
     plugin: &Loaded,
 ) -> Result<Manifest, String> {
     let outcome = host
-        .call(
+        .call_in(
+            Lane::Manifest,
             runtime,
             plugin,
             Hook::Quote,
@@ -922,6 +1181,7 @@ fn read_manifest(
                     .map(Ok::<String, WitHookError>)
             },
         )
+        .0
         .map_err(|e| format!("manifest: {e:?}"))?;
     serde_json::from_str(&outcome.value).map_err(|e| format!("manifest is not valid: {e}"))
 }
@@ -980,6 +1240,98 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The plugin's share and a pool slot for a call in `lane`, or why there is none: a route
+/// takes both at once or not at all, a member's hook waits until `wait_until`, a background
+/// call waits. The share comes first, so a plugin waiting for its own share holds no pool slot.
+fn take_slot(
+    handle: &tokio::runtime::Handle,
+    runtime: &Runtime,
+    plugin: &Loaded,
+    lane: Lane,
+    wait_until: Instant,
+) -> Result<Permits, String> {
+    use tokio::sync::TryAcquireError;
+    let share = &plugin.share;
+    let slots = &runtime.slots;
+    let share_full = || {
+        format!(
+            "its share of {} concurrent calls (quota.concurrent_calls) is in use",
+            share.size
+        )
+    };
+    let host_full = || "every call slot of the plugin host is in use".to_owned();
+    let closed = || "the plugin host is shutting down".to_owned();
+    match lane {
+        Lane::Route => {
+            let share_permit = share
+                .other
+                .clone()
+                .try_acquire_owned()
+                .map_err(|e| match e {
+                    TryAcquireError::NoPermits => share_full(),
+                    TryAcquireError::Closed => closed(),
+                })?;
+            let slot = slots
+                .shared
+                .clone()
+                .try_acquire_owned()
+                .map_err(|e| match e {
+                    TryAcquireError::NoPermits => host_full(),
+                    TryAcquireError::Closed => closed(),
+                })?;
+            Ok(Permits {
+                _share: share_permit,
+                _slot: slot,
+            })
+        }
+        Lane::Background | Lane::Manifest => handle.block_on(async {
+            let share_permit = share
+                .other
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| closed())?;
+            let slot = slots
+                .shared
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| closed())?;
+            Ok(Permits {
+                _share: share_permit,
+                _slot: slot,
+            })
+        }),
+        Lane::Member => {
+            let until = tokio::time::Instant::from_std(wait_until);
+            handle.block_on(async {
+                let share_permit =
+                    tokio::time::timeout_at(until, share.member.clone().acquire_owned())
+                        .await
+                        .map_err(|_| share_full())?
+                        .map_err(|_| closed())?;
+                // A reserved slot when one is free, else whichever frees first.
+                let slot = match slots.member.clone().try_acquire_owned() {
+                    Ok(slot) => slot,
+                    Err(_) => tokio::time::timeout_at(until, async {
+                        tokio::select! {
+                            slot = slots.member.clone().acquire_owned() => slot,
+                            slot = slots.shared.clone().acquire_owned() => slot,
+                        }
+                    })
+                    .await
+                    .map_err(|_| host_full())?
+                    .map_err(|_| closed())?,
+                };
+                Ok(Permits {
+                    _share: share_permit,
+                    _slot: slot,
+                })
+            })
+        }
+    }
 }
 
 /// What a trap means, in words: the host's own fault where it knows one (a timeout, a cap),

@@ -194,6 +194,7 @@ migrations! {
     21 => "0021_sign_in_throttling",
     22 => "0022_plugin_kv_usage",
     23 => "0023_plugin_event_retries",
+    24 => "0024_plugin_time",
 }
 
 fn migrator(backend: Backend) -> Migrator {

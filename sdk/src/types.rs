@@ -265,11 +265,16 @@ pub struct HttpRequest {
     pub settings: Value,
 }
 
-/// The plugin's answer: a status and a JSON body. Errors should use the kernel's shape,
-/// `{"error": {"code", "message", "field"?}}` (see `HttpResponse::error`).
+/// The plugin's answer: a status and a JSON body; a plugin cannot set headers (the kernel sets
+/// them all). The kernel refuses, as the plugin's failure (the client gets 503
+/// `plugin_failed`), an answer over the output cap (`max_output_kib`), a status outside 200–299
+/// and 400–599 (no 1xx, no 3xx: there is no `Location`), a body with 204 or 205, and a 4xx/5xx
+/// whose body is not the kernel's error shape, `{"error": {"code", "message", "field"?}}`
+/// (build it with [`HttpResponse::error`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpResponse {
     pub status: u16,
+    /// `null` for no body (what 204 and 205 must have).
     #[serde(default)]
     pub body: Value,
 }

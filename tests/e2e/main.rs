@@ -24,6 +24,7 @@ mod notifications;
 mod openapi;
 mod orders;
 mod plugin_events;
+mod plugin_load;
 mod plugin_operations;
 mod plugin_quotas;
 mod plugins;

@@ -43,16 +43,9 @@ fn quote_body(sku: i64, qty: i64) -> Value {
     json!({ "delivery_method": "pickup", "lines": [{ "sku_id": sku, "qty": qty }] })
 }
 
-fn stats(app: &TestApp, name: &str) -> anyhow::Result<std::sync::Arc<pifa::plugins::Stats>> {
-    app.plugins
-        .current()
-        .named(name)
-        .map(|p| p.stats.clone())
-        .ok_or_else(|| anyhow::anyhow!("{name} not loaded"))
-}
-
 fn last_error(app: &TestApp, name: &str) -> anyhow::Result<String> {
-    Ok(stats(app, name)?
+    Ok(app
+        .plugin_stats(name)?
         .last_error
         .lock()
         .map(|e| e.clone())
@@ -133,7 +126,8 @@ async fn a_storage_flood_stays_within_the_quotas(backend: Backend) -> anyhow::Re
     .await?;
     let (status, body) = flood("b").await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let failures = stats(&app, "hostile-kv-flood")?
+    let failures = app
+        .plugin_stats("hostile-kv-flood")?
         .failures
         .load(Ordering::Relaxed);
     let (status, full) = flood("c").await?;
@@ -147,7 +141,7 @@ async fn a_storage_flood_stays_within_the_quotas(backend: Backend) -> anyhow::Re
         "{full}"
     );
     assert!(
-        stats(&app, "hostile-kv-flood")?
+        app.plugin_stats("hostile-kv-flood")?
             .failures
             .load(Ordering::Relaxed)
             > failures,

@@ -23,7 +23,7 @@ const SALES: &str = "/api/v1/plugins/flash-sale/sales";
 /// design) and the rush then sells the coating out at the list price.
 fn flash_sale_toml() -> String {
     format!(
-        "[[plugin]]\nname = \"flash-sale\"\ncomponent = {:?}\norder = 10\ncapabilities = [\"kv\"]\non_error = {{ checkout = \"reject\" }}\nevents = [\"order.closed\"]\nroute_roles = [\"public\", \"admin\", \"customer_service\"]\nsettings = {{ label = \"限时抢购价\" }}\n\n[limits]\ndeadline_ms = 30000\nhost_call_ms = 30000\n",
+        "[[plugin]]\nname = \"flash-sale\"\ncomponent = {:?}\norder = 10\ncapabilities = [\"kv\"]\non_error = {{ checkout = \"reject\" }}\nevents = [\"order.closed\"]\nroute_roles = [\"public\", \"admin\", \"customer_service\"]\nsettings = {{ label = \"限时抢购价\" }}\n\n[limits]\ndeadline_ms = 30000\nmember_deadline_ms = 30000\nhost_call_ms = 30000\n",
         plugin_component("flash-sale").display().to_string()
     )
 }
@@ -357,11 +357,7 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
     for (n, (name, extra, reason)) in cases.into_iter().enumerate() {
         app.install_plugins(&hostile_toml(name, "skip", extra))
             .await?;
-        let plugin = app.plugins.current();
-        let stats = plugin
-            .named(name)
-            .map(|p| p.stats.clone())
-            .ok_or_else(|| anyhow::anyhow!("{name} not loaded"))?;
+        let stats = app.plugin_stats(name)?;
         let failures = stats.failures.load(std::sync::atomic::Ordering::Relaxed);
         let (status, order, _) = app
             .place_order(&member, &format!("hostile-{n}"), &order_body(red, 10))
@@ -484,6 +480,91 @@ async fn a_failing_plugin_is_suspended_and_staff_told() -> anyhow::Result<()> {
     app.stop().await
 }
 
+/// A plugin whose every answer the kernel refuses (here a +4×10¹⁸ fen adjustment, issue 16
+/// item 6) fails like one that traps: `suspend_after` refusals in a row suspend it and tell
+/// staff, and it is called no more, while every quote is served without it; a reload changing
+/// its entry lifts the suspension.
+#[tokio::test]
+async fn a_plugin_whose_answers_are_refused_is_suspended() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    app.install_plugins(&format!(
+        "[limits]\nsuspend_after = 3\n{}",
+        hostile_toml("hostile-output", "skip", "settings = { mode = \"huge\" }")
+    ))
+    .await?;
+    let stats = app.plugin_stats("hostile-output")?;
+    use std::sync::atomic::Ordering;
+    let calls_at_load = stats.calls.load(Ordering::Relaxed);
+    for _ in 0..5 {
+        let (status, quote) = app
+            .post("/api/v1/orders/quote", Some(&member), &quote_body(red, 10))
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{quote}");
+        assert!(
+            !quote.to_string().contains("hostile-output"),
+            "no adjustment of it reaches the quote: {quote}"
+        );
+    }
+    assert_eq!(
+        stats.calls.load(Ordering::Relaxed) - calls_at_load,
+        3,
+        "called until suspended"
+    );
+    assert_eq!(stats.failures.load(Ordering::Relaxed), 3);
+    assert!(stats.is_suspended(app.clock.now_ms()));
+    eventually("staff told of the suspension", || async {
+        let (_, inbox) = app.get("/api/v1/me/inbox", Some(&admin)).await?;
+        Ok(inbox.to_string().contains("hostile-output").then_some(()))
+    })
+    .await?;
+    // A reload changing its entry may be the fix: it serves again at once.
+    app.install_plugins(&hostile_toml(
+        "hostile-output",
+        "skip",
+        "settings = { mode = \"double\" }",
+    ))
+    .await?;
+    let (status, quote) = app
+        .post("/api/v1/orders/quote", Some(&member), &quote_body(red, 10))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    assert!(labels(&quote).iter().any(|l| l == "hostile"), "{quote}");
+
+    // Each hook counts apart: a quote hook whose labels are refused is suspended although the
+    // same plugin's checkout hook answers well in between.
+    app.install_plugins(&format!(
+        "[limits]\nsuspend_after = 3\n{}",
+        hostile_toml(
+            "hostile-text",
+            "skip",
+            "settings = { mode = \"html-label\" }"
+        )
+    ))
+    .await?;
+    let stats = app.plugin_stats("hostile-text")?;
+    for n in 0..3 {
+        let (status, order, _) = app
+            .place_order(&member, &format!("text-{n}"), &order_body(red, 10))
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+    }
+    assert!(
+        stats.is_suspended(app.clock.now_ms()),
+        "its quote failed at every order: {}",
+        stats
+            .last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    );
+    app.stop().await
+}
+
 /// A hook stuck in a host call (its storage read blocked at the database) is stopped by the
 /// host-call timeout while other checkouts go on.
 #[tokio::test]
@@ -510,12 +591,7 @@ async fn a_hook_stuck_in_a_host_call_times_out() -> anyhow::Result<()> {
         .await?;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    let stats = app
-        .plugins
-        .current()
-        .named("hostile-stuck")
-        .map(|p| p.stats.clone())
-        .ok_or_else(|| anyhow::anyhow!("not loaded"))?;
+    let stats = app.plugin_stats("hostile-stuck")?;
     let last = stats
         .last_error
         .lock()

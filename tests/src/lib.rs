@@ -577,6 +577,15 @@ impl TestApp {
         Ok((status, value))
     }
 
+    /// The counters of the serving plugin `name` (calls, failures, suspension, last error).
+    pub fn plugin_stats(&self, name: &str) -> anyhow::Result<Arc<pifa::plugins::Stats>> {
+        self.plugins
+            .current()
+            .named(name)
+            .map(|p| p.stats.clone())
+            .ok_or_else(|| anyhow!("plugin {name} is not serving"))
+    }
+
     /// POSTs `body` as if from `source`: the request carries `X-Forwarded-For: <source>`
     /// (which only a server `behind_proxy` believes). Returns the status, the `Retry-After`
     /// seconds when there are any, and the body.
@@ -586,11 +595,24 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<(StatusCode, Option<u64>, Value)> {
+        self.request_from(Method::POST, source, path, None, Some(body))
+            .await
+    }
+
+    /// [`TestApp::post_from`] with any method, signed in as `token` when given.
+    pub async fn request_from(
+        &self,
+        method: Method,
+        source: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Option<u64>, Value)> {
         let request = self
             .client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .header("x-forwarded-for", source);
-        self.send(request, None, Some(body)).await
+        self.send(request, token, body).await
     }
 
     async fn send(

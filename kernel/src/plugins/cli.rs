@@ -46,7 +46,7 @@ pub async fn list(
     };
     let now = Clock::system().now_ms();
     let mut out = format!(
-        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  last error\n",
+        "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>6} {:>28}  last error\n",
         "plugin",
         "kind",
         "version",
@@ -55,6 +55,9 @@ pub async fn list(
         "failures",
         "fuel p50",
         "fuel p99",
+        "ms p50",
+        "ms p99",
+        "busy",
         "storage (used/quota)"
     );
     for plugin in &set.plugins {
@@ -75,8 +78,11 @@ pub async fn list(
             })
             .unwrap_or_default();
         let used = usage.get(plugin.name()).copied().unwrap_or_default();
+        let (wall_p50, wall_p99, busy) = row
+            .map(|r| (r.wall_us_p50, r.wall_us_p99, r.busy))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>28}  {}\n",
+            "{:<20} {:<6} {:<10} {:<10} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>6} {:>28}  {}\n",
             plugin.name(),
             "wasm",
             plugin.manifest.version,
@@ -85,6 +91,9 @@ pub async fn list(
             failures,
             p50,
             p99,
+            ms(wall_p50),
+            ms(wall_p99),
+            busy,
             storage_cell(used, &plugin.declared.quota),
             error
         ));
@@ -174,6 +183,11 @@ fn storage_cell(used: super::kv::Usage, quota: &super::config::Quota) -> String 
         mib(used.bytes as f64),
         mib(quota.kv_bytes as f64)
     )
+}
+
+/// Microseconds as milliseconds with two decimals (a hook's call is well under one).
+fn ms(micros: i64) -> String {
+    format!("{}.{:02}", micros / 1000, (micros % 1000) / 10)
 }
 
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads; each one
@@ -386,6 +400,7 @@ pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<R
                 CallError::Failed(reason) => reason,
                 CallError::Refused { code, message } => format!("refused: {code}: {message}"),
                 CallError::Suspended => "suspended".to_owned(),
+                CallError::Busy(reason) => format!("busy: {reason}"),
             }),
             fuel: cost.fuel,
             peak_memory: cost.peak_memory,

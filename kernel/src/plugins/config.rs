@@ -130,11 +130,11 @@ pub struct Quota {
     pub messages_per_call: u32,
     /// … and in any hour.
     pub messages_per_hour: u32,
-    /// Calls of this plugin running at once: its share of the host's call slots (parsed and
-    /// checked; enforced once the call-share work of issue 16 lands).
+    /// Calls of this plugin running at once: its share of the host's call slots, once for its
+    /// quote and checkout calls and once for the rest (see `Shares` in `plugins.rs`).
     pub concurrent_calls: u32,
     /// Requests to its routes per minute from one client (a signed-in user, or a visitor's
-    /// address; parsed and checked, enforced once the route rate limit of issue 16 lands).
+    /// address); more are answered 429 `rate_limited` before the plugin runs.
     pub route_requests_per_minute: u32,
 }
 
@@ -270,9 +270,15 @@ pub struct Limits {
     pub fuel_per_line: u64,
     /// A plugin's linear memory.
     pub memory_mib: u64,
-    /// Wall-clock deadline of a call (epoch interruption).
+    /// Wall-clock deadline of a route or background call (`handle-http`, `on-event`,
+    /// `on-tick`), counted from the call's start with its host calls included.
     pub deadline_ms: u64,
-    /// A host call (storage, catalogue) that takes longer fails the hook.
+    /// Wall-clock deadline of a hook on a member's path (`quote`, `checkout`), counted from the
+    /// moment the member's request asks for it, so the wait for a call slot is included: what
+    /// one plugin may add to a quote or an order before it is the plugin's failure.
+    pub member_deadline_ms: u64,
+    /// A host call (storage, catalogue) that takes longer fails the hook; a host call never
+    /// runs past what is left of the call's deadline either.
     pub host_call_ms: u64,
     pub max_input_kib: u64,
     pub max_output_kib: u64,
@@ -296,6 +302,10 @@ impl Default for Limits {
             fuel_per_line: 40_000,
             memory_mib: 32,
             deadline_ms: 500,
+            // The flash sale's quote hook takes 0.05–0.16 ms (README); a hundred
+            // milliseconds is ample for a well-behaved hook on a loaded server and still
+            // bounds what a slow one adds to a member's quote.
+            member_deadline_ms: 100,
             host_call_ms: 250,
             max_input_kib: 1024,
             max_output_kib: 256,

@@ -56,6 +56,9 @@ pub enum Delivery {
     AlreadyDelivered,
     /// The plugin is suspended: not an attempt; the event waits for the suspension to end.
     Suspended,
+    /// No call slot was free for it (`plugin_busy`): not an attempt; the event waits for the
+    /// next round, like a suspended plugin's.
+    Busy,
     /// An attempt that failed, and why; tried again after a back-off.
     Failed(String),
 }
@@ -93,6 +96,11 @@ pub struct StatsRow {
     pub failures: i64,
     pub fuel_p50: i64,
     pub fuel_p99: i64,
+    /// Wall time per call in µs (host calls included), 50th and 99th percentile.
+    pub wall_us_p50: i64,
+    pub wall_us_p99: i64,
+    /// Calls not made for want of a free call slot (`plugin_busy`).
+    pub busy: i64,
     pub suspended_until: Option<i64>,
     pub last_error: String,
 }
@@ -286,12 +294,13 @@ impl Store {
     pub async fn save_plugin_stats(&self, row: &StatsRow, now_ms: i64) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO plugin_stats (plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                "INSERT INTO plugin_stats (plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error, updated_at, wall_us_p50, wall_us_p99, busy)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (plugin) DO UPDATE SET version = excluded.version, calls = excluded.calls,
                    failures = excluded.failures, fuel_p50 = excluded.fuel_p50, fuel_p99 = excluded.fuel_p99,
                    suspended_until = excluded.suspended_until, last_error = excluded.last_error,
-                   updated_at = excluded.updated_at",
+                   updated_at = excluded.updated_at, wall_us_p50 = excluded.wall_us_p50,
+                   wall_us_p99 = excluded.wall_us_p99, busy = excluded.busy",
             )
             .bind(&row.plugin)
             .bind(&row.version)
@@ -302,6 +311,9 @@ impl Store {
             .bind(row.suspended_until)
             .bind(&row.last_error)
             .bind(now_ms)
+            .bind(row.wall_us_p50)
+            .bind(row.wall_us_p99)
+            .bind(row.busy)
             .execute(pool)
             .await
             .map(|_| ())
@@ -313,7 +325,7 @@ impl Store {
     pub async fn plugin_stats(&self) -> StoreResult<Vec<StatsRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error FROM plugin_stats ORDER BY plugin",
+                "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, wall_us_p50, wall_us_p99, busy, suspended_until, last_error FROM plugin_stats ORDER BY plugin",
             )
             .fetch_all(pool)
             .await
@@ -391,6 +403,8 @@ impl PluginHost {
                 return Ok(Delivery::Failed(reason));
             }
             Err(CallError::Suspended) => return Ok(Delivery::Suspended),
+            // No free call slot: not an attempt either; the event waits for the next round.
+            Err(CallError::Busy(_)) => return Ok(Delivery::Busy),
         };
         let mut record = Batch::default();
         record.push(
@@ -403,8 +417,14 @@ impl PluginHost {
             .commit_plugin_writes(plugin, &outcome.writes, total, Some(record))
             .await
         {
-            Ok(true) => Ok(Delivery::Delivered),
-            Ok(false) => Ok(Delivery::AlreadyDelivered),
+            Ok(stored) => {
+                self.record_success(&loaded, Hook::OnEvent);
+                Ok(if stored {
+                    Delivery::Delivered
+                } else {
+                    Delivery::AlreadyDelivered
+                })
+            }
             Err(StoreError::BoundReached(_)) => Ok(Delivery::Failed(
                 "a counter would leave its bounds (changed meanwhile); will retry".to_owned(),
             )),
@@ -451,8 +471,9 @@ impl PluginHost {
                         reached = event.id;
                     }
                     Delivery::AlreadyDelivered => reached = event.id,
-                    // Suspended by this round's failures (or another caller's): wait.
-                    Delivery::Suspended => break,
+                    // Suspended by this round's failures (or another caller's), or its call
+                    // slots busy: wait, unattempted.
+                    Delivery::Suspended | Delivery::Busy => break,
                     Delivery::Failed(reason) => {
                         let attempts = match cursor.failed_event_id {
                             Some(failed) if failed == event.id => cursor.attempts.saturating_add(1),
@@ -555,7 +576,7 @@ impl PluginHost {
                     .commit_plugin_writes(plugin.name(), &outcome.writes, total, None)
                     .await
                 {
-                    Ok(_) => {}
+                    Ok(_) => self.record_success(&plugin, Hook::OnTick),
                     Err(StoreError::QuotaExceeded(reason)) => {
                         self.record_failure(&plugin, Hook::OnTick, reason);
                     }

@@ -119,7 +119,9 @@ impl QuoteStep for PluginQuoteStep {
             let reason = match result {
                 Ok(()) => continue,
                 Err(CallError::Suspended) => continue,
-                Err(CallError::Failed(reason)) => reason,
+                // Busy: its share was in use for the whole deadline; not its failure, but the
+                // quote goes on without it (or is refused) all the same.
+                Err(CallError::Failed(reason) | CallError::Busy(reason)) => reason,
                 Err(CallError::Refused { code, message }) => {
                     self.host
                         .record_failure(plugin, Hook::Quote, format!("{code}: {message}"));
@@ -157,7 +159,9 @@ fn quote_one(
         |instance, store, json| instance.call_quote(store, json),
     )?;
     apply_adjustments(quote, plugin.name(), output)
-        .map_err(|e| host.record_failure(plugin, Hook::Quote, e))
+        .map_err(|e| host.record_failure(plugin, Hook::Quote, e))?;
+    host.record_success(plugin, Hook::Quote);
+    Ok(())
 }
 
 /// A read-only hook with JSON in and out: the input capped, the call, the output capped and
@@ -227,13 +231,15 @@ impl PluginHost {
                     }
                     Err(CallError::Suspended) => {}
                     Err(CallError::Refused { code, message }) => {
+                        // Refusing an order is a checkout hook's work, not its failure.
+                        host.record_success(plugin, Hook::Checkout);
                         return Err(ApiError::new(
                             axum::http::StatusCode::CONFLICT,
                             "plugin_refused",
                             format!("{message} ({} {code})", plugin.name()),
                         ));
                     }
-                    Err(CallError::Failed(reason)) => {
+                    Err(CallError::Failed(reason) | CallError::Busy(reason)) => {
                         if plugin.policy(Hook::Checkout) == Policy::Reject {
                             return Err(ApiError::new(
                                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -312,6 +318,7 @@ fn checkout_one(
             return Err(host.record_failure(plugin, Hook::Checkout, bad.to_owned()));
         }
     }
+    host.record_success(plugin, Hook::Checkout);
     Ok(output.reservations)
 }
 

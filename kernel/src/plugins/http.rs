@@ -3,8 +3,10 @@
 //! plugin runs, passes who he is and whether he may see prices (B2), and commits the storage
 //! writes the hook made after it answers. The routes are published in the OpenAPI document.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,6 +16,7 @@ use pifa_sdk::{Caller, Hook, HttpRequest, HttpResponse, Route};
 
 use super::{Access, CallError, PluginHost};
 use crate::accounts::Role;
+use crate::accounts::sessions::ClientInfo;
 use crate::app::AppState;
 use crate::catalog::pricing::{Page, PriceView};
 use crate::error::{ApiError, ApiResult};
@@ -107,10 +110,166 @@ fn no_such_route() -> ApiError {
     )
 }
 
+/// How long a fixed window of route requests lasts.
+const WINDOW_MS: i64 = 60_000;
+
+/// Past this many (plugin, client) windows, the ended ones are dropped (at most once a second),
+/// so clients that came once do not pile up in memory.
+const WINDOWS_BEFORE_PRUNING: usize = 4096;
+
+/// Requests to each plugin's routes per client (`quota.route_requests_per_minute`), counted in
+/// memory in fixed one-minute windows: no database write per request, and a crowd is turned
+/// away before any plugin code runs. Kept across reloads; an instance counts its own requests
+/// (several instances behind one balancer each allow the quota).
+#[derive(Default)]
+pub struct RouteWindows {
+    windows: Mutex<HashMap<(String, String), Window>>,
+    pruned_at_ms: AtomicI64,
+}
+
+struct Window {
+    started_ms: i64,
+    count: u32,
+}
+
+impl RouteWindows {
+    /// Counts a request of `client` to `plugin`'s routes at `now_ms`; past `limit` in the
+    /// client's current minute, `Err` with the seconds until it may try again (the refused
+    /// request is not counted).
+    pub fn hit(&self, plugin: &str, client: &str, limit: u32, now_ms: i64) -> Result<(), i64> {
+        let Ok(mut windows) = self.windows.lock() else {
+            // A poisoned map only means another request panicked while counting: serve.
+            return Ok(());
+        };
+        if windows.len() > WINDOWS_BEFORE_PRUNING
+            && now_ms - self.pruned_at_ms.load(Ordering::Relaxed) > 1000
+        {
+            windows.retain(|_, w| w.started_ms + WINDOW_MS > now_ms);
+            self.pruned_at_ms.store(now_ms, Ordering::Relaxed);
+        }
+        let window = windows
+            .entry((plugin.to_owned(), client.to_owned()))
+            .or_insert(Window {
+                started_ms: now_ms,
+                count: 0,
+            });
+        if window.started_ms + WINDOW_MS <= now_ms || window.started_ms > now_ms {
+            *window = Window {
+                started_ms: now_ms,
+                count: 0,
+            };
+        }
+        if window.count >= limit {
+            let left_ms = window.started_ms + WINDOW_MS - now_ms;
+            return Err((left_ms + 999) / 1000);
+        }
+        window.count += 1;
+        Ok(())
+    }
+}
+
+/// Who a route request counts against: the signed-in user, else the client's address (its
+/// IPv4 address, or IPv6 /64, as the sign-in limits count it).
+fn client_key(actor: Option<&crate::accounts::permissions::Actor>, client: &ClientInfo) -> String {
+    match actor {
+        Some(actor) => format!("user:{}", actor.user_id),
+        None => format!("addr:{}", client.source()),
+    }
+}
+
+/// The plugin's HTTP answer checked, or why the kernel refuses it: over the output cap
+/// (`max_output_kib`, as every hook's), not valid JSON, a status outside 200–299 and 400–599
+/// (a 1xx would need a protocol switch, a 3xx a `Location`, and a plugin sets no header), a
+/// body with 204 or 205, or a 4xx/5xx whose body is not the kernel's error shape.
+fn check_response(output: &str, cap_bytes: u64) -> Result<HttpResponse, String> {
+    if output.len() as u64 > cap_bytes {
+        return Err(format!(
+            "response of {} bytes is over the {cap_bytes}-byte cap (max_output_kib)",
+            output.len()
+        ));
+    }
+    let response: HttpResponse =
+        serde_json::from_str(output).map_err(|e| format!("response is not valid: {e}"))?;
+    let status = response.status;
+    match status {
+        200..=299 | 400..=599 => {}
+        300..=399 => {
+            return Err(format!(
+                "status {status} is a redirect, which needs a Location header, and a plugin sets no header (allowed: 200–299, 400–599)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "status {status} is not one a plugin may answer (allowed: 200–299, 400–599)"
+            ));
+        }
+    }
+    if matches!(status, 204 | 205) && !response.body.is_null() {
+        return Err(format!("status {status} must have no body"));
+    }
+    if status >= 400 {
+        check_error_body(&response.body).map_err(|e| {
+            format!("status {status}: {e}; an error's body is {{\"error\": {{\"code\", \"message\", \"field\"?}}}} (HttpResponse::error)")
+        })?;
+    }
+    Ok(response)
+}
+
+/// An error body in the kernel's shape: `{"error": {"code", "message", "field"?}}`, the code
+/// a stable snake_case word, nothing else beside them.
+fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
+    let top = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or("the body is not an object with `error` alone")?;
+    let error = top
+        .get("error")
+        .and_then(|e| e.as_object())
+        .ok_or("`error` is not an object")?;
+    let code = error
+        .get("code")
+        .and_then(|c| c.as_str())
+        .ok_or("`error.code` is not a string")?;
+    let code_ok = (1..=64).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !code_ok {
+        return Err(format!(
+            "`error.code` {code:?} is not a snake_case code of 1 to 64 characters"
+        ));
+    }
+    if !error.get("message").is_some_and(|m| m.is_string()) {
+        return Err("`error.message` is not a string".to_owned());
+    }
+    if error.get("field").is_some_and(|f| !f.is_string()) {
+        return Err("`error.field` is not a string".to_owned());
+    }
+    if let Some(other) = error
+        .keys()
+        .find(|k| !matches!(k.as_str(), "code" | "message" | "field"))
+    {
+        return Err(format!("`error.{other}` is not part of the shape"));
+    }
+    Ok(())
+}
+
+/// 503 `plugin_busy`: no call slot for the plugin now; a second later there may be.
+fn busy(reason: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "plugin_busy",
+        format!("插件繁忙，请稍后再试 ({reason})"),
+    )
+    .with_retry_after(1)
+}
+
 /// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
 pub async fn handle(
     State(app): State<AppState>,
     MaybeActor(actor): MaybeActor,
+    client: ClientInfo,
     method: Method,
     Path((plugin, rest)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
@@ -138,6 +297,30 @@ pub async fn handle(
         if !allowed {
             return Err(ApiError::forbidden());
         }
+    }
+    // Before anything costs the shop a query or the plugin a call.
+    let limit = loaded.declared.quota.route_requests_per_minute;
+    if let Err(retry_after) = host.route_windows.hit(
+        &plugin,
+        &client_key(actor.as_ref(), &client),
+        limit,
+        app.clock.now_ms(),
+    ) {
+        return Err(ApiError::too_many(
+            "rate_limited",
+            format!(
+                "请求过于频繁，请稍后再试 (over {limit} requests a minute to plugin {plugin}'s routes, quota.route_requests_per_minute)"
+            ),
+            retry_after,
+        ));
+    }
+    // A crowd on a busy plugin is turned away before its request costs a query.
+    if loaded.share.others_full() {
+        loaded.stats.busy.fetch_add(1, Ordering::Relaxed);
+        return Err(busy(&format!(
+            "plugin {plugin}: its share of {} concurrent calls (quota.concurrent_calls) is in use",
+            loaded.share.size()
+        )));
     }
     let sees_prices = matches!(
         PriceView::of(&app.store, actor.as_ref(), Page::List).await,
@@ -201,6 +384,7 @@ pub async fn handle(
     let outcome = match called {
         Ok(outcome) => outcome,
         Err(CallError::Refused { code, message }) => {
+            host.record_success(&loaded, Hook::HandleHttp);
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "plugin_refused",
@@ -221,19 +405,22 @@ pub async fn handle(
                 format!("插件 {plugin} 因连续出错已暂停 (suspended after repeated failures)"),
             ));
         }
+        Err(CallError::Busy(reason)) => return Err(busy(&reason)),
     };
-    let response: HttpResponse = serde_json::from_str(&outcome.value).map_err(|e| {
-        host.record_failure(
-            &loaded,
-            Hook::HandleHttp,
-            format!("response is not valid: {e}"),
-        );
+    let cap = set.runtime.limits.max_output_kib.saturating_mul(1024);
+    let response = check_response(&outcome.value, cap).map_err(|reason| {
+        let failed = host.record_failure(&loaded, Hook::HandleHttp, reason);
+        let reason = match failed {
+            CallError::Failed(reason) => reason,
+            _ => format!("plugin {plugin}: its response was refused"),
+        };
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "plugin_failed",
-            format!("插件暂时不可用 (plugin {plugin}: response is not valid)"),
+            format!("插件暂时不可用 ({reason})"),
         )
     })?;
+    // `check_response` let only 200–299 and 400–599 through.
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // A refusal (4xx, 5xx) keeps nothing the hook wrote: it is the request failing.
     if status.is_success()
@@ -265,6 +452,10 @@ pub async fn handle(
             Err(other) => return Err(other.into()),
         }
     }
+    host.record_success(&loaded, Hook::HandleHttp);
+    if matches!(response.status, 204 | 205) {
+        return Ok(status.into_response());
+    }
     Ok((status, axum::Json(response.body)).into_response())
 }
 
@@ -290,8 +481,8 @@ pub fn openapi_paths(host: &PluginHost) -> serde_json::Map<String, serde_json::V
                 // refusals); the kernel's own refusals of a plugin call are listed by code.
                 "responses": {
                     "2XX": { "description": "OK", "content": { "application/json": { "schema": route.response_schema.clone().unwrap_or(serde_json::json!({})) } } },
-                    "4XX": { "description": "The plugin's own refusal, or the kernel's: `route_not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`.", "content": { "application/json": {} } },
-                    "5XX": { "description": "The plugin failed or is suspended: `plugin_failed`, `plugin_suspended`; or its storage is full (507 `plugin_quota_exceeded`: the writes would pass its `quota.kv_keys` or `quota.kv_bytes`, nothing of the request is stored).", "content": { "application/json": {} } }
+                    "4XX": { "description": "The plugin's own refusal, or the kernel's: `route_not_found`, `unauthenticated`, `forbidden`, `malformed_json`, `invalid_text`, `body_too_large`, `plugin_refused`, `changed_meanwhile`, `rate_limited` (with `Retry-After`: over `quota.route_requests_per_minute` from one client). The plugin's own refusals are in the error shape too (the kernel refuses any other).", "content": { "application/json": {} } },
+                    "5XX": { "description": "The plugin failed (a trap, a limit, its deadline, or an answer the kernel refuses: over the output cap, a 1xx or 3xx status, a body with 204, an error not in the error shape), is suspended, or is busy: `plugin_failed`, `plugin_suspended`, `plugin_busy` (with `Retry-After`: its share of concurrent calls is in use); or its storage is full (507 `plugin_quota_exceeded`: the writes would pass its `quota.kv_keys` or `quota.kv_bytes`, nothing of the request is stored).", "content": { "application/json": {} } }
                 },
             });
             if let (Some(schema), Some(object)) = (&route.request_schema, operation.as_object_mut())
@@ -367,6 +558,83 @@ mod tests {
             assert!(error.contains(named), "{error}");
         }
     }
+
+    #[test]
+    fn responses_outside_the_contract_are_refused_naming_why() {
+        let cap = 1024;
+        let ok = [
+            r#"{"status":200,"body":{"ok":true}}"#,
+            r#"{"status":204}"#,
+            r#"{"status":201,"body":[1]}"#,
+            r#"{"status":422,"body":{"error":{"code":"invalid_window","message":"m","field":"ends_at_ms"}}}"#,
+            r#"{"status":503,"body":{"error":{"code":"sold_out","message":"m"}}}"#,
+        ];
+        for output in ok {
+            assert!(check_response(output, cap).is_ok(), "{output}");
+        }
+        let big = format!(r#"{{"status":200,"body":"{}"}}"#, "x".repeat(2000));
+        let refused = [
+            (big.as_str(), "over the 1024-byte cap"),
+            ("not json", "not valid"),
+            (r#"{"status":999}"#, "status 999 is not one"),
+            (r#"{"status":101}"#, "status 101 is not one"),
+            (r#"{"status":199}"#, "status 199"),
+            (r#"{"status":302,"body":null}"#, "redirect"),
+            (r#"{"status":304}"#, "redirect"),
+            (r#"{"status":204,"body":{"a":1}}"#, "must have no body"),
+            (r#"{"status":205,"body":""}"#, "must have no body"),
+            (
+                r#"{"status":400,"body":{"message":"nope"}}"#,
+                "an error's body is",
+            ),
+            (r#"{"status":500,"body":"boom"}"#, "not an object"),
+            (
+                r#"{"status":400,"body":{"error":{"code":"Bad Code","message":"m"}}}"#,
+                "snake_case",
+            ),
+            (
+                r#"{"status":400,"body":{"error":{"code":"a","message":1}}}"#,
+                "error.message",
+            ),
+            (
+                r#"{"status":400,"body":{"error":{"code":"a","message":"m","html":"<b>"}}}"#,
+                "error.html",
+            ),
+            (
+                r#"{"status":400,"body":{"error":{"code":"a","message":"m"},"extra":1}}"#,
+                "`error` alone",
+            ),
+        ];
+        for (output, named) in refused {
+            let error = check_response(output, cap).err().unwrap_or_default();
+            assert!(error.contains(named), "{output}: {error}");
+        }
+    }
+
+    #[test]
+    fn route_requests_are_counted_per_plugin_and_client_in_one_minute_windows() {
+        let windows = RouteWindows::default();
+        for _ in 0..3 {
+            assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 1_000), Ok(()));
+        }
+        assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 1_500), Err(60));
+        assert_eq!(windows.hit("p", "addr:1.2.3.4", 3, 60_001), Err(1));
+        assert_eq!(
+            windows.hit("p", "addr:5.6.7.8", 3, 1_500),
+            Ok(()),
+            "another client"
+        );
+        assert_eq!(
+            windows.hit("q", "addr:1.2.3.4", 3, 1_500),
+            Ok(()),
+            "another plugin"
+        );
+        assert_eq!(
+            windows.hit("p", "addr:1.2.3.4", 3, 61_000),
+            Ok(()),
+            "a new minute"
+        );
+    }
 }
 
 /// One serving plugin, as staff see it.
@@ -381,6 +649,15 @@ pub struct PluginStatus {
     pub failures: u64,
     pub fuel_p50: u64,
     pub fuel_p99: u64,
+    /// Wall time per call in ms, host calls included (for quote and checkout, the wait for a
+    /// call slot too), at the 50th percentile of the recent calls …
+    pub wall_ms_p50: f64,
+    /// … and at the 99th.
+    pub wall_ms_p99: f64,
+    /// Calls not made because its share of concurrent calls was in use (`plugin_busy`).
+    pub busy: u64,
+    /// Its share of concurrent calls (`quota.concurrent_calls`).
+    pub concurrent_calls: u32,
     /// RFC 3339; set while the plugin is suspended after repeated failures.
     pub suspended_until: Option<String>,
     pub last_error: String,
@@ -478,8 +755,8 @@ pub struct PluginsStatus {
     pub reload_error: Option<String>,
 }
 
-/// The plugins serving, their grants, calls, failures and fuel, the events they fail on, the
-/// entries left out for not loading, and the last refused reload (admin).
+/// The plugins serving, their grants, calls, failures, fuel and time per call, the events they
+/// fail on, the entries left out for not loading, and the last refused reload (admin).
 #[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
     responses((status = 200, body = PluginsStatus)), security(("bearer" = [])))]
 pub async fn status(
@@ -507,6 +784,7 @@ pub async fn status(
         .map(|p| {
             let used = usage.get(p.name()).copied().unwrap_or_default();
             let (fuel_p50, fuel_p99) = p.stats.fuel_percentiles();
+            let (wall_p50, wall_p99) = p.stats.wall_us_percentiles();
             let suspended = p
                 .stats
                 .suspended_until
@@ -536,6 +814,10 @@ pub async fn status(
                 failures: p.stats.failures.load(std::sync::atomic::Ordering::Relaxed),
                 fuel_p50,
                 fuel_p99,
+                wall_ms_p50: wall_p50 as f64 / 1000.0,
+                wall_ms_p99: wall_p99 as f64 / 1000.0,
+                busy: p.stats.busy.load(std::sync::atomic::Ordering::Relaxed),
+                concurrent_calls: p.share.size(),
                 suspended_until: (suspended > now).then(|| crate::clock::rfc3339(suspended)),
                 last_error: p
                     .stats

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pifa_sdk::Capability;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -30,13 +30,36 @@ const RESIDENT_BYTES: usize = 4 * 1024 * 1024;
 /// How many plugin calls may run at once (pool slots); more wait for a slot.
 pub const MAX_CONCURRENT_CALLS: u32 = 64;
 
+/// Of those, the slots only a member's quote and checkout may take: however many route
+/// requests and background hooks run, a member's hooks find a slot (issue 16).
+pub const MEMBER_SLOTS: u32 = 16;
+
+/// The pool's call slots, in two parts: `member` (`MEMBER_SLOTS`) for quote and checkout
+/// alone, `shared` (the rest) for every call. A member's hook takes a reserved slot first and
+/// a shared one when none is free.
+pub struct Slots {
+    pub member: Arc<tokio::sync::Semaphore>,
+    pub shared: Arc<tokio::sync::Semaphore>,
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
+            member: Arc::new(tokio::sync::Semaphore::new(MEMBER_SLOTS as usize)),
+            shared: Arc::new(tokio::sync::Semaphore::new(
+                (MAX_CONCURRENT_CALLS - MEMBER_SLOTS) as usize,
+            )),
+        }
+    }
+}
+
 /// The engine, its epoch ticker and the call slots; limits other than memory may change
 /// on a reload without a new engine (`from_engine`).
 pub struct Runtime {
     pub engine: Engine,
     pub limits: Limits,
     ticker: Arc<Ticker>,
-    pub slots: Arc<tokio::sync::Semaphore>,
+    pub slots: Arc<Slots>,
 }
 
 /// Stops the epoch thread when the last runtime on its engine goes.
@@ -102,7 +125,7 @@ impl Runtime {
             engine,
             limits: limits.clone(),
             ticker: Arc::new(Ticker(ticking)),
-            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS as usize)),
+            slots: Arc::new(Slots::new()),
         })
     }
 
@@ -172,6 +195,11 @@ pub struct CallState {
     pub clock: Clock,
     pub runtime: Option<tokio::runtime::Handle>,
     pub host_call_timeout: Duration,
+    /// When the call's deadline passes (its start plus `deadline_ms`, or
+    /// `member_deadline_ms`): no host call runs past it.
+    pub deadline: Instant,
+    /// The deadline's length, for messages.
+    pub deadline_ms: u64,
     pub memory_cap: usize,
     pub peak_memory: usize,
     pub log_cap: usize,
@@ -246,20 +274,38 @@ impl wasmtime::ResourceLimiter for CallState {
 }
 
 impl CallState {
-    /// Runs a host future to completion within the host-call timeout; a timeout traps the
-    /// call (an epoch deadline cannot interrupt a host call).
+    /// Runs a host future to completion within the host-call timeout and what is left of the
+    /// call's deadline; running out traps the call (an epoch deadline cannot interrupt a host
+    /// call, and the epoch does not see the time spent in one until the guest runs again).
     fn host<T>(&mut self, what: &str, future: impl Future<Output = T>) -> wasmtime::Result<T> {
         let Some(runtime) = self.runtime.clone() else {
             return Err(wasmtime::Error::msg(format!("{what}: no database here")));
         };
-        let timeout = self.host_call_timeout;
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let timeout = self.host_call_timeout.min(left);
+        if timeout.is_zero() {
+            let message = format!(
+                "deadline of {} ms exceeded (wall time, host calls included) before host call {what}",
+                self.deadline_ms
+            );
+            self.fault.get_or_insert(message.clone());
+            return Err(wasmtime::Error::msg(message));
+        }
         match runtime.block_on(async { tokio::time::timeout(timeout, future).await }) {
             Ok(value) => Ok(value),
             Err(_) => {
-                let message = format!(
-                    "host call {what} took longer than {} ms",
-                    timeout.as_millis()
-                );
+                let message = if timeout < self.host_call_timeout {
+                    format!(
+                        "host call {what} took longer than {} ms, what was left of the call's deadline of {} ms (wall time, host calls included)",
+                        timeout.as_millis(),
+                        self.deadline_ms
+                    )
+                } else {
+                    format!(
+                        "host call {what} took longer than {} ms",
+                        timeout.as_millis()
+                    )
+                };
                 self.fault.get_or_insert(message.clone());
                 Err(wasmtime::Error::msg(message))
             }
@@ -467,16 +513,21 @@ impl self::pifa::plugin::notify::Host for CallState {
     }
 }
 
-/// `fresh` for one call: fuel, memory cap, deadline; the instance comes from `pre`.
+/// `fresh` for one call: fuel, memory cap, and an epoch deadline at what is left of the call's
+/// deadline (the epoch ticks every millisecond at best, never faster, so it never traps before
+/// the wall-clock deadline; `PluginHost::call` checks the wall clock when the call returns).
+/// The instance comes from `pre`.
 pub fn new_store(
     runtime: &Runtime,
     state: CallState,
     fuel: u64,
 ) -> wasmtime::Result<Store<CallState>> {
+    let left = state.deadline.saturating_duration_since(Instant::now());
+    let ticks = u64::try_from(left.as_millis() / EPOCH_TICK.as_millis().max(1)).unwrap_or(u64::MAX);
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|s| s);
     store.set_fuel(fuel)?;
-    store.set_epoch_deadline(runtime.limits.deadline_ms.max(1));
+    store.set_epoch_deadline(ticks.max(1));
     store.epoch_deadline_trap();
     Ok(store)
 }
