@@ -67,6 +67,8 @@ name = "hostile-kv-flood"
 component = "$BUILD/hostile-kv-flood.wasm"
 capabilities = ["kv"]
 route_roles = ["public"]
+# Small enough a put that a call stays within its fuel, so the storage quotas are what stop it.
+settings = { keys = 200, bytes = 4096 }
 
 [[plugin]]
 name = "hostile-spammer"

@@ -60,9 +60,14 @@ pub fn spawn<R: Reloadable>(target: Arc<R>) -> Option<tokio::task::JoinHandle<()
             }
         }
     };
-    if let Ok(files) = relevant.lock() {
-        watch_dirs(&files, &mut watcher);
-    }
+    // Not under the lock: `watch` waits for the watcher's thread, which may be waiting for
+    // the lock in the callback above over a change already seen (a database beside
+    // plugins.toml changes all the time): that was a deadlock at start.
+    let files = relevant
+        .lock()
+        .map(|files| files.clone())
+        .unwrap_or_default();
+    watch_dirs(&files, &mut watcher);
     Some(tokio::spawn(async move {
         while rx.recv().await.is_some() {
             // Let the burst (write, rename, chmod) settle, then reload once.
@@ -77,4 +82,66 @@ pub fn spawn<R: Reloadable>(target: Arc<R>) -> Option<tokio::task::JoinHandle<()
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Files(BTreeSet<PathBuf>);
+
+    impl Reloadable for Files {
+        fn what(&self) -> &'static str {
+            "test files"
+        }
+        fn watched_files(&self) -> BTreeSet<PathBuf> {
+            self.0.clone()
+        }
+        fn reload_now(&self) {}
+    }
+
+    /// Starting to watch two directories while one of them changes all the time (a database
+    /// beside `plugins.toml`) returns: it once deadlocked, the second `watch` waiting for the
+    /// watcher's thread while that thread waited for the list of files held across it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn starting_beside_a_busy_file_does_not_hang() -> anyhow::Result<()> {
+        // The busy directory is watched first, then fifty quiet ones: each `watch` a round
+        // trip to the watcher's thread while the busy one's changes arrive.
+        let root = tempfile::tempdir()?;
+        let busy = root.path().join("a-busy");
+        std::fs::create_dir(&busy)?;
+        let mut watched = BTreeSet::from([busy.join("plugins.toml")]);
+        for n in 0..50 {
+            let quiet = root.path().join(format!("b-quiet-{n:02}"));
+            std::fs::create_dir(&quiet)?;
+            watched.insert(quiet.join("a.wasm"));
+        }
+        let files = Files(watched);
+        let target = Arc::new(files);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (busy.join("pifa.db"), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::write(&path, b"changing");
+                }
+            })
+        };
+        for _ in 0..5 {
+            // On a thread of its own, so a hang fails the test instead of hanging it.
+            let (target, handle) = (target.clone(), tokio::runtime::Handle::current());
+            let (done, started) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _runtime = handle.enter();
+                let _ = done.send(spawn(target).map(|task| task.abort()));
+            });
+            let started = started.recv_timeout(Duration::from_secs(10));
+            assert!(started.is_ok(), "watching did not start within 10 s");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer panicked"))?;
+        Ok(())
+    }
 }

@@ -13,6 +13,20 @@ pub const ADMIN: &str = "13800000001";
 pub const MANAGER: &str = "13800000011";
 pub const DRIVER: &str = "13800000031";
 
+/// An idempotency key no earlier run against the same database used: a repeated key is
+/// answered with the order it first made (a replay), which would measure the replay, not a
+/// checkout.
+pub fn idempotency_key(what: &str) -> String {
+    static RUN: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    });
+    format!("{run:x}-{what}")
+}
+
 /// A server under load.
 pub struct Target {
     pub base: String,

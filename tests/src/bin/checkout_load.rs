@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use pifa_e2e::load::{ADMIN, MEMBER, Target, percentile_ms};
+use pifa_e2e::load::{ADMIN, MEMBER, Target, idempotency_key, percentile_ms};
 use serde_json::{Value, json};
 
 /// SKUs on sale with their pack size, every one's stock raised.
@@ -152,7 +152,10 @@ async fn main() -> anyhow::Result<()> {
                         .client
                         .post(target.url("/api/v1/orders"))
                         .bearer_auth(&member)
-                        .header("idempotency-key", format!("load-{clients}-{client}-{n}"))
+                        .header(
+                            "idempotency-key",
+                            idempotency_key(&format!("load-{clients}-{client}-{n}")),
+                        )
                         .json(&body)
                         .send()
                         .await;

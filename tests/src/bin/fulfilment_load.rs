@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use pifa_e2e::load::{ADMIN, DRIVER, MANAGER, MEMBER, Target, percentile_ms};
+use pifa_e2e::load::{ADMIN, DRIVER, MANAGER, MEMBER, Target, idempotency_key, percentile_ms};
 use serde_json::{Value, json};
 
 /// A PNG header and padding: sniffed as PNG, the size of a phone photo after compression.
@@ -57,7 +57,10 @@ async fn main() -> anyhow::Result<()> {
             .client
             .post(target.url("/api/v1/orders"))
             .bearer_auth(&member)
-            .header("idempotency-key", format!("fulfilment-load-{n}"))
+            .header(
+                "idempotency-key",
+                idempotency_key(&format!("fulfilment-load-{n}")),
+            )
             .json(&body)
             .send()
             .await?;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use pifa_e2e::load::{ADMIN, MEMBER, Target, percentile_ms};
+use pifa_e2e::load::{ADMIN, MEMBER, Target, idempotency_key, percentile_ms};
 use serde_json::{Value, json};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -115,7 +115,10 @@ async fn member_loop(
             .client
             .post(target.url("/api/v1/orders"))
             .bearer_auth(member)
-            .header("idempotency-key", format!("plugin-load-{phase}-{n}"))
+            .header(
+                "idempotency-key",
+                idempotency_key(&format!("plugin-load-{phase}-{n}")),
+            )
             .json(&order)
             .send()
             .await;
@@ -187,19 +190,47 @@ async fn record(
     }
 }
 
-/// The admin's inbox messages by template (`plugin_message` is what plugins sent; the newest
-/// 200 are read, more than any quota lets through in a run).
-async fn inbox_by_template(
+/// The newest message id of the admin's inbox (0 when empty).
+async fn newest_message(target: &Target, admin: &str) -> anyhow::Result<i64> {
+    let inbox = target.get("/api/v1/me/inbox?limit=1", admin).await?;
+    Ok(inbox[0]["id"].as_i64().unwrap_or(0))
+}
+
+/// The admin's inbox messages newer than `since`, counted by template (`plugin_message` is
+/// what plugins sent, `plugin_suspended` the kernel telling of a suspension), page by page.
+async fn inbox_since(
     target: &Target,
     admin: &str,
+    since: i64,
 ) -> anyhow::Result<BTreeMap<String, usize>> {
-    let inbox = target.get("/api/v1/me/inbox?limit=200", admin).await?;
     let mut counts = BTreeMap::new();
-    for message in inbox.as_array().cloned().unwrap_or_default() {
-        let template = message["template"].as_str().unwrap_or("?").to_owned();
-        *counts.entry(template).or_default() += 1;
+    let mut before = i64::MAX;
+    loop {
+        let page = target
+            .get(
+                &format!("/api/v1/me/inbox?limit=200&before={before}"),
+                admin,
+            )
+            .await?;
+        let messages = page.as_array().cloned().unwrap_or_default();
+        for message in &messages {
+            let id = message["id"].as_i64().unwrap_or(0);
+            if id <= since {
+                return Ok(counts);
+            }
+            before = before.min(id);
+            let template = message["template"].as_str().unwrap_or("?");
+            let template = if template.is_empty() {
+                "(none)"
+            } else {
+                template
+            };
+            *counts.entry(template.to_owned()).or_default() += 1;
+        }
+        if messages.len() < 200 {
+            return Ok(counts);
+        }
     }
-    Ok(counts)
 }
 
 /// One kind of request the crowd sends.
@@ -303,7 +334,7 @@ async fn main() -> anyhow::Result<()> {
     let member = target.login(MEMBER).await.context("member sign-in")?;
     let skus = skus_on_sale(&target, &admin).await?;
     println!("{} SKUs in the member's carts, stock raised", skus.len());
-    let inbox_before = inbox_by_template(&target, &admin).await?;
+    let inbox_before = newest_message(&target, &admin).await?;
 
     let until = Instant::now() + Duration::from_secs(seconds);
     apart(&target, &member, &skus, "alone", until)
@@ -340,13 +371,23 @@ async fn main() -> anyhow::Result<()> {
             answers.statuses
         );
     }
-    let mut inbox = inbox_by_template(&target, &admin).await?;
-    for (template, before) in inbox_before {
-        if let Some(count) = inbox.get_mut(&template) {
-            *count = count.saturating_sub(before);
+    // The messages of an order's event are written by the notification rules in the
+    // background: count once they stop coming (at most 30 s), and say how long that took.
+    let crowd_ended = Instant::now();
+    let mut inbox = inbox_since(&target, &admin, inbox_before).await?;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let later = inbox_since(&target, &admin, inbox_before).await?;
+        let settled = later == inbox;
+        inbox = later;
+        if settled || crowd_ended.elapsed() > Duration::from_secs(30) {
+            break;
         }
     }
-    inbox.retain(|_, count| *count > 0);
+    println!(
+        "the inbox settled {:.1} s after the crowd left",
+        crowd_ended.elapsed().as_secs_f64()
+    );
     println!("the admin's inbox gained, by template: {inbox:?}");
     Ok(())
 }
