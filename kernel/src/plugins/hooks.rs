@@ -148,6 +148,10 @@ fn quote_one(
     now_ms: i64,
     quote: &mut Quote,
 ) -> Result<(), CallError> {
+    // Before its input is built: a suspended plugin costs a member's quote nothing.
+    if plugin.stats.is_suspended(host.clock.now_ms()) {
+        return Err(CallError::Suspended);
+    }
     let input = quote_input(buyer, now_ms, quote, &plugin.declared.settings);
     let output: QuoteOutput = call_json(
         host,
@@ -269,6 +273,9 @@ fn checkout_one(
     now_ms: i64,
     quote: &Quote,
 ) -> Result<Vec<Reservation>, CallError> {
+    if plugin.stats.is_suspended(host.clock.now_ms()) {
+        return Err(CallError::Suspended);
+    }
     let source = source_of(plugin.name());
     let mut adjustments = Vec::new();
     for line in &quote.lines {
