@@ -255,6 +255,15 @@ fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// 503 `plugin_suspended`: it failed `suspend_after` times in a row and rests.
+fn suspended(plugin: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "plugin_suspended",
+        format!("插件 {plugin} 因连续出错已暂停 (suspended after repeated failures)"),
+    )
+}
+
 /// 503 `plugin_busy`: no call slot for the plugin now; a second later there may be.
 fn busy(reason: &str) -> ApiError {
     ApiError::new(
@@ -314,7 +323,10 @@ pub async fn handle(
             retry_after,
         ));
     }
-    // A crowd on a busy plugin is turned away before its request costs a query.
+    // A crowd on a suspended or busy plugin is turned away before its request costs a query.
+    if loaded.stats.is_suspended(app.clock.now_ms()) {
+        return Err(suspended(&plugin));
+    }
     if loaded.share.others_full() {
         loaded.stats.busy.fetch_add(1, Ordering::Relaxed);
         return Err(busy(&format!(
@@ -398,13 +410,7 @@ pub async fn handle(
                 format!("插件暂时不可用 ({reason})"),
             ));
         }
-        Err(CallError::Suspended) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "plugin_suspended",
-                format!("插件 {plugin} 因连续出错已暂停 (suspended after repeated failures)"),
-            ));
-        }
+        Err(CallError::Suspended) => return Err(suspended(&plugin)),
         Err(CallError::Busy(reason)) => return Err(busy(&reason)),
     };
     let cap = set.runtime.limits.max_output_kib.saturating_mul(1024);
