@@ -12,7 +12,8 @@
 //! different client in `X-Forwarded-For`, as many visitors behind a trusted proxy would; only a
 //! server trusting 127.0.0.1 as a proxy believes it). Stock of the first products is raised
 //! first (as the admin) so refusals measure the system, not the shelf. For each route it prints
-//! the answers by status and code and the largest body a visitor was sent.
+//! the answers by status and code and the largest body a visitor was sent; at the end, what the
+//! admin's inbox gained during the run, by template.
 #![expect(
     clippy::indexing_slicing,
     reason = "serde_json::Value indexing yields Null, it never panics"
