@@ -116,7 +116,7 @@ pub struct Stats {
     pub busy: AtomicU64,
     /// Kernel-clock ms until which the plugin is skipped; 0 when serving.
     pub suspended_until: AtomicI64,
-    pub last_error: Mutex<String>,
+    last_error: Mutex<String>,
     /// What it was last loaded from: its component's and its entry's digest.
     loaded_from: Mutex<[u8; 32]>,
     fuel: Mutex<VecDeque<u64>>,
@@ -213,6 +213,14 @@ impl Stats {
         for hook in Hook::ALL {
             self.failures_in_a_row(hook).store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Its last failure, `hook: reason` (empty when it has not failed).
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
     }
 
     pub fn is_suspended(&self, now_ms: i64) -> bool {
@@ -1012,12 +1020,7 @@ impl PluginHost {
                 wall_us_p99: i64::try_from(wall_p99).unwrap_or(i64::MAX),
                 busy: i64::try_from(plugin.stats.busy.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
                 suspended_until: (suspended > now).then_some(suspended),
-                last_error: plugin
-                    .stats
-                    .last_error
-                    .lock()
-                    .map(|e| e.clone())
-                    .unwrap_or_default(),
+                last_error: plugin.stats.last_error(),
             };
             store.save_plugin_stats(&row, now).await?;
         }

@@ -230,14 +230,22 @@ fn markup(text: &str) -> Option<&'static str> {
         .find(|syntax| text.contains(syntax))
 }
 
-/// A plugin's error code as the kernel passes it on: a stable code (`[a-z0-9_]{1,40}`, like the
-/// kernel's own), or `refused` in place of anything else.
-pub fn plugin_code(code: &str) -> String {
-    let stable = (1..=40).contains(&code.len())
+/// Whether `code` has the shape of a stable error code, like the kernel's own: 1 to 40
+/// characters of `[a-z0-9_]`, starting with a letter. A plugin's codes reach a client only in
+/// this shape (its refusals through [`plugin_code`], its HTTP errors checked in
+/// `plugins::http`).
+pub fn is_stable_code(code: &str) -> bool {
+    (1..=40).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
         && code
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if stable {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A plugin's error code as the kernel passes it on: a stable code ([`is_stable_code`]), or
+/// `refused` in place of anything else.
+pub fn plugin_code(code: &str) -> String {
+    if is_stable_code(code) {
         code.to_owned()
     } else {
         "refused".to_owned()
@@ -310,7 +318,16 @@ mod tests {
     #[test]
     fn a_plugin_code_keeps_the_stable_shape_or_is_replaced() {
         assert_eq!(plugin_code("per_member_limit"), "per_member_limit");
-        for bad in ["", "Bad Code", "a\u{1b}b", "代码", &"a".repeat(41), "x-y"] {
+        for bad in [
+            "",
+            "Bad Code",
+            "a\u{1b}b",
+            "代码",
+            &"a".repeat(41),
+            "x-y",
+            "9_lives",
+            "_x",
+        ] {
             assert_eq!(plugin_code(bad), "refused", "{bad:?}");
         }
     }

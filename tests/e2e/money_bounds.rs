@@ -27,7 +27,7 @@ fn last_error(app: &TestApp) -> String {
     app.plugins
         .current()
         .named("hostile-output")
-        .and_then(|p| p.stats.last_error.lock().ok().map(|e| e.clone()))
+        .map(|p| p.stats.last_error())
         .unwrap_or_default()
 }
 

@@ -39,14 +39,6 @@ fn quote_body(sku: i64) -> Value {
     json!({ "delivery_method": "pickup", "lines": [{ "sku_id": sku, "qty": 10 }] })
 }
 
-fn last_error(stats: &pifa::plugins::Stats) -> String {
-    stats
-        .last_error
-        .lock()
-        .map(|e| e.clone())
-        .unwrap_or_default()
-}
-
 /// A GET as if from `source` (`X-Forwarded-For`, which a server `behind_proxy` believes):
 /// the status, the `Retry-After` seconds and the body.
 async fn get_from(
@@ -89,7 +81,7 @@ async fn a_slow_quote_hook_fails_its_deadline_and_the_quote_goes_on() -> anyhow:
         "the member waited {took:?} for a plugin with a 100 ms deadline"
     );
     assert_eq!(stats.failures.load(Ordering::Relaxed), failures + 1);
-    let last = last_error(&stats);
+    let last = stats.last_error();
     assert!(
         last.contains("deadline of 100 ms") && last.contains("host calls included"),
         "{last}"
@@ -107,7 +99,7 @@ async fn a_slow_quote_hook_fails_its_deadline_and_the_quote_goes_on() -> anyhow:
     assert!(
         stats.is_suspended(app.clock.now_ms()),
         "three failing quotes in a row suspend it: {}",
-        last_error(&stats)
+        stats.last_error()
     );
 
     app.install_plugins(&slow_toml(
@@ -374,7 +366,7 @@ async fn plugin_http_answers_outside_the_contract_are_refused() -> anyhow::Resul
             failures + 1,
             "{mode} is counted"
         );
-        let last = last_error(&stats);
+        let last = stats.last_error();
         assert!(
             last.contains(reason),
             "{mode}: {last:?} should say {reason:?}"

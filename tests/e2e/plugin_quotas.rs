@@ -44,12 +44,7 @@ fn quote_body(sku: i64, qty: i64) -> Value {
 }
 
 fn last_error(app: &TestApp, name: &str) -> anyhow::Result<String> {
-    Ok(app
-        .plugin_stats(name)?
-        .last_error
-        .lock()
-        .map(|e| e.clone())
-        .unwrap_or_default())
+    Ok(app.plugin_stats(name)?.last_error())
 }
 
 /// The bytes of keys and values the flood's namespace holds, read back row by row.

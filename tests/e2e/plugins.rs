@@ -368,11 +368,7 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
             "no adjustment from {name}"
         );
         assert!(stats.failures.load(std::sync::atomic::Ordering::Relaxed) > failures);
-        let last = stats
-            .last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default();
+        let last = stats.last_error();
         assert!(
             last.contains(reason),
             "{name}: {last:?} should say {reason:?}"
@@ -556,11 +552,7 @@ async fn a_plugin_whose_answers_are_refused_is_suspended() -> anyhow::Result<()>
     assert!(
         stats.is_suspended(app.clock.now_ms()),
         "its quote failed at every order: {}",
-        stats
-            .last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default()
+        stats.last_error()
     );
     app.stop().await
 }
@@ -592,11 +584,7 @@ async fn a_hook_stuck_in_a_host_call_times_out() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::CREATED, "{order}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let stats = app.plugin_stats("hostile-stuck")?;
-    let last = stats
-        .last_error
-        .lock()
-        .map(|e| e.clone())
-        .unwrap_or_default();
+    let last = stats.last_error();
     assert!(last.contains("kv.get took longer than"), "{last}");
     sqlx::query("ROLLBACK").execute(&mut blocker).await?;
     app.stop().await

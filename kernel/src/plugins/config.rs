@@ -131,7 +131,7 @@ pub struct Quota {
     /// … and in any hour.
     pub messages_per_hour: u32,
     /// Calls of this plugin running at once: its share of the host's call slots, once for its
-    /// quote and checkout calls and once for the rest (see `Shares` in `plugins.rs`).
+    /// quote and checkout calls and once for the rest (see `Share` in `plugins.rs`).
     pub concurrent_calls: u32,
     /// Requests to its routes per minute from one client (a signed-in user, or a visitor's
     /// address); more are answered 429 `rate_limited` before the plugin runs.

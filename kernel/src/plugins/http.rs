@@ -230,14 +230,9 @@ fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
         .get("code")
         .and_then(|c| c.as_str())
         .ok_or("`error.code` is not a string")?;
-    let code_ok = (1..=64).contains(&code.len())
-        && code.starts_with(|c: char| c.is_ascii_lowercase())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !code_ok {
+    if !crate::text::is_stable_code(code) {
         return Err(format!(
-            "`error.code` {code:?} is not a snake_case code of 1 to 64 characters"
+            "`error.code` {code:?} is not a snake_case code of 1 to 40 characters starting with a letter"
         ));
     }
     if !error.get("message").is_some_and(|m| m.is_string()) {
@@ -579,6 +574,11 @@ mod tests {
             assert!(check_response(output, cap).is_ok(), "{output}");
         }
         let big = format!(r#"{{"status":200,"body":"{}"}}"#, "x".repeat(2000));
+        // One rule for a code wherever a plugin's code reaches a client (`text::is_stable_code`).
+        let long_code = format!(
+            r#"{{"status":409,"body":{{"error":{{"code":"{}","message":"m"}}}}}}"#,
+            "a".repeat(41)
+        );
         let refused = [
             (big.as_str(), "over the 1024-byte cap"),
             ("not json", "not valid"),
@@ -598,6 +598,7 @@ mod tests {
                 r#"{"status":400,"body":{"error":{"code":"Bad Code","message":"m"}}}"#,
                 "snake_case",
             ),
+            (&long_code, "snake_case"),
             (
                 r#"{"status":400,"body":{"error":{"code":"a","message":1}}}"#,
                 "error.message",
@@ -825,12 +826,7 @@ pub async fn status(
                 busy: p.stats.busy.load(std::sync::atomic::Ordering::Relaxed),
                 concurrent_calls: p.share.size(),
                 suspended_until: (suspended > now).then(|| crate::clock::rfc3339(suspended)),
-                last_error: p
-                    .stats
-                    .last_error
-                    .lock()
-                    .map(|e| e.clone())
-                    .unwrap_or_default(),
+                last_error: p.stats.last_error(),
                 grants: GrantsView::of(&p.declared.grants),
                 events_dead: dead
                     .iter()
