@@ -5,13 +5,12 @@
 //! everything after the handlers works with valid values only.
 
 pub mod audit;
-pub mod auth;
+pub mod caller;
 pub mod codes;
 pub mod passwords;
 pub mod permissions;
 pub mod rate_limit;
 pub mod sessions;
-pub mod staff;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -1,90 +1,24 @@
 //! The running application: configuration, shared state, start-up and graceful shutdown.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
+use axum::extract::FromRef;
 
 use crate::accounts::passwords::Hasher;
 use crate::clock::Clock;
+pub use crate::config::Config;
+use crate::orders::pipeline::Pipeline;
+use crate::shop::Shop;
 use crate::store::Store;
 
-/// What `pifa serve` reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `PIFA_ADDR`, default `127.0.0.1:8080`.
-    pub addr: SocketAddr,
-    /// `PIFA_DATA`, default `./data`: the SQLite file, uploads, backups, caches.
-    pub data_dir: PathBuf,
-    /// `DATABASE_URL`; `None` means the embedded SQLite file in `data_dir`.
-    pub database_url: Option<String>,
-    /// `PIFA_SECURE_COOKIES=1` marks session cookies `Secure` (behind HTTPS).
-    pub secure_cookies: bool,
-    /// `PIFA_BACKUP_PASSPHRASE`: when set, backups are encrypted with it (and restores use it).
-    pub backup_passphrase: Option<age::secrecy::SecretString>,
-    /// `PIFA_PLUGINS`, default `plugins.toml`: which WebAssembly plugins and native adapters
-    /// run (M7).
-    pub plugins_path: PathBuf,
-    /// `PIFA_SCRIPTS`, default `scripts`: the Rhai rules (`pricing.rhai`), reloaded on change.
-    pub scripts_dir: PathBuf,
-    /// `PIFA_ALLOW_NATIVE=1` lets `plugins.toml` load native adapters (`kind = "native"`):
-    /// trusted shared libraries running unsandboxed in the server (M6). Off, such an entry
-    /// is refused (left out, or the reload that adds it refused).
-    pub allow_native: bool,
-    /// `PIFA_TRUSTED_PROXIES`: reverse proxies (addresses and CIDR blocks, comma-separated)
-    /// whose `X-Forwarded-For` names the client. Unset trusts no one: the socket peer is the
-    /// client, which is wrong behind a proxy (every client would share its address in the
-    /// login log and the rate limits) and right anywhere else (a client's own header is a lie
-    /// it may tell).
-    pub trusted_proxies: crate::http::proxy::TrustedProxies,
-}
-
+/// Loading the hosts a configuration names: they belong to the assembly, not to the
+/// configuration, which the domain reads too.
 impl Config {
-    pub fn from_env() -> anyhow::Result<Config> {
-        let addr = std::env::var("PIFA_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-        Ok(Config {
-            addr: addr
-                .parse()
-                .with_context(|| format!("PIFA_ADDR is not host:port: {addr}"))?,
-            data_dir: std::env::var_os("PIFA_DATA")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("data")),
-            database_url: std::env::var("DATABASE_URL")
-                .ok()
-                .filter(|url| !url.is_empty()),
-            secure_cookies: std::env::var("PIFA_SECURE_COOKIES").is_ok_and(|v| v == "1"),
-            backup_passphrase: std::env::var("PIFA_BACKUP_PASSPHRASE")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(age::secrecy::SecretString::from),
-            plugins_path: std::env::var_os("PIFA_PLUGINS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("plugins.toml")),
-            scripts_dir: std::env::var_os("PIFA_SCRIPTS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("scripts")),
-            allow_native: std::env::var("PIFA_ALLOW_NATIVE").is_ok_and(|v| v == "1"),
-            trusted_proxies: match std::env::var("PIFA_TRUSTED_PROXIES") {
-                Ok(list) => crate::http::proxy::TrustedProxies::parse(&list)
-                    .map_err(|err| anyhow::anyhow!("PIFA_TRUSTED_PROXIES: {err}"))?,
-                Err(std::env::VarError::NotPresent) => Default::default(),
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    anyhow::bail!("PIFA_TRUSTED_PROXIES is not valid UTF-8")
-                }
-            },
-        })
-    }
-
     /// Whether `plugins.toml` may load native adapters, as the plugin host takes it.
     pub fn native_code(&self) -> crate::native::NativeCode {
         crate::native::NativeCode::allowed_if(self.allow_native)
-    }
-
-    pub fn backups_dir(&self) -> PathBuf {
-        self.data_dir.join("backups")
     }
 
     /// Loads the scripts in `scripts_dir`: a script that does not compile or fails its examples
@@ -128,38 +62,69 @@ impl Config {
         .await?
         .map_err(|error| anyhow::anyhow!("plugins: {error}"))
     }
-
-    pub fn uploads_dir(&self) -> PathBuf {
-        crate::uploads::uploads_dir(&self.data_dir)
-    }
-
-    /// Opens the configured database, creating the data directory first.
-    pub async fn open_store(&self) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
-        let store = match &self.database_url {
-            Some(url) => Store::open(url).await,
-            None => Store::open_sqlite_in(&self.data_dir).await,
-        };
-        store.context("opening the database")
-    }
 }
 
-/// State every handler shares; cheap to clone.
+/// State every handler shares; cheap to clone. The domain's handlers take the parts they
+/// need (`State<Shop>`, `State<Pipeline>`, `State<Hasher>`: the `FromRef`s below), the hosts'
+/// handlers their host, so only this module knows the whole.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub clock: Clock,
+    /// The database, the clock and the configuration.
+    pub shop: Shop,
     pub hasher: Hasher,
-    pub config: Arc<Config>,
-    /// The quote pipeline's extension steps (scripts, plugins).
-    pub pipeline: crate::orders::quote::Pipeline,
+    /// The order pipeline: the catalogue, then the extension steps (scripts, plugins).
+    pub pipeline: Pipeline,
     /// The WebAssembly plugins serving now (hot-reloaded).
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// The Rhai rules serving now (hot-reloaded).
     pub scripts: Arc<crate::scripts::ScriptHost>,
     /// Where messages leave the shop (SMS, WeChat, email providers).
     pub providers: Arc<crate::channels::Providers>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shop;
+
+    fn deref(&self) -> &Shop {
+        &self.shop
+    }
+}
+
+impl FromRef<AppState> for Shop {
+    fn from_ref(state: &AppState) -> Shop {
+        state.shop.clone()
+    }
+}
+
+impl FromRef<AppState> for Hasher {
+    fn from_ref(state: &AppState) -> Hasher {
+        state.hasher.clone()
+    }
+}
+
+impl FromRef<AppState> for Pipeline {
+    fn from_ref(state: &AppState) -> Pipeline {
+        state.pipeline.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::plugins::PluginsState {
+    fn from_ref(state: &AppState) -> crate::plugins::PluginsState {
+        crate::plugins::PluginsState {
+            shop: state.shop.clone(),
+            plugins: state.plugins.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for crate::scripts::ScriptsState {
+    fn from_ref(state: &AppState) -> crate::scripts::ScriptsState {
+        crate::scripts::ScriptsState {
+            shop: state.shop.clone(),
+            scripts: state.scripts.clone(),
+            pipeline: state.pipeline.clone(),
+        }
+    }
 }
 
 /// What extends the kernel at run time: the scripts, the plugins, and the message providers
@@ -171,15 +136,15 @@ pub struct Extensions {
 }
 
 impl AppState {
-    /// The state for a server on `store`, its pipeline ending with the plugins' quote hooks.
-    /// The state for a server on `store`, its pipeline ending with the pricing script and
-    /// then the plugins' quote hooks (the brief's order).
+    /// The state for a server on `store`. Its pipeline is assembled here, the one place: the
+    /// steps given (tests put theirs first), then the pricing script and the plugins' quote
+    /// hooks (the brief's order), and the plugins' checkout hooks.
     pub fn new(
         store: Store,
         clock: Clock,
         hasher: Hasher,
         config: Config,
-        pipeline: crate::orders::quote::Pipeline,
+        pipeline: Pipeline,
         extensions: Extensions,
     ) -> AppState {
         let Extensions {
@@ -194,12 +159,17 @@ impl AppState {
             }))
             .with_step(Arc::new(crate::plugins::hooks::PluginQuoteStep {
                 host: plugins.clone(),
+            }))
+            .with_checkout_step(Arc::new(crate::plugins::hooks::PluginCheckoutStep {
+                host: plugins.clone(),
             }));
         AppState {
-            store,
-            clock,
+            shop: Shop {
+                store,
+                clock,
+                config: Arc::new(config),
+            },
             hasher,
-            config: Arc::new(config),
             pipeline,
             plugins,
             scripts,
@@ -208,84 +178,29 @@ impl AppState {
     }
 }
 
-/// A server bound to its port, not yet serving.
-pub struct Server {
-    listener: TcpListener,
-    state: AppState,
-    wrap: Option<RouterWrapper>,
-}
-
-/// What `Server::wrap_router` puts around the router.
-type RouterWrapper = Box<dyn FnOnce(axum::Router) -> axum::Router + Send>;
-
-impl Server {
-    pub async fn bind(state: AppState) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(state.config.addr)
-            .await
-            .with_context(|| format!("binding {}", state.config.addr))?;
-        Ok(Server {
-            listener,
-            state,
-            wrap: None,
-        })
-    }
-
-    /// Serves `wrap(router)` instead of the router itself, outside every layer of it: the e2e
-    /// harness checks each answer against the OpenAPI document this way.
-    pub fn wrap_router(
-        mut self,
-        wrap: impl FnOnce(axum::Router) -> axum::Router + Send + 'static,
-    ) -> Server {
-        self.wrap = Some(Box::new(wrap));
-        self
-    }
-
-    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
-    }
-
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let maintenance = tokio::spawn(maintenance_loop(self.state.clone()));
-        let mut plugin_tasks = self.state.plugins.spawn_background();
-        plugin_tasks.extend(self.state.scripts.spawn_watcher());
-        plugin_tasks.push(tokio::spawn(crate::notify::rules::rules_loop(
-            self.state.store.clone(),
-            self.state.scripts.clone(),
-            self.state.clock.clone(),
+impl AppState {
+    /// Starts the work done beside the requests: the maintenance loop, the plugins' event
+    /// delivery and ticks, the hot-reload watchers, the notification rules and the sender,
+    /// and (on PostgreSQL) the cache's change listener. The server aborts them at shutdown.
+    pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = vec![tokio::spawn(maintenance_loop(self.clone()))];
+        tasks.extend(self.plugins.spawn_background());
+        tasks.extend(self.scripts.spawn_watcher());
+        tasks.push(tokio::spawn(crate::announce::rules_loop(
+            self.store.clone(),
+            self.scripts.clone(),
+            self.clock.clone(),
         )));
-        plugin_tasks.push(tokio::spawn(crate::notify::sender::send_loop(
-            self.state.store.clone(),
+        tasks.push(tokio::spawn(crate::notify::sender::send_loop(
+            self.store.clone(),
             crate::notify::sender::Senders {
-                providers: self.state.providers.clone(),
-                plugins: self.state.plugins.clone(),
+                providers: self.providers.clone(),
+                natives: self.plugins.clone(),
             },
-            self.state.clock.clone(),
+            self.clock.clone(),
         )));
-        let cache_listener = self.state.store.follow_changes();
-        let mut router = crate::http::router(self.state.clone());
-        if let Some(wrap) = self.wrap {
-            router = wrap(router);
-        }
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
-        maintenance.abort();
-        for task in plugin_tasks {
-            task.abort();
-        }
-        if let Some(listener) = cache_listener {
-            listener.abort();
-        }
-        self.state.store.close().await;
-        Ok(())
+        tasks.extend(self.store.follow_changes());
+        tasks
     }
 }
 

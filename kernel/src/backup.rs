@@ -49,7 +49,7 @@ struct FileEntry {
 /// The row count under which a backup reports its files.
 pub const FILES_COUNT: &str = "(files)";
 
-/// An upload key as `uploads::stage_image` makes them: a plain file name, never a path.
+/// An upload key as `images::stage_image` makes them: a plain file name, never a path.
 fn is_upload_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 120
@@ -689,9 +689,9 @@ pub mod http {
     use crate::accounts::audit::Operation;
     use crate::accounts::permissions::{Actor, Permission};
     use crate::accounts::sessions::ClientInfo;
-    use crate::app::AppState;
+    use crate::edge::extract::Path;
     use crate::error::{ApiError, ApiResult};
-    use crate::http::extract::Path;
+    use crate::shop::Shop;
 
     #[derive(Serialize, ToSchema)]
     pub struct BackupMade {
@@ -704,7 +704,7 @@ pub mod http {
     /// Make a backup now (admin).
     #[utoipa::path(post, path = "/admin/backups", tag = "backups", responses((status = 201, body = BackupMade)), security(("bearer" = [])))]
     pub async fn create(
-        State(app): State<AppState>,
+        State(app): State<Shop>,
         actor: Actor,
         client: ClientInfo,
     ) -> ApiResult<(StatusCode, Json<BackupMade>)> {
@@ -749,17 +749,14 @@ pub mod http {
 
     /// The backups on disk, newest first (admin).
     #[utoipa::path(get, path = "/admin/backups", tag = "backups", responses((status = 200, body = [BackupFile])), security(("bearer" = [])))]
-    pub async fn list(
-        State(app): State<AppState>,
-        actor: Actor,
-    ) -> ApiResult<Json<Vec<BackupFile>>> {
+    pub async fn list(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<BackupFile>>> {
         actor.require(Permission::ManageBackups)?;
         Ok(Json(
             list_backups(&app.config.backups_dir()).map_err(ApiError::internal)?,
         ))
     }
 
-    fn backup_path(app: &AppState, name: &str) -> ApiResult<std::path::PathBuf> {
+    fn backup_path(app: &Shop, name: &str) -> ApiResult<std::path::PathBuf> {
         let path = app.config.backups_dir().join(name);
         if !is_backup_name(name) || !path.is_file() {
             return Err(ApiError::not_found());
@@ -771,7 +768,7 @@ pub mod http {
     #[utoipa::path(get, path = "/admin/backups/{name}", tag = "backups", params(("name" = String, Path)),
         responses((status = 200, description = "The backup file: gzip'd JSON lines (`application/gzip`), or age-encrypted when a passphrase is set (`application/octet-stream`)", content((Vec<u8> = "application/gzip"), (Vec<u8> = "application/octet-stream")))), security(("bearer" = [])))]
     pub async fn download(
-        State(app): State<AppState>,
+        State(app): State<Shop>,
         actor: Actor,
         Path(name): Path<String>,
     ) -> ApiResult<Response> {
@@ -807,7 +804,7 @@ pub mod http {
     #[utoipa::path(post, path = "/admin/backups/{name}/restore", tag = "backups", params(("name" = String, Path)),
         responses((status = 200, body = Restored), (status = 422, description = "`backup_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
     pub async fn restore(
-        State(app): State<AppState>,
+        State(app): State<Shop>,
         actor: Actor,
         client: ClientInfo,
         Path(name): Path<String>,

@@ -6,7 +6,6 @@
 pub mod handlers;
 pub mod library;
 pub mod pricing;
-pub mod reviews;
 pub mod search;
 pub mod storage;
 pub mod transfer;

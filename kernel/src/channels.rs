@@ -23,7 +23,40 @@ pub use aliyun_sms::{AliyunSms, AliyunSmsConfig};
 pub use smtp::{Smtp, SmtpConfig};
 pub use wechat::{Wechat, WechatConfig};
 
-use crate::notify::Channel;
+/// Where a message goes: a provider (SMS, e-mail, WeChat) or the member's inbox in the shop.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+    Wechat,
+    Inbox,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::Inbox,
+        Channel::Sms,
+        Channel::Wechat,
+        Channel::Email,
+    ];
+
+    /// The channel a stored or scripted name (`as_str`) means.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Wechat => "wechat",
+            Channel::Inbox => "inbox",
+        }
+    }
+}
 
 /// How long one request to a provider may take, connecting included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,9 +9,11 @@ use crate::accounts::MemberState;
 use crate::members::records::{MemberFilter, MemberScope};
 use crate::orders::checkout::NewOrder;
 use crate::orders::lifecycle::{ConfirmPlan, PaymentEntry};
+use crate::orders::pipeline::{Pipeline, Reservations};
 use crate::orders::queries::OrderAddress;
-use crate::orders::quote::{self, Area, Buyer, LineRequest, Pipeline, QuoteRequest};
-use crate::orders::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
+use crate::orders::quote::{self, Area, Buyer, LineRequest, QuoteRequest};
+use crate::orders::{Audience, DeliveryMethod, OrderStatus};
+use crate::settings::PaymentMethod;
 use crate::store::Store;
 
 const ORDERS: u64 = 400;
@@ -144,7 +146,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         let key = format!("demo-{n}");
         let placed = store
             .place_order(NewOrder {
-                reservations: Vec::new(),
+                reservations: Reservations::default(),
                 placed_by: member.id,
                 key,
                 request_hash: "demo".to_owned(),

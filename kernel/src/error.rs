@@ -140,21 +140,6 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
-            StoreError::StockShort(lines) => {
-                let items: Vec<String> = lines
-                    .iter()
-                    .map(|l| format!("{}缺{}", l.item_no, l.owed))
-                    .collect();
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "stock_short",
-                    format!(
-                        "库存不足，尚欠：{}；可到货后再发，或选择先发有货部分 (split_backorders) (items still owed)",
-                        items.join("，")
-                    ),
-                )
-                .with_details(serde_json::json!({ "lines": lines }))
-            }
             StoreError::BoundReached(field) => ApiError::conflict(
                 "changed_meanwhile",
                 field,

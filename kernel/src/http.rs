@@ -2,19 +2,20 @@
 //! the OpenAPI document generated from the handlers.
 
 pub mod docs;
-pub mod extract;
-pub mod json;
 pub mod openapi;
-pub mod proxy;
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use std::net::SocketAddr;
+
+use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::Serialize;
+use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -27,12 +28,12 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{audit, auth, staff};
+use crate::accounts::audit;
 use crate::app::AppState;
 use crate::catalog::handlers as catalog;
 use crate::catalog::library;
 use crate::error::{ApiError, ErrorBody};
-use crate::{backup, members, notify, orders, regions, settings, uploads};
+use crate::{auth, backup, members, notify, orders, regions, settings, staff, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -210,16 +211,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::after_sales::decide))
         .routes(routes!(orders::after_sales::collected))
         .routes(routes!(orders::after_sales::refund))
-        .routes(routes!(crate::catalog::reviews::of_product))
-        .routes(routes!(crate::catalog::reviews::queue))
-        .routes(routes!(crate::catalog::reviews::moderate))
+        .routes(routes!(crate::reviews::of_product))
+        .routes(routes!(crate::reviews::queue))
+        .routes(routes!(crate::reviews::moderate))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(orders::lifecycle::upload_receipt))
                 .routes(routes!(orders::lifecycle::mark_paid))
                 .routes(routes!(orders::fulfilment::delivered))
                 .routes(routes!(orders::after_sales::request))
-                .routes(routes!(crate::catalog::reviews::create))
+                .routes(routes!(crate::reviews::create))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         // scripts (M4)
@@ -434,22 +435,6 @@ fn framework_error(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-/// The name of the header a paged list answers its whole count in.
-pub const TOTAL_COUNT: &str = "x-total-count";
-
-/// A page of a list: the items as the JSON body, and how many the whole list holds in
-/// `X-Total-Count` (so a client can show 共 N 条 and the number of pages).
-impl<T: Serialize> IntoResponse for crate::store::Page<T> {
-    fn into_response(self) -> axum::response::Response {
-        let mut response = Json(self.items).into_response();
-        response.headers_mut().insert(
-            HeaderName::from_static(TOTAL_COUNT),
-            HeaderValue::from(self.total),
-        );
-        response
-    }
-}
-
 #[derive(Serialize, ToSchema)]
 struct Health {
     status: &'static str,
@@ -480,5 +465,66 @@ async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
                 }),
             )
         }
+    }
+}
+
+/// A server bound to its port, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    wrap: Option<RouterWrapper>,
+}
+
+/// What `Server::wrap_router` puts around the router.
+type RouterWrapper = Box<dyn FnOnce(axum::Router) -> axum::Router + Send>;
+
+impl Server {
+    pub async fn bind(state: AppState) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(state.config.addr)
+            .await
+            .with_context(|| format!("binding {}", state.config.addr))?;
+        Ok(Server {
+            listener,
+            state,
+            wrap: None,
+        })
+    }
+
+    /// Serves `wrap(router)` instead of the router itself, outside every layer of it: the e2e
+    /// harness checks each answer against the OpenAPI document this way.
+    pub fn wrap_router(
+        mut self,
+        wrap: impl FnOnce(axum::Router) -> axum::Router + Send + 'static,
+    ) -> Server {
+        self.wrap = Some(Box::new(wrap));
+        self
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let background = self.state.spawn_background();
+        let mut router = router(self.state.clone());
+        if let Some(wrap) = self.wrap {
+            router = wrap(router);
+        }
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        for task in background {
+            task.abort();
+        }
+        self.state.store.close().await;
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod records;
 pub mod relations;
 pub mod review;
 
+pub use records::MemberAttributes;
 pub use review::can_review;
 
 use axum::Json;
@@ -20,10 +21,10 @@ use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::accounts::{MemberState, parse_name};
-use crate::app::AppState;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// A member level (会员等级): each SKU may carry a price per level.
@@ -35,13 +36,6 @@ pub struct Level {
     pub rank: i64,
     /// The level a newly approved member gets unless staff choose another.
     pub is_default: bool,
-}
-
-/// What decides the prices a member sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Standing {
-    pub state: Option<MemberState>,
-    pub level_id: Option<i64>,
 }
 
 impl Store {
@@ -161,7 +155,7 @@ fn level_taken() -> ApiError {
 
 /// Member levels, best first (admin, customer service, managers).
 #[utoipa::path(get, path = "/admin/levels", tag = "members", responses((status = 200, body = [Level])), security(("bearer" = [])))]
-pub async fn list_levels(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<Level>>> {
+pub async fn list_levels(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Level>>> {
     actor.require(Permission::ReadLevels)?;
     Ok(Json(app.store.list_levels().await?))
 }
@@ -170,7 +164,7 @@ pub async fn list_levels(State(app): State<AppState>, actor: Actor) -> ApiResult
 #[utoipa::path(post, path = "/admin/levels", tag = "members", request_body = LevelInput,
     responses((status = 201, body = Level), (status = 409, description = "`level_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_level(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<LevelInput>,
@@ -215,7 +209,7 @@ pub async fn create_level(
 #[utoipa::path(put, path = "/admin/levels/{id}", tag = "members", params(("id" = i64, Path)), request_body = LevelInput,
     responses((status = 200, body = Level), (status = 409, description = "`level_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_level(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,

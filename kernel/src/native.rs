@@ -307,6 +307,14 @@ fn take(free_buffer: abi::FreeBufferFn, buffer: Buffer) -> String {
     text
 }
 
+/// Where the sender finds the native adapter installed for a channel now: the plugin host,
+/// which loads and swaps them with the WebAssembly set (`plugins.toml`).
+pub trait NativeAdapters: Send + Sync {
+    /// The adapter serving `channel` now, if one is installed. A caller keeps it for a whole
+    /// send: a reload meanwhile swaps in a new one for later callers.
+    fn native_adapter(&self, channel: &str) -> Option<std::sync::Arc<NativeAdapter>>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@
 //! an inbox message is delivered as it is stored, and its reader marks it read.
 
 pub mod broadcast;
-pub mod rules;
 pub mod sender;
 
 use axum::Json;
@@ -18,10 +17,10 @@ use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Path, Query};
+use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
@@ -45,36 +44,17 @@ where
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
-    Wechat,
-    Inbox,
-}
+use crate::channels::Channel;
 
-impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::Inbox,
-        Channel::Sms,
-        Channel::Wechat,
-        Channel::Email,
-    ];
-
-    /// The channel a stored or scripted name (`as_str`) means.
-    pub fn from_name(name: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-            Channel::Wechat => "wechat",
-            Channel::Inbox => "inbox",
-        }
-    }
+/// An event of the outbox as read back: by the notification rules (`rules`) and by the
+/// plugins' `on-event` delivery.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub kind: String,
+    pub order_id: Option<i64>,
+    pub payload: String,
+    pub created_at: i64,
 }
 
 /// Delivery state of a message.
@@ -434,7 +414,7 @@ impl From<MessageRow> for MessageView {
 #[utoipa::path(get, path = "/admin/messages", tag = "messages", params(MessageQuery),
     responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Page<MessageView>> {
@@ -447,7 +427,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/admin/messages/{id}/retry", tag = "messages", params(("id" = i64, Path)),
     responses((status = 200, body = MessageView), (status = 409, description = "`not_retryable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn retry(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MessageView>> {
@@ -477,7 +457,7 @@ pub async fn retry(
 /// My inbox: what the shop told me, newest first (anyone signed in).
 #[utoipa::path(get, path = "/me/inbox", tag = "messages", params(InboxQuery), responses((status = 200, body = [MessageView])), security(("bearer" = [])))]
 pub async fn inbox(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<InboxQuery>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
@@ -491,7 +471,7 @@ pub struct Unread {
 
 /// How many inbox messages I have not opened (the badge).
 #[utoipa::path(get, path = "/me/inbox/unread", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
-pub async fn unread(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Unread>> {
+pub async fn unread(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Unread>> {
     Ok(Json(Unread {
         unread: app.store.unread_count(actor.user_id).await?,
     }))
@@ -501,7 +481,7 @@ pub async fn unread(State(app): State<AppState>, actor: Actor) -> ApiResult<Json
 #[utoipa::path(post, path = "/me/inbox/{id}/read", tag = "messages", params(("id" = i64, Path)),
     responses((status = 200, body = Unread)), security(("bearer" = [])))]
 pub async fn mark_read(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Unread>> {
@@ -516,9 +496,82 @@ pub async fn mark_read(
 
 /// Mark my whole inbox read.
 #[utoipa::path(post, path = "/me/inbox/read", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
-pub async fn mark_all_read(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Unread>> {
+pub async fn mark_all_read(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Unread>> {
     app.store
         .mark_read(actor.user_id, None, app.clock.now_ms())
         .await?;
     unread(State(app), actor).await
+}
+
+/// Puts a line in a user's inbox after a commit: the kernel's own notices outside K1's table
+/// (a rejection's reason, a closing, an after-sales answer), which need no rules and no
+/// channel. The event in the outbox is the durable record, so a failure here is logged, not
+/// fatal.
+pub async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
+    let message = OutgoingMessage {
+        channel: Channel::Inbox,
+        recipient: user_id.to_string(),
+        user_id: Some(user_id),
+        template: template.to_owned(),
+        params: serde_json::Value::Null,
+        body,
+        event_id: None,
+    };
+    if let Err(error) = store.enqueue_message(&message, now_ms).await {
+        tracing::warn!(%error, user_id, template, "could not write an inbox message");
+    }
+}
+
+/// An inbox line to every admin (a plugin suspended, the pricing script failing).
+pub async fn tell_staff(store: &Store, template: &str, body: String, now_ms: i64) {
+    tell_staff_in(
+        store,
+        &[crate::accounts::Role::Admin],
+        template,
+        body,
+        now_ms,
+    )
+    .await;
+}
+
+/// An inbox line to every staff member holding one of `roles` (once each, whatever roles he
+/// holds): a plugin's `notify.staff` reaches only the roles its `notify_to` grants.
+pub async fn tell_staff_in(
+    store: &Store,
+    roles: &[crate::accounts::Role],
+    template: &str,
+    body: String,
+    now_ms: i64,
+) {
+    match store.staff_holding(roles).await {
+        Ok(staff) => {
+            for user_id in staff {
+                tell(store, user_id, template, body.clone(), now_ms).await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not find staff to tell"),
+    }
+}
+
+impl crate::store::Store {
+    /// The enabled users holding any of `roles`, each once, in id order.
+    pub async fn staff_holding(
+        &self,
+        roles: &[crate::accounts::Role],
+    ) -> crate::store::StoreResult<Vec<i64>> {
+        let mut staff = std::collections::BTreeSet::new();
+        for role in roles {
+            let holders: Vec<i64> = crate::store::on_pool!(self, |pool| {
+                sqlx::query_scalar(
+                    "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
+                     WHERE r.role = $1 AND u.disabled = FALSE",
+                )
+                .bind(role.as_str())
+                .fetch_all(pool)
+                .await
+            })?;
+            staff.extend(holders);
+        }
+        Ok(staff.into_iter().collect())
+    }
 }

@@ -14,6 +14,7 @@ pub mod fulfilment;
 pub mod lifecycle;
 pub mod paper;
 pub mod pickup;
+pub mod pipeline;
 pub mod queries;
 pub mod quote;
 pub mod stock;
@@ -24,7 +25,7 @@ use utoipa::ToSchema;
 use crate::accounts::Role;
 use crate::accounts::permissions::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::settings::{DeliveryOptions, PaymentMethods};
+use crate::settings::DeliveryOptions;
 
 /// An order's status (E9). The moves between them, and who may make each, are
 /// `orders::fulfilment::TRANSITIONS`; the member and staff read each status in their own words
@@ -102,100 +103,6 @@ impl OrderStatus {
             (OrderStatus::Completed, Audience::Driver) => "完成",
             (OrderStatus::Closed, _) => "关闭",
         }
-    }
-}
-
-/// D3's payment methods. Pay first (a confirmed order waits in 待付款 and is not sent until
-/// paid): `bank_transfer`, `pay_before_shipping`, `wechat_transfer`, `alipay_transfer`. Paid
-/// after the goods: `cash_on_delivery`, `carrier_collect`, and `monthly_settlement` (credit
-/// terms, B6). `GET /shop` lists the enabled ones with `pays_first`. Online payment is not
-/// offered until a provider is integrated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    /// 货到付款
-    CashOnDelivery,
-    /// 银行转账
-    BankTransfer,
-    /// 款到发货
-    PayBeforeShipping,
-    /// 微信转账
-    WechatTransfer,
-    /// 支付宝转账
-    AlipayTransfer,
-    /// 物流代收
-    CarrierCollect,
-    /// 统一结算
-    MonthlySettlement,
-}
-
-impl PaymentMethod {
-    pub const ALL: [PaymentMethod; 7] = [
-        PaymentMethod::CashOnDelivery,
-        PaymentMethod::BankTransfer,
-        PaymentMethod::PayBeforeShipping,
-        PaymentMethod::WechatTransfer,
-        PaymentMethod::AlipayTransfer,
-        PaymentMethod::CarrierCollect,
-        PaymentMethod::MonthlySettlement,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::CashOnDelivery => "cash_on_delivery",
-            PaymentMethod::BankTransfer => "bank_transfer",
-            PaymentMethod::PayBeforeShipping => "pay_before_shipping",
-            PaymentMethod::WechatTransfer => "wechat_transfer",
-            PaymentMethod::AlipayTransfer => "alipay_transfer",
-            PaymentMethod::CarrierCollect => "carrier_collect",
-            PaymentMethod::MonthlySettlement => "monthly_settlement",
-        }
-    }
-
-    pub fn from_db(text: &str) -> Option<PaymentMethod> {
-        PaymentMethod::ALL.into_iter().find(|m| m.as_str() == text)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PaymentMethod::CashOnDelivery => "货到付款",
-            PaymentMethod::BankTransfer => "银行转账",
-            PaymentMethod::PayBeforeShipping => "款到发货",
-            PaymentMethod::WechatTransfer => "微信转账",
-            PaymentMethod::AlipayTransfer => "支付宝转账",
-            PaymentMethod::CarrierCollect => "物流代收",
-            PaymentMethod::MonthlySettlement => "统一结算",
-        }
-    }
-
-    pub fn is_enabled(self, methods: &PaymentMethods) -> bool {
-        match self {
-            PaymentMethod::CashOnDelivery => methods.cash_on_delivery,
-            PaymentMethod::BankTransfer => methods.bank_transfer,
-            PaymentMethod::PayBeforeShipping => methods.pay_before_shipping,
-            PaymentMethod::WechatTransfer => methods.wechat_transfer,
-            PaymentMethod::AlipayTransfer => methods.alipay_transfer,
-            PaymentMethod::CarrierCollect => methods.carrier_collect,
-            PaymentMethod::MonthlySettlement => methods.monthly_settlement,
-        }
-    }
-
-    /// Money first, goods after: a confirmed order waits in 待付款 and cannot be dispatched
-    /// until it is paid. Cash on delivery, the carrier's collection and monthly settlement are
-    /// paid after the goods arrive.
-    pub fn pays_first(self) -> bool {
-        matches!(
-            self,
-            PaymentMethod::BankTransfer
-                | PaymentMethod::PayBeforeShipping
-                | PaymentMethod::WechatTransfer
-                | PaymentMethod::AlipayTransfer
-        )
-    }
-
-    /// Monthly settlement is credit (B6): it counts against the member's limit.
-    pub fn is_credit(self) -> bool {
-        self == PaymentMethod::MonthlySettlement
     }
 }
 
@@ -353,26 +260,5 @@ mod tests {
         assert_eq!(id_from_number("20261130123456789"), Some(123_456_789));
         assert_eq!(id_from_number("2026113"), None);
         assert_eq!(id_from_number("2026113000012x"), None);
-    }
-
-    #[test]
-    fn pay_first_methods_are_the_transfers_and_pay_before_shipping() {
-        let first: Vec<_> = PaymentMethod::ALL
-            .into_iter()
-            .filter(|m| m.pays_first())
-            .collect();
-        assert_eq!(
-            first,
-            [
-                PaymentMethod::BankTransfer,
-                PaymentMethod::PayBeforeShipping,
-                PaymentMethod::WechatTransfer,
-                PaymentMethod::AlipayTransfer
-            ]
-        );
-        assert_eq!(
-            PaymentMethod::from_db("monthly_settlement"),
-            Some(PaymentMethod::MonthlySettlement)
-        );
     }
 }

@@ -38,7 +38,6 @@ pub use self::config::Refused;
 use self::config::{Declarations, Declared, DeclaredNative, Policy};
 use self::kv::{KvBackend, KvView, KvWrites};
 use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
-use crate::accounts::Role;
 use crate::clock::Clock;
 use crate::native::{NativeAdapter, NativeCode};
 use crate::store::Store;
@@ -372,6 +371,14 @@ pub struct PluginHost {
     native_code: NativeCode,
 }
 
+impl crate::native::NativeAdapters for PluginHost {
+    fn native_adapter(&self, channel: &str) -> Option<Arc<NativeAdapter>> {
+        self.current()
+            .native_for(channel)
+            .map(|n| n.adapter.clone())
+    }
+}
+
 impl PluginHost {
     /// Loads `config_path` (a missing file: no plugins). With `store`, hooks read and write
     /// the kernel's database; without, an in-memory namespace (`pifa plugins run`). A native
@@ -485,7 +492,7 @@ impl PluginHost {
                 .collect();
             handle.spawn(async move {
                 for body in bodies {
-                    tell_staff(&store, "plugin_refused", body, now).await;
+                    crate::notify::tell_staff(&store, "plugin_refused", body, now).await;
                 }
             });
         }
@@ -494,14 +501,6 @@ impl PluginHost {
     /// The set serving now.
     pub fn current(&self) -> Arc<PluginSet> {
         self.current.load_full()
-    }
-
-    /// The native adapter serving `channel` now, if `plugins.toml` installs one. A caller
-    /// keeps it for a whole send: a reload meanwhile swaps in a new one for later callers.
-    pub fn native_adapter(&self, channel: &str) -> Option<Arc<NativeAdapter>> {
-        self.current()
-            .native_for(channel)
-            .map(|n| n.adapter.clone())
     }
 
     /// Reads `plugins.toml` and the components again and swaps the new set in, unless an
@@ -577,7 +576,7 @@ impl PluginHost {
                     let body = format!("plugins.toml 的修改未生效，原有插件照常运行：{error}");
                     let now = self.clock.now_ms();
                     handle.spawn(async move {
-                        tell_staff(&store, "plugin_reload_refused", body, now).await;
+                        crate::notify::tell_staff(&store, "plugin_reload_refused", body, now).await;
                     });
                 }
                 Err(error)
@@ -990,7 +989,7 @@ impl PluginHost {
                     limits.suspend_secs / 60
                 );
                 handle.spawn(async move {
-                    tell_staff(&store, "plugin_suspended", body, now).await;
+                    crate::notify::tell_staff(&store, "plugin_suspended", body, now).await;
                 });
             }
         }
@@ -1361,48 +1360,19 @@ fn describe_trap(trap: &wasmtime::Error, state: &CallState, out_of_fuel: bool) -
     reason
 }
 
-/// An inbox line to every admin (a plugin suspended, the pricing script failing).
-pub(crate) async fn tell_staff(store: &Store, template: &str, body: String, now_ms: i64) {
-    tell_staff_in(store, &[Role::Admin], template, body, now_ms).await;
+/// What the plugins' handlers work with: the shop and this host (`FromRef` from the
+/// app's state, so this module never names it).
+#[derive(Clone)]
+pub struct PluginsState {
+    pub shop: crate::shop::Shop,
+    pub plugins: Arc<PluginHost>,
 }
 
-/// An inbox line to every staff member holding one of `roles` (once each, whatever roles he
-/// holds): a plugin's `notify.staff` reaches only the roles its `notify_to` grants.
-pub(crate) async fn tell_staff_in(
-    store: &Store,
-    roles: &[Role],
-    template: &str,
-    body: String,
-    now_ms: i64,
-) {
-    match store.staff_holding(roles).await {
-        Ok(staff) => {
-            for user_id in staff {
-                crate::orders::lifecycle::tell(store, user_id, template, body.clone(), now_ms)
-                    .await;
-            }
-        }
-        Err(error) => tracing::warn!(%error, "could not find staff to tell"),
-    }
-}
+impl std::ops::Deref for PluginsState {
+    type Target = crate::shop::Shop;
 
-impl Store {
-    /// The enabled users holding any of `roles`, each once, in id order.
-    pub async fn staff_holding(&self, roles: &[Role]) -> crate::store::StoreResult<Vec<i64>> {
-        let mut staff = std::collections::BTreeSet::new();
-        for role in roles {
-            let holders: Vec<i64> = crate::store::on_pool!(self, |pool| {
-                sqlx::query_scalar(
-                    "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id
-                     WHERE r.role = $1 AND u.disabled = FALSE",
-                )
-                .bind(role.as_str())
-                .fetch_all(pool)
-                .await
-            })?;
-            staff.extend(holders);
-        }
-        Ok(staff.into_iter().collect())
+    fn deref(&self) -> &crate::shop::Shop {
+        &self.shop
     }
 }
 

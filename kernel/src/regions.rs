@@ -11,10 +11,10 @@ use crate::accounts::audit::Operation;
 use crate::accounts::parse_name;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::app::AppState;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Store, StoreError, StoreResult, on_pool};
 
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub async fn require_known(
 
 /// Every region (public: members choose theirs when completing the profile).
 #[utoipa::path(get, path = "/regions", tag = "regions", responses((status = 200, body = [Region])))]
-pub async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<Region>>> {
+pub async fn list(State(app): State<Shop>) -> ApiResult<Json<Vec<Region>>> {
     Ok(Json(app.store.list_regions().await?))
 }
 
@@ -149,7 +149,7 @@ fn region_taken() -> ApiError {
 #[utoipa::path(post, path = "/admin/regions", tag = "regions", request_body = RegionInput,
     responses((status = 201, body = Region), (status = 409, description = "`region_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<RegionInput>,
@@ -182,7 +182,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/admin/regions/{id}", tag = "regions", request_body = RegionInput, params(("id" = i64, Path)),
     responses((status = 200, body = Region), (status = 409, description = "`region_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn rename(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,

@@ -308,6 +308,24 @@ pub fn check_dir(dir: &Path) -> Result<String, String> {
     Ok(report.join("\n"))
 }
 
+/// What the scripts' handlers work with: the shop and this host, and the pipeline (`FromRef` from the
+/// app's state, so this module never names it).
+#[derive(Clone)]
+pub struct ScriptsState {
+    pub shop: crate::shop::Shop,
+    pub scripts: Arc<ScriptHost>,
+    /// The serving pipeline: a preview prices with it, the draft in the script's place.
+    pub pipeline: crate::orders::pipeline::Pipeline,
+}
+
+impl std::ops::Deref for ScriptsState {
+    type Target = crate::shop::Shop;
+
+    fn deref(&self) -> &crate::shop::Shop {
+        &self.shop
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use crate::accounts::Role;
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::app::AppState;
+use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::parse_json;
+use crate::shop::Shop;
 use crate::store::{Store, StoreResult, on_pool};
 
 /// B2: who sees prices and may order.
@@ -162,7 +162,7 @@ pub struct Settings {
 }
 
 fn default_max_price_percent() -> i64 {
-    crate::orders::quote::DEFAULT_MAX_PRICE_PERCENT
+    DEFAULT_MAX_PRICE_PERCENT
 }
 
 impl Default for Settings {
@@ -329,14 +329,15 @@ impl Settings {
 impl Store {
     /// The settings, from a copy at most a second old (every page reads them).
     pub async fn settings(&self) -> StoreResult<Settings> {
-        if let Ok(cached) = self.caches.settings.lock()
+        let room = self.room::<SettingsRoom>();
+        if let Ok(cached) = room.0.lock()
             && let Some((at, settings)) = cached.as_ref()
             && at.elapsed() < crate::store::CACHE_TTL
         {
             return Ok(settings.clone());
         }
         let settings = self.load_settings().await?;
-        if let Ok(mut cached) = self.caches.settings.lock() {
+        if let Ok(mut cached) = room.0.lock() {
             *cached = Some((std::time::Instant::now(), settings.clone()));
         }
         Ok(settings)
@@ -397,7 +398,7 @@ impl Store {
 
 /// All settings (admin).
 #[utoipa::path(get, path = "/admin/settings", tag = "settings", responses((status = 200, body = Settings)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Settings>> {
+pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Settings>> {
     actor.require(Permission::ManageSettings)?;
     Ok(Json(app.store.settings().await?))
 }
@@ -406,7 +407,7 @@ pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Se
 #[utoipa::path(put, path = "/admin/settings", tag = "settings", request_body = Settings,
     responses((status = 200, body = Settings), (status = 422, description = "`invalid_money`, `invalid_setting`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     body: Bytes,
@@ -488,7 +489,7 @@ pub struct ShopInfo {
 /// A payment method the shop offers.
 #[derive(Serialize, ToSchema)]
 pub struct PaymentOption {
-    pub method: crate::orders::PaymentMethod,
+    pub method: PaymentMethod,
     /// 货到付款, 银行转账 …
     pub label: &'static str,
     /// Money first: a confirmed order waits in 待付款 and is not sent until it is paid.
@@ -500,7 +501,7 @@ pub struct PaymentOption {
 /// The shop as everyone sees it (L3): name, logo, introduction, service contacts, shop mode,
 /// the payment methods and delivery options on offer.
 #[utoipa::path(get, path = "/shop", tag = "settings", responses((status = 200, body = ShopInfo)))]
-pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
+pub async fn shop(State(app): State<Shop>) -> ApiResult<Json<ShopInfo>> {
     let s = app.store.settings().await?;
     Ok(Json(ShopInfo {
         shop_name: s.shop_name,
@@ -511,7 +512,7 @@ pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
         shop_mode: s.shop_mode,
         single_page: s.single_page,
         require_profile: s.require_profile,
-        payment_options: crate::orders::PaymentMethod::ALL
+        payment_options: PaymentMethod::ALL
             .into_iter()
             .filter(|method| method.is_enabled(&s.payment_methods))
             .map(|method| PaymentOption {
@@ -524,4 +525,145 @@ pub async fn shop(State(app): State<AppState>) -> ApiResult<Json<ShopInfo>> {
         payment_methods: s.payment_methods,
         delivery: s.delivery,
     }))
+}
+/// D3's payment methods. Pay first (a confirmed order waits in 待付款 and is not sent until
+/// paid): `bank_transfer`, `pay_before_shipping`, `wechat_transfer`, `alipay_transfer`. Paid
+/// after the goods: `cash_on_delivery`, `carrier_collect`, and `monthly_settlement` (credit
+/// terms, B6). `GET /shop` lists the enabled ones with `pays_first`. Online payment is not
+/// offered until a provider is integrated.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// 货到付款
+    CashOnDelivery,
+    /// 银行转账
+    BankTransfer,
+    /// 款到发货
+    PayBeforeShipping,
+    /// 微信转账
+    WechatTransfer,
+    /// 支付宝转账
+    AlipayTransfer,
+    /// 物流代收
+    CarrierCollect,
+    /// 统一结算
+    MonthlySettlement,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 7] = [
+        PaymentMethod::CashOnDelivery,
+        PaymentMethod::BankTransfer,
+        PaymentMethod::PayBeforeShipping,
+        PaymentMethod::WechatTransfer,
+        PaymentMethod::AlipayTransfer,
+        PaymentMethod::CarrierCollect,
+        PaymentMethod::MonthlySettlement,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::CashOnDelivery => "cash_on_delivery",
+            PaymentMethod::BankTransfer => "bank_transfer",
+            PaymentMethod::PayBeforeShipping => "pay_before_shipping",
+            PaymentMethod::WechatTransfer => "wechat_transfer",
+            PaymentMethod::AlipayTransfer => "alipay_transfer",
+            PaymentMethod::CarrierCollect => "carrier_collect",
+            PaymentMethod::MonthlySettlement => "monthly_settlement",
+        }
+    }
+
+    pub fn from_db(text: &str) -> Option<PaymentMethod> {
+        PaymentMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentMethod::CashOnDelivery => "货到付款",
+            PaymentMethod::BankTransfer => "银行转账",
+            PaymentMethod::PayBeforeShipping => "款到发货",
+            PaymentMethod::WechatTransfer => "微信转账",
+            PaymentMethod::AlipayTransfer => "支付宝转账",
+            PaymentMethod::CarrierCollect => "物流代收",
+            PaymentMethod::MonthlySettlement => "统一结算",
+        }
+    }
+
+    pub fn is_enabled(self, methods: &PaymentMethods) -> bool {
+        match self {
+            PaymentMethod::CashOnDelivery => methods.cash_on_delivery,
+            PaymentMethod::BankTransfer => methods.bank_transfer,
+            PaymentMethod::PayBeforeShipping => methods.pay_before_shipping,
+            PaymentMethod::WechatTransfer => methods.wechat_transfer,
+            PaymentMethod::AlipayTransfer => methods.alipay_transfer,
+            PaymentMethod::CarrierCollect => methods.carrier_collect,
+            PaymentMethod::MonthlySettlement => methods.monthly_settlement,
+        }
+    }
+
+    /// Money first, goods after: a confirmed order waits in 待付款 and cannot be dispatched
+    /// until it is paid. Cash on delivery, the carrier's collection and monthly settlement are
+    /// paid after the goods arrive.
+    pub fn pays_first(self) -> bool {
+        matches!(
+            self,
+            PaymentMethod::BankTransfer
+                | PaymentMethod::PayBeforeShipping
+                | PaymentMethod::WechatTransfer
+                | PaymentMethod::AlipayTransfer
+        )
+    }
+
+    /// Monthly settlement is credit (B6): it counts against the member's limit.
+    pub fn is_credit(self) -> bool {
+        self == PaymentMethod::MonthlySettlement
+    }
+}
+
+/// What `Settings::max_price_percent` is unless the shop changes it: a step may at most triple
+/// a line's catalogue price (a region's surcharge, a fee), never more.
+pub const DEFAULT_MAX_PRICE_PERCENT: i64 = 300;
+
+/// The settings as last read, and when (see `store::cache`).
+#[derive(Default)]
+pub struct SettingsRoom(std::sync::Mutex<Option<(std::time::Instant, Settings)>>);
+
+impl crate::store::Room for SettingsRoom {
+    fn apply(&self, change: &crate::store::Change) {
+        if matches!(
+            change,
+            crate::store::Change::Settings | crate::store::Change::Everything
+        ) && let Ok(mut cached) = self.0.lock()
+        {
+            *cached = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pay_first_methods_are_the_transfers_and_pay_before_shipping() {
+        let first: Vec<_> = PaymentMethod::ALL
+            .into_iter()
+            .filter(|m| m.pays_first())
+            .collect();
+        assert_eq!(
+            first,
+            [
+                PaymentMethod::BankTransfer,
+                PaymentMethod::PayBeforeShipping,
+                PaymentMethod::WechatTransfer,
+                PaymentMethod::AlipayTransfer
+            ]
+        );
+        assert_eq!(
+            PaymentMethod::from_db("monthly_settlement"),
+            Some(PaymentMethod::MonthlySettlement)
+        );
+    }
 }

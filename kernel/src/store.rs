@@ -18,7 +18,7 @@ mod cache;
 pub(crate) mod group_commit;
 
 pub(crate) use cache::Caches;
-pub use cache::{Change, ScanRows, StockLevel};
+pub use cache::{Change, Generation, Room, StockLevel};
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +63,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Other(String),
-    /// A shipment found items still owed and was not allowed to split (see
-    /// `orders::backorders`); the transaction rolled back.
-    #[error("stock short on {} lines", .0.len())]
-    StockShort(Vec<crate::orders::backorders::ShortLine>),
     /// A bounded update found its bound reached by a concurrent write (two refunds together
     /// beyond what was paid); the transaction rolled back. Names the input field.
     #[error("bound reached on {0}")]

@@ -590,7 +590,7 @@ async fn bearer_tokens_are_stored_hashed_and_logout_ends_them() -> anyhow::Resul
                 &mut bytes,
                 0,
                 None,
-                &pifa::uploads::uploads_dir(app.database.dir()),
+                &pifa::config::uploads_dir(app.database.dir()),
             )
             .await?;
         bytes

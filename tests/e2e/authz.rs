@@ -572,7 +572,7 @@ impl World {
                 .store
                 .enqueue_message(
                     &pifa::notify::OutgoingMessage {
-                        channel: pifa::notify::Channel::Inbox,
+                        channel: pifa::channels::Channel::Inbox,
                         recipient: member_id.to_string(),
                         user_id: Some(member_id),
                         template: "welcome".to_owned(),

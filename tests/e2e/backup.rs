@@ -110,7 +110,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
     assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "gzip");
 
     // What `pifa restore FILE` does, into an empty shop on the target backend.
-    let uploads = pifa::uploads::uploads_dir(restored.database.dir());
+    let uploads = pifa::config::uploads_dir(restored.database.dir());
     std::fs::create_dir_all(&uploads)?;
     std::fs::write(uploads.join("stray.png"), pifa_e2e::TINY_PNG)?;
     let counts = restored
@@ -326,7 +326,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
             &mut file,
             source.clock.now_ms(),
             Some(&passphrase),
-            &pifa::uploads::uploads_dir(source.database.dir()),
+            &pifa::config::uploads_dir(source.database.dir()),
         )
         .await?;
     assert!(file.starts_with(b"age-encryption.org/v1"), "an age file");
@@ -338,7 +338,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
         .restore_backup(
             &file[..],
             None,
-            &pifa::uploads::uploads_dir(target.database.dir()),
+            &pifa::config::uploads_dir(target.database.dir()),
         )
         .await
         .err()
@@ -351,7 +351,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
         .restore_backup(
             &file[..],
             Some(&wrong),
-            &pifa::uploads::uploads_dir(target.database.dir()),
+            &pifa::config::uploads_dir(target.database.dir()),
         )
         .await
         .err()
@@ -368,7 +368,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
         .restore_backup(
             &file[..],
             Some(&passphrase),
-            &pifa::uploads::uploads_dir(target.database.dir()),
+            &pifa::config::uploads_dir(target.database.dir()),
         )
         .await?;
     assert_eq!(counts.get("users"), Some(&12));

@@ -1,11 +1,11 @@
 //! The outside delivery channels (K1, K2) against local fakes of the providers: the kernel's
 //! adapters called directly, what arrives checked on the fake's side.
 
+use pifa::channels::Channel;
 use pifa::channels::{
     AliyunSms, AliyunSmsConfig, Outgoing, Providers, SendError, Sent, Smtp, SmtpConfig, Wechat,
     WechatConfig,
 };
-use pifa::notify::Channel;
 use pifa_e2e::fakes::{FakeSms, FakeSmtp, FakeWechat, closed_port};
 use serde_json::{Value, json};
 

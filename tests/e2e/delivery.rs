@@ -85,7 +85,7 @@ async fn wechat_with(
 async fn manager_sms(app: &TestApp) -> anyhow::Result<Option<pifa::notify::MessageView>> {
     stored(
         app,
-        pifa::notify::Channel::Sms,
+        pifa::channels::Channel::Sms,
         MANAGER_HAIKOU,
         "SMS_000000002",
     )
@@ -95,7 +95,7 @@ async fn manager_sms(app: &TestApp) -> anyhow::Result<Option<pifa::notify::Messa
 /// The stored message of `channel` to `recipient` with `template`, once there is one.
 async fn logged(
     app: &TestApp,
-    channel: pifa::notify::Channel,
+    channel: pifa::channels::Channel,
     recipient: &str,
     template: &str,
 ) -> anyhow::Result<pifa::notify::MessageView> {
@@ -108,7 +108,7 @@ async fn logged(
 
 async fn stored(
     app: &TestApp,
-    channel: pifa::notify::Channel,
+    channel: pifa::channels::Channel,
     recipient: &str,
     template: &str,
 ) -> anyhow::Result<Option<pifa::notify::MessageView>> {
@@ -156,7 +156,7 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
     assert_eq!(new_order.sign_name, FakeSms::SIGN_NAME);
     let stored = logged(
         &app,
-        pifa::notify::Channel::Sms,
+        pifa::channels::Channel::Sms,
         MANAGER_HAIKOU,
         "SMS_000000002",
     )
@@ -214,7 +214,7 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
     assert_eq!(assigned.template_param, json!({ "order_no": number }));
     let stored = logged(
         &app,
-        pifa::notify::Channel::Sms,
+        pifa::channels::Channel::Sms,
         DRIVER_HAIKOU,
         "SMS_000000003",
     )
@@ -464,7 +464,7 @@ async fn a_killed_sender_loses_nothing(backend: Backend) -> anyhow::Result<()> {
         anyhow::ensure!(response.status() == StatusCode::CREATED);
     }
     let sms_query = MessageQuery {
-        channel: Some(pifa::notify::Channel::Sms),
+        channel: Some(pifa::channels::Channel::Sms),
         ..Default::default()
     };
     // Killed while the provider holds the first texts' answers.

@@ -11,6 +11,7 @@ use anyhow::Context;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use pifa::native::NativeAdapters;
 use pifa::native::{NativeAdapter, NativeCode, NativeFailure, NativeMessage};
 use pifa_e2e::{Backend, TestApp, native_library, plugin_component};
 use serde_json::{Value, json};

@@ -48,7 +48,7 @@ async fn fetch(
 
 /// Every file under the data directory's `uploads/`, with its bytes.
 fn stored_files(app: &TestApp) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let dir = pifa::uploads::uploads_dir(app.database.dir());
+    let dir = pifa::config::uploads_dir(app.database.dir());
     app.upload_files()
         .into_iter()
         .map(|name| Ok((name.clone(), std::fs::read(dir.join(&name))?)))
@@ -59,7 +59,7 @@ fn stored_files(app: &TestApp) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
 fn stored_file(app: &TestApp, url: &str) -> anyhow::Result<Vec<u8>> {
     let key = url.rsplit('/').next().unwrap_or_default();
     Ok(std::fs::read(
-        pifa::uploads::uploads_dir(app.database.dir()).join(key),
+        pifa::config::uploads_dir(app.database.dir()).join(key),
     )?)
 }
 

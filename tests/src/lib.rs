@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, anyhow};
 use pifa::accounts::passwords::Hasher;
-use pifa::app::{AppState, Config, Server};
+use pifa::app::{AppState, Config};
 use pifa::clock::Clock;
+use pifa::http::Server;
 use pifa::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -261,11 +262,11 @@ pub struct TestApp {
     pub scripts: Arc<pifa::scripts::ScriptHost>,
     /// The message providers (none unless the test set fakes up: `TestApp::with_providers`).
     pub providers: Arc<pifa::channels::Providers>,
-    pipeline: pifa::orders::quote::Pipeline,
+    pipeline: pifa::orders::pipeline::Pipeline,
     native_code: pifa::native::NativeCode,
     /// Every answer checked against the OpenAPI document; mismatches fail `stop`.
     pub contract: Arc<contract::Contract>,
-    trusted_proxies: pifa::http::proxy::TrustedProxies,
+    trusted_proxies: pifa::edge::proxy::TrustedProxies,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -316,7 +317,7 @@ impl TestApp {
     /// (`with_demo`: none).
     pub async fn with_pipeline(
         backend: Backend,
-        pipeline: pifa::orders::quote::Pipeline,
+        pipeline: pifa::orders::pipeline::Pipeline,
     ) -> anyhow::Result<Option<TestApp>> {
         TestApp::demo_with(backend, pipeline, pifa::channels::Providers::none()).await
     }
@@ -335,7 +336,7 @@ impl TestApp {
             Default::default(),
             Arc::new(pifa::channels::Providers::none()),
             pifa::native::NativeCode::Refused,
-            pifa::http::proxy::TrustedProxies::parse("127.0.0.1")?,
+            pifa::edge::proxy::TrustedProxies::parse("127.0.0.1")?,
         )
         .await?;
         app.load_demo().await?;
@@ -344,7 +345,7 @@ impl TestApp {
 
     async fn demo_with(
         backend: Backend,
-        pipeline: pifa::orders::quote::Pipeline,
+        pipeline: pifa::orders::pipeline::Pipeline,
         providers: pifa::channels::Providers,
     ) -> anyhow::Result<Option<TestApp>> {
         let Some(database) = TestDatabase::create(backend).await? else {
@@ -412,10 +413,10 @@ impl TestApp {
         database: TestDatabase,
         backend: Backend,
         clock: Clock,
-        pipeline: pifa::orders::quote::Pipeline,
+        pipeline: pifa::orders::pipeline::Pipeline,
         providers: Arc<pifa::channels::Providers>,
         native_code: pifa::native::NativeCode,
-        trusted_proxies: pifa::http::proxy::TrustedProxies,
+        trusted_proxies: pifa::edge::proxy::TrustedProxies,
     ) -> anyhow::Result<TestApp> {
         let store = Store::open(&database.url).await?;
         let config = Config {

@@ -1,6 +1,9 @@
 //! `cargo xtask test`: every check CI runs, the same way on a laptop. It finds the PostgreSQL
 //! server for the second half of the conformance suite and says loudly when there is none
 //! (and fails under `CI=true`), because cargo hides the output of passing tests.
+//! `cargo xtask layers` prints the kernel's import graph and what breaks its layering rules.
+
+mod layers;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, ExitCode};
@@ -12,8 +15,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(args.get(1..).unwrap_or_default()),
+        Some("layers") => match layers::print(args.get(1).map(String::as_str)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
-            eprintln!("usage: cargo xtask test [-- <cargo test args>]");
+            eprintln!("usage: cargo xtask test [-- <cargo test args>] | cargo xtask layers [DIR]");
             ExitCode::FAILURE
         }
     }

@@ -8,10 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::permissions::{Actor, Permission};
 use super::sessions::ClientInfo;
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::extract::Query;
 use crate::error::ApiResult;
-use crate::http::extract::Query;
+use crate::shop::Shop;
 use crate::store::{Page, Store, StoreResult, on_pool};
 
 /// One operation to record: `action` names it (`staff.create`), `detail` says what changed.
@@ -330,7 +330,7 @@ impl From<OperationRow> for OperationEntry {
 #[utoipa::path(get, path = "/admin/audit/logins", tag = "audit", params(LoginQuery),
     responses((status = 200, body = [LoginEntry])), security(("bearer" = [])))]
 pub async fn list_logins(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<LoginQuery>,
 ) -> ApiResult<Page<LoginEntry>> {
@@ -342,7 +342,7 @@ pub async fn list_logins(
 #[utoipa::path(get, path = "/admin/audit/operations", tag = "audit", params(OperationQuery),
     responses((status = 200, body = [OperationEntry])), security(("bearer" = [])))]
 pub async fn list_operations(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<OperationQuery>,
 ) -> ApiResult<Page<OperationEntry>> {

@@ -4,9 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use super::Role;
 use super::users::User;
+use super::{MemberState, Role};
 use crate::error::{ApiError, ApiResult};
+
+/// A member's standing as his session carries it: what decides the prices he sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub state: Option<MemberState>,
+    pub level_id: Option<i64>,
+}
 
 /// Everything a route can require. Each maps to the roles that grant it in `grants`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +98,7 @@ pub struct Actor {
     pub roles: BTreeSet<Role>,
     pub region_ids: BTreeSet<i64>,
     /// The member's lifecycle state and level, as of this request.
-    pub standing: crate::members::Standing,
+    pub standing: Standing,
 }
 
 /// Which staff records a caller may read.
@@ -147,7 +154,7 @@ mod tests {
             user_id: 1,
             roles: roles.iter().copied().collect(),
             region_ids: BTreeSet::from([1]),
-            standing: crate::members::Standing {
+            standing: Standing {
                 state: None,
                 level_id: None,
             },

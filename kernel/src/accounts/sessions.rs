@@ -142,12 +142,13 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<Option<Arc<SessionOwner>>> {
         let token_hash = hash_token(token);
-        if let Some(owner) = self.caches.session(&token_hash)
+        let room = self.room::<SessionRoom>();
+        if let Some(owner) = room.sessions.get(&token_hash)
             && owner.expires_at > now_ms
         {
             return Ok(Some(owner));
         }
-        let generation = self.caches.generation();
+        let generation = self.generation().current();
         // One statement brings the session, the roles, the regions and the member's standing.
         let sql = match self.backend() {
             Backend::Sqlite => "SELECT s.user_id, s.kind, s.csrf_token,
@@ -172,8 +173,11 @@ impl Store {
         })?;
         Ok(owner.map(|owner| {
             let owner = Arc::new(owner);
-            self.caches
-                .remember_session(token_hash, owner.clone(), generation);
+            // Kept unless a change arrived while it was read.
+            room.sessions.insert(token_hash.clone(), owner.clone());
+            if self.generation().current() != generation {
+                room.sessions.invalidate(&token_hash);
+            }
             owner
         }))
     }
@@ -198,5 +202,26 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?)
+    }
+}
+/// Who each token stands for, by token hash (see `store::cache`): every authenticated
+/// request asks.
+pub struct SessionRoom {
+    sessions: moka::sync::Cache<String, Arc<SessionOwner>>,
+}
+
+impl Default for SessionRoom {
+    fn default() -> Self {
+        SessionRoom {
+            sessions: moka::sync::Cache::new(100_000),
+        }
+    }
+}
+
+impl crate::store::Room for SessionRoom {
+    fn apply(&self, change: &Change) {
+        if matches!(change, Change::Accounts | Change::Everything) {
+            self.sessions.invalidate_all();
+        }
     }
 }

@@ -15,15 +15,15 @@ use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductS
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
 use crate::accounts::Role;
 use crate::accounts::audit::Operation;
+use crate::accounts::caller::MaybeActor;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::accounts::{parse_name, parse_text};
-use crate::app::AppState;
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::MaybeActor;
-use crate::http::extract::{Path, Query};
-use crate::http::json::ApiJson;
 use crate::money::parse_fen;
+use crate::shop::Shop;
 use crate::store::StoreError;
 
 fn unknown(code: &'static str, field: &str, what: &str) -> ApiError {
@@ -35,7 +35,7 @@ fn unknown(code: &'static str, field: &str, what: &str) -> ApiError {
 }
 
 pub(crate) async fn log(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     client: &ClientInfo,
     action: &str,
@@ -70,7 +70,7 @@ pub struct CategoryInput {
 /// Every category, top level first (public unless the shop hides behind its single page).
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = [Category]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_categories(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<Category>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
@@ -81,7 +81,7 @@ pub async fn list_categories(
 #[utoipa::path(post, path = "/admin/categories", tag = "catalog", request_body = CategoryInput,
     responses((status = 201, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody), (status = 422, description = "`category_too_deep`, `unknown_category`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_category(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<CategoryInput>,
@@ -163,7 +163,7 @@ pub struct BrandInput {
 /// Every brand (品牌中心; public unless the shop hides behind its single page).
 #[utoipa::path(get, path = "/brands", tag = "catalog", responses((status = 200, body = [Brand]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_brands(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<Brand>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
@@ -174,7 +174,7 @@ pub async fn list_brands(
 #[utoipa::path(post, path = "/admin/brands", tag = "catalog", request_body = BrandInput,
     responses((status = 201, body = Brand), (status = 409, description = "`brand_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_brand(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<BrandInput>,
@@ -254,7 +254,7 @@ impl UnitView {
 
 /// The unit library (public: every product page shows its unit).
 #[utoipa::path(get, path = "/units", tag = "catalog", responses((status = 200, body = [UnitView])))]
-pub async fn list_units(State(app): State<AppState>) -> ApiResult<Json<Vec<UnitView>>> {
+pub async fn list_units(State(app): State<Shop>) -> ApiResult<Json<Vec<UnitView>>> {
     Ok(Json(
         app.store
             .list_units()
@@ -269,7 +269,7 @@ pub async fn list_units(State(app): State<AppState>) -> ApiResult<Json<Vec<UnitV
 #[utoipa::path(post, path = "/admin/units", tag = "catalog", request_body = UnitInput,
     responses((status = 201, body = UnitView), (status = 409, description = "`unit_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_unit`, `unknown_unit_form`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_unit(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<UnitInput>,
@@ -389,7 +389,7 @@ fn non_negative(value: i64, field: &str) -> ApiResult<i64> {
 }
 
 /// Parses a SKU, naming fields as `skus[i].field` (or plain `field` for a lone SKU).
-async fn parse_sku(app: &AppState, input: &SkuInput, prefix: &str) -> ApiResult<NewSku> {
+async fn parse_sku(app: &Shop, input: &SkuInput, prefix: &str) -> ApiResult<NewSku> {
     let f = |name: &str| format!("{prefix}{name}");
     let level_ids: BTreeSet<i64> = app
         .store
@@ -495,7 +495,7 @@ fn taken(column: &str) -> ApiError {
 }
 
 async fn check_references(
-    app: &AppState,
+    app: &Shop,
     brand_id: Option<i64>,
     category_id: Option<i64>,
 ) -> ApiResult<()> {
@@ -521,7 +521,7 @@ async fn check_references(
 #[utoipa::path(post, path = "/admin/products", tag = "catalog", request_body = ProductInput,
     responses((status = 201, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_brand`, `unknown_category`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`, `unknown_supplier`, `unknown_tag`, `unknown_unit`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<ProductInput>,
@@ -610,7 +610,7 @@ pub async fn create_product(
 #[utoipa::path(get, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn get_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Product>> {
@@ -644,7 +644,7 @@ pub struct ProductPatch {
 #[utoipa::path(patch, path = "/admin/products/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = ProductPatch,
     responses((status = 200, body = Product), (status = 422, description = "`unknown_brand`, `unknown_category`, `unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -704,7 +704,7 @@ pub async fn update_product(
 #[utoipa::path(put, path = "/admin/skus/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
     responses((status = 200, body = Product), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn replace_sku(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -899,7 +899,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
 /// Goods on the shelf, by category (with its sub-categories) or brand, or a homepage list.
 #[utoipa::path(get, path = "/products", tag = "catalog", params(ProductQuery), responses((status = 200, body = [ShopProduct]), (status = 403, description = "`price_hidden`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_products(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
     Query(q): Query<ProductQuery>,
 ) -> ApiResult<crate::store::Page<ShopProduct>> {
@@ -912,7 +912,7 @@ pub async fn list_products(
 /// One product on the shelf with every SKU (a delisted product is not found).
 #[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = i64, Path)), responses((status = 200, body = ShopProduct), (status = 401, description = "`profile_required`", body = crate::error::ErrorBody), (status = 403, description = "`profile_required`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn get_shop_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ShopProduct>> {
@@ -937,7 +937,7 @@ pub struct SearchText {
 #[utoipa::path(get, path = "/search", tag = "catalog", params(("q" = String, Query, description = "words, initials or a barcode"), ProductQuery),
     responses((status = 200, body = [ShopProduct]), (status = 403, description = "`price_hidden`, `single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn search(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
     Query(text): Query<SearchText>,
     Query(q): Query<ProductQuery>,
@@ -993,7 +993,7 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/admin/catalog/export", tag = "catalog", params(ExportQuery),
     responses((status = 200, description = "The catalogue as a spreadsheet (`format=xlsx`, the default) or CSV (`format=csv`)", content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "text/csv")))), security(("bearer" = [])))]
 pub async fn export(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
@@ -1044,7 +1044,7 @@ pub async fn export(
 #[utoipa::path(post, path = "/admin/catalog/import", tag = "catalog", request_body(description = "The first sheet of an .xlsx, or a UTF-8 CSV", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
     responses((status = 200, body = super::transfer::ImportSummary), (status = 409, description = "`barcode_taken`, `item_no_taken`", body = crate::error::ErrorBody), (status = 422, description = "`import_invalid`, `invalid_file`, `invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn import(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     body: axum::body::Bytes,
@@ -1096,7 +1096,7 @@ pub async fn import(
 /// My goods with their prices, costs and stock (suppliers see their own goods only).
 #[utoipa::path(get, path = "/supplier/products", tag = "catalog", responses((status = 200, body = [Product])), security(("bearer" = [])))]
 pub async fn supplier_products(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<Product>>> {
     actor.require(Permission::OwnGoods)?;
@@ -1112,7 +1112,7 @@ pub async fn supplier_products(
 #[utoipa::path(get, path = "/supplier/products/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn supplier_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Product>> {
@@ -1129,7 +1129,7 @@ pub async fn supplier_product(
 /// SKUs at or below their low-stock threshold (admin, customer service; C6).
 #[utoipa::path(get, path = "/admin/stock/low", tag = "catalog", responses((status = 200, body = [super::storage::LowStock])), security(("bearer" = [])))]
 pub async fn low_stock(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
     actor.require(Permission::ReadStock)?;
@@ -1145,16 +1145,16 @@ pub async fn low_stock(
     request_body(content = Vec<u8>, content_type = "image/*"),
     responses((status = 201, body = Product), (status = 422, description = "`image_too_large`, `invalid_image`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_image(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
     actor.require(Permission::ManageCatalog)?;
-    let staged = crate::uploads::stage_image(
+    let staged = crate::images::stage_image(
         &app.config.data_dir,
-        crate::uploads::UploadKind::ProductImage,
+        crate::images::UploadKind::ProductImage,
         body,
         "image",
     )
@@ -1200,7 +1200,7 @@ pub async fn add_image(
 #[utoipa::path(delete, path = "/admin/products/{id}/images/{key}", tag = "catalog", params(("id" = i64, Path), ("key" = String, Path)),
     responses((status = 200, body = Product)), security(("bearer" = [])))]
 pub async fn delete_image(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path((id, key)): Path<(i64, String)>,
@@ -1209,7 +1209,7 @@ pub async fn delete_image(
     if !app.store.delete_product_image(id, &key).await? {
         return Err(ApiError::not_found());
     }
-    let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(&key));
+    let _ = std::fs::remove_file(crate::config::uploads_dir(&app.config.data_dir).join(&key));
     log(
         &app,
         &actor,
@@ -1232,7 +1232,7 @@ pub async fn delete_image(
 #[utoipa::path(get, path = "/images/{key}", tag = "catalog", params(("key" = String, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>)))]
 pub async fn image(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     Path(key): Path<String>,
 ) -> ApiResult<axum::response::Response> {
     let image = app
@@ -1240,7 +1240,7 @@ pub async fn image(
         .product_image(&key)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let bytes = tokio::fs::read(crate::uploads::uploads_dir(&app.config.data_dir).join(&image.key))
+    let bytes = tokio::fs::read(crate::config::uploads_dir(&app.config.data_dir).join(&image.key))
         .await
         .map_err(ApiError::internal)?;
     axum::response::Response::builder()

@@ -15,14 +15,14 @@ use utoipa::ToSchema;
 use super::handlers::log;
 use super::pricing::{Page, PriceView};
 use super::{Brand, Category};
+use crate::accounts::caller::MaybeActor;
 use crate::accounts::parse_name;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::app::AppState;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::MaybeActor;
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// A label the shop puts on goods (新品, 热卖, 工地专用 …); lists filter by it.
@@ -374,7 +374,7 @@ pub fn spec_from_attributes(
 
 /// The body of both delete routes: refuses a grouping still in use, logs the removal.
 async fn remove_grouping(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     client: &ClientInfo,
     grouping: Grouping,
@@ -417,7 +417,7 @@ pub struct ProductTagInput {
 /// The product tags (public unless the shop hides behind its single page).
 #[utoipa::path(get, path = "/product-tags", tag = "catalog", responses((status = 200, body = [ProductTag]), (status = 403, description = "`single_page`", body = crate::error::ErrorBody)), security((), ("bearer" = [])))]
 pub async fn list_product_tags(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<ProductTag>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
@@ -428,7 +428,7 @@ pub async fn list_product_tags(
 #[utoipa::path(post, path = "/admin/product-tags", tag = "catalog", request_body = ProductTagInput,
     responses((status = 201, body = ProductTag), (status = 409, description = "`tag_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_product_tag(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<ProductTagInput>,
@@ -474,7 +474,7 @@ pub async fn create_product_tag(
 #[utoipa::path(delete, path = "/admin/product-tags/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 204)), security(("bearer" = [])))]
 pub async fn delete_product_tag(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -500,7 +500,7 @@ pub async fn delete_product_tag(
 }
 
 /// Checks tag ids given for a product (`tag_ids`).
-pub async fn parse_tag_ids(app: &AppState, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
+pub async fn parse_tag_ids(app: &Shop, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
     let known: BTreeSet<i64> = app
         .store
         .list_product_tags()
@@ -567,7 +567,7 @@ fn parse_choices(raw: &[String]) -> ApiResult<Vec<String>> {
 /// The spec library (规格库) SKUs take their attributes from (staff who maintain goods).
 #[utoipa::path(get, path = "/admin/spec-attributes", tag = "catalog", responses((status = 200, body = [SpecAttribute])), security(("bearer" = [])))]
 pub async fn list_spec_attributes(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<SpecAttribute>>> {
     actor.require(Permission::ManageCatalog)?;
@@ -578,7 +578,7 @@ pub async fn list_spec_attributes(
 #[utoipa::path(post, path = "/admin/spec-attributes", tag = "catalog", request_body = SpecAttributeInput,
     responses((status = 201, body = SpecAttribute), (status = 409, description = "`spec_attribute_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_spec_attribute(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<SpecAttributeInput>,
@@ -626,7 +626,7 @@ pub async fn create_spec_attribute(
 #[utoipa::path(patch, path = "/admin/spec-attributes/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = SpecAttributePatch,
     responses((status = 200, body = SpecAttribute), (status = 409, description = "`spec_attribute_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_spec_attribute(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -706,7 +706,7 @@ impl UnitFormView {
 /// 套 卷 个 扎) and any the shop added (staff who maintain goods).
 #[utoipa::path(get, path = "/admin/unit-forms", tag = "catalog", responses((status = 200, body = [UnitFormView])), security(("bearer" = [])))]
 pub async fn list_unit_forms(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<UnitFormView>>> {
     actor.require(Permission::ManageCatalog)?;
@@ -724,7 +724,7 @@ pub async fn list_unit_forms(
 #[utoipa::path(post, path = "/admin/unit-forms", tag = "catalog", request_body = UnitFormInput,
     responses((status = 201, body = UnitFormView)), security(("bearer" = [])))]
 pub async fn create_unit_form(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<UnitFormInput>,
@@ -748,7 +748,7 @@ pub async fn create_unit_form(
 
 /// Refuses a unit whose inner pack or outer case is not a form of the library.
 pub async fn check_unit_forms(
-    app: &AppState,
+    app: &Shop,
     item_unit: &str,
     inner_unit: &str,
     outer_unit: &str,
@@ -784,7 +784,7 @@ pub struct CategoryPatch {
 #[utoipa::path(patch, path = "/admin/categories/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = CategoryPatch,
     responses((status = 200, body = Category), (status = 409, description = "`category_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_category(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -840,7 +840,7 @@ pub async fn update_category(
 #[utoipa::path(delete, path = "/admin/categories/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, description = "`category_in_use`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_category(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -861,7 +861,7 @@ pub struct BrandPatch {
 #[utoipa::path(patch, path = "/admin/brands/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = BrandPatch,
     responses((status = 200, body = Brand), (status = 409, description = "`brand_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update_brand(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -930,7 +930,7 @@ pub async fn update_brand(
 #[utoipa::path(delete, path = "/admin/brands/{id}", tag = "catalog", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, description = "`brand_in_use`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_brand(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,

@@ -36,7 +36,7 @@ impl PriceView {
         }
         // The standing came with the session, in the same statement.
         let standing = actor.map_or(
-            crate::members::Standing {
+            crate::accounts::permissions::Standing {
                 state: None,
                 level_id: None,
             },

@@ -614,9 +614,10 @@ impl Store {
         &self,
         sku_ids: &[i64],
     ) -> StoreResult<std::collections::HashMap<i64, i64>> {
+        let room = self.room::<ProductRoom>();
         let mut found: std::collections::HashMap<i64, i64> = sku_ids
             .iter()
-            .filter_map(|id| self.caches.sku_product(*id).map(|product| (*id, product)))
+            .filter_map(|id| room.sku_products.get(id).map(|product| (*id, product)))
             .collect();
         let missing: Vec<i64> = sku_ids
             .iter()
@@ -634,7 +635,7 @@ impl Store {
                 .await
             })?;
             for (sku_id, product_id) in rows {
-                self.caches.remember_sku_product(sku_id, product_id);
+                room.sku_products.insert(sku_id, product_id);
                 found.insert(sku_id, product_id);
             }
         }
@@ -643,9 +644,10 @@ impl Store {
 
     /// `products_by_ids` without copying what the cache holds.
     pub async fn shared_products(&self, ids: &[i64]) -> StoreResult<Vec<std::sync::Arc<Product>>> {
+        let room = self.room::<ProductRoom>();
         let mut found: std::collections::HashMap<i64, std::sync::Arc<Product>> = ids
             .iter()
-            .filter_map(|id| self.caches.product(*id).map(|product| (*id, product)))
+            .filter_map(|id| room.products.get(id).map(|product| (*id, product)))
             .collect();
         let missing: Vec<i64> = ids
             .iter()
@@ -653,7 +655,7 @@ impl Store {
             .filter(|id| !found.contains_key(id))
             .collect();
         if !missing.is_empty() {
-            let generation = self.caches.generation();
+            let generation = self.generation().current();
             let rows: Vec<ProductRow> = on_pool!(self, |pool| {
                 crate::store::id_list_query(&format!("{PRODUCT_SELECT} WHERE p.id IN "), &missing)
                     .build_query_as()
@@ -662,7 +664,7 @@ impl Store {
             })?;
             for product in self.with_skus(rows).await? {
                 let product = std::sync::Arc::new(product);
-                self.caches.remember_product(product.clone(), generation);
+                room.remember(product.clone(), self.generation(), generation);
                 found.insert(product.id, product);
             }
         }
@@ -909,5 +911,163 @@ impl Store {
         })?;
         self.changed(Change::Product(product_id)).await;
         Ok(deleted)
+    }
+}
+/// Products with their SKUs by id, and each SKU's product (see `store::cache`). Patches,
+/// stores and drops of products happen under one lock, so none of them can put back what
+/// another replaced.
+pub struct ProductRoom {
+    products: moka::sync::Cache<i64, std::sync::Arc<Product>>,
+    /// SKU id → product id; a SKU never moves, so only a restore clears it.
+    sku_products: moka::sync::Cache<i64, i64>,
+    writes: std::sync::Mutex<()>,
+}
+
+impl Default for ProductRoom {
+    fn default() -> Self {
+        ProductRoom {
+            products: moka::sync::Cache::new(50_000),
+            sku_products: moka::sync::Cache::new(500_000),
+            writes: std::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl ProductRoom {
+    /// Keeps `product`, read from the database when the generation was `read_at`, unless a
+    /// change arrived since.
+    fn remember(
+        &self,
+        product: std::sync::Arc<Product>,
+        generation: &crate::store::Generation,
+        read_at: u64,
+    ) {
+        let _writing = self.writes.lock();
+        if generation.current() == read_at {
+            self.products.insert(product.id, product);
+        }
+    }
+}
+
+impl crate::store::Room for ProductRoom {
+    fn apply(&self, change: &Change) {
+        let _writing = self.writes.lock();
+        match change {
+            Change::Product(id) => self.products.invalidate(id),
+            Change::Stock(ids) => {
+                for id in ids {
+                    self.products.invalidate(id);
+                }
+            }
+            Change::Catalogue => self.products.invalidate_all(),
+            Change::Everything => {
+                self.products.invalidate_all();
+                self.sku_products.invalidate_all();
+            }
+            Change::Accounts | Change::Settings | Change::PluginValues => {}
+        }
+    }
+
+    /// Patches the cached products' stock with levels newer than what they hold.
+    fn stock_moved(&self, levels: &[crate::store::StockLevel]) {
+        let _writing = self.writes.lock();
+        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        product_ids.sort_unstable();
+        product_ids.dedup();
+        for product_id in product_ids {
+            let Some(cached) = self.products.get(&product_id) else {
+                continue;
+            };
+            let mut copy = Product::clone(&cached);
+            let mut moved = false;
+            for level in levels.iter().filter(|l| l.product_id == product_id) {
+                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id)
+                    && level.seq > sku.stock_seq
+                {
+                    sku.stock = level.stock;
+                    sku.stock_seq = level.seq;
+                    moved = true;
+                }
+            }
+            if moved {
+                self.products.insert(product_id, std::sync::Arc::new(copy));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Room, StockLevel};
+    use std::sync::Arc;
+
+    fn product(stock: i64, seq: i64) -> Product {
+        Product {
+            id: 7,
+            item_no: "AQM-001".to_owned(),
+            name: "安全帽".to_owned(),
+            description: String::new(),
+            brand_id: None,
+            category_id: None,
+            supplier_id: None,
+            unit: super::super::Unit {
+                id: 1,
+                item_unit: "个".to_owned(),
+                inner_qty: 10,
+                inner_unit: "盒".to_owned(),
+                outer_qty: 50,
+                outer_unit: "箱".to_owned(),
+            },
+            on_shelf: true,
+            images: vec![],
+            tag_ids: vec![],
+            revision: 0,
+            skus: vec![super::super::Sku {
+                id: 70,
+                product_id: 7,
+                model: String::new(),
+                spec: String::new(),
+                price_fen: 2800,
+                cost_fen: None,
+                stock,
+                stock_seq: seq,
+                allow_backorder: false,
+                low_stock_threshold: None,
+                weight_g: None,
+                barcode: None,
+                attributes: Default::default(),
+                level_prices: vec![],
+                breaks: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn stock_patches_apply_only_over_older_ones() {
+        let room = ProductRoom::default();
+        let generation = crate::store::Generation::default();
+        room.remember(Arc::new(product(100, 5)), &generation, generation.current());
+        let level = |stock, seq| StockLevel {
+            product_id: 7,
+            sku_id: 70,
+            stock,
+            seq,
+        };
+        let stock = |room: &ProductRoom| room.products.get(&7).map(|p| p.skus[0].stock);
+        // A late patch from an earlier statement loses to what the cache already holds.
+        room.stock_moved(&[level(120, 4)]);
+        assert_eq!(stock(&room), Some(100));
+        room.stock_moved(&[level(90, 7)]);
+        assert_eq!(stock(&room), Some(90));
+        room.stock_moved(&[level(95, 6)]);
+        assert_eq!(stock(&room), Some(90), "seq 6 arrived after seq 7");
+        // A reader that raced any change does not store what it read.
+        let before = generation.current();
+        generation.advance();
+        room.stock_moved(&[level(80, 8)]);
+        room.apply(&Change::Product(7));
+        room.remember(Arc::new(product(100, 5)), &generation, before);
+        assert_eq!(stock(&room), None);
     }
 }

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::{Phone, parse_name};
-use crate::app::AppState;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// An address as written, validated.
@@ -175,7 +175,7 @@ fn parse_input(input: &AddressInput) -> ApiResult<AddressFields> {
 
 /// My addresses, the default first (members).
 #[utoipa::path(get, path = "/me/addresses", tag = "members", responses((status = 200, body = [Address])), security(("bearer" = [])))]
-pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<Address>>> {
+pub async fn list(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Address>>> {
     actor.require(Permission::OwnMemberAccount)?;
     Ok(Json(app.store.addresses(actor.user_id).await?))
 }
@@ -183,7 +183,7 @@ pub async fn list(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<V
 /// Add an address (members); the first one is the default.
 #[utoipa::path(post, path = "/me/addresses", tag = "members", request_body = AddressInput, responses((status = 201, body = [Address]), (status = 422, description = "`invalid_phone`, `too_many_addresses`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<AddressInput>,
 ) -> ApiResult<(StatusCode, Json<Vec<Address>>)> {
@@ -215,7 +215,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)), request_body = AddressInput,
     responses((status = 200, body = [Address]), (status = 422, description = "`invalid_phone`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<AddressInput>,
@@ -248,7 +248,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/me/addresses/{id}", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = [Address])), security(("bearer" = [])))]
 pub async fn delete(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<Address>>> {

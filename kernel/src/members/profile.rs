@@ -16,10 +16,10 @@ use crate::accounts::audit::Operation;
 use crate::accounts::parse_name;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::app::AppState;
+use crate::edge::extract::Multipart;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Multipart;
-use crate::uploads::{StagedImage, UploadKind, stage_image};
+use crate::images::{StagedImage, UploadKind, stage_image};
+use crate::shop::Shop;
 
 /// The form fields of `PUT /me/profile` (multipart/form-data).
 #[derive(ToSchema)]
@@ -102,10 +102,10 @@ async fn read_form(
                 field
                     .bytes()
                     .await
-                    .map_err(crate::http::json::unreadable_form)?,
+                    .map_err(crate::edge::json::unreadable_form)?,
             );
         } else {
-            texts.insert(name, crate::http::json::form_text(field).await?);
+            texts.insert(name, crate::edge::json::form_text(field).await?);
         }
     }
     Ok((texts, files))
@@ -119,7 +119,7 @@ async fn read_form(
 #[utoipa::path(put, path = "/me/profile", tag = "members", request_body(content = ProfileForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MyProfile), (status = 403, description = "`set_by_staff`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_phone`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn complete(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     form: Multipart,
@@ -216,7 +216,7 @@ pub async fn complete(
         file.keep();
     }
     for key in replaced {
-        let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(key));
+        let _ = std::fs::remove_file(crate::config::uploads_dir(&app.config.data_dir).join(key));
     }
     app.store
         .log_operation(
@@ -244,7 +244,7 @@ fn region_set_by_staff() -> ApiError {
     .with_field("region_id")
 }
 
-async fn my_profile(app: &AppState, user_id: i64) -> ApiResult<MyProfile> {
+async fn my_profile(app: &Shop, user_id: i64) -> ApiResult<MyProfile> {
     let record = app
         .store
         .member(user_id)
@@ -265,7 +265,7 @@ async fn my_profile(app: &AppState, user_id: i64) -> ApiResult<MyProfile> {
 
 /// My profile and where it stands (members).
 #[utoipa::path(get, path = "/me/profile", tag = "members", responses((status = 200, body = MyProfile)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MyProfile>> {
+pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<MyProfile>> {
     actor.require(Permission::OwnMemberAccount)?;
     my_profile(&app, actor.user_id).await.map(Json)
 }

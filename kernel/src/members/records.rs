@@ -551,3 +551,62 @@ impl Store {
         Ok(outcome)
     }
 }
+
+/// A member as the pricing rules see him: his level's and region's names and his tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberAttributes {
+    pub id: i64,
+    pub level: String,
+    pub region: String,
+    pub tags: Vec<String>,
+}
+
+impl Store {
+    /// A member's level and region names and tags, for the pricing rules (every caller's
+    /// member has the member role; anyone else is a member with no level, region or tags).
+    pub async fn member_attributes(&self, member_id: i64) -> StoreResult<MemberAttributes> {
+        Ok(self
+            .member_with_attributes(member_id)
+            .await?
+            .map(|(_, attributes)| attributes)
+            .unwrap_or(MemberAttributes {
+                id: member_id,
+                ..MemberAttributes::default()
+            }))
+    }
+
+    /// A member and what the pricing rules see of him, in one statement (a row per tag):
+    /// what a member's own quote and checkout read before pricing.
+    pub async fn member_with_attributes(
+        &self,
+        member_id: i64,
+    ) -> StoreResult<Option<(MemberRecord, MemberAttributes)>> {
+        let sql = format!("{MEMBER_WITH_NAMES_SELECT} AND u.id = $1 ORDER BY tag_name");
+        let rows: Vec<MemberWithNames> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(member_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let attributes = MemberAttributes {
+            id: member_id,
+            level: first.level_name.clone().unwrap_or_default(),
+            region: first.region_name.clone().unwrap_or_default(),
+            tags: rows.iter().filter_map(|row| row.tag_name.clone()).collect(),
+        };
+        Ok(rows.into_iter().next().map(|row| (row.record, attributes)))
+    }
+}
+
+/// A member row with his level's and region's names and one of his tags.
+#[derive(sqlx::FromRow)]
+struct MemberWithNames {
+    #[sqlx(flatten)]
+    record: MemberRecord,
+    level_name: Option<String>,
+    region_name: Option<String>,
+    tag_name: Option<String>,
+}

@@ -18,12 +18,12 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::accounts::users::NewUser;
 use crate::accounts::{MemberState, Phone, Role, parse_name};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
 use crate::money::parse_fen;
+use crate::shop::Shop;
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Invite codes avoid look-alike characters (0/O, 1/I) so they can be read out and typed.
@@ -378,7 +378,7 @@ fn invite_url(code: &str) -> String {
 /// My invite code and QR code (managers, promoters): customers who sign up with it are bound
 /// to me, and it counts towards my performance.
 #[utoipa::path(get, path = "/me/invite", tag = "members", responses((status = 200, body = Invite)), security(("bearer" = [])))]
-pub async fn my_invite(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Invite>> {
+pub async fn my_invite(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Invite>> {
     actor.require(Permission::Invite)?;
     let code = app.store.invite_code(actor.user_id).await?;
     Ok(Json(Invite {
@@ -390,7 +390,7 @@ pub async fn my_invite(State(app): State<AppState>, actor: Actor) -> ApiResult<J
 
 /// My invite QR code as an SVG image (managers, promoters).
 #[utoipa::path(get, path = "/me/invite/qr.svg", tag = "members", responses((status = 200, content_type = "image/svg+xml", body = String)), security(("bearer" = [])))]
-pub async fn my_invite_qr(State(app): State<AppState>, actor: Actor) -> ApiResult<Response> {
+pub async fn my_invite_qr(State(app): State<Shop>, actor: Actor) -> ApiResult<Response> {
     actor.require(Permission::Invite)?;
     let code = app.store.invite_code(actor.user_id).await?;
     let qr = qrcode::QrCode::new(invite_url(&code).as_bytes()).map_err(ApiError::internal)?;
@@ -413,7 +413,7 @@ pub struct Binding {
 }
 
 async fn require_role(
-    app: &AppState,
+    app: &Shop,
     user_id: i64,
     role: Role,
     field: &str,
@@ -436,7 +436,7 @@ async fn require_role(
 #[utoipa::path(post, path = "/admin/members/{id}/binding", tag = "members", params(("id" = i64, Path)), request_body = Binding,
     responses((status = 200, body = MemberView), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn bind(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -475,7 +475,7 @@ pub struct HistoryLine {
 #[utoipa::path(get, path = "/admin/members/{id}/history", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = [HistoryLine])), security(("bearer" = [])))]
 pub async fn history(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<HistoryLine>>> {
@@ -503,7 +503,7 @@ pub struct PromoterBinding {
 #[utoipa::path(post, path = "/admin/staff/{id}/manager", tag = "staff", params(("id" = i64, Path)), request_body = PromoterBinding,
     responses((status = 204), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn bind_promoter(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -547,7 +547,7 @@ pub struct Handover {
 #[utoipa::path(post, path = "/admin/staff/{id}/handover", tag = "staff", params(("id" = i64, Path)), request_body = Handover,
     responses((status = 200, body = HandoverCounts), (status = 422, description = "`invalid_binding`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn hand_over(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -608,7 +608,7 @@ pub struct Credit {
 #[utoipa::path(put, path = "/admin/members/{id}/credit", tag = "members", params(("id" = i64, Path)), request_body = Credit,
     responses((status = 200, body = MemberView), (status = 422, description = "`invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set_credit(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -649,7 +649,7 @@ pub struct TagInput {
 
 /// Member tags (admin, customer service; B4).
 #[utoipa::path(get, path = "/admin/tags", tag = "members", responses((status = 200, body = [Tag])), security(("bearer" = [])))]
-pub async fn list_tags(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Vec<Tag>>> {
+pub async fn list_tags(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Tag>>> {
     actor.require(Permission::ReviewMembers)?;
     Ok(Json(app.store.list_tags().await?))
 }
@@ -657,7 +657,7 @@ pub async fn list_tags(State(app): State<AppState>, actor: Actor) -> ApiResult<J
 /// Create a member tag (admin, customer service).
 #[utoipa::path(post, path = "/admin/tags", tag = "members", request_body = TagInput, responses((status = 201, body = Tag), (status = 409, description = "`tag_taken`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_tag(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<TagInput>,
 ) -> ApiResult<(StatusCode, Json<Tag>)> {
@@ -684,7 +684,7 @@ pub struct TagIds {
 #[utoipa::path(put, path = "/admin/members/{id}/tags", tag = "members", params(("id" = i64, Path)), request_body = TagIds,
     responses((status = 200, body = [Tag]), (status = 422, description = "`unknown_tag`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set_tags(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<TagIds>,
@@ -721,7 +721,7 @@ pub struct StoreMember {
 #[utoipa::path(post, path = "/verifier/members", tag = "members", request_body = StoreMember,
     responses((status = 201, body = MemberView), (status = 409, description = "`phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_phone`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_member(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<StoreMember>,

@@ -13,12 +13,13 @@ use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::accounts::{MemberState, Role};
-use crate::app::AppState;
+use crate::channels::Channel;
 use crate::clock::rfc3339;
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Path, Query};
-use crate::http::json::ApiJson;
-use crate::notify::{Channel, OutgoingMessage};
+use crate::notify::OutgoingMessage;
+use crate::shop::Shop;
 
 #[derive(Serialize, ToSchema)]
 pub struct MemberView {
@@ -92,7 +93,7 @@ fn in_scope(actor: &Actor, member: &MemberRecord) -> bool {
 }
 
 /// Whether `actor` may see member `member_id`'s record and photos.
-pub async fn can_review(app: &AppState, actor: &Actor, member_id: i64) -> ApiResult<bool> {
+pub async fn can_review(app: &Shop, actor: &Actor, member_id: i64) -> ApiResult<bool> {
     if !actor.has(Permission::ReadMembers) {
         return Ok(false);
     }
@@ -119,7 +120,7 @@ pub struct MemberQuery {
 /// service, managers, promoters).
 #[utoipa::path(get, path = "/admin/members", tag = "members", params(MemberQuery), responses((status = 200, body = [MemberView])), security(("bearer" = [])))]
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<MemberQuery>,
 ) -> ApiResult<crate::store::Page<MemberView>> {
@@ -137,7 +138,7 @@ pub async fn list(
     Ok(app.store.list_members(&filter).await?.map(MemberView::of))
 }
 
-pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
+pub async fn scoped_member(app: &Shop, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
     actor.require(Permission::ReadMembers)?;
     let member = app
         .store
@@ -153,7 +154,7 @@ pub async fn scoped_member(app: &AppState, actor: &Actor, id: i64) -> ApiResult<
 /// One member with his profile photos (404 outside the caller's scope).
 #[utoipa::path(get, path = "/admin/members/{id}", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = MemberView)), security(("bearer" = [])))]
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MemberView>> {
@@ -182,7 +183,7 @@ fn not_waiting() -> ApiError {
 #[utoipa::path(post, path = "/admin/members/{id}/approve", tag = "members", params(("id" = i64, Path)), request_body = Approval,
     responses((status = 200, body = MemberView), (status = 409, description = "`invalid_state`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_manager`, `unknown_level`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -261,7 +262,7 @@ pub struct Rejection {
 #[utoipa::path(post, path = "/admin/members/{id}/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
     responses((status = 200, body = MemberView), (status = 409, description = "`invalid_state`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -301,7 +302,7 @@ fn no_pending_change() -> ApiError {
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/approve", tag = "members", params(("id" = i64, Path)),
     responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve_change(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -315,7 +316,7 @@ pub async fn approve_change(
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/reject", tag = "members", params(("id" = i64, Path)), request_body = Rejection,
     responses((status = 200, body = MemberView), (status = 409, description = "`no_pending_change`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject_change(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -327,7 +328,7 @@ pub async fn reject_change(
 }
 
 async fn decide_change(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     client: &ClientInfo,
     id: i64,
@@ -342,7 +343,7 @@ async fn decide_change(
         .await?
         .ok_or_else(no_pending_change)?;
     for key in unused {
-        let _ = std::fs::remove_file(crate::uploads::uploads_dir(&app.config.data_dir).join(key));
+        let _ = std::fs::remove_file(crate::config::uploads_dir(&app.config.data_dir).join(key));
     }
     let decision = match decision {
         ChangeDecision::Approve => Decision {
@@ -371,7 +372,7 @@ struct Decision {
 
 /// The member reads the decision in his inbox; the operation log records who made it.
 async fn tell_and_record(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     client: &ClientInfo,
     member: &MemberRecord,

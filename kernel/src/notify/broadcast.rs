@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
 
 /// Who hears a broadcast: approved members in any of the `levels`, and any of the `regions`,
@@ -58,7 +58,7 @@ pub struct BroadcastView {
 #[utoipa::path(post, path = "/admin/broadcasts", tag = "messages", request_body = NewBroadcast,
     responses((status = 201, body = BroadcastView), (status = 422, description = "`empty_audience`, `invalid_channel`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<NewBroadcast>,
 ) -> ApiResult<(axum::http::StatusCode, Json<BroadcastView>)> {
@@ -121,10 +121,7 @@ struct BroadcastRow {
 /// Past broadcasts, newest first (admin, customer service).
 #[utoipa::path(get, path = "/admin/broadcasts", tag = "messages",
     responses((status = 200, body = [BroadcastView])), security(("bearer" = [])))]
-pub async fn list(
-    State(app): State<AppState>,
-    actor: Actor,
-) -> ApiResult<Json<Vec<BroadcastView>>> {
+pub async fn list(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<BroadcastView>>> {
     actor.require(Permission::SendMessages)?;
     let rows: Vec<BroadcastRow> = on_pool!(app.store, |pool| {
         sqlx::query_as("SELECT id, title, body, audience, channels, recipients, created_by, created_at FROM broadcasts ORDER BY id DESC LIMIT 100")

@@ -12,8 +12,7 @@ use tokio::task::JoinSet;
 
 use super::{Channel, MessageState};
 use crate::channels::{Outgoing, Providers, SendError, Sent};
-use crate::native::{NativeAdapter, NativeMessage};
-use crate::plugins::PluginHost;
+use crate::native::{NativeAdapter, NativeAdapters, NativeMessage};
 use crate::store::{Store, StoreResult, on_pool};
 
 /// Messages claimed per round; they are sent side by side.
@@ -57,12 +56,13 @@ enum Route {
 #[derive(Clone)]
 pub struct Senders {
     pub providers: Arc<Providers>,
-    pub plugins: Arc<PluginHost>,
+    /// The native adapters installed now (the plugin host).
+    pub natives: Arc<dyn NativeAdapters>,
 }
 
 impl Senders {
     fn route(&self, channel: Channel) -> Option<Route> {
-        match self.plugins.native_adapter(channel.as_str()) {
+        match self.natives.native_adapter(channel.as_str()) {
             Some(adapter) => Some(Route::Native(adapter)),
             None => self.providers.has(channel).then_some(Route::BuiltIn),
         }

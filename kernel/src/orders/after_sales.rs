@@ -5,8 +5,8 @@
 //! what was paid. Each step is guarded by the status it expects and written with an outbox
 //! event. While a request is open the order carries the 售后中 mark (E9: a mark, not a state).
 
-use crate::http::extract::Multipart;
-use crate::http::extract::{Path, Query};
+use crate::edge::extract::Multipart;
+use crate::edge::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,17 +16,18 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::OrderScope;
 use super::fulfilment::{Party, parties};
-use super::lifecycle::{my_received_order, push_event, scoped_order, tell};
+use super::lifecycle::{my_received_order, push_event, scoped_order};
 use super::queries::OrderRecord;
 use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
+use crate::images::{StagedImage, UploadKind, stage_photo};
+use crate::notify::tell;
+use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx, on_pool};
-use crate::uploads::{StagedImage, UploadKind, stage_photo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -417,7 +418,7 @@ pub struct AfterSaleForm {
     request_body(content = AfterSaleForm, content_type = "multipart/form-data"),
     responses((status = 201, body = AfterSale), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`, `invalid_quantity`, `overpayment`, `too_many_photos`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn request(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     mut form: Multipart,
@@ -432,7 +433,7 @@ pub async fn request(
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "kind" => {
-                let text = crate::http::json::form_text(field).await?;
+                let text = crate::edge::json::form_text(field).await?;
                 kind = Some(AfterSaleKind::parse(text.trim()).ok_or_else(|| {
                     ApiError::invalid_field(
                         "invalid_input",
@@ -441,9 +442,9 @@ pub async fn request(
                     )
                 })?);
             }
-            "reason" => reason = crate::http::json::form_text(field).await?,
+            "reason" => reason = crate::edge::json::form_text(field).await?,
             "lines" => {
-                let text = crate::http::json::form_text(field).await?;
+                let text = crate::edge::json::form_text(field).await?;
                 lines = serde_json::from_str(&text).map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_input",
@@ -453,7 +454,7 @@ pub async fn request(
                 })?;
             }
             "amount_fen" => {
-                let text = crate::http::json::form_text(field).await?;
+                let text = crate::edge::json::form_text(field).await?;
                 let value: i64 = text.trim().parse().map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_money",
@@ -567,7 +568,7 @@ pub async fn request(
 #[utoipa::path(get, path = "/orders/{id}/after-sales", tag = "after-sales", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<AfterSale>)), security(("bearer" = [])))]
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<AfterSale>>> {
@@ -587,7 +588,7 @@ pub struct QueueQuery {
 #[utoipa::path(get, path = "/admin/after-sales", tag = "after-sales", params(QueueQuery),
     responses((status = 200, body = Vec<AfterSale>)), security(("bearer" = [])))]
 pub async fn queue(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(query): Query<QueueQuery>,
 ) -> ApiResult<Json<Vec<AfterSale>>> {
@@ -620,11 +621,7 @@ pub async fn queue(
 }
 
 /// The request and its order, if the order lies in the caller's scope; 404 otherwise.
-async fn scoped_request(
-    app: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> ApiResult<(AfterSale, OrderRecord)> {
+async fn scoped_request(app: &Shop, actor: &Actor, id: i64) -> ApiResult<(AfterSale, OrderRecord)> {
     let scope = OrderScope::of(actor);
     if scope.is_err() && !actor.is(Role::Driver) {
         // Roles that never see orders (verifiers, suppliers).
@@ -675,7 +672,7 @@ pub struct Decision {
 #[utoipa::path(post, path = "/admin/after-sales/{id}/decision", tag = "after-sales", params(("id" = i64, Path)), request_body = Decision,
     responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn decide(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Decision>,
@@ -741,7 +738,7 @@ pub async fn decide(
 #[utoipa::path(post, path = "/driver/after-sales/{id}/collected", tag = "after-sales", params(("id" = i64, Path)),
     responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn collected(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AfterSale>> {
@@ -806,7 +803,7 @@ pub struct RefundInput {
 #[utoipa::path(post, path = "/admin/after-sales/{id}/refund", tag = "after-sales", params(("id" = i64, Path)), request_body = RefundInput,
     responses((status = 200, body = AfterSale), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_money`, `overpayment`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn refund(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<RefundInput>,

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use super::OrderStatus;
 use super::lifecycle::{Step, push_event, push_history};
 use super::queries::OrderRecord;
-use crate::notify::{Channel, OutgoingMessage, push_message};
+use crate::channels::Channel;
+use crate::notify::{OutgoingMessage, push_message};
 use crate::store::StockLevel;
 use crate::store::batch::{Batch, RunBatch, args};
 

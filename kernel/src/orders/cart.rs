@@ -16,12 +16,12 @@ use utoipa::ToSchema;
 use super::checkout::purchase_for;
 use super::quote::{self, LineRequest, MAX_LINES, MAX_QTY};
 use crate::accounts::permissions::Actor;
-use crate::app::AppState;
 use crate::catalog::pricing;
 use crate::catalog::transfer::{Cell, RowError, read_table};
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::{Store, StoreResult, on_pool};
 
 #[derive(Debug, Clone, FromRow)]
@@ -157,7 +157,7 @@ impl Store {
 }
 
 /// The cart priced for its owner, with what changed since each line was added.
-async fn cart_view(app: &AppState, actor: &Actor) -> ApiResult<CartView> {
+async fn cart_view(app: &Shop, actor: &Actor) -> ApiResult<CartView> {
     let purchase = purchase_for(app, actor, None).await?;
     let items = app.store.cart(actor.user_id).await?;
     let owners = app
@@ -214,7 +214,7 @@ async fn cart_view(app: &AppState, actor: &Actor) -> ApiResult<CartView> {
 /// Adds quantities to the cart (or sets them), checking each SKU and the pack rule; `field`
 /// names where each line came from in errors.
 async fn add_to_cart(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     lines: &[(LineRequest, String)],
     replace: bool,
@@ -309,7 +309,7 @@ async fn add_to_cart(
 
 /// My cart, priced now, with what changed since each line went in (D1).
 #[utoipa::path(get, path = "/cart", tag = "cart", responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`member_not_approved`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<CartView>> {
+pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<CartView>> {
     Ok(Json(cart_view(&app, &actor).await?))
 }
 
@@ -324,7 +324,7 @@ pub struct CartAddition {
 #[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = CartAddition,
     responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn add(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<CartAddition>,
 ) -> ApiResult<Json<CartView>> {
@@ -355,7 +355,7 @@ pub struct CartQuantity {
 #[utoipa::path(put, path = "/cart/items/{sku_id}", tag = "cart", params(("sku_id" = i64, Path)), request_body = CartQuantity,
     responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn set(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(sku_id): Path<i64>,
     ApiJson(input): ApiJson<CartQuantity>,
@@ -380,7 +380,7 @@ pub async fn set(
 #[utoipa::path(delete, path = "/cart/items/{sku_id}", tag = "cart", params(("sku_id" = i64, Path)),
     responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`member_not_approved`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn remove(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(sku_id): Path<i64>,
 ) -> ApiResult<Json<CartView>> {
@@ -434,7 +434,7 @@ fn quick_rows(bytes: &[u8], pasted: bool) -> Result<Vec<(usize, String, String)>
     request_body(description = "Rows of `code quantity` pasted as text; or a CSV or .xlsx file with the same two columns", content((String = "text/plain"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
     responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_file`, `invalid_quantity`, `member_not_approved`, `moq_step`, `quick_order_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn quick_order(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     headers: HeaderMap,
     body: Bytes,
@@ -535,7 +535,7 @@ pub async fn quick_order(
 #[utoipa::path(post, path = "/orders/{id}/reorder", tag = "cart", params(("id" = i64, Path)),
     responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reorder(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CartView>> {

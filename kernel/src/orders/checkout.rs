@@ -15,19 +15,20 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::pipeline::{Pipeline, PricingInputs, Reservations};
 use super::queries::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
 use super::stock::Take;
-use super::{Audience, DeliveryMethod, OrderStatus, PaymentMethod};
+use super::{Audience, DeliveryMethod, OrderStatus};
 use crate::accounts::MemberState;
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::catalog::pricing::{Page, PriceView};
 use crate::clock::rfc3339;
+use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::parse_json;
 use crate::members::records::MemberRecord;
-use crate::scripts::replay::PricingInputs;
+use crate::settings::PaymentMethod;
+use crate::shop::Shop;
 use crate::store::batch::{
     Arg, Batch, RunBatch, args, one_round_trip, placeholders, placeholders_from,
 };
@@ -79,7 +80,7 @@ pub struct Purchase {
 /// Resolves the member an order is for: the caller himself (a member who may order), or one of
 /// the caller's customers (404 outside his scope, as if the member did not exist).
 pub async fn purchase_for(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     member_id: Option<i64>,
 ) -> ApiResult<Purchase> {
@@ -227,20 +228,24 @@ fn check_delivery(
 #[utoipa::path(post, path = "/orders/quote", tag = "orders", request_body = QuoteInput,
     responses((status = 200, body = Quote), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `invalid_quantity`, `member_not_approved`, `moq_step`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn quote(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(pipeline): State<Pipeline>,
     actor: Actor,
-    crate::http::json::ApiJson(input): crate::http::json::ApiJson<QuoteInput>,
+    crate::edge::json::ApiJson(input): crate::edge::json::ApiJson<QuoteInput>,
 ) -> ApiResult<Json<Quote>> {
     let purchase = purchase_for(&app, &actor, input.member_id).await?;
     let settings = app.store.settings().await?;
     check_delivery(&settings, input.delivery_method)?;
     let priced = price_purchase(
         &app,
+        &pipeline,
         &settings,
         &purchase,
-        input.lines,
-        input.delivery_method,
-        input.address_id,
+        Wanted {
+            lines: input.lines,
+            delivery: input.delivery_method,
+            address_id: input.address_id,
+        },
         app.clock.now_ms(),
     )
     .await?;
@@ -255,21 +260,33 @@ struct Priced {
 }
 
 /// Prices the lines asked for (or the cart) to the address chosen, as quote and checkout both do.
-async fn price_purchase(
-    app: &AppState,
-    settings: &crate::settings::Settings,
-    purchase: &Purchase,
+/// What a quote or checkout asks to price: the lines (absent: the cart), how the goods go,
+/// and to which of the member's addresses.
+struct Wanted {
     lines: Option<Vec<LineRequest>>,
     delivery: DeliveryMethod,
     address_id: Option<i64>,
+}
+
+async fn price_purchase(
+    app: &Shop,
+    pipeline: &Pipeline,
+    settings: &crate::settings::Settings,
+    purchase: &Purchase,
+    wanted: Wanted,
     now_ms: i64,
 ) -> ApiResult<Priced> {
+    let Wanted {
+        lines,
+        delivery,
+        address_id,
+    } = wanted;
     let (lines, from_cart) = lines_or_cart(&app.store, purchase, lines).await?;
     let address = order_address(&app.store, purchase.member.id, address_id, delivery).await?;
     let quote = quote::price(
         &app.store,
         settings,
-        &app.pipeline,
+        pipeline,
         &purchase.buyer,
         &QuoteRequest {
             lines,
@@ -339,7 +356,8 @@ fn created(body: String) -> Response {
     responses((status = 201, body = super::queries::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn place(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(pipeline): State<Pipeline>,
     actor: Actor,
     headers: HeaderMap,
     body: Bytes,
@@ -349,7 +367,16 @@ pub async fn place(
     // The key is looked up inside the checkout transaction (no read of its own on the way
     // in); a request refused before it gets there may still be a repeat, and a repeat is
     // answered with its first response, whatever would refuse a new order now.
-    match place_new(&app, &actor, key.clone(), request_hash.clone(), &body).await {
+    match place_new(
+        &app,
+        &pipeline,
+        &actor,
+        key.clone(),
+        request_hash.clone(),
+        &body,
+    )
+    .await
+    {
         Err(refused) => match app.store.idempotent_response(actor.user_id, &key).await? {
             Some((stored_hash, response)) => replay(&stored_hash, response, &request_hash),
             None => Err(refused),
@@ -359,7 +386,8 @@ pub async fn place(
 }
 
 async fn place_new(
-    app: &AppState,
+    app: &Shop,
+    pipeline: &Pipeline,
     actor: &Actor,
     key: String,
     request_hash: String,
@@ -419,20 +447,20 @@ async fn place_new(
         from_cart,
     } = price_purchase(
         app,
+        pipeline,
         &settings,
         &purchase,
-        input.lines,
-        input.delivery_method,
-        input.address_id,
+        Wanted {
+            lines: input.lines,
+            delivery: input.delivery_method,
+            address_id: input.address_id,
+        },
         now,
     )
     .await?;
     // The plugins' checkout hooks, outside the transaction: their reservations are applied
     // in it, bounded, with the stock.
-    let reservations = app
-        .plugins
-        .checkout_reservations(&purchase.buyer, now, &quote)
-        .await?;
+    let reservations = pipeline.reserve(&purchase.buyer, now, &quote).await?;
     let placed = app
         .store
         .place_order(NewOrder {
@@ -505,8 +533,9 @@ pub struct NewOrder {
     /// Whose words the stored response uses: the member's, or staff's when placed for him.
     pub audience: Audience,
     pub quote: Quote,
-    /// The plugins' reservations, applied bounded in the transaction and kept with the order.
-    pub reservations: Vec<crate::plugins::hooks::PluginReservation>,
+    /// The checkout steps' reservations, held bounded in the transaction and kept with the
+    /// order.
+    pub reservations: Reservations,
     pub payment_method: PaymentMethod,
     pub delivery_method: DeliveryMethod,
     pub address: Option<OrderAddress>,
@@ -579,7 +608,7 @@ impl Store {
         // What the pricing script was given, to replay drafts on (`scripts/replay.rs`). When a
         // script priced the quote it holds the member as the script saw him; otherwise
         // (no script serving, the demo's history) he is read now, before the transaction.
-        let inputs = match &order.quote.script_run {
+        let inputs = match &order.quote.pricing_run {
             Some(run) => PricingInputs::of(&order.quote, run.member.clone(), run.now_ms),
             None => PricingInputs::of(
                 &order.quote,
@@ -727,18 +756,7 @@ async fn place_in<C: RunBatch + Send>(
     // 2b. The plugins' reservations, bounded like stock: all within bounds, or no order.
     if !order.reservations.is_empty() {
         let mut batch = Batch::default();
-        let wanted = crate::plugins::kv::push_counter_adds(
-            &mut batch,
-            order.reservations.iter().map(|r| {
-                (
-                    r.plugin.as_str(),
-                    r.reservation.key.as_str(),
-                    r.reservation.delta,
-                    r.reservation.min,
-                    r.reservation.max,
-                )
-            }),
-        );
+        let wanted = order.reservations.push_holds(&mut batch);
         let within: Vec<(i64, String, String)> = conn.fetch_batch(batch).await?;
         if within.len() < wanted {
             let short = order
@@ -747,9 +765,9 @@ async fn place_in<C: RunBatch + Send>(
                 .find(|r| {
                     !within
                         .iter()
-                        .any(|(_, plugin, key)| *plugin == r.plugin && *key == r.reservation.key)
+                        .any(|(_, owner, key)| *owner == r.owner && *key == r.key)
                 })
-                .map(|r| r.reservation.message.clone())
+                .map(|r| r.message.clone())
                 .unwrap_or_default();
             return Err(CheckoutError::LimitReached { message: short });
         }
@@ -860,14 +878,10 @@ async fn place_in<C: RunBatch + Send>(
     );
     batch.push_rows(
         "INSERT INTO order_reservations (order_id, plugin, key, delta) ",
-        order.reservations.iter().map(|r| {
-            args![
-                id,
-                r.plugin.as_str(),
-                r.reservation.key.as_str(),
-                r.reservation.delta,
-            ]
-        }),
+        order
+            .reservations
+            .iter()
+            .map(|r| args![id, r.owner.as_str(), r.key.as_str(), r.delta]),
     );
     let remark = if credit_hold {
         "信用冻结：超出信用额度 (over the credit limit)"

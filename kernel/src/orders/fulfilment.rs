@@ -4,27 +4,27 @@
 //! recorded with its history entry and outbox event in one transaction. An order received and
 //! fully paid completes in the same transaction as whichever of the two came last.
 
-use crate::http::extract::Multipart;
-use crate::http::extract::{Path, Query};
+use crate::edge::extract::Multipart;
+use crate::edge::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::backorders::{Backorders, fill_backorders};
+use super::backorders::{Backorders, ShortLine, fill_backorders};
 use super::lifecycle::{Step, push_event, push_history, scoped_order};
 use super::queries::{OrderFilter, OrderRecord, OrderView};
 use super::{Audience, OrderScope, OrderStatus};
 use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
+use crate::images::{StagedImage, UploadKind, stage_photo};
+use crate::shop::Shop;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
-use crate::store::{Store, StoreError, StoreResult, in_tx};
-use crate::uploads::{StagedImage, UploadKind, stage_photo};
+use crate::store::{Store, StoreError, in_tx};
 
 /// How goods leave (E2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -347,6 +347,46 @@ pub(crate) struct Move<'a> {
     pub now_ms: i64,
 }
 
+/// Why a move was not made, a lost race aside (that is `Ok(None)`).
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A shipment found items still owed and was not allowed to split (see
+    /// `backorders`); the transaction rolled back.
+    #[error("stock short on {} lines", .0.len())]
+    StockShort(Vec<ShortLine>),
+}
+
+impl From<sqlx::Error> for MoveError {
+    fn from(err: sqlx::Error) -> MoveError {
+        MoveError::Store(err.into())
+    }
+}
+
+impl From<MoveError> for ApiError {
+    fn from(err: MoveError) -> ApiError {
+        match err {
+            MoveError::Store(err) => err.into(),
+            MoveError::StockShort(lines) => {
+                let items: Vec<String> = lines
+                    .iter()
+                    .map(|l| format!("{}缺{}", l.item_no, l.owed))
+                    .collect();
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "stock_short",
+                    format!(
+                        "库存不足，尚欠：{}；可到货后再发，或选择先发有货部分 (split_backorders) (items still owed)",
+                        items.join("，")
+                    ),
+                )
+                .with_details(serde_json::json!({ "lines": lines }))
+            }
+        }
+    }
+}
+
 impl Store {
     /// Makes `step` on `order` if it is still in `step.from`; `None` when someone else moved it
     /// first. A move to received completes an order already paid in full (E9).
@@ -354,7 +394,7 @@ impl Store {
         &self,
         order: &OrderRecord,
         step: Move<'_>,
-    ) -> StoreResult<Option<OrderRecord>> {
+    ) -> Result<Option<OrderRecord>, MoveError> {
         let moved = in_tx!(self, |tx| {
             async {
             let mut update = Batch::default();
@@ -374,13 +414,13 @@ impl Store {
             update.push(sql, values);
             let rows: Vec<(i64, i64, i64)> = tx.fetch_batch(update).await?;
             let Some(&(_, paid_fen, total_fen)) = rows.first() else {
-                return Ok::<_, StoreError>(None);
+                return Ok::<_, MoveError>(None);
             };
             let filled =
                 fill_backorders(&mut *tx, order, step.backorders, step.actor_id, step.now_ms)
                     .await?;
             if step.backorders == Backorders::Fill && !filled.short.is_empty() {
-                return Err(StoreError::StockShort(filled.short));
+                return Err(MoveError::StockShort(filled.short));
             }
             let mut batch = Batch::default();
             for (seq, photo) in step.photos.iter().enumerate() {
@@ -441,12 +481,12 @@ impl Store {
             return Ok(None);
         };
         self.stock_moved(&levels).await;
-        self.order(order.id).await
+        Ok(self.order(order.id).await?)
     }
 
     /// Receives what was sent without a driver and not confirmed by the member within
     /// `auto_receive_days` (E4). Returns how many.
-    pub async fn receive_overdue_orders(&self, now_ms: i64) -> StoreResult<usize> {
+    pub async fn receive_overdue_orders(&self, now_ms: i64) -> Result<usize, MoveError> {
         let days = self.settings().await?.auto_receive_days;
         let sent_by = now_ms - days * 86_400_000;
         let ids: Vec<i64> = crate::store::on_pool!(self, |pool| {
@@ -510,7 +550,7 @@ fn text(value: &str, field: &str, max: usize) -> ApiResult<String> {
 #[utoipa::path(post, path = "/admin/orders/{id}/dispatch", tag = "fulfilment", params(("id" = i64, Path)), request_body = DispatchInput,
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`driver_required`, `invalid_date`, `shipment_incomplete`, `unknown_driver`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn dispatch(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<DispatchInput>,
@@ -680,7 +720,9 @@ impl DriverStop {
             remark: order.remark.clone(),
             requested_date: order.requested_date.clone(),
             payment_method_label: order.payment_method.label().to_owned(),
-            to_collect_fen: if order.payment_method == super::PaymentMethod::CashOnDelivery {
+            to_collect_fen: if order.payment_method
+                == crate::settings::PaymentMethod::CashOnDelivery
+            {
                 (order.total_fen - order.paid_fen).max(0)
             } else {
                 0
@@ -695,7 +737,7 @@ impl DriverStop {
 #[utoipa::path(get, path = "/driver/orders", tag = "fulfilment", params(DriverQuery),
     responses((status = 200, body = Vec<DriverStop>)), security(("bearer" = [])))]
 pub async fn driver_orders(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(query): Query<DriverQuery>,
 ) -> ApiResult<crate::store::Page<DriverStop>> {
@@ -725,7 +767,7 @@ pub async fn driver_orders(
 #[utoipa::path(post, path = "/driver/orders/{id}/start", tag = "fulfilment", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn start_delivery(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<OrderView>> {
@@ -780,7 +822,7 @@ pub struct DeliveredForm {
     request_body(content = DeliveredForm, content_type = "multipart/form-data"),
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `photo_required`, `too_many_photos`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn delivered(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     mut form: Multipart,
@@ -800,7 +842,7 @@ pub async fn delivered(
                 )
                 .await?;
             }
-            "remark" => remark = crate::http::json::form_text(field).await?,
+            "remark" => remark = crate::edge::json::form_text(field).await?,
             other => {
                 return Err(ApiError::invalid_field(
                     "invalid_input",
@@ -853,7 +895,7 @@ pub async fn delivered(
 #[utoipa::path(post, path = "/orders/{id}/receive", tag = "fulfilment", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView), (status = 409, description = "`driver_delivery`, `invalid_transition`, `stock_short`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm_receipt(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<OrderView>> {
@@ -904,7 +946,7 @@ pub struct StatusChange {
 #[utoipa::path(post, path = "/admin/orders/{id}/status", tag = "fulfilment", params(("id" = i64, Path)), request_body = StatusChange,
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn change_status(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<StatusChange>,

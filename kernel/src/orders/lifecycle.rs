@@ -6,8 +6,8 @@
 //! loses cleanly), recorded in the order's history and written to the outbox in the same
 //! transaction. Closing gives the reserved stock back.
 
-use crate::http::extract::Multipart;
-use crate::http::extract::Path;
+use crate::edge::extract::Multipart;
+use crate::edge::extract::Path;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,14 +19,14 @@ use super::queries::{OrderRecord, OrderView};
 use super::quote::{Adjustment, Area, shipping_fee};
 use super::{Audience, DeliveryMethod, OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
+use crate::edge::json::{ApiJson, OptionalJson};
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::{ApiJson, OptionalJson};
+use crate::images::{StagedImage, UploadKind, stage_image};
 use crate::money::parse_fen;
-use crate::notify::{Channel, OutgoingMessage};
+use crate::notify::tell;
+use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
-use crate::uploads::{StagedImage, UploadKind, stage_image};
 
 /// Adds the outbox event for `record` to `batch` (K2: the event commits with what it reports,
 /// or not at all).
@@ -218,25 +218,6 @@ impl Store {
     }
 }
 
-/// Puts a line in a user's inbox after a commit: the kernel's own notices outside K1's table
-/// (a rejection's reason, a closing, an after-sales answer), which need no rules and no
-/// channel. The event in the outbox is the durable record, so a failure here is logged, not
-/// fatal.
-pub(crate) async fn tell(store: &Store, user_id: i64, template: &str, body: String, now_ms: i64) {
-    let message = OutgoingMessage {
-        channel: Channel::Inbox,
-        recipient: user_id.to_string(),
-        user_id: Some(user_id),
-        template: template.to_owned(),
-        params: serde_json::Value::Null,
-        body,
-        event_id: None,
-    };
-    if let Err(error) = store.enqueue_message(&message, now_ms).await {
-        tracing::warn!(%error, user_id, template, "could not write an inbox message");
-    }
-}
-
 /// Whether `actor` may confirm or reject `order` (D5); admin and customer service always may
 /// (E6), a manager when the member is bound to him, or has no manager and lives in his region.
 pub fn may_confirm(actor: &Actor, order: &OrderRecord) -> bool {
@@ -254,7 +235,7 @@ pub fn may_confirm(actor: &Actor, order: &OrderRecord) -> bool {
 
 /// The order `id` if it lies in the caller's scope; 404 otherwise.
 pub async fn scoped_order(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     id: i64,
 ) -> ApiResult<(OrderRecord, OrderScope)> {
@@ -271,7 +252,7 @@ pub async fn scoped_order(
 /// The caller's own order `id` once its goods arrived (received or completed), for what a
 /// member does after delivery (after-sales, reviews): 404 outside his scope, 403 for someone
 /// else's order, 409 before the goods arrived.
-pub async fn my_received_order(app: &AppState, actor: &Actor, id: i64) -> ApiResult<OrderRecord> {
+pub async fn my_received_order(app: &Shop, actor: &Actor, id: i64) -> ApiResult<OrderRecord> {
     let (order, _) = scoped_order(app, actor, id).await?;
     if order.member_id != actor.user_id {
         return Err(ApiError::forbidden());
@@ -305,7 +286,7 @@ pub struct Cancellation {
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", params(("id" = i64, Path)), request_body(content = Option<Cancellation>, description = "Optional: an empty body cancels without a reason"),
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     OptionalJson(input): OptionalJson<Cancellation>,
@@ -349,7 +330,7 @@ pub struct Reason {
 #[utoipa::path(post, path = "/admin/orders/{id}/reject", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reject(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Reason>,
@@ -456,7 +437,7 @@ pub(crate) struct ChangedLine {
 #[utoipa::path(post, path = "/admin/orders/{id}/confirm", tag = "orders", params(("id" = i64, Path)), request_body(content = Option<Confirmation>, description = "Optional: an empty body confirms the order as placed"),
     responses((status = 200, body = OrderView), (status = 403, description = "`not_confirmer`", body = crate::error::ErrorBody), (status = 409, description = "`credit_hold`, `invalid_transition`, `out_of_stock`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `duplicate_line`, `invalid_money`, `invalid_quantity`, `reason_required`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn confirm(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     OptionalJson(input): OptionalJson<Confirmation>,
@@ -857,7 +838,7 @@ impl Store {
 #[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderView), (status = 409, description = "`not_on_hold`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn release_hold(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Reason>,
@@ -1103,7 +1084,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for PaymentBody {
 }
 
 async fn payment_form(
-    app: &AppState,
+    app: &Shop,
     body: PaymentBody,
 ) -> ApiResult<(Option<i64>, String, Option<StagedImage>)> {
     let mut form = match body {
@@ -1121,7 +1102,7 @@ async fn payment_form(
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "amount_fen" => {
-                let text = crate::http::json::form_text(field).await?;
+                let text = crate::edge::json::form_text(field).await?;
                 let value: i64 = text.trim().parse().map_err(|_| {
                     ApiError::invalid_field(
                         "invalid_money",
@@ -1131,12 +1112,12 @@ async fn payment_form(
                 })?;
                 amount = Some(parse_fen(value, "amount_fen")?);
             }
-            "remark" => remark = crate::http::json::form_text(field).await?.trim().to_owned(),
+            "remark" => remark = crate::edge::json::form_text(field).await?.trim().to_owned(),
             "proof" => {
                 let bytes = field
                     .bytes()
                     .await
-                    .map_err(crate::http::json::unreadable_form)?;
+                    .map_err(crate::edge::json::unreadable_form)?;
                 proof = Some(
                     stage_image(
                         &app.config.data_dir,
@@ -1181,7 +1162,7 @@ pub struct ReceiptForm {
     request_body(content = ReceiptForm, content_type = "multipart/form-data"),
     responses((status = 200, body = OrderView), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn upload_receipt(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     form: Multipart,
@@ -1242,7 +1223,7 @@ pub struct PaymentForm {
     request_body(description = "JSON without a picture, or the form with a `proof` picture", content((PaymentNote = "application/json"), (PaymentForm = "multipart/form-data"))),
     responses((status = 200, body = OrderView), (status = 409, description = "`changed_meanwhile`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `invalid_money`, `overpayment`, `proof_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn mark_paid(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     body: PaymentBody,

@@ -18,10 +18,10 @@ use super::lifecycle::scoped_order;
 use super::queries::{OrderFilter, OrderRecord};
 use super::{OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
+use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Path, Query};
 use crate::money::format_yuan;
+use crate::shop::Shop;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -85,7 +85,7 @@ struct NoteLine {
 #[utoipa::path(get, path = "/orders/{id}/delivery-note", tag = "fulfilment", params(("id" = i64, Path)),
     responses((status = 200, content_type = "text/html", body = String)), security(("bearer" = [])))]
 pub async fn delivery_note(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
@@ -194,7 +194,7 @@ fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
 #[utoipa::path(get, path = "/admin/picking-list", tag = "fulfilment", params(PickingQuery),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn picking_list(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(query): Query<PickingQuery>,
 ) -> ApiResult<Response> {

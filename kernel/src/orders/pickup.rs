@@ -14,16 +14,17 @@ use utoipa::ToSchema;
 
 use super::backorders::Backorders;
 use super::fulfilment::{Move, permit};
-use super::lifecycle::{scoped_order, tell};
+use super::lifecycle::scoped_order;
 use super::queries::OrderView;
 use super::{Audience, DeliveryMethod, OrderStatus};
 use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::rate_limit::Limit;
-use crate::app::AppState;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
+use crate::notify::tell;
+use crate::shop::Shop;
 use crate::store::batch::Arg;
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
@@ -163,11 +164,11 @@ impl Store {
 /// Pickup points (E5): where goods can be collected, with address, map link and phone.
 #[utoipa::path(get, path = "/pickup-points", tag = "fulfilment",
     responses((status = 200, body = Vec<PickupPoint>)), security(("bearer" = [])))]
-pub async fn list(State(app): State<AppState>, _actor: Actor) -> ApiResult<Json<Vec<PickupPoint>>> {
+pub async fn list(State(app): State<Shop>, _actor: Actor) -> ApiResult<Json<Vec<PickupPoint>>> {
     Ok(Json(app.store.pickup_points().await?))
 }
 
-async fn checked_point(app: &AppState, input: &PickupPointInput) -> ApiResult<()> {
+async fn checked_point(app: &Shop, input: &PickupPointInput) -> ApiResult<()> {
     crate::accounts::parse_name(&input.name, "name", 50)?;
     crate::accounts::parse_name(&input.address, "address", 200)?;
     crate::accounts::parse_text(&input.map_url, "map_url", 500)?;
@@ -190,7 +191,7 @@ async fn checked_point(app: &AppState, input: &PickupPointInput) -> ApiResult<()
     Ok(())
 }
 
-async fn point_by_id(app: &AppState, id: i64) -> ApiResult<PickupPoint> {
+async fn point_by_id(app: &Shop, id: i64) -> ApiResult<PickupPoint> {
     app.store
         .pickup_points()
         .await?
@@ -214,7 +215,7 @@ fn saved(result: StoreResult<Option<i64>>) -> ApiResult<Option<i64>> {
 #[utoipa::path(post, path = "/admin/pickup-points", tag = "fulfilment", request_body = PickupPointInput,
     responses((status = 201, body = PickupPoint), (status = 409, description = "`pickup_point_taken`", body = crate::error::ErrorBody), (status = 422, description = "`not_a_verifier`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<PickupPointInput>,
 ) -> ApiResult<(StatusCode, Json<PickupPoint>)> {
@@ -233,7 +234,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/admin/pickup-points/{id}", tag = "fulfilment", params(("id" = i64, Path)), request_body = PickupPointInput,
     responses((status = 200, body = PickupPoint), (status = 409, description = "`pickup_point_taken`", body = crate::error::ErrorBody), (status = 422, description = "`not_a_verifier`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<PickupPointInput>,
@@ -264,7 +265,7 @@ pub struct ReadyForPickup {
 #[utoipa::path(post, path = "/admin/orders/{id}/ready-for-pickup", tag = "fulfilment", params(("id" = i64, Path)), request_body = ReadyForPickup,
     responses((status = 200, body = OrderView), (status = 409, description = "`invalid_transition`, `not_a_pickup_order`, `stock_short`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_point`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn ready(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<ReadyForPickup>,
@@ -348,7 +349,7 @@ pub struct PickupCode {
 #[utoipa::path(post, path = "/pickup/verify", tag = "fulfilment", request_body = PickupCode,
     responses((status = 200, body = OrderView), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`pickup_code_used`, `stock_short`, `wrong_pickup_point`", body = crate::error::ErrorBody), (status = 422, description = "`unknown_pickup_code`", body = crate::error::ErrorBody), (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     ApiJson(input): ApiJson<PickupCode>,
 ) -> ApiResult<Json<OrderView>> {

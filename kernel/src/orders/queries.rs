@@ -7,8 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::fulfilment::{Driver, Fulfilment, FulfilmentView, Shipment};
 use super::quote::{Adjustment, QuotedLine};
-use super::{Audience, DeliveryMethod, OrderScope, OrderStatus, PaymentMethod, order_number};
+use super::{Audience, DeliveryMethod, OrderScope, OrderStatus, order_number};
 use crate::clock::rfc3339;
+use crate::settings::PaymentMethod;
 use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
 /// Where the goods go, as it was when the order was placed (an address book entry may change
@@ -867,9 +868,9 @@ impl OrderQuery {
 #[utoipa::path(get, path = "/orders", tag = "orders", params(OrderQuery),
     responses((status = 200, body = [OrderView]), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
-    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
     actor: crate::accounts::permissions::Actor,
-    crate::http::extract::Query(query): crate::http::extract::Query<OrderQuery>,
+    crate::edge::extract::Query(query): crate::edge::extract::Query<OrderQuery>,
 ) -> crate::error::ApiResult<Page<OrderView>> {
     let scope = OrderScope::of(&actor)?;
     let audience = scope.audience();
@@ -881,9 +882,9 @@ pub async fn list(
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView)), security(("bearer" = [])))]
 pub async fn get(
-    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
     actor: crate::accounts::permissions::Actor,
-    crate::http::extract::Path(id): crate::http::extract::Path<i64>,
+    crate::edge::extract::Path(id): crate::edge::extract::Path<i64>,
 ) -> crate::error::ApiResult<axum::Json<OrderView>> {
     let (order, scope) = super::lifecycle::scoped_order(&app, &actor, id).await?;
     Ok(axum::Json(order.view(scope.audience())))
@@ -894,9 +895,9 @@ pub async fn get(
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 422, description = "`invalid_date`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(
-    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
     actor: crate::accounts::permissions::Actor,
-    crate::http::extract::Query(query): crate::http::extract::Query<OrderQuery>,
+    crate::edge::extract::Query(query): crate::edge::extract::Query<OrderQuery>,
 ) -> crate::error::ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let scope = OrderScope::of(&actor)?;
@@ -978,7 +979,7 @@ pub async fn export(
                 "attachment; filename=\"orders.xlsx\"",
             ),
         ],
-        [(crate::http::TOTAL_COUNT, total.to_string())],
+        [(crate::edge::TOTAL_COUNT, total.to_string())],
         bytes,
     )
         .into_response())

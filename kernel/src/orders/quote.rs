@@ -1,6 +1,6 @@
-//! The quote pipeline (the brief's "order pipeline", step 1), read-only: cart lines → catalogue
-//! price (the member's level, the quantity break) → extension steps (the pricing script, then
-//! the plugins' `quote` hooks, in `plugins.toml` order, once those land) → shipping fee → totals.
+//! The quote (the brief's "order pipeline", step 1), read-only: cart lines → catalogue price
+//! (the member's level, the quantity break) → the pipeline's quote steps (`pipeline.rs`: the
+//! pricing script, then the plugins' `quote` hooks) → shipping fee → totals.
 //! Every change to a price is an `Adjustment` with a source and a label, so member and staff see
 //! line by line why a price is what it is. Checkout runs the same pipeline, outside its write
 //! transaction.
@@ -8,24 +8,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::DeliveryMethod;
+use super::pipeline::Pipeline;
 use crate::catalog::{Product, pricing};
 use crate::error::{ApiError, ApiResult};
 use crate::money::{MAX_ORDER_FEN, checked_sum, format_price};
-use crate::settings::{AreaRate, MoqRule, Settings, Shipping};
+use crate::settings::{AreaRate, DEFAULT_MAX_PRICE_PERCENT, MoqRule, Settings, Shipping};
 use crate::store::Store;
 
 /// Most lines one order may have.
 pub const MAX_LINES: usize = 500;
 /// Most items of one SKU in one line.
 pub const MAX_QTY: i64 = 1_000_000;
-/// What `Settings::max_price_percent` is unless the shop changes it: a step may at most triple
-/// a line's catalogue price (a region's surcharge, a fee), never more.
-pub const DEFAULT_MAX_PRICE_PERCENT: i64 = 300;
 
 /// One SKU and how many of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -98,10 +95,10 @@ pub struct Quote {
     /// Each product's revision as priced: checkout refuses the order if one moved since.
     #[serde(skip)]
     pub revisions: Vec<(i64, i64)>,
-    /// Which pricing script priced the lines, for whom and when (`None`: no script ran);
-    /// checkout records it with the order for replays.
+    /// Which version of the pricing rules priced the lines, for whom and when (`None`: no
+    /// rules ran); checkout records it with the order for replays.
     #[serde(skip)]
-    pub script_run: Option<crate::scripts::pricing::ScriptRun>,
+    pub pricing_run: Option<super::pipeline::PricingRun>,
     /// The most a line (and the goods with the order's adjustments) may come to, in percent of
     /// the catalogue price (`Settings::max_price_percent`); `recompute` holds every step to it.
     #[serde(skip)]
@@ -114,9 +111,9 @@ pub struct Buyer {
     pub member_id: i64,
     pub level_id: Option<i64>,
     pub region_id: Option<i64>,
-    /// What the pricing script sees of him, when it was read with the member (checkout and
-    /// quote by the member himself); otherwise the script step reads it.
-    pub attributes: Option<std::sync::Arc<crate::scripts::pricing::MemberAttributes>>,
+    /// What the pricing rules see of him, when it was read with the member (checkout and
+    /// quote by the member himself); otherwise the rules' step reads it.
+    pub attributes: Option<std::sync::Arc<crate::members::MemberAttributes>>,
 }
 
 /// The ship-to area (province and city of the address), for the shipping fee.
@@ -134,50 +131,6 @@ pub struct QuoteRequest {
     pub area: Option<Area>,
     /// From the cart: delisted goods are dropped with a notice instead of refusing the quote.
     pub drop_delisted: bool,
-}
-
-/// Why an extension step could not price a cart.
-#[derive(Debug, thiserror::Error)]
-#[error("{step}: {message}")]
-pub struct StepFailure {
-    pub step: String,
-    pub message: String,
-    /// The refusal's stable code: `pricing_unavailable` (the script, a step's sums) or
-    /// `plugin_failed` (a plugin whose policy is `reject`).
-    pub code: &'static str,
-}
-
-/// A pricing step between the catalogue price and shipping: the pricing script, a plugin's
-/// `quote` hook. Steps are synchronous and bounded by their own limits; the pipeline runs them
-/// off the async threads.
-pub trait QuoteStep: Send + Sync {
-    fn name(&self) -> &str;
-    /// Adds adjustments to `quote`'s lines or to the order; the pipeline recomputes the totals
-    /// and refuses results that make no sense (a negative line, an overflowing sum).
-    fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure>;
-}
-
-/// The extension steps, in order. Empty until the script and plugin hosts register theirs.
-#[derive(Clone, Default)]
-pub struct Pipeline {
-    steps: Vec<Arc<dyn QuoteStep>>,
-}
-
-impl Pipeline {
-    pub fn with_step(mut self, step: Arc<dyn QuoteStep>) -> Pipeline {
-        self.steps.push(step);
-        self
-    }
-
-    pub fn step_names(&self) -> Vec<String> {
-        self.steps.iter().map(|s| s.name().to_owned()).collect()
-    }
-}
-
-impl std::fmt::Debug for Pipeline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.step_names()).finish()
-    }
 }
 
 fn line_field(index: usize, name: &str) -> String {
@@ -391,23 +344,9 @@ pub async fn price(
         crate::money::out_of_range("lines")
     })?;
 
-    if !pipeline.steps.is_empty() {
-        let steps = pipeline.steps.clone();
-        let buyer = buyer.clone();
-        quote = tokio::task::spawn_blocking(move || {
-            for step in &steps {
-                step.apply(&buyer, now_ms, &mut quote)
-                    .map_err(|f| step_failure(&f))?;
-                quote
-                    .recompute()
-                    .map_err(|message| failure(step.name(), &message))?;
-            }
-            Ok::<_, ApiError>(quote)
-        })
-        .await
-        .map_err(ApiError::internal)??;
-    }
+    let quote = pipeline.apply_quote_steps(buyer, now_ms, quote).await?;
 
+    let mut quote = quote;
     let (fee, label) = shipping_fee(
         &settings.shipping,
         request.delivery,
@@ -427,34 +366,6 @@ pub async fn price(
     Ok(quote)
 }
 
-fn step_failure(failure: &StepFailure) -> ApiError {
-    if failure.code == "plugin_failed" {
-        tracing::error!(
-            step = failure.step,
-            message = failure.message,
-            "plugin refused the quote"
-        );
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "plugin_failed",
-            format!(
-                "暂时无法下单，请稍后再试 (plugin {} failed: {})",
-                failure.step, failure.message
-            ),
-        );
-    }
-    self::failure(&failure.step, &failure.message)
-}
-
-fn failure(step: &str, message: &str) -> ApiError {
-    tracing::error!(step, message, "pricing step failed");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "pricing_unavailable",
-        format!("暂时无法计算价格，请稍后再试 (pricing step {step} failed: {message})"),
-    )
-}
-
 impl Quote {
     /// A quote of `lines` with nothing else yet (totals come from `recompute`).
     pub fn of_lines(lines: Vec<QuotedLine>) -> Quote {
@@ -469,7 +380,7 @@ impl Quote {
             weight_g: 0,
             notices: Vec::new(),
             revisions: Vec::new(),
-            script_run: None,
+            pricing_run: None,
             max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
         }
     }
@@ -726,7 +637,7 @@ mod tests {
             weight_g: 0,
             notices: vec![],
             revisions: vec![],
-            script_run: None,
+            pricing_run: None,
             max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
         };
         assert_eq!(quote.recompute(), Ok(()));

@@ -15,6 +15,7 @@
 //! counted in `pifa plugins list` and `/admin/plugins`, and staff are told; the plugin's next
 //! events go on. Nothing is dropped silently.
 
+use crate::notify::StoredEvent;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,15 +38,6 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
     FIRST_RETRY_MS
         .saturating_mul(1_i64 << doublings)
         .min(MAX_RETRY_MS)
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub kind: String,
-    pub order_id: Option<i64>,
-    pub payload: String,
-    pub created_at: i64,
 }
 
 /// What delivering one event to one plugin came to.
@@ -541,7 +533,7 @@ impl PluginHost {
                 "插件 {name} 处理事件 #{}（{}）{attempts}次均失败，已搁置，不再重试 (event parked as dead after {attempts} failed attempts)：{reason}",
                 event.id, event.kind
             );
-            super::tell_staff(store, "plugin_event_dead", body, now).await;
+            crate::notify::tell_staff(store, "plugin_event_dead", body, now).await;
         }
         Ok(())
     }

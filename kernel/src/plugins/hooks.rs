@@ -8,7 +8,11 @@ use pifa_sdk::{CheckoutInput, CheckoutOutput, Hook, QuoteInput, QuoteOutput, Res
 use super::config::Policy;
 use super::{Access, CallError, Loaded, PluginHost, PluginSet};
 use crate::error::{ApiError, ApiResult};
-use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, StepFailure};
+use crate::orders::pipeline::{
+    CheckoutStep, QuoteStep, Reservation as OrderReservation, StepFailure,
+};
+use crate::orders::quote::{Adjustment, Buyer, Quote};
+use crate::store::batch::Batch;
 
 /// Where a plugin's adjustments are recorded: `plugin:<name>`.
 pub fn source_of(plugin: &str) -> String {
@@ -195,73 +199,83 @@ fn call_json<O: serde::de::DeserializeOwned>(
     decode(set, &outcome.value).map_err(|e| host.record_failure(plugin, hook, e))
 }
 
-/// A plugin's reservation for an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginReservation {
-    pub plugin: String,
-    pub reservation: Reservation,
+/// The plugins' `checkout` hooks as the pipeline's checkout step, in `plugins.toml`'s
+/// order, on the set serving when the checkout asks.
+pub struct PluginCheckoutStep {
+    pub host: Arc<PluginHost>,
 }
 
-impl PluginHost {
-    /// The `checkout` hooks of the serving plugins on the quoted cart: their reservations, or
-    /// the refusal of the first that refuses (`plugin_refused`, its message for the member).
-    /// Runs off the async threads.
-    pub async fn checkout_reservations(
-        self: &Arc<Self>,
+impl CheckoutStep for PluginCheckoutStep {
+    fn name(&self) -> &str {
+        "plugins"
+    }
+
+    fn is_active(&self) -> bool {
+        self.host
+            .current()
+            .with_hook(Hook::Checkout)
+            .next()
+            .is_some()
+    }
+
+    /// Their reservations, or the refusal of the first that refuses (`plugin_refused`, its
+    /// message for the member).
+    fn reserve(
+        &self,
         buyer: &Buyer,
         now_ms: i64,
         quote: &Quote,
-    ) -> ApiResult<Vec<PluginReservation>> {
-        let set = self.current();
-        if set.with_hook(Hook::Checkout).next().is_none() {
-            return Ok(Vec::new());
-        }
-        let host = self.clone();
-        let buyer = buyer.clone();
-        let quote = quote.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut all = Vec::new();
-            for plugin in set.with_hook(Hook::Checkout) {
-                match checkout_one(&host, &set, plugin, &buyer, now_ms, &quote) {
-                    Ok(reservations) => {
-                        all.extend(
-                            reservations
-                                .into_iter()
-                                .map(|reservation| PluginReservation {
-                                    plugin: plugin.name().to_owned(),
-                                    reservation,
-                                }),
-                        )
-                    }
-                    Err(CallError::Suspended) => {}
-                    Err(CallError::Refused { code, message }) => {
-                        // Refusing an order is a checkout hook's work, not its failure.
-                        host.record_success(plugin, Hook::Checkout);
+    ) -> ApiResult<Vec<OrderReservation>> {
+        let host = &self.host;
+        let set = host.current();
+        let mut all = Vec::new();
+        for plugin in set.with_hook(Hook::Checkout) {
+            match checkout_one(host, &set, plugin, buyer, now_ms, quote) {
+                Ok(reservations) => {
+                    all.extend(reservations.into_iter().map(|r| OrderReservation {
+                        owner: plugin.name().to_owned(),
+                        key: r.key,
+                        delta: r.delta,
+                        min: r.min,
+                        max: r.max,
+                        message: r.message,
+                    }))
+                }
+                Err(CallError::Suspended) => {}
+                Err(CallError::Refused { code, message }) => {
+                    // Refusing an order is a checkout hook's work, not its failure.
+                    host.record_success(plugin, Hook::Checkout);
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "plugin_refused",
+                        format!("{message} ({} {code})", plugin.name()),
+                    ));
+                }
+                Err(CallError::Failed(reason) | CallError::Busy(reason)) => {
+                    if plugin.policy(Hook::Checkout) == Policy::Reject {
                         return Err(ApiError::new(
-                            axum::http::StatusCode::CONFLICT,
-                            "plugin_refused",
-                            format!("{message} ({} {code})", plugin.name()),
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "plugin_failed",
+                            format!("暂时无法下单，请稍后再试 ({reason})"),
                         ));
-                    }
-                    Err(CallError::Failed(reason) | CallError::Busy(reason)) => {
-                        if plugin.policy(Hook::Checkout) == Policy::Reject {
-                            return Err(ApiError::new(
-                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                                "plugin_failed",
-                                format!("暂时无法下单，请稍后再试 ({reason})"),
-                            ));
-                        }
                     }
                 }
             }
-            // One order for every checkout, so concurrent ones lock counters in the same order.
-            all.sort_by(|a, b| {
-                (&a.plugin, &a.reservation.key).cmp(&(&b.plugin, &b.reservation.key))
-            });
-            Ok(all)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        }
+        // One order for every checkout, so concurrent ones lock counters in the same order.
+        all.sort_by(|a, b| (&a.owner, &a.key).cmp(&(&b.owner, &b.key)));
+        Ok(all)
+    }
+
+    /// Each reservation is a bounded update of a counter in its plugin's `plugin_kv`
+    /// namespace, like the counters a plugin moves itself.
+    fn push_holds(&self, batch: &mut Batch, reservations: &[OrderReservation]) -> usize {
+        super::kv::push_counter_adds(
+            batch,
+            reservations
+                .iter()
+                .map(|r| (r.owner.as_str(), r.key.as_str(), r.delta, r.min, r.max)),
+        )
     }
 }
 

@@ -14,14 +14,14 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pifa_sdk::{Caller, Hook, HttpRequest, HttpResponse, Route};
 
+use super::PluginsState;
 use super::{Access, CallError, PluginHost};
 use crate::accounts::Role;
+use crate::accounts::caller::MaybeActor;
 use crate::accounts::sessions::ClientInfo;
-use crate::app::AppState;
 use crate::catalog::pricing::{Page, PriceView};
+use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::MaybeActor;
-use crate::http::extract::{Path, Query};
 use crate::store::StoreError;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
@@ -271,7 +271,7 @@ fn busy(reason: &str) -> ApiError {
 
 /// Any method under `/api/v1/plugins/{plugin}/{*rest}`.
 pub async fn handle(
-    State(app): State<AppState>,
+    State(app): State<PluginsState>,
     MaybeActor(actor): MaybeActor,
     client: ClientInfo,
     method: Method,
@@ -336,7 +336,7 @@ pub async fn handle(
     let body = if body.is_empty() {
         serde_json::Value::Null
     } else {
-        crate::http::json::parse_json(&body)?
+        crate::edge::json::parse_json(&body)?
     };
     let member = actor
         .as_ref()
@@ -767,7 +767,7 @@ pub struct PluginsStatus {
 #[utoipa::path(get, path = "/admin/plugins", tag = "plugins",
     responses((status = 200, body = PluginsStatus)), security(("bearer" = [])))]
 pub async fn status(
-    State(app): State<AppState>,
+    State(app): State<PluginsState>,
     actor: crate::accounts::permissions::Actor,
 ) -> ApiResult<axum::Json<PluginsStatus>> {
     actor.require(crate::accounts::permissions::Permission::ManageSettings)?;

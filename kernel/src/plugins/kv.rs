@@ -440,17 +440,18 @@ impl Store {
         prefix: &str,
         start_after: Option<&str>,
         limit: u32,
-    ) -> StoreResult<crate::store::ScanRows> {
+    ) -> StoreResult<ScanRows> {
         let scan = (
             plugin.to_owned(),
             prefix.to_owned(),
             start_after.map(str::to_owned),
             limit,
         );
-        if let Some(rows) = self.caches.plugin_scan(&scan) {
+        let room = self.room::<ScanRoom>();
+        if let Some(rows) = room.scans.get(&scan) {
             return Ok(rows);
         }
-        let generation = self.caches.plugin_generation();
+        let generation = room.generation.current();
         let rows: Vec<(String, Option<Vec<u8>>)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT key, value FROM plugin_kv
@@ -464,13 +465,16 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let rows: crate::store::ScanRows = Arc::new(
+        let rows: ScanRows = Arc::new(
             rows.into_iter()
                 .filter_map(|(k, v)| v.map(|v| (k, v)))
                 .collect(),
         );
-        self.caches
-            .remember_plugin_scan(scan, Arc::clone(&rows), generation);
+        // Kept unless plugin values changed while it was read.
+        room.scans.insert(scan.clone(), Arc::clone(&rows));
+        if room.generation.current() != generation {
+            room.scans.invalidate(&scan);
+        }
         Ok(rows)
     }
 
@@ -538,6 +542,42 @@ impl Store {
             self.changed(Change::PluginValues).await;
         }
         Ok(committed)
+    }
+}
+
+/// A plugin's scan: plugin, prefix, the key it starts after, the most rows.
+type PluginScan = (String, String, Option<String>, u32);
+
+/// What a plugin's scan found: keys and values in key order.
+pub type ScanRows = Arc<Vec<(String, Vec<u8>)>>;
+
+/// The plugins' scans as their hooks read them (a flash sale's sales, read by every quote and
+/// checkout; see `store::cache`). Counters move with every order and are never kept, so this
+/// room has its own generation, moved only by changes of plugin values: stock moves with
+/// every order and would keep a scan from ever being kept under the store's.
+pub struct ScanRoom {
+    scans: moka::sync::Cache<PluginScan, ScanRows>,
+    generation: crate::store::Generation,
+}
+
+impl Default for ScanRoom {
+    fn default() -> Self {
+        ScanRoom {
+            scans: moka::sync::Cache::new(10_000),
+            generation: Default::default(),
+        }
+    }
+}
+
+impl crate::store::Room for ScanRoom {
+    fn apply(&self, change: &crate::store::Change) {
+        if matches!(
+            change,
+            crate::store::Change::PluginValues | crate::store::Change::Everything
+        ) {
+            self.generation.advance();
+            self.scans.invalidate_all();
+        }
     }
 }
 

@@ -496,7 +496,7 @@ impl self::pifa::plugin::notify::Host for CallState {
         let sent = self.host("notify.staff", async move {
             match store.rate_take(hourly, &plugin, now).await {
                 Ok(Ok(_counted)) => {
-                    super::tell_staff_in(&store, &to, "plugin_message", body, now).await;
+                    crate::notify::tell_staff_in(&store, &to, "plugin_message", body, now).await;
                     Ok(())
                 }
                 Ok(Err(limited)) => Err(format!(

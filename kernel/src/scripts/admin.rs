@@ -10,15 +10,15 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::Rules;
+use super::ScriptsState;
 use super::pricing::{self, ScriptStep};
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::extract::Path;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
-use crate::http::json::ApiJson;
 use crate::orders::DeliveryMethod;
-use crate::orders::quote::{self, Buyer, LineRequest, Pipeline, Quote, QuoteRequest};
+use crate::orders::quote::{self, Buyer, LineRequest, Quote, QuoteRequest};
 use crate::store::{Store, StoreResult, on_pool};
 
 /// The pricing script as it is on disk and as it serves.
@@ -122,7 +122,7 @@ impl Store {
 
 /// Checks `source`, writes it atomically over the file, records the version and reloads.
 async fn save(
-    app: &AppState,
+    app: &ScriptsState,
     actor: &Actor,
     rules: Rules,
     source: &str,
@@ -167,7 +167,7 @@ async fn save(
     view(app, rules)
 }
 
-fn view(app: &AppState, rules: Rules) -> ApiResult<Json<ScriptView>> {
+fn view(app: &ScriptsState, rules: Rules) -> ApiResult<Json<ScriptView>> {
     let source = std::fs::read_to_string(app.scripts.path(rules)).unwrap_or_default();
     Ok(Json(ScriptView {
         file: rules.file().to_owned(),
@@ -183,7 +183,7 @@ fn view(app: &AppState, rules: Rules) -> ApiResult<Json<ScriptView>> {
 
 /// Puts saved version `id` of `rules` back, as a new version of its own.
 async fn roll_back(
-    app: &AppState,
+    app: &ScriptsState,
     actor: &Actor,
     rules: Rules,
     id: i64,
@@ -207,7 +207,7 @@ async fn roll_back(
 /// The pricing script on disk, the version serving, and why the file is refused if it is.
 #[utoipa::path(get, path = "/admin/scripts/pricing", tag = "scripts",
     responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
-pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<ScriptView>> {
+pub async fn get(State(app): State<ScriptsState>, actor: Actor) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
     view(&app, Rules::Pricing)
 }
@@ -217,7 +217,7 @@ pub async fn get(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Sc
 #[utoipa::path(put, path = "/admin/scripts/pricing", tag = "scripts", request_body = ScriptInput,
     responses((status = 200, body = ScriptView), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     ApiJson(input): ApiJson<ScriptInput>,
 ) -> ApiResult<Json<ScriptView>> {
@@ -229,7 +229,7 @@ pub async fn put(
 #[utoipa::path(get, path = "/admin/scripts/pricing/history", tag = "scripts",
     responses((status = 200, body = Vec<ScriptVersion>)), security(("bearer" = [])))]
 pub async fn history(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<ScriptVersion>>> {
     actor.require(Permission::ManageSettings)?;
@@ -240,7 +240,7 @@ pub async fn history(
 #[utoipa::path(post, path = "/admin/scripts/pricing/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
     responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn rollback(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ScriptView>> {
@@ -251,7 +251,7 @@ pub async fn rollback(
 #[utoipa::path(get, path = "/admin/scripts/notifications", tag = "scripts",
     responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn get_notifications(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
 ) -> ApiResult<Json<ScriptView>> {
     actor.require(Permission::ManageSettings)?;
@@ -263,7 +263,7 @@ pub async fn get_notifications(
 #[utoipa::path(put, path = "/admin/scripts/notifications", tag = "scripts", request_body = ScriptInput,
     responses((status = 200, body = ScriptView), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put_notifications(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     ApiJson(input): ApiJson<ScriptInput>,
 ) -> ApiResult<Json<ScriptView>> {
@@ -282,7 +282,7 @@ pub async fn put_notifications(
 #[utoipa::path(get, path = "/admin/scripts/notifications/history", tag = "scripts",
     responses((status = 200, body = Vec<ScriptVersion>)), security(("bearer" = [])))]
 pub async fn notifications_history(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<ScriptVersion>>> {
     actor.require(Permission::ManageSettings)?;
@@ -295,7 +295,7 @@ pub async fn notifications_history(
 #[utoipa::path(post, path = "/admin/scripts/notifications/history/{id}/rollback", tag = "scripts", params(("id" = i64, Path)),
     responses((status = 200, body = ScriptView)), security(("bearer" = [])))]
 pub async fn rollback_notifications(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ScriptView>> {
@@ -334,7 +334,7 @@ pub struct LineDifference {
 #[utoipa::path(post, path = "/admin/scripts/pricing/preview", tag = "scripts", request_body = PreviewInput,
     responses((status = 200, body = Preview), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `delisted`, `duplicate_line`, `empty_order`, `invalid_quantity`, `moq_step`, `script_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn preview(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     ApiJson(input): ApiJson<PreviewInput>,
 ) -> ApiResult<Json<Preview>> {
@@ -360,17 +360,14 @@ pub async fn preview(
     };
     let now = app.clock.now_ms();
     let current = quote::price(&app.store, &settings, &app.pipeline, &buyer, &request, now).await?;
-    // The same pipeline with the draft in the script's place (plugins after it, as serving).
-    let with_draft = Pipeline::default()
-        .with_step(std::sync::Arc::new(ScriptStep {
+    // The serving pipeline with the draft in the script's place (plugins after it, as serving).
+    let with_draft = app.pipeline.replacing(
+        pricing::FILE,
+        std::sync::Arc::new(ScriptStep {
             host: app.scripts.clone(),
             draft: Some(std::sync::Arc::new(draft)),
-        }))
-        .with_step(std::sync::Arc::new(
-            crate::plugins::hooks::PluginQuoteStep {
-                host: app.plugins.clone(),
-            },
-        ));
+        }),
+    );
     let draft = quote::price(&app.store, &settings, &with_draft, &buyer, &request, now).await?;
     let differences = current
         .lines

@@ -14,41 +14,21 @@
 //!   recorded as `skipped`.
 //!
 //! `event` holds `kind`, `id`, `at` (`ms`, `date`), and, where they apply, `order`, `member`,
-//! `staff` and `broadcast` (see `notify::rules::event_map`). `fn examples()` (optional)
+//! `staff` and `broadcast` (see `announce::event_map`). `fn examples()` (optional)
 //! returns `#{ event, expect }` cases; a version whose examples fail does not serve.
 
 use rhai::{Array, Dynamic, Engine};
 use serde::Deserialize;
 
 use super::{Compiled, compile_with_examples, expected, runtime_error};
-use crate::notify::Channel;
+use crate::announce::{Fallback, NotificationRules, Planned};
+use crate::channels::Channel;
 
 pub const FILE: &str = "notifications.rhai";
 
 /// Longest text a rule may produce (an SMS template's text is far shorter; this bounds a
 /// runaway string, not a real message).
 const MAX_TEXT: usize = 500;
-
-/// A message the rules asked for, to one user, before his address is looked up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned {
-    pub to: i64,
-    pub channel: Channel,
-    pub template: String,
-    pub params: serde_json::Value,
-    pub text: String,
-    /// Where to send it when the recipient has no address on `channel`.
-    pub fallback: Option<Fallback>,
-}
-
-/// The channel, template and parameters a message goes by when its own channel has no
-/// address for the recipient; the text stays the same.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fallback {
-    pub channel: Channel,
-    pub template: String,
-    pub params: serde_json::Value,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +174,20 @@ fn describe(messages: &[Planned]) -> String {
         .map(|m| format!("{} to {}: {}", m.channel.as_str(), m.to, m.text))
         .collect();
     format!("[{}]", parts.join("; "))
+}
+
+/// The scripts host is the notification rules: the version of `notifications.rhai` serving
+/// now, run by `notify(event)`.
+impl NotificationRules for super::ScriptHost {
+    type Version = Compiled;
+
+    fn serving(&self) -> Option<std::sync::Arc<Compiled>> {
+        self.notifications.load_full()
+    }
+
+    fn plan(&self, version: &Compiled, event: &serde_json::Value) -> Result<Vec<Planned>, String> {
+        run(&self.engine, version, event)
+    }
 }
 
 #[cfg(test)]

@@ -11,28 +11,19 @@
 //! `fn examples()` (optional) returns `#{ line, member, now, expect }` cases; a version whose
 //! examples fail does not serve.
 //!
-//! The step's inputs (`ScriptLine`s, `MemberAttributes`, the time) are plain data so checkout
+//! The step's inputs (`PricingLine`s, `MemberAttributes`, the time) are plain data so checkout
 //! can record them with the order and `replay` can run a draft on them later.
 
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, Map};
-use serde::{Deserialize, Serialize};
 
 use super::{Compiled, ScriptHost, compile_with_examples, expected, runtime_error};
-use crate::members::records::{MEMBER_WITH_NAMES_SELECT, MemberRecord};
-use crate::orders::quote::{Adjustment, Buyer, Quote, QuoteStep, QuotedLine, StepFailure};
+use crate::members::MemberAttributes;
+use crate::orders::pipeline::{PricingLine, PricingRun, QuoteStep, StepFailure};
+use crate::orders::quote::{Adjustment, Buyer, Quote};
 
 pub const FILE: &str = "pricing.rhai";
-
-/// Who is buying, as the script sees him.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberAttributes {
-    pub id: i64,
-    pub level: String,
-    pub region: String,
-    pub tags: Vec<String>,
-}
 
 fn member_map(member: &MemberAttributes) -> Map {
     let mut map = Map::new();
@@ -48,69 +39,17 @@ fn member_map(member: &MemberAttributes) -> Map {
     map
 }
 
-/// A line as the script sees it: the catalogue price (list price, then the member's level
-/// price and the quantity break as `catalog` adjustments), before any extension step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScriptLine {
-    pub line_no: i64,
-    pub sku_id: i64,
-    pub product_id: i64,
-    pub item_no: String,
-    pub name: String,
-    pub qty: i64,
-    pub list_price_fen: i64,
-    /// After level and break prices (`line_total_fen / qty`).
-    pub unit_price_fen: i64,
-    /// After level and break prices.
-    pub line_total_fen: i64,
-}
-
-impl ScriptLine {
-    /// What the script is given for `line`. Only `catalog` adjustments count, so the same line
-    /// comes out whether it is read before the script runs or from a finished quote (checkout
-    /// records it after the plugins have added theirs).
-    pub fn of(line: &QuotedLine) -> ScriptLine {
-        let total = line.list_price_fen.saturating_mul(line.qty).saturating_add(
-            line.adjustments
-                .iter()
-                .filter(|a| a.source == "catalog")
-                .map(|a| a.amount_fen)
-                .sum::<i64>(),
-        );
-        ScriptLine {
-            line_no: line.line_no,
-            sku_id: line.sku_id,
-            product_id: line.product_id,
-            item_no: line.item_no.clone(),
-            name: line.name.clone(),
-            qty: line.qty,
-            list_price_fen: line.list_price_fen,
-            unit_price_fen: total / line.qty.max(1),
-            line_total_fen: total,
-        }
-    }
-
-    fn to_map(&self) -> Map {
-        let mut map = Map::new();
-        map.insert("sku_id".into(), self.sku_id.into());
-        map.insert("product_id".into(), self.product_id.into());
-        map.insert("item_no".into(), self.item_no.clone().into());
-        map.insert("name".into(), self.name.clone().into());
-        map.insert("qty".into(), self.qty.into());
-        map.insert("list_price_fen".into(), self.list_price_fen.into());
-        map.insert("unit_price_fen".into(), self.unit_price_fen.into());
-        map.insert("line_total_fen".into(), self.line_total_fen.into());
-        map
-    }
-}
-
-/// Which script version priced a quote, for whom and when: the quote keeps it so checkout
-/// records exactly what the script saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptRun {
-    pub version: String,
-    pub member: MemberAttributes,
-    pub now_ms: i64,
+fn line_map(line: &PricingLine) -> Map {
+    let mut map = Map::new();
+    map.insert("sku_id".into(), line.sku_id.into());
+    map.insert("product_id".into(), line.product_id.into());
+    map.insert("item_no".into(), line.item_no.clone().into());
+    map.insert("name".into(), line.name.clone().into());
+    map.insert("qty".into(), line.qty.into());
+    map.insert("list_price_fen".into(), line.list_price_fen.into());
+    map.insert("unit_price_fen".into(), line.unit_price_fen.into());
+    map.insert("line_total_fen".into(), line.line_total_fen.into());
+    map
 }
 
 /// Each line's script adjustments from `compiled`, the way the quote step runs it; the first
@@ -120,13 +59,21 @@ pub fn adjust_lines(
     compiled: &Compiled,
     member: &MemberAttributes,
     now_ms: i64,
-    lines: &[ScriptLine],
+    lines: &[PricingLine],
 ) -> Result<Vec<Vec<(i64, String)>>, String> {
     let member = member_map(member);
     let now = now_map(now_ms);
     lines
         .iter()
-        .map(|line| adjust_line(engine, compiled, line.to_map(), member.clone(), now.clone()))
+        .map(|line| {
+            adjust_line(
+                engine,
+                compiled,
+                line_map(line),
+                member.clone(),
+                now.clone(),
+            )
+        })
         .collect()
 }
 
@@ -237,7 +184,7 @@ fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), String> {
     for member in &members {
         for (qty, price) in lines {
             for day in days {
-                let line = ScriptLine {
+                let line = PricingLine {
                     line_no: 1,
                     sku_id: 1,
                     product_id: 1,
@@ -258,7 +205,7 @@ fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), String> {
                 adjust_line(
                     engine,
                     compiled,
-                    line.to_map(),
+                    line_map(&line),
                     member_map(member),
                     now_map(day),
                 )
@@ -278,7 +225,7 @@ pub struct ScriptStep {
 
 impl QuoteStep for ScriptStep {
     fn name(&self) -> &str {
-        "pricing.rhai"
+        FILE
     }
 
     fn apply(&self, buyer: &Buyer, now_ms: i64, quote: &mut Quote) -> Result<(), StepFailure> {
@@ -288,7 +235,7 @@ impl QuoteStep for ScriptStep {
         let member = self
             .member(buyer)
             .map_err(|message| self.failure(message))?;
-        let lines: Vec<ScriptLine> = quote.lines.iter().map(ScriptLine::of).collect();
+        let lines: Vec<PricingLine> = quote.lines.iter().map(PricingLine::of).collect();
         let adjustments = adjust_lines(&self.host.engine, &compiled, &member, now_ms, &lines)
             .map_err(|message| self.failure(message))?;
         for (line, adjustments) in quote.lines.iter_mut().zip(adjustments) {
@@ -303,7 +250,7 @@ impl QuoteStep for ScriptStep {
                         }),
                 );
         }
-        quote.script_run = Some(ScriptRun {
+        quote.pricing_run = Some(PricingRun {
             version: compiled.version.clone(),
             member,
             now_ms,
@@ -338,7 +285,7 @@ impl ScriptStep {
             let now = self.host.clock.now_ms();
             let body = format!("定价脚本出错，报价和下单暂停：{message}");
             handle.spawn(async move {
-                crate::plugins::tell_staff(&store, "pricing_script_failed", body, now).await;
+                crate::notify::tell_staff(&store, "pricing_script_failed", body, now).await;
             });
         }
         StepFailure {
@@ -347,59 +294,6 @@ impl ScriptStep {
             code: "pricing_unavailable",
         }
     }
-}
-
-impl crate::store::Store {
-    /// A member's level and region names and tags, for the pricing script (every caller's
-    /// member has the member role; anyone else is a member with no level, region or tags).
-    pub async fn member_attributes(
-        &self,
-        member_id: i64,
-    ) -> crate::store::StoreResult<MemberAttributes> {
-        Ok(self
-            .member_with_attributes(member_id)
-            .await?
-            .map(|(_, attributes)| attributes)
-            .unwrap_or(MemberAttributes {
-                id: member_id,
-                ..MemberAttributes::default()
-            }))
-    }
-
-    /// A member and what the pricing script sees of him, in one statement (a row per tag):
-    /// what a member's own quote and checkout read before pricing.
-    pub async fn member_with_attributes(
-        &self,
-        member_id: i64,
-    ) -> crate::store::StoreResult<Option<(MemberRecord, MemberAttributes)>> {
-        let sql = format!("{MEMBER_WITH_NAMES_SELECT} AND u.id = $1 ORDER BY tag_name");
-        let rows: Vec<MemberWithNames> = crate::store::on_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(member_id)
-                .fetch_all(pool)
-                .await
-        })?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let attributes = MemberAttributes {
-            id: member_id,
-            level: first.level_name.clone().unwrap_or_default(),
-            region: first.region_name.clone().unwrap_or_default(),
-            tags: rows.iter().filter_map(|row| row.tag_name.clone()).collect(),
-        };
-        Ok(rows.into_iter().next().map(|row| (row.record, attributes)))
-    }
-}
-
-/// A member row with his level's and region's names and one of his tags.
-#[derive(sqlx::FromRow)]
-struct MemberWithNames {
-    #[sqlx(flatten)]
-    record: MemberRecord,
-    level_name: Option<String>,
-    region_name: Option<String>,
-    tag_name: Option<String>,
 }
 
 #[cfg(test)]

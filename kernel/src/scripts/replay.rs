@@ -18,45 +18,21 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use super::pricing::{self, MemberAttributes, ScriptLine};
+use super::ScriptsState;
+use super::pricing;
 use super::{Compiled, ScriptHost};
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
 use crate::orders::order_number;
-use crate::orders::quote::{Adjustment, Quote};
+use crate::orders::pipeline::PricingInputs;
+use crate::orders::quote::Adjustment;
 use crate::store::{Store, StoreResult, on_pool};
 
 /// Most orders one replay reads.
 pub const MAX_ORDERS: i64 = 1_000;
 const DEFAULT_ORDERS: i64 = 100;
-
-/// What the pricing script step was given for one order, recorded at checkout (JSON in
-/// `order_pricing_inputs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PricingInputs {
-    /// The script's `now` (epoch milliseconds).
-    pub now_ms: i64,
-    pub member: MemberAttributes,
-    /// The version that priced the order (`None`: no script served).
-    pub script_version: Option<String>,
-    pub lines: Vec<ScriptLine>,
-}
-
-impl PricingInputs {
-    /// The inputs of `quote`; `member` and `now_ms` are those the script saw when one ran
-    /// (`quote.script_run`), or would have seen.
-    pub fn of(quote: &Quote, member: MemberAttributes, now_ms: i64) -> PricingInputs {
-        PricingInputs {
-            now_ms,
-            member,
-            script_version: quote.script_run.as_ref().map(|run| run.version.clone()),
-            lines: quote.lines.iter().map(ScriptLine::of).collect(),
-        }
-    }
-}
 
 /// A draft to replay.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -327,7 +303,7 @@ fn replay_all(host: &ScriptHost, draft: &Compiled, orders: Vec<RecordedOrder>) -
 #[utoipa::path(post, path = "/admin/scripts/pricing/replay", tag = "scripts", request_body = ReplayInput,
     responses((status = 200, body = Replay), (status = 422, description = "`script_invalid`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn replay(
-    State(app): State<AppState>,
+    State(app): State<ScriptsState>,
     actor: Actor,
     ApiJson(input): ApiJson<ReplayInput>,
 ) -> ApiResult<Json<Replay>> {
@@ -359,6 +335,8 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::members::MemberAttributes;
+    use crate::orders::pipeline::PricingLine;
 
     fn inputs(region: &str) -> PricingInputs {
         PricingInputs {
@@ -369,7 +347,7 @@ mod tests {
                 ..MemberAttributes::default()
             },
             script_version: None,
-            lines: vec![ScriptLine {
+            lines: vec![PricingLine {
                 line_no: 1,
                 sku_id: 3,
                 product_id: 2,

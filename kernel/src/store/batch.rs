@@ -103,7 +103,7 @@ struct Statement {
 
 /// Statements to run in order inside one transaction (see the module comment).
 #[derive(Default)]
-pub(crate) struct Batch {
+pub struct Batch {
     statements: Vec<Statement>,
 }
 

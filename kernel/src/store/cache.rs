@@ -1,8 +1,9 @@
-//! Copies of what nearly every request reads: the session behind a token, products with
-//! their SKUs, prices and pictures, and the plugins' stored values as their hooks scan them
-//! (a flash sale's sales, read by every quote and checkout; the settings keep their own
-//! one-second copy). They are
-//! kept correct, not merely fresh enough: every write that changes one of them reports a
+//! Copies of what nearly every request reads, each kept by its own domain in a *room* of the
+//! store (`Store::room`): the session behind a token (`accounts::sessions`), products with
+//! their SKUs, prices and pictures (`catalog::storage`), the settings (a one-second copy,
+//! `settings`), and the plugins' stored values as their hooks scan them (`plugins::kv`). This
+//! module knows none of their types; it keeps the rooms, the generation and the changes. The
+//! copies are kept correct, not merely fresh enough: every write that changes one of them reports a
 //! `Change` after it commits, which clears this instance's copy at once and, on PostgreSQL,
 //! tells every other instance sharing the database (`NOTIFY pifa_cache`, one listener per
 //! instance). An SQLite file belongs to one process, so the local clear is all it needs. A
@@ -10,16 +11,14 @@
 //!
 //! A read that raced a write must not put the old value back: a reader notes the generation
 //! before it reads the database, and stores what it read only if no change arrived meanwhile.
-//! Stock moves with every order, so checkout patches the cached stock in place instead of
-//! dropping the product: each stock change carries the SKU's `stock_seq` from the statement
-//! that made it, and a patch applies only over an older one. Patches, stores and drops of
-//! products happen under one lock, so none of them can put back what another replaced.
+//! Stock moves with every order, so checkout has the products' room patch the cached stock in
+//! place instead of dropping the product (`Room::stock_moved`): each stock change carries the
+//! SKU's `stock_seq` from the statement that made it, and a patch applies only over an older
+//! one.
 
-use std::sync::Arc;
+use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::accounts::sessions::SessionOwner;
-use crate::catalog::Product;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{Db, Store};
 
@@ -92,169 +91,105 @@ pub struct StockLevel {
     pub seq: i64,
 }
 
-/// A plugin's scan: plugin, prefix, the key it starts after, the most rows.
-pub(crate) type PluginScan = (String, String, Option<String>, u32);
-
-/// What a plugin's scan found: keys and values in key order.
-pub type ScanRows = Arc<Vec<(String, Vec<u8>)>>;
-
-pub(crate) struct Caches {
-    pub(crate) settings: std::sync::Mutex<Option<(std::time::Instant, crate::settings::Settings)>>,
-    /// By token hash.
-    sessions: moka::sync::Cache<String, Arc<SessionOwner>>,
-    products: moka::sync::Cache<i64, Arc<Product>>,
-    /// SKU id → product id; a SKU never moves, so only a restore clears it.
-    sku_products: moka::sync::Cache<i64, i64>,
-    plugin_scans: moka::sync::Cache<PluginScan, ScanRows>,
-    /// Moves on every change; see the module comment.
-    generation: AtomicU64,
-    /// Moves on every change of plugin values: stock moves with every order and would keep a
-    /// scan from ever being kept under `generation`.
-    plugin_generation: AtomicU64,
-    /// Held while products are stored, patched or dropped.
-    product_writes: std::sync::Mutex<()>,
+/// A domain's copies, kept in the store and told of every change after its commit.
+pub trait Room: Send + Sync + 'static {
+    /// Forgets what `change` made stale.
+    fn apply(&self, change: &Change);
+    /// Applies committed stock levels to the copies they are newer than (the products'
+    /// room); other rooms keep no stock.
+    fn stock_moved(&self, _levels: &[StockLevel]) {}
 }
 
-impl Default for Caches {
-    fn default() -> Self {
-        Caches {
-            settings: Default::default(),
-            sessions: moka::sync::Cache::new(100_000),
-            products: moka::sync::Cache::new(50_000),
-            sku_products: moka::sync::Cache::new(500_000),
-            plugin_scans: moka::sync::Cache::new(10_000),
-            generation: AtomicU64::new(0),
-            plugin_generation: AtomicU64::new(0),
-            product_writes: std::sync::Mutex::new(()),
-        }
+/// Moves on every change: a reader notes it before reading the database and stores what it
+/// read only if it has not moved (see the module comment).
+#[derive(Debug, Default)]
+pub struct Generation(AtomicU64);
+
+impl Generation {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
     }
+
+    pub fn advance(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct Entry {
+    id: TypeId,
+    any: Arc<dyn Any + Send + Sync>,
+    room: Arc<dyn Room>,
+}
+
+#[derive(Default)]
+pub(crate) struct Caches {
+    generation: Generation,
+    /// A handful (one per domain that keeps copies), looked up by type.
+    rooms: RwLock<Vec<Entry>>,
 }
 
 impl Caches {
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
     fn apply(&self, change: &Change) {
-        let _writing = self.product_writes.lock();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        match change {
-            Change::Accounts => self.sessions.invalidate_all(),
-            Change::Product(id) => self.products.invalidate(id),
-            Change::Stock(ids) => {
-                for id in ids {
-                    self.products.invalidate(id);
-                }
-            }
-            Change::Catalogue => self.products.invalidate_all(),
-            Change::Settings => self.clear_settings(),
-            Change::PluginValues => self.clear_plugin_scans(),
-            Change::Everything => {
-                self.clear_plugin_scans();
-                self.sessions.invalidate_all();
-                self.products.invalidate_all();
-                self.sku_products.invalidate_all();
-                self.clear_settings();
-            }
+        self.generation.advance();
+        for entry in self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            entry.room.apply(change);
         }
     }
 
-    fn clear_plugin_scans(&self) {
-        self.plugin_generation.fetch_add(1, Ordering::SeqCst);
-        self.plugin_scans.invalidate_all();
-    }
-
-    pub(crate) fn plugin_generation(&self) -> u64 {
-        self.plugin_generation.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn plugin_scan(&self, scan: &PluginScan) -> Option<ScanRows> {
-        self.plugin_scans.get(scan)
-    }
-
-    /// Keeps what `scan` read from the database after `generation` was taken, unless plugin
-    /// values changed since.
-    pub(crate) fn remember_plugin_scan(&self, scan: PluginScan, rows: ScanRows, generation: u64) {
-        self.plugin_scans.insert(scan.clone(), rows);
-        if self.plugin_generation() != generation {
-            self.plugin_scans.invalidate(&scan);
+    fn stock_moved(&self, levels: &[StockLevel]) {
+        self.generation.advance();
+        for entry in self
+            .rooms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            entry.room.stock_moved(levels);
         }
     }
 
-    fn clear_settings(&self) {
-        if let Ok(mut cached) = self.settings.lock() {
-            *cached = None;
+    fn room<R: Room + Default>(&self) -> Arc<R> {
+        let id = TypeId::of::<R>();
+        let find = |rooms: &[Entry]| {
+            rooms
+                .iter()
+                .find(|entry| entry.id == id)
+                .and_then(|entry| Arc::clone(&entry.any).downcast::<R>().ok())
+        };
+        if let Some(room) = find(&self.rooms.read().unwrap_or_else(PoisonError::into_inner)) {
+            return room;
         }
-    }
-
-    pub(crate) fn session(&self, token_hash: &str) -> Option<Arc<SessionOwner>> {
-        self.sessions.get(token_hash)
-    }
-
-    /// Keeps `owner`, read from the database after `generation` was taken.
-    pub(crate) fn remember_session(
-        &self,
-        token_hash: String,
-        owner: Arc<SessionOwner>,
-        generation: u64,
-    ) {
-        self.sessions.insert(token_hash.clone(), owner);
-        if self.generation() != generation {
-            self.sessions.invalidate(&token_hash);
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(room) = find(&rooms) {
+            return room;
         }
-    }
-
-    pub(crate) fn sku_product(&self, sku_id: i64) -> Option<i64> {
-        self.sku_products.get(&sku_id)
-    }
-
-    pub(crate) fn remember_sku_product(&self, sku_id: i64, product_id: i64) {
-        self.sku_products.insert(sku_id, product_id);
-    }
-
-    pub(crate) fn product(&self, id: i64) -> Option<Arc<Product>> {
-        self.products.get(&id)
-    }
-
-    /// Keeps `product`, read from the database after `generation` was taken, unless a change
-    /// arrived since.
-    pub(crate) fn remember_product(&self, product: Arc<Product>, generation: u64) {
-        let _writing = self.product_writes.lock();
-        if self.generation() == generation {
-            self.products.insert(product.id, product);
-        }
-    }
-
-    /// Applies committed stock levels to the cached products they are newer than.
-    fn patch_stock(&self, levels: &[StockLevel]) {
-        let _writing = self.product_writes.lock();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
-        product_ids.sort_unstable();
-        product_ids.dedup();
-        for product_id in product_ids {
-            let Some(cached) = self.products.get(&product_id) else {
-                continue;
-            };
-            let mut copy = Product::clone(&cached);
-            let mut moved = false;
-            for level in levels.iter().filter(|l| l.product_id == product_id) {
-                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id)
-                    && level.seq > sku.stock_seq
-                {
-                    sku.stock = level.stock;
-                    sku.stock_seq = level.seq;
-                    moved = true;
-                }
-            }
-            if moved {
-                self.products.insert(product_id, Arc::new(copy));
-            }
-        }
+        let room = Arc::new(R::default());
+        rooms.push(Entry {
+            id,
+            any: room.clone(),
+            room: room.clone(),
+        });
+        room
     }
 }
 
 impl Store {
+    /// This store's room of type `R`, made empty on first use: where a domain keeps its
+    /// copies (see the module comment).
+    pub fn room<R: Room + Default>(&self) -> Arc<R> {
+        self.caches.room()
+    }
+
+    /// The caches' generation (see `Generation`).
+    pub fn generation(&self) -> &Generation {
+        &self.caches.generation
+    }
+
     /// Reports a committed write: this instance forgets its copies now, the others when the
     /// database passes the message on. Call it after the commit, never before.
     pub async fn changed(&self, change: Change) {
@@ -284,7 +219,7 @@ impl Store {
         if levels.is_empty() {
             return;
         }
-        self.caches.patch_stock(levels);
+        self.caches.stock_moved(levels);
         let mut products: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
         products.sort_unstable();
         products.dedup();
@@ -350,71 +285,25 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn product(stock: i64, seq: i64) -> Product {
-        Product {
-            id: 7,
-            item_no: "AQM-001".to_owned(),
-            name: "安全帽".to_owned(),
-            description: String::new(),
-            brand_id: None,
-            category_id: None,
-            supplier_id: None,
-            unit: crate::catalog::Unit {
-                id: 1,
-                item_unit: "个".to_owned(),
-                inner_qty: 10,
-                inner_unit: "盒".to_owned(),
-                outer_qty: 50,
-                outer_unit: "箱".to_owned(),
-            },
-            on_shelf: true,
-            images: vec![],
-            tag_ids: vec![],
-            revision: 0,
-            skus: vec![crate::catalog::Sku {
-                id: 70,
-                product_id: 7,
-                model: String::new(),
-                spec: String::new(),
-                price_fen: 2800,
-                cost_fen: None,
-                stock,
-                stock_seq: seq,
-                allow_backorder: false,
-                low_stock_threshold: None,
-                weight_g: None,
-                barcode: None,
-                attributes: Default::default(),
-                level_prices: vec![],
-                breaks: vec![],
-            }],
+    #[derive(Default)]
+    struct Counter(std::sync::Mutex<Vec<Change>>);
+
+    impl Room for Counter {
+        fn apply(&self, change: &Change) {
+            self.0.lock().unwrap().push(change.clone());
         }
     }
 
     #[test]
-    fn stock_patches_apply_only_over_older_ones() {
+    fn a_room_is_made_once_and_hears_every_change() {
         let caches = Caches::default();
-        caches.remember_product(Arc::new(product(100, 5)), caches.generation());
-        let level = |stock, seq| StockLevel {
-            product_id: 7,
-            sku_id: 70,
-            stock,
-            seq,
-        };
-        let stock = |caches: &Caches| caches.product(7).map(|p| p.skus[0].stock);
-        // A late patch from an earlier statement loses to what the cache already holds.
-        caches.patch_stock(&[level(120, 4)]);
-        assert_eq!(stock(&caches), Some(100));
-        caches.patch_stock(&[level(90, 7)]);
-        assert_eq!(stock(&caches), Some(90));
-        caches.patch_stock(&[level(95, 6)]);
-        assert_eq!(stock(&caches), Some(90), "seq 6 arrived after seq 7");
-        // A reader that raced any change does not store what it read.
-        let before = caches.generation();
-        caches.patch_stock(&[level(80, 8)]);
-        caches.apply(&Change::Product(7));
-        caches.remember_product(Arc::new(product(100, 5)), before);
-        assert_eq!(stock(&caches), None);
+        let room: Arc<Counter> = caches.room();
+        assert!(Arc::ptr_eq(&room, &caches.room::<Counter>()));
+        let before = caches.generation.current();
+        caches.apply(&Change::Settings);
+        caches.stock_moved(&[]);
+        assert_eq!(caches.generation.current(), before + 2);
+        assert_eq!(*room.0.lock().unwrap(), [Change::Settings]);
     }
 
     #[test]

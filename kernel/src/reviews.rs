@@ -2,8 +2,8 @@
 //! photos, once per product of an order; staff approve or reject; product pages show only
 //! approved reviews, with the reviewer's name shortened and their photos readable.
 
-use crate::http::extract::Multipart;
-use crate::http::extract::{Path, Query};
+use crate::edge::extract::Multipart;
+use crate::edge::extract::{Path, Query};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,14 +12,14 @@ use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::permissions::{Actor, Permission};
-use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::ApiJson;
+use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::orders::lifecycle::my_received_order;
+use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
-use crate::uploads::{StagedImage, UploadKind, stage_photo};
 
 /// A review as a product page (or the moderation queue) shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -185,7 +185,7 @@ pub struct ReviewForm {
     request_body(content = ReviewForm, content_type = "multipart/form-data"),
     responses((status = 201, body = Review), (status = 409, description = "`already_reviewed`, `invalid_transition`", body = crate::error::ErrorBody), (status = 422, description = "`image_too_large`, `invalid_image`, `too_many_photos`, `unknown_line`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     mut form: Multipart,
@@ -209,17 +209,17 @@ pub async fn create(
         match name.as_str() {
             "product_id" => {
                 product_id = Some(number(
-                    crate::http::json::form_text(field).await?,
+                    crate::edge::json::form_text(field).await?,
                     "product_id",
                 )?)
             }
             "rating" => {
                 rating = Some(number(
-                    crate::http::json::form_text(field).await?,
+                    crate::edge::json::form_text(field).await?,
                     "rating",
                 )?)
             }
-            "body" => body = crate::http::json::form_text(field).await?,
+            "body" => body = crate::edge::json::form_text(field).await?,
             "photo" => {
                 stage_photo(
                     &app.config.data_dir,
@@ -289,7 +289,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews", params(("id" = i64, Path)),
     responses((status = 200, body = ProductReviews)), security(("bearer" = [])))]
 pub async fn of_product(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     _actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ProductReviews>> {
@@ -322,7 +322,7 @@ pub struct ModerationQuery {
 #[utoipa::path(get, path = "/admin/reviews", tag = "reviews", params(ModerationQuery),
     responses((status = 200, body = Vec<Review>)), security(("bearer" = [])))]
 pub async fn queue(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(query): Query<ModerationQuery>,
 ) -> ApiResult<Json<Vec<Review>>> {
@@ -352,7 +352,7 @@ pub struct Moderation {
 #[utoipa::path(post, path = "/admin/reviews/{id}/moderation", tag = "reviews", params(("id" = i64, Path)), request_body = Moderation,
     responses((status = 200, body = Review)), security(("bearer" = [])))]
 pub async fn moderate(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Moderation>,

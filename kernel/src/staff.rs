@@ -10,16 +10,17 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::Operation;
-use super::permissions::{Actor, Permission};
-use super::sessions::ClientInfo;
-use super::users::{NewUser, StaffChanges, StaffFilter, User};
-use super::{Password, Phone, Role, parse_name};
-use crate::app::AppState;
+use crate::accounts::audit::Operation;
+use crate::accounts::passwords::Hasher;
+use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
+use crate::accounts::users::{NewUser, StaffChanges, StaffFilter, User};
+use crate::accounts::{Password, Phone, Role, parse_name};
 use crate::clock::rfc3339;
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Path, Query};
-use crate::http::json::ApiJson;
+use crate::shop::Shop;
 use crate::store::StoreError;
 
 /// A staff account as the back office shows it.
@@ -98,7 +99,7 @@ fn parse_roles(roles: &[Role]) -> ApiResult<BTreeSet<Role>> {
     Ok(set)
 }
 
-async fn parse_regions(app: &AppState, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
+async fn parse_regions(app: &Shop, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
     crate::regions::require_known(&app.store, ids.iter().copied(), "region_ids").await?;
     Ok(ids.iter().copied().collect())
 }
@@ -119,7 +120,7 @@ fn parse_plate(raw: &str) -> ApiResult<Option<String>> {
     Ok(Some(plate.to_uppercase()))
 }
 
-async fn staff_record(app: &AppState, id: i64) -> ApiResult<User> {
+async fn staff_record(app: &Shop, id: i64) -> ApiResult<User> {
     match app.store.user_by_id(id).await? {
         Some(user) if user.roles.iter().any(|r| *r != Role::Member) => Ok(user),
         _ => Err(ApiError::not_found()),
@@ -130,7 +131,8 @@ async fn staff_record(app: &AppState, id: i64) -> ApiResult<User> {
 #[utoipa::path(post, path = "/admin/staff", tag = "staff", request_body = NewStaff,
     responses((status = 201, body = StaffView), (status = 409, description = "`phone_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_phone`, `invalid_roles`, `unknown_region`, `weak_password`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(hasher): State<Hasher>,
     actor: Actor,
     client: ClientInfo,
     ApiJson(input): ApiJson<NewStaff>,
@@ -147,11 +149,7 @@ pub async fn create(
         .map(parse_plate)
         .transpose()?
         .flatten();
-    let password_hash = app
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
     let new_user = NewUser {
         phone: phone.as_str().to_owned(),
@@ -196,7 +194,7 @@ pub async fn create(
 /// List staff, optionally by role or region (admin).
 #[utoipa::path(get, path = "/admin/staff", tag = "staff", params(StaffQuery), responses((status = 200, body = [StaffView])), security(("bearer" = [])))]
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<StaffQuery>,
 ) -> ApiResult<Json<Vec<StaffView>>> {
@@ -219,7 +217,7 @@ pub async fn list(
 /// One staff account (admin).
 #[utoipa::path(get, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView)), security(("bearer" = [])))]
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<StaffView>> {
@@ -231,7 +229,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/admin/staff/{id}", tag = "staff", params(("id" = i64, Path)), request_body = StaffPatch,
     responses((status = 200, body = StaffView), (status = 422, description = "`invalid_roles`, `unknown_region`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -296,7 +294,7 @@ pub async fn update(
 }
 
 async fn set_disabled(
-    app: &AppState,
+    app: &Shop,
     actor: &Actor,
     client: &ClientInfo,
     id: i64,
@@ -336,7 +334,7 @@ async fn set_disabled(
 /// Disable a staff account: it can no longer sign in and its sessions end (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/disable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 400, description = "`cannot_disable_self`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn disable(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -347,7 +345,7 @@ pub async fn disable(
 /// Enable a disabled staff account again (admin).
 #[utoipa::path(post, path = "/admin/staff/{id}/enable", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView), (status = 400, description = "`cannot_disable_self`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn enable(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -359,7 +357,8 @@ pub async fn enable(
 #[utoipa::path(post, path = "/admin/staff/{id}/password", tag = "staff", params(("id" = i64, Path)), request_body = PasswordReset,
     responses((status = 200, body = StaffView), (status = 422, description = "`weak_password`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn reset_password(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(hasher): State<Hasher>,
     actor: Actor,
     client: ClientInfo,
     Path(id): Path<i64>,
@@ -368,11 +367,7 @@ pub async fn reset_password(
     actor.require(Permission::ManageStaff)?;
     let user = staff_record(&app, id).await?;
     let password = Password::parse(&input.new_password, "new_password")?;
-    let hash = app
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
     app.store.set_password_hash(id, &hash, now).await?;
     app.store
@@ -395,14 +390,14 @@ pub async fn reset_password(
 /// own regions for a manager (to pick a driver, to see his promoters).
 #[utoipa::path(get, path = "/team", tag = "staff", params(StaffQuery), responses((status = 200, body = [StaffView])), security(("bearer" = [])))]
 pub async fn team(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Query(q): Query<StaffQuery>,
 ) -> ApiResult<Json<Vec<StaffView>>> {
     actor.require(Permission::ReadTeam)?;
     let within_regions = match actor.team_scope() {
-        super::permissions::TeamScope::All => None,
-        super::permissions::TeamScope::Regions(regions) => Some(regions),
+        crate::accounts::permissions::TeamScope::All => None,
+        crate::accounts::permissions::TeamScope::Regions(regions) => Some(regions),
     };
     let filter = StaffFilter {
         role: q.role,
@@ -422,7 +417,7 @@ pub async fn team(
 /// One staff record in the caller's scope; 404 outside it.
 #[utoipa::path(get, path = "/team/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = StaffView)), security(("bearer" = [])))]
 pub async fn team_member(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<StaffView>> {

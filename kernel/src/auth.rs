@@ -9,22 +9,24 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::codes::{CODE_TTL_MS, CodePurpose, CodeRefusal};
-use super::permissions::Actor;
-use super::rate_limit::{
+use crate::accounts::caller::presented_token;
+use crate::accounts::codes::{CODE_TTL_MS, CodePurpose, CodeRefusal};
+use crate::accounts::passwords::Hasher;
+use crate::accounts::permissions::Actor;
+use crate::accounts::rate_limit::{
     Backoff, CODE_GUESS_BACKOFF, CODE_PER_IP_HOUR, CODE_PER_TARGET_DAY, CODE_PER_TARGET_MINUTE,
     GUESSES_PER_IP, Limited, PASSWORD_BACKOFF, PASSWORD_FAILURES_PER_ACCOUNT, SIGNUP_PER_IP_HOUR,
     SIGNUP_PER_PHONE_HOUR, Taken,
 };
-use super::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
-use super::users::{NewUser, User};
-use super::{Email, MemberState, Password, Phone, Role, parse_name};
-use crate::app::AppState;
+use crate::accounts::sessions::{ClientInfo, SESSION_COOKIE, SessionKind};
+use crate::accounts::users::{NewUser, User};
+use crate::accounts::{Email, MemberState, Password, Phone, Role, parse_name};
+use crate::channels::Channel;
 use crate::clock::rfc3339;
+use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::presented_token;
-use crate::http::json::ApiJson;
-use crate::notify::{Channel, OutgoingMessage};
+use crate::notify::OutgoingMessage;
+use crate::shop::Shop;
 use crate::store::StoreError;
 
 /// Ask for a verification code by SMS (`phone`) or e-mail (`email`).
@@ -80,7 +82,7 @@ impl CodeTarget {
         }
     }
 
-    async fn owner(&self, app: &AppState) -> Result<Option<i64>, StoreError> {
+    async fn owner(&self, app: &Shop) -> Result<Option<i64>, StoreError> {
         match self {
             CodeTarget::Phone(p) => app.store.user_id_by_phone(p.as_str()).await,
             CodeTarget::Email(e) => app.store.user_id_by_email(e.as_str()).await,
@@ -101,7 +103,7 @@ impl CodeTarget {
         (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`", body = crate::error::ErrorBody),
         (status = 429, description = "`rate_limited`", body = crate::error::ErrorBody)))]
 pub async fn send_code(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     client: ClientInfo,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
@@ -140,7 +142,7 @@ pub async fn send_code(
             event_id: None,
         }),
         (CodePurpose::Signup, None) | (_, Some(_)) => {
-            let code = super::codes::random_code();
+            let code = crate::accounts::codes::random_code();
             app.store.insert_code(&key, req.purpose, &code, now).await?;
             Some(OutgoingMessage {
                 channel,
@@ -216,7 +218,7 @@ struct Guess {
 
 impl Guess {
     async fn begin(
-        app: &AppState,
+        app: &Shop,
         client: &ClientInfo,
         account: &str,
         backoff: Backoff,
@@ -238,7 +240,7 @@ impl Guess {
 
     /// The secret was right: the guess was no failure, and the address is the owner's, whose
     /// own earlier slips (password or code) are forgiven.
-    async fn succeeded(self, app: &AppState) -> ApiResult<()> {
+    async fn succeeded(self, app: &Shop) -> ApiResult<()> {
         app.store.rate_give_back(self.address_hit).await?;
         app.store
             .backoff_clear(PASSWORD_BACKOFF, &self.pair)
@@ -260,7 +262,7 @@ impl Guess {
 /// million codes (each batch of five sending the owner an SMS), and any one address far
 /// fewer (`CODE_GUESS_BACKOFF`). The owner, whose code a stranger may kill, asks for another.
 async fn redeem(
-    app: &AppState,
+    app: &Shop,
     client: &ClientInfo,
     target: &CodeTarget,
     purpose: CodePurpose,
@@ -286,10 +288,11 @@ async fn redeem(
 /// refused to every address the account has not signed in from lately, while codes (sent to
 /// the owner's phone, which strangers do not hold) keep working.
 async fn check_password(
-    app: &AppState,
+    app: &Shop,
+    hasher: &Hasher,
     client: &ClientInfo,
     account: &str,
-    credentials: Option<&super::users::Credentials>,
+    credentials: Option<&crate::accounts::users::Credentials>,
     password: &str,
     now: i64,
 ) -> ApiResult<()> {
@@ -312,8 +315,7 @@ async fn check_password(
     }
     let guess = Guess::begin(app, client, account, PASSWORD_BACKOFF, now).await?;
     let stored = credentials.and_then(|c| c.password_hash.as_deref());
-    let ok = app
-        .hasher
+    let ok = hasher
         .verify(password, stored)
         .await
         .map_err(ApiError::internal)?;
@@ -378,7 +380,8 @@ pub enum CodeChannel {
         (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`, `weak_password`, `invalid_invite_code`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
         (status = 429, description = "`rate_limited`, `too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn signup(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(hasher): State<Hasher>,
     client: ClientInfo,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
@@ -431,11 +434,7 @@ pub async fn signup(
     {
         return Err(taken_error(&CodeTarget::Email(email.clone())));
     }
-    let password_hash = app
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let new_user = NewUser {
         phone: phone.as_str().to_owned(),
         email: email.map(|e| e.as_str().to_owned()),
@@ -467,7 +466,7 @@ pub async fn signup(
     }
     app.store
         .log_operation(
-            super::audit::Operation {
+            crate::accounts::audit::Operation {
                 actor_id: Some(id),
                 action: "member.signup",
                 target_kind: "user",
@@ -487,7 +486,7 @@ pub async fn signup(
 }
 
 fn mask_for_log(phone: &str) -> String {
-    super::mask_phone(phone)
+    crate::accounts::mask_phone(phone)
 }
 
 /// Sign in with a password, or with a code sent by SMS. `session` chooses a bearer token (the
@@ -534,7 +533,8 @@ pub struct LoginResponse {
         (status = 422, description = "`invalid_input`, `invalid_phone`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
         (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn login(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(hasher): State<Hasher>,
     client: ClientInfo,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -547,7 +547,16 @@ pub async fn login(
     let (method, outcome) = match (&req.password, &req.code) {
         (Some(password), None) => (
             "password",
-            check_password(&app, &client, &account, credentials.as_ref(), password, now).await,
+            check_password(
+                &app,
+                &hasher,
+                &client,
+                &account,
+                credentials.as_ref(),
+                password,
+                now,
+            )
+            .await,
         ),
         (None, Some(code)) => (
             "code",
@@ -680,7 +689,8 @@ pub struct ResetPasswordRequest {
         (status = 422, description = "`invalid_input`, `invalid_phone`, `invalid_email`, `weak_password`, `code_invalid`, `code_expired`, `code_used`", body = crate::error::ErrorBody),
         (status = 429, description = "`too_many_attempts`", body = crate::error::ErrorBody)))]
 pub async fn reset_password(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
+    State(hasher): State<Hasher>,
     client: ClientInfo,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> ApiResult<StatusCode> {
@@ -699,16 +709,12 @@ pub async fn reset_password(
     let Some(user_id) = owner else {
         return Err(CodeRefusal::Wrong.into_api());
     };
-    let hash = app
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
     app.store.set_password_hash(user_id, &hash, now).await?;
     app.store
         .log_operation(
-            super::audit::Operation {
+            crate::accounts::audit::Operation {
                 actor_id: Some(user_id),
                 action: "password.reset_by_code",
                 target_kind: "user",
@@ -725,7 +731,7 @@ pub async fn reset_password(
 /// End the current session (and clear the cookie).
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 pub async fn logout(
-    State(app): State<AppState>,
+    State(app): State<Shop>,
     _actor: Actor,
     jar: CookieJar,
     headers: axum::http::HeaderMap,
@@ -789,7 +795,7 @@ impl Profile {
 
 /// Who I am: my account, roles, regions and, for a member, where he stands (B1).
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Profile)), security(("bearer" = [])))]
-pub async fn me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<Profile>> {
+pub async fn me(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Profile>> {
     let user = app
         .store
         .user_by_id(actor.user_id)

@@ -12,14 +12,46 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{Value, json};
 use sqlx::FromRow;
 
-use super::{Channel, OutgoingMessage, push_message};
 use crate::accounts::Role;
+use crate::channels::Channel;
+use crate::notify::{OutgoingMessage, StoredEvent, push_message};
 use crate::orders::queries::OrderRecord;
-use crate::plugins::events::StoredEvent;
-use crate::scripts::ScriptHost;
-use crate::scripts::notifications::{self, Planned};
 use crate::store::batch::{Arg, Batch, RunBatch, placeholders_from};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+
+/// What turns an event into messages: `notifications.rhai`, through the scripts host.
+pub trait NotificationRules: Send + Sync + 'static {
+    /// One version of the rules, kept for a whole event (a reload meanwhile changes nothing
+    /// for it).
+    type Version: Send + Sync;
+    /// The version serving now; `None` when there are no rules (an event is read and nothing
+    /// said, and rules added later do not announce the past).
+    fn serving(&self) -> Option<std::sync::Arc<Self::Version>>;
+    /// The messages `version` plans for `event` (as `event_map` builds it), or why it could
+    /// not (the script's error, with its file, line and column).
+    fn plan(&self, version: &Self::Version, event: &Value) -> Result<Vec<Planned>, String>;
+}
+
+/// A message the rules asked for, to one user, before his address is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub to: i64,
+    pub channel: Channel,
+    pub template: String,
+    pub params: serde_json::Value,
+    pub text: String,
+    /// Where to send it when the recipient has no address on `channel`.
+    pub fallback: Option<Fallback>,
+}
+
+/// The channel, template and parameters a message goes by when its own channel has no
+/// address for the recipient; the text stays the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    pub channel: Channel,
+    pub template: String,
+    pub params: serde_json::Value,
+}
 
 /// Events read per round.
 const ROUND: i64 = 100;
@@ -27,15 +59,19 @@ const ROUND_SIZE: usize = ROUND as usize;
 
 /// Reads the events not yet announced, oldest first, and stores their messages. Returns how
 /// many events were read.
-pub async fn run_once(store: &Store, scripts: &ScriptHost, now_ms: i64) -> StoreResult<usize> {
+pub async fn run_once<R: NotificationRules>(
+    store: &Store,
+    rules: &R,
+    now_ms: i64,
+) -> StoreResult<usize> {
     let events = store.unannounced_events(ROUND).await?;
     let mut announcements = Vec::with_capacity(events.len());
     for event in &events {
-        let messages = match scripts.notifications.load_full() {
+        let messages = match rules.serving() {
             // No rules: the event is read and nothing is said (a rules file added later does
             // not announce the past).
             None => Vec::new(),
-            Some(compiled) => match messages_for(store, scripts, &compiled, event).await {
+            Some(version) => match messages_for(store, rules, &*version, event).await {
                 Ok(messages) => messages,
                 Err(RulesError::Store(error)) => return Err(error),
                 Err(RulesError::Script(error)) => {
@@ -63,10 +99,10 @@ impl From<StoreError> for RulesError {
 
 /// What the rules make of one event, addressed (a broadcast runs the rules once per
 /// recipient, each seeing himself as `event.member`).
-async fn messages_for(
+async fn messages_for<R: NotificationRules>(
     store: &Store,
-    scripts: &ScriptHost,
-    compiled: &crate::scripts::Compiled,
+    rules: &R,
+    version: &R::Version,
     event: &StoredEvent,
 ) -> Result<Vec<OutgoingMessage>, RulesError> {
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
@@ -85,14 +121,11 @@ async fn messages_for(
         for member_id in recipients {
             let mut map = event_map(store, event, &payload, Some(member_id)).await?;
             set(&mut map, "broadcast", broadcast.clone());
-            planned.extend(
-                notifications::run(&scripts.engine, compiled, &map).map_err(RulesError::Script)?,
-            );
+            planned.extend(rules.plan(version, &map).map_err(RulesError::Script)?);
         }
     } else {
         let map = event_map(store, event, &payload, None).await?;
-        planned =
-            notifications::run(&scripts.engine, compiled, &map).map_err(RulesError::Script)?;
+        planned = rules.plan(version, &map).map_err(RulesError::Script)?;
     }
     Ok(address(store, event.id, with_inbox_copies(planned)).await?)
 }
@@ -393,13 +426,13 @@ impl Store {
 }
 
 /// Reads new events every 200 ms, and at once again after a full round.
-pub async fn rules_loop(
+pub async fn rules_loop<R: NotificationRules>(
     store: Store,
-    scripts: std::sync::Arc<ScriptHost>,
+    rules: std::sync::Arc<R>,
     clock: crate::clock::Clock,
 ) {
-    super::in_rounds("notification rules failed", ROUND_SIZE, || {
-        run_once(&store, &scripts, clock.now_ms())
+    crate::notify::in_rounds("notification rules failed", ROUND_SIZE, || {
+        run_once(&store, &*rules, clock.now_ms())
     })
     .await;
 }
