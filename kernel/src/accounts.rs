@@ -172,6 +172,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role but member is a staff role: staff are created by admins, members sign up.
+    pub fn is_staff(self) -> bool {
+        self != Role::Member
+    }
+
     pub const ALL: [Role; 8] = [
         Role::Admin,
         Role::CustomerService,

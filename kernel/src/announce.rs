@@ -239,11 +239,10 @@ async fn failure_notices(
     event: &StoredEvent,
     error: &str,
 ) -> StoreResult<Vec<OutgoingMessage>> {
-    let staff = store.new_order_staff(None).await?;
-    Ok(staff
+    let admins = store.staff_holding(&[Role::Admin]).await?;
+    Ok(admins
         .into_iter()
-        .filter(|(_, role)| role == Role::Admin.as_str())
-        .map(|(id, _)| OutgoingMessage {
+        .map(|id| OutgoingMessage {
             channel: Channel::Inbox,
             recipient: id.to_string(),
             user_id: Some(id),
@@ -342,14 +341,12 @@ async fn staff_map(
     region_id: Option<i64>,
     bound_manager: Option<i64>,
 ) -> StoreResult<Value> {
-    let staff = store.new_order_staff(region_id).await?;
-    let holding = |role: Role| -> Vec<i64> {
-        staff
-            .iter()
-            .filter(|(_, held)| held == role.as_str())
-            .map(|(id, _)| *id)
-            .collect()
-    };
+    // Who holds which role, as the audiences the rules address by name.
+    let mut by_role: HashMap<String, Vec<i64>> = HashMap::new();
+    for (id, role) in store.new_order_staff(region_id).await? {
+        by_role.entry(role).or_default().push(id);
+    }
+    let holding = |role: Role| by_role.get(role.as_str()).cloned().unwrap_or_default();
     Ok(json!({
         "bound_manager": bound_manager,
         "region_managers": holding(Role::Manager),

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 
 use crate::accounts::passwords::Hasher;
+use crate::accounts::permissions::{Permission, grants};
 use crate::accounts::users::NewUser;
 use crate::accounts::{MemberState, Password, Role};
 use crate::catalog::storage::{NewProduct, NewSku};
@@ -164,7 +165,8 @@ pub async fn load(
                     .map(|(_, id)| *id)
             })
             .collect();
-        let is_member = account.roles.contains(&Role::Member);
+        let roles: BTreeSet<Role> = account.roles.iter().copied().collect();
+        let is_member = grants(&roles, Permission::OwnMemberAccount);
         let user = NewUser {
             phone: account.phone.to_owned(),
             email: None,
@@ -173,14 +175,14 @@ pub async fn load(
             password_hash: Some(hasher.hash(&password).await?),
             member_state: is_member.then_some(MemberState::Authorised),
             vehicle_plate: account.plate.map(str::to_owned),
-            roles: account.roles.iter().copied().collect(),
+            roles: roles.clone(),
             region_ids: regions,
         };
         let id = store
             .insert_user(&user, now_ms)
             .await
             .with_context(|| format!("demo account {}", account.phone))?;
-        if account.roles.contains(&Role::CustomerService) {
+        if grants(&roles, Permission::BackUpManagers) {
             service_id = Some(id);
         }
     }

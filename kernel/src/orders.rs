@@ -22,8 +22,7 @@ pub mod stock;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::Role;
-use crate::accounts::permissions::Actor;
+use crate::accounts::permissions::{Actor, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::settings::DeliveryOptions;
 
@@ -194,22 +193,22 @@ impl OrderScope {
     /// The widest scope the caller's roles give, or 403 for roles that see no orders
     /// (verifiers see theirs through pickup codes; suppliers none).
     pub fn of(actor: &Actor) -> ApiResult<OrderScope> {
-        if actor.is(Role::Admin) || actor.is(Role::CustomerService) {
+        if actor.has(Permission::ConfirmAnyOrder) {
             Ok(OrderScope::All)
-        } else if actor.is(Role::Manager) {
+        } else if actor.has(Permission::ConfirmOwnOrders) {
             Ok(OrderScope::Manager {
                 regions: actor.region_ids.iter().copied().collect(),
                 manager_id: actor.user_id,
             })
-        } else if actor.is(Role::Promoter) {
+        } else if actor.has(Permission::PromoteCustomers) {
             Ok(OrderScope::Promoter {
                 promoter_id: actor.user_id,
             })
-        } else if actor.is(Role::Member) {
+        } else if actor.has(Permission::OwnMemberAccount) {
             Ok(OrderScope::Member {
                 member_id: actor.user_id,
             })
-        } else if actor.is(Role::Driver) {
+        } else if actor.has(Permission::DeliverOrders) {
             Ok(OrderScope::Driver {
                 driver_id: actor.user_id,
             })

@@ -7,7 +7,6 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::Role;
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
@@ -420,7 +419,7 @@ pub async fn put(
             .store
             .user_by_id(id)
             .await?
-            .is_some_and(|u| u.roles.contains(&Role::CustomerService) && !u.disabled);
+            .is_some_and(|u| u.has(Permission::BackUpManagers) && !u.disabled);
         if !is_service {
             return Err(ApiError::invalid_field(
                 "invalid_setting",

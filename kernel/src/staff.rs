@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::audit::Operation;
 use crate::accounts::passwords::Hasher;
-use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::permissions::{Actor, Permission, grants};
 use crate::accounts::sessions::ClientInfo;
 use crate::accounts::users::{NewUser, StaffChanges, StaffFilter, User};
 use crate::accounts::{Password, Phone, Role, parse_name};
@@ -89,7 +89,7 @@ pub struct StaffQuery {
 /// Roles given to staff: at least one, and `member` is not a staff role (members sign up).
 fn parse_roles(roles: &[Role]) -> ApiResult<BTreeSet<Role>> {
     let set: BTreeSet<Role> = roles.iter().copied().collect();
-    if set.is_empty() || set.contains(&Role::Member) {
+    if set.is_empty() || set.iter().any(|role| !role.is_staff()) {
         return Err(ApiError::invalid_field(
             "invalid_roles",
             "roles",
@@ -122,7 +122,7 @@ fn parse_plate(raw: &str) -> ApiResult<Option<String>> {
 
 async fn staff_record(app: &Shop, id: i64) -> ApiResult<User> {
     match app.store.user_by_id(id).await? {
-        Some(user) if user.roles.iter().any(|r| *r != Role::Member) => Ok(user),
+        Some(user) if user.roles.iter().any(|role| role.is_staff()) => Ok(user),
         _ => Err(ApiError::not_found()),
     }
 }
@@ -255,12 +255,12 @@ pub async fn update(
             .transpose()?,
     };
     // An admin cannot take the admin role from himself: the shop would lose its last admin
-    // by a slip of the finger.
+    // by a slip of the finger: his new roles must still let him manage staff.
     if id == actor.user_id
         && changes
             .roles
             .as_ref()
-            .is_some_and(|roles| !roles.contains(&Role::Admin))
+            .is_some_and(|roles| !grants(roles, Permission::ManageStaff))
     {
         return Err(ApiError::invalid_field(
             "invalid_roles",

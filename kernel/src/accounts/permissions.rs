@@ -63,6 +63,20 @@ pub enum Permission {
     SettleOrders,
     /// Approve or reject members' reviews (C7).
     ModerateReviews,
+    /// Deliver orders: the driver's console, his photos of the signed note, collecting
+    /// after-sales returns in his regions (E3, E4).
+    DeliverOrders,
+    /// Verify pickup codes at a pickup point (E5); a point's verifiers must hold it.
+    VerifyPickups,
+    /// Have members bound to him as their manager (客户经理, B5): a handover's successor, an
+    /// approval's manager, an inviter who binds as manager must hold it.
+    KeepCustomers,
+    /// Have members bound to him as their promoter (推广经理, B5), under a manager.
+    PromoteCustomers,
+    /// Stand in for the manager of a region that has none (the shop's fallback, L3).
+    BackUpManagers,
+    /// See every price whatever the shop's price visibility (every staff role, B2).
+    SeeAllPrices,
 }
 
 impl Permission {
@@ -86,7 +100,12 @@ impl Permission {
             ReviewMembers | ModerateReviews => matches!(role, Admin | CustomerService),
             OrderOnBehalf => matches!(role, Admin | CustomerService | Manager | Promoter),
             ConfirmAnyOrder | SettleOrders => matches!(role, Admin | CustomerService),
-            ConfirmOwnOrders => role == Manager,
+            ConfirmOwnOrders | KeepCustomers => role == Manager,
+            DeliverOrders => role == Driver,
+            VerifyPickups => role == Verifier,
+            PromoteCustomers => role == Promoter,
+            BackUpManagers => role == CustomerService,
+            SeeAllPrices => role.is_staff(),
         }
     }
 }
@@ -117,9 +136,22 @@ impl TeamScope {
     }
 }
 
+/// Whether any of `roles` grants `permission`: an actor's, or a user's a record names (the
+/// supplier of a product, a handover's successor).
+pub fn grants(roles: &BTreeSet<Role>, permission: Permission) -> bool {
+    roles.iter().any(|role| permission.granted_to(*role))
+}
+
+impl User {
+    /// Whether this user's roles grant `permission` (disabled or not: callers that care ask).
+    pub fn has(&self, permission: Permission) -> bool {
+        grants(&self.roles, permission)
+    }
+}
+
 impl Actor {
     pub fn has(&self, permission: Permission) -> bool {
-        self.roles.iter().any(|role| permission.granted_to(*role))
+        grants(&self.roles, permission)
     }
 
     pub fn require(&self, permission: Permission) -> ApiResult<()> {
@@ -130,7 +162,7 @@ impl Actor {
         }
     }
 
-    pub fn is(&self, role: Role) -> bool {
+    fn is(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
 

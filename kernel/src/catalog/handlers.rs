@@ -13,7 +13,6 @@ use super::library::{check_attributes, check_unit_forms, parse_tag_ids, spec_fro
 use super::pricing::{Page, PriceView, effective_breaks, level_price};
 use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
-use crate::accounts::Role;
 use crate::accounts::audit::Operation;
 use crate::accounts::caller::MaybeActor;
 use crate::accounts::permissions::{Actor, Permission};
@@ -545,7 +544,7 @@ pub async fn create_product(
             .store
             .user_by_id(supplier)
             .await?
-            .is_some_and(|u| u.roles.contains(&Role::Supplier));
+            .is_some_and(|u| u.has(Permission::OwnGoods));
         if !is_supplier {
             return Err(unknown("unknown_supplier", "supplier_id", "供应商"));
         }

@@ -2,8 +2,8 @@
 //! open mode: everyone. A member sees his level's price where the SKU has one; from a
 //! quantity-break threshold on, the lower of the two applies.
 
-use crate::accounts::permissions::Actor;
-use crate::accounts::{MemberState, Role};
+use crate::accounts::MemberState;
+use crate::accounts::permissions::{Actor, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::settings::ShopMode;
 use crate::store::Store;
@@ -31,7 +31,7 @@ impl PriceView {
     /// hides behind its single page, `profile_required` when open mode asks for the profile first.
     pub async fn of(store: &Store, actor: Option<&Actor>, page: Page) -> ApiResult<PriceView> {
         let settings = store.settings().await?;
-        if actor.is_some_and(|a| a.roles.iter().any(|role| *role != Role::Member)) {
+        if actor.is_some_and(|a| a.has(Permission::SeeAllPrices)) {
             return Ok(PriceView::Visible { level_id: None });
         }
         // The standing came with the session, in the same statement.

@@ -112,14 +112,14 @@ impl Store {
         let Some(user) = self.user_by_id(owner).await? else {
             return Ok(None);
         };
-        if user.roles.contains(&Role::Manager) {
+        if user.has(Permission::KeepCustomers) {
             return Ok(Some(Inviter {
                 manager_id: Some(owner),
                 promoter_id: None,
                 region_id: user.region_ids.iter().next().copied(),
             }));
         }
-        if user.roles.contains(&Role::Promoter) {
+        if user.has(Permission::PromoteCustomers) {
             let manager: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(
                 "SELECT manager_id FROM promoter_managers WHERE promoter_id = $1"
             )
@@ -412,14 +412,18 @@ pub struct Binding {
     pub reason: String,
 }
 
+/// The parts a bound user plays: the permission he must hold, and the role the refusal names.
+const MANAGER: (Permission, Role) = (Permission::KeepCustomers, Role::Manager);
+const PROMOTER: (Permission, Role) = (Permission::PromoteCustomers, Role::Promoter);
+
 async fn require_role(
     app: &Shop,
     user_id: i64,
-    role: Role,
+    (permission, role): (Permission, Role),
     field: &str,
 ) -> ApiResult<crate::accounts::users::User> {
     match app.store.user_by_id(user_id).await? {
-        Some(user) if user.roles.contains(&role) && !user.disabled => Ok(user),
+        Some(user) if user.has(permission) && !user.disabled => Ok(user),
         _ => Err(ApiError::invalid_field(
             "invalid_binding",
             field,
@@ -446,10 +450,10 @@ pub async fn bind(
     scoped_member(&app, &actor, id).await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
     if let Some(manager) = input.manager_id {
-        require_role(&app, manager, Role::Manager, "manager_id").await?;
+        require_role(&app, manager, MANAGER, "manager_id").await?;
     }
     if let Some(promoter) = input.promoter_id {
-        require_role(&app, promoter, Role::Promoter, "promoter_id").await?;
+        require_role(&app, promoter, PROMOTER, "promoter_id").await?;
     }
     let now = app.clock.now_ms();
     let to = Inviter {
@@ -511,10 +515,10 @@ pub async fn bind_promoter(
 ) -> ApiResult<StatusCode> {
     actor.require(Permission::ManageStaff)?;
     match app.store.user_by_id(id).await? {
-        Some(user) if user.roles.contains(&Role::Promoter) => {}
+        Some(user) if user.has(Permission::PromoteCustomers) => {}
         _ => return Err(ApiError::not_found()),
     }
-    require_role(&app, input.manager_id, Role::Manager, "manager_id").await?;
+    require_role(&app, input.manager_id, MANAGER, "manager_id").await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
     app.store
@@ -555,7 +559,7 @@ pub async fn hand_over(
 ) -> ApiResult<Json<HandoverCounts>> {
     actor.require(Permission::ManageStaff)?;
     match app.store.user_by_id(id).await? {
-        Some(user) if user.roles.contains(&Role::Manager) => {}
+        Some(user) if user.has(Permission::KeepCustomers) => {}
         _ => return Err(ApiError::not_found()),
     }
     if input.successor_id == id {
@@ -565,7 +569,7 @@ pub async fn hand_over(
             "接任者不能是本人 (successor_id: someone else)",
         ));
     }
-    require_role(&app, input.successor_id, Role::Manager, "successor_id").await?;
+    require_role(&app, input.successor_id, MANAGER, "successor_id").await?;
     let reason = parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
     let counts = app

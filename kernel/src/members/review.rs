@@ -9,10 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::profile::{PendingChange, upload_url};
 use super::records::{ChangeDecision, MemberFilter, MemberRecord, MemberScope};
+use crate::accounts::MemberState;
 use crate::accounts::audit::Operation;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::accounts::{MemberState, Role};
 use crate::channels::Channel;
 use crate::clock::rfc3339;
 use crate::edge::extract::{Path, Query};
@@ -76,7 +76,7 @@ impl MemberView {
 pub fn scope_of(actor: &Actor) -> MemberScope {
     if actor.has(Permission::ReviewMembers) {
         MemberScope::All
-    } else if actor.is(Role::Manager) {
+    } else if actor.has(Permission::KeepCustomers) {
         MemberScope::Manager {
             regions: actor.region_ids.iter().copied().collect(),
             manager_id: actor.user_id,
@@ -216,7 +216,7 @@ pub async fn approve(
     crate::regions::require_known(&app.store, [input.region_id], "region_id").await?;
     if let Some(manager) = input.manager_id {
         let serves = app.store.user_by_id(manager).await?.is_some_and(|u| {
-            u.roles.contains(&Role::Manager)
+            u.has(Permission::KeepCustomers)
                 && u.region_ids.contains(&input.region_id)
                 && !u.disabled
         });

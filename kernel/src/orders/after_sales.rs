@@ -18,7 +18,6 @@ use super::OrderScope;
 use super::fulfilment::{Party, parties};
 use super::lifecycle::{my_received_order, push_event, scoped_order};
 use super::queries::OrderRecord;
-use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
@@ -623,7 +622,7 @@ pub async fn queue(
 /// The request and its order, if the order lies in the caller's scope; 404 otherwise.
 async fn scoped_request(app: &Shop, actor: &Actor, id: i64) -> ApiResult<(AfterSale, OrderRecord)> {
     let scope = OrderScope::of(actor);
-    if scope.is_err() && !actor.is(Role::Driver) {
+    if scope.is_err() && !actor.has(Permission::DeliverOrders) {
         // Roles that never see orders (verifiers, suppliers).
         return Err(ApiError::forbidden());
     }
@@ -638,7 +637,7 @@ async fn scoped_request(app: &Shop, actor: &Actor, id: i64) -> ApiResult<(AfterS
         .await?
         .filter(|order| {
             // A driver collects for any order of his regions, not only those he delivered.
-            let driver_here = actor.is(Role::Driver)
+            let driver_here = actor.has(Permission::DeliverOrders)
                 && order
                     .region_id
                     .is_some_and(|r| actor.region_ids.contains(&r));
@@ -743,7 +742,7 @@ pub async fn collected(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AfterSale>> {
     let (request, order) = scoped_request(&app, &actor, id).await?;
-    if !actor.is(Role::Driver) && !actor.has(Permission::ConfirmAnyOrder) {
+    if !actor.has(Permission::DeliverOrders) && !actor.has(Permission::ConfirmAnyOrder) {
         return Err(ApiError::forbidden());
     }
     if !request.kind.goods_come_back() {

@@ -271,7 +271,7 @@ pub fn parties(actor: &Actor, order: &OrderRecord) -> Vec<Party> {
     if super::lifecycle::may_confirm(actor, order) {
         parties.push(Confirmer);
     }
-    if actor.is(Role::Driver)
+    if actor.has(Permission::DeliverOrders)
         && order
             .fulfilment
             .driver
@@ -741,7 +741,7 @@ pub async fn driver_orders(
     actor: Actor,
     Query(query): Query<DriverQuery>,
 ) -> ApiResult<crate::store::Page<DriverStop>> {
-    if !actor.is(Role::Driver) {
+    if !actor.has(Permission::DeliverOrders) {
         return Err(ApiError::forbidden());
     }
     let filter = OrderFilter {

@@ -17,7 +17,6 @@ use super::fulfilment::{Move, permit};
 use super::lifecycle::scoped_order;
 use super::queries::OrderView;
 use super::{Audience, DeliveryMethod, OrderStatus};
-use crate::accounts::Role;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::rate_limit::Limit;
 use crate::edge::extract::Path;
@@ -179,7 +178,7 @@ async fn checked_point(app: &Shop, input: &PickupPointInput) -> ApiResult<()> {
             .store
             .user_by_id(*id)
             .await?
-            .is_some_and(|u| u.roles.contains(&Role::Verifier));
+            .is_some_and(|u| u.has(Permission::VerifyPickups));
         if !is_verifier {
             return Err(ApiError::invalid_field(
                 "not_a_verifier",
@@ -353,7 +352,7 @@ pub async fn verify(
     actor: Actor,
     ApiJson(input): ApiJson<PickupCode>,
 ) -> ApiResult<Json<OrderView>> {
-    if !actor.is(Role::Verifier) {
+    if !actor.has(Permission::VerifyPickups) {
         return Err(ApiError::forbidden());
     }
     let now = app.clock.now_ms();

@@ -340,7 +340,7 @@ pub async fn handle(
     };
     let member = actor
         .as_ref()
-        .filter(|a| a.is(Role::Member))
+        .filter(|a| a.has(crate::accounts::permissions::Permission::OwnMemberAccount))
         .map(|a| pifa_sdk::Buyer {
             member_id: a.user_id,
             level_id: a.standing.level_id,

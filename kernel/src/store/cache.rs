@@ -130,26 +130,20 @@ pub(crate) struct Caches {
 
 impl Caches {
     fn apply(&self, change: &Change) {
-        self.generation.advance();
-        for entry in self
-            .rooms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            entry.room.apply(change);
-        }
+        self.tell_rooms(|room| room.apply(change));
     }
 
     fn stock_moved(&self, levels: &[StockLevel]) {
+        self.tell_rooms(|room| room.stock_moved(levels));
+    }
+
+    /// Moves the generation, then tells every room: a reader that read before the change
+    /// finds the generation moved and does not store what it read.
+    fn tell_rooms(&self, tell: impl Fn(&dyn Room)) {
         self.generation.advance();
-        for entry in self
-            .rooms
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            entry.room.stock_moved(levels);
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        for entry in rooms.iter() {
+            tell(entry.room.as_ref());
         }
     }
 
