@@ -18,8 +18,9 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 
-/// The layers, lowest first. A module may import modules of its own layer or lower ones, and
-/// the whole graph has no cycle, so inside a layer the imports go one way too.
+/// The layers, lowest first, each listing its modules lowest first. A module imports only
+/// modules listed before it: never a higher layer, and inside its own layer only those it
+/// comes after, so there is no circle anywhere.
 pub const LAYERS: &[(&str, &[&str])] = &[
     // What every part of the shop stands on: time, the database boundary, errors, money, text.
     (
@@ -45,10 +46,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         &[
             "app",
             "http",
-            "cli",
-            "demo",
             "demo_catalogue",
             "demo_orders",
+            "demo",
+            "cli",
         ],
     ),
 ];
@@ -151,6 +152,30 @@ impl Graph {
         found
     }
 
+    /// Edges to a module listed after the importer in its own layer (an upward edge across
+    /// layers is `upward_edges`').
+    pub fn out_of_order_edges(&self) -> Vec<String> {
+        let place = |module: &str| {
+            LAYERS
+                .iter()
+                .flat_map(|(_, modules)| modules.iter())
+                .position(|m| *m == module)
+        };
+        self.edges
+            .iter()
+            .filter(|((from, to), _)| {
+                layer_of(from).map(|(l, _)| l) == layer_of(to).map(|(l, _)| l)
+                    && matches!((place(from), place(to)), (Some(a), Some(b)) if a < b)
+            })
+            .map(|((from, to), sites)| {
+                format!(
+                    "{from} imports {to}, listed after it, at {}",
+                    sites_text(sites)
+                )
+            })
+            .collect()
+    }
+
     /// Groups of modules that import each other, directly or through others (the strongly
     /// connected components of more than one module).
     pub fn cycles(&self) -> Vec<Vec<String>> {
@@ -197,6 +222,14 @@ impl Graph {
         let upward = self.upward_edges();
         out.push_str(&format!("upward edges: {}\n", upward.len()));
         for line in upward {
+            out.push_str(&format!("  {line}\n"));
+        }
+        let out_of_order = self.out_of_order_edges();
+        out.push_str(&format!(
+            "edges against the order inside a layer: {}\n",
+            out_of_order.len()
+        ));
+        for line in out_of_order {
             out.push_str(&format!("  {line}\n"));
         }
         let cycles = self.cycles();
@@ -478,6 +511,16 @@ mod tests {
     }
 
     #[test]
+    fn inside_a_layer_modules_import_only_those_listed_before_them() {
+        let out_of_order = kernel().out_of_order_edges();
+        assert!(
+            out_of_order.is_empty(),
+            "reorder LAYERS or move the code (xtask/src/layers.rs):\n{}",
+            out_of_order.join("\n")
+        );
+    }
+
+    #[test]
     fn no_modules_import_each_other_in_a_circle() {
         let cycles = kernel().cycles();
         assert!(
@@ -519,7 +562,8 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.join("catalog.rs"),
-            "fn k() { tracing::info!(x = ?crate::plugins::X); }\n",
+            "fn k() { tracing::info!(x = ?crate::plugins::X); }\n\
+             #[utoipa::path(get, responses((body = crate::orders::View)))] fn v() {}\n",
         )
         .unwrap();
         let graph = Graph::scan(&dir).unwrap();
