@@ -76,7 +76,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Where a request came from, for sessions, logs and rate limits: the socket peer's address,
-/// or the client a trusted proxy forwarded (`http::extract`, `http::proxy`).
+/// or the client a trusted proxy forwarded (`accounts::caller`, `edge::proxy`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
