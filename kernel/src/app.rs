@@ -1,4 +1,7 @@
-//! The running application: configuration, shared state, start-up and graceful shutdown.
+//! The application assembled: `AppState` (the shop, the order pipeline put together once, the
+//! hosts and the providers; each handler takes its part through `FromRef`), the hosts' loading
+//! from the configuration, the work that runs beside the requests, and the shutdown signal.
+//! `http::Server` serves it.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! The HTTP surface: every route of the application in one place, the middleware stack, and
-//! the OpenAPI document generated from the handlers.
+//! The HTTP surface: every route of the application in one place, the middleware stack, the
+//! OpenAPI document generated from the handlers, and the `Server` that serves them.
 
 pub mod docs;
 pub mod openapi;
