@@ -11,7 +11,7 @@ use axum::extract::FromRef;
 
 use crate::accounts::passwords::Hasher;
 use crate::clock::Clock;
-pub use crate::config::Config;
+use crate::config::Config;
 use crate::orders::pipeline::Pipeline;
 use crate::shop::Shop;
 use crate::store::Store;

@@ -6,8 +6,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::accounts::passwords::Hasher;
-use crate::app::{AppState, Config, shutdown_signal};
+use crate::app::{AppState, shutdown_signal};
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::http::Server;
 
 #[derive(Parser)]

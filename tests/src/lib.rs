@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, anyhow};
 use pifa::accounts::passwords::Hasher;
-use pifa::app::{AppState, Config};
+use pifa::app::AppState;
 use pifa::clock::Clock;
+use pifa::config::Config;
 use pifa::http::Server;
 use pifa::store::Store;
 use reqwest::{Method, StatusCode};

@@ -173,11 +173,8 @@ impl Store {
         })?;
         Ok(owner.map(|owner| {
             let owner = Arc::new(owner);
-            // Kept unless a change arrived while it was read.
-            room.sessions.insert(token_hash.clone(), owner.clone());
-            if self.generation().current() != generation {
-                room.sessions.invalidate(&token_hash);
-            }
+            self.generation()
+                .keep(&room.sessions, token_hash, owner.clone(), generation);
             owner
         }))
     }

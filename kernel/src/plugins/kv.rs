@@ -470,11 +470,8 @@ impl Store {
                 .filter_map(|(k, v)| v.map(|v| (k, v)))
                 .collect(),
         );
-        // Kept unless plugin values changed while it was read.
-        room.scans.insert(scan.clone(), Arc::clone(&rows));
-        if room.generation.current() != generation {
-            room.scans.invalidate(&scan);
-        }
+        room.generation
+            .keep(&room.scans, scan, Arc::clone(&rows), generation);
         Ok(rows)
     }
 

@@ -113,6 +113,20 @@ impl Generation {
     pub fn advance(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// Keeps `value`, read from the database when the generation was `read_at`, in `cache`,
+    /// and takes it out again if a change arrived meanwhile: a change moves the generation
+    /// before it clears, so either its clear or this check sees the race.
+    pub fn keep<K, V>(&self, cache: &moka::sync::Cache<K, V>, key: K, value: V, read_at: u64)
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        cache.insert(key.clone(), value);
+        if self.current() != read_at {
+            cache.invalidate(&key);
+        }
+    }
 }
 
 struct Entry {
