@@ -15,7 +15,7 @@ use sqlx::FromRow;
 use crate::accounts::Role;
 use crate::channels::Channel;
 use crate::notify::{OutgoingMessage, StoredEvent, push_message};
-use crate::orders::queries::OrderRecord;
+use crate::orders::record::OrderRecord;
 use crate::store::batch::{Arg, Batch, RunBatch, placeholders_from};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 

@@ -8,10 +8,12 @@ use anyhow::Context;
 use crate::accounts::MemberState;
 use crate::members::records::{MemberFilter, MemberScope};
 use crate::orders::checkout::NewOrder;
-use crate::orders::lifecycle::{ConfirmPlan, PaymentEntry};
+use crate::orders::confirmation;
+use crate::orders::machine::{Action, Move};
+use crate::orders::payments::{PaymentEntry, PaymentKind};
 use crate::orders::pipeline::{Pipeline, Reservations};
-use crate::orders::queries::OrderAddress;
 use crate::orders::quote::{self, Area, Buyer, LineRequest, QuoteRequest};
+use crate::orders::record::OrderAddress;
 use crate::orders::{Audience, DeliveryMethod, OrderStatus};
 use crate::settings::PaymentMethod;
 use crate::store::Store;
@@ -175,75 +177,63 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         let order = placed.record;
         let later = placed_at + 2 * 3_600_000;
         let confirmer = member.manager_id.unwrap_or(admin);
+        let closing = |action, actor, reason, at| {
+            Move::new(
+                action,
+                OrderStatus::PendingConfirmation,
+                OrderStatus::Closed,
+                at,
+            )
+            .by(actor, reason)
+        };
         match dice.roll(10) {
             0 => {
-                store
-                    .close_order(
-                        order.id,
-                        OrderStatus::PendingConfirmation,
-                        Some(confirmer),
-                        "rejected",
-                        "缺货，请改订其他型号",
-                        later,
-                    )
-                    .await?;
+                let step = closing(
+                    Action::Rejected,
+                    Some(confirmer),
+                    "缺货，请改订其他型号",
+                    later,
+                );
+                store.close_order(&order, step).await?;
             }
             1 => {
-                store
-                    .close_order(
-                        order.id,
-                        OrderStatus::PendingConfirmation,
-                        Some(member.id),
-                        "cancelled",
-                        "买家取消订单 (cancelled by the member)",
-                        later,
-                    )
-                    .await?;
+                let step = closing(
+                    Action::Cancelled,
+                    Some(member.id),
+                    "买家取消订单 (cancelled by the member)",
+                    later,
+                );
+                store.close_order(&order, step).await?;
             }
             2 => {
-                store
-                    .close_order(
-                        order.id,
-                        OrderStatus::PendingConfirmation,
-                        None,
-                        "timed_out",
-                        "超时未确认，订单已自动关闭 (not confirmed in time)",
-                        placed_at + settings.confirm_timeout_hours * 3_600_000,
-                    )
-                    .await?;
+                let step = closing(
+                    Action::TimedOut,
+                    None,
+                    "超时未确认，订单已自动关闭 (not confirmed in time)",
+                    placed_at + settings.confirm_timeout_hours * 3_600_000,
+                );
+                store.close_order(&order, step).await?;
             }
             _ => {
-                let next = if payment.pays_first() {
-                    OrderStatus::PendingPayment
-                } else {
-                    OrderStatus::AwaitingDispatch
-                };
+                // Confirmed as placed, by the same planner a confirmer's request goes through.
+                let plan = confirmation::plan(
+                    &order,
+                    &confirmation::Confirmation::default(),
+                    &settings.shipping,
+                )
+                .map_err(|e| anyhow::anyhow!(e.message))?;
                 store
-                    .confirm_order(
-                        &order,
-                        &ConfirmPlan {
-                            changed: Vec::new(),
-                            delivery,
-                            goods: order.goods_fen,
-                            weight: order.weight_g,
-                            shipping: order.shipping_fen,
-                            total: order.total_fen,
-                            next,
-                            actor_id: confirmer,
-                            remark: String::new(),
-                            now_ms: later,
-                        },
-                    )
+                    .confirm_order(&order, &plan, confirmer, later)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
-                if payment.pays_first() {
+                if plan.next == OrderStatus::PendingPayment {
                     let mut confirmed = order.clone();
-                    confirmed.status = next;
+                    confirmed.status = plan.next;
                     store
                         .record_payment(
                             &confirmed,
                             &PaymentEntry {
-                                kind: "payment",
+                                kind: PaymentKind::Payment,
                                 amount_fen: order.total_fen,
                                 proof: None,
                                 remark: "银行到账 (demo)",

@@ -216,8 +216,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::reviews::moderate))
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(orders::lifecycle::upload_receipt))
-                .routes(routes!(orders::lifecycle::mark_paid))
+                .routes(routes!(orders::payments::upload_receipt))
+                .routes(routes!(orders::payments::mark_paid))
                 .routes(routes!(orders::fulfilment::delivered))
                 .routes(routes!(orders::after_sales::request))
                 .routes(routes!(crate::reviews::create))

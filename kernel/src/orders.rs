@@ -10,13 +10,17 @@ pub mod after_sales;
 pub mod backorders;
 pub mod cart;
 pub mod checkout;
+pub mod confirmation;
 pub mod fulfilment;
 pub mod lifecycle;
+pub mod machine;
 pub mod paper;
+pub mod payments;
 pub mod pickup;
 pub mod pipeline;
 pub mod queries;
 pub mod quote;
+pub mod record;
 pub mod stock;
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +31,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::settings::DeliveryOptions;
 
 /// An order's status (E9). The moves between them, and who may make each, are
-/// `orders::fulfilment::TRANSITIONS`; the member and staff read each status in their own words
+/// `orders::machine::TRANSITIONS`; the member and staff read each status in their own words
 /// (`OrderStatus::label`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -217,7 +221,7 @@ impl OrderScope {
         }
     }
 
-    pub fn contains(&self, order: &queries::OrderRecord) -> bool {
+    pub fn contains(&self, order: &record::OrderRecord) -> bool {
         match self {
             OrderScope::All => true,
             OrderScope::Manager {

@@ -15,9 +15,10 @@ use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
 use super::OrderScope;
-use super::fulfilment::{Party, parties};
-use super::lifecycle::{my_received_order, push_event, scoped_order};
-use super::queries::OrderRecord;
+use super::lifecycle::{my_received_order, scoped_order};
+use super::machine::push_event;
+use super::machine::{Party, parties};
+use super::record::OrderRecord;
 use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
@@ -342,7 +343,7 @@ impl Store {
             }
             let mut levels = Vec::new();
             for (sku_id, product_id, qty) in stock_back {
-                let (stock, seq) = super::stock::give_back_stock!(tx, sku_id, qty)?;
+                let (stock, seq) = super::stock::give_back(&mut *tx, *sku_id, *qty).await?;
                 levels.push(StockLevel {
                     product_id: *product_id,
                     sku_id: *sku_id,
@@ -608,7 +609,7 @@ pub async fn queue(
         .orders_with_details(&order_ids)
         .await?
         .iter()
-        .filter(|order| super::lifecycle::may_confirm(&actor, order))
+        .filter(|order| super::machine::may_confirm(&actor, order))
         .map(|order| order.id)
         .collect();
     Ok(Json(

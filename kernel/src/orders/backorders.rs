@@ -9,8 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::OrderStatus;
-use super::lifecycle::{Step, push_event, push_history};
-use super::queries::OrderRecord;
+use super::machine::{Action, Entry, push_event, push_history, push_note};
+use super::record::OrderRecord;
 use crate::channels::Channel;
 use crate::notify::{OutgoingMessage, push_message};
 use crate::store::StockLevel;
@@ -158,25 +158,21 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
     }
     let followup_number = super::order_number(followup_id, now_ms);
     let parent_remark = format!("缺货部分转入补发单{followup_number}，本单先发有货部分");
-    push_history(
+    push_note(
         &mut batch,
-        Step {
-            order_id: order.id,
-            at: now_ms,
-            actor_id,
-            action: "split",
-            from: Some(order.status),
-            to: order.status,
-            remark: &parent_remark,
-        },
+        order,
+        Action::Split,
+        actor_id,
+        &parent_remark,
+        now_ms,
     );
     push_history(
         &mut batch,
-        Step {
+        Entry {
             order_id: followup_id,
             at: now_ms,
             actor_id,
-            action: "split_from",
+            action: Action::SplitFrom,
             from: None,
             to: OrderStatus::AwaitingDispatch,
             remark: &remark,

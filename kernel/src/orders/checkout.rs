@@ -15,9 +15,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::machine::{Action, Entry, push_event, push_history};
 use super::pipeline::{Pipeline, PricingInputs, Reservations};
-use super::queries::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
+use super::record::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::stock::Take;
 use super::{Audience, DeliveryMethod, OrderStatus};
 use crate::accounts::MemberState;
@@ -353,7 +354,7 @@ fn created(body: String) -> Response {
 /// response; the same key with another body is refused (`idempotency_key_reused`).
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "One key per intended order, chosen by the client")),
-    responses((status = 201, body = super::queries::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
+    responses((status = 201, body = super::record::OrderView), (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = crate::error::ErrorBody), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::error::ErrorBody), (status = 409, description = "`idempotency_key_in_use`, `limit_reached`, `out_of_stock`, `plugin_refused`, `price_changed`", body = crate::error::ErrorBody), (status = 422, description = "`amount_out_of_range`, `address_required`, `credit_terms_required`, `delisted`, `delivery_method_disabled`, `duplicate_line`, `empty_order`, `idempotency_key_reused`, `invalid_date`, `invalid_quantity`, `member_not_approved`, `moq_step`, `payment_method_disabled`, `too_many_lines`, `unknown_address`, `unknown_sku`", body = crate::error::ErrorBody), (status = 503, description = "`plugin_failed`, `pricing_unavailable`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn place(
     State(app): State<Shop>,
@@ -657,51 +658,80 @@ impl Store {
 }
 
 /// Checkout's statements, inside the caller's transaction: the stock taken and the order
-/// placed, or nothing kept (the caller rolls back on `Err`).
+/// placed, or nothing kept (the caller rolls back on `Err`). Each step below is one or two
+/// round trips; on SQLite the first two steps' statements go as one.
 async fn place_in<C: RunBatch + Send>(
     conn: &mut C,
     order: &NewOrder,
     pricing_inputs: &str,
 ) -> Result<(Placed, Vec<StockLevel>), CheckoutError> {
-    // 0. A repeated key: the order it placed answers (and this transaction takes nothing).
+    refuse_replay(conn, order).await?;
+    let (taken, levels) = take_goods(conn, &order.quote).await?;
+    hold_reservations(conn, &order.reservations).await?;
+    let credit_hold = over_credit(conn, order).await?;
+    let id = insert_order(conn, order, credit_hold).await?;
+    let record = placed_record(order, id, credit_hold, &taken);
+    let mut batch = Batch::default();
+    push_contents(&mut batch, order, &record, pricing_inputs);
+    let response = push_key(&mut batch, order, &record)?;
+    match conn.execute_batch(batch).await {
+        Ok(()) => Ok((Placed { record, response }, levels)),
+        // A concurrent twin with the same key got there first: everything here rolls back.
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CheckoutError::KeyTaken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Step 0, a repeated key: the order it placed answers (and this transaction takes nothing).
+async fn refuse_replay<C: RunBatch + Send>(
+    conn: &mut C,
+    order: &NewOrder,
+) -> Result<(), CheckoutError> {
     let mut lookup = Batch::default();
     lookup.push(
         "SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2",
         args![order.placed_by, order.key.as_str()],
     );
     let stored: Vec<(String, String)> = conn.fetch_batch(lookup).await?;
-    if let Some((stored_hash, response)) = stored.into_iter().next() {
-        return Err(CheckoutError::Replay {
+    match stored.into_iter().next() {
+        Some((stored_hash, response)) => Err(CheckoutError::Replay {
             stored_hash,
             response,
-        });
+        }),
+        None => Ok(()),
     }
-    let quote = &order.quote;
+}
+
+/// Items taken for each line (by line number): from the shelf, and owed.
+type Taken = std::collections::HashMap<i64, (i64, i64)>;
+
+/// Steps 1 and 2: the products are as the quote priced them, and stock is taken by bounded updates (never
+/// below zero), together. Where the batch is one round trip (SQLite, one writer at a time)
+/// every line's update joins it; on PostgreSQL each line goes in SKU order so concurrent
+/// checkouts never wait on each other in a cycle.
+async fn take_goods<C: RunBatch + Send>(
+    conn: &mut C,
+    quote: &Quote,
+) -> Result<(Taken, Vec<StockLevel>), CheckoutError> {
     let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
     by_sku.sort_by_key(|l| l.sku_id);
     let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
-    let address_json =
-        serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
     let mut levels: Vec<StockLevel> = Vec::with_capacity(by_sku.len());
-    // 1. The products are as the quote priced them, and 2. stock by bounded updates
-    // (never below zero), together. Where the batch is one round trip (SQLite, one
-    // writer at a time) every line's update joins it; on PostgreSQL each line goes in
-    // SKU order so concurrent checkouts never wait on each other in a cycle.
     let batched = one_round_trip(&*conn);
     let mut batch = Batch::default();
     batch.push(
-                format!(
-                    "SELECT CAST(0 AS BIGINT), id, revision, CAST(CASE WHEN on_shelf THEN 1 ELSE 0 END AS BIGINT) FROM products WHERE id IN ({})",
-                    placeholders(product_ids.len())
-                ),
-                product_ids.iter().map(|id| Arg::from(*id)).collect(),
-            );
+        format!(
+            "SELECT CAST(0 AS BIGINT), id, revision, CAST(CASE WHEN on_shelf THEN 1 ELSE 0 END AS BIGINT) FROM products WHERE id IN ({})",
+            placeholders(product_ids.len())
+        ),
+        product_ids.iter().map(|id| Arg::from(*id)).collect(),
+    );
     if batched {
         for line in &by_sku {
             batch.push(
-                        "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 AND stock >= $2 RETURNING CAST(1 AS BIGINT), id, stock, stock_seq",
-                        args![line.sku_id, line.qty],
-                    );
+                "UPDATE skus SET stock = stock - $2, stock_seq = stock_seq + 1 WHERE id = $1 AND stock >= $2 RETURNING CAST(1 AS BIGINT), id, stock, stock_seq",
+                args![line.sku_id, line.qty],
+            );
         }
     }
     let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_batch(batch).await?;
@@ -713,7 +743,7 @@ async fn place_in<C: RunBatch + Send>(
     if !unchanged {
         return Err(CheckoutError::QuoteStale);
     }
-    let mut taken: std::collections::HashMap<i64, (i64, i64)> = Default::default();
+    let mut taken = Taken::default();
     for line in &by_sku {
         let full = rows
             .iter()
@@ -753,154 +783,124 @@ async fn place_in<C: RunBatch + Send>(
             }
         }
     }
-    // 2b. The plugins' reservations, bounded like stock: all within bounds, or no order.
-    if !order.reservations.is_empty() {
-        let mut batch = Batch::default();
-        let wanted = order.reservations.push_holds(&mut batch);
-        let within: Vec<(i64, String, String)> = conn.fetch_batch(batch).await?;
-        if within.len() < wanted {
-            let short = order
-                .reservations
-                .iter()
-                .find(|r| {
-                    !within
-                        .iter()
-                        .any(|(_, owner, key)| *owner == r.owner && *key == r.key)
-                })
-                .map(|r| r.message.clone())
-                .unwrap_or_default();
-            return Err(CheckoutError::LimitReached { message: short });
-        }
+    Ok((taken, levels))
+}
+
+/// Step 2b: the plugins' reservations, bounded like stock: all within bounds, or no order.
+async fn hold_reservations<C: RunBatch + Send>(
+    conn: &mut C,
+    reservations: &Reservations,
+) -> Result<(), CheckoutError> {
+    if reservations.is_empty() {
+        return Ok(());
     }
-    // 3. Credit (B6): over the limit, the order waits on hold for a release.
-    let credit_hold = if order.payment_method.is_credit() {
-        let mut batch = Batch::default();
-        // The no-op update locks the member's row: his concurrent orders are counted
-        // one after the other.
-        batch.push(
-            "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
-            args![order.member.id],
-        );
-        // Each order counts at most what one order may come to, so no set of orders (even rows
-        // written before totals were bounded) can take the sum past i64: that would be a
-        // database error, and every later checkout of the member a 500.
-        batch.push(
-                    "SELECT CAST(COALESCE(SUM(CASE WHEN total_fen - paid_fen > $2 THEN $2 ELSE total_fen - paid_fen END), 0) AS BIGINT)
-                     FROM orders WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
-                    args![order.member.id, crate::money::MAX_ORDER_FEN],
-                );
-        let owed: Vec<(i64,)> = conn.fetch_batch(batch).await?;
-        let owed = owed.first().map_or(0, |(owed,)| *owed);
-        // Past i64 is past any limit: held, like any order over it.
-        owed.checked_add(quote.total_fen)
-            .is_none_or(|due| due > order.member.credit_limit_fen.unwrap_or(0))
-    } else {
-        false
-    };
-    // 4. The order and everything it carries.
-    let status = OrderStatus::PendingConfirmation;
+    let mut batch = Batch::default();
+    let wanted = reservations.push_holds(&mut batch);
+    let within: Vec<(i64, String, String)> = conn.fetch_batch(batch).await?;
+    if within.len() < wanted {
+        let short = reservations
+            .iter()
+            .find(|r| {
+                !within
+                    .iter()
+                    .any(|(_, owner, key)| *owner == r.owner && *key == r.key)
+            })
+            .map(|r| r.message.clone())
+            .unwrap_or_default();
+        return Err(CheckoutError::LimitReached { message: short });
+    }
+    Ok(())
+}
+
+/// Step 3, credit (B6): whether the order takes the member past his limit, so it waits on hold
+/// for a release.
+async fn over_credit<C: RunBatch + Send>(
+    conn: &mut C,
+    order: &NewOrder,
+) -> Result<bool, CheckoutError> {
+    if !order.payment_method.is_credit() {
+        return Ok(false);
+    }
+    let mut batch = Batch::default();
+    // The no-op update locks the member's row: his concurrent orders are counted one after
+    // the other.
+    batch.push(
+        "UPDATE members SET credit_limit_fen = credit_limit_fen WHERE user_id = $1",
+        args![order.member.id],
+    );
+    // Each order counts at most what one order may come to, so no set of orders (even rows
+    // written before totals were bounded) can take the sum past i64: that would be a database
+    // error, and every later checkout of the member a 500.
+    batch.push(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN total_fen - paid_fen > $2 THEN $2 ELSE total_fen - paid_fen END), 0) AS BIGINT)
+         FROM orders WHERE member_id = $1 AND payment_method = 'monthly_settlement' AND status <> 'closed'",
+        args![order.member.id, crate::money::MAX_ORDER_FEN],
+    );
+    let owed: Vec<(i64,)> = conn.fetch_batch(batch).await?;
+    let owed = owed.first().map_or(0, |(owed,)| *owed);
+    // Past i64 is past any limit: held, like any order over it.
+    Ok(owed
+        .checked_add(order.quote.total_fen)
+        .is_none_or(|due| due > order.member.credit_limit_fen.unwrap_or(0)))
+}
+
+/// Step 4: the order's row; its id.
+async fn insert_order<C: RunBatch + Send>(
+    conn: &mut C,
+    order: &NewOrder,
+    credit_hold: bool,
+) -> Result<i64, CheckoutError> {
+    let quote = &order.quote;
+    let address_json =
+        serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
     let mut insert = Batch::default();
     insert.push(
-                "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
-                    address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
-                args![
-                    order.member.id,
-                    order.placed_by,
-                    order.member.region_id,
-                    order.member.manager_id,
-                    order.member.promoter_id,
-                    status.as_str(),
-                    credit_hold,
-                    order.payment_method.as_str(),
-                    order.delivery_method.as_str(),
-                    address_json.as_str(),
-                    order.remark.as_str(),
-                    order.po_number.as_str(),
-                    order.requested_date.clone(),
-                    quote.goods_fen,
-                    quote.shipping_fen,
-                    quote.adjustments_fen,
-                    quote.total_fen,
-                    quote.weight_g,
-                    order.now_ms,
-                ],
-            );
+        "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
+            address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+        args![
+            order.member.id,
+            order.placed_by,
+            order.member.region_id,
+            order.member.manager_id,
+            order.member.promoter_id,
+            OrderStatus::PendingConfirmation.as_str(),
+            credit_hold,
+            order.payment_method.as_str(),
+            order.delivery_method.as_str(),
+            address_json.as_str(),
+            order.remark.as_str(),
+            order.po_number.as_str(),
+            order.requested_date.clone(),
+            quote.goods_fen,
+            quote.shipping_fen,
+            quote.adjustments_fen,
+            quote.total_fen,
+            quote.weight_g,
+            order.now_ms,
+        ],
+    );
     let ids: Vec<(i64,)> = conn.fetch_batch(insert).await?;
-    let Some(&(id,)) = ids.first() else {
-        return Err(StoreError::Other("the order insert returned no id".to_owned()).into());
-    };
-    // Everything else the order carries, and the key, as one batch.
-    let mut batch = Batch::default();
-    batch.push_rows(
-                "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
-                quote.lines.iter().map(|line| {
-                    let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
-                    args![
-                        id,
-                        line.line_no,
-                        line.sku_id,
-                        line.product_id,
-                        line.item_no.as_str(),
-                        line.name.as_str(),
-                        line.model.as_str(),
-                        line.spec.as_str(),
-                        line.unit_label.as_str(),
-                        line.qty,
-                        line.list_price_fen,
-                        line.line_total_fen,
-                        reserved,
-                        backorder,
-                        line.weight_g,
-                    ]
-                }),
-            );
-    batch.push_rows(
-        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
-        quote
-            .lines
-            .iter()
-            .flat_map(|l| l.adjustments.iter().map(move |a| (Some(l.line_no), a)))
-            .chain(quote.adjustments.iter().map(|a| (None, a)))
-            .map(|(line_no, adjustment)| {
-                args![
-                    id,
-                    line_no,
-                    adjustment.source.as_str(),
-                    adjustment.label.as_str(),
-                    adjustment.amount_fen,
-                ]
-            }),
-    );
-    batch.push(
-        "INSERT INTO order_pricing_inputs (order_id, inputs) VALUES ($1, $2)",
-        args![id, pricing_inputs],
-    );
-    batch.push_rows(
-        "INSERT INTO order_reservations (order_id, plugin, key, delta) ",
-        order
-            .reservations
-            .iter()
-            .map(|r| args![id, r.owner.as_str(), r.key.as_str(), r.delta]),
-    );
-    let remark = if credit_hold {
+    match ids.first() {
+        Some(&(id,)) => Ok(id),
+        None => Err(StoreError::Other("the order insert returned no id".to_owned()).into()),
+    }
+}
+
+/// Why a new order's first history entry says it waits.
+fn placed_remark(credit_hold: bool) -> &'static str {
+    if credit_hold {
         "信用冻结：超出信用额度 (over the credit limit)"
     } else {
         ""
-    };
-    super::lifecycle::push_history(
-        &mut batch,
-        super::lifecycle::Step {
-            order_id: id,
-            at: order.now_ms,
-            actor_id: Some(order.placed_by),
-            action: "placed",
-            from: None,
-            to: status,
-            remark,
-        },
-    );
-    let record = OrderRecord {
+    }
+}
+
+/// The order as placed, without reading it back.
+fn placed_record(order: &NewOrder, id: i64, credit_hold: bool, taken: &Taken) -> OrderRecord {
+    let quote = &order.quote;
+    let status = OrderStatus::PendingConfirmation;
+    OrderRecord {
         id,
         member_id: order.member.id,
         member_name: order.member.name.clone(),
@@ -950,14 +950,84 @@ async fn place_in<C: RunBatch + Send>(
         history: vec![HistoryEntry {
             at: rfc3339(order.now_ms),
             actor_id: Some(order.placed_by),
-            action: "placed".to_owned(),
+            action: Action::Placed.as_str().to_owned(),
             from_status: None,
             to_status: status,
-            remark: remark.to_owned(),
+            remark: placed_remark(credit_hold).to_owned(),
         }],
         fulfilment: Default::default(),
-    };
-    super::lifecycle::push_event(&mut batch, "order.placed", &record, order.now_ms);
+    }
+}
+
+/// Everything else the order carries: lines, adjustments, the pricing inputs, the
+/// reservations, its first history entry and event, and the cart lines it bought.
+fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pricing_inputs: &str) {
+    let id = record.id;
+    let quote = &order.quote;
+    batch.push_rows(
+        "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
+        record.lines.iter().map(|placed| {
+            let line = &placed.line;
+            args![
+                id,
+                line.line_no,
+                line.sku_id,
+                line.product_id,
+                line.item_no.as_str(),
+                line.name.as_str(),
+                line.model.as_str(),
+                line.spec.as_str(),
+                line.unit_label.as_str(),
+                line.qty,
+                line.list_price_fen,
+                line.line_total_fen,
+                placed.reserved_qty,
+                placed.backorder_qty,
+                line.weight_g,
+            ]
+        }),
+    );
+    batch.push_rows(
+        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
+        quote
+            .lines
+            .iter()
+            .flat_map(|l| l.adjustments.iter().map(move |a| (Some(l.line_no), a)))
+            .chain(quote.adjustments.iter().map(|a| (None, a)))
+            .map(|(line_no, adjustment)| {
+                args![
+                    id,
+                    line_no,
+                    adjustment.source.as_str(),
+                    adjustment.label.as_str(),
+                    adjustment.amount_fen,
+                ]
+            }),
+    );
+    batch.push(
+        "INSERT INTO order_pricing_inputs (order_id, inputs) VALUES ($1, $2)",
+        args![id, pricing_inputs],
+    );
+    batch.push_rows(
+        "INSERT INTO order_reservations (order_id, plugin, key, delta) ",
+        order
+            .reservations
+            .iter()
+            .map(|r| args![id, r.owner.as_str(), r.key.as_str(), r.delta]),
+    );
+    push_history(
+        batch,
+        Entry {
+            order_id: id,
+            at: order.now_ms,
+            actor_id: Some(order.placed_by),
+            action: Action::Placed,
+            from: None,
+            to: record.status,
+            remark: placed_remark(record.credit_hold),
+        },
+    );
+    push_event(batch, "order.placed", record, order.now_ms);
     if order.from_cart {
         let bought: Vec<i64> = quote
             .lines
@@ -981,26 +1051,28 @@ async fn place_in<C: RunBatch + Send>(
                 .collect(),
         );
     }
-    // 5. The key, last: a concurrent twin that got here first makes this insert fail,
-    // and everything above rolls back.
+}
+
+/// Step 5: the key, last, with the response it will replay: a concurrent twin that got here first
+/// makes this insert fail, and everything before it rolls back.
+fn push_key(
+    batch: &mut Batch,
+    order: &NewOrder,
+    record: &OrderRecord,
+) -> Result<String, CheckoutError> {
     let mut view = record.view(order.audience);
-    view.notices = quote.notices.clone();
+    view.notices = order.quote.notices.clone();
     let response = serde_json::to_string(&view).map_err(|e| StoreError::Other(e.to_string()))?;
     batch.push(
-                "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                args![
-                    order.placed_by,
-                    order.key.as_str(),
-                    order.request_hash.as_str(),
-                    id,
-                    response.as_str(),
-                    order.now_ms,
-                ],
-            );
-    let stored = conn.execute_batch(batch).await;
-    match stored {
-        Ok(()) => Ok((Placed { record, response }, levels)),
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CheckoutError::KeyTaken),
-        Err(err) => Err(err.into()),
-    }
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            order.placed_by,
+            order.key.as_str(),
+            order.request_hash.as_str(),
+            record.id,
+            response.as_str(),
+            order.now_ms,
+        ],
+    );
+    Ok(response)
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::lifecycle::scoped_order;
-use super::queries::{OrderFilter, OrderRecord};
+use super::queries::OrderFilter;
+use super::record::OrderRecord;
 use super::{OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::edge::extract::{Path, Query};
@@ -95,7 +96,7 @@ pub async fn delivery_note(
     let address = order
         .address
         .clone()
-        .unwrap_or_else(|| super::queries::OrderAddress {
+        .unwrap_or_else(|| super::record::OrderAddress {
             province: String::new(),
             city: String::new(),
             district: String::new(),

@@ -13,9 +13,9 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::backorders::Backorders;
-use super::fulfilment::{Move, permit};
 use super::lifecycle::scoped_order;
-use super::queries::OrderView;
+use super::machine::{Action, Move, Party, allowed, invalid_transition, permit};
+use super::record::OrderView;
 use super::{Audience, DeliveryMethod, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::rate_limit::Limit;
@@ -274,7 +274,7 @@ pub async fn ready(
     permit(
         &actor,
         &order,
-        "ready_for_pickup",
+        Action::ReadyForPickup,
         OrderStatus::ReadyForPickup,
         audience,
     )?;
@@ -302,23 +302,22 @@ pub async fn ready(
         .store
         .move_order(
             &order,
-            Move {
-                action: "ready_for_pickup",
-                from: order.status,
-                to: OrderStatus::ReadyForPickup,
-                actor_id: Some(actor.user_id),
-                remark: &point.name,
-                set: vec![
-                    ("pickup_point_id", Arg::from(point.id)),
-                    ("pickup_code", Arg::from(code.as_str())),
-                ],
-                photos: &[],
-                backorders: Backorders::shipping(input.split_backorders),
-                now_ms: now,
-            },
+            Move::new(
+                Action::ReadyForPickup,
+                order.status,
+                OrderStatus::ReadyForPickup,
+                now,
+            )
+            .by(Some(actor.user_id), &point.name)
+            .setting([
+                ("pickup_point_id", Arg::from(point.id)),
+                ("pickup_code", Arg::from(code.as_str())),
+            ]),
+            Backorders::shipping(input.split_backorders),
+            &[],
         )
         .await?
-        .ok_or_else(|| super::fulfilment::invalid_transition(&order, audience))?;
+        .ok_or_else(|| invalid_transition(&order, audience))?;
     tell(
         &app.store,
         moved.member_id,
@@ -394,11 +393,11 @@ pub async fn verify(
             "该订单不在本自提点提货 (this order is collected at another point)",
         ));
     }
-    if !super::fulfilment::allowed(
-        "picked_up",
+    if !allowed(
+        Action::PickedUp,
         order.status,
         OrderStatus::Received,
-        &[super::fulfilment::Party::PointVerifier],
+        &[Party::PointVerifier],
     ) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -413,17 +412,15 @@ pub async fn verify(
         .store
         .move_order(
             &order,
-            Move {
-                action: "picked_up",
-                from: OrderStatus::ReadyForPickup,
-                to: OrderStatus::Received,
-                actor_id: Some(actor.user_id),
-                remark: "",
-                set: vec![("received_at", Arg::from(now))],
-                photos: &[],
-                backorders: Backorders::NotShipping,
-                now_ms: now,
-            },
+            Move::new(
+                Action::PickedUp,
+                OrderStatus::ReadyForPickup,
+                OrderStatus::Received,
+                now,
+            )
+            .by(Some(actor.user_id), ""),
+            Backorders::NotShipping,
+            &[],
         )
         .await?
         .ok_or_else(|| {

@@ -72,17 +72,18 @@ pub(crate) async fn take_stock<C: RunBatch + Send>(
     })
 }
 
-/// Puts `$qty` of SKU `$sku_id` back on the shelf inside `$tx`. Evaluates to
-/// `Result<(stock, seq), sqlx::Error>`.
-macro_rules! give_back_stock {
-    ($tx:ident, $sku_id:expr, $qty:expr) => {
-        sqlx::query_as::<_, (i64, i64)>(
-            "UPDATE skus SET stock = stock + $2, stock_seq = stock_seq + 1 WHERE id = $1 RETURNING stock, stock_seq",
-        )
-        .bind($sku_id)
-        .bind($qty)
-        .fetch_one(&mut *$tx)
-        .await
-    };
+/// Puts `qty` of SKU `sku_id` back on the shelf inside the transaction on `conn`; the SKU's
+/// stock and sequence after it.
+pub(crate) async fn give_back<C: RunBatch + Send>(
+    conn: &mut C,
+    sku_id: i64,
+    qty: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let mut batch = Batch::default();
+    batch.push(
+        "UPDATE skus SET stock = stock + $2, stock_seq = stock_seq + 1 WHERE id = $1 RETURNING stock, stock_seq",
+        args![sku_id, qty],
+    );
+    let rows: Vec<(i64, i64)> = conn.fetch_batch(batch).await?;
+    rows.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
-pub(crate) use give_back_stock;

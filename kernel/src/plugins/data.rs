@@ -21,7 +21,7 @@ pub enum FieldClass {
 use DataClass::{Amounts, Payment, People};
 use FieldClass::{Data, Event};
 
-/// Every `order.*` event (`orders::lifecycle::OrderEventPayload`).
+/// Every `order.*` event (`orders::machine::OrderEventPayload`).
 const ORDER_FIELDS: &[(&str, FieldClass)] = &[
     ("order_id", Event),
     ("order_no", Event),
@@ -93,7 +93,7 @@ mod tests {
     /// The payload of every event kind the kernel writes, built by the functions that write
     /// them, with every field present.
     fn kernel_payloads() -> Vec<(&'static str, Value)> {
-        let order = crate::orders::lifecycle::OrderEventPayload {
+        let order = crate::orders::machine::OrderEventPayload {
             order_id: 7,
             order_no: "20261130000007".to_owned(),
             member_id: 42,
@@ -173,7 +173,7 @@ mod tests {
             [
                 "members/records.rs",
                 "notify/broadcast.rs",
-                "orders/lifecycle.rs"
+                "orders/machine.rs"
             ]
         );
     }
