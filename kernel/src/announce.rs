@@ -24,12 +24,14 @@ pub trait NotificationRules: Send + Sync + 'static {
     /// One version of the rules, kept for a whole event (a reload meanwhile changes nothing
     /// for it).
     type Version: Send + Sync;
+    /// Why a version could not plan an event; its words go to the log and to staff.
+    type Error: std::error::Error + Send + Sync + 'static;
     /// The version serving now; `None` when there are no rules (an event is read and nothing
     /// said, and rules added later do not announce the past).
     fn serving(&self) -> Option<std::sync::Arc<Self::Version>>;
     /// The messages `version` plans for `event` (as `event_map` builds it), or why it could
     /// not (the script's error, with its file, line and column).
-    fn plan(&self, version: &Self::Version, event: &Value) -> Result<Vec<Planned>, String>;
+    fn plan(&self, version: &Self::Version, event: &Value) -> Result<Vec<Planned>, Self::Error>;
 }
 
 /// A message the rules asked for, to one user, before his address is looked up.
@@ -76,7 +78,7 @@ pub async fn run_once<R: NotificationRules>(
                 Err(RulesError::Store(error)) => return Err(error),
                 Err(RulesError::Script(error)) => {
                     tracing::error!(event.id = event.id, event.kind = %event.kind, %error, "notifications.rhai failed on an event");
-                    failure_notices(store, event, &error).await?
+                    failure_notices(store, event, &error.to_string()).await?
                 }
             },
         };
@@ -86,12 +88,12 @@ pub async fn run_once<R: NotificationRules>(
     Ok(events.len())
 }
 
-enum RulesError {
+enum RulesError<E> {
     Store(StoreError),
-    Script(String),
+    Script(E),
 }
 
-impl From<StoreError> for RulesError {
+impl<E> From<StoreError> for RulesError<E> {
     fn from(e: StoreError) -> Self {
         RulesError::Store(e)
     }
@@ -104,7 +106,7 @@ async fn messages_for<R: NotificationRules>(
     rules: &R,
     version: &R::Version,
     event: &StoredEvent,
-) -> Result<Vec<OutgoingMessage>, RulesError> {
+) -> Result<Vec<OutgoingMessage>, RulesError<R::Error>> {
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
     let mut planned = Vec::new();
     if event.kind == "broadcast" {

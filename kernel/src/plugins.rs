@@ -35,12 +35,149 @@ use pifa_sdk::{Capability, Hook, Manifest};
 use wasmtime::Store as WasmStore;
 
 pub use self::config::Refused;
-use self::config::{Declarations, Declared, DeclaredNative, Policy};
+use self::config::{ConfigError, Declarations, Declared, DeclaredNative, Policy};
 use self::kv::{KvBackend, KvView, KvWrites};
 use self::runtime::{CallState, PluginPre, Runtime, WitHookError};
 use crate::clock::Clock;
-use crate::native::{NativeAdapter, NativeCode};
-use crate::store::Store;
+use crate::native::{NativeAdapter, NativeCode, NativeError};
+use crate::store::{Store, StoreError};
+
+/// Why the host cannot serve `plugins.toml` (at a start, or a reload that keeps the previous
+/// set serving). An entry that does not load is not this, unless it must hold the set back
+/// (`strict`, or a reload).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The engine for the file's `[limits]`.
+    #[error("{0:#}")]
+    Engine(#[source] anyhow::Error),
+    #[error("{}: strict = true and not every plugin loads: {}", .path.display(), Refusals(.refused))]
+    Strict {
+        path: PathBuf,
+        refused: Vec<Refused>,
+    },
+    /// Entries that do not load (each with its reason, the same sentence as `refused`).
+    #[error("{}", Refusals(.0))]
+    Refused(Vec<Refused>),
+    /// Recording where an event listener starts reading.
+    #[error("plugin {plugin}: {source}")]
+    Cursor {
+        plugin: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// Refusals in one sentence, as [`Declarations::refusals`] says them.
+struct Refusals<'a>(&'a [Refused]);
+
+impl std::fmt::Display for Refusals<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&Declarations::refusals(self.0).unwrap_or_default())
+    }
+}
+
+/// Why a WebAssembly entry does not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a valid component: {0:#}")]
+    Compile(#[source] anyhow::Error),
+    #[error("imports {import}, which {granter} (capabilities = {capabilities:?})")]
+    Import {
+        import: String,
+        /// Who would have to grant it: `plugins.toml`, or (checking one component) its
+        /// manifest.
+        granter: &'static str,
+        capabilities: Vec<&'static str>,
+    },
+    /// Building the linker of its granted interfaces.
+    #[error("{0:#}")]
+    Linker(#[source] anyhow::Error),
+    #[error("cannot link: {0:#}")]
+    Link(#[source] wasmtime::Error),
+    #[error("not a pifa:plugin@0.1.0 component: {0:#}")]
+    NotAPlugin(#[source] wasmtime::Error),
+    /// The `manifest` call gave no answer (`CallError`'s own words are its variant's).
+    #[error("manifest: {0:?}")]
+    ManifestCall(CallError),
+    #[error("manifest is not valid: {0}")]
+    ManifestJson(#[source] serde_json::Error),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// How a plugin's manifest does not fit its entry (or this kernel).
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("built for plugin API {manifest:?}; this kernel speaks {kernel:?}")]
+    Api {
+        manifest: String,
+        kernel: &'static str,
+    },
+    #[error("its manifest names it {manifest:?}; plugins.toml calls it {entry:?}")]
+    Name { manifest: String, entry: String },
+    #[error("needs capability {0}, which plugins.toml does not grant")]
+    Capability(&'static str),
+    #[error("its settings schema is not valid: {0}")]
+    Schema(#[source] Box<jsonschema::ValidationError<'static>>),
+    #[error("settings{}: {source}", if .at.is_empty() { String::new() } else { format!(" {}", .at) })]
+    Settings {
+        /// Where in the settings (a JSON pointer; empty for the whole).
+        at: String,
+        #[source]
+        source: Box<jsonschema::ValidationError<'static>>,
+    },
+    #[error(transparent)]
+    Route(#[from] http::RouteError),
+    #[error(
+        "route {method} {path} serves role {role}, which plugins.toml does not grant (route_roles = {granted:?})"
+    )]
+    RouteRole {
+        method: String,
+        path: String,
+        role: String,
+        granted: Vec<String>,
+    },
+}
+
+/// Why a native entry does not load.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeLoadError {
+    #[error(
+        "kind = \"native\" loads native code into the server, which this deployment does not allow (set PIFA_ALLOW_NATIVE=1 to allow it)"
+    )]
+    NotAllowed,
+    #[error(transparent)]
+    Library(#[from] NativeError),
+    #[error("{} names itself {name:?}; plugins.toml calls it {entry:?}", .path.display())]
+    Name {
+        path: PathBuf,
+        name: String,
+        entry: String,
+    },
+    #[error("{name} delivers {channels:?}, not channel {channel:?}")]
+    Channel {
+        name: String,
+        channels: Vec<String>,
+        channel: String,
+    },
+}
+
+/// Why `pifa plugins check` refuses a component (or the file naming it).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Component(#[from] LoadError),
+}
 
 /// A plugin ready to call.
 pub struct Loaded {
@@ -388,7 +525,7 @@ impl PluginHost {
         store: Option<Store>,
         clock: Clock,
         cache_dir: Option<PathBuf>,
-    ) -> Result<Arc<PluginHost>, String> {
+    ) -> Result<Arc<PluginHost>, HostError> {
         PluginHost::load_with(config_path, store, clock, cache_dir, NativeCode::Refused)
     }
 
@@ -406,16 +543,16 @@ impl PluginHost {
         clock: Clock,
         cache_dir: Option<PathBuf>,
         native_code: NativeCode,
-    ) -> Result<Arc<PluginHost>, String> {
+    ) -> Result<Arc<PluginHost>, HostError> {
         let (host, strict) =
             PluginHost::load_each(config_path, store, clock, cache_dir, native_code)?;
         let refused = host.current().refused.clone();
-        if let Some(why) = Declarations::refusals(&refused) {
+        if !refused.is_empty() {
             if strict {
-                return Err(format!(
-                    "{}: strict = true and not every plugin loads: {why}",
-                    config_path.display()
-                ));
+                return Err(HostError::Strict {
+                    path: config_path.to_owned(),
+                    refused,
+                });
             }
             host.report_refused(&refused);
         }
@@ -431,7 +568,7 @@ impl PluginHost {
         clock: Clock,
         cache_dir: Option<PathBuf>,
         native_code: NativeCode,
-    ) -> Result<(Arc<PluginHost>, bool), String> {
+    ) -> Result<(Arc<PluginHost>, bool), HostError> {
         let memory_kv = if store.is_none() {
             Some(KvBackend::Memory(Arc::default()))
         } else {
@@ -439,7 +576,7 @@ impl PluginHost {
         };
         let declared = config::read(config_path)?;
         let runtime = Arc::new(
-            Runtime::new(&declared.limits, cache_dir.as_deref()).map_err(|e| format!("{e:#}"))?,
+            Runtime::new(&declared.limits, cache_dir.as_deref()).map_err(HostError::Engine)?,
         );
         let host = PluginHost {
             current: ArcSwap::from_pointee(PluginSet {
@@ -509,37 +646,42 @@ impl PluginHost {
     /// plugin away) and the reason is kept, logged, told to admins (once per reason) and
     /// returned. An entry refused since the start (or the last reload) does not hold back the
     /// others' changes; under `strict = true` every refusal does.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), HostError> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let serving = self.current();
         let mut awaited = Vec::new();
-        let result = config::read(&self.config_path).and_then(|declared| {
-            let limits = &declared.limits;
-            let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
-                Arc::new(Runtime::from_engine(&serving.runtime, limits))
-            } else {
-                // The pool's slots are sized to the memory cap: a new cap needs a new engine.
-                if let Ok(mut compiled) = self.compiled.lock() {
-                    compiled.clear();
+        let result = config::read(&self.config_path)
+            .map_err(HostError::from)
+            .and_then(|declared| {
+                let limits = &declared.limits;
+                let runtime = if limits.memory_mib == serving.runtime.limits.memory_mib {
+                    Arc::new(Runtime::from_engine(&serving.runtime, limits))
+                } else {
+                    // The pool's slots are sized to the memory cap: a new cap needs a new engine.
+                    if let Ok(mut compiled) = self.compiled.lock() {
+                        compiled.clear();
+                    }
+                    Arc::new(
+                        Runtime::new(limits, self.cache_dir.as_deref())
+                            .map_err(HostError::Engine)?,
+                    )
+                };
+                let set = self.build(runtime, &declared)?;
+                let new: Vec<Refused> = set
+                    .refused
+                    .iter()
+                    .filter(|r| {
+                        declared.strict || !serving.refused.iter().any(|s| s.name == r.name)
+                    })
+                    .cloned()
+                    .collect();
+                awaited = new.iter().filter_map(|r| r.file.clone()).collect();
+                if new.is_empty() {
+                    Ok(set)
+                } else {
+                    Err(HostError::Refused(new))
                 }
-                Arc::new(
-                    Runtime::new(limits, self.cache_dir.as_deref())
-                        .map_err(|e| format!("{e:#}"))?,
-                )
-            };
-            let set = self.build(runtime, &declared)?;
-            let new: Vec<Refused> = set
-                .refused
-                .iter()
-                .filter(|r| declared.strict || !serving.refused.iter().any(|s| s.name == r.name))
-                .cloned()
-                .collect();
-            awaited = new.iter().filter_map(|r| r.file.clone()).collect();
-            match Declarations::refusals(&new) {
-                Some(why) => Err(why),
-                None => Ok(set),
-            }
-        });
+            });
         if let Ok(mut waiting) = self.awaited.lock() {
             *waiting = if result.is_err() { awaited } else { Vec::new() };
         }
@@ -564,10 +706,11 @@ impl PluginHost {
             }
             Err(error) => {
                 tracing::error!(%error, "plugins.toml or a plugin is invalid; the previous plugins keep serving");
+                let said = error.to_string();
                 let repeated = self
                     .last_error
                     .lock()
-                    .map(|mut last| last.replace(error.clone()).as_ref() == Some(&error))
+                    .map(|mut last| last.replace(said.clone()).as_ref() == Some(&said))
                     .unwrap_or(false);
                 if !repeated
                     && let (Some(store), Ok(handle)) =
@@ -587,7 +730,11 @@ impl PluginHost {
     /// Loads each entry of `declared` on its own: those that do not load go to
     /// [`PluginSet::refused`] with their reason. Fails only for what is no entry's fault (the
     /// database, recording where a listener starts reading).
-    fn build(&self, runtime: Arc<Runtime>, declared: &Declarations) -> Result<PluginSet, String> {
+    fn build(
+        &self,
+        runtime: Arc<Runtime>,
+        declared: &Declarations,
+    ) -> Result<PluginSet, HostError> {
         let mut refused = declared.refused.clone();
         let mut plugins = Vec::with_capacity(declared.plugins.len());
         for entry in &declared.plugins {
@@ -597,7 +744,7 @@ impl PluginHost {
                     name: entry.name.clone(),
                     kind: config::Kind::Wasm,
                     file: Some(entry.component.clone()),
-                    reason,
+                    reason: reason.to_string(),
                 }),
             }
         }
@@ -607,14 +754,17 @@ impl PluginHost {
             for plugin in plugins.iter().filter(|p| p.implements(Hook::OnEvent)) {
                 handle
                     .block_on(store.init_plugin_cursor(plugin.name()))
-                    .map_err(|e| format!("plugin {}: {e}", plugin.name()))?;
+                    .map_err(|source| HostError::Cursor {
+                        plugin: plugin.name().to_owned(),
+                        source,
+                    })?;
             }
         }
         let mut native = Vec::with_capacity(declared.native.len());
         for entry in &declared.native {
             // Checked before the library is opened: loading one already runs its code.
             let adapter = if self.native_code == NativeCode::Refused {
-                Err("kind = \"native\" loads native code into the server, which this deployment does not allow (set PIFA_ALLOW_NATIVE=1 to allow it)".to_owned())
+                Err(NativeLoadError::NotAllowed)
             } else {
                 load_native(entry)
             };
@@ -627,7 +777,7 @@ impl PluginHost {
                     name: entry.name.clone(),
                     kind: config::Kind::Native,
                     file: Some(entry.library.clone()),
-                    reason,
+                    reason: reason.to_string(),
                 }),
             }
         }
@@ -646,7 +796,7 @@ impl PluginHost {
         runtime: &Runtime,
         entry: &Declared,
         checked: bool,
-    ) -> Result<Loaded, String> {
+    ) -> Result<Loaded, LoadError> {
         let (component, component_digest) = self.compile(runtime, &entry.component)?;
         check_imports(
             &runtime.engine,
@@ -654,14 +804,11 @@ impl PluginHost {
             &entry.granted,
             "plugins.toml does not grant",
         )?;
-        let linker = runtime
-            .linker(&entry.granted)
-            .map_err(|e| format!("{e:#}"))?;
+        let linker = runtime.linker(&entry.granted).map_err(LoadError::Linker)?;
         let instance_pre = linker
             .instantiate_pre(&component)
-            .map_err(|e| format!("cannot link: {e:#}"))?;
-        let pre = PluginPre::new(instance_pre)
-            .map_err(|e| format!("not a pifa:plugin@0.1.0 component: {e:#}"))?;
+            .map_err(LoadError::Link)?;
+        let pre = PluginPre::new(instance_pre).map_err(LoadError::NotAPlugin)?;
         let stats = self.stats_for(&entry.name);
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut digest, component_digest);
@@ -691,8 +838,11 @@ impl PluginHost {
         &self,
         runtime: &Runtime,
         file: &Path,
-    ) -> Result<(wasmtime::component::Component, [u8; 32]), String> {
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    ) -> Result<(wasmtime::component::Component, [u8; 32]), LoadError> {
+        let bytes = std::fs::read(file).map_err(|source| LoadError::Read {
+            path: file.to_owned(),
+            source,
+        })?;
         let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
         let cached = self
             .compiled
@@ -702,9 +852,7 @@ impl PluginHost {
         if let Some(component) = cached {
             return Ok((component, hash));
         }
-        let component = runtime
-            .compile(&bytes)
-            .map_err(|e| format!("not a valid component: {e:#}"))?;
+        let component = runtime.compile(&bytes).map_err(LoadError::Compile)?;
         if let Ok(mut compiled) = self.compiled.lock() {
             compiled.insert(hash, component.clone());
         }
@@ -953,10 +1101,15 @@ impl PluginHost {
 
     /// Logs and counts a failure; the `suspend_after`-th in a row suspends the plugin and
     /// tells staff.
-    pub fn record_failure(&self, plugin: &Loaded, hook: Hook, reason: String) -> CallError {
+    pub fn record_failure(
+        &self,
+        plugin: &Loaded,
+        hook: Hook,
+        reason: impl std::fmt::Display,
+    ) -> CallError {
         // A reason may quote the plugin (its refusal, its panic message, its last log line):
         // cleaned like any text of its before the log, `last_error` and staff see it.
-        let reason = crate::text::from_plugin(&reason, crate::text::PluginText::Reason);
+        let reason = crate::text::from_plugin(&reason.to_string(), crate::text::PluginText::Reason);
         let name = plugin.name();
         tracing::error!(plugin = name, hook = hook.as_str(), error = %reason, "plugin call failed");
         plugin.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -1040,7 +1193,7 @@ impl PluginHost {
 
 /// Checks one component on its own, as `plugins.toml` would load it if it granted exactly what
 /// the manifest asks for: the manifest, API version, routes, and no import beyond that.
-pub fn inspect(file: &Path) -> Result<Manifest, String> {
+pub fn inspect(file: &Path) -> Result<Manifest, CheckError> {
     let everything = Declared {
         name: String::new(),
         component: file.to_owned(),
@@ -1081,7 +1234,7 @@ pub fn inspect(file: &Path) -> Result<Manifest, String> {
         &granted.granted,
         "its manifest does not ask for",
     )?;
-    check_manifest(&manifest, &granted)?;
+    check_manifest(&manifest, &granted).map_err(LoadError::from)?;
     Ok(manifest)
 }
 
@@ -1120,24 +1273,21 @@ impl crate::watch::Reloadable for PluginHost {
 
 /// Loads one native entry's library with its settings and checks it fits the entry: the name
 /// it gives itself, and that it delivers the entry's channel.
-fn load_native(entry: &DeclaredNative) -> Result<NativeAdapter, String> {
-    let adapter =
-        NativeAdapter::load(&entry.library, &entry.settings).map_err(|e| e.to_string())?;
+fn load_native(entry: &DeclaredNative) -> Result<NativeAdapter, NativeLoadError> {
+    let adapter = NativeAdapter::load(&entry.library, &entry.settings)?;
     if adapter.name() != entry.name {
-        return Err(format!(
-            "{} names itself {:?}; plugins.toml calls it {:?}",
-            adapter.path().display(),
-            adapter.name(),
-            entry.name
-        ));
+        return Err(NativeLoadError::Name {
+            path: adapter.path().to_owned(),
+            name: adapter.name().to_owned(),
+            entry: entry.name.clone(),
+        });
     }
     if !adapter.channels().contains(&entry.channel) {
-        return Err(format!(
-            "{} delivers {:?}, not channel {:?}",
-            adapter.name(),
-            adapter.channels(),
-            entry.channel
-        ));
+        return Err(NativeLoadError::Channel {
+            name: adapter.name().to_owned(),
+            channels: adapter.channels().to_vec(),
+            channel: entry.channel.clone(),
+        });
     }
     Ok(adapter)
 }
@@ -1147,18 +1297,19 @@ fn check_imports(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
     granted: &[Capability],
-    granter: &str,
-) -> Result<(), String> {
+    granter: &'static str,
+) -> Result<(), LoadError> {
     for import in runtime::imports(engine, component) {
         let allowed = import == runtime::interface_name("log")
             || granted
                 .iter()
                 .any(|c| import == runtime::interface_name(c.as_str()));
         if !allowed {
-            let names: Vec<&str> = granted.iter().map(|c| c.as_str()).collect();
-            return Err(format!(
-                "imports {import}, which {granter} (capabilities = {names:?})"
-            ));
+            return Err(LoadError::Import {
+                import,
+                granter,
+                capabilities: granted.iter().map(|c| c.as_str()).collect(),
+            });
         }
     }
     Ok(())
@@ -1168,7 +1319,7 @@ fn read_manifest(
     host: &PluginHost,
     runtime: &Runtime,
     plugin: &Loaded,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, LoadError> {
     let outcome = host
         .call_in(
             Lane::Manifest,
@@ -1184,48 +1335,39 @@ fn read_manifest(
             },
         )
         .0
-        .map_err(|e| format!("manifest: {e:?}"))?;
-    serde_json::from_str(&outcome.value).map_err(|e| format!("manifest is not valid: {e}"))
+        .map_err(LoadError::ManifestCall)?;
+    serde_json::from_str(&outcome.value).map_err(LoadError::ManifestJson)
 }
 
 /// The manifest's API version, name, capabilities and the settings against its schema.
-fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
+fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), ManifestError> {
     if manifest.api != pifa_sdk::API_VERSION {
-        return Err(format!(
-            "built for plugin API {:?}; this kernel speaks {:?}",
-            manifest.api,
-            pifa_sdk::API_VERSION
-        ));
+        return Err(ManifestError::Api {
+            manifest: manifest.api.clone(),
+            kernel: pifa_sdk::API_VERSION,
+        });
     }
     if manifest.name != entry.name {
-        return Err(format!(
-            "its manifest names it {:?}; plugins.toml calls it {:?}",
-            manifest.name, entry.name
-        ));
+        return Err(ManifestError::Name {
+            manifest: manifest.name.clone(),
+            entry: entry.name.clone(),
+        });
     }
     if let Some(missing) = manifest
         .capabilities
         .iter()
         .find(|c| !entry.granted.contains(c))
     {
-        return Err(format!(
-            "needs capability {}, which plugins.toml does not grant",
-            missing.as_str()
-        ));
+        return Err(ManifestError::Capability(missing.as_str()));
     }
     if let Some(schema) = &manifest.settings_schema {
-        let validator = jsonschema::validator_for(schema)
-            .map_err(|e| format!("its settings schema is not valid: {e}"))?;
+        let validator =
+            jsonschema::validator_for(schema).map_err(|e| ManifestError::Schema(Box::new(e)))?;
         if let Some(error) = validator.iter_errors(&entry.settings).next() {
-            let at = error.instance_path().to_string();
-            return Err(format!(
-                "settings{}: {error}",
-                if at.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {at}")
-                }
-            ));
+            return Err(ManifestError::Settings {
+                at: error.instance_path().to_string(),
+                source: Box::new(error.to_owned()),
+            });
         }
     }
     for route in &manifest.routes {
@@ -1235,13 +1377,26 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), String> {
             .iter()
             .find(|r| !entry.grants.allows_route_role(r))
         {
-            return Err(format!(
-                "route {} {} serves role {role}, which plugins.toml does not grant (route_roles = {:?})",
-                route.method, route.path, entry.grants.route_roles
-            ));
+            return Err(ManifestError::RouteRole {
+                method: route.method.clone(),
+                path: route.path.clone(),
+                role: role.clone(),
+                granted: entry.grants.route_roles.clone(),
+            });
         }
     }
     Ok(())
+}
+
+/// Why a call found no slot in time: not the plugin's failure (`CallError::Busy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum SlotError {
+    #[error("its share of {0} concurrent calls (quota.concurrent_calls) is in use")]
+    ShareInUse(u32),
+    #[error("every call slot of the plugin host is in use")]
+    HostInUse,
+    #[error("the plugin host is shutting down")]
+    Closed,
 }
 
 /// The plugin's share and a pool slot for a call in `lane`, or why there is none: a route
@@ -1253,18 +1408,13 @@ fn take_slot(
     plugin: &Loaded,
     lane: Lane,
     wait_until: Instant,
-) -> Result<Permits, String> {
+) -> Result<Permits, SlotError> {
     use tokio::sync::TryAcquireError;
     let share = &plugin.share;
     let slots = &runtime.slots;
-    let share_full = || {
-        format!(
-            "its share of {} concurrent calls (quota.concurrent_calls) is in use",
-            share.size
-        )
-    };
-    let host_full = || "every call slot of the plugin host is in use".to_owned();
-    let closed = || "the plugin host is shutting down".to_owned();
+    let share_full = || SlotError::ShareInUse(share.size);
+    let host_full = || SlotError::HostInUse;
+    let closed = || SlotError::Closed;
     match lane {
         Lane::Route => {
             let share_permit = share
@@ -1410,18 +1560,23 @@ mod tests {
             api: "9.9".to_owned(),
             ..manifest.clone()
         };
-        let error = check_manifest(&future, &granted).err().unwrap_or_default();
+        let error = check_manifest(&future, &granted)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("\"9.9\""), "{error}");
 
         let ungranted = entry(Vec::new(), serde_json::json!({ "label": "秒杀价" }));
         let error = check_manifest(&manifest, &ungranted)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("needs capability kv"), "{error}");
 
         let bad_settings = entry(vec![Capability::Kv], serde_json::json!({ "colour": "red" }));
         let error = check_manifest(&manifest, &bad_settings)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.starts_with("settings"), "{error}");
 
@@ -1429,7 +1584,10 @@ mod tests {
             name: "other".to_owned(),
             ..manifest.clone()
         };
-        let error = check_manifest(&renamed, &granted).err().unwrap_or_default();
+        let error = check_manifest(&renamed, &granted)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("\"other\""), "{error}");
 
         // A route serves only roles plugins.toml grants: the manifest alone is not enough.
@@ -1448,6 +1606,7 @@ mod tests {
         staff_only.grants.route_roles = vec!["admin".to_owned()];
         let error = check_manifest(&public, &staff_only)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
             error.contains("route GET /heard serves role public")

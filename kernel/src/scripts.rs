@@ -77,11 +77,164 @@ pub fn engine() -> Engine {
 }
 
 /// Where in a script, as an operator reads it: `pricing.rhai:12:5`.
-pub fn at(file: &str, position: Position) -> String {
-    match (position.line(), position.position()) {
-        (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
-        (Some(line), None) => format!("{file}:{line}"),
-        _ => file.to_owned(),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl Place {
+    pub fn of(file: &str, position: Position) -> Place {
+        Place {
+            file: file.to_owned(),
+            line: position.line(),
+            column: position.position(),
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "{}:{line}:{column}", self.file),
+            (Some(line), None) => write!(f, "{}:{line}", self.file),
+            _ => f.write_str(&self.file),
+        }
+    }
+}
+
+/// Why a script does not serve, or why a run of it gave no answer. The words are what
+/// operators read (the admin API, `pifa scripts check`, staff's inbox): each names the file,
+/// and the place in it when Rhai knows one.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// Rhai's own message without its position: the place leads, as in every other error.
+    #[error("{place}: {}", .source.err_type())]
+    Syntax {
+        place: Place,
+        #[source]
+        source: rhai::ParseError,
+    },
+    /// A run stopped: a limit, a failed operation, a missing field, a function's own error.
+    #[error("{place}: {source}")]
+    Runtime {
+        place: Place,
+        #[source]
+        source: Box<EvalAltResult>,
+    },
+    #[error("{file}: it must define {signature}")]
+    MissingEntry {
+        file: String,
+        signature: &'static str,
+    },
+    #[error("{file}: examples() must return an array")]
+    ExamplesNotAnArray { file: String },
+    #[error("{file}: example {n} is not a map")]
+    ExampleNotAMap { file: String, n: usize },
+    #[error("{file}: example {n} needs `{part}`")]
+    ExampleIncomplete {
+        file: String,
+        n: usize,
+        part: &'static str,
+    },
+    /// `got` and `expected` as the script's kind of rules shows them.
+    #[error("{file}: example {n} gives {got}, expected {expected}")]
+    ExampleFails {
+        file: String,
+        n: usize,
+        got: String,
+        expected: String,
+    },
+    #[error("{file}: {function} must return an array of {shape}")]
+    NotAnArray {
+        file: String,
+        function: &'static str,
+        shape: &'static str,
+    },
+    /// An adjustment `adjust` returned is not one (`pricing.rhai`).
+    #[error("{file}: {problem}")]
+    Adjustment {
+        file: String,
+        problem: pricing::AdjustmentProblem,
+    },
+    /// A message `notify` returned that does not read as one (`notifications.rhai`).
+    #[error("{file}: message {n}: {source}")]
+    MessageShape {
+        file: String,
+        n: usize,
+        #[source]
+        source: Box<EvalAltResult>,
+    },
+    /// A message (or its `fallback`) that reads but cannot be sent as it is.
+    #[error("{file}: message {n}{}: {problem}", if *.fallback { ": fallback" } else { "" })]
+    Message {
+        file: String,
+        n: usize,
+        fallback: bool,
+        problem: notifications::MessageProblem,
+    },
+    #[error("{file}: the event could not be given to the script: {source}")]
+    Event {
+        file: String,
+        #[source]
+        source: Box<EvalAltResult>,
+    },
+    /// A version failed on one of the carts it prices before it serves.
+    #[error("{source} (on {cart})")]
+    SampleCart {
+        cart: String,
+        #[source]
+        source: Box<ScriptError>,
+    },
+}
+
+impl ScriptError {
+    /// A run of `file` stopped, at the place Rhai names.
+    pub fn runtime(file: &str, source: Box<EvalAltResult>) -> ScriptError {
+        ScriptError::Runtime {
+            place: Place::of(file, source.position()),
+            source,
+        }
+    }
+}
+
+/// Why a script file was not loaded: unreadable, or refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+}
+
+/// Every script a load refused, one reason a line (each refusal is its own; one failing does
+/// not hold the other back).
+#[derive(Debug)]
+pub struct ScriptsRefused(pub Vec<LoadError>);
+
+impl std::fmt::Display for ScriptsRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, error) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `source` can name only one cause: the first refusal's (the others are in the list).
+impl std::error::Error for ScriptsRefused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .first()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -94,10 +247,13 @@ pub struct Compiled {
 }
 
 /// Compiles `source` of `file`, naming the place of a syntax error.
-pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<Compiled, String> {
+pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<Compiled, ScriptError> {
     let ast = engine
         .compile(source)
-        .map_err(|e| format!("{}: {}", at(file, e.position()), e.err_type()))?;
+        .map_err(|source| ScriptError::Syntax {
+            place: Place::of(file, source.position()),
+            source,
+        })?;
     let digest = <sha2::Sha256 as sha2::Digest>::digest(source.as_bytes());
     Ok(Compiled {
         ast,
@@ -114,28 +270,38 @@ pub fn compile_with_examples(
     engine: &Engine,
     file: &str,
     source: &str,
-    (entry, signature): (&str, &str),
-    mut check: impl FnMut(&Compiled, usize, &rhai::Map) -> Result<(), String>,
-) -> Result<Compiled, String> {
+    (entry, signature): (&str, &'static str),
+    mut check: impl FnMut(&Compiled, usize, &rhai::Map) -> Result<(), ScriptError>,
+) -> Result<Compiled, ScriptError> {
     let compiled = compile(engine, file, source)?;
     let has = |name: &str| compiled.ast.iter_functions().any(|f| f.name == name);
     if !has(entry) {
-        return Err(format!("{file}: it must define {signature}"));
+        return Err(ScriptError::MissingEntry {
+            file: file.to_owned(),
+            signature,
+        });
     }
     if !has("examples") {
         return Ok(compiled);
     }
     let examples: rhai::Dynamic = engine
         .call_fn(&mut rhai::Scope::new(), &compiled.ast, "examples", ())
-        .map_err(|e| runtime_error(file, &e))?;
-    let examples = examples
-        .try_cast::<rhai::Array>()
-        .ok_or_else(|| format!("{file}: examples() must return an array"))?;
+        .map_err(|e| ScriptError::runtime(file, e))?;
+    let examples =
+        examples
+            .try_cast::<rhai::Array>()
+            .ok_or_else(|| ScriptError::ExamplesNotAnArray {
+                file: file.to_owned(),
+            })?;
     for (index, example) in examples.into_iter().enumerate() {
         let n = index + 1;
-        let example = example
-            .try_cast::<rhai::Map>()
-            .ok_or_else(|| format!("{file}: example {n} is not a map"))?;
+        let example =
+            example
+                .try_cast::<rhai::Map>()
+                .ok_or_else(|| ScriptError::ExampleNotAMap {
+                    file: file.to_owned(),
+                    n,
+                })?;
         check(&compiled, n, &example)?;
     }
     Ok(compiled)
@@ -147,11 +313,6 @@ pub fn expected(example: &rhai::Map) -> rhai::Dynamic {
         .get("expect")
         .cloned()
         .unwrap_or_else(|| rhai::Dynamic::from(rhai::Array::new()))
-}
-
-/// A runtime error in words, with its place.
-pub fn runtime_error(file: &str, error: &EvalAltResult) -> String {
-    format!("{}: {}", at(file, error.position()), error)
 }
 
 /// The rules a deployment can script, each in its own file.
@@ -172,7 +333,7 @@ impl Rules {
     }
 
     /// Compiles `source` and runs its own examples: the version to serve, or why not.
-    pub fn check(self, engine: &Engine, source: &str) -> Result<Compiled, String> {
+    pub fn check(self, engine: &Engine, source: &str) -> Result<Compiled, ScriptError> {
         match self {
             Rules::Pricing => pricing::check(engine, source),
             Rules::Notifications => notifications::check(engine, source),
@@ -197,7 +358,11 @@ pub struct ScriptHost {
 impl ScriptHost {
     /// Loads the scripts in `dir`; a missing file means no rules of its kind. Fails when a
     /// script does not compile or fails its examples (nothing serves yet to fall back on).
-    pub fn load(dir: &Path, store: Option<Store>, clock: Clock) -> Result<Arc<ScriptHost>, String> {
+    pub fn load(
+        dir: &Path,
+        store: Option<Store>,
+        clock: Clock,
+    ) -> Result<Arc<ScriptHost>, ScriptsRefused> {
         let host = ScriptHost {
             dir: dir.to_owned(),
             engine: engine(),
@@ -226,7 +391,7 @@ impl ScriptHost {
 
     /// Reads, compiles and checks the scripts again; swaps each in only when it passes (one
     /// failing leaves its previous version serving and does not hold the other back).
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), ScriptsRefused> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let mut errors = Vec::new();
         for rules in Rules::ALL {
@@ -241,19 +406,22 @@ impl ScriptHost {
                         );
                         serving.store(Some(Arc::new(compiled)));
                     }
-                    Err(error) => errors.push(error),
+                    Err(error) => errors.push(error.into()),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => serving.store(None),
-                Err(e) => errors.push(format!("{}: {e}", self.path(rules).display())),
+                Err(source) => errors.push(LoadError::Read {
+                    path: self.path(rules),
+                    source,
+                }),
             }
         }
         let result = if errors.is_empty() {
             Ok(())
         } else {
-            Err(errors.join("\n"))
+            Err(ScriptsRefused(errors))
         };
         if let Ok(mut last) = self.last_error.lock() {
-            *last = result.as_ref().err().cloned();
+            *last = result.as_ref().err().map(ToString::to_string);
         }
         if let Err(error) = &result {
             tracing::error!(%error, "a script was refused; its previous version keeps serving");
@@ -285,7 +453,7 @@ impl crate::watch::Reloadable for ScriptHost {
 }
 
 /// `pifa scripts check DIR`: each script present compiles and passes its examples.
-pub fn check_dir(dir: &Path) -> Result<String, String> {
+pub fn check_dir(dir: &Path) -> Result<String, LoadError> {
     let engine = engine();
     let mut report = Vec::new();
     for rules in Rules::ALL {
@@ -302,7 +470,7 @@ pub fn check_dir(dir: &Path) -> Result<String, String> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 report.push(format!("absent: {} (no rules of this kind)", rules.file()));
             }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(source) => return Err(LoadError::Read { path, source }),
         }
     }
     Ok(report.join("\n"))
@@ -361,6 +529,7 @@ mod tests {
             "fn adjust(line, member, now) {\n  let x = ;\n}",
         )
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(error.starts_with("pricing.rhai:2:"), "{error}");
     }

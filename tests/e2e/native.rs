@@ -165,6 +165,7 @@ async fn native_code_is_refused_unless_the_deployment_allows_it() -> anyhow::Res
         checked
             .as_ref()
             .err()
+            .map(ToString::to_string)
             .is_some_and(|e| e.contains("plugin sms-http") && e.contains("PIFA_ALLOW_NATIVE=1")),
         "{checked:?}"
     );
@@ -319,7 +320,7 @@ async fn an_allowed_sms_adapter_sends_through_its_provider() -> anyhow::Result<(
         tokio::task::spawn_blocking(move || pifa::plugins::cli::check(&toml, NativeCode::Allowed))
             .await?;
     assert_eq!(
-        checked,
+        checked.map_err(|e| e.to_string()),
         Ok(format!(
             "ok: sms-http {} (native, sms)",
             env!("CARGO_PKG_VERSION")

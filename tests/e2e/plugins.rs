@@ -674,6 +674,7 @@ async fn check_names_what_is_wrong_with_a_component() -> anyhow::Result<()> {
         refused
             .as_ref()
             .err()
+            .map(ToString::to_string)
             .is_some_and(|e| e.contains("pifa:plugin/kv@0.1.0")),
         "{refused:?}"
     );

@@ -158,7 +158,12 @@ async fn runaway_scripts_are_stopped_by_the_limits() -> anyhow::Result<()> {
     // A script running away on every cart is refused before it serves: the sample carts
     // every version prices first stop it, naming the limit.
     std::fs::write(&file, "fn adjust(line, member, now) { loop { } }")?;
-    let refused = app.scripts.reload().err().unwrap_or_default();
+    let refused = app
+        .scripts
+        .reload()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(refused.contains("Too many operations"), "{refused}");
     assert!(refused.contains("on a sample cart"), "{refused}");
     // One running away only on the hard hat serves, and is stopped on the first real quote.

@@ -1,16 +1,44 @@
 //! `pifa plugins list | check FILE | run NAME HOOK INPUT.json | build DIR`, and the fixture
 //! runner the test suite uses for every plugin's `fixtures/*.json`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pifa_sdk::Hook;
 use serde::Deserialize;
 
 use super::kv::MemoryKv;
-use super::{Access, CallError, CallOutcome, PluginHost};
+use super::{Access, CallError, CallOutcome, CheckError, HostError, PluginHost};
 use crate::clock::Clock;
 use crate::native::NativeCode;
+
+/// Why `pifa plugins build` gave no loadable component.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Build(#[from] pifa_plugin_build::BuildError),
+    #[error("{} was built but does not load: {source}", .component.display())]
+    DoesNotLoad {
+        component: PathBuf,
+        #[source]
+        source: Box<CheckError>,
+    },
+}
+
+/// Why `pifa plugins run` did not call the hook.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("plugin {name} does not load: {reason}")]
+    Refused { name: String, reason: String },
+    #[error("no plugin {0} in plugins.toml")]
+    NoPlugin(String),
+    #[error("unknown hook {0:?} (quote, checkout, on-event, handle-http, on-tick)")]
+    Hook(String),
+    #[error("kv lock poisoned")]
+    Poisoned,
+}
 
 /// The status of every entry in `plugins.toml`, each loaded on its own (so one that does not
 /// load never marks the others): `loaded`, `refused` with its reason, or `suspended` as the
@@ -193,13 +221,13 @@ fn ms(micros: i64) -> String {
 /// Checks `file`: a `plugins.toml` (every plugin and native adapter in it loads; each one
 /// that does not is named with its reason), or one component (its manifest, API version,
 /// routes, and that it imports only what its manifest asks for).
-pub fn check(file: &Path, native_code: NativeCode) -> Result<String, String> {
+pub fn check(file: &Path, native_code: NativeCode) -> Result<String, CheckError> {
     if file.extension().is_some_and(|e| e == "toml") {
         let (host, _strict) =
             PluginHost::load_each(file, None, Clock::system(), None, native_code)?;
         let set = host.current();
-        if let Some(why) = super::config::Declarations::refusals(&set.refused) {
-            return Err(why);
+        if !set.refused.is_empty() {
+            return Err(HostError::Refused(set.refused.clone()).into());
         }
         let names: Vec<String> = set
             .plugins
@@ -258,13 +286,11 @@ pub struct BuildReport {
 /// release, the target added with rustup if missing, then `wit-component`) and checks it like
 /// `check` does: the manifest, the API version, and that it imports only what its manifest
 /// asks for. Blocking: it runs cargo.
-pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, String> {
-    let built = pifa_plugin_build::build_crate(dir, options).map_err(|e| e.to_string())?;
-    let manifest = super::inspect(&built.component).map_err(|e| {
-        format!(
-            "{} was built but does not load: {e}",
-            built.component.display()
-        )
+pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let built = pifa_plugin_build::build_crate(dir, options)?;
+    let manifest = super::inspect(&built.component).map_err(|source| BuildError::DoesNotLoad {
+        component: built.component.clone(),
+        source: Box::new(source),
     })?;
     let mut summary = format!(
         "built {}: {} ({} KiB)\n{}",
@@ -303,6 +329,8 @@ pub struct Fixture {
 /// it used, its peak memory and its log.
 #[derive(Debug)]
 pub struct RunReport {
+    /// The error is a line of the report, as the command prints it (a call's failure was
+    /// logged with its cause by `record_failure`), not an error of `run`'s.
     pub output: Result<serde_json::Value, String>,
     pub fuel: u64,
     pub peak_memory: usize,
@@ -316,30 +344,32 @@ pub fn run(
     name: &str,
     fixture: &Fixture,
     native_code: NativeCode,
-) -> Result<RunReport, String> {
+) -> Result<RunReport, RunError> {
     // The others' refusals are no reason not to run this one.
     let (host, _strict) =
         PluginHost::load_each(config_path, None, Clock::system(), None, native_code)?;
     run_on(&host, name, fixture)
 }
 
-pub fn run_on(host: &Arc<PluginHost>, name: &str, fixture: &Fixture) -> Result<RunReport, String> {
+pub fn run_on(
+    host: &Arc<PluginHost>,
+    name: &str,
+    fixture: &Fixture,
+) -> Result<RunReport, RunError> {
     let set = host.current();
     let plugin = match (set.named(name), set.refused.iter().find(|r| r.name == name)) {
         (Some(plugin), _) => plugin,
         (None, Some(refused)) => {
-            return Err(format!("plugin {name} does not load: {}", refused.reason));
+            return Err(RunError::Refused {
+                name: name.to_owned(),
+                reason: refused.reason.clone(),
+            });
         }
-        (None, None) => return Err(format!("no plugin {name} in plugins.toml")),
+        (None, None) => return Err(RunError::NoPlugin(name.to_owned())),
     };
-    let hook = Hook::parse(&fixture.hook).ok_or_else(|| {
-        format!(
-            "unknown hook {:?} (quote, checkout, on-event, handle-http, on-tick)",
-            fixture.hook
-        )
-    })?;
+    let hook = Hook::parse(&fixture.hook).ok_or_else(|| RunError::Hook(fixture.hook.clone()))?;
     if let Some(memory) = host.memory_kv() {
-        let mut memory = memory.lock().map_err(|_| "kv lock poisoned")?;
+        let mut memory = memory.lock().map_err(|_| RunError::Poisoned)?;
         *memory = MemoryKv::default();
         for (key, value) in &fixture.kv {
             let bytes = match value {

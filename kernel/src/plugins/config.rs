@@ -157,7 +157,7 @@ impl Quota {
     /// Every quota above zero (a zero would refuse every call of its kind, which a plugin
     /// that should not store or send expresses by not being granted `kv` or `notify`), and
     /// a plugin's share of the call slots within the host's.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), QuotaError> {
         let zero = [
             ("kv_keys", self.kv_keys == 0),
             ("kv_bytes", self.kv_bytes == 0),
@@ -172,13 +172,10 @@ impl Quota {
             ),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
-            return Err(format!("quota.{name} must be at least 1"));
+            return Err(QuotaError::Zero(name));
         }
         if self.concurrent_calls > super::runtime::MAX_CONCURRENT_CALLS {
-            return Err(format!(
-                "quota.concurrent_calls must be at most {} (the host's call slots)",
-                super::runtime::MAX_CONCURRENT_CALLS
-            ));
+            return Err(QuotaError::TooManyConcurrentCalls);
         }
         Ok(())
     }
@@ -380,6 +377,86 @@ pub struct Declarations {
     pub refused: Vec<Refused>,
 }
 
+/// Why `plugins.toml` as a whole cannot be used. (An entry's own mistakes refuse only that
+/// entry: [`EntryError`].)
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not TOML, or its top level (`strict`, `[limits]`) is wrong.
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+}
+
+/// Why one `[[plugin]]` entry is refused. The entry's name is not in the words: a refusal
+/// ([`Refused`]) names it once.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("declared twice (the first entry of that name is the one used)")]
+    Twice,
+    /// TOML's message alone: its own rendering adds the file's lines around it.
+    #[error("{}", .0.message().trim_end())]
+    Fields(#[source] toml::de::Error),
+    #[error("plugin name {0:?}: lowercase letters, digits and '-' only")]
+    Name(String),
+    #[error("settings: {0}")]
+    Settings(#[source] serde_json::Error),
+    #[error("channel {channel:?} is already served by plugin {other}")]
+    ChannelTaken { channel: String, other: String },
+    #[error("`{0}` belongs to kind = \"native\" entries")]
+    NativeOnly(&'static str),
+    #[error("missing `component` (the .wasm file)")]
+    NoComponent,
+    #[error("unknown capability {0:?} (known: clock, kv, catalog-read, notify)")]
+    Capability(String),
+    #[error("on_error names unknown hook {0:?}")]
+    Hook(String),
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
+    #[error("events: {0:?} is not an event kind (like \"order.completed\")")]
+    Event(String),
+    #[error("data: unknown class {0:?} (known: people, amounts, payment)")]
+    Data(String),
+    #[error("route_roles: unknown role {0:?} (known: {roles})", roles = ROUTE_ROLES.join(", "))]
+    RouteRole(String),
+    #[error("notify_to: {0:?} is not staff a plugin may message (admin, customer_service)")]
+    NotifyTo(String),
+    #[error("capability notify needs notify_to (who it may message: admin, customer_service)")]
+    NoNotifyTo,
+    #[error("notify_to without capability notify")]
+    NotifyToWithoutNotify,
+    #[error(
+        "`{0}` does not apply to kind = \"native\" (native code is not sandboxed and has no hooks)"
+    )]
+    NotForNative(&'static str),
+    #[error("missing `library` (the shared library file)")]
+    NoLibrary,
+    #[error("missing `channel` (the channel it delivers, e.g. \"sms\")")]
+    NoChannel,
+    #[error("channel {0:?}: lowercase letters, digits and '-' only")]
+    Channel(String),
+}
+
+/// A quota an entry sets that no plugin could work within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QuotaError {
+    #[error("quota.{0} must be at least 1")]
+    Zero(&'static str),
+    #[error(
+        "quota.concurrent_calls must be at most {} (the host's call slots)",
+        super::runtime::MAX_CONCURRENT_CALLS
+    )]
+    TooManyConcurrentCalls,
+}
+
 /// A `[[plugin]]` entry that does not load, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -389,7 +466,9 @@ pub struct Refused {
     pub kind: Kind,
     /// The component or library file it names, resolved (watched, so a fix is picked up).
     pub file: Option<PathBuf>,
-    /// Why, in words (the same sentence the log and staff's inbox get).
+    /// Why, in words (the same sentence the log and staff's inbox get). Words rather than
+    /// the error: a refusal is cloned with the set, compared across reloads, and shown to
+    /// admins and by `pifa plugins list`.
     pub reason: String,
 }
 
@@ -408,21 +487,28 @@ impl Declarations {
 }
 
 /// Reads and checks `path`; a missing file means no plugins. Errors name the problem.
-pub fn read(path: &Path) -> Result<Declarations, String> {
+pub fn read(path: &Path) -> Result<Declarations, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
-    parse(&text, path.parent().unwrap_or(Path::new(".")))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    parse(&text, path.parent().unwrap_or(Path::new("."))).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Parses the file. A file that is not TOML, or whose top level (`strict`, `[limits]`) is
 /// wrong, is an error; an entry that is wrong is refused on its own (in
 /// [`Declarations::refused`], naming the problem) and the others are kept.
-pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
-    let file: PluginsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse(text: &str, base: &Path) -> Result<Declarations, toml::de::Error> {
+    let file: PluginsFile = toml::from_str(text)?;
     let mut declared = Vec::new();
     let mut native: Vec<DeclaredNative> = Vec::new();
     let mut refused: Vec<Refused> = Vec::new();
@@ -448,27 +534,19 @@ pub fn parse(text: &str, base: &Path) -> Result<Declarations, String> {
             .chain(refused.iter().map(|r| r.name.as_str()))
             .any(|taken| taken == name);
         let parsed = if taken {
-            Err("declared twice (the first entry of that name is the one used)".to_owned())
+            Err(EntryError::Twice)
         } else {
             entry(table, base, &native)
         };
         match parsed {
             Ok(Entry::Wasm(entry)) => declared.push(entry),
             Ok(Entry::Native(entry)) => native.push(entry),
-            Err(reason) => {
-                // The checkers name the plugin themselves; a refusal names it once.
-                let prefix = format!("plugin {name}: ");
-                let reason = match reason.strip_prefix(&prefix) {
-                    Some(rest) => rest.to_owned(),
-                    None => reason,
-                };
-                refused.push(Refused {
-                    name,
-                    kind,
-                    file,
-                    reason,
-                });
-            }
+            Err(reason) => refused.push(Refused {
+                name,
+                kind,
+                file,
+                reason: reason.to_string(),
+            }),
         }
     }
     declared.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
@@ -489,18 +567,15 @@ enum Entry {
 
 /// Parses and checks one `[[plugin]]` table; `native`: the native entries before it (one
 /// channel, one adapter).
-fn entry(table: toml::Table, base: &Path, native: &[DeclaredNative]) -> Result<Entry, String> {
+fn entry(table: toml::Table, base: &Path, native: &[DeclaredNative]) -> Result<Entry, EntryError> {
     let entry = table
         .try_into::<PluginEntry>()
-        .map_err(|e| e.message().trim_end().to_owned())?;
+        .map_err(EntryError::Fields)?;
     if !valid_name(&entry.name) {
-        return Err(format!(
-            "plugin name {:?}: lowercase letters, digits and '-' only",
-            entry.name
-        ));
+        return Err(EntryError::Name(entry.name));
     }
     let settings = match &entry.settings {
-        Some(table) => serde_json::to_value(table).map_err(|e| format!("settings: {e}"))?,
+        Some(table) => serde_json::to_value(table).map_err(EntryError::Settings)?,
         None => serde_json::Value::Object(serde_json::Map::new()),
     };
     match entry.kind {
@@ -508,10 +583,10 @@ fn entry(table: toml::Table, base: &Path, native: &[DeclaredNative]) -> Result<E
         Kind::Native => {
             let entry = native_entry(entry, settings, base)?;
             if let Some(other) = native.iter().find(|n| n.channel == entry.channel) {
-                return Err(format!(
-                    "plugin {}: channel {:?} is already served by plugin {}",
-                    entry.name, entry.channel, other.name
-                ));
+                return Err(EntryError::ChannelTaken {
+                    channel: entry.channel,
+                    other: other.name.clone(),
+                });
             }
             Ok(Entry::Native(entry))
         }
@@ -522,41 +597,30 @@ fn wasm_entry(
     entry: PluginEntry,
     settings: serde_json::Value,
     base: &Path,
-) -> Result<Declared, String> {
-    let name = &entry.name;
+) -> Result<Declared, EntryError> {
     let misplaced = [
         ("library", entry.library.is_some()),
         ("channel", entry.channel.is_some()),
     ];
     if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
-        return Err(format!(
-            "plugin {name}: `{field}` belongs to kind = \"native\" entries"
-        ));
+        return Err(EntryError::NativeOnly(field));
     }
-    let component = entry
-        .component
-        .clone()
-        .ok_or_else(|| format!("plugin {name}: missing `component` (the .wasm file)"))?;
+    let component = entry.component.clone().ok_or(EntryError::NoComponent)?;
     let mut granted = Vec::new();
     for capability in entry.capabilities.iter().flatten() {
-        let parsed = Capability::parse(capability).ok_or_else(|| {
-            format!(
-                "plugin {name}: unknown capability {capability:?} (known: clock, kv, catalog-read, notify)"
-            )
-        })?;
+        let parsed = Capability::parse(capability)
+            .ok_or_else(|| EntryError::Capability(capability.clone()))?;
         granted.push(parsed);
     }
     let on_error = entry.on_error.clone().unwrap_or_default();
     if let OnError::PerHook(map) = &on_error
         && let Some(unknown) = map.keys().find(|k| Hook::parse(k).is_none())
     {
-        return Err(format!(
-            "plugin {name}: on_error names unknown hook {unknown:?}"
-        ));
+        return Err(EntryError::Hook(unknown.clone()));
     }
     let grants = grants(&entry, &granted)?;
     let quota = entry.quota.clone().unwrap_or_default();
-    quota.check().map_err(|e| format!("plugin {name}: {e}"))?;
+    quota.check()?;
     Ok(Declared {
         component: base.join(component),
         name: entry.name,
@@ -570,8 +634,7 @@ fn wasm_entry(
 }
 
 /// The entry's grants, each name checked.
-fn grants(entry: &PluginEntry, granted: &[Capability]) -> Result<Grants, String> {
-    let name = &entry.name;
+fn grants(entry: &PluginEntry, granted: &[Capability]) -> Result<Grants, EntryError> {
     let mut grants = Grants::default();
     for kind in entry.events.iter().flatten() {
         let well_formed = kind == "*"
@@ -580,47 +643,32 @@ fn grants(entry: &PluginEntry, granted: &[Capability]) -> Result<Grants, String>
                     !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                 });
         if !well_formed {
-            return Err(format!(
-                "plugin {name}: events: {kind:?} is not an event kind (like \"order.completed\")"
-            ));
+            return Err(EntryError::Event(kind.clone()));
         }
         grants.events.push(kind.clone());
     }
     for class in entry.data.iter().flatten() {
-        let parsed = DataClass::parse(class).ok_or_else(|| {
-            format!(
-                "plugin {name}: data: unknown class {class:?} (known: people, amounts, payment)"
-            )
-        })?;
+        let parsed = DataClass::parse(class).ok_or_else(|| EntryError::Data(class.clone()))?;
         grants.data.push(parsed);
     }
     for role in entry.route_roles.iter().flatten() {
         if !ROUTE_ROLES.contains(&role.as_str()) {
-            return Err(format!(
-                "plugin {name}: route_roles: unknown role {role:?} (known: {})",
-                ROUTE_ROLES.join(", ")
-            ));
+            return Err(EntryError::RouteRole(role.clone()));
         }
         grants.route_roles.push(role.clone());
     }
     for role in entry.notify_to.iter().flatten() {
         let parsed = crate::accounts::Role::from_db(role)
             .filter(|r| NOTIFIABLE.contains(r))
-            .ok_or_else(|| {
-                format!("plugin {name}: notify_to: {role:?} is not staff a plugin may message (admin, customer_service)")
-            })?;
+            .ok_or_else(|| EntryError::NotifyTo(role.clone()))?;
         grants.notify_to.push(parsed);
     }
     let notifies = granted.contains(&Capability::Notify);
     if notifies && grants.notify_to.is_empty() {
-        return Err(format!(
-            "plugin {name}: capability notify needs notify_to (who it may message: admin, customer_service)"
-        ));
+        return Err(EntryError::NoNotifyTo);
     }
     if !notifies && entry.notify_to.is_some() {
-        return Err(format!(
-            "plugin {name}: notify_to without capability notify"
-        ));
+        return Err(EntryError::NotifyToWithoutNotify);
     }
     Ok(grants)
 }
@@ -631,8 +679,7 @@ fn native_entry(
     entry: PluginEntry,
     settings: serde_json::Value,
     base: &Path,
-) -> Result<DeclaredNative, String> {
-    let name = &entry.name;
+) -> Result<DeclaredNative, EntryError> {
     let misplaced = [
         ("component", entry.component.is_some()),
         ("capabilities", entry.capabilities.is_some()),
@@ -645,20 +692,12 @@ fn native_entry(
         ("quota", entry.quota.is_some()),
     ];
     if let Some((field, _)) = misplaced.iter().find(|(_, given)| *given) {
-        return Err(format!(
-            "plugin {name}: `{field}` does not apply to kind = \"native\" (native code is not sandboxed and has no hooks)"
-        ));
+        return Err(EntryError::NotForNative(field));
     }
-    let library = entry
-        .library
-        .ok_or_else(|| format!("plugin {name}: missing `library` (the shared library file)"))?;
-    let channel = entry.channel.ok_or_else(|| {
-        format!("plugin {name}: missing `channel` (the channel it delivers, e.g. \"sms\")")
-    })?;
+    let library = entry.library.ok_or(EntryError::NoLibrary)?;
+    let channel = entry.channel.ok_or(EntryError::NoChannel)?;
     if !valid_name(&channel) {
-        return Err(format!(
-            "plugin {name}: channel {channel:?}: lowercase letters, digits and '-' only"
-        ));
+        return Err(EntryError::Channel(channel));
     }
     Ok(DeclaredNative {
         library: base.join(library),
@@ -684,7 +723,7 @@ mod tests {
     fn refusal(text: &str, base: &Path) -> String {
         match parse(text, base) {
             Ok(declared) => Declarations::refusals(&declared.refused).unwrap_or_default(),
-            Err(error) => error,
+            Err(error) => error.to_string(),
         }
     }
 

@@ -14,6 +14,28 @@ use crate::orders::pipeline::{
 use crate::orders::quote::{Adjustment, Buyer, Quote};
 use crate::store::batch::Batch;
 
+/// Why the kernel refuses what went into or came out of a hook: the plugin's failure, in
+/// the words `record_failure` logs and keeps.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error(transparent)]
+    Encode(serde_json::Error),
+    #[error("input of {bytes} bytes is over the {cap}-byte cap")]
+    InputTooLarge { bytes: usize, cap: u64 },
+    #[error("output of {bytes} bytes is over the {cap}-byte cap")]
+    OutputTooLarge { bytes: usize, cap: u64 },
+    #[error("output is not valid: {0}")]
+    Output(#[source] serde_json::Error),
+    #[error(transparent)]
+    Label(#[from] crate::text::LabelError),
+    #[error("adjustment for unknown line {0}")]
+    UnknownLine(i64),
+    /// The quote no longer adds up with the adjustments (`Quote::recompute`'s words; the
+    /// domain gives no more than that).
+    #[error("{0}")]
+    OutOfBounds(String),
+}
+
 /// Where a plugin's adjustments are recorded: `plugin:<name>`.
 pub fn source_of(plugin: &str) -> String {
     format!("plugin:{plugin}")
@@ -53,37 +75,41 @@ fn quote_input(
 }
 
 /// The input as JSON, refused when over the input cap.
-fn encode(set: &PluginSet, input: &impl serde::Serialize) -> Result<String, String> {
-    let json = serde_json::to_string(input).map_err(|e| e.to_string())?;
+fn encode(set: &PluginSet, input: &impl serde::Serialize) -> Result<String, HookError> {
+    let json = serde_json::to_string(input).map_err(HookError::Encode)?;
     let cap = set.runtime.limits.max_input_kib.saturating_mul(1024);
     if json.len() as u64 > cap {
-        return Err(format!(
-            "input of {} bytes is over the {cap}-byte cap",
-            json.len()
-        ));
+        return Err(HookError::InputTooLarge {
+            bytes: json.len(),
+            cap,
+        });
     }
     Ok(json)
 }
 
 /// The output parsed, refused when over the output cap or not of the expected shape.
-fn decode<T: serde::de::DeserializeOwned>(set: &PluginSet, output: &str) -> Result<T, String> {
+fn decode<T: serde::de::DeserializeOwned>(set: &PluginSet, output: &str) -> Result<T, HookError> {
     let cap = set.runtime.limits.max_output_kib.saturating_mul(1024);
     if output.len() as u64 > cap {
-        return Err(format!(
-            "output of {} bytes is over the {cap}-byte cap",
-            output.len()
-        ));
+        return Err(HookError::OutputTooLarge {
+            bytes: output.len(),
+            cap,
+        });
     }
-    serde_json::from_str(output).map_err(|e| format!("output is not valid: {e}"))
+    serde_json::from_str(output).map_err(HookError::Output)
 }
 
 /// Adds a plugin's adjustments to `quote`, refusing an unknown line, sums that do not add up
 /// (a negative line, an overflow) and labels `text::plugin_label` refuses (markup, nothing
 /// visible): those are the plugin's failures, not the member's. Labels are stored cleaned.
-fn apply_adjustments(quote: &mut Quote, plugin: &str, output: QuoteOutput) -> Result<(), String> {
+fn apply_adjustments(
+    quote: &mut Quote,
+    plugin: &str,
+    output: QuoteOutput,
+) -> Result<(), HookError> {
     let mut adjusted = quote.clone();
     for adjustment in output.adjustments {
-        let label = crate::text::plugin_label(&adjustment.label).map_err(|e| e.to_string())?;
+        let label = crate::text::plugin_label(&adjustment.label)?;
         let entry = Adjustment {
             source: source_of(plugin),
             label,
@@ -94,13 +120,13 @@ fn apply_adjustments(quote: &mut Quote, plugin: &str, output: QuoteOutput) -> Re
                 .lines
                 .iter_mut()
                 .find(|l| l.line_no == line_no)
-                .ok_or_else(|| format!("adjustment for unknown line {line_no}"))?
+                .ok_or(HookError::UnknownLine(line_no))?
                 .adjustments
                 .push(entry),
             None => adjusted.adjustments.push(entry),
         }
     }
-    adjusted.recompute()?;
+    adjusted.recompute().map_err(HookError::OutOfBounds)?;
     *quote = adjusted;
     Ok(())
 }
@@ -336,7 +362,7 @@ fn checkout_one(
             None
         };
         if let Some(bad) = bad {
-            return Err(host.record_failure(plugin, Hook::Checkout, bad.to_owned()));
+            return Err(host.record_failure(plugin, Hook::Checkout, bad));
         }
     }
     host.record_success(plugin, Hook::Checkout);
@@ -394,6 +420,7 @@ mod tests {
         ] {
             let error = apply_adjustments(&mut quote, "p", output)
                 .err()
+                .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(error.contains(named), "{error}");
             assert_eq!(quote.total_fen, 1000);

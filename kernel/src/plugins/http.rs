@@ -26,14 +26,83 @@ use crate::store::StoreError;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 
+/// A route a manifest declares that cannot be served, naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route {method} {path}: {problem}")]
+pub struct RouteError {
+    pub method: String,
+    pub path: String,
+    pub problem: RouteProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteProblem {
+    #[error("unknown method")]
+    Method,
+    #[error("a path like /sales/{{id}}")]
+    Path,
+    #[error("no roles")]
+    NoRoles,
+    #[error("unknown role {0}")]
+    Role(String),
+}
+
+/// Why the kernel refuses a route's answer (the plugin's failure; the client gets 503
+/// `plugin_failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    #[error("response of {bytes} bytes is over the {cap}-byte cap (max_output_kib)")]
+    TooLarge { bytes: usize, cap: u64 },
+    #[error("response is not valid: {0}")]
+    Invalid(#[source] serde_json::Error),
+    #[error(
+        "status {0} is a redirect, which needs a Location header, and a plugin sets no header (allowed: 200–299, 400–599)"
+    )]
+    Redirect(u16),
+    #[error("status {0} is not one a plugin may answer (allowed: 200–299, 400–599)")]
+    Status(u16),
+    #[error("status {0} must have no body")]
+    BodyNotAllowed(u16),
+    #[error(
+        "status {status}: {problem}; an error's body is {{\"error\": {{\"code\", \"message\", \"field\"?}}}} (HttpResponse::error)"
+    )]
+    ErrorBody {
+        status: u16,
+        problem: ErrorBodyProblem,
+    },
+}
+
+/// How an error answer's body leaves the kernel's error shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorBodyProblem {
+    #[error("the body is not an object with `error` alone")]
+    NotAlone,
+    #[error("`error` is not an object")]
+    NotAnObject,
+    #[error("`error.code` is not a string")]
+    CodeNotAString,
+    #[error(
+        "`error.code` {0:?} is not a snake_case code of 1 to 40 characters starting with a letter"
+    )]
+    UnstableCode(String),
+    #[error("`error.message` is not a string")]
+    MessageNotAString,
+    #[error("`error.field` is not a string")]
+    FieldNotAString,
+    #[error("`error.{0}` is not part of the shape")]
+    Extra(String),
+}
+
 /// A declared route is well-formed: a known method, a path of literal and `{param}` segments,
 /// known roles.
-pub fn check_route(route: &Route) -> Result<(), String> {
+pub fn check_route(route: &Route) -> Result<(), RouteError> {
+    let refused = |problem| RouteError {
+        method: route.method.clone(),
+        path: route.path.clone(),
+        problem,
+    };
     if !METHODS.contains(&route.method.as_str()) {
-        return Err(format!(
-            "route {} {}: unknown method",
-            route.method, route.path
-        ));
+        return Err(refused(RouteProblem::Method));
     }
     let segments_ok = route.path.starts_with('/')
         && route.path.split('/').skip(1).all(|segment| {
@@ -47,23 +116,17 @@ pub fn check_route(route: &Route) -> Result<(), String> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
     if !segments_ok {
-        return Err(format!(
-            "route {} {}: a path like /sales/{{id}}",
-            route.method, route.path
-        ));
+        return Err(refused(RouteProblem::Path));
     }
     if route.roles.is_empty() {
-        return Err(format!("route {} {}: no roles", route.method, route.path));
+        return Err(refused(RouteProblem::NoRoles));
     }
     if let Some(role) = route
         .roles
         .iter()
         .find(|r| !super::config::ROUTE_ROLES.contains(&r.as_str()))
     {
-        return Err(format!(
-            "route {} {}: unknown role {role}",
-            route.method, route.path
-        ));
+        return Err(refused(RouteProblem::Role(role.clone())));
     }
     Ok(())
 }
@@ -181,71 +244,59 @@ fn client_key(actor: Option<&crate::accounts::permissions::Actor>, client: &Clie
 /// (`max_output_kib`, as every hook's), not valid JSON, a status outside 200–299 and 400–599
 /// (a 1xx would need a protocol switch, a 3xx a `Location`, and a plugin sets no header), a
 /// body with 204 or 205, or a 4xx/5xx whose body is not the kernel's error shape.
-fn check_response(output: &str, cap_bytes: u64) -> Result<HttpResponse, String> {
+fn check_response(output: &str, cap_bytes: u64) -> Result<HttpResponse, ResponseError> {
     if output.len() as u64 > cap_bytes {
-        return Err(format!(
-            "response of {} bytes is over the {cap_bytes}-byte cap (max_output_kib)",
-            output.len()
-        ));
+        return Err(ResponseError::TooLarge {
+            bytes: output.len(),
+            cap: cap_bytes,
+        });
     }
-    let response: HttpResponse =
-        serde_json::from_str(output).map_err(|e| format!("response is not valid: {e}"))?;
+    let response: HttpResponse = serde_json::from_str(output).map_err(ResponseError::Invalid)?;
     let status = response.status;
     match status {
         200..=299 | 400..=599 => {}
-        300..=399 => {
-            return Err(format!(
-                "status {status} is a redirect, which needs a Location header, and a plugin sets no header (allowed: 200–299, 400–599)"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "status {status} is not one a plugin may answer (allowed: 200–299, 400–599)"
-            ));
-        }
+        300..=399 => return Err(ResponseError::Redirect(status)),
+        _ => return Err(ResponseError::Status(status)),
     }
     if matches!(status, 204 | 205) && !response.body.is_null() {
-        return Err(format!("status {status} must have no body"));
+        return Err(ResponseError::BodyNotAllowed(status));
     }
     if status >= 400 {
-        check_error_body(&response.body).map_err(|e| {
-            format!("status {status}: {e}; an error's body is {{\"error\": {{\"code\", \"message\", \"field\"?}}}} (HttpResponse::error)")
-        })?;
+        check_error_body(&response.body)
+            .map_err(|problem| ResponseError::ErrorBody { status, problem })?;
     }
     Ok(response)
 }
 
 /// An error body in the kernel's shape: `{"error": {"code", "message", "field"?}}`, the code
 /// a stable snake_case word, nothing else beside them.
-fn check_error_body(body: &serde_json::Value) -> Result<(), String> {
+fn check_error_body(body: &serde_json::Value) -> Result<(), ErrorBodyProblem> {
     let top = body
         .as_object()
         .filter(|o| o.len() == 1)
-        .ok_or("the body is not an object with `error` alone")?;
+        .ok_or(ErrorBodyProblem::NotAlone)?;
     let error = top
         .get("error")
         .and_then(|e| e.as_object())
-        .ok_or("`error` is not an object")?;
+        .ok_or(ErrorBodyProblem::NotAnObject)?;
     let code = error
         .get("code")
         .and_then(|c| c.as_str())
-        .ok_or("`error.code` is not a string")?;
+        .ok_or(ErrorBodyProblem::CodeNotAString)?;
     if !crate::text::is_stable_code(code) {
-        return Err(format!(
-            "`error.code` {code:?} is not a snake_case code of 1 to 40 characters starting with a letter"
-        ));
+        return Err(ErrorBodyProblem::UnstableCode(code.to_owned()));
     }
     if !error.get("message").is_some_and(|m| m.is_string()) {
-        return Err("`error.message` is not a string".to_owned());
+        return Err(ErrorBodyProblem::MessageNotAString);
     }
     if error.get("field").is_some_and(|f| !f.is_string()) {
-        return Err("`error.field` is not a string".to_owned());
+        return Err(ErrorBodyProblem::FieldNotAString);
     }
     if let Some(other) = error
         .keys()
         .find(|k| !matches!(k.as_str(), "code" | "message" | "field"))
     {
-        return Err(format!("`error.{other}` is not part of the shape"));
+        return Err(ErrorBodyProblem::Extra(other.clone()));
     }
     Ok(())
 }
@@ -555,7 +606,10 @@ mod tests {
                 "role owner",
             ),
         ] {
-            let error = check_route(&bad).err().unwrap_or_default();
+            let error = check_route(&bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(error.contains(named), "{error}");
         }
     }
@@ -613,7 +667,10 @@ mod tests {
             ),
         ];
         for (output, named) in refused {
-            let error = check_response(output, cap).err().unwrap_or_default();
+            let error = check_response(output, cap)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(error.contains(named), "{output}: {error}");
         }
     }

@@ -126,6 +126,29 @@ pub const MAX_KEY_BYTES: usize = 256;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 const MAX_SCAN: u32 = 500;
 
+/// Why a write is refused. The plugin reads the words (`kv.put` and the rest answer them as
+/// their `Err`), so each names the limit it met.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("key must be 1 to {MAX_KEY_BYTES} bytes")]
+    Key,
+    #[error("value must be at most {MAX_VALUE_BYTES} bytes")]
+    Value,
+    #[error("storage is read-only in quote and checkout (checkout returns reservations)")]
+    ReadOnly,
+    #[error("quota kv_writes_per_call ({0}) reached")]
+    WritesPerCall(u64),
+    #[error("quota kv_write_bytes_per_call ({0}) reached")]
+    BytesPerCall(u64),
+    /// Reading the counter a bounded update starts from.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("kv lock poisoned")]
+    Poisoned,
+    #[error("counter {key} left its bounds")]
+    CounterBounds { key: String },
+}
+
 /// One hook's view of its namespace.
 pub struct KvView {
     pub plugin: String,
@@ -137,17 +160,15 @@ pub struct KvView {
 }
 
 impl KvView {
-    pub fn check_key(key: &str) -> Result<(), String> {
+    pub fn check_key(key: &str) -> Result<(), KvError> {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
-            return Err(format!("key must be 1 to {MAX_KEY_BYTES} bytes"));
+            return Err(KvError::Key);
         }
         Ok(())
     }
 
-    fn writable(&mut self) -> Result<&mut KvWrites, String> {
-        self.writes.as_mut().ok_or_else(|| {
-            "storage is read-only in quote and checkout (checkout returns reservations)".to_owned()
-        })
+    fn writable(&mut self) -> Result<&mut KvWrites, KvError> {
+        self.writes.as_mut().ok_or(KvError::ReadOnly)
     }
 
     /// The stored bytes and counter of `key`, before this hook's writes.
@@ -177,40 +198,34 @@ impl KvView {
         Ok(self.stored(key).await?.0)
     }
 
-    pub fn put(&mut self, key: &str, value: Vec<u8>) -> Result<(), String> {
+    pub fn put(&mut self, key: &str, value: Vec<u8>) -> Result<(), KvError> {
         Self::check_key(key)?;
         if value.len() > MAX_VALUE_BYTES {
-            return Err(format!("value must be at most {MAX_VALUE_BYTES} bytes"));
+            return Err(KvError::Value);
         }
         self.buffer(key, KvWrite::Put(value))
     }
 
-    pub fn delete(&mut self, key: &str) -> Result<(), String> {
+    pub fn delete(&mut self, key: &str) -> Result<(), KvError> {
         Self::check_key(key)?;
         self.buffer(key, KvWrite::Delete)
     }
 
     /// Buffers a put or delete within the call's quotas; the write replaces one of the same
     /// key buffered before (and its bytes).
-    fn buffer(&mut self, key: &str, write: KvWrite) -> Result<(), String> {
+    fn buffer(&mut self, key: &str, write: KvWrite) -> Result<(), KvError> {
         let per_call = self.per_call;
         let writes = self.writable()?;
         let replaced = writes.values.get(key).map(|old| write_bytes(key, old));
         if replaced.is_none() && writes.writes() >= per_call.writes {
-            return Err(format!(
-                "quota kv_writes_per_call ({}) reached",
-                per_call.writes
-            ));
+            return Err(KvError::WritesPerCall(per_call.writes));
         }
         let bytes = writes
             .bytes
             .saturating_sub(replaced.unwrap_or(0))
             .saturating_add(write_bytes(key, &write));
         if bytes > per_call.bytes {
-            return Err(format!(
-                "quota kv_write_bytes_per_call ({}) reached",
-                per_call.bytes
-            ));
+            return Err(KvError::BytesPerCall(per_call.bytes));
         }
         writes.bytes = bytes;
         writes.values.insert(key.to_owned(), write);
@@ -236,24 +251,18 @@ impl KvView {
         delta: i64,
         min: i64,
         max: i64,
-    ) -> Result<Option<i64>, String> {
+    ) -> Result<Option<i64>, KvError> {
         Self::check_key(key)?;
         let per_call = self.per_call;
         let writes = self.writable()?;
         if writes.writes() >= per_call.writes {
-            return Err(format!(
-                "quota kv_writes_per_call ({}) reached",
-                per_call.writes
-            ));
+            return Err(KvError::WritesPerCall(per_call.writes));
         }
         let bytes = writes.bytes.saturating_add(key.len() as u64);
         if bytes > per_call.bytes {
-            return Err(format!(
-                "quota kv_write_bytes_per_call ({}) reached",
-                per_call.bytes
-            ));
+            return Err(KvError::BytesPerCall(per_call.bytes));
         }
-        let now = self.counter(key).await.map_err(|e| e.to_string())?;
+        let now = self.counter(key).await?;
         let Some(next) = now.checked_add(delta).filter(|n| (min..=max).contains(n)) else {
             return Ok(None);
         };
@@ -313,11 +322,11 @@ impl KvView {
     }
 
     /// Applies the buffered writes to a memory namespace (runs outside the database).
-    pub fn commit_to_memory(&mut self) -> Result<(), String> {
+    pub fn commit_to_memory(&mut self) -> Result<(), KvError> {
         let (KvBackend::Memory(memory), Some(writes)) = (&self.backend, self.writes.take()) else {
             return Ok(());
         };
-        let mut memory = memory.lock().map_err(|_| "kv lock poisoned".to_owned())?;
+        let mut memory = memory.lock().map_err(|_| KvError::Poisoned)?;
         for (key, write) in writes.values {
             match write {
                 KvWrite::Put(bytes) => memory.entries.entry(key).or_default().0 = Some(bytes),
@@ -330,7 +339,7 @@ impl KvView {
             let entry = memory.entries.entry(add.key.clone()).or_default();
             match entry.1.checked_add(add.delta) {
                 Some(next) if (add.min..=add.max).contains(&next) => entry.1 = next,
-                _ => return Err(format!("counter {} left its bounds", add.key)),
+                _ => return Err(KvError::CounterBounds { key: add.key }),
             }
         }
         Ok(())
@@ -591,43 +600,56 @@ mod tests {
         }
     }
 
+    /// The words the plugin reads.
+    fn said<T>(result: Result<T, KvError>) -> Result<T, String> {
+        result.map_err(|e| e.to_string())
+    }
+
     #[tokio::test]
     async fn a_call_writes_within_its_quota_and_the_refusal_names_it() {
         let mut kv = view(3, 1000);
-        assert_eq!(kv.put("a", vec![0; 10]), Ok(()));
-        assert_eq!(kv.put("a", vec![0; 20]), Ok(()), "the same key again");
-        assert_eq!(kv.delete("b"), Ok(()));
-        assert_eq!(kv.add_bounded("c", 1, 0, 9).await, Ok(Some(1)));
+        assert_eq!(said(kv.put("a", vec![0; 10])), Ok(()));
+        assert_eq!(said(kv.put("a", vec![0; 20])), Ok(()), "the same key again");
+        assert_eq!(said(kv.delete("b")), Ok(()));
+        assert_eq!(said(kv.add_bounded("c", 1, 0, 9).await), Ok(Some(1)));
         assert_eq!(
-            kv.put("d", Vec::new()),
+            said(kv.put("d", Vec::new())),
             Err("quota kv_writes_per_call (3) reached".to_owned())
         );
         assert_eq!(
-            kv.add_bounded("c", 1, 0, 9).await,
+            said(kv.add_bounded("c", 1, 0, 9).await),
             Err("quota kv_writes_per_call (3) reached".to_owned()),
             "each counter change is a write"
         );
-        assert_eq!(kv.put("a", vec![0; 5]), Ok(()), "replacing is no new write");
+        assert_eq!(
+            said(kv.put("a", vec![0; 5])),
+            Ok(()),
+            "replacing is no new write"
+        );
         let writes = kv.writes.take().unwrap_or_default();
         assert_eq!(writes.bytes(), (1 + 5) + 1 + 1);
 
         let mut kv = view(100, 100);
-        assert_eq!(kv.put("k", vec![0; 90]), Ok(()));
+        assert_eq!(said(kv.put("k", vec![0; 90])), Ok(()));
         assert_eq!(
-            kv.put("k", vec![0; 99]),
+            said(kv.put("k", vec![0; 99])),
             Ok(()),
             "its old bytes are given back"
         );
         assert_eq!(
-            kv.put("j", vec![0; 1]),
+            said(kv.put("j", vec![0; 1])),
             Err("quota kv_write_bytes_per_call (100) reached".to_owned())
         );
         assert_eq!(
-            kv.add_bounded("jj", 1, 0, 9).await,
+            said(kv.add_bounded("jj", 1, 0, 9).await),
             Err("quota kv_write_bytes_per_call (100) reached".to_owned())
         );
-        assert_eq!(kv.delete("k"), Ok(()), "a delete shrinks what is written");
-        assert_eq!(kv.put("j", vec![0; 1]), Ok(()));
+        assert_eq!(
+            said(kv.delete("k")),
+            Ok(()),
+            "a delete shrinks what is written"
+        );
+        assert_eq!(said(kv.put("j", vec![0; 1])), Ok(()));
     }
 
     #[test]

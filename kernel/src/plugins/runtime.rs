@@ -391,11 +391,12 @@ impl self::pifa::plugin::kv::Host for CallState {
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        Ok(self.kv()?.put(&key, value))
+        // The WIT's `result<_, string>`: the plugin reads the refusal's words.
+        Ok(self.kv()?.put(&key, value).map_err(|e| e.to_string()))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
-        Ok(self.kv()?.delete(&key))
+        Ok(self.kv()?.delete(&key).map_err(|e| e.to_string()))
     }
 
     fn scan(
@@ -433,7 +434,7 @@ impl self::pifa::plugin::kv::Host for CallState {
             }
         };
         self.kv = Some(view);
-        result
+        result.map(|answer| answer.map_err(|e| e.to_string()))
     }
 }
 

@@ -59,8 +59,8 @@ pub struct ScriptVersion {
 }
 
 /// A refused script: 422 `script_invalid` on `source`, naming `pricing.rhai:LINE:COLUMN`.
-pub(super) fn script_invalid(message: String) -> ApiError {
-    ApiError::invalid_field("script_invalid", "source", format!("source: {message}"))
+pub(super) fn script_invalid(error: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid_field("script_invalid", "source", format!("source: {error}"))
 }
 
 impl Store {

@@ -20,7 +20,7 @@
 use rhai::{Array, Dynamic, Engine};
 use serde::Deserialize;
 
-use super::{Compiled, compile_with_examples, expected, runtime_error};
+use super::{Compiled, ScriptError, compile_with_examples, expected};
 use crate::announce::{Fallback, NotificationRules, Planned};
 use crate::channels::Channel;
 
@@ -29,6 +29,20 @@ pub const FILE: &str = "notifications.rhai";
 /// Longest text a rule may produce (an SMS template's text is far shorter; this bounds a
 /// runaway string, not a real message).
 const MAX_TEXT: usize = 500;
+
+/// What makes a message (or its fallback) one that cannot be sent as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageProblem {
+    #[error("text must be 1 to {MAX_TEXT} characters")]
+    Text,
+    #[error("channel {0:?} is not one of inbox, sms, wechat, email")]
+    UnknownChannel(String),
+    /// SMS and WeChat send only approved templates.
+    #[error("{0} needs the provider's template id")]
+    NoTemplate(String),
+    #[error("params must be a map")]
+    Params,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,44 +80,55 @@ pub fn run(
     engine: &Engine,
     compiled: &Compiled,
     event: &serde_json::Value,
-) -> Result<Vec<Planned>, String> {
-    let event: Dynamic = rhai::serde::to_dynamic(event).map_err(|e| {
-        format!(
-            "{}: the event could not be given to the script: {e}",
-            compiled.file
-        )
+) -> Result<Vec<Planned>, ScriptError> {
+    let event: Dynamic = rhai::serde::to_dynamic(event).map_err(|source| ScriptError::Event {
+        file: compiled.file.clone(),
+        source,
     })?;
     let result: Dynamic = engine
         .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
-        .map_err(|e| runtime_error(&compiled.file, &e))?;
+        .map_err(|e| ScriptError::runtime(&compiled.file, e))?;
     parse_messages(&compiled.file, result)
 }
 
-fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
-    let array = result.try_cast::<Array>().ok_or_else(|| {
-        format!("{file}: notify must return an array of #{{ to, channel, template, params, text }}")
-    })?;
+fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, ScriptError> {
+    let array = result
+        .try_cast::<Array>()
+        .ok_or_else(|| ScriptError::NotAnArray {
+            file: file.to_owned(),
+            function: "notify",
+            shape: "#{ to, channel, template, params, text }",
+        })?;
     let mut planned = Vec::new();
-    for (n, item) in array.into_iter().enumerate() {
-        let which = n + 1;
-        let raw: RawMessage = rhai::serde::from_dynamic(&item)
-            .map_err(|e| format!("{file}: message {which}: {e}"))?;
-        let where_ = format!("{file}: message {which}");
-        let channel = checked_channel(&where_, &raw.channel, &raw.template)?;
+    for (index, item) in array.into_iter().enumerate() {
+        let n = index + 1;
+        let raw: RawMessage =
+            rhai::serde::from_dynamic(&item).map_err(|source| ScriptError::MessageShape {
+                file: file.to_owned(),
+                n,
+                source,
+            })?;
+        let refused = |fallback: bool| {
+            move |problem| ScriptError::Message {
+                file: file.to_owned(),
+                n,
+                fallback,
+                problem,
+            }
+        };
+        let channel = checked_channel(&raw.channel, &raw.template).map_err(refused(false))?;
         if raw.text.trim().is_empty() || raw.text.chars().count() > MAX_TEXT {
-            return Err(format!("{where_}: text must be 1 to {MAX_TEXT} characters"));
+            return Err(refused(false)(MessageProblem::Text));
         }
-        let params = checked_params(&where_, raw.params)?;
+        let params = checked_params(raw.params).map_err(refused(false))?;
         let fallback = match raw.fallback {
             None => None,
-            Some(fallback) => {
-                let where_ = format!("{where_}: fallback");
-                Some(Fallback {
-                    channel: checked_channel(&where_, &fallback.channel, &fallback.template)?,
-                    template: fallback.template,
-                    params: checked_params(&where_, fallback.params)?,
-                })
-            }
+            Some(fallback) => Some(Fallback {
+                channel: checked_channel(&fallback.channel, &fallback.template)
+                    .map_err(refused(true))?,
+                template: fallback.template,
+                params: checked_params(fallback.params).map_err(refused(true))?,
+            }),
         };
         let recipients = match raw.to {
             Recipients::One(id) => vec![id],
@@ -122,46 +147,52 @@ fn parse_messages(file: &str, result: Dynamic) -> Result<Vec<Planned>, String> {
 }
 
 /// A message's channel; SMS and WeChat send only approved templates, so they need one.
-fn checked_channel(at: &str, name: &str, template: &str) -> Result<Channel, String> {
-    let channel = Channel::from_name(name)
-        .ok_or_else(|| format!("{at}: channel {name:?} is not one of inbox, sms, wechat, email"))?;
+fn checked_channel(name: &str, template: &str) -> Result<Channel, MessageProblem> {
+    let channel =
+        Channel::from_name(name).ok_or_else(|| MessageProblem::UnknownChannel(name.to_owned()))?;
     if matches!(channel, Channel::Sms | Channel::Wechat) && template.trim().is_empty() {
-        return Err(format!("{at}: {name} needs the provider's template id"));
+        return Err(MessageProblem::NoTemplate(name.to_owned()));
     }
     Ok(channel)
 }
 
-fn checked_params(at: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+fn checked_params(params: serde_json::Value) -> Result<serde_json::Value, MessageProblem> {
     match params {
         serde_json::Value::Null => Ok(serde_json::json!({})),
         serde_json::Value::Object(map) => Ok(serde_json::Value::Object(map)),
-        _ => Err(format!("{at}: params must be a map")),
+        _ => Err(MessageProblem::Params),
     }
 }
 
 /// Compiles `source` and runs its `examples()`: the version to serve, or why not.
-pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
+pub fn check(engine: &Engine, source: &str) -> Result<Compiled, ScriptError> {
     compile_with_examples(
         engine,
         FILE,
         source,
         ("notify", "fn notify(event)"),
         |compiled, n, example| {
-            let event = example
-                .get("event")
-                .cloned()
-                .ok_or_else(|| format!("{FILE}: example {n} needs `event`"))?;
+            let event =
+                example
+                    .get("event")
+                    .cloned()
+                    .ok_or_else(|| ScriptError::ExampleIncomplete {
+                        file: FILE.to_owned(),
+                        n,
+                        part: "event",
+                    })?;
             let result: Dynamic = engine
                 .call_fn(&mut rhai::Scope::new(), &compiled.ast, "notify", (event,))
-                .map_err(|e| runtime_error(FILE, &e))?;
+                .map_err(|e| ScriptError::runtime(FILE, e))?;
             let got = parse_messages(FILE, result)?;
             let expect = parse_messages(FILE, expected(example))?;
             if got != expect {
-                return Err(format!(
-                    "{FILE}: example {n} gives {}, expected {}",
-                    describe(&got),
-                    describe(&expect)
-                ));
+                return Err(ScriptError::ExampleFails {
+                    file: FILE.to_owned(),
+                    n,
+                    got: describe(&got),
+                    expected: describe(&expect),
+                });
             }
             Ok(())
         },
@@ -180,12 +211,17 @@ fn describe(messages: &[Planned]) -> String {
 /// now, run by `notify(event)`.
 impl NotificationRules for super::ScriptHost {
     type Version = Compiled;
+    type Error = ScriptError;
 
     fn serving(&self) -> Option<std::sync::Arc<Compiled>> {
         self.notifications.load_full()
     }
 
-    fn plan(&self, version: &Compiled, event: &serde_json::Value) -> Result<Vec<Planned>, String> {
+    fn plan(
+        &self,
+        version: &Compiled,
+        event: &serde_json::Value,
+    ) -> Result<Vec<Planned>, ScriptError> {
         run(&self.engine, version, event)
     }
 }
@@ -228,6 +264,7 @@ fn examples() {
         let wrong = RULES.replace("text: \"有新订单A1\"", "text: \"有新订单A2\"");
         let error = check(&super::super::engine(), &wrong)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("example 1 gives"), "{error}");
     }
@@ -244,7 +281,10 @@ fn examples() {
             panic!("{:?}", compiled.err());
         };
         let event = serde_json::json!({ "kind": "order.placed", "order": { "no": "B2" } });
-        let error = run(&engine, &compiled, &event).err().unwrap_or_default();
+        let error = run(&engine, &compiled, &event)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("\"fax\""), "{error}");
     }
 }

@@ -18,12 +18,24 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::{Compiled, ScriptHost, compile_with_examples, expected, runtime_error};
+use super::{Compiled, ScriptError, ScriptHost, compile_with_examples, expected};
 use crate::members::MemberAttributes;
 use crate::orders::pipeline::{PricingLine, PricingRun, QuoteStep, StepFailure};
 use crate::orders::quote::{Adjustment, Buyer, Quote};
+use crate::store::StoreError;
 
 pub const FILE: &str = "pricing.rhai";
+
+/// What is wrong with an adjustment `adjust` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustmentProblem {
+    #[error("each adjustment is a map #{{ amount_fen, label }}")]
+    NotAMap,
+    #[error("amount_fen must be an integer (fen)")]
+    Amount,
+    #[error("label must be 1 to 40 characters")]
+    Label,
+}
 
 fn member_map(member: &MemberAttributes) -> Map {
     let mut map = Map::new();
@@ -60,7 +72,7 @@ pub fn adjust_lines(
     member: &MemberAttributes,
     now_ms: i64,
     lines: &[PricingLine],
-) -> Result<Vec<Vec<(i64, String)>>, String> {
+) -> Result<Vec<Vec<(i64, String)>>, ScriptError> {
     let member = member_map(member);
     let now = now_map(now_ms);
     lines
@@ -91,7 +103,7 @@ pub fn adjust_line(
     line: Map,
     member: Map,
     now: Map,
-) -> Result<Vec<(i64, String)>, String> {
+) -> Result<Vec<(i64, String)>, ScriptError> {
     let result: Dynamic = engine
         .call_fn(
             &mut rhai::Scope::new(),
@@ -99,28 +111,36 @@ pub fn adjust_line(
             "adjust",
             (line, member, now),
         )
-        .map_err(|e| runtime_error(&compiled.file, &e))?;
+        .map_err(|e| ScriptError::runtime(&compiled.file, e))?;
     parse_adjustments(&compiled.file, result)
 }
 
-fn parse_adjustments(file: &str, result: Dynamic) -> Result<Vec<(i64, String)>, String> {
-    let array = result.try_cast::<Array>().ok_or_else(|| {
-        format!("{file}: adjust must return an array of #{{ amount_fen, label }}")
-    })?;
+fn parse_adjustments(file: &str, result: Dynamic) -> Result<Vec<(i64, String)>, ScriptError> {
+    let array = result
+        .try_cast::<Array>()
+        .ok_or_else(|| ScriptError::NotAnArray {
+            file: file.to_owned(),
+            function: "adjust",
+            shape: "#{ amount_fen, label }",
+        })?;
+    let problem = |problem| ScriptError::Adjustment {
+        file: file.to_owned(),
+        problem,
+    };
     let mut out = Vec::with_capacity(array.len());
     for item in array {
         let map = item
             .try_cast::<Map>()
-            .ok_or_else(|| format!("{file}: each adjustment is a map #{{ amount_fen, label }}"))?;
+            .ok_or_else(|| problem(AdjustmentProblem::NotAMap))?;
         let amount = map
             .get("amount_fen")
             .and_then(|v| v.as_int().ok())
-            .ok_or_else(|| format!("{file}: amount_fen must be an integer (fen)"))?;
+            .ok_or_else(|| problem(AdjustmentProblem::Amount))?;
         let label = map
             .get("label")
             .and_then(|v| v.clone().into_string().ok())
             .filter(|l| !l.trim().is_empty() && l.chars().count() <= 40)
-            .ok_or_else(|| format!("{file}: label must be 1 to 40 characters"))?;
+            .ok_or_else(|| problem(AdjustmentProblem::Label))?;
         if amount != 0 {
             out.push((amount, label));
         }
@@ -129,18 +149,22 @@ fn parse_adjustments(file: &str, result: Dynamic) -> Result<Vec<(i64, String)>, 
 }
 
 /// Compiles `source` and runs its `examples()`: the version to serve, or why not.
-pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
+pub fn check(engine: &Engine, source: &str) -> Result<Compiled, ScriptError> {
     let compiled = compile_with_examples(
         engine,
         FILE,
         source,
         ("adjust", "fn adjust(line, member, now)"),
         |compiled, n, example| {
-            let part = |name: &str| -> Result<Map, String> {
+            let part = |name: &'static str| -> Result<Map, ScriptError> {
                 example
                     .get(name)
                     .and_then(|v| v.clone().try_cast::<Map>())
-                    .ok_or_else(|| format!("{FILE}: example {n} needs `{name}`"))
+                    .ok_or_else(|| ScriptError::ExampleIncomplete {
+                        file: FILE.to_owned(),
+                        n,
+                        part: name,
+                    })
             };
             let got = adjust_line(
                 engine,
@@ -151,9 +175,12 @@ pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
             )?;
             let expect = parse_adjustments(FILE, expected(example))?;
             if got != expect {
-                return Err(format!(
-                    "{FILE}: example {n} gives {got:?}, expected {expect:?}"
-                ));
+                return Err(ScriptError::ExampleFails {
+                    file: FILE.to_owned(),
+                    n,
+                    got: format!("{got:?}"),
+                    expected: format!("{expect:?}"),
+                });
             }
             Ok(())
         },
@@ -168,7 +195,7 @@ pub fn check(engine: &Engine, source: &str) -> Result<Compiled, String> {
 /// zero, a missing field, a wrong result) is refused now instead of refusing real quotes
 /// later. (A line priced below zero is refused per quote: whether a rule can do that depends
 /// on the shop's prices, not on samples.)
-fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), String> {
+fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), ScriptError> {
     let members = [
         MemberAttributes::default(),
         MemberAttributes {
@@ -209,7 +236,10 @@ fn sample_carts(engine: &Engine, compiled: &Compiled) -> Result<(), String> {
                     member_map(member),
                     now_map(day),
                 )
-                .map_err(|e| format!("{e} (on {cart})"))?;
+                .map_err(|e| ScriptError::SampleCart {
+                    cart,
+                    source: Box::new(e),
+                })?;
             }
         }
     }
@@ -232,12 +262,10 @@ impl QuoteStep for ScriptStep {
         let Some(compiled) = self.draft.clone().or_else(|| self.host.pricing.load_full()) else {
             return Ok(());
         };
-        let member = self
-            .member(buyer)
-            .map_err(|message| self.failure(message))?;
+        let member = self.member(buyer).map_err(|e| self.failure(&e))?;
         let lines: Vec<PricingLine> = quote.lines.iter().map(PricingLine::of).collect();
         let adjustments = adjust_lines(&self.host.engine, &compiled, &member, now_ms, &lines)
-            .map_err(|message| self.failure(message))?;
+            .map_err(|e| self.failure(&e))?;
         for (line, adjustments) in quote.lines.iter_mut().zip(adjustments) {
             line.adjustments
                 .extend(
@@ -260,7 +288,7 @@ impl QuoteStep for ScriptStep {
 }
 
 impl ScriptStep {
-    fn member(&self, buyer: &Buyer) -> Result<MemberAttributes, String> {
+    fn member(&self, buyer: &Buyer) -> Result<MemberAttributes, StoreError> {
         if let Some(attributes) = &buyer.attributes {
             return Ok(MemberAttributes::clone(attributes));
         }
@@ -271,13 +299,13 @@ impl ScriptStep {
                 ..MemberAttributes::default()
             });
         };
-        handle
-            .block_on(store.member_attributes(buyer.member_id))
-            .map_err(|e| e.to_string())
+        handle.block_on(store.member_attributes(buyer.member_id))
     }
 
-    /// A price is never silently different: the quote is refused and staff are told.
-    fn failure(&self, message: String) -> StepFailure {
+    /// A price is never silently different: the quote is refused and staff are told. The
+    /// pipeline's `StepFailure` is what members and staff read, so the cause is rendered here.
+    fn failure(&self, error: &dyn std::error::Error) -> StepFailure {
+        let message = error.to_string();
         if let (Some(store), Ok(handle)) = (
             self.host.store.clone(),
             tokio::runtime::Handle::try_current(),
@@ -326,6 +354,7 @@ fn examples() {
         let broken = SURCHARGE.replace("percent_of(line.line_total_fen, 5)", "600");
         let error = check(&super::super::engine(), &broken)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("example 1"), "{error}");
     }
@@ -344,6 +373,7 @@ fn examples() {
 "#;
         let error = check(&super::super::engine(), fragile)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("division by zero"), "{error}");
         assert!(error.contains("on a sample cart"), "{error}");

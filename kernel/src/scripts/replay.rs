@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::ScriptsState;
 use super::pricing;
-use super::{Compiled, ScriptHost};
+use super::{Compiled, ScriptError, ScriptHost};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
@@ -144,13 +144,24 @@ impl Store {
 /// One script's result on one order: per line, its adjustments and total.
 type Priced = Vec<(Vec<Adjustment>, i64)>;
 
+/// Why a script could not price a recorded order: what the quote pipeline would refuse.
+#[derive(Debug, thiserror::Error)]
+enum ReplayError {
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    #[error("line {line_no}: amount overflows")]
+    Overflow { line_no: i64 },
+    #[error("line {line_no} would cost less than nothing")]
+    BelowZero { line_no: i64 },
+}
+
 /// Runs `compiled` (or no script) on `inputs`, refusing what the quote pipeline refuses (a
 /// line below zero, an overflowing sum).
 fn run(
     engine: &rhai::Engine,
     compiled: Option<&Compiled>,
     inputs: &PricingInputs,
-) -> Result<Priced, String> {
+) -> Result<Priced, ReplayError> {
     let adjustments = match compiled {
         Some(compiled) => pricing::adjust_lines(
             engine,
@@ -168,15 +179,14 @@ fn run(
         .map(|(line, adjustments)| {
             let mut total = line.line_total_fen;
             for (amount, _) in &adjustments {
-                total = total
-                    .checked_add(*amount)
-                    .ok_or_else(|| format!("line {}: amount overflows", line.line_no))?;
+                total = total.checked_add(*amount).ok_or(ReplayError::Overflow {
+                    line_no: line.line_no,
+                })?;
             }
             if total < 0 {
-                return Err(format!(
-                    "line {} would cost less than nothing",
-                    line.line_no
-                ));
+                return Err(ReplayError::BelowZero {
+                    line_no: line.line_no,
+                });
             }
             let adjustments = adjustments
                 .into_iter()
@@ -204,8 +214,7 @@ fn replay_order(
     draft: &Compiled,
     order: RecordedOrder,
 ) -> Option<ReplayedOrder> {
-    let inputs: Result<PricingInputs, String> = serde_json::from_str(&order.inputs)
-        .map_err(|e| format!("the recorded inputs are unreadable: {e}"));
+    let inputs: Result<PricingInputs, serde_json::Error> = serde_json::from_str(&order.inputs);
     let mut replayed = ReplayedOrder {
         order_id: order.order_id,
         order_no: order_number(order.order_id, order.placed_at),
@@ -223,7 +232,7 @@ fn replay_order(
     let inputs = match inputs {
         Ok(inputs) => inputs,
         Err(error) => {
-            replayed.error = Some(error);
+            replayed.error = Some(format!("the recorded inputs are unreadable: {error}"));
             return Some(replayed);
         }
     };
@@ -361,12 +370,12 @@ mod tests {
         }
     }
 
-    fn compiled(source: &str) -> Result<Compiled, String> {
+    fn compiled(source: &str) -> Result<Compiled, ScriptError> {
         pricing::check(&super::super::engine(), source)
     }
 
     #[test]
-    fn only_the_script_step_changes_and_no_script_is_a_baseline() -> Result<(), String> {
+    fn only_the_script_step_changes_and_no_script_is_a_baseline() -> Result<(), ReplayError> {
         let engine = super::super::engine();
         let draft = compiled(
             r#"fn adjust(line, member, now) {
@@ -384,11 +393,12 @@ mod tests {
     }
 
     #[test]
-    fn a_line_below_zero_is_refused_as_the_quote_would() -> Result<(), String> {
+    fn a_line_below_zero_is_refused_as_the_quote_would() -> Result<(), ScriptError> {
         let draft =
             compiled("fn adjust(line, member, now) { [#{ amount_fen: -30000, label: \"x\" }] }")?;
         let error = run(&super::super::engine(), Some(&draft), &inputs("三亚"))
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("less than nothing"), "{error}");
         Ok(())
