@@ -269,11 +269,11 @@ pub async fn event_map(
     member: Option<i64>,
 ) -> StoreResult<Value> {
     let order = match event.order_id {
-        Some(id) => store.order(id).await?,
+        Some(id) => store.order(crate::ids::OrderId(id)).await?,
         None => None,
     };
     let member_id = member
-        .or(order.as_ref().map(|o| o.member_id))
+        .or(order.as_ref().map(|o| o.member_id.get()))
         .or_else(|| field(payload, "member_id").as_i64());
     let record = match member_id {
         Some(id) => store.member(id).await?,

@@ -17,6 +17,7 @@ mod demo_orders;
 pub mod edge;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod images;
 pub mod members;
 pub mod money;

@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::permissions::{Actor, Permission};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::OrderId;
 use crate::settings::DeliveryOptions;
 
 /// An order's status (E9). The moves between them, and who may make each, are
@@ -164,17 +165,17 @@ impl DeliveryMethod {
 
 /// Readable order numbers (D6): the shop's date of placing and the order's id, so no counter
 /// row is fought over by concurrent checkouts: `20261130000123`.
-pub fn order_number(id: i64, placed_at_ms: i64) -> String {
+pub fn order_number(id: OrderId, placed_at_ms: i64) -> String {
     format!("{}{id:06}", crate::clock::shop_date_compact(placed_at_ms))
 }
 
 /// The id inside an order number (the date part is checked by whoever compares it).
-pub fn id_from_number(number: &str) -> Option<i64> {
+pub fn id_from_number(number: &str) -> Option<OrderId> {
     let digits = number.trim();
     if digits.len() < 14 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    digits.get(8..)?.parse().ok()
+    digits.get(8..)?.parse().ok().map(OrderId)
 }
 
 /// The orders a caller may see.
@@ -232,7 +233,7 @@ impl OrderScope {
                     || order.region_id.is_some_and(|r| regions.contains(&r))
             }
             OrderScope::Promoter { promoter_id } => order.promoter_id == Some(*promoter_id),
-            OrderScope::Member { member_id } => order.member_id == *member_id,
+            OrderScope::Member { member_id } => order.member_id.get() == *member_id,
             OrderScope::Driver { driver_id } => order
                 .fulfilment
                 .driver
@@ -258,9 +259,12 @@ mod tests {
     fn order_numbers_read_as_date_and_id() {
         // 2026-11-30 01:00 Shanghai is 2026-11-29 17:00 UTC.
         let placed = 1_795_971_600_000;
-        assert_eq!(order_number(123, placed), "20261130000123");
-        assert_eq!(id_from_number("20261130000123"), Some(123));
-        assert_eq!(id_from_number("20261130123456789"), Some(123_456_789));
+        assert_eq!(order_number(OrderId(123), placed), "20261130000123");
+        assert_eq!(id_from_number("20261130000123"), Some(OrderId(123)));
+        assert_eq!(
+            id_from_number("20261130123456789"),
+            Some(OrderId(123_456_789))
+        );
         assert_eq!(id_from_number("2026113"), None);
         assert_eq!(id_from_number("2026113000012x"), None);
     }

@@ -190,7 +190,7 @@ pub async fn create(
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, Json<Review>)> {
-    let order = my_received_order(&app, &actor, id).await?;
+    let order = my_received_order(&app, &actor, crate::ids::OrderId(id)).await?;
     let mut product_id = None;
     let mut rating = None;
     let mut body = String::new();
@@ -239,7 +239,7 @@ pub async fn create(
         }
     }
     let product_id = product_id
-        .filter(|p| order.lines.iter().any(|l| l.line.product_id == *p))
+        .filter(|p| order.lines.iter().any(|l| l.line.product_id.get() == *p))
         .ok_or_else(|| {
             ApiError::invalid_field(
                 "unknown_line",
@@ -253,7 +253,7 @@ pub async fn create(
     let body = crate::accounts::parse_text(&body, "body", 1000)?;
     let review = NewReview {
         product_id,
-        order_id: order.id,
+        order_id: order.id.get(),
         member_id: actor.user_id,
         rating,
         body,

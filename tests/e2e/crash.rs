@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pifa::ids::OrderId;
 use pifa::orders::OrderScope;
 use pifa::orders::queries::OrderFilter;
 use pifa::store::Store;
@@ -41,18 +42,19 @@ async fn audit(
         })
         .await?
         .into_iter()
+        .map(OrderId::get)
         .collect();
     for id in ledger.orders.keys() {
         assert!(stored.contains(id), "acknowledged order {id} is gone");
     }
-    let fresh: Vec<i64> = ledger
+    let fresh: Vec<OrderId> = ledger
         .orders
         .iter()
         .filter(|(_, (_, _, at))| *at == cycle)
-        .map(|(id, _)| *id)
+        .map(|(id, _)| OrderId(*id))
         .collect();
     for order in store.orders_with_details(&fresh).await? {
-        let (acknowledged, cancelled, _) = &ledger.orders[&order.id];
+        let (acknowledged, cancelled, _) = &ledger.orders[&order.id.get()];
         let id = order.id;
         let view = serde_json::to_value(order.view(pifa::orders::Audience::Member))?;
         assert_eq!(
@@ -60,7 +62,7 @@ async fn audit(
             "order {id}: lines differ"
         );
         assert_eq!(view["total_fen"], acknowledged["total_fen"], "order {id}");
-        let events = store.order_event_kinds(id).await?;
+        let events = store.order_event_kinds(id.get()).await?;
         assert!(
             events.iter().any(|k| k == "order.placed"),
             "order {id}: no placed event"

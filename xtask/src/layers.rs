@@ -25,7 +25,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // What every part of the shop stands on: time, the database boundary, errors, money, text.
     (
         "foundation",
-        &["clock", "store", "error", "money", "text", "watch"],
+        &["ids", "clock", "store", "error", "money", "text", "watch"],
     ),
     // What the server is told and how it reads a request: the configuration, the extractors
     // whose refusals are the one error shape, the state the domain's handlers share.

@@ -971,7 +971,7 @@ impl crate::store::Room for ProductRoom {
     /// Patches the cached products' stock with levels newer than what they hold.
     fn stock_moved(&self, levels: &[crate::store::StockLevel]) {
         let _writing = self.writes.lock();
-        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id.get()).collect();
         product_ids.sort_unstable();
         product_ids.dedup();
         for product_id in product_ids {
@@ -980,8 +980,8 @@ impl crate::store::Room for ProductRoom {
             };
             let mut copy = Product::clone(&cached);
             let mut moved = false;
-            for level in levels.iter().filter(|l| l.product_id == product_id) {
-                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id)
+            for level in levels.iter().filter(|l| l.product_id.get() == product_id) {
+                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id.get())
                     && level.seq > sku.stock_seq
                 {
                     sku.stock = level.stock;
@@ -1049,8 +1049,8 @@ mod tests {
         let generation = crate::store::Generation::default();
         room.remember(Arc::new(product(100, 5)), &generation, generation.current());
         let level = |stock, seq| StockLevel {
-            product_id: 7,
-            sku_id: 70,
+            product_id: crate::ids::ProductId(7),
+            sku_id: crate::ids::SkuId(70),
             stock,
             seq,
         };

@@ -23,6 +23,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{OrderId, ProductId, SkuId};
 use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::notify::tell;
 use crate::shop::Shop;
@@ -136,7 +137,7 @@ pub struct AfterSaleLine {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AfterSale {
     pub id: i64,
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub kind: AfterSaleKind,
     pub kind_label: String,
     pub status: AfterSaleStatus,
@@ -156,7 +157,7 @@ pub struct AfterSale {
 #[derive(FromRow)]
 struct AfterSaleRow {
     id: i64,
-    order_id: i64,
+    order_id: OrderId,
     kind: String,
     status: String,
     reason: String,
@@ -252,8 +253,8 @@ impl Store {
             .next())
     }
 
-    pub async fn after_sales_of(&self, order_id: i64) -> StoreResult<Vec<AfterSale>> {
-        self.after_sale_rows("order_id", &Key::Id(order_id), "id")
+    pub async fn after_sales_of(&self, order_id: OrderId) -> StoreResult<Vec<AfterSale>> {
+        self.after_sale_rows("order_id", &Key::Id(order_id.get()), "id")
             .await
     }
 
@@ -286,7 +287,7 @@ impl Store {
             };
             let mut batch = Batch::default();
             for (seq, photo) in photos.iter().enumerate() {
-                photo.push_row(&mut batch, order.member_id, now_ms);
+                photo.push_row(&mut batch, order.member_id.get(), now_ms);
                 batch.push(
                     "INSERT INTO after_sale_photos (after_sale_id, seq, upload_key) VALUES ($1, $2, $3)",
                     args![id, i64::try_from(seq).unwrap_or(0), photo.key.as_str()],
@@ -381,7 +382,7 @@ struct AfterSaleStep<'a> {
     /// finds its bound reached the step rolls back (`BoundReached` naming the field).
     bounded: Option<(Batch, &'static str)>,
     set: Batch,
-    stock_back: &'a [(i64, i64, i64)],
+    stock_back: &'a [(SkuId, ProductId, i64)],
     now_ms: i64,
 }
 
@@ -420,7 +421,7 @@ pub struct AfterSaleForm {
 pub async fn request(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, Json<AfterSale>)> {
     let order = my_received_order(&app, &actor, id).await?;
@@ -570,7 +571,7 @@ pub async fn request(
 pub async fn list(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<Vec<AfterSale>>> {
     let (order, _) = scoped_order(&app, &actor, id).await?;
     Ok(Json(app.store.after_sales_of(order.id).await?))
@@ -603,8 +604,8 @@ pub async fn queue(
     if all {
         return Ok(Json(requests));
     }
-    let order_ids: Vec<i64> = requests.iter().map(|r| r.order_id).collect();
-    let mine: std::collections::HashSet<i64> = app
+    let order_ids: Vec<OrderId> = requests.iter().map(|r| r.order_id).collect();
+    let mine: std::collections::HashSet<OrderId> = app
         .store
         .orders_with_details(&order_ids)
         .await?
@@ -719,7 +720,7 @@ pub async fn decide(
         .ok_or_else(|| moved_on(&request))?;
     tell(
         &app.store,
-        order.member_id,
+        order.member_id.get(),
         "after_sale_decided",
         format!(
             "您的订单{}的售后申请（{}）{}。{remark}",
@@ -750,7 +751,7 @@ pub async fn collected(
         return Err(moved_on(&request));
     }
     // Returned goods are sold again; exchanged or repaired goods go back to the customer.
-    let stock_back: Vec<(i64, i64, i64)> = if request.kind == AfterSaleKind::Return {
+    let stock_back: Vec<(SkuId, ProductId, i64)> = if request.kind == AfterSaleKind::Return {
         request
             .lines
             .iter()
@@ -863,7 +864,7 @@ pub async fn refund(
         .ok_or_else(|| moved_on(&request))?;
     tell(
         &app.store,
-        order.member_id,
+        order.member_id.get(),
         "after_sale_refunded",
         format!(
             "您的订单{}已退款{}。",

@@ -12,6 +12,7 @@ use super::OrderStatus;
 use super::machine::{Action, Entry, push_event, push_history, push_note};
 use super::record::OrderRecord;
 use crate::channels::Channel;
+use crate::ids::{OrderId, ProductId, SkuId};
 use crate::notify::{OutgoingMessage, push_message};
 use crate::store::StockLevel;
 use crate::store::batch::{Batch, RunBatch, args};
@@ -42,7 +43,7 @@ impl Backorders {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ShortLine {
     pub line_no: i64,
-    pub sku_id: i64,
+    pub sku_id: SkuId,
     pub item_no: String,
     /// Items still owed after taking what the shelf holds.
     pub owed: i64,
@@ -54,7 +55,7 @@ pub(crate) struct Filled {
     /// The stock levels changed (for the caches, after commit).
     pub levels: Vec<StockLevel>,
     /// The follow-up order that took what is still owed.
-    pub followup_id: Option<i64>,
+    pub followup_id: Option<OrderId>,
     /// Lines still short (with `Backorders::Fill`: the move must not go ahead).
     pub short: Vec<ShortLine>,
 }
@@ -131,7 +132,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
             now_ms,
         ],
     );
-    let ids: Vec<(i64,)> = conn.fetch_batch(open).await?;
+    let ids: Vec<(OrderId,)> = conn.fetch_batch(open).await?;
     let Some(&(followup_id,)) = ids.first() else {
         return Err(sqlx::Error::RowNotFound);
     };
@@ -190,7 +191,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
         &OutgoingMessage {
             channel: Channel::Inbox,
             recipient: order.member_id.to_string(),
-            user_id: Some(order.member_id),
+            user_id: Some(order.member_id.get()),
             template: "order_split".to_owned(),
             params: serde_json::Value::Null,
             body: format!(
@@ -219,8 +220,8 @@ fn weight_of(line_weight: i64, qty_part: i64, qty: i64) -> i64 {
 /// the amount taken. Returns how many, and the SKU's level after when any were taken.
 async fn take_available<C: RunBatch + Send>(
     conn: &mut C,
-    sku_id: i64,
-    product_id: i64,
+    sku_id: SkuId,
+    product_id: ProductId,
     want: i64,
 ) -> Result<(i64, Option<StockLevel>), sqlx::Error> {
     let mut lock = Batch::default();

@@ -21,6 +21,7 @@ use crate::catalog::transfer::{Cell, RowError, read_table};
 use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{MemberId, OrderId};
 use crate::shop::Shop;
 use crate::store::{Store, StoreResult, on_pool};
 
@@ -537,10 +538,10 @@ pub async fn quick_order(
 pub async fn reorder(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<CartView>> {
     let (order, _) = super::lifecycle::scoped_order(&app, &actor, id).await?;
-    if order.member_id != actor.user_id {
+    if order.member_id != MemberId(actor.user_id) {
         return Err(ApiError::not_found());
     }
     let owners = app
@@ -549,7 +550,7 @@ pub async fn reorder(
             &order
                 .lines
                 .iter()
-                .map(|l| l.line.sku_id)
+                .map(|l| l.line.sku_id.get())
                 .collect::<Vec<_>>(),
         )
         .await?;
@@ -564,11 +565,11 @@ pub async fn reorder(
     let lines: Vec<(LineRequest, String)> = order
         .lines
         .iter()
-        .filter(|l| l.line.qty > 0 && on_sale.contains(&l.line.product_id))
+        .filter(|l| l.line.qty > 0 && on_sale.contains(&l.line.product_id.get()))
         .map(|l| {
             (
                 LineRequest {
-                    sku_id: l.line.sku_id,
+                    sku_id: l.line.sku_id.get(),
                     qty: l.line.qty,
                 },
                 format!("lines[{}]", l.line.line_no - 1),

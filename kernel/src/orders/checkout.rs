@@ -27,6 +27,7 @@ use crate::catalog::pricing::{Page, PriceView};
 use crate::clock::rfc3339;
 use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{MemberId, OrderId};
 use crate::members::records::MemberRecord;
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
@@ -747,7 +748,7 @@ async fn take_goods<C: RunBatch + Send>(
     for line in &by_sku {
         let full = rows
             .iter()
-            .find(|&&(kind, sku_id, _, _)| kind == 1 && sku_id == line.sku_id);
+            .find(|&&(kind, sku_id, _, _)| kind == 1 && sku_id == line.sku_id.get());
         let take = match full {
             Some(&(_, _, stock, seq)) => Take::Taken {
                 reserved: line.qty,
@@ -777,7 +778,7 @@ async fn take_goods<C: RunBatch + Send>(
             Take::Short { available } => {
                 return Err(CheckoutError::OutOfStock {
                     line_no: line.line_no,
-                    sku_id: line.sku_id,
+                    sku_id: line.sku_id.get(),
                     available,
                 });
             }
@@ -849,7 +850,7 @@ async fn insert_order<C: RunBatch + Send>(
     conn: &mut C,
     order: &NewOrder,
     credit_hold: bool,
-) -> Result<i64, CheckoutError> {
+) -> Result<OrderId, CheckoutError> {
     let quote = &order.quote;
     let address_json =
         serde_json::to_string(&order.address).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -880,7 +881,7 @@ async fn insert_order<C: RunBatch + Send>(
             order.now_ms,
         ],
     );
-    let ids: Vec<(i64,)> = conn.fetch_batch(insert).await?;
+    let ids: Vec<(OrderId,)> = conn.fetch_batch(insert).await?;
     match ids.first() {
         Some(&(id,)) => Ok(id),
         None => Err(StoreError::Other("the order insert returned no id".to_owned()).into()),
@@ -897,12 +898,12 @@ fn placed_remark(credit_hold: bool) -> &'static str {
 }
 
 /// The order as placed, without reading it back.
-fn placed_record(order: &NewOrder, id: i64, credit_hold: bool, taken: &Taken) -> OrderRecord {
+fn placed_record(order: &NewOrder, id: OrderId, credit_hold: bool, taken: &Taken) -> OrderRecord {
     let quote = &order.quote;
     let status = OrderStatus::PendingConfirmation;
     OrderRecord {
         id,
-        member_id: order.member.id,
+        member_id: MemberId(order.member.id),
         member_name: order.member.name.clone(),
         shop_name: order.member.shop_name.clone(),
         placed_by: order.placed_by,
@@ -1032,7 +1033,7 @@ fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pric
         let bought: Vec<i64> = quote
             .lines
             .iter()
-            .map(|l| l.sku_id)
+            .map(|l| l.sku_id.get())
             .chain(
                 quote
                     .notices

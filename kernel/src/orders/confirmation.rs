@@ -12,6 +12,7 @@ use super::quote::{Adjustment, Area, MAX_QTY, shipping_fee};
 use super::record::{OrderLine, OrderRecord};
 use super::{DeliveryMethod, OrderStatus};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{ProductId, SkuId};
 use crate::money::{MAX_ORDER_FEN, checked_sum, format_price, out_of_range, parse_fen, scale_fen};
 use crate::settings::Shipping;
 
@@ -57,8 +58,8 @@ pub(crate) struct ConfirmPlan {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ChangedLine {
     pub(crate) line_no: i64,
-    pub(crate) sku_id: i64,
-    pub(crate) product_id: i64,
+    pub(crate) sku_id: SkuId,
+    pub(crate) product_id: ProductId,
     pub(crate) qty: i64,
     pub(crate) total_fen: i64,
     pub(crate) reserved_qty: i64,
@@ -319,8 +320,8 @@ mod tests {
         OrderLine {
             line: QuotedLine {
                 line_no,
-                sku_id: 100 + line_no,
-                product_id: 10 + line_no,
+                sku_id: SkuId(100 + line_no),
+                product_id: ProductId(10 + line_no),
                 item_no: format!("A{line_no}"),
                 name: "扳手".to_owned(),
                 model: String::new(),
@@ -346,8 +347,8 @@ mod tests {
         let goods: i64 = lines.iter().map(|l| l.line.line_total_fen).sum();
         let weight: i64 = lines.iter().map(|l| l.line.weight_g).sum();
         OrderRecord {
-            id: 1,
-            member_id: 2,
+            id: crate::ids::OrderId(1),
+            member_id: crate::ids::MemberId(2),
             member_name: "王五".to_owned(),
             shop_name: None,
             placed_by: 2,

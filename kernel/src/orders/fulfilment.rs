@@ -23,6 +23,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::OrderId;
 use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::shop::Shop;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
@@ -174,7 +175,7 @@ impl Store {
                 }
                 let mut batch = Batch::default();
                 for (seq, photo) in photos.iter().enumerate() {
-                    photo.push_row(&mut batch, order.member_id, step.now_ms);
+                    photo.push_row(&mut batch, order.member_id.get(), step.now_ms);
                     batch.push(
                         "INSERT INTO delivery_photos (order_id, seq, upload_key, uploaded_by, at)
                          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM delivery_photos WHERE order_id = $1) + $2, $3, $4, $5)",
@@ -204,7 +205,7 @@ impl Store {
     pub async fn receive_overdue_orders(&self, now_ms: i64) -> Result<usize, MoveError> {
         let days = self.settings().await?.auto_receive_days;
         let sent_by = now_ms - days * 86_400_000;
-        let ids: Vec<i64> = crate::store::on_pool!(self, |pool| {
+        let ids: Vec<OrderId> = crate::store::on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT id FROM orders WHERE status = 'in_delivery' AND driver_id IS NULL AND dispatched_at <= $1 ORDER BY id LIMIT 500",
             )
@@ -264,7 +265,7 @@ fn text(value: &str, field: &str, max: usize) -> ApiResult<String> {
 pub async fn dispatch(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<DispatchInput>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
@@ -376,7 +377,7 @@ pub struct DriverQuery {
 /// One stop on a driver's list (E3): where, whom to call, what to bring.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DriverStop {
-    pub id: i64,
+    pub id: OrderId,
     pub number: String,
     pub status: OrderStatus,
     pub status_label: String,
@@ -474,7 +475,7 @@ pub async fn driver_orders(
 pub async fn start_delivery(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, _) = scoped_order(&app, &actor, id).await?;
     permit(
@@ -522,7 +523,7 @@ pub struct DeliveredForm {
 pub async fn delivered(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     mut form: Multipart,
 ) -> ApiResult<Json<OrderView>> {
     let (order, _) = scoped_order(&app, &actor, id).await?;
@@ -589,7 +590,7 @@ pub async fn delivered(
 pub async fn confirm_receipt(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     let audience = scope.audience();
@@ -633,7 +634,7 @@ pub struct StatusChange {
 pub async fn change_status(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<StatusChange>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;

@@ -22,6 +22,7 @@ use super::{Audience, OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::edge::json::{ApiJson, OptionalJson};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::notify::tell;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
@@ -47,7 +48,7 @@ impl Store {
                      WHERE l.order_id = $1 AND l.reserved_qty > 0 ORDER BY l.sku_id",
                     args![order.id],
                 );
-                let reserved: Vec<(i64, i64, i64)> = tx.fetch_batch(reserved).await?;
+                let reserved: Vec<(SkuId, ProductId, i64)> = tx.fetch_batch(reserved).await?;
                 let mut levels = Vec::with_capacity(reserved.len());
                 for (sku_id, product_id, qty) in reserved {
                     let (stock, seq) = super::stock::give_back(&mut *tx, sku_id, qty).await?;
@@ -75,7 +76,7 @@ impl Store {
         let settings = self.settings().await?;
         let confirm_by = now_ms - settings.confirm_timeout_hours * 3_600_000;
         let pay_by = now_ms - settings.payment_timeout_hours * 3_600_000;
-        let overdue: Vec<i64> = crate::store::on_pool!(self, |pool| {
+        let overdue: Vec<OrderId> = crate::store::on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT id FROM orders WHERE (status = 'pending_confirmation' AND placed_at <= $1)
                     OR (status = 'pending_payment' AND confirmed_at <= $2 AND paid_fen < total_fen)
@@ -99,7 +100,7 @@ impl Store {
                 closed += 1;
                 tell(
                     self,
-                    order.member_id,
+                    order.member_id.get(),
                     "order_closed",
                     format!("您的订单{}已关闭：{reason}", order.number()),
                     now_ms,
@@ -115,7 +116,7 @@ impl Store {
 pub async fn scoped_order(
     app: &Shop,
     actor: &Actor,
-    id: i64,
+    id: OrderId,
 ) -> ApiResult<(OrderRecord, OrderScope)> {
     let scope = OrderScope::of(actor)?;
     let order = app
@@ -130,9 +131,9 @@ pub async fn scoped_order(
 /// The caller's own order `id` once its goods arrived (received or completed), for what a
 /// member does after delivery (after-sales, reviews): 404 outside his scope, 403 for someone
 /// else's order, 409 before the goods arrived.
-pub async fn my_received_order(app: &Shop, actor: &Actor, id: i64) -> ApiResult<OrderRecord> {
+pub async fn my_received_order(app: &Shop, actor: &Actor, id: OrderId) -> ApiResult<OrderRecord> {
     let (order, _) = scoped_order(app, actor, id).await?;
-    if order.member_id != actor.user_id {
+    if order.member_id != MemberId(actor.user_id) {
         return Err(ApiError::forbidden());
     }
     if !matches!(order.status, OrderStatus::Received | OrderStatus::Completed) {
@@ -154,7 +155,7 @@ pub struct Cancellation {
 pub async fn cancel(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     OptionalJson(input): OptionalJson<Cancellation>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
@@ -198,7 +199,7 @@ pub struct Reason {
 pub async fn reject(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<Reason>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
@@ -223,7 +224,7 @@ pub async fn reject(
         .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
     tell(
         &app.store,
-        closed.member_id,
+        closed.member_id.get(),
         "order_rejected",
         format!("您的订单{}未通过确认：{reason}", closed.number()),
         now,
@@ -247,7 +248,7 @@ fn not_confirmer() -> ApiError {
 pub async fn confirm(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     OptionalJson(input): OptionalJson<Confirmation>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
@@ -420,7 +421,7 @@ async fn move_line_stock<C: RunBatch + Send>(
 pub async fn release_hold(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<Reason>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;

@@ -15,6 +15,7 @@ use super::record::OrderRecord;
 use super::{Audience, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::error::ApiError;
+use crate::ids::{MemberId, OrderId};
 use crate::store::StoreError;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
 
@@ -262,7 +263,7 @@ pub fn parties(actor: &Actor, order: &OrderRecord) -> Vec<Party> {
     {
         parties.push(AssignedDriver);
     }
-    if order.member_id == actor.user_id {
+    if order.member_id == MemberId(actor.user_id) {
         parties.push(Member);
     }
     parties
@@ -385,7 +386,7 @@ impl<'a> Move<'a> {
     }
 
     /// The guarded update, returning the order's paid and total amounts when it matched.
-    fn statement(&self, order_id: i64) -> (String, Vec<Arg>) {
+    fn statement(&self, order_id: OrderId) -> (String, Vec<Arg>) {
         let mut sql = String::from("UPDATE orders SET status = $1, updated_at = $2");
         let mut values = args![self.to.as_str(), self.now_ms];
         for (column, value) in self.stamps().into_iter().chain(self.set.iter().cloned()) {
@@ -542,9 +543,9 @@ pub(crate) struct OrderEventPayload {
 impl OrderEventPayload {
     fn of(record: &OrderRecord) -> OrderEventPayload {
         OrderEventPayload {
-            order_id: record.id,
+            order_id: record.id.get(),
             order_no: record.number(),
-            member_id: record.member_id,
+            member_id: record.member_id.get(),
             region_id: record.region_id,
             manager_id: record.manager_id,
             status: record.status.as_str(),
@@ -556,7 +557,7 @@ impl OrderEventPayload {
 
 /// One entry of an order's history, as `push_history` records it.
 pub(crate) struct Entry<'a> {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub at: i64,
     pub actor_id: Option<i64>,
     pub action: Action,
@@ -719,7 +720,7 @@ mod tests {
         let step = Move::new(Action::Paid, PendingPayment, AwaitingDispatch, 7)
             .setting([("carrier", Arg::from("顺丰"))])
             .only_if(PAID_IN_FULL);
-        let (sql, values) = step.statement(42);
+        let (sql, values) = step.statement(OrderId(42));
         assert_eq!(
             sql,
             "UPDATE orders SET status = $1, updated_at = $2, carrier = $3 \

@@ -21,6 +21,7 @@ use super::{OrderScope, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{OrderId, SkuId};
 use crate::money::format_yuan;
 use crate::shop::Shop;
 
@@ -88,7 +89,7 @@ struct NoteLine {
 pub async fn delivery_note(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> ApiResult<Response> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     let settings = app.store.settings().await?;
@@ -170,7 +171,7 @@ struct PickItem {
 /// What to pick for the orders going out: every order of the region waiting for dispatch
 /// (待发货) that is wanted by that day (no requested date, or one on or before it).
 fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
-    let mut items: BTreeMap<i64, PickItem> = BTreeMap::new();
+    let mut items: BTreeMap<SkuId, PickItem> = BTreeMap::new();
     for order in orders {
         for line in &order.lines {
             let item = items.entry(line.line.sku_id).or_insert_with(|| PickItem {

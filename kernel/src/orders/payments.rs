@@ -19,6 +19,7 @@ use super::record::{OrderRecord, OrderView};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{MemberId, OrderId};
 use crate::images::{StagedImage, UploadKind, stage_image};
 use crate::money::parse_fen;
 use crate::shop::Shop;
@@ -99,7 +100,7 @@ impl Store {
                 }
                 let mut batch = Batch::default();
                 if let Some(image) = proof {
-                    image.push_row(&mut batch, order.member_id, now_ms);
+                    image.push_row(&mut batch, order.member_id.get(), now_ms);
                 }
                 batch.push(
                     "INSERT INTO order_payments (order_id, kind, amount_fen, upload_key, remark, actor_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -283,11 +284,11 @@ pub struct ReceiptForm {
 pub async fn upload_receipt(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     form: Multipart,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
-    if order.member_id != actor.user_id {
+    if order.member_id != MemberId(actor.user_id) {
         return Err(ApiError::forbidden());
     }
     let (amount, remark, proof) = payment_form(&app, PaymentBody::Form(form)).await?;
@@ -344,7 +345,7 @@ pub struct PaymentForm {
 pub async fn mark_paid(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     body: PaymentBody,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;

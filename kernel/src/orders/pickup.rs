@@ -22,6 +22,7 @@ use crate::accounts::rate_limit::Limit;
 use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::ids::OrderId;
 use crate::notify::tell;
 use crate::shop::Shop;
 use crate::store::batch::Arg;
@@ -266,7 +267,7 @@ pub struct ReadyForPickup {
 pub async fn ready(
     State(app): State<Shop>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     ApiJson(input): ApiJson<ReadyForPickup>,
 ) -> ApiResult<Json<OrderView>> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
@@ -320,7 +321,7 @@ pub async fn ready(
         .ok_or_else(|| invalid_transition(&order, audience))?;
     tell(
         &app.store,
-        moved.member_id,
+        moved.member_id.get(),
         "order_ready_for_pickup",
         format!(
             "您的订单{}已可到{}自提（{}），请出示提货码{code}。",
@@ -365,7 +366,7 @@ pub async fn verify(
         _ => None,
     };
     let order = match found {
-        Some(id) => app.store.order(id).await?,
+        Some(id) => app.store.order(OrderId(id)).await?,
         None => None,
     };
     let Some(order) = order else {

@@ -133,8 +133,8 @@ impl PricingLine {
         );
         PricingLine {
             line_no: line.line_no,
-            sku_id: line.sku_id,
-            product_id: line.product_id,
+            sku_id: line.sku_id.get(),
+            product_id: line.product_id.get(),
             item_no: line.item_no.clone(),
             name: line.name.clone(),
             qty: line.qty,

@@ -10,13 +10,14 @@ use super::quote::{Adjustment, QuotedLine};
 use super::record::{HistoryEntry, OrderLine, OrderRecord, OrderView, PaymentRecord};
 use super::{DeliveryMethod, OrderScope, OrderStatus, order_number};
 use crate::clock::rfc3339;
+use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::settings::PaymentMethod;
 use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
 #[derive(FromRow)]
 struct OrderRow {
-    id: i64,
-    member_id: i64,
+    id: OrderId,
+    member_id: MemberId,
     member_name: String,
     shop_name: Option<String>,
     placed_by: i64,
@@ -64,7 +65,7 @@ struct OrderRow {
     pickup_code: Option<String>,
     refunded_fen: i64,
     after_sales_open: bool,
-    parent_id: Option<i64>,
+    parent_id: Option<OrderId>,
     parent_placed_at: Option<i64>,
 }
 
@@ -83,10 +84,10 @@ const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.s
 
 #[derive(FromRow)]
 struct LineRow {
-    order_id: i64,
+    order_id: OrderId,
     line_no: i64,
-    sku_id: i64,
-    product_id: i64,
+    sku_id: SkuId,
+    product_id: ProductId,
     item_no: String,
     name: String,
     model: String,
@@ -103,7 +104,7 @@ struct LineRow {
 
 #[derive(FromRow)]
 struct AdjustmentRow {
-    order_id: i64,
+    order_id: OrderId,
     line_no: Option<i64>,
     source: String,
     label: String,
@@ -112,7 +113,7 @@ struct AdjustmentRow {
 
 #[derive(FromRow)]
 struct HistoryRow {
-    order_id: i64,
+    order_id: OrderId,
     at: i64,
     actor_id: Option<i64>,
     action: String,
@@ -123,7 +124,7 @@ struct HistoryRow {
 
 #[derive(FromRow)]
 struct PaymentRow {
-    order_id: i64,
+    order_id: OrderId,
     kind: String,
     amount_fen: i64,
     upload_key: Option<String>,
@@ -139,7 +140,7 @@ struct OrderParts {
     adjustments: Vec<AdjustmentRow>,
     history: Vec<HistoryRow>,
     payments: Vec<PaymentRow>,
-    photos: Vec<(i64, String)>,
+    photos: Vec<(OrderId, String)>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -260,7 +261,7 @@ pub struct OrderFilter {
     pub delivery_method: Option<DeliveryMethod>,
     pub credit_hold: Option<bool>,
     /// An exact id from an order number.
-    pub number_id: Option<i64>,
+    pub number_id: Option<OrderId>,
     pub text: Option<String>,
     pub placed_from: Option<i64>,
     pub placed_before: Option<i64>,
@@ -294,16 +295,17 @@ impl OrderFilter {
 
 impl Store {
     /// One order with everything it carries.
-    pub async fn order(&self, id: i64) -> StoreResult<Option<OrderRecord>> {
+    pub async fn order(&self, id: OrderId) -> StoreResult<Option<OrderRecord>> {
         Ok(self.orders_with_details(&[id]).await?.into_iter().next())
     }
 
     /// Orders by id, in that order, with lines, adjustments, payments and history.
-    pub async fn orders_with_details(&self, ids: &[i64]) -> StoreResult<Vec<OrderRecord>> {
+    pub async fn orders_with_details(&self, ids: &[OrderId]) -> StoreResult<Vec<OrderRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let head = format!("{ORDER_SELECT} WHERE o.id IN ");
+        let raw_ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
         let OrderParts {
             rows,
             lines,
@@ -312,13 +314,13 @@ impl Store {
             payments,
             photos,
         } = on_pool!(self, |pool| {
-            let rows = crate::store::id_list_query(&head, ids)
+            let rows = crate::store::id_list_query(&head, &raw_ids)
                 .build_query_as()
                 .fetch_all(pool)
                 .await?;
             let lines = crate::store::id_list_query(
                 "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, followup_qty, weight_g FROM order_lines WHERE order_id IN ",
-                ids,
+                &raw_ids,
             )
             .push(" ORDER BY order_id, line_no")
             .build_query_as()
@@ -326,7 +328,7 @@ impl Store {
             .await?;
             let adjustments = crate::store::id_list_query(
                 "SELECT order_id, line_no, source, label, amount_fen FROM order_adjustments WHERE order_id IN ",
-                ids,
+                &raw_ids,
             )
             .push(" ORDER BY id")
             .build_query_as()
@@ -334,7 +336,7 @@ impl Store {
             .await?;
             let history = crate::store::id_list_query(
                 "SELECT order_id, at, actor_id, action, from_status, to_status, remark FROM order_history WHERE order_id IN ",
-                ids,
+                &raw_ids,
             )
             .push(" ORDER BY id")
             .build_query_as()
@@ -342,7 +344,7 @@ impl Store {
             .await?;
             let payments = crate::store::id_list_query(
                 "SELECT order_id, kind, amount_fen, upload_key, remark, actor_id, at FROM order_payments WHERE order_id IN ",
-                ids,
+                &raw_ids,
             )
             .push(" ORDER BY id")
             .build_query_as()
@@ -350,7 +352,7 @@ impl Store {
             .await?;
             let photos = crate::store::id_list_query(
                 "SELECT order_id, upload_key FROM delivery_photos WHERE order_id IN ",
-                ids,
+                &raw_ids,
             )
             .push(" ORDER BY order_id, seq")
             .build_query_as()
@@ -450,7 +452,7 @@ impl Store {
 
     /// The ids of the orders a filter selects, newest first, one page, and how many it
     /// selects in all.
-    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Page<i64>> {
+    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Page<OrderId>> {
         crate::store::paged(filter.limit, filter.offset, |limit, offset| {
             self.order_id_rows(OrderFilter {
                 limit,
@@ -461,7 +463,7 @@ impl Store {
         .await
     }
 
-    async fn order_id_rows(&self, filter: OrderFilter) -> StoreResult<Vec<(i64, i64)>> {
+    async fn order_id_rows(&self, filter: OrderFilter) -> StoreResult<Vec<(OrderId, i64)>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new("SELECT o.id");
             query.push(crate::store::TOTAL_COLUMN).push(
@@ -673,7 +675,7 @@ pub async fn list(
 pub async fn get(
     axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
     actor: crate::accounts::permissions::Actor,
-    crate::edge::extract::Path(id): crate::edge::extract::Path<i64>,
+    crate::edge::extract::Path(id): crate::edge::extract::Path<OrderId>,
 ) -> crate::error::ApiResult<axum::Json<OrderView>> {
     let (order, scope) = super::lifecycle::scoped_order(&app, &actor, id).await?;
     Ok(axum::Json(order.view(scope.audience())))

@@ -15,6 +15,7 @@ use super::DeliveryMethod;
 use super::pipeline::Pipeline;
 use crate::catalog::{Product, pricing};
 use crate::error::{ApiError, ApiResult};
+use crate::ids::{ProductId, SkuId};
 use crate::money::{MAX_ORDER_FEN, checked_sum, format_price};
 use crate::settings::{AreaRate, DEFAULT_MAX_PRICE_PERCENT, MoqRule, Settings, Shipping};
 use crate::store::Store;
@@ -47,8 +48,8 @@ pub struct Adjustment {
 pub struct QuotedLine {
     /// 1-based position in the order.
     pub line_no: i64,
-    pub sku_id: i64,
-    pub product_id: i64,
+    pub sku_id: SkuId,
+    pub product_id: ProductId,
     /// 货号
     pub item_no: String,
     pub name: String,
@@ -314,8 +315,8 @@ pub async fn price(
         }
         quote.lines.push(QuotedLine {
             line_no: i64::try_from(quote.lines.len()).unwrap_or(i64::MAX) + 1,
-            sku_id: sku.id,
-            product_id: product.id,
+            sku_id: SkuId(sku.id),
+            product_id: ProductId(product.id),
             item_no: product.item_no.clone(),
             name: product.name.clone(),
             model: sku.model.clone(),
@@ -609,8 +610,8 @@ mod tests {
     fn totals_refuse_overflow_and_negative_lines() {
         let line = |list: i64, qty: i64, adjust: i64| QuotedLine {
             line_no: 1,
-            sku_id: 1,
-            product_id: 1,
+            sku_id: SkuId(1),
+            product_id: ProductId(1),
             item_no: String::new(),
             name: String::new(),
             model: String::new(),

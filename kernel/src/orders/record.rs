@@ -10,6 +10,7 @@ use super::fulfilment::{Fulfilment, FulfilmentView};
 use super::quote::{Adjustment, QuotedLine};
 use super::{Audience, DeliveryMethod, OrderStatus, order_number};
 use crate::clock::rfc3339;
+use crate::ids::{MemberId, OrderId};
 use crate::settings::PaymentMethod;
 
 /// Where the goods go, as it was when the order was placed (an address book entry may change
@@ -73,8 +74,8 @@ pub struct PaymentRecord {
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRecord {
-    pub id: i64,
-    pub member_id: i64,
+    pub id: OrderId,
+    pub member_id: MemberId,
     pub member_name: String,
     pub shop_name: Option<String>,
     pub placed_by: i64,
@@ -105,7 +106,7 @@ pub struct OrderRecord {
     pub paid_at: Option<i64>,
     pub closed_at: Option<i64>,
     /// The order this one ships the rest of (a follow-up, 补发单), and its number.
-    pub parent: Option<(i64, String)>,
+    pub parent: Option<(OrderId, String)>,
     pub lines: Vec<OrderLine>,
     pub adjustments: Vec<Adjustment>,
     pub payments: Vec<PaymentRecord>,
@@ -116,12 +117,12 @@ pub struct OrderRecord {
 /// An order as its reader sees it; `status_label` is in the reader's words (E9).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
-    pub id: i64,
+    pub id: OrderId,
     /// Date and sequence: 20261130000123.
     pub number: String,
     pub status: OrderStatus,
     pub status_label: String,
-    pub member_id: i64,
+    pub member_id: MemberId,
     pub member_name: String,
     pub shop_name: Option<String>,
     /// Who placed it: the member, or his manager or promoter on his behalf (D4).
@@ -158,7 +159,7 @@ pub struct OrderView {
     pub paid_at: Option<String>,
     pub closed_at: Option<String>,
     /// A follow-up order (补发单) ships what `parent_number` still owed when it left (E2).
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<OrderId>,
     pub parent_number: Option<String>,
     pub payments: Vec<PaymentRecord>,
     pub history: Vec<HistoryEntry>,

@@ -3,6 +3,7 @@
 //! (see `store/cache.rs`). SKUs are taken in id order by the callers, so concurrent
 //! transactions on PostgreSQL never wait on each other in a cycle.
 
+use crate::ids::SkuId;
 use crate::store::batch::{Batch, RunBatch, args};
 
 /// What taking stock for a line came to.
@@ -25,7 +26,7 @@ pub enum Take {
 /// a no-op update, so nobody moves it meanwhile) and the rest owed.
 pub(crate) async fn take_stock<C: RunBatch + Send>(
     conn: &mut C,
-    sku_id: i64,
+    sku_id: SkuId,
     qty: i64,
 ) -> Result<Take, sqlx::Error> {
     let mut batch = Batch::default();
@@ -76,7 +77,7 @@ pub(crate) async fn take_stock<C: RunBatch + Send>(
 /// stock and sequence after it.
 pub(crate) async fn give_back<C: RunBatch + Send>(
     conn: &mut C,
-    sku_id: i64,
+    sku_id: SkuId,
     qty: i64,
 ) -> Result<(i64, i64), sqlx::Error> {
     let mut batch = Batch::default();

@@ -62,8 +62,8 @@ fn quote_input(
             .iter()
             .map(|l| pifa_sdk::Line {
                 line_no: l.line_no,
-                sku_id: l.sku_id,
-                product_id: l.product_id,
+                sku_id: l.sku_id.get(),
+                product_id: l.product_id.get(),
                 qty: l.qty,
                 list_price_fen: l.list_price_fen,
                 line_total_fen: l.line_total_fen,
@@ -381,8 +381,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, total)| QuotedLine {
                     line_no: i as i64 + 1,
-                    sku_id: 1,
-                    product_id: 1,
+                    sku_id: crate::ids::SkuId(1),
+                    product_id: crate::ids::ProductId(1),
                     item_no: String::new(),
                     name: String::new(),
                     model: String::new(),

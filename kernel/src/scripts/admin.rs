@@ -376,7 +376,7 @@ pub async fn preview(
         .filter(|(a, b)| a.line_total_fen != b.line_total_fen)
         .map(|(a, b)| LineDifference {
             line_no: a.line_no,
-            sku_id: a.sku_id,
+            sku_id: a.sku_id.get(),
             current_fen: a.line_total_fen,
             draft_fen: b.line_total_fen,
         })

@@ -74,7 +74,7 @@ pub struct ReplaySummary {
 /// One order: goods totals after the script step (before plugins and shipping).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayedOrder {
-    pub order_id: i64,
+    pub order_id: crate::ids::OrderId,
     pub order_no: String,
     pub placed_at: String,
     pub member_id: i64,
@@ -118,7 +118,7 @@ pub struct ReplayedLine {
 /// An order's recorded inputs as stored.
 #[derive(Debug, FromRow)]
 pub struct RecordedOrder {
-    pub order_id: i64,
+    pub order_id: crate::ids::OrderId,
     pub placed_at: i64,
     pub member_id: i64,
     pub member_name: String,

@@ -71,6 +71,38 @@ impl From<bool> for Arg {
     }
 }
 
+macro_rules! id_args {
+    ($($id:ty),*) => {$(
+        impl From<$id> for Arg {
+            fn from(value: $id) -> Self {
+                Arg::Int(Some(value.get()))
+            }
+        }
+
+        impl From<Option<$id>> for Arg {
+            fn from(value: Option<$id>) -> Self {
+                Arg::Int(value.map(<$id>::get))
+            }
+        }
+
+        // Read back on checkout's direct SQLite connection as on sqlx's.
+        impl rusqlite::types::FromSql for $id {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(value).map(<$id>::from_raw)
+            }
+        }
+    )*};
+}
+
+id_args!(
+    crate::ids::OrderId,
+    crate::ids::MemberId,
+    crate::ids::ProductId,
+    crate::ids::SkuId
+);
+
 /// `$1, $2, …, $n` for an `IN (…)` list (`NULL` for none, which matches nothing on both
 /// backends where `IN ()` is an error on PostgreSQL).
 pub(crate) fn placeholders(n: usize) -> String {

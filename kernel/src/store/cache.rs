@@ -84,8 +84,8 @@ impl Change {
 /// A SKU's stock as a committed statement left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StockLevel {
-    pub product_id: i64,
-    pub sku_id: i64,
+    pub product_id: crate::ids::ProductId,
+    pub sku_id: crate::ids::SkuId,
     pub stock: i64,
     /// `skus.stock_seq` after the change.
     pub seq: i64,
@@ -228,7 +228,7 @@ impl Store {
             return;
         }
         self.caches.stock_moved(levels);
-        let mut products: Vec<i64> = levels.iter().map(|l| l.product_id).collect();
+        let mut products: Vec<i64> = levels.iter().map(|l| l.product_id.get()).collect();
         products.sort_unstable();
         products.dedup();
         self.tell_other_instances(&Change::Stock(products)).await;

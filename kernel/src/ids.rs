@@ -1,0 +1,54 @@
+//! The ids the order path passes around, each its own type: an order id cannot be bound where
+//! a member id belongs, nor a SKU's where its product's. Each is the row's `BIGINT` id: the
+//! same integer in JSON (`serde(transparent)`), in the database (`sqlx(transparent)`, both
+//! backends) and in the OpenAPI document.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+            Serialize, Deserialize, sqlx::Type, ToSchema,
+        )]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The integer, for what speaks integers (SQL built at run time, plugins, scripts).
+            pub fn get(self) -> i64 {
+                self.0
+            }
+
+            pub(crate) fn from_raw(id: i64) -> $name {
+                $name(id)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+    )*};
+}
+
+ids! {
+    /// An order (`orders.id`).
+    OrderId;
+    /// A member: the user who orders (`users.id` of a member).
+    MemberId;
+    /// A product (`products.id`).
+    ProductId;
+    /// One SKU of a product (`skus.id`): what stock and prices belong to.
+    SkuId;
+}
