@@ -328,7 +328,7 @@ fn order_map(order: &OrderRecord) -> Value {
         "status": order.status.as_str(),
         "total_fen": order.total_fen,
         "paid_fen": order.paid_fen,
-        "amount": crate::money::format_price(order.total_fen),
+        "amount": order.total_fen.to_string(),
         "payment_method": order.payment_method.as_str(),
         "shipment": order.fulfilment.shipment.map(|s| s.as_str()),
         "carrier": order.fulfilment.carrier,

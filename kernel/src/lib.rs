@@ -25,6 +25,7 @@ pub mod native;
 pub mod notify;
 pub mod orders;
 pub mod plugins;
+pub mod quantity;
 pub mod regions;
 pub mod reviews;
 pub mod scripts;

@@ -25,7 +25,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // What every part of the shop stands on: time, the database boundary, errors, money, text.
     (
         "foundation",
-        &["ids", "clock", "store", "error", "money", "text", "watch"],
+        &[
+            "ids", "quantity", "clock", "store", "error", "money", "text", "watch",
+        ],
     ),
     // What the server is told and how it reads a request: the configuration, the extractors
     // whose refusals are the one error shape, the state the domain's handlers share.

@@ -26,6 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{OrderId, ProductId, SkuId};
 use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::notify::tell;
+use crate::quantity::Quantity;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx, on_pool};
@@ -344,7 +345,7 @@ impl Store {
             }
             let mut levels = Vec::new();
             for (sku_id, product_id, qty) in stock_back {
-                let (stock, seq) = super::stock::give_back(&mut *tx, *sku_id, *qty).await?;
+                let (stock, seq) = super::stock::give_back(&mut *tx, *sku_id, Quantity(*qty)).await?;
                 levels.push(StockLevel {
                     product_id: *product_id,
                     sku_id: *sku_id,
@@ -518,8 +519,8 @@ pub async fn request(
             "lines: 请选择商品和数量 (which goods, how many)",
         ));
     }
-    let refundable = order.paid_fen - order.refunded_fen;
-    if amount_fen > refundable.max(0) {
+    let refundable = order.refundable().get();
+    if amount_fen > refundable {
         return Err(ApiError::invalid_field(
             "overpayment",
             "amount_fen",
@@ -812,7 +813,7 @@ pub async fn refund(
     let (request, order) = scoped_request(&app, &actor, id).await?;
     actor.require(Permission::SettleOrders)?;
     let amount = crate::money::parse_fen(input.amount_fen, "amount_fen")?;
-    let refundable = (order.paid_fen - order.refunded_fen).max(0);
+    let refundable = order.refundable().get();
     if amount < 1 || amount > refundable {
         return Err(ApiError::invalid_field(
             "overpayment",

@@ -13,7 +13,9 @@ use super::machine::{Action, Entry, push_event, push_history, push_note};
 use super::record::OrderRecord;
 use crate::channels::Channel;
 use crate::ids::{OrderId, ProductId, SkuId};
+use crate::money::Fen;
 use crate::notify::{OutgoingMessage, push_message};
+use crate::quantity::Quantity;
 use crate::store::StockLevel;
 use crate::store::batch::{Batch, RunBatch, args};
 
@@ -46,7 +48,7 @@ pub struct ShortLine {
     pub sku_id: SkuId,
     pub item_no: String,
     /// Items still owed after taking what the shelf holds.
-    pub owed: i64,
+    pub owed: Quantity,
 }
 
 /// What filling an order's backorders came to.
@@ -74,7 +76,11 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
     if mode == Backorders::NotShipping {
         return Ok(filled);
     }
-    let mut owing: Vec<_> = order.lines.iter().filter(|l| l.backorder_qty > 0).collect();
+    let mut owing: Vec<_> = order
+        .lines
+        .iter()
+        .filter(|l| l.backorder_qty > Quantity::ZERO)
+        .collect();
     owing.sort_by_key(|l| (l.line.sku_id, l.line.line_no));
     let mut still_owed = Vec::new();
     for line in owing {
@@ -85,7 +91,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
             line.backorder_qty,
         )
         .await?;
-        if taken > 0 {
+        if taken > Quantity::ZERO {
             let mut batch = Batch::default();
             batch.push(
                 "UPDATE order_lines SET reserved_qty = reserved_qty + $3, backorder_qty = backorder_qty - $3 WHERE order_id = $1 AND line_no = $2",
@@ -112,7 +118,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
     }
     let owed_weight: i64 = still_owed
         .iter()
-        .map(|(line, owed)| weight_of(line.line.weight_g, *owed, line.line.qty))
+        .map(|(line, owed)| weight_of(line.line.weight_g, owed.get(), line.line.qty))
         .sum();
     let remark = format!("补发单：订单{}缺货部分，到货后发出", order.number());
     let mut open = Batch::default();
@@ -148,7 +154,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
                 followup_id,
                 order.id,
                 *owed,
-                weight_of(line.line.weight_g, *owed, line.line.qty),
+                weight_of(line.line.weight_g, owed.get(), line.line.qty),
                 line.line.line_no,
             ],
         );
@@ -183,7 +189,7 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
     followup.id = followup_id;
     followup.placed_at = now_ms;
     followup.status = OrderStatus::AwaitingDispatch;
-    followup.total_fen = 0;
+    followup.total_fen = Fen::ZERO;
     push_event(&mut batch, "order.split", order, now_ms);
     push_event(&mut batch, "order.split_from", &followup, now_ms);
     push_message(
@@ -222,18 +228,18 @@ async fn take_available<C: RunBatch + Send>(
     conn: &mut C,
     sku_id: SkuId,
     product_id: ProductId,
-    want: i64,
-) -> Result<(i64, Option<StockLevel>), sqlx::Error> {
+    want: Quantity,
+) -> Result<(Quantity, Option<StockLevel>), sqlx::Error> {
     let mut lock = Batch::default();
     lock.push(
         "UPDATE skus SET stock = stock WHERE id = $1 RETURNING stock",
         args![sku_id],
     );
     let rows: Vec<(i64,)> = conn.fetch_batch(lock).await?;
-    let shelf = rows.first().map_or(0, |&(stock,)| stock.max(0));
+    let shelf = Quantity(rows.first().map_or(0, |&(stock,)| stock.max(0)));
     let taken = shelf.min(want);
-    if taken == 0 {
-        return Ok((0, None));
+    if taken == Quantity::ZERO {
+        return Ok((Quantity::ZERO, None));
     }
     let mut take = Batch::default();
     take.push(

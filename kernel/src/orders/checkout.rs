@@ -29,6 +29,8 @@ use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{MemberId, OrderId};
 use crate::members::records::MemberRecord;
+use crate::money::Fen;
+use crate::quantity::Quantity;
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
 use crate::store::batch::{
@@ -704,7 +706,7 @@ async fn refuse_replay<C: RunBatch + Send>(
 }
 
 /// Items taken for each line (by line number): from the shelf, and owed.
-type Taken = std::collections::HashMap<i64, (i64, i64)>;
+type Taken = std::collections::HashMap<i64, (Quantity, Quantity)>;
 
 /// Steps 1 and 2: the products are as the quote priced them, and stock is taken by bounded updates (never
 /// below zero), together. Where the batch is one round trip (SQLite, one writer at a time)
@@ -751,14 +753,14 @@ async fn take_goods<C: RunBatch + Send>(
             .find(|&&(kind, sku_id, _, _)| kind == 1 && sku_id == line.sku_id.get());
         let take = match full {
             Some(&(_, _, stock, seq)) => Take::Taken {
-                reserved: line.qty,
-                backorder: 0,
+                reserved: Quantity(line.qty),
+                backorder: Quantity::ZERO,
                 stock,
                 seq,
             },
             // Short in the batch (or not batched): the one-line path decides, with
             // backorders where the SKU allows them.
-            None => super::stock::take_stock(conn, line.sku_id, line.qty).await?,
+            None => super::stock::take_stock(conn, line.sku_id, Quantity(line.qty)).await?,
         };
         match take {
             Take::Taken {
@@ -779,7 +781,7 @@ async fn take_goods<C: RunBatch + Send>(
                 return Err(CheckoutError::OutOfStock {
                     line_no: line.line_no,
                     sku_id: line.sku_id.get(),
-                    available,
+                    available: available.get(),
                 });
             }
         }
@@ -918,12 +920,12 @@ fn placed_record(order: &NewOrder, id: OrderId, credit_hold: bool, taken: &Taken
         remark: order.remark.clone(),
         po_number: order.po_number.clone(),
         requested_date: order.requested_date.clone(),
-        goods_fen: quote.goods_fen,
-        shipping_fen: quote.shipping_fen,
-        adjustments_fen: quote.adjustments_fen,
-        total_fen: quote.total_fen,
-        paid_fen: 0,
-        refunded_fen: 0,
+        goods_fen: Fen(quote.goods_fen),
+        shipping_fen: Fen(quote.shipping_fen),
+        adjustments_fen: Fen(quote.adjustments_fen),
+        total_fen: Fen(quote.total_fen),
+        paid_fen: Fen::ZERO,
+        refunded_fen: Fen::ZERO,
         after_sales_open: false,
         weight_g: quote.weight_g,
         close_reason: None,
@@ -937,12 +939,15 @@ fn placed_record(order: &NewOrder, id: OrderId, credit_hold: bool, taken: &Taken
             .lines
             .iter()
             .map(|line| {
-                let (reserved, backorder) = taken.get(&line.line_no).copied().unwrap_or((0, 0));
+                let (reserved, backorder) = taken
+                    .get(&line.line_no)
+                    .copied()
+                    .unwrap_or((Quantity::ZERO, Quantity::ZERO));
                 OrderLine {
                     line: line.clone(),
                     reserved_qty: reserved,
                     backorder_qty: backorder,
-                    followup_qty: 0,
+                    followup_qty: Quantity::ZERO,
                 }
             })
             .collect(),

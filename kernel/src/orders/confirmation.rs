@@ -13,7 +13,10 @@ use super::record::{OrderLine, OrderRecord};
 use super::{DeliveryMethod, OrderStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{ProductId, SkuId};
-use crate::money::{MAX_ORDER_FEN, checked_sum, format_price, out_of_range, parse_fen, scale_fen};
+use crate::money::{
+    Fen, MAX_ORDER_FEN, checked_sum, format_price, out_of_range, parse_fen, scale_fen,
+};
+use crate::quantity::Quantity;
 use crate::settings::Shipping;
 
 /// A change to one line at confirmation.
@@ -45,10 +48,10 @@ pub struct Confirmation {
 pub(crate) struct ConfirmPlan {
     pub(crate) changed: Vec<ChangedLine>,
     pub(crate) delivery: DeliveryMethod,
-    pub(crate) goods: i64,
+    pub(crate) goods: Fen,
     pub(crate) weight: i64,
-    pub(crate) shipping: i64,
-    pub(crate) total: i64,
+    pub(crate) shipping: Fen,
+    pub(crate) total: Fen,
     pub(crate) next: OrderStatus,
     /// What changed and why, for the order's history.
     pub(crate) remark: String,
@@ -62,8 +65,8 @@ pub(crate) struct ChangedLine {
     pub(crate) product_id: ProductId,
     pub(crate) qty: i64,
     pub(crate) total_fen: i64,
-    pub(crate) reserved_qty: i64,
-    pub(crate) backorder_qty: i64,
+    pub(crate) reserved_qty: Quantity,
+    pub(crate) backorder_qty: Quantity,
     pub(crate) weight_g: i64,
     pub(crate) adjustments: Vec<Adjustment>,
     /// Extra items to take from stock (> 0) or to give back (< 0).
@@ -155,7 +158,7 @@ pub(crate) fn plan(
     )
     .ok_or_else(|| out_of_range("changes"))?;
     let shipping = if changed.is_empty() && delivery == order.delivery_method {
-        order.shipping_fen
+        order.shipping_fen.get()
     } else {
         let area = order.address.as_ref().map(|a| Area {
             province: a.province.clone(),
@@ -166,12 +169,12 @@ pub(crate) fn plan(
             delivery,
             area.as_ref(),
             weight,
-            goods.saturating_add(order.adjustments_fen),
+            goods.saturating_add(order.adjustments_fen.get()),
         )
         .0
     };
     let total = goods
-        .checked_add(order.adjustments_fen)
+        .checked_add(order.adjustments_fen.get())
         .and_then(|t| t.checked_add(shipping))
         .filter(|total| *total <= MAX_ORDER_FEN)
         .ok_or_else(|| out_of_range("changes"))?;
@@ -182,7 +185,7 @@ pub(crate) fn plan(
             "changes: 订单金额不能为负 (the order total cannot be negative)",
         ));
     }
-    let next = if order.payment_method.pays_first() && order.paid_fen < total {
+    let next = if order.payment_method.pays_first() && order.paid_fen.get() < total {
         OrderStatus::PendingPayment
     } else {
         OrderStatus::AwaitingDispatch
@@ -190,10 +193,10 @@ pub(crate) fn plan(
     Ok(ConfirmPlan {
         changed,
         delivery,
-        goods,
+        goods: Fen(goods),
         weight,
-        shipping,
-        total,
+        shipping: Fen(shipping),
+        total: Fen(total),
         next,
         remark: notes.join("；"),
     })
@@ -277,13 +280,13 @@ fn change_line(
     let (reserved_qty, backorder_qty, stock_delta) = if qty >= old.qty {
         (line.reserved_qty, line.backorder_qty, qty - old.qty)
     } else {
-        let fewer = old.qty - qty;
+        let fewer = Quantity(old.qty - qty);
         let from_backorder = fewer.min(line.backorder_qty);
         let from_reserved = fewer - from_backorder;
         (
             line.reserved_qty - from_reserved,
             line.backorder_qty - from_backorder,
-            -from_reserved,
+            -from_reserved.get(),
         )
     };
     let weight_g = if old.qty == 0 {
@@ -337,9 +340,9 @@ mod tests {
                 line_total_fen: list * qty + discount,
                 weight_g: 500 * qty,
             },
-            reserved_qty: reserved,
-            backorder_qty: qty - reserved,
-            followup_qty: 0,
+            reserved_qty: Quantity(reserved),
+            backorder_qty: Quantity(qty - reserved),
+            followup_qty: Quantity::ZERO,
         }
     }
 
@@ -370,12 +373,12 @@ mod tests {
             remark: String::new(),
             po_number: String::new(),
             requested_date: None,
-            goods_fen: goods,
-            shipping_fen: 0,
-            adjustments_fen: 0,
-            total_fen: goods,
-            paid_fen: 0,
-            refunded_fen: 0,
+            goods_fen: Fen(goods),
+            shipping_fen: Fen::ZERO,
+            adjustments_fen: Fen::ZERO,
+            total_fen: Fen(goods),
+            paid_fen: Fen::ZERO,
+            refunded_fen: Fen::ZERO,
             after_sales_open: false,
             weight_g: weight,
             close_reason: None,
@@ -429,7 +432,10 @@ mod tests {
         );
         let plan = plan(&placed, &Confirmation::default(), &shipping()).unwrap();
         assert!(plan.changed.is_empty());
-        assert_eq!((plan.goods, plan.total, plan.shipping), (9_000, 9_000, 0));
+        assert_eq!(
+            (plan.goods, plan.total, plan.shipping),
+            (Fen(9_000), Fen(9_000), Fen::ZERO)
+        );
         assert_eq!(plan.next, OrderStatus::AwaitingDispatch);
         assert_eq!(plan.remark, "");
         let pay_first = order(PaymentMethod::BankTransfer, vec![line(1, 10, 1_000, 10)]);
@@ -459,11 +465,11 @@ mod tests {
         assert_eq!(line.adjustments[0].amount_fen, -300);
         assert_eq!(
             (line.reserved_qty, line.backorder_qty, line.stock_delta),
-            (3, 0, -3)
+            (Quantity(3), Quantity::ZERO, -3)
         );
         assert_eq!(line.weight_g, 1_500);
         assert_eq!(plan.remark, "第1行 数量 10→3（客户只要三把）");
-        assert_eq!(plan.goods, 2_700);
+        assert_eq!(plan.goods, Fen(2_700));
     }
 
     #[test]
@@ -488,7 +494,7 @@ mod tests {
         assert_eq!(staff.label, "改价：老客户让利");
         // 4 × 50 less 10% is 180 yuan; 4 × 40 is 160.
         assert_eq!(staff.amount_fen, -2_000);
-        assert_eq!(plan.goods, 9_000 + 16_000);
+        assert_eq!(plan.goods, Fen(9_000 + 16_000));
         assert_eq!(
             plan.remark,
             "第2行 数量 2→4（老客户让利）；第2行 单价 ¥45.00→¥40.00（老客户让利）"
@@ -511,7 +517,7 @@ mod tests {
         input.delivery_reason = Some("客户要求送货".to_owned());
         let plan = plan(&placed, &input, &shipping()).unwrap();
         // 5 kg: 10 yuan for the first, 4 × 2 for the rest.
-        assert_eq!((plan.shipping, plan.total), (1_800, 10_800));
+        assert_eq!((plan.shipping, plan.total), (Fen(1_800), Fen(10_800)));
         assert_eq!(plan.delivery, DeliveryMethod::Ship);
         assert_eq!(plan.remark, "配送方式 自提→发货（客户要求送货）");
     }
@@ -568,7 +574,7 @@ mod tests {
             vec![line(1, 10, 1_000, 10)],
         );
         // A whole-order discount larger than what is left after the change.
-        placed.adjustments_fen = -5_000;
+        placed.adjustments_fen = Fen(-5_000);
         let refused = plan(
             &placed,
             &confirming(vec![change(1, Some(1), None, "只要一把")]),

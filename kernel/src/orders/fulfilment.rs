@@ -429,7 +429,7 @@ impl DriverStop {
             to_collect_fen: if order.payment_method
                 == crate::settings::PaymentMethod::CashOnDelivery
             {
-                (order.total_fen - order.paid_fen).max(0)
+                order.owed().get()
             } else {
                 0
             },

@@ -24,6 +24,7 @@ use crate::edge::json::{ApiJson, OptionalJson};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::notify::tell;
+use crate::quantity::Quantity;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
@@ -48,7 +49,7 @@ impl Store {
                      WHERE l.order_id = $1 AND l.reserved_qty > 0 ORDER BY l.sku_id",
                     args![order.id],
                 );
-                let reserved: Vec<(SkuId, ProductId, i64)> = tx.fetch_batch(reserved).await?;
+                let reserved: Vec<(SkuId, ProductId, Quantity)> = tx.fetch_batch(reserved).await?;
                 let mut levels = Vec::with_capacity(reserved.len());
                 for (sku_id, product_id, qty) in reserved {
                     let (stock, seq) = super::stock::give_back(&mut *tx, sku_id, qty).await?;
@@ -383,10 +384,10 @@ impl Store {
 async fn move_line_stock<C: RunBatch + Send>(
     conn: &mut C,
     line: &ChangedLine,
-) -> ApiResult<(i64, i64, Option<(i64, i64)>)> {
+) -> ApiResult<(Quantity, Quantity, Option<(i64, i64)>)> {
     let (reserved, backorder) = (line.reserved_qty, line.backorder_qty);
     if line.stock_delta < 0 {
-        let level = super::stock::give_back(conn, line.sku_id, -line.stock_delta)
+        let level = super::stock::give_back(conn, line.sku_id, Quantity(-line.stock_delta))
             .await
             .map_err(StoreError::from)?;
         return Ok((reserved, backorder, Some(level)));
@@ -394,7 +395,7 @@ async fn move_line_stock<C: RunBatch + Send>(
     if line.stock_delta == 0 {
         return Ok((reserved, backorder, None));
     }
-    match super::stock::take_stock(conn, line.sku_id, line.stock_delta)
+    match super::stock::take_stock(conn, line.sku_id, Quantity(line.stock_delta))
         .await
         .map_err(StoreError::from)?
     {

@@ -16,6 +16,7 @@ use super::{Audience, OrderStatus};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::error::ApiError;
 use crate::ids::{MemberId, OrderId};
+use crate::money::Fen;
 use crate::store::StoreError;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
 
@@ -482,8 +483,8 @@ pub(crate) async fn write_move<C: RunBatch + Send>(
     };
     let mut moved = order.clone();
     moved.status = step.to;
-    moved.total_fen = total_fen;
-    moved.paid_fen = paid_fen;
+    moved.total_fen = Fen(total_fen);
+    moved.paid_fen = Fen(paid_fen);
     let mut batch = Batch::default();
     record(&mut batch, &moved, step);
     if step.to == Received && paid_fen >= total_fen {
@@ -549,7 +550,7 @@ impl OrderEventPayload {
             region_id: record.region_id,
             manager_id: record.manager_id,
             status: record.status.as_str(),
-            total_fen: record.total_fen,
+            total_fen: record.total_fen.get(),
             payment_method: record.payment_method.as_str(),
         }
     }

@@ -23,6 +23,7 @@ use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{OrderId, SkuId};
 use crate::money::format_yuan;
+use crate::quantity::Quantity;
 use crate::shop::Shop;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -114,8 +115,8 @@ pub async fn delivery_note(
             name: l.line.name.clone(),
             spec: model_and_spec(&l.line),
             unit: l.line.unit_label.clone(),
-            qty: l.ships(),
-            later: l.line.qty - l.ships(),
+            qty: l.ships().get(),
+            later: l.line.qty - l.ships().get(),
             total: format_yuan(l.line.line_total_fen),
         })
         .collect();
@@ -140,11 +141,11 @@ pub async fn delivery_note(
             address => format!("{}{}{}{}", address.province, address.city, address.district, address.detail),
             shipment => shipment,
             lines => Value::from(Serde(&lines)),
-            items => order.lines.iter().map(|l| l.ships()).sum::<i64>(),
-            shipping => format_yuan(order.shipping_fen),
-            adjustments => format_yuan(order.adjustments_fen),
-            total => format_yuan(order.total_fen),
-            to_collect => format_yuan((order.total_fen - order.paid_fen).max(0)),
+            items => order.lines.iter().map(|l| l.ships()).sum::<Quantity>().get(),
+            shipping => format_yuan(order.shipping_fen.get()),
+            adjustments => format_yuan(order.adjustments_fen.get()),
+            total => format_yuan(order.total_fen.get()),
+            to_collect => format_yuan(order.owed().get()),
             qr => Value::from_safe_string(qr_svg(&order.number())?),
         },
     )
@@ -182,7 +183,7 @@ fn picking_items(orders: &[OrderRecord]) -> Vec<PickItem> {
                 qty: 0,
                 orders: Vec::new(),
             });
-            item.qty += line.ships();
+            item.qty += line.ships().get();
             item.orders.push(order.number());
         }
     }

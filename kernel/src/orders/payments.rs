@@ -21,7 +21,7 @@ use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{MemberId, OrderId};
 use crate::images::{StagedImage, UploadKind, stage_image};
-use crate::money::parse_fen;
+use crate::money::{Fen, parse_fen};
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
 use crate::store::{Store, StoreError, in_tx};
@@ -48,7 +48,7 @@ impl PaymentKind {
 #[derive(Clone, Copy)]
 pub(crate) struct PaymentEntry<'a> {
     pub(crate) kind: PaymentKind,
-    pub(crate) amount_fen: i64,
+    pub(crate) amount_fen: Fen,
     pub(crate) proof: Option<&'a StagedImage>,
     pub(crate) remark: &'a str,
     pub(crate) actor_id: i64,
@@ -80,7 +80,7 @@ impl Store {
                      WHERE id = $1 AND status <> 'closed' AND paid_fen + $2 <= total_fen RETURNING id",
                     args![
                         order.id,
-                        if is_payment { amount_fen } else { 0 },
+                        if is_payment { amount_fen } else { Fen::ZERO },
                         is_payment,
                         now_ms,
                     ],
@@ -306,7 +306,7 @@ pub async fn upload_receipt(
             &order,
             &PaymentEntry {
                 kind: PaymentKind::Receipt,
-                amount_fen: amount.unwrap_or(0),
+                amount_fen: Fen(amount.unwrap_or(0)),
                 proof: Some(&proof),
                 remark: &remark,
                 actor_id: actor.user_id,
@@ -369,16 +369,12 @@ pub async fn mark_paid(
         // E9: payment only after confirmation, so the price is fixed when it is paid.
         return Err(invalid_transition(&order, scope.audience()));
     }
-    let owed = order.total_fen - order.paid_fen;
-    if amount > owed {
+    let owed = order.owed();
+    if amount > owed.get() {
         return Err(ApiError::invalid_field(
             "overpayment",
             "amount_fen",
-            format!(
-                "amount_fen: 超出应付金额，尚欠{} (more than the {} still owed)",
-                crate::money::format_price(owed.max(0)),
-                crate::money::format_price(owed.max(0))
-            ),
+            format!("amount_fen: 超出应付金额，尚欠{owed} (more than the {owed} still owed)"),
         ));
     }
     let now = app.clock.now_ms();
@@ -388,7 +384,7 @@ pub async fn mark_paid(
             &order,
             &PaymentEntry {
                 kind: PaymentKind::Payment,
-                amount_fen: amount,
+                amount_fen: Fen(amount),
                 proof: proof.as_ref(),
                 remark: &remark,
                 actor_id: actor.user_id,

@@ -11,6 +11,8 @@ use super::record::{HistoryEntry, OrderLine, OrderRecord, OrderView, PaymentReco
 use super::{DeliveryMethod, OrderScope, OrderStatus, order_number};
 use crate::clock::rfc3339;
 use crate::ids::{MemberId, OrderId, ProductId, SkuId};
+use crate::money::Fen;
+use crate::quantity::Quantity;
 use crate::settings::PaymentMethod;
 use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
 
@@ -32,11 +34,11 @@ struct OrderRow {
     remark: String,
     po_number: String,
     requested_date: Option<String>,
-    goods_fen: i64,
-    shipping_fen: i64,
-    adjustments_fen: i64,
-    total_fen: i64,
-    paid_fen: i64,
+    goods_fen: Fen,
+    shipping_fen: Fen,
+    adjustments_fen: Fen,
+    total_fen: Fen,
+    paid_fen: Fen,
     weight_g: i64,
     close_reason: Option<String>,
     placed_at: i64,
@@ -63,7 +65,7 @@ struct OrderRow {
     pickup_phone: Option<String>,
     pickup_region_id: Option<i64>,
     pickup_code: Option<String>,
-    refunded_fen: i64,
+    refunded_fen: Fen,
     after_sales_open: bool,
     parent_id: Option<OrderId>,
     parent_placed_at: Option<i64>,
@@ -96,9 +98,9 @@ struct LineRow {
     qty: i64,
     list_price_fen: i64,
     line_total_fen: i64,
-    reserved_qty: i64,
-    backorder_qty: i64,
-    followup_qty: i64,
+    reserved_qty: Quantity,
+    backorder_qty: Quantity,
+    followup_qty: Quantity,
     weight_g: i64,
 }
 
@@ -741,11 +743,11 @@ pub async fn export(
                     .unwrap_or_default(),
                 o.payment_method.label().to_owned(),
                 o.delivery_method.label().to_owned(),
-                yuan(o.goods_fen),
-                yuan(o.adjustments_fen),
-                yuan(o.shipping_fen),
-                yuan(o.total_fen),
-                yuan(o.paid_fen),
+                yuan(o.goods_fen.get()),
+                yuan(o.adjustments_fen.get()),
+                yuan(o.shipping_fen.get()),
+                yuan(o.total_fen.get()),
+                yuan(o.paid_fen.get()),
                 address.map(|a| a.contact_name.clone()).unwrap_or_default(),
                 address.map(|a| a.phone.clone()).unwrap_or_default(),
                 address

@@ -11,6 +11,8 @@ use super::quote::{Adjustment, QuotedLine};
 use super::{Audience, DeliveryMethod, OrderStatus, order_number};
 use crate::clock::rfc3339;
 use crate::ids::{MemberId, OrderId};
+use crate::money::Fen;
+use crate::quantity::Quantity;
 use crate::settings::PaymentMethod;
 
 /// Where the goods go, as it was when the order was placed (an address book entry may change
@@ -31,18 +33,18 @@ pub struct OrderLine {
     #[serde(flatten)]
     pub line: QuotedLine,
     /// Items taken from stock for this order (given back when it closes).
-    pub reserved_qty: i64,
+    pub reserved_qty: Quantity,
     /// Items ordered beyond stock where the SKU allows backorders, still owed.
-    pub backorder_qty: i64,
+    pub backorder_qty: Quantity,
     /// Items moved to a follow-up order (补发单) when this one shipped without them (E2);
     /// this order sends `qty - followup_qty`.
-    pub followup_qty: i64,
+    pub followup_qty: Quantity,
 }
 
 impl OrderLine {
     /// What this order sends of the line: not what moved to a follow-up, nor what is owed.
-    pub fn ships(&self) -> i64 {
-        self.line.qty - self.followup_qty - self.backorder_qty
+    pub fn ships(&self) -> Quantity {
+        Quantity(self.line.qty - self.followup_qty.get() - self.backorder_qty.get())
     }
 }
 
@@ -90,12 +92,12 @@ pub struct OrderRecord {
     pub remark: String,
     pub po_number: String,
     pub requested_date: Option<String>,
-    pub goods_fen: i64,
-    pub shipping_fen: i64,
-    pub adjustments_fen: i64,
-    pub total_fen: i64,
-    pub paid_fen: i64,
-    pub refunded_fen: i64,
+    pub goods_fen: Fen,
+    pub shipping_fen: Fen,
+    pub adjustments_fen: Fen,
+    pub total_fen: Fen,
+    pub paid_fen: Fen,
+    pub refunded_fen: Fen,
     /// 售后中: an after-sales request is open (E9: a mark, not a state).
     pub after_sales_open: bool,
     pub weight_g: i64,
@@ -136,8 +138,8 @@ pub struct OrderView {
     pub payment_method_label: String,
     /// Pay-first methods wait in 待付款 after confirmation.
     pub pays_first: bool,
-    pub paid_fen: i64,
-    pub refunded_fen: i64,
+    pub paid_fen: Fen,
+    pub refunded_fen: Fen,
     /// 售后中: an after-sales request is open (a mark, not a state).
     pub after_sales_open: bool,
     pub delivery_method: DeliveryMethod,
@@ -148,10 +150,10 @@ pub struct OrderView {
     pub requested_date: Option<String>,
     pub lines: Vec<OrderLine>,
     pub adjustments: Vec<Adjustment>,
-    pub goods_fen: i64,
-    pub adjustments_fen: i64,
-    pub shipping_fen: i64,
-    pub total_fen: i64,
+    pub goods_fen: Fen,
+    pub adjustments_fen: Fen,
+    pub shipping_fen: Fen,
+    pub total_fen: Fen,
     pub weight_g: i64,
     pub close_reason: Option<String>,
     pub placed_at: String,
@@ -173,6 +175,17 @@ pub struct OrderView {
 }
 
 impl OrderRecord {
+    /// What is still to pay (never below nothing).
+    pub fn owed(&self) -> Fen {
+        // Both within [0, MAX_ORDER_FEN]: the difference cannot overflow.
+        Fen((self.total_fen.get() - self.paid_fen.get()).max(0))
+    }
+
+    /// What may still be refunded: paid and not yet refunded.
+    pub fn refundable(&self) -> Fen {
+        Fen((self.paid_fen.get() - self.refunded_fen.get()).max(0))
+    }
+
     pub fn number(&self) -> String {
         order_number(self.id, self.placed_at)
     }

@@ -4,6 +4,7 @@
 //! transactions on PostgreSQL never wait on each other in a cycle.
 
 use crate::ids::SkuId;
+use crate::quantity::Quantity;
 use crate::store::batch::{Batch, RunBatch, args};
 
 /// What taking stock for a line came to.
@@ -12,13 +13,13 @@ pub enum Take {
     /// `reserved` items came off the shelf, `backorder` more are owed; the SKU now holds
     /// `stock` at `seq`.
     Taken {
-        reserved: i64,
-        backorder: i64,
+        reserved: Quantity,
+        backorder: Quantity,
         stock: i64,
         seq: i64,
     },
     /// Not enough on the shelf and no backorders for this SKU.
-    Short { available: i64 },
+    Short { available: Quantity },
 }
 
 /// Takes `qty` of SKU `sku_id` inside the transaction on `conn`: all of it when the shelf
@@ -27,7 +28,7 @@ pub enum Take {
 pub(crate) async fn take_stock<C: RunBatch + Send>(
     conn: &mut C,
     sku_id: SkuId,
-    qty: i64,
+    qty: Quantity,
 ) -> Result<Take, sqlx::Error> {
     let mut batch = Batch::default();
     batch.push(
@@ -38,7 +39,7 @@ pub(crate) async fn take_stock<C: RunBatch + Send>(
     if let Some(&(stock, seq)) = full.first() {
         return Ok(Take::Taken {
             reserved: qty,
-            backorder: 0,
+            backorder: Quantity::ZERO,
             stock,
             seq,
         });
@@ -52,7 +53,7 @@ pub(crate) async fn take_stock<C: RunBatch + Send>(
     let Some(&(stock, allow_backorder)) = locked.first() else {
         return Err(sqlx::Error::RowNotFound);
     };
-    let available = stock.max(0);
+    let available = Quantity(stock.max(0));
     if allow_backorder == 0 {
         return Ok(Take::Short { available });
     }
@@ -78,7 +79,7 @@ pub(crate) async fn take_stock<C: RunBatch + Send>(
 pub(crate) async fn give_back<C: RunBatch + Send>(
     conn: &mut C,
     sku_id: SkuId,
-    qty: i64,
+    qty: Quantity,
 ) -> Result<(i64, i64), sqlx::Error> {
     let mut batch = Batch::default();
     batch.push(

@@ -100,7 +100,9 @@ id_args!(
     crate::ids::OrderId,
     crate::ids::MemberId,
     crate::ids::ProductId,
-    crate::ids::SkuId
+    crate::ids::SkuId,
+    crate::money::Fen,
+    crate::quantity::Quantity
 );
 
 /// `$1, $2, …, $n` for an `IN (…)` list (`NULL` for none, which matches nothing on both
