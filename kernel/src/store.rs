@@ -67,10 +67,6 @@ pub enum StoreError {
     /// beyond what was paid); the transaction rolled back. Names the input field.
     #[error("bound reached on {0}")]
     BoundReached(&'static str),
-    /// A plugin's storage would pass its quota (`quota.kv_keys`, `quota.kv_bytes`); the
-    /// transaction rolled back. Names the quota.
-    #[error("{0}")]
-    QuotaExceeded(String),
 }
 
 impl StoreError {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use pifa_sdk::{Event, Hook, Reserved};
 use sqlx::FromRow;
 
+use super::kv::KvCommitError;
 use super::{Access, CallError, Loaded, PluginHost};
 use crate::store::batch::{Batch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
@@ -417,15 +418,16 @@ impl PluginHost {
                     Delivery::AlreadyDelivered
                 })
             }
-            Err(StoreError::BoundReached(_)) => Ok(Delivery::Failed(
+            Err(KvCommitError::CounterBounds) => Ok(Delivery::Failed(
                 "a counter would leave its bounds (changed meanwhile); will retry".to_owned(),
             )),
             // The plugin's output the kernel refuses: its failure, counted like a trap.
-            Err(StoreError::QuotaExceeded(reason)) => {
+            Err(over @ KvCommitError::OverQuota { .. }) => {
+                let reason = over.to_string();
                 self.record_failure(&loaded, Hook::OnEvent, reason.clone());
                 Ok(Delivery::Failed(reason))
             }
-            Err(other) => Err(other),
+            Err(KvCommitError::Store(other)) => Err(other),
         }
     }
 
@@ -569,8 +571,8 @@ impl PluginHost {
                     .await
                 {
                     Ok(_) => self.record_success(&plugin, Hook::OnTick),
-                    Err(StoreError::QuotaExceeded(reason)) => {
-                        self.record_failure(&plugin, Hook::OnTick, reason);
+                    Err(over @ KvCommitError::OverQuota { .. }) => {
+                        self.record_failure(&plugin, Hook::OnTick, over.to_string());
                     }
                     Err(error) => {
                         tracing::warn!(plugin = plugin.name(), %error, "on-tick writes not committed");

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use pifa_sdk::{Caller, Hook, HttpRequest, HttpResponse, Route};
 
 use super::PluginsState;
+use super::kv::KvCommitError;
 use super::{Access, CallError, PluginHost};
 use crate::accounts::Role;
 use crate::accounts::caller::MaybeActor;
@@ -22,7 +23,6 @@ use crate::accounts::sessions::ClientInfo;
 use crate::catalog::pricing::{Page, PriceView};
 use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
-use crate::store::StoreError;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 
@@ -485,7 +485,7 @@ pub async fn handle(
             .await
         {
             Ok(_) => {}
-            Err(StoreError::BoundReached(_)) => {
+            Err(KvCommitError::CounterBounds) => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "changed_meanwhile",
@@ -493,7 +493,8 @@ pub async fn handle(
                 ));
             }
             // The plugin's storage is full: its failure (counted), the request's refusal.
-            Err(StoreError::QuotaExceeded(reason)) => {
+            Err(over @ KvCommitError::OverQuota { .. }) => {
+                let reason = over.to_string();
                 host.record_failure(&loaded, Hook::HandleHttp, reason.clone());
                 return Err(ApiError::new(
                     StatusCode::INSUFFICIENT_STORAGE,
@@ -501,7 +502,7 @@ pub async fn handle(
                     format!("插件 {plugin} 的存储已满，未保存 (nothing stored: {reason})"),
                 ));
             }
-            Err(other) => return Err(other.into()),
+            Err(KvCommitError::Store(other)) => return Err(other.into()),
         }
     }
     host.record_success(&loaded, Hook::HandleHttp);

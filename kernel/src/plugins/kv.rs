@@ -149,6 +149,63 @@ pub enum KvError {
     CounterBounds { key: String },
 }
 
+/// Why a hook's writes did not commit (`Store::commit_plugin_writes`); the transaction rolled
+/// back, so nothing was written. Apart from the database failing, these are the plugin's
+/// doing, not the kernel's: the callers count them as its failure or refuse its request.
+#[derive(Debug, thiserror::Error)]
+pub enum KvCommitError {
+    /// The database failed; the kernel's trouble, not the plugin's.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The namespace would end above a total quota, and larger than before the commit. The
+    /// plugin and the staff read the words (a failed delivery's reason, a route's 507).
+    #[error(
+        "quota {} ({limit}) reached: the commit would leave {would_hold} {}",
+        quota.name(),
+        quota.unit()
+    )]
+    OverQuota {
+        quota: TotalQuota,
+        limit: u64,
+        would_hold: i64,
+    },
+    /// A counter change would leave its bounds: a concurrent writer moved the counter after
+    /// the hook read it, so a retry may pass.
+    #[error("a counter would leave its bounds (changed meanwhile)")]
+    CounterBounds,
+}
+
+/// The statements of a commit are the store's; their failure is the database's.
+impl From<sqlx::Error> for KvCommitError {
+    fn from(err: sqlx::Error) -> Self {
+        KvCommitError::Store(err.into())
+    }
+}
+
+/// Which total quota a commit met (`quota.kv_keys`, `quota.kv_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalQuota {
+    Keys,
+    Bytes,
+}
+
+impl TotalQuota {
+    /// The quota's name in the plugin's `quota` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            TotalQuota::Keys => "kv_keys",
+            TotalQuota::Bytes => "kv_bytes",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            TotalQuota::Keys => "keys",
+            TotalQuota::Bytes => "bytes",
+        }
+    }
+}
+
 /// One hook's view of its namespace.
 pub struct KvView {
     pub plugin: String,
@@ -347,20 +404,22 @@ impl KvView {
 }
 
 /// Refuses a commit that leaves the namespace above a total quota it grew towards.
-fn over_quota(before: Usage, after: Usage, total: Total) -> StoreResult<()> {
+fn over_quota(before: Usage, after: Usage, total: Total) -> Result<(), KvCommitError> {
     let keys_quota = i64::try_from(total.keys).unwrap_or(i64::MAX);
     let bytes_quota = i64::try_from(total.bytes).unwrap_or(i64::MAX);
     if after.keys > keys_quota && after.keys > before.keys {
-        return Err(StoreError::QuotaExceeded(format!(
-            "quota kv_keys ({}) reached: the commit would leave {} keys",
-            total.keys, after.keys
-        )));
+        return Err(KvCommitError::OverQuota {
+            quota: TotalQuota::Keys,
+            limit: total.keys,
+            would_hold: after.keys,
+        });
     }
     if after.bytes > bytes_quota && after.bytes > before.bytes {
-        return Err(StoreError::QuotaExceeded(format!(
-            "quota kv_bytes ({}) reached: the commit would leave {} bytes",
-            total.bytes, after.bytes
-        )));
+        return Err(KvCommitError::OverQuota {
+            quota: TotalQuota::Bytes,
+            limit: total.bytes,
+            would_hold: after.bytes,
+        });
     }
     Ok(())
 }
@@ -486,9 +545,9 @@ impl Store {
 
     /// Commits a hook's writes, with `record` (the event's delivery row, say) in the same
     /// transaction. `Ok(false)` when `record` found its row already there (delivered before:
-    /// nothing is written); `BoundReached` when a counter would leave its bounds;
-    /// `QuotaExceeded` (nothing is written) when the namespace would hold more keys or bytes
-    /// than `total` and more than before the commit.
+    /// nothing is written); `CounterBounds` when a counter would leave its bounds;
+    /// `OverQuota` (nothing is written) when the namespace would hold more keys or bytes than
+    /// `total` and more than before the commit.
     ///
     /// The usage is `plugin_kv_usage`, which triggers on `plugin_kv` keep exact for every
     /// writer (a checkout's reservations and a restore too). On PostgreSQL the trigger is
@@ -504,7 +563,7 @@ impl Store {
         writes: &KvWrites,
         total: Total,
         record: Option<Batch>,
-    ) -> StoreResult<bool> {
+    ) -> Result<bool, KvCommitError> {
         let postgres = self.backend() == crate::store::Backend::Postgres;
         let usage_sql = "SELECT keys, bytes FROM plugin_kv_usage WHERE plugin = $1";
         let committed = in_tx!(self, |tx| {
@@ -512,7 +571,7 @@ impl Store {
                 if let Some(record) = record {
                     let claimed: Vec<(i64,)> = tx.fetch_batch(record).await?;
                     if claimed.is_empty() {
-                        return Ok::<_, StoreError>(false);
+                        return Ok::<_, KvCommitError>(false);
                     }
                 }
                 if writes.is_empty() {
@@ -526,7 +585,7 @@ impl Store {
                 let wanted = push_writes(&mut batch, plugin, writes);
                 let within: Vec<(i64, String, String)> = tx.fetch_batch(batch).await?;
                 if within.len() < wanted {
-                    return Err(StoreError::BoundReached("kv"));
+                    return Err(KvCommitError::CounterBounds);
                 }
                 if postgres {
                     sqlx::query("SET CONSTRAINTS plugin_kv_usage_track IMMEDIATE")
@@ -660,15 +719,14 @@ mod tests {
         };
         let at = |keys, bytes| Usage { keys, bytes };
         assert!(over_quota(at(5, 500), at(10, 1000), total).is_ok());
-        let error = over_quota(at(10, 900), at(11, 950), total).err();
-        assert!(
-            matches!(&error, Some(StoreError::QuotaExceeded(m)) if m.starts_with("quota kv_keys (10) reached")),
-            "{error:?}"
+        let said = |result: Result<(), KvCommitError>| result.map_err(|e| e.to_string());
+        assert_eq!(
+            said(over_quota(at(10, 900), at(11, 950), total)),
+            Err("quota kv_keys (10) reached: the commit would leave 11 keys".to_owned())
         );
-        let error = over_quota(at(5, 900), at(6, 1001), total).err();
-        assert!(
-            matches!(&error, Some(StoreError::QuotaExceeded(m)) if m.starts_with("quota kv_bytes (1000) reached")),
-            "{error:?}"
+        assert_eq!(
+            said(over_quota(at(5, 900), at(6, 1001), total)),
+            Err("quota kv_bytes (1000) reached: the commit would leave 1001 bytes".to_owned())
         );
         assert!(
             over_quota(at(20, 5000), at(20, 4000), total).is_ok(),
