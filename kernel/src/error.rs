@@ -140,13 +140,6 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match err {
-            StoreError::BoundReached(field) => ApiError::conflict(
-                "changed_meanwhile",
-                field,
-                format!(
-                    "{field}: 数据刚被他人修改，请刷新后重试 (changed meanwhile; reload and retry)"
-                ),
-            ),
             StoreError::Conflict(column) => {
                 let field = column.rsplit('.').next().unwrap_or(&column).to_owned();
                 ApiError::conflict(

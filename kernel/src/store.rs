@@ -63,10 +63,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Other(String),
-    /// A bounded update found its bound reached by a concurrent write (two refunds together
-    /// beyond what was paid); the transaction rolled back. Names the input field.
-    #[error("bound reached on {0}")]
-    BoundReached(&'static str),
 }
 
 impl StoreError {

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::OrderScope;
 use super::lifecycle::{my_received_order, scoped_order};
-use super::machine::push_event;
+use super::machine::{MoveError, push_event};
 use super::machine::{Party, parties};
 use super::record::OrderRecord;
 use crate::accounts::permissions::{Actor, Permission};
@@ -308,7 +308,7 @@ impl Store {
         &self,
         order: &OrderRecord,
         step: AfterSaleStep<'_>,
-    ) -> StoreResult<Option<AfterSale>> {
+    ) -> Result<Option<AfterSale>, MoveError> {
         let AfterSaleStep {
             id,
             from,
@@ -334,13 +334,13 @@ impl Store {
             );
             let rows: Vec<(i64,)> = tx.fetch_batch(update).await?;
             if rows.is_empty() {
-                return Ok::<_, StoreError>((false, Vec::new()));
+                return Ok::<_, MoveError>((false, Vec::new()));
             }
             if let Some((bounded, field)) = bounded {
                 let wanted = bounded.len();
                 let within: Vec<(i64,)> = tx.fetch_batch(bounded).await?;
                 if within.len() < wanted {
-                    return Err(StoreError::BoundReached(field));
+                    return Err(MoveError::ChangedMeanwhile(field));
                 }
             }
             let mut levels = Vec::new();
@@ -369,7 +369,7 @@ impl Store {
             return Ok(None);
         }
         self.stock_moved(&levels).await;
-        self.after_sale(id).await
+        Ok(self.after_sale(id).await?)
     }
 }
 
@@ -380,7 +380,7 @@ struct AfterSaleStep<'a> {
     from: &'a [AfterSaleStatus],
     to: AfterSaleStatus,
     /// Bounded updates, each `RETURNING` a row while within its bound; run first, and if any
-    /// finds its bound reached the step rolls back (`BoundReached` naming the field).
+    /// finds its bound reached the step rolls back (`ChangedMeanwhile` naming the field).
     bounded: Option<(Batch, &'static str)>,
     set: Batch,
     stock_back: &'a [(SkuId, ProductId, i64)],

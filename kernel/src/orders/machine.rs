@@ -426,6 +426,10 @@ pub enum MoveError {
     /// `backorders`); the transaction rolled back.
     #[error("stock short on {} lines", .0.len())]
     StockShort(Vec<ShortLine>),
+    /// A bounded update found its bound reached by a concurrent write (two payments or refunds
+    /// together beyond what is owed or paid); the transaction rolled back. Names the field.
+    #[error("bound reached on {0}")]
+    ChangedMeanwhile(&'static str),
 }
 
 impl From<sqlx::Error> for MoveError {
@@ -439,6 +443,13 @@ impl From<MoveError> for ApiError {
         match err {
             MoveError::Store(err) => err.into(),
             unlisted @ MoveError::Unlisted { .. } => ApiError::internal(unlisted),
+            MoveError::ChangedMeanwhile(field) => ApiError::conflict(
+                "changed_meanwhile",
+                field,
+                format!(
+                    "{field}: 数据刚被他人修改，请刷新后重试 (changed meanwhile; reload and retry)"
+                ),
+            ),
             MoveError::StockShort(lines) => {
                 let items: Vec<String> = lines
                     .iter()

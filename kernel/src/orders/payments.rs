@@ -24,7 +24,7 @@ use crate::images::{StagedImage, UploadKind, stage_image};
 use crate::money::{Fen, parse_fen};
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Store, StoreError, in_tx};
+use crate::store::{Store, in_tx};
 
 /// What a payment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub(crate) struct PaymentEntry<'a> {
 
 impl Store {
     /// Records a payment for `order` and what follows from it (see the module). Refused
-    /// (`false`) when the order is closed; `BoundReached("amount_fen")` when a concurrent
+    /// (`false`) when the order is closed; `ChangedMeanwhile("amount_fen")` when a concurrent
     /// payment left less owed than this one.
     pub(crate) async fn record_payment(
         &self,
@@ -93,7 +93,7 @@ impl Store {
                     let status: Vec<(String,)> = tx.fetch_batch(status).await?;
                     return match status.first() {
                         Some((status,)) if status != OrderStatus::Closed.as_str() => {
-                            Err(StoreError::BoundReached("amount_fen").into())
+                            Err(MoveError::ChangedMeanwhile("amount_fen"))
                         }
                         _ => Ok(false),
                     };
