@@ -1,17 +1,27 @@
 //! The ids the order path passes around, each its own type: an order id cannot be bound where
-//! a member id belongs, nor a SKU's where its product's. Each is the row's `BIGINT` id: the
-//! same integer in JSON (`serde(transparent)`), in the database (`sqlx(transparent)`, both
-//! backends) and in the OpenAPI document.
+//! a member id belongs, nor a SKU's where its product's. Each is the row's `BIGINT` id.
+//! `integer_type!` makes them, and the other integers with a meaning (`money::Fen`,
+//! `quantity::Quantity`): the same integer in JSON (`serde(transparent)`), in the database
+//! (`sqlx(transparent)`, both backends) and in the OpenAPI document.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-macro_rules! ids {
-    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+/// A type for an integer with a meaning, as the module says.
+macro_rules! integer_type {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
-            Serialize, Deserialize, sqlx::Type, ToSchema,
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            Default,
+            serde::Serialize,
+            serde::Deserialize,
+            sqlx::Type,
+            utoipa::ToSchema,
         )]
         #[serde(transparent)]
         #[sqlx(transparent)]
@@ -23,20 +33,27 @@ macro_rules! ids {
                 self.0
             }
 
-            pub(crate) fn from_raw(id: i64) -> $name {
-                $name(id)
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
+            pub(crate) fn from_raw(value: i64) -> $name {
+                $name(value)
             }
         }
 
         impl From<$name> for i64 {
-            fn from(id: $name) -> i64 {
-                id.0
+            fn from(value: $name) -> i64 {
+                value.0
+            }
+        }
+    };
+}
+pub(crate) use integer_type;
+
+macro_rules! ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        integer_type!($(#[$doc])* $name);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
             }
         }
     )*};

@@ -2,50 +2,18 @@
 //! Inside the kernel an order's amounts are `Fen`, so an amount is not added to a count or an
 //! id, and every sum of them is checked.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use crate::error::ApiError;
 
-/// An amount in fen (分): the same integer in JSON (`serde(transparent)`), in both databases
-/// (`sqlx(transparent)`) and in the OpenAPI document.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    ToSchema,
-)]
-#[serde(transparent)]
-#[sqlx(transparent)]
-pub struct Fen(pub i64);
+crate::ids::integer_type!(
+    /// An amount in fen (分) (see `ids` for how such an integer type is made).
+    Fen
+);
 
 impl Fen {
     pub const ZERO: Fen = Fen(0);
 
-    /// The integer, for what speaks integers (SQL built at run time, plugins, scripts).
-    pub fn get(self) -> i64 {
-        self.0
-    }
-
-    pub(crate) fn from_raw(fen: i64) -> Fen {
-        Fen(fen)
-    }
-
     pub fn checked_add(self, other: Fen) -> Option<Fen> {
         self.0.checked_add(other.0).map(Fen)
-    }
-
-    pub fn checked_sub(self, other: Fen) -> Option<Fen> {
-        self.0.checked_sub(other.0).map(Fen)
     }
 
     /// Amounts added up, or `None` when the sum would overflow.
@@ -174,7 +142,7 @@ mod tests {
     fn fen_sums_are_checked_and_read_as_prices() {
         assert_eq!(Fen::sum([Fen(1_230), Fen(5)]), Some(Fen(1_235)));
         assert_eq!(Fen::sum([Fen(i64::MAX), Fen(1)]), None);
-        assert_eq!(Fen(i64::MIN).checked_sub(Fen(1)), None);
+        assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), None);
         assert_eq!(Fen(111_330).to_string(), "¥1113.30");
         assert_eq!(serde_json::to_string(&Fen(42)).ok().as_deref(), Some("42"));
     }

@@ -1,45 +1,13 @@
 //! How many items (件, 把, 箱 as the line's unit says): what stock, reservations and owed items
-//! are counted in. The same integer in JSON, in both databases and in the OpenAPI document.
+//! are counted in (see `ids` for how such an integer type is made).
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// A count of items, never below zero where it is stored.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    ToSchema,
-)]
-#[serde(transparent)]
-#[sqlx(transparent)]
-pub struct Quantity(pub i64);
+crate::ids::integer_type!(
+    /// A count of items, never below zero where it is stored.
+    Quantity
+);
 
 impl Quantity {
     pub const ZERO: Quantity = Quantity(0);
-
-    /// The integer, for what speaks integers (SQL built at run time, plugins, scripts).
-    pub fn get(self) -> i64 {
-        self.0
-    }
-
-    pub(crate) fn from_raw(qty: i64) -> Quantity {
-        Quantity(qty)
-    }
-
-    /// `self` less `other`, never below zero.
-    pub fn less(self, other: Quantity) -> Quantity {
-        Quantity(self.0.saturating_sub(other.0).max(0))
-    }
 }
 
 // Counts on the order path stay within `orders::quote::MAX_QTY` (a million) per line, so sums
