@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 
 crate::ids::integer_type!(
-    /// An amount in fen (分) (see `ids` for how such an integer type is made).
+    /// An amount in fen (分): ¥12.30 is 1230.
     Fen
 );
 

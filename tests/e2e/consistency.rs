@@ -4,7 +4,7 @@
 //! methods are paid first.
 
 use pifa_e2e::pifa_demo::*;
-use pifa_e2e::{Backend, TestApp, on_both_backends};
+use pifa_e2e::{Backend, TestApp, eventually, on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -120,6 +120,17 @@ async fn paged_lists_say_how_many_they_hold() -> anyhow::Result<()> {
     for n in 0..3 {
         place(&app, &member, &format!("paged-{n}"), "cash_on_delivery").await?;
     }
+    // The notification rules turn the orders' events into messages in the background: the
+    // message log is counted once they have, so it does not grow between two pages.
+    eventually("the placed orders announced", || async {
+        Ok(app
+            .store
+            .unannounced_events(1)
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
     let (_, document) = app.get("/api/openapi.json", None).await?;
     let mut lists = Vec::new();
     for (path, item) in document["paths"].as_object().into_iter().flatten() {

@@ -735,10 +735,12 @@ async fn ticks_reach_the_plugins() -> anyhow::Result<()> {
         return Ok(());
     };
     app.install_plugins(&format!(
-        "[[plugin]]\nname = \"ticker\"\ncomponent = {:?}\ncapabilities = [\"kv\"]\n",
+        "[[plugin]]\nname = \"ticker\"\ncomponent = {:?}\ncapabilities = [\"kv\"]\n\n[limits]\ndeadline_ms = 30000\nhost_call_ms = 30000\n",
         plugin_component("ticker").display().to_string()
     ))
     .await?;
+    // Generous limits above: this is about ticks reaching the plugin, and one tick on a loaded
+    // machine may take longer than the default deadline.
     for _ in 0..3 {
         app.plugins.tick().await?;
     }
