@@ -227,7 +227,7 @@ impl Pipeline {
                     .map_err(|f| step_failure(&f))?;
                 quote
                     .recompute()
-                    .map_err(|message| failure(step.name(), &message))?;
+                    .map_err(|error| failure(step.name(), &error.to_string()))?;
             }
             Ok::<_, ApiError>(quote)
         })

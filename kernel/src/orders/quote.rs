@@ -340,8 +340,8 @@ pub async fn price(
         ));
     }
     // The catalogue's own prices within bounds: only an order too large for money fails here.
-    quote.recompute().map_err(|message| {
-        tracing::info!(message, "quote refused: the amount is out of range");
+    quote.recompute().map_err(|error| {
+        tracing::info!(%error, "quote refused: the amount is out of range");
         crate::money::out_of_range("lines")
     })?;
 
@@ -357,14 +357,64 @@ pub async fn price(
     );
     quote.shipping_fen = fee;
     quote.shipping_label = label;
-    quote.recompute().map_err(|message| {
+    quote.recompute().map_err(|error| {
         tracing::info!(
-            message,
+            %error,
             "quote refused: the amount with shipping is out of range"
         );
         crate::money::out_of_range("lines")
     })?;
     Ok(quote)
+}
+
+/// Why a quote does not add up (`Quote::recompute`): what money may not come to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("line amount overflows")]
+    LineOverflows,
+    #[error("line {line_no} would cost less than nothing")]
+    LineBelowZero { line_no: i64 },
+    #[error(
+        "line {line_no} would cost {}, more than the {} one order may come to",
+        format_price(*total),
+        format_price(MAX_ORDER_FEN)
+    )]
+    LineAboveOrderBound { line_no: i64, total: i64 },
+    #[error(
+        "line {line_no} would cost {}, more than {percent}% of its catalogue price {}",
+        format_price(*total),
+        format_price(*catalogue)
+    )]
+    LineAboveCatalogue {
+        line_no: i64,
+        total: i64,
+        percent: i64,
+        catalogue: i64,
+    },
+    #[error("goods total overflows")]
+    GoodsOverflow,
+    #[error("adjustments overflow")]
+    AdjustmentsOverflow,
+    #[error("order total overflows")]
+    TotalOverflows,
+    #[error("the order would cost less than nothing")]
+    OrderBelowZero,
+    #[error(
+        "the order's adjustments would take the goods to {}, more than {percent}% of their catalogue price {}",
+        format_price(*priced),
+        format_price(*catalogue)
+    )]
+    OrderAboveCatalogue {
+        priced: i64,
+        percent: i64,
+        catalogue: i64,
+    },
+    #[error(
+        "the order would come to {}, more than the {} one order may",
+        format_price(*total),
+        format_price(MAX_ORDER_FEN)
+    )]
+    OrderAboveOrderBound { total: i64 },
 }
 
 impl Quote {
@@ -391,78 +441,66 @@ impl Quote {
     /// (or the goods with the order's adjustments) above `max_price_percent` of its catalogue
     /// price, and a line or an order above [`MAX_ORDER_FEN`]. A step's adjustments count only
     /// when the quote still adds up after them.
-    pub fn recompute(&mut self) -> Result<(), String> {
+    pub fn recompute(&mut self) -> Result<(), AmountError> {
         let ceiling = |catalogue: i64| -> i64 {
             let scaled = i128::from(catalogue) * i128::from(self.max_price_percent) / 100;
             i64::try_from(scaled).unwrap_or(i64::MAX).min(MAX_ORDER_FEN)
         };
+        let percent = self.max_price_percent;
         let mut goods: i64 = 0;
         let mut catalogue_goods: i64 = 0;
         let mut weight: i64 = 0;
         let mut totals = Vec::with_capacity(self.lines.len());
         for line in &self.lines {
+            let line_no = line.line_no;
             let catalogue = line
                 .list_price_fen
                 .checked_mul(line.qty)
-                .ok_or("line amount overflows")?;
+                .ok_or(AmountError::LineOverflows)?;
             let total = checked_sum(line.adjustments.iter().map(|a| a.amount_fen))
                 .and_then(|adjusted| catalogue.checked_add(adjusted))
-                .ok_or("line amount overflows")?;
+                .ok_or(AmountError::LineOverflows)?;
             if total < 0 {
-                return Err(format!(
-                    "line {} would cost less than nothing",
-                    line.line_no
-                ));
+                return Err(AmountError::LineBelowZero { line_no });
             }
             if total > MAX_ORDER_FEN {
-                return Err(format!(
-                    "line {} would cost {}, more than the {} one order may come to",
-                    line.line_no,
-                    format_price(total),
-                    format_price(MAX_ORDER_FEN)
-                ));
+                return Err(AmountError::LineAboveOrderBound { line_no, total });
             }
             if total > ceiling(catalogue) {
-                return Err(format!(
-                    "line {} would cost {}, more than {}% of its catalogue price {}",
-                    line.line_no,
-                    format_price(total),
-                    self.max_price_percent,
-                    format_price(catalogue)
-                ));
+                return Err(AmountError::LineAboveCatalogue {
+                    line_no,
+                    total,
+                    percent,
+                    catalogue,
+                });
             }
             totals.push(total);
-            goods = goods.checked_add(total).ok_or("goods total overflows")?;
+            goods = goods.checked_add(total).ok_or(AmountError::GoodsOverflow)?;
             catalogue_goods = catalogue_goods
                 .checked_add(catalogue)
-                .ok_or("goods total overflows")?;
+                .ok_or(AmountError::GoodsOverflow)?;
             weight = weight.saturating_add(line.weight_g);
         }
         let adjustments = checked_sum(self.adjustments.iter().map(|a| a.amount_fen))
-            .ok_or("adjustments overflow")?;
+            .ok_or(AmountError::AdjustmentsOverflow)?;
         let priced = goods
             .checked_add(adjustments)
-            .ok_or("order total overflows")?;
+            .ok_or(AmountError::TotalOverflows)?;
         let total = priced
             .checked_add(self.shipping_fen)
-            .ok_or("order total overflows")?;
+            .ok_or(AmountError::TotalOverflows)?;
         if total < 0 || priced < 0 {
-            return Err("the order would cost less than nothing".to_owned());
+            return Err(AmountError::OrderBelowZero);
         }
         if priced > ceiling(catalogue_goods).max(goods) {
-            return Err(format!(
-                "the order's adjustments would take the goods to {}, more than {}% of their catalogue price {}",
-                format_price(priced),
-                self.max_price_percent,
-                format_price(catalogue_goods)
-            ));
+            return Err(AmountError::OrderAboveCatalogue {
+                priced,
+                percent,
+                catalogue: catalogue_goods,
+            });
         }
         if total > MAX_ORDER_FEN {
-            return Err(format!(
-                "the order would come to {}, more than the {} one order may",
-                format_price(total),
-                format_price(MAX_ORDER_FEN)
-            ));
+            return Err(AmountError::OrderAboveOrderBound { total });
         }
         for (line, total) in self.lines.iter_mut().zip(totals) {
             line.line_total_fen = total;
@@ -653,7 +691,11 @@ mod tests {
         quote.lines = vec![line(1000, 3, 6000)];
         assert_eq!(quote.recompute(), Ok(()));
         quote.lines = vec![line(1000, 3, 6001)];
-        let error = quote.recompute().err().unwrap_or_default();
+        let error = quote
+            .recompute()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("more than 300%"), "{error}");
         // An order-level fee counts against the goods' catalogue price too.
         quote.lines = vec![line(1000, 3, 0)];
@@ -666,7 +708,13 @@ mod tests {
         // Within the percent but over what one order may come to.
         quote.adjustments = vec![];
         quote.lines = vec![line(crate::money::MAX_FEN, 1_000_000, 0)];
-        let error = quote.recompute().err().unwrap_or_default();
-        assert!(error.contains("more than"), "{error}");
+        let error = quote.recompute().err();
+        assert!(
+            matches!(
+                error,
+                Some(AmountError::LineAboveOrderBound { line_no: 1, .. })
+            ),
+            "{error:?}"
+        );
     }
 }

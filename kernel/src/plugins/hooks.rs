@@ -30,10 +30,9 @@ pub enum HookError {
     Label(#[from] crate::text::LabelError),
     #[error("adjustment for unknown line {0}")]
     UnknownLine(i64),
-    /// The quote no longer adds up with the adjustments (`Quote::recompute`'s words; the
-    /// domain gives no more than that).
-    #[error("{0}")]
-    OutOfBounds(String),
+    /// The quote no longer adds up with the adjustments.
+    #[error(transparent)]
+    OutOfBounds(#[from] crate::orders::quote::AmountError),
 }
 
 /// Where a plugin's adjustments are recorded: `plugin:<name>`.
