@@ -12,6 +12,8 @@ pub mod transfer;
 
 use std::collections::BTreeMap;
 
+use crate::ids::{ProductId, SkuId};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -82,8 +84,8 @@ pub struct PriceBreak {
 /// A SKU (规格) with everything staff see.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Sku {
-    pub id: i64,
-    pub product_id: i64,
+    pub id: SkuId,
+    pub product_id: ProductId,
     /// 型号
     pub model: String,
     /// 规格
@@ -107,7 +109,7 @@ pub struct Sku {
 /// A product with its unit and SKUs.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Product {
-    pub id: i64,
+    pub id: ProductId,
     /// 货号
     pub item_no: String,
     pub name: String,

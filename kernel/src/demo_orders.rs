@@ -61,7 +61,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         })
         .await?
         .items;
-    let skus: Vec<(i64, i64)> = products
+    let skus: Vec<(crate::ids::SkuId, i64)> = products
         .iter()
         .flat_map(|p| p.skus.iter().map(|s| (s.id, p.unit.inner_qty.max(1))))
         .collect();

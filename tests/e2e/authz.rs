@@ -447,8 +447,8 @@ impl World {
             .find(|p| p.item_no == "AQM-001")
             .ok_or_else(|| anyhow::anyhow!("demo hard hat missing"))?;
         let (hard_hat_id, hard_hat_sku_id, unit_id) = (
-            hard_hat.id,
-            hard_hat.skus.first().map_or(0, |s| s.id),
+            hard_hat.id.get(),
+            hard_hat.skus.first().map_or(0, |s| s.id.get()),
             hard_hat.unit.id,
         );
         let member_id = app

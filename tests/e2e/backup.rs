@@ -50,7 +50,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
         .await?
         .into_iter()
         .find(|p| p.item_no == "AQM-001")
-        .map_or(0, |p| p.id);
+        .map_or(0, |p| p.id.get());
     let picture: Value = source
         .client
         .post(source.url(&format!("/api/v1/admin/products/{hard_hat}/images")))

@@ -490,7 +490,7 @@ async fn low_stock_is_listed_for_staff() -> anyhow::Result<()> {
             low[0]["stock"].as_i64(),
             low[0]["item_no"].as_str()
         ),
-        (Some(sku.id), Some(5), Some("AQM-001"))
+        (Some(sku.id.get()), Some(5), Some("AQM-001"))
     );
     let supplier = app.login(pifa_e2e::pifa_demo::SUPPLIER, PASSWORD).await?;
     let (_, mine) = app
@@ -580,7 +580,7 @@ async fn product_pictures_are_public_and_leave_no_orphans() -> anyhow::Result<()
         return Ok(());
     };
     let admin = app.login(ADMIN, PASSWORD).await?;
-    let id = hard_hat(&app).await?.id;
+    let id = hard_hat(&app).await?.id.get();
     let upload = |bytes: &'static [u8], product: i64| {
         app.client
             .post(app.url(&format!("/api/v1/admin/products/{product}/images")))

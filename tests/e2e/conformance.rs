@@ -492,13 +492,13 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
         assert_eq!(loaded.unit.inner_qty, 10);
 
         let in_top = store.list_products(&ProductFilter { category_id: Some(top), limit: 10, ..Default::default() }).await?;
-        assert_eq!(in_top.iter().map(|p| p.id).collect::<Vec<_>>(), vec![hat], "a category holds its grandchildren's goods");
+        assert_eq!(in_top.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![hat], "a category holds its grandchildren's goods");
         let by_price = store.list_products(&ProductFilter { sort: ProductSort::PriceAsc, price_level: Some(level), limit: 10, ..Default::default() }).await?;
-        assert_eq!(by_price.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench, hat]);
+        assert_eq!(by_price.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench, hat]);
         let cheap = store.list_products(&ProductFilter { max_price_fen: Some(2400), price_level: Some(level), limit: 10, ..Default::default() }).await?;
-        assert_eq!(cheap.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench], "at his level the wrench costs 2400");
+        assert_eq!(cheap.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench], "at his level the wrench costs 2400");
 
-        let first_sku = loaded.skus.first().map_or(0, |s| s.id);
+        let first_sku = loaded.skus.first().map_or(0, |s| s.id.get());
         assert!(store.replace_sku(first_sku, &NewSku {attributes: Default::default(),  level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
         let replaced = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
         assert_eq!(replaced.skus.first().map(|s| (s.price_fen, s.level_prices.len(), s.barcode.clone())), Some((1999, 0, Some("690003".to_owned()))));
@@ -507,7 +507,7 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
 
         assert!(store.update_product(hat, &ProductChanges { on_shelf: Some(false), ..Default::default() }, NOW).await?);
         let shelf = store.list_products(&ProductFilter { on_shelf_only: true, limit: 10, ..Default::default() }).await?;
-        assert_eq!(shelf.iter().map(|p| p.id).collect::<Vec<_>>(), vec![wrench]);
+        assert_eq!(shelf.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench]);
         Ok(())
     })
     .await

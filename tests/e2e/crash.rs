@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pifa::ids::OrderId;
+use pifa::ids::{OrderId, SkuId};
 use pifa::orders::OrderScope;
 use pifa::orders::queries::OrderFilter;
 use pifa::store::Store;
@@ -95,14 +95,15 @@ async fn audit(
 }
 
 async fn sku_stock(store: &Store, skus: Vec<i64>) -> anyhow::Result<BTreeMap<i64, i64>> {
+    let skus: Vec<SkuId> = skus.into_iter().map(SkuId).collect();
     let owners = store.sku_products(&skus).await?;
-    let mut products: Vec<i64> = owners.values().copied().collect();
+    let mut products: Vec<i64> = owners.values().map(|p| p.get()).collect();
     products.sort_unstable();
     products.dedup();
     let mut stock = BTreeMap::new();
     for product in store.products_by_ids(&products).await? {
         for sku in product.skus.iter().filter(|s| skus.contains(&s.id)) {
-            stock.insert(sku.id, sku.stock);
+            stock.insert(sku.id.get(), sku.stock);
         }
     }
     Ok(stock)
@@ -134,11 +135,12 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
     }
     let initial = sku_stock(&store, skus.clone()).await?;
     let packs: BTreeMap<i64, i64> = {
-        let owners = store.sku_products(&skus).await?;
+        let typed: Vec<SkuId> = skus.iter().copied().map(SkuId).collect();
+        let owners = store.sku_products(&typed).await?;
         let mut packs = BTreeMap::new();
         for sku in &skus {
             let product = store
-                .product(owners.get(sku).copied().unwrap_or_default())
+                .product(owners.get(&SkuId(*sku)).map_or(0, |p| p.get()))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no product"))?;
             packs.insert(*sku, product.unit.inner_qty);

@@ -825,11 +825,10 @@ async fn delisted_goods_leave_the_cart_at_checkout() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK);
     let coating_product = app
         .store
-        .sku_products(&[coating])
+        .sku_products(&[pifa::ids::SkuId(coating)])
         .await?
-        .get(&coating)
-        .copied()
-        .unwrap_or_default();
+        .get(&pifa::ids::SkuId(coating))
+        .map_or(0, |p| p.get());
     let (status, _) = app
         .call(
             reqwest::Method::PATCH,

@@ -882,10 +882,11 @@ impl TestApp {
     /// The shelf stock of the SKU with a demo barcode, as the store holds it.
     pub async fn stock_of(&self, barcode: &str) -> anyhow::Result<i64> {
         let sku = self.sku_id(barcode).await?;
+        let sku = pifa::ids::SkuId(sku);
         let owners = self.store.sku_products(&[sku]).await?;
         let product = self
             .store
-            .product(owners.get(&sku).copied().unwrap_or_default())
+            .product(owners.get(&sku).map_or(0, |p| p.get()))
             .await?
             .ok_or_else(|| anyhow!("no product for {barcode}"))?;
         Ok(product

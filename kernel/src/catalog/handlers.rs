@@ -788,7 +788,7 @@ impl ShopProduct {
     fn of(product: Product, view: PriceView) -> ShopProduct {
         let level = view.level_id();
         ShopProduct {
-            id: product.id,
+            id: product.id.get(),
             item_no: product.item_no,
             name: product.name,
             description: product.description,
@@ -807,7 +807,7 @@ impl ShopProduct {
                         price_fen: level_price(&sku, level),
                         breaks: effective_breaks(&sku, level),
                     }),
-                    id: sku.id,
+                    id: sku.id.get(),
                     model: sku.model,
                     spec: sku.spec,
                     barcode: sku.barcode,

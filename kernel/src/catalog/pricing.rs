@@ -136,8 +136,8 @@ mod tests {
     #[test]
     fn level_prices_and_breaks_combine_to_the_lower() {
         let sku = Sku {
-            id: 1,
-            product_id: 1,
+            id: crate::ids::SkuId(1),
+            product_id: crate::ids::ProductId(1),
             model: String::new(),
             spec: String::new(),
             price_fen: 1000,

@@ -162,7 +162,7 @@ impl Store {
         for page in ids.chunks(500) {
             let products = self.products_by_ids(page).await?;
             // Segmenting is CPU work: done before the write transaction, not inside it.
-            let docs: Vec<(i64, SearchDoc)> = products
+            let docs: Vec<(crate::ids::ProductId, SearchDoc)> = products
                 .iter()
                 .map(|product| {
                     let brand = product

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
+use crate::ids::{ProductId, SkuId};
 use crate::store::{Backend, Change, Store, StoreError, StoreResult, in_tx, on_pool};
 
 /// Replaces a SKU's level prices inside the caller's transaction `$tx`.
@@ -166,7 +167,7 @@ pub enum ProductSort {
 
 #[derive(FromRow)]
 struct ProductRow {
-    id: i64,
+    id: ProductId,
     item_no: String,
     name: String,
     description: String,
@@ -185,8 +186,8 @@ struct ProductRow {
 
 #[derive(FromRow)]
 struct SkuRow {
-    id: i64,
-    product_id: i64,
+    id: SkuId,
+    product_id: ProductId,
     model: String,
     spec: String,
     price_fen: i64,
@@ -201,7 +202,7 @@ struct SkuRow {
 }
 
 /// `(sku_id, level_id or min_qty, price_fen)`: a level price or a quantity break.
-type SkuPriceRow = (i64, i64, i64);
+type SkuPriceRow = (SkuId, i64, i64);
 
 const PRODUCT_SELECT: &str = "SELECT p.id, p.item_no, p.name, p.description, p.brand_id, p.category_id, p.supplier_id, p.on_shelf, p.revision,
     u.id AS unit_id, u.item_unit, u.inner_qty, u.inner_unit, u.outer_qty, u.outer_unit
@@ -601,8 +602,9 @@ impl Store {
     /// Products with their SKUs, in the order of `ids` (absent ids are skipped). Product pages,
     /// lists and search results all come through here, from the cache where it has them.
     pub async fn products_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Product>> {
+        let ids: Vec<ProductId> = ids.iter().copied().map(ProductId).collect();
         Ok(self
-            .shared_products(ids)
+            .shared_products(&ids)
             .await?
             .into_iter()
             .map(|product| Product::clone(&product))
@@ -612,10 +614,10 @@ impl Store {
     /// The product each SKU belongs to (a SKU never changes product, so the answer is kept).
     pub async fn sku_products(
         &self,
-        sku_ids: &[i64],
-    ) -> StoreResult<std::collections::HashMap<i64, i64>> {
+        sku_ids: &[SkuId],
+    ) -> StoreResult<std::collections::HashMap<SkuId, ProductId>> {
         let room = self.room::<ProductRoom>();
-        let mut found: std::collections::HashMap<i64, i64> = sku_ids
+        let mut found: std::collections::HashMap<SkuId, ProductId> = sku_ids
             .iter()
             .filter_map(|id| room.sku_products.get(id).map(|product| (*id, product)))
             .collect();
@@ -623,9 +625,10 @@ impl Store {
             .iter()
             .copied()
             .filter(|id| !found.contains_key(id))
+            .map(SkuId::get)
             .collect();
         if !missing.is_empty() {
-            let rows: Vec<(i64, i64)> = on_pool!(self, |pool| {
+            let rows: Vec<(SkuId, ProductId)> = on_pool!(self, |pool| {
                 crate::store::id_list_query(
                     "SELECT id, product_id FROM skus WHERE id IN ",
                     &missing,
@@ -643,9 +646,12 @@ impl Store {
     }
 
     /// `products_by_ids` without copying what the cache holds.
-    pub async fn shared_products(&self, ids: &[i64]) -> StoreResult<Vec<std::sync::Arc<Product>>> {
+    pub async fn shared_products(
+        &self,
+        ids: &[ProductId],
+    ) -> StoreResult<Vec<std::sync::Arc<Product>>> {
         let room = self.room::<ProductRoom>();
-        let mut found: std::collections::HashMap<i64, std::sync::Arc<Product>> = ids
+        let mut found: std::collections::HashMap<ProductId, std::sync::Arc<Product>> = ids
             .iter()
             .filter_map(|id| room.products.get(id).map(|product| (*id, product)))
             .collect();
@@ -653,6 +659,7 @@ impl Store {
             .iter()
             .copied()
             .filter(|id| !found.contains_key(id))
+            .map(ProductId::get)
             .collect();
         if !missing.is_empty() {
             let generation = self.generation().current();
@@ -675,7 +682,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.id.get()).collect();
         let skus: Vec<SkuRow> = on_pool!(self, |pool| {
             crate::store::id_list_query(
                 "SELECT id, product_id, model, spec, price_fen, cost_fen, stock, stock_seq, allow_backorder, low_stock_threshold, weight_g, barcode, attributes FROM skus WHERE product_id IN ",
@@ -686,7 +693,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let images: Vec<(i64, String)> = on_pool!(self, |pool| {
+        let images: Vec<(ProductId, String)> = on_pool!(self, |pool| {
             crate::store::id_list_query(
                 "SELECT product_id, key FROM product_images WHERE product_id IN ",
                 &ids,
@@ -696,7 +703,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let tags: Vec<(i64, i64)> = on_pool!(self, |pool| {
+        let tags: Vec<(ProductId, i64)> = on_pool!(self, |pool| {
             crate::store::id_list_query(
                 "SELECT product_id, tag_id FROM product_tag_links WHERE product_id IN ",
                 &ids,
@@ -706,7 +713,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
+        let sku_ids: Vec<i64> = skus.iter().map(|s| s.id.get()).collect();
         let (level_prices, breaks): (Vec<SkuPriceRow>, Vec<SkuPriceRow>) = if sku_ids.is_empty() {
             (Vec::new(), Vec::new())
         } else {
@@ -917,9 +924,9 @@ impl Store {
 /// stores and drops of products happen under one lock, so none of them can put back what
 /// another replaced.
 pub struct ProductRoom {
-    products: moka::sync::Cache<i64, std::sync::Arc<Product>>,
+    products: moka::sync::Cache<ProductId, std::sync::Arc<Product>>,
     /// SKU id → product id; a SKU never moves, so only a restore clears it.
-    sku_products: moka::sync::Cache<i64, i64>,
+    sku_products: moka::sync::Cache<SkuId, ProductId>,
     writes: std::sync::Mutex<()>,
 }
 
@@ -953,10 +960,10 @@ impl crate::store::Room for ProductRoom {
     fn apply(&self, change: &Change) {
         let _writing = self.writes.lock();
         match change {
-            Change::Product(id) => self.products.invalidate(id),
+            Change::Product(id) => self.products.invalidate(&ProductId(*id)),
             Change::Stock(ids) => {
                 for id in ids {
-                    self.products.invalidate(id);
+                    self.products.invalidate(&ProductId(*id));
                 }
             }
             Change::Catalogue => self.products.invalidate_all(),
@@ -971,7 +978,7 @@ impl crate::store::Room for ProductRoom {
     /// Patches the cached products' stock with levels newer than what they hold.
     fn stock_moved(&self, levels: &[crate::store::StockLevel]) {
         let _writing = self.writes.lock();
-        let mut product_ids: Vec<i64> = levels.iter().map(|l| l.product_id.get()).collect();
+        let mut product_ids: Vec<ProductId> = levels.iter().map(|l| l.product_id).collect();
         product_ids.sort_unstable();
         product_ids.dedup();
         for product_id in product_ids {
@@ -980,8 +987,8 @@ impl crate::store::Room for ProductRoom {
             };
             let mut copy = Product::clone(&cached);
             let mut moved = false;
-            for level in levels.iter().filter(|l| l.product_id.get() == product_id) {
-                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id.get())
+            for level in levels.iter().filter(|l| l.product_id == product_id) {
+                if let Some(sku) = copy.skus.iter_mut().find(|s| s.id == level.sku_id)
                     && level.seq > sku.stock_seq
                 {
                     sku.stock = level.stock;
@@ -1004,7 +1011,7 @@ mod tests {
 
     fn product(stock: i64, seq: i64) -> Product {
         Product {
-            id: 7,
+            id: ProductId(7),
             item_no: "AQM-001".to_owned(),
             name: "安全帽".to_owned(),
             description: String::new(),
@@ -1024,8 +1031,8 @@ mod tests {
             tag_ids: vec![],
             revision: 0,
             skus: vec![super::super::Sku {
-                id: 70,
-                product_id: 7,
+                id: SkuId(70),
+                product_id: ProductId(7),
                 model: String::new(),
                 spec: String::new(),
                 price_fen: 2800,
@@ -1054,7 +1061,7 @@ mod tests {
             stock,
             seq,
         };
-        let stock = |room: &ProductRoom| room.products.get(&7).map(|p| p.skus[0].stock);
+        let stock = |room: &ProductRoom| room.products.get(&ProductId(7)).map(|p| p.skus[0].stock);
         // A late patch from an earlier statement loses to what the cache already holds.
         room.stock_moved(&[level(120, 4)]);
         assert_eq!(stock(&room), Some(100));

@@ -21,13 +21,13 @@ use crate::catalog::transfer::{Cell, RowError, read_table};
 use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{MemberId, OrderId};
+use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::shop::Shop;
 use crate::store::{Store, StoreResult, on_pool};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CartItem {
-    pub sku_id: i64,
+    pub sku_id: SkuId,
     pub qty: i64,
     pub seen_price_fen: i64,
     pub seen_stock: i64,
@@ -36,8 +36,8 @@ pub struct CartItem {
 /// A cart line as the member sees it, with what changed since he added it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartLine {
-    pub sku_id: i64,
-    pub product_id: i64,
+    pub sku_id: SkuId,
+    pub product_id: ProductId,
     pub item_no: String,
     pub name: String,
     pub model: String,
@@ -165,10 +165,10 @@ async fn cart_view(app: &Shop, actor: &Actor) -> ApiResult<CartView> {
         .store
         .sku_products(&items.iter().map(|i| i.sku_id).collect::<Vec<_>>())
         .await?;
-    let mut product_ids: Vec<i64> = owners.values().copied().collect();
+    let mut product_ids: Vec<ProductId> = owners.values().copied().collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    let products: HashMap<i64, _> = app
+    let products: HashMap<ProductId, _> = app
         .store
         .shared_products(&product_ids)
         .await?
@@ -222,7 +222,7 @@ async fn add_to_cart(
 ) -> ApiResult<()> {
     let purchase = purchase_for(app, actor, None).await?;
     let settings = app.store.settings().await?;
-    let existing: HashMap<i64, i64> = app
+    let existing: HashMap<SkuId, i64> = app
         .store
         .cart(actor.user_id)
         .await?
@@ -233,7 +233,7 @@ async fn add_to_cart(
         .store
         .sku_products(&lines.iter().map(|(l, _)| l.sku_id).collect::<Vec<_>>())
         .await?;
-    let products: HashMap<i64, _> = app
+    let products: HashMap<ProductId, _> = app
         .store
         .shared_products(&owners.values().copied().collect::<Vec<_>>())
         .await?
@@ -358,7 +358,7 @@ pub struct CartQuantity {
 pub async fn set(
     State(app): State<Shop>,
     actor: Actor,
-    Path(sku_id): Path<i64>,
+    Path(sku_id): Path<SkuId>,
     ApiJson(input): ApiJson<CartQuantity>,
 ) -> ApiResult<Json<CartView>> {
     add_to_cart(
@@ -514,7 +514,13 @@ pub async fn quick_order(
             ));
             continue;
         }
-        lines.push((LineRequest { sku_id, qty }, format!("rows[{row}]")));
+        lines.push((
+            LineRequest {
+                sku_id: SkuId(sku_id),
+                qty,
+            },
+            format!("rows[{row}]"),
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid_field(
@@ -550,11 +556,11 @@ pub async fn reorder(
             &order
                 .lines
                 .iter()
-                .map(|l| l.line.sku_id.get())
+                .map(|l| l.line.sku_id)
                 .collect::<Vec<_>>(),
         )
         .await?;
-    let on_sale: Vec<i64> = app
+    let on_sale: Vec<ProductId> = app
         .store
         .shared_products(&owners.values().copied().collect::<Vec<_>>())
         .await?
@@ -565,11 +571,11 @@ pub async fn reorder(
     let lines: Vec<(LineRequest, String)> = order
         .lines
         .iter()
-        .filter(|l| l.line.qty > 0 && on_sale.contains(&l.line.product_id.get()))
+        .filter(|l| l.line.qty > 0 && on_sale.contains(&l.line.product_id))
         .map(|l| {
             (
                 LineRequest {
-                    sku_id: l.line.sku_id.get(),
+                    sku_id: l.line.sku_id,
                     qty: l.line.qty,
                 },
                 format!("lines[{}]", l.line.line_no - 1),

@@ -27,7 +27,7 @@ use crate::catalog::pricing::{Page, PriceView};
 use crate::clock::rfc3339;
 use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{MemberId, OrderId};
+use crate::ids::{MemberId, OrderId, SkuId};
 use crate::members::records::MemberRecord;
 use crate::money::Fen;
 use crate::quantity::Quantity;
@@ -718,7 +718,7 @@ async fn take_goods<C: RunBatch + Send>(
 ) -> Result<(Taken, Vec<StockLevel>), CheckoutError> {
     let mut by_sku: Vec<&super::quote::QuotedLine> = quote.lines.iter().collect();
     by_sku.sort_by_key(|l| l.sku_id);
-    let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| *id).collect();
+    let product_ids: Vec<i64> = quote.revisions.iter().map(|(id, _)| id.get()).collect();
     let mut levels: Vec<StockLevel> = Vec::with_capacity(by_sku.len());
     let batched = one_round_trip(&*conn);
     let mut batch = Batch::default();
@@ -740,7 +740,7 @@ async fn take_goods<C: RunBatch + Send>(
     let rows: Vec<(i64, i64, i64, i64)> = conn.fetch_batch(batch).await?;
     let unchanged = quote.revisions.iter().all(|(id, revision)| {
         rows.iter().any(|&(kind, cid, crev, on_shelf)| {
-            kind == 0 && cid == *id && crev == *revision && on_shelf == 1
+            kind == 0 && cid == id.get() && crev == *revision && on_shelf == 1
         })
     });
     if !unchanged {
@@ -1044,7 +1044,7 @@ fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pric
                     .notices
                     .iter()
                     .filter(|n| n.code == "delisted")
-                    .filter_map(|n| n.sku_id),
+                    .filter_map(|n| n.sku_id.map(SkuId::get)),
             )
             .collect();
         batch.push(

@@ -29,7 +29,7 @@ pub const MAX_QTY: i64 = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
-    pub sku_id: i64,
+    pub sku_id: SkuId,
     pub qty: i64,
 }
 
@@ -72,7 +72,7 @@ pub struct QuotedLine {
 pub struct Notice {
     /// `delisted`, `qty_rounded`, `short_stock`.
     pub code: String,
-    pub sku_id: Option<i64>,
+    pub sku_id: Option<SkuId>,
     pub message: String,
 }
 
@@ -95,7 +95,7 @@ pub struct Quote {
     pub notices: Vec<Notice>,
     /// Each product's revision as priced: checkout refuses the order if one moved since.
     #[serde(skip)]
-    pub revisions: Vec<(i64, i64)>,
+    pub revisions: Vec<(ProductId, i64)>,
     /// Which version of the pricing rules priced the lines, for whom and when (`None`: no
     /// rules ran); checkout records it with the order for replays.
     #[serde(skip)]
@@ -208,12 +208,12 @@ pub async fn price(
     now_ms: i64,
 ) -> ApiResult<Quote> {
     check_lines(&request.lines)?;
-    let sku_ids: Vec<i64> = request.lines.iter().map(|l| l.sku_id).collect();
+    let sku_ids: Vec<SkuId> = request.lines.iter().map(|l| l.sku_id).collect();
     let owners = store.sku_products(&sku_ids).await?;
-    let mut product_ids: Vec<i64> = owners.values().copied().collect();
+    let mut product_ids: Vec<ProductId> = owners.values().copied().collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    let products: HashMap<i64, Arc<Product>> = store
+    let products: HashMap<ProductId, Arc<Product>> = store
         .shared_products(&product_ids)
         .await?
         .into_iter()
@@ -315,8 +315,8 @@ pub async fn price(
         }
         quote.lines.push(QuotedLine {
             line_no: i64::try_from(quote.lines.len()).unwrap_or(i64::MAX) + 1,
-            sku_id: SkuId(sku.id),
-            product_id: ProductId(product.id),
+            sku_id: sku.id,
+            product_id: product.id,
             item_no: product.item_no.clone(),
             name: product.name.clone(),
             model: sku.model.clone(),

@@ -444,12 +444,12 @@ impl self::pifa::plugin::catalog_read::Host for CallState {
             return Ok(None);
         };
         let products = self.host("catalog-read.product", async move {
-            store.shared_products(&[id]).await
+            store.shared_products(&[crate::ids::ProductId(id)]).await
         })?;
         let products = products.map_err(|e| wasmtime::Error::msg(e.to_string()))?;
         Ok(products.first().map(|p| {
             let product = pifa_sdk::Product {
-                id: p.id,
+                id: p.id.get(),
                 name: p.name.clone(),
                 item_no: p.item_no.clone(),
                 on_shelf: p.on_shelf,
@@ -457,7 +457,7 @@ impl self::pifa::plugin::catalog_read::Host for CallState {
                     .skus
                     .iter()
                     .map(|s| pifa_sdk::Sku {
-                        id: s.id,
+                        id: s.id.get(),
                         model: s.model.clone(),
                         spec: s.spec.clone(),
                         price_fen: s.price_fen,
