@@ -33,9 +33,6 @@ macro_rules! integer_type {
                 self.0
             }
 
-            pub(crate) fn from_raw(value: i64) -> $name {
-                $name(value)
-            }
         }
 
         impl From<$name> for i64 {
@@ -43,9 +40,29 @@ macro_rules! integer_type {
                 value.0
             }
         }
+
+        impl $crate::ids::Integer for $name {
+            fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        // Read back on checkout's direct SQLite connection as on sqlx's.
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(value).map($name)
+            }
+        }
     };
 }
 pub(crate) use integer_type;
+
+/// What every `integer_type!` is: an integer underneath, bound as one (`store::batch::Arg`).
+pub trait Integer: Copy {
+    fn get(self) -> i64;
+}
 
 macro_rules! ids {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(

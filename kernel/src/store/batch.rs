@@ -71,39 +71,18 @@ impl From<bool> for Arg {
     }
 }
 
-macro_rules! id_args {
-    ($($id:ty),*) => {$(
-        impl From<$id> for Arg {
-            fn from(value: $id) -> Self {
-                Arg::Int(Some(value.get()))
-            }
-        }
-
-        impl From<Option<$id>> for Arg {
-            fn from(value: Option<$id>) -> Self {
-                Arg::Int(value.map(<$id>::get))
-            }
-        }
-
-        // Read back on checkout's direct SQLite connection as on sqlx's.
-        impl rusqlite::types::FromSql for $id {
-            fn column_result(
-                value: rusqlite::types::ValueRef<'_>,
-            ) -> rusqlite::types::FromSqlResult<Self> {
-                i64::column_result(value).map(<$id>::from_raw)
-            }
-        }
-    )*};
+// An integer with a meaning binds as its integer (`ids::integer_type!`).
+impl<T: crate::ids::Integer> From<T> for Arg {
+    fn from(value: T) -> Self {
+        Arg::Int(Some(value.get()))
+    }
 }
 
-id_args!(
-    crate::ids::OrderId,
-    crate::ids::MemberId,
-    crate::ids::ProductId,
-    crate::ids::SkuId,
-    crate::money::Fen,
-    crate::quantity::Quantity
-);
+impl<T: crate::ids::Integer> From<Option<T>> for Arg {
+    fn from(value: Option<T>) -> Self {
+        Arg::Int(value.map(T::get))
+    }
+}
 
 /// `$1, $2, …, $n` for an `IN (…)` list (`NULL` for none, which matches nothing on both
 /// backends where `IN ()` is an error on PostgreSQL).
