@@ -72,6 +72,18 @@ pub fn parse_fen(value: i64, field: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// A whole number of fen as a form field writes it (`"1230"`), bounded as `parse_fen`.
+pub fn parse_fen_text(text: &str, field: &str) -> Result<i64, ApiError> {
+    let value: i64 = text.trim().parse().map_err(|_| {
+        ApiError::invalid_field(
+            "invalid_money",
+            field,
+            format!("{field}: 金额须为整数分 (integer fen)"),
+        )
+    })?;
+    parse_fen(value, field)
+}
+
 /// Parses a yuan amount as people write it ("12.30", "12.3", "12") into exact fen, without
 /// floating point: "12.30" is 1230.
 pub fn parse_yuan(text: &str, field: &str) -> Result<i64, ApiError> {
@@ -137,6 +149,19 @@ pub fn format_yuan(fen: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_amounts_are_whole_fen_within_bounds() {
+        assert_eq!(parse_fen_text(" 1230 ", "amount_fen").ok(), Some(1230));
+        for bad in ["12.30", "", "-1", "10000000001"] {
+            let refused = parse_fen_text(bad, "amount_fen").err();
+            assert_eq!(
+                refused.as_ref().map(|e| (e.code, e.field.as_deref())),
+                Some(("invalid_money", Some("amount_fen"))),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn fen_sums_are_checked_and_read_as_prices() {

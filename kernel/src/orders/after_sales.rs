@@ -457,14 +457,7 @@ pub async fn request(
             }
             "amount_fen" => {
                 let text = crate::edge::json::form_text(field).await?;
-                let value: i64 = text.trim().parse().map_err(|_| {
-                    ApiError::invalid_field(
-                        "invalid_money",
-                        "amount_fen",
-                        "amount_fen: 金额须为整数分 (integer fen)",
-                    )
-                })?;
-                amount_fen = crate::money::parse_fen(value, "amount_fen")?;
+                amount_fen = crate::money::parse_fen_text(&text, "amount_fen")?;
             }
             "photo" => {
                 stage_photo(

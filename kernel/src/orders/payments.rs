@@ -223,14 +223,7 @@ async fn payment_form(
         match name.as_str() {
             "amount_fen" => {
                 let text = crate::edge::json::form_text(field).await?;
-                let value: i64 = text.trim().parse().map_err(|_| {
-                    ApiError::invalid_field(
-                        "invalid_money",
-                        "amount_fen",
-                        "amount_fen: 金额须为整数分 (integer fen)",
-                    )
-                })?;
-                amount = Some(parse_fen(value, "amount_fen")?);
+                amount = Some(crate::money::parse_fen_text(&text, "amount_fen")?);
             }
             "remark" => remark = crate::edge::json::form_text(field).await?.trim().to_owned(),
             "proof" => {
