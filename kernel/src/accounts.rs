@@ -18,6 +18,11 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
+crate::store::handle! {
+    /// The accounts' part of the store: users, sessions, sign-in codes, rate limits and the audit logs.
+    pub AccountStore, accounts
+}
+
 /// A mainland-China mobile number: 11 digits starting 1[3-9]. `+86`, spaces and dashes are
 /// accepted on input and dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -19,6 +19,11 @@ use crate::orders::record::OrderRecord;
 use crate::store::batch::{Arg, Batch, RunBatch, placeholders_from};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
+crate::store::handle! {
+    /// The announcer's part of the store: which order events the notification rules have read, and the messages they produced.
+    pub AnnouncementStore, announcements
+}
+
 /// What turns an event into messages: `notifications.rhai`, through the scripts host.
 pub trait NotificationRules: Send + Sync + 'static {
     /// One version of the rules, kept for a whole event (a reload meanwhile changes nothing
@@ -66,7 +71,7 @@ pub async fn run_once<R: NotificationRules>(
     rules: &R,
     now_ms: i64,
 ) -> StoreResult<usize> {
-    let events = store.unannounced_events(ROUND).await?;
+    let events = store.announcements().unannounced_events(ROUND).await?;
     let mut announcements = Vec::with_capacity(events.len());
     for event in &events {
         let messages = match rules.serving() {
@@ -84,7 +89,10 @@ pub async fn run_once<R: NotificationRules>(
         };
         announcements.push((event.id, messages));
     }
-    store.announce(&announcements, now_ms).await?;
+    store
+        .announcements()
+        .announce(&announcements, now_ms)
+        .await?;
     Ok(events.len())
 }
 
@@ -269,14 +277,14 @@ pub async fn event_map(
     member: Option<i64>,
 ) -> StoreResult<Value> {
     let order = match event.order_id {
-        Some(id) => store.order(crate::ids::OrderId(id)).await?,
+        Some(id) => store.orders().order(crate::ids::OrderId(id)).await?,
         None => None,
     };
     let member_id = member
         .or(order.as_ref().map(|o| o.member_id.get()))
         .or_else(|| field(payload, "member_id").as_i64());
     let record = match member_id {
-        Some(id) => store.member(id).await?,
+        Some(id) => store.members().member(id).await?,
         None => None,
     };
     let region_id = order
@@ -296,7 +304,7 @@ pub async fn event_map(
         "staff": staff_map(store, region_id, bound_manager).await?,
     });
     if let Some(member) = record {
-        let attributes = store.member_attributes(member.id).await?;
+        let attributes = store.members().member_attributes(member.id).await?;
         set(
             &mut map,
             "member",
@@ -345,7 +353,7 @@ async fn staff_map(
 ) -> StoreResult<Value> {
     // Who holds which role, as the audiences the rules address by name.
     let mut by_role: HashMap<String, Vec<i64>> = HashMap::new();
-    for (id, role) in store.new_order_staff(region_id).await? {
+    for (id, role) in store.regions().new_order_staff(region_id).await? {
         by_role.entry(role).or_default().push(id);
     }
     let holding = |role: Role| by_role.get(role.as_str()).cloned().unwrap_or_default();
@@ -354,13 +362,13 @@ async fn staff_map(
         "region_managers": holding(Role::Manager),
         "region_drivers": holding(Role::Driver),
         "admins": holding(Role::Admin),
-        "customer_service": store.settings().await?.fallback_customer_service_id,
+        "customer_service": store.settings().current().await?.fallback_customer_service_id,
     }))
 }
 
-impl Store {
+impl AnnouncementStore<'_> {
     /// Events the notification rules have not read yet, oldest first.
-    pub async fn unannounced_events(&self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    pub async fn unannounced_events(self, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, kind, order_id, payload, created_at FROM events WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
@@ -373,7 +381,7 @@ impl Store {
 
     /// Marks every event so far read by the rules without announcing it: history loaded in
     /// bulk (the demo's past orders) is not news to anyone.
-    pub async fn pass_over_past_events(&self, now_ms: i64) -> StoreResult<()> {
+    pub async fn pass_over_past_events(self, now_ms: i64) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE events SET delivered_at = $1 WHERE delivered_at IS NULL")
                 .bind(now_ms)
@@ -388,7 +396,7 @@ impl Store {
     /// round of events, one commit); an event another reader got to first is skipped with its
     /// messages. Returns the events this call announced.
     pub async fn announce(
-        &self,
+        self,
         announcements: &[(i64, Vec<OutgoingMessage>)],
         now_ms: i64,
     ) -> StoreResult<Vec<i64>> {

@@ -216,21 +216,21 @@ async fn maintenance_loop(state: AppState) {
     for round in 0u64.. {
         tick.tick().await;
         let now = state.clock.now_ms();
-        match state.store.close_overdue_orders(now).await {
+        match state.store.orders().close_overdue_orders(now).await {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "closed overdue orders"),
             Err(err) => tracing::error!(error = %err, "closing overdue orders failed"),
         }
-        match state.store.receive_overdue_orders(now).await {
+        match state.store.orders().receive_overdue_orders(now).await {
             Ok(0) => {}
             Ok(received) => tracing::info!(received, "orders received automatically"),
             Err(err) => tracing::error!(error = %err, "receiving overdue orders failed"),
         }
         if round % 60 == 0 {
-            if let Err(err) = state.store.prune_sessions(now).await {
+            if let Err(err) = state.store.accounts().prune_sessions(now).await {
                 tracing::warn!(error = %err, "pruning sessions failed");
             }
-            if let Err(err) = state.store.prune_rate_limits(now).await {
+            if let Err(err) = state.store.accounts().prune_rate_limits(now).await {
                 tracing::warn!(error = %err, "pruning rate limits failed");
             }
         }

@@ -84,8 +84,8 @@ impl CodeTarget {
 
     async fn owner(&self, app: &Shop) -> Result<Option<i64>, StoreError> {
         match self {
-            CodeTarget::Phone(p) => app.store.user_id_by_phone(p.as_str()).await,
-            CodeTarget::Email(e) => app.store.user_id_by_email(e.as_str()).await,
+            CodeTarget::Phone(p) => app.store.accounts().user_id_by_phone(p.as_str()).await,
+            CodeTarget::Email(e) => app.store.accounts().user_id_by_email(e.as_str()).await,
         }
     }
 }
@@ -118,12 +118,15 @@ pub async fn send_code(
     let now = app.clock.now_ms();
     let key = target.key();
     app.store
+        .accounts()
         .rate_hit(CODE_PER_IP_HOUR, &client.source(), now, "rate_limited")
         .await?;
     app.store
+        .accounts()
         .rate_hit(CODE_PER_TARGET_MINUTE, &key, now, "rate_limited")
         .await?;
     app.store
+        .accounts()
         .rate_hit(CODE_PER_TARGET_DAY, &key, now, "rate_limited")
         .await?;
     let owner = target.owner(&app).await?;
@@ -143,7 +146,10 @@ pub async fn send_code(
         }),
         (CodePurpose::Signup, None) | (_, Some(_)) => {
             let code = crate::accounts::codes::random_code();
-            app.store.insert_code(&key, req.purpose, &code, now).await?;
+            app.store
+                .accounts()
+                .insert_code(&key, req.purpose, &code, now)
+                .await?;
             Some(OutgoingMessage {
                 channel,
                 recipient,
@@ -157,7 +163,7 @@ pub async fn send_code(
         (_, None) => None,
     };
     if let Some(message) = message {
-        app.store.enqueue_message(&message, now).await?;
+        app.store.messages().enqueue_message(&message, now).await?;
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -225,14 +231,24 @@ impl Guess {
         now: i64,
     ) -> ApiResult<Guess> {
         let source = client.source();
-        let address_hit = match app.store.rate_take(GUESSES_PER_IP, &source, now).await? {
+        let address_hit = match app
+            .store
+            .accounts()
+            .rate_take(GUESSES_PER_IP, &source, now)
+            .await?
+        {
             Ok(hit) => hit,
             Err(limited) => return Err(limited.refuse("too_many_attempts")),
         };
         let pair = format!("{account}|{source}");
-        if let Err(limited) = app.store.backoff_attempt(backoff, &pair, now).await? {
+        if let Err(limited) = app
+            .store
+            .accounts()
+            .backoff_attempt(backoff, &pair, now)
+            .await?
+        {
             // Refused before any secret was checked: no guess was made from the address.
-            app.store.rate_give_back(address_hit).await?;
+            app.store.accounts().rate_give_back(address_hit).await?;
             return Err(limited.refuse("too_many_attempts"));
         }
         Ok(Guess { address_hit, pair })
@@ -241,11 +257,16 @@ impl Guess {
     /// The secret was right: the guess was no failure, and the address is the owner's, whose
     /// own earlier slips (password or code) are forgiven.
     async fn succeeded(self, app: &Shop) -> ApiResult<()> {
-        app.store.rate_give_back(self.address_hit).await?;
         app.store
+            .accounts()
+            .rate_give_back(self.address_hit)
+            .await?;
+        app.store
+            .accounts()
             .backoff_clear(PASSWORD_BACKOFF, &self.pair)
             .await?;
         app.store
+            .accounts()
             .backoff_clear(CODE_GUESS_BACKOFF, &self.pair)
             .await?;
         Ok(())
@@ -273,7 +294,10 @@ async fn redeem(
     let key = target.key();
     let guess = Guess::begin(app, client, &key, CODE_GUESS_BACKOFF, now).await?;
     let outcome = if exists {
-        app.store.redeem_code(&key, purpose, code, now).await?
+        app.store
+            .accounts()
+            .redeem_code(&key, purpose, code, now)
+            .await?
     } else {
         Err(CodeRefusal::Wrong)
     };
@@ -298,12 +322,14 @@ async fn check_password(
 ) -> ApiResult<()> {
     if let Some(limited) = app
         .store
+        .accounts()
         .rate_full(PASSWORD_FAILURES_PER_ACCOUNT, account, now)
         .await?
     {
         let known = match (credentials, client.ip.as_deref()) {
             (Some(owner), Some(ip)) => {
                 app.store
+                    .accounts()
                     .signed_in_from(owner.id, ip, now - KNOWN_ADDRESS_MS)
                     .await?
             }
@@ -326,6 +352,7 @@ async fn check_password(
     // already counted before its guess.
     let _counted = app
         .store
+        .accounts()
         .rate_take(PASSWORD_FAILURES_PER_ACCOUNT, account, now)
         .await?;
     Err(invalid_credentials())
@@ -397,9 +424,11 @@ pub async fn signup(
     let password = Password::parse(&req.password, "password")?;
     let now = app.clock.now_ms();
     app.store
+        .accounts()
         .rate_hit(SIGNUP_PER_IP_HOUR, &client.source(), now, "rate_limited")
         .await?;
     app.store
+        .accounts()
         .rate_hit(SIGNUP_PER_PHONE_HOUR, phone.as_str(), now, "rate_limited")
         .await?;
     let target = match (req.code_sent_to, &email) {
@@ -419,7 +448,7 @@ pub async fn signup(
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
-        Some(code) => Some(app.store.inviter(code).await?.ok_or_else(|| {
+        Some(code) => Some(app.store.members().inviter(code).await?.ok_or_else(|| {
             ApiError::invalid_field(
                 "invalid_invite_code",
                 "invite_code",
@@ -430,7 +459,12 @@ pub async fn signup(
     };
     redeem(&app, &client, &target, CodePurpose::Signup, &req.code, true).await?;
     if let Some(email) = &email
-        && app.store.user_id_by_email(email.as_str()).await?.is_some()
+        && app
+            .store
+            .accounts()
+            .user_id_by_email(email.as_str())
+            .await?
+            .is_some()
     {
         return Err(taken_error(&CodeTarget::Email(email.clone())));
     }
@@ -446,7 +480,7 @@ pub async fn signup(
         roles: [Role::Member].into(),
         region_ids: Default::default(),
     };
-    let id = match app.store.insert_user(&new_user, now).await {
+    let id = match app.store.accounts().insert_user(&new_user, now).await {
         Ok(id) => id,
         // The phone was registered since its code was sent (a sign-up racing this one, or
         // staff adding the account), or the e-mail since it was checked: the caller holds the
@@ -461,10 +495,12 @@ pub async fn signup(
     };
     if let Some(inviter) = inviter {
         app.store
+            .members()
             .bind_member(id, inviter, "注册邀请码 (invite code)", None, now)
             .await?;
     }
     app.store
+        .accounts()
         .log_operation(
             crate::accounts::audit::Operation {
                 actor_id: Some(id),
@@ -479,7 +515,7 @@ pub async fn signup(
         .await?;
     tracing::info!(user.id = id, phone = %mask_for_log(&new_user.phone), "member signed up");
     let user =
-        app.store.user_by_id(id).await?.ok_or_else(|| {
+        app.store.accounts().user_by_id(id).await?.ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("user {id} vanished after sign-up"))
         })?;
     Ok((StatusCode::CREATED, Json(Profile::of(&user))))
@@ -543,7 +579,11 @@ pub async fn login(
     let now = app.clock.now_ms();
     let target = CodeTarget::Phone(phone.clone());
     let account = target.key();
-    let credentials = app.store.credentials_by_phone(phone.as_str()).await?;
+    let credentials = app
+        .store
+        .accounts()
+        .credentials_by_phone(phone.as_str())
+        .await?;
     let (method, outcome) = match (&req.password, &req.code) {
         (Some(password), None) => (
             "password",
@@ -592,6 +632,7 @@ pub async fn login(
         // A throttled attempt checked nothing; logging each would let a flood fill the log.
         if err.status != StatusCode::TOO_MANY_REQUESTS {
             app.store
+                .accounts()
                 .log_login(
                     user_id,
                     &phone.masked(),
@@ -614,17 +655,20 @@ pub async fn login(
     // A new session id at every sign-in; a cookie session presented with the sign-in is ended,
     // so a planted session id never becomes an authenticated one.
     if let Some(old) = jar.get(SESSION_COOKIE) {
-        app.store.delete_session(old.value()).await?;
+        app.store.accounts().delete_session(old.value()).await?;
     }
     let session = app
         .store
+        .accounts()
         .create_session(user_id, kind, &client, now)
         .await?;
     app.store
+        .accounts()
         .log_login(Some(user_id), &phone.masked(), method, None, &client, now)
         .await?;
     let user = app
         .store
+        .accounts()
         .user_by_id(user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -711,8 +755,12 @@ pub async fn reset_password(
     };
     let hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
-    app.store.set_password_hash(user_id, &hash, now).await?;
     app.store
+        .accounts()
+        .set_password_hash(user_id, &hash, now)
+        .await?;
+    app.store
+        .accounts()
         .log_operation(
             crate::accounts::audit::Operation {
                 actor_id: Some(user_id),
@@ -737,7 +785,7 @@ pub async fn logout(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<(CookieJar, StatusCode)> {
     if let Some(token) = presented_token(&headers) {
-        app.store.delete_session(token.secret()).await?;
+        app.store.accounts().delete_session(token.secret()).await?;
     }
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
@@ -798,6 +846,7 @@ impl Profile {
 pub async fn me(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Profile>> {
     let user = app
         .store
+        .accounts()
         .user_by_id(actor.user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

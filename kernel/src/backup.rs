@@ -26,6 +26,11 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{Backend, DATA_TABLES, EPHEMERAL_TABLES, Store, StoreError, in_tx, on_pool};
 
+crate::store::handle! {
+    /// The backups' part of the store: writing a backup of every table and restoring one.
+    pub BackupStore, backups
+}
+
 const FORMAT: &str = "pifa-backup";
 /// Version 2 added the uploaded files; version 1 files (rows only) still restore.
 const FORMAT_VERSION: u32 = 2;
@@ -99,8 +104,8 @@ impl Kind {
 /// Rows per table, as written or restored.
 pub type TableCounts = BTreeMap<String, i64>;
 
-impl Store {
-    async fn column_kinds(&self, table: &str) -> Result<Vec<(String, Kind)>, StoreError> {
+impl BackupStore<'_> {
+    async fn column_kinds(self, table: &str) -> Result<Vec<(String, Kind)>, StoreError> {
         let sql = match self.backend() {
             Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
             Backend::Postgres => {
@@ -120,7 +125,7 @@ impl Store {
     /// Writes every data table to `out`: gzip'd JSON lines, encrypted when a passphrase is given.
     /// `uploads` is the directory the uploaded files live in (`uploads::uploads_dir`).
     pub async fn write_backup(
-        &self,
+        self,
         out: impl Write + Send,
         now_ms: i64,
         passphrase: Option<&SecretString>,
@@ -139,7 +144,7 @@ impl Store {
     }
 
     /// The keys of every uploaded file a row refers to.
-    async fn referenced_uploads(&self) -> Result<Vec<String>, StoreError> {
+    async fn referenced_uploads(self) -> Result<Vec<String>, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT key FROM uploads UNION SELECT key FROM product_images ORDER BY 1"
         )
@@ -148,7 +153,7 @@ impl Store {
     }
 
     async fn write_gzip(
-        &self,
+        self,
         out: impl Write + Send,
         now_ms: i64,
         uploads: &Path,
@@ -242,7 +247,7 @@ impl Store {
     /// Replaces all data with the backup read from `input`, in one transaction: either the
     /// whole backup is in, or nothing changed. Everyone is signed out afterwards.
     pub async fn restore_backup(
-        &self,
+        self,
         input: impl std::io::Read,
         passphrase: Option<&SecretString>,
         uploads: &Path,
@@ -327,7 +332,7 @@ impl Store {
         counts.insert(FILES_COUNT.to_owned(), i64::try_from(parsed.files.len())?);
         stage.move_in(&self.referenced_uploads().await?)?;
         // The search index is derived from the restored products.
-        self.reindex_all().await?;
+        self.catalog().reindex_all().await?;
         Ok(counts)
     }
 }
@@ -545,6 +550,7 @@ pub async fn backup_to_dir(
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let counts = store
+        .backups()
         .write_backup(std::io::BufWriter::new(&file), now_ms, passphrase, uploads)
         .await?;
     file.sync_all()?;
@@ -577,7 +583,7 @@ pub async fn run_schedule(
     last_ms: Option<i64>,
     passphrase: Option<&SecretString>,
 ) -> anyhow::Result<Option<i64>> {
-    let settings = store.settings().await?;
+    let settings = store.settings().current().await?;
     let Some(hours) = settings.backup_interval_hours else {
         return Ok(last_ms);
     };
@@ -725,6 +731,7 @@ pub mod http {
             .unwrap_or_default();
         let size_bytes = std::fs::metadata(&path).map_err(ApiError::internal)?.len();
         app.store
+            .accounts()
             .log_operation(
                 Operation {
                     actor_id: Some(actor.user_id),
@@ -813,6 +820,7 @@ pub mod http {
         let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
         let tables = app
             .store
+            .backups()
             .restore_backup(
                 file,
                 app.config.backup_passphrase.as_ref(),
@@ -828,6 +836,7 @@ pub mod http {
             })?;
         let now = app.clock.now_ms();
         app.store
+            .accounts()
             .log_operation(
                 Operation {
                     actor_id: None,

@@ -17,6 +17,11 @@ use crate::ids::{ProductId, SkuId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+crate::store::handle! {
+    /// The catalogue's part of the store: products, SKUs, categories, brands, units, specs, tags, images, search and import.
+    pub CatalogStore, catalog
+}
+
 /// A category; depth 1 to 3 (三级分类).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]
 pub struct Category {

@@ -120,7 +120,10 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Reindex => {
             let store = config.open_store().await?;
-            println!("reindexed {} products", store.reindex_all().await?);
+            println!(
+                "reindexed {} products",
+                store.catalog().reindex_all().await?
+            );
             Ok(())
         }
         Command::Migrate => {
@@ -139,6 +142,7 @@ pub async fn run() -> anyhow::Result<()> {
                     let file = std::fs::File::create(&path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let counts = store
+                        .backups()
                         .write_backup(
                             std::io::BufWriter::new(file),
                             now,
@@ -185,6 +189,7 @@ pub async fn run() -> anyhow::Result<()> {
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let counts = store
+                .backups()
                 .restore_backup(
                     input,
                     config.backup_passphrase.as_ref(),
@@ -299,7 +304,7 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
         crate::demo::load(&store, &hasher, clock.now_ms(), crate::demo::DemoSize::Full).await?;
         tracing::info!("demo data loaded");
     }
-    if !store.search_supports_chinese().await? {
+    if !store.catalog().search_supports_chinese().await? {
         tracing::warn!(
             "PostgreSQL's text parser drops Chinese characters under this database's locale: create the database with a UTF-8 locale (e.g. C.UTF-8) for search to work"
         );

@@ -149,7 +149,7 @@ pub async fn load(
     }
     let mut region_ids = Vec::new();
     for name in REGIONS {
-        region_ids.push((name, store.insert_region(name, now_ms).await?));
+        region_ids.push((name, store.regions().insert_region(name, now_ms).await?));
     }
     let password =
         Password::parse(DEMO_PASSWORD, "password").map_err(|e| anyhow::anyhow!(e.message))?;
@@ -179,6 +179,7 @@ pub async fn load(
             region_ids: regions,
         };
         let id = store
+            .accounts()
             .insert_user(&user, now_ms)
             .await
             .with_context(|| format!("demo account {}", account.phone))?;
@@ -199,13 +200,14 @@ pub async fn load(
         fallback_customer_service_id: service_id,
         ..Settings::default()
     };
-    store.save_settings(&settings, None, now_ms).await?;
+    store.settings().save(&settings, None, now_ms).await?;
     let haikou = region_ids
         .iter()
         .find(|(name, _)| *name == "海口")
         .map(|(_, id)| *id);
-    let verifier = store.user_id_by_phone("13800000041").await?;
+    let verifier = store.accounts().user_id_by_phone("13800000041").await?;
     store
+        .orders()
         .save_pickup_point(
             None,
             &crate::orders::pickup::PickupPointInput {
@@ -228,24 +230,35 @@ pub async fn load(
         crate::demo_orders::load_orders(store, now_ms).await?;
     }
     // The demo's past is not news: nobody is told of its orders or approvals again.
-    store.pass_over_past_events(now_ms).await?;
+    store.announcements().pass_over_past_events(now_ms).await?;
     Ok(())
 }
 
 /// Levels and a starter catalogue; the demo member is approved at 银牌 in 海口 so he sees his
 /// wholesale price. (The full demo catalogue of 300+ SKUs comes with the catalogue issue.)
 async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
-    store.insert_level("普通会员", 1, true, now_ms).await?;
-    let silver = store.insert_level("银牌会员", 2, false, now_ms).await?;
-    let gold = store.insert_level("金牌会员", 3, false, now_ms).await?;
-    if let Some(member) = store.user_id_by_phone("13900000001").await? {
+    store
+        .members()
+        .insert_level("普通会员", 1, true, now_ms)
+        .await?;
+    let silver = store
+        .members()
+        .insert_level("银牌会员", 2, false, now_ms)
+        .await?;
+    let gold = store
+        .members()
+        .insert_level("金牌会员", 3, false, now_ms)
+        .await?;
+    if let Some(member) = store.accounts().user_id_by_phone("13900000001").await? {
         let haikou = store
+            .regions()
             .list_regions()
             .await?
             .into_iter()
             .find(|r| r.name == "海口")
             .map(|r| r.id);
         store
+            .members()
             .set_standing(member, MemberState::Approved, Some(silver), haikou, now_ms)
             .await?;
         let address = AddressFields {
@@ -257,24 +270,27 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             phone: "13900000001".to_owned(),
         };
         store
+            .members()
             .save_address(member, None, &address, true, now_ms)
             .await?;
     }
     if let (Some(promoter), Some(manager), Some(admin)) = (
-        store.user_id_by_phone("13800000021").await?,
-        store.user_id_by_phone("13800000011").await?,
-        store.user_id_by_phone("13800000001").await?,
+        store.accounts().user_id_by_phone("13800000021").await?,
+        store.accounts().user_id_by_phone("13800000011").await?,
+        store.accounts().user_id_by_phone("13800000001").await?,
     ) {
         store
+            .members()
             .bind_promoter(promoter, manager, "演示数据 (demo)", admin, now_ms)
             .await?;
-        if let Some(member) = store.user_id_by_phone("13900000001").await? {
+        if let Some(member) = store.accounts().user_id_by_phone("13900000001").await? {
             let to = crate::members::relations::Inviter {
                 manager_id: Some(manager),
                 promoter_id: Some(promoter),
                 region_id: None,
             };
             store
+                .members()
                 .bind_member(member, to, "演示数据 (demo)", Some(admin), now_ms)
                 .await?;
         }
@@ -286,7 +302,7 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         ("建筑材料", "防水材料", "防水涂料"),
         ("五金工具", "手动工具", "扳手"),
     ] {
-        let existing = store.list_categories().await?;
+        let existing = store.catalog().list_categories().await?;
         let find = |name: &str, parent: Option<i64>| {
             existing
                 .iter()
@@ -295,25 +311,32 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         };
         let top_id = match find(top, None) {
             Some(id) => id,
-            None => store.insert_category(None, top, 1, 0, now_ms).await?,
+            None => {
+                store
+                    .catalog()
+                    .insert_category(None, top, 1, 0, now_ms)
+                    .await?
+            }
         };
         let middle_id = match find(middle, Some(top_id)) {
             Some(id) => id,
             None => {
                 store
+                    .catalog()
                     .insert_category(Some(top_id), middle, 2, 0, now_ms)
                     .await?
             }
         };
         categories.push(
             store
+                .catalog()
                 .insert_category(Some(middle_id), leaf, 3, 0, now_ms)
                 .await?,
         );
     }
     let mut brands = Vec::new();
     for name in ["安达", "代尔塔", "东方雨虹", "世达"] {
-        brands.push(store.insert_brand(name, None, "", now_ms).await?);
+        brands.push(store.catalog().insert_brand(name, None, "", now_ms).await?);
     }
     let mut units = Vec::new();
     for (item, inner, outer) in [("个", 10, 50), ("扎", 12, 120), ("桶", 1, 4), ("把", 5, 50)] {
@@ -325,9 +348,9 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             outer_qty: outer,
             outer_unit: "箱".to_owned(),
         };
-        units.push(store.insert_unit(&unit, now_ms).await?);
+        units.push(store.catalog().insert_unit(&unit, now_ms).await?);
     }
-    let supplier = store.user_id_by_phone("13800000051").await?;
+    let supplier = store.accounts().user_id_by_phone("13800000051").await?;
     let sku = |model: &str, spec: &str, price: i64, stock: i64, barcode: &str| NewSku {
         attributes: Default::default(),
         model: model.to_owned(),
@@ -430,8 +453,8 @@ async fn load_catalogue(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             on_shelf: true,
             skus,
         };
-        let id = store.insert_product(&product, now_ms).await?;
-        store.reindex_product(id).await?;
+        let id = store.catalog().insert_product(&product, now_ms).await?;
+        store.catalog().reindex_product(id).await?;
     }
     Ok(())
 }

@@ -417,7 +417,7 @@ fn ean13(twelve: u64) -> String {
 
 /// Thirty product families, 300+ SKUs, on top of the six fixture products.
 pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<()> {
-    let levels = store.list_levels().await?;
+    let levels = store.members().list_levels().await?;
     let level = |name: &str| levels.iter().find(|l| l.name == name).map(|l| l.id);
     let (silver, gold) = (level("银牌会员"), level("金牌会员"));
     // Tags (C1) and the spec library (规格库): every SKU's grade is an attribute from it.
@@ -425,12 +425,14 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
     for (sort, name) in ["新品", "热卖", "工地专用", "清仓特价"].iter().enumerate() {
         tags.push(
             store
+                .catalog()
                 .insert_product_tag(name, i64::try_from(sort)?, now_ms)
                 .await?,
         );
     }
     let tag = |i: usize| tags.get(i).copied();
     store
+        .catalog()
         .insert_spec_attribute(
             "款式",
             &["标准款".to_owned(), "加强款".to_owned()],
@@ -439,6 +441,7 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
         )
         .await?;
     store
+        .catalog()
         .insert_spec_attribute(
             "颜色",
             &["红色", "黄色", "白色", "蓝色", "橙色", "黑色", "灰色"].map(str::to_owned),
@@ -447,12 +450,21 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
         )
         .await?;
     for brand in BRANDS {
-        if !store.list_brands().await?.iter().any(|b| b.name == brand) {
-            store.insert_brand(brand, None, "", now_ms).await?;
+        if !store
+            .catalog()
+            .list_brands()
+            .await?
+            .iter()
+            .any(|b| b.name == brand)
+        {
+            store
+                .catalog()
+                .insert_brand(brand, None, "", now_ms)
+                .await?;
         }
     }
-    let brands = store.list_brands().await?;
-    let supplier = store.user_id_by_phone("13800000051").await?;
+    let brands = store.catalog().list_brands().await?;
+    let supplier = store.accounts().user_id_by_phone("13800000051").await?;
     let mut barcode = 690_300_000_000_u64;
     for (index, (prefix, name, path, brand, item_unit, inner, outer, price, models, specs)) in
         FAMILIES.iter().enumerate()
@@ -522,16 +534,16 @@ pub async fn load_wholesale_range(store: &Store, now_ms: i64) -> anyhow::Result<
             on_shelf: true,
             skus,
         };
-        let id = store.insert_product(&product, now_ms).await?;
+        let id = store.catalog().insert_product(&product, now_ms).await?;
         if index % 7 == 0 {
             let flags = crate::catalog::storage::ProductChanges {
                 hot: Some(true),
                 recommended: Some(index % 2 == 0),
                 ..Default::default()
             };
-            store.update_product(id, &flags, now_ms).await?;
+            store.catalog().update_product(id, &flags, now_ms).await?;
         }
-        store.reindex_product(id).await?;
+        store.catalog().reindex_product(id).await?;
     }
     Ok(())
 }
@@ -540,6 +552,7 @@ async fn category_for(store: &Store, path: &[&str; 3], now_ms: i64) -> anyhow::R
     let mut parent = None;
     for (depth, name) in path.iter().enumerate() {
         let existing = store
+            .catalog()
             .list_categories()
             .await?
             .into_iter()
@@ -549,6 +562,7 @@ async fn category_for(store: &Store, path: &[&str; 3], now_ms: i64) -> anyhow::R
             Some(id) => id,
             None => {
                 store
+                    .catalog()
                     .insert_category(parent, name, i64::try_from(depth + 1)?, 0, now_ms)
                     .await?
             }
@@ -566,7 +580,7 @@ async fn unit_for(
 ) -> anyhow::Result<i64> {
     // Units outside the seed's 14 packing forms (双, 副 …) add theirs to the library.
     for pack in ["盒", "箱"] {
-        store.ensure_unit_form(item, pack).await?;
+        store.catalog().ensure_unit_form(item, pack).await?;
     }
     let wanted = Unit {
         id: 0,
@@ -577,6 +591,7 @@ async fn unit_for(
         outer_unit: "箱".to_owned(),
     };
     if let Some(unit) = store
+        .catalog()
         .list_units()
         .await?
         .into_iter()
@@ -584,7 +599,7 @@ async fn unit_for(
     {
         return Ok(unit.id);
     }
-    Ok(store.insert_unit(&wanted, now_ms).await?)
+    Ok(store.catalog().insert_unit(&wanted, now_ms).await?)
 }
 
 /// Three members in each region at every step: authorised, profile complete (waiting for
@@ -593,13 +608,14 @@ pub async fn load_members(store: &Store, hasher: &Hasher, now_ms: i64) -> anyhow
     let password = Password::parse(super::demo::DEMO_PASSWORD, "password")
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let hash = hasher.hash(&password).await?;
-    let levels = store.list_levels().await?;
+    let levels = store.members().list_levels().await?;
     let reviewer = store
+        .accounts()
         .user_id_by_phone("13800000002")
         .await?
         .unwrap_or_default();
     let shops = ["五金店", "建材行", "劳保用品店"];
-    for (r, region) in store.list_regions().await?.iter().enumerate() {
+    for (r, region) in store.regions().list_regions().await?.iter().enumerate() {
         let steps = [
             (MemberState::Authorised, "兴旺", "林"),
             (MemberState::ProfileComplete, "顺达", "符"),
@@ -621,7 +637,7 @@ pub async fn load_members(store: &Store, hasher: &Hasher, now_ms: i64) -> anyhow
                 roles: [Role::Member].into(),
                 region_ids: Default::default(),
             };
-            let id = store.insert_user(&user, now_ms).await?;
+            let id = store.accounts().insert_user(&user, now_ms).await?;
             if state == MemberState::Authorised {
                 continue;
             }
@@ -642,16 +658,18 @@ pub async fn load_members(store: &Store, hasher: &Hasher, now_ms: i64) -> anyhow
                 shop_photo: None,
                 licence: None,
             };
-            store.save_profile(id, &profile, now_ms).await?;
+            store.members().save_profile(id, &profile, now_ms).await?;
             match state {
                 MemberState::Approved => {
                     let level = levels.get(r % levels.len()).map(|l| l.id);
                     store
+                        .members()
                         .set_standing(id, MemberState::Approved, level, Some(region.id), now_ms)
                         .await?;
                 }
                 MemberState::Rejected => {
                     store
+                        .members()
                         .reject_member(id, "营业执照照片不清晰，请重新上传", reviewer, now_ms)
                         .await?;
                 }

@@ -35,8 +35,9 @@ impl Dice {
 }
 
 pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
-    let settings = store.settings().await?;
+    let settings = store.settings().current().await?;
     let members = store
+        .members()
         .list_members(&MemberFilter {
             state: Some(MemberState::Approved),
             region_id: None,
@@ -50,10 +51,12 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         .await?
         .items;
     let admin = store
+        .accounts()
         .user_id_by_phone("13800000001")
         .await?
         .context("the demo admin")?;
     let products = store
+        .catalog()
         .list_products(&crate::catalog::storage::ProductFilter {
             on_shelf_only: true,
             limit: 500,
@@ -101,6 +104,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
             DeliveryMethod::Ship
         };
         let address = store
+            .members()
             .addresses(member.id)
             .await?
             .into_iter()
@@ -147,6 +151,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         };
         let key = format!("demo-{n}");
         let placed = store
+            .orders()
             .place_order(NewOrder {
                 reservations: Reservations::default(),
                 placed_by: member.id,
@@ -194,7 +199,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                     "缺货，请改订其他型号",
                     later,
                 );
-                store.close_order(&order, step).await?;
+                store.orders().close_order(&order, step).await?;
             }
             1 => {
                 let step = closing(
@@ -203,7 +208,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                     "买家取消订单 (cancelled by the member)",
                     later,
                 );
-                store.close_order(&order, step).await?;
+                store.orders().close_order(&order, step).await?;
             }
             2 => {
                 let step = closing(
@@ -212,7 +217,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                     "超时未确认，订单已自动关闭 (not confirmed in time)",
                     placed_at + settings.confirm_timeout_hours * 3_600_000,
                 );
-                store.close_order(&order, step).await?;
+                store.orders().close_order(&order, step).await?;
             }
             _ => {
                 // Confirmed as placed, by the same planner a confirmer's request goes through.
@@ -223,6 +228,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                 )
                 .map_err(|e| anyhow::anyhow!(e.message))?;
                 store
+                    .orders()
                     .confirm_order(&order, &plan, confirmer, later)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -230,6 +236,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                     let mut confirmed = order.clone();
                     confirmed.status = plan.next;
                     store
+                        .orders()
                         .record_payment(
                             &confirmed,
                             &PaymentEntry {

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use crate::accounts::sessions::random_token;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
 
 /// Photos from a phone camera fit easily; anything larger is refused.
 pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -136,6 +136,11 @@ impl Drop for StagedImage {
 }
 
 use crate::config::uploads_dir;
+
+crate::store::handle! {
+    /// The images' part of the store: uploaded files' records.
+    pub ImageStore, images
+}
 
 /// Decodes `bytes` as a JPEG, PNG or WebP picture within the size bounds and writes its
 /// re-encoding (upright, without metadata) under a new random key. `field` names the form field
@@ -380,8 +385,8 @@ pub struct UploadRow {
     pub content_type: String,
 }
 
-impl Store {
-    pub async fn upload(&self, key: &str) -> StoreResult<Option<UploadRow>> {
+impl ImageStore<'_> {
+    pub async fn upload(self, key: &str) -> StoreResult<Option<UploadRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT key, owner_id, kind, content_type FROM uploads WHERE key = $1")
                 .bind(key)

@@ -25,7 +25,12 @@ use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, StoreError, StoreResult, in_tx, on_pool};
+
+crate::store::handle! {
+    /// The members' part of the store: member records, levels, addresses, tags, credit and who brought whom.
+    pub MemberStore, members
+}
 
 /// A member level (会员等级): each SKU may carry a price per level.
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
@@ -38,9 +43,9 @@ pub struct Level {
     pub is_default: bool,
 }
 
-impl Store {
+impl MemberStore<'_> {
     pub async fn insert_level(
-        &self,
+        self,
         name: &str,
         rank: i64,
         is_default: bool,
@@ -65,7 +70,7 @@ impl Store {
     }
 
     pub async fn update_level(
-        &self,
+        self,
         id: i64,
         name: &str,
         rank: i64,
@@ -94,7 +99,7 @@ impl Store {
         })
     }
 
-    pub async fn list_levels(&self) -> StoreResult<Vec<Level>> {
+    pub async fn list_levels(self) -> StoreResult<Vec<Level>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, rank, is_default FROM member_levels ORDER BY rank DESC, id",
@@ -106,7 +111,7 @@ impl Store {
 
     /// Sets a member's lifecycle state and level (approval writes both in one step).
     pub async fn set_standing(
-        &self,
+        self,
         user_id: i64,
         state: MemberState,
         level_id: Option<i64>,
@@ -157,7 +162,7 @@ fn level_taken() -> ApiError {
 #[utoipa::path(get, path = "/admin/levels", tag = "members", responses((status = 200, body = [Level])), security(("bearer" = [])))]
 pub async fn list_levels(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Level>>> {
     actor.require(Permission::ReadLevels)?;
-    Ok(Json(app.store.list_levels().await?))
+    Ok(Json(app.store.members().list_levels().await?))
 }
 
 /// Create a member level (admin).
@@ -174,6 +179,7 @@ pub async fn create_level(
     let now = app.clock.now_ms();
     let id = match app
         .store
+        .members()
         .insert_level(&name, input.rank, input.is_default, now)
         .await
     {
@@ -182,6 +188,7 @@ pub async fn create_level(
         Err(err) => return Err(err.into()),
     };
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -219,6 +226,7 @@ pub async fn update_level(
     let name = parse_name(&input.name, "name", 20)?;
     match app
         .store
+        .members()
         .update_level(id, &name, input.rank, input.is_default)
         .await
     {
@@ -228,7 +236,7 @@ pub async fn update_level(
         Err(err) => return Err(err.into()),
     }
     let now = app.clock.now_ms();
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "level.update", target_kind: "level", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name, "rank": input.rank, "is_default": input.is_default }) }, &client, now).await?;
+    app.store.accounts().log_operation(Operation { actor_id: Some(actor.user_id), action: "level.update", target_kind: "level", target_id: Some(id.to_string()), detail: serde_json::json!({ "name": name, "rank": input.rank, "is_default": input.is_default }) }, &client, now).await?;
     Ok(Json(Level {
         id,
         name,

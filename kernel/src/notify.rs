@@ -46,6 +46,11 @@ where
 
 use crate::channels::Channel;
 
+crate::store::handle! {
+    /// The messages' part of the store: the inbox, the outbox the sender works through, and broadcasts.
+    pub MessageStore, messages
+}
+
 /// An event of the outbox as read back: by the notification rules (`rules`) and by the
 /// plugins' `on-event` delivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -145,13 +150,9 @@ pub(crate) fn push_message(batch: &mut Batch, message: &OutgoingMessage, now_ms:
     );
 }
 
-impl Store {
+impl MessageStore<'_> {
     /// Stores a message (see `push_message`).
-    pub async fn enqueue_message(
-        &self,
-        message: &OutgoingMessage,
-        now_ms: i64,
-    ) -> StoreResult<i64> {
+    pub async fn enqueue_message(self, message: &OutgoingMessage, now_ms: i64) -> StoreResult<i64> {
         let mut batch = Batch::default();
         push_message(&mut batch, message, now_ms);
         let ids: Vec<(i64,)> = on_pool!(self, |pool| {
@@ -164,7 +165,7 @@ impl Store {
     }
 
     /// A user's inbox, newest first (`unread`: only what he has not opened).
-    pub async fn inbox(&self, user_id: i64, q: &InboxQuery) -> StoreResult<Vec<MessageView>> {
+    pub async fn inbox(self, user_id: i64, q: &InboxQuery) -> StoreResult<Vec<MessageView>> {
         let rows: Vec<MessageRow> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE channel = 'inbox' AND user_id = "
@@ -185,7 +186,7 @@ impl Store {
     }
 
     /// How many inbox messages `user_id` has not opened.
-    pub async fn unread_count(&self, user_id: i64) -> StoreResult<i64> {
+    pub async fn unread_count(self, user_id: i64) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 AND read_at IS NULL",
@@ -198,7 +199,7 @@ impl Store {
 
     /// Marks one of `user_id`'s inbox messages read (`None`: every one); how many changed. A
     /// message of someone else's changes nothing.
-    pub async fn mark_read(&self, user_id: i64, id: Option<i64>, now_ms: i64) -> StoreResult<u64> {
+    pub async fn mark_read(self, user_id: i64, id: Option<i64>, now_ms: i64) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE outbox_messages SET read_at = $1 WHERE channel = 'inbox' AND user_id = $2 AND read_at IS NULL AND ($3 IS NULL OR id = $3)",
@@ -213,7 +214,7 @@ impl Store {
     }
 
     /// Whether an inbox message is `user_id`'s.
-    pub async fn owns_inbox_message(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+    pub async fn owns_inbox_message(self, user_id: i64, id: i64) -> StoreResult<bool> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT id FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 AND id = $2",
@@ -226,7 +227,7 @@ impl Store {
         .is_some())
     }
 
-    pub async fn message(&self, id: i64) -> StoreResult<Option<MessageView>> {
+    pub async fn message(self, id: i64) -> StoreResult<Option<MessageView>> {
         let row: Option<MessageRow> = on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {MESSAGE_COLUMNS} FROM outbox_messages WHERE id = $1"
@@ -241,7 +242,7 @@ impl Store {
     /// Puts a message back in the queue to be sent now, as new: a dead or provider-less one
     /// again, a waiting one without waiting out its back-off. `false` for one that was sent,
     /// is an inbox message, or has no address.
-    pub async fn retry_message(&self, id: i64, now_ms: i64) -> StoreResult<bool> {
+    pub async fn retry_message(self, id: i64, now_ms: i64) -> StoreResult<bool> {
         Ok(on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE outbox_messages SET state = 'pending', attempts = 0, next_attempt_at = $1, last_error = NULL
@@ -256,7 +257,7 @@ impl Store {
     }
 
     /// A page of the delivery log, newest first, and how many messages the filter selects.
-    pub async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Page<MessageView>> {
+    pub async fn list_messages(self, q: &MessageQuery) -> StoreResult<Page<MessageView>> {
         let limit = q.limit.unwrap_or(100).clamp(1, 500);
         let offset = q.offset.unwrap_or(0).max(0);
         crate::store::paged(limit, offset, |limit, offset| {
@@ -266,7 +267,7 @@ impl Store {
     }
 
     async fn message_rows(
-        &self,
+        self,
         q: &MessageQuery,
         limit: i64,
         offset: i64,
@@ -419,7 +420,7 @@ pub async fn list(
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Page<MessageView>> {
     actor.require(Permission::ReadMessages)?;
-    Ok(app.store.list_messages(&q).await?)
+    Ok(app.store.messages().list_messages(&q).await?)
 }
 
 /// Send a message now, as new: a dead or provider-less one again, or a waiting one without
@@ -434,10 +435,16 @@ pub async fn retry(
     actor.require(Permission::SendMessages)?;
     let message = app
         .store
+        .messages()
         .message(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if !app.store.retry_message(id, app.clock.now_ms()).await? {
+    if !app
+        .store
+        .messages()
+        .retry_message(id, app.clock.now_ms())
+        .await?
+    {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_retryable",
@@ -448,6 +455,7 @@ pub async fn retry(
         ));
     }
     app.store
+        .messages()
         .message(id)
         .await?
         .map(Json)
@@ -461,7 +469,7 @@ pub async fn inbox(
     actor: Actor,
     Query(q): Query<InboxQuery>,
 ) -> ApiResult<Json<Vec<MessageView>>> {
-    Ok(Json(app.store.inbox(actor.user_id, &q).await?))
+    Ok(Json(app.store.messages().inbox(actor.user_id, &q).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -473,7 +481,7 @@ pub struct Unread {
 #[utoipa::path(get, path = "/me/inbox/unread", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
 pub async fn unread(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Unread>> {
     Ok(Json(Unread {
-        unread: app.store.unread_count(actor.user_id).await?,
+        unread: app.store.messages().unread_count(actor.user_id).await?,
     }))
 }
 
@@ -485,10 +493,16 @@ pub async fn mark_read(
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Unread>> {
-    if !app.store.owns_inbox_message(actor.user_id, id).await? {
+    if !app
+        .store
+        .messages()
+        .owns_inbox_message(actor.user_id, id)
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     app.store
+        .messages()
         .mark_read(actor.user_id, Some(id), app.clock.now_ms())
         .await?;
     unread(State(app), actor).await
@@ -498,6 +512,7 @@ pub async fn mark_read(
 #[utoipa::path(post, path = "/me/inbox/read", tag = "messages", responses((status = 200, body = Unread)), security(("bearer" = [])))]
 pub async fn mark_all_read(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Unread>> {
     app.store
+        .messages()
         .mark_read(actor.user_id, None, app.clock.now_ms())
         .await?;
     unread(State(app), actor).await
@@ -517,7 +532,7 @@ pub async fn tell(store: &Store, user_id: i64, template: &str, body: String, now
         body,
         event_id: None,
     };
-    if let Err(error) = store.enqueue_message(&message, now_ms).await {
+    if let Err(error) = store.messages().enqueue_message(&message, now_ms).await {
         tracing::warn!(%error, user_id, template, "could not write an inbox message");
     }
 }

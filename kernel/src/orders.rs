@@ -31,6 +31,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::OrderId;
 use crate::settings::DeliveryOptions;
 
+crate::store::handle! {
+    /// The orders' part of the store: carts, checkout, the order's moves, payments, pickup and after-sales.
+    pub OrderStore, orders
+}
+
 /// An order's status (E9). The moves between them, and who may make each, are
 /// `orders::machine::TRANSITIONS`; the member and staff read each status in their own words
 /// (`OrderStatus::label`).

@@ -42,6 +42,11 @@ use crate::clock::Clock;
 use crate::native::{NativeAdapter, NativeCode, NativeError};
 use crate::store::{Store, StoreError};
 
+crate::store::handle! {
+    /// The plugins' part of the store: their key-value data, event cursors, parked events and statistics.
+    pub PluginStore, plugins
+}
+
 /// Why the host cannot serve `plugins.toml` (at a start, or a reload that keeps the previous
 /// set serving). An entry that does not load is not this, unless it must hold the set back
 /// (`strict`, or a reload).
@@ -753,7 +758,7 @@ impl PluginHost {
         if let (Some(store), Ok(handle)) = (&self.store, tokio::runtime::Handle::try_current()) {
             for plugin in plugins.iter().filter(|p| p.implements(Hook::OnEvent)) {
                 handle
-                    .block_on(store.init_plugin_cursor(plugin.name()))
+                    .block_on(store.plugins().init_plugin_cursor(plugin.name()))
                     .map_err(|source| HostError::Cursor {
                         plugin: plugin.name().to_owned(),
                         source,
@@ -1174,7 +1179,7 @@ impl PluginHost {
                 suspended_until: (suspended > now).then_some(suspended),
                 last_error: plugin.stats.last_error(),
             };
-            store.save_plugin_stats(&row, now).await?;
+            store.plugins().save_plugin_stats(&row, now).await?;
         }
         Ok(())
     }

@@ -17,16 +17,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
 use crate::store::{Store, StoreError, StoreResult, on_pool};
 
+crate::store::handle! {
+    /// The regions' part of the store: regions and the staff who serve them.
+    pub RegionStore, regions
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
 pub struct Region {
     pub id: i64,
     pub name: String,
 }
 
-impl Store {
+impl RegionStore<'_> {
     /// The enabled staff of a region holding `role` (its managers, its drivers).
     pub async fn region_staff(
-        &self,
+        self,
         region_id: i64,
         role: crate::accounts::Role,
     ) -> StoreResult<Vec<i64>> {
@@ -46,7 +51,7 @@ impl Store {
 
     /// In one read, the enabled staff a new order concerns, with their role: every admin and,
     /// with a region, its managers and drivers (checkout asks this for every order).
-    pub async fn new_order_staff(&self, region_id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
+    pub async fn new_order_staff(self, region_id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT DISTINCT r.user_id, r.role FROM user_roles r JOIN users u ON u.id = r.user_id
@@ -61,7 +66,7 @@ impl Store {
         })?)
     }
 
-    pub async fn insert_region(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_region(self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO regions (name, created_at) VALUES ($1, $2) RETURNING id",
@@ -74,7 +79,7 @@ impl Store {
         })
     }
 
-    pub async fn rename_region(&self, id: i64, name: &str) -> StoreResult<bool> {
+    pub async fn rename_region(self, id: i64, name: &str) -> StoreResult<bool> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE regions SET name = $2 WHERE id = $1")
                 .bind(id)
@@ -86,7 +91,7 @@ impl Store {
         })
     }
 
-    pub async fn list_regions(&self) -> StoreResult<Vec<Region>> {
+    pub async fn list_regions(self) -> StoreResult<Vec<Region>> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, name FROM regions ORDER BY id"
         )
@@ -96,7 +101,7 @@ impl Store {
 
     /// The ids among `ids` that name no region.
     pub async fn unknown_regions(
-        &self,
+        self,
         ids: impl IntoIterator<Item = i64>,
     ) -> StoreResult<Vec<i64>> {
         let known: Vec<i64> = self
@@ -115,7 +120,7 @@ pub async fn require_known(
     ids: impl IntoIterator<Item = i64>,
     field: &str,
 ) -> ApiResult<()> {
-    match store.unknown_regions(ids).await?.first() {
+    match store.regions().unknown_regions(ids).await?.first() {
         None => Ok(()),
         Some(id) => Err(ApiError::invalid_field(
             "unknown_region",
@@ -128,7 +133,7 @@ pub async fn require_known(
 /// Every region (public: members choose theirs when completing the profile).
 #[utoipa::path(get, path = "/regions", tag = "regions", responses((status = 200, body = [Region])))]
 pub async fn list(State(app): State<Shop>) -> ApiResult<Json<Vec<Region>>> {
-    Ok(Json(app.store.list_regions().await?))
+    Ok(Json(app.store.regions().list_regions().await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -157,12 +162,13 @@ pub async fn create(
     actor.require(Permission::ManageRegions)?;
     let name = parse_name(&input.name, "name", 30)?;
     let now = app.clock.now_ms();
-    let id = match app.store.insert_region(&name, now).await {
+    let id = match app.store.regions().insert_region(&name, now).await {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => return Err(region_taken()),
         Err(err) => return Err(err.into()),
     };
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -190,7 +196,7 @@ pub async fn rename(
 ) -> ApiResult<Json<Region>> {
     actor.require(Permission::ManageRegions)?;
     let name = parse_name(&input.name, "name", 30)?;
-    match app.store.rename_region(id, &name).await {
+    match app.store.regions().rename_region(id, &name).await {
         Ok(true) => {}
         Ok(false) => return Err(ApiError::not_found()),
         Err(StoreError::Conflict(_)) => return Err(region_taken()),
@@ -198,6 +204,7 @@ pub async fn rename(
     }
     let now = app.clock.now_ms();
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),

@@ -19,7 +19,12 @@ use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::orders::lifecycle::my_received_order;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{StoreError, StoreResult, in_tx, on_pool};
+
+crate::store::handle! {
+    /// The reviews' part of the store.
+    pub ReviewStore, reviews
+}
 
 /// A review as a product page (or the moderation queue) shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -64,8 +69,8 @@ fn shortened(name: &str) -> String {
     }
 }
 
-impl Store {
-    async fn reviews_where(&self, condition: &str, id: Option<i64>) -> StoreResult<Vec<Review>> {
+impl ReviewStore<'_> {
+    async fn reviews_where(self, condition: &str, id: Option<i64>) -> StoreResult<Vec<Review>> {
         let sql = format!(
             "SELECT r.id, r.product_id, r.rating, r.body, r.status, u.name AS reviewer, r.created_at
              FROM reviews r JOIN users u ON u.id = r.member_id WHERE {condition} ORDER BY r.id DESC LIMIT 200"
@@ -107,7 +112,7 @@ impl Store {
     }
 
     /// Whether upload `key` is a photo of an approved review (readable by everyone).
-    pub async fn is_approved_review_photo(&self, key: &str) -> StoreResult<bool> {
+    pub async fn is_approved_review_photo(self, key: &str) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT p.review_id FROM review_photos p JOIN reviews r ON r.id = p.review_id
@@ -121,7 +126,7 @@ impl Store {
     }
 
     async fn insert_review(
-        &self,
+        self,
         review: &NewReview,
         photos: &[StagedImage],
         now_ms: i64,
@@ -260,6 +265,7 @@ pub async fn create(
     };
     let id = match app
         .store
+        .reviews()
         .insert_review(&review, &photos, app.clock.now_ms())
         .await
     {
@@ -277,6 +283,7 @@ pub async fn create(
     }
     let created = app
         .store
+        .reviews()
         .reviews_where("r.id = $1", Some(id))
         .await?
         .into_iter()
@@ -295,6 +302,7 @@ pub async fn of_product(
 ) -> ApiResult<Json<ProductReviews>> {
     let reviews = app
         .store
+        .reviews()
         .reviews_where("r.product_id = $1 AND r.status = 'approved'", Some(id))
         .await?;
     let count = i64::try_from(reviews.len()).unwrap_or(i64::MAX);
@@ -339,7 +347,9 @@ pub async fn queue(
             ));
         }
     };
-    Ok(Json(app.store.reviews_where(condition, None).await?))
+    Ok(Json(
+        app.store.reviews().reviews_where(condition, None).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -378,6 +388,7 @@ pub async fn moderate(
     }
     let review = app
         .store
+        .reviews()
         .reviews_where("r.id = $1", Some(id))
         .await?
         .into_iter()

@@ -23,6 +23,11 @@ use rhai::{AST, Engine, EvalAltResult, Position};
 use crate::clock::Clock;
 use crate::store::Store;
 
+crate::store::handle! {
+    /// The scripts' part of the store: script versions and the pricing inputs recorded for replay.
+    pub ScriptStore, scripts
+}
+
 /// Limits of one script run (per cart line for pricing).
 pub const MAX_OPERATIONS: u64 = 50_000;
 const MAX_CALL_LEVELS: usize = 32;

@@ -13,7 +13,12 @@ use crate::accounts::sessions::ClientInfo;
 use crate::edge::json::parse_json;
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
+
+crate::store::handle! {
+    /// The settings' part of the store.
+    pub SettingsStore, settings
+}
 
 /// B2: who sees prices and may order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -325,9 +330,9 @@ impl Settings {
     }
 }
 
-impl Store {
+impl SettingsStore<'_> {
     /// The settings, from a copy at most a second old (every page reads them).
-    pub async fn settings(&self) -> StoreResult<Settings> {
+    pub async fn current(self) -> StoreResult<Settings> {
         let room = self.room::<SettingsRoom>();
         if let Ok(cached) = room.0.lock()
             && let Some((at, settings)) = cached.as_ref()
@@ -335,14 +340,14 @@ impl Store {
         {
             return Ok(settings.clone());
         }
-        let settings = self.load_settings().await?;
+        let settings = self.load().await?;
         if let Ok(mut cached) = room.0.lock() {
             *cached = Some((std::time::Instant::now(), settings.clone()));
         }
         Ok(settings)
     }
 
-    async fn load_settings(&self) -> StoreResult<Settings> {
+    async fn load(self) -> StoreResult<Settings> {
         let stored: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(SETTINGS_KEY)
@@ -370,12 +375,7 @@ impl Store {
         }
     }
 
-    pub async fn save_settings(
-        &self,
-        settings: &Settings,
-        by: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
+    pub async fn save(self, settings: &Settings, by: Option<i64>, now_ms: i64) -> StoreResult<()> {
         let json = serde_json::to_string(settings)
             .map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
         let sql = "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
@@ -399,7 +399,7 @@ impl Store {
 #[utoipa::path(get, path = "/admin/settings", tag = "settings", responses((status = 200, body = Settings)), security(("bearer" = [])))]
 pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Settings>> {
     actor.require(Permission::ManageSettings)?;
-    Ok(Json(app.store.settings().await?))
+    Ok(Json(app.store.settings().current().await?))
 }
 
 /// Replace the settings (admin). The whole document is validated before anything is saved.
@@ -417,6 +417,7 @@ pub async fn put(
     if let Some(id) = settings.fallback_customer_service_id {
         let is_service = app
             .store
+            .accounts()
             .user_by_id(id)
             .await?
             .is_some_and(|u| u.has(Permission::BackUpManagers) && !u.disabled);
@@ -428,13 +429,15 @@ pub async fn put(
             ));
         }
     }
-    let before = app.store.settings().await?;
+    let before = app.store.settings().current().await?;
     let now = app.clock.now_ms();
     app.store
-        .save_settings(&settings, Some(actor.user_id), now)
+        .settings()
+        .save(&settings, Some(actor.user_id), now)
         .await?;
     let detail = changed_fields(&before, &settings);
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -501,7 +504,7 @@ pub struct PaymentOption {
 /// the payment methods and delivery options on offer.
 #[utoipa::path(get, path = "/shop", tag = "settings", responses((status = 200, body = ShopInfo)))]
 pub async fn shop(State(app): State<Shop>) -> ApiResult<Json<ShopInfo>> {
-    let s = app.store.settings().await?;
+    let s = app.store.settings().current().await?;
     Ok(Json(ShopInfo {
         shop_name: s.shop_name,
         logo_url: s.logo_url,

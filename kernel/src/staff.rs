@@ -121,7 +121,7 @@ fn parse_plate(raw: &str) -> ApiResult<Option<String>> {
 }
 
 async fn staff_record(app: &Shop, id: i64) -> ApiResult<User> {
-    match app.store.user_by_id(id).await? {
+    match app.store.accounts().user_by_id(id).await? {
         Some(user) if user.roles.iter().any(|role| role.is_staff()) => Ok(user),
         _ => Err(ApiError::not_found()),
     }
@@ -162,7 +162,7 @@ pub async fn create(
         roles,
         region_ids,
     };
-    let id = match app.store.insert_user(&new_user, now).await {
+    let id = match app.store.accounts().insert_user(&new_user, now).await {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::conflict(
@@ -176,6 +176,7 @@ pub async fn create(
     let user = staff_record(&app, id).await?;
     let detail = serde_json::json!({ "roles": user.roles, "region_ids": user.region_ids, "phone": phone.masked() });
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -206,6 +207,7 @@ pub async fn list(
     };
     Ok(Json(
         app.store
+            .accounts()
             .list_staff(&filter)
             .await?
             .iter()
@@ -269,7 +271,7 @@ pub async fn update(
         ));
     }
     let now = app.clock.now_ms();
-    if !app.store.update_staff(id, &changes, now).await? {
+    if !app.store.accounts().update_staff(id, &changes, now).await? {
         return Err(ApiError::not_found());
     }
     let after = staff_record(&app, id).await?;
@@ -278,6 +280,7 @@ pub async fn update(
         "after": { "name": after.name, "roles": after.roles, "region_ids": after.region_ids, "vehicle_plate": after.vehicle_plate },
     });
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -309,13 +312,14 @@ async fn set_disabled(
         ));
     }
     let now = app.clock.now_ms();
-    app.store.set_disabled(id, disabled, now).await?;
+    app.store.accounts().set_disabled(id, disabled, now).await?;
     let action = if disabled {
         "staff.disable"
     } else {
         "staff.enable"
     };
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -369,8 +373,12 @@ pub async fn reset_password(
     let password = Password::parse(&input.new_password, "new_password")?;
     let hash = hasher.hash(&password).await.map_err(ApiError::internal)?;
     let now = app.clock.now_ms();
-    app.store.set_password_hash(id, &hash, now).await?;
     app.store
+        .accounts()
+        .set_password_hash(id, &hash, now)
+        .await?;
+    app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -406,6 +414,7 @@ pub async fn team(
     };
     Ok(Json(
         app.store
+            .accounts()
             .list_staff(&filter)
             .await?
             .iter()

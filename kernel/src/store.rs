@@ -1,5 +1,6 @@
-//! The database boundary. Domain modules add their own `impl Store` blocks next to their types;
-//! no sqlx row type leaves this crate's domain modules. Both backends run the same SQL text
+//! The database boundary. Each domain declares its handle on the store (`handle!`:
+//! `store.orders()`, `store.catalog()` …) and writes its reads and writes as that handle's
+//! methods next to its types; no sqlx row type leaves this crate's domain modules. Both backends run the same SQL text
 //! (portable statements with `$N` placeholders): `on_pool!`/`in_tx!` expand one body per
 //! backend, so sqlx stays monomorphic and nothing builds on its `Any` driver.
 
@@ -105,6 +106,36 @@ fn sqlite_unique_column(message: &str) -> String {
 }
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+/// Declares a domain's part of the store: a handle borrowing the `Store` and the accessor that
+/// hands it out (`store.orders()`, `store.catalog()` …). Each domain keeps its reads and writes
+/// in its own `impl` of its handle, next to its types, so what the orders can do to the
+/// database is listed under `store.orders()` instead of in one namespace of two hundred
+/// methods; the store itself keeps only what every room shares (the pools, the caches,
+/// migrations). The handle is `Copy` and its methods take it by value, so a future holds no
+/// borrow of a temporary; it dereferences to the `Store` for the pools and the other rooms.
+macro_rules! handle {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        $vis struct $name<'s>(&'s $crate::store::Store);
+
+        impl $crate::store::Store {
+            $(#[$doc])*
+            $vis fn $accessor(&self) -> $name<'_> {
+                $name(self)
+            }
+        }
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = $crate::store::Store;
+            fn deref(&self) -> &$crate::store::Store {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use handle;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the store's backend.
 macro_rules! on_pool {

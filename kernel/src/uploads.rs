@@ -25,13 +25,18 @@ pub async fn read(
 ) -> ApiResult<Response> {
     let upload = app
         .store
+        .images()
         .upload(&key)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let allowed = upload.owner_id == actor.user_id
         || crate::members::can_review(&app, &actor, upload.owner_id).await?
         || (upload.kind == UploadKind::ReviewPhoto.as_str()
-            && app.store.is_approved_review_photo(&upload.key).await?);
+            && app
+                .store
+                .reviews()
+                .is_approved_review_photo(&upload.key)
+                .await?);
     if !allowed {
         return Err(ApiError::not_found());
     }

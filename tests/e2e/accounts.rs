@@ -586,6 +586,7 @@ async fn bearer_tokens_are_stored_hashed_and_logout_ends_them() -> anyhow::Resul
     let backup = {
         let mut bytes = Vec::new();
         app.store
+            .backups()
             .write_backup(
                 &mut bytes,
                 0,

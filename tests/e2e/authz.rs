@@ -416,6 +416,7 @@ impl World {
         .await?;
         let message_id = app
             .store
+            .messages()
             .list_messages(&pifa::notify::MessageQuery {
                 recipient: Some(OTHER_PERSON.to_owned()),
                 ..Default::default()
@@ -430,6 +431,7 @@ impl World {
         let backup_name = backup["name"].as_str().unwrap_or_default().to_owned();
         let silver_level_id = app
             .store
+            .members()
             .list_levels()
             .await?
             .iter()
@@ -437,6 +439,7 @@ impl World {
             .map_or(0, |l| l.id);
         let products = app
             .store
+            .catalog()
             .list_products(&pifa::catalog::storage::ProductFilter {
                 limit: 100,
                 ..Default::default()
@@ -453,16 +456,24 @@ impl World {
         );
         let member_id = app
             .store
+            .accounts()
             .user_id_by_phone(MEMBER)
             .await?
             .unwrap_or_default();
         let member_address_id = app
             .store
+            .members()
             .addresses(member_id)
             .await?
             .first()
             .map_or(0, |a| a.id);
-        let pickup_point_id = app.store.pickup_points().await?.first().map_or(0, |p| p.id);
+        let pickup_point_id = app
+            .store
+            .orders()
+            .pickup_points()
+            .await?
+            .first()
+            .map_or(0, |p| p.id);
         let waiting = app.new_member(WAITING_PHONE).await?;
         let (status, profile) = app
             .put_profile(
@@ -491,21 +502,25 @@ impl World {
         );
         let waiting_id = app
             .store
+            .accounts()
             .user_id_by_phone(WAITING_PHONE)
             .await?
             .unwrap_or_default();
         let promoter_id = app
             .store
+            .accounts()
             .user_id_by_phone(PROMOTER)
             .await?
             .unwrap_or_default();
         let manager_haikou_id = app
             .store
+            .accounts()
             .user_id_by_phone(MANAGER_HAIKOU)
             .await?
             .unwrap_or_default();
         let manager_sanya_id = app
             .store
+            .accounts()
             .user_id_by_phone(MANAGER_SANYA)
             .await?
             .unwrap_or_default();
@@ -525,12 +540,22 @@ impl World {
         let now = app.clock.now_ms();
         let spare_category_id = app
             .store
+            .catalog()
             .insert_category(None, "待删分类", 1, 9, now)
             .await?;
-        let spare_brand_id = app.store.insert_brand("待删品牌", None, "", now).await?;
-        let product_tag_id = app.store.insert_product_tag("工地专用", 0, now).await?;
+        let spare_brand_id = app
+            .store
+            .catalog()
+            .insert_brand("待删品牌", None, "", now)
+            .await?;
+        let product_tag_id = app
+            .store
+            .catalog()
+            .insert_product_tag("工地专用", 0, now)
+            .await?;
         let spec_attribute_id = app
             .store
+            .catalog()
             .insert_spec_attribute("颜色", &["红色".to_owned(), "黄色".to_owned()], 0, now)
             .await?;
         // The member's order, paid for by the month (over his limit: on credit hold) and cash
@@ -570,6 +595,7 @@ impl World {
         Ok(World {
             inbox_message_id: app
                 .store
+                .messages()
                 .enqueue_message(
                     &pifa::notify::OutgoingMessage {
                         channel: pifa::channels::Channel::Inbox,
@@ -961,6 +987,7 @@ impl World {
             "POST /api/v1/admin/scripts/pricing/preview" => {
                 let member = app
                     .store
+                    .accounts()
                     .user_id_by_phone(MEMBER)
                     .await?
                     .unwrap_or_default();
@@ -1034,6 +1061,7 @@ impl World {
             | "POST /api/v1/admin/members/{id}/reject" => {
                 // Each allowed caller reviews a member who is waiting again.
                 app.store
+                    .members()
                     .set_standing(
                         self.waiting_id,
                         pifa::accounts::MemberState::ProfileComplete,

@@ -43,6 +43,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
         .await?;
     let hard_hat = source
         .store
+        .catalog()
         .list_products(&pifa::catalog::storage::ProductFilter {
             limit: 100,
             ..Default::default()
@@ -72,6 +73,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
     pifa_e2e::eventually("the outbox settled", || async {
         let waiting = source
             .store
+            .messages()
             .list_messages(&pifa::notify::MessageQuery {
                 state: Some(pifa::notify::MessageState::Pending),
                 ..Default::default()
@@ -115,6 +117,7 @@ async fn backup_restores_into(target: Backend) -> anyhow::Result<()> {
     std::fs::write(uploads.join("stray.png"), pifa_e2e::TINY_PNG)?;
     let counts = restored
         .store
+        .backups()
         .restore_backup(&bytes[..], None, &uploads)
         .await?;
     assert_eq!(counts.get("users"), Some(&13));
@@ -270,9 +273,9 @@ async fn scheduled_backups_run_when_due_and_keep_the_newest() -> anyhow::Result<
     let settings = pifa::settings::Settings {
         backup_interval_hours: Some(6),
         backups_kept: 2,
-        ..app.store.settings().await?
+        ..app.store.settings().current().await?
     };
-    app.store.save_settings(&settings, None, start).await?;
+    app.store.settings().save(&settings, None, start).await?;
     let mut last = pifa::backup::run_schedule(&app.store, &dir, &dir, start, None, None).await?;
     assert_eq!(last, Some(start), "the first one is due at once");
     assert_eq!(
@@ -322,6 +325,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     let mut file = Vec::new();
     source
         .store
+        .backups()
         .write_backup(
             &mut file,
             source.clock.now_ms(),
@@ -335,6 +339,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     };
     let missing = target
         .store
+        .backups()
         .restore_backup(
             &file[..],
             None,
@@ -348,6 +353,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     let wrong = SecretString::from("not it".to_owned());
     let refused = target
         .store
+        .backups()
         .restore_backup(
             &file[..],
             Some(&wrong),
@@ -365,6 +371,7 @@ async fn encrypted_backups_need_their_passphrase() -> anyhow::Result<()> {
     );
     let counts = target
         .store
+        .backups()
         .restore_backup(
             &file[..],
             Some(&passphrase),

@@ -13,6 +13,7 @@ const SENTINEL: i64 = 987_654;
 async fn hard_hat(app: &TestApp) -> anyhow::Result<pifa::catalog::Product> {
     let products = app
         .store
+        .catalog()
         .list_products(&pifa::catalog::storage::ProductFilter {
             limit: 100,
             ..Default::default()
@@ -522,6 +523,7 @@ async fn the_full_demo_is_a_real_wholesale_range() -> anyhow::Result<()> {
     );
     let products = app
         .store
+        .catalog()
         .list_products(&pifa::catalog::storage::ProductFilter {
             limit: 1000,
             ..Default::default()
@@ -534,7 +536,7 @@ async fn the_full_demo_is_a_real_wholesale_range() -> anyhow::Result<()> {
                 .all(|s| s.barcode.as_deref().is_some_and(|b| b.len() == 13))
     }));
     let admin = app.login(ADMIN, PASSWORD).await?;
-    for region in app.store.list_regions().await? {
+    for region in app.store.regions().list_regions().await? {
         for state in ["authorised", "profile_complete", "approved", "rejected"] {
             let (_, members) = app
                 .get(

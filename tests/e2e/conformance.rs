@@ -47,39 +47,39 @@ async fn with_store(
 async fn users_roles_and_regions(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
         assert!(store.is_empty().await?);
-        let haikou = store.insert_region("海口", NOW).await?;
-        let sanya = store.insert_region("三亚", NOW).await?;
-        assert!(matches!(store.insert_region("海口", NOW).await, Err(StoreError::Conflict(c)) if c == "regions.name"));
-        let id = store.insert_user(&member("13900000001", Some("zhao@example.com")), NOW).await?;
-        assert!(matches!(store.insert_user(&member("13900000001", None), NOW).await, Err(StoreError::Conflict(c)) if c == "users.phone"));
-        assert!(matches!(store.insert_user(&member("13900000002", Some("zhao@example.com")), NOW).await, Err(StoreError::Conflict(c)) if c == "users.email"));
+        let haikou = store.regions().insert_region("海口", NOW).await?;
+        let sanya = store.regions().insert_region("三亚", NOW).await?;
+        assert!(matches!(store.regions().insert_region("海口", NOW).await, Err(StoreError::Conflict(c)) if c == "regions.name"));
+        let id = store.accounts().insert_user(&member("13900000001", Some("zhao@example.com")), NOW).await?;
+        assert!(matches!(store.accounts().insert_user(&member("13900000001", None), NOW).await, Err(StoreError::Conflict(c)) if c == "users.phone"));
+        assert!(matches!(store.accounts().insert_user(&member("13900000002", Some("zhao@example.com")), NOW).await, Err(StoreError::Conflict(c)) if c == "users.email"));
         // The refused inserts left nothing behind, roles included.
         assert_eq!(store.count_rows("users").await?, 1);
         assert_eq!(store.count_rows("user_roles").await?, 1);
 
         let driver = NewUser { phone: "13800000031".to_owned(), roles: BTreeSet::from([Role::Driver]), region_ids: BTreeSet::from([haikou]), vehicle_plate: Some("琼A·3K721".to_owned()), member_state: None, ..member("13800000031", None) };
-        let driver_id = store.insert_user(&driver, NOW).await?;
-        let loaded = store.user_by_id(driver_id).await?.ok_or_else(|| anyhow::anyhow!("driver missing"))?;
+        let driver_id = store.accounts().insert_user(&driver, NOW).await?;
+        let loaded = store.accounts().user_by_id(driver_id).await?.ok_or_else(|| anyhow::anyhow!("driver missing"))?;
         assert_eq!(loaded.roles, BTreeSet::from([Role::Driver]));
         assert_eq!(loaded.region_ids, BTreeSet::from([haikou]));
         assert_eq!(loaded.vehicle_plate.as_deref(), Some("琼A·3K721"));
 
-        let staff = store.list_staff(&StaffFilter::default()).await?;
+        let staff = store.accounts().list_staff(&StaffFilter::default()).await?;
         assert_eq!(staff.iter().map(|u| u.id).collect::<Vec<_>>(), vec![driver_id], "members are not staff");
-        let in_sanya = store.list_staff(&StaffFilter { within_regions: Some(BTreeSet::from([sanya])), ..Default::default() }).await?;
+        let in_sanya = store.accounts().list_staff(&StaffFilter { within_regions: Some(BTreeSet::from([sanya])), ..Default::default() }).await?;
         assert!(in_sanya.is_empty());
-        let nowhere = store.list_staff(&StaffFilter { within_regions: Some(BTreeSet::new()), ..Default::default() }).await?;
+        let nowhere = store.accounts().list_staff(&StaffFilter { within_regions: Some(BTreeSet::new()), ..Default::default() }).await?;
         assert!(nowhere.is_empty(), "an empty scope sees nobody");
 
         let changes = StaffChanges { roles: Some(BTreeSet::from([Role::Driver, Role::Manager])), region_ids: Some(BTreeSet::from([sanya])), vehicle_plate: Some(None), ..Default::default() };
-        assert!(store.update_staff(driver_id, &changes, NOW + 1).await?);
-        let moved = store.user_by_id(driver_id).await?.ok_or_else(|| anyhow::anyhow!("driver missing"))?;
+        assert!(store.accounts().update_staff(driver_id, &changes, NOW + 1).await?);
+        let moved = store.accounts().user_by_id(driver_id).await?.ok_or_else(|| anyhow::anyhow!("driver missing"))?;
         assert_eq!(moved.roles, BTreeSet::from([Role::Driver, Role::Manager]));
         assert_eq!(moved.region_ids, BTreeSet::from([sanya]));
         assert_eq!(moved.vehicle_plate, None);
-        assert!(!store.update_staff(9999, &changes, NOW).await?);
+        assert!(!store.accounts().update_staff(9999, &changes, NOW).await?);
 
-        let credentials = store.credentials_by_phone("13900000001").await?.ok_or_else(|| anyhow::anyhow!("no credentials"))?;
+        let credentials = store.accounts().credentials_by_phone("13900000001").await?.ok_or_else(|| anyhow::anyhow!("no credentials"))?;
         assert_eq!(credentials.id, id);
         assert!(!credentials.disabled);
         Ok(())
@@ -94,20 +94,26 @@ on_both_backends!(
 
 async fn sessions_expire_and_end_with_the_account(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
-        let id = store.insert_user(&member("13900000001", None), NOW).await?;
+        let id = store
+            .accounts()
+            .insert_user(&member("13900000001", None), NOW)
+            .await?;
         let client = ClientInfo {
             ip: Some("127.0.0.1".to_owned()),
             user_agent: None,
         };
         let bearer = store
+            .accounts()
             .create_session(id, SessionKind::Bearer, &client, NOW)
             .await?;
         let cookie = store
+            .accounts()
             .create_session(id, SessionKind::Cookie, &client, NOW)
             .await?;
         assert_ne!(bearer.token, cookie.token);
         assert!(bearer.csrf_token.is_none() && cookie.csrf_token.is_some());
         let owner = store
+            .accounts()
             .session_owner(&bearer.token, NOW + 1)
             .await?
             .ok_or_else(|| anyhow::anyhow!("session missing"))?;
@@ -115,32 +121,52 @@ async fn sessions_expire_and_end_with_the_account(backend: Backend) -> anyhow::R
         assert!(!owner.is_cookie());
         assert!(
             store
+                .accounts()
                 .session_owner(&bearer.token, bearer.expires_at)
                 .await?
                 .is_none(),
             "expired sessions do not authenticate"
         );
-        assert!(store.session_owner("not-a-token", NOW).await?.is_none());
-
-        store.set_disabled(id, true, NOW).await?;
         assert!(
-            store.session_owner(&cookie.token, NOW + 1).await?.is_none(),
+            store
+                .accounts()
+                .session_owner("not-a-token", NOW)
+                .await?
+                .is_none()
+        );
+
+        store.accounts().set_disabled(id, true, NOW).await?;
+        assert!(
+            store
+                .accounts()
+                .session_owner(&cookie.token, NOW + 1)
+                .await?
+                .is_none(),
             "disabling ends sessions"
         );
-        store.set_disabled(id, false, NOW).await?;
+        store.accounts().set_disabled(id, false, NOW).await?;
         let again = store
+            .accounts()
             .create_session(id, SessionKind::Bearer, &client, NOW)
             .await?;
-        store.set_password_hash(id, "$argon2id$other", NOW).await?;
+        store
+            .accounts()
+            .set_password_hash(id, "$argon2id$other", NOW)
+            .await?;
         assert!(
-            store.session_owner(&again.token, NOW + 1).await?.is_none(),
+            store
+                .accounts()
+                .session_owner(&again.token, NOW + 1)
+                .await?
+                .is_none(),
             "a password reset ends sessions"
         );
 
         let stale = store
+            .accounts()
             .create_session(id, SessionKind::Bearer, &client, NOW)
             .await?;
-        assert_eq!(store.prune_sessions(stale.expires_at).await?, 1);
+        assert_eq!(store.accounts().prune_sessions(stale.expires_at).await?, 1);
         Ok(())
     })
     .await
@@ -155,10 +181,12 @@ async fn codes_are_single_use_expiring_and_guess_limited(backend: Backend) -> an
     with_store(backend, async |store| {
         let target = "phone:13900000001";
         store
+            .accounts()
             .insert_code(target, CodePurpose::Signup, "123456", NOW)
             .await?;
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Login, "123456", NOW)
                 .await?,
             Err(CodeRefusal::Wrong),
@@ -166,34 +194,40 @@ async fn codes_are_single_use_expiring_and_guess_limited(backend: Backend) -> an
         );
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Signup, "654321", NOW)
                 .await?,
             Err(CodeRefusal::Wrong)
         );
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Signup, "123456", NOW)
                 .await?,
             Ok(())
         );
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Signup, "123456", NOW)
                 .await?,
             Err(CodeRefusal::Used)
         );
 
         store
+            .accounts()
             .insert_code(target, CodePurpose::Signup, "222222", NOW)
             .await?;
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Signup, "222222", NOW + 10 * 60_000)
                 .await?,
             Err(CodeRefusal::Expired)
         );
 
         store
+            .accounts()
             .insert_code(target, CodePurpose::Signup, "333333", NOW)
             .await?;
         for attempt in 1..=5 {
@@ -204,6 +238,7 @@ async fn codes_are_single_use_expiring_and_guess_limited(backend: Backend) -> an
             };
             assert_eq!(
                 store
+                    .accounts()
                     .redeem_code(target, CodePurpose::Signup, "000000", NOW)
                     .await?,
                 Err(expected)
@@ -211,6 +246,7 @@ async fn codes_are_single_use_expiring_and_guess_limited(backend: Backend) -> an
         }
         assert_eq!(
             store
+                .accounts()
                 .redeem_code(target, CodePurpose::Signup, "333333", NOW)
                 .await?,
             Err(CodeRefusal::TooManyGuesses),
@@ -235,18 +271,22 @@ async fn rate_limits_count_per_window(backend: Backend) -> anyhow::Result<()> {
         };
         let start = NOW - NOW % 60_000;
         store
+            .accounts()
             .rate_hit(limit, "k", start, "rate_limited")
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         store
+            .accounts()
             .rate_check(limit, "k", start, "rate_limited")
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         store
+            .accounts()
             .rate_hit(limit, "k", start + 1, "rate_limited")
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         let refused = store
+            .accounts()
             .rate_hit(limit, "k", start + 2, "rate_limited")
             .await
             .err()
@@ -257,12 +297,14 @@ async fn rate_limits_count_per_window(backend: Backend) -> anyhow::Result<()> {
         );
         assert!(
             store
+                .accounts()
                 .rate_check(limit, "k", start + 3, "rate_limited")
                 .await
                 .is_err()
         );
         assert!(
             store
+                .accounts()
                 .rate_hit(limit, "other", start + 3, "rate_limited")
                 .await
                 .is_ok(),
@@ -270,12 +312,19 @@ async fn rate_limits_count_per_window(backend: Backend) -> anyhow::Result<()> {
         );
         assert!(
             store
+                .accounts()
                 .rate_hit(limit, "k", start + 60_000, "rate_limited")
                 .await
                 .is_ok(),
             "a new window starts fresh"
         );
-        assert_eq!(store.prune_rate_limits(start + 3 * 86_400_000).await?, 3);
+        assert_eq!(
+            store
+                .accounts()
+                .prune_rate_limits(start + 3 * 86_400_000)
+                .await?,
+            3
+        );
         Ok(())
     })
     .await
@@ -299,45 +348,102 @@ async fn backoffs_double_their_wait_and_clear(backend: Backend) -> anyhow::Resul
         let at = |secs: i64| day + secs * 1000;
         // Two free attempts; the second makes the third wait 10 s, the third the fourth 20 s,
         // then 30 s (the cap) each.
-        assert_eq!(store.backoff_attempt(backoff, "k", at(0)).await?, Ok(()));
-        assert_eq!(store.backoff_attempt(backoff, "k", at(0)).await?, Ok(()));
         assert_eq!(
-            store.backoff_attempt(backoff, "k", at(4)).await?,
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(0))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(0))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(4))
+                .await?,
             Err(Limited {
                 retry_after_secs: 6
             }),
             "a refused attempt is not counted"
         );
-        assert_eq!(store.backoff_attempt(backoff, "k", at(10)).await?, Ok(()));
         assert_eq!(
-            store.backoff_attempt(backoff, "k", at(10)).await?,
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(10))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(10))
+                .await?,
             Err(Limited {
                 retry_after_secs: 20
             })
         );
-        assert_eq!(store.backoff_attempt(backoff, "k", at(30)).await?, Ok(()));
         assert_eq!(
-            store.backoff_attempt(backoff, "k", at(31)).await?,
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(30))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(31))
+                .await?,
             Err(Limited {
                 retry_after_secs: 29
             })
         );
-        assert_eq!(store.backoff_attempt(backoff, "k", at(60)).await?, Ok(()));
         assert_eq!(
-            store.backoff_attempt(backoff, "k", at(60)).await?,
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(60))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(60))
+                .await?,
             Err(Limited {
                 retry_after_secs: 30
             }),
             "capped"
         );
         assert_eq!(
-            store.backoff_attempt(backoff, "other", at(60)).await?,
+            store
+                .accounts()
+                .backoff_attempt(backoff, "other", at(60))
+                .await?,
             Ok(()),
             "keys are independent"
         );
-        store.backoff_clear(backoff, "k").await?;
-        assert_eq!(store.backoff_attempt(backoff, "k", at(61)).await?, Ok(()));
-        assert_eq!(store.backoff_attempt(backoff, "k", at(61)).await?, Ok(()));
+        store.accounts().backoff_clear(backoff, "k").await?;
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(61))
+                .await?,
+            Ok(())
+        );
+        assert_eq!(
+            store
+                .accounts()
+                .backoff_attempt(backoff, "k", at(61))
+                .await?,
+            Ok(())
+        );
 
         // A hit given back frees its place in the window.
         let limit = Limit {
@@ -346,14 +452,23 @@ async fn backoffs_double_their_wait_and_clear(backend: Backend) -> anyhow::Resul
             window_secs: 60,
         };
         let taken = store
+            .accounts()
             .rate_take(limit, "k", at(0))
             .await?
             .map_err(|l| anyhow::anyhow!("first hit refused: {l:?}"))?;
-        assert!(store.rate_take(limit, "k", at(1)).await?.is_err());
-        store.rate_give_back(taken).await?;
+        assert!(
+            store
+                .accounts()
+                .rate_take(limit, "k", at(1))
+                .await?
+                .is_err()
+        );
+        store.accounts().rate_give_back(taken).await?;
         store
+            .accounts()
             .rate_give_back(
                 store
+                    .accounts()
                     .rate_take(limit, "k", at(2))
                     .await?
                     .map_err(|l| anyhow::anyhow!("hit after a give-back refused: {l:?}"))?,
@@ -371,15 +486,15 @@ on_both_backends!(
 
 async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
     with_store(backend, async |store| {
-        assert_eq!(store.settings().await?, Settings::default());
+        assert_eq!(store.settings().current().await?, Settings::default());
         let changed = Settings {
             shop_name: "安达劳保五金批发".to_owned(),
             shop_mode: ShopMode::Open,
             ..Settings::default()
         };
-        store.save_settings(&changed, None, NOW).await?;
-        store.save_settings(&changed, None, NOW + 1).await?;
-        assert_eq!(store.settings().await?, changed);
+        store.settings().save(&changed, None, NOW).await?;
+        store.settings().save(&changed, None, NOW + 1).await?;
+        assert_eq!(store.settings().current().await?, changed);
         assert_eq!(store.count_rows("settings").await?, 1);
 
         for (i, channel) in [Channel::Sms, Channel::Email].into_iter().enumerate() {
@@ -393,10 +508,12 @@ async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
                 event_id: None,
             };
             store
+                .messages()
                 .enqueue_message(&message, NOW + i64::try_from(i)?)
                 .await?;
         }
         let sms = store
+            .messages()
             .list_messages(&MessageQuery {
                 channel: Some(Channel::Sms),
                 ..Default::default()
@@ -409,12 +526,17 @@ async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
         // Stored to wait for the sender, which decides whether a provider takes it.
         assert_eq!(sms.first().map(|m| m.state.as_str()), Some("pending"));
         assert_eq!(
-            store.list_messages(&MessageQuery::default()).await?.len(),
+            store
+                .messages()
+                .list_messages(&MessageQuery::default())
+                .await?
+                .len(),
             2
         );
 
         let client = ClientInfo::default();
         store
+            .accounts()
             .log_login(
                 None,
                 "139****0001",
@@ -425,9 +547,11 @@ async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
             )
             .await?;
         store
+            .accounts()
             .log_login(None, "139****0001", "password", None, &client, NOW + 5)
             .await?;
         let failures = store
+            .accounts()
             .search_logins(&pifa::accounts::audit::LoginQuery {
                 success: Some(false),
                 ..Default::default()
@@ -435,6 +559,7 @@ async fn settings_messages_and_audit(backend: Backend) -> anyhow::Result<()> {
             .await?;
         assert_eq!(failures.len(), 1);
         let late = store
+            .accounts()
             .search_logins(&pifa::accounts::audit::LoginQuery {
                 from_ms: Some(NOW + 1),
                 ..Default::default()
@@ -456,19 +581,19 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
     use pifa::catalog::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
     use pifa::catalog::{LevelPrice, PriceBreak, Unit};
     with_store(backend, async |store| {
-        let level = store.insert_level("银牌会员", 2, false, NOW).await?;
-        let default = store.insert_level("普通会员", 1, true, NOW).await?;
-        store.insert_level("金牌会员", 3, true, NOW).await?;
-        let levels = store.list_levels().await?;
+        let level = store.members().insert_level("银牌会员", 2, false, NOW).await?;
+        let default = store.members().insert_level("普通会员", 1, true, NOW).await?;
+        store.members().insert_level("金牌会员", 3, true, NOW).await?;
+        let levels = store.members().list_levels().await?;
         assert_eq!(levels.iter().filter(|l| l.is_default).count(), 1, "one default level");
         assert!(levels.iter().any(|l| l.id != default && l.is_default));
-        let top = store.insert_category(None, "劳保用品", 1, 0, NOW).await?;
-        let middle = store.insert_category(Some(top), "头部防护", 2, 0, NOW).await?;
-        let leaf = store.insert_category(Some(middle), "安全帽", 3, 0, NOW).await?;
-        assert!(matches!(store.insert_category(Some(middle), "安全帽", 3, 0, NOW).await, Err(StoreError::Conflict(_))));
-        assert!(matches!(store.insert_category(None, "劳保用品", 1, 0, NOW).await, Err(StoreError::Conflict(_))), "top-level names are unique too");
-        let other = store.insert_category(None, "五金工具", 1, 0, NOW).await?;
-        let unit = store.insert_unit(&Unit { id: 0, item_unit: "个".into(), inner_qty: 10, inner_unit: "盒".into(), outer_qty: 50, outer_unit: "箱".into() }, NOW).await?;
+        let top = store.catalog().insert_category(None, "劳保用品", 1, 0, NOW).await?;
+        let middle = store.catalog().insert_category(Some(top), "头部防护", 2, 0, NOW).await?;
+        let leaf = store.catalog().insert_category(Some(middle), "安全帽", 3, 0, NOW).await?;
+        assert!(matches!(store.catalog().insert_category(Some(middle), "安全帽", 3, 0, NOW).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(store.catalog().insert_category(None, "劳保用品", 1, 0, NOW).await, Err(StoreError::Conflict(_))), "top-level names are unique too");
+        let other = store.catalog().insert_category(None, "五金工具", 1, 0, NOW).await?;
+        let unit = store.catalog().insert_unit(&Unit { id: 0, item_unit: "个".into(), inner_qty: 10, inner_unit: "盒".into(), outer_qty: 50, outer_unit: "箱".into() }, NOW).await?;
         let sku = |price: i64, barcode: Option<&str>| NewSku {
             attributes: Default::default(),
             model: "V型".into(), spec: "红色".into(), price_fen: price, cost_fen: Some(price / 2), stock: 100, allow_backorder: false,
@@ -479,34 +604,34 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
             tag_ids: Default::default(),
             item_no: item_no.into(), name: "安全帽".into(), description: String::new(), brand_id: None, category_id: Some(category), supplier_id: None, unit_id: unit, on_shelf: true, skus,
         };
-        let hat = store.insert_product(&product("AQM-001", leaf, vec![sku(2800, Some("690001")), sku(3000, None)]), NOW).await?;
-        let wrench = store.insert_product(&product("BS-008", other, vec![sku(2500, Some("690002"))]), NOW).await?;
-        assert!(matches!(store.insert_product(&product("AQM-001", leaf, vec![sku(1, None)]), NOW).await, Err(StoreError::Conflict(c)) if c == "products.item_no"));
-        assert!(matches!(store.insert_product(&product("NEW", leaf, vec![sku(1, Some("690001"))]), NOW).await, Err(StoreError::Conflict(c)) if c == "skus.barcode"));
+        let hat = store.catalog().insert_product(&product("AQM-001", leaf, vec![sku(2800, Some("690001")), sku(3000, None)]), NOW).await?;
+        let wrench = store.catalog().insert_product(&product("BS-008", other, vec![sku(2500, Some("690002"))]), NOW).await?;
+        assert!(matches!(store.catalog().insert_product(&product("AQM-001", leaf, vec![sku(1, None)]), NOW).await, Err(StoreError::Conflict(c)) if c == "products.item_no"));
+        assert!(matches!(store.catalog().insert_product(&product("NEW", leaf, vec![sku(1, Some("690001"))]), NOW).await, Err(StoreError::Conflict(c)) if c == "skus.barcode"));
         assert_eq!(store.count_rows("products").await?, 2, "a refused product leaves no rows");
         assert_eq!(store.count_rows("skus").await?, 3);
 
-        let loaded = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
+        let loaded = store.catalog().product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
         assert_eq!(loaded.skus.len(), 2);
         assert_eq!(loaded.skus.first().map(|s| (s.price_fen, s.level_prices.clone(), s.breaks.clone())), Some((2800, vec![LevelPrice { level_id: level, price_fen: 2700 }], vec![PriceBreak { min_qty: 100, price_fen: 2600 }])));
         assert_eq!(loaded.unit.inner_qty, 10);
 
-        let in_top = store.list_products(&ProductFilter { category_id: Some(top), limit: 10, ..Default::default() }).await?;
+        let in_top = store.catalog().list_products(&ProductFilter { category_id: Some(top), limit: 10, ..Default::default() }).await?;
         assert_eq!(in_top.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![hat], "a category holds its grandchildren's goods");
-        let by_price = store.list_products(&ProductFilter { sort: ProductSort::PriceAsc, price_level: Some(level), limit: 10, ..Default::default() }).await?;
+        let by_price = store.catalog().list_products(&ProductFilter { sort: ProductSort::PriceAsc, price_level: Some(level), limit: 10, ..Default::default() }).await?;
         assert_eq!(by_price.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench, hat]);
-        let cheap = store.list_products(&ProductFilter { max_price_fen: Some(2400), price_level: Some(level), limit: 10, ..Default::default() }).await?;
+        let cheap = store.catalog().list_products(&ProductFilter { max_price_fen: Some(2400), price_level: Some(level), limit: 10, ..Default::default() }).await?;
         assert_eq!(cheap.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench], "at his level the wrench costs 2400");
 
         let first_sku = loaded.skus.first().map_or(0, |s| s.id.get());
-        assert!(store.replace_sku(first_sku, &NewSku {attributes: Default::default(),  level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
-        let replaced = store.product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
+        assert!(store.catalog().replace_sku(first_sku, &NewSku {attributes: Default::default(),  level_prices: vec![], breaks: vec![], ..sku(1999, Some("690003")) }, NOW + 1).await?);
+        let replaced = store.catalog().product(hat).await?.ok_or_else(|| anyhow::anyhow!("hat missing"))?;
         assert_eq!(replaced.skus.first().map(|s| (s.price_fen, s.level_prices.len(), s.barcode.clone())), Some((1999, 0, Some("690003".to_owned()))));
-        assert!(matches!(store.replace_sku(first_sku, &sku(1, Some("690002")), NOW).await, Err(StoreError::Conflict(_))), "barcodes stay unique");
-        assert!(!store.replace_sku(9999, &sku(1, None), NOW).await?);
+        assert!(matches!(store.catalog().replace_sku(first_sku, &sku(1, Some("690002")), NOW).await, Err(StoreError::Conflict(_))), "barcodes stay unique");
+        assert!(!store.catalog().replace_sku(9999, &sku(1, None), NOW).await?);
 
-        assert!(store.update_product(hat, &ProductChanges { on_shelf: Some(false), ..Default::default() }, NOW).await?);
-        let shelf = store.list_products(&ProductFilter { on_shelf_only: true, limit: 10, ..Default::default() }).await?;
+        assert!(store.catalog().update_product(hat, &ProductChanges { on_shelf: Some(false), ..Default::default() }, NOW).await?);
+        let shelf = store.catalog().list_products(&ProductFilter { on_shelf_only: true, limit: 10, ..Default::default() }).await?;
         assert_eq!(shelf.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench]);
         Ok(())
     })
@@ -533,6 +658,7 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
     let reader = Store::open(&database.url).await?;
     let listener = reader.follow_changes();
     let unit = writer
+        .catalog()
         .insert_unit(
             &Unit {
                 id: 0,
@@ -560,6 +686,7 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
         breaks: vec![],
     };
     let hat = writer
+        .catalog()
         .insert_product(
             &NewProduct {
                 tag_ids: Default::default(),
@@ -577,19 +704,29 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
         )
         .await?;
     let user = writer
+        .accounts()
         .insert_user(&member("13900000001", None), NOW)
         .await?;
     let session = writer
+        .accounts()
         .create_session(user, SessionKind::Bearer, &ClientInfo::default(), NOW)
         .await?;
 
     // The reader caches both …
-    let name_seen =
-        async |store: &Store| Ok::<_, anyhow::Error>(store.product(hat).await?.map(|p| p.name));
+    let name_seen = async |store: &Store| {
+        Ok::<_, anyhow::Error>(store.catalog().product(hat).await?.map(|p| p.name))
+    };
     assert_eq!(name_seen(&reader).await?.as_deref(), Some("安全帽"));
-    assert!(reader.session_owner(&session.token, NOW).await?.is_some());
+    assert!(
+        reader
+            .accounts()
+            .session_owner(&session.token, NOW)
+            .await?
+            .is_some()
+    );
     // … the writer changes them …
     writer
+        .catalog()
         .update_product(
             hat,
             &ProductChanges {
@@ -599,12 +736,16 @@ async fn postgres_instances_tell_each_other_what_changed() -> anyhow::Result<()>
             NOW,
         )
         .await?;
-    writer.delete_session(&session.token).await?;
+    writer.accounts().delete_session(&session.token).await?;
     // … and the reader learns it from the database's message, not from an expiry.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let name = name_seen(&reader).await?;
-        let signed_in = reader.session_owner(&session.token, NOW).await?.is_some();
+        let signed_in = reader
+            .accounts()
+            .session_owner(&session.token, NOW)
+            .await?
+            .is_some();
         if name.as_deref() == Some("加厚安全帽") && !signed_in {
             break;
         }

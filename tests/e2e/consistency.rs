@@ -125,6 +125,7 @@ async fn paged_lists_say_how_many_they_hold() -> anyhow::Result<()> {
     eventually("the placed orders announced", || async {
         Ok(app
             .store
+            .announcements()
             .unannounced_events(1)
             .await?
             .is_empty()

@@ -36,6 +36,7 @@ async fn audit(
 ) -> anyhow::Result<()> {
     let store = Store::open(&database.url).await?;
     let stored: std::collections::HashSet<i64> = store
+        .orders()
         .filter_order_ids(&OrderFilter {
             limit: i64::MAX,
             ..OrderFilter::scoped(OrderScope::All)
@@ -53,7 +54,7 @@ async fn audit(
         .filter(|(_, (_, _, at))| *at == cycle)
         .map(|(id, _)| OrderId(*id))
         .collect();
-    for order in store.orders_with_details(&fresh).await? {
+    for order in store.orders().orders_with_details(&fresh).await? {
         let (acknowledged, cancelled, _) = &ledger.orders[&order.id.get()];
         let id = order.id;
         let view = serde_json::to_value(order.view(pifa::orders::Audience::Member))?;
@@ -62,7 +63,7 @@ async fn audit(
             "order {id}: lines differ"
         );
         assert_eq!(view["total_fen"], acknowledged["total_fen"], "order {id}");
-        let events = store.order_event_kinds(id.get()).await?;
+        let events = store.orders().order_event_kinds(id.get()).await?;
         assert!(
             events.iter().any(|k| k == "order.placed"),
             "order {id}: no placed event"
@@ -79,7 +80,7 @@ async fn audit(
         }
     }
     // Stock on the shelf plus stock held by open orders is what there was at first.
-    let held = store.held_stock().await?;
+    let held = store.orders().held_stock().await?;
     let now = sku_stock(&store, initial.keys().copied().collect()).await?;
     for (sku, first) in initial {
         let on_shelf = now.get(sku).copied().unwrap_or_default();
@@ -96,12 +97,12 @@ async fn audit(
 
 async fn sku_stock(store: &Store, skus: Vec<i64>) -> anyhow::Result<BTreeMap<i64, i64>> {
     let skus: Vec<SkuId> = skus.into_iter().map(SkuId).collect();
-    let owners = store.sku_products(&skus).await?;
+    let owners = store.catalog().sku_products(&skus).await?;
     let mut products: Vec<i64> = owners.values().map(|p| p.get()).collect();
     products.sort_unstable();
     products.dedup();
     let mut stock = BTreeMap::new();
-    for product in store.products_by_ids(&products).await? {
+    for product in store.catalog().products_by_ids(&products).await? {
         for sku in product.skus.iter().filter(|s| skus.contains(&s.id)) {
             stock.insert(sku.id.get(), sku.stock);
         }
@@ -126,7 +127,7 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
         "6901234500080",
         "6901234500127",
     ] {
-        let found = store.skus_by_codes(&[barcode.to_owned()]).await?;
+        let found = store.orders().skus_by_codes(&[barcode.to_owned()]).await?;
         let id = found
             .get(barcode)
             .and_then(|ids| ids.first().copied())
@@ -136,10 +137,11 @@ async fn kill_during_checkout_bursts(backend: Backend) -> anyhow::Result<()> {
     let initial = sku_stock(&store, skus.clone()).await?;
     let packs: BTreeMap<i64, i64> = {
         let typed: Vec<SkuId> = skus.iter().copied().map(SkuId).collect();
-        let owners = store.sku_products(&typed).await?;
+        let owners = store.catalog().sku_products(&typed).await?;
         let mut packs = BTreeMap::new();
         for sku in &skus {
             let product = store
+                .catalog()
                 .product(owners.get(&SkuId(*sku)).map_or(0, |p| p.get()))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no product"))?;

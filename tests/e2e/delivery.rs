@@ -114,6 +114,7 @@ async fn stored(
 ) -> anyhow::Result<Option<pifa::notify::MessageView>> {
     let messages = app
         .store
+        .messages()
         .list_messages(&MessageQuery {
             channel: Some(channel),
             recipient: Some(recipient.to_owned()),
@@ -136,15 +137,18 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
     let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
     let member_id = app
         .store
+        .accounts()
         .user_id_by_phone(MEMBER)
         .await?
         .unwrap_or_default();
     let driver_id = app
         .store
+        .accounts()
         .user_id_by_phone(DRIVER_HAIKOU)
         .await?
         .unwrap_or_default();
     app.store
+        .accounts()
         .bind_identity(member_id, "wechat", MEMBER_OPENID, app.clock.now_ms())
         .await?;
 
@@ -242,16 +246,18 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
     .await?;
 
     // A member with no bound manager: the managers of his region (三亚: 林经理).
-    let regions = app.store.list_regions().await?;
+    let regions = app.store.regions().list_regions().await?;
     let region = |name: &str| regions.iter().find(|r| r.name == name).map(|r| r.id);
     let others = app.approved_members(2).await?;
     let now = app.clock.now_ms();
     let sanya_member = app
         .store
+        .accounts()
         .user_id_by_phone("13700000000")
         .await?
         .unwrap_or_default();
     app.store
+        .members()
         .set_standing(
             sanya_member,
             pifa::accounts::MemberState::Approved,
@@ -279,10 +285,12 @@ async fn seed_flow_reaches_the_providers(backend: Backend) -> anyhow::Result<()>
     assert_eq!(status, StatusCode::CREATED, "{wenchang}");
     let wenchang_member = app
         .store
+        .accounts()
         .user_id_by_phone("13700000001")
         .await?
         .unwrap_or_default();
     app.store
+        .members()
         .set_standing(
             wenchang_member,
             pifa::accounts::MemberState::Approved,
@@ -448,6 +456,7 @@ async fn a_killed_sender_loses_nothing(backend: Backend) -> anyhow::Result<()> {
     let member = login(&client, &server.base, MEMBER).await?;
     let store = pifa::store::Store::open(&database.url).await?;
     let sku = *store
+        .orders()
         .skus_by_codes(&[HARD_HAT.to_owned()])
         .await?
         .get(HARD_HAT)
@@ -476,6 +485,7 @@ async fn a_killed_sender_loses_nothing(backend: Backend) -> anyhow::Result<()> {
     server.child.kill()?;
     server.child.wait()?;
     let in_flight = store
+        .messages()
         .list_messages(&sms_query)
         .await?
         .iter()
@@ -491,7 +501,7 @@ async fn a_killed_sender_loses_nothing(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     let messages = eventually("every text sent after the restart", || async {
-        let messages = store.list_messages(&sms_query).await?;
+        let messages = store.messages().list_messages(&sms_query).await?;
         Ok((messages.len() == 6 && messages.iter().all(|m| m.state == "sent")).then_some(messages))
     })
     .await?;

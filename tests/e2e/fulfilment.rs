@@ -283,7 +283,7 @@ async fn driver_delivery(backend: Backend) -> anyhow::Result<()> {
             "completed"
         ]
     );
-    let events = app.store.order_event_kinds(id).await?;
+    let events = app.store.orders().order_event_kinds(id).await?;
     for kind in [
         "order.driver_assigned",
         "order.delivery_started",
@@ -388,7 +388,10 @@ async fn express_and_auto_receipt() -> anyhow::Result<()> {
     let limit_ms = 7 * 86_400_000;
     assert!(app.clock.advance_ms(limit_ms - 60_000));
     assert_eq!(
-        app.store.receive_overdue_orders(app.clock.now_ms()).await?,
+        app.store
+            .orders()
+            .receive_overdue_orders(app.clock.now_ms())
+            .await?,
         0
     );
     let (_, open) = app
@@ -397,7 +400,10 @@ async fn express_and_auto_receipt() -> anyhow::Result<()> {
     assert_eq!(open["status"], "in_delivery");
     assert!(app.clock.advance_ms(60_000));
     assert_eq!(
-        app.store.receive_overdue_orders(app.clock.now_ms()).await?,
+        app.store
+            .orders()
+            .receive_overdue_orders(app.clock.now_ms())
+            .await?,
         1
     );
     let (_, received) = app
@@ -1000,7 +1006,7 @@ async fn return_with_refund_and_stock_back(backend: Backend) -> anyhow::Result<(
     let notice = format!("已退款{}", pifa::money::format_price(refund));
     assert!(notice.contains('¥'), "{notice}");
     assert!(inbox.to_string().contains(&notice), "{inbox}");
-    let events = app.store.order_event_kinds(id).await?;
+    let events = app.store.orders().order_event_kinds(id).await?;
     for kind in [
         "order.after_sale_requested",
         "order.after_sale_approved",
@@ -1260,7 +1266,7 @@ async fn partial_shipment(backend: Backend) -> anyhow::Result<()> {
         .map(|o| o["lines"][0]["reserved_qty"].as_i64().unwrap_or_default())
         .sum();
     assert_eq!(shipped, 20, "5 + 3 + 12 received, 20 sent");
-    let events = app.store.order_event_kinds(id).await?;
+    let events = app.store.orders().order_event_kinds(id).await?;
     assert!(events.iter().any(|e| e == "order.split"), "{events:?}");
     app.stop().await
 }

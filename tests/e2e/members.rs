@@ -11,18 +11,20 @@ use serde_json::json;
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
 
 async fn ids(app: &TestApp) -> anyhow::Result<(i64, i64, i64)> {
-    let regions = app.store.list_regions().await?;
+    let regions = app.store.regions().list_regions().await?;
     let haikou = regions
         .iter()
         .find(|r| r.name == "海口")
         .map_or(0, |r| r.id);
     let manager = app
         .store
+        .accounts()
         .user_id_by_phone(MANAGER_HAIKOU)
         .await?
         .unwrap_or_default();
     let silver = app
         .store
+        .members()
         .list_levels()
         .await?
         .iter()
@@ -153,6 +155,7 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(waiting[0]["shop_name"], "琼海兴业五金店");
     let sanya_manager_id = app
         .store
+        .accounts()
         .user_id_by_phone(MANAGER_SANYA)
         .await?
         .unwrap_or_default();
@@ -270,7 +273,7 @@ async fn an_approved_member_keeps_what_staff_decided(backend: Backend) -> anyhow
     let Some(app) = TestApp::with_demo(backend).await? else {
         return Ok(());
     };
-    let regions = app.store.list_regions().await?;
+    let regions = app.store.regions().list_regions().await?;
     let region = |name: &str| regions.iter().find(|r| r.name == name).map_or(0, |r| r.id);
     let (haikou, qionghai) = (region("海口"), region("琼海"));
     let member = app.login(MEMBER, PASSWORD).await?;
@@ -512,8 +515,10 @@ async fn the_address_book_keeps_one_default_and_is_private() -> anyhow::Result<(
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         app.store
+            .members()
             .addresses(
                 app.store
+                    .accounts()
                     .user_id_by_phone(MEMBER)
                     .await?
                     .unwrap_or_default()

@@ -148,6 +148,7 @@ async fn credit_sums_cannot_overflow(backend: Backend) -> anyhow::Result<()> {
     let red = app.sku_id(HARD_HAT_RED).await?;
     let member_id = app
         .store
+        .accounts()
         .user_id_by_phone(MEMBER)
         .await?
         .unwrap_or_default();

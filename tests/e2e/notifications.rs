@@ -130,6 +130,7 @@ async fn broadcasts_reach_their_audience(backend: Backend) -> anyhow::Result<()>
     let tag_id = tag["id"].as_i64().unwrap_or_default();
     let tagged_id = app
         .store
+        .accounts()
         .user_id_by_phone("13700000001")
         .await?
         .unwrap_or_default();
@@ -177,6 +178,7 @@ async fn broadcasts_reach_their_audience(backend: Backend) -> anyhow::Result<()>
     // Everyone approved in 海口: the demo member and the three.
     let haikou = app
         .store
+        .regions()
         .list_regions()
         .await?
         .into_iter()
@@ -197,6 +199,7 @@ async fn broadcasts_reach_their_audience(backend: Backend) -> anyhow::Result<()>
 
     let sanya = app
         .store
+        .regions()
         .list_regions()
         .await?
         .into_iter()

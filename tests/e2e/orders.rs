@@ -442,7 +442,13 @@ async fn unconfirmed_orders_close_in_time(backend: Backend) -> anyhow::Result<()
     let id = order["id"].as_i64().unwrap_or_default();
     let limit_ms = 48 * 3_600_000;
     assert!(app.clock.advance_ms(limit_ms - 60_000));
-    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 0);
+    assert_eq!(
+        app.store
+            .orders()
+            .close_overdue_orders(app.clock.now_ms())
+            .await?,
+        0
+    );
     let (_, open) = app
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;
@@ -450,7 +456,13 @@ async fn unconfirmed_orders_close_in_time(backend: Backend) -> anyhow::Result<()
     assert_eq!(app.stock_of(HARD_HAT_RED).await?, before - 50);
     // One tick of the maintenance loop later (it runs every minute).
     assert!(app.clock.advance_ms(60_000));
-    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 1);
+    assert_eq!(
+        app.store
+            .orders()
+            .close_overdue_orders(app.clock.now_ms())
+            .await?,
+        1
+    );
     let (_, closed) = app
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;
@@ -491,6 +503,7 @@ async fn each_role_acts_only_on_its_own_orders() -> anyhow::Result<()> {
     let haikou = app.login(MANAGER_HAIKOU, PASSWORD).await?;
     let member_id = app
         .store
+        .accounts()
         .user_id_by_phone(MEMBER)
         .await?
         .unwrap_or_default();
@@ -503,6 +516,7 @@ async fn each_role_acts_only_on_its_own_orders() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let promoter_id = app
         .store
+        .accounts()
         .user_id_by_phone(PROMOTER)
         .await?
         .unwrap_or_default();
@@ -565,6 +579,7 @@ async fn each_role_acts_only_on_its_own_orders() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     let haikou_id = app
         .store
+        .accounts()
         .user_id_by_phone(MANAGER_HAIKOU)
         .await?
         .unwrap_or_default();
@@ -586,6 +601,7 @@ async fn payment_first_and_credit_hold() -> anyhow::Result<()> {
     let red = app.sku_id(HARD_HAT_RED).await?;
     let member_id = app
         .store
+        .accounts()
         .user_id_by_phone(MEMBER)
         .await?
         .unwrap_or_default();
@@ -825,6 +841,7 @@ async fn delisted_goods_leave_the_cart_at_checkout() -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK);
     let coating_product = app
         .store
+        .catalog()
         .sku_products(&[pifa::ids::SkuId(coating)])
         .await?
         .get(&pifa::ids::SkuId(coating))
@@ -907,9 +924,21 @@ async fn unpaid_orders_close_in_time() -> anyhow::Result<()> {
         .await?;
     assert_eq!(confirmed["status"], "pending_payment");
     assert!(app.clock.advance_ms(72 * 3_600_000 - 60_000));
-    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 0);
+    assert_eq!(
+        app.store
+            .orders()
+            .close_overdue_orders(app.clock.now_ms())
+            .await?,
+        0
+    );
     assert!(app.clock.advance_ms(60_000));
-    assert_eq!(app.store.close_overdue_orders(app.clock.now_ms()).await?, 1);
+    assert_eq!(
+        app.store
+            .orders()
+            .close_overdue_orders(app.clock.now_ms())
+            .await?,
+        1
+    );
     let (_, closed) = app
         .get(&format!("/api/v1/orders/{id}"), Some(&member))
         .await?;

@@ -39,7 +39,11 @@ async fn place(app: &TestApp, member: &str, key: &str) -> anyhow::Result<(i64, i
         "placing {key}: {status} {order}"
     );
     let id = order["id"].as_i64().unwrap_or_default();
-    let placed = app.store.order_event_ids(id, "order.placed").await?;
+    let placed = app
+        .store
+        .plugins()
+        .order_event_ids(id, "order.placed")
+        .await?;
     let event = placed
         .first()
         .copied()
@@ -97,7 +101,7 @@ async fn heard(app: &TestApp) -> anyhow::Result<Vec<Value>> {
 /// Waits until `plugin`'s cursor is at or past `event`: the dispatcher has dealt with it.
 async fn passed(app: &TestApp, plugin: &str, event: i64) -> anyhow::Result<()> {
     eventually(&format!("{plugin} past event {event}"), || async {
-        Ok((app.store.plugin_cursor(plugin).await?.event_id >= event).then_some(()))
+        Ok((app.store.plugins().plugin_cursor(plugin).await?.event_id >= event).then_some(()))
     })
     .await
 }
@@ -116,6 +120,7 @@ async fn status_of(app: &TestApp, admin: &str, plugin: &str) -> anyhow::Result<V
 async fn times_taken(app: &TestApp, event: i64) -> anyhow::Result<i64> {
     Ok(app
         .store
+        .plugins()
         .plugin_kv_get(FLAKY, &format!("times:{event}"))
         .await?
         .map_or(0, |(_, n)| n))
@@ -182,7 +187,11 @@ async fn events_and_their_fields_follow_the_grants() -> anyhow::Result<()> {
         .await?;
     let (first, placed) = place(&app, &member, "eavesdrop-1").await?;
     complete(&app, &service, first).await?;
-    let last = app.store.order_event_ids(first, "order.completed").await?;
+    let last = app
+        .store
+        .plugins()
+        .order_event_ids(first, "order.completed")
+        .await?;
     passed(&app, EAVESDROPPER, last.last().copied().unwrap_or(placed)).await?;
     assert_eq!(heard(&app).await?, Vec::<Value>::new(), "no events granted");
 
@@ -195,7 +204,11 @@ async fn events_and_their_fields_follow_the_grants() -> anyhow::Result<()> {
     .await?;
     let (second, _) = place(&app, &member, "eavesdrop-2").await?;
     complete(&app, &service, second).await?;
-    let completed = app.store.order_event_ids(second, "order.completed").await?;
+    let completed = app
+        .store
+        .plugins()
+        .order_event_ids(second, "order.completed")
+        .await?;
     passed(&app, EAVESDROPPER, completed.last().copied().unwrap_or(0)).await?;
     let events = heard(&app).await?;
     assert_eq!(
@@ -238,7 +251,11 @@ async fn events_and_their_fields_follow_the_grants() -> anyhow::Result<()> {
     .await?;
     let (third, _) = place(&app, &member, "eavesdrop-3").await?;
     complete(&app, &service, third).await?;
-    let completed = app.store.order_event_ids(third, "order.completed").await?;
+    let completed = app
+        .store
+        .plugins()
+        .order_event_ids(third, "order.completed")
+        .await?;
     passed(&app, EAVESDROPPER, completed.last().copied().unwrap_or(0)).await?;
     let events = heard(&app).await?;
     let payload = events
@@ -281,7 +298,7 @@ async fn an_event_waits_while_its_plugin_is_suspended() -> anyhow::Result<()> {
     // Several dispatcher rounds (every 200 ms) go by: the event is neither taken nor given up.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(times_taken(&app, event).await?, 0);
-    let cursor = app.store.plugin_cursor(FLAKY).await?;
+    let cursor = app.store.plugins().plugin_cursor(FLAKY).await?;
     assert!(cursor.event_id < event, "the event waits: {cursor:?}");
     assert_eq!(cursor.attempts, 0, "waiting is not an attempt: {cursor:?}");
 
@@ -356,7 +373,7 @@ async fn an_error_is_counted_and_retried_until_delivered(backend: Backend) -> an
     );
 
     // Restarted: the attempts are still there, not started over.
-    let attempts = app.store.plugin_cursor(FLAKY).await?.attempts;
+    let attempts = app.store.plugins().plugin_cursor(FLAKY).await?.attempts;
     let app = app.restart().await?;
     let shown = status_of(&app, &admin, FLAKY).await?;
     assert_eq!(shown["event_retry"]["event_id"], event, "{shown}");

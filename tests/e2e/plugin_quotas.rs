@@ -51,6 +51,7 @@ fn last_error(app: &TestApp, name: &str) -> anyhow::Result<String> {
 async fn stored_bytes(app: &TestApp) -> anyhow::Result<(i64, i64)> {
     let rows = app
         .store
+        .plugins()
         .plugin_kv_scan("hostile-kv-flood", "", None, 500)
         .await?;
     let bytes = rows.iter().map(|(k, v)| (k.len() + v.len()) as i64).sum();
@@ -146,7 +147,7 @@ async fn a_storage_flood_stays_within_the_quotas(backend: Backend) -> anyhow::Re
     let (keys, bytes) = stored_bytes(&app).await?;
     assert!(bytes <= kv_bytes, "the database holds {bytes} bytes");
     assert_eq!(keys, 2 * accepted, "batch c stored nothing");
-    let usage = app.store.plugin_kv_usage().await?;
+    let usage = app.store.plugins().plugin_kv_usage().await?;
     let used = usage.get("hostile-kv-flood").copied().unwrap_or_default();
     assert_eq!(
         (used.keys, used.bytes),
@@ -237,7 +238,7 @@ async fn concurrent_commits_cannot_pass_the_quota_together(backend: Backend) -> 
     assert_eq!(stored, 2, "{statuses:?}");
     let (keys, bytes) = stored_bytes(&app).await?;
     assert!(bytes <= 2_500_000, "{bytes}");
-    let usage = app.store.plugin_kv_usage().await?;
+    let usage = app.store.plugins().plugin_kv_usage().await?;
     let used = usage.get("hostile-kv-flood").copied().unwrap_or_default();
     assert_eq!((used.keys, used.bytes), (keys, bytes));
     let app = std::sync::Arc::try_unwrap(app).map_err(|_| anyhow::anyhow!("app still shared"))?;

@@ -56,6 +56,7 @@ async fn create_sale(
 async fn counter(app: &TestApp, plugin: &str, key: &str) -> anyhow::Result<i64> {
     Ok(app
         .store
+        .plugins()
         .plugin_kv_get(plugin, key)
         .await?
         .map_or(0, |(_, n)| n))
@@ -195,7 +196,11 @@ async fn flash_sale_end_to_end() -> anyhow::Result<()> {
         Ok((counter(&app, "flash-sale", &format!("sold:{sale}")).await? == 0).then_some(()))
     })
     .await?;
-    let closed = app.store.order_event_ids(id, "order.closed").await?;
+    let closed = app
+        .store
+        .plugins()
+        .order_event_ids(id, "order.closed")
+        .await?;
     let event = closed.first().copied().unwrap_or_default();
     for _ in 0..2 {
         let again = app.plugins.deliver("flash-sale", event).await?;
@@ -400,7 +405,7 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
     )
     .await?;
     assert!(listed.contains("hostile-output"), "{listed}");
-    let row = app.store.plugin_stats().await?;
+    let row = app.store.plugins().plugin_stats().await?;
     assert!(
         row.iter()
             .any(|r| r.plugin == "hostile-output" && r.failures >= 2),

@@ -83,11 +83,13 @@ async fn invites_bind_and_scope(backend: Backend) -> anyhow::Result<()> {
     let admin = app.login(ADMIN, PASSWORD).await?;
     let manager_id = app
         .store
+        .accounts()
         .user_id_by_phone(MANAGER_HAIKOU)
         .await?
         .unwrap_or_default();
     let promoter_id = app
         .store
+        .accounts()
         .user_id_by_phone(PROMOTER)
         .await?
         .unwrap_or_default();
@@ -145,6 +147,7 @@ async fn invites_bind_and_scope(backend: Backend) -> anyhow::Result<()> {
     let service = app.login(SERVICE, PASSWORD).await?;
     let other_id = app
         .store
+        .accounts()
         .user_id_by_phone("13800000022")
         .await?
         .unwrap_or_default();
@@ -205,6 +208,7 @@ async fn handover_moves_customers_regions_and_promoters(backend: Backend) -> any
     let admin = app.login(ADMIN, PASSWORD).await?;
     let leaving = app
         .store
+        .accounts()
         .user_id_by_phone(MANAGER_HAIKOU)
         .await?
         .unwrap_or_default();
@@ -251,6 +255,7 @@ async fn handover_moves_customers_regions_and_promoters(backend: Backend) -> any
     );
     let member = app
         .store
+        .accounts()
         .user_id_by_phone("13900000001")
         .await?
         .unwrap_or_default();
@@ -295,6 +300,7 @@ async fn credit_tags_and_members_added_at_the_store() -> anyhow::Result<()> {
     let service = app.login(SERVICE, PASSWORD).await?;
     let member = app
         .store
+        .accounts()
         .user_id_by_phone("13900000001")
         .await?
         .unwrap_or_default();

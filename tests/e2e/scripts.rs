@@ -289,6 +289,7 @@ async fn scripts_through_the_admin_api() -> anyhow::Result<()> {
     // Preview: 5% on 海口 lines, computed here from the serving quote's line totals.
     let member_id = app
         .store
+        .accounts()
         .user_id_by_phone(MEMBER)
         .await?
         .unwrap_or_default();
@@ -439,6 +440,7 @@ async fn a_draft_replayed_on_past_orders_changes_exactly_the_sanya_orders() -> a
     let orders = all_orders(&app, &admin).await?;
     let sanya = app
         .store
+        .regions()
         .list_regions()
         .await?
         .into_iter()

@@ -141,6 +141,7 @@ async fn segmented_search_finds_what_people_type(backend: Backend) -> anyhow::Re
         .await?;
     let wrench = app
         .store
+        .catalog()
         .product_id_by_barcode("6901234500080")
         .await?
         .unwrap_or_default();

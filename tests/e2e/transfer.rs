@@ -124,11 +124,13 @@ async fn round_trips_and_exact_money(backend: Backend) -> anyhow::Result<()> {
     );
     let id = app
         .store
+        .catalog()
         .product_id_by_barcode("6909990000017")
         .await?
         .unwrap_or_default();
     let product = app
         .store
+        .catalog()
         .product(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("imported product missing"))?;
@@ -172,6 +174,7 @@ async fn round_trips_and_exact_money(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::OK, "{summary}");
     let cones = app
         .store
+        .catalog()
         .list_products(&pifa::catalog::storage::ProductFilter {
             limit: 100,
             ..Default::default()

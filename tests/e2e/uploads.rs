@@ -17,6 +17,7 @@ const HARD_HAT_RED: &str = "6901234500011";
 async fn haikou(app: &TestApp) -> anyhow::Result<i64> {
     Ok(app
         .store
+        .regions()
         .list_regions()
         .await?
         .iter()

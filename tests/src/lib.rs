@@ -804,6 +804,7 @@ impl TestApp {
         let hash = Hasher::cheap()?.hash(&password).await?;
         let haikou = self
             .store
+            .regions()
             .list_regions()
             .await?
             .into_iter()
@@ -814,6 +815,7 @@ impl TestApp {
             let phone = format!("1370000{n:04}");
             let id = self
                 .store
+                .accounts()
                 .insert_user(
                     &pifa::accounts::users::NewUser {
                         phone: phone.clone(),
@@ -830,6 +832,7 @@ impl TestApp {
                 )
                 .await?;
             self.store
+                .members()
                 .set_standing(id, pifa::accounts::MemberState::Approved, None, haikou, now)
                 .await?;
             tokens.push(self.login(&phone, "member2026").await?);
@@ -872,6 +875,7 @@ impl TestApp {
     /// The SKU id of a demo barcode.
     pub async fn sku_id(&self, barcode: &str) -> anyhow::Result<i64> {
         self.store
+            .orders()
             .skus_by_codes(&[barcode.to_owned()])
             .await?
             .get(barcode)
@@ -883,9 +887,10 @@ impl TestApp {
     pub async fn stock_of(&self, barcode: &str) -> anyhow::Result<i64> {
         let sku = self.sku_id(barcode).await?;
         let sku = pifa::ids::SkuId(sku);
-        let owners = self.store.sku_products(&[sku]).await?;
+        let owners = self.store.catalog().sku_products(&[sku]).await?;
         let product = self
             .store
+            .catalog()
             .product(owners.get(&sku).map_or(0, |p| p.get()))
             .await?
             .ok_or_else(|| anyhow!("no product for {barcode}"))?;

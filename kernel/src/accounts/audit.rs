@@ -12,7 +12,7 @@ use crate::clock::rfc3339;
 use crate::edge::extract::Query;
 use crate::error::ApiResult;
 use crate::shop::Shop;
-use crate::store::{Page, Store, StoreResult, on_pool};
+use crate::store::{Page, StoreResult, on_pool};
 
 /// One operation to record: `action` names it (`staff.create`), `detail` says what changed.
 pub struct Operation<'a> {
@@ -23,9 +23,9 @@ pub struct Operation<'a> {
     pub detail: serde_json::Value,
 }
 
-impl Store {
+impl super::AccountStore<'_> {
     pub async fn log_login(
-        &self,
+        self,
         user_id: Option<i64>,
         identifier: &str,
         method: &str,
@@ -52,7 +52,7 @@ impl Store {
     }
 
     /// Whether `user_id` signed in successfully from `ip` at or after `since_ms`.
-    pub async fn signed_in_from(&self, user_id: i64, ip: &str, since_ms: i64) -> StoreResult<bool> {
+    pub async fn signed_in_from(self, user_id: i64, ip: &str, since_ms: i64) -> StoreResult<bool> {
         let sql = "SELECT id FROM login_log
                    WHERE user_id = $1 AND ip = $2 AND at >= $3 AND success = $4 LIMIT 1";
         let found: Option<i64> = on_pool!(self, |pool| {
@@ -68,7 +68,7 @@ impl Store {
     }
 
     pub async fn log_operation(
-        &self,
+        self,
         op: Operation<'_>,
         client: &ClientInfo,
         now_ms: i64,
@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// A page of the login log, newest first, and how many entries the search finds.
-    pub async fn search_logins(&self, q: &LoginQuery) -> StoreResult<Page<LoginEntry>> {
+    pub async fn search_logins(self, q: &LoginQuery) -> StoreResult<Page<LoginEntry>> {
         let (limit, offset) = page_bounds(q.limit, q.offset);
         crate::store::paged(limit, offset, |limit, offset| {
             self.login_rows(q, limit, offset)
@@ -100,7 +100,7 @@ impl Store {
     }
 
     async fn login_rows(
-        &self,
+        self,
         q: &LoginQuery,
         limit: i64,
         offset: i64,
@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// A page of the operation log, newest first, and how many entries the search finds.
-    pub async fn search_operations(&self, q: &OperationQuery) -> StoreResult<Page<OperationEntry>> {
+    pub async fn search_operations(self, q: &OperationQuery) -> StoreResult<Page<OperationEntry>> {
         let (limit, offset) = page_bounds(q.limit, q.offset);
         crate::store::paged(limit, offset, |limit, offset| {
             self.operation_rows(q, limit, offset)
@@ -145,7 +145,7 @@ impl Store {
     }
 
     async fn operation_rows(
-        &self,
+        self,
         q: &OperationQuery,
         limit: i64,
         offset: i64,
@@ -335,7 +335,7 @@ pub async fn list_logins(
     Query(q): Query<LoginQuery>,
 ) -> ApiResult<Page<LoginEntry>> {
     actor.require(Permission::ReadAudit)?;
-    Ok(app.store.search_logins(&q).await?)
+    Ok(app.store.accounts().search_logins(&q).await?)
 }
 
 /// Search the operation log, newest first (admin).
@@ -347,5 +347,5 @@ pub async fn list_operations(
     Query(q): Query<OperationQuery>,
 ) -> ApiResult<Page<OperationEntry>> {
     actor.require(Permission::ReadAudit)?;
-    Ok(app.store.search_operations(&q).await?)
+    Ok(app.store.accounts().search_operations(&q).await?)
 }

@@ -52,6 +52,7 @@ async fn resolve_actor(parts: &Parts, state: &Shop) -> Result<Option<Actor>, Api
     };
     let Some(owner) = state
         .store
+        .accounts()
         .session_owner(token.secret(), state.clock.now_ms())
         .await?
     else {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::sessions::hash_token;
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, StoreResult, in_tx};
+use crate::store::{StoreError, StoreResult, in_tx};
 
 pub const CODE_TTL_MS: i64 = 10 * 60_000;
 pub const MAX_GUESSES_PER_CODE: i64 = 5;
@@ -91,9 +91,9 @@ impl CodeRefusal {
     }
 }
 
-impl Store {
+impl super::AccountStore<'_> {
     pub async fn insert_code(
-        &self,
+        self,
         target: &str,
         purpose: CodePurpose,
         code: &str,
@@ -117,7 +117,7 @@ impl Store {
     /// consumes it. Consumption is a conditional update, so two requests racing with the same
     /// code cannot both succeed.
     pub async fn redeem_code(
-        &self,
+        self,
         target: &str,
         purpose: CodePurpose,
         code: &str,

@@ -14,7 +14,7 @@
 //! What each limit protects, and why it is keyed as it is, is in `auth.rs`, which applies them.
 
 use crate::error::ApiError;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
 
 /// One limit: at most `max` hits per `window_secs` for a bucket key.
 #[derive(Debug, Clone, Copy)]
@@ -181,10 +181,10 @@ fn window_start(window_secs: i64, now_ms: i64) -> i64 {
     now_ms - now_ms.rem_euclid(window_secs * 1000)
 }
 
-impl Store {
+impl super::AccountStore<'_> {
     /// Counts one hit; refuses with 429 `code` once the window holds more than `max`.
     pub async fn rate_hit(
-        &self,
+        self,
         limit: Limit,
         key: &str,
         now_ms: i64,
@@ -199,7 +199,7 @@ impl Store {
     /// Counts one hit and hands it back as a [`Taken`] to give back later; a hit past `max` is
     /// refused and not counted, so hits given back reopen the window to that many more.
     pub async fn rate_take(
-        &self,
+        self,
         limit: Limit,
         key: &str,
         now_ms: i64,
@@ -230,7 +230,7 @@ impl Store {
     }
 
     /// Gives a hit back to the window it was counted in.
-    pub async fn rate_give_back(&self, taken: Taken) -> StoreResult<()> {
+    pub async fn rate_give_back(self, taken: Taken) -> StoreResult<()> {
         let sql = "UPDATE rate_limits SET hits = hits - 1
                    WHERE bucket = $1 AND window_start = $2 AND hits > 0";
         on_pool!(self, |pool| {
@@ -247,7 +247,7 @@ impl Store {
     /// Refuses with 429 when the window is already full, without counting a hit (used before
     /// a sign-in, whose failures alone are counted).
     pub async fn rate_check(
-        &self,
+        self,
         limit: Limit,
         key: &str,
         now_ms: i64,
@@ -265,7 +265,7 @@ impl Store {
 
     /// Whether the window is full (and until when), without counting a hit.
     pub async fn rate_full(
-        &self,
+        self,
         limit: Limit,
         key: &str,
         now_ms: i64,
@@ -287,7 +287,7 @@ impl Store {
     /// counted and the refusal says for how long). The wait the attempt sets for the next one
     /// is written by the same statement, computed from the count it reaches.
     pub async fn backoff_attempt(
-        &self,
+        self,
         backoff: Backoff,
         key: &str,
         now_ms: i64,
@@ -334,7 +334,7 @@ impl Store {
     }
 
     /// Forgets a key's attempts under a back-off (after a success).
-    pub async fn backoff_clear(&self, backoff: Backoff, key: &str) -> StoreResult<()> {
+    pub async fn backoff_clear(self, backoff: Backoff, key: &str) -> StoreResult<()> {
         let bucket = format!("{}:{key}", backoff.name);
         on_pool!(self, |pool| {
             sqlx::query("DELETE FROM rate_limits WHERE bucket = $1")
@@ -347,7 +347,7 @@ impl Store {
     }
 
     /// Drops counters of windows that ended more than a day ago.
-    pub async fn prune_rate_limits(&self, now_ms: i64) -> StoreResult<u64> {
+    pub async fn prune_rate_limits(self, now_ms: i64) -> StoreResult<u64> {
         let cutoff = now_ms - 2 * 86_400_000;
         let done = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")

@@ -7,7 +7,7 @@ use sqlx::FromRow;
 
 use std::sync::Arc;
 
-use crate::store::{Backend, Change, Store, StoreResult, on_pool};
+use crate::store::{Backend, Change, StoreResult, on_pool};
 
 pub const BEARER_TTL_MS: i64 = 30 * 86_400_000;
 pub const COOKIE_TTL_MS: i64 = 7 * 86_400_000;
@@ -98,10 +98,10 @@ impl ClientInfo {
     }
 }
 
-impl Store {
+impl super::AccountStore<'_> {
     /// Issues a new session (always a new id: a session is never reused across sign-ins).
     pub async fn create_session(
-        &self,
+        self,
         user_id: i64,
         kind: SessionKind,
         client: &ClientInfo,
@@ -137,7 +137,7 @@ impl Store {
     /// request asks, so the answer is cached (see `store::cache`) until a change to sessions,
     /// roles, regions or standing; expiry is checked on every use.
     pub async fn session_owner(
-        &self,
+        self,
         token: &str,
         now_ms: i64,
     ) -> StoreResult<Option<Arc<SessionOwner>>> {
@@ -179,7 +179,7 @@ impl Store {
         }))
     }
 
-    pub async fn delete_session(&self, token: &str) -> StoreResult<()> {
+    pub async fn delete_session(self, token: &str) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                 .bind(hash_token(token))
@@ -191,7 +191,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn prune_sessions(&self, now_ms: i64) -> StoreResult<u64> {
+    pub async fn prune_sessions(self, now_ms: i64) -> StoreResult<u64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                 .bind(now_ms)

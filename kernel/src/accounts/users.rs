@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use sqlx::FromRow;
 
 use super::{MemberState, Role};
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
+use crate::store::{Change, StoreError, StoreResult, in_tx, on_pool, push_id_list};
 
 /// A person with an account: a member, a staff member, or both.
 #[derive(Debug, Clone)]
@@ -79,11 +79,11 @@ pub struct StaffFilter {
     pub within_regions: Option<BTreeSet<i64>>,
 }
 
-impl Store {
+impl super::AccountStore<'_> {
     /// Binds an external identity (A4: a WeChat openid) to `user_id`; an identity bound to
     /// someone else moves to him (the seed's handover by "修改微信绑定").
     pub async fn bind_identity(
-        &self,
+        self,
         user_id: i64,
         provider: &str,
         subject: &str,
@@ -107,7 +107,7 @@ impl Store {
 
     /// Writes a user with roles and regions in one transaction. A taken phone or e-mail is
     /// `StoreError::Conflict("users.phone" | "users.email")`.
-    pub async fn insert_user(&self, user: &NewUser, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_user(self, user: &NewUser, now_ms: i64) -> StoreResult<i64> {
         let sql = "INSERT INTO users (phone, email, name, company_name, password_hash, disabled, member_state, vehicle_plate, created_at, updated_at)
                    VALUES ($1, $2, $3, $4, $5, FALSE, $6, $7, $8, $8) RETURNING id";
         in_tx!(self, |tx| {
@@ -141,7 +141,7 @@ impl Store {
         })
     }
 
-    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+    pub async fn user_by_id(self, id: i64) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -155,7 +155,7 @@ impl Store {
         }
     }
 
-    pub async fn user_id_by_phone(&self, phone: &str) -> StoreResult<Option<i64>> {
+    pub async fn user_id_by_phone(self, phone: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
                 .bind(phone)
@@ -164,7 +164,7 @@ impl Store {
         })?)
     }
 
-    pub async fn user_id_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
+    pub async fn user_id_by_email(self, email: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
                 .bind(email)
@@ -173,7 +173,7 @@ impl Store {
         })?)
     }
 
-    pub async fn credentials_by_phone(&self, phone: &str) -> StoreResult<Option<Credentials>> {
+    pub async fn credentials_by_phone(self, phone: &str) -> StoreResult<Option<Credentials>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, password_hash, disabled FROM users WHERE phone = $1")
                 .bind(phone)
@@ -183,7 +183,7 @@ impl Store {
     }
 
     /// Users holding any staff role (everything but a plain member), filtered, by id.
-    pub async fn list_staff(&self, filter: &StaffFilter) -> StoreResult<Vec<User>> {
+    pub async fn list_staff(self, filter: &StaffFilter) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT {USER_COLUMNS} FROM users u WHERE EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role <> 'member')"
@@ -207,7 +207,7 @@ impl Store {
 
     /// Applies `changes` in one transaction; false when the user does not exist.
     pub async fn update_staff(
-        &self,
+        self,
         id: i64,
         changes: &StaffChanges,
         now_ms: i64,
@@ -264,7 +264,7 @@ impl Store {
     }
 
     /// Disables or enables an account; disabling also ends all its sessions.
-    pub async fn set_disabled(&self, id: i64, disabled: bool, now_ms: i64) -> StoreResult<bool> {
+    pub async fn set_disabled(self, id: i64, disabled: bool, now_ms: i64) -> StoreResult<bool> {
         let outcome = in_tx!(self, |tx| {
             let found =
                 sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1")
@@ -289,7 +289,7 @@ impl Store {
 
     /// Replaces the password and ends every session of the account (a reset must lock out
     /// whoever knew the old one).
-    pub async fn set_password_hash(&self, id: i64, hash: &str, now_ms: i64) -> StoreResult<bool> {
+    pub async fn set_password_hash(self, id: i64, hash: &str, now_ms: i64) -> StoreResult<bool> {
         let outcome = in_tx!(self, |tx| {
             let found =
                 sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
@@ -311,7 +311,7 @@ impl Store {
     }
 
     pub(crate) async fn roles_and_regions(
-        &self,
+        self,
         user_id: i64,
     ) -> StoreResult<(BTreeSet<Role>, BTreeSet<i64>)> {
         let (roles, regions): (Vec<String>, Vec<i64>) = on_pool!(self, |pool| {
@@ -333,7 +333,7 @@ impl Store {
     }
 
     /// Loads the roles and regions of many users in two queries, not two per user.
-    async fn hydrate_all(&self, rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
+    async fn hydrate_all(self, rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -375,7 +375,7 @@ impl Store {
             .collect())
     }
 
-    async fn hydrate(&self, row: UserRow) -> StoreResult<User> {
+    async fn hydrate(self, row: UserRow) -> StoreResult<User> {
         let (roles, region_ids) = self.roles_and_regions(row.id).await?;
         Ok(user_from_row(row, roles, region_ids))
     }

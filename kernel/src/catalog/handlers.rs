@@ -51,6 +51,7 @@ pub(crate) async fn log(
     };
     Ok(app
         .store
+        .accounts()
         .log_operation(op, client, app.clock.now_ms())
         .await?)
 }
@@ -73,7 +74,7 @@ pub async fn list_categories(
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<Category>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
-    Ok(Json(app.store.list_categories().await?))
+    Ok(Json(app.store.catalog().list_categories().await?))
 }
 
 /// Create a category under `parent_id` (three levels at most; admin).
@@ -90,7 +91,7 @@ pub async fn create_category(
     let depth = match input.parent_id {
         None => 1,
         Some(parent) => {
-            let categories = app.store.list_categories().await?;
+            let categories = app.store.catalog().list_categories().await?;
             let parent = categories
                 .iter()
                 .find(|c| c.id == parent)
@@ -107,6 +108,7 @@ pub async fn create_category(
     };
     let id = match app
         .store
+        .catalog()
         .insert_category(
             input.parent_id,
             &name,
@@ -166,7 +168,7 @@ pub async fn list_brands(
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<Brand>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
-    Ok(Json(app.store.list_brands().await?))
+    Ok(Json(app.store.catalog().list_brands().await?))
 }
 
 /// Create a brand (admin).
@@ -182,6 +184,7 @@ pub async fn create_brand(
     let name = parse_name(&input.name, "name", 50)?;
     let id = match app
         .store
+        .catalog()
         .insert_brand(
             &name,
             input.logo_url.as_deref(),
@@ -256,6 +259,7 @@ impl UnitView {
 pub async fn list_units(State(app): State<Shop>) -> ApiResult<Json<Vec<UnitView>>> {
     Ok(Json(
         app.store
+            .catalog()
             .list_units()
             .await?
             .into_iter()
@@ -300,7 +304,12 @@ pub async fn create_unit(
             "每箱数量须为每包数量的整数倍 (outer_qty: a whole number of inner packs)",
         ));
     }
-    unit.id = match app.store.insert_unit(&unit, app.clock.now_ms()).await {
+    unit.id = match app
+        .store
+        .catalog()
+        .insert_unit(&unit, app.clock.now_ms())
+        .await
+    {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::conflict(
@@ -392,6 +401,7 @@ async fn parse_sku(app: &Shop, input: &SkuInput, prefix: &str) -> ApiResult<NewS
     let f = |name: &str| format!("{prefix}{name}");
     let level_ids: BTreeSet<i64> = app
         .store
+        .members()
         .list_levels()
         .await?
         .into_iter()
@@ -446,7 +456,7 @@ async fn parse_sku(app: &Shop, input: &SkuInput, prefix: &str) -> ApiResult<NewS
             "条码只能包含字母、数字和-，最多32位 (barcode: letters, digits, -; at most 32)",
         ));
     }
-    let library = app.store.list_spec_attributes().await?;
+    let library = app.store.catalog().list_spec_attributes().await?;
     check_attributes(&library, &input.attributes, prefix)?;
     let mut spec = parse_text(&input.spec, &f("spec"), 100)?;
     if spec.is_empty() {
@@ -499,13 +509,20 @@ async fn check_references(
     category_id: Option<i64>,
 ) -> ApiResult<()> {
     if let Some(brand) = brand_id
-        && !app.store.list_brands().await?.iter().any(|b| b.id == brand)
+        && !app
+            .store
+            .catalog()
+            .list_brands()
+            .await?
+            .iter()
+            .any(|b| b.id == brand)
     {
         return Err(unknown("unknown_brand", "brand_id", "品牌"));
     }
     if let Some(category) = category_id
         && !app
             .store
+            .catalog()
             .list_categories()
             .await?
             .iter()
@@ -531,6 +548,7 @@ pub async fn create_product(
     let description = parse_text(&input.description, "description", 5000)?;
     if !app
         .store
+        .catalog()
         .list_units()
         .await?
         .iter()
@@ -542,6 +560,7 @@ pub async fn create_product(
     if let Some(supplier) = input.supplier_id {
         let is_supplier = app
             .store
+            .accounts()
             .user_by_id(supplier)
             .await?
             .is_some_and(|u| u.has(Permission::OwnGoods));
@@ -581,12 +600,17 @@ pub async fn create_product(
         on_shelf: input.on_shelf,
         skus,
     };
-    let id = match app.store.insert_product(&new, app.clock.now_ms()).await {
+    let id = match app
+        .store
+        .catalog()
+        .insert_product(&new, app.clock.now_ms())
+        .await
+    {
         Ok(id) => id,
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     };
-    app.store.reindex_product(id).await?;
+    app.store.catalog().reindex_product(id).await?;
     log(
         &app,
         &actor,
@@ -599,6 +623,7 @@ pub async fn create_product(
     .await?;
     let product = app
         .store
+        .catalog()
         .product(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -616,6 +641,7 @@ pub async fn get_product(
     actor.require(Permission::ManageCatalog)?;
     Ok(Json(
         app.store
+            .catalog()
             .product(id)
             .await?
             .ok_or_else(ApiError::not_found)?,
@@ -675,12 +701,13 @@ pub async fn update_product(
     };
     if !app
         .store
+        .catalog()
         .update_product(id, &changes, app.clock.now_ms())
         .await?
     {
         return Err(ApiError::not_found());
     }
-    app.store.reindex_product(id).await?;
+    app.store.catalog().reindex_product(id).await?;
     log(
         &app,
         &actor,
@@ -693,6 +720,7 @@ pub async fn update_product(
     .await?;
     Ok(Json(
         app.store
+            .catalog()
             .product(id)
             .await?
             .ok_or_else(ApiError::not_found)?,
@@ -711,7 +739,12 @@ pub async fn replace_sku(
 ) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
     let sku = parse_sku(&app, &input, "").await?;
-    match app.store.replace_sku(id, &sku, app.clock.now_ms()).await {
+    match app
+        .store
+        .catalog()
+        .replace_sku(id, &sku, app.clock.now_ms())
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return Err(ApiError::not_found()),
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
@@ -729,12 +762,14 @@ pub async fn replace_sku(
     .await?;
     let product_id = app
         .store
+        .catalog()
         .product_id_of_sku(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    app.store.reindex_product(product_id).await?;
+    app.store.catalog().reindex_product(product_id).await?;
     Ok(Json(
         app.store
+            .catalog()
             .product(product_id)
             .await?
             .ok_or_else(ApiError::not_found)?,
@@ -904,7 +939,7 @@ pub async fn list_products(
 ) -> ApiResult<crate::store::Page<ShopProduct>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (filter, _) = filter_of(&q, view)?;
-    let products = app.store.list_products(&filter).await?;
+    let products = app.store.catalog().list_products(&filter).await?;
     Ok(products.map(|p| ShopProduct::of(p, view)))
 }
 
@@ -918,6 +953,7 @@ pub async fn get_shop_product(
     let view = PriceView::of(&app.store, actor.as_ref(), Page::Product).await?;
     let product = app
         .store
+        .catalog()
         .product(id)
         .await?
         .filter(|p| p.on_shelf)
@@ -954,7 +990,7 @@ pub async fn search(
     // A scanned barcode names one SKU: show its product; anything else is a text match.
     let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit())
     {
-        app.store.product_id_by_barcode(text).await?
+        app.store.catalog().product_id_by_barcode(text).await?
     } else {
         None
     };
@@ -975,6 +1011,7 @@ pub async fn search(
     }
     Ok(app
         .store
+        .catalog()
         .list_products(&filter)
         .await?
         .map(|p| ShopProduct::of(p, view)))
@@ -1003,7 +1040,7 @@ pub async fn export(
         sort: ProductSort::Newest,
         ..Default::default()
     };
-    let mut products = app.store.list_products(&filter).await?.items;
+    let mut products = app.store.catalog().list_products(&filter).await?.items;
     products.sort_by(|a, b| a.item_no.cmp(&b.item_no));
     let header = super::transfer::export_header(&lookups.levels);
     let rows = super::transfer::export_rows(&products, &lookups);
@@ -1066,6 +1103,7 @@ pub async fn import(
     })?;
     let (summary, touched) = match app
         .store
+        .catalog()
         .import_catalogue(&products, app.clock.now_ms())
         .await
     {
@@ -1073,8 +1111,9 @@ pub async fn import(
         Err(StoreError::Conflict(column)) => return Err(taken(&column)),
         Err(err) => return Err(err.into()),
     };
-    app.store.reindex_products(&touched).await?;
+    app.store.catalog().reindex_products(&touched).await?;
     app.store
+        .catalog()
         .refresh_statistics_after(summary.skus_created + summary.skus_updated)
         .await;
     let op = Operation {
@@ -1085,6 +1124,7 @@ pub async fn import(
         detail: serde_json::to_value(&summary).unwrap_or_default(),
     };
     app.store
+        .accounts()
         .log_operation(op, &client, app.clock.now_ms())
         .await?;
     Ok(Json(summary))
@@ -1104,7 +1144,9 @@ pub async fn supplier_products(
         limit: 1000,
         ..Default::default()
     };
-    Ok(Json(app.store.list_products(&filter).await?.items))
+    Ok(Json(
+        app.store.catalog().list_products(&filter).await?.items,
+    ))
 }
 
 /// One of my goods (another supplier's is not found).
@@ -1118,6 +1160,7 @@ pub async fn supplier_product(
     actor.require(Permission::OwnGoods)?;
     let product = app
         .store
+        .catalog()
         .product(id)
         .await?
         .filter(|p| p.supplier_id == Some(actor.user_id))
@@ -1132,7 +1175,7 @@ pub async fn low_stock(
     actor: Actor,
 ) -> ApiResult<Json<Vec<super::storage::LowStock>>> {
     actor.require(Permission::ReadStock)?;
-    Ok(Json(app.store.low_stock().await?))
+    Ok(Json(app.store.catalog().low_stock().await?))
 }
 
 // ---- product images ------------------------------------------------------------------------
@@ -1161,6 +1204,7 @@ pub async fn add_image(
     // The file is removed again (on drop) unless the row commits.
     if !app
         .store
+        .catalog()
         .add_product_image(
             id,
             &staged.key,
@@ -1188,6 +1232,7 @@ pub async fn add_image(
         StatusCode::CREATED,
         Json(
             app.store
+                .catalog()
                 .product(id)
                 .await?
                 .ok_or_else(ApiError::not_found)?,
@@ -1205,7 +1250,7 @@ pub async fn delete_image(
     Path((id, key)): Path<(i64, String)>,
 ) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
-    if !app.store.delete_product_image(id, &key).await? {
+    if !app.store.catalog().delete_product_image(id, &key).await? {
         return Err(ApiError::not_found());
     }
     let _ = std::fs::remove_file(crate::config::uploads_dir(&app.config.data_dir).join(&key));
@@ -1221,6 +1266,7 @@ pub async fn delete_image(
     .await?;
     Ok(Json(
         app.store
+            .catalog()
             .product(id)
             .await?
             .ok_or_else(ApiError::not_found)?,
@@ -1236,6 +1282,7 @@ pub async fn image(
 ) -> ApiResult<axum::response::Response> {
     let image = app
         .store
+        .catalog()
         .product_image(&key)
         .await?
         .ok_or_else(ApiError::not_found)?;

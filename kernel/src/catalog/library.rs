@@ -23,7 +23,7 @@ use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, StoreError, StoreResult, in_tx, on_pool};
 
 /// A label the shop puts on goods (新品, 热卖, 工地专用 …); lists filter by it.
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow, PartialEq, Eq)]
@@ -111,8 +111,8 @@ impl From<SpecRow> for SpecAttribute {
     }
 }
 
-impl Store {
-    pub async fn insert_product_tag(&self, name: &str, sort: i64, now_ms: i64) -> StoreResult<i64> {
+impl super::CatalogStore<'_> {
+    pub async fn insert_product_tag(self, name: &str, sort: i64, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO product_tags (name, sort, created_at) VALUES ($1, $2, $3) RETURNING id")
                 .bind(name)
@@ -124,7 +124,7 @@ impl Store {
         })
     }
 
-    pub async fn list_product_tags(&self) -> StoreResult<Vec<ProductTag>> {
+    pub async fn list_product_tags(self) -> StoreResult<Vec<ProductTag>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, name, sort FROM product_tags ORDER BY sort, id")
                 .fetch_all(pool)
@@ -134,7 +134,7 @@ impl Store {
 
     /// Removes a tag from the library and from every product carrying it; returns those
     /// products (to reindex), or `None` when there was no such tag.
-    pub async fn delete_product_tag(&self, id: i64) -> StoreResult<Option<Vec<i64>>> {
+    pub async fn delete_product_tag(self, id: i64) -> StoreResult<Option<Vec<i64>>> {
         let carrying = in_tx!(self, |tx| {
             let carrying: Vec<i64> =
                 sqlx::query_scalar("SELECT product_id FROM product_tag_links WHERE tag_id = $1")
@@ -164,7 +164,7 @@ impl Store {
     }
 
     pub async fn insert_spec_attribute(
-        &self,
+        self,
         name: &str,
         choices: &[String],
         sort: i64,
@@ -184,7 +184,7 @@ impl Store {
         })
     }
 
-    pub async fn list_spec_attributes(&self) -> StoreResult<Vec<SpecAttribute>> {
+    pub async fn list_spec_attributes(self) -> StoreResult<Vec<SpecAttribute>> {
         let rows: Vec<SpecRow> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, name, choices, sort FROM spec_attributes ORDER BY sort, id")
                 .fetch_all(pool)
@@ -195,7 +195,7 @@ impl Store {
 
     /// Renames an attribute or replaces its values; SKUs keep the values they were given.
     pub async fn update_spec_attribute(
-        &self,
+        self,
         id: i64,
         name: Option<&str>,
         choices: Option<&[String]>,
@@ -218,7 +218,7 @@ impl Store {
         })
     }
 
-    pub async fn list_unit_forms(&self) -> StoreResult<Vec<UnitForm>> {
+    pub async fn list_unit_forms(self) -> StoreResult<Vec<UnitForm>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, item_unit, pack_unit FROM unit_forms ORDER BY id")
                 .fetch_all(pool)
@@ -227,11 +227,7 @@ impl Store {
     }
 
     /// Adds a packing form; an existing one is returned as it is.
-    pub async fn ensure_unit_form(
-        &self,
-        item_unit: &str,
-        pack_unit: &str,
-    ) -> StoreResult<UnitForm> {
+    pub async fn ensure_unit_form(self, item_unit: &str, pack_unit: &str) -> StoreResult<UnitForm> {
         let form: Option<UnitForm> = on_pool!(self, |pool| {
             sqlx::query("INSERT INTO unit_forms (item_unit, pack_unit) VALUES ($1, $2) ON CONFLICT (item_unit, pack_unit) DO NOTHING")
                 .bind(item_unit)
@@ -248,7 +244,7 @@ impl Store {
     }
 
     pub async fn update_category(
-        &self,
+        self,
         id: i64,
         name: Option<&str>,
         sort: Option<i64>,
@@ -267,7 +263,7 @@ impl Store {
 
     /// Removes a category or brand that files nothing (no goods; for a category, no
     /// sub-categories either).
-    pub async fn delete_grouping(&self, grouping: Grouping, id: i64) -> StoreResult<Removal> {
+    pub async fn delete_grouping(self, grouping: Grouping, id: i64) -> StoreResult<Removal> {
         let (exists, usage, delete) = grouping.statements();
         in_tx!(self, |tx| {
             let found: Option<i64> = sqlx::query_scalar(exists)
@@ -290,7 +286,7 @@ impl Store {
     }
 
     pub async fn update_brand(
-        &self,
+        self,
         id: i64,
         name: Option<&str>,
         logo_url: Option<Option<&str>>,
@@ -312,7 +308,7 @@ impl Store {
 
     /// The goods filed under a category (or its descendants) or a brand, for reindexing.
     async fn product_ids_under(
-        &self,
+        self,
         category_id: Option<i64>,
         brand_id: Option<i64>,
     ) -> StoreResult<Vec<i64>> {
@@ -395,7 +391,7 @@ async fn remove_grouping(
             "brand",
         ),
     };
-    match app.store.delete_grouping(grouping, id).await? {
+    match app.store.catalog().delete_grouping(grouping, id).await? {
         Removal::Removed => {}
         Removal::Missing => return Err(ApiError::not_found()),
         Removal::InUse => return Err(ApiError::new(StatusCode::CONFLICT, code, message)),
@@ -421,7 +417,7 @@ pub async fn list_product_tags(
     MaybeActor(actor): MaybeActor,
 ) -> ApiResult<Json<Vec<ProductTag>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
-    Ok(Json(app.store.list_product_tags().await?))
+    Ok(Json(app.store.catalog().list_product_tags().await?))
 }
 
 /// Add a product tag (admin).
@@ -437,6 +433,7 @@ pub async fn create_product_tag(
     let name = parse_name(&input.name, "name", 20)?;
     let id = match app
         .store
+        .catalog()
         .insert_product_tag(&name, input.sort, app.clock.now_ms())
         .await
     {
@@ -482,10 +479,11 @@ pub async fn delete_product_tag(
     actor.require(Permission::ManageCatalog)?;
     let carrying = app
         .store
+        .catalog()
         .delete_product_tag(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    app.store.reindex_products(&carrying).await?;
+    app.store.catalog().reindex_products(&carrying).await?;
     log(
         &app,
         &actor,
@@ -503,6 +501,7 @@ pub async fn delete_product_tag(
 pub async fn parse_tag_ids(app: &Shop, ids: &[i64]) -> ApiResult<BTreeSet<i64>> {
     let known: BTreeSet<i64> = app
         .store
+        .catalog()
         .list_product_tags()
         .await?
         .into_iter()
@@ -571,7 +570,7 @@ pub async fn list_spec_attributes(
     actor: Actor,
 ) -> ApiResult<Json<Vec<SpecAttribute>>> {
     actor.require(Permission::ManageCatalog)?;
-    Ok(Json(app.store.list_spec_attributes().await?))
+    Ok(Json(app.store.catalog().list_spec_attributes().await?))
 }
 
 /// Add an attribute with its values to the spec library (admin).
@@ -588,6 +587,7 @@ pub async fn create_spec_attribute(
     let choices = parse_choices(&input.choices)?;
     let id = match app
         .store
+        .catalog()
         .insert_spec_attribute(&name, &choices, input.sort, app.clock.now_ms())
         .await
     {
@@ -641,6 +641,7 @@ pub async fn update_spec_attribute(
     let choices = patch.choices.as_deref().map(parse_choices).transpose()?;
     match app
         .store
+        .catalog()
         .update_spec_attribute(id, name.as_deref(), choices.as_deref(), patch.sort)
         .await
     {
@@ -667,6 +668,7 @@ pub async fn update_spec_attribute(
     .await?;
     let attribute = app
         .store
+        .catalog()
         .list_spec_attributes()
         .await?
         .into_iter()
@@ -712,6 +714,7 @@ pub async fn list_unit_forms(
     actor.require(Permission::ManageCatalog)?;
     Ok(Json(
         app.store
+            .catalog()
             .list_unit_forms()
             .await?
             .into_iter()
@@ -732,7 +735,11 @@ pub async fn create_unit_form(
     actor.require(Permission::ManageCatalog)?;
     let item_unit = parse_name(&input.item_unit, "item_unit", 4)?;
     let pack_unit = parse_name(&input.pack_unit, "pack_unit", 4)?;
-    let form = app.store.ensure_unit_form(&item_unit, &pack_unit).await?;
+    let form = app
+        .store
+        .catalog()
+        .ensure_unit_form(&item_unit, &pack_unit)
+        .await?;
     log(
         &app,
         &actor,
@@ -753,7 +760,7 @@ pub async fn check_unit_forms(
     inner_unit: &str,
     outer_unit: &str,
 ) -> ApiResult<()> {
-    let forms = app.store.list_unit_forms().await?;
+    let forms = app.store.catalog().list_unit_forms().await?;
     for (field, pack) in [("inner_unit", inner_unit), ("outer_unit", outer_unit)] {
         if !forms
             .iter()
@@ -798,6 +805,7 @@ pub async fn update_category(
         .transpose()?;
     match app
         .store
+        .catalog()
         .update_category(id, name.as_deref(), patch.sort)
         .await
     {
@@ -813,8 +821,12 @@ pub async fn update_category(
         Err(err) => return Err(err.into()),
     }
     if name.is_some() {
-        let ids = app.store.product_ids_under(Some(id), None).await?;
-        app.store.reindex_products(&ids).await?;
+        let ids = app
+            .store
+            .catalog()
+            .product_ids_under(Some(id), None)
+            .await?;
+        app.store.catalog().reindex_products(&ids).await?;
     }
     log(
         &app,
@@ -828,6 +840,7 @@ pub async fn update_category(
     .await?;
     let category = app
         .store
+        .catalog()
         .list_categories()
         .await?
         .into_iter()
@@ -888,6 +901,7 @@ pub async fn update_brand(
         .map(|l| (!l.is_empty()).then_some(l));
     match app
         .store
+        .catalog()
         .update_brand(id, name.as_deref(), logo_url, description)
         .await
     {
@@ -903,8 +917,12 @@ pub async fn update_brand(
         Err(err) => return Err(err.into()),
     }
     if name.is_some() {
-        let ids = app.store.product_ids_under(None, Some(id)).await?;
-        app.store.reindex_products(&ids).await?;
+        let ids = app
+            .store
+            .catalog()
+            .product_ids_under(None, Some(id))
+            .await?;
+        app.store.catalog().reindex_products(&ids).await?;
     }
     log(
         &app,
@@ -918,6 +936,7 @@ pub async fn update_brand(
     .await?;
     let brand = app
         .store
+        .catalog()
         .list_brands()
         .await?
         .into_iter()

@@ -30,7 +30,7 @@ impl PriceView {
     /// Decides what `actor` may see of the shop (B2), or refuses: `single_page` when the shop
     /// hides behind its single page, `profile_required` when open mode asks for the profile first.
     pub async fn of(store: &Store, actor: Option<&Actor>, page: Page) -> ApiResult<PriceView> {
-        let settings = store.settings().await?;
+        let settings = store.settings().current().await?;
         if actor.is_some_and(|a| a.has(Permission::SeeAllPrices)) {
             return Ok(PriceView::Visible { level_id: None });
         }

@@ -9,7 +9,7 @@ use jieba_rs::Jieba;
 use pinyin::ToPinyin;
 
 use super::{Category, Product};
-use crate::store::{Backend, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Backend, StoreError, StoreResult, in_tx, on_pool};
 
 /// Loading the dictionary takes a moment: once per process, on first use.
 static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
@@ -137,15 +137,15 @@ pub fn match_expression(backend: Backend, query: &str) -> Option<String> {
     }))
 }
 
-impl Store {
+impl super::CatalogStore<'_> {
     /// Rebuilds one product's index entry from what is stored (after any write to it).
-    pub async fn reindex_product(&self, id: i64) -> StoreResult<()> {
+    pub async fn reindex_product(self, id: i64) -> StoreResult<()> {
         self.reindex_products(&[id]).await
     }
 
     /// Rebuilds the index entries of many products: brands and categories are read once, the
     /// products in pages of 500, each page written in one transaction.
-    pub async fn reindex_products(&self, ids: &[i64]) -> StoreResult<()> {
+    pub async fn reindex_products(self, ids: &[i64]) -> StoreResult<()> {
         let brands = self.list_brands().await?;
         let categories = self.list_categories().await?;
         let tags = self.list_product_tags().await?;
@@ -200,7 +200,7 @@ impl Store {
     /// autovacuum comes by: the GIN indexes' pending lists (new entries kept unsorted, read
     /// linearly by every search: 1.7 ms instead of 0.3 ms per index scan after a 10,000-row
     /// import) are merged, and the planner's statistics refreshed. SQLite's FTS5 needs neither.
-    pub async fn refresh_statistics_after(&self, rows: usize) {
+    pub async fn refresh_statistics_after(self, rows: usize) {
         const BULK_ROWS: usize = 1_000;
         if rows < BULK_ROWS {
             return;
@@ -215,7 +215,7 @@ impl Store {
     }
 
     /// Rebuilds the whole index (after a restore, or with `pifa reindex`). Returns the count.
-    pub async fn reindex_all(&self) -> StoreResult<usize> {
+    pub async fn reindex_all(self) -> StoreResult<usize> {
         let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT id FROM products ORDER BY id"
         )
@@ -226,7 +226,7 @@ impl Store {
     }
 
     /// The product holding the SKU with this barcode.
-    pub async fn product_id_by_barcode(&self, barcode: &str) -> StoreResult<Option<i64>> {
+    pub async fn product_id_by_barcode(self, barcode: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT product_id FROM skus WHERE barcode = $1"
         )
@@ -236,7 +236,7 @@ impl Store {
     }
 
     /// Whether PostgreSQL's text parser keeps Chinese words (it does under UTF-8 locales).
-    pub async fn search_supports_chinese(&self) -> StoreResult<bool> {
+    pub async fn search_supports_chinese(self) -> StoreResult<bool> {
         match self.backend() {
             Backend::Sqlite => Ok(true),
             Backend::Postgres => {

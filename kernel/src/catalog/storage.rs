@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
 use crate::ids::{ProductId, SkuId};
-use crate::store::{Backend, Change, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Backend, Change, StoreError, StoreResult, in_tx, on_pool};
 
 /// Replaces a SKU's level prices inside the caller's transaction `$tx`.
 macro_rules! write_level_prices {
@@ -215,9 +215,9 @@ fn attributes_json(attributes: &std::collections::BTreeMap<String, String>) -> S
 /// The lowest per-item price of a product at a level (`$level` bound by the caller).
 const MIN_PRICE: &str = "(SELECT MIN(COALESCE(lp.price_fen, s.price_fen)) FROM skus s LEFT JOIN sku_level_prices lp ON lp.sku_id = s.id AND lp.level_id = ";
 
-impl Store {
+impl super::CatalogStore<'_> {
     pub async fn insert_category(
-        &self,
+        self,
         parent_id: Option<i64>,
         name: &str,
         depth: i64,
@@ -237,7 +237,7 @@ impl Store {
         })
     }
 
-    pub async fn list_categories(&self) -> StoreResult<Vec<Category>> {
+    pub async fn list_categories(self) -> StoreResult<Vec<Category>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, parent_id, name, depth, sort FROM categories ORDER BY depth, sort, id",
@@ -248,7 +248,7 @@ impl Store {
     }
 
     pub async fn insert_brand(
-        &self,
+        self,
         name: &str,
         logo_url: Option<&str>,
         description: &str,
@@ -266,7 +266,7 @@ impl Store {
         })
     }
 
-    pub async fn list_brands(&self) -> StoreResult<Vec<Brand>> {
+    pub async fn list_brands(self) -> StoreResult<Vec<Brand>> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, name, logo_url, description FROM brands ORDER BY name"
         )
@@ -274,7 +274,7 @@ impl Store {
         .await)?)
     }
 
-    pub async fn insert_unit(&self, unit: &Unit, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_unit(self, unit: &Unit, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO units (item_unit, inner_qty, inner_unit, outer_qty, outer_unit, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
                 .bind(&unit.item_unit)
@@ -289,7 +289,7 @@ impl Store {
         })
     }
 
-    pub async fn list_units(&self) -> StoreResult<Vec<Unit>> {
+    pub async fn list_units(self) -> StoreResult<Vec<Unit>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, item_unit, inner_qty, inner_unit, outer_qty, outer_unit FROM units ORDER BY id").fetch_all(pool).await
         })?)
@@ -297,7 +297,7 @@ impl Store {
 
     /// Writes a product with all its SKUs, level prices and breaks, or nothing. A taken item
     /// number or barcode is `Conflict("products.item_no" | "skus.barcode")`.
-    pub async fn insert_product(&self, product: &NewProduct, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_product(self, product: &NewProduct, now_ms: i64) -> StoreResult<i64> {
         let insert = "INSERT INTO products (item_no, name, description, brand_id, category_id, supplier_id, unit_id, on_shelf, created_at, updated_at)
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
         in_tx!(self, |tx| {
@@ -343,7 +343,7 @@ impl Store {
     }
 
     /// Replaces one SKU's fields, level prices and breaks in one transaction; false when absent.
-    pub async fn replace_sku(&self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
+    pub async fn replace_sku(self, sku_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
         let product_id = in_tx!(self, |tx| {
             let product_id: Option<i64> = sqlx::query_scalar(
                 "UPDATE skus SET model = $2, spec = $3, price_fen = $4, cost_fen = $5, stock = $6, stock_seq = stock_seq + 1, allow_backorder = $7, low_stock_threshold = $8, weight_g = $9, barcode = $10, attributes = $11
@@ -383,7 +383,7 @@ impl Store {
     }
 
     pub async fn update_product(
-        &self,
+        self,
         id: i64,
         changes: &ProductChanges,
         now_ms: i64,
@@ -421,13 +421,13 @@ impl Store {
         Ok(found)
     }
 
-    pub async fn product(&self, id: i64) -> StoreResult<Option<Product>> {
+    pub async fn product(self, id: i64) -> StoreResult<Option<Product>> {
         Ok(self.products_by_ids(&[id]).await?.into_iter().next())
     }
 
     /// A page of products, SKUs included, and how many the filter selects in all.
     pub async fn list_products(
-        &self,
+        self,
         filter: &ProductFilter,
     ) -> StoreResult<crate::store::Page<Product>> {
         let page = self.filter_product_ids(filter).await?;
@@ -440,7 +440,7 @@ impl Store {
     /// The ids of the products a filter selects, in its order, one page, and how many it
     /// selects in all.
     pub async fn filter_product_ids(
-        &self,
+        self,
         filter: &ProductFilter,
     ) -> StoreResult<crate::store::Page<i64>> {
         crate::store::paged(filter.limit, filter.offset, |limit, offset| {
@@ -453,7 +453,7 @@ impl Store {
         .await
     }
 
-    async fn product_id_rows(&self, filter: ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
+    async fn product_id_rows(self, filter: ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
         if filter.ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
@@ -601,7 +601,7 @@ impl Store {
 
     /// Products with their SKUs, in the order of `ids` (absent ids are skipped). Product pages,
     /// lists and search results all come through here, from the cache where it has them.
-    pub async fn products_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<Product>> {
+    pub async fn products_by_ids(self, ids: &[i64]) -> StoreResult<Vec<Product>> {
         let ids: Vec<ProductId> = ids.iter().copied().map(ProductId).collect();
         Ok(self
             .shared_products(&ids)
@@ -613,7 +613,7 @@ impl Store {
 
     /// The product each SKU belongs to (a SKU never changes product, so the answer is kept).
     pub async fn sku_products(
-        &self,
+        self,
         sku_ids: &[SkuId],
     ) -> StoreResult<std::collections::HashMap<SkuId, ProductId>> {
         let room = self.room::<ProductRoom>();
@@ -647,7 +647,7 @@ impl Store {
 
     /// `products_by_ids` without copying what the cache holds.
     pub async fn shared_products(
-        &self,
+        self,
         ids: &[ProductId],
     ) -> StoreResult<Vec<std::sync::Arc<Product>>> {
         let room = self.room::<ProductRoom>();
@@ -678,7 +678,7 @@ impl Store {
         Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 
-    async fn with_skus(&self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
+    async fn with_skus(self, rows: Vec<ProductRow>) -> StoreResult<Vec<Product>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -809,8 +809,8 @@ impl Store {
     }
 }
 
-impl Store {
-    pub async fn product_id_of_sku(&self, sku_id: i64) -> StoreResult<Option<i64>> {
+impl super::CatalogStore<'_> {
+    pub async fn product_id_of_sku(self, sku_id: i64) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT product_id FROM skus WHERE id = $1"
         )
@@ -833,9 +833,9 @@ pub struct LowStock {
     pub low_stock_threshold: i64,
 }
 
-impl Store {
+impl super::CatalogStore<'_> {
     /// SKUs of goods on the shelf whose stock fell to their threshold, emptiest first.
-    pub async fn low_stock(&self) -> StoreResult<Vec<LowStock>> {
+    pub async fn low_stock(self) -> StoreResult<Vec<LowStock>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT s.id AS sku_id, p.id AS product_id, p.item_no, p.name, s.model, s.spec, s.stock, s.low_stock_threshold
@@ -862,9 +862,9 @@ pub struct ProductImage {
     pub content_type: String,
 }
 
-impl Store {
+impl super::CatalogStore<'_> {
     pub async fn add_product_image(
-        &self,
+        self,
         product_id: i64,
         key: &str,
         content_type: &str,
@@ -895,7 +895,7 @@ impl Store {
         Ok(outcome)
     }
 
-    pub async fn product_image(&self, key: &str) -> StoreResult<Option<ProductImage>> {
+    pub async fn product_image(self, key: &str) -> StoreResult<Option<ProductImage>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT key, product_id, content_type FROM product_images WHERE key = $1",
@@ -907,7 +907,7 @@ impl Store {
     }
 
     /// Removes an image row of `product_id`; false when it is not that product's.
-    pub async fn delete_product_image(&self, product_id: i64, key: &str) -> StoreResult<bool> {
+    pub async fn delete_product_image(self, product_id: i64, key: &str) -> StoreResult<bool> {
         let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM product_images WHERE key = $1 AND product_id = $2")
                 .bind(key)

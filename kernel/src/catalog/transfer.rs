@@ -625,12 +625,12 @@ pub fn parse_import(
     }
 }
 
-impl Store {
+impl super::CatalogStore<'_> {
     /// Writes an import in one transaction: products by item number, SKUs by barcode (else by
     /// model and spec) are updated where they exist and created where not. Returns what changed
     /// and the ids of the products touched.
     pub async fn import_catalogue(
-        &self,
+        self,
         products: &[ImportProduct],
         now_ms: i64,
     ) -> StoreResult<(ImportSummary, Vec<i64>)> {
@@ -792,7 +792,7 @@ pub fn to_xlsx(
 
 /// Names for lookups: brand names, category paths, unit labels, level names, barcodes.
 pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
-    let categories = store.list_categories().await?;
+    let categories = store.catalog().list_categories().await?;
     let path = |id: i64| {
         let mut names = Vec::new();
         let mut next = Some(id);
@@ -809,9 +809,10 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
         names.reverse();
         names.join("/")
     };
-    let barcodes = store.barcode_owners().await?;
+    let barcodes = store.catalog().barcode_owners().await?;
     Ok(Lookups {
         brands: store
+            .catalog()
             .list_brands()
             .await?
             .into_iter()
@@ -819,12 +820,14 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
             .collect(),
         categories: categories.iter().map(|c| (c.id, path(c.id))).collect(),
         units: store
+            .catalog()
             .list_units()
             .await?
             .into_iter()
             .map(|u| (u.id, u.label()))
             .collect(),
         levels: store
+            .members()
             .list_levels()
             .await?
             .into_iter()
@@ -834,9 +837,9 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
     })
 }
 
-impl Store {
+impl super::CatalogStore<'_> {
     /// Every barcode with the item number of its product.
-    pub async fn barcode_owners(&self) -> StoreResult<BTreeMap<String, String>> {
+    pub async fn barcode_owners(self) -> StoreResult<BTreeMap<String, String>> {
         let rows: Vec<(String, String)> = crate::store::on_pool!(self, |pool| {
             sqlx::query_as("SELECT s.barcode, p.item_no FROM skus s JOIN products p ON p.id = s.product_id WHERE s.barcode IS NOT NULL").fetch_all(pool).await
         })?;

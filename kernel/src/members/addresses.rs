@@ -13,7 +13,7 @@ use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{StoreError, StoreResult, in_tx, on_pool};
 
 /// An address as written, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +84,8 @@ pub struct Address {
 const ADDRESS_COLUMNS: &str =
     "id, province, city, district, detail, contact_name, phone, is_default";
 
-impl Store {
-    pub async fn addresses(&self, user_id: i64) -> StoreResult<Vec<Address>> {
+impl super::MemberStore<'_> {
+    pub async fn addresses(self, user_id: i64) -> StoreResult<Vec<Address>> {
         let sql = format!(
             "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id"
         );
@@ -100,7 +100,7 @@ impl Store {
     /// Adds or replaces (`id`) an address of `user_id`; making it the default unsets the
     /// others, and the first address is always the default. `None` when `id` is not his.
     pub async fn save_address(
-        &self,
+        self,
         user_id: i64,
         id: Option<i64>,
         a: &AddressFields,
@@ -144,7 +144,7 @@ impl Store {
     }
 
     /// Deletes one of his addresses; when it was the default, the oldest remaining one becomes it.
-    pub async fn delete_address(&self, user_id: i64, id: i64) -> StoreResult<bool> {
+    pub async fn delete_address(self, user_id: i64, id: i64) -> StoreResult<bool> {
         in_tx!(self, |tx| {
             let was_default: Option<bool> = sqlx::query_scalar(
                 "DELETE FROM addresses WHERE id = $1 AND user_id = $2 RETURNING is_default",
@@ -177,7 +177,7 @@ fn parse_input(input: &AddressInput) -> ApiResult<AddressFields> {
 #[utoipa::path(get, path = "/me/addresses", tag = "members", responses((status = 200, body = [Address])), security(("bearer" = [])))]
 pub async fn list(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Address>>> {
     actor.require(Permission::OwnMemberAccount)?;
-    Ok(Json(app.store.addresses(actor.user_id).await?))
+    Ok(Json(app.store.members().addresses(actor.user_id).await?))
 }
 
 /// Add an address (members); the first one is the default.
@@ -189,7 +189,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Vec<Address>>)> {
     actor.require(Permission::OwnMemberAccount)?;
     let fields = parse_input(&input)?;
-    if app.store.addresses(actor.user_id).await?.len() >= 50 {
+    if app.store.members().addresses(actor.user_id).await?.len() >= 50 {
         return Err(ApiError::invalid_field(
             "too_many_addresses",
             "detail",
@@ -197,6 +197,7 @@ pub async fn create(
         ));
     }
     app.store
+        .members()
         .save_address(
             actor.user_id,
             None,
@@ -207,7 +208,7 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(app.store.addresses(actor.user_id).await?),
+        Json(app.store.members().addresses(actor.user_id).await?),
     ))
 }
 
@@ -224,6 +225,7 @@ pub async fn update(
     let fields = parse_input(&input)?;
     if !app
         .store
+        .members()
         .addresses(actor.user_id)
         .await?
         .iter()
@@ -232,6 +234,7 @@ pub async fn update(
         return Err(ApiError::not_found());
     }
     app.store
+        .members()
         .save_address(
             actor.user_id,
             Some(id),
@@ -241,7 +244,7 @@ pub async fn update(
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(app.store.addresses(actor.user_id).await?))
+    Ok(Json(app.store.members().addresses(actor.user_id).await?))
 }
 
 /// Delete one of my addresses (members).
@@ -253,8 +256,13 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<Address>>> {
     actor.require(Permission::OwnMemberAccount)?;
-    if !app.store.delete_address(actor.user_id, id).await? {
+    if !app
+        .store
+        .members()
+        .delete_address(actor.user_id, id)
+        .await?
+    {
         return Err(ApiError::not_found());
     }
-    Ok(Json(app.store.addresses(actor.user_id).await?))
+    Ok(Json(app.store.members().addresses(actor.user_id).await?))
 }

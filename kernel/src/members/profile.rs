@@ -127,7 +127,7 @@ pub async fn complete(
     actor.require(Permission::OwnMemberAccount)?;
     let (texts, files) = read_form(form).await?;
     let text = |name: &str| texts.get(name).map(String::as_str).unwrap_or("");
-    let existing = app.store.member(actor.user_id).await?;
+    let existing = app.store.members().member(actor.user_id).await?;
     let approved = existing
         .as_ref()
         .is_some_and(|m| m.state() == Some(MemberState::Approved));
@@ -208,7 +208,12 @@ pub async fn complete(
     };
     let now = app.clock.now_ms();
     // On error the staged files are dropped, which deletes them.
-    let replaced = match app.store.save_profile(actor.user_id, &write, now).await? {
+    let replaced = match app
+        .store
+        .members()
+        .save_profile(actor.user_id, &write, now)
+        .await?
+    {
         ProfileSaved::Saved { replaced, .. } => replaced,
         ProfileSaved::RegionSetByStaff => return Err(region_set_by_staff()),
     };
@@ -219,6 +224,7 @@ pub async fn complete(
         let _ = std::fs::remove_file(crate::config::uploads_dir(&app.config.data_dir).join(key));
     }
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -247,6 +253,7 @@ fn region_set_by_staff() -> ApiError {
 async fn my_profile(app: &Shop, user_id: i64) -> ApiResult<MyProfile> {
     let record = app
         .store
+        .members()
         .member(user_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use crate::accounts::MemberState;
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, StoreError, StoreResult, in_tx, on_pool};
 
 /// A member as staff review him.
 #[derive(Debug, Clone, FromRow)]
@@ -176,8 +176,8 @@ pub fn member_approved_payload(member_id: i64) -> serde_json::Value {
     serde_json::json!({ "member_id": member_id })
 }
 
-impl Store {
-    pub async fn member(&self, id: i64) -> StoreResult<Option<MemberRecord>> {
+impl super::MemberStore<'_> {
+    pub async fn member(self, id: i64) -> StoreResult<Option<MemberRecord>> {
         let sql = format!("{MEMBER_SELECT} AND u.id = $1");
         Ok(on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
             sql.clone()
@@ -189,7 +189,7 @@ impl Store {
 
     /// A page of the members a filter selects, newest first, and how many it selects.
     pub async fn list_members(
-        &self,
+        self,
         filter: &MemberFilter,
     ) -> StoreResult<crate::store::Page<MemberRecord>> {
         crate::store::paged(filter.limit, filter.offset, |limit, offset| {
@@ -202,7 +202,7 @@ impl Store {
         .await
     }
 
-    async fn member_rows(&self, filter: MemberFilter) -> StoreResult<Vec<(MemberRecord, i64)>> {
+    async fn member_rows(self, filter: MemberFilter) -> StoreResult<Vec<(MemberRecord, i64)>> {
         let rows: Vec<CountedMember> = on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(MEMBER_COUNTED_SELECT);
             if let Some(state) = filter.state {
@@ -266,7 +266,7 @@ impl Store {
     /// The state is read inside the transaction, so an approval racing the form cannot let an
     /// unreviewed identity through. Returns the keys of images nothing refers to any more.
     pub async fn save_profile(
-        &self,
+        self,
         user_id: i64,
         profile: &ProfileWrite,
         now_ms: i64,
@@ -407,7 +407,7 @@ impl Store {
     /// there is none. Returns the keys of images nothing refers to any more: the approved ones
     /// a change replaced, or the change's own when it is rejected.
     pub async fn decide_profile_change(
-        &self,
+        self,
         id: i64,
         decision: ChangeDecision<'_>,
         by: i64,
@@ -493,7 +493,7 @@ impl Store {
     /// Approves a member whose profile is complete: level, region and manager in one step.
     /// False when the member is not waiting for review.
     pub async fn approve_member(
-        &self,
+        self,
         id: i64,
         level_id: i64,
         region_id: i64,
@@ -528,7 +528,7 @@ impl Store {
 
     /// Rejects a member whose profile is complete, with the reason he will read.
     pub async fn reject_member(
-        &self,
+        self,
         id: i64,
         reason: &str,
         by: i64,
@@ -561,10 +561,10 @@ pub struct MemberAttributes {
     pub tags: Vec<String>,
 }
 
-impl Store {
+impl super::MemberStore<'_> {
     /// A member's level and region names and tags, for the pricing rules (every caller's
     /// member has the member role; anyone else is a member with no level, region or tags).
-    pub async fn member_attributes(&self, member_id: i64) -> StoreResult<MemberAttributes> {
+    pub async fn member_attributes(self, member_id: i64) -> StoreResult<MemberAttributes> {
         Ok(self
             .member_with_attributes(member_id)
             .await?
@@ -578,7 +578,7 @@ impl Store {
     /// A member and what the pricing rules see of him, in one statement (a row per tag):
     /// what a member's own quote and checkout read before pricing.
     pub async fn member_with_attributes(
-        &self,
+        self,
         member_id: i64,
     ) -> StoreResult<Option<(MemberRecord, MemberAttributes)>> {
         let sql = format!("{MEMBER_WITH_NAMES_SELECT} AND u.id = $1 ORDER BY tag_name");

@@ -24,7 +24,7 @@ use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::money::parse_fen;
 use crate::shop::Shop;
-use crate::store::{Change, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{Change, StoreError, StoreResult, in_tx, on_pool};
 
 /// Invite codes avoid look-alike characters (0/O, 1/I) so they can be read out and typed.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -63,9 +63,9 @@ pub struct Inviter {
     pub region_id: Option<i64>,
 }
 
-impl Store {
+impl super::MemberStore<'_> {
     /// The caller's invite code, created on first use.
-    pub async fn invite_code(&self, user_id: i64) -> StoreResult<String> {
+    pub async fn invite_code(self, user_id: i64) -> StoreResult<String> {
         for _ in 0..5 {
             let existing: Option<Option<String>> = on_pool!(self, |pool| sqlx::query_scalar(
                 "SELECT invite_code FROM users WHERE id = $1"
@@ -101,7 +101,7 @@ impl Store {
     }
 
     /// The manager or promoter an invite code belongs to, with whom new customers are bound.
-    pub async fn inviter(&self, code: &str) -> StoreResult<Option<Inviter>> {
+    pub async fn inviter(self, code: &str) -> StoreResult<Option<Inviter>> {
         let owner: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT id FROM users WHERE invite_code = $1 AND disabled = FALSE"
         )
@@ -109,7 +109,7 @@ impl Store {
         .fetch_optional(pool)
         .await)?;
         let Some(owner) = owner else { return Ok(None) };
-        let Some(user) = self.user_by_id(owner).await? else {
+        let Some(user) = self.accounts().user_by_id(owner).await? else {
             return Ok(None);
         };
         if user.has(Permission::KeepCustomers) {
@@ -137,7 +137,7 @@ impl Store {
 
     /// Binds a member to a manager and/or promoter, recording each change with its reason.
     pub async fn bind_member(
-        &self,
+        self,
         member_id: i64,
         to: Inviter,
         reason: &str,
@@ -181,7 +181,7 @@ impl Store {
     }
 
     pub async fn bind_promoter(
-        &self,
+        self,
         promoter_id: i64,
         manager_id: i64,
         reason: &str,
@@ -209,7 +209,7 @@ impl Store {
     /// A leaving manager's customers, regions and promoters all move to `successor` in one
     /// transaction (A3); history keeps one line per moved customer, region and promoter.
     pub async fn hand_over(
-        &self,
+        self,
         leaving: i64,
         successor: i64,
         reason: &str,
@@ -280,7 +280,7 @@ impl Store {
     }
 
     pub async fn binding_history(
-        &self,
+        self,
         kind: &str,
         subject_id: i64,
     ) -> StoreResult<Vec<BindingChange>> {
@@ -294,7 +294,7 @@ impl Store {
     }
 
     pub async fn set_credit(
-        &self,
+        self,
         member_id: i64,
         terms: CreditTerms,
         limit_fen: i64,
@@ -306,7 +306,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_tag(&self, name: &str, now_ms: i64) -> StoreResult<i64> {
+    pub async fn insert_tag(self, name: &str, now_ms: i64) -> StoreResult<i64> {
         on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO tags (name, created_at) VALUES ($1, $2) RETURNING id")
                 .bind(name)
@@ -317,7 +317,7 @@ impl Store {
         })
     }
 
-    pub async fn list_tags(&self) -> StoreResult<Vec<Tag>> {
+    pub async fn list_tags(self) -> StoreResult<Vec<Tag>> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, name FROM tags ORDER BY name"
         )
@@ -325,7 +325,7 @@ impl Store {
         .await)?)
     }
 
-    pub async fn member_tags(&self, member_id: i64) -> StoreResult<Vec<i64>> {
+    pub async fn member_tags(self, member_id: i64) -> StoreResult<Vec<i64>> {
         Ok(on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT tag_id FROM member_tags WHERE member_id = $1 ORDER BY tag_id"
         )
@@ -334,7 +334,7 @@ impl Store {
         .await)?)
     }
 
-    pub async fn set_member_tags(&self, member_id: i64, tags: &BTreeSet<i64>) -> StoreResult<()> {
+    pub async fn set_member_tags(self, member_id: i64, tags: &BTreeSet<i64>) -> StoreResult<()> {
         in_tx!(self, |tx| {
             sqlx::query("DELETE FROM member_tags WHERE member_id = $1")
                 .bind(member_id)
@@ -380,7 +380,7 @@ fn invite_url(code: &str) -> String {
 #[utoipa::path(get, path = "/me/invite", tag = "members", responses((status = 200, body = Invite)), security(("bearer" = [])))]
 pub async fn my_invite(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Invite>> {
     actor.require(Permission::Invite)?;
-    let code = app.store.invite_code(actor.user_id).await?;
+    let code = app.store.members().invite_code(actor.user_id).await?;
     Ok(Json(Invite {
         invite_url: invite_url(&code),
         qr_url: "/api/v1/me/invite/qr.svg".to_owned(),
@@ -392,7 +392,7 @@ pub async fn my_invite(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<
 #[utoipa::path(get, path = "/me/invite/qr.svg", tag = "members", responses((status = 200, content_type = "image/svg+xml", body = String)), security(("bearer" = [])))]
 pub async fn my_invite_qr(State(app): State<Shop>, actor: Actor) -> ApiResult<Response> {
     actor.require(Permission::Invite)?;
-    let code = app.store.invite_code(actor.user_id).await?;
+    let code = app.store.members().invite_code(actor.user_id).await?;
     let qr = qrcode::QrCode::new(invite_url(&code).as_bytes()).map_err(ApiError::internal)?;
     let svg = qr
         .render::<qrcode::render::svg::Color>()
@@ -422,7 +422,7 @@ async fn require_role(
     (permission, role): (Permission, Role),
     field: &str,
 ) -> ApiResult<crate::accounts::users::User> {
-    match app.store.user_by_id(user_id).await? {
+    match app.store.accounts().user_by_id(user_id).await? {
         Some(user) if user.has(permission) && !user.disabled => Ok(user),
         _ => Err(ApiError::invalid_field(
             "invalid_binding",
@@ -462,9 +462,10 @@ pub async fn bind(
         region_id: None,
     };
     app.store
+        .members()
         .bind_member(id, to, &reason, Some(actor.user_id), now)
         .await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.bind", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "manager_id": input.manager_id, "promoter_id": input.promoter_id, "reason": reason }) }, &client, now).await?;
+    app.store.accounts().log_operation(Operation { actor_id: Some(actor.user_id), action: "member.bind", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "manager_id": input.manager_id, "promoter_id": input.promoter_id, "reason": reason }) }, &client, now).await?;
     super::review::get(State(app), actor, Path(id)).await
 }
 
@@ -484,7 +485,7 @@ pub async fn history(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<HistoryLine>>> {
     scoped_member(&app, &actor, id).await?;
-    let lines = app.store.binding_history("member", id).await?;
+    let lines = app.store.members().binding_history("member", id).await?;
     Ok(Json(
         lines
             .into_iter()
@@ -514,7 +515,7 @@ pub async fn bind_promoter(
     ApiJson(input): ApiJson<PromoterBinding>,
 ) -> ApiResult<StatusCode> {
     actor.require(Permission::ManageStaff)?;
-    match app.store.user_by_id(id).await? {
+    match app.store.accounts().user_by_id(id).await? {
         Some(user) if user.has(Permission::PromoteCustomers) => {}
         _ => return Err(ApiError::not_found()),
     }
@@ -522,9 +523,11 @@ pub async fn bind_promoter(
     let reason = parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
     app.store
+        .members()
         .bind_promoter(id, input.manager_id, &reason, actor.user_id, now)
         .await?;
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -558,7 +561,7 @@ pub async fn hand_over(
     ApiJson(input): ApiJson<Handover>,
 ) -> ApiResult<Json<HandoverCounts>> {
     actor.require(Permission::ManageStaff)?;
-    match app.store.user_by_id(id).await? {
+    match app.store.accounts().user_by_id(id).await? {
         Some(user) if user.has(Permission::KeepCustomers) => {}
         _ => return Err(ApiError::not_found()),
     }
@@ -574,9 +577,10 @@ pub async fn hand_over(
     let now = app.clock.now_ms();
     let counts = app
         .store
+        .members()
         .hand_over(id, input.successor_id, &reason, actor.user_id, now)
         .await?;
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "manager.handover", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "successor_id": input.successor_id, "customers": counts.customers, "regions": counts.regions, "promoters": counts.promoters }) }, &client, now).await?;
+    app.store.accounts().log_operation(Operation { actor_id: Some(actor.user_id), action: "manager.handover", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "successor_id": input.successor_id, "customers": counts.customers, "regions": counts.regions, "promoters": counts.promoters }) }, &client, now).await?;
     Ok(Json(counts))
 }
 
@@ -621,9 +625,13 @@ pub async fn set_credit(
     actor.require(Permission::ReviewMembers)?;
     scoped_member(&app, &actor, id).await?;
     let limit = parse_fen(input.limit_fen, "limit_fen")?;
-    app.store.set_credit(id, input.terms, limit).await?;
+    app.store
+        .members()
+        .set_credit(id, input.terms, limit)
+        .await?;
     let now = app.clock.now_ms();
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -655,7 +663,7 @@ pub struct TagInput {
 #[utoipa::path(get, path = "/admin/tags", tag = "members", responses((status = 200, body = [Tag])), security(("bearer" = [])))]
 pub async fn list_tags(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Tag>>> {
     actor.require(Permission::ReviewMembers)?;
-    Ok(Json(app.store.list_tags().await?))
+    Ok(Json(app.store.members().list_tags().await?))
 }
 
 /// Create a member tag (admin, customer service).
@@ -667,7 +675,12 @@ pub async fn create_tag(
 ) -> ApiResult<(StatusCode, Json<Tag>)> {
     actor.require(Permission::ReviewMembers)?;
     let name = parse_name(&input.name, "name", 20)?;
-    match app.store.insert_tag(&name, app.clock.now_ms()).await {
+    match app
+        .store
+        .members()
+        .insert_tag(&name, app.clock.now_ms())
+        .await
+    {
         Ok(id) => Ok((StatusCode::CREATED, Json(Tag { id, name }))),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "tag_taken",
@@ -695,7 +708,7 @@ pub async fn set_tags(
 ) -> ApiResult<Json<Vec<Tag>>> {
     actor.require(Permission::ReviewMembers)?;
     scoped_member(&app, &actor, id).await?;
-    let all = app.store.list_tags().await?;
+    let all = app.store.members().list_tags().await?;
     let wanted: BTreeSet<i64> = input.tag_ids.iter().copied().collect();
     if let Some(unknown) = wanted.iter().find(|t| !all.iter().any(|a| a.id == **t)) {
         return Err(ApiError::invalid_field(
@@ -704,7 +717,7 @@ pub async fn set_tags(
             format!("标签不存在: {unknown} (tag_ids: no tag {unknown})"),
         ));
     }
-    app.store.set_member_tags(id, &wanted).await?;
+    app.store.members().set_member_tags(id, &wanted).await?;
     Ok(Json(
         all.into_iter().filter(|t| wanted.contains(&t.id)).collect(),
     ))
@@ -744,7 +757,7 @@ pub async fn add_member(
         region_ids: Default::default(),
     };
     let now = app.clock.now_ms();
-    let id = match app.store.insert_user(&user, now).await {
+    let id = match app.store.accounts().insert_user(&user, now).await {
         Ok(id) => id,
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::conflict(
@@ -756,8 +769,12 @@ pub async fn add_member(
         Err(err) => return Err(err.into()),
     };
     let region = actor.region_ids.iter().next().copied();
-    app.store.added_by(id, actor.user_id, region).await?;
     app.store
+        .members()
+        .added_by(id, actor.user_id, region)
+        .await?;
+    app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),
@@ -772,15 +789,16 @@ pub async fn add_member(
         .await?;
     let record = app
         .store
+        .members()
         .member(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::CREATED, Json(MemberView::of(record))))
 }
 
-impl Store {
+impl super::MemberStore<'_> {
     pub async fn added_by(
-        &self,
+        self,
         member_id: i64,
         verifier: i64,
         region_id: Option<i64>,

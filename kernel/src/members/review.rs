@@ -99,6 +99,7 @@ pub async fn can_review(app: &Shop, actor: &Actor, member_id: i64) -> ApiResult<
     }
     Ok(app
         .store
+        .members()
         .member(member_id)
         .await?
         .is_some_and(|m| in_scope(actor, &m)))
@@ -135,13 +136,19 @@ pub async fn list(
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    Ok(app.store.list_members(&filter).await?.map(MemberView::of))
+    Ok(app
+        .store
+        .members()
+        .list_members(&filter)
+        .await?
+        .map(MemberView::of))
 }
 
 pub async fn scoped_member(app: &Shop, actor: &Actor, id: i64) -> ApiResult<MemberRecord> {
     actor.require(Permission::ReadMembers)?;
     let member = app
         .store
+        .members()
         .member(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -191,7 +198,7 @@ pub async fn approve(
 ) -> ApiResult<Json<MemberView>> {
     actor.require(Permission::ReviewMembers)?;
     let member = scoped_member(&app, &actor, id).await?;
-    let levels = app.store.list_levels().await?;
+    let levels = app.store.members().list_levels().await?;
     let level_id = match input.level_id {
         Some(level) if levels.iter().any(|l| l.id == level) => level,
         Some(_) => {
@@ -215,11 +222,16 @@ pub async fn approve(
     };
     crate::regions::require_known(&app.store, [input.region_id], "region_id").await?;
     if let Some(manager) = input.manager_id {
-        let serves = app.store.user_by_id(manager).await?.is_some_and(|u| {
-            u.has(Permission::KeepCustomers)
-                && u.region_ids.contains(&input.region_id)
-                && !u.disabled
-        });
+        let serves = app
+            .store
+            .accounts()
+            .user_by_id(manager)
+            .await?
+            .is_some_and(|u| {
+                u.has(Permission::KeepCustomers)
+                    && u.region_ids.contains(&input.region_id)
+                    && !u.disabled
+            });
         if !serves {
             return Err(ApiError::invalid_field(
                 "invalid_manager",
@@ -234,6 +246,7 @@ pub async fn approve(
     let now = app.clock.now_ms();
     if !app
         .store
+        .members()
         .approve_member(
             id,
             level_id,
@@ -246,7 +259,7 @@ pub async fn approve(
     {
         return Err(not_waiting());
     }
-    app.store.log_operation(Operation { actor_id: Some(actor.user_id), action: "member.approve", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "level_id": level_id, "region_id": input.region_id, "manager_id": input.manager_id }) }, &client, now).await?;
+    app.store.accounts().log_operation(Operation { actor_id: Some(actor.user_id), action: "member.approve", target_kind: "user", target_id: Some(id.to_string()), detail: serde_json::json!({ "level_id": level_id, "region_id": input.region_id, "manager_id": input.manager_id }) }, &client, now).await?;
     get(State(app), actor, Path(id)).await
 }
 
@@ -274,6 +287,7 @@ pub async fn reject(
     let now = app.clock.now_ms();
     if !app
         .store
+        .members()
         .reject_member(id, &reason, actor.user_id, now)
         .await?
     {
@@ -339,6 +353,7 @@ async fn decide_change(
     let now = app.clock.now_ms();
     let unused = app
         .store
+        .members()
         .decide_profile_change(id, decision, actor.user_id, now)
         .await?
         .ok_or_else(no_pending_change)?;
@@ -388,8 +403,9 @@ async fn tell_and_record(
         body: decision.notice,
         event_id: None,
     };
-    app.store.enqueue_message(&message, now).await?;
+    app.store.messages().enqueue_message(&message, now).await?;
     app.store
+        .accounts()
         .log_operation(
             Operation {
                 actor_id: Some(actor.user_id),

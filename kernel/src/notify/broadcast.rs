@@ -13,7 +13,7 @@ use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool, push_id_list};
+use crate::store::{StoreError, StoreResult, in_tx, on_pool, push_id_list};
 
 /// Who hears a broadcast: approved members in any of the `levels`, and any of the `regions`,
 /// and holding any of the `tags`; an empty list does not narrow.
@@ -72,7 +72,7 @@ pub async fn create(
             "channels: the inbox is always used; list only sms, wechat or email",
         ));
     }
-    let recipients = app.store.audience(&input.audience).await?;
+    let recipients = app.store.messages().audience(&input.audience).await?;
     if recipients.is_empty() {
         return Err(ApiError::invalid_field(
             "empty_audience",
@@ -83,6 +83,7 @@ pub async fn create(
     let now = app.clock.now_ms();
     let id = app
         .store
+        .messages()
         .insert_broadcast(
             &title,
             &text,
@@ -166,9 +167,9 @@ pub fn broadcast_payload(
     })
 }
 
-impl Store {
+impl super::MessageStore<'_> {
     /// The approved, enabled members an audience names, by id.
-    pub async fn audience(&self, audience: &Audience) -> StoreResult<Vec<i64>> {
+    pub async fn audience(self, audience: &Audience) -> StoreResult<Vec<i64>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new(
                 "SELECT u.id FROM users u JOIN members m ON m.user_id = u.id
@@ -195,7 +196,7 @@ impl Store {
     /// Stores a broadcast and its outbox event together.
     #[expect(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn insert_broadcast(
-        &self,
+        self,
         title: &str,
         text: &str,
         audience: &Audience,

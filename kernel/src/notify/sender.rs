@@ -123,7 +123,7 @@ pub async fn run_once(
     clock: &crate::clock::Clock,
 ) -> StoreResult<usize> {
     let now_ms = clock.now_ms();
-    let due = store.due_messages(now_ms, ROUND).await?;
+    let due = store.messages().due_messages(now_ms, ROUND).await?;
     let read = due.len();
     let mut sends = JoinSet::new();
     for message in due {
@@ -133,10 +133,13 @@ pub async fn run_once(
             continue;
         };
         let Some(route) = senders.route(channel) else {
-            store.mark_no_provider(message.id, &message.state).await?;
+            store
+                .messages()
+                .mark_no_provider(message.id, &message.state)
+                .await?;
             continue;
         };
-        if !store.claim_message(&message, now_ms).await? {
+        if !store.messages().claim_message(&message, now_ms).await? {
             // Another sender took it.
             continue;
         }
@@ -145,7 +148,7 @@ pub async fn run_once(
             let outcome = senders.send(route, channel, &message).await;
             let attempts = message.attempts + 1;
             let finished = store
-                .finish_message(message.id, attempts, &outcome, clock.now_ms())
+                .messages().finish_message(message.id, attempts, &outcome, clock.now_ms())
                 .await;
             match (&outcome, finished) {
                 (_, Err(error)) => {
@@ -174,9 +177,9 @@ pub async fn send_loop(store: Store, senders: Senders, clock: crate::clock::Cloc
     .await;
 }
 
-impl Store {
+impl super::MessageStore<'_> {
     /// Messages to send now: new, failed and due again, or held by a sender whose lease ran out.
-    async fn due_messages(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<DueMessage>> {
+    async fn due_messages(self, now_ms: i64, limit: i64) -> StoreResult<Vec<DueMessage>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, channel, recipient, template, params, body, state, attempts FROM outbox_messages
@@ -190,7 +193,7 @@ impl Store {
         })?)
     }
 
-    async fn mark_no_provider(&self, id: i64, state: &str) -> StoreResult<()> {
+    async fn mark_no_provider(self, id: i64, state: &str) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE outbox_messages SET state = 'no_provider', next_attempt_at = NULL WHERE id = $1 AND state = $2")
                 .bind(id)
@@ -203,7 +206,7 @@ impl Store {
     }
 
     /// Takes `message` for one attempt, if no other sender took it since it was read.
-    async fn claim_message(&self, message: &DueMessage, now_ms: i64) -> StoreResult<bool> {
+    async fn claim_message(self, message: &DueMessage, now_ms: i64) -> StoreResult<bool> {
         Ok(on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE outbox_messages SET state = 'sending', attempts = attempts + 1, next_attempt_at = $1
@@ -222,7 +225,7 @@ impl Store {
     /// Records an attempt's outcome, if the attempt still holds the message (a sender whose
     /// lease ran out and was overtaken records nothing).
     async fn finish_message(
-        &self,
+        self,
         id: i64,
         attempts: i64,
         outcome: &Result<Sent, SendError>,

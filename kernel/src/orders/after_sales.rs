@@ -29,7 +29,7 @@ use crate::notify::tell;
 use crate::quantity::Quantity;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{StockLevel, StoreError, StoreResult, in_tx, on_pool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -207,10 +207,10 @@ enum Key<'a> {
 
 const AFTER_SALE_SELECT: &str = "SELECT id, order_id, kind, status, reason, lines, amount_fen, decided_by, decision_remark, collected_by, refunded_fen, created_at FROM after_sales";
 
-impl Store {
+impl super::OrderStore<'_> {
     /// Requests whose `column` (a name from this module) equals `value`, in `order`.
     async fn after_sale_rows(
-        &self,
+        self,
         column: &str,
         value: &Key<'_>,
         order: &str,
@@ -246,7 +246,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn after_sale(&self, id: i64) -> StoreResult<Option<AfterSale>> {
+    pub async fn after_sale(self, id: i64) -> StoreResult<Option<AfterSale>> {
         Ok(self
             .after_sale_rows("id", &Key::Id(id), "id")
             .await?
@@ -254,19 +254,19 @@ impl Store {
             .next())
     }
 
-    pub async fn after_sales_of(&self, order_id: OrderId) -> StoreResult<Vec<AfterSale>> {
+    pub async fn after_sales_of(self, order_id: OrderId) -> StoreResult<Vec<AfterSale>> {
         self.after_sale_rows("order_id", &Key::Id(order_id.get()), "id")
             .await
     }
 
     /// Requests in `status`, newest first (at most 500).
-    pub async fn after_sales_in(&self, status: AfterSaleStatus) -> StoreResult<Vec<AfterSale>> {
+    pub async fn after_sales_in(self, status: AfterSaleStatus) -> StoreResult<Vec<AfterSale>> {
         self.after_sale_rows("status", &Key::Text(status.as_str()), "id DESC")
             .await
     }
 
     async fn insert_after_sale(
-        &self,
+        self,
         order: &OrderRecord,
         request: &NewAfterSale,
         photos: &[StagedImage],
@@ -305,7 +305,7 @@ impl Store {
     /// Makes `step` on a request of `order` and returns it as it is now; `None` when the
     /// request had moved on.
     async fn move_after_sale(
-        &self,
+        self,
         order: &OrderRecord,
         step: AfterSaleStep<'_>,
     ) -> Result<Option<AfterSale>, MoveError> {
@@ -532,6 +532,7 @@ pub async fn request(
     };
     let id = app
         .store
+        .orders()
         .insert_after_sale(&order, &request, &photos, now)
         .await?;
     for photo in photos {
@@ -553,6 +554,7 @@ pub async fn request(
     }
     let created = app
         .store
+        .orders()
         .after_sale(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -568,7 +570,7 @@ pub async fn list(
     Path(id): Path<OrderId>,
 ) -> ApiResult<Json<Vec<AfterSale>>> {
     let (order, _) = scoped_order(&app, &actor, id).await?;
-    Ok(Json(app.store.after_sales_of(order.id).await?))
+    Ok(Json(app.store.orders().after_sales_of(order.id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -593,6 +595,7 @@ pub async fn queue(
     }
     let requests = app
         .store
+        .orders()
         .after_sales_in(query.status.unwrap_or(AfterSaleStatus::Requested))
         .await?;
     if all {
@@ -601,6 +604,7 @@ pub async fn queue(
     let order_ids: Vec<OrderId> = requests.iter().map(|r| r.order_id).collect();
     let mine: std::collections::HashSet<OrderId> = app
         .store
+        .orders()
         .orders_with_details(&order_ids)
         .await?
         .iter()
@@ -624,11 +628,13 @@ async fn scoped_request(app: &Shop, actor: &Actor, id: i64) -> ApiResult<(AfterS
     }
     let request = app
         .store
+        .orders()
         .after_sale(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let order = app
         .store
+        .orders()
         .order(request.order_id)
         .await?
         .filter(|order| {
@@ -698,6 +704,7 @@ pub async fn decide(
     );
     let moved = app
         .store
+        .orders()
         .move_after_sale(
             &order,
             AfterSaleStep {
@@ -767,6 +774,7 @@ pub async fn collected(
     );
     let moved = app
         .store
+        .orders()
         .move_after_sale(
             &order,
             AfterSaleStep {
@@ -842,6 +850,7 @@ pub async fn refund(
 
     let moved = app
         .store
+        .orders()
         .move_after_sale(
             &order,
             AfterSaleStep {

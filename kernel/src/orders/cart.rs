@@ -23,7 +23,7 @@ use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::shop::Shop;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CartItem {
@@ -68,8 +68,8 @@ pub struct CartView {
     pub goods_fen: i64,
 }
 
-impl Store {
-    pub async fn cart(&self, user_id: i64) -> StoreResult<Vec<CartItem>> {
+impl super::OrderStore<'_> {
+    pub async fn cart(self, user_id: i64) -> StoreResult<Vec<CartItem>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT sku_id, qty, seen_price_fen, seen_stock FROM cart_items WHERE user_id = $1 ORDER BY added_at, sku_id")
                 .bind(user_id)
@@ -80,7 +80,7 @@ impl Store {
 
     /// Puts SKUs in a cart with the quantity given (replacing what was there).
     pub async fn put_cart_items(
-        &self,
+        self,
         user_id: i64,
         items: &[CartItem],
         now_ms: i64,
@@ -112,7 +112,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn remove_cart_item(&self, user_id: i64, sku_id: i64) -> StoreResult<bool> {
+    pub async fn remove_cart_item(self, user_id: i64, sku_id: i64) -> StoreResult<bool> {
         Ok(on_pool!(self, |pool| {
             sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND sku_id = $2")
                 .bind(user_id)
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// SKUs by barcode or by item number (a product's, when it has one SKU): code → SKU ids.
-    pub async fn skus_by_codes(&self, codes: &[String]) -> StoreResult<HashMap<String, Vec<i64>>> {
+    pub async fn skus_by_codes(self, codes: &[String]) -> StoreResult<HashMap<String, Vec<i64>>> {
         if codes.is_empty() {
             return Ok(HashMap::new());
         }
@@ -160,9 +160,10 @@ impl Store {
 /// The cart priced for its owner, with what changed since each line was added.
 async fn cart_view(app: &Shop, actor: &Actor) -> ApiResult<CartView> {
     let purchase = purchase_for(app, actor, None).await?;
-    let items = app.store.cart(actor.user_id).await?;
+    let items = app.store.orders().cart(actor.user_id).await?;
     let owners = app
         .store
+        .catalog()
         .sku_products(&items.iter().map(|i| i.sku_id).collect::<Vec<_>>())
         .await?;
     let mut product_ids: Vec<ProductId> = owners.values().copied().collect();
@@ -170,6 +171,7 @@ async fn cart_view(app: &Shop, actor: &Actor) -> ApiResult<CartView> {
     product_ids.dedup();
     let products: HashMap<ProductId, _> = app
         .store
+        .catalog()
         .shared_products(&product_ids)
         .await?
         .into_iter()
@@ -221,9 +223,10 @@ async fn add_to_cart(
     replace: bool,
 ) -> ApiResult<()> {
     let purchase = purchase_for(app, actor, None).await?;
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     let existing: HashMap<SkuId, i64> = app
         .store
+        .orders()
         .cart(actor.user_id)
         .await?
         .into_iter()
@@ -231,10 +234,12 @@ async fn add_to_cart(
         .collect();
     let owners = app
         .store
+        .catalog()
         .sku_products(&lines.iter().map(|(l, _)| l.sku_id).collect::<Vec<_>>())
         .await?;
     let products: HashMap<ProductId, _> = app
         .store
+        .catalog()
         .shared_products(&owners.values().copied().collect::<Vec<_>>())
         .await?
         .into_iter()
@@ -303,6 +308,7 @@ async fn add_to_cart(
         ));
     }
     app.store
+        .orders()
         .put_cart_items(actor.user_id, &items, app.clock.now_ms())
         .await?;
     Ok(())
@@ -386,7 +392,12 @@ pub async fn remove(
     Path(sku_id): Path<i64>,
 ) -> ApiResult<Json<CartView>> {
     purchase_for(&app, &actor, None).await?;
-    if !app.store.remove_cart_item(actor.user_id, sku_id).await? {
+    if !app
+        .store
+        .orders()
+        .remove_cart_item(actor.user_id, sku_id)
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     Ok(Json(cart_view(&app, &actor).await?))
@@ -465,7 +476,7 @@ pub async fn quick_order(
         crate::text::refuse_control_chars(code, &format!("file[{row}]"))?;
     }
     let codes: Vec<String> = rows.iter().map(|(_, code, _)| code.clone()).collect();
-    let found = app.store.skus_by_codes(&codes).await?;
+    let found = app.store.orders().skus_by_codes(&codes).await?;
     let mut errors = Vec::new();
     let mut lines: Vec<(LineRequest, String)> = Vec::new();
     let mut quantities: HashMap<i64, usize> = HashMap::new();
@@ -552,6 +563,7 @@ pub async fn reorder(
     }
     let owners = app
         .store
+        .catalog()
         .sku_products(
             &order
                 .lines
@@ -562,6 +574,7 @@ pub async fn reorder(
         .await?;
     let on_sale: Vec<ProductId> = app
         .store
+        .catalog()
         .shared_products(&owners.values().copied().collect::<Vec<_>>())
         .await?
         .into_iter()

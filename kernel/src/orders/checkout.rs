@@ -104,6 +104,7 @@ pub async fn purchase_for(
             }
             let (member, his) = app
                 .store
+                .members()
                 .member_with_attributes(actor.user_id)
                 .await?
                 .ok_or_else(ApiError::forbidden)?;
@@ -150,7 +151,7 @@ async fn lines_or_cart(
             "lines: 代客下单须列出商品 (list the lines when ordering for a customer)",
         )),
         None => {
-            let cart = store.cart(purchase.member.id).await?;
+            let cart = store.orders().cart(purchase.member.id).await?;
             Ok((
                 cart.iter()
                     .map(|item| LineRequest {
@@ -182,6 +183,7 @@ async fn order_address(
         return Ok(None);
     };
     let address = store
+        .members()
         .addresses(member_id)
         .await?
         .into_iter()
@@ -238,7 +240,7 @@ pub async fn quote(
     crate::edge::json::ApiJson(input): crate::edge::json::ApiJson<QuoteInput>,
 ) -> ApiResult<Json<Quote>> {
     let purchase = purchase_for(&app, &actor, input.member_id).await?;
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     check_delivery(&settings, input.delivery_method)?;
     let priced = price_purchase(
         &app,
@@ -381,7 +383,12 @@ pub async fn place(
     )
     .await
     {
-        Err(refused) => match app.store.idempotent_response(actor.user_id, &key).await? {
+        Err(refused) => match app
+            .store
+            .orders()
+            .idempotent_response(actor.user_id, &key)
+            .await?
+        {
             Some((stored_hash, response)) => replay(&stored_hash, response, &request_hash),
             None => Err(refused),
         },
@@ -399,7 +406,7 @@ async fn place_new(
 ) -> ApiResult<Response> {
     let input: CheckoutInput = parse_json(body)?;
     let purchase = purchase_for(app, actor, input.member_id).await?;
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     check_delivery(&settings, input.delivery_method)?;
     if !input.payment_method.is_enabled(&settings.payment_methods) {
         return Err(ApiError::invalid_field(
@@ -467,6 +474,7 @@ async fn place_new(
     let reservations = pipeline.reserve(&purchase.buyer, now, &quote).await?;
     let placed = app
         .store
+        .orders()
         .place_order(NewOrder {
             placed_by: actor.user_id,
             key,
@@ -588,10 +596,10 @@ impl From<sqlx::Error> for CheckoutError {
     }
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     /// The stored hash and response of an idempotency key.
     pub async fn idempotent_response(
-        &self,
+        self,
         user_id: i64,
         key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
@@ -608,7 +616,7 @@ impl Store {
 
     /// The checkout transaction (see the module comment). On SQLite it joins the group
     /// commit (`store/group_commit.rs`); on PostgreSQL it is a transaction of its own.
-    pub async fn place_order(&self, order: NewOrder) -> Result<Placed, CheckoutError> {
+    pub async fn place_order(self, order: NewOrder) -> Result<Placed, CheckoutError> {
         // What the pricing script was given, to replay drafts on (`scripts/replay.rs`). When a
         // script priced the quote it holds the member as the script saw him; otherwise
         // (no script serving, the demo's history) he is read now, before the transaction.
@@ -616,7 +624,7 @@ impl Store {
             Some(run) => PricingInputs::of(&order.quote, run.member.clone(), run.now_ms),
             None => PricingInputs::of(
                 &order.quote,
-                self.member_attributes(order.member.id).await?,
+                self.members().member_attributes(order.member.id).await?,
                 order.now_ms,
             ),
         };

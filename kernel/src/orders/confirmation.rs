@@ -3,7 +3,7 @@
 //! arithmetic and without the database: each changed line with its new total, adjustments and
 //! stock to take or give back, the order's new totals and shipping, the status it moves to, and
 //! the history remark that says what changed. `lifecycle::confirm` asks who may, and
-//! `Store::confirm_order` writes the plan.
+//! `store.orders().confirm_order` writes the plan.
 
 use serde::Deserialize;
 use utoipa::ToSchema;

@@ -27,7 +27,7 @@ use crate::ids::OrderId;
 use crate::images::{StagedImage, UploadKind, stage_photo};
 use crate::shop::Shop;
 use crate::store::batch::{Arg, Batch, RunBatch, args};
-use crate::store::{Store, in_tx};
+use crate::store::in_tx;
 use OrderStatus::{AwaitingDispatch, Closed, InDelivery, Received};
 
 /// How goods leave (E2).
@@ -150,13 +150,13 @@ impl Fulfilment {
     }
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     /// Makes `step` on `order` (see `machine::write_move`) with what goes with it in
     /// fulfilment: the goods it sends and what it does about items still owed (E2), and the
     /// signed delivery note's photos (owned by the order's member, so he and the staff who may
     /// see him read them). `None` when someone else moved the order first.
     pub(crate) async fn move_order(
-        &self,
+        self,
         order: &OrderRecord,
         step: Move<'_>,
         backorders: Backorders,
@@ -202,8 +202,8 @@ impl Store {
 
     /// Receives what was sent without a driver and not confirmed by the member within
     /// `auto_receive_days` (E4). Returns how many.
-    pub async fn receive_overdue_orders(&self, now_ms: i64) -> Result<usize, MoveError> {
-        let days = self.settings().await?.auto_receive_days;
+    pub async fn receive_overdue_orders(self, now_ms: i64) -> Result<usize, MoveError> {
+        let days = self.settings().current().await?.auto_receive_days;
         let sent_by = now_ms - days * 86_400_000;
         let ids: Vec<OrderId> = crate::store::on_pool!(self, |pool| {
             sqlx::query_scalar(
@@ -297,7 +297,12 @@ pub async fn dispatch(
             )
         })?;
         let region_drivers = match order.region_id {
-            Some(region) => app.store.region_staff(region, Role::Driver).await?,
+            Some(region) => {
+                app.store
+                    .regions()
+                    .region_staff(region, Role::Driver)
+                    .await?
+            }
             None => Vec::new(),
         };
         if !region_drivers.contains(&driver_id) {
@@ -351,6 +356,7 @@ pub async fn dispatch(
         ]);
     let moved = app
         .store
+        .orders()
         .move_order(
             &order,
             step,
@@ -462,7 +468,7 @@ pub async fn driver_orders(
             driver_id: actor.user_id,
         })
     };
-    let orders = app.store.list_orders(&filter).await?;
+    let orders = app.store.orders().list_orders(&filter).await?;
     Ok(crate::store::Page {
         items: orders.items.iter().map(DriverStop::of).collect(),
         total: orders.total,
@@ -494,6 +500,7 @@ pub async fn start_delivery(
     .by(Some(actor.user_id), "");
     let moved = app
         .store
+        .orders()
         .move_order(&order, step, Backorders::NotShipping, &[])
         .await?
         .ok_or_else(|| invalid_transition(&order, Audience::Driver))?;
@@ -575,6 +582,7 @@ pub async fn delivered(
         )]);
     let moved = app
         .store
+        .orders()
         .move_order(&order, step, Backorders::NotShipping, &photos)
         .await?
         .ok_or_else(|| invalid_transition(&order, Audience::Driver))?;
@@ -612,6 +620,7 @@ pub async fn confirm_receipt(
     .by(Some(actor.user_id), "");
     let moved = app
         .store
+        .orders()
         .move_order(&order, step, Backorders::NotShipping, &[])
         .await?
         .ok_or_else(|| invalid_transition(&order, audience))?;
@@ -662,7 +671,7 @@ pub async fn change_status(
     )
     .by(Some(actor.user_id), remark);
     let moved = if input.status == Closed {
-        app.store.close_order(&order, step).await?
+        app.store.orders().close_order(&order, step).await?
     } else {
         // Customer service moving an order on ships nothing by halves.
         let backorders = if order.status == AwaitingDispatch {
@@ -670,7 +679,10 @@ pub async fn change_status(
         } else {
             Backorders::NotShipping
         };
-        app.store.move_order(&order, step, backorders, &[]).await?
+        app.store
+            .orders()
+            .move_order(&order, step, backorders, &[])
+            .await?
     }
     .ok_or_else(|| invalid_transition(&order, audience))?;
     Ok(Json(moved.view(audience)))

@@ -27,13 +27,13 @@ use crate::notify::tell;
 use crate::quantity::Quantity;
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{StockLevel, Store, StoreError, StoreResult, in_tx};
+use crate::store::{StockLevel, StoreError, StoreResult, in_tx};
 
-impl Store {
+impl super::OrderStore<'_> {
     /// Makes `step`, a move to closed, on `order`, giving its reserved stock back in the same
     /// transaction. `None` when the order had moved on (someone else got there first).
     pub(crate) async fn close_order(
-        &self,
+        self,
         order: &OrderRecord,
         step: Move<'_>,
     ) -> Result<Option<OrderRecord>, MoveError> {
@@ -73,8 +73,8 @@ impl Store {
 
     /// Closes what waited too long (D5): unconfirmed orders after `confirm_timeout_hours`,
     /// confirmed pay-first orders still unpaid after `payment_timeout_hours`. Returns how many.
-    pub async fn close_overdue_orders(&self, now_ms: i64) -> Result<usize, MoveError> {
-        let settings = self.settings().await?;
+    pub async fn close_overdue_orders(self, now_ms: i64) -> Result<usize, MoveError> {
+        let settings = self.settings().current().await?;
         let confirm_by = now_ms - settings.confirm_timeout_hours * 3_600_000;
         let pay_by = now_ms - settings.payment_timeout_hours * 3_600_000;
         let overdue: Vec<OrderId> = crate::store::on_pool!(self, |pool| {
@@ -100,7 +100,7 @@ impl Store {
             if let Some(order) = self.close_order(&order, step).await? {
                 closed += 1;
                 tell(
-                    self,
+                    &self,
                     order.member_id.get(),
                     "order_closed",
                     format!("您的订单{}已关闭：{reason}", order.number()),
@@ -122,6 +122,7 @@ pub async fn scoped_order(
     let scope = OrderScope::of(actor)?;
     let order = app
         .store
+        .orders()
         .order(id)
         .await?
         .filter(|order| scope.contains(order))
@@ -181,6 +182,7 @@ pub async fn cancel(
     .by(Some(actor.user_id), &remark);
     let closed = app
         .store
+        .orders()
         .close_order(&order, step)
         .await?
         .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
@@ -220,6 +222,7 @@ pub async fn reject(
         .by(Some(actor.user_id), &reason);
     let closed = app
         .store
+        .orders()
         .close_order(&order, step)
         .await?
         .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
@@ -273,7 +276,7 @@ pub async fn confirm(
             "订单处于信用冻结，须由管理员或客服解除后再确认 (release the credit hold first)",
         ));
     }
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     let plan = plan(&order, &input, &settings.shipping)?;
     permit(
         &actor,
@@ -283,19 +286,25 @@ pub async fn confirm(
         scope.audience(),
     )?;
     app.store
+        .orders()
         .confirm_order(&order, &plan, actor.user_id, app.clock.now_ms())
         .await?
         .ok_or_else(|| invalid_transition(&order, scope.audience()))?;
-    let confirmed = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    let confirmed = app
+        .store
+        .orders()
+        .order(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(confirmed.view(scope.audience())))
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     /// Writes a confirmation `plan` made by `actor_id`: the move (guarded, and refused while
     /// the order is on credit hold), the changed lines with their stock, the new totals.
     /// `Some(())` when it went through; `None` when the order had moved on.
     pub(crate) async fn confirm_order(
-        &self,
+        self,
         order: &OrderRecord,
         plan: &ConfirmPlan,
         actor_id: i64,
@@ -437,15 +446,21 @@ pub async fn release_hold(
     }
     let now = app.clock.now_ms();
     app.store
+        .orders()
         .release_credit_hold(&order, actor.user_id, &reason, now)
         .await?;
-    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    let order = app
+        .store
+        .orders()
+        .order(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(order.view(scope.audience())))
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     async fn release_credit_hold(
-        &self,
+        self,
         order: &OrderRecord,
         actor_id: i64,
         reason: &str,

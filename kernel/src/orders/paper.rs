@@ -93,7 +93,7 @@ pub async fn delivery_note(
     Path(id): Path<OrderId>,
 ) -> ApiResult<Response> {
     let (order, scope) = scoped_order(&app, &actor, id).await?;
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     let view = order.view(scope.audience());
     let address = order
         .address
@@ -219,6 +219,7 @@ pub async fn picking_list(
         })?;
     let region = app
         .store
+        .regions()
         .list_regions()
         .await?
         .into_iter()
@@ -230,14 +231,14 @@ pub async fn picking_list(
         limit: 1_000,
         ..OrderFilter::scoped(OrderScope::All)
     };
-    let mut orders = app.store.list_orders(&filter).await?.items;
+    let mut orders = app.store.orders().list_orders(&filter).await?.items;
     orders.retain(|o| {
         o.requested_date
             .as_deref()
             .is_none_or(|d| d <= date.as_str())
     });
     orders.sort_by_key(|o| o.id);
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     render(
         "picking_list.html",
         context! {

@@ -24,7 +24,7 @@ use crate::images::{StagedImage, UploadKind, stage_image};
 use crate::money::{Fen, parse_fen};
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Store, in_tx};
+use crate::store::in_tx;
 
 /// What a payment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +54,12 @@ pub(crate) struct PaymentEntry<'a> {
     pub(crate) actor_id: i64,
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     /// Records a payment for `order` and what follows from it (see the module). Refused
     /// (`false`) when the order is closed; `ChangedMeanwhile("amount_fen")` when a concurrent
     /// payment left less owed than this one.
     pub(crate) async fn record_payment(
-        &self,
+        self,
         order: &OrderRecord,
         entry: &PaymentEntry<'_>,
         now_ms: i64,
@@ -295,6 +295,7 @@ pub async fn upload_receipt(
     let now = app.clock.now_ms();
     let recorded = app
         .store
+        .orders()
         .record_payment(
             &order,
             &PaymentEntry {
@@ -311,7 +312,12 @@ pub async fn upload_receipt(
         return Err(invalid_transition(&order, scope.audience()));
     }
     proof.keep();
-    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    let order = app
+        .store
+        .orders()
+        .order(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(order.view(scope.audience())))
 }
 
@@ -373,6 +379,7 @@ pub async fn mark_paid(
     let now = app.clock.now_ms();
     let recorded = app
         .store
+        .orders()
         .record_payment(
             &order,
             &PaymentEntry {
@@ -391,6 +398,11 @@ pub async fn mark_paid(
     if let Some(proof) = proof {
         proof.keep();
     }
-    let order = app.store.order(id).await?.ok_or_else(ApiError::not_found)?;
+    let order = app
+        .store
+        .orders()
+        .order(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(order.view(scope.audience())))
 }

@@ -26,7 +26,7 @@ use crate::ids::OrderId;
 use crate::notify::tell;
 use crate::shop::Shop;
 use crate::store::batch::Arg;
-use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
+use crate::store::{StoreError, StoreResult, in_tx, on_pool};
 
 /// Wrong codes a verifier may type in 15 minutes.
 pub const PICKUP_GUESSES: Limit = Limit {
@@ -68,8 +68,8 @@ fn new_code() -> String {
     format!("{:012}", rand::rng().random_range(0..1_000_000_000_000u64))
 }
 
-impl Store {
-    pub async fn pickup_points(&self) -> StoreResult<Vec<PickupPoint>> {
+impl super::OrderStore<'_> {
+    pub async fn pickup_points(self) -> StoreResult<Vec<PickupPoint>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, address, map_url, phone, region_id FROM pickup_points WHERE enabled = TRUE ORDER BY id",
@@ -81,7 +81,7 @@ impl Store {
 
     /// Creates (`id` None) or replaces a pickup point with its verifiers; its id.
     pub async fn save_pickup_point(
-        &self,
+        self,
         id: Option<i64>,
         point: &PickupPointInput,
         now_ms: i64,
@@ -137,7 +137,7 @@ impl Store {
     }
 
     /// Whether `user_id` verifies at pickup point `point_id`.
-    pub async fn verifies_at(&self, user_id: i64, point_id: i64) -> StoreResult<bool> {
+    pub async fn verifies_at(self, user_id: i64, point_id: i64) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT user_id FROM pickup_verifiers WHERE point_id = $1 AND user_id = $2",
@@ -151,7 +151,7 @@ impl Store {
     }
 
     /// The order holding pickup code `code`, if any.
-    pub async fn order_by_pickup_code(&self, code: &str) -> StoreResult<Option<i64>> {
+    pub async fn order_by_pickup_code(self, code: &str) -> StoreResult<Option<i64>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM orders WHERE pickup_code = $1")
                 .bind(code)
@@ -165,7 +165,7 @@ impl Store {
 #[utoipa::path(get, path = "/pickup-points", tag = "fulfilment",
     responses((status = 200, body = Vec<PickupPoint>)), security(("bearer" = [])))]
 pub async fn list(State(app): State<Shop>, _actor: Actor) -> ApiResult<Json<Vec<PickupPoint>>> {
-    Ok(Json(app.store.pickup_points().await?))
+    Ok(Json(app.store.orders().pickup_points().await?))
 }
 
 async fn checked_point(app: &Shop, input: &PickupPointInput) -> ApiResult<()> {
@@ -177,6 +177,7 @@ async fn checked_point(app: &Shop, input: &PickupPointInput) -> ApiResult<()> {
     for (i, id) in input.verifier_ids.iter().enumerate() {
         let is_verifier = app
             .store
+            .accounts()
             .user_by_id(*id)
             .await?
             .is_some_and(|u| u.has(Permission::VerifyPickups));
@@ -193,6 +194,7 @@ async fn checked_point(app: &Shop, input: &PickupPointInput) -> ApiResult<()> {
 
 async fn point_by_id(app: &Shop, id: i64) -> ApiResult<PickupPoint> {
     app.store
+        .orders()
         .pickup_points()
         .await?
         .into_iter()
@@ -223,6 +225,7 @@ pub async fn create(
     checked_point(&app, &input).await?;
     let id = saved(
         app.store
+            .orders()
             .save_pickup_point(None, &input, app.clock.now_ms())
             .await,
     )?
@@ -243,6 +246,7 @@ pub async fn update(
     checked_point(&app, &input).await?;
     saved(
         app.store
+            .orders()
             .save_pickup_point(Some(id), &input, app.clock.now_ms())
             .await,
     )?
@@ -286,7 +290,7 @@ pub async fn ready(
             "该订单不是自提订单 (the member chose delivery, not pickup)",
         ));
     }
-    let points = app.store.pickup_points().await?;
+    let points = app.store.orders().pickup_points().await?;
     let point = points
         .iter()
         .find(|p| p.id == input.pickup_point_id)
@@ -301,6 +305,7 @@ pub async fn ready(
     let now = app.clock.now_ms();
     let moved = app
         .store
+        .orders()
         .move_order(
             &order,
             Move::new(
@@ -358,19 +363,21 @@ pub async fn verify(
     let now = app.clock.now_ms();
     let key = actor.user_id.to_string();
     app.store
+        .accounts()
         .rate_check(PICKUP_GUESSES, &key, now, "too_many_attempts")
         .await?;
     let code: String = input.code.chars().filter(char::is_ascii_digit).collect();
     let found = match code.len() {
-        12 => app.store.order_by_pickup_code(&code).await?,
+        12 => app.store.orders().order_by_pickup_code(&code).await?,
         _ => None,
     };
     let order = match found {
-        Some(id) => app.store.order(OrderId(id)).await?,
+        Some(id) => app.store.orders().order(OrderId(id)).await?,
         None => None,
     };
     let Some(order) = order else {
         app.store
+            .accounts()
             .rate_hit(PICKUP_GUESSES, &key, now, "too_many_attempts")
             .await?;
         return Err(ApiError::invalid_field(
@@ -381,11 +388,12 @@ pub async fn verify(
     };
     let point_id = order.fulfilment.pickup_point.as_ref().map(|p| p.id);
     let here = match point_id {
-        Some(point) => app.store.verifies_at(actor.user_id, point).await?,
+        Some(point) => app.store.orders().verifies_at(actor.user_id, point).await?,
         None => false,
     };
     if !here {
         app.store
+            .accounts()
             .rate_hit(PICKUP_GUESSES, &key, now, "too_many_attempts")
             .await?;
         return Err(ApiError::new(
@@ -411,6 +419,7 @@ pub async fn verify(
     }
     let moved = app
         .store
+        .orders()
         .move_order(
             &order,
             Move::new(

@@ -14,7 +14,7 @@ use crate::ids::{MemberId, OrderId, ProductId, SkuId};
 use crate::money::Fen;
 use crate::quantity::Quantity;
 use crate::settings::PaymentMethod;
-use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
+use crate::store::{Page, StoreError, StoreResult, on_pool};
 
 #[derive(FromRow)]
 struct OrderRow {
@@ -295,14 +295,14 @@ impl OrderFilter {
     }
 }
 
-impl Store {
+impl super::OrderStore<'_> {
     /// One order with everything it carries.
-    pub async fn order(&self, id: OrderId) -> StoreResult<Option<OrderRecord>> {
+    pub async fn order(self, id: OrderId) -> StoreResult<Option<OrderRecord>> {
         Ok(self.orders_with_details(&[id]).await?.into_iter().next())
     }
 
     /// Orders by id, in that order, with lines, adjustments, payments and history.
-    pub async fn orders_with_details(&self, ids: &[OrderId]) -> StoreResult<Vec<OrderRecord>> {
+    pub async fn orders_with_details(self, ids: &[OrderId]) -> StoreResult<Vec<OrderRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -454,7 +454,7 @@ impl Store {
 
     /// The ids of the orders a filter selects, newest first, one page, and how many it
     /// selects in all.
-    pub async fn filter_order_ids(&self, filter: &OrderFilter) -> StoreResult<Page<OrderId>> {
+    pub async fn filter_order_ids(self, filter: &OrderFilter) -> StoreResult<Page<OrderId>> {
         crate::store::paged(filter.limit, filter.offset, |limit, offset| {
             self.order_id_rows(OrderFilter {
                 limit,
@@ -465,7 +465,7 @@ impl Store {
         .await
     }
 
-    async fn order_id_rows(&self, filter: OrderFilter) -> StoreResult<Vec<(OrderId, i64)>> {
+    async fn order_id_rows(self, filter: OrderFilter) -> StoreResult<Vec<(OrderId, i64)>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new("SELECT o.id");
             query.push(crate::store::TOTAL_COLUMN).push(
@@ -571,7 +571,7 @@ impl Store {
     }
 
     /// Stock held per SKU by orders that are not closed: what went off the shelf for them.
-    pub async fn held_stock(&self) -> StoreResult<std::collections::BTreeMap<i64, i64>> {
+    pub async fn held_stock(self) -> StoreResult<std::collections::BTreeMap<i64, i64>> {
         let rows: Vec<(i64, i64)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT l.sku_id, CAST(SUM(l.reserved_qty) AS BIGINT) FROM order_lines l JOIN orders o ON o.id = l.order_id
@@ -584,7 +584,7 @@ impl Store {
     }
 
     /// The kinds of the outbox events written for an order, oldest first.
-    pub async fn order_event_kinds(&self, order_id: i64) -> StoreResult<Vec<String>> {
+    pub async fn order_event_kinds(self, order_id: i64) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT kind FROM events WHERE order_id = $1 ORDER BY id")
                 .bind(order_id)
@@ -594,7 +594,7 @@ impl Store {
     }
 
     /// A page of the orders a filter selects, with everything they carry.
-    pub async fn list_orders(&self, filter: &OrderFilter) -> StoreResult<Page<OrderRecord>> {
+    pub async fn list_orders(self, filter: &OrderFilter) -> StoreResult<Page<OrderRecord>> {
         let page = self.filter_order_ids(filter).await?;
         Ok(Page {
             items: self.orders_with_details(&page.items).await?,
@@ -667,7 +667,11 @@ pub async fn list(
 ) -> crate::error::ApiResult<Page<OrderView>> {
     let scope = OrderScope::of(&actor)?;
     let audience = scope.audience();
-    let orders = app.store.list_orders(&query.filter(scope, 200)?).await?;
+    let orders = app
+        .store
+        .orders()
+        .list_orders(&query.filter(scope, 200)?)
+        .await?;
     Ok(orders.map(|o| o.view(audience)))
 }
 
@@ -699,9 +703,9 @@ pub async fn export(
     }
     let mut filter = query.filter(scope, 10_000)?;
     filter.limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
-    let page = app.store.list_orders(&filter).await?;
+    let page = app.store.orders().list_orders(&filter).await?;
     let (orders, total) = (page.items, page.total);
-    let regions = app.store.list_regions().await?;
+    let regions = app.store.regions().list_regions().await?;
     let header: Vec<String> = [
         "订单号",
         "下单时间",

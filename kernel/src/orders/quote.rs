@@ -209,11 +209,12 @@ pub async fn price(
 ) -> ApiResult<Quote> {
     check_lines(&request.lines)?;
     let sku_ids: Vec<SkuId> = request.lines.iter().map(|l| l.sku_id).collect();
-    let owners = store.sku_products(&sku_ids).await?;
+    let owners = store.catalog().sku_products(&sku_ids).await?;
     let mut product_ids: Vec<ProductId> = owners.values().copied().collect();
     product_ids.sort_unstable();
     product_ids.dedup();
     let products: HashMap<ProductId, Arc<Product>> = store
+        .catalog()
         .shared_products(&product_ids)
         .await?
         .into_iter()

@@ -65,10 +65,10 @@ pub async fn list(
     let set = host.current();
     let (saved, cursors, dead, usage) = match &store {
         Some(store) => (
-            store.plugin_stats().await?,
-            store.plugin_cursors().await?,
-            store.dead_plugin_events().await?,
-            store.plugin_kv_usage().await?,
+            store.plugins().plugin_stats().await?,
+            store.plugins().plugin_cursors().await?,
+            store.plugins().dead_plugin_events().await?,
+            store.plugins().plugin_kv_usage().await?,
         ),
         None => (Vec::new(), Vec::new(), Vec::new(), Default::default()),
     };

@@ -98,11 +98,11 @@ pub struct StatsRow {
     pub last_error: String,
 }
 
-impl Store {
+impl super::PluginStore<'_> {
     /// Where `plugin` reads the outbox from; a plugin seen for the first time starts after
     /// the last event now (installed plugins get the events from their install on). (`WHERE
     /// TRUE`: SQLite's parser needs it between `INSERT … SELECT` and `ON CONFLICT`.)
-    pub async fn init_plugin_cursor(&self, plugin: &str) -> StoreResult<()> {
+    pub async fn init_plugin_cursor(self, plugin: &str) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO plugin_cursors (plugin, event_id)
@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// `plugin`'s cursor and retry state (set up on first use).
-    pub async fn plugin_cursor(&self, plugin: &str) -> StoreResult<Cursor> {
+    pub async fn plugin_cursor(self, plugin: &str) -> StoreResult<Cursor> {
         self.init_plugin_cursor(plugin).await?;
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Every plugin's cursor and retry state (for `pifa plugins list` and `/admin/plugins`).
-    pub async fn plugin_cursors(&self) -> StoreResult<Vec<Cursor>> {
+    pub async fn plugin_cursors(self) -> StoreResult<Vec<Cursor>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, event_id, failed_event_id, attempts, retry_at, last_error FROM plugin_cursors ORDER BY plugin",
@@ -144,7 +144,7 @@ impl Store {
     /// Moves `plugin`'s cursor to `event_id` (never back: another instance may be ahead) with
     /// the event that now waits for a retry, or none.
     async fn save_plugin_cursor(
-        &self,
+        self,
         plugin: &str,
         event_id: i64,
         retry: Option<&Retry>,
@@ -172,7 +172,7 @@ impl Store {
     }
 
     /// How many events each plugin has had parked as dead.
-    pub async fn dead_plugin_events(&self) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn dead_plugin_events(self) -> StoreResult<Vec<(String, i64)>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, CAST(COUNT(*) AS BIGINT) FROM plugin_deliveries WHERE failed GROUP BY plugin ORDER BY plugin",
@@ -182,7 +182,7 @@ impl Store {
         })?)
     }
 
-    async fn events_after(&self, cursor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+    async fn events_after(self, cursor: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, kind, order_id, payload, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2",
@@ -194,7 +194,7 @@ impl Store {
         })?)
     }
 
-    pub async fn event(&self, id: i64) -> StoreResult<Option<StoredEvent>> {
+    pub async fn event(self, id: i64) -> StoreResult<Option<StoredEvent>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, kind, order_id, payload, created_at FROM events WHERE id = $1",
@@ -206,7 +206,7 @@ impl Store {
     }
 
     /// The ids of an order's events of `kind`, oldest first.
-    pub async fn order_event_ids(&self, order_id: i64, kind: &str) -> StoreResult<Vec<i64>> {
+    pub async fn order_event_ids(self, order_id: i64, kind: &str) -> StoreResult<Vec<i64>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT id FROM events WHERE order_id = $1 AND kind = $2 ORDER BY id",
@@ -218,7 +218,7 @@ impl Store {
         })?)
     }
 
-    async fn plugin_delivered(&self, plugin: &str, event_id: i64) -> StoreResult<bool> {
+    async fn plugin_delivered(self, plugin: &str, event_id: i64) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT event_id FROM plugin_deliveries WHERE plugin = $1 AND event_id = $2",
@@ -235,7 +235,7 @@ impl Store {
     /// retry, in one transaction (the cursor never passes an event that is not recorded);
     /// false when it was delivered or parked already.
     async fn park_dead_event(
-        &self,
+        self,
         plugin: &str,
         event_id: i64,
         attempts: i64,
@@ -269,7 +269,7 @@ impl Store {
 
     /// What `plugin` reserved for `order_id` at checkout.
     pub async fn order_reservations(
-        &self,
+        self,
         order_id: i64,
         plugin: &str,
     ) -> StoreResult<Vec<(String, i64)>> {
@@ -284,7 +284,7 @@ impl Store {
         })?)
     }
 
-    pub async fn save_plugin_stats(&self, row: &StatsRow, now_ms: i64) -> StoreResult<()> {
+    pub async fn save_plugin_stats(self, row: &StatsRow, now_ms: i64) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO plugin_stats (plugin, version, calls, failures, fuel_p50, fuel_p99, suspended_until, last_error, updated_at, wall_us_p50, wall_us_p99, busy)
@@ -315,7 +315,7 @@ impl Store {
     }
 
     /// Every plugin's recorded counters.
-    pub async fn plugin_stats(&self) -> StoreResult<Vec<StatsRow>> {
+    pub async fn plugin_stats(self) -> StoreResult<Vec<StatsRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, version, calls, failures, fuel_p50, fuel_p99, wall_us_p50, wall_us_p99, busy, suspended_until, last_error FROM plugin_stats ORDER BY plugin",
@@ -338,10 +338,10 @@ impl PluginHost {
         let Some(loaded) = set.named(plugin).cloned() else {
             return Ok(Delivery::Failed(format!("no plugin {plugin}")));
         };
-        if store.plugin_delivered(plugin, event_id).await? {
+        if store.plugins().plugin_delivered(plugin, event_id).await? {
             return Ok(Delivery::AlreadyDelivered);
         }
-        let Some(stored) = store.event(event_id).await? else {
+        let Some(stored) = store.plugins().event(event_id).await? else {
             return Ok(Delivery::Failed(format!("no event {event_id}")));
         };
         if !loaded.wants_event(&stored.kind) {
@@ -351,7 +351,7 @@ impl PluginHost {
             )));
         }
         let reservations = match stored.order_id {
-            Some(order_id) => store.order_reservations(order_id, plugin).await?,
+            Some(order_id) => store.plugins().order_reservations(order_id, plugin).await?,
             None => Vec::new(),
         };
         let now = self.clock.now_ms();
@@ -407,6 +407,7 @@ impl PluginHost {
         );
         let total = super::kv::Total::of(&loaded.declared.quota);
         match store
+            .plugins()
             .commit_plugin_writes(plugin, &outcome.writes, total, Some(record))
             .await
         {
@@ -448,13 +449,13 @@ impl PluginHost {
             if plugin.stats.is_suspended(now) {
                 continue;
             }
-            let cursor = store.plugin_cursor(&name).await?;
+            let cursor = store.plugins().plugin_cursor(&name).await?;
             if cursor.retry_at > now {
                 continue;
             }
             let mut reached = cursor.event_id;
             let mut retry = None;
-            for event in store.events_after(cursor.event_id, BATCH).await? {
+            for event in store.plugins().events_after(cursor.event_id, BATCH).await? {
                 if !plugin.wants_event(&event.kind) {
                     reached = event.id;
                     continue;
@@ -500,6 +501,7 @@ impl PluginHost {
             }
             if reached > cursor.event_id || retry.is_some() {
                 store
+                    .plugins()
                     .save_plugin_cursor(&name, reached, retry.as_ref())
                     .await?;
             }
@@ -528,6 +530,7 @@ impl PluginHost {
             "event delivery failed every attempt; parked as dead"
         );
         if store
+            .plugins()
             .park_dead_event(name, event.id, attempts, reason, now)
             .await?
         {
@@ -567,6 +570,7 @@ impl PluginHost {
             let total = super::kv::Total::of(&plugin.declared.quota);
             if let Ok(outcome) = called {
                 match store
+                    .plugins()
                     .commit_plugin_writes(plugin.name(), &outcome.writes, total, None)
                     .await
                 {

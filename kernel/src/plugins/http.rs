@@ -481,6 +481,7 @@ pub async fn handle(
     {
         let total = super::kv::Total::of(&loaded.declared.quota);
         match store
+            .plugins()
             .commit_plugin_writes(&plugin, &outcome.writes, total, None)
             .await
         {
@@ -830,9 +831,9 @@ pub async fn status(
 ) -> ApiResult<axum::Json<PluginsStatus>> {
     actor.require(crate::accounts::permissions::Permission::ManageSettings)?;
     let now = app.clock.now_ms();
-    let cursors = app.store.plugin_cursors().await?;
-    let dead = app.store.dead_plugin_events().await?;
-    let usage = app.store.plugin_kv_usage().await?;
+    let cursors = app.store.plugins().plugin_cursors().await?;
+    let dead = app.store.plugins().dead_plugin_events().await?;
+    let usage = app.store.plugins().plugin_kv_usage().await?;
     let set = app.plugins.current();
     let refused = set
         .refused

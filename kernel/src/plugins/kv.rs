@@ -1,7 +1,7 @@
 //! A plugin's key-value namespace (`pifa:plugin/kv`). Hooks see it through a `KvView`:
 //! read-only in `quote` and `checkout`; buffered in the other hooks, where the hook reads its
 //! own writes and the kernel commits them in one transaction with the event's delivery record
-//! or the request (`Store::commit_plugin_writes`). Counter changes stay bounded at commit, so a
+//! or the request (`store.plugins().commit_plugin_writes`). Counter changes stay bounded at commit, so a
 //! concurrent writer can make a commit fail but never push a counter out of its bounds.
 
 use std::collections::BTreeMap;
@@ -149,7 +149,7 @@ pub enum KvError {
     CounterBounds { key: String },
 }
 
-/// Why a hook's writes did not commit (`Store::commit_plugin_writes`); the transaction rolled
+/// Why a hook's writes did not commit (`store.plugins().commit_plugin_writes`); the transaction rolled
 /// back, so nothing was written. Apart from the database failing, these are the plugin's
 /// doing, not the kernel's: the callers count them as its failure or refuse its request.
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +232,7 @@ impl KvView {
     pub async fn stored(&self, key: &str) -> StoreResult<(Option<Vec<u8>>, i64)> {
         match &self.backend {
             KvBackend::Db(store) => Ok(store
+                .plugins()
                 .plugin_kv_get(&self.plugin, key)
                 .await?
                 .unwrap_or((None, 0))),
@@ -343,6 +344,7 @@ impl KvView {
         let limit = limit.min(MAX_SCAN);
         let mut merged: BTreeMap<String, Vec<u8>> = match &self.backend {
             KvBackend::Db(store) => store
+                .plugins()
                 .plugin_kv_scan(&self.plugin, prefix, start_after, limit)
                 .await?
                 .iter()
@@ -470,10 +472,10 @@ pub(crate) fn push_counter_adds<'a>(
     bounded
 }
 
-impl Store {
+impl super::PluginStore<'_> {
     /// Every plugin's namespace as `plugin_kv_usage` counts it (one row per plugin that ever
     /// stored anything), for `pifa plugins list` and the admin API.
-    pub async fn plugin_kv_usage(&self) -> StoreResult<BTreeMap<String, Usage>> {
+    pub async fn plugin_kv_usage(self) -> StoreResult<BTreeMap<String, Usage>> {
         let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT plugin, keys, bytes FROM plugin_kv_usage")
                 .fetch_all(pool)
@@ -486,7 +488,7 @@ impl Store {
     }
 
     pub async fn plugin_kv_get(
-        &self,
+        self,
         plugin: &str,
         key: &str,
     ) -> StoreResult<Option<(Option<Vec<u8>>, i64)>> {
@@ -503,7 +505,7 @@ impl Store {
     /// value changed (`Change::PluginValues`): a flash sale's every quote and checkout scan
     /// its sales, which change only when staff edit them.
     pub async fn plugin_kv_scan(
-        &self,
+        self,
         plugin: &str,
         prefix: &str,
         start_after: Option<&str>,
@@ -558,7 +560,7 @@ impl Store {
     /// it and two together cannot pass the quota. `before` is read unlocked: it only decides
     /// whether a commit above the quota is shrinking the namespace.
     pub(crate) async fn commit_plugin_writes(
-        &self,
+        self,
         plugin: &str,
         writes: &KvWrites,
         total: Total,

@@ -444,7 +444,10 @@ impl self::pifa::plugin::catalog_read::Host for CallState {
             return Ok(None);
         };
         let products = self.host("catalog-read.product", async move {
-            store.shared_products(&[crate::ids::ProductId(id)]).await
+            store
+                .catalog()
+                .shared_products(&[crate::ids::ProductId(id)])
+                .await
         })?;
         let products = products.map_err(|e| wasmtime::Error::msg(e.to_string()))?;
         Ok(products.first().map(|p| {
@@ -495,7 +498,7 @@ impl self::pifa::plugin::notify::Host for CallState {
         let (hourly, per_hour, to) = (quota.hourly(), quota.per_hour, quota.to.clone());
         let plugin = self.plugin.clone();
         let sent = self.host("notify.staff", async move {
-            match store.rate_take(hourly, &plugin, now).await {
+            match store.accounts().rate_take(hourly, &plugin, now).await {
                 Ok(Ok(_counted)) => {
                     crate::notify::tell_staff_in(&store, &to, "plugin_message", body, now).await;
                     Ok(())

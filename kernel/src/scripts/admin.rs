@@ -19,7 +19,7 @@ use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::orders::DeliveryMethod;
 use crate::orders::quote::{self, Buyer, LineRequest, Quote, QuoteRequest};
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
 
 /// The pricing script as it is on disk and as it serves.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,9 +63,9 @@ pub(super) fn script_invalid(error: impl std::fmt::Display) -> ApiError {
     ApiError::invalid_field("script_invalid", "source", format!("source: {error}"))
 }
 
-impl Store {
+impl super::ScriptStore<'_> {
     async fn record_script_version(
-        &self,
+        self,
         rules: Rules,
         source: &str,
         diff: &str,
@@ -89,7 +89,7 @@ impl Store {
     }
 
     pub async fn script_versions(
-        &self,
+        self,
         rules: Rules,
         limit: i64,
     ) -> StoreResult<Vec<ScriptVersion>> {
@@ -109,7 +109,7 @@ impl Store {
     }
 
     /// The source of saved version `id` of `rules`.
-    async fn script_source(&self, rules: Rules, id: i64) -> StoreResult<Option<String>> {
+    async fn script_source(self, rules: Rules, id: i64) -> StoreResult<Option<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT source FROM script_versions WHERE file = $1 AND id = $2")
                 .bind(rules.file())
@@ -150,6 +150,7 @@ async fn save(
     std::fs::write(&staged, source).map_err(ApiError::internal)?;
     std::fs::rename(&staged, &path).map_err(ApiError::internal)?;
     app.store
+        .scripts()
         .record_script_version(
             rules,
             source,
@@ -191,6 +192,7 @@ async fn roll_back(
     actor.require(Permission::ManageSettings)?;
     let source = app
         .store
+        .scripts()
         .script_source(rules, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -233,7 +235,12 @@ pub async fn history(
     actor: Actor,
 ) -> ApiResult<Json<Vec<ScriptVersion>>> {
     actor.require(Permission::ManageSettings)?;
-    Ok(Json(app.store.script_versions(Rules::Pricing, 100).await?))
+    Ok(Json(
+        app.store
+            .scripts()
+            .script_versions(Rules::Pricing, 100)
+            .await?,
+    ))
 }
 
 /// Put a saved version back (as a new version of its own).
@@ -287,7 +294,10 @@ pub async fn notifications_history(
 ) -> ApiResult<Json<Vec<ScriptVersion>>> {
     actor.require(Permission::ManageSettings)?;
     Ok(Json(
-        app.store.script_versions(Rules::Notifications, 100).await?,
+        app.store
+            .scripts()
+            .script_versions(Rules::Notifications, 100)
+            .await?,
     ))
 }
 
@@ -342,6 +352,7 @@ pub async fn preview(
     let draft = pricing::check(&app.scripts.engine, &input.source).map_err(script_invalid)?;
     let member = app
         .store
+        .members()
         .member(input.member_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -351,7 +362,7 @@ pub async fn preview(
         region_id: member.region_id,
         attributes: None,
     };
-    let settings = app.store.settings().await?;
+    let settings = app.store.settings().current().await?;
     let request = QuoteRequest {
         lines: input.lines,
         delivery: DeliveryMethod::Pickup,

@@ -299,7 +299,7 @@ impl ScriptStep {
                 ..MemberAttributes::default()
             });
         };
-        handle.block_on(store.member_attributes(buyer.member_id))
+        handle.block_on(store.members().member_attributes(buyer.member_id))
     }
 
     /// A price is never silently different: the quote is refused and staff are told. The

@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::orders::order_number;
 use crate::orders::pipeline::PricingInputs;
 use crate::orders::quote::Adjustment;
-use crate::store::{Store, StoreResult, on_pool};
+use crate::store::{StoreResult, on_pool};
 
 /// Most orders one replay reads.
 pub const MAX_ORDERS: i64 = 1_000;
@@ -125,9 +125,9 @@ pub struct RecordedOrder {
     pub inputs: String,
 }
 
-impl Store {
+impl super::ScriptStore<'_> {
     /// The recorded pricing inputs of the last `limit` orders placed, newest first.
-    pub async fn recorded_pricing_inputs(&self, limit: i64) -> StoreResult<Vec<RecordedOrder>> {
+    pub async fn recorded_pricing_inputs(self, limit: i64) -> StoreResult<Vec<RecordedOrder>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT o.id AS order_id, o.placed_at, o.member_id, u.name AS member_name, i.inputs
@@ -326,7 +326,11 @@ pub async fn replay(
     }
     let draft =
         pricing::check(&app.scripts.engine, &input.source).map_err(super::admin::script_invalid)?;
-    let orders = app.store.recorded_pricing_inputs(input.last).await?;
+    let orders = app
+        .store
+        .scripts()
+        .recorded_pricing_inputs(input.last)
+        .await?;
     let host = Arc::clone(&app.scripts);
     let replayed = tokio::task::spawn_blocking(move || replay_all(&host, &draft, orders))
         .await
