@@ -7,6 +7,7 @@
 mod accounts;
 mod authz;
 mod backup;
+mod browser;
 mod catalog;
 mod channels;
 mod conformance;

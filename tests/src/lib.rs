@@ -5,6 +5,7 @@
 )]
 //! temporary directory, or a new PostgreSQL database), driven over HTTP with reqwest.
 
+pub mod browser;
 pub mod contract;
 pub mod fakes;
 pub mod images;

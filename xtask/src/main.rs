@@ -1,7 +1,9 @@
 //! `cargo xtask test`: every check CI runs, the same way on a laptop. It finds the PostgreSQL
 //! server for the second half of the conformance suite and says loudly when there is none
-//! (and fails under `CI=true`), because cargo hides the output of passing tests.
-//! `cargo xtask layers` prints the kernel's import graph and what breaks its layering rules.
+//! (and fails under `CI=true`), because cargo hides the output of passing tests; it installs
+//! Debian's Chromium and chromedriver for the browser tests when they are missing.
+//! `cargo xtask layers` prints the kernel's import graph and what breaks its layering rules;
+//! `cargo xtask browser` only installs the browser.
 
 mod layers;
 
@@ -22,8 +24,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("browser") if ensure_browser() => ExitCode::SUCCESS,
+        Some("browser") => ExitCode::FAILURE,
         _ => {
-            eprintln!("usage: cargo xtask test [-- <cargo test args>] | cargo xtask layers [DIR]");
+            eprintln!(
+                "usage: cargo xtask test [-- <cargo test args>] | cargo xtask layers [DIR] | cargo xtask browser"
+            );
             ExitCode::FAILURE
         }
     }
@@ -118,6 +124,18 @@ fn test(extra: &[String]) -> ExitCode {
         }
     }
 
+    // The browser tests drive Debian's Chromium; a fresh machine gets it here.
+    if !ensure_browser() {
+        if ci {
+            banner(&["CI=true and Chromium/chromedriver could not be installed: failing."]);
+            return ExitCode::FAILURE;
+        }
+        banner(&[
+            "Debian's chromium and chromium-driver are missing and could not be installed:",
+            "the BROWSER TESTS WILL BE SKIPPED (each says so).",
+        ]);
+    }
+
     // The crash test runs the server binary as a process it can kill -9.
     if !run(Command::new(&cargo).args(["build", "-p", "pifa", "--bin", "pifa", "--locked"])) {
         return ExitCode::FAILURE;
@@ -151,4 +169,47 @@ fn test(extra: &[String]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Debian's Chromium and its WebDriver, for the browser tests.
+const BROWSER_PACKAGES: [(&str, &str); 2] = [
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+];
+
+/// Installs Debian's `chromium` and `chromium-driver` when they are missing (as root, or
+/// through `sudo -n`), so a fresh machine runs the browser tests with no step of its own.
+/// Returns whether both are there afterwards.
+fn ensure_browser() -> bool {
+    let missing: Vec<&str> = BROWSER_PACKAGES
+        .iter()
+        .filter(|(_, path)| !std::path::Path::new(path).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    eprintln!("installing {} for the browser tests", missing.join(" "));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut command)
+    };
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    // The package lists may be stale or absent on a fresh machine: refresh them once on failure.
+    (apt(&install) || (apt(&["update", "-qq"]) && apt(&install)))
+        && BROWSER_PACKAGES
+            .iter()
+            .all(|(_, path)| std::path::Path::new(path).exists())
 }
