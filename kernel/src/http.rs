@@ -240,6 +240,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)
         .routes(routes!(crate::plugins::http::status))
+        // themes (J2)
+        .routes(routes!(crate::themes::admin::status))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))

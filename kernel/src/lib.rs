@@ -34,5 +34,6 @@ pub mod shop;
 pub mod staff;
 pub mod store;
 pub mod text;
+pub mod themes;
 pub mod uploads;
 pub mod watch;

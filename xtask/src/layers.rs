@@ -41,7 +41,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // What runs other people's code on the domain's extension points.
-    ("hosts", &["scripts", "plugins"]),
+    ("hosts", &["scripts", "plugins", "themes"]),
     // Assembling it all: the state, the router and server, the command line, the demo data.
     (
         "assembly",
