@@ -24,6 +24,7 @@ pub mod money;
 pub mod native;
 pub mod notify;
 pub mod orders;
+pub mod pages;
 pub mod plugins;
 pub mod quantity;
 pub mod regions;

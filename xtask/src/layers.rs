@@ -47,6 +47,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         "assembly",
         &[
             "app",
+            "pages",
             "http",
             "demo_catalogue",
             "demo_orders",
