@@ -35,6 +35,12 @@ impl Config {
             .map_err(|error| anyhow::anyhow!("scripts: {error}"))
     }
 
+    /// Loads the themes in `themes_dir`: the start fails when `PIFA_THEME`'s does not load.
+    pub fn load_themes(&self) -> anyhow::Result<Arc<crate::themes::ThemeHost>> {
+        crate::themes::ThemeHost::load(&self.themes_dir, &self.theme)
+            .map_err(|error| anyhow::anyhow!("themes ({}): {error}", self.themes_dir.display()))
+    }
+
     /// Where compiled plugins are cached across restarts.
     pub fn plugin_cache_dir(&self) -> PathBuf {
         self.data_dir.join("plugin-cache")
@@ -83,6 +89,8 @@ pub struct AppState {
     pub scripts: Arc<crate::scripts::ScriptHost>,
     /// Where messages leave the shop (SMS, WeChat, email providers).
     pub providers: Arc<crate::channels::Providers>,
+    /// The storefront's themes serving now (hot-reloaded).
+    pub themes: Arc<crate::themes::ThemeHost>,
 }
 
 impl std::ops::Deref for AppState {
@@ -130,12 +138,28 @@ impl FromRef<AppState> for crate::scripts::ScriptsState {
     }
 }
 
-/// What extends the kernel at run time: the scripts, the plugins, and the message providers
-/// they reach the outside through.
+impl FromRef<AppState> for crate::themes::admin::ThemesState {
+    fn from_ref(state: &AppState) -> crate::themes::admin::ThemesState {
+        crate::themes::admin::ThemesState {
+            shop: state.shop.clone(),
+            themes: state.themes.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for crate::settings::Themes {
+    fn from_ref(state: &AppState) -> crate::settings::Themes {
+        crate::settings::Themes(state.themes.clone())
+    }
+}
+
+/// What extends the kernel at run time: the scripts, the plugins, the message providers
+/// they reach the outside through, and the storefront's themes.
 pub struct Extensions {
     pub scripts: Arc<crate::scripts::ScriptHost>,
     pub plugins: Arc<crate::plugins::PluginHost>,
     pub providers: Arc<crate::channels::Providers>,
+    pub themes: Arc<crate::themes::ThemeHost>,
 }
 
 impl AppState {
@@ -154,6 +178,7 @@ impl AppState {
             scripts,
             plugins,
             providers,
+            themes,
         } = extensions;
         let pipeline = pipeline
             .with_step(Arc::new(crate::scripts::pricing::ScriptStep {
@@ -177,18 +202,20 @@ impl AppState {
             plugins,
             scripts,
             providers,
+            themes,
         }
     }
 }
 
 impl AppState {
     /// Starts the work done beside the requests: the maintenance loop, the plugins' event
-    /// delivery and ticks, the hot-reload watchers, the notification rules and the sender,
-    /// and (on PostgreSQL) the cache's change listener. The server aborts them at shutdown.
+    /// delivery and ticks, the hot-reload watchers (plugins, scripts, themes), the notification
+    /// rules and the sender, and (on PostgreSQL) the cache's change listener. The server aborts them at shutdown.
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(maintenance_loop(self.clone()))];
         tasks.extend(self.plugins.spawn_background());
         tasks.extend(self.scripts.spawn_watcher());
+        tasks.extend(self.themes.spawn_watcher());
         tasks.push(tokio::spawn(crate::announce::rules_loop(
             self.store.clone(),
             self.scripts.clone(),

@@ -1,4 +1,5 @@
-//! The `pifa` command line: serve, demo, backup, restore.
+//! The `pifa` command line: serve, demo, backup, restore, and the checks of plugins, scripts
+//! and themes.
 
 use std::path::PathBuf;
 
@@ -57,6 +58,13 @@ enum Command {
         #[command(subcommand)]
         action: ScriptsCommand,
     },
+    /// The storefront's themes: `pifa themes check [DIR]` loads each theme in DIR (default
+    /// PIFA_THEMES_DIR, `themes`; or DIR is one theme's folder) and renders its pages against
+    /// sample data; exits non-zero with FILE:LINE:COLUMN.
+    Themes {
+        #[command(subcommand)]
+        action: ThemesCommand,
+    },
     /// Replace all data with a backup file (all or nothing).
     Restore {
         file: PathBuf,
@@ -69,6 +77,12 @@ enum Command {
 #[derive(Subcommand)]
 enum ScriptsCommand {
     /// Check the scripts in DIR (default: PIFA_SCRIPTS, `scripts`).
+    Check { dir: Option<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum ThemesCommand {
+    /// Check the themes in DIR (default: PIFA_THEMES_DIR, `themes`).
     Check { dir: Option<PathBuf> },
 }
 
@@ -177,6 +191,23 @@ pub async fn run() -> anyhow::Result<()> {
                     Ok(())
                 }
                 Err(reason) => anyhow::bail!("{reason}"),
+            }
+        }
+        Command::Themes {
+            action: ThemesCommand::Check { dir },
+        } => {
+            let dir = dir.unwrap_or_else(|| config.themes_dir.clone());
+            match crate::themes::check_dir(&dir) {
+                Ok(report) => {
+                    println!("{report}");
+                    Ok(())
+                }
+                Err(reasons) => {
+                    for reason in &reasons {
+                        eprintln!("{reason}");
+                    }
+                    anyhow::bail!("{} theme(s) refused", reasons.len())
+                }
             }
         }
         Command::Restore { file, force } => {
@@ -312,6 +343,13 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     tokio::task::spawn_blocking(crate::catalog::search::warm_up);
     let plugins = config.load_plugins(&store, &clock).await?;
     let scripts = config.load_scripts(&store, &clock)?;
+    let themes = config.load_themes()?;
+    // The shop's own choice must serve too: a start does not fall back silently.
+    if let Some(chosen) = store.settings().await?.theme {
+        themes
+            .require(&chosen)
+            .map_err(|error| anyhow::anyhow!("the `theme` setting: {error}"))?;
+    }
     let providers = std::sync::Arc::new(crate::channels::Providers::from_env()?);
     let state = AppState::new(
         store,
@@ -323,6 +361,7 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
             scripts,
             plugins,
             providers,
+            themes,
         },
     );
     let server = Server::bind(state).await?;
@@ -331,7 +370,7 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
         println!("\n{}", crate::demo::accounts_table());
     }
     println!(
-        "Pifa is serving on http://{addr}  (API: /api/v1, reference: /api/docs, OpenAPI: /api/openapi.json)"
+        "Pifa is serving on http://{addr}  (shop: /, API: /api/v1, reference: /api/docs, OpenAPI: /api/openapi.json)"
     );
     tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "listening");
     server.serve(shutdown_signal()).await

@@ -1,5 +1,5 @@
-//! What `pifa serve` is told: its address, data directory, database, and where its plugins
-//! and scripts are, read from the environment once at start.
+//! What `pifa serve` is told: its address, data directory, database, and where its plugins,
+//! scripts and themes are, read from the environment once at start.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +36,11 @@ pub struct Config {
     /// login log and the rate limits) and right anywhere else (a client's own header is a lie
     /// it may tell).
     pub trusted_proxies: crate::edge::proxy::TrustedProxies,
+    /// `PIFA_THEMES_DIR`, default `themes`: the storefront's themes, reloaded on change.
+    pub themes_dir: PathBuf,
+    /// `PIFA_THEME`, default `default`: the theme pages use unless the shop's `theme`
+    /// setting chooses another.
+    pub theme: String,
 }
 
 impl Config {
@@ -71,6 +76,13 @@ impl Config {
                     anyhow::bail!("PIFA_TRUSTED_PROXIES is not valid UTF-8")
                 }
             },
+            themes_dir: std::env::var_os("PIFA_THEMES_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("themes")),
+            theme: std::env::var("PIFA_THEME")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "default".to_owned()),
         })
     }
 

@@ -33,7 +33,7 @@ use crate::app::AppState;
 use crate::catalog::handlers as catalog;
 use crate::catalog::library;
 use crate::error::{ApiError, ErrorBody};
-use crate::{auth, backup, members, notify, orders, regions, settings, staff, uploads};
+use crate::{auth, backup, members, notify, orders, pages, regions, settings, staff, uploads};
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -240,10 +240,55 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)
         .routes(routes!(crate::plugins::http::status))
+        // themes (J2)
+        .routes(routes!(crate::themes::admin::status))
         // backups
         .routes(routes!(backup::http::list, backup::http::create))
         .routes(routes!(backup::http::download))
         .routes(routes!(backup::http::restore))
+}
+
+/// The storefront's pages (HTML from the active theme) and the themes' fingerprinted assets.
+/// Page forms post their CSRF token as a field; `pages::forms` hands it to the auth extractor.
+fn page_routes() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route("/", get(pages::shelf::home))
+        .route("/search", get(pages::shelf::search))
+        .route("/categories", get(pages::shelf::list))
+        .route(
+            "/login",
+            get(pages::account::form).post(pages::account::sign_in),
+        )
+        .route("/logout", post(pages::account::sign_out))
+        .route("/me", get(pages::account::me))
+        .layer(axum::middleware::from_fn(pages::forms))
+        .route("/assets/{theme}/{*path}", get(pages::assets::serve))
+}
+
+/// A path no route serves: the one JSON refusal under `/api`, the theme's 404 page elsewhere.
+async fn fallback(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "接口不存在 (no such route)",
+        )
+        .into_response();
+    }
+    let (mut parts, _) = request.into_parts();
+    match <pages::Visit as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await
+    {
+        Ok(visit) => pages::not_found(visit).await.into_response(),
+        Err(page) => page.into_response(),
+    }
 }
 
 /// The API routes and their OpenAPI document, completed with the refusals every operation
@@ -318,7 +363,8 @@ pub fn router(state: AppState) -> Router {
         }))
         // Plugin routes: matched, role-checked and published from the serving plugins' manifests.
         .route("/api/v1/plugins/{plugin}/{*rest}", axum::routing::any(crate::plugins::http::handle))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "接口不存在 (no such route)") })
+        .merge(page_routes())
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(
             ServiceBuilder::new()
@@ -347,11 +393,12 @@ pub fn router(state: AppState) -> Router {
 /// - an error in the one shape. The framework's own refusals (405 with an empty body, the
 ///   timeout's 504, a 413 from a body limit) arrive here as plain text or nothing; they are
 ///   rewritten with a stable code, keeping their status and other headers (`Allow`,
-///   `Retry-After`, `X-Content-Type-Options`).
+///   `Retry-After`, `X-Content-Type-Options`). A page's refusal is the theme's HTML error
+///   page and stays as it is.
 /// - `Cache-Control: no-store` unless the handler chose a policy (public product images do):
 ///   answers carry personal data and prices for one caller, and a shared cache must not keep
 ///   them.
-/// - a Content-Security-Policy on HTML (the printable notes; the theme's pages later): only
+/// - a Content-Security-Policy on HTML (the printable notes, the theme's pages): only
 ///   this origin's scripts, images and styles, no framing, no plugins, no base rewriting.
 /// - `Referrer-Policy: same-origin`: order and member ids in our URLs stay on our site.
 async fn finish_response<B>(response: axum::http::Response<B>) -> axum::response::Response
@@ -370,6 +417,7 @@ where
         .to_owned();
     let mut response = if (status.is_client_error() || status.is_server_error())
         && !content_type.starts_with("application/json")
+        && !content_type.starts_with("text/html")
     {
         let (code, message) = framework_error(status);
         // A framework's 5xx (the request timeout) has no handler to log its cause.

@@ -163,6 +163,10 @@ pub struct Settings {
     /// zero) is refused. 100 to 1000.
     #[serde(default = "default_max_price_percent")]
     pub max_price_percent: i64,
+    /// The storefront's theme (a folder under `PIFA_THEMES_DIR`); `null`: `PIFA_THEME`'s.
+    /// Applies from the next request.
+    #[serde(default)]
+    pub theme: Option<String>,
 }
 
 fn default_max_price_percent() -> i64 {
@@ -217,6 +221,7 @@ impl Default for Settings {
             backup_interval_hours: None,
             backups_kept: 14,
             max_price_percent: default_max_price_percent(),
+            theme: None,
         }
     }
 }
@@ -395,6 +400,17 @@ impl SettingsStore<'_> {
     }
 }
 
+/// The themes a shop may choose from: the theme host answers, so the settings name no host.
+pub trait InstalledThemes: Send + Sync {
+    fn is_installed(&self, id: &str) -> bool;
+    /// Their folder names, to say in a refusal.
+    fn installed(&self) -> Vec<String>;
+}
+
+/// What `put` asks whether a chosen theme is installed (`FromRef` from the app's state).
+#[derive(Clone)]
+pub struct Themes(pub std::sync::Arc<dyn InstalledThemes>);
+
 /// All settings (admin).
 #[utoipa::path(get, path = "/admin/settings", tag = "settings", responses((status = 200, body = Settings)), security(("bearer" = [])))]
 pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Settings>> {
@@ -407,6 +423,7 @@ pub async fn get(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Settin
     responses((status = 200, body = Settings), (status = 422, description = "`invalid_money`, `invalid_setting`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn put(
     State(app): State<Shop>,
+    State(themes): State<Themes>,
     actor: Actor,
     client: ClientInfo,
     body: Bytes,
@@ -414,6 +431,18 @@ pub async fn put(
     actor.require(Permission::ManageSettings)?;
     let settings: Settings = parse_json(&body)?;
     settings.validate()?;
+    if let Some(theme) = &settings.theme
+        && !themes.0.is_installed(theme)
+    {
+        return Err(ApiError::invalid_field(
+            "invalid_setting",
+            "theme",
+            format!(
+                "theme: 未安装的主题 {theme:?} (not an installed theme; installed: {})",
+                themes.0.installed().join(", ")
+            ),
+        ));
+    }
     if let Some(id) = settings.fallback_customer_service_id {
         let is_service = app
             .store

@@ -132,6 +132,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/shop", Record::Shop, "*=200"),
     ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/plugins", Record::None, "*=403 anon=401 admin=200"),
+    ("GET /api/v1/admin/theme", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/scripts/pricing/history", Record::None, "*=403 anon=401 admin=200"),

@@ -24,6 +24,7 @@ mod native;
 mod notifications;
 mod openapi;
 mod orders;
+mod pages;
 mod plugin_events;
 mod plugin_load;
 mod plugin_operations;

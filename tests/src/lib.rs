@@ -177,6 +177,26 @@ pub fn shipped_script(file: &str) -> std::path::PathBuf {
         .join(file)
 }
 
+/// The themes the repository ships, under `themes/`.
+pub fn shipped_themes() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes")
+}
+
+/// Copies the directory `from` into `to` (created), file by file.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The native adapters' shared libraries (`native/`), built once per test run with the
 /// cargo that runs the tests, into the test binary's own target directory and profile.
 static NATIVE_BUILD: std::sync::OnceLock<Result<std::path::PathBuf, String>> =
@@ -264,6 +284,8 @@ pub struct TestApp {
     pub scripts: Arc<pifa::scripts::ScriptHost>,
     /// The message providers (none unless the test set fakes up: `TestApp::with_providers`).
     pub providers: Arc<pifa::channels::Providers>,
+    /// The theme host serving (its directory is `themes_dir()`, a copy of the shipped themes).
+    pub themes: Arc<pifa::themes::ThemeHost>,
     pipeline: pifa::orders::pipeline::Pipeline,
     native_code: pifa::native::NativeCode,
     /// Every answer checked against the OpenAPI document; mismatches fail `stop`.
@@ -431,6 +453,8 @@ impl TestApp {
             scripts_dir: database.dir().join("scripts"),
             allow_native: native_code == pifa::native::NativeCode::Allowed,
             trusted_proxies: trusted_proxies.clone(),
+            themes_dir: database.dir().join("themes"),
+            theme: "default".to_owned(),
         };
         let plugins = {
             let (path, store, clock) = (config.plugins_path.clone(), store.clone(), clock.clone());
@@ -460,6 +484,12 @@ impl TestApp {
             clock.clone(),
         )
         .map_err(anyhow::Error::msg)?;
+        // A copy of the shipped themes, which a test may edit as an operator would.
+        if !config.themes_dir.exists() {
+            copy_dir(&shipped_themes(), &config.themes_dir)?;
+        }
+        let themes = pifa::themes::ThemeHost::load(&config.themes_dir, &config.theme)
+            .map_err(anyhow::Error::msg)?;
         let state = AppState::new(
             store.clone(),
             clock.clone(),
@@ -470,6 +500,7 @@ impl TestApp {
                 scripts: scripts.clone(),
                 plugins: plugins.clone(),
                 providers: providers.clone(),
+                themes: themes.clone(),
             },
         );
         let contract = contract::Contract::new(plugins.clone());
@@ -493,6 +524,7 @@ impl TestApp {
             plugins,
             scripts,
             providers,
+            themes,
             pipeline,
             native_code,
             contract,
@@ -514,6 +546,11 @@ impl TestApp {
     /// The scripts directory this server reads (absent until a test writes a script).
     pub fn scripts_dir(&self) -> std::path::PathBuf {
         self.database.dir().join("scripts")
+    }
+
+    /// The themes directory this server reads (a copy of the shipped themes).
+    pub fn themes_dir(&self) -> std::path::PathBuf {
+        self.database.dir().join("themes")
     }
 
     /// The `plugins.toml` this server reads (absent until a test writes it).

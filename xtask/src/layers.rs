@@ -41,12 +41,13 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // What runs other people's code on the domain's extension points.
-    ("hosts", &["scripts", "plugins"]),
+    ("hosts", &["scripts", "plugins", "themes"]),
     // Assembling it all: the state, the router and server, the command line, the demo data.
     (
         "assembly",
         &[
             "app",
+            "pages",
             "http",
             "demo_catalogue",
             "demo_orders",

@@ -1,0 +1,453 @@
+//! The contract between pages and templates: what each page template is given, as types.
+//! Pages (`crate::pages`) fill these from the same domain functions the JSON API calls; the
+//! host renders every page template against the samples here before a theme serves, so a
+//! template that names a field these types do not have is refused at check time, not at a
+//! customer's request. A field added here is a field every theme may use; a field renamed
+//! here fails the themes that used the old name, loudly, at load.
+//!
+//! Words people read are not here: a view carries data and stable codes (`notice`,
+//! `error.code`, `roles`), and each theme says them in its own words.
+
+use serde::Serialize;
+
+use crate::catalog::Category;
+use crate::catalog::handlers::ShopProduct;
+
+/// What every page is given besides its own view (merged at the top level of the context,
+/// with `theme` added by the host).
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub shop: ShopFrame,
+    /// The signed-in person, `none` for a visitor.
+    pub user: Option<UserFrame>,
+    /// The token every form that posts must carry as the hidden field `csrf_token` (`none`
+    /// for a visitor, whose forms change nothing of his).
+    pub csrf_token: Option<String>,
+    /// A stable code telling what just happened (`signed_in`, `signed_out`), `none` mostly.
+    pub notice: Option<&'static str>,
+    /// The request's path, to mark the current tab.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShopFrame {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub service_phone: Option<String>,
+    /// `internal` or `open` (B2).
+    pub mode: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserFrame {
+    pub name: String,
+    /// Role codes (`member`, `admin`, `driver` …).
+    pub roles: Vec<&'static str>,
+    pub is_staff: bool,
+}
+
+/// A product as a list shows it. `price_fen` is `none` whenever the viewer may not see
+/// prices (B2): it is taken from the SKUs' `price`, which the catalogue leaves out then.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductCard {
+    pub id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub image: Option<String>,
+    /// 「10把/盒 - 100把/箱」
+    pub unit_label: String,
+    pub item_unit: String,
+    /// The minimum order quantity (the inner pack).
+    pub moq: i64,
+    /// The lowest price of its SKUs this viewer pays, in fen (`|price` shows it as ¥12.30).
+    pub price_fen: Option<i64>,
+    /// Its SKUs do not all cost the same (the template may say 起).
+    pub price_varies: bool,
+    pub in_stock: bool,
+}
+
+impl From<&ShopProduct> for ProductCard {
+    fn from(product: &ShopProduct) -> ProductCard {
+        let prices: Vec<i64> = product
+            .skus
+            .iter()
+            .filter_map(|sku| sku.price.as_ref().map(|p| p.price_fen))
+            .collect();
+        let lowest = prices.iter().copied().min();
+        ProductCard {
+            id: product.id,
+            item_no: product.item_no.clone(),
+            name: product.name.clone(),
+            image: product.images.first().cloned(),
+            unit_label: product.unit.label.clone(),
+            item_unit: product.unit.unit.item_unit.clone(),
+            moq: product.moq,
+            price_fen: lowest,
+            price_varies: prices.iter().any(|p| Some(*p) != lowest),
+            in_stock: product
+                .skus
+                .iter()
+                .any(|sku| sku.stock > 0 || sku.allow_backorder),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryCard {
+    pub id: i64,
+    pub name: String,
+}
+
+impl From<&Category> for CategoryCard {
+    fn from(category: &Category) -> CategoryCard {
+        CategoryCard {
+            id: category.id,
+            name: category.name.clone(),
+        }
+    }
+}
+
+/// A top-level category with the ones under it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryGroup {
+    pub id: i64,
+    pub name: String,
+    pub children: Vec<CategoryCard>,
+}
+
+/// A page template and what it is given. `samples` are what the host renders it against
+/// before the theme serves: one per shape the page can take (empty, full, prices hidden).
+pub trait PageView: Serialize + Sized {
+    const TEMPLATE: &'static str;
+    fn samples() -> Vec<(&'static str, Self)>;
+}
+
+/// `home.html`: the shop's front page.
+#[derive(Debug, Clone, Serialize)]
+pub struct HomeView {
+    pub categories: Vec<CategoryCard>,
+    pub products: Vec<ProductCard>,
+    /// Whether this viewer sees prices (B2): `false` means every `price_fen` is `none`.
+    pub prices_visible: bool,
+}
+
+/// `search.html`: the shelf matching `q` (or a category's goods).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchView {
+    pub q: String,
+    /// The category searched in, when the search came from one.
+    pub category: Option<CategoryCard>,
+    pub products: Vec<ProductCard>,
+    /// Matches in all (the page shows the first ones).
+    pub total: i64,
+    pub prices_visible: bool,
+}
+
+/// `categories.html`: every category, top level with the level below.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoriesView {
+    pub groups: Vec<CategoryGroup>,
+}
+
+/// `sign_in.html`: the sign-in form, again with the refusal's code after a failed attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInView {
+    /// Where to go after signing in (a path of this site).
+    pub next: String,
+    /// The phone as typed, to fill the field again.
+    pub phone: String,
+    /// The refusal's stable code (`invalid_credentials`, `too_many_attempts`,
+    /// `account_disabled`, `invalid_phone`, `invalid_input`, `csrf_failed`), `none` at first.
+    pub error: Option<String>,
+}
+
+/// `me.html`: my account (我的).
+#[derive(Debug, Clone, Serialize)]
+pub struct MeView {
+    pub name: String,
+    /// The phone with its middle hidden (138****0000).
+    pub phone: String,
+    pub company_name: Option<String>,
+    /// `pending`, `approved` … for a member, `none` for staff.
+    pub member_state: Option<String>,
+}
+
+/// `error.html`: a page that could not be shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorView {
+    /// 404, 403, 500 …
+    pub status: u16,
+    /// The stable code (`not_found`, `forbidden`, `single_page`, `internal` …).
+    pub code: String,
+}
+
+fn sample_products(prices: bool, n: usize) -> Vec<ProductCard> {
+    (0..n)
+        .map(|i| {
+            let id = i64::try_from(i).unwrap_or(0) + 1;
+            ProductCard {
+                id,
+                item_no: format!("A{id:04}"),
+                name: format!("样品商品 {id} <b>&amp;</b>"),
+                image: (i % 2 == 0).then(|| format!("/api/v1/images/sample-{id}.jpg")),
+                unit_label: "10把/盒 - 100把/箱".to_owned(),
+                item_unit: "把".to_owned(),
+                moq: 10,
+                price_fen: prices.then_some(1230 + id),
+                price_varies: i % 3 == 0,
+                in_stock: i % 4 != 3,
+            }
+        })
+        .collect()
+}
+
+fn sample_categories(n: usize) -> Vec<CategoryCard> {
+    (0..n)
+        .map(|i| CategoryCard {
+            id: i64::try_from(i).unwrap_or(0) + 1,
+            name: format!("分类{i}"),
+        })
+        .collect()
+}
+
+/// The most a page lists: samples render this many, so a template that fits the samples'
+/// fuel fits any real page's.
+pub const MAX_LISTED: usize = 40;
+
+impl PageView for HomeView {
+    const TEMPLATE: &'static str = "home.html";
+    fn samples() -> Vec<(&'static str, HomeView)> {
+        vec![
+            (
+                "prices shown",
+                HomeView {
+                    categories: sample_categories(12),
+                    products: sample_products(true, MAX_LISTED),
+                    prices_visible: true,
+                },
+            ),
+            (
+                "prices hidden",
+                HomeView {
+                    categories: sample_categories(3),
+                    products: sample_products(false, 5),
+                    prices_visible: false,
+                },
+            ),
+            (
+                "an empty shop",
+                HomeView {
+                    categories: Vec::new(),
+                    products: Vec::new(),
+                    prices_visible: true,
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for SearchView {
+    const TEMPLATE: &'static str = "search.html";
+    fn samples() -> Vec<(&'static str, SearchView)> {
+        vec![
+            (
+                "matches with prices",
+                SearchView {
+                    q: "手套 \"<script>".to_owned(),
+                    category: None,
+                    products: sample_products(true, MAX_LISTED),
+                    total: 120,
+                    prices_visible: true,
+                },
+            ),
+            (
+                "a category, prices hidden",
+                SearchView {
+                    q: String::new(),
+                    category: sample_categories(1).into_iter().next(),
+                    products: sample_products(false, 3),
+                    total: 3,
+                    prices_visible: false,
+                },
+            ),
+            (
+                "no match",
+                SearchView {
+                    q: "无此商品".to_owned(),
+                    category: None,
+                    products: Vec::new(),
+                    total: 0,
+                    prices_visible: false,
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for CategoriesView {
+    const TEMPLATE: &'static str = "categories.html";
+    fn samples() -> Vec<(&'static str, CategoriesView)> {
+        vec![
+            (
+                "three levels",
+                CategoriesView {
+                    groups: sample_categories(8)
+                        .into_iter()
+                        .map(|c| CategoryGroup {
+                            id: c.id,
+                            name: c.name,
+                            children: sample_categories(6),
+                        })
+                        .collect(),
+                },
+            ),
+            ("no categories", CategoriesView { groups: Vec::new() }),
+        ]
+    }
+}
+
+impl PageView for SignInView {
+    const TEMPLATE: &'static str = "sign_in.html";
+    fn samples() -> Vec<(&'static str, SignInView)> {
+        vec![
+            (
+                "first visit",
+                SignInView {
+                    next: "/".to_owned(),
+                    phone: String::new(),
+                    error: None,
+                },
+            ),
+            (
+                "a wrong password",
+                SignInView {
+                    next: "/me".to_owned(),
+                    phone: "13800000000".to_owned(),
+                    error: Some("invalid_credentials".to_owned()),
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for MeView {
+    const TEMPLATE: &'static str = "me.html";
+    fn samples() -> Vec<(&'static str, MeView)> {
+        vec![
+            (
+                "a member",
+                MeView {
+                    name: "张三".to_owned(),
+                    phone: "138****0000".to_owned(),
+                    company_name: Some("海口五金店".to_owned()),
+                    member_state: Some("approved".to_owned()),
+                },
+            ),
+            (
+                "staff",
+                MeView {
+                    name: "李四".to_owned(),
+                    phone: "139****0000".to_owned(),
+                    company_name: None,
+                    member_state: None,
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for ErrorView {
+    const TEMPLATE: &'static str = "error.html";
+    fn samples() -> Vec<(&'static str, ErrorView)> {
+        [
+            (404, "not_found"),
+            (403, "forbidden"),
+            (403, "single_page"),
+            (500, "internal"),
+        ]
+        .into_iter()
+        .map(|(status, code)| {
+            (
+                "an error",
+                ErrorView {
+                    status,
+                    code: code.to_owned(),
+                },
+            )
+        })
+        .collect()
+    }
+}
+
+/// The frames samples are rendered in: a visitor, and a signed-in member told something.
+pub fn sample_frames() -> Vec<(&'static str, Frame)> {
+    let shop = ShopFrame {
+        name: "样品商城 <i>".to_owned(),
+        logo_url: None,
+        service_phone: Some("0898-12345678".to_owned()),
+        mode: "internal",
+    };
+    vec![
+        (
+            "a visitor",
+            Frame {
+                shop: shop.clone(),
+                user: None,
+                csrf_token: None,
+                notice: None,
+                path: "/".to_owned(),
+            },
+        ),
+        (
+            "a signed-in member",
+            Frame {
+                shop: ShopFrame {
+                    logo_url: Some("/api/v1/images/logo.png".to_owned()),
+                    mode: "open",
+                    ..shop
+                },
+                user: Some(UserFrame {
+                    name: "张三".to_owned(),
+                    roles: vec!["member"],
+                    is_staff: false,
+                }),
+                csrf_token: Some("0".repeat(64)),
+                notice: Some("signed_in"),
+                path: "/search".to_owned(),
+            },
+        ),
+    ]
+}
+
+/// Every page template a theme must have.
+pub const PAGE_TEMPLATES: [&str; 6] = [
+    HomeView::TEMPLATE,
+    SearchView::TEMPLATE,
+    CategoriesView::TEMPLATE,
+    SignInView::TEMPLATE,
+    MeView::TEMPLATE,
+    ErrorView::TEMPLATE,
+];
+
+/// Every page sample as (template, what it shows, the view as a value).
+pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
+    fn of<V: PageView>() -> Vec<(&'static str, &'static str, minijinja::Value)> {
+        V::samples()
+            .into_iter()
+            .map(|(label, view)| {
+                (
+                    V::TEMPLATE,
+                    label,
+                    minijinja::Value::from(minijinja::value::Serde(&view)),
+                )
+            })
+            .collect()
+    }
+    let mut all = of::<HomeView>();
+    all.extend(of::<SearchView>());
+    all.extend(of::<CategoriesView>());
+    all.extend(of::<SignInView>());
+    all.extend(of::<MeView>());
+    all.extend(of::<ErrorView>());
+    all
+}

@@ -1,0 +1,371 @@
+//! The storefront's pages and the theme host (REQUIREMENTS J2, M5; issue 18): HTML from the
+//! active theme, the same price rules as the API, hot reload that keeps the last good set, a
+//! theme switch without a restart, and fingerprinted assets.
+
+use pifa_e2e::pifa_demo::*;
+use pifa_e2e::{Backend, TestApp, error_code, eventually};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
+
+/// A browser of the shop: keeps its cookies, follows no redirects (a test looks at them).
+fn browser() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
+
+async fn page(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+) -> anyhow::Result<(StatusCode, String)> {
+    let response = client.get(app.url(path)).send().await?;
+    let status = response.status();
+    Ok((status, response.text().await?))
+}
+
+/// Signs in through the page's form; the browser keeps the session cookie.
+async fn sign_in(client: &reqwest::Client, app: &TestApp, phone: &str) -> anyhow::Result<()> {
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("phone", phone), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == StatusCode::SEE_OTHER,
+        "sign-in: {} {}",
+        response.status(),
+        response.text().await?
+    );
+    Ok(())
+}
+
+/// The value of `attribute="…"` on the first tag that has `needle` in it.
+fn attribute_near(html: &str, needle: &str, attribute: &str) -> Option<String> {
+    let at = html.find(needle)?;
+    let tag_start = html.get(..at)?.rfind('<')?;
+    let tag = html.get(tag_start..)?.split('>').next()?;
+    let value = tag.split(&format!("{attribute}=\"")).nth(1)?;
+    value.split('"').next().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_shop_and_only_the_prices_the_api_shows() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let visitor = browser()?;
+    let response = visitor.get(app.url("/")).send().await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers().get(CONTENT_TYPE).cloned();
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        response
+            .headers()
+            .get("content-security-policy")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("default-src 'none'"))
+    );
+    let html = response.text().await?;
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    assert!(html.contains("name=\"viewport\""));
+    assert!(
+        html.contains("安达劳保五金批发"),
+        "the shop's name from the settings"
+    );
+    assert!(html.contains("action=\"/search\""), "a search box");
+    // The shop is internal (B2): a visitor sees goods, and no price anywhere.
+    let (_, products) = app.get("/api/v1/products?limit=12", None).await?;
+    let first = products[0]["name"].as_str().unwrap_or("?");
+    assert!(html.contains(first), "the goods on the shelf: {first}");
+    assert!(products[0]["skus"][0].get("price").is_none());
+    assert!(!html.contains('¥'), "no price for a visitor: {html}");
+    assert!(!html.contains("class=\"price\""));
+
+    // An approved member sees his prices: the ones the API gives him.
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let (status, html) = page(&member, &app, "/?notice=signed_in").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("登录成功"), "the notice");
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let (_, products) = app.get("/api/v1/products?limit=12", Some(&token)).await?;
+    let lowest = products[0]["skus"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|sku| sku["price"]["price_fen"].as_i64())
+        .min()
+        .ok_or_else(|| anyhow::anyhow!("no price for the member: {products}"))?;
+    let shown = pifa::money::format_price(lowest);
+    assert!(html.contains(&shown), "{shown} in the member's page");
+
+    // 我的: a visitor is sent to sign in and back; the member sees his account.
+    let response = visitor.get(app.url("/me")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Fme")
+    );
+    let (status, html) = page(&member, &app, "/me").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("退出登录"));
+
+    // A wrong password shows the form again with the theme's words for the refusal.
+    let response = visitor
+        .post(app.url("/login"))
+        .form(&[
+            ("phone", MEMBER),
+            ("password", "wrong-password"),
+            ("next", "/me"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let html = response.text().await?;
+    assert!(html.contains("手机号或密码错误"), "{html}");
+    assert!(
+        html.contains(&format!("value=\"{MEMBER}\"")),
+        "the phone kept"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn forms_post_with_the_sessions_csrf_token() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    // Without the token (a form posted from elsewhere): refused, still signed in.
+    let response = member
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await?.contains("页面已失效"));
+    let (status, html) = page(&member, &app, "/me").await?;
+    assert_eq!(status, StatusCode::OK, "still signed in");
+    // With the token the page gave: signed out.
+    let token = attribute_near(&html, "name=\"csrf_token\"", "value")
+        .filter(|t| t.len() == 64)
+        .ok_or_else(|| anyhow::anyhow!("no CSRF token in the form: {html}"))?;
+    let response = member
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = member.get(app.url("/me")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed out");
+
+    // A visitor's sign-in posted from another site is refused.
+    let response = browser()?
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("phone", MEMBER), ("password", PASSWORD)])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn unknown_pages_are_the_themes_404_and_unknown_api_routes_stay_json() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let response = browser()?.get(app.url("/no/such/page")).send().await?;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"))
+    );
+    let html = response.text().await?;
+    assert!(html.contains("页面不存在"), "{html}");
+    let (status, body) = app.get("/api/v1/no-such-route", None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "route_not_found");
+    app.stop().await
+}
+
+/// The refusals the admin endpoint shows now.
+async fn refused(app: &TestApp, admin: &str) -> anyhow::Result<Vec<Value>> {
+    let (status, body) = app.get("/api/v1/admin/theme", Some(admin)).await?;
+    anyhow::ensure!(status == StatusCode::OK, "admin/theme: {status} {body}");
+    Ok(body["refused"].as_array().cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_broken_template_is_refused_and_the_last_good_set_serves() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (status, _) = app.get("/api/v1/admin/theme", Some(&member)).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    let (_, status_body) = app.get("/api/v1/admin/theme", Some(&admin)).await?;
+    assert_eq!(status_body["active"], "default");
+    assert!(refused(&app, &admin).await?.is_empty());
+
+    let home = app.themes_dir().join("default/templates/home.html");
+    let good = std::fs::read_to_string(&home)?;
+    // A syntax error on line 3, saved on the running server.
+    std::fs::write(
+        &home,
+        "{% extends \"base.html\" %}\n{% block content %}\n<h1>{{ shop.name }</h1>\n{% endblock %}\n",
+    )?;
+    let refusal = eventually("the broken template refused", || async {
+        Ok(refused(&app, &admin).await?.into_iter().next())
+    })
+    .await?;
+    assert_eq!(refusal["file"], "default/templates/home.html");
+    assert_eq!(refusal["line"], 3);
+    assert!(refusal["column"].as_u64().is_some(), "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("default/templates/home.html:3:")),
+        "{refusal}"
+    );
+    let (status, html) = page(&browser()?, &app, "/").await?;
+    assert_eq!(status, StatusCode::OK, "the last good set serves");
+    assert!(html.contains("上架商品"), "the last good home page: {html}");
+
+    // A template that loops: refused too, by fuel, naming the file and line.
+    std::fs::write(
+        &home,
+        "{% extends \"base.html\" %}\n{% block content %}\n{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}\n{% endblock %}\n",
+    )?;
+    let refusal = eventually("the looping template refused", || async {
+        Ok(refused(&app, &admin)
+            .await?
+            .into_iter()
+            .find(|r| r["message"].as_str().is_some_and(|m| m.contains("fuel"))))
+    })
+    .await?;
+    assert_eq!(refusal["file"], "default/templates/home.html");
+    assert_eq!(refusal["line"], 3);
+    let (status, html) = page(&browser()?, &app, "/").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("上架商品"));
+
+    // Fixed: the refusal goes, and an edit shows.
+    std::fs::write(&home, good.replace("上架商品", "本周上架"))?;
+    eventually("the fixed template serving", || async {
+        let (_, html) = page(&browser()?, &app, "/").await?;
+        Ok(html.contains("本周上架").then_some(()))
+    })
+    .await?;
+    assert!(refused(&app, &admin).await?.is_empty());
+    app.stop().await
+}
+
+#[tokio::test]
+async fn switching_the_theme_setting_changes_the_pages_without_a_restart() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let visitor = browser()?;
+    let (_, html) = page(&visitor, &app, "/").await?;
+    assert!(
+        html.contains("class=\"tabbar\""),
+        "the default theme's tab bar"
+    );
+    assert!(!html.contains("class=\"rows\""));
+
+    let (_, mut settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
+    settings["theme"] = json!("nope");
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&admin),
+            Some(&settings),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&body), "invalid_setting");
+    assert_eq!(body["error"]["field"], "theme");
+
+    settings["theme"] = json!("classic");
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&admin),
+            Some(&settings),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, html) = page(&visitor, &app, "/").await?;
+    assert!(html.contains("class=\"rows\""), "the classic list: {html}");
+    assert!(!html.contains("class=\"tabbar\""));
+    assert!(html.contains("/assets/classic/css/classic."));
+    let (_, status_body) = app.get("/api/v1/admin/theme", Some(&admin)).await?;
+    assert_eq!(status_body["active"], "classic");
+    assert_eq!(status_body["installed"].as_array().map(Vec::len), Some(2));
+    app.stop().await
+}
+
+#[tokio::test]
+async fn assets_are_fingerprinted_cached_for_a_year_and_compressed() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let client = browser()?;
+    let (_, html) = page(&client, &app, "/").await?;
+    for (needle, attribute, content_type) in [
+        ("rel=\"stylesheet\"", "href", "text/css; charset=utf-8"),
+        ("defer", "src", "text/javascript; charset=utf-8"),
+        ("rel=\"icon\"", "href", "image/svg+xml"),
+    ] {
+        let url = attribute_near(&html, needle, attribute)
+            .ok_or_else(|| anyhow::anyhow!("no {needle} in {html}"))?;
+        assert!(url.starts_with("/assets/default/"), "{url}");
+        let response = client
+            .get(app.url(&url))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header(CACHE_CONTROL).as_deref(),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(header(CONTENT_TYPE).as_deref(), Some(content_type));
+        assert_eq!(header(CONTENT_ENCODING).as_deref(), Some("gzip"), "{url}");
+
+        // Another fingerprint of the same file: not found.
+        let (stem, rest) = url
+            .rsplit_once('.')
+            .and_then(|(front, ext)| front.rsplit_once('.').map(|(stem, _)| (stem, ext)))
+            .ok_or_else(|| anyhow::anyhow!("{url} is not fingerprinted"))?;
+        let stale = format!("{stem}.00000000.{rest}");
+        let response = client.get(app.url(&stale)).send().await?;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{stale}");
+    }
+    app.stop().await
+}
