@@ -345,7 +345,7 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     let scripts = config.load_scripts(&store, &clock)?;
     let themes = config.load_themes()?;
     // The shop's own choice must serve too: a start does not fall back silently.
-    if let Some(chosen) = store.settings().await?.theme {
+    if let Some(chosen) = store.settings().current().await?.theme {
         themes
             .require(&chosen)
             .map_err(|error| anyhow::anyhow!("the `theme` setting: {error}"))?;

@@ -93,7 +93,7 @@ where
         if clear_session {
             refused = None;
         }
-        let settings = match shop.store.settings().await {
+        let settings = match shop.store.settings().current().await {
             Ok(settings) => settings,
             Err(error) => {
                 refused.get_or_insert(ApiError::internal(error));
@@ -103,7 +103,7 @@ where
         let csrf_token = match (&actor, &token) {
             (Some(_), Some(PresentedToken::Cookie(secret))) => shop
                 .store
-                .session_owner(secret, shop.clock.now_ms())
+                .accounts().session_owner(secret, shop.clock.now_ms())
                 .await
                 .ok()
                 .flatten()

@@ -53,7 +53,7 @@ pub async fn status(
     actor: Actor,
 ) -> ApiResult<Json<ThemesStatus>> {
     actor.require(Permission::ManageSettings)?;
-    let chosen = state.shop.store.settings().await?.theme;
+    let chosen = state.shop.store.settings().current().await?.theme;
     let set = state.themes.current();
     let active = state
         .themes
