@@ -103,7 +103,8 @@ where
         let csrf_token = match (&actor, &token) {
             (Some(_), Some(PresentedToken::Cookie(secret))) => shop
                 .store
-                .accounts().session_owner(secret, shop.clock.now_ms())
+                .accounts()
+                .session_owner(secret, shop.clock.now_ms())
                 .await
                 .ok()
                 .flatten()

@@ -67,3 +67,96 @@ async fn a_delivery_note_reads_on_a_phone() -> anyhow::Result<()> {
     .await;
     browser.finish(outcome).await
 }
+
+/// The interactive elements of the page a thumb may miss: those smaller than 44 × 44 CSS
+/// pixels (links inside running text and labels only a screen reader reads excepted), as
+/// `[text, width, height]`.
+const SMALL_TAP_TARGETS: &str =
+    "return [...document.querySelectorAll('a, button, input, select, textarea')]
+    .filter(e => e.offsetParent !== null && e.type !== 'hidden' && !e.closest('p'))
+    .filter(e => !e.classList.contains('visually-hidden'))
+    .map(e => [e.textContent.trim() || e.name || e.tagName, e.getBoundingClientRect()])
+    .filter(([, r]) => r.height < 44 || r.width < 44)
+    .map(([t, r]) => [t, r.width, r.height])";
+
+/// B2, J2 in a phone's browser: in the internal shop a visitor sees the goods and no price
+/// anywhere in the page; 我的 sends him to sign in and back; once signed in through the form,
+/// the member sees his own price, the one the API gives him. Every page fits the 375 px
+/// screen and its tap targets are at least 44 px.
+#[tokio::test]
+async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let (_, products) = app.get("/api/v1/products?limit=12", Some(&token)).await?;
+    let lowest = products[0]["skus"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|sku| sku["price"]["price_fen"].as_i64())
+        .min()
+        .ok_or_else(|| anyhow::anyhow!("no price for the member: {products}"))?;
+    let first = products[0]["name"].as_str().unwrap_or("?").to_owned();
+
+    let browser = Browser::open("sign_in_prices", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        let fits = || async {
+            let widths = browser
+                .eval("return [document.documentElement.scrollWidth, screen.width]")
+                .await?;
+            anyhow::ensure!(
+                widths[0].as_f64() <= widths[1].as_f64(),
+                "the page scrolls sideways: [content, screen] = {widths}"
+            );
+            let small = browser.eval(SMALL_TAP_TARGETS).await?;
+            anyhow::ensure!(
+                small.as_array().is_some_and(Vec::is_empty),
+                "tap targets under 44 px: {small}"
+            );
+            Ok(())
+        };
+        browser.goto("/").await?;
+        let goods = browser.find_all(".good").await?;
+        anyhow::ensure!(!goods.is_empty(), "no goods on the home page");
+        let page = browser.text("main").await?;
+        anyhow::ensure!(page.contains(&first), "{first} on the shelf: {page}");
+        let html = browser.html().await?;
+        anyhow::ensure!(!html.contains('¥'), "a price in a visitor's page");
+        anyhow::ensure!(
+            page.contains("登录后查看价格"),
+            "what a visitor is told: {page}"
+        );
+        fits().await?;
+        browser.screenshot("home-visitor-375").await?;
+
+        browser.tap("nav.tabbar a[href='/me']").await?;
+        browser.wait_for_path("/login").await?;
+        fits().await?;
+        browser.fill("#phone", MEMBER).await?;
+        browser.fill("#password", PASSWORD).await?;
+        browser.screenshot("sign-in-375").await?;
+        browser.tap("form button[type=submit]").await?;
+        browser.wait_for_path("/me").await?;
+        anyhow::ensure!(
+            browser.text("main").await?.contains("退出登录"),
+            "我的 after signing in"
+        );
+        fits().await?;
+        browser.screenshot("me-member-375").await?;
+
+        browser.tap("nav.tabbar a[href='/']").await?;
+        browser.wait_for_path("/").await?;
+        let page = browser.text("main").await?;
+        let shown = pifa::money::format_price(lowest);
+        anyhow::ensure!(page.contains(&shown), "the member's price {shown}: {page}");
+        fits().await?;
+        browser.screenshot("home-member-375").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
