@@ -372,6 +372,18 @@ async fn serve(config: Config, demo: bool, test_clock: bool) -> anyhow::Result<(
     println!(
         "Pifa is serving on http://{addr}  (shop: /, API: /api/v1, reference: /api/docs, OpenAPI: /api/openapi.json)"
     );
+    if demo
+        && let Some(member) = crate::demo::ACCOUNTS
+            .iter()
+            .find(|account| account.phone == crate::demo::DEMO_MEMBER_PHONE)
+    {
+        println!(
+            "Open http://{addr}/ in a browser (a phone-sized window suits it) and sign in as {} ({}) with password {} to order at a member's prices.",
+            member.phone,
+            member.name,
+            crate::demo::DEMO_PASSWORD
+        );
+    }
     tracing::info!(%addr, startup_ms = started.elapsed().as_millis() as u64, "listening");
     server.serve(shutdown_signal()).await
 }

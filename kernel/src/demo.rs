@@ -28,6 +28,9 @@ pub struct DemoAccount {
     pub plate: Option<&'static str>,
 }
 
+/// The approved member the start-up output suggests trying the shop as.
+pub const DEMO_MEMBER_PHONE: &str = "13900000001";
+
 pub const REGIONS: [&str; 3] = ["海口", "三亚", "琼海"];
 
 pub const ACCOUNTS: &[DemoAccount] = &[
@@ -122,7 +125,7 @@ pub const ACCOUNTS: &[DemoAccount] = &[
     DemoAccount {
         label: "会员 member (dealer)",
         name: "赵老板",
-        phone: "13900000001",
+        phone: DEMO_MEMBER_PHONE,
         roles: &[Role::Member],
         regions: &[],
         plate: None,
