@@ -256,6 +256,11 @@ fn page_routes() -> Router<AppState> {
         .route("/", get(pages::shelf::home))
         .route("/search", get(pages::shelf::search))
         .route("/categories", get(pages::shelf::list))
+        .route("/products/{id}", get(pages::goods::product))
+        .route("/products/{id}/cart", post(pages::goods::add_to_cart))
+        .route("/cart", get(pages::cart::show))
+        .route("/cart/{sku_id}", post(pages::cart::set))
+        .route("/cart/{sku_id}/remove", post(pages::cart::remove))
         .route(
             "/login",
             get(pages::account::form).post(pages::account::sign_in),

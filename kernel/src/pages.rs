@@ -21,6 +21,8 @@
 
 pub mod account;
 pub mod assets;
+pub mod cart;
+pub mod goods;
 pub mod shelf;
 
 use std::sync::Arc;
@@ -54,7 +56,13 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 2] = ["signed_in", "signed_out"];
+const NOTICES: [&str; 5] = [
+    "signed_in",
+    "signed_out",
+    "added_to_cart",
+    "cart_updated",
+    "cart_removed",
+];
 
 /// A page request: who asks, with which theme, and what every template is given.
 pub struct Visit {

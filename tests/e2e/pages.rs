@@ -9,6 +9,9 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = pifa::demo::DEMO_PASSWORD;
+const HARD_HAT_RED: &str = "6901234500011";
+const HARD_HAT_YELLOW: &str = "6901234500028";
+const COATING_GREY: &str = "6901234500066";
 
 /// A browser of the shop: keeps its cookies, follows no redirects (a test looks at them).
 fn browser() -> anyhow::Result<reqwest::Client> {
@@ -367,5 +370,342 @@ async fn assets_are_fingerprinted_cached_for_a_year_and_compressed() -> anyhow::
         let response = client.get(app.url(&stale)).send().await?;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{stale}");
     }
+    app.stop().await
+}
+
+/// The product a SKU belongs to.
+async fn product_of(app: &TestApp, barcode: &str) -> anyhow::Result<i64> {
+    let sku = pifa::ids::SkuId(app.sku_id(barcode).await?);
+    app.store
+        .catalog()
+        .sku_products(&[sku])
+        .await?
+        .get(&sku)
+        .map(|p| p.get())
+        .ok_or_else(|| anyhow::anyhow!("no product for {barcode}"))
+}
+
+/// The CSRF token of the first form on a page.
+fn csrf_of(html: &str) -> anyhow::Result<String> {
+    attribute_near(html, "name=\"csrf_token\"", "value")
+        .filter(|t| t.len() == 64)
+        .ok_or_else(|| anyhow::anyhow!("no CSRF token in the page: {html}"))
+}
+
+/// Posts a page's form with the session's token.
+async fn post_form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> anyhow::Result<(StatusCode, Option<String>, String)> {
+    let mut form = vec![("csrf_token", csrf)];
+    form.extend_from_slice(fields);
+    let response = client.post(app.url(path)).form(&form).send().await?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok((status, location, response.text().await?))
+}
+
+/// B1, B2, C1 on a product's page: the goods link to it; a visitor of the internal shop sees
+/// the SKUs, the units and no price at all; a member sees his level price and a quantity field
+/// in pack steps per SKU; 订货 off the step is refused next to that SKU's field in the theme's
+/// words, and in steps goes into the cart.
+#[tokio::test]
+async fn the_product_page_shows_skus_units_and_the_viewers_price_and_orders_in_packs()
+-> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let hat = product_of(&app, HARD_HAT_RED).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let yellow = app.sku_id(HARD_HAT_YELLOW).await?;
+    let path = format!("/products/{hat}");
+
+    let visitor = browser()?;
+    let (_, home) = page(&visitor, &app, "/").await?;
+    assert!(
+        home.contains(&format!("href=\"{path}\"")),
+        "the grid links to it"
+    );
+    let (status, html) = page(&visitor, &app, &path).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("安全帽 ABS 工地 V型透气"), "{html}");
+    assert!(html.contains("红色") && html.contains("黄色"), "every SKU");
+    assert!(html.contains("1盒=10个"), "the unit: {html}");
+    assert!(!html.contains('¥'), "no price for a visitor: {html}");
+    assert!(!html.contains("class=\"price\""));
+    assert!(!html.contains("28.00"), "no price digits either");
+    assert!(
+        !html.contains("name=\"qty\""),
+        "no order form for a visitor"
+    );
+    assert!(html.contains("登录后订货"));
+    let (status, _) = page(&visitor, &app, "/products/999999").await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page(&visitor, &app, "/products/abc").await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let (_, product) = app.get(&format!("/api/v1{path}"), Some(&token)).await?;
+    let (status, html) = page(&member, &app, &path).await?;
+    assert_eq!(status, StatusCode::OK);
+    for sku in product["skus"].as_array().into_iter().flatten() {
+        let price = sku["price"]["price_fen"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no member price: {sku}"))?;
+        let shown = pifa::money::format_price(price);
+        assert!(html.contains(&shown), "{shown}: {html}");
+        let id = sku["id"].as_i64().unwrap_or(0);
+        assert_eq!(
+            attribute_near(&html, &format!("id=\"qty-{id}\""), "step").as_deref(),
+            Some("10"),
+            "the field steps by the pack"
+        );
+        assert_eq!(
+            attribute_near(&html, &format!("id=\"qty-{id}\""), "min").as_deref(),
+            Some("10")
+        );
+    }
+    assert!(
+        html.contains(&format!("<label for=\"qty-{red}\"")),
+        "labelled"
+    );
+    assert!(html.contains(">订货</button>"));
+    let csrf = csrf_of(&html)?;
+
+    // 15 is off the 10-piece step: the page again, the refusal by the red SKU's field.
+    let cart_path = format!("{path}/cart");
+    let red_id = red.to_string();
+    let (status, _, html) = post_form(
+        &member,
+        &app,
+        &cart_path,
+        &csrf,
+        &[("sku_id", &red_id), ("qty", "15")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请按10个的整数倍订购"), "{html}");
+    assert!(html.contains(&format!("id=\"qty-error-{red}\"")));
+    assert_eq!(
+        attribute_near(&html, &format!("id=\"qty-{red}\""), "aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        attribute_near(&html, &format!("id=\"qty-{red}\""), "value").as_deref(),
+        Some("15"),
+        "the quantity as typed"
+    );
+    assert!(
+        attribute_near(&html, &format!("id=\"qty-{yellow}\""), "aria-invalid").is_none(),
+        "only that SKU's field"
+    );
+    let (status, _, html) = post_form(
+        &member,
+        &app,
+        &cart_path,
+        &csrf,
+        &[("sku_id", &red_id), ("qty", "many")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请填写正确的数量"), "{html}");
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    assert_eq!(
+        cart["lines"].as_array().map(Vec::len),
+        Some(0),
+        "nothing added"
+    );
+
+    // In steps: into the cart, back to the product with the notice.
+    let (status, location, _) = post_form(
+        &member,
+        &app,
+        &cart_path,
+        &csrf,
+        &[("sku_id", &red_id), ("qty", "20")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = location.unwrap_or_default();
+    assert_eq!(location, format!("{path}?notice=added_to_cart"));
+    let (_, html) = page(&member, &app, &location).await?;
+    assert!(html.contains("已加入购物车"), "{html}");
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    assert_eq!(cart["lines"][0]["sku_id"], red);
+    assert_eq!(cart["lines"][0]["qty"], 20);
+
+    // Without the session's token: refused, nothing added.
+    let (status, _, _) = post_form(
+        &member,
+        &app,
+        &cart_path,
+        "forged",
+        &[("sku_id", &red_id), ("qty", "20")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    assert_eq!(cart["lines"][0]["qty"], 20);
+    app.stop().await
+}
+
+/// D1 on the cart page: a visitor is sent to sign in; a member's empty cart says so; lines
+/// show spec, quantity, amount and the total; a quantity off the step is refused by its line;
+/// a changed price, short stock and a delisted product are told in words; a line goes.
+#[tokio::test]
+async fn the_cart_page_lists_lines_changes_quantities_and_tells_what_changed() -> anyhow::Result<()>
+{
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let response = browser()?.get(app.url("/cart")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Fcart")
+    );
+
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let (status, html) = page(&member, &app, "/cart").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("购物车是空的"), "{html}");
+    let csrf = csrf_of(&page(&member, &app, "/me").await?.1)?;
+
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let yellow = app.sku_id(HARD_HAT_YELLOW).await?;
+    let coating = app.sku_id(COATING_GREY).await?;
+    let hat = product_of(&app, HARD_HAT_RED).await?;
+    for (sku, qty) in [(red, "20"), (yellow, "10")] {
+        let (status, _, body) = post_form(
+            &member,
+            &app,
+            &format!("/products/{hat}/cart"),
+            &csrf,
+            &[("sku_id", &sku.to_string()), ("qty", qty)],
+        )
+        .await?;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    }
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    let (status, html) = page(&member, &app, "/cart").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("安全帽 ABS 工地 V型透气"), "{html}");
+    assert!(html.contains("红色") && html.contains("黄色"));
+    for line in cart["lines"].as_array().into_iter().flatten() {
+        let subtotal = pifa::money::format_price(line["subtotal_fen"].as_i64().unwrap_or(-1));
+        assert!(html.contains(&subtotal), "{subtotal}: {html}");
+    }
+    let total = pifa::money::format_price(cart["goods_fen"].as_i64().unwrap_or(-1));
+    assert!(html.contains(&total), "the total {total}");
+    assert_eq!(
+        attribute_near(&html, &format!("id=\"qty-{red}\""), "value").as_deref(),
+        Some("20")
+    );
+    assert!(!html.contains("class=\"warn\""), "nothing changed yet");
+
+    // Off the step: refused by that line, the cart unchanged.
+    let (status, _, html) = post_form(
+        &member,
+        &app,
+        &format!("/cart/{yellow}"),
+        &csrf,
+        &[("qty", "15")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请按10的整数倍订购"), "{html}");
+    assert!(html.contains(&format!("id=\"qty-error-{yellow}\"")));
+    let (status, location, _) = post_form(
+        &member,
+        &app,
+        &format!("/cart/{yellow}"),
+        &csrf,
+        &[("qty", "30")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/cart?notice=cart_updated"));
+    let (_, html) = page(&member, &app, "/cart?notice=cart_updated").await?;
+    assert!(html.contains("数量已更新"));
+    assert_eq!(
+        attribute_near(&html, &format!("id=\"qty-{yellow}\""), "value").as_deref(),
+        Some("30")
+    );
+
+    // What changed since: the yellow price, more red than in stock, the coating delisted.
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/skus/{yellow}"),
+            Some(&admin),
+            Some(&json!({ "model": "V型", "spec": "黄色", "price_fen": 2900, "cost_fen": 1960, "stock": 800, "barcode": HARD_HAT_YELLOW,
+                "level_prices": [], "breaks": [] })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stock = app.stock_of(HARD_HAT_RED).await?;
+    let too_many = ((stock / 10) + 1) * 10;
+    let (status, _, body) = post_form(
+        &member,
+        &app,
+        &format!("/cart/{red}"),
+        &csrf,
+        &[("qty", &too_many.to_string())],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, cart) = app
+        .post(
+            "/api/v1/cart/items",
+            Some(&token),
+            &json!({ "items": [{ "sku_id": coating, "qty": 1 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{cart}");
+    let coating_product = product_of(&app, COATING_GREY).await?;
+    let (status, _) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/products/{coating_product}"),
+            Some(&admin),
+            Some(&json!({ "on_shelf": false })),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (_, html) = page(&member, &app, "/cart").await?;
+    assert!(html.contains("价格有变动"), "{html}");
+    assert!(html.contains("¥29.00"), "the new price");
+    assert!(html.contains(&format!("库存不足：仅剩 {stock}")), "{html}");
+    assert!(html.contains("该商品已下架"), "{html}");
+
+    // A line goes.
+    let (status, location, _) = post_form(
+        &member,
+        &app,
+        &format!("/cart/{coating}/remove"),
+        &csrf,
+        &[],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/cart?notice=cart_removed"));
+    let (_, html) = page(&member, &app, "/cart?notice=cart_removed").await?;
+    assert!(html.contains("已从购物车删除"));
+    assert!(!html.contains("该商品已下架"));
     app.stop().await
 }

@@ -11,7 +11,8 @@
 use serde::Serialize;
 
 use crate::catalog::Category;
-use crate::catalog::handlers::ShopProduct;
+use crate::catalog::handlers::{ShopProduct, ShopSku};
+use crate::orders::cart::{CartLine, CartView};
 
 /// What every page is given besides its own view (merged at the top level of the context,
 /// with `theme` added by the host).
@@ -23,7 +24,8 @@ pub struct Frame {
     /// The token every form that posts must carry as the hidden field `csrf_token` (`none`
     /// for a visitor, whose forms change nothing of his).
     pub csrf_token: Option<String>,
-    /// A stable code telling what just happened (`signed_in`, `signed_out`), `none` mostly.
+    /// A stable code telling what just happened (`signed_in`, `signed_out`, `added_to_cart`,
+    /// `cart_updated`, `cart_removed`), `none` mostly.
     pub notice: Option<&'static str>,
     /// The request's path, to mark the current tab.
     pub path: String,
@@ -170,6 +172,186 @@ pub struct MeView {
     pub company_name: Option<String>,
     /// `pending`, `approved` … for a member, `none` for staff.
     pub member_state: Option<String>,
+}
+
+/// A refusal of a form's quantity, shown next to the field it names.
+#[derive(Debug, Clone, Serialize)]
+pub struct QtyError {
+    /// The SKU whose field was refused.
+    pub sku_id: i64,
+    /// The API's stable code (`moq_step`, `invalid_quantity`, `delisted`, `unknown_sku`,
+    /// `too_many_lines`).
+    pub code: String,
+    /// The quantity as typed, to fill the field again.
+    pub qty: String,
+}
+
+/// A quantity break: from `min_qty` items on, one costs `price_fen`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakView {
+    pub min_qty: i64,
+    pub price_fen: i64,
+}
+
+/// A SKU as the product page shows it. `price_fen` is `none` (and `breaks` empty) whenever
+/// the viewer may not see prices (B2).
+#[derive(Debug, Clone, Serialize)]
+pub struct SkuCard {
+    pub id: i64,
+    pub model: String,
+    pub spec: String,
+    /// Attributes from the spec library as (name, value): (颜色, 红色).
+    pub attributes: Vec<(String, String)>,
+    pub stock: i64,
+    pub in_stock: bool,
+    pub price_fen: Option<i64>,
+    pub breaks: Vec<BreakView>,
+}
+
+impl From<&ShopSku> for SkuCard {
+    fn from(sku: &ShopSku) -> SkuCard {
+        SkuCard {
+            id: sku.id,
+            model: sku.model.clone(),
+            spec: sku.spec.clone(),
+            attributes: sku
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            stock: sku.stock,
+            in_stock: sku.stock > 0 || sku.allow_backorder,
+            price_fen: sku.price.as_ref().map(|p| p.price_fen),
+            breaks: sku
+                .price
+                .iter()
+                .flat_map(|p| &p.breaks)
+                .map(|b| BreakView {
+                    min_qty: b.min_qty,
+                    price_fen: b.price_fen,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `product.html`: one product on the shelf with every SKU and, for a signed-in caller, a
+/// quantity field and 订货 per SKU.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductView {
+    pub id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub description: String,
+    /// Picture URLs in display order (empty: the theme's placeholder).
+    pub images: Vec<String>,
+    /// 「10把/盒 - 100把/箱」
+    pub unit_label: String,
+    /// 把
+    pub item_unit: String,
+    /// Items per inner pack (盒): the minimum order and the step.
+    pub inner_qty: i64,
+    pub inner_unit: String,
+    /// Items per case (箱).
+    pub outer_qty: i64,
+    pub outer_unit: String,
+    /// The minimum order quantity, and the step quantities go in.
+    pub moq: i64,
+    pub prices_visible: bool,
+    pub skus: Vec<SkuCard>,
+    /// The last 订货 refused, shown next to its SKU's field; `none` mostly.
+    pub error: Option<QtyError>,
+}
+
+impl From<&ShopProduct> for ProductView {
+    fn from(product: &ShopProduct) -> ProductView {
+        let unit = &product.unit.unit;
+        ProductView {
+            id: product.id,
+            item_no: product.item_no.clone(),
+            name: product.name.clone(),
+            description: product.description.clone(),
+            images: product.images.clone(),
+            unit_label: product.unit.label.clone(),
+            item_unit: unit.item_unit.clone(),
+            inner_qty: unit.inner_qty,
+            inner_unit: unit.inner_unit.clone(),
+            outer_qty: unit.outer_qty,
+            outer_unit: unit.outer_unit.clone(),
+            moq: product.moq.max(1),
+            prices_visible: product.prices_visible,
+            skus: product.skus.iter().map(SkuCard::from).collect(),
+            error: None,
+        }
+    }
+}
+
+/// A cart line as the cart page shows it, with what changed since it went in.
+#[derive(Debug, Clone, Serialize)]
+pub struct CartLineView {
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub item_no: String,
+    pub name: String,
+    pub model: String,
+    pub spec: String,
+    pub unit_label: String,
+    /// The pack: quantities go in steps of it.
+    pub step: i64,
+    pub qty: i64,
+    pub unit_price_fen: i64,
+    pub subtotal_fen: i64,
+    /// What one cost when it went in.
+    pub seen_price_fen: i64,
+    pub price_changed: bool,
+    pub stock: i64,
+    /// More in the cart than in stock.
+    pub short: bool,
+    /// Taken off the shelf: left out of the total and of the order.
+    pub delisted: bool,
+}
+
+impl From<&CartLine> for CartLineView {
+    fn from(line: &CartLine) -> CartLineView {
+        CartLineView {
+            sku_id: line.sku_id.get(),
+            product_id: line.product_id.get(),
+            item_no: line.item_no.clone(),
+            name: line.name.clone(),
+            model: line.model.clone(),
+            spec: line.spec.clone(),
+            unit_label: line.unit_label.clone(),
+            step: line.step,
+            qty: line.qty,
+            unit_price_fen: line.unit_price_fen,
+            subtotal_fen: line.subtotal_fen,
+            seen_price_fen: line.seen_price_fen,
+            price_changed: line.price_changed,
+            stock: line.stock,
+            short: line.short,
+            delisted: line.delisted,
+        }
+    }
+}
+
+/// `cart.html`: my cart (购物车).
+#[derive(Debug, Clone, Serialize)]
+pub struct CartPageView {
+    pub lines: Vec<CartLineView>,
+    /// The lines still on sale, summed (shipping and promotions come at checkout).
+    pub goods_fen: i64,
+    /// The last change refused, shown next to its line's field; `none` mostly.
+    pub error: Option<QtyError>,
+}
+
+impl From<&CartView> for CartPageView {
+    fn from(cart: &CartView) -> CartPageView {
+        CartPageView {
+            lines: cart.lines.iter().map(CartLineView::from).collect(),
+            goods_fen: cart.goods_fen,
+            error: None,
+        }
+    }
 }
 
 /// `error.html`: a page that could not be shown.
@@ -356,6 +538,142 @@ impl PageView for MeView {
     }
 }
 
+fn sample_skus(prices: bool, n: usize) -> Vec<SkuCard> {
+    (0..n)
+        .map(|i| {
+            let id = i64::try_from(i).unwrap_or(0) + 1;
+            SkuCard {
+                id,
+                model: format!("M-{id}"),
+                spec: format!("{}号 <i>", 7 + id),
+                attributes: vec![("颜色".to_owned(), "红色".to_owned())],
+                stock: if i % 3 == 2 { 0 } else { 100 * id },
+                in_stock: i % 3 != 2,
+                price_fen: prices.then_some(1230 + id),
+                breaks: if prices && i == 0 {
+                    vec![
+                        BreakView {
+                            min_qty: 100,
+                            price_fen: 1100,
+                        },
+                        BreakView {
+                            min_qty: 500,
+                            price_fen: 990,
+                        },
+                    ]
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
+fn sample_product(prices: bool, skus: usize, images: usize) -> ProductView {
+    ProductView {
+        id: 1,
+        item_no: "A0001".to_owned(),
+        name: "样品商品 <b>&amp;</b>".to_owned(),
+        description: "耐磨 <script>防滑</script>".to_owned(),
+        images: (0..images)
+            .map(|i| format!("/api/v1/images/sample-{i}.jpg"))
+            .collect(),
+        unit_label: "10把/盒 - 100把/箱".to_owned(),
+        item_unit: "把".to_owned(),
+        inner_qty: 10,
+        inner_unit: "盒".to_owned(),
+        outer_qty: 100,
+        outer_unit: "箱".to_owned(),
+        moq: 10,
+        prices_visible: prices,
+        skus: sample_skus(prices, skus),
+        error: None,
+    }
+}
+
+impl PageView for ProductView {
+    const TEMPLATE: &'static str = "product.html";
+    fn samples() -> Vec<(&'static str, ProductView)> {
+        vec![
+            ("prices shown", sample_product(true, MAX_LISTED, 5)),
+            ("prices hidden, no picture", sample_product(false, 3, 0)),
+            (
+                "a quantity refused",
+                ProductView {
+                    error: Some(QtyError {
+                        sku_id: 2,
+                        code: "moq_step".to_owned(),
+                        qty: "7\"<b>".to_owned(),
+                    }),
+                    ..sample_product(true, 3, 1)
+                },
+            ),
+        ]
+    }
+}
+
+fn sample_lines(n: usize) -> Vec<CartLineView> {
+    (0..n)
+        .map(|i| {
+            let id = i64::try_from(i).unwrap_or(0) + 1;
+            CartLineView {
+                sku_id: id,
+                product_id: id,
+                item_no: format!("A{id:04}"),
+                name: format!("样品商品 {id} <b>&amp;</b>"),
+                model: format!("M-{id}"),
+                spec: format!("{}号", 7 + id),
+                unit_label: "10把/盒 - 100把/箱".to_owned(),
+                step: 10,
+                qty: 10 * id,
+                unit_price_fen: 1230,
+                subtotal_fen: 12300 * id,
+                seen_price_fen: if i % 4 == 1 { 1200 } else { 1230 },
+                price_changed: i % 4 == 1,
+                stock: if i % 4 == 2 { 5 } else { 1000 },
+                short: i % 4 == 2,
+                delisted: i % 4 == 3,
+            }
+        })
+        .collect()
+}
+
+impl PageView for CartPageView {
+    const TEMPLATE: &'static str = "cart.html";
+    fn samples() -> Vec<(&'static str, CartPageView)> {
+        vec![
+            (
+                "lines with every notice",
+                CartPageView {
+                    lines: sample_lines(MAX_LISTED),
+                    goods_fen: 1_234_500,
+                    error: None,
+                },
+            ),
+            (
+                "a quantity refused",
+                CartPageView {
+                    lines: sample_lines(2),
+                    goods_fen: 36900,
+                    error: Some(QtyError {
+                        sku_id: 1,
+                        code: "moq_step".to_owned(),
+                        qty: "7".to_owned(),
+                    }),
+                },
+            ),
+            (
+                "an empty cart",
+                CartPageView {
+                    lines: Vec::new(),
+                    goods_fen: 0,
+                    error: None,
+                },
+            ),
+        ]
+    }
+}
+
 impl PageView for ErrorView {
     const TEMPLATE: &'static str = "error.html";
     fn samples() -> Vec<(&'static str, ErrorView)> {
@@ -420,8 +738,10 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 6] = [
+pub const PAGE_TEMPLATES: [&str; 8] = [
     HomeView::TEMPLATE,
+    ProductView::TEMPLATE,
+    CartPageView::TEMPLATE,
     SearchView::TEMPLATE,
     CategoriesView::TEMPLATE,
     SignInView::TEMPLATE,
@@ -445,6 +765,8 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     }
     let mut all = of::<HomeView>();
     all.extend(of::<SearchView>());
+    all.extend(of::<ProductView>());
+    all.extend(of::<CartPageView>());
     all.extend(of::<CategoriesView>());
     all.extend(of::<SignInView>());
     all.extend(of::<MeView>());

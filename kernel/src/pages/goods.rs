@@ -1,0 +1,134 @@
+//! A product's page and 订货 from it. The page asks the catalogue's `get_shop_product`, so
+//! its prices are the ones the API gives this caller (none for a visitor of an internal shop,
+//! B2); 订货 posts a form that goes through the cart's own `cart::add`, so the pack rule, the
+//! member's standing and the shelf are checked there.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{Page, Visit};
+use crate::catalog::handlers as catalog;
+use crate::edge::json::ApiJson;
+use crate::error::ApiError;
+use crate::ids::SkuId;
+use crate::orders::cart::{self, CartAddition};
+use crate::orders::quote::LineRequest;
+use crate::shop::Shop;
+use crate::themes::views::{ProductView, QtyError};
+
+/// A quantity form as posted: the field as typed, read as a number by `qty_of`.
+#[derive(Debug, Deserialize)]
+pub struct QtyForm {
+    #[serde(default)]
+    pub sku_id: Option<i64>,
+    #[serde(default)]
+    pub qty: String,
+}
+
+/// The quantity typed, or `invalid_quantity` for what is not a whole number.
+pub fn qty_of(typed: &str) -> Result<i64, ApiError> {
+    typed.trim().parse::<i64>().map_err(|_| {
+        ApiError::invalid_field(
+            "invalid_quantity",
+            "qty",
+            "qty: 请填写数量 (a whole number)",
+        )
+    })
+}
+
+/// A path's id, or the page's 404 for what is not one.
+pub fn id_of(path: Result<axum::extract::Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    path.map(|axum::extract::Path(id)| id)
+        .map_err(|_| ApiError::not_found())
+}
+
+async fn product_view(shop: &Shop, visit: &Visit, id: i64) -> Result<ProductView, ApiError> {
+    let axum::Json(product) = catalog::get_shop_product(
+        State(shop.clone()),
+        visit.maybe_actor(),
+        crate::edge::extract::Path(id),
+    )
+    .await?;
+    Ok(ProductView::from(&product))
+}
+
+/// `GET /products/{id}`: the product, its SKUs with the caller's prices, and 订货.
+pub async fn product(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<axum::extract::Path<i64>, PathRejection>,
+) -> Page {
+    let view = async { product_view(&shop, &visit, id_of(path)?).await }.await;
+    visit.show(view)
+}
+
+/// `POST /products/{id}/cart` (`sku_id`, `qty`): 订货 through `cart::add`, then back to the
+/// product with the notice `added_to_cart`. A refused quantity shows the page again with the
+/// refusal's code next to that SKU's field and the quantity as typed.
+pub async fn add_to_cart(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<axum::extract::Path<i64>, PathRejection>,
+    body: Bytes,
+) -> Page {
+    let id = match id_of(path) {
+        Ok(id) => id,
+        Err(error) => return visit.show::<ProductView>(Err(error)),
+    };
+    let actor = match visit.actor() {
+        Ok(actor) => actor,
+        // A visitor signs in and comes back to the product, not to this form's address.
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => {
+            return visit.redirect(&format!("/login?next=%2Fproducts%2F{id}"));
+        }
+        Err(error) => return visit.show::<ProductView>(Err(error)),
+    };
+    let form: QtyForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(_) => {
+            return visit.show::<ProductView>(Err(ApiError::bad_request(
+                "invalid_input",
+                "表单无法读取 (unreadable form)",
+            )));
+        }
+    };
+    let Some(sku_id) = form.sku_id else {
+        return visit.show::<ProductView>(Err(ApiError::not_found()));
+    };
+    let added = async {
+        let qty = qty_of(&form.qty)?;
+        cart::add(
+            State(shop.clone()),
+            actor,
+            ApiJson(CartAddition {
+                items: vec![LineRequest {
+                    sku_id: SkuId(sku_id),
+                    qty,
+                }],
+            }),
+        )
+        .await
+    }
+    .await;
+    match added {
+        Ok(_) => visit.redirect(&format!("/products/{id}?notice=added_to_cart")),
+        Err(error) if error.field.is_some() => match product_view(&shop, &visit, id).await {
+            Ok(view) => visit.show_with(
+                error.status,
+                &ProductView {
+                    error: Some(QtyError {
+                        sku_id,
+                        code: error.code.to_owned(),
+                        qty: form.qty.clone(),
+                    }),
+                    ..view
+                },
+            ),
+            Err(other) => visit.show::<ProductView>(Err(other)),
+        },
+        Err(error) => visit.show::<ProductView>(Err(error)),
+    }
+}
