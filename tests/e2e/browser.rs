@@ -160,3 +160,112 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
     .await;
     browser.finish(outcome).await
 }
+
+/// B1, C1, D1 in a phone's browser: a member signs in through the form, opens a product from
+/// the home page, orders two of its SKUs in pack steps (an off-step quantity first, refused by
+/// its field), and finds both in the cart with the amounts the API gives; each page fits the
+/// 375 px screen with 44 px tap targets.
+#[tokio::test]
+async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart()
+-> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let red = app.sku_id("6901234500011").await?;
+    let yellow = app.sku_id("6901234500028").await?;
+    let sku = pifa::ids::SkuId(red);
+    let hat = app
+        .store
+        .catalog()
+        .sku_products(&[sku])
+        .await?
+        .get(&sku)
+        .map(|p| p.get())
+        .ok_or_else(|| anyhow::anyhow!("no product for the red hat"))?;
+
+    let browser = Browser::open("order_from_product", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        let fits = || async {
+            let widths = browser
+                .eval("return [document.documentElement.scrollWidth, screen.width]")
+                .await?;
+            anyhow::ensure!(
+                widths[0].as_f64() <= widths[1].as_f64(),
+                "the page scrolls sideways: [content, screen] = {widths}"
+            );
+            let small = browser.eval(SMALL_TAP_TARGETS).await?;
+            anyhow::ensure!(
+                small.as_array().is_some_and(Vec::is_empty),
+                "tap targets under 44 px: {small}"
+            );
+            Ok(())
+        };
+        browser.goto("/login?next=/").await?;
+        browser.fill("#phone", MEMBER).await?;
+        browser.fill("#password", PASSWORD).await?;
+        browser.tap("form button[type=submit]").await?;
+        browser.wait_for_path("/").await?;
+
+        browser
+            .tap(&format!(".good a[href='/products/{hat}']"))
+            .await?;
+        browser.wait_for_path(&format!("/products/{hat}")).await?;
+        fits().await?;
+        browser.screenshot("product-member-375").await?;
+
+        // 15 is off the 10-piece step: refused by the red SKU's field.
+        browser.fill(&format!("#qty-{red}"), "15").await?;
+        // The browser's own step check would stop the form first: the server's is tested.
+        browser
+            .eval(
+                "document.querySelectorAll('form').forEach(f => f.noValidate = true); return null",
+            )
+            .await?;
+        browser
+            .tap(&format!("#sku-{red} form button[type=submit]"))
+            .await?;
+        let refusal = browser.text(&format!("#qty-error-{red}")).await?;
+        anyhow::ensure!(refusal.contains("整数倍"), "the refusal: {refusal}");
+        fits().await?;
+        browser.screenshot("product-refused-375").await?;
+
+        for (id, qty) in [(red, "20"), (yellow, "10")] {
+            browser.fill(&format!("#qty-{id}"), qty).await?;
+            browser
+                .tap(&format!("#sku-{id} form button[type=submit]"))
+                .await?;
+            browser.wait_for_path(&format!("/products/{hat}")).await?;
+            let main = browser.text("main .notice").await?;
+            anyhow::ensure!(main.contains("已加入购物车"), "the notice: {main}");
+        }
+
+        browser.tap("nav.tabbar a[href='/cart']").await?;
+        browser.wait_for_path("/cart").await?;
+        let token = app.login(MEMBER, PASSWORD).await?;
+        let (status, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "{cart}");
+        let lines = browser.find_all(".cart-line").await?;
+        anyhow::ensure!(lines.len() == 2, "two lines: {cart}");
+        for (id, qty) in [(red, 20), (yellow, 10)] {
+            let line = cart["lines"]
+                .as_array()
+                .and_then(|l| l.iter().find(|l| l["sku_id"] == id))
+                .ok_or_else(|| anyhow::anyhow!("{id} not in {cart}"))?;
+            anyhow::ensure!(line["qty"] == qty, "{line}");
+            let shown = browser.text(&format!("#line-{id}")).await?;
+            let amount = pifa::money::format_price(line["subtotal_fen"].as_i64().unwrap_or(-1));
+            anyhow::ensure!(shown.contains(&amount), "{amount} in {shown}");
+        }
+        let total = pifa::money::format_price(cart["goods_fen"].as_i64().unwrap_or(-1));
+        let totals = browser.text(".totals").await?;
+        anyhow::ensure!(totals.contains(&total), "{total} in {totals}");
+        fits().await?;
+        browser.screenshot("cart-member-375").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
