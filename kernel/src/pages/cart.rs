@@ -5,7 +5,6 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::PathRejection;
 
 use super::goods::{QtyForm, id_of, qty_of};
 use super::{Page, Visit};
@@ -33,7 +32,7 @@ pub async fn show(State(shop): State<Shop>, visit: Visit) -> Page {
 pub async fn set(
     State(shop): State<Shop>,
     visit: Visit,
-    path: Result<axum::extract::Path<i64>, PathRejection>,
+    path: Result<Path<i64>, ApiError>,
     body: Bytes,
 ) -> Page {
     let form: QtyForm = serde_urlencoded::from_bytes(&body).unwrap_or(QtyForm {
@@ -80,7 +79,7 @@ pub async fn set(
 pub async fn remove(
     State(shop): State<Shop>,
     visit: Visit,
-    path: Result<axum::extract::Path<i64>, PathRejection>,
+    path: Result<Path<i64>, ApiError>,
 ) -> Page {
     let removed = async {
         let sku_id = id_of(path)?;

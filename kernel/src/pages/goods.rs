@@ -5,12 +5,12 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Page, Visit};
 use crate::catalog::handlers as catalog;
+use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
 use crate::ids::SkuId;
@@ -40,18 +40,14 @@ pub fn qty_of(typed: &str) -> Result<i64, ApiError> {
 }
 
 /// A path's id, or the page's 404 for what is not one.
-pub fn id_of(path: Result<axum::extract::Path<i64>, PathRejection>) -> Result<i64, ApiError> {
-    path.map(|axum::extract::Path(id)| id)
-        .map_err(|_| ApiError::not_found())
+pub fn id_of(path: Result<Path<i64>, ApiError>) -> Result<i64, ApiError> {
+    // `/products/abc` is a page that does not exist, not a malformed API call.
+    path.map(|Path(id)| id).map_err(|_| ApiError::not_found())
 }
 
 async fn product_view(shop: &Shop, visit: &Visit, id: i64) -> Result<ProductView, ApiError> {
-    let axum::Json(product) = catalog::get_shop_product(
-        State(shop.clone()),
-        visit.maybe_actor(),
-        crate::edge::extract::Path(id),
-    )
-    .await?;
+    let axum::Json(product) =
+        catalog::get_shop_product(State(shop.clone()), visit.maybe_actor(), Path(id)).await?;
     Ok(ProductView::from(&product))
 }
 
@@ -59,7 +55,7 @@ async fn product_view(shop: &Shop, visit: &Visit, id: i64) -> Result<ProductView
 pub async fn product(
     State(shop): State<Shop>,
     visit: Visit,
-    path: Result<axum::extract::Path<i64>, PathRejection>,
+    path: Result<Path<i64>, ApiError>,
 ) -> Page {
     let view = async { product_view(&shop, &visit, id_of(path)?).await }.await;
     visit.show(view)
@@ -71,7 +67,7 @@ pub async fn product(
 pub async fn add_to_cart(
     State(shop): State<Shop>,
     visit: Visit,
-    path: Result<axum::extract::Path<i64>, PathRejection>,
+    path: Result<Path<i64>, ApiError>,
     body: Bytes,
 ) -> Page {
     let id = match id_of(path) {
