@@ -262,6 +262,11 @@ fn page_routes() -> Router<AppState> {
         .route("/cart/{sku_id}", post(pages::cart::set))
         .route("/cart/{sku_id}/remove", post(pages::cart::remove))
         .route(
+            "/checkout",
+            get(pages::checkout::form).post(pages::checkout::place),
+        )
+        .route("/orders/{id}/placed", get(pages::checkout::placed))
+        .route(
             "/login",
             get(pages::account::form).post(pages::account::sign_in),
         )

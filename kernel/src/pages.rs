@@ -22,6 +22,7 @@
 pub mod account;
 pub mod assets;
 pub mod cart;
+pub mod checkout;
 pub mod goods;
 pub mod shelf;
 

@@ -709,3 +709,107 @@ async fn the_cart_page_lists_lines_changes_quantities_and_tells_what_changed() -
     assert!(!html.contains("该商品已下架"));
     app.stop().await
 }
+
+/// D3 on the checkout page: a visitor signs in first, an empty cart goes back to the cart;
+/// the page offers the member's addresses and the shop's methods with the quote's total, and
+/// its form placed twice with the key it was rendered with makes one order, whose
+/// confirmation shows the order's number.
+#[tokio::test]
+async fn checkout_places_one_order_however_often_the_form_is_sent() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let response = browser()?.get(app.url("/checkout")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Fcheckout")
+    );
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let response = member.get(app.url("/checkout")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "an empty cart");
+    assert_eq!(
+        response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/cart")
+    );
+
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let (status, body) = app
+        .post(
+            "/api/v1/cart/items",
+            Some(&token),
+            &json!({ "items": [{ "sku_id": red, "qty": 20 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, book) = app.get("/api/v1/me/addresses", Some(&token)).await?;
+    let address = book[0]["id"].as_i64().unwrap_or(0);
+    let (status, quote) = app
+        .post(
+            "/api/v1/orders/quote",
+            Some(&token),
+            &json!({ "delivery_method": "ship", "address_id": address }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    let (status, html) = page(&member, &app, "/checkout").await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let total = pifa::money::format_price(quote["total_fen"].as_i64().unwrap_or(-1));
+    assert!(html.contains(&total), "the quote's total {total}: {html}");
+    assert!(html.contains(&format!("name=\"address_id\" value=\"{address}\"")));
+    assert!(html.contains("货到付款"), "a payment method: {html}");
+    let key = attribute_near(&html, "name=\"idempotency_key\"", "value")
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| anyhow::anyhow!("no idempotency key: {html}"))?;
+    let csrf = csrf_of(&html)?;
+    let (_, before) = app.get("/api/v1/orders?limit=100", Some(&token)).await?;
+    let address_id = address.to_string();
+    let fields = [
+        ("idempotency_key", key.as_str()),
+        ("delivery_method", "ship"),
+        ("payment_method", "cash_on_delivery"),
+        ("address_id", address_id.as_str()),
+        ("remark", "下午送"),
+    ];
+    let (status, first, body) = post_form(&member, &app, "/checkout", &csrf, &fields).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, second, body) = post_form(&member, &app, "/checkout", &csrf, &fields).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(first, second, "a double tap: one order");
+    let (_, after) = app.get("/api/v1/orders?limit=100", Some(&token)).await?;
+    assert_eq!(
+        after.as_array().map(Vec::len),
+        before.as_array().map(|o| o.len() + 1),
+        "one order more"
+    );
+    let location = first.unwrap_or_default();
+    let id: i64 = location
+        .strip_prefix("/orders/")
+        .and_then(|rest| rest.strip_suffix("/placed"))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("the confirmation: {location}"))?;
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&token))
+        .await?;
+    assert_eq!(order["remark"], "下午送");
+    let (status, html) = page(&member, &app, &location).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("下单成功"), "{html}");
+    let number = order["number"].as_str().unwrap_or("?");
+    assert!(html.contains(number), "the order's number {number}");
+    // Not the supplier's to see.
+    let other = browser()?;
+    sign_in(&other, &app, SUPPLIER).await?;
+    let (status, html) = page(&other, &app, &location).await?;
+    assert!(status.is_client_error(), "{status}");
+    assert!(!html.contains(number));
+    app.stop().await
+}

@@ -354,6 +354,66 @@ impl From<&CartView> for CartPageView {
     }
 }
 
+/// An address of the member's book, as the checkout page offers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressCard {
+    pub id: i64,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+    pub contact_name: String,
+    pub phone: String,
+    pub is_default: bool,
+}
+
+/// What the quote says the order comes to.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuoteTotals {
+    pub goods_fen: i64,
+    /// Promotions and the like (negative for a discount).
+    pub adjustments_fen: i64,
+    pub shipping_fen: i64,
+    pub total_fen: i64,
+}
+
+/// `checkout.html`: the order about to be placed from the cart.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutView {
+    pub lines: Vec<CartLineView>,
+    pub addresses: Vec<AddressCard>,
+    /// The delivery methods the shop offers (`ship`, `pickup`, `ship_to_terminal`), in order.
+    pub delivery_methods: Vec<&'static str>,
+    /// The one chosen (the page is quoted for it; another is a link to `?delivery=`).
+    pub delivery: &'static str,
+    /// Whether the chosen method needs an address.
+    pub needs_address: bool,
+    /// The payment methods on offer (`cash_on_delivery`, `bank_transfer` …), in order.
+    pub payment_methods: Vec<&'static str>,
+    /// The quote for the chosen delivery and the default address; `none` when it could not
+    /// be priced (`error` says why).
+    pub quote: Option<QuoteTotals>,
+    /// Sent back with the order: the same key twice makes one order.
+    pub idempotency_key: String,
+    /// Why the order (or the quote) was refused: the API's code, `none` mostly.
+    pub error: Option<String>,
+    /// The remark as typed, after a refusal.
+    pub remark: String,
+}
+
+/// `order_placed.html`: the confirmation after checkout.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderPlacedView {
+    pub id: i64,
+    /// 20261130000123
+    pub number: String,
+    /// `pending_confirmation`, `pending_payment` …
+    pub status: String,
+    pub total_fen: i64,
+    pub payment_method: String,
+    pub delivery_method: String,
+}
+
 /// `error.html`: a page that could not be shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorView {
@@ -674,6 +734,108 @@ impl PageView for CartPageView {
     }
 }
 
+fn sample_addresses(n: usize) -> Vec<AddressCard> {
+    (0..n)
+        .map(|i| AddressCard {
+            id: i64::try_from(i).unwrap_or(0) + 1,
+            province: "海南省".to_owned(),
+            city: "海口市".to_owned(),
+            district: "龙华区".to_owned(),
+            detail: format!("滨海大道{i}号 <b>"),
+            contact_name: "张三".to_owned(),
+            phone: "13800000000".to_owned(),
+            is_default: i == 0,
+        })
+        .collect()
+}
+
+impl PageView for CheckoutView {
+    const TEMPLATE: &'static str = "checkout.html";
+    fn samples() -> Vec<(&'static str, CheckoutView)> {
+        let full = CheckoutView {
+            lines: sample_lines(MAX_LISTED),
+            addresses: sample_addresses(5),
+            delivery_methods: vec!["ship", "pickup", "ship_to_terminal"],
+            delivery: "ship",
+            needs_address: true,
+            payment_methods: vec![
+                "cash_on_delivery",
+                "bank_transfer",
+                "pay_before_shipping",
+                "wechat_transfer",
+                "alipay_transfer",
+                "carrier_collect",
+                "monthly_settlement",
+            ],
+            quote: Some(QuoteTotals {
+                goods_fen: 123_400,
+                adjustments_fen: -1000,
+                shipping_fen: 1500,
+                total_fen: 123_900,
+            }),
+            idempotency_key: "0".repeat(32),
+            error: None,
+            remark: String::new(),
+        };
+        vec![
+            ("ship with addresses", full.clone()),
+            (
+                "pickup, refused",
+                CheckoutView {
+                    lines: sample_lines(1),
+                    addresses: Vec::new(),
+                    delivery: "pickup",
+                    needs_address: false,
+                    payment_methods: vec!["cash_on_delivery"],
+                    quote: None,
+                    error: Some("out_of_stock".to_owned()),
+                    remark: "请尽快 <script>".to_owned(),
+                    ..full.clone()
+                },
+            ),
+            (
+                "no address yet",
+                CheckoutView {
+                    addresses: Vec::new(),
+                    quote: None,
+                    error: Some("address_required".to_owned()),
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OrderPlacedView {
+    const TEMPLATE: &'static str = "order_placed.html";
+    fn samples() -> Vec<(&'static str, OrderPlacedView)> {
+        vec![
+            (
+                "cash on delivery",
+                OrderPlacedView {
+                    id: 1,
+                    number: "20261130000123".to_owned(),
+                    status: "pending_confirmation".to_owned(),
+                    total_fen: 123_900,
+                    payment_method: "cash_on_delivery".to_owned(),
+                    delivery_method: "ship".to_owned(),
+                },
+            ),
+            (
+                "pay first",
+                OrderPlacedView {
+                    id: 2,
+                    number: "20261130000124".to_owned(),
+                    status: "pending_payment".to_owned(),
+                    total_fen: 500,
+                    payment_method: "bank_transfer".to_owned(),
+                    delivery_method: "pickup".to_owned(),
+                },
+            ),
+        ]
+    }
+}
+
 impl PageView for ErrorView {
     const TEMPLATE: &'static str = "error.html";
     fn samples() -> Vec<(&'static str, ErrorView)> {
@@ -738,10 +900,12 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 8] = [
+pub const PAGE_TEMPLATES: [&str; 10] = [
     HomeView::TEMPLATE,
     ProductView::TEMPLATE,
     CartPageView::TEMPLATE,
+    CheckoutView::TEMPLATE,
+    OrderPlacedView::TEMPLATE,
     SearchView::TEMPLATE,
     CategoriesView::TEMPLATE,
     SignInView::TEMPLATE,
@@ -767,6 +931,8 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(of::<SearchView>());
     all.extend(of::<ProductView>());
     all.extend(of::<CartPageView>());
+    all.extend(of::<CheckoutView>());
+    all.extend(of::<OrderPlacedView>());
     all.extend(of::<CategoriesView>());
     all.extend(of::<SignInView>());
     all.extend(of::<MeView>());

@@ -1,0 +1,263 @@
+//! 结算: the checkout page, placing the order and its confirmation. The page shows what the
+//! cart, the address book and the quote handlers give (`cart::get`, `addresses::list`,
+//! `checkout::quote`); the order goes through `checkout::place` with the idempotency key the
+//! page was rendered with, so a double tap makes one order.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use rand::RngCore;
+use serde::Deserialize;
+
+use super::{Page, Visit};
+use crate::accounts::permissions::Actor;
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
+use crate::error::ApiError;
+use crate::ids::OrderId;
+use crate::members::addresses;
+use crate::orders::DeliveryMethod;
+use crate::orders::cart;
+use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
+use crate::orders::pipeline::Pipeline;
+use crate::settings::PaymentMethod;
+use crate::shop::Shop;
+use crate::themes::views::{AddressCard, CartLineView, CheckoutView, OrderPlacedView, QuoteTotals};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Choice {
+    /// `ship`, `pickup`, `ship_to_terminal`; absent: the first the shop offers.
+    pub delivery: Option<String>,
+}
+
+/// A fresh key for one intended order.
+fn new_key() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What the page shows for `delivery` (or the shop's first method): the cart, the addresses,
+/// the methods on offer and the quote. `None`: the cart is empty.
+async fn checkout_view(
+    shop: &Shop,
+    pipeline: &Pipeline,
+    visit: &Visit,
+    actor: &Actor,
+    delivery: Option<&str>,
+) -> Result<Option<CheckoutView>, ApiError> {
+    let axum::Json(cart) = cart::get(State(shop.clone()), actor.clone()).await?;
+    if cart.lines.is_empty() {
+        return Ok(None);
+    }
+    let axum::Json(book) = addresses::list(State(shop.clone()), actor.clone()).await?;
+    let offered: Vec<DeliveryMethod> = DeliveryMethod::ALL
+        .into_iter()
+        .filter(|m| m.is_enabled(&visit.settings.delivery))
+        .collect();
+    let method = delivery
+        .and_then(|code| offered.iter().find(|m| m.as_str() == code))
+        .or(offered.first())
+        .copied()
+        .ok_or_else(|| ApiError::invalid_field("delivery_method_disabled", "delivery", ""))?;
+    let address_id = book
+        .iter()
+        .find(|a| a.is_default)
+        .or(book.first())
+        .map(|a| a.id);
+    let quoted = checkout::quote(
+        State(shop.clone()),
+        State(pipeline.clone()),
+        actor.clone(),
+        ApiJson(QuoteInput {
+            member_id: None,
+            lines: None,
+            delivery_method: method,
+            address_id: if method == DeliveryMethod::Pickup {
+                None
+            } else {
+                address_id
+            },
+        }),
+    )
+    .await;
+    let (quote, error) = match quoted {
+        Ok(axum::Json(q)) => (
+            Some(QuoteTotals {
+                goods_fen: q.goods_fen,
+                adjustments_fen: q.adjustments_fen,
+                shipping_fen: q.shipping_fen,
+                total_fen: q.total_fen,
+            }),
+            None,
+        ),
+        // A quote the member can fix on this page (add an address, pick another method).
+        Err(e) if e.field.is_some() => (None, Some(e.code.to_owned())),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(CheckoutView {
+        lines: cart.lines.iter().map(CartLineView::from).collect(),
+        addresses: book
+            .into_iter()
+            .map(|a| AddressCard {
+                id: a.id,
+                province: a.province,
+                city: a.city,
+                district: a.district,
+                detail: a.detail,
+                contact_name: a.contact_name,
+                phone: a.phone,
+                is_default: a.is_default,
+            })
+            .collect(),
+        delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
+        delivery: method.as_str(),
+        needs_address: method != DeliveryMethod::Pickup,
+        payment_methods: PaymentMethod::ALL
+            .into_iter()
+            .filter(|m| m.is_enabled(&visit.settings.payment_methods))
+            .map(PaymentMethod::as_str)
+            .collect(),
+        quote,
+        idempotency_key: new_key(),
+        error,
+        remark: String::new(),
+    }))
+}
+
+/// `GET /checkout?delivery=…`: the order about to be placed; an empty cart goes back to it.
+pub async fn form(
+    State(shop): State<Shop>,
+    State(pipeline): State<Pipeline>,
+    visit: Visit,
+    Query(choice): Query<Choice>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        checkout_view(&shop, &pipeline, &visit, &actor, choice.delivery.as_deref()).await
+    }
+    .await;
+    match view {
+        Ok(None) => visit.redirect("/cart"),
+        Ok(Some(view)) => visit.show(Ok(view)),
+        Err(error) => visit.show::<CheckoutView>(Err(error)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckoutForm {
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    delivery_method: String,
+    #[serde(default)]
+    payment_method: String,
+    address_id: Option<i64>,
+    #[serde(default)]
+    remark: String,
+}
+
+/// `POST /checkout`: places the order through `checkout::place` with the page's key, then
+/// shows its confirmation; a refusal shows the page again with its code.
+pub async fn place(
+    State(shop): State<Shop>,
+    State(pipeline): State<Pipeline>,
+    visit: Visit,
+    body: Bytes,
+) -> Page {
+    let actor = match visit.actor() {
+        Ok(actor) => actor,
+        Err(error) => return visit.show::<CheckoutView>(Err(error)),
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<CheckoutForm>(&body) else {
+        return visit.show::<CheckoutView>(Err(ApiError::bad_request(
+            "invalid_input",
+            "表单无法读取 (unreadable form)",
+        )));
+    };
+    let placed = async {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            IDEMPOTENCY_HEADER,
+            HeaderValue::from_str(form.idempotency_key.trim())
+                .map_err(|_| ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key"))?,
+        );
+        let address_id = form
+            .address_id
+            .filter(|_| form.delivery_method != DeliveryMethod::Pickup.as_str());
+        let input = serde_json::json!({
+            "delivery_method": form.delivery_method,
+            "payment_method": form.payment_method,
+            "address_id": address_id,
+            "remark": form.remark,
+        });
+        let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
+        let response = checkout::place(
+            State(shop.clone()),
+            State(pipeline.clone()),
+            actor.clone(),
+            headers,
+            Bytes::from(bytes),
+        )
+        .await?;
+        if !response.status().is_success() {
+            return Err(ApiError::new(response.status(), "internal", String::new()));
+        }
+        let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+            .await
+            .map_err(ApiError::internal)?;
+        let order: serde_json::Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+        order["id"]
+            .as_i64()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an order without an id")))
+    }
+    .await;
+    match placed {
+        Ok(id) => visit.redirect(&format!("/orders/{id}/placed")),
+        Err(error) if error.status.is_client_error() && error.status != StatusCode::FORBIDDEN => {
+            let delivery = Some(form.delivery_method.as_str());
+            match checkout_view(&shop, &pipeline, &visit, &actor, delivery).await {
+                Ok(Some(view)) => visit.show_with(
+                    error.status,
+                    &CheckoutView {
+                        error: Some(error.code.to_owned()),
+                        remark: form.remark.clone(),
+                        // The same intended order: a second tap after fixing it is still one.
+                        idempotency_key: form.idempotency_key.clone(),
+                        ..view
+                    },
+                ),
+                Ok(None) => visit.redirect("/cart"),
+                Err(other) => visit.show::<CheckoutView>(Err(other)),
+            }
+        }
+        Err(error) => visit.show::<CheckoutView>(Err(error)),
+    }
+}
+
+/// `GET /orders/{id}/placed`: the confirmation with the order's number (the caller's own
+/// order only, through `queries::get`).
+pub async fn placed(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+) -> Page {
+    let view = async {
+        let id = super::goods::id_of(path)?;
+        let axum::Json(order) =
+            crate::orders::queries::get(State(shop.clone()), visit.actor()?, Path(OrderId(id)))
+                .await?;
+        let order = serde_json::to_value(&order).map_err(ApiError::internal)?;
+        let text = |key: &str| order[key].as_str().unwrap_or_default().to_owned();
+        Ok::<_, ApiError>(OrderPlacedView {
+            id,
+            number: text("number"),
+            status: text("status"),
+            total_fen: order["total_fen"].as_i64().unwrap_or_default(),
+            payment_method: text("payment_method"),
+            delivery_method: text("delivery_method"),
+        })
+    }
+    .await;
+    visit.show(view)
+}
