@@ -157,6 +157,12 @@ struct CheckoutForm {
     remark: String,
 }
 
+/// What the page reads of `checkout::place`'s answer (an `OrderView`).
+#[derive(Debug, Deserialize)]
+struct PlacedOrder {
+    id: i64,
+}
+
 /// `POST /checkout`: places the order through `checkout::place` with the page's key, then
 /// shows its confirmation; a refusal shows the page again with its code.
 pub async fn place(
@@ -206,10 +212,8 @@ pub async fn place(
         let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
             .await
             .map_err(ApiError::internal)?;
-        let order: serde_json::Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
-        order["id"]
-            .as_i64()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an order without an id")))
+        let order: PlacedOrder = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>(order.id)
     }
     .await;
     match placed {
@@ -247,15 +251,13 @@ pub async fn placed(
         let axum::Json(order) =
             crate::orders::queries::get(State(shop.clone()), visit.actor()?, Path(OrderId(id)))
                 .await?;
-        let order = serde_json::to_value(&order).map_err(ApiError::internal)?;
-        let text = |key: &str| order[key].as_str().unwrap_or_default().to_owned();
         Ok::<_, ApiError>(OrderPlacedView {
             id,
-            number: text("number"),
-            status: text("status"),
-            total_fen: order["total_fen"].as_i64().unwrap_or_default(),
-            payment_method: text("payment_method"),
-            delivery_method: text("delivery_method"),
+            number: order.number,
+            status: order.status.as_str().to_owned(),
+            total_fen: order.total_fen.get(),
+            payment_method: order.payment_method.as_str().to_owned(),
+            delivery_method: order.delivery_method.as_str().to_owned(),
         })
     }
     .await;
