@@ -59,7 +59,13 @@ async fn checkout_view(
         .and_then(|code| offered.iter().find(|m| m.as_str() == code))
         .or(offered.first())
         .copied()
-        .ok_or_else(|| ApiError::invalid_field("delivery_method_disabled", "delivery", ""))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "delivery_method_disabled",
+                "delivery",
+                "delivery: 本店未开启配送方式 (no delivery method enabled)",
+            )
+        })?;
     let address_id = book
         .iter()
         .find(|a| a.is_default)
