@@ -2,7 +2,7 @@
 //! scripts and themes are, read from the environment once at start.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -36,7 +36,8 @@ pub struct Config {
     /// login log and the rate limits) and right anywhere else (a client's own header is a lie
     /// it may tell).
     pub trusted_proxies: crate::edge::proxy::TrustedProxies,
-    /// `PIFA_THEMES_DIR`, default `themes`: the storefront's themes, reloaded on change.
+    /// `PIFA_THEMES_DIR`, default `themes` (see `default_themes_dir`): the storefront's
+    /// themes, reloaded on change.
     pub themes_dir: PathBuf,
     /// `PIFA_THEME`, default `default`: the theme pages use unless the shop's `theme`
     /// setting chooses another.
@@ -78,7 +79,7 @@ impl Config {
             },
             themes_dir: std::env::var_os("PIFA_THEMES_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("themes")),
+                .unwrap_or_else(default_themes_dir),
             theme: std::env::var("PIFA_THEME")
                 .ok()
                 .filter(|t| !t.is_empty())
@@ -109,4 +110,20 @@ impl Config {
 /// Where uploaded files live under a data directory (`uploads::uploads_dir` for the domain).
 pub fn uploads_dir(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("uploads")
+}
+
+/// Where the themes are when `PIFA_THEMES_DIR` does not say: `themes` in the working
+/// directory when there is one there; else the `themes` folder of the source tree this binary
+/// was built from, when it still exists (a binary run from elsewhere on the machine it was
+/// built on, as `cargo test` runs it from its crate's folder), so that the shop has a face
+/// wherever it is started; else `themes`, which start-up then reports missing. A deployment
+/// ships the folder beside the binary or sets `PIFA_THEMES_DIR`.
+fn default_themes_dir() -> PathBuf {
+    let here = PathBuf::from("themes");
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes");
+    if !here.is_dir() && built_from.is_dir() {
+        built_from
+    } else {
+        here
+    }
 }

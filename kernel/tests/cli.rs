@@ -110,6 +110,15 @@ fn serve_demo_backup_restore_and_serve_again() -> anyhow::Result<()> {
     );
     let (status, body) = http(&addr, "POST", "/api/v1/auth/login", Some(ADMIN_LOGIN))?;
     assert_eq!(status, 200, "{body}");
+    // The shop has a face wherever the binary is started from (here the crate's folder, where
+    // no `themes` is: the source tree's themes serve), and the output says where to look.
+    let (status, home) = http(&addr, "GET", "/", None)?;
+    assert_eq!(status, 200, "{home}");
+    assert!(
+        home.contains("lang=\"zh-CN\"") && home.contains("安达劳保五金批发"),
+        "{home}"
+    );
+    assert!(printed.contains("/api/docs"), "{printed}");
     stop(child)?;
 
     // Demo data goes only into an empty database; a second start keeps the data as it is.
