@@ -22,8 +22,9 @@ JAR="$DATA/cookies"
 curl -sf -c "$JAR" -H 'content-type: application/json' \
   -d '{"phone":"13900000001","password":"pifa1234","session":"cookie"}' "$BASE/api/v1/auth/login" >/dev/null
 PRODUCT=$(curl -sf "$BASE/api/v1/products?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-# Bytes on the wire (gzip) of one URL.
+# Bytes on the wire (gzip) of one URL, and unzipped.
 wire() { curl -s -b "$1" -H 'accept-encoding: gzip' -o /dev/null -w '%{size_download}' "$BASE$2"; }
+raw() { curl -s -b "$1" -o /dev/null -w '%{size_download}' "$BASE$2"; }
 for who in visitor member; do
   jar=/dev/null; [ "$who" = member ] && jar="$JAR"
   for path in / "/products/$PRODUCT"; do
@@ -33,8 +34,9 @@ for who in visitor member; do
     for asset in $(grep -o '/assets/[^"]*\.\(css\|js\)' <<<"$html" | sort -u); do
       total=$((total + $(wire "$jar" "$asset")))
     done
-    others=$(grep -oE '(src|href|action)="(https?:)?//[^"]*' <<<"$html" | grep -v "127.0.0.1:$PORT" | wc -l)
-    printf '%-8s %-14s page %6d B, with css+js %6d B (gzip); links to other hosts: %d\n' \
-      "$who" "$path" "$page" "$total" "$others"
+    others=$(grep -oE '(src|href|action)="(https?:)?//[^"]*' <<<"$html" | grep -vc "127.0.0.1:$PORT" || true)
+    prices=$(grep -c '¥' <<<"$html" || true)
+    printf '%-8s %-14s page %6d B (%6d B unzipped), with css+js %6d B; lines with a price: %3d; links to other hosts: %d\n' \
+      "$who" "$path" "$page" "$(raw "$jar" "$path")" "$total" "$prices" "$others"
   done
 done
