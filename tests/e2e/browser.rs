@@ -68,17 +68,6 @@ async fn a_delivery_note_reads_on_a_phone() -> anyhow::Result<()> {
     browser.finish(outcome).await
 }
 
-/// The interactive elements of the page a thumb may miss: those smaller than 44 × 44 CSS
-/// pixels (links inside running text and labels only a screen reader reads excepted), as
-/// `[text, width, height]`.
-const SMALL_TAP_TARGETS: &str =
-    "return [...document.querySelectorAll('a, button, input, select, textarea')]
-    .filter(e => e.offsetParent !== null && e.type !== 'hidden' && !e.closest('p'))
-    .filter(e => !e.classList.contains('visually-hidden'))
-    .map(e => [e.textContent.trim() || e.name || e.tagName, e.getBoundingClientRect()])
-    .filter(([, r]) => r.height < 44 || r.width < 44)
-    .map(([t, r]) => [t, r.width, r.height])";
-
 /// B2, J2 in a phone's browser: in the internal shop a visitor sees the goods and no price
 /// anywhere in the page; 我的 sends him to sign in and back; once signed in through the form,
 /// the member sees his own price, the one the API gives him. Every page fits the 375 px
@@ -104,21 +93,6 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
 
     let browser = Browser::open("sign_in_prices", &app.url(""), Screen::Phone).await?;
     let outcome = async {
-        let fits = || async {
-            let widths = browser
-                .eval("return [document.documentElement.scrollWidth, screen.width]")
-                .await?;
-            anyhow::ensure!(
-                widths[0].as_f64() <= widths[1].as_f64(),
-                "the page scrolls sideways: [content, screen] = {widths}"
-            );
-            let small = browser.eval(SMALL_TAP_TARGETS).await?;
-            anyhow::ensure!(
-                small.as_array().is_some_and(Vec::is_empty),
-                "tap targets under 44 px: {small}"
-            );
-            Ok(())
-        };
         browser.goto("/").await?;
         let goods = browser.find_all(".good").await?;
         anyhow::ensure!(!goods.is_empty(), "no goods on the home page");
@@ -130,12 +104,12 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
             page.contains("登录后查看价格"),
             "what a visitor is told: {page}"
         );
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("home-visitor-375").await?;
 
         browser.tap("nav.tabbar a[href='/me']").await?;
         browser.wait_for_path("/login").await?;
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.fill("#phone", MEMBER).await?;
         browser.fill("#password", PASSWORD).await?;
         browser.screenshot("sign-in-375").await?;
@@ -145,7 +119,7 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
             browser.text("main").await?.contains("退出登录"),
             "我的 after signing in"
         );
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("me-member-375").await?;
 
         browser.tap("nav.tabbar a[href='/']").await?;
@@ -153,7 +127,7 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
         let page = browser.text("main").await?;
         let shown = pifa::money::format_price(lowest);
         anyhow::ensure!(page.contains(&shown), "the member's price {shown}: {page}");
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("home-member-375").await?;
         Ok(())
     }
@@ -216,21 +190,6 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
 
     let browser = Browser::open("order_from_product", &app.url(""), Screen::Phone).await?;
     let outcome = async {
-        let fits = || async {
-            let widths = browser
-                .eval("return [document.documentElement.scrollWidth, screen.width]")
-                .await?;
-            anyhow::ensure!(
-                widths[0].as_f64() <= widths[1].as_f64(),
-                "the page scrolls sideways: [content, screen] = {widths}"
-            );
-            let small = browser.eval(SMALL_TAP_TARGETS).await?;
-            anyhow::ensure!(
-                small.as_array().is_some_and(Vec::is_empty),
-                "tap targets under 44 px: {small}"
-            );
-            Ok(())
-        };
         browser.goto("/login?next=/").await?;
         browser.fill("#phone", MEMBER).await?;
         browser.fill("#password", PASSWORD).await?;
@@ -241,7 +200,7 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
             .tap(&format!(".good a[href='/products/{hat}']"))
             .await?;
         browser.wait_for_path(&format!("/products/{hat}")).await?;
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("product-member-375").await?;
 
         // 15 is off the 10-piece step: refused by the red SKU's field.
@@ -257,7 +216,7 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
             .await?;
         let refusal = browser.text(&format!("#qty-error-{red}")).await?;
         anyhow::ensure!(refusal.contains("整数倍"), "the refusal: {refusal}");
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("product-refused-375").await?;
 
         for (id, qty) in [(red, "20"), (yellow, "10")] {
@@ -289,13 +248,13 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
         let total = pifa::money::format_price(cart["goods_fen"].as_i64().unwrap_or(-1));
         let totals = browser.text(".totals").await?;
         anyhow::ensure!(totals.contains(&total), "{total} in {totals}");
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("cart-member-375").await?;
 
         // 去结算: the quote's total, then one order with its number.
         browser.tap(".totals a[href='/checkout']").await?;
         browser.wait_for_path("/checkout").await?;
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("checkout-member-375").await?;
         // Scrolled to the middle: WebDriver scrolls to the bottom edge, under the tab bar.
         browser
@@ -308,7 +267,7 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
             orders[0]["number"].as_str() == Some(number.trim()),
             "the confirmation's number {number}: {orders}"
         );
-        fits().await?;
+        browser.fits_a_phone().await?;
         browser.screenshot("order-placed-375").await?;
         Ok(())
     }

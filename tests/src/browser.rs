@@ -24,6 +24,17 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// The kernel's session cookie (`accounts::sessions::SESSION_COOKIE`).
 const SESSION_COOKIE: &str = pifa::accounts::sessions::SESSION_COOKIE;
 
+/// The interactive elements of the page a thumb may miss: those smaller than 44 × 44 CSS
+/// pixels (links inside running text and labels only a screen reader reads excepted), as
+/// `[text, width, height]`.
+const SMALL_TAP_TARGETS: &str =
+    "return [...document.querySelectorAll('a, button, input, select, textarea')]
+    .filter(e => e.offsetParent !== null && e.type !== 'hidden' && !e.closest('p'))
+    .filter(e => !e.classList.contains('visually-hidden'))
+    .map(e => [e.textContent.trim() || e.name || e.tagName, e.getBoundingClientRect()])
+    .filter(([, r]) => r.height < 44 || r.width < 44)
+    .map(([t, r]) => [t, r.width, r.height])";
+
 /// The window a page is looked at through.
 #[derive(Debug, Clone, Copy)]
 pub enum Screen {
@@ -252,6 +263,24 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Whether the page shown fits a phone: no sideways scrolling at the screen's width, and
+    /// every tap target at least 44 × 44 CSS pixels.
+    pub async fn fits_a_phone(&self) -> anyhow::Result<()> {
+        let widths = self
+            .eval("return [document.documentElement.scrollWidth, screen.width]")
+            .await?;
+        anyhow::ensure!(
+            widths[0].as_f64() <= widths[1].as_f64(),
+            "the page scrolls sideways: [content, screen] = {widths}"
+        );
+        let small = self.eval(SMALL_TAP_TARGETS).await?;
+        anyhow::ensure!(
+            small.as_array().is_some_and(Vec::is_empty),
+            "tap targets under 44 px: {small}"
+        );
+        Ok(())
     }
 
     /// Saves a screenshot of the window as `target/browser-artefacts/<name>.png`.
