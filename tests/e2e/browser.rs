@@ -81,15 +81,7 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
         return Ok(());
     };
     let token = app.login(MEMBER, PASSWORD).await?;
-    let (_, products) = app.get("/api/v1/products?limit=12", Some(&token)).await?;
-    let lowest = products[0]["skus"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|sku| sku["price"]["price_fen"].as_i64())
-        .min()
-        .ok_or_else(|| anyhow::anyhow!("no price for the member: {products}"))?;
-    let first = products[0]["name"].as_str().unwrap_or("?").to_owned();
+    let (first, lowest) = app.first_listed(&token).await?;
 
     let browser = Browser::open("sign_in_prices", &app.url(""), Screen::Phone).await?;
     let outcome = async {

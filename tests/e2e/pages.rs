@@ -98,14 +98,7 @@ async fn the_home_page_shows_the_shop_and_only_the_prices_the_api_shows() -> any
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("登录成功"), "the notice");
     let token = app.login(MEMBER, PASSWORD).await?;
-    let (_, products) = app.get("/api/v1/products?limit=12", Some(&token)).await?;
-    let lowest = products[0]["skus"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|sku| sku["price"]["price_fen"].as_i64())
-        .min()
-        .ok_or_else(|| anyhow::anyhow!("no price for the member: {products}"))?;
+    let (_, lowest) = app.first_listed(&token).await?;
     let shown = pifa::money::format_price(lowest);
     assert!(html.contains(&shown), "{shown} in the member's page");
 

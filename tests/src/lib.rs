@@ -910,6 +910,21 @@ impl TestApp {
         Ok((status, value, text))
     }
 
+    /// The first product the shelf lists to the bearer of `token`: its name and the lowest
+    /// price the API shows him among its SKUs (an error when it shows him none).
+    pub async fn first_listed(&self, token: &str) -> anyhow::Result<(String, i64)> {
+        let (_, products) = self.get("/api/v1/products?limit=12", Some(token)).await?;
+        let lowest = products[0]["skus"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|sku| sku["price"]["price_fen"].as_i64())
+            .min()
+            .ok_or_else(|| anyhow!("no price for the caller: {products}"))?;
+        let name = products[0]["name"].as_str().unwrap_or("?").to_owned();
+        Ok((name, lowest))
+    }
+
     /// The SKU id of a demo barcode.
     pub async fn sku_id(&self, barcode: &str) -> anyhow::Result<i64> {
         self.store

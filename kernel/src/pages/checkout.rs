@@ -22,7 +22,7 @@ use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
 use crate::orders::pipeline::Pipeline;
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
-use crate::themes::views::{AddressCard, CartLineView, CheckoutView, OrderPlacedView, QuoteTotals};
+use crate::themes::views::{CheckoutView, OrderPlacedView, QuoteTotals};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Choice {
@@ -102,20 +102,8 @@ async fn checkout_view(
         Err(e) => return Err(e),
     };
     Ok(Some(CheckoutView {
-        lines: cart.lines.iter().map(CartLineView::from).collect(),
-        addresses: book
-            .into_iter()
-            .map(|a| AddressCard {
-                id: a.id,
-                province: a.province,
-                city: a.city,
-                district: a.district,
-                detail: a.detail,
-                contact_name: a.contact_name,
-                phone: a.phone,
-                is_default: a.is_default,
-            })
-            .collect(),
+        lines: cart.lines,
+        addresses: book,
         delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,

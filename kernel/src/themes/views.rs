@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::catalog::Category;
 use crate::catalog::handlers::{ShopProduct, ShopSku};
+use crate::ids::{ProductId, SkuId};
+use crate::members::addresses::Address;
 use crate::orders::cart::{CartLine, CartView};
 
 /// What every page is given besides its own view (merged at the top level of the context,
@@ -286,58 +288,11 @@ impl From<&ShopProduct> for ProductView {
     }
 }
 
-/// A cart line as the cart page shows it, with what changed since it went in.
-#[derive(Debug, Clone, Serialize)]
-pub struct CartLineView {
-    pub sku_id: i64,
-    pub product_id: i64,
-    pub item_no: String,
-    pub name: String,
-    pub model: String,
-    pub spec: String,
-    pub unit_label: String,
-    /// The pack: quantities go in steps of it.
-    pub step: i64,
-    pub qty: i64,
-    pub unit_price_fen: i64,
-    pub subtotal_fen: i64,
-    /// What one cost when it went in.
-    pub seen_price_fen: i64,
-    pub price_changed: bool,
-    pub stock: i64,
-    /// More in the cart than in stock.
-    pub short: bool,
-    /// Taken off the shelf: left out of the total and of the order.
-    pub delisted: bool,
-}
-
-impl From<&CartLine> for CartLineView {
-    fn from(line: &CartLine) -> CartLineView {
-        CartLineView {
-            sku_id: line.sku_id.get(),
-            product_id: line.product_id.get(),
-            item_no: line.item_no.clone(),
-            name: line.name.clone(),
-            model: line.model.clone(),
-            spec: line.spec.clone(),
-            unit_label: line.unit_label.clone(),
-            step: line.step,
-            qty: line.qty,
-            unit_price_fen: line.unit_price_fen,
-            subtotal_fen: line.subtotal_fen,
-            seen_price_fen: line.seen_price_fen,
-            price_changed: line.price_changed,
-            stock: line.stock,
-            short: line.short,
-            delisted: line.delisted,
-        }
-    }
-}
-
 /// `cart.html`: my cart (购物车).
 #[derive(Debug, Clone, Serialize)]
 pub struct CartPageView {
-    pub lines: Vec<CartLineView>,
+    /// The cart's lines as the cart API gives them (`orders::cart::CartLine`).
+    pub lines: Vec<CartLine>,
     /// The lines still on sale, summed (shipping and promotions come at checkout).
     pub goods_fen: i64,
     /// The last change refused, shown next to its line's field; `none` mostly.
@@ -347,24 +302,11 @@ pub struct CartPageView {
 impl From<&CartView> for CartPageView {
     fn from(cart: &CartView) -> CartPageView {
         CartPageView {
-            lines: cart.lines.iter().map(CartLineView::from).collect(),
+            lines: cart.lines.clone(),
             goods_fen: cart.goods_fen,
             error: None,
         }
     }
-}
-
-/// An address of the member's book, as the checkout page offers it.
-#[derive(Debug, Clone, Serialize)]
-pub struct AddressCard {
-    pub id: i64,
-    pub province: String,
-    pub city: String,
-    pub district: String,
-    pub detail: String,
-    pub contact_name: String,
-    pub phone: String,
-    pub is_default: bool,
 }
 
 /// What the quote says the order comes to.
@@ -380,8 +322,9 @@ pub struct QuoteTotals {
 /// `checkout.html`: the order about to be placed from the cart.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckoutView {
-    pub lines: Vec<CartLineView>,
-    pub addresses: Vec<AddressCard>,
+    pub lines: Vec<CartLine>,
+    /// The member's address book, as the address API gives it.
+    pub addresses: Vec<Address>,
     /// The delivery methods the shop offers (`ship`, `pickup`, `ship_to_terminal`), in order.
     pub delivery_methods: Vec<&'static str>,
     /// The one chosen (the page is quoted for it; another is a link to `?delivery=`).
@@ -672,13 +615,13 @@ impl PageView for ProductView {
     }
 }
 
-fn sample_lines(n: usize) -> Vec<CartLineView> {
+fn sample_lines(n: usize) -> Vec<CartLine> {
     (0..n)
         .map(|i| {
             let id = i64::try_from(i).unwrap_or(0) + 1;
-            CartLineView {
-                sku_id: id,
-                product_id: id,
+            CartLine {
+                sku_id: SkuId(id),
+                product_id: ProductId(id),
                 item_no: format!("A{id:04}"),
                 name: format!("样品商品 {id} <b>&amp;</b>"),
                 model: format!("M-{id}"),
@@ -691,6 +634,7 @@ fn sample_lines(n: usize) -> Vec<CartLineView> {
                 seen_price_fen: if i % 4 == 1 { 1200 } else { 1230 },
                 price_changed: i % 4 == 1,
                 stock: if i % 4 == 2 { 5 } else { 1000 },
+                stock_changed: i % 4 == 2,
                 short: i % 4 == 2,
                 delisted: i % 4 == 3,
             }
@@ -734,9 +678,9 @@ impl PageView for CartPageView {
     }
 }
 
-fn sample_addresses(n: usize) -> Vec<AddressCard> {
+fn sample_addresses(n: usize) -> Vec<Address> {
     (0..n)
-        .map(|i| AddressCard {
+        .map(|i| Address {
             id: i64::try_from(i).unwrap_or(0) + 1,
             province: "海南省".to_owned(),
             city: "海口市".to_owned(),
