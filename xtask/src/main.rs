@@ -9,7 +9,7 @@ mod layers;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -59,6 +59,31 @@ fn run(command: &mut Command) -> bool {
     command.status().is_ok_and(|s| s.success())
 }
 
+/// How long each step of `test` took, printed at the end: CI has a time budget (the README's
+/// "Tests"), and this says where it goes.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, Duration)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &'static str, step: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let outcome = step();
+        self.0.push((name, start.elapsed()));
+        outcome
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        let total: Duration = self.0.iter().map(|(_, d)| *d).sum();
+        eprintln!("\nxtask test, time per step:");
+        for (name, took) in &self.0 {
+            eprintln!("  {name:<28} {:>6.0} s", took.as_secs_f64());
+        }
+        eprintln!("  {:<28} {:>6.0} s", "total", total.as_secs_f64());
+    }
+}
+
 fn test(extra: &[String]) -> ExitCode {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let url = std::env::var("TEST_DATABASE_URL")
@@ -91,8 +116,14 @@ fn test(extra: &[String]) -> ExitCode {
         .args(["fmt", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
+    let mut steps = Steps::default();
+    // The browser tests drive Debian's Chromium; a fresh machine gets it here, downloading
+    // while clippy compiles.
+    let browser = std::thread::spawn(ensure_browser);
     if rustfmt_available {
-        if !run(Command::new(&cargo).args(["fmt", "--all", "--check"])) {
+        if !steps.time("fmt", || {
+            run(Command::new(&cargo).args(["fmt", "--all", "--check"]))
+        }) {
             eprintln!("formatting differs: run `cargo fmt --all`");
             return ExitCode::FAILURE;
         }
@@ -106,15 +137,17 @@ fn test(extra: &[String]) -> ExitCode {
         .output()
         .is_ok_and(|o| o.status.success());
     if clippy_available {
-        if !run(Command::new(&cargo).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ])) {
+        if !steps.time("clippy", || {
+            run(Command::new(&cargo).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }) {
             return ExitCode::FAILURE;
         }
     } else {
@@ -124,8 +157,9 @@ fn test(extra: &[String]) -> ExitCode {
         }
     }
 
-    // The browser tests drive Debian's Chromium; a fresh machine gets it here.
-    if !ensure_browser() {
+    if !steps.time("chromium (after clippy)", || {
+        browser.join().unwrap_or(false)
+    }) {
         if ci {
             banner(&["CI=true and Chromium/chromedriver could not be installed: failing."]);
             return ExitCode::FAILURE;
@@ -137,7 +171,9 @@ fn test(extra: &[String]) -> ExitCode {
     }
 
     // The crash test runs the server binary as a process it can kill -9.
-    if !run(Command::new(&cargo).args(["build", "-p", "pifa", "--bin", "pifa", "--locked"])) {
+    if !steps.time("build pifa", || {
+        run(Command::new(&cargo).args(["build", "-p", "pifa", "--bin", "pifa", "--locked"]))
+    }) {
         return ExitCode::FAILURE;
     }
     let mut tests = Command::new(&cargo);
@@ -149,18 +185,20 @@ fn test(extra: &[String]) -> ExitCode {
     }
     // Snapshot mismatches fail instead of writing `.snap.new` files.
     tests.env("INSTA_UPDATE", "no");
-    let mut passed = run(&mut tests);
+    let mut passed = steps.time("cargo test --workspace", || run(&mut tests));
     // The plugins are their own workspace (built for wasm32 by the kernel's build): their
     // logic's unit tests run natively here.
     let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/Cargo.toml");
     passed = passed
-        && run(Command::new(&cargo).args([
-            "test",
-            "--manifest-path",
-            plugins,
-            "--workspace",
-            "--locked",
-        ]));
+        && steps.time("plugins' tests", || {
+            run(Command::new(&cargo).args([
+                "test",
+                "--manifest-path",
+                plugins,
+                "--workspace",
+                "--locked",
+            ]))
+        });
     if !postgres {
         banner(&["REMINDER: the PostgreSQL half of the suite was SKIPPED (no server)."]);
     }
@@ -171,10 +209,16 @@ fn test(extra: &[String]) -> ExitCode {
     }
 }
 
-/// Debian's Chromium and its WebDriver, for the browser tests.
-const BROWSER_PACKAGES: [(&str, &str); 2] = [
+/// Debian's Chromium and its WebDriver, for the browser tests, and a Chinese font: without
+/// one the pages' words are drawn as empty boxes, in the screenshots and in the widths the
+/// layout checks measure.
+const BROWSER_PACKAGES: [(&str, &str); 3] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
+    (
+        "fonts-wqy-microhei",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    ),
 ];
 
 /// Installs Debian's `chromium` and `chromium-driver` when they are missing (as root, or
