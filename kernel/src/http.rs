@@ -37,8 +37,7 @@ use crate::{auth, backup, members, notify, orders, pages, regions, settings, sta
 
 /// Largest request body accepted (uploads, later, get their own limits).
 const BODY_LIMIT_BYTES: usize = 1024 * 1024;
-/// A profile form carries two photos of at most 8 MB each; an import file up to 100,000 rows.
-const UPLOAD_BODY_LIMIT_BYTES: usize = 20 * 1024 * 1024;
+use crate::images::UPLOAD_BODY_LIMIT_BYTES;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(OpenApi)]
@@ -186,6 +185,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(orders::checkout::quote))
         .routes(routes!(orders::queries::list, orders::checkout::place))
+        .routes(routes!(orders::queries::counts))
         .routes(routes!(orders::queries::get))
         .routes(routes!(orders::queries::export))
         .routes(routes!(orders::cart::reorder))
@@ -266,11 +266,38 @@ fn page_routes() -> Router<AppState> {
             get(pages::checkout::form).post(pages::checkout::place),
         )
         .route("/orders/{id}/placed", get(pages::checkout::placed))
+        .route("/orders", get(pages::orders::list))
+        .route("/orders/{id}", get(pages::orders::show))
+        .route("/orders/{id}/cancel", post(pages::orders::cancel))
+        .route("/orders/{id}/receive", post(pages::orders::receive))
+        .route("/orders/{id}/reorder", post(pages::orders::reorder))
+        .merge(
+            Router::new()
+                .route("/orders/{id}/receipt", post(pages::orders::upload_receipt))
+                .route(
+                    "/orders/{id}/after-sales",
+                    post(pages::orders::request_after_sales),
+                )
+                .route("/orders/{id}/review", post(pages::orders::review))
+                .route(
+                    "/me/profile",
+                    get(pages::account::profile).post(pages::account::save_profile),
+                )
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
         .route(
             "/login",
             get(pages::account::form).post(pages::account::sign_in),
         )
         .route("/logout", post(pages::account::sign_out))
+        .route(
+            "/signup",
+            get(pages::account::sign_up_form).post(pages::account::sign_up),
+        )
+        .route(
+            "/forgot",
+            get(pages::account::forgot_form).post(pages::account::forgot),
+        )
         .route("/me", get(pages::account::me))
         .layer(axum::middleware::from_fn(pages::forms))
         .route("/assets/{theme}/{*path}", get(pages::assets::serve))

@@ -24,6 +24,7 @@ pub mod assets;
 pub mod cart;
 pub mod checkout;
 pub mod goods;
+pub mod orders;
 pub mod shelf;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::accounts::caller::{MaybeActor, PresentedToken, presented_token};
 use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::{CSRF_HEADER, SESSION_COOKIE};
+use crate::edge::json::FORM_TOKEN_FIELD;
 use crate::error::ApiError;
 use crate::settings::{Settings, ShopMode};
 use crate::shop::Shop;
@@ -57,12 +59,21 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 5] = [
+const NOTICES: [&str; 14] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
     "cart_updated",
     "cart_removed",
+    "reordered",
+    "order_cancelled",
+    "order_received",
+    "receipt_uploaded",
+    "after_sales_requested",
+    "reviewed",
+    "signed_up",
+    "profile_saved",
+    "password_reset",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.
@@ -337,33 +348,126 @@ impl Visit {
     }
 }
 
-/// Page forms post `application/x-www-form-urlencoded` with the session's CSRF token in the
-/// hidden field `csrf_token`: copied here into `X-CSRF-Token`, where the auth extractor checks
-/// it as it does the API's (a header already there wins). The body is read once, bounded,
-/// and passed on whole.
+/// Page forms post their CSRF token in the hidden field `csrf_token`
+/// (`edge::json::FORM_TOKEN_FIELD`): copied here into `X-CSRF-Token`, where the auth extractor
+/// checks it as it does the API's (a header already there wins). Both kinds of form a browser
+/// posts are read: `application/x-www-form-urlencoded`, and `multipart/form-data` for the
+/// forms with photos (the multipart readers pass over the token's field). The body is read
+/// once, bounded, and passed on whole.
 pub async fn forms(request: Request, next: Next) -> Response {
-    let is_form = request.method() == axum::http::Method::POST
-        && request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-        && !request.headers().contains_key(CSRF_HEADER);
-    if !is_form {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let multipart = if request.method() != axum::http::Method::POST
+        || request.headers().contains_key(CSRF_HEADER)
+    {
+        None
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        Some(false)
+    } else if content_type.starts_with("multipart/form-data") {
+        Some(true)
+    } else {
+        None
+    };
+    let Some(multipart) = multipart else {
         return next.run(request).await;
-    }
+    };
+    let limit = if multipart {
+        crate::images::UPLOAD_BODY_LIMIT_BYTES
+    } else {
+        FORM_LIMIT_BYTES
+    };
     let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT_BYTES).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return bare_error(StatusCode::PAYLOAD_TOO_LARGE);
     };
-    if let Some(token) = form_urlencoded::parse(&bytes)
-        .find(|(key, _)| key == "csrf_token")
-        .and_then(|(_, value)| HeaderValue::from_str(&value).ok())
-    {
+    let token = if multipart {
+        multipart_token(&content_type, bytes.clone()).await
+    } else {
+        form_urlencoded::parse(&bytes)
+            .find(|(key, _)| key == FORM_TOKEN_FIELD)
+            .map(|(_, value)| value.into_owned())
+    };
+    if let Some(token) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
         parts.headers.insert(CSRF_HEADER, token);
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// The CSRF token field of a multipart form, if it has one.
+async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option<String> {
+    multipart_texts(content_type, bytes)
+        .await
+        .remove(FORM_TOKEN_FIELD)
+}
+
+/// A multipart form's text fields (its files passed over), as far as it reads.
+async fn multipart_texts(
+    content_type: &str,
+    bytes: axum::body::Bytes,
+) -> std::collections::BTreeMap<String, String> {
+    let mut texts = std::collections::BTreeMap::new();
+    let Ok(boundary) = multer::parse_boundary(content_type) else {
+        return texts;
+    };
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        if let Ok(text) = field.text().await {
+            texts.insert(name, text);
+        }
+    }
+    texts
+}
+
+/// A page's multipart form read once: its text fields as typed (to fill the form again after
+/// a refusal; the token's field left out) and the form itself for the API's handler, with the
+/// route's body limit.
+pub async fn read_multipart(
+    request: Request,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, String>,
+        crate::edge::extract::Multipart,
+    ),
+    ApiError,
+> {
+    use axum::extract::FromRequest;
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::images::UPLOAD_BODY_LIMIT_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "表单太大 (form too large)",
+            )
+        })?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut texts = multipart_texts(&content_type, bytes.clone()).await;
+    texts.remove(FORM_TOKEN_FIELD);
+    let form = crate::edge::extract::Multipart::from_request(
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        &(),
+    )
+    .await?;
+    Ok((texts, form))
 }
 
 /// Any other path: the API's JSON refusal under `/api`, the theme's 404 page elsewhere.

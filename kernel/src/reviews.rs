@@ -234,13 +234,7 @@ pub async fn create(
                 )
                 .await?;
             }
-            other => {
-                return Err(ApiError::invalid_field(
-                    "invalid_input",
-                    other,
-                    format!("{other}: 未知字段 (unknown field)"),
-                ));
-            }
+            other => crate::edge::json::unknown_form_field(other)?,
         }
     }
     let product_id = product_id

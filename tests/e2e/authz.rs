@@ -233,6 +233,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/orders/quote", Record::None, "*=403 anon=401 member=200"),
     ("POST /api/v1/orders", Record::None, "*=403 anon=401 member=201"),
     ("GET /api/v1/orders", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=200- promoter=200 waiting=200- driver_sy=200- driver_hk=200-"),
+    ("GET /api/v1/orders/counts", Record::None, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=200 promoter=200 waiting=200 driver_sy=200 driver_hk=200"),
     ("GET /api/v1/orders/{id}", Record::Order, "*=403 anon=401 member=200 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=200 waiting=404 driver_sy=404 driver_hk=404"),
     ("GET /api/v1/admin/orders/export", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=200 promoter=200"),
     // Each call below acts on an order of its own, placed just before it (see `World::path_for`).

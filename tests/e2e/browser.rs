@@ -127,33 +127,6 @@ async fn a_visitor_sees_no_price_and_a_member_signs_in_to_see_his() -> anyhow::R
     browser.finish(outcome).await
 }
 
-/// Does `action` (a tap that posts a form) and waits for the page it leads to: the same path
-/// may come back, so the old page is marked and the wait is for a page without the mark.
-async fn next_page(
-    browser: &Browser,
-    action: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    browser
-        .eval("document.documentElement.dataset.left = 'yes'; return null")
-        .await?;
-    action.await?;
-    let started = std::time::Instant::now();
-    loop {
-        let fresh = browser
-            .eval("return document.readyState === 'complete' && document.documentElement.dataset.left === undefined")
-            .await
-            .unwrap_or(serde_json::Value::Bool(false));
-        if fresh == serde_json::Value::Bool(true) {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "the form's answer did not load"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 /// B1, C1, D1, D3 in a phone's browser: a member signs in through the form, opens a product
 /// from the home page, orders two of its SKUs in pack steps (an off-step quantity first,
 /// refused by its field), finds both in the cart with the amounts the API gives, and checks
@@ -213,8 +186,9 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
 
         for (id, qty) in [(red, "20"), (yellow, "10")] {
             browser.fill(&format!("#qty-{id}"), qty).await?;
-            let button = format!("#sku-{id} form button[type=submit]");
-            next_page(&browser, browser.tap(&button)).await?;
+            browser
+                .submit(&format!("#sku-{id} form button[type=submit]"))
+                .await?;
             browser.wait_for_path(&format!("/products/{hat}")).await?;
             let main = browser.text("main .notice").await?;
             anyhow::ensure!(main.contains("已加入购物车"), "the notice: {main}");
@@ -248,11 +222,7 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
         browser.wait_for_path("/checkout").await?;
         browser.fits_a_phone().await?;
         browser.screenshot("checkout-member-375").await?;
-        // Scrolled to the middle: WebDriver scrolls to the bottom edge, under the tab bar.
-        browser
-            .eval("document.querySelector('main form button[type=submit]').scrollIntoView({block: 'center'}); return null")
-            .await?;
-        next_page(&browser, browser.tap("main form button[type=submit]")).await?;
+        browser.submit("main form button[type=submit]").await?;
         let number = browser.text(".order-number").await?;
         let (_, orders) = app.get("/api/v1/orders?limit=1", Some(&token)).await?;
         anyhow::ensure!(
@@ -261,6 +231,325 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
         );
         browser.fits_a_phone().await?;
         browser.screenshot("order-placed-375").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
+
+/// A phone photo for a form's file field: a real JPEG written where the browser can read it.
+fn photo_file(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = browser::artefacts_dir().join("uploads");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, pifa_e2e::images::jpeg(64, 48)?)?;
+    Ok(path)
+}
+
+/// E4, E7, E8, E9 in a phone's browser, with staff acting through the API: the member finds
+/// his order under 等待业务经理确认中 from 我的; once the manager confirms and sends it by
+/// courier he reads the carrier and tracking number, taps 确认收货 and sees 已收货 and the
+/// history; asks for after-sales with a photo from the file field; a second order, delivered
+/// by the driver with his photo of the signed note, shows the driver's name, phone and plate
+/// and the photo, and offers no 确认收货 (the photo is the receipt). 再来一单 fills the cart.
+#[tokio::test]
+async fn a_member_follows_his_order_to_received_while_staff_act() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let driver = app.login(DRIVER_HAIKOU, PASSWORD).await?;
+    let (_, me) = app.get("/api/v1/me", Some(&driver)).await?;
+    let driver_id = me["id"].as_i64().unwrap_or_default();
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let mut orders = Vec::new();
+    for key in ["follow-courier", "follow-driver"] {
+        let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+            "address_id": addresses[0]["id"], "lines": [{ "sku_id": hat, "qty": 20 }] });
+        let (status, order, _) = app.place_order(&member, key, &body).await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+        orders.push(order["id"].as_i64().unwrap_or_default());
+    }
+    let (courier, by_driver) = (orders[0], orders[1]);
+    let staff = |path: String, body: serde_json::Value| {
+        let (app, manager) = (&app, &manager);
+        async move {
+            let (status, answer) = app.post(&path, Some(manager), &body).await?;
+            anyhow::ensure!(status == StatusCode::OK, "{path}: {answer}");
+            anyhow::Ok(())
+        }
+    };
+
+    let browser = Browser::open("follow_order", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        browser.sign_in(MEMBER, PASSWORD).await?;
+        browser.goto("/me").await?;
+        let shortcut = browser
+            .text(".order-shortcuts a[href='/orders?status=pending_confirmation']")
+            .await?;
+        anyhow::ensure!(shortcut.contains('2'), "two waiting: {shortcut}");
+        browser
+            .tap(".order-shortcuts a[href='/orders?status=pending_confirmation']")
+            .await?;
+        browser.wait_for_path("/orders").await?;
+        let list = browser.text(".order-list").await?;
+        anyhow::ensure!(list.contains("等待业务经理确认中"), "{list}");
+        anyhow::ensure!(browser.find_all(".order-list li").await?.len() == 2, "{list}");
+        browser.fits_a_phone().await?;
+        browser.screenshot("orders-member-375").await?;
+
+        staff(
+            format!("/api/v1/admin/orders/{courier}/confirm"),
+            json!({}),
+        )
+        .await?;
+        staff(
+            format!("/api/v1/admin/orders/{courier}/dispatch"),
+            json!({ "method": "express", "carrier": "顺丰速运", "tracking_no": "SF1234567890" }),
+        )
+        .await?;
+        browser.goto(&format!("/orders/{courier}")).await?;
+        let page = browser.text("main").await?;
+        anyhow::ensure!(browser.text(".order-status").await?.contains("待收货"), "{page}");
+        anyhow::ensure!(page.contains("顺丰速运") && page.contains("SF1234567890"), "{page}");
+        anyhow::ensure!(!page.contains("取消订单"), "no cancelling once sent: {page}");
+        browser.fits_a_phone().await?;
+        browser.screenshot("order-in-delivery-375").await?;
+        browser
+            .submit(&format!("form[action='/orders/{courier}/receive'] button"))
+            .await?;
+        anyhow::ensure!(
+            browser.text(".notice").await?.contains("已确认收货"),
+            "the notice"
+        );
+        anyhow::ensure!(browser.text(".order-status").await?.contains("已收货"));
+        let history = browser.text(".history").await?;
+        anyhow::ensure!(
+            history.contains("已确认收货") && history.contains("提交订单"),
+            "{history}"
+        );
+        let (_, read_back) = app
+            .get(&format!("/api/v1/orders/{courier}"), Some(&member))
+            .await?;
+        anyhow::ensure!(read_back["status"] == "received", "{read_back}");
+
+        // After-sales with a photo: a multipart form, its CSRF token a field like any form's.
+        browser.tap("details.card summary").await?;
+        browser.fill("#as-reason", "两顶安全帽有裂纹").await?;
+        browser.attach("#as-photo", &photo_file("crack.jpg")?).await?;
+        browser.submit("form[action$='/after-sales'] button").await?;
+        anyhow::ensure!(
+            browser.text(".notice").await?.contains("售后申请已提交"),
+            "the after-sales notice"
+        );
+        anyhow::ensure!(browser.text(".order-status").await?.contains("售后中"));
+        let (_, requests) = app
+            .get(&format!("/api/v1/orders/{courier}/after-sales"), Some(&member))
+            .await?;
+        let request = &requests[0];
+        anyhow::ensure!(
+            request["reason"] == "两顶安全帽有裂纹"
+                && request["photos"].as_array().is_some_and(|p| p.len() == 1),
+            "the request as stored: {requests}"
+        );
+
+        // The driver's delivery: his name, phone and plate, then his photo as the receipt.
+        staff(format!("/api/v1/admin/orders/{by_driver}/confirm"), json!({})).await?;
+        staff(
+            format!("/api/v1/admin/orders/{by_driver}/dispatch"),
+            json!({ "method": "driver", "driver_id": driver_id }),
+        )
+        .await?;
+        let (status, started) = app
+            .post(
+                &format!("/api/v1/driver/orders/{by_driver}/start"),
+                Some(&driver),
+                &json!({}),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{started}");
+        browser.goto(&format!("/orders/{by_driver}")).await?;
+        let page = browser.text("main").await?;
+        anyhow::ensure!(page.contains("张师傅") && page.contains("琼A·3K721"), "{page}");
+        anyhow::ensure!(!page.contains("确认收货"), "the driver's photo is the receipt: {page}");
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(pifa_e2e::images::jpeg(40, 30)?).file_name("note.jpg"),
+        );
+        let (status, delivered) = app
+            .post_form(
+                &format!("/api/v1/driver/orders/{by_driver}/delivered"),
+                &driver,
+                form,
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{delivered}");
+        browser.goto(&format!("/orders/{by_driver}")).await?;
+        anyhow::ensure!(browser.text(".order-status").await?.contains("已收货"));
+        let drawn = browser
+            .eval("const i = document.querySelector('.photos img'); return i.complete && i.naturalWidth")
+            .await?;
+        anyhow::ensure!(drawn == json!(40), "the signed note's photo is drawn: {drawn}");
+        browser.fits_a_phone().await?;
+        browser.screenshot("order-delivered-375").await?;
+
+        browser
+            .submit(&format!("form[action='/orders/{by_driver}/reorder'] button"))
+            .await?;
+        browser.wait_for_path("/cart").await?;
+        anyhow::ensure!(
+            browser.find_all(&format!("#line-{hat}")).await?.len() == 1,
+            "再来一单 put the hat back in the cart"
+        );
+        browser.goto("/orders?status=received").await?;
+        let tab = browser.text(".status-tabs a[aria-current='page']").await?;
+        anyhow::ensure!(tab.contains("已收货") && tab.contains('2'), "{tab}");
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
+
+/// A1, A4, B1, B2 in a phone's browser: a new dealer signs up with the code sent to his phone,
+/// is taken to complete his profile, fills it and picks his shop-front and licence photos from
+/// the file fields; 我的 says 审核中 and the shelf shows no price; once customer service
+/// approves him (through the API: the staff consoles come with issue 19), the shelf shows the
+/// price the API gives him. Then he signs out and back in with an SMS code instead of the
+/// password.
+#[tokio::test]
+async fn a_new_dealer_signs_up_completes_his_profile_and_sees_his_price_once_approved()
+-> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let phone = "13712345678";
+    let password = "dealer2026!";
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let haikou = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "海口"))
+        .and_then(|r| r["id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no 海口 in {regions}"))?;
+
+    let browser = Browser::open("sign_up", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        browser.goto("/login").await?;
+        browser.tap("a[href='/signup']").await?;
+        browser.wait_for_path("/signup").await?;
+        browser.fill("#phone", phone).await?;
+        browser.submit("button[value='send_code']").await?;
+        let sent = browser.text(".notice").await?;
+        anyhow::ensure!(sent.contains("验证码已发送"), "{sent}");
+        let code = app.latest_code_for(phone).await?;
+        browser.fill("#code", &code).await?;
+        browser.fill("#company_name", "海口新五金").await?;
+        browser.fill("#contact_name", "钱老板").await?;
+        browser.fill("#password", password).await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("sign-up-375").await?;
+        browser.submit("button[value='sign_up']").await?;
+        browser.wait_for_path("/me/profile").await?;
+        anyhow::ensure!(
+            browser.text(".notice").await?.contains("注册成功"),
+            "the welcome"
+        );
+
+        browser.fill("#shop_name", "海口新五金").await?;
+        browser.fill("#contact_name", "钱老板").await?;
+        browser.fill("#contact_phone", phone).await?;
+        browser.fill("#wechat_id", "qian_wujin").await?;
+        browser
+            .eval(&format!(
+                "document.querySelector('#region_id').value = '{haikou}'; return null"
+            ))
+            .await?;
+        browser.fill("#city", "海口市").await?;
+        browser.fill("#district", "龙华区").await?;
+        browser.fill("#address", "滨海大道 88 号").await?;
+        browser
+            .attach("#shop_photo", &photo_file("shop.jpg")?)
+            .await?;
+        browser
+            .attach("#licence", &photo_file("licence.jpg")?)
+            .await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("profile-375").await?;
+        browser
+            .submit("form[action='/me/profile'] button[type=submit]")
+            .await?;
+        browser.wait_for_path("/me").await?;
+        let me = browser.text("main").await?;
+        anyhow::ensure!(me.contains("资料已提交") && me.contains("待审核"), "{me}");
+
+        browser.goto("/").await?;
+        anyhow::ensure!(
+            !browser.html().await?.contains('¥'),
+            "a price before approval"
+        );
+        anyhow::ensure!(browser.text("main").await?.contains("审核通过后查看价格"));
+
+        let token = app.login(phone, password).await?;
+        let (_, me) = app.get("/api/v1/me", Some(&token)).await?;
+        let id = me["id"].as_i64().unwrap_or_default();
+        let (_, profile) = app.get("/api/v1/me/profile", Some(&token)).await?;
+        anyhow::ensure!(profile["member_state"] == "profile_complete", "{profile}");
+        anyhow::ensure!(
+            profile["shop_photo_url"].is_string() && profile["licence_url"].is_string(),
+            "both photos stored: {profile}"
+        );
+        let (status, approved) = app
+            .post(
+                &format!("/api/v1/admin/members/{id}/approve"),
+                Some(&service),
+                &json!({ "region_id": haikou }),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{approved}");
+
+        let (_, lowest) = app.first_listed(&token).await?;
+        browser.goto("/").await?;
+        let shown = pifa::money::format_price(lowest);
+        let page = browser.text("main").await?;
+        anyhow::ensure!(page.contains(&shown), "his price {shown}: {page}");
+        browser.screenshot("home-approved-375").await?;
+
+        // Out, and in again by a code instead of the password. A second code within the
+        // minute is refused where the button is.
+        browser.goto("/me").await?;
+        browser.submit("form[action='/logout'] button").await?;
+        browser.goto("/login?by_code=true").await?;
+        browser.fill("#phone", phone).await?;
+        browser.submit("button[value='send_code']").await?;
+        let refused = browser.text(".error").await?;
+        anyhow::ensure!(
+            refused.contains("太频繁"),
+            "a second code within the minute: {refused}"
+        );
+        app.clock.advance_ms(61_000);
+        browser.submit("button[value='send_code']").await?;
+        anyhow::ensure!(browser.text(".notice").await?.contains("验证码已发送"));
+        let sign_in_code = app.latest_code_for(phone).await?;
+        anyhow::ensure!(sign_in_code != code, "a new code for signing in");
+        browser.fill("#code", &sign_in_code).await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("sign-in-code-375").await?;
+        browser
+            .submit("form[action='/login'] button:not([value])")
+            .await?;
+        browser.wait_for_path("/").await?;
+        anyhow::ensure!(
+            browser.text("main").await?.contains(&shown),
+            "signed in by code"
+        );
         Ok(())
     }
     .await;

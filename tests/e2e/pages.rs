@@ -806,3 +806,196 @@ async fn checkout_places_one_order_however_often_the_form_is_sent() -> anyhow::R
     assert!(!html.contains(number));
     app.stop().await
 }
+
+/// A multipart page form: the session's token as the first field, then the text fields and
+/// one JPEG under `file`.
+fn photo_form(
+    csrf: Option<&str>,
+    fields: &[(&str, &str)],
+    file: &str,
+) -> anyhow::Result<reqwest::multipart::Form> {
+    let mut form = reqwest::multipart::Form::new();
+    if let Some(csrf) = csrf {
+        form = form.text("csrf_token", csrf.to_owned());
+    }
+    for (name, value) in fields {
+        form = form.text((*name).to_owned(), (*value).to_owned());
+    }
+    Ok(form.part(
+        file.to_owned(),
+        reqwest::multipart::Part::bytes(pifa_e2e::images::jpeg(16, 16)?).file_name("p.jpg"),
+    ))
+}
+
+/// E8, E9, F1 on the order pages, as an attacker and a careless hand would try them: a
+/// visitor is sent to sign in; another member's order is a 404 like the API's, list included;
+/// a photo form without the session's token changes nothing (403 `csrf_failed`); with it, the
+/// transfer receipt is stored; a refused form (no photo) is shown by the form with the order
+/// unchanged; cancelling with the token closes the order and the tab counts follow.
+#[tokio::test]
+async fn order_pages_show_only_my_orders_and_their_forms_need_the_session() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let mut ids = Vec::new();
+    for key in ["pages-transfer", "pages-cancel"] {
+        let body = json!({ "delivery_method": "ship", "payment_method": "bank_transfer",
+            "address_id": addresses[0]["id"], "lines": [{ "sku_id": hat, "qty": 20 }] });
+        let (status, order, _) = app.place_order(&member, key, &body).await?;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        ids.push(order["id"].as_i64().unwrap_or_default());
+    }
+    let (transfer, to_cancel) = (ids[0], ids[1]);
+    let (status, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{transfer}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "pending_payment");
+
+    // A visitor: to sign in, and back to the order afterwards.
+    let visitor = browser()?;
+    let response = visitor
+        .get(app.url(&format!("/orders/{transfer}")))
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(location, format!("/login?next=%2Forders%2F{transfer}"));
+
+    // Another member sees none of it.
+    app.new_member("13712340000").await?;
+    let other = browser()?;
+    let response = other
+        .post(app.url("/login"))
+        .form(&[
+            ("phone", "13712340000"),
+            ("password", "member2026"),
+            ("next", "/"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, html) = page(&other, &app, &format!("/orders/{transfer}")).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    let number = confirmed["number"].as_str().unwrap_or_default();
+    assert!(
+        !html.contains(number),
+        "the order's number on a stranger's 404"
+    );
+    let (status, html) = page(&other, &app, "/orders").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains(number) && html.contains("还没有订单"),
+        "{html}"
+    );
+
+    // The member's own page: 待付款, the bank account, the receipt form.
+    let owner = browser()?;
+    sign_in(&owner, &app, MEMBER).await?;
+    let (status, html) = page(&owner, &app, &format!("/orders/{transfer}")).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("待付款") && html.contains(number), "{html}");
+    assert!(html.contains("上传付款凭证"), "the receipt form: {html}");
+    let csrf = csrf_of(&html)?;
+
+    async fn payments_of(app: &TestApp, token: &str, id: i64) -> anyhow::Result<usize> {
+        let (_, order) = app
+            .get(&format!("/api/v1/orders/{id}"), Some(token))
+            .await?;
+        Ok(order["payments"].as_array().map_or(0, Vec::len))
+    }
+    let response = owner
+        .post(app.url(&format!("/orders/{transfer}/receipt")))
+        .multipart(photo_form(None, &[("remark", "工行转账")], "proof")?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        payments_of(&app, &member, transfer).await?,
+        0,
+        "a form without the token stored a receipt"
+    );
+
+    let response = owner
+        .post(app.url(&format!("/orders/{transfer}/receipt")))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", csrf.clone())
+                .text("remark", "忘了截图"),
+        )
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await?;
+    assert!(
+        html.contains("请上传清晰的"),
+        "the refusal by its form: {html}"
+    );
+    assert_eq!(payments_of(&app, &member, transfer).await?, 0);
+
+    let response = owner
+        .post(app.url(&format!("/orders/{transfer}/receipt")))
+        .multipart(photo_form(Some(&csrf), &[("remark", "工行转账")], "proof")?)
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await?
+    );
+    assert_eq!(payments_of(&app, &member, transfer).await?, 1);
+
+    // Cancelling: without the token nothing happens; with it the order closes.
+    let (status, _, _) = post_form(
+        &owner,
+        &app,
+        &format!("/orders/{to_cancel}/cancel"),
+        "0",
+        &[("reason", "买错了")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, location, _) = post_form(
+        &owner,
+        &app,
+        &format!("/orders/{to_cancel}/cancel"),
+        &csrf,
+        &[("reason", "买错了")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some(&*format!("/orders/{to_cancel}?notice=order_cancelled"))
+    );
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{to_cancel}"), Some(&member))
+        .await?;
+    assert_eq!(order["status"], "closed", "{order}");
+    let (_, html) = page(&owner, &app, "/orders?status=closed").await?;
+    assert!(
+        html.contains(&order["number"].as_str().unwrap_or("?").to_string()),
+        "{html}"
+    );
+    let (status, html) = page(&owner, &app, &format!("/orders/{to_cancel}")).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("已关闭") && !html.contains("取消订单"),
+        "{html}"
+    );
+    Ok(())
+}

@@ -216,13 +216,58 @@ impl Browser {
         Ok(self.client.find_all(Locator::Css(css)).await?)
     }
 
-    /// Taps the element `css` selects.
+    /// Taps the element `css` selects, scrolled to the middle of the screen first: WebDriver
+    /// scrolls it to the bottom edge, where a fixed tab bar may cover it.
     pub async fn tap(&self, css: &str) -> anyhow::Result<()> {
-        self.find(css)
-            .await?
+        let element = self.find(css).await?;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'}); return null",
+                vec![serde_json::to_value(&element)?],
+            )
+            .await?;
+        element
             .click()
             .await
             .with_context(|| format!("tapping `{css}`"))
+    }
+
+    /// Taps `css` (a form's button) and waits for the page the form leads to. The answer may
+    /// be the same path again, so the old page is marked and the wait is for one without the
+    /// mark.
+    pub async fn submit(&self, css: &str) -> anyhow::Result<()> {
+        self.eval("document.documentElement.dataset.left = 'yes'; return null")
+            .await?;
+        self.tap(css).await?;
+        let started = Instant::now();
+        loop {
+            let fresh = self
+                .eval("return document.readyState === 'complete' && document.documentElement.dataset.left === undefined")
+                .await
+                .unwrap_or(serde_json::Value::Bool(false));
+            if fresh == serde_json::Value::Bool(true) {
+                return Ok(());
+            }
+            if started.elapsed() > PATIENCE {
+                return Err(anyhow!("the answer to `{css}` did not load"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Chooses the file at `path` in the file field `css` selects, as a person picking a
+    /// photo does.
+    pub async fn attach(&self, css: &str, path: &std::path::Path) -> anyhow::Result<()> {
+        // chromedriver takes only a canonical path (no `..`).
+        let path = std::fs::canonicalize(path)?;
+        let path = path
+            .to_str()
+            .ok_or_else(|| anyhow!("{} is not UTF-8", path.display()))?;
+        self.find(css)
+            .await?
+            .send_keys(path)
+            .await
+            .with_context(|| format!("choosing {path} in `{css}`"))
     }
 
     /// Replaces the value of the field `css` selects with `text`, as typed.

@@ -164,3 +164,31 @@ pub async fn form_text(field: axum::extract::multipart::Field<'_>) -> Result<Str
     crate::text::refuse_control_chars(&text, &name)?;
     Ok(text)
 }
+
+/// The field a page's form carries its CSRF token in (`pages::forms` reads it before the
+/// handler runs); a multipart reader passes over it.
+pub const FORM_TOKEN_FIELD: &str = "csrf_token";
+
+/// A multipart field a form reader does not know: refused naming it, except the page forms'
+/// CSRF token, already checked.
+pub fn unknown_form_field(name: &str) -> Result<(), ApiError> {
+    if name == FORM_TOKEN_FIELD {
+        return Ok(());
+    }
+    Err(ApiError::invalid_field(
+        "invalid_input",
+        name,
+        format!("{name}: 未知字段 (unknown field)"),
+    ))
+}
+
+/// A multipart file field's bytes, or `None` when nothing was chosen: a browser posts a file
+/// field left empty as a part with an empty file name and no bytes, which is an absent photo,
+/// not a broken one.
+pub async fn form_file(
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<Option<axum::body::Bytes>, ApiError> {
+    let nothing_chosen = field.file_name() == Some("");
+    let bytes = field.bytes().await.map_err(unreadable_form)?;
+    Ok((!(nothing_chosen && bytes.is_empty())).then_some(bytes))
+}

@@ -46,7 +46,7 @@ pub struct ProfileForm {
 }
 
 /// The member's own view of his profile.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MyProfile {
     pub member_state: Option<MemberState>,
     pub shop_name: Option<String>,
@@ -64,7 +64,7 @@ pub struct MyProfile {
 
 /// An approved member's change of shop name or photos, waiting for staff. The approved values
 /// stay in force until then.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PendingChange {
     pub shop_name: Option<String>,
     /// Set when the change brings a new shop-front photo.
@@ -97,13 +97,9 @@ async fn read_form(
     while let Some(field) = form.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
         if matches!(name.as_str(), "shop_photo" | "licence") {
-            files.insert(
-                name,
-                field
-                    .bytes()
-                    .await
-                    .map_err(crate::edge::json::unreadable_form)?,
-            );
+            if let Some(bytes) = crate::edge::json::form_file(field).await? {
+                files.insert(name, bytes);
+            }
         } else {
             texts.insert(name, crate::edge::json::form_text(field).await?);
         }

@@ -468,13 +468,7 @@ pub async fn request(
                 )
                 .await?;
             }
-            other => {
-                return Err(ApiError::invalid_field(
-                    "invalid_input",
-                    other,
-                    format!("{other}: 未知字段 (unknown field)"),
-                ));
-            }
+            other => crate::edge::json::unknown_form_field(other)?,
         }
     }
     let kind = kind.ok_or_else(|| {

@@ -555,13 +555,7 @@ pub async fn delivered(
                 .await?;
             }
             "remark" => remark = crate::edge::json::form_text(field).await?,
-            other => {
-                return Err(ApiError::invalid_field(
-                    "invalid_input",
-                    other,
-                    format!("{other}: 未知字段 (unknown field)"),
-                ));
-            }
+            other => crate::edge::json::unknown_form_field(other)?,
         }
     }
     if photos.is_empty() {

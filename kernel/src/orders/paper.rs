@@ -53,8 +53,9 @@ fn render(name: &str, data: Value) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
-/// The order number as an SVG QR code, to scan at the door.
-fn qr_svg(text: &str) -> ApiResult<String> {
+/// `text` as an SVG QR code: the order number to scan at the door, the pickup code to show
+/// at the point.
+pub fn qr_svg(text: &str) -> ApiResult<String> {
     let qr = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
     Ok(qr
         .render::<qrcode::render::svg::Color>()

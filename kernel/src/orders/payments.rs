@@ -227,27 +227,19 @@ async fn payment_form(
             }
             "remark" => remark = crate::edge::json::form_text(field).await?.trim().to_owned(),
             "proof" => {
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(crate::edge::json::unreadable_form)?;
-                proof = Some(
-                    stage_image(
-                        &app.config.data_dir,
-                        UploadKind::PaymentProof,
-                        bytes,
-                        "proof",
-                    )
-                    .await?,
-                );
+                if let Some(bytes) = crate::edge::json::form_file(field).await? {
+                    proof = Some(
+                        stage_image(
+                            &app.config.data_dir,
+                            UploadKind::PaymentProof,
+                            bytes,
+                            "proof",
+                        )
+                        .await?,
+                    );
+                }
             }
-            other => {
-                return Err(ApiError::invalid_field(
-                    "invalid_input",
-                    other,
-                    format!("{other}: 未知字段 (unknown field)"),
-                ));
-            }
+            other => crate::edge::json::unknown_form_field(other)?,
         }
     }
     let remark = crate::accounts::parse_text(&remark, "remark", 200)?;

@@ -468,95 +468,8 @@ impl super::OrderStore<'_> {
     async fn order_id_rows(self, filter: OrderFilter) -> StoreResult<Vec<(OrderId, i64)>> {
         Ok(on_pool!(self, |pool| {
             let mut query = sqlx::QueryBuilder::new("SELECT o.id");
-            query.push(crate::store::TOTAL_COLUMN).push(
-                " FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id WHERE 1 = 1",
-            );
-            match &filter.scope {
-                OrderScope::All => {}
-                OrderScope::Manager {
-                    regions,
-                    manager_id,
-                } => {
-                    query
-                        .push(" AND (o.manager_id = ")
-                        .push_bind(*manager_id)
-                        .push(" OR o.region_id IN ");
-                    crate::store::push_id_list(&mut query, regions.iter().copied());
-                    query.push(")");
-                }
-                OrderScope::Promoter { promoter_id } => {
-                    query.push(" AND o.promoter_id = ").push_bind(*promoter_id);
-                }
-                OrderScope::Member { member_id } => {
-                    query.push(" AND o.member_id = ").push_bind(*member_id);
-                }
-                OrderScope::Driver { driver_id } => {
-                    query.push(" AND o.driver_id = ").push_bind(*driver_id);
-                }
-            }
-            if !filter.statuses.is_empty() {
-                query.push(" AND o.status IN (");
-                let mut statuses = query.separated(", ");
-                for status in &filter.statuses {
-                    statuses.push_bind(status.as_str());
-                }
-                query.push(")");
-            }
-            if let Some(region) = filter.region_id {
-                query.push(" AND o.region_id = ").push_bind(region);
-            }
-            if let Some(member) = filter.member_id {
-                query.push(" AND o.member_id = ").push_bind(member);
-            }
-            if let Some(method) = filter.payment_method {
-                query
-                    .push(" AND o.payment_method = ")
-                    .push_bind(method.as_str());
-            }
-            if let Some(method) = filter.delivery_method {
-                query
-                    .push(" AND o.delivery_method = ")
-                    .push_bind(method.as_str());
-            }
-            if let Some(hold) = filter.credit_hold {
-                query.push(" AND o.credit_hold = ").push_bind(hold);
-            }
-            if let Some(from) = filter.placed_from {
-                query.push(" AND o.placed_at >= ").push_bind(from);
-            }
-            if let Some(before) = filter.placed_before {
-                query.push(" AND o.placed_at < ").push_bind(before);
-            }
-            match (filter.number_id, &filter.text) {
-                (Some(id), Some(text)) => {
-                    let like = format!("%{}%", escape_like(text));
-                    query
-                        .push(" AND (o.id = ")
-                        .push_bind(id)
-                        .push(" OR o.po_number = ")
-                        .push_bind(text.clone())
-                        .push(" OR u.phone LIKE ")
-                        .push_bind(like)
-                        .push(" ESCAPE '\\')");
-                }
-                (None, Some(text)) => {
-                    let like = format!("%{}%", escape_like(text));
-                    query
-                        .push(" AND (u.name LIKE ")
-                        .push_bind(like.clone())
-                        .push(" ESCAPE '\\' OR m.shop_name LIKE ")
-                        .push_bind(like.clone())
-                        .push(" ESCAPE '\\' OR u.phone LIKE ")
-                        .push_bind(like)
-                        .push(" ESCAPE '\\' OR o.po_number = ")
-                        .push_bind(text.clone())
-                        .push(")");
-                }
-                (Some(id), None) => {
-                    query.push(" AND o.id = ").push_bind(id);
-                }
-                (None, None) => {}
-            }
+            query.push(crate::store::TOTAL_COLUMN).push(ORDERS_FROM);
+            push_conditions(&mut query, &filter);
             query
                 .push(if filter.oldest_first {
                     " ORDER BY o.id LIMIT "
@@ -568,6 +481,26 @@ impl super::OrderStore<'_> {
                 .push_bind(filter.offset);
             query.build_query_as().fetch_all(pool).await
         })?)
+    }
+
+    /// How many of the orders a filter selects are in each status (the filter's statuses,
+    /// page and order are ignored): the tabs' counts on a list of orders.
+    pub async fn status_counts(self, filter: &OrderFilter) -> StoreResult<Vec<(OrderStatus, i64)>> {
+        let filter = OrderFilter {
+            statuses: Vec::new(),
+            ..filter.clone()
+        };
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new("SELECT o.status, COUNT(*)");
+            query.push(ORDERS_FROM);
+            push_conditions(&mut query, &filter);
+            query.push(" GROUP BY o.status");
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, count)| Some((OrderStatus::from_db(&status)?, count)))
+            .collect())
     }
 
     /// Stock held per SKU by orders that are not closed: what went off the shelf for them.
@@ -600,6 +533,107 @@ impl super::OrderStore<'_> {
             items: self.orders_with_details(&page.items).await?,
             total: page.total,
         })
+    }
+}
+
+/// The orders a list reads from: the order, its member's account and his profile (for the
+/// text search), `WHERE` and nothing after it yet.
+const ORDERS_FROM: &str = " FROM orders o JOIN users u ON u.id = o.member_id LEFT JOIN members m ON m.user_id = o.member_id WHERE 1 = 1";
+
+/// `AND …` for the caller's scope and every filter but the page: one place says which orders
+/// a filter selects, for the lists and for their counts.
+fn push_conditions<DB: sqlx::Database>(query: &mut sqlx::QueryBuilder<DB>, filter: &OrderFilter)
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'static str: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    match &filter.scope {
+        OrderScope::All => {}
+        OrderScope::Manager {
+            regions,
+            manager_id,
+        } => {
+            query
+                .push(" AND (o.manager_id = ")
+                .push_bind(*manager_id)
+                .push(" OR o.region_id IN ");
+            crate::store::push_id_list(query, regions.iter().copied());
+            query.push(")");
+        }
+        OrderScope::Promoter { promoter_id } => {
+            query.push(" AND o.promoter_id = ").push_bind(*promoter_id);
+        }
+        OrderScope::Member { member_id } => {
+            query.push(" AND o.member_id = ").push_bind(*member_id);
+        }
+        OrderScope::Driver { driver_id } => {
+            query.push(" AND o.driver_id = ").push_bind(*driver_id);
+        }
+    }
+    if !filter.statuses.is_empty() {
+        query.push(" AND o.status IN (");
+        let mut statuses = query.separated(", ");
+        for status in &filter.statuses {
+            statuses.push_bind(status.as_str());
+        }
+        query.push(")");
+    }
+    if let Some(region) = filter.region_id {
+        query.push(" AND o.region_id = ").push_bind(region);
+    }
+    if let Some(member) = filter.member_id {
+        query.push(" AND o.member_id = ").push_bind(member);
+    }
+    if let Some(method) = filter.payment_method {
+        query
+            .push(" AND o.payment_method = ")
+            .push_bind(method.as_str());
+    }
+    if let Some(method) = filter.delivery_method {
+        query
+            .push(" AND o.delivery_method = ")
+            .push_bind(method.as_str());
+    }
+    if let Some(hold) = filter.credit_hold {
+        query.push(" AND o.credit_hold = ").push_bind(hold);
+    }
+    if let Some(from) = filter.placed_from {
+        query.push(" AND o.placed_at >= ").push_bind(from);
+    }
+    if let Some(before) = filter.placed_before {
+        query.push(" AND o.placed_at < ").push_bind(before);
+    }
+    match (filter.number_id, &filter.text) {
+        (Some(id), Some(text)) => {
+            let like = format!("%{}%", escape_like(text));
+            query
+                .push(" AND (o.id = ")
+                .push_bind(id)
+                .push(" OR o.po_number = ")
+                .push_bind(text.clone())
+                .push(" OR u.phone LIKE ")
+                .push_bind(like)
+                .push(" ESCAPE '\\')");
+        }
+        (None, Some(text)) => {
+            let like = format!("%{}%", escape_like(text));
+            query
+                .push(" AND (u.name LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR m.shop_name LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR u.phone LIKE ")
+                .push_bind(like)
+                .push(" ESCAPE '\\' OR o.po_number = ")
+                .push_bind(text.clone())
+                .push(")");
+        }
+        (Some(id), None) => {
+            query.push(" AND o.id = ").push_bind(id);
+        }
+        (None, None) => {}
     }
 }
 
@@ -673,6 +707,40 @@ pub async fn list(
         .list_orders(&query.filter(scope, 200)?)
         .await?;
     Ok(orders.map(|o| o.view(audience)))
+}
+
+/// How many of my orders are in one status, in my words (E9): a tab on my list of orders.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StatusCount {
+    pub status: OrderStatus,
+    pub label: String,
+    pub count: i64,
+}
+
+/// How many orders in my scope are in each status, every status listed (0 included).
+#[utoipa::path(get, path = "/orders/counts", tag = "orders",
+    responses((status = 200, body = Vec<StatusCount>)), security(("bearer" = [])))]
+pub async fn counts(
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
+    actor: crate::accounts::permissions::Actor,
+) -> crate::error::ApiResult<axum::Json<Vec<StatusCount>>> {
+    let scope = OrderScope::of(&actor)?;
+    let audience = scope.audience();
+    let filter = OrderQuery::default().filter(scope, 1)?;
+    let counted = app.store.orders().status_counts(&filter).await?;
+    Ok(axum::Json(
+        OrderStatus::ALL
+            .into_iter()
+            .map(|status| StatusCount {
+                status,
+                label: status.label(audience).to_owned(),
+                count: counted
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n),
+            })
+            .collect(),
+    ))
 }
 
 /// One order with its lines, adjustments, payments and history (404 outside my scope).

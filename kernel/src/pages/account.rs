@@ -10,18 +10,25 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::{Page, Visit, local_path};
+use crate::accounts::codes::CodePurpose;
 use crate::accounts::passwords::Hasher;
 use crate::accounts::sessions::ClientInfo;
-use crate::auth::{self, LoginRequest, SessionChoice};
+use crate::auth::{
+    self, CodeChannel, CodeRequest, LoginRequest, ResetPasswordRequest, SessionChoice,
+    SignupRequest,
+};
 use crate::edge::extract::Query;
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
 use crate::shop::Shop;
-use crate::themes::views::{MeView, SignInView};
+use crate::themes::views::{ForgotView, FormError, MeView, ProfileView, SignInView, SignUpView};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Next {
     pub next: Option<String>,
+    /// `?by_code=true`: the form for a code by SMS instead of the password.
+    #[serde(default)]
+    pub by_code: bool,
 }
 
 /// `GET /login?next=/me`: the sign-in form.
@@ -34,15 +41,25 @@ pub async fn form(visit: Visit, Query(query): Query<Next>) -> Page {
         next,
         phone: String::new(),
         error: None,
+        mode: if query.by_code { "code" } else { "password" },
+        code_sent_to: None,
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct SignInForm {
     #[serde(default)]
     phone: String,
     #[serde(default)]
     password: String,
+    /// With `mode=code`: the code sent to the phone.
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    mode: String,
+    /// `send_code` (the button that sends a code) or absent (sign in).
+    #[serde(default)]
+    action: String,
     #[serde(default)]
     next: String,
 }
@@ -63,8 +80,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, authority)| authority == host)
 }
 
-/// `POST /login`: phone and password → a cookie session, then back to `next`. A refusal shows
-/// the form again with the refusal's code and the phone as typed.
+/// `POST /login`: phone and password (or phone and a code sent to it) → a cookie session,
+/// then back to `next`; `action=send_code` sends the sign-in code first. A refusal shows the
+/// form again with the refusal's code and the phone as typed.
 pub async fn sign_in(
     State(shop): State<Shop>,
     State(hasher): State<Hasher>,
@@ -74,51 +92,261 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
-    let form: SignInForm = match serde_urlencoded::from_bytes(&body) {
-        Ok(form) => form,
-        Err(_) => {
-            return visit.show_with(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &SignInView {
-                    next: "/".to_owned(),
-                    phone: String::new(),
-                    error: Some("invalid_input".to_owned()),
-                },
-            );
-        }
-    };
+    let parsed = serde_urlencoded::from_bytes::<SignInForm>(&body);
+    let invalid = parsed.is_err();
+    let form = parsed.unwrap_or_default();
     let next = local_path(&form.next).to_owned();
-    let again = |status: StatusCode, code: &str| {
+    let mode = if form.mode == "code" {
+        "code"
+    } else {
+        "password"
+    };
+    let again = |status: StatusCode, code: &str, code_sent_to: Option<String>| {
         visit.show_with(
             status,
             &SignInView {
                 next: next.clone(),
                 phone: form.phone.clone(),
-                error: Some(code.to_owned()),
+                error: (!code.is_empty()).then(|| code.to_owned()),
+                mode,
+                code_sent_to,
             },
         )
     };
+    if invalid {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", None);
+    }
     if !same_origin(&headers) {
-        return again(StatusCode::FORBIDDEN, "csrf_failed");
+        return again(StatusCode::FORBIDDEN, "csrf_failed", None);
+    }
+    if form.action == "send_code" {
+        return match send_code(&shop, &client, CodePurpose::Login, &form.phone).await {
+            Ok(sent_to) => again(StatusCode::OK, "", Some(sent_to)),
+            Err(error) => again(error.status, error.code, None),
+        };
     }
     let request = LoginRequest {
+        phone: form.phone.trim().to_owned(),
+        password: (mode == "password").then(|| form.password.clone()),
+        code: (mode == "code").then(|| form.code.trim().to_owned()),
+        session: SessionChoice::Cookie,
+    };
+    match auth::login(State(shop), State(hasher), client, jar, ApiJson(request)).await {
+        Ok(response) => signed_in(&visit, &with_notice(&next, "signed_in"), &response),
+        Err(error) => again(error.status, error.code, None),
+    }
+}
+
+/// The redirect after a sign-in, carrying the session cookie `login` set.
+fn signed_in(visit: &Visit, to: &str, login: &axum::response::Response) -> Page {
+    let mut page = visit.redirect(to).into_response();
+    for cookie in login.headers().get_all(header::SET_COOKIE) {
+        page.headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    Page(page)
+}
+
+/// Sends a code for `purpose` to `phone` through `auth::send_code` (its limits and its silence
+/// about who is registered are the API's); answers where it went, masked.
+async fn send_code(
+    shop: &Shop,
+    client: &ClientInfo,
+    purpose: CodePurpose,
+    phone: &str,
+) -> Result<String, ApiError> {
+    let request = CodeRequest {
+        purpose,
+        phone: Some(phone.trim().to_owned()),
+        email: None,
+    };
+    let (_, axum::Json(sent)) =
+        auth::send_code(State(shop.clone()), client.clone(), ApiJson(request)).await?;
+    Ok(sent.sent_to)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Invite {
+    pub invite: Option<String>,
+}
+
+/// `GET /signup?invite=`: a new dealer's sign-up form.
+pub async fn sign_up_form(visit: Visit, Query(query): Query<Invite>) -> Page {
+    if visit.actor.is_some() {
+        return visit.redirect("/me");
+    }
+    visit.show(Ok(SignUpView {
+        phone: String::new(),
+        company_name: String::new(),
+        contact_name: String::new(),
+        invite_code: query.invite.unwrap_or_default(),
+        code_sent_to: None,
+        error: None,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SignUpForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    invite_code: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// `POST /signup`: `action=send_code` sends the sign-up code; otherwise `auth::signup` makes
+/// the account (B1: *authorised*, prices still hidden) and signs him in, on to completing his
+/// profile.
+pub async fn sign_up(
+    State(shop): State<Shop>,
+    State(hasher): State<Hasher>,
+    visit: Visit,
+    client: ClientInfo,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Page {
+    let parsed = serde_urlencoded::from_bytes::<SignUpForm>(&body);
+    let invalid = parsed.is_err();
+    let form = parsed.unwrap_or_default();
+    let again = |status: StatusCode, error: Option<FormError>, code_sent_to: Option<String>| {
+        visit.show_with(
+            status,
+            &SignUpView {
+                phone: form.phone.clone(),
+                company_name: form.company_name.clone(),
+                contact_name: form.contact_name.clone(),
+                invite_code: form.invite_code.clone(),
+                code_sent_to,
+                error,
+            },
+        )
+    };
+    let refusal = |form: &'static str, error: &ApiError| FormError {
+        form,
+        code: error.code.to_owned(),
+        field: error.field.clone(),
+    };
+    if invalid || !same_origin(&headers) {
+        let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
+        return again(error.status, Some(refusal("sign_up", &error)), None);
+    }
+    if form.action == "send_code" {
+        return match send_code(&shop, &client, CodePurpose::Signup, &form.phone).await {
+            Ok(sent_to) => again(StatusCode::OK, None, Some(sent_to)),
+            Err(error) => again(error.status, Some(refusal("code", &error)), None),
+        };
+    }
+    let request = SignupRequest {
+        company_name: form.company_name.clone(),
+        contact_name: form.contact_name.clone(),
+        phone: form.phone.trim().to_owned(),
+        email: None,
+        password: form.password.clone(),
+        code: form.code.trim().to_owned(),
+        code_sent_to: CodeChannel::default(),
+        invite_code: Some(form.invite_code.trim().to_owned()).filter(|c| !c.is_empty()),
+    };
+    let signed_up = auth::signup(
+        State(shop.clone()),
+        State(hasher.clone()),
+        client.clone(),
+        ApiJson(request),
+    )
+    .await;
+    if let Err(error) = signed_up {
+        return again(error.status, Some(refusal("sign_up", &error)), None);
+    }
+    let login = LoginRequest {
         phone: form.phone.trim().to_owned(),
         password: Some(form.password.clone()),
         code: None,
         session: SessionChoice::Cookie,
     };
-    match auth::login(State(shop), State(hasher), client, jar, ApiJson(request)).await {
-        Ok(response) => {
-            let mut page = visit
-                .redirect(&with_notice(&next, "signed_in"))
-                .into_response();
-            for cookie in response.headers().get_all(header::SET_COOKIE) {
-                page.headers_mut()
-                    .append(header::SET_COOKIE, cookie.clone());
-            }
-            Page(page)
-        }
-        Err(error) => again(error.status, error.code),
+    match auth::login(State(shop), State(hasher), client, jar, ApiJson(login)).await {
+        Ok(response) => signed_in(&visit, "/me/profile?notice=signed_up", &response),
+        // The account is made; signing in is left to the sign-in page.
+        Err(_) => visit.redirect("/login?next=/me/profile"),
+    }
+}
+
+/// `GET /forgot`: a new password with a code by SMS.
+pub async fn forgot_form(visit: Visit) -> Page {
+    visit.show(Ok(ForgotView {
+        phone: String::new(),
+        code_sent_to: None,
+        error: None,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// `POST /forgot`: `action=send_code` sends the reset code; otherwise `auth::reset_password`
+/// (every session of the account ends), then to sign in with the new password.
+pub async fn forgot(
+    State(shop): State<Shop>,
+    State(hasher): State<Hasher>,
+    visit: Visit,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Page {
+    let parsed = serde_urlencoded::from_bytes::<ForgotForm>(&body);
+    let invalid = parsed.is_err();
+    let form = parsed.unwrap_or_default();
+    let again = |status: StatusCode, error: Option<FormError>, code_sent_to: Option<String>| {
+        visit.show_with(
+            status,
+            &ForgotView {
+                phone: form.phone.clone(),
+                code_sent_to,
+                error,
+            },
+        )
+    };
+    let refusal = |form: &'static str, error: &ApiError| FormError {
+        form,
+        code: error.code.to_owned(),
+        field: error.field.clone(),
+    };
+    if invalid || !same_origin(&headers) {
+        let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
+        return again(error.status, Some(refusal("reset", &error)), None);
+    }
+    if form.action == "send_code" {
+        return match send_code(&shop, &client, CodePurpose::ResetPassword, &form.phone).await {
+            Ok(sent_to) => again(StatusCode::OK, None, Some(sent_to)),
+            Err(error) => again(error.status, Some(refusal("code", &error)), None),
+        };
+    }
+    let request = ResetPasswordRequest {
+        phone: Some(form.phone.trim().to_owned()),
+        email: None,
+        code: form.code.trim().to_owned(),
+        new_password: form.new_password.clone(),
+    };
+    match auth::reset_password(State(shop), State(hasher), client, ApiJson(request)).await {
+        Ok(_) => visit.redirect("/login?notice=password_reset"),
+        Err(error) => again(error.status, Some(refusal("reset", &error)), None),
     }
 }
 
@@ -152,14 +380,85 @@ pub async fn sign_out(
 pub async fn me(State(shop): State<Shop>, visit: Visit) -> Page {
     let view = async {
         let actor = visit.actor()?;
-        let axum::Json(profile) = auth::me(State(shop), actor).await?;
+        let axum::Json(profile) = auth::me(State(shop.clone()), actor.clone()).await?;
+        // Only a member lists orders of his own here; staff have their consoles.
+        let order_counts = if profile.member_state.is_some() {
+            crate::orders::queries::counts(State(shop), actor).await?.0
+        } else {
+            Vec::new()
+        };
         Ok::<_, ApiError>(MeView {
             name: profile.name,
             phone: crate::accounts::mask_phone(&profile.phone),
             company_name: profile.company_name,
             member_state: profile.member_state.map(|s| s.as_str().to_owned()),
+            order_counts,
         })
     }
     .await;
     visit.show(view)
+}
+
+async fn profile_view(
+    shop: &Shop,
+    visit: &Visit,
+    typed: std::collections::BTreeMap<String, String>,
+    error: Option<FormError>,
+) -> Result<ProfileView, ApiError> {
+    let actor = visit.actor()?;
+    let (profile, regions) = tokio::join!(
+        crate::members::profile::get(State(shop.clone()), actor),
+        crate::regions::list(State(shop.clone()))
+    );
+    Ok(ProfileView {
+        profile: profile?.0,
+        regions: regions?.0,
+        typed,
+        error,
+    })
+}
+
+/// `GET /me/profile`: my shop's profile (完善资料) through `profile::get`; a visitor signs in
+/// first, staff are refused as the API refuses them.
+pub async fn profile(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view = profile_view(&shop, &visit, Default::default(), None).await;
+    visit.show(view)
+}
+
+/// `POST /me/profile` (multipart: the profile's fields, `shop_photo`, `licence`): through
+/// `profile::complete`; back to 我的 waiting for review, or the form again with what was typed
+/// and the refusal by its field.
+pub async fn save_profile(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    request: axum::extract::Request,
+) -> Page {
+    let (typed, done) = match super::read_multipart(request).await {
+        Ok((typed, form)) => {
+            let done = async {
+                crate::members::profile::complete(State(shop.clone()), visit.actor()?, client, form)
+                    .await
+            }
+            .await;
+            (typed, done)
+        }
+        Err(error) => (Default::default(), Err(error)),
+    };
+    match done {
+        Ok(_) => visit.redirect("/me?notice=profile_saved"),
+        Err(error) if error.status != StatusCode::UNAUTHORIZED && visit.actor.is_some() => {
+            let status = error.status;
+            let refusal = FormError {
+                form: "profile",
+                code: error.code.to_owned(),
+                field: error.field.clone(),
+            };
+            match profile_view(&shop, &visit, typed, Some(refusal)).await {
+                Ok(view) => visit.show_with(status, &view),
+                Err(other) => visit.show::<ProfileView>(Err(other)),
+            }
+        }
+        Err(error) => visit.show::<ProfileView>(Err(error)),
+    }
 }

@@ -318,6 +318,11 @@ impl Theme {
             },
         );
         env.add_filter("price", |fen: i64| crate::money::format_price(fen));
+        // An RFC 3339 time as people read it to the minute: `2026-11-30 09:00`.
+        env.add_filter("when", |at: &str| {
+            at.get(..16)
+                .map_or_else(|| at.to_owned(), |minute| minute.replace('T', " "))
+        });
 
         let templates_dir = root.join("templates");
         let mut sources = BTreeMap::new();

@@ -8,13 +8,21 @@
 //! Words people read are not here: a view carries data and stable codes (`notice`,
 //! `error.code`, `roles`), and each theme says them in its own words.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::catalog::Category;
 use crate::catalog::handlers::{ShopProduct, ShopSku};
 use crate::ids::{ProductId, SkuId};
 use crate::members::addresses::Address;
+use crate::members::profile::MyProfile;
 use crate::orders::cart::{CartLine, CartView};
+use crate::orders::queries::StatusCount;
+use crate::orders::record::OrderView;
+use crate::orders::{Audience, OrderStatus};
+use crate::regions::Region;
+use crate::settings::BankAccount;
 
 /// What every page is given besides its own view (merged at the top level of the context,
 /// with `theme` added by the host).
@@ -26,8 +34,8 @@ pub struct Frame {
     /// The token every form that posts must carry as the hidden field `csrf_token` (`none`
     /// for a visitor, whose forms change nothing of his).
     pub csrf_token: Option<String>,
-    /// A stable code telling what just happened (`signed_in`, `signed_out`, `added_to_cart`,
-    /// `cart_updated`, `cart_removed`), `none` mostly.
+    /// A stable code telling what just happened (one of `pages::NOTICES`: `signed_in`,
+    /// `added_to_cart`, `order_received` …), `none` mostly.
     pub notice: Option<&'static str>,
     /// The request's path, to mark the current tab.
     pub path: String,
@@ -161,8 +169,51 @@ pub struct SignInView {
     /// The phone as typed, to fill the field again.
     pub phone: String,
     /// The refusal's stable code (`invalid_credentials`, `too_many_attempts`,
-    /// `account_disabled`, `invalid_phone`, `invalid_input`, `csrf_failed`), `none` at first.
+    /// `account_disabled`, `invalid_phone`, `invalid_input`, `csrf_failed`, `invalid_code`,
+    /// `too_many_requests`), `none` at first.
     pub error: Option<String>,
+    /// `password`, or `code` (a code by SMS instead of the password).
+    pub mode: &'static str,
+    /// Where the sign-in code went, masked (`139****0001`), once sent.
+    pub code_sent_to: Option<String>,
+}
+
+/// `sign_up.html`: a new dealer's account (注册), with a code sent to his phone.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignUpView {
+    /// The fields as typed, to fill the form again (the password never comes back).
+    pub phone: String,
+    pub company_name: String,
+    pub contact_name: String,
+    /// A manager's or promoter's invite code (from his QR code), carried along.
+    pub invite_code: String,
+    /// Where the code went, masked, once sent.
+    pub code_sent_to: Option<String>,
+    /// `form` is `code` (sending the code) or `sign_up`.
+    pub error: Option<FormError>,
+}
+
+/// `forgot.html`: a new password with a code sent to the phone (A6).
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgotView {
+    pub phone: String,
+    pub code_sent_to: Option<String>,
+    /// `form` is `code` or `reset`.
+    pub error: Option<FormError>,
+}
+
+/// `profile.html`: my shop's profile (完善资料): what staff review before my prices show.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileView {
+    /// As the profile API gives it: state, shop name, photos, the reason of a rejection, a
+    /// change waiting for staff.
+    pub profile: MyProfile,
+    /// The regions to choose from.
+    pub regions: Vec<Region>,
+    /// The text fields as last typed (`contact_name`, `address` …), after a refusal.
+    pub typed: BTreeMap<String, String>,
+    /// `form` is `profile`.
+    pub error: Option<FormError>,
 }
 
 /// `me.html`: my account (我的).
@@ -174,6 +225,9 @@ pub struct MeView {
     pub company_name: Option<String>,
     /// `pending`, `approved` … for a member, `none` for staff.
     pub member_state: Option<String>,
+    /// How many of my orders are in each status (every status, in E9's order); empty for
+    /// someone with no orders of his own to list.
+    pub order_counts: Vec<StatusCount>,
 }
 
 /// A refusal of a form's quantity, shown next to the field it names.
@@ -357,6 +411,54 @@ pub struct OrderPlacedView {
     pub delivery_method: String,
 }
 
+/// `orders.html`: my orders (我的订单), a tab per status with how many are in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrdersView {
+    /// Every status, in E9's order, with its label in the member's words and its count.
+    pub tabs: Vec<StatusCount>,
+    /// The tab shown (`pending_confirmation` …); `none`: all.
+    pub current: Option<OrderStatus>,
+    /// How many orders I have in all.
+    pub all_count: i64,
+    /// The tab's orders, newest first (at most `MAX_LISTED`), as the orders API gives them.
+    pub orders: Vec<OrderView>,
+}
+
+/// What the member may do to an order now; each is a form on the order's page.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderActions {
+    pub cancel: bool,
+    pub confirm_receipt: bool,
+    pub upload_receipt: bool,
+    pub after_sales: bool,
+    pub review: bool,
+    pub reorder: bool,
+}
+
+/// A form's refusal, shown by the form it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormError {
+    /// Which form (`cancel`, `receive`, `receipt`, `after_sales`, `review`, `reorder` …).
+    pub form: &'static str,
+    /// The API's stable code (`invalid_image`, `reason_required`, `already_reviewed` …).
+    pub code: String,
+    /// The field it names, if any.
+    pub field: Option<String>,
+}
+
+/// `order.html`: one of my orders, its history, its delivery and what I can do.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderPageView {
+    /// As the orders API gives it to the member (labels in his words, E9).
+    pub order: OrderView,
+    pub may: OrderActions,
+    /// The pickup code as a QR picture (a `data:` URL of an SVG), when there is a code.
+    pub pickup_qr: Option<String>,
+    /// Where to transfer the money (F1), when the shop offers bank transfer.
+    pub bank_account: Option<BankAccount>,
+    pub error: Option<FormError>,
+}
+
 /// `error.html`: a page that could not be shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorView {
@@ -501,6 +603,8 @@ impl PageView for SignInView {
                     next: "/".to_owned(),
                     phone: String::new(),
                     error: None,
+                    mode: "password",
+                    code_sent_to: None,
                 },
             ),
             (
@@ -509,6 +613,174 @@ impl PageView for SignInView {
                     next: "/me".to_owned(),
                     phone: "13800000000".to_owned(),
                     error: Some("invalid_credentials".to_owned()),
+                    mode: "password",
+                    code_sent_to: None,
+                },
+            ),
+            (
+                "a code sent",
+                SignInView {
+                    next: "/".to_owned(),
+                    phone: "13800000000".to_owned(),
+                    error: Some("invalid_code".to_owned()),
+                    mode: "code",
+                    code_sent_to: Some("138****0000".to_owned()),
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for SignUpView {
+    const TEMPLATE: &'static str = "sign_up.html";
+    fn samples() -> Vec<(&'static str, SignUpView)> {
+        let blank = SignUpView {
+            phone: String::new(),
+            company_name: String::new(),
+            contact_name: String::new(),
+            invite_code: String::new(),
+            code_sent_to: None,
+            error: None,
+        };
+        vec![
+            ("first visit", blank.clone()),
+            (
+                "a code sent, then refused",
+                SignUpView {
+                    phone: "13800000000".to_owned(),
+                    company_name: "海口五金 <b>".to_owned(),
+                    contact_name: "钱老板".to_owned(),
+                    invite_code: "ABC123".to_owned(),
+                    code_sent_to: Some("138****0000".to_owned()),
+                    error: Some(FormError {
+                        form: "sign_up",
+                        code: "weak_password".to_owned(),
+                        field: Some("password".to_owned()),
+                    }),
+                },
+            ),
+            (
+                "the code refused",
+                SignUpView {
+                    error: Some(FormError {
+                        form: "code",
+                        code: "too_many_requests".to_owned(),
+                        field: None,
+                    }),
+                    ..blank
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for ForgotView {
+    const TEMPLATE: &'static str = "forgot.html";
+    fn samples() -> Vec<(&'static str, ForgotView)> {
+        vec![
+            (
+                "first visit",
+                ForgotView {
+                    phone: String::new(),
+                    code_sent_to: None,
+                    error: None,
+                },
+            ),
+            (
+                "refused",
+                ForgotView {
+                    phone: "13800000000".to_owned(),
+                    code_sent_to: Some("138****0000".to_owned()),
+                    error: Some(FormError {
+                        form: "reset",
+                        code: "invalid_code".to_owned(),
+                        field: Some("code".to_owned()),
+                    }),
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for ProfileView {
+    const TEMPLATE: &'static str = "profile.html";
+    fn samples() -> Vec<(&'static str, ProfileView)> {
+        use crate::accounts::MemberState;
+        use crate::members::profile::PendingChange;
+        let regions = vec![
+            Region {
+                id: 1,
+                name: "海口 <i>".to_owned(),
+            },
+            Region {
+                id: 2,
+                name: "三亚".to_owned(),
+            },
+        ];
+        let fresh = MyProfile {
+            member_state: Some(MemberState::Authorised),
+            shop_name: None,
+            wechat_id: None,
+            region_id: None,
+            shop_photo_url: None,
+            licence_url: None,
+            reject_reason: None,
+            pending_change: None,
+            change_reject_reason: None,
+        };
+        vec![
+            (
+                "a new member",
+                ProfileView {
+                    profile: fresh.clone(),
+                    regions: regions.clone(),
+                    typed: BTreeMap::new(),
+                    error: None,
+                },
+            ),
+            (
+                "rejected, refused again",
+                ProfileView {
+                    profile: MyProfile {
+                        member_state: Some(MemberState::Rejected),
+                        shop_name: Some("海口五金 <b>".to_owned()),
+                        region_id: Some(2),
+                        shop_photo_url: Some("/api/v1/uploads/a.jpg".to_owned()),
+                        licence_url: Some("/api/v1/uploads/b.jpg".to_owned()),
+                        reject_reason: Some("照片不清楚 <script>".to_owned()),
+                        ..fresh.clone()
+                    },
+                    regions: regions.clone(),
+                    typed: [("contact_name", "钱老板"), ("address", "<i>迎宾路</i>")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                    error: Some(FormError {
+                        form: "profile",
+                        code: "invalid_image".to_owned(),
+                        field: Some("licence".to_owned()),
+                    }),
+                },
+            ),
+            (
+                "approved, a change waiting",
+                ProfileView {
+                    profile: MyProfile {
+                        member_state: Some(MemberState::Approved),
+                        shop_name: Some("海口五金".to_owned()),
+                        region_id: Some(1),
+                        pending_change: Some(PendingChange {
+                            shop_name: Some("海口五金二店".to_owned()),
+                            shop_photo_url: None,
+                            licence_url: None,
+                            submitted_at: "2026-11-30T10:00:00+08:00".to_owned(),
+                        }),
+                        change_reject_reason: Some("名称不符".to_owned()),
+                        ..fresh
+                    },
+                    regions,
+                    typed: BTreeMap::new(),
+                    error: None,
                 },
             ),
         ]
@@ -526,6 +798,14 @@ impl PageView for MeView {
                     phone: "138****0000".to_owned(),
                     company_name: Some("海口五金店".to_owned()),
                     member_state: Some("approved".to_owned()),
+                    order_counts: OrderStatus::ALL
+                        .into_iter()
+                        .map(|status| StatusCount {
+                            status,
+                            label: status.label(Audience::Member).to_owned(),
+                            count: 2,
+                        })
+                        .collect(),
                 },
             ),
             (
@@ -535,6 +815,7 @@ impl PageView for MeView {
                     phone: "139****0000".to_owned(),
                     company_name: None,
                     member_state: None,
+                    order_counts: Vec::new(),
                 },
             ),
         ]
@@ -780,6 +1061,229 @@ impl PageView for OrderPlacedView {
     }
 }
 
+/// An order as the member reads it, in `status`, with `lines` lines.
+fn sample_order(id: i64, status: OrderStatus, lines: usize) -> OrderView {
+    use crate::ids::{MemberId, OrderId, ProductId, SkuId};
+    use crate::money::Fen;
+    use crate::orders::fulfilment::{Driver, Fulfilment, Shipment};
+    use crate::orders::pickup::PickupPoint;
+    use crate::orders::quote::{Adjustment, QuotedLine};
+    use crate::orders::record::{
+        HistoryEntry, OrderAddress, OrderLine, OrderRecord, PaymentRecord,
+    };
+    use crate::quantity::Quantity;
+    let pickup = matches!(status, OrderStatus::ReadyForPickup);
+    let adjustment = Adjustment {
+        source: "catalog".to_owned(),
+        label: "会员价 <i>".to_owned(),
+        amount_fen: -120,
+    };
+    OrderRecord {
+        id: OrderId(id),
+        member_id: MemberId(7),
+        member_name: "张三".to_owned(),
+        shop_name: Some("三亚五金店".to_owned()),
+        placed_by: 7,
+        region_id: Some(1),
+        manager_id: Some(2),
+        promoter_id: None,
+        status,
+        credit_hold: false,
+        payment_method: crate::settings::PaymentMethod::BankTransfer,
+        delivery_method: if pickup {
+            crate::orders::DeliveryMethod::Pickup
+        } else {
+            crate::orders::DeliveryMethod::Ship
+        },
+        address: (!pickup).then(|| OrderAddress {
+            province: "海南省".to_owned(),
+            city: "三亚市".to_owned(),
+            district: "吉阳区".to_owned(),
+            detail: "迎宾路 1 号 <script>".to_owned(),
+            contact_name: "张三".to_owned(),
+            phone: "13900000001".to_owned(),
+        }),
+        remark: "请上午送 <b>".to_owned(),
+        po_number: "PO-2026-001".to_owned(),
+        requested_date: Some("2026-12-10".to_owned()),
+        goods_fen: Fen(123_400),
+        shipping_fen: Fen(1500),
+        adjustments_fen: Fen(-1000),
+        total_fen: Fen(123_900),
+        paid_fen: Fen(0),
+        refunded_fen: Fen(0),
+        after_sales_open: matches!(status, OrderStatus::Completed),
+        weight_g: 12_000,
+        close_reason: matches!(status, OrderStatus::Closed).then(|| "客户取消".to_owned()),
+        placed_at: 1_764_460_800_000,
+        confirmed_at: None,
+        confirmed_by: None,
+        paid_at: None,
+        closed_at: None,
+        parent: None,
+        lines: (0..lines)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap_or(0) + 1;
+                OrderLine {
+                    line: QuotedLine {
+                        line_no: n,
+                        sku_id: SkuId(n),
+                        product_id: ProductId(n),
+                        item_no: format!("A{n:04}"),
+                        name: format!("样品商品 {n} <b>"),
+                        model: "M8".to_owned(),
+                        spec: "红色".to_owned(),
+                        unit_label: "10把/盒 - 100把/箱".to_owned(),
+                        qty: 20,
+                        list_price_fen: 1230,
+                        adjustments: vec![adjustment.clone()],
+                        line_total_fen: 24_480,
+                        weight_g: 500,
+                    },
+                    reserved_qty: Quantity::ZERO,
+                    backorder_qty: Quantity::ZERO,
+                    followup_qty: Quantity::ZERO,
+                }
+            })
+            .collect(),
+        adjustments: vec![adjustment],
+        payments: vec![PaymentRecord {
+            kind: "receipt".to_owned(),
+            amount_fen: 1000,
+            proof_url: Some("/api/v1/uploads/sample.jpg".to_owned()),
+            remark: "转账 <i>".to_owned(),
+            actor_id: 7,
+            at: "2026-11-30T10:00:00+08:00".to_owned(),
+        }],
+        history: vec![HistoryEntry {
+            at: "2026-11-30T09:00:00+08:00".to_owned(),
+            actor_id: Some(7),
+            action: "placed".to_owned(),
+            from_status: None,
+            to_status: OrderStatus::PendingConfirmation,
+            remark: "<b>备注</b>".to_owned(),
+        }],
+        fulfilment: Fulfilment {
+            shipment: Some(Shipment::Driver),
+            driver: Some(Driver {
+                id: 3,
+                name: "李师傅".to_owned(),
+                phone: "13700000000".to_owned(),
+                plate: Some("琼B12345".to_owned()),
+            }),
+            carrier: "顺丰".to_owned(),
+            tracking_no: "SF123".to_owned(),
+            expected_date: Some("2026-12-01".to_owned()),
+            photos: vec!["sample-note.jpg".to_owned()],
+            pickup_point: pickup.then(|| PickupPoint {
+                id: 1,
+                name: "三亚自提点".to_owned(),
+                address: "三亚市 <i>".to_owned(),
+                map_url: "https://uri.amap.com/marker?position=109.5,18.2".to_owned(),
+                phone: "0898-1234567".to_owned(),
+                region_id: Some(1),
+            }),
+            pickup_code: pickup.then(|| "12345678".to_owned()),
+            ..Fulfilment::default()
+        },
+    }
+    .view(Audience::Member)
+}
+
+impl PageView for OrdersView {
+    const TEMPLATE: &'static str = "orders.html";
+    fn samples() -> Vec<(&'static str, OrdersView)> {
+        let tabs: Vec<StatusCount> = OrderStatus::ALL
+            .into_iter()
+            .map(|status| StatusCount {
+                status,
+                label: status.label(Audience::Member).to_owned(),
+                count: 3,
+            })
+            .collect();
+        vec![
+            (
+                "every status",
+                OrdersView {
+                    tabs: tabs.clone(),
+                    current: None,
+                    all_count: 24,
+                    orders: OrderStatus::ALL
+                        .into_iter()
+                        .cycle()
+                        .take(MAX_LISTED)
+                        .zip(1..)
+                        .map(|(status, n)| sample_order(n, status, 3))
+                        .collect(),
+                },
+            ),
+            (
+                "an empty tab",
+                OrdersView {
+                    tabs,
+                    current: Some(OrderStatus::InDelivery),
+                    all_count: 0,
+                    orders: Vec::new(),
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OrderPageView {
+    const TEMPLATE: &'static str = "order.html";
+    fn samples() -> Vec<(&'static str, OrderPageView)> {
+        let all = OrderActions {
+            cancel: true,
+            confirm_receipt: true,
+            upload_receipt: true,
+            after_sales: true,
+            review: true,
+            reorder: true,
+        };
+        OrderStatus::ALL
+            .into_iter()
+            .map(|status| {
+                (
+                    "an order",
+                    OrderPageView {
+                        order: sample_order(1, status, MAX_LISTED),
+                        may: all.clone(),
+                        pickup_qr: Some("data:image/svg+xml;base64,PHN2Zy8+".to_owned()),
+                        bank_account: Some(BankAccount {
+                            bank_name: "工商银行 <i>".to_owned(),
+                            account_name: "样品商贸".to_owned(),
+                            account_number: "6222 0000".to_owned(),
+                        }),
+                        error: Some(FormError {
+                            form: "after_sales",
+                            code: "invalid_image".to_owned(),
+                            field: Some("photo".to_owned()),
+                        }),
+                    },
+                )
+            })
+            .chain([(
+                "nothing to do",
+                OrderPageView {
+                    order: sample_order(2, OrderStatus::Closed, 1),
+                    may: OrderActions {
+                        cancel: false,
+                        confirm_receipt: false,
+                        upload_receipt: false,
+                        after_sales: false,
+                        review: false,
+                        reorder: false,
+                    },
+                    pickup_qr: None,
+                    bank_account: None,
+                    error: None,
+                },
+            )])
+            .collect()
+    }
+}
+
 impl PageView for ErrorView {
     const TEMPLATE: &'static str = "error.html";
     fn samples() -> Vec<(&'static str, ErrorView)> {
@@ -844,8 +1348,13 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 10] = [
+pub const PAGE_TEMPLATES: [&str; 15] = [
     HomeView::TEMPLATE,
+    SignUpView::TEMPLATE,
+    ForgotView::TEMPLATE,
+    ProfileView::TEMPLATE,
+    OrdersView::TEMPLATE,
+    OrderPageView::TEMPLATE,
     ProductView::TEMPLATE,
     CartPageView::TEMPLATE,
     CheckoutView::TEMPLATE,
@@ -877,8 +1386,13 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(of::<CartPageView>());
     all.extend(of::<CheckoutView>());
     all.extend(of::<OrderPlacedView>());
+    all.extend(of::<OrdersView>());
+    all.extend(of::<OrderPageView>());
     all.extend(of::<CategoriesView>());
     all.extend(of::<SignInView>());
+    all.extend(of::<SignUpView>());
+    all.extend(of::<ForgotView>());
+    all.extend(of::<ProfileView>());
     all.extend(of::<MeView>());
     all.extend(of::<ErrorView>());
     all
