@@ -256,6 +256,7 @@ fn page_routes() -> Router<AppState> {
         .route("/", get(pages::shelf::home))
         .route("/search", get(pages::shelf::search))
         .route("/categories", get(pages::shelf::list))
+        .route("/brands", get(pages::shelf::brands))
         .route("/products/{id}", get(pages::goods::product))
         .route("/products/{id}/cart", post(pages::goods::add_to_cart))
         .route("/cart", get(pages::cart::show))
@@ -280,6 +281,10 @@ fn page_routes() -> Router<AppState> {
                 )
                 .route("/orders/{id}/review", post(pages::orders::review))
                 .route(
+                    "/quick-order",
+                    get(pages::cart::quick_order_form).post(pages::cart::quick_order),
+                )
+                .route(
                     "/me/profile",
                     get(pages::account::profile).post(pages::account::save_profile),
                 )
@@ -299,6 +304,18 @@ fn page_routes() -> Router<AppState> {
             get(pages::account::forgot_form).post(pages::account::forgot),
         )
         .route("/me", get(pages::account::me))
+        .route(
+            "/me/addresses",
+            get(pages::addresses::show).post(pages::addresses::create),
+        )
+        .route("/me/addresses/{id}", post(pages::addresses::update))
+        .route(
+            "/me/addresses/{id}/default",
+            post(pages::addresses::make_default),
+        )
+        .route("/me/addresses/{id}/delete", post(pages::addresses::delete))
+        .route("/me/messages", get(pages::inbox::show))
+        .route("/me/messages/read", post(pages::inbox::read_all))
         .layer(axum::middleware::from_fn(pages::forms))
         .route("/assets/{theme}/{*path}", get(pages::assets::serve))
 }

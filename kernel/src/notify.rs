@@ -356,7 +356,7 @@ struct MessageRow {
 }
 
 /// One outgoing message as staff see it (and, for the inbox, as its reader does).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub channel: String,

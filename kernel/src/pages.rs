@@ -20,10 +20,12 @@
 //!   runs, so the one check in `accounts::caller` guards pages and API alike.
 
 pub mod account;
+pub mod addresses;
 pub mod assets;
 pub mod cart;
 pub mod checkout;
 pub mod goods;
+pub mod inbox;
 pub mod orders;
 pub mod shelf;
 
@@ -59,7 +61,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 14] = [
+const NOTICES: [&str; 17] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -74,6 +76,9 @@ const NOTICES: [&str; 14] = [
     "signed_up",
     "profile_saved",
     "password_reset",
+    "address_saved",
+    "address_removed",
+    "inbox_read",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.
@@ -133,11 +138,16 @@ where
         };
         let user = match &actor {
             Some(actor) => {
-                match crate::auth::me(axum::extract::State(shop.clone()), actor.clone()).await {
-                    Ok(axum::Json(profile)) => Some(UserFrame {
+                let (me, unread) = tokio::join!(
+                    crate::auth::me(axum::extract::State(shop.clone()), actor.clone()),
+                    crate::notify::unread(axum::extract::State(shop.clone()), actor.clone())
+                );
+                match me.and_then(|me| Ok((me, unread?))) {
+                    Ok((axum::Json(profile), axum::Json(unread))) => Some(UserFrame {
                         name: profile.name,
                         roles: actor.roles.iter().map(|r| r.as_str()).collect(),
                         is_staff: actor.roles.iter().any(|r| r.is_staff()),
+                        unread: unread.unread,
                     }),
                     Err(error) => {
                         refused.get_or_insert(error);

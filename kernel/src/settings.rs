@@ -515,9 +515,6 @@ pub struct ShopInfo {
     /// The enabled payment methods, in order, with what each means for the order.
     pub payment_options: Vec<PaymentOption>,
     pub delivery: DeliveryOptions,
-    /// The account members pay transfers to (F1), when bank transfer is on offer and the
-    /// account is set.
-    pub bank_account: Option<BankAccount>,
 }
 
 /// A payment method the shop offers.
@@ -556,9 +553,6 @@ pub async fn shop(State(app): State<Shop>) -> ApiResult<Json<ShopInfo>> {
                 credit: method.is_credit(),
             })
             .collect(),
-        bank_account: (s.payment_methods.bank_transfer
-            && !s.bank_account.account_number.is_empty())
-        .then_some(s.bank_account),
         payment_methods: s.payment_methods,
         delivery: s.delivery,
     }))

@@ -358,6 +358,42 @@ async fn a_member_follows_his_order_to_received_while_staff_act() -> anyhow::Res
             "the request as stored: {requests}"
         );
 
+        // C7: a review with a photo, shown on the product's page once customer service
+        // approves it.
+        browser.tap("details.card:last-of-type summary").await?;
+        browser.fill("#rv-body", "帽子很结实，工地好用").await?;
+        browser.attach("#rv-photo", &photo_file("worn.jpg")?).await?;
+        browser.submit("form[action$='/review'] button").await?;
+        anyhow::ensure!(browser.text(".notice").await?.contains("评价已提交"));
+        let service = app.login(SERVICE, PASSWORD).await?;
+        let (_, queue) = app.get("/api/v1/admin/reviews", Some(&service)).await?;
+        let review = queue
+            .as_array()
+            .and_then(|q| q.iter().find(|r| r["body"] == "帽子很结实，工地好用"))
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the review waits for moderation: {queue}"))?;
+        let (status, approved) = app
+            .post(
+                &format!("/api/v1/admin/reviews/{}/moderation", review["id"]),
+                Some(&service),
+                &json!({ "approve": true }),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{approved}");
+        browser
+            .goto(&format!("/products/{}", review["product_id"]))
+            .await?;
+        let reviews = browser.text("#reviews").await?;
+        anyhow::ensure!(
+            reviews.contains("帽子很结实，工地好用") && reviews.contains("赵**"),
+            "{reviews}"
+        );
+        let drawn = browser
+            .eval("const i = document.querySelector('#reviews .photos img'); return i.complete && i.naturalWidth")
+            .await?;
+        anyhow::ensure!(drawn == json!(64), "the review's photo is drawn: {drawn}");
+        browser.fits_a_phone().await?;
+
         // The driver's delivery: his name, phone and plate, then his photo as the receipt.
         staff(format!("/api/v1/admin/orders/{by_driver}/confirm"), json!({})).await?;
         staff(
@@ -409,6 +445,22 @@ async fn a_member_follows_his_order_to_received_while_staff_act() -> anyhow::Res
         browser.goto("/orders?status=received").await?;
         let tab = browser.text(".status-tabs a[aria-current='page']").await?;
         anyhow::ensure!(tab.contains("已收货") && tab.contains('2'), "{tab}");
+
+        // K1: what the shop told him meanwhile, with the unread count on 我的 until he reads it.
+        let (_, unread) = app.get("/api/v1/me/inbox/unread", Some(&member)).await?;
+        let unread = unread["unread"].as_i64().unwrap_or_default();
+        anyhow::ensure!(unread > 0, "the staff's moves told the member something");
+        let badge = browser.text(".tabbar .badge").await?;
+        anyhow::ensure!(badge == unread.to_string(), "badge {badge}, unread {unread}");
+        browser.tap(".tabbar a[href='/me']").await?;
+        browser.tap("a[href='/me/messages']").await?;
+        browser.wait_for_path("/me/messages").await?;
+        anyhow::ensure!(!browser.find_all(".inbox .unread").await?.is_empty());
+        browser.fits_a_phone().await?;
+        browser.screenshot("inbox-375").await?;
+        browser.submit("form[action='/me/messages/read'] button").await?;
+        anyhow::ensure!(browser.find_all(".inbox .unread").await?.is_empty());
+        anyhow::ensure!(browser.find_all(".tabbar .badge").await?.is_empty(), "no badge once read");
         Ok(())
     }
     .await;
@@ -522,6 +574,51 @@ async fn a_new_dealer_signs_up_completes_his_profile_and_sees_his_price_once_app
         anyhow::ensure!(page.contains(&shown), "his price {shown}: {page}");
         browser.screenshot("home-approved-375").await?;
 
+        // His first order: no address yet, so one is added from checkout and he comes back.
+        let hat = app.sku_id(HARD_HAT_RED).await?;
+        let (status, cart) = app
+            .post(
+                "/api/v1/cart/items",
+                Some(&token),
+                &json!({ "items": [{ "sku_id": hat, "qty": 10 }] }),
+            )
+            .await?;
+        anyhow::ensure!(status.is_success(), "{cart}");
+        browser.goto("/checkout").await?;
+        browser
+            .tap("a[href='/me/addresses?back=/checkout']")
+            .await?;
+        browser.wait_for_path("/me/addresses").await?;
+        browser.fill("#new-contact_name", "钱老板").await?;
+        browser.fill("#new-phone", "1371234567").await?;
+        browser.fill("#new-province", "海南省").await?;
+        browser.fill("#new-city", "海口市").await?;
+        browser.fill("#new-district", "龙华区").await?;
+        browser.fill("#new-detail", "滨海大道 88 号").await?;
+        browser.submit("#new-address button[type=submit]").await?;
+        let refusal = browser.text("#new-address .error").await?;
+        anyhow::ensure!(
+            refusal.contains("手机号"),
+            "a ten-digit phone is refused: {refusal}"
+        );
+        let kept = browser
+            .eval("return document.querySelector('#new-detail').value")
+            .await?;
+        anyhow::ensure!(
+            kept == json!("滨海大道 88 号"),
+            "what he typed stays: {kept}"
+        );
+        browser.fill("#new-phone", phone).await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("address-new-375").await?;
+        browser.submit("#new-address button[type=submit]").await?;
+        browser.wait_for_path("/checkout").await?;
+        let chosen = browser.text(".choices").await?;
+        anyhow::ensure!(
+            chosen.contains("滨海大道 88 号"),
+            "the new address at checkout: {chosen}"
+        );
+
         // Out, and in again by a code instead of the password. A second code within the
         // minute is refused where the button is.
         browser.goto("/me").await?;
@@ -550,6 +647,254 @@ async fn a_new_dealer_signs_up_completes_his_profile_and_sees_his_price_once_app
             browser.text("main").await?.contains(&shown),
             "signed in by code"
         );
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
+
+/// The item numbers of the goods the page lists, in order (each good's meta line starts with
+/// its item number).
+async fn listed_items(browser: &Browser) -> anyhow::Result<Vec<String>> {
+    let items = browser
+        .eval("return [...document.querySelectorAll('.good .meta')].map(m => m.textContent.split(' ')[0])")
+        .await?;
+    Ok(serde_json::from_value(items)?)
+}
+
+/// C2, C3, C4 in a phone's browser: a member finds goods by Chinese words, by pinyin initials,
+/// and by a barcode typed on the scan button's entry page (the headless browser has no
+/// camera); the category tree has three levels and a third-level category lists its goods;
+/// the brand centre leads to a brand's goods; the price sorts order the goods by the prices
+/// the API gives him, and a visitor is offered no price sort.
+#[tokio::test]
+async fn a_member_finds_goods_by_words_initials_barcode_category_and_brand() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let browser = Browser::open("find_goods", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        browser.goto("/").await?;
+        let sorts = browser.text(".sorts").await;
+        anyhow::ensure!(sorts.is_err(), "no sort chips on the home page");
+        browser.goto("/search?q=x").await?;
+        let offered = browser.text(".sorts").await?;
+        anyhow::ensure!(!offered.contains("价格"), "a visitor sorts by no price: {offered}");
+
+        browser.sign_in(MEMBER, PASSWORD).await?;
+        browser.goto("/").await?;
+        browser.fill("#q", "防水涂料").await?;
+        browser.submit(".search button[type=submit]").await?;
+        let found = listed_items(&browser).await?;
+        anyhow::ensure!(
+            found.iter().any(|i| i == "FS-020") && found.iter().all(|i| i.starts_with("FS")),
+            "防水涂料: {found:?}"
+        );
+        browser.fits_a_phone().await?;
+        browser.screenshot("search-words-375").await?;
+
+        browser.fill("#q", "aqm").await?;
+        browser.submit(".search button[type=submit]").await?;
+        let found = listed_items(&browser).await?;
+        anyhow::ensure!(found.first().map(String::as_str) == Some("AQM-001"), "aqm: {found:?}");
+
+        browser.tap(".search .scan").await?;
+        browser.wait_for_path("/search").await?;
+        let mode = browser
+            .eval("return document.querySelector('#q').getAttribute('inputmode')")
+            .await?;
+        anyhow::ensure!(mode == json!("numeric"), "the barcode box: {mode}");
+        browser.fill("#q", "6901234500066").await?;
+        browser.submit(".search button[type=submit]").await?;
+        anyhow::ensure!(listed_items(&browser).await? == ["FS-020"], "the barcode's product");
+
+        // Three levels: 劳保用品 › 头部防护 › 安全帽.
+        browser.tap("nav.tabbar a[href='/categories']").await?;
+        browser.wait_for_path("/categories").await?;
+        let tree = browser.text(".groups").await?;
+        anyhow::ensure!(
+            tree.contains("劳保用品") && tree.contains("头部防护") && tree.contains("安全帽"),
+            "{tree}"
+        );
+        browser.fits_a_phone().await?;
+        browser.screenshot("categories-375").await?;
+        let hats = browser
+            .eval("return [...document.querySelectorAll('.subgroup .chips a')].find(a => a.textContent.trim() === '安全帽').getAttribute('href')")
+            .await?;
+        let hats = hats.as_str().unwrap_or_default().to_owned();
+        browser.tap(&format!(".subgroup .chips a[href='{hats}']")).await?;
+        let found = listed_items(&browser).await?;
+        let member = app.login(MEMBER, PASSWORD).await?;
+        let (_, expected) = app
+            .get(
+                &format!("/api/v1/products{}&limit=50", hats.trim_start_matches("/search")),
+                Some(&member),
+            )
+            .await?;
+        let expected: Vec<String> = expected
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["item_no"].as_str().map(str::to_owned))
+            .collect();
+        anyhow::ensure!(
+            !found.is_empty() && found == expected && found.iter().any(|i| i.starts_with("AQM")),
+            "安全帽 ({hats}): {found:?}, the API: {expected:?}"
+        );
+
+        // The brand centre, then a price sort within the brand.
+        browser.goto("/brands").await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("brands-375").await?;
+        let (_, brands) = app.get("/api/v1/brands", None).await?;
+        // The brand with the most goods, so that its sort has something to order.
+        let token = app.login(MEMBER, PASSWORD).await?;
+        let mut brand = (0, 0, String::new());
+        for b in brands.as_array().into_iter().flatten() {
+            let id = b["id"].as_i64().unwrap_or_default();
+            let (_, goods) = app
+                .get(&format!("/api/v1/products?brand_id={id}&limit=50"), Some(&token))
+                .await?;
+            let count = goods.as_array().map_or(0, Vec::len);
+            if count > brand.1 {
+                brand = (id, count, b["name"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        let (brand, _, brand_name) = brand;
+        browser.tap(&format!(".brands a[href='/search?brand_id={brand}']")).await?;
+        anyhow::ensure!(browser.text("main h2").await?.contains(&brand_name));
+        browser.tap(".sorts a[href$='sort=price_desc']").await?;
+        let (_, expected) = app
+            .get(
+                &format!("/api/v1/products?brand_id={brand}&sort=price_desc&limit=40"),
+                Some(&token),
+            )
+            .await?;
+        let expected: Vec<String> = expected
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["item_no"].as_str().map(str::to_owned))
+            .collect();
+        anyhow::ensure!(expected.len() > 1, "{brand_name} has goods to sort: {expected:?}");
+        anyhow::ensure!(
+            listed_items(&browser).await? == expected,
+            "the page's order is the API's: {expected:?}"
+        );
+        browser.fits_a_phone().await?;
+        browser.screenshot("search-brand-sorted-375").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await
+}
+
+/// J2, M5, G1 in a phone's browser: the home page shows the flash-sale plugin's countdown with
+/// the member's flash price and ticking; the admin switches the shop to the classic theme (a
+/// setting, no restart) and the same member walks it at 375 px — the rows layout, its own
+/// words, checkout with 44 px targets (its radio buttons once were small) — and places an
+/// order.
+#[tokio::test]
+async fn the_flash_sale_counts_down_and_the_classic_theme_serves_a_whole_order()
+-> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    app.install_plugins(&crate::plugins::flash_sale_toml())
+        .await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let now = app.clock.now_ms();
+    let (status, sale) = app
+        .post(
+            "/api/v1/plugins/flash-sale/sales",
+            Some(&admin),
+            &json!({ "name": "工地节 安全帽秒杀", "starts_at_ms": now - 60_000,
+                "ends_at_ms": now + 2 * 3_600_000, "total_limit": 100, "per_member_limit": 50,
+                "items": [{ "sku_id": hat, "price_fen": 1990 }] }),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "{sale}");
+
+    let browser = Browser::open("classic_theme", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        browser.sign_in(MEMBER, PASSWORD).await?;
+        browser.goto("/").await?;
+        let card = browser.text(".flash-sale").await?;
+        anyhow::ensure!(
+            card.contains("工地节 安全帽秒杀")
+                && card.contains("¥19.90")
+                && card.contains("距结束"),
+            "{card}"
+        );
+        let first = browser.text(".flash-sale .countdown b").await?;
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let later = browser.text(".flash-sale .countdown b").await?;
+        anyhow::ensure!(
+            first != later && later.starts_with("01:5"),
+            "ticks: {first} → {later}"
+        );
+        browser.fits_a_phone().await?;
+        browser.screenshot("home-flash-sale-375").await?;
+
+        let (status, settings) = app.get("/api/v1/admin/settings", Some(&admin)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "{settings}");
+        let mut classic = settings.clone();
+        classic["theme"] = json!("classic");
+        let (status, saved) = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/admin/settings",
+                Some(&admin),
+                Some(&classic),
+            )
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{saved}");
+
+        browser.goto("/").await?;
+        anyhow::ensure!(
+            !browser
+                .find_all("header.masthead nav.strip")
+                .await?
+                .is_empty(),
+            "the classic masthead"
+        );
+        anyhow::ensure!(
+            browser.find_all("nav.tabbar").await?.is_empty(),
+            "no tab bar"
+        );
+        anyhow::ensure!(browser.text("main").await?.contains("工地节 安全帽秒杀"));
+        browser.fits_a_phone().await?;
+        browser.screenshot("classic-home-375").await?;
+
+        let product = browser
+            .eval("return document.querySelector('.rows a.row-link').getAttribute('href')")
+            .await?;
+        let product = product.as_str().unwrap_or("/").to_owned();
+        browser.goto(&product).await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("classic-product-375").await?;
+        browser.submit(".order button[type=submit]").await?;
+        browser.goto("/cart").await?;
+        browser.fits_a_phone().await?;
+        browser.goto("/checkout").await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("classic-checkout-375").await?;
+        browser
+            .submit("form[action='/checkout'] button[type=submit]")
+            .await?;
+        let placed = browser.text("main").await?;
+        anyhow::ensure!(placed.contains("订单已提交"), "{placed}");
+        browser.goto("/orders").await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("classic-orders-375").await?;
+        anyhow::ensure!(browser.text("main").await?.contains("等待业务经理确认中"));
         Ok(())
     }
     .await;

@@ -909,6 +909,19 @@ async fn order_pages_show_only_my_orders_and_their_forms_need_the_session() -> a
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("待付款") && html.contains(number), "{html}");
     assert!(html.contains("上传付款凭证"), "the receipt form: {html}");
+    let (_, settings) = app
+        .get(
+            "/api/v1/admin/settings",
+            Some(&app.login(ADMIN, PASSWORD).await?),
+        )
+        .await?;
+    let account = settings["bank_account"]["account_number"]
+        .as_str()
+        .unwrap_or("?");
+    assert!(
+        html.contains(account),
+        "F1: where to transfer, on his own order: {html}"
+    );
     let csrf = csrf_of(&html)?;
 
     async fn payments_of(app: &TestApp, token: &str, id: i64) -> anyhow::Result<usize> {
@@ -996,6 +1009,105 @@ async fn order_pages_show_only_my_orders_and_their_forms_need_the_session() -> a
     assert!(
         html.contains("已关闭") && !html.contains("取消订单"),
         "{html}"
+    );
+    Ok(())
+}
+
+/// D2 on the quick-order page: pasted rows with one unknown code and one off the pack step are
+/// refused row by row with what was pasted kept, and nothing reaches the cart; fixed, they all
+/// go in; a CSV file works the same way.
+#[tokio::test]
+async fn quick_order_refuses_bad_rows_one_by_one_and_adds_nothing_until_all_are_good()
+-> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let client = browser()?;
+    sign_in(&client, &app, MEMBER).await?;
+    let (status, html) = page(&client, &app, "/quick-order").await?;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html)?;
+    let lines = |cart: &Value| cart["lines"].as_array().map_or(0, Vec::len);
+    let (_, before) = app.get("/api/v1/cart", Some(&token)).await?;
+
+    let pasted = format!("{HARD_HAT_RED} 20\nNO-SUCH-CODE 5\n{HARD_HAT_YELLOW} 7");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
+        .text("pasted", pasted.clone());
+    let response = client
+        .post(app.url("/quick-order"))
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await?;
+    assert!(
+        html.contains("NO-SUCH-CODE"),
+        "the pasted rows kept: {html}"
+    );
+    assert!(
+        html.contains("找不到条码或货号NO-SUCH-CODE") && html.contains("<td>2</td>"),
+        "row 2 named with its problem: {html}"
+    );
+    let (_, after) = app.get("/api/v1/cart", Some(&token)).await?;
+    assert_eq!(lines(&after), lines(&before), "nothing added: {after}");
+
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
+        .text("pasted", format!("{HARD_HAT_RED} 20\n{HARD_HAT_YELLOW} 10"));
+    let response = client
+        .post(app.url("/quick-order"))
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await?
+    );
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    for (barcode, qty) in [(HARD_HAT_RED, 20), (HARD_HAT_YELLOW, 10)] {
+        let sku = app.sku_id(barcode).await?;
+        assert!(
+            cart["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|l| l["sku_id"] == sku && l["qty"] == qty),
+            "{barcode} × {qty} in {cart}"
+        );
+    }
+
+    let csv = format!("编码,数量\n{COATING_GREY},2\n");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
+        .text("pasted", String::new())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("order.csv"),
+        );
+    let response = client
+        .post(app.url("/quick-order"))
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await?
+    );
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    let grey = app.sku_id(COATING_GREY).await?;
+    assert!(
+        cart["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["sku_id"] == grey && l["qty"] == 2),
+        "the CSV's row (a bucket sells singly) in {cart}"
     );
     Ok(())
 }

@@ -21,7 +21,7 @@ const SALES: &str = "/api/v1/plugins/flash-sale/sales";
 /// about what the plugin counts, and on a loaded machine 200 concurrent checkouts can make a
 /// storage read outlast the default 250 ms, when the quote goes on without the sale (by
 /// design) and the rush then sells the coating out at the list price.
-fn flash_sale_toml() -> String {
+pub(crate) fn flash_sale_toml() -> String {
     format!(
         "[[plugin]]\nname = \"flash-sale\"\ncomponent = {:?}\norder = 10\ncapabilities = [\"kv\"]\non_error = {{ checkout = \"reject\" }}\nevents = [\"order.closed\"]\nroute_roles = [\"public\", \"admin\", \"customer_service\"]\nsettings = {{ label = \"限时抢购价\" }}\n\n[limits]\ndeadline_ms = 30000\nmember_deadline_ms = 30000\nhost_call_ms = 30000\n",
         plugin_component("flash-sale").display().to_string()

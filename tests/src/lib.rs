@@ -717,7 +717,7 @@ impl TestApp {
     }
 
     /// The newest code sent to `recipient`, read where a new user reads it: the staff
-    /// message list (as the demo admin), the newest message with a run of six digits.
+    /// message list (as the demo admin).
     pub async fn latest_code_for(&self, recipient: &str) -> anyhow::Result<String> {
         let admin = self
             .login(pifa_demo::ADMIN, pifa::demo::DEMO_PASSWORD)
@@ -729,18 +729,12 @@ impl TestApp {
             )
             .await?;
         anyhow::ensure!(status == StatusCode::OK, "messages: {status} {body}");
-        // Newest first; other messages (an approval notice) may have come since the code.
-        let code = body
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|message| message["body"].as_str())
-            .find_map(|text| {
-                text.split(|c: char| !c.is_ascii_digit())
-                    .find(|run| run.len() == 6)
-                    .map(str::to_owned)
-            });
-        code.ok_or_else(|| anyhow!("no 6-digit code sent to {recipient}: {body}"))
+        let text = body[0]["body"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no message to {recipient}: {body}"))?;
+        let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+        anyhow::ensure!(code.len() == 6, "no 6-digit code in {text}");
+        Ok(code)
     }
 
     /// Row counts of every table, to show a refused request changed nothing.

@@ -79,7 +79,7 @@ impl Cell {
 }
 
 /// One problem in an import file. Rows count from 1 (the header).
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
 pub struct RowError {
     pub row: usize,
     pub column: String,

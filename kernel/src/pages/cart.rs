@@ -5,16 +5,17 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::goods::{QtyForm, id_of, qty_of};
 use super::{Page, Visit};
-use crate::edge::extract::Path;
+use crate::edge::extract::{Multipart, Path};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
 use crate::ids::SkuId;
 use crate::orders::cart::{self, CartQuantity};
 use crate::shop::Shop;
-use crate::themes::views::{CartPageView, QtyError};
+use crate::themes::views::{CartPageView, FormError, QtyError, QuickOrderView};
 
 async fn cart_view(shop: &Shop, visit: &Visit) -> Result<CartPageView, ApiError> {
     let axum::Json(cart) = cart::get(State(shop.clone()), visit.actor()?).await?;
@@ -89,5 +90,81 @@ pub async fn remove(
     match removed {
         Ok(_) => visit.redirect("/cart?notice=cart_removed"),
         Err(error) => visit.show::<CartPageView>(Err(error)),
+    }
+}
+
+/// `GET /quick-order`: the form to paste codes and quantities or upload a file.
+pub async fn quick_order_form(visit: Visit) -> Page {
+    let view = visit.actor().map(|_| QuickOrderView {
+        pasted: String::new(),
+        rows: Vec::new(),
+        error: None,
+    });
+    visit.show(view)
+}
+
+/// The 2007+ Excel workbook's content type, which `cart::quick_order` reads as a workbook.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// `POST /quick-order` (multipart: `pasted`, rows of `code quantity`; or `file`, CSV or
+/// .xlsx): through `cart::quick_order`, every row checked first; on to the cart, or the form
+/// again with the refused rows (nothing added).
+pub async fn quick_order(
+    State(shop): State<Shop>,
+    visit: Visit,
+    form: Result<Multipart, ApiError>,
+) -> Page {
+    let mut pasted = String::new();
+    let done = async {
+        let actor = visit.actor()?;
+        let mut form = form?;
+        let mut file = None;
+        while let Some(field) = form.next_field().await? {
+            match field.name().unwrap_or_default() {
+                "pasted" => pasted = crate::edge::json::form_text(field).await?,
+                "file" => {
+                    let is_workbook = field
+                        .file_name()
+                        .is_some_and(|name| name.to_ascii_lowercase().ends_with(".xlsx"));
+                    if let Some(bytes) = crate::edge::json::form_file(field).await? {
+                        file = Some((is_workbook, bytes));
+                    }
+                }
+                other => crate::edge::json::unknown_form_field(other)?,
+            }
+        }
+        let (content_type, body) = match file {
+            Some((true, bytes)) => (XLSX, bytes),
+            Some((false, bytes)) => ("text/csv", bytes),
+            None => ("text/plain; charset=utf-8", Bytes::from(pasted.clone())),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        cart::quick_order(State(shop.clone()), actor, headers, body).await
+    }
+    .await;
+    match done {
+        Ok(_) => visit.redirect("/cart?notice=cart_updated"),
+        // A refusal of what was pasted or uploaded: the form again, the rows by their errors.
+        Err(error) if error.field.is_some() => {
+            let rows = error
+                .details
+                .as_ref()
+                .and_then(|d| serde_json::from_value(d["rows"].clone()).ok())
+                .unwrap_or_default();
+            visit.show_with(
+                error.status,
+                &QuickOrderView {
+                    pasted,
+                    rows,
+                    error: Some(FormError {
+                        form: "quick_order",
+                        code: error.code.to_owned(),
+                        field: error.field.clone(),
+                    }),
+                },
+            )
+        }
+        Err(error) => visit.show::<QuickOrderView>(Err(error)),
     }
 }

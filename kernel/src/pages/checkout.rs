@@ -28,6 +28,8 @@ use crate::themes::views::{CheckoutView, OrderPlacedView, QuoteTotals};
 pub struct Choice {
     /// `ship`, `pickup`, `ship_to_terminal`; absent: the first the shop offers.
     pub delivery: Option<String>,
+    /// One of my addresses to quote for; absent or not mine: the default.
+    pub address_id: Option<i64>,
 }
 
 /// A fresh key for one intended order.
@@ -44,8 +46,9 @@ async fn checkout_view(
     pipeline: &Pipeline,
     visit: &Visit,
     actor: &Actor,
-    delivery: Option<&str>,
+    choice: &Choice,
 ) -> Result<Option<CheckoutView>, ApiError> {
+    let delivery = choice.delivery.as_deref();
     let axum::Json(cart) = cart::get(State(shop.clone()), actor.clone()).await?;
     if cart.lines.is_empty() {
         return Ok(None);
@@ -68,7 +71,8 @@ async fn checkout_view(
         })?;
     let address_id = book
         .iter()
-        .find(|a| a.is_default)
+        .find(|a| Some(a.id) == choice.address_id)
+        .or(book.iter().find(|a| a.is_default))
         .or(book.first())
         .map(|a| a.id);
     let quoted = checkout::quote(
@@ -104,6 +108,7 @@ async fn checkout_view(
     Ok(Some(CheckoutView {
         lines: cart.lines,
         addresses: book,
+        address_id,
         delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,
@@ -116,6 +121,8 @@ async fn checkout_view(
         idempotency_key: new_key(),
         error,
         remark: String::new(),
+        po_number: String::new(),
+        requested_date: String::new(),
     }))
 }
 
@@ -124,11 +131,15 @@ pub async fn form(
     State(shop): State<Shop>,
     State(pipeline): State<Pipeline>,
     visit: Visit,
-    Query(choice): Query<Choice>,
+    choice: Result<Query<Choice>, ApiError>,
 ) -> Page {
+    let Query(choice) = match choice {
+        Ok(choice) => choice,
+        Err(error) => return visit.show::<CheckoutView>(Err(error)),
+    };
     let view = async {
         let actor = visit.actor()?;
-        checkout_view(&shop, &pipeline, &visit, &actor, choice.delivery.as_deref()).await
+        checkout_view(&shop, &pipeline, &visit, &actor, &choice).await
     }
     .await;
     match view {
@@ -149,6 +160,12 @@ struct CheckoutForm {
     address_id: Option<i64>,
     #[serde(default)]
     remark: String,
+    /// The member's own purchase order number (采购单号).
+    #[serde(default)]
+    po_number: String,
+    /// A date (`2026-12-10`) or empty.
+    #[serde(default)]
+    requested_date: String,
 }
 
 /// What the page reads of `checkout::place`'s answer (an `OrderView`).
@@ -190,6 +207,8 @@ pub async fn place(
             "payment_method": form.payment_method,
             "address_id": address_id,
             "remark": form.remark,
+            "po_number": form.po_number,
+            "requested_date": Some(form.requested_date.trim()).filter(|d| !d.is_empty()),
         });
         let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
         let response = checkout::place(
@@ -213,13 +232,18 @@ pub async fn place(
     match placed {
         Ok(id) => visit.redirect(&format!("/orders/{id}/placed")),
         Err(error) if error.status.is_client_error() && error.status != StatusCode::FORBIDDEN => {
-            let delivery = Some(form.delivery_method.as_str());
-            match checkout_view(&shop, &pipeline, &visit, &actor, delivery).await {
+            let choice = Choice {
+                delivery: Some(form.delivery_method.clone()),
+                address_id: form.address_id,
+            };
+            match checkout_view(&shop, &pipeline, &visit, &actor, &choice).await {
                 Ok(Some(view)) => visit.show_with(
                     error.status,
                     &CheckoutView {
                         error: Some(error.code.to_owned()),
                         remark: form.remark.clone(),
+                        po_number: form.po_number.clone(),
+                        requested_date: form.requested_date.clone(),
                         // The same intended order: a second tap after fixing it is still one.
                         idempotency_key: form.idempotency_key.clone(),
                         ..view

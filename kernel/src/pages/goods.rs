@@ -48,7 +48,20 @@ pub fn id_of(path: Result<Path<i64>, ApiError>) -> Result<i64, ApiError> {
 async fn product_view(shop: &Shop, visit: &Visit, id: i64) -> Result<ProductView, ApiError> {
     let axum::Json(product) =
         catalog::get_shop_product(State(shop.clone()), visit.maybe_actor(), Path(id)).await?;
-    Ok(ProductView::from(&product))
+    // Reviews are for those signed in (C7), as the reviews API has them.
+    let reviews = match &visit.actor {
+        Some(actor) => {
+            let axum::Json(mut reviews) =
+                crate::reviews::of_product(State(shop.clone()), actor.clone(), Path(id)).await?;
+            reviews.reviews.truncate(crate::themes::views::MAX_LISTED);
+            Some(reviews)
+        }
+        None => None,
+    };
+    Ok(ProductView {
+        reviews,
+        ..ProductView::from(&product)
+    })
 }
 
 /// `GET /products/{id}`: the product, its SKUs with the caller's prices, and 订货.

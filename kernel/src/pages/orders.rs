@@ -25,6 +25,7 @@ use crate::orders::machine::{Action, Party, allowed};
 use crate::orders::payments;
 use crate::orders::queries::{self, OrderQuery};
 use crate::orders::record::OrderView;
+use crate::settings::PaymentMethod;
 use crate::shop::Shop;
 use crate::themes::views::{FormError, OrderActions, OrderPageView, OrdersView};
 
@@ -115,11 +116,17 @@ async fn order_view(
 ) -> Result<OrderPageView, ApiError> {
     let actor = visit.actor()?;
     let axum::Json(order) = queries::get(State(shop.clone()), actor, Path(id)).await?;
-    let axum::Json(info) = crate::settings::shop(State(shop.clone())).await?;
+    let may = actions(&order);
+    // F1: where to transfer, on the member's own order that is paid by bank transfer and owed
+    // (the public shop profile leaves the account out).
+    let bank_account = (may.upload_receipt
+        && order.payment_method == PaymentMethod::BankTransfer
+        && !visit.settings.bank_account.account_number.is_empty())
+    .then(|| visit.settings.bank_account.clone());
     Ok(OrderPageView {
-        may: actions(&order),
         pickup_qr: pickup_qr(&order)?,
-        bank_account: info.bank_account,
+        may,
+        bank_account,
         order,
         error,
     })

@@ -12,16 +12,19 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::Category;
 use crate::catalog::handlers::{ShopProduct, ShopSku};
+use crate::catalog::transfer::RowError;
+use crate::catalog::{Brand, Category};
 use crate::ids::{ProductId, SkuId};
 use crate::members::addresses::Address;
 use crate::members::profile::MyProfile;
+use crate::notify::MessageView;
 use crate::orders::cart::{CartLine, CartView};
 use crate::orders::queries::StatusCount;
 use crate::orders::record::OrderView;
 use crate::orders::{Audience, OrderStatus};
 use crate::regions::Region;
+use crate::reviews::{ProductReviews, Review};
 use crate::settings::BankAccount;
 
 /// What every page is given besides its own view (merged at the top level of the context,
@@ -56,6 +59,8 @@ pub struct UserFrame {
     /// Role codes (`member`, `admin`, `driver` …).
     pub roles: Vec<&'static str>,
     pub is_staff: bool,
+    /// Inbox messages not opened yet (the badge on 我的).
+    pub unread: i64,
 }
 
 /// A product as a list shows it. `price_fen` is `none` whenever the viewer may not see
@@ -119,12 +124,12 @@ impl From<&Category> for CategoryCard {
     }
 }
 
-/// A top-level category with the ones under it.
+/// A category with the ones under it (three levels: 大类 › 中类 › 小类).
 #[derive(Debug, Clone, Serialize)]
 pub struct CategoryGroup {
     pub id: i64,
     pub name: String,
-    pub children: Vec<CategoryCard>,
+    pub children: Vec<CategoryGroup>,
 }
 
 /// A page template and what it is given. `samples` are what the host renders it against
@@ -141,6 +146,33 @@ pub struct HomeView {
     pub products: Vec<ProductCard>,
     /// Whether this viewer sees prices (B2): `false` means every `price_fen` is `none`.
     pub prices_visible: bool,
+    /// The flash sales running or coming (限时抢购), as the flash-sale plugin's public
+    /// `storefront` route gives them to this viewer; empty when the plugin is not installed
+    /// or does not answer.
+    pub flash_sales: Vec<FlashSale>,
+}
+
+/// A flash sale's countdown on the home page.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FlashSale {
+    pub id: i64,
+    pub name: String,
+    /// `active` (counting down to its end) or `upcoming` (to its start).
+    pub state: String,
+    pub seconds_left: i64,
+    /// Items still to sell in all.
+    pub remaining: i64,
+    /// Its goods: `sku_id`, `price_fen` (`none` for a viewer who may not see prices), and
+    /// the product page to open (`product_id`, `none` when the SKU is gone).
+    pub items: Vec<FlashSaleItem>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FlashSaleItem {
+    pub sku_id: i64,
+    pub price_fen: Option<i64>,
+    #[serde(default)]
+    pub product_id: Option<i64>,
 }
 
 /// `search.html`: the shelf matching `q` (or a category's goods).
@@ -149,10 +181,27 @@ pub struct SearchView {
     pub q: String,
     /// The category searched in, when the search came from one.
     pub category: Option<CategoryCard>,
+    /// The brand filtered by, if any (from the brand centre or the brand chips).
+    pub brand: Option<Brand>,
+    /// Every brand, to filter by.
+    pub brands: Vec<Brand>,
+    /// The order shown (`relevance`, `new`, `price_asc`, `price_desc`) and the ones on offer
+    /// (`relevance` only with words; the price orders only to those who see prices).
+    pub sort: &'static str,
+    pub sorts: Vec<&'static str>,
+    /// `?scan=true`: the box is for a barcode typed or scanned (numeric keyboard, focused).
+    pub scan: bool,
     pub products: Vec<ProductCard>,
     /// Matches in all (the page shows the first ones).
     pub total: i64,
     pub prices_visible: bool,
+}
+
+/// `brands.html`: the brand centre (品牌中心).
+#[derive(Debug, Clone, Serialize)]
+pub struct BrandsView {
+    /// `id`, `name`, `logo_url`, `description`, as the catalogue gives them.
+    pub brands: Vec<Brand>,
 }
 
 /// `categories.html`: every category, top level with the level below.
@@ -317,6 +366,10 @@ pub struct ProductView {
     pub skus: Vec<SkuCard>,
     /// The last 订货 refused, shown next to its SKU's field; `none` mostly.
     pub error: Option<QtyError>,
+    /// Approved reviews (`count`, `average_x10`: 4.5 stars is 45, `reviews`: `rating`, `body`,
+    /// `reviewer` masked, `photos`, `created_at`), the newest `MAX_LISTED`; `none` for a
+    /// visitor (reviews are for those signed in).
+    pub reviews: Option<ProductReviews>,
 }
 
 impl From<&ShopProduct> for ProductView {
@@ -338,6 +391,7 @@ impl From<&ShopProduct> for ProductView {
             prices_visible: product.prices_visible,
             skus: product.skus.iter().map(SkuCard::from).collect(),
             error: None,
+            reviews: None,
         }
     }
 }
@@ -379,6 +433,9 @@ pub struct CheckoutView {
     pub lines: Vec<CartLine>,
     /// The member's address book, as the address API gives it.
     pub addresses: Vec<Address>,
+    /// The address the quote is for (the default unless another was chosen with
+    /// `?address_id=`); another is a link that quotes for it.
+    pub address_id: Option<i64>,
     /// The delivery methods the shop offers (`ship`, `pickup`, `ship_to_terminal`), in order.
     pub delivery_methods: Vec<&'static str>,
     /// The one chosen (the page is quoted for it; another is a link to `?delivery=`).
@@ -394,8 +451,10 @@ pub struct CheckoutView {
     pub idempotency_key: String,
     /// Why the order (or the quote) was refused: the API's code, `none` mostly.
     pub error: Option<String>,
-    /// The remark as typed, after a refusal.
+    /// The remark, PO number and requested date as typed, after a refusal.
     pub remark: String,
+    pub po_number: String,
+    pub requested_date: String,
 }
 
 /// `order_placed.html`: the confirmation after checkout.
@@ -409,6 +468,54 @@ pub struct OrderPlacedView {
     pub total_fen: i64,
     pub payment_method: String,
     pub delivery_method: String,
+}
+
+/// An address form as typed, to fill it again after a refusal.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AddressTyped {
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+    pub contact_name: String,
+    pub phone: String,
+    /// The checkbox: present (`on`) when ticked.
+    pub is_default: Option<String>,
+}
+
+/// `addresses.html`: my address book (收货地址).
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressBookView {
+    /// As the address API gives them, the default first.
+    pub addresses: Vec<Address>,
+    /// Where to go once an address is saved (`/checkout`), as asked with `?back=`.
+    pub back: Option<String>,
+    /// The address whose form was refused (`none`: the new address's form), what was typed,
+    /// and why (`form` is `address`).
+    pub refused_id: Option<i64>,
+    pub typed: AddressTyped,
+    pub error: Option<FormError>,
+}
+
+/// `inbox.html`: what the shop told me (消息), newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxView {
+    /// `id`, `body`, `read`, `created_at` of each (as the inbox API gives them).
+    pub messages: Vec<MessageView>,
+    pub unread: i64,
+}
+
+/// `quick_order.html`: 快速下单, codes and quantities pasted or uploaded as CSV or Excel.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuickOrderView {
+    /// The pasted rows as typed, after a refusal.
+    pub pasted: String,
+    /// The refused rows, each with `row`, `column`, `code` and `message` (nothing was added).
+    pub rows: Vec<RowError>,
+    /// The refusal of the whole form (`empty_order`, `invalid_file`, `too_many_lines`,
+    /// `not_approved` …), `form` is `quick_order`.
+    pub error: Option<FormError>,
 }
 
 /// `orders.html`: my orders (我的订单), a tab per status with how many are in it.
@@ -499,7 +606,34 @@ fn sample_categories(n: usize) -> Vec<CategoryCard> {
 
 /// The most a page lists: samples render this many, so a template that fits the samples'
 /// fuel fits any real page's.
-pub const MAX_LISTED: usize = 40;
+pub const MAX_LISTED: usize = 50;
+
+fn sample_flash_sales(prices: bool) -> Vec<FlashSale> {
+    vec![
+        FlashSale {
+            id: 1,
+            name: "双十二 安全帽 <b>秒杀</b>".to_owned(),
+            state: "active".to_owned(),
+            seconds_left: 3 * 3600 + 61,
+            remaining: 120,
+            items: (1..=3)
+                .map(|n| FlashSaleItem {
+                    sku_id: n,
+                    price_fen: prices.then_some(1990),
+                    product_id: (n != 3).then_some(n),
+                })
+                .collect(),
+        },
+        FlashSale {
+            id: 2,
+            name: "周末清仓".to_owned(),
+            state: "upcoming".to_owned(),
+            seconds_left: 2 * 86_400,
+            remaining: 0,
+            items: Vec::new(),
+        },
+    ]
+}
 
 impl PageView for HomeView {
     const TEMPLATE: &'static str = "home.html";
@@ -511,6 +645,7 @@ impl PageView for HomeView {
                     categories: sample_categories(12),
                     products: sample_products(true, MAX_LISTED),
                     prices_visible: true,
+                    flash_sales: sample_flash_sales(true),
                 },
             ),
             (
@@ -519,6 +654,7 @@ impl PageView for HomeView {
                     categories: sample_categories(3),
                     products: sample_products(false, 5),
                     prices_visible: false,
+                    flash_sales: sample_flash_sales(false),
                 },
             ),
             (
@@ -527,6 +663,7 @@ impl PageView for HomeView {
                     categories: Vec::new(),
                     products: Vec::new(),
                     prices_visible: true,
+                    flash_sales: Vec::new(),
                 },
             ),
         ]
@@ -542,6 +679,11 @@ impl PageView for SearchView {
                 SearchView {
                     q: "手套 \"<script>".to_owned(),
                     category: None,
+                    brand: sample_brands(1).into_iter().next(),
+                    brands: sample_brands(MAX_LISTED),
+                    sort: "price_asc",
+                    sorts: vec!["relevance", "new", "price_asc", "price_desc"],
+                    scan: false,
                     products: sample_products(true, MAX_LISTED),
                     total: 120,
                     prices_visible: true,
@@ -552,6 +694,11 @@ impl PageView for SearchView {
                 SearchView {
                     q: String::new(),
                     category: sample_categories(1).into_iter().next(),
+                    brand: None,
+                    brands: Vec::new(),
+                    sort: "new",
+                    sorts: vec!["new"],
+                    scan: true,
                     products: sample_products(false, 3),
                     total: 3,
                     prices_visible: false,
@@ -562,11 +709,42 @@ impl PageView for SearchView {
                 SearchView {
                     q: "无此商品".to_owned(),
                     category: None,
+                    brand: None,
+                    brands: sample_brands(2),
+                    sort: "relevance",
+                    sorts: vec!["relevance", "new"],
+                    scan: false,
                     products: Vec::new(),
                     total: 0,
                     prices_visible: false,
                 },
             ),
+        ]
+    }
+}
+
+fn sample_brands(n: usize) -> Vec<Brand> {
+    (1..=i64::try_from(n).unwrap_or(0))
+        .map(|id| Brand {
+            id,
+            name: format!("品牌{id} <i>"),
+            logo_url: (id % 2 == 0).then(|| format!("/api/v1/images/brand-{id}.png")),
+            description: "专业劳保 <script>".to_owned(),
+        })
+        .collect()
+}
+
+impl PageView for BrandsView {
+    const TEMPLATE: &'static str = "brands.html";
+    fn samples() -> Vec<(&'static str, BrandsView)> {
+        vec![
+            (
+                "brands",
+                BrandsView {
+                    brands: sample_brands(MAX_LISTED),
+                },
+            ),
+            ("none", BrandsView { brands: Vec::new() }),
         ]
     }
 }
@@ -583,7 +761,21 @@ impl PageView for CategoriesView {
                         .map(|c| CategoryGroup {
                             id: c.id,
                             name: c.name,
-                            children: sample_categories(6),
+                            children: sample_categories(4)
+                                .into_iter()
+                                .map(|c| CategoryGroup {
+                                    id: c.id,
+                                    name: c.name,
+                                    children: sample_categories(6)
+                                        .into_iter()
+                                        .map(|c| CategoryGroup {
+                                            id: c.id,
+                                            name: c.name,
+                                            children: Vec::new(),
+                                        })
+                                        .collect(),
+                                })
+                                .collect(),
                         })
                         .collect(),
                 },
@@ -872,6 +1064,24 @@ fn sample_product(prices: bool, skus: usize, images: usize) -> ProductView {
         prices_visible: prices,
         skus: sample_skus(prices, skus),
         error: None,
+        reviews: prices.then(|| ProductReviews {
+            count: 41,
+            average_x10: 45,
+            reviews: (1..=i64::try_from(MAX_LISTED).unwrap_or(40))
+                .map(|id| Review {
+                    id,
+                    product_id: 1,
+                    rating: 1 + id % 5,
+                    body: "很结实 <img src=x onerror=alert(1)>".to_owned(),
+                    status: "approved".to_owned(),
+                    reviewer: "赵**".to_owned(),
+                    photos: (0..id % 3)
+                        .map(|n| format!("/api/v1/uploads/review-{n}.jpg"))
+                        .collect(),
+                    created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -1001,6 +1211,9 @@ impl PageView for CheckoutView {
             idempotency_key: "0".repeat(32),
             error: None,
             remark: String::new(),
+            po_number: String::new(),
+            requested_date: String::new(),
+            address_id: Some(1),
         };
         vec![
             ("ship with addresses", full.clone()),
@@ -1015,6 +1228,9 @@ impl PageView for CheckoutView {
                     quote: None,
                     error: Some("out_of_stock".to_owned()),
                     remark: "请尽快 <script>".to_owned(),
+                    po_number: "PO-1 <i>".to_owned(),
+                    requested_date: "2026-12-10".to_owned(),
+                    address_id: None,
                     ..full.clone()
                 },
             ),
@@ -1022,6 +1238,7 @@ impl PageView for CheckoutView {
                 "no address yet",
                 CheckoutView {
                     addresses: Vec::new(),
+                    address_id: None,
                     quote: None,
                     error: Some("address_required".to_owned()),
                     ..full
@@ -1284,6 +1501,119 @@ impl PageView for OrderPageView {
     }
 }
 
+impl PageView for AddressBookView {
+    const TEMPLATE: &'static str = "addresses.html";
+    fn samples() -> Vec<(&'static str, AddressBookView)> {
+        vec![
+            (
+                "a full book",
+                AddressBookView {
+                    addresses: sample_addresses(MAX_LISTED),
+                    back: Some("/checkout".to_owned()),
+                    refused_id: Some(2),
+                    typed: AddressTyped {
+                        detail: "<script>".to_owned(),
+                        is_default: Some("on".to_owned()),
+                        ..AddressTyped::default()
+                    },
+                    error: Some(FormError {
+                        form: "address",
+                        code: "invalid_phone".to_owned(),
+                        field: Some("phone".to_owned()),
+                    }),
+                },
+            ),
+            (
+                "none yet",
+                AddressBookView {
+                    addresses: Vec::new(),
+                    back: None,
+                    refused_id: None,
+                    typed: AddressTyped::default(),
+                    error: None,
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for InboxView {
+    const TEMPLATE: &'static str = "inbox.html";
+    fn samples() -> Vec<(&'static str, InboxView)> {
+        let message = |id: i64, read: bool| MessageView {
+            id,
+            channel: "inbox".to_owned(),
+            recipient: "13900000001".to_owned(),
+            user_id: Some(7),
+            template: String::new(),
+            params: serde_json::json!({}),
+            body: format!("您的订单 2026113000012{id} 已发货 <b>"),
+            state: "sent".to_owned(),
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: None,
+            event_id: None,
+            provider_ref: None,
+            read,
+            created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+            sent_at: None,
+        };
+        vec![
+            (
+                "a full inbox",
+                InboxView {
+                    messages: (1..=i64::try_from(MAX_LISTED).unwrap_or(40))
+                        .map(|id| message(id, id % 2 == 0))
+                        .collect(),
+                    unread: 20,
+                },
+            ),
+            (
+                "empty",
+                InboxView {
+                    messages: Vec::new(),
+                    unread: 0,
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for QuickOrderView {
+    const TEMPLATE: &'static str = "quick_order.html";
+    fn samples() -> Vec<(&'static str, QuickOrderView)> {
+        vec![
+            (
+                "first visit",
+                QuickOrderView {
+                    pasted: String::new(),
+                    rows: Vec::new(),
+                    error: None,
+                },
+            ),
+            (
+                "rows refused",
+                QuickOrderView {
+                    pasted: "6901234500011 20\nXX <b> 3".to_owned(),
+                    rows: (1..=MAX_LISTED)
+                        .map(|row| RowError {
+                            row,
+                            column: "编码".to_owned(),
+                            code: "unknown_code".to_owned(),
+                            message: "找不到条码或货号 <b>".to_owned(),
+                        })
+                        .collect(),
+                    error: Some(FormError {
+                        form: "quick_order",
+                        code: "quick_order_invalid".to_owned(),
+                        field: Some("file".to_owned()),
+                    }),
+                },
+            ),
+        ]
+    }
+}
+
 impl PageView for ErrorView {
     const TEMPLATE: &'static str = "error.html";
     fn samples() -> Vec<(&'static str, ErrorView)> {
@@ -1338,6 +1668,7 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
                     name: "张三".to_owned(),
                     roles: vec!["member"],
                     is_staff: false,
+                    unread: 3,
                 }),
                 csrf_token: Some("0".repeat(64)),
                 notice: Some("signed_in"),
@@ -1348,8 +1679,12 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 15] = [
+pub const PAGE_TEMPLATES: [&str; 19] = [
     HomeView::TEMPLATE,
+    QuickOrderView::TEMPLATE,
+    BrandsView::TEMPLATE,
+    AddressBookView::TEMPLATE,
+    InboxView::TEMPLATE,
     SignUpView::TEMPLATE,
     ForgotView::TEMPLATE,
     ProfileView::TEMPLATE,
@@ -1384,15 +1719,19 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(of::<SearchView>());
     all.extend(of::<ProductView>());
     all.extend(of::<CartPageView>());
+    all.extend(of::<QuickOrderView>());
     all.extend(of::<CheckoutView>());
     all.extend(of::<OrderPlacedView>());
     all.extend(of::<OrdersView>());
     all.extend(of::<OrderPageView>());
     all.extend(of::<CategoriesView>());
+    all.extend(of::<BrandsView>());
     all.extend(of::<SignInView>());
     all.extend(of::<SignUpView>());
     all.extend(of::<ForgotView>());
     all.extend(of::<ProfileView>());
+    all.extend(of::<AddressBookView>());
+    all.extend(of::<InboxView>());
     all.extend(of::<MeView>());
     all.extend(of::<ErrorView>());
     all
