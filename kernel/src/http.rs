@@ -259,6 +259,7 @@ fn page_routes() -> Router<AppState> {
         .route("/brands", get(pages::shelf::brands))
         .route("/products/{id}", get(pages::goods::product))
         .route("/products/{id}/cart", post(pages::goods::add_to_cart))
+        .route("/products/{id}/buy", post(pages::goods::buy_now))
         .route("/cart", get(pages::cart::show))
         .route("/cart/{sku_id}", post(pages::cart::set))
         .route("/cart/{sku_id}/remove", post(pages::cart::remove))

@@ -1111,3 +1111,129 @@ async fn quick_order_refuses_bad_rows_one_by_one_and_adds_nothing_until_all_are_
     );
     Ok(())
 }
+
+/// C1, D1 立即下单: off the pack step it is refused by the SKU's field; in steps it goes to a
+/// checkout of that one line (not the cart), quoted for it, carrying it through the delivery
+/// links; placed, the order has that line alone (with the PO number and the requested date
+/// typed) and the cart is as it was.
+#[tokio::test]
+async fn buy_now_checks_out_one_line_and_leaves_the_cart_alone() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let token = app.login(MEMBER, PASSWORD).await?;
+    let (red, grey) = (
+        app.sku_id(HARD_HAT_RED).await?,
+        app.sku_id(COATING_GREY).await?,
+    );
+    let hat = product_of(&app, HARD_HAT_RED).await?;
+    let (status, body) = app
+        .post(
+            "/api/v1/cart/items",
+            Some(&token),
+            &json!({ "items": [{ "sku_id": grey, "qty": 2 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let (_, html) = page(&member, &app, &format!("/products/{hat}")).await?;
+    assert!(
+        html.contains(&format!("formaction=\"/products/{hat}/buy\"")),
+        "{html}"
+    );
+    let csrf = csrf_of(&html)?;
+    let red_text = red.to_string();
+
+    let (status, _, html) = post_form(
+        &member,
+        &app,
+        &format!("/products/{hat}/buy"),
+        &csrf,
+        &[("sku_id", &red_text), ("qty", "15")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!("id=\"qty-error-{red}\"")),
+        "by the red hat's field: {html}"
+    );
+
+    let (status, location, _) = post_form(
+        &member,
+        &app,
+        &format!("/products/{hat}/buy"),
+        &csrf,
+        &[("sku_id", &red_text), ("qty", "20")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let checkout = location.unwrap_or_default();
+    assert_eq!(checkout, format!("/checkout?sku_id={red}&qty=20"));
+    let (status, html) = page(&member, &app, &checkout).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("安全帽") && !html.contains("防水涂料"),
+        "the one line, not the cart: {html}"
+    );
+    assert!(
+        html.contains(&format!("delivery=pickup&amp;sku_id={red}&amp;qty=20")),
+        "carried on: {html}"
+    );
+    let (_, book) = app.get("/api/v1/me/addresses", Some(&token)).await?;
+    let address = book[0]["id"].as_i64().unwrap_or(0).to_string();
+    let (status, quote) = app
+        .post(
+            "/api/v1/orders/quote",
+            Some(&token),
+            &json!({ "delivery_method": "ship", "address_id": book[0]["id"], "lines": [{ "sku_id": red, "qty": 20 }] }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{quote}");
+    let total = pifa::money::format_price(quote["total_fen"].as_i64().unwrap_or(-1));
+    assert!(
+        html.contains(&total),
+        "quoted for the line: {total} in {html}"
+    );
+    let key = attribute_near(&html, "name=\"idempotency_key\"", "value").unwrap_or_default();
+    let date = pifa::clock::shop_date_iso(app.clock.now_ms() + 3 * 86_400_000);
+    let (status, placed, body) = post_form(
+        &member,
+        &app,
+        "/checkout",
+        &csrf,
+        &[
+            ("idempotency_key", &key),
+            ("delivery_method", "ship"),
+            ("payment_method", "cash_on_delivery"),
+            ("address_id", &address),
+            ("sku_id", &red_text),
+            ("qty", "20"),
+            ("po_number", "PO-2026-118"),
+            ("requested_date", &date),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let id = placed
+        .as_deref()
+        .and_then(|l| l.strip_prefix("/orders/"))
+        .and_then(|l| l.strip_suffix("/placed"))
+        .unwrap_or_default()
+        .to_owned();
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&token))
+        .await?;
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(1), "{order}");
+    assert_eq!(order["lines"][0]["sku_id"], red);
+    assert_eq!(order["po_number"], "PO-2026-118");
+    assert_eq!(order["requested_date"], json!(date));
+    let (_, cart) = app.get("/api/v1/cart", Some(&token)).await?;
+    assert_eq!(
+        cart["lines"].as_array().map(Vec::len),
+        Some(1),
+        "the cart as it was: {cart}"
+    );
+    assert_eq!(cart["lines"][0]["sku_id"], grey);
+    Ok(())
+}

@@ -161,6 +161,35 @@ impl super::OrderStore<'_> {
 async fn cart_view(app: &Shop, actor: &Actor) -> ApiResult<CartView> {
     let purchase = purchase_for(app, actor, None).await?;
     let items = app.store.orders().cart(actor.user_id).await?;
+    priced(app, &purchase, items).await
+}
+
+/// One line priced for the caller as a cart line, not stored: 立即下单's checkout shows it as
+/// it shows the cart. Refused as the cart refuses its owner (`purchase_for`).
+pub async fn line_for(app: &Shop, actor: &Actor, line: LineRequest) -> ApiResult<CartView> {
+    let purchase = purchase_for(app, actor, None).await?;
+    let items = vec![CartItem {
+        sku_id: line.sku_id,
+        qty: line.qty,
+        // Seen now: nothing to tell of a change.
+        seen_price_fen: -1,
+        seen_stock: -1,
+    }];
+    let mut view = priced(app, &purchase, items).await?;
+    for line in &mut view.lines {
+        line.seen_price_fen = line.unit_price_fen;
+        line.price_changed = false;
+        line.stock_changed = false;
+    }
+    Ok(view)
+}
+
+/// `items` priced for `purchase`'s member, with what changed since each was seen.
+async fn priced(
+    app: &Shop,
+    purchase: &super::checkout::Purchase,
+    items: Vec<CartItem>,
+) -> ApiResult<CartView> {
     let owners = app
         .store
         .catalog()

@@ -231,19 +231,14 @@ pub async fn sign_up(
             },
         )
     };
-    let refusal = |form: &'static str, error: &ApiError| FormError {
-        form,
-        code: error.code.to_owned(),
-        field: error.field.clone(),
-    };
     if invalid || !same_origin(&headers) {
         let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
-        return again(error.status, Some(refusal("sign_up", &error)), None);
+        return again(error.status, Some(FormError::of("sign_up", &error)), None);
     }
     if form.action == "send_code" {
         return match send_code(&shop, &client, CodePurpose::Signup, &form.phone).await {
             Ok(sent_to) => again(StatusCode::OK, None, Some(sent_to)),
-            Err(error) => again(error.status, Some(refusal("code", &error)), None),
+            Err(error) => again(error.status, Some(FormError::of("code", &error)), None),
         };
     }
     let request = SignupRequest {
@@ -264,7 +259,7 @@ pub async fn sign_up(
     )
     .await;
     if let Err(error) = signed_up {
-        return again(error.status, Some(refusal("sign_up", &error)), None);
+        return again(error.status, Some(FormError::of("sign_up", &error)), None);
     }
     let login = LoginRequest {
         phone: form.phone.trim().to_owned(),
@@ -323,19 +318,14 @@ pub async fn forgot(
             },
         )
     };
-    let refusal = |form: &'static str, error: &ApiError| FormError {
-        form,
-        code: error.code.to_owned(),
-        field: error.field.clone(),
-    };
     if invalid || !same_origin(&headers) {
         let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
-        return again(error.status, Some(refusal("reset", &error)), None);
+        return again(error.status, Some(FormError::of("reset", &error)), None);
     }
     if form.action == "send_code" {
         return match send_code(&shop, &client, CodePurpose::ResetPassword, &form.phone).await {
             Ok(sent_to) => again(StatusCode::OK, None, Some(sent_to)),
-            Err(error) => again(error.status, Some(refusal("code", &error)), None),
+            Err(error) => again(error.status, Some(FormError::of("code", &error)), None),
         };
     }
     let request = ResetPasswordRequest {
@@ -346,7 +336,7 @@ pub async fn forgot(
     };
     match auth::reset_password(State(shop), State(hasher), client, ApiJson(request)).await {
         Ok(_) => visit.redirect("/login?notice=password_reset"),
-        Err(error) => again(error.status, Some(refusal("reset", &error)), None),
+        Err(error) => again(error.status, Some(FormError::of("reset", &error)), None),
     }
 }
 
@@ -449,11 +439,7 @@ pub async fn save_profile(
         Ok(_) => visit.redirect("/me?notice=profile_saved"),
         Err(error) if error.status != StatusCode::UNAUTHORIZED && visit.actor.is_some() => {
             let status = error.status;
-            let refusal = FormError {
-                form: "profile",
-                code: error.code.to_owned(),
-                field: error.field.clone(),
-            };
+            let refusal = FormError::of("profile", &error);
             match profile_view(&shop, &visit, typed, Some(refusal)).await {
                 Ok(view) => visit.show_with(status, &view),
                 Err(other) => visit.show::<ProfileView>(Err(other)),

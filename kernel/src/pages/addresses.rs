@@ -93,11 +93,7 @@ async fn answer<T>(
         },
         Err(error) => {
             let status = error.status;
-            let refusal = FormError {
-                form: "address",
-                code: error.code.to_owned(),
-                field: error.field.clone(),
-            };
+            let refusal = FormError::of("address", &error);
             match book(shop, visit, back, Some((id, form.typed, refusal))).await {
                 Ok(view) => visit.show_with(status, &view),
                 Err(other) => visit.show::<AddressBookView>(Err(other)),

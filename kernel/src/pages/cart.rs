@@ -157,11 +157,7 @@ pub async fn quick_order(
                 &QuickOrderView {
                     pasted,
                     rows,
-                    error: Some(FormError {
-                        form: "quick_order",
-                        code: error.code.to_owned(),
-                        field: error.field.clone(),
-                    }),
+                    error: Some(FormError::of("quick_order", &error)),
                 },
             )
         }

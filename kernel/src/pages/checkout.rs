@@ -14,12 +14,13 @@ use crate::accounts::permissions::Actor;
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
-use crate::ids::OrderId;
+use crate::ids::{OrderId, SkuId};
 use crate::members::addresses;
 use crate::orders::DeliveryMethod;
 use crate::orders::cart;
 use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
 use crate::orders::pipeline::Pipeline;
+use crate::orders::quote::LineRequest;
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
 use crate::themes::views::{CheckoutView, OrderPlacedView, QuoteTotals};
@@ -30,6 +31,19 @@ pub struct Choice {
     pub delivery: Option<String>,
     /// One of my addresses to quote for; absent or not mine: the default.
     pub address_id: Option<i64>,
+    /// 立即下单: this SKU in this quantity instead of the cart.
+    pub sku_id: Option<i64>,
+    pub qty: Option<i64>,
+}
+
+impl Choice {
+    /// The one line of a 立即下单, if this checkout is one.
+    fn buy_now(&self) -> Option<LineRequest> {
+        Some(LineRequest {
+            sku_id: SkuId(self.sku_id?),
+            qty: self.qty?,
+        })
+    }
 }
 
 /// A fresh key for one intended order.
@@ -49,7 +63,11 @@ async fn checkout_view(
     choice: &Choice,
 ) -> Result<Option<CheckoutView>, ApiError> {
     let delivery = choice.delivery.as_deref();
-    let axum::Json(cart) = cart::get(State(shop.clone()), actor.clone()).await?;
+    let buy_now = choice.buy_now();
+    let cart = match buy_now {
+        Some(line) => cart::line_for(shop, actor, line).await?,
+        None => cart::get(State(shop.clone()), actor.clone()).await?.0,
+    };
     if cart.lines.is_empty() {
         return Ok(None);
     }
@@ -81,7 +99,7 @@ async fn checkout_view(
         actor.clone(),
         ApiJson(QuoteInput {
             member_id: None,
-            lines: None,
+            lines: buy_now.map(|line| vec![line]),
             delivery_method: method,
             address_id: if method == DeliveryMethod::Pickup {
                 None
@@ -109,6 +127,7 @@ async fn checkout_view(
         lines: cart.lines,
         addresses: book,
         address_id,
+        buy_now,
         delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,
@@ -166,6 +185,9 @@ struct CheckoutForm {
     /// A date (`2026-12-10`) or empty.
     #[serde(default)]
     requested_date: String,
+    /// 立即下单's one line, when the page was for one.
+    sku_id: Option<i64>,
+    qty: Option<i64>,
 }
 
 /// What the page reads of `checkout::place`'s answer (an `OrderView`).
@@ -202,7 +224,14 @@ pub async fn place(
         let address_id = form
             .address_id
             .filter(|_| form.delivery_method != DeliveryMethod::Pickup.as_str());
+        let choice = Choice {
+            delivery: None,
+            address_id: None,
+            sku_id: form.sku_id,
+            qty: form.qty,
+        };
         let input = serde_json::json!({
+            "lines": choice.buy_now().map(|line| vec![line]),
             "delivery_method": form.delivery_method,
             "payment_method": form.payment_method,
             "address_id": address_id,
@@ -235,6 +264,8 @@ pub async fn place(
             let choice = Choice {
                 delivery: Some(form.delivery_method.clone()),
                 address_id: form.address_id,
+                sku_id: form.sku_id,
+                qty: form.qty,
             };
             match checkout_view(&shop, &pipeline, &visit, &actor, &choice).await {
                 Ok(Some(view)) => visit.show_with(

@@ -9,12 +9,16 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Page, Visit};
+use crate::accounts::permissions::Actor;
 use crate::catalog::handlers as catalog;
 use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
 use crate::ids::SkuId;
+use crate::orders::DeliveryMethod;
 use crate::orders::cart::{self, CartAddition};
+use crate::orders::checkout::{self, QuoteInput};
+use crate::orders::pipeline::Pipeline;
 use crate::orders::quote::LineRequest;
 use crate::shop::Shop;
 use crate::themes::views::{ProductView, QtyError};
@@ -74,6 +78,70 @@ pub async fn product(
     visit.show(view)
 }
 
+/// A posted 订货 or 立即下单 form, read: the product, the caller, the SKU and the quantity as
+/// typed; or the page that answers it instead (a visitor signs in and comes back to the
+/// product, not to this form's address).
+struct OrderForm {
+    id: i64,
+    actor: Actor,
+    sku_id: i64,
+    typed: String,
+}
+
+fn read_order_form(
+    visit: &Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: &Bytes,
+) -> Result<OrderForm, Box<Page>> {
+    let id = id_of(path).map_err(|error| Box::new(visit.show::<ProductView>(Err(error))))?;
+    let actor = match visit.actor() {
+        Ok(actor) => actor,
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => {
+            return Err(Box::new(
+                visit.redirect(&format!("/login?next=%2Fproducts%2F{id}")),
+            ));
+        }
+        Err(error) => return Err(Box::new(visit.show::<ProductView>(Err(error)))),
+    };
+    let form: QtyForm = serde_urlencoded::from_bytes(body).map_err(|_| {
+        Box::new(visit.show::<ProductView>(Err(ApiError::bad_request(
+            "invalid_input",
+            "表单无法读取 (unreadable form)",
+        ))))
+    })?;
+    let sku_id = form
+        .sku_id
+        .ok_or_else(|| Box::new(visit.show::<ProductView>(Err(ApiError::not_found()))))?;
+    Ok(OrderForm {
+        id,
+        actor,
+        sku_id,
+        typed: form.qty,
+    })
+}
+
+/// The product's page again, the refusal of the form's quantity by its SKU's field; a refusal
+/// that is not about the quantity is the page's error.
+async fn refused(shop: &Shop, visit: &Visit, form: &OrderForm, error: ApiError) -> Page {
+    if error.field.is_none() {
+        return visit.show::<ProductView>(Err(error));
+    }
+    match product_view(shop, visit, form.id).await {
+        Ok(view) => visit.show_with(
+            error.status,
+            &ProductView {
+                error: Some(QtyError {
+                    sku_id: form.sku_id,
+                    code: error.code.to_owned(),
+                    qty: form.typed.clone(),
+                }),
+                ..view
+            },
+        ),
+        Err(other) => visit.show::<ProductView>(Err(other)),
+    }
+}
+
 /// `POST /products/{id}/cart` (`sku_id`, `qty`): 订货 through `cart::add`, then back to the
 /// product with the notice `added_to_cart`. A refused quantity shows the page again with the
 /// refusal's code next to that SKU's field and the quantity as typed.
@@ -83,38 +151,18 @@ pub async fn add_to_cart(
     path: Result<Path<i64>, ApiError>,
     body: Bytes,
 ) -> Page {
-    let id = match id_of(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<ProductView>(Err(error)),
-    };
-    let actor = match visit.actor() {
-        Ok(actor) => actor,
-        // A visitor signs in and comes back to the product, not to this form's address.
-        Err(error) if error.status == StatusCode::UNAUTHORIZED => {
-            return visit.redirect(&format!("/login?next=%2Fproducts%2F{id}"));
-        }
-        Err(error) => return visit.show::<ProductView>(Err(error)),
-    };
-    let form: QtyForm = match serde_urlencoded::from_bytes(&body) {
+    let form = match read_order_form(&visit, path, &body) {
         Ok(form) => form,
-        Err(_) => {
-            return visit.show::<ProductView>(Err(ApiError::bad_request(
-                "invalid_input",
-                "表单无法读取 (unreadable form)",
-            )));
-        }
-    };
-    let Some(sku_id) = form.sku_id else {
-        return visit.show::<ProductView>(Err(ApiError::not_found()));
+        Err(page) => return *page,
     };
     let added = async {
-        let qty = qty_of(&form.qty)?;
+        let qty = qty_of(&form.typed)?;
         cart::add(
             State(shop.clone()),
-            actor,
+            form.actor.clone(),
             ApiJson(CartAddition {
                 items: vec![LineRequest {
-                    sku_id: SkuId(sku_id),
+                    sku_id: SkuId(form.sku_id),
                     qty,
                 }],
             }),
@@ -123,21 +171,56 @@ pub async fn add_to_cart(
     }
     .await;
     match added {
-        Ok(_) => visit.redirect(&format!("/products/{id}?notice=added_to_cart")),
-        Err(error) if error.field.is_some() => match product_view(&shop, &visit, id).await {
-            Ok(view) => visit.show_with(
-                error.status,
-                &ProductView {
-                    error: Some(QtyError {
-                        sku_id,
-                        code: error.code.to_owned(),
-                        qty: form.qty.clone(),
-                    }),
-                    ..view
-                },
-            ),
-            Err(other) => visit.show::<ProductView>(Err(other)),
-        },
-        Err(error) => visit.show::<ProductView>(Err(error)),
+        Ok(_) => visit.redirect(&format!("/products/{}?notice=added_to_cart", form.id)),
+        Err(error) => refused(&shop, &visit, &form, error).await,
+    }
+}
+
+/// `POST /products/{id}/buy` (`sku_id`, `qty`): 立即下单, straight to a checkout of this one
+/// line, leaving the cart as it is. The quantity is checked first by the quote the checkout
+/// will make (`checkout::quote` with the line, collected so that no address is needed yet):
+/// off the pack step, delisted or unknown is refused by the SKU's field here.
+pub async fn buy_now(
+    State(shop): State<Shop>,
+    State(pipeline): State<Pipeline>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = match read_order_form(&visit, path, &body) {
+        Ok(form) => form,
+        Err(page) => return *page,
+    };
+    let checked = async {
+        let line = LineRequest {
+            sku_id: SkuId(form.sku_id),
+            qty: qty_of(&form.typed)?,
+        };
+        let quoted = checkout::quote(
+            State(shop.clone()),
+            State(pipeline.clone()),
+            form.actor.clone(),
+            ApiJson(QuoteInput {
+                member_id: None,
+                lines: Some(vec![line]),
+                delivery_method: DeliveryMethod::Pickup,
+                address_id: None,
+            }),
+        )
+        .await;
+        match quoted {
+            // Whether the shop offers pickup is the checkout's to say, not the quantity's.
+            Err(error) if error.code == "delivery_method_disabled" => Ok(line),
+            Err(error) => Err(error),
+            Ok(_) => Ok(line),
+        }
+    }
+    .await;
+    match checked {
+        Ok(line) => visit.redirect(&format!(
+            "/checkout?sku_id={}&qty={}",
+            line.sku_id.0, line.qty
+        )),
+        Err(error) => refused(&shop, &visit, &form, error).await,
     }
 }

@@ -5,6 +5,8 @@
 //! is what the API shows and allows him; the buttons offered are read from the state machine's
 //! table (`orders::machine`), not decided here.
 
+use std::future::Future;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +14,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{Page, Visit};
+use crate::accounts::permissions::Actor;
 use crate::edge::extract::{Multipart, Path, Query};
 use crate::edge::json::OptionalJson;
 use crate::error::ApiError;
@@ -146,26 +149,46 @@ pub async fn show(
     visit.show(view)
 }
 
-/// After a form on an order's page: back to the order with `notice`, or the page again with
-/// the refusal by the form it came from (`form`: `cancel`, `receipt`, `after_sales` …).
-async fn answer<T>(
+/// Where a form on an order's page goes once done.
+enum Then {
+    /// Back to the order, with this notice.
+    Order(&'static str),
+    /// To the cart (再来一单).
+    Cart,
+}
+
+/// A form on an order's page: `action` done with the caller and the order's id, then on as
+/// `then` says, or the page again with the refusal by the form it came from (`form`:
+/// `cancel`, `receipt`, `after_sales` …).
+async fn act<T, Done>(
     shop: &Shop,
     visit: &Visit,
-    id: OrderId,
-    done: Result<T, ApiError>,
+    path: Result<Path<i64>, ApiError>,
     form: &'static str,
-    notice: &str,
-) -> Page {
+    then: Then,
+    action: impl FnOnce(Actor, OrderId) -> Done,
+) -> Page
+where
+    Done: Future<Output = Result<T, ApiError>>,
+{
+    let id = match order_id(path) {
+        Ok(id) => id,
+        Err(error) => return visit.show::<OrderPageView>(Err(error)),
+    };
+    let done = match visit.actor() {
+        Ok(actor) => action(actor, id).await,
+        Err(error) => Err(error),
+    };
     match done {
-        Ok(_) => visit.redirect(&format!("/orders/{id}?notice={notice}", id = id.0)),
+        Ok(_) => match then {
+            Then::Cart => visit.redirect("/cart?notice=reordered"),
+            Then::Order(notice) => {
+                visit.redirect(&format!("/orders/{id}?notice={notice}", id = id.0))
+            }
+        },
         Err(error) => {
             let status = error.status;
-            let refusal = FormError {
-                form,
-                code: error.code.to_owned(),
-                field: error.field.clone(),
-            };
-            match order_view(shop, visit, id, Some(refusal)).await {
+            match order_view(shop, visit, id, Some(FormError::of(form, &error))).await {
                 // A refusal about the order itself (gone, not mine) is the page's own error.
                 Ok(view) if status != StatusCode::NOT_FOUND => visit.show_with(status, &view),
                 Ok(_) => visit.show::<OrderPageView>(Err(error)),
@@ -188,24 +211,19 @@ pub async fn cancel(
     path: Result<Path<i64>, ApiError>,
     body: Bytes,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
     let form: CancelForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let done = async {
-        lifecycle::cancel(
-            State(shop.clone()),
-            visit.actor()?,
-            Path(id),
-            OptionalJson(Cancellation {
-                reason: form.reason.trim().to_owned(),
-            }),
-        )
-        .await
-    }
-    .await;
-    answer(&shop, &visit, id, done, "cancel", "order_cancelled").await
+    let reason = OptionalJson(Cancellation {
+        reason: form.reason.trim().to_owned(),
+    });
+    act(
+        &shop,
+        &visit,
+        path,
+        "cancel",
+        Then::Order("order_cancelled"),
+        |actor, id| lifecycle::cancel(State(shop.clone()), actor, Path(id), reason),
+    )
+    .await
 }
 
 /// `POST /orders/{id}/receive`: `fulfilment::confirm_receipt` (E4).
@@ -214,14 +232,15 @@ pub async fn receive(
     visit: Visit,
     path: Result<Path<i64>, ApiError>,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
-    let done =
-        async { fulfilment::confirm_receipt(State(shop.clone()), visit.actor()?, Path(id)).await }
-            .await;
-    answer(&shop, &visit, id, done, "receive", "order_received").await
+    act(
+        &shop,
+        &visit,
+        path,
+        "receive",
+        Then::Order("order_received"),
+        |actor, id| fulfilment::confirm_receipt(State(shop.clone()), actor, Path(id)),
+    )
+    .await
 }
 
 /// `POST /orders/{id}/reorder`: 再来一单 through `cart::reorder`, then the cart.
@@ -230,15 +249,10 @@ pub async fn reorder(
     visit: Visit,
     path: Result<Path<i64>, ApiError>,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
-    let done = async { cart::reorder(State(shop.clone()), visit.actor()?, Path(id)).await }.await;
-    match done {
-        Ok(_) => visit.redirect("/cart?notice=reordered"),
-        Err(error) => answer::<()>(&shop, &visit, id, Err(error), "reorder", "").await,
-    }
+    act(&shop, &visit, path, "reorder", Then::Cart, |actor, id| {
+        cart::reorder(State(shop.clone()), actor, Path(id))
+    })
+    .await
 }
 
 /// `POST /orders/{id}/receipt` (multipart: `proof`, `amount_fen`, `remark`): a transfer
@@ -249,15 +263,11 @@ pub async fn upload_receipt(
     path: Result<Path<i64>, ApiError>,
     form: Result<Multipart, ApiError>,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
-    let done = async {
-        payments::upload_receipt(State(shop.clone()), visit.actor()?, Path(id), form?).await
-    }
-    .await;
-    answer(&shop, &visit, id, done, "receipt", "receipt_uploaded").await
+    let app = shop.clone();
+    act(&shop, &visit, path, "receipt", Then::Order("receipt_uploaded"), |actor, id| async move {
+        payments::upload_receipt(State(app), actor, Path(id), form?).await
+    })
+    .await
 }
 
 /// `POST /orders/{id}/after-sales` (multipart: `kind`, `reason`, `photo`…): a request through
@@ -268,20 +278,14 @@ pub async fn request_after_sales(
     path: Result<Path<i64>, ApiError>,
     form: Result<Multipart, ApiError>,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
-    let done =
-        async { after_sales::request(State(shop.clone()), visit.actor()?, Path(id), form?).await }
-            .await;
-    answer(
+    let app = shop.clone();
+    act(
         &shop,
         &visit,
-        id,
-        done,
+        path,
         "after_sales",
-        "after_sales_requested",
+        Then::Order("after_sales_requested"),
+        |actor, id| async move { after_sales::request(State(app), actor, Path(id), form?).await },
     )
     .await
 }
@@ -294,13 +298,9 @@ pub async fn review(
     path: Result<Path<i64>, ApiError>,
     form: Result<Multipart, ApiError>,
 ) -> Page {
-    let id = match order_id(path) {
-        Ok(id) => id,
-        Err(error) => return visit.show::<OrderPageView>(Err(error)),
-    };
-    let done = async {
-        crate::reviews::create(State(shop.clone()), visit.actor()?, Path(id.0), form?).await
-    }
-    .await;
-    answer(&shop, &visit, id, done, "review", "reviewed").await
+    let app = shop.clone();
+    act(&shop, &visit, path, "review", Then::Order("reviewed"), |actor, id| async move {
+        crate::reviews::create(State(app), actor, Path(id.0), form?).await
+    })
+    .await
 }

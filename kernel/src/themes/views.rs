@@ -21,6 +21,7 @@ use crate::members::profile::MyProfile;
 use crate::notify::MessageView;
 use crate::orders::cart::{CartLine, CartView};
 use crate::orders::queries::StatusCount;
+use crate::orders::quote::LineRequest;
 use crate::orders::record::OrderView;
 use crate::orders::{Audience, OrderStatus};
 use crate::regions::Region;
@@ -436,6 +437,9 @@ pub struct CheckoutView {
     /// The address the quote is for (the default unless another was chosen with
     /// `?address_id=`); another is a link that quotes for it.
     pub address_id: Option<i64>,
+    /// 立即下单: the one line (`sku_id`, `qty`) ordered instead of the cart; the form and the
+    /// delivery and address links carry it on.
+    pub buy_now: Option<LineRequest>,
     /// The delivery methods the shop offers (`ship`, `pickup`, `ship_to_terminal`), in order.
     pub delivery_methods: Vec<&'static str>,
     /// The one chosen (the page is quoted for it; another is a link to `?delivery=`).
@@ -551,6 +555,17 @@ pub struct FormError {
     pub code: String,
     /// The field it names, if any.
     pub field: Option<String>,
+}
+
+impl FormError {
+    /// The API's refusal of `form`, as its page shows it.
+    pub fn of(form: &'static str, error: &crate::error::ApiError) -> FormError {
+        FormError {
+            form,
+            code: error.code.to_owned(),
+            field: error.field.clone(),
+        }
+    }
 }
 
 /// `order.html`: one of my orders, its history, its delivery and what I can do.
@@ -1214,6 +1229,7 @@ impl PageView for CheckoutView {
             po_number: String::new(),
             requested_date: String::new(),
             address_id: Some(1),
+            buy_now: None,
         };
         vec![
             ("ship with addresses", full.clone()),
@@ -1231,6 +1247,10 @@ impl PageView for CheckoutView {
                     po_number: "PO-1 <i>".to_owned(),
                     requested_date: "2026-12-10".to_owned(),
                     address_id: None,
+                    buy_now: Some(LineRequest {
+                        sku_id: SkuId(3),
+                        qty: 20,
+                    }),
                     ..full.clone()
                 },
             ),
