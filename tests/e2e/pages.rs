@@ -174,6 +174,40 @@ async fn forms_post_with_the_sessions_csrf_token() -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The other visitor forms the same way: from another site refused, with the phone as typed;
+    // a body that is not the form is `invalid_input`, not a forgery; neither sends a code.
+    let messages = app.store.count_rows("outbox_messages").await?;
+    for path in ["/signup", "/forgot"] {
+        let response = browser()?
+            .post(app.url(path))
+            .header("origin", "https://evil.example")
+            .form(&[("phone", "13711112222"), ("action", "send_code")])
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let html = response.text().await?;
+        assert!(
+            html.contains("页面已失效") && html.contains("13711112222"),
+            "{path}: {html}"
+        );
+        let response = browser()?
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("phone=1&phone=2")
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.store.count_rows("outbox_messages").await?,
+        messages,
+        "no code sent"
+    );
     app.stop().await
 }
 

@@ -80,6 +80,34 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, authority)| authority == host)
 }
 
+/// A visitor's form (no session, so no token to check): the fields as posted (the defaults
+/// when unreadable), to show the form again, and why it is refused, if it is:
+/// `invalid_input` for a body that is not the form, `csrf_failed` for one another site posted.
+fn visitor_form<F: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (F, Option<ApiError>) {
+    match serde_urlencoded::from_bytes(body) {
+        Err(_) => (
+            F::default(),
+            Some(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                "表单无法读取 (unreadable form)",
+            )),
+        ),
+        Ok(form) if !same_origin(headers) => (
+            form,
+            Some(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "表单来自其他网站 (a form posted from another site)",
+            )),
+        ),
+        Ok(form) => (form, None),
+    }
+}
+
 /// `POST /login`: phone and password (or phone and a code sent to it) → a cookie session,
 /// then back to `next`; `action=send_code` sends the sign-in code first. A refusal shows the
 /// form again with the refusal's code and the phone as typed.
@@ -92,9 +120,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
-    let parsed = serde_urlencoded::from_bytes::<SignInForm>(&body);
-    let invalid = parsed.is_err();
-    let form = parsed.unwrap_or_default();
+    let (form, refused): (SignInForm, _) = visitor_form(&headers, &body);
     let next = local_path(&form.next).to_owned();
     let mode = if form.mode == "code" {
         "code"
@@ -113,11 +139,8 @@ pub async fn sign_in(
             },
         )
     };
-    if invalid {
-        return again(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", None);
-    }
-    if !same_origin(&headers) {
-        return again(StatusCode::FORBIDDEN, "csrf_failed", None);
+    if let Some(error) = refused {
+        return again(error.status, error.code, None);
     }
     if form.action == "send_code" {
         return match send_code(&shop, &client, CodePurpose::Login, &form.phone).await {
@@ -215,9 +238,7 @@ pub async fn sign_up(
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
-    let parsed = serde_urlencoded::from_bytes::<SignUpForm>(&body);
-    let invalid = parsed.is_err();
-    let form = parsed.unwrap_or_default();
+    let (form, refused): (SignUpForm, _) = visitor_form(&headers, &body);
     let again = |status: StatusCode, error: Option<FormError>, code_sent_to: Option<String>| {
         visit.show_with(
             status,
@@ -231,8 +252,7 @@ pub async fn sign_up(
             },
         )
     };
-    if invalid || !same_origin(&headers) {
-        let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
+    if let Some(error) = refused {
         return again(error.status, Some(FormError::of("sign_up", &error)), None);
     }
     if form.action == "send_code" {
@@ -305,9 +325,7 @@ pub async fn forgot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
-    let parsed = serde_urlencoded::from_bytes::<ForgotForm>(&body);
-    let invalid = parsed.is_err();
-    let form = parsed.unwrap_or_default();
+    let (form, refused): (ForgotForm, _) = visitor_form(&headers, &body);
     let again = |status: StatusCode, error: Option<FormError>, code_sent_to: Option<String>| {
         visit.show_with(
             status,
@@ -318,8 +336,7 @@ pub async fn forgot(
             },
         )
     };
-    if invalid || !same_origin(&headers) {
-        let error = ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "");
+    if let Some(error) = refused {
         return again(error.status, Some(FormError::of("reset", &error)), None);
     }
     if form.action == "send_code" {
