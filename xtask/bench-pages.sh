@@ -44,11 +44,19 @@ ADMIN=$(token 13800000001); MEMBER=$(token 13900000001)
 } > "$DATA/page.csv"
 curl -sf "$PIFA/api/v1/admin/catalog/import" -H "authorization: Bearer $ADMIN" -H 'content-type: text/csv' --data-binary @"$DATA/page.csv" >/dev/null
 CATEGORY=$(curl -s "$PIFA/api/v1/categories" | python3 -c 'import json,sys; print(next(c["id"] for c in json.load(sys.stdin) if c["name"] == "劳保手套"))')
+# A flash sale running on the first SKU of the list: the home page shows its countdown, from
+# the flash-sale plugin's storefront route on every view.
+SKU=$(curl -s "$PIFA/api/v1/products?limit=1" -H "authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["skus"][0]["id"])')
+NOW_MS=$(($(date +%s) * 1000))
+curl -sf "$PIFA/api/v1/plugins/flash-sale/sales" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+  -d "{\"name\":\"安全帽秒杀\",\"starts_at_ms\":$((NOW_MS - 60000)),\"ends_at_ms\":$((NOW_MS + 3600000)),\"total_limit\":1000,\"per_member_limit\":10,\"items\":[{\"sku_id\":$SKU,\"price_fen\":990}]}" >/dev/null
 LISTED=$(curl -s "$PIFA/search?category_id=$CATEGORY" -H "authorization: Bearer $MEMBER" | grep -c 'class="good"' || true)
 PRICED=$(curl -s "$PIFA/search?category_id=$CATEGORY" -H "authorization: Bearer $MEMBER" | grep -c 'class="price"' || true)
 echo "category page: $LISTED goods listed, $PRICED with the member's price"
-echo "home page: $(curl -s "$PIFA/" -H "authorization: Bearer $MEMBER" | grep -c 'class="good"') goods"
-echo "baseline /page: $(curl -s "127.0.0.1:$BASE_PORT/page" | grep -c '<tr' ) table rows"
+HOME=$(curl -s "$PIFA/" -H "authorization: Bearer $MEMBER")
+echo "home page: $(grep -c 'class="good"' <<<"$HOME") goods, $(grep -c 'class="card flash-sale"' <<<"$HOME") flash sale"
+[ "$(grep -c 'class="card flash-sale"' <<<"$HOME")" = 1 ] || { echo "the home page shows no flash sale" >&2; exit 1; }
+echo "baseline /page: $(curl -s "127.0.0.1:$BASE_PORT/page" | grep -c '<li>') rows"
 
 run() { # name url [header]
   wrk -t2 -c64 -d"${DURATION}s" --latency ${3:+-H "$3"} "$2" 2>&1 |

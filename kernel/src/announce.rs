@@ -403,7 +403,7 @@ impl AnnouncementStore<'_> {
         if announcements.is_empty() {
             return Ok(Vec::new());
         }
-        in_tx!(self, |tx| {
+        let announced = in_tx!(self, |tx| {
             async {
                 let mut mark = Batch::default();
                 mark.push(
@@ -425,10 +425,17 @@ impl AnnouncementStore<'_> {
                     }
                 }
                 tx.execute_batch(batch).await?;
-                Ok::<_, StoreError>(marked.into_iter().map(|(id,)| id).collect())
+                Ok::<_, StoreError>(marked.into_iter().map(|(id,)| id).collect::<Vec<i64>>())
             }
             .await
-        })
+        })?;
+        let told_inboxes = announcements.iter().any(|(event_id, messages)| {
+            announced.contains(event_id) && messages.iter().any(|m| m.channel == Channel::Inbox)
+        });
+        if told_inboxes {
+            self.changed(crate::store::Change::Inbox(None)).await;
+        }
+        Ok(announced)
     }
 }
 

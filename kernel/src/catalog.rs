@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod library;
 pub mod pricing;
 pub mod search;
+pub mod shelf;
 pub mod storage;
 pub mod transfer;
 

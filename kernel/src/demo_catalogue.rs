@@ -555,7 +555,7 @@ async fn category_for(store: &Store, path: &[&str; 3], now_ms: i64) -> anyhow::R
             .catalog()
             .list_categories()
             .await?
-            .into_iter()
+            .iter()
             .find(|c| c.name == *name && c.parent_id == parent)
             .map(|c| c.id);
         parent = Some(match existing {

@@ -22,7 +22,7 @@ use crate::edge::extract::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::shop::Shop;
 use crate::store::batch::{Batch, RunBatch, args};
-use crate::store::{Page, Store, StoreError, StoreResult, on_pool};
+use crate::store::{Change, Page, Store, StoreError, StoreResult, on_pool};
 
 /// Runs `round` every 200 ms, and at once again after a full round (`full` or more read: more
 /// are waiting, so a broadcast's thousands go back to back, not one round per tick). A failed
@@ -45,6 +45,31 @@ where
 }
 
 use crate::channels::Channel;
+
+/// Each user's count of unopened inbox messages (see `store::cache`), cleared by
+/// `Change::Inbox`: a message stored for him (`enqueue_message`, the notification rules'
+/// rounds, an order split's notice) or his marking messages read.
+pub struct InboxRoom {
+    unread: moka::sync::Cache<i64, i64>,
+}
+
+impl Default for InboxRoom {
+    fn default() -> Self {
+        InboxRoom {
+            unread: moka::sync::Cache::new(100_000),
+        }
+    }
+}
+
+impl crate::store::Room for InboxRoom {
+    fn apply(&self, change: &Change) {
+        match change {
+            Change::Inbox(Some(user_id)) => self.unread.invalidate(user_id),
+            Change::Inbox(None) | Change::Everything => self.unread.invalidate_all(),
+            _ => {}
+        }
+    }
+}
 
 crate::store::handle! {
     /// The messages' part of the store: the inbox, the outbox the sender works through, and broadcasts.
@@ -159,6 +184,9 @@ impl MessageStore<'_> {
             let mut connection = pool.acquire().await?;
             connection.fetch_batch(batch).await
         })?;
+        if message.channel == Channel::Inbox {
+            self.changed(Change::Inbox(message.user_id)).await;
+        }
         ids.first()
             .map(|(id,)| *id)
             .ok_or_else(|| StoreError::Other("the message insert returned no id".to_owned()))
@@ -186,21 +214,31 @@ impl MessageStore<'_> {
     }
 
     /// How many inbox messages `user_id` has not opened.
+    /// How many of `user_id`'s inbox messages he has not opened: every page's badge asks, so
+    /// it is kept in the inbox's room until his inbox changes.
     pub async fn unread_count(self, user_id: i64) -> StoreResult<i64> {
-        Ok(on_pool!(self, |pool| {
+        let room = self.room::<InboxRoom>();
+        if let Some(unread) = room.unread.get(&user_id) {
+            return Ok(unread);
+        }
+        let read_at = self.generation().current();
+        let unread = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM outbox_messages WHERE channel = 'inbox' AND user_id = $1 AND read_at IS NULL",
             )
             .bind(user_id)
             .fetch_one(pool)
             .await
-        })?)
+        })?;
+        self.generation()
+            .keep(&room.unread, user_id, unread, read_at);
+        Ok(unread)
     }
 
     /// Marks one of `user_id`'s inbox messages read (`None`: every one); how many changed. A
     /// message of someone else's changes nothing.
     pub async fn mark_read(self, user_id: i64, id: Option<i64>, now_ms: i64) -> StoreResult<u64> {
-        Ok(on_pool!(self, |pool| {
+        let marked = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE outbox_messages SET read_at = $1 WHERE channel = 'inbox' AND user_id = $2 AND read_at IS NULL AND ($3 IS NULL OR id = $3)",
             )
@@ -210,7 +248,11 @@ impl MessageStore<'_> {
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
-        })?)
+        })?;
+        if marked > 0 {
+            self.changed(Change::Inbox(Some(user_id))).await;
+        }
+        Ok(marked)
     }
 
     /// Whether an inbox message is `user_id`'s.

@@ -37,7 +37,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::accounts::caller::{MaybeActor, PresentedToken, presented_token};
+use crate::accounts::caller::{
+    MaybeActor, PresentedToken, Session, presented_token, resolve_session,
+};
 use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::{CSRF_HEADER, SESSION_COOKIE};
 use crate::edge::json::FORM_TOKEN_FIELD;
@@ -104,8 +106,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Visit, Page> {
         let ThemesState { shop, themes } = ThemesState::from_ref(state);
-        let (actor, mut refused) = match MaybeActor::from_request_parts(parts, state).await {
-            Ok(MaybeActor(actor)) => (actor, None),
+        let (session, mut refused) = match resolve_session(parts, &shop).await {
+            Ok(session) => (session, None),
             Err(error) => (None, Some(error)),
         };
         let token = presented_token(&parts.headers);
@@ -125,26 +127,17 @@ where
                 Settings::default()
             }
         };
-        let csrf_token = match (&actor, &token) {
-            (Some(_), Some(PresentedToken::Cookie(secret))) => shop
-                .store
-                .accounts()
-                .session_owner(secret, shop.clock.now_ms())
-                .await
-                .ok()
-                .flatten()
-                .and_then(|owner| owner.csrf_token.clone()),
+        // Forms carry the token of the cookie's session; a bearer caller posts no forms.
+        let csrf_token = match (&session, &token) {
+            (Some(session), Some(PresentedToken::Cookie(_))) => session.owner.csrf_token.clone(),
             _ => None,
         };
-        let user = match &actor {
-            Some(actor) => {
-                let (me, unread) = tokio::join!(
-                    crate::auth::me(axum::extract::State(shop.clone()), actor.clone()),
-                    crate::notify::unread(axum::extract::State(shop.clone()), actor.clone())
-                );
-                match me.and_then(|me| Ok((me, unread?))) {
-                    Ok((axum::Json(profile), axum::Json(unread))) => Some(UserFrame {
-                        name: profile.name,
+        let user = match &session {
+            Some(Session { actor, owner }) => {
+                match crate::notify::unread(axum::extract::State(shop.clone()), actor.clone()).await
+                {
+                    Ok(axum::Json(unread)) => Some(UserFrame {
+                        name: owner.name.clone(),
                         roles: actor.roles.iter().map(|r| r.as_str()).collect(),
                         is_staff: actor.roles.iter().any(|r| r.is_staff()),
                         unread: unread.unread,
@@ -157,6 +150,7 @@ where
             }
             None => None,
         };
+        let actor = session.map(|session| session.actor);
         let notice = parts.uri.query().and_then(|query| {
             form_urlencoded::parse(query.as_bytes())
                 .find(|(key, _)| key == "notice")

@@ -192,6 +192,9 @@ pub struct Loaded {
     pub stats: Arc<Stats>,
     /// Its share of the call slots (`quota.concurrent_calls`).
     pub share: Arc<Share>,
+    /// The digest of its component and its entry (settings included): what it answers
+    /// may change when this does.
+    pub loaded_from: [u8; 32],
 }
 
 impl Loaded {
@@ -818,7 +821,8 @@ impl PluginHost {
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut digest, component_digest);
         sha2::Digest::update(&mut digest, format!("{entry:?}"));
-        stats.loaded_from(sha2::Digest::finalize(digest).into());
+        let loaded_from: [u8; 32] = sha2::Digest::finalize(digest).into();
+        stats.loaded_from(loaded_from);
         let share = self.share_for(&entry.name, entry.quota.concurrent_calls);
         let provisional = Loaded {
             declared: entry.clone(),
@@ -826,6 +830,7 @@ impl PluginHost {
             pre,
             stats,
             share,
+            loaded_from,
         };
         let manifest = read_manifest(self, runtime, &provisional)?;
         if checked {

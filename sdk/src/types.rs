@@ -106,7 +106,7 @@ impl Capability {
 }
 
 /// An HTTP route a plugin serves, relative to `/api/v1/plugins/<name>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Route {
     /// `GET`, `POST`, `PUT`, `DELETE`.
     pub method: String,
@@ -123,6 +123,15 @@ pub struct Route {
     /// JSON Schema of the response body.
     #[serde(default)]
     pub response_schema: Option<Value>,
+    /// For a `public` `GET` route whose answer is the same for everyone who sees prices, and
+    /// the same for everyone who does not (a storefront's countdowns): the kernel calls it
+    /// without the caller's identity (`caller` carries `sees_prices` alone) and keeps each
+    /// answer this many seconds (1 to 60) per path, query and price visibility, so the shop's
+    /// pages can show it on every view at no cost. A value the plugin stores clears the kept
+    /// answers at once; counters (stock sold) show within the seconds. 0, the default: the
+    /// route is called for every request, with the caller.
+    #[serde(default)]
+    pub shared_seconds: u32,
 }
 
 /// Who is buying, as pricing sees him.

@@ -152,6 +152,35 @@ async fn listed(app: &TestApp) -> anyhow::Result<String> {
     .await
 }
 
+/// A shared route (`shared_seconds`) is told nothing of who asks but whether he sees prices:
+/// the eavesdropper's `GET /caller`, which answers the next caller with what it was told,
+/// hears neither the member's id, nor his roles, nor his level, so a kept answer cannot carry
+/// one person's data to another; answers are kept apart by price visibility.
+#[tokio::test]
+async fn a_shared_route_is_told_nothing_of_the_caller() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    app.install_plugins(&toml(EAVESDROPPER, "route_roles = [\"public\"]"))
+        .await?;
+    const CALLER: &str = "/api/v1/plugins/hostile-eavesdropper/caller";
+    let (status, told) = app.get(CALLER, Some(&member)).await?;
+    assert_eq!(status, StatusCode::OK, "{told}");
+    assert_eq!(
+        told["caller"],
+        json!({ "user_id": null, "roles": [], "member": null, "sees_prices": true }),
+        "an approved member, as the shared route was told of him"
+    );
+    let (status, told) = app.get(CALLER, None).await?;
+    assert_eq!(status, StatusCode::OK, "{told}");
+    assert_eq!(
+        told["caller"]["sees_prices"], false,
+        "a visitor of the internal shop gets the answer kept for those who see no prices"
+    );
+    Ok(())
+}
+
 /// A plugin granted only `kv` whose manifest wants every event and publishes what it hears:
 /// a public route it is not granted refuses the load, naming the route and the role; with no
 /// events granted it hears nothing; granted `order.completed` alone it hears only that, without

@@ -81,6 +81,63 @@ fn labels(quote: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The storefront's countdowns are a shared route: the kernel keeps its answer a couple of
+/// seconds per price visibility, so a crowd behind one address (a market's Wi-Fi) is served
+/// past the per-client route quota without calling the plugin; a sale staff create shows at
+/// once (a stored value clears the kept answers); what was sold shows within the seconds.
+#[tokio::test]
+async fn the_storefront_is_shared_by_everyone_who_sees_it_alike() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let service = app.login(SERVICE, PASSWORD).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let gloves = app.sku_id(GLOVES).await?;
+    app.install_plugins(&flash_sale_toml().replacen(
+        "settings = ",
+        "quota = { route_requests_per_minute = 3 }\nsettings = ",
+        1,
+    ))
+    .await?;
+    const STOREFRONT: &str = "/api/v1/plugins/flash-sale/storefront";
+    let sale = create_sale(&app, &service, red, 1500, 100, 20).await?;
+    for n in 1..=10 {
+        let (status, shown) = app.get(STOREFRONT, None).await?;
+        assert_eq!(status, StatusCode::OK, "visitor request {n}: {shown}");
+        assert_eq!(shown["sales"][0]["id"], sale);
+        assert!(
+            shown["sales"][0]["items"][0]["price_fen"].is_null(),
+            "{shown}"
+        );
+    }
+    let (_, seen) = app.get(STOREFRONT, Some(&member)).await?;
+    assert_eq!(
+        seen["sales"][0]["items"][0]["price_fen"], 1500,
+        "kept apart from the visitors' answer: {seen}"
+    );
+
+    create_sale(&app, &service, gloves, 900, 50, 5).await?;
+    let (_, seen) = app.get(STOREFRONT, Some(&member)).await?;
+    assert_eq!(
+        seen["sales"].as_array().map(Vec::len),
+        Some(2),
+        "a new sale shows at once: {seen}"
+    );
+
+    let (status, order, _) = app
+        .place_order(&member, "shared-1", &order_body(red, 10))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    app.clock.advance_ms(2_001);
+    let (_, seen) = app.get(STOREFRONT, Some(&member)).await?;
+    assert_eq!(
+        seen["sales"][0]["remaining"], 90,
+        "what was sold shows after the route's seconds: {seen}"
+    );
+    Ok(())
+}
+
 /// G1 end to end, installed through `plugins.toml` alone: staff create a sale through its
 /// routes (roles checked by the kernel), the quote shows the flash price, the storefront the
 /// countdown (no price for a visitor in the internal shop mode), checkout reserves the quota,

@@ -3,6 +3,7 @@
 //! address a trusted proxy forwarded. Any state that holds a `Shop` can answer them.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -12,7 +13,7 @@ use axum_extra::extract::CookieJar;
 use axum::extract::FromRef;
 
 use super::permissions::{Actor, Standing};
-use super::sessions::{CSRF_HEADER, ClientInfo, SESSION_COOKIE};
+use super::sessions::{CSRF_HEADER, ClientInfo, SESSION_COOKIE, SessionOwner};
 use super::{MemberState, Role};
 use crate::error::ApiError;
 use crate::shop::Shop;
@@ -46,7 +47,23 @@ pub fn presented_token(headers: &HeaderMap) -> Option<PresentedToken> {
         .map(|cookie| PresentedToken::Cookie(cookie.value().to_owned()))
 }
 
+/// A signed-in caller with the session he came with: the pages greet him by the name and put
+/// the CSRF token in their forms, both read in the session's one (cached) statement.
+pub struct Session {
+    pub actor: Actor,
+    pub owner: Arc<SessionOwner>,
+}
+
 async fn resolve_actor(parts: &Parts, state: &Shop) -> Result<Option<Actor>, ApiError> {
+    Ok(resolve_session(parts, state)
+        .await?
+        .map(|session| session.actor))
+}
+
+/// The session behind the request's bearer token or cookie (`None`: none presented), or why
+/// it does not stand: 401 for a token that signs no one in, `csrf_failed` for a cookie-borne
+/// change without its CSRF token.
+pub async fn resolve_session(parts: &Parts, state: &Shop) -> Result<Option<Session>, ApiError> {
     let Some(token) = presented_token(&parts.headers) else {
         return Ok(None);
     };
@@ -80,7 +97,7 @@ async fn resolve_actor(parts: &Parts, state: &Shop) -> Result<Option<Actor>, Api
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    Ok(Some(Actor {
+    let actor = Actor {
         user_id: owner.user_id,
         roles: list(&owner.roles)
             .iter()
@@ -94,7 +111,8 @@ async fn resolve_actor(parts: &Parts, state: &Shop) -> Result<Option<Actor>, Api
             state: owner.member_state.as_deref().and_then(MemberState::from_db),
             level_id: owner.level_id,
         },
-    }))
+    };
+    Ok(Some(Session { actor, owner }))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor

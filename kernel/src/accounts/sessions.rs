@@ -47,6 +47,9 @@ pub struct IssuedSession {
 #[derive(Debug, FromRow)]
 pub struct SessionOwner {
     pub user_id: i64,
+    /// The account's name as people read it (the pages' greeting), read with the session so a
+    /// page needs no query of its own for it; a rename reports `Change::Accounts`.
+    pub name: String,
     pub kind: String,
     pub csrf_token: Option<String>,
     /// The account's roles, comma-separated (read in the same query as the session).
@@ -151,13 +154,13 @@ impl super::AccountStore<'_> {
         let generation = self.generation().current();
         // One statement brings the session, the roles, the regions and the member's standing.
         let sql = match self.backend() {
-            Backend::Sqlite => "SELECT s.user_id, s.kind, s.csrf_token,
+            Backend::Sqlite => "SELECT s.user_id, u.name, s.kind, s.csrf_token,
                     (SELECT group_concat(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
                     (SELECT group_concat(g.region_id, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
                     u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id, s.expires_at
                 FROM sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = FALSE",
-            Backend::Postgres => "SELECT s.user_id, s.kind, s.csrf_token,
+            Backend::Postgres => "SELECT s.user_id, u.name, s.kind, s.csrf_token,
                     (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = s.user_id) AS roles,
                     (SELECT string_agg(g.region_id::TEXT, ',') FROM user_regions g WHERE g.user_id = s.user_id) AS regions,
                     u.member_state, (SELECT m.level_id FROM members m WHERE m.user_id = s.user_id) AS level_id, s.expires_at

@@ -72,7 +72,7 @@ pub struct CategoryInput {
 pub async fn list_categories(
     State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
-) -> ApiResult<Json<Vec<Category>>> {
+) -> ApiResult<Json<std::sync::Arc<Vec<Category>>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.catalog().list_categories().await?))
 }
@@ -166,7 +166,7 @@ pub struct BrandInput {
 pub async fn list_brands(
     State(app): State<Shop>,
     MaybeActor(actor): MaybeActor,
-) -> ApiResult<Json<Vec<Brand>>> {
+) -> ApiResult<Json<std::sync::Arc<Vec<Brand>>>> {
     PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     Ok(Json(app.store.catalog().list_brands().await?))
 }

@@ -249,7 +249,7 @@ impl super::CatalogStore<'_> {
         name: Option<&str>,
         sort: Option<i64>,
     ) -> StoreResult<bool> {
-        on_pool!(self, |pool| {
+        let found = on_pool!(self, |pool| {
             sqlx::query("UPDATE categories SET name = COALESCE($2, name), sort = COALESCE($3, sort) WHERE id = $1")
                 .bind(id)
                 .bind(name)
@@ -258,14 +258,16 @@ impl super::CatalogStore<'_> {
                 .await
                 .map(|r| r.rows_affected() == 1)
                 .map_err(StoreError::classify)
-        })
+        })?;
+        self.changed(Change::Library).await;
+        Ok(found)
     }
 
     /// Removes a category or brand that files nothing (no goods; for a category, no
     /// sub-categories either).
     pub async fn delete_grouping(self, grouping: Grouping, id: i64) -> StoreResult<Removal> {
         let (exists, usage, delete) = grouping.statements();
-        in_tx!(self, |tx| {
+        let removal = in_tx!(self, |tx| {
             let found: Option<i64> = sqlx::query_scalar(exists)
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -282,7 +284,11 @@ impl super::CatalogStore<'_> {
             }
             sqlx::query(delete).bind(id).execute(&mut *tx).await?;
             Ok::<_, StoreError>(Removal::Removed)
-        })
+        })?;
+        if matches!(removal, Removal::Removed) {
+            self.changed(Change::Library).await;
+        }
+        Ok(removal)
     }
 
     pub async fn update_brand(
@@ -292,7 +298,7 @@ impl super::CatalogStore<'_> {
         logo_url: Option<Option<&str>>,
         description: Option<&str>,
     ) -> StoreResult<bool> {
-        on_pool!(self, |pool| {
+        let found = on_pool!(self, |pool| {
             sqlx::query("UPDATE brands SET name = COALESCE($2, name), logo_url = CASE WHEN $3 THEN $4 ELSE logo_url END, description = COALESCE($5, description) WHERE id = $1")
                 .bind(id)
                 .bind(name)
@@ -303,7 +309,9 @@ impl super::CatalogStore<'_> {
                 .await
                 .map(|r| r.rows_affected() == 1)
                 .map_err(StoreError::classify)
-        })
+        })?;
+        self.changed(Change::Library).await;
+        Ok(found)
     }
 
     /// The goods filed under a category (or its descendants) or a brand, for reindexing.
@@ -843,8 +851,9 @@ pub async fn update_category(
         .catalog()
         .list_categories()
         .await?
-        .into_iter()
+        .iter()
         .find(|c| c.id == id)
+        .cloned()
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(category))
 }
@@ -939,8 +948,9 @@ pub async fn update_brand(
         .catalog()
         .list_brands()
         .await?
-        .into_iter()
+        .iter()
         .find(|b| b.id == id)
+        .cloned()
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(brand))
 }

@@ -193,6 +193,11 @@ impl super::CatalogStore<'_> {
                 Ok::<_, StoreError>(())
             })?;
         }
+        // A search read between the products' write and this one would be kept without
+        // what was just indexed.
+        if !ids.is_empty() {
+            self.changed(crate::store::Change::Library).await;
+        }
         Ok(())
     }
 

@@ -4,6 +4,9 @@
 use sqlx::FromRow;
 
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
+use std::sync::Arc;
+
+use super::shelf::ShelfRoom;
 use crate::ids::{ProductId, SkuId};
 use crate::store::{Backend, Change, StoreError, StoreResult, in_tx, on_pool};
 
@@ -114,7 +117,7 @@ pub struct ProductChanges {
 }
 
 /// Which products a list shows.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub struct ProductFilter {
     /// This category and everything below it.
     pub category_id: Option<i64>,
@@ -155,7 +158,7 @@ impl ProductFilter {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProductSort {
     #[default]
     Newest,
@@ -224,7 +227,7 @@ impl super::CatalogStore<'_> {
         sort: i64,
         now_ms: i64,
     ) -> StoreResult<i64> {
-        on_pool!(self, |pool| {
+        let id = on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO categories (parent_id, name, depth, sort, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(parent_id)
                 .bind(name)
@@ -234,17 +237,29 @@ impl super::CatalogStore<'_> {
                 .fetch_one(pool)
                 .await
                 .map_err(StoreError::classify)
-        })
+        })?;
+        self.changed(Change::Library).await;
+        Ok(id)
     }
 
-    pub async fn list_categories(self) -> StoreResult<Vec<Category>> {
-        Ok(on_pool!(self, |pool| {
+    /// Every category, parents before children, in the shelf's order (kept in the shelf's
+    /// room).
+    pub async fn list_categories(self) -> StoreResult<Arc<Vec<Category>>> {
+        let room = self.room::<ShelfRoom>();
+        if let Some(all) = room.categories() {
+            return Ok(all);
+        }
+        let read_at = self.generation().current();
+        let all: Vec<Category> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, parent_id, name, depth, sort FROM categories ORDER BY depth, sort, id",
             )
             .fetch_all(pool)
             .await
-        })?)
+        })?;
+        let all = Arc::new(all);
+        room.keep_categories(all.clone(), self.generation(), read_at);
+        Ok(all)
     }
 
     pub async fn insert_brand(
@@ -254,7 +269,7 @@ impl super::CatalogStore<'_> {
         description: &str,
         now_ms: i64,
     ) -> StoreResult<i64> {
-        on_pool!(self, |pool| {
+        let id = on_pool!(self, |pool| {
             sqlx::query_scalar("INSERT INTO brands (name, logo_url, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                 .bind(name)
                 .bind(logo_url)
@@ -263,15 +278,26 @@ impl super::CatalogStore<'_> {
                 .fetch_one(pool)
                 .await
                 .map_err(StoreError::classify)
-        })
+        })?;
+        self.changed(Change::Library).await;
+        Ok(id)
     }
 
-    pub async fn list_brands(self) -> StoreResult<Vec<Brand>> {
-        Ok(on_pool!(self, |pool| sqlx::query_as(
+    /// Every brand by name (kept in the shelf's room).
+    pub async fn list_brands(self) -> StoreResult<Arc<Vec<Brand>>> {
+        let room = self.room::<ShelfRoom>();
+        if let Some(all) = room.brands() {
+            return Ok(all);
+        }
+        let read_at = self.generation().current();
+        let all: Vec<Brand> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, name, logo_url, description FROM brands ORDER BY name"
         )
         .fetch_all(pool)
-        .await)?)
+        .await)?;
+        let all = Arc::new(all);
+        room.keep_brands(all.clone(), self.generation(), read_at);
+        Ok(all)
     }
 
     pub async fn insert_unit(self, unit: &Unit, now_ms: i64) -> StoreResult<i64> {
@@ -439,18 +465,31 @@ impl super::CatalogStore<'_> {
 
     /// The ids of the products a filter selects, in its order, one page, and how many it
     /// selects in all.
+    /// Kept in the shelf's room, by filter.
     pub async fn filter_product_ids(
         self,
         filter: &ProductFilter,
     ) -> StoreResult<crate::store::Page<i64>> {
-        crate::store::paged(filter.limit, filter.offset, |limit, offset| {
+        let room = self.room::<ShelfRoom>();
+        if let Some(page) = room.listing(filter) {
+            return Ok(crate::store::Page::clone(&page));
+        }
+        let read_at = self.generation().current();
+        let page = crate::store::paged(filter.limit, filter.offset, |limit, offset| {
             self.product_id_rows(ProductFilter {
                 limit,
                 offset,
                 ..filter.clone()
             })
         })
-        .await
+        .await?;
+        room.keep_listing(
+            filter.clone(),
+            Arc::new(page.clone()),
+            self.generation(),
+            read_at,
+        );
+        Ok(page)
     }
 
     async fn product_id_rows(self, filter: ProductFilter) -> StoreResult<Vec<(i64, i64)>> {
@@ -971,7 +1010,11 @@ impl crate::store::Room for ProductRoom {
                 self.products.invalidate_all();
                 self.sku_products.invalidate_all();
             }
-            Change::Accounts | Change::Settings | Change::PluginValues => {}
+            Change::Library
+            | Change::Accounts
+            | Change::Settings
+            | Change::PluginValues
+            | Change::Inbox(_) => {}
         }
     }
 

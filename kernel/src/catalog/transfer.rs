@@ -815,8 +815,8 @@ pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
             .catalog()
             .list_brands()
             .await?
-            .into_iter()
-            .map(|b| (b.id, b.name))
+            .iter()
+            .map(|b| (b.id, b.name.clone()))
             .collect(),
         categories: categories.iter().map(|c| (c.id, path(c.id))).collect(),
         units: store

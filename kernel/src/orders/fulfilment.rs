@@ -189,14 +189,19 @@ impl super::OrderStore<'_> {
                     );
                 }
                 tx.execute_batch(batch).await?;
-                Ok(Some(filled.levels))
+                Ok(Some((filled.levels, filled.followup_id.is_some())))
             }
             .await
         })?;
-        let Some(levels) = moved else {
+        let Some((levels, split)) = moved else {
             return Ok(None);
         };
         self.stock_moved(&levels).await;
+        if split {
+            // The split's notice went to the member's inbox with the move.
+            self.changed(crate::store::Change::Inbox(Some(order.member_id.get())))
+                .await;
+        }
         Ok(self.order(order.id).await?)
     }
 

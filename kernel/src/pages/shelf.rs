@@ -2,6 +2,8 @@
 //! asks the catalogue's JSON handlers, so what it shows is what the API would show this
 //! caller, prices included.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use serde::Deserialize;
 
@@ -23,7 +25,7 @@ use crate::themes::views::{
 /// How many goods the home page lists unless the theme's `home_products.count` says.
 const HOME_PRODUCTS: i64 = 12;
 
-async fn categories(shop: &Shop, visit: &Visit) -> Result<Vec<Category>, ApiError> {
+async fn categories(shop: &Shop, visit: &Visit) -> Result<Arc<Vec<Category>>, ApiError> {
     Ok(
         catalog::list_categories(State(shop.clone()), visit.maybe_actor())
             .await?
@@ -79,6 +81,20 @@ async fn flash_sales(
     let Ok(Storefront { mut sales }) = serde_json::from_slice(&body) else {
         return Vec::new();
     };
+    // The plugin's answer may be a few seconds old (its route is shared): the state and the
+    // seconds left are worked out again from the sale's times on this page's clock.
+    let now_ms = shop.clock.now_ms();
+    sales.retain(|sale| sale.ends_at_ms > now_ms);
+    for sale in &mut sales {
+        let (state, until_ms) = if sale.starts_at_ms <= now_ms {
+            ("active", sale.ends_at_ms)
+        } else {
+            ("upcoming", sale.starts_at_ms)
+        };
+        state.clone_into(&mut sale.state);
+        // Rounded up, as the plugin does: a running sale never shows 0.
+        sale.seconds_left = (until_ms - now_ms).saturating_add(999) / 1000;
+    }
     sales.truncate(MAX_FLASH_SALES);
     let skus: Vec<SkuId> = sales
         .iter()

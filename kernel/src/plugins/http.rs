@@ -45,7 +45,14 @@ pub enum RouteProblem {
     NoRoles,
     #[error("unknown role {0}")]
     Role(String),
+    #[error(
+        "shared_seconds {0}: only a public GET route may be shared, for 1 to {MAX_SHARED_SECONDS} seconds"
+    )]
+    Shared(u32),
 }
+
+/// The longest a shared route's answer is kept (`Route::shared_seconds`).
+pub const MAX_SHARED_SECONDS: u32 = 60;
 
 /// Why the kernel refuses a route's answer (the plugin's failure; the client gets 503
 /// `plugin_failed`).
@@ -128,7 +135,67 @@ pub fn check_route(route: &Route) -> Result<(), RouteError> {
     {
         return Err(refused(RouteProblem::Role(role.clone())));
     }
+    let shareable = route.method == "GET" && route.roles.iter().any(|r| r == "public");
+    if route.shared_seconds > MAX_SHARED_SECONDS || (route.shared_seconds > 0 && !shareable) {
+        return Err(refused(RouteProblem::Shared(route.shared_seconds)));
+    }
     Ok(())
+}
+
+/// What a shared route's answer is kept by: the plugin as loaded (its component and entry),
+/// the request, and whether the caller sees prices, which is all the plugin is told of him.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SharedKey {
+    loaded_from: [u8; 32],
+    path: String,
+    query: BTreeMap<String, String>,
+    sees_prices: bool,
+}
+
+/// A shared route's answer, serialised once, until `expires_at_ms` (kernel clock).
+struct SharedAnswer {
+    status: StatusCode,
+    body: Bytes,
+    expires_at_ms: i64,
+}
+
+impl SharedAnswer {
+    fn response(&self) -> Response {
+        (
+            self.status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.body.clone(),
+        )
+            .into_response()
+    }
+}
+
+/// Shared routes' answers (`Route::shared_seconds`), kept in the store's rooms: a value a
+/// plugin stores (`Change::PluginValues`) clears them, on every instance.
+pub struct SharedAnswers {
+    answers: moka::sync::Cache<SharedKey, Arc<SharedAnswer>>,
+}
+
+impl Default for SharedAnswers {
+    fn default() -> Self {
+        SharedAnswers {
+            answers: moka::sync::Cache::new(1_000),
+        }
+    }
+}
+
+impl crate::store::Room for SharedAnswers {
+    fn apply(&self, change: &crate::store::Change) {
+        if matches!(
+            change,
+            crate::store::Change::PluginValues | crate::store::Change::Everything
+        ) {
+            self.answers.invalidate_all();
+        }
+    }
 }
 
 /// The declared route `path` matches, with its parameters.
@@ -353,6 +420,25 @@ pub async fn handle(
             return Err(ApiError::forbidden());
         }
     }
+    let sees_prices = matches!(
+        PriceView::of(&app.store, actor.as_ref(), Page::List).await,
+        Ok(PriceView::Visible { .. })
+    );
+    // A shared route's kept answer costs nothing: no call, no quota.
+    let shared = (route.shared_seconds > 0).then(|| SharedKey {
+        loaded_from: loaded.loaded_from,
+        path: path.clone(),
+        query: query.clone(),
+        sees_prices,
+    });
+    let answers = app.store.room::<SharedAnswers>();
+    if let Some(key) = &shared
+        && let Some(answer) = answers.answers.get(key)
+        && answer.expires_at_ms > app.clock.now_ms()
+    {
+        return Ok(answer.response());
+    }
+    let read_at = app.store.generation().current();
     // Before anything costs the shop a query or the plugin a call.
     let limit = loaded.declared.quota.route_requests_per_minute;
     if let Err(retry_after) = host.route_windows.hit(
@@ -380,10 +466,6 @@ pub async fn handle(
             loaded.share.size()
         )));
     }
-    let sees_prices = matches!(
-        PriceView::of(&app.store, actor.as_ref(), Page::List).await,
-        Ok(PriceView::Visible { .. })
-    );
     let body = if body.is_empty() {
         serde_json::Value::Null
     } else {
@@ -403,14 +485,23 @@ pub async fn handle(
         params,
         query,
         body,
-        caller: Caller {
-            user_id: actor.as_ref().map(|a| a.user_id),
-            roles: actor
-                .as_ref()
-                .map(|a| a.roles.iter().map(|r| role_name(*r).to_owned()).collect())
-                .unwrap_or_default(),
-            member,
-            sees_prices,
+        // A shared route is told nothing of the caller but whether he sees prices, so its
+        // answer cannot be one person's.
+        caller: if shared.is_some() {
+            Caller {
+                sees_prices,
+                ..Caller::default()
+            }
+        } else {
+            Caller {
+                user_id: actor.as_ref().map(|a| a.user_id),
+                roles: actor
+                    .as_ref()
+                    .map(|a| a.roles.iter().map(|r| role_name(*r).to_owned()).collect())
+                    .unwrap_or_default(),
+                member,
+                sees_prices,
+            }
         },
         now_ms: app.clock.now_ms(),
         settings: loaded.declared.settings.clone(),
@@ -510,7 +601,25 @@ pub async fn handle(
     if matches!(response.status, 204 | 205) {
         return Ok(status.into_response());
     }
-    Ok((status, axum::Json(response.body)).into_response())
+    let answer = SharedAnswer {
+        status,
+        body: serde_json::to_vec(&response.body)
+            .map_err(ApiError::internal)?
+            .into(),
+        expires_at_ms: app
+            .clock
+            .now_ms()
+            .saturating_add(i64::from(route.shared_seconds) * 1000),
+    };
+    let response = answer.response();
+    if let Some(key) = shared
+        && status.is_success()
+    {
+        app.store
+            .generation()
+            .keep(&answers.answers, key, Arc::new(answer), read_at);
+    }
+    Ok(response)
 }
 
 /// The serving plugins' routes as OpenAPI path items, merged into the kernel's document.
@@ -571,9 +680,7 @@ mod tests {
             method: method.to_owned(),
             path: path.to_owned(),
             roles: vec!["admin".to_owned()],
-            summary: String::new(),
-            request_schema: None,
-            response_schema: None,
+            ..Route::default()
         }
     }
 
@@ -606,6 +713,31 @@ mod tests {
                     ..route("GET", "/a")
                 },
                 "role owner",
+            ),
+            // Only a public GET may be shared (its answer goes to everyone), for at most a
+            // minute.
+            (
+                Route {
+                    shared_seconds: 5,
+                    ..route("GET", "/a")
+                },
+                "shared_seconds 5",
+            ),
+            (
+                Route {
+                    shared_seconds: 5,
+                    roles: vec!["public".to_owned()],
+                    ..route("POST", "/a")
+                },
+                "shared_seconds 5",
+            ),
+            (
+                Route {
+                    shared_seconds: 61,
+                    roles: vec!["public".to_owned()],
+                    ..route("GET", "/a")
+                },
+                "shared_seconds 61",
             ),
         ] {
             let error = check_route(&bad)

@@ -36,11 +36,15 @@ pub enum Change {
     Stock(Vec<i64>),
     /// Products in bulk (an import, a unit many products share).
     Catalogue,
+    /// What the shelf is filed and searched by: categories, brands, the search index.
+    Library,
     /// The shop settings.
     Settings,
     /// A plugin's stored values (not its counters, which move with orders and are never
     /// kept).
     PluginValues,
+    /// A user's inbox got a message or had messages read (`None`: several users').
+    Inbox(Option<i64>),
     /// Anything (a restore).
     Everything,
 }
@@ -55,8 +59,11 @@ impl Change {
                 ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
             ),
             Change::Catalogue => "catalogue".to_owned(),
+            Change::Library => "library".to_owned(),
             Change::Settings => "settings".to_owned(),
             Change::PluginValues => "plugin_values".to_owned(),
+            Change::Inbox(None) => "inbox".to_owned(),
+            Change::Inbox(Some(user_id)) => format!("inbox:{user_id}"),
             Change::Everything => "everything".to_owned(),
         }
     }
@@ -67,8 +74,14 @@ impl Change {
         match text {
             "accounts" => Change::Accounts,
             "catalogue" => Change::Catalogue,
+            "library" => Change::Library,
             "settings" => Change::Settings,
             "plugin_values" => Change::PluginValues,
+            "inbox" => Change::Inbox(None),
+            _ if text.starts_with("inbox:") => text
+                .strip_prefix("inbox:")
+                .and_then(|id| id.parse().ok())
+                .map_or(Change::Everything, |id| Change::Inbox(Some(id))),
             _ if text.starts_with("stock:") => text
                 .strip_prefix("stock:")
                 .and_then(|ids| ids.split(',').map(|id| id.parse().ok()).collect())
@@ -323,6 +336,9 @@ mod tests {
             Change::Catalogue,
             Change::Settings,
             Change::PluginValues,
+            Change::Library,
+            Change::Inbox(None),
+            Change::Inbox(Some(7)),
             Change::Everything,
         ] {
             assert_eq!(Change::decode(&change.encode()), change);
@@ -330,5 +346,6 @@ mod tests {
         assert_eq!(Change::decode("product:x"), Change::Everything);
         assert_eq!(Change::decode("stock:1,x"), Change::Everything);
         assert_eq!(Change::decode("orders"), Change::Everything);
+        assert_eq!(Change::decode("inbox:x"), Change::Everything);
     }
 }

@@ -161,6 +161,8 @@ pub struct FlashSale {
     /// `active` (counting down to its end) or `upcoming` (to its start).
     pub state: String,
     pub seconds_left: i64,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
     /// Items still to sell in all.
     pub remaining: i64,
     /// Its goods: `sku_id`, `price_fen` (`none` for a viewer who may not see prices), and
@@ -185,7 +187,7 @@ pub struct SearchView {
     /// The brand filtered by, if any (from the brand centre or the brand chips).
     pub brand: Option<Brand>,
     /// Every brand, to filter by.
-    pub brands: Vec<Brand>,
+    pub brands: std::sync::Arc<Vec<Brand>>,
     /// The order shown (`relevance`, `new`, `price_asc`, `price_desc`) and the ones on offer
     /// (`relevance` only with words; the price orders only to those who see prices).
     pub sort: &'static str,
@@ -202,7 +204,7 @@ pub struct SearchView {
 #[derive(Debug, Clone, Serialize)]
 pub struct BrandsView {
     /// `id`, `name`, `logo_url`, `description`, as the catalogue gives them.
-    pub brands: Vec<Brand>,
+    pub brands: std::sync::Arc<Vec<Brand>>,
 }
 
 /// `categories.html`: every category, top level with the level below.
@@ -630,6 +632,8 @@ fn sample_flash_sales(prices: bool) -> Vec<FlashSale> {
             name: "双十二 安全帽 <b>秒杀</b>".to_owned(),
             state: "active".to_owned(),
             seconds_left: 3 * 3600 + 61,
+            starts_at_ms: 1_765_000_000_000,
+            ends_at_ms: 1_765_000_000_000 + (3 * 3600 + 61) * 1000,
             remaining: 120,
             items: (1..=3)
                 .map(|n| FlashSaleItem {
@@ -644,6 +648,8 @@ fn sample_flash_sales(prices: bool) -> Vec<FlashSale> {
             name: "周末清仓".to_owned(),
             state: "upcoming".to_owned(),
             seconds_left: 2 * 86_400,
+            starts_at_ms: 1_765_000_000_000 + 2 * 86_400_000,
+            ends_at_ms: 1_765_000_000_000 + 3 * 86_400_000,
             remaining: 0,
             items: Vec::new(),
         },
@@ -695,7 +701,7 @@ impl PageView for SearchView {
                     q: "手套 \"<script>".to_owned(),
                     category: None,
                     brand: sample_brands(1).into_iter().next(),
-                    brands: sample_brands(MAX_LISTED),
+                    brands: sample_brands(MAX_LISTED).into(),
                     sort: "price_asc",
                     sorts: vec!["relevance", "new", "price_asc", "price_desc"],
                     scan: false,
@@ -710,7 +716,7 @@ impl PageView for SearchView {
                     q: String::new(),
                     category: sample_categories(1).into_iter().next(),
                     brand: None,
-                    brands: Vec::new(),
+                    brands: Vec::new().into(),
                     sort: "new",
                     sorts: vec!["new"],
                     scan: true,
@@ -725,7 +731,7 @@ impl PageView for SearchView {
                     q: "无此商品".to_owned(),
                     category: None,
                     brand: None,
-                    brands: sample_brands(2),
+                    brands: sample_brands(2).into(),
                     sort: "relevance",
                     sorts: vec!["relevance", "new"],
                     scan: false,
@@ -756,10 +762,15 @@ impl PageView for BrandsView {
             (
                 "brands",
                 BrandsView {
-                    brands: sample_brands(MAX_LISTED),
+                    brands: sample_brands(MAX_LISTED).into(),
                 },
             ),
-            ("none", BrandsView { brands: Vec::new() }),
+            (
+                "none",
+                BrandsView {
+                    brands: Vec::new().into(),
+                },
+            ),
         ]
     }
 }

@@ -25,6 +25,7 @@ fn route(method: &str, path: &str, summary: &str) -> Route {
         summary: summary.to_owned(),
         request_schema: None,
         response_schema: None,
+        ..Route::default()
     }
 }
 

@@ -2,6 +2,8 @@
 //! (kind, order and payload) in kv, and republishes all of them to anyone on the public route
 //! `GET /heard`. What it can leak is exactly what the kernel gives it: the event kinds and
 //! data classes `plugins.toml` grants, and a public route only where `route_roles` allows one.
+//! Its shared route `GET /caller` answers with who asked, as it was told, to whoever asks
+//! next: the kernel tells a shared route nothing of the caller but whether he sees prices.
 
 // Storing and serving through the host is all this plugin does.
 #![cfg(target_arch = "wasm32")]
@@ -26,6 +28,14 @@ impl Plugin for Eavesdropper {
                 summary: "Every event it was given, for anyone".to_owned(),
                 request_schema: None,
                 response_schema: None,
+                ..Route::default()
+            }, Route {
+                method: "GET".to_owned(),
+                path: "/caller".to_owned(),
+                roles: vec!["public".to_owned()],
+                summary: "Who asked, as the plugin was told, kept for the next".to_owned(),
+                shared_seconds: 5,
+                ..Route::default()
             }],
             ..pifa_sdk::manifest(
                 "hostile-eavesdropper",
@@ -46,7 +56,10 @@ impl Plugin for Eavesdropper {
             .map_err(|message| HookError::new("kv_failed", message))
     }
 
-    fn handle_http(_request: HttpRequest) -> Result<HttpResponse, HookError> {
+    fn handle_http(request: HttpRequest) -> Result<HttpResponse, HookError> {
+        if request.route == "/caller" {
+            return Ok(HttpResponse::json(200, json!({ "caller": request.caller })));
+        }
         let heard: Vec<Value> = kv::scan("heard:", None, 500)
             .into_iter()
             .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())

@@ -22,6 +22,7 @@ impl Plugin for HostileHttp {
                 summary: "Answers what `mode` picks (testing only)".to_owned(),
                 request_schema: None,
                 response_schema: None,
+                ..Route::default()
             }],
             ..pifa_sdk::manifest(
                 "hostile-http",

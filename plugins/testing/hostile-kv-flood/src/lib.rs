@@ -30,6 +30,7 @@ impl Plugin for HostileKvFlood {
                 summary: "Testing only: writes thousands of large values".to_owned(),
                 request_schema: None,
                 response_schema: None,
+                ..Route::default()
             }],
             ..pifa_sdk::manifest(
                 "hostile-kv-flood",

@@ -45,6 +45,7 @@ impl Plugin for HostileSlow {
                 summary: "Spends `ms` in storage reads (testing only)".to_owned(),
                 request_schema: None,
                 response_schema: None,
+                ..Route::default()
             }],
             ..pifa_sdk::manifest(
                 "hostile-slow",

@@ -26,6 +26,7 @@ impl Plugin for HostileSpammer {
                 summary: "Testing only: sends staff a thousand messages".to_owned(),
                 request_schema: None,
                 response_schema: None,
+                ..Route::default()
             }],
             ..pifa_sdk::manifest(
                 "hostile-spammer",
