@@ -1606,9 +1606,7 @@ mod tests {
                 method: "GET".to_owned(),
                 path: "/heard".to_owned(),
                 roles: vec!["admin".to_owned(), "public".to_owned()],
-                summary: String::new(),
-                request_schema: None,
-                response_schema: None,
+                ..pifa_sdk::Route::default()
             }],
             ..manifest
         };
