@@ -273,6 +273,14 @@ fn page_routes() -> Router<AppState> {
         .route("/orders/{id}/cancel", post(pages::orders::cancel))
         .route("/orders/{id}/receive", post(pages::orders::receive))
         .route("/orders/{id}/reorder", post(pages::orders::reorder))
+        .route("/orders/{id}/confirm", post(pages::orders::confirm))
+        .route("/orders/{id}/reject", post(pages::orders::reject))
+        .route("/orders/{id}/dispatch", post(pages::orders::dispatch))
+        .route(
+            "/orders/{id}/start-delivery",
+            post(pages::orders::start_delivery),
+        )
+        .route("/orders/{id}/status", post(pages::orders::change_status))
         .merge(
             Router::new()
                 .route("/orders/{id}/receipt", post(pages::orders::upload_receipt))
@@ -281,6 +289,7 @@ fn page_routes() -> Router<AppState> {
                     post(pages::orders::request_after_sales),
                 )
                 .route("/orders/{id}/review", post(pages::orders::review))
+                .route("/orders/{id}/delivered", post(pages::orders::delivered))
                 .route(
                     "/quick-order",
                     get(pages::cart::quick_order_form).post(pages::cart::quick_order),

@@ -24,6 +24,7 @@ pub mod addresses;
 pub mod assets;
 pub mod cart;
 pub mod checkout;
+pub mod desks;
 pub mod goods;
 pub mod inbox;
 pub mod orders;
@@ -63,7 +64,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 17] = [
+const NOTICES: [&str; 23] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -81,6 +82,12 @@ const NOTICES: [&str; 17] = [
     "address_saved",
     "address_removed",
     "inbox_read",
+    "order_confirmed",
+    "order_rejected",
+    "order_dispatched",
+    "delivery_started",
+    "order_delivered",
+    "status_changed",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

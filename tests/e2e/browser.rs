@@ -143,15 +143,7 @@ async fn a_member_orders_two_skus_from_a_product_page_and_sees_them_in_the_cart(
     };
     let red = app.sku_id("6901234500011").await?;
     let yellow = app.sku_id("6901234500028").await?;
-    let sku = pifa::ids::SkuId(red);
-    let hat = app
-        .store
-        .catalog()
-        .sku_products(&[sku])
-        .await?
-        .get(&sku)
-        .map(|p| p.get())
-        .ok_or_else(|| anyhow::anyhow!("no product for the red hat"))?;
+    let hat = app.product_id("6901234500011").await?;
 
     let browser = Browser::open("order_from_product", &app.url(""), Screen::Phone).await?;
     let outcome = async {
@@ -899,4 +891,145 @@ async fn the_flash_sale_counts_down_and_the_classic_theme_serves_a_whole_order()
     }
     .await;
     browser.finish(outcome).await
+}
+
+/// The seeds' day (REQUIREMENTS D5, E2, E3, E9, issue 19), each person in his own browser and
+/// no API call but to read the result back: the member orders 30 red hats from the product
+/// page; his manager finds 待确认订单 with its badge on 我的, opens the order, changes the
+/// quantity to 40 with a reason and confirms, then dispatches it to the region's driver; the
+/// driver finds it under 待送货, sets out, and uploads his photo of the signed note from the
+/// file field; the member's order page says 已收货 with the driver and the photo.
+#[tokio::test]
+async fn the_day_member_manager_and_driver_each_in_his_browser() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let hat = app.product_id(HARD_HAT_RED).await?;
+    let reader = app.login(MEMBER, PASSWORD).await?;
+
+    let member = Browser::open("day_member", &app.url(""), Screen::Phone).await?;
+    let placed = async {
+        member.sign_in(MEMBER, PASSWORD).await?;
+        member.goto(&format!("/products/{hat}")).await?;
+        member.fill(&format!("#qty-{red}"), "30").await?;
+        member
+            .submit(&format!("#sku-{red} form button[type=submit]"))
+            .await?;
+        member.goto("/checkout?delivery=ship").await?;
+        member.submit("main form button[type=submit]").await?;
+        member.text(".order-number").await
+    }
+    .await;
+    let number = member.finish(placed).await?;
+    let (_, orders) = app.get("/api/v1/orders?limit=1", Some(&reader)).await?;
+    anyhow::ensure!(
+        orders[0]["number"].as_str() == Some(number.trim()),
+        "{orders}"
+    );
+    let id = orders[0]["id"].as_i64().unwrap_or_default();
+
+    let manager = Browser::open("day_manager", &app.url(""), Screen::Phone).await?;
+    let confirmed = async {
+        manager.sign_in(MANAGER_HAIKOU, PASSWORD).await?;
+        manager.goto("/me").await?;
+        let desk = "a[href='/orders?status=pending_confirmation']";
+        let badge = manager.text(&format!(".desks {desk} .count")).await?;
+        anyhow::ensure!(badge.trim() == "1", "the new order's badge: {badge}");
+        manager.fits_a_phone().await?;
+        manager.screenshot("desks-manager-375").await?;
+        manager.tap(&format!(".desks {desk}")).await?;
+        manager.wait_for_path("/orders").await?;
+        manager.tap(&format!("a[href='/orders/{id}']")).await?;
+        manager.wait_for_path(&format!("/orders/{id}")).await?;
+        anyhow::ensure!(
+            manager
+                .find_all("form[action$='/cancel']")
+                .await?
+                .is_empty(),
+            "the member's forms are not the manager's"
+        );
+        manager.fill("#qty-1", "40").await?;
+        manager.fill("#confirm-reason", "客户电话加单").await?;
+        manager.fits_a_phone().await?;
+        manager.screenshot("order-manager-375").await?;
+        manager
+            .submit(&format!("form[action='/orders/{id}/confirm'] button"))
+            .await?;
+        anyhow::ensure!(manager.text(".notice").await?.contains("订单已确认"));
+        let drivers = manager.text("#driver").await?;
+        anyhow::ensure!(drivers.contains("张师傅"), "the region's driver: {drivers}");
+        manager
+            .submit(&format!("form[action='/orders/{id}/dispatch'] button"))
+            .await?;
+        manager.text(".notice").await
+    }
+    .await;
+    let notice = manager.finish(confirmed).await?;
+    anyhow::ensure!(notice.contains("已派单"), "{notice}");
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&reader))
+        .await?;
+    anyhow::ensure!(
+        order["lines"][0]["qty"] == 40,
+        "the manager's quantity: {order}"
+    );
+    anyhow::ensure!(order["fulfilment"]["driver"]["name"] == "张师傅", "{order}");
+
+    let driver = Browser::open("day_driver", &app.url(""), Screen::Phone).await?;
+    let delivered = async {
+        driver.sign_in(DRIVER_HAIKOU, PASSWORD).await?;
+        driver.goto("/me").await?;
+        driver
+            .tap(".desks a[href='/orders?status=awaiting_dispatch']")
+            .await?;
+        driver.tap(&format!("a[href='/orders/{id}']")).await?;
+        driver.wait_for_path(&format!("/orders/{id}")).await?;
+        let place = driver.text(".address").await?;
+        anyhow::ensure!(
+            !driver
+                .find_all("a[href^='https://uri.amap.com']")
+                .await?
+                .is_empty(),
+            "a map link for {place}"
+        );
+        driver
+            .submit(&format!(
+                "form[action='/orders/{id}/start-delivery'] button"
+            ))
+            .await?;
+        anyhow::ensure!(driver.text(".notice").await?.contains("已出发"));
+        driver
+            .attach("#note-photo", &photo_file("signed-note.jpg")?)
+            .await?;
+        driver.fits_a_phone().await?;
+        driver.screenshot("order-driver-375").await?;
+        driver
+            .submit(&format!("form[action='/orders/{id}/delivered'] button"))
+            .await?;
+        driver.text(".notice").await
+    }
+    .await;
+    let notice = driver.finish(delivered).await?;
+    anyhow::ensure!(notice.contains("签收单已上传"), "{notice}");
+
+    let member = Browser::open("day_member_after", &app.url(""), Screen::Phone).await?;
+    let seen = async {
+        member.sign_in(MEMBER, PASSWORD).await?;
+        member.goto(&format!("/orders/{id}")).await?;
+        anyhow::ensure!(member.text(".order-status").await?.contains("已收货"));
+        let page = member.text("main").await?;
+        anyhow::ensure!(page.contains("张师傅") && page.contains("签收单"), "{page}");
+        Ok(())
+    }
+    .await;
+    member.finish(seen).await?;
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&reader))
+        .await?;
+    anyhow::ensure!(order["status"] == "received", "{order}");
+    Ok(())
 }

@@ -401,17 +401,6 @@ async fn assets_are_fingerprinted_cached_for_a_year_and_compressed() -> anyhow::
 }
 
 /// The product a SKU belongs to.
-async fn product_of(app: &TestApp, barcode: &str) -> anyhow::Result<i64> {
-    let sku = pifa::ids::SkuId(app.sku_id(barcode).await?);
-    app.store
-        .catalog()
-        .sku_products(&[sku])
-        .await?
-        .get(&sku)
-        .map(|p| p.get())
-        .ok_or_else(|| anyhow::anyhow!("no product for {barcode}"))
-}
-
 /// The CSRF token of the first form on a page.
 fn csrf_of(html: &str) -> anyhow::Result<String> {
     attribute_near(html, "name=\"csrf_token\"", "value")
@@ -449,7 +438,7 @@ async fn the_product_page_shows_skus_units_and_the_viewers_price_and_orders_in_p
     let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
         return Ok(());
     };
-    let hat = product_of(&app, HARD_HAT_RED).await?;
+    let hat = app.product_id(HARD_HAT_RED).await?;
     let red = app.sku_id(HARD_HAT_RED).await?;
     let yellow = app.sku_id(HARD_HAT_YELLOW).await?;
     let path = format!("/products/{hat}");
@@ -614,7 +603,7 @@ async fn the_cart_page_lists_lines_changes_quantities_and_tells_what_changed() -
     let red = app.sku_id(HARD_HAT_RED).await?;
     let yellow = app.sku_id(HARD_HAT_YELLOW).await?;
     let coating = app.sku_id(COATING_GREY).await?;
-    let hat = product_of(&app, HARD_HAT_RED).await?;
+    let hat = app.product_id(HARD_HAT_RED).await?;
     for (sku, qty) in [(red, "20"), (yellow, "10")] {
         let (status, _, body) = post_form(
             &member,
@@ -704,7 +693,7 @@ async fn the_cart_page_lists_lines_changes_quantities_and_tells_what_changed() -
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{cart}");
-    let coating_product = product_of(&app, COATING_GREY).await?;
+    let coating_product = app.product_id(COATING_GREY).await?;
     let (status, _) = app
         .call(
             reqwest::Method::PATCH,
@@ -1160,7 +1149,7 @@ async fn buy_now_checks_out_one_line_and_leaves_the_cart_alone() -> anyhow::Resu
         app.sku_id(HARD_HAT_RED).await?,
         app.sku_id(COATING_GREY).await?,
     );
-    let hat = product_of(&app, HARD_HAT_RED).await?;
+    let hat = app.product_id(HARD_HAT_RED).await?;
     let (status, body) = app
         .post(
             "/api/v1/cart/items",
@@ -1269,5 +1258,205 @@ async fn buy_now_checks_out_one_line_and_leaves_the_cart_alone() -> anyhow::Resu
         "the cart as it was: {cart}"
     );
     assert_eq!(cart["lines"][0]["sku_id"], grey);
+    Ok(())
+}
+
+/// An order as its member reads it through the API.
+async fn order_of(app: &TestApp, member: &str, id: i64) -> anyhow::Result<Value> {
+    Ok(app
+        .get(&format!("/api/v1/orders/{id}"), Some(member))
+        .await?
+        .1)
+}
+
+/// Issue 19's order forms for staff (D5, E2, E6), each through the API's handler and offered
+/// only where the state machine opens the move to the viewer: the member's order page offers
+/// him no confirm form and his post of one is refused 403 with nothing changed; Sanya's
+/// manager gets 404 for a Haikou order, page and form alike; Haikou's manager is offered
+/// confirm and reject, a quantity that does not parse is refused naming its field, a change
+/// without a reason is refused (`reason_required`) and changes nothing, and a good one
+/// confirms; then dispatch offers only the region's drivers and a driver of another region is
+/// refused; customer service moves the order on with a remark the member reads in its history.
+#[tokio::test]
+async fn staff_order_forms_follow_the_state_machine_and_the_scopes() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"], "lines": [{ "sku_id": hat, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "staff-forms", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let order_path = format!("/orders/{id}");
+
+    // The member: his own forms, not the confirmer's; a forged confirm is 403.
+    let member_browser = browser()?;
+    sign_in(&member_browser, &app, MEMBER).await?;
+    let (_, html) = page(&member_browser, &app, &order_path).await?;
+    assert!(
+        !html.contains(&format!("action=\"/orders/{id}/confirm\"")),
+        "{html}"
+    );
+    let csrf = csrf_of(&html)?;
+    let (status, _, html) = post_form(
+        &member_browser,
+        &app,
+        &format!("{order_path}/confirm"),
+        &csrf,
+        &[("qty_1", "10"), ("reason", "x")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert_eq!(
+        order_of(&app, &member, id).await?["status"],
+        "pending_confirmation"
+    );
+
+    // Another region's manager: no such order.
+    let sanya = browser()?;
+    sign_in(&sanya, &app, MANAGER_SANYA).await?;
+    let (status, html) = page(&sanya, &app, &order_path).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    let (_, me) = page(&sanya, &app, "/me").await?;
+    let csrf = csrf_of(&me)?;
+    let (status, _, _) =
+        post_form(&sanya, &app, &format!("{order_path}/confirm"), &csrf, &[]).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The order's manager.
+    let manager = browser()?;
+    sign_in(&manager, &app, MANAGER_HAIKOU).await?;
+    let (_, me) = page(&manager, &app, "/me").await?;
+    assert!(
+        me.contains("status=pending_confirmation") && me.contains("待确认订单"),
+        "the desk: {me}"
+    );
+    let (status, html) = page(&manager, &app, &order_path).await?;
+    assert_eq!(status, StatusCode::OK);
+    for form in ["confirm", "reject"] {
+        assert!(
+            html.contains(&format!("action=\"/orders/{id}/{form}\"")),
+            "{form}: {html}"
+        );
+    }
+    for absent in ["cancel", "dispatch", "delivered", "status"] {
+        assert!(
+            !html.contains(&format!("action=\"/orders/{id}/{absent}\"")),
+            "{absent} offered: {html}"
+        );
+    }
+    let csrf = csrf_of(&html)?;
+    let confirm = format!("{order_path}/confirm");
+    let (status, _, html) = post_form(
+        &manager,
+        &app,
+        &confirm,
+        &csrf,
+        &[("qty_1", "二十"), ("reason", "加单")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("qty_1"),
+        "the refusal names the field: {html}"
+    );
+    let (status, _, _) = post_form(&manager, &app, &confirm, &csrf, &[("qty_1", "30")]).await?;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a change needs its reason"
+    );
+    assert_eq!(
+        order_of(&app, &member, id).await?["lines"][0]["qty"],
+        20,
+        "nothing changed"
+    );
+    let (status, location, html) = post_form(
+        &manager,
+        &app,
+        &confirm,
+        &csrf,
+        &[("qty_1", "30"), ("price_1", ""), ("reason", "客户电话加单")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("{order_path}?notice=order_confirmed").as_str())
+    );
+    let confirmed = order_of(&app, &member, id).await?;
+    assert_eq!(confirmed["lines"][0]["qty"], 30, "{confirmed}");
+    assert_eq!(confirmed["status"], "awaiting_dispatch");
+
+    let (_, html) = page(&manager, &app, &order_path).await?;
+    assert!(
+        html.contains(&format!("action=\"/orders/{id}/dispatch\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("张师傅") && !html.contains("三亚"),
+        "only Haikou's drivers: {html}"
+    );
+    let (_, team) = app
+        .get(
+            "/api/v1/team?role=driver",
+            Some(&app.login(ADMIN, PASSWORD).await?),
+        )
+        .await?;
+    let sanya_driver = team
+        .as_array()
+        .and_then(|t| t.iter().find(|d| d["phone"] == DRIVER_SANYA))
+        .map(|d| d["id"].to_string())
+        .unwrap_or_default();
+    let (status, _, html) = post_form(
+        &manager,
+        &app,
+        &format!("{order_path}/dispatch"),
+        &csrf,
+        &[("method", "driver"), ("driver_id", &sanya_driver)],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(order_of(&app, &member, id).await?["fulfilment"]["driver"].is_null());
+
+    // Customer service moves it on with a remark; the member reads it.
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (_, html) = page(&service, &app, &order_path).await?;
+    assert!(
+        html.contains(&format!("action=\"/orders/{id}/status\"")),
+        "{html}"
+    );
+    let csrf = csrf_of(&html)?;
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &format!("{order_path}/status"),
+        &csrf,
+        &[("status", "in_delivery"), ("remark", "")],
+    )
+    .await?;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a remark is required: {html}"
+    );
+    let (status, _, _) = post_form(
+        &service,
+        &app,
+        &format!("{order_path}/status"),
+        &csrf,
+        &[
+            ("status", "in_delivery"),
+            ("remark", "客户自提改为送货，已装车"),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = page(&member_browser, &app, &order_path).await?;
+    assert!(html.contains("客户自提改为送货，已装车"), "{html}");
     Ok(())
 }

@@ -936,6 +936,18 @@ impl TestApp {
             .ok_or_else(|| anyhow!("no SKU with barcode {barcode}"))
     }
 
+    /// The product of the SKU with a demo barcode.
+    pub async fn product_id(&self, barcode: &str) -> anyhow::Result<i64> {
+        let sku = pifa::ids::SkuId(self.sku_id(barcode).await?);
+        self.store
+            .catalog()
+            .sku_products(&[sku])
+            .await?
+            .get(&sku)
+            .map(|p| p.get())
+            .ok_or_else(|| anyhow!("no product for {barcode}"))
+    }
+
     /// The shelf stock of the SKU with a demo barcode, as the store holds it.
     pub async fn stock_of(&self, barcode: &str) -> anyhow::Result<i64> {
         let sku = self.sku_id(barcode).await?;

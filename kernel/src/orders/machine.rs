@@ -270,6 +270,17 @@ pub fn parties(actor: &Actor, order: &OrderRecord) -> Vec<Party> {
     parties
 }
 
+/// The moves `actor` may make on `order` now: the table's rows from its status open to one of
+/// his parties. An order's page offers these and no others.
+pub fn open_moves(actor: &Actor, order: &OrderRecord) -> Vec<(Action, OrderStatus)> {
+    let parties = parties(actor, order);
+    TRANSITIONS
+        .iter()
+        .filter(|t| t.from == order.status && t.by.iter().any(|p| parties.contains(p)))
+        .map(|t| (t.action, t.to))
+        .collect()
+}
+
 /// Whether `parties` may make `action` from `from` to `to`.
 pub fn allowed(action: Action, from: OrderStatus, to: OrderStatus, parties: &[Party]) -> bool {
     TRANSITIONS.iter().any(|t| {

@@ -388,9 +388,17 @@ pub async fn me(State(shop): State<Shop>, visit: Visit) -> Page {
     let view = async {
         let actor = visit.actor()?;
         let axum::Json(profile) = auth::me(State(shop.clone()), actor.clone()).await?;
-        // Only a member lists orders of his own here; staff have their consoles.
-        let order_counts = if profile.member_state.is_some() {
+        // A member lists his own orders here; staff find their desks, badged with the counts
+        // of their scope.
+        let desks = super::desks::open_to(&actor);
+        let counts = if profile.member_state.is_some() || !desks.is_empty() {
             crate::orders::queries::counts(State(shop), actor).await?.0
+        } else {
+            Vec::new()
+        };
+        let desks = super::desks::entries(&desks, &counts);
+        let order_counts = if profile.member_state.is_some() {
+            counts
         } else {
             Vec::new()
         };
@@ -400,6 +408,7 @@ pub async fn me(State(shop): State<Shop>, visit: Visit) -> Page {
             company_name: profile.company_name,
             member_state: profile.member_state.map(|s| s.as_str().to_owned()),
             order_counts,
+            desks,
         })
     }
     .await;

@@ -16,21 +16,24 @@ use serde::Deserialize;
 use super::{Page, Visit};
 use crate::accounts::permissions::Actor;
 use crate::edge::extract::{Multipart, Path, Query};
-use crate::edge::json::OptionalJson;
+use crate::edge::json::{ApiJson, OptionalJson};
 use crate::error::ApiError;
 use crate::ids::OrderId;
-use crate::orders::OrderStatus;
 use crate::orders::after_sales;
 use crate::orders::cart;
-use crate::orders::fulfilment;
-use crate::orders::lifecycle::{self, Cancellation};
-use crate::orders::machine::{Action, Party, allowed};
+use crate::orders::confirmation::{Confirmation, LineChange};
+use crate::orders::fulfilment::{self, DispatchInput, StatusChange};
+use crate::orders::lifecycle::{self, Cancellation, Reason};
+use crate::orders::machine::{Action, Party, open_moves, parties};
 use crate::orders::payments;
 use crate::orders::queries::{self, OrderQuery};
 use crate::orders::record::OrderView;
+use crate::orders::{Audience, OrderStatus};
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
-use crate::themes::views::{FormError, OrderActions, OrderPageView, OrdersView};
+use crate::themes::views::{
+    DriverChoice, FormError, OrderActions, OrderPageView, OrdersView, StatusChoice,
+};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Tab {
@@ -68,34 +71,40 @@ pub async fn list(State(shop): State<Shop>, visit: Visit, Query(tab): Query<Tab>
     visit.show(view)
 }
 
-/// What the member may do to his order now: the state machine's moves open to a member from
-/// its status, and the forms that only make sense in some states.
-fn actions(order: &OrderView) -> OrderActions {
-    let member = [Party::Member];
+/// What the viewer may do to the order now: the state machine's moves open to his parties
+/// from its status (`machine::open_moves`), and the member's forms that only make sense in
+/// some states. Nothing here decides who may: a form offered is a move the table lists for him,
+/// and its handler asks the table again.
+fn actions(order: &OrderView, member: bool, moves: &[(Action, OrderStatus)]) -> OrderActions {
+    let may = |action: Action| moves.iter().any(|(a, _)| *a == action);
     let received = matches!(order.status, OrderStatus::Received | OrderStatus::Completed);
     OrderActions {
-        cancel: allowed(
-            Action::Cancelled,
-            order.status,
-            OrderStatus::Closed,
-            &member,
-        ),
+        cancel: may(Action::Cancelled),
         // With a driver, his photos of the signed note are the receipt (E3).
-        confirm_receipt: order.fulfilment.driver.is_none()
-            && allowed(
-                Action::ReceiptConfirmed,
-                order.status,
-                OrderStatus::Received,
-                &member,
-            ),
+        confirm_receipt: order.fulfilment.driver.is_none() && may(Action::ReceiptConfirmed),
         // Payment follows confirmation (E9), until the order is paid.
-        upload_receipt: !matches!(
-            order.status,
-            OrderStatus::PendingConfirmation | OrderStatus::Closed
-        ) && order.paid_fen < order.total_fen,
-        after_sales: received && !order.after_sales_open,
-        review: received,
-        reorder: true,
+        upload_receipt: member
+            && !matches!(
+                order.status,
+                OrderStatus::PendingConfirmation | OrderStatus::Closed
+            )
+            && order.paid_fen < order.total_fen,
+        after_sales: member && received && !order.after_sales_open,
+        review: member && received,
+        reorder: member,
+        confirm: may(Action::Confirmed),
+        reject: may(Action::Rejected),
+        dispatch: may(Action::Dispatched),
+        start_delivery: may(Action::DeliveryStarted),
+        deliver: may(Action::Delivered),
+        change_status: moves
+            .iter()
+            .filter(|(action, _)| *action == Action::StatusChanged)
+            .map(|(_, to)| StatusChoice {
+                status: *to,
+                label: to.label(Audience::Business),
+            })
+            .collect(),
     }
 }
 
@@ -118,21 +127,57 @@ async fn order_view(
     error: Option<FormError>,
 ) -> Result<OrderPageView, ApiError> {
     let actor = visit.actor()?;
-    let axum::Json(order) = queries::get(State(shop.clone()), actor, Path(id)).await?;
-    let may = actions(&order);
+    // What `queries::get` answers this caller, and the record his moves are read from.
+    let (record, scope) = lifecycle::scoped_order(shop, &actor, id).await?;
+    let order = record.view(scope.audience());
+    let member = parties(&actor, &record).contains(&Party::Member);
+    let may = actions(&order, member, &open_moves(&actor, &record));
     // F1: where to transfer, on the member's own order that is paid by bank transfer and owed
     // (the public shop profile leaves the account out).
     let bank_account = (may.upload_receipt
         && order.payment_method == PaymentMethod::BankTransfer
         && !visit.settings.bank_account.account_number.is_empty())
     .then(|| visit.settings.bank_account.clone());
+    let drivers = if may.dispatch {
+        region_drivers(shop, &actor, order.region_id).await?
+    } else {
+        Vec::new()
+    };
     Ok(OrderPageView {
         pickup_qr: pickup_qr(&order)?,
         may,
         bank_account,
+        drivers,
         order,
         error,
     })
+}
+
+/// The drivers of the order's region as the team list shows them to the caller (`staff::team`,
+/// scoped by his regions): whom he may dispatch it to.
+async fn region_drivers(
+    shop: &Shop,
+    actor: &Actor,
+    region_id: Option<i64>,
+) -> Result<Vec<DriverChoice>, ApiError> {
+    let axum::Json(team) = crate::staff::team(
+        State(shop.clone()),
+        actor.clone(),
+        Query(crate::staff::StaffQuery {
+            role: Some(crate::accounts::Role::Driver),
+            region_id,
+        }),
+    )
+    .await?;
+    Ok(team
+        .into_iter()
+        .filter(|driver| !driver.disabled)
+        .map(|driver| DriverChoice {
+            id: driver.id,
+            name: driver.name,
+            plate: driver.vehicle_plate,
+        })
+        .collect())
 }
 
 fn order_id(path: Result<Path<i64>, ApiError>) -> Result<OrderId, ApiError> {
@@ -302,5 +347,239 @@ pub async fn review(
     act(&shop, &visit, path, "review", Then::Order("reviewed"), |actor, id| async move {
         crate::reviews::create(State(app), actor, Path(id.0), form?).await
     })
+    .await
+}
+
+/// A url-encoded form's fields by name (the last of a name wins).
+fn fields(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The confirm form as `lifecycle::confirm` takes it: each line's quantity (`qty_<line>`) and
+/// price of one item in yuan (`price_<line>`) as the confirmer left them, a change where they
+/// differ from the order's, every change with the form's `reason`; `remark` for the history.
+/// A quantity or price that does not parse is refused naming its field.
+fn confirmation(
+    order: &crate::orders::record::OrderRecord,
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<Confirmation, ApiError> {
+    let reason = form.get("reason").map_or("", |r| r.trim()).to_owned();
+    let mut changes = Vec::new();
+    for line in &order.lines {
+        let line = &line.line;
+        let qty_field = format!("qty_{}", line.line_no);
+        let qty = match form.get(&qty_field).map(|q| q.trim()) {
+            None | Some("") => line.qty,
+            Some(text) => text.parse::<i64>().map_err(|_| {
+                ApiError::invalid_field(
+                    "invalid_quantity",
+                    &qty_field,
+                    format!("{qty_field}: 请填写整数数量 (a whole number)"),
+                )
+            })?,
+        };
+        let price_field = format!("price_{}", line.line_no);
+        let price = match form.get(&price_field).map(|p| p.trim()) {
+            None | Some("") => line.list_price_fen,
+            Some(text) => crate::money::parse_yuan(text, &price_field)?,
+        };
+        if qty != line.qty || price != line.list_price_fen {
+            changes.push(LineChange {
+                line_no: line.line_no,
+                qty: (qty != line.qty).then_some(qty),
+                unit_price_fen: (price != line.list_price_fen).then_some(price),
+                reason: reason.clone(),
+            });
+        }
+    }
+    Ok(Confirmation {
+        changes,
+        delivery_method: None,
+        delivery_reason: None,
+        remark: form.get("remark").map_or("", |r| r.trim()).to_owned(),
+    })
+}
+
+/// `POST /orders/{id}/confirm` (`qty_<line>`, `price_<line>`, `reason`, `remark`): the
+/// confirmer's 确认 through `lifecycle::confirm` (D5).
+pub async fn confirm(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = fields(&body);
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "confirm",
+        Then::Order("order_confirmed"),
+        |actor, id| async move {
+            let (order, _) = lifecycle::scoped_order(&app, &actor, id).await?;
+            let input = OptionalJson(confirmation(&order, &form)?);
+            lifecycle::confirm(State(app), actor, Path(id), input).await
+        },
+    )
+    .await
+}
+
+/// `POST /orders/{id}/reject` (`reason`): `lifecycle::reject` (D5).
+pub async fn reject(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let reason = fields(&body).remove("reason").unwrap_or_default();
+    act(
+        &shop,
+        &visit,
+        path,
+        "reject",
+        Then::Order("order_rejected"),
+        |actor, id| {
+            lifecycle::reject(
+                State(shop.clone()),
+                actor,
+                Path(id),
+                ApiJson(Reason { reason }),
+            )
+        },
+    )
+    .await
+}
+
+/// The dispatch form as `fulfilment::dispatch` takes it: `method` (`driver`, `express`,
+/// `logistics`, `other`), `driver_id`, `carrier`, `tracking_no`, `expected_date`, `remark`.
+fn dispatch_input(
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<DispatchInput, ApiError> {
+    let text = |name: &str| form.get(name).map_or("", |v| v.trim()).to_owned();
+    let method = fulfilment::Shipment::from_db(&text("method")).ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_input",
+            "method",
+            "method: 请选择发货方式 (choose how it leaves)",
+        )
+    })?;
+    let driver_id = match text("driver_id").as_str() {
+        "" => None,
+        id => Some(id.parse::<i64>().map_err(|_| {
+            ApiError::invalid_field(
+                "unknown_driver",
+                "driver_id",
+                "driver_id: 请选择司机 (choose a driver)",
+            )
+        })?),
+    };
+    let expected_date = Some(text("expected_date")).filter(|d| !d.is_empty());
+    Ok(DispatchInput {
+        method,
+        driver_id,
+        carrier: text("carrier"),
+        tracking_no: text("tracking_no"),
+        expected_date,
+        remark: text("remark"),
+        split_backorders: text("split_backorders") == "true",
+    })
+}
+
+/// `POST /orders/{id}/dispatch`: to a driver or by a carrier, through `fulfilment::dispatch`
+/// (E2).
+pub async fn dispatch(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let input = dispatch_input(&fields(&body));
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "dispatch",
+        Then::Order("order_dispatched"),
+        |actor, id| async move {
+            fulfilment::dispatch(State(app), actor, Path(id), ApiJson(input?)).await
+        },
+    )
+    .await
+}
+
+/// `POST /orders/{id}/start-delivery`: the assigned driver sets out (`fulfilment::start_delivery`, E3).
+pub async fn start_delivery(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+) -> Page {
+    act(
+        &shop,
+        &visit,
+        path,
+        "start_delivery",
+        Then::Order("delivery_started"),
+        |actor, id| fulfilment::start_delivery(State(shop.clone()), actor, Path(id)),
+    )
+    .await
+}
+
+/// `POST /orders/{id}/delivered` (multipart: `photo`…, `remark`): the driver's photos of the
+/// signed note through `fulfilment::delivered` (E3).
+pub async fn delivered(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    form: Result<Multipart, ApiError>,
+) -> Page {
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "deliver",
+        Then::Order("order_delivered"),
+        |actor, id| async move { fulfilment::delivered(State(app), actor, Path(id), form?).await },
+    )
+    .await
+}
+
+/// `POST /orders/{id}/status` (`status`, `remark`): customer service moves the order on or
+/// closes it, through `fulfilment::change_status` (E6).
+pub async fn change_status(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let mut form = fields(&body);
+    let input = form
+        .remove("status")
+        .as_deref()
+        .and_then(OrderStatus::from_db)
+        .map(|status| StatusChange {
+            status,
+            remark: form.remove("remark").unwrap_or_default(),
+        })
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "invalid_input",
+                "status",
+                "status: 请选择状态 (choose a status)",
+            )
+        });
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "status",
+        Then::Order("status_changed"),
+        |actor, id| async move {
+            fulfilment::change_status(State(app), actor, Path(id), ApiJson(input?)).await
+        },
+    )
     .await
 }

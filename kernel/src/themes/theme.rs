@@ -318,6 +318,8 @@ impl Theme {
             },
         );
         env.add_filter("price", |fen: i64| crate::money::format_price(fen));
+        // The bare number, for a form's field: `12.30`.
+        env.add_filter("yuan", |fen: i64| crate::money::format_yuan(fen));
         // An RFC 3339 time as people read it to the minute: `2026-11-30 09:00`.
         env.add_filter("when", |at: &str| {
             at.get(..16)

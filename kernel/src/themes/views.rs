@@ -280,6 +280,17 @@ pub struct MeView {
     /// How many of my orders are in each status (every status, in E9's order); empty for
     /// someone with no orders of his own to list.
     pub order_counts: Vec<StatusCount>,
+    /// 工作台: staff's desks, as their permissions open them (`pages::desks`).
+    pub desks: Vec<DeskEntry>,
+}
+
+/// A desk on 我的: `key` names it (`confirm_orders`, `dispatch_orders`, `deliveries`,
+/// `in_delivery`, `all_orders`), `count` is its badge where it has one.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeskEntry {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub count: Option<i64>,
 }
 
 /// A refusal of a form's quantity, shown next to the field it names.
@@ -537,8 +548,9 @@ pub struct OrdersView {
     pub orders: Vec<OrderView>,
 }
 
-/// What the member may do to an order now; each is a form on the order's page.
-#[derive(Debug, Clone, Serialize)]
+/// What the viewer may do to an order now, each a form on the order's page: the order's
+/// member his own forms, staff theirs (the state machine's moves open to the viewer's parties).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct OrderActions {
     pub cancel: bool,
     pub confirm_receipt: bool,
@@ -546,6 +558,33 @@ pub struct OrderActions {
     pub after_sales: bool,
     pub review: bool,
     pub reorder: bool,
+    /// 确认 with per-line quantity and price changes and a reason (the confirmer, D5).
+    pub confirm: bool,
+    /// 拒绝 with a reason.
+    pub reject: bool,
+    /// 派单/发货: to one of `drivers`, or by a carrier with its tracking number (E2).
+    pub dispatch: bool,
+    /// The assigned driver sets out (E3).
+    pub start_delivery: bool,
+    /// The assigned driver's photos of the signed note: received (E3).
+    pub deliver: bool,
+    /// The statuses customer service may move the order to, with a remark (E6).
+    pub change_status: Vec<StatusChoice>,
+}
+
+/// A status an order may be moved to, with its staff label.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusChoice {
+    pub status: OrderStatus,
+    pub label: &'static str,
+}
+
+/// A driver an order may be dispatched to.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriverChoice {
+    pub id: i64,
+    pub name: String,
+    pub plate: Option<String>,
 }
 
 /// A form's refusal, shown by the form it came from.
@@ -580,6 +619,8 @@ pub struct OrderPageView {
     pub pickup_qr: Option<String>,
     /// Where to transfer the money (F1), when the shop offers bank transfer.
     pub bank_account: Option<BankAccount>,
+    /// The drivers of the order's region, when the viewer may dispatch it.
+    pub drivers: Vec<DriverChoice>,
     pub error: Option<FormError>,
 }
 
@@ -1024,6 +1065,7 @@ impl PageView for MeView {
                             count: 2,
                         })
                         .collect(),
+                    desks: Vec::new(),
                 },
             ),
             (
@@ -1034,6 +1076,21 @@ impl PageView for MeView {
                     company_name: None,
                     member_state: None,
                     order_counts: Vec::new(),
+                    desks: [
+                        "confirm_orders",
+                        "dispatch_orders",
+                        "deliveries",
+                        "in_delivery",
+                        "all_orders",
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, key)| DeskEntry {
+                        key,
+                        href: "/orders",
+                        count: (n < 4).then_some(3),
+                    })
+                    .collect(),
                 },
             ),
         ]
@@ -1488,6 +1545,18 @@ impl PageView for OrderPageView {
             after_sales: true,
             review: true,
             reorder: true,
+            confirm: true,
+            reject: true,
+            dispatch: true,
+            start_delivery: true,
+            deliver: true,
+            change_status: OrderStatus::ALL
+                .into_iter()
+                .map(|status| StatusChoice {
+                    status,
+                    label: status.label(crate::orders::Audience::Business),
+                })
+                .collect(),
         };
         OrderStatus::ALL
             .into_iter()
@@ -1503,6 +1572,18 @@ impl PageView for OrderPageView {
                             account_name: "样品商贸".to_owned(),
                             account_number: "6222 0000".to_owned(),
                         }),
+                        drivers: vec![
+                            DriverChoice {
+                                id: 31,
+                                name: "张师傅 <b>".to_owned(),
+                                plate: Some("琼A·3K721".to_owned()),
+                            },
+                            DriverChoice {
+                                id: 32,
+                                name: "李师傅".to_owned(),
+                                plate: None,
+                            },
+                        ],
                         error: Some(FormError {
                             form: "after_sales",
                             code: "invalid_image".to_owned(),
@@ -1515,16 +1596,10 @@ impl PageView for OrderPageView {
                 "nothing to do",
                 OrderPageView {
                     order: sample_order(2, OrderStatus::Closed, 1),
-                    may: OrderActions {
-                        cancel: false,
-                        confirm_receipt: false,
-                        upload_receipt: false,
-                        after_sales: false,
-                        review: false,
-                        reorder: false,
-                    },
+                    may: OrderActions::default(),
                     pickup_qr: None,
                     bank_account: None,
+                    drivers: Vec::new(),
                     error: None,
                 },
             )])
