@@ -281,6 +281,14 @@ fn page_routes() -> Router<AppState> {
             post(pages::orders::start_delivery),
         )
         .route("/orders/{id}/status", post(pages::orders::change_status))
+        .route(
+            "/orders/{id}/ready-for-pickup",
+            post(pages::orders::ready_for_pickup),
+        )
+        .route(
+            "/pickup",
+            get(pages::orders::pickup_desk).post(pages::orders::hand_over),
+        )
         .merge(
             Router::new()
                 .route("/orders/{id}/receipt", post(pages::orders::upload_receipt))

@@ -64,7 +64,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 23] = [
+const NOTICES: [&str; 24] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -88,6 +88,7 @@ const NOTICES: [&str; 23] = [
     "delivery_started",
     "order_delivered",
     "status_changed",
+    "order_ready",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1033,3 +1033,86 @@ async fn the_day_member_manager_and_driver_each_in_his_browser() -> anyhow::Resu
     anyhow::ensure!(order["status"] == "received", "{order}");
     Ok(())
 }
+
+/// E5 on phones: the manager sets a confirmed self-pickup order aside at the Haikou point from
+/// its page (the member placed it and it was confirmed through the API); the verifier opens
+/// 核销提货 from his 工作台, a wrong code is refused in words with the code kept, the member's
+/// code (as his order shows it) hands the order over and lists what to give him; the order is
+/// received.
+#[tokio::test]
+async fn a_verifier_hands_over_a_pickup_order_by_its_typed_code() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager_token = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let body = json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery",
+        "lines": [{ "sku_id": hat, "qty": 10 }] });
+    let (status, order, _) = app.place_order(&member, "pickup-desk", &body).await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (status, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager_token),
+            &json!({}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "{confirmed}");
+
+    let manager = Browser::open("pickup_manager", &app.url(""), Screen::Phone).await?;
+    let set_aside = async {
+        manager.sign_in(MANAGER_HAIKOU, PASSWORD).await?;
+        manager.goto(&format!("/orders/{id}")).await?;
+        manager.tap("details.card summary").await?;
+        manager
+            .submit(&format!(
+                "form[action='/orders/{id}/ready-for-pickup'] button"
+            ))
+            .await?;
+        manager.text(".notice").await
+    }
+    .await;
+    let notice = manager.finish(set_aside).await?;
+    anyhow::ensure!(notice.contains("自提通知"), "{notice}");
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    let code = order["fulfilment"]["pickup_code"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no pickup code: {order}"))?;
+
+    let verifier = Browser::open("pickup_verifier", &app.url(""), Screen::Phone).await?;
+    let handed = async {
+        verifier.sign_in(VERIFIER, PASSWORD).await?;
+        verifier.goto("/me").await?;
+        verifier.tap(".desks a[href='/pickup']").await?;
+        verifier.wait_for_path("/pickup").await?;
+        verifier.fill("#code", "000000000000").await?;
+        verifier.submit("form[action='/pickup'] button").await?;
+        let refusal = verifier.text(".error").await?;
+        anyhow::ensure!(refusal.contains("没有这个提货码"), "{refusal}");
+        verifier.fill("#code", &code).await?;
+        verifier.submit("form[action='/pickup'] button").await?;
+        let shown = verifier.text("main").await?;
+        anyhow::ensure!(
+            shown.contains("已核销") && shown.contains("× 10"),
+            "what to hand over: {shown}"
+        );
+        verifier.fits_a_phone().await?;
+        verifier.screenshot("pickup-verifier-375").await?;
+        Ok(())
+    }
+    .await;
+    verifier.finish(handed).await?;
+    let (_, order) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    anyhow::ensure!(order["status"] == "received", "{order}");
+    Ok(())
+}

@@ -391,7 +391,8 @@ pub async fn me(State(shop): State<Shop>, visit: Visit) -> Page {
         // A member lists his own orders here; staff find their desks, badged with the counts
         // of their scope.
         let desks = super::desks::open_to(&actor);
-        let counts = if profile.member_state.is_some() || !desks.is_empty() {
+        let badged = desks.iter().any(|desk| desk.badge.is_some());
+        let counts = if profile.member_state.is_some() || badged {
             crate::orders::queries::counts(State(shop), actor).await?.0
         } else {
             Vec::new()

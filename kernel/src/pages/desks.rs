@@ -18,7 +18,7 @@ pub struct Desk {
     pub badge: Option<OrderStatus>,
 }
 
-use Permission::{ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders};
+use Permission::{ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, VerifyPickups};
 
 pub const DESKS: &[Desk] = &[
     // The confirmer's new orders (D5), then what waits to be sent (E2).
@@ -46,6 +46,13 @@ pub const DESKS: &[Desk] = &[
         any_of: &[DeliverOrders],
         href: "/orders?status=in_delivery",
         badge: Some(OrderStatus::InDelivery),
+    },
+    // The verifier hands orders over at his point by their code (E5).
+    Desk {
+        key: "pickups",
+        any_of: &[VerifyPickups],
+        href: "/pickup",
+        badge: None,
     },
     // Customer service and admins: every order, to search and move on (E6).
     Desk {
@@ -113,6 +120,7 @@ mod tests {
             keys(Role::CustomerService),
             ["confirm_orders", "dispatch_orders", "all_orders"]
         );
+        assert_eq!(keys(Role::Verifier), ["pickups"]);
         assert!(keys(Role::Member).is_empty());
         assert!(keys(Role::Supplier).is_empty());
     }

@@ -32,7 +32,8 @@ use crate::orders::{Audience, OrderStatus};
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
 use crate::themes::views::{
-    DriverChoice, FormError, OrderActions, OrderPageView, OrdersView, StatusChoice,
+    DriverChoice, FormError, OrderActions, OrderPageView, OrdersView, PickupChoice, PickupView,
+    StatusChoice,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +96,7 @@ fn actions(order: &OrderView, member: bool, moves: &[(Action, OrderStatus)]) -> 
         confirm: may(Action::Confirmed),
         reject: may(Action::Rejected),
         dispatch: may(Action::Dispatched),
+        ready_for_pickup: may(Action::ReadyForPickup),
         start_delivery: may(Action::DeliveryStarted),
         deliver: may(Action::Delivered),
         change_status: moves
@@ -143,11 +145,26 @@ async fn order_view(
     } else {
         Vec::new()
     };
+    let pickup_points = if may.ready_for_pickup {
+        let axum::Json(points) =
+            crate::orders::pickup::list(State(shop.clone()), actor.clone()).await?;
+        points
+            .into_iter()
+            .map(|p| PickupChoice {
+                id: p.id,
+                name: p.name,
+                address: p.address,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(OrderPageView {
         pickup_qr: pickup_qr(&order)?,
         may,
         bank_account,
         drivers,
+        pickup_points,
         order,
         error,
     })
@@ -582,4 +599,94 @@ pub async fn change_status(
         },
     )
     .await
+}
+
+/// `POST /orders/{id}/ready-for-pickup` (`pickup_point_id`, `split_backorders`): set aside at
+/// a point for the member to collect, through `pickup::ready` (E5).
+pub async fn ready_for_pickup(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = fields(&body);
+    let input = form
+        .get("pickup_point_id")
+        .and_then(|id| id.trim().parse::<i64>().ok())
+        .map(|pickup_point_id| crate::orders::pickup::ReadyForPickup {
+            pickup_point_id,
+            split_backorders: form.get("split_backorders").is_some_and(|v| v == "true"),
+        })
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "invalid_input",
+                "pickup_point_id",
+                "pickup_point_id: 请选择自提点 (choose a pickup point)",
+            )
+        });
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "ready_for_pickup",
+        Then::Order("order_ready"),
+        |actor, id| async move {
+            crate::orders::pickup::ready(State(app), actor, Path(id), ApiJson(input?)).await
+        },
+    )
+    .await
+}
+
+/// `GET /pickup`: the verifier's desk (核销), a field for the member's pickup code, typed or
+/// scanned from his QR code.
+pub async fn pickup_desk(visit: Visit) -> Page {
+    let view = visit.actor().map(|_| PickupView {
+        code: String::new(),
+        order: None,
+        error: None,
+    });
+    visit.show(view)
+}
+
+/// `POST /pickup` (`code`): hands the order with this code over at the verifier's point,
+/// through `pickup::verify` (E5), then shows what to hand over; a refusal shows the form again
+/// with the code as typed.
+pub async fn hand_over(State(shop): State<Shop>, visit: Visit, body: Bytes) -> Page {
+    let code = fields(&body).remove("code").unwrap_or_default();
+    let done = match visit.actor() {
+        Ok(actor) => {
+            crate::orders::pickup::verify(
+                State(shop.clone()),
+                actor,
+                ApiJson(crate::orders::pickup::PickupCode { code: code.clone() }),
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match done {
+        Ok(axum::Json(order)) => visit.show(Ok(PickupView {
+            code: String::new(),
+            order: Some(order),
+            error: None,
+        })),
+        // Not signed in, or not a verifier: the page's own refusal.
+        Err(error)
+            if matches!(
+                error.status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ) =>
+        {
+            visit.show::<PickupView>(Err(error))
+        }
+        Err(error) => visit.show_with(
+            error.status,
+            &PickupView {
+                error: Some(FormError::of("pickup", &error)),
+                code,
+                order: None,
+            },
+        ),
+    }
 }

@@ -564,6 +564,8 @@ pub struct OrderActions {
     pub reject: bool,
     /// 派单/发货: to one of `drivers`, or by a carrier with its tracking number (E2).
     pub dispatch: bool,
+    /// 备货完成: set aside at one of `pickup_points` for the member to collect (E5).
+    pub ready_for_pickup: bool,
     /// The assigned driver sets out (E3).
     pub start_delivery: bool,
     /// The assigned driver's photos of the signed note: received (E3).
@@ -577,6 +579,63 @@ pub struct OrderActions {
 pub struct StatusChoice {
     pub status: OrderStatus,
     pub label: &'static str,
+}
+
+/// A pickup point an order may be set aside at.
+#[derive(Debug, Clone, Serialize)]
+pub struct PickupChoice {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+}
+
+/// `pickup.html`: the verifier's desk (核销): a code typed or scanned, and the order just
+/// handed over, or why not.
+#[derive(Debug, Clone, Serialize)]
+pub struct PickupView {
+    /// The code as typed, to fill the field again after a refusal.
+    pub code: String,
+    /// The order handed over (staff labels), after a good code.
+    pub order: Option<OrderView>,
+    /// `form` is `pickup`; `code` `unknown_pickup_code`, `wrong_pickup_point`,
+    /// `invalid_transition`, `too_many_attempts` …
+    pub error: Option<FormError>,
+}
+
+impl PageView for PickupView {
+    const TEMPLATE: &'static str = "pickup.html";
+    fn samples() -> Vec<(&'static str, PickupView)> {
+        vec![
+            (
+                "empty",
+                PickupView {
+                    code: String::new(),
+                    order: None,
+                    error: None,
+                },
+            ),
+            (
+                "handed over",
+                PickupView {
+                    code: "123456789012".to_owned(),
+                    order: Some(sample_order(1, OrderStatus::Received, MAX_LISTED)),
+                    error: None,
+                },
+            ),
+            (
+                "refused",
+                PickupView {
+                    code: "<b>1</b>".to_owned(),
+                    order: None,
+                    error: Some(FormError {
+                        form: "pickup",
+                        code: "unknown_pickup_code".to_owned(),
+                        field: Some("code".to_owned()),
+                    }),
+                },
+            ),
+        ]
+    }
 }
 
 /// A driver an order may be dispatched to.
@@ -621,6 +680,8 @@ pub struct OrderPageView {
     pub bank_account: Option<BankAccount>,
     /// The drivers of the order's region, when the viewer may dispatch it.
     pub drivers: Vec<DriverChoice>,
+    /// The pickup points, when the viewer may set the order aside for collection.
+    pub pickup_points: Vec<PickupChoice>,
     pub error: Option<FormError>,
 }
 
@@ -1548,6 +1609,7 @@ impl PageView for OrderPageView {
             confirm: true,
             reject: true,
             dispatch: true,
+            ready_for_pickup: true,
             start_delivery: true,
             deliver: true,
             change_status: OrderStatus::ALL
@@ -1584,6 +1646,11 @@ impl PageView for OrderPageView {
                                 plate: None,
                             },
                         ],
+                        pickup_points: vec![PickupChoice {
+                            id: 1,
+                            name: "海口 <i>自提点</i>".to_owned(),
+                            address: "龙华区金盘路 8 号".to_owned(),
+                        }],
                         error: Some(FormError {
                             form: "after_sales",
                             code: "invalid_image".to_owned(),
@@ -1600,6 +1667,7 @@ impl PageView for OrderPageView {
                     pickup_qr: None,
                     bank_account: None,
                     drivers: Vec::new(),
+                    pickup_points: Vec::new(),
                     error: None,
                 },
             )])
@@ -1830,6 +1898,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(of::<OrderPlacedView>());
     all.extend(of::<OrdersView>());
     all.extend(of::<OrderPageView>());
+    all.extend(of::<PickupView>());
     all.extend(of::<CategoriesView>());
     all.extend(of::<BrandsView>());
     all.extend(of::<SignInView>());

@@ -1,7 +1,8 @@
 // Forms work without this file. With it, a submitted form's button is disabled while the page
 // loads, so a second tap does not post the form twice; and the scan button scans with the
-// camera where the browser can read barcodes (BarcodeDetector), else it stays the link to the
-// typed entry.
+// camera where the browser can read barcodes and QR codes (BarcodeDetector), else it stays the
+// link to the typed entry. What it reads goes into the form's `data-scan-field` (the search's
+// `q` otherwise) and the form is sent.
 document.addEventListener("submit", function (event) {
   var button = event.target.querySelector("button[type=submit]");
   if (button) {
@@ -38,7 +39,7 @@ document.addEventListener("click", function (event) {
     if (!stream) { return; }
     detector.detect(video).then(function (codes) {
       if (codes.length) {
-        form.querySelector("input[name=q]").value = codes[0].rawValue;
+        (form.querySelector("[data-scan-field]") || form.querySelector("input[name=q]")).value = codes[0].rawValue;
         stop();
         form.submit();
       } else {
