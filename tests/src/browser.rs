@@ -18,8 +18,9 @@ use serde_json::json;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// How long a test waits for an element or a page to appear.
-const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a test waits for an element or a page to appear: generous, since CI's two cores
+/// run the browser, the server and the other tests at once; only a failure waits this long.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The kernel's session cookie (`accounts::sessions::SESSION_COOKIE`).
 const SESSION_COOKIE: &str = pifa::accounts::sessions::SESSION_COOKIE;

@@ -187,6 +187,9 @@ fn test(extra: &[String]) -> ExitCode {
     }
     // Snapshot mismatches fail instead of writing `.snap.new` files.
     tests.env("INSTA_UPDATE", "no");
+    // A test's `Err` prints its message and causes without anyhow's backtrace of the test
+    // runner's frames (which buried the message in CI's log); a panic keeps its backtrace.
+    tests.env("RUST_LIB_BACKTRACE", "0");
     let mut passed = steps.time("cargo test --workspace", || run(&mut tests));
     // The plugins are their own workspace (built for wasm32 by the kernel's build): their
     // logic's unit tests run natively here.
