@@ -51,9 +51,14 @@ impl Config {
             addr: addr
                 .parse()
                 .with_context(|| format!("PIFA_ADDR is not host:port: {addr}"))?,
-            data_dir: std::env::var_os("PIFA_DATA")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("data")),
+            // Absolute, so every part agrees on it (wasmtime's compiled-code cache accepts no
+            // relative path: `data` alone stopped the start).
+            data_dir: {
+                let dir = std::env::var_os("PIFA_DATA")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("data"));
+                std::path::absolute(&dir).unwrap_or(dir)
+            },
             database_url: std::env::var("DATABASE_URL")
                 .ok()
                 .filter(|url| !url.is_empty()),

@@ -59,10 +59,38 @@ pub async fn spawn(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let process = Process {
+    up(Process {
         child,
         base: format!("http://127.0.0.1:{port}"),
-    };
+    })
+    .await
+}
+
+/// Starts `pifa serve --demo` as a new user does, with nothing set but the port: in `dir`, so
+/// its data directory is the relative `data` and its database the embedded one.
+pub async fn spawn_fresh(dir: &std::path::Path) -> anyhow::Result<Process> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(server_binary()?)
+        .args(["serve", "--demo"])
+        .current_dir(dir)
+        .env_remove("PIFA_DATA")
+        .env_remove("DATABASE_URL")
+        .env("PIFA_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    up(Process {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    })
+    .await
+}
+
+/// `process` once it answers `/healthz` (or why not: it exited, or a minute passed).
+async fn up(mut process: Process) -> anyhow::Result<Process> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -73,6 +101,9 @@ pub async fn spawn(
             .is_ok_and(|r| r.status().is_success());
         if up {
             return Ok(process);
+        }
+        if let Some(status) = process.child.try_wait()? {
+            anyhow::bail!("the server stopped: {status}");
         }
         anyhow::ensure!(Instant::now() < deadline, "the server did not come up");
         tokio::time::sleep(Duration::from_millis(20)).await;
