@@ -236,6 +236,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(crate::scripts::admin::notifications_history))
         .routes(routes!(crate::scripts::admin::rollback_notifications))
+        .routes(routes!(crate::scripts::admin::check))
+        .routes(routes!(crate::scripts::admin::check_notifications))
         .routes(routes!(crate::scripts::admin::preview))
         .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)
@@ -333,6 +335,17 @@ fn page_routes() -> Router<AppState> {
         )
         .route("/me/addresses/{id}/delete", post(pages::addresses::delete))
         .route("/me/messages", get(pages::inbox::show))
+        // the back office (电脑版总后台), drawn by the office theme
+        .route("/admin", get(pages::office::dashboard))
+        .route("/admin/orders", get(pages::office::orders))
+        .route(
+            "/admin/scripts/{rules}",
+            get(pages::office::script).post(pages::office::script_action),
+        )
+        .route(
+            "/admin/scripts/{rules}/rollback/{id}",
+            post(pages::office::roll_back_script),
+        )
         .route("/me/messages/read", post(pages::inbox::read_all))
         .layer(axum::middleware::from_fn(pages::forms))
         .route("/assets/{theme}/{*path}", get(pages::assets::serve))

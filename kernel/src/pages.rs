@@ -27,6 +27,7 @@ pub mod checkout;
 pub mod desks;
 pub mod goods;
 pub mod inbox;
+pub mod office;
 pub mod orders;
 pub mod shelf;
 
@@ -64,7 +65,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 24] = [
+const NOTICES: [&str; 26] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -89,6 +90,8 @@ const NOTICES: [&str; 24] = [
     "order_delivered",
     "status_changed",
     "order_ready",
+    "script_saved",
+    "script_rolled_back",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.
@@ -164,9 +167,16 @@ where
                 .find(|(key, _)| key == "notice")
                 .and_then(|(_, value)| NOTICES.into_iter().find(|n| *n == value))
         });
-        // The settings' choice, else `PIFA_THEME`'s (which the start made sure serves).
-        let Some(theme) = themes.active(settings.theme.as_deref()) else {
-            tracing::error!("no theme serves");
+        // The back office is drawn by the office theme; the storefront by the settings'
+        // choice, else `PIFA_THEME`'s (which the start made sure serves).
+        let office = parts.uri.path() == "/admin" || parts.uri.path().starts_with("/admin/");
+        let theme = if office {
+            themes.office()
+        } else {
+            themes.active(settings.theme.as_deref())
+        };
+        let Some(theme) = theme else {
+            tracing::error!(office, "no theme serves");
             return Err(Page(bare_error(StatusCode::INTERNAL_SERVER_ERROR)));
         };
         Ok(Visit {

@@ -195,6 +195,15 @@ pub enum ScriptError {
 }
 
 impl ScriptError {
+    /// The place in the file this error names, when Rhai knows one.
+    pub fn place(&self) -> Option<&Place> {
+        match self {
+            ScriptError::Syntax { place, .. } | ScriptError::Runtime { place, .. } => Some(place),
+            ScriptError::SampleCart { source, .. } => source.place(),
+            _ => None,
+        }
+    }
+
     /// A run of `file` stopped, at the place Rhai names.
     pub fn runtime(file: &str, source: Box<EvalAltResult>) -> ScriptError {
         ScriptError::Runtime {

@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod manifest;
+pub mod office;
 pub mod theme;
 pub mod views;
 
@@ -30,6 +31,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
+
+use manifest::ThemeKind;
 
 pub use theme::{Asset, Place, Theme, ThemeError};
 
@@ -131,10 +134,10 @@ impl ThemeHost {
     /// Fails unless `chosen` serves: for a start whose chosen theme (`PIFA_THEME`, or the
     /// setting) must work.
     pub fn require(&self, chosen: &str) -> Result<(), StartError> {
-        let set = self.current();
-        if set.themes.contains_key(chosen) {
+        if self.is_installed(chosen) {
             return Ok(());
         }
+        let set = self.current();
         let refusals: Vec<Refusal> = set
             .refused
             .iter()
@@ -160,9 +163,13 @@ impl ThemeHost {
         self.set.load_full()
     }
 
-    /// Whether `id` is a theme serving now (the settings' check).
+    /// Whether `id` is a storefront theme serving now (the settings' check).
     pub fn is_installed(&self, id: &str) -> bool {
-        self.set.load().themes.contains_key(id)
+        self.set
+            .load()
+            .themes
+            .get(id)
+            .is_some_and(|theme| theme.manifest.kind == ThemeKind::Storefront)
     }
 
     /// The theme to serve a request with: `chosen` (the shop's setting) when it serves, else
@@ -170,10 +177,23 @@ impl ThemeHost {
     /// `load` makes impossible, but a request is still answered).
     pub fn active(&self, chosen: Option<&str>) -> Option<Arc<Theme>> {
         let set = self.set.load();
+        let storefront = |theme: &&Arc<Theme>| theme.manifest.kind == ThemeKind::Storefront;
         chosen
             .and_then(|id| set.themes.get(id))
-            .or_else(|| set.themes.get(&self.default))
-            .or_else(|| set.themes.values().next())
+            .filter(storefront)
+            .or_else(|| set.themes.get(&self.default).filter(storefront))
+            .or_else(|| set.themes.values().find(storefront))
+            .cloned()
+    }
+
+    /// The theme the back office (`/admin`) is drawn with: the office theme installed (the
+    /// first by id, should there be several).
+    pub fn office(&self) -> Option<Arc<Theme>> {
+        self.set
+            .load()
+            .themes
+            .values()
+            .find(|theme| theme.manifest.kind == ThemeKind::Office)
             .cloned()
     }
 
@@ -265,7 +285,12 @@ impl crate::settings::InstalledThemes for ThemeHost {
     }
 
     fn installed(&self) -> Vec<String> {
-        self.current().themes.keys().cloned().collect()
+        self.current()
+            .themes
+            .values()
+            .filter(|theme| theme.manifest.kind == ThemeKind::Storefront)
+            .map(|theme| theme.id.clone())
+            .collect()
     }
 }
 

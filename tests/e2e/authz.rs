@@ -141,6 +141,8 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("PUT /api/v1/admin/scripts/notifications", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/scripts/notifications/history", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/notifications/history/{id}/rollback", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/pricing/check", Record::None, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/scripts/notifications/check", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/preview", Record::None, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/scripts/pricing/replay", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
@@ -985,6 +987,10 @@ impl World {
             }
             "POST /api/v1/admin/scripts/pricing/replay" => {
                 Some(json!({ "source": NO_OP_SCRIPT, "last": 10 }))
+            }
+            "POST /api/v1/admin/scripts/pricing/check" => Some(json!({ "source": NO_OP_SCRIPT })),
+            "POST /api/v1/admin/scripts/notifications/check" => {
+                Some(json!({ "source": SILENT_RULES }))
             }
             "POST /api/v1/admin/scripts/pricing/preview" => {
                 let member = app

@@ -1118,3 +1118,158 @@ async fn a_verifier_hands_over_a_pickup_order_by_its_typed_code() -> anyhow::Res
     anyhow::ensure!(order["status"] == "received", "{order}");
     Ok(())
 }
+
+/// M4 at the office's desk (1280 px): the operator opens 价格脚本 from the back office's menu,
+/// adds a rule with a slip in it and is shown the refusal at its line with the lines around
+/// it (nothing saved, the serving version unchanged); fixes it, replays the last orders and
+/// reads which change and by how much; saves with a note, finds the version in the history,
+/// and the next quote carries the new rule's adjustment.
+#[tokio::test]
+async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    // The deployment ships the default rules.
+    std::fs::create_dir_all(app.scripts_dir())?;
+    std::fs::copy(
+        pifa_e2e::shipped_script("pricing.rhai"),
+        app.scripts_dir().join("pricing.rhai"),
+    )?;
+    app.scripts.reload()?;
+    let serving = app
+        .scripts
+        .serving(pifa::scripts::Rules::Pricing)
+        .load_full()
+        .map(|c| c.version.clone())
+        .ok_or_else(|| anyhow::anyhow!("the shipped script serves"))?;
+
+    // Three orders priced with it: two of 60 hard hats, one of 20.
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    for (n, qty) in [60, 20, 60].into_iter().enumerate() {
+        let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+            "address_id": addresses[0]["id"], "lines": [{ "sku_id": hat, "qty": qty }] });
+        let (status, order, _) = app
+            .place_order(&member, &format!("script-{n}"), &body)
+            .await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+    }
+
+    let rule = "    if line.qty >= 50 {\n        out.push(#{ amount_fen: -percent_of(line.line_total_fen, 1), label: \"大单优惠1%\" });\n    }\n";
+    let slip = rule.replace(
+        "amount_fen: -percent_of(line.line_total_fen, 1),",
+        "amount_fen: -percent_of(line.line_total_fen, 1)",
+    );
+    let browser = Browser::open("pricing_script", &app.url(""), Screen::Desktop).await?;
+    let outcome = async {
+        browser.sign_in(ADMIN, PASSWORD).await?;
+        browser.goto("/admin").await?;
+        browser.screenshot("office-dashboard-1280").await?;
+        browser
+            .tap("nav.menu a[href='/admin/scripts/pricing']")
+            .await?;
+        browser.wait_for_path("/admin/scripts/pricing").await?;
+        let shipped = browser
+            .eval("return document.querySelector('#source').value")
+            .await?;
+        let shipped = shipped.as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(
+            shipped.contains("fn adjust"),
+            "the file in the editor: {shipped}"
+        );
+        let end_of_adjust = shipped
+            .find("    out\n}")
+            .ok_or_else(|| anyhow::anyhow!("adjust's last lines"))?;
+        let with = |rule: &str| {
+            let mut source = shipped.clone();
+            source.insert_str(end_of_adjust, rule);
+            source
+        };
+        let type_source = |source: String| {
+            let browser = &browser;
+            async move {
+                browser
+                    .eval(&format!(
+                        "document.querySelector('#source').value = {}; return null",
+                        serde_json::to_string(&source)?
+                    ))
+                    .await
+            }
+        };
+
+        // The slip: refused at its line, shown with the lines around it.
+        let broken = with(&slip);
+        let slip_line = broken[..end_of_adjust].lines().count() + 2;
+        type_source(broken).await?;
+        browser.submit("button[value='check']").await?;
+        let alert = browser.text("#problem").await?;
+        anyhow::ensure!(
+            alert.contains(&format!("第 {slip_line} 行")),
+            "the refusal names line {slip_line}: {alert}"
+        );
+        let marked = browser.text("#problem .excerpt .at").await?;
+        anyhow::ensure!(marked.contains("大单优惠1%"), "the line marked: {marked}");
+        let kept = browser.text("p.state").await?;
+        anyhow::ensure!(kept.contains(&serving), "still serving {serving}: {kept}");
+        browser.screenshot("office-script-error-1280").await?;
+
+        // Fixed and replayed on the last 100 orders: which change, and by how much.
+        type_source(with(rule)).await?;
+        browser.fill("#last", "100").await?;
+        browser.submit("button[value='replay']").await?;
+        let replay = browser.text("#replay").await?;
+        anyhow::ensure!(
+            replay.contains("回放 3 单，2 单金额变化，0 单出错"),
+            "the three orders, the two of 60 changed: {replay}"
+        );
+        let rows = browser.find_all("#replay tr.replayed").await?;
+        anyhow::ensure!(rows.len() == 2, "a row per changed order: {replay}");
+        anyhow::ensure!(
+            replay.contains("大单优惠1%"),
+            "the new adjustment shown: {replay}"
+        );
+        anyhow::ensure!(
+            app.scripts
+                .serving(pifa::scripts::Rules::Pricing)
+                .load_full()
+                .is_some_and(|c| c.version == serving),
+            "a replay saves nothing"
+        );
+        browser.screenshot("office-script-replay-1280").await?;
+
+        // Saved with a note: serving, and in the history.
+        browser.fill("#note", "大单优惠1%").await?;
+        browser.submit("button[value='save']").await?;
+        browser.wait_for_path("/admin/scripts/pricing").await?;
+        anyhow::ensure!(browser.text(".notice").await?.contains("已保存"));
+        let history = browser.text("table.history tbody tr").await?;
+        anyhow::ensure!(
+            history.contains("大单优惠1%"),
+            "the version's note: {history}"
+        );
+        let state = browser.text("p.state").await?;
+        anyhow::ensure!(!state.contains(&serving), "a new version serves: {state}");
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await?;
+
+    // The next quote carries the rule.
+    let (status, quote) = app
+        .post(
+            "/api/v1/orders/quote",
+            Some(&member),
+            &json!({ "delivery_method": "pickup", "lines": [{ "sku_id": hat, "qty": 60 }] }),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "{quote}");
+    anyhow::ensure!(
+        quote.to_string().contains("大单优惠1%"),
+        "the saved rule prices the next quote: {quote}"
+    );
+    Ok(())
+}

@@ -1460,3 +1460,140 @@ async fn staff_order_forms_follow_the_state_machine_and_the_scopes() -> anyhow::
     assert!(html.contains("客户自提改为送货，已装车"), "{html}");
     Ok(())
 }
+
+/// Every staff screen a role can open (issue 19), each from its own session: the roles its
+/// permissions open get it, every other role gets 403 or 404 and none of its content, and a
+/// visitor is sent to sign in. The back office's posts are refused alike and change nothing.
+#[tokio::test]
+async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    const EVERYONE: [&str; 9] = [
+        ADMIN,
+        SERVICE,
+        MANAGER_HAIKOU,
+        MANAGER_SANYA,
+        PROMOTER,
+        DRIVER_HAIKOU,
+        VERIFIER,
+        SUPPLIER,
+        MEMBER,
+    ];
+    let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
+    // (screen, who may open it, what only its content shows)
+    let screens: [(&str, &[&str], &str); 6] = [
+        (
+            "/admin",
+            &confirmers,
+            "/admin/orders?status=pending_confirmation",
+        ),
+        ("/admin/orders", &confirmers, "导出 Excel"),
+        (
+            "/admin/orders?status=completed&q=13900000001",
+            &confirmers,
+            "导出 Excel",
+        ),
+        ("/admin/scripts/pricing", &[ADMIN], "name=\"source\""),
+        ("/admin/scripts/notifications", &[ADMIN], "name=\"source\""),
+        ("/pickup", &[VERIFIER], "name=\"code\""),
+    ];
+    let mut sessions = Vec::new();
+    for phone in EVERYONE {
+        let client = browser()?;
+        sign_in(&client, &app, phone).await?;
+        sessions.push((phone, client));
+    }
+    for (path, allowed, content) in screens {
+        for (phone, client) in &sessions {
+            let (status, html) = page(client, &app, path).await?;
+            if allowed.contains(phone) {
+                assert_eq!(status, StatusCode::OK, "{phone} opens {path}: {html}");
+                assert!(html.contains(content), "{phone} at {path}: {html}");
+            } else {
+                assert!(
+                    matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                    "{phone} is refused {path}, got {status}"
+                );
+                assert!(
+                    !html.contains(content),
+                    "{phone} sees nothing of {path}: {html}"
+                );
+            }
+        }
+        let (status, _) = page(&browser()?, &app, path).await?;
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "a visitor at {path} signs in first"
+        );
+    }
+
+    // The back office's forms: refused to every role but the admin's, and nothing is written.
+    let draft = "fn adjust(line, member, now) { [] }";
+    for (phone, client) in &sessions {
+        if *phone == ADMIN {
+            continue;
+        }
+        let (_, me) = page(client, &app, "/me").await?;
+        let csrf = csrf_of(&me)?;
+        for (path, fields) in [
+            (
+                "/admin/scripts/pricing",
+                vec![("source", draft), ("action", "save")],
+            ),
+            (
+                "/admin/scripts/notifications",
+                vec![("source", draft), ("action", "check")],
+            ),
+            ("/admin/scripts/pricing/rollback/1", Vec::new()),
+        ] {
+            let (status, _, html) = post_form(client, &app, path, &csrf, &fields).await?;
+            assert!(
+                matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{phone} posts {path}: {status} {html}"
+            );
+        }
+    }
+    assert!(
+        !app.scripts_dir().join("pricing.rhai").exists(),
+        "no refused post wrote the script"
+    );
+
+    // What a screen lists is the role's own scope: 三亚's manager finds no 海口 order.
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "office-scope", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let number = order["number"].as_str().unwrap_or_default().to_owned();
+    let link = format!("href=\"/orders/{}\"", order["id"]);
+    let search = format!("/admin/orders?q={number}");
+    for (phone, client) in &sessions {
+        let (status, html) = page(client, &app, &search).await?;
+        let finds = status == StatusCode::OK && html.contains(&link);
+        let should = [ADMIN, SERVICE, MANAGER_HAIKOU].contains(phone);
+        assert_eq!(finds, should, "{phone} searching {number}: {status}");
+    }
+    Ok(())
+}
+
+/// The README's first command on a fresh machine: `pifa serve --demo` with nothing set, in an
+/// empty directory, serves the shop's page (its data in the relative `data`, which once
+/// stopped the start: the plugins' code cache wanted an absolute path).
+#[tokio::test]
+async fn the_readme_start_serves_the_shop_from_an_empty_directory() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = pifa_e2e::process::spawn_fresh(dir.path()).await?;
+    let response = reqwest::get(format!("{}/", server.base)).await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await?;
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    assert!(
+        dir.path().join("data").is_dir(),
+        "the data directory is made"
+    );
+    Ok(())
+}

@@ -242,6 +242,39 @@ async fn scripts_through_the_admin_api() -> anyhow::Result<()> {
         !app.scripts_dir().join("pricing.rhai").exists(),
         "nothing written"
     );
+    // The editor's check: the same refusal with its line and column as numbers, and a good
+    // draft's version; neither writes anything.
+    let (status, checked) = app
+        .post(
+            &format!("{path}/check"),
+            Some(&admin),
+            &json!({ "source": "fn adjust(line, member, now) {\n  [#{ amount_fen: }]\n}" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{checked}");
+    assert_eq!(checked["problem"]["line"], 2, "{checked}");
+    assert!(
+        checked["problem"]["column"].as_i64().is_some_and(|c| c > 1),
+        "{checked}"
+    );
+    assert!(checked["version"].is_null(), "{checked}");
+    let (_, checked) = app
+        .post(
+            &format!("{path}/check"),
+            Some(&admin),
+            &json!({ "source": "fn adjust(line, member, now) { [] }" }),
+        )
+        .await?;
+    assert!(checked["problem"].is_null(), "{checked}");
+    assert_eq!(
+        checked["version"].as_str().map(str::len),
+        Some(12),
+        "{checked}"
+    );
+    assert!(
+        !app.scripts_dir().join("pricing.rhai").exists(),
+        "a check writes nothing"
+    );
 
     let (status, saved) = put(script("海口加价", 100)).await?;
     assert_eq!(status, StatusCode::OK, "{saved}");

@@ -641,11 +641,15 @@ pub async fn ready_for_pickup(
 /// `GET /pickup`: the verifier's desk (核销), a field for the member's pickup code, typed or
 /// scanned from his QR code.
 pub async fn pickup_desk(visit: Visit) -> Page {
-    let view = visit.actor().map(|_| PickupView {
-        code: String::new(),
-        order: None,
-        error: None,
-    });
+    // The verifier's desk alone: the permission `pickup::verify` asks when the code comes.
+    let view = visit
+        .actor()
+        .and_then(|actor| actor.require(crate::accounts::permissions::Permission::VerifyPickups))
+        .map(|()| PickupView {
+            code: String::new(),
+            order: None,
+            error: None,
+        });
     visit.show(view)
 }
 

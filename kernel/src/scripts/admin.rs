@@ -41,8 +41,32 @@ pub struct ScriptInput {
     pub note: String,
 }
 
+/// A draft to check.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftInput {
+    pub source: String,
+}
+
+/// What checking a draft found: the version it would serve as, or why it would be refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScriptCheck {
+    /// The draft's version (12 hex digits) when it passes.
+    pub version: Option<String>,
+    pub problem: Option<CheckProblem>,
+}
+
+/// Why a draft would be refused, at the line and column Rhai names (when it knows them).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckProblem {
+    /// The whole reason, starting with `pricing.rhai:LINE:COLUMN` where the place is known.
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
 /// One saved version.
-#[derive(Debug, Serialize, ToSchema, FromRow)]
+#[derive(Debug, Clone, Serialize, ToSchema, FromRow)]
 pub struct ScriptVersion {
     pub id: i64,
     pub file: String,
@@ -310,6 +334,57 @@ pub async fn rollback_notifications(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ScriptView>> {
     roll_back(&app, &actor, Rules::Notifications, id).await
+}
+
+/// Checks a draft of `rules` as saving it would (it compiles, its examples pass) and writes
+/// nothing: the editor's 检查, and the place of a refusal for the editor to point at.
+pub async fn check_rules(
+    app: &ScriptsState,
+    actor: &Actor,
+    rules: Rules,
+    ApiJson(input): ApiJson<DraftInput>,
+) -> ApiResult<Json<ScriptCheck>> {
+    actor.require(Permission::ManageSettings)?;
+    Ok(Json(
+        match rules.check(&app.scripts.engine, &input.source) {
+            Ok(compiled) => ScriptCheck {
+                version: Some(compiled.version.clone()),
+                problem: None,
+            },
+            Err(error) => ScriptCheck {
+                version: None,
+                problem: Some(CheckProblem {
+                    line: error.place().and_then(|p| p.line),
+                    column: error.place().and_then(|p| p.column),
+                    message: error.to_string(),
+                }),
+            },
+        },
+    ))
+}
+
+/// Check a draft of the pricing script without saving it: its version, or the refusal with
+/// its line and column (200 either way).
+#[utoipa::path(post, path = "/admin/scripts/pricing/check", tag = "scripts", request_body = DraftInput,
+    responses((status = 200, body = ScriptCheck)), security(("bearer" = [])))]
+pub async fn check(
+    State(app): State<ScriptsState>,
+    actor: Actor,
+    input: ApiJson<DraftInput>,
+) -> ApiResult<Json<ScriptCheck>> {
+    check_rules(&app, &actor, Rules::Pricing, input).await
+}
+
+/// Check a draft of the notification rules without saving it: its version, or the refusal
+/// with its line and column (200 either way).
+#[utoipa::path(post, path = "/admin/scripts/notifications/check", tag = "scripts", request_body = DraftInput,
+    responses((status = 200, body = ScriptCheck)), security(("bearer" = [])))]
+pub async fn check_notifications(
+    State(app): State<ScriptsState>,
+    actor: Actor,
+    input: ApiJson<DraftInput>,
+) -> ApiResult<Json<ScriptCheck>> {
+    check_rules(&app, &actor, Rules::Notifications, input).await
 }
 
 /// A cart to price with a draft.

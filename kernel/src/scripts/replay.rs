@@ -51,14 +51,14 @@ fn default_orders() -> i64 {
 }
 
 /// The orders replayed: those that differ (or failed), newest first, and the totals.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Replay {
     pub summary: ReplaySummary,
     /// Only orders whose script result differs, or where a script failed.
     pub orders: Vec<ReplayedOrder>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplaySummary {
     pub orders_checked: i64,
     pub orders_changed: i64,
@@ -72,7 +72,7 @@ pub struct ReplaySummary {
 }
 
 /// One order: goods totals after the script step (before plugins and shipping).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplayedOrder {
     pub order_id: crate::ids::OrderId,
     pub order_no: String,
@@ -95,7 +95,7 @@ pub struct ReplayedOrder {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplayedLine {
     pub line_no: i64,
     pub sku_id: i64,

@@ -28,6 +28,8 @@ pub struct InstalledTheme {
     pub name: String,
     pub version: String,
     pub description: String,
+    /// `storefront` (what the `theme` setting chooses among) or `office` (the back office).
+    pub kind: super::manifest::ThemeKind,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,6 +74,7 @@ pub async fn status(
                 name: theme.manifest.name.clone(),
                 version: theme.manifest.version.clone(),
                 description: theme.manifest.description.clone(),
+                kind: theme.manifest.kind,
             })
             .collect(),
         refused: set.refused.clone(),

@@ -34,6 +34,9 @@ pub struct Manifest {
     pub version: String,
     #[serde(default)]
     pub description: String,
+    /// What the theme draws: the storefront (the default) or the back office.
+    #[serde(default)]
+    pub kind: ThemeKind,
     /// The colour scheme: name → `#rgb` or `#rrggbb`.
     #[serde(default)]
     pub colors: BTreeMap<String, String>,
@@ -45,6 +48,17 @@ pub struct Manifest {
     /// Per-section settings, by section name.
     #[serde(default)]
     pub sections: BTreeMap<String, Section>,
+}
+
+/// Which pages a theme draws. A storefront theme is what members see and what the shop's
+/// `theme` setting chooses; an office theme draws the desktop back office (`/admin`), which a
+/// store owner's choice of storefront never changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeKind {
+    #[default]
+    Storefront,
+    Office,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -48,11 +48,38 @@ fn the_shipped_themes_pass_their_check() {
     let report = check_dir(&shipped());
     let report = report.map_err(|errors| errors.join("\n"));
     assert!(
-        report
-            .as_ref()
-            .is_ok_and(|r| r.contains("ok: default") && r.contains("ok: classic")),
+        report.as_ref().is_ok_and(|r| r.contains("ok: default")
+            && r.contains("ok: classic")
+            && r.contains("ok: office")),
         "{report:?}"
     );
+}
+
+#[test]
+fn the_office_theme_draws_the_back_office_and_is_never_a_storefront() -> anyhow::Result<()> {
+    let host = ThemeHost::load(&shipped(), "default")?;
+    let office = host.office().map(|theme| theme.id.clone());
+    assert_eq!(office.as_deref(), Some("office"));
+    // Chosen as the storefront by the setting, it is passed over for the default.
+    let active = host.active(Some("office")).map(|theme| theme.id.clone());
+    assert_eq!(active.as_deref(), Some("default"));
+    assert!(!host.is_installed("office"));
+    assert!(host.is_installed("classic"));
+    // … and `PIFA_THEME` cannot name it either.
+    assert!(ThemeHost::load(&shipped(), "office").is_err());
+    Ok(())
+}
+
+#[test]
+fn an_office_theme_without_an_office_page_is_refused_naming_it() -> anyhow::Result<()> {
+    let dir = themes_copy()?;
+    std::fs::remove_file(dir.path().join("office/templates/scripts.html"))?;
+    let error = refusal(dir.path(), "office");
+    assert!(
+        error.starts_with("office/templates/scripts.html"),
+        "{error}"
+    );
+    Ok(())
 }
 
 #[test]

@@ -11,7 +11,8 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, co
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::manifest::{Manifest, ManifestError};
+use super::manifest::{Manifest, ManifestError, ThemeKind};
+use super::office;
 use super::views::{self, Frame};
 
 /// Instructions one render may run (minijinja's fuel). The largest sample page uses a few
@@ -208,6 +209,14 @@ pub fn is_theme_id(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
 }
 
+/// The pages every theme of `kind` must have.
+fn page_templates(kind: ThemeKind) -> &'static [&'static str] {
+    match kind {
+        ThemeKind::Storefront => &views::PAGE_TEMPLATES,
+        ThemeKind::Office => &office::PAGE_TEMPLATES,
+    }
+}
+
 /// A theme that loaded and passed every check.
 pub struct Theme {
     /// The folder's name.
@@ -346,11 +355,11 @@ impl Theme {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|e| template_error(id, &sources, e, None))?;
         }
-        for page in views::PAGE_TEMPLATES {
-            if !sources.contains_key(page) {
+        for page in page_templates(manifest.kind) {
+            if !sources.contains_key(*page) {
                 return Err(ThemeError::File {
                     place: place(&format!("templates/{page}")),
-                    problem: "missing: every theme has this page".to_owned(),
+                    problem: "missing: every theme of its kind has this page".to_owned(),
                 });
             }
         }
@@ -393,8 +402,12 @@ impl Theme {
     /// Renders every page template against every sample in every frame: the check a theme
     /// passes before it serves.
     fn render_samples(&self, sources: &BTreeMap<String, String>) -> Result<(), ThemeError> {
+        let samples = match self.manifest.kind {
+            ThemeKind::Storefront => views::page_samples(),
+            ThemeKind::Office => office::page_samples(),
+        };
         for (frame_label, frame) in views::sample_frames() {
-            for (template, page_label, view) in views::page_samples() {
+            for (template, page_label, view) in samples.iter().cloned() {
                 self.render_value(template, &frame, view).map_err(|e| {
                     template_error(
                         &self.id,

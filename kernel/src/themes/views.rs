@@ -1428,6 +1428,17 @@ impl PageView for OrderPlacedView {
 }
 
 /// An order as the member reads it, in `status`, with `lines` lines.
+/// `n` sample orders of three lines, one status after another.
+pub fn sample_orders(n: usize) -> Vec<OrderView> {
+    OrderStatus::ALL
+        .into_iter()
+        .cycle()
+        .take(n)
+        .zip(1..)
+        .map(|(status, id)| sample_order(id, status, 3))
+        .collect()
+}
+
 fn sample_order(id: i64, status: OrderStatus, lines: usize) -> OrderView {
     use crate::ids::{MemberId, OrderId, ProductId, SkuId};
     use crate::money::Fen;
@@ -1574,13 +1585,7 @@ impl PageView for OrdersView {
                     tabs: tabs.clone(),
                     current: None,
                     all_count: 24,
-                    orders: OrderStatus::ALL
-                        .into_iter()
-                        .cycle()
-                        .take(MAX_LISTED)
-                        .zip(1..)
-                        .map(|(status, n)| sample_order(n, status, 3))
-                        .collect(),
+                    orders: sample_orders(MAX_LISTED),
                 },
             ),
             (
@@ -1875,39 +1880,41 @@ pub const PAGE_TEMPLATES: [&str; 19] = [
     ErrorView::TEMPLATE,
 ];
 
+/// The samples of one page as (template, what it shows, the view as a value).
+pub fn samples_of<V: PageView>() -> Vec<(&'static str, &'static str, minijinja::Value)> {
+    V::samples()
+        .into_iter()
+        .map(|(label, view)| {
+            (
+                V::TEMPLATE,
+                label,
+                minijinja::Value::from(minijinja::value::Serde(&view)),
+            )
+        })
+        .collect()
+}
+
 /// Every page sample as (template, what it shows, the view as a value).
 pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
-    fn of<V: PageView>() -> Vec<(&'static str, &'static str, minijinja::Value)> {
-        V::samples()
-            .into_iter()
-            .map(|(label, view)| {
-                (
-                    V::TEMPLATE,
-                    label,
-                    minijinja::Value::from(minijinja::value::Serde(&view)),
-                )
-            })
-            .collect()
-    }
-    let mut all = of::<HomeView>();
-    all.extend(of::<SearchView>());
-    all.extend(of::<ProductView>());
-    all.extend(of::<CartPageView>());
-    all.extend(of::<QuickOrderView>());
-    all.extend(of::<CheckoutView>());
-    all.extend(of::<OrderPlacedView>());
-    all.extend(of::<OrdersView>());
-    all.extend(of::<OrderPageView>());
-    all.extend(of::<PickupView>());
-    all.extend(of::<CategoriesView>());
-    all.extend(of::<BrandsView>());
-    all.extend(of::<SignInView>());
-    all.extend(of::<SignUpView>());
-    all.extend(of::<ForgotView>());
-    all.extend(of::<ProfileView>());
-    all.extend(of::<AddressBookView>());
-    all.extend(of::<InboxView>());
-    all.extend(of::<MeView>());
-    all.extend(of::<ErrorView>());
+    let mut all = samples_of::<HomeView>();
+    all.extend(samples_of::<SearchView>());
+    all.extend(samples_of::<ProductView>());
+    all.extend(samples_of::<CartPageView>());
+    all.extend(samples_of::<QuickOrderView>());
+    all.extend(samples_of::<CheckoutView>());
+    all.extend(samples_of::<OrderPlacedView>());
+    all.extend(samples_of::<OrdersView>());
+    all.extend(samples_of::<OrderPageView>());
+    all.extend(samples_of::<PickupView>());
+    all.extend(samples_of::<CategoriesView>());
+    all.extend(samples_of::<BrandsView>());
+    all.extend(samples_of::<SignInView>());
+    all.extend(samples_of::<SignUpView>());
+    all.extend(samples_of::<ForgotView>());
+    all.extend(samples_of::<ProfileView>());
+    all.extend(samples_of::<AddressBookView>());
+    all.extend(samples_of::<InboxView>());
+    all.extend(samples_of::<MeView>());
+    all.extend(samples_of::<ErrorView>());
     all
 }

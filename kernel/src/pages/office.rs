@@ -1,0 +1,415 @@
+//! 电脑版总后台: the back office at `/admin`, for the office's desk (wide tables, keyboard and
+//! mouse), in the same sessions as the phone pages and drawn by the office theme
+//! (`themes::office`). Its menu is data read against the permission table (`MENU`), so a role
+//! is never offered a screen its permissions refuse, and each screen calls the JSON API's own
+//! handlers with the caller, so it shows and changes only what the API would let him.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{Page, Visit};
+use crate::accounts::permissions::{Actor, Permission};
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
+use crate::error::ApiError;
+use crate::orders::OrderStatus;
+use crate::orders::queries::{self, OrderQuery};
+use crate::scripts::admin::{self as script_admin, DraftInput, ScriptInput};
+use crate::scripts::replay::{self, ReplayInput};
+use crate::scripts::{Rules, ScriptsState};
+use crate::shop::Shop;
+use crate::themes::office::{
+    DashboardView, MenuEntry, OfficeOrdersView, ScriptProblem, ScriptsView,
+};
+
+/// One screen of the back office: the theme's word for it, where it is, and the permissions
+/// that open it (any of them).
+pub struct Screen {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub any_of: &'static [Permission],
+}
+
+use Permission::{ConfirmAnyOrder, ConfirmOwnOrders, ManageSettings};
+
+/// The office's screens in menu order. The dashboard opens to whoever has another.
+pub const MENU: &[Screen] = &[
+    Screen {
+        key: "orders",
+        href: "/admin/orders",
+        any_of: &[ConfirmAnyOrder, ConfirmOwnOrders],
+    },
+    Screen {
+        key: "pricing_script",
+        href: "/admin/scripts/pricing",
+        any_of: &[ManageSettings],
+    },
+    Screen {
+        key: "notification_script",
+        href: "/admin/scripts/notifications",
+        any_of: &[ManageSettings],
+    },
+];
+
+/// The menu `actor` sees: the dashboard and every screen his permissions open; refused
+/// (`forbidden`) when they open none, so a member has no back office at all.
+fn menu(actor: &Actor) -> Result<Vec<MenuEntry>, ApiError> {
+    let open: Vec<MenuEntry> = MENU
+        .iter()
+        .filter(|screen| screen.any_of.iter().any(|p| actor.has(*p)))
+        .map(|screen| MenuEntry {
+            key: screen.key,
+            href: screen.href,
+        })
+        .collect();
+    if open.is_empty() {
+        return Err(ApiError::forbidden());
+    }
+    let mut entries = vec![MenuEntry {
+        key: "dashboard",
+        href: "/admin",
+    }];
+    entries.extend(open);
+    Ok(entries)
+}
+
+/// The screen `key`'s menu for `actor`, refused when his permissions do not open it.
+fn menu_for(actor: &Actor, key: &str) -> Result<Vec<MenuEntry>, ApiError> {
+    let entries = menu(actor)?;
+    if entries.iter().any(|entry| entry.key == key) {
+        Ok(entries)
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// `GET /admin`: the menu and what waits, by order status.
+pub async fn dashboard(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let menu = menu(&actor)?;
+        let order_counts = if menu.iter().any(|entry| entry.key == "orders") {
+            queries::counts(State(shop), actor).await?.0
+        } else {
+            Vec::new()
+        };
+        Ok(DashboardView { menu, order_counts })
+    }
+    .await;
+    visit.show(view)
+}
+
+/// The filters of `/admin/orders`, as a form sends them (empty fields are no filter).
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderSearch {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub offset: i64,
+}
+
+/// Orders a page of `/admin/orders` lists.
+const ORDERS_PER_PAGE: i64 = 50;
+
+impl OrderSearch {
+    fn status(&self) -> Option<OrderStatus> {
+        OrderStatus::from_db(&self.status)
+    }
+
+    /// The query string of these filters at `offset` (`None`: no offset), empty fields left out.
+    fn query(&self, offset: Option<i64>) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("q", self.q.trim()),
+            ("status", self.status.trim()),
+            ("from", self.from.trim()),
+            ("to", self.to.trim()),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(key, value);
+            }
+        }
+        if let Some(offset) = offset {
+            query.append_pair("offset", &offset.to_string());
+        }
+        query.finish()
+    }
+
+    fn order_query(&self, limit: Option<i64>) -> OrderQuery {
+        let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        OrderQuery {
+            status: self.status(),
+            q: text(&self.q),
+            from: text(&self.from),
+            to: text(&self.to),
+            limit,
+            offset: Some(self.offset.max(0)),
+            ..OrderQuery::default()
+        }
+    }
+}
+
+/// `GET /admin/orders`: every order in the caller's scope (`queries::list`), searched and
+/// filtered, a page at a time, with the export of the same filters and the picking list.
+pub async fn orders(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<OrderSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let menu = menu_for(&actor, "orders")?;
+        let Query(search) = search?;
+        let (counts, page, regions) = tokio::join!(
+            queries::counts(State(shop.clone()), actor.clone()),
+            queries::list(
+                State(shop.clone()),
+                actor.clone(),
+                Query(search.order_query(Some(ORDERS_PER_PAGE))),
+            ),
+            shop.store.regions().list_regions(),
+        );
+        let page = page?;
+        let offset = search.offset.max(0);
+        let shown = offset.saturating_add(i64::try_from(page.items.len()).unwrap_or(0));
+        let link = |offset| format!("/admin/orders?{}", search.query(Some(offset)));
+        let all_regions = actor.has(ConfirmAnyOrder);
+        Ok(OfficeOrdersView {
+            menu,
+            status: search.status(),
+            statuses: counts?.0,
+            next_href: (shown < page.total).then(|| link(shown)),
+            previous_href: (offset > 0).then(|| link((offset - ORDERS_PER_PAGE).max(0))),
+            export_href: format!("/api/v1/admin/orders/export?{}", search.query(None)),
+            total: page.total,
+            orders: page.items,
+            regions: regions?
+                .into_iter()
+                .filter(|region| all_regions || actor.region_ids.contains(&region.id))
+                .collect(),
+            today: crate::clock::shop_date_iso(shop.clock.now_ms()),
+            q: search.q,
+            from: search.from,
+            to: search.to,
+        })
+    }
+    .await;
+    visit.show(view)
+}
+
+/// The rules a `/admin/scripts/{rules}` path names.
+fn rules_of(path: Result<Path<String>, ApiError>) -> Result<Rules, ApiError> {
+    let Path(name) = path?;
+    match name.as_str() {
+        "pricing" => Ok(Rules::Pricing),
+        "notifications" => Ok(Rules::Notifications),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn rules_key(rules: Rules) -> &'static str {
+    match rules {
+        Rules::Pricing => "pricing",
+        Rules::Notifications => "notifications",
+    }
+}
+
+/// The editor of `rules` as it serves, with the saved versions; `typed` fills it instead of
+/// the file (a form coming back).
+async fn editor(app: &ScriptsState, actor: &Actor, rules: Rules) -> Result<ScriptsView, ApiError> {
+    let menu = menu_for(actor, screen_key(rules))?;
+    let (file, history) = match rules {
+        Rules::Pricing => (
+            script_admin::get(State(app.clone()), actor.clone())
+                .await?
+                .0,
+            script_admin::history(State(app.clone()), actor.clone())
+                .await?
+                .0,
+        ),
+        Rules::Notifications => (
+            script_admin::get_notifications(State(app.clone()), actor.clone())
+                .await?
+                .0,
+            script_admin::notifications_history(State(app.clone()), actor.clone())
+                .await?
+                .0,
+        ),
+    };
+    Ok(ScriptsView {
+        menu,
+        rules: rules_key(rules),
+        file: rules.file(),
+        source: file.source,
+        serving_version: file.serving_version,
+        load_error: file.error,
+        problem: None,
+        checked_version: None,
+        replay: None,
+        last: DEFAULT_REPLAY,
+        note: String::new(),
+        history,
+    })
+}
+
+fn screen_key(rules: Rules) -> &'static str {
+    match rules {
+        Rules::Pricing => "pricing_script",
+        Rules::Notifications => "notification_script",
+    }
+}
+
+const DEFAULT_REPLAY: i64 = 20;
+
+/// `GET /admin/scripts/{rules}`: the editor of `pricing.rhai` or `notifications.rhai`.
+pub async fn script(
+    State(app): State<ScriptsState>,
+    visit: Visit,
+    path: Result<Path<String>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        editor(&app, &actor, rules_of(path)?).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// What a post to the editor comes to: the editor again (checked, replayed or refused), or
+/// the saved file's editor to go to.
+enum Outcome {
+    Show(StatusCode, Box<ScriptsView>),
+    Saved(Rules),
+}
+
+/// `POST /admin/scripts/{rules}` (`source`, `note`, `last`, `action`): `check` the typed
+/// source, `replay` the last orders with it (pricing), or `save` it. The source is checked
+/// first every time, so a refusal shows at its line with the source as typed, and nothing
+/// is saved.
+pub async fn script_action(
+    State(app): State<ScriptsState>,
+    visit: Visit,
+    path: Result<Path<String>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let source = form.get("source").cloned().unwrap_or_default();
+    let note = form.get("note").cloned().unwrap_or_default();
+    let action = form.get("action").map_or("check", String::as_str);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let rules = rules_of(path)?;
+        let mut view = editor(&app, &actor, rules).await?;
+        view.last = match form.get("last").map(|l| l.trim().parse::<i64>()) {
+            None => DEFAULT_REPLAY,
+            Some(Ok(last)) => last,
+            Some(Err(_)) => {
+                return Err(ApiError::invalid_field(
+                    "invalid_input",
+                    "last",
+                    "last: 须为整数 (a whole number)",
+                ));
+            }
+        };
+        let checked = script_admin::check_rules(
+            &app,
+            &actor,
+            rules,
+            ApiJson(DraftInput {
+                source: source.clone(),
+            }),
+        )
+        .await?
+        .0;
+        view.source = source.clone();
+        view.note = note.clone();
+        if let Some(problem) = checked.problem {
+            view.problem = Some(ScriptProblem::new(
+                problem.message,
+                problem.line,
+                problem.column,
+                &source,
+            ));
+            return Ok(Outcome::Show(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Box::new(view),
+            ));
+        }
+        view.checked_version = checked.version;
+        match (action, rules) {
+            ("save", _) => {
+                let input = ApiJson(ScriptInput { source, note });
+                // The editor shows the file again after the redirect.
+                let _saved = match rules {
+                    Rules::Pricing => script_admin::put(State(app.clone()), actor, input).await?,
+                    Rules::Notifications => {
+                        script_admin::put_notifications(State(app.clone()), actor, input).await?
+                    }
+                };
+                Ok(Outcome::Saved(rules))
+            }
+            ("replay", Rules::Pricing) => {
+                let replayed = replay::replay(
+                    State(app.clone()),
+                    actor,
+                    ApiJson(ReplayInput {
+                        source,
+                        last: view.last,
+                    }),
+                )
+                .await?
+                .0;
+                view.replay = Some(replayed);
+                Ok(Outcome::Show(StatusCode::OK, Box::new(view)))
+            }
+            _ => Ok(Outcome::Show(StatusCode::OK, Box::new(view))),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(Outcome::Saved(rules)) => visit.redirect(&format!(
+            "/admin/scripts/{}?notice=script_saved",
+            rules_key(rules)
+        )),
+        Ok(Outcome::Show(status, view)) => visit.show_with(status, view.as_ref()),
+        Err(error) => visit.show::<ScriptsView>(Err(error)),
+    }
+}
+
+/// `POST /admin/scripts/{rules}/rollback/{id}`: put a saved version back, as a new version.
+pub async fn roll_back_script(
+    State(app): State<ScriptsState>,
+    visit: Visit,
+    path: Result<Path<(String, i64)>, ApiError>,
+) -> Page {
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path((name, id)) = path?;
+        let rules = rules_of(Ok(Path(name)))?;
+        // The editor shows the file again after the redirect.
+        let _rolled_back = match rules {
+            Rules::Pricing => script_admin::rollback(State(app.clone()), actor, Path(id)).await?,
+            Rules::Notifications => {
+                script_admin::rollback_notifications(State(app.clone()), actor, Path(id)).await?
+            }
+        };
+        Ok(rules)
+    }
+    .await;
+    match outcome {
+        Ok(rules) => visit.redirect(&format!(
+            "/admin/scripts/{}?notice=script_rolled_back",
+            rules_key(rules)
+        )),
+        Err(error) => visit.show::<ScriptsView>(Err(error)),
+    }
+}

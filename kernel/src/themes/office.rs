@@ -1,0 +1,383 @@
+//! The back office's pages (`/admin`, at a desk: keyboard, mouse, wide tables) and what each
+//! is given. They are drawn by an office theme (`kind = "office"` in its `theme.toml`,
+//! `themes/office/`), checked like a storefront theme against the samples here before it
+//! serves, so the office's words and look are templates too; the shop's choice of
+//! storefront theme never changes them.
+
+use serde::Serialize;
+
+use super::views::{ErrorView, PageView};
+use crate::orders::OrderStatus;
+use crate::orders::queries::StatusCount;
+use crate::orders::record::OrderView;
+use crate::regions::Region;
+use crate::scripts::admin::ScriptVersion;
+use crate::scripts::replay::Replay;
+
+/// One entry of the office's menu: the theme's word for it (`orders` → 订单) and where it
+/// goes. The menu is what the caller's permissions open (`pages::office::MENU`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MenuEntry {
+    pub key: &'static str,
+    pub href: &'static str,
+}
+
+/// `dashboard.html`: the office's first page — what waits, by order status.
+#[derive(Debug, Clone, Serialize)]
+pub struct DashboardView {
+    pub menu: Vec<MenuEntry>,
+    /// Every status in the caller's scope with its staff label and count; empty for a role
+    /// that reads no orders.
+    pub order_counts: Vec<StatusCount>,
+}
+
+/// `scripts.html`: one rules file in the editor (M4) — the source, whether it serves, the
+/// check's refusal at its line, a replay of the last orders, and the saved versions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptsView {
+    pub menu: Vec<MenuEntry>,
+    /// `pricing` or `notifications`.
+    pub rules: &'static str,
+    /// `pricing.rhai` or `notifications.rhai`.
+    pub file: &'static str,
+    /// As on disk, or as typed when the form comes back.
+    pub source: String,
+    /// The version serving (12 hex digits), none when no script serves.
+    pub serving_version: Option<String>,
+    /// Why the file on disk is not serving (the previous version is), if it is not.
+    pub load_error: Option<String>,
+    /// Why the typed source was refused, at its line.
+    pub problem: Option<ScriptProblem>,
+    /// The typed source passed the check (its version), when it was checked.
+    pub checked_version: Option<String>,
+    /// The last orders priced with the typed source beside the serving one (pricing only).
+    pub replay: Option<Replay>,
+    /// How many orders a replay reads.
+    pub last: i64,
+    /// The note for the history, as typed.
+    pub note: String,
+    /// The saved versions, newest first, with their diffs.
+    pub history: Vec<ScriptVersion>,
+}
+
+/// A refusal of a script, at the place Rhai names, with the lines around it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptProblem {
+    /// The whole reason, starting with `pricing.rhai:LINE:COLUMN`.
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Up to two lines each side of `line`.
+    pub excerpt: Vec<SourceLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceLine {
+    pub number: usize,
+    pub text: String,
+    /// The line the refusal names.
+    pub at: bool,
+}
+
+impl ScriptProblem {
+    /// `message` about `source`, with the lines around `line`.
+    pub fn new(
+        message: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        source: &str,
+    ) -> ScriptProblem {
+        let excerpt = line
+            .map(|at| {
+                source
+                    .lines()
+                    .enumerate()
+                    .map(|(i, text)| (i + 1, text))
+                    .filter(|(number, _)| number.abs_diff(at) <= 2)
+                    .map(|(number, text)| SourceLine {
+                        number,
+                        text: text.to_owned(),
+                        at: number == at,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ScriptProblem {
+            message,
+            line,
+            column,
+            excerpt,
+        }
+    }
+}
+
+/// `orders.html`: every order in the caller's scope, searched and filtered, to open, export
+/// and print.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeOrdersView {
+    pub menu: Vec<MenuEntry>,
+    /// The filters as given: `q` (number, member, shop, phone, PO), `status`, `from`, `to`.
+    pub q: String,
+    pub status: Option<OrderStatus>,
+    pub from: String,
+    pub to: String,
+    /// Every status with its staff label and count, for the status filter.
+    pub statuses: Vec<StatusCount>,
+    /// The page of orders, newest first.
+    pub orders: Vec<OrderView>,
+    /// How many orders match in all.
+    pub total: i64,
+    /// The link to this page after and before (none at either end).
+    pub next_href: Option<String>,
+    pub previous_href: Option<String>,
+    /// The Excel export of these filters (`/api/v1/admin/orders/export?…`).
+    pub export_href: String,
+    /// The regions whose picking list the caller may print (a form to
+    /// `/api/v1/admin/picking-list` with `region_id` and `date`), and the shop's date.
+    pub regions: Vec<Region>,
+    pub today: String,
+}
+
+/// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
+pub const PAGE_TEMPLATES: [&str; 4] = [
+    DashboardView::TEMPLATE,
+    ScriptsView::TEMPLATE,
+    OfficeOrdersView::TEMPLATE,
+    ErrorView::TEMPLATE,
+];
+
+fn sample_menu() -> Vec<MenuEntry> {
+    vec![
+        MenuEntry {
+            key: "dashboard",
+            href: "/admin",
+        },
+        MenuEntry {
+            key: "orders",
+            href: "/admin/orders",
+        },
+        MenuEntry {
+            key: "pricing_script",
+            href: "/admin/scripts/pricing",
+        },
+    ]
+}
+
+fn sample_counts() -> Vec<StatusCount> {
+    OrderStatus::ALL
+        .into_iter()
+        .map(|status| StatusCount {
+            status,
+            label: status.label(crate::orders::Audience::Business).to_owned(),
+            count: 4,
+        })
+        .collect()
+}
+
+impl PageView for DashboardView {
+    const TEMPLATE: &'static str = "dashboard.html";
+    fn samples() -> Vec<(&'static str, DashboardView)> {
+        vec![
+            (
+                "an admin",
+                DashboardView {
+                    menu: sample_menu(),
+                    order_counts: sample_counts(),
+                },
+            ),
+            (
+                "a role without orders",
+                DashboardView {
+                    menu: sample_menu().into_iter().take(1).collect(),
+                    order_counts: Vec::new(),
+                },
+            ),
+        ]
+    }
+}
+
+fn sample_replay() -> Replay {
+    use crate::scripts::replay::{ReplaySummary, ReplayedLine, ReplayedOrder};
+    let adjustment = |amount_fen| crate::orders::quote::Adjustment {
+        source: "script".to_owned(),
+        label: "三亚加价 <b>".to_owned(),
+        amount_fen,
+    };
+    Replay {
+        summary: ReplaySummary {
+            orders_checked: 100,
+            orders_changed: 1,
+            orders_failed: 1,
+            total_difference_fen: 1331,
+            current_version: None,
+            draft_version: "ba9876543210".to_owned(),
+        },
+        orders: vec![
+            ReplayedOrder {
+                order_id: crate::ids::OrderId(7),
+                order_no: "PF20261130000007".to_owned(),
+                placed_at: "2026-11-30T09:00:00+08:00".to_owned(),
+                member_id: 3,
+                member_name: "赵老板 <i>".to_owned(),
+                region: "三亚".to_owned(),
+                priced_with: Some("0123456789ab".to_owned()),
+                current_total_fen: Some(26_610),
+                draft_total_fen: Some(27_941),
+                difference_fen: 1331,
+                lines: vec![ReplayedLine {
+                    line_no: 1,
+                    sku_id: 3,
+                    item_no: "AQM-001".to_owned(),
+                    name: "安全帽 <b>".to_owned(),
+                    qty: 10,
+                    unit_price_fen: 2661,
+                    catalogue_fen: 26_610,
+                    current_fen: 26_610,
+                    draft_fen: 27_941,
+                    difference_fen: 1331,
+                    current_adjustments: Vec::new(),
+                    draft_adjustments: vec![adjustment(1331)],
+                }],
+                error: None,
+            },
+            ReplayedOrder {
+                order_id: crate::ids::OrderId(6),
+                order_no: "PF20261130000006".to_owned(),
+                placed_at: "2026-11-30T08:00:00+08:00".to_owned(),
+                member_id: 4,
+                member_name: "钱老板".to_owned(),
+                region: "海口".to_owned(),
+                priced_with: None,
+                current_total_fen: Some(1000),
+                draft_total_fen: None,
+                difference_fen: 0,
+                lines: Vec::new(),
+                error: Some("draft: pricing.rhai:3:9: <i>".to_owned()),
+            },
+        ],
+    }
+}
+
+impl PageView for ScriptsView {
+    const TEMPLATE: &'static str = "scripts.html";
+    fn samples() -> Vec<(&'static str, ScriptsView)> {
+        let source = "fn adjust(line, member, now) {\n    [#{ amount_fen: -100, label: \"<b>让利</b>\" }]\n}\n".to_owned();
+        let plain = ScriptsView {
+            menu: sample_menu(),
+            rules: "pricing",
+            file: "pricing.rhai",
+            source: source.clone(),
+            serving_version: Some("0123456789ab".to_owned()),
+            load_error: None,
+            problem: None,
+            checked_version: None,
+            replay: None,
+            last: 100,
+            note: String::new(),
+            history: vec![ScriptVersion {
+                id: 3,
+                file: "pricing.rhai".to_owned(),
+                author_id: Some(1),
+                note: "三亚加价 <i>".to_owned(),
+                diff: "--- pricing.rhai (before)\n+++ pricing.rhai (after)\n@@ -1 +1 @@\n-a\n+b\n"
+                    .to_owned(),
+                source: String::new(),
+                created_at: 0,
+                at: "2026-11-30T09:00:00+08:00".to_owned(),
+            }],
+        };
+        let replay = sample_replay();
+        vec![
+            ("the file as it serves", plain.clone()),
+            (
+                "a refusal at a line",
+                ScriptsView {
+                    problem: Some(ScriptProblem::new(
+                        "pricing.rhai:2:5: Expecting ';' <b>".to_owned(),
+                        Some(2),
+                        Some(5),
+                        &source,
+                    )),
+                    load_error: Some("pricing.rhai:1:1: <i>".to_owned()),
+                    serving_version: None,
+                    history: Vec::new(),
+                    ..plain.clone()
+                },
+            ),
+            (
+                "a checked draft and its replay",
+                ScriptsView {
+                    checked_version: Some("ba9876543210".to_owned()),
+                    replay: Some(replay),
+                    note: "备注 <i>".to_owned(),
+                    ..plain.clone()
+                },
+            ),
+            (
+                "the notification rules",
+                ScriptsView {
+                    rules: "notifications",
+                    file: "notifications.rhai",
+                    ..plain
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OfficeOrdersView {
+    const TEMPLATE: &'static str = "orders.html";
+    fn samples() -> Vec<(&'static str, OfficeOrdersView)> {
+        let orders = super::views::sample_orders(OrderStatus::ALL.len());
+        vec![
+            (
+                "a page of every status",
+                OfficeOrdersView {
+                    menu: sample_menu(),
+                    q: "海口 <i>".to_owned(),
+                    status: Some(OrderStatus::PendingConfirmation),
+                    from: "2026-11-01".to_owned(),
+                    to: "2026-11-30".to_owned(),
+                    statuses: sample_counts(),
+                    total: 120,
+                    orders,
+                    next_href: Some("/admin/orders?offset=50".to_owned()),
+                    previous_href: Some("/admin/orders?offset=0".to_owned()),
+                    export_href: "/api/v1/admin/orders/export?q=x".to_owned(),
+                    regions: vec![Region {
+                        id: 1,
+                        name: "海口 <i>".to_owned(),
+                    }],
+                    today: "2026-11-30".to_owned(),
+                },
+            ),
+            (
+                "nothing found",
+                OfficeOrdersView {
+                    menu: sample_menu(),
+                    q: String::new(),
+                    status: None,
+                    from: String::new(),
+                    to: String::new(),
+                    statuses: sample_counts(),
+                    total: 0,
+                    orders: Vec::new(),
+                    next_href: None,
+                    previous_href: None,
+                    export_href: "/api/v1/admin/orders/export".to_owned(),
+                    regions: Vec::new(),
+                    today: "2026-11-30".to_owned(),
+                },
+            ),
+        ]
+    }
+}
+
+/// Every office page sample as (template, what it shows, the view as a value).
+pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
+    let mut all = super::views::samples_of::<DashboardView>();
+    all.extend(super::views::samples_of::<ScriptsView>());
+    all.extend(super::views::samples_of::<OfficeOrdersView>());
+    all.extend(super::views::samples_of::<ErrorView>());
+    all
+}
