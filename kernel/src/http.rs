@@ -338,6 +338,16 @@ fn page_routes() -> Router<AppState> {
         // the back office (电脑版总后台), drawn by the office theme
         .route("/admin", get(pages::office::dashboard))
         .route("/admin/orders", get(pages::office::orders))
+        .route("/admin/members", get(pages::office::members))
+        .route(
+            "/admin/members/{id}/{decision}",
+            post(pages::office::review_member),
+        )
+        .route("/admin/messages", get(pages::office::messages))
+        .route(
+            "/admin/messages/{id}/retry",
+            post(pages::office::retry_message),
+        )
         .route(
             "/admin/scripts/{rules}",
             get(pages::office::script).post(pages::office::script_action),

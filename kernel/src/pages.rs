@@ -65,7 +65,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 26] = [
+const NOTICES: [&str; 29] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -92,6 +92,9 @@ const NOTICES: [&str; 26] = [
     "order_ready",
     "script_saved",
     "script_rolled_back",
+    "member_approved",
+    "member_rejected",
+    "message_retried",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1169,6 +1169,17 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
         browser.sign_in(ADMIN, PASSWORD).await?;
         browser.goto("/admin").await?;
         browser.screenshot("office-dashboard-1280").await?;
+        // The other screens, as the office reads them.
+        for (path, shot, seen) in [
+            ("/admin/orders", "office-orders-1280", "赵老板"),
+            ("/admin/members", "office-members-1280", "赵老板"),
+            ("/admin/messages", "office-messages-1280", "消息"),
+        ] {
+            browser.goto(path).await?;
+            let text = browser.text("main").await?;
+            anyhow::ensure!(text.contains(seen), "{path}: {text}");
+            browser.screenshot(shot).await?;
+        }
         browser
             .tap("nav.menu a[href='/admin/scripts/pricing']")
             .await?;

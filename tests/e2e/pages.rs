@@ -1482,17 +1482,25 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     ];
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
-    let screens: [(&str, &[&str], &str); 6] = [
-        (
-            "/admin",
-            &confirmers,
-            "/admin/orders?status=pending_confirmation",
-        ),
+    let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
+    let screens: [(&str, &[&str], &str); 9] = [
+        ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         (
             "/admin/orders?status=completed&q=13900000001",
             &confirmers,
             "导出 Excel",
+        ),
+        ("/admin/members", &readers, "aria-label=\"按状态\""),
+        (
+            "/admin/members?state=profile_complete",
+            &readers,
+            "aria-label=\"按状态\"",
+        ),
+        (
+            "/admin/messages?state=dead",
+            &[ADMIN, SERVICE],
+            "aria-label=\"按状态\"",
         ),
         ("/admin/scripts/pricing", &[ADMIN], "name=\"source\""),
         ("/admin/scripts/notifications", &[ADMIN], "name=\"source\""),
@@ -1529,6 +1537,10 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         );
     }
 
+    // A manager reads his customers but does not review them: no forms, and a post is 403.
+    let (_, html) = page(&sessions[2].1, &app, "/admin/members").await?;
+    assert!(!html.contains("/approve\""), "{html}");
+
     // The back office's forms: refused to every role but the admin's, and nothing is written.
     let draft = "fn adjust(line, member, now) { [] }";
     for (phone, client) in &sessions {
@@ -1547,6 +1559,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
                 vec![("source", draft), ("action", "check")],
             ),
             ("/admin/scripts/pricing/rollback/1", Vec::new()),
+            ("/admin/messages/1/retry", Vec::new()),
         ] {
             let (status, _, html) = post_form(client, &app, path, &csrf, &fields).await?;
             assert!(
@@ -1559,6 +1572,76 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         !app.scripts_dir().join("pricing.rhai").exists(),
         "no refused post wrote the script"
     );
+
+    // A new dealer waits for review: only admin and customer service may decide.
+    let dealer = app.new_member("13712340001").await?;
+    let (_, me) = app.get("/api/v1/me", Some(&dealer)).await?;
+    let dealer_id = me["id"].as_i64().unwrap_or_default();
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let haikou = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "海口"))
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default();
+    let (status, profile) = app
+        .put_profile(
+            &dealer,
+            pifa_e2e::profile_form(
+                haikou,
+                &[
+                    ("shop_photo", &pifa_e2e::tiny_jpeg()),
+                    ("licence", pifa_e2e::TINY_PNG),
+                ],
+            ),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    let approve = format!("/admin/members/{dealer_id}/approve");
+    let haikou_text = haikou.to_string();
+    for (phone, client) in &sessions {
+        if [ADMIN, SERVICE].contains(phone) {
+            continue;
+        }
+        let (_, me) = page(client, &app, "/me").await?;
+        let (status, _, _) = post_form(
+            client,
+            &app,
+            &approve,
+            &csrf_of(&me)?,
+            &[("region_id", &haikou_text)],
+        )
+        .await?;
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{phone} approves: {status}"
+        );
+    }
+    let service = &sessions[1].1;
+    let (_, queue) = page(service, &app, "/admin/members?state=profile_complete").await?;
+    assert!(queue.contains(&format!("action=\"{approve}\"")), "{queue}");
+    // A rejection without a reason comes back beside him, and he still waits.
+    let (status, _, html) = post_form(
+        service,
+        &app,
+        &format!("/admin/members/{dealer_id}/reject"),
+        &csrf_of(&queue)?,
+        &[("reason", " ")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("请填写原因"), "{html}");
+    let (status, location, _) = post_form(
+        service,
+        &app,
+        &approve,
+        &csrf_of(&queue)?,
+        &[("region_id", &haikou_text)],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.is_some_and(|l| l.contains("member_approved")));
+    let (_, profile) = app.get("/api/v1/me/profile", Some(&dealer)).await?;
+    assert_eq!(profile["member_state"], "approved", "{profile}");
 
     // What a screen lists is the role's own scope: 三亚's manager finds no 海口 order.
     let member = app.login(MEMBER, PASSWORD).await?;

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::notify::OutgoingMessage;
 use crate::shop::Shop;
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemberView {
     pub id: i64,
     pub phone: String,

@@ -10,10 +10,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Page, Visit};
+use crate::accounts::MemberState;
 use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
+use crate::members::review::{self, Approval, MemberQuery, Rejection};
+use crate::notify::{MessageQuery, MessageState};
 use crate::orders::OrderStatus;
 use crate::orders::queries::{self, OrderQuery};
 use crate::scripts::admin::{self as script_admin, DraftInput, ScriptInput};
@@ -21,8 +25,10 @@ use crate::scripts::replay::{self, ReplayInput};
 use crate::scripts::{Rules, ScriptsState};
 use crate::shop::Shop;
 use crate::themes::office::{
-    DashboardView, MenuEntry, OfficeOrdersView, ScriptProblem, ScriptsView,
+    DashboardView, MemberFormError, MenuEntry, OfficeMembersView, OfficeMessagesView,
+    OfficeOrdersView, ScriptProblem, ScriptsView,
 };
+use crate::themes::views::FormError;
 
 /// One screen of the back office: the theme's word for it, where it is, and the permissions
 /// that open it (any of them).
@@ -32,7 +38,10 @@ pub struct Screen {
     pub any_of: &'static [Permission],
 }
 
-use Permission::{ConfirmAnyOrder, ConfirmOwnOrders, ManageSettings};
+use Permission::{
+    ConfirmAnyOrder, ConfirmOwnOrders, ManageSettings, ReadMembers, ReadMessages, ReviewMembers,
+    SendMessages,
+};
 
 /// The office's screens in menu order. The dashboard opens to whoever has another.
 pub const MENU: &[Screen] = &[
@@ -40,6 +49,16 @@ pub const MENU: &[Screen] = &[
         key: "orders",
         href: "/admin/orders",
         any_of: &[ConfirmAnyOrder, ConfirmOwnOrders],
+    },
+    Screen {
+        key: "members",
+        href: "/admin/members",
+        any_of: &[ReadMembers],
+    },
+    Screen {
+        key: "messages",
+        href: "/admin/messages",
+        any_of: &[ReadMessages],
     },
     Screen {
         key: "pricing_script",
@@ -116,31 +135,54 @@ pub struct OrderSearch {
     pub offset: i64,
 }
 
-/// Orders a page of `/admin/orders` lists.
-const ORDERS_PER_PAGE: i64 = 50;
+/// Rows a page of the office's lists shows.
+const PER_PAGE: i64 = 50;
+
+/// A list's query string: the filters given (empty ones left out) and the offset, if any.
+fn query_string(filters: &[(&str, &str)], offset: Option<i64>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in filters {
+        if !value.trim().is_empty() {
+            query.append_pair(key, value.trim());
+        }
+    }
+    if let Some(offset) = offset {
+        query.append_pair("offset", &offset.to_string());
+    }
+    query.finish()
+}
+
+/// The links to the page after and before a page at `offset` showing `shown` of `total`
+/// rows (none past either end); `link` makes one from an offset.
+fn paging(
+    offset: i64,
+    shown: usize,
+    total: i64,
+    link: impl Fn(i64) -> String,
+) -> (Option<String>, Option<String>) {
+    let end = offset.saturating_add(i64::try_from(shown).unwrap_or(i64::MAX));
+    (
+        (end < total).then(|| link(end)),
+        (offset > 0).then(|| link((offset - PER_PAGE).max(0))),
+    )
+}
 
 impl OrderSearch {
     fn status(&self) -> Option<OrderStatus> {
         OrderStatus::from_db(&self.status)
     }
 
-    /// The query string of these filters at `offset` (`None`: no offset), empty fields left out.
+    /// The query string of these filters at `offset` (`None`: no offset).
     fn query(&self, offset: Option<i64>) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("q", self.q.trim()),
-            ("status", self.status.trim()),
-            ("from", self.from.trim()),
-            ("to", self.to.trim()),
-        ] {
-            if !value.is_empty() {
-                query.append_pair(key, value);
-            }
-        }
-        if let Some(offset) = offset {
-            query.append_pair("offset", &offset.to_string());
-        }
-        query.finish()
+        query_string(
+            &[
+                ("q", &self.q),
+                ("status", &self.status),
+                ("from", &self.from),
+                ("to", &self.to),
+            ],
+            offset,
+        )
     }
 
     fn order_query(&self, limit: Option<i64>) -> OrderQuery {
@@ -173,21 +215,24 @@ pub async fn orders(
             queries::list(
                 State(shop.clone()),
                 actor.clone(),
-                Query(search.order_query(Some(ORDERS_PER_PAGE))),
+                Query(search.order_query(Some(PER_PAGE))),
             ),
             shop.store.regions().list_regions(),
         );
         let page = page?;
-        let offset = search.offset.max(0);
-        let shown = offset.saturating_add(i64::try_from(page.items.len()).unwrap_or(0));
-        let link = |offset| format!("/admin/orders?{}", search.query(Some(offset)));
+        let (next_href, previous_href) = paging(
+            search.offset.max(0),
+            page.items.len(),
+            page.total,
+            |offset| format!("/admin/orders?{}", search.query(Some(offset))),
+        );
         let all_regions = actor.has(ConfirmAnyOrder);
         Ok(OfficeOrdersView {
             menu,
             status: search.status(),
             statuses: counts?.0,
-            next_href: (shown < page.total).then(|| link(shown)),
-            previous_href: (offset > 0).then(|| link((offset - ORDERS_PER_PAGE).max(0))),
+            next_href,
+            previous_href,
             export_href: format!("/api/v1/admin/orders/export?{}", search.query(None)),
             total: page.total,
             orders: page.items,
@@ -411,5 +456,242 @@ pub async fn roll_back_script(
             rules_key(rules)
         )),
         Err(error) => visit.show::<ScriptsView>(Err(error)),
+    }
+}
+
+/// The filters of the office's simple lists (`/admin/members`, `/admin/messages`).
+#[derive(Debug, Default, Deserialize)]
+pub struct StateSearch {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub offset: i64,
+}
+
+/// The members screen for `actor`, at `search`, with `error` from a refused form.
+async fn members_view(
+    shop: &Shop,
+    actor: Actor,
+    search: &StateSearch,
+    error: Option<MemberFormError>,
+) -> Result<OfficeMembersView, ApiError> {
+    let menu = menu_for(&actor, "members")?;
+    let state = MemberState::from_db(search.state.trim());
+    let offset = search.offset.max(0);
+    let may_review = actor.has(ReviewMembers);
+    let page = review::list(
+        State(shop.clone()),
+        actor.clone(),
+        Query(MemberQuery {
+            state,
+            limit: Some(PER_PAGE),
+            offset: Some(offset),
+            ..MemberQuery::default()
+        }),
+    )
+    .await?;
+    let levels = if may_review {
+        crate::members::list_levels(State(shop.clone()), actor)
+            .await?
+            .0
+    } else {
+        Vec::new()
+    };
+    let (next_href, previous_href) = paging(offset, page.items.len(), page.total, |offset| {
+        format!(
+            "/admin/members?{}",
+            query_string(&[("state", &search.state)], Some(offset))
+        )
+    });
+    Ok(OfficeMembersView {
+        menu,
+        state,
+        total: page.total,
+        members: page.items,
+        next_href,
+        previous_href,
+        may_review,
+        levels,
+        regions: shop.store.regions().list_regions().await?,
+        error,
+    })
+}
+
+/// `GET /admin/members`: members in the caller's scope by state (`review::list`), those whose
+/// profile waits for review with the approve and reject forms for those who may.
+pub async fn members(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<StateSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let Query(search) = search?;
+        members_view(&shop, actor, &search, None).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// `POST /admin/members/{id}/approve` (`region_id`, `level_id`) and `…/reject` (`reason`):
+/// through `review::approve` and `review::reject`; back to the queue, or the queue again with
+/// the refusal beside that member.
+pub async fn review_member(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<(i64, String)>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let number = |key: &str| form.get(key).and_then(|v| v.trim().parse::<i64>().ok());
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path((id, decision)) = path?;
+        let done = match decision.as_str() {
+            "approve" => {
+                let approval = number("region_id")
+                    .map(|region_id| Approval {
+                        region_id,
+                        level_id: number("level_id"),
+                        manager_id: None,
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "invalid_input",
+                            "region_id",
+                            "region_id: 请选择区域 (choose a region)",
+                        )
+                    });
+                match approval {
+                    Ok(approval) => review::approve(
+                        State(shop.clone()),
+                        actor.clone(),
+                        client,
+                        Path(id),
+                        ApiJson(approval),
+                    )
+                    .await
+                    .map(|_| "member_approved"),
+                    Err(error) => Err(error),
+                }
+            }
+            "reject" => review::reject(
+                State(shop.clone()),
+                actor.clone(),
+                client,
+                Path(id),
+                ApiJson(Rejection {
+                    reason: form.get("reason").cloned().unwrap_or_default(),
+                }),
+            )
+            .await
+            .map(|_| "member_rejected"),
+            _ => return Err(ApiError::not_found()),
+        };
+        Ok((actor, id, decision, done))
+    }
+    .await;
+    match outcome {
+        Err(error) => visit.show::<OfficeMembersView>(Err(error)),
+        Ok((_, _, _, Ok(notice))) => visit.redirect(&format!(
+            "/admin/members?state=profile_complete&notice={notice}"
+        )),
+        Ok((actor, id, decision, Err(error))) => {
+            let form = if decision == "approve" {
+                "approve"
+            } else {
+                "reject"
+            };
+            let status = error.status;
+            let search = StateSearch {
+                state: "profile_complete".to_owned(),
+                offset: 0,
+            };
+            let shown = MemberFormError {
+                member_id: id,
+                error: FormError::of(form, &error),
+            };
+            match members_view(&shop, actor, &search, Some(shown)).await {
+                Ok(view) => visit.show_with(status, &view),
+                Err(_) => visit.show::<OfficeMembersView>(Err(error)),
+            }
+        }
+    }
+}
+
+/// `GET /admin/messages`: the outgoing messages by state (`notify::list`), newest first.
+pub async fn messages(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<StateSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let menu = menu_for(&actor, "messages")?;
+        let Query(search) = search?;
+        let state = search.state.trim();
+        let parsed = (!state.is_empty())
+            .then(|| {
+                serde_json::from_value::<MessageState>(serde_json::Value::from(state)).map_err(
+                    |_| {
+                        ApiError::invalid_field(
+                            "invalid_input",
+                            "state",
+                            "state: 没有这个状态 (no such state)",
+                        )
+                    },
+                )
+            })
+            .transpose()?;
+        let offset = search.offset.max(0);
+        let may_send = actor.has(SendMessages);
+        let page = crate::notify::list(
+            State(shop),
+            actor,
+            Query(MessageQuery {
+                state: parsed,
+                limit: Some(PER_PAGE),
+                offset: Some(offset),
+                ..MessageQuery::default()
+            }),
+        )
+        .await?;
+        let (next_href, previous_href) = paging(offset, page.items.len(), page.total, |offset| {
+            format!(
+                "/admin/messages?{}",
+                query_string(&[("state", state)], Some(offset))
+            )
+        });
+        Ok(OfficeMessagesView {
+            menu,
+            state: parsed.map(|_| state.to_owned()),
+            total: page.total,
+            messages: page.items,
+            next_href,
+            previous_href,
+            may_send,
+        })
+    }
+    .await;
+    visit.show(view)
+}
+
+/// `POST /admin/messages/{id}/retry`: send it again now (`notify::retry`), back to the list.
+pub async fn retry_message(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+) -> Page {
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path(id) = path?;
+        crate::notify::retry(State(shop), actor, Path(id)).await
+    }
+    .await;
+    match outcome {
+        Ok(_) => visit.redirect("/admin/messages?notice=message_retried"),
+        Err(error) => visit.show::<OfficeMessagesView>(Err(error)),
     }
 }

@@ -6,7 +6,11 @@
 
 use serde::Serialize;
 
-use super::views::{ErrorView, PageView};
+use super::views::{ErrorView, FormError, PageView};
+use crate::accounts::MemberState;
+use crate::members::Level;
+use crate::members::review::MemberView;
+use crate::notify::MessageView;
 use crate::orders::OrderStatus;
 use crate::orders::queries::StatusCount;
 use crate::orders::record::OrderView;
@@ -138,11 +142,53 @@ pub struct OfficeOrdersView {
     pub today: String,
 }
 
+/// `members.html`: the members in the caller's scope by state (those waiting for review
+/// first), with the forms to approve (region, level) or reject (a reason) for those who may.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeMembersView {
+    pub menu: Vec<MenuEntry>,
+    /// The state listed (`profile_complete` …), none for every state.
+    pub state: Option<MemberState>,
+    pub members: Vec<MemberView>,
+    pub total: i64,
+    pub next_href: Option<String>,
+    pub previous_href: Option<String>,
+    /// Whether the caller may approve and reject (`ReviewMembers`); a manager only reads.
+    pub may_review: bool,
+    pub levels: Vec<Level>,
+    pub regions: Vec<Region>,
+    /// A refused approval or rejection: `form` is `approve` or `reject`, for `member_id`.
+    pub error: Option<MemberFormError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberFormError {
+    pub member_id: i64,
+    #[serde(flatten)]
+    pub error: FormError,
+}
+
+/// `messages.html`: the outgoing messages (SMS, WeChat, e-mail, inbox) by state, newest
+/// first, with 重新发送 for those who may send.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeMessagesView {
+    pub menu: Vec<MenuEntry>,
+    /// The state listed (`dead`, `failed` …), none for every state.
+    pub state: Option<String>,
+    pub messages: Vec<MessageView>,
+    pub total: i64,
+    pub next_href: Option<String>,
+    pub previous_href: Option<String>,
+    pub may_send: bool,
+}
+
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 4] = [
+pub const PAGE_TEMPLATES: [&str; 6] = [
     DashboardView::TEMPLATE,
     ScriptsView::TEMPLATE,
     OfficeOrdersView::TEMPLATE,
+    OfficeMembersView::TEMPLATE,
+    OfficeMessagesView::TEMPLATE,
     ErrorView::TEMPLATE,
 ];
 
@@ -373,11 +419,140 @@ impl PageView for OfficeOrdersView {
     }
 }
 
+fn sample_member(id: i64, state: MemberState) -> MemberView {
+    MemberView {
+        id,
+        phone: "13712345678".to_owned(),
+        name: "钱老板 <i>".to_owned(),
+        company_name: Some("海口新五金 <b>".to_owned()),
+        member_state: Some(state),
+        level_id: Some(1),
+        region_id: Some(1),
+        manager_id: None,
+        shop_name: Some("新五金店".to_owned()),
+        wechat_id: Some("qian".to_owned()),
+        shop_photo_url: Some("/api/v1/uploads/shop.jpg".to_owned()),
+        licence_url: None,
+        reject_reason: (state == MemberState::Rejected).then(|| "资料不全 <i>".to_owned()),
+        promoter_id: None,
+        credit_terms: "none".to_owned(),
+        credit_limit_fen: 0,
+        pending_change: None,
+        created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+    }
+}
+
+impl PageView for OfficeMembersView {
+    const TEMPLATE: &'static str = "members.html";
+    fn samples() -> Vec<(&'static str, OfficeMembersView)> {
+        let full = OfficeMembersView {
+            menu: sample_menu(),
+            state: Some(MemberState::ProfileComplete),
+            members: vec![
+                sample_member(1, MemberState::ProfileComplete),
+                sample_member(2, MemberState::Approved),
+                sample_member(3, MemberState::Rejected),
+                sample_member(4, MemberState::Authorised),
+            ],
+            total: 80,
+            next_href: Some("/admin/members?offset=50".to_owned()),
+            previous_href: None,
+            may_review: true,
+            levels: vec![Level {
+                id: 1,
+                name: "普通会员 <i>".to_owned(),
+                rank: 1,
+                is_default: true,
+            }],
+            regions: vec![Region {
+                id: 1,
+                name: "海口".to_owned(),
+            }],
+            error: Some(MemberFormError {
+                member_id: 1,
+                error: FormError {
+                    form: "approve",
+                    code: "invalid_state".to_owned(),
+                    field: Some("region_id".to_owned()),
+                },
+            }),
+        };
+        vec![
+            ("a reviewer's queue", full.clone()),
+            (
+                "a manager's empty list",
+                OfficeMembersView {
+                    state: None,
+                    members: Vec::new(),
+                    total: 0,
+                    next_href: None,
+                    may_review: false,
+                    error: None,
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OfficeMessagesView {
+    const TEMPLATE: &'static str = "messages.html";
+    fn samples() -> Vec<(&'static str, OfficeMessagesView)> {
+        let message = |id: i64, state: &str| MessageView {
+            id,
+            channel: "sms".to_owned(),
+            recipient: "13900000001".to_owned(),
+            user_id: Some(3),
+            template: "SMS_1 <i>".to_owned(),
+            params: serde_json::json!({ "number": "<b>1</b>" }),
+            body: "您的订单已发货 <b>".to_owned(),
+            state: state.to_owned(),
+            attempts: 3,
+            last_error: Some("isv.BUSINESS_LIMIT_CONTROL <i>".to_owned()),
+            next_attempt_at: Some("2026-11-30T09:05:00+08:00".to_owned()),
+            event_id: Some(9),
+            provider_ref: None,
+            read: false,
+            created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+            sent_at: None,
+        };
+        let full = OfficeMessagesView {
+            menu: sample_menu(),
+            state: Some("dead".to_owned()),
+            messages: ["pending", "sending", "sent", "failed", "dead"]
+                .into_iter()
+                .zip(1..)
+                .map(|(state, id)| message(id, state))
+                .collect(),
+            total: 5,
+            next_href: None,
+            previous_href: Some("/admin/messages".to_owned()),
+            may_send: true,
+        };
+        vec![
+            ("every state", full.clone()),
+            (
+                "none, and no retry",
+                OfficeMessagesView {
+                    state: None,
+                    messages: Vec::new(),
+                    total: 0,
+                    previous_href: None,
+                    may_send: false,
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
 /// Every office page sample as (template, what it shows, the view as a value).
 pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     let mut all = super::views::samples_of::<DashboardView>();
     all.extend(super::views::samples_of::<ScriptsView>());
     all.extend(super::views::samples_of::<OfficeOrdersView>());
+    all.extend(super::views::samples_of::<OfficeMembersView>());
+    all.extend(super::views::samples_of::<OfficeMessagesView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }
