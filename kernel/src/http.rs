@@ -344,6 +344,16 @@ fn page_routes() -> Router<AppState> {
             post(pages::office::review_member),
         )
         .route("/admin/messages", get(pages::office::messages))
+        .route("/admin/plugins", get(pages::office::plugins))
+        .route("/admin/audit", get(pages::office::audit))
+        .route(
+            "/admin/backups",
+            get(pages::office::backups).post(pages::office::make_backup),
+        )
+        .route(
+            "/admin/backups/{name}/restore",
+            post(pages::office::restore_backup),
+        )
         .route(
             "/admin/messages/{id}/retry",
             post(pages::office::retry_message),

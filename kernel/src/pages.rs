@@ -65,7 +65,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 29] = [
+const NOTICES: [&str; 31] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -95,6 +95,8 @@ const NOTICES: [&str; 29] = [
     "member_approved",
     "member_rejected",
     "message_retried",
+    "backup_made",
+    "backup_restored",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1483,7 +1483,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
-    let screens: [(&str, &[&str], &str); 9] = [
+    let screens: [(&str, &[&str], &str); 13] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         (
@@ -1505,6 +1505,10 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         ("/admin/scripts/pricing", &[ADMIN], "name=\"source\""),
         ("/admin/scripts/notifications", &[ADMIN], "name=\"source\""),
         ("/pickup", &[VERIFIER], "name=\"code\""),
+        ("/admin/plugins", &[ADMIN], "<h1>插件"),
+        ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
+        ("/admin/audit?kind=logins", &[ADMIN], "138****0001"),
+        ("/admin/backups", &[ADMIN], "立即备份"),
     ];
     let mut sessions = Vec::new();
     for phone in EVERYONE {
@@ -1560,6 +1564,11 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             ),
             ("/admin/scripts/pricing/rollback/1", Vec::new()),
             ("/admin/messages/1/retry", Vec::new()),
+            ("/admin/backups", Vec::new()),
+            (
+                "/admin/backups/x.jsonl.gz/restore",
+                vec![("confirm", "x.jsonl.gz")],
+            ),
         ] {
             let (status, _, html) = post_form(client, &app, path, &csrf, &fields).await?;
             assert!(
@@ -1677,6 +1686,84 @@ async fn the_readme_start_serves_the_shop_from_an_empty_directory() -> anyhow::R
     assert!(
         dir.path().join("data").is_dir(),
         "the data directory is made"
+    );
+    Ok(())
+}
+
+/// L4 from the office: the admin makes a backup, finds it listed with its download, and a
+/// restore asks for the backup's name typed again: typed wrong it restores nothing; typed
+/// right it puts the data back as it was (a region made since is gone) and every session,
+/// his own too, ends.
+#[tokio::test]
+async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let (_, html) = page(&admin, &app, "/admin/backups").await?;
+    assert!(html.contains("还没有备份"), "{html}");
+    let (status, location, _) =
+        post_form(&admin, &app, "/admin/backups", &csrf_of(&html)?, &[]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.is_some_and(|l| l.contains("backup_made")));
+    let (_, html) = page(&admin, &app, "/admin/backups").await?;
+    let name = html
+        .split("<code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(name.starts_with("pifa-"), "a backup listed: {html}");
+    assert!(
+        html.contains(&format!("/api/v1/admin/backups/{name}")),
+        "{html}"
+    );
+
+    let token = app.login(ADMIN, PASSWORD).await?;
+    let (status, region) = app
+        .post(
+            "/api/v1/admin/regions",
+            Some(&token),
+            &json!({ "name": "儋州" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{region}");
+    let restore = format!("/admin/backups/{name}/restore");
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        &restore,
+        &csrf_of(&html)?,
+        &[("confirm", "pifa-wrong")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("输入的文件名不一致"), "{html}");
+    async fn regions(app: &TestApp) -> anyhow::Result<String> {
+        Ok(app.get("/api/v1/regions", None).await?.1.to_string())
+    }
+    assert!(regions(&app).await?.contains("儋州"), "nothing restored");
+
+    let (status, location, _) = post_form(
+        &admin,
+        &app,
+        &restore,
+        &csrf_of(&html)?,
+        &[("confirm", &name)],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.is_some_and(|l| l.starts_with("/login")));
+    assert!(
+        !regions(&app).await?.contains("儋州"),
+        "the data as backed up"
+    );
+    let (status, _) = page(&admin, &app, "/admin/backups").await?;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "his session ended with the restore"
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Page, Visit};
 use crate::accounts::MemberState;
+use crate::accounts::audit::{self, LoginQuery, OperationQuery};
 use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::{Path, Query};
@@ -20,13 +21,15 @@ use crate::members::review::{self, Approval, MemberQuery, Rejection};
 use crate::notify::{MessageQuery, MessageState};
 use crate::orders::OrderStatus;
 use crate::orders::queries::{self, OrderQuery};
+use crate::plugins::PluginsState;
 use crate::scripts::admin::{self as script_admin, DraftInput, ScriptInput};
 use crate::scripts::replay::{self, ReplayInput};
 use crate::scripts::{Rules, ScriptsState};
 use crate::shop::Shop;
 use crate::themes::office::{
-    DashboardView, MemberFormError, MenuEntry, OfficeMembersView, OfficeMessagesView,
-    OfficeOrdersView, ScriptProblem, ScriptsView,
+    BackupError, DashboardView, MemberFormError, MenuEntry, OfficeAuditView, OfficeBackupsView,
+    OfficeMembersView, OfficeMessagesView, OfficeOrdersView, OfficePluginsView, ScriptProblem,
+    ScriptsView,
 };
 use crate::themes::views::FormError;
 
@@ -39,8 +42,8 @@ pub struct Screen {
 }
 
 use Permission::{
-    ConfirmAnyOrder, ConfirmOwnOrders, ManageSettings, ReadMembers, ReadMessages, ReviewMembers,
-    SendMessages,
+    ConfirmAnyOrder, ConfirmOwnOrders, ManageBackups, ManageSettings, ReadAudit, ReadMembers,
+    ReadMessages, ReviewMembers, SendMessages,
 };
 
 /// The office's screens in menu order. The dashboard opens to whoever has another.
@@ -69,6 +72,21 @@ pub const MENU: &[Screen] = &[
         key: "notification_script",
         href: "/admin/scripts/notifications",
         any_of: &[ManageSettings],
+    },
+    Screen {
+        key: "plugins",
+        href: "/admin/plugins",
+        any_of: &[ManageSettings],
+    },
+    Screen {
+        key: "audit",
+        href: "/admin/audit",
+        any_of: &[ReadAudit],
+    },
+    Screen {
+        key: "backups",
+        href: "/admin/backups",
+        any_of: &[ManageBackups],
     },
 ];
 
@@ -693,5 +711,163 @@ pub async fn retry_message(
     match outcome {
         Ok(_) => visit.redirect("/admin/messages?notice=message_retried"),
         Err(error) => visit.show::<OfficeMessagesView>(Err(error)),
+    }
+}
+
+/// `GET /admin/plugins`: the plugins serving, their grants, calls, failures and fuel, the
+/// refused entries (`plugins::http::status`).
+pub async fn plugins(State(plugins): State<PluginsState>, visit: Visit) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let menu = menu_for(&actor, "plugins")?;
+        let status = crate::plugins::http::status(State(plugins), actor).await?.0;
+        Ok(OfficePluginsView { menu, status })
+    }
+    .await;
+    visit.show(view)
+}
+
+/// The filters of `/admin/audit`: `kind` (`operations`, the default, or `logins`).
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditSearch {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub offset: i64,
+}
+
+/// `GET /admin/audit`: the operation log or the sign-in log, newest first (`audit`).
+pub async fn audit(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<AuditSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let menu = menu_for(&actor, "audit")?;
+        let Query(search) = search?;
+        let offset = search.offset.max(0);
+        let (kind, operations, logins, total) = if search.kind == "logins" {
+            let page = audit::list_logins(
+                State(shop),
+                actor,
+                Query(LoginQuery {
+                    limit: Some(PER_PAGE),
+                    offset: Some(offset),
+                    ..LoginQuery::default()
+                }),
+            )
+            .await?;
+            ("logins", Vec::new(), page.items, page.total)
+        } else {
+            let page = audit::list_operations(
+                State(shop),
+                actor,
+                Query(OperationQuery {
+                    limit: Some(PER_PAGE),
+                    offset: Some(offset),
+                    ..OperationQuery::default()
+                }),
+            )
+            .await?;
+            ("operations", page.items, Vec::new(), page.total)
+        };
+        let shown = operations.len().max(logins.len());
+        let (next_href, previous_href) = paging(offset, shown, total, |offset| {
+            format!(
+                "/admin/audit?{}",
+                query_string(&[("kind", kind)], Some(offset))
+            )
+        });
+        Ok(OfficeAuditView {
+            menu,
+            kind,
+            operations,
+            logins,
+            total,
+            next_href,
+            previous_href,
+        })
+    }
+    .await;
+    visit.show(view)
+}
+
+/// The backups screen for `actor`, with `error` from a refused restore.
+async fn backups_view(
+    shop: &Shop,
+    actor: Actor,
+    error: Option<BackupError>,
+) -> Result<OfficeBackupsView, ApiError> {
+    let menu = menu_for(&actor, "backups")?;
+    let backups = crate::backup::http::list(State(shop.clone()), actor)
+        .await?
+        .0;
+    Ok(OfficeBackupsView {
+        menu,
+        backups,
+        error,
+    })
+}
+
+/// `GET /admin/backups`: the backups on disk, newest first, to download and restore.
+pub async fn backups(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view = async { backups_view(&shop, visit.actor()?, None).await }.await;
+    visit.show(view)
+}
+
+/// `POST /admin/backups`: make a backup now (`backup::http::create`), back to the list.
+pub async fn make_backup(State(shop): State<Shop>, visit: Visit, client: ClientInfo) -> Page {
+    let made = async {
+        let actor = visit.actor()?;
+        crate::backup::http::create(State(shop), actor, client).await
+    }
+    .await;
+    match made {
+        Ok(_) => visit.redirect("/admin/backups?notice=backup_made"),
+        Err(error) => visit.show::<OfficeBackupsView>(Err(error)),
+    }
+}
+
+/// `POST /admin/backups/{name}/restore` (`confirm`: the name typed again): replace all data
+/// with the backup (`backup::http::restore`). Every session ends, this one too, so it goes on
+/// to sign in. A name typed wrong restores nothing and says so beside the backup.
+pub async fn restore_backup(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<String>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let confirm = form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "confirm")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path(name) = path?;
+        if confirm != name {
+            // Asked first (the screen is the admin's), so another role learns nothing here.
+            let view = backups_view(
+                &shop,
+                actor,
+                Some(BackupError {
+                    name,
+                    code: "confirmation_mismatch".to_owned(),
+                }),
+            )
+            .await?;
+            return Ok(Err(view));
+        }
+        // The tables restored are in the operation log; the caller signs in again.
+        let _restored =
+            crate::backup::http::restore(State(shop.clone()), actor, client, Path(name)).await?;
+        Ok(Ok(()))
+    }
+    .await;
+    match outcome {
+        Ok(Ok(())) => visit.redirect("/login?notice=backup_restored"),
+        Ok(Err(view)) => visit.show_with(StatusCode::UNPROCESSABLE_ENTITY, &view),
+        Err(error) => visit.show::<OfficeBackupsView>(Err(error)),
     }
 }

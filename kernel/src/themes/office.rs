@@ -8,12 +8,15 @@ use serde::Serialize;
 
 use super::views::{ErrorView, FormError, PageView};
 use crate::accounts::MemberState;
+use crate::accounts::audit::{LoginEntry, OperationEntry};
+use crate::backup::BackupFile;
 use crate::members::Level;
 use crate::members::review::MemberView;
 use crate::notify::MessageView;
 use crate::orders::OrderStatus;
 use crate::orders::queries::StatusCount;
 use crate::orders::record::OrderView;
+use crate::plugins::http::PluginsStatus;
 use crate::regions::Region;
 use crate::scripts::admin::ScriptVersion;
 use crate::scripts::replay::Replay;
@@ -182,8 +185,47 @@ pub struct OfficeMessagesView {
     pub may_send: bool,
 }
 
+/// `plugins.html`: the plugins serving, as `GET /api/v1/admin/plugins` reports them.
+#[derive(Debug, Serialize)]
+pub struct OfficePluginsView {
+    pub menu: Vec<MenuEntry>,
+    pub status: PluginsStatus,
+}
+
+/// `audit.html`: the operation log or the sign-in log, newest first.
+#[derive(Debug, Serialize)]
+pub struct OfficeAuditView {
+    pub menu: Vec<MenuEntry>,
+    /// `operations` or `logins`.
+    pub kind: &'static str,
+    pub operations: Vec<OperationEntry>,
+    pub logins: Vec<LoginEntry>,
+    pub total: i64,
+    pub next_href: Option<String>,
+    pub previous_href: Option<String>,
+}
+
+/// `backups.html`: the backups on disk, to make, download and restore (a restore asks for
+/// the backup's name typed again).
+#[derive(Debug, Serialize)]
+pub struct OfficeBackupsView {
+    pub menu: Vec<MenuEntry>,
+    pub backups: Vec<BackupFile>,
+    /// A refused restore: the backup's name and the API's code.
+    pub error: Option<BackupError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupError {
+    pub name: String,
+    pub code: String,
+}
+
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 6] = [
+pub const PAGE_TEMPLATES: [&str; 9] = [
+    OfficePluginsView::TEMPLATE,
+    OfficeAuditView::TEMPLATE,
+    OfficeBackupsView::TEMPLATE,
     DashboardView::TEMPLATE,
     ScriptsView::TEMPLATE,
     OfficeOrdersView::TEMPLATE,
@@ -546,6 +588,188 @@ impl PageView for OfficeMessagesView {
     }
 }
 
+impl PageView for OfficePluginsView {
+    const TEMPLATE: &'static str = "plugins.html";
+    fn samples() -> Vec<(&'static str, OfficePluginsView)> {
+        use crate::plugins::http::{
+            EventRetry, GrantsView, PluginStatus, PluginStorage, RefusedPlugin,
+        };
+        let plugin = |suspended: bool| PluginStatus {
+            name: "flash-sale <i>".to_owned(),
+            version: "0.1.0".to_owned(),
+            hooks: vec!["quote".to_owned(), "on-event".to_owned()],
+            capabilities: vec!["kv".to_owned()],
+            routes: vec!["GET /storefront".to_owned()],
+            calls: 1200,
+            failures: 3,
+            fuel_p50: 12_000,
+            fuel_p99: 40_000,
+            wall_ms_p50: 0.4,
+            wall_ms_p99: 2.5,
+            busy: 0,
+            concurrent_calls: 8,
+            suspended_until: suspended.then(|| "2026-11-30T09:05:00+08:00".to_owned()),
+            last_error: if suspended {
+                "out of fuel <b>".to_owned()
+            } else {
+                String::new()
+            },
+            grants: GrantsView {
+                events: vec!["order.placed".to_owned()],
+                data: vec!["catalog".to_owned()],
+                route_roles: vec!["member".to_owned()],
+                notify_to: Vec::new(),
+            },
+            events_dead: u64::from(suspended),
+            event_retry: suspended.then(|| EventRetry {
+                event_id: 4,
+                attempts: 2,
+                next_attempt_at: "2026-11-30T09:05:00+08:00".to_owned(),
+                last_error: "trap <i>".to_owned(),
+            }),
+            storage: PluginStorage {
+                keys: 10,
+                bytes: 2048,
+                keys_quota: 10_000,
+                bytes_quota: 1_048_576,
+            },
+        };
+        vec![
+            (
+                "one serving, one suspended, one refused",
+                OfficePluginsView {
+                    menu: sample_menu(),
+                    status: PluginsStatus {
+                        plugins: vec![plugin(false), plugin(true)],
+                        refused: vec![RefusedPlugin {
+                            name: "coupons".to_owned(),
+                            kind: "wasm".to_owned(),
+                            reason: "no such file <i>".to_owned(),
+                        }],
+                        reload_error: Some("plugins.toml:3: <b>".to_owned()),
+                    },
+                },
+            ),
+            (
+                "none installed",
+                OfficePluginsView {
+                    menu: sample_menu(),
+                    status: PluginsStatus {
+                        plugins: Vec::new(),
+                        refused: Vec::new(),
+                        reload_error: None,
+                    },
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OfficeAuditView {
+    const TEMPLATE: &'static str = "audit.html";
+    fn samples() -> Vec<(&'static str, OfficeAuditView)> {
+        let operations = || OfficeAuditView {
+            menu: sample_menu(),
+            kind: "operations",
+            operations: vec![OperationEntry {
+                id: 1,
+                actor_id: Some(1),
+                action: "member.approve".to_owned(),
+                target_kind: "member".to_owned(),
+                target_id: Some("7".to_owned()),
+                detail: serde_json::json!({ "region_id": 1, "note": "<b>" }),
+                ip: Some("127.0.0.1".to_owned()),
+                at: "2026-11-30T09:00:00+08:00".to_owned(),
+            }],
+            logins: Vec::new(),
+            total: 120,
+            next_href: Some("/admin/audit?offset=50".to_owned()),
+            previous_href: None,
+        };
+        vec![
+            ("the operations", operations()),
+            (
+                "the sign-ins",
+                OfficeAuditView {
+                    kind: "logins",
+                    operations: Vec::new(),
+                    logins: vec![
+                        LoginEntry {
+                            id: 1,
+                            user_id: Some(1),
+                            identifier: "138****0001".to_owned(),
+                            method: "password".to_owned(),
+                            success: true,
+                            reason: None,
+                            ip: None,
+                            at: "2026-11-30T09:00:00+08:00".to_owned(),
+                        },
+                        LoginEntry {
+                            id: 2,
+                            user_id: None,
+                            identifier: "139****0009".to_owned(),
+                            method: "code".to_owned(),
+                            success: false,
+                            reason: Some("invalid_credentials".to_owned()),
+                            ip: Some("10.0.0.1".to_owned()),
+                            at: "2026-11-30T09:01:00+08:00".to_owned(),
+                        },
+                    ],
+                    total: 2,
+                    next_href: None,
+                    previous_href: Some("/admin/audit?kind=logins".to_owned()),
+                    ..operations()
+                },
+            ),
+            (
+                "nothing recorded",
+                OfficeAuditView {
+                    operations: Vec::new(),
+                    total: 0,
+                    next_href: None,
+                    ..operations()
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OfficeBackupsView {
+    const TEMPLATE: &'static str = "backups.html";
+    fn samples() -> Vec<(&'static str, OfficeBackupsView)> {
+        vec![
+            (
+                "two backups and a refused restore",
+                OfficeBackupsView {
+                    menu: sample_menu(),
+                    backups: vec![
+                        BackupFile {
+                            name: "pifa-20261130-090000.jsonl.gz".to_owned(),
+                            size_bytes: 123_456,
+                        },
+                        BackupFile {
+                            name: "pifa-20261129-090000.jsonl.gz.age".to_owned(),
+                            size_bytes: 99,
+                        },
+                    ],
+                    error: Some(BackupError {
+                        name: "pifa-20261130-090000.jsonl.gz".to_owned(),
+                        code: "confirmation_mismatch".to_owned(),
+                    }),
+                },
+            ),
+            (
+                "none yet",
+                OfficeBackupsView {
+                    menu: sample_menu(),
+                    backups: Vec::new(),
+                    error: None,
+                },
+            ),
+        ]
+    }
+}
+
 /// Every office page sample as (template, what it shows, the view as a value).
 pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     let mut all = super::views::samples_of::<DashboardView>();
@@ -553,6 +777,9 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<OfficeOrdersView>());
     all.extend(super::views::samples_of::<OfficeMembersView>());
     all.extend(super::views::samples_of::<OfficeMessagesView>());
+    all.extend(super::views::samples_of::<OfficePluginsView>());
+    all.extend(super::views::samples_of::<OfficeAuditView>());
+    all.extend(super::views::samples_of::<OfficeBackupsView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }
