@@ -1541,6 +1541,12 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         );
     }
 
+    // 我的 has the back office's entry exactly for those it has a screen for.
+    for (phone, client) in &sessions {
+        let (_, me) = page(client, &app, "/me").await?;
+        assert_eq!(me.contains("电脑版总后台"), readers.contains(phone), "{phone}");
+    }
+
     // A manager reads his customers but does not review them: no forms, and a post is 403.
     let (_, html) = page(&sessions[2].1, &app, "/admin/members").await?;
     assert!(!html.contains("/approve\""), "{html}");

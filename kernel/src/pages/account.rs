@@ -21,7 +21,9 @@ use crate::edge::extract::Query;
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
 use crate::shop::Shop;
-use crate::themes::views::{ForgotView, FormError, MeView, ProfileView, SignInView, SignUpView};
+use crate::themes::views::{
+    DeskEntry, ForgotView, FormError, MeView, ProfileView, SignInView, SignUpView,
+};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Next {
@@ -391,13 +393,22 @@ pub async fn me(State(shop): State<Shop>, visit: Visit) -> Page {
         // A member lists his own orders here; staff find their desks, badged with the counts
         // of their scope.
         let desks = super::desks::open_to(&actor);
+        // The back office, for whoever it has a screen for (电脑版总后台, at a desk).
+        let office = super::office::opens_to(&actor);
         let badged = desks.iter().any(|desk| desk.badge.is_some());
         let counts = if profile.member_state.is_some() || badged {
             crate::orders::queries::counts(State(shop), actor).await?.0
         } else {
             Vec::new()
         };
-        let desks = super::desks::entries(&desks, &counts);
+        let mut desks = super::desks::entries(&desks, &counts);
+        if office {
+            desks.push(DeskEntry {
+                key: "office",
+                href: "/admin",
+                count: None,
+            });
+        }
         let order_counts = if profile.member_state.is_some() {
             counts
         } else {

@@ -112,6 +112,11 @@ fn menu(actor: &Actor) -> Result<Vec<MenuEntry>, ApiError> {
     Ok(entries)
 }
 
+/// Whether `actor` has a back office (its entry on 我的).
+pub fn opens_to(actor: &Actor) -> bool {
+    menu(actor).is_ok()
+}
+
 /// The screen `key`'s menu for `actor`, refused when his permissions do not open it.
 fn menu_for(actor: &Actor, key: &str) -> Result<Vec<MenuEntry>, ApiError> {
     let entries = menu(actor)?;
