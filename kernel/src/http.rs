@@ -283,6 +283,11 @@ fn page_routes() -> Router<AppState> {
             post(pages::orders::start_delivery),
         )
         .route("/orders/{id}/status", post(pages::orders::change_status))
+        .route("/orders/{id}/payments", post(pages::orders::mark_paid))
+        .route(
+            "/orders/{id}/release-hold",
+            post(pages::orders::release_hold),
+        )
         .route(
             "/orders/{id}/ready-for-pickup",
             post(pages::orders::ready_for_pickup),

@@ -65,7 +65,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 31] = [
+const NOTICES: [&str; 33] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -97,6 +97,8 @@ const NOTICES: [&str; 31] = [
     "message_retried",
     "backup_made",
     "backup_restored",
+    "payment_recorded",
+    "hold_released",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1544,7 +1544,11 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     // 我的 has the back office's entry exactly for those it has a screen for.
     for (phone, client) in &sessions {
         let (_, me) = page(client, &app, "/me").await?;
-        assert_eq!(me.contains("电脑版总后台"), readers.contains(phone), "{phone}");
+        assert_eq!(
+            me.contains("电脑版总后台"),
+            readers.contains(phone),
+            "{phone}"
+        );
     }
 
     // A manager reads his customers but does not review them: no forms, and a post is 403.
@@ -1771,5 +1775,97 @@ async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> 
         StatusCode::SEE_OTHER,
         "his session ended with the restore"
     );
+    Ok(())
+}
+
+/// F1 and B6 on the order's page: customer service records money received (in yuan, with how
+/// it came) and only those who settle orders are offered the form or may post it; an amount
+/// that is no amount comes back beside the form and records nothing.
+#[tokio::test]
+async fn customer_service_records_a_payment_on_the_orders_page() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "pay-on-page", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let path = format!("/orders/{id}");
+    let payments = format!("/orders/{id}/payments");
+    let manager_token = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let (status, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager_token),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let total = confirmed["total_fen"].as_i64().unwrap_or_default();
+    let yuan = pifa::money::format_yuan(total);
+
+    // The member and his manager: no form, and the manager's post is refused.
+    for phone in [MEMBER, MANAGER_HAIKOU] {
+        let client = browser()?;
+        sign_in(&client, &app, phone).await?;
+        let (_, html) = page(&client, &app, &path).await?;
+        assert!(!html.contains("登记收款"), "{phone}: {html}");
+        let (status, _, _) = post_form(
+            &client,
+            &app,
+            &payments,
+            &csrf_of(&html)?,
+            &[("amount", &yuan), ("remark", "现金")],
+        )
+        .await?;
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{phone}: {status}"
+        );
+    }
+
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (_, html) = page(&service, &app, &path).await?;
+    assert!(html.contains("登记收款"), "{html}");
+    assert!(
+        html.contains(&format!("value=\"{yuan}\"")),
+        "the amount owed: {html}"
+    );
+    let csrf = csrf_of(&html)?;
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &payments,
+        &csrf,
+        &[("amount", "十元"), ("remark", "现金")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("金额不正确"), "{html}");
+    let (_, unpaid) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(unpaid["paid_fen"], 0, "nothing recorded");
+    let (status, location, _) = post_form(
+        &service,
+        &app,
+        &payments,
+        &csrf,
+        &[("amount", &yuan), ("remark", "现金，张师傅代收")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.is_some_and(|l| l.contains("payment_recorded")));
+    let (_, paid) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    assert_eq!(paid["paid_fen"], total, "{paid}");
+    let (_, html) = page(&service, &app, &path).await?;
+    assert!(!html.contains("登记收款"), "paid in full: no form");
     Ok(())
 }

@@ -26,6 +26,7 @@ use crate::orders::fulfilment::{self, DispatchInput, StatusChange};
 use crate::orders::lifecycle::{self, Cancellation, Reason};
 use crate::orders::machine::{Action, Party, open_moves, parties};
 use crate::orders::payments;
+use crate::orders::payments::{PaymentBody, PaymentNote};
 use crate::orders::queries::{self, OrderQuery};
 use crate::orders::record::OrderView;
 use crate::orders::{Audience, OrderStatus};
@@ -76,7 +77,12 @@ pub async fn list(State(shop): State<Shop>, visit: Visit, Query(tab): Query<Tab>
 /// from its status (`machine::open_moves`), and the member's forms that only make sense in
 /// some states. Nothing here decides who may: a form offered is a move the table lists for him,
 /// and its handler asks the table again.
-fn actions(order: &OrderView, member: bool, moves: &[(Action, OrderStatus)]) -> OrderActions {
+fn actions(
+    order: &OrderView,
+    member: bool,
+    moves: &[(Action, OrderStatus)],
+    settles: bool,
+) -> OrderActions {
     let may = |action: Action| moves.iter().any(|(a, _)| *a == action);
     let received = matches!(order.status, OrderStatus::Received | OrderStatus::Completed);
     OrderActions {
@@ -107,6 +113,15 @@ fn actions(order: &OrderView, member: bool, moves: &[(Action, OrderStatus)]) -> 
                 label: to.label(Audience::Business),
             })
             .collect(),
+        // Money and holds are not moves of the state machine: those who settle orders (the
+        // permission both handlers ask), in the states the handlers accept.
+        mark_paid: settles
+            && !matches!(
+                order.status,
+                OrderStatus::PendingConfirmation | OrderStatus::Closed
+            )
+            && order.paid_fen < order.total_fen,
+        release_hold: settles && order.credit_hold && order.status != OrderStatus::Closed,
     }
 }
 
@@ -133,7 +148,8 @@ async fn order_view(
     let (record, scope) = lifecycle::scoped_order(shop, &actor, id).await?;
     let order = record.view(scope.audience());
     let member = parties(&actor, &record).contains(&Party::Member);
-    let may = actions(&order, member, &open_moves(&actor, &record));
+    let settles = actor.has(crate::accounts::permissions::Permission::SettleOrders);
+    let may = actions(&order, member, &open_moves(&actor, &record), settles);
     // F1: where to transfer, on the member's own order that is paid by bank transfer and owed
     // (the public shop profile leaves the account out).
     let bank_account = (may.upload_receipt
@@ -596,6 +612,57 @@ pub async fn change_status(
         Then::Order("status_changed"),
         |actor, id| async move {
             fulfilment::change_status(State(app), actor, Path(id), ApiJson(input?)).await
+        },
+    )
+    .await
+}
+
+/// `POST /orders/{id}/payments` (`amount` in yuan, `remark`): money received, through
+/// `payments::mark_paid` (F1).
+pub async fn mark_paid(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = fields(&body);
+    let note = crate::money::parse_yuan(form.get("amount").map_or("", |a| a.trim()), "amount").map(
+        |amount_fen| PaymentNote {
+            amount_fen,
+            remark: form.get("remark").cloned().unwrap_or_default(),
+        },
+    );
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "mark_paid",
+        Then::Order("payment_recorded"),
+        |actor, id| async move {
+            payments::mark_paid(State(app), actor, Path(id), PaymentBody::Json(note?)).await
+        },
+    )
+    .await
+}
+
+/// `POST /orders/{id}/release-hold` (`reason`): through `lifecycle::release_hold` (B6).
+pub async fn release_hold(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let reason = fields(&body).remove("reason").unwrap_or_default();
+    let app = shop.clone();
+    act(
+        &shop,
+        &visit,
+        path,
+        "release_hold",
+        Then::Order("hold_released"),
+        |actor, id| async move {
+            lifecycle::release_hold(State(app), actor, Path(id), ApiJson(Reason { reason })).await
         },
     )
     .await

@@ -572,6 +572,11 @@ pub struct OrderActions {
     pub deliver: bool,
     /// The statuses customer service may move the order to, with a remark (E6).
     pub change_status: Vec<StatusChoice>,
+    /// Record money received (F1): posts `amount` in yuan and `remark` to
+    /// `/orders/{id}/payments` (those who settle orders, once it is confirmed and owed).
+    pub mark_paid: bool,
+    /// Release a credit hold (B6): posts `reason` to `/orders/{id}/release-hold`.
+    pub release_hold: bool,
 }
 
 /// A status an order may be moved to, with its staff label.
@@ -1624,6 +1629,8 @@ impl PageView for OrderPageView {
                     label: status.label(crate::orders::Audience::Business),
                 })
                 .collect(),
+            mark_paid: true,
+            release_hold: true,
         };
         OrderStatus::ALL
             .into_iter()
