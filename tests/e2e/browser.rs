@@ -1287,3 +1287,88 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
     );
     Ok(())
 }
+
+/// E6 in two phones: customer service finds the member's order from 全部订单 on 我的, changes
+/// its status with a remark and records the cash received; the member, in his own browser,
+/// sees the new status and the remark in the order's history.
+#[tokio::test]
+async fn customer_service_changes_a_status_with_a_remark_and_the_member_sees_it()
+-> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager_token = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 10 }] });
+    let (status, order, _) = app.place_order(&member, "status-remark", &body).await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let number = order["number"].as_str().unwrap_or_default().to_owned();
+    let (status, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager_token),
+            &json!({}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "{confirmed}");
+    let remark = "客户来电：周五前不要送货";
+
+    let service = Browser::open("service_status", &app.url(""), Screen::Phone).await?;
+    let changed = async {
+        service.sign_in(SERVICE, PASSWORD).await?;
+        service.goto("/me").await?;
+        service.tap(".desks a[href='/orders']").await?;
+        service.wait_for_path("/orders").await?;
+        service.tap(&format!("a[href='/orders/{id}']")).await?;
+        service.wait_for_path(&format!("/orders/{id}")).await?;
+        let heading = service.text("main").await?;
+        anyhow::ensure!(heading.contains(&number), "{heading}");
+        service
+            .eval("document.querySelectorAll('details.card').forEach(d => d.open = true); return null")
+            .await?;
+        let chosen = service
+            .eval("const s = document.querySelector('#new-status'); return s.options[s.selectedIndex].text")
+            .await?;
+        let chosen = chosen.as_str().unwrap_or_default().to_owned();
+        service.fill("#status-remark", remark).await?;
+        service.fits_a_phone().await?;
+        service.screenshot("service-order-375").await?;
+        service
+            .submit(&format!("form[action='/orders/{id}/status'] button"))
+            .await?;
+        let notice = service.text(".notice").await?;
+        anyhow::ensure!(notice.contains("状态已更新"), "{notice}");
+        Ok(chosen)
+    }
+    .await;
+    let chosen = service.finish(changed).await?;
+
+    let (_, now) = app
+        .get(&format!("/api/v1/orders/{id}"), Some(&member))
+        .await?;
+    let member_browser = Browser::open("member_status", &app.url(""), Screen::Phone).await?;
+    let seen = async {
+        member_browser.sign_in(MEMBER, PASSWORD).await?;
+        member_browser.goto(&format!("/orders/{id}")).await?;
+        let page = member_browser.text("main").await?;
+        anyhow::ensure!(page.contains(remark), "the remark in his history: {page}");
+        let label = now["status_label"].as_str().unwrap_or_default();
+        anyhow::ensure!(
+            !label.is_empty() && page.contains(label),
+            "the new status ({chosen} for staff, {label} for him): {page}"
+        );
+        member_browser
+            .screenshot("member-status-changed-375")
+            .await?;
+        Ok(())
+    }
+    .await;
+    member_browser.finish(seen).await
+}
