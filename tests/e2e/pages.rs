@@ -1678,6 +1678,11 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         let finds = status == StatusCode::OK && html.contains(&link);
         let should = [ADMIN, SERVICE, MANAGER_HAIKOU].contains(phone);
         assert_eq!(finds, should, "{phone} searching {number}: {status}");
+        // The same search on the phone's order list, where the member finds his own.
+        let (_, html) = page(client, &app, &format!("/orders?q={number}")).await?;
+        // (The promoter who brought the member in follows his orders, as the API lets him.)
+        let should = [ADMIN, SERVICE, MANAGER_HAIKOU, PROMOTER, MEMBER].contains(phone);
+        assert_eq!(html.contains(&link), should, "{phone} on the phone: {html}");
     }
     Ok(())
 }

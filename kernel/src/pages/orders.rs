@@ -41,6 +41,8 @@ use crate::themes::views::{
 pub struct Tab {
     /// A status code (`pending_confirmation` …); absent or unknown: every order.
     pub status: Option<String>,
+    /// Staff's search: an order number, or part of the member's name, shop, phone or PO.
+    pub q: Option<String>,
 }
 
 /// `GET /orders?status=`: my orders, a tab per status with its count, newest first.
@@ -48,6 +50,7 @@ pub async fn list(State(shop): State<Shop>, visit: Visit, Query(tab): Query<Tab>
     let view = async {
         let actor = visit.actor()?;
         let current = tab.status.as_deref().and_then(OrderStatus::from_db);
+        let q = tab.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
         let (counts, page) = tokio::join!(
             queries::counts(State(shop.clone()), actor.clone()),
             queries::list(
@@ -55,6 +58,7 @@ pub async fn list(State(shop): State<Shop>, visit: Visit, Query(tab): Query<Tab>
                 actor,
                 Query(OrderQuery {
                     status: current,
+                    q: q.clone(),
                     limit: i64::try_from(crate::themes::views::MAX_LISTED).ok(),
                     ..OrderQuery::default()
                 }),
@@ -66,6 +70,7 @@ pub async fn list(State(shop): State<Shop>, visit: Visit, Query(tab): Query<Tab>
             all_count: tabs.iter().map(|t| t.count).sum(),
             tabs,
             current,
+            q,
             orders: page.items,
         })
     }

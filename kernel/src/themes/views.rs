@@ -544,6 +544,8 @@ pub struct OrdersView {
     pub current: Option<OrderStatus>,
     /// How many orders I have in all.
     pub all_count: i64,
+    /// The search typed (staff search every order in their scope), or none.
+    pub q: Option<String>,
     /// The tab's orders, newest first (at most `MAX_LISTED`), as the orders API gives them.
     pub orders: Vec<OrderView>,
 }
@@ -1590,6 +1592,7 @@ impl PageView for OrdersView {
                     tabs: tabs.clone(),
                     current: None,
                     all_count: 24,
+                    q: Some("海口 <i>".to_owned()),
                     orders: sample_orders(MAX_LISTED),
                 },
             ),
@@ -1599,6 +1602,7 @@ impl PageView for OrdersView {
                     tabs,
                     current: Some(OrderStatus::InDelivery),
                     all_count: 0,
+                    q: None,
                     orders: Vec::new(),
                 },
             ),
