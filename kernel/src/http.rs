@@ -343,6 +343,11 @@ fn page_routes() -> Router<AppState> {
         // the back office (电脑版总后台), drawn by the office theme
         .route("/admin", get(pages::office::dashboard))
         .route("/admin/orders", get(pages::office::orders))
+        .route("/admin/after-sales", get(pages::office::after_sales_queue))
+        .route(
+            "/admin/after-sales/{id}/{action}",
+            post(pages::office::after_sales_action),
+        )
         .route("/admin/members", get(pages::office::members))
         .route(
             "/admin/members/{id}/{decision}",

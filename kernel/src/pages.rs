@@ -65,7 +65,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 33] = [
+const NOTICES: [&str; 35] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -99,6 +99,8 @@ const NOTICES: [&str; 33] = [
     "backup_restored",
     "payment_recorded",
     "hold_released",
+    "after_sale_decided",
+    "after_sale_refunded",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1174,6 +1174,7 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
             ("/admin/orders", "office-orders-1280", "赵老板"),
             ("/admin/members", "office-members-1280", "赵老板"),
             ("/admin/messages", "office-messages-1280", "消息"),
+            ("/admin/after-sales", "office-after-sales-1280", "售后"),
             ("/admin/plugins", "office-plugins-1280", "插件"),
             ("/admin/audit", "office-audit-1280", "操作日志"),
             ("/admin/backups", "office-backups-1280", "立即备份"),

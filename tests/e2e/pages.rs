@@ -1483,9 +1483,10 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
-    let screens: [(&str, &[&str], &str); 13] = [
+    let screens: [(&str, &[&str], &str); 14] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
+        ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
         (
             "/admin/orders?status=completed&q=13900000001",
             &confirmers,
@@ -1574,6 +1575,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             ),
             ("/admin/scripts/pricing/rollback/1", Vec::new()),
             ("/admin/messages/1/retry", Vec::new()),
+            ("/admin/after-sales/1/decide", vec![("approve", "true")]),
             ("/admin/backups", Vec::new()),
             (
                 "/admin/backups/x.jsonl.gz/restore",
@@ -1872,5 +1874,142 @@ async fn customer_service_records_a_payment_on_the_orders_page() -> anyhow::Resu
     assert_eq!(paid["paid_fen"], total, "{paid}");
     let (_, html) = page(&service, &app, &path).await?;
     assert!(!html.contains("登记收款"), "paid in full: no form");
+    Ok(())
+}
+
+/// E8 from the office: customer service finds the member's request in 售后's queue (another
+/// region's manager does not), a rejection without a reason comes back beside it, he agrees,
+/// and records the refund, refused first for more than was paid.
+#[tokio::test]
+async fn customer_service_decides_and_refunds_an_after_sales_request() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let manager = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let service_token = app.login(SERVICE, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "after-sales-page", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap_or_default();
+    let (_, confirmed) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/confirm"),
+            Some(&manager),
+            &json!({}),
+        )
+        .await?;
+    let total = confirmed["total_fen"].as_i64().unwrap_or_default();
+    let send = json!({ "method": "express", "carrier": "顺丰", "tracking_no": "SF88" });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/dispatch"),
+            Some(&manager),
+            &send,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/orders/{id}/receive"),
+            Some(&member),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/admin/orders/{id}/payments"),
+            Some(&service_token),
+            &json!({ "amount_fen": total, "remark": "货到付款已收" }),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let request = reqwest::multipart::Form::new()
+        .text("kind", "refund")
+        .text("reason", "少发2顶")
+        .text("lines", r#"[{"line_no":1,"qty":2}]"#)
+        .text("amount_fen", "1000");
+    let (status, requested) = app
+        .post_form(
+            &format!("/api/v1/orders/{id}/after-sales"),
+            &member,
+            request,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{requested}");
+    let request_id = requested["id"].as_i64().unwrap_or_default();
+    let row = format!("id=\"after-sale-{request_id}\"");
+
+    let sanya = browser()?;
+    sign_in(&sanya, &app, MANAGER_SANYA).await?;
+    let (status, html) = page(&sanya, &app, "/admin/after-sales").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains(&row), "not his region's: {html}");
+
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (_, html) = page(&service, &app, "/admin/after-sales").await?;
+    assert!(html.contains(&row) && html.contains("少发2顶"), "{html}");
+    let csrf = csrf_of(&html)?;
+    let decide = format!("/admin/after-sales/{request_id}/decide");
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &decide,
+        &csrf,
+        &[("approve", "false"), ("remark", ""), ("state", "requested")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("请填写原因") && html.contains(&row), "{html}");
+    let (status, location, _) = post_form(
+        &service,
+        &app,
+        &decide,
+        &csrf,
+        &[
+            ("approve", "true"),
+            ("remark", "补发或退款均可"),
+            ("state", "requested"),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.is_some_and(|l| l.contains("state=approved")));
+
+    let refund = format!("/admin/after-sales/{request_id}/refund");
+    let too_much = pifa::money::format_yuan(total + 100);
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &refund,
+        &csrf,
+        &[("amount", &too_much), ("state", "approved")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("金额不正确"), "{html}");
+    let (status, _, _) = post_form(
+        &service,
+        &app,
+        &refund,
+        &csrf,
+        &[
+            ("amount", "10.00"),
+            ("remark", "微信转账"),
+            ("state", "approved"),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, requests) = app
+        .get(&format!("/api/v1/orders/{id}/after-sales"), Some(&member))
+        .await?;
+    assert_eq!(requests[0]["status"], "refunded", "{requests}");
+    assert_eq!(requests[0]["refunded_fen"], 1000, "{requests}");
     Ok(())
 }

@@ -109,7 +109,7 @@ impl AfterSaleStatus {
         }
     }
 
-    fn parse(text: &str) -> Option<AfterSaleStatus> {
+    pub fn parse(text: &str) -> Option<AfterSaleStatus> {
         AfterSaleStatus::ALL
             .into_iter()
             .find(|s| s.as_str() == text)

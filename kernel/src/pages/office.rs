@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::members::review::{self, Approval, MemberQuery, Rejection};
 use crate::notify::{MessageQuery, MessageState};
 use crate::orders::OrderStatus;
+use crate::orders::after_sales::{self, AfterSaleStatus, Decision, QueueQuery, RefundInput};
 use crate::orders::queries::{self, OrderQuery};
 use crate::plugins::PluginsState;
 use crate::scripts::admin::{self as script_admin, DraftInput, ScriptInput};
@@ -27,9 +28,9 @@ use crate::scripts::replay::{self, ReplayInput};
 use crate::scripts::{Rules, ScriptsState};
 use crate::shop::Shop;
 use crate::themes::office::{
-    BackupError, DashboardView, MemberFormError, MenuEntry, OfficeAuditView, OfficeBackupsView,
-    OfficeMembersView, OfficeMessagesView, OfficeOrdersView, OfficePluginsView, ScriptProblem,
-    ScriptsView,
+    BackupError, DashboardView, MenuEntry, OfficeAfterSalesView, OfficeAuditView,
+    OfficeBackupsView, OfficeMembersView, OfficeMessagesView, OfficeOrdersView, OfficePluginsView,
+    RowError, ScriptProblem, ScriptsView,
 };
 use crate::themes::views::FormError;
 
@@ -51,6 +52,11 @@ pub const MENU: &[Screen] = &[
     Screen {
         key: "orders",
         href: "/admin/orders",
+        any_of: &[ConfirmAnyOrder, ConfirmOwnOrders],
+    },
+    Screen {
+        key: "after_sales",
+        href: "/admin/after-sales",
         any_of: &[ConfirmAnyOrder, ConfirmOwnOrders],
     },
     Screen {
@@ -496,7 +502,7 @@ async fn members_view(
     shop: &Shop,
     actor: Actor,
     search: &StateSearch,
-    error: Option<MemberFormError>,
+    error: Option<RowError>,
 ) -> Result<OfficeMembersView, ApiError> {
     let menu = menu_for(&actor, "members")?;
     let state = MemberState::from_db(search.state.trim());
@@ -632,8 +638,8 @@ pub async fn review_member(
                 state: "profile_complete".to_owned(),
                 offset: 0,
             };
-            let shown = MemberFormError {
-                member_id: id,
+            let shown = RowError {
+                id,
                 error: FormError::of(form, &error),
             };
             match members_view(&shop, actor, &search, Some(shown)).await {
@@ -874,5 +880,125 @@ pub async fn restore_backup(
         Ok(Ok(())) => visit.redirect("/login?notice=backup_restored"),
         Ok(Err(view)) => visit.show_with(StatusCode::UNPROCESSABLE_ENTITY, &view),
         Err(error) => visit.show::<OfficeBackupsView>(Err(error)),
+    }
+}
+
+/// The after-sales screen for `actor` at `status`, with `error` from a refused form.
+async fn after_sales_view(
+    shop: &Shop,
+    actor: Actor,
+    status: AfterSaleStatus,
+    error: Option<RowError>,
+) -> Result<OfficeAfterSalesView, ApiError> {
+    let menu = menu_for(&actor, "after_sales")?;
+    let may_refund = actor.has(Permission::SettleOrders);
+    let requests = after_sales::queue(
+        State(shop.clone()),
+        actor,
+        Query(QueueQuery {
+            status: Some(status),
+        }),
+    )
+    .await?
+    .0;
+    Ok(OfficeAfterSalesView {
+        menu,
+        status: status.as_str(),
+        requests,
+        may_refund,
+        error,
+    })
+}
+
+/// `GET /admin/after-sales?status=`: the requests in a status (default 待审核) of the orders
+/// the caller may decide on (`after_sales::queue`).
+pub async fn after_sales_queue(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<StateSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let Query(search) = search?;
+        let status =
+            AfterSaleStatus::parse(search.state.trim()).unwrap_or(AfterSaleStatus::Requested);
+        after_sales_view(&shop, actor, status, None).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// `POST /admin/after-sales/{id}/decide` (`approve` `true`/`false`, `remark`) and
+/// `…/refund` (`amount` in yuan, `remark`), each with `state`, the queue it was posted from: through `after_sales::decide` and
+/// `after_sales::refund`; back to the queue, or the queue again with the refusal beside the
+/// request.
+pub async fn after_sales_action(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<(i64, String)>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let remark = form.get("remark").cloned().unwrap_or_default();
+    let from = form.get("state").cloned().unwrap_or_default();
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path((id, action)) = path?;
+        let done = match action.as_str() {
+            "decide" => {
+                let approve = form.get("approve").is_some_and(|v| v == "true");
+                after_sales::decide(
+                    State(shop.clone()),
+                    actor.clone(),
+                    Path(id),
+                    ApiJson(Decision { approve, remark }),
+                )
+                .await
+                .map(|done| (done.0.status, "after_sale_decided"))
+            }
+            "refund" => {
+                let amount =
+                    crate::money::parse_yuan(form.get("amount").map_or("", |a| a.trim()), "amount");
+                match amount {
+                    Ok(amount_fen) => after_sales::refund(
+                        State(shop.clone()),
+                        actor.clone(),
+                        Path(id),
+                        ApiJson(RefundInput { amount_fen, remark }),
+                    )
+                    .await
+                    .map(|done| (done.0.status, "after_sale_refunded")),
+                    Err(error) => Err(error),
+                }
+            }
+            _ => return Err(ApiError::not_found()),
+        };
+        Ok((actor, id, action, done))
+    }
+    .await;
+    match outcome {
+        Err(error) => visit.show::<OfficeAfterSalesView>(Err(error)),
+        Ok((_, _, _, Ok((status, notice)))) => visit.redirect(&format!(
+            "/admin/after-sales?state={}&notice={notice}",
+            status.as_str()
+        )),
+        Ok((actor, id, action, Err(error))) => {
+            let form = if action == "refund" {
+                "refund"
+            } else {
+                "decide"
+            };
+            let shown = RowError {
+                id,
+                error: FormError::of(form, &error),
+            };
+            // The queue the form was posted from (its hidden `state`).
+            let status = AfterSaleStatus::parse(&from).unwrap_or(AfterSaleStatus::Requested);
+            match after_sales_view(&shop, actor, status, Some(shown)).await {
+                Ok(view) => visit.show_with(error.status, &view),
+                Err(_) => visit.show::<OfficeAfterSalesView>(Err(error)),
+            }
+        }
     }
 }

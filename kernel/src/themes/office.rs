@@ -14,6 +14,7 @@ use crate::members::Level;
 use crate::members::review::MemberView;
 use crate::notify::MessageView;
 use crate::orders::OrderStatus;
+use crate::orders::after_sales::AfterSale;
 use crate::orders::queries::StatusCount;
 use crate::orders::record::OrderView;
 use crate::plugins::http::PluginsStatus;
@@ -160,15 +161,30 @@ pub struct OfficeMembersView {
     pub may_review: bool,
     pub levels: Vec<Level>,
     pub regions: Vec<Region>,
-    /// A refused approval or rejection: `form` is `approve` or `reject`, for `member_id`.
-    pub error: Option<MemberFormError>,
+    /// A refused approval or rejection: `form` is `approve` or `reject`, for the member `id`.
+    pub error: Option<RowError>,
 }
 
+/// A form refused on one row of a list (a member, an after-sales request): its `id`, and the
+/// form's refusal beside it.
 #[derive(Debug, Clone, Serialize)]
-pub struct MemberFormError {
-    pub member_id: i64,
+pub struct RowError {
+    pub id: i64,
     #[serde(flatten)]
     pub error: FormError,
+}
+
+/// `after_sales.html`: the after-sales requests in a status (待审核 first) of the orders the
+/// caller may decide on, with 同意 / 拒绝 and, for those who settle orders, 退款.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeAfterSalesView {
+    pub menu: Vec<MenuEntry>,
+    /// `requested`, `approved`, `rejected`, `collected` or `refunded`.
+    pub status: &'static str,
+    pub requests: Vec<AfterSale>,
+    pub may_refund: bool,
+    /// A refused decision or refund: `form` `decide` or `refund`, for the request `id`.
+    pub error: Option<RowError>,
 }
 
 /// `messages.html`: the outgoing messages (SMS, WeChat, e-mail, inbox) by state, newest
@@ -222,7 +238,8 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 9] = [
+pub const PAGE_TEMPLATES: [&str; 10] = [
+    OfficeAfterSalesView::TEMPLATE,
     OfficePluginsView::TEMPLATE,
     OfficeAuditView::TEMPLATE,
     OfficeBackupsView::TEMPLATE,
@@ -510,8 +527,8 @@ impl PageView for OfficeMembersView {
                 id: 1,
                 name: "海口".to_owned(),
             }],
-            error: Some(MemberFormError {
-                member_id: 1,
+            error: Some(RowError {
+                id: 1,
                 error: FormError {
                     form: "approve",
                     code: "invalid_state".to_owned(),
@@ -770,6 +787,61 @@ impl PageView for OfficeBackupsView {
     }
 }
 
+impl PageView for OfficeAfterSalesView {
+    const TEMPLATE: &'static str = "after_sales.html";
+    fn samples() -> Vec<(&'static str, OfficeAfterSalesView)> {
+        use crate::orders::after_sales::{AfterSaleKind, AfterSaleLine, AfterSaleStatus};
+        let request = |id: i64, status: AfterSaleStatus| AfterSale {
+            id,
+            order_id: crate::ids::OrderId(id),
+            kind: AfterSaleKind::Refund,
+            kind_label: "退款 <i>".to_owned(),
+            status,
+            status_label: "待审核".to_owned(),
+            reason: "破损 <b>".to_owned(),
+            lines: vec![AfterSaleLine { line_no: 1, qty: 2 }],
+            amount_fen: 5600,
+            decided_by: None,
+            decision_remark: "<i>".to_owned(),
+            collected_by: None,
+            refunded_fen: 0,
+            photos: vec!["/api/v1/uploads/broken.jpg".to_owned()],
+            created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+        };
+        let full = OfficeAfterSalesView {
+            menu: sample_menu(),
+            status: "requested",
+            requests: vec![
+                request(1, AfterSaleStatus::Requested),
+                request(2, AfterSaleStatus::Approved),
+                request(3, AfterSaleStatus::Collected),
+            ],
+            may_refund: true,
+            error: Some(RowError {
+                id: 1,
+                error: FormError {
+                    form: "decide",
+                    code: "reason_required".to_owned(),
+                    field: Some("remark".to_owned()),
+                },
+            }),
+        };
+        vec![
+            ("a queue", full.clone()),
+            (
+                "an empty queue, no refunds",
+                OfficeAfterSalesView {
+                    status: "refunded",
+                    requests: Vec::new(),
+                    may_refund: false,
+                    error: None,
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
 /// Every office page sample as (template, what it shows, the view as a value).
 pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     let mut all = super::views::samples_of::<DashboardView>();
@@ -780,6 +852,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<OfficePluginsView>());
     all.extend(super::views::samples_of::<OfficeAuditView>());
     all.extend(super::views::samples_of::<OfficeBackupsView>());
+    all.extend(super::views::samples_of::<OfficeAfterSalesView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }
