@@ -580,6 +580,7 @@ pub async fn review_member(
         let Path((id, decision)) = path?;
         let done = match decision.as_str() {
             "approve" => {
+                let form = "approve";
                 let approval = number("region_id")
                     .map(|region_id| Approval {
                         region_id,
@@ -602,9 +603,12 @@ pub async fn review_member(
                         ApiJson(approval),
                     )
                     .await
-                    .map(|_| "member_approved"),
+                    .map(|_| {
+                        "/admin/members?state=profile_complete&notice=member_approved".to_owned()
+                    }),
                     Err(error) => Err(error),
                 }
+                .map_err(|error| (form, error))
             }
             "reject" => review::reject(
                 State(shop.clone()),
@@ -616,38 +620,21 @@ pub async fn review_member(
                 }),
             )
             .await
-            .map(|_| "member_rejected"),
+            .map(|_| "/admin/members?state=profile_complete&notice=member_rejected".to_owned())
+            .map_err(|error| ("reject", error)),
             _ => return Err(ApiError::not_found()),
         };
-        Ok((actor, id, decision, done))
+        Ok((actor, id, done))
     }
     .await;
-    match outcome {
-        Err(error) => visit.show::<OfficeMembersView>(Err(error)),
-        Ok((_, _, _, Ok(notice))) => visit.redirect(&format!(
-            "/admin/members?state=profile_complete&notice={notice}"
-        )),
-        Ok((actor, id, decision, Err(error))) => {
-            let form = if decision == "approve" {
-                "approve"
-            } else {
-                "reject"
-            };
-            let status = error.status;
-            let search = StateSearch {
-                state: "profile_complete".to_owned(),
-                offset: 0,
-            };
-            let shown = RowError {
-                id,
-                error: FormError::of(form, &error),
-            };
-            match members_view(&shop, actor, &search, Some(shown)).await {
-                Ok(view) => visit.show_with(status, &view),
-                Err(_) => visit.show::<OfficeMembersView>(Err(error)),
-            }
-        }
-    }
+    row_form(&visit, outcome, |actor, refused| async move {
+        let search = StateSearch {
+            state: "profile_complete".to_owned(),
+            offset: 0,
+        };
+        members_view(&shop, actor, &search, Some(refused)).await
+    })
+    .await
 }
 
 /// `GET /admin/messages`: the outgoing messages by state (`notify::list`), newest first.
@@ -883,6 +870,14 @@ pub async fn restore_backup(
     }
 }
 
+/// The queue of `status` with `notice`, where a request goes after a decision or a refund.
+fn after_sales_href(status: AfterSaleStatus, notice: &str) -> String {
+    format!(
+        "/admin/after-sales?state={}&notice={notice}",
+        status.as_str()
+    )
+}
+
 /// The after-sales screen for `actor` at `status`, with `error` from a refused form.
 async fn after_sales_view(
     shop: &Shop,
@@ -955,7 +950,8 @@ pub async fn after_sales_action(
                     ApiJson(Decision { approve, remark }),
                 )
                 .await
-                .map(|done| (done.0.status, "after_sale_decided"))
+                .map(|done| after_sales_href(done.0.status, "after_sale_decided"))
+                .map_err(|error| ("decide", error))
             }
             "refund" => {
                 let amount =
@@ -968,36 +964,51 @@ pub async fn after_sales_action(
                         ApiJson(RefundInput { amount_fen, remark }),
                     )
                     .await
-                    .map(|done| (done.0.status, "after_sale_refunded")),
+                    .map(|done| after_sales_href(done.0.status, "after_sale_refunded")),
                     Err(error) => Err(error),
                 }
+                .map_err(|error| ("refund", error))
             }
             _ => return Err(ApiError::not_found()),
         };
-        Ok((actor, id, action, done))
+        Ok((actor, id, done))
     }
     .await;
+    // The queue the form was posted from (its hidden `state`).
+    let status = AfterSaleStatus::parse(&from).unwrap_or(AfterSaleStatus::Requested);
+    row_form(&visit, outcome, |actor, refused| async move {
+        after_sales_view(&shop, actor, status, Some(refused)).await
+    })
+    .await
+}
+
+/// What a form posted on a list's row came to: refused before it reached its handler (the
+/// page's own error), or the caller, the row's id, and where to go next or the form's name
+/// and its refusal.
+type RowOutcome = Result<(Actor, i64, Result<String, (&'static str, ApiError)>), ApiError>;
+
+/// The answer to a form posted on a list's row: on to `done`'s address, or the list again
+/// (`relist`) with the refusal beside the row and the refusal's status.
+async fn row_form<V, Relist>(
+    visit: &Visit,
+    outcome: RowOutcome,
+    relist: impl FnOnce(Actor, RowError) -> Relist,
+) -> Page
+where
+    V: crate::themes::views::PageView,
+    Relist: std::future::Future<Output = Result<V, ApiError>>,
+{
     match outcome {
-        Err(error) => visit.show::<OfficeAfterSalesView>(Err(error)),
-        Ok((_, _, _, Ok((status, notice)))) => visit.redirect(&format!(
-            "/admin/after-sales?state={}&notice={notice}",
-            status.as_str()
-        )),
-        Ok((actor, id, action, Err(error))) => {
-            let form = if action == "refund" {
-                "refund"
-            } else {
-                "decide"
-            };
-            let shown = RowError {
+        Err(error) => visit.show::<V>(Err(error)),
+        Ok((_, _, Ok(next))) => visit.redirect(&next),
+        Ok((actor, id, Err((form, error)))) => {
+            let refused = RowError {
                 id,
                 error: FormError::of(form, &error),
             };
-            // The queue the form was posted from (its hidden `state`).
-            let status = AfterSaleStatus::parse(&from).unwrap_or(AfterSaleStatus::Requested);
-            match after_sales_view(&shop, actor, status, Some(shown)).await {
+            match relist(actor, refused).await {
                 Ok(view) => visit.show_with(error.status, &view),
-                Err(_) => visit.show::<OfficeAfterSalesView>(Err(error)),
+                Err(_) => visit.show::<V>(Err(error)),
             }
         }
     }
