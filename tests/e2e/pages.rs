@@ -349,7 +349,27 @@ async fn switching_the_theme_setting_changes_the_pages_without_a_restart() -> an
     assert!(html.contains("/assets/classic/css/classic."));
     let (_, status_body) = app.get("/api/v1/admin/theme", Some(&admin)).await?;
     assert_eq!(status_body["active"], "classic");
-    assert_eq!(status_body["installed"].as_array().map(Vec::len), Some(2));
+    // The two storefronts, and the back office's theme marked as such.
+    let kinds: Vec<(String, String)> = status_body["installed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_owned(),
+                t["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("classic", "storefront"),
+            ("default", "storefront"),
+            ("office", "office")
+        ]
+        .map(|(id, kind)| (id.to_owned(), kind.to_owned()))
+    );
     app.stop().await
 }
 
