@@ -293,6 +293,10 @@ fn page_routes() -> Router<AppState> {
             post(pages::orders::ready_for_pickup),
         )
         .route(
+            "/members/new",
+            get(pages::customers::add_form).post(pages::customers::add),
+        )
+        .route(
             "/pickup",
             get(pages::orders::pickup_desk).post(pages::orders::hand_over),
         )

@@ -24,6 +24,7 @@ pub mod addresses;
 pub mod assets;
 pub mod cart;
 pub mod checkout;
+pub mod customers;
 pub mod desks;
 pub mod goods;
 pub mod inbox;

@@ -1503,7 +1503,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
-    let screens: [(&str, &[&str], &str); 14] = [
+    let screens: [(&str, &[&str], &str); 15] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1526,6 +1526,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         ("/admin/scripts/pricing", &[ADMIN], "name=\"source\""),
         ("/admin/scripts/notifications", &[ADMIN], "name=\"source\""),
         ("/pickup", &[VERIFIER], "name=\"code\""),
+        ("/members/new", &[VERIFIER], "name=\"company_name\""),
         ("/admin/plugins", &[ADMIN], "<h1>插件"),
         ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
         ("/admin/audit?kind=logins", &[ADMIN], "138****0001"),
@@ -2031,5 +2032,56 @@ async fn customer_service_decides_and_refunds_an_after_sales_request() -> anyhow
         .await?;
     assert_eq!(requests[0]["status"], "refunded", "{requests}");
     assert_eq!(requests[0]["refunded_fen"], 1000, "{requests}");
+    Ok(())
+}
+
+/// B5 at the store's counter: the verifier finds 添加会员 on 我的 and adds a customer by his
+/// phone, shop and name; the same phone again is refused with the form as typed; the customer
+/// is a member waiting to complete his profile, in the verifier's region.
+#[tokio::test]
+async fn a_verifier_adds_a_member_at_his_store() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let verifier = browser()?;
+    sign_in(&verifier, &app, VERIFIER).await?;
+    let (_, me) = page(&verifier, &app, "/me").await?;
+    assert!(me.contains("添加会员"), "the desk: {me}");
+    let (status, form) = page(&verifier, &app, "/members/new").await?;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&form)?;
+    let fields = [
+        ("phone", "13755550001"),
+        ("company_name", "海口孙记五金"),
+        ("contact_name", "孙老板"),
+    ];
+    let (status, _, html) = post_form(&verifier, &app, "/members/new", &csrf, &fields).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("已添加") && html.contains("海口孙记五金"),
+        "{html}"
+    );
+    let (status, _, html) = post_form(&verifier, &app, "/members/new", &csrf, &fields).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("该手机号已注册"), "{html}");
+    assert!(
+        html.contains("value=\"孙老板\""),
+        "the form as typed: {html}"
+    );
+
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let (_, members) = app
+        .get("/api/v1/admin/members?state=authorised", Some(&admin))
+        .await?;
+    let added = members
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["phone"] == "13755550001"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(added["company_name"], "海口孙记五金", "{members}");
+    assert!(
+        added["region_id"].is_i64(),
+        "in the verifier's region: {added}"
+    );
     Ok(())
 }

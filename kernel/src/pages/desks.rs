@@ -18,7 +18,7 @@ pub struct Desk {
     pub badge: Option<OrderStatus>,
 }
 
-use Permission::{ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, VerifyPickups};
+use Permission::{AddMembers, ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, VerifyPickups};
 
 pub const DESKS: &[Desk] = &[
     // The confirmer's new orders (D5), then what waits to be sent (E2).
@@ -52,6 +52,13 @@ pub const DESKS: &[Desk] = &[
         key: "pickups",
         any_of: &[VerifyPickups],
         href: "/pickup",
+        badge: None,
+    },
+    // The verifier adds customers at his store (B5).
+    Desk {
+        key: "add_member",
+        any_of: &[AddMembers],
+        href: "/members/new",
         badge: None,
     },
     // Customer service and admins: every order, to search and move on (E6).
@@ -120,7 +127,7 @@ mod tests {
             keys(Role::CustomerService),
             ["confirm_orders", "dispatch_orders", "all_orders"]
         );
-        assert_eq!(keys(Role::Verifier), ["pickups"]);
+        assert_eq!(keys(Role::Verifier), ["pickups", "add_member"]);
         assert!(keys(Role::Member).is_empty());
         assert!(keys(Role::Supplier).is_empty());
     }

@@ -645,6 +645,66 @@ impl PageView for PickupView {
     }
 }
 
+/// `add_member.html`: the verifier adds a customer at his store (添加会员, B5): phone, shop
+/// and contact as typed, and the member just added, or why not.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddMemberView {
+    /// The fields as typed (after a refusal), by name: `phone`, `company_name`,
+    /// `contact_name`.
+    pub typed: BTreeMap<String, String>,
+    /// The member just added: he signs in with an SMS code and completes his profile.
+    pub added: Option<AddedMember>,
+    /// `form` is `add_member`; `code` `phone_taken`, `invalid_phone`, `invalid_input` …
+    pub error: Option<FormError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedMember {
+    pub name: String,
+    pub company_name: Option<String>,
+    pub phone: String,
+}
+
+impl PageView for AddMemberView {
+    const TEMPLATE: &'static str = "add_member.html";
+    fn samples() -> Vec<(&'static str, AddMemberView)> {
+        vec![
+            (
+                "empty",
+                AddMemberView {
+                    typed: BTreeMap::new(),
+                    added: None,
+                    error: None,
+                },
+            ),
+            (
+                "added",
+                AddMemberView {
+                    typed: BTreeMap::new(),
+                    added: Some(AddedMember {
+                        name: "孙老板 <i>".to_owned(),
+                        company_name: Some("海口孙记五金 <b>".to_owned()),
+                        phone: "13712345678".to_owned(),
+                    }),
+                    error: None,
+                },
+            ),
+            (
+                "refused",
+                AddMemberView {
+                    typed: BTreeMap::from([("phone".to_owned(), "<b>1</b>".to_owned())]),
+                    added: None,
+                    error: Some(FormError {
+                        form: "add_member",
+                        code: "phone_taken".to_owned(),
+                        field: Some("phone".to_owned()),
+                    }),
+                },
+            ),
+        ]
+    }
+}
+
 /// A driver an order may be dispatched to.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriverChoice {
@@ -1917,6 +1977,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(samples_of::<OrdersView>());
     all.extend(samples_of::<OrderPageView>());
     all.extend(samples_of::<PickupView>());
+    all.extend(samples_of::<AddMemberView>());
     all.extend(samples_of::<CategoriesView>());
     all.extend(samples_of::<BrandsView>());
     all.extend(samples_of::<SignInView>());
