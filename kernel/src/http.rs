@@ -292,6 +292,7 @@ fn page_routes() -> Router<AppState> {
             "/orders/{id}/ready-for-pickup",
             post(pages::orders::ready_for_pickup),
         )
+        .route("/customers", get(pages::customers::list))
         .route(
             "/members/new",
             get(pages::customers::add_form).post(pages::customers::add),

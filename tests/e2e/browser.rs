@@ -943,6 +943,12 @@ async fn the_day_member_manager_and_driver_each_in_his_browser() -> anyhow::Resu
         anyhow::ensure!(badge.trim() == "1", "the new order's badge: {badge}");
         manager.fits_a_phone().await?;
         manager.screenshot("desks-manager-375").await?;
+        manager.goto("/customers").await?;
+        let customers = manager.text("main").await?;
+        anyhow::ensure!(customers.contains("我的邀请码"), "{customers}");
+        manager.fits_a_phone().await?;
+        manager.screenshot("customers-manager-375").await?;
+        manager.goto("/me").await?;
         manager.tap(&format!(".desks {desk}")).await?;
         manager.wait_for_path("/orders").await?;
         manager.tap(&format!("a[href='/orders/{id}']")).await?;
@@ -1108,6 +1114,23 @@ async fn a_verifier_hands_over_a_pickup_order_by_its_typed_code() -> anyhow::Res
         );
         verifier.fits_a_phone().await?;
         verifier.screenshot("pickup-verifier-375").await?;
+        // His other desk: a customer added at the counter.
+        verifier.goto("/me").await?;
+        verifier.tap(".desks a[href='/members/new']").await?;
+        verifier.wait_for_path("/members/new").await?;
+        verifier.fill("#phone", "13755550002").await?;
+        verifier.fill("#company_name", "海口周边五金").await?;
+        verifier.fill("#contact_name", "吴老板").await?;
+        verifier
+            .submit("form[action='/members/new'] button")
+            .await?;
+        let added = verifier.text("main").await?;
+        anyhow::ensure!(
+            added.contains("已添加") && added.contains("吴老板"),
+            "{added}"
+        );
+        verifier.fits_a_phone().await?;
+        verifier.screenshot("add-member-375").await?;
         Ok(())
     }
     .await;

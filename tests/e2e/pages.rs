@@ -1503,7 +1503,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
-    let screens: [(&str, &[&str], &str); 15] = [
+    let screens: [(&str, &[&str], &str); 16] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1527,6 +1527,11 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         ("/admin/scripts/notifications", &[ADMIN], "name=\"source\""),
         ("/pickup", &[VERIFIER], "name=\"code\""),
         ("/members/new", &[VERIFIER], "name=\"company_name\""),
+        (
+            "/customers",
+            &[MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER],
+            "我的邀请码",
+        ),
         ("/admin/plugins", &[ADMIN], "<h1>插件"),
         ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
         ("/admin/audit?kind=logins", &[ADMIN], "138****0001"),
@@ -2083,5 +2088,45 @@ async fn a_verifier_adds_a_member_at_his_store() -> anyhow::Result<()> {
         added["region_id"].is_i64(),
         "in the verifier's region: {added}"
     );
+    Ok(())
+}
+
+/// B5 on the manager's phone: 我的客户 on 我的 opens his customers as the members API scopes
+/// them (三亚's manager does not see 海口's 赵老板), his invite code as the API gives it with
+/// its QR code, and his figures.
+#[tokio::test]
+async fn a_manager_sees_his_customers_and_his_invite_code() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let token = app.login(MANAGER_HAIKOU, PASSWORD).await?;
+    let (_, invite) = app.get("/api/v1/me/invite", Some(&token)).await?;
+    let code = invite["invite_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!code.is_empty(), "{invite}");
+
+    let manager = browser()?;
+    sign_in(&manager, &app, MANAGER_HAIKOU).await?;
+    let (_, me) = page(&manager, &app, "/me").await?;
+    assert!(me.contains("我的客户"), "the desk: {me}");
+    let (status, html) = page(&manager, &app, "/customers").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&code), "his invite code: {html}");
+    assert!(html.contains("qr.svg"), "its QR code: {html}");
+    assert!(html.contains("赵老板"), "his customer: {html}");
+    let (status, qr) = page(&manager, &app, "/api/v1/me/invite/qr.svg").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        qr.starts_with("<?xml") || qr.contains("<svg"),
+        "the picture the page shows"
+    );
+
+    let sanya = browser()?;
+    sign_in(&sanya, &app, MANAGER_SANYA).await?;
+    let (_, html) = page(&sanya, &app, "/customers").await?;
+    assert!(!html.contains("赵老板"), "not his region's: {html}");
+    assert!(!html.contains(&code), "his own code, not another's");
     Ok(())
 }

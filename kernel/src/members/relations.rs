@@ -361,7 +361,7 @@ pub struct HandoverCounts {
 
 // ---- invite codes and QR codes ------------------------------------------------------------
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Invite {
     /// Typed at sign-up (`invite_code`) to bind the new customer to me.
     pub invite_code: String,

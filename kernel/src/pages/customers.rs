@@ -1,4 +1,5 @@
-//! Staff's customers on the phone. 添加会员: the verifier adds a customer at his store's
+//! Staff's customers on the phone. 我的客户: a manager's or promoter's customers as the
+//! members API scopes them, with his invite code and QR code and his figures. 添加会员: the verifier adds a customer at his store's
 //! counter through `members::relations::add_member` (B5); the customer signs in with an SMS
 //! code to his phone and completes his profile himself.
 
@@ -9,10 +10,12 @@ use axum::http::StatusCode;
 use super::{Page, Visit};
 use crate::accounts::permissions::Permission;
 use crate::accounts::sessions::ClientInfo;
+use crate::edge::extract::Query;
 use crate::edge::json::ApiJson;
 use crate::members::relations::{self, StoreMember};
+use crate::members::review::{self, MemberQuery};
 use crate::shop::Shop;
-use crate::themes::views::{AddMemberView, AddedMember, FormError};
+use crate::themes::views::{AddMemberView, AddedMember, CustomersView, FormError, MAX_LISTED};
 
 /// `GET /members/new`: the form, for those who add members (the permission the API asks).
 pub async fn add_form(visit: Visit) -> Page {
@@ -71,4 +74,44 @@ pub async fn add(State(shop): State<Shop>, visit: Visit, client: ClientInfo, bod
             },
         ),
     }
+}
+
+/// `GET /customers`: 我的客户 — his customers newest first (`review::list`: a manager his
+/// bound and regional members, a promoter his own), how many wait for review, his invite
+/// (`relations::my_invite`) and how many orders his scope holds (`queries::counts`).
+pub async fn list(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        actor.require(Permission::Invite)?;
+        let page = |state| MemberQuery {
+            state,
+            limit: Some(i64::try_from(MAX_LISTED).unwrap_or(20)),
+            ..MemberQuery::default()
+        };
+        let (all, waiting, invite, counts) = tokio::join!(
+            review::list(State(shop.clone()), actor.clone(), Query(page(None))),
+            review::list(
+                State(shop.clone()),
+                actor.clone(),
+                Query(page(Some(crate::accounts::MemberState::ProfileComplete)))
+            ),
+            relations::my_invite(State(shop.clone()), actor.clone()),
+            crate::orders::queries::counts(State(shop.clone()), actor.clone()),
+        );
+        let all = all?;
+        Ok(CustomersView {
+            invite: invite?.0,
+            total: all.total,
+            members: all.items,
+            waiting: waiting?.total,
+            order_count: counts?
+                .0
+                .iter()
+                .filter(|c| c.status != crate::orders::OrderStatus::Closed)
+                .map(|c| c.count)
+                .sum(),
+        })
+    }
+    .await;
+    visit.show(view)
 }

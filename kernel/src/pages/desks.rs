@@ -18,7 +18,9 @@ pub struct Desk {
     pub badge: Option<OrderStatus>,
 }
 
-use Permission::{AddMembers, ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, VerifyPickups};
+use Permission::{
+    AddMembers, ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, Invite, VerifyPickups,
+};
 
 pub const DESKS: &[Desk] = &[
     // The confirmer's new orders (D5), then what waits to be sent (E2).
@@ -52,6 +54,13 @@ pub const DESKS: &[Desk] = &[
         key: "pickups",
         any_of: &[VerifyPickups],
         href: "/pickup",
+        badge: None,
+    },
+    // 我的客户: a manager's and a promoter's customers, his invite code, his figures (B5).
+    Desk {
+        key: "customers",
+        any_of: &[Invite],
+        href: "/customers",
         badge: None,
     },
     // The verifier adds customers at his store (B5).
@@ -121,7 +130,11 @@ mod tests {
 
     #[test]
     fn each_role_finds_the_desks_its_permissions_open() {
-        assert_eq!(keys(Role::Manager), ["confirm_orders", "dispatch_orders"]);
+        assert_eq!(
+            keys(Role::Manager),
+            ["confirm_orders", "dispatch_orders", "customers"]
+        );
+        assert_eq!(keys(Role::Promoter), ["customers"]);
         assert_eq!(keys(Role::Driver), ["deliveries", "in_delivery"]);
         assert_eq!(
             keys(Role::CustomerService),

@@ -705,6 +705,77 @@ impl PageView for AddMemberView {
     }
 }
 
+/// `customers.html`: 我的客户 — a manager's or promoter's customers, newest first, with his
+/// invite code and QR code and his figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomersView {
+    /// His invite code, its link and its QR code.
+    pub invite: crate::members::relations::Invite,
+    /// The customers in his scope as the members API gives them (at most `MAX_LISTED`).
+    pub members: Vec<crate::members::review::MemberView>,
+    /// How many customers in all, and how many wait for review.
+    pub total: i64,
+    pub waiting: i64,
+    /// How many orders his scope holds (closed ones left out).
+    pub order_count: i64,
+}
+
+fn sample_invite() -> crate::members::relations::Invite {
+    crate::members::relations::Invite {
+        invite_code: "AB12CD".to_owned(),
+        invite_url: "https://shop.example/signup?invite=AB12CD&x=<i>".to_owned(),
+        qr_url: "/api/v1/me/invite/qr.svg".to_owned(),
+    }
+}
+
+impl PageView for CustomersView {
+    const TEMPLATE: &'static str = "customers.html";
+    fn samples() -> Vec<(&'static str, CustomersView)> {
+        let member = crate::members::review::MemberView {
+            id: 1,
+            phone: "13712345678".to_owned(),
+            name: "孙老板 <i>".to_owned(),
+            company_name: Some("孙记五金 <b>".to_owned()),
+            member_state: Some(crate::accounts::MemberState::Approved),
+            level_id: Some(1),
+            region_id: Some(1),
+            manager_id: Some(2),
+            shop_name: Some("孙记".to_owned()),
+            wechat_id: None,
+            shop_photo_url: None,
+            licence_url: None,
+            reject_reason: None,
+            promoter_id: None,
+            credit_terms: "monthly".to_owned(),
+            credit_limit_fen: 500_000,
+            pending_change: None,
+            created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+        };
+        vec![
+            (
+                "a manager's customers",
+                CustomersView {
+                    invite: sample_invite(),
+                    members: vec![member.clone(), member],
+                    total: 2,
+                    waiting: 1,
+                    order_count: 12,
+                },
+            ),
+            (
+                "none yet",
+                CustomersView {
+                    invite: sample_invite(),
+                    members: Vec::new(),
+                    total: 0,
+                    waiting: 0,
+                    order_count: 0,
+                },
+            ),
+        ]
+    }
+}
+
 /// A driver an order may be dispatched to.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriverChoice {
@@ -1978,6 +2049,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(samples_of::<OrderPageView>());
     all.extend(samples_of::<PickupView>());
     all.extend(samples_of::<AddMemberView>());
+    all.extend(samples_of::<CustomersView>());
     all.extend(samples_of::<CategoriesView>());
     all.extend(samples_of::<BrandsView>());
     all.extend(samples_of::<SignInView>());
