@@ -1004,6 +1004,17 @@ async fn the_day_member_manager_and_driver_each_in_his_browser() -> anyhow::Resu
                 .is_empty(),
             "a map link for {place}"
         );
+        // The delivery note to print and take along, from the order's page.
+        let note = driver
+            .eval(
+                "return document.querySelector(\"a[href$='/delivery-note']\").getAttribute('href')",
+            )
+            .await?;
+        let note = note.as_str().unwrap_or_default().to_owned();
+        driver.goto(&note).await?;
+        let printed = driver.text("h1").await?;
+        anyhow::ensure!(printed.contains("出库签收单"), "{note}: {printed}");
+        driver.goto(&format!("/orders/{id}")).await?;
         driver
             .submit(&format!(
                 "form[action='/orders/{id}/start-delivery'] button"
