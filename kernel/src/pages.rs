@@ -296,6 +296,29 @@ impl Visit {
         Page(self.finish(self.render(status, V::TEMPLATE, view)))
     }
 
+    /// A form answered on its own page (a desk's: the pickup code, a member added): the
+    /// view `done` gives; or, refused, the page's own refusal when the caller may not be here
+    /// at all (not signed in, not his desk), else the form again with the refusal beside it
+    /// (`again`), in the refusal's status.
+    pub fn show_form<V: PageView>(
+        &self,
+        done: Result<V, ApiError>,
+        again: impl FnOnce(&ApiError) -> V,
+    ) -> Page {
+        match done {
+            Ok(view) => self.show(Ok(view)),
+            Err(error)
+                if matches!(
+                    error.status,
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                ) =>
+            {
+                self.show::<V>(Err(error))
+            }
+            Err(error) => self.show_with(error.status, &again(&error)),
+        }
+    }
+
     /// A redirect after a form (303: the browser follows with a GET).
     pub fn redirect(&self, to: &str) -> Page {
         Page(self.finish(Redirect::to(to).into_response()))

@@ -5,7 +5,6 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
 
 use super::{Page, Visit};
 use crate::accounts::permissions::Permission;
@@ -46,34 +45,20 @@ pub async fn add(State(shop): State<Shop>, visit: Visit, client: ClientInfo, bod
         Ok(actor) => relations::add_member(State(shop), actor, client, ApiJson(input)).await,
         Err(error) => Err(error),
     };
-    match done {
-        Ok((_, axum::Json(member))) => visit.show(Ok(AddMemberView {
-            typed: Default::default(),
-            added: Some(AddedMember {
-                name: member.name,
-                company_name: member.company_name,
-                phone: member.phone,
-            }),
-            error: None,
-        })),
-        // Not signed in, or not one who adds members: the page's own refusal.
-        Err(error)
-            if matches!(
-                error.status,
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-            ) =>
-        {
-            visit.show::<AddMemberView>(Err(error))
-        }
-        Err(error) => visit.show_with(
-            error.status,
-            &AddMemberView {
-                error: Some(FormError::of("add_member", &error)),
-                typed,
-                added: None,
-            },
-        ),
-    }
+    let done = done.map(|(_, axum::Json(member))| AddMemberView {
+        typed: Default::default(),
+        added: Some(AddedMember {
+            name: member.name,
+            company_name: member.company_name,
+            phone: member.phone,
+        }),
+        error: None,
+    });
+    visit.show_form(done, |error| AddMemberView {
+        error: Some(FormError::of("add_member", error)),
+        typed,
+        added: None,
+    })
 }
 
 /// `GET /customers`: 我的客户 — his customers newest first (`review::list`: a manager his
@@ -83,17 +68,23 @@ pub async fn list(State(shop): State<Shop>, visit: Visit) -> Page {
     let view = async {
         let actor = visit.actor()?;
         actor.require(Permission::Invite)?;
-        let page = |state| MemberQuery {
+        let page = |state, limit| MemberQuery {
             state,
-            limit: Some(i64::try_from(MAX_LISTED).unwrap_or(20)),
+            limit: Some(limit),
             ..MemberQuery::default()
         };
+        let listed = i64::try_from(MAX_LISTED).unwrap_or(20);
         let (all, waiting, invite, counts) = tokio::join!(
-            review::list(State(shop.clone()), actor.clone(), Query(page(None))),
             review::list(
                 State(shop.clone()),
                 actor.clone(),
-                Query(page(Some(crate::accounts::MemberState::ProfileComplete)))
+                Query(page(None, listed))
+            ),
+            // Only the count of those waiting is shown: one row carries it.
+            review::list(
+                State(shop.clone()),
+                actor.clone(),
+                Query(page(Some(crate::accounts::MemberState::ProfileComplete), 1))
             ),
             relations::my_invite(State(shop.clone()), actor.clone()),
             crate::orders::queries::counts(State(shop.clone()), actor.clone()),

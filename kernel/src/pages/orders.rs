@@ -741,28 +741,14 @@ pub async fn hand_over(State(shop): State<Shop>, visit: Visit, body: Bytes) -> P
         }
         Err(error) => Err(error),
     };
-    match done {
-        Ok(axum::Json(order)) => visit.show(Ok(PickupView {
-            code: String::new(),
-            order: Some(order),
-            error: None,
-        })),
-        // Not signed in, or not a verifier: the page's own refusal.
-        Err(error)
-            if matches!(
-                error.status,
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-            ) =>
-        {
-            visit.show::<PickupView>(Err(error))
-        }
-        Err(error) => visit.show_with(
-            error.status,
-            &PickupView {
-                error: Some(FormError::of("pickup", &error)),
-                code,
-                order: None,
-            },
-        ),
-    }
+    let done = done.map(|axum::Json(order)| PickupView {
+        code: String::new(),
+        order: Some(order),
+        error: None,
+    });
+    visit.show_form(done, |error| PickupView {
+        error: Some(FormError::of("pickup", error)),
+        code,
+        order: None,
+    })
 }

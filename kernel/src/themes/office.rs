@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::views::{ErrorView, FormError, PageView};
+use super::views::{ErrorView, FormError, PageView, sample_member};
 use crate::accounts::MemberState;
 use crate::accounts::audit::{LoginEntry, OperationEntry};
 use crate::backup::BackupFile;
@@ -475,29 +475,6 @@ impl PageView for OfficeOrdersView {
                 },
             ),
         ]
-    }
-}
-
-fn sample_member(id: i64, state: MemberState) -> MemberView {
-    MemberView {
-        id,
-        phone: "13712345678".to_owned(),
-        name: "钱老板 <i>".to_owned(),
-        company_name: Some("海口新五金 <b>".to_owned()),
-        member_state: Some(state),
-        level_id: Some(1),
-        region_id: Some(1),
-        manager_id: None,
-        shop_name: Some("新五金店".to_owned()),
-        wechat_id: Some("qian".to_owned()),
-        shop_photo_url: Some("/api/v1/uploads/shop.jpg".to_owned()),
-        licence_url: None,
-        reject_reason: (state == MemberState::Rejected).then(|| "资料不全 <i>".to_owned()),
-        promoter_id: None,
-        credit_terms: "none".to_owned(),
-        credit_limit_fen: 0,
-        pending_change: None,
-        created_at: "2026-11-30T09:00:00+08:00".to_owned(),
     }
 }
 

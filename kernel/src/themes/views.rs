@@ -720,6 +720,34 @@ pub struct CustomersView {
     pub order_count: i64,
 }
 
+/// A sample member in `state`, as the members API gives him (the office's lists, 我的客户).
+pub fn sample_member(
+    id: i64,
+    state: crate::accounts::MemberState,
+) -> crate::members::review::MemberView {
+    crate::members::review::MemberView {
+        id,
+        phone: "13712345678".to_owned(),
+        name: "钱老板 <i>".to_owned(),
+        company_name: Some("海口新五金 <b>".to_owned()),
+        member_state: Some(state),
+        level_id: Some(1),
+        region_id: Some(1),
+        manager_id: None,
+        shop_name: Some("新五金店".to_owned()),
+        wechat_id: Some("qian".to_owned()),
+        shop_photo_url: Some("/api/v1/uploads/shop.jpg".to_owned()),
+        licence_url: None,
+        reject_reason: (state == crate::accounts::MemberState::Rejected)
+            .then(|| "资料不全 <i>".to_owned()),
+        promoter_id: None,
+        credit_terms: "none".to_owned(),
+        credit_limit_fen: 0,
+        pending_change: None,
+        created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+    }
+}
+
 fn sample_invite() -> crate::members::relations::Invite {
     crate::members::relations::Invite {
         invite_code: "AB12CD".to_owned(),
@@ -732,24 +760,9 @@ impl PageView for CustomersView {
     const TEMPLATE: &'static str = "customers.html";
     fn samples() -> Vec<(&'static str, CustomersView)> {
         let member = crate::members::review::MemberView {
-            id: 1,
-            phone: "13712345678".to_owned(),
-            name: "孙老板 <i>".to_owned(),
-            company_name: Some("孙记五金 <b>".to_owned()),
-            member_state: Some(crate::accounts::MemberState::Approved),
-            level_id: Some(1),
-            region_id: Some(1),
-            manager_id: Some(2),
-            shop_name: Some("孙记".to_owned()),
-            wechat_id: None,
-            shop_photo_url: None,
-            licence_url: None,
-            reject_reason: None,
-            promoter_id: None,
             credit_terms: "monthly".to_owned(),
             credit_limit_fen: 500_000,
-            pending_change: None,
-            created_at: "2026-11-30T09:00:00+08:00".to_owned(),
+            ..sample_member(1, crate::accounts::MemberState::Approved)
         };
         vec![
             (
