@@ -58,7 +58,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
     let products = store
         .catalog()
         .list_products(&crate::catalog::storage::ProductFilter {
-            on_shelf_only: true,
+            on_shelf: Some(true),
             limit: 500,
             ..Default::default()
         })

@@ -152,7 +152,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
             library::create_spec_attribute
         ))
         .routes(routes!(library::update_spec_attribute))
-        .routes(routes!(catalog::create_product))
+        .routes(routes!(catalog::admin_products, catalog::create_product))
+        .routes(routes!(catalog::add_sku))
         .routes(routes!(catalog::get_product, catalog::update_product))
         .routes(routes!(catalog::replace_sku))
         .routes(routes!(catalog::list_products))
@@ -318,6 +319,11 @@ fn page_routes() -> Router<AppState> {
                     "/me/profile",
                     get(pages::account::profile).post(pages::account::save_profile),
                 )
+                .route("/admin/goods/import", post(pages::office::goods::import))
+                .route(
+                    "/admin/goods/{id}/images",
+                    post(pages::office::goods::add_image),
+                )
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         .route(
@@ -357,6 +363,51 @@ fn page_routes() -> Router<AppState> {
         .route(
             "/admin/members/{id}/{decision}",
             post(pages::office::review_member),
+        )
+        .route("/admin/goods", get(pages::office::goods::list))
+        .route(
+            "/admin/goods/new",
+            get(pages::office::goods::new_product).post(pages::office::goods::create),
+        )
+        .route(
+            "/admin/goods/{id}",
+            get(pages::office::goods::product).post(pages::office::goods::update),
+        )
+        .route(
+            "/admin/goods/{id}/shelf",
+            post(pages::office::goods::shelve),
+        )
+        .route(
+            "/admin/goods/{id}/skus",
+            post(pages::office::goods::add_sku),
+        )
+        .route(
+            "/admin/goods/{id}/skus/{sku_id}",
+            post(pages::office::goods::save_sku),
+        )
+        .route(
+            "/admin/goods/{id}/images/{key}/delete",
+            post(pages::office::goods::remove_image),
+        )
+        .route(
+            "/admin/settings",
+            get(pages::office::setup::settings).post(pages::office::setup::save_settings),
+        )
+        .route(
+            "/admin/staff",
+            get(pages::office::setup::staff).post(pages::office::setup::add_staff),
+        )
+        .route(
+            "/admin/staff/{id}/{action}",
+            post(pages::office::setup::staff_action),
+        )
+        .route(
+            "/admin/regions",
+            get(pages::office::setup::regions).post(pages::office::setup::save_region),
+        )
+        .route(
+            "/admin/pickup-points",
+            post(pages::office::setup::save_point),
         )
         .route("/admin/messages", get(pages::office::messages))
         .route("/admin/plugins", get(pages::office::plugins))

@@ -26,6 +26,7 @@ pub mod cart;
 pub mod checkout;
 pub mod customers;
 pub mod desks;
+pub mod fields;
 pub mod goods;
 pub mod inbox;
 pub mod office;
@@ -66,7 +67,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 35] = [
+const NOTICES: [&str; 50] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -102,6 +103,21 @@ const NOTICES: [&str; 35] = [
     "hold_released",
     "after_sale_decided",
     "after_sale_refunded",
+    "product_created",
+    "product_saved",
+    "sku_saved",
+    "sku_added",
+    "image_added",
+    "image_removed",
+    "shelved",
+    "unshelved",
+    "settings_saved",
+    "staff_added",
+    "staff_saved",
+    "staff_disabled",
+    "staff_enabled",
+    "region_saved",
+    "point_saved",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.
@@ -523,6 +539,54 @@ pub async fn read_multipart(
     )
     .await?;
     Ok((texts, form))
+}
+
+/// A page's form with one file (`file`: a picture, a spreadsheet) read once, bounded by the
+/// upload limit: its text fields and the file's bytes, none when the file was left empty (a
+/// browser posts an empty part).
+pub async fn read_file_form(
+    request: Request,
+) -> Result<(fields::Fields, Option<axum::body::Bytes>), ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(request.into_body(), crate::images::UPLOAD_BODY_LIMIT_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "表单太大 (form too large)",
+            )
+        })?;
+    let malformed = || {
+        ApiError::invalid_field(
+            "invalid_input",
+            "file",
+            "file: 请用表单上传文件 (a multipart form expected)",
+        )
+    };
+    let boundary = multer::parse_boundary(&content_type).map_err(|_| malformed())?;
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut texts = Vec::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(|_| malformed())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            let bytes = field.bytes().await.map_err(|_| malformed())?;
+            if name == "file" && !bytes.is_empty() {
+                file = Some(bytes);
+            }
+        } else if name != FORM_TOKEN_FIELD {
+            texts.push((name, field.text().await.map_err(|_| malformed())?));
+        }
+    }
+    Ok((fields::Fields::from_pairs(texts), file))
 }
 
 /// Any other path: the API's JSON refusal under `/api`, the theme's 404 page elsewhere.

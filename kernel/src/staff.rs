@@ -24,7 +24,7 @@ use crate::shop::Shop;
 use crate::store::StoreError;
 
 /// A staff account as the back office shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StaffView {
     pub id: i64,
     pub name: String,

@@ -183,6 +183,8 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/spec-attributes", Record::None, "*=403 anon=401 admin=201"),
     ("PATCH /api/v1/admin/spec-attributes/{id}", Record::SpecAttribute, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/products", Record::None, "*=403 anon=401 admin=201"),
+    ("GET /api/v1/admin/products", Record::AdminProduct, "*=403 anon=401 admin=200"),
+    ("POST /api/v1/admin/products/{id}/skus", Record::AdminProduct, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("PATCH /api/v1/admin/products/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/skus/{id}", Record::AdminProduct, "*=403 anon=401 admin=200"),
@@ -1118,6 +1120,9 @@ impl World {
             }
             "POST /api/v1/admin/orders/{id}/release-hold" => {
                 Some(json!({ "reason": "老客户，月底结清" }))
+            }
+            "POST /api/v1/admin/products/{id}/skus" => {
+                Some(json!({ "model": "加厚", "price_fen": 3200, "cost_fen": 2200, "stock": 10 }))
             }
             "PUT /api/v1/admin/skus/{id}" => Some(
                 json!({ "model": "V型", "spec": "红色", "price_fen": 2800, "cost_fen": 1960, "stock": 600, "barcode": "6901234500011" }),

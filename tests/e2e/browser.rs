@@ -1214,6 +1214,11 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
             ("/admin/plugins", "office-plugins-1280", "插件"),
             ("/admin/audit", "office-audit-1280", "操作日志"),
             ("/admin/backups", "office-backups-1280", "立即备份"),
+            ("/admin/goods", "office-goods-1280", "新增商品"),
+            ("/admin/goods/new", "office-goods-new-1280", "第一个规格"),
+            ("/admin/settings", "office-settings-1280", "付款方式"),
+            ("/admin/staff", "office-staff-1280", "张师傅"),
+            ("/admin/regions", "office-regions-1280", "海口"),
         ] {
             browser.goto(path).await?;
             let text = browser.text("main").await?;

@@ -631,7 +631,7 @@ async fn catalogue_products_prices_and_filters(backend: Backend) -> anyhow::Resu
         assert!(!store.catalog().replace_sku(9999, &sku(1, None), NOW).await?);
 
         assert!(store.catalog().update_product(hat, &ProductChanges { on_shelf: Some(false), ..Default::default() }, NOW).await?);
-        let shelf = store.catalog().list_products(&ProductFilter { on_shelf_only: true, limit: 10, ..Default::default() }).await?;
+        let shelf = store.catalog().list_products(&ProductFilter { on_shelf: Some(true), limit: 10, ..Default::default() }).await?;
         assert_eq!(shelf.iter().map(|p| p.id.get()).collect::<Vec<_>>(), vec![wrench]);
         Ok(())
     })

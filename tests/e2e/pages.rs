@@ -1503,7 +1503,8 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let confirmers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA];
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
-    let screens: [(&str, &[&str], &str); 16] = [
+    let hard_hat = format!("/admin/goods/{}", app.product_id(HARD_HAT_RED).await?);
+    let screens: [(&str, &[&str], &str); 22] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1536,6 +1537,12 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
         ("/admin/audit?kind=logins", &[ADMIN], "138****0001"),
         ("/admin/backups", &[ADMIN], "立即备份"),
+        ("/admin/goods", &[ADMIN], "新增商品</a>"),
+        ("/admin/goods/new", &[ADMIN], "name=\"item_no\""),
+        (&hard_hat, &[ADMIN], "保存此规格"),
+        ("/admin/settings", &[ADMIN], "保存设置"),
+        ("/admin/staff", &[ADMIN], "新增员工"),
+        ("/admin/regions", &[ADMIN], "添加区域"),
     ];
     let mut sessions = Vec::new();
     for phone in EVERYONE {
@@ -1584,6 +1591,8 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
 
     // The back office's forms: refused to every role but the admin's, and nothing is written.
     let draft = "fn adjust(line, member, now) { [] }";
+    let hard_hat_shelf = format!("{hard_hat}/shelf");
+    let hard_hat_sku = format!("{hard_hat}/skus/{}", app.sku_id(HARD_HAT_RED).await?);
     for (phone, client) in &sessions {
         if *phone == ADMIN {
             continue;
@@ -1604,6 +1613,33 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             ("/admin/after-sales/1/decide", vec![("approve", "true")]),
             ("/admin/backups", Vec::new()),
             (
+                "/admin/goods/new",
+                vec![
+                    ("item_no", "X-1"),
+                    ("name", "x"),
+                    ("unit_id", "1"),
+                    ("price", "1"),
+                ],
+            ),
+            (&hard_hat_shelf, vec![("on_shelf", "false")]),
+            ("/admin/settings", vec![("shop_name", "改名")]),
+            (
+                "/admin/staff",
+                vec![
+                    ("name", "x"),
+                    ("phone", "13500001234"),
+                    ("password", "x2026abcd"),
+                    ("roles", "admin"),
+                ],
+            ),
+            ("/admin/staff/1/disable", Vec::new()),
+            ("/admin/regions", vec![("name", "越权区域")]),
+            (
+                "/admin/pickup-points",
+                vec![("name", "越权点"), ("address", "x")],
+            ),
+            (&hard_hat_sku, vec![("price", "0.01")]),
+            (
                 "/admin/backups/x.jsonl.gz/restore",
                 vec![("confirm", "x.jsonl.gz")],
             ),
@@ -1618,6 +1654,17 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     assert!(
         !app.scripts_dir().join("pricing.rhai").exists(),
         "no refused post wrote the script"
+    );
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/products/{}", app.product_id(HARD_HAT_RED).await?),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "no refused post unshelved the hard hat"
     );
 
     // A new dealer waits for review: only admin and customer service may decide.
@@ -2128,5 +2175,559 @@ async fn a_manager_sees_his_customers_and_his_invite_code() -> anyhow::Result<()
     let (_, html) = page(&sanya, &app, "/customers").await?;
     assert!(!html.contains("赵老板"), "not his region's: {html}");
     assert!(!html.contains(&code), "his own code, not another's");
+    Ok(())
+}
+
+/// Posts a page's form with one file (`file`) and the session's token.
+async fn post_file(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    csrf: &str,
+    file: Vec<u8>,
+    file_name: &str,
+) -> anyhow::Result<(StatusCode, Option<String>, String)> {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file).file_name(file_name.to_owned()),
+        );
+    let response = client.post(app.url(path)).multipart(form).send().await?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok((status, location, response.text().await?))
+}
+
+/// C1–C3, C6 in the back office's 商品: the admin creates a product with its first SKU, a
+/// level price and a quantity break (a price typed wrong is refused by its field with what he
+/// typed kept, and nothing is created; a taken item number likewise), changes a SKU's price
+/// and stock, adds a SKU, adds and removes a picture, unshelves the product from the list
+/// (members no longer find it), and sends the catalogue back in through the import: a file
+/// with a bad cell is refused row by row with nothing changed; the export itself imports.
+#[tokio::test]
+async fn an_admin_keeps_the_goods_in_the_office() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let (status, list) = page(&admin, &app, "/admin/goods?q=AQM-001").await?;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains("ABS安全帽") || list.contains("安全帽"),
+        "{list}"
+    );
+    let csrf = csrf_of(&list)?;
+
+    let (_, units) = app.get("/api/v1/units", None).await?;
+    let unit_id = units[0]["id"].as_i64().unwrap_or_default().to_string();
+    let admin_token = app.login(ADMIN, PASSWORD).await?;
+    let (_, levels) = app.get("/api/v1/admin/levels", Some(&admin_token)).await?;
+    let level_id = levels[0]["id"].as_i64().unwrap_or_default();
+    let level_field = format!("level_{level_id}");
+    let new_product = |item_no: &'static str, price: &'static str| {
+        vec![
+            ("item_no", item_no),
+            ("name", "办公测试手套"),
+            ("unit_id", unit_id.as_str()),
+            ("price", price),
+            ("stock", "240"),
+            ("break_qty_0", "100"),
+            ("break_price_0", "11.50"),
+            ("on_shelf", "on"),
+        ]
+    };
+    let refused = new_product("OFF-002", "12.3.4");
+    let (status, _, html) = post_form(&admin, &app, "/admin/goods/new", &csrf, &refused).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("金额格式不正确"), "{html}");
+    assert!(
+        html.contains("value=\"OFF-002\""),
+        "what he typed stays: {html}"
+    );
+    assert!(html.contains("value=\"12.3.4\""), "{html}");
+    let (_, found) = app
+        .get("/api/v1/admin/products?q=OFF-002", Some(&admin_token))
+        .await?;
+    assert_eq!(found, json!([]), "nothing created");
+
+    let mut good = new_product("OFF-001", "12.50");
+    good.push((&level_field, "11.00"));
+    let (status, location, html) =
+        post_form(&admin, &app, "/admin/goods/new", &csrf, &good).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let location = location.unwrap_or_default();
+    assert!(location.contains("product_created"), "{location}");
+    let id: i64 = location
+        .trim_start_matches("/admin/goods/")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .parse()?;
+    let (_, created) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    let sku = &created["skus"][0];
+    assert_eq!(sku["price_fen"], 1250, "{created}");
+    assert_eq!(sku["stock"], 240);
+    assert_eq!(sku["level_prices"][0]["price_fen"], 1100, "{created}");
+    assert_eq!(
+        sku["breaks"][0],
+        json!({ "min_qty": 100, "price_fen": 1150 })
+    );
+    let sku_id = sku["id"].as_i64().unwrap_or_default();
+
+    // The same item number again is refused by its field.
+    let (status, _, html) = post_form(&admin, &app, "/admin/goods/new", &csrf, &good).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("货号已被其他商品使用"), "{html}");
+
+    // A SKU's price and stock; the member's shop shows the new price at once.
+    let (status, editor) = page(&admin, &app, &format!("/admin/goods/{id}")).await?;
+    assert_eq!(status, StatusCode::OK, "{editor}");
+    assert!(editor.contains("value=\"12.50\""), "{editor}");
+    assert!(
+        editor.contains("value=\"11.00\""),
+        "the level price: {editor}"
+    );
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/skus/{sku_id}"),
+        &csrf,
+        &[
+            ("price", "13.00"),
+            ("stock", "300"),
+            (&level_field, "12.00"),
+            ("break_qty_0", ""),
+            ("break_price_0", ""),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (status, shop_product) = app
+        .get(&format!("/api/v1/products/{id}"), Some(&member))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{shop_product}");
+    let (_, saved) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    assert_eq!(saved["skus"][0]["price_fen"], 1300, "{saved}");
+    assert_eq!(saved["skus"][0]["stock"], 300);
+    assert_eq!(saved["skus"][0]["breaks"], json!([]), "the break cleared");
+
+    // A bad stock is refused beside that SKU, and the SKU keeps its values.
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/skus/{sku_id}"),
+        &csrf,
+        &[("price", "13.00"), ("stock", "很多")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("库存填写不正确"), "{html}");
+    assert!(html.contains("value=\"很多\""), "{html}");
+
+    // One more SKU.
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/skus"),
+        &csrf,
+        &[("model", "加长"), ("price", "15.00"), ("stock", "10")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, saved) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    assert_eq!(saved["skus"][1]["model"], "加长", "{saved}");
+
+    // A picture, then none.
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/images"),
+        &csrf,
+        pifa_e2e::images::jpeg(32, 32)?,
+        "glove.jpg",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, saved) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    let url = saved["images"][0].as_str().unwrap_or_default().to_owned();
+    let key = url.rsplit('/').next().unwrap_or_default();
+    assert!(!key.is_empty(), "{saved}");
+    let (status, _, _) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/images/{key}/delete"),
+        &csrf,
+        &[],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, saved) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    assert_eq!(saved["images"], json!([]), "{saved}");
+
+    // 下架 from the list: back to that list, and members no longer find it.
+    let back = "/admin/goods?q=OFF-001";
+    let (status, location, _) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/goods/{id}/shelf"),
+        &csrf,
+        &[("on_shelf", "false"), ("back", back)],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location.is_some_and(|l| l.starts_with(back) && l.contains("notice=unshelved")),
+        "back to the list"
+    );
+    let (status, _) = app
+        .get(&format!("/api/v1/products/{id}"), Some(&member))
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, off) = page(&admin, &app, "/admin/goods?shelf=off").await?;
+    assert!(off.contains(&format!("id=\"product-{id}\"")), "{off}");
+    let (_, on) = page(&admin, &app, "/admin/goods?shelf=on").await?;
+    assert!(!on.contains(&format!("id=\"product-{id}\"")), "{on}");
+
+    // The export, as the office's link downloads it, imports as it is; with a bad price in
+    // one row, the file is refused row by row and nothing changes.
+    let export = admin
+        .get(app.url("/api/v1/admin/catalog/export?format=csv"))
+        .send()
+        .await?;
+    assert_eq!(export.status(), StatusCode::OK);
+    let csv = export.text().await?;
+    assert!(csv.contains("OFF-001"), "{csv}");
+    let broken = csv.replacen("13.00", "十三元", 1);
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        "/admin/goods/import",
+        &csrf,
+        broken.into_bytes(),
+        "goods.csv",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("没有导入任何数据"), "{html}");
+    assert!(
+        html.contains("十三元") || html.contains("<td class=\"num\">"),
+        "{html}"
+    );
+    let (_, saved) = app
+        .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
+        .await?;
+    assert_eq!(saved["skus"][0]["price_fen"], 1300, "unchanged: {saved}");
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        "/admin/goods/import",
+        &csrf,
+        csv.into_bytes(),
+        "goods.csv",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("导入完成"), "{html}");
+    Ok(())
+}
+
+/// The settings form's fields for `settings` (as `GET /api/v1/admin/settings` gives them):
+/// what a browser posts when the admin changes nothing.
+fn settings_fields(settings: &Value) -> Vec<(String, String)> {
+    let text = |value: &Value| match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let yuan = |value: &Value| {
+        value
+            .as_i64()
+            .map(|fen| format!("{}.{:02}", fen / 100, fen % 100))
+            .unwrap_or_default()
+    };
+    let mut fields: Vec<(String, String)> = [
+        "shop_name",
+        "logo_url",
+        "introduction",
+        "service_qr_url",
+        "service_phone",
+        "shop_mode",
+        "confirm_timeout_hours",
+        "payment_timeout_hours",
+        "auto_receive_days",
+        "moq_rule",
+        "backup_interval_hours",
+        "backups_kept",
+        "max_price_percent",
+        "theme",
+        "fallback_customer_service_id",
+    ]
+    .iter()
+    .map(|name| ((*name).to_owned(), text(&settings[*name])))
+    .collect();
+    for flag in ["single_page", "require_profile"] {
+        if settings[flag] == true {
+            fields.push((flag.to_owned(), "on".to_owned()));
+        }
+    }
+    for (group, prefix) in [("payment_methods", "pm"), ("delivery", "delivery")] {
+        if let Some(methods) = settings[group].as_object() {
+            for (name, on) in methods {
+                if *on == true {
+                    fields.push((format!("{prefix}.{name}"), "on".to_owned()));
+                }
+            }
+        }
+    }
+    for name in ["bank_name", "account_name", "account_number"] {
+        fields.push((name.to_owned(), text(&settings["bank_account"][name])));
+    }
+    let shipping = &settings["shipping"];
+    fields.push((
+        "first_kg".to_owned(),
+        yuan(&shipping["default_rate"]["first_kg_fen"]),
+    ));
+    fields.push((
+        "extra_kg".to_owned(),
+        yuan(&shipping["default_rate"]["extra_kg_fen"]),
+    ));
+    fields.push(("free_from".to_owned(), yuan(&shipping["free_from_fen"])));
+    for (i, area) in shipping["areas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        fields.push((format!("area_province_{i}"), text(&area["province"])));
+        fields.push((format!("area_city_{i}"), text(&area["city"])));
+        fields.push((format!("area_first_{i}"), yuan(&area["first_kg_fen"])));
+        fields.push((format!("area_extra_{i}"), yuan(&area["extra_kg_fen"])));
+    }
+    fields
+}
+
+/// `fields` with `name` set to `value` (added when absent, removed when `None`).
+fn with_field(
+    fields: &[(String, String)],
+    name: &str,
+    value: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut changed: Vec<(String, String)> =
+        fields.iter().filter(|(n, _)| n != name).cloned().collect();
+    if let Some(value) = value {
+        changed.push((name.to_owned(), value.to_owned()));
+    }
+    changed
+}
+
+fn as_pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+/// L3, A1–A2, E5 in the back office's set-up screens: the settings form saves what the admin
+/// changed and nothing else (a price typed wrong, or every payment method off, is refused
+/// with what he typed kept and nothing saved); a staff account is created and signs in, a
+/// taken phone is refused by its field, a disabled account no longer signs in; a region and
+/// a pickup point with its verifier are added, a taken region name is refused.
+#[tokio::test]
+async fn an_admin_sets_up_the_shop_in_the_office() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let token = app.login(ADMIN, PASSWORD).await?;
+    let (status, html) = page(&admin, &app, "/admin/settings").await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("安达劳保五金批发"), "{html}");
+    let csrf = csrf_of(&html)?;
+    let (_, before) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    let unchanged = settings_fields(&before);
+
+    // Saving the form as it is changes nothing.
+    let (status, location, html) = post_form(
+        &admin,
+        &app,
+        "/admin/settings",
+        &csrf,
+        &as_pairs(&unchanged),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    assert!(location.is_some_and(|l| l.contains("settings_saved")));
+    let (_, after) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    assert_eq!(after, before, "the form carries every setting");
+
+    // A price typed wrong: refused by its field, the rest as typed, nothing saved.
+    let renamed = with_field(&unchanged, "shop_name", Some("安达劳保（新店）"));
+    let wrong = with_field(&renamed, "first_kg", Some("八块"));
+    let (status, _, html) =
+        post_form(&admin, &app, "/admin/settings", &csrf, &as_pairs(&wrong)).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("默认首重金额格式不正确"), "{html}");
+    assert!(html.contains("value=\"安达劳保（新店）\""), "{html}");
+    assert!(
+        html.contains("value=\"八块\" aria-invalid=\"true\""),
+        "{html}"
+    );
+    // Every payment method off: refused by the settings' own check.
+    let mut none_paid = renamed.clone();
+    none_paid.retain(|(name, _)| !name.starts_with("pm."));
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        "/admin/settings",
+        &csrf,
+        &as_pairs(&none_paid),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("请至少开启一种可用的付款方式"), "{html}");
+    let (_, after) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    assert_eq!(after, before, "nothing saved");
+
+    // The change itself: the name, a method off, the default rate, one area more.
+    let mut changed = with_field(&renamed, "pm.wechat_transfer", None);
+    changed = with_field(&changed, "first_kg", Some("9.00"));
+    changed = with_field(&changed, "area_province_1", Some("广东省"));
+    changed = with_field(&changed, "area_city_1", Some("广州市"));
+    changed = with_field(&changed, "area_first_1", Some("12.00"));
+    changed = with_field(&changed, "area_extra_1", Some("3.50"));
+    let (status, _, html) =
+        post_form(&admin, &app, "/admin/settings", &csrf, &as_pairs(&changed)).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, after) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    assert_eq!(after["shop_name"], "安达劳保（新店）");
+    assert_eq!(after["payment_methods"]["wechat_transfer"], false);
+    assert_eq!(
+        after["payment_methods"]["bank_transfer"],
+        before["payment_methods"]["bank_transfer"]
+    );
+    assert_eq!(after["shipping"]["default_rate"]["first_kg_fen"], 900);
+    assert_eq!(
+        after["shipping"]["areas"][1],
+        json!({ "province": "广东省", "city": "广州市", "first_kg_fen": 1200, "extra_kg_fen": 350 })
+    );
+    assert_eq!(after["bank_account"], before["bank_account"]);
+    let (_, shop) = page(&browser()?, &app, "/").await?;
+    assert!(shop.contains("安达劳保（新店）"), "the shop's pages follow");
+
+    // 员工: a new driver signs in; his phone again is refused; disabled, he no longer can.
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let haikou = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "海口"))
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default()
+        .to_string();
+    let new_driver = [
+        ("name", "新司机"),
+        ("phone", "13500009999"),
+        ("password", "driver2026"),
+        ("roles", "driver"),
+        ("region_ids", haikou.as_str()),
+        ("vehicle_plate", "琼A·88888"),
+    ];
+    let (status, location, html) =
+        post_form(&admin, &app, "/admin/staff", &csrf, &new_driver).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    assert!(location.is_some_and(|l| l.contains("staff_added")));
+    let driver_token = app.login("13500009999", "driver2026").await?;
+    let (_, me) = app.get("/api/v1/me", Some(&driver_token)).await?;
+    assert_eq!(me["roles"], json!(["driver"]), "{me}");
+    let driver_id = me["id"].as_i64().unwrap_or_default();
+    let (status, _, html) = post_form(&admin, &app, "/admin/staff", &csrf, &new_driver).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("这个手机号已有账号"), "{html}");
+    assert!(
+        html.contains("value=\"新司机\""),
+        "what he typed stays: {html}"
+    );
+    assert!(
+        !html.contains("driver2026"),
+        "a password is never sent back"
+    );
+    let (status, _, _) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/staff/{driver_id}/disable"),
+        &csrf,
+        &[],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let refused = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "phone": "13500009999", "password": "driver2026" }))
+        .send()
+        .await?;
+    assert!(
+        refused.status().is_client_error(),
+        "a disabled account signs in no more"
+    );
+
+    // 区域与自提点: 文昌, then a point there with its verifier.
+    let (status, _, html) =
+        post_form(&admin, &app, "/admin/regions", &csrf, &[("name", "文昌")]).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (status, _, html) =
+        post_form(&admin, &app, "/admin/regions", &csrf, &[("name", "文昌")]).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("已有同名区域"), "{html}");
+    let (_, regions) = app.get("/api/v1/regions", None).await?;
+    let wenchang = regions
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "文昌"))
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default()
+        .to_string();
+    let verifier = app.login(VERIFIER, PASSWORD).await?;
+    let (_, verifier_me) = app.get("/api/v1/me", Some(&verifier)).await?;
+    let verifier_id = verifier_me["id"].to_string();
+    let (status, _, html) = post_form(
+        &admin,
+        &app,
+        "/admin/pickup-points",
+        &csrf,
+        &[
+            ("name", "文昌门店"),
+            ("address", "文昌市文城镇 1 号"),
+            ("phone", "0898-6300000"),
+            ("region_id", &wenchang),
+            ("verifier_ids", &verifier_id),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, points) = app.get("/api/v1/pickup-points", Some(&token)).await?;
+    assert!(
+        points
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "文昌门店")),
+        "{points}"
+    );
+    let (_, html) = page(&admin, &app, "/admin/regions").await?;
+    assert!(html.contains("文昌门店"), "{html}");
     Ok(())
 }

@@ -237,7 +237,7 @@ pub struct UnitInput {
 }
 
 /// A unit with its label, as shown everywhere it is used.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UnitView {
     #[serde(flatten)]
     pub unit: Unit,
@@ -380,6 +380,12 @@ pub struct ProductInput {
     pub skus: Vec<SkuInput>,
 }
 
+/// The most SKUs a product has.
+const MAX_SKUS: usize = 200;
+
+/// The most quantity breaks a SKU has.
+pub const MAX_BREAKS: usize = 20;
+
 fn default_true() -> bool {
     true
 }
@@ -426,6 +432,13 @@ async fn parse_sku(app: &Shop, input: &SkuInput, prefix: &str) -> ApiResult<NewS
         });
     }
     let mut breaks: Vec<PriceBreak> = Vec::new();
+    if input.breaks.len() > MAX_BREAKS {
+        return Err(ApiError::invalid_field(
+            "invalid_break",
+            &f("breaks"),
+            "每个规格最多20档阶梯价 (breaks: at most 20)",
+        ));
+    }
     for (i, b) in input.breaks.iter().enumerate() {
         if b.min_qty < 1 || breaks.iter().any(|x| x.min_qty == b.min_qty) {
             return Err(ApiError::invalid_field(
@@ -568,7 +581,7 @@ pub async fn create_product(
             return Err(unknown("unknown_supplier", "supplier_id", "供应商"));
         }
     }
-    if input.skus.is_empty() || input.skus.len() > 200 {
+    if input.skus.is_empty() || input.skus.len() > MAX_SKUS {
         return Err(ApiError::invalid_field(
             "invalid_input",
             "skus",
@@ -648,7 +661,7 @@ pub async fn get_product(
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
     pub name: Option<String>,
@@ -774,6 +787,147 @@ pub async fn replace_sku(
             .await?
             .ok_or_else(ApiError::not_found)?,
     ))
+}
+
+/// Add a SKU to a product, after its others, with its prices, breaks and stock (admin).
+#[utoipa::path(post, path = "/admin/products/{id}/skus", tag = "catalog", params(("id" = i64, Path)), request_body = SkuInput,
+    responses((status = 201, body = Product), (status = 409, description = "`barcode_taken`", body = crate::error::ErrorBody), (status = 422, description = "`invalid_barcode`, `invalid_break`, `invalid_money`, `too_many_skus`, `unknown_level`, `unknown_spec_attribute`, `unknown_spec_value`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn add_sku(
+    State(app): State<Shop>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<SkuInput>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    actor.require(Permission::ManageCatalog)?;
+    let product = app
+        .store
+        .catalog()
+        .product(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if product.skus.len() >= MAX_SKUS {
+        return Err(ApiError::invalid_field(
+            "too_many_skus",
+            "skus",
+            "每个商品最多200个规格 (skus: at most 200)",
+        ));
+    }
+    let sku = parse_sku(&app, &input, "").await?;
+    match app
+        .store
+        .catalog()
+        .add_sku(id, &sku, app.clock.now_ms())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::not_found()),
+        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
+        Err(err) => return Err(err.into()),
+    }
+    app.store.catalog().reindex_product(id).await?;
+    log(
+        &app,
+        &actor,
+        &client,
+        "sku.add",
+        "product",
+        id,
+        serde_json::json!({ "price_fen": sku.price_fen, "stock": sku.stock }),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            app.store
+                .catalog()
+                .product(id)
+                .await?
+                .ok_or_else(ApiError::not_found)?,
+        ),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct AdminProductQuery {
+    /// Words, pinyin initials, an item number or a barcode.
+    pub q: Option<String>,
+    /// This category and those below it.
+    pub category_id: Option<i64>,
+    pub brand_id: Option<i64>,
+    /// `on` (上架) or `off` (下架); both when absent.
+    pub shelf: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Every product, on the shelf and off it, with costs, level prices and stock, newest first
+/// or best match first for `q` (admin).
+#[utoipa::path(get, path = "/admin/products", tag = "catalog", params(AdminProductQuery),
+    responses((status = 200, body = [Product])), security(("bearer" = [])))]
+pub async fn admin_products(
+    State(app): State<Shop>,
+    actor: Actor,
+    Query(q): Query<AdminProductQuery>,
+) -> ApiResult<crate::store::Page<Product>> {
+    actor.require(Permission::ManageCatalog)?;
+    let on_shelf = match q.shelf.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "invalid_input",
+                "shelf",
+                "shelf: on 或 off",
+            ));
+        }
+    };
+    let mut filter = ProductFilter {
+        category_id: q.category_id,
+        brand_id: q.brand_id,
+        on_shelf,
+        sort: ProductSort::Newest,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+        offset: q.offset.unwrap_or(0).max(0),
+        ..ProductFilter::default()
+    };
+    let text = q.q.as_deref().map_or("", str::trim);
+    if !text.is_empty() && !narrow_to_text(&app, &mut filter, text).await? {
+        return Ok(crate::store::Page {
+            items: Vec::new(),
+            total: 0,
+        });
+    }
+    Ok(app.store.catalog().list_products(&filter).await?)
+}
+
+/// Narrows `filter` to what `text` finds: a barcode's product, or the text match best first.
+/// False when the text can match nothing (only punctuation, say). Refuses text over 100
+/// characters (`q`).
+async fn narrow_to_text(app: &Shop, filter: &mut ProductFilter, text: &str) -> ApiResult<bool> {
+    if text.chars().count() > 100 {
+        return Err(ApiError::invalid_field(
+            "invalid_input",
+            "q",
+            "q: 最多100个字符 (at most 100 characters)",
+        ));
+    }
+    // A scanned barcode names one SKU: its product; anything else is a text match.
+    let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit())
+    {
+        app.store.catalog().product_id_by_barcode(text).await?
+    } else {
+        None
+    };
+    match barcode_hit {
+        Some(id) => filter.ids = Some(vec![id]),
+        None => match super::search::match_expression(app.store.backend(), text) {
+            Some(expression) => filter.text = Some(expression),
+            None => return Ok(false),
+        },
+    }
+    Ok(true)
 }
 
 // ---- the storefront ---------------------------------------------------------------------
@@ -914,7 +1068,7 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         category_id: q.category_id,
         brand_id: q.brand_id,
         tag_id: q.tag_id,
-        on_shelf_only: true,
+        on_shelf: Some(true),
         min_price_fen: q.min_price_fen,
         max_price_fen: q.max_price_fen,
         price_level: view.level_id(),
@@ -979,32 +1133,11 @@ pub async fn search(
 ) -> ApiResult<crate::store::Page<ShopProduct>> {
     let view = PriceView::of(&app.store, actor.as_ref(), Page::List).await?;
     let (mut filter, by_relevance) = filter_of(&q, view)?;
-    let text = text.q.trim();
-    if text.chars().count() > 100 {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            "q",
-            "q: 最多100个字符 (at most 100 characters)",
-        ));
-    }
-    // A scanned barcode names one SKU: show its product; anything else is a text match.
-    let barcode_hit = if (6..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_digit())
-    {
-        app.store.catalog().product_id_by_barcode(text).await?
-    } else {
-        None
-    };
-    match barcode_hit {
-        Some(id) => filter.ids = Some(vec![id]),
-        None => match super::search::match_expression(app.store.backend(), text) {
-            Some(expression) => filter.text = Some(expression),
-            None => {
-                return Ok(crate::store::Page {
-                    items: Vec::new(),
-                    total: 0,
-                });
-            }
-        },
+    if !narrow_to_text(&app, &mut filter, text.q.trim()).await? {
+        return Ok(crate::store::Page {
+            items: Vec::new(),
+            total: 0,
+        });
     }
     if by_relevance {
         filter.sort = ProductSort::Relevance;

@@ -69,6 +69,36 @@ macro_rules! write_product_tags {
     }};
 }
 
+/// Inserts a SKU with its level prices and breaks inside the caller's transaction `$tx`, at
+/// `$sort` among its product's SKUs; evaluates to the new SKU's id.
+macro_rules! insert_sku {
+    ($tx:ident, $product_id:expr, $sku:expr, $sort:expr) => {{
+        let sku: &NewSku = $sku;
+        let sku_id: i64 = sqlx::query_scalar(
+            "INSERT INTO skus (product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, sort, attributes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind($product_id)
+        .bind(&sku.model)
+        .bind(&sku.spec)
+        .bind(sku.price_fen)
+        .bind(sku.cost_fen)
+        .bind(sku.stock)
+        .bind(sku.allow_backorder)
+        .bind(sku.low_stock_threshold)
+        .bind(sku.weight_g)
+        .bind(&sku.barcode)
+        .bind($sort)
+        .bind(attributes_json(&sku.attributes))
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(StoreError::classify)?;
+        write_level_prices!($tx, sku_id, &sku.level_prices);
+        write_breaks!($tx, sku_id, &sku.breaks);
+        sku_id
+    }};
+}
+
 /// A SKU as written (ids come from the database).
 #[derive(Debug, Clone)]
 pub struct NewSku {
@@ -124,7 +154,8 @@ pub struct ProductFilter {
     pub brand_id: Option<i64>,
     /// Only goods carrying this product tag.
     pub tag_id: Option<i64>,
-    pub on_shelf_only: bool,
+    /// Only goods on the shelf (`Some(true)`) or off it (`Some(false)`); `None`: both.
+    pub on_shelf: Option<bool>,
     /// Lowest per-item price (at this level) within bounds; only for viewers who see prices.
     pub min_price_fen: Option<i64>,
     pub max_price_fen: Option<i64>,
@@ -341,31 +372,41 @@ impl super::CatalogStore<'_> {
                 .await
                 .map_err(StoreError::classify)?;
             for (sort, sku) in product.skus.iter().enumerate() {
-                let sku_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO skus (product_id, model, spec, price_fen, cost_fen, stock, allow_backorder, low_stock_threshold, weight_g, barcode, sort, attributes)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                )
-                .bind(id)
-                .bind(&sku.model)
-                .bind(&sku.spec)
-                .bind(sku.price_fen)
-                .bind(sku.cost_fen)
-                .bind(sku.stock)
-                .bind(sku.allow_backorder)
-                .bind(sku.low_stock_threshold)
-                .bind(sku.weight_g)
-                .bind(&sku.barcode)
-                .bind(i64::try_from(sort).unwrap_or(i64::MAX))
-                .bind(attributes_json(&sku.attributes))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::classify)?;
-                write_level_prices!(tx, sku_id, &sku.level_prices);
-                write_breaks!(tx, sku_id, &sku.breaks);
+                insert_sku!(tx, id, sku, i64::try_from(sort).unwrap_or(i64::MAX));
             }
             write_product_tags!(tx, id, &product.tag_ids);
             Ok::<_, StoreError>(id)
         })
+    }
+
+    /// Adds a SKU after a product's others, in one transaction with its prices; false when the
+    /// product is absent.
+    pub async fn add_sku(self, product_id: i64, sku: &NewSku, now_ms: i64) -> StoreResult<bool> {
+        let found = in_tx!(self, |tx| {
+            let found = sqlx::query(
+                "UPDATE products SET updated_at = $2, revision = revision + 1 WHERE id = $1",
+            )
+            .bind(product_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if found {
+                let sort: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(sort), -1) + 1 FROM skus WHERE product_id = $1",
+                )
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let _sku_id = insert_sku!(tx, product_id, sku, sort);
+            }
+            Ok::<_, StoreError>(found)
+        })?;
+        if found {
+            self.changed(Change::Product(product_id)).await;
+        }
+        Ok(found)
     }
 
     /// Replaces one SKU's fields, level prices and breaks in one transaction; false when absent.
@@ -535,12 +576,14 @@ impl super::CatalogStore<'_> {
             } else {
                 query.push(" WHERE 1 = 1");
             }
-            if filter.on_shelf_only {
-                query.push(if search_only {
-                    " AND ps.on_shelf = TRUE"
-                } else {
-                    " AND p.on_shelf = TRUE"
-                });
+            if let Some(on_shelf) = filter.on_shelf {
+                query
+                    .push(if search_only {
+                        " AND ps.on_shelf = "
+                    } else {
+                        " AND p.on_shelf = "
+                    })
+                    .push_bind(on_shelf);
             }
             if filter.hot_only {
                 query.push(" AND p.hot = TRUE");

@@ -136,6 +136,17 @@ impl super::OrderStore<'_> {
         })
     }
 
+    /// Every pickup point's verifiers, as (point, user) pairs.
+    pub async fn pickup_verifiers(self) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT point_id, user_id FROM pickup_verifiers ORDER BY point_id, user_id",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Whether `user_id` verifies at pickup point `point_id`.
     pub async fn verifies_at(self, user_id: i64, point_id: i64) -> StoreResult<bool> {
         let found: Option<i64> = on_pool!(self, |pool| {

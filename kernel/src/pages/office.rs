@@ -4,6 +4,9 @@
 //! is never offered a screen its permissions refuse, and each screen calls the JSON API's own
 //! handlers with the caller, so it shows and changes only what the API would let him.
 
+pub mod goods;
+pub mod setup;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,8 +46,8 @@ pub struct Screen {
 }
 
 use Permission::{
-    ConfirmAnyOrder, ConfirmOwnOrders, ManageBackups, ManageSettings, ReadAudit, ReadMembers,
-    ReadMessages, ReviewMembers, SendMessages,
+    ConfirmAnyOrder, ConfirmOwnOrders, ManageBackups, ManageCatalog, ManageRegions, ManageSettings,
+    ManageStaff, ReadAudit, ReadMembers, ReadMessages, ReviewMembers, SendMessages,
 };
 
 /// The office's screens in menu order. The dashboard opens to whoever has another.
@@ -60,6 +63,11 @@ pub const MENU: &[Screen] = &[
         any_of: &[ConfirmAnyOrder, ConfirmOwnOrders],
     },
     Screen {
+        key: "goods",
+        href: "/admin/goods",
+        any_of: &[ManageCatalog],
+    },
+    Screen {
         key: "members",
         href: "/admin/members",
         any_of: &[ReadMembers],
@@ -68,6 +76,21 @@ pub const MENU: &[Screen] = &[
         key: "messages",
         href: "/admin/messages",
         any_of: &[ReadMessages],
+    },
+    Screen {
+        key: "staff",
+        href: "/admin/staff",
+        any_of: &[ManageStaff],
+    },
+    Screen {
+        key: "regions",
+        href: "/admin/regions",
+        any_of: &[ManageRegions],
+    },
+    Screen {
+        key: "settings",
+        href: "/admin/settings",
+        any_of: &[ManageSettings],
     },
     Screen {
         key: "pricing_script",

@@ -4,6 +4,9 @@
 //! serves, so the office's words and look are templates too; the shop's choice of
 //! storefront theme never changes them.
 
+pub mod goods;
+pub mod setup;
+
 use serde::Serialize;
 
 use super::views::{ErrorView, FormError, PageView, sample_member};
@@ -238,7 +241,12 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 10] = [
+pub const PAGE_TEMPLATES: [&str; 15] = [
+    setup::OfficeSettingsView::TEMPLATE,
+    setup::OfficeStaffView::TEMPLATE,
+    setup::OfficeRegionsView::TEMPLATE,
+    goods::OfficeGoodsView::TEMPLATE,
+    goods::OfficeProductView::TEMPLATE,
     OfficeAfterSalesView::TEMPLATE,
     OfficePluginsView::TEMPLATE,
     OfficeAuditView::TEMPLATE,
@@ -830,6 +838,11 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<OfficeAuditView>());
     all.extend(super::views::samples_of::<OfficeBackupsView>());
     all.extend(super::views::samples_of::<OfficeAfterSalesView>());
+    all.extend(super::views::samples_of::<goods::OfficeGoodsView>());
+    all.extend(super::views::samples_of::<goods::OfficeProductView>());
+    all.extend(super::views::samples_of::<setup::OfficeSettingsView>());
+    all.extend(super::views::samples_of::<setup::OfficeStaffView>());
+    all.extend(super::views::samples_of::<setup::OfficeRegionsView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }

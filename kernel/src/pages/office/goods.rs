@@ -1,0 +1,619 @@
+//! 商品: the goods in the back office. Every product on the shelf and off it, searched and
+//! filtered, shelved and unshelved from its row; one product's editor for its fields, each
+//! SKU's prices (list, cost, per level, by quantity) and stock, one more SKU, its pictures;
+//! a new product with its first SKU; the catalogue exported and imported as a spreadsheet.
+//! Every form goes through the catalogue API's own handlers (`catalog::handlers`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{PER_PAGE, menu_for, paging, query_string, row_form};
+use crate::accounts::permissions::Actor;
+use crate::accounts::sessions::ClientInfo;
+use crate::catalog::handlers::{
+    self as catalog, AdminProductQuery, ProductInput, ProductPatch, SkuInput,
+};
+use crate::catalog::{LevelPrice, PriceBreak, Product};
+use crate::edge::extract::{Path, Query};
+use crate::edge::json::ApiJson;
+use crate::error::ApiError;
+use crate::members::Level;
+use crate::pages::fields::Fields;
+use crate::pages::{Page, Visit};
+use crate::shop::Shop;
+use crate::themes::office::RowError;
+use crate::themes::office::goods::{
+    CategoryOption, GoodsRow, ImportRefusal, OfficeGoodsView, OfficeProductView, SPARE_BREAKS,
+};
+use crate::themes::views::FormError;
+
+/// The filters of `/admin/goods`, as its form sends them (empty fields are no filter).
+#[derive(Debug, Default, Deserialize)]
+pub struct GoodsSearch {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub category_id: String,
+    #[serde(default)]
+    pub shelf: String,
+    #[serde(default)]
+    pub offset: i64,
+}
+
+impl GoodsSearch {
+    fn query(&self, offset: Option<i64>) -> String {
+        query_string(
+            &[
+                ("q", &self.q),
+                ("category_id", &self.category_id),
+                ("shelf", &self.shelf),
+            ],
+            offset,
+        )
+    }
+
+    fn category_id(&self) -> Option<i64> {
+        self.category_id.trim().parse().ok()
+    }
+}
+
+/// What the list shows besides its rows: an import's outcome, or a row's refusal.
+#[derive(Default)]
+struct Outcome {
+    imported: Option<crate::catalog::transfer::ImportSummary>,
+    import_error: Option<ImportRefusal>,
+    error: Option<RowError>,
+}
+
+async fn goods_view(
+    shop: &Shop,
+    actor: Actor,
+    search: &GoodsSearch,
+    outcome: Outcome,
+) -> Result<OfficeGoodsView, ApiError> {
+    let menu = menu_for(&actor, "goods")?;
+    let offset = search.offset.max(0);
+    let page = catalog::admin_products(
+        State(shop.clone()),
+        actor,
+        Query(AdminProductQuery {
+            q: Some(search.q.clone()),
+            category_id: search.category_id(),
+            shelf: Some(search.shelf.clone()),
+            limit: Some(PER_PAGE),
+            offset: Some(offset),
+            ..AdminProductQuery::default()
+        }),
+    )
+    .await?;
+    let (categories, brands) = tokio::try_join!(
+        shop.store.catalog().list_categories(),
+        shop.store.catalog().list_brands()
+    )?;
+    let (next_href, previous_href) = paging(offset, page.items.len(), page.total, |offset| {
+        format!("/admin/goods?{}", search.query(Some(offset)))
+    });
+    Ok(OfficeGoodsView {
+        menu,
+        q: search.q.clone(),
+        category_id: search.category_id(),
+        shelf: search.shelf.clone(),
+        rows: page
+            .items
+            .into_iter()
+            .map(|product| GoodsRow::of(product, &categories, &brands))
+            .collect(),
+        total: page.total,
+        next_href,
+        previous_href,
+        categories: CategoryOption::tree(&categories),
+        back: format!("/admin/goods?{}", search.query(Some(offset))),
+        imported: outcome.imported,
+        import_error: outcome.import_error,
+        error: outcome.error,
+    })
+}
+
+/// `GET /admin/goods`: every product, searched and filtered, 50 a page.
+pub async fn list(
+    State(shop): State<Shop>,
+    visit: Visit,
+    search: Result<Query<GoodsSearch>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let Query(search) = search?;
+        goods_view(&shop, actor, &search, Outcome::default()).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// `POST /admin/goods/{id}/shelf` (`on_shelf` `true` or `false`, `back`: the list it was
+/// posted from): 上架 / 下架 through `update_product`; back to that list.
+pub async fn shelve(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let back = crate::pages::local_path(form.text("back")).to_owned();
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path(id) = path?;
+        let on_shelf = form.ticked("on_shelf");
+        let done = catalog::update_product(
+            State(shop.clone()),
+            actor.clone(),
+            client,
+            Path(id),
+            ApiJson(ProductPatch {
+                on_shelf: Some(on_shelf),
+                ..ProductPatch::default()
+            }),
+        )
+        .await
+        .map(|_| {
+            let notice = if on_shelf { "shelved" } else { "unshelved" };
+            let joiner = if back.contains('?') { '&' } else { '?' };
+            format!("{back}{joiner}notice={notice}#product-{id}")
+        })
+        .map_err(|error| ("shelf", error));
+        Ok((actor, id, done))
+    }
+    .await;
+    row_form(&visit, outcome, |actor, refused| async move {
+        let outcome = Outcome {
+            error: Some(refused),
+            ..Outcome::default()
+        };
+        goods_view(&shop, actor, &GoodsSearch::default(), outcome).await
+    })
+    .await
+}
+
+/// `POST /admin/goods/import` (a multipart form with `file`: .xlsx or UTF-8 CSV): every row
+/// checked first, all or nothing (`catalog::import`); the list with what changed, or with
+/// every problem by row and column and nothing imported.
+pub async fn import(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    request: axum::extract::Request,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        // The screen is asked for first, so a role without it learns nothing of the file.
+        menu_for(&actor, "goods")?;
+        let (_, file) = crate::pages::read_file_form(request).await?;
+        let file = file.ok_or_else(|| {
+            ApiError::invalid_field("invalid_file", "file", "file: 请选择文件 (choose a file)")
+        });
+        let imported = match file {
+            Ok(bytes) => catalog::import(State(shop.clone()), actor.clone(), client, bytes).await,
+            Err(error) => Err(error),
+        };
+        let (status, outcome) = match imported {
+            Ok(summary) => (
+                StatusCode::OK,
+                Outcome {
+                    imported: Some(summary.0),
+                    ..Outcome::default()
+                },
+            ),
+            Err(error) if error.status.is_client_error() && error.status.as_u16() >= 409 => (
+                error.status,
+                Outcome {
+                    import_error: Some(ImportRefusal {
+                        code: error.code.to_owned(),
+                        rows: error
+                            .details
+                            .as_ref()
+                            .and_then(|details| details.get("rows"))
+                            .and_then(|rows| serde_json::from_value(rows.clone()).ok())
+                            .unwrap_or_default(),
+                    }),
+                    ..Outcome::default()
+                },
+            ),
+            Err(error) => return Err(error),
+        };
+        Ok((
+            status,
+            goods_view(&shop, actor, &GoodsSearch::default(), outcome).await?,
+        ))
+    }
+    .await;
+    match view {
+        Ok((status, view)) => visit.show_with(status, &view),
+        Err(error) => visit.show::<OfficeGoodsView>(Err(error)),
+    }
+}
+
+/// The editor of `product` (none: a new product's form), with a refused form and what was
+/// typed in it.
+async fn product_view(
+    shop: &Shop,
+    actor: Actor,
+    product: Option<Product>,
+    error: Option<RowError>,
+    typed: std::collections::BTreeMap<String, String>,
+) -> Result<OfficeProductView, ApiError> {
+    let menu = menu_for(&actor, "goods")?;
+    let (categories, brands, levels, tags) = tokio::try_join!(
+        async { Ok::<_, ApiError>(shop.store.catalog().list_categories().await?) },
+        async { Ok(shop.store.catalog().list_brands().await?) },
+        async { Ok(shop.store.members().list_levels().await?) },
+        async { Ok(shop.store.catalog().list_product_tags().await?) },
+    )?;
+    let units = catalog::list_units(State(shop.clone())).await?.0;
+    Ok(OfficeProductView {
+        menu,
+        product,
+        categories: CategoryOption::tree(&categories),
+        brands: brands.as_ref().clone(),
+        units,
+        levels,
+        tags,
+        spare_breaks: SPARE_BREAKS,
+        error,
+        typed,
+    })
+}
+
+/// `GET /admin/goods/new`: the form for a new product and its first SKU.
+pub async fn new_product(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view =
+        async { product_view(&shop, visit.actor()?, None, None, Default::default()).await }.await;
+    visit.show(view)
+}
+
+/// `GET /admin/goods/{id}`: one product's editor (`get_product`: costs and level prices
+/// included, for those who manage the catalogue).
+pub async fn product(
+    State(shop): State<Shop>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "goods")?;
+        let id = crate::pages::goods::id_of(path)?;
+        let product = catalog::get_product(State(shop.clone()), actor.clone(), Path(id))
+            .await?
+            .0;
+        product_view(&shop, actor, Some(product), None, Default::default()).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// A SKU form's fields as the API takes them: prices in yuan (`price`, `cost`, `level_<id>`
+/// per level, `break_qty_<i>` with `break_price_<i>`), `stock`, `barcode`, `model`, `spec`,
+/// `low_stock_threshold`, `weight_g`, `allow_backorder`. `attributes` are kept from the SKU
+/// the form edits (the spec library's values are not on this form).
+fn sku_input(
+    form: &Fields,
+    levels: &[Level],
+    attributes: std::collections::BTreeMap<String, String>,
+) -> Result<SkuInput, ApiError> {
+    let mut level_prices = Vec::new();
+    for level in levels {
+        if let Some(price_fen) = form.optional_yuan(&format!("level_{}", level.id))? {
+            level_prices.push(LevelPrice {
+                level_id: level.id,
+                price_fen,
+            });
+        }
+    }
+    let mut breaks = Vec::new();
+    for i in 0..crate::catalog::handlers::MAX_BREAKS {
+        let qty_field = format!("break_qty_{i}");
+        let price_field = format!("break_price_{i}");
+        let (Some(min_qty), Some(price_fen)) = (
+            form.optional_integer(&qty_field)?,
+            form.optional_yuan(&price_field)?,
+        ) else {
+            continue;
+        };
+        breaks.push(PriceBreak { min_qty, price_fen });
+    }
+    Ok(SkuInput {
+        model: form.text("model").to_owned(),
+        spec: form.text("spec").to_owned(),
+        price_fen: form.yuan("price")?,
+        cost_fen: form.optional_yuan("cost")?,
+        stock: form.optional_integer("stock")?.unwrap_or(0),
+        allow_backorder: form.ticked("allow_backorder"),
+        low_stock_threshold: form.optional_integer("low_stock_threshold")?,
+        weight_g: form.optional_integer("weight_g")?,
+        barcode: Some(form.text("barcode").to_owned()).filter(|b| !b.is_empty()),
+        attributes,
+        level_prices,
+        breaks,
+    })
+}
+
+/// What a post to the editor came to: on to the product's editor with a notice, or the
+/// editor again with the refusal beside its form (`form`, the SKU's id or 0).
+type EditorOutcome = Result<(Actor, Result<String, (RowError, ApiError)>), ApiError>;
+
+/// The answer to a post to the editor of product `id` (none: the new product's form).
+async fn editor_answer(
+    shop: &Shop,
+    visit: &Visit,
+    id: Option<i64>,
+    typed: std::collections::BTreeMap<String, String>,
+    outcome: EditorOutcome,
+) -> Page {
+    match outcome {
+        Err(error) => visit.show::<OfficeProductView>(Err(error)),
+        Ok((_, Ok(next))) => visit.redirect(&next),
+        Ok((actor, Err((refused, error)))) => {
+            let product = match id {
+                Some(id) => shop.store.catalog().product(id).await.ok().flatten(),
+                None => None,
+            };
+            match product_view(shop, actor, product, Some(refused), typed).await {
+                Ok(view) => visit.show_with(error.status, &view),
+                Err(_) => visit.show::<OfficeProductView>(Err(error)),
+            }
+        }
+    }
+}
+
+fn refused(form: &'static str, id: i64, error: ApiError) -> (RowError, ApiError) {
+    (
+        RowError {
+            id,
+            error: FormError::of(form, &error),
+        },
+        error,
+    )
+}
+
+/// `POST /admin/goods/new`: a new product with its first SKU (`create_product`); on to its
+/// editor, or the form again as typed with the refusal.
+pub async fn create(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let outcome = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "goods")?;
+        let levels = shop.store.members().list_levels().await?;
+        let input = async {
+            Ok::<_, ApiError>(ProductInput {
+                item_no: form.text("item_no").to_owned(),
+                name: form.text("name").to_owned(),
+                description: form.raw("description").to_owned(),
+                brand_id: form.optional_integer("brand_id")?,
+                category_id: form.optional_integer("category_id")?,
+                supplier_id: None,
+                unit_id: form.integer("unit_id")?,
+                on_shelf: form.ticked("on_shelf"),
+                tag_ids: form.integers("tag_ids"),
+                skus: vec![sku_input(&form, &levels, Default::default())?],
+            })
+        }
+        .await;
+        let created = match input {
+            Ok(input) => {
+                catalog::create_product(State(shop.clone()), actor.clone(), client, ApiJson(input))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        Ok((
+            actor,
+            created
+                .map(|(_, product)| format!("/admin/goods/{}?notice=product_created", product.id))
+                .map_err(|error| refused("product", 0, error)),
+        ))
+    }
+    .await;
+    editor_answer(&shop, &visit, None, form.typed(), outcome).await
+}
+
+/// `POST /admin/goods/{id}` (`name`, `description`, `category_id`, `brand_id`, `tag_ids`,
+/// `on_shelf`): the product's fields (`update_product`).
+pub async fn update(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let id = path.ok().map(|Path(id)| id);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let id = id.ok_or_else(ApiError::not_found)?;
+        let patch = async {
+            Ok::<_, ApiError>(ProductPatch {
+                name: Some(form.text("name").to_owned()),
+                description: Some(form.raw("description").to_owned()),
+                brand_id: form.optional_integer("brand_id")?,
+                category_id: form.optional_integer("category_id")?,
+                on_shelf: Some(form.ticked("on_shelf")),
+                tag_ids: Some(form.integers("tag_ids")),
+                ..ProductPatch::default()
+            })
+        }
+        .await;
+        let updated = match patch {
+            Ok(patch) => {
+                catalog::update_product(
+                    State(shop.clone()),
+                    actor.clone(),
+                    client,
+                    Path(id),
+                    ApiJson(patch),
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        Ok((
+            actor,
+            updated
+                .map(|_| format!("/admin/goods/{id}?notice=product_saved"))
+                .map_err(|error| refused("product", 0, error)),
+        ))
+    }
+    .await;
+    editor_answer(&shop, &visit, id, form.typed(), outcome).await
+}
+
+/// `POST /admin/goods/{id}/skus/{sku_id}`: one SKU's fields, prices and stock
+/// (`replace_sku`), its spec-library attributes kept; `POST /admin/goods/{id}/skus` with
+/// `sku_id` absent: one more SKU (`add_sku`).
+pub async fn save_sku(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<(i64, i64)>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let ids = path.ok().map(|Path(ids)| ids);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let (id, sku_id) = ids.ok_or_else(ApiError::not_found)?;
+        let product = catalog::get_product(State(shop.clone()), actor.clone(), Path(id))
+            .await?
+            .0;
+        let sku = product
+            .skus
+            .iter()
+            .find(|sku| sku.id.0 == sku_id)
+            .ok_or_else(ApiError::not_found)?;
+        let levels = shop.store.members().list_levels().await?;
+        let saved = match sku_input(&form, &levels, sku.attributes.clone()) {
+            Ok(input) => {
+                catalog::replace_sku(
+                    State(shop.clone()),
+                    actor.clone(),
+                    client,
+                    Path(sku_id),
+                    ApiJson(input),
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        Ok((
+            actor,
+            saved
+                .map(|_| format!("/admin/goods/{id}?notice=sku_saved#sku-{sku_id}"))
+                .map_err(|error| refused("sku", sku_id, error)),
+        ))
+    }
+    .await;
+    editor_answer(&shop, &visit, ids.map(|(id, _)| id), form.typed(), outcome).await
+}
+
+/// `POST /admin/goods/{id}/skus`: one more SKU after the product's others (`add_sku`).
+pub async fn add_sku(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let id = path.ok().map(|Path(id)| id);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let id = id.ok_or_else(ApiError::not_found)?;
+        let levels = shop.store.members().list_levels().await?;
+        let added = match sku_input(&form, &levels, Default::default()) {
+            Ok(input) => {
+                catalog::add_sku(
+                    State(shop.clone()),
+                    actor.clone(),
+                    client,
+                    Path(id),
+                    ApiJson(input),
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        Ok((
+            actor,
+            added
+                .map(|_| format!("/admin/goods/{id}?notice=sku_added"))
+                .map_err(|error| refused("new_sku", 0, error)),
+        ))
+    }
+    .await;
+    editor_answer(&shop, &visit, id, form.typed(), outcome).await
+}
+
+/// `POST /admin/goods/{id}/images` (a multipart form with `file`): one more picture
+/// (`add_image`: decoded, re-encoded without its metadata).
+pub async fn add_image(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<i64>, ApiError>,
+    request: axum::extract::Request,
+) -> Page {
+    let id = path.ok().map(|Path(id)| id);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let id = id.ok_or_else(ApiError::not_found)?;
+        menu_for(&actor, "goods")?;
+        let added = match crate::pages::read_file_form(request).await {
+            Ok((_, Some(bytes))) => {
+                catalog::add_image(State(shop.clone()), actor.clone(), client, Path(id), bytes)
+                    .await
+                    .map(|_| ())
+            }
+            Ok((_, None)) => Err(ApiError::invalid_field(
+                "invalid_image",
+                "file",
+                "file: 请选择图片 (choose a picture)",
+            )),
+            Err(error) => Err(error),
+        };
+        Ok((
+            actor,
+            added
+                .map(|()| format!("/admin/goods/{id}?notice=image_added#images"))
+                .map_err(|error| refused("image", 0, error)),
+        ))
+    }
+    .await;
+    editor_answer(&shop, &visit, id, Default::default(), outcome).await
+}
+
+/// `POST /admin/goods/{id}/images/{key}/delete`: remove a picture (`delete_image`).
+pub async fn remove_image(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<(i64, String)>, ApiError>,
+) -> Page {
+    let outcome = async {
+        let actor = visit.actor()?;
+        let Path((id, key)) = path.map_err(|_| ApiError::not_found())?;
+        // The editor shows the product again after the redirect.
+        let _product =
+            catalog::delete_image(State(shop.clone()), actor, client, Path((id, key))).await?;
+        Ok(id)
+    }
+    .await;
+    match outcome {
+        Ok(id) => visit.redirect(&format!("/admin/goods/{id}?notice=image_removed#images")),
+        Err(error) => visit.show::<OfficeProductView>(Err(error)),
+    }
+}
