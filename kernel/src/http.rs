@@ -243,6 +243,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::scripts::replay::replay))
         // plugins (their own routes are served from their manifests, see `router`)
         .routes(routes!(crate::plugins::http::status))
+        .routes(routes!(crate::plugins::manage::put_settings))
+        .routes(routes!(crate::plugins::manage::resume))
         // themes (J2)
         .routes(routes!(crate::themes::admin::status))
         // backups
@@ -410,7 +412,11 @@ fn page_routes() -> Router<AppState> {
             post(pages::office::setup::save_point),
         )
         .route("/admin/messages", get(pages::office::messages))
-        .route("/admin/plugins", get(pages::office::plugins))
+        .route("/admin/plugins", get(pages::office::plugins::plugins))
+        .route(
+            "/admin/plugins/{name}/{action}",
+            post(pages::office::plugins::plugin_action),
+        )
         .route("/admin/audit", get(pages::office::audit))
         .route(
             "/admin/backups",

@@ -67,7 +67,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 50] = [
+const NOTICES: [&str; 52] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -118,6 +118,8 @@ const NOTICES: [&str; 50] = [
     "staff_enabled",
     "region_saved",
     "point_saved",
+    "plugin_settings_saved",
+    "plugin_resumed",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

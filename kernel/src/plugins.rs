@@ -22,6 +22,7 @@ pub mod events;
 pub mod hooks;
 pub mod http;
 pub mod kv;
+pub mod manage;
 pub mod runtime;
 
 use std::collections::{HashMap, VecDeque};
@@ -510,6 +511,9 @@ pub struct PluginHost {
     /// Held for a whole reload: two reloads at once (the watcher's and an admin's) could
     /// otherwise swap in the older file's set last.
     reloading: Mutex<()>,
+    /// Held while the office edits `plugins.toml` (`manage::set_settings`): two edits at once
+    /// would each write over the other's.
+    editing: Mutex<()>,
     /// Memory backend for runs outside a database (`pifa plugins run`).
     memory_kv: Option<KvBackend>,
     /// Whether `kind = "native"` entries may load (`PIFA_ALLOW_NATIVE`), for every reload.
@@ -604,6 +608,7 @@ impl PluginHost {
             last_error: Mutex::new(None),
             awaited: Mutex::default(),
             reloading: Mutex::new(()),
+            editing: Mutex::new(()),
             memory_kv,
             native_code,
         };

@@ -84,6 +84,20 @@ pub fn spawn<R: Reloadable>(target: Arc<R>) -> Option<tokio::task::JoinHandle<()
     }))
 }
 
+/// Replaces a watched file's contents whole: written beside it under a hidden name, then
+/// renamed over it, so a watcher (this one, or another instance's) never reads half a file.
+pub fn replace_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staged = path.with_file_name(format!(".{name}.{}", rand::random::<u64>()));
+    std::fs::write(&staged, contents)?;
+    std::fs::rename(&staged, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&staged);
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,3 +159,4 @@ mod tests {
         Ok(())
     }
 }
+

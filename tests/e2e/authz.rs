@@ -132,6 +132,9 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/shop", Record::Shop, "*=200"),
     ("GET /api/v1/admin/settings", Record::Settings, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/plugins", Record::None, "*=403 anon=401 admin=200"),
+    // No plugin serves in this app: the admin reaches the handler (404), everyone else is refused first.
+    ("PUT /api/v1/admin/plugins/{name}/settings", Record::None, "*=403 anon=401 admin=404"),
+    ("POST /api/v1/admin/plugins/{name}/resume", Record::None, "*=403 anon=401 admin=404"),
     ("GET /api/v1/admin/theme", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
     ("PUT /api/v1/admin/scripts/pricing", Record::None, "*=403 anon=401 admin=200"),
@@ -1121,6 +1124,7 @@ impl World {
             "POST /api/v1/admin/orders/{id}/release-hold" => {
                 Some(json!({ "reason": "老客户，月底结清" }))
             }
+            "PUT /api/v1/admin/plugins/{name}/settings" => Some(json!({ "label": "秒杀价" })),
             "POST /api/v1/admin/products/{id}/skus" => {
                 Some(json!({ "model": "加厚", "price_fen": 3200, "cost_fen": 2200, "stock": 10 }))
             }

@@ -535,6 +535,28 @@ async fn a_failing_plugin_is_suspended_and_staff_told() -> anyhow::Result<()> {
         Ok(inbox.to_string().contains("hostile-panic").then_some(()))
     })
     .await?;
+    // Staff lift the suspension (M7): it is called again at once (and fails again).
+    let (status, body) = app
+        .post(
+            "/api/v1/admin/plugins/hostile-panic/resume",
+            Some(&admin),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = app
+        .post("/api/v1/orders/quote", Some(&member), &quote_body(red, 10))
+        .await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "serving again");
+    let (status, body) = app
+        .post(
+            "/api/v1/admin/plugins/hostile-panic/resume",
+            Some(&admin),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "not suspended: {body}");
+    assert_eq!(pifa_e2e::error_code(&body), "not_suspended");
     app.stop().await
 }
 

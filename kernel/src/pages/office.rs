@@ -5,6 +5,7 @@
 //! handlers with the caller, so it shows and changes only what the API would let him.
 
 pub mod goods;
+pub mod plugins;
 pub mod setup;
 
 use axum::body::Bytes;
@@ -25,15 +26,14 @@ use crate::notify::{MessageQuery, MessageState};
 use crate::orders::OrderStatus;
 use crate::orders::after_sales::{self, AfterSaleStatus, Decision, QueueQuery, RefundInput};
 use crate::orders::queries::{self, OrderQuery};
-use crate::plugins::PluginsState;
 use crate::scripts::admin::{self as script_admin, DraftInput, ScriptInput};
 use crate::scripts::replay::{self, ReplayInput};
 use crate::scripts::{Rules, ScriptsState};
 use crate::shop::Shop;
 use crate::themes::office::{
     BackupError, DashboardView, MenuEntry, OfficeAfterSalesView, OfficeAuditView,
-    OfficeBackupsView, OfficeMembersView, OfficeMessagesView, OfficeOrdersView, OfficePluginsView,
-    RowError, ScriptProblem, ScriptsView,
+    OfficeBackupsView, OfficeMembersView, OfficeMessagesView, OfficeOrdersView, RowError,
+    ScriptProblem, ScriptsView,
 };
 use crate::themes::views::FormError;
 
@@ -733,19 +733,6 @@ pub async fn retry_message(
         Ok(_) => visit.redirect("/admin/messages?notice=message_retried"),
         Err(error) => visit.show::<OfficeMessagesView>(Err(error)),
     }
-}
-
-/// `GET /admin/plugins`: the plugins serving, their grants, calls, failures and fuel, the
-/// refused entries (`plugins::http::status`).
-pub async fn plugins(State(plugins): State<PluginsState>, visit: Visit) -> Page {
-    let view = async {
-        let actor = visit.actor()?;
-        let menu = menu_for(&actor, "plugins")?;
-        let status = crate::plugins::http::status(State(plugins), actor).await?.0;
-        Ok(OfficePluginsView { menu, status })
-    }
-    .await;
-    visit.show(view)
 }
 
 /// The filters of `/admin/audit`: `kind` (`operations`, the default, or `logins`).

@@ -868,6 +868,12 @@ pub struct PluginStatus {
     pub event_retry: Option<EventRetry>,
     /// Its key-value namespace against its quota.
     pub storage: PluginStorage,
+    /// Its settings from `plugins.toml` …
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// … and the JSON schema its manifest declares for them (none: it takes none).
+    #[schema(value_type = Option<Object>)]
+    pub settings_schema: Option<serde_json::Value>,
 }
 
 /// A plugin's grants in `plugins.toml`, as staff see them.
@@ -1033,6 +1039,8 @@ pub async fn status(
                     keys_quota: p.declared.quota.kv_keys,
                     bytes_quota: p.declared.quota.kv_bytes,
                 },
+                settings: p.declared.settings.clone(),
+                settings_schema: p.manifest.settings_schema.clone(),
             }
         })
         .collect();

@@ -166,13 +166,7 @@ async fn save(
         )
         .to_string();
     std::fs::create_dir_all(&app.scripts.dir).map_err(ApiError::internal)?;
-    // Written whole then renamed, so the watcher never sees half a file.
-    let staged = app
-        .scripts
-        .dir
-        .join(format!(".{}.{}", rules.file(), rand::random::<u64>()));
-    std::fs::write(&staged, source).map_err(ApiError::internal)?;
-    std::fs::rename(&staged, &path).map_err(ApiError::internal)?;
+    crate::watch::replace_file(&path, source.as_bytes()).map_err(ApiError::internal)?;
     app.store
         .scripts()
         .record_script_version(

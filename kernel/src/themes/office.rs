@@ -204,11 +204,136 @@ pub struct OfficeMessagesView {
     pub may_send: bool,
 }
 
-/// `plugins.html`: the plugins serving, as `GET /api/v1/admin/plugins` reports them.
+/// `plugins.html`: the plugins serving, as `GET /api/v1/admin/plugins` reports them, each
+/// with its settings as a form drawn from its schema and, when suspended, 恢复运行.
 #[derive(Debug, Serialize)]
 pub struct OfficePluginsView {
     pub menu: Vec<MenuEntry>,
     pub status: PluginsStatus,
+    /// Each serving plugin's settings form, by its name.
+    pub settings: std::collections::BTreeMap<String, Vec<SettingField>>,
+    /// A refused settings form: the plugin, its refusal, and the fields as typed.
+    pub error: Option<PluginRefusal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRefusal {
+    pub plugin: String,
+    #[serde(flatten)]
+    pub error: FormError,
+    pub typed: std::collections::BTreeMap<String, String>,
+}
+
+/// One setting of a plugin as a form field, drawn from the JSON schema its manifest
+/// declares: the property's name, its title and description, what kind of field it takes
+/// and its value now.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingField {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// `text`, `integer`, `number`, `boolean`, `choice` (an `enum`) or `json` (anything
+    /// else: typed as JSON).
+    pub kind: &'static str,
+    /// As the field shows it (`true` or empty for a boolean; pretty JSON for `json`).
+    pub value: String,
+    pub choices: Vec<String>,
+    pub required: bool,
+    pub max_length: Option<u64>,
+}
+
+impl SettingField {
+    /// The fields of `settings` as `schema` describes them: one per property of an object
+    /// schema, in its order; without a schema, one per setting there is, by its value.
+    pub fn of(
+        schema: Option<&serde_json::Value>,
+        settings: &serde_json::Value,
+    ) -> Vec<SettingField> {
+        use serde_json::Value;
+        let empty = serde_json::Map::new();
+        let properties = schema
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object);
+        let required: Vec<&str> = schema
+            .and_then(|s| s.get("required"))
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let current = settings.as_object().unwrap_or(&empty);
+        let described: Vec<(String, Value)> = match properties {
+            Some(properties) => properties
+                .iter()
+                .map(|(name, property)| (name.clone(), property.clone()))
+                .collect(),
+            None => current
+                .iter()
+                .map(|(name, value)| {
+                    let kind = match value {
+                        Value::String(_) => "string",
+                        Value::Bool(_) => "boolean",
+                        Value::Number(n) if n.is_i64() => "integer",
+                        Value::Number(_) => "number",
+                        _ => "object",
+                    };
+                    (name.clone(), serde_json::json!({ "type": kind }))
+                })
+                .collect(),
+        };
+        described
+            .into_iter()
+            .map(|(name, property)| {
+                let value = current
+                    .get(&name)
+                    .or_else(|| property.get("default"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let choices: Vec<String> = property
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .map(|e| {
+                        e.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let kind = match property.get("type").and_then(Value::as_str) {
+                    _ if !choices.is_empty() => "choice",
+                    Some("string") => "text",
+                    Some("integer") => "integer",
+                    Some("number") => "number",
+                    Some("boolean") => "boolean",
+                    _ => "json",
+                };
+                let shown = match (&value, kind) {
+                    (Value::Null, _) => String::new(),
+                    (Value::Bool(true), "boolean") => "true".to_owned(),
+                    (Value::Bool(false), "boolean") => String::new(),
+                    (Value::String(s), "text" | "choice") => s.clone(),
+                    (Value::Number(n), "integer" | "number") => n.to_string(),
+                    (other, _) => serde_json::to_string_pretty(other).unwrap_or_default(),
+                };
+                SettingField {
+                    title: property
+                        .get("title")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&name)
+                        .to_owned(),
+                    description: property
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    kind,
+                    value: shown,
+                    choices,
+                    required: required.contains(&name.as_str()),
+                    max_length: property.get("maxLength").and_then(Value::as_u64),
+                    name,
+                }
+            })
+            .collect()
+    }
 }
 
 /// `audit.html`: the operation log or the sign-in log, newest first.
@@ -590,6 +715,21 @@ impl PageView for OfficeMessagesView {
     }
 }
 
+fn sample_settings_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "label": { "type": "string", "title": "标签 <i>", "maxLength": 20, "description": "会员看到的 <b>" },
+            "limit": { "type": "integer" },
+            "rate": { "type": "number" },
+            "on": { "type": "boolean", "default": true },
+            "mode": { "type": "string", "enum": ["a", "b <i>"] },
+            "tiers": { "type": "array" }
+        },
+        "required": ["label"]
+    })
+}
+
 impl PageView for OfficePluginsView {
     const TEMPLATE: &'static str = "plugins.html";
     fn samples() -> Vec<(&'static str, OfficePluginsView)> {
@@ -635,7 +775,13 @@ impl PageView for OfficePluginsView {
                 keys_quota: 10_000,
                 bytes_quota: 1_048_576,
             },
+            settings: serde_json::json!({ "label": "限时抢购价 <b>" }),
+            settings_schema: Some(sample_settings_schema()),
         };
+        let fields = SettingField::of(
+            Some(&sample_settings_schema()),
+            &serde_json::json!({ "label": "限时抢购价 <b>", "limit": 3, "tiers": [1, 2] }),
+        );
         vec![
             (
                 "one serving, one suspended, one refused",
@@ -650,6 +796,22 @@ impl PageView for OfficePluginsView {
                         }],
                         reload_error: Some("plugins.toml:3: <b>".to_owned()),
                     },
+                    settings: std::collections::BTreeMap::from([(
+                        "flash-sale <i>".to_owned(),
+                        fields,
+                    )]),
+                    error: Some(PluginRefusal {
+                        plugin: "flash-sale <i>".to_owned(),
+                        error: FormError {
+                            form: "settings",
+                            code: "invalid_plugin_settings".to_owned(),
+                            field: Some("settings.label".to_owned()),
+                        },
+                        typed: std::collections::BTreeMap::from([(
+                            "label".to_owned(),
+                            "太长 <b>".to_owned(),
+                        )]),
+                    }),
                 },
             ),
             (
@@ -661,6 +823,8 @@ impl PageView for OfficePluginsView {
                         refused: Vec::new(),
                         reload_error: None,
                     },
+                    settings: std::collections::BTreeMap::new(),
+                    error: None,
                 },
             ),
         ]
