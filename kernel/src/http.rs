@@ -366,6 +366,15 @@ fn page_routes() -> Router<AppState> {
             "/admin/members/{id}/{decision}",
             post(pages::office::review_member),
         )
+        .route("/admin/catalogue", get(pages::office::goods::library))
+        .route(
+            "/admin/catalogue/{kind}",
+            post(pages::office::goods::library_action),
+        )
+        .route(
+            "/admin/catalogue/{kind}/{id}/{action}",
+            post(pages::office::goods::library_action),
+        )
         .route("/admin/goods", get(pages::office::goods::list))
         .route(
             "/admin/goods/new",

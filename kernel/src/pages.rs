@@ -67,7 +67,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 52] = [
+const NOTICES: [&str; 53] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -120,6 +120,7 @@ const NOTICES: [&str; 52] = [
     "point_saved",
     "plugin_settings_saved",
     "plugin_resumed",
+    "library_saved",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

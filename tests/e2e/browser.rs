@@ -1217,6 +1217,7 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
             ("/admin/goods", "office-goods-1280", "新增商品"),
             ("/admin/goods/new", "office-goods-new-1280", "第一个规格"),
             ("/admin/settings", "office-settings-1280", "付款方式"),
+            ("/admin/catalogue", "office-catalogue-1280", "规格属性"),
             ("/admin/staff", "office-staff-1280", "张师傅"),
             ("/admin/regions", "office-regions-1280", "海口"),
         ] {

@@ -1504,7 +1504,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
     let hard_hat = format!("/admin/goods/{}", app.product_id(HARD_HAT_RED).await?);
-    let screens: [(&str, &[&str], &str); 22] = [
+    let screens: [(&str, &[&str], &str); 23] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1541,6 +1541,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         ("/admin/goods/new", &[ADMIN], "name=\"item_no\""),
         (&hard_hat, &[ADMIN], "保存此规格"),
         ("/admin/settings", &[ADMIN], "保存设置"),
+        ("/admin/catalogue", &[ADMIN], "添加分类"),
         ("/admin/staff", &[ADMIN], "新增员工"),
         ("/admin/regions", &[ADMIN], "添加区域"),
     ];
@@ -1634,6 +1635,8 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             ),
             ("/admin/staff/1/disable", Vec::new()),
             ("/admin/regions", vec![("name", "越权区域")]),
+            ("/admin/catalogue/brand", vec![("name", "越权品牌")]),
+            ("/admin/catalogue/category/1/delete", Vec::new()),
             (
                 "/admin/plugins/flash-sale/settings",
                 vec![("label", "越权")],
@@ -2804,5 +2807,154 @@ async fn an_admin_changes_a_plugins_settings_through_its_schema() -> anyhow::Res
         post_form(&admin, &app, "/admin/plugins/flash-sale/resume", &csrf, &[]).await?;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
     assert!(html.contains("无需恢复"), "{html}");
+    Ok(())
+}
+
+/// C1–C3, B2 in 商品资料: the admin adds a second-level category under a first, a brand, a
+/// unit (its packing form first: without it the unit is refused, saying what to add), a
+/// product tag, a spec attribute with its values, a member level; a category with goods in
+/// it is not deleted, said by its row; every form on the page carries the session's token.
+#[tokio::test]
+async fn an_admin_keeps_the_catalogues_library_in_the_office() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let (status, html) = page(&admin, &app, "/admin/catalogue").await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let csrf = csrf_of(&html)?;
+    let forms = html.matches("<form method=\"post\"").count();
+    let tokens = html
+        .matches(&format!("name=\"csrf_token\" value=\"{csrf}\""))
+        .count();
+    assert_eq!(tokens, forms, "every form carries the token");
+
+    let (_, categories) = app.get("/api/v1/categories", None).await?;
+    let top = categories
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["depth"] == 1))
+        .cloned()
+        .unwrap_or_default();
+    let top_id = top["id"].to_string();
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let csrf = csrf.clone();
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            post_form(&admin, app, path, &csrf, &pairs).await
+        }
+    };
+    let (status, _, html) = post(
+        "/admin/catalogue/category",
+        vec![
+            ("name", "防护眼镜".to_owned()),
+            ("parent_id", top_id.clone()),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, categories) = app.get("/api/v1/categories", None).await?;
+    let added = categories
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "防护眼镜"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(added["parent_id"], top["id"], "{categories}");
+    assert_eq!(added["depth"], 2);
+
+    // A category with goods stays, said by its row.
+    let (status, _, html) = post(
+        "/admin/catalogue/category/{}/delete"
+            .replace("{}", &top_id)
+            .leak(),
+        Vec::new(),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("不能删除"), "{html}");
+
+    let (status, _, html) = post(
+        "/admin/catalogue/brand",
+        vec![
+            ("name", "霍尼韦尔".to_owned()),
+            ("description", "进口劳保".to_owned()),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, brands) = app.get("/api/v1/brands", None).await?;
+    assert!(brands.to_string().contains("霍尼韦尔"), "{brands}");
+
+    // A unit whose packing form is not in the library is refused, saying what to add.
+    let unit = vec![
+        ("item_unit", "支".to_owned()),
+        ("inner_qty", "12".to_owned()),
+        ("inner_unit", "袋".to_owned()),
+        ("outer_qty", "240".to_owned()),
+        ("outer_unit", "箱".to_owned()),
+    ];
+    let (status, _, html) = post("/admin/catalogue/unit", unit.clone()).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("请先在下方“包装形式”中添加"), "{html}");
+    assert!(
+        html.contains("value=\"240\""),
+        "what he typed stays: {html}"
+    );
+    for pack in ["袋", "箱"] {
+        let (status, _, html) = post(
+            "/admin/catalogue/unit_form",
+            vec![
+                ("item_unit", "支".to_owned()),
+                ("pack_unit", pack.to_owned()),
+            ],
+        )
+        .await?;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    }
+    let (status, _, html) = post("/admin/catalogue/unit", unit).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, units) = app.get("/api/v1/units", None).await?;
+    assert!(units.to_string().contains("12支/袋 - 240支/箱"), "{units}");
+
+    let (status, _, _) = post(
+        "/admin/catalogue/tag",
+        vec![("name", "防疫物资".to_owned())],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = post(
+        "/admin/catalogue/spec",
+        vec![
+            ("name", "尺码".to_owned()),
+            ("choices", "S，M、L XL".to_owned()),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let token = app.login(ADMIN, PASSWORD).await?;
+    let (_, specs) = app
+        .get("/api/v1/admin/spec-attributes", Some(&token))
+        .await?;
+    let size = specs
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "尺码"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(size["choices"], json!(["S", "M", "L", "XL"]), "{specs}");
+    let (status, _, html) = post(
+        "/admin/catalogue/level",
+        vec![("name", "钻石会员".to_owned()), ("rank", "9".to_owned())],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, levels) = app.get("/api/v1/admin/levels", Some(&token)).await?;
+    assert_eq!(
+        levels[0]["name"], "钻石会员",
+        "highest rank first: {levels}"
+    );
+    let (_, tags) = app.get("/api/v1/product-tags", None).await?;
+    assert!(tags.to_string().contains("防疫物资"), "{tags}");
     Ok(())
 }

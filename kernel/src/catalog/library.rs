@@ -695,7 +695,7 @@ pub struct UnitFormInput {
 }
 
 /// A packing form with its label.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UnitFormView {
     #[serde(flatten)]
     pub form: UnitForm,

@@ -68,6 +68,11 @@ pub const MENU: &[Screen] = &[
         any_of: &[ManageCatalog],
     },
     Screen {
+        key: "catalogue",
+        href: "/admin/catalogue",
+        any_of: &[ManageCatalog],
+    },
+    Screen {
         key: "members",
         href: "/admin/members",
         any_of: &[ReadMembers],

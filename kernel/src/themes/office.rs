@@ -366,7 +366,8 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 15] = [
+pub const PAGE_TEMPLATES: [&str; 16] = [
+    goods::OfficeLibraryView::TEMPLATE,
     setup::OfficeSettingsView::TEMPLATE,
     setup::OfficeStaffView::TEMPLATE,
     setup::OfficeRegionsView::TEMPLATE,
@@ -1004,6 +1005,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<OfficeAfterSalesView>());
     all.extend(super::views::samples_of::<goods::OfficeGoodsView>());
     all.extend(super::views::samples_of::<goods::OfficeProductView>());
+    all.extend(super::views::samples_of::<goods::OfficeLibraryView>());
     all.extend(super::views::samples_of::<setup::OfficeSettingsView>());
     all.extend(super::views::samples_of::<setup::OfficeStaffView>());
     all.extend(super::views::samples_of::<setup::OfficeRegionsView>());

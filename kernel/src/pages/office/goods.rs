@@ -15,6 +15,7 @@ use crate::accounts::sessions::ClientInfo;
 use crate::catalog::handlers::{
     self as catalog, AdminProductQuery, ProductInput, ProductPatch, SkuInput,
 };
+use crate::catalog::library;
 use crate::catalog::{LevelPrice, PriceBreak, Product};
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
@@ -25,7 +26,8 @@ use crate::pages::{Page, Visit};
 use crate::shop::Shop;
 use crate::themes::office::RowError;
 use crate::themes::office::goods::{
-    CategoryOption, GoodsRow, ImportRefusal, OfficeGoodsView, OfficeProductView, SPARE_BREAKS,
+    CategoryOption, GoodsRow, ImportRefusal, OfficeGoodsView, OfficeLibraryView, OfficeProductView,
+    SPARE_BREAKS,
 };
 use crate::themes::views::FormError;
 
@@ -616,4 +618,267 @@ pub async fn remove_image(
         Ok(id) => visit.redirect(&format!("/admin/goods/{id}?notice=image_removed#images")),
         Err(error) => visit.show::<OfficeProductView>(Err(error)),
     }
+}
+
+// ---- 商品资料: the catalogue's library ----------------------------------------------------
+
+async fn library_view(
+    shop: &Shop,
+    actor: Actor,
+    error: Option<RowError>,
+    typed: std::collections::BTreeMap<String, String>,
+) -> Result<OfficeLibraryView, ApiError> {
+    let menu = menu_for(&actor, "catalogue")?;
+    let state = || State(shop.clone());
+    let categories = shop.store.catalog().list_categories().await?;
+    let brands = shop.store.catalog().list_brands().await?;
+    Ok(OfficeLibraryView {
+        menu,
+        categories: CategoryOption::tree(&categories),
+        brands: brands.as_ref().clone(),
+        units: catalog::list_units(state()).await?.0,
+        unit_forms: library::list_unit_forms(state(), actor.clone()).await?.0,
+        tags: shop.store.catalog().list_product_tags().await?,
+        specs: library::list_spec_attributes(state(), actor.clone())
+            .await?
+            .0,
+        levels: crate::members::list_levels(state(), actor).await?.0,
+        error,
+        typed,
+    })
+}
+
+/// `GET /admin/catalogue`: the catalogue's library.
+pub async fn library(State(shop): State<Shop>, visit: Visit) -> Page {
+    let view = async { library_view(&shop, visit.actor()?, None, Default::default()).await }.await;
+    visit.show(view)
+}
+
+/// The kinds of record the library keeps, as their forms name them.
+const LIBRARY_KINDS: [&str; 7] = [
+    "category",
+    "brand",
+    "unit",
+    "unit_form",
+    "tag",
+    "spec",
+    "level",
+];
+
+/// A spec attribute's values as typed: split at commas (either width), 、 or spaces.
+fn choices_of(typed: &str) -> Vec<String> {
+    typed
+        .split([',', '，', '、', ' ', '\n'])
+        .map(str::trim)
+        .filter(|choice| !choice.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What one library form asks of the API: `kind` to add (`id` none), or `edit` or `delete`
+/// the record `id`, through the handler the JSON API serves it with.
+async fn library_change(
+    shop: &Shop,
+    actor: Actor,
+    client: ClientInfo,
+    kind: &str,
+    target: Option<(i64, &str)>,
+    form: &Fields,
+) -> Result<(), ApiError> {
+    use crate::catalog::handlers::{BrandInput, CategoryInput, UnitInput};
+    use crate::catalog::library::{
+        BrandPatch, CategoryPatch, ProductTagInput, SpecAttributeInput, SpecAttributePatch,
+        UnitFormInput,
+    };
+    let state = State(shop.clone());
+    let text = |name: &str| form.text(name).to_owned();
+    let sort = form.optional_integer("sort")?;
+    match (kind, target) {
+        ("category", None) => catalog::create_category(
+            state,
+            actor,
+            client,
+            ApiJson(CategoryInput {
+                name: text("name"),
+                parent_id: form.optional_integer("parent_id")?,
+                sort: sort.unwrap_or(0),
+            }),
+        )
+        .await
+        .map(drop),
+        ("category", Some((id, "edit"))) => library::update_category(
+            state,
+            actor,
+            client,
+            Path(id),
+            ApiJson(CategoryPatch {
+                name: Some(text("name")),
+                sort,
+            }),
+        )
+        .await
+        .map(drop),
+        ("category", Some((id, "delete"))) => {
+            library::delete_category(state, actor, client, Path(id))
+                .await
+                .map(drop)
+        }
+        ("brand", None) => catalog::create_brand(
+            state,
+            actor,
+            client,
+            ApiJson(BrandInput {
+                name: text("name"),
+                logo_url: Some(text("logo_url")).filter(|u| !u.is_empty()),
+                description: text("description"),
+            }),
+        )
+        .await
+        .map(drop),
+        ("brand", Some((id, "edit"))) => library::update_brand(
+            state,
+            actor,
+            client,
+            Path(id),
+            ApiJson(BrandPatch {
+                name: Some(text("name")),
+                logo_url: Some(text("logo_url")),
+                description: Some(text("description")),
+            }),
+        )
+        .await
+        .map(drop),
+        ("brand", Some((id, "delete"))) => library::delete_brand(state, actor, client, Path(id))
+            .await
+            .map(drop),
+        ("unit", None) => catalog::create_unit(
+            state,
+            actor,
+            client,
+            ApiJson(UnitInput {
+                item_unit: text("item_unit"),
+                inner_qty: form.integer("inner_qty")?,
+                inner_unit: text("inner_unit"),
+                outer_qty: form.integer("outer_qty")?,
+                outer_unit: text("outer_unit"),
+            }),
+        )
+        .await
+        .map(drop),
+        ("unit_form", None) => library::create_unit_form(
+            state,
+            actor,
+            client,
+            ApiJson(UnitFormInput {
+                item_unit: text("item_unit"),
+                pack_unit: text("pack_unit"),
+            }),
+        )
+        .await
+        .map(drop),
+        ("tag", None) => library::create_product_tag(
+            state,
+            actor,
+            client,
+            ApiJson(ProductTagInput {
+                name: text("name"),
+                sort: sort.unwrap_or(0),
+            }),
+        )
+        .await
+        .map(drop),
+        ("tag", Some((id, "delete"))) => {
+            library::delete_product_tag(state, actor, client, Path(id))
+                .await
+                .map(drop)
+        }
+        ("spec", None) => library::create_spec_attribute(
+            state,
+            actor,
+            client,
+            ApiJson(SpecAttributeInput {
+                name: text("name"),
+                choices: choices_of(form.text("choices")),
+                sort: sort.unwrap_or(0),
+            }),
+        )
+        .await
+        .map(drop),
+        ("spec", Some((id, "edit"))) => library::update_spec_attribute(
+            state,
+            actor,
+            client,
+            Path(id),
+            ApiJson(SpecAttributePatch {
+                name: Some(text("name")),
+                choices: Some(choices_of(form.text("choices"))),
+                sort,
+            }),
+        )
+        .await
+        .map(drop),
+        ("level", target) => {
+            let input = ApiJson(crate::members::LevelInput {
+                name: text("name"),
+                rank: form.integer("rank")?,
+                is_default: form.ticked("is_default"),
+            });
+            match target {
+                None => crate::members::create_level(state, actor, client, input)
+                    .await
+                    .map(drop),
+                Some((id, "edit")) => {
+                    crate::members::update_level(state, actor, client, Path(id), input)
+                        .await
+                        .map(drop)
+                }
+                Some(_) => Err(ApiError::not_found()),
+            }
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// `POST /admin/catalogue/{kind}` (add) and `/admin/catalogue/{kind}/{id}/{action}` (`edit`,
+/// `delete`): one change to the library; back to it, or the library with the refusal by
+/// that form and what was typed in it.
+pub async fn library_action(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<Vec<String>>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let outcome = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "catalogue")?;
+        let Path(parts) = path.map_err(|_| ApiError::not_found())?;
+        let (kind, target) = match parts.as_slice() {
+            [kind] => (kind.as_str(), None),
+            [kind, id, action] => (
+                kind.as_str(),
+                Some((
+                    id.parse::<i64>().map_err(|_| ApiError::not_found())?,
+                    action.as_str(),
+                )),
+            ),
+            _ => return Err(ApiError::not_found()),
+        };
+        let kind = LIBRARY_KINDS
+            .into_iter()
+            .find(|k| *k == kind)
+            .ok_or_else(ApiError::not_found)?;
+        let done = library_change(&shop, actor.clone(), client, kind, target, &form)
+            .await
+            .map(|()| format!("/admin/catalogue?notice=library_saved#{kind}"))
+            .map_err(|error| (kind, error));
+        Ok((actor, target.map_or(0, |(id, _)| id), done))
+    }
+    .await;
+    let typed = form.typed();
+    row_form(&visit, outcome, |actor, refused| async move {
+        library_view(&shop, actor, Some(refused), typed).await
+    })
+    .await
 }

@@ -361,3 +361,94 @@ impl PageView for OfficeProductView {
         ]
     }
 }
+
+/// `catalogue.html` (商品资料): what goods are described with — the category tree, brands,
+/// units and packing forms, product tags, the spec library, member levels — each to add,
+/// change and (where nothing uses it) remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeLibraryView {
+    pub menu: Vec<MenuEntry>,
+    pub categories: Vec<CategoryOption>,
+    pub brands: Vec<Brand>,
+    pub units: Vec<UnitView>,
+    pub unit_forms: Vec<crate::catalog::library::UnitFormView>,
+    pub tags: Vec<ProductTag>,
+    pub specs: Vec<crate::catalog::library::SpecAttribute>,
+    pub levels: Vec<Level>,
+    /// A refused form: its kind (`category`, `brand`, `unit`, `unit_form`, `tag`, `spec`,
+    /// `level`) and the record's id (0: the form adding one).
+    pub error: Option<RowError>,
+    pub typed: BTreeMap<String, String>,
+}
+
+impl PageView for OfficeLibraryView {
+    const TEMPLATE: &'static str = "catalogue.html";
+    fn samples() -> Vec<(&'static str, OfficeLibraryView)> {
+        let unit = sample_product(1, 1, true).unit;
+        let full = OfficeLibraryView {
+            menu: sample_menu(),
+            categories: CategoryOption::tree(&sample_categories()),
+            brands: sample_brands(),
+            units: vec![UnitView {
+                label: unit.label(),
+                unit,
+            }],
+            unit_forms: vec![crate::catalog::library::UnitFormView {
+                form: crate::catalog::library::UnitForm {
+                    id: 1,
+                    item_unit: "把 <i>".to_owned(),
+                    pack_unit: "盒".to_owned(),
+                },
+                label: "X把/盒 <b>".to_owned(),
+            }],
+            tags: vec![ProductTag {
+                id: 1,
+                name: "工地专用 <b>".to_owned(),
+                sort: 0,
+            }],
+            specs: vec![crate::catalog::library::SpecAttribute {
+                id: 1,
+                name: "颜色 <i>".to_owned(),
+                choices: vec!["红色".to_owned(), "黄色 <b>".to_owned()],
+                sort: 0,
+            }],
+            levels: vec![Level {
+                id: 1,
+                name: "普通会员 <i>".to_owned(),
+                rank: 1,
+                is_default: true,
+            }],
+            error: Some(RowError {
+                id: 3,
+                error: FormError {
+                    form: "category",
+                    code: "in_use".to_owned(),
+                    field: None,
+                },
+            }),
+            typed: BTreeMap::from([("name".to_owned(), "安全帽 <b>".to_owned())]),
+        };
+        vec![
+            ("everything, a refused delete", full.clone()),
+            (
+                "an empty library, a refused new brand",
+                OfficeLibraryView {
+                    categories: Vec::new(),
+                    brands: Vec::new(),
+                    unit_forms: Vec::new(),
+                    tags: Vec::new(),
+                    specs: Vec::new(),
+                    error: Some(RowError {
+                        id: 0,
+                        error: FormError {
+                            form: "brand",
+                            code: "brand_taken".to_owned(),
+                            field: Some("name".to_owned()),
+                        },
+                    }),
+                    ..full
+                },
+            ),
+        ]
+    }
+}
