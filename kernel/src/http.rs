@@ -112,6 +112,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::review::approve))
         .routes(routes!(members::review::reject))
         .routes(routes!(members::review::approve_change))
+        .routes(routes!(members::review::set_level))
         .routes(routes!(members::review::reject_change))
         .routes(routes!(members::relations::my_invite))
         .routes(routes!(members::relations::my_invite_qr))
@@ -362,6 +363,7 @@ fn page_routes() -> Router<AppState> {
             post(pages::office::after_sales_action),
         )
         .route("/admin/members", get(pages::office::members))
+        .route("/admin/members/{id}", get(pages::office::member::member))
         .route(
             "/admin/members/{id}/{decision}",
             post(pages::office::review_member),

@@ -67,7 +67,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 53] = [
+const NOTICES: [&str; 54] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -121,6 +121,7 @@ const NOTICES: [&str; 53] = [
     "plugin_settings_saved",
     "plugin_resumed",
     "library_saved",
+    "member_saved",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

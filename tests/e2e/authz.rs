@@ -219,6 +219,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/admin/members/{id}/history", Record::None, "*=403 anon=401 admin=200 cs=200 mgr_hk=200 mgr_sy=404 promoter=404"),
     ("POST /api/v1/admin/members/{id}/binding", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("PUT /api/v1/admin/members/{id}/credit", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
+    ("PUT /api/v1/admin/members/{id}/level", Record::WaitingMember, "*=403 anon=401 admin=200 cs=200"),
     ("PUT /api/v1/admin/members/{id}/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("GET /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=201 cs=201"),
@@ -1055,6 +1056,9 @@ impl World {
                 Some(json!({ "terms": "monthly", "limit_fen": 100_000 }))
             }
             "PUT /api/v1/admin/members/{id}/tags" => Some(json!({ "tag_ids": [] })),
+            "PUT /api/v1/admin/members/{id}/level" => {
+                Some(json!({ "level_id": self.silver_level_id }))
+            }
             "POST /api/v1/admin/tags" => {
                 Some(json!({ "name": format!("标签{}", UNIQUE.fetch_add(1, Ordering::Relaxed)) }))
             }

@@ -2958,3 +2958,147 @@ async fn an_admin_keeps_the_catalogues_library_in_the_office() -> anyhow::Result
     assert!(tags.to_string().contains("防疫物资"), "{tags}");
     Ok(())
 }
+
+/// B3, B4, B6 on a member's page in the office: customer service moves 赵老板 to another level
+/// (his next quote is at that level's price), gives him a new tag, puts him on monthly terms
+/// with a limit; a limit typed wrong is refused by its field, nothing changed; his manager
+/// reads the page without a form; the other region's manager is refused it.
+#[tokio::test]
+async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, me) = app.get("/api/v1/me", Some(&member)).await?;
+    let id = me["id"].as_i64().unwrap_or_default();
+    let path = format!("/admin/members/{id}");
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (status, html) = page(&service, &app, &path).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("服务记录") && html.contains("保存等级"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html)?;
+
+    let token = app.login(ADMIN, PASSWORD).await?;
+    let (_, levels) = app.get("/api/v1/admin/levels", Some(&token)).await?;
+    let (_, before) = app
+        .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
+        .await?;
+    let other = levels
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["id"] != before["level_id"]))
+        .cloned()
+        .unwrap_or_default();
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &format!("{path}/level"),
+        &csrf,
+        &[("level_id", &other["id"].to_string())],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, after) = app
+        .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
+        .await?;
+    assert_eq!(after["level_id"], other["id"], "{after}");
+    let hat = app.product_id(HARD_HAT_RED).await?;
+    let (_, product) = app
+        .get(&format!("/api/v1/admin/products/{hat}"), Some(&token))
+        .await?;
+    let sku_of = |product: &Value| {
+        product["skus"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["id"] == red))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let sku = sku_of(&product);
+    let level_price = sku["level_prices"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["level_id"] == other["id"]))
+        .and_then(|p| p["price_fen"].as_i64())
+        .or(sku["price_fen"].as_i64());
+    let (_, seen) = app
+        .get(&format!("/api/v1/products/{hat}"), Some(&member))
+        .await?;
+    assert_eq!(
+        sku_of(&seen)["price"]["price_fen"].as_i64(),
+        level_price,
+        "he sees his new level's price: {seen}"
+    );
+
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &format!("{path}/tags"),
+        &csrf,
+        &[("new_tag", "月结大客户")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, html) = page(&service, &app, &path).await?;
+    assert!(
+        html.contains("checked>月结大客户"),
+        "the new tag is his: {html}"
+    );
+
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &format!("{path}/credit"),
+        &csrf,
+        &[("terms", "monthly"), ("limit", "五万")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("value=\"五万\""), "{html}");
+    let (_, unchanged) = app
+        .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
+        .await?;
+    assert_eq!(unchanged["credit_terms"], before["credit_terms"]);
+    let (status, _, html) = post_form(
+        &service,
+        &app,
+        &format!("{path}/credit"),
+        &csrf,
+        &[("terms", "monthly"), ("limit", "50000")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, credited) = app
+        .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
+        .await?;
+    assert_eq!(credited["credit_terms"], "monthly");
+    assert_eq!(credited["credit_limit_fen"], 5_000_000);
+
+    // His manager reads, without the forms; 三亚's manager does not see him at all.
+    let manager = browser()?;
+    sign_in(&manager, &app, MANAGER_HAIKOU).await?;
+    let (status, html) = page(&manager, &app, &path).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("服务记录") && !html.contains("保存等级"),
+        "{html}"
+    );
+    let (_, me) = page(&manager, &app, "/me").await?;
+    let (status, _, _) = post_form(
+        &manager,
+        &app,
+        &format!("{path}/level"),
+        &csrf_of(&me)?,
+        &[("level_id", &before["level_id"].to_string())],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let sanya = browser()?;
+    sign_in(&sanya, &app, MANAGER_SANYA).await?;
+    let (status, html) = page(&sanya, &app, &path).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains(MEMBER), "nothing of him: {html}");
+    Ok(())
+}

@@ -526,6 +526,22 @@ impl super::MemberStore<'_> {
         Ok(outcome)
     }
 
+    /// Moves a member to another level (his prices follow from his next request); false when
+    /// he has no member record.
+    pub async fn set_level(self, member_id: i64, level_id: i64) -> StoreResult<bool> {
+        let updated: u64 = on_pool!(self, |pool| {
+            sqlx::query("UPDATE members SET level_id = $2 WHERE user_id = $1")
+                .bind(member_id)
+                .bind(level_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        let found = updated == 1;
+        self.changed(Change::Accounts).await;
+        Ok(found)
+    }
+
     /// Rejects a member whose profile is complete, with the reason he will read.
     pub async fn reject_member(
         self,

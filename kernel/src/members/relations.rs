@@ -469,7 +469,7 @@ pub async fn bind(
     super::review::get(State(app), actor, Path(id)).await
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryLine {
     #[serde(flatten)]
     pub change: BindingChange,

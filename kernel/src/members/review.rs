@@ -311,6 +311,54 @@ fn no_pending_change() -> ApiError {
     )
 }
 
+/// The level a member moves to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelChoice {
+    pub level_id: i64,
+}
+
+/// Move a member to another level (admin, customer service; B3): he sees and pays that
+/// level's prices from his next request.
+#[utoipa::path(put, path = "/admin/members/{id}/level", tag = "members", params(("id" = i64, Path)), request_body = LevelChoice,
+    responses((status = 200, body = MemberView), (status = 422, description = "`unknown_level`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn set_level(
+    State(app): State<Shop>,
+    actor: Actor,
+    client: ClientInfo,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<LevelChoice>,
+) -> ApiResult<Json<MemberView>> {
+    actor.require(Permission::ReviewMembers)?;
+    let member = scoped_member(&app, &actor, id).await?;
+    let levels = app.store.members().list_levels().await?;
+    if !levels.iter().any(|level| level.id == input.level_id) {
+        return Err(ApiError::invalid_field(
+            "unknown_level",
+            "level_id",
+            "level_id: 没有这个会员等级 (no such level)",
+        ));
+    }
+    if !app.store.members().set_level(id, input.level_id).await? {
+        return Err(ApiError::not_found());
+    }
+    app.store
+        .accounts()
+        .log_operation(
+            Operation {
+                actor_id: Some(actor.user_id),
+                action: "member.level",
+                target_kind: "user",
+                target_id: Some(id.to_string()),
+                detail: serde_json::json!({ "from": member.level_id, "to": input.level_id }),
+            },
+            &client,
+            app.clock.now_ms(),
+        )
+        .await?;
+    get(State(app), actor, Path(id)).await
+}
+
 /// Approve an approved member's change of shop name or photos (admin, customer service): the
 /// change replaces the approved values, and he is told in his inbox.
 #[utoipa::path(post, path = "/admin/members/{id}/profile-change/approve", tag = "members", params(("id" = i64, Path)),

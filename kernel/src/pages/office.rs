@@ -5,6 +5,7 @@
 //! handlers with the caller, so it shows and changes only what the API would let him.
 
 pub mod goods;
+pub mod member;
 pub mod plugins;
 pub mod setup;
 
@@ -600,6 +601,12 @@ pub async fn review_member(
     path: Result<Path<(i64, String)>, ApiError>,
     body: Bytes,
 ) -> Page {
+    // A member's level, tags and credit are changed on his own page.
+    if let Ok(Path((id, action))) = &path
+        && ["level", "tags", "credit"].contains(&action.as_str())
+    {
+        return member::change_member(shop, visit, client, *id, action, body).await;
+    }
     let form: std::collections::BTreeMap<String, String> =
         form_urlencoded::parse(&body).into_owned().collect();
     let number = |key: &str| form.get(key).and_then(|v| v.trim().parse::<i64>().ok());

@@ -168,6 +168,28 @@ pub struct OfficeMembersView {
     pub error: Option<RowError>,
 }
 
+/// `member.html`: one member as the office sees him — his profile, level, region, who serves
+/// him and since when, his tags and credit — with the forms to change level, tags and credit
+/// for those who review members.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfficeMemberView {
+    pub menu: Vec<MenuEntry>,
+    pub member: MemberView,
+    pub levels: Vec<Level>,
+    pub regions: Vec<Region>,
+    /// Every member tag, and his.
+    pub tags: Vec<crate::members::relations::Tag>,
+    pub member_tags: Vec<i64>,
+    /// Who served him when, newest first.
+    pub history: Vec<crate::members::relations::HistoryLine>,
+    /// The names of the people the page mentions (his manager, promoter, who moved him).
+    pub people: Vec<setup::Choice>,
+    pub may_review: bool,
+    /// A refused form: `level`, `tags`, `credit` or `tag`.
+    pub error: Option<FormError>,
+    pub typed: std::collections::BTreeMap<String, String>,
+}
+
 /// A form refused on one row of a list (a member, an after-sales request): its `id`, and the
 /// form's refusal beside it.
 #[derive(Debug, Clone, Serialize)]
@@ -366,7 +388,8 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 16] = [
+pub const PAGE_TEMPLATES: [&str; 17] = [
+    OfficeMemberView::TEMPLATE,
     goods::OfficeLibraryView::TEMPLATE,
     setup::OfficeSettingsView::TEMPLATE,
     setup::OfficeStaffView::TEMPLATE,
@@ -658,6 +681,72 @@ impl PageView for OfficeMembersView {
                     next_href: None,
                     may_review: false,
                     error: None,
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
+impl PageView for OfficeMemberView {
+    const TEMPLATE: &'static str = "member.html";
+    fn samples() -> Vec<(&'static str, OfficeMemberView)> {
+        use crate::members::relations::{BindingChange, HistoryLine, Tag};
+        let full = OfficeMemberView {
+            menu: sample_menu(),
+            member: sample_member(7, MemberState::Approved),
+            levels: vec![Level {
+                id: 1,
+                name: "金牌 <i>".to_owned(),
+                rank: 3,
+                is_default: false,
+            }],
+            regions: vec![Region {
+                id: 1,
+                name: "海口 <b>".to_owned(),
+            }],
+            tags: vec![Tag {
+                id: 1,
+                name: "大客户 <b>".to_owned(),
+            }],
+            member_tags: vec![1],
+            history: vec![HistoryLine {
+                change: BindingChange {
+                    id: 1,
+                    subject_kind: "member".to_owned(),
+                    subject_id: 7,
+                    role: "manager".to_owned(),
+                    from_user: None,
+                    to_user: Some(3),
+                    reason: "邀请码 <i>".to_owned(),
+                    by_user: Some(1),
+                    at: 0,
+                },
+                at: "2026-11-30T09:00:00+08:00".to_owned(),
+            }],
+            people: vec![setup::Choice {
+                id: 3,
+                name: "陈经理 <b>".to_owned(),
+            }],
+            may_review: true,
+            error: Some(FormError {
+                form: "credit",
+                code: "invalid_money".to_owned(),
+                field: Some("limit".to_owned()),
+            }),
+            typed: std::collections::BTreeMap::from([("limit".to_owned(), "很多 <b>".to_owned())]),
+        };
+        vec![
+            ("a member, a refused credit", full.clone()),
+            (
+                "a manager reads a member waiting for review",
+                OfficeMemberView {
+                    member: sample_member(8, MemberState::ProfileComplete),
+                    history: Vec::new(),
+                    member_tags: Vec::new(),
+                    may_review: false,
+                    error: None,
+                    typed: std::collections::BTreeMap::new(),
                     ..full
                 },
             ),
@@ -998,6 +1087,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<ScriptsView>());
     all.extend(super::views::samples_of::<OfficeOrdersView>());
     all.extend(super::views::samples_of::<OfficeMembersView>());
+    all.extend(super::views::samples_of::<OfficeMemberView>());
     all.extend(super::views::samples_of::<OfficeMessagesView>());
     all.extend(super::views::samples_of::<OfficePluginsView>());
     all.extend(super::views::samples_of::<OfficeAuditView>());
