@@ -188,6 +188,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::checkout::quote))
         .routes(routes!(orders::queries::list, orders::checkout::place))
         .routes(routes!(orders::queries::counts))
+        .routes(routes!(orders::queries::figures))
         .routes(routes!(orders::queries::get))
         .routes(routes!(orders::queries::export))
         .routes(routes!(orders::cart::reorder))

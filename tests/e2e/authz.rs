@@ -224,6 +224,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/tags", Record::None, "*=403 anon=401 admin=201 cs=201"),
     ("GET /api/v1/me/invite", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
+    ("GET /api/v1/me/figures", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
     ("GET /api/v1/me/invite/qr.svg", Record::None, "*=403 anon=401 mgr_hk=200 mgr_sy=200 promoter=200"),
     ("POST /api/v1/verifier/members", Record::None, "*=403 anon=401 verifier=201"),
     ("POST /api/v1/admin/staff/{id}/manager", Record::None, "*=403 anon=401 admin=204"),

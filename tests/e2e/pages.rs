@@ -2178,11 +2178,48 @@ async fn a_manager_sees_his_customers_and_his_invite_code() -> anyhow::Result<()
         "the picture the page shows"
     );
 
+    // His figures: 赵老板's order today counts for him, at its total; not for 三亚's manager.
+    let (_, before) = app.get("/api/v1/me/figures?days=1", Some(&token)).await?;
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "figures", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let (_, after) = app.get("/api/v1/me/figures?days=1", Some(&token)).await?;
+    assert_eq!(
+        after["orders"],
+        before["orders"].as_i64().unwrap_or(0) + 1,
+        "{after}"
+    );
+    assert_eq!(
+        after["sales_fen"].as_i64(),
+        before["sales_fen"]
+            .as_i64()
+            .zip(order["total_fen"].as_i64())
+            .map(|(b, t)| b + t),
+        "{after}"
+    );
+    let (_, html) = page(&manager, &app, "/customers?days=1").await?;
+    assert!(html.contains("我的业绩"), "{html}");
+    assert!(
+        html.contains(&format!("{} 单", after["orders"])),
+        "the page shows them: {html}"
+    );
+    let (status, refused) = app.get("/api/v1/me/figures?days=999", Some(&token)).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+
     let sanya = browser()?;
     sign_in(&sanya, &app, MANAGER_SANYA).await?;
     let (_, html) = page(&sanya, &app, "/customers").await?;
     assert!(!html.contains("赵老板"), "not his region's: {html}");
     assert!(!html.contains(&code), "his own code, not another's");
+    let sanya_token = app.login(MANAGER_SANYA, PASSWORD).await?;
+    let (_, theirs) = app
+        .get("/api/v1/me/figures?days=1", Some(&sanya_token))
+        .await?;
+    assert_eq!(theirs["orders"], 0, "not his: {theirs}");
     Ok(())
 }
 

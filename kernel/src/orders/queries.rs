@@ -849,3 +849,98 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// What one manager's or promoter's customers did in a window (seed 001: 经理业绩): their
+/// orders credited to him when placed, what those orders came to, and who joined him.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Figures {
+    /// The window: this many days, today included, from `since` (a shop date).
+    pub days: i64,
+    pub since: String,
+    /// Orders placed in the window that are not closed (a follow-up shipment is its parent's).
+    pub orders: i64,
+    /// Those orders' totals, less what was refunded, in fen.
+    pub sales_fen: i64,
+    /// Of those, the ones completed.
+    pub completed: i64,
+    /// Members who signed up in the window and are his.
+    pub new_customers: i64,
+    /// Every member who is his now.
+    pub customers: i64,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct FiguresQuery {
+    /// 1 to 366; 30 when absent.
+    pub days: Option<i64>,
+}
+
+impl super::OrderStore<'_> {
+    /// `user_id`'s figures since `since_ms`: orders credited to him as manager or promoter,
+    /// members bound to him in either role.
+    pub async fn figures(
+        self,
+        user_id: i64,
+        since_ms: i64,
+    ) -> StoreResult<(i64, i64, i64, i64, i64)> {
+        let (orders, sales_fen, completed): (i64, i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(total_fen - refunded_fen), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT)
+                 FROM orders
+                 WHERE parent_id IS NULL AND status <> 'closed' AND placed_at >= $2
+                   AND (manager_id = $1 OR promoter_id = $1)",
+            )
+            .bind(user_id)
+            .bind(since_ms)
+            .fetch_one(pool)
+            .await
+        })?;
+        let (new_customers, customers): (i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN u.created_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(*)
+                 FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.manager_id = $1 OR m.promoter_id = $1",
+            )
+            .bind(user_id)
+            .bind(since_ms)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok((orders, sales_fen, completed, new_customers, customers))
+    }
+}
+
+/// My figures as a manager or promoter (seed 001 经理业绩): my customers' orders credited to
+/// me, their sales and who joined me, over the last `days` days (today included).
+#[utoipa::path(get, path = "/me/figures", tag = "orders", params(FiguresQuery),
+    responses((status = 200, body = Figures)), security(("bearer" = [])))]
+pub async fn figures(
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
+    actor: crate::accounts::permissions::Actor,
+    crate::edge::extract::Query(q): crate::edge::extract::Query<FiguresQuery>,
+) -> crate::error::ApiResult<axum::Json<Figures>> {
+    actor.require(crate::accounts::permissions::Permission::Invite)?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(crate::error::ApiError::invalid_field(
+            "invalid_input",
+            "days",
+            "days: 须为1到366 (1 to 366)",
+        ));
+    }
+    let now = app.clock.now_ms();
+    let since = crate::clock::shop_date_iso(now - (days - 1) * 86_400_000);
+    let since_ms = crate::clock::parse_shop_date(&since).unwrap_or(now);
+    let (orders, sales_fen, completed, new_customers, customers) =
+        app.store.orders().figures(actor.user_id, since_ms).await?;
+    Ok(axum::Json(Figures {
+        days,
+        since,
+        orders,
+        sales_fen,
+        completed,
+        new_customers,
+        customers,
+    }))
+}

@@ -11,8 +11,10 @@ use crate::accounts::permissions::Permission;
 use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::Query;
 use crate::edge::json::ApiJson;
+use crate::error::ApiError;
 use crate::members::relations::{self, StoreMember};
 use crate::members::review::{self, MemberQuery};
+use crate::orders::queries::FiguresQuery;
 use crate::shop::Shop;
 use crate::themes::views::{AddMemberView, AddedMember, CustomersView, FormError, MAX_LISTED};
 
@@ -63,11 +65,17 @@ pub async fn add(State(shop): State<Shop>, visit: Visit, client: ClientInfo, bod
 
 /// `GET /customers`: 我的客户 — his customers newest first (`review::list`: a manager his
 /// bound and regional members, a promoter his own), how many wait for review, his invite
-/// (`relations::my_invite`) and how many orders his scope holds (`queries::counts`).
-pub async fn list(State(shop): State<Shop>, visit: Visit) -> Page {
+/// (`relations::my_invite`), how many orders his scope holds (`queries::counts`) and his
+/// figures over `?days=` (1, 7 or 30; `queries::figures`).
+pub async fn list(
+    State(shop): State<Shop>,
+    visit: Visit,
+    window: Result<Query<FiguresQuery>, ApiError>,
+) -> Page {
     let view = async {
         let actor = visit.actor()?;
         actor.require(Permission::Invite)?;
+        let Query(window) = window?;
         let page = |state, limit| MemberQuery {
             state,
             limit: Some(limit),
@@ -89,6 +97,10 @@ pub async fn list(State(shop): State<Shop>, visit: Visit) -> Page {
             relations::my_invite(State(shop.clone()), actor.clone()),
             crate::orders::queries::counts(State(shop.clone()), actor.clone()),
         );
+        let figures =
+            crate::orders::queries::figures(State(shop.clone()), actor.clone(), Query(window))
+                .await?
+                .0;
         let all = all?;
         Ok(CustomersView {
             invite: invite?.0,
@@ -101,6 +113,7 @@ pub async fn list(State(shop): State<Shop>, visit: Visit) -> Page {
                 .filter(|c| c.status != crate::orders::OrderStatus::Closed)
                 .map(|c| c.count)
                 .sum(),
+            figures,
         })
     }
     .await;

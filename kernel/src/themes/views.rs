@@ -718,6 +718,8 @@ pub struct CustomersView {
     pub waiting: i64,
     /// How many orders his scope holds (closed ones left out).
     pub order_count: i64,
+    /// His figures over the window chosen (1, 7 or 30 days).
+    pub figures: crate::orders::queries::Figures,
 }
 
 /// A sample member in `state`, as the members API gives him (the office's lists, 我的客户).
@@ -773,6 +775,15 @@ impl PageView for CustomersView {
                     total: 2,
                     waiting: 1,
                     order_count: 12,
+                    figures: crate::orders::queries::Figures {
+                        days: 7,
+                        since: "2026-11-24".to_owned(),
+                        orders: 9,
+                        sales_fen: 1_234_500,
+                        completed: 4,
+                        new_customers: 2,
+                        customers: 31,
+                    },
                 },
             ),
             (
@@ -783,6 +794,11 @@ impl PageView for CustomersView {
                     total: 0,
                     waiting: 0,
                     order_count: 0,
+                    figures: crate::orders::queries::Figures {
+                        days: 30,
+                        since: "2026-11-01".to_owned(),
+                        ..Default::default()
+                    },
                 },
             ),
         ]
