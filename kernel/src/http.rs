@@ -107,6 +107,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             members::addresses::update,
             members::addresses::delete
         ))
+        .routes(routes!(members::addresses::of_member))
         .routes(routes!(members::review::list))
         .routes(routes!(members::review::get))
         .routes(routes!(members::review::approve))
@@ -298,6 +299,10 @@ fn page_routes() -> Router<AppState> {
             post(pages::orders::ready_for_pickup),
         )
         .route("/customers", get(pages::customers::list))
+        .route(
+            "/customers/{id}/order",
+            get(pages::customers::proxy_order).post(pages::customers::place_proxy_order),
+        )
         .route(
             "/members/new",
             get(pages::customers::add_form).post(pages::customers::add),

@@ -67,7 +67,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 54] = [
+const NOTICES: [&str; 55] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -122,6 +122,7 @@ const NOTICES: [&str; 54] = [
     "plugin_resumed",
     "library_saved",
     "member_saved",
+    "proxy_placed",
 ];
 
 /// A page request: who asks, with which theme, and what every template is given.

@@ -1504,7 +1504,10 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     // (screen, who may open it, what only its content shows)
     let readers = [ADMIN, SERVICE, MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER];
     let hard_hat = format!("/admin/goods/{}", app.product_id(HARD_HAT_RED).await?);
-    let screens: [(&str, &[&str], &str); 23] = [
+    let zhao = app.login(MEMBER, PASSWORD).await?;
+    let (_, zhao) = app.get("/api/v1/me", Some(&zhao)).await?;
+    let proxy_order = format!("/customers/{}/order", zhao["id"]);
+    let screens: [(&str, &[&str], &str); 24] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1532,6 +1535,11 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             "/customers",
             &[MANAGER_HAIKOU, MANAGER_SANYA, PROMOTER],
             "我的邀请码",
+        ),
+        (
+            &proxy_order,
+            &[ADMIN, SERVICE, MANAGER_HAIKOU, PROMOTER],
+            "代客下单",
         ),
         ("/admin/plugins", &[ADMIN], "<h1>插件"),
         ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
@@ -3137,5 +3145,94 @@ async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Resu
     let (status, html) = page(&sanya, &app, &path).await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!html.contains(MEMBER), "nothing of him: {html}");
+    Ok(())
+}
+
+/// D4 on the phone (代客下单): 海口's manager finds goods for 赵老板, the lines priced as 赵老板
+/// pays (his level, not the list price the manager sees); a quantity off the pack is
+/// refused on the page; placing it makes one order in 赵老板's name placed by the manager,
+/// however often the form is sent; 三亚's manager may not order for him.
+#[tokio::test]
+async fn a_manager_orders_on_his_customers_behalf_from_the_phone() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, me) = app.get("/api/v1/me", Some(&member)).await?;
+    let id = me["id"].as_i64().unwrap_or_default();
+    let manager = browser()?;
+    sign_in(&manager, &app, MANAGER_HAIKOU).await?;
+    let (_, customers) = page(&manager, &app, "/customers").await?;
+    let path = format!("/customers/{id}/order");
+    assert!(
+        customers.contains(&format!("href=\"{path}\"")),
+        "{customers}"
+    );
+
+    let (status, html) = page(&manager, &app, &format!("{path}?q=安全帽")).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    assert!(html.contains(&format!("name=\"add_{red}\"")), "{html}");
+
+    // Priced as he pays: the member's own price on the product page.
+    let hat = app.product_id(HARD_HAT_RED).await?;
+    let (_, seen) = app
+        .get(&format!("/api/v1/products/{hat}"), Some(&member))
+        .await?;
+    let his_price = seen["skus"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == red))
+        .and_then(|s| s["price"]["price_fen"].as_i64())
+        .unwrap_or_default();
+    let (status, html) = page(
+        &manager,
+        &app,
+        &format!("{path}?add_{red}=20&delivery=ship"),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(&format!("name=\"l_{red}\"")), "{html}");
+    let line_total = format!("¥{}.{:02}", his_price * 20 / 100, his_price * 20 % 100);
+    assert!(
+        html.contains(&line_total),
+        "20 at his price {his_price}: {html}"
+    );
+
+    let (_, off_pack) = page(&manager, &app, &format!("{path}?add_{red}=7")).await?;
+    assert!(off_pack.contains("整包的倍数"), "{off_pack}");
+
+    let csrf = csrf_of(&html)?;
+    let key = attribute_near(&html, "name=\"idempotency_key\"", "value").unwrap_or_default();
+    let address = attribute_near(&html, "name=\"address_id\"", "value").unwrap_or_default();
+    let line = format!("l_{red}");
+    let form = [
+        ("idempotency_key", key.as_str()),
+        ("delivery", "ship"),
+        ("address_id", address.as_str()),
+        (line.as_str(), "20"),
+        ("payment_method", "cash_on_delivery"),
+        ("remark", "陈经理代下"),
+    ];
+    let (_, before) = app.get("/api/v1/orders", Some(&member)).await?;
+    let (status, location, html) = post_form(&manager, &app, &path, &csrf, &form).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let location = location.unwrap_or_default();
+    assert!(location.contains("notice=proxy_placed"), "{location}");
+    let (status, _, _) = post_form(&manager, &app, &path, &csrf, &form).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the same key again");
+    let (_, after) = app.get("/api/v1/orders", Some(&member)).await?;
+    let count = |orders: &Value| orders.as_array().map_or(0, Vec::len);
+    assert_eq!(count(&after), count(&before) + 1, "one order: {after}");
+    let placed = &after[0];
+    assert_eq!(placed["remark"], "陈经理代下", "{placed}");
+    assert_eq!(placed["lines"][0]["qty"], 20, "{placed}");
+    let (status, order_page) = page(&manager, &app, &location).await?;
+    assert_eq!(status, StatusCode::OK, "the manager opens it: {order_page}");
+
+    let sanya = browser()?;
+    sign_in(&sanya, &app, MANAGER_SANYA).await?;
+    let (status, html) = page(&sanya, &app, &path).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains("赵老板"), "{html}");
     Ok(())
 }

@@ -180,6 +180,19 @@ pub async fn list(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<A
     Ok(Json(app.store.members().addresses(actor.user_id).await?))
 }
 
+/// A customer's address book, for an order placed on his behalf (managers, promoters, admin,
+/// customer service; D4): members in the caller's scope only (404 otherwise).
+#[utoipa::path(get, path = "/admin/members/{id}/addresses", tag = "members", params(("id" = i64, Path)), responses((status = 200, body = [Address])), security(("bearer" = [])))]
+pub async fn of_member(
+    State(app): State<Shop>,
+    actor: Actor,
+    crate::edge::extract::Path(id): crate::edge::extract::Path<i64>,
+) -> ApiResult<Json<Vec<Address>>> {
+    actor.require(Permission::OrderOnBehalf)?;
+    crate::members::review::scoped_member(&app, &actor, id).await?;
+    Ok(Json(app.store.members().addresses(id).await?))
+}
+
 /// Add an address (members); the first one is the default.
 #[utoipa::path(post, path = "/me/addresses", tag = "members", request_body = AddressInput, responses((status = 201, body = [Address]), (status = 422, description = "`invalid_phone`, `too_many_addresses`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(

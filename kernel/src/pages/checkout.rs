@@ -47,7 +47,7 @@ impl Choice {
 }
 
 /// A fresh key for one intended order.
-fn new_key() -> String {
+pub fn new_key() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)

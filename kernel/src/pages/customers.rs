@@ -4,19 +4,31 @@
 //! code to his phone and completes his profile himself.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::{Page, Visit};
-use crate::accounts::permissions::Permission;
+use crate::accounts::caller::MaybeActor;
+use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::ClientInfo;
-use crate::edge::extract::Query;
+use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
+use crate::ids::SkuId;
 use crate::members::relations::{self, StoreMember};
 use crate::members::review::{self, MemberQuery};
+use crate::orders::DeliveryMethod;
+use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
+use crate::orders::pipeline::Pipeline;
 use crate::orders::queries::FiguresQuery;
+use crate::orders::quote::LineRequest;
+use crate::pages::fields::Fields;
+use crate::settings::PaymentMethod;
 use crate::shop::Shop;
-use crate::themes::views::{AddMemberView, AddedMember, CustomersView, FormError, MAX_LISTED};
+use crate::themes::views::{
+    AddMemberView, AddedMember, CustomersView, FormError, MAX_LISTED, ProxyGoods, ProxyOrderView,
+    QuoteTotals,
+};
 
 /// `GET /members/new`: the form, for those who add members (the permission the API asks).
 pub async fn add_form(visit: Visit) -> Page {
@@ -118,4 +130,290 @@ pub async fn list(
     }
     .await;
     visit.show(view)
+}
+
+/// The draft of an order on a customer's behalf, as its page carries it in its fields: the
+/// lines (`l_<sku>` quantities, `add_<sku>` added from the search), the words searched, the
+/// delivery method and the address.
+struct Draft {
+    lines: Vec<LineRequest>,
+    q: String,
+    delivery: String,
+    address_id: Option<i64>,
+}
+
+/// The most lines an order on someone's behalf is drafted with on the phone.
+const MAX_DRAFT_LINES: usize = 100;
+
+impl Draft {
+    fn of(form: &Fields) -> Result<Draft, ApiError> {
+        let mut lines: Vec<LineRequest> = Vec::new();
+        for prefix in ["l_", "add_"] {
+            let quantities = form.prefixed(prefix);
+            for (sku, typed) in quantities {
+                let Ok(sku_id) = sku.parse::<i64>() else {
+                    continue;
+                };
+                if typed.is_empty() {
+                    continue;
+                }
+                let qty = crate::pages::goods::qty_of(typed).map_err(|_| {
+                    ApiError::invalid_field(
+                        "invalid_quantity",
+                        &format!("{prefix}{sku}"),
+                        format!("{prefix}{sku}: 请填写整数数量 (a whole number)"),
+                    )
+                })?;
+                match lines.iter_mut().find(|l| l.sku_id.0 == sku_id) {
+                    Some(line) => line.qty = line.qty.saturating_add(qty),
+                    None => lines.push(LineRequest {
+                        sku_id: SkuId(sku_id),
+                        qty,
+                    }),
+                }
+            }
+        }
+        lines.retain(|line| line.qty > 0);
+        lines.truncate(MAX_DRAFT_LINES);
+        Ok(Draft {
+            lines,
+            q: form.text("q").to_owned(),
+            delivery: form.text("delivery").to_owned(),
+            address_id: form.optional_integer("address_id")?,
+        })
+    }
+}
+
+/// The page of an order for customer `id` as `draft` describes it.
+async fn proxy_view(
+    shop: &Shop,
+    pipeline: &Pipeline,
+    visit: &Visit,
+    actor: &Actor,
+    id: i64,
+    draft: &Draft,
+) -> Result<ProxyOrderView, ApiError> {
+    actor.require(Permission::OrderOnBehalf)?;
+    let customer = review::get(State(shop.clone()), actor.clone(), Path(id))
+        .await?
+        .0;
+    let addresses =
+        crate::members::addresses::of_member(State(shop.clone()), actor.clone(), Path(id))
+            .await?
+            .0;
+    let results = if draft.q.is_empty() {
+        Vec::new()
+    } else {
+        crate::catalog::handlers::search(
+            State(shop.clone()),
+            MaybeActor(Some(actor.clone())),
+            Query(crate::catalog::handlers::SearchText { q: draft.q.clone() }),
+            Query(crate::catalog::handlers::ProductQuery {
+                limit: Some(20),
+                ..Default::default()
+            }),
+        )
+        .await?
+        .items
+        .into_iter()
+        .flat_map(|product| {
+            let unit = product.unit.clone();
+            let name = product.name.clone();
+            product.skus.into_iter().map(move |sku| ProxyGoods {
+                sku_id: sku.id,
+                name: name.clone(),
+                model: sku.model,
+                spec: sku.spec,
+                unit_label: unit.label.clone(),
+                moq: unit.unit.inner_qty,
+                item_unit: unit.unit.item_unit.clone(),
+            })
+        })
+        .collect()
+    };
+    let offered: Vec<DeliveryMethod> = DeliveryMethod::ALL
+        .into_iter()
+        .filter(|m| m.is_enabled(&visit.settings.delivery))
+        .collect();
+    let method = offered
+        .iter()
+        .find(|m| m.as_str() == draft.delivery)
+        .or(offered.first())
+        .copied()
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "delivery_method_disabled",
+                "delivery",
+                "delivery: 本店未开启配送方式 (no delivery method enabled)",
+            )
+        })?;
+    let address_id = addresses
+        .iter()
+        .find(|a| Some(a.id) == draft.address_id)
+        .or(addresses.iter().find(|a| a.is_default))
+        .or(addresses.first())
+        .map(|a| a.id);
+    let (lines, quote, quote_error) = if draft.lines.is_empty() {
+        (Vec::new(), None, None)
+    } else {
+        let quoted = checkout::quote(
+            State(shop.clone()),
+            State(pipeline.clone()),
+            actor.clone(),
+            ApiJson(QuoteInput {
+                member_id: Some(id),
+                lines: Some(draft.lines.clone()),
+                delivery_method: method,
+                address_id: address_id.filter(|_| method != DeliveryMethod::Pickup),
+            }),
+        )
+        .await;
+        match quoted {
+            Ok(axum::Json(q)) => (
+                q.lines,
+                Some(QuoteTotals {
+                    goods_fen: q.goods_fen,
+                    adjustments_fen: q.adjustments_fen,
+                    shipping_fen: q.shipping_fen,
+                    total_fen: q.total_fen,
+                }),
+                None,
+            ),
+            // A draft the page can fix (a quantity off the pack, an address to add).
+            Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
+                (Vec::new(), None, Some(e.code.to_owned()))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(ProxyOrderView {
+        customer,
+        q: draft.q.clone(),
+        results,
+        lines,
+        quote,
+        quote_error,
+        delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
+        delivery: method.as_str(),
+        needs_address: method != DeliveryMethod::Pickup,
+        addresses,
+        address_id,
+        payment_methods: PaymentMethod::ALL
+            .into_iter()
+            .filter(|m| m.is_enabled(&visit.settings.payment_methods))
+            .map(PaymentMethod::as_str)
+            .collect(),
+        idempotency_key: crate::pages::checkout::new_key(),
+        error: None,
+        remark: String::new(),
+        po_number: String::new(),
+    })
+}
+
+/// `GET /customers/{id}/order`: 代客下单 — goods searched (`q`), lines kept and changed in the
+/// page's fields, priced as the customer pays them (`checkout::quote` with his id).
+pub async fn proxy_order(
+    State(shop): State<Shop>,
+    State(pipeline): State<Pipeline>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let view = async {
+        let actor = visit.actor()?;
+        let id = crate::pages::goods::id_of(path)?;
+        let form = Fields::from_pairs(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned(),
+        );
+        let draft = Draft::of(&form)?;
+        proxy_view(&shop, &pipeline, &visit, &actor, id, &draft).await
+    }
+    .await;
+    visit.show(view)
+}
+
+/// What the page reads of `checkout::place`'s answer (an `OrderView`).
+#[derive(serde::Deserialize)]
+struct PlacedOrder {
+    id: i64,
+}
+
+/// `POST /customers/{id}/order`: places the drafted order for him through `checkout::place`
+/// (`member_id`: his manager or promoter, D4) with the page's key, then opens it; a refusal
+/// shows the draft again with its code and what was typed.
+pub async fn place_proxy_order(
+    State(shop): State<Shop>,
+    State(pipeline): State<Pipeline>,
+    visit: Visit,
+    path: Result<Path<i64>, ApiError>,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let outcome = async {
+        let actor = visit.actor()?;
+        let id = crate::pages::goods::id_of(path)?;
+        let draft = Draft::of(&form)?;
+        let placed = async {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                IDEMPOTENCY_HEADER,
+                HeaderValue::from_str(form.text("idempotency_key")).map_err(|_| {
+                    ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key")
+                })?,
+            );
+            let delivery = form.text("delivery");
+            let input = serde_json::json!({
+                "member_id": id,
+                "lines": draft.lines,
+                "delivery_method": delivery,
+                "payment_method": form.text("payment_method"),
+                "address_id": draft.address_id.filter(|_| delivery != DeliveryMethod::Pickup.as_str()),
+                "remark": form.text("remark"),
+                "po_number": form.text("po_number"),
+            });
+            let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
+            let response = checkout::place(
+                State(shop.clone()),
+                State(pipeline.clone()),
+                actor.clone(),
+                headers,
+                Bytes::from(bytes),
+            )
+            .await?;
+            if !response.status().is_success() {
+                return Err(ApiError::new(response.status(), "internal", String::new()));
+            }
+            let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+                .await
+                .map_err(ApiError::internal)?;
+            let order: PlacedOrder = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+            Ok::<_, ApiError>(order.id)
+        }
+        .await;
+        Ok((actor, id, draft, placed))
+    }
+    .await;
+    match outcome {
+        Err(error) => visit.show::<ProxyOrderView>(Err(error)),
+        Ok((_, _, _, Ok(order))) => visit.redirect(&format!("/orders/{order}?notice=proxy_placed")),
+        Ok((actor, id, draft, Err(error)))
+            if error.status.is_client_error() && error.status != StatusCode::FORBIDDEN =>
+        {
+            match proxy_view(&shop, &pipeline, &visit, &actor, id, &draft).await {
+                Ok(view) => visit.show_with(
+                    error.status,
+                    &ProxyOrderView {
+                        error: Some(error.code.to_owned()),
+                        remark: form.text("remark").to_owned(),
+                        po_number: form.text("po_number").to_owned(),
+                        // The same intended order: a second tap after fixing it is still one.
+                        idempotency_key: form.text("idempotency_key").to_owned(),
+                        ..view
+                    },
+                ),
+                Err(other) => visit.show::<ProxyOrderView>(Err(other)),
+            }
+        }
+        Ok((_, _, _, Err(error))) => visit.show::<ProxyOrderView>(Err(error)),
+    }
 }

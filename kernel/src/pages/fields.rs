@@ -84,6 +84,17 @@ impl Fields {
         crate::money::parse_yuan(self.text(name), name)
     }
 
+    /// The fields whose names start with `prefix` (`qty_12`): the rest of each name and its
+    /// value, trimmed, in name order.
+    pub fn prefixed<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.last
+            .iter()
+            .filter_map(move |(name, value)| Some((name.strip_prefix(prefix)?, value.trim())))
+    }
+
     /// Every value of `name`, trimmed, in order (ticked boxes).
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.all

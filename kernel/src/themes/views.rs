@@ -722,6 +722,119 @@ pub struct CustomersView {
     pub figures: crate::orders::queries::Figures,
 }
 
+/// `proxy_order.html` (代客下单): an order a manager or promoter puts together for one of his
+/// customers — goods found by search, the lines priced as the customer pays them (his level,
+/// the pricing rules), his address book, the shop's methods — placed through the same
+/// checkout as the customer's own, with a key so a double tap makes one order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyOrderView {
+    pub customer: crate::members::review::MemberView,
+    /// The words searched, and the goods found (no prices: the lines show his).
+    pub q: String,
+    pub results: Vec<ProxyGoods>,
+    /// The lines so far, priced for him; empty before the first is added.
+    pub lines: Vec<crate::orders::quote::QuotedLine>,
+    pub quote: Option<QuoteTotals>,
+    /// Why the lines could not be priced (a quantity off the pack, stock), the API's code.
+    pub quote_error: Option<String>,
+    pub delivery_methods: Vec<&'static str>,
+    pub delivery: &'static str,
+    pub needs_address: bool,
+    pub addresses: Vec<Address>,
+    pub address_id: Option<i64>,
+    pub payment_methods: Vec<&'static str>,
+    pub idempotency_key: String,
+    /// Why placing it was refused, the API's code.
+    pub error: Option<String>,
+    pub remark: String,
+    pub po_number: String,
+}
+
+/// A SKU found for an order on someone's behalf: what it is and the pack it is ordered in.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyGoods {
+    pub sku_id: i64,
+    pub name: String,
+    pub model: String,
+    pub spec: String,
+    /// 「10把/盒 - 100把/箱」
+    pub unit_label: String,
+    /// The inner pack: the minimum and the step.
+    pub moq: i64,
+    pub item_unit: String,
+}
+
+impl PageView for ProxyOrderView {
+    const TEMPLATE: &'static str = "proxy_order.html";
+    fn samples() -> Vec<(&'static str, ProxyOrderView)> {
+        let line = crate::orders::quote::QuotedLine {
+            line_no: 1,
+            sku_id: crate::ids::SkuId(11),
+            product_id: crate::ids::ProductId(1),
+            item_no: "AQM-001".to_owned(),
+            name: "安全帽 <b>".to_owned(),
+            model: "V型".to_owned(),
+            spec: "红色 <i>".to_owned(),
+            unit_label: "10个/盒 - 50个/箱".to_owned(),
+            qty: 20,
+            list_price_fen: 2600,
+            adjustments: Vec::new(),
+            line_total_fen: 52_000,
+            weight_g: 8000,
+        };
+        let full = ProxyOrderView {
+            customer: sample_member(1, crate::accounts::MemberState::Approved),
+            q: "安全帽 <b>".to_owned(),
+            results: vec![ProxyGoods {
+                sku_id: 11,
+                name: "安全帽 <b>".to_owned(),
+                model: "V型".to_owned(),
+                spec: "红色".to_owned(),
+                unit_label: "10个/盒 - 50个/箱".to_owned(),
+                moq: 10,
+                item_unit: "个".to_owned(),
+            }],
+            lines: vec![line],
+            quote: Some(QuoteTotals {
+                goods_fen: 52_000,
+                adjustments_fen: -500,
+                shipping_fen: 800,
+                total_fen: 52_300,
+            }),
+            quote_error: None,
+            delivery_methods: vec!["ship", "pickup"],
+            delivery: "ship",
+            needs_address: true,
+            addresses: sample_addresses(2),
+            address_id: Some(1),
+            payment_methods: vec!["cash_on_delivery", "bank_transfer"],
+            idempotency_key: "0123456789abcdef0123456789abcdef".to_owned(),
+            error: Some("insufficient_stock".to_owned()),
+            remark: "下午送 <i>".to_owned(),
+            po_number: "PO-1 <b>".to_owned(),
+        };
+        vec![
+            ("lines priced, a refusal", full.clone()),
+            (
+                "nothing yet, no addresses",
+                ProxyOrderView {
+                    q: String::new(),
+                    results: Vec::new(),
+                    lines: Vec::new(),
+                    quote: None,
+                    quote_error: Some("invalid_quantity".to_owned()),
+                    addresses: Vec::new(),
+                    address_id: None,
+                    error: None,
+                    remark: String::new(),
+                    po_number: String::new(),
+                    ..full
+                },
+            ),
+        ]
+    }
+}
+
 /// A sample member in `state`, as the members API gives him (the office's lists, 我的客户).
 pub fn sample_member(
     id: i64,
@@ -2029,8 +2142,12 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 19] = [
+pub const PAGE_TEMPLATES: [&str; 23] = [
     HomeView::TEMPLATE,
+    PickupView::TEMPLATE,
+    AddMemberView::TEMPLATE,
+    CustomersView::TEMPLATE,
+    ProxyOrderView::TEMPLATE,
     QuickOrderView::TEMPLATE,
     BrandsView::TEMPLATE,
     AddressBookView::TEMPLATE,
@@ -2079,6 +2196,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(samples_of::<PickupView>());
     all.extend(samples_of::<AddMemberView>());
     all.extend(samples_of::<CustomersView>());
+    all.extend(samples_of::<ProxyOrderView>());
     all.extend(samples_of::<CategoriesView>());
     all.extend(samples_of::<BrandsView>());
     all.extend(samples_of::<SignInView>());
