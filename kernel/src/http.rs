@@ -190,6 +190,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::queries::list, orders::checkout::place))
         .routes(routes!(orders::queries::counts))
         .routes(routes!(orders::queries::figures))
+        .routes(routes!(orders::queries::supplier_sales))
         .routes(routes!(orders::queries::get))
         .routes(routes!(orders::queries::export))
         .routes(routes!(orders::cart::reorder))
@@ -299,6 +300,7 @@ fn page_routes() -> Router<AppState> {
             post(pages::orders::ready_for_pickup),
         )
         .route("/customers", get(pages::customers::list))
+        .route("/supplier/goods", get(pages::supplier::goods))
         .route(
             "/customers/{id}/order",
             get(pages::customers::proxy_order).post(pages::customers::place_proxy_order),

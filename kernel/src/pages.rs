@@ -32,6 +32,7 @@ pub mod inbox;
 pub mod office;
 pub mod orders;
 pub mod shelf;
+pub mod supplier;
 
 use std::sync::Arc;
 

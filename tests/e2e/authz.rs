@@ -195,6 +195,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("GET /api/v1/products/{id}", Record::ShopProduct, "*=200"),
     ("GET /api/v1/search", Record::ShopProduct, "*=200"),
     ("GET /api/v1/supplier/products", Record::ShopProduct, "*=403 anon=401 supplier=200 supplier2=200-"),
+    ("GET /api/v1/supplier/sales", Record::None, "*=403 anon=401 supplier=200 supplier2=200"),
     ("GET /api/v1/supplier/products/{id}", Record::AdminProduct, "*=403 anon=401 supplier=200 supplier2=404"),
     ("GET /api/v1/admin/stock/low", Record::None, "*=403 anon=401 admin=200 cs=200"),
     ("POST /api/v1/admin/products/{id}/images", Record::None, "*=403 anon=401 admin=201"),

@@ -1415,3 +1415,61 @@ async fn customer_service_changes_a_status_with_a_remark_and_the_member_sees_it(
     .await;
     member_browser.finish(seen).await
 }
+
+/// D4, L2 and 平台管理 at a phone's width (375 px): the manager's 代客下单 (goods found, a line
+/// added and priced for the customer), the supplier's 我的商品 and the admin's goods list each
+/// fit the phone — no sideways scrolling, every tap target at least 44 px.
+#[tokio::test]
+async fn staff_pages_new_to_the_phone_fit_it() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, me) = app.get("/api/v1/me", Some(&member)).await?;
+    let customer = me["id"].as_i64().unwrap_or_default();
+    let red = app.sku_id(HARD_HAT_RED).await?;
+
+    let browser = Browser::open("proxy_order", &app.url(""), Screen::Phone).await?;
+    let outcome = async {
+        browser.sign_in(MANAGER_HAIKOU, PASSWORD).await?;
+        browser.goto("/customers").await?;
+        browser.fits_a_phone().await?;
+        browser.screenshot("customers-manager-375").await?;
+        browser
+            .goto(&format!("/customers/{customer}/order"))
+            .await?;
+        browser.fill("#q", "安全帽").await?;
+        browser.submit("#search-goods").await?;
+        browser.fill(&format!("#add_{red}"), "20").await?;
+        browser.submit("#add-lines").await?;
+        let lines = browser.text("main").await?;
+        anyhow::ensure!(lines.contains("订单商品"), "the line added: {lines}");
+        anyhow::ensure!(lines.contains("应付合计"), "priced: {lines}");
+        browser.fits_a_phone().await?;
+        browser.screenshot("proxy-order-375").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(outcome).await?;
+
+    for (name, phone, path, seen) in [
+        ("supplier_goods", SUPPLIER, "/supplier/goods", "AQM-001"),
+        ("admin_goods", ADMIN, "/admin/goods", "新增商品"),
+    ] {
+        let browser = Browser::open(name, &app.url(""), Screen::Phone).await?;
+        let outcome = async {
+            browser.sign_in(phone, PASSWORD).await?;
+            browser.goto(path).await?;
+            let text = browser.text("main").await?;
+            anyhow::ensure!(text.contains(seen), "{path}: {text}");
+            browser.fits_a_phone().await?;
+            browser
+                .screenshot(&format!("{}-375", name.replace('_', "-")))
+                .await?;
+            Ok(())
+        }
+        .await;
+        browser.finish(outcome).await?;
+    }
+    Ok(())
+}

@@ -1507,7 +1507,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let zhao = app.login(MEMBER, PASSWORD).await?;
     let (_, zhao) = app.get("/api/v1/me", Some(&zhao)).await?;
     let proxy_order = format!("/customers/{}/order", zhao["id"]);
-    let screens: [(&str, &[&str], &str); 24] = [
+    let screens: [(&str, &[&str], &str); 25] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1550,6 +1550,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         (&hard_hat, &[ADMIN], "保存此规格"),
         ("/admin/settings", &[ADMIN], "保存设置"),
         ("/admin/catalogue", &[ADMIN], "添加分类"),
+        ("/supplier/goods", &[SUPPLIER], "我的商品"),
         ("/admin/staff", &[ADMIN], "新增员工"),
         ("/admin/regions", &[ADMIN], "添加区域"),
     ];
@@ -3234,5 +3235,46 @@ async fn a_manager_orders_on_his_customers_behalf_from_the_phone() -> anyhow::Re
     let (status, html) = page(&sanya, &app, &path).await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!html.contains("赵老板"), "{html}");
+    Ok(())
+}
+
+/// L2 on the phone (我的商品): the supplier finds his goods from 我的, each SKU with its stock and
+/// what it sold today — 赵老板's 20 hard hats among them — and nobody else's.
+#[tokio::test]
+async fn a_supplier_sees_his_goods_stock_and_sales() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"],
+        "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "supplier-sales", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+
+    let supplier = browser()?;
+    sign_in(&supplier, &app, SUPPLIER).await?;
+    let (_, me) = page(&supplier, &app, "/me").await?;
+    assert!(me.contains("我的商品与销量"), "his desk: {me}");
+    let (status, html) = page(&supplier, &app, "/supplier/goods?days=1").await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("AQM-001"), "{html}");
+    assert!(html.contains("售出 20"), "today's 20 hats: {html}");
+    let token = app.login(SUPPLIER, PASSWORD).await?;
+    let (_, sales) = app
+        .get("/api/v1/supplier/sales?days=1", Some(&token))
+        .await?;
+    let red = app.sku_id(HARD_HAT_RED).await?;
+    let line = sales
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sku_id"] == red))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["qty"], 20, "{sales}");
+    assert_eq!(
+        line["amount_fen"], order["lines"][0]["line_total_fen"],
+        "{sales}"
+    );
     Ok(())
 }

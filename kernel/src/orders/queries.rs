@@ -921,17 +921,7 @@ pub async fn figures(
     crate::edge::extract::Query(q): crate::edge::extract::Query<FiguresQuery>,
 ) -> crate::error::ApiResult<axum::Json<Figures>> {
     actor.require(crate::accounts::permissions::Permission::Invite)?;
-    let days = q.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(crate::error::ApiError::invalid_field(
-            "invalid_input",
-            "days",
-            "days: 须为1到366 (1 to 366)",
-        ));
-    }
-    let now = app.clock.now_ms();
-    let since = crate::clock::shop_date_iso(now - (days - 1) * 86_400_000);
-    let since_ms = crate::clock::parse_shop_date(&since).unwrap_or(now);
+    let (days, since, since_ms) = window(&app, q.days)?;
     let (orders, sales_fen, completed, new_customers, customers) =
         app.store.orders().figures(actor.user_id, since_ms).await?;
     Ok(axum::Json(Figures {
@@ -943,4 +933,83 @@ pub async fn figures(
         new_customers,
         customers,
     }))
+}
+
+/// What one SKU of a supplier's sold in a window: orders not closed, follow-ups counted in
+/// their parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SkuSales {
+    pub sku_id: i64,
+    /// Items ordered.
+    pub qty: i64,
+    /// What those lines came to, in fen.
+    pub amount_fen: i64,
+}
+
+impl super::OrderStore<'_> {
+    /// What each SKU of `supplier_id`'s goods sold since `since_ms`.
+    pub async fn supplier_sales(
+        self,
+        supplier_id: i64,
+        since_ms: i64,
+    ) -> StoreResult<Vec<SkuSales>> {
+        let rows: Vec<(i64, i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT l.sku_id, CAST(SUM(l.qty) AS BIGINT), CAST(SUM(l.line_total_fen) AS BIGINT)
+                 FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN products p ON p.id = l.product_id
+                 WHERE p.supplier_id = $1 AND o.status <> 'closed' AND o.parent_id IS NULL AND o.placed_at >= $2
+                 GROUP BY l.sku_id ORDER BY l.sku_id",
+            )
+            .bind(supplier_id)
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(sku_id, qty, amount_fen)| SkuSales {
+                sku_id,
+                qty,
+                amount_fen,
+            })
+            .collect())
+    }
+}
+
+/// The start of a window of `days` days that ends today (a shop date and its instant), or
+/// `invalid_input` naming `days` outside 1 to 366.
+fn window(
+    app: &crate::shop::Shop,
+    days: Option<i64>,
+) -> crate::error::ApiResult<(i64, String, i64)> {
+    let days = days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(crate::error::ApiError::invalid_field(
+            "invalid_input",
+            "days",
+            "days: 须为1到366 (1 to 366)",
+        ));
+    }
+    let now = app.clock.now_ms();
+    let since = crate::clock::shop_date_iso(now - (days - 1) * 86_400_000);
+    let since_ms = crate::clock::parse_shop_date(&since).unwrap_or(now);
+    Ok((days, since, since_ms))
+}
+
+/// What my goods sold, SKU by SKU, over the last `days` days (suppliers; L2).
+#[utoipa::path(get, path = "/supplier/sales", tag = "orders", params(FiguresQuery),
+    responses((status = 200, body = [SkuSales])), security(("bearer" = [])))]
+pub async fn supplier_sales(
+    axum::extract::State(app): axum::extract::State<crate::shop::Shop>,
+    actor: crate::accounts::permissions::Actor,
+    crate::edge::extract::Query(q): crate::edge::extract::Query<FiguresQuery>,
+) -> crate::error::ApiResult<axum::Json<Vec<SkuSales>>> {
+    actor.require(crate::accounts::permissions::Permission::OwnGoods)?;
+    let (_, _, since_ms) = window(&app, q.days)?;
+    Ok(axum::Json(
+        app.store
+            .orders()
+            .supplier_sales(actor.user_id, since_ms)
+            .await?,
+    ))
 }

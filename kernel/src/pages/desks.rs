@@ -19,7 +19,8 @@ pub struct Desk {
 }
 
 use Permission::{
-    AddMembers, ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, Invite, VerifyPickups,
+    AddMembers, ConfirmAnyOrder, ConfirmOwnOrders, DeliverOrders, Invite, ManageCatalog, OwnGoods,
+    SettleOrders, VerifyPickups,
 };
 
 pub const DESKS: &[Desk] = &[
@@ -75,6 +76,24 @@ pub const DESKS: &[Desk] = &[
         key: "all_orders",
         any_of: &[ConfirmAnyOrder],
         href: "/orders",
+        badge: None,
+    },
+    Desk {
+        key: "goods",
+        any_of: &[ManageCatalog],
+        href: "/admin/goods",
+        badge: None,
+    },
+    Desk {
+        key: "refunds",
+        any_of: &[SettleOrders],
+        href: "/admin/after-sales?state=approved",
+        badge: None,
+    },
+    Desk {
+        key: "supplier_goods",
+        any_of: &[OwnGoods],
+        href: "/supplier/goods",
         badge: None,
     },
 ];
@@ -138,10 +157,20 @@ mod tests {
         assert_eq!(keys(Role::Driver), ["deliveries", "in_delivery"]);
         assert_eq!(
             keys(Role::CustomerService),
-            ["confirm_orders", "dispatch_orders", "all_orders"]
+            ["confirm_orders", "dispatch_orders", "all_orders", "refunds"]
+        );
+        assert_eq!(
+            keys(Role::Admin),
+            [
+                "confirm_orders",
+                "dispatch_orders",
+                "all_orders",
+                "goods",
+                "refunds"
+            ]
         );
         assert_eq!(keys(Role::Verifier), ["pickups", "add_member"]);
         assert!(keys(Role::Member).is_empty());
-        assert!(keys(Role::Supplier).is_empty());
+        assert_eq!(keys(Role::Supplier), ["supplier_goods"]);
     }
 }

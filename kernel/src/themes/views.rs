@@ -835,6 +835,78 @@ impl PageView for ProxyOrderView {
     }
 }
 
+/// `supplier_goods.html` (我的商品): a supplier's own goods, each SKU with its stock, his
+/// price and cost, and what it sold over the window (L2).
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplierGoodsView {
+    pub products: Vec<SupplierProduct>,
+    /// The window: 1, 7 or 30 days from `since`.
+    pub days: i64,
+    /// Every SKU's sales in the window, summed.
+    pub sold_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplierProduct {
+    pub name: String,
+    pub item_no: String,
+    pub on_shelf: bool,
+    pub item_unit: String,
+    pub skus: Vec<SupplierSku>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplierSku {
+    pub model: String,
+    pub spec: String,
+    pub stock: i64,
+    pub low: bool,
+    pub price_fen: i64,
+    pub cost_fen: Option<i64>,
+    pub sold_qty: i64,
+    pub sold_fen: i64,
+}
+
+impl PageView for SupplierGoodsView {
+    const TEMPLATE: &'static str = "supplier_goods.html";
+    fn samples() -> Vec<(&'static str, SupplierGoodsView)> {
+        let sku = |low: bool| SupplierSku {
+            model: "V型 <b>".to_owned(),
+            spec: "红色".to_owned(),
+            stock: if low { 3 } else { 600 },
+            low,
+            price_fen: 2800,
+            cost_fen: Some(1960),
+            sold_qty: 120,
+            sold_fen: 336_000,
+        };
+        vec![
+            (
+                "his goods",
+                SupplierGoodsView {
+                    products: vec![SupplierProduct {
+                        name: "安全帽 <i>".to_owned(),
+                        item_no: "AQM-001".to_owned(),
+                        on_shelf: false,
+                        item_unit: "个".to_owned(),
+                        skus: vec![sku(false), sku(true)],
+                    }],
+                    days: 7,
+                    sold_fen: 672_000,
+                },
+            ),
+            (
+                "no goods yet",
+                SupplierGoodsView {
+                    products: Vec::new(),
+                    days: 30,
+                    sold_fen: 0,
+                },
+            ),
+        ]
+    }
+}
+
 /// A sample member in `state`, as the members API gives him (the office's lists, 我的客户).
 pub fn sample_member(
     id: i64,
@@ -2142,8 +2214,9 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 23] = [
+pub const PAGE_TEMPLATES: [&str; 24] = [
     HomeView::TEMPLATE,
+    SupplierGoodsView::TEMPLATE,
     PickupView::TEMPLATE,
     AddMemberView::TEMPLATE,
     CustomersView::TEMPLATE,
@@ -2197,6 +2270,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(samples_of::<AddMemberView>());
     all.extend(samples_of::<CustomersView>());
     all.extend(samples_of::<ProxyOrderView>());
+    all.extend(samples_of::<SupplierGoodsView>());
     all.extend(samples_of::<CategoriesView>());
     all.extend(samples_of::<BrandsView>());
     all.extend(samples_of::<SignInView>());
