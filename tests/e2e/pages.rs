@@ -438,7 +438,13 @@ async fn post_form(
 ) -> anyhow::Result<(StatusCode, Option<String>, String)> {
     let mut form = vec![("csrf_token", csrf)];
     form.extend_from_slice(fields);
-    let response = client.post(app.url(path)).form(&form).send().await?;
+    answer(client.post(app.url(path)).form(&form).send().await?).await
+}
+
+/// A posted form's answer: its status, where it redirects, its page.
+async fn answer(
+    response: reqwest::Response,
+) -> anyhow::Result<(StatusCode, Option<String>, String)> {
     let status = response.status();
     let location = response
         .headers()
@@ -2247,14 +2253,7 @@ async fn post_file(
             "file",
             reqwest::multipart::Part::bytes(file).file_name(file_name.to_owned()),
         );
-    let response = client.post(app.url(path)).multipart(form).send().await?;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    Ok((status, location, response.text().await?))
+    answer(client.post(app.url(path)).multipart(form).send().await?).await
 }
 
 /// C1–C3, C6 in the back office's 商品: the admin creates a product with its first SKU, a

@@ -196,6 +196,40 @@ struct PlacedOrder {
     id: i64,
 }
 
+/// Places `input` (a `checkout::place` body) for `actor` under the page's idempotency `key`
+/// through the API's handler; the new order's id.
+pub async fn place_order(
+    shop: &Shop,
+    pipeline: &Pipeline,
+    actor: &Actor,
+    key: &str,
+    input: &serde_json::Value,
+) -> Result<i64, ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        IDEMPOTENCY_HEADER,
+        HeaderValue::from_str(key.trim())
+            .map_err(|_| ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key"))?,
+    );
+    let bytes = serde_json::to_vec(input).map_err(ApiError::internal)?;
+    let response = checkout::place(
+        State(shop.clone()),
+        State(pipeline.clone()),
+        actor.clone(),
+        headers,
+        Bytes::from(bytes),
+    )
+    .await?;
+    if !response.status().is_success() {
+        return Err(ApiError::new(response.status(), "internal", String::new()));
+    }
+    let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+        .await
+        .map_err(ApiError::internal)?;
+    let order: PlacedOrder = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+    Ok(order.id)
+}
+
 /// `POST /checkout`: places the order through `checkout::place` with the page's key, then
 /// shows its confirmation; a refusal shows the page again with its code.
 pub async fn place(
@@ -215,12 +249,6 @@ pub async fn place(
         )));
     };
     let placed = async {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            IDEMPOTENCY_HEADER,
-            HeaderValue::from_str(form.idempotency_key.trim())
-                .map_err(|_| ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key"))?,
-        );
         let address_id = form
             .address_id
             .filter(|_| form.delivery_method != DeliveryMethod::Pickup.as_str());
@@ -239,23 +267,7 @@ pub async fn place(
             "po_number": form.po_number,
             "requested_date": Some(form.requested_date.trim()).filter(|d| !d.is_empty()),
         });
-        let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
-        let response = checkout::place(
-            State(shop.clone()),
-            State(pipeline.clone()),
-            actor.clone(),
-            headers,
-            Bytes::from(bytes),
-        )
-        .await?;
-        if !response.status().is_success() {
-            return Err(ApiError::new(response.status(), "internal", String::new()));
-        }
-        let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-            .await
-            .map_err(ApiError::internal)?;
-        let order: PlacedOrder = serde_json::from_slice(&body).map_err(ApiError::internal)?;
-        Ok::<_, ApiError>(order.id)
+        place_order(&shop, &pipeline, &actor, &form.idempotency_key, &input).await
     }
     .await;
     match placed {

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 
 use super::{Page, Visit};
 use crate::accounts::caller::MaybeActor;
@@ -18,7 +18,7 @@ use crate::ids::SkuId;
 use crate::members::relations::{self, StoreMember};
 use crate::members::review::{self, MemberQuery};
 use crate::orders::DeliveryMethod;
-use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
+use crate::orders::checkout::{self, QuoteInput};
 use crate::orders::pipeline::Pipeline;
 use crate::orders::queries::FiguresQuery;
 use crate::orders::quote::LineRequest;
@@ -332,12 +332,6 @@ pub async fn proxy_order(
     visit.show(view)
 }
 
-/// What the page reads of `checkout::place`'s answer (an `OrderView`).
-#[derive(serde::Deserialize)]
-struct PlacedOrder {
-    id: i64,
-}
-
 /// `POST /customers/{id}/order`: places the drafted order for him through `checkout::place`
 /// (`member_id`: his manager or promoter, D4) with the page's key, then opens it; a refusal
 /// shows the draft again with its code and what was typed.
@@ -353,42 +347,23 @@ pub async fn place_proxy_order(
         let actor = visit.actor()?;
         let id = crate::pages::goods::id_of(path)?;
         let draft = Draft::of(&form)?;
-        let placed = async {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                IDEMPOTENCY_HEADER,
-                HeaderValue::from_str(form.text("idempotency_key")).map_err(|_| {
-                    ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key")
-                })?,
-            );
-            let delivery = form.text("delivery");
-            let input = serde_json::json!({
-                "member_id": id,
-                "lines": draft.lines,
-                "delivery_method": delivery,
-                "payment_method": form.text("payment_method"),
-                "address_id": draft.address_id.filter(|_| delivery != DeliveryMethod::Pickup.as_str()),
-                "remark": form.text("remark"),
-                "po_number": form.text("po_number"),
-            });
-            let bytes = serde_json::to_vec(&input).map_err(ApiError::internal)?;
-            let response = checkout::place(
-                State(shop.clone()),
-                State(pipeline.clone()),
-                actor.clone(),
-                headers,
-                Bytes::from(bytes),
-            )
-            .await?;
-            if !response.status().is_success() {
-                return Err(ApiError::new(response.status(), "internal", String::new()));
-            }
-            let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-                .await
-                .map_err(ApiError::internal)?;
-            let order: PlacedOrder = serde_json::from_slice(&body).map_err(ApiError::internal)?;
-            Ok::<_, ApiError>(order.id)
-        }
+        let delivery = form.text("delivery");
+        let input = serde_json::json!({
+            "member_id": id,
+            "lines": draft.lines,
+            "delivery_method": delivery,
+            "payment_method": form.text("payment_method"),
+            "address_id": draft.address_id.filter(|_| delivery != DeliveryMethod::Pickup.as_str()),
+            "remark": form.text("remark"),
+            "po_number": form.text("po_number"),
+        });
+        let placed = crate::pages::checkout::place_order(
+            &shop,
+            &pipeline,
+            &actor,
+            form.text("idempotency_key"),
+            &input,
+        )
         .await;
         Ok((actor, id, draft, placed))
     }

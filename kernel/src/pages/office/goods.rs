@@ -475,8 +475,7 @@ pub async fn update(
 }
 
 /// `POST /admin/goods/{id}/skus/{sku_id}`: one SKU's fields, prices and stock
-/// (`replace_sku`), its spec-library attributes kept; `POST /admin/goods/{id}/skus` with
-/// `sku_id` absent: one more SKU (`add_sku`).
+/// (`replace_sku`), its spec-library attributes kept.
 pub async fn save_sku(
     State(shop): State<Shop>,
     visit: Visit,
@@ -484,42 +483,8 @@ pub async fn save_sku(
     path: Result<Path<(i64, i64)>, ApiError>,
     body: Bytes,
 ) -> Page {
-    let form = Fields::parse(&body);
-    let ids = path.ok().map(|Path(ids)| ids);
-    let outcome = async {
-        let actor = visit.actor()?;
-        let (id, sku_id) = ids.ok_or_else(ApiError::not_found)?;
-        let product = catalog::get_product(State(shop.clone()), actor.clone(), Path(id))
-            .await?
-            .0;
-        let sku = product
-            .skus
-            .iter()
-            .find(|sku| sku.id.0 == sku_id)
-            .ok_or_else(ApiError::not_found)?;
-        let levels = shop.store.members().list_levels().await?;
-        let saved = match sku_input(&form, &levels, sku.attributes.clone()) {
-            Ok(input) => {
-                catalog::replace_sku(
-                    State(shop.clone()),
-                    actor.clone(),
-                    client,
-                    Path(sku_id),
-                    ApiJson(input),
-                )
-                .await
-            }
-            Err(error) => Err(error),
-        };
-        Ok((
-            actor,
-            saved
-                .map(|_| format!("/admin/goods/{id}?notice=sku_saved#sku-{sku_id}"))
-                .map_err(|error| refused("sku", sku_id, error)),
-        ))
-    }
-    .await;
-    editor_answer(&shop, &visit, ids.map(|(id, _)| id), form.typed(), outcome).await
+    let ids = path.ok().map(|Path((id, sku_id))| (id, Some(sku_id)));
+    sku_form(&shop, &visit, client, ids, &body).await
 }
 
 /// `POST /admin/goods/{id}/skus`: one more SKU after the product's others (`add_sku`).
@@ -530,34 +495,72 @@ pub async fn add_sku(
     path: Result<Path<i64>, ApiError>,
     body: Bytes,
 ) -> Page {
-    let form = Fields::parse(&body);
-    let id = path.ok().map(|Path(id)| id);
+    let ids = path.ok().map(|Path(id)| (id, None));
+    sku_form(&shop, &visit, client, ids, &body).await
+}
+
+/// A SKU form of product `id`: the SKU `sku_id` replaced, or (none) one more added; on to
+/// the editor, or the editor with the refusal by that form.
+async fn sku_form(
+    shop: &Shop,
+    visit: &Visit,
+    client: ClientInfo,
+    ids: Option<(i64, Option<i64>)>,
+    body: &Bytes,
+) -> Page {
+    let form = Fields::parse(body);
     let outcome = async {
         let actor = visit.actor()?;
-        let id = id.ok_or_else(ApiError::not_found)?;
+        let (id, sku_id) = ids.ok_or_else(ApiError::not_found)?;
+        let product = catalog::get_product(State(shop.clone()), actor.clone(), Path(id))
+            .await?
+            .0;
+        let attributes = match sku_id {
+            Some(sku_id) => product
+                .skus
+                .iter()
+                .find(|sku| sku.id.0 == sku_id)
+                .map(|sku| sku.attributes.clone())
+                .ok_or_else(ApiError::not_found)?,
+            None => Default::default(),
+        };
         let levels = shop.store.members().list_levels().await?;
-        let added = match sku_input(&form, &levels, Default::default()) {
-            Ok(input) => {
-                catalog::add_sku(
-                    State(shop.clone()),
-                    actor.clone(),
-                    client,
-                    Path(id),
-                    ApiJson(input),
-                )
-                .await
-            }
-            Err(error) => Err(error),
+        let saved = match (sku_input(&form, &levels, attributes), sku_id) {
+            (Err(error), _) => Err(error),
+            (Ok(input), Some(sku_id)) => catalog::replace_sku(
+                State(shop.clone()),
+                actor.clone(),
+                client,
+                Path(sku_id),
+                ApiJson(input),
+            )
+            .await
+            .map(drop),
+            (Ok(input), None) => catalog::add_sku(
+                State(shop.clone()),
+                actor.clone(),
+                client,
+                Path(id),
+                ApiJson(input),
+            )
+            .await
+            .map(drop),
         };
         Ok((
             actor,
-            added
-                .map(|_| format!("/admin/goods/{id}?notice=sku_added"))
-                .map_err(|error| refused("new_sku", 0, error)),
+            saved
+                .map(|()| match sku_id {
+                    Some(sku_id) => format!("/admin/goods/{id}?notice=sku_saved#sku-{sku_id}"),
+                    None => format!("/admin/goods/{id}?notice=sku_added"),
+                })
+                .map_err(|error| match sku_id {
+                    Some(sku_id) => refused("sku", sku_id, error),
+                    None => refused("new_sku", 0, error),
+                }),
         ))
     }
     .await;
-    editor_answer(&shop, &visit, id, form.typed(), outcome).await
+    editor_answer(shop, visit, ids.map(|(id, _)| id), form.typed(), outcome).await
 }
 
 /// `POST /admin/goods/{id}/images` (a multipart form with `file`): one more picture
