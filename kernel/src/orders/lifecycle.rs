@@ -425,6 +425,12 @@ async fn move_line_stock<C: RunBatch + Send>(
     }
 }
 
+/// Whether a credit hold may be released (B6): the order is on hold and not closed. The order
+/// page offers the form exactly then; `release_hold` refuses otherwise (`not_on_hold`).
+pub fn hold_releasable(credit_hold: bool, status: OrderStatus) -> bool {
+    credit_hold && status != OrderStatus::Closed
+}
+
 /// Release an order's credit hold with a reason (admin, customer service; B6).
 #[utoipa::path(post, path = "/admin/orders/{id}/release-hold", tag = "orders", params(("id" = i64, Path)), request_body = Reason,
     responses((status = 200, body = OrderView), (status = 409, description = "`not_on_hold`", body = crate::error::ErrorBody), (status = 422, description = "`reason_required`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
@@ -437,7 +443,7 @@ pub async fn release_hold(
     let (order, scope) = scoped_order(&app, &actor, id).await?;
     actor.require(Permission::SettleOrders)?;
     let reason = reason_field(&input.reason, "reason")?;
-    if !order.credit_hold || order.status == OrderStatus::Closed {
+    if !hold_releasable(order.credit_hold, order.status) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_on_hold",

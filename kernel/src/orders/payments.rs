@@ -328,6 +328,17 @@ pub struct PaymentForm {
     remark: Option<String>,
 }
 
+/// Whether money received may be recorded against an order in `status` (F1): once it is
+/// confirmed, so its price is fixed when it is paid (E9), and until it closes. The order page
+/// offers the form exactly then (while something is still owed); `mark_paid` refuses
+/// otherwise, and the store's guard again for a close that races it.
+pub fn takes_payment(status: OrderStatus) -> bool {
+    !matches!(
+        status,
+        OrderStatus::PendingConfirmation | OrderStatus::Closed
+    )
+}
+
 /// Mark money received for an order (admin, customer service; F1), with a proof picture or a
 /// remark. A pay-first order paid in full moves on to 待发货.
 #[utoipa::path(post, path = "/admin/orders/{id}/payments", tag = "orders", params(("id" = i64, Path)),
@@ -356,8 +367,7 @@ pub async fn mark_paid(
             "remark: 请上传收款凭证或填写备注 (a proof picture or a remark)",
         ));
     }
-    if order.status == OrderStatus::PendingConfirmation {
-        // E9: payment only after confirmation, so the price is fixed when it is paid.
+    if !takes_payment(order.status) {
         return Err(invalid_transition(&order, scope.audience()));
     }
     let owed = order.owed();

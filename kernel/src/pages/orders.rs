@@ -119,14 +119,12 @@ fn actions(
             })
             .collect(),
         // Money and holds are not moves of the state machine: those who settle orders (the
-        // permission both handlers ask), in the states the handlers accept.
+        // permission both handlers ask), in the states the handlers' own predicates accept.
         mark_paid: settles
-            && !matches!(
-                order.status,
-                OrderStatus::PendingConfirmation | OrderStatus::Closed
-            )
+            && crate::orders::payments::takes_payment(order.status)
             && order.paid_fen < order.total_fen,
-        release_hold: settles && order.credit_hold && order.status != OrderStatus::Closed,
+        release_hold: settles
+            && crate::orders::lifecycle::hold_releasable(order.credit_hold, order.status),
     }
 }
 
