@@ -53,6 +53,58 @@ pub fn new_key() -> String {
     hex::encode(bytes)
 }
 
+/// What an order is placed with, as the shop offers it and the page chose: the delivery
+/// methods enabled (the one `wanted`, else the first), the address `wanted` from `book` (else
+/// the default, else the first), and the payment methods enabled. The checkout page and
+/// 代客下单 choose alike.
+pub struct Choices {
+    pub delivery_methods: Vec<&'static str>,
+    pub method: DeliveryMethod,
+    pub address_id: Option<i64>,
+    pub payment_methods: Vec<&'static str>,
+}
+
+impl Choices {
+    pub fn of(
+        visit: &Visit,
+        wanted: Option<&str>,
+        book: &[crate::members::addresses::Address],
+        wanted_address: Option<i64>,
+    ) -> Result<Choices, ApiError> {
+        let offered: Vec<DeliveryMethod> = DeliveryMethod::ALL
+            .into_iter()
+            .filter(|m| m.is_enabled(&visit.settings.delivery))
+            .collect();
+        let method = wanted
+            .and_then(|code| offered.iter().find(|m| m.as_str() == code))
+            .or(offered.first())
+            .copied()
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "delivery_method_disabled",
+                    "delivery",
+                    "delivery: 本店未开启配送方式 (no delivery method enabled)",
+                )
+            })?;
+        let address_id = book
+            .iter()
+            .find(|a| Some(a.id) == wanted_address)
+            .or(book.iter().find(|a| a.is_default))
+            .or(book.first())
+            .map(|a| a.id);
+        Ok(Choices {
+            delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
+            method,
+            address_id,
+            payment_methods: PaymentMethod::ALL
+                .into_iter()
+                .filter(|m| m.is_enabled(&visit.settings.payment_methods))
+                .map(PaymentMethod::as_str)
+                .collect(),
+        })
+    }
+}
+
 /// What the page shows for `delivery` (or the shop's first method): the cart, the addresses,
 /// the methods on offer and the quote. `None`: the cart is empty.
 async fn checkout_view(
@@ -72,27 +124,9 @@ async fn checkout_view(
         return Ok(None);
     }
     let axum::Json(book) = addresses::list(State(shop.clone()), actor.clone()).await?;
-    let offered: Vec<DeliveryMethod> = DeliveryMethod::ALL
-        .into_iter()
-        .filter(|m| m.is_enabled(&visit.settings.delivery))
-        .collect();
-    let method = delivery
-        .and_then(|code| offered.iter().find(|m| m.as_str() == code))
-        .or(offered.first())
-        .copied()
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "delivery_method_disabled",
-                "delivery",
-                "delivery: 本店未开启配送方式 (no delivery method enabled)",
-            )
-        })?;
-    let address_id = book
-        .iter()
-        .find(|a| Some(a.id) == choice.address_id)
-        .or(book.iter().find(|a| a.is_default))
-        .or(book.first())
-        .map(|a| a.id);
+    let choices = Choices::of(visit, delivery, &book, choice.address_id)?;
+    let method = choices.method;
+    let address_id = choices.address_id;
     let quoted = checkout::quote(
         State(shop.clone()),
         State(pipeline.clone()),
@@ -110,15 +144,7 @@ async fn checkout_view(
     )
     .await;
     let (quote, error) = match quoted {
-        Ok(axum::Json(q)) => (
-            Some(QuoteTotals {
-                goods_fen: q.goods_fen,
-                adjustments_fen: q.adjustments_fen,
-                shipping_fen: q.shipping_fen,
-                total_fen: q.total_fen,
-            }),
-            None,
-        ),
+        Ok(axum::Json(q)) => (Some(QuoteTotals::of(&q)), None),
         // A quote the member can fix on this page (add an address, pick another method).
         Err(e) if e.field.is_some() => (None, Some(e.code.to_owned())),
         Err(e) => return Err(e),
@@ -128,14 +154,10 @@ async fn checkout_view(
         addresses: book,
         address_id,
         buy_now,
-        delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
+        delivery_methods: choices.delivery_methods,
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,
-        payment_methods: PaymentMethod::ALL
-            .into_iter()
-            .filter(|m| m.is_enabled(&visit.settings.payment_methods))
-            .map(PaymentMethod::as_str)
-            .collect(),
+        payment_methods: choices.payment_methods,
         quote,
         idempotency_key: new_key(),
         error,

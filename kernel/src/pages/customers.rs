@@ -22,8 +22,8 @@ use crate::orders::checkout::{self, QuoteInput};
 use crate::orders::pipeline::Pipeline;
 use crate::orders::queries::FiguresQuery;
 use crate::orders::quote::LineRequest;
+use crate::pages::checkout::Choices;
 use crate::pages::fields::Fields;
-use crate::settings::PaymentMethod;
 use crate::shop::Shop;
 use crate::themes::views::{
     AddMemberView, AddedMember, CustomersView, FormError, MAX_LISTED, ProxyGoods, ProxyOrderView,
@@ -231,28 +231,13 @@ async fn proxy_view(
         })
         .collect()
     };
-    let offered: Vec<DeliveryMethod> = DeliveryMethod::ALL
-        .into_iter()
-        .filter(|m| m.is_enabled(&visit.settings.delivery))
-        .collect();
-    let method = offered
-        .iter()
-        .find(|m| m.as_str() == draft.delivery)
-        .or(offered.first())
-        .copied()
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "delivery_method_disabled",
-                "delivery",
-                "delivery: 本店未开启配送方式 (no delivery method enabled)",
-            )
-        })?;
-    let address_id = addresses
-        .iter()
-        .find(|a| Some(a.id) == draft.address_id)
-        .or(addresses.iter().find(|a| a.is_default))
-        .or(addresses.first())
-        .map(|a| a.id);
+    let choices = Choices::of(
+        visit,
+        Some(draft.delivery.as_str()),
+        &addresses,
+        draft.address_id,
+    )?;
+    let (method, address_id) = (choices.method, choices.address_id);
     let (lines, quote, quote_error) = if draft.lines.is_empty() {
         (Vec::new(), None, None)
     } else {
@@ -269,16 +254,10 @@ async fn proxy_view(
         )
         .await;
         match quoted {
-            Ok(axum::Json(q)) => (
-                q.lines,
-                Some(QuoteTotals {
-                    goods_fen: q.goods_fen,
-                    adjustments_fen: q.adjustments_fen,
-                    shipping_fen: q.shipping_fen,
-                    total_fen: q.total_fen,
-                }),
-                None,
-            ),
+            Ok(axum::Json(q)) => {
+                let totals = QuoteTotals::of(&q);
+                (q.lines, Some(totals), None)
+            }
             // A draft the page can fix (a quantity off the pack, an address to add).
             Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
                 (Vec::new(), None, Some(e.code.to_owned()))
@@ -293,16 +272,12 @@ async fn proxy_view(
         lines,
         quote,
         quote_error,
-        delivery_methods: offered.iter().map(|m| m.as_str()).collect(),
+        delivery_methods: choices.delivery_methods,
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,
         addresses,
         address_id,
-        payment_methods: PaymentMethod::ALL
-            .into_iter()
-            .filter(|m| m.is_enabled(&visit.settings.payment_methods))
-            .map(PaymentMethod::as_str)
-            .collect(),
+        payment_methods: choices.payment_methods,
         idempotency_key: crate::pages::checkout::new_key(),
         error: None,
         remark: String::new(),

@@ -441,6 +441,17 @@ pub struct QuoteTotals {
     pub total_fen: i64,
 }
 
+impl QuoteTotals {
+    pub fn of(quote: &crate::orders::quote::Quote) -> QuoteTotals {
+        QuoteTotals {
+            goods_fen: quote.goods_fen,
+            adjustments_fen: quote.adjustments_fen,
+            shipping_fen: quote.shipping_fen,
+            total_fen: quote.total_fen,
+        }
+    }
+}
+
 /// `checkout.html`: the order about to be placed from the cart.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckoutView {
