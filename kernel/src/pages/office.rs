@@ -603,7 +603,7 @@ pub async fn review_member(
 ) -> Page {
     // A member's level, tags and credit are changed on his own page.
     if let Ok(Path((id, action))) = &path
-        && ["level", "tags", "credit"].contains(&action.as_str())
+        && member::MEMBER_FORMS.contains(&action.as_str())
     {
         return member::change_member(shop, visit, client, *id, action, body).await;
     }

@@ -192,13 +192,13 @@ pub async fn import(
         // The screen is asked for first, so a role without it learns nothing of the file.
         menu_for(&actor, "goods")?;
         let (_, file) = crate::pages::read_file_form(request).await?;
-        let file = file.ok_or_else(|| {
-            ApiError::invalid_field("invalid_file", "file", "file: 请选择文件 (choose a file)")
-        });
-        let imported = match file {
-            Ok(bytes) => catalog::import(State(shop.clone()), actor.clone(), client, bytes).await,
-            Err(error) => Err(error),
-        };
+        let imported = async {
+            let bytes = file.ok_or_else(|| {
+                ApiError::invalid_field("invalid_file", "file", "file: 请选择文件 (choose a file)")
+            })?;
+            catalog::import(State(shop.clone()), actor.clone(), client, bytes).await
+        }
+        .await;
         let (status, outcome) = match imported {
             Ok(summary) => (
                 StatusCode::OK,
@@ -391,8 +391,8 @@ pub async fn create(
         let actor = visit.actor()?;
         menu_for(&actor, "goods")?;
         let levels = shop.store.members().list_levels().await?;
-        let input = async {
-            Ok::<_, ApiError>(ProductInput {
+        let created = async {
+            let input = ProductInput {
                 item_no: form.text("item_no").to_owned(),
                 name: form.text("name").to_owned(),
                 description: form.raw("description").to_owned(),
@@ -403,16 +403,11 @@ pub async fn create(
                 on_shelf: form.ticked("on_shelf"),
                 tag_ids: form.integers("tag_ids"),
                 skus: vec![sku_input(&form, &levels, Default::default())?],
-            })
+            };
+            catalog::create_product(State(shop.clone()), actor.clone(), client, ApiJson(input))
+                .await
         }
         .await;
-        let created = match input {
-            Ok(input) => {
-                catalog::create_product(State(shop.clone()), actor.clone(), client, ApiJson(input))
-                    .await
-            }
-            Err(error) => Err(error),
-        };
         Ok((
             actor,
             created
@@ -438,8 +433,8 @@ pub async fn update(
     let outcome = async {
         let actor = visit.actor()?;
         let id = id.ok_or_else(ApiError::not_found)?;
-        let patch = async {
-            Ok::<_, ApiError>(ProductPatch {
+        let updated = async {
+            let patch = ProductPatch {
                 name: Some(form.text("name").to_owned()),
                 description: Some(form.raw("description").to_owned()),
                 brand_id: form.optional_integer("brand_id")?,
@@ -447,22 +442,17 @@ pub async fn update(
                 on_shelf: Some(form.ticked("on_shelf")),
                 tag_ids: Some(form.integers("tag_ids")),
                 ..ProductPatch::default()
-            })
+            };
+            catalog::update_product(
+                State(shop.clone()),
+                actor.clone(),
+                client,
+                Path(id),
+                ApiJson(patch),
+            )
+            .await
         }
         .await;
-        let updated = match patch {
-            Ok(patch) => {
-                catalog::update_product(
-                    State(shop.clone()),
-                    actor.clone(),
-                    client,
-                    Path(id),
-                    ApiJson(patch),
-                )
-                .await
-            }
-            Err(error) => Err(error),
-        };
         Ok((
             actor,
             updated
@@ -525,27 +515,21 @@ async fn sku_form(
             None => Default::default(),
         };
         let levels = shop.store.members().list_levels().await?;
-        let saved = match (sku_input(&form, &levels, attributes), sku_id) {
-            (Err(error), _) => Err(error),
-            (Ok(input), Some(sku_id)) => catalog::replace_sku(
-                State(shop.clone()),
-                actor.clone(),
-                client,
-                Path(sku_id),
-                ApiJson(input),
-            )
-            .await
-            .map(drop),
-            (Ok(input), None) => catalog::add_sku(
-                State(shop.clone()),
-                actor.clone(),
-                client,
-                Path(id),
-                ApiJson(input),
-            )
-            .await
-            .map(drop),
-        };
+        let saved = async {
+            let input = ApiJson(sku_input(&form, &levels, attributes)?);
+            let state = State(shop.clone());
+            match sku_id {
+                Some(sku_id) => {
+                    catalog::replace_sku(state, actor.clone(), client, Path(sku_id), input)
+                        .await
+                        .map(drop)
+                }
+                None => catalog::add_sku(state, actor.clone(), client, Path(id), input)
+                    .await
+                    .map(drop),
+            }
+        }
+        .await;
         Ok((
             actor,
             saved
@@ -577,19 +561,20 @@ pub async fn add_image(
         let actor = visit.actor()?;
         let id = id.ok_or_else(ApiError::not_found)?;
         menu_for(&actor, "goods")?;
-        let added = match crate::pages::read_file_form(request).await {
-            Ok((_, Some(bytes))) => {
-                catalog::add_image(State(shop.clone()), actor.clone(), client, Path(id), bytes)
-                    .await
-                    .map(|_| ())
-            }
-            Ok((_, None)) => Err(ApiError::invalid_field(
-                "invalid_image",
-                "file",
-                "file: 请选择图片 (choose a picture)",
-            )),
-            Err(error) => Err(error),
-        };
+        let added = async {
+            let (_, file) = crate::pages::read_file_form(request).await?;
+            let bytes = file.ok_or_else(|| {
+                ApiError::invalid_field(
+                    "invalid_image",
+                    "file",
+                    "file: 请选择图片 (choose a picture)",
+                )
+            })?;
+            catalog::add_image(State(shop.clone()), actor.clone(), client, Path(id), bytes)
+                .await
+                .map(drop)
+        }
+        .await;
         Ok((
             actor,
             added

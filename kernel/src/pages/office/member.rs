@@ -103,6 +103,9 @@ pub async fn member(
     visit.show(view)
 }
 
+/// The forms on a member's page, as their paths name them.
+pub const MEMBER_FORMS: [&str; 3] = ["level", "tags", "credit"];
+
 /// `POST /admin/members/{id}/level` (`level_id`), `…/tags` (`tag_ids`, and `new_tag` to
 /// make one and give it him), `…/credit` (`terms`, `limit` in yuan): back to his page, or
 /// his page with the refusal by that form and what was typed.
@@ -119,77 +122,56 @@ pub async fn change_member(
     let outcome = async {
         let actor = visit.actor()?;
         menu_for(&actor, "members")?;
-        let (name, done): (&'static str, Result<(), ApiError>) = match action {
-            "level" => (
-                "level",
-                match form.integer("level_id") {
-                    Ok(level_id) => review::set_level(
-                        state(),
-                        actor.clone(),
-                        client,
-                        Path(id),
-                        ApiJson(LevelChoice { level_id }),
-                    )
-                    .await
-                    .map(drop),
-                    Err(error) => Err(error),
-                },
-            ),
-            "tags" => {
-                let mut tag_ids = form.integers("tag_ids");
-                let new_tag = form.text("new_tag");
-                let made = if new_tag.is_empty() {
-                    Ok(())
-                } else {
-                    relations::create_tag(
-                        state(),
-                        actor.clone(),
-                        ApiJson(TagInput {
-                            name: new_tag.to_owned(),
-                        }),
-                    )
-                    .await
-                    .map(|(_, tag)| tag_ids.push(tag.id))
-                };
-                let set = match made {
-                    Ok(()) => relations::set_tags(
+        let name = MEMBER_FORMS
+            .into_iter()
+            .find(|form| *form == action)
+            .ok_or_else(ApiError::not_found)?;
+        let done = async {
+            match name {
+                "level" => {
+                    let level_id = form.integer("level_id")?;
+                    let choice = ApiJson(LevelChoice { level_id });
+                    review::set_level(state(), actor.clone(), client, Path(id), choice)
+                        .await
+                        .map(drop)
+                }
+                "tags" => {
+                    let mut tag_ids = form.integers("tag_ids");
+                    let new_tag = form.text("new_tag");
+                    if !new_tag.is_empty() {
+                        let name = new_tag.to_owned();
+                        let (_, tag) = relations::create_tag(
+                            state(),
+                            actor.clone(),
+                            ApiJson(TagInput { name }),
+                        )
+                        .await?;
+                        tag_ids.push(tag.id);
+                    }
+                    relations::set_tags(
                         state(),
                         actor.clone(),
                         Path(id),
                         ApiJson(TagIds { tag_ids }),
                     )
                     .await
-                    .map(drop),
-                    Err(error) => Err(error),
-                };
-                ("tags", set)
-            }
-            "credit" => {
-                let credit = (|| {
-                    Ok::<_, ApiError>(Credit {
+                    .map(drop)
+                }
+                _ => {
+                    let credit = Credit {
                         terms: match form.text("terms") {
                             "monthly" => CreditTerms::Monthly,
                             _ => CreditTerms::None,
                         },
                         limit_fen: form.optional_yuan("limit")?.unwrap_or(0),
-                    })
-                })();
-                let set = match credit {
-                    Ok(credit) => relations::set_credit(
-                        state(),
-                        actor.clone(),
-                        client,
-                        Path(id),
-                        ApiJson(credit),
-                    )
-                    .await
-                    .map(drop),
-                    Err(error) => Err(error),
-                };
-                ("credit", set)
+                    };
+                    relations::set_credit(state(), actor.clone(), client, Path(id), ApiJson(credit))
+                        .await
+                        .map(drop)
+                }
             }
-            _ => return Err(ApiError::not_found()),
-        };
+        }
+        .await;
         Ok((actor, name, done))
     }
     .await;

@@ -110,27 +110,31 @@ pub async fn plugin_action(
         let Path((name, action)) = path.map_err(|_| ApiError::not_found())?;
         let done = match action.as_str() {
             "settings" => {
-                let status = crate::plugins::http::status(State(app.clone()), actor.clone())
-                    .await?
-                    .0;
-                let plugin = status
+                // The form as it was drawn: the serving plugin's schema and settings (the
+                // screen's permission was asked above; `put_settings` asks again).
+                let serving = app.plugins.current();
+                let plugin = serving
                     .plugins
                     .iter()
-                    .find(|p| p.name == name)
+                    .find(|p| p.name() == name)
                     .ok_or_else(ApiError::not_found)?;
-                let fields = SettingField::of(plugin.settings_schema.as_ref(), &plugin.settings);
-                match settings_of(&fields, &form) {
-                    Ok(settings) => crate::plugins::manage::put_settings(
+                let fields = SettingField::of(
+                    plugin.manifest.settings_schema.as_ref(),
+                    &plugin.declared.settings,
+                );
+                async {
+                    let settings = ApiJson(settings_of(&fields, &form)?);
+                    crate::plugins::manage::put_settings(
                         State(app.clone()),
                         actor.clone(),
                         client,
                         Path(name.clone()),
-                        ApiJson(settings),
+                        settings,
                     )
                     .await
-                    .map(|_| "plugin_settings_saved"),
-                    Err(error) => Err(error),
+                    .map(|_| "plugin_settings_saved")
                 }
+                .await
             }
             "resume" => crate::plugins::manage::resume(
                 State(app.clone()),

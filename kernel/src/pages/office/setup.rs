@@ -169,10 +169,10 @@ pub async fn save_settings(
         let current = crate::settings::get(State(shop.clone()), actor.clone())
             .await?
             .0;
-        let saved = match settings_from(&form, current)
-            .and_then(|settings| serde_json::to_vec(&settings).map_err(ApiError::internal))
-        {
-            Ok(json) => crate::settings::put(
+        let saved = async {
+            let settings = settings_from(&form, current)?;
+            let json = serde_json::to_vec(&settings).map_err(ApiError::internal)?;
+            crate::settings::put(
                 State(shop.clone()),
                 State(themes.clone()),
                 actor.clone(),
@@ -180,9 +180,9 @@ pub async fn save_settings(
                 Bytes::from(json),
             )
             .await
-            .map(|_| ()),
-            Err(error) => Err(error),
-        };
+            .map(drop)
+        }
+        .await;
         Ok((actor, saved))
     }
     .await;
@@ -454,31 +454,26 @@ pub async fn save_point(State(shop): State<Shop>, visit: Visit, body: Bytes) -> 
         let actor = visit.actor()?;
         menu_for(&actor, "regions")?;
         let id = form.optional_integer("id")?;
-        let input = async {
-            Ok::<_, ApiError>(PickupPointInput {
+        let done = async {
+            let input = ApiJson(PickupPointInput {
                 name: form.text("name").to_owned(),
                 address: form.text("address").to_owned(),
                 map_url: form.text("map_url").to_owned(),
                 phone: form.text("phone").to_owned(),
                 region_id: form.optional_integer("region_id")?,
                 verifier_ids: form.integers("verifier_ids"),
-            })
+            });
+            let state = State(shop.clone());
+            match id {
+                None => crate::orders::pickup::create(state, actor.clone(), input)
+                    .await
+                    .map(drop),
+                Some(id) => crate::orders::pickup::update(state, actor.clone(), Path(id), input)
+                    .await
+                    .map(drop),
+            }
         }
         .await;
-        let state = State(shop.clone());
-        let done = match (input, id) {
-            (Err(error), _) => Err(error),
-            (Ok(input), None) => {
-                crate::orders::pickup::create(state, actor.clone(), ApiJson(input))
-                    .await
-                    .map(|_| ())
-            }
-            (Ok(input), Some(id)) => {
-                crate::orders::pickup::update(state, actor.clone(), Path(id), ApiJson(input))
-                    .await
-                    .map(|_| ())
-            }
-        };
         let done = done
             .map(|()| "/admin/regions?notice=point_saved#points".to_owned())
             .map_err(|error| ("point", error));
