@@ -500,6 +500,15 @@ async fn parse_sku(app: &Shop, input: &SkuInput, prefix: &str) -> ApiResult<NewS
     })
 }
 
+/// A catalogue write's outcome as the API says it: a unique item number or barcode taken is
+/// `item_no_taken` / `barcode_taken` (409), anything else the store's own error.
+fn written<T>(result: Result<T, StoreError>) -> ApiResult<T> {
+    result.map_err(|error| match error {
+        StoreError::Conflict(column) => taken(&column),
+        other => other.into(),
+    })
+}
+
 fn taken(column: &str) -> ApiError {
     if column.ends_with("barcode") {
         ApiError::conflict(
@@ -613,16 +622,12 @@ pub async fn create_product(
         on_shelf: input.on_shelf,
         skus,
     };
-    let id = match app
-        .store
-        .catalog()
-        .insert_product(&new, app.clock.now_ms())
-        .await
-    {
-        Ok(id) => id,
-        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
-        Err(err) => return Err(err.into()),
-    };
+    let id = written(
+        app.store
+            .catalog()
+            .insert_product(&new, app.clock.now_ms())
+            .await,
+    )?;
     app.store.catalog().reindex_product(id).await?;
     log(
         &app,
@@ -752,16 +757,13 @@ pub async fn replace_sku(
 ) -> ApiResult<Json<Product>> {
     actor.require(Permission::ManageCatalog)?;
     let sku = parse_sku(&app, &input, "").await?;
-    match app
-        .store
-        .catalog()
-        .replace_sku(id, &sku, app.clock.now_ms())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Err(ApiError::not_found()),
-        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
-        Err(err) => return Err(err.into()),
+    if !written(
+        app.store
+            .catalog()
+            .replace_sku(id, &sku, app.clock.now_ms())
+            .await,
+    )? {
+        return Err(ApiError::not_found());
     }
     log(
         &app,
@@ -814,16 +816,13 @@ pub async fn add_sku(
         ));
     }
     let sku = parse_sku(&app, &input, "").await?;
-    match app
-        .store
-        .catalog()
-        .add_sku(id, &sku, app.clock.now_ms())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Err(ApiError::not_found()),
-        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
-        Err(err) => return Err(err.into()),
+    if !written(
+        app.store
+            .catalog()
+            .add_sku(id, &sku, app.clock.now_ms())
+            .await,
+    )? {
+        return Err(ApiError::not_found());
     }
     app.store.catalog().reindex_product(id).await?;
     log(
@@ -1234,16 +1233,12 @@ pub async fn import(
         )
         .with_details(serde_json::json!({ "rows": errors }))
     })?;
-    let (summary, touched) = match app
-        .store
-        .catalog()
-        .import_catalogue(&products, app.clock.now_ms())
-        .await
-    {
-        Ok(done) => done,
-        Err(StoreError::Conflict(column)) => return Err(taken(&column)),
-        Err(err) => return Err(err.into()),
-    };
+    let (summary, touched) = written(
+        app.store
+            .catalog()
+            .import_catalogue(&products, app.clock.now_ms())
+            .await,
+    )?;
     app.store.catalog().reindex_products(&touched).await?;
     app.store
         .catalog()

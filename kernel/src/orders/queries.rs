@@ -875,6 +875,13 @@ pub struct FiguresQuery {
     pub days: Option<i64>,
 }
 
+impl FiguresQuery {
+    /// The window asked for, 30 days when absent (not yet checked: `window` does that).
+    pub fn days(&self) -> i64 {
+        self.days.unwrap_or(30)
+    }
+}
+
 impl super::OrderStore<'_> {
     /// `user_id`'s figures since `since_ms`: orders credited to him as manager or promoter,
     /// members bound to him in either role.
@@ -921,7 +928,7 @@ pub async fn figures(
     crate::edge::extract::Query(q): crate::edge::extract::Query<FiguresQuery>,
 ) -> crate::error::ApiResult<axum::Json<Figures>> {
     actor.require(crate::accounts::permissions::Permission::Invite)?;
-    let (days, since, since_ms) = window(&app, q.days)?;
+    let (days, since, since_ms) = window(&app, &q)?;
     let (orders, sales_fen, completed, new_customers, customers) =
         app.store.orders().figures(actor.user_id, since_ms).await?;
     Ok(axum::Json(Figures {
@@ -980,9 +987,9 @@ impl super::OrderStore<'_> {
 /// `invalid_input` naming `days` outside 1 to 366.
 fn window(
     app: &crate::shop::Shop,
-    days: Option<i64>,
+    q: &FiguresQuery,
 ) -> crate::error::ApiResult<(i64, String, i64)> {
-    let days = days.unwrap_or(30);
+    let days = q.days();
     if !(1..=366).contains(&days) {
         return Err(crate::error::ApiError::invalid_field(
             "invalid_input",
@@ -1005,7 +1012,7 @@ pub async fn supplier_sales(
     crate::edge::extract::Query(q): crate::edge::extract::Query<FiguresQuery>,
 ) -> crate::error::ApiResult<axum::Json<Vec<SkuSales>>> {
     actor.require(crate::accounts::permissions::Permission::OwnGoods)?;
-    let (_, _, since_ms) = window(&app, q.days)?;
+    let (_, _, since_ms) = window(&app, &q)?;
     Ok(axum::Json(
         app.store
             .orders()

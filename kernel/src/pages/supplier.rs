@@ -20,7 +20,7 @@ pub async fn goods(
     let view = async {
         let actor = visit.actor()?;
         let Query(window) = window?;
-        let days = window.days.unwrap_or(30);
+        let days = window.days();
         let products =
             crate::catalog::handlers::supplier_products(State(shop.clone()), actor.clone())
                 .await?
