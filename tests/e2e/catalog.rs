@@ -261,7 +261,29 @@ async fn bad_catalogue_input_writes_nothing(backend: Backend) -> anyhow::Result<
             "invalid_break",
             "skus[0].breaks[0].min_qty",
         ),
+        (
+            product(
+                "NEW-1",
+                json!([{ "price_fen": 100, "breaks": (1..=21).map(|q| json!({ "min_qty": q * 10, "price_fen": 90 })).collect::<Vec<_>>() }]),
+            ),
+            422,
+            "invalid_break",
+            "skus[0].breaks",
+        ),
         (product("NEW-1", json!([])), 422, "invalid_input", "skus"),
+        (
+            product(
+                "NEW-1",
+                json!(
+                    (0..201)
+                        .map(|_| json!({ "price_fen": 1 }))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            422,
+            "invalid_input",
+            "skus",
+        ),
         (
             json!({ "item_no": "NEW-1", "name": "x", "unit_id": 999, "skus": [{ "price_fen": 1 }] }),
             422,
@@ -288,6 +310,71 @@ async fn bad_catalogue_input_writes_nothing(backend: Backend) -> anyhow::Result<
         app.store.count_rows("sku_level_prices").await?,
     );
     assert_eq!(before, after, "nothing half-written");
+
+    // One SKU more (the office's 新增规格): bounded at 200 a product, a barcode another SKU
+    // carries refused by its field, an unknown product not found; none of them writes.
+    let skus: Vec<Value> = (0..200).map(|_| json!({ "price_fen": 1 })).collect();
+    let (status, full) = app
+        .post(
+            "/api/v1/admin/products",
+            Some(&admin),
+            &product("FULL-1", json!(skus)),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{full}");
+    let before = app.store.count_rows("skus").await?;
+    for (id, body, status, code, field) in [
+        (
+            full["id"].clone(),
+            json!({ "price_fen": 1 }),
+            422,
+            "too_many_skus",
+            Some("skus"),
+        ),
+        (
+            json!(hard_hat(&app).await?.id),
+            json!({ "price_fen": 1, "barcode": "6901234500011" }),
+            409,
+            "barcode_taken",
+            Some("barcode"),
+        ),
+        (
+            json!(999_999),
+            json!({ "price_fen": 1 }),
+            404,
+            "not_found",
+            None,
+        ),
+    ] {
+        let (got, response) = app
+            .post(
+                &format!("/api/v1/admin/products/{id}/skus"),
+                Some(&admin),
+                &body,
+            )
+            .await?;
+        assert_eq!(
+            (
+                got.as_u16(),
+                error_code(&response),
+                response["error"]["field"].as_str()
+            ),
+            (status, code, field),
+            "{body} → {response}"
+        );
+    }
+    assert_eq!(app.store.count_rows("skus").await?, before, "no SKU added");
+    let (status, response) = app
+        .get("/api/v1/admin/products?shelf=maybe", Some(&admin))
+        .await?;
+    assert_eq!(
+        (
+            status.as_u16(),
+            error_code(&response),
+            response["error"]["field"].as_str()
+        ),
+        (422, "invalid_input", Some("shelf"))
+    );
 
     for (body, code, field) in [
         (

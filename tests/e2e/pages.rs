@@ -3051,6 +3051,23 @@ async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Resu
         .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
         .await?;
     assert_eq!(after["level_id"], other["id"], "{after}");
+    let (status, refused) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/members/{id}/level"),
+            Some(&token),
+            Some(&json!({ "level_id": 999_999 })),
+        )
+        .await?;
+    assert_eq!(
+        (
+            status.as_u16(),
+            error_code(&refused),
+            refused["error"]["field"].as_str()
+        ),
+        (422, "unknown_level", Some("level_id")),
+        "{refused}"
+    );
     let hat = app.product_id(HARD_HAT_RED).await?;
     let (_, product) = app
         .get(&format!("/api/v1/admin/products/{hat}"), Some(&token))
