@@ -91,6 +91,8 @@ pub struct AppState {
     pub providers: Arc<crate::channels::Providers>,
     /// The storefront's themes serving now (hot-reloaded).
     pub themes: Arc<crate::themes::ThemeHost>,
+    /// The back office's long work (imports, exports, backups, replays) running or done.
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,6 +106,12 @@ impl std::ops::Deref for AppState {
 impl FromRef<AppState> for Shop {
     fn from_ref(state: &AppState) -> Shop {
         state.shop.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::jobs::Jobs> {
+    fn from_ref(state: &AppState) -> Arc<crate::jobs::Jobs> {
+        state.jobs.clone()
     }
 }
 
@@ -192,6 +200,7 @@ impl AppState {
                 host: plugins.clone(),
             }));
         AppState {
+            jobs: Arc::new(crate::jobs::Jobs::new(clock.clone())),
             shop: Shop {
                 store,
                 clock,

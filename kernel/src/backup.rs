@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::jobs::Progress;
 use crate::store::{Backend, DATA_TABLES, EPHEMERAL_TABLES, Store, StoreError, in_tx, on_pool};
 
 crate::store::handle! {
@@ -131,15 +132,31 @@ impl BackupStore<'_> {
         passphrase: Option<&SecretString>,
         uploads: &Path,
     ) -> anyhow::Result<TableCounts> {
+        self.write_backup_watched(out, now_ms, passphrase, uploads, &Progress::default())
+            .await
+    }
+
+    /// [`Self::write_backup`], advancing `progress` a table at a time (the files count as
+    /// one more).
+    pub async fn write_backup_watched(
+        self,
+        out: impl Write + Send,
+        now_ms: i64,
+        passphrase: Option<&SecretString>,
+        uploads: &Path,
+        progress: &Progress,
+    ) -> anyhow::Result<TableCounts> {
         match passphrase {
             Some(passphrase) => {
                 let mut encrypted =
                     age::Encryptor::with_user_passphrase(passphrase.clone()).wrap_output(out)?;
-                let counts = self.write_gzip(&mut encrypted, now_ms, uploads).await?;
+                let counts = self
+                    .write_gzip(&mut encrypted, now_ms, uploads, progress)
+                    .await?;
                 encrypted.finish()?.flush()?;
                 Ok(counts)
             }
-            None => self.write_gzip(out, now_ms, uploads).await,
+            None => self.write_gzip(out, now_ms, uploads, progress).await,
         }
     }
 
@@ -157,7 +174,9 @@ impl BackupStore<'_> {
         out: impl Write + Send,
         now_ms: i64,
         uploads: &Path,
+        progress: &Progress,
     ) -> anyhow::Result<TableCounts> {
+        progress.stage("writing", u64::try_from(DATA_TABLES.len() + 1).unwrap_or(0));
         let mut gz = GzEncoder::new(out, Compression::default());
         let header = Header {
             format: FORMAT.to_owned(),
@@ -216,6 +235,7 @@ impl BackupStore<'_> {
                 writeln!(gz, "{}", serde_json::to_string(row)?)?;
             }
             counts.insert((*table).to_owned(), i64::try_from(rows.len())?);
+            progress.advance(1);
         }
         let mut files = 0;
         for key in self.referenced_uploads().await? {
@@ -252,6 +272,20 @@ impl BackupStore<'_> {
         passphrase: Option<&SecretString>,
         uploads: &Path,
     ) -> anyhow::Result<TableCounts> {
+        self.restore_backup_watched(input, passphrase, uploads, &Progress::default())
+            .await
+    }
+
+    /// [`Self::restore_backup`], advancing `progress` through reading the file, restoring a
+    /// table at a time and indexing the goods.
+    pub async fn restore_backup_watched(
+        self,
+        input: impl std::io::Read,
+        passphrase: Option<&SecretString>,
+        uploads: &Path,
+        progress: &Progress,
+    ) -> anyhow::Result<TableCounts> {
+        progress.stage("reading", 0);
         let parsed = read_possibly_encrypted(input, passphrase)?;
         // The files wait beside the uploads until the rows are in; dropping the stage (on any
         // error below) removes them.
@@ -290,6 +324,7 @@ impl BackupStore<'_> {
             .map(|(_, columns, _)| columns.iter().any(|c| c == "id"))
             .collect();
         let backend = self.backend();
+        progress.stage("restoring", u64::try_from(plans.len()).unwrap_or(0));
         let counts = in_tx!(self, |tx| {
             for table in EPHEMERAL_TABLES.iter().chain(DATA_TABLES.iter().rev()) {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
@@ -324,6 +359,7 @@ impl BackupStore<'_> {
                     sqlx::query(AssertSqlSafe(reseed)).execute(&mut *tx).await?;
                 }
                 counts.insert(table.clone(), i64::try_from(rows.len()).unwrap_or(i64::MAX));
+                progress.advance(1);
             }
             Ok::<_, StoreError>(counts)
         })?;
@@ -332,6 +368,7 @@ impl BackupStore<'_> {
         counts.insert(FILES_COUNT.to_owned(), i64::try_from(parsed.files.len())?);
         stage.move_in(&self.referenced_uploads().await?)?;
         // The search index is derived from the restored products.
+        progress.stage("indexing", 0);
         self.catalog().reindex_all().await?;
         Ok(counts)
     }
@@ -542,6 +579,7 @@ pub async fn backup_to_dir(
     uploads: &Path,
     now_ms: i64,
     passphrase: Option<&SecretString>,
+    progress: &Progress,
 ) -> anyhow::Result<(PathBuf, TableCounts)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = backup_name(now_ms, passphrase.is_some());
@@ -551,7 +589,13 @@ pub async fn backup_to_dir(
         .with_context(|| format!("creating {}", partial.display()))?;
     let counts = store
         .backups()
-        .write_backup(std::io::BufWriter::new(&file), now_ms, passphrase, uploads)
+        .write_backup_watched(
+            std::io::BufWriter::new(&file),
+            now_ms,
+            passphrase,
+            uploads,
+            progress,
+        )
         .await?;
     file.sync_all()?;
     std::fs::rename(&partial, &path)?;
@@ -596,7 +640,15 @@ pub async fn run_schedule(
     if last.is_some_and(|ms| now_ms - ms < hours * 3_600_000) {
         return Ok(last);
     }
-    let (path, counts) = backup_to_dir(store, dir, uploads, now_ms, passphrase).await?;
+    let (path, counts) = backup_to_dir(
+        store,
+        dir,
+        uploads,
+        now_ms,
+        passphrase,
+        &Progress::default(),
+    )
+    .await?;
     prune_backups(dir, usize::try_from(settings.backups_kept).unwrap_or(1))?;
     tracing::info!(path = %path.display(), users = counts.get("users").copied().unwrap_or(0), "scheduled backup written");
     Ok(Some(now_ms))
@@ -697,6 +749,7 @@ pub mod http {
     use crate::accounts::sessions::ClientInfo;
     use crate::edge::extract::Path;
     use crate::error::{ApiError, ApiResult};
+    use crate::jobs::Progress;
     use crate::shop::Shop;
 
     #[derive(Serialize, ToSchema)]
@@ -714,6 +767,18 @@ pub mod http {
         actor: Actor,
         client: ClientInfo,
     ) -> ApiResult<(StatusCode, Json<BackupMade>)> {
+        let made = make(&app, &actor, &client, &Progress::default()).await?;
+        Ok((StatusCode::CREATED, Json(made)))
+    }
+
+    /// Writes a backup into the backups directory and logs who made it: what the API's
+    /// `create` answers with and the back office's backup job does.
+    pub async fn make(
+        app: &Shop,
+        actor: &Actor,
+        client: &ClientInfo,
+        progress: &Progress,
+    ) -> ApiResult<BackupMade> {
         actor.require(Permission::ManageBackups)?;
         let now = app.clock.now_ms();
         let (path, tables) = backup_to_dir(
@@ -722,6 +787,7 @@ pub mod http {
             &app.config.uploads_dir(),
             now,
             app.config.backup_passphrase.as_ref(),
+            progress,
         )
         .await
         .map_err(ApiError::internal)?;
@@ -740,18 +806,15 @@ pub mod http {
                     target_id: Some(name.clone()),
                     detail: serde_json::json!({ "tables": tables }),
                 },
-                &client,
+                client,
                 now,
             )
             .await?;
-        Ok((
-            StatusCode::CREATED,
-            Json(BackupMade {
-                name,
-                size_bytes,
-                tables,
-            }),
-        ))
+        Ok(BackupMade {
+            name,
+            size_bytes,
+            tables,
+        })
     }
 
     /// The backups on disk, newest first (admin).
@@ -816,15 +879,30 @@ pub mod http {
         client: ClientInfo,
         Path(name): Path<String>,
     ) -> ApiResult<Json<Restored>> {
+        restore_named(&app, &actor, &client, name, &Progress::default())
+            .await
+            .map(Json)
+    }
+
+    /// Replaces all data with the backup `name` and logs who did: what the API's `restore`
+    /// answers with and the back office's restore job does.
+    pub async fn restore_named(
+        app: &Shop,
+        actor: &Actor,
+        client: &ClientInfo,
+        name: String,
+        progress: &Progress,
+    ) -> ApiResult<Restored> {
         actor.require(Permission::ManageBackups)?;
-        let file = std::fs::File::open(backup_path(&app, &name)?).map_err(ApiError::internal)?;
+        let file = std::fs::File::open(backup_path(app, &name)?).map_err(ApiError::internal)?;
         let tables = app
             .store
             .backups()
-            .restore_backup(
+            .restore_backup_watched(
                 file,
                 app.config.backup_passphrase.as_ref(),
                 &app.config.uploads_dir(),
+                progress,
             )
             .await
             .map_err(|err| {
@@ -845,10 +923,10 @@ pub mod http {
                     target_id: Some(name),
                     detail: serde_json::json!({ "by": actor.user_id, "tables": tables }),
                 },
-                &client,
+                client,
                 now,
             )
             .await?;
-        Ok(Json(Restored { tables }))
+        Ok(Restored { tables })
     }
 }

@@ -173,6 +173,7 @@ pub async fn run() -> anyhow::Result<()> {
                         &config.uploads_dir(),
                         now,
                         config.backup_passphrase.as_ref(),
+                        &crate::jobs::Progress::default(),
                     )
                     .await?
                 }

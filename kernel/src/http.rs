@@ -365,6 +365,10 @@ fn page_routes() -> Router<AppState> {
         // the back office (电脑版总后台), drawn by the office theme
         .route("/admin", get(pages::office::dashboard))
         .route("/admin/orders", get(pages::office::orders))
+        .route("/admin/orders/export", post(pages::office::export_orders))
+        // long work: its page while it runs and after, and the file it made
+        .route("/admin/jobs/{id}", get(pages::office::jobs::job))
+        .route("/admin/jobs/{id}/file", get(pages::office::jobs::job_file))
         .route("/admin/after-sales", get(pages::office::after_sales_queue))
         .route(
             "/admin/after-sales/{id}/{action}",
@@ -386,6 +390,7 @@ fn page_routes() -> Router<AppState> {
             post(pages::office::goods::library_action),
         )
         .route("/admin/goods", get(pages::office::goods::list))
+        .route("/admin/goods/export", post(pages::office::goods::export))
         .route(
             "/admin/goods/new",
             get(pages::office::goods::new_product).post(pages::office::goods::create),

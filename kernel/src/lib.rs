@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod jobs;
 pub mod members;
 pub mod money;
 pub mod native;

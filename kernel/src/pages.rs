@@ -68,7 +68,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 55] = [
+const NOTICES: [&str; 53] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -98,8 +98,6 @@ const NOTICES: [&str; 55] = [
     "member_approved",
     "member_rejected",
     "message_retried",
-    "backup_made",
-    "backup_restored",
     "payment_recorded",
     "hold_released",
     "after_sale_decided",

@@ -1226,6 +1226,33 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
             anyhow::ensure!(text.contains(seen), "{path}: {text}");
             browser.screenshot(shot).await?;
         }
+        // The catalogue exported and imported back from the goods screen's file field: the
+        // import runs as a job, whose page shows how far it is and then what changed.
+        let admin = app.login(ADMIN, PASSWORD).await?;
+        let export = app
+            .client
+            .get(app.url("/api/v1/admin/catalog/export?format=csv"))
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        let file = app.database.dir().join("goods.csv");
+        std::fs::write(&file, &export)?;
+        browser.goto("/admin/goods").await?;
+        browser.attach("input[name='file']", &file).await?;
+        browser
+            .submit("#transfer ~ form[action='/admin/goods/import'] button")
+            .await?;
+        let done = browser.text("#job-outcome").await?;
+        anyhow::ensure!(done.contains("导入完成"), "the import's outcome: {done}");
+        browser.screenshot("office-import-done-1280").await?;
+        browser.goto("/admin").await?;
+        let jobs = browser.text("#jobs").await?;
+        anyhow::ensure!(
+            jobs.contains("导入商品") && jobs.contains("已完成"),
+            "the dashboard lists the job: {jobs}"
+        );
         browser
             .tap("nav.menu a[href='/admin/scripts/pricing']")
             .await?;
@@ -1278,6 +1305,8 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
         type_source(with(rule)).await?;
         browser.fill("#last", "100").await?;
         browser.submit("button[value='replay']").await?;
+        // The replay is a job: its page, then the editor with what it found.
+        browser.wait_for_path("/admin/scripts/pricing").await?;
         let replay = browser.text("#replay").await?;
         anyhow::ensure!(
             replay.contains("回放 3 单，2 单金额变化，0 单出错"),

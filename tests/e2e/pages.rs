@@ -441,6 +441,31 @@ async fn post_form(
     answer(client.post(app.url(path)).form(&form).send().await?).await
 }
 
+/// The page of the job a form started (`location`, `/admin/jobs/{id}`), once the job is no
+/// longer running: the page reloads itself while it runs, as this does. Its status, where it
+/// sends the browser (a replay's editor, sign-in after a restore), and the page.
+async fn finished_job(
+    client: &reqwest::Client,
+    app: &TestApp,
+    location: Option<String>,
+) -> anyhow::Result<(StatusCode, Option<String>, String)> {
+    let href = location.ok_or_else(|| anyhow::anyhow!("the form went to no job"))?;
+    anyhow::ensure!(href.starts_with("/admin/jobs/"), "a job's page: {href}");
+    let started = std::time::Instant::now();
+    loop {
+        let (status, location, html) = answer(client.get(app.url(&href)).send().await?).await?;
+        let running = status == StatusCode::OK && html.contains("data-reload-after");
+        if !running {
+            return Ok((status, location, html));
+        }
+        anyhow::ensure!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{href} still running: {html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A posted form's answer: its status, where it redirects, its page.
 async fn answer(
     response: reqwest::Response,
@@ -1662,6 +1687,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
                 vec![("name", "越权点"), ("address", "x")],
             ),
             (&hard_hat_sku, vec![("price", "0.01")]),
+            ("/admin/goods/export", vec![("format", "csv")]),
             (
                 "/admin/backups/x.jsonl.gz/restore",
                 vec![("confirm", "x.jsonl.gz")],
@@ -1803,10 +1829,11 @@ async fn the_readme_start_serves_the_shop_from_an_empty_directory() -> anyhow::R
     Ok(())
 }
 
-/// L4 from the office: the admin makes a backup, finds it listed with its download, and a
-/// restore asks for the backup's name typed again: typed wrong it restores nothing; typed
-/// right it puts the data back as it was (a region made since is gone) and every session,
-/// his own too, ends.
+/// L4 from the office: the admin makes a backup (a job, whose page names it and offers it to
+/// download), finds it listed, and a restore asks for the backup's name typed again: typed
+/// wrong it restores nothing; typed right its job puts the data back as it was (a region made
+/// since is gone) and every session, his own too, ends — signed in again, the job's page says
+/// what was restored.
 #[tokio::test]
 async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> {
     let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
@@ -1819,7 +1846,9 @@ async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> 
     let (status, location, _) =
         post_form(&admin, &app, "/admin/backups", &csrf_of(&html)?, &[]).await?;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(location.is_some_and(|l| l.contains("backup_made")));
+    let (status, _, made) = finished_job(&admin, &app, location).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(made.contains("备份完成"), "{made}");
     let (_, html) = page(&admin, &app, "/admin/backups").await?;
     let name = html
         .split("<code>")
@@ -1828,6 +1857,7 @@ async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> 
         .unwrap_or_default()
         .to_owned();
     assert!(name.starts_with("pifa-"), "a backup listed: {html}");
+    assert!(made.contains(&name), "the job names it: {made}");
     assert!(
         html.contains(&format!("/api/v1/admin/backups/{name}")),
         "{html}"
@@ -1867,17 +1897,29 @@ async fn an_admin_backs_up_and_restores_from_the_office() -> anyhow::Result<()> 
     )
     .await?;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(location.is_some_and(|l| l.starts_with("/login")));
-    assert!(
-        !regions(&app).await?.contains("儋州"),
-        "the data as backed up"
-    );
-    let (status, _) = page(&admin, &app, "/admin/backups").await?;
+    let job = location.clone().unwrap_or_default();
+    let (status, login, _) = finished_job(&admin, &app, location).await?;
     assert_eq!(
         status,
         StatusCode::SEE_OTHER,
         "his session ended with the restore"
     );
+    assert!(
+        login.is_some_and(|l| l.starts_with("/login?next=%2Fadmin%2Fjobs%2F")),
+        "to sign in, then back to the job"
+    );
+    assert!(
+        !regions(&app).await?.contains("儋州"),
+        "the data as backed up"
+    );
+    sign_in(&admin, &app, ADMIN).await?;
+    let (status, restored) = page(&admin, &app, &job).await?;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert!(restored.contains("恢复完成"), "{restored}");
+    let customer_service = browser()?;
+    sign_in(&customer_service, &app, SERVICE).await?;
+    let (status, _) = page(&customer_service, &app, &job).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "someone else's job");
     Ok(())
 }
 
@@ -2458,17 +2500,59 @@ async fn an_admin_keeps_the_goods_in_the_office() -> anyhow::Result<()> {
     let (_, on) = page(&admin, &app, "/admin/goods?shelf=on").await?;
     assert!(!on.contains(&format!("id=\"product-{id}\"")), "{on}");
 
-    // The export, as the office's link downloads it, imports as it is; with a bad price in
-    // one row, the file is refused row by row and nothing changes.
-    let export = admin
-        .get(app.url("/api/v1/admin/catalog/export?format=csv"))
-        .send()
-        .await?;
+    // The export, as the office's form makes it (a job, whose page offers the file), imports
+    // as it is; with a bad price in one row, the file is refused row by row and nothing
+    // changes.
+    let (status, location, _) = post_form(
+        &admin,
+        &app,
+        "/admin/goods/export",
+        &csrf,
+        &[("format", "csv")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, exported) = finished_job(&admin, &app, location).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(exported.contains("下载 goods.csv"), "{exported}");
+    let file = exported
+        .split("href=\"")
+        .find(|rest| rest.starts_with("&#x2f;admin&#x2f;jobs") || rest.starts_with("/admin/jobs"))
+        .and_then(|rest| rest.split('"').next())
+        .map(|href| href.replace("&#x2f;", "/"))
+        .ok_or_else(|| anyhow::anyhow!("the file's link: {exported}"))?;
+    let export = admin.get(app.url(&file)).send().await?;
     assert_eq!(export.status(), StatusCode::OK);
+    assert!(
+        export
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("goods.csv"))
+    );
     let csv = export.text().await?;
     assert!(csv.contains("OFF-001"), "{csv}");
+    let (status, _) = page(&browser()?, &app, &file).await?;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a visitor is sent to sign in"
+    );
+    let (status, _, _) = post_form(
+        &admin,
+        &app,
+        "/admin/goods/export",
+        &csrf,
+        &[("format", "pdf")],
+    )
+    .await?;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a format refused before a job"
+    );
     let broken = csv.replacen("13.00", "十三元", 1);
-    let (status, _, html) = post_file(
+    let (status, location, html) = post_file(
         &admin,
         &app,
         "/admin/goods/import",
@@ -2477,8 +2561,10 @@ async fn an_admin_keeps_the_goods_in_the_office() -> anyhow::Result<()> {
         "goods.csv",
     )
     .await?;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, _, html) = finished_job(&admin, &app, location).await?;
     assert!(html.contains("没有导入任何数据"), "{html}");
+    assert!(html.contains("共 1 处错误"), "{html}");
     assert!(
         html.contains("十三元") || html.contains("<td class=\"num\">"),
         "{html}"
@@ -2487,7 +2573,7 @@ async fn an_admin_keeps_the_goods_in_the_office() -> anyhow::Result<()> {
         .get(&format!("/api/v1/admin/products/{id}"), Some(&admin_token))
         .await?;
     assert_eq!(saved["skus"][0]["price_fen"], 1300, "unchanged: {saved}");
-    let (status, _, html) = post_file(
+    let (status, location, html) = post_file(
         &admin,
         &app,
         "/admin/goods/import",
@@ -2496,8 +2582,23 @@ async fn an_admin_keeps_the_goods_in_the_office() -> anyhow::Result<()> {
         "goods.csv",
     )
     .await?;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, _, html) = finished_job(&admin, &app, location).await?;
     assert!(html.contains("导入完成"), "{html}");
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        "/admin/goods/import",
+        &csrf,
+        Vec::new(),
+        "empty.csv",
+    )
+    .await?;
+    assert!(status.is_client_error(), "an empty file: {status}");
+    assert!(
+        html.contains("transfer-error"),
+        "refused by the form: {html}"
+    );
     Ok(())
 }
 
@@ -3292,5 +3393,65 @@ async fn a_supplier_sees_his_goods_stock_and_sales() -> anyhow::Result<()> {
         line["amount_fen"], order["lines"][0]["line_total_fen"],
         "{sales}"
     );
+    Ok(())
+}
+
+/// M4's replay as a job: the editor's `replay` answers at once with the job's page, which goes
+/// back to the editor with the draft as typed and what the replay found; a count out of range
+/// is refused before a job starts, and another person cannot open the job.
+#[tokio::test]
+async fn a_replay_runs_as_a_job_and_comes_back_to_the_editor() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (_, addresses) = app.get("/api/v1/me/addresses", Some(&member)).await?;
+    let body = json!({ "delivery_method": "ship", "payment_method": "cash_on_delivery",
+        "address_id": addresses[0]["id"], "lines": [{ "sku_id": app.sku_id(HARD_HAT_RED).await?, "qty": 20 }] });
+    let (status, order, _) = app.place_order(&member, "replayed", &body).await?;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let (_, html) = page(&admin, &app, "/admin/scripts/pricing").await?;
+    let csrf = csrf_of(&html)?;
+    let draft = "fn adjust(line, member, now) { [#{ amount_fen: -1, label: \"回放试算\" }] }";
+    let (status, _, _) = post_form(
+        &admin,
+        &app,
+        "/admin/scripts/pricing",
+        &csrf,
+        &[("source", draft), ("action", "replay"), ("last", "0")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "last=0 refused");
+    let (status, location, html) = post_form(
+        &admin,
+        &app,
+        "/admin/scripts/pricing",
+        &csrf,
+        &[("source", draft), ("action", "replay"), ("last", "20")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let job = location.clone().unwrap_or_default();
+    let (status, editor, _) = finished_job(&admin, &app, location).await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let editor = editor.unwrap_or_default();
+    assert!(
+        editor.starts_with("/admin/scripts/pricing?replay="),
+        "{editor}"
+    );
+    let (status, html) = page(&admin, &app, &editor).await?;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("id=\"replay\""), "{html}");
+    assert!(html.contains("回放试算"), "the draft as typed: {html}");
+    assert!(
+        html.contains("回放 1 单，1 单金额变化"),
+        "what it found: {html}"
+    );
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (status, _) = page(&service, &app, &job).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     Ok(())
 }

@@ -26,7 +26,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
         &[
-            "ids", "quantity", "clock", "store", "error", "money", "text", "watch",
+            "ids", "quantity", "clock", "store", "error", "money", "text", "watch", "jobs",
         ],
     ),
     // What the server is told and how it reads a request: the configuration, the extractors

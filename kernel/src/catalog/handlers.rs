@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::library::{check_attributes, check_unit_forms, parse_tag_ids, spec_from_attributes};
 use super::pricing::{Page, PriceView, effective_breaks, level_price};
 use super::storage::{NewProduct, NewSku, ProductChanges, ProductFilter, ProductSort};
+use super::transfer::{Sheet, SheetFormat};
 use super::{Brand, Category, LevelPrice, PriceBreak, Product, Unit};
 use crate::accounts::audit::Operation;
 use crate::accounts::caller::MaybeActor;
@@ -21,6 +22,7 @@ use crate::accounts::{parse_name, parse_text};
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::{JobFile, Progress, off_runtime};
 use crate::money::parse_fen;
 use crate::shop::Shop;
 use crate::store::StoreError;
@@ -1165,7 +1167,22 @@ pub async fn export(
     actor: Actor,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let format = SheetFormat::parse(q.format.as_deref())?;
+    Ok(export_file(&app, &actor, format, &Progress::default())
+        .await?
+        .download())
+}
+
+/// Every product and SKU as `goods.xlsx` or `goods.csv`, one row per SKU by item number: the
+/// export the API answers with and the back office's export job makes.
+pub async fn export_file(
+    app: &Shop,
+    actor: &Actor,
+    format: SheetFormat,
+    progress: &Progress,
+) -> ApiResult<JobFile> {
     actor.require(Permission::ManageCatalog)?;
+    progress.stage("reading", 0);
     let lookups = super::transfer::lookups(&app.store).await?;
     let filter = ProductFilter {
         limit: i64::try_from(super::transfer::MAX_ROWS).unwrap_or(i64::MAX),
@@ -1174,36 +1191,12 @@ pub async fn export(
     };
     let mut products = app.store.catalog().list_products(&filter).await?.items;
     products.sort_by(|a, b| a.item_no.cmp(&b.item_no));
-    let header = super::transfer::export_header(&lookups.levels);
-    let rows = super::transfer::export_rows(&products, &lookups);
-    let (bytes, content_type, extension) = match q.format.as_deref() {
-        None | Some("xlsx") => (
-            super::transfer::to_xlsx("商品", &header, &rows).map_err(ApiError::internal)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
-        Some("csv") => (
-            super::transfer::to_csv(&header, &rows)
-                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?,
-            "text/csv; charset=utf-8",
-            "csv",
-        ),
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "invalid_input",
-                "format",
-                "format: xlsx 或 csv",
-            ));
-        }
+    let sheet = Sheet {
+        name: "商品",
+        header: super::transfer::export_header(&lookups.levels),
+        rows: super::transfer::export_rows(&products, &lookups),
     };
-    axum::response::Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, content_type)
-        .header(
-            axum::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"goods.{extension}\""),
-        )
-        .body(axum::body::Body::from(bytes))
-        .map_err(ApiError::internal)
+    sheet.write(format, "goods", progress).await
 }
 
 /// Create or update goods, SKUs, prices and stock from a CSV or Excel file, sent as the
@@ -1217,28 +1210,49 @@ pub async fn import(
     client: ClientInfo,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<super::transfer::ImportSummary>> {
+    import_file(&app, &actor, &client, body, &Progress::default())
+        .await
+        .map(Json)
+}
+
+/// Checks every row of `file` (the first sheet of an .xlsx, or a CSV), then writes them all in
+/// one transaction, advancing `progress` through reading, checking, writing and indexing: the
+/// import the API runs in its request and the back office's import job in the background.
+pub async fn import_file(
+    app: &Shop,
+    actor: &Actor,
+    client: &ClientInfo,
+    file: axum::body::Bytes,
+    progress: &Progress,
+) -> ApiResult<super::transfer::ImportSummary> {
     actor.require(Permission::ManageCatalog)?;
-    let rows = super::transfer::read_table(&body)
+    progress.stage("reading", 0);
+    let rows = off_runtime(move || super::transfer::read_table(&file))
+        .await?
         .map_err(|message| ApiError::invalid_field("invalid_file", "file", message))?;
     let lookups = super::transfer::lookups(&app.store).await?;
-    let products = super::transfer::parse_import(&rows, &lookups).map_err(|errors| {
-        ApiError::invalid_field(
-            "import_invalid",
-            "file",
-            format!(
-                "{}处错误，未导入任何数据 ({} errors; nothing was imported)",
-                errors.len(),
-                errors.len()
-            ),
-        )
-        .with_details(serde_json::json!({ "rows": errors }))
-    })?;
+    let checking = progress.clone();
+    let products = off_runtime(move || super::transfer::parse_import(&rows, &lookups, &checking))
+        .await?
+        .map_err(|errors| {
+            ApiError::invalid_field(
+                "import_invalid",
+                "file",
+                format!(
+                    "{}处错误，未导入任何数据 ({} errors; nothing was imported)",
+                    errors.len(),
+                    errors.len()
+                ),
+            )
+            .with_details(serde_json::json!({ "rows": errors }))
+        })?;
     let (summary, touched) = written(
         app.store
             .catalog()
-            .import_catalogue(&products, app.clock.now_ms())
+            .import_catalogue(&products, app.clock.now_ms(), progress)
             .await,
     )?;
+    progress.stage("indexing", 0);
     app.store.catalog().reindex_products(&touched).await?;
     app.store
         .catalog()
@@ -1253,9 +1267,9 @@ pub async fn import(
     };
     app.store
         .accounts()
-        .log_operation(op, &client, app.clock.now_ms())
+        .log_operation(op, client, app.clock.now_ms())
         .await?;
-    Ok(Json(summary))
+    Ok(summary)
 }
 
 // ---- suppliers and stock -------------------------------------------------------------------

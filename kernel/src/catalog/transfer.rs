@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 
 use super::storage::{NewSku, write_breaks, write_level_prices};
 use super::{LevelPrice, PriceBreak, Product};
+use crate::error::ApiError;
+use crate::jobs::{JobFile, Progress, off_runtime};
 use crate::money::{format_yuan, parse_fen, parse_yuan};
 use crate::store::{Change, Store, StoreError, StoreResult, in_tx};
 
@@ -261,6 +263,7 @@ fn breaks(cell: &Cell, column: &str) -> Result<Vec<PriceBreak>, (&'static str, S
 pub fn parse_import(
     rows: &[Vec<Cell>],
     lookups: &Lookups,
+    progress: &Progress,
 ) -> Result<Vec<ImportProduct>, Vec<RowError>> {
     let mut errors = Vec::new();
     let err =
@@ -360,7 +363,12 @@ pub fn parse_import(
 
     let mut products: Vec<ImportProduct> = Vec::new();
     let mut seen_barcodes: BTreeMap<String, usize> = BTreeMap::new();
+    progress.stage(
+        "checking",
+        u64::try_from(rows.len().saturating_sub(1)).unwrap_or(0),
+    );
     for (index, row) in rows.iter().enumerate().skip(1) {
+        progress.advance(1);
         let line = index + 1;
         let cell = |name: &str| column(name).and_then(|i| row.get(i)).unwrap_or(&empty);
         if row.iter().all(Cell::is_empty) {
@@ -633,11 +641,14 @@ impl super::CatalogStore<'_> {
         self,
         products: &[ImportProduct],
         now_ms: i64,
+        progress: &Progress,
     ) -> StoreResult<(ImportSummary, Vec<i64>)> {
         let outcome = in_tx!(self, |tx| {
             let mut summary = ImportSummary::default();
             let mut touched = Vec::new();
+            progress.stage("writing", u64::try_from(products.len()).unwrap_or(0));
             for product in products {
+                progress.advance(1);
                 let existing: Option<i64> =
                     sqlx::query_scalar("SELECT id FROM products WHERE item_no = $1")
                         .bind(&product.item_no)
@@ -756,39 +767,103 @@ pub fn export_rows(products: &[Product], lookups: &Lookups) -> Vec<Vec<String>> 
     rows
 }
 
-/// Writes rows as CSV (UTF-8 with a BOM, so Excel opens Chinese text correctly).
-pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
-    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    writer.write_record(header).map_err(|e| e.to_string())?;
-    for row in rows {
-        writer.write_record(row).map_err(|e| e.to_string())?;
-    }
-    writer.into_inner().map_err(|e| e.to_string())
+/// A spreadsheet's format, as `format=` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetFormat {
+    Xlsx,
+    Csv,
 }
 
-/// Writes rows as an .xlsx workbook with one sheet named `sheet_name`.
-pub fn to_xlsx(
-    sheet_name: &str,
-    header: &[String],
-    rows: &[Vec<String>],
-) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut workbook = rust_xlsxwriter::Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(sheet_name)?;
-    for (col, name) in header.iter().enumerate() {
-        sheet.write_string(0, u16::try_from(col).unwrap_or(u16::MAX), name)?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (col, value) in row.iter().enumerate() {
-            sheet.write_string(
-                u32::try_from(r + 1).unwrap_or(u32::MAX),
-                u16::try_from(col).unwrap_or(u16::MAX),
-                value,
-            )?;
+impl SheetFormat {
+    /// `xlsx` (also when not given) or `csv`; anything else refused by its field.
+    pub fn parse(format: Option<&str>) -> Result<SheetFormat, ApiError> {
+        match format.map(str::trim) {
+            None | Some("" | "xlsx") => Ok(SheetFormat::Xlsx),
+            Some("csv") => Ok(SheetFormat::Csv),
+            Some(_) => Err(ApiError::invalid_field(
+                "invalid_input",
+                "format",
+                "format: xlsx 或 csv",
+            )),
         }
     }
-    workbook.save_to_buffer()
 }
+
+/// A table to write as a spreadsheet: its sheet's name, its header and its rows.
+pub struct Sheet {
+    pub name: &'static str,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Sheet {
+    /// The table as the file `{stem}.xlsx` or `{stem}.csv`, written on a blocking thread (a
+    /// hundred thousand rows keep a core busy for seconds), advancing `progress` a row at a
+    /// time.
+    pub async fn write(
+        self,
+        format: SheetFormat,
+        stem: &'static str,
+        progress: &Progress,
+    ) -> Result<JobFile, ApiError> {
+        let progress = progress.clone();
+        off_runtime(move || {
+            progress.stage("writing", u64::try_from(self.rows.len()).unwrap_or(0));
+            Ok(match format {
+                SheetFormat::Xlsx => JobFile {
+                    name: format!("{stem}.xlsx"),
+                    content_type: XLSX,
+                    bytes: self.to_xlsx(&progress).map_err(ApiError::internal)?.into(),
+                },
+                SheetFormat::Csv => JobFile {
+                    name: format!("{stem}.csv"),
+                    content_type: "text/csv; charset=utf-8",
+                    bytes: self
+                        .to_csv(&progress)
+                        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
+                        .into(),
+                },
+            })
+        })
+        .await?
+    }
+
+    /// UTF-8 with a byte-order mark, which Excel needs to read Chinese from a CSV.
+    fn to_csv(&self, progress: &Progress) -> Result<Vec<u8>, csv::Error> {
+        let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        writer.write_record(&self.header)?;
+        for row in &self.rows {
+            writer.write_record(row)?;
+            progress.advance(1);
+        }
+        writer
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))
+    }
+
+    fn to_xlsx(&self, progress: &Progress) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(self.name)?;
+        for (col, name) in self.header.iter().enumerate() {
+            sheet.write_string(0, u16::try_from(col).unwrap_or(u16::MAX), name)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            for (col, value) in row.iter().enumerate() {
+                sheet.write_string(
+                    u32::try_from(r + 1).unwrap_or(u32::MAX),
+                    u16::try_from(col).unwrap_or(u16::MAX),
+                    value,
+                )?;
+            }
+            progress.advance(1);
+        }
+        workbook.save_to_buffer()
+    }
+}
+
+/// The media type of an .xlsx workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Names for lookups: brand names, category paths, unit labels, level names, barcodes.
 pub async fn lookups(store: &Store) -> StoreResult<Lookups> {

@@ -764,11 +764,31 @@ pub async fn export(
     actor: crate::accounts::permissions::Actor,
     crate::edge::extract::Query(query): crate::edge::extract::Query<OrderQuery>,
 ) -> crate::error::ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let scope = OrderScope::of(&actor)?;
+    let (file, total) =
+        export_file(&app, &actor, &query, &crate::jobs::Progress::default()).await?;
+    let mut response = file.download();
+    if let Ok(total) = axum::http::HeaderValue::from_str(&total.to_string()) {
+        response
+            .headers_mut()
+            .insert(crate::edge::TOTAL_COUNT, total);
+    }
+    Ok(response)
+}
+
+/// The orders `query` selects in `actor`'s scope (at most 10,000) as `orders.xlsx`, and how
+/// many the filter selects in all: the export the API answers with and the back office's
+/// export job makes.
+pub async fn export_file(
+    app: &crate::shop::Shop,
+    actor: &crate::accounts::permissions::Actor,
+    query: &OrderQuery,
+    progress: &crate::jobs::Progress,
+) -> crate::error::ApiResult<(crate::jobs::JobFile, i64)> {
+    let scope = OrderScope::of(actor)?;
     if matches!(scope, OrderScope::Member { .. } | OrderScope::Driver { .. }) {
         return Err(crate::error::ApiError::forbidden());
     }
+    progress.stage("reading", 0);
     let mut filter = query.filter(scope, 10_000)?;
     filter.limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
     let page = app.store.orders().list_orders(&filter).await?;
@@ -831,23 +851,19 @@ pub async fn export(
             ]
         })
         .collect();
-    let bytes = crate::catalog::transfer::to_xlsx("订单", &header, &rows)
-        .map_err(crate::error::ApiError::internal)?;
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"orders.xlsx\"",
-            ),
-        ],
-        [(crate::edge::TOTAL_COUNT, total.to_string())],
-        bytes,
-    )
-        .into_response())
+    let sheet = crate::catalog::transfer::Sheet {
+        name: "订单",
+        header,
+        rows,
+    };
+    let file = sheet
+        .write(
+            crate::catalog::transfer::SheetFormat::Xlsx,
+            "orders",
+            progress,
+        )
+        .await?;
+    Ok((file, total))
 }
 
 /// What one manager's or promoter's customers did in a window (seed 001: 经理业绩): their

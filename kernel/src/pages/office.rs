@@ -5,15 +5,19 @@
 //! handlers with the caller, so it shows and changes only what the API would let him.
 
 pub mod goods;
+pub mod jobs;
 pub mod member;
 pub mod plugins;
 pub mod setup;
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use self::jobs::Work;
 use super::{Page, Visit};
 use crate::accounts::MemberState;
 use crate::accounts::audit::{self, LoginQuery, OperationQuery};
@@ -22,6 +26,7 @@ use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
+use crate::jobs::{Finished, Jobs};
 use crate::members::review::{self, Approval, MemberQuery, Rejection};
 use crate::notify::{MessageQuery, MessageState};
 use crate::orders::OrderStatus;
@@ -163,16 +168,25 @@ fn menu_for(actor: &Actor, key: &str) -> Result<Vec<MenuEntry>, ApiError> {
 }
 
 /// `GET /admin`: the menu and what waits, by order status.
-pub async fn dashboard(State(shop): State<Shop>, visit: Visit) -> Page {
+pub async fn dashboard(
+    State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
+    visit: Visit,
+) -> Page {
     let view = async {
         let actor = visit.actor()?;
         let menu = menu(&actor)?;
+        let jobs = jobs::lines(&jobs, &actor);
         let order_counts = if menu.iter().any(|entry| entry.key == "orders") {
             queries::counts(State(shop), actor).await?.0
         } else {
             Vec::new()
         };
-        Ok(DashboardView { menu, order_counts })
+        Ok(DashboardView {
+            menu,
+            order_counts,
+            jobs,
+        })
     }
     .await;
     visit.show(view)
@@ -291,7 +305,6 @@ pub async fn orders(
             statuses: counts?.0,
             next_href,
             previous_href,
-            export_href: format!("/api/v1/admin/orders/export?{}", search.query(None)),
             total: page.total,
             orders: page.items,
             regions: regions?
@@ -306,6 +319,38 @@ pub async fn orders(
     }
     .await;
     visit.show(view)
+}
+
+/// `POST /admin/orders/export` (the list's filters: `q`, `status`, `from`, `to`): the orders
+/// they select in the caller's scope as an Excel workbook, made by a job
+/// (`queries::export_file`), whose page offers it to download.
+pub async fn export_orders(
+    State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
+    visit: Visit,
+    body: Bytes,
+) -> Page {
+    let started = async {
+        let actor = visit.actor()?;
+        let search: OrderSearch = serde_urlencoded::from_bytes(&body)
+            .map_err(|e| ApiError::bad_request("invalid_input", e.to_string()))?;
+        let query = search.order_query(None);
+        let owner = actor.clone();
+        jobs::start(
+            &jobs,
+            &owner,
+            Work::OrdersExport,
+            move |progress| async move {
+                let (file, _) = queries::export_file(&shop, &actor, &query, &progress).await?;
+                Ok(Finished::of(&()).with_file(file))
+            },
+        )
+    }
+    .await;
+    match started {
+        Ok(href) => visit.redirect(&href),
+        Err(error) => visit.show::<OfficeOrdersView>(Err(error)),
+    }
 }
 
 /// The rules a `/admin/scripts/{rules}` path names.
@@ -372,33 +417,72 @@ fn screen_key(rules: Rules) -> &'static str {
 
 const DEFAULT_REPLAY: i64 = 20;
 
-/// `GET /admin/scripts/{rules}`: the editor of `pricing.rhai` or `notifications.rhai`.
+/// What `/admin/scripts/pricing?replay={job}` shows: the draft replayed as typed, with
+/// what the replay found.
+#[derive(Debug, Deserialize, Serialize)]
+struct Replayed {
+    source: String,
+    note: String,
+    last: i64,
+    replay: replay::Replay,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditorQuery {
+    /// A finished replay job of the caller's, to show.
+    replay: Option<String>,
+}
+
+/// `GET /admin/scripts/{rules}`: the editor of `pricing.rhai` or `notifications.rhai`; with
+/// `replay`, the draft a replay job ran and what it found (its page while it runs).
 pub async fn script(
     State(app): State<ScriptsState>,
+    State(jobs): State<Arc<Jobs>>,
     visit: Visit,
     path: Result<Path<String>, ApiError>,
+    query: Result<Query<EditorQuery>, ApiError>,
 ) -> Page {
     let view = async {
         let actor = visit.actor()?;
-        editor(&app, &actor, rules_of(path)?).await
+        let mut view = editor(&app, &actor, rules_of(path)?).await?;
+        if let Some(id) = query?.0.replay {
+            let Some(outcome) = jobs::finished_replay(&jobs, &actor, &id)? else {
+                return Ok(Outcome::Elsewhere(jobs::job_href(&id)));
+            };
+            let replayed: Replayed = serde_json::from_value(outcome).map_err(ApiError::internal)?;
+            view.source = replayed.source;
+            view.note = replayed.note;
+            view.last = replayed.last;
+            view.replay = Some(replayed.replay);
+        }
+        Ok(Outcome::Show(StatusCode::OK, Box::new(view)))
     }
     .await;
-    visit.show(view)
+    show_outcome(&visit, view)
 }
 
-/// What a post to the editor comes to: the editor again (checked, replayed or refused), or
-/// the saved file's editor to go to.
+/// What a visit to the editor comes to: the editor (as saved, checked or refused), or
+/// another page to go to (the saved file's editor, a replay's job).
 enum Outcome {
     Show(StatusCode, Box<ScriptsView>),
-    Saved(Rules),
+    Elsewhere(String),
+}
+
+fn show_outcome(visit: &Visit, outcome: Result<Outcome, ApiError>) -> Page {
+    match outcome {
+        Ok(Outcome::Elsewhere(href)) => visit.redirect(&href),
+        Ok(Outcome::Show(status, view)) => visit.show_with(status, view.as_ref()),
+        Err(error) => visit.show::<ScriptsView>(Err(error)),
+    }
 }
 
 /// `POST /admin/scripts/{rules}` (`source`, `note`, `last`, `action`): `check` the typed
-/// source, `replay` the last orders with it (pricing), or `save` it. The source is checked
-/// first every time, so a refusal shows at its line with the source as typed, and nothing
-/// is saved.
+/// source, `replay` the last orders with it (pricing; a job, whose page comes back to the
+/// editor with what it found), or `save` it. The source is checked first every time, so a
+/// refusal shows at its line with the source as typed, and nothing is saved.
 pub async fn script_action(
     State(app): State<ScriptsState>,
+    State(jobs): State<Arc<Jobs>>,
     visit: Visit,
     path: Result<Path<String>, ApiError>,
     body: Bytes,
@@ -458,34 +542,37 @@ pub async fn script_action(
                         script_admin::put_notifications(State(app.clone()), actor, input).await?
                     }
                 };
-                Ok(Outcome::Saved(rules))
+                Ok(Outcome::Elsewhere(format!(
+                    "/admin/scripts/{}?notice=script_saved",
+                    rules_key(rules)
+                )))
             }
             ("replay", Rules::Pricing) => {
-                let replayed = replay::replay(
-                    State(app.clone()),
-                    actor,
-                    ApiJson(ReplayInput {
+                let last = view.last;
+                // Refused before a job starts, as the API refuses it.
+                replay::check_last(last)?;
+                let app = app.clone();
+                let owner = actor.clone();
+                let href = jobs::start(&jobs, &owner, Work::Replay, move |progress| async move {
+                    let input = ReplayInput {
+                        source: source.clone(),
+                        last,
+                    };
+                    let replay = replay::replay_draft(&app, &actor, input, &progress).await?;
+                    Ok(Finished::of(&Replayed {
                         source,
-                        last: view.last,
-                    }),
-                )
-                .await?
-                .0;
-                view.replay = Some(replayed);
-                Ok(Outcome::Show(StatusCode::OK, Box::new(view)))
+                        note,
+                        last,
+                        replay,
+                    }))
+                })?;
+                Ok(Outcome::Elsewhere(href))
             }
             _ => Ok(Outcome::Show(StatusCode::OK, Box::new(view))),
         }
     }
     .await;
-    match outcome {
-        Ok(Outcome::Saved(rules)) => visit.redirect(&format!(
-            "/admin/scripts/{}?notice=script_saved",
-            rules_key(rules)
-        )),
-        Ok(Outcome::Show(status, view)) => visit.show_with(status, view.as_ref()),
-        Err(error) => visit.show::<ScriptsView>(Err(error)),
-    }
+    show_outcome(&visit, outcome)
 }
 
 /// `POST /admin/scripts/{rules}/rollback/{id}`: put a saved version back, as a new version.
@@ -836,24 +923,34 @@ pub async fn backups(State(shop): State<Shop>, visit: Visit) -> Page {
     visit.show(view)
 }
 
-/// `POST /admin/backups`: make a backup now (`backup::http::create`), back to the list.
-pub async fn make_backup(State(shop): State<Shop>, visit: Visit, client: ClientInfo) -> Page {
-    let made = async {
-        let actor = visit.actor()?;
-        crate::backup::http::create(State(shop), actor, client).await
-    }
-    .await;
-    match made {
-        Ok(_) => visit.redirect("/admin/backups?notice=backup_made"),
+/// `POST /admin/backups`: make a backup now (`backup::http::make`) as a job, whose page
+/// shows the backup made.
+pub async fn make_backup(
+    State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
+    visit: Visit,
+    client: ClientInfo,
+) -> Page {
+    let started = visit.actor().and_then(|actor| {
+        let owner = actor.clone();
+        jobs::start(&jobs, &owner, Work::Backup, move |progress| async move {
+            let made = crate::backup::http::make(&shop, &actor, &client, &progress).await?;
+            Ok(Finished::of(&made))
+        })
+    });
+    match started {
+        Ok(href) => visit.redirect(&href),
         Err(error) => visit.show::<OfficeBackupsView>(Err(error)),
     }
 }
 
 /// `POST /admin/backups/{name}/restore` (`confirm`: the name typed again): replace all data
-/// with the backup (`backup::http::restore`). Every session ends, this one too, so it goes on
-/// to sign in. A name typed wrong restores nothing and says so beside the backup.
+/// with the backup (`backup::http::restore_named`) as a job. Every session ends when it is
+/// done, this one too, so its page then asks to sign in again and shows the tables restored
+/// after. A name typed wrong restores nothing and says so beside the backup.
 pub async fn restore_backup(
     State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
     visit: Visit,
     client: ClientInfo,
     path: Result<Path<String>, ApiError>,
@@ -879,14 +976,18 @@ pub async fn restore_backup(
             .await?;
             return Ok(Err(view));
         }
-        // The tables restored are in the operation log; the caller signs in again.
-        let _restored =
-            crate::backup::http::restore(State(shop.clone()), actor, client, Path(name)).await?;
-        Ok(Ok(()))
+        let owner = actor.clone();
+        let shop = shop.clone();
+        let href = jobs::start(&jobs, &owner, Work::Restore, move |progress| async move {
+            let restored =
+                crate::backup::http::restore_named(&shop, &actor, &client, name, &progress).await?;
+            Ok(Finished::of(&restored))
+        })?;
+        Ok(Ok(href))
     }
     .await;
     match outcome {
-        Ok(Ok(())) => visit.redirect("/login?notice=backup_restored"),
+        Ok(Ok(href)) => visit.redirect(&href),
         Ok(Err(view)) => visit.show_with(StatusCode::UNPROCESSABLE_ENTITY, &view),
         Err(error) => visit.show::<OfficeBackupsView>(Err(error)),
     }

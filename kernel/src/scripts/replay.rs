@@ -25,6 +25,7 @@ use crate::accounts::permissions::{Actor, Permission};
 use crate::clock::rfc3339;
 use crate::edge::json::ApiJson;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::{Progress, off_runtime};
 use crate::orders::order_number;
 use crate::orders::pipeline::PricingInputs;
 use crate::orders::quote::Adjustment;
@@ -51,14 +52,14 @@ fn default_orders() -> i64 {
 }
 
 /// The orders replayed: those that differ (or failed), newest first, and the totals.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Replay {
     pub summary: ReplaySummary,
     /// Only orders whose script result differs, or where a script failed.
     pub orders: Vec<ReplayedOrder>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReplaySummary {
     pub orders_checked: i64,
     pub orders_changed: i64,
@@ -72,7 +73,7 @@ pub struct ReplaySummary {
 }
 
 /// One order: goods totals after the script step (before plugins and shipping).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReplayedOrder {
     pub order_id: crate::ids::OrderId,
     pub order_no: String,
@@ -95,7 +96,7 @@ pub struct ReplayedOrder {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReplayedLine {
     pub line_no: i64,
     pub sku_id: i64,
@@ -281,12 +282,21 @@ fn replay_order(
 }
 
 /// Replays `orders` with the serving script and `draft` (a blocking job: scripts run here).
-fn replay_all(host: &ScriptHost, draft: &Compiled, orders: Vec<RecordedOrder>) -> Replay {
+fn replay_all(
+    host: &ScriptHost,
+    draft: &Compiled,
+    orders: Vec<RecordedOrder>,
+    progress: &Progress,
+) -> Replay {
     let current = host.pricing.load_full();
     let checked = i64::try_from(orders.len()).unwrap_or(i64::MAX);
+    progress.stage("replaying", u64::try_from(orders.len()).unwrap_or(0));
     let orders: Vec<ReplayedOrder> = orders
         .into_iter()
-        .filter_map(|order| replay_order(host, current.as_deref(), draft, order))
+        .filter_map(|order| {
+            progress.advance(1);
+            replay_order(host, current.as_deref(), draft, order)
+        })
         .collect();
     let failed = orders.iter().filter(|o| o.error.is_some()).count();
     let changed = orders.len() - failed;
@@ -305,6 +315,19 @@ fn replay_all(host: &ScriptHost, draft: &Compiled, orders: Vec<RecordedOrder>) -
     }
 }
 
+/// How many orders a replay may read: 1 to [`MAX_ORDERS`].
+pub fn check_last(last: i64) -> ApiResult<()> {
+    if (1..=MAX_ORDERS).contains(&last) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "invalid_input",
+            "last",
+            format!("last: 须为1到{MAX_ORDERS}之间的整数 (1 to {MAX_ORDERS})"),
+        ))
+    }
+}
+
 /// Replay the last orders with a draft of the pricing script beside the serving one, on what
 /// the script was given at checkout (member, time, catalogue prices); only the script step is
 /// run again. Nothing is saved. A draft that does not compile or fails its examples is refused
@@ -316,14 +339,21 @@ pub async fn replay(
     actor: Actor,
     ApiJson(input): ApiJson<ReplayInput>,
 ) -> ApiResult<Json<Replay>> {
+    replay_draft(&app, &actor, input, &Progress::default())
+        .await
+        .map(Json)
+}
+
+/// Checks the draft, then replays the last orders with it an order at a time on a blocking
+/// thread: what the API's `replay` answers with and the back office's replay job does.
+pub async fn replay_draft(
+    app: &ScriptsState,
+    actor: &Actor,
+    input: ReplayInput,
+    progress: &Progress,
+) -> ApiResult<Replay> {
     actor.require(Permission::ManageSettings)?;
-    if !(1..=MAX_ORDERS).contains(&input.last) {
-        return Err(ApiError::invalid_field(
-            "invalid_input",
-            "last",
-            format!("last: 须为1到{MAX_ORDERS}之间的整数 (1 to {MAX_ORDERS})"),
-        ));
-    }
+    check_last(input.last)?;
     let draft =
         pricing::check(&app.scripts.engine, &input.source).map_err(super::admin::script_invalid)?;
     let orders = app
@@ -332,9 +362,8 @@ pub async fn replay(
         .recorded_pricing_inputs(input.last)
         .await?;
     let host = Arc::clone(&app.scripts);
-    let replayed = tokio::task::spawn_blocking(move || replay_all(&host, &draft, orders))
-        .await
-        .map_err(ApiError::internal)?;
+    let progress = progress.clone();
+    let replayed = off_runtime(move || replay_all(&host, &draft, orders, &progress)).await?;
     tracing::info!(
         orders_checked = replayed.summary.orders_checked,
         orders_changed = replayed.summary.orders_changed,
@@ -342,7 +371,7 @@ pub async fn replay(
         draft_version = replayed.summary.draft_version,
         "pricing draft replayed"
     );
-    Ok(Json(replayed))
+    Ok(replayed)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! storefront theme never changes them.
 
 pub mod goods;
+pub mod jobs;
 pub mod setup;
 
 use serde::Serialize;
@@ -40,6 +41,8 @@ pub struct DashboardView {
     /// Every status in the caller's scope with its staff label and count; empty for a role
     /// that reads no orders.
     pub order_counts: Vec<StatusCount>,
+    /// The caller's long work, running and of the last hour, newest first.
+    pub jobs: Vec<jobs::JobLine>,
 }
 
 /// `scripts.html`: one rules file in the editor (M4) — the source, whether it serves, the
@@ -141,8 +144,6 @@ pub struct OfficeOrdersView {
     /// The link to this page after and before (none at either end).
     pub next_href: Option<String>,
     pub previous_href: Option<String>,
-    /// The Excel export of these filters (`/api/v1/admin/orders/export?…`).
-    pub export_href: String,
     /// The regions whose picking list the caller may print (a form to
     /// `/api/v1/admin/picking-list` with `region_id` and `date`), and the shop's date.
     pub regions: Vec<Region>,
@@ -388,7 +389,8 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 17] = [
+pub const PAGE_TEMPLATES: [&str; 18] = [
+    jobs::OfficeJobView::TEMPLATE,
     OfficeMemberView::TEMPLATE,
     goods::OfficeLibraryView::TEMPLATE,
     setup::OfficeSettingsView::TEMPLATE,
@@ -445,6 +447,22 @@ impl PageView for DashboardView {
                 DashboardView {
                     menu: sample_menu(),
                     order_counts: sample_counts(),
+                    jobs: vec![
+                        jobs::JobLine {
+                            id: "0123456789abcdef0123456789abcdef".to_owned(),
+                            kind: "import",
+                            state: "running",
+                            started_at: "2026-12-07T10:00:00+08:00".to_owned(),
+                            percent: Some(41),
+                        },
+                        jobs::JobLine {
+                            id: "fedcba9876543210fedcba9876543210".to_owned(),
+                            kind: "backup",
+                            state: "failed",
+                            started_at: "2026-12-07T09:00:00+08:00".to_owned(),
+                            percent: None,
+                        },
+                    ],
                 },
             ),
             (
@@ -452,6 +470,7 @@ impl PageView for DashboardView {
                 DashboardView {
                     menu: sample_menu().into_iter().take(1).collect(),
                     order_counts: Vec::new(),
+                    jobs: Vec::new(),
                 },
             ),
         ]
@@ -605,7 +624,6 @@ impl PageView for OfficeOrdersView {
                     orders,
                     next_href: Some("/admin/orders?offset=50".to_owned()),
                     previous_href: Some("/admin/orders?offset=0".to_owned()),
-                    export_href: "/api/v1/admin/orders/export?q=x".to_owned(),
                     regions: vec![Region {
                         id: 1,
                         name: "海口 <i>".to_owned(),
@@ -626,7 +644,6 @@ impl PageView for OfficeOrdersView {
                     orders: Vec::new(),
                     next_href: None,
                     previous_href: None,
-                    export_href: "/api/v1/admin/orders/export".to_owned(),
                     regions: Vec::new(),
                     today: "2026-11-30".to_owned(),
                 },
@@ -1092,6 +1109,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<OfficePluginsView>());
     all.extend(super::views::samples_of::<OfficeAuditView>());
     all.extend(super::views::samples_of::<OfficeBackupsView>());
+    all.extend(super::views::samples_of::<jobs::OfficeJobView>());
     all.extend(super::views::samples_of::<OfficeAfterSalesView>());
     all.extend(super::views::samples_of::<goods::OfficeGoodsView>());
     all.extend(super::views::samples_of::<goods::OfficeProductView>());

@@ -4,11 +4,13 @@
 //! a new product with its first SKU; the catalogue exported and imported as a spreadsheet.
 //! Every form goes through the catalogue API's own handlers (`catalog::handlers`).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 
+use super::jobs::{self, Work};
 use super::{PER_PAGE, menu_for, paging, query_string, row_form};
 use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::ClientInfo;
@@ -16,18 +18,19 @@ use crate::catalog::handlers::{
     self as catalog, AdminProductQuery, ProductInput, ProductPatch, SkuInput,
 };
 use crate::catalog::library;
+use crate::catalog::transfer::SheetFormat;
 use crate::catalog::{LevelPrice, PriceBreak, Product};
 use crate::edge::extract::{Path, Query};
 use crate::edge::json::ApiJson;
 use crate::error::ApiError;
+use crate::jobs::{Finished, Jobs};
 use crate::members::Level;
 use crate::pages::fields::Fields;
 use crate::pages::{Page, Visit};
 use crate::shop::Shop;
 use crate::themes::office::RowError;
 use crate::themes::office::goods::{
-    CategoryOption, GoodsRow, ImportRefusal, OfficeGoodsView, OfficeLibraryView, OfficeProductView,
-    SPARE_BREAKS,
+    CategoryOption, GoodsRow, OfficeGoodsView, OfficeLibraryView, OfficeProductView, SPARE_BREAKS,
 };
 use crate::themes::views::FormError;
 
@@ -61,11 +64,11 @@ impl GoodsSearch {
     }
 }
 
-/// What the list shows besides its rows: an import's outcome, or a row's refusal.
+/// What the list shows besides its rows: an import or export refused before it started, or
+/// a row's refusal.
 #[derive(Default)]
 struct Outcome {
-    imported: Option<crate::catalog::transfer::ImportSummary>,
-    import_error: Option<ImportRefusal>,
+    transfer_error: Option<FormError>,
     error: Option<RowError>,
 }
 
@@ -112,8 +115,7 @@ async fn goods_view(
         previous_href,
         categories: CategoryOption::tree(&categories),
         back: format!("/admin/goods?{}", search.query(Some(offset))),
-        imported: outcome.imported,
-        import_error: outcome.import_error,
+        transfer_error: outcome.transfer_error,
         error: outcome.error,
     })
 }
@@ -178,60 +180,89 @@ pub async fn shelve(
     .await
 }
 
-/// `POST /admin/goods/import` (a multipart form with `file`: .xlsx or UTF-8 CSV): every row
-/// checked first, all or nothing (`catalog::import`); the list with what changed, or with
-/// every problem by row and column and nothing imported.
+/// `POST /admin/goods/import` (a multipart form with `file`: .xlsx or UTF-8 CSV): a job
+/// checks every row first and imports all or nothing (`catalog::import_file`); its page shows
+/// what changed, or every problem by row and column and nothing imported. No file, or too
+/// much running, is refused on the list before a job starts.
 pub async fn import(
     State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
     visit: Visit,
     client: ClientInfo,
     request: axum::extract::Request,
 ) -> Page {
-    let view = async {
+    let started = async {
         let actor = visit.actor()?;
         // The screen is asked for first, so a role without it learns nothing of the file.
         menu_for(&actor, "goods")?;
-        let (_, file) = crate::pages::read_file_form(request).await?;
-        let imported = async {
-            let bytes = file.ok_or_else(|| {
+        let started = async {
+            let (_, file) = crate::pages::read_file_form(request).await?;
+            let file = file.ok_or_else(|| {
                 ApiError::invalid_field("invalid_file", "file", "file: 请选择文件 (choose a file)")
             })?;
-            catalog::import(State(shop.clone()), actor.clone(), client, bytes).await
+            let (worker, shop) = (actor.clone(), shop.clone());
+            jobs::start(&jobs, &actor, Work::Import, move |progress| async move {
+                let summary =
+                    catalog::import_file(&shop, &worker, &client, file, &progress).await?;
+                Ok(Finished::of(&summary))
+            })
         }
         .await;
-        let (status, outcome) = match imported {
-            Ok(summary) => (
-                StatusCode::OK,
-                Outcome {
-                    imported: Some(summary.0),
-                    ..Outcome::default()
-                },
-            ),
-            Err(error) if error.status.is_client_error() && error.status.as_u16() >= 409 => (
-                error.status,
-                Outcome {
-                    import_error: Some(ImportRefusal {
-                        code: error.code.to_owned(),
-                        rows: error
-                            .details
-                            .as_ref()
-                            .and_then(|details| details.get("rows"))
-                            .and_then(|rows| serde_json::from_value(rows.clone()).ok())
-                            .unwrap_or_default(),
-                    }),
-                    ..Outcome::default()
-                },
-            ),
-            Err(error) => return Err(error),
-        };
-        Ok((
-            status,
-            goods_view(&shop, actor, &GoodsSearch::default(), outcome).await?,
-        ))
+        Ok((actor, started.map_err(|error| ("import", error))))
     }
     .await;
-    match view {
-        Ok((status, view)) => visit.show_with(status, &view),
+    transfer_started(&visit, &shop, started).await
+}
+
+/// `POST /admin/goods/export` (`format`: `xlsx` or `csv`): every product and SKU as a
+/// spreadsheet, made by a job (`catalog::export_file`) whose page offers it to download.
+pub async fn export(
+    State(shop): State<Shop>,
+    State(jobs): State<Arc<Jobs>>,
+    visit: Visit,
+    body: Bytes,
+) -> Page {
+    let form = Fields::parse(&body);
+    let started = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "goods")?;
+        let started = SheetFormat::parse(Some(form.text("format"))).and_then(|format| {
+            let (worker, shop) = (actor.clone(), shop.clone());
+            jobs::start(
+                &jobs,
+                &actor,
+                Work::GoodsExport,
+                move |progress| async move {
+                    let file = catalog::export_file(&shop, &worker, format, &progress).await?;
+                    Ok(Finished::of(&()).with_file(file))
+                },
+            )
+        });
+        Ok((actor, started.map_err(|error| ("export", error))))
+    }
+    .await;
+    transfer_started(&visit, &shop, started).await
+}
+
+/// An import or export asked for: refused outright (not his screen), or by the caller, his job's
+/// page or the form's refusal (`import` or `export`).
+type Started = Result<(Actor, Result<String, (&'static str, ApiError)>), ApiError>;
+
+/// An import or export started: its job's page; or refused before it started: the list
+/// with the refusal by the import and export forms, in its status.
+async fn transfer_started(visit: &Visit, shop: &Shop, started: Started) -> Page {
+    let refused = match started {
+        Ok((_, Ok(href))) => return visit.redirect(&href),
+        Ok((actor, Err((form, error)))) => (actor, form, error),
+        Err(error) => return visit.show::<OfficeGoodsView>(Err(error)),
+    };
+    let (actor, form, error) = refused;
+    let outcome = Outcome {
+        transfer_error: Some(FormError::of(form, &error)),
+        ..Outcome::default()
+    };
+    match goods_view(shop, actor, &GoodsSearch::default(), outcome).await {
+        Ok(view) => visit.show_with(error.status, &view),
         Err(error) => visit.show::<OfficeGoodsView>(Err(error)),
     }
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::{MenuEntry, RowError, sample_menu};
 use crate::catalog::handlers::UnitView;
 use crate::catalog::library::ProductTag;
-use crate::catalog::transfer::{ImportSummary, RowError as ImportRowError};
 use crate::catalog::{Brand, Category, LevelPrice, PriceBreak, Product, Sku, Unit};
 use crate::ids::{ProductId, SkuId};
 use crate::members::Level;
@@ -98,19 +97,11 @@ pub struct OfficeGoodsView {
     pub categories: Vec<CategoryOption>,
     /// This list's address, where a row's shelf form comes back to.
     pub back: String,
-    /// What the last import changed (shown once, after it).
-    pub imported: Option<ImportSummary>,
-    /// A refused import: its code, and every problem with its row and column.
-    pub import_error: Option<ImportRefusal>,
+    /// An import or export refused before it started (no file, too many jobs running); the
+    /// work itself goes on on its job's page.
+    pub transfer_error: Option<FormError>,
     /// A refused shelf change, beside its row.
     pub error: Option<RowError>,
-}
-
-/// Why an import file was refused; nothing of it was imported.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportRefusal {
-    pub code: String,
-    pub rows: Vec<ImportRowError>,
 }
 
 /// `product.html`: one product's editor (or a new product's form): its fields, each SKU's
@@ -237,13 +228,7 @@ impl PageView for OfficeGoodsView {
             previous_href: None,
             categories: CategoryOption::tree(&categories),
             back: "/admin/goods?q=%E5%AE%89".to_owned(),
-            imported: Some(ImportSummary {
-                products_created: 2,
-                products_updated: 3,
-                skus_created: 4,
-                skus_updated: 5,
-            }),
-            import_error: None,
+            transfer_error: None,
             error: Some(RowError {
                 id: 2,
                 error: FormError {
@@ -256,7 +241,7 @@ impl PageView for OfficeGoodsView {
         vec![
             ("a page of goods", full.clone()),
             (
-                "a refused import, nothing found",
+                "an import refused before it started, nothing found",
                 OfficeGoodsView {
                     q: String::new(),
                     category_id: None,
@@ -264,15 +249,10 @@ impl PageView for OfficeGoodsView {
                     rows: Vec::new(),
                     total: 0,
                     next_href: None,
-                    imported: None,
-                    import_error: Some(ImportRefusal {
-                        code: "import_invalid".to_owned(),
-                        rows: vec![ImportRowError {
-                            row: 3,
-                            column: "批发价 <b>".to_owned(),
-                            code: "invalid_money".to_owned(),
-                            message: "金额格式不正确 <i>".to_owned(),
-                        }],
+                    transfer_error: Some(FormError {
+                        form: "import",
+                        code: "jobs_busy".to_owned(),
+                        field: None,
                     }),
                     error: None,
                     ..full

@@ -1,5 +1,10 @@
 // The back office works without this file; it only helps: the script editor selects the
-// line a refusal names, so the cursor is where the fix goes.
+// line a refusal names, so the cursor is where the fix goes; a running job's page reloads
+// itself (without JavaScript, its <noscript> refresh does).
+document.addEventListener("DOMContentLoaded", () => {
+  const running = document.querySelector("[data-reload-after]");
+  if (running) setTimeout(() => location.reload(), Number(running.dataset.reloadAfter) || 1000);
+});
 document.addEventListener("DOMContentLoaded", () => {
   const source = document.querySelector("textarea[data-problem-line]");
   const line = source && Number(source.dataset.problemLine);
