@@ -168,6 +168,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(catalog::add_image))
+                .routes(routes!(crate::images::upload_picture))
                 .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
         )
         .routes(routes!(catalog::delete_image))
@@ -331,6 +332,14 @@ fn page_routes() -> Router<AppState> {
                     get(pages::account::profile).post(pages::account::save_profile),
                 )
                 .route("/admin/goods/import", post(pages::office::goods::import))
+                .route(
+                    "/admin/settings/picture/{field}",
+                    post(pages::office::setup::setting_picture),
+                )
+                .route(
+                    "/admin/catalogue/brand/{id}/logo",
+                    post(pages::office::goods::brand_logo),
+                )
                 .route(
                     "/admin/goods/{id}/images",
                     post(pages::office::goods::add_image),

@@ -23,6 +23,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Li
 use sqlx::FromRow;
 use tokio::sync::Semaphore;
 
+use crate::accounts::permissions::{Actor, Permission};
 use crate::accounts::sessions::random_token;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{StoreResult, on_pool};
@@ -76,6 +77,9 @@ pub enum UploadKind {
     AfterSalePhoto,
     /// A member's photo in a review (C7): everyone's to see once the review is approved.
     ReviewPhoto,
+    /// A picture of the shop's own (its logo, the service QR code, a brand's logo): public,
+    /// served at `/api/v1/images/{key}` like the catalogue's.
+    ShopPicture,
 }
 
 impl UploadKind {
@@ -88,6 +92,7 @@ impl UploadKind {
             UploadKind::DeliveryNote => "delivery",
             UploadKind::AfterSalePhoto => "after_sale",
             UploadKind::ReviewPhoto => "review",
+            UploadKind::ShopPicture => "shop_picture",
         }
     }
 }
@@ -379,6 +384,50 @@ fn refused(err: &ImageError, field: &str) -> ApiError {
     }
 }
 
+/// A public picture of the shop's, uploaded.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ShopPicture {
+    /// Where it is served (`/api/v1/images/{key}`), for a setting or a brand to point at.
+    pub url: String,
+}
+
+/// Checks and stores a picture of the shop's (re-encoded, without its metadata) as `actor`'s
+/// upload; its URL is what a setting or a brand then points at. `field` names the form field
+/// in a refusal.
+pub async fn store_picture(
+    shop: &crate::shop::Shop,
+    actor: &Actor,
+    bytes: Bytes,
+    field: &'static str,
+) -> ApiResult<ShopPicture> {
+    if !(actor.has(Permission::ManageSettings) || actor.has(Permission::ManageCatalog)) {
+        return Err(ApiError::forbidden());
+    }
+    let staged = stage_image(&shop.config.data_dir, UploadKind::ShopPicture, bytes, field).await?;
+    shop.store
+        .images()
+        .record_upload(&staged, actor.user_id, shop.clock.now_ms())
+        .await?;
+    let url = format!("/api/v1/images/{}", staged.key);
+    staged.keep();
+    Ok(ShopPicture { url })
+}
+
+/// Upload a picture of the shop's — its logo, the service QR code, a brand's logo — to point
+/// a setting or a brand at (admin; JPEG, PNG or WebP, at most 8 MB and 40 megapixels); public
+/// once uploaded.
+#[utoipa::path(post, path = "/admin/pictures", tag = "catalog",
+    request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 201, body = ShopPicture), (status = 422, description = "`image_too_large`, `invalid_image`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn upload_picture(
+    axum::extract::State(shop): axum::extract::State<crate::shop::Shop>,
+    actor: Actor,
+    body: Bytes,
+) -> ApiResult<(axum::http::StatusCode, axum::Json<ShopPicture>)> {
+    let picture = store_picture(&shop, &actor, body, "image").await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(picture)))
+}
+
 #[derive(Debug, FromRow)]
 pub struct UploadRow {
     pub key: String,
@@ -388,6 +437,28 @@ pub struct UploadRow {
 }
 
 impl ImageStore<'_> {
+    /// Records a staged image as `owner_id`'s upload; the caller keeps the file once this is in.
+    pub async fn record_upload(
+        self,
+        image: &StagedImage,
+        owner_id: i64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("INSERT INTO uploads (key, owner_id, kind, content_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&image.key)
+                .bind(owner_id)
+                .bind(image.kind.as_str())
+                .bind(image.content_type)
+                .bind(image.size_bytes)
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     pub async fn upload(self, key: &str) -> StoreResult<Option<UploadRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT key, owner_id, kind, content_type FROM uploads WHERE key = $1")

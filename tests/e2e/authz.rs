@@ -201,6 +201,7 @@ const TABLE: &[(&str, Record, &str)] = &[
     ("POST /api/v1/admin/products/{id}/images", Record::None, "*=403 anon=401 admin=201"),
     ("DELETE /api/v1/admin/products/{id}/images/{key}", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/images/{key}", Record::Picture, "*=200"),
+    ("POST /api/v1/admin/pictures", Record::None, "*=403 anon=401 admin=201"),
     ("GET /api/v1/admin/catalog/export", Record::Export, "*=403 anon=401 admin=200"),
     ("POST /api/v1/admin/catalog/import", Record::None, "*=403 anon=401 admin=200"),
     ("GET /api/v1/me/profile", Record::None, "*=403 anon=401 member=200 waiting=200"),
@@ -917,7 +918,9 @@ impl World {
         if route == "PUT /api/v1/me/profile" {
             return Ok(Some(Body::ProfileForm));
         }
-        if route == "POST /api/v1/admin/products/{id}/images" {
+        if route == "POST /api/v1/admin/products/{id}/images"
+            || route == "POST /api/v1/admin/pictures"
+        {
             return Ok(Some(Body::Png));
         }
         if route == "POST /api/v1/admin/catalog/import" {

@@ -3455,3 +3455,106 @@ async fn a_replay_runs_as_a_job_and_comes_back_to_the_editor() -> anyhow::Result
     assert_eq!(status, StatusCode::NOT_FOUND);
     Ok(())
 }
+
+/// L3's logo and service QR code, and a brand's logo, uploaded from the office (no address
+/// of a picture elsewhere to find: the shop serves no outside images): each is stored as a
+/// picture of the shop's, served to everyone, and the setting or the brand points at it;
+/// a file that is no picture is refused by its form and changes nothing, and only the admin
+/// may upload.
+#[tokio::test]
+async fn an_admin_uploads_the_logo_the_service_qr_and_a_brand_logo() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let admin = browser()?;
+    sign_in(&admin, &app, ADMIN).await?;
+    let token = app.login(ADMIN, PASSWORD).await?;
+    let (_, html) = page(&admin, &app, "/admin/settings").await?;
+    let csrf = csrf_of(&html)?;
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        "/admin/settings/picture/logo_url",
+        &csrf,
+        b"not a picture".to_vec(),
+        "logo.png",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("settings-error"), "{html}");
+    let (_, settings) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    assert!(settings["logo_url"].is_null(), "unchanged: {settings}");
+
+    for field in ["logo_url", "service_qr_url"] {
+        let (status, location, html) = post_file(
+            &admin,
+            &app,
+            &format!("/admin/settings/picture/{field}"),
+            &csrf,
+            pifa_e2e::TINY_PNG.to_vec(),
+            "picture.png",
+        )
+        .await?;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        assert!(location.is_some_and(|l| l.contains("settings_saved")));
+    }
+    let (_, settings) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    for field in ["logo_url", "service_qr_url"] {
+        let url = settings[field].as_str().unwrap_or_default().to_owned();
+        assert!(url.starts_with("/api/v1/images/"), "{field}: {settings}");
+        let picture = app.client.get(app.url(&url)).send().await?;
+        assert_eq!(picture.status(), StatusCode::OK, "served to a visitor");
+        assert_eq!(
+            picture.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            Some("image/png")
+        );
+    }
+    let logo = settings["logo_url"].as_str().unwrap_or_default();
+    let (_, home) = page(&browser()?, &app, "/").await?;
+    assert!(
+        home.contains(&logo.replace('/', "&#x2f;")) || home.contains(logo),
+        "the storefront shows the new logo"
+    );
+
+    let (_, brands) = app.get("/api/v1/brands", None).await?;
+    let brand = brands[0]["id"].as_i64().unwrap_or_default();
+    let (status, _, html) = post_file(
+        &admin,
+        &app,
+        &format!("/admin/catalogue/brand/{brand}/logo"),
+        &csrf,
+        pifa_e2e::TINY_PNG.to_vec(),
+        "brand.png",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (_, brands) = app.get("/api/v1/brands", None).await?;
+    let mine = brands
+        .as_array()
+        .and_then(|all| all.iter().find(|b| b["id"] == brand))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        mine["logo_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("/api/v1/images/")),
+        "{mine}"
+    );
+
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (_, me) = page(&service, &app, "/me").await?;
+    let (status, _, _) = post_file(
+        &service,
+        &app,
+        "/admin/settings/picture/logo_url",
+        &csrf_of(&me)?,
+        pifa_e2e::TINY_PNG.to_vec(),
+        "logo.png",
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, after) = app.get("/api/v1/admin/settings", Some(&token)).await?;
+    assert_eq!(after["logo_url"], settings["logo_url"], "nothing changed");
+    Ok(())
+}

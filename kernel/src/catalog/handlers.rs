@@ -1415,24 +1415,30 @@ pub async fn delete_image(
     ))
 }
 
-/// A product picture (public: pictures carry no price).
+/// A product picture, or a picture of the shop's (its logo, the service QR code, a brand's
+/// logo); public: pictures carry no price.
 #[utoipa::path(get, path = "/images/{key}", tag = "catalog", params(("key" = String, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>)))]
 pub async fn image(
     State(app): State<Shop>,
     Path(key): Path<String>,
 ) -> ApiResult<axum::response::Response> {
-    let image = app
-        .store
-        .catalog()
-        .product_image(&key)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let bytes = tokio::fs::read(crate::config::uploads_dir(&app.config.data_dir).join(&image.key))
+    let content_type = match app.store.catalog().product_image(&key).await? {
+        Some(image) => image.content_type,
+        None => app
+            .store
+            .images()
+            .upload(&key)
+            .await?
+            .filter(|upload| upload.kind == crate::images::UploadKind::ShopPicture.as_str())
+            .map(|upload| upload.content_type)
+            .ok_or_else(ApiError::not_found)?,
+    };
+    let bytes = tokio::fs::read(crate::config::uploads_dir(&app.config.data_dir).join(&key))
         .await
         .map_err(ApiError::internal)?;
     axum::response::Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, image.content_type)
+        .header(axum::http::header::CONTENT_TYPE, content_type)
         .header(
             axum::http::header::CACHE_CONTROL,
             "public, max-age=86400, immutable",

@@ -870,7 +870,7 @@ pub async fn delete_category(
     remove_grouping(&app, &actor, &client, Grouping::Category, id).await
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandPatch {
     pub name: Option<String>,

@@ -858,6 +858,65 @@ async fn library_change(
     }
 }
 
+/// `POST /admin/catalogue/brand/{id}/logo` (a multipart form with `file`): a new logo for the
+/// brand, stored as a picture of the shop's (`images::store_picture`) and set through
+/// `update_brand`; back to the brands, or the library with the refusal by the brand.
+pub async fn brand_logo(
+    State(shop): State<Shop>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<i64>, ApiError>,
+    request: axum::extract::Request,
+) -> Page {
+    let outcome = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "catalogue")?;
+        let Path(id) = path?;
+        let done = async {
+            let picture = picture_of(&shop, &actor, request, "logo").await?;
+            library::update_brand(
+                State(shop.clone()),
+                actor.clone(),
+                client,
+                Path(id),
+                ApiJson(library::BrandPatch {
+                    logo_url: Some(picture.url),
+                    ..library::BrandPatch::default()
+                }),
+            )
+            .await
+            .map(|_| "/admin/catalogue?notice=library_saved#brand".to_owned())
+        }
+        .await
+        .map_err(|error| ("brand", error));
+        Ok((actor, id, done))
+    }
+    .await;
+    row_form(&visit, outcome, |actor, refused| async move {
+        library_view(&shop, actor, Some(refused), Default::default()).await
+    })
+    .await
+}
+
+/// The picture a form's `file` carries, checked and stored as the shop's (`field` names it in
+/// a refusal): the one path for a logo, a brand's logo and the service QR code.
+pub async fn picture_of(
+    shop: &Shop,
+    actor: &Actor,
+    request: axum::extract::Request,
+    field: &'static str,
+) -> Result<crate::images::ShopPicture, ApiError> {
+    let (_, file) = crate::pages::read_file_form(request).await?;
+    let file = file.ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_image",
+            field,
+            format!("{field}: 请选择图片 (choose a picture)"),
+        )
+    })?;
+    crate::images::store_picture(shop, actor, file, field).await
+}
+
 /// `POST /admin/catalogue/{kind}` (add) and `/admin/catalogue/{kind}/{id}/{action}` (`edit`,
 /// `delete`): one change to the library; back to it, or the library with the refusal by
 /// that form and what was typed in it.

@@ -153,6 +153,87 @@ fn settings_from(form: &Fields, current: Settings) -> Result<Settings, ApiError>
     Ok(settings)
 }
 
+/// `POST /admin/settings/picture/{field}` (`logo_url` or `service_qr_url`; a multipart form
+/// with `file`): a new logo or service QR code, stored as a picture of the shop's and set
+/// through `settings::put` with every other setting as it is; back to the settings, or the
+/// settings with the refusal.
+pub async fn setting_picture(
+    State(shop): State<Shop>,
+    State(themes): State<Themes>,
+    visit: Visit,
+    client: ClientInfo,
+    path: Result<Path<String>, ApiError>,
+    request: axum::extract::Request,
+) -> Page {
+    let outcome = async {
+        let actor = visit.actor()?;
+        menu_for(&actor, "settings")?;
+        let Path(field) = path?;
+        let field = ["logo_url", "service_qr_url"]
+            .into_iter()
+            .find(|f| *f == field)
+            .ok_or_else(ApiError::not_found)?;
+        let saved = async {
+            let picture = super::goods::picture_of(&shop, &actor, request, field).await?;
+            let mut settings = crate::settings::get(State(shop.clone()), actor.clone())
+                .await?
+                .0;
+            if field == "logo_url" {
+                settings.logo_url = Some(picture.url);
+            } else {
+                settings.service_qr_url = Some(picture.url);
+            }
+            put_settings(&shop, &themes, &actor, client, &settings).await
+        }
+        .await;
+        Ok((actor, saved))
+    }
+    .await;
+    settings_saved(&visit, &shop, &themes, outcome, None).await
+}
+
+/// Saves `settings` whole through `settings::put`, as the API's PUT does.
+async fn put_settings(
+    shop: &Shop,
+    themes: &Themes,
+    actor: &Actor,
+    client: ClientInfo,
+    settings: &crate::settings::Settings,
+) -> Result<(), ApiError> {
+    let json = serde_json::to_vec(settings).map_err(ApiError::internal)?;
+    crate::settings::put(
+        State(shop.clone()),
+        State(themes.clone()),
+        actor.clone(),
+        client,
+        Bytes::from(json),
+    )
+    .await
+    .map(drop)
+}
+
+/// The answer to a settings form: back to the settings, or them again with the refusal and
+/// what was typed.
+async fn settings_saved(
+    visit: &Visit,
+    shop: &Shop,
+    themes: &Themes,
+    outcome: Result<(Actor, Result<(), ApiError>), ApiError>,
+    typed: Option<std::collections::BTreeMap<String, String>>,
+) -> Page {
+    match outcome {
+        Err(error) => visit.show::<OfficeSettingsView>(Err(error)),
+        Ok((_, Ok(()))) => visit.redirect("/admin/settings?notice=settings_saved"),
+        Ok((actor, Err(error))) => {
+            let refused = FormError::of("settings", &error);
+            match settings_view(shop, themes, actor, Some(refused), typed).await {
+                Ok(view) => visit.show_with(error.status, &view),
+                Err(_) => visit.show::<OfficeSettingsView>(Err(error)),
+            }
+        }
+    }
+}
+
 /// `POST /admin/settings`: the whole form, checked as one document by `settings::put`;
 /// back to the settings, or the form as typed with the refusal.
 pub async fn save_settings(
@@ -171,32 +252,13 @@ pub async fn save_settings(
             .0;
         let saved = async {
             let settings = settings_from(&form, current)?;
-            let json = serde_json::to_vec(&settings).map_err(ApiError::internal)?;
-            crate::settings::put(
-                State(shop.clone()),
-                State(themes.clone()),
-                actor.clone(),
-                client,
-                Bytes::from(json),
-            )
-            .await
-            .map(drop)
+            put_settings(&shop, &themes, &actor, client, &settings).await
         }
         .await;
         Ok((actor, saved))
     }
     .await;
-    match outcome {
-        Err(error) => visit.show::<OfficeSettingsView>(Err(error)),
-        Ok((_, Ok(()))) => visit.redirect("/admin/settings?notice=settings_saved"),
-        Ok((actor, Err(error))) => {
-            let refused = FormError::of("settings", &error);
-            match settings_view(&shop, &themes, actor, Some(refused), Some(form.typed())).await {
-                Ok(view) => visit.show_with(error.status, &view),
-                Err(_) => visit.show::<OfficeSettingsView>(Err(error)),
-            }
-        }
-    }
+    settings_saved(&visit, &shop, &themes, outcome, Some(form.typed())).await
 }
 
 // ---- 员工 -----------------------------------------------------------------------------------
