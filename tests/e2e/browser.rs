@@ -1200,18 +1200,35 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
         "amount_fen: -percent_of(line.line_total_fen, 1),",
         "amount_fen: -percent_of(line.line_total_fen, 1)",
     );
+    // The flash sale installed, so the plugins' screen has one to show with its settings.
+    app.install_plugins(&crate::plugins::flash_sale_toml())
+        .await?;
+    let hard_hat_page = format!("/admin/goods/{}", app.product_id(HARD_HAT_RED).await?);
+    let member_page = {
+        let (_, me) = app.get("/api/v1/me", Some(&member)).await?;
+        format!("/admin/members/{}", me["id"])
+    };
     let browser = Browser::open("pricing_script", &app.url(""), Screen::Desktop).await?;
     let outcome = async {
         browser.sign_in(ADMIN, PASSWORD).await?;
         browser.goto("/admin").await?;
         browser.screenshot("office-dashboard-1280").await?;
+        for (path, shot, seen) in [
+            (hard_hat_page.as_str(), "office-product-1280", "安全帽"),
+            (member_page.as_str(), "office-member-1280", "赵老板"),
+        ] {
+            browser.goto(path).await?;
+            let text = browser.text("main").await?;
+            anyhow::ensure!(text.contains(seen), "{path}: {text}");
+            browser.screenshot(shot).await?;
+        }
         // The other screens, as the office reads them.
         for (path, shot, seen) in [
             ("/admin/orders", "office-orders-1280", "赵老板"),
             ("/admin/members", "office-members-1280", "赵老板"),
             ("/admin/messages", "office-messages-1280", "消息"),
             ("/admin/after-sales", "office-after-sales-1280", "售后"),
-            ("/admin/plugins", "office-plugins-1280", "插件"),
+            ("/admin/plugins", "office-plugins-1280", "flash-sale"),
             ("/admin/audit", "office-audit-1280", "操作日志"),
             ("/admin/backups", "office-backups-1280", "立即备份"),
             ("/admin/goods", "office-goods-1280", "新增商品"),

@@ -3505,7 +3505,10 @@ async fn an_admin_uploads_the_logo_the_service_qr_and_a_brand_logo() -> anyhow::
         let picture = app.client.get(app.url(&url)).send().await?;
         assert_eq!(picture.status(), StatusCode::OK, "served to a visitor");
         assert_eq!(
-            picture.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            picture
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
             Some("image/png")
         );
     }

@@ -21,7 +21,10 @@ pub fn manifest() -> Manifest {
                     "minLength": 1,
                     "maxLength": 20,
                     "default": DEFAULT_LABEL,
-                    "description": "What members read beside the flash price"
+                    // The back office draws the settings form from this schema, in the
+                    // shop's language.
+                    "title": "价格标签",
+                    "description": "会员在抢购价旁看到的文字，最多 20 个字"
                 }
             },
             "additionalProperties": false
