@@ -1318,8 +1318,24 @@ async fn an_operator_fixes_the_pricing_script_replays_orders_and_saves_it() -> a
         anyhow::ensure!(kept.contains(&serving), "still serving {serving}: {kept}");
         browser.screenshot("office-script-error-1280").await?;
 
-        // Fixed and replayed on the last 100 orders: which change, and by how much.
+        // Fixed, and a cart tried with it first: a phone no member has is refused by its
+        // field; his own 60 hard hats show the new rule's adjustment beside today's price.
         type_source(with(rule)).await?;
+        browser.fill("#preview_phone", "13900009999").await?;
+        browser.fill("#preview_lines", "6901234500011 60").await?;
+        browser.submit("button[value='preview']").await?;
+        let refused = browser.text("#preview-error").await?;
+        anyhow::ensure!(refused.contains("没有这个手机号的会员"), "{refused}");
+        browser.fill("#preview_phone", MEMBER).await?;
+        browser.submit("button[value='preview']").await?;
+        let preview = browser.text("#preview").await?;
+        anyhow::ensure!(
+            preview.contains("大单优惠1%") && preview.contains("AQM-001"),
+            "the cart priced with the draft: {preview}"
+        );
+        browser.screenshot("office-script-preview-1280").await?;
+
+        // Replayed on the last 100 orders: which change, and by how much.
         browser.fill("#last", "100").await?;
         browser.submit("button[value='replay']").await?;
         // The replay is a job: its page, then the editor with what it found.

@@ -468,41 +468,35 @@ fn quick_rows(bytes: &[u8], pasted: bool) -> Result<Vec<(usize, String, String)>
         .collect())
 }
 
-/// Quick order (D2): a pasted list (`text/plain`) or a CSV/Excel file of barcodes or item
-/// numbers with quantities goes into my cart. Every row is checked first; any bad row and
-/// nothing is added, with the errors row by row.
-#[utoipa::path(post, path = "/cart/quick-order", tag = "cart",
-    request_body(description = "Rows of `code quantity` pasted as text; or a CSV or .xlsx file with the same two columns", content((String = "text/plain"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_file`, `invalid_quantity`, `member_not_approved`, `moq_step`, `quick_order_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn quick_order(
-    State(app): State<Shop>,
-    actor: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<CartView>> {
-    purchase_for(&app, &actor, None).await?;
-    let pasted = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/plain"));
-    let rows = quick_rows(&body, pasted)
-        .map_err(|message| ApiError::invalid_field("invalid_file", "file", message))?;
+/// The lines a quick-order list names (rows of code — barcode or item number — and quantity,
+/// pasted or a CSV/Excel file): every row checked first, and any bad row refuses the whole
+/// list (`quick_order_invalid`) with the errors row by row in `error.details`. `field` names
+/// the list in refusals. Quick order puts them in the cart; the pricing editor's preview
+/// prices them.
+pub async fn lines_of_list(
+    app: &Shop,
+    bytes: &[u8],
+    pasted: bool,
+    field: &'static str,
+) -> ApiResult<Vec<(LineRequest, String)>> {
+    let rows = quick_rows(bytes, pasted)
+        .map_err(|message| ApiError::invalid_field("invalid_file", field, message))?;
     if rows.is_empty() {
         return Err(ApiError::invalid_field(
             "empty_order",
-            "file",
-            "file: 没有可下单的行 (no rows)",
+            field,
+            format!("{field}: 没有可下单的行 (no rows)"),
         ));
     }
     if rows.len() > MAX_LINES {
         return Err(ApiError::invalid_field(
             "too_many_lines",
-            "file",
-            format!("file: 最多{MAX_LINES}行 (at most {MAX_LINES} rows)"),
+            field,
+            format!("{field}: 最多{MAX_LINES}行 (at most {MAX_LINES} rows)"),
         ));
     }
     for (row, code, _) in &rows {
-        crate::text::refuse_control_chars(code, &format!("file[{row}]"))?;
+        crate::text::refuse_control_chars(code, &format!("{field}[{row}]"))?;
     }
     let codes: Vec<String> = rows.iter().map(|(_, code, _)| code.clone()).collect();
     let found = app.store.orders().skus_by_codes(&codes).await?;
@@ -565,15 +559,36 @@ pub async fn quick_order(
     if !errors.is_empty() {
         return Err(ApiError::invalid_field(
             "quick_order_invalid",
-            "file",
+            field,
             format!(
-                "file: {}行有误，未加入购物车 ({} bad rows, nothing added)",
+                "{field}: {}行有误，未加入购物车 ({} bad rows, nothing added)",
                 errors.len(),
                 errors.len()
             ),
         )
         .with_details(serde_json::json!({ "rows": errors })));
     }
+    Ok(lines)
+}
+
+/// Quick order (D2): a pasted list (`text/plain`) or a CSV/Excel file of barcodes or item
+/// numbers with quantities goes into my cart. Every row is checked first; any bad row and
+/// nothing is added, with the errors row by row.
+#[utoipa::path(post, path = "/cart/quick-order", tag = "cart",
+    request_body(description = "Rows of `code quantity` pasted as text; or a CSV or .xlsx file with the same two columns", content((String = "text/plain"), (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    responses((status = 200, body = CartView), (status = 403, description = "`not_approved`, `single_page`", body = crate::error::ErrorBody), (status = 422, description = "`delisted`, `empty_order`, `invalid_file`, `invalid_quantity`, `member_not_approved`, `moq_step`, `quick_order_invalid`, `too_many_lines`, `unknown_sku`", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn quick_order(
+    State(app): State<Shop>,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<CartView>> {
+    purchase_for(&app, &actor, None).await?;
+    let pasted = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    let lines = lines_of_list(&app, &body, pasted, "file").await?;
     add_to_cart(&app, &actor, &lines, false).await?;
     Ok(Json(cart_view(&app, &actor).await?))
 }

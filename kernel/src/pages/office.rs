@@ -37,7 +37,7 @@ use crate::scripts::replay::{self, ReplayInput};
 use crate::scripts::{Rules, ScriptsState};
 use crate::shop::Shop;
 use crate::themes::office::{
-    BackupError, DashboardView, MenuEntry, OfficeAfterSalesView, OfficeAuditView,
+    BackupError, CartPreview, DashboardView, MenuEntry, OfficeAfterSalesView, OfficeAuditView,
     OfficeBackupsView, OfficeMembersView, OfficeMessagesView, OfficeOrdersView, RowError,
     ScriptProblem, ScriptsView,
 };
@@ -402,6 +402,10 @@ async fn editor(app: &ScriptsState, actor: &Actor, rules: Rules) -> Result<Scrip
         problem: None,
         checked_version: None,
         replay: None,
+        preview: None,
+        preview_phone: String::new(),
+        preview_lines: String::new(),
+        preview_error: None,
         last: DEFAULT_REPLAY,
         note: String::new(),
         history,
@@ -547,6 +551,29 @@ pub async fn script_action(
                     rules_key(rules)
                 )))
             }
+            ("preview", Rules::Pricing) => {
+                view.preview_phone = form.get("preview_phone").cloned().unwrap_or_default();
+                view.preview_lines = form.get("preview_lines").cloned().unwrap_or_default();
+                let previewed = preview_cart(
+                    &app,
+                    &actor,
+                    source,
+                    &view.preview_phone,
+                    &view.preview_lines,
+                )
+                .await;
+                let status = match previewed {
+                    Ok(preview) => {
+                        view.preview = Some(CartPreview::of(&preview));
+                        StatusCode::OK
+                    }
+                    Err(error) => {
+                        view.preview_error = Some(FormError::of("preview", &error));
+                        error.status
+                    }
+                };
+                Ok(Outcome::Show(status, Box::new(view)))
+            }
             ("replay", Rules::Pricing) => {
                 let last = view.last;
                 // Refused before a job starts, as the API refuses it.
@@ -573,6 +600,47 @@ pub async fn script_action(
     }
     .await;
     show_outcome(&visit, outcome)
+}
+
+/// Prices the goods `lines` lists (`code quantity` a line, as quick order reads them) for the
+/// member whose phone is `phone`, with the serving script and with `source`
+/// (`script_admin::preview`).
+async fn preview_cart(
+    app: &ScriptsState,
+    actor: &Actor,
+    source: String,
+    phone: &str,
+    lines: &str,
+) -> Result<script_admin::Preview, ApiError> {
+    let member_id = app
+        .shop
+        .store
+        .accounts()
+        .user_id_by_phone(phone.trim())
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "unknown_member",
+                "preview_phone",
+                "preview_phone: 没有这个手机号的会员 (no member with this phone)",
+            )
+        })?;
+    let lines =
+        crate::orders::cart::lines_of_list(&app.shop, lines.as_bytes(), true, "preview_lines")
+            .await?
+            .into_iter()
+            .map(|(line, _)| line)
+            .collect();
+    let input = script_admin::PreviewInput {
+        source,
+        member_id,
+        lines,
+    };
+    Ok(
+        script_admin::preview(State(app.clone()), actor.clone(), ApiJson(input))
+            .await?
+            .0,
+    )
 }
 
 /// `POST /admin/scripts/{rules}/rollback/{id}`: put a saved version back, as a new version.

@@ -66,12 +66,64 @@ pub struct ScriptsView {
     pub checked_version: Option<String>,
     /// The last orders priced with the typed source beside the serving one (pricing only).
     pub replay: Option<Replay>,
+    /// A cart priced with the serving script and with the typed draft (pricing only).
+    pub preview: Option<CartPreview>,
+    /// The preview's member (his phone) and goods (`code quantity` a line), as typed.
+    pub preview_phone: String,
+    pub preview_lines: String,
+    /// Why the preview could not price the cart (the quote's refusal).
+    pub preview_error: Option<FormError>,
     /// How many orders a replay reads.
     pub last: i64,
     /// The note for the history, as typed.
     pub note: String,
     /// The saved versions, newest first, with their diffs.
     pub history: Vec<ScriptVersion>,
+}
+
+/// One cart priced by the serving rules and by the draft, through the whole quote (the
+/// plugins after the script, as at checkout).
+#[derive(Debug, Clone, Serialize)]
+pub struct CartPreview {
+    pub lines: Vec<PreviewLine>,
+    pub current_goods_fen: i64,
+    pub draft_goods_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewLine {
+    pub item_no: String,
+    pub name: String,
+    pub spec: String,
+    pub qty: i64,
+    pub current_fen: i64,
+    pub draft_fen: i64,
+    /// The draft's adjustments of the line (the script's and the plugins').
+    pub draft_adjustments: Vec<crate::orders::quote::Adjustment>,
+}
+
+impl CartPreview {
+    pub fn of(preview: &crate::scripts::admin::Preview) -> CartPreview {
+        CartPreview {
+            lines: preview
+                .current
+                .lines
+                .iter()
+                .zip(&preview.draft.lines)
+                .map(|(current, draft)| PreviewLine {
+                    item_no: current.item_no.clone(),
+                    name: current.name.clone(),
+                    spec: current.spec.clone(),
+                    qty: current.qty,
+                    current_fen: current.line_total_fen,
+                    draft_fen: draft.line_total_fen,
+                    draft_adjustments: draft.adjustments.clone(),
+                })
+                .collect(),
+            current_goods_fen: preview.current.goods_fen,
+            draft_goods_fen: preview.draft.goods_fen,
+        }
+    }
 }
 
 /// A refusal of a script, at the place Rhai names, with the lines around it.
@@ -553,6 +605,10 @@ impl PageView for ScriptsView {
             problem: None,
             checked_version: None,
             replay: None,
+            preview: None,
+            preview_phone: String::new(),
+            preview_lines: String::new(),
+            preview_error: None,
             last: 100,
             note: String::new(),
             history: vec![ScriptVersion {
@@ -591,6 +647,44 @@ impl PageView for ScriptsView {
                     checked_version: Some("ba9876543210".to_owned()),
                     replay: Some(replay),
                     note: "备注 <i>".to_owned(),
+                    ..plain.clone()
+                },
+            ),
+            (
+                "a cart previewed with the draft",
+                ScriptsView {
+                    preview: Some(CartPreview {
+                        lines: vec![PreviewLine {
+                            item_no: "AQM-001 <b>".to_owned(),
+                            name: "安全帽 <i>".to_owned(),
+                            spec: "红色".to_owned(),
+                            qty: 60,
+                            current_fen: 168_000,
+                            draft_fen: 166_320,
+                            draft_adjustments: vec![crate::orders::quote::Adjustment {
+                                source: "script".to_owned(),
+                                label: "大单优惠1% <b>".to_owned(),
+                                amount_fen: -1_680,
+                            }],
+                        }],
+                        current_goods_fen: 168_000,
+                        draft_goods_fen: 166_320,
+                    }),
+                    preview_phone: "13900000001".to_owned(),
+                    preview_lines: "6901234500011 60".to_owned(),
+                    ..plain.clone()
+                },
+            ),
+            (
+                "a preview refused",
+                ScriptsView {
+                    preview_phone: "139 <b>".to_owned(),
+                    preview_lines: "x 1".to_owned(),
+                    preview_error: Some(FormError {
+                        form: "preview",
+                        code: "unknown_member".to_owned(),
+                        field: Some("preview_phone".to_owned()),
+                    }),
                     ..plain.clone()
                 },
             ),
