@@ -35,7 +35,7 @@ PID=$!
 until curl -sf "$BASE/healthz" >/dev/null; do sleep 0.05; done
 MEMBER=$(curl -s "$BASE/api/v1/auth/login" -H 'content-type: application/json' -d '{"phone":"13900000001","password":"pifa1234"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 ADDRESS=$(curl -s "$BASE/api/v1/me/addresses" -H "authorization: Bearer $MEMBER" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
-SKU=$(curl -s "$BASE/api/v1/search?q=6901234500011" -H "authorization: Bearer $MEMBER" | grep -o '"sku_id":[0-9]*' | head -1 | cut -d: -f2)
+SKU=$(curl -s "$BASE/api/v1/search?q=6901234500011" -H "authorization: Bearer $MEMBER" | grep -o '"skus":\[{"id":[0-9]*' | head -1 | grep -o '[0-9]*$')
 JAR="$DATA/cookies"
 curl -s -c "$JAR" -b "$JAR" -o /dev/null "$BASE/login"
 curl -s -c "$JAR" -b "$JAR" -o /dev/null "$BASE/login" --data-urlencode phone=13800000001 --data-urlencode password=pifa1234 --data-urlencode next=/admin

@@ -6,9 +6,9 @@
 //! Jobs live in memory. A restart loses what a running job had got to, never data: an import
 //! and a restore each write in one transaction (all in or nothing), and an export or a backup
 //! is simply made again. Every effect is bounded: at most [`PER_OWNER`] running for one person
-//! and [`RUNNING`] in all (a third is refused `jobs_busy`), finished jobs kept [`KEEP_MS`] and
-//! at most [`KEPT`], the files they made at most [`FILE_BYTES`] in all (the oldest dropped
-//! first, its job then saying so). A job is its owner's: no one else can see it or its file.
+//! and [`RUNNING`] in all (one more is refused `jobs_busy`), finished jobs kept [`KEEP_MS`] and
+//! at most [`KEPT`] (the oldest forgotten first), the files they made at most [`FILE_BYTES`] in
+//! all (the oldest dropped first, its job then saying so). A job is its owner's: no one else can see it or its file.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -27,7 +27,7 @@ pub const PER_OWNER: usize = 2;
 pub const RUNNING: usize = 4;
 /// How long a finished job (and its file) is kept.
 pub const KEEP_MS: i64 = 60 * 60 * 1000;
-/// Jobs kept in all, running ones included.
+/// Jobs kept in all, running ones included (the oldest finished go first).
 pub const KEPT: usize = 200;
 /// Bytes of finished jobs' files kept in all.
 pub const FILE_BYTES: usize = 256 * 1024 * 1024;
@@ -228,7 +228,8 @@ impl Jobs {
         let now = self.clock.now_ms();
         let job = {
             let mut jobs = lock(&self.jobs);
-            prune(&mut jobs, now);
+            // Room for the new one.
+            prune(&mut jobs, now, KEPT - 1);
             let running: Vec<&Arc<Job>> = jobs.iter().filter(|j| j.is_running()).collect();
             let own = running.iter().filter(|j| j.owner == owner).count();
             if own >= PER_OWNER {
@@ -240,7 +241,7 @@ impl Jobs {
                     5,
                 ));
             }
-            if running.len() >= RUNNING || jobs.len() >= KEPT {
+            if running.len() >= RUNNING {
                 return Err(ApiError::too_many(
                     "jobs_busy",
                     format!(
@@ -291,7 +292,7 @@ impl Jobs {
     /// `owner`'s job `id`; none when it is someone else's, unknown, or no longer kept.
     pub fn find(&self, owner: i64, id: &str) -> Option<Arc<Job>> {
         let mut jobs = lock(&self.jobs);
-        prune(&mut jobs, self.clock.now_ms());
+        prune(&mut jobs, self.clock.now_ms(), KEPT);
         jobs.iter()
             .find(|job| job.id == id && job.owner == owner)
             .cloned()
@@ -300,7 +301,7 @@ impl Jobs {
     /// `owner`'s jobs kept, newest first.
     pub fn of_owner(&self, owner: i64) -> Vec<Arc<Job>> {
         let mut jobs = lock(&self.jobs);
-        prune(&mut jobs, self.clock.now_ms());
+        prune(&mut jobs, self.clock.now_ms(), KEPT);
         jobs.iter()
             .rev()
             .filter(|job| job.owner == owner)
@@ -309,12 +310,23 @@ impl Jobs {
     }
 }
 
-/// Forgets finished jobs older than [`KEEP_MS`], then drops the oldest finished jobs' files
-/// past [`FILE_BYTES`].
-fn prune(jobs: &mut Vec<Arc<Job>>, now: i64) {
+/// Forgets finished jobs older than [`KEEP_MS`] and the oldest finished ones past `keep`
+/// (running jobs are at most [`RUNNING`]), then drops the oldest finished jobs' files past
+/// [`FILE_BYTES`]. Room is made for a new job this way, so a busy hour never refuses one.
+fn prune(jobs: &mut Vec<Arc<Job>>, now: i64, keep: usize) {
     jobs.retain(|job| {
         job.finished_ms()
             .is_none_or(|finished| now.saturating_sub(finished) < KEEP_MS)
+    });
+    let mut excess = jobs.len().saturating_sub(keep);
+    // Oldest first.
+    jobs.retain(|job| {
+        if excess > 0 && !job.is_running() {
+            excess -= 1;
+            false
+        } else {
+            true
+        }
     });
     let mut kept_bytes = 0usize;
     // Newest first, so the files dropped are the oldest.
@@ -431,6 +443,21 @@ mod tests {
         finished(&first).await;
         jobs.start(1, "export", |_| held(wait.clone()))
             .expect("a slot again");
+    }
+
+    #[tokio::test]
+    async fn the_oldest_finished_jobs_make_room_for_new_ones() {
+        let jobs = Jobs::new(Clock::movable());
+        let mut first = None;
+        for n in 0..=KEPT {
+            let job = jobs
+                .start(1, "export", |_| async { Ok(Finished::of(&())) })
+                .unwrap_or_else(|e| panic!("job {n} refused: {}", e.message));
+            finished(&job).await;
+            first.get_or_insert(job.id.clone());
+        }
+        assert_eq!(jobs.of_owner(1).len(), KEPT);
+        assert!(jobs.find(1, first.as_deref().unwrap_or_default()).is_none());
     }
 
     #[tokio::test]
