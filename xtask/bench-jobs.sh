@@ -50,17 +50,33 @@ LUA
 echo; echo "== members' product reads (demo goods, 2 threads, 16 connections), no job running"
 wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $MEMBER" -s "$READ" "$BASE" | grep -E "Requests/sec|50%|99%"
 
-# Follows a job's page until it stops reloading itself; prints each new stage as it is seen.
-follow() { # job path, start time
-  local last=""
+# A member orders; prints how long it took. SQLite has one writer and the import writes in one
+# transaction (all or nothing), so a checkout during the writing waits for it.
+checkout() {
+  local t code
+  t=$(date +%s%N)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/orders" -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' -H "idempotency-key: bench-jobs-$RANDOM$RANDOM" \
+    -d "{\"delivery_method\":\"ship\",\"payment_method\":\"cash_on_delivery\",\"address_id\":$ADDRESS,\"lines\":[{\"sku_id\":$SKU,\"qty\":20}]}")
+  echo "   a checkout $1: HTTP $code in $(ms "$t") ms"
+}
+
+# Follows a job's page until it stops reloading itself; prints each new stage as it is seen
+# and, with a third argument, places an order once in each stage.
+follow() { # job path, start time, [order]
+  local last="" orders=()
   while :; do
     page=$(curl -s -c "$JAR" -b "$JAR" "$BASE$1")
     if ! grep -q 'data-reload-after' <<<"$page"; then break; fi
-    stage=$(grep -o '<b>[^<]*</b>[^<]*' <<<"$page" | head -1 | sed 's/<[^>]*>//g')
-    [ "$stage" != "$last" ] && echo "   $(ms "$2") ms: $stage" && last="$stage"
+    stage=$(grep -o '<b>[^<]*</b>' <<<"$page" | head -1 | sed 's/<[^>]*>//g')
+    if [ "$stage" != "$last" ]; then
+      echo "   $(ms "$2") ms: $stage"
+      last="$stage"
+      if [ -n "${3:-}" ]; then checkout "while $stage" & orders+=($!); fi
+    fi
     sleep 0.2
   done
   echo "   $(ms "$2") ms: done — $(grep -o '<p class="notice"[^>]*>[^<]*' <<<"$page" | sed 's/<[^>]*>//g' | head -1)"
+  [ ${#orders[@]} -eq 0 ] || wait "${orders[@]}"
 }
 
 echo; echo "== import of 100,000 rows through /admin/goods/import (a job)"
@@ -70,18 +86,9 @@ echo "   the form answered in $(ms "$start") ms with ${JOB#"$BASE"}"
 JOB_PATH="/${JOB#"$BASE"/}"
 wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $MEMBER" -s "$READ" "$BASE" > "$DATA/during.txt" &
 WRK=$!
-# A member orders while the import writes: SQLite has one writer, and the import writes in
-# one transaction (all or nothing), so a checkout waits for it.
-(
-  sleep 2
-  t=$(date +%s%N)
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/orders" -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' -H "idempotency-key: bench-jobs-$RANDOM" \
-    -d "{\"delivery_method\":\"ship\",\"payment_method\":\"cash_on_delivery\",\"address_id\":$ADDRESS,\"lines\":[{\"sku_id\":$SKU,\"qty\":20}]}")
-  echo "   a checkout 2 s into the import: HTTP $code in $(ms "$t") ms"
-) &
-ORDER=$!
-follow "$JOB_PATH" "$start"
-wait "$WRK" "$ORDER"
+checkout "with no job running"
+follow "$JOB_PATH" "$start" order
+wait "$WRK"
 echo "   members' product reads while it ran (first ${DURATION} s):"
 grep -E "Requests/sec|50%|99%" "$DATA/during.txt"
 

@@ -363,6 +363,7 @@ pub fn parse_import(
 
     let mut products: Vec<ImportProduct> = Vec::new();
     let mut seen_barcodes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_item_no: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     progress.stage(
         "checking",
         u64::try_from(rows.len().saturating_sub(1)).unwrap_or(0),
@@ -579,7 +580,13 @@ pub fn parse_import(
             level_prices,
             breaks: sku_breaks,
         };
-        match products.iter_mut().find(|p| p.item_no == item_no) {
+        // An index, not a search of the products so far: 100,000 rows would make that
+        // quadratic (8 s of the check's 8.5 in the measured import).
+        match by_item_no
+            .get(&item_no)
+            .copied()
+            .and_then(|i| products.get_mut(i))
+        {
             Some(product) if product.name != name || product.unit_id != unit_id => {
                 err(
                     &mut errors,
@@ -612,18 +619,21 @@ pub fn parse_import(
                     product.skus.push(sku);
                 }
             }
-            None => products.push(ImportProduct {
-                item_no,
-                name,
-                brand_id,
-                category_id,
-                unit_id,
-                on_shelf,
-                description: has(DESCRIPTION).then(|| cell(DESCRIPTION).text()),
-                skus: vec![sku],
-                has_level_prices: !level_columns.is_empty(),
-                has_breaks: has(BREAKS),
-            }),
+            None => {
+                by_item_no.insert(item_no.clone(), products.len());
+                products.push(ImportProduct {
+                    item_no,
+                    name,
+                    brand_id,
+                    category_id,
+                    unit_id,
+                    on_shelf,
+                    description: has(DESCRIPTION).then(|| cell(DESCRIPTION).text()),
+                    skus: vec![sku],
+                    has_level_prices: !level_columns.is_empty(),
+                    has_breaks: has(BREAKS),
+                });
+            }
         }
     }
     if errors.is_empty() {
