@@ -448,8 +448,10 @@ pub async fn script(
 ) -> Page {
     let view = async {
         let actor = visit.actor()?;
-        let mut view = editor(&app, &actor, rules_of(path)?).await?;
-        if let Some(id) = query?.0.replay {
+        let rules = rules_of(path)?;
+        let mut view = editor(&app, &actor, rules).await?;
+        // Only the pricing rules are replayed.
+        if let (Some(id), Rules::Pricing) = (query?.0.replay, rules) {
             let Some(outcome) = jobs::finished_replay(&jobs, &actor, &id)? else {
                 return Ok(Outcome::Elsewhere(jobs::job_href(&id)));
             };
