@@ -167,6 +167,25 @@ fn menu_for(actor: &Actor, key: &str) -> Result<Vec<MenuEntry>, ApiError> {
     }
 }
 
+/// The picture a form's `file` carries, checked and stored as the shop's (`field` names it in
+/// a refusal): the one path for a logo, a brand's logo and the service QR code.
+pub async fn picture_of(
+    shop: &Shop,
+    actor: &Actor,
+    request: axum::extract::Request,
+    field: &'static str,
+) -> Result<crate::images::ShopPicture, ApiError> {
+    let (_, file) = crate::pages::read_file_form(request).await?;
+    let file = file.ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_image",
+            field,
+            format!("{field}: 请选择图片 (choose a picture)"),
+        )
+    })?;
+    crate::images::store_picture(shop, actor, file, field).await
+}
+
 /// `GET /admin`: the menu and what waits, by order status.
 pub async fn dashboard(
     State(shop): State<Shop>,

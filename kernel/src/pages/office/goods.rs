@@ -873,7 +873,7 @@ pub async fn brand_logo(
         menu_for(&actor, "catalogue")?;
         let Path(id) = path?;
         let done = async {
-            let picture = picture_of(&shop, &actor, request, "logo").await?;
+            let picture = super::picture_of(&shop, &actor, request, "logo").await?;
             library::update_brand(
                 State(shop.clone()),
                 actor.clone(),
@@ -896,25 +896,6 @@ pub async fn brand_logo(
         library_view(&shop, actor, Some(refused), Default::default()).await
     })
     .await
-}
-
-/// The picture a form's `file` carries, checked and stored as the shop's (`field` names it in
-/// a refusal): the one path for a logo, a brand's logo and the service QR code.
-pub async fn picture_of(
-    shop: &Shop,
-    actor: &Actor,
-    request: axum::extract::Request,
-    field: &'static str,
-) -> Result<crate::images::ShopPicture, ApiError> {
-    let (_, file) = crate::pages::read_file_form(request).await?;
-    let file = file.ok_or_else(|| {
-        ApiError::invalid_field(
-            "invalid_image",
-            field,
-            format!("{field}: 请选择图片 (choose a picture)"),
-        )
-    })?;
-    crate::images::store_picture(shop, actor, file, field).await
 }
 
 /// `POST /admin/catalogue/{kind}` (add) and `/admin/catalogue/{kind}/{id}/{action}` (`edit`,

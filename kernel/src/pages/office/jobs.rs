@@ -16,6 +16,7 @@ use crate::catalog::transfer::RowError as ImportRowError;
 use crate::edge::extract::Path;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Finished, Job, JobState, Jobs, Progress};
+use crate::themes::office::MenuEntry;
 use crate::themes::office::jobs::{JobError, JobFileView, JobLine, OfficeJobView};
 
 /// What a job does.
@@ -93,15 +94,15 @@ pub fn job_href(id: &str) -> String {
     format!("/admin/jobs/{id}")
 }
 
-/// `actor`'s job `id` and what it does, refused as absent when it is someone else's or no
-/// longer kept, and when his permissions no longer open its screen.
-fn own_job(jobs: &Jobs, actor: &Actor, id: &str) -> ApiResult<(Arc<Job>, Work)> {
+/// `actor`'s job `id`, what it does and his menu on its screen; refused as absent when it is
+/// someone else's or no longer kept, and when his permissions no longer open its screen.
+fn own_job(jobs: &Jobs, actor: &Actor, id: &str) -> ApiResult<(Arc<Job>, Work, Vec<MenuEntry>)> {
     let job = jobs
         .find(actor.user_id, id)
         .ok_or_else(ApiError::not_found)?;
     let work = Work::of(job.kind).ok_or_else(ApiError::not_found)?;
-    menu_for(actor, work.screen())?;
-    Ok((job, work))
+    let menu = menu_for(actor, work.screen())?;
+    Ok((job, work, menu))
 }
 
 /// `replay`'s finished job of `actor`: what the editor shows (the typed source and the
@@ -111,7 +112,7 @@ pub fn finished_replay(
     actor: &Actor,
     id: &str,
 ) -> ApiResult<Option<serde_json::Value>> {
-    let (job, work) = own_job(jobs, actor, id)?;
+    let (job, work, _) = own_job(jobs, actor, id)?;
     if work != Work::Replay {
         return Err(ApiError::not_found());
     }
@@ -132,8 +133,7 @@ pub async fn job(
     let view = async {
         let actor = visit.actor()?;
         let Path(id) = path?;
-        let (job, work) = own_job(&jobs, &actor, &id)?;
-        let menu = menu_for(&actor, work.screen())?;
+        let (job, work, menu) = own_job(&jobs, &actor, &id)?;
         let now = shop.clock.now_ms();
         let seconds = job
             .finished_ms()
@@ -209,7 +209,7 @@ pub async fn job_file(
     let file = (|| {
         let actor = visit.actor()?;
         let Path(id) = path?;
-        let (job, _) = own_job(&jobs, &actor, &id)?;
+        let (job, _, _) = own_job(&jobs, &actor, &id)?;
         match &*job.state() {
             JobState::Done(Finished {
                 file: Some(file), ..

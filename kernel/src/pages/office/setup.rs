@@ -174,7 +174,7 @@ pub async fn setting_picture(
             .find(|f| *f == field)
             .ok_or_else(ApiError::not_found)?;
         let saved = async {
-            let picture = super::goods::picture_of(&shop, &actor, request, field).await?;
+            let picture = super::picture_of(&shop, &actor, request, field).await?;
             let mut settings = crate::settings::get(State(shop.clone()), actor.clone())
                 .await?
                 .0;
