@@ -3561,3 +3561,69 @@ async fn an_admin_uploads_the_logo_the_service_qr_and_a_brand_logo() -> anyhow::
     assert_eq!(after["logo_url"], settings["logo_url"], "nothing changed");
     Ok(())
 }
+
+/// D6 from the office: the orders list's Excel export is a job over the list's filters in the
+/// caller's scope; its page offers the workbook to its starter; a date that is no date is
+/// refused on the job's page in words; a member has no export.
+#[tokio::test]
+async fn customer_service_exports_the_filtered_orders_as_a_job() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let service = browser()?;
+    sign_in(&service, &app, SERVICE).await?;
+    let (_, html) = page(&service, &app, "/admin/orders").await?;
+    assert!(html.contains("action=\"/admin/orders/export\""), "{html}");
+    let csrf = csrf_of(&html)?;
+    let (status, location, _) = post_form(
+        &service,
+        &app,
+        "/admin/orders/export",
+        &csrf,
+        &[
+            ("q", ""),
+            ("status", "pending_confirmation"),
+            ("from", ""),
+            ("to", ""),
+        ],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let job = location.clone().unwrap_or_default();
+    let (status, _, done) = finished_job(&service, &app, location).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(done.contains("下载 orders.xlsx"), "{done}");
+    let workbook = service.get(app.url(&format!("{job}/file"))).send().await?;
+    assert_eq!(workbook.status(), StatusCode::OK);
+    let bytes = workbook.bytes().await?;
+    assert!(bytes.starts_with(b"PK"), "an .xlsx workbook");
+
+    let (status, location, _) = post_form(
+        &service,
+        &app,
+        "/admin/orders/export",
+        &csrf,
+        &[("from", "昨天")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, refused) = finished_job(&service, &app, location).await?;
+    assert!(refused.contains("job-error"), "{refused}");
+    assert!(refused.contains("日期不正确"), "{refused}");
+
+    let member = browser()?;
+    sign_in(&member, &app, MEMBER).await?;
+    let (_, me) = page(&member, &app, "/me").await?;
+    let (status, _, _) = post_form(
+        &member,
+        &app,
+        "/admin/orders/export",
+        &csrf_of(&me)?,
+        &[("status", "")],
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = page(&member, &app, &format!("{job}/file")).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not his job");
+    Ok(())
+}
