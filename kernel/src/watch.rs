@@ -70,9 +70,19 @@ pub fn spawn<R: Reloadable>(target: Arc<R>) -> Option<tokio::task::JoinHandle<()
     watch_dirs(&files, &mut watcher);
     Some(tokio::spawn(async move {
         while rx.recv().await.is_some() {
-            // Let the burst (write, rename, chmod) settle, then reload once.
-            tokio::time::sleep(DEBOUNCE).await;
-            while rx.try_recv().is_ok() {}
+            // Let the burst (write, rename, chmod) settle, then reload once: wait until the
+            // files have been quiet for a whole DEBOUNCE, so a file still being written when
+            // the first wait ends is not read half-way.
+            loop {
+                tokio::time::sleep(DEBOUNCE).await;
+                let mut more = false;
+                while rx.try_recv().is_ok() {
+                    more = true;
+                }
+                if !more {
+                    break;
+                }
+            }
             let reloading = target.clone();
             let _ = tokio::task::spawn_blocking(move || reloading.reload_now()).await;
             let files = target.watched_files();

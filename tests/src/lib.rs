@@ -561,7 +561,11 @@ impl TestApp {
     /// Writes `plugins.toml` (component paths through `plugin_component`) and reloads, as an
     /// integrator editing the file would; `Err` with the host's reason when it is refused.
     pub async fn install_plugins(&self, toml: &str) -> anyhow::Result<()> {
-        std::fs::write(self.plugins_toml(), toml)?;
+        // Renamed over the old file, never truncated and rewritten: the server's own watcher
+        // reloads on the change too, and one that woke between the truncation and the write
+        // read no plugins at all, then kept that set when this call's reload was refused (a
+        // CI failure, stop 31).
+        pifa::watch::replace_file(&self.plugins_toml(), toml.as_bytes())?;
         let host = self.plugins.clone();
         tokio::task::spawn_blocking(move || host.reload())
             .await?
