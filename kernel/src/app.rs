@@ -199,6 +199,8 @@ impl AppState {
             .with_checkout_step(Arc::new(crate::plugins::hooks::PluginCheckoutStep {
                 host: plugins.clone(),
             }));
+        // The plugins' `pages` interface answers with the serving theme's section types.
+        plugins.set_sections(themes.clone());
         AppState {
             jobs: Arc::new(crate::jobs::Jobs::new(clock.clone())),
             shop: Shop {

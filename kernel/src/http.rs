@@ -263,7 +263,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
 fn page_routes() -> Router<AppState> {
     use axum::routing::{get, post};
     Router::new()
-        .route("/", get(pages::shelf::home))
+        .route("/", get(pages::layouts::home))
+        .route("/pages/{*rest}", get(pages::layouts::landing))
         .route("/search", get(pages::shelf::search))
         .route("/categories", get(pages::shelf::list))
         .route("/brands", get(pages::shelf::brands))
@@ -447,6 +448,20 @@ fn page_routes() -> Router<AppState> {
         .route("/admin/messages", get(pages::office::messages))
         .route("/admin/plugins", get(pages::office::plugins::plugins))
         .route(
+            "/admin/decoration",
+            get(pages::office::decoration::home_editor),
+        )
+        .route(
+            "/admin/decoration/{page}",
+            get(pages::office::decoration::editor),
+        )
+        .route(
+            "/admin/decoration/{page}/{action}",
+            // The section forms carry pictures.
+            post(pages::office::decoration::action)
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
+        .route(
             "/admin/plugins/{name}/{action}",
             post(pages::office::plugins::plugin_action),
         )
@@ -572,7 +587,11 @@ pub fn router(state: AppState) -> Router {
             }
         }))
         // Plugin routes: matched, role-checked and published from the serving plugins' manifests.
-        .route("/api/v1/plugins/{plugin}/{*rest}", axum::routing::any(crate::plugins::http::handle))
+        .route(
+            "/api/v1/plugins/{plugin}/{*rest}",
+            // A route may take a picture (`Route::picture`); JSON bodies are held to 1 MiB there.
+            axum::routing::any(crate::plugins::http::handle).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT_BYTES)),
+        )
         .merge(page_routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -594,7 +613,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::overriding(axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-                .layer(SetResponseHeaderLayer::overriding(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
+                // A page may allow this origin to frame it (the editor's preview of a draft).
+                .layer(SetResponseHeaderLayer::if_not_present(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
         )
         .with_state(state)
 }
@@ -654,7 +674,9 @@ where
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if content_type.starts_with("text/html") {
+    if content_type.starts_with("text/html")
+        && !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+    {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -667,9 +689,10 @@ where
     response
 }
 
-/// The policy of every HTML page: nothing from elsewhere. Inline `<style>` is allowed for the
+/// The policy of every HTML page: nothing from elsewhere (frames only of this origin's pages:
+/// the page editor's preview). Inline `<style>` is allowed for the
 /// printable notes' own styles; inline scripts are not.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stable code and message of a refusal the framework made before a handler ran.
 fn framework_error(status: StatusCode) -> (&'static str, &'static str) {

@@ -403,10 +403,21 @@ pub async fn store_picture(
     if !(actor.has(Permission::ManageSettings) || actor.has(Permission::ManageCatalog)) {
         return Err(ApiError::forbidden());
     }
+    keep_picture(shop, actor.user_id, bytes, field).await
+}
+
+/// Checks and stores a picture of the shop's as `owner_id`'s upload, whose right to upload it
+/// the caller has checked (the permission above, or a plugin route's roles).
+pub async fn keep_picture(
+    shop: &crate::shop::Shop,
+    owner_id: i64,
+    bytes: Bytes,
+    field: &'static str,
+) -> ApiResult<ShopPicture> {
     let staged = stage_image(&shop.config.data_dir, UploadKind::ShopPicture, bytes, field).await?;
     shop.store
         .images()
-        .record_upload(&staged, actor.user_id, shop.clock.now_ms())
+        .record_upload(&staged, owner_id, shop.clock.now_ms())
         .await?;
     let url = format!("/api/v1/images/{}", staged.key);
     staged.keep();

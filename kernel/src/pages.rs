@@ -29,11 +29,13 @@ pub mod desks;
 pub mod fields;
 pub mod goods;
 pub mod inbox;
+pub mod layouts;
 pub mod office;
 pub mod orders;
 pub mod shelf;
 pub mod supplier;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts, Request};
@@ -46,7 +48,7 @@ use crate::accounts::caller::{
     MaybeActor, PresentedToken, Session, presented_token, resolve_session,
 };
 use crate::accounts::permissions::Actor;
-use crate::accounts::sessions::{CSRF_HEADER, SESSION_COOKIE};
+use crate::accounts::sessions::{CSRF_HEADER, ClientInfo, SESSION_COOKIE};
 use crate::edge::json::FORM_TOKEN_FIELD;
 use crate::error::ApiError;
 use crate::settings::{Settings, ShopMode};
@@ -61,6 +63,28 @@ const FORM_LIMIT_BYTES: usize = 64 * 1024;
 /// A rendered page, a redirect, or an error page: what every page handler returns.
 pub struct Page(Response);
 
+/// `crate::http::CONTENT_SECURITY_POLICY` for a page the back office shows in a frame (the
+/// editor's preview of a draft): the same, but this origin may frame it.
+const FRAMED_BY_SELF_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'";
+
+impl Page {
+    /// This page, which the back office may show in a frame of its own origin (the editor's
+    /// preview of a draft); every other page refuses every frame.
+    pub fn framed_by_the_office(self) -> Page {
+        let Page(mut response) = self;
+        let headers = response.headers_mut();
+        headers.insert(
+            axum::http::header::X_FRAME_OPTIONS,
+            axum::http::HeaderValue::from_static("SAMEORIGIN"),
+        );
+        headers.insert(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            axum::http::HeaderValue::from_static(FRAMED_BY_SELF_POLICY),
+        );
+        Page(response)
+    }
+}
+
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
         self.0
@@ -68,7 +92,7 @@ impl IntoResponse for Page {
 }
 
 /// What `?notice=` may say after a redirect; anything else is ignored.
-const NOTICES: [&str; 53] = [
+const NOTICES: [&str; 57] = [
     "signed_in",
     "signed_out",
     "added_to_cart",
@@ -118,6 +142,10 @@ const NOTICES: [&str; 53] = [
     "region_saved",
     "point_saved",
     "plugin_settings_saved",
+    "decoration_saved",
+    "decoration_published",
+    "decoration_rolled_back",
+    "decoration_deleted",
     "plugin_resumed",
     "library_saved",
     "member_saved",
@@ -279,21 +307,6 @@ impl Visit {
             (Some(error), _) => Err(again(error)),
             (None, Some(actor)) => Ok(actor.clone()),
             (None, None) => Err(ApiError::unauthenticated()),
-        }
-    }
-
-    /// An integer setting of a section of the theme (`home_products.count`), if it has one.
-    pub fn section_integer(&self, section: &str, key: &str) -> Option<i64> {
-        match self
-            .theme
-            .manifest
-            .sections
-            .get(section)?
-            .settings
-            .get(key)?
-        {
-            crate::themes::manifest::Setting::Integer { default, .. } => Some(*default),
-            _ => None,
         }
     }
 
@@ -551,6 +564,15 @@ pub async fn read_multipart(
 pub async fn read_file_form(
     request: Request,
 ) -> Result<(fields::Fields, Option<axum::body::Bytes>), ApiError> {
+    let (fields, mut files) = read_files_form(request).await?;
+    Ok((fields, files.remove("file")))
+}
+
+/// A page's multipart form read once, bounded by the upload limit (all its files together):
+/// its text fields and its files by field name, the ones left empty left out.
+pub async fn read_files_form(
+    request: Request,
+) -> Result<(fields::Fields, BTreeMap<String, axum::body::Bytes>), ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -578,19 +600,65 @@ pub async fn read_file_form(
         futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
     let mut form = multer::Multipart::new(stream, boundary);
     let mut texts = Vec::new();
-    let mut file = None;
+    let mut files = BTreeMap::new();
     while let Some(field) = form.next_field().await.map_err(|_| malformed())? {
         let name = field.name().unwrap_or_default().to_owned();
         if field.file_name().is_some() {
             let bytes = field.bytes().await.map_err(|_| malformed())?;
-            if name == "file" && !bytes.is_empty() {
-                file = Some(bytes);
+            if !bytes.is_empty() {
+                files.insert(name, bytes);
             }
         } else if name != FORM_TOKEN_FIELD {
             texts.push((name, field.text().await.map_err(|_| malformed())?));
         }
     }
-    Ok((fields::Fields::from_pairs(texts), file))
+    Ok((fields::Fields::from_pairs(texts), files))
+}
+
+/// Calls `plugin`'s route `method path` as `actor` through the plugin host's own handler (its
+/// roles, grants, quotas and answer checks hold, as for the API): the JSON body of a 2xx
+/// answer, else the refusal — the kernel's own, or the plugin's (`plugin_refused`, with its
+/// status, field and message).
+pub async fn call_plugin(
+    plugins: &crate::plugins::PluginsState,
+    actor: Option<Actor>,
+    client: &ClientInfo,
+    method: axum::http::Method,
+    plugin: &str,
+    path: &str,
+    body: axum::body::Bytes,
+) -> Result<serde_json::Value, ApiError> {
+    let response = crate::plugins::http::handle(
+        axum::extract::State(plugins.clone()),
+        crate::accounts::caller::MaybeActor(actor),
+        client.clone(),
+        method,
+        crate::edge::extract::Path((plugin.to_owned(), path.trim_start_matches('/').to_owned())),
+        crate::edge::extract::Query(BTreeMap::new()),
+        body,
+    )
+    .await?;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024)
+        .await
+        .map_err(ApiError::internal)?;
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        return Ok(value);
+    }
+    let error = value.get("error");
+    let text = |key: &str| {
+        error
+            .and_then(|e| e.get(key))
+            .and_then(serde_json::Value::as_str)
+    };
+    let mut refusal = ApiError::new(
+        status,
+        "plugin_refused",
+        text("message").unwrap_or_default(),
+    );
+    refusal.field = text("field").map(str::to_owned);
+    Err(refusal)
 }
 
 /// Any other path: the API's JSON refusal under `/api`, the theme's 404 page elsewhere.

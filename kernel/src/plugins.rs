@@ -23,6 +23,7 @@ pub mod hooks;
 pub mod http;
 pub mod kv;
 pub mod manage;
+pub mod pages;
 pub mod runtime;
 
 use std::collections::{HashMap, VecDeque};
@@ -87,6 +88,8 @@ impl std::fmt::Display for Refusals<'_> {
 /// Why a WebAssembly entry does not load.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("mounts a page at {mount}, where plugin {holder} (earlier in plugins.toml) mounts one")]
+    Mount { mount: String, holder: String },
     #[error("{}: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -150,6 +153,15 @@ pub enum ManifestError {
         path: String,
         role: String,
         granted: Vec<String>,
+    },
+    #[error(
+        "route {method} {path} {what}, which needs capability {capability}: plugins.toml does not grant it"
+    )]
+    RouteGrant {
+        method: String,
+        path: String,
+        what: &'static str,
+        capability: &'static str,
     },
 }
 
@@ -242,6 +254,20 @@ impl PluginSet {
 
     pub fn named(&self, name: &str) -> Option<&Arc<Loaded>> {
         self.plugins.iter().find(|p| p.name() == name)
+    }
+
+    /// The plugin whose route is mounted at the storefront `path`, with that route's own
+    /// path for it (parameters filled in).
+    pub fn mounted(&self, path: &str) -> Option<(&Arc<Loaded>, String)> {
+        self.with_hook(Hook::HandleHttp).find_map(|plugin| {
+            plugin
+                .manifest
+                .routes
+                .iter()
+                .filter(|r| r.method == "GET")
+                .find_map(|route| pages::route_path_for(route, path))
+                .map(|route_path| (plugin, route_path))
+        })
     }
 
     /// The native adapter `plugins.toml` installs for `channel`.
@@ -518,6 +544,8 @@ pub struct PluginHost {
     memory_kv: Option<KvBackend>,
     /// Whether `kind = "native"` entries may load (`PIFA_ALLOW_NATIVE`), for every reload.
     native_code: NativeCode,
+    /// The theme host's section types, for the `pages` interface (set once the app has one).
+    sections: std::sync::OnceLock<pages::Sections>,
 }
 
 impl crate::native::NativeAdapters for PluginHost {
@@ -611,10 +639,16 @@ impl PluginHost {
             editing: Mutex::new(()),
             memory_kv,
             native_code,
+            sections: std::sync::OnceLock::new(),
         };
         let set = host.build(runtime, &declared)?;
         host.current.store(Arc::new(set));
         Ok((Arc::new(host), declared.strict))
+    }
+
+    /// Gives the `pages` interface the theme host's section types (once; at start).
+    pub fn set_sections(&self, sections: pages::Sections) {
+        let _ = self.sections.set(sections);
     }
 
     /// Says each refused entry: an error log line naming it and why, and with a database, a
@@ -751,7 +785,14 @@ impl PluginHost {
         let mut refused = declared.refused.clone();
         let mut plugins = Vec::with_capacity(declared.plugins.len());
         for entry in &declared.plugins {
-            match self.load_one(&runtime, entry, true) {
+            let loaded = self.load_one(&runtime, entry, true).and_then(|loaded| {
+                // One plugin per storefront path: the first in the file keeps it.
+                match pages::taken_mount(&plugins, &loaded) {
+                    Some((mount, holder)) => Err(LoadError::Mount { mount, holder }),
+                    None => Ok(loaded),
+                }
+            });
+            match loaded {
                 Ok(loaded) => plugins.push(Arc::new(loaded)),
                 Err(reason) => refused.push(Refused {
                     name: entry.name.clone(),
@@ -1016,6 +1057,7 @@ impl PluginHost {
                 per_call: kv::PerCall::of(&plugin.declared.quota),
             }),
             messages: runtime::Messages::of(&plugin.declared),
+            sections: self.sections.get().cloned(),
             store: self.store.clone(),
             clock: self.clock.clone(),
             runtime: handle,
@@ -1029,7 +1071,12 @@ impl PluginHost {
             log: Vec::new(),
             fault: None,
         };
-        let fuel = limits.fuel_for(lines);
+        let route_fuel = plugin.declared.quota.route_fuel;
+        let fuel = if hook == Hook::HandleHttp && route_fuel > 0 {
+            route_fuel
+        } else {
+            limits.fuel_for(lines)
+        };
         plugin.stats.calls.fetch_add(1, Ordering::Relaxed);
         let mut store = match runtime::new_store(runtime, state, fuel) {
             Ok(store) => store,
@@ -1387,6 +1434,21 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), ManifestE
     }
     for route in &manifest.routes {
         http::check_route(route)?;
+        let needs = [
+            (route.mount.is_some(), "mounts a page", Capability::Pages),
+            (route.picture, "takes a picture", Capability::Pictures),
+        ];
+        if let Some((_, what, capability)) = needs
+            .into_iter()
+            .find(|(uses, _, capability)| *uses && !entry.granted.contains(capability))
+        {
+            return Err(ManifestError::RouteGrant {
+                method: route.method.clone(),
+                path: route.path.clone(),
+                what,
+                capability: capability.as_str(),
+            });
+        }
         if let Some(role) = route
             .roles
             .iter()

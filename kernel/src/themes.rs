@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod manifest;
 pub mod office;
+pub mod sections;
 pub mod theme;
 pub mod views;
 
@@ -336,3 +337,25 @@ pub fn check_dir(dir: &Path) -> Result<String, Vec<String>> {
 
 #[cfg(test)]
 mod tests;
+
+/// The plugins' `pages` interface: the section types of the storefront theme that serves.
+impl crate::plugins::pages::PageSections for ThemeHost {
+    fn section_types(&self, chosen: Option<&str>) -> pifa_sdk::SectionTypes {
+        self.active(chosen)
+            .map(|theme| sections::section_types(&theme.manifest))
+            .unwrap_or_default()
+    }
+
+    fn check_section(
+        &self,
+        chosen: Option<&str>,
+        kind: &str,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, pifa_sdk::FieldError> {
+        let theme = self.active(chosen).ok_or_else(|| pifa_sdk::FieldError {
+            field: "kind".to_owned(),
+            message: "no theme serves".to_owned(),
+        })?;
+        sections::check(&theme.manifest, kind, settings)
+    }
+}

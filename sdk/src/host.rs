@@ -84,3 +84,28 @@ pub mod notify {
         crate::bindings::pifa::plugin::notify::staff(message)
     }
 }
+
+/// The active theme's page sections (capability `pages`).
+pub mod pages {
+    use serde_json::Value;
+
+    use crate::bindings::pifa::plugin::pages as wit;
+    use crate::{FieldError, SectionTypes};
+
+    /// The section types the theme draws, with their settings schema.
+    pub fn section_types() -> SectionTypes {
+        serde_json::from_str(&wit::section_types()).unwrap_or_default()
+    }
+
+    /// `settings` checked against `kind`'s schema, defaults filled in; or the field refused.
+    pub fn check_section(kind: &str, settings: &Value) -> Result<Value, FieldError> {
+        let checked = wit::check_section(kind, &settings.to_string()).map_err(|e| FieldError {
+            field: e.field,
+            message: e.message,
+        })?;
+        serde_json::from_str(&checked).map_err(|e| FieldError {
+            field: String::new(),
+            message: e.to_string(),
+        })
+    }
+}

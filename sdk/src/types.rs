@@ -80,14 +80,22 @@ pub enum Capability {
     Kv,
     CatalogRead,
     Notify,
+    /// The `pages` interface (the theme's section types and their check), and routes that
+    /// `mount` a page on the storefront.
+    Pages,
+    /// Routes that take a `picture`: the kernel stores the uploaded image and the plugin gets
+    /// its URL. No interface: the bytes never reach the plugin.
+    Pictures,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Clock,
         Capability::Kv,
         Capability::CatalogRead,
         Capability::Notify,
+        Capability::Pages,
+        Capability::Pictures,
     ];
 
     /// The interface's name in the WIT package (`kv` → `pifa:plugin/kv@0.1.0`).
@@ -97,6 +105,8 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::CatalogRead => "catalog-read",
             Capability::Notify => "notify",
+            Capability::Pages => "pages",
+            Capability::Pictures => "pictures",
         }
     }
 
@@ -132,6 +142,18 @@ pub struct Route {
     /// route is called for every request, with the caller.
     #[serde(default)]
     pub shared_seconds: u32,
+    /// Where the storefront serves this `GET` route as a page (capability `pages`): `/` (the
+    /// homepage) or a path under `/pages/` (`/pages/{slug}`). Its answer's body is a
+    /// [`PageLayout`], which the kernel draws through the active theme's section templates
+    /// with the viewer's prices; an error answer (404 most often) leaves the kernel's own page
+    /// for `/` and a not-found page elsewhere. One plugin per mount: a second does not load.
+    #[serde(default)]
+    pub mount: Option<String>,
+    /// A `POST` route whose request body is an image (JPEG, PNG or WebP; capability
+    /// `pictures`): the kernel checks and stores it as the shop's other pictures and calls the
+    /// plugin with `body` = [`Picture`]. Only for staff roles.
+    #[serde(default)]
+    pub picture: bool,
 }
 
 /// Who is buying, as pricing sees him.
@@ -307,6 +329,68 @@ impl HttpResponse {
             body: serde_json::json!({ "error": error }),
         }
     }
+}
+
+/// A page a plugin composes (the answer of a `mount`ed route): sections in order, drawn by
+/// the active theme's `sections/<kind>.html` templates, and colours over the theme's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageLayout {
+    /// The page's title (the browser tab, the header); empty for the shop's name.
+    #[serde(default)]
+    pub title: String,
+    /// Theme colour name → `#rrggbb`, over the theme's (`primary`, `price` …); a name the
+    /// theme does not have, or a value that is not a colour, is left out.
+    #[serde(default)]
+    pub colors: BTreeMap<String, String>,
+    pub sections: Vec<Section>,
+    /// A draft staff are looking at (the editor's preview): the page says so, and the back
+    /// office may show it in a frame. Only for routes staff alone may call.
+    #[serde(default)]
+    pub draft: bool,
+}
+
+/// One block of a page: its type (one of [`SectionTypes`]) and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub kind: String,
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// What `pages.section-types` answers: the active theme's section types and colour names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SectionTypes {
+    /// The theme's colour names with their values (the defaults a page may override).
+    #[serde(default)]
+    pub colors: BTreeMap<String, String>,
+    pub sections: Vec<SectionType>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionType {
+    pub kind: String,
+    /// What the owner reads (轮播图, 商品列表).
+    pub label: String,
+    /// Setting name → its schema as the theme declares it (`type`, `label`, `default`, and
+    /// `min`/`max`, `max_chars`, `choices`, `max_items`, `fields` by type).
+    pub settings: BTreeMap<String, Value>,
+    /// The order the editor shows the settings in.
+    #[serde(default)]
+    pub order: Vec<String>,
+}
+
+/// A setting `pages.check-section` refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The body a `picture` route is called with: the stored image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picture {
+    /// Where it is served (`/api/v1/images/<key>`): what a section's image setting holds.
+    pub url: String,
 }
 
 /// A product as `catalog-read` returns it.

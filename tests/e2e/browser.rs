@@ -1535,3 +1535,168 @@ async fn staff_pages_new_to_the_phone_fit_it() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The vertical position of each element `css` selects, in the order of `texts` found in
+/// them (a text not on the page is `None`): where on the page each section is.
+async fn positions(
+    browser: &Browser,
+    css: &str,
+    texts: &[&str],
+) -> anyhow::Result<Vec<Option<f64>>> {
+    let found = browser
+        .client()
+        .execute(
+            "const els = [...document.querySelectorAll(arguments[0])]; return arguments[1].map(t => { const e = els.find(el => el.textContent.includes(t)); return e ? e.getBoundingClientRect().top + window.scrollY : null; });",
+            vec![json!(css), json!(texts)],
+        )
+        .await?;
+    Ok(found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(serde_json::Value::as_f64)
+        .collect())
+}
+
+/// J1, J2 (issue 20): the owner composes the homepage in the back office at a desk — adds a
+/// flash-sale section and a goods grid, drags the grid above the flash sale, changes the
+/// colour scheme — previews it (members still see the old page), publishes (members see
+/// exactly the new one), has a section's bad setting refused naming the field, publishes a
+/// second version and rolls back to the first.
+#[tokio::test]
+async fn the_owner_designs_publishes_and_rolls_back_the_homepage() -> anyhow::Result<()> {
+    if !browser::available() {
+        return Ok(());
+    }
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    let toml = format!(
+        "[[plugin]]\nname = \"decoration\"\ncomponent = {:?}\ncapabilities = [\"kv\", \"pages\", \"pictures\"]\nroute_roles = [\"public\", \"admin\"]\nquota = {{ route_fuel = 12000000 }}\n\n{}",
+        pifa_e2e::plugin_component("decoration")
+            .display()
+            .to_string(),
+        crate::plugins::flash_sale_toml()
+    );
+    app.install_plugins(&toml).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let hat = app.sku_id(HARD_HAT_RED).await?;
+    let now = app.clock.now_ms();
+    let (status, sale) = app
+        .post(
+            "/api/v1/plugins/flash-sale/sales",
+            Some(&admin),
+            &json!({ "name": "开工节秒杀", "starts_at_ms": now - 60_000,
+                "ends_at_ms": now + 3_600_000, "total_limit": 100, "per_member_limit": 50,
+                "items": [{ "sku_id": hat, "price_fen": 1990 }] }),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "{sale}");
+
+    let member = Browser::open("decoration_member", &app.url(""), Screen::Phone).await?;
+    let owner = Browser::open("decoration_owner", &app.url(""), Screen::Desktop).await?;
+    let outcome = async {
+        member.sign_in(MEMBER, PASSWORD).await?;
+        owner.sign_in(ADMIN, PASSWORD).await?;
+        member.goto("/").await?;
+        let before = member.text("main").await?;
+        anyhow::ensure!(before.contains("上架商品"), "the default homepage: {before}");
+
+        // Two sections added: the flash sale, then a goods grid titled and counted.
+        owner.goto("/admin/decoration").await?;
+        for kind in ["flash_sale", "goods"] {
+            owner
+                .eval(&format!("document.querySelector(\"select[name=kind]\").value = '{kind}'; return null"))
+                .await?;
+            owner.submit("form[action$='/add'] button[type=submit]").await?;
+        }
+        owner.fill("#section-1 input[name='f.title']", "本周主推").await?;
+        owner.fill("#section-1 input[name='f.count']", "4").await?;
+        owner.submit("#section-1 .section-form button[type=submit]").await?;
+
+        // Dragged: the grid (second) onto the flash sale (first).
+        owner
+            .submit_by_script(
+                "const items = [...document.querySelectorAll('[data-sortable] [data-index]')];
+                 const data = new DataTransfer();
+                 items[1].dispatchEvent(new DragEvent('dragstart', { bubbles: true, dataTransfer: data }));
+                 items[0].dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: data }));
+                 items[0].dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: data }));
+                 return null",
+            )
+            .await?;
+        let first = owner.text("#section-0 h3").await?;
+        anyhow::ensure!(first.contains("商品列表"), "the grid is first after the drag: {first}");
+
+        // The page's colour scheme.
+        owner
+            .eval("document.querySelector(\"input[name='color.primary']\").value = '#0a7d4f'; document.querySelector(\"input[name='custom.primary']\").checked = true; return null")
+            .await?;
+        owner.submit("form[action$='/page'] button[type=submit]").await?;
+        owner.screenshot("decoration-editor-1280").await?;
+
+        // The preview shows the draft; members still see the old page.
+        owner.goto("/pages/preview/home").await?;
+        anyhow::ensure!(owner.text("main").await?.contains("预览草稿"), "the preview says so");
+        let order = positions(&owner, "main section", &["本周主推", "开工节秒杀"]).await?;
+        anyhow::ensure!(
+            matches!(order.as_slice(), [Some(grid), Some(sale)] if grid < sale),
+            "the grid above the flash sale in the preview: {order:?}"
+        );
+        member.goto("/").await?;
+        let still = member.text("main").await?;
+        anyhow::ensure!(still.contains("上架商品") && !still.contains("本周主推"), "members see the old page: {still}");
+
+        // Published: members see exactly the new page, in its colours.
+        owner.goto("/admin/decoration").await?;
+        owner.submit("form[action$='/publish'] button[type=submit]").await?;
+        anyhow::ensure!(owner.text(".notice").await?.contains("会员现在看到的是新页面"), "the publish is said");
+        member.goto("/").await?;
+        let published = member.text("main").await?;
+        anyhow::ensure!(!published.contains("上架商品"), "the default page is gone: {published}");
+        let order = positions(&member, "main section", &["本周主推", "开工节秒杀"]).await?;
+        anyhow::ensure!(
+            matches!(order.as_slice(), [Some(grid), Some(sale)] if grid < sale),
+            "members see the grid above the flash sale: {order:?}"
+        );
+        let goods = member.find_all(".good").await?;
+        anyhow::ensure!(goods.len() == 4, "the grid's count: {} goods", goods.len());
+        let primary = member
+            .eval("return getComputedStyle(document.body).getPropertyValue('--color-primary').trim()")
+            .await?;
+        anyhow::ensure!(primary == json!("#0a7d4f"), "the page's primary colour: {primary}");
+        member.fits_a_phone().await?;
+        member.screenshot("decorated-home-375").await?;
+
+        // A setting the theme's schema refuses is refused naming the field; nothing changes.
+        owner.goto("/admin/decoration").await?;
+        owner
+            .eval("const f = document.querySelector(\"#section-0 input[name='f.count']\"); f.removeAttribute('max'); f.value = '99'; return null")
+            .await?;
+        owner.submit("#section-0 .section-form button[type=submit]").await?;
+        let refusal = owner.text("#refusal").await?;
+        anyhow::ensure!(refusal.contains("显示数量") && refusal.contains("1 到 40"), "{refusal}");
+        let invalid = owner
+            .eval("return document.querySelector(\"#section-0 input[name='f.count']\").getAttribute('aria-invalid')")
+            .await?;
+        anyhow::ensure!(invalid == json!("true"), "the field is marked: {invalid}");
+
+        // A second version without the flash sale, then back to the first.
+        owner.goto("/admin/decoration").await?;
+        owner.submit("#section-1 form[action$='/remove'] button[type=submit]").await?;
+        owner.submit("form[action$='/publish'] button[type=submit]").await?;
+        member.goto("/").await?;
+        let second = member.text("main").await?;
+        anyhow::ensure!(second.contains("本周主推") && !second.contains("开工节秒杀"), "version 2: {second}");
+        owner.submit("form[action$='/rollback'] button[type=submit]").await?;
+        anyhow::ensure!(owner.text(".notice").await?.contains("已回滚"), "the rollback is said");
+        member.goto("/").await?;
+        let back = member.text("main").await?;
+        anyhow::ensure!(back.contains("本周主推") && back.contains("开工节秒杀"), "version 1 returns: {back}");
+        Ok(())
+    }
+    .await;
+    let member_done = member.finish(Ok(())).await;
+    let done = owner.finish(outcome).await;
+    member_done.and(done)
+}

@@ -13,6 +13,7 @@ mod channels;
 mod conformance;
 mod consistency;
 mod crash;
+mod decoration;
 mod delivery;
 mod edge;
 mod fulfilment;

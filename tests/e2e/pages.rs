@@ -294,8 +294,20 @@ async fn a_broken_template_is_refused_and_the_last_good_set_serves() -> anyhow::
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("上架商品"));
 
-    // Fixed: the refusal goes, and an edit shows.
-    std::fs::write(&home, good.replace("上架商品", "本周上架"))?;
+    // Fixed: the refusal goes, and an edit shows — in a section template too, whose drawn
+    // sections were kept (they are kept by the theme as read, so a changed theme draws anew).
+    std::fs::write(&home, &good)?;
+    let goods = app
+        .themes_dir()
+        .join("default/templates/sections/goods.html");
+    let section = std::fs::read_to_string(&goods)?;
+    std::fs::write(
+        &goods,
+        section.replace(
+            "{{ section.settings.title }}</h2>",
+            "{{ section.settings.title }} · 本周上架</h2>",
+        ),
+    )?;
     eventually("the fixed template serving", || async {
         let (_, html) = page(&browser()?, &app, "/").await?;
         Ok(html.contains("本周上架").then_some(()))
@@ -1538,7 +1550,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let zhao = app.login(MEMBER, PASSWORD).await?;
     let (_, zhao) = app.get("/api/v1/me", Some(&zhao)).await?;
     let proxy_order = format!("/customers/{}/order", zhao["id"]);
-    let screens: [(&str, &[&str], &str); 25] = [
+    let screens: [(&str, &[&str], &str); 26] = [
         ("/admin", &readers, "aria-label=\"后台菜单\""),
         ("/admin/orders", &confirmers, "导出 Excel"),
         ("/admin/after-sales", &confirmers, "aria-label=\"按状态\""),
@@ -1573,6 +1585,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
             "代客下单",
         ),
         ("/admin/plugins", &[ADMIN], "<h1>插件"),
+        ("/admin/decoration", &[ADMIN], "<h1>店铺装修"),
         ("/admin/audit", &[ADMIN], "aria-label=\"日志\""),
         ("/admin/audit?kind=logins", &[ADMIN], "138****0001"),
         ("/admin/backups", &[ADMIN], "立即备份"),
@@ -1650,6 +1663,8 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
                 vec![("source", draft), ("action", "check")],
             ),
             ("/admin/scripts/pricing/rollback/1", Vec::new()),
+            ("/admin/decoration/home/add", vec![("kind", "notice")]),
+            ("/admin/decoration/home/publish", Vec::new()),
             ("/admin/messages/1/retry", Vec::new()),
             ("/admin/after-sales/1/decide", vec![("approve", "true")]),
             ("/admin/backups", Vec::new()),

@@ -785,7 +785,7 @@ async fn plugin_fixtures_hold() -> anyhow::Result<()> {
         std::fs::write(
             &config,
             format!(
-                "[[plugin]]\nname = {name:?}\ncomponent = {:?}\ncapabilities = [\"clock\", \"kv\", \"catalog-read\", \"notify\"]\nnotify_to = [\"admin\"]\nevents = [\"*\"]\ndata = [\"people\", \"amounts\", \"payment\"]\nroute_roles = {:?}\n",
+                "[[plugin]]\nname = {name:?}\ncomponent = {:?}\ncapabilities = [\"clock\", \"kv\", \"catalog-read\", \"notify\", \"pages\", \"pictures\"]\nnotify_to = [\"admin\"]\nevents = [\"*\"]\ndata = [\"people\", \"amounts\", \"payment\"]\nroute_roles = {:?}\n",
                 plugin_component(&name).display().to_string(),
                 pifa::plugins::config::ROUTE_ROLES
             ),

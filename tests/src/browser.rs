@@ -240,6 +240,19 @@ impl Browser {
         self.eval("document.documentElement.dataset.left = 'yes'; return null")
             .await?;
         self.tap(css).await?;
+        self.wait_for_the_answer(css).await
+    }
+
+    /// Runs `script` (which submits a form: a drag and drop, say) and waits for the page it
+    /// leads to, as [`Browser::submit`] does.
+    pub async fn submit_by_script(&self, script: &str) -> anyhow::Result<()> {
+        self.eval("document.documentElement.dataset.left = 'yes'; return null")
+            .await?;
+        self.eval(script).await?;
+        self.wait_for_the_answer(script).await
+    }
+
+    async fn wait_for_the_answer(&self, css: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
             let fresh = self

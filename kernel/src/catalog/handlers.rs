@@ -1026,6 +1026,23 @@ pub struct ProductQuery {
     pub list: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Only these products: ids separated by commas, at most 100 (goods picked by hand).
+    pub ids: Option<String>,
+}
+
+/// `ids=3,5,8`: at most 100 positive ids.
+fn parse_ids(text: &str) -> ApiResult<Vec<i64>> {
+    let ids: Option<Vec<i64>> = text
+        .split(',')
+        .map(|id| id.trim().parse().ok().filter(|id: &i64| *id > 0))
+        .collect();
+    ids.filter(|ids| ids.len() <= 100).ok_or_else(|| {
+        ApiError::invalid_field(
+            "invalid_input",
+            "ids",
+            "ids: 逗号分隔的商品编号，最多 100 个 (comma-separated product ids, at most 100)",
+        )
+    })
 }
 
 /// The filter a query asks for, after checking the caller may filter and sort by price.
@@ -1073,7 +1090,10 @@ fn filter_of(q: &ProductQuery, view: PriceView) -> ApiResult<(ProductFilter, boo
         min_price_fen: q.min_price_fen,
         max_price_fen: q.max_price_fen,
         price_level: view.level_id(),
-        ids: None,
+        ids: match &q.ids {
+            None => None,
+            Some(ids) => Some(parse_ids(ids)?),
+        },
         text: None,
         supplier_id: None,
         hot_only,

@@ -4,6 +4,7 @@
 //! is never offered a screen its permissions refuse, and each screen calls the JSON API's own
 //! handlers with the caller, so it shows and changes only what the API would let him.
 
+pub mod decoration;
 pub mod goods;
 pub mod jobs;
 pub mod member;
@@ -116,6 +117,11 @@ pub const MENU: &[Screen] = &[
     Screen {
         key: "plugins",
         href: "/admin/plugins",
+        any_of: &[ManageSettings],
+    },
+    Screen {
+        key: "decoration",
+        href: "/admin/decoration",
         any_of: &[ManageSettings],
     },
     Screen {

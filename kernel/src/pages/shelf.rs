@@ -8,22 +8,15 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::{Page, Visit};
-use crate::accounts::sessions::ClientInfo;
 use crate::catalog::Category;
 use crate::catalog::handlers::{self as catalog, ProductQuery, SearchText};
 use crate::catalog::pricing::{self, PriceView};
-use crate::edge::extract::{Path, Query};
+use crate::edge::extract::Query;
 use crate::error::ApiError;
-use crate::ids::SkuId;
-use crate::plugins::PluginsState;
 use crate::shop::Shop;
 use crate::themes::views::{
-    BrandsView, CategoriesView, CategoryCard, CategoryGroup, FlashSale, HomeView, MAX_LISTED,
-    ProductCard, SearchView,
+    BrandsView, CategoriesView, CategoryCard, CategoryGroup, MAX_LISTED, ProductCard, SearchView,
 };
-
-/// How many goods the home page lists unless the theme's `home_products.count` says.
-const HOME_PRODUCTS: i64 = 12;
 
 async fn categories(shop: &Shop, visit: &Visit) -> Result<Arc<Vec<Category>>, ApiError> {
     Ok(
@@ -43,111 +36,6 @@ async fn prices_visible(shop: &Shop, visit: &Visit) -> Result<bool, ApiError> {
 
 fn limit(n: i64) -> i64 {
     n.clamp(1, i64::try_from(MAX_LISTED).unwrap_or(40))
-}
-
-/// The flash sales the flash-sale plugin's public `storefront` route shows this viewer, asked
-/// through the plugin host's own route handler (so its grants, rate limit and price rules
-/// hold), each item with its product page. Empty when the plugin is not installed, refuses,
-/// or answers something else: the home page does without.
-async fn flash_sales(
-    shop: &Shop,
-    plugins: PluginsState,
-    visit: &Visit,
-    client: ClientInfo,
-) -> Vec<FlashSale> {
-    #[derive(serde::Deserialize)]
-    struct Storefront {
-        sales: Vec<FlashSale>,
-    }
-    let answer = crate::plugins::http::handle(
-        State(plugins),
-        visit.maybe_actor(),
-        client,
-        axum::http::Method::GET,
-        Path((FLASH_SALE_PLUGIN.to_owned(), "storefront".to_owned())),
-        Query(Default::default()),
-        axum::body::Bytes::new(),
-    )
-    .await;
-    let Ok(response) = answer else {
-        return Vec::new();
-    };
-    if !response.status().is_success() {
-        return Vec::new();
-    }
-    let Ok(body) = axum::body::to_bytes(response.into_body(), 256 * 1024).await else {
-        return Vec::new();
-    };
-    let Ok(Storefront { mut sales }) = serde_json::from_slice(&body) else {
-        return Vec::new();
-    };
-    // The plugin's answer may be a few seconds old (its route is shared): the state and the
-    // seconds left are worked out again from the sale's times on this page's clock.
-    let now_ms = shop.clock.now_ms();
-    sales.retain(|sale| sale.ends_at_ms > now_ms);
-    for sale in &mut sales {
-        let (state, until_ms) = if sale.starts_at_ms <= now_ms {
-            ("active", sale.ends_at_ms)
-        } else {
-            ("upcoming", sale.starts_at_ms)
-        };
-        state.clone_into(&mut sale.state);
-        // Rounded up, as the plugin does: a running sale never shows 0.
-        sale.seconds_left = (until_ms - now_ms).saturating_add(999) / 1000;
-    }
-    sales.truncate(MAX_FLASH_SALES);
-    let skus: Vec<SkuId> = sales
-        .iter()
-        .flat_map(|sale| sale.items.iter().map(|item| SkuId(item.sku_id)))
-        .collect();
-    if let Ok(products) = shop.store.catalog().sku_products(&skus).await {
-        for item in sales.iter_mut().flat_map(|sale| sale.items.iter_mut()) {
-            item.product_id = products.get(&SkuId(item.sku_id)).map(|p| p.get());
-        }
-    }
-    sales
-}
-
-/// The plugin whose countdowns the home page shows, and how many at most.
-const FLASH_SALE_PLUGIN: &str = "flash-sale";
-const MAX_FLASH_SALES: usize = 5;
-
-/// `GET /`: the shop's name, a search box, the flash sales, the top categories and goods on
-/// the shelf.
-pub async fn home(
-    State(shop): State<Shop>,
-    State(plugins): State<PluginsState>,
-    client: ClientInfo,
-    visit: Visit,
-) -> Page {
-    let sales = flash_sales(&shop, plugins, &visit, client).await;
-    let view = async {
-        let top = categories(&shop, &visit).await?;
-        let count = visit
-            .section_integer("home_products", "count")
-            .unwrap_or(HOME_PRODUCTS);
-        let products = catalog::list_products(
-            State(shop.clone()),
-            visit.maybe_actor(),
-            Query(ProductQuery {
-                limit: Some(limit(count)),
-                ..ProductQuery::default()
-            }),
-        )
-        .await?;
-        Ok(HomeView {
-            categories: top
-                .iter()
-                .filter(|c| c.parent_id.is_none())
-                .map(CategoryCard::from)
-                .collect(),
-            products: products.items.iter().map(ProductCard::from).collect(),
-            prices_visible: prices_visible(&shop, &visit).await?,
-            flash_sales: sales,
-        })
-    }
-    .await;
-    visit.show(view)
 }
 
 #[derive(Debug, Default, Deserialize)]

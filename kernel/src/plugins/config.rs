@@ -136,7 +136,14 @@ pub struct Quota {
     /// Requests to its routes per minute from one client (a signed-in user, or a visitor's
     /// address); more are answered 429 `rate_limited` before the plugin runs.
     pub route_requests_per_minute: u32,
+    /// Fuel for one call of its routes instead of `[limits] fuel_base` (0: that), for a
+    /// plugin whose routes read and write large JSON (a page editor's layouts); at most
+    /// `MAX_ROUTE_FUEL`. Its deadline still holds.
+    pub route_fuel: u64,
 }
+
+/// The most fuel `quota.route_fuel` may give a route call: tens of milliseconds of work.
+pub const MAX_ROUTE_FUEL: u64 = 50_000_000;
 
 impl Default for Quota {
     fn default() -> Quota {
@@ -149,6 +156,7 @@ impl Default for Quota {
             messages_per_hour: 10,
             concurrent_calls: 8,
             route_requests_per_minute: 120,
+            route_fuel: 0,
         }
     }
 }
@@ -176,6 +184,9 @@ impl Quota {
         }
         if self.concurrent_calls > super::runtime::MAX_CONCURRENT_CALLS {
             return Err(QuotaError::TooManyConcurrentCalls);
+        }
+        if self.route_fuel > MAX_ROUTE_FUEL {
+            return Err(QuotaError::TooMuchRouteFuel);
         }
         Ok(())
     }
@@ -455,6 +466,8 @@ pub enum QuotaError {
         super::runtime::MAX_CONCURRENT_CALLS
     )]
     TooManyConcurrentCalls,
+    #[error("quota.route_fuel must be at most {MAX_ROUTE_FUEL}")]
+    TooMuchRouteFuel,
 }
 
 /// A `[[plugin]]` entry that does not load, and why.

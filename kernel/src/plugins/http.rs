@@ -26,6 +26,10 @@ use crate::error::{ApiError, ApiResult};
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 
+/// The most a JSON body to a plugin route may be (its routes take pictures up to the upload
+/// limit, so the router lets those through).
+const JSON_BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
 /// A route a manifest declares that cannot be served, naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("route {method} {path}: {problem}")]
@@ -49,6 +53,12 @@ pub enum RouteProblem {
         "shared_seconds {0}: only a public GET route may be shared, for 1 to {MAX_SHARED_SECONDS} seconds"
     )]
     Shared(u32),
+    #[error(
+        "mount {0:?}: a GET route mounts a page at / or under /pages/ (literal and {{param}} segments)"
+    )]
+    Mount(String),
+    #[error("picture: only a POST route for staff (not public, not member) takes a picture")]
+    Picture,
 }
 
 /// The longest a shared route's answer is kept (`Route::shared_seconds`).
@@ -134,6 +144,16 @@ pub fn check_route(route: &Route) -> Result<(), RouteError> {
         .find(|r| !super::config::ROUTE_ROLES.contains(&r.as_str()))
     {
         return Err(refused(RouteProblem::Role(role.clone())));
+    }
+    if let Some(mount) = &route.mount
+        && (route.method != "GET" || !super::pages::is_mount(mount))
+    {
+        return Err(refused(RouteProblem::Mount(mount.clone())));
+    }
+    if route.picture
+        && (route.method != "POST" || route.roles.iter().any(|r| r == "public" || r == "member"))
+    {
+        return Err(refused(RouteProblem::Picture));
     }
     let shareable = route.method == "GET" && route.roles.iter().any(|r| r == "public");
     if route.shared_seconds > MAX_SHARED_SECONDS || (route.shared_seconds > 0 && !shareable) {
@@ -466,8 +486,21 @@ pub async fn handle(
             loaded.share.size()
         )));
     }
-    let body = if body.is_empty() {
+    let body = if route.picture {
+        // The picture is checked and stored as the shop's others are; the plugin gets where
+        // it is served, never the bytes. Roles were checked above, and a picture route is
+        // for staff only, so there is an actor.
+        let owner = actor.as_ref().ok_or_else(ApiError::unauthenticated)?;
+        let stored = crate::images::keep_picture(&app.shop, owner.user_id, body, "picture").await?;
+        serde_json::to_value(pifa_sdk::Picture { url: stored.url }).map_err(ApiError::internal)?
+    } else if body.is_empty() {
         serde_json::Value::Null
+    } else if body.len() > JSON_BODY_LIMIT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("请求过大 (over {JSON_BODY_LIMIT_BYTES} bytes)"),
+        ));
     } else {
         crate::edge::json::parse_json(&body)?
     };

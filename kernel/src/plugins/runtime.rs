@@ -166,6 +166,12 @@ impl Runtime {
                     CallState,
                     HasSelf<CallState>,
                 >(&mut linker, |s| s),
+                Capability::Pages => self::pifa::plugin::pages::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+                // A grant of routes, not an interface: the pictures never reach the plugin.
+                Capability::Pictures => Ok(()),
             }
             .map_err(anyhow::Error::from)?;
         }
@@ -210,6 +216,8 @@ pub struct CallState {
     pub fault: Option<String>,
     /// What `notify.staff` may send in this call, and to whom.
     pub messages: Messages,
+    /// The theme's section types, for `pages` (none outside a server).
+    pub sections: Option<super::pages::Sections>,
 }
 
 /// A plugin's messages to staff: the roles `notify_to` grants, `quota.messages_per_call` per
@@ -470,6 +478,49 @@ impl self::pifa::plugin::catalog_read::Host for CallState {
             };
             serde_json::to_string(&product).unwrap_or_default()
         }))
+    }
+}
+
+impl CallState {
+    /// The shop's `theme` setting, for the sections of the theme that serves.
+    fn chosen_theme(&mut self) -> wasmtime::Result<Option<String>> {
+        let Some(store) = self.store.clone() else {
+            return Ok(None);
+        };
+        let settings = self.host("pages", async move { store.settings().current().await })?;
+        Ok(settings.ok().and_then(|s| s.theme.clone()))
+    }
+}
+
+impl self::pifa::plugin::pages::Host for CallState {
+    fn section_types(&mut self) -> wasmtime::Result<String> {
+        let Some(sections) = self.sections.clone() else {
+            return Ok("{}".to_owned());
+        };
+        let chosen = self.chosen_theme()?;
+        Ok(serde_json::to_string(&sections.section_types(chosen.as_deref())).unwrap_or_default())
+    }
+
+    fn check_section(
+        &mut self,
+        kind: String,
+        settings: String,
+    ) -> wasmtime::Result<Result<String, self::pifa::plugin::pages::FieldError>> {
+        let refused = |field: &str, message: String| self::pifa::plugin::pages::FieldError {
+            field: field.to_owned(),
+            message,
+        };
+        let Some(sections) = self.sections.clone() else {
+            return Ok(Err(refused("kind", "no theme here".to_owned())));
+        };
+        let Ok(settings) = serde_json::from_str::<serde_json::Value>(&settings) else {
+            return Ok(Err(refused("settings", "settings are not JSON".to_owned())));
+        };
+        let chosen = self.chosen_theme()?;
+        Ok(sections
+            .check_section(chosen.as_deref(), &kind, &settings)
+            .map(|checked| checked.to_string())
+            .map_err(|e| refused(&e.field, e.message)))
     }
 }
 

@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 /// What `theme.toml` declares.
@@ -68,14 +69,15 @@ pub struct Logo {
     pub asset: String,
 }
 
-/// A section of a page the shop may configure (a block of the home page).
+/// A section type a page may be composed of (a block of the home page), drawn by the
+/// theme's `sections/<name>.html`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Section {
     /// What the owner reads for it in the decoration editor.
     pub label: String,
-    /// Its settings, each with a type and a default.
+    /// Its settings, each with a type and a default, in the order the editor shows them.
     #[serde(flatten)]
-    pub settings: BTreeMap<String, Setting>,
+    pub settings: IndexMap<String, Setting>,
 }
 
 /// One setting of a section: its type, its default and its bounds.
@@ -101,10 +103,41 @@ pub enum Setting {
         label: String,
         default: String,
         choices: Vec<String>,
+        /// What the owner reads for each choice, in the same order (the codes otherwise).
+        #[serde(default)]
+        labels: Vec<String>,
     },
     Color {
         label: String,
         default: String,
+    },
+    /// A picture the shop stored (`/api/v1/images/<key>`), or none (`""`).
+    Image {
+        label: String,
+    },
+    /// A path in this shop (`/search?category_id=3`), or none (`""`): never another site.
+    Link {
+        label: String,
+        #[serde(default)]
+        default: String,
+    },
+    /// HTML an owner writes; drawn cleaned of scripts, handlers and styles.
+    RichText {
+        label: String,
+        #[serde(default)]
+        default: String,
+        max_chars: usize,
+    },
+    /// Chosen records by id (goods picked by hand), at most `max_items`.
+    Ids {
+        label: String,
+        max_items: usize,
+    },
+    /// A list of entries (a carousel's pictures), each with `fields` (no lists inside).
+    Items {
+        label: String,
+        max_items: usize,
+        fields: IndexMap<String, Setting>,
     },
 }
 
@@ -116,7 +149,27 @@ impl Setting {
             Setting::Boolean { default, .. } => (*default).into(),
             Setting::Text { default, .. }
             | Setting::Choice { default, .. }
-            | Setting::Color { default, .. } => default.clone().into(),
+            | Setting::Color { default, .. }
+            | Setting::Link { default, .. }
+            | Setting::RichText { default, .. } => default.clone().into(),
+            Setting::Image { .. } => "".into(),
+            Setting::Ids { .. } | Setting::Items { .. } => serde_json::Value::Array(Vec::new()),
+        }
+    }
+
+    /// What the owner reads for it.
+    pub fn label(&self) -> &str {
+        match self {
+            Setting::Integer { label, .. }
+            | Setting::Boolean { label, .. }
+            | Setting::Text { label, .. }
+            | Setting::Choice { label, .. }
+            | Setting::Color { label, .. }
+            | Setting::Image { label }
+            | Setting::Link { label, .. }
+            | Setting::RichText { label, .. }
+            | Setting::Ids { label, .. }
+            | Setting::Items { label, .. } => label,
         }
     }
 }
@@ -241,8 +294,39 @@ fn check_setting(setting: &Setting, at: &str) -> Result<(), ManifestError> {
             at,
             format!("default {default:?} is not one of the choices"),
         )),
+        Setting::Choice {
+            choices, labels, ..
+        } if !labels.is_empty() && labels.len() != choices.len() => Err(invalid(
+            at,
+            "labels: one for each choice, in the same order",
+        )),
         Setting::Color { default, .. } if !is_color(default) => {
             Err(invalid(at, format!("{default:?} is not #rgb or #rrggbb")))
+        }
+        Setting::Link { default, .. }
+            if !default.is_empty() && !super::sections::is_shop_link(default) =>
+        {
+            Err(invalid(
+                at,
+                format!("{default:?} is not a path in this shop (/…)"),
+            ))
+        }
+        Setting::RichText {
+            default, max_chars, ..
+        } if default.chars().count() > *max_chars => Err(invalid(
+            at,
+            format!("default is longer than {max_chars} characters"),
+        )),
+        Setting::Items { fields, .. } => {
+            for (key, field) in fields {
+                let at = format!("{at}.fields.{key}");
+                check_key(key, &at)?;
+                if matches!(field, Setting::Items { .. }) {
+                    return Err(invalid(at, "a list's entries hold no list"));
+                }
+                check_setting(field, &at)?;
+            }
+            Ok(())
         }
         _ => Ok(()),
     }

@@ -4,6 +4,7 @@
 //! serves, so the office's words and look are templates too; the shop's choice of
 //! storefront theme never changes them.
 
+pub mod decoration;
 pub mod goods;
 pub mod jobs;
 pub mod setup;
@@ -441,7 +442,8 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 18] = [
+pub const PAGE_TEMPLATES: [&str; 19] = [
+    decoration::OfficeDecorationView::TEMPLATE,
     jobs::OfficeJobView::TEMPLATE,
     OfficeMemberView::TEMPLATE,
     goods::OfficeLibraryView::TEMPLATE,
@@ -1211,6 +1213,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<setup::OfficeSettingsView>());
     all.extend(super::views::samples_of::<setup::OfficeStaffView>());
     all.extend(super::views::samples_of::<setup::OfficeRegionsView>());
+    all.extend(super::views::samples_of::<decoration::OfficeDecorationView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }

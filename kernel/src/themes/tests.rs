@@ -133,17 +133,35 @@ fn a_field_the_view_does_not_have_fails_the_check() -> anyhow::Result<()> {
     let home = dir.path().join("default/templates/home.html");
     std::fs::write(
         &home,
-        "{% extends \"base.html\" %}\n{% block content %}\n{% for p in products %}\n  <b>{{ p.nmae }}</b>\n{% endfor %}\n{% endblock %}\n",
+        "{% extends \"base.html\" %}\n{% block content %}\n{% for s in sections %}\n  <b>{{ s.kidn }}</b>\n{% endfor %}\n{% endblock %}\n",
     )?;
     let error = refusal(dir.path(), "default");
     assert!(
         error.starts_with("default/templates/home.html:4:9"),
         "{error}"
     );
-    assert!(error.contains("home.html for prices shown"), "{error}");
+    assert!(
+        error.contains("home.html for the published page"),
+        "{error}"
+    );
+
+    // A section template's misspelt field is named with the section type and its sample.
+    std::fs::copy(shipped().join("default/templates/home.html"), &home)?;
+    let goods = dir.path().join("default/templates/sections/goods.html");
+    let source = std::fs::read_to_string(&goods)?;
+    std::fs::write(
+        &goods,
+        source.replace("section.settings.title", "section.settings.titel"),
+    )?;
+    let error = refusal(dir.path(), "default");
+    assert!(
+        error.starts_with("default/templates/sections/goods.html:"),
+        "{error}"
+    );
+    assert!(error.contains("sections/goods.html for goods"), "{error}");
+    std::fs::write(&goods, source)?;
 
     // A field of the frame misspelt in the layout, and an asset that is not there.
-    std::fs::copy(shipped().join("default/templates/home.html"), &home)?;
     let base = dir.path().join("default/templates/base.html");
     let source = std::fs::read_to_string(&base)?;
     std::fs::write(&base, source.replace("css/app.css", "css/ap.css"))?;
@@ -278,5 +296,26 @@ fn a_start_with_a_broken_default_fails_and_names_why() -> anyhow::Result<()> {
     let host = ThemeHost::load(dir.path(), "default")?;
     assert!(!host.is_installed("classic"));
     assert_eq!(host.current().refused.len(), 1);
+    Ok(())
+}
+
+/// Every storefront theme draws the standard section types; a type it declares needs its
+/// template.
+#[test]
+fn a_storefront_theme_draws_every_standard_section_type() -> anyhow::Result<()> {
+    let dir = themes_copy()?;
+    std::fs::remove_file(dir.path().join("classic/templates/sections/spacer.html"))?;
+    let error = refusal(dir.path(), "classic");
+    assert!(
+        error.contains("classic/templates/sections/spacer.html"),
+        "{error}"
+    );
+    assert!(error.contains("section type spacer"), "{error}");
+    let manifest = dir.path().join("default/theme.toml");
+    let text = std::fs::read_to_string(&manifest)?;
+    let without = text.replace("[sections.spacer]", "[sections.gap]");
+    std::fs::write(&manifest, without)?;
+    let error = refusal(dir.path(), "default");
+    assert!(error.contains("sections.spacer: missing"), "{error}");
     Ok(())
 }

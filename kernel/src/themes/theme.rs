@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{Manifest, ManifestError, ThemeKind};
 use super::office;
+use super::sections;
 use super::views::{self, Frame};
 
 /// Instructions one render may run (minijinja's fuel). The largest sample page uses a few
@@ -231,6 +232,9 @@ pub struct Theme {
     values: Value,
     /// The files this theme was read from (for the watcher).
     pub files: Vec<PathBuf>,
+    /// A hash of its `theme.toml` and templates: drawn sections are kept by it, so a changed
+    /// theme draws them anew.
+    pub fingerprint: u64,
 }
 
 impl std::fmt::Debug for Theme {
@@ -363,6 +367,38 @@ impl Theme {
                 });
             }
         }
+        if manifest.kind == ThemeKind::Storefront {
+            if let Some(kind) = sections::STANDARD
+                .iter()
+                .find(|kind| !manifest.sections.contains_key(**kind))
+            {
+                return Err(ThemeError::File {
+                    place: place("theme.toml"),
+                    problem: format!(
+                        "sections.{kind}: missing: every storefront theme draws the standard section types ({})",
+                        sections::STANDARD.join(", ")
+                    ),
+                });
+            }
+            if let Some(kind) = manifest
+                .sections
+                .keys()
+                .find(|kind| !sources.contains_key(&sections::template(kind)))
+            {
+                return Err(ThemeError::File {
+                    place: place(&format!("templates/{}", sections::template(kind))),
+                    problem: format!("missing: theme.toml declares the section type {kind}"),
+                });
+            }
+        }
+        // What a drawn section is kept by: the theme as it was read, templates and all.
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut hasher);
+            sources.hash(&mut hasher);
+            hasher.finish()
+        };
 
         let values = minijinja::Value::from(minijinja::value::Serde(ThemeValues {
             id,
@@ -394,8 +430,10 @@ impl Theme {
             urls,
             values,
             files,
+            fingerprint,
         };
         theme.render_samples(&sources)?;
+        theme.render_section_samples(&sources)?;
         Ok(theme)
     }
 
@@ -419,6 +457,55 @@ impl Theme {
             }
         }
         Ok(())
+    }
+
+    /// Draws every section type against its samples (the standard types with full settings
+    /// where the theme's schema takes them, and every type with its defaults).
+    fn render_section_samples(&self, sources: &BTreeMap<String, String>) -> Result<(), ThemeError> {
+        for (kind, section) in &self.manifest.sections {
+            let defaults = serde_json::Value::Object(
+                section
+                    .settings
+                    .iter()
+                    .map(|(key, setting)| (key.clone(), setting.default_value()))
+                    .collect(),
+            );
+            let mut settings = vec![defaults];
+            if let Some(full) =
+                sections::drawable(&self.manifest, kind, &sections::sample_settings(kind))
+            {
+                settings.push(full);
+            }
+            for settings in &settings {
+                for (label, view) in views::section_samples(kind, settings) {
+                    self.render_section_value(&view).map_err(|e| {
+                        template_error(
+                            &self.id,
+                            sources,
+                            e,
+                            Some(format!("{} for {kind}, {label}", sections::template(kind))),
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn render_section_value(&self, view: &views::SectionView) -> Result<String, minijinja::Error> {
+        let context = context! {
+            theme => self.values.clone(),
+            section => minijinja::Value::from(minijinja::value::Serde(view)),
+        };
+        self.env
+            .get_template(&sections::template(&view.kind))?
+            .render(context)
+    }
+
+    /// Draws one section of a composed page with its template (without the page's frame).
+    pub fn render_section(&self, view: &views::SectionView) -> Result<String, ThemeError> {
+        self.render_section_value(view)
+            .map_err(|e| template_error(&self.id, &BTreeMap::new(), e, None))
     }
 
     fn render_value(

@@ -140,16 +140,51 @@ pub trait PageView: Serialize + Sized {
     fn samples() -> Vec<(&'static str, Self)>;
 }
 
-/// `home.html`: the shop's front page.
+/// `home.html`: a composed page, the shop's front page or a landing page (`/pages/…`): its
+/// sections in order, each already drawn by the theme's `sections/<kind>.html` (see
+/// [`SectionView`]), and the colours the page sets over the theme's.
 #[derive(Debug, Clone, Serialize)]
 pub struct HomeView {
-    pub categories: Vec<CategoryCard>,
-    pub products: Vec<ProductCard>,
+    /// The page's title; empty for the shop's name.
+    pub title: String,
+    /// Colour name → `#rrggbb` over `theme.colors` for this page (checked: names the theme
+    /// has, values that are colours).
+    pub colors: BTreeMap<String, String>,
+    pub sections: Vec<DrawnSection>,
+    /// `none` for the page members see; the page's name when staff look at a draft (the
+    /// editor's preview), which the page says.
+    pub preview: Option<String>,
+}
+
+/// One section of a composed page, drawn.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrawnSection {
+    pub kind: String,
+    /// The HTML its template made (auto-escaped there): the page puts it in with `|safe`.
+    pub html: String,
+}
+
+/// What `sections/<kind>.html` is given, as `section`. Section templates are drawn without
+/// the page's frame (no `user`, `csrf_token`, `notice`): a drawn section is kept and served to
+/// every viewer with the same price view, so it must not hold one person's things.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionView {
+    pub kind: String,
+    /// Its settings, checked against the theme's schema, defaults filled in, rich text
+    /// cleaned (put it in with `|safe`), links in the shop, pictures the shop's.
+    pub settings: serde_json::Value,
+    /// Whether the viewer is signed in (the words for hidden prices differ).
+    pub signed_in: bool,
     /// Whether this viewer sees prices (B2): `false` means every `price_fen` is `none`.
     pub prices_visible: bool,
-    /// The flash sales running or coming (限时抢购), as the flash-sale plugin's public
-    /// `storefront` route gives them to this viewer; empty when the plugin is not installed
-    /// or does not answer.
+    /// `goods`: the goods its source gives this viewer, at most its `count`.
+    pub products: Vec<ProductCard>,
+    /// `brands`: the brand wall.
+    pub brands: Vec<Brand>,
+    /// `nav` whose `source` is `categories`: the top-level categories.
+    pub categories: Vec<CategoryCard>,
+    /// `flash_sale`: the flash-sale plugin's running and coming sales for this viewer (empty
+    /// when it is not installed: the template then draws nothing).
     pub flash_sales: Vec<FlashSale>,
 }
 
@@ -1124,36 +1159,84 @@ fn sample_flash_sales(prices: bool) -> Vec<FlashSale> {
 impl PageView for HomeView {
     const TEMPLATE: &'static str = "home.html";
     fn samples() -> Vec<(&'static str, HomeView)> {
+        let drawn = |kind: &str| DrawnSection {
+            kind: kind.to_owned(),
+            html: "<p>版块 <b>已绘制</b></p>".to_owned(),
+        };
         vec![
             (
-                "prices shown",
+                "the published page",
                 HomeView {
-                    categories: sample_categories(12),
-                    products: sample_products(true, MAX_LISTED),
-                    prices_visible: true,
-                    flash_sales: sample_flash_sales(true),
+                    title: String::new(),
+                    colors: BTreeMap::from([("primary".to_owned(), "#0a7d4f".to_owned())]),
+                    sections: ["search", "banner", "goods"]
+                        .into_iter()
+                        .map(drawn)
+                        .collect(),
+                    preview: None,
                 },
             ),
             (
-                "prices hidden",
+                "a draft in preview",
                 HomeView {
-                    categories: sample_categories(3),
-                    products: sample_products(false, 5),
-                    prices_visible: false,
-                    flash_sales: sample_flash_sales(false),
+                    title: "春季促销 <i>".to_owned(),
+                    colors: BTreeMap::new(),
+                    sections: vec![drawn("notice")],
+                    preview: Some("home".to_owned()),
                 },
             ),
             (
-                "an empty shop",
+                "an empty page",
                 HomeView {
-                    categories: Vec::new(),
-                    products: Vec::new(),
-                    prices_visible: true,
-                    flash_sales: Vec::new(),
+                    title: String::new(),
+                    colors: BTreeMap::new(),
+                    sections: Vec::new(),
+                    preview: None,
                 },
             ),
         ]
     }
+}
+
+/// Samples of one section type with `settings` (already checked): with prices and data, and
+/// for a visitor who sees none and an empty shop.
+pub fn section_samples(
+    kind: &str,
+    settings: &serde_json::Value,
+) -> Vec<(&'static str, SectionView)> {
+    let full = SectionView {
+        kind: kind.to_owned(),
+        settings: settings.clone(),
+        signed_in: true,
+        prices_visible: true,
+        products: sample_products(true, MAX_LISTED),
+        brands: sample_brands(12),
+        categories: sample_categories(12),
+        flash_sales: sample_flash_sales(true),
+    };
+    vec![
+        ("with data, prices shown", full.clone()),
+        (
+            "a visitor, prices hidden",
+            SectionView {
+                signed_in: false,
+                prices_visible: false,
+                products: sample_products(false, 3),
+                flash_sales: sample_flash_sales(false),
+                ..full.clone()
+            },
+        ),
+        (
+            "an empty shop",
+            SectionView {
+                products: Vec::new(),
+                brands: Vec::new(),
+                categories: Vec::new(),
+                flash_sales: Vec::new(),
+                ..full
+            },
+        ),
+    ]
 }
 
 impl PageView for SearchView {

@@ -17,3 +17,41 @@ document.addEventListener("DOMContentLoaded", () => {
   const lineHeight = parseFloat(getComputedStyle(source).lineHeight) || 20;
   source.scrollTop = Math.max(0, (line - 3) * lineHeight);
 });
+// 店铺装修: a section dragged onto another takes its place; the new order is posted with the
+// same form the 上移/下移 buttons stand in for without JavaScript.
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.querySelector("[data-sortable]");
+  if (!list) return;
+  const form = document.getElementById(list.dataset.sortable);
+  let dragged = null;
+  list.addEventListener("dragstart", (event) => {
+    dragged = event.target.closest("[data-index]");
+    if (!dragged) return;
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged.dataset.index);
+  });
+  list.addEventListener("dragover", (event) => {
+    const over = event.target.closest("[data-index]");
+    if (!dragged || !over || over === dragged) return;
+    event.preventDefault();
+    list.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
+    over.classList.add("drop-target");
+  });
+  list.addEventListener("dragend", () => {
+    if (dragged) dragged.classList.remove("dragging");
+    list.querySelectorAll(".drop-target").forEach((el) => el.classList.remove("drop-target"));
+    dragged = null;
+  });
+  list.addEventListener("drop", (event) => {
+    const over = event.target.closest("[data-index]");
+    if (!dragged || !over || over === dragged) return;
+    event.preventDefault();
+    const items = [...list.querySelectorAll("[data-index]")];
+    const from = items.indexOf(dragged);
+    const to = items.indexOf(over);
+    items.splice(to, 0, items.splice(from, 1)[0]);
+    form.elements.order.value = items.map((el) => el.dataset.index).join(",");
+    form.submit();
+  });
+});
