@@ -385,3 +385,129 @@ async fn rich_text_renders_inert_and_landing_pages_use_the_same_machinery() -> a
     assert_eq!(not_a_picture.status(), StatusCode::UNPROCESSABLE_ENTITY);
     Ok(())
 }
+
+/// The session's CSRF token in a page's forms.
+fn csrf_in(html: &str) -> anyhow::Result<String> {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no csrf token in the page"))
+}
+
+/// The editor without JavaScript: sections added and moved by plain forms, a picture uploaded
+/// in a section's form (stored through the plugin's picture route), a link to another site
+/// refused on the editor's page naming the field.
+#[tokio::test]
+async fn the_editor_works_with_plain_forms_and_uploads_a_sections_picture() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    app.install_plugins(&decoration_entry()).await?;
+    let admin = app.login(ADMIN, PASSWORD).await?;
+    let owner = signed_in(&app, ADMIN).await?;
+    let (status, editor) = page(&owner, &app, "/admin/decoration").await?;
+    assert_eq!(status, StatusCode::OK, "{editor}");
+    let csrf = csrf_in(&editor)?;
+    for kind in ["image_ad", "notice"] {
+        let response = owner
+            .post(app.url("/admin/decoration/home/add"))
+            .form(&[("csrf_token", csrf.as_str()), ("kind", kind)])
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text().await?
+        );
+    }
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
+        .text("index", "0")
+        .text("f.image", "")
+        .text("f.link", "/cart")
+        .text("f.alt", "整箱更优惠")
+        .part(
+            "file.image",
+            reqwest::multipart::Part::bytes(pifa_e2e::TINY_PNG.to_vec())
+                .file_name("ad.png")
+                .mime_str("image/png")?,
+        );
+    let response = owner
+        .post(app.url("/admin/decoration/home/section"))
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await?
+    );
+    let response = owner
+        .post(app.url("/admin/decoration/home/move"))
+        .form(&[("csrf_token", csrf.as_str()), ("from", "1"), ("to", "0")])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, state) = app
+        .get("/api/v1/plugins/decoration/pages/home", Some(&admin))
+        .await?;
+    let sections = &state["draft"]["sections"];
+    assert_eq!(sections[0]["kind"], "notice", "{state}");
+    assert_eq!(sections[1]["kind"], "image_ad", "{state}");
+    let picture = sections[1]["settings"]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(picture.starts_with("/api/v1/images/"), "{state}");
+    assert_eq!(sections[1]["settings"]["link"], "/cart");
+
+    // A link to another site: the editor's page says which section and field, nothing saved.
+    let response = owner
+        .post(app.url("/admin/decoration/home/section"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", csrf.clone())
+                .text("index", "1")
+                .text("f.image", picture.clone())
+                .text("f.link", "//evil.example/x")
+                .text("f.alt", ""),
+        )
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await?;
+    assert!(
+        refused.contains("第 2 个版块") && refused.contains("本店的页面地址"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("aria-invalid=\"true\""),
+        "the field is marked: {refused}"
+    );
+    let (_, state) = app
+        .get("/api/v1/plugins/decoration/pages/home", Some(&admin))
+        .await?;
+    assert_eq!(
+        state["draft"]["sections"][1]["settings"]["link"], "/cart",
+        "nothing saved"
+    );
+
+    // Published, the picture is on the homepage, a link of the shop's around it.
+    let response = owner
+        .post(app.url("/admin/decoration/home/publish"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, home) = page(&browser()?, &app, "/").await?;
+    // Attribute values come escaped (`/` as `&#x2f;`), which a browser reads back.
+    let home = home.replace("&#x2f;", "/");
+    assert!(
+        home.contains(&format!("src=\"{picture}\"")) && home.contains("整箱更优惠"),
+        "{home}"
+    );
+    Ok(())
+}

@@ -1,6 +1,6 @@
-//! The shelf: the home page, search (and a category's goods), and the category list. Each
-//! asks the catalogue's JSON handlers, so what it shows is what the API would show this
-//! caller, prices included.
+//! The shelf: search (and a category's goods), the category list and the brand centre; the
+//! homepage is in `layouts`. Each asks the catalogue's JSON handlers, so what it shows is what
+//! the API would show this caller, prices included.
 
 use std::sync::Arc;
 

@@ -645,8 +645,10 @@ pub async fn handle(
             .saturating_add(i64::from(route.shared_seconds) * 1000),
     };
     let response = answer.response();
+    // Its refusals too (a page not published yet is asked for on every homepage view): a
+    // shared route's answer is everyone's by its declaration; only a failure is not kept.
     if let Some(key) = shared
-        && status.is_success()
+        && !status.is_server_error()
     {
         app.store
             .generation()

@@ -37,8 +37,9 @@
 //! default theme's section types are a third of that), a save about 1,400,000; a save of 40
 //! ordinary sections about 3,100,000, and of the most a layout may hold in small settings (40
 //! navigation sections of 10 links) about 8,400,000. The kernel's default `fuel_base`
-//! (2,000,000) therefore holds pages of about ten to fifteen sections; a shop composing
-//! larger ones needs `[limits] fuel_base = 10_000_000` in `plugins.toml`. A call that runs out
+//! (2,000,000) therefore holds pages of about ten to fifteen sections: the shipped
+//! `plugins.toml` gives its routes `quota = { route_fuel = 12000000 }` (the most a save can
+//! take, with room), which leaves every other plugin's fuel as it was. A call that runs out
 //! is the plugin's failure (503 `plugin_failed`), and five in a row suspend it.
 //!
 //! The logic is plain functions over `kv::Kv` and `theme::Theme`, unit-tested natively
