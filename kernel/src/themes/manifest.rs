@@ -128,6 +128,12 @@ pub enum Setting {
         default: String,
         max_chars: usize,
     },
+    /// A record of the catalogue by id (`0`: none), picked from a list in the editor: a
+    /// category, a brand or a product tag (one deleted since shows nothing).
+    Record {
+        label: String,
+        of: RecordKind,
+    },
     /// Chosen records by id (goods picked by hand), at most `max_items`.
     Ids {
         label: String,
@@ -153,6 +159,7 @@ impl Setting {
             | Setting::Link { default, .. }
             | Setting::RichText { default, .. } => default.clone().into(),
             Setting::Image { .. } => "".into(),
+            Setting::Record { .. } => 0.into(),
             Setting::Ids { .. } | Setting::Items { .. } => serde_json::Value::Array(Vec::new()),
         }
     }
@@ -166,12 +173,22 @@ impl Setting {
             | Setting::Choice { label, .. }
             | Setting::Color { label, .. }
             | Setting::Image { label }
+            | Setting::Record { label, .. }
             | Setting::Link { label, .. }
             | Setting::RichText { label, .. }
             | Setting::Ids { label, .. }
             | Setting::Items { label, .. } => label,
         }
     }
+}
+
+/// What a `record` setting picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Category,
+    Brand,
+    Tag,
 }
 
 /// Why `theme.toml` was refused; `key` is the dotted path of the offending entry.

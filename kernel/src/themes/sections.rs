@@ -251,6 +251,17 @@ fn check_value(setting: &Setting, value: &Value, field: &str) -> Result<Value, F
                 format!("{label}最多 {max_chars} 个字 (at most {max_chars} characters)"),
             )),
         },
+        Setting::Record { .. } => value
+            .as_i64()
+            .or_else(|| text().and_then(|t| t.parse().ok()))
+            .filter(|id| *id >= 0)
+            .map(Value::from)
+            .ok_or_else(|| {
+                refused(
+                    field,
+                    format!("{label}须从列表中选择 (an id from the list, 0 for none)"),
+                )
+            }),
         Setting::Ids { max_items, .. } => {
             let ids: Option<Vec<i64>> = match value {
                 Value::Array(items) => items

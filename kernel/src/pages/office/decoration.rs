@@ -25,8 +25,8 @@ use crate::plugins::PluginsState;
 use crate::themes::admin::ThemesState;
 use crate::themes::manifest::{Manifest, Setting};
 use crate::themes::office::decoration::{
-    ColorField, DecorationError, EditedSection, OfficeDecorationView, PageLine, SectionField,
-    VersionLine, kinds_of,
+    ColorField, DecorationError, EditedSection, KindChoice, OfficeDecorationView, PageLine,
+    Records, SectionField, VersionLine, kinds_of,
 };
 
 /// The most sections a draft takes (the plugin refuses more, naming `sections`).
@@ -152,6 +152,49 @@ async fn storefront(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no storefront theme serves")))
 }
 
+/// The categories (with their parents' names), brands and product tags a section's `record`
+/// settings pick from.
+async fn records(shop: &crate::shop::Shop) -> Result<Records, ApiError> {
+    let catalog = shop.store.catalog();
+    let categories = catalog.list_categories().await?;
+    let name_of = |id: i64| categories.iter().find(|c| c.id == id);
+    let path_of = |category: &crate::catalog::Category| {
+        let mut names = vec![category.name.clone()];
+        let mut parent = category.parent_id;
+        // Three levels at most; the bound keeps a bad row from looping.
+        for _ in 0..3 {
+            let Some(up) = parent.and_then(name_of) else {
+                break;
+            };
+            names.insert(0, up.name.clone());
+            parent = up.parent_id;
+        }
+        names.join(" / ")
+    };
+    let choice = |id: i64, label: String| KindChoice {
+        kind: id.to_string(),
+        label,
+    };
+    Ok(Records {
+        categories: categories
+            .iter()
+            .map(|c| choice(c.id, path_of(c)))
+            .collect(),
+        brands: catalog
+            .list_brands()
+            .await?
+            .iter()
+            .map(|b| choice(b.id, b.name.clone()))
+            .collect(),
+        tags: catalog
+            .list_product_tags()
+            .await?
+            .into_iter()
+            .map(|t| choice(t.id, t.name))
+            .collect(),
+    })
+}
+
 /// `GET /admin/decoration`: the homepage's editor.
 pub async fn home_editor(
     State(app): State<PluginsState>,
@@ -229,6 +272,7 @@ async fn view(
         editor.call(Method::GET, "/pages", Bytes::new())
     );
     let (state, pages): (PageState, PageList) = (state?, answer(pages?)?);
+    let records = records(&app.shop).await?;
     let manifest = &theme.manifest;
     let draft = &state.draft;
     let current = state.published.as_ref().map(|p| p.version);
@@ -275,7 +319,7 @@ async fn view(
                         index,
                         label: schema.label.clone(),
                         known: true,
-                        fields: SectionField::of(&schema.settings, &section.settings, ""),
+                        fields: SectionField::of(&schema.settings, &section.settings, "", &records),
                         kind: section.kind.clone(),
                     },
                     None => EditedSection {

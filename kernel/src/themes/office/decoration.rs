@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{MenuEntry, sample_menu};
-use crate::themes::manifest::{Manifest, Setting};
+use crate::themes::manifest::{Manifest, RecordKind, Setting};
 use crate::themes::views::PageView;
 
 /// `decoration.html`.
@@ -90,13 +90,32 @@ pub struct SectionField {
     pub rows: Vec<Vec<SectionField>>,
 }
 
+/// The catalogue's records a `record` setting picks from, as the editor lists them.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    pub categories: Vec<KindChoice>,
+    pub brands: Vec<KindChoice>,
+    pub tags: Vec<KindChoice>,
+}
+
+impl Records {
+    fn of(&self, kind: RecordKind) -> &[KindChoice] {
+        match kind {
+            RecordKind::Category => &self.categories,
+            RecordKind::Brand => &self.brands,
+            RecordKind::Tag => &self.tags,
+        }
+    }
+}
+
 impl SectionField {
     /// The fields of `settings` by `schema` (a section type's, or a list's row), named under
-    /// `prefix`.
+    /// `prefix`; a `record` setting's choices from `records`.
     pub fn of(
         schema: &indexmap::IndexMap<String, Setting>,
         settings: &serde_json::Value,
         prefix: &str,
+        records: &Records,
     ) -> Vec<SectionField> {
         schema
             .iter()
@@ -148,6 +167,15 @@ impl SectionField {
                             .collect();
                     }
                     Setting::Color { .. } => field.kind = "color",
+                    Setting::Record { of, .. } => {
+                        field.kind = "choice";
+                        field.choices = std::iter::once(KindChoice {
+                            kind: "0".to_owned(),
+                            label: "（不选）".to_owned(),
+                        })
+                        .chain(records.of(*of).iter().cloned())
+                        .collect();
+                    }
                     Setting::Image { .. } => field.kind = "image",
                     Setting::Link { .. } => field.kind = "link",
                     Setting::RichText { max_chars, .. } => {
@@ -164,7 +192,7 @@ impl SectionField {
                         field.rows = (0..shown)
                             .map(|n| {
                                 let row = rows.get(n).cloned().unwrap_or(serde_json::Value::Null);
-                                SectionField::of(fields, &row, &format!("{name}.{n}."))
+                                SectionField::of(fields, &row, &format!("{name}.{n}."), records)
                             })
                             .collect();
                         field.value = String::new();
@@ -227,6 +255,7 @@ product_ids = { type = "ids", label = "商品", max_items = 40 }
 count = { type = "integer", label = "数量", default = 12, min = 1, max = 40 }
 on = { type = "boolean", label = "显示", default = true }
 tint = { type = "color", label = "颜色", default = "#ffffff" }
+category_id = { type = "record", of = "category", label = "分类" }
 [sections.banner]
 label = "轮播图"
 images = { type = "items", label = "图片", max_items = 3, fields = { image = { type = "image", label = "图片" }, link = { type = "link", label = "链接" } } }
@@ -251,6 +280,13 @@ html = { type = "rich_text", label = "内容", default = "", max_chars = 500 }
                             &section.settings,
                             &serde_json::json!({ "images": [{ "image": "/api/v1/images/a.jpg", "link": "/" }], "product_ids": [3, 5], "title": "<b>热销</b>" }),
                             "",
+                            &Records {
+                                categories: vec![KindChoice {
+                                    kind: "3".to_owned(),
+                                    label: "劳保用品 / 手套 <i>".to_owned(),
+                                }],
+                                ..Records::default()
+                            },
                         ),
                     })
                     .collect::<Vec<_>>()
