@@ -615,26 +615,53 @@ pub async fn read_files_form(
     Ok((fields::Fields::from_pairs(texts), files))
 }
 
-/// Calls `plugin`'s route `method path` as `actor` through the plugin host's own handler (its
-/// roles, grants, quotas and answer checks hold, as for the API): the JSON body of a 2xx
-/// answer, else the refusal — the kernel's own, or the plugin's (`plugin_refused`, with its
-/// status, field and message).
+/// A request to a plugin's route, as a page makes it.
+pub struct PluginRequest<'a> {
+    pub method: axum::http::Method,
+    pub plugin: &'a str,
+    /// The route's path (`/pages/home`).
+    pub path: &'a str,
+    pub query: BTreeMap<String, String>,
+    pub body: axum::body::Bytes,
+}
+
+impl<'a> PluginRequest<'a> {
+    /// `GET path` of `plugin`, no query.
+    pub fn get(plugin: &'a str, path: &'a str) -> PluginRequest<'a> {
+        PluginRequest {
+            method: axum::http::Method::GET,
+            plugin,
+            path,
+            query: BTreeMap::new(),
+            body: axum::body::Bytes::new(),
+        }
+    }
+}
+
+/// Calls a plugin's route as `actor` through the plugin host's own handler (its roles,
+/// grants, quotas and answer checks hold, as for the API): the JSON body of a 2xx answer, else
+/// the refusal — the kernel's own, or the plugin's (`plugin_refused`, with its status, field
+/// and message).
 pub async fn call_plugin(
     plugins: &crate::plugins::PluginsState,
     actor: Option<Actor>,
     client: &ClientInfo,
-    method: axum::http::Method,
-    plugin: &str,
-    path: &str,
-    body: axum::body::Bytes,
+    request: PluginRequest<'_>,
 ) -> Result<serde_json::Value, ApiError> {
+    let PluginRequest {
+        method,
+        plugin,
+        path,
+        query,
+        body,
+    } = request;
     let response = crate::plugins::http::handle(
         axum::extract::State(plugins.clone()),
         crate::accounts::caller::MaybeActor(actor),
         client.clone(),
         method,
         crate::edge::extract::Path((plugin.to_owned(), path.trim_start_matches('/').to_owned())),
-        crate::edge::extract::Query(BTreeMap::new()),
+        crate::edge::extract::Query(query),
         body,
     )
     .await?;

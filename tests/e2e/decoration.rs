@@ -422,6 +422,19 @@ async fn the_editor_works_with_plain_forms_and_uploads_a_sections_picture() -> a
             response.text().await?
         );
     }
+    // A form drawn before those saves (another tab's): refused, the later draft kept.
+    let stale = owner
+        .post(app.url("/admin/decoration/home/add"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("kind", "spacer"),
+            ("changed_at", "none"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let stale = stale.text().await?;
+    assert!(stale.contains("草稿刚被他人修改"), "{stale}");
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", csrf.clone())
         .text("index", "0")

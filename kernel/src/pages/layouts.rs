@@ -179,10 +179,7 @@ async fn ask_plugin(
         plugins,
         visit.actor.clone(),
         client,
-        axum::http::Method::GET,
-        plugin,
-        route_path,
-        axum::body::Bytes::new(),
+        super::PluginRequest::get(plugin, route_path),
     )
     .await
 }

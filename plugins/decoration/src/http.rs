@@ -210,6 +210,21 @@ fn types_value(types: SectionTypes) -> Value {
 /// nothing is kept when any of it is refused.
 fn save_draft(kv: &mut impl Kv, theme: &impl Theme, request: &HttpRequest) -> Answer {
     let page = named_page(request)?;
+    // `?if_changed_at_ms=` (the draft's `draft_changed_at_ms` as the editor read it, `none`
+    // for no draft yet): a draft someone saved meanwhile is not written over.
+    if let Some(expected) = request.query.get("if_changed_at_ms") {
+        let current = page::load_meta(kv, &page).and_then(|meta| meta.draft_changed_at_ms);
+        let unchanged =
+            current.map_or_else(|| expected == "none", |ms| *expected == ms.to_string());
+        if !unchanged {
+            return Err(HttpResponse::error(
+                409,
+                "changed_meanwhile",
+                None,
+                "草稿刚被他人修改，请刷新后再改 (the draft changed meanwhile; reload it)",
+            ));
+        }
+    }
     let types = theme.section_types();
     let checked = layout::check(&request.body, theme, &types).map_err(|refusal| {
         HttpResponse::error(
@@ -957,5 +972,30 @@ mod tests {
         );
         assert_eq!(response.status, 404);
         assert_eq!(error_of(&response).0, "not_found");
+    }
+
+    #[test]
+    fn a_draft_saved_meanwhile_is_not_written_over() {
+        let mut kv = MemoryKv::default();
+        let save_if = |kv: &mut MemoryKv, expected: &str, count: i64| {
+            let mut put = request(
+                "PUT",
+                "/pages/{page}/draft",
+                &[("page", "home")],
+                goods(count),
+            );
+            put.query
+                .insert("if_changed_at_ms".to_owned(), expected.to_owned());
+            handle(kv, &FakeTheme, &put)
+        };
+        let first = save_if(&mut kv, "none", 3);
+        assert_eq!(first.status, 200, "{:?}", first.body);
+        let read_at = first.body["draft_changed_at_ms"].to_string();
+        // Another tab saved since the editor read the draft: refused, nothing written.
+        let stale = save_if(&mut kv, "none", 5);
+        assert_eq!(error_of(&stale), ("changed_meanwhile", None));
+        let fresh = save_if(&mut kv, &read_at, 7);
+        assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+        assert_eq!(fresh.body["draft"]["sections"][0]["settings"]["count"], 7);
     }
 }

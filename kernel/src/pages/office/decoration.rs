@@ -20,7 +20,7 @@ use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::Path;
 use crate::error::ApiError;
 use crate::pages::fields::Fields;
-use crate::pages::{Page, Visit, call_plugin};
+use crate::pages::{Page, PluginRequest, Visit, call_plugin};
 use crate::plugins::PluginsState;
 use crate::themes::admin::ThemesState;
 use crate::themes::manifest::{Manifest, Setting};
@@ -37,6 +37,9 @@ const MAX_SECTIONS: usize = 40;
 struct PageState {
     #[serde(default)]
     draft: PageLayout,
+    /// When the draft was last saved (none before the first save): what a save expects.
+    #[serde(default)]
+    draft_changed_at_ms: Option<i64>,
     #[serde(default)]
     published: Option<Published>,
     #[serde(default)]
@@ -103,14 +106,27 @@ struct Editor<'a> {
 
 impl Editor<'_> {
     async fn call(&self, method: Method, path: &str, body: Bytes) -> Result<Value, ApiError> {
+        self.call_with(method, path, Default::default(), body).await
+    }
+
+    async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: std::collections::BTreeMap<String, String>,
+        body: Bytes,
+    ) -> Result<Value, ApiError> {
         call_plugin(
             self.app,
             Some(self.actor.clone()),
             self.client,
-            method,
-            &self.plugin,
-            path,
-            body,
+            PluginRequest {
+                method,
+                plugin: &self.plugin,
+                path,
+                query,
+                body,
+            },
         )
         .await
     }
@@ -123,12 +139,19 @@ impl Editor<'_> {
         )
     }
 
-    /// Saves `draft` whole (`PUT /pages/{page}/draft`).
-    async fn save(&self, draft: &PageLayout) -> Result<Value, ApiError> {
+    /// Saves `draft` whole (`PUT /pages/{page}/draft`), unless it was saved since `read_at`
+    /// (its `draft_changed_at_ms` when the form was drawn, `none` before the first save).
+    async fn save(&self, draft: &PageLayout, read_at: Option<&str>) -> Result<Value, ApiError> {
         let body = serde_json::to_vec(draft).map_err(ApiError::internal)?;
-        self.call(
+        let query = read_at
+            .filter(|at| !at.is_empty())
+            .map(|at| ("if_changed_at_ms".to_owned(), at.to_owned()))
+            .into_iter()
+            .collect();
+        self.call_with(
             Method::PUT,
             &format!("/pages/{}/draft", self.page),
+            query,
             Bytes::from(body),
         )
         .await
@@ -255,6 +278,7 @@ async fn view(
             kinds: Vec::new(),
             published: None,
             versions: Vec::new(),
+            changed_at: String::new(),
             preview_href: String::new(),
             live_href: "/".to_owned(),
             error: None,
@@ -339,6 +363,9 @@ async fn view(
             .find(|v| Some(v.version) == current)
             .map(version_line),
         versions: state.versions.iter().map(version_line).collect(),
+        changed_at: state
+            .draft_changed_at_ms
+            .map_or_else(|| "none".to_owned(), |ms| ms.to_string()),
         preview_href: format!("/pages/preview/{page}"),
         live_href: if page == "home" {
             "/".to_owned()
@@ -456,7 +483,7 @@ pub async fn action(
                 };
                 let state = created.state().await.map_err(|e| e.with_field("slug"))?;
                 created
-                    .save(&state.draft)
+                    .save(&state.draft, None)
                     .await
                     .map_err(|e| e.with_field("slug"))?;
                 Done::To(slug, "decoration_saved")
@@ -465,7 +492,8 @@ pub async fn action(
                 let mut draft = editor.state().await?.draft;
                 let at =
                     change(&action, &mut draft, &form, &files, &theme.manifest, &editor).await?;
-                editor.save(&draft).await?;
+                // The form's draft as it was drawn: another tab's save since is not lost.
+                editor.save(&draft, Some(form.text("changed_at"))).await?;
                 Done::At(page.clone(), at)
             }
         };

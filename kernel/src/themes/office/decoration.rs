@@ -30,6 +30,9 @@ pub struct OfficeDecorationView {
     pub published: Option<VersionLine>,
     /// Versions kept, newest first.
     pub versions: Vec<VersionLine>,
+    /// The draft's last save as the forms carry it back (`changed_at`), so a save over one
+    /// made meanwhile (another tab, another person) is refused instead of losing it.
+    pub changed_at: String,
     /// The draft drawn as members would see it (in a frame 375 px wide).
     pub preview_href: String,
     /// Where members see the page.
@@ -331,6 +334,7 @@ html = { type = "rich_text", label = "内容", default = "", max_chars = 500 }
                 title: "旧 <i>".to_owned(),
                 current: false,
             }],
+            changed_at: "1796650677040".to_owned(),
             preview_href: "/pages/preview/home".to_owned(),
             live_href: "/".to_owned(),
             error: Some(DecorationError {
