@@ -14,7 +14,7 @@
 //! | `GET /preview/{page}` | `/pages/preview/{page}` | admin | the draft, `draft: true` (the homepage with none: what is published, else empty) |
 //! | `GET /pages` | | admin | `{pages: [{page, title, published_version, published_at_ms, draft_changed_at_ms}]}`, `home` first, at most 100 |
 //! | `GET /pages/{page}` | | admin | the editor's state: `{page, draft, draft_changed_at_ms, published, versions (newest 20), section_types}` |
-//! | `PUT /pages/{page}/draft` | | admin | save the draft (a `PageLayout`), checked; answers the editor's state; a new landing page past 99 is refused (409 `too_many_pages`) |
+//! | `PUT /pages/{page}/draft` | | admin | save the draft (a `PageLayout`), checked; answers the editor's state; a new landing page past 99 is refused (409 `too_many_pages`); `?if_changed_at_ms=` (or `none`) refuses a draft saved since (409 `changed_meanwhile`) |
 //! | `POST /pages/{page}/publish` | | admin | the draft becomes version last + 1, published; 409 `no_draft` |
 //! | `POST /pages/{page}/rollback/{version}` | | admin | a kept version published again; 404 `no_such_version` |
 //! | `DELETE /pages/{page}` | | admin | `{deleted}`: a landing page and all its versions gone (over 87 versions: off the storefront now, the rest over further calls, `remaining_versions` says how many); the homepage cannot be |
