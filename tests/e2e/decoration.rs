@@ -477,6 +477,14 @@ async fn the_editor_works_with_plain_forms_and_uploads_a_sections_picture() -> a
     assert!(picture.starts_with("/api/v1/images/"), "{state}");
     assert_eq!(sections[1]["settings"]["link"], "/cart");
 
+    // The uploaded picture is offered in every picture field afterwards.
+    let (_, editor) = page(&owner, &app, "/admin/decoration").await?;
+    let editor = editor.replace("&#x2f;", "/");
+    assert!(
+        editor.contains(&format!("<option value=\"{picture}\">")),
+        "the picture library: {editor}"
+    );
+
     // A link to another site: the editor's page says which section and field, nothing saved.
     let response = owner
         .post(app.url("/admin/decoration/home/section"))

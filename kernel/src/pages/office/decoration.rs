@@ -62,6 +62,13 @@ struct Version {
     title: String,
 }
 
+/// `GET /pictures`.
+#[derive(Debug, Default, Deserialize)]
+struct PictureList {
+    #[serde(default)]
+    pictures: Vec<String>,
+}
+
 /// `GET /pages`.
 #[derive(Debug, Default, Deserialize)]
 struct PageList {
@@ -278,6 +285,7 @@ async fn view(
             kinds: Vec::new(),
             published: None,
             versions: Vec::new(),
+            pictures: Vec::new(),
             changed_at: String::new(),
             preview_href: String::new(),
             live_href: "/".to_owned(),
@@ -291,11 +299,14 @@ async fn view(
         plugin: plugin.clone(),
         page: page.clone(),
     };
-    let (state, pages) = tokio::join!(
+    let (state, pages, pictures) = tokio::join!(
         editor.state(),
-        editor.call(Method::GET, "/pages", Bytes::new())
+        editor.call(Method::GET, "/pages", Bytes::new()),
+        editor.call(Method::GET, "/pictures", Bytes::new())
     );
     let (state, pages): (PageState, PageList) = (state?, answer(pages?)?);
+    // The picture library is a convenience: without it the fields still take an upload.
+    let pictures: PictureList = pictures.and_then(answer).unwrap_or_default();
     let records = records(&app.shop).await?;
     let manifest = &theme.manifest;
     let draft = &state.draft;
@@ -363,6 +374,7 @@ async fn view(
             .find(|v| Some(v.version) == current)
             .map(version_line),
         versions: state.versions.iter().map(version_line).collect(),
+        pictures: pictures.pictures,
         changed_at: state
             .draft_changed_at_ms
             .map_or_else(|| "none".to_owned(), |ms| ms.to_string()),

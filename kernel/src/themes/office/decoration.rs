@@ -30,6 +30,8 @@ pub struct OfficeDecorationView {
     pub published: Option<VersionLine>,
     /// Versions kept, newest first.
     pub versions: Vec<VersionLine>,
+    /// Pictures uploaded before (newest first), offered in every picture field.
+    pub pictures: Vec<String>,
     /// The draft's last save as the forms carry it back (`changed_at`), so a save over one
     /// made meanwhile (another tab, another person) is refused instead of losing it.
     pub changed_at: String,
@@ -334,6 +336,7 @@ html = { type = "rich_text", label = "内容", default = "", max_chars = 500 }
                 title: "旧 <i>".to_owned(),
                 current: false,
             }],
+            pictures: vec!["/api/v1/images/a.jpg".to_owned()],
             changed_at: "1796650677040".to_owned(),
             preview_href: "/pages/preview/home".to_owned(),
             live_href: "/".to_owned(),
