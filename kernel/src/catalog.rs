@@ -33,6 +33,25 @@ pub struct Category {
     pub sort: i64,
 }
 
+/// The names of a category and its ancestors, the top level first (at most four: the tree
+/// has three levels, and a bad row cannot make it loop); empty for none or an unknown id.
+pub fn category_path(categories: &[Category], category_id: Option<i64>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut next = category_id;
+    while let Some(id) = next {
+        let Some(category) = categories.iter().find(|c| c.id == id) else {
+            break;
+        };
+        names.push(category.name.clone());
+        next = category.parent_id;
+        if names.len() > 3 {
+            break;
+        }
+    }
+    names.reverse();
+    names
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]
 pub struct Brand {
     pub id: i64,

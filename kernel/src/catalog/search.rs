@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use jieba_rs::Jieba;
 use pinyin::ToPinyin;
 
-use super::{Category, Product};
+use super::Product;
 use crate::store::{Backend, StoreError, StoreResult, in_tx, on_pool};
 
 /// Loading the dictionary takes a moment: once per process, on first use.
@@ -89,23 +89,6 @@ impl SearchDoc {
     }
 }
 
-/// The names of a category and its ancestors (a product is found by its categories' names).
-fn category_path(categories: &[Category], category_id: Option<i64>) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut next = category_id;
-    while let Some(id) = next {
-        let Some(category) = categories.iter().find(|c| c.id == id) else {
-            break;
-        };
-        names.push(category.name.clone());
-        next = category.parent_id;
-        if names.len() > 3 {
-            break;
-        }
-    }
-    names
-}
-
 /// A query in each backend's syntax, every word required; ASCII words also match as prefixes
 /// (typing `aqm` finds `aqmgd`). `None` when the query has no words.
 pub fn match_expression(backend: Backend, query: &str) -> Option<String> {
@@ -170,7 +153,8 @@ impl super::CatalogStore<'_> {
                         .and_then(|id| brands.iter().find(|b| b.id == id))
                         .map(|b| b.name.as_str());
                     // Found by its categories' names and its tags' names too.
-                    let mut labels = category_path(&categories, product.category_id);
+                    // A product is found by its categories' names.
+                    let mut labels = super::category_path(&categories, product.category_id);
                     labels.extend(
                         tags.iter()
                             .filter(|t| product.tag_ids.contains(&t.id))

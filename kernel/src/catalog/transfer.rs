@@ -878,22 +878,7 @@ pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadshee
 /// Names for lookups: brand names, category paths, unit labels, level names, barcodes.
 pub async fn lookups(store: &Store) -> StoreResult<Lookups> {
     let categories = store.catalog().list_categories().await?;
-    let path = |id: i64| {
-        let mut names = Vec::new();
-        let mut next = Some(id);
-        while let Some(current) = next {
-            let Some(c) = categories.iter().find(|c| c.id == current) else {
-                break;
-            };
-            names.push(c.name.clone());
-            next = c.parent_id;
-            if names.len() > 3 {
-                break;
-            }
-        }
-        names.reverse();
-        names.join("/")
-    };
+    let path = |id: i64| super::category_path(&categories, Some(id)).join("/");
     let barcodes = store.catalog().barcode_owners().await?;
     Ok(Lookups {
         brands: store

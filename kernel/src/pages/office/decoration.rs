@@ -187,19 +187,8 @@ async fn storefront(
 async fn records(shop: &crate::shop::Shop) -> Result<Records, ApiError> {
     let catalog = shop.store.catalog();
     let categories = catalog.list_categories().await?;
-    let name_of = |id: i64| categories.iter().find(|c| c.id == id);
     let path_of = |category: &crate::catalog::Category| {
-        let mut names = vec![category.name.clone()];
-        let mut parent = category.parent_id;
-        // Three levels at most; the bound keeps a bad row from looping.
-        for _ in 0..3 {
-            let Some(up) = parent.and_then(name_of) else {
-                break;
-            };
-            names.insert(0, up.name.clone());
-            parent = up.parent_id;
-        }
-        names.join(" / ")
+        crate::catalog::category_path(&categories, Some(category.id)).join(" / ")
     };
     let choice = |id: i64, label: String| KindChoice {
         kind: id.to_string(),
