@@ -303,6 +303,11 @@ pub async fn event_map(
         "member": null,
         "staff": staff_map(store, region_id, bound_manager).await?,
     });
+    // A plugin's event (`plugin.<name>.<kind>`): its payload as the plugin wrote it, for the
+    // rules to say what it says to whom it names.
+    if event.kind.starts_with("plugin.") {
+        set(&mut map, "plugin", payload.clone());
+    }
     if let Some(member) = record {
         let attributes = store.members().member_attributes(member.id).await?;
         set(

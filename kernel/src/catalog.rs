@@ -36,20 +36,39 @@ pub struct Category {
 /// The names of a category and its ancestors, the top level first (at most four: the tree
 /// has three levels, and a bad row cannot make it loop); empty for none or an unknown id.
 pub fn category_path(categories: &[Category], category_id: Option<i64>) -> Vec<String> {
-    let mut names = Vec::new();
+    let mut names: Vec<String> = category_line(categories, category_id)
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect();
+    names.reverse();
+    names
+}
+
+/// The ids of a category and the categories above it, nearest first: what a promotion scoped
+/// to a top-level category matches a product of a sub-category by.
+pub fn category_ids_up(categories: &[Category], category_id: Option<i64>) -> Vec<i64> {
+    category_line(categories, category_id)
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// A category and its parents, nearest first (four at most: the tree is three levels deep,
+/// and a damaged tree with a cycle must not loop).
+fn category_line(categories: &[Category], category_id: Option<i64>) -> Vec<&Category> {
+    let mut line = Vec::new();
     let mut next = category_id;
     while let Some(id) = next {
         let Some(category) = categories.iter().find(|c| c.id == id) else {
             break;
         };
-        names.push(category.name.clone());
+        line.push(category);
         next = category.parent_id;
-        if names.len() > 3 {
+        if line.len() > 3 {
             break;
         }
     }
-    names.reverse();
-    names
+    line
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow, PartialEq, Eq)]

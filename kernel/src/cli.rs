@@ -285,10 +285,8 @@ async fn plugins(config: &Config, action: PluginsCommand) -> anyhow::Result<()> 
             } else {
                 crate::plugins::cli::Fixture {
                     hook,
-                    kv: Default::default(),
-                    counters: Default::default(),
                     input: value,
-                    output: None,
+                    ..Default::default()
                 }
             };
             let (path, native_code) = (config.plugins_path.clone(), config.native_code());

@@ -136,6 +136,7 @@ pub async fn load_orders(store: &Store, now_ms: i64) -> anyhow::Result<()> {
                 city: a.city.clone(),
             }),
             drop_delisted: true,
+            plugin_options: Default::default(),
         };
         let Ok(quote) = quote::price(
             store,

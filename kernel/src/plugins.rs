@@ -1072,7 +1072,11 @@ impl PluginHost {
             fault: None,
         };
         let route_fuel = plugin.declared.quota.route_fuel;
-        let fuel = if hook == Hook::HandleHttp && route_fuel > 0 {
+        // The manifest is asked once per load, not per request: a plugin's schemas and routes
+        // may take more than a hook's fuel to build, and may not take more than a route's most.
+        let fuel = if lane == Lane::Manifest {
+            config::MAX_ROUTE_FUEL
+        } else if hook == Hook::HandleHttp && route_fuel > 0 {
             route_fuel
         } else {
             limits.fuel_for(lines)

@@ -214,6 +214,7 @@ migrations! {
     22 => "0022_plugin_kv_usage",
     23 => "0023_plugin_event_retries",
     24 => "0024_plugin_time",
+    25 => "0025_marketing_plugins",
 }
 
 fn migrator(backend: Backend) -> Migrator {

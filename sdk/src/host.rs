@@ -109,3 +109,10 @@ pub mod pages {
         })
     }
 }
+
+/// Events into the shop's outbox (capability `emit`).
+pub mod emit {
+    pub fn emit(kind: &str, payload: &serde_json::Value) -> Result<(), String> {
+        crate::bindings::pifa::plugin::emit::emit(kind, &payload.to_string())
+    }
+}

@@ -16,11 +16,10 @@
 //!
 //!     /// 10 fen off every line.
 //!     fn quote(input: QuoteInput) -> Result<QuoteOutput, HookError> {
-//!         let adjustments = input.lines.iter().map(|line| Adjustment {
-//!             line_no: Some(line.line_no),
-//!             amount_fen: -10,
-//!             label: "立减1角".to_owned(),
-//!         });
+//!         let adjustments = input
+//!             .lines
+//!             .iter()
+//!             .map(|line| Adjustment::line(line.line_no, -10, "立减1角"));
 //!         Ok(QuoteOutput { adjustments: adjustments.collect() })
 //!     }
 //! }
@@ -38,8 +37,15 @@
 //! prints its output, the fuel used and the peak memory; the kernel's test suite runs every
 //! plugin's `fixtures/*.json` (input → expected output) the same way.
 
+pub mod input;
+pub mod screen;
+pub mod storage;
 pub mod types;
 
+pub use screen::*;
+#[cfg(target_arch = "wasm32")]
+pub use storage::HostKv;
+pub use storage::{Emit, Kv, MemoryKv};
 pub use types::*;
 
 /// A manifest for `name` at `version` implementing `hooks`, needing nothing but `log`; add

@@ -86,16 +86,24 @@ pub enum Capability {
     /// Routes that take a `picture`: the kernel stores the uploaded image and the plugin gets
     /// its URL. No interface: the bytes never reach the plugin.
     Pictures,
+    /// The `emit` interface: events into the shop's outbox (`plugin.<name>.<kind>`), for the
+    /// notification rules and for other plugins granted them.
+    Emit,
+    /// Routes that answer a [`crate::Screen`] (`Route::screen`), drawn by the theme in the
+    /// phone app and the back office. No interface.
+    Screens,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Clock,
         Capability::Kv,
         Capability::CatalogRead,
         Capability::Notify,
         Capability::Pages,
         Capability::Pictures,
+        Capability::Emit,
+        Capability::Screens,
     ];
 
     /// The interface's name in the WIT package (`kv` → `pifa:plugin/kv@0.1.0`).
@@ -107,6 +115,8 @@ impl Capability {
             Capability::Notify => "notify",
             Capability::Pages => "pages",
             Capability::Pictures => "pictures",
+            Capability::Emit => "emit",
+            Capability::Screens => "screens",
         }
     }
 
@@ -154,6 +164,12 @@ pub struct Route {
     /// plugin with `body` = [`Picture`]. Only for staff roles.
     #[serde(default)]
     pub picture: bool,
+    /// A `GET` route whose answer is a [`crate::Screen`] (capability `screens`): the kernel
+    /// serves it as a page of the phone app (`/p/<plugin><path>`) and of the back office
+    /// (`/admin/p/<plugin><path>`), with an entry where [`crate::ScreenEntry::place`] says
+    /// for the roles of the route.
+    #[serde(default)]
+    pub screen: Option<crate::ScreenEntry>,
 }
 
 /// Who is buying, as pricing sees him.
@@ -167,7 +183,7 @@ pub struct Buyer {
 }
 
 /// A cart line as the plugin sees it: the price so far (catalogue, script and earlier plugins).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// 1-based; adjustments name their line by it.
     pub line_no: i64,
@@ -178,6 +194,39 @@ pub struct Line {
     pub list_price_fen: i64,
     /// The line's total so far.
     pub line_total_fen: i64,
+    /// The product's category and the categories above it, nearest first (a scope of a
+    /// top-level category covers its sub-categories).
+    #[serde(default)]
+    pub category_ids: Vec<i64>,
+    #[serde(default)]
+    pub brand_id: Option<i64>,
+    /// A gift line an earlier plugin added (its total is 0).
+    #[serde(default)]
+    pub gift: bool,
+    /// What the steps before this plugin did to the line, in order.
+    #[serde(default)]
+    pub adjustments: Vec<Applied>,
+}
+
+impl Line {
+    /// Whether the plugin named `plugin` (`flash-sale`) adjusted this line.
+    pub fn adjusted_by(&self, plugin: &str) -> bool {
+        self.adjustments.iter().any(|a| a.source == plugin)
+    }
+
+    /// Whether the line is in category `category_id` (or below it).
+    pub fn in_category(&self, category_id: i64) -> bool {
+        self.category_ids.contains(&category_id)
+    }
+}
+
+/// An adjustment an earlier step made: `source` is `script` (the pricing script) or the
+/// plugin's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub source: String,
+    pub label: String,
+    pub amount_fen: i64,
 }
 
 /// What `quote` (and `checkout`) prices.
@@ -189,6 +238,31 @@ pub struct QuoteInput {
     /// This plugin's settings from `plugins.toml`, checked against its schema.
     #[serde(default)]
     pub settings: Value,
+    /// Adjustments to the whole order the steps before this plugin made.
+    #[serde(default)]
+    pub order_adjustments: Vec<Applied>,
+    /// What the member chose for this plugin at checkout (`plugin_options.<name>` of the quote
+    /// or order request: a coupon, points to spend); `null` when nothing. Untrusted input: a
+    /// plugin checks it as it checks a route's body.
+    #[serde(default)]
+    pub options: Value,
+}
+
+impl QuoteInput {
+    /// The cart's total so far: lines and order adjustments (never below 0).
+    pub fn total_fen(&self) -> i64 {
+        let lines: i64 = self
+            .lines
+            .iter()
+            .map(|l| l.line_total_fen)
+            .fold(0, i64::saturating_add);
+        let order: i64 = self
+            .order_adjustments
+            .iter()
+            .map(|a| a.amount_fen)
+            .fold(0, i64::saturating_add);
+        lines.saturating_add(order).max(0)
+    }
 }
 
 /// A change to a price: to a line's total (`line_no`) or to the order (`None`). Negative is a
@@ -200,15 +274,65 @@ pub struct Adjustment {
     pub amount_fen: i64,
     /// What the member and staff read: 「限时抢购价」.
     pub label: String,
+    /// The line is sold as final sale (清仓, REQUIREMENTS G3): after-sales refuses a return
+    /// or exchange of it, saying this adjustment's label. Only with a `line_no`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_sale: bool,
+}
+
+impl Adjustment {
+    pub fn line(line_no: i64, amount_fen: i64, label: impl Into<String>) -> Adjustment {
+        Adjustment {
+            line_no: Some(line_no),
+            amount_fen,
+            label: label.into(),
+            final_sale: false,
+        }
+    }
+
+    pub fn order(amount_fen: i64, label: impl Into<String>) -> Adjustment {
+        Adjustment {
+            line_no: None,
+            amount_fen,
+            label: label.into(),
+            final_sale: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteOutput {
     #[serde(default)]
     pub adjustments: Vec<Adjustment>,
+    /// Lines given free (满赠): the kernel adds each as a line of its SKU at price 0 (its list
+    /// price and an adjustment of the same amount labelled `label`), checked against the SKU's
+    /// stock like any line, so the gift leaves the warehouse with the order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gifts: Vec<Gift>,
+    /// What the member should know about the offer: 「再买 ¥120.00 减 ¥50.00」. Shown with the
+    /// quote (cart, checkout), not kept with the order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// What the member may choose for this plugin at checkout (a coupon from his coupons,
+    /// points to spend): the checkout page draws each as a field, and what he picks comes
+    /// back as `options.<name>` of the next quote and of the order. Kinds `select`, `number`
+    /// and `checkbox` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<crate::FormField>,
 }
 
-/// What `checkout` sees: the cart as quoted, with the adjustments this plugin gave it.
+/// A gift line (`QuoteOutput::gifts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gift {
+    pub sku_id: i64,
+    pub qty: i64,
+    /// 「满赠」, 「满500赠手套1副」.
+    pub label: String,
+}
+
+/// What `checkout` sees: the cart as this plugin's `quote` hook saw it (the kernel takes out
+/// what this plugin and the steps after it added, and the gift lines, added after every
+/// step), so a plugin recomputes exactly what it quoted; and the adjustments it gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckoutInput {
     #[serde(flatten)]

@@ -193,10 +193,8 @@ async fn run(name: &str, limits: &str, input: Value) -> anyhow::Result<RunReport
         name.to_owned(),
         Fixture {
             hook: "quote".to_owned(),
-            kv: Default::default(),
-            counters: Default::default(),
             input,
-            output: None,
+            ..Fixture::default()
         },
     );
     let report = tokio::task::spawn_blocking(move || {

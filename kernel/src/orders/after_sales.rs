@@ -476,11 +476,22 @@ pub async fn request(
     })?;
     let reason = crate::accounts::parse_name(&reason, "reason", 500)?;
     for (i, line) in lines.iter().enumerate() {
-        let bought = order
-            .lines
-            .iter()
-            .find(|l| l.line.line_no == line.line_no)
-            .map(|l| l.line.qty);
+        let ordered = order.lines.iter().find(|l| l.line.line_no == line.line_no);
+        // 清仓 (G3): a line sold as final sale is not taken back; the adjustment that made it
+        // one says why, in the shop's words.
+        let final_sale = ordered.and_then(|l| l.line.adjustments.iter().find(|a| a.final_sale));
+        let takes_back = matches!(kind, AfterSaleKind::Return | AfterSaleKind::Exchange);
+        if let (true, Some(final_sale)) = (takes_back, final_sale) {
+            return Err(ApiError::invalid_field(
+                "final_sale",
+                &format!("lines[{i}].line_no"),
+                format!(
+                    "lines[{i}].line_no: 该商品为{}，不支持退换货 (sold as final sale: no return or exchange)",
+                    final_sale.label
+                ),
+            ));
+        }
+        let bought = ordered.map(|l| l.line.qty);
         match bought {
             None => {
                 return Err(ApiError::invalid_field(
@@ -841,6 +852,7 @@ pub async fn refund(
         "INSERT INTO refunds (order_id, after_sale_id, amount_fen, remark, actor_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
         args![order.id, id, amount, remark.as_str(), actor.user_id, now],
     );
+    super::machine::push_refund_event(&mut set, &order, amount, now);
 
     let moved = app
         .store

@@ -146,9 +146,9 @@ pub(crate) async fn fill_backorders<C: RunBatch + Send>(
     for (line, owed) in &still_owed {
         batch.push(
             "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty,
-                 list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g)
+                 list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g, gift, brand_id, category_ids)
              SELECT $1, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, $3,
-                 list_price_fen, 0, 0, $3, $4
+                 list_price_fen, 0, 0, $3, $4, gift, brand_id, category_ids
              FROM order_lines WHERE order_id = $2 AND line_no = $5",
             args![
                 followup_id,

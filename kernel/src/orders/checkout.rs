@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::machine::{Action, Entry, push_event, push_history};
 use super::pipeline::{Pipeline, PricingInputs, Reservations};
-use super::quote::{self, Area, Buyer, LineRequest, Quote, QuoteRequest};
+use super::quote::{self, Area, Buyer, LineRequest, PluginOptions, Quote, QuoteRequest};
 use super::record::{HistoryEntry, OrderAddress, OrderLine, OrderRecord};
 use super::stock::Take;
 use super::{Audience, DeliveryMethod, OrderStatus};
@@ -61,6 +61,10 @@ pub struct CheckoutInput {
     pub po_number: String,
     /// 期望送货日期: a shop date, today or later (`2026-12-01`).
     pub requested_date: Option<String>,
+    /// What the member chose for the plugins (a coupon, points to spend), by plugin name;
+    /// the quote's `choices` say what each plugin offers.
+    #[serde(default)]
+    pub plugin_options: PluginOptions,
 }
 
 /// What to price: the same choices as checkout, before committing to them.
@@ -71,6 +75,8 @@ pub struct QuoteInput {
     pub lines: Option<Vec<LineRequest>>,
     pub delivery_method: DeliveryMethod,
     pub address_id: Option<i64>,
+    #[serde(default)]
+    pub plugin_options: PluginOptions,
 }
 
 /// Who an order is for, and who places it.
@@ -251,6 +257,7 @@ pub async fn quote(
             lines: input.lines,
             delivery: input.delivery_method,
             address_id: input.address_id,
+            plugin_options: input.plugin_options,
         },
         app.clock.now_ms(),
     )
@@ -272,6 +279,7 @@ struct Wanted {
     lines: Option<Vec<LineRequest>>,
     delivery: DeliveryMethod,
     address_id: Option<i64>,
+    plugin_options: PluginOptions,
 }
 
 async fn price_purchase(
@@ -286,7 +294,9 @@ async fn price_purchase(
         lines,
         delivery,
         address_id,
+        plugin_options,
     } = wanted;
+    let plugin_options = plugin_options.checked()?;
     let (lines, from_cart) = lines_or_cart(&app.store, purchase, lines).await?;
     let address = order_address(&app.store, purchase.member.id, address_id, delivery).await?;
     let quote = quote::price(
@@ -299,6 +309,7 @@ async fn price_purchase(
             delivery,
             area: area_of(address.as_ref()),
             drop_delisted: from_cart,
+            plugin_options,
         },
         now_ms,
     )
@@ -465,6 +476,7 @@ async fn place_new(
             lines: input.lines,
             delivery: input.delivery_method,
             address_id: input.address_id,
+            plugin_options: input.plugin_options,
         },
         now,
     )
@@ -867,8 +879,8 @@ async fn insert_order<C: RunBatch + Send>(
     let mut insert = Batch::default();
     insert.push(
         "INSERT INTO orders (member_id, placed_by, region_id, manager_id, promoter_id, status, credit_hold, payment_method, delivery_method,
-            address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+            address, remark, po_number, requested_date, goods_fen, shipping_fen, adjustments_fen, total_fen, weight_g, placed_at, updated_at, level_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) RETURNING id",
         args![
             order.member.id,
             order.placed_by,
@@ -889,6 +901,7 @@ async fn insert_order<C: RunBatch + Send>(
             quote.total_fen,
             quote.weight_g,
             order.now_ms,
+            order.member.level_id,
         ],
     );
     let ids: Vec<(OrderId,)> = conn.fetch_batch(insert).await?;
@@ -920,6 +933,7 @@ fn placed_record(order: &NewOrder, id: OrderId, credit_hold: bool, taken: &Taken
         region_id: order.member.region_id,
         manager_id: order.member.manager_id,
         promoter_id: order.member.promoter_id,
+        level_id: order.member.level_id,
         status,
         credit_hold,
         payment_method: order.payment_method,
@@ -979,7 +993,7 @@ fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pric
     let id = record.id;
     let quote = &order.quote;
     batch.push_rows(
-        "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g) ",
+        "INSERT INTO order_lines (order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, weight_g, gift, brand_id, category_ids) ",
         record.lines.iter().map(|placed| {
             let line = &placed.line;
             args![
@@ -998,11 +1012,14 @@ fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pric
                 placed.reserved_qty,
                 placed.backorder_qty,
                 line.weight_g,
+                line.gift,
+                line.brand_id,
+                serde_json::to_string(&line.category_ids).unwrap_or_else(|_| "[]".to_owned()),
             ]
         }),
     );
     batch.push_rows(
-        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
+        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen, final_sale) ",
         quote
             .lines
             .iter()
@@ -1015,6 +1032,7 @@ fn push_contents(batch: &mut Batch, order: &NewOrder, record: &OrderRecord, pric
                     adjustment.source.as_str(),
                     adjustment.label.as_str(),
                     adjustment.amount_fen,
+                    adjustment.final_sale,
                 ]
             }),
     );

@@ -262,6 +262,7 @@ fn change_line(
                 label: format!("改价：{reason}"),
                 // Both within [0, MAX_ORDER_FEN]: the difference cannot overflow.
                 amount_fen: target - total,
+                final_sale: false,
             });
             notes.push(format!(
                 "第{}行 单价 {}→{}（{reason}）",
@@ -336,9 +337,13 @@ mod tests {
                     source: "catalog".to_owned(),
                     label: "会员价".to_owned(),
                     amount_fen: discount,
+                    final_sale: false,
                 }],
                 line_total_fen: list * qty + discount,
                 weight_g: 500 * qty,
+                gift: false,
+                brand_id: None,
+                category_ids: Vec::new(),
             },
             reserved_qty: Quantity(reserved),
             backorder_qty: Quantity(qty - reserved),
@@ -393,6 +398,7 @@ mod tests {
             payments: Vec::new(),
             history: Vec::new(),
             fulfilment: Default::default(),
+            level_id: None,
         }
     }
 

@@ -363,7 +363,7 @@ impl super::OrderStore<'_> {
                         args![order.id, line.line_no],
                     );
                     batch.push_rows(
-                        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen) ",
+                        "INSERT INTO order_adjustments (order_id, line_no, source, label, amount_fen, final_sale) ",
                         line.adjustments.iter().map(|a| {
                             args![
                                 order.id,
@@ -371,6 +371,7 @@ impl super::OrderStore<'_> {
                                 a.source.as_str(),
                                 a.label.as_str(),
                                 a.amount_fen,
+                                a.final_sale,
                             ]
                         }),
                     );

@@ -541,10 +541,43 @@ fn record(batch: &mut Batch, moved: &OrderRecord, step: &Move<'_>) {
 /// Adds the outbox event for `record` to `batch` (K2: the event commits with what it reports,
 /// or not at all).
 pub(crate) fn push_event(batch: &mut Batch, kind: &str, record: &OrderRecord, now_ms: i64) {
-    let payload = serde_json::to_string(&OrderEventPayload::of(record)).unwrap_or_default();
+    push_payload(
+        batch,
+        kind,
+        record.id,
+        &OrderEventPayload::of(record),
+        now_ms,
+    );
+}
+
+/// `order.refunded` (F1, E8): a refund of `refund_fen` recorded on `record` (as read before
+/// it), for the plugins that give back what the order earned (points, commission).
+pub(crate) fn push_refund_event(
+    batch: &mut Batch,
+    record: &OrderRecord,
+    refund_fen: i64,
+    now_ms: i64,
+) {
+    let mut payload = OrderEventPayload::of(record);
+    payload.refunded_total_fen = payload.refunded_total_fen.saturating_add(refund_fen);
+    payload.refunded_fen = Some(refund_fen);
+    push_payload(batch, REFUNDED, record.id, &payload, now_ms);
+}
+
+/// The kind of the event a refund writes.
+pub const REFUNDED: &str = "order.refunded";
+
+fn push_payload(
+    batch: &mut Batch,
+    kind: &str,
+    order_id: OrderId,
+    payload: &OrderEventPayload,
+    now_ms: i64,
+) {
+    let payload = serde_json::to_string(payload).unwrap_or_default();
     batch.push(
         "INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, $2, $3, $4)",
-        args![kind, record.id, payload, now_ms],
+        args![kind, order_id, payload, now_ms],
     );
 }
 
@@ -558,22 +591,64 @@ pub(crate) struct OrderEventPayload {
     pub member_id: i64,
     pub region_id: Option<i64>,
     pub manager_id: Option<i64>,
+    /// The member's promoter when the order was placed (I1, I2).
+    pub promoter_id: Option<i64>,
+    /// The member's level when the order was placed.
+    pub level_id: Option<i64>,
     pub status: &'static str,
     pub total_fen: i64,
     pub payment_method: &'static str,
+    /// What all refunds of the order came to so far (this one included).
+    pub refunded_total_fen: i64,
+    /// `order.refunded` alone: this refund.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunded_fen: Option<i64>,
+    pub lines: Vec<EventLine>,
+}
+
+/// A line as order events tell it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct EventLine {
+    pub line_no: i64,
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub qty: i64,
+    pub line_total_fen: i64,
+    pub gift: bool,
+    pub brand_id: Option<i64>,
+    /// Its category and those above it, nearest first, when the order was placed.
+    pub category_ids: Vec<i64>,
 }
 
 impl OrderEventPayload {
-    fn of(record: &OrderRecord) -> OrderEventPayload {
+    pub(crate) fn of(record: &OrderRecord) -> OrderEventPayload {
         OrderEventPayload {
             order_id: record.id.get(),
             order_no: record.number(),
             member_id: record.member_id.get(),
             region_id: record.region_id,
             manager_id: record.manager_id,
+            promoter_id: record.promoter_id,
+            level_id: record.level_id,
             status: record.status.as_str(),
             total_fen: record.total_fen.get(),
             payment_method: record.payment_method.as_str(),
+            refunded_total_fen: record.refunded_fen.get(),
+            refunded_fen: None,
+            lines: record
+                .lines
+                .iter()
+                .map(|placed| EventLine {
+                    line_no: placed.line.line_no,
+                    sku_id: placed.line.sku_id.get(),
+                    product_id: placed.line.product_id.get(),
+                    qty: placed.line.qty,
+                    line_total_fen: placed.line.line_total_fen,
+                    gift: placed.line.gift,
+                    brand_id: placed.line.brand_id,
+                    category_ids: placed.line.category_ids.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -26,6 +26,7 @@ struct OrderRow {
     region_id: Option<i64>,
     manager_id: Option<i64>,
     promoter_id: Option<i64>,
+    level_id: Option<i64>,
     status: String,
     credit_hold: bool,
     payment_method: String,
@@ -71,7 +72,7 @@ struct OrderRow {
     parent_placed_at: Option<i64>,
 }
 
-const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id,
+const ORDER_SELECT: &str = "SELECT o.id, o.member_id, u.name AS member_name, m.shop_name, o.placed_by, o.region_id, o.manager_id, o.promoter_id, o.level_id,
     o.status, o.credit_hold, o.payment_method, o.delivery_method, o.address, o.remark, o.po_number, o.requested_date,
     o.goods_fen, o.shipping_fen, o.adjustments_fen, o.total_fen, o.paid_fen, o.weight_g, o.close_reason,
     o.placed_at, o.confirmed_at, o.confirmed_by, o.paid_at, o.closed_at,
@@ -102,6 +103,9 @@ struct LineRow {
     backorder_qty: Quantity,
     followup_qty: Quantity,
     weight_g: i64,
+    gift: bool,
+    brand_id: Option<i64>,
+    category_ids: String,
 }
 
 #[derive(FromRow)]
@@ -111,6 +115,7 @@ struct AdjustmentRow {
     source: String,
     label: String,
     amount_fen: i64,
+    final_sale: bool,
 }
 
 #[derive(FromRow)]
@@ -160,6 +165,7 @@ impl OrderRow {
             region_id: self.region_id,
             manager_id: self.manager_id,
             promoter_id: self.promoter_id,
+            level_id: self.level_id,
             status: OrderStatus::from_db(&self.status)
                 .ok_or_else(|| corrupt("status", &self.status))?,
             credit_hold: self.credit_hold,
@@ -321,7 +327,7 @@ impl super::OrderStore<'_> {
                 .fetch_all(pool)
                 .await?;
             let lines = crate::store::id_list_query(
-                "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, followup_qty, weight_g FROM order_lines WHERE order_id IN ",
+                "SELECT order_id, line_no, sku_id, product_id, item_no, name, model, spec, unit_label, qty, list_price_fen, line_total_fen, reserved_qty, backorder_qty, followup_qty, weight_g, gift, brand_id, category_ids FROM order_lines WHERE order_id IN ",
                 &raw_ids,
             )
             .push(" ORDER BY order_id, line_no")
@@ -329,7 +335,7 @@ impl super::OrderStore<'_> {
             .fetch_all(pool)
             .await?;
             let adjustments = crate::store::id_list_query(
-                "SELECT order_id, line_no, source, label, amount_fen FROM order_adjustments WHERE order_id IN ",
+                "SELECT order_id, line_no, source, label, amount_fen, final_sale FROM order_adjustments WHERE order_id IN ",
                 &raw_ids,
             )
             .push(" ORDER BY id")
@@ -396,6 +402,9 @@ impl super::OrderStore<'_> {
                         adjustments: Vec::new(),
                         line_total_fen: row.line_total_fen,
                         weight_g: row.weight_g,
+                        gift: row.gift,
+                        brand_id: row.brand_id,
+                        category_ids: serde_json::from_str(&row.category_ids).unwrap_or_default(),
                     },
                     reserved_qty: row.reserved_qty,
                     backorder_qty: row.backorder_qty,
@@ -411,6 +420,7 @@ impl super::OrderStore<'_> {
                 source: row.source,
                 label: row.label,
                 amount_fen: row.amount_fen,
+                final_sale: row.final_sale,
             };
             match row.line_no {
                 Some(line_no) => {

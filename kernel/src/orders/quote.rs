@@ -34,13 +34,102 @@ pub struct LineRequest {
 }
 
 /// A change to a price: `amount_fen` is added (negative for a discount).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Adjustment {
     /// `catalog` (level and break prices), `script`, `plugin:<name>`, `staff`.
     pub source: String,
     /// What the member reads: 会员价, 阶梯价 满100件, 限时抢购 …
     pub label: String,
     pub amount_fen: i64,
+    /// The line is sold as final sale (清仓, G3): after-sales refuses to take it back, giving
+    /// this adjustment's label as the reason.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_sale: bool,
+}
+
+/// What the member chose for the plugins at checkout, by plugin name (`{"coupons":
+/// {"coupon_id": 12}, "points": {"points": 500}}`): each plugin's quote and checkout hooks get
+/// their own entry as `options`, and nothing else reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct PluginOptions(pub std::collections::BTreeMap<String, serde_json::Value>);
+
+/// Most plugins one request may name, and the JSON one plugin's choice may take.
+const MAX_PLUGIN_OPTIONS: usize = 16;
+const MAX_PLUGIN_OPTION_BYTES: usize = 2048;
+
+impl PluginOptions {
+    /// Refuses more entries than a shop has plugins, a name that is no plugin's name and a
+    /// choice larger than any plugin needs, naming the field.
+    pub fn checked(self) -> ApiResult<PluginOptions> {
+        if self.0.len() > MAX_PLUGIN_OPTIONS {
+            return Err(ApiError::invalid_field(
+                "invalid_plugin_options",
+                "plugin_options",
+                format!(
+                    "plugin_options: 最多{MAX_PLUGIN_OPTIONS}项 (at most {MAX_PLUGIN_OPTIONS} plugins)"
+                ),
+            ));
+        }
+        for (name, value) in &self.0 {
+            let field = format!("plugin_options.{name}");
+            let named = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !named {
+                return Err(ApiError::invalid_field(
+                    "invalid_plugin_options",
+                    "plugin_options",
+                    "plugin_options: 键应为插件名 (keys are plugin names: a-z, 0-9, -)",
+                ));
+            }
+            if value.to_string().len() > MAX_PLUGIN_OPTION_BYTES {
+                return Err(ApiError::invalid_field(
+                    "invalid_plugin_options",
+                    &field,
+                    format!("{field}: 内容过长 (at most {MAX_PLUGIN_OPTION_BYTES} bytes)"),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// `plugin`'s entry, `null` when it has none.
+    pub fn of(&self, plugin: &str) -> serde_json::Value {
+        self.0
+            .get(plugin)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// What a plugin tells the member about the offer (「再买 ¥120.00 减 ¥50.00」), with the quote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OfferNote {
+    /// The plugin's name.
+    pub plugin: String,
+    pub text: String,
+}
+
+/// A field the checkout page shows for a plugin (a coupon to use, points to spend): its
+/// answer goes back as `plugin_options.<plugin>.<field.name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PluginChoice {
+    pub plugin: String,
+    /// `pifa_sdk::FormField`: name, label, kind (`select`, `number`, `checkbox`), value,
+    /// options, help.
+    #[schema(value_type = Object)]
+    pub field: pifa_sdk::FormField,
+}
+
+/// A gift line a plugin gives (满赠), added after the quote steps as a zero-price line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftRequest {
+    /// The adjustment's source: the step that gave it (`plugin:<name>`).
+    pub source: String,
+    pub gift: pifa_sdk::Gift,
 }
 
 /// A priced line.
@@ -64,6 +153,15 @@ pub struct QuotedLine {
     /// `list_price_fen × qty` plus the adjustments.
     pub line_total_fen: i64,
     pub weight_g: i64,
+    /// A gift (满赠): given at price 0 by the plugin its adjustment names.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gift: bool,
+    /// The product's brand and its category with the categories above it, nearest first, as
+    /// they were when priced: what plugins scope offers and rates by.
+    #[serde(skip)]
+    pub brand_id: Option<i64>,
+    #[serde(skip)]
+    pub category_ids: Vec<i64>,
 }
 
 /// Something the member should know about his cart (a price changed, goods were delisted, a
@@ -93,6 +191,18 @@ pub struct Quote {
     pub total_fen: i64,
     pub weight_g: i64,
     pub notices: Vec<Notice>,
+    /// What the plugins say about their offers (the next tier, a coupon that does not apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<OfferNote>,
+    /// What the member may choose for the plugins at checkout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<PluginChoice>,
+    /// The member's choices for the plugins, as asked.
+    #[serde(skip)]
+    pub plugin_options: Arc<PluginOptions>,
+    /// Gift lines the plugins gave, added once every step has run.
+    #[serde(skip)]
+    pub gift_requests: Vec<GiftRequest>,
     /// Each product's revision as priced: checkout refuses the order if one moved since.
     #[serde(skip)]
     pub revisions: Vec<(ProductId, i64)>,
@@ -132,6 +242,8 @@ pub struct QuoteRequest {
     pub area: Option<Area>,
     /// From the cart: delisted goods are dropped with a notice instead of refusing the quote.
     pub drop_delisted: bool,
+    /// The member's choices for the plugins (checked: `PluginOptions::checked`).
+    pub plugin_options: PluginOptions,
 }
 
 fn line_field(index: usize, name: &str) -> String {
@@ -221,8 +333,10 @@ pub async fn price(
         .map(|p| (p.id, p))
         .collect();
 
+    let categories = store.catalog().list_categories().await?;
     let mut quote = Quote::of_lines(Vec::with_capacity(request.lines.len()));
     quote.max_price_percent = settings.max_price_percent;
+    quote.plugin_options = Arc::new(request.plugin_options.clone());
     for (index, line) in request.lines.iter().enumerate() {
         let unknown = || {
             let field = line_field(index, "sku_id");
@@ -298,6 +412,7 @@ pub async fn price(
                 source: "catalog".to_owned(),
                 label: "会员价".to_owned(),
                 amount_fen: (level - list) * qty,
+                final_sale: false,
             });
         }
         if unit != level {
@@ -312,6 +427,7 @@ pub async fn price(
                 source: "catalog".to_owned(),
                 label: format!("阶梯价 满{threshold}件"),
                 amount_fen: (unit - level) * qty,
+                final_sale: false,
             });
         }
         quote.lines.push(QuotedLine {
@@ -328,6 +444,9 @@ pub async fn price(
             adjustments,
             line_total_fen: 0,
             weight_g: sku.weight_g.unwrap_or(0) * qty,
+            gift: false,
+            brand_id: product.brand_id,
+            category_ids: crate::catalog::category_ids_up(&categories, product.category_id),
         });
         if !quote.revisions.iter().any(|(id, _)| *id == product.id) {
             quote.revisions.push((product.id, product.revision));
@@ -347,8 +466,7 @@ pub async fn price(
     })?;
 
     let quote = pipeline.apply_quote_steps(buyer, now_ms, quote).await?;
-
-    let mut quote = quote;
+    let mut quote = add_gifts(store, &categories, quote).await?;
     let (fee, label) = shipping_fee(
         &settings.shipping,
         request.delivery,
@@ -363,6 +481,99 @@ pub async fn price(
             %error,
             "quote refused: the amount with shipping is out of range"
         );
+        crate::money::out_of_range("lines")
+    })?;
+    Ok(quote)
+}
+
+/// Most gift lines one order may carry.
+const MAX_GIFT_LINES: usize = 20;
+
+/// The plugins' gift lines (满赠) as lines of their SKUs at price 0: the list price and an
+/// adjustment taking it away, labelled by the plugin. A gift of a SKU that is unknown or off
+/// the shelf is left out with a notice (the offer's goods are gone, the order stands); one
+/// beyond stock is noticed like any line, and checkout holds it to the stock the same way.
+async fn add_gifts(
+    store: &Store,
+    categories: &[crate::catalog::Category],
+    mut quote: Quote,
+) -> ApiResult<Quote> {
+    let requests = std::mem::take(&mut quote.gift_requests);
+    if requests.is_empty() {
+        return Ok(quote);
+    }
+    let sku_ids: Vec<SkuId> = requests.iter().map(|r| SkuId(r.gift.sku_id)).collect();
+    let owners = store.catalog().sku_products(&sku_ids).await?;
+    let mut product_ids: Vec<ProductId> = owners.values().copied().collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let products: HashMap<ProductId, Arc<Product>> = store
+        .catalog()
+        .shared_products(&product_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    for request in requests.into_iter().take(MAX_GIFT_LINES) {
+        let sku_id = SkuId(request.gift.sku_id);
+        let found = owners
+            .get(&sku_id)
+            .and_then(|product_id| products.get(product_id))
+            .and_then(|product| Some((product, product.skus.iter().find(|s| s.id == sku_id)?)));
+        let Some((product, sku)) = found.filter(|(product, _)| product.on_shelf) else {
+            quote.notices.push(Notice {
+                code: "gift_unavailable".to_owned(),
+                sku_id: Some(sku_id),
+                message: format!(
+                    "赠品（{}）已下架，本单不含赠品 (the gift is no longer offered)",
+                    request.gift.label
+                ),
+            });
+            continue;
+        };
+        let qty = request.gift.qty;
+        if qty > sku.stock && !sku.allow_backorder {
+            quote.notices.push(Notice {
+                code: "short_stock".to_owned(),
+                sku_id: Some(sku.id),
+                message: format!(
+                    "赠品 {} 库存仅剩{} (only {} in stock)",
+                    product.name,
+                    sku.stock.max(0),
+                    sku.stock.max(0)
+                ),
+            });
+        }
+        let catalogue = sku.price_fen.saturating_mul(qty);
+        quote.lines.push(QuotedLine {
+            line_no: i64::try_from(quote.lines.len()).unwrap_or(i64::MAX) + 1,
+            sku_id: sku.id,
+            product_id: product.id,
+            item_no: product.item_no.clone(),
+            name: product.name.clone(),
+            model: sku.model.clone(),
+            spec: sku.spec.clone(),
+            unit_label: product.unit.label(),
+            qty,
+            list_price_fen: sku.price_fen,
+            adjustments: vec![Adjustment {
+                source: request.source.clone(),
+                label: request.gift.label.clone(),
+                amount_fen: -catalogue,
+                final_sale: false,
+            }],
+            line_total_fen: 0,
+            weight_g: sku.weight_g.unwrap_or(0).saturating_mul(qty),
+            gift: true,
+            brand_id: product.brand_id,
+            category_ids: crate::catalog::category_ids_up(categories, product.category_id),
+        });
+        if !quote.revisions.iter().any(|(id, _)| *id == product.id) {
+            quote.revisions.push((product.id, product.revision));
+        }
+    }
+    quote.recompute().map_err(|error| {
+        tracing::info!(%error, "quote refused: the gift lines do not add up");
         crate::money::out_of_range("lines")
     })?;
     Ok(quote)
@@ -431,6 +642,10 @@ impl Quote {
             total_fen: 0,
             weight_g: 0,
             notices: Vec::new(),
+            offers: Vec::new(),
+            choices: Vec::new(),
+            plugin_options: Arc::default(),
+            gift_requests: Vec::new(),
             revisions: Vec::new(),
             pricing_run: None,
             max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
@@ -662,9 +877,13 @@ mod tests {
                 source: "plugin:test".to_owned(),
                 label: "x".to_owned(),
                 amount_fen: adjust,
+                final_sale: false,
             }],
             line_total_fen: 0,
             weight_g: 0,
+            gift: false,
+            brand_id: None,
+            category_ids: Vec::new(),
         };
         let mut quote = Quote {
             lines: vec![line(1000, 3, -500)],
@@ -679,6 +898,10 @@ mod tests {
             revisions: vec![],
             pricing_run: None,
             max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
+            offers: Vec::new(),
+            choices: Vec::new(),
+            plugin_options: Default::default(),
+            gift_requests: Vec::new(),
         };
         assert_eq!(quote.recompute(), Ok(()));
         assert_eq!((quote.goods_fen, quote.total_fen), (2500, 3200));
@@ -704,6 +927,7 @@ mod tests {
             source: "plugin:test".to_owned(),
             label: "x".to_owned(),
             amount_fen: 6001,
+            final_sale: false,
         }];
         assert!(quote.recompute().is_err());
         // Within the percent but over what one order may come to.

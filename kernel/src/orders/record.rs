@@ -84,6 +84,8 @@ pub struct OrderRecord {
     pub region_id: Option<i64>,
     pub manager_id: Option<i64>,
     pub promoter_id: Option<i64>,
+    /// The member's level when the order was placed (commission rates by level, I2).
+    pub level_id: Option<i64>,
     pub status: OrderStatus,
     pub credit_hold: bool,
     pub payment_method: PaymentMethod,

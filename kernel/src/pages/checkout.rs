@@ -140,6 +140,7 @@ async fn checkout_view(
             } else {
                 address_id
             },
+            plugin_options: Default::default(),
         }),
     )
     .await;

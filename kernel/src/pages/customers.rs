@@ -250,6 +250,7 @@ async fn proxy_view(
                 lines: Some(draft.lines.clone()),
                 delivery_method: method,
                 address_id: address_id.filter(|_| method != DeliveryMethod::Pickup),
+                plugin_options: Default::default(),
             }),
         )
         .await;

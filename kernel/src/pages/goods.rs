@@ -205,6 +205,7 @@ pub async fn buy_now(
                 lines: Some(vec![line]),
                 delivery_method: DeliveryMethod::Pickup,
                 address_id: None,
+                plugin_options: Default::default(),
             }),
         )
         .await;

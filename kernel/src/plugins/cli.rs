@@ -312,8 +312,11 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, BuildErr
     })
 }
 
-/// A fixture, or a bare input: `{"hook", "kv", "counters", "input", "output"}`.
-#[derive(Debug, Deserialize)]
+/// A fixture, or a bare input: `{"hook", "kv", "counters", "input"}` and what it expects:
+/// `output` (the hook's answer), `refused` (a checkout's or a route's refusal: `{code,
+/// message}`), and for the hooks that write, `expect_counters`, `expect_kv` (values as JSON)
+/// and `expect_emitted` (`[{kind, payload}]`, the kind without `plugin.<name>.`).
+#[derive(Debug, Default, Deserialize)]
 pub struct Fixture {
     pub hook: String,
     #[serde(default)]
@@ -323,6 +326,89 @@ pub struct Fixture {
     pub input: serde_json::Value,
     #[serde(default)]
     pub output: Option<serde_json::Value>,
+    #[serde(default)]
+    pub refused: Option<FixtureRefusal>,
+    #[serde(default)]
+    pub expect_counters: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub expect_kv: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub expect_emitted: Option<Vec<FixtureEvent>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FixtureRefusal {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FixtureEvent {
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+impl Fixture {
+    /// What `report` misses of the fixture's expectations, one line each (empty: it holds).
+    pub fn misses(&self, plugin: &str, report: &RunReport) -> Vec<String> {
+        let mut misses = Vec::new();
+        match (&self.refused, &report.output) {
+            (Some(refused), Err(said)) => {
+                let wanted = format!("refused: {}: {}", refused.code, refused.message);
+                if *said != wanted {
+                    misses.push(format!("wanted «{wanted}», got «{said}»"));
+                }
+            }
+            (Some(_), Ok(output)) => misses.push(format!("wanted a refusal, got {output}")),
+            (None, Err(said)) => misses.push(format!("failed: {said}")),
+            (None, Ok(output)) => {
+                if let Some(expected) = &self.output
+                    && expected != output
+                {
+                    misses.push(format!("output {output}, wanted {expected}"));
+                }
+            }
+        }
+        let writes = report.writes.clone().unwrap_or_default();
+        for (key, wanted) in self.expect_counters.iter().flatten() {
+            let start = self.counters.get(key).and_then(|v| v.as_i64()).unwrap_or(0);
+            let moved: i64 = writes
+                .counters
+                .iter()
+                .filter(|c| c.key == *key)
+                .map(|c| c.delta)
+                .sum();
+            let got = start.saturating_add(moved);
+            if wanted.as_i64() != Some(got) {
+                misses.push(format!("counter {key} is {got}, wanted {wanted}"));
+            }
+        }
+        for (key, wanted) in self.expect_kv.iter().flatten() {
+            let got = match writes.values.get(key) {
+                Some(super::kv::KvWrite::Put(bytes)) => serde_json::from_slice(bytes).ok(),
+                Some(super::kv::KvWrite::Delete) => Some(serde_json::Value::Null),
+                None => self.kv.get(key).cloned(),
+            };
+            if got.as_ref() != Some(wanted) {
+                misses.push(format!("kv {key} is {got:?}, wanted {wanted}"));
+            }
+        }
+        if let Some(wanted) = &self.expect_emitted {
+            let prefix = format!("plugin.{plugin}.");
+            let got: Vec<FixtureEvent> = writes
+                .events
+                .iter()
+                .map(|e| FixtureEvent {
+                    kind: e.kind.strip_prefix(&prefix).unwrap_or(&e.kind).to_owned(),
+                    payload: serde_json::from_str(&e.payload).unwrap_or_default(),
+                })
+                .collect();
+            if got != *wanted {
+                misses.push(format!("emitted {got:?}, wanted {wanted:?}"));
+            }
+        }
+        misses
+    }
 }
 
 /// What `run` printed: the hook's output (or error), and, whether it answered or not, the fuel
@@ -335,6 +421,8 @@ pub struct RunReport {
     pub fuel: u64,
     pub peak_memory: usize,
     pub log: Vec<String>,
+    /// What the hook wrote (not committed: a run leaves the fixture's storage as it was).
+    pub writes: Option<super::kv::KvWrites>,
 }
 
 /// Runs `hook` of plugin `name` from `config_path` on `input` with an in-memory namespace
@@ -423,6 +511,7 @@ pub fn run_on(
                 fuel: outcome.fuel,
                 peak_memory: outcome.peak_memory,
                 log: outcome.log,
+                writes: Some(outcome.writes),
             })
         }
         Err(error) => Ok(RunReport {
@@ -435,6 +524,7 @@ pub fn run_on(
             fuel: cost.fuel,
             peak_memory: cost.peak_memory,
             log: cost.log,
+            writes: None,
         }),
     }
 }

@@ -432,7 +432,9 @@ pub enum EntryError {
     Hook(String),
     #[error(transparent)]
     Quota(#[from] QuotaError),
-    #[error("events: {0:?} is not an event kind (like \"order.completed\")")]
+    #[error(
+        "events: {0:?} is not an event kind (like \"order.completed\" or \"plugin.points.gift_redeemed\")"
+    )]
     Event(String),
     #[error("data: unknown class {0:?} (known: people, amounts, payment)")]
     Data(String),
@@ -646,15 +648,40 @@ fn wasm_entry(
     })
 }
 
+/// A kind the kernel writes: `order.completed`.
+fn is_kernel_kind(kind: &str) -> bool {
+    kind.split('.').count() == 2
+        && kind.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        })
+}
+
+/// A kind a plugin emits (capability `emit`): `plugin.<name>.<kind>`.
+fn is_plugin_kind(kind: &str) -> bool {
+    let Some((name, own)) = kind
+        .strip_prefix("plugin.")
+        .and_then(|rest| rest.split_once('.'))
+    else {
+        return false;
+    };
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !own.is_empty()
+        && own.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
 /// The entry's grants, each name checked.
 fn grants(entry: &PluginEntry, granted: &[Capability]) -> Result<Grants, EntryError> {
     let mut grants = Grants::default();
     for kind in entry.events.iter().flatten() {
-        let well_formed = kind == "*"
-            || kind.split('.').count() == 2
-                && kind.split('.').all(|part| {
-                    !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                });
+        let well_formed = kind == "*" || is_kernel_kind(kind) || is_plugin_kind(kind);
         if !well_formed {
             return Err(EntryError::Event(kind.clone()));
         }

@@ -30,7 +30,13 @@ const ORDER_FIELDS: &[(&str, FieldClass)] = &[
     ("region_id", Event),
     ("member_id", Data(People)),
     ("manager_id", Data(People)),
+    ("promoter_id", Data(People)),
+    ("level_id", Data(People)),
     ("total_fen", Data(Amounts)),
+    ("refunded_total_fen", Data(Amounts)),
+    ("refunded_fen", Data(Amounts)),
+    // What was bought and for how much: the goods are the shop's own, the totals amounts.
+    ("lines", Data(Amounts)),
     ("payment_method", Data(Payment)),
 ];
 
@@ -60,8 +66,24 @@ pub fn fields_of(kind: &str) -> &'static [(&'static str, FieldClass)] {
     }
 }
 
+/// A field of an event a plugin emitted (`plugin.<name>.<kind>`, capability `emit`): the
+/// kernel does not know its fields, so they are classed by name: who (`member_id`,
+/// `user_id`) is people, money (`…_fen`) amounts, the rest the event's own.
+fn plugin_field_class(field: &str) -> FieldClass {
+    if matches!(field, "member_id" | "user_id") {
+        Data(People)
+    } else if field.ends_with("_fen") {
+        Data(Amounts)
+    } else {
+        Event
+    }
+}
+
 /// The class of field `field` of a `kind` event, if it is classified.
 pub fn class_of(kind: &str, field: &str) -> Option<FieldClass> {
+    if kind.starts_with("plugin.") {
+        return Some(plugin_field_class(field));
+    }
     fields_of(kind)
         .iter()
         .find(|(name, _)| *name == field)
@@ -99,9 +121,23 @@ mod tests {
             member_id: 42,
             region_id: Some(1),
             manager_id: Some(11),
+            promoter_id: Some(21),
+            level_id: Some(2),
             status: "completed",
             total_fen: 12_300,
             payment_method: "cash_on_delivery",
+            refunded_total_fen: 1_000,
+            refunded_fen: Some(1_000),
+            lines: vec![crate::orders::machine::EventLine {
+                line_no: 1,
+                sku_id: 5,
+                product_id: 3,
+                qty: 2,
+                line_total_fen: 12_300,
+                gift: false,
+                brand_id: Some(4),
+                category_ids: vec![9, 1],
+            }],
         };
         vec![
             (
@@ -173,8 +209,36 @@ mod tests {
             [
                 "members/records.rs",
                 "notify/broadcast.rs",
-                "orders/machine.rs"
+                "orders/machine.rs",
+                "plugins/kv.rs"
             ]
+        );
+    }
+
+    #[test]
+    fn a_plugin_event_shows_people_and_amounts_only_to_those_granted_them() {
+        let payload = serde_json::json!({
+            "member_id": 42, "user_id": 7, "amount_fen": 500, "gift_id": 3, "text": "已兑换"
+        });
+        let visible = |grants: &Grants| -> Vec<String> {
+            let seen = visible_payload("plugin.points.gift_redeemed", payload.clone(), grants);
+            let mut keys: Vec<String> = seen
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(visible(&Grants::default()), ["gift_id", "text"]);
+        let people = Grants {
+            data: vec![People],
+            ..Grants::default()
+        };
+        assert_eq!(
+            visible(&people),
+            ["gift_id", "member_id", "text", "user_id"]
         );
     }
 
@@ -208,7 +272,16 @@ mod tests {
         };
         assert_eq!(
             keys(&amounts),
-            ["order_id", "order_no", "region_id", "status", "total_fen"]
+            [
+                "lines",
+                "order_id",
+                "order_no",
+                "refunded_fen",
+                "refunded_total_fen",
+                "region_id",
+                "status",
+                "total_fen"
+            ]
         );
         let all = Grants {
             data: DataClass::ALL.to_vec(),
@@ -217,11 +290,16 @@ mod tests {
         assert_eq!(
             keys(&all),
             [
+                "level_id",
+                "lines",
                 "manager_id",
                 "member_id",
                 "order_id",
                 "order_no",
                 "payment_method",
+                "promoter_id",
+                "refunded_fen",
+                "refunded_total_fen",
                 "region_id",
                 "status",
                 "total_fen"

@@ -30,6 +30,16 @@ pub enum HookError {
     Label(#[from] crate::text::LabelError),
     #[error("adjustment for unknown line {0}")]
     UnknownLine(i64),
+    #[error("a final sale is marked on a line (an adjustment with line_no), not on the order")]
+    FinalSaleOrder,
+    #[error("more than {most} {what} from one plugin")]
+    TooMany { what: &'static str, most: usize },
+    #[error("a gift needs a SKU id and a quantity of 1 to {MAX_GIFT_QTY}")]
+    Gift,
+    #[error(
+        "a checkout choice needs a name of a-z, 0-9 and _ and the kind select, number or checkbox"
+    )]
+    Choice,
     /// The quote no longer adds up with the adjustments.
     #[error(transparent)]
     OutOfBounds(#[from] crate::orders::quote::AmountError),
@@ -48,7 +58,25 @@ fn sdk_buyer(buyer: &Buyer) -> pifa_sdk::Buyer {
     }
 }
 
+/// An adjustment as a later plugin sees it: by the plugin's name (or `script`). The
+/// catalogue's own (level and break prices) are the price, not an offer, and are left out.
+fn applied(adjustment: &Adjustment) -> Option<pifa_sdk::Applied> {
+    if adjustment.source == "catalog" {
+        return None;
+    }
+    let source = adjustment
+        .source
+        .strip_prefix("plugin:")
+        .unwrap_or(&adjustment.source);
+    Some(pifa_sdk::Applied {
+        source: source.to_owned(),
+        label: adjustment.label.clone(),
+        amount_fen: adjustment.amount_fen,
+    })
+}
+
 fn quote_input(
+    plugin: &str,
     buyer: &Buyer,
     now_ms: i64,
     quote: &Quote,
@@ -66,11 +94,34 @@ fn quote_input(
                 qty: l.qty,
                 list_price_fen: l.list_price_fen,
                 line_total_fen: l.line_total_fen,
+                category_ids: l.category_ids.clone(),
+                brand_id: l.brand_id,
+                gift: l.gift,
+                adjustments: l.adjustments.iter().filter_map(applied).collect(),
             })
             .collect(),
         now_ms,
         settings: settings.clone(),
+        order_adjustments: quote.adjustments.iter().filter_map(applied).collect(),
+        options: quote.plugin_options.of(plugin),
     }
+}
+
+/// The quote as the quote hook of `plugin` saw it: without what it and the steps after it
+/// (`later`, their sources) added, and without gift lines (added once every step has run).
+/// Checkout hooks get this, so a plugin recomputes at checkout exactly what it quoted.
+fn quote_as_seen(quote: &Quote, later: &[String]) -> Quote {
+    let kept = |a: &Adjustment| !later.iter().any(|source| *source == a.source);
+    let mut seen = quote.clone();
+    seen.lines.retain(|l| !l.gift);
+    for line in &mut seen.lines {
+        line.adjustments.retain(kept);
+    }
+    seen.adjustments.retain(kept);
+    // Only removing discounts and surcharges the full quote passed: it still adds up, and if
+    // it did not, the totals left as they were would only be less exact.
+    let _ = seen.recompute();
+    seen
 }
 
 /// The input as JSON, refused when over the input cap.
@@ -98,21 +149,34 @@ fn decode<T: serde::de::DeserializeOwned>(set: &PluginSet, output: &str) -> Resu
     serde_json::from_str(output).map_err(HookError::Output)
 }
 
-/// Adds a plugin's adjustments to `quote`, refusing an unknown line, sums that do not add up
-/// (a negative line, an overflow) and labels `text::plugin_label` refuses (markup, nothing
-/// visible): those are the plugin's failures, not the member's. Labels are stored cleaned.
+/// Most gift lines, notes and checkout choices one plugin may give one quote.
+const MAX_GIFTS: usize = 5;
+const MAX_NOTES: usize = 5;
+const MAX_CHOICES: usize = 4;
+const MAX_CHOICE_OPTIONS: usize = 30;
+/// Most items of one gift line.
+const MAX_GIFT_QTY: i64 = 10_000;
+
+/// Adds a plugin's adjustments, gifts, notes and checkout choices to `quote`, refusing an
+/// unknown line, sums that do not add up (a negative line, an overflow), labels
+/// `text::plugin_label` refuses (markup, nothing visible), a final sale without a line, a gift
+/// out of bounds and a choice of a kind the checkout page does not draw: those are the
+/// plugin's failures, not the member's, and leave the quote as it was. Texts are stored
+/// cleaned.
 fn apply_adjustments(
     quote: &mut Quote,
     plugin: &str,
     output: QuoteOutput,
 ) -> Result<(), HookError> {
     let mut adjusted = quote.clone();
+    let source = source_of(plugin);
     for adjustment in output.adjustments {
         let label = crate::text::plugin_label(&adjustment.label)?;
         let entry = Adjustment {
-            source: source_of(plugin),
+            source: source.clone(),
             label,
             amount_fen: adjustment.amount_fen,
+            final_sale: adjustment.final_sale,
         };
         match adjustment.line_no {
             Some(line_no) => adjusted
@@ -122,12 +186,100 @@ fn apply_adjustments(
                 .ok_or(HookError::UnknownLine(line_no))?
                 .adjustments
                 .push(entry),
+            None if adjustment.final_sale => return Err(HookError::FinalSaleOrder),
             None => adjusted.adjustments.push(entry),
         }
     }
     adjusted.recompute().map_err(HookError::OutOfBounds)?;
+    if output.gifts.len() > MAX_GIFTS {
+        return Err(HookError::TooMany {
+            what: "gifts",
+            most: MAX_GIFTS,
+        });
+    }
+    for gift in output.gifts {
+        if gift.sku_id < 1 || !(1..=MAX_GIFT_QTY).contains(&gift.qty) {
+            return Err(HookError::Gift);
+        }
+        let label = crate::text::plugin_label(&gift.label)?;
+        adjusted
+            .gift_requests
+            .push(crate::orders::quote::GiftRequest {
+                source: source.clone(),
+                gift: pifa_sdk::Gift { label, ..gift },
+            });
+    }
+    if output.notes.len() > MAX_NOTES {
+        return Err(HookError::TooMany {
+            what: "notes",
+            most: MAX_NOTES,
+        });
+    }
+    for note in output.notes {
+        let text = crate::text::from_plugin(&note, crate::text::PluginText::MemberMessage);
+        if !text.is_empty() {
+            adjusted.offers.push(crate::orders::quote::OfferNote {
+                plugin: plugin.to_owned(),
+                text,
+            });
+        }
+    }
+    if output.choices.len() > MAX_CHOICES {
+        return Err(HookError::TooMany {
+            what: "choices",
+            most: MAX_CHOICES,
+        });
+    }
+    for choice in output.choices {
+        adjusted.choices.push(crate::orders::quote::PluginChoice {
+            plugin: plugin.to_owned(),
+            field: checked_choice(choice)?,
+        });
+    }
     *quote = adjusted;
     Ok(())
+}
+
+/// A checkout choice cleaned: a field name the form can carry, a kind the page draws, texts
+/// made displayable and options bounded.
+fn checked_choice(field: pifa_sdk::FormField) -> Result<pifa_sdk::FormField, HookError> {
+    use pifa_sdk::FieldKind;
+    let named = !field.name.is_empty()
+        && field.name.len() <= 32
+        && field
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !named
+        || !matches!(
+            field.kind,
+            FieldKind::Select | FieldKind::Number | FieldKind::Checkbox
+        )
+    {
+        return Err(HookError::Choice);
+    }
+    if field.options.len() > MAX_CHOICE_OPTIONS {
+        return Err(HookError::TooMany {
+            what: "choice options",
+            most: MAX_CHOICE_OPTIONS,
+        });
+    }
+    let text = |t: &str| crate::text::from_plugin(t, crate::text::PluginText::MemberMessage);
+    Ok(pifa_sdk::FormField {
+        label: crate::text::plugin_label(&field.label)?,
+        value: text(&field.value),
+        help: text(&field.help),
+        placeholder: text(&field.placeholder),
+        options: field
+            .options
+            .iter()
+            .map(|o| pifa_sdk::Choice {
+                value: text(&o.value),
+                label: text(&o.label),
+            })
+            .collect(),
+        ..field
+    })
 }
 
 /// The plugins' `quote` hooks as one step of the pipeline, in `plugins.toml`'s order, on the
@@ -181,7 +333,13 @@ fn quote_one(
     if plugin.stats.is_suspended(host.clock.now_ms()) {
         return Err(CallError::Suspended);
     }
-    let input = quote_input(buyer, now_ms, quote, &plugin.declared.settings);
+    let input = quote_input(
+        plugin.name(),
+        buyer,
+        now_ms,
+        quote,
+        &plugin.declared.settings,
+    );
     let output: QuoteOutput = call_json(
         host,
         set,
@@ -323,18 +481,32 @@ fn checkout_one(
                 line_no: Some(line.line_no),
                 amount_fen: adjustment.amount_fen,
                 label: adjustment.label.clone(),
+                final_sale: adjustment.final_sale,
             });
         }
     }
     for adjustment in quote.adjustments.iter().filter(|a| a.source == source) {
-        adjustments.push(pifa_sdk::Adjustment {
-            line_no: None,
-            amount_fen: adjustment.amount_fen,
-            label: adjustment.label.clone(),
-        });
+        adjustments.push(pifa_sdk::Adjustment::order(
+            adjustment.amount_fen,
+            adjustment.label.clone(),
+        ));
     }
+    // The quote hooks from this plugin's on: what its own quote hook did not see.
+    let later: Vec<String> = set
+        .with_hook(Hook::Quote)
+        .map(|p| p.name())
+        .skip_while(|name| *name != plugin.name())
+        .map(source_of)
+        .collect();
+    let seen = quote_as_seen(quote, &later);
     let input = CheckoutInput {
-        quote: quote_input(buyer, now_ms, quote, &plugin.declared.settings),
+        quote: quote_input(
+            plugin.name(),
+            buyer,
+            now_ms,
+            &seen,
+            &plugin.declared.settings,
+        ),
         adjustments,
     };
     let output: CheckoutOutput = call_json(
@@ -392,6 +564,9 @@ mod tests {
                     adjustments: Vec::new(),
                     line_total_fen: 0,
                     weight_g: 0,
+                    gift: false,
+                    brand_id: None,
+                    category_ids: Vec::new(),
                 })
                 .collect(),
         );
@@ -405,7 +580,9 @@ mod tests {
                 line_no,
                 amount_fen,
                 label: "测试".to_owned(),
+                final_sale: false,
             }],
+            ..QuoteOutput::default()
         }
     }
 

@@ -39,11 +39,24 @@ pub struct CounterAdd {
     pub max: i64,
 }
 
+/// An event a plugin emitted (`pifa:plugin/emit`), written to the outbox with its writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// `plugin.<name>.<kind>`.
+    pub kind: String,
+    /// A JSON object.
+    pub payload: String,
+    pub at_ms: i64,
+}
+
 /// What a hook wrote, to be committed by the kernel.
 #[derive(Debug, Default, Clone)]
 pub struct KvWrites {
     pub values: BTreeMap<String, KvWrite>,
     pub counters: Vec<CounterAdd>,
+    /// Events for the outbox, in the order emitted; each counts as a write and its kind and
+    /// payload as bytes.
+    pub events: Vec<Emitted>,
     /// Bytes of keys and values the commit will write: each buffered value's key and bytes
     /// (a key written twice counts once, at its last value), each counter change's key.
     bytes: u64,
@@ -51,13 +64,14 @@ pub struct KvWrites {
 
 impl KvWrites {
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.counters.is_empty()
+        self.values.is_empty() && self.counters.is_empty() && self.events.is_empty()
     }
 
     /// Writes counted against `quota.kv_writes_per_call`: each key put or deleted (once,
-    /// however often), and each counter change (each is its own bounded update at commit).
+    /// however often), each counter change (each is its own bounded update at commit) and
+    /// each event emitted.
     pub fn writes(&self) -> u64 {
-        (self.values.len() + self.counters.len()) as u64
+        (self.values.len() + self.counters.len() + self.events.len()) as u64
     }
 
     /// Bytes counted against `quota.kv_write_bytes_per_call`.
@@ -68,7 +82,9 @@ impl KvWrites {
     /// Whether this call only deletes: such a commit can only shrink the namespace, so it is
     /// allowed even above the plugin's quota (which may have been lowered under its use).
     fn only_deletes(&self) -> bool {
-        self.counters.is_empty() && self.values.values().all(|w| *w == KvWrite::Delete)
+        self.counters.is_empty()
+            && self.events.is_empty()
+            && self.values.values().all(|w| *w == KvWrite::Delete)
     }
 }
 
@@ -124,6 +140,9 @@ pub struct Usage {
 /// Keys and values are bounded so one plugin cannot fill the database through one call.
 pub const MAX_KEY_BYTES: usize = 256;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// An emitted event's payload; its kind (after `plugin.<name>.`) is at most 64 bytes.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+const MAX_EVENT_KIND: usize = 64;
 const MAX_SCAN: u32 = 500;
 
 /// Why a write is refused. The plugin reads the words (`kv.put` and the rest answer them as
@@ -147,6 +166,12 @@ pub enum KvError {
     Poisoned,
     #[error("counter {key} left its bounds")]
     CounterBounds { key: String },
+    #[error("an event kind is 1 to {MAX_EVENT_KIND} of a-z, 0-9, _ and ., starting with a letter")]
+    EventKind,
+    #[error("an event's payload is a JSON object of at most {MAX_EVENT_BYTES} bytes")]
+    EventPayload,
+    #[error("events are emitted only in on-event, on-tick and handle-http")]
+    EmitReadOnly,
 }
 
 /// Why a hook's writes did not commit (`store.plugins().commit_plugin_writes`); the transaction rolled
@@ -267,6 +292,44 @@ impl KvView {
     pub fn delete(&mut self, key: &str) -> Result<(), KvError> {
         Self::check_key(key)?;
         self.buffer(key, KvWrite::Delete)
+    }
+
+    /// Buffers an event for the outbox as `plugin.<plugin>.<kind>`, within the call's write
+    /// quotas; it commits with the call's other writes or not at all.
+    pub fn emit(&mut self, kind: &str, payload: &str, at_ms: i64) -> Result<(), KvError> {
+        let kind_ok = !kind.is_empty()
+            && kind.len() <= MAX_EVENT_KIND
+            && kind.starts_with(|c: char| c.is_ascii_lowercase())
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        if !kind_ok {
+            return Err(KvError::EventKind);
+        }
+        let is_object =
+            serde_json::from_str::<serde_json::Value>(payload).is_ok_and(|value| value.is_object());
+        if payload.len() > MAX_EVENT_BYTES || !is_object {
+            return Err(KvError::EventPayload);
+        }
+        let per_call = self.per_call;
+        let kind = format!("plugin.{}.{kind}", self.plugin);
+        let writes = self.writes.as_mut().ok_or(KvError::EmitReadOnly)?;
+        if writes.writes() >= per_call.writes {
+            return Err(KvError::WritesPerCall(per_call.writes));
+        }
+        let bytes = writes
+            .bytes
+            .saturating_add((kind.len() + payload.len()) as u64);
+        if bytes > per_call.bytes {
+            return Err(KvError::BytesPerCall(per_call.bytes));
+        }
+        writes.bytes = bytes;
+        writes.events.push(Emitted {
+            kind,
+            payload: payload.to_owned(),
+            at_ms,
+        });
+        Ok(())
     }
 
     /// Buffers a put or delete within the call's quotas; the write replaces one of the same
@@ -578,6 +641,15 @@ impl super::PluginStore<'_> {
                 }
                 if writes.is_empty() {
                     return Ok(true);
+                }
+                // The plugin's events commit with its writes (K2), like the kernel's own.
+                for event in &writes.events {
+                    sqlx::query("INSERT INTO events (kind, order_id, payload, created_at) VALUES ($1, NULL, $2, $3)")
+                        .bind(&event.kind)
+                        .bind(&event.payload)
+                        .bind(event.at_ms)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 let before: Option<Usage> = sqlx::query_as(usage_sql)
                     .bind(plugin)

@@ -170,8 +170,13 @@ impl Runtime {
                     CallState,
                     HasSelf<CallState>,
                 >(&mut linker, |s| s),
-                // A grant of routes, not an interface: the pictures never reach the plugin.
-                Capability::Pictures => Ok(()),
+                Capability::Emit => self::pifa::plugin::emit::add_to_linker::<
+                    CallState,
+                    HasSelf<CallState>,
+                >(&mut linker, |s| s),
+                // Grants of routes, not interfaces: the pictures never reach the plugin, and a
+                // screen is its route's answer.
+                Capability::Pictures | Capability::Screens => Ok(()),
             }
             .map_err(anyhow::Error::from)?;
         }
@@ -521,6 +526,18 @@ impl self::pifa::plugin::pages::Host for CallState {
             .check_section(chosen.as_deref(), &kind, &settings)
             .map(|checked| checked.to_string())
             .map_err(|e| refused(&e.field, e.message)))
+    }
+}
+
+impl self::pifa::plugin::emit::Host for CallState {
+    /// Buffers the event with the call's kv writes (`KvView::emit`): the plugin reads a
+    /// refusal's words (its kind, its payload, a quota, a read-only hook).
+    fn emit(&mut self, kind: String, payload: String) -> wasmtime::Result<Result<(), String>> {
+        let now = self.clock.now_ms();
+        Ok(self
+            .kv()?
+            .emit(&kind, &payload, now)
+            .map_err(|e| e.to_string()))
     }
 }
 

@@ -437,6 +437,7 @@ pub async fn preview(
         delivery: DeliveryMethod::Pickup,
         area: None,
         drop_delisted: false,
+        plugin_options: Default::default(),
     };
     let now = app.clock.now_ms();
     let current = quote::price(&app.store, &settings, &app.pipeline, &buyer, &request, now).await?;

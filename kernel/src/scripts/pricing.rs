@@ -275,6 +275,7 @@ impl QuoteStep for ScriptStep {
                             source: "script".to_owned(),
                             label,
                             amount_fen,
+                            final_sale: false,
                         }),
                 );
         }

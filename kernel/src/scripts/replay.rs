@@ -195,6 +195,7 @@ fn run(
                     source: "script".to_owned(),
                     label,
                     amount_fen,
+                    final_sale: false,
                 })
                 .collect();
             Ok((adjustments, total))

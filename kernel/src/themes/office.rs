@@ -537,6 +537,7 @@ fn sample_replay() -> Replay {
         source: "script".to_owned(),
         label: "三亚加价 <b>".to_owned(),
         amount_fen,
+        final_sale: false,
     };
     Replay {
         summary: ReplaySummary {
@@ -667,6 +668,7 @@ impl PageView for ScriptsView {
                                 source: "script".to_owned(),
                                 label: "大单优惠1% <b>".to_owned(),
                                 amount_fen: -1_680,
+                                final_sale: false,
                             }],
                         }],
                         current_goods_fen: 168_000,

@@ -827,6 +827,9 @@ impl PageView for ProxyOrderView {
             adjustments: Vec::new(),
             line_total_fen: 52_000,
             weight_g: 8000,
+            gift: false,
+            brand_id: None,
+            category_ids: Vec::new(),
         };
         let full = ProxyOrderView {
             customer: sample_member(1, crate::accounts::MemberState::Approved),
@@ -1900,6 +1903,7 @@ fn sample_order(id: i64, status: OrderStatus, lines: usize) -> OrderView {
         source: "catalog".to_owned(),
         label: "会员价 <i>".to_owned(),
         amount_fen: -120,
+        final_sale: false,
     };
     OrderRecord {
         id: OrderId(id),
@@ -1910,6 +1914,7 @@ fn sample_order(id: i64, status: OrderStatus, lines: usize) -> OrderView {
         region_id: Some(1),
         manager_id: Some(2),
         promoter_id: None,
+        level_id: None,
         status,
         credit_hold: false,
         payment_method: crate::settings::PaymentMethod::BankTransfer,
@@ -1962,6 +1967,9 @@ fn sample_order(id: i64, status: OrderStatus, lines: usize) -> OrderView {
                         adjustments: vec![adjustment.clone()],
                         line_total_fen: 24_480,
                         weight_g: 500,
+                        gift: false,
+                        brand_id: None,
+                        category_ids: Vec::new(),
                     },
                     reserved_qty: Quantity::ZERO,
                     backorder_qty: Quantity::ZERO,

@@ -6,10 +6,10 @@
 use pifa_sdk::{HttpRequest, HttpResponse, Picture, SectionTypes};
 use serde_json::{Map, Value, json};
 
-use crate::kv::{self, Kv};
 use crate::layout;
 use crate::page::{self, Deleted, EditorParts, HOME, MAX_PAGES, META_PREFIX, Meta, PageName};
 use crate::theme::Theme;
+use pifa_sdk::Kv;
 
 /// The pictures staff uploaded, newest first.
 pub const PICTURES_KEY: &str = "pictures";
@@ -236,7 +236,8 @@ fn save_draft(kv: &mut impl Kv, theme: &impl Theme, request: &HttpRequest) -> An
     })?;
     if !page.is_home() && !page::exists(kv, &page) {
         let home_key = format!("{META_PREFIX}{HOME}");
-        let kept = kv::keys(kv, META_PREFIX, 100, MAX_PAGES)
+        let kept = kv
+            .keys(META_PREFIX, 100, MAX_PAGES)
             .iter()
             .filter(|key| **key != home_key)
             .count();
@@ -339,7 +340,7 @@ fn delete(kv: &mut impl Kv, request: &HttpRequest) -> Answer {
 }
 
 fn load_pictures(kv: &impl Kv) -> Vec<String> {
-    kv::get_json(kv, PICTURES_KEY).unwrap_or_default()
+    kv.get_json(PICTURES_KEY).unwrap_or_default()
 }
 
 /// `POST /pictures`: the picture the kernel stored, first in the list (once).
@@ -363,7 +364,8 @@ fn add_picture(kv: &mut impl Kv, request: &HttpRequest) -> Answer {
     pictures.retain(|url| *url != picture.url);
     pictures.insert(0, picture.url.clone());
     pictures.truncate(MAX_PICTURES);
-    kv::put_json(kv, PICTURES_KEY, &pictures).map_err(storage_failed)?;
+    kv.put_json(PICTURES_KEY, &pictures)
+        .map_err(storage_failed)?;
     Ok(HttpResponse::json(201, picture))
 }
 
@@ -415,8 +417,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::kv::MemoryKv;
     use crate::theme::FakeTheme;
+    use pifa_sdk::MemoryKv;
 
     const NOW: i64 = 1_767_240_000_000;
 

@@ -42,7 +42,7 @@
 //! take, with room), which leaves every other plugin's fuel as it was. A call that runs out
 //! is the plugin's failure (503 `plugin_failed`), and five in a row suspend it.
 //!
-//! The logic is plain functions over `kv::Kv` and `theme::Theme`, unit-tested natively
+//! The logic is plain functions over `pifa_sdk::Kv` and `theme::Theme`, unit-tested natively
 //! (`cargo test --manifest-path plugins/Cargo.toml -p decoration`) against a map and a fake
 //! theme; only the `Plugin` impl below binds them to the kernel's imports, which exist on
 //! wasm32 alone. Grant it in `plugins.toml` with `capabilities = ["kv", "pages", "pictures"]`
@@ -58,7 +58,6 @@
 )]
 
 mod http;
-mod kv;
 mod layout;
 mod manifest;
 mod page;
@@ -68,9 +67,9 @@ mod theme;
 mod hooks {
     use pifa_sdk::{HookError, HttpRequest, HttpResponse, Manifest, Plugin};
 
-    use crate::kv::HostKv;
     use crate::theme::HostTheme;
     use crate::{http, manifest};
+    use pifa_sdk::HostKv;
 
     struct Decoration;
 
@@ -102,8 +101,8 @@ mod fixtures {
     use serde_json::Value;
 
     use crate::http;
-    use crate::kv::{Kv, MemoryKv};
     use crate::theme::NoTheme;
+    use pifa_sdk::{Kv, MemoryKv};
 
     fn play(fixture: &Value) -> Value {
         let mut kv = MemoryKv::default();

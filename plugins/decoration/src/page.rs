@@ -23,7 +23,7 @@ use pifa_sdk::PageLayout;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::kv::{self, Kv};
+use pifa_sdk::Kv;
 
 /// The homepage's name.
 pub const HOME: &str = "home";
@@ -217,15 +217,15 @@ impl From<SummaryRow> for VersionSummary {
 }
 
 pub fn load_draft(kv: &impl Kv, page: &PageName) -> Option<Draft> {
-    kv::get_json(kv, &draft_key(page))
+    kv.get_json(&draft_key(page))
 }
 
 pub fn published_version(kv: &impl Kv, page: &PageName) -> Option<u32> {
-    kv::get_json(kv, &published_key(page))
+    kv.get_json(&published_key(page))
 }
 
 pub fn load_version(kv: &impl Kv, page: &PageName, version: u32) -> Option<VersionRecord> {
-    kv::get_json(kv, &version_key(page, version))
+    kv.get_json(&version_key(page, version))
 }
 
 // What a call spends most of its fuel on is JSON: parsing and writing cost some hundred
@@ -269,7 +269,7 @@ pub fn layout_value(layout: PageLayout, draft: bool) -> Value {
 
 /// The draft as answered (`draft: true`), and when it changed.
 fn draft_value(kv: &impl Kv, page: &PageName) -> Option<(Value, i64)> {
-    let Value::Object(mut draft) = kv::get_json::<Value>(kv, &draft_key(page))? else {
+    let Value::Object(mut draft) = kv.get_json::<Value>(&draft_key(page))? else {
         return None;
     };
     let changed_at_ms = draft
@@ -283,7 +283,7 @@ fn draft_value(kv: &impl Kv, page: &PageName) -> Option<(Value, i64)> {
 /// published.
 pub fn published_value(kv: &impl Kv, page: &PageName, draft: bool) -> Option<Value> {
     let version = published_version(kv, page)?;
-    let Value::Object(mut record) = kv::get_json::<Value>(kv, &version_key(page, version))? else {
+    let Value::Object(mut record) = kv.get_json::<Value>(&version_key(page, version))? else {
         return None;
     };
     flagged(record.remove("layout")?, draft)
@@ -313,7 +313,7 @@ pub fn exists(kv: &impl Kv, page: &PageName) -> bool {
 /// The numbers of the versions kept, oldest first.
 fn version_numbers(kv: &impl Kv, page: &PageName) -> Vec<u32> {
     let prefix = version_prefix(page);
-    kv::keys(kv, &prefix, SCAN_PAGE, usize::MAX)
+    kv.keys(&prefix, SCAN_PAGE, usize::MAX)
         .iter()
         .filter_map(|key| key.strip_prefix(prefix.as_str())?.parse().ok())
         .collect()
@@ -328,7 +328,7 @@ struct Stamp {
 }
 
 fn stamp(kv: &impl Kv, page: &PageName, version: u32) -> Option<Published> {
-    let stamp: Stamp = kv::get_json(kv, &version_key(page, version))?;
+    let stamp: Stamp = kv.get_json(&version_key(page, version))?;
     Some(Published {
         version,
         at_ms: stamp.at_ms,
@@ -339,7 +339,7 @@ fn stamp(kv: &impl Kv, page: &PageName, version: u32) -> Option<Published> {
 /// The page's metadata; worked out from its records when it was stored without (a fixture's);
 /// `None` for a page of which nothing is kept.
 pub fn load_meta(kv: &impl Kv, page: &PageName) -> Option<Meta> {
-    if let Some(meta) = kv::get_json(kv, &meta_key(page)) {
+    if let Some(meta) = kv.get_json(&meta_key(page)) {
         return Some(meta);
     }
     let draft = load_draft(kv, page);
@@ -366,7 +366,7 @@ pub fn load_meta(kv: &impl Kv, page: &PageName) -> Option<Meta> {
 /// The newest versions' summaries, newest first; worked out from the records when the page
 /// was stored without them.
 pub fn load_history(kv: &impl Kv, page: &PageName) -> Vec<VersionSummary> {
-    if let Some(history) = kv::get_json(kv, &history_key(page)) {
+    if let Some(history) = kv.get_json(&history_key(page)) {
         return history;
     }
     let numbers = version_numbers(kv, page);
@@ -442,7 +442,7 @@ pub fn save_draft(
     meta.title.clone_from(&layout.title);
     meta.draft_changed_at_ms = Some(now_ms);
     kv.put(&draft_key(page), encoded)?;
-    kv::put_json(kv, &meta_key(page), &meta)?;
+    kv.put_json(&meta_key(page), &meta)?;
     Ok(EditorParts {
         draft: layout_value(layout, true),
         draft_changed_at_ms: Some(now_ms),
@@ -489,7 +489,7 @@ pub fn publish(
     );
     record.insert("at_ms".to_owned(), Value::from(now_ms));
     record.insert("by".to_owned(), by.map_or(Value::Null, Value::from));
-    kv::put_json(kv, &version_key(page, version), &record)?;
+    kv.put_json(&version_key(page, version), &record)?;
     history.insert(0, summary);
     history.truncate(MAX_HISTORY);
     meta.last_version = version;
@@ -498,9 +498,9 @@ pub fn publish(
         at_ms: now_ms,
         by,
     });
-    kv::put_json(kv, &published_key(page), &version)?;
-    kv::put_json(kv, &meta_key(page), &meta)?;
-    kv::put_json(kv, &history_key(page), &history)?;
+    kv.put_json(&published_key(page), &version)?;
+    kv.put_json(&meta_key(page), &meta)?;
+    kv.put_json(&history_key(page), &history)?;
     let draft = record
         .remove("layout")
         .and_then(|layout| flagged(layout, true))
@@ -539,8 +539,8 @@ pub fn rollback(
     let mut meta = load_meta(kv, page).unwrap_or_default();
     meta.published = Some(published);
     meta.last_version = meta.last_version.max(version);
-    kv::put_json(kv, &published_key(page), &version)?;
-    kv::put_json(kv, &meta_key(page), &meta)?;
+    kv.put_json(&published_key(page), &version)?;
+    kv.put_json(&meta_key(page), &meta)?;
     let (draft, draft_changed_at_ms) = working_value(kv, page)
         .unwrap_or_else(|| (layout_value(PageLayout::default(), true), None));
     Ok(Some(EditorParts {
@@ -592,8 +592,8 @@ pub fn delete(kv: &mut impl Kv, page: &PageName) -> Result<Deleted, String> {
     history.retain(|summary| summary.version >= oldest_kept);
     let mut meta = load_meta(kv, page).unwrap_or_default();
     meta.published = None;
-    kv::put_json(kv, &history_key(page), &history)?;
-    kv::put_json(kv, &meta_key(page), &meta)?;
+    kv.put_json(&history_key(page), &history)?;
+    kv.put_json(&meta_key(page), &meta)?;
     Ok(Deleted::Partly {
         remaining_versions: kept.len(),
     })

@@ -5,8 +5,8 @@
 use pifa_sdk::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use crate::kv::Kv;
 use crate::sale::{self, NEXT_ID_KEY, Sale, SaleTerms, sold_key};
+use pifa_sdk::Kv;
 
 pub fn handle(kv: &mut impl Kv, request: &HttpRequest) -> HttpResponse {
     let response = match (request.method.as_str(), request.route.as_str()) {
@@ -187,7 +187,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::kv::MemoryKv;
+    use pifa_sdk::MemoryKv;
 
     const NOW: i64 = 1_700_000_000_000;
 

@@ -4,7 +4,7 @@
 //! closed order gives its share back (`on-event`), and the storefront shows countdowns
 //! (`handle-http`).
 //!
-//! The logic is plain functions over [`kv::Kv`], unit-tested natively
+//! The logic is plain functions over [`pifa_sdk::Kv`], unit-tested natively
 //! (`cargo test --manifest-path plugins/Cargo.toml -p flash-sale`); only the `Plugin` impl
 //! below binds them to the kernel's imports, which exist on wasm32 alone.
 
@@ -16,7 +16,6 @@
 )]
 
 mod http;
-mod kv;
 mod manifest;
 mod pricing;
 mod sale;
@@ -29,8 +28,8 @@ mod hooks {
         Plugin, QuoteInput, QuoteOutput,
     };
 
-    use crate::kv::HostKv;
     use crate::{http, manifest, pricing, sale};
+    use pifa_sdk::HostKv;
 
     struct FlashSale;
 
@@ -74,8 +73,8 @@ mod fixtures {
     use pifa_sdk::{CheckoutInput, QuoteInput};
     use serde_json::Value;
 
-    use crate::kv::{Kv, MemoryKv};
     use crate::{pricing, sale};
+    use pifa_sdk::{Kv, MemoryKv};
 
     fn play(fixture: &Value) -> Value {
         let mut kv = MemoryKv::default();

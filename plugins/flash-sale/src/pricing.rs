@@ -8,8 +8,8 @@ use pifa_sdk::{
 };
 use serde_json::Value;
 
-use crate::kv::Kv;
 use crate::sale::{Sale, member_sold_key, sold_key};
+use pifa_sdk::Kv;
 
 /// What a member reads next to the price when the settings name nothing else.
 pub const DEFAULT_LABEL: &str = "限时抢购价";
@@ -63,40 +63,24 @@ pub fn quote(sales: &[Sale], input: &QuoteInput) -> QuoteOutput {
     let label = label(&input.settings);
     let adjustments = flash_lines(sales, &input.lines, input.now_ms)
         .into_iter()
-        .map(|flash| Adjustment {
-            line_no: Some(flash.line.line_no),
-            amount_fen: flash.amount_fen,
-            label: label.clone(),
-        })
+        .map(|flash| Adjustment::line(flash.line.line_no, flash.amount_fen, label.clone()))
         .collect();
-    QuoteOutput { adjustments }
+    QuoteOutput {
+        adjustments,
+        ..QuoteOutput::default()
+    }
 }
 
 /// Two reservations per sale in the cart: its total and this member's share, each for the
 /// quantity of all the cart's lines in that sale (one bounded change per counter, so two SKUs
 /// of one sale cannot each pass a bound that together they break).
 pub fn checkout(sales: &[Sale], input: &CheckoutInput) -> Result<CheckoutOutput, HookError> {
+    // Checkout sees the cart as this plugin's quote saw it (the kernel takes this plugin's
+    // adjustments and those of later steps out), so a line is a flash line here exactly when
+    // quote made it one.
     let quote = &input.quote;
-    // Checkout sees the cart as quoted, this plugin's own adjustments included: take them out
-    // again, so a line is a flash line here exactly when quote made it one.
-    let before: Vec<Line> = quote
-        .lines
-        .iter()
-        .map(|line| {
-            let own: i64 = input
-                .adjustments
-                .iter()
-                .filter(|a| a.line_no == Some(line.line_no))
-                .map(|a| a.amount_fen)
-                .sum();
-            Line {
-                line_total_fen: line.line_total_fen.saturating_sub(own),
-                ..line.clone()
-            }
-        })
-        .collect();
     let mut per_sale: Vec<(&Sale, i64)> = Vec::new();
-    for flash in flash_lines(sales, &before, quote.now_ms) {
+    for flash in flash_lines(sales, &quote.lines, quote.now_ms) {
         match per_sale
             .iter_mut()
             .find(|(sale, _)| sale.id == flash.sale.id)
@@ -164,8 +148,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::kv::MemoryKv;
     use crate::sale::SaleItem;
+    use pifa_sdk::MemoryKv;
 
     const NOON: i64 = 1_700_000_000_000;
 
@@ -193,6 +177,7 @@ mod tests {
             qty,
             list_price_fen: unit_fen,
             line_total_fen: unit_fen * qty,
+            ..Line::default()
         }
     }
 
@@ -206,6 +191,8 @@ mod tests {
             lines,
             now_ms,
             settings: Value::Null,
+            order_adjustments: Vec::new(),
+            options: Value::Null,
         }
     }
 
@@ -218,11 +205,7 @@ mod tests {
         );
         assert_eq!(
             output.adjustments,
-            vec![Adjustment {
-                line_no: Some(1),
-                amount_fen: -600,
-                label: "限时抢购价".to_owned(),
-            }]
+            vec![Adjustment::line(1, -600, "限时抢购价")]
         );
     }
 
@@ -302,22 +285,15 @@ mod tests {
     }
 
     #[test]
-    fn checkout_counts_a_line_its_own_quote_already_made_cheaper() {
+    fn checkout_reserves_what_its_own_quote_priced() {
         let sales = [sale(1, &[(7, 500)])];
-        // As checkout receives it: 2 × 8.00 with this plugin's −6.00 already in the total.
-        let quoted = Line {
-            line_total_fen: 1000,
-            ..line(1, 7, 2, 800)
-        };
+        // As checkout receives it: 2 × 8.00 as the quote hook saw it, and the −6.00 it gave.
+        let quoted = line(1, 7, 2, 800);
         let output = checkout(
             &sales,
             &CheckoutInput {
                 quote: input(vec![quoted], NOON),
-                adjustments: vec![Adjustment {
-                    line_no: Some(1),
-                    amount_fen: -600,
-                    label: DEFAULT_LABEL.to_owned(),
-                }],
+                adjustments: vec![Adjustment::line(1, -600, DEFAULT_LABEL)],
             },
         )
         .unwrap();

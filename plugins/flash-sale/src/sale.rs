@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kv::Kv;
+use pifa_sdk::Kv;
 
 pub const SALE_PREFIX: &str = "sale:";
 pub const NEXT_ID_KEY: &str = "next-id";
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn load_all_pages_through_every_sale_and_skips_a_corrupt_one() {
-        let mut kv = crate::kv::MemoryKv::default();
+        let mut kv = pifa_sdk::MemoryKv::default();
         let terms = SaleTerms::parse(&body()).unwrap();
         for id in 1..=450 {
             save(&mut kv, &Sale::with_terms(id, terms.clone())).unwrap();

@@ -34,11 +34,11 @@ impl Plugin for HostileCopy {
             core::hint::black_box(&mut target);
         }
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: 0,
-                label: format!("copied {bytes} bytes {copies} times"),
-            }],
+            adjustments: vec![Adjustment::order(
+                0,
+                format!("copied {bytes} bytes {copies} times"),
+            )],
+            ..QuoteOutput::default()
         })
     }
 }

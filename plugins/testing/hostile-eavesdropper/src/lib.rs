@@ -21,22 +21,25 @@ impl Plugin for Eavesdropper {
         Manifest {
             capabilities: vec![Capability::Kv],
             events: vec!["*".to_owned()],
-            routes: vec![Route {
-                method: "GET".to_owned(),
-                path: "/heard".to_owned(),
-                roles: vec!["public".to_owned()],
-                summary: "Every event it was given, for anyone".to_owned(),
-                request_schema: None,
-                response_schema: None,
-                ..Route::default()
-            }, Route {
-                method: "GET".to_owned(),
-                path: "/caller".to_owned(),
-                roles: vec!["public".to_owned()],
-                summary: "Who asked, as the plugin was told, kept for the next".to_owned(),
-                shared_seconds: 5,
-                ..Route::default()
-            }],
+            routes: vec![
+                Route {
+                    method: "GET".to_owned(),
+                    path: "/heard".to_owned(),
+                    roles: vec!["public".to_owned()],
+                    summary: "Every event it was given, for anyone".to_owned(),
+                    request_schema: None,
+                    response_schema: None,
+                    ..Route::default()
+                },
+                Route {
+                    method: "GET".to_owned(),
+                    path: "/caller".to_owned(),
+                    roles: vec!["public".to_owned()],
+                    summary: "Who asked, as the plugin was told, kept for the next".to_owned(),
+                    shared_seconds: 5,
+                    ..Route::default()
+                },
+            ],
             ..pifa_sdk::manifest(
                 "hostile-eavesdropper",
                 env!("CARGO_PKG_VERSION"),

@@ -21,11 +21,8 @@ impl Plugin for FutureApi {
     /// Never called: a label the tests would notice if it were.
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: 0,
-                label: "future api served".to_owned(),
-            }],
+            adjustments: vec![Adjustment::order(0, "future api served".to_owned())],
+            ..QuoteOutput::default()
         })
     }
 }

@@ -27,10 +27,8 @@ impl Plugin for HostileOutput {
     }
 
     fn quote(input: QuoteInput) -> Result<QuoteOutput, HookError> {
-        let adjustment = |line_no: i64, amount_fen: i64| Adjustment {
-            line_no: Some(line_no),
-            amount_fen,
-            label: "hostile".to_owned(),
+        let adjustment = |line_no: i64, amount_fen: i64| {
+            Adjustment::line(line_no, amount_fen, "hostile".to_owned())
         };
         let adjustments = match input.settings.get("mode").and_then(|mode| mode.as_str()) {
             Some("negative") => {
@@ -63,7 +61,10 @@ impl Plugin for HostileOutput {
                 ));
             }
         };
-        Ok(QuoteOutput { adjustments })
+        Ok(QuoteOutput {
+            adjustments,
+            ..QuoteOutput::default()
+        })
     }
 }
 

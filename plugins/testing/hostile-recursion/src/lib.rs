@@ -17,11 +17,8 @@ impl Plugin for HostileRecursion {
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         let depth = descend(core::hint::black_box(0));
         Ok(QuoteOutput {
-            adjustments: vec![pifa_sdk::Adjustment {
-                line_no: None,
-                amount_fen: depth,
-                label: "unreachable".to_owned(),
-            }],
+            adjustments: vec![pifa_sdk::Adjustment::order(depth, "unreachable".to_owned())],
+            ..QuoteOutput::default()
         })
     }
 }

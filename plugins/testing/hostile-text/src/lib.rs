@@ -70,11 +70,8 @@ impl Plugin for HostileText {
             _ => return Ok(QuoteOutput::default()),
         };
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: Some(1),
-                amount_fen: -100,
-                label: label.to_owned(),
-            }],
+            adjustments: vec![Adjustment::line(1, -100, label.to_owned())],
+            ..QuoteOutput::default()
         })
     }
 

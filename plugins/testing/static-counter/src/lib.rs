@@ -18,11 +18,8 @@ impl Plugin for StaticCounter {
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         let call = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: 0,
-                label: format!("call {call}"),
-            }],
+            adjustments: vec![Adjustment::order(0, format!("call {call}"))],
+            ..QuoteOutput::default()
         })
     }
 }

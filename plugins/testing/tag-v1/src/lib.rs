@@ -12,11 +12,8 @@ impl Plugin for Tag {
 
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: -1,
-                label: "tag v1".to_owned(),
-            }],
+            adjustments: vec![Adjustment::order(-1, "tag v1".to_owned())],
+            ..QuoteOutput::default()
         })
     }
 }

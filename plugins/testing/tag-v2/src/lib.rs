@@ -12,11 +12,8 @@ impl Plugin for Tag {
 
     fn quote(_input: QuoteInput) -> Result<QuoteOutput, HookError> {
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: -2,
-                label: "tag v2".to_owned(),
-            }],
+            adjustments: vec![Adjustment::order(-2, "tag v2".to_owned())],
+            ..QuoteOutput::default()
         })
     }
 }
