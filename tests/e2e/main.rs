@@ -18,6 +18,7 @@ mod delivery;
 mod edge;
 mod fulfilment;
 mod library;
+mod marketing;
 mod members;
 mod migrations;
 mod money_bounds;

@@ -178,6 +178,8 @@ fn complete(
                 &json!({
                     "user_id": promoter,
                     "amount_fen": credited,
+                    // As the notice and a WeChat template's amount show it: ¥30.00.
+                    "amount": pifa_sdk::input::yuan(credited),
                     "order_no": payload.order_no,
                     "text": settings.notice_text(&payload.order_no, credited, payload.member_id),
                 }),
@@ -392,7 +394,7 @@ mod tests {
         assert_eq!(kind, COMMISSION_CREDITED);
         assert_eq!(
             notice,
-            &json!({"user_id": 7, "amount_fen": 3_000, "order_no": "P100",
+            &json!({"user_id": 7, "amount_fen": 3_000, "amount": "¥30.00", "order_no": "P100",
                     "text": "您推广的客户订单P100已完成，佣金¥30.00已入账。"})
         );
         let promoter = load(&kv, "2026-05", Role::Promoter, 7);
