@@ -205,7 +205,6 @@ impl super::PluginStore<'_> {
         })?)
     }
 
-    /// The ids of an order's events of `kind`, oldest first.
     /// The newest event in the outbox (0 for none): what a plugin's cursor reaches once it
     /// has dealt with everything written so far.
     pub async fn last_event_id(self) -> StoreResult<i64> {
@@ -216,6 +215,7 @@ impl super::PluginStore<'_> {
         })?)
     }
 
+    /// The ids of an order's events of `kind`, oldest first.
     pub async fn order_event_ids(self, order_id: i64, kind: &str) -> StoreResult<Vec<i64>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
