@@ -48,10 +48,13 @@ fn cart(lines: usize, now_ms: i64) -> String {
                 qty: 10,
                 list_price_fen: 2800,
                 line_total_fen: 28_000,
+                ..Line::default()
             })
             .collect(),
         now_ms,
         settings: serde_json::json!({}),
+        order_adjustments: Vec::new(),
+        options: serde_json::Value::Null,
     };
     serde_json::to_string(&input).unwrap()
 }

@@ -487,6 +487,15 @@ fn page_routes() -> Router<AppState> {
             post(pages::office::roll_back_script),
         )
         .route("/me/messages/read", post(pages::inbox::read_all))
+        // plugins' screens: the phone app's and the back office's
+        .route(
+            "/p/{plugin}/{*path}",
+            get(pages::screens::phone).post(pages::screens::phone_post),
+        )
+        .route(
+            "/admin/p/{plugin}/{*path}",
+            get(pages::screens::office).post(pages::screens::office_post),
+        )
         .layer(axum::middleware::from_fn(pages::forms))
         .route("/assets/{theme}/{*path}", get(pages::assets::serve))
 }

@@ -10,7 +10,7 @@
 //! - **One request context.** `Visit` (an extractor) is the page's caller (from the session
 //!   cookie, through `accounts::caller`: pages have no authentication of their own), the
 //!   theme chosen for this request, and the `Frame` every template gets (shop, user, CSRF
-//!   token, notice, path), built in one place.
+//!   token, notice, path, the plugins' screens open to the caller), built in one place.
 //! - **One response type.** A handler works out its view (`themes::views`) or an `ApiError`
 //!   and hands it to `Visit::show`, which renders the view, or the theme's `error.html` with
 //!   the status and stable code, or, for a visitor refused for want of a session, a redirect
@@ -32,6 +32,7 @@ pub mod inbox;
 pub mod layouts;
 pub mod office;
 pub mod orders;
+pub mod screens;
 pub mod shelf;
 pub mod supplier;
 
@@ -170,6 +171,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit
 where
     ThemesState: FromRef<S>,
     Shop: FromRef<S>,
+    crate::plugins::PluginsState: FromRef<S>,
 {
     type Rejection = Page;
 
@@ -237,6 +239,8 @@ where
             tracing::error!(office, "no theme serves");
             return Err(Page(bare_error(StatusCode::INTERNAL_SERVER_ERROR)));
         };
+        let plugins = crate::plugins::PluginsState::from_ref(state);
+        let screens = screens::entries(&plugins, office, actor.as_ref());
         Ok(Visit {
             frame: Frame {
                 shop: shop_frame(&settings),
@@ -244,6 +248,7 @@ where
                 csrf_token,
                 notice,
                 path: parts.uri.path().to_owned(),
+                screens,
             },
             actor,
             refused,
@@ -298,6 +303,15 @@ impl Visit {
     /// The caller as the JSON handlers take it.
     pub fn maybe_actor(&self) -> MaybeActor {
         MaybeActor(self.actor.clone())
+    }
+
+    /// The caller, `None` for a visitor, or why the request is refused (a forged token, a
+    /// form without the session's CSRF token): for a page that visitors may see too.
+    pub fn caller(&self) -> Result<Option<Actor>, ApiError> {
+        match &self.refused {
+            Some(error) => Err(again(error)),
+            None => Ok(self.actor.clone()),
+        }
     }
 
     /// The signed-in caller, or why there is none (`unauthenticated` sends a visitor to

@@ -1441,6 +1441,11 @@ fn check_manifest(manifest: &Manifest, entry: &Declared) -> Result<(), ManifestE
         let needs = [
             (route.mount.is_some(), "mounts a page", Capability::Pages),
             (route.picture, "takes a picture", Capability::Pictures),
+            (
+                route.screen.is_some(),
+                "answers a screen",
+                Capability::Screens,
+            ),
         ];
         if let Some((_, what, capability)) = needs
             .into_iter()

@@ -97,6 +97,9 @@ pub enum PluginText {
     Reason,
     /// A line of the plugin's in the kernel's log.
     LogLine,
+    /// A text of a plugin's screen a person reads (a title, a cell, a field's value), drawn by
+    /// the theme (`themes::screens`).
+    Screen,
 }
 
 impl PluginText {
@@ -108,6 +111,7 @@ impl PluginText {
             PluginText::StaffMessage => 500,
             PluginText::Reason => 500,
             PluginText::LogLine => 2048,
+            PluginText::Screen => 2000,
         }
     }
 }

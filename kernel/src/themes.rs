@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod manifest;
 pub mod office;
+pub mod screens;
 pub mod sections;
 pub mod theme;
 pub mod views;

@@ -20,7 +20,10 @@
 //!             .lines
 //!             .iter()
 //!             .map(|line| Adjustment::line(line.line_no, -10, "立减1角"));
-//!         Ok(QuoteOutput { adjustments: adjustments.collect() })
+//!         Ok(QuoteOutput {
+//!             adjustments: adjustments.collect(),
+//!             ..QuoteOutput::default()
+//!         })
 //!     }
 //! }
 //!

@@ -33,6 +33,7 @@ mod plugin_operations;
 mod plugin_quotas;
 mod plugins;
 mod relations;
+mod screens;
 mod scripts;
 mod search;
 mod sign_in_limits;

@@ -329,11 +329,11 @@ impl Plugin for Hello {
 
     fn quote(input: QuoteInput) -> Result<QuoteOutput, HookError> {
         Ok(QuoteOutput {
-            adjustments: vec![Adjustment {
-                line_no: None,
-                amount_fen: 0,
-                label: format!("hello from outside, {} lines", input.lines.len()),
-            }],
+            adjustments: vec![Adjustment::order(
+                0,
+                format!("hello from outside, {} lines", input.lines.len()),
+            )],
+            ..QuoteOutput::default()
         })
     }
 }

@@ -3,6 +3,8 @@
 //! `checkout::quote`); the order goes through `checkout::place` with the idempotency key the
 //! page was rendered with, so a double tap makes one order.
 
+use std::collections::BTreeMap;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -20,10 +22,10 @@ use crate::orders::DeliveryMethod;
 use crate::orders::cart;
 use crate::orders::checkout::{self, IDEMPOTENCY_HEADER, QuoteInput};
 use crate::orders::pipeline::Pipeline;
-use crate::orders::quote::LineRequest;
+use crate::orders::quote::{LineRequest, PluginOptions};
 use crate::settings::PaymentMethod;
 use crate::shop::Shop;
-use crate::themes::views::{CheckoutView, OrderPlacedView, QuoteTotals};
+use crate::themes::views::{CheckoutChoice, CheckoutView, OrderPlacedView, QuoteTotals};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Choice {
@@ -34,6 +36,59 @@ pub struct Choice {
     /// 立即下单: this SKU in this quantity instead of the cart.
     pub sku_id: Option<i64>,
     pub qty: Option<i64>,
+    /// What the member chose for the plugins: the `opt.<plugin>.<field>` parameters, read
+    /// apart (`plugin_options_of`).
+    #[serde(skip)]
+    pub plugin_options: PluginOptions,
+}
+
+/// The plugins' choices of a checkout form or query: each `opt.<plugin>.<field>=<value>` as
+/// `plugin_options.<plugin>.<field>`, the value as the text it was (the plugin reads a
+/// person's text: `pifa_sdk::input::Fields`); a field sent several times, the last. A plugin
+/// name that is none is refused by the quote (`PluginOptions::checked`), naming the field.
+pub fn plugin_options_of<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> PluginOptions {
+    let mut options: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for (key, value) in pairs {
+        let Some((plugin, field)) = key
+            .strip_prefix("opt.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        if plugin.is_empty() || field.is_empty() {
+            continue;
+        }
+        options.entry(plugin.to_owned()).or_default().insert(
+            field.to_owned(),
+            serde_json::Value::String(value.into_owned()),
+        );
+    }
+    PluginOptions(
+        options
+            .into_iter()
+            .map(|(plugin, fields)| (plugin, serde_json::Value::Object(fields)))
+            .collect(),
+    )
+}
+
+/// The same choices as query parameters (`&opt.coupons.coupon_id=12`), for the page's links
+/// and its 更新.
+fn options_query(options: &PluginOptions) -> Vec<(String, String)> {
+    options
+        .0
+        .iter()
+        .flat_map(|(plugin, fields)| {
+            fields
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(move |(field, value)| {
+                    Some((format!("opt.{plugin}.{field}"), value.as_str()?.to_owned()))
+                })
+        })
+        .collect()
 }
 
 impl Choice {
@@ -140,12 +195,12 @@ async fn checkout_view(
             } else {
                 address_id
             },
-            plugin_options: Default::default(),
+            plugin_options: choice.plugin_options.clone(),
         }),
     )
     .await;
     let (quote, error) = match quoted {
-        Ok(axum::Json(q)) => (Some(QuoteTotals::of(&q)), None),
+        Ok(axum::Json(q)) => (Some(q), None),
         // A quote the member can fix on this page (add an address, pick another method).
         Err(e) if e.field.is_some() => (None, Some(e.code.to_owned())),
         Err(e) => return Err(e),
@@ -159,7 +214,20 @@ async fn checkout_view(
         delivery: method.as_str(),
         needs_address: method != DeliveryMethod::Pickup,
         payment_methods: choices.payment_methods,
-        quote,
+        offers: quote.as_ref().map(|q| q.offers.clone()).unwrap_or_default(),
+        choices: quote
+            .as_ref()
+            .map(|q| CheckoutChoice::of(&q.choices))
+            .unwrap_or_default(),
+        quote: quote.as_ref().map(QuoteTotals::of),
+        options_query: options_query(&choice.plugin_options)
+            .iter()
+            .map(|(key, value)| {
+                form_urlencoded::Serializer::new("&".to_owned())
+                    .append_pair(key, value)
+                    .finish()
+            })
+            .collect(),
         idempotency_key: new_key(),
         error,
         remark: String::new(),
@@ -173,12 +241,16 @@ pub async fn form(
     State(shop): State<Shop>,
     State(pipeline): State<Pipeline>,
     visit: Visit,
+    uri: axum::http::Uri,
     choice: Result<Query<Choice>, ApiError>,
 ) -> Page {
-    let Query(choice) = match choice {
+    let Query(mut choice) = match choice {
         Ok(choice) => choice,
         Err(error) => return visit.show::<CheckoutView>(Err(error)),
     };
+    choice.plugin_options = plugin_options_of(form_urlencoded::parse(
+        uri.query().unwrap_or_default().as_bytes(),
+    ));
     let view = async {
         let actor = visit.actor()?;
         checkout_view(&shop, &pipeline, &visit, &actor, &choice).await
@@ -211,6 +283,9 @@ struct CheckoutForm {
     /// 立即下单's one line, when the page was for one.
     sku_id: Option<i64>,
     qty: Option<i64>,
+    /// The 更新 button: quote again with the choices made, place nothing.
+    #[serde(default)]
+    requote: String,
 }
 
 /// What the page reads of `checkout::place`'s answer (an `OrderView`).
@@ -271,6 +346,21 @@ pub async fn place(
             "表单无法读取 (unreadable form)",
         )));
     };
+    let plugin_options = plugin_options_of(form_urlencoded::parse(&body));
+    if !form.requote.is_empty() {
+        // 更新: the same page quoted for the choices now made (a GET, so it can be reloaded).
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("delivery", &form.delivery_method);
+        if let Some(address_id) = form.address_id {
+            query.append_pair("address_id", &address_id.to_string());
+        }
+        if let (Some(sku_id), Some(qty)) = (form.sku_id, form.qty) {
+            query.append_pair("sku_id", &sku_id.to_string());
+            query.append_pair("qty", &qty.to_string());
+        }
+        query.extend_pairs(options_query(&plugin_options));
+        return visit.redirect(&format!("/checkout?{}", query.finish()));
+    }
     let placed = async {
         let address_id = form
             .address_id
@@ -280,6 +370,7 @@ pub async fn place(
             address_id: None,
             sku_id: form.sku_id,
             qty: form.qty,
+            plugin_options: PluginOptions::default(),
         };
         let input = serde_json::json!({
             "lines": choice.buy_now().map(|line| vec![line]),
@@ -289,6 +380,7 @@ pub async fn place(
             "remark": form.remark,
             "po_number": form.po_number,
             "requested_date": Some(form.requested_date.trim()).filter(|d| !d.is_empty()),
+            "plugin_options": plugin_options,
         });
         place_order(&shop, &pipeline, &actor, &form.idempotency_key, &input).await
     }
@@ -301,6 +393,7 @@ pub async fn place(
                 address_id: form.address_id,
                 sku_id: form.sku_id,
                 qty: form.qty,
+                plugin_options: plugin_options.clone(),
             };
             match checkout_view(&shop, &pipeline, &visit, &actor, &choice).await {
                 Ok(Some(view)) => visit.show_with(
@@ -346,4 +439,27 @@ pub async fn placed(
     }
     .await;
     visit.show(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forms_opt_fields_become_each_plugins_options_as_text() {
+        let posted = "delivery_method=ship&opt.coupons.coupon_id=12&opt.points.points=500\
+            &opt.points.points=600&opt.full-reduction.no_gift=on&opt.=x&opt.lonely=1&remark=x";
+        let options = plugin_options_of(form_urlencoded::parse(posted.as_bytes()));
+        assert_eq!(
+            serde_json::to_value(&options).unwrap_or_default(),
+            serde_json::json!({
+                "coupons": { "coupon_id": "12" },
+                "points": { "points": "600" },
+                "full-reduction": { "no_gift": "on" },
+            })
+        );
+        let query = options_query(&options);
+        assert!(query.contains(&("opt.points.points".to_owned(), "600".to_owned())));
+        assert_eq!(query.len(), 3);
+    }
 }

@@ -138,7 +138,7 @@ pub const MENU: &[Screen] = &[
 
 /// The menu `actor` sees: the dashboard and every screen his permissions open; refused
 /// (`forbidden`) when they open none, so a member has no back office at all.
-fn menu(actor: &Actor) -> Result<Vec<MenuEntry>, ApiError> {
+pub fn menu(actor: &Actor) -> Result<Vec<MenuEntry>, ApiError> {
     let open: Vec<MenuEntry> = MENU
         .iter()
         .filter(|screen| screen.any_of.iter().any(|p| actor.has(*p)))

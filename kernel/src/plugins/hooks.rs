@@ -111,7 +111,7 @@ fn quote_input(
 /// (`later`, their sources) added, and without gift lines (added once every step has run).
 /// Checkout hooks get this, so a plugin recomputes at checkout exactly what it quoted.
 fn quote_as_seen(quote: &Quote, later: &[String]) -> Quote {
-    let kept = |a: &Adjustment| !later.iter().any(|source| *source == a.source);
+    let kept = |a: &Adjustment| !later.contains(&a.source);
     let mut seen = quote.clone();
     seen.lines.retain(|l| !l.gift);
     for line in &mut seen.lines {

@@ -59,6 +59,8 @@ pub enum RouteProblem {
     Mount(String),
     #[error("picture: only a POST route for staff (not public, not member) takes a picture")]
     Picture,
+    #[error("screen: only a GET route answers a screen")]
+    Screen,
 }
 
 /// The longest a shared route's answer is kept (`Route::shared_seconds`).
@@ -155,6 +157,9 @@ pub fn check_route(route: &Route) -> Result<(), RouteError> {
     {
         return Err(refused(RouteProblem::Picture));
     }
+    if route.screen.is_some() && route.method != "GET" {
+        return Err(refused(RouteProblem::Screen));
+    }
     let shareable = route.method == "GET" && route.roles.iter().any(|r| r == "public");
     if route.shared_seconds > MAX_SHARED_SECONDS || (route.shared_seconds > 0 && !shareable) {
         return Err(refused(RouteProblem::Shared(route.shared_seconds)));
@@ -249,6 +254,99 @@ fn match_route<'r>(
 
 fn role_name(role: Role) -> &'static str {
     role.as_str()
+}
+
+/// Whether `actor` may call `route`: anyone a `public` route, a signed-in caller holding one
+/// of its roles any other (401 for a visitor, 403 for the others). The one check: the route
+/// itself asks it before the plugin runs, and the pages ask it before they offer an entry to
+/// a plugin's screen (`pages::screens`), so an entry never leads to a refusal of roles.
+pub fn admits(
+    route: &Route,
+    actor: Option<&crate::accounts::permissions::Actor>,
+) -> Result<(), ApiError> {
+    if route.roles.iter().any(|r| r == "public") {
+        return Ok(());
+    }
+    let Some(actor) = actor else {
+        return Err(ApiError::unauthenticated());
+    };
+    let allowed = actor
+        .roles
+        .iter()
+        .any(|role| route.roles.iter().any(|r| r == role_name(*role)));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// The `GET` route of `plugin` that answers a screen (`Route::screen`) at `path`, when the
+/// plugin serves routes and `plugins.toml` grants it `screens`; `None` for any other path, so
+/// a page never draws a plain JSON route as a screen.
+pub fn screen_route<'p>(plugin: &'p super::Loaded, path: &str) -> Option<&'p Route> {
+    if !serves_screens(plugin) {
+        return None;
+    }
+    let (route, _) = match_route(&plugin.manifest.routes, "GET", path)?;
+    route.screen.is_some().then_some(route)
+}
+
+/// Whether `plugin` serves routes and `plugins.toml` grants it `screens` (its load refused a
+/// screen route without the grant; this keeps the pages' side of that promise in one place).
+fn serves_screens(plugin: &super::Loaded) -> bool {
+    plugin.implements(Hook::HandleHttp)
+        && plugin
+            .declared
+            .granted
+            .contains(&pifa_sdk::Capability::Screens)
+}
+
+/// A screen a page may offer an entry to: a route with no parameters whose `screen` is placed
+/// where the page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenOffer {
+    pub plugin: String,
+    /// The route's path (`/wallet`).
+    pub path: String,
+    /// The entry's words, cleaned (`text::from_plugin`).
+    pub label: String,
+    pub place: pifa_sdk::ScreenPlace,
+}
+
+/// The screens placed at one of `places` that `actor`'s roles open (`admits`), in the order of
+/// `plugins.toml`, then of each manifest: read from the serving set, so a plugin taken out
+/// takes its entries with it. No plugin runs.
+pub fn screen_offers(
+    set: &super::PluginSet,
+    places: &[pifa_sdk::ScreenPlace],
+    actor: Option<&crate::accounts::permissions::Actor>,
+) -> Vec<ScreenOffer> {
+    let mut offers = Vec::new();
+    for plugin in set.plugins.iter().filter(|p| serves_screens(p)) {
+        for route in &plugin.manifest.routes {
+            let Some(entry) = &route.screen else {
+                continue;
+            };
+            // An entry opens a page of its own: a route needing a record's id has none (and
+            // a screen route is a GET: `check_route`).
+            let fixed = !route.path.contains('{');
+            if !fixed || !places.contains(&entry.place) || admits(route, actor).is_err() {
+                continue;
+            }
+            let label = crate::text::from_plugin(&entry.label, crate::text::PluginText::Label);
+            if label.is_empty() {
+                continue;
+            }
+            offers.push(ScreenOffer {
+                plugin: plugin.name().to_owned(),
+                path: route.path.clone(),
+                label,
+                place: entry.place,
+            });
+        }
+    }
+    offers
 }
 
 /// A plugin, or a route of it, that is not serving: the same answer as any unknown route.
@@ -427,19 +525,7 @@ pub async fn handle(
     let path = format!("/{rest}");
     let (route, params) =
         match_route(&loaded.manifest.routes, method.as_str(), &path).ok_or_else(no_such_route)?;
-    let public = route.roles.iter().any(|r| r == "public");
-    if !public {
-        let Some(actor) = &actor else {
-            return Err(ApiError::unauthenticated());
-        };
-        let allowed = actor
-            .roles
-            .iter()
-            .any(|role| route.roles.iter().any(|r| r == role_name(*role)));
-        if !allowed {
-            return Err(ApiError::forbidden());
-        }
-    }
+    admits(route, actor.as_ref())?;
     let sees_prices = matches!(
         PriceView::of(&app.store, actor.as_ref(), Page::List).await,
         Ok(PriceView::Visible { .. })
@@ -774,6 +860,17 @@ mod tests {
                 },
                 "shared_seconds 61",
             ),
+            // A screen is a page to open: a GET.
+            (
+                Route {
+                    screen: Some(pifa_sdk::ScreenEntry {
+                        label: "积分".to_owned(),
+                        place: pifa_sdk::ScreenPlace::Mine,
+                    }),
+                    ..route("POST", "/a")
+                },
+                "screen",
+            ),
         ] {
             let error = check_route(&bad)
                 .err()
@@ -781,6 +878,39 @@ mod tests {
                 .unwrap_or_default();
             assert!(error.contains(named), "{error}");
         }
+    }
+
+    fn actor(roles: &[Role]) -> crate::accounts::permissions::Actor {
+        crate::accounts::permissions::Actor {
+            user_id: 1,
+            roles: roles.iter().copied().collect(),
+            region_ids: Default::default(),
+            standing: crate::accounts::permissions::Standing {
+                state: None,
+                level_id: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_route_admits_anyone_if_public_else_the_roles_it_names() {
+        let public = Route {
+            roles: vec!["public".to_owned()],
+            ..route("GET", "/mall")
+        };
+        let staff = Route {
+            roles: vec!["admin".to_owned(), "customer_service".to_owned()],
+            ..route("GET", "/office")
+        };
+        assert!(admits(&public, None).is_ok());
+        assert!(admits(&public, Some(&actor(&[Role::Member]))).is_ok());
+        let status = |r: Result<(), ApiError>| r.err().map(|e| e.status);
+        assert_eq!(status(admits(&staff, None)), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(
+            status(admits(&staff, Some(&actor(&[Role::Member])))),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert!(admits(&staff, Some(&actor(&[Role::Driver, Role::CustomerService]))).is_ok());
     }
 
     #[test]

@@ -442,8 +442,9 @@ pub struct BackupError {
 }
 
 /// The office's pages; `error.html` is the storefront's `ErrorView`, drawn by the office.
-pub const PAGE_TEMPLATES: [&str; 19] = [
+pub const PAGE_TEMPLATES: [&str; 20] = [
     decoration::OfficeDecorationView::TEMPLATE,
+    super::screens::OfficeScreenView::TEMPLATE,
     jobs::OfficeJobView::TEMPLATE,
     OfficeMemberView::TEMPLATE,
     goods::OfficeLibraryView::TEMPLATE,
@@ -464,7 +465,8 @@ pub const PAGE_TEMPLATES: [&str; 19] = [
     ErrorView::TEMPLATE,
 ];
 
-fn sample_menu() -> Vec<MenuEntry> {
+/// The menu the samples are drawn with.
+pub(crate) fn sample_menu() -> Vec<MenuEntry> {
     vec![
         MenuEntry {
             key: "dashboard",
@@ -1216,6 +1218,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(super::views::samples_of::<setup::OfficeStaffView>());
     all.extend(super::views::samples_of::<setup::OfficeRegionsView>());
     all.extend(super::views::samples_of::<decoration::OfficeDecorationView>());
+    all.extend(super::views::samples_of::<super::screens::OfficeScreenView>());
     all.extend(super::views::samples_of::<ErrorView>());
     all
 }

@@ -43,6 +43,23 @@ pub struct Frame {
     pub notice: Option<&'static str>,
     /// The request's path, to mark the current tab.
     pub path: String,
+    /// The plugins' screens the caller's roles open, where this page is: on the storefront
+    /// those placed on 我的 (`mine`) and, for staff, in the back office (`office`, drawn on
+    /// the phone at `/p/…`); in the back office those placed there (its menu's 营销插件).
+    pub screens: Vec<ScreenLink>,
+}
+
+/// An entry to a plugin's screen (`pifa_sdk::ScreenEntry`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScreenLink {
+    /// The plugin's name (`points`).
+    pub plugin: String,
+    /// The plugin's words for it (积分商城), cleaned.
+    pub label: String,
+    /// `/p/points/mall`, `/admin/p/coupons/office`.
+    pub href: String,
+    /// `mine` or `office`.
+    pub place: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -518,6 +535,79 @@ pub struct CheckoutView {
     pub remark: String,
     pub po_number: String,
     pub requested_date: String,
+    /// What the plugins say about their offers with this quote (「再买 ¥120.00 减 ¥50.00」,
+    /// 「有2张优惠券可用」): `plugin`, `text`.
+    pub offers: Vec<crate::orders::quote::OfferNote>,
+    /// What the member may choose for the plugins (a coupon, points to spend), each a field
+    /// of the order form named `name` (`opt.<plugin>.<field>`); the form's 更新 button
+    /// (`requote`) quotes again with them, 提交订单 orders with them.
+    pub choices: Vec<CheckoutChoice>,
+    /// The choices the page was quoted with as query parameters (`&opt.coupons.coupon_id=12`),
+    /// for the links that quote the page again (delivery, address) to carry them.
+    pub options_query: String,
+}
+
+/// A plugin's choice on the checkout page, as the quote offers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutChoice {
+    pub plugin: String,
+    /// `opt.<plugin>.<field>`: the form field it posts as.
+    pub name: String,
+    pub label: String,
+    /// `select`, `number` or `checkbox` (posts `on` when ticked).
+    pub kind: &'static str,
+    /// As the quote was priced with (what the member chose, or the plugin's default).
+    pub value: String,
+    pub checked: bool,
+    /// For `select`: `value`, `label`, `selected`.
+    pub options: Vec<ChoiceOption>,
+    pub help: String,
+    pub placeholder: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChoiceOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl CheckoutChoice {
+    /// The quote's choices the page draws (the kinds a checkout takes; the others left out).
+    pub fn of(choices: &[crate::orders::quote::PluginChoice]) -> Vec<CheckoutChoice> {
+        use pifa_sdk::FieldKind;
+        choices
+            .iter()
+            .filter_map(|choice| {
+                let field = &choice.field;
+                let kind = match field.kind {
+                    FieldKind::Select => "select",
+                    FieldKind::Number => "number",
+                    FieldKind::Checkbox => "checkbox",
+                    _ => return None,
+                };
+                Some(CheckoutChoice {
+                    plugin: choice.plugin.clone(),
+                    name: format!("opt.{}.{}", choice.plugin, field.name),
+                    label: field.label.clone(),
+                    kind,
+                    checked: kind == "checkbox" && !field.value.is_empty(),
+                    options: field
+                        .options
+                        .iter()
+                        .map(|o| ChoiceOption {
+                            value: o.value.clone(),
+                            label: o.label.clone(),
+                            selected: o.value == field.value,
+                        })
+                        .collect(),
+                    value: field.value.clone(),
+                    help: field.help.clone(),
+                    placeholder: field.placeholder.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// `order_placed.html`: the confirmation after checkout.
@@ -1777,6 +1867,41 @@ fn sample_addresses(n: usize) -> Vec<Address> {
         .collect()
 }
 
+/// A coupon to pick, points to spend and a box to tick, as the plugins offer them.
+fn sample_choices() -> Vec<CheckoutChoice> {
+    use pifa_sdk::{Choice, FieldKind, FormField};
+    let coupons = FormField {
+        options: (0..20)
+            .map(|i| Choice {
+                value: if i == 0 { String::new() } else { i.to_string() },
+                label: if i == 0 {
+                    "不使用优惠券".to_owned()
+                } else {
+                    format!("满300减30 <i>{i}")
+                },
+            })
+            .collect(),
+        ..FormField::new("coupon_id", "优惠券", FieldKind::Select).value("3")
+    };
+    let mut points =
+        FormField::new("points", "使用积分", FieldKind::Number).help("可用1230分，100分抵¥1.00");
+    points.placeholder = "本单最多可用1230分".to_owned();
+    let gift = FormField::new("gift", "不要赠品", FieldKind::Checkbox).value("on");
+    let text = FormField::new("note", "留言", FieldKind::Text);
+    CheckoutChoice::of(
+        &[
+            ("coupons", coupons),
+            ("points", points),
+            ("full-reduction", gift),
+            ("other", text),
+        ]
+        .map(|(plugin, field)| crate::orders::quote::PluginChoice {
+            plugin: plugin.to_owned(),
+            field,
+        }),
+    )
+}
+
 impl PageView for CheckoutView {
     const TEMPLATE: &'static str = "checkout.html";
     fn samples() -> Vec<(&'static str, CheckoutView)> {
@@ -1808,6 +1933,18 @@ impl PageView for CheckoutView {
             requested_date: String::new(),
             address_id: Some(1),
             buy_now: None,
+            offers: vec![
+                crate::orders::quote::OfferNote {
+                    plugin: "full-reduction".to_owned(),
+                    text: "再买 ¥120.00 减 ¥50.00 <b>".to_owned(),
+                },
+                crate::orders::quote::OfferNote {
+                    plugin: "coupons".to_owned(),
+                    text: "有2张优惠券可用".to_owned(),
+                },
+            ],
+            choices: sample_choices(),
+            options_query: "&opt.coupons.coupon_id=3&opt.points.points=<b>".to_owned(),
         };
         vec![
             ("ship with addresses", full.clone()),
@@ -1839,6 +1976,8 @@ impl PageView for CheckoutView {
                     address_id: None,
                     quote: None,
                     error: Some("address_required".to_owned()),
+                    offers: Vec::new(),
+                    choices: Vec::new(),
                     ..full
                 },
             ),
@@ -2291,6 +2430,7 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
                 csrf_token: None,
                 notice: None,
                 path: "/".to_owned(),
+                screens: Vec::new(),
             },
         ),
         (
@@ -2310,14 +2450,29 @@ pub fn sample_frames() -> Vec<(&'static str, Frame)> {
                 csrf_token: Some("0".repeat(64)),
                 notice: Some("signed_in"),
                 path: "/search".to_owned(),
+                screens: vec![
+                    ScreenLink {
+                        plugin: "points".to_owned(),
+                        label: "积分商城 <b>".to_owned(),
+                        href: "/p/points/mall".to_owned(),
+                        place: "mine",
+                    },
+                    ScreenLink {
+                        plugin: "coupons".to_owned(),
+                        label: "优惠券".to_owned(),
+                        href: "/admin/p/coupons/office".to_owned(),
+                        place: "office",
+                    },
+                ],
             },
         ),
     ]
 }
 
 /// Every page template a theme must have.
-pub const PAGE_TEMPLATES: [&str; 24] = [
+pub const PAGE_TEMPLATES: [&str; 25] = [
     HomeView::TEMPLATE,
+    super::screens::ScreenView::TEMPLATE,
     SupplierGoodsView::TEMPLATE,
     PickupView::TEMPLATE,
     AddMemberView::TEMPLATE,
@@ -2382,6 +2537,7 @@ pub fn page_samples() -> Vec<(&'static str, &'static str, minijinja::Value)> {
     all.extend(samples_of::<AddressBookView>());
     all.extend(samples_of::<InboxView>());
     all.extend(samples_of::<MeView>());
+    all.extend(samples_of::<super::screens::ScreenView>());
     all.extend(samples_of::<ErrorView>());
     all
 }

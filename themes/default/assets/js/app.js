@@ -1,10 +1,18 @@
-// Forms work without this file. With it, a submitted form's button is disabled while the page
-// loads, so a second tap does not post the form twice; and the scan button scans with the
+// Forms work without this file. With it, a form marked `data-confirm` asks its question first;
+// a submitted form's button is disabled while the page loads, so a second tap does not post the
+// form twice; and the scan button scans with the
 // camera where the browser can read barcodes and QR codes (BarcodeDetector), else it stays the
 // link to the typed entry. What it reads goes into the form's `data-scan-field` (the search's
 // `q` otherwise) and the form is sent.
 document.addEventListener("submit", function (event) {
-  var button = event.target.querySelector("button[type=submit]");
+  // A plugin's button that asks first (data-confirm): not sent unless the person agrees.
+  var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  // The button pressed (a form may have two: checkout's 更新优惠 and 提交订单).
+  var button = event.submitter || event.target.querySelector("button[type=submit]");
   if (button) {
     window.setTimeout(function () { button.disabled = true; }, 0);
   }

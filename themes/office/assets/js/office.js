@@ -1,6 +1,11 @@
 // The back office works without this file; it only helps: the script editor selects the
 // line a refusal names, so the cursor is where the fix goes; a running job's page reloads
-// itself (without JavaScript, its <noscript> refresh does).
+// itself (without JavaScript, its <noscript> refresh does); a plugin's button marked
+// `data-confirm` asks its question before it posts.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
 document.addEventListener("DOMContentLoaded", () => {
   const running = document.querySelector("[data-reload-after]");
   if (running) setTimeout(() => location.reload(), Number(running.dataset.reloadAfter) || 1000);
