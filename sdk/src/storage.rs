@@ -114,6 +114,36 @@ pub trait Kv {
     }
 }
 
+/// The event kind that closes an order, whoever closed it: its reservations go back.
+pub const ORDER_CLOSED: &str = "order.closed";
+
+/// Gives a closed order's checkout reservations back to their counters (an `order.closed`
+/// event; any other kind is left alone). The kernel delivers each event's effects once.
+/// Returns the keys whose counter held less than the order took, left as they were: that
+/// cannot happen unless a counter was changed by hand, and staff should hear of it.
+pub fn return_reservations(
+    kv: &mut impl Kv,
+    event: &crate::Event,
+) -> Result<Vec<String>, crate::HookError> {
+    let mut short = Vec::new();
+    if event.kind != ORDER_CLOSED {
+        return Ok(short);
+    }
+    for reserved in &event.reservations {
+        let Some(give_back) = reserved.delta.checked_neg() else {
+            short.push(reserved.key.clone());
+            continue;
+        };
+        let returned = kv
+            .add_bounded(&reserved.key, give_back, 0, i64::MAX)
+            .map_err(|message| crate::HookError::new("kv_failed", message))?;
+        if returned.is_none() {
+            short.push(reserved.key.clone());
+        }
+    }
+    Ok(short)
+}
+
 /// `pifa:plugin/emit` (capability `emit`): an event into the shop's outbox, committed with
 /// the call's storage writes (a route's 2xx answer, an event's delivery, a tick), or not at
 /// all. Its kind becomes `plugin.<name>.<kind>`: the notification rules script sees it (and

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
 use pifa_sdk::{
-    Adjustment, CheckoutInput, CheckoutOutput, Event, HookError, Kv, Line, QuoteInput, QuoteOutput,
+    Adjustment, CheckoutInput, CheckoutOutput, HookError, Kv, Line, QuoteInput, QuoteOutput,
     Reservation,
 };
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::manifest::NAME;
 pub const DEFAULT_LABEL: &str = "清仓价，不退不换";
 pub const MAX_LABEL_CHARS: usize = 20;
 pub const FLASH_SALE: &str = "flash-sale";
-pub const ORDER_CLOSED: &str = "order.closed";
+pub use pifa_sdk::storage::ORDER_CLOSED;
 
 /// The plugin's settings, read with their defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,31 +326,10 @@ pub fn checkout(kv: &impl Kv, input: &CheckoutInput) -> Result<CheckoutOutput, H
     Ok(CheckoutOutput { reservations })
 }
 
-/// Gives a closed order's reservations back (the kernel delivers each event's effects once).
-/// Returns the keys whose counter held less than the order took, left as they were: that
-/// cannot happen unless a counter was changed by hand, and staff should hear of it.
-pub fn return_reservations(kv: &mut impl Kv, event: &Event) -> Result<Vec<String>, HookError> {
-    let mut short = Vec::new();
-    if event.kind != ORDER_CLOSED {
-        return Ok(short);
-    }
-    for reserved in &event.reservations {
-        let Some(give_back) = reserved.delta.checked_neg() else {
-            short.push(reserved.key.clone());
-            continue;
-        };
-        let returned = kv
-            .add_bounded(&reserved.key, give_back, 0, i64::MAX)
-            .map_err(|message| HookError::new("kv_failed", message))?;
-        if returned.is_none() {
-            short.push(reserved.key.clone());
-        }
-    }
-    Ok(short)
-}
-
 #[cfg(test)]
 mod tests {
+    use pifa_sdk::Event;
+    use pifa_sdk::storage::return_reservations;
     // REQUIREMENTS G3: the clearance price on what remains, final sale, never oversold; G1
     // composition: a flash-sale line is left alone unless the settings stack them.
     use pifa_sdk::{Applied, Buyer, MemoryKv, Reserved};

@@ -47,7 +47,7 @@ mod hooks {
         }
 
         fn on_event(event: Event) -> Result<(), HookError> {
-            for key in pricing::return_reservations(&mut HostKv, &event)? {
+            for key in pifa_sdk::storage::return_reservations(&mut HostKv, &event)? {
                 log::warn(&format!(
                     "order {:?} closed but counter {key} held less than it reserved; left as it was",
                     event.order_id

@@ -3,17 +3,16 @@
 //! as a slice, so quote and checkout price a cart the same way by construction.
 
 use pifa_sdk::{
-    Adjustment, CheckoutInput, CheckoutOutput, Event, HookError, Line, QuoteInput, QuoteOutput,
+    Adjustment, CheckoutInput, CheckoutOutput, HookError, Line, QuoteInput, QuoteOutput,
     Reservation,
 };
 use serde_json::Value;
 
 use crate::sale::{Sale, member_sold_key, sold_key};
-use pifa_sdk::Kv;
 
 /// What a member reads next to the price when the settings name nothing else.
 pub const DEFAULT_LABEL: &str = "限时抢购价";
-pub const ORDER_CLOSED: &str = "order.closed";
+pub use pifa_sdk::storage::ORDER_CLOSED;
 
 /// The label from the plugin's settings (`{"label": "秒杀价"}`), or the default.
 pub fn label(settings: &Value) -> String {
@@ -119,37 +118,16 @@ pub fn checkout(sales: &[Sale], input: &CheckoutInput) -> Result<CheckoutOutput,
     Ok(CheckoutOutput { reservations })
 }
 
-/// Gives a closed order's reservations back to the counters (the kernel delivers each event's
-/// effects once). Returns the keys whose counter held less than the order took, left as they
-/// were: that cannot happen unless a counter was changed by hand, and staff should hear of it.
-pub fn return_reservations(kv: &mut impl Kv, event: &Event) -> Result<Vec<String>, HookError> {
-    let mut short = Vec::new();
-    if event.kind != ORDER_CLOSED {
-        return Ok(short);
-    }
-    for reserved in &event.reservations {
-        let Some(give_back) = reserved.delta.checked_neg() else {
-            short.push(reserved.key.clone());
-            continue;
-        };
-        let returned = kv
-            .add_bounded(&reserved.key, give_back, 0, i64::MAX)
-            .map_err(|message| HookError::new("kv_failed", message))?;
-        if returned.is_none() {
-            short.push(reserved.key.clone());
-        }
-    }
-    Ok(short)
-}
-
 #[cfg(test)]
 mod tests {
+    use pifa_sdk::Event;
+    use pifa_sdk::storage::return_reservations;
     use pifa_sdk::{Buyer, Reserved};
     use serde_json::json;
 
     use super::*;
     use crate::sale::SaleItem;
-    use pifa_sdk::MemoryKv;
+    use pifa_sdk::{Kv, MemoryKv};
 
     const NOON: i64 = 1_700_000_000_000;
 

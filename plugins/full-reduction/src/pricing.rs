@@ -4,8 +4,8 @@
 //! exactly the gifts quote gave.
 
 use pifa_sdk::{
-    Adjustment, CheckoutInput, CheckoutOutput, Event, Gift, HookError, Kv, Line, QuoteInput,
-    QuoteOutput, Reservation,
+    Adjustment, CheckoutInput, CheckoutOutput, Gift, HookError, Kv, Line, QuoteInput, QuoteOutput,
+    Reservation,
 };
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ use crate::campaign::{Basis, Campaign, GiftReward, Reward, Tier};
 
 /// This plugin's name: the `source` of its own adjustments in a line's history.
 pub const ME: &str = "full-reduction";
-pub const ORDER_CLOSED: &str = "order.closed";
+pub use pifa_sdk::storage::ORDER_CLOSED;
 pub const GIFT_GONE_MESSAGE: &str = "满赠赠品已送完";
 
 /// The gift sets tier `tier_no` (1-based) of campaign `campaign_id` has given, bounded by the
@@ -406,31 +406,10 @@ pub fn checkout(
     Ok(CheckoutOutput { reservations })
 }
 
-/// Gives a closed order's gift sets back to their tiers (the kernel delivers each event's
-/// effects once). Returns the keys whose counter held less than the order took, left as they
-/// were: that cannot happen unless a counter was changed by hand, and staff should hear of it.
-pub fn return_reservations(kv: &mut impl Kv, event: &Event) -> Result<Vec<String>, HookError> {
-    let mut short = Vec::new();
-    if event.kind != ORDER_CLOSED {
-        return Ok(short);
-    }
-    for reserved in &event.reservations {
-        let Some(give_back) = reserved.delta.checked_neg() else {
-            short.push(reserved.key.clone());
-            continue;
-        };
-        let returned = kv
-            .add_bounded(&reserved.key, give_back, 0, i64::MAX)
-            .map_err(|message| HookError::new("kv_failed", message))?;
-        if returned.is_none() {
-            short.push(reserved.key.clone());
-        }
-    }
-    Ok(short)
-}
-
 #[cfg(test)]
 mod tests {
+    use pifa_sdk::Event;
+    use pifa_sdk::storage::return_reservations;
     use pifa_sdk::{Applied, Buyer, MemoryKv, Reserved};
     use serde_json::json;
 
