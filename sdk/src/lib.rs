@@ -41,10 +41,13 @@
 //! plugin's `fixtures/*.json` (input → expected output) the same way.
 
 pub mod input;
+pub mod money;
 pub mod screen;
 pub mod storage;
+pub mod testing;
 pub mod types;
 
+pub use money::spread;
 pub use screen::*;
 #[cfg(target_arch = "wasm32")]
 pub use storage::HostKv;

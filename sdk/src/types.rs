@@ -172,6 +172,57 @@ pub struct Route {
     pub screen: Option<crate::ScreenEntry>,
 }
 
+impl Route {
+    /// A route: its method, its path, the roles that may call it and what it does.
+    pub fn new(method: &str, path: &str, roles: &[&str], summary: &str) -> Route {
+        Route {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+            summary: summary.to_owned(),
+            ..Route::default()
+        }
+    }
+
+    /// A `GET` route answering a [`crate::Screen`], entered as `label` from `place`.
+    pub fn screen(
+        path: &str,
+        roles: &[&str],
+        summary: &str,
+        label: &str,
+        place: crate::ScreenPlace,
+    ) -> Route {
+        Route {
+            screen: Some(crate::ScreenEntry {
+                label: label.to_owned(),
+                place,
+            }),
+            response_schema: Some(serde_json::json!({
+                "$comment": "pifa_sdk::Screen",
+                "type": "object",
+                "required": ["title", "blocks"]
+            })),
+            ..Route::new("GET", path, roles, summary)
+        }
+    }
+
+    /// With the JSON Schema of its request body.
+    pub fn with_request(self, schema: Value) -> Route {
+        Route {
+            request_schema: Some(schema),
+            ..self
+        }
+    }
+
+    /// With the JSON Schema of its answer.
+    pub fn with_response(self, schema: Value) -> Route {
+        Route {
+            response_schema: Some(schema),
+            ..self
+        }
+    }
+}
+
 /// Who is buying, as pricing sees him.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Buyer {

@@ -801,7 +801,7 @@ async fn plugin_fixtures_hold() -> anyhow::Result<()> {
             })
             .await?
             .map_err(anyhow::Error::msg)?;
-            let misses = fixture.misses(&name, &report);
+            let misses = fixture.misses(&report.output, &report.written(&name));
             assert!(misses.is_empty(), "{}: {misses:#?}", path.display());
             assert!(report.fuel > 0);
             ran += 1;

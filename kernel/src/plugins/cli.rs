@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pifa_sdk::Hook;
-use serde::Deserialize;
 
 use super::kv::MemoryKv;
 use super::{Access, CallError, CallOutcome, CheckError, HostError, PluginHost};
@@ -312,104 +311,9 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<BuildReport, BuildErr
     })
 }
 
-/// A fixture, or a bare input: `{"hook", "kv", "counters", "input"}` and what it expects:
-/// `output` (the hook's answer), `refused` (a checkout's or a route's refusal: `{code,
-/// message}`), and for the hooks that write, `expect_counters`, `expect_kv` (values as JSON)
-/// and `expect_emitted` (`[{kind, payload}]`, the kind without `plugin.<name>.`).
-#[derive(Debug, Default, Deserialize)]
-pub struct Fixture {
-    pub hook: String,
-    #[serde(default)]
-    pub kv: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub counters: serde_json::Map<String, serde_json::Value>,
-    pub input: serde_json::Value,
-    #[serde(default)]
-    pub output: Option<serde_json::Value>,
-    #[serde(default)]
-    pub refused: Option<FixtureRefusal>,
-    #[serde(default)]
-    pub expect_counters: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default)]
-    pub expect_kv: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default)]
-    pub expect_emitted: Option<Vec<FixtureEvent>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct FixtureRefusal {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct FixtureEvent {
-    pub kind: String,
-    pub payload: serde_json::Value,
-}
-
-impl Fixture {
-    /// What `report` misses of the fixture's expectations, one line each (empty: it holds).
-    pub fn misses(&self, plugin: &str, report: &RunReport) -> Vec<String> {
-        let mut misses = Vec::new();
-        match (&self.refused, &report.output) {
-            (Some(refused), Err(said)) => {
-                let wanted = format!("refused: {}: {}", refused.code, refused.message);
-                if *said != wanted {
-                    misses.push(format!("wanted «{wanted}», got «{said}»"));
-                }
-            }
-            (Some(_), Ok(output)) => misses.push(format!("wanted a refusal, got {output}")),
-            (None, Err(said)) => misses.push(format!("failed: {said}")),
-            (None, Ok(output)) => {
-                if let Some(expected) = &self.output
-                    && expected != output
-                {
-                    misses.push(format!("output {output}, wanted {expected}"));
-                }
-            }
-        }
-        let writes = report.writes.clone().unwrap_or_default();
-        for (key, wanted) in self.expect_counters.iter().flatten() {
-            let start = self.counters.get(key).and_then(|v| v.as_i64()).unwrap_or(0);
-            let moved: i64 = writes
-                .counters
-                .iter()
-                .filter(|c| c.key == *key)
-                .map(|c| c.delta)
-                .sum();
-            let got = start.saturating_add(moved);
-            if wanted.as_i64() != Some(got) {
-                misses.push(format!("counter {key} is {got}, wanted {wanted}"));
-            }
-        }
-        for (key, wanted) in self.expect_kv.iter().flatten() {
-            let got = match writes.values.get(key) {
-                Some(super::kv::KvWrite::Put(bytes)) => serde_json::from_slice(bytes).ok(),
-                Some(super::kv::KvWrite::Delete) => Some(serde_json::Value::Null),
-                None => self.kv.get(key).cloned(),
-            };
-            if got.as_ref() != Some(wanted) {
-                misses.push(format!("kv {key} is {got:?}, wanted {wanted}"));
-            }
-        }
-        if let Some(wanted) = &self.expect_emitted {
-            let prefix = format!("plugin.{plugin}.");
-            let got: Vec<FixtureEvent> = writes
-                .events
-                .iter()
-                .map(|e| FixtureEvent {
-                    kind: e.kind.strip_prefix(&prefix).unwrap_or(&e.kind).to_owned(),
-                    payload: serde_json::from_str(&e.payload).unwrap_or_default(),
-                })
-                .collect();
-            if got != *wanted {
-                misses.push(format!("emitted {got:?}, wanted {wanted:?}"));
-            }
-        }
-        misses
-    }
-}
+/// A fixture, or a bare input: the SDK's format, so a plugin's own tests play the same
+/// fixtures against its logic (`pifa_sdk::testing`).
+pub use pifa_sdk::testing::{Fixture, FixtureEvent, FixtureRefusal, Written};
 
 /// What `run` printed: the hook's output (or error), and, whether it answered or not, the fuel
 /// it used, its peak memory and its log.
@@ -423,6 +327,37 @@ pub struct RunReport {
     pub log: Vec<String>,
     /// What the hook wrote (not committed: a run leaves the fixture's storage as it was).
     pub writes: Option<super::kv::KvWrites>,
+}
+
+impl RunReport {
+    /// What the hook wrote, as a fixture checks it (`Fixture::misses`).
+    pub fn written(&self, plugin: &str) -> Written {
+        let Some(writes) = &self.writes else {
+            return Written::default();
+        };
+        let mut written = Written::default();
+        for (key, write) in &writes.values {
+            let value = match write {
+                super::kv::KvWrite::Put(bytes) => Some(bytes.clone()),
+                super::kv::KvWrite::Delete => None,
+            };
+            written.values.insert(key.clone(), value);
+        }
+        for add in &writes.counters {
+            let moved = written.counters.entry(add.key.clone()).or_insert(0);
+            *moved = moved.saturating_add(add.delta);
+        }
+        let prefix = format!("plugin.{plugin}.");
+        written.events = writes
+            .events
+            .iter()
+            .map(|e| FixtureEvent {
+                kind: e.kind.strip_prefix(&prefix).unwrap_or(&e.kind).to_owned(),
+                payload: serde_json::from_str(&e.payload).unwrap_or_default(),
+            })
+            .collect();
+        written
+    }
 }
 
 /// Runs `hook` of plugin `name` from `config_path` on `input` with an in-memory namespace
@@ -460,11 +395,8 @@ pub fn run_on(
         let mut memory = memory.lock().map_err(|_| RunError::Poisoned)?;
         *memory = MemoryKv::default();
         for (key, value) in &fixture.kv {
-            let bytes = match value {
-                serde_json::Value::String(text) => text.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
-            };
-            memory.entries.entry(key.clone()).or_default().0 = Some(bytes);
+            memory.entries.entry(key.clone()).or_default().0 =
+                Some(pifa_sdk::testing::fixture_bytes(value));
         }
         for (key, value) in &fixture.counters {
             memory.entries.entry(key.clone()).or_default().1 = value.as_i64().unwrap_or(0);
@@ -517,7 +449,9 @@ pub fn run_on(
         Err(error) => Ok(RunReport {
             output: Err(match error {
                 CallError::Failed(reason) => reason,
-                CallError::Refused { code, message } => format!("refused: {code}: {message}"),
+                CallError::Refused { code, message } => {
+                    pifa_sdk::testing::refusal_text(&code, &message)
+                }
                 CallError::Suspended => "suspended".to_owned(),
                 CallError::Busy(reason) => format!("busy: {reason}"),
             }),

@@ -72,46 +72,17 @@ mod hooks {
 mod fixtures {
     use std::path::Path;
 
-    use pifa_sdk::{CheckoutInput, Kv, MemoryKv, QuoteInput};
-    use serde_json::Value;
+    use pifa_sdk::testing::{input, json, play_dir};
 
     use crate::pricing;
-
-    fn play(fixture: &Value) -> Value {
-        let mut kv = MemoryKv::default();
-        for (key, value) in fixture["kv"].as_object().into_iter().flatten() {
-            kv.put(key, &serde_json::to_vec(value).unwrap()).unwrap();
-        }
-        for (key, count) in fixture["counters"].as_object().into_iter().flatten() {
-            kv.counters.insert(key.clone(), count.as_i64().unwrap());
-        }
-        let input = fixture["input"].clone();
-        match fixture["hook"].as_str() {
-            Some("quote") => {
-                let input: QuoteInput = serde_json::from_value(input).unwrap();
-                serde_json::to_value(pricing::quote(&kv, &input)).unwrap()
-            }
-            Some("checkout") => {
-                let input: CheckoutInput = serde_json::from_value(input).unwrap();
-                serde_json::to_value(pricing::checkout(&kv, &input).unwrap()).unwrap()
-            }
-            other => panic!("no such hook in a fixture: {other:?}"),
-        }
-    }
 
     #[test]
     fn every_fixture_gives_its_expected_output() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut played = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|ext| ext != "json") {
-                continue;
-            }
-            let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            assert_eq!(play(&fixture), fixture["output"], "{}", path.display());
-            played += 1;
-        }
-        assert!(played >= 3, "only {played} fixtures in {}", dir.display());
+        play_dir(&dir, 3, |hook, kv, given| match hook {
+            "quote" => json(pricing::quote(kv, &input(given)?)),
+            "checkout" => json(pricing::checkout(kv, &input(given)?)?),
+            other => panic!("no such hook in a fixture: {other}"),
+        });
     }
 }

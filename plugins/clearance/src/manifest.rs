@@ -2,7 +2,7 @@
 //! reservations back, its settings and its routes with their schemas (the kernel publishes
 //! them in the OpenAPI document and checks the roles before calling).
 
-use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenEntry, ScreenPlace};
+use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenPlace};
 use serde_json::{Value, json};
 
 use crate::http::{LIST_PAGE, STOREFRONT_PAGE};
@@ -51,29 +51,7 @@ fn settings_schema() -> Value {
     })
 }
 
-fn roles(names: &[&str]) -> Vec<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
-}
-
-fn route(method: &str, path: &str, roles: Vec<String>, summary: &str) -> Route {
-    Route {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        roles,
-        summary: summary.to_owned(),
-        ..Route::default()
-    }
-}
-
-fn screen(label: &str, place: ScreenPlace) -> Option<ScreenEntry> {
-    Some(ScreenEntry {
-        label: label.to_owned(),
-        place,
-    })
-}
-
 fn routes() -> Vec<Route> {
-    let staff = || roles(&STAFF);
     vec![
         Route {
             response_schema: Some(json!({
@@ -86,49 +64,49 @@ fn routes() -> Vec<Route> {
                     "max_items": { "type": "integer", "description": "The most there may be (500)" }
                 }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/items",
-                staff(),
+                &STAFF,
                 "A page of the SKUs on clearance with what each sold and what remains (?after=<sku_id>&limit=, at most 30)",
             )
         },
         Route {
             request_schema: Some(create_schema()),
             response_schema: Some(item_schema(true)),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/items",
-                staff(),
+                &STAFF,
                 "Put a SKU on clearance (at most 500 at once)",
             )
         },
         Route {
             request_schema: Some(change_schema()),
             response_schema: Some(item_schema(true)),
-            ..route(
+            ..Route::new(
                 "PUT",
                 "/items/{sku_id}",
-                staff(),
+                &STAFF,
                 "Change a clearance price, quantity or note",
             )
         },
         Route {
             request_schema: Some(change_schema()),
             response_schema: Some(item_schema(true)),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/items/{sku_id}",
-                staff(),
+                &STAFF,
                 "The same change, for the edit screen's form (forms only post)",
             )
         },
         Route {
             response_schema: Some(item_schema(true)),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/items/{sku_id}/end",
-                staff(),
+                &STAFF,
                 "Take a SKU off clearance; orders placed keep their price",
             )
         },
@@ -137,58 +115,48 @@ fn routes() -> Vec<Route> {
         Route {
             shared_seconds: 10,
             response_schema: Some(storefront_schema()),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/storefront",
-                roles(&["public"]),
+                &["public"],
                 "A page of the SKUs on clearance with what remains, for the storefront (?after=<sku_id>&limit=, at most 30)",
             )
         },
-        Route {
-            screen: screen("清仓管理", ScreenPlace::Office),
-            ..route(
-                "GET",
-                "/office",
-                staff(),
-                "Screen: the SKUs on clearance and a form to add one",
-            )
-        },
-        Route {
-            screen: screen("清仓管理", ScreenPlace::Linked),
-            ..route(
-                "GET",
-                "/office/after/{after}",
-                staff(),
-                "Screen: the next page of 清仓管理",
-            )
-        },
-        Route {
-            screen: screen("修改清仓", ScreenPlace::Linked),
-            ..route(
-                "GET",
-                "/items/{sku_id}/edit",
-                staff(),
-                "Screen: change one SKU on clearance",
-            )
-        },
-        Route {
-            screen: screen("清仓专区", ScreenPlace::Mine),
-            ..route(
-                "GET",
-                "/zone",
-                roles(&["public", "member"]),
-                "Screen: the goods on clearance, for members",
-            )
-        },
-        Route {
-            screen: screen("清仓专区", ScreenPlace::Linked),
-            ..route(
-                "GET",
-                "/zone/after/{after}",
-                roles(&["public", "member"]),
-                "Screen: the next page of 清仓专区",
-            )
-        },
+        Route::screen(
+            "/office",
+            &STAFF,
+            "Screen: the SKUs on clearance and a form to add one",
+            "清仓管理",
+            ScreenPlace::Office,
+        ),
+        Route::screen(
+            "/office/after/{after}",
+            &STAFF,
+            "Screen: the next page of 清仓管理",
+            "清仓管理",
+            ScreenPlace::Linked,
+        ),
+        Route::screen(
+            "/items/{sku_id}/edit",
+            &STAFF,
+            "Screen: change one SKU on clearance",
+            "修改清仓",
+            ScreenPlace::Linked,
+        ),
+        Route::screen(
+            "/zone",
+            &["public", "member"],
+            "Screen: the goods on clearance, for members",
+            "清仓专区",
+            ScreenPlace::Mine,
+        ),
+        Route::screen(
+            "/zone/after/{after}",
+            &["public", "member"],
+            "Screen: the next page of 清仓专区",
+            "清仓专区",
+            ScreenPlace::Linked,
+        ),
     ]
 }
 
@@ -314,6 +282,10 @@ fn storefront_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
 
     #[test]
     fn the_manifest_declares_hooks_capabilities_the_closing_event_and_the_routes() {

@@ -2,7 +2,7 @@
 //! settings and its routes with their roles (the kernel checks them before calling) and
 //! schemas (published in the OpenAPI document).
 
-use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenEntry, ScreenPlace};
+use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenPlace};
 use serde_json::{Value, json};
 
 use crate::events::{GIFT_REDEEMED, ORDER_CLOSED, ORDER_PLACED};
@@ -46,33 +46,6 @@ pub fn manifest() -> Manifest {
     }
 }
 
-fn roles(names: &[&str]) -> Vec<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
-}
-
-fn route(method: &str, path: &str, roles: Vec<String>, summary: &str) -> Route {
-    Route {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        roles,
-        summary: summary.to_owned(),
-        ..Route::default()
-    }
-}
-
-fn screen(path: &str, roles: Vec<String>, summary: &str, label: &str, place: ScreenPlace) -> Route {
-    Route {
-        screen: Some(ScreenEntry {
-            label: label.to_owned(),
-            place,
-        }),
-        response_schema: Some(
-            json!({ "type": "object", "description": "A screen (pifa_sdk::Screen)" }),
-        ),
-        ..route("GET", path, roles, summary)
-    }
-}
-
 fn message_schema(extra: Value) -> Value {
     let mut properties = json!({ "message": { "type": "string" } });
     if let (Some(all), Some(more)) = (properties.as_object_mut(), extra.as_object()) {
@@ -82,8 +55,6 @@ fn message_schema(extra: Value) -> Value {
 }
 
 fn routes() -> Vec<Route> {
-    let staff = roles(&STAFF);
-    let member = roles(&["member"]);
     let template = template_schema();
     let with_template = message_schema(json!({ "template": template.clone() }));
     vec![
@@ -93,58 +64,58 @@ fn routes() -> Vec<Route> {
                 "required": ["templates"],
                 "properties": { "templates": { "type": "array", "items": template } }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/templates",
-                staff.clone(),
+                &STAFF,
                 "Every coupon template with what was issued and used",
             )
         },
         Route {
             request_schema: Some(terms_schema()),
             response_schema: Some(with_template.clone()),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates",
-                staff.clone(),
+                &STAFF,
                 "Create a coupon template (at most 200)",
             )
         },
         Route {
             request_schema: Some(terms_schema()),
             response_schema: Some(with_template.clone()),
-            ..route(
+            ..Route::new(
                 "PUT",
                 "/templates/{id}",
-                staff.clone(),
+                &STAFF,
                 "Change a template that has not ended (its rule and scope are fixed once coupons were issued)",
             )
         },
         Route {
             request_schema: Some(terms_schema()),
             response_schema: Some(with_template.clone()),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates/{id}",
-                staff.clone(),
+                &STAFF,
                 "The same as PUT, for the detail screen's form",
             )
         },
         Route {
             response_schema: Some(with_template),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates/{id}/end",
-                staff.clone(),
+                &STAFF,
                 "End a template: no more issuing, and its unused coupons stop applying",
             )
         },
         Route {
             response_schema: Some(message_schema(json!({}))),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates/{id}/delete",
-                staff.clone(),
+                &STAFF,
                 "Delete an ended template",
             )
         },
@@ -172,19 +143,19 @@ fn routes() -> Vec<Route> {
                     }
                 }
             }))),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates/{id}/issue",
-                staff.clone(),
+                &STAFF,
                 "Issue one coupon to each member named, skipping those at the per-member limit",
             )
         },
         Route {
             response_schema: Some(message_schema(json!({ "coupon": coupon_schema() }))),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/templates/{id}/claim",
-                member.clone(),
+                &["member"],
                 "Claim one coupon of a claimable template (领券中心)",
             )
         },
@@ -194,10 +165,10 @@ fn routes() -> Vec<Route> {
                 "required": ["coupons"],
                 "properties": { "coupons": { "type": "array", "items": coupon_schema() } }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/mine",
-                member.clone(),
+                &["member"],
                 "The calling member's coupons (the 100 most recent templates' ones) with their status",
             )
         },
@@ -208,37 +179,37 @@ fn routes() -> Vec<Route> {
                 "required": ["templates"],
                 "properties": { "templates": { "type": "array", "items": { "type": "object" } } }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/center",
-                roles(&["public"]),
+                &["public"],
                 "Templates members may claim (领券中心), newest first",
             )
         },
-        screen(
+        Route::screen(
             "/wallet",
-            member.clone(),
+            &["member"],
             "The member's coupons: usable, used, expired",
             "我的优惠券",
             ScreenPlace::Mine,
         ),
-        screen(
+        Route::screen(
             "/claim",
-            roles(&["public", "member"]),
+            &["public", "member"],
             "领券中心: claimable coupons with a claim button",
             "领券中心",
             ScreenPlace::Mine,
         ),
-        screen(
+        Route::screen(
             "/office",
-            staff.clone(),
+            &STAFF,
             "Coupon templates with their figures, and the form creating one",
             "优惠券",
             ScreenPlace::Office,
         ),
-        screen(
+        Route::screen(
             "/templates/{id}",
-            staff,
+            &STAFF,
             "One template: figures, edit form, issue form, end or delete",
             "优惠券详情",
             ScreenPlace::Linked,

@@ -153,50 +153,14 @@ pub fn evaluate(
     }
     Ok(Offer {
         discount_fen,
-        shares: spread(discount_fen, &eligible),
+        shares: pifa_sdk::spread(
+            discount_fen,
+            &eligible
+                .iter()
+                .map(|line| (line.line_no, line.line_total_fen))
+                .collect::<Vec<_>>(),
+        ),
     })
-}
-
-/// `discount_fen` over `lines` in proportion to their totals, rounded down, the remainder to
-/// the last line; what a line has no room for goes to the lines before it, so no line goes
-/// below zero (`discount_fen` ≤ the lines' sum, which [`evaluate`] ensures).
-pub fn spread(discount_fen: i64, lines: &[&Line]) -> Vec<(i64, i64)> {
-    let sum: i128 = lines
-        .iter()
-        .map(|line| i128::from(line.line_total_fen))
-        .sum();
-    if sum <= 0 || discount_fen <= 0 {
-        return Vec::new();
-    }
-    let count = lines.len();
-    let mut shares: Vec<i64> = lines
-        .iter()
-        .enumerate()
-        .map(|(index, line)| {
-            if index + 1 == count {
-                0
-            } else {
-                let share = i128::from(discount_fen) * i128::from(line.line_total_fen) / sum;
-                i64::try_from(share).unwrap_or(0)
-            }
-        })
-        .collect();
-    let mut left = discount_fen.saturating_sub(shares.iter().sum::<i64>());
-    for (share, line) in shares.iter_mut().zip(lines).rev() {
-        if left <= 0 {
-            break;
-        }
-        let room = line.line_total_fen.saturating_sub(*share).max(0);
-        let give = room.min(left);
-        *share += give;
-        left -= give;
-    }
-    lines
-        .iter()
-        .zip(shares)
-        .filter(|(_, share)| *share > 0)
-        .map(|(line, share)| (line.line_no, share))
-        .collect()
 }
 
 /// The coupon `id` for the buyer of `input`: his, usable now on these lines, not used.
@@ -450,31 +414,6 @@ mod tests {
         save_coupon(&mut kv, &big).unwrap();
         save_coupon(&mut kv, &five).unwrap();
         (kv, big.id, five.id)
-    }
-
-    #[test]
-    fn spread_is_proportional_with_the_remainder_on_the_last_line() {
-        let lines = [line(1, 10_000, 1), line(2, 20_000, 1), line(3, 3_333, 1)];
-        let refs: Vec<&Line> = lines.iter().collect();
-        let shares = spread(3_000, &refs);
-        // 3000 × 10000/33333 = 900.009 → 900; × 20000/33333 = 1800.018 → 1800; last 300.
-        assert_eq!(shares, vec![(1, 900), (2, 1_800), (3, 300)]);
-        assert_eq!(shares.iter().map(|s| s.1).sum::<i64>(), 3_000);
-    }
-
-    #[test]
-    fn spread_never_takes_a_line_below_zero() {
-        // Floors of 0 everywhere would leave 4 fen for a last line of 1 fen.
-        let lines: Vec<Line> = (1..=5).map(|n| line(n, 1, 1)).collect();
-        let refs: Vec<&Line> = lines.iter().collect();
-        let shares = spread(4, &refs);
-        assert_eq!(shares, vec![(2, 1), (3, 1), (4, 1), (5, 1)]);
-        for (line_no, share) in shares {
-            let line = lines.iter().find(|l| l.line_no == line_no).unwrap();
-            assert!(share <= line.line_total_fen);
-        }
-        assert_eq!(spread(5, &refs).iter().map(|s| s.1).sum::<i64>(), 5);
-        assert!(spread(0, &refs).is_empty());
     }
 
     #[test]

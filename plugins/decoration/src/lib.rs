@@ -97,41 +97,17 @@ mod hooks {
 mod fixtures {
     use std::path::Path;
 
-    use pifa_sdk::HttpRequest;
-    use serde_json::Value;
+    use pifa_sdk::testing::{input, json, play_dir};
 
     use crate::http;
     use crate::theme::NoTheme;
-    use pifa_sdk::{Kv, MemoryKv};
-
-    fn play(fixture: &Value) -> Value {
-        let mut kv = MemoryKv::default();
-        for (key, value) in fixture["kv"].as_object().into_iter().flatten() {
-            // As the kernel's runner stores them: a string as its bytes, the rest as JSON.
-            let bytes = match value {
-                Value::String(text) => text.clone().into_bytes(),
-                other => serde_json::to_vec(other).unwrap(),
-            };
-            kv.put(key, &bytes).unwrap();
-        }
-        assert_eq!(fixture["hook"], "handle-http");
-        let request: HttpRequest = serde_json::from_value(fixture["input"].clone()).unwrap();
-        serde_json::to_value(http::handle(&mut kv, &NoTheme, &request)).unwrap()
-    }
 
     #[test]
     fn every_fixture_gives_its_expected_output() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut played = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|ext| ext != "json") {
-                continue;
-            }
-            let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            assert_eq!(play(&fixture), fixture["output"], "{}", path.display());
-            played += 1;
-        }
-        assert!(played >= 2, "only {played} fixtures in {}", dir.display());
+        play_dir(&dir, 2, |hook, kv, given| {
+            assert_eq!(hook, "handle-http");
+            json(http::handle(kv, &NoTheme, &input(given)?))
+        });
     }
 }

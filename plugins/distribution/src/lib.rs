@@ -91,72 +91,20 @@ mod hooks {
 mod fixtures {
     use std::path::Path;
 
-    use pifa_sdk::{Event, Kv, MemoryKv};
-    use serde_json::{Value, json};
+    use pifa_sdk::HookError;
+    use pifa_sdk::testing::{input, play_dir};
+    use serde_json::Value;
 
     use crate::events;
-
-    fn play(fixture: &Value, name: &str) {
-        let mut kv = MemoryKv::default();
-        for (key, value) in fixture["kv"].as_object().into_iter().flatten() {
-            kv.put(key, &serde_json::to_vec(value).unwrap()).unwrap();
-        }
-        for (key, count) in fixture["counters"].as_object().into_iter().flatten() {
-            kv.counters.insert(key.clone(), count.as_i64().unwrap());
-        }
-        assert_eq!(
-            fixture["hook"], "on-event",
-            "{name}: only on-event fixtures here"
-        );
-        let event: Event = serde_json::from_value(fixture["input"].clone()).unwrap();
-        events::on_event(&mut kv, &event).unwrap();
-
-        let expected = fixture["expect_counters"]
-            .as_object()
-            .expect("expect_counters");
-        assert!(
-            !expected.is_empty(),
-            "{name}: a fixture must expect something"
-        );
-        for (key, value) in expected {
-            assert_eq!(
-                Some(kv.counter(key)),
-                value.as_i64(),
-                "{name}: counter {key}"
-            );
-        }
-        let emitted: Vec<Value> = kv
-            .emitted
-            .iter()
-            .map(|(kind, payload)| json!({"kind": kind, "payload": payload}))
-            .collect();
-        assert_eq!(
-            Value::from(emitted),
-            fixture["expect_emitted"],
-            "{name}: emitted"
-        );
-        for (key, value) in fixture["expect_kv"].as_object().into_iter().flatten() {
-            assert_eq!(
-                kv.get_json::<Value>(key).as_ref(),
-                Some(value),
-                "{name}: value {key}"
-            );
-        }
-    }
 
     #[test]
     fn every_fixture_gives_its_expected_effects() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut played = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|ext| ext != "json") {
-                continue;
-            }
-            let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            play(&fixture, &path.display().to_string());
-            played += 1;
-        }
-        assert!(played >= 3, "only {played} fixtures in {}", dir.display());
+        play_dir(&dir, 3, |hook, kv, given| {
+            assert_eq!(hook, "on-event", "only on-event fixtures here");
+            events::on_event(kv, &input(given)?)
+                .map(|_| Value::Null)
+                .map_err(|message| HookError::new("event", message))
+        });
     }
 }

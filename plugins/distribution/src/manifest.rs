@@ -2,7 +2,7 @@
 //! orders, `handle-http` for its routes and screens, the capabilities `kv`, `emit` and
 //! `screens`, its settings and its routes with their roles and schemas.
 
-use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenEntry, ScreenPlace};
+use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenPlace};
 use serde_json::{Value, json};
 
 use crate::payload::{ORDER_COMPLETED, ORDER_REFUNDED};
@@ -60,33 +60,6 @@ fn settings_schema() -> Value {
         },
         "additionalProperties": false
     })
-}
-
-fn roles(names: &[&str]) -> Vec<String> {
-    names.iter().map(|name| (*name).to_owned()).collect()
-}
-
-fn route(method: &str, path: &str, who: &[&str], summary: &str) -> Route {
-    Route {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        roles: roles(who),
-        summary: summary.to_owned(),
-        ..Route::default()
-    }
-}
-
-fn screen(path: &str, who: &[&str], summary: &str, label: &str, place: ScreenPlace) -> Route {
-    Route {
-        screen: Some(ScreenEntry {
-            label: label.to_owned(),
-            place,
-        }),
-        response_schema: Some(
-            json!({ "$comment": "pifa_sdk::Screen", "type": "object", "required": ["title", "blocks"] }),
-        ),
-        ..route("GET", path, who, summary)
-    }
 }
 
 fn perf_schema() -> Value {
@@ -220,7 +193,7 @@ fn routes() -> Vec<Route> {
     vec![
         Route {
             response_schema: Some(wallet),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/mine",
                 PROMOTER,
@@ -237,7 +210,7 @@ fn routes() -> Vec<Route> {
                 }
             })),
             response_schema: Some(message_schema("payout", payout_schema())),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/payouts",
                 PROMOTER,
@@ -246,7 +219,7 @@ fn routes() -> Vec<Route> {
         },
         Route {
             response_schema: Some(team),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/team",
                 MANAGER,
@@ -263,7 +236,7 @@ fn routes() -> Vec<Route> {
                     "managers": { "type": "array", "items": line }
                 }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/performance",
                 ADMIN,
@@ -279,7 +252,7 @@ fn routes() -> Vec<Route> {
                     "payouts": { "type": "array", "items": payout_schema() }
                 }
             })),
-            ..route(
+            ..Route::new(
                 "GET",
                 "/payouts",
                 ADMIN,
@@ -292,7 +265,7 @@ fn routes() -> Vec<Route> {
                 "properties": { "remark": { "type": "string", "maxLength": MAX_REMARK_CHARS } }
             })),
             response_schema: Some(message_schema("payout", payout_schema())),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/payouts/{id}/approve",
                 ADMIN,
@@ -306,7 +279,7 @@ fn routes() -> Vec<Route> {
                 "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": MAX_REMARK_CHARS } }
             })),
             response_schema: Some(message_schema("payout", payout_schema())),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/payouts/{id}/reject",
                 ADMIN,
@@ -315,59 +288,59 @@ fn routes() -> Vec<Route> {
         },
         Route {
             response_schema: Some(rates_view_schema()),
-            ..route("GET", "/rates", ADMIN, "The commission rates")
+            ..Route::new("GET", "/rates", ADMIN, "The commission rates")
         },
         Route {
             request_schema: Some(rates_schema()),
             response_schema: Some(message_schema("rates", rates_view_schema())),
-            ..route("PUT", "/rates", ADMIN, "Replace the commission rates")
+            ..Route::new("PUT", "/rates", ADMIN, "Replace the commission rates")
         },
         Route {
             request_schema: Some(rates_schema()),
             response_schema: Some(message_schema("rates", rates_view_schema())),
-            ..route(
+            ..Route::new(
                 "POST",
                 "/rates",
                 ADMIN,
                 "Replace the commission rates (the rates screen's form)",
             )
         },
-        screen(
+        Route::screen(
             "/wallet",
             PROMOTER,
             "我的佣金: balance, ledger, payout form",
             "我的佣金",
             ScreenPlace::Mine,
         ),
-        screen(
+        Route::screen(
             "/team-screen",
             MANAGER,
             "团队业绩: the manager's and his promoters' performance",
             "团队业绩",
             ScreenPlace::Mine,
         ),
-        screen(
+        Route::screen(
             "/office",
             ADMIN,
             "分销业绩: a month's performance of promoters and managers",
             "分销业绩",
             ScreenPlace::Office,
         ),
-        screen(
+        Route::screen(
             "/office/payouts",
             ADMIN,
             "提现审核: payout requests to approve or reject",
             "提现审核",
             ScreenPlace::Linked,
         ),
-        screen(
+        Route::screen(
             "/office/payouts/{id}",
             ADMIN,
             "One payout request, to approve or reject with a reason",
             "提现申请",
             ScreenPlace::Linked,
         ),
-        screen(
+        Route::screen(
             "/office/rates",
             ADMIN,
             "佣金费率: the commission rates as a form",

@@ -138,37 +138,6 @@ fn eligible(campaign: &Campaign, priced: &Priced<'_>) -> bool {
         })
 }
 
-/// `fen` spread over the lines in proportion to their totals, rounded down, the remainder to
-/// the last line; never more than a line's total (what the last cannot take goes back up the
-/// list). `fen` must not exceed the lines' sum.
-fn spread(fen: i64, lines: &[(usize, i64)]) -> Vec<(usize, i64)> {
-    let sum: i128 = lines.iter().map(|(_, total)| i128::from(*total)).sum();
-    if sum <= 0 || fen <= 0 {
-        return Vec::new();
-    }
-    let mut cuts: Vec<(usize, i64)> = lines
-        .iter()
-        .map(|(index, total)| {
-            let share = i128::from(fen) * i128::from(*total) / sum;
-            (*index, i64::try_from(share).unwrap_or(0))
-        })
-        .collect();
-    let mut left = fen.saturating_sub(
-        cuts.iter()
-            .map(|(_, cut)| *cut)
-            .fold(0, i64::saturating_add),
-    );
-    // The last line first, then upwards: each takes what it still can.
-    for ((_, cut), (_, total)) in cuts.iter_mut().zip(lines).rev() {
-        let room = total.saturating_sub(*cut).max(0);
-        let take = left.min(room);
-        *cut = cut.saturating_add(take);
-        left = left.saturating_sub(take);
-    }
-    cuts.retain(|(_, cut)| *cut > 0);
-    cuts
-}
-
 /// What `campaign` does to `priced`: the lines that count, the highest tier their sum
 /// reaches and its cuts or gift, and the note on the next tier (none for a cart with nothing
 /// that counts, nor for a gift already gone).
@@ -231,7 +200,9 @@ fn evaluate<'a>(kv: &impl Kv, campaign: &'a Campaign, priced: &[Priced<'_>]) -> 
         .map(|(_, total)| *total)
         .fold(0, i64::saturating_add);
     match &tier.reward {
-        Reward::ReduceFen(fen) => effect.cuts = spread((*fen).min(eligible_sum), &eligible),
+        Reward::ReduceFen(fen) => {
+            effect.cuts = pifa_sdk::spread((*fen).min(eligible_sum), &eligible)
+        }
         Reward::DiscountPercent(percent) => {
             let off = 100_i128.saturating_sub(i128::from(*percent)).clamp(0, 100);
             // Rounded down: the shop never gives more than the percent says.
@@ -517,15 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reduction_never_takes_a_line_below_zero() {
-        // The floors (332, 332, 332, 0) leave 3 fen for the last line, which costs only 1:
-        // the other 2 go to the lines above it.
-        let shares = spread(1_000 - 1, &[(0, 333), (1, 333), (2, 333), (3, 1)]);
-        assert_eq!(shares, vec![(0, 332), (1, 333), (2, 333), (3, 1)]);
-        assert_eq!(shares.iter().map(|(_, cut)| cut).sum::<i64>(), 999);
-        assert_eq!(spread(50, &[(0, 100), (1, 100)]), vec![(0, 25), (1, 25)]);
-        assert_eq!(spread(0, &[(0, 100)]), vec![]);
-        assert_eq!(spread(10, &[]), vec![]);
+    fn a_reduction_is_capped_at_what_the_lines_cost() {
         // The reduction is capped at what the eligible lines cost (a quantity tier).
         let by_items = campaign(
             1,

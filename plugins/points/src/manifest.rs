@@ -2,7 +2,7 @@
 //! order events it wants, its settings and its routes with their roles (the kernel checks the
 //! roles before calling) and screens.
 
-use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenEntry, ScreenPlace};
+use pifa_sdk::{Capability, Hook, Manifest, Route, ScreenPlace};
 use serde_json::{Value, json};
 
 use crate::events::EVENTS;
@@ -30,33 +30,6 @@ pub fn manifest() -> Manifest {
                 Hook::OnTick,
             ],
         )
-    }
-}
-
-fn route(method: &str, path: &str, roles: &[&str], summary: &str) -> Route {
-    Route {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-        summary: summary.to_owned(),
-        ..Route::default()
-    }
-}
-
-fn with_body(route: Route, schema: Value) -> Route {
-    Route {
-        request_schema: Some(schema),
-        ..route
-    }
-}
-
-fn screen(path: &str, roles: &[&str], summary: &str, label: &str, place: ScreenPlace) -> Route {
-    Route {
-        screen: Some(ScreenEntry {
-            label: label.to_owned(),
-            place,
-        }),
-        ..route("GET", path, roles, summary)
     }
 }
 
@@ -114,7 +87,7 @@ fn adjust_schema(with_member: bool) -> Value {
 fn routes() -> Vec<Route> {
     vec![
         // Members.
-        route(
+        Route::new(
             "GET",
             "/mine",
             &MEMBER,
@@ -123,202 +96,172 @@ fn routes() -> Vec<Route> {
         Route {
             // The same for everyone (points are not prices), shown on every mall view.
             shared_seconds: 10,
-            ..route(
+            ..Route::new(
                 "GET",
                 "/gifts",
                 &["public"],
                 "Gifts on the shelf with their points and what is left",
             )
         },
-        with_body(
-            route(
+        Route::new(
                 "POST",
                 "/gifts/{id}/redeem",
                 &MEMBER,
                 "Redeem a gift (name, phone, address for a physical one)",
-            ),
-            json!({
+            ).with_request(json!({
                 "type": "object",
                 "properties": {
                     "name": { "type": "string", "maxLength": 20 },
                     "phone": { "type": "string", "maxLength": 20 },
                     "address": { "type": "string", "maxLength": 200 }
                 }
-            }),
-        ),
-        route(
+            })),
+        Route::new(
             "GET",
             "/redemptions/mine",
             &MEMBER,
             "The caller's redemptions, newest first",
         ),
         // Staff: gifts.
-        with_body(route("POST", "/gifts", &STAFF, "Add a gift"), gift_schema()),
-        with_body(
-            route("PUT", "/gifts/{id}", &STAFF, "Change a gift"),
-            gift_schema(),
-        ),
-        with_body(
-            route(
+        Route::new("POST", "/gifts", &STAFF, "Add a gift").with_request(gift_schema()),
+        Route::new("PUT", "/gifts/{id}", &STAFF, "Change a gift").with_request(gift_schema()),
+        Route::new(
                 "POST",
                 "/gifts/{id}",
                 &STAFF,
                 "Change a gift (the edit form)",
-            ),
-            gift_schema(),
-        ),
-        route("DELETE", "/gifts/{id}", &STAFF, "Delete a gift"),
-        route(
+            ).with_request(gift_schema()),
+        Route::new("DELETE", "/gifts/{id}", &STAFF, "Delete a gift"),
+        Route::new(
             "POST",
             "/gifts/{id}/delete",
             &STAFF,
             "Delete a gift (the edit screen's button)",
         ),
         // Staff: campaigns.
-        route("GET", "/campaigns", &STAFF, "Points campaigns"),
-        with_body(
-            route("POST", "/campaigns", &STAFF, "Add a points campaign"),
-            campaign_schema(),
-        ),
-        with_body(
-            route("PUT", "/campaigns/{id}", &STAFF, "Change a points campaign"),
-            campaign_schema(),
-        ),
-        with_body(
-            route(
+        Route::new("GET", "/campaigns", &STAFF, "Points campaigns"),
+        Route::new("POST", "/campaigns", &STAFF, "Add a points campaign").with_request(campaign_schema()),
+        Route::new("PUT", "/campaigns/{id}", &STAFF, "Change a points campaign").with_request(campaign_schema()),
+        Route::new(
                 "POST",
                 "/campaigns/{id}",
                 &STAFF,
                 "Change a points campaign (a form)",
-            ),
-            campaign_schema(),
-        ),
-        route(
+            ).with_request(campaign_schema()),
+        Route::new(
             "DELETE",
             "/campaigns/{id}",
             &STAFF,
             "Delete a points campaign",
         ),
-        route(
+        Route::new(
             "POST",
             "/campaigns/{id}/delete",
             &STAFF,
             "Delete a points campaign (the screen's button)",
         ),
         // Staff: redemptions.
-        route(
+        Route::new(
             "GET",
             "/redemptions",
             &STAFF,
             "Redemptions in a status (?status=pending by default)",
         ),
-        route(
+        Route::new(
             "POST",
             "/redemptions/{id}/approve",
             &STAFF,
             "Approve a physical redemption (待审核 → 待发货)",
         ),
-        with_body(
-            route(
+        Route::new(
                 "POST",
                 "/redemptions/{id}/ship",
                 &STAFF,
                 "Ship an approved redemption",
-            ),
-            json!({
+            ).with_request(json!({
                 "type": "object",
                 "required": ["carrier", "tracking"],
                 "properties": {
                     "carrier": { "type": "string", "maxLength": 30 },
                     "tracking": { "type": "string", "maxLength": 50 }
                 }
-            }),
-        ),
-        with_body(
-            route(
+            })),
+        Route::new(
                 "POST",
                 "/redemptions/{id}/reject",
                 &STAFF,
                 "Reject a redemption: points and stock given back",
-            ),
-            json!({ "type": "object", "properties": { "reason": { "type": "string", "maxLength": 100 } } }),
-        ),
+            ).with_request(json!({ "type": "object", "properties": { "reason": { "type": "string", "maxLength": 100 } } })),
         // Staff: statistics and members.
-        route(
+        Route::new(
             "GET",
             "/stats",
             &STAFF,
             "Points issued, used, expired, reversed; gifts by popularity",
         ),
-        with_body(
-            route(
+        Route::new(
                 "POST",
                 "/members/{member_id}/adjust",
                 &ADMIN,
                 "Add or deduct a member's points (管理员调整)",
-            ),
-            adjust_schema(false),
-        ),
-        with_body(
-            route(
+            ).with_request(adjust_schema(false)),
+        Route::new(
                 "POST",
                 "/adjust",
                 &ADMIN,
                 "Add or deduct a member's points (the office form)",
-            ),
-            adjust_schema(true),
-        ),
-        route(
+            ).with_request(adjust_schema(true)),
+        Route::new(
             "GET",
             "/members/{member_id}",
             &STAFF,
             "A member's balance, expiring points and ledger",
         ),
         // Screens.
-        screen(
+        Route::screen(
             "/wallet",
             &MEMBER,
             "我的积分",
             "我的积分",
             ScreenPlace::Mine,
         ),
-        screen("/mall", &ANYONE, "积分商城", "积分商城", ScreenPlace::Mine),
-        screen(
+        Route::screen("/mall", &ANYONE, "积分商城", "积分商城", ScreenPlace::Mine),
+        Route::screen(
             "/gifts/{id}",
             &ANYONE,
             "A gift and its redeem form",
             "礼品详情",
             ScreenPlace::Linked,
         ),
-        screen(
+        Route::screen(
             "/mine/redemptions",
             &MEMBER,
             "我的兑换",
             "我的兑换",
             ScreenPlace::Mine,
         ),
-        screen(
+        Route::screen(
             "/office",
             &STAFF,
             "积分商城 (back office)",
             "积分商城",
             ScreenPlace::Office,
         ),
-        screen(
+        Route::screen(
             "/office/redemptions",
             &STAFF,
             "The redemption queue by status",
             "兑换审核",
             ScreenPlace::Linked,
         ),
-        screen(
+        Route::screen(
             "/office/campaigns",
             &STAFF,
             "Points campaigns",
             "积分活动",
             ScreenPlace::Linked,
         ),
-        screen(
+        Route::screen(
             "/office/gifts/{id}",
             &STAFF,
             "Edit a gift",
