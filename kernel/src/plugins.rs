@@ -495,6 +495,8 @@ pub struct CallOutcome<T> {
     pub log: Vec<String>,
     /// Storage writes the hook buffered (hooks other than quote and checkout).
     pub writes: KvWrites,
+    /// Messages it sent to staff (`notify.staff`), which no transaction takes back.
+    pub messages_sent: u32,
 }
 
 /// What a call cost, whether it answered or not.
@@ -1125,6 +1127,7 @@ impl PluginHost {
                 peak_memory: state.peak_memory,
                 log: state.log,
                 writes: state.kv.and_then(|kv| kv.writes).unwrap_or_default(),
+                messages_sent: state.messages.sent,
             }),
             // `on-event` and `on-tick` refuse nobody: their error is the plugin failing to do
             // its work, counted like a trap (and retried, for an event).

@@ -79,7 +79,8 @@ impl Room for ShelfRoom {
             Change::Stock(_)
             | Change::Accounts
             | Change::Settings
-            | Change::PluginValues
+            | Change::PluginValues(_)
+            | Change::PluginCounters(_)
             | Change::Inbox(_) => {}
         }
     }

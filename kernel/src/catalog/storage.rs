@@ -1056,7 +1056,8 @@ impl crate::store::Room for ProductRoom {
             Change::Library
             | Change::Accounts
             | Change::Settings
-            | Change::PluginValues
+            | Change::PluginValues(_)
+            | Change::PluginCounters(_)
             | Change::Inbox(_) => {}
         }
     }

@@ -676,6 +676,9 @@ impl super::OrderStore<'_> {
         };
         let (placed, levels) = outcome?;
         self.stock_moved(&levels).await;
+        for change in order.reservations.changes() {
+            self.changed(change).await;
+        }
         Ok(placed)
     }
 }

@@ -53,6 +53,8 @@ pub trait CheckoutStep: Send + Sync {
     /// Adds one bounded update per reservation to `batch`; each returns a row
     /// `(value, owner, key)` while within its bounds. Returns how many rows must come back.
     fn push_holds(&self, batch: &mut Batch, reservations: &[Reservation]) -> usize;
+    /// What holding `reservations` changed, for the caches, reported after the commit.
+    fn held(&self, reservations: &[Reservation]) -> Option<crate::store::Change>;
 }
 
 /// A bounded counter an extension moves for an order: `key` in `owner`'s namespace by
@@ -90,6 +92,15 @@ impl Reservations {
             .iter()
             .map(|(step, list)| step.push_holds(batch, list))
             .sum()
+    }
+
+    /// What holding them changed, once committed (see `CheckoutStep::held`).
+    pub fn changes(&self) -> Vec<crate::store::Change> {
+        self.groups
+            .iter()
+            .filter(|(_, list)| !list.is_empty())
+            .filter_map(|(step, list)| step.held(list))
+            .collect()
     }
 }
 

@@ -264,7 +264,10 @@ impl Room for DrawnSections {
             Change::Catalogue | Change::Settings | Change::Everything => {
                 self.forget_if(|shows| !matches!(shows, Shows::Nothing));
             }
-            Change::Accounts | Change::PluginValues | Change::Inbox(_) => {}
+            Change::Accounts
+            | Change::PluginValues(_)
+            | Change::PluginCounters(_)
+            | Change::Inbox(_) => {}
         }
     }
 }

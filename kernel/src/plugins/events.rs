@@ -3,7 +3,9 @@
 //! kinds its manifest asks for and `plugins.toml` grants, each payload cut to the data classes
 //! granted (`data.rs`). An event's delivery record commits in the same transaction as the
 //! storage writes the hook made, so a redelivery (a crash before the cursor moved, a second
-//! instance) finds the record and changes nothing.
+//! instance) finds the record and changes nothing. A delivery that wrote nothing (most: a
+//! coupons plugin looks at every placed order, and few used a coupon) leaves no record and
+//! costs no write: delivered again, it has no effect to repeat.
 //!
 //! At least once, kept: while a plugin is suspended its events wait (its cursor stays; nothing
 //! is attempted). An event whose delivery fails (a trap, a limit, an `Err` from `on-event`,
@@ -23,7 +25,7 @@ use pifa_sdk::{Event, Hook, Reserved};
 use sqlx::FromRow;
 
 use super::kv::KvCommitError;
-use super::{Access, CallError, Loaded, PluginHost};
+use super::{Access, CallError, Loaded, PluginHost, PluginSet};
 use crate::store::batch::{Batch, args};
 use crate::store::{Store, StoreError, StoreResult, in_tx, on_pool};
 
@@ -277,6 +279,54 @@ impl super::PluginStore<'_> {
         Ok(parked)
     }
 
+    /// Which events after `after` up to `last` were delivered to `plugin` (or parked).
+    async fn delivered_between(
+        self,
+        plugin: &str,
+        after: i64,
+        last: i64,
+    ) -> StoreResult<std::collections::HashSet<i64>> {
+        let ids: Vec<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT event_id FROM plugin_deliveries WHERE plugin = $1 AND event_id > $2 AND event_id <= $3",
+            )
+            .bind(plugin)
+            .bind(after)
+            .bind(last)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(ids.into_iter().collect())
+    }
+
+    /// What `plugin` reserved at checkout for the orders of the events after `after` up to
+    /// `last`, by order.
+    async fn reservations_between(
+        self,
+        plugin: &str,
+        after: i64,
+        last: i64,
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<(String, i64)>>> {
+        let rows: Vec<(i64, String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT order_id, key, delta FROM order_reservations
+                 WHERE plugin = $1 AND order_id IN (SELECT order_id FROM events WHERE id > $2 AND id <= $3)
+                 ORDER BY order_id, key",
+            )
+            .bind(plugin)
+            .bind(after)
+            .bind(last)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut by_order: std::collections::HashMap<i64, Vec<(String, i64)>> =
+            std::collections::HashMap::new();
+        for (order_id, key, delta) in rows {
+            by_order.entry(order_id).or_default().push((key, delta));
+        }
+        Ok(by_order)
+    }
+
     /// What `plugin` reserved for `order_id` at checkout.
     pub async fn order_reservations(
         self,
@@ -364,12 +414,31 @@ impl PluginHost {
             Some(order_id) => store.plugins().order_reservations(order_id, plugin).await?,
             None => Vec::new(),
         };
+        self.deliver_read(&store, &set, &loaded, &stored, reservations)
+            .await
+    }
+
+    /// Delivers an event already read, with what the plugin reserved for its order, to a
+    /// plugin that wants it. A delivery that wrote nothing and told nobody leaves no record
+    /// (no write transaction for the many events a plugin only looks at): delivered again
+    /// it has nothing to undo, and what it writes then is its only effect. One that wrote
+    /// commits its record with its writes, so a second delivery finds it and writes nothing.
+    async fn deliver_read(
+        self: &Arc<Self>,
+        store: &Store,
+        set: &Arc<PluginSet>,
+        loaded: &Arc<Loaded>,
+        stored: &StoredEvent,
+        reservations: Vec<(String, i64)>,
+    ) -> StoreResult<Delivery> {
+        let plugin = loaded.name();
+        let event_id = stored.id;
         let now = self.clock.now_ms();
         let payload = serde_json::from_str(&stored.payload).unwrap_or(serde_json::Value::Null);
         let event = Event {
             id: stored.id,
             payload: super::data::visible_payload(&stored.kind, payload, &loaded.declared.grants),
-            kind: stored.kind,
+            kind: stored.kind.clone(),
             order_id: stored.order_id,
             reservations: reservations
                 .into_iter()
@@ -381,9 +450,10 @@ impl PluginHost {
         let json = serde_json::to_string(&event).map_err(|e| StoreError::Other(e.to_string()))?;
         let host = self.clone();
         let calling = loaded.clone();
+        let runtime_set = set.clone();
         let called = tokio::task::spawn_blocking(move || {
             host.call(
-                &set.runtime,
+                &runtime_set.runtime,
                 &calling,
                 Hook::OnEvent,
                 0,
@@ -409,6 +479,10 @@ impl PluginHost {
             // No free call slot: not an attempt either; the event waits for the next round.
             Err(CallError::Busy(_)) => return Ok(Delivery::Busy),
         };
+        if outcome.writes.is_empty() && outcome.messages_sent == 0 {
+            self.record_success(loaded, Hook::OnEvent);
+            return Ok(Delivery::Delivered);
+        }
         let mut record = Batch::default();
         record.push(
             "INSERT INTO plugin_deliveries (plugin, event_id, delivered_at) VALUES ($1, $2, $3)
@@ -422,7 +496,7 @@ impl PluginHost {
             .await
         {
             Ok(stored) => {
-                self.record_success(&loaded, Hook::OnEvent);
+                self.record_success(loaded, Hook::OnEvent);
                 Ok(if stored {
                     Delivery::Delivered
                 } else {
@@ -435,7 +509,7 @@ impl PluginHost {
             // The plugin's output the kernel refuses: its failure, counted like a trap.
             Err(over @ KvCommitError::OverQuota { .. }) => {
                 let reason = over.to_string();
-                self.record_failure(&loaded, Hook::OnEvent, reason.clone());
+                self.record_failure(loaded, Hook::OnEvent, reason.clone());
                 Ok(Delivery::Failed(reason))
             }
             Err(KvCommitError::Store(other)) => Err(other),
@@ -465,17 +539,45 @@ impl PluginHost {
             }
             let mut reached = cursor.event_id;
             let mut retry = None;
-            for event in store.plugins().events_after(cursor.event_id, BATCH).await? {
-                if !plugin.wants_event(&event.kind) {
+            let events = store.plugins().events_after(cursor.event_id, BATCH).await?;
+            // What this round needs besides the events, in one read each: which of them were
+            // delivered before (a crash before the cursor moved, another instance), and what
+            // the plugin reserved for their orders.
+            let last = events.last().map_or(cursor.event_id, |e| e.id);
+            let wanted = events.iter().any(|e| plugin.wants_event(&e.kind));
+            let (done, reserved) = if wanted {
+                let plugins = store.plugins();
+                (
+                    plugins
+                        .delivered_between(&name, cursor.event_id, last)
+                        .await?,
+                    plugins
+                        .reservations_between(&name, cursor.event_id, last)
+                        .await?,
+                )
+            } else {
+                Default::default()
+            };
+            for event in events {
+                if !plugin.wants_event(&event.kind) || done.contains(&event.id) {
                     reached = event.id;
                     continue;
                 }
-                match self.deliver(&name, event.id).await? {
+                // An order's events share its reservations (placed, then closed).
+                let reservations = event
+                    .order_id
+                    .and_then(|order| reserved.get(&order).cloned())
+                    .unwrap_or_default();
+                let id = event.id;
+                let delivery = self
+                    .deliver_read(&store, &set, &plugin, &event, reservations)
+                    .await?;
+                match delivery {
                     Delivery::Delivered => {
                         delivered += 1;
-                        reached = event.id;
+                        reached = id;
                     }
-                    Delivery::AlreadyDelivered => reached = event.id,
+                    Delivery::AlreadyDelivered => reached = id,
                     // Suspended by this round's failures (or another caller's), or its call
                     // slots busy: wait, unattempted.
                     Delivery::Suspended | Delivery::Busy => break,

@@ -460,6 +460,16 @@ impl CheckoutStep for PluginCheckoutStep {
                 .map(|r| (r.owner.as_str(), r.key.as_str(), r.delta, r.min, r.max)),
         )
     }
+
+    /// The counters moved: their plugins' kept copies of those keys go.
+    fn held(&self, reservations: &[OrderReservation]) -> Option<crate::store::Change> {
+        Some(crate::store::Change::PluginCounters(
+            reservations
+                .iter()
+                .map(|r| (r.owner.clone(), r.key.clone()))
+                .collect(),
+        ))
+    }
 }
 
 fn checkout_one(

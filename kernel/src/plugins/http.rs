@@ -216,7 +216,7 @@ impl crate::store::Room for SharedAnswers {
     fn apply(&self, change: &crate::store::Change) {
         if matches!(
             change,
-            crate::store::Change::PluginValues | crate::store::Change::Everything
+            crate::store::Change::PluginValues(_) | crate::store::Change::Everything
         ) {
             self.answers.invalidate_all();
         }

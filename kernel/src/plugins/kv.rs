@@ -254,7 +254,7 @@ impl KvView {
     }
 
     /// The stored bytes and counter of `key`, before this hook's writes.
-    pub async fn stored(&self, key: &str) -> StoreResult<(Option<Vec<u8>>, i64)> {
+    pub async fn stored(&self, key: &str) -> StoreResult<StoredKey> {
         match &self.backend {
             KvBackend::Db(store) => Ok(store
                 .plugins()
@@ -550,18 +550,26 @@ impl super::PluginStore<'_> {
             .collect())
     }
 
-    pub async fn plugin_kv_get(
-        self,
-        plugin: &str,
-        key: &str,
-    ) -> StoreResult<Option<(Option<Vec<u8>>, i64)>> {
-        Ok(on_pool!(self, |pool| {
+    /// A plugin's key: its bytes and its counter (`None`: never stored). Served from the
+    /// plugins' key room (`KeyRoom`) while neither changed: a clearance quote reads the item
+    /// of every SKU in the cart, a points quote the member's balance.
+    pub async fn plugin_kv_get(self, plugin: &str, key: &str) -> StoreResult<Option<StoredKey>> {
+        let room = self.room::<KeyRoom>();
+        let kept = room.key_of(plugin, key);
+        if let Some(stored) = room.keys.get(&kept) {
+            return Ok(stored.as_ref().clone());
+        }
+        let generation = room.generation.current();
+        let stored: Option<StoredKey> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT value, num FROM plugin_kv WHERE plugin = $1 AND key = $2")
                 .bind(plugin)
                 .bind(key)
                 .fetch_optional(pool)
                 .await
-        })?)
+        })?;
+        room.generation
+            .keep(&room.keys, kept, Arc::new(stored.clone()), generation);
+        Ok(stored)
     }
 
     /// A plugin's values under `prefix`, in key order. Served from the cache while no plugin
@@ -677,8 +685,18 @@ impl super::PluginStore<'_> {
             }
             .await
         })?;
-        if committed && !writes.values.is_empty() {
-            self.changed(Change::PluginValues).await;
+        if committed {
+            if !writes.values.is_empty() {
+                self.changed(Change::PluginValues(plugin.to_owned())).await;
+            }
+            if !writes.counters.is_empty() {
+                let moved = writes
+                    .counters
+                    .iter()
+                    .map(|add| (plugin.to_owned(), add.key.clone()))
+                    .collect();
+                self.changed(Change::PluginCounters(moved)).await;
+            }
         }
         Ok(committed)
     }
@@ -712,10 +730,101 @@ impl crate::store::Room for ScanRoom {
     fn apply(&self, change: &crate::store::Change) {
         if matches!(
             change,
-            crate::store::Change::PluginValues | crate::store::Change::Everything
+            crate::store::Change::PluginValues(_) | crate::store::Change::Everything
         ) {
             self.generation.advance();
             self.scans.invalidate_all();
+        }
+    }
+}
+
+/// A stored key: its bytes (`None`: only a counter) and its counter.
+pub type StoredKey = (Option<Vec<u8>>, i64);
+
+/// Most bytes of keys the key room keeps (keys, values and their bookkeeping).
+const KEY_ROOM_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The plugins' keys as their hooks read them one by one (`get`, `counter`), absent ones
+/// included. Exact like every room: a plugin's value writes (`Change::PluginValues`) drop
+/// all its keys at once by moving the plugin to a new epoch (the old entries are never asked
+/// for again and age out); a counter's move (`Change::PluginCounters`: a checkout's
+/// reservation, a hook's add) drops that key; a read that raced either is not kept (the room's
+/// own generation, moved by every plugin change and only by those).
+pub struct KeyRoom {
+    keys: moka::sync::Cache<KeptKey, Arc<Option<StoredKey>>>,
+    /// Each plugin's epoch, moved by its value writes.
+    epochs: Mutex<std::collections::HashMap<String, u64>>,
+    generation: crate::store::Generation,
+}
+
+/// A kept key: plugin, the plugin's epoch, key.
+type KeptKey = (String, u64, String);
+
+impl Default for KeyRoom {
+    fn default() -> Self {
+        KeyRoom {
+            keys: moka::sync::Cache::builder()
+                .max_capacity(KEY_ROOM_BYTES)
+                .weigher(
+                    |(plugin, _, key): &KeptKey, stored: &Arc<Option<StoredKey>>| {
+                        let value = stored
+                            .as_ref()
+                            .as_ref()
+                            .and_then(|(value, _)| value.as_ref())
+                            .map_or(0, Vec::len);
+                        u32::try_from(plugin.len() + key.len() + value + 64).unwrap_or(u32::MAX)
+                    },
+                )
+                .build(),
+            epochs: Mutex::default(),
+            generation: Default::default(),
+        }
+    }
+}
+
+impl KeyRoom {
+    fn epoch(&self, plugin: &str) -> u64 {
+        self.epochs
+            .lock()
+            .map(|epochs| epochs.get(plugin).copied().unwrap_or(0))
+            .unwrap_or_else(|poisoned| poisoned.into_inner().get(plugin).copied().unwrap_or(0))
+    }
+
+    fn key_of(&self, plugin: &str, key: &str) -> KeptKey {
+        (plugin.to_owned(), self.epoch(plugin), key.to_owned())
+    }
+}
+
+impl crate::store::Room for KeyRoom {
+    fn apply(&self, change: &crate::store::Change) {
+        use crate::store::Change;
+        match change {
+            Change::PluginValues(plugin) => {
+                self.generation.advance();
+                let mut epochs = self
+                    .epochs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let epoch = epochs.entry(plugin.clone()).or_insert(0);
+                *epoch = epoch.wrapping_add(1);
+            }
+            Change::PluginCounters(moved) => {
+                self.generation.advance();
+                for (plugin, key) in moved {
+                    self.keys.invalidate(&self.key_of(plugin, key));
+                }
+            }
+            Change::Everything => {
+                self.generation.advance();
+                self.keys.invalidate_all();
+            }
+            Change::Accounts
+            | Change::Product(_)
+            | Change::Stock(_)
+            | Change::Catalogue
+            | Change::Library
+            | Change::Settings
+            | Change::Inbox(_) => {}
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Copies of what nearly every request reads, each kept by its own domain in a *room* of the
 //! store (`Store::room`): the session behind a token (`accounts::sessions`), products with
 //! their SKUs, prices and pictures (`catalog::storage`), the settings (a one-second copy,
-//! `settings`), and the plugins' stored values as their hooks scan them (`plugins::kv`). This
+//! `settings`), and the plugins' stored keys as their hooks read and scan them (`plugins::kv`). This
 //! module knows none of their types; it keeps the rooms, the generation and the changes. The
 //! copies are kept correct, not merely fresh enough: every write that changes one of them reports a
 //! `Change` after it commits, which clears this instance's copy at once and, on PostgreSQL,
@@ -40,9 +40,10 @@ pub enum Change {
     Library,
     /// The shop settings.
     Settings,
-    /// A plugin's stored values (not its counters, which move with orders and are never
-    /// kept).
-    PluginValues,
+    /// A plugin's stored values (the plugin named).
+    PluginValues(String),
+    /// Plugins' counters moved (plugin, key): a checkout's reservations, a hook's adds.
+    PluginCounters(Vec<(String, String)>),
     /// A user's inbox got a message or had messages read (`None`: several users').
     Inbox(Option<i64>),
     /// Anything (a restore).
@@ -61,7 +62,13 @@ impl Change {
             Change::Catalogue => "catalogue".to_owned(),
             Change::Library => "library".to_owned(),
             Change::Settings => "settings".to_owned(),
-            Change::PluginValues => "plugin_values".to_owned(),
+            Change::PluginValues(plugin) => format!("plugin_values:{plugin}"),
+            // JSON: a key may hold any character. Too long for a NOTIFY (8,000 bytes), the
+            // plugins' values say it: their keys all go.
+            Change::PluginCounters(keys) => match serde_json::to_string(keys) {
+                Ok(json) if json.len() <= 7_000 => format!("plugin_counters:{json}"),
+                _ => "everything".to_owned(),
+            },
             Change::Inbox(None) => "inbox".to_owned(),
             Change::Inbox(Some(user_id)) => format!("inbox:{user_id}"),
             Change::Everything => "everything".to_owned(),
@@ -76,7 +83,15 @@ impl Change {
             "catalogue" => Change::Catalogue,
             "library" => Change::Library,
             "settings" => Change::Settings,
-            "plugin_values" => Change::PluginValues,
+            _ if text.starts_with("plugin_values:") => text
+                .strip_prefix("plugin_values:")
+                .map_or(Change::Everything, |plugin| {
+                    Change::PluginValues(plugin.to_owned())
+                }),
+            _ if text.starts_with("plugin_counters:") => text
+                .strip_prefix("plugin_counters:")
+                .and_then(|json| serde_json::from_str(json).ok())
+                .map_or(Change::Everything, Change::PluginCounters),
             "inbox" => Change::Inbox(None),
             _ if text.starts_with("inbox:") => text
                 .strip_prefix("inbox:")
@@ -335,7 +350,8 @@ mod tests {
             Change::Stock(vec![1, 22, 333]),
             Change::Catalogue,
             Change::Settings,
-            Change::PluginValues,
+            Change::PluginValues("flash-sale".to_owned()),
+            Change::PluginCounters(vec![("points".to_owned(), "balance:7".to_owned())]),
             Change::Library,
             Change::Inbox(None),
             Change::Inbox(Some(7)),
@@ -347,5 +363,6 @@ mod tests {
         assert_eq!(Change::decode("stock:1,x"), Change::Everything);
         assert_eq!(Change::decode("orders"), Change::Everything);
         assert_eq!(Change::decode("inbox:x"), Change::Everything);
+        assert_eq!(Change::decode("plugin_counters:[1]"), Change::Everything);
     }
 }
