@@ -193,6 +193,55 @@ async fn a_member_opens_his_points_and_finds_the_plugins_on_me() -> anyhow::Resu
     app.stop().await
 }
 
+/// A plugin route's `member` is a customer of the shop: an account waiting for review is
+/// refused `not_approved` (as ordering refuses him) and 我的 offers him none of the member
+/// screens, while the public gift mall stays his; approved, he is served.
+#[tokio::test]
+async fn a_member_waiting_for_review_gets_no_member_route_of_a_plugin() -> anyhow::Result<()> {
+    let Some(app) = TestApp::with_demo(Backend::Sqlite).await? else {
+        return Ok(());
+    };
+    app.install_plugins(&shipped_plugins(&[])?).await?;
+    let waiting = app.new_member("13912345600").await?;
+    let (status, body) = app
+        .get("/api/v1/plugins/points/mine", Some(&waiting))
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "not_approved", "{body}");
+    assert!(body.get("balance").is_none(), "{body}");
+    let (status, body) = app
+        .get("/api/v1/plugins/points/gifts", Some(&waiting))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "a public route is anyone's: {body}");
+
+    let client = browser()?;
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("phone", "13912345600"),
+            ("password", "member2026"),
+            ("next", "/"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _, me) = page(&client, &app, "/me").await?;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert!(!me.contains("/p/points/wallet"), "{me}");
+    assert!(!me.contains("/p/coupons/wallet"), "{me}");
+    assert!(me.contains("/p/points/mall"), "the public mall stays: {me}");
+    let (status, _, html) = page(&client, &app, "/p/points/wallet").await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(!html.contains("<dd>0</dd>"), "no balance drawn: {html}");
+
+    let member = app.login(MEMBER, PASSWORD).await?;
+    let (status, body) = app
+        .get("/api/v1/plugins/points/mine", Some(&member))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.stop().await
+}
+
 /// G5 in the back office: 优惠券 under 营销插件 in the menu; the create form posts with the
 /// session's token and comes back to the list with the plugin's words; a refusal draws the
 /// form again with the words beside its field and what was typed; a form without the token,

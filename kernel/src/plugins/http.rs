@@ -257,25 +257,37 @@ fn role_name(role: Role) -> &'static str {
 }
 
 /// Whether `actor` may call `route`: anyone a `public` route, a signed-in caller holding one
-/// of its roles any other (401 for a visitor, 403 for the others). The one check: the route
-/// itself asks it before the plugin runs, and the pages ask it before they offer an entry to
-/// a plugin's screen (`pages::screens`), so an entry never leads to a refusal of roles.
+/// of its roles any other (401 for a visitor, 403 for the others). A route's `member` is a
+/// customer of the shop: an account still waiting for review (or refused) is refused
+/// `not_approved`, as ordering refuses him, so no plugin's member route serves him before
+/// staff approved him. The one check: the route itself asks it before the plugin runs, and
+/// the pages ask it before they offer an entry to a plugin's screen (`pages::screens`), so an
+/// entry never leads to a refusal of roles.
 pub fn admits(
     route: &Route,
     actor: Option<&crate::accounts::permissions::Actor>,
 ) -> Result<(), ApiError> {
+    use crate::accounts::{MemberState, Role};
     if route.roles.iter().any(|r| r == "public") {
         return Ok(());
     }
     let Some(actor) = actor else {
         return Err(ApiError::unauthenticated());
     };
+    let named = |role: &Role| route.roles.iter().any(|r| r == role_name(*role));
+    let approved = actor.standing.state == Some(MemberState::Approved);
     let allowed = actor
         .roles
         .iter()
-        .any(|role| route.roles.iter().any(|r| r == role_name(*role)));
+        .any(|role| named(role) && (*role != Role::Member || approved));
     if allowed {
         Ok(())
+    } else if named(&Role::Member) && actor.roles.contains(&Role::Member) {
+        Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "not_approved",
+            "审核通过后可使用 (this opens once your account is approved)",
+        ))
     } else {
         Err(ApiError::forbidden())
     }
