@@ -65,10 +65,14 @@ async fn main() -> anyhow::Result<()> {
     let skus = Arc::new(skus_on_sale(&target, &admin).await?);
     println!("{} SKUs on sale, stock raised", skus.len());
 
-    // The quote of a 200-line cart, one at a time. With FLASH_SALE=1, a flash sale (the
-    // plugin) covers the cart's first 50 SKUs at 1 fen off.
+    // The quote of a 200-line cart (QUOTE_LINES), one at a time. With FLASH_SALE=1, a flash
+    // sale (the plugin) covers the cart's first 50 SKUs at 1 fen off.
     let mut seed = 7;
-    let cart = lines(&skus, 200, &mut seed);
+    let cart_lines: usize = std::env::var("QUOTE_LINES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    let cart = lines(&skus, cart_lines, &mut seed);
     if std::env::var("FLASH_SALE").is_ok_and(|v| v == "1") {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -114,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     }
     quotes.sort();
     println!(
-        "quote of a 200-line cart: p50 {:.1} ms, p99 {:.1} ms ({} runs)",
+        "quote of a {cart_lines}-line cart: p50 {:.3} ms, p99 {:.3} ms ({} runs)",
         percentile_ms(&quotes, 0.5),
         percentile_ms(&quotes, 0.99),
         quotes.len()
