@@ -171,17 +171,18 @@ async fn profile_review_and_approval(backend: Backend) -> anyhow::Result<()> {
         (422, "invalid_manager"),
         "a 三亚 manager does not serve 海口"
     );
+    // A manager reviews his own customers only (issue 19): 三亚's does not find a 海口 dealer.
     let (status, body) = app
         .post(
             &format!("/api/v1/admin/members/{id}/approve"),
-            Some(&haikou_manager),
+            Some(&sanya_manager),
             &json!({ "region_id": haikou }),
         )
         .await?;
     assert_eq!(
         (status.as_u16(), error_code(&body)),
-        (403, "forbidden"),
-        "managers do not approve"
+        (404, "not_found"),
+        "another region's manager does not approve"
     );
     let (status, approved) = app
         .post(

@@ -1731,7 +1731,8 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
         "no refused post unshelved the hard hat"
     );
 
-    // A new dealer waits for review: only admin and customer service may decide.
+    // A new dealer of 海口 waits for review: only admin, customer service and 海口's manager
+    // (his own customers) may decide.
     let dealer = app.new_member("13712340001").await?;
     let (_, me) = app.get("/api/v1/me", Some(&dealer)).await?;
     let dealer_id = me["id"].as_i64().unwrap_or_default();
@@ -1757,7 +1758,7 @@ async fn every_staff_screen_opens_to_its_roles_and_to_no_other() -> anyhow::Resu
     let approve = format!("/admin/members/{dealer_id}/approve");
     let haikou_text = haikou.to_string();
     for (phone, client) in &sessions {
-        if [ADMIN, SERVICE].contains(phone) {
+        if [ADMIN, SERVICE, MANAGER_HAIKOU].contains(phone) {
             continue;
         }
         let (_, me) = page(client, &app, "/me").await?;
@@ -2243,6 +2244,12 @@ async fn a_manager_sees_his_customers_and_his_invite_code() -> anyhow::Result<()
     assert!(html.contains(&code), "his invite code: {html}");
     assert!(html.contains("qr.svg"), "its QR code: {html}");
     assert!(html.contains("赵老板"), "his customer: {html}");
+    let zhao = app.login(MEMBER, PASSWORD).await?;
+    let (_, zhao) = app.get("/api/v1/me", Some(&zhao)).await?;
+    assert!(
+        html.contains(&format!("href=\"/admin/members/{}\">等级、标签与信用", zhao["id"])),
+        "he looks after his customer's level, tags and credit: {html}"
+    );
     let (status, qr) = page(&manager, &app, "/api/v1/me/invite/qr.svg").await?;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -3254,13 +3261,14 @@ async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Resu
     assert_eq!(credited["credit_terms"], "monthly");
     assert_eq!(credited["credit_limit_fen"], 5_000_000);
 
-    // His manager reads, without the forms; 三亚's manager does not see him at all.
+    // His manager looks after him too (issue 19: level, tags, credit of his own customers);
+    // 三亚's manager does not see him at all.
     let manager = browser()?;
     sign_in(&manager, &app, MANAGER_HAIKOU).await?;
     let (status, html) = page(&manager, &app, &path).await?;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
-        html.contains("服务记录") && !html.contains("保存等级"),
+        html.contains("服务记录") && html.contains("保存等级"),
         "{html}"
     );
     let (_, me) = page(&manager, &app, "/me").await?;
@@ -3272,7 +3280,11 @@ async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Resu
         &[("level_id", &before["level_id"].to_string())],
     )
     .await?;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, back) = app
+        .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
+        .await?;
+    assert_eq!(back["level_id"], before["level_id"], "his manager set it back");
     let sanya = browser()?;
     sign_in(&sanya, &app, MANAGER_SANYA).await?;
     let (status, html) = page(&sanya, &app, &path).await?;

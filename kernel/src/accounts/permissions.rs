@@ -42,8 +42,11 @@ pub enum Permission {
     OwnMemberAccount,
     /// Read member records: all of them, or a manager's (his regions, bound to him).
     ReadMembers,
-    /// Approve or reject members; bind them, set credit terms and tags.
+    /// Approve or reject every member; bind them, set their level, credit terms and tags.
     ReviewMembers,
+    /// The same for the members in his scope (his regions and those bound to him), binding
+    /// aside: a 客户经理 approves and looks after his own customers.
+    ReviewOwnMembers,
     /// Own an invite code and QR code that binds new customers (B5).
     Invite,
     /// Add members at a pickup point's store (verifiers, B5).
@@ -100,7 +103,7 @@ impl Permission {
             ReviewMembers | ModerateReviews => matches!(role, Admin | CustomerService),
             OrderOnBehalf => matches!(role, Admin | CustomerService | Manager | Promoter),
             ConfirmAnyOrder | SettleOrders => matches!(role, Admin | CustomerService),
-            ConfirmOwnOrders | KeepCustomers => role == Manager,
+            ConfirmOwnOrders | KeepCustomers | ReviewOwnMembers => role == Manager,
             DeliverOrders => role == Driver,
             VerifyPickups => role == Verifier,
             PromoteCustomers => role == Promoter,

@@ -622,7 +622,7 @@ pub async fn set_credit(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Credit>,
 ) -> ApiResult<Json<MemberView>> {
-    actor.require(Permission::ReviewMembers)?;
+    crate::members::review::require_review(&actor)?;
     scoped_member(&app, &actor, id).await?;
     let limit = parse_fen(input.limit_fen, "limit_fen")?;
     app.store
@@ -662,7 +662,7 @@ pub struct TagInput {
 /// Member tags (admin, customer service; B4).
 #[utoipa::path(get, path = "/admin/tags", tag = "members", responses((status = 200, body = [Tag])), security(("bearer" = [])))]
 pub async fn list_tags(State(app): State<Shop>, actor: Actor) -> ApiResult<Json<Vec<Tag>>> {
-    actor.require(Permission::ReviewMembers)?;
+    crate::members::review::require_review(&actor)?;
     Ok(Json(app.store.members().list_tags().await?))
 }
 
@@ -673,7 +673,7 @@ pub async fn create_tag(
     actor: Actor,
     ApiJson(input): ApiJson<TagInput>,
 ) -> ApiResult<(StatusCode, Json<Tag>)> {
-    actor.require(Permission::ReviewMembers)?;
+    crate::members::review::require_review(&actor)?;
     let name = parse_name(&input.name, "name", 20)?;
     match app
         .store
@@ -706,7 +706,7 @@ pub async fn set_tags(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<TagIds>,
 ) -> ApiResult<Json<Vec<Tag>>> {
-    actor.require(Permission::ReviewMembers)?;
+    crate::members::review::require_review(&actor)?;
     scoped_member(&app, &actor, id).await?;
     let all = app.store.members().list_tags().await?;
     let wanted: BTreeSet<i64> = input.tag_ids.iter().copied().collect();

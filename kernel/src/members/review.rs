@@ -71,6 +71,22 @@ impl MemberView {
     }
 }
 
+/// Whether `actor` may approve or reject members and set their level, credit and tags: every
+/// member (`ReviewMembers`) or those in his scope (`ReviewOwnMembers`, which `scoped_member`
+/// holds him to).
+pub fn may_review(actor: &Actor) -> bool {
+    actor.has(Permission::ReviewMembers) || actor.has(Permission::ReviewOwnMembers)
+}
+
+/// `may_review`, or 403.
+pub fn require_review(actor: &Actor) -> ApiResult<()> {
+    if may_review(actor) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
 /// Admins and customer service see every member; a manager the members of his regions and
 /// those bound to him; a promoter his own customers.
 pub fn scope_of(actor: &Actor) -> MemberScope {
@@ -196,7 +212,7 @@ pub async fn approve(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Approval>,
 ) -> ApiResult<Json<MemberView>> {
-    actor.require(Permission::ReviewMembers)?;
+    require_review(&actor)?;
     let member = scoped_member(&app, &actor, id).await?;
     let levels = app.store.members().list_levels().await?;
     let level_id = match input.level_id {
@@ -281,7 +297,7 @@ pub async fn reject(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Rejection>,
 ) -> ApiResult<Json<MemberView>> {
-    actor.require(Permission::ReviewMembers)?;
+    require_review(&actor)?;
     let member = scoped_member(&app, &actor, id).await?;
     let reason = crate::accounts::parse_name(&input.reason, "reason", 200)?;
     let now = app.clock.now_ms();
@@ -329,7 +345,7 @@ pub async fn set_level(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<LevelChoice>,
 ) -> ApiResult<Json<MemberView>> {
-    actor.require(Permission::ReviewMembers)?;
+    require_review(&actor)?;
     let member = scoped_member(&app, &actor, id).await?;
     let levels = app.store.members().list_levels().await?;
     if !levels.iter().any(|level| level.id == input.level_id) {
@@ -396,7 +412,7 @@ async fn decide_change(
     id: i64,
     decision: ChangeDecision<'_>,
 ) -> ApiResult<()> {
-    actor.require(Permission::ReviewMembers)?;
+    require_review(actor)?;
     let member = scoped_member(app, actor, id).await?;
     let now = app.clock.now_ms();
     let unused = app

@@ -126,6 +126,7 @@ pub async fn list(
                 .map(|c| c.count)
                 .sum(),
             figures,
+            may_review: review::may_review(&actor),
         })
     }
     .await;

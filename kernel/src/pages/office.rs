@@ -54,7 +54,7 @@ pub struct Screen {
 
 use Permission::{
     ConfirmAnyOrder, ConfirmOwnOrders, ManageBackups, ManageCatalog, ManageRegions, ManageSettings,
-    ManageStaff, ReadAudit, ReadMembers, ReadMessages, ReviewMembers, SendMessages,
+    ManageStaff, ReadAudit, ReadMembers, ReadMessages, SendMessages,
 };
 
 /// The office's screens in menu order. The dashboard opens to whoever has another.
@@ -718,7 +718,7 @@ async fn members_view(
     let menu = menu_for(&actor, "members")?;
     let state = MemberState::from_db(search.state.trim());
     let offset = search.offset.max(0);
-    let may_review = actor.has(ReviewMembers);
+    let may_review = review::may_review(&actor);
     let page = review::list(
         State(shop.clone()),
         actor.clone(),

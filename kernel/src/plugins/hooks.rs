@@ -168,6 +168,14 @@ fn apply_adjustments(
     plugin: &str,
     output: QuoteOutput,
 ) -> Result<(), HookError> {
+    // Most plugins have nothing for most carts: no copy of the quote for them.
+    if output.adjustments.is_empty()
+        && output.gifts.is_empty()
+        && output.notes.is_empty()
+        && output.choices.is_empty()
+    {
+        return Ok(());
+    }
     let mut adjusted = quote.clone();
     let source = source_of(plugin);
     for adjustment in output.adjustments {

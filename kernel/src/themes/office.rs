@@ -214,7 +214,8 @@ pub struct OfficeMembersView {
     pub total: i64,
     pub next_href: Option<String>,
     pub previous_href: Option<String>,
-    /// Whether the caller may approve and reject (`ReviewMembers`); a manager only reads.
+    /// Whether the caller may approve and reject (`review::may_review`: a manager his own
+    /// customers); a promoter only reads.
     pub may_review: bool,
     pub levels: Vec<Level>,
     pub regions: Vec<Region>,

@@ -856,6 +856,9 @@ pub struct CustomersView {
     pub order_count: i64,
     /// His figures over the window chosen (1, 7 or 30 days).
     pub figures: crate::orders::queries::Figures,
+    /// Whether he may review his customers (approve, level, tags, credit: a manager), each
+    /// on the member's page of the office, laid out for a phone too.
+    pub may_review: bool,
 }
 
 /// `proxy_order.html` (代客下单): an order a manager or promoter puts together for one of his
@@ -1108,6 +1111,7 @@ impl PageView for CustomersView {
                         new_customers: 2,
                         customers: 31,
                     },
+                    may_review: true,
                 },
             ),
             (
@@ -1123,6 +1127,7 @@ impl PageView for CustomersView {
                         since: "2026-11-01".to_owned(),
                         ..Default::default()
                     },
+                    may_review: false,
                 },
             ),
         ]

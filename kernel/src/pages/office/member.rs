@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 
 use super::menu_for;
-use crate::accounts::permissions::{Actor, Permission};
+use crate::accounts::permissions::Actor;
 use crate::accounts::sessions::ClientInfo;
 use crate::edge::extract::Path;
 use crate::edge::json::ApiJson;
@@ -37,7 +37,7 @@ async fn member_view(
     let history = relations::history(state(), actor.clone(), Path(id))
         .await?
         .0;
-    let may_review = actor.has(Permission::ReviewMembers);
+    let may_review = crate::members::review::may_review(&actor);
     let (tags, member_tags) = if may_review {
         (
             relations::list_tags(state(), actor.clone()).await?.0,
