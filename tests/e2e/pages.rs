@@ -2247,7 +2247,10 @@ async fn a_manager_sees_his_customers_and_his_invite_code() -> anyhow::Result<()
     let zhao = app.login(MEMBER, PASSWORD).await?;
     let (_, zhao) = app.get("/api/v1/me", Some(&zhao)).await?;
     assert!(
-        html.contains(&format!("href=\"/admin/members/{}\">等级、标签与信用", zhao["id"])),
+        html.contains(&format!(
+            "href=\"/admin/members/{}\">等级、标签与信用",
+            zhao["id"]
+        )),
         "he looks after his customer's level, tags and credit: {html}"
     );
     let (status, qr) = page(&manager, &app, "/api/v1/me/invite/qr.svg").await?;
@@ -3284,7 +3287,10 @@ async fn customer_service_sets_a_members_level_tags_and_credit() -> anyhow::Resu
     let (_, back) = app
         .get(&format!("/api/v1/admin/members/{id}"), Some(&token))
         .await?;
-    assert_eq!(back["level_id"], before["level_id"], "his manager set it back");
+    assert_eq!(
+        back["level_id"], before["level_id"],
+        "his manager set it back"
+    );
     let sanya = browser()?;
     sign_in(&sanya, &app, MANAGER_SANYA).await?;
     let (status, html) = page(&sanya, &app, &path).await?;
