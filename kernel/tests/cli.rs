@@ -34,7 +34,8 @@ fn serve(data: &Path, demo: bool) -> anyhow::Result<(Child, String, String)> {
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut printed = String::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         let line = line?;
         printed.push_str(&line);
         printed.push('\n');
@@ -44,6 +45,9 @@ fn serve(data: &Path, demo: bool) -> anyhow::Result<(Child, String, String)> {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
+            // Keep reading what it prints, as a terminal would: a closed pipe would make the
+            // server's next line fail (a broken pipe), whenever that line comes.
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok((child, addr, printed));
         }
     }

@@ -17,7 +17,8 @@ pub fn spread<K: Copy>(fen: i64, lines: &[(K, i64)]) -> Vec<(K, i64)> {
         .iter()
         .map(|(key, total)| {
             let share = i128::from(fen) * i128::from(*total) / sum;
-            (*key, i64::try_from(share).unwrap_or(0))
+            // Never more than the line holds, should `fen` exceed the lines' sum.
+            (*key, i64::try_from(share).unwrap_or(0).min(*total))
         })
         .collect();
     let mut left = fen.saturating_sub(

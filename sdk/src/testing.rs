@@ -277,7 +277,7 @@ mod tests {
 
         let nothing = Written::default();
         let misses = fixture.misses(&Err(refusal_text("no", "why")), &nothing);
-        assert_eq!(misses.len(), 4, "{misses:?}");
+        assert_eq!(misses.len(), 5, "{misses:?}");
         assert!(misses[0].contains("failed: refused: no: why"), "{misses:?}");
     }
 }

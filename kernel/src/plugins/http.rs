@@ -267,22 +267,28 @@ pub fn admits(
     route: &Route,
     actor: Option<&crate::accounts::permissions::Actor>,
 ) -> Result<(), ApiError> {
-    use crate::accounts::{MemberState, Role};
+    use crate::accounts::MemberState;
+    use crate::accounts::permissions::Permission;
     if route.roles.iter().any(|r| r == "public") {
         return Ok(());
     }
     let Some(actor) = actor else {
         return Err(ApiError::unauthenticated());
     };
-    let named = |role: &Role| route.roles.iter().any(|r| r == role_name(*role));
-    let approved = actor.standing.state == Some(MemberState::Approved);
-    let allowed = actor
+    // A member is whoever holds a member's own account; staff are the other roles named.
+    let member = Permission::OwnMemberAccount;
+    let as_staff = actor
         .roles
         .iter()
-        .any(|role| named(role) && (*role != Role::Member || approved));
-    if allowed {
+        .any(|role| !member.granted_to(*role) && route.roles.iter().any(|r| r == role_name(*role)));
+    let as_member = actor.has(member)
+        && actor.roles.iter().any(|role| {
+            member.granted_to(*role) && route.roles.iter().any(|r| r == role_name(*role))
+        });
+    let approved = actor.standing.state == Some(MemberState::Approved);
+    if as_staff || (as_member && approved) {
         Ok(())
-    } else if named(&Role::Member) && actor.roles.contains(&Role::Member) {
+    } else if as_member {
         Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "not_approved",
