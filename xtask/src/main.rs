@@ -118,7 +118,7 @@ fn test(extra: &[String]) -> ExitCode {
         .is_ok_and(|o| o.status.success());
     let mut steps = Steps::default();
     // The browser tests drive Debian's Chromium; a fresh machine gets it here, downloading
-    // while clippy compiles.
+    // while the workspace compiles.
     let browser = std::thread::spawn(ensure_browser);
     if rustfmt_available {
         if !steps.time("fmt", || {
@@ -132,32 +132,38 @@ fn test(extra: &[String]) -> ExitCode {
             "rustfmt is not installed: formatting NOT checked (rustup component add rustfmt)",
         ]);
     }
-    let clippy_available = Command::new(&cargo)
-        .args(["clippy", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if clippy_available {
-        if !steps.time("clippy", || {
-            run(Command::new(&cargo).args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--locked",
-                "--",
-                "-D",
-                "warnings",
-            ]))
-        }) {
-            return ExitCode::FAILURE;
-        }
-    } else {
+    // One compile serves the lints and the tests: clippy's driver, as the workspace crates'
+    // compiler wrapper, lints each of them while it is built (what `cargo clippy` does while
+    // it only checks), so the dependencies are compiled once instead of checked for clippy
+    // and built again for the tests. The same wrapper and arguments go to `cargo test`, whose
+    // units are then the ones already built.
+    let clippy = clippy_driver();
+    if clippy.is_none() {
         banner(&["clippy is not installed: lints NOT checked (rustup component add clippy)"]);
         if ci {
             return ExitCode::FAILURE;
         }
     }
+    let linted = |command: &mut Command| {
+        if let Some(driver) = &clippy {
+            command.env("RUSTC_WORKSPACE_WRAPPER", driver).env(
+                "CLIPPY_ARGS",
+                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+            );
+        }
+    };
 
-    if !steps.time("chromium (after clippy)", || {
+    // Every target of the workspace, linted (with `-D warnings`) and built: the binaries the
+    // crash test runs as processes, the test executables, the benches. Built with the whole
+    // workspace's features, as `cargo test --workspace` resolves them.
+    let mut build = Command::new(&cargo);
+    build.args(["build", "--workspace", "--all-targets", "--locked"]);
+    linted(&mut build);
+    if !steps.time("lint and build everything", || run(&mut build)) {
+        eprintln!("a lint or the build failed (above)");
+        return ExitCode::FAILURE;
+    }
+    if !steps.time("chromium (after the build)", || {
         browser.join().unwrap_or(false)
     }) {
         if ci {
@@ -170,16 +176,9 @@ fn test(extra: &[String]) -> ExitCode {
         ]);
     }
 
-    // The crash test runs the server binary as a process it can kill -9. Built with the whole
-    // workspace's features, as `cargo test --workspace` resolves them: `-p pifa` alone
-    // resolved fewer, and the tests then compiled a good part of the dependencies again.
-    if !steps.time("build the binaries", || {
-        run(Command::new(&cargo).args(["build", "--workspace", "--bins", "--locked"]))
-    }) {
-        return ExitCode::FAILURE;
-    }
     let mut tests = Command::new(&cargo);
     tests.args(["test", "--workspace", "--locked"]).args(extra);
+    linted(&mut tests);
     if postgres {
         tests.env("TEST_DATABASE_URL", &url);
     } else {
@@ -212,6 +211,25 @@ fn test(extra: &[String]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Clippy's driver beside this toolchain's `rustc`, when the clippy component is installed.
+fn clippy_driver() -> Option<std::path::PathBuf> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let sysroot = String::from_utf8(sysroot.stdout).ok()?;
+    let driver = std::path::Path::new(sysroot.trim())
+        .join("bin")
+        .join("clippy-driver");
+    let works = Command::new(&driver)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    works.then_some(driver)
 }
 
 /// Debian's Chromium and its WebDriver, for the browser tests, and a Chinese font: without
