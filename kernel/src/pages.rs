@@ -547,15 +547,7 @@ pub async fn read_multipart(
 > {
     use axum::extract::FromRequest;
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::images::UPLOAD_BODY_LIMIT_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "表单太大 (form too large)",
-            )
-        })?;
+    let bytes = form_body(body, crate::images::UPLOAD_BODY_LIMIT_BYTES).await?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -593,15 +585,7 @@ pub async fn read_files_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let bytes = axum::body::to_bytes(request.into_body(), crate::images::UPLOAD_BODY_LIMIT_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "表单太大 (form too large)",
-            )
-        })?;
+    let bytes = form_body(request.into_body(), crate::images::UPLOAD_BODY_LIMIT_BYTES).await?;
     let malformed = || {
         ApiError::invalid_field(
             "invalid_input",
@@ -705,4 +689,17 @@ pub async fn call_plugin(
 /// Any other path: the API's JSON refusal under `/api`, the theme's 404 page elsewhere.
 pub async fn not_found(visit: Visit) -> Page {
     visit.show::<ErrorView>(Err(ApiError::not_found()))
+}
+/// A posted form's body, at most `limit` bytes (413 `body_too_large` past it).
+pub(crate) async fn form_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "表单太大 (form too large)",
+        )
+    })
 }

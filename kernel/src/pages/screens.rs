@@ -346,15 +346,7 @@ async fn posted_fields(request: Request) -> Result<BTreeMap<String, String>, Api
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let bytes = axum::body::to_bytes(request.into_body(), super::FORM_LIMIT_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "表单太大 (form too large)",
-            )
-        })?;
+    let bytes = super::form_body(request.into_body(), super::FORM_LIMIT_BYTES).await?;
     let mut fields: BTreeMap<String, String> =
         if content_type.starts_with("application/x-www-form-urlencoded") {
             form_urlencoded::parse(&bytes).into_owned().collect()
