@@ -222,7 +222,17 @@ pub fn play_dir(
         let mut kv = before.clone();
         let answer = play(&fixture.hook, &mut kv, fixture.input.clone())
             .map_err(|refusal| refusal_text(&refusal.code, &refusal.message));
-        let misses = fixture.misses(&answer, &Written::between(&before, &kv));
+        let mut misses = fixture.misses(&answer, &Written::between(&before, &kv));
+        if fixture.hook == "quote"
+            && let Ok(output) = &answer
+        {
+            misses.extend(skipped_checkout_misses(
+                &play,
+                &before,
+                &fixture.input,
+                output,
+            ));
+        }
         if !misses.is_empty() {
             failed.push(format!("{}: {}", path.display(), misses.join("; ")));
         }
@@ -234,6 +244,57 @@ pub fn play_dir(
         "only {played} fixtures in {}, wanted at least {at_least}",
         dir.display()
     );
+}
+
+/// A quote that says `skip_checkout` promises the kernel its checkout would do nothing on that
+/// cart: played here on the cart as the kernel would hand it over (the quote's input and the
+/// adjustments it answered), it must reserve nothing, refuse nothing and write nothing.
+fn skipped_checkout_misses(
+    play: &impl Fn(&str, &mut MemoryKv, Value) -> Result<Value, HookError>,
+    kv: &MemoryKv,
+    quote_input: &Value,
+    quote_output: &Value,
+) -> Vec<String> {
+    if quote_output.get("skip_checkout") != Some(&Value::Bool(true)) {
+        return Vec::new();
+    }
+    // `CheckoutInput`: the quote's input, flattened, with the adjustments it answered.
+    let mut input = quote_input.clone();
+    if let Some(fields) = input.as_object_mut() {
+        fields.insert(
+            "adjustments".to_owned(),
+            quote_output
+                .get("adjustments")
+                .cloned()
+                .unwrap_or(Value::Array(Vec::new())),
+        );
+    }
+    let mut after = kv.clone();
+    let answer = play("checkout", &mut after, input);
+    let written = Written::between(kv, &after);
+    let reserved = |output: &Value| {
+        output
+            .get("reservations")
+            .and_then(Value::as_array)
+            .is_some_and(|list| !list.is_empty())
+    };
+    match answer {
+        Err(refusal) => vec![format!(
+            "skip_checkout, yet checkout on this cart refuses: {}",
+            refusal_text(&refusal.code, &refusal.message)
+        )],
+        Ok(output) if reserved(&output) => {
+            vec![format!(
+                "skip_checkout, yet checkout on this cart reserves: {output}"
+            )]
+        }
+        Ok(_) if written != Written::default() => {
+            vec![format!(
+                "skip_checkout, yet checkout on this cart writes: {written:?}"
+            )]
+        }
+        Ok(_) => Vec::new(),
+    }
 }
 
 /// The JSON of a hook's output, for `play_dir`'s closure.
@@ -279,5 +340,56 @@ mod tests {
         let misses = fixture.misses(&Err(refusal_text("no", "why")), &nothing);
         assert_eq!(misses.len(), 5, "{misses:?}");
         assert!(misses[0].contains("failed: refused: no: why"), "{misses:?}");
+    }
+
+    #[test]
+    fn a_quote_that_skips_checkout_is_held_to_it() {
+        let quote_input = serde_json::json!({"lines": [], "options": {"coupon_id": 1}});
+        let said = serde_json::json!({"adjustments": [], "skip_checkout": true});
+        let checkout_reserving = |hook: &str,
+                                  _: &mut MemoryKv,
+                                  input: Value|
+         -> Result<Value, HookError> {
+            assert_eq!(hook, "checkout");
+            assert_eq!(input["adjustments"], serde_json::json!([]), "{input}");
+            assert_eq!(
+                input["options"]["coupon_id"], 1,
+                "the quote's input, flattened"
+            );
+            Ok(
+                serde_json::json!({"reservations": [{"key": "used:1", "delta": 1, "min": 0, "max": 1, "message": "用过了"}]}),
+            )
+        };
+        let misses = skipped_checkout_misses(
+            &checkout_reserving,
+            &MemoryKv::default(),
+            &quote_input,
+            &said,
+        );
+        assert!(
+            misses[0].contains("yet checkout on this cart reserves"),
+            "{misses:?}"
+        );
+
+        let refusing = |_: &str, _: &mut MemoryKv, _: Value| -> Result<Value, HookError> {
+            Err(HookError::new("no", "why"))
+        };
+        let misses = skipped_checkout_misses(&refusing, &MemoryKv::default(), &quote_input, &said);
+        assert!(misses[0].contains("refuses"), "{misses:?}");
+
+        let writing = |_: &str, kv: &mut MemoryKv, _: Value| -> Result<Value, HookError> {
+            kv.add_bounded("n", 1, 0, 10)
+                .map_err(|e| HookError::new("kv", e))?;
+            Ok(serde_json::json!({"reservations": []}))
+        };
+        let misses = skipped_checkout_misses(&writing, &MemoryKv::default(), &quote_input, &said);
+        assert!(misses[0].contains("writes"), "{misses:?}");
+
+        let asked = serde_json::json!({"adjustments": []});
+        assert!(
+            skipped_checkout_misses(&refusing, &MemoryKv::default(), &quote_input, &asked)
+                .is_empty(),
+            "without skip_checkout, checkout is not played"
+        );
     }
 }

@@ -370,6 +370,12 @@ pub struct QuoteOutput {
     /// and `checkbox` only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<crate::FormField>,
+    /// `true` when this plugin's `checkout`, given the cart this quote priced, would reserve
+    /// nothing and refuse nothing (no line on its offer, no coupon chosen): the kernel then
+    /// does not call `checkout` for that order, so a cart without the plugin's offers costs
+    /// the member one call instead of two. Leave it `false` when unsure; the kernel then asks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_checkout: bool,
 }
 
 /// A gift line (`QuoteOutput::gifts`).

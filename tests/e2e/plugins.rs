@@ -66,6 +66,18 @@ fn quote_body(sku: i64, qty: i64) -> Value {
     json!({ "delivery_method": "pickup", "lines": [{ "sku_id": sku, "qty": qty }] })
 }
 
+/// How many calls `plugin` has answered since it loaded (the back office's count).
+async fn plugin_calls(app: &TestApp, admin: &str, plugin: &str) -> anyhow::Result<i64> {
+    let (_, listed) = app.get("/api/v1/admin/plugins", Some(admin)).await?;
+    listed["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == plugin)
+        .and_then(|p| p["calls"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("{plugin} is not listed: {listed}"))
+}
+
 fn order_body(sku: i64, qty: i64) -> Value {
     json!({ "delivery_method": "pickup", "payment_method": "cash_on_delivery", "lines": [{ "sku_id": sku, "qty": qty }] })
 }
@@ -212,6 +224,7 @@ async fn flash_sale_end_to_end() -> anyhow::Result<()> {
         .await?;
     assert_eq!(seen["sales"][0]["items"][0]["price_fen"], 1500);
 
+    let calls_before = plugin_calls(&app, &admin, "flash-sale").await?;
     let (status, order, _) = app
         .place_order(&member, "flash-1", &order_body(red, 10))
         .await?;
@@ -221,6 +234,24 @@ async fn flash_sale_end_to_end() -> anyhow::Result<()> {
     assert_eq!(
         counter(&app, "flash-sale", &format!("sold:{sale}")).await?,
         10
+    );
+    assert_eq!(
+        plugin_calls(&app, &admin, "flash-sale").await? - calls_before,
+        2,
+        "an order with a flash line: the plugin's quote and its checkout"
+    );
+    // A cart with no flash line: the quote says so (`skip_checkout`) and checkout does not
+    // call the plugin again.
+    let gloves = app.sku_id(GLOVES).await?;
+    let calls_before = plugin_calls(&app, &admin, "flash-sale").await?;
+    let (status, plain_order, _) = app
+        .place_order(&member, "flash-plain", &order_body(gloves, 12))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{plain_order}");
+    assert_eq!(
+        plugin_calls(&app, &admin, "flash-sale").await? - calls_before,
+        1,
+        "an order without a flash line: the plugin's quote only"
     );
     let (status, over, _) = app
         .place_order(&member, "flash-2", &order_body(red, 20))

@@ -203,6 +203,10 @@ pub struct Quote {
     /// Gift lines the plugins gave, added once every step has run.
     #[serde(skip)]
     pub gift_requests: Vec<GiftRequest>,
+    /// The plugins whose quote said their checkout has nothing to do on this cart
+    /// (`QuoteOutput::skip_checkout`): checkout does not call them.
+    #[serde(skip)]
+    pub checkout_skips: Vec<String>,
     /// Each product's revision as priced: checkout refuses the order if one moved since.
     #[serde(skip)]
     pub revisions: Vec<(ProductId, i64)>,
@@ -646,6 +650,7 @@ impl Quote {
             choices: Vec::new(),
             plugin_options: Arc::default(),
             gift_requests: Vec::new(),
+            checkout_skips: Vec::new(),
             revisions: Vec::new(),
             pricing_run: None,
             max_price_percent: DEFAULT_MAX_PRICE_PERCENT,
@@ -902,6 +907,7 @@ mod tests {
             choices: Vec::new(),
             plugin_options: Default::default(),
             gift_requests: Vec::new(),
+            checkout_skips: Vec::new(),
         };
         assert_eq!(quote.recompute(), Ok(()));
         assert_eq!((quote.goods_fen, quote.total_fen), (2500, 3200));

@@ -357,8 +357,13 @@ fn quote_one(
         &input,
         |instance, store, json| instance.call_quote(store, json),
     )?;
+    let skip_checkout = output.skip_checkout;
     apply_adjustments(quote, plugin.name(), output)
         .map_err(|e| host.record_failure(plugin, Hook::Quote, e))?;
+    // Only once its answer counts: a refused answer promises nothing.
+    if skip_checkout && !quote.checkout_skips.iter().any(|p| p == plugin.name()) {
+        quote.checkout_skips.push(plugin.name().to_owned());
+    }
     host.record_success(plugin, Hook::Quote);
     Ok(())
 }
@@ -401,12 +406,11 @@ impl CheckoutStep for PluginCheckoutStep {
         "plugins"
     }
 
-    fn is_active(&self) -> bool {
+    fn is_active(&self, quote: &Quote) -> bool {
         self.host
             .current()
             .with_hook(Hook::Checkout)
-            .next()
-            .is_some()
+            .any(|plugin| !skipped(quote, plugin))
     }
 
     /// Their reservations, or the refusal of the first that refuses (`plugin_refused`, its
@@ -420,7 +424,7 @@ impl CheckoutStep for PluginCheckoutStep {
         let host = &self.host;
         let set = host.current();
         let mut all = Vec::new();
-        for plugin in set.with_hook(Hook::Checkout) {
+        for plugin in set.with_hook(Hook::Checkout).filter(|p| !skipped(quote, p)) {
             match checkout_one(host, &set, plugin, buyer, now_ms, quote) {
                 Ok(reservations) => {
                     all.extend(reservations.into_iter().map(|r| OrderReservation {
@@ -478,6 +482,14 @@ impl CheckoutStep for PluginCheckoutStep {
                 .collect(),
         ))
     }
+}
+
+/// Whether `plugin`'s quote of this cart said its checkout has nothing to do.
+fn skipped(quote: &Quote, plugin: &Loaded) -> bool {
+    quote
+        .checkout_skips
+        .iter()
+        .any(|name| name == plugin.name())
 }
 
 fn checkout_one(

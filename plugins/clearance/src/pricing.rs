@@ -207,7 +207,7 @@ pub fn plan(kv: &impl Kv, lines: &[Line], settings: &Settings) -> Plan {
 pub fn quote(kv: &impl Kv, input: &QuoteInput) -> QuoteOutput {
     let settings = Settings::read(&input.settings);
     let plan = plan(kv, &input.lines, &settings);
-    let adjustments = plan
+    let adjustments: Vec<Adjustment> = plan
         .priced
         .iter()
         .map(|priced| Adjustment {
@@ -216,6 +216,8 @@ pub fn quote(kv: &impl Kv, input: &QuoteInput) -> QuoteOutput {
         })
         .collect();
     QuoteOutput {
+        // Checkout reserves for the lines given a clearance price here, and checks nothing else.
+        skip_checkout: adjustments.is_empty(),
         adjustments,
         notes: plan.notes,
         ..QuoteOutput::default()
@@ -474,7 +476,14 @@ mod tests {
                 Value::Null,
             ),
         );
-        assert_eq!(output, QuoteOutput::default());
+        assert_eq!(
+            output,
+            QuoteOutput {
+                skip_checkout: true,
+                ..QuoteOutput::default()
+            },
+            "nothing priced, so nothing for checkout to hold"
+        );
     }
 
     #[test]

@@ -254,6 +254,8 @@ pub fn quote(kv: &impl Kv, input: &QuoteInput) -> QuoteOutput {
             ..FormField::default()
         });
     }
+    // No coupon chosen: checkout has none to reserve and nothing to refuse.
+    output.skip_checkout = choice == Chosen::Nothing;
     output
 }
 

@@ -60,11 +60,13 @@ pub fn flash_lines<'a>(sales: &'a [Sale], lines: &'a [Line], now_ms: i64) -> Vec
 
 pub fn quote(sales: &[Sale], input: &QuoteInput) -> QuoteOutput {
     let label = label(&input.settings);
-    let adjustments = flash_lines(sales, &input.lines, input.now_ms)
+    let adjustments: Vec<Adjustment> = flash_lines(sales, &input.lines, input.now_ms)
         .into_iter()
         .map(|flash| Adjustment::line(flash.line.line_no, flash.amount_fen, label.clone()))
         .collect();
     QuoteOutput {
+        // Checkout reserves for exactly the lines priced here (`flash_lines` on the same cart).
+        skip_checkout: adjustments.is_empty(),
         adjustments,
         ..QuoteOutput::default()
     }

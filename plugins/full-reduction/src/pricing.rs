@@ -311,6 +311,8 @@ pub fn quote(kv: &impl Kv, campaigns: &[Campaign], input: &QuoteInput) -> QuoteO
         Stacking::of(&input.settings),
     );
     QuoteOutput {
+        // Checkout reserves the gifts of the same plan, and nothing else.
+        skip_checkout: plan.gifts.is_empty(),
         adjustments: plan.adjustments,
         gifts: plan.gifts.into_iter().map(|planned| planned.gift).collect(),
         notes: plan.notes,
@@ -729,7 +731,13 @@ mod tests {
         let mut later = reduce(2);
         later.starts_at_ms = NOON + 1;
         let output = quoted(&[ended, later], vec![line(1, 1, 60_000)]);
-        assert_eq!(output, QuoteOutput::default());
+        assert_eq!(
+            output,
+            QuoteOutput {
+                skip_checkout: true,
+                ..QuoteOutput::default()
+            }
+        );
     }
 
     #[test]

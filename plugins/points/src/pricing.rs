@@ -83,8 +83,13 @@ pub fn label(points: i64) -> String {
 pub fn quote(kv: &impl Kv, input: &QuoteInput) -> QuoteOutput {
     let settings = Settings::of(&input.settings);
     let balance = account::balance(kv, input.buyer.member_id).max(0);
-    let mut output = QuoteOutput::default();
-    let asked = match asked(&input.options) {
+    let asked = asked(&input.options);
+    let mut output = QuoteOutput {
+        // No points asked for: checkout has none to take and nothing to refuse.
+        skip_checkout: asked == Ok(0),
+        ..QuoteOutput::default()
+    };
+    let asked = match asked {
         Ok(asked) => asked,
         Err(message) => {
             output.notes.push(message);
@@ -268,13 +273,21 @@ mod tests {
     #[test]
     fn no_points_no_field_and_nothing_asked_nothing_given() {
         let output = quote(&kv_with(0), &input(10_000, Value::Null, Value::Null));
-        assert_eq!(output, QuoteOutput::default());
+        assert_eq!(
+            output,
+            QuoteOutput {
+                skip_checkout: true,
+                ..QuoteOutput::default()
+            },
+            "nothing asked: nothing for checkout to take"
+        );
         let output = quote(
             &kv_with(0),
             &input(10_000, json!({"points": 10}), Value::Null),
         );
         assert!(output.adjustments.is_empty() && output.choices.is_empty());
         assert_eq!(output.notes, vec!["您当前没有可用积分".to_owned()]);
+        assert!(!output.skip_checkout, "points asked: checkout refuses them");
         let output = quote(&kv_with(500), &input(10_000, Value::Null, Value::Null));
         assert!(output.adjustments.is_empty() && output.notes.is_empty());
         assert_eq!(output.choices[0].value, "");
@@ -283,6 +296,7 @@ mod tests {
             &input(10_000, json!({"points": "abc"}), Value::Null),
         );
         assert_eq!(output.notes, vec!["使用积分应为不小于0的整数".to_owned()]);
+        assert!(!output.skip_checkout, "a wrong answer: checkout refuses it");
         let output = quote(
             &kv_with(500),
             &input(10_000, json!({"points": 10}), json!({"max_pay_percent": 0})),
