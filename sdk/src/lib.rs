@@ -40,6 +40,13 @@
 //! prints its output, the fuel used and the peak memory; the kernel's test suite runs every
 //! plugin's `fixtures/*.json` (input → expected output) the same way.
 
+/// The global allocator plugins get on wasm32 (see the module).
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "allocator"
+))]
+pub mod allocator;
 pub mod input;
 pub mod money;
 pub mod screen;
