@@ -234,6 +234,8 @@ pub struct Buyer {
 }
 
 /// A cart line as the plugin sees it: the price so far (catalogue, script and earlier plugins).
+/// Fields at their default are left out of the JSON (the plugin pays fuel for every byte it
+/// parses, for every line); each reads as its default when absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// 1-based; adjustments name their line by it.
@@ -247,15 +249,15 @@ pub struct Line {
     pub line_total_fen: i64,
     /// The product's category and the categories above it, nearest first (a scope of a
     /// top-level category covers its sub-categories).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category_ids: Vec<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brand_id: Option<i64>,
     /// A gift line an earlier plugin added (its total is 0).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gift: bool,
     /// What the steps before this plugin did to the line, in order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adjustments: Vec<Applied>,
 }
 
@@ -287,15 +289,15 @@ pub struct QuoteInput {
     pub lines: Vec<Line>,
     pub now_ms: i64,
     /// This plugin's settings from `plugins.toml`, checked against its schema.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub settings: Value,
     /// Adjustments to the whole order the steps before this plugin made.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order_adjustments: Vec<Applied>,
     /// What the member chose for this plugin at checkout (`plugin_options.<name>` of the quote
     /// or order request: a coupon, points to spend); `null` when nothing. Untrusted input: a
     /// plugin checks it as it checks a route's body.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub options: Value,
 }
 
