@@ -62,14 +62,13 @@ pub async fn list(
         Err(error) => return Ok(format!("plugins.toml does not load: {error}\n")),
     };
     let set = host.current();
-    let (saved, cursors, dead, usage) = match &store {
+    let (saved, (dead, cursors), usage) = match &store {
         Some(store) => (
             store.plugins().plugin_stats().await?,
-            store.plugins().plugin_cursors().await?,
-            store.plugins().dead_plugin_events().await?,
+            store.plugins().event_state().await?,
             store.plugins().plugin_kv_usage().await?,
         ),
-        None => (Vec::new(), Vec::new(), Vec::new(), Default::default()),
+        None => (Vec::new(), Default::default(), Default::default()),
     };
     let now = Clock::system().now_ms();
     let mut out = format!(

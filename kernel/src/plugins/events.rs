@@ -132,8 +132,18 @@ impl super::PluginStore<'_> {
         })?)
     }
 
-    /// Every plugin's cursor and retry state (for `pifa plugins list` and `/admin/plugins`).
-    pub async fn plugin_cursors(self) -> StoreResult<Vec<Cursor>> {
+    /// How many events each plugin has had parked as dead, and every plugin's cursor and
+    /// retry state (for `pifa plugins list` and `/admin/plugins`). Read in that order: parking
+    /// clears the retry in the same transaction, so an event counted dead is never also shown
+    /// waiting for its retry (read the other way round, a park between the two reads showed
+    /// both).
+    pub async fn event_state(self) -> StoreResult<(Vec<(String, i64)>, Vec<Cursor>)> {
+        let dead = self.dead_plugin_events().await?;
+        let cursors = self.plugin_cursors().await?;
+        Ok((dead, cursors))
+    }
+
+    async fn plugin_cursors(self) -> StoreResult<Vec<Cursor>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, event_id, failed_event_id, attempts, retry_at, last_error FROM plugin_cursors ORDER BY plugin",
@@ -174,7 +184,7 @@ impl super::PluginStore<'_> {
     }
 
     /// How many events each plugin has had parked as dead.
-    pub async fn dead_plugin_events(self) -> StoreResult<Vec<(String, i64)>> {
+    async fn dead_plugin_events(self) -> StoreResult<Vec<(String, i64)>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT plugin, CAST(COUNT(*) AS BIGINT) FROM plugin_deliveries WHERE failed GROUP BY plugin ORDER BY plugin",

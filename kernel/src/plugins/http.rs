@@ -1152,8 +1152,7 @@ pub async fn status(
 ) -> ApiResult<axum::Json<PluginsStatus>> {
     actor.require(crate::accounts::permissions::Permission::ManageSettings)?;
     let now = app.clock.now_ms();
-    let cursors = app.store.plugins().plugin_cursors().await?;
-    let dead = app.store.plugins().dead_plugin_events().await?;
+    let (dead, cursors) = app.store.plugins().event_state().await?;
     let usage = app.store.plugins().plugin_kv_usage().await?;
     let set = app.plugins.current();
     let refused = set
