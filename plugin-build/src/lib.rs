@@ -239,7 +239,8 @@ pub const INITIAL_MEMORY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// `cargo build --release --target wasm32-unknown-unknown` of `manifest` (only `package` when
 /// given) into `target_dir`, each module starting with [`INITIAL_MEMORY_BYTES`] of memory (a
-/// flag added to the plugin's own `rustflags`, not replacing them).
+/// flag joined to the plugin's own `target.wasm32-unknown-unknown.rustflags`; cargo then
+/// ignores a `build.rustflags`, as it always does beside target flags).
 pub fn cargo_build(
     cargo: &Path,
     manifest: &Path,
