@@ -5,7 +5,7 @@
 //! memory, never from the free part of what the module starts with. The kernel runs each call
 //! in a fresh instance on a pooled memory slot, and a slot whose memory grew during a call has
 //! the extra pages made inaccessible again at the next instantiation: two `mprotect`s per call,
-//! each interrupting every core to flush its TLB (a tenth of a six-plugin checkout's CPU,
+//! each interrupting every core to flush its TLB (8 % of a six-plugin checkout's CPU,
 //! measured). `pifa plugins build` links a plugin with 4 MiB of memory from the start, so most
 //! calls fit in it and the slot is left as it was.
 #![allow(unsafe_code, reason = "a global allocator hands out raw memory")]

@@ -106,16 +106,6 @@ async fn passed(app: &TestApp, plugin: &str, event: i64) -> anyhow::Result<()> {
     .await
 }
 
-/// `plugin`'s row in `/admin/plugins`.
-async fn status_of(app: &TestApp, admin: &str, plugin: &str) -> anyhow::Result<Value> {
-    let (status, body) = app.get("/api/v1/admin/plugins", Some(admin)).await?;
-    anyhow::ensure!(status == StatusCode::OK, "/admin/plugins: {status} {body}");
-    body["plugins"]
-        .as_array()
-        .and_then(|all| all.iter().find(|p| p["name"] == plugin).cloned())
-        .ok_or_else(|| anyhow::anyhow!("{plugin} not in {body}"))
-}
-
 /// How many times the flaky listener took `event` (its counter `times:<id>`).
 async fn times_taken(app: &TestApp, event: i64) -> anyhow::Result<i64> {
     Ok(app
@@ -258,7 +248,7 @@ async fn events_and_their_fields_follow_the_grants() -> anyhow::Result<()> {
         "no member id, total or payment method: {events:?}"
     );
 
-    let shown = status_of(&app, &admin, EAVESDROPPER).await?;
+    let shown = app.plugin_status(&admin, EAVESDROPPER).await?;
     assert_eq!(
         shown["grants"],
         json!({ "events": ["order.completed"], "data": [], "route_roles": ["public"], "notify_to": [] }),
@@ -320,7 +310,7 @@ async fn an_event_waits_while_its_plugin_is_suspended() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{crashed}");
-    let shown = status_of(&app, &admin, FLAKY).await?;
+    let shown = app.plugin_status(&admin, FLAKY).await?;
     assert!(shown["suspended_until"].is_string(), "{shown}");
 
     let (_, event) = place(&app, &member, "while-suspended").await?;
@@ -364,7 +354,7 @@ async fn an_error_is_counted_and_retried_until_delivered(backend: Backend) -> an
 
     // Tried at once, then after 1 s and 2 s: three failed attempts, none given up.
     let shown = eventually("three failed attempts", || async {
-        let shown = status_of(&app, &admin, FLAKY).await?;
+        let shown = app.plugin_status(&admin, FLAKY).await?;
         Ok((shown["event_retry"]["attempts"].as_i64().unwrap_or(0) >= 3).then_some(shown))
     })
     .await?;
@@ -404,7 +394,7 @@ async fn an_error_is_counted_and_retried_until_delivered(backend: Backend) -> an
     // Restarted: the attempts are still there, not started over.
     let attempts = app.store.plugins().plugin_cursor(FLAKY).await?.attempts;
     let app = app.restart().await?;
-    let shown = status_of(&app, &admin, FLAKY).await?;
+    let shown = app.plugin_status(&admin, FLAKY).await?;
     assert_eq!(shown["event_retry"]["event_id"], event, "{shown}");
     assert!(
         shown["event_retry"]["attempts"].as_i64().unwrap_or(0) >= attempts,
@@ -417,7 +407,7 @@ async fn an_error_is_counted_and_retried_until_delivered(backend: Backend) -> an
     let shown = eventually(
         "the event delivered once the plugin stops failing",
         || async {
-            let shown = status_of(&app, &admin, FLAKY).await?;
+            let shown = app.plugin_status(&admin, FLAKY).await?;
             Ok(
                 (times_taken(&app, event).await? == 1 && shown["event_retry"].is_null())
                     .then_some(shown),
@@ -452,7 +442,7 @@ async fn an_event_failing_every_attempt_is_parked_and_staff_told() -> anyhow::Re
     switch(&app, &admin, true).await?;
     let (_, dead) = place(&app, &member, "doomed").await?;
     let shown = eventually("the event parked after 3 attempts", || async {
-        let shown = status_of(&app, &admin, FLAKY).await?;
+        let shown = app.plugin_status(&admin, FLAKY).await?;
         Ok((shown["events_dead"] == 1).then_some(shown))
     })
     .await?;

@@ -68,14 +68,10 @@ fn quote_body(sku: i64, qty: i64) -> Value {
 
 /// How many calls `plugin` has answered since it loaded (the back office's count).
 async fn plugin_calls(app: &TestApp, admin: &str, plugin: &str) -> anyhow::Result<i64> {
-    let (_, listed) = app.get("/api/v1/admin/plugins", Some(admin)).await?;
-    listed["plugins"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"] == plugin)
-        .and_then(|p| p["calls"].as_i64())
-        .ok_or_else(|| anyhow::anyhow!("{plugin} is not listed: {listed}"))
+    let shown = app.plugin_status(admin, plugin).await?;
+    shown["calls"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("{plugin} shows no calls: {shown}"))
 }
 
 fn order_body(sku: i64, qty: i64) -> Value {

@@ -596,6 +596,17 @@ impl TestApp {
         })
     }
 
+    /// `plugin`'s entry in the back office's plugin status (`/api/v1/admin/plugins`, as
+    /// `admin`): its calls, failures, event retry and dead events.
+    pub async fn plugin_status(&self, admin: &str, plugin: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.get("/api/v1/admin/plugins", Some(admin)).await?;
+        anyhow::ensure!(status == StatusCode::OK, "/admin/plugins: {status} {body}");
+        body["plugins"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == plugin).cloned())
+            .ok_or_else(|| anyhow!("{plugin} not in {body}"))
+    }
+
     /// `token`'s inbox once it holds a message containing `text` (the notification rules run
     /// after commit); fails naming the text when it does not come.
     pub async fn inbox_with(&self, token: &str, text: &str) -> anyhow::Result<Value> {

@@ -361,7 +361,7 @@ fn quote_one(
     apply_adjustments(quote, plugin.name(), output)
         .map_err(|e| host.record_failure(plugin, Hook::Quote, e))?;
     // Only once its answer counts: a refused answer promises nothing.
-    if skip_checkout && !quote.checkout_skips.iter().any(|p| p == plugin.name()) {
+    if skip_checkout && !skipped(quote, plugin) {
         quote.checkout_skips.push(plugin.name().to_owned());
     }
     host.record_success(plugin, Hook::Quote);
